@@ -1,0 +1,14 @@
+# Codec tests: captured goraft traffic, protobuf-c as an oracle, malformed input.
+
+check_LIBRARIES += tests/libtestutil.a
+tests_libtestutil_a_SOURCES = tests/vectors.c tests/vectors.h \
+	tests/proto/pbc_oracle.c tests/proto/pbc_oracle.h
+tests_libtestutil_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS) $(JANSSON_CFLAGS)
+EXTRA_tests_libtestutil_a_DEPENDENCIES = proto/pb.stamp
+
+check_PROGRAMS += tests/proto/test_wire
+TESTS += tests/proto/test_wire
+tests_proto_test_wire_SOURCES = tests/proto/test_wire.c
+tests_proto_test_wire_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_proto_test_wire_LDADD = tests/libtestutil.a proto/libwire.a proto/libgoraftpb.a \
+	$(PROTOBUFC_LIBS) $(JANSSON_LIBS) $(CHECK_LIBS)
