@@ -134,6 +134,8 @@ static enum wire_type field_wire_type(enum field_type t)
 }
 
 #define MAX_FIELD_NUMBER ((1u << 29) - 1)
+#define MAX_KEY_BYTES 5
+#define MAX_LENGTH_BYTES 5
 
 const char *wire_kind_name(enum wire_kind kind)
 {
@@ -155,7 +157,7 @@ const char *wire_status_str(enum wire_status status)
 	case WIRE_E_WIRE_TYPE: return "unsupported wire type";
 	case WIRE_E_FIELD_TYPE: return "wrong wire type for field";
 	case WIRE_E_LENGTH: return "length past the end of the message";
-	case WIRE_E_TOO_LARGE: return "string too long";
+	case WIRE_E_TOO_LARGE: return "field too large";
 	case WIRE_E_MISSING: return "missing required field";
 	case WIRE_E_NOSPACE: return "output buffer too small";
 	}
@@ -271,7 +273,9 @@ static int decode_message(const struct cursor *c, enum wire_kind kind, const uin
 		p += n;
 		uint64_t number = key >> 3;
 		unsigned wt = key & 7;
-		if (number == 0 || number > MAX_FIELD_NUMBER)
+		/* A key is a field number of at most 29 bits and a 3-bit wire
+		 * type: 5 bytes at most, even when padded with 0x80 bytes. */
+		if (n > MAX_KEY_BYTES || number == 0 || number > MAX_FIELD_NUMBER)
 			return fail(c, WIRE_E_FIELD_NUMBER, field_start, d, NULL);
 		size_t fi = 0;
 		const struct field *f = find_field(d, number, &fi);
@@ -297,6 +301,9 @@ static int decode_message(const struct cursor *c, enum wire_kind kind, const uin
 			n = varint_read(p, end, &value);
 			if (n <= 0)
 				return fail(c, n == 0 ? WIRE_E_TRUNCATED : WIRE_E_VARINT_OVERFLOW, p, d, f);
+			/* Lengths are 32-bit: nothing goraft sends comes near 4 GiB. */
+			if (n > MAX_LENGTH_BYTES || value > UINT32_MAX)
+				return fail(c, WIRE_E_TOO_LARGE, field_start, d, f);
 			p += n;
 			if (value > (uint64_t)(end - p))
 				return fail(c, WIRE_E_LENGTH, field_start, d, f);

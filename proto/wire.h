@@ -43,7 +43,7 @@ enum wire_status {
 	WIRE_E_WIRE_TYPE,       /* a wire type protobuf does not define, or a group */
 	WIRE_E_FIELD_TYPE,      /* a known field with the wrong wire type */
 	WIRE_E_LENGTH,          /* a length-delimited field runs past the end */
-	WIRE_E_TOO_LARGE,       /* a string longer than WIRE_MAX_STRING */
+	WIRE_E_TOO_LARGE,       /* a string past WIRE_MAX_STRING, a length of 4 GiB or more */
 	WIRE_E_MISSING,         /* a required field is absent */
 	WIRE_E_NOSPACE,         /* (encoding) the output buffer is too small */
 };

@@ -27,6 +27,7 @@ char *wire_decode_text(enum wire_kind kind, const uint8_t *buf, size_t len, stru
  *   wiretype for field"), protobuf-c skips it;
  * - a varint whose tenth byte carries bits past 64, and a field number above
  *   2^29-1 (the protobuf limit): protobuf-c silently truncates both.
+ * (Keys longer than 5 bytes both refuse; Go would accept them.)
  * goraft never sends any of them. */
 int wire_stricter_than_pbc(enum wire_status status);
 
