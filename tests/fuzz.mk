@@ -13,7 +13,7 @@ EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
-tests/fuzz/fuzz_%: $(FUZZ_INPUTS) proto/pb.stamp
+$(FUZZ_TARGETS): tests/fuzz/fuzz_%: $(FUZZ_INPUTS) proto/pb.stamp
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) -DFUZZ_KIND=WIRE_$$(echo $* | tr a-z A-Z) \
 		$(FUZZ_INPUTS) $(GORAFT_PB_C) $(PROTOBUFC_LIBS) -o $@
