@@ -1,4 +1,4 @@
-#include "tests/vectors.h"
+#include "src/capture.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,7 +12,7 @@ static int read_file(const char *dir, const char *name, const char *ext, uint8_t
 	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
 	FILE *f = fopen(path, "rbe");
 	if (!f) {
-		fprintf(stderr, "vectors: cannot open %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "capture: cannot open %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
 	uint8_t *buf = NULL;
@@ -51,9 +51,10 @@ static char *dup_or_null(json_t *obj, const char *key)
 	return s ? strdup(s) : NULL;
 }
 
-int vectors_load(struct vectors *ret)
+int capture_load(const char *dir, struct capture *ret)
 {
-	const char *dir = getenv("GORAFT_WIRE_DIR");
+	if (!dir)
+		dir = getenv("GORAFT_WIRE_DIR");
 	if (!dir || !*dir)
 		dir = "../shared/goraft-wire";
 	char path[4096];
@@ -61,17 +62,17 @@ int vectors_load(struct vectors *ret)
 	json_error_t jerr;
 	json_t *root = json_load_file(path, 0, &jerr);
 	if (!root || !json_is_array(root)) {
-		fprintf(stderr, "vectors: %s: %s (set GORAFT_WIRE_DIR to the goraft-wire directory)\n", path,
+		fprintf(stderr, "capture: %s: %s (set GORAFT_WIRE_DIR to the goraft-wire directory)\n", path,
 			root ? "not a JSON array" : jerr.text);
 		json_decref(root);
 		return -ENOENT;
 	}
-	struct vectors vs = { calloc(json_array_size(root), sizeof(struct vector)), 0, strdup(dir) };
+	struct capture vs = { calloc(json_array_size(root), sizeof(struct capture_exchange)), 0, strdup(dir) };
 	int rv = 0;
 	size_t i;
 	json_t *e;
 	json_array_foreach(root, i, e) {
-		struct vector *v = &vs.v[vs.n++];
+		struct capture_exchange *v = &vs.ex[vs.n++];
 		v->name = dup_or_null(e, "name");
 		v->method = dup_or_null(e, "method");
 		v->path = dup_or_null(e, "path");
@@ -80,7 +81,7 @@ int vectors_load(struct vectors *ret)
 		const char *status = json_string_value(json_object_get(e, "status"));
 		v->status = status ? atoi(status) : 0;
 		if (!v->name || !v->path || !v->status) {
-			fprintf(stderr, "vectors: %s: entry %zu lacks name, path or status\n", path, i);
+			fprintf(stderr, "capture: %s: entry %zu lacks name, path or status\n", path, i);
 			rv = -EINVAL;
 			break;
 		}
@@ -90,17 +91,17 @@ int vectors_load(struct vectors *ret)
 	}
 	json_decref(root);
 	if (rv < 0) {
-		vectors_free(&vs);
+		capture_free(&vs);
 		return rv;
 	}
 	*ret = vs;
 	return 0;
 }
 
-void vectors_free(struct vectors *vs)
+void capture_free(struct capture *vs)
 {
 	for (size_t i = 0; i < vs->n; i++) {
-		struct vector *v = &vs->v[i];
+		struct capture_exchange *v = &vs->ex[i];
 		free(v->name);
 		free(v->method);
 		free(v->path);
@@ -109,15 +110,15 @@ void vectors_free(struct vectors *vs)
 		free(v->req);
 		free(v->resp);
 	}
-	free(vs->v);
+	free(vs->ex);
 	free(vs->dir);
-	*vs = (struct vectors){ 0 };
+	*vs = (struct capture){ 0 };
 }
 
-const struct vector *vectors_find(const struct vectors *vs, const char *name)
+const struct capture_exchange *capture_find(const struct capture *vs, const char *name)
 {
 	for (size_t i = 0; i < vs->n; i++)
-		if (strcmp(vs->v[i].name, name) == 0)
-			return &vs->v[i];
+		if (strcmp(vs->ex[i].name, name) == 0)
+			return &vs->ex[i];
 	return NULL;
 }

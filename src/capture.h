@@ -1,12 +1,14 @@
-/* tests/vectors.h — the captured goraft exchanges in $GORAFT_WIRE_DIR
- * (index.json plus NAME.req / NAME.resp bodies), loaded for tests. */
-#ifndef RAFTD_TESTS_VECTORS_H
-#define RAFTD_TESTS_VECTORS_H
+/* src/capture.h — captured goraft HTTP exchanges: a directory holding
+ * index.json (method, path, status, decoded text of each exchange) and the raw
+ * NAME.req / NAME.resp bodies, as in shared/goraft-wire. Used by the tests and
+ * by `raftctl wire vectors`. */
+#ifndef RAFTD_SRC_CAPTURE_H
+#define RAFTD_SRC_CAPTURE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct vector {
+struct capture_exchange {
 	char *name;
 	char *method;
 	char *path;
@@ -19,16 +21,17 @@ struct vector {
 	size_t resp_len;
 };
 
-struct vectors {
-	struct vector *v;
+struct capture {
+	struct capture_exchange *ex;
 	size_t n;
 	char *dir;
 };
 
-/* Loads every exchange. Returns 0, or -errno with a message on stderr that
- * names the file (GORAFT_WIRE_DIR unset or wrong, bad JSON, missing body). */
-int vectors_load(struct vectors *ret);
-void vectors_free(struct vectors *vs);
-const struct vector *vectors_find(const struct vectors *vs, const char *name);
+/* Loads every exchange from dir, or when dir is NULL from $GORAFT_WIRE_DIR,
+ * or ../shared/goraft-wire. Returns 0, or -errno with a message on stderr
+ * that names the file (bad JSON, missing body). */
+int capture_load(const char *dir, struct capture *ret);
+void capture_free(struct capture *vs);
+const struct capture_exchange *capture_find(const struct capture *vs, const char *name);
 
 #endif

@@ -9,20 +9,20 @@
 
 #include "proto/wire.h"
 #include "tests/proto/pbc_oracle.h"
-#include "tests/vectors.h"
+#include "src/capture.h"
 
-static struct vectors vs;
+static struct capture vs;
 
 static void load_vectors(void)
 {
-	int rv = vectors_load(&vs);
+	int rv = capture_load(NULL, &vs);
 	ck_assert_msg(rv == 0, "cannot load goraft vectors (GORAFT_WIRE_DIR=%s): %s",
 		      getenv("GORAFT_WIRE_DIR"), strerror(-rv));
 }
 
 static void free_vectors(void)
 {
-	vectors_free(&vs);
+	capture_free(&vs);
 }
 
 /* Request and response kinds of a /raft route; false for other paths. */
@@ -118,7 +118,7 @@ START_TEST(test_captured_raft_exchanges)
 {
 	size_t ok = 0, rejected = 0;
 	for (size_t i = 0; i < vs.n; i++) {
-		const struct vector *v = &vs.v[i];
+		const struct capture_exchange *v = &vs.ex[i];
 		enum wire_kind req, resp;
 		if (!raft_route(v->path, &req, &resp))
 			continue;
@@ -147,7 +147,7 @@ END_TEST
 
 START_TEST(test_entry_ranges_point_into_body)
 {
-	const struct vector *v = vectors_find(&vs, "ae-catchup-after-restart");
+	const struct capture_exchange *v = capture_find(&vs, "ae-catchup-after-restart");
 	ck_assert_ptr_nonnull(v);
 	struct wire_ae_req req;
 	ck_assert_int_eq(wire_decode_ae_req(v->req, v->req_len, &req, NULL), 0);
@@ -184,7 +184,7 @@ START_TEST(test_zero_copy_iov_encoder)
 {
 	size_t checked = 0;
 	for (size_t i = 0; i < vs.n; i++) {
-		const struct vector *v = &vs.v[i];
+		const struct capture_exchange *v = &vs.ex[i];
 		if (strcmp(v->path, "/raft/appendEntries") != 0 || v->status != 200)
 			continue;
 		struct wire_ae_req req;
@@ -360,7 +360,7 @@ START_TEST(test_each_field_removed)
 {
 	size_t removals = 0;
 	for (size_t i = 0; i < vs.n; i++) {
-		const struct vector *v = &vs.v[i];
+		const struct capture_exchange *v = &vs.ex[i];
 		enum wire_kind kinds[2];
 		if (!raft_route(v->path, &kinds[0], &kinds[1]) || v->status != 200)
 			continue;
@@ -404,7 +404,7 @@ START_TEST(test_mutations_agree_with_protobuf_c)
 {
 	size_t mutations = 0, strict = 0;
 	for (size_t i = 0; i < vs.n; i++) {
-		const struct vector *v = &vs.v[i];
+		const struct capture_exchange *v = &vs.ex[i];
 		enum wire_kind kinds[2];
 		if (!raft_route(v->path, &kinds[0], &kinds[1]))
 			continue;
