@@ -5,7 +5,9 @@
 # tests use it as an independent implementation to check libwire against.
 
 noinst_LIBRARIES += proto/libwire.a
-proto_libwire_a_SOURCES = proto/wire.c proto/wire.h
+proto_libwire_a_SOURCES = proto/wire.c proto/wire.h proto/command.c proto/command.h
+# command.c reads JSON with jansson: programs that use it add $(JANSSON_LIBS).
+proto_libwire_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 
 GORAFT_PROTOS = \
 	proto/log_entry.proto \

@@ -1,0 +1,84 @@
+/* proto/command.h — the commands goraft carries in log entries.
+ *
+ * A LogEntry names its command (CommandName) and carries it as JSON
+ * (Command): `write` {"key","value"}, `raft:join` {"name","connectionString"},
+ * `raft:leave` {"name"}, and `raft:nop` with no payload at all. Every node
+ * stores the leader's bytes, so what matters is that a Go node and a raftd
+ * node read the same bytes the same way:
+ *
+ * - Encoding is Go's json.Encoder, byte for byte: compact, keys in struct
+ *   order, a trailing newline, <>& escaped as \u003c \u003e \u0026, control
+ *   characters as \n \r \t or \u00XX, U+2028/U+2029 escaped, and invalid UTF-8
+ *   replaced by U+FFFD (so, as in goraft raftd, values are text, not binary).
+ * - Decoding is Go's json.Decoder into the command struct: the first JSON
+ *   value only, keys matched case-insensitively, unknown keys ignored, a
+ *   missing key reads as "", a present but empty payload is an error, and a
+ *   non-string value for a string field is an error.
+ *
+ * Decoded strings are malloc'ed copies (the JSON escapes must be undone);
+ * cmd_free() releases them.
+ */
+#ifndef RAFTD_PROTO_COMMAND_H
+#define RAFTD_PROTO_COMMAND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMD_NAME_NOP "raft:nop"
+#define CMD_NAME_JOIN "raft:join"
+#define CMD_NAME_LEAVE "raft:leave"
+#define CMD_NAME_WRITE "write"
+
+enum cmd_type {
+	CMD_NOP,
+	CMD_JOIN,
+	CMD_LEAVE,
+	CMD_WRITE,
+};
+
+struct cmd_str {
+	char *ptr; /* NUL-terminated for convenience; may also hold NULs */
+	size_t len;
+};
+
+struct cmd {
+	enum cmd_type type;
+	/* join: name, connection_string; leave: name; write: key, value */
+	struct cmd_str name;
+	struct cmd_str connection_string;
+	struct cmd_str key;
+	struct cmd_str value;
+};
+
+/* The command type for a goraft CommandName; -ENOENT for a name goraft has
+ * not registered ("raft.Command: Unregistered command type"). */
+int cmd_type_from_name(const uint8_t *name, size_t len, enum cmd_type *ret);
+const char *cmd_type_name(enum cmd_type type);
+
+/* Decodes a LogEntry's command. has_payload is LogEntry.Command's presence.
+ * Returns 0, or -EBADMSG with a one-line reason in err (goraft would fail
+ * to apply the entry). *ret is zeroed first; release it with cmd_free(). */
+int cmd_decode(const uint8_t *name, size_t name_len, bool has_payload, const uint8_t *payload,
+	       size_t payload_len, struct cmd *ret, char *err, size_t err_len);
+void cmd_free(struct cmd *cmd);
+
+/* Exact size of the JSON payload (trailing newline included) for a command,
+ * and the payload itself: writes exactly cmd_json_size() bytes to out. */
+size_t cmd_json_size(const struct cmd *cmd);
+void cmd_json_encode(const struct cmd *cmd, uint8_t *out);
+
+/* A whole LogEntry for cmd at (index, term), encoded in one pass into out:
+ * the JSON goes straight to its place in the entry, so the leader encodes an
+ * entry once, e.g. right into a WAL batch buffer. Returns the size written,
+ * or -ENOSPC when cap < cmd_entry_size(). A nop has no Command field. */
+size_t cmd_entry_size(uint64_t index, uint64_t term, const struct cmd *cmd);
+long cmd_entry_encode(uint64_t index, uint64_t term, const struct cmd *cmd, uint8_t *out, size_t cap);
+
+/* Borrow strings without copying, for building commands to encode. */
+static inline struct cmd_str cmd_str_ref(const void *ptr, size_t len)
+{
+	return (struct cmd_str){ (char *)ptr, len };
+}
+
+#endif
