@@ -1,0 +1,1 @@
+# (module rules are added here by the module's owner)
