@@ -1,1 +1,5 @@
-# (module rules are added here by the module's owner)
+# The daemon's own modules: the event loop, the HTTP server glue, config.
+
+noinst_LIBRARIES += src/libloop.a
+src_libloop_a_SOURCES = src/loop.c src/loop.h src/uring_op.h
+src_libloop_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)

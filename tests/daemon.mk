@@ -1,1 +1,7 @@
-# (module rules are added here by the module's owner)
+# Tests of the daemon's own modules.
+
+check_PROGRAMS += tests/daemon/test_loop
+TESTS += tests/daemon/test_loop
+tests_daemon_test_loop_SOURCES = tests/daemon/test_loop.c
+tests_daemon_test_loop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
+tests_daemon_test_loop_LDADD = src/libloop.a $(URING_LIBS) $(CHECK_LIBS)
