@@ -1,1 +1,5 @@
-# (module rules are added here by the module's owner)
+# net/http_server: libmicrohttpd on the event loop (the daemon's HTTP side).
+
+noinst_LIBRARIES += net/libhttpd.a
+net_libhttpd_a_SOURCES = net/http_server.c net/http_server.h
+net_libhttpd_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(URING_CFLAGS)

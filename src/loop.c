@@ -212,20 +212,19 @@ static void poll_arm(struct loop_poll *poll)
 		return;
 	io_uring_prep_poll_multishot(sqe, poll->fd, poll->events);
 	uring_op_set(sqe, &poll->op);
-	poll->armed = true;
+	poll->inflight = 1;
 }
 
 static void poll_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
 {
 	struct loop_poll *poll = (struct loop_poll *)op;
-	bool more = cqe->flags & IORING_CQE_F_MORE;
-	if (cqe->res == -ECANCELED) {
-		poll->armed = false;
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		poll->inflight = 0;
+	if (cqe->res == -ECANCELED || !poll->wanted)
 		return;
-	}
 	poll->ready(poll, cqe->res);
 	/* The kernel ends a multishot poll now and then (e.g. on overflow). */
-	if (!more && poll->armed)
+	if (!poll->inflight && poll->wanted)
 		poll_arm(poll);
 }
 
@@ -237,13 +236,15 @@ int loop_poll_start(struct loop *loop, struct loop_poll *poll, int fd, unsigned 
 	poll->fd = fd;
 	poll->events = events;
 	poll->ready = ready;
+	poll->wanted = true;
 	poll_arm(poll);
-	return poll->armed ? 0 : -EBUSY;
+	return poll->inflight ? 0 : -EBUSY;
 }
 
 void loop_poll_cancel(struct loop *loop, struct loop_poll *poll)
 {
-	if (!poll->armed)
+	poll->wanted = false;
+	if (!poll->inflight)
 		return;
 	struct io_uring_sqe *sqe = loop_sqe(loop);
 	if (!sqe)
@@ -251,7 +252,6 @@ void loop_poll_cancel(struct loop *loop, struct loop_poll *poll)
 	/* Its own completion carries user_data 0 and is not dispatched. */
 	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)&poll->op);
 	io_uring_sqe_set_data64(sqe, 0);
-	poll->armed = false;
 }
 
 /* --- running --------------------------------------------------------------- */

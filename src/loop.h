@@ -48,13 +48,16 @@ struct loop_hook {
 typedef void (*loop_signal_fn)(struct loop *loop, int signo, void *data);
 
 /* A multishot poll on an fd; ready() runs each time the fd is ready, with
- * the poll result (a mask of POLL* bits, or a negative errno). */
+ * the poll result (a mask of POLL* bits, or a negative errno). After
+ * loop_poll_cancel() the kernel still holds the poll until its last
+ * completion: free it only once inflight is 0 (loop_drain on &inflight). */
 struct loop_poll {
 	struct uring_op op;
 	struct loop *loop;
 	int fd;
 	unsigned events;
-	bool armed;
+	bool wanted;       /* re-arm when the kernel ends the multishot */
+	unsigned inflight; /* 1 while the kernel holds the poll */
 	void (*ready)(struct loop_poll *poll, int res);
 };
 

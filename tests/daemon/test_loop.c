@@ -178,8 +178,7 @@ START_TEST(test_multishot_poll_and_cancel)
 	}
 
 	loop_poll_cancel(&loop, &pp.poll);
-	for (int i = 0; i < 3; i++)
-		loop_run_once(&loop, 20);
+	ck_assert_int_eq(loop_drain(&loop, &pp.poll.inflight, 1000), 0);
 	ck_assert_int_eq(write(fds[1], "x", 1), 1);
 	for (int i = 0; i < 3; i++)
 		loop_run_once(&loop, 20);

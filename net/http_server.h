@@ -1,0 +1,89 @@
+/* net/http_server.h — the HTTP server on the event loop.
+ *
+ * libmicrohttpd runs without threads of its own: its epoll fd is polled
+ * through the loop's ring and MHD_run() is called when it is ready, when a
+ * connection timeout is due, and after a suspended request was answered.
+ *
+ * A request reaches its handler once its whole body has arrived (bodies
+ * above the route's limit get 413 without reaching the handler). The
+ * handler answers with httpd_reply(), right away or later: a request that
+ * is not answered when the handler returns is suspended (its connection
+ * stays open and idle) until httpd_reply() is called, e.g. when the write
+ * it proposed has committed. Every request must be answered exactly once;
+ * httpd_stop() answers those still waiting with 503.
+ *
+ * The request (and its body, path and headers) belongs to the server and
+ * stays valid until httpd_reply() returns; after that the handler must not
+ * touch it.
+ */
+#ifndef RAFTD_NET_HTTP_SERVER_H
+#define RAFTD_NET_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "src/loop.h"
+
+struct httpd;
+struct httpd_request;
+
+typedef void (*httpd_handler)(struct httpd_request *req, void *data);
+
+struct httpd_route {
+	const char *method;  /* "GET", "POST", ...; NULL for any */
+	const char *path;    /* exact path, or a prefix ending in '/' when prefix is set */
+	bool prefix;
+	size_t max_body;     /* larger bodies get 413 */
+	httpd_handler handler;
+	void *data;
+};
+
+struct httpd_config {
+	const char *listen_host;  /* NULL or "" for every address */
+	uint16_t port;            /* 0: a free port (see httpd_port) */
+	int listen_fd;            /* >= 0: use this socket (socket activation) */
+	unsigned max_connections;
+	unsigned connection_timeout_s;  /* idle keep-alive connections are closed after this */
+	const struct httpd_route *routes;
+	size_t n_routes;
+};
+
+struct httpd_stats {
+	uint64_t requests;
+	uint64_t responses_by_class[6]; /* [2] = 2xx ... [5] = 5xx */
+	uint64_t suspended_now;
+	uint64_t body_too_large;
+};
+
+/* Starts listening. Returns 0, or -errno with a reason in err. */
+int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd **ret, char *err,
+		size_t err_len);
+/* Answers waiting requests with 503, closes every connection, frees. */
+void httpd_stop(struct httpd *server);
+uint16_t httpd_port(const struct httpd *server);
+const struct httpd_stats *httpd_stats(const struct httpd *server);
+
+/* The request line and body. */
+const char *httpd_method(const struct httpd_request *req);
+const char *httpd_path(const struct httpd_request *req);
+/* Value of a query argument (?consistent=true), or NULL. */
+const char *httpd_query(const struct httpd_request *req, const char *name);
+const char *httpd_header(const struct httpd_request *req, const char *name);
+const uint8_t *httpd_body(const struct httpd_request *req, size_t *ret_len);
+
+/* Answers the request: status, an optional Content-Type (NULL: none), the
+ * body (copied). extra_headers is NULL or a NULL-terminated list of
+ * name, value pairs. Returns 0, or -ENOMEM (the request is then answered
+ * with 500 if at all possible). */
+int httpd_reply(struct httpd_request *req, unsigned status, const char *content_type, const void *body,
+		size_t len, const char *const *extra_headers);
+
+/* A plain text reply ("reason\n"), with goraft's headers for errors. */
+int httpd_reply_text(struct httpd_request *req, unsigned status, const char *text);
+
+/* Cookie for the handler's own state while the request waits. */
+void httpd_set_user(struct httpd_request *req, void *user);
+void *httpd_user(const struct httpd_request *req);
+
+#endif

@@ -1,0 +1,288 @@
+/* tests/daemon/test_http_server.c — the HTTP server on the event loop, with
+ * a client thread speaking raw HTTP/1.1 over loopback. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/http_server.h"
+
+static struct loop loop;
+static struct httpd *server;
+static uint16_t port;
+
+/* --- handlers --------------------------------------------------------------- */
+
+static void h_hello(struct httpd_request *req, void *data)
+{
+	(void)data;
+	const char *q = httpd_query(req, "consistent");
+	char body[64];
+	snprintf(body, sizeof(body), "hello consistent=%s", q ? q : "-");
+	httpd_reply(req, 200, "text/plain", body, strlen(body), NULL);
+}
+
+static void h_echo(struct httpd_request *req, void *data)
+{
+	(void)data;
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	httpd_reply(req, 200, "application/octet-stream", body, len, NULL);
+}
+
+/* Answers 80 ms later, from a timer: the request waits suspended. */
+struct later {
+	struct loop_timer timer;
+	struct httpd_request *req;
+};
+
+static void later_fire(struct loop_timer *t)
+{
+	struct later *l = (struct later *)t;
+	httpd_reply_text(l->req, 200, "answered later");
+	free(l);
+}
+
+static void h_later(struct httpd_request *req, void *data)
+{
+	(void)data;
+	struct later *l = calloc(1, sizeof(*l));
+	l->req = req;
+	loop_timer_init(&l->timer, later_fire);
+	loop_timer_arm(&loop, &l->timer, 80);
+}
+
+/* Never answers: only httpd_stop() does. */
+static void h_never(struct httpd_request *req, void *data)
+{
+	(void)req;
+	*(int *)data += 1;
+}
+static int never_count;
+
+static const struct httpd_route routes[] = {
+	{ "GET", "/hello", false, 0, h_hello, NULL },
+	{ "POST", "/db/", true, 1024, h_echo, NULL },
+	{ "POST", "/later", false, 0, h_later, NULL },
+	{ "POST", "/never", false, 64, h_never, &never_count },
+};
+
+static void setup(void)
+{
+	char err[256];
+	ck_assert_int_eq(loop_init(&loop, 256), 0);
+	struct httpd_config cfg = { .listen_host = "127.0.0.1", .port = 0, .listen_fd = -1,
+				    .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]) };
+	int rv = httpd_start(&loop, &cfg, &server, err, sizeof(err));
+	ck_assert_msg(rv == 0, "httpd_start: %s", err);
+	port = httpd_port(server);
+	ck_assert_uint_gt(port, 0);
+	never_count = 0;
+}
+
+static void teardown(void)
+{
+	if (server)
+		httpd_stop(server);
+	server = NULL;
+	loop_fini(&loop);
+}
+
+/* --- a blocking client in a thread ------------------------------------------ */
+
+struct exchange {
+	const char *requests[4]; /* sent one after another on one connection */
+	char responses[4][2048];
+	int statuses[4];
+	atomic_int done;
+};
+
+static int connect_local(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads one response (headers + Content-Length body) into buf. */
+static int read_response(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		char *end = strstr(buf, "\r\n\r\n");
+		if (!end)
+			continue;
+		const char *cl = strcasestr(buf, "Content-Length:");
+		size_t body = cl ? strtoul(cl + 15, NULL, 10) : 0;
+		if (len >= (size_t)(end + 4 - buf) + body)
+			break;
+	}
+	buf[len] = '\0';
+	int status = 0;
+	sscanf(buf, "HTTP/1.%*d %d", &status);
+	return status;
+}
+
+static void *client_main(void *arg)
+{
+	struct exchange *ex = arg;
+	int fd = connect_local();
+	for (int i = 0; i < 4 && ex->requests[i] && fd >= 0; i++) {
+		if (send(fd, ex->requests[i], strlen(ex->requests[i]), MSG_NOSIGNAL) < 0)
+			break;
+		ex->statuses[i] = read_response(fd, ex->responses[i], sizeof(ex->responses[i]));
+	}
+	if (fd >= 0)
+		close(fd);
+	atomic_store(&ex->done, 1);
+	return NULL;
+}
+
+static void run_until(struct exchange *const *exs, size_t n)
+{
+	for (int pass = 0; pass < 2000; pass++) {
+		size_t done = 0;
+		for (size_t i = 0; i < n; i++)
+			done += atomic_load(&exs[i]->done);
+		if (done == n)
+			return;
+		loop_run_once(&loop, 10);
+	}
+	ck_abort_msg("client did not finish");
+}
+
+static void exchange_all(struct exchange *const *exs, size_t n)
+{
+	pthread_t threads[4];
+	for (size_t i = 0; i < n; i++)
+		pthread_create(&threads[i], NULL, client_main, exs[i]);
+	run_until(exs, n);
+	for (size_t i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+}
+
+static const char *body_of(const char *response)
+{
+	const char *p = strstr(response, "\r\n\r\n");
+	return p ? p + 4 : "";
+}
+
+/* --- tests -------------------------------------------------------------------- */
+
+START_TEST(test_keep_alive_get_and_post)
+{
+	struct exchange ex = { .requests = {
+		"GET /hello?consistent=true HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /db/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nvalue",
+		"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+	} };
+	struct exchange *exs[] = { &ex };
+	exchange_all(exs, 1);
+	ck_assert_int_eq(ex.statuses[0], 200);
+	ck_assert_str_eq(body_of(ex.responses[0]), "hello consistent=true");
+	ck_assert_int_eq(ex.statuses[1], 200);
+	ck_assert_str_eq(body_of(ex.responses[1]), "value");
+	ck_assert_int_eq(ex.statuses[2], 200);
+	ck_assert_str_eq(body_of(ex.responses[2]), "hello consistent=-");
+	ck_assert_uint_eq(httpd_stats(server)->requests, 3);
+}
+END_TEST
+
+START_TEST(test_errors_keep_the_server_serving)
+{
+	struct exchange ex = { .requests = {
+		"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /db/key HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+	} };
+	struct exchange big = { .requests = {
+		"POST /db/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n",
+	} };
+	struct exchange *exs[] = { &ex };
+	exchange_all(exs, 1);
+	ck_assert_int_eq(ex.statuses[0], 404);
+	ck_assert_str_eq(body_of(ex.responses[0]), "404 page not found\n");
+	ck_assert_ptr_nonnull(strcasestr(ex.responses[0], "X-Content-Type-Options: nosniff"));
+	ck_assert_int_eq(ex.statuses[1], 405);
+	ck_assert_int_eq(ex.statuses[2], 200);
+
+	struct exchange *bigs[] = { &big };
+	exchange_all(bigs, 1);
+	ck_assert_int_eq(big.statuses[0], 413);
+	ck_assert_uint_eq(httpd_stats(server)->body_too_large, 1);
+
+	/* And the server still answers. */
+	struct exchange after = { .requests = { "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n" } };
+	struct exchange *afters[] = { &after };
+	exchange_all(afters, 1);
+	ck_assert_int_eq(after.statuses[0], 200);
+}
+END_TEST
+
+/* A request answered later does not hold up others. */
+START_TEST(test_suspended_request_answered_later)
+{
+	struct exchange slow = { .requests = { "POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" } };
+	struct exchange fast = { .requests = { "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n" } };
+	struct exchange *exs[] = { &slow, &fast };
+	exchange_all(exs, 2);
+	ck_assert_int_eq(slow.statuses[0], 200);
+	ck_assert_str_eq(body_of(slow.responses[0]), "answered later\n");
+	ck_assert_int_eq(fast.statuses[0], 200);
+	ck_assert_uint_eq(httpd_stats(server)->suspended_now, 0);
+}
+END_TEST
+
+static struct exchange stopping = { .requests = {
+	"POST /never HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi" } };
+
+START_TEST(test_stop_answers_waiting_requests)
+{
+	pthread_t t;
+	atomic_store(&stopping.done, 0);
+	pthread_create(&t, NULL, client_main, &stopping);
+	for (int i = 0; i < 500 && never_count == 0; i++)
+		loop_run_once(&loop, 10);
+	ck_assert_int_eq(never_count, 1);
+	ck_assert_uint_eq(httpd_stats(server)->suspended_now, 1);
+	httpd_stop(server);
+	server = NULL;
+	pthread_join(t, NULL);
+	ck_assert_int_eq(stopping.statuses[0], 503);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("http_server");
+	TCase *tc = tcase_create("http");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_keep_alive_get_and_post);
+	tcase_add_test(tc, test_errors_keep_the_server_serving);
+	tcase_add_test(tc, test_suspended_request_answered_later);
+	tcase_add_test(tc, test_stop_answers_waiting_requests);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
