@@ -11,3 +11,9 @@ TESTS += tests/daemon/test_http_server
 tests_daemon_test_http_server_SOURCES = tests/daemon/test_http_server.c
 tests_daemon_test_http_server_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) -pthread
 tests_daemon_test_http_server_LDADD = net/libhttpd.a src/libloop.a $(MHD_LIBS) $(URING_LIBS) $(CHECK_LIBS) -lpthread
+
+check_PROGRAMS += tests/daemon/test_config
+TESTS += tests/daemon/test_config
+tests_daemon_test_config_SOURCES = tests/daemon/test_config.c
+tests_daemon_test_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_daemon_test_config_LDADD = src/libconfig.a $(INIH_LIBS) $(CHECK_LIBS)
