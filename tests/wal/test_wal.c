@@ -1,0 +1,1523 @@
+/* tests/wal/test_wal.c — unit and crash tests of wal/ on a real file system.
+ *
+ * Every test works in its own directory under $TMPDIR (default /var/tmp, a
+ * disk file system where /tmp may be tmpfs), drives the WAL with the small
+ * loop of ring.h, and checks what reached the files by reopening them.
+ * Record boundaries are found by an independent reader of the documented
+ * format (seg_records()), not by the WAL's own code.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/wal/ring.h"
+#include "wal/crc32c.h"
+#include "wal/wal.h"
+
+/* --- fixture ------------------------------------------------------------ */
+
+struct fx {
+	struct io_uring ring;
+	struct wal *w;
+	struct wal_config cfg;
+	struct wal_recovery rec;
+	struct wal_error open_err;
+	char dir[256];
+	uint64_t durable;
+	unsigned durable_calls;
+	uint64_t durable_hist[64]; /* first reports, in order */
+	uint64_t meta_term;
+	char meta_vote[WAL_MAX_VOTE + 1];
+	unsigned meta_calls;
+	uint64_t compacted_first;
+	unsigned compacted_calls;
+	struct wal_error err;
+	unsigned err_calls;
+};
+
+static void on_durable(void *ctx, uint64_t index)
+{
+	struct fx *f = ctx;
+	if (f->durable_calls < 64)
+		f->durable_hist[f->durable_calls] = index;
+	f->durable_calls++;
+	f->durable = index;
+}
+
+static void on_meta(void *ctx, uint64_t term, const char *vote)
+{
+	struct fx *f = ctx;
+	f->meta_calls++;
+	f->meta_term = term;
+	snprintf(f->meta_vote, sizeof(f->meta_vote), "%s", vote);
+}
+
+static void on_compacted(void *ctx, uint64_t first)
+{
+	struct fx *f = ctx;
+	f->compacted_calls++;
+	f->compacted_first = first;
+}
+
+static void on_error(void *ctx, const struct wal_error *e)
+{
+	struct fx *f = ctx;
+	f->err_calls++;
+	f->err = *e;
+}
+
+static void fx_init(struct fx *f, uint64_t seg_size)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "%s/walXXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(f->dir));
+	ck_assert_int_eq(io_uring_queue_init(64, &f->ring, 0), 0);
+	f->cfg.dir = f->dir;
+	f->cfg.ring = &f->ring;
+	f->cfg.segment_size = seg_size;
+	f->cfg.ctx = f;
+	f->cfg.on_durable = on_durable;
+	f->cfg.on_meta = on_meta;
+	f->cfg.on_compacted = on_compacted;
+	f->cfg.on_error = on_error;
+#ifdef WAL_FAILPOINTS
+	wal_failpoint_reset();
+#endif
+}
+
+static int fx_open(struct fx *f)
+{
+	f->durable = 0;
+	f->durable_calls = 0;
+	f->err_calls = 0;
+	memset(&f->rec, 0, sizeof(f->rec));
+	memset(&f->open_err, 0, sizeof(f->open_err));
+	return wal_open(&f->cfg, &f->w, &f->rec, &f->open_err);
+}
+
+static void fx_drain(struct fx *f)
+{
+	ck_assert_int_eq(ring_drain(&f->ring, f->w), 0);
+}
+
+static void fx_close(struct fx *f)
+{
+	if (!f->w)
+		return;
+	fx_drain(f);
+	wal_close(f->w);
+	f->w = NULL;
+}
+
+static void rm_rf(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[512];
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static void fx_fini(struct fx *f)
+{
+	fx_close(f);
+	io_uring_queue_exit(&f->ring);
+	rm_rf(f->dir);
+}
+
+/* --- entries ------------------------------------------------------------ */
+
+/* Deterministic payload of entry `index` in generation `gen` (a truncation
+ * rewrites an index with a different generation). Lengths 1..400. */
+static size_t payload(uint64_t index, unsigned gen, uint8_t *buf)
+{
+	size_t len = 1 + (index * 37 + gen * 11) % 400;
+	for (size_t k = 0; k < len; k++)
+		buf[k] = (uint8_t)(index * 31 + k * 7 + gen * 101);
+	return len;
+}
+
+/* Append [from, to] of generation gen, alternating copy and zero-copy. */
+static void append_range(struct fx *f, uint64_t from, uint64_t to, unsigned gen)
+{
+	uint8_t buf[512];
+
+	for (uint64_t i = from; i <= to; i++) {
+		size_t len = payload(i, gen, buf);
+		if (i % 2) {
+			ck_assert_int_eq(wal_append(f->w, i, 10 + gen, buf, len), 0);
+		} else {
+			uint8_t *p;
+			ck_assert_int_eq(wal_reserve(f->w, i, 10 + gen, len, &p, NULL), 0);
+			memcpy(p, buf, len);
+		}
+	}
+}
+
+static void check_entry(struct fx *f, uint64_t i, unsigned gen)
+{
+	uint8_t buf[512];
+	size_t len = payload(i, gen, buf);
+	struct wal_entry e;
+
+	ck_assert_int_eq(wal_entry_get(f->w, i, &e), 0);
+	ck_assert_uint_eq(e.index, i);
+	ck_assert_uint_eq(e.term, 10 + gen);
+	ck_assert_uint_eq(e.len, len);
+	ck_assert_mem_eq(e.data, buf, len);
+}
+
+static void check_range(struct fx *f, uint64_t from, uint64_t to, unsigned gen)
+{
+	for (uint64_t i = from; i <= to; i++)
+		check_entry(f, i, gen);
+}
+
+/* --- an independent reader of the documented format ---------------------- */
+
+struct recinfo {
+	uint64_t index, off, end;
+};
+
+/* Records (padding excluded) of a segment file, in order. */
+static size_t seg_records(const char *path, struct recinfo *out, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t *m;
+	size_t n = 0;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	m = malloc((size_t)st.st_size);
+	ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	for (uint64_t pos = 4096; pos + 32 <= (uint64_t)st.st_size;) {
+		uint32_t crc, len;
+		uint64_t index;
+		memcpy(&crc, m + pos, 4);
+		memcpy(&len, m + pos + 4, 4);
+		memcpy(&index, m + pos + 8, 8);
+		if (!crc && !len && !index)
+			break;
+		/* end: of the checksummed bytes; the 0..7 alignment bytes after
+		 * them are not needed to read the record. */
+		if (index && n < max)
+			out[n++] = (struct recinfo){ index, pos, pos + 32 + len };
+		pos += (32 + len + 7) & ~7ull;
+	}
+	free(m);
+	return n;
+}
+
+/* Sorted segment file names. */
+static size_t list_segs(const char *dir, char names[][64], size_t max)
+{
+	struct dirent **v;
+	int n = scandir(dir, &v, NULL, alphasort);
+	size_t k = 0;
+
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(v[i]->d_name);
+		if (l > 4 && l < 64 && !strcmp(v[i]->d_name + l - 4, ".seg") && k < max)
+			memcpy(names[k++], v[i]->d_name, l + 1);
+		free(v[i]);
+	}
+	free(v);
+	return k;
+}
+
+static void path_of(char *buf, const struct fx *f, const char *name)
+{
+	snprintf(buf, 512, "%s/%s", f->dir, name);
+}
+
+/* CRC of every file of a directory, to prove nothing was changed. */
+static uint32_t dir_digest(const char *dir)
+{
+	struct dirent **v;
+	int n = scandir(dir, &v, NULL, alphasort);
+	uint32_t crc = 0;
+	char p[512];
+
+	for (int i = 0; i < n; i++) {
+		if (v[i]->d_name[0] != '.') {
+			struct stat st;
+			snprintf(p, sizeof(p), "%s/%s", dir, v[i]->d_name);
+			int fd = open(p, O_RDONLY | O_CLOEXEC);
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(fstat(fd, &st), 0);
+			uint8_t *m = malloc((size_t)st.st_size + 1);
+			ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
+			close(fd);
+			crc = wal_crc32c(crc, v[i]->d_name, strlen(v[i]->d_name));
+			crc = wal_crc32c(crc, m, (size_t)st.st_size);
+			free(m);
+		}
+		free(v[i]);
+	}
+	free(v);
+	return crc;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	int a = open(from, O_RDONLY | O_CLOEXEC), b;
+	struct stat st;
+	uint8_t *m;
+
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_eq(fstat(a, &st), 0);
+	b = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_ge(b, 0);
+	m = malloc((size_t)st.st_size + 1);
+	ck_assert_int_eq(pread(a, m, (size_t)st.st_size, 0), st.st_size);
+	ck_assert_int_eq(pwrite(b, m, (size_t)st.st_size, 0), st.st_size);
+	free(m);
+	close(a);
+	close(b);
+}
+
+/* --- CRC32C -------------------------------------------------------------- */
+
+START_TEST(test_crc32c)
+{
+	uint8_t zeros[32] = { 0 }, buf[1000];
+
+	/* RFC 3720 B.4 and the usual check value. */
+	ck_assert_uint_eq(wal_crc32c(0, "123456789", 9), 0xe3069283u);
+	ck_assert_uint_eq(wal_crc32c_sw(0, "123456789", 9), 0xe3069283u);
+	ck_assert_uint_eq(wal_crc32c(0, zeros, 32), 0x8a9136aau);
+	ck_assert_uint_eq(wal_crc32c_sw(0, zeros, 32), 0x8a9136aau);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 13 + 7);
+	for (size_t off = 0; off < 9; off++)
+		for (size_t len = 0; len < 300; len += 7) {
+			uint32_t a = wal_crc32c(0, buf + off, len);
+			ck_assert_uint_eq(a, wal_crc32c_sw(0, buf + off, len));
+			/* Incremental equals one shot. */
+			ck_assert_uint_eq(a, wal_crc32c(wal_crc32c(0, buf + off, len / 2),
+							buf + off + len / 2, len - len / 2));
+		}
+}
+END_TEST
+
+/* --- basic life cycle ------------------------------------------------------ */
+
+START_TEST(test_roundtrip_restart)
+{
+	struct fx f;
+	struct wal_entry e;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.segments, 0);
+	ck_assert_uint_gt(f.rec.first_index, f.rec.last_index);
+	ck_assert_int_eq(wal_append(f.w, 0, 1, "x", 1), -EINVAL);
+	append_range(&f, 1, 300, 0);
+	/* Not yet written: readable from the batch buffer. */
+	ck_assert_int_eq(wal_entry_get(f.w, 7, &e), 0);
+	ck_assert_ptr_nonnull(e.buf);
+	check_range(&f, 1, 300, 0);
+	ck_assert_int_eq(wal_append(f.w, 302, 1, "x", 1), -EINVAL);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 300);
+	ck_assert_uint_eq(wal_durable_index(f.w), 300);
+	ck_assert_int_eq(wal_entry_get(f.w, 7, &e), 0);
+	ck_assert_ptr_null(e.buf); /* now from the mapped segment */
+	check_range(&f, 1, 300, 0);
+	ck_assert_int_eq(wal_entry_get(f.w, 301, &e), -ENOENT);
+	fx_close(&f);
+
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.first_index, 1);
+	ck_assert_uint_eq(f.rec.last_index, 300);
+	ck_assert_uint_eq(f.rec.entries, 300);
+	ck_assert(!f.rec.torn);
+	ck_assert_uint_eq(wal_durable_index(f.w), 300);
+	check_range(&f, 1, 300, 0);
+	ck_assert_int_eq(wal_append(f.w, 300, 1, "x", 1), -EINVAL);
+	append_range(&f, 301, 310, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 310);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 310);
+	check_range(&f, 1, 310, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_start_after_snapshot)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	append_range(&f, 1000, 1010, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 1010);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.first_index, 1000);
+	ck_assert_uint_eq(f.rec.last_index, 1010);
+	check_range(&f, 1000, 1010, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_group_commit)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	append_range(&f, 1, 1, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f); /* creates the segment */
+	f.durable_calls = 0;
+	append_range(&f, 2, 2, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	ck_assert(wal_busy(f.w));
+	/* While entry 2 is being written and synced, 3..200 gather... */
+	append_range(&f, 3, 200, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	/* ...and go to disk as one batch: two syncs for 199 entries. */
+	ck_assert_uint_eq(f.durable_calls, 2);
+	ck_assert_uint_eq(f.durable_hist[0], 2);
+	ck_assert_uint_eq(f.durable_hist[1], 200);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	check_range(&f, 1, 200, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_batches_block_aligned)
+{
+	struct fx f;
+	char names[8][64], p[512];
+	struct recinfo r[64];
+	size_t n;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	for (uint64_t i = 1; i <= 5; i++) {
+		append_range(&f, i, i, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+	}
+	fx_close(&f);
+	ck_assert_uint_eq(list_segs(f.dir, names, 8), 1);
+	path_of(p, &f, names[0]);
+	n = seg_records(p, r, 64);
+	ck_assert_uint_eq(n, 5);
+	/* One batch per entry: each starts in a fresh block, so no write ever
+	 * touched a block holding acknowledged bytes. */
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(r[i].index, i + 1);
+		ck_assert_uint_eq(r[i].off, 4096 * (i + 1));
+	}
+	fx_fini(&f);
+}
+END_TEST
+
+/* --- truncation ------------------------------------------------------------ */
+
+START_TEST(test_truncate_then_append)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	append_range(&f, 1, 50, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_int_eq(wal_truncate(f.w, 60), -ERANGE);
+	ck_assert_int_eq(wal_truncate(f.w, 51), 0); /* nothing to do */
+	ck_assert_int_eq(wal_truncate(f.w, 30), 0);
+	ck_assert_uint_eq(wal_last_index(f.w), 29);
+	ck_assert_uint_eq(wal_durable_index(f.w), 29);
+	ck_assert_int_eq(wal_append(f.w, 31, 1, "x", 1), -EINVAL);
+	append_range(&f, 30, 40, 1);
+	check_range(&f, 30, 40, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 40);
+	check_range(&f, 1, 29, 0);
+	check_range(&f, 30, 40, 1);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 40);
+	ck_assert_uint_eq(f.rec.stale_files, 0);
+	check_range(&f, 1, 29, 0);
+	check_range(&f, 30, 40, 1);
+	/* Truncate again, right into the new segment, and restart at once
+	 * without appending: the truncation alone must be durable. */
+	ck_assert_int_eq(wal_truncate(f.w, 35), 0);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 34);
+	check_range(&f, 30, 34, 1);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_truncate_in_memory_and_in_flight)
+{
+	struct fx f;
+	uint8_t *p;
+	struct wal_buf *b;
+	uint8_t copy[512];
+	size_t len;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	append_range(&f, 1, 1, 0); /* the segment exists: flush writes at once */
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	f.durable_calls = 0;
+	append_range(&f, 2, 10, 0);
+	/* Gathered only: a pinned buffer keeps its bytes through the cut. */
+	len = payload(11, 0, copy);
+	ck_assert_int_eq(wal_reserve(f.w, 11, 10, len, &p, &b), 0);
+	memcpy(p, copy, len);
+	wal_buf_ref(b);
+	ck_assert_int_eq(wal_truncate(f.w, 6), 0);
+	ck_assert_mem_eq(p, copy, len);
+	append_range(&f, 6, 12, 1);
+	ck_assert_mem_eq(p, copy, len);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	/* In flight: entries 1..12 are being written; cut at 9 now. */
+	ck_assert(wal_busy(f.w));
+	ck_assert_int_eq(wal_truncate(f.w, 9), 0);
+	append_range(&f, 9, 15, 2);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_mem_eq(p, copy, len);
+	wal_buf_unref(b);
+	/* Never "durable up to 12" for the old 9..12: the batch in flight
+	 * reports 8 at most, then the new entries after the new segment. */
+	for (unsigned i = 0; i < f.durable_calls && i < 64; i++)
+		ck_assert(f.durable_hist[i] <= 8 || f.durable_hist[i] == 15);
+	ck_assert_uint_eq(f.durable, 15);
+	check_range(&f, 1, 5, 0);
+	check_range(&f, 6, 8, 1);
+	check_range(&f, 9, 15, 2);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 15);
+	check_range(&f, 1, 5, 0);
+	check_range(&f, 6, 8, 1);
+	check_range(&f, 9, 15, 2);
+	fx_fini(&f);
+}
+END_TEST
+
+/* --- roll-over and compaction ---------------------------------------------- */
+
+/* 64 KiB segments; entries up to 400 bytes: ~200 entries per segment. */
+static void fill_segments(struct fx *f, uint64_t n, unsigned per_batch)
+{
+	for (uint64_t i = 1; i <= n; i += per_batch) {
+		uint64_t to = i + per_batch - 1 < n ? i + per_batch - 1 : n;
+		append_range(f, i, to, 0);
+		ck_assert_int_eq(wal_flush(f->w), 0);
+		fx_drain(f);
+	}
+}
+
+/* Every I/O mode the configuration offers writes the same log. */
+START_TEST(test_io_modes)
+{
+	static const struct {
+		bool buffered;
+		enum wal_sync sync;
+	} modes[] = { { false, WAL_SYNC_FSYNC }, { false, WAL_SYNC_DSYNC },
+		      { true, WAL_SYNC_FSYNC },  { true, WAL_SYNC_DSYNC } };
+
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		struct fx f;
+		fx_init(&f, 64 << 10);
+		f.cfg.buffered = modes[m].buffered;
+		f.cfg.sync = modes[m].sync;
+		ck_assert_int_eq(fx_open(&f), 0);
+		fill_segments(&f, 600, 45); /* several segments */
+		ck_assert_uint_eq(f.durable, 600);
+		if (modes[m].buffered)
+			ck_assert(!wal_direct_io(f.w));
+		/* Read back through the mappings right after writing. */
+		check_range(&f, 1, 600, 0);
+		fx_close(&f);
+		ck_assert_int_eq(fx_open(&f), 0);
+		ck_assert_uint_eq(f.rec.last_index, 600);
+		append_range(&f, 601, 650, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+		check_range(&f, 1, 650, 0);
+		fx_fini(&f);
+	}
+}
+END_TEST
+
+START_TEST(test_rollover)
+{
+	struct fx f;
+	char names[64][64], p[512];
+	struct recinfo r[1024];
+	uint64_t next = 1;
+	size_t n;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 1500, 37);
+	ck_assert_uint_eq(f.durable, 1500);
+	fx_close(&f);
+	n = list_segs(f.dir, names, 64);
+	ck_assert_uint_gt(n, 4);
+	/* Names give the order and first index; records continue across. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long seq, first;
+		ck_assert_int_eq(sscanf(names[i], "%16llx-%16llx.seg", &seq, &first), 2);
+		ck_assert_uint_eq(seq, i + 1);
+		ck_assert_uint_eq(first, next);
+		path_of(p, &f, names[i]);
+		size_t k = seg_records(p, r, 1024);
+		ck_assert_uint_gt(k, 0);
+		for (size_t j = 0; j < k; j++)
+			ck_assert_uint_eq(r[j].index, next + j);
+		next += k;
+	}
+	ck_assert_uint_eq(next, 1501);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.segments, n);
+	check_range(&f, 1, 1500, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_compaction)
+{
+	struct fx f;
+	char names[64][64];
+	struct wal_entry e;
+	size_t before;
+	uint64_t first;
+	int n;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 1500, 50);
+	before = list_segs(f.dir, names, 64);
+	ck_assert_int_eq(wal_compact(f.w, 1), 0);
+	n = wal_compact(f.w, 700);
+	ck_assert_int_gt(n, 0);
+	first = wal_first_index(f.w);
+	ck_assert_uint_le(first, 700);
+	ck_assert_uint_gt(first, 1);
+	ck_assert_int_eq(wal_entry_get(f.w, first - 1, &e), -ENOENT);
+	check_range(&f, first, 1500, 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.compacted_calls, 1);
+	ck_assert_uint_eq(f.compacted_first, first);
+	ck_assert_uint_eq(list_segs(f.dir, names, 64), before - (size_t)n);
+	/* Appending goes on; compaction never drops the active segment. */
+	append_range(&f, 1501, 1510, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	before = list_segs(f.dir, names, 64);
+	ck_assert_int_eq(wal_compact(f.w, 100000), (int)before - 1);
+	fx_drain(&f);
+	ck_assert_uint_eq(list_segs(f.dir, names, 64), 1);
+	first = wal_first_index(f.w);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.first_index, first);
+	ck_assert_uint_eq(f.rec.last_index, 1510);
+	check_range(&f, first, 1510, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+/* A crash after a truncation's new segment is in place but before the old
+ * ones are removed: put the removed files back as they were. Recovery sees
+ * the newer segment supersede them, removes them, and the log ends where it
+ * was cut. */
+START_TEST(test_truncate_crash_before_unlink)
+{
+	struct fx f;
+	char names[64][64], after[64][64], from[512], to[512], keep[300];
+	size_t before, n_after, restored = 0;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 900, 40);
+	fx_close(&f);
+	before = list_segs(f.dir, names, 64);
+	ck_assert_uint_ge(before, 4);
+	ck_assert_int_lt(snprintf(keep, sizeof(keep), "%s.keep", f.dir), (int)sizeof(keep));
+	ck_assert_int_eq(mkdir(keep, 0700), 0);
+	for (size_t i = 0; i < before; i++) {
+		ck_assert_int_lt(snprintf(from, sizeof(from), "%s/%s", f.dir, names[i]), (int)sizeof(from));
+		ck_assert_int_lt(snprintf(to, sizeof(to), "%s/%s", keep, names[i]), (int)sizeof(to));
+		copy_file(from, to);
+	}
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_int_eq(wal_truncate(f.w, 100), 0);
+	fx_drain(&f);
+	fx_close(&f);
+	n_after = list_segs(f.dir, after, 64);
+	ck_assert_uint_lt(n_after, before);
+	for (size_t i = 0; i < before; i++) {
+		bool present = false;
+		for (size_t j = 0; j < n_after; j++)
+			present |= !strcmp(names[i], after[j]);
+		if (present)
+			continue;
+		ck_assert_int_lt(snprintf(from, sizeof(from), "%s/%s", keep, names[i]), (int)sizeof(from));
+		ck_assert_int_lt(snprintf(to, sizeof(to), "%s/%s", f.dir, names[i]), (int)sizeof(to));
+		copy_file(from, to);
+		restored++;
+	}
+	rm_rf(keep);
+	ck_assert_uint_gt(restored, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 99);
+	ck_assert_uint_eq(f.rec.stale_files, restored);
+	check_range(&f, 1, 99, 0);
+	append_range(&f, 100, 120, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	fx_close(&f);
+	ck_assert_uint_eq(list_segs(f.dir, names, 64), n_after);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.stale_files, 0);
+	ck_assert_uint_eq(f.rec.last_index, 120);
+	check_range(&f, 1, 99, 0);
+	check_range(&f, 100, 120, 1);
+	fx_fini(&f);
+}
+END_TEST
+
+/* A segment cut by a truncation ends at the cut for compaction too. */
+START_TEST(test_compact_after_truncate)
+{
+	struct fx f;
+	char names[64][64];
+	struct recinfo r[1024];
+	char p[512];
+	uint64_t seg1_last;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 600, 30);
+	ck_assert_uint_ge(list_segs(f.dir, names, 64), 3);
+	path_of(p, &f, names[0]);
+	seg1_last = r[seg_records(p, r, 1024) - 1].index;
+	ck_assert_uint_gt(seg1_last, 60);
+	ck_assert_int_eq(wal_truncate(f.w, 50), 0);
+	fx_drain(&f);
+	append_range(&f, 50, 400, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	/* The first segment now holds 1..49 only. */
+	ck_assert_int_eq(wal_compact(f.w, seg1_last), 1);
+	ck_assert_uint_eq(wal_first_index(f.w), 50);
+	fx_drain(&f);
+	check_range(&f, 50, 400, 1);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.first_index, 50);
+	ck_assert_uint_eq(f.rec.last_index, 400);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_entry_too_large)
+{
+	struct fx f;
+	uint8_t *p;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_int_eq(wal_reserve(f.w, 1, 1, 64 << 10, &p, NULL), -EMSGSIZE);
+	/* A large entry that fits gets a segment of its own if needed. */
+	ck_assert_int_eq(wal_reserve(f.w, 1, 1, 40 << 10, &p, NULL), 0);
+	memset(p, 0xab, 40 << 10);
+	ck_assert_int_eq(wal_reserve(f.w, 2, 1, 40 << 10, &p, NULL), 0);
+	memset(p, 0xcd, 40 << 10);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 2);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.segments, 2);
+	ck_assert_uint_eq(f.rec.last_index, 2);
+	fx_fini(&f);
+}
+END_TEST
+
+/* --- meta ------------------------------------------------------------------- */
+
+START_TEST(test_meta)
+{
+	struct fx f;
+	char p[512];
+	int fd;
+	uint8_t byte;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.term, 0);
+	ck_assert_str_eq(f.rec.voted_for, "");
+	ck_assert_int_eq(wal_meta_set(f.w, 5, "node1"), 0);
+	ck_assert_uint_eq(wal_meta_term(f.w), 0); /* not durable yet */
+	fx_drain(&f);
+	ck_assert_uint_eq(f.meta_calls, 1);
+	ck_assert_uint_eq(f.meta_term, 5);
+	ck_assert_str_eq(f.meta_vote, "node1");
+	ck_assert_int_eq(wal_meta_set(f.w, 4, NULL), -EINVAL);
+	/* Coalescing: 6 is in flight, 7 and 8 wait; 8 wins. */
+	ck_assert_int_eq(wal_meta_set(f.w, 6, ""), 0);
+	ck_assert_int_eq(wal_meta_set(f.w, 7, "node2"), 0);
+	ck_assert_int_eq(wal_meta_set(f.w, 8, "node3"), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.meta_calls, 3);
+	ck_assert_uint_eq(f.meta_term, 8);
+	ck_assert_str_eq(wal_meta_vote(f.w), "node3");
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.term, 8);
+	ck_assert_str_eq(f.rec.voted_for, "node3");
+	fx_close(&f);
+	/* Tear the newest slot (seq 3 -> slot 1): the previous value (term 6,
+	 * no vote) comes back whole, never a mix. */
+	snprintf(p, sizeof(p), "%s/meta", f.dir);
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &byte, 1, 4096 + 16), 1);
+	byte ^= 0x40;
+	ck_assert_int_eq(pwrite(fd, &byte, 1, 4096 + 16), 1);
+	close(fd);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.term, 6);
+	ck_assert_str_eq(f.rec.voted_for, "");
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_single_writer)
+{
+	struct fx f;
+	struct wal *w2;
+	struct wal_error e;
+	struct wal_config ro;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_int_eq(wal_open(&f.cfg, &w2, NULL, &e), -EBUSY);
+	ro = f.cfg;
+	ro.readonly = true;
+	ro.ring = NULL;
+	ck_assert_int_eq(wal_open(&ro, &w2, NULL, &e), 0);
+	ck_assert_int_eq(wal_append(w2, 1, 1, "x", 1), -EROFS);
+	wal_close(w2);
+	fx_fini(&f);
+}
+END_TEST
+
+/* --- crash cases ------------------------------------------------------------ */
+
+/* A log of several segments whose last one holds several batches. */
+static size_t crash_log(struct fx *f, char names[][64], struct recinfo *last_recs,
+			size_t *ret_nlast, uint64_t *ret_before_last)
+{
+	char p[512];
+	size_t n;
+
+	ck_assert_int_eq(fx_open(f), 0);
+	fill_segments(f, 500, 23);
+	/* Go on until the last segment holds a good number of batches. */
+	for (;;) {
+		n = list_segs(f->dir, names, 64);
+		path_of(p, f, names[n - 1]);
+		*ret_nlast = seg_records(p, last_recs, 1024);
+		if (*ret_nlast >= 60)
+			break;
+		uint64_t next = wal_last_index(f->w) + 1;
+		append_range(f, next, next + 22, 0);
+		ck_assert_int_eq(wal_flush(f->w), 0);
+		fx_drain(f);
+	}
+	fx_close(f);
+	ck_assert_uint_ge(n, 2);
+	*ret_before_last = last_recs[0].index - 1;
+	return n;
+}
+
+/* Copy the intact log to dir "<f->dir>.c" and return a fixture on it. */
+static void clone_log(struct fx *f, struct fx *c, char names[][64], size_t n)
+{
+	char from[512], to[512];
+
+	*c = *f;
+	ck_assert_int_lt(snprintf(c->dir, sizeof(c->dir), "%s.c", f->dir), (int)sizeof(c->dir));
+	rm_rf(c->dir);
+	ck_assert_int_eq(mkdir(c->dir, 0700), 0);
+	c->cfg.dir = c->dir;
+	c->cfg.ctx = c;
+	c->cfg.ring = &c->ring;
+	c->w = NULL;
+	ck_assert_int_eq(io_uring_queue_init(64, &c->ring, 0), 0);
+	for (size_t i = 0; i <= n; i++) {
+		const char *name = i < n ? names[i] : "meta";
+		snprintf(from, sizeof(from), "%s/%s", f->dir, name);
+		snprintf(to, sizeof(to), "%s/%s", c->dir, name);
+		copy_file(from, to);
+	}
+}
+
+static void clone_drop(struct fx *c)
+{
+	fx_close(c);
+	io_uring_queue_exit(&c->ring);
+	rm_rf(c->dir);
+}
+
+/* Reopen the damaged copy: the log ends at the last whole record before
+ * `cut`. Read-only (cheap, no fsync) for every offset; `full` also repairs,
+ * reopens (nothing torn any more) and appends. */
+static void expect_cut(struct fx *c, const struct recinfo *r, size_t nr, uint64_t before,
+		       uint64_t cut, bool full)
+{
+	struct wal_config ro = c->cfg;
+	struct wal_recovery rec;
+	struct wal_error e;
+	struct wal *w;
+	uint64_t expect = before;
+
+	for (size_t i = 0; i < nr && r[i].end <= cut; i++)
+		expect = r[i].index;
+	ro.readonly = true;
+	ro.ring = NULL;
+	ck_assert_msg(wal_open(&ro, &w, &rec, &e) == 0, "cut %" PRIu64 ": %s", cut, e.detail);
+	ck_assert_msg(rec.last_index == expect, "cut %" PRIu64 ": last %" PRIu64 " want %" PRIu64,
+		      cut, rec.last_index, expect);
+	if (expect > before) {
+		struct wal_entry en;
+		ck_assert_int_eq(wal_entry_get(w, expect, &en), 0);
+		ck_assert_int_eq(wal_entry_get(w, expect + 1, &en), -ENOENT);
+	}
+	wal_close(w);
+	if (!full)
+		return;
+	ck_assert_msg(fx_open(c) == 0, "cut %" PRIu64 ": open failed: %s", cut, c->open_err.detail);
+	ck_assert_msg(c->rec.last_index == expect, "cut %" PRIu64 ": last %" PRIu64 " want %" PRIu64,
+		      cut, c->rec.last_index, expect);
+	check_range(c, 1, expect, 0);
+	fx_close(c);
+	ck_assert_int_eq(fx_open(c), 0);
+	ck_assert(!c->rec.torn);
+	ck_assert_uint_eq(c->rec.last_index, expect);
+	append_range(c, expect + 1, expect + 3, 1);
+	ck_assert_int_eq(wal_flush(c->w), 0);
+	fx_drain(c);
+	ck_assert_uint_eq(c->durable, expect + 3);
+	fx_close(c);
+	ck_assert_int_eq(fx_open(c), 0);
+	ck_assert_uint_eq(c->rec.last_index, expect + 3);
+	check_range(c, expect + 1, expect + 3, 1);
+	fx_close(c);
+}
+
+START_TEST(test_crash_last_segment_cut)
+{
+	struct fx f, c;
+	char names[64][64], p[512];
+	struct recinfo r[1024];
+	size_t n, nr;
+	uint64_t before, end;
+
+	fx_init(&f, 64 << 10);
+	n = crash_log(&f, names, r, &nr, &before);
+	end = r[nr - 1].end;
+	/* Every offset near the start and end, then a stride with a prime
+	 * step through the middle (mid-header, mid-payload, boundaries). */
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[n - 1]);
+	for (uint64_t cut = end + 64, k = 0; cut >= 4096; cut -= (cut < 4400 || cut > end - 300) ? 1 : 97, k++) {
+		/* Shrinking the same copy step by step is the same as cutting a
+		 * fresh one; every 40th offset gets the full repair cycle. */
+		if (k % 40 == 0) {
+			clone_drop(&c);
+			clone_log(&f, &c, names, n);
+		}
+		ck_assert_int_eq(truncate(p, (off_t)cut), 0);
+		expect_cut(&c, r, nr, before, cut, k % 40 == 39);
+	}
+	clone_drop(&c);
+	/* The report: cut in the middle of a record. */
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[n - 1]);
+	ck_assert_int_eq(truncate(p, (off_t)(r[5].off + 40)), 0);
+	ck_assert_int_eq(fx_open(&c), 0);
+	ck_assert(c.rec.torn);
+	ck_assert_str_eq(c.rec.torn_file, names[n - 1]);
+	ck_assert_uint_eq(c.rec.torn_offset, r[5].off);
+	ck_assert_uint_eq(c.rec.torn_bytes, 40);
+	ck_assert_uint_eq(c.rec.last_index, r[4].index);
+	fx_close(&c);
+	clone_drop(&c);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_crash_tail_zeroed)
+{
+	struct fx f, c;
+	char names[64][64], p[512];
+	struct recinfo r[1024];
+	size_t n, nr;
+	uint64_t before, end;
+
+	fx_init(&f, 64 << 10);
+	n = crash_log(&f, names, r, &nr, &before);
+	end = r[nr - 1].end;
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[n - 1]);
+	for (uint64_t z = end, k = 0; z >= 4096; z -= (z < 4300 || z > end - 200) ? 3 : 211, k++) {
+		if (k % 40 == 0) {
+			clone_drop(&c);
+			clone_log(&f, &c, names, n);
+		}
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+		size_t len = (size_t)(end + 4096 - z);
+		uint8_t *zero = calloc(1, len);
+		ck_assert_int_eq(pwrite(fd, zero, len, (off_t)z), (ssize_t)len);
+		free(zero);
+		close(fd);
+		expect_cut(&c, r, nr, before, z, k % 40 == 39);
+	}
+	clone_drop(&c);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_crash_readonly_does_not_repair)
+{
+	struct fx f, c;
+	char names[64][64], p[512];
+	struct recinfo r[1024];
+	size_t n, nr;
+	uint64_t before;
+	struct wal *w;
+	struct wal_recovery rec;
+	struct wal_config ro;
+	uint32_t digest;
+
+	fx_init(&f, 64 << 10);
+	n = crash_log(&f, names, r, &nr, &before);
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[n - 1]);
+	ck_assert_int_eq(truncate(p, (off_t)(r[10].off + 3)), 0);
+	digest = dir_digest(c.dir);
+	ro = c.cfg;
+	ro.readonly = true;
+	ro.ring = NULL;
+	ck_assert_int_eq(wal_open(&ro, &w, &rec, NULL), 0);
+	ck_assert(rec.torn);
+	ck_assert_uint_eq(rec.last_index, r[9].index);
+	wal_close(w);
+	ck_assert_uint_eq(dir_digest(c.dir), digest);
+	clone_drop(&c);
+	fx_fini(&f);
+}
+END_TEST
+
+/* A bad record that cannot be a torn tail: open fails naming file and
+ * offset, and nothing in the directory changes. */
+static void expect_corrupt(struct fx *c, const char *file, uint64_t off, const char *words)
+{
+	uint32_t digest = dir_digest(c->dir);
+	struct wal_config ro = c->cfg;
+	struct wal_error e;
+	struct wal *w;
+	char msg[512];
+
+	ck_assert_int_eq(fx_open(c), -EBADMSG);
+	ck_assert_ptr_null(c->w);
+	ck_assert_str_eq(c->open_err.file, file);
+	if (off != UINT64_MAX)
+		ck_assert_uint_eq(c->open_err.offset, off);
+	ck_assert_msg(strstr(c->open_err.detail, words), "detail: %s", c->open_err.detail);
+	wal_error_format(&c->open_err, msg, sizeof(msg));
+	ck_assert_ptr_nonnull(strstr(msg, file));
+	ck_assert_uint_eq(dir_digest(c->dir), digest);
+	ro.readonly = true;
+	ro.ring = NULL;
+	ck_assert_int_eq(wal_open(&ro, &w, NULL, &e), -EBADMSG);
+	ck_assert_str_eq(e.file, file);
+	ck_assert_uint_eq(dir_digest(c->dir), digest);
+}
+
+static void flip_bit(const char *path, uint64_t off)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	uint8_t b;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, (off_t)off), 1);
+	b ^= 0x10;
+	ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+	close(fd);
+}
+
+START_TEST(test_crash_bit_flip_earlier_segment)
+{
+	struct fx f, c;
+	char names[64][64], p[512];
+	struct recinfo r[1024], r0[1024];
+	size_t n, nr, n0;
+	uint64_t before;
+
+	fx_init(&f, 64 << 10);
+	n = crash_log(&f, names, r, &nr, &before);
+	path_of(p, &f, names[0]);
+	n0 = seg_records(p, r0, 1024);
+	/* In a payload, in a header's index, in the last record of the
+	 * segment: each one is corruption at that record. */
+	const uint64_t where[3][2] = { { 7, 40 }, { 30, 9 }, { n0 - 1, 33 } };
+	for (int k = 0; k < 3; k++) {
+		clone_log(&f, &c, names, n);
+		path_of(p, &c, names[0]);
+		flip_bit(p, r0[where[k][0]].off + where[k][1]);
+		expect_corrupt(&c, names[0], r0[where[k][0]].off, "bad record");
+		clone_drop(&c);
+	}
+	/* A bit flip in the header block of a middle segment. */
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[1]);
+	flip_bit(p, 26);
+	expect_corrupt(&c, names[1], 0, "header");
+	clone_drop(&c);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_crash_bit_flip_last_segment_acknowledged)
+{
+	struct fx f, c;
+	char names[64][64], p[512];
+	struct recinfo r[1024];
+	size_t n, nr;
+	uint64_t before;
+
+	fx_init(&f, 64 << 10);
+	n = crash_log(&f, names, r, &nr, &before);
+	/* Record 3 of the last segment is followed by later batches, so it
+	 * was acknowledged: not a torn tail, but corruption. */
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[n - 1]);
+	flip_bit(p, r[3].off + 50);
+	expect_corrupt(&c, names[n - 1], r[3].off, "later batches");
+	clone_drop(&c);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_crash_middle_segment_deleted)
+{
+	struct fx f, c;
+	char names[64][64], p[512], words[64];
+	unsigned long long seq, first1, first2;
+	size_t n;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 900, 41);
+	fx_close(&f);
+	n = list_segs(f.dir, names, 64);
+	ck_assert_uint_ge(n, 3);
+	ck_assert_int_eq(sscanf(names[1], "%16llx-%16llx.seg", &seq, &first1), 2);
+	ck_assert_int_eq(sscanf(names[2], "%16llx-%16llx.seg", &seq, &first2), 2);
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[1]);
+	ck_assert_int_eq(unlink(p), 0);
+	snprintf(words, sizeof(words), "gap: entries %llu..%llu missing", first1, first2 - 1);
+	expect_corrupt(&c, names[0], UINT64_MAX, words);
+	clone_drop(&c);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_crash_sigkill)
+{
+	struct fx f;
+	int pfd[2];
+	pid_t pid;
+	uint64_t acked = 0, v;
+
+	fx_init(&f, 256 << 10);
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Child: append as fast as it can; tell the parent each
+		 * durable index it is told. */
+		struct fx *cf = &f;
+		uint64_t next = 1, told = 0;
+		close(pfd[0]);
+		if (io_uring_queue_exit(&cf->ring), io_uring_queue_init(64, &cf->ring, 0) < 0)
+			_exit(2);
+		if (fx_open(cf) < 0)
+			_exit(3);
+		for (;;) {
+			for (int k = 0; k < 20; k++, next++)
+				append_range(cf, next, next, 0);
+			if (wal_flush(cf->w) < 0)
+				_exit(4);
+			if (ring_step(&cf->ring) < 0)
+				_exit(5);
+			if (cf->durable > told) {
+				told = cf->durable;
+				if (write(pfd[1], &told, sizeof(told)) != sizeof(told))
+					_exit(6);
+			}
+		}
+	}
+	close(pfd[1]);
+	while (acked < 3000 && read(pfd[0], &v, sizeof(v)) == sizeof(v))
+		acked = v;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* Collect what was announced before the kill landed. */
+	while (read(pfd[0], &v, sizeof(v)) == sizeof(v))
+		acked = v;
+	close(pfd[0]);
+	ck_assert_uint_ge(acked, 3000);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_ge(f.rec.last_index, acked);
+	check_range(&f, 1, f.rec.last_index, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+/* --- errors ------------------------------------------------------------------ */
+
+#ifdef WAL_FAILPOINTS
+/* One durable entry, so the segment exists and later counts are ours. */
+static void one_entry(struct fx *f)
+{
+	ck_assert_int_eq(fx_open(f), 0);
+	append_range(f, 1, 1, 0);
+	ck_assert_int_eq(wal_flush(f->w), 0);
+	fx_drain(f);
+	ck_assert_uint_eq(f->durable, 1);
+	f->durable_calls = 0;
+}
+
+static void expect_fatal(struct fx *f, int err, const char *op)
+{
+	ck_assert_uint_eq(f->err_calls, 1);
+	ck_assert_int_eq(f->err.err, err);
+	ck_assert(f->err.fatal);
+	ck_assert_str_eq(f->err.op, op);
+	/* Failed for good: no retry, every later call refuses. */
+	ck_assert_int_eq(wal_append(f->w, wal_last_index(f->w) + 1, 1, "x", 1), err);
+	ck_assert_int_eq(wal_flush(f->w), err);
+	ck_assert_int_eq(wal_truncate(f->w, 1), err);
+	ck_assert_int_eq(wal_meta_set(f->w, 100, NULL), err);
+	ck_assert(!wal_busy(f->w));
+}
+
+START_TEST(test_fsync_error_is_fatal)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	one_entry(&f);
+	wal_failpoint_arm(WAL_FP_FSYNC, 1, -EIO);
+	append_range(&f, 2, 5, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable_calls, 0);
+	ck_assert_uint_eq(wal_durable_index(f.w), 1);
+	expect_fatal(&f, -EIO, "fsync");
+	fx_close(&f);
+	/* Recovery reads what is on disk; entry 1 is intact. */
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_ge(f.rec.last_index, 1);
+	check_range(&f, 1, f.rec.last_index, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_write_error_is_fatal)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	one_entry(&f);
+	wal_failpoint_arm(WAL_FP_WRITE, 1, -EIO);
+	append_range(&f, 2, 5, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable_calls, 0);
+	expect_fatal(&f, -EIO, "write");
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_meta_fsync_error_is_fatal)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	one_entry(&f);
+	wal_failpoint_arm(WAL_FP_FSYNC, 1, -EIO);
+	ck_assert_int_eq(wal_meta_set(f.w, 3, "a"), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.meta_calls, 0);
+	ck_assert_uint_eq(wal_meta_term(f.w), 0);
+	expect_fatal(&f, -EIO, "fsync");
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_rename_error_is_fatal)
+{
+	struct fx f;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	wal_failpoint_arm(WAL_FP_RENAME, 1, -EIO);
+	append_range(&f, 1, 3, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	expect_fatal(&f, -EIO, "rename");
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_short_write_and_eagain_resubmitted)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	one_entry(&f);
+	wal_failpoint_arm(WAL_FP_WRITE, 1, 5000); /* only 5000 bytes "written" */
+	append_range(&f, 2, 40, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 0);
+	ck_assert_uint_eq(f.durable, 40);
+	wal_failpoint_arm(WAL_FP_WRITE, 1, -EAGAIN);
+	append_range(&f, 41, 60, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 0);
+	ck_assert_uint_eq(f.durable, 60);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 60);
+	ck_assert(!f.rec.torn);
+	check_range(&f, 1, 60, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_write_enospc_drops_batch_cleanly)
+{
+	struct fx f;
+	struct wal_entry e;
+
+	fx_init(&f, 0);
+	one_entry(&f);
+	wal_failpoint_arm(WAL_FP_WRITE, 1, -ENOSPC);
+	append_range(&f, 2, 5, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	append_range(&f, 6, 9, 0); /* gathered behind the failing batch */
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 1);
+	ck_assert(!f.err.fatal);
+	ck_assert_int_eq(f.err.err, -ENOSPC);
+	ck_assert_uint_eq(f.err.dropped_from, 2);
+	ck_assert_uint_eq(f.durable_calls, 0);
+	ck_assert_uint_eq(wal_last_index(f.w), 1);
+	ck_assert_int_eq(wal_entry_get(f.w, 2, &e), -ENOENT);
+	check_entry(&f, 1, 0);
+	/* The log stays usable: index 2 again, with new contents. */
+	append_range(&f, 2, 4, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 4);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 4);
+	check_entry(&f, 1, 0);
+	check_range(&f, 2, 4, 1);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_fallocate_enospc_on_rollover)
+{
+	struct fx f;
+	uint64_t last;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 150, 50); /* first segment nearly full */
+	wal_failpoint_arm(WAL_FP_FALLOCATE, 1, -ENOSPC);
+	f.err_calls = 0;
+	for (uint64_t i = 151; f.err_calls == 0 && i < 2000; i += 50) {
+		append_range(&f, i, i + 49, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+	}
+	ck_assert_uint_eq(f.err_calls, 1);
+	ck_assert(!f.err.fatal);
+	ck_assert_int_eq(f.err.err, -ENOSPC);
+	ck_assert_str_eq(f.err.op, "fallocate");
+	last = wal_last_index(f.w);
+	ck_assert_uint_eq(f.err.dropped_from, last + 1);
+	ck_assert_uint_eq(wal_durable_index(f.w), last);
+	check_range(&f, 1, last, 0);
+	append_range(&f, last + 1, last + 10, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, last + 10);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, last + 10);
+	check_range(&f, 1, last + 10, 0);
+	fx_fini(&f);
+}
+END_TEST
+#endif
+
+/* A real full file system: a 1 MiB tmpfs (root only; skipped otherwise,
+ * the failpoint tests above cover the same paths). */
+START_TEST(test_enospc_tmpfs)
+{
+	struct fx f;
+	uint64_t i, last;
+	int compacted;
+
+	fx_init(&f, 256 << 10);
+	if (mount("raftd-wal-test", f.dir, "tmpfs", 0, "size=1m") < 0) {
+		fprintf(stderr, "test_enospc_tmpfs: skipped, cannot mount tmpfs: %s\n",
+			strerror(errno));
+		fx_fini(&f);
+		return;
+	}
+	ck_assert_int_eq(fx_open(&f), 0);
+	for (i = 1; f.err_calls == 0 && i < 100000; i += 50) {
+		append_range(&f, i, i + 49, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+	}
+	ck_assert_uint_eq(f.err_calls, 1);
+	ck_assert(!f.err.fatal);
+	ck_assert_int_eq(f.err.err, -ENOSPC);
+	last = wal_last_index(f.w);
+	ck_assert_uint_gt(last, 0);
+	ck_assert_uint_eq(wal_durable_index(f.w), last);
+	check_range(&f, 1, last, 0);
+	/* Make room (as after a snapshot), and the log goes on. */
+	compacted = wal_compact(f.w, last);
+	ck_assert_int_gt(compacted, 0);
+	fx_drain(&f);
+	f.err_calls = 0;
+	append_range(&f, last + 1, last + 50, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 0);
+	ck_assert_uint_eq(f.durable, last + 50);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, last + 50);
+	check_range(&f, f.rec.first_index, last + 50, 0);
+	fx_close(&f);
+	ck_assert_int_eq(umount(f.dir), 0);
+	fx_fini(&f);
+}
+END_TEST
+
+static Suite *wal_suite(void)
+{
+	Suite *s = suite_create("wal");
+	TCase *tc = tcase_create("wal");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_crc32c);
+	tcase_add_test(tc, test_roundtrip_restart);
+	tcase_add_test(tc, test_start_after_snapshot);
+	tcase_add_test(tc, test_group_commit);
+	tcase_add_test(tc, test_batches_block_aligned);
+	tcase_add_test(tc, test_truncate_then_append);
+	tcase_add_test(tc, test_truncate_in_memory_and_in_flight);
+	tcase_add_test(tc, test_rollover);
+	tcase_add_test(tc, test_io_modes);
+	tcase_add_test(tc, test_compaction);
+	tcase_add_test(tc, test_truncate_crash_before_unlink);
+	tcase_add_test(tc, test_compact_after_truncate);
+	tcase_add_test(tc, test_entry_too_large);
+	tcase_add_test(tc, test_meta);
+	tcase_add_test(tc, test_single_writer);
+	tcase_add_test(tc, test_crash_last_segment_cut);
+	tcase_add_test(tc, test_crash_tail_zeroed);
+	tcase_add_test(tc, test_crash_readonly_does_not_repair);
+	tcase_add_test(tc, test_crash_bit_flip_earlier_segment);
+	tcase_add_test(tc, test_crash_bit_flip_last_segment_acknowledged);
+	tcase_add_test(tc, test_crash_middle_segment_deleted);
+	tcase_add_test(tc, test_crash_sigkill);
+#ifdef WAL_FAILPOINTS
+	tcase_add_test(tc, test_fsync_error_is_fatal);
+	tcase_add_test(tc, test_write_error_is_fatal);
+	tcase_add_test(tc, test_meta_fsync_error_is_fatal);
+	tcase_add_test(tc, test_rename_error_is_fatal);
+	tcase_add_test(tc, test_short_write_and_eagain_resubmitted);
+	tcase_add_test(tc, test_write_enospc_drops_batch_cleanly);
+	tcase_add_test(tc, test_fallocate_enospc_on_rollover);
+#endif
+	tcase_add_test(tc, test_enospc_tmpfs);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(wal_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose lists every test */
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,209 @@
+/* wal/wal_int.h — what wal.c and recover.c share; not part of the API. */
+#ifndef RAFTD_WAL_INT_H
+#define RAFTD_WAL_INT_H
+
+#include <stdarg.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "src/uring_op.h"
+#include "wal/crc32c.h"
+#include "wal/wal.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the on-disk format is little-endian and wal/ reads it with memcpy"
+#endif
+
+#define SEG_MAGIC "RAFTDWAL"
+#define SEG_VERSION 1u
+#define SEG_HDR_LEN 48u        /* used bytes of the header block */
+#define META_MAGIC "RAFTMETA"
+#define META_FILE "meta"
+#define TMP_FILE "seg.tmp"
+#define PAD_MAX (WAL_BLOCK_SIZE + 32u) /* worst-case padding after a batch */
+#define WAL_MAX_IOV 64u
+#define UNLINK_BATCH 8u
+
+static inline uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+/* A record header, decoded. */
+struct rec_hdr {
+	uint32_t crc;
+	uint32_t len;
+	uint64_t index; /* 0: padding */
+	uint64_t term;
+	uint32_t batch_blk;
+	uint32_t reserved;
+};
+
+static inline void rec_get(const uint8_t *p, struct rec_hdr *h)
+{
+	memcpy(&h->crc, p, 4);
+	memcpy(&h->len, p + 4, 4);
+	memcpy(&h->index, p + 8, 8);
+	memcpy(&h->term, p + 16, 8);
+	memcpy(&h->batch_blk, p + 24, 4);
+	memcpy(&h->reserved, p + 28, 4);
+}
+
+static inline void rec_put(uint8_t *p, const struct rec_hdr *h)
+{
+	memcpy(p, &h->crc, 4);
+	memcpy(p + 4, &h->len, 4);
+	memcpy(p + 8, &h->index, 8);
+	memcpy(p + 16, &h->term, 8);
+	memcpy(p + 24, &h->batch_blk, 4);
+	memcpy(p + 28, &h->reserved, 4);
+}
+
+/* Bytes a record with this payload occupies (8-byte aligned). */
+static inline uint64_t rec_size(uint64_t len)
+{
+	return round_up(WAL_RECORD_HEADER + len, 8);
+}
+
+/* The CRC covers everything after the CRC field up to the payload's end. */
+static inline uint32_t rec_crc(const uint8_t *p, uint32_t len)
+{
+	return wal_crc32c(0, p + 4, WAL_RECORD_HEADER - 4 + (size_t)len);
+}
+
+struct wal_buf {
+	unsigned refs;
+	bool closed;       /* takes no more entries */
+	bool sealed;       /* padded to a block boundary */
+	uint8_t *data;     /* WAL_BLOCK_SIZE-aligned (O_DIRECT) */
+	size_t cap, used;
+	uint64_t first, last; /* valid when noffs > 0 */
+	uint32_t *offs;    /* record offset of entry first + i */
+	size_t noffs, offs_cap;
+	struct wal_buf *next; /* gather list */
+};
+
+struct wal_seg {
+	uint64_t seq, first, last; /* last = first - 1 when empty */
+	int fd;
+	uint8_t *map;
+	size_t map_len;
+	uint64_t wpos;     /* next write offset, block-aligned */
+	bool sealed;       /* never appended to again */
+	uint32_t *offs;    /* record offset of entry first + i */
+	size_t offs_cap;
+	char name[WAL_NAME_MAX];
+};
+
+/* One SQE's completion: stores the result and finishes its I/O group when
+ * the group's last CQE arrives. */
+struct wal_op {
+	struct uring_op op;
+	struct wal *w;
+	int *res;
+	int *pending;
+	void (*done)(struct wal *w);
+};
+
+enum wal_busy_kind { BUSY_NONE, BUSY_WRITE, BUSY_CREATE, BUSY_UNLINK };
+
+struct wal_write_io {
+	struct wal_op ops[2];
+	int res[2], pending;
+	struct wal_seg *seg;
+	struct wal_buf *bufs[WAL_MAX_IOV];
+	unsigned nbufs;
+	struct iovec iov[WAL_MAX_IOV];
+	unsigned iov_first;
+	uint64_t off;
+	size_t total, done;
+	uint64_t last;     /* reported durable on success (clamped by truncation) */
+};
+
+struct wal_create_io {
+	struct wal_op ops[6]; /* openat; fallocate, header, fsync, rename, dir fsync */
+	int res[6], pending, stage;
+	uint8_t *hdr;
+	int fd;
+	uint64_t first, seq;
+	bool for_trunc;
+	bool direct;          /* this attempt opens with O_DIRECT */
+	char name[WAL_NAME_MAX];
+};
+
+struct wal_unlink_io {
+	struct wal_op ops[UNLINK_BATCH + 1];
+	int res[UNLINK_BATCH + 1], pending;
+	unsigned n;
+	char names[UNLINK_BATCH][WAL_NAME_MAX];
+};
+
+struct wal_meta_io {
+	struct wal_op ops[2];
+	int res[2], pending;
+	uint8_t *slot;
+	size_t done;
+	uint64_t seq, term;
+	char vote[WAL_MAX_VOTE + 1];
+};
+
+struct wal {
+	struct wal_config cfg;
+	char *dir;
+	int dirfd, metafd;
+	uint64_t seg_size, max_entry;
+	size_t batch_size;
+	bool direct;         /* O_DIRECT: wanted and (so far) supported */
+	int failed;          /* 0, or the negative errno that failed the WAL */
+	struct wal_error fail_err;
+
+	struct wal_seg **segs; /* by index (and sequence) order; last = active */
+	size_t nsegs, segs_cap;
+	uint64_t next_seq;
+	bool anchored;       /* false only for a new WAL before its first append */
+	uint64_t first, last, durable;
+	uint64_t written;    /* last index handed to the kernel */
+
+	struct wal_buf *gather_head, *gather_tail;
+
+	enum wal_busy_kind busy;
+	bool create_pending, create_for_trunc;
+	uint64_t create_first;
+	char (*doomed)[WAL_NAME_MAX];
+	size_t ndoomed, doomed_cap;
+	bool compact_notify;
+
+	struct wal_write_io wr;
+	struct wal_create_io cr;
+	struct wal_unlink_io ul;
+	struct wal_meta_io mt;
+
+	bool meta_busy, meta_pending;
+	uint64_t meta_seq, meta_term, pend_term;
+	char meta_vote[WAL_MAX_VOTE + 1], pend_vote[WAL_MAX_VOTE + 1];
+};
+
+/* Fill *e (if not NULL) and return err. */
+int wal_set_error(struct wal_error *e, int err, bool fatal, const char *op, const char *file,
+		  uint64_t offset, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+void wal_seg_free(struct wal_seg *s);
+int wal_seg_push(struct wal_seg *s, uint32_t off);
+int wal_segs_add(struct wal *w, struct wal_seg *s);
+void wal_seg_header(uint8_t *block, uint64_t seq, uint64_t first, uint64_t seg_size);
+void wal_seg_name(char *buf, uint64_t seq, uint64_t first);
+
+/* recover.c: recovery at open, meta read. */
+int wal_recover(struct wal *w, struct wal_recovery *rec, struct wal_error *err);
+
+#ifdef WAL_FAILPOINTS
+int wal_fp_filter(enum wal_fp fp, int res);
+#else
+static inline int wal_fp_filter(enum wal_fp fp, int res)
+{
+	(void)fp;
+	return res;
+}
+#endif
+
+#endif
