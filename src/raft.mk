@@ -1,1 +1,3 @@
-# (module rules are added here by the module's owner)
+# src/raft*: the Raft core, a pure state machine (no I/O, no clock).
+noinst_LIBRARIES += src/libraft.a
+src_libraft_a_SOURCES = src/raft.c src/raft.h

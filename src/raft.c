@@ -1,0 +1,1847 @@
+/* src/raft.c — the Raft core (see raft.h for the contract).
+ *
+ * Sections: utilities, log and durability, configuration (membership),
+ * outgoing messages, roles and elections, replication and commit, the
+ * follower and voter rules, and raft_step().
+ *
+ * "Raft §x" cites the Raft paper (Ongaro & Ousterhout 2014), "thesis §x"
+ * Ongaro's dissertation, "goraft file.go f" the goraft source and
+ * "PROTOCOL §x" goraft-wire/PROTOCOL.md.
+ */
+#include "src/raft.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_TRUNC UINT64_MAX
+#define N_STR_SLOTS 16
+
+struct meta {
+	raft_term term;
+	uint32_t size;
+	uint8_t type;
+};
+
+/* A raft:join / raft:leave entry still in the log. The configuration is
+ * the replay of these (Raft §6: a server uses the latest configuration in
+ * its log, committed or not). */
+struct conf_change {
+	raft_index index;
+	enum raft_entry_type type;
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+};
+
+struct member {
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	bool learner; /* replicated to, never counted (raftd-only) */
+};
+
+/* An AppendEntries request sent and not yet answered. */
+struct flight {
+	uint64_t id;
+	raft_term term;
+	raft_index prev, last;
+	uint64_t sent_at;
+	uint64_t read_seq; /* reads registered before this request was sent */
+};
+
+/* A ReadIndex request waiting for its heartbeat round (thesis §6.4). */
+struct read {
+	uint64_t id;
+	raft_index index; /* 0 until the leader's own nop has committed */
+	uint64_t seq;
+};
+
+struct peer {
+	bool used;
+	bool goraft;
+	bool member; /* in the current configuration */
+	char name[RAFT_NAME_MAX];
+	/* leader state (Raft §5.3), reset on election */
+	raft_index next, match;
+	struct flight fl[RAFT_MAX_INFLIGHT];
+	unsigned n_fl;
+	uint64_t last_send;
+	/* after a rejection, one request at a time until one succeeds (a
+	 * pipeline of failures would keep moving next back and forth) */
+	bool probing;
+	bool fresh; /* nothing sent yet in this term / membership: send now */
+	raft_index backoff; /* distance of the next mismatch back-off step */
+	/* snapshot transfer (Raft §7, goraft's two-step exchange) */
+	enum { SNAP_NONE, SNAP_ASKED, SNAP_SENDING } snap_state;
+	uint64_t snap_id, snap_sent_at;
+	/* candidate state: real votes and pre-votes never mix (a late
+	 * real vote must not complete a pre-vote majority, or vice versa) */
+	bool voted;
+	bool prevoted;
+	/* check-quorum: when this peer last answered the current leader */
+	uint64_t last_ack;
+	/* ReadIndex: highest read seq confirmed by this peer's answers */
+	uint64_t read_ack;
+};
+
+/* A message waiting for the hard state to be durable and, for a follower's
+ * AppendEntries success, for its log up to need_durable. */
+struct held {
+	int peer;
+	struct raft_msg msg;
+	raft_index need_durable;
+};
+
+/* A log write not yet reported durable. */
+struct log_op {
+	uint64_t seq;
+	raft_index last_after; /* last index once this write is done */
+	raft_index trunc_floor; /* truncate: from - 1; append: NO_TRUNC */
+};
+
+struct raft {
+	struct raft_config cfg;
+	char name[RAFT_NAME_MAX];
+	uint64_t rng;
+	uint64_t now;
+
+	/* hard state */
+	raft_term term;
+	char vote[RAFT_NAME_MAX];
+	uint64_t hs_seq, hs_durable_seq;
+
+	enum raft_role role;
+	char leader[RAFT_NAME_MAX];
+	bool removed;
+	uint64_t election_deadline;
+	bool prevoting;            /* collecting pre-votes for term + 1 */
+	uint64_t leader_contact;   /* when we last accepted the leader's AE */
+	uint64_t leader_since;     /* when we became leader */
+
+	/* log metadata: the log holds (start, last], entry i at
+	 * log[i - start - 1]; start is 0 or a snapshot's index */
+	struct meta *log;
+	raft_index start;
+	raft_term start_term;
+	raft_index last;
+	size_t log_cap;
+	raft_index commit, durable, apply_req, applied;
+	raft_index term_start; /* leader: index of its nop */
+
+	uint64_t log_seq;
+	struct log_op *ops;
+	size_t n_ops, ops_cap;
+
+	struct conf_change *changes;
+	size_t n_changes, changes_cap;
+	/* the configuration at `start` (changes at or below it folded in) */
+	struct member base[RAFT_MAX_PEERS];
+	size_t n_base;
+	/* latest snapshot, and one being taken */
+	raft_index snap_index;
+	raft_term snap_term;
+	struct member snap_members[RAFT_MAX_PEERS];
+	struct raft_member_info snap_info[RAFT_MAX_PEERS];
+	size_t n_snap_members;
+	bool snap_pending;
+	raft_index pending_index;
+	struct member pending_members[RAFT_MAX_PEERS];
+	struct raft_member_info pending_info[RAFT_MAX_PEERS];
+	size_t n_pending_members;
+	struct member members[RAFT_MAX_PEERS];
+	size_t n_members;
+	/* The latest change is a join that grew a one-member configuration
+	 * (this leader alone) to two. goraft commits a join under the old
+	 * membership (PROTOCOL §5.9) and a goraft joiner serves nothing until
+	 * its join has committed (§6.2), so a lone leader must commit that join
+	 * (and what follows it) on its own. Safe: the old quorum {self} meets
+	 * every majority of either configuration. Used for commit only; the
+	 * simulator showed that a general "old majority also counts" rule,
+	 * applied by a node whose view is stale, elects a leader that lacks
+	 * committed entries. */
+	bool join_fallback;
+	char joiner[RAFT_NAME_MAX];
+
+	struct peer peers[RAFT_MAX_PEERS];
+	uint64_t next_req_id;
+
+	struct held *held;
+	size_t n_held, held_cap;
+
+	struct read *reads;
+	size_t n_reads, reads_cap;
+	uint64_t read_seq, check_seq;
+
+	char transfer_to[RAFT_NAME_MAX]; /* "" when no transfer is running */
+	uint64_t transfer_deadline;
+	bool transfer_sent;
+
+	struct raft_action *acts;
+	size_t n_acts, acts_cap;
+	bool oom;
+
+	char str_slots[N_STR_SLOTS][RAFT_NAME_MAX];
+	unsigned str_next;
+	char entry_name[RAFT_NAME_MAX], entry_url[RAFT_URL_MAX];
+};
+
+/* ---- utilities ------------------------------------------------------- */
+
+static uint64_t rng_next(struct raft *r)
+{
+	/* splitmix64: tiny, seedable, good enough for timeouts */
+	uint64_t z = (r->rng += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void copy_name(char *dst, const char *src, size_t cap)
+{
+	size_t n = src ? strlen(src) : 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* A copy of s that stays valid until the next raft_step(). */
+static const char *stable_str(struct raft *r, const char *s)
+{
+	char *slot = r->str_slots[r->str_next++ % N_STR_SLOTS];
+	copy_name(slot, s, RAFT_NAME_MAX);
+	return slot;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 16;
+	while (ncap < need)
+		ncap *= 2;
+	void *p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static struct raft_action *emit(struct raft *r, enum raft_action_type type)
+{
+	if (grow((void **)&r->acts, &r->acts_cap, r->n_acts + 1, sizeof(*r->acts))) {
+		r->oom = true;
+		return NULL;
+	}
+	struct raft_action *a = &r->acts[r->n_acts++];
+	memset(a, 0, sizeof(*a));
+	a->type = type;
+	return a;
+}
+
+static struct meta *meta_at(const struct raft *r, raft_index i)
+{
+	return &r->log[i - r->start - 1];
+}
+
+/* Term of entry i; 0 for index 0 and for entries not held (callers check
+ * i against start and last first). */
+static raft_term term_at(const struct raft *r, raft_index i)
+{
+	if (i == r->start)
+		return r->start_term;
+	return (i < r->start || i > r->last) ? 0 : meta_at(r, i)->term;
+}
+
+static raft_term last_term(const struct raft *r)
+{
+	return term_at(r, r->last);
+}
+
+static struct peer *peer_find(struct raft *r, const char *name)
+{
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		if (r->peers[i].used && strcmp(r->peers[i].name, name) == 0)
+			return &r->peers[i];
+	return NULL;
+}
+
+static struct peer *peer_get(struct raft *r, const char *name)
+{
+	struct peer *p = peer_find(r, name);
+	if (p)
+		return p;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
+		if (!r->peers[i].used) {
+			p = &r->peers[i];
+			memset(p, 0, sizeof(*p));
+			p->used = true;
+			copy_name(p->name, name, sizeof(p->name));
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static void reset_election_timer(struct raft *r)
+{
+	/* goraft util.go afterBetween(t, 2t): uniform in [t, 2t) */
+	unsigned t = r->cfg.election_timeout_ms;
+	r->election_deadline = r->now + t + (t ? rng_next(r) % t : 0);
+}
+
+static void emit_role(struct raft *r)
+{
+	struct raft_action *a = emit(r, RAFT_ACT_ROLE);
+	if (a) {
+		a->role.role = r->role;
+		a->role.term = r->term;
+		a->role.leader = stable_str(r, r->leader);
+	}
+}
+
+/* ---- log and durability ---------------------------------------------- */
+
+static void push_op(struct raft *r, uint64_t seq, raft_index trunc_floor)
+{
+	if (grow((void **)&r->ops, &r->ops_cap, r->n_ops + 1, sizeof(*r->ops))) {
+		r->oom = true;
+		return;
+	}
+	r->ops[r->n_ops++] = (struct log_op){seq, r->last, trunc_floor};
+}
+
+static void config_recompute(struct raft *r);
+
+static void log_truncate(struct raft *r, raft_index from)
+{
+	r->last = from - 1;
+	/* What is on disk beyond from - 1 no longer matches memory. */
+	if (r->durable > r->last)
+		r->durable = r->last;
+	struct raft_action *a = emit(r, RAFT_ACT_TRUNCATE);
+	uint64_t seq = ++r->log_seq;
+	if (a) {
+		a->truncate.from = from;
+		a->truncate.seq = seq;
+	}
+	push_op(r, seq, from - 1);
+	size_t n = r->n_changes;
+	while (n > 0 && r->changes[n - 1].index >= from)
+		n--;
+	if (n != r->n_changes) {
+		r->n_changes = n;
+		config_recompute(r);
+	}
+}
+
+static int log_put(struct raft *r, const struct raft_entry *e, raft_index index, raft_term term)
+{
+	if (grow((void **)&r->log, &r->log_cap, index - r->start, sizeof(*r->log)))
+		return -ENOMEM;
+	*meta_at(r, index) = (struct meta){term, e->size, (uint8_t)e->type};
+	r->last = index;
+	if (e->type == RAFT_ENTRY_JOIN || e->type == RAFT_ENTRY_LEAVE || e->type == RAFT_ENTRY_LEARNER) {
+		if (grow((void **)&r->changes, &r->changes_cap, r->n_changes + 1, sizeof(*r->changes)))
+			return -ENOMEM;
+		struct conf_change *c = &r->changes[r->n_changes++];
+		c->index = index;
+		c->type = e->type;
+		copy_name(c->name, e->name, sizeof(c->name));
+		copy_name(c->url, e->url, sizeof(c->url));
+		config_recompute(r);
+	}
+	return 0;
+}
+
+/* Append entries[0..n) at last + 1; term < 0 means "keep each entry's term". */
+static int log_append(struct raft *r, const struct raft_entry *entries, size_t n, bool use_term,
+		      raft_term term, enum raft_src src, size_t offset)
+{
+	raft_index first = r->last + 1;
+	for (size_t k = 0; k < n; k++) {
+		int rv = log_put(r, &entries[k], first + k, use_term ? term : entries[k].term);
+		if (rv)
+			return rv;
+	}
+	struct raft_action *a = emit(r, RAFT_ACT_APPEND);
+	uint64_t seq = ++r->log_seq;
+	if (a) {
+		a->append.first = first;
+		a->append.n = n;
+		a->append.src = src;
+		a->append.event_offset = offset;
+		a->append.seq = seq;
+	}
+	push_op(r, seq, NO_TRUNC);
+	return 0;
+}
+
+static void on_durable(struct raft *r, uint64_t seq)
+{
+	size_t k = 0;
+	raft_index d = r->durable;
+	while (k < r->n_ops && r->ops[k].seq <= seq)
+		d = r->ops[k++].last_after;
+	if (k == 0)
+		return;
+	/* Later truncations (still in flight) cut what is durable and matching. */
+	for (size_t j = k; j < r->n_ops; j++)
+		if (r->ops[j].trunc_floor < d)
+			d = r->ops[j].trunc_floor;
+	memmove(r->ops, r->ops + k, (r->n_ops - k) * sizeof(*r->ops));
+	r->n_ops -= k;
+	r->durable = d;
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+static int member_pos(const struct raft *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_members; i++)
+		if (strcmp(r->members[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static size_t voters_in(const struct member *m, size_t n)
+{
+	size_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v += !m[i].learner;
+	return v;
+}
+
+/* Apply one change to a member list. Returns true when it added a voter.
+ * A join of a known voter is a silent no-op (goraft AddPeer); a join of a
+ * learner promotes it; a learner entry adds a non-voter. */
+static bool apply_change(struct member *m, size_t *n, const struct conf_change *c)
+{
+	size_t pos = 0;
+	while (pos < *n && strcmp(m[pos].name, c->name) != 0)
+		pos++;
+	if (c->type == RAFT_ENTRY_LEAVE) {
+		if (pos < *n)
+			m[pos] = m[--*n];
+		return false;
+	}
+	if (pos < *n) {
+		if (c->type == RAFT_ENTRY_JOIN && m[pos].learner) {
+			m[pos].learner = false;
+			return true;
+		}
+		return false;
+	}
+	if (*n >= RAFT_MAX_PEERS || !c->name[0])
+		return false;
+	copy_name(m[*n].name, c->name, sizeof(m[*n].name));
+	copy_name(m[*n].url, c->url, sizeof(m[*n].url));
+	m[*n].learner = c->type == RAFT_ENTRY_LEARNER;
+	(*n)++;
+	return c->type == RAFT_ENTRY_JOIN;
+}
+
+static void config_recompute(struct raft *r)
+{
+	memcpy(r->members, r->base, r->n_base * sizeof(r->base[0]));
+	r->n_members = r->n_base;
+	r->join_fallback = false;
+	for (size_t k = 0; k < r->n_changes; k++) {
+		const struct conf_change *c = &r->changes[k];
+		bool lone = voters_in(r->members, r->n_members) == 1 && member_pos(r, r->name) >= 0 &&
+			    !r->members[member_pos(r, r->name)].learner;
+		if (apply_change(r->members, &r->n_members, c) && k + 1 == r->n_changes && lone) {
+			r->join_fallback = true;
+			copy_name(r->joiner, c->name, sizeof(r->joiner));
+		}
+	}
+	/* Every member has a peer slot (for the goraft flag and leader state);
+	 * one that (re)enters the configuration starts from scratch, so a
+	 * re-added name never inherits an old matchIndex. */
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		if (r->peers[i].used && member_pos(r, r->peers[i].name) < 0)
+			r->peers[i].member = false;
+	for (size_t i = 0; i < r->n_members; i++) {
+		if (strcmp(r->members[i].name, r->name) == 0)
+			continue;
+		struct peer *p = peer_get(r, r->members[i].name);
+		if (p && !p->member) {
+			p->member = true;
+			p->next = r->last + 1;
+			p->match = 0;
+			p->n_fl = 0;
+			p->last_send = 0;
+			p->probing = true;
+			p->fresh = true;
+			p->snap_state = SNAP_NONE;
+		}
+	}
+}
+
+/* The configuration as of index i (start <= i <= last) into out[]. */
+static size_t config_at(const struct raft *r, raft_index i, struct member *out)
+{
+	size_t n = r->n_base;
+	memcpy(out, r->base, n * sizeof(*out));
+	for (size_t k = 0; k < r->n_changes && r->changes[k].index <= i; k++)
+		apply_change(out, &n, &r->changes[k]);
+	return n;
+}
+
+/* Drop entries <= upto from memory (a durable snapshot covers them). */
+static void log_compact(struct raft *r, raft_index upto)
+{
+	if (upto <= r->start || upto > r->last)
+		return;
+	r->n_base = config_at(r, upto, r->base);
+	size_t k = 0;
+	while (k < r->n_changes && r->changes[k].index <= upto)
+		k++;
+	if (k > 0) {
+		memmove(r->changes, r->changes + k, (r->n_changes - k) * sizeof(*r->changes));
+		r->n_changes -= k;
+	}
+	raft_term t = term_at(r, upto);
+	if (r->last > upto)
+		memmove(r->log, meta_at(r, upto + 1), (r->last - upto) * sizeof(*r->log));
+	r->start = upto;
+	r->start_term = t;
+	struct raft_action *a = emit(r, RAFT_ACT_COMPACT);
+	if (a)
+		a->compact.upto = upto;
+}
+
+static void set_snapshot(struct raft *r, raft_index index, raft_term term, const struct member *m,
+			 size_t n)
+{
+	r->snap_index = index;
+	r->snap_term = term;
+	memcpy(r->snap_members, m, n * sizeof(*m));
+	r->n_snap_members = n;
+	for (size_t i = 0; i < n; i++) {
+		r->snap_info[i].name = r->snap_members[i].name;
+		r->snap_info[i].url = r->snap_members[i].url;
+		r->snap_info[i].learner = r->snap_members[i].learner;
+	}
+}
+
+static bool is_self(const struct raft *r, const char *name)
+{
+	return strcmp(r->name, name) == 0;
+}
+
+static bool self_voter(const struct raft *r)
+{
+	int pos = member_pos(r, r->name);
+	return pos >= 0 && !r->members[pos].learner;
+}
+
+/* raftd-only extensions run only while no member is a goraft node. */
+static bool extensions_on(const struct raft *r)
+{
+	for (size_t i = 0; i < r->n_members; i++)
+		for (int k = 0; k < RAFT_MAX_PEERS; k++)
+			if (r->peers[k].used && r->peers[k].goraft &&
+			    strcmp(r->peers[k].name, r->members[i].name) == 0)
+				return false;
+	return true;
+}
+
+/* Index of the latest membership change naming this node, or 0. */
+static raft_index own_change(const struct raft *r, enum raft_entry_type type)
+{
+	for (size_t k = r->n_changes; k > 0; k--)
+		if (is_self(r, r->changes[k - 1].name))
+			return r->changes[k - 1].type == type ? r->changes[k - 1].index : 0;
+	return 0;
+}
+
+/* Is `count(member)` true for a majority of the configuration? Raft §6:
+ * every decision (votes, commit) uses the latest configuration in the log. */
+static bool quorum(const struct raft *r, bool (*count)(const struct raft *, const char *))
+{
+	size_t yes = 0, voters = 0;
+	for (size_t i = 0; i < r->n_members; i++) {
+		if (r->members[i].learner)
+			continue;
+		voters++;
+		if (count(r, r->members[i].name))
+			yes++;
+	}
+	return voters > 0 && 2 * yes > voters;
+}
+
+/* ---- outgoing messages ---------------------------------------------- */
+
+static void flush_held(struct raft *r)
+{
+	if (r->hs_durable_seq < r->hs_seq)
+		return;
+	size_t keep = 0;
+	for (size_t k = 0; k < r->n_held; k++) {
+		struct held *h = &r->held[k];
+		if (h->msg.term < r->term)
+			continue; /* written for an older term: useless now */
+		if (h->need_durable > r->durable) {
+			r->held[keep++] = *h;
+			continue;
+		}
+		struct raft_action *a = emit(r, RAFT_ACT_SEND);
+		if (a) {
+			a->send.to = r->peers[h->peer].name;
+			a->send.msg = h->msg;
+		}
+	}
+	r->n_held = keep;
+}
+
+static void send_msg(struct raft *r, struct peer *p, const struct raft_msg *msg, raft_index need)
+{
+	if (!p)
+		return;
+	if (r->hs_durable_seq >= r->hs_seq && need <= r->durable) {
+		struct raft_action *a = emit(r, RAFT_ACT_SEND);
+		if (a) {
+			a->send.to = p->name;
+			a->send.msg = *msg;
+		}
+		return;
+	}
+	if (grow((void **)&r->held, &r->held_cap, r->n_held + 1, sizeof(*r->held))) {
+		r->oom = true;
+		return;
+	}
+	r->held[r->n_held++] = (struct held){(int)(p - r->peers), *msg, need};
+}
+
+static void persist_hard_state(struct raft *r)
+{
+	struct raft_action *a = emit(r, RAFT_ACT_PERSIST);
+	r->hs_seq++;
+	if (a) {
+		a->persist.term = r->term;
+		a->persist.vote = stable_str(r, r->vote);
+		a->persist.seq = r->hs_seq;
+	}
+}
+
+/* ---- roles and elections --------------------------------------------- */
+
+static void clear_flights(struct peer *p)
+{
+	p->n_fl = 0;
+	p->next = p->match + 1;
+}
+
+static void fail_reads(struct raft *r)
+{
+	for (size_t k = 0; k < r->n_reads; k++) {
+		struct raft_action *a = emit(r, RAFT_ACT_READ);
+		if (a)
+			a->read.id = r->reads[k].id; /* index 0: failed */
+	}
+	r->n_reads = 0;
+}
+
+/* Raft §5.1: a higher term makes any node a follower; persisted before it
+ * is acted on (votes and replies wait for PERSISTED). */
+static void become_follower(struct raft *r, raft_term term, const char *leader)
+{
+	bool changed = r->role != RAFT_FOLLOWER || term != r->term || strcmp(r->leader, leader);
+	fail_reads(r);
+	r->transfer_to[0] = '\0';
+	if (term > r->term) {
+		r->term = term;
+		r->vote[0] = '\0';
+		persist_hard_state(r);
+	}
+	r->role = RAFT_FOLLOWER;
+	r->prevoting = false;
+	copy_name(r->leader, leader, sizeof(r->leader));
+	if (changed)
+		emit_role(r);
+}
+
+static bool voted_for_me(const struct raft *r, const char *name)
+{
+	if (strcmp(r->name, name) == 0)
+		return true;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		if (r->peers[i].used && strcmp(r->peers[i].name, name) == 0)
+			return r->peers[i].voted;
+	return false;
+}
+
+static bool prevoted_for_me(const struct raft *r, const char *name)
+{
+	if (strcmp(r->name, name) == 0)
+		return true;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		if (r->peers[i].used && strcmp(r->peers[i].name, name) == 0)
+			return r->peers[i].prevoted;
+	return false;
+}
+
+static void become_leader(struct raft *r);
+
+static raft_index own_change(const struct raft *r, enum raft_entry_type type);
+
+/* A node campaigns only with a non-empty log (goraft promotable), while it
+ * is a voter of its own configuration, and never once removed. One
+ * exception: while its own raft:leave is not committed it may be the only
+ * node holding it (the simulator found that deadlock with one voter down),
+ * so it may still lead, without counting itself, until the leave commits
+ * (Raft §6: a leader outside C_new steps down once C_new commits). */
+static bool can_campaign(const struct raft *r)
+{
+	if (r->removed || r->last == 0)
+		return false;
+	return self_voter(r) || own_change(r, RAFT_ENTRY_LEAVE) > r->commit;
+}
+
+static void start_election(struct raft *r)
+{
+	r->term++;
+	r->prevoting = false;
+	copy_name(r->vote, r->name, sizeof(r->vote));
+	persist_hard_state(r);
+	r->role = RAFT_CANDIDATE;
+	r->leader[0] = '\0';
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		r->peers[i].voted = false;
+	reset_election_timer(r);
+	emit_role(r);
+	if (quorum(r, voted_for_me)) {
+		become_leader(r);
+		return;
+	}
+	struct raft_msg m = {.type = RAFT_MSG_RV_REQ, .term = r->term};
+	m.rv.last_index = r->last;
+	m.rv.last_term = last_term(r);
+	for (size_t i = 0; i < r->n_members; i++) {
+		if (is_self(r, r->members[i].name) || r->members[i].learner)
+			continue;
+		m.req_id = ++r->next_req_id;
+		send_msg(r, peer_get(r, r->members[i].name), &m, 0);
+	}
+}
+
+/* Thesis §9.6: ask whether we could win at term + 1 before disturbing
+ * anyone, so a node returning from a partition (or a member that missed its
+ * own removal) does not depose a healthy leader. No state changes. */
+static void start_pre_vote(struct raft *r)
+{
+	r->prevoting = true;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		r->peers[i].prevoted = false;
+	reset_election_timer(r);
+	if (quorum(r, prevoted_for_me)) {
+		start_election(r);
+		return;
+	}
+	struct raft_msg m = {.type = RAFT_MSG_RV_REQ, .term = r->term + 1};
+	m.rv.last_index = r->last;
+	m.rv.last_term = last_term(r);
+	m.rv.pre_vote = true;
+	for (size_t i = 0; i < r->n_members; i++) {
+		if (is_self(r, r->members[i].name) || r->members[i].learner)
+			continue;
+		m.req_id = ++r->next_req_id;
+		send_msg(r, peer_get(r, r->members[i].name), &m, 0);
+	}
+}
+
+static void replicate(struct raft *r, bool heartbeat);
+
+static void become_leader(struct raft *r)
+{
+	r->role = RAFT_LEADER;
+	r->leader_since = r->now;
+	copy_name(r->leader, r->name, sizeof(r->leader));
+	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
+		struct peer *p = &r->peers[i];
+		/* goraft leaderLoop: prevLogIndex = leader's last index */
+		p->match = 0;
+		p->n_fl = 0;
+		p->next = r->last + 1;
+		p->last_send = 0;
+		p->probing = true;
+		p->fresh = true;
+		p->last_ack = r->now;
+		p->snap_state = SNAP_NONE;
+	}
+	emit_role(r);
+	/* goraft leaderLoop / Raft §8: a nop of the new term, so that the
+	 * commit rule (§5.4.2) can commit what earlier leaders left. */
+	struct raft_entry nop = {.type = RAFT_ENTRY_NOP};
+	log_append(r, &nop, 1, true, r->term, RAFT_SRC_CORE, 0);
+	r->term_start = r->last;
+	replicate(r, true);
+}
+
+/* ---- replication and commit (leader) -------------------------------- */
+
+static unsigned flight_limit(const struct raft *r, const struct peer *p)
+{
+	/* PROTOCOL §5.3/§7.1.8: one request in flight to a goraft peer */
+	if (p->goraft || p->probing)
+		return 1;
+	unsigned n = r->cfg.max_inflight;
+	return n == 0 ? 1 : (n > RAFT_MAX_INFLIGHT ? RAFT_MAX_INFLIGHT : n);
+}
+
+/* goraft peer.go flush: a peer that needs compacted entries gets the
+ * snapshot, in two steps (SnapshotRequest, then SnapshotRecoveryRequest).
+ * Never to a goraft peer: raftd panics on it (PROTOCOL §7.3); and while
+ * a goraft node is a member nothing is compacted, so it never needs one. */
+static void send_snapshot_request(struct raft *r, struct peer *p)
+{
+	if (p->goraft || p->snap_state != SNAP_NONE)
+		return;
+	/* goraft's SnapshotRequest has no term; ours carries it for the core's
+	 * own bookkeeping (the daemon does not send it) */
+	struct raft_msg m = {.type = RAFT_MSG_SNAP_REQ, .req_id = ++r->next_req_id, .term = r->term};
+	m.snap.last_index = r->snap_index;
+	m.snap.last_term = r->snap_term;
+	p->snap_state = SNAP_ASKED;
+	p->snap_id = m.req_id;
+	p->snap_sent_at = r->now;
+	p->last_send = r->now;
+	p->fresh = false;
+	send_msg(r, p, &m, 0);
+}
+
+/* Returns false when the peer needs a snapshot instead. */
+static bool send_append(struct raft *r, struct peer *p)
+{
+	raft_index prev = p->next ? p->next - 1 : 0;
+	if (prev > r->last)
+		prev = r->last;
+	if (prev < r->start) {
+		send_snapshot_request(r, p);
+		return false;
+	}
+	raft_index n = 0;
+	uint64_t bytes = 0;
+	while (prev + n < r->last && n < r->cfg.max_entries) {
+		uint64_t sz = meta_at(r, prev + n + 1)->size;
+		if (n > 0 && bytes + sz > r->cfg.max_bytes)
+			break;
+		bytes += sz;
+		n++;
+	}
+	struct raft_msg m = {.type = RAFT_MSG_AE_REQ, .req_id = ++r->next_req_id, .term = r->term};
+	m.ae.prev_index = prev;
+	m.ae.prev_term = term_at(r, prev);
+	m.ae.commit = r->commit;
+	m.ae.n_entries = n;
+	p->fl[p->n_fl++] = (struct flight){m.req_id, r->term, prev, prev + n, r->now, r->read_seq};
+	p->next = prev + n + 1;
+	p->last_send = r->now;
+	p->fresh = false;
+	send_msg(r, p, &m, 0);
+	return true;
+}
+
+/* Send to every member peer what it lacks (pipelined up to the flight
+ * limit), or a heartbeat when it has been quiet for heartbeat_ms. */
+static void replicate(struct raft *r, bool heartbeat)
+{
+	for (size_t i = 0; i < r->n_members; i++) {
+		if (is_self(r, r->members[i].name))
+			continue;
+		struct peer *p = peer_get(r, r->members[i].name);
+		if (!p)
+			continue;
+		/* a request unanswered for rpc_timeout_ms is lost: start over */
+		if (p->n_fl > 0 && r->now - p->fl[0].sent_at >= r->cfg.rpc_timeout_ms)
+			clear_flights(p);
+		if (p->snap_state != SNAP_NONE) {
+			/* a transfer may take long, but not forever */
+			if (r->now - p->snap_sent_at < 10 * (uint64_t)r->cfg.rpc_timeout_ms)
+				continue;
+			p->snap_state = SNAP_NONE;
+		}
+		unsigned limit = flight_limit(r, p);
+		bool ok = true;
+		while (ok && p->n_fl < limit && p->next <= r->last)
+			ok = send_append(r, p);
+		if (ok && p->n_fl < limit &&
+		    (heartbeat || p->fresh || r->now - p->last_send >= r->cfg.heartbeat_ms))
+			send_append(r, p);
+	}
+}
+
+static int cmp_index_desc(const void *a, const void *b)
+{
+	raft_index x = *(const raft_index *)a, y = *(const raft_index *)b;
+	return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+static raft_index match_of(const struct raft *r, const char *name)
+{
+	if (strcmp(name, r->name) == 0)
+		return r->durable; /* the leader's own write runs in parallel */
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		if (r->peers[i].used && strcmp(r->peers[i].name, name) == 0)
+			return r->peers[i].match;
+	return 0;
+}
+
+/* Highest index stored on a majority of the members, skipping `skip`. */
+static raft_index majority_match(const struct raft *r, const char *skip)
+{
+	raft_index m[RAFT_MAX_PEERS];
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_members; i++)
+		if (!r->members[i].learner && (!skip || strcmp(r->members[i].name, skip) != 0))
+			m[n++] = match_of(r, r->members[i].name);
+	if (n == 0)
+		return 0;
+	qsort(m, n, sizeof(m[0]), cmp_index_desc);
+	return m[n / 2];
+}
+
+static void leader_maybe_commit(struct raft *r)
+{
+	if (r->role != RAFT_LEADER)
+		return;
+	raft_index n = majority_match(r, NULL);
+	if (r->join_fallback) {
+		raft_index old = majority_match(r, r->joiner);
+		if (old > n)
+			n = old;
+	}
+	if (r->cfg.fault == RAFT_FAULT_COMMIT_WITHOUT_MAJORITY)
+		n = r->last; /* negative control: the simulator must catch this */
+	/* Raft §5.4.2: only an entry of the current term commits by counting
+	 * replicas; earlier ones commit with it (Log Matching). */
+	if (n > r->commit && term_at(r, n) == r->term)
+		r->commit = n;
+}
+
+static void on_ae_response(struct raft *r, struct peer *p, const struct raft_msg *m)
+{
+	if (m->term > r->term) {
+		become_follower(r, m->term, "");
+		reset_election_timer(r);
+		return;
+	}
+	if (r->role != RAFT_LEADER || !p)
+		return;
+	unsigned k = 0;
+	while (k < p->n_fl && p->fl[k].id != m->req_id)
+		k++;
+	if (k == p->n_fl)
+		return; /* an answer to a request given up on, or a duplicate */
+	struct flight f = p->fl[k];
+	memmove(&p->fl[k], &p->fl[k + 1], (p->n_fl - k - 1) * sizeof(p->fl[0]));
+	p->n_fl--;
+	if (f.term != r->term || m->term < f.term)
+		return;
+	p->last_ack = r->now;
+	/* any answer at our term shows we still led when it was sent */
+	if (f.read_seq > p->read_ack)
+		p->read_ack = f.read_seq;
+	if (m->ae_resp.success) {
+		/* goraft peer.go: prevLogIndex = last index sent; our follower's
+		 * Index may cover unverified entries, so it is not used. */
+		if (p->goraft || f.last > p->match)
+			p->match = f.last;
+		p->probing = false;
+		p->backoff = 0;
+		if (p->next < p->match + 1)
+			p->next = p->match + 1;
+		leader_maybe_commit(r);
+	} else {
+		/* Back off with the reply's CommitIndex and Index, not one entry
+		 * at a time (PROTOCOL §5.3 b/c, §7.2.3). Committed entries of the
+		 * follower are in our log (Leader Completeness), so its commit
+		 * index is a safe lower bound. */
+		raft_index c = m->ae_resp.commit, prev;
+		if (c >= f.prev) {
+			prev = c;
+		} else {
+			/* A mismatch: step back exponentially (1, 2, 4...) so a
+			 * long divergent suffix costs O(log n) round trips;
+			 * overshooting only resends entries the follower has. */
+			raft_index step = p->backoff ? p->backoff : 1;
+			prev = f.prev > step ? f.prev - step : 0;
+			p->backoff = step * 2;
+			if (m->ae_resp.index < prev)
+				prev = m->ae_resp.index;
+			if (prev < c)
+				prev = c;
+		}
+		if (prev > r->last)
+			prev = r->last;
+		p->n_fl = 0;
+		p->probing = true;
+		if (p->goraft && p->match > prev)
+			p->match = prev;
+		if (p->match > prev)
+			prev = p->match;
+		p->next = prev + 1;
+	}
+	unsigned limit = flight_limit(r, p);
+	bool ok = p->snap_state == SNAP_NONE;
+	while (ok && p->n_fl < limit && p->next <= r->last)
+		ok = send_append(r, p);
+	if (ok && !m->ae_resp.success && p->n_fl == 0)
+		send_append(r, p);
+}
+
+static void on_snap_response(struct raft *r, struct peer *p, const struct raft_msg *m)
+{
+	if (r->role != RAFT_LEADER || !p || p->snap_state != SNAP_ASKED || m->req_id != p->snap_id)
+		return;
+	if (!m->snap_resp.success) {
+		/* it already holds the snapshot's last entry: AppendEntries on */
+		p->snap_state = SNAP_NONE;
+		p->next = r->snap_index + 1;
+		p->n_fl = 0;
+		if (p->next > r->start)
+			send_append(r, p);
+		return;
+	}
+	struct raft_msg s = {.type = RAFT_MSG_SNAPREC_REQ, .req_id = ++r->next_req_id, .term = r->term};
+	s.snaprec.last_index = r->snap_index;
+	s.snaprec.last_term = r->snap_term;
+	s.snaprec.n_peers = r->n_snap_members;
+	s.snaprec.peers = r->snap_info;
+	p->snap_state = SNAP_SENDING;
+	p->snap_id = s.req_id;
+	p->snap_sent_at = r->now;
+	send_msg(r, p, &s, 0);
+}
+
+static void on_snaprec_response(struct raft *r, struct peer *p, const struct raft_msg *m)
+{
+	if (m->term > r->term) {
+		become_follower(r, m->term, "");
+		reset_election_timer(r);
+		return;
+	}
+	if (r->role != RAFT_LEADER || !p || p->snap_state != SNAP_SENDING || m->req_id != p->snap_id)
+		return;
+	p->snap_state = SNAP_NONE;
+	if (m->snaprec_resp.success && m->snaprec_resp.commit <= r->last) {
+		if (m->snaprec_resp.commit > p->match)
+			p->match = m->snaprec_resp.commit;
+		p->next = p->match + 1;
+		p->probing = false;
+		p->last_ack = r->now;
+		leader_maybe_commit(r);
+	}
+	p->n_fl = 0;
+	unsigned limit = flight_limit(r, p);
+	bool ok = true;
+	while (ok && p->n_fl < limit && p->next <= r->last)
+		ok = send_append(r, p);
+}
+
+/* ---- follower and voter rules ---------------------------------------- */
+
+static void reply_ae(struct raft *r, struct peer *p, const struct raft_msg *req, bool ok,
+		     raft_index need, raft_index hint)
+{
+	struct raft_msg m = {.type = RAFT_MSG_AE_RESP, .req_id = req->req_id, .term = r->term};
+	m.ae_resp.success = ok;
+	m.ae_resp.index = hint; /* goraft: log.currentIndex(), or lower (below) */
+	m.ae_resp.commit = r->commit;
+	if (!ok) {
+		/* PROTOCOL §7.3: never report more than PrevLogIndex + len so a
+		 * goraft leader does not move past its own log end */
+		raft_index cap = req->ae.prev_index + req->ae.n_entries;
+		if (m.ae_resp.commit > cap)
+			m.ae_resp.commit = cap;
+	}
+	send_msg(r, p, &m, need);
+}
+
+static bool entries_valid(const struct raft *r, const struct raft_msg *req)
+{
+	raft_term prev_term = req->ae.prev_term;
+	for (size_t k = 0; k < req->ae.n_entries; k++) {
+		const struct raft_entry *e = &req->ae.entries[k];
+		if (e->index != req->ae.prev_index + 1 + k || e->term > req->term)
+			return false;
+		if ((req->ae.prev_index > 0 || k > 0) && e->term < prev_term)
+			return false;
+		if (e->type < RAFT_ENTRY_NOP || e->type > RAFT_ENTRY_LEARNER)
+			return false;
+		if ((e->type == RAFT_ENTRY_JOIN || e->type == RAFT_ENTRY_LEAVE ||
+		     e->type == RAFT_ENTRY_LEARNER) &&
+		    (!e->name || !e->name[0]))
+			return false;
+		prev_term = e->term;
+	}
+	(void)r;
+	return true;
+}
+
+/* goraft server.go processAppendEntriesRequest, with Raft §5.3's truncation
+ * (only on a real conflict) as PROTOCOL §7.5 allows. */
+static void on_ae_request(struct raft *r, struct peer *p, const char *from,
+			  const struct raft_msg *req)
+{
+	if (req->term < r->term) {
+		reply_ae(r, p, req, false, 0, r->last); /* §5.2.1: no timer reset */
+		return;
+	}
+	if (req->term == r->term && r->role == RAFT_LEADER) {
+		/* Two leaders in one term: only a goraft node (unpersisted votes)
+		 * gets here. Never answer a goraft leader at its own term
+		 * (PROTOCOL §7.3): move to a higher term, which deposes it. */
+		become_follower(r, r->term + 1, "");
+		reset_election_timer(r);
+		reply_ae(r, p, req, false, 0, r->last);
+		return;
+	}
+	become_follower(r, req->term, from);
+	reset_election_timer(r);
+	r->leader_contact = r->now;
+
+	raft_index prev = req->ae.prev_index;
+	if (prev > r->last || !entries_valid(r, req)) {
+		reply_ae(r, p, req, false, 0, r->last);
+		return;
+	}
+	size_t skip = 0;
+	if (prev < r->start) {
+		/* Entries up to start are in our snapshot, hence committed, hence
+		 * in the leader's log (Leader Completeness): skip them, but the
+		 * one at start, if sent, must agree with our snapshot. */
+		skip = r->start - prev;
+		if (skip > req->ae.n_entries)
+			skip = req->ae.n_entries;
+		if (prev + skip == r->start && skip > 0 &&
+		    req->ae.entries[skip - 1].term != r->start_term) {
+			reply_ae(r, p, req, false, 0, r->last);
+			return;
+		}
+		if (prev + skip < r->start) {
+			/* everything sent is below our snapshot: nothing to do */
+			raft_index upto = prev + req->ae.n_entries;
+			reply_ae(r, p, req, true, upto, r->last);
+			return;
+		}
+	}
+	if (skip == 0 && prev > 0 && term_at(r, prev) != req->ae.prev_term) {
+		/* Faster back-off (PROTOCOL §7.5): Index is only an upper bound
+		 * for the leader's next PrevLogIndex, so point below the whole
+		 * run of entries whose term exceeds PrevLogTerm; they cannot
+		 * match. Never below the commit index (those entries match). */
+		raft_index hint = r->last;
+		if (prev > r->commit) {
+			hint = prev - 1;
+			while (hint > r->commit && term_at(r, hint) > req->ae.prev_term)
+				hint--;
+		}
+		reply_ae(r, p, req, false, 0, hint);
+		return;
+	}
+	size_t k = skip;
+	for (; k < req->ae.n_entries; k++) {
+		raft_index idx = prev + 1 + k;
+		if (idx > r->last)
+			break;
+		if (term_at(r, idx) == req->ae.entries[k].term)
+			continue;
+		if (idx <= r->commit) {
+			/* a leader contradicting a committed entry: refuse */
+			reply_ae(r, p, req, false, 0, r->last);
+			return;
+		}
+		log_truncate(r, idx);
+		break;
+	}
+	if (k < req->ae.n_entries)
+		log_append(r, req->ae.entries + k, req->ae.n_entries - k, false, 0, RAFT_SRC_EVENT, k);
+	raft_index upto = prev + req->ae.n_entries;
+	raft_index c = req->ae.commit < upto ? req->ae.commit : upto;
+	if (c > r->commit)
+		r->commit = c;
+	reply_ae(r, p, req, true, upto, r->last);
+}
+
+static bool holds_entry(const struct raft *r, raft_index i, raft_term t)
+{
+	if (i < r->start)
+		return i <= r->commit; /* compacted: committed, so it matches */
+	return i <= r->last && term_at(r, i) == t;
+}
+
+/* goraft server.go processSnapshotRequest: "do you want my snapshot?". The
+ * message carries no term; nothing changes here yet. */
+static void on_snap_request(struct raft *r, struct peer *p, const char *from,
+			    const struct raft_msg *req)
+{
+	struct raft_msg m = {.type = RAFT_MSG_SNAP_RESP, .req_id = req->req_id, .term = r->term};
+	m.snap_resp.success = r->role == RAFT_FOLLOWER &&
+			      !holds_entry(r, req->snap.last_index, req->snap.last_term);
+	if (m.snap_resp.success && strcmp(from, r->leader) == 0)
+		reset_election_timer(r); /* the leader is busy with us */
+	send_msg(r, p, &m, 0);
+}
+
+/* goraft server.go processSnapshotRecoveryRequest, made safe: the
+ * snapshot holds committed state only, so installing it never loses a
+ * committed entry; our term is never lowered (goraft sets it to LastTerm);
+ * a log that already holds the snapshot's last entry keeps what follows
+ * it (Raft §7). The reply waits until the install is durable. */
+static void on_snaprec_request(struct raft *r, struct peer *p, const char *from,
+			       const struct raft_msg *req)
+{
+	raft_index idx = req->snaprec.last_index;
+	struct raft_msg m = {.type = RAFT_MSG_SNAPREC_RESP, .req_id = req->req_id, .term = r->term};
+	m.snaprec_resp.commit = idx;
+	if (r->role != RAFT_FOLLOWER || r->removed) {
+		send_msg(r, p, &m, 0);
+		return;
+	}
+	if (strcmp(from, r->leader) == 0)
+		reset_election_timer(r);
+	m.snaprec_resp.success = true;
+	if (holds_entry(r, idx, req->snaprec.last_term)) {
+		if (idx > r->commit)
+			r->commit = idx;
+		send_msg(r, p, &m, idx);
+		return;
+	}
+	struct raft_action *a = emit(r, RAFT_ACT_INSTALL);
+	uint64_t seq = ++r->log_seq;
+	if (a) {
+		a->install.index = idx;
+		a->install.term = req->snaprec.last_term;
+		a->install.seq = seq;
+	}
+	struct member mem[RAFT_MAX_PEERS];
+	size_t n = 0;
+	for (size_t i = 0; i < req->snaprec.n_peers && n < RAFT_MAX_PEERS; i++) {
+		const struct raft_member_info *pi = &req->snaprec.peers[i];
+		if (!pi->name || !pi->name[0])
+			continue;
+		copy_name(mem[n].name, pi->name, sizeof(mem[n].name));
+		copy_name(mem[n].url, pi->url, sizeof(mem[n].url));
+		mem[n].learner = pi->learner;
+		n++;
+	}
+	r->n_changes = 0;
+	memcpy(r->base, mem, n * sizeof(mem[0]));
+	r->n_base = n;
+	r->start = idx;
+	r->start_term = req->snaprec.last_term;
+	r->last = idx;
+	config_recompute(r);
+	set_snapshot(r, idx, req->snaprec.last_term, mem, n);
+	r->snap_pending = false; /* a snapshot being taken is older: ignored */
+	if (idx > r->commit)
+		r->commit = idx;
+	r->apply_req = r->applied = idx; /* the state machine is the snapshot */
+	r->durable = 0;
+	if (grow((void **)&r->ops, &r->ops_cap, r->n_ops + 1, sizeof(*r->ops))) {
+		r->oom = true;
+	} else {
+		r->ops[r->n_ops++] = (struct log_op){seq, idx, 0};
+	}
+	send_msg(r, p, &m, idx);
+}
+
+/* goraft server.go processRequestVoteRequest, with Raft §5.4.1's
+ * up-to-date rule (PROTOCOL §7.5). */
+static void on_rv_request(struct raft *r, struct peer *p, const char *from,
+			  const struct raft_msg *req)
+{
+	struct raft_msg m = {.type = RAFT_MSG_RV_RESP, .req_id = req->req_id};
+	bool grant = false;
+	if (req->rv.pre_vote) {
+		/* Changes nothing here. Denied while we follow a leader we heard
+		 * from within an election timeout (check-quorum's lease). */
+		raft_term lt = last_term(r);
+		bool up_to_date = req->rv.last_term > lt ||
+				  (req->rv.last_term == lt && req->rv.last_index >= r->last);
+		bool leader_alive = r->role == RAFT_LEADER ||
+				    (r->leader[0] && r->now - r->leader_contact < r->cfg.election_timeout_ms);
+		grant = req->term > r->term && up_to_date && !leader_alive;
+		m.term = grant ? req->term : r->term;
+		m.rv_resp.granted = grant;
+		m.rv_resp.pre_vote = true;
+		send_msg(r, p, &m, 0);
+		return;
+	}
+	if (req->term > r->term) {
+		become_follower(r, req->term, "");
+	}
+	if (req->term == r->term && (r->vote[0] == '\0' || strcmp(r->vote, from) == 0)) {
+		raft_term lt = last_term(r);
+		bool up_to_date = req->rv.last_term > lt ||
+				  (req->rv.last_term == lt && req->rv.last_index >= r->last);
+		if (r->cfg.fault == RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK)
+			up_to_date = true;
+		if (up_to_date && r->role == RAFT_FOLLOWER) {
+			grant = true;
+			if (strcmp(r->vote, from) != 0) {
+				copy_name(r->vote, from, sizeof(r->vote));
+				persist_hard_state(r);
+			}
+			reset_election_timer(r);
+		}
+	}
+	m.term = r->term;
+	m.rv_resp.granted = grant;
+	send_msg(r, p, &m, 0);
+}
+
+static void on_rv_response(struct raft *r, struct peer *p, const struct raft_msg *m)
+{
+	if (m->rv_resp.pre_vote) {
+		if (m->term > r->term && !m->rv_resp.granted) {
+			become_follower(r, m->term, "");
+			reset_election_timer(r);
+			return;
+		}
+		if (!r->prevoting || r->role == RAFT_LEADER || !m->rv_resp.granted ||
+		    m->term != r->term + 1 || !p)
+			return;
+		p->prevoted = true;
+		if (quorum(r, prevoted_for_me))
+			start_election(r);
+		return;
+	}
+	if (m->term > r->term) {
+		become_follower(r, m->term, "");
+		reset_election_timer(r);
+		return;
+	}
+	if (r->role != RAFT_CANDIDATE || m->term != r->term || !m->rv_resp.granted || !p)
+		return;
+	p->voted = true;
+	if (quorum(r, voted_for_me))
+		become_leader(r);
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+static bool acked_recently(const struct raft *r, const char *name)
+{
+	if (strcmp(name, r->name) == 0)
+		return true;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		if (r->peers[i].used && strcmp(r->peers[i].name, name) == 0)
+			return r->now - r->peers[i].last_ack < r->cfg.election_timeout_ms;
+	return false;
+}
+
+static void on_tick(struct raft *r)
+{
+	if (r->role == RAFT_LEADER) {
+		/* check-quorum (thesis §6.2): a leader cut off from a majority
+		 * steps down instead of accepting writes it cannot commit */
+		if (r->cfg.check_quorum && extensions_on(r) &&
+		    r->now - r->leader_since >= r->cfg.election_timeout_ms && !quorum(r, acked_recently)) {
+			become_follower(r, r->term, "");
+			reset_election_timer(r);
+			return;
+		}
+		replicate(r, false);
+		return;
+	}
+	if (r->now < r->election_deadline)
+		return;
+	if (can_campaign(r) && r->cfg.pre_vote && extensions_on(r))
+		start_pre_vote(r);
+	else if (can_campaign(r))
+		start_election(r);
+	else
+		reset_election_timer(r); /* goraft followerLoop: not promotable */
+}
+
+static int on_propose(struct raft *r, const struct raft_event *ev, struct raft_update *out)
+{
+	if (r->role != RAFT_LEADER || r->removed)
+		return -EPERM;
+	if (r->transfer_to[0])
+		return -EBUSY; /* thesis §3.10: no proposals during a transfer */
+	size_t n_changes = 0;
+	for (size_t k = 0; k < ev->propose.n; k++) {
+		const struct raft_entry *e = &ev->propose.entries[k];
+		if (e->type < RAFT_ENTRY_NOP || e->type > RAFT_ENTRY_LEARNER)
+			return -EINVAL;
+		if (e->type == RAFT_ENTRY_NOP || e->type == RAFT_ENTRY_COMMAND)
+			continue;
+		if (!e->name || !e->name[0] || strlen(e->name) >= RAFT_NAME_MAX)
+			return -EINVAL;
+		/* One change at a time (Raft §6), and only once this leader's
+		 * nop has committed (thesis §4.1, the single-server change fix). */
+		if (++n_changes > 1 || (r->n_changes > 0 && r->changes[r->n_changes - 1].index > r->commit) ||
+		    r->commit < r->term_start)
+			return -EBUSY;
+		int pos = member_pos(r, e->name);
+		bool member = pos >= 0;
+		bool learner = member && r->members[pos].learner;
+		if (e->type == RAFT_ENTRY_LEARNER && !extensions_on(r))
+			return -EOPNOTSUPP; /* goraft cannot apply it */
+		if ((e->type == RAFT_ENTRY_JOIN && member && !learner) ||
+		    (e->type == RAFT_ENTRY_LEARNER && member))
+			return -EEXIST;
+		if (e->type == RAFT_ENTRY_JOIN && learner) {
+			/* promote only a learner that has caught up */
+			struct peer *lp = peer_find(r, e->name);
+			if (!lp || lp->match < r->commit)
+				return -EAGAIN;
+		}
+		/* a goraft joiner needs the whole log from index 1 and cannot
+		 * take a snapshot (PROTOCOL §7.1.5) */
+		struct peer *jp = peer_find(r, e->name);
+		if (e->type == RAFT_ENTRY_JOIN && jp && jp->goraft && r->start > 0)
+			return -EOPNOTSUPP;
+		if (e->type == RAFT_ENTRY_LEAVE && !member)
+			return -ENOENT;
+	}
+	if (ev->propose.n == 0)
+		return -EINVAL;
+	out->proposed = r->last + 1;
+	int rv = log_append(r, ev->propose.entries, ev->propose.n, true, r->term, RAFT_SRC_EVENT, 0);
+	if (rv)
+		return rv;
+	replicate(r, false);
+	return 0;
+}
+
+static int on_bootstrap(struct raft *r, const struct raft_event *ev)
+{
+	/* goraft followerLoop: a self-join on an empty log makes the node
+	 * leader at its current term (0 for a new node) with no election. */
+	if (r->last != 0 || r->n_changes != 0 || r->role != RAFT_FOLLOWER)
+		return -EINVAL;
+	struct raft_entry join = {.type = RAFT_ENTRY_JOIN, .name = r->name, .url = ev->bootstrap.url};
+	int rv = log_append(r, &join, 1, true, r->term, RAFT_SRC_CORE, 0);
+	if (rv)
+		return rv;
+	become_leader(r);
+	return 0;
+}
+
+static void on_recv(struct raft *r, const struct raft_event *ev)
+{
+	const char *from = ev->recv.from ? ev->recv.from : "";
+	if (!from[0] || is_self(r, from))
+		return;
+	struct peer *p = peer_get(r, from);
+	const struct raft_msg *m = &ev->recv.msg;
+	switch (m->type) {
+	case RAFT_MSG_AE_REQ:
+		on_ae_request(r, p, from, m);
+		break;
+	case RAFT_MSG_AE_RESP:
+		on_ae_response(r, p, m);
+		break;
+	case RAFT_MSG_RV_REQ:
+		on_rv_request(r, p, from, m);
+		break;
+	case RAFT_MSG_RV_RESP:
+		on_rv_response(r, p, m);
+		break;
+	case RAFT_MSG_SNAP_REQ:
+		on_snap_request(r, p, from, m);
+		break;
+	case RAFT_MSG_SNAP_RESP:
+		on_snap_response(r, p, m);
+		break;
+	case RAFT_MSG_SNAPREC_REQ:
+		on_snaprec_request(r, p, from, m);
+		break;
+	case RAFT_MSG_SNAPREC_RESP:
+		on_snaprec_response(r, p, m);
+		break;
+	case RAFT_MSG_TIMEOUT_NOW:
+		/* from our leader, at our term: campaign now, no pre-vote */
+		if (m->term == r->term && r->role == RAFT_FOLLOWER && strcmp(from, r->leader) == 0 &&
+		    can_campaign(r))
+			start_election(r);
+		break;
+	}
+}
+
+/* ---- ReadIndex and leadership transfer (raftd extensions) ----------- */
+
+static bool read_acked(const struct raft *r, const char *name)
+{
+	if (strcmp(name, r->name) == 0)
+		return true;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		if (r->peers[i].used && strcmp(r->peers[i].name, name) == 0)
+			return r->peers[i].read_ack >= r->check_seq;
+	return false;
+}
+
+/* Thesis §6.4: a read is served at the commit index the leader had when it
+ * arrived, once (1) the leader has committed an entry of its own term, so
+ * that commit index is current, and (2) a majority answered requests sent
+ * after the read arrived, so the leader was still leader then. */
+static void check_reads(struct raft *r)
+{
+	if (r->role != RAFT_LEADER)
+		return;
+	size_t k = 0;
+	for (; k < r->n_reads; k++) {
+		struct read *rd = &r->reads[k];
+		if (rd->index == 0 && r->commit >= r->term_start)
+			rd->index = r->commit;
+		r->check_seq = rd->seq;
+		bool ok = rd->index > 0 && quorum(r, read_acked);
+		if (r->cfg.fault == RAFT_FAULT_READ_WITHOUT_QUORUM) {
+			ok = true; /* negative control: a deposed leader reads stale */
+			rd->index = r->commit;
+		}
+		if (!ok)
+			break;
+		struct raft_action *a = emit(r, RAFT_ACT_READ);
+		if (a) {
+			a->read.id = rd->id;
+			a->read.index = rd->index;
+		}
+	}
+	if (k > 0) {
+		memmove(r->reads, r->reads + k, (r->n_reads - k) * sizeof(*r->reads));
+		r->n_reads -= k;
+	}
+}
+
+static int on_read(struct raft *r, uint64_t id)
+{
+	if (r->role != RAFT_LEADER || r->removed)
+		return -EPERM;
+	if (grow((void **)&r->reads, &r->reads_cap, r->n_reads + 1, sizeof(*r->reads)))
+		return -ENOMEM;
+	raft_index idx = r->commit >= r->term_start ? r->commit : 0;
+	r->reads[r->n_reads++] = (struct read){id, idx, ++r->read_seq};
+	replicate(r, true); /* the heartbeat round that confirms it */
+	check_reads(r);
+	return 0;
+}
+
+/* Thesis §3.10: stop taking proposals, bring the target up to date, then
+ * tell it to campaign at once; give up after an election timeout. */
+static int on_transfer(struct raft *r, const char *to)
+{
+	if (r->role != RAFT_LEADER)
+		return -EPERM;
+	if (!extensions_on(r))
+		return -EOPNOTSUPP;
+	int pos = to ? member_pos(r, to) : -1;
+	if (pos < 0 || is_self(r, to) || r->members[pos].learner)
+		return -EINVAL;
+	copy_name(r->transfer_to, to, sizeof(r->transfer_to));
+	r->transfer_deadline = r->now + r->cfg.election_timeout_ms;
+	r->transfer_sent = false;
+	replicate(r, true);
+	return 0;
+}
+
+static void maybe_timeout_now(struct raft *r)
+{
+	if (r->role != RAFT_LEADER || !r->transfer_to[0])
+		return;
+	if (r->now >= r->transfer_deadline || member_pos(r, r->transfer_to) < 0 || !extensions_on(r)) {
+		r->transfer_to[0] = '\0'; /* failed: lead on */
+		return;
+	}
+	struct peer *p = peer_find(r, r->transfer_to);
+	if (r->transfer_sent || !p || p->match < r->last)
+		return;
+	struct raft_msg m = {.type = RAFT_MSG_TIMEOUT_NOW, .req_id = ++r->next_req_id, .term = r->term};
+	r->transfer_sent = true;
+	send_msg(r, p, &m, 0);
+}
+
+static void maybe_snapshot(struct raft *r)
+{
+	raft_index t = r->cfg.snapshot_threshold;
+	if (t == 0 || r->snap_pending || r->apply_req < r->snap_index + t || !extensions_on(r))
+		return;
+	struct raft_action *a = emit(r, RAFT_ACT_TAKE_SNAPSHOT);
+	if (!a)
+		return;
+	r->snap_pending = true;
+	r->pending_index = r->apply_req;
+	r->n_pending_members = config_at(r, r->apply_req, r->pending_members);
+	a->take_snapshot.index = r->apply_req;
+	a->take_snapshot.term = term_at(r, r->apply_req);
+	for (size_t i = 0; i < r->n_pending_members; i++) {
+		r->pending_info[i].name = r->pending_members[i].name;
+		r->pending_info[i].url = r->pending_members[i].url;
+		r->pending_info[i].learner = r->pending_members[i].learner;
+	}
+	a->take_snapshot.n_members = r->n_pending_members;
+	a->take_snapshot.members = r->pending_info;
+}
+
+static int on_snapshot_taken(struct raft *r, raft_index index)
+{
+	if (!r->snap_pending)
+		return index ? -EINVAL : 0;
+	r->snap_pending = false;
+	if (index == 0 || index <= r->snap_index)
+		return 0; /* failed, or overtaken by an installed snapshot */
+	if (index != r->pending_index)
+		return -EINVAL;
+	if (index < r->start || index > r->last)
+		return 0;
+	set_snapshot(r, index, term_at(r, index), r->pending_members, r->n_pending_members);
+	raft_index keep = r->cfg.snapshot_trailing;
+	if (extensions_on(r) && index > keep)
+		log_compact(r, index - keep);
+	return 0;
+}
+
+static void maybe_apply(struct raft *r)
+{
+	raft_index target = r->commit < r->durable ? r->commit : r->durable;
+	if (target > r->apply_req) {
+		struct raft_action *a = emit(r, RAFT_ACT_APPLY);
+		if (a) {
+			a->apply.first = r->apply_req + 1;
+			a->apply.last = target;
+		}
+		r->apply_req = target;
+	}
+	/* A node whose own raft:leave is committed stops taking part
+	 * (PROTOCOL §5.9 recommends it; goraft itself does not). */
+	raft_index leave = own_change(r, RAFT_ENTRY_LEAVE);
+	if (!r->removed && leave > 0 && leave <= r->commit) {
+		r->removed = true;
+		if (r->role != RAFT_FOLLOWER) {
+			r->role = RAFT_FOLLOWER;
+			r->leader[0] = '\0';
+			emit_role(r);
+		}
+		emit(r, RAFT_ACT_REMOVED);
+	}
+}
+
+int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *out)
+{
+	int rv = 0;
+	r->n_acts = 0;
+	r->oom = false;
+	out->proposed = 0;
+	if (ev->now > r->now)
+		r->now = ev->now;
+	switch (ev->type) {
+	case RAFT_EV_TICK:
+		on_tick(r);
+		break;
+	case RAFT_EV_RECV:
+		on_recv(r, ev);
+		break;
+	case RAFT_EV_PERSISTED:
+		if (ev->persisted.seq > r->hs_durable_seq)
+			r->hs_durable_seq = ev->persisted.seq <= r->hs_seq ? ev->persisted.seq : r->hs_seq;
+		break;
+	case RAFT_EV_DURABLE:
+		on_durable(r, ev->durable.seq);
+		break;
+	case RAFT_EV_APPLIED:
+		if (ev->applied.index > r->applied && ev->applied.index <= r->apply_req)
+			r->applied = ev->applied.index;
+		break;
+	case RAFT_EV_PROPOSE:
+		rv = on_propose(r, ev, out);
+		break;
+	case RAFT_EV_BOOTSTRAP:
+		rv = on_bootstrap(r, ev);
+		break;
+	case RAFT_EV_PEER_KIND: {
+		struct peer *p = ev->peer_kind.name ? peer_get(r, ev->peer_kind.name) : NULL;
+		if (!p || is_self(r, ev->peer_kind.name)) {
+			rv = -EINVAL;
+			break;
+		}
+		if (p->goraft != ev->peer_kind.goraft) {
+			p->goraft = ev->peer_kind.goraft;
+			clear_flights(p);
+		}
+		break;
+	}
+	case RAFT_EV_SNAPSHOT_TAKEN:
+		rv = on_snapshot_taken(r, ev->snapshot_taken.index);
+		break;
+	case RAFT_EV_READ:
+		rv = on_read(r, ev->read.id);
+		break;
+	case RAFT_EV_TRANSFER:
+		rv = on_transfer(r, ev->transfer.to);
+		break;
+	default:
+		rv = -EINVAL;
+	}
+	leader_maybe_commit(r);
+	check_reads(r);
+	maybe_timeout_now(r);
+	flush_held(r);
+	maybe_apply(r);
+	maybe_snapshot(r);
+	out->actions = r->acts;
+	out->n_actions = r->n_acts;
+	if (r->oom && rv == 0)
+		rv = -ENOMEM;
+	return rv;
+}
+
+/* ---- lifecycle and views ---------------------------------------------- */
+
+void raft_config_default(struct raft_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->election_timeout_ms = 150;
+	cfg->heartbeat_ms = 50;
+	cfg->rpc_timeout_ms = 200;
+	cfg->max_entries = 2000;
+	cfg->max_bytes = 4u << 20;
+	cfg->max_inflight = 8;
+	cfg->pre_vote = true;
+	cfg->check_quorum = true;
+}
+
+int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint64_t now,
+	     struct raft **ret_raft)
+{
+	if (!cfg || !cfg->name || !cfg->name[0] || strlen(cfg->name) >= RAFT_NAME_MAX)
+		return -EINVAL;
+	struct raft *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	copy_name(r->name, cfg->name, sizeof(r->name));
+	r->cfg.name = r->name;
+	if (r->cfg.max_entries == 0)
+		r->cfg.max_entries = 1;
+	r->rng = cfg->seed ^ 0x5deece66dULL;
+	r->now = now;
+	r->role = RAFT_FOLLOWER;
+	if (rs) {
+		r->term = rs->term;
+		copy_name(r->vote, rs->vote, sizeof(r->vote));
+		if (rs->snap_index > 0) {
+			struct member mem[RAFT_MAX_PEERS];
+			size_t n = 0;
+			for (size_t i = 0; i < rs->n_snap_members && n < RAFT_MAX_PEERS; i++) {
+				copy_name(mem[n].name, rs->snap_members[i].name, sizeof(mem[n].name));
+				copy_name(mem[n].url, rs->snap_members[i].url, sizeof(mem[n].url));
+				mem[n].learner = rs->snap_members[i].learner;
+				n++;
+			}
+			memcpy(r->base, mem, n * sizeof(mem[0]));
+			r->n_base = n;
+			r->start = r->last = rs->snap_index;
+			r->start_term = rs->snap_term;
+			set_snapshot(r, rs->snap_index, rs->snap_term, mem, n);
+			r->commit = r->apply_req = r->applied = rs->snap_index;
+			config_recompute(r);
+		}
+		for (size_t k = 0; k < rs->n_entries; k++) {
+			const struct raft_entry *e = &rs->entries[k];
+			if (e->index <= r->start)
+				continue;
+			if (e->index != r->last + 1 || log_put(r, e, e->index, e->term)) {
+				raft_free(r);
+				return -EINVAL;
+			}
+		}
+		/* Entries may have reached the disk before the term did. */
+		if (last_term(r) > r->term)
+			r->term = last_term(r);
+		if (rs->commit > r->commit)
+			r->commit = rs->commit < r->last ? rs->commit : r->last;
+		r->durable = r->last;
+	}
+	reset_election_timer(r);
+	*ret_raft = r;
+	return 0;
+}
+
+void raft_free(struct raft *r)
+{
+	if (!r)
+		return;
+	free(r->log);
+	free(r->ops);
+	free(r->changes);
+	free(r->held);
+	free(r->reads);
+	free(r->acts);
+	free(r);
+}
+
+enum raft_role raft_role(const struct raft *r) { return r->role; }
+raft_term raft_current_term(const struct raft *r) { return r->term; }
+const char *raft_leader(const struct raft *r) { return r->leader; }
+raft_index raft_last_index(const struct raft *r) { return r->last; }
+raft_index raft_commit_index(const struct raft *r) { return r->commit; }
+raft_index raft_durable_index(const struct raft *r) { return r->durable; }
+raft_index raft_log_start(const struct raft *r) { return r->start; }
+raft_index raft_snapshot_index(const struct raft *r) { return r->snap_index; }
+bool raft_removed(const struct raft *r) { return r->removed; }
+size_t raft_n_members(const struct raft *r) { return r->n_members; }
+
+const char *raft_member_name(const struct raft *r, size_t i)
+{
+	return i < r->n_members ? r->members[i].name : NULL;
+}
+
+const char *raft_member_url(const struct raft *r, size_t i)
+{
+	return i < r->n_members ? r->members[i].url : NULL;
+}
+
+bool raft_is_member(const struct raft *r, const char *name)
+{
+	return member_pos(r, name) >= 0;
+}
+
+bool raft_is_voter(const struct raft *r, const char *name)
+{
+	int pos = member_pos(r, name);
+	return pos >= 0 && !r->members[pos].learner;
+}
+
+bool raft_entry_term(const struct raft *r, raft_index i, raft_term *ret_term)
+{
+	if (i == 0 || i < r->start || i > r->last)
+		return false;
+	*ret_term = term_at(r, i);
+	return true;
+}
+
+bool raft_get_entry(const struct raft *r, raft_index i, struct raft_entry *ret_entry)
+{
+	if (i <= r->start || i > r->last)
+		return false;
+	const struct meta *m = meta_at(r, i);
+	struct raft_entry e = {.index = i, .term = m->term, .type = (enum raft_entry_type)m->type,
+			       .size = m->size};
+	for (size_t k = 0; k < r->n_changes; k++) {
+		if (r->changes[k].index == i) {
+			e.name = r->changes[k].name;
+			e.url = r->changes[k].url;
+		}
+	}
+	*ret_entry = e;
+	return true;
+}
+
+const char *raft_role_name(enum raft_role role)
+{
+	switch (role) {
+	case RAFT_FOLLOWER:
+		return "follower";
+	case RAFT_CANDIDATE:
+		return "candidate";
+	case RAFT_LEADER:
+		return "leader";
+	}
+	return "?";
+}

@@ -1,0 +1,1684 @@
+/* tests/raft/test_raft.c — unit tests of the Raft core, one rule each.
+ *
+ * The goraft vectors (GORAFT_WIRE_DIR, default ../shared/goraft-wire) are
+ * decoded with proto/wire.h and fed to a core in the state of the node that
+ * answered them; the core's reply must carry goraft's exact field values.
+ * Other tests drive a core by hand and assert the actions it emits, as
+ * golden traces ("remote term is higher -> persist, then reply").
+ */
+#include "proto/wire.h"
+#include "src/raft.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- harness --------------------------------------------------------- */
+
+struct tn {
+	struct raft *r;
+	struct raft_update u;
+	int rv;
+	uint64_t now;
+};
+
+static struct raft_config test_config(const char *name)
+{
+	struct raft_config cfg;
+	raft_config_default(&cfg);
+	cfg.name = name;
+	cfg.seed = 42;
+	return cfg;
+}
+
+/* A node restored with `n` entries of terms[] (type nop, except joins for
+ * the members listed, in order, at the start of the log). */
+static void tn_init_cfg(struct tn *t, const struct raft_config *cfg, raft_term term,
+			const char *vote, const char *const *members, size_t n_members,
+			const raft_term *terms, size_t n, raft_index commit)
+{
+	struct raft_entry *e = calloc(n + 1, sizeof(*e));
+	ck_assert_ptr_nonnull(e);
+	for (size_t k = 0; k < n; k++) {
+		e[k].index = k + 1;
+		e[k].term = terms[k];
+		e[k].type = k < n_members ? RAFT_ENTRY_JOIN : RAFT_ENTRY_NOP;
+		e[k].size = 50;
+		if (k < n_members) {
+			e[k].name = members[k];
+			e[k].url = "http://localhost:1";
+		}
+	}
+	struct raft_restore rs = {.term = term, .vote = vote, .n_entries = n, .entries = e,
+				  .commit = commit};
+	memset(t, 0, sizeof(*t));
+	ck_assert_int_eq(raft_new(cfg, &rs, 0, &t->r), 0);
+	free(e);
+}
+
+static void tn_init(struct tn *t, const char *name, raft_term term, const char *const *members,
+		    size_t n_members, const raft_term *terms, size_t n, raft_index commit)
+{
+	struct raft_config cfg = test_config(name);
+	tn_init_cfg(t, &cfg, term, "", members, n_members, terms, n, commit);
+}
+
+static void tn_step(struct tn *t, struct raft_event *ev)
+{
+	ev->now = t->now;
+	t->rv = raft_step(t->r, ev, &t->u);
+}
+
+static void tn_tick(struct tn *t, uint64_t ms)
+{
+	t->now += ms;
+	struct raft_event ev = {.type = RAFT_EV_TICK};
+	tn_step(t, &ev);
+}
+
+static void tn_recv(struct tn *t, const char *from, const struct raft_msg *m)
+{
+	struct raft_event ev = {.type = RAFT_EV_RECV};
+	ev.recv.from = from;
+	ev.recv.msg = *m;
+	tn_step(t, &ev);
+}
+
+static void tn_persisted(struct tn *t, uint64_t seq)
+{
+	struct raft_event ev = {.type = RAFT_EV_PERSISTED};
+	ev.persisted.seq = seq;
+	tn_step(t, &ev);
+}
+
+static void tn_durable(struct tn *t, uint64_t seq)
+{
+	struct raft_event ev = {.type = RAFT_EV_DURABLE};
+	ev.durable.seq = seq;
+	tn_step(t, &ev);
+}
+
+static size_t count_actions(const struct tn *t, enum raft_action_type type)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < t->u.n_actions; k++)
+		n += t->u.actions[k].type == type;
+	return n;
+}
+
+/* The i-th action of a type, or NULL. */
+static const struct raft_action *nth_action(const struct tn *t, enum raft_action_type type, size_t i)
+{
+	for (size_t k = 0; k < t->u.n_actions; k++)
+		if (t->u.actions[k].type == type && i-- == 0)
+			return &t->u.actions[k];
+	return NULL;
+}
+
+/* The message sent to `to` (the last one), or NULL. */
+static const struct raft_msg *sent_to(const struct tn *t, const char *to)
+{
+	const struct raft_msg *m = NULL;
+	for (size_t k = 0; k < t->u.n_actions; k++)
+		if (t->u.actions[k].type == RAFT_ACT_SEND && strcmp(t->u.actions[k].send.to, to) == 0)
+			m = &t->u.actions[k].send.msg;
+	return m;
+}
+
+/* Index of the first action of a type, or -1 (for ordering checks). */
+static int action_pos(const struct tn *t, enum raft_action_type type)
+{
+	for (size_t k = 0; k < t->u.n_actions; k++)
+		if (t->u.actions[k].type == type)
+			return (int)k;
+	return -1;
+}
+
+/* Last persist seq in the update (0 if none). */
+static uint64_t persist_seq(const struct tn *t)
+{
+	uint64_t s = 0;
+	for (size_t k = 0; k < t->u.n_actions; k++)
+		if (t->u.actions[k].type == RAFT_ACT_PERSIST)
+			s = t->u.actions[k].persist.seq;
+	return s;
+}
+
+static uint64_t log_seq(const struct tn *t)
+{
+	uint64_t s = 0;
+	for (size_t k = 0; k < t->u.n_actions; k++) {
+		if (t->u.actions[k].type == RAFT_ACT_APPEND)
+			s = t->u.actions[k].append.seq;
+		if (t->u.actions[k].type == RAFT_ACT_TRUNCATE)
+			s = t->u.actions[k].truncate.seq;
+	}
+	return s;
+}
+
+static struct raft_msg ae(raft_term term, raft_index prev, raft_term prev_term, raft_index commit,
+			  const struct raft_entry *entries, size_t n)
+{
+	struct raft_msg m = {.type = RAFT_MSG_AE_REQ, .req_id = 7, .term = term};
+	m.ae.prev_index = prev;
+	m.ae.prev_term = prev_term;
+	m.ae.commit = commit;
+	m.ae.entries = entries;
+	m.ae.n_entries = n;
+	return m;
+}
+
+static struct raft_msg rv(raft_term term, raft_index li, raft_term lt)
+{
+	struct raft_msg m = {.type = RAFT_MSG_RV_REQ, .req_id = 9, .term = term};
+	m.rv.last_index = li;
+	m.rv.last_term = lt;
+	return m;
+}
+
+static struct raft_msg ae_resp(uint64_t id, raft_term term, raft_index index, raft_index commit,
+			       bool ok)
+{
+	struct raft_msg m = {.type = RAFT_MSG_AE_RESP, .req_id = id, .term = term};
+	m.ae_resp.index = index;
+	m.ae_resp.commit = commit;
+	m.ae_resp.success = ok;
+	return m;
+}
+
+static const char *const ABC[] = {"a", "b", "c"};
+
+/* Leader "a" of {a,b,c} at term 2: log of n entries, elected, nop durable. */
+static void make_leader3(struct tn *t, const raft_term *terms, size_t n, bool goraft_peers)
+{
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	tn_init_cfg(t, &cfg, terms[n - 1], "", ABC, 3, terms, n, 0);
+	if (goraft_peers) {
+		for (int i = 1; i < 3; i++) {
+			struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
+			ev.peer_kind.name = ABC[i];
+			ev.peer_kind.goraft = true;
+			tn_step(t, &ev);
+		}
+	}
+	tn_tick(t, 1000); /* election timeout: candidate */
+	ck_assert_int_eq(raft_role(t->r), RAFT_CANDIDATE);
+	tn_persisted(t, persist_seq(t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = raft_current_term(t->r)};
+	g.rv_resp.granted = true;
+	tn_recv(t, "b", &g);
+	ck_assert_int_eq(raft_role(t->r), RAFT_LEADER);
+}
+
+/* ---- goraft vectors ---------------------------------------------------- */
+
+#ifndef RAFT_TEST_SRCDIR
+#define RAFT_TEST_SRCDIR "."
+#endif
+
+static const char *wire_dir(void)
+{
+	const char *d = getenv("GORAFT_WIRE_DIR");
+	return d && *d ? d : RAFT_TEST_SRCDIR "/../shared/goraft-wire";
+}
+
+static uint8_t *read_body(const char *name, const char *ext, size_t *len)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s.%s", wire_dir(), name, ext);
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s (set GORAFT_WIRE_DIR)", path);
+	static uint8_t buf[1 << 16];
+	*len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	uint8_t *copy = malloc(*len + 1);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, buf, *len);
+	return copy;
+}
+
+/* Decoded AppendEntries request as the daemon would hand it to the core:
+ * typed entries with the join/leave name taken from the JSON payload. */
+struct vec_ae {
+	uint8_t *body;
+	struct wire_ae_req req;
+	struct raft_entry entries[16];
+	char names[16][RAFT_NAME_MAX];
+	struct raft_msg msg;
+	char leader[RAFT_NAME_MAX];
+};
+
+static void json_name(const struct wire_bytes *cmd, char *out)
+{
+	/* the payload is goraft's {"name":"...",...}; enough for a test */
+	out[0] = '\0';
+	const char *p = memmem(cmd->ptr, cmd->len, "\"name\":\"", 8);
+	if (!p)
+		return;
+	p += 8;
+	size_t n = 0;
+	while (p + n < (const char *)cmd->ptr + cmd->len && p[n] != '"' && n + 1 < RAFT_NAME_MAX)
+		n++;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static void load_ae(const char *name, struct vec_ae *v)
+{
+	size_t len;
+	v->body = read_body(name, "req", &len);
+	ck_assert_int_eq(wire_decode(WIRE_AE_REQ, v->body, len, &v->req, NULL), 0);
+	size_t cur = 0, n = 0;
+	struct wire_bytes eb;
+	while (wire_next_entry(&v->req, &cur, &eb)) {
+		ck_assert_uint_lt(n, 16);
+		struct wire_log_entry le;
+		ck_assert_int_eq(wire_decode(WIRE_LOG_ENTRY, eb.ptr, eb.len, &le, NULL), 0);
+		struct raft_entry *e = &v->entries[n];
+		memset(e, 0, sizeof(*e));
+		e->index = le.index;
+		e->term = le.term;
+		e->size = (uint32_t)eb.len;
+		if (le.command_name.len == 8 && !memcmp(le.command_name.ptr, "raft:nop", 8)) {
+			e->type = RAFT_ENTRY_NOP;
+		} else if (le.command_name.len == 9 && !memcmp(le.command_name.ptr, "raft:join", 9)) {
+			e->type = RAFT_ENTRY_JOIN;
+			json_name(&le.command, v->names[n]);
+			e->name = v->names[n];
+			e->url = "http://localhost:1";
+		} else if (le.command_name.len == 10 && !memcmp(le.command_name.ptr, "raft:leave", 10)) {
+			e->type = RAFT_ENTRY_LEAVE;
+			json_name(&le.command, v->names[n]);
+			e->name = v->names[n];
+		} else {
+			e->type = RAFT_ENTRY_COMMAND;
+		}
+		n++;
+	}
+	ck_assert_uint_eq(n, v->req.entries.count);
+	v->msg = ae(v->req.term, v->req.prev_log_index, v->req.prev_log_term, v->req.commit_index,
+		    v->entries, n);
+	snprintf(v->leader, sizeof(v->leader), "%.*s", (int)v->req.leader_name.len,
+		 (const char *)v->req.leader_name.ptr);
+}
+
+static struct wire_ae_resp load_ae_resp(const char *name)
+{
+	size_t len;
+	uint8_t *b = read_body(name, "resp", &len);
+	struct wire_ae_resp r;
+	ck_assert_int_eq(wire_decode(WIRE_AE_RESP, b, len, &r, NULL), 0);
+	free(b);
+	return r;
+}
+
+static struct raft_msg load_rv(const char *name, char *cand)
+{
+	size_t len;
+	uint8_t *b = read_body(name, "req", &len);
+	struct wire_rv_req q;
+	ck_assert_int_eq(wire_decode(WIRE_RV_REQ, b, len, &q, NULL), 0);
+	snprintf(cand, RAFT_NAME_MAX, "%.*s", (int)q.candidate_name.len,
+		 (const char *)q.candidate_name.ptr);
+	free(b);
+	return rv(q.term, q.last_log_index, q.last_log_term);
+}
+
+static struct wire_rv_resp load_rv_resp(const char *name)
+{
+	size_t len;
+	uint8_t *b = read_body(name, "resp", &len);
+	struct wire_rv_resp r;
+	ck_assert_int_eq(wire_decode(WIRE_RV_RESP, b, len, &r, NULL), 0);
+	free(b);
+	return r;
+}
+
+/* Feed vector `name` to t and return the reply, completing any persist
+ * and log write first (as the daemon does before answering). */
+static struct raft_msg answer_ae(struct tn *t, const char *name)
+{
+	struct vec_ae v;
+	load_ae(name, &v);
+	tn_recv(t, v.leader, &v.msg);
+	const struct raft_msg *m = sent_to(t, v.leader);
+	uint64_t ps = persist_seq(t), ls = log_seq(t);
+	if (!m && ps) {
+		tn_persisted(t, ps);
+		m = sent_to(t, v.leader);
+	}
+	if (!m && ls) {
+		tn_durable(t, ls);
+		m = sent_to(t, v.leader);
+	}
+	ck_assert_msg(m != NULL, "%s: no reply", name);
+	ck_assert_int_eq(m->type, RAFT_MSG_AE_RESP);
+	ck_assert_uint_eq(m->req_id, v.msg.req_id);
+	struct raft_msg copy = *m;
+	free(v.body);
+	return copy;
+}
+
+static void assert_ae_resp(const struct raft_msg *m, const struct wire_ae_resp *want)
+{
+	ck_assert_uint_eq(m->term, want->term);
+	ck_assert_uint_eq(m->ae_resp.index, want->index);
+	ck_assert_uint_eq(m->ae_resp.commit, want->commit_index);
+	ck_assert_int_eq(m->ae_resp.success, want->success);
+}
+
+/* The crafted cases hit a follower of leader 6b99058 holding 4 entries of
+ * term 0 with commit index 4, in this order (PROTOCOL §7.4). */
+START_TEST(test_vectors_crafted_sequence)
+{
+	static const raft_term t0[4] = {0, 0, 0, 0};
+	static const char *const members[] = {"6b99058", "f0110w3"};
+	struct tn t;
+	tn_init(&t, "f0110w3", 0, members, 2, t0, 4, 4);
+
+	struct raft_msg m = answer_ae(&t, "crafted-ae-gap");
+	struct wire_ae_resp want = load_ae_resp("crafted-ae-gap");
+	assert_ae_resp(&m, &want);
+	ck_assert(!m.ae_resp.success);
+
+	m = answer_ae(&t, "crafted-ae-past-end");
+	want = load_ae_resp("crafted-ae-past-end");
+	assert_ae_resp(&m, &want);
+
+	/* vote granted at a higher term: the term and vote are persisted
+	 * first, and the reply waits for PERSISTED */
+	char cand[RAFT_NAME_MAX];
+	struct raft_msg q = load_rv("crafted-rv-grant-higher", cand);
+	tn_recv(&t, cand, &q);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+	const struct raft_action *p = nth_action(&t, RAFT_ACT_PERSIST, count_actions(&t, RAFT_ACT_PERSIST) - 1);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p->persist.term, 5);
+	ck_assert_str_eq(p->persist.vote, "zz");
+	tn_persisted(&t, p->persist.seq);
+	const struct raft_msg *r = sent_to(&t, cand);
+	ck_assert_ptr_nonnull(r);
+	struct wire_rv_resp wr = load_rv_resp("crafted-rv-grant-higher");
+	ck_assert_uint_eq(r->term, wr.term);
+	ck_assert_int_eq(r->rv_resp.granted, wr.vote_granted);
+	ck_assert(r->rv_resp.granted);
+
+	q = load_rv("crafted-rv-deny-stale", cand);
+	tn_recv(&t, cand, &q);
+	r = sent_to(&t, cand);
+	ck_assert_ptr_nonnull(r);
+	wr = load_rv_resp("crafted-rv-deny-stale");
+	ck_assert_uint_eq(r->term, wr.term);
+	ck_assert_int_eq(r->rv_resp.granted, wr.vote_granted);
+	ck_assert(!r->rv_resp.granted);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
+
+	m = answer_ae(&t, "crafted-ae-lower-term");
+	want = load_ae_resp("crafted-ae-lower-term");
+	assert_ae_resp(&m, &want);
+
+	m = answer_ae(&t, "crafted-ae-mismatch-term");
+	want = load_ae_resp("crafted-ae-mismatch-term");
+	assert_ae_resp(&m, &want);
+	ck_assert_uint_eq(raft_current_term(t.r), 6);
+	ck_assert_str_eq(raft_leader(t.r), "zz");
+	raft_free(t.r);
+}
+END_TEST
+
+/* Captured traffic of the 3-node goraft cluster (PROTOCOL §7.4). */
+START_TEST(test_vectors_captured)
+{
+	static const raft_term t0[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	static const char *const members[] = {"6edf0e8", "7c55909", "6ab076d"};
+	struct tn t;
+
+	/* heartbeat to 7c55909 holding 3 entries, commit 3 */
+	tn_init(&t, "7c55909", 0, members, 2, t0, 3, 3);
+	struct raft_msg m = answer_ae(&t, "ae-heartbeat");
+	struct wire_ae_resp want = load_ae_resp("ae-heartbeat");
+	assert_ae_resp(&m, &want);
+	raft_free(t.r);
+
+	/* the restarted 6edf0e8 (6 entries of term 0) catches up from the new
+	 * leader 6ab076d at term 1: nop and write, commit 8 */
+	tn_init(&t, "6edf0e8", 0, members, 3, t0, 6, 4);
+	m = answer_ae(&t, "ae-catchup-after-restart");
+	want = load_ae_resp("ae-catchup-after-restart");
+	assert_ae_resp(&m, &want);
+	ck_assert_uint_eq(raft_commit_index(t.r), 8);
+	raft_free(t.r);
+
+	/* a new node gets the whole log from index 1. goraft answers
+	 * CommitIndex 1 (its join barrier applies one membership entry per
+	 * request); raftd commits min(leader commit, last new entry) = 4,
+	 * which goraft leaders accept (PROTOCOL §7.2.2, §7.5). Everything
+	 * else is goraft's exact reply. */
+	tn_init(&t, "6ab076d", 0, NULL, 0, t0, 0, 0);
+	m = answer_ae(&t, "ae-catchup-four-entries");
+	want = load_ae_resp("ae-catchup-four-entries");
+	ck_assert_uint_eq(m.term, want.term);
+	ck_assert_uint_eq(m.ae_resp.index, want.index);
+	ck_assert_int_eq(m.ae_resp.success, want.success);
+	ck_assert_uint_eq(want.commit_index, 1);
+	ck_assert_uint_eq(m.ae_resp.commit, 4);
+	ck_assert_uint_eq(raft_n_members(t.r), 3);
+	ck_assert(raft_is_member(t.r, "6ab076d"));
+	raft_free(t.r);
+
+	/* the vote that elected 6ab076d at term 1 */
+	tn_init(&t, "7c55909", 0, members, 3, t0, 6, 4);
+	char cand[RAFT_NAME_MAX];
+	struct raft_msg q = load_rv("rv-granted", cand);
+	tn_recv(&t, cand, &q);
+	tn_persisted(&t, persist_seq(&t));
+	const struct raft_msg *r = sent_to(&t, cand);
+	ck_assert_ptr_nonnull(r);
+	struct wire_rv_resp wr = load_rv_resp("rv-granted");
+	ck_assert_uint_eq(r->term, wr.term);
+	ck_assert_int_eq(r->rv_resp.granted, wr.vote_granted);
+	raft_free(t.r);
+}
+END_TEST
+
+/* ---- election and voting --------------------------------------------- */
+
+START_TEST(test_empty_log_never_campaigns)
+{
+	struct tn t;
+	tn_init(&t, "new", 0, NULL, 0, NULL, 0, 0);
+	for (int i = 0; i < 100; i++) {
+		tn_tick(&t, 100);
+		ck_assert_uint_eq(t.u.n_actions, 0);
+	}
+	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+	ck_assert_uint_eq(raft_current_term(t.r), 0);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_election_timeout_is_randomized_within_goraft_bounds)
+{
+	/* goraft util.go afterBetween(150, 300): no campaign before 150 ms,
+	 * always one by 300 ms (pre-vote off: a real election) */
+	static const raft_term tt[3] = {0, 0, 0};
+	unsigned earliest = 1000, latest = 0;
+	for (uint64_t seed = 1; seed <= 50; seed++) {
+		struct raft_config cfg = test_config("a");
+		cfg.seed = seed;
+		cfg.pre_vote = false;
+		struct tn t;
+		tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 3, 0);
+		unsigned ms = 0;
+		while (raft_role(t.r) == RAFT_FOLLOWER && ms < 1000) {
+			tn_tick(&t, 1);
+			ms++;
+		}
+		ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
+		earliest = ms < earliest ? ms : earliest;
+		latest = ms > latest ? ms : latest;
+		raft_free(t.r);
+	}
+	ck_assert_uint_ge(earliest, 150);
+	ck_assert_uint_lt(latest, 300);
+	ck_assert_uint_gt(latest - earliest, 30); /* really randomized */
+}
+END_TEST
+
+START_TEST(test_candidate_persists_before_requesting_votes)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 1, "", ABC, 3, tt, 3, 0);
+	tn_tick(&t, 400);
+	/* golden trace: persist (term 2, vote a), role candidate; no RV yet */
+	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
+	const struct raft_action *p = nth_action(&t, RAFT_ACT_PERSIST, 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p->persist.term, 2);
+	ck_assert_str_eq(p->persist.vote, "a");
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+	tn_persisted(&t, p->persist.seq);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 2);
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_RV_REQ);
+	ck_assert_uint_eq(m->term, 2);
+	ck_assert_uint_eq(m->rv.last_index, 3);
+	ck_assert_uint_eq(m->rv.last_term, 1);
+	ck_assert(!m->rv.pre_vote);
+	/* one vote + own = majority of 3: leader, nop of term 2 appended */
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 2};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "c", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	const struct raft_action *a = nth_action(&t, RAFT_ACT_APPEND, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->append.first, 4);
+	ck_assert_int_eq(a->append.src, RAFT_SRC_CORE);
+	struct raft_entry e;
+	ck_assert(raft_get_entry(t.r, 4, &e));
+	ck_assert_int_eq(e.type, RAFT_ENTRY_NOP);
+	ck_assert_uint_eq(e.term, 2);
+	/* the leader replicates at once, in parallel with its own write */
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_AE_REQ);
+	ck_assert_uint_eq(m->ae.prev_index, 3);
+	ck_assert_uint_eq(m->ae.n_entries, 1);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_vote_rules)
+{
+	static const raft_term tt[3] = {0, 1, 2};
+	struct tn t;
+	tn_init(&t, "b", 2, ABC, 3, tt, 3, 0);
+	/* stale log (lower last term, longer log): denied (Raft §5.4.1) */
+	struct raft_msg q = rv(3, 10, 1);
+	tn_recv(&t, "a", &q);
+	tn_persisted(&t, persist_seq(&t));
+	const struct raft_msg *r = sent_to(&t, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(!r->rv_resp.granted);
+	ck_assert_uint_eq(r->term, 3); /* the term moved anyway (goraft too) */
+	/* same last term, shorter log: denied */
+	q = rv(3, 2, 2);
+	tn_recv(&t, "c", &q);
+	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+	/* up to date: granted, after the persist */
+	q = rv(3, 3, 2);
+	tn_recv(&t, "c", &q);
+	ck_assert_ptr_null(sent_to(&t, "c"));
+	ck_assert_str_eq(nth_action(&t, RAFT_ACT_PERSIST, 0)->persist.vote, "c");
+	tn_persisted(&t, persist_seq(&t));
+	ck_assert(sent_to(&t, "c")->rv_resp.granted);
+	/* one vote per term: a denied, c again granted (idempotent) */
+	q = rv(3, 9, 3);
+	tn_recv(&t, "a", &q);
+	ck_assert(!sent_to(&t, "a")->rv_resp.granted);
+	q = rv(3, 3, 2);
+	tn_recv(&t, "c", &q);
+	ck_assert(sent_to(&t, "c")->rv_resp.granted);
+	raft_free(t.r);
+
+	/* the vote survives a restart (persisted: stricter than goraft) */
+	struct raft_config cfg = test_config("b");
+	tn_init_cfg(&t, &cfg, 3, "c", ABC, 3, tt, 3, 0);
+	q = rv(3, 9, 3);
+	tn_recv(&t, "a", &q);
+	ck_assert(!sent_to(&t, "a")->rv_resp.granted);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_even_cluster_needs_three_of_four)
+{
+	static const raft_term tt[4] = {0, 0, 0, 0};
+	static const char *const four[] = {"a", "b", "c", "d"};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 0, "", four, 4, tt, 4, 0);
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "b", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE); /* 2 of 4 */
+	tn_recv(&t, "b", &g);                              /* a duplicate */
+	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
+	tn_recv(&t, "zz", &g);                             /* not a member */
+	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
+	tn_recv(&t, "d", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);     /* 3 of 4 */
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_higher_term_response_deposes_leader)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	raft_term term = raft_current_term(t.r);
+	struct raft_msg m = ae_resp(12345, term + 3, 0, 0, false);
+	tn_recv(&t, "b", &m);
+	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+	ck_assert_uint_eq(raft_current_term(t.r), term + 3);
+	const struct raft_action *p = nth_action(&t, RAFT_ACT_PERSIST, 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p->persist.term, term + 3);
+	ck_assert_str_eq(p->persist.vote, "");
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_leader_never_answers_goraft_leader_at_same_term)
+{
+	/* two leaders in one term can only come from a goraft node's
+	 * unpersisted vote; replying at that term would crash it (PROTOCOL
+	 * §7.3), so move to a higher term and answer with it */
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, true);
+	raft_term term = raft_current_term(t.r);
+	struct raft_msg m = ae(term, 3, 1, 3, NULL, 0);
+	tn_recv(&t, "b", &m);
+	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+	ck_assert_ptr_null(sent_to(&t, "b")); /* waits for the new term on disk */
+	tn_persisted(&t, persist_seq(&t));
+	const struct raft_msg *r = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->term, term + 1);
+	ck_assert(!r->ae_resp.success);
+	raft_free(t.r);
+}
+END_TEST
+
+/* ---- follower AppendEntries ------------------------------------------ */
+
+START_TEST(test_follower_truncates_only_on_conflict_and_answers_after_durable)
+{
+	static const raft_term tt[5] = {0, 0, 1, 1, 1};
+	struct tn t;
+	tn_init(&t, "b", 1, ABC, 3, tt, 5, 2);
+	/* matching entries 3..4 again: nothing truncated, nothing written */
+	struct raft_entry e[3] = {{.index = 3, .term = 1, .type = RAFT_ENTRY_NOP},
+				  {.index = 4, .term = 1, .type = RAFT_ENTRY_NOP},
+				  {.index = 5, .term = 2, .type = RAFT_ENTRY_COMMAND}};
+	struct raft_msg m = ae(2, 2, 0, 3, e, 2);
+	tn_recv(&t, "a", &m);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_TRUNCATE), 0);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_APPEND), 0);
+	tn_persisted(&t, persist_seq(&t));
+	const struct raft_msg *r = sent_to(&t, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(r->ae_resp.success);
+	ck_assert_uint_eq(r->ae_resp.index, 5); /* our last index */
+	ck_assert_uint_eq(r->ae_resp.commit, 3); /* min(leader commit, prev + len) */
+	/* a conflict at 5: truncate from 5, append, reply only once durable */
+	m = ae(2, 2, 0, 5, e, 3);
+	tn_recv(&t, "a", &m);
+	const struct raft_action *tr = nth_action(&t, RAFT_ACT_TRUNCATE, 0);
+	ck_assert_ptr_nonnull(tr);
+	ck_assert_uint_eq(tr->truncate.from, 5);
+	const struct raft_action *ap = nth_action(&t, RAFT_ACT_APPEND, 0);
+	ck_assert_ptr_nonnull(ap);
+	ck_assert_uint_eq(ap->append.first, 5);
+	ck_assert_uint_eq(ap->append.n, 1);
+	ck_assert_uint_eq(ap->append.event_offset, 2);
+	ck_assert_int_lt(action_pos(&t, RAFT_ACT_TRUNCATE), action_pos(&t, RAFT_ACT_APPEND));
+	ck_assert_ptr_null(sent_to(&t, "a"));
+	/* the truncate alone being durable is not enough */
+	tn_durable(&t, tr->truncate.seq);
+	ck_assert_ptr_null(sent_to(&t, "a"));
+	ck_assert_uint_eq(raft_durable_index(t.r), 4);
+	tn_durable(&t, ap->append.seq);
+	r = sent_to(&t, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(r->ae_resp.success);
+	ck_assert_uint_eq(r->ae_resp.commit, 5);
+	ck_assert_uint_eq(raft_durable_index(t.r), 5);
+	/* committed and durable: applied */
+	const struct raft_action *a = nth_action(&t, RAFT_ACT_APPLY, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->apply.last, 5);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_follower_mismatch_hint_and_failure_commit_cap)
+{
+	/* terms 0 0 1 1 3 3 3, commit 2 */
+	static const raft_term tt[7] = {0, 0, 1, 1, 3, 3, 3};
+	struct tn t;
+	tn_init(&t, "b", 3, ABC, 3, tt, 7, 2);
+	/* leader has term 2 at 7: our run of term-3 entries (5..7) cannot
+	 * match, so Index points below it, at 4 */
+	struct raft_msg m = ae(4, 7, 2, 9, NULL, 0);
+	tn_recv(&t, "a", &m);
+	tn_persisted(&t, persist_seq(&t));
+	const struct raft_msg *r = sent_to(&t, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(!r->ae_resp.success);
+	ck_assert_uint_eq(r->ae_resp.index, 4);
+	ck_assert_uint_eq(r->ae_resp.commit, 2);
+	/* failure replies never report a commit index beyond
+	 * PrevLogIndex + len(Entries) (PROTOCOL §7.3) */
+	static const raft_term t4[4] = {0, 0, 0, 0};
+	struct tn u;
+	tn_init(&u, "b", 0, ABC, 3, t4, 4, 4);
+	m = ae(0, 0, 0, 0, NULL, 0);
+	m.term = 0;
+	struct raft_entry bad = {.index = 5, .term = 0, .type = RAFT_ENTRY_NOP};
+	m.ae.entries = &bad; /* not contiguous with PrevLogIndex 0: rejected */
+	m.ae.n_entries = 1;
+	tn_recv(&u, "a", &m);
+	r = sent_to(&u, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(!r->ae_resp.success);
+	ck_assert_uint_eq(r->ae_resp.commit, 1);
+	ck_assert_uint_eq(r->ae_resp.index, 4);
+	raft_free(u.r);
+	raft_free(t.r);
+}
+END_TEST
+
+/* ---- leader replication and commit ---------------------------------- */
+
+START_TEST(test_commit_needs_majority)
+{
+	/* the leader's own durable copy alone commits nothing in a 3-node
+	 * cluster; one follower's ack of its request (PrevLogIndex + len)
+	 * makes a majority */
+	static const raft_term tt[4] = {0, 0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 4, false);
+	ck_assert_ptr_nonnull(sent_to(&t, "b"));
+	struct raft_msg hb = *sent_to(&t, "b"); /* sent at election */
+	ck_assert_int_eq(hb.type, RAFT_MSG_AE_REQ);
+	ck_assert_uint_eq(hb.ae.prev_index + hb.ae.n_entries, 5);
+	tn_durable(&t, log_seq(&t)); /* nop (index 5) on the leader's disk */
+	ck_assert_uint_eq(raft_commit_index(t.r), 0);
+	tn_tick(&t, 60);
+	ck_assert_uint_eq(raft_commit_index(t.r), 0);
+	struct raft_msg ok = ae_resp(hb.req_id, raft_current_term(t.r), 5, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 5);
+	const struct raft_action *a = nth_action(&t, RAFT_ACT_APPLY, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->apply.first, 1);
+	ck_assert_uint_eq(a->apply.last, 5);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_old_term_entries_not_committed_by_counting)
+{
+	/* leader of term 3 whose log is 1..4 (term 1) + nop 5 (term 3); a
+	 * majority acks prev 3 + [4] only: 4 has term 1, no commit */
+	static const raft_term tt[4] = {0, 0, 1, 1};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	cfg.max_entries = 1; /* one entry per request: acks arrive one by one */
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 2, "", ABC, 3, tt, 4, 0);
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 3};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "b", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	uint64_t first = m->req_id;
+	tn_durable(&t, log_seq(&t));
+	/* force b's request to carry prev 3 + entry 4 by a failure reply */
+	struct raft_msg fail = ae_resp(first, 3, 3, 0, false);
+	tn_recv(&t, "b", &fail);
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->ae.prev_index, 3);
+	ck_assert_uint_eq(m->ae.n_entries, 1);
+	struct raft_msg ok = ae_resp(m->req_id, 3, 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 0); /* entry 4 is term 1 */
+	m = sent_to(&t, "b"); /* next: the nop */
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->ae.prev_index, 4);
+	ok = ae_resp(m->req_id, 3, 5, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 5);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_backoff_uses_commit_and_index)
+{
+	raft_term tt[100];
+	for (int i = 0; i < 100; i++)
+		tt[i] = i < 50 ? 0 : 1;
+	struct tn t;
+	make_leader3(&t, tt, 100, false);
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->ae.prev_index, 100); /* optimistic, like goraft */
+	/* follower has only 10 entries: jump to Index, not 99 */
+	struct raft_msg f = ae_resp(m->req_id, raft_current_term(t.r), 10, 3, false);
+	tn_recv(&t, "b", &f);
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->ae.prev_index, 10);
+	/* goraft rule 3a: PrevLogIndex below its commit index is rejected,
+	 * with CommitIndex >= PrevLogIndex: go to CommitIndex (§7.2.3) */
+	f = ae_resp(m->req_id, raft_current_term(t.r), 60, 40, false);
+	tn_recv(&t, "b", &f);
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->ae.prev_index, 40);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_goraft_peer_one_in_flight_and_match_from_latest)
+{
+	raft_term tt[10] = {0};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	cfg.max_entries = 2;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 10, 0);
+	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
+	ev.peer_kind.name = "b";
+	ev.peer_kind.goraft = true;
+	tn_step(&t, &ev);
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "c", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	/* b is goraft: exactly one request; c (raftd) may get several */
+	size_t to_b = 0, to_c = 0;
+	for (size_t k = 0; k < t.u.n_actions; k++) {
+		if (t.u.actions[k].type != RAFT_ACT_SEND)
+			continue;
+		to_b += !strcmp(t.u.actions[k].send.to, "b");
+		to_c += !strcmp(t.u.actions[k].send.to, "c");
+	}
+	ck_assert_uint_eq(to_b, 1);
+	ck_assert_uint_eq(to_c, 1); /* probing after election: one until a success */
+	const struct raft_msg *m = sent_to(&t, "b");
+	uint64_t first_id = m->req_id;
+	ck_assert_uint_eq(m->ae.prev_index, 10);
+	ck_assert_uint_eq(m->ae.n_entries, 1);
+	/* nothing more to b while it is in flight, even on heartbeat ticks */
+	tn_tick(&t, 60);
+	ck_assert_ptr_null(sent_to(&t, "b"));
+	struct raft_msg ok = ae_resp(first_id, 1, 11, 0, true);
+	tn_recv(&t, "b", &ok);
+	/* match 11 = PrevLogIndex + len(Entries): with a durable leader, commit */
+	tn_durable(&t, 1);
+	ck_assert_uint_eq(raft_commit_index(t.r), 11);
+	/* an unanswered request is given up after rpc_timeout and resent */
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	struct raft_entry cmd[3] = {{.type = RAFT_ENTRY_COMMAND, .size = 10},
+				    {.type = RAFT_ENTRY_COMMAND, .size = 10},
+				    {.type = RAFT_ENTRY_COMMAND, .size = 10}};
+	pe.propose.entries = cmd;
+	pe.propose.n = 3;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert_uint_eq(t.u.proposed, 12);
+	/* 3 new entries, 2 per request: still one request to goraft b */
+	to_b = 0;
+	for (size_t k = 0; k < t.u.n_actions; k++)
+		to_b += t.u.actions[k].type == RAFT_ACT_SEND && !strcmp(t.u.actions[k].send.to, "b");
+	ck_assert_uint_eq(to_b, 1);
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->ae.n_entries, 2);
+	uint64_t lost = m->req_id;
+	tn_tick(&t, 250);
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_ne(m->req_id, lost);
+	ck_assert_uint_eq(m->ae.prev_index, 11);
+	/* a late answer to the abandoned request is ignored */
+	raft_index before = raft_commit_index(t.r);
+	ok = ae_resp(lost, 1, 12, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), before);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_flow_control_caps)
+{
+	raft_term tt[50] = {0};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	cfg.max_entries = 7;
+	cfg.max_inflight = 3;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 50, 0);
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "c", &g);
+	/* c falls back to 0 */
+	const struct raft_msg *m = sent_to(&t, "c");
+	struct raft_msg f = ae_resp(m->req_id, 1, 0, 0, false);
+	tn_recv(&t, "c", &f);
+	m = sent_to(&t, "c");
+	ck_assert_uint_eq(m->ae.prev_index, 0);
+	ck_assert_uint_eq(m->ae.n_entries, 7);
+	/* one success ends probing: then pipelined, 3 in flight, 7 each */
+	struct raft_msg ok = ae_resp(m->req_id, 1, 7, 0, true);
+	tn_recv(&t, "c", &ok);
+	size_t n = 0;
+	raft_index expect_prev = 7;
+	for (size_t k = 0; k < t.u.n_actions; k++) {
+		const struct raft_action *a = &t.u.actions[k];
+		if (a->type != RAFT_ACT_SEND || strcmp(a->send.to, "c"))
+			continue;
+		ck_assert_uint_eq(a->send.msg.ae.prev_index, expect_prev);
+		ck_assert_uint_le(a->send.msg.ae.n_entries, 7);
+		expect_prev += a->send.msg.ae.n_entries;
+		n++;
+	}
+	ck_assert_uint_eq(n, 3);
+	/* byte cap */
+	raft_free(t.r);
+	cfg.max_entries = 2000;
+	cfg.max_bytes = 120; /* entries are 50 bytes: 2 per request */
+	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 50, 0);
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	tn_recv(&t, "c", &g);
+	m = sent_to(&t, "c");
+	f = ae_resp(m->req_id, 1, 0, 0, false);
+	tn_recv(&t, "c", &f);
+	m = sent_to(&t, "c");
+	ck_assert_uint_eq(m->ae.n_entries, 2);
+	raft_free(t.r);
+}
+END_TEST
+
+/* ---- bootstrap and membership --------------------------------------- */
+
+START_TEST(test_bootstrap_self_join_at_term_0_then_join)
+{
+	struct tn t;
+	tn_init(&t, "6edf0e8", 0, NULL, 0, NULL, 0, 0);
+	struct raft_event ev = {.type = RAFT_EV_BOOTSTRAP};
+	ev.bootstrap.url = "http://localhost:14001";
+	tn_step(&t, &ev);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	ck_assert_uint_eq(raft_current_term(t.r), 0);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
+	struct raft_entry e;
+	ck_assert(raft_get_entry(t.r, 1, &e));
+	ck_assert_int_eq(e.type, RAFT_ENTRY_JOIN);
+	ck_assert_uint_eq(e.term, 0);
+	ck_assert_str_eq(e.name, "6edf0e8");
+	ck_assert_str_eq(e.url, "http://localhost:14001");
+	ck_assert(raft_get_entry(t.r, 2, &e));
+	ck_assert_int_eq(e.type, RAFT_ENTRY_NOP);
+	ck_assert_uint_eq(e.term, 0);
+	/* commits on its own once durable */
+	tn_durable(&t, log_seq(&t));
+	ck_assert_uint_eq(raft_commit_index(t.r), 2);
+	/* a second bootstrap is refused */
+	tn_step(&t, &ev);
+	ck_assert_int_eq(t.rv, -EINVAL);
+	/* a goraft joiner: committed by the lone leader (goraft commits a
+	 * join under the old membership, and the joiner is unreachable
+	 * until then) */
+	struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = "7c55909",
+			       .url = "http://localhost:14002", .size = 60};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = &j;
+	pe.propose.n = 1;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert_uint_eq(t.u.proposed, 3);
+	ck_assert_uint_eq(raft_n_members(t.r), 2);
+	const struct raft_msg *m = sent_to(&t, "7c55909");
+	ck_assert_ptr_nonnull(m);
+	tn_durable(&t, log_seq(&t));
+	ck_assert_uint_eq(raft_commit_index(t.r), 3);
+	/* the next change needs a majority of the two */
+	struct raft_entry j2 = {.type = RAFT_ENTRY_JOIN, .name = "6ab076d",
+				.url = "http://localhost:14003", .size = 60};
+	pe.propose.entries = &j2;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	tn_durable(&t, log_seq(&t));
+	ck_assert_uint_eq(raft_commit_index(t.r), 3);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_membership_one_change_at_a_time)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	ck_assert_ptr_nonnull(sent_to(&t, "b"));
+	uint64_t id = sent_to(&t, "b")->req_id;
+	uint64_t nop_seq = log_seq(&t);
+	struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = "d", .url = "http://h:4"};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = &j;
+	pe.propose.n = 1;
+	/* before the leader's nop commits: refused (thesis §4.1 fix) */
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -EBUSY);
+	/* commit the nop */
+	tn_durable(&t, nop_seq);
+	struct raft_msg ok = ae_resp(id, raft_current_term(t.r), 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	/* existing member / unknown member */
+	struct raft_entry jb = {.type = RAFT_ENTRY_JOIN, .name = "b", .url = "http://h:2"};
+	pe.propose.entries = &jb;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -EEXIST);
+	struct raft_entry lz = {.type = RAFT_ENTRY_LEAVE, .name = "zz"};
+	pe.propose.entries = &lz;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -ENOENT);
+	/* join d: takes effect at once (Raft §6), d gets replication */
+	pe.propose.entries = &j;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert_uint_eq(raft_n_members(t.r), 4);
+	ck_assert(raft_is_member(t.r, "d"));
+	ck_assert_ptr_nonnull(sent_to(&t, "d"));
+	/* a second change while d's is uncommitted: refused */
+	struct raft_entry lc = {.type = RAFT_ENTRY_LEAVE, .name = "c"};
+	pe.propose.entries = &lc;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -EBUSY);
+	/* followers refuse proposals */
+	struct tn f;
+	tn_init(&f, "b", 0, ABC, 3, tt, 3, 0);
+	pe.propose.entries = &j;
+	tn_step(&f, &pe);
+	ck_assert_int_eq(f.rv, -EPERM);
+	raft_free(f.r);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_removed_node_stops)
+{
+	/* b holds its own raft:leave at 4; once committed, it is removed
+	 * and never campaigns again */
+	static const raft_term tt[3] = {0, 0, 0};
+	struct tn t;
+	tn_init(&t, "b", 0, ABC, 3, tt, 3, 3);
+	struct raft_entry lv = {.index = 4, .term = 0, .type = RAFT_ENTRY_LEAVE, .name = "b"};
+	struct raft_msg m = ae(0, 3, 0, 3, &lv, 1);
+	tn_recv(&t, "a", &m);
+	ck_assert(!raft_is_member(t.r, "b"));
+	ck_assert(!raft_removed(t.r));
+	tn_durable(&t, log_seq(&t));
+	m = ae(0, 4, 0, 4, NULL, 0);
+	tn_recv(&t, "a", &m);
+	ck_assert(raft_removed(t.r));
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_REMOVED), 1);
+	for (int i = 0; i < 50; i++) {
+		tn_tick(&t, 100);
+		ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+		ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+	}
+	raft_free(t.r);
+}
+END_TEST
+
+/* ---- raftd-only extensions ------------------------------------------ */
+
+START_TEST(test_pre_vote_does_not_disturb)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	tn_init(&t, "a", 1, ABC, 3, tt, 3, 0);
+	tn_tick(&t, 1000);
+	/* pre-vote: no term change, no persist, PRE_RV at term + 1 */
+	ck_assert_uint_eq(raft_current_term(t.r), 1);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert(m->rv.pre_vote);
+	ck_assert_uint_eq(m->term, 2);
+	/* granted by one: now the real election */
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 2};
+	g.rv_resp.granted = true;
+	g.rv_resp.pre_vote = true;
+	tn_recv(&t, "b", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	raft_free(t.r);
+
+	/* a voter that hears from its leader denies pre-votes and keeps its
+	 * term; a real vote would have moved it */
+	struct tn v;
+	tn_init(&v, "b", 1, ABC, 3, tt, 3, 0);
+	struct raft_msg hb = ae(1, 3, 1, 0, NULL, 0);
+	tn_recv(&v, "c", &hb);
+	tn_tick(&v, 20);
+	struct raft_msg q = rv(2, 3, 1);
+	q.rv.pre_vote = true;
+	tn_recv(&v, "a", &q);
+	const struct raft_msg *r = sent_to(&v, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(r->rv_resp.pre_vote);
+	ck_assert(!r->rv_resp.granted);
+	ck_assert_uint_eq(raft_current_term(v.r), 1);
+	ck_assert_uint_eq(count_actions(&v, RAFT_ACT_PERSIST), 0);
+	/* leader silent for an election timeout: granted, still no change */
+	tn_tick(&v, 200);
+	tn_recv(&v, "a", &q);
+	r = sent_to(&v, "a");
+	ck_assert(r->rv_resp.granted);
+	ck_assert_uint_eq(raft_current_term(v.r), 1);
+	raft_free(v.r);
+}
+END_TEST
+
+START_TEST(test_extensions_off_with_goraft_member)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	tn_init(&t, "a", 1, ABC, 3, tt, 3, 0);
+	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
+	ev.peer_kind.name = "c";
+	ev.peer_kind.goraft = true;
+	tn_step(&t, &ev);
+	tn_tick(&t, 1000);
+	/* no pre-vote to anyone: a real RequestVote at a new term */
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	tn_persisted(&t, persist_seq(&t));
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert(!m->rv.pre_vote);
+	m = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(m);
+	ck_assert(!m->rv.pre_vote);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_check_quorum)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	/* no answers for an election timeout: steps down */
+	for (int i = 0; i < 20 && raft_role(t.r) == RAFT_LEADER; i++)
+		tn_tick(&t, 20);
+	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+	raft_free(t.r);
+	/* with goraft peers (no check-quorum, like goraft) it stays */
+	make_leader3(&t, tt, 3, true);
+	for (int i = 0; i < 50; i++)
+		tn_tick(&t, 20);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	raft_free(t.r);
+}
+END_TEST
+
+
+/* ---- snapshots -------------------------------------------------------- */
+
+START_TEST(test_snapshot_taken_compacts_and_feeds_a_slow_follower)
+{
+	raft_term tt[30] = {0};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	cfg.snapshot_threshold = 20;
+	cfg.snapshot_trailing = 5;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 30, 30);
+	/* restored with commit 30: applies 1..30, then asks for a snapshot
+	 * at exactly the applied index (the APPLY comes first) */
+	tn_tick(&t, 1);
+	const struct raft_action *ap = nth_action(&t, RAFT_ACT_APPLY, 0);
+	const struct raft_action *ts = nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
+	ck_assert_ptr_nonnull(ap);
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_int_lt(action_pos(&t, RAFT_ACT_APPLY), action_pos(&t, RAFT_ACT_TAKE_SNAPSHOT));
+	ck_assert_uint_eq(ts->take_snapshot.index, 30);
+	ck_assert_uint_eq(ts->take_snapshot.n_members, 3);
+	/* asynchronous: the node keeps working, and asks only once */
+	tn_tick(&t, 1);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
+	struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+	ev.snapshot_taken.index = 30;
+	tn_step(&t, &ev);
+	ck_assert_int_eq(t.rv, 0);
+	const struct raft_action *c = nth_action(&t, RAFT_ACT_COMPACT, 0);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->compact.upto, 25); /* 5 trailing entries kept */
+	ck_assert_uint_eq(raft_log_start(t.r), 25);
+	ck_assert_uint_eq(raft_snapshot_index(t.r), 30);
+	ck_assert_uint_eq(raft_n_members(t.r), 3);
+	raft_term term;
+	ck_assert(raft_entry_term(t.r, 25, &term));
+	ck_assert(!raft_entry_term(t.r, 24, &term));
+
+	/* leader; b answers with Index 10: below the log start, so the
+	 * snapshot exchange: SnapshotRequest, then SnapshotRecoveryRequest */
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "c", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	struct raft_msg f = ae_resp(m->req_id, 1, 10, 5, false);
+	tn_recv(&t, "b", &f);
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_SNAP_REQ);
+	ck_assert_uint_eq(m->snap.last_index, 30);
+	ck_assert_uint_eq(m->snap.last_term, 0);
+	struct raft_msg sr = {.type = RAFT_MSG_SNAP_RESP, .req_id = m->req_id};
+	sr.snap_resp.success = true;
+	tn_recv(&t, "b", &sr);
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_SNAPREC_REQ);
+	ck_assert_uint_eq(m->snaprec.last_index, 30);
+	ck_assert_uint_eq(m->snaprec.n_peers, 3); /* leader included */
+	struct raft_msg rr = {.type = RAFT_MSG_SNAPREC_RESP, .req_id = m->req_id, .term = 1};
+	rr.snaprec_resp.success = true;
+	rr.snaprec_resp.commit = 30;
+	tn_recv(&t, "b", &rr);
+	m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_AE_REQ);
+	ck_assert_uint_eq(m->ae.prev_index, 30);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_follower_installs_snapshot)
+{
+	static const raft_term tt[4] = {0, 0, 0, 1};
+	struct tn t;
+	tn_init(&t, "b", 1, ABC, 3, tt, 4, 2);
+	struct raft_msg hb = ae(2, 4, 1, 2, NULL, 0);
+	tn_recv(&t, "a", &hb); /* a leads at term 2 */
+	tn_persisted(&t, persist_seq(&t));
+	/* it has entry 4 of term 1: no snapshot wanted */
+	struct raft_msg q = {.type = RAFT_MSG_SNAP_REQ, .req_id = 3};
+	q.snap.last_index = 4;
+	q.snap.last_term = 1;
+	tn_recv(&t, "a", &q);
+	const struct raft_msg *r = sent_to(&t, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(!r->snap_resp.success);
+	/* but not entry 50 of term 2 */
+	q.snap.last_index = 50;
+	q.snap.last_term = 2;
+	tn_recv(&t, "a", &q);
+	ck_assert(sent_to(&t, "a")->snap_resp.success);
+	ck_assert_uint_eq(raft_last_index(t.r), 4); /* nothing changed yet */
+	static const struct raft_member_info peers[] = {
+		{.name = "a", .url = "http://h:1"},
+		{.name = "b", .url = "http://h:2"},
+		{.name = "d", .url = "http://h:4"}};
+	struct raft_msg rec = {.type = RAFT_MSG_SNAPREC_REQ, .req_id = 4};
+	rec.snaprec.last_index = 50;
+	rec.snaprec.last_term = 2;
+	rec.snaprec.n_peers = 3;
+	rec.snaprec.peers = peers;
+	tn_recv(&t, "a", &rec);
+	const struct raft_action *in = nth_action(&t, RAFT_ACT_INSTALL, 0);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_uint_eq(in->install.index, 50);
+	ck_assert_uint_eq(in->install.term, 2);
+	ck_assert_ptr_null(sent_to(&t, "a")); /* not before it is durable */
+	ck_assert_uint_eq(raft_log_start(t.r), 50);
+	ck_assert_uint_eq(raft_last_index(t.r), 50);
+	ck_assert_uint_eq(raft_commit_index(t.r), 50);
+	ck_assert_uint_eq(raft_current_term(t.r), 2); /* never lowered */
+	ck_assert(raft_is_member(t.r, "d"));
+	ck_assert(!raft_is_member(t.r, "c"));
+	tn_durable(&t, in->install.seq);
+	r = sent_to(&t, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, RAFT_MSG_SNAPREC_RESP);
+	ck_assert(r->snaprec_resp.success);
+	ck_assert_uint_eq(r->snaprec_resp.commit, 50);
+	/* AppendEntries continue after the snapshot; older ones are fine */
+	struct raft_entry e = {.index = 51, .term = 2, .type = RAFT_ENTRY_COMMAND};
+	struct raft_msg m = ae(2, 50, 2, 51, &e, 1);
+	tn_recv(&t, "a", &m);
+	tn_durable(&t, log_seq(&t));
+	ck_assert(sent_to(&t, "a")->ae_resp.success);
+	ck_assert_uint_eq(raft_commit_index(t.r), 51);
+	m = ae(2, 10, 0, 51, NULL, 0);
+	tn_recv(&t, "a", &m);
+	ck_assert(sent_to(&t, "a")->ae_resp.success);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_no_snapshot_with_goraft_member)
+{
+	raft_term tt[30] = {0};
+	struct raft_config cfg = test_config("a");
+	cfg.snapshot_threshold = 20;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 30, 30);
+	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
+	ev.peer_kind.name = "c";
+	ev.peer_kind.goraft = true;
+	tn_step(&t, &ev);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_APPLY), 1);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
+	for (int i = 0; i < 10; i++) {
+		tn_tick(&t, 10);
+		ck_assert_uint_eq(count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
+	}
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_restore_from_snapshot)
+{
+	static const struct raft_member_info mem[] = {
+		{.name = "a", .url = "u1"}, {.name = "b", .url = "u2"}, {.name = "c", .url = "u3"}};
+	struct raft_entry e[3] = {{.index = 40, .term = 3, .type = RAFT_ENTRY_COMMAND},
+				  {.index = 41, .term = 3, .type = RAFT_ENTRY_COMMAND},
+				  {.index = 42, .term = 4, .type = RAFT_ENTRY_NOP}};
+	struct raft_restore rs = {.term = 4, .snap_index = 40, .snap_term = 3, .n_snap_members = 3,
+				  .snap_members = mem, .n_entries = 3, .entries = e};
+	struct raft_config cfg = test_config("a");
+	struct raft *r;
+	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &r), 0);
+	ck_assert_uint_eq(raft_log_start(r), 40);
+	ck_assert_uint_eq(raft_last_index(r), 42);
+	ck_assert_uint_eq(raft_commit_index(r), 40);
+	ck_assert_uint_eq(raft_n_members(r), 3);
+	raft_term term;
+	ck_assert(raft_entry_term(r, 42, &term));
+	ck_assert_uint_eq(term, 4);
+	raft_free(r);
+	/* a gap after the snapshot is refused */
+	rs.entries = e + 2;
+	rs.n_entries = 1;
+	int rv = raft_new(&cfg, &rs, 0, &r);
+	ck_assert_int_eq(rv, -EINVAL);
+}
+END_TEST
+
+START_TEST(test_late_real_vote_does_not_count_for_pre_vote)
+{
+	/* found by the simulator (seed 6178, two leaders in a term): a
+	 * candidate that re-campaigns with a pre-vote counted pre-vote grants
+	 * and late real votes together */
+	static const raft_term tt[5] = {0, 0, 0, 0, 1};
+	static const char *const five[] = {"a", "b", "c", "d", "e"};
+	struct tn t;
+	tn_init(&t, "a", 1, five, 5, tt, 5, 0);
+	tn_tick(&t, 1000); /* pre-vote for term 2 */
+	struct raft_msg pg = {.type = RAFT_MSG_RV_RESP, .term = 2};
+	pg.rv_resp.granted = true;
+	pg.rv_resp.pre_vote = true;
+	tn_recv(&t, "b", &pg);
+	tn_recv(&t, "d", &pg);
+	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	tn_persisted(&t, persist_seq(&t));
+	/* no real votes yet; the timer fires: pre-vote round for term 3 */
+	tn_tick(&t, 1000);
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	pg.term = 3;
+	tn_recv(&t, "b", &pg); /* pre-votes: a, b */
+	struct raft_msg rg = {.type = RAFT_MSG_RV_RESP, .term = 2};
+	rg.rv_resp.granted = true;
+	tn_recv(&t, "c", &rg); /* real votes for term 2: a, c */
+	/* 2 + 2, but neither kind has 3 of 5 */
+	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	/* one more real vote for term 2 makes a real majority */
+	tn_recv(&t, "e", &rg);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	raft_free(t.r);
+}
+END_TEST
+
+
+/* ---- ReadIndex, leadership transfer, learners ------------------------- */
+
+START_TEST(test_read_index)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	ck_assert_ptr_nonnull(sent_to(&t, "b"));
+	uint64_t first = sent_to(&t, "b")->req_id; /* sent before the read */
+	tn_durable(&t, log_seq(&t));
+	struct raft_event rd = {.type = RAFT_EV_READ};
+	rd.read.id = 77;
+	tn_step(&t, &rd);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	/* b's answer to a request sent before the read commits the nop but
+	 * does not confirm the read */
+	struct raft_msg ok = ae_resp(first, raft_current_term(t.r), 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	/* the next heartbeat round confirms it, at the commit index */
+	tn_tick(&t, 60);
+	const struct raft_msg *hb = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(hb);
+	ok = ae_resp(hb->req_id, raft_current_term(t.r), 4, 4, true);
+	tn_recv(&t, "b", &ok);
+	const struct raft_action *a = nth_action(&t, RAFT_ACT_READ, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->read.id, 77);
+	ck_assert_uint_eq(a->read.index, 4);
+	/* a pending read fails when leadership is lost */
+	rd.read.id = 78;
+	tn_step(&t, &rd);
+	struct raft_msg up = ae_resp(999, raft_current_term(t.r) + 1, 0, 0, false);
+	tn_recv(&t, "c", &up);
+	a = nth_action(&t, RAFT_ACT_READ, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->read.id, 78);
+	ck_assert_uint_eq(a->read.index, 0);
+	/* followers refuse reads */
+	tn_step(&t, &rd);
+	ck_assert_int_eq(t.rv, -EPERM);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_leadership_transfer)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	uint64_t id = sent_to(&t, "b")->req_id;
+	tn_durable(&t, log_seq(&t));
+	struct raft_event tr = {.type = RAFT_EV_TRANSFER};
+	tr.transfer.to = "a";
+	tn_step(&t, &tr);
+	ck_assert_int_eq(t.rv, -EINVAL); /* itself */
+	tr.transfer.to = "b";
+	tn_step(&t, &tr);
+	ck_assert_int_eq(t.rv, 0);
+	/* no proposals while it runs */
+	struct raft_entry cmd = {.type = RAFT_ENTRY_COMMAND};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = &cmd;
+	pe.propose.n = 1;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -EBUSY);
+	/* b catches up: TimeoutNow */
+	struct raft_msg ok = ae_resp(id, raft_current_term(t.r), 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_TIMEOUT_NOW);
+	ck_assert_uint_eq(m->term, raft_current_term(t.r));
+	/* no election follows: after an election timeout the leader takes
+	 * proposals again (b keeps answering, so check-quorum is content) */
+	tn_tick(&t, 100);
+	const struct raft_msg *beat = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(beat);
+	ok = ae_resp(beat->req_id, raft_current_term(t.r), 4, 4, true);
+	tn_recv(&t, "b", &ok);
+	tn_tick(&t, 60);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	raft_free(t.r);
+
+	/* the target campaigns at once, without a pre-vote, even though it
+	 * heard from its leader a moment ago */
+	struct tn f;
+	tn_init(&f, "b", 1, ABC, 3, tt, 3, 0);
+	struct raft_msg hb = ae(1, 3, 1, 0, NULL, 0);
+	tn_recv(&f, "a", &hb);
+	struct raft_msg tn = {.type = RAFT_MSG_TIMEOUT_NOW, .term = 1};
+	tn_recv(&f, "c", &tn); /* not from its leader: ignored */
+	ck_assert_int_eq(raft_role(f.r), RAFT_FOLLOWER);
+	tn_recv(&f, "a", &tn);
+	ck_assert_int_eq(raft_role(f.r), RAFT_CANDIDATE);
+	ck_assert_uint_eq(raft_current_term(f.r), 2);
+	tn_persisted(&f, persist_seq(&f));
+	m = sent_to(&f, "c");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_RV_REQ);
+	ck_assert(!m->rv.pre_vote);
+	raft_free(f.r);
+
+	/* never with a goraft member (TimeoutNow is a raftd-only message) */
+	make_leader3(&t, tt, 3, true);
+	tr.transfer.to = "b";
+	tn_step(&t, &tr);
+	ck_assert_int_eq(t.rv, -EOPNOTSUPP);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_learner_catches_up_then_is_promoted)
+{
+	struct tn t;
+	tn_init(&t, "a", 0, NULL, 0, NULL, 0, 0);
+	struct raft_event bs = {.type = RAFT_EV_BOOTSTRAP};
+	bs.bootstrap.url = "http://h:1";
+	tn_step(&t, &bs);
+	tn_durable(&t, log_seq(&t));
+	ck_assert_uint_eq(raft_commit_index(t.r), 2);
+	struct raft_entry l = {.type = RAFT_ENTRY_LEARNER, .name = "l", .url = "http://h:9"};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = &l;
+	pe.propose.n = 1;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert(raft_is_member(t.r, "l"));
+	ck_assert(!raft_is_voter(t.r, "l"));
+	const struct raft_msg *m = sent_to(&t, "l");
+	ck_assert_ptr_nonnull(m); /* replicated to */
+	uint64_t id = m->req_id;
+	/* a learner does not count: committed by the lone voter */
+	tn_durable(&t, log_seq(&t));
+	ck_assert_uint_eq(raft_commit_index(t.r), 3);
+	/* promotion refused until it has caught up */
+	struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = "l", .url = "http://h:9"};
+	pe.propose.entries = &j;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -EAGAIN);
+	struct raft_msg f = ae_resp(id, 0, 0, 0, false);
+	tn_recv(&t, "l", &f);
+	m = sent_to(&t, "l");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->ae.prev_index, 0);
+	ck_assert_uint_eq(m->ae.n_entries, 3);
+	struct raft_msg ok = ae_resp(m->req_id, 0, 3, 3, true);
+	tn_recv(&t, "l", &ok);
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert(raft_is_voter(t.r, "l"));
+	raft_free(t.r);
+
+	/* a learner never campaigns */
+	static const raft_term tt[3] = {0, 0, 0};
+	static const char *const al[] = {"a", "l"};
+	struct raft_entry e[3] = {
+		{.index = 1, .term = 0, .type = RAFT_ENTRY_JOIN, .name = "a", .url = "u"},
+		{.index = 2, .term = 0, .type = RAFT_ENTRY_NOP},
+		{.index = 3, .term = 0, .type = RAFT_ENTRY_LEARNER, .name = "l", .url = "u"}};
+	(void)tt;
+	(void)al;
+	struct raft_restore rs = {.n_entries = 3, .entries = e};
+	struct raft_config cfg = test_config("l");
+	struct raft *r;
+	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &r), 0);
+	ck_assert(!raft_is_voter(r, "l"));
+	struct raft_update u;
+	for (uint64_t now = 100; now < 5000; now += 100) {
+		struct raft_event tk = {.type = RAFT_EV_TICK, .now = now};
+		raft_step(r, &tk, &u);
+		ck_assert_uint_eq(u.n_actions, 0);
+	}
+	raft_free(r);
+}
+END_TEST
+
+static Suite *raft_suite(void)
+{
+	Suite *s = suite_create("raft");
+	TCase *tc = tcase_create("vectors");
+	tcase_add_test(tc, test_vectors_crafted_sequence);
+	tcase_add_test(tc, test_vectors_captured);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("election");
+	tcase_add_test(tc, test_empty_log_never_campaigns);
+	tcase_add_test(tc, test_election_timeout_is_randomized_within_goraft_bounds);
+	tcase_add_test(tc, test_candidate_persists_before_requesting_votes);
+	tcase_add_test(tc, test_vote_rules);
+	tcase_add_test(tc, test_even_cluster_needs_three_of_four);
+	tcase_add_test(tc, test_higher_term_response_deposes_leader);
+	tcase_add_test(tc, test_leader_never_answers_goraft_leader_at_same_term);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("replication");
+	tcase_add_test(tc, test_follower_truncates_only_on_conflict_and_answers_after_durable);
+	tcase_add_test(tc, test_follower_mismatch_hint_and_failure_commit_cap);
+	tcase_add_test(tc, test_commit_needs_majority);
+	tcase_add_test(tc, test_old_term_entries_not_committed_by_counting);
+	tcase_add_test(tc, test_backoff_uses_commit_and_index);
+	tcase_add_test(tc, test_goraft_peer_one_in_flight_and_match_from_latest);
+	tcase_add_test(tc, test_flow_control_caps);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("membership");
+	tcase_add_test(tc, test_bootstrap_self_join_at_term_0_then_join);
+	tcase_add_test(tc, test_membership_one_change_at_a_time);
+	tcase_add_test(tc, test_removed_node_stops);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("extensions");
+	tcase_add_test(tc, test_pre_vote_does_not_disturb);
+	tcase_add_test(tc, test_extensions_off_with_goraft_member);
+	tcase_add_test(tc, test_check_quorum);
+	tcase_add_test(tc, test_late_real_vote_does_not_count_for_pre_vote);
+	tcase_add_test(tc, test_read_index);
+	tcase_add_test(tc, test_leadership_transfer);
+	tcase_add_test(tc, test_learner_catches_up_then_is_promoted);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("snapshots");
+	tcase_add_test(tc, test_snapshot_taken_compacts_and_feeds_a_slow_follower);
+	tcase_add_test(tc, test_follower_installs_snapshot);
+	tcase_add_test(tc, test_no_snapshot_with_goraft_member);
+	tcase_add_test(tc, test_restore_from_snapshot);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(raft_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
