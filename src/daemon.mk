@@ -7,3 +7,6 @@ src_libloop_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 noinst_LIBRARIES += src/libconfig.a
 src_libconfig_a_SOURCES = src/config.c src/config.h
 src_libconfig_a_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
+
+noinst_LIBRARIES += src/librpc.a
+src_librpc_a_SOURCES = src/rpc.c src/rpc.h
