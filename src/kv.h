@@ -1,0 +1,212 @@
+/* src/kv.h — the key-value state machine that Raft applies committed
+ * commands to, and its snapshot files.
+ *
+ * The map. Keys and values are byte strings (NULs allowed, empty allowed).
+ * Each entry is ONE malloc block holding a small header and the key and value
+ * bytes inline; the table is open addressing (linear probing, backward-shift
+ * deletion, no tombstones) over 16-byte slots. Growth doubles the table and
+ * moves the old entries a few slots per put/delete (incremental rehash), so no
+ * single operation stalls the event loop on a large map. Lookups never
+ * allocate and never modify the map, so a forked child can read a map while
+ * the parent keeps changing its own copy.
+ *
+ * A NULL pointer is accepted wherever its length is 0.
+ *
+ * Not thread-safe; one owner. Iterators, and views returned by kv_get(), are
+ * invalidated by any kv_put(), kv_delete(), kv_apply() or kv_reserve().
+ *
+ * Size limit: key_len + value_len <= KV_ENTRY_MAX (2 GiB). goraft has no
+ * limit, so the daemon must refuse larger client writes BEFORE proposing
+ * them: a committed write that cannot be applied would split the cluster.
+ *
+ * Content hash (kv_content_hash): order-independent and stable across
+ * processes and builds (little-endian hosts; kv.c refuses to build on
+ * others), for comparing the states of nodes:
+ *   d(e) = SipHash-2-4(key K, le32(key_len) | le32(value_len) | key | value)
+ *   S    = sum of d(e) over all entries, mod 2^64
+ *   hash = SipHash-2-4(key K, le64(S) | le64(count))
+ * with K = the 16 ASCII bytes "raftd kv content". Insertion order, table
+ * size and the applied index do not enter it.
+ */
+#ifndef RAFTD_SRC_KV_H
+#define RAFTD_SRC_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/command.h"
+
+#define KV_ENTRY_MAX (UINT32_C(1) << 31)
+
+struct kv;
+
+/* A borrowed view of one entry: pointers into the map, valid until the next
+ * change to the map. */
+struct kv_view {
+	const uint8_t *key;
+	size_t key_len;
+	const uint8_t *value;
+	size_t value_len;
+};
+
+/* An empty map with applied index 0, or NULL when out of memory. */
+struct kv *kv_new(void);
+/* Frees the map and every entry. Accepts NULL; returns NULL. */
+struct kv *kv_free(struct kv *kv);
+
+/* Looks key up. true and *ret filled when present; false otherwise (*ret
+ * untouched). No allocation, no change to the map. */
+bool kv_get(const struct kv *kv, const void *key, size_t key_len, struct kv_view *ret);
+/* Inserts or replaces. Copies both byte strings into one new allocation
+ * (none at all when an existing value keeps its length). 0, -ENOMEM (the map
+ * is unchanged), or -E2BIG when key_len + value_len > KV_ENTRY_MAX. */
+int kv_put(struct kv *kv, const void *key, size_t key_len, const void *value, size_t value_len);
+/* Removes key. true when it was present. Never allocates, never fails. */
+bool kv_delete(struct kv *kv, const void *key, size_t key_len);
+
+/* Number of entries, and the sum of their key and value lengths. */
+size_t kv_count(const struct kv *kv);
+uint64_t kv_bytes(const struct kv *kv);
+/* Makes room for n entries in total without further growth (used by the
+ * snapshot loader). 0 or -ENOMEM (map unchanged). */
+int kv_reserve(struct kv *kv, size_t n);
+/* See the top of this file. O(count). */
+uint64_t kv_content_hash(const struct kv *kv);
+/* The pieces of kv_content_hash(), for code that sees entries as records
+ * le32(key_len) | le32(value_len) | key | value (the snapshot code):
+ * kv_content_hash() == kv_content_finish(sum of kv_content_digest(record), count). */
+uint64_t kv_content_digest(const void *record, size_t len);
+uint64_t kv_content_finish(uint64_t digest_sum, uint64_t count);
+/* SipHash-2-4 of buf under a 16-byte key (reference test vectors). */
+uint64_t kv_siphash24(const uint8_t key[16], const void *buf, size_t len);
+
+/* Iteration in unspecified order; the map must not change meanwhile.
+ *   struct kv_iter it; struct kv_view v;
+ *   kv_iter_init(&it, kv); while (kv_iter_next(&it, &v)) ...            */
+struct kv_iter {
+	const struct kv *kv;
+	int table; /* 0: the table being emptied by a rehash, 1: the current one */
+	size_t pos;
+};
+void kv_iter_init(struct kv_iter *it, const struct kv *kv);
+bool kv_iter_next(struct kv_iter *it, struct kv_view *ret);
+
+/* ---- Applying the Raft log ----
+ *
+ * kv_apply() applies the committed entry at `index`. Every committed entry
+ * should be passed, in order, whatever its type: `write` puts key = value;
+ * raft:join, raft:leave and raft:nop change nothing here (membership is the
+ * Raft core's) but still advance the applied index. An index at or below the
+ * applied index is ignored, which makes "load the latest snapshot, then
+ * replay the WAL tail from any earlier point" correct. Gaps are accepted.
+ * cmd is only read; the caller keeps ownership (kv copies the bytes).
+ *
+ * raftd's own `delete` command, once proto/command.h has it, is one more
+ * case calling kv_delete(); the switch has no default, so -Wswitch points
+ * at the place.
+ *
+ * Returns 0 when applied, KV_APPLY_STALE when index <= kv_applied_index()
+ * (nothing done), or a negative errno from kv_put() — then the applied index
+ * is unchanged and the state machine cannot go on: the caller should stop
+ * (-ENOMEM) or never have proposed the entry (-E2BIG). */
+#define KV_APPLY_STALE 1
+int kv_apply(struct kv *kv, uint64_t index, const struct cmd *cmd);
+uint64_t kv_applied_index(const struct kv *kv);
+/* Declares that the map's content is the state after `index` (the snapshot
+ * loader uses it; nothing else should need to). */
+void kv_set_applied_index(struct kv *kv, uint64_t index);
+
+/* ---- Snapshots (format: top of src/kv_snapshot.c) ---- */
+
+struct kv_member {
+	struct cmd_str name;
+	struct cmd_str connection_string;
+};
+
+/* What a snapshot records besides the map: the last log entry it includes
+ * (last_index must equal kv_applied_index() of the map written) and the
+ * cluster membership at that entry — everything goraft's
+ * SnapshotRecoveryRequest needs besides State, self included. Metas filled
+ * by the loaders own their members array and strings (malloc'ed, each string
+ * NUL-terminated too): release them with kv_snapshot_meta_free(). */
+struct kv_snapshot_meta {
+	uint64_t last_index;
+	uint64_t last_term;
+	size_t n_members;
+	struct kv_member *members;
+};
+void kv_snapshot_meta_free(struct kv_snapshot_meta *meta);
+
+/* Streams the snapshot of kv to fd (current position; 1 MiB writes; EINTR
+ * and short writes retried). No fsync: see kv_snapshot_save(). Only reads kv
+ * and meta, needs no event loop and takes no locks: meant to run in a forked
+ * child. 0, -EINVAL (meta->last_index != kv_applied_index(kv), or a member
+ * string over 4 GiB), -ENOMEM, or the write's -errno. */
+int kv_snapshot_write(const struct kv *kv, int fd, const struct kv_snapshot_meta *meta);
+/* The same bytes into a new malloc'ed buffer (*ret_buf, *ret_len; caller
+ * frees), e.g. for goraft's SnapshotRecoveryRequest.State between raftd
+ * nodes. 0, -EINVAL or -ENOMEM (*ret_* untouched). */
+int kv_snapshot_encode(const struct kv *kv, const struct kv_snapshot_meta *meta, uint8_t **ret_buf,
+		       size_t *ret_len);
+
+/* Loads and verifies a whole snapshot: magic, version, checksums of the meta
+ * block and of every chunk, lengths, duplicate keys, the trailer's counts and
+ * content hash, and no byte after the trailer. On success returns 0, *ret_kv
+ * (applied index = last_index) and *ret_meta are the caller's. On failure
+ * nothing is returned, and err (when err_len > 0) holds one line naming the
+ * file (`name` for the buffer variant) and the byte offset, e.g.
+ *   "snap/snapshot-2-90: chunk checksum mismatch at offset 1048640"
+ * Errors: -EBADMSG (corrupt or truncated), -ENOMEM, or the open/read -errno.
+ * Never crashes on any input. */
+int kv_snapshot_load(const char *path, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta,
+		     char *err, size_t err_len);
+int kv_snapshot_decode(const void *buf, size_t len, const char *name, struct kv **ret_kv,
+		       struct kv_snapshot_meta *ret_meta, char *err, size_t err_len);
+
+/* ---- Snapshot directory ----
+ *
+ * Files are named snapshot-<last_term>-<last_index> (decimal). Saving writes
+ * snapshot-<term>-<index>.tmp, fdatasyncs it, renames it to its final name,
+ * fsyncs the directory, then deletes the snapshots older than the new one
+ * except the newest of them (kept as a fallback) and any stray *.tmp. A crash
+ * at any point leaves the old snapshots and, at worst, a .tmp that loaders
+ * ignore and the next save removes. The directory must exist. Only one save
+ * may run at a time. */
+#define KV_SNAPSHOT_PATH_MAX 4096
+int kv_snapshot_save(const char *dir, const struct kv *kv, const struct kv_snapshot_meta *meta,
+		     char *err, size_t err_len);
+/* Runs kv_snapshot_save() in a forked child and returns at once with its
+ * pid: the child sees the map as it was at fork time (copy-on-write) while
+ * the parent goes on changing it. The child _exit()s with 0, or with the
+ * failure's errno (positive, <= 255). The caller reaps it (e.g. pidfd_open on
+ * the event loop, or waitpid) and must not start another save before. 0 or
+ * fork's -errno. Memory: pages the parent changes while the child runs are
+ * copied, so a write-heavy node can briefly need up to twice its RSS. */
+int kv_snapshot_fork(const char *dir, const struct kv *kv, const struct kv_snapshot_meta *meta,
+		     pid_t *ret_pid);
+/* Loads the newest valid snapshot in dir (highest index, then term; .tmp and
+ * other names ignored), falling back to older ones when newer ones do not
+ * verify. 0 with *ret_kv, *ret_meta and, if ret_path is not NULL, the file's
+ * path (malloc'ed); err then holds "" or the reason the newest was skipped.
+ * -ENOENT when dir has no snapshot file at all; -EBADMSG when none of them
+ * verifies (err: the newest one's error); -ENOMEM; or opendir's -errno.
+ * Falling back is only sound if the WAL still holds every entry after the
+ * fallback: compact the log no further than the previous snapshot's index
+ * (the one kv_snapshot_save() keeps). */
+int kv_snapshot_load_latest(const char *dir, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta,
+			    char **ret_path, char *err, size_t err_len);
+
+/* ---- Internal to src/kv*.c, and a seam for tests ----
+ *
+ * Every allocation of src/kv*.c goes through these. After
+ * kv_fail_alloc_after(n) the next n allocations succeed and all later ones
+ * fail, until kv_fail_alloc_after(-1) (the default: never fail), so tests can
+ * walk every out-of-memory path. One predictable branch per allocation. */
+void kv_fail_alloc_after(long n);
+void *kv_malloc(size_t size);
+void *kv_calloc(size_t n, size_t size);
+void *kv_realloc(void *ptr, size_t size);
+
+#endif

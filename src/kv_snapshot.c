@@ -1,0 +1,904 @@
+/* src/kv_snapshot.c — snapshot files of the KV state machine.
+ *
+ * FORMAT, version 1. All integers little-endian; CRC32C is Castagnoli
+ * (wal/crc32c.h: "123456789" -> 0xe3069283). Every byte of a file is covered
+ * by exactly one CRC, so any truncation or bit flip is refused.
+ *
+ *   Meta block
+ *   off  size  field
+ *   0    8     magic "RAFTDKVS"
+ *   8    4     version = 1
+ *   12   4     flags = 0 (anything else is refused)
+ *   16   8     last_index   last log entry included
+ *   24   8     last_term    its term
+ *   32   4     member_count cluster members at last_index (self included)
+ *   36   4     members_len  M, bytes of the member list
+ *   40   M     member_count x { le32 name_len, name, le32 conn_len, conn }
+ *   40+M 4     meta_crc     CRC32C of bytes [0, 40+M)
+ *
+ *   Then chunks, from offset 44+M, until the trailer chunk:
+ *   +0   4     entry_count  > 0: data chunk; 0: the trailer chunk
+ *   +4   4     payload_len  P
+ *   +8   P     payload
+ *   +8+P 4     chunk_crc    CRC32C of the chunk's bytes [+0, +8+P)
+ *
+ *   Data payload: entry_count records { le32 key_len, le32 value_len, key,
+ *   value } filling P exactly (key_len + value_len <= 2^31). No key twice in
+ *   a file. The writer closes a chunk before its payload would pass 1 MiB; a
+ *   record bigger than that gets a chunk of its own. Records come in table
+ *   order, so two snapshots of the same state may differ byte for byte; the
+ *   content hash does not.
+ *
+ *   Trailer payload (P = 24): le64 entry count, le64 sum of key_len +
+ *   value_len, le64 content hash (src/kv.h). The trailer chunk ends the file:
+ *   any byte after it is refused.
+ *
+ * Why chunks: the writer streams (1 MiB writes, memory independent of the
+ * map's size) and a reader can verify and insert chunk by chunk. A record is
+ * byte for byte the in-memory entry (src/kv.c), and the input of the
+ * per-entry content digest, so the trailer's hash costs one pass over bytes
+ * already in cache.
+ *
+ * Loading maps the file and parses it as a buffer: one code path for files
+ * and for bytes received from a peer (which the fuzzer exercises). Lengths
+ * are checked against what is left before anything is allocated, so memory
+ * stays proportional to the input.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/kv.h"
+#include "wal/crc32c.h"
+
+#define SNAP_MAGIC "RAFTDKVS"
+#define SNAP_VERSION 1u
+#define META_FIXED 40u
+#define CHUNK_HEADER 8u
+#define CHUNK_OVERHEAD 12u /* header + crc */
+#define TRAILER_PAYLOAD 24u
+#define RECORD_HEADER 8u
+#define CHUNK_TARGET (1u << 20)
+
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static inline uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+void kv_snapshot_meta_free(struct kv_snapshot_meta *meta)
+{
+	if (!meta)
+		return;
+	for (size_t i = 0; i < meta->n_members; i++) {
+		free(meta->members[i].name.ptr);
+		free(meta->members[i].connection_string.ptr);
+	}
+	free(meta->members);
+	*meta = (struct kv_snapshot_meta){ 0 };
+}
+
+/* ---- Writing ---- */
+
+struct writer {
+	int fd; /* -1: everything stays in buf */
+	uint8_t *buf;
+	size_t len, cap;
+	size_t chunk_off; /* offset in buf of the open chunk's header */
+	uint32_t chunk_entries;
+	uint64_t entries, bytes, digest_sum;
+};
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (w == 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int w_room(struct writer *w, size_t n)
+{
+	size_t cap = w->cap ? w->cap : 4096;
+	uint8_t *buf;
+
+	if (w->cap - w->len >= n)
+		return 0;
+	if (n > SIZE_MAX / 2 - w->len)
+		return -ENOMEM;
+	while (cap - w->len < n)
+		cap *= 2;
+	buf = kv_realloc(w->buf, cap);
+	if (!buf)
+		return -ENOMEM;
+	w->buf = buf;
+	w->cap = cap;
+	return 0;
+}
+
+static int w_open_chunk(struct writer *w)
+{
+	int rv = w_room(w, CHUNK_HEADER);
+
+	if (rv < 0)
+		return rv;
+	w->chunk_off = w->len;
+	w->len += CHUNK_HEADER;
+	w->chunk_entries = 0;
+	return 0;
+}
+
+/* Fills in the open chunk's header and CRC; in fd mode, writes out
+ * everything buffered once it reaches CHUNK_TARGET. */
+static int w_close_chunk(struct writer *w, uint32_t entry_count)
+{
+	size_t payload = w->len - w->chunk_off - CHUNK_HEADER;
+	uint32_t crc;
+	int rv = w_room(w, 4);
+
+	if (rv < 0)
+		return rv;
+	put_le32(w->buf + w->chunk_off, entry_count);
+	put_le32(w->buf + w->chunk_off + 4, (uint32_t)payload);
+	crc = wal_crc32c(0, w->buf + w->chunk_off, CHUNK_HEADER + payload);
+	put_le32(w->buf + w->len, crc);
+	w->len += 4;
+	if (w->fd >= 0 && w->len >= CHUNK_TARGET) {
+		rv = write_all(w->fd, w->buf, w->len);
+		w->len = 0;
+	}
+	return rv;
+}
+
+static int w_meta(struct writer *w, const struct kv_snapshot_meta *meta)
+{
+	uint64_t members_len = 0;
+	uint8_t *p;
+	int rv;
+
+	if (meta->n_members > UINT32_MAX || (meta->n_members && !meta->members))
+		return -EINVAL;
+	for (size_t i = 0; i < meta->n_members; i++) {
+		const struct kv_member *m = &meta->members[i];
+		if (m->name.len > UINT32_MAX || m->connection_string.len > UINT32_MAX)
+			return -EINVAL;
+		members_len += 8 + (uint64_t)m->name.len + m->connection_string.len;
+		if (members_len > UINT32_MAX - META_FIXED - 4)
+			return -EINVAL;
+	}
+	rv = w_room(w, META_FIXED + members_len + 4);
+	if (rv < 0)
+		return rv;
+	p = w->buf + w->len;
+	memcpy(p, SNAP_MAGIC, 8);
+	put_le32(p + 8, SNAP_VERSION);
+	put_le32(p + 12, 0);
+	put_le64(p + 16, meta->last_index);
+	put_le64(p + 24, meta->last_term);
+	put_le32(p + 32, (uint32_t)meta->n_members);
+	put_le32(p + 36, (uint32_t)members_len);
+	p += META_FIXED;
+	for (size_t i = 0; i < meta->n_members; i++) {
+		const struct cmd_str *s[2] = { &meta->members[i].name,
+					       &meta->members[i].connection_string };
+		for (int k = 0; k < 2; k++) {
+			put_le32(p, (uint32_t)s[k]->len);
+			if (s[k]->len)
+				memcpy(p + 4, s[k]->ptr, s[k]->len);
+			p += 4 + s[k]->len;
+		}
+	}
+	put_le32(p, wal_crc32c(0, w->buf + w->len, META_FIXED + members_len));
+	w->len += META_FIXED + members_len + 4;
+	return 0;
+}
+
+static int w_record(struct writer *w, const struct kv_view *v)
+{
+	size_t rec = RECORD_HEADER + v->key_len + v->value_len;
+	size_t payload = w->len - w->chunk_off - CHUNK_HEADER;
+	uint8_t *p;
+	int rv;
+
+	if (w->chunk_entries > 0 && payload + rec > CHUNK_TARGET) {
+		rv = w_close_chunk(w, w->chunk_entries);
+		if (rv < 0)
+			return rv;
+		rv = w_open_chunk(w);
+		if (rv < 0)
+			return rv;
+	}
+	rv = w_room(w, rec);
+	if (rv < 0)
+		return rv;
+	p = w->buf + w->len;
+	put_le32(p, (uint32_t)v->key_len);
+	put_le32(p + 4, (uint32_t)v->value_len);
+	if (v->key_len)
+		memcpy(p + RECORD_HEADER, v->key, v->key_len);
+	if (v->value_len)
+		memcpy(p + RECORD_HEADER + v->key_len, v->value, v->value_len);
+	w->digest_sum += kv_content_digest(p, rec);
+	w->len += rec;
+	w->chunk_entries++;
+	w->entries++;
+	w->bytes += v->key_len + v->value_len;
+	return 0;
+}
+
+static int snapshot_emit(struct writer *w, const struct kv *kv, const struct kv_snapshot_meta *meta)
+{
+	struct kv_iter it;
+	struct kv_view v;
+	uint8_t *p;
+	int rv;
+
+	if (meta->last_index != kv_applied_index(kv))
+		return -EINVAL;
+	rv = w_meta(w, meta);
+	if (rv < 0)
+		return rv;
+	rv = w_open_chunk(w);
+	kv_iter_init(&it, kv);
+	while (rv == 0 && kv_iter_next(&it, &v))
+		rv = w_record(w, &v);
+	if (rv < 0)
+		return rv;
+	if (w->chunk_entries > 0)
+		rv = w_close_chunk(w, w->chunk_entries);
+	else
+		w->len = w->chunk_off; /* drop the empty chunk (map empty, or just flushed) */
+	if (rv == 0)
+		rv = w_open_chunk(w);
+	if (rv == 0)
+		rv = w_room(w, TRAILER_PAYLOAD);
+	if (rv < 0)
+		return rv;
+	p = w->buf + w->len;
+	put_le64(p, w->entries);
+	put_le64(p + 8, w->bytes);
+	put_le64(p + 16, kv_content_finish(w->digest_sum, w->entries));
+	w->len += TRAILER_PAYLOAD;
+	rv = w_close_chunk(w, 0);
+	if (rv == 0 && w->fd >= 0 && w->len > 0)
+		rv = write_all(w->fd, w->buf, w->len);
+	return rv;
+}
+
+int kv_snapshot_write(const struct kv *kv, int fd, const struct kv_snapshot_meta *meta)
+{
+	struct writer w = { .fd = fd };
+	int rv = w_room(&w, CHUNK_TARGET + CHUNK_OVERHEAD + 4096);
+
+	if (rv == 0)
+		rv = snapshot_emit(&w, kv, meta);
+	free(w.buf);
+	return rv;
+}
+
+int kv_snapshot_encode(const struct kv *kv, const struct kv_snapshot_meta *meta, uint8_t **ret_buf,
+		       size_t *ret_len)
+{
+	struct writer w = { .fd = -1 };
+	/* Size it once: records, chunk overheads, and slack for meta/trailer. */
+	uint64_t estimate = kv_bytes(kv) + (uint64_t)kv_count(kv) * RECORD_HEADER +
+			    (kv_bytes(kv) / (CHUNK_TARGET / 2) + 2) * CHUNK_OVERHEAD + 4096;
+	int rv = estimate < SIZE_MAX / 2 ? w_room(&w, (size_t)estimate) : -ENOMEM;
+
+	if (rv == 0)
+		rv = snapshot_emit(&w, kv, meta);
+	if (rv < 0) {
+		free(w.buf);
+		return rv;
+	}
+	*ret_buf = w.buf;
+	*ret_len = w.len;
+	return 0;
+}
+
+/* ---- Reading ---- */
+
+struct reader {
+	const uint8_t *buf;
+	size_t len;
+	const char *name;
+	char *err;
+	size_t err_len;
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(const struct reader *r, size_t off,
+						       const char *fmt, ...)
+{
+	char what[200];
+	va_list ap;
+
+	if (r->err_len == 0)
+		return -EBADMSG;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	snprintf(r->err, r->err_len, "%s: %s at offset %zu", r->name, what, off);
+	return -EBADMSG;
+}
+
+/* -EBADMSG unless n bytes are left at off. */
+static int need(const struct reader *r, size_t off, uint64_t n, const char *what)
+{
+	if (off <= r->len && n <= r->len - off)
+		return 0;
+	return fail(r, off, "truncated %s (needs %" PRIu64 " bytes, %zu left)", what, n,
+		    off <= r->len ? r->len - off : 0);
+}
+
+static int read_members(const struct reader *r, struct kv_snapshot_meta *meta, size_t start,
+			size_t end)
+{
+	uint32_t count = get_le32(r->buf + 32);
+	size_t off = start;
+
+	/* each member takes at least 8 bytes: bounds the allocation by the input */
+	if (count > (end - start) / 8)
+		return fail(r, 32, "member count %" PRIu32 " does not fit a %zu-byte member list",
+			    count, end - start);
+	if (count) {
+		meta->members = kv_calloc(count, sizeof *meta->members);
+		if (!meta->members)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct cmd_str *s[2] = { &meta->members[i].name,
+					 &meta->members[i].connection_string };
+		meta->n_members = i + 1; /* so that meta_free releases what is set */
+		for (int k = 0; k < 2; k++) {
+			uint32_t n;
+			if (end - off < 4)
+				return fail(r, off, "member %" PRIu32 " overruns the member list", i);
+			n = get_le32(r->buf + off);
+			if (n > end - off - 4)
+				return fail(r, off, "member %" PRIu32 " string of %" PRIu32
+						    " bytes overruns the member list", i, n);
+			s[k]->ptr = kv_malloc((size_t)n + 1);
+			if (!s[k]->ptr)
+				return -ENOMEM;
+			memcpy(s[k]->ptr, r->buf + off + 4, n);
+			s[k]->ptr[n] = '\0';
+			s[k]->len = n;
+			off += 4 + (size_t)n;
+		}
+	}
+	if (off != end)
+		return fail(r, off, "%zu unused bytes at the end of the member list", end - off);
+	return 0;
+}
+
+/* If the file ends with a well-formed trailer, its entry count (bounded by
+ * the input size) sizes the table once instead of growing it ~20 times. A
+ * damaged trailer is reported later, at its place in the stream. */
+static int presize(const struct reader *r, struct kv *kv, size_t data_off)
+{
+	const uint8_t *t;
+	uint64_t n;
+
+	if (r->len < data_off || r->len - data_off < CHUNK_OVERHEAD + TRAILER_PAYLOAD)
+		return 0;
+	t = r->buf + r->len - (CHUNK_OVERHEAD + TRAILER_PAYLOAD);
+	if (get_le32(t) != 0 || get_le32(t + 4) != TRAILER_PAYLOAD ||
+	    wal_crc32c(0, t, CHUNK_HEADER + TRAILER_PAYLOAD) != get_le32(t + 32))
+		return 0;
+	n = get_le64(t + 8);
+	if (n > (r->len - data_off) / RECORD_HEADER)
+		return 0;
+	return kv_reserve(kv, (size_t)n);
+}
+
+static int read_chunks(const struct reader *r, struct kv *kv, size_t off)
+{
+	uint64_t entries = 0, bytes = 0, digest_sum = 0;
+
+	for (;;) {
+		uint32_t count, plen, i;
+		size_t p, end;
+		int rv;
+
+		if (off == r->len)
+			return fail(r, off, "truncated: the trailer chunk is missing");
+		rv = need(r, off, CHUNK_HEADER, "chunk header");
+		if (rv < 0)
+			return rv;
+		count = get_le32(r->buf + off);
+		plen = get_le32(r->buf + off + 4);
+		rv = need(r, off, (uint64_t)CHUNK_OVERHEAD + plen, "chunk");
+		if (rv < 0)
+			return rv;
+		if (wal_crc32c(0, r->buf + off, CHUNK_HEADER + (size_t)plen) !=
+		    get_le32(r->buf + off + CHUNK_HEADER + plen))
+			return fail(r, off, "chunk checksum mismatch");
+		p = off + CHUNK_HEADER;
+		end = p + plen;
+		if (count == 0) {
+			const uint8_t *t = r->buf + p;
+			if (plen != TRAILER_PAYLOAD)
+				return fail(r, off + 4, "trailer payload of %" PRIu32 " bytes, not %u",
+					    plen, TRAILER_PAYLOAD);
+			if (get_le64(t) != entries)
+				return fail(r, p, "trailer counts %" PRIu64 " entries, the chunks hold %" PRIu64,
+					    get_le64(t), entries);
+			if (get_le64(t + 8) != bytes)
+				return fail(r, p + 8, "trailer counts %" PRIu64 " bytes, the chunks hold %" PRIu64,
+					    get_le64(t + 8), bytes);
+			if (get_le64(t + 16) != kv_content_finish(digest_sum, entries))
+				return fail(r, p + 16, "content hash mismatch");
+			off = end + 4;
+			if (off != r->len)
+				return fail(r, off, "%zu bytes after the trailer chunk", r->len - off);
+			return 0;
+		}
+		for (i = 0; i < count; i++) {
+			uint32_t klen, vlen;
+			size_t before = kv_count(kv);
+			if (end - p < RECORD_HEADER)
+				return fail(r, p, "record %" PRIu32 " of %" PRIu32 " overruns its chunk",
+					    i, count);
+			klen = get_le32(r->buf + p);
+			vlen = get_le32(r->buf + p + 4);
+			if ((uint64_t)klen + vlen > end - p - RECORD_HEADER)
+				return fail(r, p, "record of %" PRIu32 "+%" PRIu32 " bytes overruns its chunk",
+					    klen, vlen);
+			rv = kv_put(kv, r->buf + p + RECORD_HEADER, klen,
+				    r->buf + p + RECORD_HEADER + klen, vlen);
+			if (rv == -E2BIG)
+				return fail(r, p, "record of %" PRIu32 "+%" PRIu32 " bytes exceeds the entry limit",
+					    klen, vlen);
+			if (rv < 0)
+				return rv;
+			if (kv_count(kv) == before)
+				return fail(r, p, "duplicate key");
+			digest_sum += kv_content_digest(r->buf + p, RECORD_HEADER + (size_t)klen + vlen);
+			bytes += (uint64_t)klen + vlen;
+			entries++;
+			p += RECORD_HEADER + (size_t)klen + vlen;
+		}
+		if (p != end)
+			return fail(r, p, "%zu bytes after the last record of the chunk", end - p);
+		off = end + 4;
+	}
+}
+
+static int decode(const struct reader *r, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta)
+{
+	struct kv_snapshot_meta meta = { 0 };
+	struct kv *kv = NULL;
+	uint32_t version, flags, members_len;
+	size_t meta_end;
+	int rv;
+
+	if (r->err_len)
+		r->err[0] = '\0';
+	if (memcmp(r->buf, SNAP_MAGIC, r->len < 8 ? r->len : 8) != 0) {
+		rv = fail(r, 0, "not a raftd kv snapshot (bad magic)");
+		goto out;
+	}
+	rv = need(r, 0, META_FIXED, "header");
+	if (rv < 0)
+		goto out;
+	version = get_le32(r->buf + 8);
+	if (version != SNAP_VERSION) {
+		rv = fail(r, 8, "unsupported version %" PRIu32, version);
+		goto out;
+	}
+	members_len = get_le32(r->buf + 36);
+	rv = need(r, META_FIXED, (uint64_t)members_len + 4, "member list and meta checksum");
+	if (rv < 0)
+		goto out;
+	meta_end = META_FIXED + (size_t)members_len;
+	if (wal_crc32c(0, r->buf, meta_end) != get_le32(r->buf + meta_end)) {
+		rv = fail(r, meta_end, "meta block checksum mismatch");
+		goto out;
+	}
+	flags = get_le32(r->buf + 12);
+	if (flags != 0) {
+		rv = fail(r, 12, "unknown flags 0x%" PRIx32, flags);
+		goto out;
+	}
+	meta.last_index = get_le64(r->buf + 16);
+	meta.last_term = get_le64(r->buf + 24);
+	rv = read_members(r, &meta, META_FIXED, meta_end);
+	if (rv < 0)
+		goto out;
+	kv = kv_new();
+	if (!kv) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	rv = presize(r, kv, meta_end + 4);
+	if (rv < 0)
+		goto out;
+	rv = read_chunks(r, kv, meta_end + 4);
+	if (rv < 0)
+		goto out;
+	kv_set_applied_index(kv, meta.last_index);
+	*ret_kv = kv;
+	*ret_meta = meta;
+	return 0;
+out:
+	if (rv == -ENOMEM && r->err_len)
+		snprintf(r->err, r->err_len, "%s: out of memory", r->name);
+	kv_free(kv);
+	kv_snapshot_meta_free(&meta);
+	return rv;
+}
+
+int kv_snapshot_decode(const void *buf, size_t len, const char *name, struct kv **ret_kv,
+		       struct kv_snapshot_meta *ret_meta, char *err, size_t err_len)
+{
+	struct reader r = { len ? buf : (const uint8_t *)"", len, name, err, err_len };
+
+	return decode(&r, ret_kv, ret_meta);
+}
+
+int kv_snapshot_load(const char *path, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta,
+		     char *err, size_t err_len)
+{
+	struct reader r = { (const uint8_t *)"", 0, path, err, err_len };
+	void *map = MAP_FAILED;
+	const char *step = "open";
+	struct stat st;
+	int fd, rv;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		goto fail_errno;
+	step = "stat";
+	if (fstat(fd, &st) < 0)
+		goto fail_errno;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL; /* a directory or device under a snapshot's name */
+		step = "not a regular file";
+		goto fail_errno;
+	}
+	if (st.st_size > 0) {
+		step = "mmap";
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED)
+			goto fail_errno;
+		(void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+		r.buf = map;
+		r.len = (size_t)st.st_size;
+	}
+	rv = decode(&r, ret_kv, ret_meta);
+	goto out;
+fail_errno:
+	rv = -errno;
+	if (err_len)
+		snprintf(err, err_len, "%s: %s: %s", path, step, strerror(-rv));
+out:
+	if (map != MAP_FAILED)
+		munmap(map, r.len);
+	if (fd >= 0)
+		close(fd);
+	return rv;
+}
+
+/* ---- The snapshot directory ---- */
+
+struct snap_name {
+	uint64_t term, index;
+	bool tmp;
+	char name[64];
+};
+
+/* Strict decimal: digits only, no leading zero (but "0"), no overflow. */
+static const char *parse_u64(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (*p == '0' && p[1] >= '0' && p[1] <= '9')
+		return NULL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return NULL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return NULL;
+	*ret = v;
+	return p;
+}
+
+/* "snapshot-<term>-<index>" or the same with ".tmp". */
+static bool parse_snap_name(const char *name, struct snap_name *ret)
+{
+	const char *p;
+
+	if (strncmp(name, "snapshot-", 9) != 0 || strlen(name) >= sizeof ret->name)
+		return false;
+	p = parse_u64(name + 9, &ret->term);
+	if (!p || *p != '-')
+		return false;
+	p = parse_u64(p + 1, &ret->index);
+	if (!p)
+		return false;
+	if (strcmp(p, ".tmp") == 0)
+		ret->tmp = true;
+	else if (*p == '\0')
+		ret->tmp = false;
+	else
+		return false;
+	strcpy(ret->name, name);
+	return true;
+}
+
+static int snap_cmp_desc(const void *a, const void *b)
+{
+	const struct snap_name *x = a, *y = b;
+
+	if (x->index != y->index)
+		return x->index < y->index ? 1 : -1;
+	if (x->term != y->term)
+		return x->term < y->term ? 1 : -1;
+	return 0;
+}
+
+/* All snapshot names in dir, newest first (.tmp ones included, flagged). */
+static int list_snapshots(const char *dir, struct snap_name **ret, size_t *ret_n)
+{
+	struct snap_name *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int rv = 0;
+
+	if (!d)
+		return -errno;
+	while ((errno = 0, de = readdir(d))) {
+		struct snap_name s;
+		if (!parse_snap_name(de->d_name, &s))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			nv = kv_realloc(v, cap * sizeof *v);
+			if (!nv) {
+				rv = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[n++] = s;
+	}
+	if (rv == 0 && errno)
+		rv = -errno;
+	closedir(d);
+	if (rv < 0) {
+		free(v);
+		return rv;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof *v, snap_cmp_desc);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int join_path(char *out, const char *dir, const char *name)
+{
+	int n = snprintf(out, KV_SNAPSHOT_PATH_MAX, "%s/%s", dir, name);
+
+	return n < 0 || n >= KV_SNAPSHOT_PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rv = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rv = -errno;
+	close(fd);
+	return rv;
+}
+
+/* Best effort: a file left behind is only disk space, and is retried on the
+ * next save. */
+static void prune(const char *dir, const struct snap_name *saved)
+{
+	struct snap_name *v;
+	char path[KV_SNAPSHOT_PATH_MAX];
+	bool kept_previous = false;
+	size_t n;
+
+	if (list_snapshots(dir, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		bool older = snap_cmp_desc(&v[i], saved) > 0;
+		if (!v[i].tmp && (!older || !kept_previous)) {
+			kept_previous |= older;
+			continue; /* the new one, anything newer, and the previous one */
+		}
+		if (join_path(path, dir, v[i].name) == 0)
+			(void)unlink(path);
+	}
+	free(v);
+}
+
+int kv_snapshot_save(const char *dir, const struct kv *kv, const struct kv_snapshot_meta *meta,
+		     char *err, size_t err_len)
+{
+	char tmp[KV_SNAPSHOT_PATH_MAX], final[KV_SNAPSHOT_PATH_MAX];
+	struct snap_name saved = { .term = meta->last_term, .index = meta->last_index };
+	const char *step = "path";
+	bool tmp_exists = false;
+	int fd = -1, rv;
+
+	snprintf(saved.name, sizeof saved.name, "snapshot-%" PRIu64 "-%" PRIu64, meta->last_term,
+		 meta->last_index);
+	rv = join_path(final, dir, saved.name);
+	if (rv == 0) {
+		int n = snprintf(tmp, sizeof tmp, "%s.tmp", final);
+		rv = n < 0 || (size_t)n >= sizeof tmp ? -ENAMETOOLONG : 0;
+	}
+	if (rv < 0)
+		goto out;
+	step = "create";
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rv = -errno;
+		goto out;
+	}
+	tmp_exists = true;
+	step = "write";
+	rv = kv_snapshot_write(kv, fd, meta);
+	if (rv < 0)
+		goto out;
+	step = "fdatasync";
+	if (fdatasync(fd) < 0) {
+		rv = -errno;
+		goto out;
+	}
+	step = "close";
+	rv = close(fd) < 0 ? -errno : 0;
+	fd = -1;
+	if (rv < 0)
+		goto out;
+	step = "rename";
+	if (rename(tmp, final) < 0) {
+		rv = -errno;
+		goto out;
+	}
+	tmp_exists = false;
+	/* Until the directory is synced the rename may not survive a crash;
+	 * then the previous snapshot is still there, so this is no loss. */
+	step = "fsync directory";
+	rv = fsync_dir(dir);
+	if (rv < 0)
+		goto out;
+	prune(dir, &saved);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp_exists)
+		(void)unlink(tmp);
+	if (rv < 0 && err_len)
+		snprintf(err, err_len, "%s/%s: %s: %s", dir, saved.name, step, strerror(-rv));
+	else if (err_len)
+		err[0] = '\0';
+	return rv;
+}
+
+int kv_snapshot_fork(const char *dir, const struct kv *kv, const struct kv_snapshot_meta *meta,
+		     pid_t *ret_pid)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* The child owns a copy-on-write image of the parent's memory: the
+		 * map as it is now. _exit: no atexit handlers, no stdio flushing of
+		 * the parent's buffers. */
+		int rv = kv_snapshot_save(dir, kv, meta, NULL, 0);
+		_exit(rv == 0 ? 0 : -rv <= 255 ? -rv : EIO);
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+int kv_snapshot_load_latest(const char *dir, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta,
+			    char **ret_path, char *err, size_t err_len)
+{
+	char path[KV_SNAPSHOT_PATH_MAX], first_err[512] = "";
+	struct kv_snapshot_meta meta = { 0 };
+	struct snap_name *v = NULL;
+	struct kv *kv = NULL;
+	char *path_copy = NULL;
+	size_t n = 0, tried = 0;
+	int rv;
+
+	if (err_len)
+		err[0] = '\0';
+	rv = list_snapshots(dir, &v, &n);
+	if (rv < 0) {
+		if (err_len)
+			snprintf(err, err_len, "%s: %s", dir, strerror(-rv));
+		return rv;
+	}
+	rv = -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		char e[512];
+		if (v[i].tmp)
+			continue;
+		tried++;
+		rv = join_path(path, dir, v[i].name);
+		if (rv == 0)
+			rv = kv_snapshot_load(path, &kv, &meta, e, sizeof e);
+		else
+			snprintf(e, sizeof e, "%s/%s: path too long", dir, v[i].name);
+		/* Out of memory says nothing about the file: do not fall back to an
+		 * older snapshot over it. */
+		if (rv == 0 || rv == -ENOMEM)
+			break;
+		if (!first_err[0])
+			snprintf(first_err, sizeof first_err, "%s", e);
+	}
+	free(v);
+	if (rv == 0 && ret_path && (path_copy = kv_malloc(strlen(path) + 1)))
+		strcpy(path_copy, path);
+	if (rv == 0 && ret_path && !path_copy) {
+		kv = kv_free(kv);
+		kv_snapshot_meta_free(&meta);
+		rv = -ENOMEM;
+	}
+	if (rv == 0) {
+		*ret_kv = kv;
+		*ret_meta = meta;
+		if (ret_path)
+			*ret_path = path_copy;
+	} else if (rv == -ENOMEM) {
+		snprintf(first_err, sizeof first_err, "%s: out of memory", dir);
+	} else if (tried == 0) {
+		rv = -ENOENT;
+		snprintf(first_err, sizeof first_err, "%s: no snapshot", dir);
+	} else {
+		rv = -EBADMSG; /* first_err: why the newest one was refused */
+	}
+	if (err_len)
+		snprintf(err, err_len, "%s", first_err);
+	return rv;
+}
