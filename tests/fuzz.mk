@@ -1,30 +1,46 @@
-# libFuzzer targets, one per goraft decoder, built with clang apart from the
-# main build (they need -fsanitize=fuzzer). `make fuzz-check` runs each for
-# FUZZ_SECONDS (CI: a few seconds); `make fuzz-long FUZZ_SECONDS=3600` longer.
+# libFuzzer targets for every input raftd takes from outside, built with
+# clang apart from the main build (they need -fsanitize=fuzzer):
+#   fuzz_<kind>           one per goraft protobuf decoder, differential
+#                         against protobuf-c (tests/fuzz/fuzz_wire.c)
+#   fuzz_http_response    the peer client's HTTP response parser
+#   fuzz_kv_snapshot      snapshot files
+# `make fuzz-check` runs each for FUZZ_SECONDS (CI: a few seconds) from a seed
+# corpus; `make fuzz-long FUZZ_SECONDS=3600` runs them longer.
 
-FUZZ_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
-FUZZ_TARGETS = $(FUZZ_KINDS:%=tests/fuzz/fuzz_%)
+FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
+FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
+FUZZ_OTHER = kv_snapshot
+FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
+FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
 FUZZ_CCOPTS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-I$(top_srcdir) -I$(top_builddir) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS)
-FUZZ_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
+	-I$(top_srcdir) -I$(top_builddir) -I$(top_builddir)/proto
+FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
 EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
-$(FUZZ_TARGETS): tests/fuzz/fuzz_%: $(FUZZ_INPUTS) proto/pb.stamp
+$(FUZZ_WIRE_TARGETS): tests/fuzz/fuzz_%: $(FUZZ_WIRE_INPUTS) proto/pb.stamp
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
-	$(FUZZ_CC) $(FUZZ_CCOPTS) -DFUZZ_KIND=WIRE_$$(echo $* | tr a-z A-Z) \
-		$(FUZZ_INPUTS) $(GORAFT_PB_C) $(PROTOBUFC_LIBS) -o $@
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(PROTOBUFC_CFLAGS) -DFUZZ_KIND=WIRE_$$(echo $* | tr a-z A-Z) \
+		$(FUZZ_WIRE_INPUTS) $(GORAFT_PB_C) $(PROTOBUFC_LIBS) -o $@
+
+tests/fuzz/fuzz_http_response: $(srcdir)/tests/fuzz/fuzz_http_response.c $(srcdir)/net/http_parse.c
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $^ -o $@
+
+FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv.c $(srcdir)/src/kv_snapshot.c \
+	$(srcdir)/wal/crc32c.c
+tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS)
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
 
 fuzz: $(FUZZ_TARGETS)
 
-# Each target starts from the captured vectors; a crash leaves its input in
-# tests/fuzz/ and fails the run.
+# Each target starts from its seed corpus; a crash leaves its input in
+# tests/fuzz/crash-* and fails the run.
 fuzz-check: $(FUZZ_TARGETS)
 	@set -e; total=0; \
-	for k in $(FUZZ_KINDS); do \
+	for k in $(FUZZ_NAMES); do \
 		corpus=tests/fuzz/corpus-$$k; \
 		$(srcdir)/tests/fuzz/seed.sh $$k '$(GORAFT_WIRE_DIR)' $$corpus; \
 		tests/fuzz/fuzz_$$k -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -34,7 +50,7 @@ fuzz-check: $(FUZZ_TARGETS)
 		total=$$((total + runs)); \
 		echo "fuzz_$$k: $$runs executions, no crash"; \
 	done; \
-	echo "fuzz: $$total executions over $(words $(FUZZ_KINDS)) targets, no crash"
+	echo "fuzz: $$total executions over $(words $(FUZZ_NAMES)) targets, no crash"
 
 fuzz-long:
 	$(MAKE) fuzz-check FUZZ_SECONDS=$(FUZZ_SECONDS)

@@ -20,5 +20,13 @@ snaprec_resp) printf '\010\001\020\001\030\010' > "$out/snaprec-resp" ;;
 log_entry)
 	printf '\010\007\020\001\032\010raft:nop' > "$out/nop"
 	printf '\010\010\020\001\032\005write\042\034{"key":"after","value":"x"}\n' > "$out/write" ;;
+kv_snapshot)
+	# The target repairs CRCs itself, so a tiny valid-looking start is enough.
+	printf 'RAFTDKVS' > "$out/magic" ;;
+http_response)
+	printf 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Type: application/octet-stream\r\n\r\n\010\000\020\003\030\003\040\001' > "$out/go-200"
+	printf 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 1\r\n\r\n\n' > "$out/go-400"
+	printf 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n0\r\nTrailer: t\r\n\r\n' > "$out/chunked"
+	printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\nFailed creating response.\n' > "$out/close" ;;
 *) echo "seed.sh: unknown kind $kind" >&2; exit 2 ;;
 esac
