@@ -421,17 +421,22 @@ int wal_reserve(struct wal *w, uint64_t index, uint64_t term, size_t len, uint8_
 	if (!b || b->closed || b->used + rec + PAD_MAX > b->cap) {
 		size_t need = round_up(rec + PAD_MAX, WAL_BLOCK_SIZE);
 		struct wal_buf *nb = buf_new(need > w->batch_size ? need : w->batch_size);
-		if (!nb)
-			return -ENOMEM;
+		/* Linked only with its first entry: no empty buffer in the list. */
+		rv = nb ? buf_push(nb, index, 0) : -ENOMEM;
+		if (rv < 0) {
+			wal_buf_unref(nb);
+			return rv;
+		}
 		if (b)
 			b->closed = true, b->next = nb;
 		else
 			w->gather_head = nb;
 		w->gather_tail = b = nb;
+	} else {
+		rv = buf_push(b, index, (uint32_t)b->used);
+		if (rv < 0)
+			return rv;
 	}
-	rv = buf_push(b, index, (uint32_t)b->used);
-	if (rv < 0)
-		return rv;
 	if (!w->anchored) {
 		/* A new, empty WAL starts wherever the caller starts (e.g. after a
 		 * snapshot). */
@@ -509,7 +514,7 @@ static void write_start(struct wal *w, struct wal_seg *seg)
 	io->iov_first = 0;
 	io->total = io->done = 0;
 	while (w->gather_head && io->nbufs < WAL_MAX_IOV &&
-	       seg->wpos + io->total + w->gather_head->used <= w->seg_size) {
+	       seg->wpos + io->total + w->gather_head->used <= seg->map_len) {
 		struct wal_buf *b = w->gather_head;
 		w->gather_head = b->next;
 		b->next = NULL;
@@ -934,7 +939,9 @@ static void kick(struct wal *w)
 		buf_seal(b);
 	seg = active_seg(w);
 	b = w->gather_head;
-	if (!seg || seg->sealed || seg->wpos + b->used > w->seg_size) {
+	/* map_len: a segment from before a change of segment_size keeps its
+	 * own size. */
+	if (!seg || seg->sealed || seg->wpos + b->used > seg->map_len) {
 		w->create_first = b->first;
 		w->create_for_trunc = false;
 		create_start(w);

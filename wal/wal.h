@@ -81,18 +81,21 @@ struct wal_error {
 	char file[WAL_NAME_MAX]; /* file name inside the directory, or "" */
 	uint64_t offset;      /* byte offset in that file, when it applies */
 	uint64_t dropped_from; /* non-fatal batch failure: first index dropped */
-	char detail[160];     /* human words: "crc mismatch", "entries 5..9 missing" */
+	char detail[160];     /* human words, e.g. "gap: entries 5..9 missing ..." */
 };
 
-/* "recover: 0000000000000001-0000000000000001.seg offset 8192: bad record
- * (crc mismatch): Bad message". Returns what snprintf returns. */
+/* One line such as "recover 0000000000000001-0000000000000001.seg offset
+ * 8192: bad record (after index 41): Bad message". Returns what snprintf
+ * returns. */
 int wal_error_format(const struct wal_error *e, char *buf, size_t len);
 
 struct wal_config {
 	const char *dir;         /* created (one level) if missing, unless readonly */
 	struct io_uring *ring;   /* required unless readonly; >= 8 SQ entries */
 	uint64_t segment_size;   /* 0 = default; multiple of WAL_BLOCK_SIZE */
-	size_t batch_size;       /* 0 = default; bytes per batch buffer */
+	size_t batch_size;       /* 0 = default; bytes per batch buffer (at most
+				  * segment_size / 4; a larger entry gets a
+				  * buffer of its own) */
 	enum wal_sync sync;
 	/* false (default): segments are written with O_DIRECT where the file
 	 * system supports it (silently buffered where it does not): with the
@@ -195,9 +198,9 @@ struct wal_entry {
 	/* NULL: the bytes are in the mapped segment file; they stay valid until
 	 * wal_truncate() or wal_compact() is called with an argument that drops
 	 * this index, or wal_close().
-	 * Non-NULL: the entry is not yet written and the bytes are in this batch
-	 * buffer; valid until control returns to the event loop unless pinned
-	 * with wal_buf_ref(). */
+	 * Non-NULL: the entry's batch is not yet durable and the bytes are in
+	 * this batch buffer; valid until control returns to the event loop
+	 * unless pinned with wal_buf_ref(). */
 	struct wal_buf *buf;
 };
 

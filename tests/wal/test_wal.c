@@ -758,6 +758,33 @@ START_TEST(test_compact_after_truncate)
 }
 END_TEST
 
+/* Segments written with another segment size keep theirs. */
+START_TEST(test_segment_size_change)
+{
+	struct fx f;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 250, 25);
+	fx_close(&f);
+	f.cfg.segment_size = 256 << 10;
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 250);
+	for (uint64_t i = 251; i <= 1200; i += 50) {
+		append_range(&f, i, i + 49, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+	}
+	check_range(&f, 1, 1200, 0);
+	fx_close(&f);
+	f.cfg.segment_size = 64 << 10;
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 1200);
+	check_range(&f, 1, 1200, 0);
+	fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_entry_too_large)
 {
 	struct fx f;
@@ -1487,6 +1514,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_truncate_crash_before_unlink);
 	tcase_add_test(tc, test_compact_after_truncate);
+	tcase_add_test(tc, test_segment_size_change);
 	tcase_add_test(tc, test_entry_too_large);
 	tcase_add_test(tc, test_meta);
 	tcase_add_test(tc, test_single_writer);
