@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +69,29 @@ static double lat_pct(struct lat *l, double p)
 }
 
 static char base[512];
+static unsigned dev_major, dev_minor; /* the device under base */
+
+/* Cache flushes the device has completed (/proc/diskstats field 18), to
+ * show that every durable batch really reached the disk. 0 if unknown. */
+static unsigned long long dev_flushes(void)
+{
+	FILE *f = fopen("/proc/diskstats", "r");
+	unsigned long long v = 0, x[17];
+	unsigned ma, mi;
+	char line[512], name[64];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line,
+			   "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
+			   "%llu %llu %llu %llu",
+			   &ma, &mi, name, &x[0], &x[1], &x[2], &x[3], &x[4], &x[5], &x[6], &x[7],
+			   &x[8], &x[9], &x[10], &x[11], &x[12], &x[13], &x[14], &x[15], &x[16]) == 20 &&
+		    ma == dev_major && mi == dev_minor)
+			v = x[15];
+	if (f)
+		fclose(f);
+	return v;
+}
 static double run_secs = 2.0;
 
 static void rm_dir(const char *dir)
@@ -163,6 +187,7 @@ static struct raw_result raw_run(size_t bs, bool direct)
 /* --- WAL with proposers ------------------------------------------------------ */
 
 struct bench {
+	unsigned long long batches;
 	struct io_uring ring;
 	struct wal *w;
 	double *sent;     /* append time by index % cap */
@@ -178,6 +203,7 @@ static void b_durable(void *ctx, uint64_t index)
 	struct bench *b = ctx;
 	double t = now();
 
+	b->batches++;
 	for (; b->done < index; b->done++) {
 		lat_add(&b->lat, t - b->sent[(b->done + 1) % b->cap]);
 		b->free_proposers++;
@@ -195,6 +221,7 @@ static void b_error(void *ctx, const struct wal_error *e)
 
 struct wal_result {
 	double eps, mbs, p50, p99;
+	double flushes_per_batch;
 };
 
 static int wal_run(const char *name, unsigned proposers, size_t entry, enum wal_sync sync,
@@ -239,7 +266,9 @@ static int wal_run(const char *name, unsigned proposers, size_t entry, enum wal_
 	}
 	b.next++;
 	b.lat.n = 0;
+	b.batches = 0;
 	b.free_proposers = proposers;
+	unsigned long long f0 = dev_flushes();
 	t0 = now();
 	do {
 		for (; b.free_proposers; b.free_proposers--, b.next++) {
@@ -257,6 +286,7 @@ static int wal_run(const char *name, unsigned proposers, size_t entry, enum wal_
 	res->mbs = res->eps * (double)entry / 1e6;
 	res->p50 = lat_pct(&b.lat, 0.5);
 	res->p99 = lat_pct(&b.lat, 0.99);
+	res->flushes_per_batch = b.batches ? (double)(dev_flushes() - f0) / (double)b.batches : 0;
 	rv = b.err;
 out_close:
 	ring_drain(&b.ring, b.w);
@@ -372,7 +402,7 @@ static bool wal_direct_io_probe(bool buffered)
 }
 
 struct paired {
-	double wal_eps, wal_mbs, wal_p50, wal_p99;
+	double wal_eps, wal_mbs, wal_p50, wal_p99, wal_fpb;
 	double raw_ops, raw_mbs, raw_p50;
 	double r_eps, r_mbs, r_p50; /* medians of the per-pair ratios */
 };
@@ -386,7 +416,7 @@ static double median(double *v)
 static int pair_run(const char *name, unsigned proposers, size_t entry, enum wal_sync sync,
 		    bool buffered, size_t raw_bs, bool raw_direct, struct paired *ret)
 {
-	double v[10][REPS];
+	double v[11][REPS];
 	struct raw_result raw;
 	struct wal_result w = { 0 };
 
@@ -398,9 +428,10 @@ static int pair_run(const char *name, unsigned proposers, size_t entry, enum wal
 		v[0][i] = w.eps, v[1][i] = w.mbs, v[2][i] = w.p50, v[3][i] = w.p99;
 		v[4][i] = raw.ops, v[5][i] = raw.mbs, v[6][i] = raw.p50;
 		v[7][i] = w.eps / raw.ops, v[8][i] = w.mbs / raw.mbs, v[9][i] = w.p50 / raw.p50;
+		v[10][i] = w.flushes_per_batch;
 	}
 	*ret = (struct paired){ median(v[0]), median(v[1]), median(v[2]), median(v[3]),
-				median(v[4]), median(v[5]), median(v[6]),
+				median(v[10]), median(v[4]), median(v[5]), median(v[6]),
 				median(v[7]), median(v[8]), median(v[9]) };
 	return 0;
 }
@@ -408,6 +439,7 @@ static int pair_run(const char *name, unsigned proposers, size_t entry, enum wal
 int main(int argc, char **argv)
 {
 	struct statfs sf;
+	struct stat st;
 	struct paired r;
 	static const unsigned props[] = { 1, 16, 64, 256 };
 	static const struct {
@@ -431,10 +463,12 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	snprintf(base, sizeof(base), "%s/bench-wal.%d", argv[1], (int)getpid());
 	rm_dir(base);
-	if (mkdir(base, 0755) < 0 || statfs(base, &sf) < 0) {
+	if (mkdir(base, 0755) < 0 || statfs(base, &sf) < 0 || stat(base, &st) < 0) {
 		perror(base);
 		return 1;
 	}
+	dev_major = major(st.st_dev);
+	dev_minor = minor(st.st_dev);
 	printf("WAL benchmark in %s: file system %s (f_type 0x%lx)\n"
 	       "each figure: median of %d runs of %.1f s, each run paired with a raw run just "
 	       "before it\n"
@@ -469,9 +503,9 @@ int main(int argc, char **argv)
 		if (pair_run("proposers", props[i], 256, WAL_SYNC_FSYNC, false, 4096, true, &r) < 0)
 			return 1;
 		printf("  %3u proposers %9.0f entries/s (raw %6.0f/s, %6.1fx)  p50 %7.1f us "
-		       "(raw %6.1f us, %.2fx)  p99 %7.1f us\n",
+		       "(raw %6.1f us, %.2fx)  p99 %7.1f us  %.2f device flushes/batch\n",
 		       props[i], r.wal_eps, r.raw_ops, r.r_eps, r.wal_p50 * 1e6, r.raw_p50 * 1e6,
-		       r.r_p50, r.wal_p99 * 1e6);
+		       r.r_p50, r.wal_p99 * 1e6, r.wal_fpb);
 	}
 
 	printf("\n64 KiB entries, 32 proposers, default mode\n");
