@@ -1,1 +1,28 @@
-# (module rules are added here by the module's owner)
+# net/ tests: the response parser (pure) and the peer client against real
+# loopback servers on the real ring. The fuzz target for the parser is
+# tests/fuzz/fuzz_http_response.c (wired in tests/fuzz.mk).
+
+check_PROGRAMS += tests/net/test_http_parse
+TESTS += tests/net/test_http_parse
+tests_net_test_http_parse_SOURCES = tests/net/test_http_parse.c
+tests_net_test_http_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_net_test_http_parse_LDADD = net/libnet.a $(CHECK_LIBS)
+
+check_PROGRAMS += tests/net/test_peer
+TESTS += tests/net/test_peer
+tests_net_test_peer_SOURCES = tests/net/test_peer.c tests/net/test_server.c tests/net/test_server.h
+tests_net_test_peer_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
+tests_net_test_peer_LDADD = net/libnet.a proto/libwire.a $(URING_LIBS) $(CHECK_LIBS) -lpthread
+
+EXTRA_DIST += tests/fuzz/fuzz_http_response.c
+
+# The same client tests with SENDMSG_ZC refused by the kernel (an undefined
+# zero-copy flag gets -EINVAL, as on a kernel without it): exercises the
+# step-down and the fallback to plain sendmsg, and the copied-bytes counter.
+check_PROGRAMS += tests/net/test_peer_fallback
+TESTS += tests/net/test_peer_fallback
+tests_net_test_peer_fallback_SOURCES = tests/net/test_peer.c tests/net/test_server.c \
+	tests/net/test_server.h net/peer.c net/http_parse.c
+tests_net_test_peer_fallback_CPPFLAGS = $(AM_CPPFLAGS) -DPEER_TEST_FORCE_ZC_EINVAL
+tests_net_test_peer_fallback_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
+tests_net_test_peer_fallback_LDADD = proto/libwire.a $(URING_LIBS) $(CHECK_LIBS) -lpthread

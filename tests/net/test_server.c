@@ -1,0 +1,323 @@
+/* tests/net/test_server.c — see test_server.h. */
+#include "tests/net/test_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TS_BUF (256 * 1024)
+#define TS_ECHO_MAX (64 * 1024)
+
+uint64_t ts_fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+struct conn {
+	struct test_server *s;
+	int fd;
+	char *buf;
+	size_t have;
+};
+
+static int fill(struct conn *c)
+{
+	if (c->have == TS_BUF)
+		return -1;
+	ssize_t n = recv(c->fd, c->buf + c->have, TS_BUF - c->have, 0);
+	if (n <= 0)
+		return -1;
+	c->have += (size_t)n;
+	atomic_fetch_add(&c->s->bytes_in, (unsigned long long)n);
+	return 0;
+}
+
+static void consume(struct conn *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->have - n);
+	c->have -= n;
+}
+
+static size_t count_heads(const char *p, size_t n)
+{
+	size_t k = 0;
+	const char *end = p + n, *q;
+	while ((q = memmem(p, (size_t)(end - p), "\r\n\r\n", 4))) {
+		k++;
+		p = q + 4;
+	}
+	return k;
+}
+
+/* Read one request: returns 0 with its body (first TS_ECHO_MAX bytes) and
+ * hash, or -1 at EOF/error. */
+static int read_request(struct conn *c, uint8_t *echo, size_t *echo_len, uint64_t *hash)
+{
+	char *end;
+	while (!(end = memmem(c->buf, c->have, "\r\n\r\n", 4)))
+		if (fill(c) < 0)
+			return -1;
+	size_t hlen = (size_t)(end + 4 - c->buf);
+	char head[4096];
+	size_t cp = hlen < sizeof(head) - 1 ? hlen : sizeof(head) - 1;
+	memcpy(head, c->buf, cp);
+	head[cp] = '\0';
+	unsigned long long cl = 0;
+	char *h = strcasestr(head, "\r\ncontent-length:");
+	if (h)
+		cl = strtoull(h + 17, NULL, 10);
+	consume(c, hlen);
+	*hash = TS_FNV_INIT;
+	*echo_len = 0;
+	while (cl) {
+		if (c->have == 0 && fill(c) < 0)
+			return -1;
+		size_t take = c->have < cl ? c->have : (size_t)cl;
+		*hash = ts_fnv1a(*hash, (uint8_t *)c->buf, take);
+		size_t e = TS_ECHO_MAX - *echo_len;
+		if (e > take)
+			e = take;
+		memcpy(echo + *echo_len, c->buf, e);
+		*echo_len += e;
+		consume(c, take);
+		cl -= take;
+	}
+	return 0;
+}
+
+static void serve(struct test_server *s, int fd)
+{
+	struct conn c = { .s = s, .fd = fd, .buf = malloc(TS_BUF) };
+	uint8_t *echo = malloc(TS_ECHO_MAX);
+	char *out = malloc(TS_BUF);
+	size_t out_len = 0;
+	int collected = 0;
+	char hdr[256];
+	if (!c.buf || !echo || !out)
+		goto done;
+	if (s->mode == TS_NOREAD) {
+		char b;
+		while (!atomic_load(&s->stopping))
+			if (recv(fd, &b, 1, MSG_PEEK) <= 0) /* returns at once once data came */
+				usleep(10000);
+		goto done;
+	}
+	for (;;) {
+		size_t elen;
+		uint64_t hash;
+		if (read_request(&c, echo, &elen, &hash) < 0)
+			goto done;
+		atomic_fetch_add(&s->reqs, 1);
+		int outstanding = 1 + collected + (int)count_heads(c.buf, c.have);
+		int prev = atomic_load(&s->max_outstanding);
+		while (outstanding > prev && !atomic_compare_exchange_weak(&s->max_outstanding, &prev, outstanding))
+			;
+		int n;
+		enum ts_mode mode = s->mode;
+		if (mode == TS_CHAOS) {
+			static const enum ts_mode pick[] = {
+				TS_ECHO, TS_ECHO, TS_ECHO, TS_ECHO, TS_ECHO, TS_ECHO, TS_ECHO,
+				TS_ECHO, TS_CHUNKED, TS_CHUNKED, TS_CLOSE_EACH, TS_CLOSE_EACH,
+				TS_RESET, TS_STALL, TS_GARBAGE, TS_MIDBODY, TS_GO400, TS_EOF_BODY,
+			};
+			mode = pick[rand_r(&s->seed) % (sizeof(pick) / sizeof(pick[0]))];
+			if (mode == TS_STALL) {
+				usleep(300 * 1000); /* past the client's 200 ms */
+				mode = TS_ECHO;
+			} else if (mode == TS_GARBAGE) {
+				send_all(fd, "HTTP/1.1 2xx\r\n\r\n", 17);
+				goto done;
+			}
+		}
+		switch (mode) {
+		case TS_ECHO:
+		case TS_CLOSE_EACH:
+		case TS_CLOSE_IDLE:
+			n = snprintf(hdr, sizeof(hdr),
+				     "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s"
+				     "Content-Type: application/octet-stream\r\n\r\n",
+				     elen, mode == TS_CLOSE_EACH ? "Connection: close\r\n" : "");
+			if (send_all(fd, hdr, (size_t)n) < 0 || send_all(fd, echo, elen) < 0)
+				goto done;
+			if (mode != TS_ECHO)
+				goto done;
+			break;
+		case TS_BATCH:
+			n = snprintf(out + out_len, TS_BUF - out_len,
+				     "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", elen);
+			out_len += (size_t)n;
+			memcpy(out + out_len, echo, elen);
+			out_len += elen;
+			if (++collected == s->batch) {
+				if (send_all(fd, out, out_len) < 0)
+					goto done;
+				out_len = 0;
+				collected = 0;
+			}
+			break;
+		case TS_STALL:
+			break;
+		case TS_CHUNKED:
+			n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+			if (send_all(fd, hdr, (size_t)n) < 0)
+				goto done;
+			for (size_t i = 0; i < elen; i += 3) {
+				size_t k = elen - i < 3 ? elen - i : 3;
+				n = snprintf(hdr, sizeof(hdr), "%zx;ext=1\r\n", k);
+				if (send_all(fd, hdr, (size_t)n) < 0 || send_all(fd, echo + i, k) < 0 ||
+				    send_all(fd, "\r\n", 2) < 0)
+					goto done;
+			}
+			if (send_all(fd, "0\r\nX-Trailer: t\r\n\r\n", 19) < 0)
+				goto done;
+			break;
+		case TS_RESET: {
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			goto done;
+		}
+		case TS_MIDBODY:
+			send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", 51);
+			goto done;
+		case TS_GARBAGE:
+			send_all(fd, "SSH-2.0-OpenSSH_9.2\r\n\r\n", 23);
+			break;
+		case TS_HUGE:
+			send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nxx", 48);
+			break;
+		case TS_SINK:
+			n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n");
+			if (send_all(fd, hdr, (size_t)n) < 0 || send_all(fd, &hash, 8) < 0)
+				goto done;
+			break;
+		case TS_EOF_BODY:
+			n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+			send_all(fd, hdr, (size_t)n);
+			send_all(fd, echo, elen);
+			goto done;
+		case TS_DOUBLE:
+			n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+			if (send_all(fd, hdr, (size_t)n) < 0 || send_all(fd, hdr, (size_t)n) < 0)
+				goto done;
+			break;
+		case TS_NOREAD:
+		case TS_CHAOS:
+			break;
+		case TS_GO400:
+			n = snprintf(hdr, sizeof(hdr),
+				     "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+				     "X-Content-Type-Options: nosniff\r\nContent-Length: 1\r\n\r\n\n");
+			if (send_all(fd, hdr, (size_t)n) < 0)
+				goto done;
+			break;
+		}
+	}
+done:
+	free(c.buf);
+	free(echo);
+	free(out);
+}
+
+static void *run(void *arg)
+{
+	struct test_server *s = arg;
+	for (;;) {
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;
+		}
+		pthread_mutex_lock(&s->lock);
+		if (atomic_load(&s->stopping)) {
+			pthread_mutex_unlock(&s->lock);
+			close(fd);
+			break;
+		}
+		s->conn_fd = fd;
+		pthread_mutex_unlock(&s->lock);
+		atomic_fetch_add(&s->conns, 1);
+		serve(s, fd);
+		pthread_mutex_lock(&s->lock);
+		s->conn_fd = -1;
+		close(fd);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+int ts_start(struct test_server *s, enum ts_mode mode, int batch)
+{
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->batch = batch;
+	s->seed = (unsigned)batch; /* TS_CHAOS: the batch argument seeds it */
+	pthread_mutex_init(&s->lock, NULL);
+	s->conn_fd = -1;
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0)
+		return -errno;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	if (bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->lfd, 16) < 0 ||
+	    getsockname(s->lfd, (struct sockaddr *)&a, &al) < 0) {
+		int e = -errno;
+		close(s->lfd);
+		return e;
+	}
+	s->port = ntohs(a.sin_port);
+	int r = pthread_create(&s->thread, NULL, run, s);
+	if (r) {
+		close(s->lfd);
+		return -r;
+	}
+	return 0;
+}
+
+void ts_stop(struct test_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	atomic_store(&s->stopping, 1);
+	shutdown(s->lfd, SHUT_RDWR);
+	if (s->conn_fd >= 0)
+		shutdown(s->conn_fd, SHUT_RDWR);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	close(s->lfd);
+	pthread_mutex_destroy(&s->lock);
+}
+
+int ts_dead_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &al) < 0)
+		return -1;
+	close(fd);
+	return ntohs(a.sin_port);
+}
