@@ -272,16 +272,29 @@ static struct peer *peer_get(struct raft *r, const char *name)
 	struct peer *p = peer_find(r, name);
 	if (p)
 		return p;
-	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
-		if (!r->peers[i].used) {
-			p = &r->peers[i];
-			memset(p, 0, sizeof(*p));
-			p->used = true;
-			copy_name(p->name, name, sizeof(p->name));
-			return p;
-		}
+	int slot = -1;
+	for (int i = 0; i < RAFT_MAX_PEERS && slot < 0; i++)
+		if (!r->peers[i].used)
+			slot = i;
+	/* Full: reuse the slot of a name that is no longer a member and has
+	 * no message waiting (members come and go over a cluster's life; the
+	 * daemon repeats PEER_KIND if such a name comes back). */
+	for (int i = 0; i < RAFT_MAX_PEERS && slot < 0; i++) {
+		if (r->peers[i].member)
+			continue;
+		bool waiting = false;
+		for (size_t k = 0; k < r->n_held && !waiting; k++)
+			waiting = r->held[k].peer == i;
+		if (!waiting)
+			slot = i;
 	}
-	return NULL;
+	if (slot < 0)
+		return NULL;
+	p = &r->peers[slot];
+	memset(p, 0, sizeof(*p));
+	p->used = true;
+	copy_name(p->name, name, sizeof(p->name));
+	return p;
 }
 
 static void reset_election_timer(struct raft *r)
