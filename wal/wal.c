@@ -545,27 +545,45 @@ static void write_release(struct wal *w)
 	w->busy = BUSY_NONE;
 }
 
-/* ENOSPC: nothing of this batch, nor anything gathered after it, is
- * acknowledged; the segment is sealed so the next append starts a new one
- * whose first index supersedes whatever part of the batch reached the disk. */
-static void write_nospace(struct wal *w)
+/* ENOSPC: the batch that failed starts at `from`; drop it and everything
+ * gathered after it. A truncation made while the batch was in flight may
+ * have cut below `from`, and the entries appended after that cut are in the
+ * gather list: the log now ends before the lowest of these. A truncation
+ * still waiting for its segment then cuts there, so that the next index
+ * goes into a segment that starts with it. Reports the error (not fatal). */
+static void nospace(struct wal *w, uint64_t from, const char *op, const char *file, uint64_t off)
 {
-	struct wal_write_io *io = &w->wr;
-	uint64_t from = io->bufs[0]->first;
 	struct wal_error e;
 
-	io->seg->sealed = true;
-	write_release(w);
+	if (w->gather_head && w->gather_head->first < from)
+		from = w->gather_head->first;
+	if (w->last + 1 < from)
+		from = w->last + 1;
 	gather_drop_all(w);
-	if (w->last > from - 1)
-		w->last = from - 1;
-	w->written = w->last;
-	wal_set_error(&e, -ENOSPC, false, "write", io->seg->name, io->off,
-		      "batch from index %" PRIu64 " dropped", from);
+	w->last = w->written = from - 1;
+	if (w->durable > w->last)
+		w->durable = w->last;
+	if (w->create_pending && w->create_first > from)
+		w->create_first = from;
+	wal_set_error(&e, -ENOSPC, false, op, file, off, "batch from index %" PRIu64 " dropped",
+		      from);
 	e.dropped_from = from;
 	if (w->cfg.on_error)
 		w->cfg.on_error(w->cfg.ctx, &e);
 	kick(w);
+}
+
+/* ENOSPC on a batch write: nothing of it is acknowledged; the segment is
+ * sealed so the next append starts a new one whose first index supersedes
+ * whatever part of the batch reached the disk. */
+static void write_nospace(struct wal *w)
+{
+	struct wal_write_io *io = &w->wr;
+	uint64_t from = io->bufs[0]->first;
+
+	io->seg->sealed = true;
+	write_release(w);
+	nospace(w, from, "write", io->seg->name, io->off);
 }
 
 /* Point the iovecs at the batch from byte io->done on. */
@@ -752,19 +770,9 @@ static int create_error(struct wal_create_io *io, const char **ret_op)
 static void create_nospace(struct wal *w, const char *op)
 {
 	struct wal_create_io *io = &w->cr;
-	struct wal_error e;
 
 	w->busy = BUSY_NONE;
-	gather_drop_all(w);
-	if (w->last > io->first - 1)
-		w->last = io->first - 1;
-	w->written = w->last;
-	wal_set_error(&e, -ENOSPC, false, op, io->name, 0,
-		      "batch from index %" PRIu64 " dropped", io->first);
-	e.dropped_from = io->first;
-	if (w->cfg.on_error)
-		w->cfg.on_error(w->cfg.ctx, &e);
-	kick(w);
+	nospace(w, io->first, op, io->name, 0);
 }
 
 static void create_done(struct wal *w)

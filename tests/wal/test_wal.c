@@ -1446,6 +1446,99 @@ START_TEST(test_fallocate_enospc_on_rollover)
 	fx_fini(&f);
 }
 END_TEST
+
+/* ENOSPC on a batch that a truncation cut while it was being written: the
+ * entries appended after the cut are dropped too, and the log really ends
+ * where the error says (the next index goes where it belongs). */
+START_TEST(test_write_enospc_after_truncate_in_flight)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	one_entry(&f);
+	wal_failpoint_arm(WAL_FP_WRITE, 1, -ENOSPC);
+	append_range(&f, 2, 10, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	ck_assert(wal_busy(f.w));
+	ck_assert_int_eq(wal_truncate(f.w, 6), 0);
+	append_range(&f, 6, 8, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 1);
+	ck_assert(!f.err.fatal);
+	ck_assert_int_eq(f.err.err, -ENOSPC);
+	ck_assert_uint_eq(f.err.dropped_from, 2);
+	ck_assert_uint_eq(wal_last_index(f.w), 1);
+	ck_assert_uint_eq(wal_durable_index(f.w), 1);
+	append_range(&f, 2, 4, 2);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 4);
+	check_entry(&f, 1, 0);
+	check_range(&f, 2, 4, 2);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 4);
+	check_entry(&f, 1, 0);
+	check_range(&f, 2, 4, 2);
+	fx_fini(&f);
+}
+END_TEST
+
+/* The same for a segment creation that fails with ENOSPC after a truncation
+ * below its first index was made while it was in flight. */
+START_TEST(test_create_enospc_after_truncate_in_flight)
+{
+	struct fx f;
+	uint64_t last, t;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 150, 50); /* first segment nearly full */
+	/* Batches of 50 until one needs a new segment: its creation is then
+	 * in flight right after wal_flush(). */
+	for (last = 150;; last += 50) {
+		char names[8][64];
+		size_t before = list_segs(f.dir, names, 8);
+		wal_failpoint_arm(WAL_FP_FALLOCATE, 1, -ENOSPC);
+		append_range(&f, last + 1, last + 50, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+		if (f.err_calls)
+			break;
+		ck_assert_uint_eq(list_segs(f.dir, names, 8), before);
+	}
+	/* The batch last+1.. was dropped; do it again, with the cut. */
+	f.err_calls = 0;
+	ck_assert_uint_eq(wal_last_index(f.w), last);
+	wal_failpoint_arm(WAL_FP_FALLOCATE, 1, -ENOSPC);
+	append_range(&f, last + 1, last + 50, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	ck_assert(wal_busy(f.w));
+	t = last - 20;
+	ck_assert_int_eq(wal_truncate(f.w, t), 0);
+	append_range(&f, t, t + 2, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 1);
+	ck_assert(!f.err.fatal);
+	ck_assert_int_eq(f.err.err, -ENOSPC);
+	ck_assert_uint_eq(f.err.dropped_from, t);
+	ck_assert_uint_eq(wal_last_index(f.w), t - 1);
+	append_range(&f, t, t + 4, 2);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, t + 4);
+	check_range(&f, 1, t - 1, 0);
+	check_range(&f, t, t + 4, 2);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, t + 4);
+	check_range(&f, 1, t - 1, 0);
+	check_range(&f, t, t + 4, 2);
+	fx_fini(&f);
+}
+END_TEST
 #endif
 
 /* A real full file system: a 1 MiB tmpfs (root only; skipped otherwise,
@@ -1533,6 +1626,8 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_short_write_and_eagain_resubmitted);
 	tcase_add_test(tc, test_write_enospc_drops_batch_cleanly);
 	tcase_add_test(tc, test_fallocate_enospc_on_rollover);
+	tcase_add_test(tc, test_write_enospc_after_truncate_in_flight);
+	tcase_add_test(tc, test_create_enospc_after_truncate_in_flight);
 #endif
 	tcase_add_test(tc, test_enospc_tmpfs);
 	suite_add_tcase(s, tc);
