@@ -1,0 +1,52 @@
+/* src/log.h — the daemon's log: structured journald entries or stderr lines.
+ *
+ * Under journald (JOURNAL_STREAM names our stderr, as systemd sets it for a
+ * service) every message is one journal entry sent with sd_journal_send():
+ * MESSAGE, PRIORITY, the node's RAFT_NODE, RAFT_TERM, RAFT_ROLE and
+ * RAFT_LEADER as they are when the message is logged, a MESSAGE_ID for the
+ * events listed below (described in units/raftd.catalog), and any extra
+ * FIELD=value pairs the caller adds (RAFT_INDEX, RAFT_PEER...). Elsewhere a
+ * readable line on stderr: "raftd[n1] info: became leader (term 3)".
+ */
+#ifndef RAFTD_SRC_LOG_H
+#define RAFTD_SRC_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h>
+
+/* MESSAGE_IDs: stable, one per kind of event (sd-id128 strings). */
+#define LOG_ID_STARTED        "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f01"
+#define LOG_ID_LEADER_ELECTED "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f02"
+#define LOG_ID_TERM_CHANGED   "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f03"
+#define LOG_ID_MEMBER_JOINED  "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f04"
+#define LOG_ID_MEMBER_LEFT    "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f05"
+#define LOG_ID_SNAPSHOT_TAKEN "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f06"
+#define LOG_ID_SNAPSHOT_INSTALLED "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f07"
+#define LOG_ID_WAL_RECOVERED  "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f08"
+#define LOG_ID_WAL_TRUNCATED  "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f09"
+#define LOG_ID_PEER_UNREACHABLE "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0a"
+#define LOG_ID_PEER_BACK      "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0b"
+#define LOG_ID_STOPPING       "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0c"
+#define LOG_ID_WAL_FAILED     "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0d"
+#define LOG_ID_REMOVED        "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0e"
+
+/* Messages above this syslog priority (LOG_DEBUG is the most) are dropped. */
+void log_init(const char *node, int max_priority);
+/* The Raft context stamped on every later message. */
+void log_set_state(uint64_t term, const char *role, const char *leader);
+bool log_enabled(int priority);
+
+/* log_msg(LOG_INFO, LOG_ID_LEADER_ELECTED, "RAFT_INDEX=42", "became leader");
+ * fields: NULL or one "FIELD=value" string (journal only; several fields
+ * separated by '\n'). id: NULL or a MESSAGE_ID. */
+void log_msg(int priority, const char *id, const char *fields, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#define log_error(...) log_msg(LOG_ERR, NULL, NULL, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, NULL, NULL, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, NULL, NULL, __VA_ARGS__)
+#define log_debug(...) \
+	do { if (log_enabled(LOG_DEBUG)) log_msg(LOG_DEBUG, NULL, NULL, __VA_ARGS__); } while (0)
+
+#endif
