@@ -294,6 +294,9 @@ static struct peer *peer_get(struct raft *r, const char *name)
 	memset(p, 0, sizeof(*p));
 	p->used = true;
 	copy_name(p->name, name, sizeof(p->name));
+	/* A new member has not been heard from yet, not "never": check-quorum
+	 * gives it an election timeout before it counts as silent. */
+	p->last_ack = r->now;
 	return p;
 }
 
