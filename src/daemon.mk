@@ -10,3 +10,16 @@ src_libconfig_a_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 
 noinst_LIBRARIES += src/librpc.a
 src_librpc_a_SOURCES = src/rpc.c src/rpc.h
+
+# src/raftd: the daemon. node.c wires the core, the WAL, the peers, the KV
+# state machine and the HTTP API; log.c writes to journald or stderr.
+noinst_LIBRARIES += src/libnode.a
+src_libnode_a_SOURCES = src/node.c src/node.h src/log.c src/log.h
+src_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
+
+sbin_PROGRAMS += src/raftd
+src_raftd_SOURCES = src/raftd.c
+src_raftd_CFLAGS = $(AM_CFLAGS)
+src_raftd_LDADD = src/libnode.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a src/libkv.a \
+	src/libconfig.a src/libloop.a wal/libwal.a proto/libwire.a \
+	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

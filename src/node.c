@@ -1,0 +1,2137 @@
+/* src/node.c — one raftd node on one io_uring; see node.h.
+ *
+ * Sections: state, the core driver (events in, actions out), the WAL's
+ * callbacks, peers (outgoing RPCs, kind probes), the HTTP API (raft RPCs,
+ * /db, /join, /leave, /status, /metrics), snapshots, start-up and shutdown.
+ */
+#include "src/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "net/http_server.h"
+#include "net/peer.h"
+#include "proto/command.h"
+#include "proto/wire.h"
+#include "src/kv.h"
+#include "src/log.h"
+#include "src/loop.h"
+#include "src/raft.h"
+#include "src/rpc.h"
+#include "wal/wal.h"
+
+#define TICK_MS 10
+#define RING_ENTRIES 1024
+#define RPC_REPLY_DEADLINE_MS 5000 /* a core that never answers: 500 */
+#define WRITE_TIMEOUT_MS 10000     /* a client write not applied by then: 503 */
+#define PROBE_RETRY_MS 1000
+#define JOIN_RETRY_MS 1000
+#define RAFTD_PATH_VERSION "/raftd/version"
+
+/* ---- state ---------------------------------------------------------------- */
+
+/* A member other than this node, and our HTTP client to it. */
+struct npeer {
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	struct peer *p;
+	struct node *node;
+	bool kind_known, goraft, probing;
+	bool kind_unreported; /* the core has not been told goraft yet */
+	bool unreachable; /* logged as unreachable, not yet back */
+	uint64_t probe_at_ms;
+	struct npeer *next;
+};
+
+/* An incoming /raft request waiting for the core's response. */
+struct rpc_wait {
+	uint64_t req_id;
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct rpc_wait *next;
+};
+
+enum wait_kind { WAIT_WRITE, WAIT_MEMBER };
+
+/* A client request waiting for its entry to be applied. */
+struct write_wait {
+	raft_index index;
+	raft_term term;
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct write_wait *next;
+};
+
+/* A consistent read waiting for its ReadIndex, then for the apply. */
+struct read_wait {
+	uint64_t id;
+	raft_index index; /* 0 until confirmed */
+	uint64_t since_ms;
+	struct httpd_request *req;
+	char *key;
+	size_t key_len;
+	struct read_wait *next;
+};
+
+struct seq_need {
+	uint64_t seq;
+	raft_index need; /* durable index that makes seq durable */
+};
+
+struct meta_need {
+	uint64_t seq;
+	raft_term term;
+	char vote[RAFT_NAME_MAX];
+};
+
+/* What an APPEND with source RAFT_SRC_EVENT copies from. */
+struct step_ctx {
+	const struct wire_bytes *raw;     /* received AppendEntries entries */
+	const struct cmd *cmds;           /* proposed commands */
+	const struct wire_bytes *state;   /* SnapshotRecovery State */
+};
+
+struct node {
+	struct config cfg;
+	char *name, *url;
+	char dir_wal[4096], dir_snap[4096];
+	struct loop loop;
+	struct wal *wal;
+	struct raft *r;
+	struct kv *kv;
+	struct httpd *http;
+	struct rpc_decoder dec;
+	struct loop_timer tick;
+	struct loop_hook flush_hook;
+	int exit_status;
+	bool stopping;
+
+	struct npeer *peers;
+	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
+
+	uint64_t next_req_id;
+	struct rpc_wait *rpc_waits;
+	struct write_wait *writes, **writes_tail;
+	struct read_wait *reads;
+	uint64_t next_read_id;
+
+	/* durability bookkeeping between core seqs and the WAL */
+	struct seq_need *needs;
+	size_t needs_head, needs_len, needs_cap;
+	struct meta_need *metas;
+	size_t metas_len, metas_cap;
+	uint64_t persisted_seq, durable_seq;
+
+	/* events for the core, reported once the current update is carried out */
+	raft_index applied_pending;
+	bool snap_failed;
+
+	/* snapshots */
+	pid_t snap_pid;
+	int snap_pidfd;
+	struct loop_poll snap_poll;
+	raft_index snap_taking_index, snap_taking_term;
+	raft_index snap_prev_index; /* the snapshot kept as a fallback */
+	uint8_t *snap_state;        /* our latest snapshot's bytes, for SNAPREC */
+	size_t snap_state_len;
+	raft_index snap_state_index;
+
+	/* joining a cluster (-join) */
+	struct peer *join_peer;
+	bool joined;
+	uint64_t join_at_ms;
+	bool join_inflight;
+	char join_body[RAFT_NAME_MAX + RAFT_URL_MAX + 64];
+	struct iovec join_iov;
+
+	/* for STATUS= and the log's context */
+	enum raft_role last_role;
+	raft_term last_term;
+	char last_leader[RAFT_NAME_MAX];
+
+	/* metrics */
+	uint64_t writes_applied, writes_failed, reads_local, reads_consistent;
+	uint64_t rpcs_in, rpcs_out, ae_entries_out, entry_bytes_out;
+	uint64_t wal_batches;
+};
+
+static void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
+static void sync_peers(struct node *n);
+static void fail_writes_from(struct node *n, raft_index from, const char *why);
+
+static uint64_t now_ms(struct node *n)
+{
+	return loop_now_ms(&n->loop);
+}
+
+/* ---- durability bookkeeping ------------------------------------------------ */
+
+static int needs_push(struct node *n, uint64_t seq, raft_index need)
+{
+	if (n->needs_head + n->needs_len == n->needs_cap) {
+		if (n->needs_head) {
+			memmove(n->needs, n->needs + n->needs_head, n->needs_len * sizeof(*n->needs));
+			n->needs_head = 0;
+		}
+		if (n->needs_len == n->needs_cap) {
+			size_t cap = n->needs_cap ? 2 * n->needs_cap : 64;
+			struct seq_need *p = realloc(n->needs, cap * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			n->needs = p;
+			n->needs_cap = cap;
+		}
+	}
+	n->needs[n->needs_head + n->needs_len++] = (struct seq_need){ seq, need };
+	return 0;
+}
+
+/* Reports the highest log seq whose writes are all durable. */
+static void check_durable(struct node *n)
+{
+	raft_index d = wal_durable_index(n->wal);
+	uint64_t seq = 0;
+	while (n->needs_len && n->needs[n->needs_head].need <= d) {
+		seq = n->needs[n->needs_head].seq;
+		n->needs_head++;
+		n->needs_len--;
+	}
+	if (!n->needs_len)
+		n->needs_head = 0;
+	if (seq > n->durable_seq) {
+		n->durable_seq = seq;
+		struct raft_event ev = { .type = RAFT_EV_DURABLE, .durable.seq = seq };
+		step(n, &ev, NULL);
+	}
+}
+
+static void on_wal_durable(void *ctx, uint64_t index)
+{
+	struct node *n = ctx;
+	(void)index;
+	n->wal_batches++;
+	check_durable(n);
+}
+
+static void on_wal_meta(void *ctx, uint64_t term, const char *vote)
+{
+	struct node *n = ctx;
+	uint64_t seq = 0;
+	size_t keep = 0;
+	log_debug("meta durable: term %" PRIu64 " vote '%s'", term, vote);
+	/* Coalesced sets report the newest value: it confirms every set up to
+	 * the newest one that asked for exactly this value. */
+	for (size_t i = 0; i < n->metas_len; i++)
+		if (n->metas[i].term == term && !strcmp(n->metas[i].vote, vote))
+			seq = n->metas[i].seq;
+	for (size_t i = 0; i < n->metas_len; i++)
+		if (n->metas[i].seq > seq)
+			n->metas[keep++] = n->metas[i];
+	n->metas_len = keep;
+	if (seq > n->persisted_seq) {
+		n->persisted_seq = seq;
+		struct raft_event ev = { .type = RAFT_EV_PERSISTED, .persisted.seq = seq };
+		step(n, &ev, NULL);
+	}
+}
+
+static void on_wal_compacted(void *ctx, uint64_t first)
+{
+	(void)ctx;
+	log_debug("wal: log now starts at %" PRIu64, first);
+}
+
+static void fatal_stop(struct node *n, const char *why)
+{
+	log_msg(LOG_ERR, LOG_ID_WAL_FAILED, NULL, "%s: stopping so that recovery reads what is on disk", why);
+	n->exit_status = 1;
+	n->stopping = true;
+	loop_stop(&n->loop);
+}
+
+static void on_wal_error(void *ctx, const struct wal_error *e)
+{
+	struct node *n = ctx;
+	char msg[512];
+	wal_error_format(e, msg, sizeof(msg));
+	/* Even a non-fatal ENOSPC dropped entries the core believes appended:
+	 * restart from what is really on disk (fsyncgate: never retry). */
+	fatal_stop(n, msg);
+}
+
+/* ---- entries ---------------------------------------------------------------- */
+
+/* The command of a stored entry; cmd must be cmd_free()d. 0, or -EBADMSG for
+ * an entry that is not goraft's (raftd-only or unknown command names apply
+ * as no-ops). */
+static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char *err, size_t err_len)
+{
+	struct wire_log_entry e;
+	struct wire_error werr;
+	if (wire_decode_log_entry(data, len, &e, &werr) < 0) {
+		wire_error_format(&werr, err, err_len);
+		return -EBADMSG;
+	}
+	enum cmd_type t;
+	if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0) {
+		memset(cmd, 0, sizeof(*cmd));
+		cmd->type = CMD_NOP;
+		return 0;
+	}
+	return cmd_decode(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len,
+			  cmd, err, err_len);
+}
+
+/* Typed metadata of a stored entry, for raft_restore. Strings are strdup'ed
+ * into *names (freed by the caller). */
+static int entry_meta(const struct wal_entry *we, struct raft_entry *re, char **ret_name, char **ret_url,
+		      char *err, size_t err_len)
+{
+	struct cmd c;
+	int rv = entry_command(we->data, we->len, &c, err, err_len);
+	if (rv < 0)
+		return rv;
+	re->index = we->index;
+	re->term = we->term;
+	re->size = (uint32_t)we->len;
+	re->name = re->url = NULL;
+	*ret_name = *ret_url = NULL;
+	switch (c.type) {
+	case CMD_NOP: re->type = RAFT_ENTRY_NOP; break;
+	case CMD_WRITE: re->type = RAFT_ENTRY_COMMAND; break;
+	case CMD_JOIN:
+		re->type = RAFT_ENTRY_JOIN;
+		*ret_name = strdup(c.name.ptr ? c.name.ptr : "");
+		*ret_url = strdup(c.connection_string.ptr ? c.connection_string.ptr : "");
+		break;
+	case CMD_LEAVE:
+		re->type = RAFT_ENTRY_LEAVE;
+		*ret_name = strdup(c.name.ptr ? c.name.ptr : "");
+		break;
+	}
+	/* A raftd-only or unknown command name is a command to the core. */
+	struct wire_log_entry e;
+	if (wire_decode_log_entry(we->data, we->len, &e, NULL) == 0) {
+		enum cmd_type t;
+		if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0)
+			re->type = RAFT_ENTRY_COMMAND;
+	}
+	cmd_free(&c);
+	if ((re->type == RAFT_ENTRY_JOIN && (!*ret_name || !*ret_url)) ||
+	    (re->type == RAFT_ENTRY_LEAVE && !*ret_name)) {
+		free(*ret_name);
+		free(*ret_url);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	re->name = *ret_name;
+	re->url = *ret_url;
+	return 0;
+}
+
+/* The command for an entry the core made (a nop, or the bootstrap join). */
+static void core_entry_cmd(const struct raft_entry *e, struct cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	switch (e->type) {
+	case RAFT_ENTRY_JOIN:
+		c->type = CMD_JOIN;
+		c->name = cmd_str_ref(e->name, strlen(e->name));
+		c->connection_string = cmd_str_ref(e->url, strlen(e->url));
+		break;
+	case RAFT_ENTRY_LEAVE:
+		c->type = CMD_LEAVE;
+		c->name = cmd_str_ref(e->name, strlen(e->name));
+		break;
+	default:
+		c->type = CMD_NOP;
+		break;
+	}
+}
+
+/* Encodes the entry once, straight into the WAL's batch buffer: those bytes
+ * are what goes to disk and, zero-copy, to every peer. */
+static int append_cmd(struct node *n, raft_index index, raft_term term, const struct cmd *c)
+{
+	size_t len = cmd_entry_size(index, term, c);
+	uint8_t *p;
+	int rv = wal_reserve(n->wal, index, term, len, &p, NULL);
+	if (rv < 0)
+		return rv;
+	return cmd_entry_encode(index, term, c, p, len) < 0 ? -EIO : 0;
+}
+
+/* ---- applying ----------------------------------------------------------------- */
+
+static void reply_read(struct node *n, struct httpd_request *req, const void *key, size_t key_len)
+{
+	struct kv_view v;
+	if (kv_get(n->kv, key, key_len, &v))
+		httpd_reply(req, 200, "text/plain; charset=utf-8", v.value, v.value_len, NULL);
+	else
+		httpd_reply(req, 200, "text/plain; charset=utf-8", "", 0, NULL); /* goraft: no 404 */
+}
+
+static void serve_reads(struct node *n)
+{
+	raft_index applied = kv_applied_index(n->kv);
+	for (struct read_wait **pp = &n->reads; *pp;) {
+		struct read_wait *w = *pp;
+		if (w->index && w->index <= applied) {
+			reply_read(n, w->req, w->key, w->key_len);
+			n->reads_consistent++;
+			*pp = w->next;
+			free(w->key);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+static void answer_writes(struct node *n, raft_index upto)
+{
+	while (n->writes && n->writes->index <= upto) {
+		struct write_wait *w = n->writes;
+		raft_term t;
+		/* The index may have been overwritten by another leader's entry. */
+		bool ours = raft_entry_term(n->r, w->index, &t) ? t == w->term : kv_applied_index(n->kv) >= w->index;
+		if (ours) {
+			httpd_reply(w->req, 200, NULL, "", 0, NULL);
+			n->writes_applied++;
+		} else {
+			httpd_reply_text(w->req, 500, "command failed to be committed due to node failure");
+			n->writes_failed++;
+		}
+		n->writes = w->next;
+		free(w);
+	}
+	if (!n->writes)
+		n->writes_tail = &n->writes;
+}
+
+static int apply_range(struct node *n, raft_index first, raft_index last)
+{
+	for (raft_index i = first; i <= last; i++) {
+		struct wal_entry we;
+		struct cmd c;
+		char err[256];
+		if (i <= kv_applied_index(n->kv))
+			continue;
+		if (wal_entry_get(n->wal, i, &we) < 0) {
+			log_error("apply: entry %" PRIu64 " is not in the log", i);
+			return -EIO;
+		}
+		if (entry_command(we.data, we.len, &c, err, sizeof(err)) < 0) {
+			/* goraft fails such an entry and moves on; so do we */
+			log_warning("apply: entry %" PRIu64 ": %s (applied as a no-op)", i, err);
+			memset(&c, 0, sizeof(c));
+			c.type = CMD_NOP;
+		}
+		char field[128];
+		if (c.type == CMD_JOIN) {
+			snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
+			log_msg(LOG_INFO, LOG_ID_MEMBER_JOINED, field, "member %s (%s) joined at index %" PRIu64,
+				c.name.ptr, c.connection_string.ptr, i);
+		} else if (c.type == CMD_LEAVE) {
+			snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
+			log_msg(LOG_INFO, LOG_ID_MEMBER_LEFT, field, "member %s left at index %" PRIu64, c.name.ptr, i);
+		}
+		int rv = kv_apply(n->kv, i, &c);
+		cmd_free(&c);
+		if (rv < 0) {
+			log_error("apply: entry %" PRIu64 ": %s", i, strerror(-rv));
+			return rv;
+		}
+	}
+	if (n->applied_pending < last)
+		n->applied_pending = last;
+	answer_writes(n, last);
+	serve_reads(n);
+	return 0;
+}
+
+/* ---- the core driver ------------------------------------------------------------ */
+
+static struct rpc_wait *rpc_wait_take(struct node *n, uint64_t req_id)
+{
+	for (struct rpc_wait **pp = &n->rpc_waits; *pp; pp = &(*pp)->next) {
+		if ((*pp)->req_id == req_id) {
+			struct rpc_wait *w = *pp;
+			*pp = w->next;
+			return w;
+		}
+	}
+	return NULL;
+}
+
+static struct npeer *npeer_find(struct node *n, const char *name)
+{
+	for (struct npeer *p = n->peers; p; p = p->next)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
+static void send_request(struct node *n, const char *to, const struct raft_msg *m);
+
+static void send_response(struct node *n, const struct raft_msg *m)
+{
+	struct rpc_wait *w = rpc_wait_take(n, m->req_id);
+	uint8_t buf[128];
+	if (!w)
+		return; /* the exchange timed out meanwhile */
+	long len = rpc_encode_response(m, buf, sizeof(buf));
+	if (len < 0)
+		httpd_reply_text(w->req, 500, "Failed creating response.");
+	else
+		/* Go's net/http sniffs goraft's bodies as octet-stream */
+		httpd_reply(w->req, 200, "application/octet-stream", buf, (size_t)len, NULL);
+	free(w);
+}
+
+static void on_role(struct node *n, const struct raft_action *a)
+{
+	const char *role = raft_role_name(a->role.role);
+	bool term_changed = a->role.term != n->last_term;
+	bool leader_changed = strcmp(a->role.leader, n->last_leader) != 0;
+	log_set_state(a->role.term, role, a->role.leader);
+	if (a->role.role == RAFT_LEADER && n->last_role != RAFT_LEADER)
+		log_msg(LOG_NOTICE, LOG_ID_LEADER_ELECTED, NULL, "became leader (term %" PRIu64 ")", a->role.term);
+	else if (term_changed)
+		log_msg(LOG_INFO, LOG_ID_TERM_CHANGED, NULL, "term %" PRIu64 ": %s, leader '%s'", a->role.term, role,
+			a->role.leader);
+	else if (leader_changed || a->role.role != n->last_role)
+		log_info("%s, leader '%s'", role, a->role.leader);
+	n->last_role = a->role.role;
+	n->last_term = a->role.term;
+	snprintf(n->last_leader, sizeof(n->last_leader), "%s", a->role.leader);
+	sd_notifyf(0, "STATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64, role, a->role.term,
+		   a->role.leader[0] ? a->role.leader : "(none)", raft_commit_index(n->r));
+}
+
+static void take_snapshot(struct node *n, const struct raft_action *a);
+
+static void execute(struct node *n, const struct raft_update *u, const struct raft_event *ev,
+		    const struct step_ctx *ctx)
+{
+	bool log_changed = false;
+	for (size_t i = 0; i < u->n_actions && !n->stopping; i++) {
+		const struct raft_action *a = &u->actions[i];
+		int rv = 0;
+		switch (a->type) {
+		case RAFT_ACT_PERSIST: {
+			if (n->metas_len == n->metas_cap) {
+				size_t cap = n->metas_cap ? 2 * n->metas_cap : 8;
+				struct meta_need *p = realloc(n->metas, cap * sizeof(*p));
+				if (!p) {
+					rv = -ENOMEM;
+					break;
+				}
+				n->metas = p;
+				n->metas_cap = cap;
+			}
+			struct meta_need *m = &n->metas[n->metas_len++];
+			m->seq = a->persist.seq;
+			m->term = a->persist.term;
+			snprintf(m->vote, sizeof(m->vote), "%s", a->persist.vote);
+			rv = wal_meta_set(n->wal, a->persist.term, a->persist.vote);
+			break;
+		}
+		case RAFT_ACT_TRUNCATE: {
+			raft_index from = a->truncate.from;
+			char field[64];
+			snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, from);
+			log_msg(LOG_INFO, LOG_ID_WAL_TRUNCATED, field, "log truncated from index %" PRIu64
+				" (conflict with the leader)", from);
+			rv = wal_truncate(n->wal, from);
+			/* writes of the cut entries no longer need to land */
+			for (size_t k = 0; k < n->needs_len; k++)
+				if (n->needs[n->needs_head + k].need >= from)
+					n->needs[n->needs_head + k].need = from - 1;
+			if (rv == 0)
+				rv = needs_push(n, a->truncate.seq, from - 1);
+			fail_writes_from(n, from, "command failed to be committed due to node failure");
+			log_changed = true;
+			break;
+		}
+		case RAFT_ACT_APPEND: {
+			raft_index first = a->append.first;
+			for (size_t k = 0; k < a->append.n && rv == 0; k++) {
+				raft_index idx = first + k;
+				struct raft_entry e;
+				if (!raft_get_entry(n->r, idx, &e)) {
+					rv = -EIO;
+					break;
+				}
+				if (a->append.src == RAFT_SRC_CORE) {
+					struct cmd c;
+					core_entry_cmd(&e, &c);
+					rv = append_cmd(n, idx, e.term, &c);
+				} else if (ctx && ctx->raw) {
+					const struct wire_bytes *b = &ctx->raw[a->append.event_offset + k];
+					rv = wal_append(n->wal, idx, e.term, b->ptr, b->len);
+				} else if (ctx && ctx->cmds) {
+					rv = append_cmd(n, idx, e.term, &ctx->cmds[a->append.event_offset + k]);
+				} else {
+					rv = -EINVAL;
+				}
+			}
+			if (rv == 0 && a->append.n)
+				rv = needs_push(n, a->append.seq, first + a->append.n - 1);
+			log_changed = true;
+			break;
+		}
+		case RAFT_ACT_SEND:
+			if (rpc_path(&a->send.msg))
+				send_request(n, a->send.to, &a->send.msg);
+			else
+				send_response(n, &a->send.msg);
+			break;
+		case RAFT_ACT_APPLY:
+			rv = apply_range(n, a->apply.first, a->apply.last);
+			break;
+		case RAFT_ACT_ROLE:
+			on_role(n, a);
+			if (a->role.role != RAFT_LEADER) {
+				/* pending consistent reads need a leader */
+				for (struct read_wait *w = n->reads; w; w = w->next)
+					if (!w->index)
+						w->index = UINT64_MAX; /* failed below */
+			}
+			break;
+		case RAFT_ACT_REMOVED:
+			log_msg(LOG_NOTICE, LOG_ID_REMOVED, NULL, "removed from the cluster: stopping");
+			n->stopping = true;
+			loop_stop(&n->loop);
+			break;
+		case RAFT_ACT_TAKE_SNAPSHOT:
+			take_snapshot(n, a);
+			break;
+		case RAFT_ACT_COMPACT: {
+			/* keep the fallback snapshot's entries (kv_snapshot_load_latest) */
+			raft_index upto = a->compact.upto;
+			if (upto > n->snap_prev_index)
+				upto = n->snap_prev_index;
+			if (upto)
+				rv = wal_compact(n->wal, upto + 1);
+			if (rv > 0)
+				rv = 0;
+			break;
+		}
+		case RAFT_ACT_INSTALL: {
+			/* The snapshot is made durable here; the log is rebased
+			 * on it by a restart (rebase_wal() at start-up), when no
+			 * disk I/O is in flight. */
+			struct kv *fresh = NULL;
+			struct kv_snapshot_meta meta = { 0 };
+			char err[512] = "no snapshot state";
+			rv = ctx && ctx->state ? kv_snapshot_decode(ctx->state->ptr, ctx->state->len, "received snapshot",
+								  &fresh, &meta, err, sizeof(err))
+					       : -EINVAL;
+			if (rv == 0)
+				rv = kv_snapshot_save(n->dir_snap, fresh, &meta, err, sizeof(err));
+			kv_free(fresh);
+			kv_snapshot_meta_free(&meta);
+			if (rv < 0) {
+				log_error("snapshot install at %" PRIu64 ": %s", a->install.index, err);
+				break;
+			}
+			char field[64];
+			snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, a->install.index);
+			log_msg(LOG_NOTICE, LOG_ID_SNAPSHOT_INSTALLED, field,
+				"saved the leader's snapshot at index %" PRIu64 " term %" PRIu64
+				": restarting to rebase the log on it", a->install.index, a->install.term);
+			n->exit_status = NODE_RESTART;
+			n->stopping = true;
+			loop_stop(&n->loop);
+			break;
+		}
+		case RAFT_ACT_READ: {
+			for (struct read_wait *w = n->reads; w; w = w->next) {
+				if (w->id == a->read.id) {
+					w->index = a->read.index ? a->read.index : UINT64_MAX;
+					break;
+				}
+			}
+			break;
+		}
+		}
+		if (rv < 0 && !n->stopping) {
+			char why[160];
+			snprintf(why, sizeof(why), "carrying out a raft action (%d): %s", (int)a->type, strerror(-rv));
+			fatal_stop(n, why);
+		}
+	}
+	(void)ev;
+	if (log_changed)
+		sync_peers(n);
+	/* failed consistent reads (leadership lost, never confirmed) */
+	for (struct read_wait **pp = &n->reads; *pp;) {
+		struct read_wait *w = *pp;
+		if (w->index == UINT64_MAX) {
+			httpd_reply_text(w->req, 503, "consistent read failed: not the leader (retry at the leader)");
+			*pp = w->next;
+			free(w->key);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	if (n->needs_len)
+		check_durable(n); /* a truncate may already be satisfied */
+}
+
+/* Events the actions produce for the core (applied, a snapshot that could
+ * not start) are reported once the update is carried out: the core's action
+ * array is valid only until the next raft_step(). */
+static void report_deferred(struct node *n)
+{
+	if (n->stopping)
+		return;
+	if (n->applied_pending) {
+		struct raft_event a = { .type = RAFT_EV_APPLIED, .applied.index = n->applied_pending };
+		n->applied_pending = 0;
+		step(n, &a, NULL);
+	}
+	for (struct npeer *p = n->peers; p && !n->stopping; p = p->next) {
+		if (!p->kind_unreported)
+			continue;
+		p->kind_unreported = false;
+		struct raft_event k = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = p->name,
+					.peer_kind.goraft = p->goraft };
+		step(n, &k, NULL);
+	}
+	if (n->snap_failed) {
+		struct raft_event f = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = 0 };
+		n->snap_failed = false;
+		step(n, &f, NULL);
+	}
+}
+
+/* Every event goes through here. Returns raft_step()'s verdict; *ret_proposed
+ * (may be NULL) gets update.proposed, and w, when given, is queued for that
+ * index before any action runs. */
+static int step_propose(struct node *n, struct raft_event *ev, const struct step_ctx *ctx, struct write_wait *w)
+{
+	struct raft_update u;
+	if (n->stopping && ev->type != RAFT_EV_DURABLE && ev->type != RAFT_EV_PERSISTED)
+		return -ESHUTDOWN;
+	ev->now = now_ms(n);
+	int rv = raft_step(n->r, ev, &u);
+	if (w && rv == 0 && u.proposed) {
+		w->index = u.proposed;
+		w->term = raft_current_term(n->r);
+		*n->writes_tail = w;
+		n->writes_tail = &w->next;
+	}
+	execute(n, &u, ev, ctx);
+	report_deferred(n);
+	if (rv == 0 && w && !u.proposed)
+		rv = -EPERM;
+	return rv;
+}
+
+static int step_rv(struct node *n, struct raft_event *ev, const struct step_ctx *ctx)
+{
+	return step_propose(n, ev, ctx, NULL);
+}
+
+static void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx)
+{
+	step_propose(n, ev, ctx, NULL);
+}
+
+static void fail_writes_from(struct node *n, raft_index from, const char *why)
+{
+	struct write_wait **pp = &n->writes;
+	while (*pp && (*pp)->index < from)
+		pp = &(*pp)->next;
+	while (*pp) {
+		struct write_wait *w = *pp;
+		*pp = w->next;
+		httpd_reply_text(w->req, 500, why);
+		n->writes_failed++;
+		free(w);
+	}
+	n->writes_tail = &n->writes;
+	while (*n->writes_tail)
+		n->writes_tail = &(*n->writes_tail)->next;
+}
+
+/* ---- peers ------------------------------------------------------------------------ */
+
+/* One outgoing request; freed when the peer releases its buffers. */
+struct out_req {
+	struct node *node;
+	enum raft_msg_type type;
+	bool pre_vote; /* the goraft response body does not say; we know */
+	uint64_t req_id;
+	char peer[RAFT_NAME_MAX];
+	size_t n_bufs;
+	struct wal_buf **bufs;  /* WAL batch buffers pinned until release */
+	struct iovec *iov;
+	size_t iovcnt;
+	uint8_t *scratch;       /* encoded header and prefixes, or the body */
+};
+
+static void out_release(void *arg)
+{
+	struct out_req *o = arg;
+	for (size_t i = 0; i < o->n_bufs; i++)
+		wal_buf_unref(o->bufs[i]);
+	free(o);
+}
+
+static void peer_reachable(struct npeer *p, bool ok, int res)
+{
+	char field[96];
+	snprintf(field, sizeof(field), "RAFT_PEER=%s", p->name);
+	if (!ok && !p->unreachable) {
+		p->unreachable = true;
+		log_msg(LOG_WARNING, LOG_ID_PEER_UNREACHABLE, field, "peer %s (%s) unreachable: %s", p->name, p->url,
+			res < 0 ? strerror(-res) : "bad response");
+	} else if (ok && p->unreachable) {
+		p->unreachable = false;
+		log_msg(LOG_INFO, LOG_ID_PEER_BACK, field, "peer %s (%s) is back", p->name, p->url);
+	}
+}
+
+static void out_done(void *arg, int res, const uint8_t *body, size_t len)
+{
+	struct out_req *o = arg;
+	struct node *n = o->node;
+	struct npeer *p = npeer_find(n, o->peer);
+	if (p)
+		peer_reachable(p, res == 200 || res > 0, res);
+	if (res != 200 || n->stopping) {
+		log_debug("%s to %s: no response (%d)", rpc_path(&(struct raft_msg){ .type = o->type }), o->peer, res);
+		return; /* no response (PROTOCOL §1.2): the core retries */
+	}
+	struct raft_msg m;
+	char err[160];
+	if (rpc_decode_response(o->type, body, len, o->req_id, &m, err, sizeof(err)) < 0) {
+		log_debug("response from %s: %s", o->peer, err);
+		return;
+	}
+	if (m.type == RAFT_MSG_RV_RESP)
+		m.rv_resp.pre_vote = o->pre_vote;
+	struct raft_event ev = { .type = RAFT_EV_RECV, .recv.from = o->peer, .recv.msg = m };
+	step(n, &ev, NULL);
+}
+
+static int build_ae(struct node *n, const struct raft_msg *m, struct out_req **ret)
+{
+	size_t cnt = m->ae.n_entries;
+	struct wire_ae_req hdr;
+	rpc_ae_header(m, n->name, &hdr);
+	size_t scratch_cap = wire_ae_scratch_size(&hdr, cnt);
+	size_t iov_cap = wire_ae_iov_count(cnt);
+	size_t sz = sizeof(struct out_req) + cnt * sizeof(struct wal_buf *) + iov_cap * sizeof(struct iovec) +
+		    cnt * sizeof(struct wire_bytes) + scratch_cap;
+	struct out_req *o = calloc(1, sz);
+	if (!o)
+		return -ENOMEM;
+	o->bufs = (struct wal_buf **)(o + 1);
+	o->iov = (struct iovec *)(o->bufs + cnt);
+	struct wire_bytes *ents = (struct wire_bytes *)(o->iov + iov_cap);
+	o->scratch = (uint8_t *)(ents + cnt);
+	for (size_t k = 0; k < cnt; k++) {
+		struct wal_entry we;
+		if (wal_entry_get(n->wal, m->ae.prev_index + 1 + k, &we) < 0) {
+			out_release(o);
+			return -ENOENT;
+		}
+		ents[k] = (struct wire_bytes){ we.data, we.len };
+		/* pin the batch buffer until the zero-copy notification */
+		if (we.buf && (!o->n_bufs || o->bufs[o->n_bufs - 1] != we.buf)) {
+			wal_buf_ref(we.buf);
+			o->bufs[o->n_bufs++] = we.buf;
+		}
+		n->entry_bytes_out += we.len;
+	}
+	size_t total;
+	int rv = wire_ae_encode_iov(&hdr, ents, cnt, o->scratch, scratch_cap, o->iov, iov_cap, &o->iovcnt, &total);
+	if (rv < 0) {
+		out_release(o);
+		return rv;
+	}
+	n->ae_entries_out += cnt;
+	*ret = o;
+	return 0;
+}
+
+static void send_request(struct node *n, const char *to, const struct raft_msg *m)
+{
+	struct npeer *p = npeer_find(n, to);
+	struct out_req *o = NULL;
+	int rv;
+	log_debug("send %s to %s (req %" PRIu64 ")", rpc_path(m), to, m->req_id);
+	if (!p && raft_is_member(n->r, to)) {
+		sync_peers(n); /* a member appended in this very update */
+		p = npeer_find(n, to);
+	}
+	if (!p || !p->p)
+		return; /* not a member we know how to reach: lost, as on a network */
+	if (m->type == RAFT_MSG_AE_REQ) {
+		rv = build_ae(n, m, &o);
+	} else {
+		struct wire_bytes state = { 0 };
+		if (m->type == RAFT_MSG_SNAPREC_REQ) {
+			if (!n->snap_state || n->snap_state_index != m->snaprec.last_index)
+				return; /* no snapshot at that index: the core retries */
+			state = (struct wire_bytes){ n->snap_state, n->snap_state_len };
+		}
+		size_t cap = 1024 + state.len;
+		o = calloc(1, sizeof(*o) + sizeof(struct iovec) + cap);
+		if (!o)
+			return;
+		o->iov = (struct iovec *)(o + 1);
+		o->scratch = (uint8_t *)(o->iov + 1);
+		long len = rpc_encode_request(m, n->name, state, o->scratch, cap);
+		if (len < 0) {
+			free(o);
+			return;
+		}
+		o->iov[0] = (struct iovec){ o->scratch, (size_t)len };
+		o->iovcnt = 1;
+		rv = 0;
+	}
+	if (rv < 0)
+		return;
+	o->node = n;
+	o->type = m->type;
+	o->pre_vote = m->type == RAFT_MSG_RV_REQ && m->rv.pre_vote;
+	o->req_id = m->req_id;
+	snprintf(o->peer, sizeof(o->peer), "%s", to);
+	struct peer_request req = {
+		.method = "POST",
+		.path = rpc_path(m),
+		.iov = o->iov,
+		.iovcnt = o->iovcnt,
+		.zero_copy = m->type == RAFT_MSG_AE_REQ && m->ae.n_entries > 0,
+		.done = out_done,
+		.release = out_release,
+		.arg = o,
+	};
+	rv = peer_submit(p->p, &req);
+	if (rv < 0) {
+		peer_reachable(p, false, rv);
+		out_release(o);
+		return;
+	}
+	n->rpcs_out++;
+}
+
+static void set_kind(struct node *n, struct npeer *p, bool goraft)
+{
+	p->kind_known = true;
+	p->goraft = goraft;
+	peer_set_max_pipeline(p->p, goraft ? 1 : n->cfg.max_inflight_appends);
+	struct raft_event ev = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = p->name, .peer_kind.goraft = goraft };
+	step(n, &ev, NULL);
+	log_info("peer %s (%s) is a %s node", p->name, p->url, goraft ? "goraft" : "raftd");
+}
+
+struct probe {
+	struct node *node;
+	char peer[RAFT_NAME_MAX];
+};
+
+static void probe_done(void *arg, int res, const uint8_t *body, size_t len)
+{
+	struct probe *pr = arg;
+	struct node *n = pr->node;
+	struct npeer *p = npeer_find(n, pr->peer);
+	(void)body, (void)len;
+	if (!p || n->stopping)
+		return;
+	p->probing = false;
+	if (res < 0) {
+		p->probe_at_ms = now_ms(n) + PROBE_RETRY_MS;
+		return;
+	}
+	/* goraft's mux answers 404 for every path it does not know */
+	set_kind(n, p, res != 200);
+}
+
+static void probe_release(void *arg)
+{
+	free(arg);
+}
+
+/* Learns whether a peer is a goraft or a raftd node. Until then it counts
+ * as goraft: the safe assumption (no extensions, one request in flight). */
+static void probe_peers(struct node *n)
+{
+	for (struct npeer *p = n->peers; p; p = p->next) {
+		if (p->kind_known || p->probing || now_ms(n) < p->probe_at_ms)
+			continue;
+		struct probe *pr = calloc(1, sizeof(*pr));
+		if (!pr)
+			return;
+		pr->node = n;
+		snprintf(pr->peer, sizeof(pr->peer), "%s", p->name);
+		struct peer_request req = {
+			.method = "GET", .path = RAFTD_PATH_VERSION, .done = probe_done, .release = probe_release,
+			.arg = pr,
+		};
+		if (peer_submit(p->p, &req) < 0) {
+			free(pr);
+			p->probe_at_ms = now_ms(n) + PROBE_RETRY_MS;
+			continue;
+		}
+		p->probing = true;
+	}
+}
+
+static void npeer_gone(void *arg)
+{
+	struct node *n = arg;
+	n->peers_alive--;
+}
+
+/* Makes our peer table the core's configuration. */
+static void sync_peers(struct node *n)
+{
+	size_t m = raft_n_members(n->r);
+	for (size_t i = 0; i < m; i++) {
+		const char *name = raft_member_name(n->r, i), *url = raft_member_url(n->r, i);
+		if (!strcmp(name, n->name))
+			continue;
+		struct npeer *p = npeer_find(n, name);
+		if (p && strcmp(p->url, url) != 0) {
+			/* a name that came back under another URL */
+			p->kind_known = false;
+		}
+		if (p)
+			continue;
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			continue;
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		snprintf(p->url, sizeof(p->url), "%s", url);
+		p->node = n;
+		struct peer_config pc = {
+			.response_timeout_ms = 200, /* goraft's ResponseHeaderTimeout */
+			.max_queue = 64,
+			.max_pipeline = 1,
+			.max_response_body = 64 << 10,
+		};
+		int rv = peer_create(&n->loop.ring, url, &pc, &p->p);
+		log_debug("peer_create %s: %d", url, rv);
+		if (rv < 0) {
+			log_warning("peer %s: cannot use URL '%s': %s", name, url, strerror(-rv));
+			free(p);
+			continue;
+		}
+		n->peers_alive++;
+		p->next = n->peers;
+		n->peers = p;
+		/* goraft until the probe says otherwise; the core learns it once
+		 * the current update is carried out (report_deferred) */
+		p->goraft = true;
+		p->kind_unreported = true;
+		log_debug("peer %s at %s", name, url);
+	}
+	for (struct npeer **pp = &n->peers; *pp;) {
+		struct npeer *p = *pp;
+		if (raft_is_member(n->r, p->name)) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		peer_destroy(p->p, npeer_gone, n);
+		free(p);
+	}
+	probe_peers(n);
+}
+
+/* ---- joining a cluster (-join) ----------------------------------------------------- */
+
+static void join_release(void *arg)
+{
+	(void)arg;
+}
+
+static void join_done(void *arg, int res, const uint8_t *body, size_t len)
+{
+	struct node *n = arg;
+	n->join_inflight = false;
+	if (res == 200) {
+		n->joined = true;
+		log_info("joined the cluster through %s", n->cfg.join);
+		return;
+	}
+	if (res > 0)
+		log_warning("join through %s: HTTP %d: %.*s", n->cfg.join, res, (int)(len > 200 ? 200 : len),
+			    body ? (const char *)body : "");
+	else
+		log_warning("join through %s: %s (retrying)", n->cfg.join, strerror(-res));
+	n->join_at_ms = now_ms(n) + JOIN_RETRY_MS;
+}
+
+static void join_try(struct node *n)
+{
+	if (!n->join_peer || n->joined || n->join_inflight || now_ms(n) < n->join_at_ms)
+		return;
+	/* A log means the leader's entries reached us: we are in. */
+	if (raft_last_index(n->r) > 0) {
+		n->joined = true;
+		return;
+	}
+	n->join_iov = (struct iovec){ n->join_body, strlen(n->join_body) };
+	struct peer_request req = {
+		.method = "POST", .path = "/join?raftd=1", .content_type = "application/json",
+		.iov = &n->join_iov, .iovcnt = 1, .done = join_done, .release = join_release, .arg = n,
+	};
+	if (peer_submit(n->join_peer, &req) < 0) {
+		n->join_at_ms = now_ms(n) + JOIN_RETRY_MS;
+		return;
+	}
+	n->join_inflight = true;
+}
+
+/* ---- timers and sweeps ---------------------------------------------------------------- */
+
+static void sweep(struct node *n)
+{
+	uint64_t t = now_ms(n);
+	for (struct rpc_wait **pp = &n->rpc_waits; *pp;) {
+		struct rpc_wait *w = *pp;
+		if (t - w->since_ms > RPC_REPLY_DEADLINE_MS) {
+			httpd_reply_text(w->req, 500, "Failed creating response.");
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	/* writes are in index order, not time order: look at all of them */
+	for (struct write_wait **pp = &n->writes; *pp;) {
+		struct write_wait *w = *pp;
+		if (t - w->since_ms > WRITE_TIMEOUT_MS) {
+			httpd_reply_text(w->req, 503,
+					 "timed out waiting for the write to commit (it may still be applied)");
+			n->writes_failed++;
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	n->writes_tail = &n->writes;
+	while (*n->writes_tail)
+		n->writes_tail = &(*n->writes_tail)->next;
+	for (struct read_wait **pp = &n->reads; *pp;) {
+		struct read_wait *w = *pp;
+		if (t - w->since_ms > WRITE_TIMEOUT_MS) {
+			httpd_reply_text(w->req, 503, "timed out waiting for a consistent read");
+			*pp = w->next;
+			free(w->key);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+static void on_tick(struct loop_timer *t)
+{
+	struct node *n = (struct node *)((char *)t - offsetof(struct node, tick));
+	struct raft_event ev = { .type = RAFT_EV_TICK };
+	step(n, &ev, NULL);
+	static unsigned ticks;
+	if (++ticks % 10 == 0) {
+		sweep(n);
+		probe_peers(n);
+		join_try(n);
+	}
+	if (!n->stopping)
+		loop_timer_arm(&n->loop, &n->tick, TICK_MS);
+}
+
+static void on_flush(struct loop_hook *h)
+{
+	struct node *n = (struct node *)((char *)h - offsetof(struct node, flush_hook));
+	if (n->wal && !n->stopping) {
+		int rv = wal_flush(n->wal);
+		if (rv < 0)
+			fatal_stop(n, "wal flush failed");
+	}
+}
+
+/* ---- HTTP: raft RPCs -------------------------------------------------------------------- */
+
+static void on_raft(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	const char *path = httpd_path(req);
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	char err[256];
+
+	if (!strcmp(path, RAFTD_PATH_VERSION)) {
+		char v[128];
+		int l = snprintf(v, sizeof(v), "{\"server\":\"raftd\",\"version\":\"%s\",\"name\":\"%s\"}\n",
+				 PACKAGE_VERSION, n->name);
+		httpd_reply(req, 200, "application/json", v, (size_t)l, NULL);
+		return;
+	}
+	struct rpc_request rr;
+	uint64_t id = ++n->next_req_id;
+	int rv = rpc_decode_request(&n->dec, path, body, len, id, &rr, err, sizeof(err));
+	if (rv == -ENOENT) {
+		httpd_reply_text(req, 404, "404 page not found");
+		return;
+	}
+	if (rv < 0) {
+		log_debug("%s: %s", path, err);
+		httpd_reply_text(req, 400, ""); /* goraft: http.Error(w, "", 400) */
+		return;
+	}
+	struct rpc_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		httpd_reply_text(req, 500, "Failed creating response.");
+		return;
+	}
+	w->req_id = id;
+	w->since_ms = now_ms(n);
+	w->req = req;
+	w->next = n->rpc_waits;
+	n->rpc_waits = w;
+	n->rpcs_in++;
+	log_debug("recv %s from %s (req %" PRIu64 ")", path, rr.from, id);
+	struct step_ctx ctx = { .raw = rr.raw, .state = &rr.state };
+	struct raft_event ev = { .type = RAFT_EV_RECV, .recv.from = rr.from, .recv.msg = rr.msg };
+	step(n, &ev, &ctx);
+	/* goraft answers 500 when the state does not handle the message; the
+	 * core never answers such a message, and nothing else may wait on the
+	 * request body after this step: answer now if the core has not. */
+	if (rr.msg.type == RAFT_MSG_SNAP_REQ || rr.msg.type == RAFT_MSG_SNAPREC_REQ ||
+	    rr.msg.type == RAFT_MSG_TIMEOUT_NOW) {
+		struct rpc_wait *left = rpc_wait_take(n, id);
+		if (left) {
+			httpd_reply_text(req, 500, "Failed creating response.");
+			free(left);
+		}
+	} else if (rr.msg.type == RAFT_MSG_AE_REQ) {
+		/* the entries are copied into the WAL batch during the step;
+		 * nothing else keeps pointers into the body */
+	}
+}
+
+/* ---- HTTP: the client API ---------------------------------------------------------------- */
+
+static bool db_key(struct httpd_request *req, const char **ret_key)
+{
+	const char *k = httpd_path(req) + strlen("/db/");
+	if (!*k || strchr(k, '/')) {
+		httpd_reply_text(req, 404, "404 page not found");
+		return false;
+	}
+	*ret_key = k;
+	return true;
+}
+
+static bool not_leader(struct node *n, struct httpd_request *req)
+{
+	if (raft_role(n->r) == RAFT_LEADER)
+		return false;
+	const char *leader = raft_leader(n->r);
+	if (n->cfg.forward_writes && leader[0]) {
+		for (size_t i = 0; i < raft_n_members(n->r); i++) {
+			if (strcmp(raft_member_name(n->r, i), leader) != 0)
+				continue;
+			char loc[RAFT_URL_MAX + 512];
+			snprintf(loc, sizeof(loc), "%s%s", raft_member_url(n->r, i), httpd_path(req));
+			const char *hdr[] = { "Location", loc, NULL };
+			httpd_reply(req, 307, "text/plain; charset=utf-8", "redirect to the leader\n", 23, hdr);
+			return true;
+		}
+	}
+	/* goraft raftd's words, verbatim (capture db-write-on-follower) */
+	httpd_reply_text(req, 400, "raft.Server: Not current leader");
+	return true;
+}
+
+static int propose(struct node *n, struct httpd_request *req, const struct cmd *c, enum raft_entry_type type)
+{
+	struct raft_entry e = { .type = type };
+	e.size = (uint32_t)cmd_entry_size(raft_last_index(n->r) + 1, raft_current_term(n->r), c);
+	if (type == RAFT_ENTRY_JOIN || type == RAFT_ENTRY_LEAVE) {
+		e.name = c->name.ptr;
+		e.url = c->connection_string.ptr;
+	}
+	struct write_wait *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->since_ms = now_ms(n);
+	w->req = req;
+	struct step_ctx ctx = { .cmds = c };
+	struct raft_event ev = { .type = RAFT_EV_PROPOSE, .propose.n = 1, .propose.entries = &e };
+	int rv = step_propose(n, &ev, &ctx, w);
+	if (rv < 0)
+		free(w);
+	return rv;
+}
+
+static void reply_propose_error(struct httpd_request *req, int rv)
+{
+	switch (rv) {
+	case -EPERM: httpd_reply_text(req, 400, "raft.Server: Not current leader"); break;
+	case -EBUSY: httpd_reply_text(req, 503, "a membership change is in progress; retry"); break;
+	case -EEXIST: httpd_reply_text(req, 409, "already a member"); break;
+	case -ENOENT: httpd_reply_text(req, 404, "not a member"); break;
+	case -EOPNOTSUPP: httpd_reply_text(req, 400, "not possible while a goraft node is a member"); break;
+	default: httpd_reply_text(req, 500, strerror(-rv)); break;
+	}
+}
+
+static void on_db_get(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	const char *key;
+	if (!db_key(req, &key))
+		return;
+	if (strlen(key) > n->cfg.max_key) {
+		httpd_reply_text(req, 414, "key too long");
+		return;
+	}
+	const char *consistent = httpd_query(req, "consistent");
+	if (!consistent || strcmp(consistent, "true") != 0) {
+		n->reads_local++;
+		reply_read(n, req, key, strlen(key));
+		return;
+	}
+	if (not_leader(n, req))
+		return;
+	struct read_wait *w = calloc(1, sizeof(*w));
+	char *k = strdup(key);
+	if (!w || !k) {
+		free(w);
+		free(k);
+		httpd_reply_text(req, 500, "out of memory");
+		return;
+	}
+	w->id = ++n->next_read_id;
+	w->since_ms = now_ms(n);
+	w->req = req;
+	w->key = k;
+	w->key_len = strlen(k);
+	w->next = n->reads;
+	n->reads = w;
+	struct raft_event ev = { .type = RAFT_EV_READ, .read.id = w->id };
+	if (step_rv(n, &ev, NULL) < 0) {
+		for (struct read_wait **pp = &n->reads; *pp; pp = &(*pp)->next) {
+			if (*pp == w) {
+				*pp = w->next;
+				httpd_reply_text(req, 400, "raft.Server: Not current leader");
+				free(w->key);
+				free(w);
+				break;
+			}
+		}
+		return;
+	}
+	serve_reads(n);
+}
+
+static void on_db_post(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	const char *key;
+	size_t len;
+	const uint8_t *value = httpd_body(req, &len);
+	if (!db_key(req, &key))
+		return;
+	size_t key_len = strlen(key);
+	if (key_len > n->cfg.max_key) {
+		httpd_reply_text(req, 414, "key too long");
+		return;
+	}
+	if (len > n->cfg.max_value) {
+		httpd_reply_text(req, 413, "value too large");
+		return;
+	}
+	if (not_leader(n, req))
+		return;
+	struct cmd c = { .type = CMD_WRITE };
+	c.key = cmd_str_ref(key, key_len);
+	c.value = cmd_str_ref(value, len);
+	int rv = propose(n, req, &c, RAFT_ENTRY_COMMAND);
+	if (rv < 0)
+		reply_propose_error(req, rv);
+}
+
+/* http://host:port with a port, nothing after it: what goraft's joinPath and
+ * plain concatenation both turn into working URLs (PROTOCOL §1.2, §7.3). */
+static bool valid_url(const char *u)
+{
+	if (strncmp(u, "http://", 7) != 0)
+		return false;
+	const char *h = u + 7, *colon = strrchr(h, ':');
+	if (!colon || colon == h || strchr(h, '/') || strchr(h, '@') || strchr(h, '?') || strchr(h, '#'))
+		return false;
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 65536 && end != colon + 1;
+}
+
+static void on_join(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	struct cmd c;
+	char err[256];
+	if (cmd_decode((const uint8_t *)CMD_NAME_JOIN, strlen(CMD_NAME_JOIN), true, body, len, &c, err,
+		       sizeof(err)) < 0) {
+		httpd_reply_text(req, 400, err);
+		return;
+	}
+	if (!c.name.len || c.name.len >= RAFT_NAME_MAX || strlen(c.name.ptr) != c.name.len) {
+		httpd_reply_text(req, 400, "join: name must be 1 to 63 bytes");
+	} else if (c.connection_string.len >= RAFT_URL_MAX || !valid_url(c.connection_string.ptr)) {
+		httpd_reply_text(req, 400, "join: connectionString must be http://host:port");
+	} else if (!not_leader(n, req)) {
+		const char *marker = httpd_query(req, "raftd");
+		if (!raft_is_member(n->r, c.name.ptr)) {
+			/* before the join is proposed (raft.h, PEER_KIND) */
+			struct raft_event ev = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = c.name.ptr,
+						 .peer_kind.goraft = !(marker && !strcmp(marker, "1")) };
+			step(n, &ev, NULL);
+		}
+		int rv = propose(n, req, &c, RAFT_ENTRY_JOIN);
+		if (rv == -EEXIST)
+			httpd_reply(req, 200, NULL, "", 0, NULL); /* goraft: a re-join is a no-op */
+		else if (rv < 0)
+			reply_propose_error(req, rv);
+	}
+	cmd_free(&c);
+}
+
+static void on_leave(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	struct cmd c;
+	char err[256];
+	if (cmd_decode((const uint8_t *)CMD_NAME_LEAVE, strlen(CMD_NAME_LEAVE), true, body, len, &c, err,
+		       sizeof(err)) < 0) {
+		httpd_reply_text(req, 400, err);
+		return;
+	}
+	if (!c.name.len || c.name.len >= RAFT_NAME_MAX) {
+		httpd_reply_text(req, 400, "leave: name must be 1 to 63 bytes");
+	} else if (!not_leader(n, req)) {
+		int rv = propose(n, req, &c, RAFT_ENTRY_LEAVE);
+		if (rv < 0)
+			reply_propose_error(req, rv);
+	}
+	cmd_free(&c);
+}
+
+static void reply_json(struct httpd_request *req, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	if (!s) {
+		httpd_reply_text(req, 500, "out of memory");
+	} else {
+		size_t l = strlen(s);
+		s[l] = '\n'; /* json_dumps' NUL becomes the trailing newline */
+		httpd_reply(req, 200, "application/json", s, l + 1, NULL);
+	}
+	free(s);
+	json_decref(j);
+}
+
+static void on_status(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	json_t *peers = json_array();
+	for (size_t i = 0; i < raft_n_members(n->r); i++) {
+		const char *name = raft_member_name(n->r, i);
+		struct npeer *p = npeer_find(n, name);
+		json_t *m = json_pack("{s:s, s:s, s:b, s:b}", "name", name, "url", raft_member_url(n->r, i), "self",
+				      !strcmp(name, n->name), "voter", raft_is_voter(n->r, name));
+		if (m && p) {
+			json_object_set_new(m, "kind", json_string(!p->kind_known ? "unknown" : p->goraft ? "goraft" : "raftd"));
+			json_object_set_new(m, "reachable", json_boolean(!p->unreachable));
+		}
+		json_array_append_new(peers, m);
+	}
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:b}}",
+			      "server", "raftd", "name", n->name, "url", n->url, "term",
+			      (json_int_t)raft_current_term(n->r), "role", raft_role_name(raft_role(n->r)),
+			      "commit_index", (json_int_t)raft_commit_index(n->r), "applied_index",
+			      (json_int_t)kv_applied_index(n->kv), "last_index", (json_int_t)raft_last_index(n->r),
+			      "snapshot_index", (json_int_t)raft_snapshot_index(n->r), "keys",
+			      (json_int_t)kv_count(n->kv), "members", peers, "wal", "first_index",
+			      (json_int_t)wal_first_index(n->wal), "last_index", (json_int_t)wal_last_index(n->wal),
+			      "durable_index", (json_int_t)wal_durable_index(n->wal), "direct_io",
+			      wal_direct_io(n->wal));
+	if (j)
+		json_object_set_new(j, "leader", json_string(raft_leader(n->r)));
+	reply_json(req, j);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int l = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (l < 0 || b->oom)
+			return;
+		if (b->p && b->len + (size_t)l < b->cap) {
+			b->len += (size_t)l;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + (size_t)l + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static void on_metrics(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	struct buf b = { 0 };
+	const struct httpd_stats *hs = httpd_stats(n->http);
+#define GAUGE(name, help, v) bprintf(&b, "# HELP raftd_" name " " help "\n# TYPE raftd_" name " gauge\nraftd_" name " %" PRIu64 "\n", (uint64_t)(v))
+#define COUNTER(name, help, v) bprintf(&b, "# HELP raftd_" name " " help "\n# TYPE raftd_" name " counter\nraftd_" name " %" PRIu64 "\n", (uint64_t)(v))
+	GAUGE("term", "Current Raft term.", raft_current_term(n->r));
+	GAUGE("is_leader", "1 if this node is the leader.", raft_role(n->r) == RAFT_LEADER);
+	GAUGE("commit_index", "Highest committed log index.", raft_commit_index(n->r));
+	GAUGE("applied_index", "Highest log index applied to the key-value store.", kv_applied_index(n->kv));
+	GAUGE("last_index", "Last log index.", raft_last_index(n->r));
+	GAUGE("durable_index", "Last log index durable on this node's disk.", wal_durable_index(n->wal));
+	GAUGE("keys", "Keys in the store.", kv_count(n->kv));
+	GAUGE("kv_bytes", "Bytes of keys and values in the store.", kv_bytes(n->kv));
+	GAUGE("members", "Cluster members.", raft_n_members(n->r));
+	COUNTER("wal_batches_total", "WAL batches made durable (one write and one fdatasync each).", n->wal_batches);
+	COUNTER("writes_applied_total", "Client writes answered 200 after apply.", n->writes_applied);
+	COUNTER("writes_failed_total", "Client writes that failed or timed out.", n->writes_failed);
+	COUNTER("reads_local_total", "Local (possibly stale) reads.", n->reads_local);
+	COUNTER("reads_consistent_total", "Linearizable (ReadIndex) reads.", n->reads_consistent);
+	COUNTER("rpcs_received_total", "Raft RPC requests received.", n->rpcs_in);
+	COUNTER("rpcs_sent_total", "Raft RPC requests sent.", n->rpcs_out);
+	COUNTER("append_entries_sent_total", "Log entries sent in AppendEntries requests.", n->ae_entries_out);
+	COUNTER("append_entry_bytes_sent_total", "Encoded entry bytes sent in AppendEntries requests.", n->entry_bytes_out);
+	COUNTER("http_requests_total", "HTTP requests received.", hs->requests);
+	uint64_t zc = 0, zc_copied = 0, copied = 0, sent_bytes = 0;
+	for (struct npeer *p = n->peers; p; p = p->next) {
+		const struct peer_stats *s = peer_stats(p->p);
+		zc += s->bytes_zc;
+		zc_copied += s->bytes_zc_copied;
+		copied += s->bytes_copied;
+		sent_bytes += s->bytes_zc + s->bytes_copied;
+	}
+	COUNTER("peer_bytes_zerocopy_total", "Bytes sent to peers with SENDMSG_ZC.", zc);
+	COUNTER("peer_bytes_zerocopy_kernel_copied_total",
+		"Of the zero-copy bytes, those the kernel reported it copied anyway (loopback does).", zc_copied);
+	COUNTER("peer_bytes_copied_total", "Bytes sent to peers with plain sendmsg.", copied);
+	bprintf(&b, "# HELP raftd_peer_up 1 while the peer answers.\n# TYPE raftd_peer_up gauge\n");
+	for (struct npeer *p = n->peers; p; p = p->next)
+		bprintf(&b, "raftd_peer_up{peer=\"%s\"} %d\n", p->name, !p->unreachable);
+	(void)sent_bytes;
+#undef GAUGE
+#undef COUNTER
+	if (b.oom || !b.p)
+		httpd_reply_text(req, 500, "out of memory");
+	else
+		httpd_reply(req, 200, "text/plain; version=0.0.4", b.p, b.len, NULL);
+	free(b.p);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+static int load_snap_state(struct node *n, raft_index index, raft_term term)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/snapshot-%" PRIu64 "-%" PRIu64, n->dir_snap, term, index);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	int rv = 0;
+	uint8_t *buf = NULL;
+	if (fstat(fd, &st) < 0) {
+		rv = -errno;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	for (size_t off = 0; off < (size_t)st.st_size;) {
+		ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+		if (r <= 0) {
+			rv = r < 0 ? -errno : -EIO;
+			goto out;
+		}
+		off += (size_t)r;
+	}
+	free(n->snap_state);
+	n->snap_state = buf;
+	n->snap_state_len = (size_t)st.st_size;
+	n->snap_state_index = index;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rv;
+}
+
+static void on_snap_done(struct loop_poll *poll, int res)
+{
+	struct node *n = (struct node *)((char *)poll - offsetof(struct node, snap_poll));
+	int status = 0;
+	(void)res;
+	if (n->snap_pid <= 0)
+		return;
+	if (waitpid(n->snap_pid, &status, WNOHANG) == 0)
+		return;
+	loop_poll_cancel(&n->loop, &n->snap_poll);
+	close(n->snap_pidfd);
+	n->snap_pidfd = -1;
+	n->snap_pid = 0;
+	raft_index idx = n->snap_taking_index;
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (ok) {
+		char field[64];
+		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, idx);
+		log_msg(LOG_INFO, LOG_ID_SNAPSHOT_TAKEN, field, "snapshot taken at index %" PRIu64, idx);
+		if (load_snap_state(n, idx, n->snap_taking_term) < 0)
+			log_warning("snapshot at %" PRIu64 ": cannot read it back for followers", idx);
+	} else {
+		log_error("snapshot at %" PRIu64 " failed: %s", idx,
+			  WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "killed");
+	}
+	struct raft_event ev = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = ok ? idx : 0 };
+	/* the fallback snapshot (kv keeps the previous one) bounds compaction */
+	raft_index prev = n->snap_prev_index;
+	if (ok)
+		n->snap_prev_index = n->snap_taking_index;
+	(void)prev;
+	step(n, &ev, NULL);
+}
+
+static void take_snapshot(struct node *n, const struct raft_action *a)
+{
+	struct kv_snapshot_meta meta = { .last_index = a->take_snapshot.index, .last_term = a->take_snapshot.term };
+	struct kv_member members[RAFT_MAX_PEERS];
+	size_t k = 0;
+	for (size_t i = 0; i < a->take_snapshot.n_members && k < RAFT_MAX_PEERS; i++, k++) {
+		members[k].name = cmd_str_ref(a->take_snapshot.members[i].name, strlen(a->take_snapshot.members[i].name));
+		members[k].connection_string =
+			cmd_str_ref(a->take_snapshot.members[i].url, strlen(a->take_snapshot.members[i].url));
+	}
+	meta.n_members = k;
+	meta.members = members;
+	if (n->snap_pid > 0 || kv_applied_index(n->kv) != a->take_snapshot.index) {
+		log_warning("snapshot at %" PRIu64 " not taken (applied %" PRIu64 ")", a->take_snapshot.index,
+			    kv_applied_index(n->kv));
+		n->snap_failed = true; /* reported after this update */
+		return;
+	}
+	pid_t pid;
+	int rv = kv_snapshot_fork(n->dir_snap, n->kv, &meta, &pid);
+	int pidfd = rv == 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (rv < 0 || pidfd < 0) {
+		log_error("snapshot at %" PRIu64 ": %s", a->take_snapshot.index, strerror(rv < 0 ? -rv : errno));
+		if (rv == 0)
+			waitpid(pid, NULL, 0);
+		n->snap_failed = true;
+		return;
+	}
+	n->snap_pid = pid;
+	n->snap_pidfd = pidfd;
+	n->snap_taking_index = a->take_snapshot.index;
+	n->snap_taking_term = a->take_snapshot.term;
+	loop_poll_start(&n->loop, &n->snap_poll, pidfd, POLLIN, on_snap_done);
+}
+
+/* ---- start-up ----------------------------------------------------------------------------------- */
+
+/* A log that ends before the snapshot (a snapshot received from the leader)
+ * cannot continue after it: the WAL's indexes are consecutive. Start a new,
+ * empty WAL that keeps the durable term and vote: copy the meta file into
+ * DIR/wal.new, sync it, swap the directories, sync the data directory. A
+ * crash between the two renames leaves only wal.new, which start-up takes. */
+static int copy_file_synced(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rv = 0;
+	uint8_t buf[8192];
+	if (in < 0)
+		return errno == ENOENT ? 0 : -errno;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rv = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf));
+		if (r < 0) {
+			rv = -errno;
+			goto out;
+		}
+		if (!r)
+			break;
+		if (write(out, buf, (size_t)r) != r) {
+			rv = -EIO;
+			goto out;
+		}
+	}
+	if (fsync(out) < 0)
+		rv = -errno;
+out:
+	if (out >= 0)
+		close(out);
+	close(in);
+	return rv;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rv = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	return rv;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Removes one of our own wal.old / wal.new directories. */
+static int remove_tree(const char *dir)
+{
+	if (nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int rebase_wal(struct node *n, char *err, size_t err_len)
+{
+	char fresh[4200], old[4200], from[4300], to[4300];
+	snprintf(fresh, sizeof(fresh), "%s.new", n->dir_wal);
+	snprintf(old, sizeof(old), "%s.old", n->dir_wal);
+	snprintf(from, sizeof(from), "%s/meta", n->dir_wal);
+	snprintf(to, sizeof(to), "%s/meta", fresh);
+	int rv = remove_tree(fresh);
+	if (rv == 0 && mkdir(fresh, 0700) < 0)
+		rv = -errno;
+	if (rv == 0)
+		rv = copy_file_synced(from, to);
+	if (rv == 0)
+		rv = sync_dir(fresh);
+	if (rv == 0 && rename(n->dir_wal, old) < 0)
+		rv = -errno;
+	if (rv == 0 && rename(fresh, n->dir_wal) < 0)
+		rv = -errno;
+	if (rv == 0)
+		rv = sync_dir(n->cfg.data_dir);
+	if (rv < 0) {
+		snprintf(err, err_len, "%s: starting a new log after the snapshot: %s", n->dir_wal, strerror(-rv));
+		return rv;
+	}
+	remove_tree(old);
+	log_info("the log ended before the snapshot: started a new one after it");
+	return 0;
+}
+
+static void on_signal(struct loop *loop, int signo, void *data)
+{
+	struct node *n = data;
+	(void)loop;
+	if (signo == SIGHUP) {
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, loop_now_ns(&n->loop) / 1000);
+		log_info("SIGHUP: configuration reloaded (settings that need a restart are kept)");
+		sd_notify(0, "READY=1");
+		return;
+	}
+	log_msg(LOG_INFO, LOG_ID_STOPPING, NULL, "%s: stopping", strsignal(signo));
+	sd_notify(0, "STOPPING=1");
+	n->stopping = true;
+	loop_stop(&n->loop);
+}
+
+static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_meta *snap, char *err,
+		   size_t err_len)
+{
+	struct raft_config rc;
+	raft_config_default(&rc);
+	rc.name = n->name;
+	uint64_t seed;
+	if (getentropy(&seed, sizeof(seed)) < 0)
+		seed = (uint64_t)getpid() ^ loop_now_ns(&n->loop);
+	rc.seed = seed;
+	rc.election_timeout_ms = n->cfg.election_timeout_ms;
+	rc.heartbeat_ms = n->cfg.heartbeat_ms;
+	rc.max_entries = n->cfg.max_append_entries;
+	rc.max_bytes = n->cfg.max_append_bytes;
+	rc.max_inflight = n->cfg.max_inflight_appends > RAFT_MAX_INFLIGHT ? RAFT_MAX_INFLIGHT
+									 : n->cfg.max_inflight_appends;
+	rc.snapshot_threshold = n->cfg.snapshot_threshold;
+	rc.snapshot_trailing = 200; /* goraft's */
+
+	struct raft_restore rs = { .term = rec->term, .vote = rec->voted_for };
+	struct raft_member_info mi[RAFT_MAX_PEERS];
+	if (snap->last_index) {
+		rs.snap_index = snap->last_index;
+		rs.snap_term = snap->last_term;
+		for (size_t i = 0; i < snap->n_members && i < RAFT_MAX_PEERS; i++)
+			mi[i] = (struct raft_member_info){ snap->members[i].name.ptr,
+							   snap->members[i].connection_string.ptr, false };
+		rs.n_snap_members = snap->n_members < RAFT_MAX_PEERS ? snap->n_members : RAFT_MAX_PEERS;
+		rs.snap_members = mi;
+		rs.commit = snap->last_index;
+	}
+	raft_index first = rec->first_index, last = rec->last_index;
+	if (first <= snap->last_index)
+		first = snap->last_index + 1;
+	if (last >= first && snap->last_index && rec->first_index > snap->last_index + 1) {
+		snprintf(err, err_len, "%s: the log starts at %" PRIu64 " but the snapshot ends at %" PRIu64
+			 ": entries are missing", n->dir_wal, rec->first_index, snap->last_index);
+		return -EBADMSG;
+	}
+	size_t cnt = last >= first ? (size_t)(last - first + 1) : 0;
+	struct raft_entry *ents = cnt ? calloc(cnt, sizeof(*ents)) : NULL;
+	char **strs = cnt ? calloc(2 * cnt, sizeof(*strs)) : NULL;
+	int rv = 0;
+	if (cnt && (!ents || !strs)) {
+		rv = -ENOMEM;
+		snprintf(err, err_len, "out of memory restoring %zu entries", cnt);
+		goto out;
+	}
+	for (size_t k = 0; k < cnt; k++) {
+		struct wal_entry we;
+		char why[256];
+		if (wal_entry_get(n->wal, first + k, &we) < 0 ||
+		    entry_meta(&we, &ents[k], &strs[2 * k], &strs[2 * k + 1], why, sizeof(why)) < 0) {
+			snprintf(err, err_len, "%s: entry %" PRIu64 " is not a goraft LogEntry", n->dir_wal, first + k);
+			rv = -EBADMSG;
+			goto out;
+		}
+	}
+	rs.entries = ents;
+	rs.n_entries = cnt;
+	rv = raft_new(&rc, &rs, now_ms(n), &n->r);
+	if (rv < 0)
+		snprintf(err, err_len, "cannot start the Raft core: %s", strerror(-rv));
+out:
+	for (size_t k = 0; strs && k < 2 * cnt; k++)
+		free(strs[k]);
+	free(strs);
+	free(ents);
+	return rv;
+}
+
+static const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
+{
+	static struct httpd_route routes[10];
+	size_t i = 0;
+	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, on_raft, n };
+	routes[i++] = (struct httpd_route){ NULL, "/raftd/", true, n->cfg.max_raft_body, on_raft, n };
+	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, on_db_get, n };
+	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, on_db_post, n };
+	routes[i++] = (struct httpd_route){ "PUT", "/db/", true, n->cfg.max_value, on_db_post, n };
+	routes[i++] = (struct httpd_route){ "POST", "/join", false, 4096, on_join, n };
+	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, on_leave, n };
+	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, on_status, n };
+	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, on_metrics, n };
+	*ret_n = i;
+	return routes;
+}
+
+int node_open(const struct config *cfg, struct node **ret_node, char *err, size_t err_len)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	int rv;
+	if (!n) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	n->cfg = *cfg;
+	n->writes_tail = &n->writes;
+	n->snap_pidfd = -1;
+	n->last_role = RAFT_FOLLOWER;
+	n->name = config_node_name(cfg, err, err_len);
+	if (!n->name) {
+		free(n);
+		return -EINVAL;
+	}
+	n->url = config_advertise_url(cfg);
+	static const int prio[] = { [LOG_LEVEL_ERROR] = LOG_ERR, [LOG_LEVEL_WARNING] = LOG_WARNING,
+				    [LOG_LEVEL_INFO] = LOG_INFO, [LOG_LEVEL_DEBUG] = LOG_DEBUG,
+				    [LOG_LEVEL_TRACE] = LOG_DEBUG };
+	log_init(n->name, prio[cfg->log_level]);
+	snprintf(n->dir_wal, sizeof(n->dir_wal), "%s/wal", cfg->data_dir);
+	snprintf(n->dir_snap, sizeof(n->dir_snap), "%s/snap", cfg->data_dir);
+	if (mkdir(n->dir_snap, 0700) < 0 && errno != EEXIST) {
+		rv = -errno;
+		snprintf(err, err_len, "%s: %s", n->dir_snap, strerror(errno));
+		goto fail_early;
+	}
+	rv = loop_init(&n->loop, RING_ENTRIES);
+	if (rv < 0) {
+		snprintf(err, err_len, "io_uring: %s", strerror(-rv));
+		goto fail_early;
+	}
+
+	/* the newest valid snapshot, then the WAL after it */
+	struct kv_snapshot_meta snap = { 0 };
+	char why[512] = "";
+	rv = kv_snapshot_load_latest(n->dir_snap, &n->kv, &snap, NULL, why, sizeof(why));
+	if (rv == -ENOENT) {
+		n->kv = kv_new();
+		rv = n->kv ? 0 : -ENOMEM;
+	} else if (rv == 0 && why[0]) {
+		log_warning("newest snapshot skipped: %s", why);
+	}
+	if (rv < 0) {
+		snprintf(err, err_len, "snapshot: %s", why[0] ? why : strerror(-rv));
+		goto fail_loop;
+	}
+	n->snap_prev_index = snap.last_index;
+
+	struct wal_config wc = {
+		.dir = n->dir_wal, .ring = &n->loop.ring, .segment_size = cfg->segment_size, .ctx = n,
+		.on_durable = on_wal_durable, .on_meta = on_wal_meta, .on_compacted = on_wal_compacted,
+		.on_error = on_wal_error,
+	};
+	struct wal_recovery rec;
+	struct wal_error werr;
+	sd_notify(0, "STATUS=recovering the write-ahead log\nEXTEND_TIMEOUT_USEC=600000000");
+	{
+		/* a crash between rebase_wal()'s two renames */
+		char fresh[4200];
+		struct stat st;
+		snprintf(fresh, sizeof(fresh), "%s.new", n->dir_wal);
+		if (stat(n->dir_wal, &st) < 0 && errno == ENOENT && stat(fresh, &st) == 0)
+			rename(fresh, n->dir_wal);
+	}
+	rv = wal_open(&wc, &n->wal, &rec, &werr);
+	if (rv == 0 && rec.entries && rec.last_index < snap.last_index) {
+		wal_close(n->wal);
+		n->wal = NULL;
+		rv = rebase_wal(n, err, err_len);
+		if (rv < 0) {
+			kv_snapshot_meta_free(&snap);
+			goto fail_kv;
+		}
+		rv = wal_open(&wc, &n->wal, &rec, &werr);
+	}
+	if (rv < 0) {
+		wal_error_format(&werr, why, sizeof(why));
+		snprintf(err, err_len, "%s: %s", n->dir_wal, why);
+		kv_snapshot_meta_free(&snap);
+		goto fail_kv;
+	}
+	{
+		char field[160];
+		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, rec.last_index);
+		log_msg(LOG_INFO, LOG_ID_WAL_RECOVERED, field,
+			"wal recovered: %u segments, entries %" PRIu64 "..%" PRIu64 ", %" PRIu64 " bytes, term %" PRIu64,
+			rec.segments, rec.entries ? rec.first_index : 0, rec.entries ? rec.last_index : 0, rec.bytes,
+			rec.term);
+		if (rec.torn) {
+			snprintf(field, sizeof(field), "RAFT_FILE=%s", rec.torn_file);
+			log_msg(LOG_WARNING, LOG_ID_WAL_TRUNCATED, field,
+				"wal: torn tail of %s cut at offset %" PRIu64 " (%" PRIu64 " bytes dropped)", rec.torn_file,
+				rec.torn_offset, rec.torn_bytes);
+		}
+	}
+	rv = restore(n, &rec, &snap, err, err_len);
+	raft_index snap_index = snap.last_index, snap_term = snap.last_term;
+	kv_snapshot_meta_free(&snap);
+	if (rv < 0)
+		goto fail_wal;
+	log_set_state(raft_current_term(n->r), raft_role_name(raft_role(n->r)), raft_leader(n->r));
+	n->last_term = raft_current_term(n->r);
+	if (snap_index && load_snap_state(n, snap_index, snap_term) < 0)
+		log_warning("snapshot %" PRIu64 ": cannot keep its bytes for followers", snap_index);
+
+	size_t n_routes;
+	const struct httpd_route *routes = routes_for(n, &n_routes);
+	struct httpd_config hc = {
+		.listen_host = cfg->listen, .port = cfg->port, .listen_fd = -1, .max_connections = cfg->max_connections,
+		.connection_timeout_s = cfg->connection_timeout_s, .routes = routes, .n_routes = n_routes,
+	};
+	/* socket activation: systemd passes the listening socket as fd 3 */
+	if (sd_listen_fds(0) == 1)
+		hc.listen_fd = SD_LISTEN_FDS_START;
+	rv = httpd_start(&n->loop, &hc, &n->http, why, sizeof(why));
+	if (rv < 0) {
+		snprintf(err, err_len, "listen on port %u: %s", (unsigned)cfg->port, why);
+		goto fail_raft;
+	}
+
+	loop_timer_init(&n->tick, on_tick);
+	n->flush_hook.run = on_flush;
+	loop_add_hook(&n->loop, &n->flush_hook);
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	rv = loop_watch_signals(&n->loop, &sigs, on_signal, n);
+	if (rv < 0) {
+		snprintf(err, err_len, "signalfd: %s", strerror(-rv));
+		goto fail_http;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	sync_peers(n);
+	if (raft_last_index(n->r) == 0 && !raft_snapshot_index(n->r)) {
+		if (cfg->join) {
+			char url[RAFT_URL_MAX + 16];
+			snprintf(url, sizeof(url), "http://%s", cfg->join);
+			/* the leader answers once the join is committed: no
+			 * 200 ms here (goraft's joiner has no timeout at all) */
+			struct peer_config jc = { .response_timeout_ms = 10000 };
+			rv = peer_create(&n->loop.ring, url, &jc, &n->join_peer);
+			if (rv < 0) {
+				snprintf(err, err_len, "-join %s: %s", cfg->join, strerror(-rv));
+				goto fail_http;
+			}
+			snprintf(n->join_body, sizeof(n->join_body), "{\"name\":\"%s\",\"connectionString\":\"%s\"}\n",
+				 n->name, n->url);
+			log_info("joining the cluster through %s as %s (%s)", cfg->join, n->name, n->url);
+			join_try(n);
+		} else {
+			log_info("Initializing new cluster: %s at %s", n->name, n->url);
+			struct raft_event ev = { .type = RAFT_EV_BOOTSTRAP, .bootstrap.url = n->url };
+			step(n, &ev, NULL);
+		}
+	} else {
+		if (cfg->join)
+			log_info("Recovered from log (-join %s ignored: already a member)", cfg->join);
+		else
+			log_info("Recovered from log");
+	}
+	loop_timer_arm(&n->loop, &n->tick, TICK_MS);
+	log_msg(LOG_INFO, LOG_ID_STARTED, NULL, "listening on port %u as %s (%s)", (unsigned)httpd_port(n->http),
+		n->name, n->url);
+	*ret_node = n;
+	return 0;
+
+fail_http:
+	httpd_stop(n->http);
+fail_raft:
+	raft_free(n->r);
+fail_wal:
+	wal_close(n->wal);
+fail_kv:
+	kv_free(n->kv);
+fail_loop:
+	loop_fini(&n->loop);
+fail_early:
+	free(n->name);
+	free(n->url);
+	free(n);
+	return rv;
+}
+
+int node_run(struct node *n)
+{
+	sd_notifyf(0, "READY=1\nSTATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64,
+		   raft_role_name(raft_role(n->r)), raft_current_term(n->r),
+		   raft_leader(n->r)[0] ? raft_leader(n->r) : "(none)", raft_commit_index(n->r));
+	int rv = loop_run(&n->loop);
+	if (rv < 0) {
+		log_error("event loop: %s", strerror(-rv));
+		return 1;
+	}
+	return n->exit_status;
+}
+
+void node_close(struct node *n)
+{
+	n->stopping = true;
+	loop_timer_cancel(&n->loop, &n->tick);
+	/* answer everyone still waiting */
+	fail_writes_from(n, 0, "raft: Has been stopped");
+	while (n->reads) {
+		struct read_wait *w = n->reads;
+		n->reads = w->next;
+		httpd_reply_text(w->req, 503, "raft: Has been stopped");
+		free(w->key);
+		free(w);
+	}
+	while (n->rpc_waits) {
+		struct rpc_wait *w = n->rpc_waits;
+		n->rpc_waits = w->next;
+		httpd_reply_text(w->req, 500, "Failed creating response.");
+		free(w);
+	}
+	httpd_stop(n->http);
+	while (n->peers) {
+		struct npeer *p = n->peers;
+		n->peers = p->next;
+		peer_destroy(p->p, npeer_gone, n);
+		free(p);
+	}
+	if (n->join_peer) {
+		n->peers_alive++;
+		peer_destroy(n->join_peer, npeer_gone, n);
+	}
+	loop_drain(&n->loop, &n->peers_alive, 5000);
+	/* the disk and the kernel must let go of every buffer first */
+	for (int i = 0; i < 500 && wal_busy(n->wal); i++)
+		loop_run_once(&n->loop, 10);
+	if (n->snap_pid > 0) {
+		loop_poll_cancel(&n->loop, &n->snap_poll);
+		waitpid(n->snap_pid, NULL, 0);
+		for (int i = 0; i < 100 && n->snap_poll.inflight; i++)
+			loop_run_once(&n->loop, 10);
+		close(n->snap_pidfd);
+	}
+	wal_close(n->wal);
+	raft_free(n->r);
+	kv_free(n->kv);
+	rpc_decoder_free(&n->dec);
+	loop_fini(&n->loop);
+	free(n->needs);
+	free(n->metas);
+	free(n->snap_state);
+	free(n->name);
+	free(n->url);
+	free(n);
+}
