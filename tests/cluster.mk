@@ -1,0 +1,3 @@
+# Multi-process tests: real raftd binaries on loopback (tests/cluster/lib.sh).
+TESTS += tests/cluster/basic.sh tests/cluster/wire.sh
+EXTRA_DIST += tests/cluster/lib.sh tests/cluster/basic.sh tests/cluster/wire.sh

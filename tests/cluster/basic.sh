@@ -1,0 +1,55 @@
+#!/bin/sh
+# Three raftd nodes on loopback: bootstrap and join, replication, leader
+# failover, restart and catch-up, a fourth node joining and a node leaving.
+. "$(dirname "$0")/lib.sh"
+
+node_start 1
+[ "$(wait_leader)" = "$(port 1)" ] || fail "a lone node leads"
+node_start 2 -join "127.0.0.1:$(port 1)"
+node_start 3 -join "127.0.0.1:$(port 1)"
+for i in 1 2 3 4 5; do
+	[ "$(put "$(port 1)" "k$i" "v$i")" = 200 ] || fail "write k$i"
+done
+for n in 1 2 3; do
+	wait_value "$(port $n)" k5 v5 || fail "node $n has k5"
+done
+echo "ok: bootstrap, two joins, writes replicated to all"
+
+[ "$(put "$(port 2)" x y)" = 400 ] || fail "write to a follower is refused"
+body=$(curl -s -XPOST "http://127.0.0.1:$(port 2)/db/x" -d y)
+[ "$body" = "raft.Server: Not current leader" ] || fail "goraft's follower error: '$body'"
+echo "ok: a follower refuses writes with goraft's error"
+
+node_kill 1
+leader=$(wait_leader) || fail "no new leader after the leader was killed"
+[ "$leader" != "$(port 1)" ] || fail "the dead node leads"
+for i in 6 7 8; do
+	[ "$(put "$leader" "k$i" "v$i")" = 200 ] || fail "write k$i to the new leader"
+done
+echo "ok: failover to $leader"
+
+node_start 1
+wait_value "$(port 1)" k8 v8 || fail "the restarted node catches up"
+wait_value "$(port 1)" k1 v1 || fail "the restarted node kept its data"
+echo "ok: the old leader restarts and catches up"
+
+leader=$(wait_leader)
+node_start 4 -join "127.0.0.1:${leader#"${leader%?????}"}"
+wait_value "$(port 4)" k8 v8 || fail "a fourth node joins and catches up"
+[ "$(put "$leader" k9 v9)" = 200 ] || fail "write with four members"
+wait_value "$(port 4)" k9 v9 || fail "the fourth node gets new writes"
+echo "ok: a fourth node joins a running cluster"
+
+name4=$(status_field "$(port 4)" name)
+code=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$leader/leave" -d "{\"name\":\"$name4\"}")
+[ "$code" = 200 ] || fail "leave of node 4: HTTP $code"
+for _ in $(seq 100); do kill -0 "$PID_4" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$PID_4" 2>/dev/null && fail "a removed node stops"
+[ "$(put "$leader" k10 v10)" = 200 ] || fail "write after the leave"
+echo "ok: a node leaves and stops"
+
+for n in 1 2 3; do
+	wait_value "$(port $n)" k10 v10 || fail "node $n has k10"
+done
+h1=$(curl -s "http://127.0.0.1:$(port 1)/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["applied_index"])')
+echo "ok: all nodes converge (applied $h1)"

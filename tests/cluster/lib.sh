@@ -1,0 +1,89 @@
+# tests/cluster/lib.sh — run raftd nodes as separate processes on loopback.
+# Sourced by the cluster tests. Each test gets its own directory and port
+# range; every node it started is killed when it exits.
+#
+#   node_start N [ARGS...]   start node N (port BASE+N, data dir DIR/nN)
+#   node_kill N [SIGNAL]     signal node N (default KILL) and wait for it
+#   wait_leader              print the port of the leader (waits up to 10 s)
+#   put PORT KEY VALUE       POST /db/KEY; prints the HTTP status
+#   get PORT KEY             GET /db/KEY; prints the body
+#   status_field PORT FIELD  one field of GET /status
+set -u
+RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd}
+T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
+# ports: a range per test process, away from the usual 4001
+BASE=${BASE:-$(( 20000 + ($$ % 2000) * 10 ))}
+PIDS=""
+
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "${KEEP:-}" = 1 ] || [ "${FAILED:-0}" = 1 ]; then
+		echo "# logs kept in $T" >&2
+		for f in "$T"/*.log; do echo "## $f" >&2; tail -n 30 "$f" >&2; done
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	FAILED=1
+	exit 1
+}
+
+port() { echo $(( BASE + $1 )); }
+
+node_start() {
+	n=$1
+	shift
+	"$RAFTD" -p "$(port "$n")" "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
+	eval "PID_$n=$!"
+	PIDS="$PIDS $!"
+	# serving once /status answers
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$(port "$n")/status" && return 0
+		kill -0 "$(eval echo \$PID_"$n")" 2>/dev/null || fail "node $n exited at start"
+		sleep 0.05
+	done
+	fail "node $n does not answer"
+}
+
+node_kill() {
+	pid=$(eval echo \$PID_"$1")
+	kill "-${2:-KILL}" "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+status_field() {
+	curl -s "http://127.0.0.1:$1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null
+}
+
+wait_leader() {
+	for _ in $(seq 200); do
+		for p in $(seq $(( BASE + 1 )) $(( BASE + 9 ))); do
+			[ "$(status_field "$p" role)" = leader ] && { echo "$p"; return 0; }
+		done
+		sleep 0.05
+	done
+	return 1
+}
+
+put() {
+	curl -s -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$1/db/$2" --data-binary "$3"
+}
+
+get() {
+	curl -s "http://127.0.0.1:$1/db/$2"
+}
+
+# wait_value PORT KEY VALUE: until the node has applied it (5 s)
+wait_value() {
+	for _ in $(seq 100); do
+		[ "$(get "$1" "$2")" = "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
