@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define NO_TRUNC UINT64_MAX
+#define HOLDS_UNKNOWN UINT64_MAX /* peer.holds before the peer's first answer */
 #define N_STR_SLOTS 16
 
 struct meta {
@@ -62,6 +63,10 @@ struct peer {
 	char name[RAFT_NAME_MAX];
 	/* leader state (Raft §5.3), reset on election */
 	raft_index next, match;
+	/* goraft peer: the highest index its log may end at, as far as this
+	 * leader knows: its latest answer's Index, raised by every request
+	 * sent since (HOLDS_UNKNOWN: no answer yet). See send_append(). */
+	raft_index holds;
 	struct flight fl[RAFT_MAX_INFLIGHT];
 	unsigned n_fl;
 	uint64_t last_send;
@@ -486,6 +491,7 @@ static void config_recompute(struct raft *r)
 			p->member = true;
 			p->next = r->last + 1;
 			p->match = 0;
+			p->holds = HOLDS_UNKNOWN;
 			p->n_fl = 0;
 			p->last_send = 0;
 			p->probing = true;
@@ -779,6 +785,7 @@ static void become_leader(struct raft *r)
 		struct peer *p = &r->peers[i];
 		/* goraft leaderLoop: prevLogIndex = leader's last index */
 		p->match = 0;
+		p->holds = HOLDS_UNKNOWN;
 		p->n_fl = 0;
 		p->next = r->last + 1;
 		p->last_send = 0;
@@ -838,11 +845,25 @@ static bool send_append(struct raft *r, struct peer *p)
 		send_snapshot_request(r, p);
 		return false;
 	}
+	/* A goraft follower deletes every entry after PrevLogIndex on each
+	 * request it accepts, heartbeats included (PROTOCOL §5.2 step 3).
+	 * The entries it holds that match ours may already count towards a
+	 * commit (ours or an earlier leader's), so a request must give them
+	 * all back: it carries every entry up to where that follower's log
+	 * may end, caps or not (goraft's own leader sends a new peer the
+	 * whole log uncapped). Entries beyond our last index may go: they are
+	 * not committed (Leader Completeness). Until its first answer, the
+	 * follower may hold all of our log. A raftd follower only truncates
+	 * on a conflict: the caps alone apply. */
+	raft_index reach = prev;
+	if (p->goraft)
+		reach = p->holds < r->last ? p->holds : r->last;
 	raft_index n = 0;
 	uint64_t bytes = 0;
-	while (prev + n < r->last && n < r->cfg.max_entries) {
+	while (prev + n < r->last) {
 		uint64_t sz = meta_at(r, prev + n + 1)->size;
-		if (n > 0 && bytes + sz > r->cfg.max_bytes)
+		if (prev + n >= reach &&
+		    (n >= r->cfg.max_entries || (n > 0 && bytes + sz > r->cfg.max_bytes)))
 			break;
 		bytes += sz;
 		n++;
@@ -854,6 +875,8 @@ static bool send_append(struct raft *r, struct peer *p)
 	m.ae.n_entries = n;
 	p->fl[p->n_fl++] = (struct flight){m.req_id, r->term, prev, prev + n, r->now, r->read_seq};
 	p->next = prev + n + 1;
+	if (p->goraft && p->holds != HOLDS_UNKNOWN && prev + n > p->holds)
+		p->holds = prev + n; /* if it arrives, the log ends there */
 	p->last_send = r->now;
 	p->fresh = false;
 	send_msg(r, p, &m, 0);
@@ -870,9 +893,17 @@ static void replicate(struct raft *r, bool heartbeat)
 		struct peer *p = peer_get(r, r->members[i].name);
 		if (!p)
 			continue;
-		/* a request unanswered for rpc_timeout_ms is lost: start over */
-		if (p->n_fl > 0 && r->now - p->fl[0].sent_at >= r->cfg.rpc_timeout_ms)
+		/* a request unanswered for rpc_timeout_ms is lost: start over
+		 * from matchIndex; a goraft peer from where the lost request
+		 * started (goraft peer.go: no response changes nothing), not
+		 * from an old matchIndex (0 early in a term), which would cost
+		 * it the whole log again */
+		if (p->n_fl > 0 && r->now - p->fl[0].sent_at >= r->cfg.rpc_timeout_ms) {
+			raft_index retry = p->fl[0].prev + 1;
 			clear_flights(p);
+			if (p->goraft && retry > p->next)
+				p->next = retry;
+		}
 		if (p->snap_state != SNAP_NONE) {
 			/* a transfer may take long, but not forever */
 			if (r->now - p->snap_sent_at < 10 * (uint64_t)r->cfg.rpc_timeout_ms)
@@ -956,6 +987,14 @@ static void on_ae_response(struct raft *r, struct peer *p, const struct raft_msg
 	p->n_fl--;
 	if (f.term != r->term || m->term < f.term)
 		return;
+	if (p->goraft) {
+		/* Its log ends at Index now (one request in flight, in order);
+		 * anything still in flight may extend it. */
+		p->holds = m->ae_resp.index;
+		for (unsigned j = 0; j < p->n_fl; j++)
+			if (p->fl[j].last > p->holds)
+				p->holds = p->fl[j].last;
+	}
 	p->last_ack = r->now;
 	/* any answer at our term shows we still led when it was sent */
 	if (f.read_seq > p->read_ack)
@@ -1679,6 +1718,7 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 		if (p->goraft != ev->peer_kind.goraft) {
 			p->goraft = ev->peer_kind.goraft;
 			clear_flights(p);
+			p->holds = HOLDS_UNKNOWN;
 		}
 		break;
 	}

@@ -76,9 +76,14 @@
  * raftd peer (pipelined), exactly one to a goraft peer (goraft followers
  * delete everything after PrevLogIndex on every accepted request, so the
  * leader derives matchIndex only from the response to its latest request:
- * PrevLogIndex + len(Entries)). Requests unanswered after rpc_timeout_ms are
- * considered lost. The leader's own disk write runs in parallel: its own
- * matchIndex is its durable index.
+ * PrevLogIndex + len(Entries)). For the same reason a request to a goraft
+ * peer never makes it drop an entry it holds: it carries every entry up to
+ * the end of that peer's log as last reported (its whole log, within the
+ * leader's, until it first answers), beyond max_entries and max_bytes if
+ * need be, as goraft's own leader sends a new peer the whole log uncapped.
+ * Requests unanswered after rpc_timeout_ms are considered lost. The
+ * leader's own disk write runs in parallel: its own matchIndex is its
+ * durable index.
  */
 #ifndef RAFTD_SRC_RAFT_H
 #define RAFTD_SRC_RAFT_H
@@ -351,7 +356,8 @@ struct raft_config {
 	unsigned election_timeout_ms; /* 150: waits drawn from [t, 2t) (goraft) */
 	unsigned heartbeat_ms;        /* 50 */
 	unsigned rpc_timeout_ms;      /* 200: an unanswered request is lost */
-	unsigned max_entries;         /* per AppendEntries; goraft: 2000 */
+	unsigned max_entries;         /* per AppendEntries; goraft: 2000 (a
+				       * goraft peer may get more, see above) */
 	uint64_t max_bytes;           /* per AppendEntries (entry sizes summed) */
 	unsigned max_inflight;        /* per raftd peer, <= RAFT_MAX_INFLIGHT */
 	/* raftd-only extensions, off automatically while any member is a

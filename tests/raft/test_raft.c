@@ -940,6 +940,154 @@ START_TEST(test_goraft_peer_one_in_flight_and_match_from_latest)
 }
 END_TEST
 
+/* A goraft follower as the leader sees it (PROTOCOL §5.2), reduced to what a
+ * leader can break: its term, the terms of its entries, its commit index,
+ * and the deletion of every entry after PrevLogIndex on each accepted
+ * request (heartbeats included). */
+struct gf {
+	raft_term term;
+	raft_term log[64]; /* log[i]: term of entry i */
+	raft_index last, commit;
+};
+
+/* How many of the follower's first entries the leader holds too. */
+static raft_index gf_matching(const struct gf *g, const struct raft *leader)
+{
+	raft_index i = 0;
+	raft_term t;
+	while (i < g->last && raft_entry_term(leader, i + 1, &t) && t == g->log[i + 1])
+		i++;
+	return i;
+}
+
+static struct raft_msg gf_answer(struct gf *g, const struct raft *leader, const struct raft_msg *q)
+{
+	struct raft_msg m = {.type = RAFT_MSG_AE_RESP, .req_id = q->req_id};
+	raft_index prev = q->ae.prev_index;
+	bool ok = q->term >= g->term;
+	if (ok)
+		g->term = q->term;
+	/* truncate(): rules 3a, 3b and 3c, then delete after PrevLogIndex */
+	ok = ok && prev >= g->commit && prev <= g->last && (prev == 0 || g->log[prev] == q->ae.prev_term);
+	if (ok) {
+		g->last = prev;
+		for (size_t k = 0; k < q->ae.n_entries; k++) {
+			raft_term t;
+			ck_assert(raft_entry_term(leader, prev + 1 + k, &t));
+			ck_assert_uint_lt(g->last + 1, sizeof(g->log) / sizeof(g->log[0]));
+			g->log[++g->last] = t;
+		}
+		raft_index c = q->ae.commit < g->last ? q->ae.commit : g->last;
+		if (c > g->commit)
+			g->commit = c;
+	}
+	m.term = g->term;
+	m.ae_resp.success = ok;
+	m.ae_resp.index = g->last;
+	m.ae_resp.commit = g->commit;
+	return m;
+}
+
+/* Leader "a" of {a,b,c} (b goraft, c silent), 4 entries per request at
+ * most, elected over the restored log terms[0..n); its nop is durable.
+ * Returns its first request to b. */
+static struct raft_msg gf_make_leader(struct tn *t, const raft_term *terms, size_t n)
+{
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	cfg.max_entries = 4;
+	tn_init_cfg(t, &cfg, terms[n - 1], "", ABC, 3, terms, n, 0);
+	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
+	ev.peer_kind.name = "b";
+	ev.peer_kind.goraft = true;
+	tn_step(t, &ev);
+	tn_tick(t, 1000);
+	tn_persisted(t, persist_seq(t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = raft_current_term(t->r)};
+	g.rv_resp.granted = true;
+	tn_recv(t, "c", &g);
+	ck_assert_int_eq(raft_role(t->r), RAFT_LEADER);
+	const struct raft_msg *m = sent_to(t, "b");
+	ck_assert_ptr_nonnull(m);
+	struct raft_msg first = *m;
+	tn_durable(t, log_seq(t));
+	return first;
+}
+
+/* Let b answer *req; then *req is the leader's next request to b (false:
+ * none). b must never lose an entry it held that the leader holds too:
+ * one that counted towards a commit would be gone from a majority. */
+static bool gf_exchange(struct tn *t, struct gf *g, struct raft_msg *req)
+{
+	raft_index kept = gf_matching(g, t->r);
+	struct raft_msg resp = gf_answer(g, t->r, req);
+	ck_assert_uint_ge(gf_matching(g, t->r), kept);
+	tn_recv(t, "b", &resp);
+	/* a and b are the majority: commit never passes what b holds */
+	ck_assert_uint_le(raft_commit_index(t->r), gf_matching(g, t->r));
+	const struct raft_msg *m = sent_to(t, "b");
+	if (m)
+		*req = *m;
+	return m != NULL;
+}
+
+START_TEST(test_goraft_follower_keeps_its_entries_after_a_lost_request)
+{
+	/* Found by the simulator: the new leader's first request to a goraft
+	 * follower (restarted, so commit 0) is lost. The retry must not start
+	 * over from matchIndex 0 with a capped batch: b would keep 4 of its 20
+	 * entries, answer success, and then vote for a candidate that lacks
+	 * committed ones. */
+	raft_term tt[20];
+	for (int i = 0; i < 20; i++)
+		tt[i] = 1;
+	struct tn t;
+	struct raft_msg req = gf_make_leader(&t, tt, 20);
+	struct gf g = {.term = 1, .last = 20};
+	for (int i = 1; i <= 20; i++)
+		g.log[i] = 1;
+	tn_tick(&t, 250); /* req is lost: given up after rpc_timeout */
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_ne(m->req_id, req.req_id);
+	req = *m;
+	int n = 0;
+	while (gf_exchange(&t, &g, &req))
+		ck_assert_int_lt(++n, 20);
+	ck_assert_uint_eq(g.last, 21);
+	ck_assert_uint_eq(gf_matching(&g, t.r), 21);
+	ck_assert_uint_eq(raft_commit_index(t.r), 21);
+	raft_free(t.r);
+}
+END_TEST
+
+START_TEST(test_goraft_follower_keeps_its_entries_after_backoff)
+{
+	/* b holds 1..23 as the leader does, then 24..30 of a deposed term-1
+	 * leader; the leader has 24..40 of term 2. Exponential back-off
+	 * overshoots the divergence (40, 30, 28, 24, then 16 matches): the
+	 * request at 16 must carry everything up to b's reported Index 30, or
+	 * b would drop 21..23. */
+	raft_term tt[40], bt[30];
+	for (int i = 0; i < 40; i++)
+		tt[i] = i < 23 ? 1 : 2;
+	for (int i = 0; i < 30; i++)
+		bt[i] = 1;
+	struct tn t;
+	struct raft_msg req = gf_make_leader(&t, tt, 40);
+	struct gf g = {.term = 2, .last = 30};
+	for (int i = 1; i <= 30; i++)
+		g.log[i] = bt[i - 1];
+	int n = 0;
+	while (gf_exchange(&t, &g, &req))
+		ck_assert_int_lt(++n, 40);
+	ck_assert_uint_eq(g.last, 41);
+	ck_assert_uint_eq(gf_matching(&g, t.r), 41);
+	ck_assert_uint_eq(raft_commit_index(t.r), 41);
+	raft_free(t.r);
+}
+END_TEST
+
 START_TEST(test_flow_control_caps)
 {
 	raft_term tt[50] = {0};
@@ -1656,6 +1804,8 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_old_term_entries_not_committed_by_counting);
 	tcase_add_test(tc, test_backoff_uses_commit_and_index);
 	tcase_add_test(tc, test_goraft_peer_one_in_flight_and_match_from_latest);
+	tcase_add_test(tc, test_goraft_follower_keeps_its_entries_after_a_lost_request);
+	tcase_add_test(tc, test_goraft_follower_keeps_its_entries_after_backoff);
 	tcase_add_test(tc, test_flow_control_caps);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("membership");
