@@ -299,6 +299,12 @@ struct node {
 	bool started, alive, removed;
 	bool leaving; /* the operator proposed its removal: never re-join it */
 	bool goraft; /* the leaders treat it as a goraft peer */
+	/* A model of a goraft follower instead of a raft core (see
+	 * goraft_recv): never campaigns, deletes everything after PrevLogIndex
+	 * on every accepted AppendEntries, rejects PrevLogIndex below its
+	 * commit index, applies one membership entry per request. */
+	bool model;
+	raft_index g_commit;
 	unsigned incarnation;
 	struct raft *r;
 	/* disk: hard state, log, latest snapshot */
@@ -339,6 +345,7 @@ static int target_size;  /* members wanted */
 static struct msg *net;
 static size_t n_net, net_cap;
 static bool link_up[MAX_NODES][MAX_NODES];
+static uint64_t fifo_at[MAX_NODES][MAX_NODES]; /* in-order links to goraft models */
 static double p_drop, p_dup;
 static raft_index snapshot_threshold;
 static bool mixed_cluster;
@@ -382,7 +389,7 @@ static uint64_t next_read_id;
 /* totals over the run, for the summary line */
 static struct {
 	uint64_t seeds, steps, leaders, commits, crashes, snapshots, installs, reads, transfers,
-		learners;
+		learners, goraft_seeds, goraft_acks;
 } tot;
 
 static int node_by_name(const char *name)
@@ -514,7 +521,9 @@ static void check_append(struct node *nd, raft_index first, size_t n)
 		raft_index i = first + k;
 		const struct sentry *e = at(&nd->mem, i);
 		raft_term prev_term = 0;
-		if (i > 1 && !raft_entry_term(nd->r, i - 1, &prev_term))
+		if (i - 1 > nd->mem.start)
+			prev_term = at(&nd->mem, i - 1)->term;
+		else if (i > 1 && !raft_entry_term(nd->r, i - 1, &prev_term))
 			fail("%s: appended %llu without its predecessor", nd->name, (unsigned long long)i);
 		bool fresh;
 		struct lm_slot *s = lm_lookup(i, e->term, &fresh);
@@ -702,6 +711,18 @@ static void handle_update(int id, const struct raft_update *u, const struct raft
 			}
 			tr("%s -> %s %s", nd->name, nodes[to].name, s);
 			m.at = now_ms + 1 + rnd_below(quiet ? 5 : max_delay);
+			if (nodes[to].model) {
+				/* To a goraft follower: HTTP over TCP, in order and
+				 * never duplicated. goraft itself is unsafe otherwise:
+				 * a stale AppendEntries arriving after a newer one
+				 * deletes what the newer one delivered (PROTOCOL
+				 * §5.2.3); the simulator found that at once. */
+				if (m.at < fifo_at[id][to])
+					m.at = fifo_at[id][to];
+				fifo_at[id][to] = m.at;
+				net_push(&m);
+				break;
+			}
 			if (!quiet && chance(0.01))
 				m.at += rnd_below(400); /* a straggler: reordering */
 			if (!quiet && chance(p_dup)) {
@@ -818,11 +839,18 @@ static void handle_update(int id, const struct raft_update *u, const struct raft
 	(void)ev;
 }
 
+static void goraft_recv(int id, const struct raft_event *ev, const struct sentry *ev_entries);
+
 static void step_node(int id, struct raft_event *ev, const struct sentry *ev_entries)
 {
 	struct node *nd = &nodes[id];
 	if (!nd->alive)
 		return;
+	if (nd->model) {
+		if (ev->type == RAFT_EV_RECV)
+			goraft_recv(id, ev, ev_entries);
+		return;
+	}
 	struct raft_update u;
 	ev->now = now_ms;
 	int rv = raft_step(nd->r, ev, &u);
@@ -831,9 +859,128 @@ static void step_node(int id, struct raft_event *ev, const struct sentry *ev_ent
 	handle_update(id, &u, ev, ev_entries);
 }
 
+/* ---- goraft follower model ------------------------------------------ */
+
+static void goraft_reply(int id, int to, const struct raft_msg *m)
+{
+	char s[160];
+	msg_str(m, s, sizeof(s));
+	if (!quiet && (!link_up[id][to] || chance(p_drop))) {
+		tr("%s -> %s %s: dropped", nodes[id].name, nodes[to].name, s);
+		return;
+	}
+	tr("%s -> %s %s", nodes[id].name, nodes[to].name, s);
+	struct msg out = {.from = id, .to = to, .m = *m};
+	out.at = now_ms + 1 + rnd_below(quiet ? 5 : max_delay);
+	net_push(&out);
+}
+
+/* goraft server.go processAppendEntriesRequest and processRequestVoteRequest
+ * (PROTOCOL §5.2, §5.5). Writes are synchronous (goraft fsyncs before it
+ * answers), so memory and disk are the same. One deviation: the term and
+ * vote are kept across restarts (goraft forgets the vote and takes the last
+ * entry's term), so that the checkers judge the raftd leaders, not goraft's
+ * known double votes. */
+static void goraft_recv(int id, const struct raft_event *ev, const struct sentry *ev_entries)
+{
+	struct node *nd = &nodes[id];
+	const struct raft_msg *q = &ev->recv.msg;
+	int from = node_by_name(ev->recv.from);
+	if (from < 0)
+		return;
+	struct raft_msg m = {.req_id = q->req_id};
+	switch (q->type) {
+	case RAFT_MSG_AE_REQ: {
+		m.type = RAFT_MSG_AE_RESP;
+		if (q->term < nd->d_term) {
+			m.term = nd->d_term;
+			m.ae_resp.index = nd->mem.n;
+			m.ae_resp.commit = nd->g_commit;
+			goraft_reply(id, from, &m);
+			return;
+		}
+		if (q->term > nd->d_term) {
+			nd->d_term = q->term;
+			nd->d_vote[0] = '\0';
+		}
+		m.term = nd->d_term;
+		raft_index prev = q->ae.prev_index;
+		bool ok = !(prev < nd->g_commit) && prev <= nd->mem.n &&
+			  !(prev > 0 && at(&nd->mem, prev)->term != q->ae.prev_term);
+		if (ok) {
+			/* always delete everything after PrevLogIndex */
+			raft_index first_new = prev + 1;
+			nd->mem.n = prev;
+			slog_set_len(&nd->mem, prev + q->ae.n_entries);
+			for (size_t k = 0; k < q->ae.n_entries; k++)
+				*at(&nd->mem, first_new + k) = ev_entries[k];
+			slog_copy(&nd->disk, &nd->mem);
+			check_append(nd, first_new, q->ae.n_entries);
+			/* setCommitIndex: clamp, then apply with the join barrier */
+			raft_index c = q->ae.commit < nd->mem.n ? q->ae.commit : nd->mem.n;
+			while (nd->g_commit < c) {
+				raft_index i = ++nd->g_commit;
+				do_apply(nd, i, i);
+				enum raft_entry_type t = at(&nd->mem, i)->type;
+				if (t == RAFT_ENTRY_JOIN || t == RAFT_ENTRY_LEAVE)
+					break;
+			}
+		}
+		m.ae_resp.success = ok;
+		tot.goraft_acks += ok;
+		m.ae_resp.index = nd->mem.n;
+		m.ae_resp.commit = nd->g_commit;
+		goraft_reply(id, from, &m);
+		return;
+	}
+	case RAFT_MSG_RV_REQ: {
+		m.type = RAFT_MSG_RV_RESP;
+		if (q->rv.pre_vote) {
+			fail("a pre-vote was sent to goraft node %s", nd->name);
+			return;
+		}
+		if (q->term > nd->d_term) {
+			nd->d_term = q->term;
+			nd->d_vote[0] = '\0';
+		}
+		m.term = nd->d_term;
+		raft_term lt = nd->mem.n > nd->mem.start ? at(&nd->mem, nd->mem.n)->term : 0;
+		bool grant = q->term == nd->d_term &&
+			     (!nd->d_vote[0] || !strcmp(nd->d_vote, ev->recv.from)) &&
+			     !(nd->mem.n > q->rv.last_index || lt > q->rv.last_term);
+		if (grant)
+			snprintf(nd->d_vote, sizeof(nd->d_vote), "%s", ev->recv.from);
+		m.rv_resp.granted = grant;
+		goraft_reply(id, from, &m);
+		return;
+	}
+	case RAFT_MSG_AE_RESP:
+	case RAFT_MSG_RV_RESP:
+		return; /* it never asks anything */
+	default:
+		fail("raftd-only message %s sent to goraft node %s", msg_type_str(q->type), nd->name);
+		return;
+	}
+}
+
 static void start_node(int id)
 {
 	struct node *nd = &nodes[id];
+	if (nd->model) {
+		/* goraft Init: the log is read back, the commit index restarts
+		 * at conf's lower bound (0 here), the state machine is empty */
+		nd->started = nd->alive = true;
+		nd->incarnation++;
+		slog_copy(&nd->mem, &nd->disk);
+		nd->sm.start = 0;
+		nd->sm.n = 0;
+		nd->applied = 0;
+		nd->g_commit = 0;
+		nd->checked_commit = 0;
+		tr("%s starts (goraft model, incarnation %u): term %llu log %zu", nd->name,
+		   nd->incarnation, (unsigned long long)nd->d_term, nd->disk.n);
+		return;
+	}
 	struct raft_config cfg;
 	raft_config_default(&cfg);
 	cfg.name = nd->name;
@@ -995,16 +1142,22 @@ static void deliver_due(void)
 	struct msg *due = malloc(n_due * sizeof(*due));
 	if (!due)
 		abort();
+	/* messages to goraft models first, in sending order (in-order links);
+	 * the rest shuffled */
 	size_t keep = 0, d = 0;
-	for (size_t k = 0; k < n_net; k++) {
-		if (net[k].at <= now_ms)
+	for (size_t k = 0; k < n_net; k++)
+		if (net[k].at <= now_ms && nodes[net[k].to].model)
 			due[d++] = net[k];
-		else
+	size_t n_fifo = d;
+	for (size_t k = 0; k < n_net; k++) {
+		if (net[k].at > now_ms)
 			net[keep++] = net[k];
+		else if (!nodes[net[k].to].model)
+			due[d++] = net[k];
 	}
 	n_net = keep;
-	for (size_t k = n_due; k > 1; k--) {
-		size_t j = rnd_below(k);
+	for (size_t k = n_due; k > n_fifo + 1; k--) {
+		size_t j = n_fifo + rnd_below(k - n_fifo);
 		struct msg t = due[k - 1];
 		due[k - 1] = due[j];
 		due[j] = t;
@@ -1061,7 +1214,7 @@ static int find_leader(void)
 {
 	int best = -1;
 	for (int i = 0; i < n_nodes; i++) {
-		if (!nodes[i].alive || raft_role(nodes[i].r) != RAFT_LEADER)
+		if (!nodes[i].alive || nodes[i].model || raft_role(nodes[i].r) != RAFT_LEADER)
 			continue;
 		if (best < 0 || raft_current_term(nodes[i].r) > raft_current_term(nodes[best].r))
 			best = i;
@@ -1226,6 +1379,32 @@ static void note_leader(int id, raft_term term)
 	}
 }
 
+/* Log matching, pairwise over whole logs: if two logs hold an entry with
+ * the same index and term, they are identical up to it (Raft §5.3). */
+static void check_logs_pairwise(void)
+{
+	for (int a = 0; a < n_nodes; a++) {
+		for (int b = a + 1; b < n_nodes; b++) {
+			const struct slog *x = &nodes[a].mem, *y = &nodes[b].mem;
+			if (!nodes[a].alive || !nodes[b].alive)
+				continue;
+			size_t lo = x->start > y->start ? x->start : y->start;
+			size_t hi = x->n < y->n ? x->n : y->n;
+			bool matched = false;
+			for (size_t i = hi; i > lo; i--) {
+				const struct sentry *ea = at(x, i), *eb = at(y, i);
+				if (!matched && ea->term == eb->term)
+					matched = true;
+				if (matched && !sentry_eq(ea, eb)) {
+					fail("log matching: %s and %s agree on a later entry but differ at %zu",
+					     nodes[a].name, nodes[b].name, i);
+					return;
+				}
+			}
+		}
+	}
+}
+
 static void check_invariants(void)
 {
 	for (int id = 0; id < n_nodes; id++) {
@@ -1233,10 +1412,10 @@ static void check_invariants(void)
 		if (!nd->alive)
 			continue;
 		struct raft *r = nd->r;
-		if (raft_last_index(r) != nd->mem.n)
+		if (r && raft_last_index(r) != nd->mem.n)
 			fail("%s: core has %llu entries, the log %zu", nd->name,
 			     (unsigned long long)raft_last_index(r), nd->mem.n);
-		raft_index c = raft_commit_index(r);
+		raft_index c = r ? raft_commit_index(r) : nd->g_commit;
 		if (c > nd->mem.n)
 			fail("%s: commit %llu beyond log %zu", nd->name, (unsigned long long)c, nd->mem.n);
 		raft_index from = nd->checked_commit > nd->mem.start ? nd->checked_commit : nd->mem.start;
@@ -1270,6 +1449,8 @@ static void check_invariants(void)
 		}
 		if (c > nd->checked_commit)
 			nd->checked_commit = c;
+		if (!r)
+			continue;
 		enum raft_role role = raft_role(r);
 		raft_term term = raft_current_term(r);
 		if (role == RAFT_LEADER && (nd->role != RAFT_LEADER || nd->role_term != term))
@@ -1280,6 +1461,8 @@ static void check_invariants(void)
 	for (int id = 0; id < n_nodes; id++)
 		if (nodes[id].alive && nodes[id].removed)
 			crash_node(id); /* removed for good */
+	if (now_ms % 1000 == 0)
+		check_logs_pairwise();
 }
 
 /* ---- one seed ------------------------------------------------------- */
@@ -1322,6 +1505,11 @@ static void reset_world(void)
 	trace_len = 0;
 	if (trace_buf)
 		trace_buf[0] = '\0';
+}
+
+static void reset_fifo(void)
+{
+	memset(fifo_at, 0, sizeof(fifo_at));
 }
 
 static void heal_links(void)
@@ -1372,7 +1560,8 @@ static void chaos(void)
 	}
 	/* reads go to any node that thinks it leads, stale ones included */
 	for (int i = 0; i < n_nodes; i++)
-		if (nodes[i].alive && raft_role(nodes[i].r) == RAFT_LEADER && chance(0.05))
+		if (nodes[i].alive && !nodes[i].model && raft_role(nodes[i].r) == RAFT_LEADER &&
+		    chance(0.05))
 			issue_read(i);
 }
 
@@ -1397,6 +1586,8 @@ static int pick_kept_down(void)
 {
 	int cand = -1;
 	for (int i = 0; i < n_nodes; i++) {
+		if (nodes[i].model)
+			return -1; /* keep it simple: every voter up */
 		if (!nodes[i].alive)
 			continue;
 		size_t v = 0;
@@ -1423,11 +1614,18 @@ static int run_seed(uint64_t seed)
 	 * request in flight to them) never compacts: a goraft node needs the
 	 * whole log. Pure raftd clusters take snapshots, mostly. */
 	bool mixed = mixed_cluster = chance(0.4);
+	bool any_model = false;
 	for (int i = 0; i < n_nodes; i++) {
 		snprintf(nodes[i].name, sizeof(nodes[i].name), "n%d", i);
 		nodes[i].goraft = mixed && chance(0.3);
+		/* one of those may be a goraft follower (the model): never node
+		 * 0, which bootstraps, and only one, as it never campaigns */
+		nodes[i].model = i > 0 && nodes[i].goraft && !any_model && chance(0.6);
+		any_model |= nodes[i].model;
+		tot.goraft_seeds += nodes[i].model;
 	}
 	heal_links();
+	reset_fifo();
 	p_drop = chance(0.3) ? 0 : (double)rnd_below(20) / 100.0;
 	p_dup = (double)rnd_below(10) / 100.0;
 	max_delay = 2 + (unsigned)rnd_below(40);
@@ -1676,11 +1874,13 @@ int main(int argc, char **argv)
 	if (failures == 0 && !opt.trace)
 		printf("sim: %llu seeds x %d steps passed in %.1f s (%llu steps of %d ms; %llu leaders, "
 		       "%llu commits, %llu crashes, %llu snapshots taken, %llu installed, %llu reads, "
-		       "%llu transfers, %llu learners)\n",
+		       "%llu transfers, %llu learners; %llu seeds with a goraft follower model, which "
+		       "accepted %llu AppendEntries)\n",
 		       (unsigned long long)opt.count, opt.steps, secs, (unsigned long long)tot.steps,
 		       TICK_MS, (unsigned long long)tot.leaders, (unsigned long long)tot.commits,
 		       (unsigned long long)tot.crashes, (unsigned long long)tot.snapshots,
 		       (unsigned long long)tot.installs, (unsigned long long)tot.reads,
-		       (unsigned long long)tot.transfers, (unsigned long long)tot.learners);
+		       (unsigned long long)tot.transfers, (unsigned long long)tot.learners,
+		       (unsigned long long)tot.goraft_seeds, (unsigned long long)tot.goraft_acks);
 	return failures ? 1 : 0;
 }
