@@ -163,6 +163,10 @@ struct node {
 	raft_term last_term;
 	char last_leader[RAFT_NAME_MAX];
 
+	/* watchdog: WATCHDOG=1 only while the disk makes progress */
+	uint64_t watchdog_usec, watchdog_sent_ms, disk_progress_ms;
+	raft_index status_commit; /* commit index of the last STATUS= */
+
 	/* metrics */
 	uint64_t writes_applied, writes_failed, reads_local, reads_consistent;
 	uint64_t rpcs_in, rpcs_out, ae_entries_out, entry_bytes_out;
@@ -224,6 +228,7 @@ static void on_wal_durable(void *ctx, uint64_t index)
 	struct node *n = ctx;
 	(void)index;
 	n->wal_batches++;
+	n->disk_progress_ms = now_ms(n);
 	check_durable(n);
 }
 
@@ -233,6 +238,7 @@ static void on_wal_meta(void *ctx, uint64_t term, const char *vote)
 	uint64_t seq = 0;
 	size_t keep = 0;
 	log_debug("meta durable: term %" PRIu64 " vote '%s'", term, vote);
+	n->disk_progress_ms = now_ms(n);
 	/* Coalesced sets report the newest value: it confirms every set up to
 	 * the newest one that asked for exactly this value. */
 	for (size_t i = 0; i < n->metas_len; i++)
@@ -504,6 +510,14 @@ static void send_response(struct node *n, const struct raft_msg *m)
 	free(w);
 }
 
+/* STATUS= for systemctl status: role, term, leader and commit index. */
+static void notify_status(struct node *n)
+{
+	n->status_commit = raft_commit_index(n->r);
+	sd_notifyf(0, "STATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64, raft_role_name(raft_role(n->r)),
+		   raft_current_term(n->r), raft_leader(n->r)[0] ? raft_leader(n->r) : "(none)", n->status_commit);
+}
+
 static void on_role(struct node *n, const struct raft_action *a)
 {
 	const char *role = raft_role_name(a->role.role);
@@ -520,8 +534,7 @@ static void on_role(struct node *n, const struct raft_action *a)
 	n->last_role = a->role.role;
 	n->last_term = a->role.term;
 	snprintf(n->last_leader, sizeof(n->last_leader), "%s", a->role.leader);
-	sd_notifyf(0, "STATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64, role, a->role.term,
-		   a->role.leader[0] ? a->role.leader : "(none)", raft_commit_index(n->r));
+	notify_status(n);
 }
 
 static void take_snapshot(struct node *n, const struct raft_action *a);
@@ -1150,16 +1163,41 @@ static void sweep(struct node *n)
 	}
 }
 
+/* The event loop is alive (this runs from it); the node is healthy if no
+ * log write or term/vote write has been outstanding for longer than
+ * wal_stall_ms. A frozen disk thus gets the node restarted by systemd
+ * instead of leaving a leader that cannot commit. */
+static void watchdog(struct node *n)
+{
+	uint64_t t = now_ms(n);
+	if (!n->watchdog_usec || t - n->watchdog_sent_ms < n->watchdog_usec / 2000)
+		return;
+	bool waiting = wal_durable_index(n->wal) < wal_last_index(n->wal) || n->metas_len;
+	if (!waiting)
+		n->disk_progress_ms = t;
+	if (t - n->disk_progress_ms > n->cfg.wal_stall_ms) {
+		log_warning("the disk has not completed a write for %" PRIu64 " ms: withholding the watchdog ping",
+			    t - n->disk_progress_ms);
+		return;
+	}
+	sd_notify(0, "WATCHDOG=1");
+	n->watchdog_sent_ms = t;
+}
+
 static void on_tick(struct loop_timer *t)
 {
 	struct node *n = (struct node *)((char *)t - offsetof(struct node, tick));
 	struct raft_event ev = { .type = RAFT_EV_TICK };
 	step(n, &ev, NULL);
+	watchdog(n);
 	static unsigned ticks;
 	if (++ticks % 10 == 0) {
 		sweep(n);
 		probe_peers(n);
 		join_try(n);
+	}
+	if (ticks % 100 == 0 && raft_commit_index(n->r) != n->status_commit) {
+		notify_status(n); /* at most once a second under load */
 	}
 	if (!n->stopping)
 		loop_timer_arm(&n->loop, &n->tick, TICK_MS);
@@ -1781,8 +1819,26 @@ static void on_signal(struct loop *loop, int signo, void *data)
 	struct node *n = data;
 	(void)loop;
 	if (signo == SIGHUP) {
+		struct config fresh;
+		char err[512];
 		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, loop_now_ns(&n->loop) / 1000);
-		log_info("SIGHUP: configuration reloaded (settings that need a restart are kept)");
+		if (config_reload(&n->cfg, &fresh, err, sizeof(err)) < 0) {
+			log_error("reload: %s (settings unchanged)", err);
+		} else {
+			/* what applies without a restart: logging, client limits */
+			static const int prio[] = { [LOG_LEVEL_ERROR] = LOG_ERR, [LOG_LEVEL_WARNING] = LOG_WARNING,
+						    [LOG_LEVEL_INFO] = LOG_INFO, [LOG_LEVEL_DEBUG] = LOG_DEBUG,
+						    [LOG_LEVEL_TRACE] = LOG_DEBUG };
+			log_init(n->name, prio[fresh.log_level]);
+			n->cfg.max_key = fresh.max_key;
+			n->cfg.max_value = fresh.max_value;
+			n->cfg.forward_writes = fresh.forward_writes;
+			n->cfg.wal_stall_ms = fresh.wal_stall_ms;
+			log_info("reloaded %s: log level, key/value limits, forward-writes, wal-stall-ms applied; "
+				 "other settings need a restart", n->cfg.config_file ? n->cfg.config_file : "the command line");
+			config_free(&fresh);
+		}
+		notify_status(n);
 		sd_notify(0, "READY=1");
 		return;
 	}
@@ -2071,6 +2127,9 @@ fail_early:
 
 int node_run(struct node *n)
 {
+	if (sd_watchdog_enabled(0, &n->watchdog_usec) <= 0)
+		n->watchdog_usec = 0;
+	n->disk_progress_ms = now_ms(n);
 	sd_notifyf(0, "READY=1\nSTATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64,
 		   raft_role_name(raft_role(n->r)), raft_current_term(n->r),
 		   raft_leader(n->r)[0] ? raft_leader(n->r) : "(none)", raft_commit_index(n->r));
