@@ -67,6 +67,11 @@ struct peer {
 	 * leader knows: its latest answer's Index, raised by every request
 	 * sent since (HOLDS_UNKNOWN: no answer yet). See send_append(). */
 	raft_index holds;
+	/* removed by the raft:leave at leave_index: still replicated to until
+	 * it has seen that entry committed (it then stops), at most until
+	 * leave_until once committed */
+	raft_index leave_index;
+	uint64_t leave_until;
 	struct flight fl[RAFT_MAX_INFLIGHT];
 	unsigned n_fl;
 	uint64_t last_send;
@@ -480,9 +485,22 @@ static void config_recompute(struct raft *r)
 	/* Every member has a peer slot (for the goraft flag and leader state);
 	 * one that (re)enters the configuration starts from scratch, so a
 	 * re-added name never inherits an old matchIndex. */
-	for (int i = 0; i < RAFT_MAX_PEERS; i++)
-		if (r->peers[i].used && member_pos(r, r->peers[i].name) < 0)
-			r->peers[i].member = false;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
+		struct peer *p = &r->peers[i];
+		if (!p->used || member_pos(r, p->name) >= 0)
+			continue;
+		p->member = false;
+		p->leave_index = 0;
+		for (size_t k = r->n_changes; k-- > 0;) {
+			if (strcmp(r->changes[k].name, p->name) != 0)
+				continue;
+			if (r->changes[k].type == RAFT_ENTRY_LEAVE) {
+				p->leave_index = r->changes[k].index;
+				p->leave_until = 0;
+			}
+			break;
+		}
+	}
 	for (size_t i = 0; i < r->n_members; i++) {
 		if (strcmp(r->members[i].name, r->name) == 0)
 			continue;
@@ -885,39 +903,63 @@ static bool send_append(struct raft *r, struct peer *p)
 
 /* Send to every member peer what it lacks (pipelined up to the flight
  * limit), or a heartbeat when it has been quiet for heartbeat_ms. */
+static void replicate_peer(struct raft *r, struct peer *p, bool heartbeat);
+
 static void replicate(struct raft *r, bool heartbeat)
 {
 	for (size_t i = 0; i < r->n_members; i++) {
 		if (is_self(r, r->members[i].name))
 			continue;
 		struct peer *p = peer_get(r, r->members[i].name);
-		if (!p)
-			continue;
-		/* a request unanswered for rpc_timeout_ms is lost: start over
-		 * from matchIndex; a goraft peer from where the lost request
-		 * started (goraft peer.go: no response changes nothing), not
-		 * from an old matchIndex (0 early in a term), which would cost
-		 * it the whole log again */
-		if (p->n_fl > 0 && r->now - p->fl[0].sent_at >= r->cfg.rpc_timeout_ms) {
-			raft_index retry = p->fl[0].prev + 1;
-			clear_flights(p);
-			if (p->goraft && retry > p->next)
-				p->next = retry;
-		}
-		if (p->snap_state != SNAP_NONE) {
-			/* a transfer may take long, but not forever */
-			if (r->now - p->snap_sent_at < 10 * (uint64_t)r->cfg.rpc_timeout_ms)
-				continue;
-			p->snap_state = SNAP_NONE;
-		}
-		unsigned limit = flight_limit(r, p);
-		bool ok = true;
-		while (ok && p->n_fl < limit && p->next <= r->last)
-			ok = send_append(r, p);
-		if (ok && p->n_fl < limit &&
-		    (heartbeat || p->fresh || r->now - p->last_send >= r->cfg.heartbeat_ms))
-			send_append(r, p);
+		if (p)
+			replicate_peer(r, p, heartbeat);
 	}
+	/* A removed member still gets its raft:leave and the commit index that
+	 * covers it, so that it stops instead of lingering (goraft also sends a
+	 * removed node a final AppendEntries, PROTOCOL §7.2.5); for a few
+	 * election timeouts after the commit at most: it may be gone. */
+	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
+		struct peer *p = &r->peers[i];
+		if (!p->used || p->member || !p->leave_index || p->leave_index > r->last)
+			continue;
+		if (r->commit >= p->leave_index) {
+			if (!p->leave_until)
+				p->leave_until = r->now + 3 * (uint64_t)r->cfg.election_timeout_ms;
+			if (r->now > p->leave_until) {
+				p->leave_index = 0;
+				continue;
+			}
+		}
+		replicate_peer(r, p, heartbeat);
+	}
+}
+
+static void replicate_peer(struct raft *r, struct peer *p, bool heartbeat)
+{
+	/* a request unanswered for rpc_timeout_ms is lost: start over
+	 * from matchIndex; a goraft peer from where the lost request
+	 * started (goraft peer.go: no response changes nothing), not
+	 * from an old matchIndex (0 early in a term), which would cost
+	 * it the whole log again */
+	if (p->n_fl > 0 && r->now - p->fl[0].sent_at >= r->cfg.rpc_timeout_ms) {
+		raft_index retry = p->fl[0].prev + 1;
+		clear_flights(p);
+		if (p->goraft && retry > p->next)
+			p->next = retry;
+	}
+	if (p->snap_state != SNAP_NONE) {
+		/* a transfer may take long, but not forever */
+		if (r->now - p->snap_sent_at < 10 * (uint64_t)r->cfg.rpc_timeout_ms)
+			return;
+		p->snap_state = SNAP_NONE;
+	}
+	unsigned limit = flight_limit(r, p);
+	bool ok = true;
+	while (ok && p->n_fl < limit && p->next <= r->last)
+		ok = send_append(r, p);
+	if (ok && p->n_fl < limit &&
+	    (heartbeat || p->fresh || r->now - p->last_send >= r->cfg.heartbeat_ms))
+		send_append(r, p);
 }
 
 static int cmp_index_desc(const void *a, const void *b)

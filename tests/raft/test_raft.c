@@ -1249,6 +1249,56 @@ START_TEST(test_membership_one_change_at_a_time)
 }
 END_TEST
 
+/* A member removed by raft:leave still gets AppendEntries carrying its leave
+ * and, once committed, the commit index that covers it (so that it stops),
+ * for a few election timeouts; then the leader forgets it. Found running
+ * real nodes: the removed one never learnt of its removal and lingered. */
+START_TEST(test_leader_tells_the_removed_member)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	uint64_t id = sent_to(&t, "b")->req_id, id_c = sent_to(&t, "c")->req_id;
+	tn_durable(&t, log_seq(&t));
+	struct raft_msg ok = ae_resp(id, raft_current_term(t.r), 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	ok = ae_resp(id_c, raft_current_term(t.r), 4, 0, true);
+	tn_recv(&t, "c", &ok);
+	struct raft_entry lc = {.type = RAFT_ENTRY_LEAVE, .name = "c"};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = &lc;
+	pe.propose.n = 1;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert(!raft_is_member(t.r, "c"));
+	/* c is out of the configuration but still gets its leave (index 5) */
+	const struct raft_msg *m = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->ae.prev_index + m->ae.n_entries, 5);
+	ck_assert_ptr_nonnull(sent_to(&t, "b"));
+	id = sent_to(&t, "b")->req_id;
+	/* the leave commits with a and b alone */
+	tn_durable(&t, log_seq(&t));
+	ok = ae_resp(id, raft_current_term(t.r), 5, 4, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 5);
+	/* the next heartbeat still reaches c, with a commit index covering it */
+	tn_tick(&t, 60);
+	m = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_ge(m->ae.commit, 5);
+	/* not forever */
+	for (int i = 0; i < 20; i++)
+		tn_tick(&t, 60);
+	for (int i = 0; i < 10; i++) {
+		tn_tick(&t, 60);
+		ck_assert_ptr_null(sent_to(&t, "c"));
+	}
+	raft_free(t.r);
+}
+END_TEST
+
 START_TEST(test_removed_node_stops)
 {
 	/* b holds its own raft:leave at 4; once committed, it is removed
@@ -1811,6 +1861,7 @@ static Suite *raft_suite(void)
 	tc = tcase_create("membership");
 	tcase_add_test(tc, test_bootstrap_self_join_at_term_0_then_join);
 	tcase_add_test(tc, test_membership_one_change_at_a_time);
+	tcase_add_test(tc, test_leader_tells_the_removed_member);
 	tcase_add_test(tc, test_removed_node_stops);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("extensions");
