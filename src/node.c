@@ -40,6 +40,7 @@
 #define WRITE_TIMEOUT_MS 10000     /* a client write not applied by then: 503 */
 #define PROBE_RETRY_MS 1000
 #define JOIN_RETRY_MS 1000
+#define REMOVED_PEER_KEEP_MS 5000
 #define RAFTD_PATH_VERSION "/raftd/version"
 
 /* ---- state ---------------------------------------------------------------- */
@@ -54,6 +55,7 @@ struct npeer {
 	bool kind_unreported; /* the core has not been told goraft yet */
 	bool unreachable; /* logged as unreachable, not yet back */
 	uint64_t probe_at_ms;
+	uint64_t removed_at_ms; /* left the configuration (0: a member) */
 	struct npeer *next;
 };
 
@@ -1031,8 +1033,10 @@ static void sync_peers(struct node *n)
 			/* a name that came back under another URL */
 			p->kind_known = false;
 		}
-		if (p)
+		if (p) {
+			p->removed_at_ms = 0;
 			continue;
+		}
 		p = calloc(1, sizeof(*p));
 		if (!p)
 			continue;
@@ -1061,9 +1065,17 @@ static void sync_peers(struct node *n)
 		p->kind_unreported = true;
 		log_debug("peer %s at %s", name, url);
 	}
+	/* A removed member is still sent its raft:leave for a while (the core
+	 * decides how long); its client goes a few seconds later. */
 	for (struct npeer **pp = &n->peers; *pp;) {
 		struct npeer *p = *pp;
 		if (raft_is_member(n->r, p->name)) {
+			pp = &p->next;
+			continue;
+		}
+		if (!p->removed_at_ms)
+			p->removed_at_ms = now_ms(n);
+		if (n->stopping || now_ms(n) - p->removed_at_ms < REMOVED_PEER_KEEP_MS) {
 			pp = &p->next;
 			continue;
 		}
@@ -1193,7 +1205,7 @@ static void on_tick(struct loop_timer *t)
 	static unsigned ticks;
 	if (++ticks % 10 == 0) {
 		sweep(n);
-		probe_peers(n);
+		sync_peers(n); /* drops the clients of long-removed members */
 		join_try(n);
 	}
 	if (ticks % 100 == 0 && raft_commit_index(n->r) != n->status_commit) {
