@@ -1,3 +1,4 @@
 # Multi-process tests: real raftd binaries on loopback (tests/cluster/lib.sh).
-TESTS += tests/cluster/basic.sh tests/cluster/wire.sh
-EXTRA_DIST += tests/cluster/lib.sh tests/cluster/basic.sh tests/cluster/wire.sh
+TESTS += tests/cluster/basic.sh tests/cluster/five.sh tests/cluster/snapshot.sh tests/cluster/wire.sh
+EXTRA_DIST += tests/cluster/lib.sh tests/cluster/basic.sh tests/cluster/five.sh \
+	tests/cluster/snapshot.sh tests/cluster/wire.sh
