@@ -259,6 +259,37 @@ static struct wal_buf *buf_new(size_t cap)
 	return b;
 }
 
+/* A batch buffer of at least cap bytes: from the pool if it has the size. */
+static struct wal_buf *buf_get(struct wal *w, size_t cap)
+{
+	struct wal_buf *b = w->pool;
+
+	if (cap != w->batch_size || !b)
+		return buf_new(cap);
+	w->pool = b->next;
+	w->npool--;
+	b->refs = 1;
+	b->closed = b->sealed = false;
+	b->used = 0;
+	b->first = b->last = 0;
+	b->noffs = 0;
+	b->next = NULL;
+	return b;
+}
+
+/* Drop the WAL's reference to b; keep b for reuse if that was the last one.
+ * A buffer someone else still holds (wal_buf_ref) is never reused. */
+static void buf_put(struct wal *w, struct wal_buf *b)
+{
+	if (b->refs == 1 && b->cap == w->batch_size && w->npool < BUF_POOL_MAX) {
+		b->next = w->pool;
+		w->pool = b;
+		w->npool++;
+		return;
+	}
+	wal_buf_unref(b);
+}
+
 void wal_buf_ref(struct wal_buf *b)
 {
 	b->refs++;
@@ -332,31 +363,34 @@ static void gather_drop_all(struct wal *w)
 	while (w->gather_head) {
 		struct wal_buf *b = w->gather_head;
 		w->gather_head = b->next;
-		wal_buf_unref(b);
+		buf_put(w, b);
 	}
 	w->gather_tail = NULL;
 }
 
 /* Cut buffer b before entry i. If anyone else holds b, its bytes must not
  * change (a zero-copy send may be reading them): copy the kept part. */
-static int buf_cut(struct wal_buf **bp, uint64_t i)
+static int buf_cut(struct wal *w, struct wal_buf **bp, uint64_t i)
 {
 	struct wal_buf *b = *bp, *nb;
 	size_t keep = i - b->first;
 	size_t used = b->offs[keep];
 
 	if (b->refs > 1) {
-		nb = buf_new(b->cap);
+		nb = buf_get(w, b->cap);
 		if (!nb)
 			return -ENOMEM;
-		nb->offs = malloc(keep * sizeof(*nb->offs));
-		if (!nb->offs) {
-			wal_buf_unref(nb);
-			return -ENOMEM;
+		if (nb->offs_cap < keep) {
+			uint32_t *o = realloc(nb->offs, keep * sizeof(*o));
+			if (!o) {
+				wal_buf_unref(nb);
+				return -ENOMEM;
+			}
+			nb->offs = o;
+			nb->offs_cap = keep;
 		}
 		memcpy(nb->data, b->data, used);
 		memcpy(nb->offs, b->offs, keep * sizeof(*nb->offs));
-		nb->offs_cap = keep;
 		nb->first = b->first;
 		nb->next = b->next;
 		wal_buf_unref(b);
@@ -382,13 +416,13 @@ static int gather_cut(struct wal *w, uint64_t i)
 			*bp = NULL;
 			while (b) {
 				struct wal_buf *n = b->next;
-				wal_buf_unref(b);
+				buf_put(w, b);
 				b = n;
 			}
 			break;
 		}
 		if (b->last >= i) {
-			rv = buf_cut(bp, i);
+			rv = buf_cut(w, bp, i);
 			if (rv < 0)
 				return rv;
 		}
@@ -420,7 +454,7 @@ int wal_reserve(struct wal *w, uint64_t index, uint64_t term, size_t len, uint8_
 		return -EINVAL;
 	if (!b || b->closed || b->used + rec + PAD_MAX > b->cap) {
 		size_t need = round_up(rec + PAD_MAX, WAL_BLOCK_SIZE);
-		struct wal_buf *nb = buf_new(need > w->batch_size ? need : w->batch_size);
+		struct wal_buf *nb = buf_get(w, need > w->batch_size ? need : w->batch_size);
 		/* Linked only with its first entry: no empty buffer in the list. */
 		rv = nb ? buf_push(nb, index, 0) : -ENOMEM;
 		if (rv < 0) {
@@ -540,7 +574,7 @@ static void write_release(struct wal *w)
 	struct wal_write_io *io = &w->wr;
 
 	for (unsigned i = 0; i < io->nbufs; i++)
-		wal_buf_unref(io->bufs[i]);
+		buf_put(w, io->bufs[i]);
 	io->nbufs = 0;
 	w->busy = BUSY_NONE;
 }
@@ -1219,6 +1253,11 @@ void wal_close(struct wal *w)
 	if (wal_busy(w))
 		abort(); /* the kernel still owns our buffers: see wal.h */
 	gather_drop_all(w);
+	while (w->pool) {
+		struct wal_buf *b = w->pool;
+		w->pool = b->next;
+		wal_buf_unref(b);
+	}
 	for (size_t i = 0; i < w->nsegs; i++)
 		wal_seg_free(w->segs[i]);
 	free(w->segs);

@@ -23,6 +23,7 @@
 #define PAD_MAX (WAL_BLOCK_SIZE + 32u) /* worst-case padding after a batch */
 #define WAL_MAX_IOV 64u
 #define UNLINK_BATCH 8u
+#define BUF_POOL_MAX 8u /* idle batch buffers kept for reuse */
 
 static inline uint64_t round_up(uint64_t v, uint64_t to)
 {
@@ -165,6 +166,11 @@ struct wal {
 	uint64_t written;    /* last index handed to the kernel */
 
 	struct wal_buf *gather_head, *gather_tail;
+	/* Batch buffers of batch_size that nobody references any more, kept
+	 * for the next batches: a freshly allocated buffer costs a page fault
+	 * and a page clearing per 4 KiB, more than copying the entries in. */
+	struct wal_buf *pool;
+	unsigned npool;
 
 	enum wal_busy_kind busy;
 	bool create_pending, create_for_trunc;

@@ -447,6 +447,77 @@ START_TEST(test_batches_block_aligned)
 }
 END_TEST
 
+/* Batch buffers are reused: a buffer pinned with wal_buf_ref() is not,
+ * and no byte of an earlier batch leaks into a later one on disk (every
+ * byte outside headers and payloads, i.e. alignment and padding, is 0). */
+START_TEST(test_buffer_reuse)
+{
+	struct fx f;
+	char names[8][64], p[512];
+	uint8_t *pin, *m, copy[3000];
+	struct wal_buf *b;
+	struct stat st;
+	uint64_t pos, n = 0, blocks = 0;
+	int fd;
+
+	fx_init(&f, 0);
+	f.cfg.batch_size = 64 << 10;
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_int_eq(wal_reserve(f.w, 1, 1, sizeof(copy), &pin, &b), 0);
+	memset(pin, 0x5a, sizeof(copy));
+	memcpy(copy, pin, sizeof(copy));
+	wal_buf_ref(b);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	for (uint64_t i = 2; i < 400; i += 7) {
+		/* Large entries full of 0xff, then small odd-sized ones. */
+		for (uint64_t k = i; k < i + 7; k++) {
+			size_t len = k % 2 ? 5000 + k : 1 + k % 13;
+			uint8_t *q;
+			ck_assert_int_eq(wal_reserve(f.w, k, 1, len, &q, NULL), 0);
+			memset(q, 0xff, len);
+		}
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+		ck_assert_mem_eq(pin, copy, sizeof(copy));
+	}
+	wal_buf_unref(b);
+	fx_close(&f);
+	ck_assert_uint_eq(list_segs(f.dir, names, 8), 1);
+	path_of(p, &f, names[0]);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	m = malloc((size_t)st.st_size);
+	ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	for (pos = 4096; pos + 32 <= (uint64_t)st.st_size;) {
+		uint32_t crc, len;
+		uint64_t index, end;
+		memcpy(&crc, m + pos, 4);
+		memcpy(&len, m + pos + 4, 4);
+		memcpy(&index, m + pos + 8, 8);
+		if (!crc && !len && !index)
+			break;
+		end = (pos + 32 + len + 7) & ~7ull;
+		for (uint64_t k = index ? pos + 32 + len : pos + 32; k < end; k++)
+			ck_assert_msg(m[k] == 0, "stale byte at %" PRIu64 " (record at %" PRIu64 ")", k, pos);
+		if (index)
+			n++;
+		else
+			blocks++;
+		pos = end;
+	}
+	ck_assert_uint_eq(n, 400);
+	ck_assert_uint_gt(blocks, 40); /* padding records were checked too */
+	ck_assert_uint_eq(pos % 4096, 0);
+	for (; pos < (uint64_t)st.st_size; pos++)
+		ck_assert_msg(m[pos] == 0, "byte after the log at %" PRIu64, pos);
+	free(m);
+	fx_fini(&f);
+}
+END_TEST
+
 /* --- truncation ------------------------------------------------------------ */
 
 START_TEST(test_truncate_then_append)
@@ -1600,6 +1671,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_start_after_snapshot);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_batches_block_aligned);
+	tcase_add_test(tc, test_buffer_reuse);
 	tcase_add_test(tc, test_truncate_then_append);
 	tcase_add_test(tc, test_truncate_in_memory_and_in_flight);
 	tcase_add_test(tc, test_rollover);
