@@ -908,6 +908,26 @@ static void goraft_recv(int id, const struct raft_event *ev, const struct sentry
 		bool ok = !(prev < nd->g_commit) && prev <= nd->mem.n &&
 			  !(prev > 0 && at(&nd->mem, prev)->term != q->ae.prev_term);
 		if (ok) {
+			/* PROTOCOL §7.1.8: a leader must never make a goraft
+			 * follower drop an entry that it holds too (counted
+			 * towards a commit, it would be gone from a majority).
+			 * Checked while the sender still leads the request's
+			 * term: its log has only grown since it sent it, with
+			 * entries of that term the follower cannot hold yet. */
+			const struct node *ld = &nodes[from];
+			if (ld->alive && ld->r && raft_role(ld->r) == RAFT_LEADER &&
+			    raft_current_term(ld->r) == q->term) {
+				for (raft_index i = prev + q->ae.n_entries + 1;
+				     i <= nd->mem.n && i <= ld->mem.n; i++) {
+					if (i > ld->mem.start && sentry_eq(at(&nd->mem, i), at(&ld->mem, i))) {
+						fail("goraft follower %s drops entry %llu that its leader %s holds "
+						     "(PrevLogIndex %llu, %zu entries)",
+						     nd->name, (unsigned long long)i, ld->name,
+						     (unsigned long long)prev, q->ae.n_entries);
+						break;
+					}
+				}
+			}
 			/* always delete everything after PrevLogIndex */
 			raft_index first_new = prev + 1;
 			nd->mem.n = prev;
