@@ -320,6 +320,29 @@ START_TEST(test_crc32c)
 			ck_assert_uint_eq(a, wal_crc32c(wal_crc32c(0, buf + off, len / 2),
 							buf + off + len / 2, len - len / 2));
 		}
+	/* Long inputs take the interleaved paths (blocks of 3 x 256 and
+	 * 3 x 8192 bytes): every length around their edges, and odd starts. */
+	{
+		size_t big = 3 * 8192 * 3 + 3 * 256 * 2 + 100;
+		uint8_t *m = malloc(big + 8);
+		uint32_t x = 12345;
+		for (size_t i = 0; i < big + 8; i++) {
+			x = x * 1103515245u + 12345u;
+			m[i] = (uint8_t)(x >> 16);
+		}
+		static const size_t edges[] = { 767, 768, 769, 775, 776, 1535, 1536, 1543, 24575,
+						24576, 24577, 24583, 25344, 49152, 49153 };
+		for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++)
+			for (size_t off = 0; off < 8; off++)
+				for (size_t d = 0; d < 3; d++) {
+					size_t len = edges[e] + d * 8;
+					ck_assert_uint_eq(wal_crc32c(0, m + off, len),
+							  wal_crc32c_sw(0, m + off, len));
+				}
+		for (size_t len = 60000; len <= big; len += 997)
+			ck_assert_uint_eq(wal_crc32c(7, m + 3, len), wal_crc32c_sw(7, m + 3, len));
+		free(m);
+	}
 }
 END_TEST
 
