@@ -1,0 +1,2 @@
+# man/: manual pages (groff -man -ww is clean).
+dist_man8_MANS = man/raftd.8
