@@ -23,3 +23,16 @@ src_raftd_CFLAGS = $(AM_CFLAGS)
 src_raftd_LDADD = src/libnode.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a src/libkv.a \
 	src/libconfig.a src/libloop.a wal/libwal.a proto/libwire.a \
 	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
+
+# The same daemon with test hooks (WAL failpoints, deliberate protocol bugs
+# for negative controls), for the multi-process fault tests only.
+check_LIBRARIES += src/libnode_test.a
+src_libnode_test_a_SOURCES = $(src_libnode_a_SOURCES)
+src_libnode_test_a_CPPFLAGS = $(AM_CPPFLAGS) -DRAFTD_TEST_HOOKS -DWAL_FAILPOINTS
+src_libnode_test_a_CFLAGS = $(src_libnode_a_CFLAGS)
+
+check_PROGRAMS += tests/cluster/raftd-test
+tests_cluster_raftd_test_SOURCES = src/raftd.c
+tests_cluster_raftd_test_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a \
+	src/libkv.a src/libconfig.a src/libloop.a wal/libwal_test.a proto/libwire.a \
+	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

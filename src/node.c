@@ -1877,6 +1877,12 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	rc.max_inflight = n->cfg.max_inflight_appends > RAFT_MAX_INFLIGHT ? RAFT_MAX_INFLIGHT
 									 : n->cfg.max_inflight_appends;
 	rc.snapshot_threshold = n->cfg.snapshot_threshold;
+#ifdef RAFTD_TEST_HOOKS
+	/* negative controls of the fault suite: a core with a protocol bug */
+	const char *fault = getenv("RAFTD_TEST_RAFT_FAULT");
+	if (fault)
+		rc.fault = (enum raft_fault)atoi(fault);
+#endif
 	rc.snapshot_trailing = 200; /* goraft's */
 
 	struct raft_restore rs = { .term = rec->term, .vote = rec->voted_for };
@@ -1930,6 +1936,31 @@ out:
 	free(ents);
 	return rv;
 }
+
+#ifdef RAFTD_TEST_HOOKS
+/* Test builds (tests/cluster/raftd-test) fail the Nth WAL operation of a
+ * kind as the kernel would: RAFTD_TEST_WAL_FAILPOINT="KIND:N:ERRNO" with
+ * KIND write, fsync, fallocate, rename or unlink, e.g. "fsync:20:5" (EIO). */
+static void arm_test_failpoints(void)
+{
+	static const char *const kinds[WAL_FP_COUNT] = {
+		[WAL_FP_WRITE] = "write", [WAL_FP_FSYNC] = "fsync", [WAL_FP_FALLOCATE] = "fallocate",
+		[WAL_FP_RENAME] = "rename", [WAL_FP_UNLINK] = "unlink",
+	};
+	const char *spec = getenv("RAFTD_TEST_WAL_FAILPOINT");
+	char kind[16];
+	unsigned nth;
+	int err;
+	if (!spec || sscanf(spec, "%15[a-z]:%u:%d", kind, &nth, &err) != 3)
+		return;
+	for (int k = 0; k < WAL_FP_COUNT; k++) {
+		if (!strcmp(kinds[k], kind)) {
+			wal_failpoint_arm((enum wal_fp)k, nth, -err);
+			log_warning("test build: WAL %s #%u will fail with %s", kind, nth, strerror(err));
+		}
+	}
+}
+#endif
 
 static const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
 {
@@ -2015,6 +2046,9 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 		if (stat(n->dir_wal, &st) < 0 && errno == ENOENT && stat(fresh, &st) == 0)
 			rename(fresh, n->dir_wal);
 	}
+#ifdef RAFTD_TEST_HOOKS
+	arm_test_failpoints();
+#endif
 	rv = wal_open(&wc, &n->wal, &rec, &werr);
 	if (rv == 0 && rec.entries && rec.last_index < snap.last_index) {
 		wal_close(n->wal);
