@@ -220,14 +220,20 @@ static bool sq_room(struct wal *w, unsigned n)
 	return io_uring_sq_space_left(w->cfg.ring) >= n;
 }
 
-static struct io_uring_sqe *sqe_get(struct wal *w, struct wal_op *o, unsigned flags)
+/* sq_room() was checked for the whole group, so this cannot fail. */
+static struct io_uring_sqe *sqe_get(struct wal *w)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(w->cfg.ring);
+	return io_uring_get_sqe(w->cfg.ring);
+}
 
-	/* sq_room() was checked for the whole group, so this cannot fail. */
+/* Mark a prepared SQE as o's and link it to the next one (flags). Must come
+ * after io_uring_prep_*(), which zeroes sqe->flags: a link flag set before
+ * it is silently lost, and the "linked" fdatasync then runs concurrently
+ * with the write it was meant to follow. */
+static void sqe_own(struct io_uring_sqe *sqe, struct wal_op *o, unsigned flags)
+{
 	uring_op_set(sqe, &o->op);
 	sqe->flags |= flags;
-	return sqe;
 }
 
 /* Enter the failed state (fsyncgate: no retry, the caller must restart). */
@@ -529,13 +535,17 @@ static void write_submit(struct wal *w)
 	}
 	io->pending = (int)n;
 	io->res[1] = 0;
-	sqe = sqe_get(w, &io->ops[0], n == 2 ? IOSQE_IO_LINK : 0);
+	sqe = sqe_get(w);
 	io_uring_prep_writev(sqe, io->seg->fd, io->iov + io->iov_first, io->nbufs - io->iov_first,
 			     io->off + io->done);
-	if (w->cfg.sync == WAL_SYNC_DSYNC)
+	sqe_own(sqe, &io->ops[0], n == 2 ? IOSQE_IO_LINK : 0);
+	if (w->cfg.sync == WAL_SYNC_DSYNC) {
 		sqe->rw_flags = RWF_DSYNC;
-	else
-		io_uring_prep_fsync(sqe_get(w, &io->ops[1], 0), io->seg->fd, IORING_FSYNC_DATASYNC);
+	} else {
+		sqe = sqe_get(w);
+		io_uring_prep_fsync(sqe, io->seg->fd, IORING_FSYNC_DATASYNC);
+		sqe_own(sqe, &io->ops[1], 0);
+	}
 }
 
 static void write_start(struct wal *w, struct wal_seg *seg)
@@ -712,11 +722,12 @@ static void create_open(struct wal *w)
 {
 	struct wal_create_io *io = &w->cr;
 	int oflags = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC;
+	struct io_uring_sqe *sqe = sqe_get(w);
 
 	io->direct = w->direct;
 	io->pending = 1;
-	io_uring_prep_openat(sqe_get(w, &io->ops[0], 0), w->dirfd, TMP_FILE,
-			     oflags | (io->direct ? O_DIRECT : 0), 0644);
+	io_uring_prep_openat(sqe, w->dirfd, TMP_FILE, oflags | (io->direct ? O_DIRECT : 0), 0644);
+	sqe_own(sqe, &io->ops[0], 0);
 }
 
 static void create_start(struct wal *w)
@@ -746,6 +757,7 @@ static void create_start(struct wal *w)
 static void create_chain(struct wal *w)
 {
 	struct wal_create_io *io = &w->cr;
+	struct io_uring_sqe *sqe;
 
 	if (!sq_room(w, 5)) {
 		fail(w, -EBUSY, "submit", TMP_FILE, 0, "io_uring SQ ring full");
@@ -756,14 +768,21 @@ static void create_chain(struct wal *w)
 	}
 	io->stage = 1;
 	io->pending = 5;
-	io_uring_prep_fallocate(sqe_get(w, &io->ops[1], IOSQE_IO_LINK), io->fd, 0, 0,
-				(off_t)w->seg_size);
-	io_uring_prep_write(sqe_get(w, &io->ops[2], IOSQE_IO_LINK), io->fd, io->hdr, WAL_BLOCK_SIZE,
-			    0);
-	io_uring_prep_fsync(sqe_get(w, &io->ops[3], IOSQE_IO_LINK), io->fd, 0);
-	io_uring_prep_renameat(sqe_get(w, &io->ops[4], IOSQE_IO_LINK), w->dirfd, TMP_FILE, w->dirfd,
-			       io->name, 0);
-	io_uring_prep_fsync(sqe_get(w, &io->ops[5], 0), w->dirfd, 0);
+	sqe = sqe_get(w);
+	io_uring_prep_fallocate(sqe, io->fd, 0, 0, (off_t)w->seg_size);
+	sqe_own(sqe, &io->ops[1], IOSQE_IO_LINK);
+	sqe = sqe_get(w);
+	io_uring_prep_write(sqe, io->fd, io->hdr, WAL_BLOCK_SIZE, 0);
+	sqe_own(sqe, &io->ops[2], IOSQE_IO_LINK);
+	sqe = sqe_get(w);
+	io_uring_prep_fsync(sqe, io->fd, 0);
+	sqe_own(sqe, &io->ops[3], IOSQE_IO_LINK);
+	sqe = sqe_get(w);
+	io_uring_prep_renameat(sqe, w->dirfd, TMP_FILE, w->dirfd, io->name, 0);
+	sqe_own(sqe, &io->ops[4], IOSQE_IO_LINK);
+	sqe = sqe_get(w);
+	io_uring_prep_fsync(sqe, w->dirfd, 0);
+	sqe_own(sqe, &io->ops[5], 0);
 }
 
 /* The first real error of the chain (cancelled links are consequences). */
@@ -907,6 +926,7 @@ static void unlink_start(struct wal *w)
 {
 	struct wal_unlink_io *io = &w->ul;
 	unsigned n = w->ndoomed < UNLINK_BATCH ? (unsigned)w->ndoomed : UNLINK_BATCH;
+	struct io_uring_sqe *sqe;
 
 	if (!sq_room(w, n + 1)) {
 		fail(w, -EBUSY, "submit", w->doomed[0], 0, "io_uring SQ ring full");
@@ -921,10 +941,16 @@ static void unlink_start(struct wal *w)
 		/* The kernel reads the path at submission, after we return: keep
 		 * a copy that no realloc of the doomed list can move. */
 		memcpy(io->names[i], w->doomed[i], WAL_NAME_MAX);
-		io_uring_prep_unlinkat(sqe_get(w, &io->ops[i], IOSQE_IO_LINK), w->dirfd,
-				       io->names[i], 0);
+		sqe = sqe_get(w);
+		io_uring_prep_unlinkat(sqe, w->dirfd, io->names[i], 0);
+		/* Hard links: an unlink that fails (-ENOENT is fine, see
+		 * unlink_done) must not cancel the others or the directory sync,
+		 * which still comes after all of them. */
+		sqe_own(sqe, &io->ops[i], IOSQE_IO_HARDLINK);
 	}
-	io_uring_prep_fsync(sqe_get(w, &io->ops[n], 0), w->dirfd, 0);
+	sqe = sqe_get(w);
+	io_uring_prep_fsync(sqe, w->dirfd, 0);
+	sqe_own(sqe, &io->ops[n], 0);
 }
 
 static void unlink_done(struct wal *w)
@@ -1143,6 +1169,7 @@ static void meta_submit(struct wal *w)
 {
 	struct wal_meta_io *io = &w->mt;
 	uint64_t off = (io->seq & 1) * WAL_BLOCK_SIZE;
+	struct io_uring_sqe *sqe;
 
 	if (!sq_room(w, 2)) {
 		w->meta_busy = false;
@@ -1150,9 +1177,13 @@ static void meta_submit(struct wal *w)
 		return;
 	}
 	io->pending = 2;
-	io_uring_prep_write(sqe_get(w, &io->ops[0], IOSQE_IO_LINK), w->metafd, io->slot + io->done,
-			    WAL_BLOCK_SIZE - (unsigned)io->done, off + io->done);
-	io_uring_prep_fsync(sqe_get(w, &io->ops[1], 0), w->metafd, IORING_FSYNC_DATASYNC);
+	sqe = sqe_get(w);
+	io_uring_prep_write(sqe, w->metafd, io->slot + io->done, WAL_BLOCK_SIZE - (unsigned)io->done,
+			    off + io->done);
+	sqe_own(sqe, &io->ops[0], IOSQE_IO_LINK);
+	sqe = sqe_get(w);
+	io_uring_prep_fsync(sqe, w->metafd, IORING_FSYNC_DATASYNC);
+	sqe_own(sqe, &io->ops[1], 0);
 }
 
 static void meta_start(struct wal *w)

@@ -543,6 +543,126 @@ START_TEST(test_buffer_reuse)
 }
 END_TEST
 
+/* --- the I/O the WAL asks for -------------------------------------------------- */
+
+/* The WAL only prepares SQEs on the caller's ring: read them before they
+ * are submitted and write one token per SQE ("+" = linked to the next,
+ * "++" = hard-linked: runs after it even if it fails):
+ * what the kernel is asked to do, in order, as a golden trace. */
+static void trace_sqes(struct io_uring *ring, char *out, size_t len)
+{
+	for (unsigned i = ring->sq.sqe_head; i != ring->sq.sqe_tail; i++) {
+		const struct io_uring_sqe *q = &ring->sq.sqes[i & ring->sq.ring_mask];
+		const char *path = (const char *)(uintptr_t)q->addr;
+		char tok[200];
+		struct stat st;
+		bool dir = fstat(q->fd, &st) == 0 && S_ISDIR(st.st_mode);
+
+		switch (q->opcode) {
+		case IORING_OP_OPENAT:
+			snprintf(tok, sizeof(tok), "openat:%s", path);
+			break;
+		case IORING_OP_FALLOCATE:
+			snprintf(tok, sizeof(tok), "fallocate");
+			break;
+		case IORING_OP_WRITE:
+			snprintf(tok, sizeof(tok), "write");
+			break;
+		case IORING_OP_WRITEV:
+			snprintf(tok, sizeof(tok), "writev%s", q->rw_flags & RWF_DSYNC ? "-dsync" : "");
+			break;
+		case IORING_OP_FSYNC:
+			snprintf(tok, sizeof(tok), "%s%s",
+				 q->fsync_flags & IORING_FSYNC_DATASYNC ? "fdatasync" : "fsync",
+				 dir ? "-dir" : "");
+			break;
+		case IORING_OP_RENAMEAT:
+			snprintf(tok, sizeof(tok), "renameat:%s>%s", path,
+				 (const char *)(uintptr_t)q->addr2);
+			break;
+		case IORING_OP_UNLINKAT:
+			snprintf(tok, sizeof(tok), "unlinkat:%s", path);
+			break;
+		default:
+			snprintf(tok, sizeof(tok), "op%u", q->opcode);
+		}
+		/* Directory operations must name a path relative to the WAL's
+		 * directory, which must be the fd they use. */
+		if (q->opcode == IORING_OP_OPENAT || q->opcode == IORING_OP_RENAMEAT ||
+		    q->opcode == IORING_OP_UNLINKAT)
+			ck_assert_msg(dir && !strchr(path, '/'), "%s", tok);
+		snprintf(out + strlen(out), len - strlen(out), "%s%s%s", *out ? " " : "", tok,
+			 q->flags & IOSQE_IO_HARDLINK ? "++" : q->flags & IOSQE_IO_LINK ? "+" : "");
+	}
+}
+
+/* Run until idle, tracing each submission as one "| "-separated step. */
+static void trace_drain(struct fx *f, char *out, size_t len)
+{
+	out[0] = 0;
+	while (wal_busy(f->w)) {
+		char step[2048] = "";
+		trace_sqes(&f->ring, step, sizeof(step));
+		if (step[0])
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", *out ? " | " : "",
+				 step);
+		ck_assert_int_ge(ring_step(&f->ring), 0);
+	}
+}
+
+#define SEG(seq, first) "00000000000000" seq "-00000000000000" first ".seg"
+
+START_TEST(test_io_trace)
+{
+	struct fx f;
+	char t[4096];
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	/* The first append creates a segment: complete and synced under a
+	 * temporary name, renamed, then the directory synced; then the batch is
+	 * one writev with a linked fdatasync. */
+	append_range(&f, 1, 3, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("01", "01")
+			    "+ fsync-dir | writev+ fdatasync");
+	/* Group commit: a batch in flight, the next one gathers and follows. */
+	append_range(&f, 4, 4, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	append_range(&f, 5, 40, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "writev+ fdatasync | writev+ fdatasync");
+	/* Truncation into the disk: a new segment supersedes the tail, the
+	 * directory synced, before the next batch. */
+	ck_assert_int_eq(wal_truncate(f.w, 20), 0);
+	append_range(&f, 20, 22, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("02", "14")
+			    "+ fsync-dir | writev+ fdatasync");
+	/* Compaction: unlink, then sync the directory, before on_compacted. */
+	ck_assert_int_eq(wal_compact(f.w, 20), 1);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "unlinkat:" SEG("01", "01") "++ fsync-dir");
+	ck_assert_uint_eq(f.compacted_calls, 1);
+	/* Term and vote: one slot written, linked fdatasync. */
+	ck_assert_int_eq(wal_meta_set(f.w, 2, "n1"), 0);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "write+ fdatasync");
+	fx_close(&f);
+	/* RWF_DSYNC mode: the write alone. */
+	f.cfg.sync = WAL_SYNC_DSYNC;
+	ck_assert_int_eq(fx_open(&f), 0);
+	append_range(&f, 23, 30, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "writev-dsync");
+	fx_fini(&f);
+}
+END_TEST
+
 /* --- truncation ------------------------------------------------------------ */
 
 START_TEST(test_truncate_then_append)
@@ -1697,6 +1817,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_batches_block_aligned);
 	tcase_add_test(tc, test_buffer_reuse);
+	tcase_add_test(tc, test_io_trace);
 	tcase_add_test(tc, test_truncate_then_append);
 	tcase_add_test(tc, test_truncate_in_memory_and_in_flight);
 	tcase_add_test(tc, test_rollover);
