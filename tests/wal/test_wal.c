@@ -1418,20 +1418,23 @@ START_TEST(test_crash_middle_segment_deleted)
 }
 END_TEST
 
-START_TEST(test_crash_sigkill)
+/* A child appends as fast as it can and tells the parent every durable
+ * index it is told; the parent kills it with SIGKILL once `after` entries
+ * are acknowledged, plus `delay_us`, so that the kill lands at varied
+ * instants: mid-batch, between write and fdatasync, mid segment creation.
+ * Nothing acknowledged may be missing, and the log must go on. */
+static void sigkill_run(uint64_t after, unsigned delay_us)
 {
 	struct fx f;
 	int pfd[2];
 	pid_t pid;
-	uint64_t acked = 0, v;
+	uint64_t acked = 0, v, last;
 
-	fx_init(&f, 256 << 10);
+	fx_init(&f, 128 << 10); /* ~400 entries per segment: many roll-overs */
 	ck_assert_int_eq(pipe(pfd), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		/* Child: append as fast as it can; tell the parent each
-		 * durable index it is told. */
 		struct fx *cf = &f;
 		uint64_t next = 1, told = 0;
 		close(pfd[0]);
@@ -1440,7 +1443,7 @@ START_TEST(test_crash_sigkill)
 		if (fx_open(cf) < 0)
 			_exit(3);
 		for (;;) {
-			for (int k = 0; k < 20; k++, next++)
+			for (int k = 0; k < (int)(next % 23) + 1; k++, next++)
 				append_range(cf, next, next, 0);
 			if (wal_flush(cf->w) < 0)
 				_exit(4);
@@ -1454,19 +1457,47 @@ START_TEST(test_crash_sigkill)
 		}
 	}
 	close(pfd[1]);
-	while (acked < 3000 && read(pfd[0], &v, sizeof(v)) == sizeof(v))
+	while (acked < after && read(pfd[0], &v, sizeof(v)) == sizeof(v))
 		acked = v;
+	if (delay_us)
+		usleep(delay_us);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	/* Collect what was announced before the kill landed. */
 	while (read(pfd[0], &v, sizeof(v)) == sizeof(v))
 		acked = v;
 	close(pfd[0]);
-	ck_assert_uint_ge(acked, 3000);
+	ck_assert_uint_ge(acked, after);
+	ck_assert_msg(fx_open(&f) == 0, "after %" PRIu64 ": %s", after, f.open_err.detail);
+	ck_assert_msg(f.rec.last_index >= acked, "kill after %" PRIu64 " + %u us: acked %" PRIu64
+		      " recovered %" PRIu64, after, delay_us, acked, f.rec.last_index);
+	last = f.rec.last_index;
+	if (getenv("WAL_TEST_DEBUG"))
+		fprintf(stderr, "sigkill after %" PRIu64 " + %u us: acked %" PRIu64 " recovered %" PRIu64
+			" torn %d (%" PRIu64 " bytes) stale %u segments %u\n", after, delay_us, acked,
+			last, f.rec.torn, f.rec.torn_bytes, f.rec.stale_files, f.rec.segments);
+	check_range(&f, 1, last, 0);
+	append_range(&f, last + 1, last + 30, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, last + 30);
+	fx_close(&f);
 	ck_assert_int_eq(fx_open(&f), 0);
-	ck_assert_uint_ge(f.rec.last_index, acked);
-	check_range(&f, 1, f.rec.last_index, 0);
+	ck_assert(!f.rec.torn);
+	check_range(&f, 1, last + 30, 0);
 	fx_fini(&f);
+}
+
+START_TEST(test_crash_sigkill)
+{
+	static const struct {
+		uint64_t after;
+		unsigned delay_us;
+	} runs[] = { { 1, 0 }, { 500, 0 }, { 900, 70 }, { 2000, 150 }, { 3000, 0 }, { 3000, 400 },
+		     { 4500, 1000 } };
+
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
+		sigkill_run(runs[i].after, runs[i].delay_us);
 }
 END_TEST
 
