@@ -1694,6 +1694,119 @@ START_TEST(test_fallocate_enospc_on_rollover)
 }
 END_TEST
 
+START_TEST(test_meta_short_write_and_eagain_resubmitted)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	one_entry(&f);
+	wal_failpoint_arm(WAL_FP_WRITE, 1, 100); /* a slot written 100 bytes at a time */
+	ck_assert_int_eq(wal_meta_set(f.w, 3, "node-a"), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 0);
+	ck_assert_uint_eq(f.meta_calls, 1);
+	wal_failpoint_arm(WAL_FP_WRITE, 1, -EAGAIN);
+	ck_assert_int_eq(wal_meta_set(f.w, 4, "node-b"), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 0);
+	ck_assert_uint_eq(f.meta_calls, 2);
+	ck_assert_uint_eq(f.meta_term, 4);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.term, 4);
+	ck_assert_str_eq(f.rec.voted_for, "node-b");
+	fx_fini(&f);
+}
+END_TEST
+
+/* Compaction: an unlink or the directory fsync after it failing is fatal,
+ * and on_compacted is not called. */
+START_TEST(test_compaction_errors_are_fatal)
+{
+	static const struct {
+		enum wal_fp fp;
+		const char *op;
+	} cases[] = { { WAL_FP_UNLINK, "unlink" }, { WAL_FP_FSYNC, "fsync" } };
+
+	for (size_t k = 0; k < 2; k++) {
+		struct fx f;
+		fx_init(&f, 64 << 10);
+		ck_assert_int_eq(fx_open(&f), 0);
+		fill_segments(&f, 800, 50);
+		f.err_calls = 0;
+		wal_failpoint_arm(cases[k].fp, 1, -EIO);
+		ck_assert_int_gt(wal_compact(f.w, 500), 0);
+		fx_drain(&f);
+		ck_assert_uint_eq(f.compacted_calls, 0);
+		expect_fatal(&f, -EIO, cases[k].op);
+		fx_close(&f);
+		/* Nothing lost: at worst the old segments are still there. */
+		ck_assert_int_eq(fx_open(&f), 0);
+		ck_assert_uint_eq(f.rec.last_index, 800);
+		check_range(&f, f.rec.first_index, 800, 0);
+		fx_fini(&f);
+	}
+}
+END_TEST
+
+/* Segment creation: every step's error other than ENOSPC before the rename
+ * is fatal; the directory fsync after the rename included. */
+START_TEST(test_create_errors_are_fatal)
+{
+	static const struct {
+		enum wal_fp fp;
+		unsigned nth;
+		int err;
+		const char *op;
+	} cases[] = {
+		{ WAL_FP_FALLOCATE, 1, -EIO, "fallocate" },
+		{ WAL_FP_FSYNC, 1, -EIO, "fsync" },  /* the new file's fsync */
+		{ WAL_FP_FSYNC, 2, -EIO, "fsync" },  /* the directory's, after the rename */
+		{ WAL_FP_RENAME, 1, -ENOSPC, "rename" }, /* the name may be on disk */
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct fx f;
+		fx_init(&f, 64 << 10);
+		ck_assert_int_eq(fx_open(&f), 0);
+		wal_failpoint_arm(cases[k].fp, cases[k].nth, cases[k].err);
+		append_range(&f, 1, 3, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+		ck_assert_uint_eq(f.durable_calls, 0);
+		expect_fatal(&f, cases[k].err, cases[k].op);
+		fx_close(&f);
+		ck_assert_int_eq(fx_open(&f), 0);
+		ck_assert_uint_eq(f.rec.entries, 0);
+		fx_fini(&f);
+	}
+}
+END_TEST
+
+/* A truncation's new segment cannot be given up (the old tail is still on
+ * disk and would come back): ENOSPC there is fatal. */
+START_TEST(test_truncate_enospc_is_fatal)
+{
+	struct fx f;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 100, 50);
+	wal_failpoint_arm(WAL_FP_FALLOCATE, 1, -ENOSPC);
+	ck_assert_int_eq(wal_truncate(f.w, 60), 0);
+	fx_drain(&f);
+	expect_fatal(&f, -ENOSPC, "fallocate");
+	fx_close(&f);
+	/* The failpoint only changed the result the WAL saw: the kernel did
+	 * create the segment, so the cut is on disk. Either outcome is a
+	 * whole log. */
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert(f.rec.last_index == 59 || f.rec.last_index == 100);
+	check_range(&f, 1, f.rec.last_index, 0);
+	fx_fini(&f);
+}
+END_TEST
+
 /* ENOSPC on a batch that a truncation cut while it was being written: the
  * entries appended after the cut are dropped too, and the log really ends
  * where the error says (the next index goes where it belongs). */
@@ -1816,6 +1929,20 @@ START_TEST(test_enospc_tmpfs)
 	ck_assert_uint_gt(last, 0);
 	ck_assert_uint_eq(wal_durable_index(f.w), last);
 	check_range(&f, 1, last, 0);
+	/* The log on the full file system is readable as it is (a crash
+	 * now): every acknowledged entry, nothing of the failed batch. */
+	{
+		struct wal_config ro = f.cfg;
+		struct wal_recovery rec;
+		struct wal_error e;
+		struct wal *w;
+		ro.readonly = true;
+		ro.ring = NULL;
+		ck_assert_int_eq(wal_open(&ro, &w, &rec, &e), 0);
+		ck_assert_uint_eq(rec.first_index, 1);
+		ck_assert_uint_eq(rec.last_index, last);
+		wal_close(w);
+	}
 	/* Make room (as after a snapshot), and the log goes on. */
 	compacted = wal_compact(f.w, last);
 	ck_assert_int_gt(compacted, 0);
@@ -1876,6 +2003,10 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_write_enospc_drops_batch_cleanly);
 	tcase_add_test(tc, test_fallocate_enospc_on_rollover);
 	tcase_add_test(tc, test_write_enospc_after_truncate_in_flight);
+	tcase_add_test(tc, test_meta_short_write_and_eagain_resubmitted);
+	tcase_add_test(tc, test_compaction_errors_are_fatal);
+	tcase_add_test(tc, test_create_errors_are_fatal);
+	tcase_add_test(tc, test_truncate_enospc_is_fatal);
 	tcase_add_test(tc, test_create_enospc_after_truncate_in_flight);
 #endif
 	tcase_add_test(tc, test_enospc_tmpfs);
