@@ -29,6 +29,43 @@ grep -q '^{"index":123,"term":3,"command":"write","size":[0-9]*,"body":"{\\"key\
 	fail "json: $(cat "$d/json")"
 raftctl wal dump --from x "$d/log" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "bad --from must be a usage error"
+raftctl wal dump --json --from 130 --to 130 "$d/log" >"$d/json" || fail "dump --json nop"
+grep -q '^{"index":130,"term":3,"command":"raft:nop","size":[0-9]*,"body":null}$' "$d/json" ||
+	fail "json nop: $(cat "$d/json")"
+[ -z "$(raftctl wal dump --from 20 --to 10 "$d/log")" ] || fail "empty range"
+[ "$(raftctl wal dump --from 399 "$d/log" | cut -d' ' -f1 | tr '\n' ' ')" = "399 400 " ] ||
+	fail "--from alone"
+
+# Exit codes: 2 for usage, 1 for a directory that is not a log.
+raftctl wal verify >/dev/null 2>&1
+[ $? -eq 2 ] || fail "verify without DIR must be a usage error"
+raftctl wal verify "$d/log" extra >/dev/null 2>&1
+[ $? -eq 2 ] || fail "verify with two DIRs must be a usage error"
+raftctl wal verify "$d/nonexistent" >"$d/out" 2>&1
+[ $? -eq 1 ] || fail "verify of a missing directory must exit 1: $(cat "$d/out")"
+
+# A torn tail (the write in flight at a crash) is not corruption: verify
+# reports it, exits 0 and cuts nothing (read-only). The last segment's
+# first record starts at 4096; cut 20 bytes into it.
+cp -r "$d/log" "$d/torn"
+last=$(cd "$d/torn" && ls *.seg | tail -n 1)
+[ "$(stat -c %s "$d/torn/$last")" -gt 8192 ] || fail "last segment too short"
+truncate -s 4116 "$d/torn/$last"
+raftctl wal verify "$d/torn" >"$d/out" 2>&1 || fail "verify of a torn tail must exit 0: $(cat "$d/out")"
+grep -q "torn tail: $last offset 4096, [0-9]* bytes" "$d/out" || fail "torn report: $(cat "$d/out")"
+grep -q "^ok$" "$d/out" || fail "torn: $(cat "$d/out")"
+[ "$(stat -c %s "$d/torn/$last")" -eq 4116 ] || fail "verify changed a torn segment"
+
+# A segment missing in the middle: a gap, exit 1 naming the one before.
+cp -r "$d/log" "$d/gap"
+[ "$(cd "$d/gap" && ls *.seg | wc -l)" -ge 3 ] || fail "expected three segments or more"
+first=$(cd "$d/gap" && ls *.seg | sed -n 1p)
+second=$(cd "$d/gap" && ls *.seg | sed -n 2p)
+rm "$d/gap/$second"
+raftctl wal verify "$d/gap" >"$d/out" 2>&1
+[ $? -eq 1 ] || fail "verify of a log with a gap must exit 1: $(cat "$d/out")"
+grep -q "$first offset [0-9]*: gap: entries [0-9]*\.\.[0-9]* missing" "$d/out" ||
+	fail "gap message: $(cat "$d/out")"
 
 # Damage one byte of the first (not the last) segment.
 seg=$(cd "$d/log" && ls *.seg | head -n 1)
