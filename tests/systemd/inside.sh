@@ -1,0 +1,58 @@
+#!/bin/sh
+# tests/systemd/inside.sh — runs inside the booted container (see nspawn.sh)
+# as a oneshot unit; writes "ok: ..." / "FAIL: ..." lines to /out/result and
+# powers the container off.
+out=/out/result
+: > "$out"
+ok() { echo "ok: $*" >> "$out"; }
+bad() { echo "FAIL: $*" >> "$out"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+prop() { systemctl show -p "$2" --value "$1"; }
+ID_LEADER=4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f02
+
+trap 'journalctl -q -o short-monotonic -u "raftd*" > /out/journal.txt 2>&1' EXIT
+
+# raftd.service: active only once READY, i.e. already serving
+systemctl start raftd.service
+check "raftd.service active after start" '[ "$(prop raftd.service ActiveState)" = active ]'
+check "serving as soon as start returns (READY after listen)" 'curl -sf -o /dev/null http://127.0.0.1:24001/status'
+sleep 0.5
+check "STATUS= shows role, term, leader, commit" 'prop raftd.service StatusText | grep -q "^leader, term 0, leader .*, commit [0-9]"'
+check "a write through the unit's node" '[ "$(curl -s -o /dev/null -w %{http_code} -XPOST http://127.0.0.1:24001/db/k -d v)" = 200 ]'
+check "journalctl -u raftd RAFT_ROLE=leader" 'journalctl -q -u raftd.service RAFT_ROLE=leader | grep -q .'
+check "journalctl MESSAGE_ID=<leader elected>" 'journalctl -q -u raftd.service MESSAGE_ID=$ID_LEADER | grep -q "became leader"'
+check "the catalog explains the election" 'journalctl -x -q -u raftd.service MESSAGE_ID=$ID_LEADER | grep -q "won an election"'
+check "journal fields RAFT_NODE and RAFT_TERM" 'journalctl -q -u raftd.service -o verbose MESSAGE_ID=$ID_LEADER | grep -q "RAFT_TERM=0" && journalctl -q -u raftd.service -o verbose MESSAGE_ID=$ID_LEADER | grep -q "RAFT_NODE="'
+systemctl reload raftd.service
+check "systemctl reload (RELOADING=1, then READY=1)" '[ "$(prop raftd.service ActiveState)" = active ] && journalctl -q -u raftd.service | grep -q reloaded'
+systemctl stop raftd.service
+check "systemctl stop: inactive, result success" '[ "$(prop raftd.service ActiveState)" = inactive ] && [ "$(prop raftd.service Result)" = success ]'
+check "STOPPING logged" 'journalctl -q -u raftd.service | grep -q "stopping"'
+
+# three raftd@ instances form a cluster
+systemctl start raftd@n1.service
+systemctl start raftd@n2.service raftd@n3.service
+sleep 1
+check "raftd@n1..n3 active" '[ "$(prop raftd@n1.service ActiveState)$(prop raftd@n2.service ActiveState)$(prop raftd@n3.service ActiveState)" = activeactiveactive ]'
+check "a write through n1" '[ "$(curl -s -o /dev/null -w %{http_code} -XPOST http://127.0.0.1:24011/db/x -d 42)" = 200 ]'
+sleep 0.5
+check "n3 has it" '[ "$(curl -s http://127.0.0.1:24013/db/x)" = 42 ]'
+check "journalctl -u raftd@n1 RAFT_ROLE=leader" 'journalctl -q -u raftd@n1.service RAFT_ROLE=leader MESSAGE_ID=$ID_LEADER | grep -q .'
+check "n3 logged the members joining" 'journalctl -q -u raftd@n3.service MESSAGE_ID=4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f04 | grep -c joined | grep -qx 3'
+
+# a frozen daemon is restarted by the watchdog
+pid=$(prop raftd@n3.service MainPID)
+[ "${pid:-0}" -gt 1 ] && kill -STOP "$pid"
+for _ in $(seq 100); do
+	[ "$(prop raftd@n3.service NRestarts)" -ge 1 ] 2>/dev/null && [ "$(prop raftd@n3.service ActiveState)" = active ] && break
+	sleep 0.2
+done
+check "SIGSTOPped raftd@n3 restarted by the watchdog" '[ "$(prop raftd@n3.service NRestarts)" -ge 1 ] && [ "$(prop raftd@n3.service MainPID)" != "$pid" ]'
+check "the watchdog said so" 'journalctl -q -u raftd@n3.service | grep -qi "watchdog timeout"'
+for _ in $(seq 50); do [ "$(curl -s http://127.0.0.1:24013/db/x)" = 42 ] && break; sleep 0.1; done
+check "restarted n3 still has the data" '[ "$(curl -s http://127.0.0.1:24013/db/x)" = 42 ]'
+systemctl stop raftd@n1.service raftd@n2.service raftd@n3.service
+check "instances stop cleanly" '[ "$(prop raftd@n1.service Result)" = success ]'
+journalctl -q -o short-monotonic -u 'raftd*' > /out/journal.txt 2>&1
+echo done >> "$out"
+
