@@ -12,6 +12,10 @@ ID_LEADER=4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f02
 
 trap 'journalctl -q -o short-monotonic -u "raftd*" > /out/journal.txt 2>&1' EXIT
 
+check "systemd-analyze verify is clean" '[ -z "$(systemd-analyze verify --man=no raftd.service raftd@n1.service 2>&1)" ]'
+systemd-analyze security --no-pager raftd.service > /out/security.txt 2>&1
+check "systemd-analyze security rates raftd.service OK or better" 'grep -Eq "Overall exposure level for raftd.service: [0-3]\.[0-9] (OK|SAFE)" /out/security.txt'
+
 # raftd.service: active only once READY, i.e. already serving
 systemctl start raftd.service
 check "raftd.service active after start" '[ "$(prop raftd.service ActiveState)" = active ]'

@@ -71,6 +71,7 @@ if ! grep -q . "$T/out/result" 2>/dev/null; then
 	exit 77
 fi
 cat "$T/out/result"
+tail -1 "$T/out/security.txt" 2>/dev/null
 if grep -q '^FAIL' "$T/out/result" || ! grep -q '^done' "$T/out/result"; then
 	echo "--- journal of the raftd units"
 	tail -60 "$T/out/journal.txt" 2>/dev/null
