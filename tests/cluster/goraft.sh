@@ -1,0 +1,218 @@
+#!/bin/sh
+# Mixed clusters of raftd and goraft's reference raftd (github.com/goraft/raftd),
+# real processes on 127.0.0.1. Runs only with GORAFT_RAFTD=/path/to/its/binary
+# (built by hand from its public repository; nothing of it is in this tree).
+#
+# Mix 1: a goraft node founds the cluster, a raftd node and a goraft node
+#   join it; leadership goes goraft -> raftd -> goraft; restarted nodes of
+#   both kinds catch up; a second raftd node joins through a goraft leader.
+# Mix 2: a raftd node founds, goraft and raftd nodes join (five members, a
+#   raftd snapshot threshold far below the log length); leadership goes
+#   raftd -> goraft -> raftd; a goraft node joins late and gets the whole
+#   log; DELETE is refused while goraft nodes are members.
+#
+# Node n is "rn" (raftd) or "gn" (goraft); port BASE+n. The next leader's kind
+# is chosen without touching either implementation: the nodes of the other
+# kind are stopped (SIGSTOP) while the leader commits one more write with the
+# chosen kind, then the leader is killed and they continue with a log too
+# short to win (Raft §5.4.1, goraft's stricter rule §5.5).
+# ports below the ephemeral range (32768-), which clients' sockets take
+BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
+. "$(dirname "$0")/lib.sh"
+if [ -z "${GORAFT_RAFTD:-}" ]; then
+	echo "skipped: set GORAFT_RAFTD=/path/to/goraft-raftd (goraft/raftd built by hand) to run the mixed clusters"
+	exit 77
+fi
+[ -x "$GORAFT_RAFTD" ] || fail "GORAFT_RAFTD=$GORAFT_RAFTD is not an executable"
+
+ALIVE=""
+CURL="curl -s -m 3"
+
+has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
+drop() { r=""; for x in $1; do [ "$x" = "$2" ] || r="$r $x"; done; echo "$r"; }
+kind() { eval echo "\$KIND_$1"; }
+name() { echo "$(kind "$1")$1"; }
+
+# launch N r|g [M]: start node N of that kind, joining through node M if
+# given; raftd nodes get $ROPTS too. serving N: wait until it serves. A
+# goraft node serves HTTP only once its join (or self-join) is committed
+# (PROTOCOL §6.2): readiness is a GET /db that answers. start = both.
+ROPTS=""
+launch() {
+	n=$1 k=$2 join=""
+	[ -n "${3:-}" ] && join="-join 127.0.0.1:$(port "$3")"
+	mkdir -p "$D/n$n"
+	[ -f "$D/n$n/name" ] || printf '%s%s' "$k" "$n" > "$D/n$n/name"
+	eval "KIND_$n=$k"
+	if [ "$k" = r ]; then
+		# shellcheck disable=SC2086
+		"$RAFTD" -h 127.0.0.1 -p "$(port "$n")" $ROPTS $join "$D/n$n" >>"$D-n$n.log" 2>&1 &
+	else
+		# shellcheck disable=SC2086
+		"$GORAFT_RAFTD" -h 127.0.0.1 -p "$(port "$n")" $join "$D/n$n" >>"$D-n$n.log" 2>&1 &
+	fi
+	eval "PID_$n=$!"
+	PIDS="$PIDS $!"
+}
+
+serving() {
+	for _ in $(seq 200); do
+		if [ "$($CURL -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(port "$1")/db/-")" = 200 ]; then
+			ALIVE="$ALIVE $1"
+			return 0
+		fi
+		kill -0 "$(eval echo \$PID_"$1")" 2>/dev/null || fail "$(name "$1") exited at start"
+		sleep 0.05
+	done
+	fail "$(name "$1") does not serve"
+}
+
+start() {
+	launch "$@"
+	serving "$1"
+}
+
+kill_node() {
+	node_kill "$1"
+	ALIVE=$(drop "$ALIVE" "$1")
+}
+
+# write KEY VALUE: through whichever live node is the leader (the others
+# refuse); sets LEADER to it. Retries while there is none (10 s).
+write() {
+	for _ in $(seq 100); do
+		for n in $ALIVE; do
+			code=$($CURL -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$(port "$n")/db/$1" --data-binary "$2")
+			[ "$code" = 200 ] && { LEADER=$n; return 0; }
+		done
+		sleep 0.1
+	done
+	fail "no leader took the write $1=$2 (live:$ALIVE)"
+}
+
+# everyone KEY VALUE: every live node has applied it (10 s each)
+everyone() {
+	for n in $ALIVE; do
+		for _ in $(seq 200); do
+			[ "$($CURL "http://127.0.0.1:$(port "$n")/db/$1")" = "$2" ] && continue 2
+			sleep 0.05
+		done
+		fail "$(name "$n") does not have $1=$2"
+	done
+}
+
+rstatus() { # rstatus N FIELD: a field of raftd node N's /status
+	$CURL "http://127.0.0.1:$(port "$1")/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null
+}
+
+# lead_next KIND: make the next leader a node of KIND (r or g). The nodes of
+# the other kind are killed, the leader commits one more write with those of
+# KIND, then it is killed too and the others restart with a log too short to
+# win (Raft §5.4.1; goraft's rule, PROTOCOL §5.5, is stricter). Killed, not
+# stopped: a stopped node would still read the leader's last request from
+# its socket when it continues.
+lead_next() {
+	want=$1 OLD=$LEADER others=""
+	for n in $ALIVE; do
+		[ "$n" != "$OLD" ] && [ "$(kind "$n")" != "$want" ] && { kill_node "$n"; others="$others $n"; }
+	done
+	code=$($CURL -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$(port "$OLD")/db/handover$OLD" -d "$want")
+	[ "$code" = 200 ] || fail "$(name "$OLD") commits with only the $want nodes (HTTP $code)"
+	kill_node "$OLD"
+	for n in $others; do start "$n" "$(kind "$n")"; done
+	write "after$OLD" 1
+	[ "$(kind "$LEADER")" = "$want" ] || fail "$(name "$LEADER") leads, wanted a $want node"
+	echo "ok: $(name "$OLD") killed, $(name "$LEADER") leads (restarted meanwhile:$others)"
+}
+
+# ---- mix 1: goraft founds --------------------------------------------------------------
+D=$T/mix1
+start 1 g
+start 2 r 1
+start 3 g 1
+write a 1
+[ "$LEADER" = 1 ] || fail "the founder g1 leads"
+everyone a 1
+[ "$(rstatus 2 leader)" = g1 ] || fail "r2 follows g1"
+echo "ok: raftd joined a goraft cluster; a write through the goraft leader is on all three"
+
+lead_next r
+everyone after1 1
+everyone a 1
+echo "ok: a write through the raftd leader is on every node"
+
+# Down long enough for the leader's client to back off as far as it goes:
+# back in, g1 must hear from r2 before its election timeout (150-300 ms;
+# goraft has no pre-vote), or it campaigns and deposes r2.
+sleep 4
+term=$(rstatus 2 term)
+start 1 g
+everyone after1 1
+write b 2
+everyone b 2
+[ "$(rstatus 2 term)" = "$term" ] && [ "$(rstatus 2 role)" = leader ] ||
+	fail "the returning goraft node disrupted r2 (term $term -> $(rstatus 2 term), $(rstatus 2 role))"
+echo "ok: g1 restarted and caught up from the raftd leader (term $term kept)"
+
+lead_next g
+start 2 r
+everyone "after2" 1
+everyone b 2
+echo "ok: r2 restarted and caught up from the goraft leader $(name "$LEADER")"
+
+start 4 r "$LEADER"
+write c 3
+everyone c 3
+everyone a 1
+echo "ok: r4 joined through the goraft leader $(name "$LEADER"); four members agree"
+
+for n in $ALIVE; do kill_node "$n"; done
+
+# ---- mix 2: raftd founds ---------------------------------------------------------------
+# Four joiners at once: the leader takes one membership change at a time,
+# and a goraft joiner ignores the answer to its /join (PROTOCOL §6.4), so the
+# leader must hold joins back until it can take them, not refuse them.
+D=$T/mix2
+ROPTS="--snapshot-threshold 20"
+start 1 r
+for n in 2 3 4 5; do launch $n "$(echo "x g r g g" | cut -d' ' -f$n)" 1; done
+for n in 2 3 4 5; do serving $n; done
+write d 4
+[ "$LEADER" = 1 ] || fail "the founder r1 leads"
+everyone d 4
+echo "ok: two goraft nodes and a raftd node joined a raftd cluster at once; five members agree"
+
+code=$($CURL -o "$T/out" -w '%{http_code}' -XDELETE "http://127.0.0.1:$(port 1)/db/d")
+case "$code" in 4*) ;; *) fail "DELETE with goraft members: HTTP $code" ;; esac
+echo "ok: DELETE refused while goraft nodes are members ($code: $(cat "$T/out"))"
+
+i=0
+while [ $i -lt 60 ]; do
+	i=$((i + 1))
+	write "k$i" "v$i"
+done
+everyone k60 v60
+for n in 1 3; do
+	[ "$(rstatus $n snapshot_index)" = 0 ] || fail "r$n took a snapshot with goraft members"
+done
+echo "ok: 60 writes past a snapshot threshold of 20: no snapshot while goraft nodes are members"
+
+lead_next g
+everyone after1 1
+start 1 r
+everyone k60 v60
+echo "ok: r1 restarted and caught up from the goraft leader $(name "$LEADER")"
+lead_next r
+everyone "after$OLD" 1
+everyone k1 v1
+echo "ok: leadership went raftd -> goraft -> raftd"
+start "$OLD" g
+everyone "after$OLD" 1
+echo "ok: $(name "$OLD") restarted and caught up from the raftd leader $(name "$LEADER")"
+
+start 6 g "$LEADER"
+everyone k1 v1
+everyone d 4
+write e 5
+everyone e 5
+echo "ok: g6 joined late through the raftd leader $(name "$LEADER") and got the whole log (live:$ALIVE)"
