@@ -1043,8 +1043,16 @@ static void sync_peers(struct node *n)
 		snprintf(p->name, sizeof(p->name), "%s", name);
 		snprintf(p->url, sizeof(p->url), "%s", url);
 		p->node = n;
+		/* Reconnect at least once a heartbeat, as goraft's leader does
+		 * (it dials again on every tick): a goraft follower coming back
+		 * after a long absence must hear from us within its election
+		 * timeout, or, having no pre-vote, it campaigns and deposes us.
+		 * A refused connect on a LAN costs next to nothing. */
+		unsigned hb = n->cfg.heartbeat_ms ? n->cfg.heartbeat_ms : 50;
 		struct peer_config pc = {
 			.response_timeout_ms = 200, /* goraft's ResponseHeaderTimeout */
+			.backoff_min_ms = hb < 10 ? hb : 10,
+			.backoff_max_ms = hb,
 			.max_queue = 64,
 			.max_pipeline = 1,
 			.max_response_body = 64 << 10,
