@@ -67,7 +67,19 @@ struct rpc_wait {
 	struct rpc_wait *next;
 };
 
-enum wait_kind { WAIT_WRITE, WAIT_MEMBER };
+/* A /join or /leave the core cannot take yet (-EBUSY: another membership
+ * change is pending, or a new leader's first entry has not committed). It
+ * waits, in arrival order, and is proposed as soon as the core takes it: a
+ * goraft joiner ignores the answer to its /join (PROTOCOL §6.4), so a
+ * refusal would leave it idle for good. */
+struct member_wait {
+	enum cmd_type type; /* CMD_JOIN or CMD_LEAVE */
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct member_wait *next;
+};
 
 /* A client request waiting for its entry to be applied. */
 struct write_wait {
@@ -128,6 +140,7 @@ struct node {
 	uint64_t next_req_id;
 	struct rpc_wait *rpc_waits;
 	struct write_wait *writes, **writes_tail;
+	struct member_wait *member_waits;
 	struct read_wait *reads;
 	uint64_t next_read_id;
 
@@ -178,6 +191,7 @@ struct node {
 static void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
 static void sync_peers(struct node *n);
 static void fail_writes_from(struct node *n, raft_index from, const char *why);
+static void member_waits_run(struct node *n);
 
 static uint64_t now_ms(struct node *n)
 {
@@ -1209,6 +1223,7 @@ static void on_tick(struct loop_timer *t)
 	struct node *n = (struct node *)((char *)t - offsetof(struct node, tick));
 	struct raft_event ev = { .type = RAFT_EV_TICK };
 	step(n, &ev, NULL);
+	member_waits_run(n);
 	watchdog(n);
 	static unsigned ticks;
 	if (++ticks % 10 == 0) {
@@ -1450,6 +1465,63 @@ static bool valid_url(const char *u)
 	return *end == '\0' && port > 0 && port < 65536 && end != colon + 1;
 }
 
+/* Proposes a membership change: true when the request is answered or waits
+ * for its entry; false when the core cannot take it yet (-EBUSY). */
+static bool propose_member(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
+			   const char *url)
+{
+	struct cmd c = { .type = type };
+	c.name = cmd_str_ref(name, strlen(name));
+	if (type == CMD_JOIN)
+		c.connection_string = cmd_str_ref(url, strlen(url));
+	int rv = propose(n, req, &c, type == CMD_JOIN ? RAFT_ENTRY_JOIN : RAFT_ENTRY_LEAVE);
+	if (rv == -EBUSY)
+		return false;
+	if (rv == -EEXIST && type == CMD_JOIN)
+		httpd_reply(req, 200, NULL, "", 0, NULL); /* goraft: a re-join is a no-op */
+	else if (rv < 0)
+		reply_propose_error(req, rv);
+	return true;
+}
+
+static void member_wait_add(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
+			    const char *url)
+{
+	struct member_wait *w = calloc(1, sizeof(*w)), **pp = &n->member_waits;
+	if (!w) {
+		httpd_reply_text(req, 503, "out of memory; retry");
+		return;
+	}
+	w->type = type;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	snprintf(w->url, sizeof(w->url), "%s", url ? url : "");
+	w->since_ms = now_ms(n);
+	w->req = req;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = w;
+}
+
+/* Proposes the waiting membership changes the core now takes, in order. */
+static void member_waits_run(struct node *n)
+{
+	while (n->member_waits && !n->stopping) {
+		struct member_wait *w = n->member_waits;
+		if (raft_role(n->r) != RAFT_LEADER) {
+			n->member_waits = w->next;
+			not_leader(n, w->req);
+		} else if (!propose_member(n, w->req, w->type, w->name, w->url)) {
+			if (now_ms(n) - w->since_ms <= WRITE_TIMEOUT_MS)
+				return;
+			n->member_waits = w->next;
+			httpd_reply_text(w->req, 503, "a membership change is in progress; retry");
+		} else {
+			n->member_waits = w->next;
+		}
+		free(w);
+	}
+}
+
 static void on_join(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
@@ -1474,11 +1546,9 @@ static void on_join(struct httpd_request *req, void *data)
 						 .peer_kind.goraft = !(marker && !strcmp(marker, "1")) };
 			step(n, &ev, NULL);
 		}
-		int rv = propose(n, req, &c, RAFT_ENTRY_JOIN);
-		if (rv == -EEXIST)
-			httpd_reply(req, 200, NULL, "", 0, NULL); /* goraft: a re-join is a no-op */
-		else if (rv < 0)
-			reply_propose_error(req, rv);
+		if (n->member_waits ||
+		    !propose_member(n, req, CMD_JOIN, c.name.ptr, c.connection_string.ptr))
+			member_wait_add(n, req, CMD_JOIN, c.name.ptr, c.connection_string.ptr);
 	}
 	cmd_free(&c);
 }
@@ -1495,12 +1565,11 @@ static void on_leave(struct httpd_request *req, void *data)
 		httpd_reply_text(req, 400, err);
 		return;
 	}
-	if (!c.name.len || c.name.len >= RAFT_NAME_MAX) {
+	if (!c.name.len || c.name.len >= RAFT_NAME_MAX || strlen(c.name.ptr) != c.name.len) {
 		httpd_reply_text(req, 400, "leave: name must be 1 to 63 bytes");
 	} else if (!not_leader(n, req)) {
-		int rv = propose(n, req, &c, RAFT_ENTRY_LEAVE);
-		if (rv < 0)
-			reply_propose_error(req, rv);
+		if (n->member_waits || !propose_member(n, req, CMD_LEAVE, c.name.ptr, NULL))
+			member_wait_add(n, req, CMD_LEAVE, c.name.ptr, NULL);
 	}
 	cmd_free(&c);
 }
@@ -2201,6 +2270,12 @@ void node_close(struct node *n)
 	loop_timer_cancel(&n->loop, &n->tick);
 	/* answer everyone still waiting */
 	fail_writes_from(n, 0, "raft: Has been stopped");
+	while (n->member_waits) {
+		struct member_wait *w = n->member_waits;
+		n->member_waits = w->next;
+		httpd_reply_text(w->req, 503, "raft: Has been stopped");
+		free(w);
+	}
 	while (n->reads) {
 		struct read_wait *w = n->reads;
 		n->reads = w->next;
