@@ -8,8 +8,9 @@ src_raftctl_SOURCES = \
 	src/raftctl_client.c src/raftctl_client.h \
 	src/raftctl_status.c src/raftctl_members.c src/raftctl_kv.c \
 	src/raftctl_snapshot.c src/raftctl_leader.c src/raftctl_import.c src/raftctl_stubs.c \
+	src/raftctl_loadgen.c src/raftctl_loadgen.h src/raftctl_bench.c src/raftctl_bench.h src/raftctl_check.c \
 	src/raftctl_wal.c src/raftctl_wal.h \
 	src/raftctl_wire.c src/raftctl_wire.h \
 	src/capture.c src/capture.h
 src_raftctl_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
-src_raftctl_LDADD = wal/libwal.a proto/libwire.a net/libnet.a $(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)
+src_raftctl_LDADD = wal/libwal.a proto/libwire.a net/libnet.a $(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) -lm

@@ -37,7 +37,7 @@ int rc_emit(json_t *j)
 
 int rc_print_json(json_t *j)
 {
-	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
 	if (!s)
 		return 1;
 	puts(s);
