@@ -7,7 +7,7 @@ src_raftctl_SOURCES = \
 	src/raftctl_http.c src/raftctl_http.h \
 	src/raftctl_client.c src/raftctl_client.h \
 	src/raftctl_status.c src/raftctl_members.c src/raftctl_kv.c \
-	src/raftctl_snapshot.c src/raftctl_leader.c src/raftctl_import.c src/raftctl_stubs.c \
+	src/raftctl_snapshot.c src/raftctl_leader.c src/raftctl_import.c src/raftctl_logs.c \
 	src/raftctl_loadgen.c src/raftctl_loadgen.h src/raftctl_bench.c src/raftctl_bench.h src/raftctl_check.c \
 	src/raftctl_wal.c src/raftctl_wal.h \
 	src/raftctl_wire.c src/raftctl_wire.h \
