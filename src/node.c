@@ -558,7 +558,7 @@ static void take_snapshot(struct node *n, const struct raft_action *a);
 static void execute(struct node *n, const struct raft_update *u, const struct raft_event *ev,
 		    const struct step_ctx *ctx)
 {
-	bool log_changed = false;
+	bool log_changed = false, reads_confirmed = false;
 	for (size_t i = 0; i < u->n_actions && !n->stopping; i++) {
 		const struct raft_action *a = &u->actions[i];
 		int rv = 0;
@@ -697,6 +697,7 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 					break;
 				}
 			}
+			reads_confirmed = true;
 			break;
 		}
 		}
@@ -721,6 +722,10 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 			pp = &w->next;
 		}
 	}
+	/* a read confirmed by a heartbeat round is served now if its index is
+	 * applied already; the others when apply_range() gets there */
+	if (reads_confirmed)
+		serve_reads(n);
 	if (n->needs_len)
 		check_durable(n); /* a truncate may already be satisfied */
 }
@@ -1331,7 +1336,10 @@ static bool not_leader(struct node *n, struct httpd_request *req)
 			if (strcmp(raft_member_name(n->r, i), leader) != 0)
 				continue;
 			char loc[RAFT_URL_MAX + 512];
-			snprintf(loc, sizeof(loc), "%s%s", raft_member_url(n->r, i), httpd_path(req));
+			const char *consistent = httpd_query(req, "consistent"), *marker = httpd_query(req, "raftd");
+			snprintf(loc, sizeof(loc), "%s%s%s%s%s%s", raft_member_url(n->r, i), httpd_path(req),
+				 consistent ? "?consistent=" : "", consistent ? consistent : "",
+				 marker ? (consistent ? "&raftd=" : "?raftd=") : "", marker ? marker : "");
 			const char *hdr[] = { "Location", loc, NULL };
 			httpd_reply(req, 307, "text/plain; charset=utf-8", "redirect to the leader\n", 23, hdr);
 			return true;
