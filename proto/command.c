@@ -15,6 +15,7 @@ static const char *const type_names[] = {
 	[CMD_JOIN] = CMD_NAME_JOIN,
 	[CMD_LEAVE] = CMD_NAME_LEAVE,
 	[CMD_WRITE] = CMD_NAME_WRITE,
+	[CMD_DELETE] = CMD_NAME_DELETE,
 };
 
 /* The JSON keys of each command, in Go struct order, and where they go. */
@@ -28,6 +29,7 @@ static const struct json_field join_fields[] = { FIELD("name", name),
 						 FIELD("connectionString", connection_string) };
 static const struct json_field leave_fields[] = { FIELD("name", name) };
 static const struct json_field write_fields[] = { FIELD("key", key), FIELD("value", value) };
+static const struct json_field delete_fields[] = { FIELD("key", key) };
 
 static const struct json_field *fields_of(enum cmd_type type, size_t *ret_n)
 {
@@ -35,6 +37,7 @@ static const struct json_field *fields_of(enum cmd_type type, size_t *ret_n)
 	case CMD_JOIN: *ret_n = 2; return join_fields;
 	case CMD_LEAVE: *ret_n = 1; return leave_fields;
 	case CMD_WRITE: *ret_n = 2; return write_fields;
+	case CMD_DELETE: *ret_n = 1; return delete_fields;
 	case CMD_NOP: break;
 	}
 	*ret_n = 0;
@@ -59,7 +62,13 @@ int cmd_type_from_name(const uint8_t *name, size_t len, enum cmd_type *ret)
 
 const char *cmd_type_name(enum cmd_type type)
 {
-	return type <= CMD_WRITE ? type_names[type] : "?";
+	return type <= CMD_DELETE ? type_names[type] : "?";
+}
+
+bool cmd_goraft_can_apply(const uint8_t *name, size_t len)
+{
+	enum cmd_type t;
+	return cmd_type_from_name(name, len, &t) == 0 && t != CMD_DELETE;
 }
 
 /* --- decoding ------------------------------------------------------------- */

@@ -15,6 +15,11 @@
  *   missing key reads as "", a present but empty payload is an error, and a
  *   non-string value for a string field is an error.
  *
+ * raftd adds one command of its own, `raftd:delete` {"key"}, encoded by the
+ * same rules. goraft has not registered it: a goraft node would fail the
+ * entry (Success=false) and never apply it, so it may only be in the log of
+ * a cluster with no goraft member, ever (cmd_goraft_can_apply()).
+ *
  * Decoded strings are malloc'ed copies (the JSON escapes must be undone);
  * cmd_free() releases them.
  */
@@ -29,12 +34,14 @@
 #define CMD_NAME_JOIN "raft:join"
 #define CMD_NAME_LEAVE "raft:leave"
 #define CMD_NAME_WRITE "write"
+#define CMD_NAME_DELETE "raftd:delete"
 
 enum cmd_type {
 	CMD_NOP,
 	CMD_JOIN,
 	CMD_LEAVE,
 	CMD_WRITE,
+	CMD_DELETE, /* raftd-only */
 };
 
 struct cmd_str {
@@ -44,17 +51,21 @@ struct cmd_str {
 
 struct cmd {
 	enum cmd_type type;
-	/* join: name, connection_string; leave: name; write: key, value */
+	/* join: name, connection_string; leave: name; write: key, value;
+	 * delete: key */
 	struct cmd_str name;
 	struct cmd_str connection_string;
 	struct cmd_str key;
 	struct cmd_str value;
 };
 
-/* The command type for a goraft CommandName; -ENOENT for a name goraft has
- * not registered ("raft.Command: Unregistered command type"). */
+/* The command type for a CommandName; -ENOENT for a name neither goraft nor
+ * raftd has registered ("raft.Command: Unregistered command type"). */
 int cmd_type_from_name(const uint8_t *name, size_t len, enum cmd_type *ret);
 const char *cmd_type_name(enum cmd_type type);
+/* Whether a goraft raftd node can apply an entry with this CommandName:
+ * false for raftd's own commands and for unregistered names. */
+bool cmd_goraft_can_apply(const uint8_t *name, size_t len);
 
 /* Decodes a LogEntry's command. has_payload is LogEntry.Command's presence.
  * Returns 0, or -EBADMSG with a one-line reason in err (goraft would fail

@@ -570,6 +570,9 @@ int kv_apply(struct kv *kv, uint64_t index, const struct cmd *cmd)
 	case CMD_WRITE:
 		rv = kv_put(kv, cmd->key.ptr, cmd->key.len, cmd->value.ptr, cmd->value.len);
 		break;
+	case CMD_DELETE:
+		kv_delete(kv, cmd->key.ptr, cmd->key.len); /* an absent key is fine */
+		break;
 	case CMD_NOP:
 	case CMD_JOIN:
 	case CMD_LEAVE:

@@ -103,9 +103,8 @@ bool kv_iter_next(struct kv_iter *it, struct kv_view *ret);
  * replay the WAL tail from any earlier point" correct. Gaps are accepted.
  * cmd is only read; the caller keeps ownership (kv copies the bytes).
  *
- * raftd's own `delete` command, once proto/command.h has it, is one more
- * case calling kv_delete(); the switch has no default, so -Wswitch points
- * at the place.
+ * raftd's own `raftd:delete` removes its key (an absent key is no error).
+ * The switch has no default, so -Wswitch points at any new command.
  *
  * Returns 0 when applied, KV_APPLY_STALE when index <= kv_applied_index()
  * (nothing done), or a negative errno from kv_put() — then the applied index

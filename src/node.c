@@ -151,6 +151,10 @@ struct node {
 	size_t metas_len, metas_cap;
 	uint64_t persisted_seq, durable_seq;
 
+	/* the last entry in the log that a goraft node could not apply (0:
+	 * none): while there is one, no goraft node may join */
+	raft_index raftd_only_last;
+
 	/* events for the core, reported once the current update is carried out */
 	raft_index applied_pending;
 	bool snap_failed;
@@ -319,42 +323,45 @@ static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char 
 }
 
 /* Typed metadata of a stored entry, for raft_restore. Strings are strdup'ed
- * into *names (freed by the caller). */
+ * into *names (freed by the caller). As rpc.c types received entries: an
+ * entry that is not a membership change goraft would apply (raftd-only or
+ * unknown names, undecodable payloads) is a plain command to the core.
+ * *ret_goraft: whether a goraft node could apply it. */
 static int entry_meta(const struct wal_entry *we, struct raft_entry *re, char **ret_name, char **ret_url,
-		      char *err, size_t err_len)
+		      bool *ret_goraft, char *err, size_t err_len)
 {
-	struct cmd c;
-	int rv = entry_command(we->data, we->len, &c, err, err_len);
-	if (rv < 0)
-		return rv;
-	re->index = we->index;
-	re->term = we->term;
-	re->size = (uint32_t)we->len;
-	re->name = re->url = NULL;
-	*ret_name = *ret_url = NULL;
-	switch (c.type) {
-	case CMD_NOP: re->type = RAFT_ENTRY_NOP; break;
-	case CMD_WRITE: re->type = RAFT_ENTRY_COMMAND; break;
-	case CMD_JOIN:
-		re->type = RAFT_ENTRY_JOIN;
-		*ret_name = strdup(c.name.ptr ? c.name.ptr : "");
-		*ret_url = strdup(c.connection_string.ptr ? c.connection_string.ptr : "");
-		break;
-	case CMD_LEAVE:
-		re->type = RAFT_ENTRY_LEAVE;
-		*ret_name = strdup(c.name.ptr ? c.name.ptr : "");
-		break;
-	}
-	/* A raftd-only or unknown command name is a command to the core. */
 	struct wire_log_entry e;
-	if (wire_decode_log_entry(we->data, we->len, &e, NULL) == 0) {
-		enum cmd_type t;
-		if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0)
-			re->type = RAFT_ENTRY_COMMAND;
+	struct wire_error werr;
+	if (wire_decode_log_entry(we->data, we->len, &e, &werr) < 0) {
+		wire_error_format(&werr, err, err_len);
+		return -EBADMSG;
 	}
+	*re = (struct raft_entry){ .index = we->index, .term = we->term, .type = RAFT_ENTRY_COMMAND,
+				   .size = (uint32_t)we->len };
+	*ret_name = *ret_url = NULL;
+	*ret_goraft = cmd_goraft_can_apply(e.command_name.ptr, e.command_name.len);
+	enum cmd_type t;
+	if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0)
+		return 0;
+	if (t == CMD_NOP)
+		re->type = RAFT_ENTRY_NOP;
+	if (t != CMD_JOIN && t != CMD_LEAVE)
+		return 0;
+	struct cmd c;
+	char why[160];
+	if (cmd_decode(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len, &c, why,
+		       sizeof(why)) < 0)
+		return 0;
+	if (c.name.len > RAFT_NAME_MAX || c.connection_string.len > RAFT_URL_MAX) {
+		cmd_free(&c); /* as rpc.c's type_entry */
+		return 0;
+	}
+	re->type = t == CMD_JOIN ? RAFT_ENTRY_JOIN : RAFT_ENTRY_LEAVE;
+	*ret_name = strdup(c.name.ptr ? c.name.ptr : "");
+	if (t == CMD_JOIN)
+		*ret_url = strdup(c.connection_string.ptr ? c.connection_string.ptr : "");
 	cmd_free(&c);
-	if ((re->type == RAFT_ENTRY_JOIN && (!*ret_name || !*ret_url)) ||
-	    (re->type == RAFT_ENTRY_LEAVE && !*ret_name)) {
+	if (!*ret_name || (t == CMD_JOIN && !*ret_url)) {
 		free(*ret_name);
 		free(*ret_url);
 		snprintf(err, err_len, "out of memory");
@@ -395,6 +402,25 @@ static int append_cmd(struct node *n, raft_index index, raft_term term, const st
 	if (rv < 0)
 		return rv;
 	return cmd_entry_encode(index, term, c, p, len) < 0 ? -EIO : 0;
+}
+
+/* Sets raftd_only_last to the last entry at or below `upto` that a goraft
+ * node could not apply (after a truncation cut the previous one). */
+static void find_raftd_only(struct node *n, raft_index upto)
+{
+	raft_index i = upto, start = raft_log_start(n->r);
+	n->raftd_only_last = 0;
+	for (; i > start; i--) {
+		struct wal_entry we;
+		struct wire_log_entry e;
+		if (wal_entry_get(n->wal, i, &we) < 0)
+			break;
+		if (wire_decode_log_entry(we.data, we.len, &e, NULL) == 0 &&
+		    !cmd_goraft_can_apply(e.command_name.ptr, e.command_name.len)) {
+			n->raftd_only_last = i;
+			return;
+		}
+	}
 }
 
 /* ---- applying ----------------------------------------------------------------- */
@@ -595,6 +621,8 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 			if (rv == 0)
 				rv = needs_push(n, a->truncate.seq, from - 1);
 			fail_writes_from(n, from, "command failed to be committed due to node failure");
+			if (n->raftd_only_last >= from)
+				find_raftd_only(n, from - 1);
 			log_changed = true;
 			break;
 		}
@@ -613,9 +641,16 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 					rv = append_cmd(n, idx, e.term, &c);
 				} else if (ctx && ctx->raw) {
 					const struct wire_bytes *b = &ctx->raw[a->append.event_offset + k];
+					struct wire_log_entry we;
+					if (wire_decode_log_entry(b->ptr, b->len, &we, NULL) == 0 &&
+					    !cmd_goraft_can_apply(we.command_name.ptr, we.command_name.len))
+						n->raftd_only_last = idx;
 					rv = wal_append(n->wal, idx, e.term, b->ptr, b->len);
 				} else if (ctx && ctx->cmds) {
-					rv = append_cmd(n, idx, e.term, &ctx->cmds[a->append.event_offset + k]);
+					const struct cmd *c = &ctx->cmds[a->append.event_offset + k];
+					if (c->type == CMD_DELETE)
+						n->raftd_only_last = idx;
+					rv = append_cmd(n, idx, e.term, c);
 				} else {
 					rv = -EINVAL;
 				}
@@ -1459,6 +1494,56 @@ static void on_db_post(struct httpd_request *req, void *data)
 		reply_propose_error(req, rv);
 }
 
+/* raftd-only features (DELETE, snapshots, leadership transfer) need every
+ * other member to be a raftd node: a goraft node cannot apply raftd's
+ * commands, take a snapshot or get one (PROTOCOL §7.1). Returns 0, or the
+ * status to refuse with and the reason in msg: 409 for a goraft member, 503
+ * while a member's kind is not known yet. */
+static unsigned extensions_refused(struct node *n, const char *what, char *msg, size_t len)
+{
+	for (size_t i = 0; i < raft_n_members(n->r); i++) {
+		const char *name = raft_member_name(n->r, i);
+		if (!strcmp(name, n->name))
+			continue;
+		struct npeer *p = npeer_find(n, name);
+		if (p && p->kind_known && p->goraft) {
+			snprintf(msg, len, "%s: not possible while a goraft node is a member (%s)", what, name);
+			return 409;
+		}
+		if (!p || !p->kind_known) {
+			snprintf(msg, len, "%s: the kind of member %s (raftd or goraft) is not known yet; retry", what,
+				 name);
+			return 503;
+		}
+	}
+	return 0;
+}
+
+static void on_db_delete(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	const char *key;
+	char why[RAFT_NAME_MAX + 128];
+	if (!db_key(req, &key))
+		return;
+	size_t key_len = strlen(key);
+	if (key_len > n->cfg.max_key) {
+		httpd_reply_text(req, 414, "key too long");
+		return;
+	}
+	if (not_leader(n, req))
+		return;
+	unsigned status = extensions_refused(n, "DELETE", why, sizeof(why));
+	if (status) {
+		httpd_reply_text(req, status, why);
+		return;
+	}
+	struct cmd c = { .type = CMD_DELETE, .key = cmd_str_ref(key, key_len) };
+	int rv = propose(n, req, &c, RAFT_ENTRY_COMMAND);
+	if (rv < 0)
+		reply_propose_error(req, rv);
+}
+
 /* http://host:port with a port, nothing after it: what goraft's joinPath and
  * plain concatenation both turn into working URLs (PROTOCOL §1.2, §7.3). */
 static bool valid_url(const char *u)
@@ -1548,16 +1633,32 @@ static void on_join(struct httpd_request *req, void *data)
 		httpd_reply_text(req, 400, "join: connectionString must be http://host:port");
 	} else if (!not_leader(n, req)) {
 		const char *marker = httpd_query(req, "raftd");
-		if (!raft_is_member(n->r, c.name.ptr)) {
+		bool goraft = !(marker && !strcmp(marker, "1"));
+		bool member = raft_is_member(n->r, c.name.ptr);
+		char why[160];
+		if (!member && goraft && raft_log_start(n->r) > 0) {
+			snprintf(why, sizeof(why), "join: the log is compacted (it starts after index %" PRIu64
+				 "): a goraft node needs every entry from index 1", raft_log_start(n->r));
+			httpd_reply_text(req, 409, why);
+			goto out;
+		}
+		if (!member && goraft && n->raftd_only_last) {
+			snprintf(why, sizeof(why), "join: the log holds raftd-only commands (the last at index %" PRIu64
+				 ") that a goraft node cannot apply", n->raftd_only_last);
+			httpd_reply_text(req, 409, why);
+			goto out;
+		}
+		if (!member) {
 			/* before the join is proposed (raft.h, PEER_KIND) */
 			struct raft_event ev = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = c.name.ptr,
-						 .peer_kind.goraft = !(marker && !strcmp(marker, "1")) };
+						 .peer_kind.goraft = goraft };
 			step(n, &ev, NULL);
 		}
 		if (n->member_waits ||
 		    !propose_member(n, req, CMD_JOIN, c.name.ptr, c.connection_string.ptr))
 			member_wait_add(n, req, CMD_JOIN, c.name.ptr, c.connection_string.ptr);
 	}
+out:
 	cmd_free(&c);
 }
 
@@ -2002,12 +2103,15 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	for (size_t k = 0; k < cnt; k++) {
 		struct wal_entry we;
 		char why[256];
+		bool goraft_ok;
 		if (wal_entry_get(n->wal, first + k, &we) < 0 ||
-		    entry_meta(&we, &ents[k], &strs[2 * k], &strs[2 * k + 1], why, sizeof(why)) < 0) {
+		    entry_meta(&we, &ents[k], &strs[2 * k], &strs[2 * k + 1], &goraft_ok, why, sizeof(why)) < 0) {
 			snprintf(err, err_len, "%s: entry %" PRIu64 " is not a goraft LogEntry", n->dir_wal, first + k);
 			rv = -EBADMSG;
 			goto out;
 		}
+		if (!goraft_ok)
+			n->raftd_only_last = first + k;
 	}
 	rs.entries = ents;
 	rs.n_entries = cnt;
@@ -2056,6 +2160,7 @@ static const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
 	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, on_db_get, n };
 	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, on_db_post, n };
 	routes[i++] = (struct httpd_route){ "PUT", "/db/", true, n->cfg.max_value, on_db_post, n };
+	routes[i++] = (struct httpd_route){ "DELETE", "/db/", true, 0, on_db_delete, n };
 	routes[i++] = (struct httpd_route){ "POST", "/join", false, 4096, on_join, n };
 	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, on_leave, n };
 	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, on_status, n };

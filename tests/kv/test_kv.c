@@ -557,6 +557,29 @@ START_TEST(test_apply_ignores_membership)
 }
 END_TEST
 
+START_TEST(test_apply_delete)
+{
+	struct kv *kv = kv_new();
+	struct cmd c = write_cmd("k", "v"), d = { .type = CMD_DELETE, .key = cmd_str_ref("k", 1) };
+	uint64_t empty = kv_content_hash(kv);
+
+	ck_assert_int_eq(kv_apply(kv, 1, &c), 0);
+	ck_assert_int_eq(kv_apply(kv, 2, &d), 0);
+	ck_assert_uint_eq(kv_count(kv), 0);
+	ck_assert_uint_eq(kv_content_hash(kv), empty);
+	ck_assert_uint_eq(kv_applied_index(kv), 2);
+	/* an absent key: applied all the same */
+	ck_assert_int_eq(kv_apply(kv, 3, &d), 0);
+	ck_assert_uint_eq(kv_applied_index(kv), 3);
+	/* replayed over a snapshot: stale, nothing done */
+	c = write_cmd("k", "again");
+	ck_assert_int_eq(kv_apply(kv, 4, &c), 0);
+	ck_assert_int_eq(kv_apply(kv, 2, &d), KV_APPLY_STALE);
+	assert_get(kv, "k", 1, "again", 5);
+	kv_free(kv);
+}
+END_TEST
+
 /* Commands as they come out of a goraft log entry. */
 START_TEST(test_apply_decoded_commands)
 {
@@ -1313,6 +1336,7 @@ int main(void)
 	tcase_add_test(apply, test_apply_writes_and_idempotence);
 	tcase_add_test(apply, test_apply_ignores_membership);
 	tcase_add_test(apply, test_apply_decoded_commands);
+	tcase_add_test(apply, test_apply_delete);
 	tcase_add_checked_fixture(snap, make_tmpdir, remove_tmpdir);
 	tcase_add_test(snap, test_snapshot_round_trip);
 	tcase_add_test(snap, test_snapshot_empty_map);

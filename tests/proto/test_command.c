@@ -211,6 +211,47 @@ START_TEST(test_command_names)
 }
 END_TEST
 
+/* raftd's own delete: {"key"} by Go's rules, under a name goraft lacks. */
+START_TEST(test_delete_command)
+{
+	struct cmd del = { .type = CMD_DELETE, .key = cmd_str_ref("a<b", 3) };
+	static const char json[] = "{\"key\":\"a\\u003cb\"}\n";
+	uint8_t out[128];
+	ck_assert_uint_eq(cmd_json_size(&del), sizeof(json) - 1);
+	cmd_json_encode(&del, out);
+	ck_assert(memcmp(out, json, sizeof(json) - 1) == 0);
+	ck_assert_str_eq(cmd_type_name(CMD_DELETE), "raftd:delete");
+
+	long n = cmd_entry_encode(9, 2, &del, out, sizeof(out));
+	ck_assert_int_eq(n, (long)cmd_entry_size(9, 2, &del));
+	struct wire_log_entry e;
+	ck_assert_int_eq(wire_decode_log_entry(out, (size_t)n, &e, NULL), 0);
+	ck_assert_uint_eq(e.index, 9);
+	ck_assert_uint_eq(e.term, 2);
+	ck_assert_uint_eq(e.command_name.len, 12);
+	ck_assert(memcmp(e.command_name.ptr, "raftd:delete", 12) == 0);
+	ck_assert(e.has_command);
+
+	struct cmd back;
+	char err[200];
+	ck_assert_int_eq(cmd_decode(e.command_name.ptr, e.command_name.len, true, e.command.ptr, e.command.len,
+				    &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(back.type, CMD_DELETE);
+	ck_assert_uint_eq(back.key.len, 3);
+	ck_assert_str_eq(back.key.ptr, "a<b");
+	ck_assert_ptr_null(back.value.ptr);
+	cmd_free(&back);
+
+	/* goraft applies its own four commands only */
+	ck_assert(!cmd_goraft_can_apply((const uint8_t *)"raftd:delete", 12));
+	ck_assert(!cmd_goraft_can_apply((const uint8_t *)"delete", 6));
+	ck_assert(cmd_goraft_can_apply((const uint8_t *)"write", 5));
+	ck_assert(cmd_goraft_can_apply((const uint8_t *)"raft:nop", 8));
+	ck_assert(cmd_goraft_can_apply((const uint8_t *)"raft:join", 9));
+	ck_assert(cmd_goraft_can_apply((const uint8_t *)"raft:leave", 10));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("command");
@@ -223,6 +264,7 @@ int main(void)
 	tcase_add_loop_test(rules, test_escapes_like_go, 0, sizeof(escapes) / sizeof(escapes[0]));
 	tcase_add_test(rules, test_decode_like_go);
 	tcase_add_test(rules, test_command_names);
+	tcase_add_test(rules, test_delete_command);
 	suite_add_tcase(s, rules);
 
 	SRunner *sr = srunner_create(s);
