@@ -6,6 +6,7 @@
  */
 #include "src/node.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -42,6 +43,8 @@
 #define JOIN_RETRY_MS 1000
 #define REMOVED_PEER_KEEP_MS 5000
 #define RAFTD_PATH_VERSION "/raftd/version"
+#define RAFTD_PATH_SNAPSHOT "/raftd/snapshot"
+#define RAFTD_PATH_TRANSFER "/raftd/transfer"
 
 /* ---- state ---------------------------------------------------------------- */
 
@@ -99,6 +102,12 @@ struct read_wait {
 	char *key;
 	size_t key_len;
 	struct read_wait *next;
+};
+
+/* POST /raftd/snapshot waiting for the snapshot to be durable. */
+struct snap_wait {
+	struct httpd_request *req;
+	struct snap_wait *next;
 };
 
 struct seq_need {
@@ -165,6 +174,15 @@ struct node {
 	struct loop_poll snap_poll;
 	raft_index snap_taking_index, snap_taking_term;
 	raft_index snap_prev_index; /* the snapshot kept as a fallback */
+	raft_index snap_disk_index, snap_disk_term; /* the newest on disk */
+	bool snap_admin;        /* the running snapshot is POST /raftd/snapshot's */
+	bool core_snap_blocked; /* the core asked for one meanwhile */
+	struct snap_wait *snap_waits;
+
+	/* POST /raftd/transfer waiting for the handover */
+	struct httpd_request *transfer_req;
+	char transfer_to[RAFT_NAME_MAX];
+	uint64_t transfer_since_ms, transfer_down_ms;
 	uint8_t *snap_state;        /* our latest snapshot's bytes, for SNAPREC */
 	size_t snap_state_len;
 	raft_index snap_state_index;
@@ -196,6 +214,7 @@ static void step(struct node *n, struct raft_event *ev, const struct step_ctx *c
 static void sync_peers(struct node *n);
 static void fail_writes_from(struct node *n, raft_index from, const char *why);
 static void member_waits_run(struct node *n);
+static void transfer_check(struct node *n);
 
 static uint64_t now_ms(struct node *n)
 {
@@ -785,7 +804,14 @@ static void report_deferred(struct node *n)
 					.peer_kind.goraft = p->goraft };
 		step(n, &k, NULL);
 	}
-	if (n->snap_failed) {
+}
+
+/* A snapshot that could not start is reported from the next tick: reported
+ * at once, the core would ask again within the same update and recurse for
+ * as long as the cause lasts (fork failing, say). */
+static void report_snap_failed(struct node *n)
+{
+	if (n->snap_failed && !n->stopping) {
 		struct raft_event f = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = 0 };
 		n->snap_failed = false;
 		step(n, &f, NULL);
@@ -1263,7 +1289,9 @@ static void on_tick(struct loop_timer *t)
 	struct node *n = (struct node *)((char *)t - offsetof(struct node, tick));
 	struct raft_event ev = { .type = RAFT_EV_TICK };
 	step(n, &ev, NULL);
+	report_snap_failed(n);
 	member_waits_run(n);
+	transfer_check(n);
 	watchdog(n);
 	static unsigned ticks;
 	if (++ticks % 10 == 0) {
@@ -1303,6 +1331,10 @@ static void on_raft(struct httpd_request *req, void *data)
 		int l = snprintf(v, sizeof(v), "{\"server\":\"raftd\",\"version\":\"%s\",\"name\":\"%s\"}\n",
 				 PACKAGE_VERSION, n->name);
 		httpd_reply(req, 200, "application/json", v, (size_t)l, NULL);
+		return;
+	}
+	if (!strcmp(path, RAFTD_PATH_SNAPSHOT) || !strcmp(path, RAFTD_PATH_TRANSFER)) {
+		httpd_reply_text(req, 405, "405 method not allowed"); /* the routes above took the others */
 		return;
 	}
 	struct rpc_request rr;
@@ -1851,6 +1883,13 @@ out:
 	return rv;
 }
 
+static void reply_snapshot(struct httpd_request *req, raft_index index, raft_term term)
+{
+	char body[96];
+	int l = snprintf(body, sizeof(body), "{\"index\":%" PRIu64 ",\"term\":%" PRIu64 "}\n", index, term);
+	httpd_reply(req, 200, "application/json", body, (size_t)l, NULL);
+}
+
 static void on_snap_done(struct loop_poll *poll, int res)
 {
 	struct node *n = (struct node *)((char *)poll - offsetof(struct node, snap_poll));
@@ -1864,30 +1903,80 @@ static void on_snap_done(struct loop_poll *poll, int res)
 	close(n->snap_pidfd);
 	n->snap_pidfd = -1;
 	n->snap_pid = 0;
+	bool admin = n->snap_admin;
+	n->snap_admin = false;
 	raft_index idx = n->snap_taking_index;
+	raft_term term = n->snap_taking_term;
 	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	char why[128];
+	snprintf(why, sizeof(why), "snapshot at index %" PRIu64 " failed: %s", idx,
+		 WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "killed");
 	if (ok) {
 		char field[64];
 		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, idx);
-		log_msg(LOG_INFO, LOG_ID_SNAPSHOT_TAKEN, field, "snapshot taken at index %" PRIu64, idx);
-		if (load_snap_state(n, idx, n->snap_taking_term) < 0)
+		log_msg(LOG_INFO, LOG_ID_SNAPSHOT_TAKEN, field, "snapshot taken at index %" PRIu64 "%s", idx,
+			admin ? " (on request)" : "");
+		n->snap_disk_index = idx;
+		n->snap_disk_term = term;
+		/* only the core's own snapshots go to followers: it names them */
+		if (!admin && load_snap_state(n, idx, term) < 0)
 			log_warning("snapshot at %" PRIu64 ": cannot read it back for followers", idx);
 	} else {
-		log_error("snapshot at %" PRIu64 " failed: %s", idx,
-			  WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "killed");
+		log_error("%s", why);
+	}
+	while (n->snap_waits) {
+		struct snap_wait *w = n->snap_waits;
+		n->snap_waits = w->next;
+		if (ok)
+			reply_snapshot(w->req, idx, term);
+		else
+			httpd_reply_text(w->req, 500, why);
+		free(w);
+	}
+	if (admin) {
+		if (n->core_snap_blocked) {
+			/* the core's request that came meanwhile: it asks again */
+			n->core_snap_blocked = false;
+			n->snap_failed = true;
+		}
+		return;
 	}
 	struct raft_event ev = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = ok ? idx : 0 };
 	/* the fallback snapshot (kv keeps the previous one) bounds compaction */
-	raft_index prev = n->snap_prev_index;
 	if (ok)
-		n->snap_prev_index = n->snap_taking_index;
-	(void)prev;
+		n->snap_prev_index = idx;
 	step(n, &ev, NULL);
+}
+
+/* Snapshots the map as it is now (its applied index is `index`) in a forked
+ * child; on_snap_done() follows. */
+static int snap_fork(struct node *n, raft_index index, raft_term term, struct kv_member *members, size_t n_members,
+		     bool admin)
+{
+	struct kv_snapshot_meta meta = { .last_index = index, .last_term = term, .n_members = n_members,
+					 .members = members };
+	pid_t pid;
+	int rv = kv_snapshot_fork(n->dir_snap, n->kv, &meta, &pid);
+	int pidfd = rv == 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (rv == 0 && pidfd < 0) {
+		rv = -errno;
+		waitpid(pid, NULL, 0);
+	}
+	if (rv < 0) {
+		log_error("snapshot at %" PRIu64 ": %s", index, strerror(-rv));
+		return rv;
+	}
+	n->snap_pid = pid;
+	n->snap_pidfd = pidfd;
+	n->snap_admin = admin;
+	n->snap_taking_index = index;
+	n->snap_taking_term = term;
+	loop_poll_start(&n->loop, &n->snap_poll, pidfd, POLLIN, on_snap_done);
+	return 0;
 }
 
 static void take_snapshot(struct node *n, const struct raft_action *a)
 {
-	struct kv_snapshot_meta meta = { .last_index = a->take_snapshot.index, .last_term = a->take_snapshot.term };
 	struct kv_member members[RAFT_MAX_PEERS];
 	size_t k = 0;
 	for (size_t i = 0; i < a->take_snapshot.n_members && k < RAFT_MAX_PEERS; i++, k++) {
@@ -1895,29 +1984,256 @@ static void take_snapshot(struct node *n, const struct raft_action *a)
 		members[k].connection_string =
 			cmd_str_ref(a->take_snapshot.members[i].url, strlen(a->take_snapshot.members[i].url));
 	}
-	meta.n_members = k;
-	meta.members = members;
+	if (n->snap_pid > 0 && n->snap_admin) {
+		n->core_snap_blocked = true; /* reported when that one is done */
+		return;
+	}
 	if (n->snap_pid > 0 || kv_applied_index(n->kv) != a->take_snapshot.index) {
 		log_warning("snapshot at %" PRIu64 " not taken (applied %" PRIu64 ")", a->take_snapshot.index,
 			    kv_applied_index(n->kv));
-		n->snap_failed = true; /* reported after this update */
+		n->snap_failed = true; /* reported from the next tick */
 		return;
 	}
-	pid_t pid;
-	int rv = kv_snapshot_fork(n->dir_snap, n->kv, &meta, &pid);
-	int pidfd = rv == 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-	if (rv < 0 || pidfd < 0) {
-		log_error("snapshot at %" PRIu64 ": %s", a->take_snapshot.index, strerror(rv < 0 ? -rv : errno));
-		if (rv == 0)
-			waitpid(pid, NULL, 0);
+	if (snap_fork(n, a->take_snapshot.index, a->take_snapshot.term, members, k, false) < 0)
 		n->snap_failed = true;
+}
+
+/* ---- HTTP: raftd's admin endpoints (/raftd/...) -------------------------------------------------- */
+
+/* POST /raftd/snapshot: a snapshot of the map as applied now, answered once
+ * it is durable. The core does not know of it (it neither compacts the log
+ * on it nor sends it to followers); start-up takes it like any other. */
+static void on_snapshot_post(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	char why[RAFT_NAME_MAX + 128];
+	unsigned status = extensions_refused(n, "snapshot", why, sizeof(why));
+	if (status) {
+		httpd_reply_text(req, status, why);
 		return;
 	}
-	n->snap_pid = pid;
-	n->snap_pidfd = pidfd;
-	n->snap_taking_index = a->take_snapshot.index;
-	n->snap_taking_term = a->take_snapshot.term;
-	loop_poll_start(&n->loop, &n->snap_poll, pidfd, POLLIN, on_snap_done);
+	struct snap_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		httpd_reply_text(req, 503, "out of memory; retry");
+		return;
+	}
+	w->req = req;
+	if (n->snap_pid > 0) {
+		/* one is being taken: it answers this request too */
+		w->next = n->snap_waits;
+		n->snap_waits = w;
+		return;
+	}
+	raft_index applied = kv_applied_index(n->kv), last = raft_last_index(n->r);
+	raft_term term;
+	if (applied && applied == n->snap_disk_index) {
+		reply_snapshot(req, n->snap_disk_index, n->snap_disk_term);
+		free(w);
+		return;
+	}
+	if (!applied || !raft_entry_term(n->r, applied, &term)) {
+		httpd_reply_text(req, 409, "snapshot: no entry applied yet");
+		free(w);
+		return;
+	}
+	/* the snapshot records the membership at `applied`: the current one,
+	 * unless a change after it is in the log */
+	for (raft_index i = applied + 1; i <= last; i++) {
+		struct raft_entry e;
+		if (raft_get_entry(n->r, i, &e) && e.type != RAFT_ENTRY_NOP && e.type != RAFT_ENTRY_COMMAND) {
+			httpd_reply_text(req, 503, "snapshot: a membership change is not applied yet; retry");
+			free(w);
+			return;
+		}
+	}
+	struct kv_member members[RAFT_MAX_PEERS];
+	size_t k = 0;
+	for (size_t i = 0; i < raft_n_members(n->r) && k < RAFT_MAX_PEERS; i++, k++) {
+		const char *name = raft_member_name(n->r, i), *url = raft_member_url(n->r, i);
+		members[k].name = cmd_str_ref(name, strlen(name));
+		members[k].connection_string = cmd_str_ref(url, strlen(url));
+	}
+	int rv = snap_fork(n, applied, term, members, k, true);
+	if (rv < 0) {
+		snprintf(why, sizeof(why), "snapshot: %s", strerror(-rv));
+		httpd_reply_text(req, 500, why);
+		free(w);
+		return;
+	}
+	w->next = n->snap_waits;
+	n->snap_waits = w;
+}
+
+/* The newest snapshot file's name in dir (snapshot-TERM-INDEX), or false. */
+static bool newest_snapshot(const char *dir, char *ret_name, size_t len, raft_index *ret_index, raft_term *ret_term)
+{
+	DIR *d = opendir(dir);
+	bool found = false;
+	if (!d)
+		return false;
+	for (struct dirent *de; (de = readdir(d));) {
+		uint64_t term, index;
+		int used = 0;
+		if (sscanf(de->d_name, "snapshot-%" SCNu64 "-%" SCNu64 "%n", &term, &index, &used) != 2 ||
+		    de->d_name[used] != '\0')
+			continue;
+		if (!found || index > *ret_index || (index == *ret_index && term > *ret_term)) {
+			found = true;
+			*ret_index = index;
+			*ret_term = term;
+			snprintf(ret_name, len, "%s", de->d_name);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* GET /raftd/snapshot: the bytes of the newest snapshot file (format: top
+ * of src/kv_snapshot.c), for backups; `raftctl` can verify them. */
+static void on_snapshot_get(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	char name[256], path[4400], why[300];
+	raft_index index = 0;
+	raft_term term = 0;
+	if (!newest_snapshot(n->dir_snap, name, sizeof(name), &index, &term)) {
+		httpd_reply_text(req, 404, "no snapshot yet (POST /raftd/snapshot takes one)");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", n->dir_snap, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t *buf = NULL;
+	int err = 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = errno;
+	} else if (!(buf = malloc((size_t)st.st_size ? (size_t)st.st_size : 1))) {
+		err = ENOMEM;
+	} else {
+		for (size_t off = 0; off < (size_t)st.st_size && !err;) {
+			ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+			if (r <= 0)
+				err = r < 0 ? errno : EIO;
+			else
+				off += (size_t)r;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		/* replaced by a newer one meanwhile, most likely */
+		snprintf(why, sizeof(why), "reading %s: %s; retry", name, strerror(err));
+		httpd_reply_text(req, 503, why);
+	} else {
+		char idx[24], trm[24];
+		snprintf(idx, sizeof(idx), "%" PRIu64, index);
+		snprintf(trm, sizeof(trm), "%" PRIu64, term);
+		const char *hdr[] = { "X-Raftd-Snapshot-Index", idx, "X-Raftd-Snapshot-Term", trm, NULL };
+		httpd_reply(req, 200, "application/octet-stream", buf, (size_t)st.st_size, hdr);
+	}
+	free(buf);
+}
+
+/* POST /raftd/transfer {"to":"NAME"} (or no body, {} or "to":"": any other
+ * voter): hand leadership over (thesis §3.10), answered once this node has
+ * stepped down, with the new leader. */
+static void on_transfer(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	char to[RAFT_NAME_MAX] = "", why[2 * RAFT_NAME_MAX + 128];
+	size_t sp = 0;
+	while (sp < len && (body[sp] == ' ' || body[sp] == '\t' || body[sp] == '\r' || body[sp] == '\n'))
+		sp++;
+	if (sp < len) {
+		json_error_t jerr;
+		json_t *root = json_loadb((const char *)body, len, 0, &jerr);
+		json_t *jto = root && json_is_object(root) ? json_object_get(root, "to") : NULL;
+		const char *bad = NULL;
+		if (!root)
+			snprintf(why, sizeof(why), "transfer: invalid JSON at byte %d: %s", jerr.position, jerr.text),
+				bad = why;
+		else if (!json_is_object(root))
+			bad = "transfer: the body must be a JSON object, {\"to\":\"NAME\"}";
+		else if (jto && !json_is_null(jto) && !json_is_string(jto))
+			bad = "transfer: \"to\" must be a string";
+		else if (jto && json_is_string(jto) && json_string_length(jto) >= RAFT_NAME_MAX)
+			bad = "transfer: \"to\" names no member";
+		else if (jto && json_is_string(jto))
+			snprintf(to, sizeof(to), "%s", json_string_value(jto));
+		json_decref(root);
+		if (bad) {
+			httpd_reply_text(req, 400, bad);
+			return;
+		}
+	}
+	if (not_leader(n, req))
+		return;
+	unsigned status = extensions_refused(n, "transfer", why, sizeof(why));
+	if (status) {
+		httpd_reply_text(req, status, why);
+		return;
+	}
+	if (n->transfer_req) {
+		snprintf(why, sizeof(why), "transfer: one to %s is in progress", n->transfer_to);
+		httpd_reply_text(req, 409, why);
+		return;
+	}
+	if (!to[0]) {
+		for (size_t i = 0; i < raft_n_members(n->r) && !to[0]; i++) {
+			const char *name = raft_member_name(n->r, i);
+			struct npeer *p = npeer_find(n, name);
+			if (strcmp(name, n->name) != 0 && raft_is_voter(n->r, name) && p && !p->unreachable)
+				snprintf(to, sizeof(to), "%s", name);
+		}
+		if (!to[0]) {
+			httpd_reply_text(req, 409, "transfer: no other voting member to hand over to");
+			return;
+		}
+	} else if (!strcmp(to, n->name) || !raft_is_voter(n->r, to)) {
+		snprintf(why, sizeof(why), "transfer: %s is not another voting member", to);
+		httpd_reply_text(req, 400, why);
+		return;
+	}
+	struct raft_event ev = { .type = RAFT_EV_TRANSFER, .transfer.to = to };
+	int rv = step_rv(n, &ev, NULL);
+	if (rv < 0) {
+		reply_propose_error(req, rv == -EINVAL ? -ENOENT : rv);
+		return;
+	}
+	n->transfer_req = req;
+	snprintf(n->transfer_to, sizeof(n->transfer_to), "%s", to);
+	n->transfer_since_ms = now_ms(n);
+	n->transfer_down_ms = 0;
+	log_info("leadership transfer to %s requested", to);
+}
+
+/* Answers the pending transfer once this node has stepped down (and knows
+ * the new leader, or a second has passed), or when it did not happen. */
+static void transfer_check(struct node *n)
+{
+	if (!n->transfer_req)
+		return;
+	uint64_t t = now_ms(n);
+	if (raft_role(n->r) != RAFT_LEADER) {
+		if (!n->transfer_down_ms)
+			n->transfer_down_ms = t;
+		const char *leader = raft_leader(n->r);
+		if (!leader[0] && t - n->transfer_down_ms < 1000)
+			return;
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "from", n->name, "to", n->transfer_to, "leader", leader,
+				      "term", (json_int_t)raft_current_term(n->r));
+		reply_json(n->transfer_req, j);
+		n->transfer_req = NULL;
+		return;
+	}
+	if (t - n->transfer_since_ms > 2000 + 4 * (uint64_t)n->cfg.election_timeout_ms) {
+		char why[RAFT_NAME_MAX + 96];
+		snprintf(why, sizeof(why), "transfer to %s did not complete: still the leader; retry", n->transfer_to);
+		httpd_reply_text(n->transfer_req, 503, why);
+		n->transfer_req = NULL;
+	}
 }
 
 /* ---- start-up ----------------------------------------------------------------------------------- */
@@ -2153,9 +2469,12 @@ static void arm_test_failpoints(void)
 
 static const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
 {
-	static struct httpd_route routes[10];
+	static struct httpd_route routes[16];
 	size_t i = 0;
 	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, on_raft, n };
+	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, on_snapshot_post, n };
+	routes[i++] = (struct httpd_route){ "GET", RAFTD_PATH_SNAPSHOT, false, 0, on_snapshot_get, n };
+	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_TRANSFER, false, 4096, on_transfer, n };
 	routes[i++] = (struct httpd_route){ NULL, "/raftd/", true, n->cfg.max_raft_body, on_raft, n };
 	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, on_db_get, n };
 	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, on_db_post, n };
@@ -2219,6 +2538,8 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 		goto fail_loop;
 	}
 	n->snap_prev_index = snap.last_index;
+	n->snap_disk_index = snap.last_index;
+	n->snap_disk_term = snap.last_term;
 
 	struct wal_config wc = {
 		.dir = n->dir_wal, .ring = &n->loop.ring, .segment_size = cfg->segment_size, .ctx = n,
@@ -2383,6 +2704,14 @@ void node_close(struct node *n)
 	loop_timer_cancel(&n->loop, &n->tick);
 	/* answer everyone still waiting */
 	fail_writes_from(n, 0, "raft: Has been stopped");
+	while (n->snap_waits) {
+		struct snap_wait *w = n->snap_waits;
+		n->snap_waits = w->next;
+		httpd_reply_text(w->req, 503, "raft: Has been stopped");
+		free(w);
+	}
+	if (n->transfer_req)
+		httpd_reply_text(n->transfer_req, 503, "raft: Has been stopped");
 	while (n->member_waits) {
 		struct member_wait *w = n->member_waits;
 		n->member_waits = w->next;
