@@ -1,0 +1,184 @@
+#!/bin/sh
+# The HTTP API of real raftd nodes: DELETE, --forward-writes, the admin
+# endpoints (/raftd/snapshot, /raftd/transfer), limits, and bad requests on
+# every route — each gets a 4xx with a reason, and the node keeps serving.
+# ports below the ephemeral range (32768-), which clients' sockets take
+BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
+. "$(dirname "$0")/lib.sh"
+
+# req EXPECTED_CODE CURL_ARGS...: one request; the body is left in $T/out
+req() {
+	want=$1
+	shift
+	code=$(curl -s -m 5 -o "$T/out" -w '%{http_code}' "$@")
+	[ "$code" = "$want" ] || fail "curl $*: HTTP $code (wanted $want): $(head -c 300 "$T/out")"
+}
+# why TEXT: the last body says TEXT
+why() { grep -q "$1" "$T/out" || fail "reason '$(head -c 300 "$T/out")' does not say '$1'"; }
+u() { echo "http://127.0.0.1:$(port "$1")$2"; }
+
+lim="--max-key 16 --max-value 1024 --max-raft-body 65536"
+# shellcheck disable=SC2086
+node_start 1 -h 127.0.0.1 $lim
+# shellcheck disable=SC2086
+node_start 2 -h 127.0.0.1 $lim -join "127.0.0.1:$(port 1)"
+# shellcheck disable=SC2086
+node_start 3 -h 127.0.0.1 $lim --forward-writes -join "127.0.0.1:$(port 1)"
+[ "$(wait_leader)" = "$(port 1)" ] || fail "node 1 leads"
+for _ in $(seq 100); do # both joins committed
+	[ "$(status_field "$(port 1)" commit_index)" -ge 4 ] && break
+	sleep 0.05
+done
+name1=$(status_field "$(port 1)" name)
+name2=$(status_field "$(port 2)" name)
+name3=$(status_field "$(port 3)" name)
+
+# ---- DELETE ----------------------------------------------------------------------------
+req 200 -XPOST "$(u 1 /db/gone)" -d here
+req 200 -XPOST "$(u 1 /db/kept)" -d here
+for n in 1 2 3; do wait_value "$(port $n)" gone here || fail "node $n has gone=here"; done
+req 200 -XDELETE "$(u 1 /db/gone)"
+for n in 1 2 3; do
+	for _ in $(seq 100); do
+		[ "$(curl -s "$(u $n /status)" | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"])')" = 1 ] && break
+		sleep 0.05
+	done
+	[ "$(get "$(port $n)" gone)" = "" ] || fail "node $n still has the deleted key"
+	[ "$(get "$(port $n)" kept)" = here ] || fail "node $n lost the other key"
+done
+req 200 -XDELETE "$(u 1 /db/never-there)"
+req 400 -XDELETE "$(u 2 /db/kept)"
+why "raft.Server: Not current leader"
+req 414 -XDELETE "$(u 1 /db/0123456789abcdefX)"
+why "key too long"
+req 413 -XDELETE "$(u 1 /db/kept)" -d body
+echo "ok: DELETE removes a key on every node; a follower refuses it; limits apply"
+
+# ---- --forward-writes: 307 to the leader, query kept ----------------------------------------
+req 307 -XPOST "$(u 3 /db/fw)" -d one
+loc=$(curl -s -o /dev/null -w '%{redirect_url}' -XPOST "$(u 3 /db/fw)" -d one)
+[ "$loc" = "$(u 1 /db/fw)" ] || fail "redirect to '$loc'"
+req 200 -L -XPOST "$(u 3 /db/fw)" -d one
+wait_value "$(port 3)" fw one || fail "the forwarded write reached node 3"
+req 307 -XDELETE "$(u 3 /db/fw)"
+loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$(u 3 '/db/fw?consistent=true')")
+[ "$loc" = "$(u 1 '/db/fw?consistent=true')" ] || fail "consistent read redirected to '$loc'"
+req 200 -L "$(u 3 '/db/fw?consistent=true')"
+[ "$(cat "$T/out")" = one ] || fail "consistent read through the redirect: '$(cat "$T/out")'"
+req 400 -XPOST "$(u 2 /db/fw)" -d two
+echo "ok: --forward-writes redirects writes, deletes and consistent reads (307), others refuse with 400"
+
+# ---- limits and bad requests on the client routes -------------------------------------------
+req 200 -XPOST "$(u 1 /db/0123456789abcdef)" -d max-key
+req 414 -XPOST "$(u 1 /db/0123456789abcdefX)" -d x
+why "key too long"
+head -c 1024 /dev/zero | tr '\0' v > "$T/v1024"
+head -c 1025 /dev/zero | tr '\0' v > "$T/v1025"
+req 200 -XPOST "$(u 1 /db/big)" --data-binary "@$T/v1024"
+req 413 -XPOST "$(u 1 /db/big)" --data-binary "@$T/v1025"
+why "too large"
+req 413 -XPOST "$(u 1 /db/big)" -H 'Transfer-Encoding: chunked' --data-binary "@$T/v1025"
+req 404 -XPOST "$(u 1 /db/)" -d x
+req 404 -XPOST "$(u 1 /db/a/b)" -d x
+req 404 "$(u 1 /nowhere)"
+req 405 -XPATCH "$(u 1 /db/k)" -d x
+req 405 "$(u 1 /join)"
+req 405 -XPOST "$(u 1 /status)"
+req 405 -XDELETE "$(u 1 /metrics)"
+req 405 -XPUT "$(u 1 /raftd/snapshot)"
+req 405 "$(u 1 /raftd/transfer)"
+echo "ok: key and value limits (414, 413), unknown paths (404), wrong methods (405)"
+
+# /join and /leave: JSON, names, URLs
+req 400 -XPOST "$(u 1 /join)" -d '{"name":'
+why "invalid JSON"
+req 400 -XPOST "$(u 1 /join)" -d '[1,2]'
+req 400 -XPOST "$(u 1 /join)" -d ''
+req 400 -XPOST "$(u 1 /join)" -d '{"name":7,"connectionString":"http://127.0.0.1:9"}'
+req 400 -XPOST "$(u 1 /join)" -d '{"name":"","connectionString":"http://127.0.0.1:9"}'
+why "name"
+req 400 -XPOST "$(u 1 /join)" -d '{"name":"x","connectionString":""}'
+why "connectionString"
+for bad in "https://127.0.0.1:9" "http://127.0.0.1:9/" "http://127.0.0.1" "http://127.0.0.1:99999" \
+	"http://127.0.0.1:9/x" "http://u@127.0.0.1:9" "127.0.0.1:9" "http://:9"; do
+	req 400 -XPOST "$(u 1 /join)" -d "{\"name\":\"x\",\"connectionString\":\"$bad\"}"
+done
+long=$(head -c 64 /dev/zero | tr '\0' n)
+req 400 -XPOST "$(u 1 /join)" -d "{\"name\":\"$long\",\"connectionString\":\"http://127.0.0.1:9\"}"
+head -c 5000 /dev/zero | tr '\0' ' ' > "$T/pad"
+req 413 -XPOST "$(u 1 /join)" --data-binary "@$T/pad"
+req 200 -XPOST "$(u 1 /join)" -d "{\"name\":\"$name2\",\"connectionString\":\"$(u 2 '')\"}"
+req 400 -XPOST "$(u 2 /join)" -d '{"name":"x","connectionString":"http://127.0.0.1:9"}'
+req 400 -XPOST "$(u 1 /leave)" -d '{"name":""}'
+req 400 -XPOST "$(u 1 /leave)" -d 'nope'
+req 404 -XPOST "$(u 1 /leave)" -d '{"name":"nobody"}'
+echo "ok: /join and /leave refuse bad JSON, names, URLs and bodies (400, 413); a re-join is a no-op"
+
+# /raft/* and /raftd/*: goraft's 400 with body "\n" for what does not decode
+for p in /raft/appendEntries /raft/requestVote /raft/snapshot /raft/snapshotRecovery \
+	/raftd/preVote /raftd/timeoutNow; do
+	req 400 -XPOST "$(u 2 "$p")" --data-binary 'Term: 1'
+	[ "$(od -An -c "$T/out" | tr -d ' ')" = '\n' ] || fail "$p: body is not goraft's \"\\n\""
+	printf '\010\377' > "$T/trunc"
+	req 400 -XPOST "$(u 2 "$p")" --data-binary "@$T/trunc"
+	req 400 -XPOST "$(u 2 "$p")" --data-binary ''
+done
+req 404 -XPOST "$(u 2 /raft/nothing)" --data-binary 'x'
+head -c 70000 /dev/zero > "$T/huge"
+req 413 -XPOST "$(u 2 /raft/appendEntries)" --data-binary "@$T/huge"
+req 400 -XPOST "$(u 1 /raftd/transfer)" -d '{"to":'
+req 400 -XPOST "$(u 1 /raftd/transfer)" -d '"x"'
+req 400 -XPOST "$(u 1 /raftd/transfer)" -d '{"to":["x"]}'
+req 400 -XPOST "$(u 1 /raftd/transfer)" -d '{"to":"nobody"}'
+req 400 -XPOST "$(u 1 /raftd/transfer)" -d "{\"to\":\"$name1\"}"
+req 400 -XPOST "$(u 2 /raftd/transfer)" -d "{\"to\":\"$name3\"}"
+why "Not current leader"
+req 413 -XPOST "$(u 1 /raftd/transfer)" --data-binary "@$T/pad"
+echo "ok: /raft and /raftd bodies that do not decode get goraft's 400 (body: one newline; 413 over the limit)"
+
+for n in 1 2 3; do
+	[ "$(status_field "$(port $n)" name)" != "" ] || fail "node $n stopped serving"
+done
+req 200 -XPOST "$(u 1 /db/after-abuse)" -d yes
+for n in 1 2 3; do wait_value "$(port $n)" after-abuse yes || fail "node $n has after-abuse"; done
+echo "ok: every node still serves and replicates"
+
+# ---- snapshots on request ---------------------------------------------------------------------
+req 404 "$(u 2 /raftd/snapshot)"
+req 200 -XPOST "$(u 1 /raftd/snapshot)"
+idx=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["index"])' "$T/out")
+[ "$idx" = "$(status_field "$(port 1)" applied_index)" ] || fail "snapshot index $idx"
+req 200 -XPOST "$(u 1 /raftd/snapshot)"
+[ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["index"])' "$T/out")" = "$idx" ] ||
+	fail "a second request with nothing new gives the same snapshot"
+curl -s -D "$T/head" -o "$T/snap" "$(u 1 /raftd/snapshot)"
+grep -qi "^X-Raftd-Snapshot-Index: $idx" "$T/head" || fail "download headers: $(cat "$T/head")"
+cmp -s "$T/snap" "$T/n1/snap/snapshot-$(status_field "$(port 1)" term)-$idx" || fail "the download is the file"
+req 200 -XPOST "$(u 2 /raftd/snapshot)"
+echo "ok: POST /raftd/snapshot takes one at the applied index ($idx), GET /raftd/snapshot downloads it"
+req 200 -XPOST "$(u 1 /db/post-snap)" -d 1
+req 200 -XDELETE "$(u 1 /db/kept)"
+node_kill 1 TERM
+node_start 1 -h 127.0.0.1
+[ "$(get "$(port 1)" fw)" = one ] || fail "restart from the snapshot: fw"
+wait_value "$(port 1)" post-snap 1 || fail "restart: the log after the snapshot"
+[ "$(get "$(port 1)" kept)" = "" ] || fail "restart: the delete after the snapshot"
+[ "$(get "$(port 1)" gone)" = "" ] || fail "restart: the delete before the snapshot"
+echo "ok: a restart from that snapshot and the log keeps writes and deletes"
+
+# ---- leadership transfer ------------------------------------------------------------------------
+leader=$(wait_leader) || fail "a leader after the restart"
+for n in 1 2 3; do [ "$(port $n)" = "$leader" ] && from=$n; done
+to=$(( from % 3 + 1 ))
+to_name=$(status_field "$(port $to)" name)
+req 200 -XPOST "$(u $from /raftd/transfer)" -d "{\"to\":\"$to_name\"}"
+got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["leader"])' "$T/out")
+[ "$got" = "$to_name" ] || fail "transfer to $to_name: leader is '$got' ($(cat "$T/out"))"
+[ "$(wait_leader)" = "$(port $to)" ] || fail "node $to leads after the transfer"
+req 200 -XPOST "$(u $to /raftd/transfer)"
+got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["leader"])' "$T/out")
+[ -n "$got" ] && [ "$got" != "$to_name" ] || fail "transfer to any: leader is '$got'"
+leader=$(wait_leader)
+req 200 -XPOST "http://127.0.0.1:$leader/db/after-transfer" -d 1
+for n in 1 2 3; do wait_value "$(port $n)" after-transfer 1 || fail "node $n has after-transfer"; done
+echo "ok: POST /raftd/transfer hands leadership to the named node ($to_name), then to any other ($got)"
