@@ -1,6 +1,7 @@
 /* src/raftctl.c — raftd's admin CLI: global options, then dispatch to one
  * command per file (src/raftctl_<name>.c). */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +144,7 @@ static int take_globals(int argc, char **argv)
 {
 	int out = 1;
 	const char *eps = getenv("RAFTCTL_ENDPOINTS");
-	bool dashdash = false;
+	bool dashdash = false, eps_given = false;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
@@ -180,6 +181,7 @@ static int take_globals(int argc, char **argv)
 		}
 		if (which == 'e') {
 			eps = val;
+			eps_given = true;
 		} else if (which == 'o') {
 			if (!strcmp(val, "json"))
 				raftctl_g.json = true;
@@ -199,7 +201,7 @@ static int take_globals(int argc, char **argv)
 		}
 	}
 	argv[out] = NULL;
-	if (set_endpoints(eps && *eps ? eps : "http://127.0.0.1:4001") < 0) {
+	if (set_endpoints(eps && (*eps || eps_given) ? eps : "http://127.0.0.1:4001") < 0) {
 		fprintf(stderr, "raftctl: no endpoint in '%s'\n", eps ? eps : "");
 		return -1;
 	}
@@ -226,6 +228,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[1], commands[i].name)) {
 			current_cmd = commands[i].name;
+			opterr = 0; /* each command says what is wrong, in one line */
 			return commands[i].run(argc - 1, argv + 1);
 		}
 	}

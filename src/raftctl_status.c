@@ -176,7 +176,7 @@ int raftctl_status(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
-		return raftctl_usage_error("status", "bad option");
+		return raftctl_usage_error("status", "unknown option '%s'", argv[optind - 1]);
 	}
 	if (argc - optind > 1)
 		return raftctl_usage_error("status", "at most one NODE");

@@ -149,8 +149,7 @@ static int cmd_dump(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return raftctl_usage_error("wal", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc) {

@@ -1,0 +1,75 @@
+#!/bin/sh
+# raftctl without a cluster: --help for every command, usage errors (exit 2,
+# one line naming the command), and an unreachable endpoint (exit 1, one
+# line) for every online command.
+set -u
+RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl}
+T=$(mktemp -d "${TMPDIR:-/tmp}/raftctl-usage.XXXXXX") || exit 99
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+expect() {
+	want=$1
+	shift
+	"$RAFTCTL" "$@" >"$T/out" 2>"$T/err"
+	got=$?
+	[ "$got" = "$want" ] || fail "raftctl $*: exit $got, expected $want: $(cat "$T/out" "$T/err")"
+}
+one_line() {
+	[ "$(wc -l <"$T/err")" -eq 1 ] || fail "one line on stderr expected: $(cat "$T/err")"
+	grep -q "$1" "$T/err" || fail "stderr does not say '$1': $(cat "$T/err")"
+}
+
+expect 0 --help
+for c in status members get put delete snapshot leader logs bench check import-goraft wal wire; do
+	grep -q "^  $c " "$T/out" || fail "raftctl --help lists $c"
+done
+expect 2
+n=0
+for c in status members get put delete snapshot leader logs bench check import-goraft wal wire; do
+	expect 0 "$c" --help
+	head -n 1 "$T/out" | grep -q "^usage: " && grep -q "raftctl $c" "$T/out" || fail "$c --help: $(cat "$T/out")"
+	[ -s "$T/err" ] && fail "$c --help wrote to stderr"
+	n=$((n + 1))
+done
+expect 0 members add --help
+expect 0 snapshot save --help
+expect 0 leader transfer --help
+expect 0 check perf --help
+echo "ok: --help for $n commands and their subcommands"
+
+expect 2 frob
+one_line "unknown command 'frob'"
+expect 2 -o yaml status
+one_line "unknown output format 'yaml'"
+expect 2 --timeout 0 status
+one_line "bad --timeout"
+expect 2 --endpoints "" status
+expect 2 --endpoints "https://x:1" status
+one_line "bad endpoint 'https://x:1'"
+expect 2 status --frob
+one_line "raftctl status: unknown option '--frob'"
+expect 2 status a b
+expect 2 members add x
+expect 2 get
+expect 2 put k
+expect 2 delete
+expect 2 snapshot take extra
+expect 2 leader transfer --wait x
+expect 2 logs --since never
+expect 2 bench -n 0
+expect 2 bench -r x
+expect 2 check perf --duration 1ms
+expect 2 import-goraft only
+echo "ok: usage errors exit 2 with one line"
+
+# nothing listens on port 1
+export RAFTCTL_ENDPOINTS=127.0.0.1:1
+for cmd in "status" "status n1" "members list" "members add n9 http://127.0.0.1:9" "members remove n9" \
+	"get k" "put k v" "delete k" "snapshot take" "snapshot save $T/s" "leader" "leader transfer" \
+	"bench -n 1" "check perf --duration 1s"; do
+	# shellcheck disable=SC2086
+	expect 1 $cmd
+	one_line "http://127.0.0.1:1: connect: Connection refused"
+done
+[ -e "$T/s" ] || [ -e "$T/s.tmp" ] && fail "a failed save leaves no file"
+echo "ok: an unreachable endpoint: exit 1 with one line, for every online command"
