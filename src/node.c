@@ -39,7 +39,7 @@
 #define RING_ENTRIES 1024
 #define RPC_REPLY_DEADLINE_MS 5000 /* a core that never answers: 500 */
 #define WRITE_TIMEOUT_MS 10000     /* a client write not applied by then: 503 */
-#define PROBE_RETRY_MS 1000
+#define PROBE_RETRY_MS 250 /* a joining goraft node serves once its join commits */
 #define JOIN_RETRY_MS 1000
 #define REMOVED_PEER_KEEP_MS 5000
 #define RAFTD_PATH_VERSION "/raftd/version"
