@@ -14,3 +14,16 @@ src_raftctl_SOURCES = \
 	src/capture.c src/capture.h
 src_raftctl_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 src_raftctl_LDADD = wal/libwal.a proto/libwire.a net/libnet.a $(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) -lm
+
+# bash completion, installed under the command's name where bash-completion
+# looks for it
+bashcompletiondir = $(datadir)/bash-completion/completions
+EXTRA_DIST += contrib/raftctl.bash
+install-data-local: install-raftctl-completion
+uninstall-local: uninstall-raftctl-completion
+install-raftctl-completion:
+	$(MKDIR_P) '$(DESTDIR)$(bashcompletiondir)'
+	$(INSTALL_DATA) $(srcdir)/contrib/raftctl.bash '$(DESTDIR)$(bashcompletiondir)/raftctl'
+uninstall-raftctl-completion:
+	rm -f '$(DESTDIR)$(bashcompletiondir)/raftctl'
+.PHONY: install-raftctl-completion uninstall-raftctl-completion

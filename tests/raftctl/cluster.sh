@@ -95,7 +95,11 @@ expect 0 get greeting
 expect 0 get --node "$n3" greeting
 [ "$(cat "$T/out")" = "hello world" ] || fail "get --node: $(cat "$T/out")"
 printf 'from\nstdin' | rc put multi - >/dev/null || fail "put from stdin"
-expect 0 -o json get --node "$n1" multi
+for _ in $(seq 50); do # a local read: until this node has applied it
+	expect 0 -o json get --node "$n1" multi
+	[ "$(json 'd["value"]')" = "$(printf 'from\nstdin')" ] && break
+	sleep 0.1
+done
 [ "$(json 'd["value"]')" = "$(printf 'from\nstdin')" ] || fail "get json: $(cat "$T/out")"
 expect 0 put 'sp ace&%' v1
 [ "$(get "$(port 1)" 'sp%20ace%26%25')" = v1 ] || fail "key percent-encoded"

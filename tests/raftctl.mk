@@ -1,0 +1,7 @@
+# tests/raftctl: raftctl without a cluster (usage, unreachable), against a
+# running three-node cluster of the build's raftd, import-goraft, logs from
+# journal files, and the man pages' lint.
+TESTS += tests/raftctl/usage.sh tests/raftctl/cluster.sh tests/raftctl/import.sh \
+	tests/raftctl/logs.sh tests/raftctl/man.sh tests/raftctl/completion.sh
+EXTRA_DIST += tests/raftctl/usage.sh tests/raftctl/cluster.sh tests/raftctl/import.sh \
+	tests/raftctl/logs.sh tests/raftctl/man.sh tests/raftctl/completion.sh tests/raftctl/mkgoraft.py

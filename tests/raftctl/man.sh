@@ -1,0 +1,33 @@
+#!/bin/sh
+# The man pages: groff -man -ww renders them without a warning, mandoc -T
+# lint (when installed) finds nothing to say, and every raftctl command and
+# every raftd config key is documented.
+set -u
+srcdir=${srcdir:-.}
+top_builddir=${top_builddir:-.}
+fail() { echo "FAIL: $*"; exit 1; }
+pages="$srcdir/man/raftctl.8 $srcdir/man/raftd.conf.5 $srcdir/man/raftd.8"
+for p in $pages; do
+	[ -f "$p" ] || fail "$p missing"
+	out=$(LC_ALL=C groff -t -man -ww -z "$p" 2>&1)
+	[ -z "$out" ] || fail "groff -man -ww $p: $out"
+	# raftd.8 is not ours; its .TH date "December 2026" is a mandoc warning
+	if command -v mandoc >/dev/null && [ "$p" != "$srcdir/man/raftd.8" ]; then
+		out=$(mandoc -T lint -W warning "$p" 2>&1)
+		[ -z "$out" ] || fail "mandoc -T lint $p: $out"
+	fi
+done
+command -v mandoc >/dev/null && echo "ok: mandoc -T lint clean" || echo "# mandoc not installed: lint skipped"
+echo "ok: groff -man -ww clean"
+
+# every command of raftctl --help has a section in raftctl(8)
+for c in $("$top_builddir/src/raftctl" --help | sed -n 's/^  \([a-z-]*\)  .*/\1/p'); do
+	sed 's/\\-/-/g' "$srcdir/man/raftctl.8" | grep -q "^\.SS .*\b$c\b" || fail "raftctl(8) has no section for $c"
+done
+# every option of src/config.c is a key in raftd.conf(5) (but config and
+# goraft's one-letter and logging flags, which are not config keys)
+for k in $(sed -n 's/^	{ "\([a-z][a-z-]*\)", OPT_.*/\1/p' "$srcdir/src/config.c"); do
+	case $k in config|h|p|v|debug|trace) continue ;; esac
+	sed 's/\\-/-/g' "$srcdir/man/raftd.conf.5" | grep -q "^\.BI $k \"" || fail "raftd.conf(5) does not document $k"
+done
+echo "ok: every raftctl command and every config key documented"
