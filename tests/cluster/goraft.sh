@@ -101,6 +101,18 @@ everyone() {
 	done
 }
 
+# bulk PREFIX N: N writes PREFIX1..PREFIXN through the leader, 32 at a time
+bulk() {
+	: > "$T/bulk.cfg"
+	for i in $(seq "$2"); do
+		[ "$i" = 1 ] || echo next >> "$T/bulk.cfg"
+		printf 'url = "http://127.0.0.1:%s/db/%s%s"\ndata = "v%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+			"$(port "$LEADER")" "$1" "$i" "$i" >> "$T/bulk.cfg"
+	done
+	ok=$(curl -s -m 120 -Z --parallel-max 32 -K "$T/bulk.cfg" 2>/dev/null | grep -c '^200$')
+	[ "$ok" = "$2" ] || fail "$ok of $2 writes through $(name "$LEADER") succeeded"
+}
+
 rstatus() { # rstatus N FIELD: a field of raftd node N's /status
 	$CURL "http://127.0.0.1:$(port "$1")/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null
 }
@@ -168,11 +180,14 @@ everyone "after2" 1
 everyone b 2
 echo "ok: r2 restarted and caught up from the goraft leader $(name "$LEADER")"
 
+# more than goraft's 2000 entries per request: a new member gets them all in one
+bulk b 2500
 start 4 r "$LEADER"
 write c 3
 everyone c 3
 everyone a 1
-echo "ok: r4 joined through the goraft leader $(name "$LEADER"); four members agree"
+everyone b2500 v2500
+echo "ok: after 2500 more writes, r4 joined through the goraft leader $(name "$LEADER") and got the whole log"
 
 for n in $ALIVE; do kill_node "$n"; done
 
@@ -222,9 +237,16 @@ start "$OLD" g
 everyone "after$OLD" 1
 echo "ok: $(name "$OLD") restarted and caught up from the raftd leader $(name "$LEADER")"
 
+bulk m 2500
 start 6 g "$LEADER"
+everyone m2500 v2500
 everyone k1 v1
 everyone d 4
 write e 5
 everyone e 5
-echo "ok: g6 joined late through the raftd leader $(name "$LEADER") and got the whole log (live:$ALIVE)"
+echo "ok: after 2500 more writes, g6 joined late through the raftd leader $(name "$LEADER") and got the whole log (live:$ALIVE)"
+for n in $ALIVE; do
+	[ "$(kind "$n")" = g ] || [ "$(rstatus "$n" snapshot_index)" = 0 ] ||
+		fail "r$n took a snapshot with goraft members"
+done
+echo "ok: still no snapshot on the raftd nodes ($(rstatus "$LEADER" commit_index) entries, threshold 20)"
