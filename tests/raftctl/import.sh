@@ -72,3 +72,26 @@ rc import-goraft "$T/g5" >/dev/null 2>&1
 [ $? = 2 ] || fail "one argument: exit 2"
 rc import-goraft --help | grep -q "^usage: raftctl import-goraft" || fail "--help"
 echo "ok: refusals (imported already, compacted, no name, other name, short log, usage)"
+
+# With goraft's reference raftd (GORAFT_RAFTD=/path/to/binary, as
+# tests/cluster/goraft.sh): a real goraft node's directory, replaced in place.
+if [ -z "${GORAFT_RAFTD:-}" ]; then
+	echo "# SKIP import of a real goraft node: set GORAFT_RAFTD=/path/to/goraft-raftd"
+	exit 0
+fi
+[ -x "$GORAFT_RAFTD" ] || fail "GORAFT_RAFTD=$GORAFT_RAFTD is not an executable"
+"$GORAFT_RAFTD" -h 127.0.0.1 -p "$(port 6)" "$T/n6" >"$T/goraft.log" 2>&1 &
+gpid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$(port 6)/db/x" && break; sleep 0.05; done
+for i in 1 2 3 4 5 6 7 8; do
+	[ "$(put "$(port 6)" "g$i" "goraft $i")" = 200 ] || fail "write g$i to goraft"
+done
+kill "$gpid"
+wait "$gpid" 2>/dev/null
+name6=$(cat "$T/n6/name")
+rc import-goraft "$T/n6" "$T/n6" >"$T/out" 2>&1 || fail "import of goraft's directory: $(cat "$T/out")"
+grep -q "(8 writes, 1 joins, 0 leaves" "$T/out" || fail "goraft import summary: $(cat "$T/out")"
+node_start 6 -h 127.0.0.1
+wait_value "$(port 6)" g8 "goraft 8" || fail "raftd serves goraft's data after the import"
+[ "$(status_field "$(port 6)" name)" = "$name6" ] || fail "the node kept goraft's name"
+echo "ok: a real goraft node's directory imported and served by raftd in place"
