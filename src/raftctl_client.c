@@ -87,6 +87,14 @@ int rc_node_open(const char *url, struct rc_node *ret, char *err, size_t err_len
 	}
 	rc_conn_init(&ret->conn, &u, raftctl_g.timeout_ms);
 	rv = rc_call(ret, &(struct rc_request){ .method = "GET", .path = "/status" }, &r, err, err_len);
+	if (rv == -EPROTO && r.status == 404) {
+		/* goraft's raftd has no /status: a node all the same (whether it
+		 * leads, only a raftd member can tell, see rc_find_leader) */
+		rc_response_free(&r);
+		ret->status = json_pack("{s:s, s:s, s:s, s:s}", "server", "goraft", "name", "", "role", "unknown",
+					"url", u.base);
+		return ret->status ? 0 : -ENOMEM;
+	}
 	if (rv < 0) {
 		rc_response_free(&r);
 		rc_node_free(ret);
@@ -158,20 +166,53 @@ int rc_find_leader(struct rc_node *ret, char *err, size_t err_len)
 		const char *leader = rc_str(n.status, "leader");
 		const char *url = leader[0] ? member_url(n.status, leader) : NULL;
 		if (!url || !url[0] || !strcmp(url, tried_leader)) {
-			if (!url) {
+			if (!url && !strcmp(rc_str(n.status, "server"), "goraft"))
+				raftctl_setf(why, sizeof(why),
+					     "%s: a goraft node, which does not tell who leads (give a raftd member too)",
+					     n.conn.url.base);
+			else if (!url)
 				raftctl_setf(why, sizeof(why), "%s: %s, knows no leader (term %lld)", n.conn.url.base,
-					 rc_str(n.status, "role"), rc_int(n.status, "term"));
+					     rc_str(n.status, "role"), rc_int(n.status, "term"));
+			if (!url)
 				add_reason(err, err_len, why);
-			}
 			rc_node_free(&n);
 			continue;
 		}
 		snprintf(tried_leader, sizeof(tried_leader), "%s", url);
-		char url_copy[RC_URL_MAX];
+		char url_copy[RC_URL_MAX], leader_copy[128];
 		snprintf(url_copy, sizeof(url_copy), "%s", url);
-		rc_node_free(&n);
+		snprintf(leader_copy, sizeof(leader_copy), "%s", leader);
 		struct rc_node l;
 		rv = rc_node_open(url_copy, &l, why, sizeof(why));
+		if (rv == 0 && !strcmp(rc_str(l.status, "server"), "goraft")) {
+			/* a goraft leader: what the raftd follower knows of it */
+			json_t *st = json_deep_copy(n.status);
+			json_decref(l.status);
+			l.status = st;
+			json_object_set_new(st, "name", json_string(leader_copy));
+			json_object_set_new(st, "url", json_string(url_copy));
+			json_object_set_new(st, "role", json_string("leader"));
+			json_object_set_new(st, "server", json_string("goraft"));
+			json_object_set_new(st, "leader", json_string(leader_copy));
+			static const char *const unknown[] = { "commit_index", "applied_index", "last_index",
+							       "snapshot_index", "keys", "wal" };
+			for (size_t u = 0; u < sizeof(unknown) / sizeof(unknown[0]); u++)
+				json_object_del(st, unknown[u]);
+			size_t k;
+			json_t *m;
+			json_array_foreach(json_object_get(st, "members"), k, m) {
+				if (json_is_true(json_object_get(m, "self")))
+					json_object_set_new(m, "kind", json_string("raftd"));
+				else if (!strcmp(rc_str(m, "name"), leader_copy))
+					json_object_set_new(m, "kind", json_string("goraft"));
+				json_object_del(m, "self");
+				json_object_del(m, "reachable"); /* as the follower saw it */
+			}
+			rc_node_free(&n);
+			*ret = l;
+			return 0;
+		}
+		rc_node_free(&n);
 		if (rv == 0 && !strcmp(rc_str(l.status, "role"), "leader")) {
 			*ret = l;
 			return 0;

@@ -100,7 +100,9 @@ static int cluster(void)
 			rc_node_free(&n);
 		}
 	}
-	long long commit = have_leader ? rc_int(leader.status, "commit_index") : -1;
+	/* a goraft leader has no /status: its commit index is unknown */
+	json_t *lc = have_leader ? json_object_get(leader.status, "commit_index") : NULL;
+	long long commit = json_is_integer(lc) ? json_integer_value(lc) : -1;
 	const char *lname = have_leader ? rc_str(leader.status, "name") : NULL;
 	int rv = 0;
 
@@ -116,9 +118,11 @@ static int cluster(void)
 								    "applied_index", "last_index", "snapshot_index" };
 				for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 					json_object_set(o, keys[k], json_object_get(rows[i].status, keys[k]));
-				if (commit >= 0)
+				if (commit >= 0 && json_is_integer(json_object_get(rows[i].status, "applied_index")))
 					json_object_set_new(o, "lag", json_integer(commit - rc_int(rows[i].status,
 												  "applied_index")));
+				if (!strcmp(rc_str(rows[i].status, "server"), "goraft"))
+					json_object_set_new(o, "server", json_string("goraft"));
 			} else {
 				json_object_set_new(o, "error", json_string(rows[i].err));
 			}
@@ -128,10 +132,12 @@ static int cluster(void)
 		rv = rc_print_json(out);
 		json_decref(out);
 	} else {
-		if (lname)
+		if (lname && commit >= 0)
 			printf("leader %s, term %lld, commit index %lld\n", lname, rc_int(leader.status, "term"), commit);
+		else if (lname)
+			printf("leader %s (goraft), term %lld\n", lname, rc_int(leader.status, "term"));
 		else
-			printf("no leader (%s)\n", err);
+			printf("%s\n", err);
 		size_t wn = 6, wu = 3;
 		for (size_t i = 0; i < nm; i++) {
 			size_t l = strlen(rows[i].name), u = strlen(rows[i].url);
@@ -145,6 +151,12 @@ static int cluster(void)
 			if (!s) {
 				printf("%-*s  %-*s  %-11s  %6s  %8s  %8s  %6s\n", (int)wn, rows[i].name, (int)wu,
 				       rows[i].url, "unreachable", "-", "-", "-", "-");
+				continue;
+			}
+			if (!json_is_integer(json_object_get(s, "commit_index"))) { /* goraft: no /status */
+				printf("%-*s  %-*s  %-11s  %6s  %8s  %8s  %6s\n", (int)wn, rows[i].name, (int)wu,
+				       rows[i].url, lname && !strcmp(lname, rows[i].name) ? "leader" : "goraft", "-", "-",
+				       "-", "-");
 				continue;
 			}
 			char lag[32] = "-";

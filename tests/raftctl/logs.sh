@@ -100,9 +100,14 @@ assert d["node"] == "n1" and d["event"] == "member-joined" and d["index"] == 3 a
 assert d["term"] == 0 and d["role"] == "leader" and d["leader"] == "n1" and d["priority"] == 6, d
 assert d["realtime_usec"] == 1764700004000000, d
 EOF
+# --follow: the last events, then it waits for more (until killed)
+# shellcheck disable=SC2086
+timeout 1 "$RAFTCTL" logs $F --follow -n 3 >"$T/out" 2>"$T/err"
+[ $? = 124 ] || fail "--follow returned before it was stopped: $(cat "$T/err")"
+[ "$(awk '{print $3}' "$T/out" | tr '\n' ' ')" = "term-changed leader-elected member-left " ] || fail "--follow: $(cat "$T/out")"
 rc logs --directory "$T" --event stopping >"$T/out" || fail "--directory"
 grep -q "n1 .* stopping " "$T/out" || fail "--directory: $(cat "$T/out")"
-echo "ok: -o json (one object a line), --directory"
+echo "ok: -o json (one object a line), --directory, --follow"
 
 rc logs --event frob >/dev/null 2>"$T/err"
 [ $? = 2 ] && grep -q "unknown event type 'frob'" "$T/err" || fail "bad --event: $(cat "$T/err")"
