@@ -266,6 +266,24 @@ static uint64_t dirty_end(int fd, const uint8_t *map, uint64_t size, uint64_t x)
 	return end;
 }
 
+/* Start reading a segment into the page cache, so that the disk works
+ * ahead of the CRC scan (which is 20x faster than the disk) instead of
+ * waiting for each page fault's readahead window. Only the written part:
+ * the preallocated tail reads as zeros without I/O, and caching it would
+ * make SEEK_DATA report it as data. Best effort. */
+static void seg_prefetch(struct wal *w, const struct seg_ent *e)
+{
+	int fd = openat(w->dirfd, e->name, O_RDONLY | O_CLOEXEC);
+	off_t end;
+
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_HOLE);
+	if (end > 0)
+		posix_fadvise(fd, 0, end, POSIX_FADV_WILLNEED);
+	close(fd);
+}
+
 /* Load one live segment: verify its header and records up to `limit` (the
  * first index of its successor; UINT64_MAX for the last one). */
 static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wal_recovery *rec,
@@ -429,6 +447,11 @@ int wal_recover(struct wal *w, struct wal_recovery *rec, struct wal_error *err)
 		}
 	}
 	for (size_t i = 0; i < live; i++) {
+		/* Keep the next segment's reads queued while this one is checked. */
+		if (i == 0)
+			seg_prefetch(w, &v[0]);
+		if (i + 1 < live)
+			seg_prefetch(w, &v[i + 1]);
 		rv = seg_load(w, &v[i], i + 1 == live, rec, err);
 		if (rv < 0)
 			goto out;
