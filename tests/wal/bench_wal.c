@@ -485,7 +485,7 @@ static double read_all(const char *dir, uint64_t *ret_bytes)
 }
 
 struct recovery_result {
-	double cold_gbs, cold_s, read_gbs, warm_gbs, warm_s, rw_gbs;
+	double cold_gbs, cold_s, read_gbs, cold_ratio, warm_gbs, warm_s, rw_gbs;
 	uint64_t bytes, entries;
 	unsigned segments;
 };
@@ -500,7 +500,8 @@ static void recovery(struct recovery_result *res)
 	size_t entry = 64 << 10;
 	uint64_t n = (1ull << 30) / entry, rbytes;
 	uint8_t *pattern = malloc(entry);
-	double cold[REPS], readr[REPS], warm[REPS], cold_s[REPS], warm_s[REPS], t0, t1, dt;
+	double cold[REPS], readr[REPS], ratio[REPS], warm[REPS], cold_s[REPS], warm_s[REPS];
+	double t0, t1, dt;
 
 	snprintf(dir, sizeof(dir), "%s/recovery", base);
 	rm_dir(dir);
@@ -541,6 +542,7 @@ static void recovery(struct recovery_result *res)
 		wal_close(b.w);
 		cold_s[k] = t1 - t0;
 		cold[k] = (double)rec.bytes / (t1 - t0) / 1e9;
+		ratio[k] = cold[k] / readr[k];
 	}
 	/* From the page cache (now full of the log). */
 	for (int k = 0; k < REPS; k++) {
@@ -564,6 +566,7 @@ static void recovery(struct recovery_result *res)
 	res->cold_gbs = median(cold);
 	res->cold_s = median(cold_s);
 	res->read_gbs = median(readr);
+	res->cold_ratio = median(ratio);
 	res->warm_gbs = median(warm);
 	res->warm_s = median(warm_s);
 	res->bytes = rec.bytes;
@@ -762,10 +765,10 @@ int main(int argc, char **argv)
 		recovery(&rr);
 		printf("  %" PRIu64 " entries, %u segments, %.0f MiB of records\n"
 		       "  from disk:       %.3f s, %5.2f GB/s (sequential read(2) of the same files: "
-		       "%.2f GB/s)\n"
+		       "%.2f GB/s; recovery/read %.2f)\n"
 		       "  from page cache: %.3f s, %5.2f GB/s (read-write open: %.2f GB/s)\n\n",
 		       rr.entries, rr.segments, (double)rr.bytes / (1 << 20), rr.cold_s, rr.cold_gbs,
-		       rr.read_gbs, rr.warm_s, rr.warm_gbs, rr.rw_gbs);
+		       rr.read_gbs, rr.cold_ratio, rr.warm_s, rr.warm_gbs, rr.rw_gbs);
 	}
 
 	printf("goals\n");
