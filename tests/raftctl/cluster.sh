@@ -2,8 +2,6 @@
 # raftctl against a running three-node cluster of the build's raftd: every
 # online command, its table and JSON output, and its failures (a follower as
 # the only endpoint, an unreachable endpoint, no leader, bad arguments).
-# Requests the daemon does not serve yet (404/405) are reported as SKIP
-# lines, not failures, so the test follows the daemon as it grows.
 . "$(dirname "$0")/../cluster/lib.sh"
 RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl}
 rc() { "$RAFTCTL" --timeout 3s "$@"; }
@@ -20,8 +18,6 @@ one_line() {
 	[ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$T/err")"
 	grep -q "$1" "$T/err" || fail "stderr does not say '$1': $(cat "$T/err")"
 }
-# not_served: the daemon answered 404/405 (a request not implemented yet)
-not_served() { grep -q 'HTTP 40[45]' "$T/err"; }
 json() { python3 -c "import json,sys; d=json.load(open('$T/out')); print($1)"; }
 
 node_start 1
@@ -103,45 +99,29 @@ done
 [ "$(json 'd["value"]')" = "$(printf 'from\nstdin')" ] || fail "get json: $(cat "$T/out")"
 expect 0 put 'sp ace&%' v1
 [ "$(get "$(port 1)" 'sp%20ace%26%25')" = v1 ] || fail "key percent-encoded"
-if rc get --consistent greeting >"$T/out" 2>"$T/err"; then
-	[ "$(cat "$T/out")" = "hello world" ] || fail "get --consistent: $(cat "$T/out")"
-	echo "ok: get --consistent"
-else
-	echo "# FAIL-SOFT get --consistent: $(cat "$T/err") (the daemon's ReadIndex; see the report)"
-fi
-rc delete greeting >"$T/out" 2>"$T/err"
-if [ $? = 0 ]; then
-	[ "$(get "$(port 1)" greeting)" = "" ] || fail "delete: the key is still there"
-	echo "ok: delete"
-elif not_served; then
-	echo "# SKIP delete: the daemon does not serve DELETE /db/KEY yet ($(cat "$T/err"))"
-else
-	fail "delete: $(cat "$T/err")"
-fi
+expect 0 get --consistent greeting
+[ "$(cat "$T/out")" = "hello world" ] || fail "get --consistent: $(cat "$T/out")"
+expect 0 delete greeting
+[ "$(cat "$T/out")" = OK ] || fail "delete output: $(cat "$T/out")"
+[ "$(get "$(port 1)" greeting)" = "" ] || fail "delete: the key is still there"
 expect 2 get
 one_line "needs one KEY"
 expect 2 put onlykey
 expect 2 get --consistent --node "$n2" k
 expect 2 delete
-echo "ok: get, put (argument and stdin), percent-encoded keys"
+echo "ok: get (local, --node, --consistent), put (argument and stdin), delete, percent-encoded keys"
 
 # --- snapshot ------------------------------------------------------------------------
-rc snapshot take >"$T/out" 2>"$T/err"
-if [ $? = 0 ]; then
-	grep -q "^snapshot taken on $n2" "$T/out" || fail "snapshot take: $(cat "$T/out")"
-	expect 0 -o json snapshot take --node "$n1"
-	[ "$(json 'd["node"]')" = "$n1" ] || fail "snapshot take json: $(cat "$T/out")"
-	expect 0 snapshot save --node "$n1" "$T/snap.out"
-	grep -q "^saved [0-9]* bytes from $n1 to $T/snap.out$" "$T/out" || fail "save: $(cat "$T/out")"
-	[ -s "$T/snap.out" ] && [ ! -e "$T/snap.out.tmp" ] || fail "saved file"
-	echo "ok: snapshot take and save"
-elif not_served; then
-	echo "# SKIP snapshot take/save: the daemon does not serve /raftd/snapshot yet ($(cat "$T/err"))"
-	expect 1 snapshot save "$T/snap.out"
-	[ -e "$T/snap.out" ] || [ -e "$T/snap.out.tmp" ] && fail "a failed save leaves no file"
-else
-	fail "snapshot take: $(cat "$T/err")"
-fi
+expect 0 snapshot take
+grep -q "^snapshot taken on $n2 at index [0-9]*$" "$T/out" || fail "snapshot take: $(cat "$T/out")"
+expect 0 -o json snapshot take --node "$n1"
+[ "$(json 'd["node"]')" = "$n1" ] || fail "snapshot take json: $(cat "$T/out")"
+expect 0 snapshot save --node "$n1" "$T/snap.out"
+grep -q "^saved [0-9]* bytes from $n1 to $T/snap.out$" "$T/out" || fail "save: $(cat "$T/out")"
+[ -s "$T/snap.out" ] && [ ! -e "$T/snap.out.tmp" ] || fail "saved file"
+rc snapshot save - >"$T/snap.stdout" || fail "save to stdout"
+[ -s "$T/snap.stdout" ] || fail "save to stdout is empty"
+echo "ok: snapshot take and save"
 expect 2 snapshot
 expect 2 snapshot save
 one_line "save needs FILE"
@@ -152,18 +132,12 @@ one_line "/nonexistent/dir/file.tmp"
 # --- leader --------------------------------------------------------------------------------
 expect 0 leader
 grep -q "^$n1 http://localhost:$(port 1) term [0-9]*$" "$T/out" || fail "leader show: $(cat "$T/out")"
-rc leader transfer "$n3" >"$T/out" 2>"$T/err"
-if [ $? = 0 ]; then
-	grep -q "^leader $n1 -> $n3 (term [0-9]*)$" "$T/out" || fail "transfer: $(cat "$T/out")"
-	[ "$(wait_leader)" = "$(port 3)" ] || fail "node 3 leads"
-	expect 0 -o json leader transfer
-	[ "$(json 'd["from"]')" = "$n3" ] || fail "transfer json: $(cat "$T/out")"
-	echo "ok: leader transfer (named and picked)"
-elif not_served; then
-	echo "# SKIP leader transfer: the daemon does not serve /raftd/transfer yet ($(cat "$T/err"))"
-else
-	fail "leader transfer: $(cat "$T/err")"
-fi
+expect 0 leader transfer "$n3"
+grep -q "^leader $n1 -> $n3 (term [0-9]*)$" "$T/out" || fail "transfer: $(cat "$T/out")"
+[ "$(wait_leader)" = "$(port 3)" ] || fail "node 3 leads"
+expect 0 -o json leader transfer
+[ "$(json 'd["from"]')" = "$n3" ] || fail "transfer json: $(cat "$T/out")"
+echo "ok: leader transfer (named and picked)"
 leader=$(rc -o json leader | python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
 expect 1 leader transfer "$leader"
 one_line "already leads"
@@ -186,8 +160,12 @@ expect 2 bench extra
 expect 0 check perf --load s --duration 1s --keys 100
 grep -q "^PASS: Throughput is" "$T/out" && grep -q "^PASS: Slowest request took" "$T/out" &&
 	[ "$(tail -n 1 "$T/out")" = PASS ] || fail "check perf s: $(cat "$T/out")"
+grep -q "^WARN" "$T/out" && fail "check perf cleanup: $(cat "$T/out")"
+leader=$(rc -o json leader | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"].rsplit(":", 1)[1])')
+[ "$(get "$leader" check-perf-0)" = "" ] || fail "check perf deletes its keys"
 expect 0 -o json check perf --duration 500ms --keys 10 --keep
 [ "$(json 'd["pass"]')" = True ] && [ "$(json 'd["load"]')" = s ] || fail "check json: $(cat "$T/out")"
+[ "$(json 'd["cleaned_up"]')" = True ] && [ "$(get "$leader" check-perf-9 | wc -c)" = 256 ] || fail "check --keep keeps them"
 expect 2 check perf --load xxl
 one_line "unknown --load 'xxl'"
 expect 2 check
