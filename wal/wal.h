@@ -16,7 +16,8 @@
  *
  * Group commit
  *   Appends gather in memory. wal_flush() starts the gathered batch: one
- *   write (or writev) and a linked fdatasync. While that is in flight, new
+ *   writev that is durable when it completes, by RWF_DSYNC (the default) or
+ *   by a linked fdatasync (wal_config.sync). While that is in flight, new
  *   appends gather into the next batch, which the WAL starts by itself when
  *   the previous one is durable. After each batch the on_durable callback
  *   says "durable up to index N".
@@ -69,9 +70,15 @@
 struct wal;
 struct wal_buf;
 
+/* How a batch is made durable. Both are safe: the batch is reported only
+ * once the kernel says its data, and the metadata needed to read it back,
+ * are on stable storage. The default measured fastest (README, "Write-ahead
+ * log"; tests/wal/bench_wal.c): a write into preallocated space is handed
+ * to an io_uring worker either way, and a linked fsync is a second
+ * hand-off after it. */
 enum wal_sync {
-	WAL_SYNC_FSYNC = 0, /* writev + linked IORING_OP_FSYNC(DATASYNC) (default) */
-	WAL_SYNC_DSYNC,     /* writev with RWF_DSYNC, no separate fsync */
+	WAL_SYNC_DSYNC = 0, /* writev with RWF_DSYNC (default) */
+	WAL_SYNC_FSYNC,     /* writev + linked IORING_OP_FSYNC(DATASYNC) */
 };
 
 struct wal_error {
@@ -98,8 +105,9 @@ struct wal_config {
 				  * buffer of its own) */
 	enum wal_sync sync;
 	/* false (default): segments are written with O_DIRECT where the file
-	 * system supports it (silently buffered where it does not): with the
-	 * linked fdatasync this measured fastest (tests/wal/bench_wal.c).
+	 * system supports it (silently buffered where it does not), which
+	 * measured fastest, and keeps recovery after a failed write from
+	 * trusting pages the kernel could not write (fsyncgate).
 	 * true: buffered writes through the page cache. */
 	bool buffered;
 	bool readonly;           /* offline inspection: never writes, deletes or

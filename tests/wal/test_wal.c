@@ -621,19 +621,19 @@ START_TEST(test_io_trace)
 	ck_assert_int_eq(fx_open(&f), 0);
 	/* The first append creates a segment: complete and synced under a
 	 * temporary name, renamed, then the directory synced; then the batch is
-	 * one writev with a linked fdatasync. */
+	 * one writev with RWF_DSYNC (the default). */
 	append_range(&f, 1, 3, 0);
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	trace_drain(&f, t, sizeof(t));
 	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("01", "01")
-			    "+ fsync-dir | writev+ fdatasync");
+			    "+ fsync-dir | writev-dsync");
 	/* Group commit: a batch in flight, the next one gathers and follows. */
 	append_range(&f, 4, 4, 0);
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	append_range(&f, 5, 40, 0);
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	trace_drain(&f, t, sizeof(t));
-	ck_assert_str_eq(t, "writev+ fdatasync | writev+ fdatasync");
+	ck_assert_str_eq(t, "writev-dsync | writev-dsync");
 	/* Truncation into the disk: a new segment supersedes the tail, the
 	 * directory synced, before the next batch. */
 	ck_assert_int_eq(wal_truncate(f.w, 20), 0);
@@ -641,7 +641,7 @@ START_TEST(test_io_trace)
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	trace_drain(&f, t, sizeof(t));
 	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("02", "14")
-			    "+ fsync-dir | writev+ fdatasync");
+			    "+ fsync-dir | writev-dsync");
 	/* Compaction: unlink, then sync the directory, before on_compacted. */
 	ck_assert_int_eq(wal_compact(f.w, 20), 1);
 	trace_drain(&f, t, sizeof(t));
@@ -652,13 +652,13 @@ START_TEST(test_io_trace)
 	trace_drain(&f, t, sizeof(t));
 	ck_assert_str_eq(t, "write+ fdatasync");
 	fx_close(&f);
-	/* RWF_DSYNC mode: the write alone. */
-	f.cfg.sync = WAL_SYNC_DSYNC;
+	/* Linked fdatasync mode: the write, then the sync, linked. */
+	f.cfg.sync = WAL_SYNC_FSYNC;
 	ck_assert_int_eq(fx_open(&f), 0);
 	append_range(&f, 23, 30, 0);
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	trace_drain(&f, t, sizeof(t));
-	ck_assert_str_eq(t, "writev-dsync");
+	ck_assert_str_eq(t, "writev+ fdatasync");
 	fx_fini(&f);
 }
 END_TEST
@@ -1534,6 +1534,7 @@ START_TEST(test_fsync_error_is_fatal)
 	struct fx f;
 
 	fx_init(&f, 0);
+	f.cfg.sync = WAL_SYNC_FSYNC;
 	one_entry(&f);
 	wal_failpoint_arm(WAL_FP_FSYNC, 1, -EIO);
 	append_range(&f, 2, 5, 0);
@@ -1551,19 +1552,22 @@ START_TEST(test_fsync_error_is_fatal)
 }
 END_TEST
 
+/* In RWF_DSYNC mode the write's result carries the sync's error too. */
 START_TEST(test_write_error_is_fatal)
 {
-	struct fx f;
-
-	fx_init(&f, 0);
-	one_entry(&f);
-	wal_failpoint_arm(WAL_FP_WRITE, 1, -EIO);
-	append_range(&f, 2, 5, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
-	ck_assert_uint_eq(f.durable_calls, 0);
-	expect_fatal(&f, -EIO, "write");
-	fx_fini(&f);
+	for (int mode = 0; mode < 2; mode++) {
+		struct fx f;
+		fx_init(&f, 0);
+		f.cfg.sync = mode ? WAL_SYNC_FSYNC : WAL_SYNC_DSYNC;
+		one_entry(&f);
+		wal_failpoint_arm(WAL_FP_WRITE, 1, -EIO);
+		append_range(&f, 2, 5, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+		ck_assert_uint_eq(f.durable_calls, 0);
+		expect_fatal(&f, -EIO, "write");
+		fx_fini(&f);
+	}
 }
 END_TEST
 
@@ -1598,11 +1602,12 @@ START_TEST(test_rename_error_is_fatal)
 }
 END_TEST
 
-START_TEST(test_short_write_and_eagain_resubmitted)
+static void short_write_run(enum wal_sync mode)
 {
 	struct fx f;
 
 	fx_init(&f, 0);
+	f.cfg.sync = mode;
 	one_entry(&f);
 	wal_failpoint_arm(WAL_FP_WRITE, 1, 5000); /* only 5000 bytes "written" */
 	append_range(&f, 2, 40, 0);
@@ -1622,6 +1627,12 @@ START_TEST(test_short_write_and_eagain_resubmitted)
 	ck_assert(!f.rec.torn);
 	check_range(&f, 1, 60, 0);
 	fx_fini(&f);
+}
+
+START_TEST(test_short_write_and_eagain_resubmitted)
+{
+	short_write_run(WAL_SYNC_DSYNC);
+	short_write_run(WAL_SYNC_FSYNC);
 }
 END_TEST
 
