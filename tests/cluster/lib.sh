@@ -87,3 +87,14 @@ wait_value() {
 	done
 	return 1
 }
+
+# put_leader KEY VALUE: POST through the current leader, following it across
+# leader changes (10 s); LEADER is then the port that took it
+put_leader() {
+	for _ in $(seq 20); do
+		LEADER=$(wait_leader) || continue
+		[ "$(put "$LEADER" "$1" "$2")" = 200 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
