@@ -173,7 +173,9 @@ struct node {
 	int snap_pidfd;
 	struct loop_poll snap_poll;
 	raft_index snap_taking_index, snap_taking_term;
-	raft_index snap_prev_index; /* the snapshot kept as a fallback */
+	/* the snapshot kv_snapshot_save() keeps as a fallback (the one before
+	 * the newest; 0: none): the log keeps every entry after it */
+	raft_index snap_prev_index;
 	raft_index snap_disk_index, snap_disk_term; /* the newest on disk */
 	bool snap_admin;        /* the running snapshot is POST /raftd/snapshot's */
 	bool core_snap_blocked; /* the core asked for one meanwhile */
@@ -706,9 +708,11 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 			take_snapshot(n, a);
 			break;
 		case RAFT_ACT_COMPACT: {
-			/* keep the fallback snapshot's entries (kv_snapshot_load_latest) */
+			/* keep the entries after the fallback snapshot: start-up
+			 * takes it when the newest does not verify
+			 * (kv_snapshot_load_latest) */
 			raft_index upto = a->compact.upto;
-			if (upto > n->snap_prev_index)
+			if (n->snap_prev_index && upto > n->snap_prev_index)
 				upto = n->snap_prev_index;
 			if (upto)
 				rv = wal_compact(n->wal, upto + 1);
@@ -1916,8 +1920,11 @@ static void on_snap_done(struct loop_poll *poll, int res)
 		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, idx);
 		log_msg(LOG_INFO, LOG_ID_SNAPSHOT_TAKEN, field, "snapshot taken at index %" PRIu64 "%s", idx,
 			admin ? " (on request)" : "");
-		n->snap_disk_index = idx;
-		n->snap_disk_term = term;
+		if (idx > n->snap_disk_index) {
+			n->snap_prev_index = n->snap_disk_index; /* now the fallback */
+			n->snap_disk_index = idx;
+			n->snap_disk_term = term;
+		}
 		/* only the core's own snapshots go to followers: it names them */
 		if (!admin && load_snap_state(n, idx, term) < 0)
 			log_warning("snapshot at %" PRIu64 ": cannot read it back for followers", idx);
@@ -1942,9 +1949,6 @@ static void on_snap_done(struct loop_poll *poll, int res)
 		return;
 	}
 	struct raft_event ev = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = ok ? idx : 0 };
-	/* the fallback snapshot (kv keeps the previous one) bounds compaction */
-	if (ok)
-		n->snap_prev_index = idx;
 	step(n, &ev, NULL);
 }
 
@@ -2086,6 +2090,24 @@ static bool newest_snapshot(const char *dir, char *ret_name, size_t len, raft_in
 	}
 	closedir(d);
 	return found;
+}
+
+/* The highest index below `below` among the snapshot files in dir, or 0. */
+static raft_index older_snapshot(const char *dir, raft_index below)
+{
+	DIR *d = opendir(dir);
+	raft_index best = 0;
+	if (!d)
+		return 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		uint64_t term, index;
+		int used = 0;
+		if (sscanf(de->d_name, "snapshot-%" SCNu64 "-%" SCNu64 "%n", &term, &index, &used) == 2 &&
+		    de->d_name[used] == '\0' && index < below && index > best)
+			best = index;
+	}
+	closedir(d);
+	return best;
 }
 
 /* GET /raftd/snapshot: the bytes of the newest snapshot file (format: top
@@ -2537,7 +2559,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 		snprintf(err, err_len, "snapshot: %s", why[0] ? why : strerror(-rv));
 		goto fail_loop;
 	}
-	n->snap_prev_index = snap.last_index;
+	n->snap_prev_index = older_snapshot(n->dir_snap, snap.last_index);
 	n->snap_disk_index = snap.last_index;
 	n->snap_disk_term = snap.last_term;
 
