@@ -52,7 +52,10 @@ why "raft.Server: Not current leader"
 req 414 -XDELETE "$(u 1 /db/0123456789abcdefX)"
 why "key too long"
 req 413 -XDELETE "$(u 1 /db/kept)" -d body
-echo "ok: DELETE removes a key on every node; a follower refuses it; limits apply"
+# a goraft joiner (no ?raftd=1) could not apply the raftd:delete entries
+req 409 -XPOST "$(u 1 /join)" -d '{"name":"g9","connectionString":"http://127.0.0.1:9"}'
+why "raftd-only commands"
+echo "ok: DELETE removes a key on every node; a follower refuses it; limits apply; goraft joins refused after it"
 
 # ---- --forward-writes: 307 to the leader, query kept ----------------------------------------
 req 307 -XPOST "$(u 3 /db/fw)" -d one

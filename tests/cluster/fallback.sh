@@ -23,6 +23,11 @@ done
 snap=$(status_field "$(port 1)" snapshot_index)
 first=$(curl -s "http://127.0.0.1:$(port 1)/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wal"]["first_index"])')
 echo "ok: 1300 writes; snapshot at $snap, the log starts at $first"
+# a goraft node needs the whole log: its join is refused now
+code=$(curl -s -o "$T/out" -w '%{http_code}' -XPOST "http://127.0.0.1:$(port 1)/join" \
+	-d '{"name":"g9","connectionString":"http://127.0.0.1:9"}')
+[ "$code" = 409 ] && grep -q compacted "$T/out" || fail "goraft join on a compacted log: $code $(cat "$T/out")"
+echo "ok: a goraft join is refused once the log is compacted ($(cat "$T/out"))"
 node_kill 1 TERM
 
 newest=$(ls "$T/n1/snap" | grep -v tmp | sort -t- -k3 -n | tail -n 1)
