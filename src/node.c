@@ -1353,6 +1353,24 @@ static void on_raft(struct httpd_request *req, void *data)
 		httpd_reply_text(req, 400, ""); /* goraft: http.Error(w, "", 400) */
 		return;
 	}
+	if (rr.msg.type == RAFT_MSG_RV_REQ && raft_is_member(n->r, n->name) && !raft_is_member(n->r, rr.from)) {
+		/* A candidate outside our configuration: a member removed
+		 * while it kept running (goraft never stops one, PROTOCOL
+		 * §5.9), or one whose join we have not seen yet. Denied here,
+		 * without taking its term: granting (the core checks only the
+		 * log) let a removed goraft node lead the members that had just
+		 * removed it. Denying a vote is always safe (Raft §5.2). */
+		struct raft_msg m = { .type = RAFT_MSG_RV_RESP, .req_id = id, .term = raft_current_term(n->r) };
+		m.rv_resp.pre_vote = rr.msg.rv.pre_vote;
+		uint8_t buf[64];
+		long l = rpc_encode_response(&m, buf, sizeof(buf));
+		log_debug("vote request from %s, not a member: denied", rr.from);
+		if (l < 0)
+			httpd_reply_text(req, 500, "Failed creating response.");
+		else
+			httpd_reply(req, 200, "application/octet-stream", buf, (size_t)l, NULL);
+		return;
+	}
 	struct rpc_wait *w = calloc(1, sizeof(*w));
 	if (!w) {
 		httpd_reply_text(req, 500, "Failed creating response.");
