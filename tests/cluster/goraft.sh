@@ -250,3 +250,28 @@ for n in $ALIVE; do
 		fail "r$n took a snapshot with goraft members"
 done
 echo "ok: still no snapshot on the raftd nodes ($(rstatus "$LEADER" commit_index) entries, threshold 20)"
+for n in $ALIVE; do kill_node "$n"; done
+
+# ---- mix 3: a goraft node removed while it keeps running ------------------------------------
+# goraft does not stop a removed node (PROTOCOL §5.9): it times out and
+# campaigns. The raftd members must not vote for it, nor follow its terms.
+D=$T/mix3
+ROPTS=""
+start 1 r
+start 2 r 1
+start 3 g 1
+write f 6
+[ "$LEADER" = 1 ] || fail "the founder r1 leads"
+everyone f 6
+term=$(rstatus 1 term)
+code=$($CURL -o "$T/out" -w '%{http_code}' -XPOST "http://127.0.0.1:$(port 1)/leave" -d '{"name":"g3"}')
+[ "$code" = 200 ] || fail "leave of g3: HTTP $code $(cat "$T/out")"
+kill -0 "$PID_3" || fail "g3 stopped"
+ALIVE=$(drop "$ALIVE" 3)
+sleep 2
+[ "$(rstatus 1 role)" = leader ] && [ "$(rstatus 1 term)" = "$term" ] && [ "$(rstatus 2 leader)" = r1 ] ||
+	fail "the removed g3 disrupted the cluster: r1 $(rstatus 1 role) term $(rstatus 1 term), r2 follows '$(rstatus 2 leader)'"
+write g 7
+[ "$LEADER" = 1 ] || fail "r1 still leads"
+everyone g 7
+echo "ok: g3 removed but running: r1 still leads at term $term, r2 follows it"
