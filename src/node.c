@@ -104,6 +104,13 @@ struct read_wait {
 	struct read_wait *next;
 };
 
+/* A peer's kind as probed: a raftd or a goraft node at that URL. */
+struct kind_hint {
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	bool goraft;
+};
+
 /* POST /raftd/snapshot waiting for the snapshot to be durable. */
 struct snap_wait {
 	struct httpd_request *req;
@@ -145,6 +152,11 @@ struct node {
 
 	struct npeer *peers;
 	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
+	/* peers' kinds as last probed, kept in DATA_DIR/peer-kinds across
+	 * restarts: a member down since we started is not "unknown" */
+	struct kind_hint *hints;
+	size_t n_hints;
+	char hints_path[4200];
 
 	uint64_t next_req_id;
 	struct rpc_wait *rpc_waits;
@@ -1036,6 +1048,74 @@ static void send_request(struct node *n, const char *to, const struct raft_msg *
 	n->rpcs_out++;
 }
 
+/* DATA_DIR/peer-kinds: {"NAME":{"url":URL,"kind":"raftd"|"goraft"},...}. A
+ * hint only: lost or stale, the peer is probed again. */
+static void hints_load(struct node *n)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(n->hints_path, 0, &jerr);
+	const char *name;
+	json_t *v;
+	if (!root)
+		return;
+	json_object_foreach(root, name, v) {
+		const char *url = json_string_value(json_object_get(v, "url"));
+		const char *kind = json_string_value(json_object_get(v, "kind"));
+		struct kind_hint *h = realloc(n->hints, (n->n_hints + 1) * sizeof(*h));
+		if (!url || !kind || strlen(name) >= RAFT_NAME_MAX || strlen(url) >= RAFT_URL_MAX || !h) {
+			if (h)
+				n->hints = h;
+			continue;
+		}
+		n->hints = h;
+		h += n->n_hints++;
+		snprintf(h->name, sizeof(h->name), "%s", name);
+		snprintf(h->url, sizeof(h->url), "%s", url);
+		h->goraft = strcmp(kind, "raftd") != 0;
+	}
+	json_decref(root);
+}
+
+static void hints_save(struct node *n)
+{
+	json_t *root = json_object();
+	char tmp[4300];
+	for (size_t i = 0; root && i < n->n_hints; i++)
+		json_object_set_new(root, n->hints[i].name,
+				    json_pack("{s:s, s:s}", "url", n->hints[i].url, "kind",
+					      n->hints[i].goraft ? "goraft" : "raftd"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", n->hints_path);
+	if (!root || json_dump_file(root, tmp, JSON_COMPACT) < 0 || rename(tmp, n->hints_path) < 0)
+		log_warning("%s: cannot save the peers' kinds", n->hints_path);
+	json_decref(root);
+}
+
+static const struct kind_hint *hint_find(const struct node *n, const char *name)
+{
+	for (size_t i = 0; i < n->n_hints; i++)
+		if (!strcmp(n->hints[i].name, name))
+			return &n->hints[i];
+	return NULL;
+}
+
+static void hint_set(struct node *n, const struct npeer *p)
+{
+	struct kind_hint *h = (struct kind_hint *)hint_find(n, p->name);
+	if (h && !strcmp(h->url, p->url) && h->goraft == p->goraft)
+		return;
+	if (!h) {
+		h = realloc(n->hints, (n->n_hints + 1) * sizeof(*h));
+		if (!h)
+			return;
+		n->hints = h;
+		h += n->n_hints++;
+	}
+	snprintf(h->name, sizeof(h->name), "%s", p->name);
+	snprintf(h->url, sizeof(h->url), "%s", p->url);
+	h->goraft = p->goraft;
+	hints_save(n);
+}
+
 static void set_kind(struct node *n, struct npeer *p, bool goraft)
 {
 	p->kind_known = true;
@@ -1044,6 +1124,7 @@ static void set_kind(struct node *n, struct npeer *p, bool goraft)
 	struct raft_event ev = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = p->name, .peer_kind.goraft = goraft };
 	step(n, &ev, NULL);
 	log_info("peer %s (%s) is a %s node", p->name, p->url, goraft ? "goraft" : "raftd");
+	hint_set(n, p);
 }
 
 struct probe {
@@ -1151,9 +1232,16 @@ static void sync_peers(struct node *n)
 		n->peers_alive++;
 		p->next = n->peers;
 		n->peers = p;
-		/* goraft until the probe says otherwise; the core learns it once
-		 * the current update is carried out (report_deferred) */
+		/* goraft until the probe says otherwise, unless it was probed
+		 * before we restarted; the core learns it once the current
+		 * update is carried out (report_deferred) */
+		const struct kind_hint *h = hint_find(n, name);
 		p->goraft = true;
+		if (h && !strcmp(h->url, url)) {
+			p->kind_known = true;
+			p->goraft = h->goraft;
+			peer_set_max_pipeline(p->p, h->goraft ? 1 : n->cfg.max_inflight_appends);
+		}
 		p->kind_unreported = true;
 		log_debug("peer %s at %s", name, url);
 	}
@@ -2552,6 +2640,8 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	log_init(n->name, prio[cfg->log_level]);
 	snprintf(n->dir_wal, sizeof(n->dir_wal), "%s/wal", cfg->data_dir);
 	snprintf(n->dir_snap, sizeof(n->dir_snap), "%s/snap", cfg->data_dir);
+	snprintf(n->hints_path, sizeof(n->hints_path), "%s/peer-kinds", cfg->data_dir);
+	hints_load(n);
 	if (mkdir(n->dir_snap, 0700) < 0 && errno != EEXIST) {
 		rv = -errno;
 		snprintf(err, err_len, "%s: %s", n->dir_snap, strerror(errno));
@@ -2716,6 +2806,7 @@ fail_kv:
 fail_loop:
 	loop_fini(&n->loop);
 fail_early:
+	free(n->hints);
 	free(n->name);
 	free(n->url);
 	free(n);
@@ -2801,6 +2892,7 @@ void node_close(struct node *n)
 	free(n->needs);
 	free(n->metas);
 	free(n->snap_state);
+	free(n->hints);
 	free(n->name);
 	free(n->url);
 	free(n);
