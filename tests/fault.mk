@@ -17,3 +17,24 @@ tests_fault_test_linz_LDADD = tests/fault/libfaultcheck.a $(CHECK_LIBS)
 check_PROGRAMS += tests/fault/fault-check
 tests_fault_fault_check_SOURCES = tests/fault/fault_check.c
 tests_fault_fault_check_LDADD = tests/fault/libfaultcheck.a
+
+# The client driver: concurrent clients recording every operation, and the
+# end-of-run reads of every key on every node.
+check_PROGRAMS += tests/fault/fault-client
+tests_fault_fault_client_SOURCES = tests/fault/fault_client.c
+tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) -pthread
+tests_fault_fault_client_LDADD = -lpthread
+
+# Negative control: raftd-test whose WAL never syncs (tests/fault/nofsync.h
+# is forced into wal/'s sources; wal/ itself is unchanged).
+check_LIBRARIES += tests/fault/libwal_nofsync.a
+tests_fault_libwal_nofsync_a_SOURCES = $(WAL_SOURCES)
+tests_fault_libwal_nofsync_a_CPPFLAGS = $(AM_CPPFLAGS) -DWAL_FAILPOINTS -include $(srcdir)/tests/fault/nofsync.h
+tests_fault_libwal_nofsync_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
+EXTRA_DIST += tests/fault/nofsync.h
+
+check_PROGRAMS += tests/fault/raftd-nofsync
+tests_fault_raftd_nofsync_SOURCES = src/raftd.c
+tests_fault_raftd_nofsync_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a \
+	src/libkv.a src/libconfig.a src/libloop.a tests/fault/libwal_nofsync.a proto/libwire.a \
+	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

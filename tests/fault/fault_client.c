@@ -1,0 +1,823 @@
+/* tests/fault/fault_client.c — concurrent clients for fault runs, and the
+ * end-of-run reads. Writes history.h records.
+ *
+ *   fault-client run --nodes A,B,.. --out FILE [--seconds 20] [--clients 6]
+ *       [--seed 1] [--hot 4] [--epoch-ms 4000] [--mix 35,25,15,25]
+ *       [--timeout-ms 2000] [--think-us 500]
+ *   fault-client final --nodes A,B,.. --history FILE --out FILE [--wait-s 60]
+ *   fault-client status --nodes A,B,..     one line per node
+ *   fault-client leader --nodes A,B,..     the leader's index, or exit 1
+ *
+ * Nodes are IPv4 HOST:PORT. run: --clients threads, each one operation at
+ * a time, for --seconds or until SIGUSR1/SIGTERM/SIGINT (then the operations
+ * in flight finish or time out, and the history is written). --mix gives the weights of: writes to hot keys,
+ * consistent reads of hot keys (at the presumed leader), local reads of hot
+ * keys (at a random node), writes of keys written once. Hot keys are
+ * "h<epoch>.<i>": a new set every --epoch-ms, which keeps each key's history
+ * short for the checker. Every written value is unique ("<seed>.<client>.<n>").
+ * A client sends writes and consistent reads to the node it believes leads
+ * and moves to the next node on 400/503/timeout/connection error.
+ *
+ * Outcomes: 200 is ok. A write that got 400 (not the leader), 500 "failed to
+ * be committed" or connection refused certainly did not happen: fail. A
+ * timeout, 503 or lost connection after the request went out: info (may
+ * have happened). Invocation and completion are CLOCK_MONOTONIC ns.
+ *
+ * final: waits until every node answers, one leads, and all have applied
+ * the leader's commit index (twice in a row), then reads every hot key
+ * consistently at the leader (appended to the history as client 1000) and
+ * every key written in the history locally on every node (F records to
+ * --out). Exits 1 when the cluster does not converge within --wait-s.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_NODES 9
+#define FINAL_CLIENT 1000
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* --- a blocking HTTP/1.1 client with deadlines ------------------------------- */
+
+struct addr {
+	char text[64];
+	struct sockaddr_in sa;
+};
+
+struct conn {
+	int fd;
+	const struct addr *a;
+};
+
+enum outcome {
+	SENT_ANSWERED, /* a response was read */
+	NOT_SENT,      /* the request certainly did not reach the server */
+	SENT_UNKNOWN,  /* it may have: timeout or connection lost */
+};
+
+struct resp {
+	int status;
+	char body[4096];
+	size_t len;
+	bool truncated;
+};
+
+static void conn_close(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ns();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = fd, .events = ev };
+		int r = poll(&p, 1, (int)(left / 1000000) + 1);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int conn_open(struct conn *c, int64_t deadline)
+{
+	if (c->fd >= 0) {
+		/* a kept-alive connection the server closed meanwhile: reopen
+		 * rather than send into it */
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		if (poll(&p, 1, 0) == 0)
+			return 0;
+		conn_close(c);
+	}
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, (const struct sockaddr *)&c->a->sa, sizeof(c->a->sa)) < 0) {
+		if (errno != EINPROGRESS) {
+			int e = -errno;
+			conn_close(c);
+			return e;
+		}
+		int r = wait_fd(c->fd, POLLOUT, deadline), err = 0;
+		socklen_t l = sizeof(err);
+		if (r == 0 && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err)
+			r = -err;
+		if (r < 0) {
+			conn_close(c);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static const char *find_header(const char *h, size_t hlen, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = h; p && p + nl < h + hlen; p = memchr(p, '\n', (size_t)(h + hlen - p))) {
+		if (*p == '\n')
+			p++;
+		if (!strncasecmp(p, name, nl) && p[nl] == ':')
+			return p + nl + 1;
+	}
+	return NULL;
+}
+
+static enum outcome http(struct conn *c, const char *method, const char *path, const char *body,
+			 int timeout_ms, struct resp *r)
+{
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+	char req[1024], buf[16384];
+	size_t blen = body ? strlen(body) : 0;
+	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n\r\n%s", method,
+			 path, c->a->text, blen, body ? body : "");
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return NOT_SENT;
+	if (conn_open(c, deadline) < 0)
+		return NOT_SENT;
+	size_t sent = 0;
+	while (sent < (size_t)n) {
+		ssize_t w = send(c->fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
+		if (w > 0) {
+			sent += (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(c->fd, POLLOUT, deadline) < 0)
+				break;
+		} else {
+			break;
+		}
+	}
+	if (sent < (size_t)n) {
+		conn_close(c);
+		return sent ? SENT_UNKNOWN : NOT_SENT;
+	}
+	size_t have = 0, hdr_end = 0;
+	long clen = -1;
+	bool close_after = false, chunked = false;
+	for (;;) {
+		if (!hdr_end) {
+			char *e = have >= 4 ? memmem(buf, have, "\r\n\r\n", 4) : NULL;
+			if (e) {
+				hdr_end = (size_t)(e - buf) + 4;
+				if (sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1)
+					goto lost;
+				const char *v = find_header(buf, hdr_end, "Content-Length");
+				clen = v ? strtol(v, NULL, 10) : -1;
+				v = find_header(buf, hdr_end, "Connection");
+				close_after = v && !strncasecmp(v + strspn(v, " "), "close", 5);
+				v = find_header(buf, hdr_end, "Transfer-Encoding");
+				chunked = v && strstr(v, "chunked");
+			}
+		}
+		if (hdr_end && clen >= 0 && have >= hdr_end + (size_t)clen)
+			break;
+		if (hdr_end && chunked && memmem(buf + hdr_end, have - hdr_end, "0\r\n\r\n", 5))
+			break;
+		if (have == sizeof(buf))
+			goto lost;
+		ssize_t got = recv(c->fd, buf + have, sizeof(buf) - have, 0);
+		if (got > 0) {
+			have += (size_t)got;
+		} else if (got == 0) {
+			if (hdr_end && clen < 0 && !chunked)
+				break; /* body until close */
+			goto lost;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			if (wait_fd(c->fd, POLLIN, deadline) < 0)
+				goto lost;
+		} else {
+			goto lost;
+		}
+	}
+	{
+		const char *b = buf + hdr_end;
+		size_t len = clen >= 0 ? (size_t)clen : have - hdr_end;
+		char dechunked[sizeof(buf)];
+		if (chunked) {
+			size_t out = 0;
+			const char *p = b, *end = buf + have;
+			while (p < end) {
+				unsigned long sz = strtoul(p, NULL, 16);
+				const char *d = memmem(p, (size_t)(end - p), "\r\n", 2);
+				if (!d || !sz || d + 2 + sz > end)
+					break;
+				memcpy(dechunked + out, d + 2, sz);
+				out += sz;
+				p = d + 2 + sz + 2;
+			}
+			b = dechunked;
+			len = out;
+		}
+		r->truncated = len >= sizeof(r->body);
+		r->len = r->truncated ? sizeof(r->body) - 1 : len;
+		memcpy(r->body, b, r->len);
+		r->body[r->len] = 0;
+	}
+	if (close_after)
+		conn_close(c);
+	return SENT_ANSWERED;
+lost:
+	conn_close(c);
+	return SENT_UNKNOWN;
+}
+
+/* --- options and nodes ------------------------------------------------------ */
+
+static struct addr nodes[MAX_NODES];
+static int nnodes;
+
+static int parse_nodes(const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (nnodes == MAX_NODES)
+			goto bad;
+		struct addr *a = &nodes[nnodes++];
+		char *colon = strrchr(t, ':');
+		if (!colon)
+			goto bad;
+		snprintf(a->text, sizeof(a->text), "%s", t);
+		*colon = 0;
+		a->sa.sin_family = AF_INET;
+		a->sa.sin_port = htons((uint16_t)atoi(colon + 1));
+		if (inet_pton(AF_INET, t, &a->sa.sin_addr) != 1)
+			goto bad;
+	}
+	free(copy);
+	return nnodes ? 0 : -1;
+bad:
+	free(copy);
+	return -1;
+}
+
+/* --- status --------------------------------------------------------------------- */
+
+struct nstatus {
+	bool up;
+	char role[16];
+	uint64_t term, commit, applied;
+	long keys;
+};
+
+static uint64_t json_u64(const char *j, const char *field)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\"", field);
+	const char *p = strstr(j, pat);
+	if (!p)
+		return 0;
+	p += strlen(pat);
+	p += strspn(p, " :");
+	return strtoull(p, NULL, 10);
+}
+
+static void json_str(const char *j, const char *field, char *out, size_t len)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\"", field);
+	const char *p = strstr(j, pat);
+	out[0] = 0;
+	if (!p)
+		return;
+	p += strlen(pat);
+	p += strspn(p, " :");
+	if (*p++ != '"')
+		return;
+	size_t n = strcspn(p, "\"");
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, p, n);
+	out[n] = 0;
+}
+
+static void get_status(int i, struct nstatus *s, int timeout_ms)
+{
+	struct conn c = { -1, &nodes[i] };
+	struct resp r;
+	memset(s, 0, sizeof(*s));
+	if (http(&c, "GET", "/status", NULL, timeout_ms, &r) == SENT_ANSWERED && r.status == 200 && !r.truncated) {
+		s->up = true;
+		json_str(r.body, "role", s->role, sizeof(s->role));
+		s->term = json_u64(r.body, "term");
+		s->commit = json_u64(r.body, "commit_index");
+		s->applied = json_u64(r.body, "applied_index");
+		s->keys = (long)json_u64(r.body, "keys");
+	}
+	conn_close(&c);
+}
+
+/* the leader with the highest term among those that answer, or -1 */
+static int find_leader(struct nstatus *st, int timeout_ms)
+{
+	int leader = -1;
+	for (int i = 0; i < nnodes; i++) {
+		get_status(i, &st[i], timeout_ms);
+		if (st[i].up && !strcmp(st[i].role, "leader") && (leader < 0 || st[i].term > st[leader].term))
+			leader = i;
+	}
+	return leader;
+}
+
+/* --- records ---------------------------------------------------------------------- */
+
+struct rec {
+	int client;
+	char kind;
+	char key[48];
+	char value[48];
+	const char *st;
+	int64_t call, ret;
+	int node;
+};
+
+struct recs {
+	struct rec *r;
+	size_t n, cap;
+};
+
+static struct rec *recs_add(struct recs *v)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 4096;
+		struct rec *p = realloc(v->r, cap * sizeof(*p));
+		if (!p) {
+			fprintf(stderr, "fault-client: out of memory\n");
+			exit(2);
+		}
+		v->r = p;
+		v->cap = cap;
+	}
+	memset(&v->r[v->n], 0, sizeof(*v->r));
+	return &v->r[v->n++];
+}
+
+static void print_rec(FILE *f, const struct rec *r)
+{
+	fprintf(f, "O %d %c %s %s %s %" PRId64 " %" PRId64 " %d\n", r->client, r->kind, r->key, r->value, r->st,
+		r->call, r->ret, r->node);
+}
+
+/* A value read: "-" when empty; anything that is not one of our tokens
+ * becomes a token no write has, so the checker flags it. */
+static void value_from_body(char *out, size_t len, const struct resp *r)
+{
+	if (r->len == 0) {
+		snprintf(out, len, "-");
+		return;
+	}
+	bool ok = !r->truncated && r->len < len && r->body[0] != '-';
+	for (size_t i = 0; ok && i < r->len; i++)
+		ok = strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._", r->body[i]) != NULL;
+	if (ok)
+		memcpy(out, r->body, r->len + 1);
+	else
+		snprintf(out, len, "?unexpected:%zu", r->len);
+}
+
+/* --- run ---------------------------------------------------------------------------- */
+
+static struct {
+	int seconds, clients, hot, epoch_ms, timeout_ms, think_us;
+	unsigned mix[4];
+	uint64_t seed;
+	int64_t start;
+	volatile int64_t end; /* SIGUSR1 or SIGTERM: stop now (graceful) */
+} cfg = { 20, 6, 4, 4000, 2000, 500, { 35, 25, 15, 25 }, 1, 0, 0 };
+
+struct client {
+	int id;
+	uint64_t rng;
+	struct conn conns[MAX_NODES];
+	int leader_guess;
+	uint64_t seq;
+	struct recs recs;
+	pthread_t th;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = (*s += 0x9e3779b97f4a7c15ull);
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	unsigned total = cfg.mix[0] + cfg.mix[1] + cfg.mix[2] + cfg.mix[3];
+	while (now_ns() < cfg.end) {
+		unsigned pick = (unsigned)(rnd(&c->rng) % total);
+		int op = 0;
+		while (pick >= cfg.mix[op])
+			pick -= cfg.mix[op++];
+		int64_t epoch = (now_ns() - cfg.start) / ((int64_t)cfg.epoch_ms * 1000000);
+		struct rec *r = recs_add(&c->recs);
+		r->client = c->id;
+		int node = op == 2 ? (int)(rnd(&c->rng) % (uint64_t)nnodes) : c->leader_guess;
+		r->node = node;
+		if (op == 3)
+			snprintf(r->key, sizeof(r->key), "u%" PRIu64 ".%d.%" PRIu64, cfg.seed, c->id, c->seq);
+		else
+			snprintf(r->key, sizeof(r->key), "h%" PRId64 ".%d", epoch,
+				 (int)(rnd(&c->rng) % (uint64_t)cfg.hot));
+		char path[128];
+		struct resp resp;
+		enum outcome out;
+		if (op == 0 || op == 3) {
+			r->kind = 'W';
+			snprintf(r->value, sizeof(r->value), "%" PRIu64 ".%d.%" PRIu64, cfg.seed, c->id, c->seq++);
+			snprintf(path, sizeof(path), "/db/%s", r->key);
+			r->call = now_ns();
+			out = http(&c->conns[node], "POST", path, r->value, cfg.timeout_ms, &resp);
+			r->ret = now_ns();
+			if (out == NOT_SENT) {
+				r->st = "fail";
+			} else if (out == SENT_UNKNOWN) {
+				r->st = "info";
+			} else if (resp.status == 200) {
+				r->st = "ok";
+			} else if (resp.status == 400 ||
+				   (resp.status == 500 && strstr(resp.body, "failed to be committed"))) {
+				r->st = "fail";
+			} else {
+				r->st = "info";
+			}
+		} else {
+			r->kind = op == 1 ? 'R' : 'L';
+			snprintf(path, sizeof(path), "/db/%s%s", r->key, op == 1 ? "?consistent=true" : "");
+			r->call = now_ns();
+			out = http(&c->conns[node], "GET", path, NULL, cfg.timeout_ms, &resp);
+			r->ret = now_ns();
+			if (out == SENT_ANSWERED && resp.status == 200) {
+				r->st = "ok";
+				value_from_body(r->value, sizeof(r->value), &resp);
+			} else {
+				r->st = "fail"; /* a read that did not answer changed nothing */
+				snprintf(r->value, sizeof(r->value), "-");
+			}
+		}
+		if (!strcmp(r->st, "info"))
+			r->ret = -1;
+		if (op != 2 && strcmp(r->st, "ok") != 0) {
+			c->leader_guess = (c->leader_guess + 1) % nnodes;
+			/* no leader, or not this one: do not spin on quick refusals */
+			usleep(10000 + (useconds_t)(rnd(&c->rng) % 20000));
+		}
+		if (cfg.think_us)
+			usleep((useconds_t)(rnd(&c->rng) % (uint64_t)cfg.think_us));
+	}
+	for (int i = 0; i < nnodes; i++)
+		conn_close(&c->conns[i]);
+	return NULL;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	cfg.end = 0;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+	return x->call < y->call ? -1 : x->call > y->call;
+}
+
+static int do_run(const char *out_path)
+{
+	FILE *out = fopen(out_path, "we");
+	if (!out) {
+		perror(out_path);
+		return 2;
+	}
+	struct client *cl = calloc((size_t)cfg.clients, sizeof(*cl));
+	cfg.start = now_ns();
+	cfg.end = cfg.start + (int64_t)cfg.seconds * 1000000000;
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	for (int i = 0; i < cfg.clients; i++) {
+		cl[i].id = i;
+		cl[i].rng = cfg.seed * 1000003 + (uint64_t)i;
+		cl[i].leader_guess = i % nnodes;
+		for (int k = 0; k < nnodes; k++)
+			cl[i].conns[k] = (struct conn){ -1, &nodes[k] };
+		pthread_create(&cl[i].th, NULL, client_main, &cl[i]);
+	}
+	struct recs all = { 0 };
+	for (int i = 0; i < cfg.clients; i++) {
+		pthread_join(cl[i].th, NULL);
+		for (size_t k = 0; k < cl[i].recs.n; k++)
+			*recs_add(&all) = cl[i].recs.r[k];
+		free(cl[i].recs.r);
+	}
+	double secs = (double)(now_ns() - cfg.start) / 1e9;
+	qsort(all.r, all.n, sizeof(*all.r), cmp_rec);
+	size_t count[3][3] = { { 0 } };
+	fprintf(out, "# fault-client run seed %" PRIu64 " clients %d nodes %d seconds %.1f\n", cfg.seed, cfg.clients,
+		nnodes, secs);
+	for (size_t i = 0; i < all.n; i++) {
+		const struct rec *r = &all.r[i];
+		print_rec(out, r);
+		count[r->kind == 'W' ? 0 : r->kind == 'R' ? 1 : 2][r->st[0] == 'o' ? 0 : r->st[0] == 'f' ? 1 : 2]++;
+	}
+	int rv = fclose(out) == 0 ? 0 : 2;
+	fprintf(stderr,
+		"fault-client: %zu ops in %.1f s: writes %zu ok / %zu failed / %zu unknown, consistent reads %zu ok / "
+		"%zu failed, local reads %zu ok / %zu failed\n",
+		all.n, secs, count[0][0], count[0][1], count[0][2], count[1][0], count[1][1], count[2][0],
+		count[2][1]);
+	free(all.r);
+	free(cl);
+	return rv;
+}
+
+/* --- final ------------------------------------------------------------------------- */
+
+struct keyset {
+	char **k;
+	size_t n, cap;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct final_job {
+	int node;
+	struct keyset *keys;
+	char **values;
+	int failures;
+	pthread_t th;
+};
+
+static void *final_node(void *arg)
+{
+	struct final_job *j = arg;
+	struct conn c = { -1, &nodes[j->node] };
+	for (size_t i = 0; i < j->keys->n; i++) {
+		char path[128], v[48];
+		struct resp r;
+		snprintf(path, sizeof(path), "/db/%s", j->keys->k[i]);
+		int tries = 0;
+		while (http(&c, "GET", path, NULL, 2000, &r) != SENT_ANSWERED || r.status != 200) {
+			if (++tries == 5)
+				break;
+			usleep(100000);
+		}
+		if (tries == 5) {
+			j->failures++;
+			snprintf(v, sizeof(v), "?unreachable");
+		} else {
+			value_from_body(v, sizeof(v), &r);
+		}
+		j->values[i] = strdup(v);
+	}
+	conn_close(&c);
+	return NULL;
+}
+
+static int do_final(const char *hist_path, const char *out_path, int wait_s)
+{
+	/* the keys written (and read) in the history */
+	FILE *h = fopen(hist_path, "re");
+	if (!h) {
+		perror(hist_path);
+		return 2;
+	}
+	struct keyset ks = { 0 }, hot = { 0 };
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, h) > 0) {
+		char key[128], kind;
+		if (sscanf(line, "O %*d %c %127s", &kind, key) != 2)
+			continue;
+		struct keyset *s = &ks;
+		if (s->n == s->cap) {
+			s->cap = s->cap ? s->cap * 2 : 1024;
+			s->k = realloc(s->k, s->cap * sizeof(*s->k));
+		}
+		s->k[s->n++] = strdup(key);
+	}
+	free(line);
+	fclose(h);
+	if (ks.n)
+		qsort(ks.k, ks.n, sizeof(*ks.k), cmp_str);
+	size_t u = 0;
+	for (size_t i = 0; i < ks.n; i++) {
+		if (u && !strcmp(ks.k[u - 1], ks.k[i])) {
+			free(ks.k[i]);
+			continue;
+		}
+		ks.k[u++] = ks.k[i];
+		if (ks.k[i][0] == 'h') {
+			if (hot.n == hot.cap) {
+				hot.cap = hot.cap ? hot.cap * 2 : 64;
+				hot.k = realloc(hot.k, hot.cap * sizeof(*hot.k));
+			}
+			hot.k[hot.n++] = ks.k[i];
+		}
+	}
+	ks.n = u;
+
+	/* converged: one leader, every node applied its commit index, twice */
+	struct nstatus st[MAX_NODES], prev[MAX_NODES];
+	int64_t deadline = now_ns() + (int64_t)wait_s * 1000000000;
+	int leader = -1, stable = 0;
+	while (now_ns() < deadline) {
+		leader = find_leader(st, 500);
+		bool ok = leader >= 0;
+		for (int i = 0; ok && i < nnodes; i++)
+			ok = st[i].up && st[i].applied == st[leader].commit && st[i].commit == st[leader].commit;
+		if (ok && stable && !memcmp(st, prev, sizeof(st)))
+			break;
+		stable = ok;
+		memcpy(prev, st, sizeof(st));
+		usleep(200000);
+	}
+	if (now_ns() >= deadline) {
+		fprintf(stderr, "fault-client final: no convergence in %d s:", wait_s);
+		for (int i = 0; i < nnodes; i++)
+			fprintf(stderr, " [%d %s %s term %" PRIu64 " commit %" PRIu64 " applied %" PRIu64 "]", i,
+				st[i].up ? "up" : "down", st[i].role, st[i].term, st[i].commit, st[i].applied);
+		fputc('\n', stderr);
+		return 1;
+	}
+
+	/* consistent reads of the hot keys: the end of each key's history */
+	FILE *ha = fopen(hist_path, "ae");
+	struct conn c = { -1, &nodes[leader] };
+	size_t creads = 0;
+	for (size_t i = 0; ha && i < hot.n; i++) {
+		char path[128];
+		struct resp r;
+		struct rec rec = { .client = FINAL_CLIENT, .kind = 'R', .st = "ok", .node = leader };
+		snprintf(rec.key, sizeof(rec.key), "%s", hot.k[i]);
+		snprintf(path, sizeof(path), "/db/%s?consistent=true", hot.k[i]);
+		rec.call = now_ns();
+		enum outcome o = http(&c, "GET", path, NULL, 2000, &r);
+		rec.ret = now_ns();
+		if (o != SENT_ANSWERED || r.status != 200)
+			continue;
+		value_from_body(rec.value, sizeof(rec.value), &r);
+		print_rec(ha, &rec);
+		creads++;
+	}
+	conn_close(&c);
+	if (!ha || fclose(ha) != 0) {
+		perror(hist_path);
+		return 2;
+	}
+
+	/* every key on every node, in parallel */
+	struct final_job jobs[MAX_NODES];
+	for (int i = 0; i < nnodes; i++) {
+		jobs[i] = (struct final_job){ .node = i, .keys = &ks, .values = calloc(ks.n + 1, sizeof(char *)) };
+		pthread_create(&jobs[i].th, NULL, final_node, &jobs[i]);
+	}
+	FILE *out = fopen(out_path, "we");
+	if (!out) {
+		perror(out_path);
+		return 2;
+	}
+	fprintf(out, "# fault-client final: leader %d,", leader);
+	for (int i = 0; i < nnodes; i++)
+		fprintf(out, " node %d applied %" PRIu64 " keys %ld;", i, st[i].applied, st[i].keys);
+	fputc('\n', out);
+	int failures = 0;
+	for (int i = 0; i < nnodes; i++) {
+		pthread_join(jobs[i].th, NULL);
+		failures += jobs[i].failures;
+		for (size_t k = 0; k < ks.n; k++) {
+			fprintf(out, "F %d %s %s\n", i, ks.k[k], jobs[i].values[k]);
+			free(jobs[i].values[k]);
+		}
+		free(jobs[i].values);
+	}
+	long keys0 = st[0].keys;
+	bool same_count = true;
+	for (int i = 1; i < nnodes; i++)
+		same_count = same_count && st[i].keys == keys0;
+	fprintf(stderr, "fault-client final: converged at index %" PRIu64 " (leader %d), %zu keys read on %d nodes, "
+		"%zu consistent reads; key counts %s\n",
+		st[leader].commit, leader, ks.n, nnodes, creads, same_count ? "equal" : "DIFFER");
+	if (!same_count)
+		fprintf(out, "# key counts differ between nodes\n");
+	if (fclose(out) != 0)
+		return 2;
+	for (size_t i = 0; i < ks.n; i++)
+		free(ks.k[i]);
+	free(ks.k);
+	free(hot.k);
+	return failures || !same_count ? 1 : 0;
+}
+
+/* --- main ------------------------------------------------------------------------------ */
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fault-client run|final|status|leader --nodes HOST:PORT,... [options] "
+			"(see tests/fault/fault_client.c)\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		usage();
+	const char *mode = argv[1], *out = NULL, *hist = NULL;
+	int wait_s = 60;
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			usage();
+		i++;
+		if (!strcmp(o, "--nodes")) {
+			if (parse_nodes(v) < 0)
+				usage();
+		} else if (!strcmp(o, "--out")) {
+			out = v;
+		} else if (!strcmp(o, "--history")) {
+			hist = v;
+		} else if (!strcmp(o, "--seconds")) {
+			cfg.seconds = atoi(v);
+		} else if (!strcmp(o, "--clients")) {
+			cfg.clients = atoi(v);
+		} else if (!strcmp(o, "--seed")) {
+			cfg.seed = strtoull(v, NULL, 10);
+		} else if (!strcmp(o, "--hot")) {
+			cfg.hot = atoi(v);
+		} else if (!strcmp(o, "--epoch-ms")) {
+			cfg.epoch_ms = atoi(v);
+		} else if (!strcmp(o, "--timeout-ms")) {
+			cfg.timeout_ms = atoi(v);
+		} else if (!strcmp(o, "--think-us")) {
+			cfg.think_us = atoi(v);
+		} else if (!strcmp(o, "--wait-s")) {
+			wait_s = atoi(v);
+		} else if (!strcmp(o, "--mix")) {
+			if (sscanf(v, "%u,%u,%u,%u", &cfg.mix[0], &cfg.mix[1], &cfg.mix[2], &cfg.mix[3]) != 4)
+				usage();
+		} else {
+			usage();
+		}
+	}
+	if (!nnodes || cfg.clients < 1 || cfg.hot < 1 || cfg.epoch_ms < 1 ||
+	    cfg.mix[0] + cfg.mix[1] + cfg.mix[2] + cfg.mix[3] == 0)
+		usage();
+	if (!strcmp(mode, "run")) {
+		if (!out)
+			usage();
+		return do_run(out);
+	}
+	if (!strcmp(mode, "final")) {
+		if (!out || !hist)
+			usage();
+		return do_final(hist, out, wait_s);
+	}
+	struct nstatus st[MAX_NODES];
+	int leader = find_leader(st, 500);
+	if (!strcmp(mode, "leader")) {
+		if (leader < 0)
+			return 1;
+		printf("%d\n", leader);
+		return 0;
+	}
+	if (!strcmp(mode, "status")) {
+		for (int i = 0; i < nnodes; i++)
+			printf("%d %s %s term %" PRIu64 " commit %" PRIu64 " applied %" PRIu64 " keys %ld\n", i,
+			       st[i].up ? "up" : "down", st[i].up ? st[i].role : "-", st[i].term, st[i].commit,
+			       st[i].applied, st[i].keys);
+		return 0;
+	}
+	usage();
+	return 2;
+}

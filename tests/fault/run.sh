@@ -1,0 +1,644 @@
+#!/bin/bash
+# tests/fault/run.sh — one randomized fault schedule against a real raftd
+# cluster, then every check of tests/fault/history.h on what the clients saw.
+#
+#   run.sh [--nodes 3] [--net lo|ns] [--seconds 20] [--seed N] [--clients 6]
+#          [--faults kill,stop,...] [--disk loop|dir] [--raftd PATH]
+#          [--node-env 'VAR=VALUE ...'] [--cycles N] [--save DIR] [--quiet]
+#
+# --net lo: every node on 127.0.0.1 (ports above the ephemeral range).
+# --net ns: one network namespace per node (10.77.S.N/24, S from the pid),
+#   veth pairs into a bridge of our own; the clients talk to the nodes over
+#   the bridge (10.77.S.254) and partitions are nftables rules inside the
+#   node namespaces that drop packets from chosen peers, one way or both.
+# --disk loop: each node's data directory on its own small ext4 on a loop
+#   device (image in /dev/shm), mounted commit=300 so that nothing reaches
+#   the "disk" but what is fsynced (or written back after 30 s). A power
+#   failure is: kill -9, copy the image as it is (what the loop device
+#   received = what was durable), unmount, mount the copy. Needs root.
+#
+# Faults (one at a time, held 1-3 s, 0.3-1.5 s apart; leader-biased):
+#   kill       kill -9 one node, restart it
+#   killall    kill -9 every node at once, restart them
+#   stop       SIGSTOP one node, SIGCONT it
+#   pausekill  SIGSTOP the followers, kill -9 the leader, SIGCONT, restart it
+#   partition  (ns) halves, leader isolated, bridge, one-way into the leader
+#   diskfail   restart a node with RAFTD_TEST_WAL_FAILPOINT (fsync/write EIO,
+#              write/fallocate ENOSPC, rename EIO): it must exit, is restarted
+#   member     /leave a follower under load; it stops; it rejoins afresh
+#   powerfail  (loop) power failure of one node
+#   powerall   (loop) power failure of every node at once
+#   enospc     (loop) fill a node's file system, then free it
+# --cycles N: instead of --seconds, N kill -9 cycles (the 1000-cycle goal).
+#
+# Exit: 0 clean; 1 a check failed (lost acknowledged writes, a history that is
+# not linearizable, diverged nodes, no convergence, a node that crashed
+# unexpectedly or a sanitizer report); 77 skipped (no root for ns/loop);
+# 99 the harness could not run. The last line is a RESULT line. A failing
+# run is saved with its seed to --save (default tests/fault/failures) for
+# replay: fault-check on the saved history gives the same verdict, and the
+# same command line replays the same fault schedule (timing differs).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top_builddir=${top_builddir:-$(cd "$here/../.." && pwd)}
+FC=${FAULT_CLIENT:-$top_builddir/tests/fault/fault-client}
+FCHECK=${FAULT_CHECK:-$top_builddir/tests/fault/fault-check}
+
+N=3 NET=lo SECONDS_RUN=20 SEED=${FAULT_SEED:-$(( ($$ * 7919 + $(date +%s)) % 100000 ))} CLIENTS=6
+FAULTS="" DISK=auto RAFTD=${RAFTD:-$top_builddir/tests/cluster/raftd-test} NODE_ENV="" CYCLES=0
+SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0
+argv="$*"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--nodes) N=$2 ;;
+	--net) NET=$2 ;;
+	--seconds) SECONDS_RUN=$2 ;;
+	--seed) SEED=$2 ;;
+	--clients) CLIENTS=$2 ;;
+	--faults) FAULTS=$2 ;;
+	--disk) DISK=$2 ;;
+	--raftd) RAFTD=$2 ;;
+	--node-env) NODE_ENV=$2 ;;
+	--cycles) CYCLES=$2 ;;
+	--save) SAVE=$2 ;;
+	--quiet) QUIET=1; shift; continue ;;
+	*) echo "run.sh: unknown option $1" >&2; exit 99 ;;
+	esac
+	shift 2
+done
+RANDOM=$SEED
+[ "$DISK" = auto ] && { [ "$(id -u)" = 0 ] && [ -e /dev/loop-control ] && DISK=loop || DISK=dir; }
+if [ -z "$FAULTS" ]; then
+	FAULTS="kill,killall,stop,pausekill,diskfail,member"
+	[ "$NET" = ns ] && FAULTS="$FAULTS,partition,partition,partition"
+	[ "$DISK" = loop ] && FAULTS="$FAULTS,powerfail,powerall,enospc"
+fi
+[ "$CYCLES" -gt 0 ] && FAULTS=kill
+skip() { echo "SKIP: $*"; echo "RESULT seed=$SEED skipped"; exit 77; }
+if [ "$NET" = ns ] || [ "$DISK" = loop ]; then
+	[ "$(id -u)" = 0 ] || skip "--net ns and --disk loop need root"
+fi
+if [ "$NET" = ns ]; then
+	command -v nft >/dev/null || skip "nft not installed (scripts/install-deps)"
+	command -v ip >/dev/null || skip "ip (iproute2) not installed"
+fi
+case ",$FAULTS," in *,partition,*) [ "$NET" = ns ] || { echo "run.sh: partition needs --net ns" >&2; exit 99; } ;; esac
+case ",$FAULTS," in *,powerfail,*|*,powerall,*|*,enospc,*)
+	[ "$DISK" = loop ] || { echo "run.sh: powerfail/powerall/enospc need --disk loop" >&2; exit 99; } ;; esac
+for b in "$RAFTD" "$FC" "$FCHECK"; do [ -x "$b" ] || { echo "run.sh: $b not built" >&2; exit 99; }; done
+IFS=, read -r -a FAULT_LIST <<<"$FAULTS"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-fault.XXXXXX")
+SCHED=$T/schedule.log
+T0=$(date +%s%N)
+log() {
+	local t=$(( ($(date +%s%N) - T0) / 1000000 ))
+	printf '%6d.%03d %s\n' $((t / 1000)) $((t % 1000)) "$*" >>"$SCHED"
+	[ "$QUIET" = 1 ] || printf '[%d.%03d] %s\n' $((t / 1000)) $((t % 1000)) "$*"
+}
+# Every random choice comes from RANDOM in this shell, never in a $(...)
+# subshell (bash reseeds those): same seed, same schedule.
+rnd() { R=$((RANDOM % $1)); }                       # R = 0..$1-1
+hold_s() { HOLD=$((1 + RANDOM % 2)).$((RANDOM % 10)); } # HOLD = 1.0-2.9 s
+gap_s() { GAP=0.$((3 + RANDOM % 7)); }
+
+# --- nodes -----------------------------------------------------------------------
+declare -a PID STATE HOST PORT NAME GEN ENVV EXPECT LEAVE_ASKED IP NSN MNT IMG LOOPDEV
+CRASHED=0 CLIENT_PID="" SUB="" BR=""
+if [ "$NET" = ns ]; then
+	for s in $(seq $(( $$ % 200 + 20 )) 254) $(seq 20 254); do
+		ip -o addr show | grep -q " 10\.77\.$s\." && continue
+		ip netns list | grep -q "^rft$s-" && continue
+		SUB=$s
+		break
+	done
+	[ -n "$SUB" ] || { echo "run.sh: no free 10.77.S.0/24" >&2; exit 99; }
+	BR=rfb$SUB
+else
+	BASE=$(( 61000 + ($$ % 390) * 10 ))
+fi
+NODES=""
+for n in $(seq 1 "$N"); do
+	if [ "$NET" = ns ]; then
+		IP[n]=10.77.$SUB.$n HOST[n]=10.77.$SUB.$n PORT[n]=4001 NSN[n]=rft$SUB-$n
+	else
+		HOST[n]=127.0.0.1 PORT[n]=$(( BASE + n ))
+	fi
+	STATE[n]=new GEN[n]=1 NAME[n]=n$n.1 ENVV[n]="" EXPECT[n]="" LEAVE_ASKED[n]=0
+	NODES="$NODES${NODES:+,}${HOST[n]}:${PORT[n]}"
+done
+ADDR() { echo "${HOST[$1]}:${PORT[$1]}"; }
+DATA() { if [ "$DISK" = loop ]; then echo "${MNT[$1]}/data"; else echo "$T/d$1"; fi; }
+
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$CLIENT_PID" ] && kill -9 "$CLIENT_PID" 2>/dev/null
+	for n in $(seq 1 "$N"); do
+		[ -n "${PID[n]:-}" ] || continue
+		kill -CONT "${PID[n]}" 2>/dev/null
+		kill -9 "${PID[n]}" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for n in $(seq 1 "$N"); do
+		[ -n "${NSN[n]:-}" ] && timeout 10 ip netns del "${NSN[n]}" 2>/dev/null
+		if [ -n "${MNT[n]:-}" ]; then
+			timeout 10 umount "${MNT[n]}" 2>/dev/null || timeout 10 umount -l "${MNT[n]}" 2>/dev/null
+		fi
+		[ -n "${LOOPDEV[n]:-}" ] && timeout 10 losetup -d "${LOOPDEV[n]}" 2>/dev/null
+	done
+	[ -n "$BR" ] && timeout 10 ip link del "$BR" 2>/dev/null
+	[ -n "${IMGDIR:-}" ] && rm -rf "$IMGDIR"
+	[ "${KEEP:-0}" = 1 ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 99' INT TERM
+
+# the node's process is gone (a zombie counts as gone): reap it and judge
+check_alive() {
+	local n pid st rc
+	for n in $(seq 1 "$N"); do
+		case ${STATE[n]} in up|stopped) ;; *) continue ;; esac
+		pid=${PID[n]}
+		st=""
+		{ read -r _ _ st _ <"/proc/$pid/stat"; } 2>/dev/null
+		[ -n "$st" ] && [ "$st" != Z ] && continue
+		wait "$pid"
+		rc=$?
+		STATE[n]=down
+		if [ -n "${EXPECT[n]}" ] && [ "$rc" = 1 ]; then
+			log "node $n exited with $rc (expected: ${EXPECT[n]})"
+		elif [ "${LEAVE_ASKED[n]}" = 1 ] && [ "$rc" = 0 ]; then
+			log "node $n exited with 0 after it was removed"
+			STATE[n]=gone
+		else
+			log "UNEXPECTED: node $n exited with status $rc"
+			CRASHED=$((CRASHED + 1))
+		fi
+	done
+}
+
+leader() { # node number of the leader, or empty
+	local i
+	i=$("$FC" leader --nodes "$NODES" 2>/dev/null) && echo $((i + 1))
+}
+
+some_up() { # PICK = a random node that is up, the leader half of the time
+	local l c=() n
+	PICK=""
+	rnd 2
+	if [ "$R" = 0 ]; then
+		l=$(leader)
+		[ -n "$l" ] && [ "${STATE[l]}" = up ] && { PICK=$l; return; }
+	fi
+	for n in $(seq 1 "$N"); do [ "${STATE[n]}" = up ] && c+=("$n"); done
+	[ ${#c[@]} -gt 0 ] && { rnd ${#c[@]}; PICK=${c[R]}; }
+}
+
+join_target() { # HOST:PORT of the leader, else of another node that is up
+	local l n
+	l=$(leader)
+	[ -n "$l" ] && [ "$l" != "$1" ] && { ADDR "$l"; return; }
+	for n in $(seq 1 "$N"); do [ "$n" != "$1" ] && [ "${STATE[n]}" = up ] && { ADDR "$n"; return; }; done
+	[ "$1" = 1 ] && ADDR 2 || ADDR 1
+}
+
+# node_start N [ENV...]: start (or restart) node N; -join is ignored by a node
+# whose log is not empty, and makes one whose log is empty join, not found a
+# cluster of its own.
+node_start() {
+	local n=$1 join=() e
+	shift
+	e="$NODE_ENV $*"
+	if [ "${STATE[n]}" != new ] || [ "$n" != 1 ]; then
+		join=(-join "$(join_target "$n")")
+	fi
+	mkdir -p "$(DATA "$n")"
+	local cmd=(env $e "$RAFTD" -p "${PORT[n]}" -h "${HOST[n]}" --listen "${HOST[n]}" --name "${NAME[n]}"
+		--election-timeout-ms "${ELECTION_MS:-300}" --heartbeat-ms "${HEARTBEAT_MS:-50}"
+		--snapshot-threshold "${SNAPSHOT_THRESHOLD:-2000}" --segment-size 1M "${join[@]}" "$(DATA "$n")")
+	echo "### $(date +%T.%N) start: ${cmd[*]}" >>"$T/n$n.log"
+	if [ "$NET" = ns ]; then
+		ip netns exec "${NSN[n]}" "${cmd[@]}" >>"$T/n$n.log" 2>&1 &
+	else
+		"${cmd[@]}" >>"$T/n$n.log" 2>&1 &
+	fi
+	PID[n]=$!
+	STATE[n]=up
+	ENVV[n]="$*"
+	local i
+	for i in $(seq 50); do
+		curl -s -m 0.5 -o /dev/null "http://$(ADDR "$n")/status" && return 0
+		check_alive
+		[ "${STATE[n]}" = up ] || return 1
+		sleep 0.1
+	done
+	log "node $n does not answer /status after 5 s"
+	return 1
+}
+
+node_signal() { # N SIGNAL
+	kill "-$2" "${PID[$1]}" 2>/dev/null
+	if [ "$2" = KILL ]; then
+		wait "${PID[$1]}" 2>/dev/null
+		STATE[$1]=down
+	fi
+}
+
+# --- network namespaces and partitions ---------------------------------------------------
+net_setup() {
+	ip link add "$BR" type bridge || return 1
+	ip addr add "10.77.$SUB.254/24" dev "$BR" && ip link set "$BR" up || return 1
+	local n
+	for n in $(seq 1 "$N"); do
+		ip netns add "${NSN[n]}" || return 1
+		ip link add "rfv$SUB-$n" type veth peer name eth0 netns "${NSN[n]}" || return 1
+		ip link set "rfv$SUB-$n" master "$BR" up || return 1
+		ip -n "${NSN[n]}" addr add "${IP[n]}/24" dev eth0 || return 1
+		ip -n "${NSN[n]}" link set eth0 up && ip -n "${NSN[n]}" link set lo up || return 1
+		ip netns exec "${NSN[n]}" nft -f - <<-EOF || return 1
+			table inet fault {
+				chain in { type filter hook input priority 0; policy accept; }
+			}
+		EOF
+	done
+}
+
+cut_oneway() { # FROM TO: TO stops receiving anything from FROM
+	ip netns exec "${NSN[$2]}" nft add rule inet fault in ip saddr "${IP[$1]}" drop
+}
+cut_both() { cut_oneway "$1" "$2"; cut_oneway "$2" "$1"; }
+heal_net() {
+	local n
+	for n in $(seq 1 "$N"); do ip netns exec "${NSN[n]}" nft flush chain inet fault in; done
+}
+
+# --- loop-device disks ------------------------------------------------------------------------
+IMGDIR=""
+disk_setup() {
+	local base=/dev/shm
+	[ -w "$base" ] || base=$T
+	IMGDIR=$(mktemp -d "$base/raftd-fault-img.XXXXXX") || return 1
+	local n
+	for n in $(seq 1 "$N"); do
+		IMG[n]=$IMGDIR/n$n.img
+		MNT[n]=$T/mnt$n
+		mkdir -p "${MNT[n]}"
+		truncate -s 96M "${IMG[n]}" && mkfs.ext4 -q -m 0 -F "${IMG[n]}" || return 1
+		disk_mount "$n" || return 1
+	done
+}
+disk_mount() {
+	LOOPDEV[$1]=$(losetup -f --show "${IMG[$1]}") || return 1
+	mount -o commit=300 "${LOOPDEV[$1]}" "${MNT[$1]}"
+}
+# What the disk holds after a power failure: what reached the loop device.
+disk_powerfail() {
+	cp --sparse=always "${IMG[$1]}" "${IMG[$1]}.crash" || return 1
+	umount "${MNT[$1]}" || umount -l "${MNT[$1]}"
+	losetup -d "${LOOPDEV[$1]}"
+	LOOPDEV[$1]=""
+	mv "${IMG[$1]}.crash" "${IMG[$1]}"
+	disk_mount "$1"
+}
+
+# --- faults ----------------------------------------------------------------------------------
+f_kill() {
+	some_up
+	local n=$PICK
+	[ -n "$n" ] || return 0
+	log "kill -9 node $n"
+	node_signal "$n" KILL
+	hold_s
+	sleep "${1:-$HOLD}"
+	log "restart node $n"
+	node_start "$n"
+}
+
+f_killall() {
+	local n
+	log "kill -9 every node"
+	for n in $(seq 1 "$N"); do [ "${STATE[n]}" = up ] && node_signal "$n" KILL; done
+	rnd 10
+	sleep "0.$R"
+	log "restart every node"
+	for n in $(seq 1 "$N"); do [ "${STATE[n]}" = down ] && node_start "$n"; done
+}
+
+f_stop() {
+	some_up
+	local n=$PICK
+	[ -n "$n" ] || return 0
+	log "SIGSTOP node $n"
+	node_signal "$n" STOP
+	STATE[n]=stopped
+	hold_s
+	sleep "$HOLD"
+	log "SIGCONT node $n"
+	node_signal "$n" CONT
+	STATE[n]=up
+}
+
+# The leader alone: its followers paused, then the leader killed while they
+# are; they resume and elect one of them; the old leader comes back. A leader
+# that acknowledged anything alone in that window (RAFTD_TEST_RAFT_FAULT=1)
+# loses it here.
+f_pausekill() {
+	local l n
+	l=$(leader)
+	[ -n "$l" ] || return 0
+	log "SIGSTOP every follower of leader $l"
+	for n in $(seq 1 "$N"); do
+		[ "$n" != "$l" ] && [ "${STATE[n]}" = up ] && { node_signal "$n" STOP; STATE[n]=stopped; }
+	done
+	rnd 10
+	sleep "0.$((5 + R / 2))"
+	log "kill -9 leader $l; SIGCONT the others"
+	node_signal "$l" KILL
+	for n in $(seq 1 "$N"); do
+		[ "${STATE[n]}" = stopped ] && { node_signal "$n" CONT; STATE[n]=up; }
+	done
+	hold_s
+	sleep "$HOLD"
+	log "restart node $l"
+	node_start "$l"
+}
+
+f_partition() {
+	local l order=() n i a b kind
+	l=$(leader)
+	for n in $(seq 1 "$N"); do order+=("$n"); done
+	for ((i = N - 1; i > 0; i--)); do # shuffle
+		rnd $((i + 1))
+		b=$R
+		a=${order[i]} order[i]=${order[b]} order[b]=$a
+	done
+	rnd 4
+	kind=$R
+	[ -z "$l" ] && [ "$kind" != 0 ] && kind=0
+	case $kind in
+	0)
+		local m=$(( (N - 1) / 2 ))
+		log "partition: minority {${order[*]:0:m}} | majority {${order[*]:m}}"
+		for a in "${order[@]:0:m}"; do for b in "${order[@]:m}"; do cut_both "$a" "$b"; done; done
+		;;
+	1)
+		log "partition: leader $l isolated"
+		for n in $(seq 1 "$N"); do [ "$n" != "$l" ] && cut_both "$l" "$n"; done
+		;;
+	2)
+		# a bridge node sees both sides, which do not see each other
+		local br=${order[0]} rest=("${order[@]:1}") h=$(( (N - 1) / 2 ))
+		log "partition: bridge $br between {${rest[*]:0:h}} and {${rest[*]:h}}"
+		for a in "${rest[@]:0:h}"; do for b in "${rest[@]:h}"; do cut_both "$a" "$b"; done; done
+		;;
+	3)
+		log "partition: one way, leader $l receives from nobody (it still sends)"
+		for n in $(seq 1 "$N"); do [ "$n" != "$l" ] && cut_oneway "$n" "$l"; done
+		;;
+	esac
+	hold_s
+	sleep "$HOLD"
+	log "heal the network"
+	heal_net
+}
+
+f_diskfail() {
+	some_up
+	local n=$PICK kinds=("fsync:%d:5" "write:%d:5" "write:%d:28" "fallocate:%d:28" "rename:%d:5" "fsync:%d:28")
+	[ -n "$n" ] || return 0
+	local spec
+	rnd ${#kinds[@]}
+	# shellcheck disable=SC2059
+	printf -v spec "${kinds[R]}" $((2 + RANDOM % 30))
+	log "restart node $n with RAFTD_TEST_WAL_FAILPOINT=$spec"
+	node_signal "$n" KILL
+	EXPECT[n]="failpoint $spec"
+	node_start "$n" "RAFTD_TEST_WAL_FAILPOINT=$spec"
+	hold_s
+	sleep "$HOLD"
+	check_alive
+	if [ "${STATE[n]}" = up ]; then
+		log "node $n still up ($spec not reached): kill -9"
+		node_signal "$n" KILL
+	fi
+	EXPECT[n]=""
+	log "restart node $n without failpoint"
+	node_start "$n"
+}
+
+f_member() {
+	local l x c=() n code
+	l=$(leader)
+	[ -n "$l" ] || return 0
+	for n in $(seq 1 "$N"); do [ "$n" != "$l" ] && [ "${STATE[n]}" = up ] && c+=("$n"); done
+	[ ${#c[@]} -gt 0 ] || return 0
+	rnd ${#c[@]}
+	x=${c[R]}
+	log "leave: node $x (${NAME[x]}) through leader $l"
+	LEAVE_ASKED[x]=1
+	code=$(curl -s -m 12 -o /dev/null -w '%{http_code}' -XPOST "http://$(ADDR "$l")/leave" \
+		-d "{\"name\":\"${NAME[x]}\"}")
+	log "leave of node $x: HTTP $code"
+	for _ in $(seq 50); do
+		check_alive
+		[ "${STATE[x]}" = up ] || break
+		sleep 0.1
+	done
+	if [ "${STATE[x]}" = up ]; then
+		# not removed (leadership changed, or the change is still to commit)
+		log "node $x still running after its leave; left as it is"
+		return 0
+	fi
+	rnd 10
+	sleep "0.$R"
+	node_rejoin "$x"
+}
+
+# a removed node comes back as a new member: empty data, a new name
+node_rejoin() {
+	local x=$1
+	rm -rf "$(DATA "$x")"
+	GEN[x]=$((GEN[x] + 1))
+	NAME[x]=n$x.${GEN[x]}
+	LEAVE_ASKED[x]=0
+	STATE[x]=down
+	log "node $x rejoins as ${NAME[x]}"
+	node_start "$x"
+	wait_joined "$x"
+}
+
+# a joiner keeps asking the address it was given; when that is no longer the
+# leader, start it again towards the leader
+wait_joined() {
+	local n=$1 try i s
+	for try in 1 2 3 4 5 6; do
+		for i in $(seq 30); do
+			s=$("$FC" status --nodes "$(ADDR "$n")" 2>/dev/null)
+			case $s in *" commit 0 "*|*down*|"") ;; *) return 0 ;; esac
+			check_alive
+			[ "${STATE[n]}" = up ] || break
+			sleep 0.1
+		done
+		log "node $n has not joined yet; start it again towards the leader"
+		[ "${STATE[n]}" = up ] && node_signal "$n" KILL
+		node_start "$n"
+	done
+	log "node $n did not join"
+	return 1
+}
+
+f_powerfail() {
+	some_up
+	local n=$PICK
+	[ -n "$n" ] || return 0
+	log "power failure of node $n"
+	node_signal "$n" KILL
+	disk_powerfail "$n" || log "power failure of node $n: image copy failed"
+	rnd 10
+	sleep "0.$R"
+	log "restart node $n after its power failure"
+	node_start "$n"
+}
+
+f_powerall() {
+	local n
+	log "power failure of every node"
+	for n in $(seq 1 "$N"); do [ "${STATE[n]}" = up ] || [ "${STATE[n]}" = stopped ] && node_signal "$n" KILL; done
+	for n in $(seq 1 "$N"); do [ "${STATE[n]}" = down ] && disk_powerfail "$n"; done
+	log "restart every node"
+	for n in $(seq 1 "$N"); do [ "${STATE[n]}" = down ] && node_start "$n"; done
+}
+
+f_enospc() {
+	some_up
+	local n=$PICK avail
+	[ -n "$n" ] || return 0
+	avail=$(df --output=avail -B1 "${MNT[n]}" | tail -1)
+	log "file system of node $n full (filling $avail bytes)"
+	EXPECT[n]="ENOSPC"
+	fallocate -l "$avail" "${MNT[n]}/filler" 2>/dev/null || dd if=/dev/zero of="${MNT[n]}/filler" bs=1M 2>/dev/null
+	hold_s
+	sleep "$HOLD"
+	rm -f "${MNT[n]}/filler"
+	check_alive
+	EXPECT[n]=""
+	log "file system of node $n has room again"
+	if [ "${STATE[n]}" = down ]; then
+		log "restart node $n"
+		node_start "$n"
+	fi
+}
+
+# every fault undone, every node running and a member
+heal_all() {
+	local n
+	[ "$NET" = ns ] && heal_net
+	for n in $(seq 1 "$N"); do
+		[ "${STATE[n]}" = stopped ] && { node_signal "$n" CONT; STATE[n]=up; }
+		[ "$DISK" = loop ] && rm -f "${MNT[n]}/filler"
+		EXPECT[n]=""
+	done
+	check_alive
+	for n in $(seq 1 "$N"); do
+		case ${STATE[n]} in
+		down) node_start "$n" ;;
+		gone) node_rejoin "$n" ;;
+		esac
+	done
+	# a node asked to leave but still running: its removal may have
+	# committed meanwhile, or not; make it a member again either way
+	for n in $(seq 1 "$N"); do
+		[ "${LEAVE_ASKED[n]}" = 1 ] || continue
+		for _ in $(seq 20); do check_alive; [ "${STATE[n]}" = up ] || break; sleep 0.1; done
+		if [ "${STATE[n]}" = up ]; then
+			LEAVE_ASKED[n]=0
+		else
+			node_rejoin "$n"
+		fi
+	done
+}
+
+# --- the run -------------------------------------------------------------------------------------
+fail_setup() { log "setup failed: $*"; echo "RESULT seed=$SEED harness-error"; exit 99; }
+log "seed $SEED: $N nodes, net $NET, disk $DISK, faults $FAULTS, ${CYCLES:+cycles $CYCLES, }seconds $SECONDS_RUN, raftd $RAFTD${NODE_ENV:+ with $NODE_ENV}"
+if [ "$NET" = ns ]; then net_setup || fail_setup "network namespaces"; fi
+if [ "$DISK" = loop ]; then disk_setup || fail_setup "loop devices"; fi
+node_start 1 || fail_setup "node 1 does not start"
+for n in $(seq 2 "$N"); do node_start "$n" || fail_setup "node $n does not start"; done
+for n in $(seq 2 "$N"); do wait_joined "$n" || fail_setup "node $n does not join"; done
+log "cluster up: $NODES"
+
+client_secs=$SECONDS_RUN
+[ "$CYCLES" -gt 0 ] && client_secs=100000
+"$FC" run --nodes "$NODES" --out "$T/history" --seconds "$client_secs" --clients "$CLIENTS" --seed "$SEED" \
+	${CLIENT_ARGS:-} 2>"$T/client.log" &
+CLIENT_PID=$!
+start=$(date +%s)
+cycle=0
+while :; do
+	if [ "$CYCLES" -gt 0 ]; then
+		[ "$cycle" -lt "$CYCLES" ] || break
+		cycle=$((cycle + 1))
+		f_kill "0.$((1 + RANDOM % 5))"
+		check_alive
+		sleep "0.$((1 + RANDOM % 4))"
+		continue
+	fi
+	[ $(( $(date +%s) - start )) -lt $((SECONDS_RUN - 2)) ] || break
+	gap_s
+	sleep "$GAP"
+	check_alive
+	rnd ${#FAULT_LIST[@]}
+	f=${FAULT_LIST[R]}
+	"f_$f"
+	check_alive
+done
+[ "$CYCLES" -gt 0 ] && kill -USR1 "$CLIENT_PID"
+log "faults over; healing"
+heal_all
+wait "$CLIENT_PID"
+client_rc=$?
+CLIENT_PID=""
+log "$(tail -1 "$T/client.log")"
+[ "$client_rc" = 0 ] || log "fault-client run exited with $client_rc"
+
+converged=yes
+if ! "$FC" final --nodes "$NODES" --history "$T/history" --out "$T/final" --wait-s "${FINAL_WAIT_S:-60}" \
+	2>>"$T/client.log"; then
+	converged=no
+fi
+log "$(tail -1 "$T/client.log")"
+check_alive
+for n in $(seq 1 "$N"); do
+	if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T/n$n.log"; then
+		log "UNEXPECTED: sanitizer report in node $n's log"
+		CRASHED=$((CRASHED + 1))
+	fi
+done
+"$FCHECK" "$T/history" "$T/final" >"$T/check.txt" 2>&1
+check_rc=$?
+summary=$(tail -1 "$T/check.txt")
+log "$summary"
+grep -v '^check:' "$T/check.txt" | head -20 | while IFS= read -r l; do log "  $l"; done
+num() { sed -n "s/.* \([0-9][0-9]*\) $1.*/\1/p" <<<"$summary" | head -1; }
+ops=$(sed -n 's/^check: \([0-9]*\) ops.*/\1/p' <<<"$summary")
+wok=$(sed -n 's/.*writes \([0-9]*\) ok.*/\1/p' <<<"$summary")
+result="seed=$SEED nodes=$N net=$NET disk=$DISK seconds=$(( $(date +%s) - start )) ops=${ops:-0} writes_ok=${wok:-0}"
+result="$result lost=$(num 'lost acknowledged') violations=$(num violations) diverged=$(num 'keys diverged')"
+result="$result converged=$converged crashed=$CRASHED"
+rc=0
+[ "$check_rc" = 0 ] && [ "$converged" = yes ] && [ "$CRASHED" = 0 ] || rc=1
+[ "$check_rc" = 2 ] && rc=99
+if [ "$rc" != 0 ]; then
+	dir=$SAVE/seed-$SEED-$NET-$N-$(date +%Y%m%d-%H%M%S)
+	mkdir -p "$dir" && cp "$T"/history "$T"/final "$T"/check.txt "$T"/schedule.log "$T"/client.log "$T"/n*.log "$dir"/ 2>/dev/null
+	cat >"$dir/REPLAY" <<-EOF
+		# the same checks on the same history:
+		$FCHECK $dir/history $dir/final
+		# the same fault schedule again (same seed; timing differs):
+		$0 $argv --seed $SEED
+	EOF
+	log "saved to $dir"
+fi
+echo "RESULT $result $([ $rc = 0 ] && echo PASS || echo FAIL)"
+exit $rc
