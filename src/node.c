@@ -1,8 +1,10 @@
 /* src/node.c — one raftd node on one io_uring; see node.h.
  *
  * Sections: state, the core driver (events in, actions out), the WAL's
- * callbacks, peers (outgoing RPCs, kind probes), the HTTP API (raft RPCs,
- * /db, /join, /leave, /status, /metrics), snapshots, start-up and shutdown.
+ * callbacks, peers (outgoing RPCs, kind probes and their saved hints), the
+ * HTTP API (raft RPCs, /db incl. DELETE, /join, /leave with changes held
+ * back until the core takes them, /status, /metrics), snapshots, the
+ * /raftd admin endpoints (snapshot, transfer), start-up and shutdown.
  */
 #include "src/node.h"
 
