@@ -1,4 +1,4 @@
-# Fault-tolerance suite (tests/fault/README.md): real raftd clusters under
+# Fault-tolerance suite (README.md, "Fault tolerance"): real raftd clusters under
 # partitions, crashes, pauses, membership changes and disk faults, with every
 # client history checked for linearizability and lost writes.
 
@@ -38,3 +38,37 @@ tests_fault_raftd_nofsync_SOURCES = src/raftd.c
 tests_fault_raftd_nofsync_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a \
 	src/libkv.a src/libconfig.a src/libloop.a tests/fault/libwal_nofsync.a proto/libwire.a \
 	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
+
+# make check runs one short schedule of each kind and both negative controls
+# (the namespace and loop-device parts need root and skip without it);
+# tests/fault/run.sh runs one schedule by hand.
+FAULT_TESTS = tests/fault/test_linz tests/fault/check-lo.sh tests/fault/check-ns.sh \
+	tests/fault/control-ack.sh tests/fault/control-nofsync.sh
+TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/control-ack.sh \
+	tests/fault/control-nofsync.sh
+EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh \
+	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/long.sh tests/fault/kill9.sh
+
+FAULT_SCHEDULES = 100
+FAULT_SECONDS = 60
+FAULT_CYCLES = 1000
+FAULT_BINS = tests/cluster/raftd-test tests/fault/raftd-nofsync tests/fault/fault-client \
+	tests/fault/fault-check tests/fault/test_linz
+
+# the short suite alone (what CI runs as part of make check)
+fault-check: $(FAULT_BINS)
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(FAULT_TESTS)'
+
+# the goals: FAULT_SCHEDULES schedules of FAULT_SECONDS, and FAULT_CYCLES
+# kill -9 cycles under load
+fault-long: $(FAULT_BINS)
+	top_builddir='$(abs_top_builddir)' $(srcdir)/tests/fault/long.sh $(FAULT_SCHEDULES) $(FAULT_SECONDS)
+
+fault-kill9: $(FAULT_BINS)
+	top_builddir='$(abs_top_builddir)' $(srcdir)/tests/fault/kill9.sh $(FAULT_CYCLES)
+
+clean-local: clean-fault
+clean-fault:
+	rm -rf tests/fault/failures tests/fault/controls
+
+.PHONY: fault-check fault-long fault-kill9 clean-fault

@@ -27,7 +27,9 @@
  * the leader's commit index (twice in a row), then reads every hot key
  * consistently at the leader (appended to the history as client 1000) and
  * every key written in the history locally on every node (F records to
- * --out). Exits 1 when the cluster does not converge within --wait-s.
+ * --out). Exits 1 when the cluster does not converge within --wait-s (the
+ * reads are made anyway, from the nodes that answer) or a node does not
+ * answer them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -588,17 +590,19 @@ static void *final_node(void *arg)
 		struct resp r;
 		snprintf(path, sizeof(path), "/db/%s", j->keys->k[i]);
 		int tries = 0;
+		/* a node that stopped answering is not waited for key after key */
+		int max_tries = j->failures >= 3 ? 1 : 5;
 		while (http(&c, "GET", path, NULL, 2000, &r) != SENT_ANSWERED || r.status != 200) {
-			if (++tries == 5)
+			if (++tries == max_tries)
 				break;
 			usleep(100000);
 		}
-		if (tries == 5) {
+		if (tries == max_tries) {
 			j->failures++;
-			snprintf(v, sizeof(v), "?unreachable");
-		} else {
-			value_from_body(v, sizeof(v), &r);
+			j->values[i] = NULL; /* no F record: the node did not answer */
+			continue;
 		}
+		value_from_body(v, sizeof(v), &r);
 		j->values[i] = strdup(v);
 	}
 	conn_close(&c);
@@ -663,20 +667,21 @@ static int do_final(const char *hist_path, const char *out_path, int wait_s)
 		memcpy(prev, st, sizeof(st));
 		usleep(200000);
 	}
-	if (now_ns() >= deadline) {
+	bool converged = now_ns() < deadline;
+	if (!converged) {
+		/* read what there is anyway: the checks say what went wrong */
 		fprintf(stderr, "fault-client final: no convergence in %d s:", wait_s);
 		for (int i = 0; i < nnodes; i++)
 			fprintf(stderr, " [%d %s %s term %" PRIu64 " commit %" PRIu64 " applied %" PRIu64 "]", i,
 				st[i].up ? "up" : "down", st[i].role, st[i].term, st[i].commit, st[i].applied);
 		fputc('\n', stderr);
-		return 1;
 	}
 
 	/* consistent reads of the hot keys: the end of each key's history */
 	FILE *ha = fopen(hist_path, "ae");
-	struct conn c = { -1, &nodes[leader] };
+	struct conn c = { -1, &nodes[leader < 0 ? 0 : leader] };
 	size_t creads = 0;
-	for (size_t i = 0; ha && i < hot.n; i++) {
+	for (size_t i = 0; ha && leader >= 0 && i < hot.n; i++) {
 		char path[128];
 		struct resp r;
 		struct rec rec = { .client = FINAL_CLIENT, .kind = 'R', .st = "ok", .node = leader };
@@ -717,18 +722,22 @@ static int do_final(const char *hist_path, const char *out_path, int wait_s)
 		pthread_join(jobs[i].th, NULL);
 		failures += jobs[i].failures;
 		for (size_t k = 0; k < ks.n; k++) {
-			fprintf(out, "F %d %s %s\n", i, ks.k[k], jobs[i].values[k]);
+			if (jobs[i].values[k])
+				fprintf(out, "F %d %s %s\n", i, ks.k[k], jobs[i].values[k]);
 			free(jobs[i].values[k]);
 		}
+		if (jobs[i].failures)
+			fprintf(out, "# node %d did not answer %d reads\n", i, jobs[i].failures);
 		free(jobs[i].values);
 	}
 	long keys0 = st[0].keys;
 	bool same_count = true;
 	for (int i = 1; i < nnodes; i++)
 		same_count = same_count && st[i].keys == keys0;
-	fprintf(stderr, "fault-client final: converged at index %" PRIu64 " (leader %d), %zu keys read on %d nodes, "
+	fprintf(stderr, "fault-client final: %s at index %" PRIu64 " (leader %d), %zu keys read on %d nodes, "
 		"%zu consistent reads; key counts %s\n",
-		st[leader].commit, leader, ks.n, nnodes, creads, same_count ? "equal" : "DIFFER");
+		converged ? "converged" : "NOT converged", leader >= 0 ? st[leader].commit : 0, leader, ks.n, nnodes,
+		creads, same_count ? "equal" : "DIFFER");
 	if (!same_count)
 		fprintf(out, "# key counts differ between nodes\n");
 	if (fclose(out) != 0)
@@ -737,7 +746,7 @@ static int do_final(const char *hist_path, const char *out_path, int wait_s)
 		free(ks.k[i]);
 	free(ks.k);
 	free(hot.k);
-	return failures || !same_count ? 1 : 0;
+	return failures || !same_count || !converged ? 1 : 0;
 }
 
 /* --- main ------------------------------------------------------------------------------ */

@@ -134,7 +134,8 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$CLIENT_PID" ] && kill -9 "$CLIENT_PID" 2>/dev/null
 	for n in $(seq 1 "$N"); do
-		[ -n "${PID[n]:-}" ] || continue
+		# only processes not reaped yet: a reaped pid may be someone else's now
+		case ${STATE[n]:-} in up|stopped) ;; *) continue ;; esac
 		kill -CONT "${PID[n]}" 2>/dev/null
 		kill -9 "${PID[n]}" 2>/dev/null
 	done
@@ -294,7 +295,10 @@ disk_mount() {
 # What the disk holds after a power failure: what reached the loop device.
 disk_powerfail() {
 	cp --sparse=always "${IMG[$1]}" "${IMG[$1]}.crash" || return 1
-	umount "${MNT[$1]}" || umount -l "${MNT[$1]}"
+	# the killed node's io_uring may hold its files a moment longer
+	local i
+	for i in $(seq 20); do umount "${MNT[$1]}" 2>/dev/null && break; sleep 0.1; done
+	[ "$i" = 20 ] && umount -l "${MNT[$1]}"
 	losetup -d "${LOOPDEV[$1]}"
 	LOOPDEV[$1]=""
 	mv "${IMG[$1]}.crash" "${IMG[$1]}"
@@ -609,6 +613,23 @@ if ! "$FC" final --nodes "$NODES" --history "$T/history" --out "$T/final" --wait
 fi
 log "$(tail -1 "$T/client.log")"
 check_alive
+# a clean stop: SIGTERM, exit status 0 within 10 s (and LeakSanitizer's
+# report, in a sanitizer build)
+for n in $(seq 1 "$N"); do [ "${STATE[n]}" = up ] && kill -TERM "${PID[n]}"; done
+for n in $(seq 1 "$N"); do
+	[ "${STATE[n]}" = up ] || continue
+	for _ in $(seq 100); do
+		st=""
+		{ read -r _ _ st _ <"/proc/${PID[n]}/stat"; } 2>/dev/null
+		[ -n "$st" ] && [ "$st" != Z ] || break
+		sleep 0.1
+	done
+	[ -n "$st" ] && [ "$st" != Z ] && { log "UNEXPECTED: node $n still running 10 s after SIGTERM"; kill -9 "${PID[n]}"; }
+	wait "${PID[n]}"
+	rc=$?
+	STATE[n]=down
+	[ "$rc" = 0 ] || { log "UNEXPECTED: node $n exited with $rc after SIGTERM"; CRASHED=$((CRASHED + 1)); }
+done
 for n in $(seq 1 "$N"); do
 	if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T/n$n.log"; then
 		log "UNEXPECTED: sanitizer report in node $n's log"

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Negative control: raftd-test with RAFTD_TEST_RAFT_FAULT=1 (a leader
+# commits its own entries without a majority) must be caught, as lost
+# acknowledged writes or a history that is not linearizable, within three
+# short schedules of the leader left alone (followers paused, then the
+# leader killed). Passes when caught.
+here=$(dirname "$0")
+save=${top_builddir:-.}/tests/fault/controls
+for try in 1 2 3; do
+	out=$(timeout -k 10 120 "$here/run.sh" --nodes 3 --net lo --disk dir --seconds 10 --quiet \
+		--faults pausekill --node-env RAFTD_TEST_RAFT_FAULT=1 --save "$save" \
+		${FAULT_SEED:+--seed "$FAULT_SEED"})
+	rc=$?
+	echo "$out" | tail -1
+	case $out in
+	*" lost=0 violations=0 "*) ;;
+	*" lost="*" violations="*)
+		[ "$rc" = 1 ] && { echo "caught on schedule $try"; rm -rf "$save"; exit 0; } ;;
+	esac
+	[ "$rc" = 77 ] && exit 77
+done
+echo "FAIL: RAFTD_TEST_RAFT_FAULT=1 was not caught in three schedules"
+exit 1

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Negative control: raftd-nofsync (the WAL never syncs) must lose
+# acknowledged writes when every node loses power at once (data on loop
+# devices; an image copy is what survives), within three short schedules.
+# Needs root (skipped otherwise). Passes when caught.
+here=$(dirname "$0")
+bin=${top_builddir:-.}/tests/fault/raftd-nofsync
+save=${top_builddir:-.}/tests/fault/controls
+for try in 1 2 3; do
+	out=$(timeout -k 10 120 "$here/run.sh" --nodes 3 --net lo --disk loop --seconds 10 --quiet \
+		--faults powerall --raftd "$bin" --save "$save" ${FAULT_SEED:+--seed "$FAULT_SEED"})
+	rc=$?
+	echo "$out" | tail -1
+	[ "$rc" = 77 ] && exit 77
+	case $out in
+	*" lost=0 "*) ;;
+	*" lost="*) [ "$rc" = 1 ] && { echo "caught on schedule $try"; rm -rf "$save"; exit 0; } ;;
+	esac
+done
+echo "FAIL: a WAL without fsync was not caught in three schedules"
+exit 1
