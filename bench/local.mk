@@ -1,0 +1,12 @@
+# bench/local.mk — `make bench`: raftd against etcd on this machine, one run,
+# one table (bench/run, issue 9). Not part of `make check`. Settings go on the
+# command line and reach bench/run through the environment, e.g.
+#   make bench BENCH_SECS=3 BENCH_REPS=1 BENCH_SKIP=wal,rss,restart
+# Results: $(srcdir)/bench/results/ (results.md, writes.png, perf-leader.txt).
+EXTRA_DIST += bench/run bench/wrk.lua bench/report.py bench/starttime.py bench/flame.py bench/writes.gp
+
+bench: src/raftd$(EXEEXT) tests/wal/bench_wal$(EXEEXT)
+	RAFTD='$(abs_top_builddir)/src/raftd$(EXEEXT)' \
+	BENCH_WAL='$(abs_top_builddir)/tests/wal/bench_wal$(EXEEXT)' \
+	$(top_srcdir)/bench/run
+.PHONY: bench

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""bench/report.py — the table of bench/run, from what it measured.
+
+Reads $W/runs.tsv (one line per wrk run: system conns rep writes/s p50_us
+p99_us errors requests wrk_cpu_s leader_cpu_ticks cluster_cpu_ticks machine_busy_percent), $W/wal.txt (tests/wal/bench_wal's output)
+and the figures bench/run exports; prints results.md on stdout and writes
+$BENCH_OUT/writes.tsv for bench/writes.gp.
+"""
+import os
+import re
+import statistics
+import sys
+import time
+
+E = os.environ
+W = E["W"]
+OUT = E["BENCH_OUT"]
+TCK = float(E.get("clk_tck", "100"))
+
+
+def num(name, default=None):
+    v = E.get(name, "")
+    try:
+        return float(v)
+    except ValueError:
+        return default
+
+
+runs = {}  # (system, conns) -> list of dicts
+with open(os.path.join(W, "runs.tsv")) as f:
+    for line in f:
+        p = line.split()
+        if len(p) < 12:
+            continue
+        r = dict(rps=float(p[3]), p50=float(p[4]) / 1000, p99=float(p[5]) / 1000, errors=int(p[6]),
+                 requests=int(p[7]), wrk=float(p[8]) * TCK, ticks=int(p[9]), cticks=int(p[10]), busy=float(p[11]))
+        runs.setdefault((p[0], int(p[1])), []).append(r)
+
+
+def med(system, conns, key):
+    rs = runs.get((system, conns))
+    return statistics.median(r[key] for r in rs) if rs else None
+
+
+def spread(system, conns):
+    """(max - min) / 2 / median of writes/s, in percent"""
+    rs = runs.get((system, conns))
+    if not rs or len(rs) < 2:
+        return None
+    v = [r["rps"] for r in rs]
+    m = statistics.median(v)
+    return 100 * (max(v) - min(v)) / 2 / m if m else None
+
+
+def errors(system, conns):
+    return sum(r["errors"] for r in runs.get((system, conns), []))
+
+
+def cpu_per_1000(system, conns, key="ticks"):
+    rs = runs.get((system, conns), [])
+    n = sum(r["requests"] for r in rs)
+    return sum(r[key] for r in rs) / TCK / n * 1000 if n else None
+
+
+NCPU = os.cpu_count()
+
+
+def total_cpu(system, conns):
+    a, b = cpu_per_1000(system, conns, "cticks"), cpu_per_1000(system, conns, "wrk")
+    return a + b if a is not None and b is not None else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def f(v, fmt="{:.0f}", none="–"):
+    return none if v is None else fmt.format(v)
+
+
+def x(v):
+    return f(v, "{:.2f}x")
+
+
+conns = sorted({c for (s, c) in runs if s == "raftd"})
+reps = max((len(v) for v in runs.values()), default=0)
+out = []
+w = out.append
+
+w("# raftd against etcd: one run of `bench/run`")
+w("")
+w(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; raftd commit {E.get('commit')}"
+  + (f" (+{E.get('dirty')} uncommitted files)" if E.get("dirty", "0") not in ("", "0") else "")
+  + f"; etcd {E.get('etcd_version')} (Debian); wrk {E.get('wrk_version')}; {os.cpu_count()} CPUs"
+  f" ({E.get('cpu')}); kernel {os.uname().release}; data on {E.get('fstype')} ({E.get('dev')});"
+  f" load average {E.get('load_before')} before, {E.get('load_after')} after.")
+w("")
+moves = [f"{n} moved {E.get(v)} time(s)" for n, v in (("raftd's leader", "raftd_moves"), ("etcd's leader", "etcd_moves"))
+         if E.get(v, "0") not in ("", "0")]
+if moves:
+    w(f"Leadership changed under load: {', '.join(moves)}; each point was run against whoever led at its start.")
+    w("")
+if E.get("sanitized"):
+    w("**RAFTD was built with sanitizers: these figures say little about raftd. Use a build configured without them.**")
+    w("")
+
+# ---- writes
+w(f"## Writes: 3 nodes on loopback, 100-byte values over 1,000 keys, to the leader")
+w("")
+w(f"Median of {reps} runs of {E.get('BENCH_SECS')} s per point (after 1 s of warm-up);"
+  " ± is half the spread of writes/s between the runs. p50/p99 are wrk's, in ms.")
+w("")
+w("| connections | raftd writes/s | p50 | p99 | etcd writes/s | p50 | p99 | writes/s raftd/etcd | p50 raftd/etcd |")
+w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+tsv = []
+for c in conns:
+    rr, er = med("raftd", c, "rps"), med("etcd", c, "rps")
+    rs, es = spread("raftd", c), spread("etcd", c)
+    cells = [str(c),
+             f(rr) + (f" ±{rs:.0f}%" if rs is not None else "") + (f" ({errors('raftd', c)} errors)" if errors("raftd", c) else ""),
+             f(med("raftd", c, "p50"), "{:.2f}"), f(med("raftd", c, "p99"), "{:.2f}"),
+             f(er) + (f" ±{es:.0f}%" if es is not None else "") + (f" ({errors('etcd', c)} errors)" if errors("etcd", c) else ""),
+             f(med("etcd", c, "p50"), "{:.2f}"), f(med("etcd", c, "p99"), "{:.2f}"),
+             x(ratio(rr, er)), x(ratio(med("raftd", c, "p50"), med("etcd", c, "p50")))]
+    w("| " + " | ".join(cells) + " |")
+    tsv.append(f"{c}\t{rr}\t{med('raftd', c, 'p99')}\t{er}\t{med('etcd', c, 'p99')}\t{med('raftd', c, 'p50')}\t{med('etcd', c, 'p50')}")
+with open(os.path.join(OUT, "writes.tsv"), "w") as t:
+    t.write("# conns raftd_wps raftd_p99_ms etcd_wps etcd_p99_ms raftd_p50_ms etcd_p50_ms\n")
+    t.write("\n".join(tsv) + "\n")
+w("")
+w("![writes/s and p99 against connections](writes.png)")
+w("")
+
+# ---- reads
+rc = int(E.get("READ_CONNS", "64"))
+if runs.get(("raftd-local", rc)):
+    w(f"## Reads: {rc} connections, to the leader")
+    w("")
+    w("| raftd | reads/s | p50 | p99 | etcd | reads/s | p50 | p99 | reads/s raftd/etcd |")
+    w("|---|---:|---:|---:|---|---:|---:|---:|---:|")
+    for a, b, an, bn in (("raftd-local", "etcd-serializable", "local `GET /db/k`", "serializable range"),
+                         ("raftd-consistent", "etcd-linearizable", "`?consistent=true` (ReadIndex)", "linearizable range")):
+        ra, rb = med(a, rc, "rps"), med(b, rc, "rps")
+        ea, eb = errors(a, rc), errors(b, rc)
+        w(f"| {an} | {f(ra)}{f' ({ea} errors)' if ea else ''} | {f(med(a, rc, 'p50'), '{:.2f}')} | {f(med(a, rc, 'p99'), '{:.2f}')} "
+          f"| {bn} | {f(rb)}{f' ({eb} errors)' if eb else ''} | {f(med(b, rc, 'p50'), '{:.2f}')} | {f(med(b, rc, 'p99'), '{:.2f}')} | {x(ratio(ra, rb))} |")
+    w("")
+
+# ---- copies
+d = {k: num(f"m1_{k}", 0) - num(f"m0_{k}", 0) for k in ("entry", "zc", "zck", "cp", "batches", "writes")}
+zc_low = max(0.0, d["entry"] - d["cp"]) / d["entry"] if d["entry"] else None
+w("## Copies: the raftd leader's `/metrics` across the write runs")
+w("")
+w("| counter (delta over the write runs) | bytes |")
+w("|---|---:|")
+w(f"| `raftd_append_entry_bytes_sent_total` (entry bytes in AppendEntries, both peers) | {d['entry']:.0f} |")
+w(f"| `raftd_peer_bytes_zerocopy_total` (sent with SENDMSG_ZC: entries + request heads) | {d['zc']:.0f} |")
+w(f"| `raftd_peer_bytes_zerocopy_kernel_copied_total` (of those, the kernel copied anyway) | {d['zck']:.0f} |")
+w(f"| `raftd_peer_bytes_copied_total` (plain sendmsg: heartbeats, votes, other RPCs) | {d['cp']:.0f} |")
+w("")
+if d["entry"]:
+    w(f"Entry bytes handed to the kernel zero-copy: at least {100 * zc_low:.2f}% (even if every plain-sendmsg byte "
+      f"were an entry byte); the SENDMSG_ZC bytes are {d['zc'] / d['entry']:.3f}x the entry bytes. "
+      f"The kernel reported {100 * d['zck'] / d['zc'] if d['zc'] else 0:.1f}% of the zero-copy bytes as copied: "
+      "on loopback it must copy them into the receiver's socket (see the README). "
+      f"WAL batches: {d['batches']:.0f} for {d['writes']:.0f} writes applied "
+      f"({d['writes'] / d['batches'] if d['batches'] else 0:.1f} writes per fdatasync on the leader).")
+    w("")
+
+# ---- resources
+w("## Resources")
+w("")
+w("| figure | raftd | etcd |")
+w("|---|---:|---:|")
+for c in (64, 256):
+    if runs.get(("raftd", c)):
+        w(f"| leader CPU seconds per 1,000 writes, {c} connections | {f(cpu_per_1000('raftd', c), '{:.3f}')} | {f(cpu_per_1000('etcd', c), '{:.3f}')} |")
+        w(f"| all 3 nodes' CPU seconds per 1,000 writes, {c} connections | {f(cpu_per_1000('raftd', c, 'cticks'), '{:.3f}')} | {f(cpu_per_1000('etcd', c, 'cticks'), '{:.3f}')} |")
+        w(f"| machine CPU busy during those runs (wrk, the nodes, everyone else) | {f(med('raftd', c, 'busy'), '{:.0f}%')} | {f(med('etcd', c, 'busy'), '{:.0f}%')} |")
+for c in (64, 256):
+    if runs.get(("raftd", c)):
+        w(f"| wrk's own CPU seconds per 1,000 requests, {c} connections | {f(cpu_per_1000('raftd', c, 'wrk'), '{:.3f}')} | {f(cpu_per_1000('etcd', c, 'wrk'), '{:.3f}')} |")
+        a, b = total_cpu("raftd", c), total_cpu("etcd", c)
+        w(f"| nodes + wrk CPU seconds per 1,000 writes → the most writes/s {NCPU} CPUs allow, {c} connections "
+          f"| {f(a, '{:.3f}')} → {f(a and NCPU / a * 1000)} | {f(b, '{:.3f}')} → {f(b and NCPU / b * 1000)} |")
+rcl, ecl = num("raftd_rss_cluster"), num("etcd_rss_cluster")
+w(f"| leader RSS after the write and read runs (1,000 keys) | {f(rcl and rcl / 1024, '{:.1f} MiB')} | {f(ecl and ecl / 1024, '{:.1f} MiB')} |")
+rss, kvb, keys = num("rss_full"), num("rss_kv_bytes"), num("rss_keys")
+if rss:
+    w(f"| RSS of one node holding {keys:.0f} keys of 100-byte values ({kvb / 1e6:.1f} MB of keys and values; empty node {num('rss_empty', 0) / 1024:.1f} MiB) | {rss / 1024:.1f} MiB = {rss * 1024 / kvb:.2f}x the data | not measured |")
+    w(f"| loading those keys, 64 connections, one node | {f(num('rss_load_rate'))} writes/s | |")
+
+
+def times(s):
+    m = dict(re.findall(r"(\w+)=([0-9.]+|NA)", s or ""))
+    return {k: (float(v) if v != "NA" else None) for k, v in m.items()}
+
+
+sr = times(E.get("snap_restart"))
+if sr:
+    w(f"| start → READY / → serving a consistent read, from a snapshot ({num('snap_bytes', 0) / 1e6:.0f} MB, {keys:.0f} keys) "
+      f"+ a tail of {f(num('tail_entries'))} entries | {f(sr.get('ready'), '{:.3f} s')} / {f(sr.get('serving'), '{:.3f} s')} | |")
+lc, lw = times(E.get("log_cold")), times(E.get("log_warm"))
+if lc:
+    lb = num("log_bytes", 0)
+    w(f"| start → READY / → serving, {lb / 2**30:.2f} GiB log ({f(num('log_entries'))} entries of 64 KiB, no snapshot), "
+      f"log not in the page cache | {f(lc.get('ready'), '{:.3f} s')} / {f(lc.get('serving'), '{:.3f} s')} | |")
+    w(f"| the same, log in the page cache | {f(lw.get('ready'), '{:.3f} s')} / {f(lw.get('serving'), '{:.3f} s')} | |")
+    w(f"| reading those WAL files with `cat`, not in the page cache (the disk's floor) | {f(num('read_cold'), '{:.3f} s')} "
+      f"({lb / num('read_cold', 1) / 1e9:.2f} GB/s) | |")
+w("")
+
+# ---- WAL
+wal_path = os.path.join(W, "wal.txt")
+raw_p50 = None
+if os.path.exists(wal_path):
+    text = open(wal_path).read()
+    lines = text.splitlines()
+    w("## WAL group commit (`tests/wal/bench_wal`, same run)")
+    w("")
+    w("```")
+    # the concurrent-proposers section (group commit against the raw
+    # fdatasync rate) and the goals block; all of it if the format changed
+    keep, on = [], False
+    for l in lines:
+        if re.match(r"^\d\. (default mode|recovery)", l) or l.startswith("goals"):
+            on = True
+        elif on and not l.strip():
+            on = False
+        if on or re.match(r"^\s+4 KiB (pwrite \+ fdatasync, O_DIRECT|io_uring write, RWF_DSYNC)", l):
+            keep.append(l)
+    w("\n".join(keep) if keep else "\n".join(lines[-30:]))
+    w("```")
+    w("")
+    m = re.search(r"^\s*1 proposers?.*raw\s+([0-9.]+) us\)", text, re.M)
+    if m:
+        raw_p50 = float(m.group(1)) / 1000
+
+# ---- goals
+w("## Goals")
+w("")
+w("| goal | measured | |")
+w("|---|---|---|")
+
+
+def goal(name, measured, ok):
+    w(f"| {name} | {measured} | {'met' if ok else ('**missed**' if ok is not None else 'not measured')} |")
+
+
+for c in (64, 256):
+    r = ratio(med("raftd", c, "rps"), med("etcd", c, "rps"))
+    note = ""
+    if r is not None:
+        a, b, wr = total_cpu("raftd", c), total_cpu("etcd", c), cpu_per_1000("raftd", c, "wrk")
+        if a and b and wr:
+            note = (f" (machine {f(med('raftd', c, 'busy'), '{:.0f}')}% busy; CPU per write, nodes + wrk: "
+                    f"etcd {b / a:.2f}x raftd's; a raftd costing no CPU at all would be held by wrk to ≤ {b / wr:.1f}x)")
+    goal(f"writes/s ≥ 4x etcd at {c} connections", x(r) + note, None if r is None else r >= 4)
+r = ratio(med("raftd", 1, "p50"), med("etcd", 1, "p50"))
+goal("1-connection p50 ≤ 0.6x etcd's", f"{x(r)} ({f(med('raftd', 1, 'p50'), '{:.2f}')} ms against {f(med('etcd', 1, 'p50'), '{:.2f}')} ms"
+     + (f"; one raw O_DIRECT write+fdatasync alone: {raw_p50:.2f} ms" if raw_p50 else "") + ")",
+     None if r is None else r <= 0.6)
+r = ratio(med("raftd-consistent", rc, "rps"), med("etcd-linearizable", rc, "rps"))
+ce = errors("raftd-consistent", rc)
+goal("consistent reads ≥ 2x etcd linearizable", x(r) + (f" ({ce} raftd errors)" if ce else ""),
+     None if r is None else r >= 2 and not ce)
+goal("≥ 99% of entry bytes sent zero-copy", f(zc_low and 100 * zc_low, "≥ {:.2f}%"), None if zc_low is None else zc_low >= 0.99)
+if rss:
+    goal("RSS ≤ 2x the raw data at 1M keys", f"{rss * 1024 / kvb:.2f}x", rss * 1024 / kvb <= 2)
+if lc:
+    for name, t in (("not in the page cache", lc), ("in the page cache", lw)):
+        s = t.get("serving")
+        goal(f"restart to serving with a 1 GiB log < 2 s ({name})", f(s, "{:.3f} s"), None if s is None else s < 2)
+w("")
+sys.stdout.write("\n".join(out) + "\n")
