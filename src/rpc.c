@@ -185,6 +185,7 @@ static int decode_snaprec(struct rpc_decoder *d, const uint8_t *body, size_t len
 	while (i < n && wire_next_peer(&req, &cursor, &peer)) {
 		d->peers[i].name = store(d, peer.name.ptr, peer.name.len);
 		d->peers[i].url = store(d, peer.connection_string.ptr, peer.connection_string.len);
+		d->peers[i].learner = false; /* goraft's Peer has no such field */
 		i++;
 	}
 	ret->msg.type = RAFT_MSG_SNAPREC_REQ;
