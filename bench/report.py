@@ -70,6 +70,15 @@ def total_cpu(system, conns):
     return a + b if a is not None and b is not None else None
 
 
+def others(system, conns):
+    """median share of the machine's CPU used by processes other than ours"""
+    rs = runs.get((system, conns))
+    secs = float(E.get("BENCH_SECS", "5"))
+    if not rs:
+        return None
+    return statistics.median(max(0.0, r["busy"] - 100 * (r["cticks"] + r["wrk"]) / TCK / secs / NCPU) for r in rs)
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -100,6 +109,9 @@ moves = [f"{n} moved {E.get(v)} time(s)" for n, v in (("raftd's leader", "raftd_
 if moves:
     w(f"Leadership changed under load: {', '.join(moves)}; each point was run against whoever led at its start.")
     w("")
+if E.get("retries", "0") not in ("", "0"):
+    w(f"{E.get('retries')} run(s) had errors (a leader change, timeouts) and were run again; only the last try counts.")
+    w("")
 if E.get("sanitized"):
     w("**RAFTD was built with sanitizers: these figures say little about raftd. Use a build configured without them.**")
     w("")
@@ -108,10 +120,12 @@ if E.get("sanitized"):
 w(f"## Writes: 3 nodes on loopback, 100-byte values over 1,000 keys, to the leader")
 w("")
 w(f"Median of {reps} runs of {E.get('BENCH_SECS')} s per point (after 1 s of warm-up);"
-  " ± is half the spread of writes/s between the runs. p50/p99 are wrk's, in ms.")
+  " ± is half the spread of writes/s between the runs. p50/p99 are wrk's, in ms. \"others\" is the share of"
+  f" the machine's {NCPU} CPUs that neither the 3 nodes nor wrk used but someone else did (the machine is shared)"
+  " during raftd's / etcd's runs.")
 w("")
-w("| connections | raftd writes/s | p50 | p99 | etcd writes/s | p50 | p99 | writes/s raftd/etcd | p50 raftd/etcd |")
-w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+w("| connections | raftd writes/s | p50 | p99 | etcd writes/s | p50 | p99 | writes/s raftd/etcd | p50 raftd/etcd | others |")
+w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 tsv = []
 for c in conns:
     rr, er = med("raftd", c, "rps"), med("etcd", c, "rps")
@@ -121,7 +135,8 @@ for c in conns:
              f(med("raftd", c, "p50"), "{:.2f}"), f(med("raftd", c, "p99"), "{:.2f}"),
              f(er) + (f" ±{es:.0f}%" if es is not None else "") + (f" ({errors('etcd', c)} errors)" if errors("etcd", c) else ""),
              f(med("etcd", c, "p50"), "{:.2f}"), f(med("etcd", c, "p99"), "{:.2f}"),
-             x(ratio(rr, er)), x(ratio(med("raftd", c, "p50"), med("etcd", c, "p50")))]
+             x(ratio(rr, er)), x(ratio(med("raftd", c, "p50"), med("etcd", c, "p50"))),
+             f"{f(others('raftd', c), '{:.0f}%')} / {f(others('etcd', c), '{:.0f}%')}"]
     w("| " + " | ".join(cells) + " |")
     tsv.append(f"{c}\t{rr}\t{med('raftd', c, 'p99')}\t{er}\t{med('etcd', c, 'p99')}\t{med('raftd', c, 'p50')}\t{med('etcd', c, 'p50')}")
 with open(os.path.join(OUT, "writes.tsv"), "w") as t:
