@@ -17,7 +17,9 @@ req() {
 why() { grep -q "$1" "$T/out" || fail "reason '$(head -c 300 "$T/out")' does not say '$1'"; }
 u() { echo "http://127.0.0.1:$(port "$1")$2"; }
 
-lim="--max-key 16 --max-value 1024 --max-raft-body 65536"
+# election timeouts of 1-2 s: under a loaded make -j check, a 150 ms one
+# may move leadership away from node 1, which this test relies on
+lim="--max-key 16 --max-value 1024 --max-raft-body 65536 --election-timeout-ms 1000"
 # shellcheck disable=SC2086
 node_start 1 -h 127.0.0.1 $lim
 # shellcheck disable=SC2086
@@ -162,7 +164,7 @@ echo "ok: POST /raftd/snapshot takes one at the applied index ($idx), GET /raftd
 req 200 -XPOST "$(u 1 /db/post-snap)" -d 1
 req 200 -XDELETE "$(u 1 /db/kept)"
 node_kill 1 TERM
-node_start 1 -h 127.0.0.1
+node_start 1 -h 127.0.0.1 --election-timeout-ms 1000
 [ "$(get "$(port 1)" fw)" = one ] || fail "restart from the snapshot: fw"
 [ "$(get "$(port 1)" gone)" = "" ] || fail "restart: the delete before the snapshot"
 # the log after the snapshot is applied once a leader confirms its commit
@@ -194,8 +196,8 @@ echo "ok: POST /raftd/transfer hands leadership to the named node ($to_name), th
 node_kill 3
 node_kill 1 TERM
 node_kill 2 TERM
-node_start 1 -h 127.0.0.1
-node_start 2 -h 127.0.0.1
+node_start 1 -h 127.0.0.1 --election-timeout-ms 1000
+node_start 2 -h 127.0.0.1 --election-timeout-ms 1000
 leader=$(wait_leader) || fail "no leader with two of three"
 req 200 -XPOST "http://127.0.0.1:$leader/db/while-down" -d 1
 req 200 -XDELETE "http://127.0.0.1:$leader/db/while-down"

@@ -8,7 +8,7 @@ opts="--snapshot-threshold 100"
 node_start 1 $opts
 node_start 2 $opts -join "127.0.0.1:$(port 1)"
 node_start 3 $opts -join "127.0.0.1:$(port 1)"
-[ "$(put "$(port 1)" first 1)" = 200 ] || fail "first write"
+put_leader first 1 || fail "first write"
 wait_value "$(port 3)" first 1 || fail "node 3 has the first write"
 node_kill 3
 i=0
