@@ -13,11 +13,14 @@ while [ "$done_" -lt "$cycles" ]; do
 	n=$(( cycles - done_ < per ? cycles - done_ : per ))
 	line=$(timeout -k 10 $((n * 3 + 240)) "$here/run.sh" --nodes 3 --net lo --cycles "$n" --seed $((seed + runs)) \
 		--quiet | tail -1)
-	rc=${PIPESTATUS[0]}
 	runs=$((runs + 1)) done_=$((done_ + n))
 	echo "[$done_/$cycles cycles] $line"
-	case $line in RESULT*) ;; *) line="RESULT lost=0 violations=0 ops=0 writes_ok=0" rc=1 ;; esac
-	v() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$line"; }
+	case $line in
+	RESULT*PASS) rc=0 ;;
+	RESULT*" ops="*) rc=1 ;;
+	*) line="RESULT lost=0 violations=0 ops=0 writes_ok=0" rc=1 ;;
+	esac
+	v() { local x; x=$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$line"); echo "${x:-0}"; }
 	ops=$((ops + $(v ops))) wok=$((wok + $(v writes_ok))) lost=$((lost + $(v lost))) viol=$((viol + $(v violations)))
 	[ "$rc" = 0 ] || failed=$((failed + 1))
 done

@@ -18,13 +18,13 @@ for i in $(seq 0 $((schedules - 1))); do
 	c=${configs[$((i % ${#configs[@]}))]}
 	# shellcheck disable=SC2086
 	line=$(timeout -k 10 $((seconds * 3 + 180)) "$here/run.sh" $c --seconds "$seconds" --seed $((seed + i)) --quiet | tail -1)
-	rc=${PIPESTATUS[0]}
 	echo "[$((i + 1))/$schedules] $line"
 	case $line in
-	RESULT*) ;;
+	RESULT*PASS) rc=0 ;;
+	RESULT*" ops="*) rc=1 ;;
 	*) line="RESULT lost=0 violations=0 ops=0 writes_ok=0" rc=1 ;;
 	esac
-	v() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$line"; }
+	v() { local x; x=$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$line"); echo "${x:-0}"; }
 	ops=$((ops + $(v ops))) wok=$((wok + $(v writes_ok))) lost=$((lost + $(v lost))) viol=$((viol + $(v violations)))
 	[ "$rc" = 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
 done

@@ -449,13 +449,29 @@ f_member() {
 		sleep 0.1
 	done
 	if [ "${STATE[x]}" = up ]; then
-		# not removed (leadership changed, or the change is still to commit)
-		log "node $x still running after its leave; left as it is"
-		return 0
+		if [ "$code" != 200 ] && is_member "$x"; then
+			# not removed (leadership changed, or the change is still
+			# to commit): heal_all looks again
+			log "node $x still running and a member after its leave; left as it is"
+			return 0
+		fi
+		# removed, but it did not learn it (e.g. it was catching up
+		# from a snapshot): it would idle as a non-member forever
+		log "NOTE: node $x removed (leave HTTP $code) but still running after 5 s; kill -9"
+		node_signal "$x" KILL
 	fi
 	rnd 10
 	sleep "0.$R"
 	node_rejoin "$x"
+}
+
+# is node N in the current leader's configuration? (no leader: yes)
+is_member() {
+	local l
+	l=$(leader)
+	[ -n "$l" ] || return 0
+	[ "$l" = "$1" ] && return 0
+	curl -s -m 2 "http://$(ADDR "$l")/status" | grep -qF "\"name\": \"${NAME[$1]}\""
 }
 
 # a removed node comes back as a new member: empty data, a new name
@@ -550,15 +566,25 @@ heal_all() {
 		esac
 	done
 	# a node asked to leave but still running: its removal may have
-	# committed meanwhile, or not; make it a member again either way
+	# committed meanwhile, or not. Every node must end a member: one that
+	# is not is stopped and rejoins afresh.
 	for n in $(seq 1 "$N"); do
 		[ "${LEAVE_ASKED[n]}" = 1 ] || continue
 		for _ in $(seq 20); do check_alive; [ "${STATE[n]}" = up ] || break; sleep 0.1; done
-		if [ "${STATE[n]}" = up ]; then
-			LEAVE_ASKED[n]=0
-		else
-			node_rejoin "$n"
-		fi
+		[ "${STATE[n]}" = up ] || node_rejoin "$n"
+	done
+	local try
+	for try in 1 2 3; do
+		[ -n "$(leader)" ] && break
+		sleep 1
+	done
+	for n in $(seq 1 "$N"); do
+		[ "${STATE[n]}" = up ] || continue
+		is_member "$n" && { LEAVE_ASKED[n]=0; continue; }
+		log "node $n (${NAME[n]}) is not a member at the end; kill -9, rejoin"
+		LEAVE_ASKED[n]=1
+		node_signal "$n" KILL
+		node_rejoin "$n"
 	done
 }
 
