@@ -62,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--cycles) CYCLES=$2 ;;
 	--save) SAVE=$2 ;;
 	--quiet) QUIET=1; shift; continue ;;
+	--help) sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 99 ;;
 	esac
 	shift 2
