@@ -121,8 +121,8 @@ w(f"## Writes: 3 nodes on loopback, 100-byte values over 1,000 keys, to the lead
 w("")
 w(f"Median of {reps} runs of {E.get('BENCH_SECS')} s per point (after 1 s of warm-up);"
   " ± is half the spread of writes/s between the runs. p50/p99 are wrk's, in ms. \"others\" is the share of"
-  f" the machine's {NCPU} CPUs that neither the 3 nodes nor wrk used but someone else did (the machine is shared)"
-  " during raftd's / etcd's runs.")
+  f" the machine's {NCPU} CPUs used by neither the 3 nodes nor wrk during raftd's / etcd's runs: other people's"
+  " jobs on this shared machine, and kernel threads (block I/O completions, softirqs).")
 w("")
 w("| connections | raftd writes/s | p50 | p99 | etcd writes/s | p50 | p99 | writes/s raftd/etcd | p50 raftd/etcd | others |")
 w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
