@@ -1412,9 +1412,23 @@ static void on_flush(struct loop_hook *h)
 
 /* ---- HTTP: raft RPCs -------------------------------------------------------------------- */
 
+/* A stopping node answers at once: a request it parked now would never be
+ * answered, and libmicrohttpd aborts the process when it is stopped with a
+ * parked connection (httpd_stop() runs it once more, and requests that
+ * arrive then reach these handlers). */
+static bool refuse_stopping(struct node *n, struct httpd_request *req)
+{
+	if (!n->stopping)
+		return false;
+	httpd_reply_text(req, 503, "raft: Has been stopped");
+	return true;
+}
+
 static void on_raft(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
 	const char *path = httpd_path(req);
 	size_t len;
 	const uint8_t *body = httpd_body(req, &len);
@@ -1565,6 +1579,8 @@ static void reply_propose_error(struct httpd_request *req, int rv)
 static void on_db_get(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
 	const char *key;
 	if (!db_key(req, &key))
 		return;
@@ -1614,6 +1630,8 @@ static void on_db_get(struct httpd_request *req, void *data)
 static void on_db_post(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
 	const char *key;
 	size_t len;
 	const uint8_t *value = httpd_body(req, &len);
@@ -1666,6 +1684,8 @@ static unsigned extensions_refused(struct node *n, const char *what, char *msg, 
 static void on_db_delete(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
 	const char *key;
 	char why[RAFT_NAME_MAX + 128];
 	if (!db_key(req, &key))
@@ -1762,6 +1782,8 @@ static void member_waits_run(struct node *n)
 static void on_join(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
 	size_t len;
 	const uint8_t *body = httpd_body(req, &len);
 	struct cmd c;
@@ -1809,6 +1831,8 @@ out:
 static void on_leave(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
 	size_t len;
 	const uint8_t *body = httpd_body(req, &len);
 	struct cmd c;
@@ -2118,6 +2142,8 @@ static void take_snapshot(struct node *n, const struct raft_action *a)
 static void on_snapshot_post(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
 	char why[RAFT_NAME_MAX + 128];
 	unsigned status = extensions_refused(n, "snapshot", why, sizeof(why));
 	if (status) {
@@ -2270,6 +2296,8 @@ static void on_snapshot_get(struct httpd_request *req, void *data)
 static void on_transfer(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
 	size_t len;
 	const uint8_t *body = httpd_body(req, &len);
 	char to[RAFT_NAME_MAX] = "", why[2 * RAFT_NAME_MAX + 128];
