@@ -208,6 +208,9 @@ w(f"| leader RSS after the write and read runs (1,000 keys) | {f(rcl and rcl / 1
 rss, kvb, keys = num("rss_full"), num("rss_kv_bytes"), num("rss_keys")
 if rss:
     w(f"| RSS of one node holding {keys:.0f} keys of 100-byte values ({kvb / 1e6:.1f} MB of keys and values; empty node {num('rss_empty', 0) / 1024:.1f} MiB) | {rss / 1024:.1f} MiB = {rss * 1024 / kvb:.2f}x the data | not measured |")
+    if num("rss_anon") is not None and num("rss_file") is not None:
+        w(f"| of that RSS: heap (RssAnon) / mapped files (RssFile: the WAL's mmapped segments, {num('wal_bytes_1m', 0) / 2**20:.0f} MiB on disk) "
+          f"| {num('rss_anon') / 1024:.1f} MiB = {num('rss_anon') * 1024 / kvb:.2f}x / {num('rss_file') / 1024:.1f} MiB | |")
     w(f"| loading those keys, 64 connections, one node | {f(num('rss_load_rate'))} writes/s | |")
 
 
@@ -217,6 +220,10 @@ def times(s):
 
 
 sr = times(E.get("snap_restart"))
+if sr and sr.get("rss_kib") and kvb:
+    w(f"| RSS of that node restarted from its snapshot (no load behind it), when serving: all / heap "
+      f"| {sr['rss_kib'] / 1024:.1f} MiB = {sr['rss_kib'] * 1024 / kvb:.2f}x / "
+      f"{f(sr.get('anon_kib') and sr['anon_kib'] / 1024, '{:.1f} MiB')} | |")
 if sr:
     w(f"| start → READY / → serving a consistent read, from a snapshot ({num('snap_bytes', 0) / 1e6:.0f} MB, {keys:.0f} keys) "
       f"+ a tail of {f(num('tail_entries'))} entries | {f(sr.get('ready'), '{:.3f} s')} / {f(sr.get('serving'), '{:.3f} s')} | |")

@@ -9,6 +9,7 @@ sd_notify protocol systemd uses), then prints, in seconds after exec():
   listening=S  GET /status first answered 200
   serving=S    GET URL first answered 200 with body EXPECT (for a
                consistent read: a leader elected and the log applied)
+  rss_kib=K anon_kib=K  the daemon's VmRSS and RssAnon at that moment
 and stops the daemon with SIGTERM. Exit status 1 if a time is missing.
 """
 import os
@@ -33,6 +34,20 @@ def get(url, timeout):
         return None, b""
 
 
+def status_kib(pid):
+    """VmRSS and RssAnon of pid, in KiB"""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "RssAnon"):
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
 def main():
     args = sys.argv[1:]
     timeout = 120.0
@@ -53,6 +68,7 @@ def main():
     env = dict(os.environ, NOTIFY_SOCKET=path)
     env.pop("WATCHDOG_USEC", None)
     times = {}
+    rss = {}
     done = threading.Event()
 
     def listen():
@@ -85,6 +101,7 @@ def main():
                 code, body = get(url, 5)
                 if code == 200 and body == expect:
                     times["serving"] = time.monotonic() - t0
+                    rss = status_kib(proc.pid)
             if "serving" not in times:
                 time.sleep(0.002)
         end = time.monotonic() + 2
@@ -107,7 +124,8 @@ def main():
 
     def fmt(v):
         return "NA" if v is None else f"{v:.3f}"
-    print(f"ready={fmt(ready)} listening={fmt(listening)} serving={fmt(serving)}")
+    print(f"ready={fmt(ready)} listening={fmt(listening)} serving={fmt(serving)}"
+          f" rss_kib={rss.get('VmRSS', 'NA')} anon_kib={rss.get('RssAnon', 'NA')}")
     sys.exit(0 if None not in (ready, listening, serving) else 1)
 
 
