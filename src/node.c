@@ -2464,7 +2464,11 @@ static int rebase_wal(struct node *n, char *err, size_t err_len)
 	snprintf(old, sizeof(old), "%s.old", n->dir_wal);
 	snprintf(from, sizeof(from), "%s/meta", n->dir_wal);
 	snprintf(to, sizeof(to), "%s/meta", fresh);
-	int rv = remove_tree(fresh);
+	/* a wal.old left by an earlier rebase that stopped before removing
+	 * it is garbage (that swap was done): rename() needs the name free */
+	int rv = remove_tree(old);
+	if (rv == 0)
+		rv = remove_tree(fresh);
 	if (rv == 0 && mkdir(fresh, 0700) < 0)
 		rv = -errno;
 	if (rv == 0)
