@@ -13,6 +13,9 @@ RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd}
 T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
 # ports: a range per test process, away from the usual 4001
 BASE=${BASE:-$(( 20000 + ($$ % 2000) * 10 ))}
+# below Linux's ephemeral range (32768-60999), which clients' and peers'
+# own sockets take: a node's port taken there failed its bind now and then
+[ "$BASE" -lt 32758 ] || BASE=$(( 20000 + (BASE - 20000) % 12750 ))
 PIDS=""
 
 cleanup() {
