@@ -175,6 +175,10 @@ check_alive() {
 		else
 			log "UNEXPECTED: node $n exited with status $rc"
 			CRASHED=$((CRASHED + 1))
+			if [ "$DISK" = loop ]; then
+				log "  its file system: $(df -h --output=used,avail "${MNT[n]}" | tail -1 | tr -s ' ')," \
+					"$(du -sh "$(DATA "$n")"/* 2>/dev/null | tr -s '\t\n' ' ')"
+			fi
 		fi
 	done
 }
@@ -540,7 +544,8 @@ f_enospc() {
 	fallocate -l "$avail" "${MNT[n]}/filler" 2>/dev/null || dd if=/dev/zero of="${MNT[n]}/filler" bs=1M 2>/dev/null
 	hold_s
 	sleep "$HOLD"
-	rm -f "${MNT[n]}/filler"
+	# durably, or the next power failure brings the filler back
+	rm -f "${MNT[n]}/filler" && sync -f "${MNT[n]}"
 	check_alive
 	EXPECT[n]=""
 	log "file system of node $n has room again"
@@ -556,7 +561,7 @@ heal_all() {
 	[ "$NET" = ns ] && heal_net
 	for n in $(seq 1 "$N"); do
 		[ "${STATE[n]}" = stopped ] && { node_signal "$n" CONT; STATE[n]=up; }
-		[ "$DISK" = loop ] && rm -f "${MNT[n]}/filler"
+		[ "$DISK" = loop ] && [ -e "${MNT[n]}/filler" ] && rm -f "${MNT[n]}/filler" && sync -f "${MNT[n]}"
 		EXPECT[n]=""
 	done
 	check_alive
