@@ -20,8 +20,11 @@ int main(int argc, char **argv)
 	char err[1024];
 
 	int rv = config_parse(&cfg, argc, argv, err, sizeof(err));
-	if (rv == 1)
-		return 0; /* --help */
+	if (rv == 1) {
+		config_usage(stdout); /* --help */
+		config_free(&cfg);
+		return 0;
+	}
 	if (rv < 0) {
 		fprintf(stderr, "raftd: %s\n", err);
 		fprintf(stderr, "Try 'raftd --help'.\n");

@@ -3,6 +3,11 @@
 # failover, restart and catch-up, a fourth node joining and a node leaving.
 . "$(dirname "$0")/lib.sh"
 
+"$RAFTD" --help | grep -q -- '-election-timeout-ms MS' || fail "raftd --help lists the options"
+"$RAFTD" --no-such-flag "$T/x" 2>"$T/err" && fail "a bad flag is refused"
+grep -q -- 'no-such-flag' "$T/err" || fail "the error names the flag: $(cat "$T/err")"
+echo "ok: --help, and a bad flag named"
+
 node_start 1
 [ "$(wait_leader)" = "$(port 1)" ] || fail "a lone node leads"
 node_start 2 -join "127.0.0.1:$(port 1)"
