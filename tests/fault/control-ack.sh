@@ -7,7 +7,7 @@
 here=$(dirname "$0")
 save=${top_builddir:-.}/tests/fault/controls
 for try in 1 2 3; do
-	out=$(timeout -k 10 120 "$here/run.sh" --nodes 3 --net lo --disk dir --seconds 10 --quiet \
+	out=$(FINAL_WAIT_S=20 timeout -k 10 120 "$here/run.sh" --nodes 3 --net lo --disk dir --seconds 10 --quiet \
 		--faults pausekill --node-env RAFTD_TEST_RAFT_FAULT=1 --save "$save" \
 		${FAULT_SEED:+--seed "$FAULT_SEED"})
 	rc=$?

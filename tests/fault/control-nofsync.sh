@@ -7,7 +7,7 @@ here=$(dirname "$0")
 bin=${top_builddir:-.}/tests/fault/raftd-nofsync
 save=${top_builddir:-.}/tests/fault/controls
 for try in 1 2 3; do
-	out=$(timeout -k 10 120 "$here/run.sh" --nodes 3 --net lo --disk loop --seconds 10 --quiet \
+	out=$(FINAL_WAIT_S=20 timeout -k 10 120 "$here/run.sh" --nodes 3 --net lo --disk loop --seconds 10 --quiet \
 		--faults powerall --raftd "$bin" --save "$save" ${FAULT_SEED:+--seed "$FAULT_SEED"})
 	rc=$?
 	echo "$out" | tail -1
