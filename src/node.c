@@ -1143,12 +1143,15 @@ static void probe_done(void *arg, int res, const uint8_t *body, size_t len)
 	if (!p || n->stopping)
 		return;
 	p->probing = false;
-	if (res < 0) {
+	/* goraft's mux answers 404 for every path it does not know; anything
+	 * else but 200 (a raftd node answering 503 while it stops, say) says
+	 * nothing yet: ask again. Found by the fault suite: a stopping raftd
+	 * peer was recorded as goraft for good, which stopped snapshots. */
+	if (res != 200 && res != 404) {
 		p->probe_at_ms = now_ms(n) + PROBE_RETRY_MS;
 		return;
 	}
-	/* goraft's mux answers 404 for every path it does not know */
-	set_kind(n, p, res != 200);
+	set_kind(n, p, res == 404);
 }
 
 static void probe_release(void *arg)
