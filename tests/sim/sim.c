@@ -132,6 +132,10 @@ struct sentry {
 	uint64_t id; /* unique per proposed command; 0 for nop/join/leave */
 	uint32_t size;
 	char name[NAME_LEN];
+	/* in `committed` only: the term of the node that first saw it
+	 * committed, which is at least the term of the leader that committed
+	 * it */
+	raft_term commit_term;
 };
 
 static bool sentry_eq(const struct sentry *a, const struct sentry *b)
@@ -249,6 +253,7 @@ static struct lm_slot *lm_lookup(raft_index i, raft_term t, bool *ret_new)
 /* committed and applied entries, by index (index i at [i - 1]) */
 static struct slog committed, applied_global;
 static size_t max_committed;
+static raft_term max_leader_term; /* a model node's commit comes from a leader */
 
 /* ---- nodes, disks, network ------------------------------------------- */
 
@@ -1384,10 +1389,14 @@ static void note_leader(int id, raft_term term)
 			abort();
 	}
 	leaders[n_leaders++] = (struct term_leader){term, id};
-	/* leader completeness: every entry committed so far is in its log */
+	if (term > max_leader_term)
+		max_leader_term = term;
+	/* leader completeness: every entry committed in an earlier term is in
+	 * its log (a leader elected before a commit, whose votes arrive late,
+	 * may lack it: it cannot commit anything, the majority is past it) */
 	struct node *nd = &nodes[id];
 	for (size_t i = nd->mem.start + 1; i <= max_committed; i++) {
-		if (committed.e[i - 1].type == 0)
+		if (committed.e[i - 1].type == 0 || committed.e[i - 1].commit_term >= term)
 			continue;
 		if (i > nd->mem.n || !sentry_eq(at(&nd->mem, i), &committed.e[i - 1])) {
 			char a[96];
@@ -1449,6 +1458,7 @@ static void check_invariants(void)
 			const struct sentry *e = at(&nd->mem, i);
 			if (g->type == 0) {
 				*g = *e;
+				g->commit_term = r ? raft_current_term(r) : max_leader_term;
 				if (i > max_committed)
 					max_committed = i;
 				/* the operator shuts a node down once its removal commits */
@@ -1514,6 +1524,7 @@ static void reset_world(void)
 	lm_cap = lm_used = 0;
 	committed.n = applied_global.n = 0;
 	max_committed = 0;
+	max_leader_term = 0;
 	n_leaders = 0;
 	n_props = 0;
 	n_acked = 0;
