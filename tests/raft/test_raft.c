@@ -1141,6 +1141,84 @@ START_TEST(test_flow_control_caps)
 }
 END_TEST
 
+/* Behind a request in flight, only whole requests are pipelined: small
+ * proposals wait for the answer and then go out together (a follower
+ * flushes its disk once per request). */
+static size_t sends_to(const struct tn *t, const char *to)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < t->u.n_actions; k++)
+		if (t->u.actions[k].type == RAFT_ACT_SEND && !strcmp(t->u.actions[k].send.to, to))
+			n++;
+	return n;
+}
+
+static void propose(struct tn *t, size_t n, uint64_t size)
+{
+	struct raft_entry cmd[8];
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	for (size_t i = 0; i < n; i++)
+		cmd[i] = (struct raft_entry){.type = RAFT_ENTRY_COMMAND, .size = size};
+	pe.propose.entries = cmd;
+	pe.propose.n = n;
+	tn_step(t, &pe);
+	ck_assert_int_eq(t->rv, 0);
+}
+
+START_TEST(test_pipeline_only_whole_requests)
+{
+	raft_term tt[3] = {1, 1, 1};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	cfg.max_entries = 4;
+	cfg.max_inflight = 8;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 1, "", ABC, 3, tt, 3, 0);
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 2};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "b", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	/* c answers the nop's request: probing over, c holds 4 entries */
+	const struct raft_msg *m = sent_to(&t, "c");
+	ck_assert_uint_eq(m->ae.prev_index + m->ae.n_entries, 4);
+	struct raft_msg ok = ae_resp(m->req_id, 2, 4, 0, true);
+	tn_recv(&t, "c", &ok);
+	/* one proposal goes out at once */
+	propose(&t, 1, 10);
+	ck_assert_uint_eq(sends_to(&t, "c"), 1);
+	m = sent_to(&t, "c");
+	uint64_t first = m->req_id;
+	ck_assert_uint_eq(m->ae.n_entries, 1);
+	/* more small ones wait behind it... */
+	propose(&t, 1, 10);
+	ck_assert_uint_eq(sends_to(&t, "c"), 0);
+	propose(&t, 2, 10);
+	ck_assert_uint_eq(sends_to(&t, "c"), 0);
+	/* ...until a whole request's worth is there: that one is pipelined */
+	propose(&t, 1, 10);
+	ck_assert_uint_eq(sends_to(&t, "c"), 1);
+	m = sent_to(&t, "c");
+	ck_assert_uint_eq(m->ae.prev_index, 5);
+	ck_assert_uint_eq(m->ae.n_entries, 4);
+	uint64_t second = m->req_id;
+	/* two small ones wait for both answers, then leave in one request */
+	propose(&t, 2, 10);
+	ck_assert_uint_eq(sends_to(&t, "c"), 0);
+	ok = ae_resp(first, 2, 5, 0, true);
+	tn_recv(&t, "c", &ok);
+	ck_assert_uint_eq(sends_to(&t, "c"), 0);
+	ok = ae_resp(second, 2, 9, 0, true);
+	tn_recv(&t, "c", &ok);
+	ck_assert_uint_eq(sends_to(&t, "c"), 1);
+	m = sent_to(&t, "c");
+	ck_assert_uint_eq(m->ae.prev_index, 9);
+	ck_assert_uint_eq(m->ae.n_entries, 2);
+	raft_free(t.r);
+}
+END_TEST
+
 /* ---- bootstrap and membership --------------------------------------- */
 
 START_TEST(test_bootstrap_self_join_at_term_0_then_join)
@@ -1857,6 +1935,7 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_goraft_follower_keeps_its_entries_after_a_lost_request);
 	tcase_add_test(tc, test_goraft_follower_keeps_its_entries_after_backoff);
 	tcase_add_test(tc, test_flow_control_caps);
+	tcase_add_test(tc, test_pipeline_only_whole_requests);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("membership");
 	tcase_add_test(tc, test_bootstrap_self_join_at_term_0_then_join);
