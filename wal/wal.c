@@ -301,6 +301,25 @@ void wal_buf_ref(struct wal_buf *b)
 	b->refs++;
 }
 
+/* b's entries are durable: keep it for reading back, dropping the oldest. */
+static void recent_push(struct wal *w, struct wal_buf *b)
+{
+	if (w->nrecent == WAL_RECENT) {
+		buf_put(w, w->recent[0]);
+		memmove(w->recent, w->recent + 1, (WAL_RECENT - 1) * sizeof(*w->recent));
+		w->nrecent--;
+	}
+	b->refs++;
+	w->recent[w->nrecent++] = b;
+}
+
+/* Forget kept batches holding entries >= i (all of them: i = 0). */
+static void recent_cut(struct wal *w, uint64_t i)
+{
+	while (w->nrecent && w->recent[w->nrecent - 1]->last >= i)
+		buf_put(w, w->recent[--w->nrecent]);
+}
+
 void wal_buf_unref(struct wal_buf *b)
 {
 	if (!b || --b->refs)
@@ -604,6 +623,7 @@ static void nospace(struct wal *w, uint64_t from, const char *op, const char *fi
 	if (w->last + 1 < from)
 		from = w->last + 1;
 	gather_drop_all(w);
+	recent_cut(w, from);
 	w->last = w->written = from - 1;
 	if (w->durable > w->last)
 		w->durable = w->last;
@@ -708,6 +728,11 @@ static void write_done(struct wal *w)
 	io->seg->wpos += io->total;
 	if (io->last > w->durable)
 		w->durable = io->last;
+	/* A truncation during the write may have dropped its tail (io->last):
+	 * such a batch is not kept, its stale entries must not be read. */
+	for (unsigned i = 0; i < io->nbufs; i++)
+		if (io->bufs[i]->noffs && io->bufs[i]->last <= io->last)
+			recent_push(w, io->bufs[i]);
 	write_release(w);
 	if (w->cfg.on_durable)
 		w->cfg.on_durable(w->cfg.ctx, w->durable);
@@ -1035,6 +1060,7 @@ int wal_truncate(struct wal *w, uint64_t index)
 	rv = gather_cut(w, index);
 	if (rv < 0)
 		return rv;
+	recent_cut(w, index);
 	if (index <= w->written) {
 		/* Some of the tail is on disk, or being written: supersede it
 		 * with a new segment before anything else is acknowledged. */
@@ -1114,6 +1140,11 @@ int wal_entry_get(struct wal *w, uint64_t index, struct wal_entry *ret)
 			if (b->noffs && index >= b->first && index <= b->last)
 				return entry_from_buf(b, index, ret);
 		}
+	for (unsigned i = w->nrecent; i-- > 0;) {
+		struct wal_buf *b = w->recent[i];
+		if (index >= b->first && index <= b->last)
+			return entry_from_buf(b, index, ret);
+	}
 	while (lo < hi) { /* last segment with first <= index */
 		size_t mid = (lo + hi) / 2;
 		if (w->segs[mid]->first <= index)
@@ -1284,6 +1315,7 @@ void wal_close(struct wal *w)
 	if (wal_busy(w))
 		abort(); /* the kernel still owns our buffers: see wal.h */
 	gather_drop_all(w);
+	recent_cut(w, 0);
 	while (w->pool) {
 		struct wal_buf *b = w->pool;
 		w->pool = b->next;

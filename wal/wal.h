@@ -60,6 +60,7 @@
 
 #define WAL_BLOCK_SIZE 4096u              /* write and padding granularity */
 #define WAL_RECORD_HEADER 32u             /* bytes before each entry's payload */
+#define WAL_RECENT_BATCHES 8u /* latest durable batches kept in memory for reading */
 #define WAL_DEFAULT_SEGMENT_SIZE (64u << 20)
 #define WAL_DEFAULT_BATCH_SIZE (1u << 20)
 #define WAL_MIN_SEGMENT_SIZE (64u << 10)
@@ -206,9 +207,10 @@ struct wal_entry {
 	/* NULL: the bytes are in the mapped segment file; they stay valid until
 	 * wal_truncate() or wal_compact() is called with an argument that drops
 	 * this index, or wal_close().
-	 * Non-NULL: the entry's batch is not yet durable and the bytes are in
-	 * this batch buffer; valid until control returns to the event loop
-	 * unless pinned with wal_buf_ref(). */
+	 * Non-NULL: the bytes are in this batch buffer (a batch not yet
+	 * durable, or one of the latest durable ones, kept in memory); valid
+	 * until control returns to the event loop unless pinned with
+	 * wal_buf_ref(). */
 	struct wal_buf *buf;
 };
 

@@ -22,6 +22,7 @@
 #define TMP_FILE "seg.tmp"
 #define PAD_MAX (WAL_BLOCK_SIZE + 32u) /* worst-case padding after a batch */
 #define WAL_MAX_IOV 64u
+#define WAL_RECENT WAL_RECENT_BATCHES
 #define UNLINK_BATCH 8u
 #define BUF_POOL_MAX 8u /* idle batch buffers kept for reuse */
 
@@ -171,6 +172,12 @@ struct wal {
 	 * and a page clearing per 4 KiB, more than copying the entries in. */
 	struct wal_buf *pool;
 	unsigned npool;
+	/* The latest durable batches, oldest first, kept for wal_entry_get():
+	 * with O_DIRECT the page cache does not hold what was just written,
+	 * and reading an entry back through the mapping to apply or send it
+	 * would fault it in from the disk, stalling the event loop. */
+	struct wal_buf *recent[WAL_RECENT];
+	unsigned nrecent;
 
 	enum wal_busy_kind busy;
 	bool create_pending, create_for_trunc;

@@ -348,6 +348,61 @@ END_TEST
 
 /* --- basic life cycle ------------------------------------------------------ */
 
+/* The latest durable batches are read back from memory (with O_DIRECT the
+ * page cache does not have them); older ones from the mapped segment; a
+ * truncation never lets a kept batch answer for an index it replaced. */
+START_TEST(test_recent_batches)
+{
+	struct fx f;
+	struct wal_entry e;
+	uint64_t last = 10 + 2 * WAL_RECENT_BATCHES;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	append_range(&f, 1, 10, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	for (uint64_t i = 11; i <= last; i++) {
+		append_range(&f, i, i, 0);
+		ck_assert_int_eq(wal_flush(f.w), 0);
+		fx_drain(&f);
+	}
+	ck_assert_int_eq(wal_entry_get(f.w, 5, &e), 0);
+	ck_assert_ptr_null(e.buf);
+	ck_assert_int_eq(wal_entry_get(f.w, last, &e), 0);
+	ck_assert_ptr_nonnull(e.buf);
+	ck_assert_int_eq(wal_entry_get(f.w, last - WAL_RECENT_BATCHES, &e), 0);
+	ck_assert_ptr_null(e.buf);
+	check_range(&f, 1, last, 0);
+
+	/* truncate into the kept batches, rewrite */
+	ck_assert_int_eq(wal_truncate(f.w, last - 2), 0);
+	append_range(&f, last - 2, last, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	check_range(&f, 1, last - 3, 0);
+	check_range(&f, last - 2, last, 1);
+
+	/* truncate while the batch is being written: it is not kept */
+	append_range(&f, last + 1, last + 5, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	ck_assert_int_eq(wal_truncate(f.w, last + 3), 0);
+	append_range(&f, last + 3, last + 6, 2);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(wal_durable_index(f.w), last + 6);
+	check_range(&f, last + 1, last + 2, 0);
+	check_range(&f, last + 3, last + 6, 2);
+	fx_close(&f);
+
+	ck_assert_int_eq(fx_open(&f), 0);
+	check_range(&f, last - 2, last, 1);
+	check_range(&f, last + 3, last + 6, 2);
+	fx_close(&f);
+	fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_roundtrip_restart)
 {
 	struct fx f;
@@ -369,7 +424,7 @@ START_TEST(test_roundtrip_restart)
 	ck_assert_uint_eq(f.durable, 300);
 	ck_assert_uint_eq(wal_durable_index(f.w), 300);
 	ck_assert_int_eq(wal_entry_get(f.w, 7, &e), 0);
-	ck_assert_ptr_null(e.buf); /* now from the mapped segment */
+	ck_assert_ptr_nonnull(e.buf); /* durable, and still kept in memory */
 	check_range(&f, 1, 300, 0);
 	ck_assert_int_eq(wal_entry_get(f.w, 301, &e), -ENOENT);
 	fx_close(&f);
@@ -1982,6 +2037,7 @@ static Suite *wal_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_crc32c);
 	tcase_add_test(tc, test_roundtrip_restart);
+	tcase_add_test(tc, test_recent_batches);
 	tcase_add_test(tc, test_start_after_snapshot);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_batches_block_aligned);
