@@ -140,51 +140,52 @@ static long parse_status_line(struct http_parser *p, const uint8_t *s, size_t n)
 	return 0;
 }
 
-/* Walk a comma-separated list of tokens; calls back for each non-empty one. */
+/* The next token of a comma-separated list (RFC 9110 #token) from *i on:
+ * 1 with [*start, *start + *len), 0 at the end, -1 if something else is
+ * there. */
+static int next_list_token(const uint8_t *v, size_t n, size_t *i, size_t *start, size_t *len)
+{
+	while (*i < n && (v[*i] == ' ' || v[*i] == '\t' || v[*i] == ','))
+		(*i)++;
+	*start = *i;
+	while (*i < n && is_tchar(v[*i]))
+		(*i)++;
+	*len = *i - *start;
+	if (*len)
+		return 1;
+	return *i < n ? -1 : 0;
+}
+
 static long parse_connection(struct http_parser *p, const uint8_t *v, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		size_t start = i;
-		while (i < n && is_tchar(v[i]))
-			i++;
-		if (i == start) {
-			if (i < n)
-				return fail(p, -EBADMSG, "bad Connection header");
-			break;
-		}
-		if (token_eq(v + start, i - start, "close"))
+	size_t i = 0, start, len;
+	int rv;
+
+	while ((rv = next_list_token(v, n, &i, &start, &len)) > 0) {
+		if (token_eq(v + start, len, "close"))
 			p->conn_close = true;
-		else if (token_eq(v + start, i - start, "keep-alive"))
+		else if (token_eq(v + start, len, "keep-alive"))
 			p->conn_keep_alive = true;
 	}
-	return 0;
+	return rv < 0 ? fail(p, -EBADMSG, "bad Connection header") : 0;
 }
 
 static long parse_transfer_encoding(struct http_parser *p, const uint8_t *v, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		size_t start = i;
-		while (i < n && is_tchar(v[i]))
-			i++;
-		if (i == start) {
-			if (i < n)
-				return fail(p, -EBADMSG, "bad Transfer-Encoding header");
-			break;
-		}
+	size_t i = 0, start, len;
+	int rv;
+
+	while ((rv = next_list_token(v, n, &i, &start, &len)) > 0) {
 		/* Only chunked, exactly once: we never send Accept-Encoding or
 		 * TE, so any other coding is a server we cannot frame. */
-		if (!token_eq(v + start, i - start, "chunked"))
+		if (!token_eq(v + start, len, "chunked"))
 			return fail(p, -ENOTSUP, "unsupported transfer coding");
 		if (p->te_chunked)
 			return fail(p, -EBADMSG, "chunked applied twice");
 		p->te_chunked = true;
 	}
+	if (rv < 0)
+		return fail(p, -EBADMSG, "bad Transfer-Encoding header");
 	if (!p->te_chunked)
 		return fail(p, -EBADMSG, "empty Transfer-Encoding");
 	return 0;
