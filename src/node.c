@@ -2567,9 +2567,18 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	raft_index first = rec->first_index, last = rec->last_index;
 	if (first <= snap->last_index)
 		first = snap->last_index + 1;
-	if (last >= first && snap->last_index && rec->first_index > snap->last_index + 1) {
-		snprintf(err, err_len, "%s: the log starts at %" PRIu64 " but the snapshot ends at %" PRIu64
-			 ": entries are missing", n->dir_wal, rec->first_index, snap->last_index);
+	/* A segment fixes the log's next index even with no entries in it:
+	 * anything after the snapshot's next index (or after 1 without a
+	 * snapshot) means entries in between are lost, and appends would
+	 * fail. */
+	if (rec->segments && rec->first_index > snap->last_index + 1) {
+		if (snap->last_index)
+			snprintf(err, err_len, "%s: the log starts at %" PRIu64 " but the snapshot ends at %" PRIu64
+				 ": entries %" PRIu64 "..%" PRIu64 " are missing", n->dir_wal, rec->first_index,
+				 snap->last_index, snap->last_index + 1, rec->first_index - 1);
+		else
+			snprintf(err, err_len, "%s: the log starts at %" PRIu64 " and there is no snapshot: entries 1..%" PRIu64
+				 " are missing", n->dir_wal, rec->first_index, rec->first_index - 1);
 		return -EBADMSG;
 	}
 	size_t cnt = last >= first ? (size_t)(last - first + 1) : 0;
@@ -2728,7 +2737,13 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	arm_test_failpoints();
 #endif
 	rv = wal_open(&wc, &n->wal, &rec, &werr);
-	if (rv == 0 && rec.entries && rec.last_index < snap.last_index) {
+	/* The log must go on at the snapshot's next index. One that ends
+	 * before it holds nothing the snapshot lacks: start a new one after
+	 * it. That includes a log with no entries but a segment, which still
+	 * fixes the next index (a first segment after an earlier rebase whose
+	 * preallocation failed): only a log without segments takes any. A log
+	 * that starts after the snapshot's next index is a gap (restore()). */
+	if (rv == 0 && rec.segments && rec.last_index < snap.last_index) {
 		wal_close(n->wal);
 		n->wal = NULL;
 		rv = rebase_wal(n, err, err_len);
