@@ -228,6 +228,7 @@ struct node {
 
 static void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
 static void sync_peers(struct node *n);
+static struct npeer *npeer_add(struct node *n, const char *name, const char *url);
 static void fail_writes_from(struct node *n, raft_index from, const char *why);
 static void member_waits_run(struct node *n);
 static void transfer_check(struct node *n);
@@ -998,6 +999,10 @@ static void send_request(struct node *n, const char *to, const struct raft_msg *
 		sync_peers(n); /* a member appended in this very update */
 		p = npeer_find(n, to);
 	}
+	/* a removed member whose client went before this node led */
+	const char *url = p ? NULL : raft_departing_url(n->r, to);
+	if (url)
+		p = npeer_add(n, to, url);
 	if (!p || !p->p)
 		return; /* not a member we know how to reach: lost, as on a network */
 	if (m->type == RAFT_MSG_AE_REQ) {
@@ -1190,6 +1195,54 @@ static void npeer_gone(void *arg)
 	n->peers_alive--;
 }
 
+/* A client for the peer `name` at `url`, or NULL. */
+static struct npeer *npeer_add(struct node *n, const char *name, const char *url)
+{
+	struct npeer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	p->node = n;
+	/* Reconnect at least once a heartbeat, as goraft's leader does
+	 * (it dials again on every tick): a goraft follower coming back
+	 * after a long absence must hear from us within its election
+	 * timeout, or, having no pre-vote, it campaigns and deposes us.
+	 * A refused connect on a LAN costs next to nothing. */
+	unsigned hb = n->cfg.heartbeat_ms ? n->cfg.heartbeat_ms : 50;
+	struct peer_config pc = {
+		.response_timeout_ms = 200, /* goraft's ResponseHeaderTimeout */
+		.backoff_min_ms = hb < 10 ? hb : 10,
+		.backoff_max_ms = hb,
+		.max_queue = 64,
+		.max_pipeline = 1,
+		.max_response_body = 64 << 10,
+	};
+	int rv = peer_create(&n->loop.ring, url, &pc, &p->p);
+	log_debug("peer_create %s: %d", url, rv);
+	if (rv < 0) {
+		log_warning("peer %s: cannot use URL '%s': %s", name, url, strerror(-rv));
+		free(p);
+		return NULL;
+	}
+	n->peers_alive++;
+	p->next = n->peers;
+	n->peers = p;
+	/* goraft until the probe says otherwise, unless it was probed
+	 * before we restarted; the core learns it once the current
+	 * update is carried out (report_deferred) */
+	const struct kind_hint *h = hint_find(n, name);
+	p->goraft = true;
+	if (h && !strcmp(h->url, url)) {
+		p->kind_known = true;
+		p->goraft = h->goraft;
+		peer_set_max_pipeline(p->p, h->goraft ? 1 : n->cfg.max_inflight_appends);
+	}
+	p->kind_unreported = true;
+	log_debug("peer %s at %s", name, url);
+	return p;
+}
+
 /* Makes our peer table the core's configuration. */
 static void sync_peers(struct node *n)
 {
@@ -1203,58 +1256,17 @@ static void sync_peers(struct node *n)
 			/* a name that came back under another URL */
 			p->kind_known = false;
 		}
-		if (p) {
+		if (p)
 			p->removed_at_ms = 0;
-			continue;
-		}
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			continue;
-		snprintf(p->name, sizeof(p->name), "%s", name);
-		snprintf(p->url, sizeof(p->url), "%s", url);
-		p->node = n;
-		/* Reconnect at least once a heartbeat, as goraft's leader does
-		 * (it dials again on every tick): a goraft follower coming back
-		 * after a long absence must hear from us within its election
-		 * timeout, or, having no pre-vote, it campaigns and deposes us.
-		 * A refused connect on a LAN costs next to nothing. */
-		unsigned hb = n->cfg.heartbeat_ms ? n->cfg.heartbeat_ms : 50;
-		struct peer_config pc = {
-			.response_timeout_ms = 200, /* goraft's ResponseHeaderTimeout */
-			.backoff_min_ms = hb < 10 ? hb : 10,
-			.backoff_max_ms = hb,
-			.max_queue = 64,
-			.max_pipeline = 1,
-			.max_response_body = 64 << 10,
-		};
-		int rv = peer_create(&n->loop.ring, url, &pc, &p->p);
-		log_debug("peer_create %s: %d", url, rv);
-		if (rv < 0) {
-			log_warning("peer %s: cannot use URL '%s': %s", name, url, strerror(-rv));
-			free(p);
-			continue;
-		}
-		n->peers_alive++;
-		p->next = n->peers;
-		n->peers = p;
-		/* goraft until the probe says otherwise, unless it was probed
-		 * before we restarted; the core learns it once the current
-		 * update is carried out (report_deferred) */
-		const struct kind_hint *h = hint_find(n, name);
-		p->goraft = true;
-		if (h && !strcmp(h->url, url)) {
-			p->kind_known = true;
-			p->goraft = h->goraft;
-			peer_set_max_pipeline(p->p, h->goraft ? 1 : n->cfg.max_inflight_appends);
-		}
-		p->kind_unreported = true;
-		log_debug("peer %s at %s", name, url);
+		else
+			npeer_add(n, name, url);
 	}
-	/* A removed member is still sent its raft:leave for a while (the core
-	 * decides how long); its client goes a few seconds later. */
+	/* A removed member is still sent its raft:leave while the core tells
+	 * it of its removal (raft_departing_url()); its client goes a few
+	 * seconds after that. */
 	for (struct npeer **pp = &n->peers; *pp;) {
 		struct npeer *p = *pp;
-		if (raft_is_member(n->r, p->name)) {
+		if (raft_is_member(n->r, p->name) || raft_departing_url(n->r, p->name)) {
 			pp = &p->next;
 			continue;
 		}
@@ -2567,9 +2579,18 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	raft_index first = rec->first_index, last = rec->last_index;
 	if (first <= snap->last_index)
 		first = snap->last_index + 1;
-	if (last >= first && snap->last_index && rec->first_index > snap->last_index + 1) {
-		snprintf(err, err_len, "%s: the log starts at %" PRIu64 " but the snapshot ends at %" PRIu64
-			 ": entries are missing", n->dir_wal, rec->first_index, snap->last_index);
+	/* A segment fixes the log's next index even with no entries in it:
+	 * anything after the snapshot's next index (or after 1 without a
+	 * snapshot) means entries in between are lost, and appends would
+	 * fail. */
+	if (rec->segments && rec->first_index > snap->last_index + 1) {
+		if (snap->last_index)
+			snprintf(err, err_len, "%s: the log starts at %" PRIu64 " but the snapshot ends at %" PRIu64
+				 ": entries %" PRIu64 "..%" PRIu64 " are missing", n->dir_wal, rec->first_index,
+				 snap->last_index, snap->last_index + 1, rec->first_index - 1);
+		else
+			snprintf(err, err_len, "%s: the log starts at %" PRIu64 " and there is no snapshot: entries 1..%" PRIu64
+				 " are missing", n->dir_wal, rec->first_index, rec->first_index - 1);
 		return -EBADMSG;
 	}
 	size_t cnt = last >= first ? (size_t)(last - first + 1) : 0;
@@ -2728,7 +2749,13 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	arm_test_failpoints();
 #endif
 	rv = wal_open(&wc, &n->wal, &rec, &werr);
-	if (rv == 0 && rec.entries && rec.last_index < snap.last_index) {
+	/* The log must go on at the snapshot's next index. One that ends
+	 * before it holds nothing the snapshot lacks: start a new one after
+	 * it. That includes a log with no entries but a segment, which still
+	 * fixes the next index (a first segment after an earlier rebase whose
+	 * preallocation failed): only a log without segments takes any. A log
+	 * that starts after the snapshot's next index is a gap (restore()). */
+	if (rv == 0 && rec.segments && rec.last_index < snap.last_index) {
 		wal_close(n->wal);
 		n->wal = NULL;
 		rv = rebase_wal(n, err, err_len);

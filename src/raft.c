@@ -61,6 +61,7 @@ struct peer {
 	bool goraft;
 	bool member; /* in the current configuration */
 	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX]; /* as last seen in the configuration */
 	/* leader state (Raft §5.3), reset on election */
 	raft_index next, match;
 	/* goraft peer: the highest index its log may end at, as far as this
@@ -68,8 +69,10 @@ struct peer {
 	 * sent since (HOLDS_UNKNOWN: no answer yet). See send_append(). */
 	raft_index holds;
 	/* removed by the raft:leave at leave_index: still replicated to until
-	 * it has seen that entry committed (it then stops), at most until
-	 * leave_until once committed */
+	 * it has that entry and the commit covering it (it then stops), for
+	 * a grace until leave_until (0: not yet) that carries the commit; kept
+	 * when the entry is compacted away, as the member then needs the
+	 * snapshot that covers its removal */
 	raft_index leave_index;
 	uint64_t leave_until;
 	struct flight fl[RAFT_MAX_INFLIGHT];
@@ -490,12 +493,14 @@ static void config_recompute(struct raft *r)
 		if (!p->used || member_pos(r, p->name) >= 0)
 			continue;
 		p->member = false;
-		p->leave_index = 0;
+		/* no change of its own left in the log: its leave, if any, was
+		 * compacted into the snapshot, and leave_index stays */
 		for (size_t k = r->n_changes; k-- > 0;) {
 			if (strcmp(r->changes[k].name, p->name) != 0)
 				continue;
-			if (r->changes[k].type == RAFT_ENTRY_LEAVE) {
-				p->leave_index = r->changes[k].index;
+			raft_index leave = r->changes[k].type == RAFT_ENTRY_LEAVE ? r->changes[k].index : 0;
+			if (leave != p->leave_index) {
+				p->leave_index = leave;
 				p->leave_until = 0;
 			}
 			break;
@@ -505,8 +510,11 @@ static void config_recompute(struct raft *r)
 		if (strcmp(r->members[i].name, r->name) == 0)
 			continue;
 		struct peer *p = peer_get(r, r->members[i].name);
+		if (p)
+			copy_name(p->url, r->members[i].url, sizeof(p->url));
 		if (p && !p->member) {
 			p->member = true;
+			p->leave_index = 0;
 			p->next = r->last + 1;
 			p->match = 0;
 			p->holds = HOLDS_UNKNOWN;
@@ -914,15 +922,23 @@ static void replicate(struct raft *r, bool heartbeat)
 		if (p)
 			replicate_peer(r, p, heartbeat);
 	}
-	/* A removed member still gets its raft:leave and the commit index that
-	 * covers it, so that it stops instead of lingering (goraft also sends a
-	 * removed node a final AppendEntries, PROTOCOL §7.2.5); for a few
-	 * election timeouts after the commit at most: it may be gone. */
+	/* A removed member still gets its raft:leave (or, once that is
+	 * compacted, the snapshot covering it) and the commit index that
+	 * covers it, so that it stops instead of lingering (goraft also sends
+	 * a removed node a final AppendEntries, PROTOCOL §7.2.5). However long
+	 * it lags or is paused: a time limit counted from the commit left a
+	 * paused member running for good. Done a few election timeouts after
+	 * it has the entry (those heartbeats carry the commit), or once it has
+	 * not answered for depart_timeout_ms: it may be gone for good. */
 	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
 		struct peer *p = &r->peers[i];
 		if (!p->used || p->member || !p->leave_index || p->leave_index > r->last)
 			continue;
-		if (r->commit >= p->leave_index) {
+		if (r->now - p->last_ack > r->cfg.depart_timeout_ms) {
+			p->leave_index = 0;
+			continue;
+		}
+		if (p->match >= p->leave_index && r->commit >= p->leave_index) {
 			if (!p->leave_until)
 				p->leave_until = r->now + 3 * (uint64_t)r->cfg.election_timeout_ms;
 			if (r->now > p->leave_until) {
@@ -1292,6 +1308,35 @@ static bool holds_entry(const struct raft *r, raft_index i, raft_term t)
 	return i <= r->last && term_at(r, i) == t;
 }
 
+/* Is this node in the configuration as of its commit index (the snapshot's
+ * members, then the committed changes after it)? */
+static bool committed_member(const struct raft *r)
+{
+	struct member m[RAFT_MAX_PEERS];
+	size_t n = r->n_base;
+	memcpy(m, r->base, n * sizeof(m[0]));
+	for (size_t k = 0; k < r->n_changes && r->changes[k].index <= r->commit; k++)
+		apply_change(m, &n, &r->changes[k]);
+	for (size_t i = 0; i < n; i++)
+		if (is_self(r, m[i].name))
+			return true;
+	return false;
+}
+
+/* Out of the cluster for good: never campaigns or leads again. */
+static void set_removed(struct raft *r)
+{
+	if (r->removed)
+		return;
+	r->removed = true;
+	if (r->role != RAFT_FOLLOWER) {
+		r->role = RAFT_FOLLOWER;
+		r->leader[0] = '\0';
+		emit_role(r);
+	}
+	emit(r, RAFT_ACT_REMOVED);
+}
+
 /* goraft server.go processSnapshotRequest: "do you want my snapshot?". The
  * message carries no term; nothing changes here yet. */
 static void on_snap_request(struct raft *r, struct peer *p, const char *from,
@@ -1329,15 +1374,9 @@ static void on_snaprec_request(struct raft *r, struct peer *p, const char *from,
 		send_msg(r, p, &m, idx);
 		return;
 	}
-	struct raft_action *a = emit(r, RAFT_ACT_INSTALL);
-	uint64_t seq = ++r->log_seq;
-	if (a) {
-		a->install.index = idx;
-		a->install.term = req->snaprec.last_term;
-		a->install.seq = seq;
-	}
 	struct member mem[RAFT_MAX_PEERS];
 	size_t n = 0;
+	bool listed = false;
 	for (size_t i = 0; i < req->snaprec.n_peers && n < RAFT_MAX_PEERS; i++) {
 		const struct raft_member_info *pi = &req->snaprec.peers[i];
 		if (!pi->name || !pi->name[0])
@@ -1345,7 +1384,25 @@ static void on_snaprec_request(struct raft *r, struct peer *p, const char *from,
 		copy_name(mem[n].name, pi->name, sizeof(mem[n].name));
 		copy_name(mem[n].url, pi->url, sizeof(mem[n].url));
 		mem[n].learner = pi->learner;
+		listed = listed || is_self(r, mem[n].name);
 		n++;
+	}
+	/* A snapshot whose configuration lacks us, after our own membership
+	 * was committed, covers our removal: the raft:leave is compacted, and
+	 * this is how a member that lagged behind it learns of it. Nothing to
+	 * install for a removed node; the answer tells the leader it knows. (A
+	 * joiner not yet committed may well get a snapshot without itself.) */
+	if (!listed && committed_member(r)) {
+		send_msg(r, p, &m, 0);
+		set_removed(r);
+		return;
+	}
+	struct raft_action *a = emit(r, RAFT_ACT_INSTALL);
+	uint64_t seq = ++r->log_seq;
+	if (a) {
+		a->install.index = idx;
+		a->install.term = req->snaprec.last_term;
+		a->install.seq = seq;
 	}
 	r->n_changes = 0;
 	memcpy(r->base, mem, n * sizeof(mem[0]));
@@ -1730,15 +1787,8 @@ static void maybe_apply(struct raft *r)
 	/* A node whose own raft:leave is committed stops taking part
 	 * (PROTOCOL §5.9 recommends it; goraft itself does not). */
 	raft_index leave = own_change(r, RAFT_ENTRY_LEAVE);
-	if (!r->removed && leave > 0 && leave <= r->commit) {
-		r->removed = true;
-		if (r->role != RAFT_FOLLOWER) {
-			r->role = RAFT_FOLLOWER;
-			r->leader[0] = '\0';
-			emit_role(r);
-		}
-		emit(r, RAFT_ACT_REMOVED);
-	}
+	if (!r->removed && leave > 0 && leave <= r->commit)
+		set_removed(r);
 }
 
 int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *out)
@@ -1824,6 +1874,7 @@ void raft_config_default(struct raft_config *cfg)
 	cfg->max_inflight = 8;
 	cfg->pre_vote = true;
 	cfg->check_quorum = true;
+	cfg->depart_timeout_ms = 60000;
 }
 
 int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint64_t now,
@@ -1915,6 +1966,18 @@ const char *raft_member_name(const struct raft *r, size_t i)
 const char *raft_member_url(const struct raft *r, size_t i)
 {
 	return i < r->n_members ? r->members[i].url : NULL;
+}
+
+const char *raft_departing_url(const struct raft *r, const char *name)
+{
+	if (r->role != RAFT_LEADER)
+		return NULL;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
+		const struct peer *p = &r->peers[i];
+		if (p->used && !p->member && p->leave_index && p->url[0] && strcmp(p->name, name) == 0)
+			return p->url;
+	}
+	return NULL;
 }
 
 bool raft_is_member(const struct raft *r, const char *name)

@@ -42,8 +42,9 @@
  *    apply them in order, then report RAFT_EV_APPLIED(last).
  *  - RAFT_ACT_ROLE: role, term or known leader changed (informational; a
  *    daemon fails pending client requests on losing leadership).
- *  - RAFT_ACT_REMOVED: this node's own raft:leave is committed; it no
- *    longer takes part (it never campaigns again) and should be shut down.
+ *  - RAFT_ACT_REMOVED: this node's own raft:leave is committed, or the
+ *    leader's snapshot (SnapshotRecoveryRequest) covers it; it no longer
+ *    takes part (it never campaigns again) and should be shut down.
  *  - RAFT_ACT_TAKE_SNAPSHOT / RAFT_ACT_COMPACT / RAFT_ACT_INSTALL:
  *    snapshots, see the action structs below. Snapshot creation is
  *    asynchronous: the core keeps running until RAFT_EV_SNAPSHOT_TAKEN.
@@ -372,6 +373,9 @@ struct raft_config {
 	 * peers cannot take a snapshot and need the whole log (PROTOCOL §7.1). */
 	raft_index snapshot_threshold;
 	raft_index snapshot_trailing;
+	/* a removed member that has not answered for this long is no longer
+	 * told of its removal (60000): it may be gone for good */
+	unsigned depart_timeout_ms;
 	enum raft_fault fault;
 };
 
@@ -437,6 +441,9 @@ const char *raft_member_name(const struct raft *r, size_t i);
 const char *raft_member_url(const struct raft *r, size_t i);
 bool raft_is_member(const struct raft *r, const char *name); /* voter or learner */
 bool raft_is_voter(const struct raft *r, const char *name);
+/* On a leader: the URL of a removed member it is still telling of its
+ * removal (the daemon keeps a client for it), else NULL. */
+const char *raft_departing_url(const struct raft *r, const char *name);
 
 const char *raft_role_name(enum raft_role role);
 

@@ -50,8 +50,7 @@ EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh
 	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/long.sh tests/fault/kill9.sh
 # reproductions of daemon faults the suite found (not tests: exit 1 while
 # the fault is there)
-EXTRA_DIST += tests/fault/repro/enospc-after-rebase.sh tests/fault/repro/removed-while-lagging.sh \
-	tests/fault/repro/stop-under-load.sh
+EXTRA_DIST += tests/fault/repro/stop-under-load.sh
 
 FAULT_SCHEDULES = 100
 FAULT_SECONDS = 60

@@ -61,7 +61,8 @@ node_kill() {
 }
 
 status_field() {
-	curl -s "http://127.0.0.1:$1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null
+	# bounded: a paused (SIGSTOP) node accepts the connection, never answers
+	curl -s -m 2 "http://127.0.0.1:$1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null
 }
 
 wait_leader() {

@@ -1327,10 +1327,25 @@ START_TEST(test_membership_one_change_at_a_time)
 }
 END_TEST
 
+/* A tick on a leader, whose AppendEntries to `to` (if any) succeeds.
+ * Returns whether the tick sent anything to `watch`. */
+static bool tick_acked_by(struct tn *t, uint64_t ms, const char *to, const char *watch)
+{
+	tn_tick(t, ms);
+	bool sent = sent_to(t, watch) != NULL;
+	const struct raft_msg *m = sent_to(t, to);
+	if (m && m->type == RAFT_MSG_AE_REQ) {
+		struct raft_msg ok = ae_resp(m->req_id, m->term, m->ae.prev_index + m->ae.n_entries, 0, true);
+		tn_recv(t, to, &ok);
+	}
+	return sent;
+}
+
 /* A member removed by raft:leave still gets AppendEntries carrying its leave
  * and, once committed, the commit index that covers it (so that it stops),
- * for a few election timeouts; then the leader forgets it. Found running
- * real nodes: the removed one never learnt of its removal and lingered. */
+ * until it answers or has been silent for depart_timeout_ms; then the leader
+ * forgets it. Found running real nodes: the removed one never learnt of its
+ * removal and lingered. */
 START_TEST(test_leader_tells_the_removed_member)
 {
 	static const raft_term tt[3] = {0, 0, 0};
@@ -1366,9 +1381,20 @@ START_TEST(test_leader_tells_the_removed_member)
 	m = sent_to(&t, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_ge(m->ae.commit, 5);
-	/* not forever */
-	for (int i = 0; i < 20; i++)
-		tn_tick(&t, 60);
+	/* silent c: still told well after a few election timeouts (each
+	 * request times out first) */
+	bool told = false;
+	for (int i = 0; i < 500; i++) {
+		bool sent = tick_acked_by(&t, 60, "b", "c");
+		told = i >= 490 ? told || sent : false;
+	}
+	ck_assert(told);
+	ck_assert_ptr_nonnull(raft_departing_url(t.r, "c"));
+	/* not forever: 60 s after its last answer it may be gone for good */
+	for (int i = 0; i < 510; i++)
+		tick_acked_by(&t, 60, "b", "c");
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	ck_assert_ptr_null(raft_departing_url(t.r, "c"));
 	for (int i = 0; i < 10; i++) {
 		tn_tick(&t, 60);
 		ck_assert_ptr_null(sent_to(&t, "c"));
@@ -1405,6 +1431,146 @@ START_TEST(test_removed_node_stops)
 		tn_tick(&t, 100);
 		ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
 		ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+	}
+	raft_free(t.r);
+}
+END_TEST
+
+/* A member that lagged behind its own raft:leave until the leader compacted
+ * it gets the leader's snapshot, whose configuration lacks it: that is its
+ * removal (it stops, nothing installed), as long as its own membership was
+ * committed; a joiner whose join is not yet committed installs a snapshot
+ * without itself as usual. Found by the fault suite (seeds 1000, 1004): the
+ * removed member installed the snapshot and followed for good. */
+START_TEST(test_snapshot_without_self_removes_a_member)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	static const struct raft_member_info ab[] = {{.name = "a", .url = "http://h:1"},
+						     {.name = "b", .url = "http://h:2"}};
+	struct raft_msg rec = {.type = RAFT_MSG_SNAPREC_REQ, .req_id = 4};
+	rec.snaprec.last_index = 600;
+	rec.snaprec.last_term = 0;
+	rec.snaprec.n_peers = 2;
+	rec.snaprec.peers = ab;
+	struct tn t;
+	tn_init(&t, "c", 0, ABC, 3, tt, 3, 3); /* c's join (3) committed */
+	struct raft_msg hb = ae(0, 3, 0, 3, NULL, 0);
+	tn_recv(&t, "a", &hb);
+	tn_recv(&t, "a", &rec);
+	ck_assert(raft_removed(t.r));
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_REMOVED), 1);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 0);
+	const struct raft_msg *r = sent_to(&t, "a");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, RAFT_MSG_SNAPREC_RESP);
+	ck_assert(r->snaprec_resp.success); /* the leader knows it is told */
+	for (int i = 0; i < 30; i++) {
+		tn_tick(&t, 100);
+		ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+		ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+	}
+	raft_free(t.r);
+
+	/* c's join (3) in its log but not committed: a snapshot from before
+	 * the join is installed */
+	tn_init(&t, "c", 0, ABC, 3, tt, 3, 2);
+	tn_recv(&t, "a", &rec);
+	ck_assert(!raft_removed(t.r));
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_REMOVED), 0);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 1);
+	raft_free(t.r);
+}
+END_TEST
+
+/* However long a removed member stays silent (paused, partitioned) the
+ * leader keeps sending it its raft:leave, then, once that is compacted, the
+ * snapshot that covers it, up to depart_timeout_ms; once it has the entry,
+ * a few election timeouts of heartbeats carry the commit. Found by the
+ * fault suite: the leader gave up 3 election timeouts after the commit. */
+START_TEST(test_leader_tells_a_silent_removed_member)
+{
+	raft_term tt[3] = {0};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	cfg.check_quorum = false;
+	cfg.snapshot_threshold = 10;
+	cfg.snapshot_trailing = 2;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 3, 3);
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "b", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	/* b follows; c is silent from here on */
+	struct raft_msg ok = ae_resp(sent_to(&t, "b")->req_id, 1, 4, 3, true);
+	tn_durable(&t, log_seq(&t));
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	struct raft_entry lc = {.type = RAFT_ENTRY_LEAVE, .name = "c"};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = &lc;
+	pe.propose.n = 1;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	/* more entries, b acking each: the leave (5) commits, a snapshot is
+	 * taken past it and the leave is compacted away */
+	struct raft_entry w = {.type = RAFT_ENTRY_COMMAND, .size = 10};
+	pe.propose.entries = &w;
+	for (int i = 0; i < 15; i++) {
+		tn_step(&t, &pe);
+		const struct raft_msg *m = sent_to(&t, "b");
+		ok = m && m->type == RAFT_MSG_AE_REQ ? ae_resp(m->req_id, 1, m->ae.prev_index + m->ae.n_entries, 0, true)
+						     : (struct raft_msg){0};
+		tn_durable(&t, log_seq(&t));
+		if (ok.type == RAFT_MSG_AE_RESP)
+			tn_recv(&t, "b", &ok);
+		const struct raft_action *ts = nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
+		if (ts) {
+			struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+			ev.snapshot_taken.index = ts->take_snapshot.index;
+			tn_step(&t, &ev);
+			ck_assert_int_eq(t.rv, 0);
+		}
+		struct raft_event ap = {.type = RAFT_EV_APPLIED};
+		ap.applied.index = raft_commit_index(t.r);
+		tn_step(&t, &ap);
+	}
+	ck_assert_uint_ge(raft_commit_index(t.r), 15);
+	ck_assert_uint_gt(raft_log_start(t.r), 5);
+	ck_assert(!raft_is_member(t.r, "c"));
+	/* 30 s of silence from c: still told, by the snapshot */
+	bool snap = false;
+	for (int i = 0; i < 300; i++) {
+		tn_tick(&t, 100);
+		const struct raft_msg *m = sent_to(&t, "c");
+		snap = snap || (m && m->type == RAFT_MSG_SNAP_REQ);
+	}
+	ck_assert(snap);
+	ck_assert_str_eq(raft_departing_url(t.r, "c"), "http://localhost:1");
+	/* c answers at last: it has the snapshot (and stops); a few heartbeats
+	 * more, then the leader forgets it */
+	tn_tick(&t, 2000); /* the last request has timed out */
+	const struct raft_msg *m = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_SNAP_REQ);
+	struct raft_msg sr = {.type = RAFT_MSG_SNAP_RESP, .req_id = m->req_id};
+	sr.snap_resp.success = true;
+	tn_recv(&t, "c", &sr);
+	m = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_SNAPREC_REQ);
+	struct raft_msg rr = {.type = RAFT_MSG_SNAPREC_RESP, .req_id = m->req_id, .term = 1};
+	rr.snaprec_resp.success = true;
+	rr.snaprec_resp.commit = m->snaprec.last_index;
+	tn_recv(&t, "c", &rr);
+	for (int i = 0; i < 10; i++)
+		tn_tick(&t, 100);
+	ck_assert_ptr_null(raft_departing_url(t.r, "c"));
+	for (int i = 0; i < 10; i++) {
+		tn_tick(&t, 100);
+		ck_assert_ptr_null(sent_to(&t, "c"));
 	}
 	raft_free(t.r);
 }
@@ -1942,6 +2108,8 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_membership_one_change_at_a_time);
 	tcase_add_test(tc, test_leader_tells_the_removed_member);
 	tcase_add_test(tc, test_removed_node_stops);
+	tcase_add_test(tc, test_snapshot_without_self_removes_a_member);
+	tcase_add_test(tc, test_leader_tells_a_silent_removed_member);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("extensions");
 	tcase_add_test(tc, test_pre_vote_does_not_disturb);
