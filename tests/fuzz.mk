@@ -9,7 +9,7 @@
 
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
-FUZZ_OTHER = kv_snapshot
+FUZZ_OTHER = http_response kv_snapshot
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
@@ -17,7 +17,8 @@ FUZZ_CCOPTS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitiz
 	-I$(top_srcdir) -I$(top_builddir) -I$(top_builddir)/proto
 FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
-EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/seed.sh
+EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_kv_snapshot.c \
+	tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
