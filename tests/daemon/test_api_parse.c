@@ -28,6 +28,10 @@ END_TEST
 static const char *const bad_urls[] = {
 	"https://h:1", "http://:80", "http://h", "http://h:", "http://h:0", "http://h:65536", "http://h:80/",
 	"http://u@h:80", "http://h:80?x", "http://h:80#x", "http://h:8x",
+	/* what net/peer.c cannot connect to (strtoul took a sign or blanks;
+	 * blanks and extra colons in the host), found by fuzz_client_api */
+	"http://h:\r\n2", "http://h: 80", "http://h:+80", "http://h:-0", "http://a b:80", "http://a\nb:80",
+	"http://a:b:80", "http://[::1:80", "http://[::1]x:80", "http://[]:80", "http://h:0000080",
 };
 
 START_TEST(test_invalid_urls)
