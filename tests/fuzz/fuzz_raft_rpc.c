@@ -13,9 +13,10 @@
  * raftd or goraft peers; pre-vote, check-quorum, snapshots, a restored
  * snapshot), byte 1 the log's shape; then operations, each an op byte and
  * its operands:
- *   op % 8 in 0..2  a request body to /raft/... (path from op / 8), 1 length
- *                   byte then the body;
- *   3, 4            a response body to one of the requests in flight;
+ *   op % 8 in 0..2  a request body to /raft/... (path from op / 8): a 2-byte
+ *                   little-endian length, then the body;
+ *   3, 4            a response body (a byte picks one of the requests in
+ *                   flight, then length and body);
  *   5               time passes (next byte * 4 ms);
  *   6               the disk catches up (PERSISTED, DURABLE, SNAPSHOT_TAKEN);
  *   7               a client: write, join, leave, consistent read, transfer.
@@ -259,8 +260,7 @@ static void step(struct h *h, struct raft_event *ev, const struct rpc_request *r
 static size_t body(struct h *h, const uint8_t **ret)
 {
 	size_t len = take(h);
-	if (len == 255)
-		len += take(h) * 8u;
+	len |= (size_t)take(h) << 8;
 	if (len > (size_t)(h->end - h->p))
 		len = (size_t)(h->end - h->p);
 	*ret = h->p;
@@ -486,6 +486,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+#ifdef FUZZ_DEBUG
+	fprintf(stderr, "%s term %llu commit %llu last %llu applied %llu in flight %zu\n",
+		raft_role_name(raft_role(h.r)), (unsigned long long)raft_current_term(h.r),
+		(unsigned long long)raft_commit_index(h.r), (unsigned long long)raft_last_index(h.r),
+		(unsigned long long)h.applied, h.n_out);
+#endif
 	raft_free(h.r);
 	rpc_decoder_free(&h.dec);
 	return 0;

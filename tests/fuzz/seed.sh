@@ -64,7 +64,10 @@ raft_rpc)
 	{ printf '\000\000\030\061\000'; printf "$rec"; printf '\006\007'; } > "$out/follower-snaprec"
 	# a leader's clients: write, join, leave, read, transfer, then the disk
 	printf '\022\000\007\000\001\007\002\004\007\003\002\007\004\000\007\005\001\006\007\005\200' \
-		> "$out/leader-clients" ;;
+		> "$out/leader-clients"
+	# a peer has the new leader's nop (term 1, index 4): it commits
+	printf '\002\000\006\003\003\000\010\000\010\001\020\004\030\000\040\001\006\007\007\000\001\006\003' \
+		> "$out/leader-commit" ;;
 command)
 	# entries: a byte (bit 0: a whole LogEntry; else CommandName number
 	# in bits 1-3, bit 7: no payload), a length, the bytes
