@@ -266,6 +266,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&rec, 0, sizeof(rec));
 	memset(&err, 0, sizeof(err));
 	int rv = wal_open(&cfg, &w, &rec, &err);
+#ifdef FUZZ_DEBUG
+	char why[512] = "";
+	if (rv < 0)
+		wal_error_format(&err, why, sizeof(why));
+	fprintf(stderr, "wal_open %d %s: entries %llu..%llu term %llu vote '%s' torn %d stale %u\n", rv, why,
+		(unsigned long long)rec.first_index, (unsigned long long)rec.last_index,
+		(unsigned long long)rec.term, rec.voted_for, rec.torn, rec.stale_files);
+#endif
 	if (rv < 0) {
 		char msg[512];
 		CHECK(rv == -EBADMSG || rv == -ENOMEM);

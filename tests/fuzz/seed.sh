@@ -24,7 +24,13 @@ log_entry)
 	printf '\010\010\020\001\032\005write\042\034{"key":"after","value":"x"}\n' > "$out/write" ;;
 kv_snapshot)
 	# The target repairs CRCs itself, so a tiny valid-looking start is enough.
-	printf 'RAFTDKVS' > "$out/magic" ;;
+	printf 'RAFTDKVS' > "$out/magic"
+	# index 5 term 2, two members, one record, the trailer (CRCs zero)
+	m() { le 4 7; printf "$1"; le 4 22; printf "$2"; }
+	{ printf 'RAFTDKVS'; le 4 1; le 4 0; le 8 5; le 8 2; le 4 2; le 4 74
+	  m 7c55909 http://localhost:14001; m 6edf0e8 http://localhost:14002; le 4 0
+	  le 4 1; le 4 10; le 4 1; le 4 1; printf 'ab'; le 4 0
+	  le 4 0; le 4 24; head -c 24 /dev/zero; le 4 0; } > "$out/two-members" ;;
 http_response)
 	printf 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Type: application/octet-stream\r\n\r\n\010\000\020\003\030\003\040\001' > "$out/go-200"
 	printf 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 1\r\n\r\n\n' > "$out/go-400"
@@ -73,12 +79,12 @@ command)
 	# in bits 1-3, bit 7: no payload), a length, the bytes
 	{ printf '\000\034{"key":"after","value":"x"}\n'
 	  printf '\002\077{"name":"7c55909","connectionString":"http://localhost:14002"}\n'
-	  printf '\004\024{"name":"7c55909"}\n'
+	  printf '\004\023{"name":"7c55909"}\n'
 	  printf '\006\020{"key":"after"}\n'
 	  printf '\210\000'
-	  printf '\001\054\010\010\020\001\032\005write\042\034{"key":"after","value":"x"}\n'
-	  printf '\001\014\010\007\020\001\032\010raft:nop'; } > "$out/entries"
-	printf '\000\043{"KEY":"a\\u00e9\\ud800","Value":"\\u003c"}' > "$out/escapes" ;;
+	  printf '\001\051\010\010\020\001\032\005write\042\034{"key":"after","value":"x"}\n'
+	  printf '\001\016\010\007\020\001\032\010raft:nop'; } > "$out/entries"
+	printf '\000\050{"KEY":"a\\u00e9\\ud800","Value":"\\u003c"}' > "$out/escapes" ;;
 client_api)
 	printf '\000foo' > "$out/db-key"
 	printf '\000a/b' > "$out/db-slash"
@@ -93,13 +99,22 @@ wal_recover)
 	nop='\010\001\020\001\032\010raft:nop\000\000'
 	r() { # index term: one 16-byte-payload record of batch block 1
 		printf '\000\000\000\000'; le 4 14; le 8 $1; le 8 $2; le 4 1; le 4 0; printf "$nop"; }
-	{ printf '\002\000\000'; le 2 144; r 1 1; r 2 1; r 3 2; } > "$out/three"
-	{ printf '\003\000\000'; le 2 144; r 1 1; r 2 1; r 3 2; } > "$out/three-readonly"
-	{ printf '\006\000\002'; le 2 96; r 1 1; r 2 1; r 3 2; r 4 3; } > "$out/truncated"
-	{ printf '\012\000\000'; printf '\000\000\000\000\007\000\000\000'; le 8 1; le 8 3
-	  printf 'RAFTMETA6edf0e8\000'; printf '\000\000\000\000\000\000\000\000'; le 8 2; le 8 4
-	  printf 'RAFTMETA\000\000\000\000\000\000\000\000'; le 2 96; r 1 1; r 2 1; } > "$out/meta"
+	pad() { # a padding record filling the block after $1 bytes of records
+		printf '\000\000\000\000'; le 4 $((4096 - $1 - 32)); le 8 0; le 8 0; le 4 1; le 4 0; }
+	{ printf '\002\000\000'; le 2 176; r 1 1; r 2 1; r 3 2; pad 144; } > "$out/three"
+	{ printf '\003\000\000'; le 2 176; r 1 1; r 2 1; r 3 2; pad 144; } > "$out/three-readonly"
+	{ printf '\006\000\002'; le 2 128; r 1 1; r 2 1; pad 96; r 3 2; r 4 3; pad 96; } > "$out/truncated"
+	# meta slots: crc, vote length, seq (even in slot 0, odd in slot 1), term
+	{ printf '\012\000\000'; printf '\000\000\000\000\007\000\000\000'; le 8 2; le 8 4
+	  printf 'RAFTMETA6edf0e8\000'; printf '\000\000\000\000\000\000\000\000'; le 8 3; le 8 5
+	  printf 'RAFTMETA\000\000\000\000\000\000\000\000'; le 2 128; r 1 1; r 2 1; pad 96; } > "$out/meta"
 	{ printf '\002\004\000'; le 2 100; r 5 1; r 6 1; printf '\000\000\000\000\300\000\000\000'; } > "$out/torn"
-	{ printf '\000\000\000'; le 2 48; r 1 1; } > "$out/bad-crc" ;;
+	{ printf '\000\000\000'; le 2 48; r 1 1; } > "$out/bad-crc"
+	# a bad record (reserved field set) with a later batch after it: corruption
+	{ printf '\002\000\000'; le 2 4176; r 1 1
+	  printf '\000\000\000\000'; le 4 14; le 8 2; le 8 1; le 4 1; le 4 1; printf "$nop"; pad 96
+	  head -c 3968 /dev/zero
+	  printf '\000\000\000\000'; le 4 14; le 8 3; le 8 1; le 4 2; le 4 0; printf "$nop"; pad 48; } \
+		> "$out/later-batch" ;;
 *) echo "seed.sh: unknown kind $kind" >&2; exit 2 ;;
 esac
