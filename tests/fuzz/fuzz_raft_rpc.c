@@ -111,11 +111,11 @@ static void check_send(struct h *h, const struct raft_action *a)
 	uint8_t buf[4096];
 	CHECK(h->persist_done >= h->persist_emitted); /* raft.h: held back until PERSISTED */
 	CHECK(strcmp(a->send.to, SELF) != 0);
-	if (is_goraft_peer(h, a->send.to)) {
-		CHECK(m->type == RAFT_MSG_AE_REQ || m->type == RAFT_MSG_AE_RESP || m->type == RAFT_MSG_RV_REQ ||
-		      m->type == RAFT_MSG_RV_RESP);
+	/* Requests the core starts; a response just answers what came in on
+	 * that path (a pre-vote can only have come from a raftd node). */
+	if (rpc_path(m) && is_goraft_peer(h, a->send.to)) {
+		CHECK(m->type == RAFT_MSG_AE_REQ || m->type == RAFT_MSG_RV_REQ);
 		CHECK(m->type != RAFT_MSG_RV_REQ || !m->rv.pre_vote);
-		CHECK(m->type != RAFT_MSG_RV_RESP || !m->rv_resp.pre_vote);
 	}
 	if (!rpc_path(m)) {
 		CHECK(rpc_encode_response(m, buf, sizeof(buf)) > 0 || m->type == RAFT_MSG_SNAP_RESP);
