@@ -14,7 +14,7 @@ src_librpc_a_SOURCES = src/rpc.c src/rpc.h
 # src/raftd: the daemon. node.c wires the core, the WAL, the peers, the KV
 # state machine and the HTTP API; log.c writes to journald or stderr.
 noinst_LIBRARIES += src/libnode.a
-src_libnode_a_SOURCES = src/node.c src/node.h src/log.c src/log.h
+src_libnode_a_SOURCES = src/node.c src/node.h src/api_parse.c src/api_parse.h src/log.c src/log.h
 src_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
 
 sbin_PROGRAMS += src/raftd

@@ -30,6 +30,7 @@
 #include "net/peer.h"
 #include "proto/command.h"
 #include "proto/wire.h"
+#include "src/api_parse.h"
 #include "src/kv.h"
 #include "src/log.h"
 #include "src/loop.h"
@@ -1525,8 +1526,8 @@ static void on_raft(struct httpd_request *req, void *data)
 
 static bool db_key(struct httpd_request *req, const char **ret_key)
 {
-	const char *k = httpd_path(req) + strlen("/db/");
-	if (!*k || strchr(k, '/')) {
+	const char *k = api_db_key(httpd_path(req));
+	if (!k) {
 		httpd_reply_text(req, 404, "404 page not found");
 		return false;
 	}
@@ -1723,20 +1724,6 @@ static void on_db_delete(struct httpd_request *req, void *data)
 		reply_propose_error(req, rv);
 }
 
-/* http://host:port with a port, nothing after it: what goraft's joinPath and
- * plain concatenation both turn into working URLs (PROTOCOL §1.2, §7.3). */
-static bool valid_url(const char *u)
-{
-	if (strncmp(u, "http://", 7) != 0)
-		return false;
-	const char *h = u + 7, *colon = strrchr(h, ':');
-	if (!colon || colon == h || strchr(h, '/') || strchr(h, '@') || strchr(h, '?') || strchr(h, '#'))
-		return false;
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	return *end == '\0' && port > 0 && port < 65536 && end != colon + 1;
-}
-
 /* Proposes a membership change: true when the request is answered or waits
  * for its entry; false when the core cannot take it yet (-EBUSY). */
 static bool propose_member(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
@@ -1810,7 +1797,7 @@ static void on_join(struct httpd_request *req, void *data)
 	}
 	if (!c.name.len || c.name.len >= RAFT_NAME_MAX || strlen(c.name.ptr) != c.name.len) {
 		httpd_reply_text(req, 400, "join: name must be 1 to 63 bytes");
-	} else if (c.connection_string.len >= RAFT_URL_MAX || !valid_url(c.connection_string.ptr)) {
+	} else if (c.connection_string.len >= RAFT_URL_MAX || !api_valid_url(c.connection_string.ptr)) {
 		httpd_reply_text(req, 400, "join: connectionString must be http://host:port");
 	} else if (!not_leader(n, req)) {
 		const char *marker = httpd_query(req, "raftd");
@@ -2316,30 +2303,9 @@ static void on_transfer(struct httpd_request *req, void *data)
 	size_t len;
 	const uint8_t *body = httpd_body(req, &len);
 	char to[RAFT_NAME_MAX] = "", why[2 * RAFT_NAME_MAX + 128];
-	size_t sp = 0;
-	while (sp < len && (body[sp] == ' ' || body[sp] == '\t' || body[sp] == '\r' || body[sp] == '\n'))
-		sp++;
-	if (sp < len) {
-		json_error_t jerr;
-		json_t *root = json_loadb((const char *)body, len, 0, &jerr);
-		json_t *jto = root && json_is_object(root) ? json_object_get(root, "to") : NULL;
-		const char *bad = NULL;
-		if (!root)
-			snprintf(why, sizeof(why), "transfer: invalid JSON at byte %d: %s", jerr.position, jerr.text),
-				bad = why;
-		else if (!json_is_object(root))
-			bad = "transfer: the body must be a JSON object, {\"to\":\"NAME\"}";
-		else if (jto && !json_is_null(jto) && !json_is_string(jto))
-			bad = "transfer: \"to\" must be a string";
-		else if (jto && json_is_string(jto) && json_string_length(jto) >= RAFT_NAME_MAX)
-			bad = "transfer: \"to\" names no member";
-		else if (jto && json_is_string(jto))
-			snprintf(to, sizeof(to), "%s", json_string_value(jto));
-		json_decref(root);
-		if (bad) {
-			httpd_reply_text(req, 400, bad);
-			return;
-		}
+	if (api_transfer_to(body, len, to, sizeof(to), why, sizeof(why)) < 0) {
+		httpd_reply_text(req, 400, why);
+		return;
 	}
 	if (not_leader(n, req))
 		return;

@@ -53,7 +53,8 @@ static const char *store(struct rpc_decoder *d, const void *s, size_t len)
 	if (d->strings_len + len + 1 > d->strings_cap)
 		return NULL; /* cannot happen after reserve_strings() */
 	char *p = d->strings + d->strings_len;
-	memcpy(p, s, len);
+	if (len) /* s may be NULL then: a join or leave without a payload */
+		memcpy(p, s, len);
 	p[len] = '\0';
 	d->strings_len += len + 1;
 	return p;

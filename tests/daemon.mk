@@ -23,3 +23,9 @@ TESTS += tests/daemon/test_rpc
 tests_daemon_test_rpc_SOURCES = tests/daemon/test_rpc.c src/capture.c
 tests_daemon_test_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_rpc_LDADD = src/librpc.a proto/libwire.a $(JANSSON_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/daemon/test_api_parse
+TESTS += tests/daemon/test_api_parse
+tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/api_parse.c
+tests_daemon_test_api_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_daemon_test_api_parse_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)

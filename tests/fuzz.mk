@@ -3,21 +3,33 @@
 #   fuzz_<kind>           one per goraft protobuf decoder, differential
 #                         against protobuf-c (tests/fuzz/fuzz_wire.c)
 #   fuzz_http_response    the peer client's HTTP response parser
-#   fuzz_kv_snapshot      snapshot files
+#   fuzz_kv_snapshot      snapshot files and State bytes, and their meta
+#                         handed to the Raft core as at start-up
+#   fuzz_raft_rpc         /raft/* request and response bodies through
+#                         src/rpc.c into the Raft core (follower, candidate,
+#                         leader of raftd or goraft peers), with invariants
+#   fuzz_command          goraft commands in log entries (proto/command.c)
+#                         and their apply to the KV
+#   fuzz_client_api       /db/{key} paths, /join, /leave and /raftd/transfer
+#                         bodies (src/api_parse.c, cmd_decode)
+#   fuzz_wal_recover      WAL recovery of segment and meta files made from
+#                         the input (on /dev/shm), and raftctl's record decode
 # `make fuzz-check` runs each for FUZZ_SECONDS (CI: a few seconds) from a seed
 # corpus; `make fuzz-long FUZZ_SECONDS=3600` runs them longer.
 
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
-FUZZ_OTHER = kv_snapshot
+FUZZ_OTHER = http_response kv_snapshot raft_rpc command client_api wal_recover
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
 FUZZ_CCOPTS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-I$(top_srcdir) -I$(top_builddir) -I$(top_builddir)/proto
+	-include $(top_builddir)/config.h -I$(top_srcdir) -I$(top_builddir) -I$(top_builddir)/proto
 FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
-EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/seed.sh
+EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_kv_snapshot.c \
+	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_client_api.c \
+	tests/fuzz/fuzz_wal_recover.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
@@ -30,9 +42,33 @@ tests/fuzz/fuzz_http_response: $(srcdir)/tests/fuzz/fuzz_http_response.c $(srcdi
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $^ -o $@
 
 FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv.c $(srcdir)/src/kv_snapshot.c \
-	$(srcdir)/wal/crc32c.c
+	$(srcdir)/wal/crc32c.c $(srcdir)/src/raft.c
 tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS)
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
+
+FUZZ_RAFT_INPUTS = $(srcdir)/tests/fuzz/fuzz_raft_rpc.c $(srcdir)/src/raft.c $(srcdir)/src/rpc.c \
+	$(srcdir)/proto/wire.c $(srcdir)/proto/command.c
+tests/fuzz/fuzz_raft_rpc: $(FUZZ_RAFT_INPUTS)
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_RAFT_INPUTS) $(JANSSON_LIBS) -o $@
+
+FUZZ_COMMAND_INPUTS = $(srcdir)/tests/fuzz/fuzz_command.c $(srcdir)/proto/command.c \
+	$(srcdir)/proto/wire.c $(srcdir)/src/kv.c
+tests/fuzz/fuzz_command: $(FUZZ_COMMAND_INPUTS)
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_INPUTS) $(JANSSON_LIBS) -o $@
+
+FUZZ_API_INPUTS = $(srcdir)/tests/fuzz/fuzz_client_api.c $(srcdir)/src/api_parse.c \
+	$(srcdir)/proto/command.c $(srcdir)/proto/wire.c
+tests/fuzz/fuzz_client_api: $(FUZZ_API_INPUTS)
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_API_INPUTS) $(JANSSON_LIBS) -o $@
+
+FUZZ_WAL_INPUTS = $(srcdir)/tests/fuzz/fuzz_wal_recover.c $(srcdir)/wal/wal.c $(srcdir)/wal/recover.c \
+	$(srcdir)/wal/crc32c.c $(srcdir)/wal/failpoint.c $(srcdir)/proto/wire.c
+tests/fuzz/fuzz_wal_recover: $(FUZZ_WAL_INPUTS)
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(FUZZ_WAL_INPUTS) $(URING_LIBS) -o $@
 
 fuzz: $(FUZZ_TARGETS)
 

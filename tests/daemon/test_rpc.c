@@ -169,6 +169,33 @@ START_TEST(test_undecodable_join_is_a_plain_command)
 }
 END_TEST
 
+/* A join or leave without a Command field keeps goraft's zero values: name
+ * and URL "". cmd_decode() leaves them NULL with length 0, which store()
+ * once passed to memcpy (UB, found by fuzz_raft_rpc; this test fails under
+ * clang's -fsanitize=undefined before the fix). A missing key reads as "". */
+START_TEST(test_member_entries_with_missing_keys)
+{
+	uint8_t entry[2][128], body[512];
+	struct wire_log_entry e = { 4, 1, { (const uint8_t *)"raft:join", 9 }, true,
+				    { (const uint8_t *)"{\"name\":\"n2\"}\n", 14 } };
+	long n0 = wire_encode(WIRE_LOG_ENTRY, &e, entry[0], sizeof(entry[0]));
+	struct wire_log_entry l = { 5, 1, { (const uint8_t *)"raft:leave", 10 }, false, { NULL, 0 } };
+	long n1 = wire_encode(WIRE_LOG_ENTRY, &l, entry[1], sizeof(entry[1]));
+	struct wire_bytes items[] = { { entry[0], (size_t)n0 }, { entry[1], (size_t)n1 } };
+	struct wire_ae_req req = { 1, 3, 1, 3, { (const uint8_t *)"ldr", 3 }, { 2, items }, { 0 } };
+	long len = wire_encode(WIRE_AE_REQ, &req, body, sizeof(body));
+	struct rpc_request out;
+	char err[256];
+	ck_assert_int_eq(rpc_decode_request(&dec, "/raft/appendEntries", body, (size_t)len, 9, &out, err,
+					    sizeof(err)), 0);
+	ck_assert_int_eq(out.msg.ae.entries[0].type, RAFT_ENTRY_JOIN);
+	ck_assert_str_eq(out.msg.ae.entries[0].name, "n2");
+	ck_assert_str_eq(out.msg.ae.entries[0].url, "");
+	ck_assert_int_eq(out.msg.ae.entries[1].type, RAFT_ENTRY_LEAVE);
+	ck_assert_str_eq(out.msg.ae.entries[1].name, "");
+}
+END_TEST
+
 START_TEST(test_snapshot_recovery_round_trip)
 {
 	struct raft_member_info members[] = { { .name = "n1", .url = "http://127.0.0.1:4001" },
@@ -259,6 +286,7 @@ int main(void)
 	tcase_add_test(tc, test_captured_round_trip);
 	tcase_add_test(tc, test_entries_are_typed);
 	tcase_add_test(tc, test_malformed_bodies);
+	tcase_add_test(tc, test_member_entries_with_missing_keys);
 	tcase_add_test(tc, test_undecodable_join_is_a_plain_command);
 	tcase_add_test(tc, test_snapshot_recovery_round_trip);
 	tcase_add_test(tc, test_raftd_only_paths);

@@ -9,7 +9,9 @@
  *
  * Properties: no crash, leak or UB; a refusal is -EBADMSG (or -ENOMEM) with
  * a message naming the input and an offset; an accepted input re-encodes and
- * decodes again to the same content, hash and meta.
+ * decodes again to the same content, hash and meta; and its meta starts a
+ * Raft core the way node.c's restore() hands it over at start-up (the
+ * members at the snapshot, its index and term), which knows those members.
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_kv_snapshot.c \
@@ -21,6 +23,7 @@
 #include <string.h>
 
 #include "src/kv.h"
+#include "src/raft.h"
 #include "wal/crc32c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -110,6 +113,42 @@ static void same_meta(const struct kv_snapshot_meta *a, const struct kv_snapshot
 	}
 }
 
+/* node.c restore(): the snapshot's meta, then an empty log after it. */
+static void start_core(const struct kv_snapshot_meta *meta)
+{
+	struct raft_config cfg;
+	struct raft_member_info mi[RAFT_MAX_PEERS];
+	struct raft_restore rs = { .vote = "" };
+	struct raft *r;
+
+	if (!meta->last_index)
+		return;
+	raft_config_default(&cfg);
+	cfg.name = "7c55909";
+	cfg.seed = 1;
+	rs.snap_index = meta->last_index;
+	rs.snap_term = meta->last_term;
+	for (size_t i = 0; i < meta->n_members && i < RAFT_MAX_PEERS; i++)
+		mi[i] = (struct raft_member_info){ meta->members[i].name.ptr,
+						   meta->members[i].connection_string.ptr, false };
+	rs.n_snap_members = meta->n_members < RAFT_MAX_PEERS ? meta->n_members : RAFT_MAX_PEERS;
+	rs.snap_members = mi;
+	rs.commit = meta->last_index;
+	int rv = raft_new(&cfg, &rs, 0, &r);
+	CHECK(rv == 0 || rv == -EINVAL || rv == -ENOMEM);
+	if (rv < 0)
+		return;
+	CHECK(raft_snapshot_index(r) == meta->last_index && raft_commit_index(r) == meta->last_index);
+	CHECK(raft_last_index(r) == meta->last_index);
+	CHECK(raft_n_members(r) <= rs.n_snap_members);
+	for (size_t i = 0; i < raft_n_members(r); i++)
+		CHECK(raft_member_name(r, i) && raft_member_url(r, i));
+	struct raft_update u;
+	struct raft_event tick = { .type = RAFT_EV_TICK, .now = 10000 };
+	CHECK(raft_step(r, &tick, &u) == 0);
+	raft_free(r);
+}
+
 static void decode_once(const uint8_t *data, size_t size)
 {
 	struct kv *kv = NULL, *again = NULL;
@@ -132,6 +171,7 @@ static void decode_once(const uint8_t *data, size_t size)
 	CHECK(kv_bytes(again) == kv_bytes(kv));
 	CHECK(kv_content_hash(again) == kv_content_hash(kv));
 	same_meta(&meta, &meta2);
+	start_core(&meta);
 	free(buf);
 	kv_free(again);
 	kv_free(kv);

@@ -6,6 +6,8 @@ set -eu
 kind=$1 wire=$2 out=$3
 mkdir -p "$out"
 copy() { for f in "$@"; do [ -f "$f" ] && cp "$f" "$out/" || true; done; }
+# le N VALUE: VALUE as N little-endian bytes
+le() { v=$2; i=0; while [ $i -lt $1 ]; do printf "\\$(printf %03o $((v & 255)))"; v=$((v >> 8)); i=$((i + 1)); done; }
 case $kind in
 ae_req) copy "$wire"/ae-*.req "$wire"/crafted-ae-*.req "$wire"/crafted-bad.req ;;
 ae_resp) copy "$wire"/ae-*.resp "$wire"/crafted-ae-*.resp ;;
@@ -22,11 +24,97 @@ log_entry)
 	printf '\010\010\020\001\032\005write\042\034{"key":"after","value":"x"}\n' > "$out/write" ;;
 kv_snapshot)
 	# The target repairs CRCs itself, so a tiny valid-looking start is enough.
-	printf 'RAFTDKVS' > "$out/magic" ;;
+	printf 'RAFTDKVS' > "$out/magic"
+	# index 5 term 2, two members, one record, the trailer (CRCs zero)
+	m() { le 4 7; printf "$1"; le 4 22; printf "$2"; }
+	{ printf 'RAFTDKVS'; le 4 1; le 4 0; le 8 5; le 8 2; le 4 2; le 4 74
+	  m 7c55909 http://localhost:14001; m 6edf0e8 http://localhost:14002; le 4 0
+	  le 4 1; le 4 10; le 4 1; le 4 1; printf 'ab'; le 4 0
+	  le 4 0; le 4 24; head -c 24 /dev/zero; le 4 0; } > "$out/two-members" ;;
 http_response)
 	printf 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Type: application/octet-stream\r\n\r\n\010\000\020\003\030\003\040\001' > "$out/go-200"
 	printf 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 1\r\n\r\n\n' > "$out/go-400"
 	printf 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n0\r\nTrailer: t\r\n\r\n' > "$out/chunked"
 	printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\nFailed creating response.\n' > "$out/close" ;;
+raft_rpc)
+	# byte 0: start (0 follower, 1 candidate, 2 leader, 3 leader of goraft
+	# peers, +16 snapshots, +128 restored snapshot), byte 1: log shape, then
+	# operations (see fuzz_raft_rpc.c); bodies are the captures.
+	for f in "$wire"/ae-*.req "$wire"/crafted-ae-*.req; do
+		b=$(basename "$f" .req)
+		{ printf '\000\000\000'; le 2 $(wc -c < "$f"); cat "$f"; printf '\006\003\005\377'; } > "$out/follower-$b"
+		{ printf '\220\005\000'; le 2 $(wc -c < "$f"); cat "$f"; printf '\006\007'; } > "$out/snap-follower-$b"
+	done
+	for f in "$wire"/ae-*.resp "$wire"/crafted-ae-*.resp; do
+		b=$(basename "$f" .resp)
+		{ printf '\002\000\006\003\005\100\003\000'; le 2 $(wc -c < "$f"); cat "$f"; printf '\006\007'; } \
+			> "$out/leader-$b"
+		{ printf '\003\000\005\100\003\000'; le 2 $(wc -c < "$f"); cat "$f"; printf '\007\000\001\006\003'; } \
+			> "$out/goraft-leader-$b"
+	done
+	for f in "$wire"/rv-*.req "$wire"/crafted-rv-*.req; do
+		b=$(basename "$f" .req)
+		{ printf '\000\000\010'; le 2 $(wc -c < "$f"); cat "$f"; printf '\006\001'; } > "$out/follower-$b"
+		{ printf '\014\000\040'; le 2 $(wc -c < "$f"); cat "$f"; } > "$out/prevote-$b"
+		{ printf '\002\000\050'; le 2 $(wc -c < "$f"); cat "$f"; } > "$out/timeoutnow-$b"
+	done
+	for f in "$wire"/rv-*.resp "$wire"/crafted-rv-*.resp; do
+		b=$(basename "$f" .resp)
+		{ printf '\001\000\003\000'; le 2 $(wc -c < "$f"); cat "$f"; printf '\006\003'; } > "$out/candidate-$b"
+	done
+	if [ -f "$wire/crafted-snap.req" ]; then
+		{ printf '\000\000\020'; le 2 $(wc -c < "$wire/crafted-snap.req"); cat "$wire/crafted-snap.req"; } \
+			> "$out/follower-snap"
+	fi
+	rec='\n\0076ab076d\020\010\030\001\042\037\n\0076ab076d\022\024http://localhost:1400\052\002{}'
+	{ printf '\000\000\030\061\000'; printf "$rec"; printf '\006\007'; } > "$out/follower-snaprec"
+	# a leader's clients: write, join, leave, read, transfer, then the disk
+	printf '\022\000\007\000\001\007\002\004\007\003\002\007\004\000\007\005\001\006\007\005\200' \
+		> "$out/leader-clients"
+	# a peer has the new leader's nop (term 1, index 4): it commits
+	printf '\002\000\006\003\003\000\010\000\010\001\020\004\030\000\040\001\006\007\007\000\001\006\003' \
+		> "$out/leader-commit" ;;
+command)
+	# entries: a byte (bit 0: a whole LogEntry; else CommandName number
+	# in bits 1-3, bit 7: no payload), a length, the bytes
+	{ printf '\000\034{"key":"after","value":"x"}\n'
+	  printf '\002\077{"name":"7c55909","connectionString":"http://localhost:14002"}\n'
+	  printf '\004\023{"name":"7c55909"}\n'
+	  printf '\006\020{"key":"after"}\n'
+	  printf '\210\000'
+	  printf '\001\051\010\010\020\001\032\005write\042\034{"key":"after","value":"x"}\n'
+	  printf '\001\016\010\007\020\001\032\010raft:nop'; } > "$out/entries"
+	printf '\000\050{"KEY":"a\\u00e9\\ud800","Value":"\\u003c"}' > "$out/escapes" ;;
+client_api)
+	printf '\000foo' > "$out/db-key"
+	printf '\000a/b' > "$out/db-slash"
+	{ printf '\001'; printf '{"name":"7c55909","connectionString":"http://localhost:14002"}\n'; } > "$out/join"
+	printf '\001{"name":"x","connectionString":"http://[::1]:4001"}' > "$out/join-v6"
+	printf '\002{"name":"7c55909"}\n' > "$out/leave"
+	printf '\003{"to":"6edf0e8"}' > "$out/transfer"
+	printf '\003 \r\n' > "$out/transfer-any" ;;
+wal_recover)
+	# byte 0: flags (see fuzz_wal_recover.c; 2 = repair CRCs), first
+	# indexes, [meta slots], segment 1's length and records, [segment 2]
+	nop='\010\001\020\001\032\010raft:nop\000\000'
+	r() { # index term: one 16-byte-payload record of batch block 1
+		printf '\000\000\000\000'; le 4 14; le 8 $1; le 8 $2; le 4 1; le 4 0; printf "$nop"; }
+	pad() { # a padding record filling the block after $1 bytes of records
+		printf '\000\000\000\000'; le 4 $((4096 - $1 - 32)); le 8 0; le 8 0; le 4 1; le 4 0; }
+	{ printf '\002\000\000'; le 2 176; r 1 1; r 2 1; r 3 2; pad 144; } > "$out/three"
+	{ printf '\003\000\000'; le 2 176; r 1 1; r 2 1; r 3 2; pad 144; } > "$out/three-readonly"
+	{ printf '\006\000\002'; le 2 128; r 1 1; r 2 1; pad 96; r 3 2; r 4 3; pad 96; } > "$out/truncated"
+	# meta slots: crc, vote length, seq (even in slot 0, odd in slot 1), term
+	{ printf '\012\000\000'; printf '\000\000\000\000\007\000\000\000'; le 8 2; le 8 4
+	  printf 'RAFTMETA6edf0e8\000'; printf '\000\000\000\000\000\000\000\000'; le 8 3; le 8 5
+	  printf 'RAFTMETA\000\000\000\000\000\000\000\000'; le 2 128; r 1 1; r 2 1; pad 96; } > "$out/meta"
+	{ printf '\002\004\000'; le 2 100; r 5 1; r 6 1; printf '\000\000\000\000\300\000\000\000'; } > "$out/torn"
+	{ printf '\000\000\000'; le 2 48; r 1 1; } > "$out/bad-crc"
+	# a bad record (reserved field set) with a later batch after it: corruption
+	{ printf '\002\000\000'; le 2 4176; r 1 1
+	  printf '\000\000\000\000'; le 4 14; le 8 2; le 8 1; le 4 1; le 4 1; printf "$nop"; pad 96
+	  head -c 3968 /dev/zero
+	  printf '\000\000\000\000'; le 4 14; le 8 3; le 8 1; le 4 2; le 4 0; printf "$nop"; pad 48; } \
+		> "$out/later-batch" ;;
 *) echo "seed.sh: unknown kind $kind" >&2; exit 2 ;;
 esac
