@@ -338,7 +338,9 @@ static void on_wal_error(void *ctx, const struct wal_error *e)
 
 /* The command of a stored entry; cmd must be cmd_free()d. 0, or -EBADMSG for
  * an entry that is not goraft's (raftd-only or unknown command names apply
- * as no-ops). */
+ * as no-ops). A write's or delete's strings may point into data (not
+ * NUL-terminated): kv_apply() copies them, so a value is copied once, from
+ * the WAL into the map. */
 static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char *err, size_t err_len)
 {
 	struct wire_log_entry e;
@@ -353,8 +355,9 @@ static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char 
 		cmd->type = CMD_NOP;
 		return 0;
 	}
-	return cmd_decode(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len,
-			  cmd, err, err_len);
+	unsigned flags = t == CMD_WRITE || t == CMD_DELETE ? CMD_DECODE_BORROW : 0;
+	return cmd_decode_flags(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len,
+				flags, cmd, err, err_len);
 }
 
 /* Typed metadata of a stored entry, for raft_restore. Strings are strdup'ed
