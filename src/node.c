@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -216,7 +217,11 @@ struct node {
 	struct httpd_request *transfer_req;
 	char transfer_to[RAFT_NAME_MAX];
 	uint64_t transfer_since_ms, transfer_down_ms;
-	uint8_t *snap_state;        /* our latest snapshot's bytes, for SNAPREC */
+	/* our latest snapshot's file, for SNAPREC: open, and mapped only while
+	 * a request is built (its bytes are copied into it), so the heap does
+	 * not hold a second copy of the map for a follower that may never
+	 * need it (-1: none) */
+	int snap_state_fd;
 	size_t snap_state_len;
 	raft_index snap_state_index;
 
@@ -1107,18 +1112,28 @@ static void send_request(struct node *n, const char *to, const struct raft_msg *
 		rv = build_ae(n, m, &o);
 	} else {
 		struct wire_bytes state = { 0 };
+		void *map = MAP_FAILED;
 		if (m->type == RAFT_MSG_SNAPREC_REQ) {
-			if (!n->snap_state || n->snap_state_index != m->snaprec.last_index)
+			if (n->snap_state_fd < 0 || n->snap_state_index != m->snaprec.last_index || !n->snap_state_len)
 				return; /* no snapshot at that index: the core retries */
-			state = (struct wire_bytes){ n->snap_state, n->snap_state_len };
+			map = mmap(NULL, n->snap_state_len, PROT_READ, MAP_SHARED, n->snap_state_fd, 0);
+			if (map == MAP_FAILED) {
+				log_warning("snapshot %" PRIu64 ": mmap: %s", n->snap_state_index, strerror(errno));
+				return; /* the core retries */
+			}
+			(void)madvise(map, n->snap_state_len, MADV_SEQUENTIAL);
+			state = (struct wire_bytes){ map, n->snap_state_len };
 		}
 		size_t cap = 1024 + state.len;
 		o = calloc(1, sizeof(*o) + sizeof(struct iovec) + cap);
-		if (!o)
-			return;
-		o->iov = (struct iovec *)(o + 1);
-		o->scratch = (uint8_t *)(o->iov + 1);
-		long len = rpc_encode_request(m, n->name, state, o->scratch, cap);
+		long len = -ENOMEM;
+		if (o) {
+			o->iov = (struct iovec *)(o + 1);
+			o->scratch = (uint8_t *)(o->iov + 1);
+			len = rpc_encode_request(m, n->name, state, o->scratch, cap);
+		}
+		if (map != MAP_FAILED)
+			munmap(map, n->snap_state_len);
 		if (len < 0) {
 			free(o);
 			return;
@@ -2087,6 +2102,8 @@ static void on_metrics(struct httpd_request *req, void *data)
 
 /* ---- snapshots ------------------------------------------------------------------------------ */
 
+/* Keeps the snapshot file open for SNAPREC (see snap_state_fd). An open fd
+ * still reads the file after a newer snapshot's save deletes it. */
 static int load_snap_state(struct node *n, raft_index index, raft_term term)
 {
 	char path[4200];
@@ -2095,34 +2112,17 @@ static int load_snap_state(struct node *n, raft_index index, raft_term term)
 	struct stat st;
 	if (fd < 0)
 		return -errno;
-	int rv = 0;
-	uint8_t *buf = NULL;
 	if (fstat(fd, &st) < 0) {
-		rv = -errno;
-		goto out;
+		int rv = -errno;
+		close(fd);
+		return rv;
 	}
-	buf = malloc((size_t)st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		rv = -ENOMEM;
-		goto out;
-	}
-	for (size_t off = 0; off < (size_t)st.st_size;) {
-		ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-		if (r <= 0) {
-			rv = r < 0 ? -errno : -EIO;
-			goto out;
-		}
-		off += (size_t)r;
-	}
-	free(n->snap_state);
-	n->snap_state = buf;
+	if (n->snap_state_fd >= 0)
+		close(n->snap_state_fd);
+	n->snap_state_fd = fd;
 	n->snap_state_len = (size_t)st.st_size;
 	n->snap_state_index = index;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rv;
+	return 0;
 }
 
 static void reply_snapshot(struct httpd_request *req, raft_index index, raft_term term)
@@ -2783,6 +2783,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	n->cfg = *cfg;
 	n->writes_tail = &n->writes;
 	n->snap_pidfd = -1;
+	n->snap_state_fd = -1;
 	n->last_role = RAFT_FOLLOWER;
 	n->name = config_node_name(cfg, err, err_len);
 	if (!n->name) {
@@ -2885,7 +2886,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	log_set_state(raft_current_term(n->r), raft_role_name(raft_role(n->r)), raft_leader(n->r));
 	n->last_term = raft_current_term(n->r);
 	if (snap_index && load_snap_state(n, snap_index, snap_term) < 0)
-		log_warning("snapshot %" PRIu64 ": cannot keep its bytes for followers", snap_index);
+		log_warning("snapshot %" PRIu64 ": cannot keep its file for followers", snap_index);
 
 	size_t n_routes;
 	const struct httpd_route *routes = routes_for(n, &n_routes);
@@ -3049,7 +3050,8 @@ void node_close(struct node *n)
 	loop_fini(&n->loop);
 	free(n->needs);
 	free(n->metas);
-	free(n->snap_state);
+	if (n->snap_state_fd >= 0)
+		close(n->snap_state_fd);
 	free(n->hints);
 	free(n->name);
 	free(n->url);
