@@ -616,6 +616,7 @@ static int apply_slice(struct node *n)
 	if (n->snap_deferred && i == n->snap_deferred_index)
 		take_deferred_snapshot(n);
 	if (i > before) {
+		wal_release(n->wal, i); /* applied: its pages need not stay in our RSS */
 		if (n->applied_pending < i)
 			n->applied_pending = i;
 		answer_writes(n, i);
@@ -2887,6 +2888,8 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	n->last_term = raft_current_term(n->r);
 	if (snap_index && load_snap_state(n, snap_index, snap_term) < 0)
 		log_warning("snapshot %" PRIu64 ": cannot keep its file for followers", snap_index);
+	/* recovery read every entry; those the snapshot holds are not applied */
+	wal_release(n->wal, kv_applied_index(n->kv));
 
 	size_t n_routes;
 	const struct httpd_route *routes = routes_for(n, &n_routes);
