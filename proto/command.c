@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "proto/wire.h"
 
@@ -250,7 +253,23 @@ static const uint8_t *scan_string(const uint8_t *p, const uint8_t *end, struct r
 	const uint8_t *start = p;
 	bool escaped = false, printable = true;
 	for (;;) {
-		/* 8 bytes at a time through the plain runs: values are long */
+		/* Through the plain runs 16 or 8 bytes at a time: values are
+		 * long (64 KiB in the restart benchmark). */
+#ifdef __SSE2__
+		/* signed bytes: < 0x20 is also true of 0x80..0xff */
+		const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+		while (end - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+						  _mm_cmplt_epi8(v, space));
+			int mask = _mm_movemask_epi8(sp);
+			if (mask) {
+				p += __builtin_ctz((unsigned)mask);
+				break;
+			}
+			p += 16;
+		}
+#endif
 		while (end - p >= 8) {
 			uint64_t w;
 			memcpy(&w, p, 8);
