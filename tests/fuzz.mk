@@ -4,12 +4,13 @@
 #                         against protobuf-c (tests/fuzz/fuzz_wire.c)
 #   fuzz_http_response    the peer client's HTTP response parser
 #   fuzz_kv_snapshot      snapshot files
+#   fuzz_command          goraft's JSON commands: the fast path against jansson
 # `make fuzz-check` runs each for FUZZ_SECONDS (CI: a few seconds) from a seed
 # corpus; `make fuzz-long FUZZ_SECONDS=3600` runs them longer.
 
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
-FUZZ_OTHER = kv_snapshot
+FUZZ_OTHER = kv_snapshot command
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
@@ -17,7 +18,7 @@ FUZZ_CCOPTS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitiz
 	-I$(top_srcdir) -I$(top_builddir) -I$(top_builddir)/proto
 FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
-EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/seed.sh
+EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_command.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
@@ -33,6 +34,11 @@ FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv.c $(sr
 	$(srcdir)/wal/crc32c.c
 tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS)
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
+
+FUZZ_COMMAND_INPUTS = $(srcdir)/tests/fuzz/fuzz_command.c $(srcdir)/proto/command.c $(srcdir)/proto/wire.c
+tests/fuzz/fuzz_command: $(FUZZ_COMMAND_INPUTS)
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_INPUTS) \
+		$(JANSSON_LIBS) -o $@
 
 fuzz: $(FUZZ_TARGETS)
 
