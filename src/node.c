@@ -182,10 +182,11 @@ struct node {
 
 	/* events for the core, reported once the current update is carried out */
 	raft_index applied_pending;
+	bool snap_failed;
 
 	/* Applying: the core's APPLY ranges end at apply_to; the map is applied
-	 * a slice at a time, one per event-loop pass (apply_timer, armed to
-	 * fire at once while behind), so a node catching up on a long log
+	 * a slice at a time, one per event-loop pass (apply_timer, armed for
+	 * the next pass while behind), so a node catching up on a long log
 	 * still answers peers, heartbeats and health checks meanwhile. */
 	raft_index apply_to;
 	struct loop_timer apply_timer;
@@ -198,7 +199,6 @@ struct node {
 	size_t snap_deferred_n;
 	struct raft_member_info snap_deferred_members[RAFT_MAX_PEERS];
 	char snap_deferred_strs[RAFT_MAX_PEERS][RAFT_NAME_MAX + RAFT_URL_MAX];
-	bool snap_failed;
 
 	/* snapshots */
 	pid_t snap_pid;
