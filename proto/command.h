@@ -21,7 +21,12 @@
  * a cluster with no goraft member, ever (cmd_goraft_can_apply()).
  *
  * Decoded strings are malloc'ed copies (the JSON escapes must be undone);
- * cmd_free() releases them.
+ * cmd_free() releases them. cmd_decode_flags(CMD_DECODE_BORROW) may instead
+ * point them into the payload.
+ *
+ * Decoding has a fast path for the flat object of strings that goraft and
+ * raftd write, and falls back to jansson for anything else; both give the
+ * same result (proto/command.c).
  */
 #ifndef RAFTD_PROTO_COMMAND_H
 #define RAFTD_PROTO_COMMAND_H
@@ -57,6 +62,10 @@ struct cmd {
 	struct cmd_str connection_string;
 	struct cmd_str key;
 	struct cmd_str value;
+	/* Strings that point into a decoded payload instead of being owned:
+	 * bit 0 name, 1 connection_string, 2 key, 3 value. 0 when the strings
+	 * are malloc'ed or when the caller built the command itself. */
+	unsigned borrowed;
 };
 
 /* The command type for a CommandName; -ENOENT for a name neither goraft nor
@@ -72,7 +81,24 @@ bool cmd_goraft_can_apply(const uint8_t *name, size_t len);
  * to apply the entry). *ret is zeroed first; release it with cmd_free(). */
 int cmd_decode(const uint8_t *name, size_t name_len, bool has_payload, const uint8_t *payload,
 	       size_t payload_len, struct cmd *ret, char *err, size_t err_len);
+/* Frees the strings cmd owns (not the borrowed ones) and zeroes it. */
 void cmd_free(struct cmd *cmd);
+
+/* cmd_decode() with flags:
+ * - CMD_DECODE_BORROW: a string without escapes (and a missing one, "") is
+ *   not copied but points into payload (or a static ""), NOT NUL-terminated;
+ *   cmd->borrowed says which. The command is then valid only while payload
+ *   is. For applying the log, where a 64 KiB value is then copied once, into
+ *   the map.
+ * - CMD_DECODE_JANSSON: jansson only; CMD_DECODE_FAST_ONLY: the fast path
+ *   only, returning CMD_DECODE_FALLBACK (1, *ret freed) where it would hand
+ *   over to jansson. For the tests that hold the two against each other. */
+#define CMD_DECODE_BORROW 0x1u
+#define CMD_DECODE_JANSSON 0x2u
+#define CMD_DECODE_FAST_ONLY 0x4u
+#define CMD_DECODE_FALLBACK 1
+int cmd_decode_flags(const uint8_t *name, size_t name_len, bool has_payload, const uint8_t *payload,
+		     size_t payload_len, unsigned flags, struct cmd *ret, char *err, size_t err_len);
 
 /* Exact size of the JSON payload (trailing newline included) for a command,
  * and the payload itself: writes exactly cmd_json_size() bytes to out. */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -42,6 +43,7 @@
 #define RING_ENTRIES 1024
 #define RPC_REPLY_DEADLINE_MS 5000 /* a core that never answers: 500 */
 #define WRITE_TIMEOUT_MS 10000     /* a client write not applied by then: 503 */
+#define APPLY_SLICE_NS 5000000     /* applying per event-loop pass, at most about */
 #define PROBE_RETRY_MS 250 /* a joining goraft node serves once its join commits */
 #define JOIN_RETRY_MS 1000
 #define REMOVED_PEER_KEEP_MS 5000
@@ -183,6 +185,22 @@ struct node {
 	raft_index applied_pending;
 	bool snap_failed;
 
+	/* Applying: the core's APPLY ranges end at apply_to; the map is applied
+	 * a slice at a time, one per event-loop pass (apply_timer, armed for
+	 * the next pass while behind), so a node catching up on a long log
+	 * still answers peers, heartbeats and health checks meanwhile. */
+	raft_index apply_to;
+	struct loop_timer apply_timer;
+	/* TAKE_SNAPSHOT at an index the map has not reached yet: taken when
+	 * it gets there (the slice stops at it). Members copied: the core's
+	 * strings live only until its next step. */
+	bool snap_deferred;
+	raft_index snap_deferred_index;
+	raft_term snap_deferred_term;
+	size_t snap_deferred_n;
+	struct raft_member_info snap_deferred_members[RAFT_MAX_PEERS];
+	char snap_deferred_strs[RAFT_MAX_PEERS][RAFT_NAME_MAX + RAFT_URL_MAX];
+
 	/* snapshots */
 	pid_t snap_pid;
 	int snap_pidfd;
@@ -200,7 +218,11 @@ struct node {
 	struct httpd_request *transfer_req;
 	char transfer_to[RAFT_NAME_MAX];
 	uint64_t transfer_since_ms, transfer_down_ms;
-	uint8_t *snap_state;        /* our latest snapshot's bytes, for SNAPREC */
+	/* our latest snapshot's file, for SNAPREC: open, and mapped only while
+	 * a request is built (its bytes are copied into it), so the heap does
+	 * not hold a second copy of the map for a follower that may never
+	 * need it (-1: none) */
+	int snap_state_fd;
 	size_t snap_state_len;
 	raft_index snap_state_index;
 
@@ -340,7 +362,9 @@ static void on_wal_error(void *ctx, const struct wal_error *e)
 
 /* The command of a stored entry; cmd must be cmd_free()d. 0, or -EBADMSG for
  * an entry that is not goraft's (raftd-only or unknown command names apply
- * as no-ops). */
+ * as no-ops). A write's or delete's strings may point into data (not
+ * NUL-terminated): kv_apply() copies them, so a value is copied once, from
+ * the WAL into the map. */
 static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char *err, size_t err_len)
 {
 	struct wire_log_entry e;
@@ -355,8 +379,9 @@ static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char 
 		cmd->type = CMD_NOP;
 		return 0;
 	}
-	return cmd_decode(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len,
-			  cmd, err, err_len);
+	unsigned flags = t == CMD_WRITE || t == CMD_DELETE ? CMD_DECODE_BORROW : 0;
+	return cmd_decode_flags(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len,
+				flags, cmd, err, err_len);
 }
 
 /* Typed metadata of a stored entry, for raft_restore. Strings are strdup'ed
@@ -509,45 +534,128 @@ static void answer_writes(struct node *n, raft_index upto)
 		n->writes_tail = &n->writes;
 }
 
-static int apply_range(struct node *n, raft_index first, raft_index last)
+static int snap_fork(struct node *n, raft_index index, raft_term term, struct kv_member *members, size_t n_members,
+		     bool admin);
+
+/* Applies one entry; 0 or a negative errno that stops the node. */
+static int apply_one(struct node *n, raft_index i, size_t *ret_bytes)
 {
-	for (raft_index i = first; i <= last; i++) {
-		struct wal_entry we;
-		struct cmd c;
-		char err[256];
-		if (i <= kv_applied_index(n->kv))
-			continue;
-		if (wal_entry_get(n->wal, i, &we) < 0) {
-			log_error("apply: entry %" PRIu64 " is not in the log", i);
-			return -EIO;
-		}
-		if (entry_command(we.data, we.len, &c, err, sizeof(err)) < 0) {
-			/* goraft fails such an entry and moves on; so do we */
-			log_warning("apply: entry %" PRIu64 ": %s (applied as a no-op)", i, err);
-			memset(&c, 0, sizeof(c));
-			c.type = CMD_NOP;
-		}
-		char field[128];
-		if (c.type == CMD_JOIN) {
-			snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
-			log_msg(LOG_INFO, LOG_ID_MEMBER_JOINED, field, "member %s (%s) joined at index %" PRIu64,
-				c.name.ptr, c.connection_string.ptr, i);
-		} else if (c.type == CMD_LEAVE) {
-			snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
-			log_msg(LOG_INFO, LOG_ID_MEMBER_LEFT, field, "member %s left at index %" PRIu64, c.name.ptr, i);
-		}
-		int rv = kv_apply(n->kv, i, &c);
-		cmd_free(&c);
-		if (rv < 0) {
-			log_error("apply: entry %" PRIu64 ": %s", i, strerror(-rv));
-			return rv;
+	struct wal_entry we;
+	struct cmd c;
+	char err[256];
+	if (wal_entry_get(n->wal, i, &we) < 0) {
+		log_error("apply: entry %" PRIu64 " is not in the log", i);
+		return -EIO;
+	}
+	*ret_bytes = we.len;
+	if (entry_command(we.data, we.len, &c, err, sizeof(err)) < 0) {
+		/* goraft fails such an entry and moves on; so do we */
+		log_warning("apply: entry %" PRIu64 ": %s (applied as a no-op)", i, err);
+		memset(&c, 0, sizeof(c));
+		c.type = CMD_NOP;
+	}
+	char field[128];
+	if (c.type == CMD_JOIN) {
+		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
+		log_msg(LOG_INFO, LOG_ID_MEMBER_JOINED, field, "member %s (%s) joined at index %" PRIu64, c.name.ptr,
+			c.connection_string.ptr, i);
+	} else if (c.type == CMD_LEAVE) {
+		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
+		log_msg(LOG_INFO, LOG_ID_MEMBER_LEFT, field, "member %s left at index %" PRIu64, c.name.ptr, i);
+	}
+	int rv = kv_apply(n->kv, i, &c);
+	cmd_free(&c);
+	if (rv < 0) {
+		log_error("apply: entry %" PRIu64 ": %s", i, strerror(-rv));
+		return rv;
+	}
+	return 0;
+}
+
+/* The deferred TAKE_SNAPSHOT, now that the map is at its index. */
+static void take_deferred_snapshot(struct node *n)
+{
+	struct kv_member members[RAFT_MAX_PEERS];
+	n->snap_deferred = false;
+	for (size_t k = 0; k < n->snap_deferred_n; k++) {
+		const struct raft_member_info *m = &n->snap_deferred_members[k];
+		members[k].name = cmd_str_ref(m->name, strlen(m->name));
+		members[k].connection_string = cmd_str_ref(m->url, strlen(m->url));
+	}
+	if (n->snap_pid > 0 || snap_fork(n, n->snap_deferred_index, n->snap_deferred_term, members,
+					  n->snap_deferred_n, false) < 0)
+		n->snap_failed = true; /* reported from the next tick */
+}
+
+/* Applies entries up to apply_to for about APPLY_SLICE_NS, then answers the
+ * writes and reads they complete; the apply timer brings it back for the
+ * rest. 0, or a negative errno that stops the node. */
+static int apply_slice(struct node *n)
+{
+	raft_index before = kv_applied_index(n->kv), i = before;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t start = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	size_t since_check = 0;
+	int rv = 0;
+	while (i < n->apply_to && !n->stopping) {
+		/* a snapshot is of the map at exactly its index */
+		if (n->snap_deferred && i == n->snap_deferred_index)
+			take_deferred_snapshot(n);
+		size_t bytes;
+		if ((rv = apply_one(n, ++i, &bytes)) < 0)
+			break;
+		/* the clock every 256 KiB or 64 entries: cheap next to them */
+		since_check += bytes + 4096;
+		if (since_check >= 256 * 1024) {
+			since_check = 0;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - start >= APPLY_SLICE_NS)
+				break;
 		}
 	}
-	if (n->applied_pending < last)
-		n->applied_pending = last;
-	answer_writes(n, last);
-	serve_reads(n);
-	return 0;
+	i = kv_applied_index(n->kv);
+	if (n->snap_deferred && i == n->snap_deferred_index)
+		take_deferred_snapshot(n);
+	if (i > before) {
+		wal_release(n->wal, i); /* applied: its pages need not stay in our RSS */
+		if (n->applied_pending < i)
+			n->applied_pending = i;
+		answer_writes(n, i);
+		serve_reads(n);
+	}
+	/* due 1 ns after this pass's clock: the loop polls without sleeping
+	 * and fires it in the next pass, not again in this one */
+	if (rv == 0 && i < n->apply_to && !n->stopping && !loop_timer_armed(&n->apply_timer))
+		loop_timer_arm_at(&n->loop, &n->apply_timer, loop_now_ns(&n->loop) + 1);
+	return rv;
+}
+
+/* RAFT_ACT_APPLY: [first, last] are committed. The first slice runs now, so
+ * a write is answered within the step that commits it. */
+static int apply_range(struct node *n, raft_index first, raft_index last)
+{
+	(void)first; /* the map knows where it is: applied + 1 */
+	if (n->apply_to < last)
+		n->apply_to = last;
+	return apply_slice(n);
+}
+
+static void report_deferred(struct node *n);
+
+static void on_apply_timer(struct loop_timer *t)
+{
+	struct node *n = (struct node *)((char *)t - offsetof(struct node, apply_timer));
+	if (n->stopping)
+		return;
+	int rv = apply_slice(n);
+	if (rv < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "applying the log: %s", strerror(-rv));
+		fatal_stop(n, why);
+		return;
+	}
+	report_deferred(n); /* RAFT_EV_APPLIED */
 }
 
 /* ---- the core driver ------------------------------------------------------------ */
@@ -740,6 +848,7 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 			/* The snapshot is made durable here; the log is rebased
 			 * on it by a restart (rebase_wal() at start-up), when no
 			 * disk I/O is in flight. */
+			n->snap_deferred = false; /* older than this one */
 			struct kv *fresh = NULL;
 			struct kv_snapshot_meta meta = { 0 };
 			char err[512] = "no snapshot state";
@@ -1010,18 +1119,28 @@ static void send_request(struct node *n, const char *to, const struct raft_msg *
 		rv = build_ae(n, m, &o);
 	} else {
 		struct wire_bytes state = { 0 };
+		void *map = MAP_FAILED;
 		if (m->type == RAFT_MSG_SNAPREC_REQ) {
-			if (!n->snap_state || n->snap_state_index != m->snaprec.last_index)
+			if (n->snap_state_fd < 0 || n->snap_state_index != m->snaprec.last_index || !n->snap_state_len)
 				return; /* no snapshot at that index: the core retries */
-			state = (struct wire_bytes){ n->snap_state, n->snap_state_len };
+			map = mmap(NULL, n->snap_state_len, PROT_READ, MAP_SHARED, n->snap_state_fd, 0);
+			if (map == MAP_FAILED) {
+				log_warning("snapshot %" PRIu64 ": mmap: %s", n->snap_state_index, strerror(errno));
+				return; /* the core retries */
+			}
+			(void)madvise(map, n->snap_state_len, MADV_SEQUENTIAL);
+			state = (struct wire_bytes){ map, n->snap_state_len };
 		}
 		size_t cap = 1024 + state.len;
 		o = calloc(1, sizeof(*o) + sizeof(struct iovec) + cap);
-		if (!o)
-			return;
-		o->iov = (struct iovec *)(o + 1);
-		o->scratch = (uint8_t *)(o->iov + 1);
-		long len = rpc_encode_request(m, n->name, state, o->scratch, cap);
+		long len = -ENOMEM;
+		if (o) {
+			o->iov = (struct iovec *)(o + 1);
+			o->scratch = (uint8_t *)(o->iov + 1);
+			len = rpc_encode_request(m, n->name, state, o->scratch, cap);
+		}
+		if (map != MAP_FAILED)
+			munmap(map, n->snap_state_len);
 		if (len < 0) {
 			free(o);
 			return;
@@ -1983,6 +2102,8 @@ static void on_metrics(struct httpd_request *req, void *data)
 
 /* ---- snapshots ------------------------------------------------------------------------------ */
 
+/* Keeps the snapshot file open for SNAPREC (see snap_state_fd). An open fd
+ * still reads the file after a newer snapshot's save deletes it. */
 static int load_snap_state(struct node *n, raft_index index, raft_term term)
 {
 	char path[4200];
@@ -1991,34 +2112,17 @@ static int load_snap_state(struct node *n, raft_index index, raft_term term)
 	struct stat st;
 	if (fd < 0)
 		return -errno;
-	int rv = 0;
-	uint8_t *buf = NULL;
 	if (fstat(fd, &st) < 0) {
-		rv = -errno;
-		goto out;
+		int rv = -errno;
+		close(fd);
+		return rv;
 	}
-	buf = malloc((size_t)st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		rv = -ENOMEM;
-		goto out;
-	}
-	for (size_t off = 0; off < (size_t)st.st_size;) {
-		ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-		if (r <= 0) {
-			rv = r < 0 ? -errno : -EIO;
-			goto out;
-		}
-		off += (size_t)r;
-	}
-	free(n->snap_state);
-	n->snap_state = buf;
+	if (n->snap_state_fd >= 0)
+		close(n->snap_state_fd);
+	n->snap_state_fd = fd;
 	n->snap_state_len = (size_t)st.st_size;
 	n->snap_state_index = index;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rv;
+	return 0;
 }
 
 static void reply_snapshot(struct httpd_request *req, raft_index index, raft_term term)
@@ -2124,6 +2228,22 @@ static void take_snapshot(struct node *n, const struct raft_action *a)
 	}
 	if (n->snap_pid > 0 && n->snap_admin) {
 		n->core_snap_blocked = true; /* reported when that one is done */
+		return;
+	}
+	if (!n->snap_pid && !n->snap_deferred && kv_applied_index(n->kv) < a->take_snapshot.index &&
+	    a->take_snapshot.index <= n->apply_to) {
+		/* the map gets there a slice at a time: take it then */
+		n->snap_deferred = true;
+		n->snap_deferred_index = a->take_snapshot.index;
+		n->snap_deferred_term = a->take_snapshot.term;
+		n->snap_deferred_n = k;
+		for (size_t i = 0; i < k; i++) {
+			char *str = n->snap_deferred_strs[i];
+			const struct raft_member_info *m = &a->take_snapshot.members[i];
+			snprintf(str, RAFT_NAME_MAX, "%s", m->name);
+			snprintf(str + RAFT_NAME_MAX, RAFT_URL_MAX, "%s", m->url);
+			n->snap_deferred_members[i] = (struct raft_member_info){ str, str + RAFT_NAME_MAX, m->learner };
+		}
 		return;
 	}
 	if (n->snap_pid > 0 || kv_applied_index(n->kv) != a->take_snapshot.index) {
@@ -2651,6 +2771,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	n->cfg = *cfg;
 	n->writes_tail = &n->writes;
 	n->snap_pidfd = -1;
+	n->snap_state_fd = -1;
 	n->last_role = RAFT_FOLLOWER;
 	n->name = config_node_name(cfg, err, err_len);
 	if (!n->name) {
@@ -2759,7 +2880,9 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	log_set_state(raft_current_term(n->r), raft_role_name(raft_role(n->r)), raft_leader(n->r));
 	n->last_term = raft_current_term(n->r);
 	if (snap_index && load_snap_state(n, snap_index, snap_term) < 0)
-		log_warning("snapshot %" PRIu64 ": cannot keep its bytes for followers", snap_index);
+		log_warning("snapshot %" PRIu64 ": cannot keep its file for followers", snap_index);
+	/* recovery read every entry; those the snapshot holds are not applied */
+	wal_release(n->wal, kv_applied_index(n->kv));
 
 	size_t n_routes;
 	const struct httpd_route *routes = routes_for(n, &n_routes);
@@ -2777,6 +2900,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	}
 
 	loop_timer_init(&n->tick, on_tick);
+	loop_timer_init(&n->apply_timer, on_apply_timer);
 	n->flush_hook.run = on_flush;
 	loop_add_hook(&n->loop, &n->flush_hook);
 	sigset_t sigs;
@@ -2863,6 +2987,7 @@ void node_close(struct node *n)
 {
 	n->stopping = true;
 	loop_timer_cancel(&n->loop, &n->tick);
+	loop_timer_cancel(&n->loop, &n->apply_timer);
 	/* answer everyone still waiting */
 	fail_writes_from(n, 0, "raft: Has been stopped");
 	while (n->snap_waits) {
@@ -2921,7 +3046,8 @@ void node_close(struct node *n)
 	loop_fini(&n->loop);
 	free(n->needs);
 	free(n->metas);
-	free(n->snap_state);
+	if (n->snap_state_fd >= 0)
+		close(n->snap_state_fd);
 	free(n->hints);
 	free(n->name);
 	free(n->url);

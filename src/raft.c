@@ -553,6 +553,19 @@ static void log_compact(struct raft *r, raft_index upto)
 	raft_term t = term_at(r, upto);
 	if (r->last > upto)
 		memmove(r->log, meta_at(r, upto + 1), (r->last - upto) * sizeof(*r->log));
+	/* The array only doubles as entries come: after a snapshot of a long
+	 * log (1M entries: 16 MiB) most of it is empty. Give back all but
+	 * twice what is left; a failed shrink keeps the old array. */
+	size_t left = (size_t)(r->last - upto), want = 16;
+	while (want < 2 * left)
+		want *= 2;
+	if (r->log_cap > 4 * want) {
+		struct meta *p = realloc(r->log, want * sizeof(*r->log));
+		if (p) {
+			r->log = p;
+			r->log_cap = want;
+		}
+	}
 	r->start = upto;
 	r->start_term = t;
 	struct raft_action *a = emit(r, RAFT_ACT_COMPACT);

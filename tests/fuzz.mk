@@ -10,6 +10,7 @@
 #                         leader of raftd or goraft peers), with invariants
 #   fuzz_command          goraft commands in log entries (proto/command.c)
 #                         and their apply to the KV
+#   fuzz_command_fast     the JSON command fast path against jansson
 #   fuzz_client_api       /db/{key} paths, /join, /leave and /raftd/transfer
 #                         bodies (src/api_parse.c, cmd_decode)
 #   fuzz_wal_recover      WAL recovery of segment and meta files made from
@@ -19,7 +20,7 @@
 
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
-FUZZ_OTHER = http_response kv_snapshot raft_rpc command client_api wal_recover
+FUZZ_OTHER = http_response kv_snapshot raft_rpc command command_fast client_api wal_recover
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
@@ -28,7 +29,7 @@ FUZZ_CCOPTS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitiz
 FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
 EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_kv_snapshot.c \
-	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_client_api.c \
+	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_command_fast.c tests/fuzz/fuzz_client_api.c \
 	tests/fuzz/fuzz_wal_recover.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
 
@@ -57,6 +58,12 @@ FUZZ_COMMAND_INPUTS = $(srcdir)/tests/fuzz/fuzz_command.c $(srcdir)/proto/comman
 tests/fuzz/fuzz_command: $(FUZZ_COMMAND_INPUTS)
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_INPUTS) $(JANSSON_LIBS) -o $@
+
+FUZZ_COMMAND_FAST_INPUTS = $(srcdir)/tests/fuzz/fuzz_command_fast.c $(srcdir)/proto/command.c \
+	$(srcdir)/proto/wire.c
+tests/fuzz/fuzz_command_fast: $(FUZZ_COMMAND_FAST_INPUTS)
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_FAST_INPUTS) $(JANSSON_LIBS) -o $@
 
 FUZZ_API_INPUTS = $(srcdir)/tests/fuzz/fuzz_client_api.c $(srcdir)/src/api_parse.c \
 	$(srcdir)/proto/command.c $(srcdir)/proto/wire.c

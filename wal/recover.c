@@ -372,6 +372,13 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	/* A batch ends on a block boundary; a log ending elsewhere lost the
 	 * rest of its batch (unless a previous recovery cut it right there). */
 	dirty = last ? dirty_end(s->fd, s->map, size, pos) : pos;
+	/* dirty_end() read the preallocated tail where the file system calls
+	 * it data (pages cached by an earlier run, tmpfs): up to a segment of
+	 * zeros that would stay in our RSS. Nothing reads it before it is
+	 * written; let it go. */
+	if (last && size > round_up(pos, WAL_BLOCK_SIZE))
+		(void)madvise(s->map + round_up(pos, WAL_BLOCK_SIZE), size - round_up(pos, WAL_BLOCK_SIZE),
+			      MADV_DONTNEED);
 	if (last && (bad || (pos % WAL_BLOCK_SIZE && pos < size) || dirty > pos)) {
 		/* Something follows the end of the log. A torn last batch is
 		 * expected after a crash; a later batch means the bad record had

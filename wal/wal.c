@@ -1167,6 +1167,34 @@ int wal_entry_get(struct wal *w, uint64_t index, struct wal_entry *ret)
 	return 0;
 }
 
+void wal_release(struct wal *w, uint64_t upto)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	for (size_t i = 0; i < w->nsegs; i++) {
+		struct wal_seg *s = w->segs[i];
+		if (s->first > upto || !s->map)
+			break;
+		/* the bytes before the first record not released: the next
+		 * entry's record, or the segment's end once all of it is */
+		size_t end;
+		if (upto < s->last)
+			end = s->offs[upto + 1 - s->first];
+		else if (s->sealed)
+			end = s->map_len;
+		else
+			end = s->last >= s->first ? s->offs[s->last - s->first] : 0;
+		end -= end % (size_t)page;
+		bool whole = s->sealed && end == s->map_len; /* a sealed segment's last step */
+		if (end <= s->released || (end - s->released < WAL_RELEASE_STEP && !whole))
+			continue;
+		/* From the start: pages read again since the last step (a
+		 * lagging follower's entries) go too. Pages already out cost
+		 * only the walk over empty page tables. */
+		if (madvise(s->map, end, MADV_DONTNEED) == 0)
+			s->released = end;
+	}
+}
+
 uint64_t wal_first_index(const struct wal *w)
 {
 	return w->first;

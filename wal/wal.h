@@ -216,6 +216,16 @@ struct wal_entry {
 
 /* Look up entry `index` (whether durable or not). 0 or -ENOENT. */
 int wal_entry_get(struct wal *w, uint64_t index, struct wal_entry *ret);
+/* Entries <= upto will seldom be read again (applied, say): the pages of
+ * the segment maps that hold only such entries leave this process's memory
+ * (MADV_DONTNEED: the bytes stay in the file and the page cache, and a later
+ * wal_entry_get() reads them back). Without it every entry read, recovery
+ * included, stays in the process's RSS until its segment is compacted.
+ * Acts only in steps of WAL_RELEASE_STEP bytes, so calling it after every
+ * apply costs a comparison; each step also releases the pages read again
+ * since the last one. Never fails: a failed madvise() keeps the pages. */
+#define WAL_RELEASE_STEP (2u << 20)
+void wal_release(struct wal *w, uint64_t upto);
 /* Index range of the log (first > last when empty), and durable index. */
 uint64_t wal_first_index(const struct wal *w);
 uint64_t wal_last_index(const struct wal *w);

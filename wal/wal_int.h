@@ -94,6 +94,7 @@ struct wal_seg {
 	bool sealed;       /* never appended to again */
 	uint32_t *offs;    /* record offset of entry first + i */
 	size_t offs_cap;
+	size_t released;   /* map bytes below this were released (wal_release) */
 	char name[WAL_NAME_MAX];
 };
 

@@ -22,6 +22,10 @@ snaprec_resp) printf '\010\001\020\001\030\010' > "$out/snaprec-resp" ;;
 log_entry)
 	printf '\010\007\020\001\032\010raft:nop' > "$out/nop"
 	printf '\010\010\020\001\032\005write\042\034{"key":"after","value":"x"}\n' > "$out/write" ;;
+command_fast)
+	printf '{"key":"k","value":"v"}\n' > "$out/write"
+	printf '{"name":"7c55909","connectionString":"http://localhost:14002"}\n' > "$out/join"
+	printf '{"KEY":"a\\u00e9\\ud83d\\ude00\\n","Value":"caf\303\251","other":"x"}' > "$out/escapes" ;;
 kv_snapshot)
 	# The target repairs CRCs itself, so a tiny valid-looking start is enough.
 	printf 'RAFTDKVS' > "$out/magic"

@@ -252,6 +252,294 @@ START_TEST(test_delete_command)
 }
 END_TEST
 
+
+/* ---- the fast path against jansson ----
+ *
+ * cmd_decode() scans the usual flat object itself and hands everything else
+ * to jansson. Each input here is decoded four ways: jansson only, the fast
+ * path only (copying and borrowing), and the default. Where the fast path
+ * takes an input, its command must be jansson's, byte for byte; the default
+ * must always be jansson's, error message included. */
+
+static void same_str(const struct cmd_str *a, const struct cmd_str *b, const char *what, const char *in)
+{
+	ck_assert_msg((a->ptr == NULL) == (b->ptr == NULL), "%s: %s set on one side only", in, what);
+	ck_assert_msg(a->len == b->len, "%s: %s is %zu bytes, against %zu", in, what, a->len, b->len);
+	ck_assert_msg(a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0, "%s: %s differs", in, what);
+}
+
+static void same_cmd(const struct cmd *a, const struct cmd *b, const char *in)
+{
+	ck_assert_int_eq(a->type, b->type);
+	same_str(&a->name, &b->name, "name", in);
+	same_str(&a->connection_string, &b->connection_string, "connectionString", in);
+	same_str(&a->key, &b->key, "key", in);
+	same_str(&a->value, &b->value, "value", in);
+}
+
+/* The fast path's verdict on (name, in): 0 (taken) or CMD_DECODE_FALLBACK. */
+static int versus_jansson(const char *name, const void *in, size_t len)
+{
+	const uint8_t *n = (const uint8_t *)name, *p = in;
+	size_t nl = strlen(name);
+	struct cmd ref, fast, view, dflt;
+	char e_ref[300] = "", e_fast[300] = "", e_dflt[300] = "";
+	char shown[80];
+	snprintf(shown, sizeof(shown), "%s %.*s", name, (int)(len < 60 ? len : 60), (const char *)in);
+	int r_ref = cmd_decode_flags(n, nl, true, p, len, CMD_DECODE_JANSSON, &ref, e_ref, sizeof(e_ref));
+	int r_fast = cmd_decode_flags(n, nl, true, p, len, CMD_DECODE_FAST_ONLY, &fast, e_fast, sizeof(e_fast));
+	int r_view = cmd_decode_flags(n, nl, true, p, len, CMD_DECODE_FAST_ONLY | CMD_DECODE_BORROW, &view, e_fast,
+				      sizeof(e_fast));
+	int r_dflt = cmd_decode(n, nl, true, p, len, &dflt, e_dflt, sizeof(e_dflt));
+	ck_assert_msg(r_fast == 0 || r_fast == CMD_DECODE_FALLBACK || len == 0, "%s: fast path gave %d", shown,
+		      r_fast);
+	ck_assert_int_eq(r_fast, r_view);
+	ck_assert_msg(r_dflt == r_ref, "%s: %d against jansson's %d", shown, r_dflt, r_ref);
+	ck_assert_str_eq(e_dflt, e_ref);
+	if (r_fast == 0) {
+		ck_assert_msg(r_ref == 0, "%s: the fast path took what jansson refuses: %s", shown, e_ref);
+		same_cmd(&ref, &fast, shown);
+		same_cmd(&ref, &view, shown);
+		ck_assert_uint_eq(fast.borrowed, 0);
+	}
+	if (r_ref == 0)
+		same_cmd(&ref, &dflt, shown);
+	cmd_free(&ref);
+	cmd_free(&fast);
+	cmd_free(&view);
+	cmd_free(&dflt);
+	return r_fast;
+}
+
+static const struct {
+	const char *json;
+	bool fast; /* the fast path takes it */
+} fast_cases[] = {
+	{ "{\"key\":\"k\",\"value\":\"v\"}\n", true },
+	{ " \t\r\n{ \"key\" :\t\"k\" ,\n\"value\"\r: \"v\" } ", true },
+	{ "{}", true },
+	{ "{ }", true },
+	{ "{\"other\":\"x\"}", true },
+	{ "{\"key\":\"a\"}xyz", true },
+	{ "{\"key\":\"a\"}\xff\xfe", true },
+	{ "{\"key\":\"a\"}}", true },
+	{ "{\"key\":\"\",\"value\":\"\"}", true },
+	/* escapes, \u in both cases, surrogate pairs, escaped NUL */
+	{ "{\"key\":\"a\\\"b\\\\c\\/d\",\"value\":\"\\b\\f\\n\\r\\t\"}", true },
+	{ "{\"key\":\"\\u0041\\u00e9\\u20AC\\uFFFF\",\"value\":\"\\ud83d\\ude00\\uD83D\\uDE00\"}", true },
+	{ "{\"key\":\"a\\u0000b\",\"value\":\"\\u0000\"}", true },
+	{ "{\"key\":\"\\u003ca\\u003e\\u0026\",\"value\":\"\\u2028\\u2029\"}", true },
+	{ "{\"key\":\"\\udbff\\udfff\"}", true },
+	/* UTF-8 as it is, and DEL */
+	{ "{\"key\":\"caf\xc3\xa9\",\"value\":\"\xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf \x7f\"}", true },
+	/* keys: case folding, unknown ones (string values), the exact match first */
+	{ "{\"KEY\":\"a\",\"Value\":\"b\",\"other\":\"c\"}", true },
+	{ "{\"kEy\":\"a\",\"keys\":\"b\",\"ke\":\"c\",\"\":\"d\"}", true },
+	{ "{\"other\":\"1\",\"other\":\"2\",\"key\":\"a\"}", true },
+	/* jansson decides: a field twice, in any case */
+	{ "{\"key\":\"a\",\"key\":\"b\"}", false },
+	{ "{\"key\":\"a\",\"KEY\":\"b\"}", false },
+	{ "{\"KEY\":\"a\",\"key\":\"b\"}", false },
+	{ "{\"KEY\":\"a\",\"key\":\"b\",\"KEY\":\"c\"}", false },
+	/* values that are not strings */
+	{ "{\"key\":1}", false },
+	{ "{\"key\":null,\"value\":\"v\"}", false },
+	{ "{\"value\":null}", false },
+	{ "{\"key\":true}", false },
+	{ "{\"key\":{\"a\":\"b\"}}", false },
+	{ "{\"key\":[\"a\"]}", false },
+	{ "{\"other\":1,\"key\":\"a\"}", false },
+	{ "{\"other\":null}", false },
+	{ "{\"key\":-0.5e3}", false },
+	/* keys with escapes or beyond printable ASCII */
+	{ "{\"k\\u0065y\":\"a\"}", false },
+	{ "{\"k\\u0000\":\"a\"}", false },
+	{ "{\"k\xc3\xa9y\":\"a\"}", false },
+	{ "{\"k\x7f\":\"a\"}", false },
+	/* bad escapes and surrogates */
+	{ "{\"key\":\"\\ud800\"}", false },
+	{ "{\"key\":\"\\ud800x\"}", false },
+	{ "{\"key\":\"\\ud800\\u0041\"}", false },
+	{ "{\"key\":\"\\ud800\\ud800\"}", false },
+	{ "{\"key\":\"\\udc00\"}", false },
+	{ "{\"key\":\"\\udc00\\ud800\"}", false },
+	{ "{\"other\":\"\\ud800\",\"key\":\"a\"}", false },
+	{ "{\"key\":\"\\x\"}", false },
+	{ "{\"key\":\"\\U0041\"}", false },
+	{ "{\"key\":\"\\u12\"}", false },
+	{ "{\"key\":\"\\u12G4\"}", false },
+	{ "{\"key\":\"\\", false },
+	{ "{\"key\":\"\\u00", false },
+	/* raw control characters, invalid UTF-8 */
+	{ "{\"key\":\"a\nb\"}", false },
+	{ "{\"key\":\"a\tb\"}", false },
+	{ "{\"key\":\"\x01\"}", false },
+	{ "{\"key\":\"\x80\"}", false },
+	{ "{\"key\":\"\xc0\xaf\"}", false },
+	{ "{\"key\":\"\xed\xa0\x80\"}", false },
+	{ "{\"key\":\"\xf4\x90\x80\x80\"}", false },
+	{ "{\"key\":\"\xf5\x80\x80\x80\"}", false },
+	{ "{\"key\":\"\xe2\x82\"}", false },
+	{ "{\"key\":\"\xe2\x82", false },
+	/* syntax */
+	{ "", false },
+	{ " ", false },
+	{ "{", false },
+	{ "{\"key\"", false },
+	{ "{\"key\":", false },
+	{ "{\"key\":\"a", false },
+	{ "{\"key\":\"a\"", false },
+	{ "{\"key\":\"a\",", false },
+	{ "{\"key\":\"a\",}", false },
+	{ "{\"key\" \"a\"}", false },
+	{ "{\"key\":\"a\" \"value\":\"b\"}", false },
+	{ "{,}", false },
+	{ "{key:\"a\"}", false },
+	{ "{'key':'a'}", false },
+	{ "[]", false },
+	{ "[\"key\"]", false },
+	{ "\"key\"", false },
+	{ "\xef\xbb\xbf{\"key\":\"a\"}", false },
+	{ "null", false },
+};
+
+START_TEST(test_fast_path_cases)
+{
+	static const char *const names[] = { "write", "raft:join", "raft:leave", "raftd:delete" };
+	const char *json = fast_cases[_i].json;
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		int r = versus_jansson(names[k], json, strlen(json));
+		if (k == 0 && strlen(json))
+			ck_assert_msg((r == 0) == fast_cases[_i].fast, "%s: fast path %s", json,
+				      r == 0 ? "took it" : "did not take it");
+	}
+}
+END_TEST
+
+/* A 64 KiB value (the restart benchmark's) with escapes, multi-byte
+ * characters and a control character at every offset of an 8-byte word:
+ * the scanner's word-at-a-time loop must stop for each. */
+START_TEST(test_fast_path_long_values)
+{
+	static const char *const inserts[] = { "\\\"", "\\\\", "\\u00e9", "\\ud83d\\ude00", "\xc3\xa9",
+					       "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f", "\x1f", "\x80", "\"" };
+	size_t vlen = 65536;
+	char *buf = malloc(vlen + 64);
+	for (size_t ins = 0; ins < sizeof(inserts) / sizeof(inserts[0]); ins++) {
+		for (size_t off = 0; off < 16; off++) {
+			size_t n = (size_t)sprintf(buf, "{\"key\":\"g0000255\",\"value\":\"");
+			for (size_t i = 0; i < vlen; i++)
+				buf[n + i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7) % 36];
+			size_t at = n + vlen - 64 + off, il = strlen(inserts[ins]);
+			memcpy(buf + at, inserts[ins], il);
+			memcpy(buf + n + vlen, "\"}\n", 3);
+			int r = versus_jansson("write", buf, n + vlen + 3);
+			bool fine = ins < 8;
+			ck_assert_msg((r == 0) == fine, "insert %zu at %zu: %d", ins, off, r);
+		}
+	}
+	free(buf);
+}
+END_TEST
+
+/* Random commands built from pieces that stress the rules, and random byte
+ * edits of valid ones: the fast path must never disagree with jansson. */
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+START_TEST(test_fast_path_random)
+{
+	static const char *const keys[] = { "\"key\"", "\"value\"", "\"KEY\"", "\"Value\"", "\"name\"",
+					    "\"connectionString\"", "\"CONNECTIONSTRING\"", "\"other\"", "\"\"",
+					    "\"k\\u0065y\"", "\"ké\"" };
+	static const char *const pieces[] = { "a",	   "xyz0123456789",	  "\\\"", "\\\\", "\\/", "\\n",
+					      "\\u0041",   "\\u0000",		  "\\uD83D\\uDE00", "\\ud800",
+					      "\\udc00",   "\\u12",		  "\\x",  "\xc3\xa9", "\xe2\x82\xac",
+					      "\xf0\x9f\x98\x80", "\x80",	  "\xc0\xaf", "\xed\xa0\x80",
+					      "\x7f",	   "\x01",		  "\n",	  " ",	  "\"", "{", "}" };
+	static const char *const values[] = { "null", "1", "true", "{}", "[]", "\"\"" };
+	char buf[512];
+	size_t taken = 0, runs = 20000;
+	for (size_t r = 0; r < runs; r++) {
+		size_t n = 0;
+		if (rnd(8))
+			buf[n++] = '{';
+		size_t members = rnd(4);
+		for (size_t m = 0; m < members; m++) {
+			if (m)
+				n += (size_t)sprintf(buf + n, "%s,%s", rnd(4) ? "" : " ", rnd(4) ? "" : "\n");
+			n += (size_t)sprintf(buf + n, "%s%s:", keys[rnd(sizeof(keys) / sizeof(keys[0]))],
+					     rnd(5) ? "" : "\t");
+			if (!rnd(10)) {
+				n += (size_t)sprintf(buf + n, "%s", values[rnd(sizeof(values) / sizeof(values[0]))]);
+				continue;
+			}
+			buf[n++] = '"';
+			for (size_t k = rnd(6); k > 0; k--) {
+				const char *pc = pieces[rnd(rnd(3) ? 8 : sizeof(pieces) / sizeof(pieces[0]))];
+				n += (size_t)sprintf(buf + n, "%s", pc);
+			}
+			if (rnd(20))
+				buf[n++] = '"';
+		}
+		if (rnd(10))
+			buf[n++] = '}';
+		if (!rnd(4))
+			n += (size_t)sprintf(buf + n, "%s", rnd(2) ? "\n" : " trailing \xff");
+		/* and now and then a random byte edit */
+		if (!rnd(4) && n) {
+			size_t at = rnd((uint32_t)n);
+			switch (rnd(3)) {
+			case 0: buf[at] = (char)rnd(256); break;
+			case 1: memmove(buf + at, buf + at + 1, n - at - 1); n--; break;
+			default: memmove(buf + at + 1, buf + at, n - at); buf[at] = (char)rnd(256); n++; break;
+			}
+		}
+		const char *name = rnd(2) ? "write" : "raft:join";
+		if (versus_jansson(name, buf, n) == 0)
+			taken++;
+	}
+	/* the generator must reach both paths */
+	ck_assert_uint_gt(taken, runs / 10);
+	ck_assert_uint_lt(taken, runs * 9 / 10);
+}
+END_TEST
+
+/* Borrowed strings point into the payload; cmd_free() leaves them. */
+START_TEST(test_decode_borrow)
+{
+	static const char json[] = "{\"key\":\"k1\",\"value\":\"a\\nb\"}\n";
+	struct cmd c;
+	char err[200];
+	ck_assert_int_eq(cmd_decode_flags((const uint8_t *)"write", 5, true, (const uint8_t *)json, sizeof(json) - 1,
+					  CMD_DECODE_BORROW, &c, err, sizeof(err)), 0);
+	ck_assert_ptr_eq(c.key.ptr, json + 8);
+	ck_assert_uint_eq(c.key.len, 2);
+	ck_assert_uint_eq(c.borrowed, 1u << 2); /* the value had an escape: a copy */
+	ck_assert_uint_eq(c.value.len, 3);
+	ck_assert(memcmp(c.value.ptr, "a\nb", 3) == 0);
+	cmd_free(&c);
+	/* missing: a static "" */
+	ck_assert_int_eq(cmd_decode_flags((const uint8_t *)"write", 5, true, (const uint8_t *)"{}", 2,
+					  CMD_DECODE_BORROW, &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.borrowed, (1u << 2) | (1u << 3));
+	ck_assert_uint_eq(c.key.len + c.value.len, 0);
+	cmd_free(&c);
+	/* what jansson decodes is always a copy */
+	ck_assert_int_eq(cmd_decode_flags((const uint8_t *)"write", 5, true, (const uint8_t *)"{\"key\":\"a\",\"key\":\"b\"}",
+					  21, CMD_DECODE_BORROW, &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.borrowed, 0);
+	ck_assert_str_eq(c.key.ptr, "b");
+	cmd_free(&c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("command");
@@ -266,6 +554,13 @@ int main(void)
 	tcase_add_test(rules, test_command_names);
 	tcase_add_test(rules, test_delete_command);
 	suite_add_tcase(s, rules);
+	TCase *fast = tcase_create("fast path against jansson");
+	tcase_add_loop_test(fast, test_fast_path_cases, 0, sizeof(fast_cases) / sizeof(fast_cases[0]));
+	tcase_add_test(fast, test_fast_path_long_values);
+	tcase_add_test(fast, test_fast_path_random);
+	tcase_add_test(fast, test_decode_borrow);
+	tcase_set_timeout(fast, 60);
+	suite_add_tcase(s, fast);
 
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -823,6 +823,49 @@ static void fill_segments(struct fx *f, uint64_t n, unsigned per_batch)
 	}
 }
 
+static long rss_file_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssFile: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* wal_release() takes read pages out of the process's memory, in steps, and
+ * the entries still read back the same. */
+START_TEST(test_release)
+{
+	struct fx f;
+
+	fx_init(&f, 8 << 20);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 60000, 500); /* about 14 MB: two segments */
+	check_range(&f, 1, 60000, 0);  /* every page read */
+	long before = rss_file_kib();
+	wal_release(f.w, 100); /* less than a step: nothing */
+	ck_assert_int_ge(rss_file_kib(), before - 64);
+	wal_release(f.w, 30000);
+	long mid = rss_file_kib();
+	ck_assert_int_lt(mid, before - 4096);
+	check_range(&f, 1, 60000, 0); /* read back from the page cache */
+	wal_release(f.w, 60000);        /* the pages read again go too */
+	ck_assert_int_lt(rss_file_kib(), before - 8192);
+	check_range(&f, 1, 60000, 0);
+	/* appends go on, and are released in turn */
+	append_range(&f, 60001, 60100, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	wal_release(f.w, 60100);
+	check_range(&f, 1, 60100, 0);
+	fx_fini(&f);
+}
+END_TEST
+
 /* Every I/O mode the configuration offers writes the same log. */
 START_TEST(test_io_modes)
 {
@@ -2046,6 +2089,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_truncate_then_append);
 	tcase_add_test(tc, test_truncate_in_memory_and_in_flight);
 	tcase_add_test(tc, test_rollover);
+	tcase_add_test(tc, test_release);
 	tcase_add_test(tc, test_io_modes);
 	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_truncate_crash_before_unlink);
