@@ -125,7 +125,7 @@ for n in $(seq 1 "$N"); do
 	else
 		HOST[n]=127.0.0.1 PORT[n]=$(( BASE + n ))
 	fi
-	STATE[n]=new GEN[n]=1 NAME[n]=n$n.1 ENVV[n]="" EXPECT[n]="" LEAVE_ASKED[n]=0
+	STATE[n]=new GEN[n]=1 NAME[n]=n$n.1 ENVV[n]="" EXPECT[n]="" LEAVE_ASKED[n]=0 FILLED[n]=0
 	NODES="$NODES${NODES:+,}${HOST[n]}:${PORT[n]}"
 done
 ADDR() { echo "${HOST[$1]}:${PORT[$1]}"; }
@@ -155,6 +155,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 99' INT TERM
 
+# the last reason node N gave for stopping (since its last start) is ENOSPC
+stopped_for_enospc() {
+	sed -n '/^### .* start: /h; /^### .* start: /!H; ${x;p}' "$T/n$1.log" |
+		grep 'stopping so that recovery reads' | tail -1 | grep -q 'No space left on device'
+}
+
 # the node's process is gone (a zombie counts as gone): reap it and judge
 check_alive() {
 	local n pid st rc
@@ -169,6 +175,9 @@ check_alive() {
 		STATE[n]=down
 		if [ -n "${EXPECT[n]}" ] && [ "$rc" = 1 ]; then
 			log "node $n exited with $rc (expected: ${EXPECT[n]})"
+		elif [ "${FILLED[n]}" = 1 ] && [ "$rc" = 1 ] && stopped_for_enospc "$n"; then
+			# it met the full disk but left after the filler went
+			log "node $n exited with $rc (expected: ENOSPC of the full disk it met)"
 		elif [ "${LEAVE_ASKED[n]}" = 1 ] && [ "$rc" = 0 ]; then
 			log "node $n exited with 0 after it was removed"
 			STATE[n]=gone
@@ -219,6 +228,7 @@ node_start() {
 		join=(-join "$(join_target "$n")")
 	fi
 	mkdir -p "$(DATA "$n")"
+	[ "${EXPECT[n]}" = ENOSPC ] || FILLED[n]=0
 	local cmd=(env $e "$RAFTD" -p "${PORT[n]}" -h "${HOST[n]}" --listen "${HOST[n]}" --name "${NAME[n]}"
 		--election-timeout-ms "${ELECTION_MS:-300}" --heartbeat-ms "${HEARTBEAT_MS:-50}"
 		--snapshot-threshold "${SNAPSHOT_THRESHOLD:-2000}" --segment-size 1M "${join[@]}" "$(DATA "$n")")
@@ -540,7 +550,7 @@ f_enospc() {
 	[ -n "$n" ] || return 0
 	avail=$(df --output=avail -B1 "${MNT[n]}" | tail -1)
 	log "file system of node $n full (filling $avail bytes)"
-	EXPECT[n]="ENOSPC"
+	EXPECT[n]="ENOSPC" FILLED[n]=1
 	fallocate -l "$avail" "${MNT[n]}/filler" 2>/dev/null || dd if=/dev/zero of="${MNT[n]}/filler" bs=1M 2>/dev/null
 	hold_s
 	sleep "$HOLD"
