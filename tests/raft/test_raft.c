@@ -1552,7 +1552,7 @@ START_TEST(test_leader_tells_a_silent_removed_member)
 	bool snap = false;
 	for (int i = 0; i < 300; i++) {
 		tn_tick(&t, 100);
-		const struct raft_msg *m = sent_to(&t, "c");
+		m = sent_to(&t, "c");
 		snap = snap || (m && m->type == RAFT_MSG_SNAP_REQ);
 	}
 	ck_assert(snap);
