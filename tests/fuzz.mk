@@ -28,7 +28,7 @@ FUZZ_CCOPTS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitiz
 	-include $(top_builddir)/config.h -I$(top_srcdir) -I$(top_builddir) -I$(top_builddir)/proto
 FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
-EXTRA_DIST += tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_kv_snapshot.c \
+EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_kv_snapshot.c \
 	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_command_fast.c tests/fuzz/fuzz_client_api.c \
 	tests/fuzz/fuzz_wal_recover.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
@@ -44,18 +44,18 @@ tests/fuzz/fuzz_http_response: $(srcdir)/tests/fuzz/fuzz_http_response.c $(srcdi
 
 FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv.c $(srcdir)/src/kv_snapshot.c \
 	$(srcdir)/wal/crc32c.c $(srcdir)/src/raft.c
-tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS)
+tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
 
 FUZZ_RAFT_INPUTS = $(srcdir)/tests/fuzz/fuzz_raft_rpc.c $(srcdir)/src/raft.c $(srcdir)/src/rpc.c \
 	$(srcdir)/proto/wire.c $(srcdir)/proto/command.c
-tests/fuzz/fuzz_raft_rpc: $(FUZZ_RAFT_INPUTS)
+tests/fuzz/fuzz_raft_rpc: $(FUZZ_RAFT_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_RAFT_INPUTS) $(JANSSON_LIBS) -o $@
 
 FUZZ_COMMAND_INPUTS = $(srcdir)/tests/fuzz/fuzz_command.c $(srcdir)/proto/command.c \
 	$(srcdir)/proto/wire.c $(srcdir)/src/kv.c
-tests/fuzz/fuzz_command: $(FUZZ_COMMAND_INPUTS)
+tests/fuzz/fuzz_command: $(FUZZ_COMMAND_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_INPUTS) $(JANSSON_LIBS) -o $@
 
@@ -67,13 +67,13 @@ tests/fuzz/fuzz_command_fast: $(FUZZ_COMMAND_FAST_INPUTS)
 
 FUZZ_API_INPUTS = $(srcdir)/tests/fuzz/fuzz_client_api.c $(srcdir)/src/api_parse.c \
 	$(srcdir)/proto/command.c $(srcdir)/proto/wire.c
-tests/fuzz/fuzz_client_api: $(FUZZ_API_INPUTS)
+tests/fuzz/fuzz_client_api: $(FUZZ_API_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_API_INPUTS) $(JANSSON_LIBS) -o $@
 
 FUZZ_WAL_INPUTS = $(srcdir)/tests/fuzz/fuzz_wal_recover.c $(srcdir)/wal/wal.c $(srcdir)/wal/recover.c \
 	$(srcdir)/wal/crc32c.c $(srcdir)/wal/failpoint.c $(srcdir)/proto/wire.c
-tests/fuzz/fuzz_wal_recover: $(FUZZ_WAL_INPUTS)
+tests/fuzz/fuzz_wal_recover: $(FUZZ_WAL_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(FUZZ_WAL_INPUTS) $(URING_LIBS) -o $@
 

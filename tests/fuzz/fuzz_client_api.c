@@ -29,17 +29,8 @@
 #include "proto/command.h"
 #include "src/api_parse.h"
 #include "src/raft.h"
+#include "tests/fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                      \
-			abort();                                                             \
-		}                                                                            \
-	} while (0)
 
 /* The promise of api_parse.h, checked by hand. */
 static void check_url(const char *u)

@@ -28,17 +28,8 @@
 #include "proto/command.h"
 #include "proto/wire.h"
 #include "src/kv.h"
+#include "tests/fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                      \
-			abort();                                                             \
-		}                                                                            \
-	} while (0)
 
 static const char *const names[] = { CMD_NAME_WRITE, CMD_NAME_JOIN, CMD_NAME_LEAVE, CMD_NAME_DELETE,
 				     CMD_NAME_NOP, "Write", "raft:other" };

@@ -41,17 +41,8 @@
 
 #include "src/raft.h"
 #include "src/rpc.h"
+#include "tests/fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                      \
-			abort();                                                             \
-		}                                                                            \
-	} while (0)
 
 /* Names from the goraft captures (../shared/goraft-wire), so that captured
  * bodies come from members. */

@@ -41,17 +41,8 @@
 
 #include "proto/wire.h"
 #include "wal/wal_int.h"
+#include "tests/fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                      \
-			abort();                                                             \
-		}                                                                            \
-	} while (0)
 
 #define MAX_FILES 4
 #define SEG_MAX (16 * WAL_BLOCK_SIZE)
