@@ -8,6 +8,7 @@
 #   put PORT KEY VALUE       POST /db/KEY; prints the HTTP status
 #   get PORT KEY             GET /db/KEY; prints the body
 #   status_field PORT FIELD  one field of GET /status
+#   put_range N M            write kN=vN .. kM=vM through the leader
 set -u
 RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd}
 T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
@@ -101,4 +102,15 @@ put_leader() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# put_range N M: writes kN=vN .. kM=vM through the leader (looked for again
+# only when it refuses one)
+put_range() {
+	_i=$1
+	LEADER=$(wait_leader) || fail "no leader"
+	while [ "$_i" -le "$2" ]; do
+		[ "$(put "$LEADER" "k$_i" "v$_i")" = 200 ] || put_leader "k$_i" "v$_i" || fail "write k$_i"
+		_i=$((_i + 1))
+	done
 }

@@ -11,23 +11,13 @@ RAFTD=${RAFTD:-${top_builddir:-.}/tests/cluster/raftd-test}
 . "$(dirname "$0")/lib.sh"
 opts="--snapshot-threshold 100 --segment-size 1M"
 
-# writes N..M through the leader (looked for again only when it refuses)
-puts() {
-	i=$1
-	LEADER=$(wait_leader) || fail "no leader"
-	while [ "$i" -le "$2" ]; do
-		[ "$(put "$LEADER" "k$i" "v$i")" = 200 ] || put_leader "k$i" "v$i" || fail "write k$i"
-		i=$((i + 1))
-	done
-}
-
 node_start 1 $opts
 node_start 2 $opts -join "127.0.0.1:$(port 1)"
 node_start 3 $opts -join "127.0.0.1:$(port 1)"
 put_leader first 1 || fail "first write"
 wait_value "$(port 3)" first 1 || fail "node 3 has the first write"
 node_kill 3
-puts 1 300
+put_range 1 300
 
 # node 3 gets the snapshot, restarts to rebase on it, and the first
 # segment of its new log cannot be preallocated: the node stops (exit 1)
@@ -44,7 +34,7 @@ echo "ok: node 3 left with an empty segment anchored at its old snapshot + 1"
 cp -a "$T/n3" "$T/gap"
 
 # a newer snapshot: node 3 installs it, rebases and catches up
-puts 301 600
+put_range 301 600
 node_start 3 $opts
 wait_value "$(port 3)" k600 v600 || fail "node 3 catches up after the newer snapshot"
 node_kill 3 TERM

@@ -7,16 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 opts="--snapshot-threshold 100"
 
-# writes N..M through the leader (looked for again only when it refuses)
-puts() {
-	i=$1
-	LEADER=$(wait_leader) || fail "no leader"
-	while [ "$i" -le "$2" ]; do
-		[ "$(put "$LEADER" "k$i" "v$i")" = 200 ] || put_leader "k$i" "v$i" || fail "write k$i"
-		i=$((i + 1))
-	done
-}
-
 node_start 1 $opts
 node_start 2 $opts -join "127.0.0.1:$(port 1)"
 node_start 3 $opts -join "127.0.0.1:$(port 1)"
@@ -24,10 +14,10 @@ put_leader first 1 || fail "first write"
 wait_value "$(port 3)" first 1 || fail "node 3 has the first write"
 name3=$(cat "$T/n3/name")
 kill -STOP "$PID_3" # (node_kill would wait for it)
-puts 1 50
+put_range 1 50
 [ "$(curl -s -m 10 -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$LEADER/leave" \
 	-d "{\"name\":\"$name3\"}")" = 200 ] || fail "leave of node 3"
-puts 51 300
+put_range 51 300
 snap=$(status_field "$LEADER" snapshot_index)
 [ "${snap:-0}" -gt 260 ] || fail "the leader compacted past the leave (snapshot_index $snap)"
 echo "ok: node 3 removed while paused, the leave compacted into snapshot $snap"
