@@ -975,8 +975,10 @@ static bool append_full(const struct raft *r, const struct peer *p)
 {
 	uint64_t bytes = 0;
 
-	if (p->next < r->start || r->last - p->next + 1 >= r->cfg.max_entries)
-		return true; /* (before start: send_append() asks for a snapshot) */
+	/* entries are held from start + 1 on; from start or before,
+	 * send_append() asks for a snapshot */
+	if (p->next <= r->start || r->last - p->next + 1 >= r->cfg.max_entries)
+		return true;
 	for (raft_index i = p->next; i <= r->last; i++) {
 		bytes += meta_at(r, i)->size;
 		if (bytes >= r->cfg.max_bytes)

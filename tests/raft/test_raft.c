@@ -1219,6 +1219,69 @@ START_TEST(test_pipeline_only_whole_requests)
 }
 END_TEST
 
+/* A compaction may pass a lagging follower's next index while a request to
+ * it is in flight; the pipelining check must then ask for a snapshot, not
+ * read the entry at the log's start, which is no longer held (found by the
+ * simulator under ASan, seed 366). */
+START_TEST(test_pipeline_check_after_compaction)
+{
+	raft_term tt[3] = {1, 1, 1};
+	struct raft_config cfg = test_config("a");
+	cfg.pre_vote = false;
+	cfg.max_entries = 4;
+	cfg.snapshot_threshold = 6;
+	cfg.snapshot_trailing = 0;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 1, "", ABC, 3, tt, 3, 0);
+	tn_tick(&t, 1000);
+	tn_persisted(&t, persist_seq(&t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 2};
+	g.rv_resp.granted = true;
+	tn_recv(&t, "b", &g);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	const struct raft_msg *mb = sent_to(&t, "b"), *mc = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(mb);
+	ck_assert_ptr_nonnull(mc);
+	uint64_t b_req = mb->req_id, c_req = mc->req_id;
+	tn_durable(&t, log_seq(&t));
+	/* both hold the nop (4): probing is over */
+	struct raft_msg ok = ae_resp(c_req, 2, 4, 0, true);
+	tn_recv(&t, "c", &ok);
+	ok = ae_resp(b_req, 2, 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	/* entry 5 goes to both; c will never answer (its next index: 6) */
+	propose(&t, 1, 10);
+	ck_assert_uint_eq(sends_to(&t, "c"), 1);
+	ok = ae_resp(sent_to(&t, "b")->req_id, 2, 5, 0, true);
+	tn_durable(&t, log_seq(&t));
+	tn_recv(&t, "b", &ok);
+	/* entry 6: to b only, c has a request in flight */
+	propose(&t, 1, 10);
+	ck_assert_uint_eq(sends_to(&t, "c"), 0);
+	ok = ae_resp(sent_to(&t, "b")->req_id, 2, 6, 0, true);
+	tn_durable(&t, log_seq(&t));
+	tn_recv(&t, "b", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 6);
+	/* a snapshot at 6 with no trailing entries: the log starts at 6,
+	 * c's next index */
+	const struct raft_action *ts = nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_uint_eq(ts->take_snapshot.index, 6);
+	struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+	ev.snapshot_taken.index = 6;
+	tn_step(&t, &ev);
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert_uint_eq(raft_log_start(t.r), 6);
+	/* the next heartbeat asks c whether it takes the snapshot */
+	tn_tick(&t, cfg.heartbeat_ms);
+	const struct raft_msg *m = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_SNAP_REQ);
+	raft_free(t.r);
+}
+END_TEST
+
 /* ---- bootstrap and membership --------------------------------------- */
 
 START_TEST(test_bootstrap_self_join_at_term_0_then_join)
@@ -2110,6 +2173,7 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_goraft_follower_keeps_its_entries_after_backoff);
 	tcase_add_test(tc, test_flow_control_caps);
 	tcase_add_test(tc, test_pipeline_only_whole_requests);
+	tcase_add_test(tc, test_pipeline_check_after_compaction);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("membership");
 	tcase_add_test(tc, test_bootstrap_self_join_at_term_0_then_join);
