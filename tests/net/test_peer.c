@@ -852,9 +852,14 @@ START_TEST(test_send_timeout_releases)
 	struct test_server srv;
 	ring_setup();
 	ck_assert_int_eq(ts_start(&srv, TS_NOREAD, 0), 0);
-	struct peer_config cfg = { .send_timeout_ms = 300 };
+	/* Only the send may time out: were the whole body taken by socket
+	 * buffers, the response timeout (200 ms by default) would end the
+	 * request first (seen in CI: -ETIMEDOUT after 210 ms). */
+	struct peer_config cfg = { .send_timeout_ms = 300, .response_timeout_ms = 60000 };
 	struct peer *p = make_peer(srv.port, &cfg);
-	const size_t seg = 2048, n = 2000; /* 4 MiB: more than loopback buffers hold */
+	/* 64 MiB: more than loopback buffers hold (tcp_rmem's maximum is
+	 * 32 MiB on some kernels, and the sender's buffer adds 4 MiB) */
+	const size_t seg = 32768, n = 2000;
 	b.data = calloc(n, seg);
 	ck_assert_ptr_nonnull(b.data);
 	for (size_t i = 0; i < n; i++)
