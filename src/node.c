@@ -47,6 +47,8 @@
 #define PROBE_RETRY_MS 250 /* a joining goraft node serves once its join commits */
 #define JOIN_RETRY_MS 1000
 #define REMOVED_PEER_KEEP_MS 5000
+#define SNAP_BACKOFF_MIN_MS 1000 /* first wait after a failed snapshot, doubling */
+#define SNAP_BACKOFF_MAX_MS 60000
 #define RAFTD_PATH_VERSION "/raftd/version"
 #define RAFTD_PATH_SNAPSHOT "/raftd/snapshot"
 #define RAFTD_PATH_TRANSFER "/raftd/transfer"
@@ -184,6 +186,10 @@ struct node {
 	/* events for the core, reported once the current update is carried out */
 	raft_index applied_pending;
 	bool snap_failed;
+	/* a failed snapshot is reported (and so retried by the core) no sooner
+	 * than snap_retry_ms; the wait doubles per failure in a row */
+	uint64_t snap_retry_ms;
+	unsigned snap_backoff_ms;
 
 	/* Applying: the core's APPLY ranges end at apply_to; the map is applied
 	 * a slice at a time, one per event-loop pass (apply_timer, armed for
@@ -255,6 +261,7 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 static void fail_writes_from(struct node *n, raft_index from, const char *why);
 static void member_waits_run(struct node *n);
 static void transfer_check(struct node *n);
+static void snap_fail_later(struct node *n);
 
 static uint64_t now_ms(struct node *n)
 {
@@ -584,7 +591,7 @@ static void take_deferred_snapshot(struct node *n)
 	}
 	if (n->snap_pid > 0 || snap_fork(n, n->snap_deferred_index, n->snap_deferred_term, members,
 					  n->snap_deferred_n, false) < 0)
-		n->snap_failed = true; /* reported from the next tick */
+		snap_fail_later(n);
 }
 
 /* Applies entries up to apply_to for about APPLY_SLICE_NS, then answers the
@@ -935,12 +942,24 @@ static void report_deferred(struct node *n)
 	}
 }
 
-/* A snapshot that could not start is reported from the next tick: reported
- * at once, the core would ask again within the same update and recurse for
- * as long as the cause lasts (fork failing, say). */
+/* A failed snapshot is reported to the core from a later tick: reported at
+ * once, the core would ask again within the same update and recurse for as
+ * long as the cause lasts (fork failing, say). Failures in a row wait longer
+ * each time, from SNAP_BACKOFF_MIN_MS to SNAP_BACKOFF_MAX_MS: a cause that
+ * lasts (a full disk) costs a fork of the whole map and a log line a minute,
+ * not one per tick. */
+static void snap_fail_later(struct node *n)
+{
+	unsigned b = n->snap_backoff_ms;
+	b = b == 0 ? SNAP_BACKOFF_MIN_MS : b >= SNAP_BACKOFF_MAX_MS / 2 ? SNAP_BACKOFF_MAX_MS : 2 * b;
+	n->snap_backoff_ms = b;
+	n->snap_retry_ms = now_ms(n) + b;
+	n->snap_failed = true;
+}
+
 static void report_snap_failed(struct node *n)
 {
-	if (n->snap_failed && !n->stopping) {
+	if (n->snap_failed && !n->stopping && now_ms(n) >= n->snap_retry_ms) {
 		struct raft_event f = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = 0 };
 		n->snap_failed = false;
 		step(n, &f, NULL);
@@ -2158,6 +2177,7 @@ static void on_snap_done(struct loop_poll *poll, int res)
 		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, idx);
 		log_msg(LOG_INFO, LOG_ID_SNAPSHOT_TAKEN, field, "snapshot taken at index %" PRIu64 "%s", idx,
 			admin ? " (on request)" : "");
+		n->snap_backoff_ms = 0;
 		if (idx > n->snap_disk_index) {
 			n->snap_prev_index = n->snap_disk_index; /* now the fallback */
 			n->snap_disk_index = idx;
@@ -2186,7 +2206,11 @@ static void on_snap_done(struct loop_poll *poll, int res)
 		}
 		return;
 	}
-	struct raft_event ev = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = ok ? idx : 0 };
+	if (!ok) {
+		snap_fail_later(n);
+		return;
+	}
+	struct raft_event ev = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = idx };
 	step(n, &ev, NULL);
 }
 
@@ -2198,6 +2222,13 @@ static int snap_fork(struct node *n, raft_index index, raft_term term, struct kv
 	struct kv_snapshot_meta meta = { .last_index = index, .last_term = term, .n_members = n_members,
 					 .members = members };
 	pid_t pid;
+#ifdef RAFTD_TEST_HOOKS
+	/* a snapshot that cannot start, as when fork or pidfd_open fails */
+	if (getenv("RAFTD_TEST_SNAP_FAIL")) {
+		log_error("snapshot at %" PRIu64 ": %s (RAFTD_TEST_SNAP_FAIL)", index, strerror(EIO));
+		return -EIO;
+	}
+#endif
 	int rv = kv_snapshot_fork(n->dir_snap, n->kv, &meta, &pid);
 	int pidfd = rv == 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 	if (rv == 0 && pidfd < 0) {
@@ -2253,7 +2284,7 @@ static void take_snapshot(struct node *n, const struct raft_action *a)
 		return;
 	}
 	if (snap_fork(n, a->take_snapshot.index, a->take_snapshot.term, members, k, false) < 0)
-		n->snap_failed = true;
+		snap_fail_later(n);
 }
 
 /* ---- HTTP: raftd's admin endpoints (/raftd/...) -------------------------------------------------- */
