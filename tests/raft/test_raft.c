@@ -158,6 +158,18 @@ static uint64_t log_seq(const struct tn *t)
 	return s;
 }
 
+/* The election timeout runs out; the vote is persisted and voter's grant
+ * makes this node of three the leader. */
+static void tn_elect(struct tn *t, const char *voter)
+{
+	tn_tick(t, 1000);
+	tn_persisted(t, persist_seq(t));
+	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = raft_current_term(t->r)};
+	g.rv_resp.granted = true;
+	tn_recv(t, voter, &g);
+	ck_assert_int_eq(raft_role(t->r), RAFT_LEADER);
+}
+
 static struct raft_msg ae(raft_term term, raft_index prev, raft_term prev_term, raft_index commit,
 			  const struct raft_entry *entries, size_t n)
 {
@@ -810,11 +822,7 @@ START_TEST(test_old_term_entries_not_committed_by_counting)
 	cfg.max_entries = 1; /* one entry per request: acks arrive one by one */
 	struct tn t;
 	tn_init_cfg(&t, &cfg, 2, "", ABC, 3, tt, 4, 0);
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
-	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 3};
-	g.rv_resp.granted = true;
-	tn_recv(&t, "b", &g);
+	tn_elect(&t, "b");
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	const struct raft_msg *m = sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
@@ -879,11 +887,7 @@ START_TEST(test_goraft_peer_one_in_flight_and_match_from_latest)
 	ev.peer_kind.name = "b";
 	ev.peer_kind.goraft = true;
 	tn_step(&t, &ev);
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
-	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
-	g.rv_resp.granted = true;
-	tn_recv(&t, "c", &g);
+	tn_elect(&t, "c");
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	/* b is goraft: exactly one request; c (raftd) may get several */
 	size_t to_b = 0, to_c = 0;
@@ -1001,12 +1005,7 @@ static struct raft_msg gf_make_leader(struct tn *t, const raft_term *terms, size
 	ev.peer_kind.name = "b";
 	ev.peer_kind.goraft = true;
 	tn_step(t, &ev);
-	tn_tick(t, 1000);
-	tn_persisted(t, persist_seq(t));
-	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = raft_current_term(t->r)};
-	g.rv_resp.granted = true;
-	tn_recv(t, "c", &g);
-	ck_assert_int_eq(raft_role(t->r), RAFT_LEADER);
+	tn_elect(t, "c");
 	const struct raft_msg *m = sent_to(t, "b");
 	ck_assert_ptr_nonnull(m);
 	struct raft_msg first = *m;
@@ -1174,11 +1173,7 @@ START_TEST(test_pipeline_only_whole_requests)
 	cfg.max_inflight = 8;
 	struct tn t;
 	tn_init_cfg(&t, &cfg, 1, "", ABC, 3, tt, 3, 0);
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
-	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 2};
-	g.rv_resp.granted = true;
-	tn_recv(&t, "b", &g);
+	tn_elect(&t, "b");
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	/* c answers the nop's request: probing over, c holds 4 entries */
 	const struct raft_msg *m = sent_to(&t, "c");
@@ -1233,11 +1228,7 @@ START_TEST(test_pipeline_check_after_compaction)
 	cfg.snapshot_trailing = 0;
 	struct tn t;
 	tn_init_cfg(&t, &cfg, 1, "", ABC, 3, tt, 3, 0);
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
-	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 2};
-	g.rv_resp.granted = true;
-	tn_recv(&t, "b", &g);
+	tn_elect(&t, "b");
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	const struct raft_msg *mb = sent_to(&t, "b"), *mc = sent_to(&t, "c");
 	ck_assert_ptr_nonnull(mb);
@@ -1560,11 +1551,7 @@ START_TEST(test_leader_tells_a_silent_removed_member)
 	cfg.snapshot_trailing = 2;
 	struct tn t;
 	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 3, 3);
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
-	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
-	g.rv_resp.granted = true;
-	tn_recv(&t, "b", &g);
+	tn_elect(&t, "b");
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	/* b follows; c is silent from here on */
 	struct raft_msg ok = ae_resp(sent_to(&t, "b")->req_id, 1, 4, 3, true);
@@ -1780,11 +1767,7 @@ START_TEST(test_snapshot_taken_compacts_and_feeds_a_slow_follower)
 
 	/* leader; b answers with Index 10: below the log start, so the
 	 * snapshot exchange: SnapshotRequest, then SnapshotRecoveryRequest */
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
-	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
-	g.rv_resp.granted = true;
-	tn_recv(&t, "c", &g);
+	tn_elect(&t, "c");
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	const struct raft_msg *m = sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
