@@ -9,6 +9,7 @@
 #   get PORT KEY             GET /db/KEY; prints the body
 #   status_field PORT FIELD  one field of GET /status
 #   put_range N M            write kN=vN .. kM=vM through the leader
+#   start_three [ARGS...]    nodes 1-3 (2 and 3 join 1), a first write on all
 set -u
 RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd}
 T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
@@ -113,4 +114,14 @@ put_range() {
 		[ "$(put "$LEADER" "k$_i" "v$_i")" = 200 ] || put_leader "k$_i" "v$_i" || fail "write k$_i"
 		_i=$((_i + 1))
 	done
+}
+
+# start_three [ARGS...]: nodes 1, 2 and 3 with ARGS, 2 and 3 joining
+# through 1; returns once node 3 has applied a first write (first=1)
+start_three() {
+	node_start 1 "$@"
+	node_start 2 "$@" -join "127.0.0.1:$(port 1)"
+	node_start 3 "$@" -join "127.0.0.1:$(port 1)"
+	put_leader first 1 || fail "first write"
+	wait_value "$(port 3)" first 1 || fail "node 3 has the first write"
 }

@@ -11,11 +11,7 @@ RAFTD=${RAFTD:-${top_builddir:-.}/tests/cluster/raftd-test}
 . "$(dirname "$0")/lib.sh"
 opts="--snapshot-threshold 100 --segment-size 1M"
 
-node_start 1 $opts
-node_start 2 $opts -join "127.0.0.1:$(port 1)"
-node_start 3 $opts -join "127.0.0.1:$(port 1)"
-put_leader first 1 || fail "first write"
-wait_value "$(port 3)" first 1 || fail "node 3 has the first write"
+start_three $opts
 node_kill 3
 put_range 1 300
 

@@ -7,11 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 opts="--snapshot-threshold 100"
 
-node_start 1 $opts
-node_start 2 $opts -join "127.0.0.1:$(port 1)"
-node_start 3 $opts -join "127.0.0.1:$(port 1)"
-put_leader first 1 || fail "first write"
-wait_value "$(port 3)" first 1 || fail "node 3 has the first write"
+start_three $opts
 name3=$(cat "$T/n3/name")
 kill -STOP "$PID_3" # (node_kill would wait for it)
 put_range 1 50
