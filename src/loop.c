@@ -299,9 +299,10 @@ int loop_run_once(struct loop *loop, int timeout_ms)
 	return n;
 }
 
+/* A stop asked for before the loop runs (a fatal error while the daemon was
+ * starting) is kept: the loop returns at once. */
 int loop_run(struct loop *loop)
 {
-	loop->stop = false;
 	while (!loop->stop) {
 		int rv = loop_run_once(loop, -1);
 		if (rv < 0)

@@ -3003,6 +3003,8 @@ int node_run(struct node *n)
 	if (sd_watchdog_enabled(0, &n->watchdog_usec) <= 0)
 		n->watchdog_usec = 0;
 	n->disk_progress_ms = now_ms(n);
+	if (n->stopping) /* a fatal error while opening: never ready */
+		return n->exit_status;
 	sd_notifyf(0, "READY=1\nSTATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64,
 		   raft_role_name(raft_role(n->r)), raft_current_term(n->r),
 		   raft_leader(n->r)[0] ? raft_leader(n->r) : "(none)", raft_commit_index(n->r));

@@ -80,6 +80,27 @@ START_TEST(test_timers_fire_in_order_never_early)
 END_TEST
 
 /* An idle loop sleeps until its timer: a handful of wake-ups, not thousands. */
+static void stop_fire(struct loop_timer *t)
+{
+	((struct probe *)t)->fired++;
+	loop_stop(&loop);
+}
+
+/* node_open() can hit a fatal error (loop_stop()) before node_run() calls
+ * loop_run(): that stop must not be forgotten. */
+START_TEST(test_stop_before_run_is_kept)
+{
+	struct probe late = { 0 };
+
+	loop_timer_init(&late.timer, stop_fire);
+	loop_timer_arm(&loop, &late.timer, 300);
+	loop_stop(&loop);
+	ck_assert_int_eq(loop_run(&loop), 0);
+	ck_assert_int_eq(late.fired, 0);
+	loop_timer_cancel(&loop, &late.timer);
+}
+END_TEST
+
 START_TEST(test_idle_loop_does_not_spin)
 {
 	struct probe p = { 0 };
@@ -195,6 +216,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_timers_fire_in_order_never_early);
 	tcase_add_test(tc, test_idle_loop_does_not_spin);
+	tcase_add_test(tc, test_stop_before_run_is_kept);
 	tcase_add_test(tc, test_hooks_run_every_pass);
 	tcase_add_test(tc, test_signals_through_signalfd);
 	tcase_add_test(tc, test_multishot_poll_and_cancel);
