@@ -1025,8 +1025,9 @@ struct out_req {
 	bool pre_vote; /* the goraft response body does not say; we know */
 	uint64_t req_id;
 	char peer[RAFT_NAME_MAX];
-	size_t n_bufs;
+	size_t n_bufs, n_segs;
 	struct wal_buf **bufs;  /* WAL batch buffers pinned until release */
+	struct wal_seg **segs;  /* and WAL segment mappings */
 	struct iovec *iov;
 	size_t iovcnt;
 	uint8_t *scratch;       /* encoded header and prefixes, or the body */
@@ -1037,6 +1038,8 @@ static void out_release(void *arg)
 	struct out_req *o = arg;
 	for (size_t i = 0; i < o->n_bufs; i++)
 		wal_buf_unref(o->bufs[i]);
+	for (size_t i = 0; i < o->n_segs; i++)
+		wal_seg_unref(o->segs[i]);
 	free(o);
 }
 
@@ -1084,13 +1087,14 @@ static int build_ae(struct node *n, const struct raft_msg *m, struct out_req **r
 	rpc_ae_header(m, n->name, &hdr);
 	size_t scratch_cap = wire_ae_scratch_size(&hdr, cnt);
 	size_t iov_cap = wire_ae_iov_count(cnt);
-	size_t sz = sizeof(struct out_req) + cnt * sizeof(struct wal_buf *) + iov_cap * sizeof(struct iovec) +
-		    cnt * sizeof(struct wire_bytes) + scratch_cap;
+	size_t sz = sizeof(struct out_req) + cnt * sizeof(struct wal_buf *) + cnt * sizeof(struct wal_seg *) +
+		    iov_cap * sizeof(struct iovec) + cnt * sizeof(struct wire_bytes) + scratch_cap;
 	struct out_req *o = calloc(1, sz);
 	if (!o)
 		return -ENOMEM;
 	o->bufs = (struct wal_buf **)(o + 1);
-	o->iov = (struct iovec *)(o->bufs + cnt);
+	o->segs = (struct wal_seg **)(o->bufs + cnt);
+	o->iov = (struct iovec *)(o->segs + cnt);
 	struct wire_bytes *ents = (struct wire_bytes *)(o->iov + iov_cap);
 	o->scratch = (uint8_t *)(ents + cnt);
 	for (size_t k = 0; k < cnt; k++) {
@@ -1100,10 +1104,16 @@ static int build_ae(struct node *n, const struct raft_msg *m, struct out_req **r
 			return -ENOENT;
 		}
 		ents[k] = (struct wire_bytes){ we.data, we.len };
-		/* pin the batch buffer until the zero-copy notification */
+		/* Pin the bytes until the zero-copy notification: the request
+		 * may wait behind another while a snapshot's compaction drops
+		 * their segment. */
 		if (we.buf && (!o->n_bufs || o->bufs[o->n_bufs - 1] != we.buf)) {
 			wal_buf_ref(we.buf);
 			o->bufs[o->n_bufs++] = we.buf;
+		}
+		if (we.seg && (!o->n_segs || o->segs[o->n_segs - 1] != we.seg)) {
+			wal_seg_ref(we.seg);
+			o->segs[o->n_segs++] = we.seg;
 		}
 		n->entry_bytes_out += we.len;
 	}

@@ -290,7 +290,7 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 		    struct wal_error *err)
 {
 	int oflags = (w->cfg.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	struct wal_seg *s = calloc(1, sizeof(*s));
+	struct wal_seg *s = wal_seg_new();
 	uint8_t expect_hdr[WAL_BLOCK_SIZE];
 	uint64_t pos = WAL_BLOCK_SIZE, size, dirty;
 	struct rec_hdr h;

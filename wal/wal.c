@@ -128,9 +128,30 @@ void wal_seg_header(uint8_t *b, uint64_t seq, uint64_t first, uint64_t seg_size)
 	memcpy(b + 44, &crc, 4);
 }
 
+struct wal_seg *wal_seg_new(void)
+{
+	struct wal_seg *s = calloc(1, sizeof(*s));
+
+	if (s) {
+		s->refs = 1;
+		s->fd = -1;
+	}
+	return s;
+}
+
 void wal_seg_free(struct wal_seg *s)
 {
-	if (!s)
+	wal_seg_unref(s);
+}
+
+void wal_seg_ref(struct wal_seg *s)
+{
+	s->refs++;
+}
+
+void wal_seg_unref(struct wal_seg *s)
+{
+	if (!s || --s->refs)
 		return;
 	if (s->map)
 		munmap(s->map, s->map_len);
@@ -892,7 +913,7 @@ static void create_done(struct wal *w)
 	if (err < 0)
 		goto out;
 	op = "create";
-	s = calloc(1, sizeof(*s));
+	s = wal_seg_new();
 	if (!s) {
 		err = -ENOMEM;
 		goto out;
@@ -1117,6 +1138,7 @@ static int entry_from_buf(struct wal_buf *b, uint64_t index, struct wal_entry *r
 	ret->data = p + WAL_RECORD_HEADER;
 	ret->len = h.len;
 	ret->buf = b;
+	ret->seg = NULL;
 	return 0;
 }
 
@@ -1164,6 +1186,7 @@ int wal_entry_get(struct wal *w, uint64_t index, struct wal_entry *ret)
 	ret->data = p + WAL_RECORD_HEADER;
 	ret->len = h.len;
 	ret->buf = NULL;
+	ret->seg = s;
 	return 0;
 }
 

@@ -204,15 +204,23 @@ struct wal_entry {
 	uint64_t term;
 	const uint8_t *data;
 	size_t len;
-	/* NULL: the bytes are in the mapped segment file; they stay valid until
-	 * wal_truncate() or wal_compact() is called with an argument that drops
-	 * this index, or wal_close().
-	 * Non-NULL: the bytes are in this batch buffer (a batch not yet
-	 * durable, or one of the latest durable ones, kept in memory); valid
-	 * until control returns to the event loop unless pinned with
-	 * wal_buf_ref(). */
+	/* Where the bytes are, exactly one of:
+	 * buf: in this batch buffer (a batch not yet durable, or one of the
+	 * latest durable ones, kept in memory);
+	 * seg: in this segment file's mapping.
+	 * Either way they are valid until control returns to the event loop,
+	 * and for as long as the caller holds a reference taken with
+	 * wal_buf_ref() or wal_seg_ref() (a zero-copy send queued behind
+	 * another must not see a segment compacted or superseded meanwhile
+	 * unmapped, or its address range reused). */
 	struct wal_buf *buf;
+	struct wal_seg *seg;
 };
+
+/* Keep a segment's mapping (and open file) after the WAL drops it; frees at
+ * the last unref, which also works after wal_close(). */
+void wal_seg_ref(struct wal_seg *s);
+void wal_seg_unref(struct wal_seg *s);
 
 /* Look up entry `index` (whether durable or not). 0 or -ENOENT. */
 int wal_entry_get(struct wal *w, uint64_t index, struct wal_entry *ret);

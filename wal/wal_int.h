@@ -86,6 +86,7 @@ struct wal_buf {
 };
 
 struct wal_seg {
+	unsigned refs;     /* the WAL's own (while in w->segs), and wal_seg_ref()s */
 	uint64_t seq, first, last; /* last = first - 1 when empty */
 	int fd;
 	uint8_t *map;
@@ -201,6 +202,8 @@ struct wal {
 int wal_set_error(struct wal_error *e, int err, bool fatal, const char *op, const char *file,
 		  uint64_t offset, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
+struct wal_seg *wal_seg_new(void);
+/* Drop the WAL's reference (the segment lives on while pinned). */
 void wal_seg_free(struct wal_seg *s);
 int wal_seg_push(struct wal_seg *s, uint32_t off);
 int wal_segs_add(struct wal *w, struct wal_seg *s);

@@ -982,6 +982,55 @@ END_TEST
  * ones are removed: put the removed files back as they were. Recovery sees
  * the newer segment supersede them, removes them, and the log ends where it
  * was cut. */
+/* Bytes read from a segment's mapping stay valid while pinned with
+ * wal_seg_ref(): after a compaction removed the segment, after a truncation
+ * superseded it, and after wal_close(). The daemon pins them for a
+ * zero-copy send that may wait behind another meanwhile; unpinned, the
+ * mapping could be gone or its address range reused by the next segment. */
+START_TEST(test_pinned_segment_outlives_compaction)
+{
+	struct fx f;
+	struct wal_entry old, late, e;
+	uint8_t want_old[512], want_late[512];
+	size_t len_old = payload(10, 0, want_old), len_late = payload(2000, 0, want_late);
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 3000, 50);
+	/* Old enough to be read from the mapping, not from a recent batch. */
+	ck_assert_int_eq(wal_entry_get(f.w, 10, &old), 0);
+	ck_assert_int_eq(wal_entry_get(f.w, 2000, &late), 0);
+	ck_assert_ptr_null(old.buf);
+	ck_assert_ptr_nonnull(old.seg);
+	ck_assert_ptr_nonnull(late.seg);
+	ck_assert_ptr_ne(old.seg, late.seg);
+	wal_seg_ref(old.seg);
+	wal_seg_ref(late.seg);
+
+	ck_assert_int_gt(wal_compact(f.w, 700), 0);
+	fx_drain(&f);
+	ck_assert_int_eq(wal_entry_get(f.w, 10, &e), -ENOENT);
+	ck_assert_mem_eq(old.data, want_old, len_old);
+
+	/* A new segment from 800 on supersedes the one holding 2000. */
+	ck_assert_int_eq(wal_truncate(f.w, 800), 0);
+	append_range(&f, 800, 810, 1);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_int_eq(wal_entry_get(f.w, 2000, &e), -ENOENT);
+	check_entry(&f, 805, 1);
+	ck_assert_mem_eq(late.data, want_late, len_late);
+
+	fx_close(&f);
+	ck_assert_mem_eq(old.data, want_old, len_old);
+	ck_assert_mem_eq(late.data, want_late, len_late);
+	/* The last references free them (LeakSanitizer and valgrind check). */
+	wal_seg_unref(old.seg);
+	wal_seg_unref(late.seg);
+	fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_truncate_crash_before_unlink)
 {
 	struct fx f;
@@ -2092,6 +2141,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_release);
 	tcase_add_test(tc, test_io_modes);
 	tcase_add_test(tc, test_compaction);
+	tcase_add_test(tc, test_pinned_segment_outlives_compaction);
 	tcase_add_test(tc, test_truncate_crash_before_unlink);
 	tcase_add_test(tc, test_compact_after_truncate);
 	tcase_add_test(tc, test_segment_size_change);
