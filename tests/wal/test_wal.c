@@ -174,6 +174,14 @@ static void append_range(struct fx *f, uint64_t from, uint64_t to, unsigned gen)
 	}
 }
 
+/* Append [from, to] and wait until it is durable. */
+static void append_durable(struct fx *f, uint64_t from, uint64_t to, unsigned gen)
+{
+	append_range(f, from, to, gen);
+	ck_assert_int_eq(wal_flush(f->w), 0);
+	fx_drain(f);
+}
+
 static void check_entry(struct fx *f, uint64_t i, unsigned gen)
 {
 	uint8_t buf[512];
@@ -359,14 +367,9 @@ START_TEST(test_recent_batches)
 
 	fx_init(&f, 0);
 	ck_assert_int_eq(fx_open(&f), 0);
-	append_range(&f, 1, 10, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
-	for (uint64_t i = 11; i <= last; i++) {
-		append_range(&f, i, i, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
-	}
+	append_durable(&f, 1, 10, 0);
+	for (uint64_t i = 11; i <= last; i++)
+		append_durable(&f, i, i, 0);
 	ck_assert_int_eq(wal_entry_get(f.w, 5, &e), 0);
 	ck_assert_ptr_null(e.buf);
 	ck_assert_int_eq(wal_entry_get(f.w, last, &e), 0);
@@ -377,9 +380,7 @@ START_TEST(test_recent_batches)
 
 	/* truncate into the kept batches, rewrite */
 	ck_assert_int_eq(wal_truncate(f.w, last - 2), 0);
-	append_range(&f, last - 2, last, 1);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, last - 2, last, 1);
 	check_range(&f, 1, last - 3, 0);
 	check_range(&f, last - 2, last, 1);
 
@@ -387,9 +388,7 @@ START_TEST(test_recent_batches)
 	append_range(&f, last + 1, last + 5, 0);
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	ck_assert_int_eq(wal_truncate(f.w, last + 3), 0);
-	append_range(&f, last + 3, last + 6, 2);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, last + 3, last + 6, 2);
 	ck_assert_uint_eq(wal_durable_index(f.w), last + 6);
 	check_range(&f, last + 1, last + 2, 0);
 	check_range(&f, last + 3, last + 6, 2);
@@ -437,9 +436,7 @@ START_TEST(test_roundtrip_restart)
 	ck_assert_uint_eq(wal_durable_index(f.w), 300);
 	check_range(&f, 1, 300, 0);
 	ck_assert_int_eq(wal_append(f.w, 300, 1, "x", 1), -EINVAL);
-	append_range(&f, 301, 310, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 301, 310, 0);
 	ck_assert_uint_eq(f.durable, 310);
 	fx_close(&f);
 	ck_assert_int_eq(fx_open(&f), 0);
@@ -455,9 +452,7 @@ START_TEST(test_start_after_snapshot)
 
 	fx_init(&f, 0);
 	ck_assert_int_eq(fx_open(&f), 0);
-	append_range(&f, 1000, 1010, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 1000, 1010, 0);
 	ck_assert_uint_eq(f.durable, 1010);
 	fx_close(&f);
 	ck_assert_int_eq(fx_open(&f), 0);
@@ -482,9 +477,7 @@ START_TEST(test_group_commit)
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	ck_assert(wal_busy(f.w));
 	/* While entry 2 is being written and synced, 3..200 gather... */
-	append_range(&f, 3, 200, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 3, 200, 0);
 	/* ...and go to disk as one batch: two syncs for 199 entries. */
 	ck_assert_uint_eq(f.durable_calls, 2);
 	ck_assert_uint_eq(f.durable_hist[0], 2);
@@ -505,11 +498,8 @@ START_TEST(test_batches_block_aligned)
 
 	fx_init(&f, 0);
 	ck_assert_int_eq(fx_open(&f), 0);
-	for (uint64_t i = 1; i <= 5; i++) {
-		append_range(&f, i, i, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
-	}
+	for (uint64_t i = 1; i <= 5; i++)
+		append_durable(&f, i, i, 0);
 	fx_close(&f);
 	ck_assert_uint_eq(list_segs(f.dir, names, 8), 1);
 	path_of(p, &f, names[0]);
@@ -726,9 +716,7 @@ START_TEST(test_truncate_then_append)
 
 	fx_init(&f, 0);
 	ck_assert_int_eq(fx_open(&f), 0);
-	append_range(&f, 1, 50, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 1, 50, 0);
 	ck_assert_int_eq(wal_truncate(f.w, 60), -ERANGE);
 	ck_assert_int_eq(wal_truncate(f.w, 51), 0); /* nothing to do */
 	ck_assert_int_eq(wal_truncate(f.w, 30), 0);
@@ -787,9 +775,7 @@ START_TEST(test_truncate_in_memory_and_in_flight)
 	/* In flight: entries 1..12 are being written; cut at 9 now. */
 	ck_assert(wal_busy(f.w));
 	ck_assert_int_eq(wal_truncate(f.w, 9), 0);
-	append_range(&f, 9, 15, 2);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 9, 15, 2);
 	ck_assert_mem_eq(p, copy, len);
 	wal_buf_unref(b);
 	/* Never "durable up to 12" for the old 9..12: the batch in flight
@@ -817,9 +803,7 @@ static void fill_segments(struct fx *f, uint64_t n, unsigned per_batch)
 {
 	for (uint64_t i = 1; i <= n; i += per_batch) {
 		uint64_t to = i + per_batch - 1 < n ? i + per_batch - 1 : n;
-		append_range(f, i, to, 0);
-		ck_assert_int_eq(wal_flush(f->w), 0);
-		fx_drain(f);
+		append_durable(f, i, to, 0);
 	}
 }
 
@@ -857,9 +841,7 @@ START_TEST(test_release)
 	ck_assert_int_lt(rss_file_kib(), before - 8192);
 	check_range(&f, 1, 60000, 0);
 	/* appends go on, and are released in turn */
-	append_range(&f, 60001, 60100, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 60001, 60100, 0);
 	wal_release(f.w, 60100);
 	check_range(&f, 1, 60100, 0);
 	fx_fini(&f);
@@ -890,9 +872,7 @@ START_TEST(test_io_modes)
 		fx_close(&f);
 		ck_assert_int_eq(fx_open(&f), 0);
 		ck_assert_uint_eq(f.rec.last_index, 600);
-		append_range(&f, 601, 650, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
+		append_durable(&f, 601, 650, 0);
 		check_range(&f, 1, 650, 0);
 		fx_fini(&f);
 	}
@@ -961,9 +941,7 @@ START_TEST(test_compaction)
 	ck_assert_uint_eq(f.compacted_first, first);
 	ck_assert_uint_eq(list_segs(f.dir, names, 64), before - (size_t)n);
 	/* Appending goes on; compaction never drops the active segment. */
-	append_range(&f, 1501, 1510, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 1501, 1510, 0);
 	before = list_segs(f.dir, names, 64);
 	ck_assert_int_eq(wal_compact(f.w, 100000), (int)before - 1);
 	fx_drain(&f);
@@ -1014,9 +992,7 @@ START_TEST(test_pinned_segment_outlives_compaction)
 
 	/* A new segment from 800 on supersedes the one holding 2000. */
 	ck_assert_int_eq(wal_truncate(f.w, 800), 0);
-	append_range(&f, 800, 810, 1);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 800, 810, 1);
 	ck_assert_int_eq(wal_entry_get(f.w, 2000, &e), -ENOENT);
 	check_entry(&f, 805, 1);
 	ck_assert_mem_eq(late.data, want_late, len_late);
@@ -1073,9 +1049,7 @@ START_TEST(test_truncate_crash_before_unlink)
 	ck_assert_uint_eq(f.rec.last_index, 99);
 	ck_assert_uint_eq(f.rec.stale_files, restored);
 	check_range(&f, 1, 99, 0);
-	append_range(&f, 100, 120, 1);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 100, 120, 1);
 	fx_close(&f);
 	ck_assert_uint_eq(list_segs(f.dir, names, 64), n_after);
 	ck_assert_int_eq(fx_open(&f), 0);
@@ -1105,9 +1079,7 @@ START_TEST(test_compact_after_truncate)
 	ck_assert_uint_gt(seg1_last, 60);
 	ck_assert_int_eq(wal_truncate(f.w, 50), 0);
 	fx_drain(&f);
-	append_range(&f, 50, 400, 1);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 50, 400, 1);
 	/* The first segment now holds 1..49 only. */
 	ck_assert_int_eq(wal_compact(f.w, seg1_last), 1);
 	ck_assert_uint_eq(wal_first_index(f.w), 50);
@@ -1133,11 +1105,8 @@ START_TEST(test_segment_size_change)
 	f.cfg.segment_size = 256 << 10;
 	ck_assert_int_eq(fx_open(&f), 0);
 	ck_assert_uint_eq(f.rec.last_index, 250);
-	for (uint64_t i = 251; i <= 1200; i += 50) {
-		append_range(&f, i, i + 49, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
-	}
+	for (uint64_t i = 251; i <= 1200; i += 50)
+		append_durable(&f, i, i + 49, 0);
 	check_range(&f, 1, 1200, 0);
 	fx_close(&f);
 	f.cfg.segment_size = 64 << 10;
@@ -1260,9 +1229,7 @@ static size_t crash_log(struct fx *f, char names[][64], struct recinfo *last_rec
 		if (*ret_nlast >= 60)
 			break;
 		uint64_t next = wal_last_index(f->w) + 1;
-		append_range(f, next, next + 22, 0);
-		ck_assert_int_eq(wal_flush(f->w), 0);
-		fx_drain(f);
+		append_durable(f, next, next + 22, 0);
 	}
 	fx_close(f);
 	ck_assert_uint_ge(n, 2);
@@ -1624,9 +1591,7 @@ static void sigkill_run(uint64_t after, unsigned delay_us)
 			" torn %d (%" PRIu64 " bytes) stale %u segments %u\n", after, delay_us, acked,
 			last, f.rec.torn, f.rec.torn_bytes, f.rec.stale_files, f.rec.segments);
 	check_range(&f, 1, last, 0);
-	append_range(&f, last + 1, last + 30, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, last + 1, last + 30, 0);
 	ck_assert_uint_eq(f.durable, last + 30);
 	fx_close(&f);
 	ck_assert_int_eq(fx_open(&f), 0);
@@ -1655,9 +1620,7 @@ END_TEST
 static void one_entry(struct fx *f)
 {
 	ck_assert_int_eq(fx_open(f), 0);
-	append_range(f, 1, 1, 0);
-	ck_assert_int_eq(wal_flush(f->w), 0);
-	fx_drain(f);
+	append_durable(f, 1, 1, 0);
 	ck_assert_uint_eq(f->durable, 1);
 	f->durable_calls = 0;
 }
@@ -1684,9 +1647,7 @@ START_TEST(test_fsync_error_is_fatal)
 	f.cfg.sync = WAL_SYNC_FSYNC;
 	one_entry(&f);
 	wal_failpoint_arm(WAL_FP_FSYNC, 1, -EIO);
-	append_range(&f, 2, 5, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 2, 5, 0);
 	ck_assert_uint_eq(f.durable_calls, 0);
 	ck_assert_uint_eq(wal_durable_index(f.w), 1);
 	expect_fatal(&f, -EIO, "fsync");
@@ -1708,9 +1669,7 @@ START_TEST(test_write_error_is_fatal)
 		f.cfg.sync = mode ? WAL_SYNC_FSYNC : WAL_SYNC_DSYNC;
 		one_entry(&f);
 		wal_failpoint_arm(WAL_FP_WRITE, 1, -EIO);
-		append_range(&f, 2, 5, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
+		append_durable(&f, 2, 5, 0);
 		ck_assert_uint_eq(f.durable_calls, 0);
 		expect_fatal(&f, -EIO, "write");
 		fx_fini(&f);
@@ -1741,9 +1700,7 @@ START_TEST(test_rename_error_is_fatal)
 	fx_init(&f, 64 << 10);
 	ck_assert_int_eq(fx_open(&f), 0);
 	wal_failpoint_arm(WAL_FP_RENAME, 1, -EIO);
-	append_range(&f, 1, 3, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 1, 3, 0);
 	expect_fatal(&f, -EIO, "rename");
 	fx_fini(&f);
 }
@@ -1757,15 +1714,11 @@ static void short_write_run(enum wal_sync mode)
 	f.cfg.sync = mode;
 	one_entry(&f);
 	wal_failpoint_arm(WAL_FP_WRITE, 1, 5000); /* only 5000 bytes "written" */
-	append_range(&f, 2, 40, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 2, 40, 0);
 	ck_assert_uint_eq(f.err_calls, 0);
 	ck_assert_uint_eq(f.durable, 40);
 	wal_failpoint_arm(WAL_FP_WRITE, 1, -EAGAIN);
-	append_range(&f, 41, 60, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 41, 60, 0);
 	ck_assert_uint_eq(f.err_calls, 0);
 	ck_assert_uint_eq(f.durable, 60);
 	fx_close(&f);
@@ -1804,9 +1757,7 @@ START_TEST(test_write_enospc_drops_batch_cleanly)
 	ck_assert_int_eq(wal_entry_get(f.w, 2, &e), -ENOENT);
 	check_entry(&f, 1, 0);
 	/* The log stays usable: index 2 again, with new contents. */
-	append_range(&f, 2, 4, 1);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 2, 4, 1);
 	ck_assert_uint_eq(f.durable, 4);
 	fx_close(&f);
 	ck_assert_int_eq(fx_open(&f), 0);
@@ -1827,11 +1778,8 @@ START_TEST(test_fallocate_enospc_on_rollover)
 	fill_segments(&f, 150, 50); /* first segment nearly full */
 	wal_failpoint_arm(WAL_FP_FALLOCATE, 1, -ENOSPC);
 	f.err_calls = 0;
-	for (uint64_t i = 151; f.err_calls == 0 && i < 2000; i += 50) {
-		append_range(&f, i, i + 49, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
-	}
+	for (uint64_t i = 151; f.err_calls == 0 && i < 2000; i += 50)
+		append_durable(&f, i, i + 49, 0);
 	ck_assert_uint_eq(f.err_calls, 1);
 	ck_assert(!f.err.fatal);
 	ck_assert_int_eq(f.err.err, -ENOSPC);
@@ -1840,9 +1788,7 @@ START_TEST(test_fallocate_enospc_on_rollover)
 	ck_assert_uint_eq(f.err.dropped_from, last + 1);
 	ck_assert_uint_eq(wal_durable_index(f.w), last);
 	check_range(&f, 1, last, 0);
-	append_range(&f, last + 1, last + 10, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, last + 1, last + 10, 0);
 	ck_assert_uint_eq(f.durable, last + 10);
 	fx_close(&f);
 	ck_assert_int_eq(fx_open(&f), 0);
@@ -1928,9 +1874,7 @@ START_TEST(test_create_errors_are_fatal)
 		fx_init(&f, 64 << 10);
 		ck_assert_int_eq(fx_open(&f), 0);
 		wal_failpoint_arm(cases[k].fp, cases[k].nth, cases[k].err);
-		append_range(&f, 1, 3, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
+		append_durable(&f, 1, 3, 0);
 		ck_assert_uint_eq(f.durable_calls, 0);
 		expect_fatal(&f, cases[k].err, cases[k].op);
 		fx_close(&f);
@@ -1979,18 +1923,14 @@ START_TEST(test_write_enospc_after_truncate_in_flight)
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	ck_assert(wal_busy(f.w));
 	ck_assert_int_eq(wal_truncate(f.w, 6), 0);
-	append_range(&f, 6, 8, 1);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 6, 8, 1);
 	ck_assert_uint_eq(f.err_calls, 1);
 	ck_assert(!f.err.fatal);
 	ck_assert_int_eq(f.err.err, -ENOSPC);
 	ck_assert_uint_eq(f.err.dropped_from, 2);
 	ck_assert_uint_eq(wal_last_index(f.w), 1);
 	ck_assert_uint_eq(wal_durable_index(f.w), 1);
-	append_range(&f, 2, 4, 2);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, 2, 4, 2);
 	ck_assert_uint_eq(f.durable, 4);
 	check_entry(&f, 1, 0);
 	check_range(&f, 2, 4, 2);
@@ -2019,9 +1959,7 @@ START_TEST(test_create_enospc_after_truncate_in_flight)
 		char names[8][64];
 		size_t before = list_segs(f.dir, names, 8);
 		wal_failpoint_arm(WAL_FP_FALLOCATE, 1, -ENOSPC);
-		append_range(&f, last + 1, last + 50, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
+		append_durable(&f, last + 1, last + 50, 0);
 		if (f.err_calls)
 			break;
 		ck_assert_uint_eq(list_segs(f.dir, names, 8), before);
@@ -2035,17 +1973,13 @@ START_TEST(test_create_enospc_after_truncate_in_flight)
 	ck_assert(wal_busy(f.w));
 	t = last - 20;
 	ck_assert_int_eq(wal_truncate(f.w, t), 0);
-	append_range(&f, t, t + 2, 1);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, t, t + 2, 1);
 	ck_assert_uint_eq(f.err_calls, 1);
 	ck_assert(!f.err.fatal);
 	ck_assert_int_eq(f.err.err, -ENOSPC);
 	ck_assert_uint_eq(f.err.dropped_from, t);
 	ck_assert_uint_eq(wal_last_index(f.w), t - 1);
-	append_range(&f, t, t + 4, 2);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, t, t + 4, 2);
 	ck_assert_uint_eq(f.durable, t + 4);
 	check_range(&f, 1, t - 1, 0);
 	check_range(&f, t, t + 4, 2);
@@ -2075,11 +2009,8 @@ START_TEST(test_enospc_tmpfs)
 		return;
 	}
 	ck_assert_int_eq(fx_open(&f), 0);
-	for (i = 1; f.err_calls == 0 && i < 100000; i += 50) {
-		append_range(&f, i, i + 49, 0);
-		ck_assert_int_eq(wal_flush(f.w), 0);
-		fx_drain(&f);
-	}
+	for (i = 1; f.err_calls == 0 && i < 100000; i += 50)
+		append_durable(&f, i, i + 49, 0);
 	ck_assert_uint_eq(f.err_calls, 1);
 	ck_assert(!f.err.fatal);
 	ck_assert_int_eq(f.err.err, -ENOSPC);
@@ -2106,9 +2037,7 @@ START_TEST(test_enospc_tmpfs)
 	ck_assert_int_gt(compacted, 0);
 	fx_drain(&f);
 	f.err_calls = 0;
-	append_range(&f, last + 1, last + 50, 0);
-	ck_assert_int_eq(wal_flush(f.w), 0);
-	fx_drain(&f);
+	append_durable(&f, last + 1, last + 50, 0);
 	ck_assert_uint_eq(f.err_calls, 0);
 	ck_assert_uint_eq(f.durable, last + 50);
 	fx_close(&f);
