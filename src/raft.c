@@ -1937,9 +1937,14 @@ int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint6
 				return -EINVAL;
 			}
 		}
-		/* Entries may have reached the disk before the term did. */
-		if (last_term(r) > r->term)
+		/* Entries (or the snapshot) may have reached the disk before
+		 * the term did. The stored vote was for the older term: in the
+		 * newer one none was cast, since a vote is persisted before it
+		 * is sent. */
+		if (last_term(r) > r->term) {
 			r->term = last_term(r);
+			r->vote[0] = '\0';
+		}
 		if (rs->commit > r->commit)
 			r->commit = rs->commit < r->last ? rs->commit : r->last;
 		r->durable = r->last;

@@ -1882,6 +1882,51 @@ START_TEST(test_no_snapshot_with_goraft_member)
 }
 END_TEST
 
+/* Entries (or a snapshot) on disk can carry a term newer than the stored
+ * one: the node crashed after appending them, before its new term was
+ * persisted. The stored vote was cast in the older term; in the newer one
+ * this node voted for nobody (a vote is persisted before it is sent), so it
+ * may grant one. */
+START_TEST(test_restore_newer_term_forgets_older_vote)
+{
+	static const raft_term tt[3] = {1, 1, 3};
+	struct tn t;
+	struct raft_config cfg = test_config("b");
+	cfg.pre_vote = false;
+	tn_init_cfg(&t, &cfg, 2, "c", ABC, 3, tt, 3, 0);
+	ck_assert_uint_eq(raft_current_term(t.r), 3);
+	struct raft_msg q = rv(3, 3, 3);
+	tn_recv(&t, "a", &q);
+	const struct raft_action *pa = nth_action(&t, RAFT_ACT_PERSIST, 0);
+	ck_assert_ptr_nonnull(pa);
+	ck_assert_str_eq(pa->persist.vote, "a");
+	tn_persisted(&t, persist_seq(&t));
+	ck_assert(sent_to(&t, "a")->rv_resp.granted);
+	raft_free(t.r);
+
+	/* the same with the newer term only in the snapshot */
+	static const struct raft_member_info mem[] = {
+		{.name = "a", .url = "u1"}, {.name = "b", .url = "u2"}, {.name = "c", .url = "u3"}};
+	struct raft_restore rs = {.term = 4, .vote = "c", .snap_index = 40, .snap_term = 5,
+				  .n_snap_members = 3, .snap_members = mem};
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &t.r), 0);
+	ck_assert_uint_eq(raft_current_term(t.r), 5);
+	q = rv(5, 40, 5);
+	tn_recv(&t, "a", &q);
+	tn_persisted(&t, persist_seq(&t));
+	ck_assert(sent_to(&t, "a")->rv_resp.granted);
+	raft_free(t.r);
+
+	/* a vote in the stored term itself still holds */
+	tn_init_cfg(&t, &cfg, 3, "c", ABC, 3, tt, 3, 0);
+	q = rv(3, 3, 3);
+	tn_recv(&t, "a", &q);
+	ck_assert(!sent_to(&t, "a")->rv_resp.granted);
+	raft_free(t.r);
+}
+END_TEST
+
 START_TEST(test_restore_from_snapshot)
 {
 	static const struct raft_member_info mem[] = {
@@ -2180,6 +2225,7 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_follower_installs_snapshot);
 	tcase_add_test(tc, test_no_snapshot_with_goraft_member);
 	tcase_add_test(tc, test_restore_from_snapshot);
+	tcase_add_test(tc, test_restore_newer_term_forgets_older_vote);
 	suite_add_tcase(s, tc);
 	return s;
 }
