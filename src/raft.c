@@ -1938,9 +1938,13 @@ int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint6
 			}
 		}
 		/* Entries (or the snapshot) may have reached the disk before
-		 * the term did. The stored vote was for the older term: in the
-		 * newer one none was cast, since a vote is persisted before it
-		 * is sent. */
+		 * the term did. The stored vote was for the older term. In the
+		 * newer one no vote for another node was cast: replies wait for
+		 * the persist. A vote for itself may be lost (a single voter
+		 * leads at once and its entries can beat the meta to the disk),
+		 * but then every message of that term was held too, so no other
+		 * node has an entry of it and no candidate of that term can be
+		 * as up to date as this log. */
 		if (last_term(r) > r->term) {
 			r->term = last_term(r);
 			r->vote[0] = '\0';

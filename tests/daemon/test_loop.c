@@ -79,7 +79,6 @@ START_TEST(test_timers_fire_in_order_never_early)
 }
 END_TEST
 
-/* An idle loop sleeps until its timer: a handful of wake-ups, not thousands. */
 static void stop_fire(struct loop_timer *t)
 {
 	((struct probe *)t)->fired++;
@@ -101,6 +100,7 @@ START_TEST(test_stop_before_run_is_kept)
 }
 END_TEST
 
+/* An idle loop sleeps until its timer: a handful of wake-ups, not thousands. */
 START_TEST(test_idle_loop_does_not_spin)
 {
 	struct probe p = { 0 };

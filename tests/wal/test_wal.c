@@ -956,10 +956,6 @@ START_TEST(test_compaction)
 }
 END_TEST
 
-/* A crash after a truncation's new segment is in place but before the old
- * ones are removed: put the removed files back as they were. Recovery sees
- * the newer segment supersede them, removes them, and the log ends where it
- * was cut. */
 /* Bytes read from a segment's mapping stay valid while pinned with
  * wal_seg_ref(): after a compaction removed the segment, after a truncation
  * superseded it, and after wal_close(). The daemon pins them for a
@@ -1007,6 +1003,10 @@ START_TEST(test_pinned_segment_outlives_compaction)
 }
 END_TEST
 
+/* A crash after a truncation's new segment is in place but before the old
+ * ones are removed: put the removed files back as they were. Recovery sees
+ * the newer segment supersede them, removes them, and the log ends where it
+ * was cut. */
 START_TEST(test_truncate_crash_before_unlink)
 {
 	struct fx f;
