@@ -412,7 +412,7 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	}
 	return 0;
 err:
-	wal_seg_free(s);
+	wal_seg_unref(s);
 	return rv;
 }
 

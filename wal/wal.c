@@ -139,11 +139,6 @@ struct wal_seg *wal_seg_new(void)
 	return s;
 }
 
-void wal_seg_free(struct wal_seg *s)
-{
-	wal_seg_unref(s);
-}
-
 void wal_seg_ref(struct wal_seg *s)
 {
 	s->refs++;
@@ -938,7 +933,7 @@ static void create_done(struct wal *w)
 	while (w->nsegs && w->segs[w->nsegs - 1]->first >= s->first) {
 		struct wal_seg *d = w->segs[--w->nsegs];
 		err = doom_add(w, d->name);
-		wal_seg_free(d);
+		wal_seg_unref(d);
 		if (err < 0)
 			goto out;
 	}
@@ -953,7 +948,7 @@ static void create_done(struct wal *w)
 		w->first = s->first;
 	s = NULL;
 out:
-	wal_seg_free(s);
+	wal_seg_unref(s);
 	if (io->fd >= 0)
 		close(io->fd);
 	io->fd = -1;
@@ -1112,7 +1107,7 @@ int wal_compact(struct wal *w, uint64_t index)
 		rv = doom_add(w, w->segs[n]->name);
 		if (rv < 0)
 			break;
-		wal_seg_free(w->segs[n]);
+		wal_seg_unref(w->segs[n]);
 		n++;
 	}
 	memmove(w->segs, w->segs + n, (w->nsegs - n) * sizeof(*w->segs));
@@ -1373,7 +1368,7 @@ void wal_close(struct wal *w)
 		wal_buf_unref(b);
 	}
 	for (size_t i = 0; i < w->nsegs; i++)
-		wal_seg_free(w->segs[i]);
+		wal_seg_unref(w->segs[i]);
 	free(w->segs);
 	free(w->doomed);
 	free(w->cr.hdr);

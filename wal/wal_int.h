@@ -202,9 +202,9 @@ struct wal {
 int wal_set_error(struct wal_error *e, int err, bool fatal, const char *op, const char *file,
 		  uint64_t offset, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
+/* refs 1: the WAL's own, dropped with wal_seg_unref() (the segment lives
+ * on while pinned). */
 struct wal_seg *wal_seg_new(void);
-/* Drop the WAL's reference (the segment lives on while pinned). */
-void wal_seg_free(struct wal_seg *s);
 int wal_seg_push(struct wal_seg *s, uint32_t off);
 int wal_segs_add(struct wal *w, struct wal_seg *s);
 void wal_seg_header(uint8_t *block, uint64_t seq, uint64_t first, uint64_t seg_size);
