@@ -188,6 +188,45 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 }
 #endif
 
+/* Combining finished CRCs (zlib's crc32_combine, with Castagnoli's
+ * polynomial): crc(A || B) = crc(A) * x^(8|B|) mod P ^ crc(B). The pre- and
+ * post-inversions cancel out. Multiplication is bitwise, in the reflected
+ * representation where bit 31 is x^0. */
+static uint32_t mult_mod_p(uint32_t a, uint32_t b)
+{
+	uint32_t m = 1u << 31, p = 0;
+
+	for (;;) {
+		if (a & m) {
+			p ^= b;
+			if (!(a & (m - 1)))
+				break;
+		}
+		m >>= 1;
+		b = b & 1 ? (b >> 1) ^ POLY : b >> 1;
+	}
+	return p;
+}
+
+uint32_t wal_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b)
+{
+	static uint32_t x2n[64]; /* x^(2^n) mod P */
+	static int x2n_ready;
+	uint32_t p = 1u << 31;   /* x^0 */
+
+	if (!x2n_ready) {
+		x2n[0] = 1u << 30; /* x^1 */
+		for (int n = 1; n < 64; n++)
+			x2n[n] = mult_mod_p(x2n[n - 1], x2n[n - 1]);
+		x2n_ready = 1;
+	}
+	/* x^(8 len_b) = the product of x^(2^(n+3)) over the bits n of len_b. */
+	for (unsigned n = 3; len_b; len_b >>= 1, n++)
+		if (len_b & 1)
+			p = mult_mod_p(x2n[n & 63], p);
+	return mult_mod_p(p, crc_a) ^ crc_b;
+}
+
 static int hw = -1;
 
 int wal_crc32c_hw(void)

@@ -13,6 +13,8 @@
 /* Extend crc (0 to start) with len bytes. Standard CRC32C: "123456789"
  * gives 0xe3069283. */
 uint32_t wal_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The CRC of A followed by B, from the CRCs of A and B and B's length. */
+uint32_t wal_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
 /* The portable implementation, exposed so tests can compare both. */
 uint32_t wal_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* 1 if the hardware path is in use. */

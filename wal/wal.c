@@ -292,7 +292,7 @@ static struct wal_buf *buf_get(struct wal *w, size_t cap)
 	w->npool--;
 	b->refs = 1;
 	b->closed = b->sealed = false;
-	b->used = 0;
+	b->used = b->crc_pos = 0;
 	b->first = b->last = 0;
 	b->noffs = 0;
 	b->next = NULL;
@@ -382,18 +382,40 @@ static void buf_seal(struct wal_buf *b)
 	b->used += r;
 }
 
-/* Fill in the batch block and CRC of every record: only now are the
- * payloads of reserved entries complete. */
+/* Early CRCs for every record from crc_pos on: their payloads are complete
+ * (wal_reserve's contract) whenever wal_flush() is called. */
+static void buf_crc_payloads(struct wal_buf *b)
+{
+	while (b->crc_pos < b->used) {
+		uint8_t *p = b->data + b->crc_pos;
+		uint32_t len, crc;
+
+		memcpy(&len, p + 4, 4);
+		if (len >= WAL_EARLY_CRC_MIN) {
+			crc = wal_crc32c(0, p + WAL_RECORD_HEADER, len);
+			memcpy(p, &crc, 4);
+		}
+		b->crc_pos += rec_size(len);
+	}
+}
+
+/* Fill in the batch block and CRC of every record: only now is the batch
+ * block known. */
 static void buf_finish(struct wal_buf *b, uint32_t batch_blk)
 {
 	for (size_t pos = 0; pos < b->used;) {
 		uint8_t *p = b->data + pos;
 		struct rec_hdr h;
+		bool early = pos < b->crc_pos;
 
 		rec_get(p, &h);
 		h.batch_blk = batch_blk;
 		rec_put(p, &h);
-		h.crc = rec_crc(p, h.len);
+		if (early && h.len >= WAL_EARLY_CRC_MIN)
+			h.crc = wal_crc32c_combine(wal_crc32c(0, p + 4, WAL_RECORD_HEADER - 4),
+						   h.crc, h.len);
+		else
+			h.crc = rec_crc(p, h.len);
 		memcpy(p, &h.crc, 4);
 		pos += rec_size(h.len);
 	}
@@ -438,6 +460,8 @@ static int buf_cut(struct wal *w, struct wal_buf **bp, uint64_t i)
 		*bp = b = nb;
 	}
 	b->used = used;
+	if (b->crc_pos > used)
+		b->crc_pos = used;
 	b->noffs = keep;
 	b->last = i - 1;
 	b->closed = true;
@@ -536,11 +560,17 @@ int wal_reserve(struct wal *w, uint64_t index, uint64_t term, size_t len, uint8_
 
 int wal_append(struct wal *w, uint64_t index, uint64_t term, const void *data, size_t len)
 {
+	struct wal_buf *b;
 	uint8_t *p;
-	int rv = wal_reserve(w, index, term, len, &p, NULL);
+	int rv = wal_reserve(w, index, term, len, &p, &b);
 
-	if (rv == 0 && len)
+	if (rv == 0 && len) {
 		memcpy(p, data, len);
+		/* Only if every record before it is complete: one reserved
+		 * before may still be being filled. */
+		if ((size_t)(p - b->data) == b->crc_pos + WAL_RECORD_HEADER)
+			buf_crc_payloads(b);
+	}
 	return rv;
 }
 
@@ -548,6 +578,8 @@ int wal_flush(struct wal *w)
 {
 	if (w->failed)
 		return w->failed;
+	for (struct wal_buf *b = w->gather_head; b; b = b->next)
+		buf_crc_payloads(b);
 	kick(w);
 	return w->failed;
 }

@@ -73,12 +73,20 @@ static inline uint32_t rec_crc(const uint8_t *p, uint32_t len)
 	return wal_crc32c(0, p + 4, WAL_RECORD_HEADER - 4 + (size_t)len);
 }
 
+/* Payloads at least this long get their CRC as soon as they are complete
+ * (while still in the cache, and while the previous batch is being
+ * written), kept in the record's CRC field until the batch starts, and
+ * then combined with the header's CRC. For shorter ones, checksumming the
+ * whole record at the start costs less than combining. */
+#define WAL_EARLY_CRC_MIN 4096u
+
 struct wal_buf {
 	unsigned refs;
 	bool closed;       /* takes no more entries */
 	bool sealed;       /* padded to a block boundary */
 	uint8_t *data;     /* WAL_BLOCK_SIZE-aligned (O_DIRECT) */
 	size_t cap, used;
+	size_t crc_pos;    /* records below this have their early CRC */
 	uint64_t first, last; /* valid when noffs > 0 */
 	uint32_t *offs;    /* record offset of entry first + i */
 	size_t noffs, offs_cap;

@@ -349,8 +349,105 @@ START_TEST(test_crc32c)
 				}
 		for (size_t len = 60000; len <= big; len += 997)
 			ck_assert_uint_eq(wal_crc32c(7, m + 3, len), wal_crc32c_sw(7, m + 3, len));
+		/* Combining equals checksumming the concatenation, for every
+		 * split of short inputs and a few of long ones. */
+		for (size_t len = 0; len < 80; len++)
+			for (size_t a = 0; a <= len; a++)
+				ck_assert_uint_eq(wal_crc32c_combine(wal_crc32c(0, m, a),
+								     wal_crc32c(0, m + a, len - a),
+								     len - a),
+						  wal_crc32c(0, m, len));
+		for (size_t a = 1; a < big; a = a * 3 + 5)
+			ck_assert_uint_eq(wal_crc32c_combine(wal_crc32c(0, m, a),
+							     wal_crc32c(0, m + a, big - a), big - a),
+					  wal_crc32c(0, m, big));
 		free(m);
 	}
+}
+END_TEST
+
+/* Payloads of WAL_EARLY_CRC_MIN bytes or more are checksummed as soon as
+ * they are complete, and the record's CRC is combined when the batch
+ * starts. A reserved payload is complete only at wal_flush(): an append
+ * after it must not checksum it early. */
+static void big_payload(uint64_t index, unsigned gen, uint8_t *buf, size_t len)
+{
+	for (size_t k = 0; k < len; k++)
+		buf[k] = (uint8_t)(index * 131 + k * 7 + gen * 29 + (k >> 9));
+}
+
+static size_t big_len(uint64_t index)
+{
+	static const size_t lens[] = { 4096, 70001, 4095, 65536, 9, 5000, 131072 };
+	return lens[index % 7];
+}
+
+static void check_big(struct fx *f, uint64_t from, uint64_t to, unsigned gen)
+{
+	static uint8_t buf[131072];
+	struct wal_entry e;
+
+	for (uint64_t i = from; i <= to; i++) {
+		big_payload(i, gen, buf, big_len(i));
+		ck_assert_int_eq(wal_entry_get(f->w, i, &e), 0);
+		ck_assert_uint_eq(e.len, big_len(i));
+		ck_assert_mem_eq(e.data, buf, e.len);
+	}
+}
+
+START_TEST(test_early_crc_large_entries)
+{
+	static uint8_t buf[131072];
+	struct fx f;
+	uint8_t *p;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fx_open(&f), 0);
+	for (uint64_t i = 1; i <= 30; i += 3) {
+		/* Copied, reserved, copied; the reserved one filled last. */
+		big_payload(i, 0, buf, big_len(i));
+		ck_assert_int_eq(wal_append(f.w, i, 1, buf, big_len(i)), 0);
+		ck_assert_int_eq(wal_reserve(f.w, i + 1, 1, big_len(i + 1), &p, NULL), 0);
+		memset(p, 0xee, big_len(i + 1));
+		big_payload(i + 2, 0, buf, big_len(i + 2));
+		ck_assert_int_eq(wal_append(f.w, i + 2, 1, buf, big_len(i + 2)), 0);
+		big_payload(i + 1, 0, p, big_len(i + 1));
+	}
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	/* While that batch is in flight: the next one gathers (checksummed
+	 * early), is cut inside what was checksummed, and rewritten. */
+	for (uint64_t i = 31; i <= 40; i++) {
+		big_payload(i, 0, buf, big_len(i));
+		ck_assert_int_eq(wal_append(f.w, i, 1, buf, big_len(i)), 0);
+	}
+	ck_assert_int_eq(wal_truncate(f.w, 35), 0);
+	for (uint64_t i = 35; i <= 45; i++) {
+		big_payload(i, 1, buf, big_len(i));
+		if (i % 2) {
+			ck_assert_int_eq(wal_append(f.w, i, 2, buf, big_len(i)), 0);
+		} else {
+			ck_assert_int_eq(wal_reserve(f.w, i, 2, big_len(i), &p, NULL), 0);
+			memcpy(p, buf, big_len(i));
+		}
+	}
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	/* Not flushed: started by the first batch's completion, so these two
+	 * are checksummed only then. */
+	for (uint64_t i = 46; i <= 47; i++) {
+		ck_assert_int_eq(wal_reserve(f.w, i, 2, big_len(i), &p, NULL), 0);
+		big_payload(i, 1, p, big_len(i));
+	}
+	fx_drain(&f);
+	ck_assert_int_eq(f.err_calls, 0);
+	ck_assert_uint_eq(f.durable, 47);
+	fx_close(&f);
+	/* Recovery checks every record's CRC. */
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert(!f.rec.torn);
+	ck_assert_uint_eq(f.rec.last_index, 47);
+	check_big(&f, 1, 34, 0);
+	check_big(&f, 35, 47, 1);
+	fx_fini(&f);
 }
 END_TEST
 
@@ -2058,6 +2155,7 @@ static Suite *wal_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_crc32c);
 	tcase_add_test(tc, test_roundtrip_restart);
+	tcase_add_test(tc, test_early_crc_large_entries);
 	tcase_add_test(tc, test_recent_batches);
 	tcase_add_test(tc, test_start_after_snapshot);
 	tcase_add_test(tc, test_group_commit);
