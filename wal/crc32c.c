@@ -210,20 +210,20 @@ static uint32_t mult_mod_p(uint32_t a, uint32_t b)
 
 uint32_t wal_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b)
 {
-	static uint32_t x2n[64]; /* x^(2^n) mod P */
+	static uint32_t x2n[67]; /* x^(2^n) mod P, n < 3 + 64 */
 	static int x2n_ready;
 	uint32_t p = 1u << 31;   /* x^0 */
 
 	if (!x2n_ready) {
 		x2n[0] = 1u << 30; /* x^1 */
-		for (int n = 1; n < 64; n++)
+		for (int n = 1; n < 67; n++)
 			x2n[n] = mult_mod_p(x2n[n - 1], x2n[n - 1]);
 		x2n_ready = 1;
 	}
 	/* x^(8 len_b) = the product of x^(2^(n+3)) over the bits n of len_b. */
 	for (unsigned n = 3; len_b; len_b >>= 1, n++)
 		if (len_b & 1)
-			p = mult_mod_p(x2n[n & 63], p);
+			p = mult_mod_p(x2n[n], p);
 	return mult_mod_p(p, crc_a) ^ crc_b;
 }
 

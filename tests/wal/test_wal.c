@@ -361,6 +361,14 @@ START_TEST(test_crc32c)
 			ck_assert_uint_eq(wal_crc32c_combine(wal_crc32c(0, m, a),
 							     wal_crc32c(0, m + a, big - a), big - a),
 					  wal_crc32c(0, m, big));
+		/* Lengths of any size: appending L zero-CRC bytes twice is
+		 * appending 2L (combine(0, 0, L) is 0), up to the top bit. */
+		for (unsigned k = 0; k < 8 * sizeof(size_t) - 1; k++) {
+			size_t l = (size_t)1 << k;
+			uint32_t c = wal_crc32c(0, m, 100);
+			ck_assert_uint_eq(wal_crc32c_combine(wal_crc32c_combine(c, 0, l), 0, l),
+					  wal_crc32c_combine(c, 0, 2 * l));
+		}
 		free(m);
 	}
 }
@@ -398,12 +406,19 @@ static void check_big(struct fx *f, uint64_t from, uint64_t to, unsigned gen)
 START_TEST(test_early_crc_large_entries)
 {
 	static uint8_t buf[131072];
+	struct wal_entry e;
+	struct wal_buf *pin;
 	struct fx f;
 	uint8_t *p;
 
 	fx_init(&f, 0);
 	ck_assert_int_eq(fx_open(&f), 0);
-	for (uint64_t i = 1; i <= 30; i += 3) {
+	/* The segment first, so that the next batch's write is in flight
+	 * while the one after gathers. */
+	ck_assert_int_eq(wal_append(f.w, 1, 1, "x", 1), 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	for (uint64_t i = 2; i <= 31; i += 3) {
 		/* Copied, reserved, copied; the reserved one filled last. */
 		big_payload(i, 0, buf, big_len(i));
 		ck_assert_int_eq(wal_append(f.w, i, 1, buf, big_len(i)), 0);
@@ -414,14 +429,19 @@ START_TEST(test_early_crc_large_entries)
 		big_payload(i + 1, 0, p, big_len(i + 1));
 	}
 	ck_assert_int_eq(wal_flush(f.w), 0);
-	/* While that batch is in flight: the next one gathers (checksummed
-	 * early), is cut inside what was checksummed, and rewritten. */
-	for (uint64_t i = 31; i <= 40; i++) {
+	ck_assert(wal_busy(f.w));
+	/* While that batch is being written the next one gathers, checksummed
+	 * early. A pinned copy of its buffer is cut (the kept part is copied)
+	 * and the tail rewritten. */
+	for (uint64_t i = 32; i <= 41; i++) {
 		big_payload(i, 0, buf, big_len(i));
 		ck_assert_int_eq(wal_append(f.w, i, 1, buf, big_len(i)), 0);
 	}
-	ck_assert_int_eq(wal_truncate(f.w, 35), 0);
-	for (uint64_t i = 35; i <= 45; i++) {
+	ck_assert_int_eq(wal_entry_get(f.w, 33, &e), 0);
+	pin = e.buf;
+	wal_buf_ref(pin);
+	ck_assert_int_eq(wal_truncate(f.w, 36), 0);
+	for (uint64_t i = 36; i <= 46; i++) {
 		big_payload(i, 1, buf, big_len(i));
 		if (i % 2) {
 			ck_assert_int_eq(wal_append(f.w, i, 2, buf, big_len(i)), 0);
@@ -431,22 +451,23 @@ START_TEST(test_early_crc_large_entries)
 		}
 	}
 	ck_assert_int_eq(wal_flush(f.w), 0);
-	/* Not flushed: started by the first batch's completion, so these two
-	 * are checksummed only then. */
-	for (uint64_t i = 46; i <= 47; i++) {
+	/* Not flushed: started by a completion, so these two are checksummed
+	 * only then. */
+	for (uint64_t i = 47; i <= 48; i++) {
 		ck_assert_int_eq(wal_reserve(f.w, i, 2, big_len(i), &p, NULL), 0);
 		big_payload(i, 1, p, big_len(i));
 	}
 	fx_drain(&f);
+	wal_buf_unref(pin);
 	ck_assert_int_eq(f.err_calls, 0);
-	ck_assert_uint_eq(f.durable, 47);
+	ck_assert_uint_eq(f.durable, 48);
 	fx_close(&f);
 	/* Recovery checks every record's CRC. */
 	ck_assert_int_eq(fx_open(&f), 0);
 	ck_assert(!f.rec.torn);
-	ck_assert_uint_eq(f.rec.last_index, 47);
-	check_big(&f, 1, 34, 0);
-	check_big(&f, 35, 47, 1);
+	ck_assert_uint_eq(f.rec.last_index, 48);
+	check_big(&f, 2, 35, 0);
+	check_big(&f, 36, 48, 1);
 	fx_fini(&f);
 }
 END_TEST
