@@ -177,7 +177,7 @@ int wal_append(struct wal *w, uint64_t index, uint64_t term, const void *data, s
  * `index` in the current batch buffer and return a pointer to them in
  * *ret_ptr. The caller encodes the entry there and must finish writing all
  * `len` bytes before calling wal_flush() or returning to the event loop: the
- * record's CRC is computed when the batch is started.
+ * payload's CRC is computed then (wal_flush) or when the batch starts.
  *
  * Ownership: the bytes live in *ret_buf (may be NULL if not wanted). The WAL
  * holds one reference until the batch's write and sync have completed (or
