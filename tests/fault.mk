@@ -43,10 +43,10 @@ tests_fault_raftd_nofsync_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a
 # (the namespace and loop-device parts need root and skip without it);
 # tests/fault/run.sh runs one schedule by hand.
 FAULT_TESTS = tests/fault/test_linz tests/fault/check-lo.sh tests/fault/check-ns.sh \
+	tests/fault/check-large.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh
+TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
 	tests/fault/control-ack.sh tests/fault/control-nofsync.sh
-TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/control-ack.sh \
-	tests/fault/control-nofsync.sh
-EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh \
+EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
 	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/long.sh tests/fault/kill9.sh
 # reproductions of daemon faults the suite found (not tests: exit 1 while
 # the fault is there)

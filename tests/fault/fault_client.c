@@ -15,6 +15,11 @@
  * keys (at a random node), writes of keys written once. Hot keys are
  * "h<epoch>.<i>": a new set every --epoch-ms, which keeps each key's history
  * short for the checker. Every written value is unique ("<seed>.<client>.<n>").
+ * --value-pad N (run and final, up to 131072) appends "-" and N characters
+ * derived from that token to every value written, and a read gives back the
+ * token only if the padding is exactly that: long values make long log
+ * entries (batches of several, zero-copy sends of large bodies), and any
+ * damage to them reads as a value no write had.
  * A client sends writes and consistent reads to the node it believes leads
  * and moves to the next node on 400/503/timeout/connection error.
  *
@@ -76,9 +81,12 @@ enum outcome {
 	SENT_UNKNOWN,  /* it may have: timeout or connection lost */
 };
 
+#define MAX_VALUE_PAD 131072
+static size_t value_pad; /* --value-pad */
+
 struct resp {
 	int status;
-	char body[4096];
+	char body[4096 + MAX_VALUE_PAD];
 	size_t len;
 	bool truncated;
 };
@@ -154,7 +162,7 @@ static enum outcome http(struct conn *c, const char *method, const char *path, c
 			 int timeout_ms, struct resp *r)
 {
 	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
-	char req[1024], buf[16384];
+	static __thread char req[1024 + 64 + MAX_VALUE_PAD], buf[16384 + MAX_VALUE_PAD];
 	size_t blen = body ? strlen(body) : 0;
 	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n\r\n%s", method,
 			 path, c->a->text, blen, body ? body : "");
@@ -219,7 +227,7 @@ static enum outcome http(struct conn *c, const char *method, const char *path, c
 	{
 		const char *b = buf + hdr_end;
 		size_t len = clen >= 0 ? (size_t)clen : have - hdr_end;
-		char dechunked[sizeof(buf)];
+		static __thread char dechunked[sizeof(buf)];
 		if (chunked) {
 			size_t out = 0;
 			const char *p = b, *end = buf + have;
@@ -384,21 +392,66 @@ static void print_rec(FILE *f, const struct rec *r)
 		r->call, r->ret, r->node);
 }
 
+/* The k-th padding character of a value whose token is `token`. */
+static char pad_char(uint64_t token_hash, size_t k)
+{
+	static const char set[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	return set[(token_hash + k * 7 + (k >> 9)) % 62];
+}
+
+static uint64_t token_hash(const char *t, size_t len)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)t[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The body written for a value token: the token, or the token, "-" and its
+ * padding (--value-pad). */
+static const char *value_body(const char *token)
+{
+	static __thread char body[64 + MAX_VALUE_PAD + 2];
+	size_t tl = strlen(token);
+	if (!value_pad)
+		return token;
+	uint64_t h = token_hash(token, tl);
+	memcpy(body, token, tl);
+	body[tl] = '-';
+	for (size_t k = 0; k < value_pad; k++)
+		body[tl + 1 + k] = pad_char(h, k);
+	body[tl + 1 + value_pad] = 0;
+	return body;
+}
+
 /* A value read: "-" when empty; anything that is not one of our tokens
- * becomes a token no write has, so the checker flags it. */
+ * (with exactly its padding, under --value-pad) becomes a token no write
+ * has, so the checker flags it. */
 static void value_from_body(char *out, size_t len, const struct resp *r)
 {
 	if (r->len == 0) {
 		snprintf(out, len, "-");
 		return;
 	}
-	bool ok = !r->truncated && r->len < len && r->body[0] != '-';
-	for (size_t i = 0; ok && i < r->len; i++)
+	size_t tl = r->len;
+	bool ok = !r->truncated && r->body[0] != '-';
+	if (ok && value_pad) {
+		const char *dash = memchr(r->body, '-', r->len);
+		tl = dash ? (size_t)(dash - r->body) : r->len;
+		ok = dash && r->len - tl - 1 == value_pad;
+		uint64_t h = ok ? token_hash(r->body, tl) : 0;
+		for (size_t k = 0; ok && k < value_pad; k++)
+			ok = dash[1 + k] == pad_char(h, k);
+	}
+	ok = ok && tl < len;
+	for (size_t i = 0; ok && i < tl; i++)
 		ok = strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._", r->body[i]) != NULL;
-	if (ok)
-		memcpy(out, r->body, r->len + 1);
-	else
+	if (ok) {
+		memcpy(out, r->body, tl);
+		out[tl] = 0;
+	} else {
 		snprintf(out, len, "?unexpected:%zu", r->len);
+	}
 }
 
 /* --- run ---------------------------------------------------------------------------- */
@@ -456,7 +509,7 @@ static void *client_main(void *arg)
 			snprintf(r->value, sizeof(r->value), "%" PRIu64 ".%d.%" PRIu64, cfg.seed, c->id, c->seq++);
 			snprintf(path, sizeof(path), "/db/%s", r->key);
 			r->call = now_ns();
-			out = http(&c->conns[node], "POST", path, r->value, cfg.timeout_ms, &resp);
+			out = http(&c->conns[node], "POST", path, value_body(r->value), cfg.timeout_ms, &resp);
 			r->ret = now_ns();
 			if (out == NOT_SENT) {
 				r->st = "fail";
@@ -790,6 +843,12 @@ int main(int argc, char **argv)
 			cfg.timeout_ms = atoi(v);
 		} else if (!strcmp(o, "--think-us")) {
 			cfg.think_us = atoi(v);
+		} else if (!strcmp(o, "--value-pad")) {
+			char *end;
+			unsigned long pad = strtoul(v, &end, 10);
+			if (*end || pad > MAX_VALUE_PAD)
+				usage();
+			value_pad = pad;
 		} else if (!strcmp(o, "--wait-s")) {
 			wait_s = atoi(v);
 		} else if (!strcmp(o, "--mix")) {

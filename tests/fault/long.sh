@@ -2,7 +2,8 @@
 # tests/fault/long.sh SCHEDULES SECONDS — the long fault campaign (make
 # fault-long): SCHEDULES randomized schedules of SECONDS each, rotating
 # through 3 and 5 nodes, loopback and network namespaces (namespaces and
-# loop-device disks only as root), every fault kind. Prints one RESULT line
+# loop-device disks only as root), every fault kind, every third schedule
+# with values 6 KB longer (run.sh --value-pad). Prints one RESULT line
 # per schedule and a summary; exits 1 if any schedule failed. Failing runs
 # are saved with their seeds (tests/fault/failures). FAULT_SEED=N: seeds
 # N, N+1, ...
@@ -16,6 +17,8 @@ configs=("--nodes 3 --net lo" "--nodes 5 --net lo")
 passed=0 failed=0 ops=0 wok=0 lost=0 viol=0 t0=$(date +%s)
 for i in $(seq 0 $((schedules - 1))); do
 	c=${configs[$((i % ${#configs[@]}))]}
+	# every third schedule with long values (6 KB: the disks hold a minute)
+	[ $((i % 3)) = 2 ] && c="$c --value-pad 6000"
 	# shellcheck disable=SC2086
 	line=$(timeout -k 10 $((seconds * 3 + 180)) "$here/run.sh" $c --seconds "$seconds" --seed $((seed + i)) --quiet | tail -1)
 	echo "[$((i + 1))/$schedules] $line"

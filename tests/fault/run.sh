@@ -4,7 +4,8 @@
 #
 #   run.sh [--nodes 3] [--net lo|ns] [--seconds 20] [--seed N] [--clients 6]
 #          [--faults kill,stop,...] [--disk loop|dir] [--raftd PATH]
-#          [--node-env 'VAR=VALUE ...'] [--cycles N] [--save DIR] [--quiet]
+#          [--node-env 'VAR=VALUE ...'] [--cycles N] [--value-pad N]
+#          [--save DIR] [--quiet]
 #
 # --net lo: every node on 127.0.0.1 (ports above the ephemeral range).
 # --net ns: one network namespace per node (10.77.S.N/24, S from the pid),
@@ -30,6 +31,9 @@
 #   powerall   (loop) power failure of every node at once
 #   enospc     (loop) fill a node's file system, then free it
 # --cycles N: instead of --seconds, N kill -9 cycles (the 1000-cycle goal).
+# --value-pad N: every value written is its token and N more characters
+#   (fault-client --value-pad), so that log entries are long; the loop
+#   disks are then 512 MiB instead of 96.
 #
 # Exit: 0 clean; 1 a check failed (lost acknowledged writes, a history that is
 # not linearizable, diverged nodes, no convergence, a node that crashed
@@ -46,7 +50,7 @@ FCHECK=${FAULT_CHECK:-$top_builddir/tests/fault/fault-check}
 
 N=3 NET=lo SECONDS_RUN=20 SEED=${FAULT_SEED:-$(( ($$ * 7919 + $(date +%s)) % 100000 ))} CLIENTS=6
 FAULTS="" DISK=auto RAFTD=${RAFTD:-$top_builddir/tests/cluster/raftd-test} NODE_ENV="" CYCLES=0
-SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0
+SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0
 argv="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--raftd) RAFTD=$2 ;;
 	--node-env) NODE_ENV=$2 ;;
 	--cycles) CYCLES=$2 ;;
+	--value-pad) VALUE_PAD=$2 ;;
 	--save) SAVE=$2 ;;
 	--quiet) QUIET=1; shift; continue ;;
 	--help) sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -299,7 +304,7 @@ disk_setup() {
 		IMG[n]=$IMGDIR/n$n.img
 		MNT[n]=$T/mnt$n
 		mkdir -p "${MNT[n]}"
-		truncate -s 96M "${IMG[n]}" && mkfs.ext4 -q -m 0 -F "${IMG[n]}" || return 1
+		truncate -s "$([ "$VALUE_PAD" -gt 0 ] && echo 512M || echo 96M)" "${IMG[n]}" && mkfs.ext4 -q -m 0 -F "${IMG[n]}" || return 1
 		disk_mount "$n" || return 1
 	done
 }
@@ -617,7 +622,7 @@ log "cluster up: $NODES"
 client_secs=$SECONDS_RUN
 [ "$CYCLES" -gt 0 ] && client_secs=100000
 "$FC" run --nodes "$NODES" --out "$T/history" --seconds "$client_secs" --clients "$CLIENTS" --seed "$SEED" \
-	${CLIENT_ARGS:-} 2>"$T/client.log" &
+	--value-pad "$VALUE_PAD" ${CLIENT_ARGS:-} 2>"$T/client.log" &
 CLIENT_PID=$!
 start=$(date +%s)
 cycle=0
@@ -650,7 +655,7 @@ log "$(tail -1 "$T/client.log")"
 
 converged=yes
 if ! "$FC" final --nodes "$NODES" --history "$T/history" --out "$T/final" --wait-s "${FINAL_WAIT_S:-60}" \
-	2>>"$T/client.log"; then
+	--value-pad "$VALUE_PAD" 2>>"$T/client.log"; then
 	converged=no
 fi
 log "$(tail -1 "$T/client.log")"
