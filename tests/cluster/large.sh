@@ -16,17 +16,6 @@ for i in range(1, 61):
     with open(sys.argv[1] + '/v%d' % i, 'w') as f:
         f.write(''.join(chr(33 + (i * 131 + k * 7 + (k >> 9)) % 94) for k in range(n)))" "$T"
 
-# put_file KEY FILE: through LEADER, looked for again only when it refuses
-put_file() {
-	for _ in $(seq 20); do
-		[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -XPOST \
-			"http://127.0.0.1:$LEADER/db/$1" --data-binary "@$2")" = 200 ] && return 0
-		sleep 0.2
-		LEADER=$(wait_leader)
-	done
-	return 1
-}
-
 # four writers at once, so that batches gather several large entries; each
 # records the keys it was told were written (200)
 writer() {
@@ -56,9 +45,8 @@ done
 
 for n in 1 2 3; do node_start "$n"; done
 # what was acknowledged must be there untouched; the rest is written now
-LEADER=$(wait_leader) || fail "no leader after the restart"
 for i in $(seq 1 60); do
-	grep -qx "$i" "$T/acked" || put_file "big$i" "$T/v$i" || fail "write big$i after the restart"
+	grep -qx "$i" "$T/acked" || put_leader "big$i" "@$T/v$i" || fail "write big$i after the restart"
 done
 put_leader last 1 || fail "a write after the restart"
 for n in 1 2 3; do

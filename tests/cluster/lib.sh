@@ -95,11 +95,16 @@ wait_value() {
 }
 
 # put_leader KEY VALUE: POST through the current leader, following it across
-# leader changes (10 s); LEADER is then the port that took it
+# leader changes (10 s); LEADER is then the port that took it. The LEADER of
+# the last call is tried first (looking for the leader costs a probe of every
+# node). VALUE @FILE sends FILE's bytes (curl --data-binary).
 put_leader() {
 	for _ in $(seq 20); do
-		LEADER=$(wait_leader) || continue
+		if [ -z "${LEADER:-}" ]; then
+			LEADER=$(wait_leader) || { LEADER=; continue; }
+		fi
 		[ "$(put "$LEADER" "$1" "$2")" = 200 ] && return 0
+		LEADER=
 		sleep 0.2
 	done
 	return 1
