@@ -122,20 +122,77 @@ static int meta_open(struct wal *w, struct wal_error *err)
 	return 0;
 }
 
+/* A segment's name: 0; a spare's: 1; anything else: -EINVAL. */
 static int parse_name(const char *name, uint64_t *seq, uint64_t *first)
 {
-	char check[WAL_NAME_MAX];
+	char seg[WAL_NAME_MAX], spare[WAL_NAME_MAX];
 
-	if (strlen(name) != 37 || sscanf(name, "%16" SCNx64 "-%16" SCNx64 ".seg", seq, first) != 2)
+	if (strlen(name) < 37 || sscanf(name, "%16" SCNx64 "-%16" SCNx64, seq, first) != 2)
 		return -EINVAL;
-	wal_seg_name(check, *seq, *first);
-	return strcmp(check, name) ? -EINVAL : 0;
+	wal_seg_name(seg, *seq, *first);
+	if (!strcmp(seg, name))
+		return 0;
+	wal_spare_name(spare, seg);
+	return strcmp(spare, name) ? -EINVAL : 1;
 }
 
 static int cmp_seq(const void *a, const void *b)
 {
 	const struct seg_ent *x = a, *y = b;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Keep a spare for reuse if it has the segment size and there is room;
+ * else it is removed (counted as stale) once the log is verified. Readonly:
+ * spares are none of our business. */
+static void spare_found(struct wal *w, const char *name, struct wal_recovery *rec)
+{
+	struct stat st;
+
+	if (w->cfg.readonly)
+		return;
+	if (w->nspares < w->max_spares && !fstatat(w->dirfd, name, &st, 0) &&
+	    (uint64_t)st.st_size == w->seg_size) {
+		snprintf(w->spares[w->nspares++], WAL_NAME_MAX, "%.*s", (int)WAL_NAME_MAX - 1, name);
+		return;
+	}
+	rec->stale_files++;
+}
+
+static bool is_kept_spare(const struct wal *w, const char *name)
+{
+	for (unsigned i = 0; i < w->nspares; i++)
+		if (!strcmp(w->spares[i], name))
+			return true;
+	return false;
+}
+
+/* Remove the spares spare_found() did not keep. */
+static int spares_prune(struct wal *w, struct wal_error *err)
+{
+	int fd = fcntl(w->dirfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	int rv = 0;
+
+	if (!d) {
+		rv = wal_set_error(err, -errno, false, "opendir", w->dir, 0, NULL);
+		if (fd >= 0)
+			close(fd);
+		return rv;
+	}
+	rewinddir(d); /* the dup shares list_segments()'s position: the end */
+	while ((de = readdir(d))) {
+		uint64_t seq, first;
+		if (parse_name(de->d_name, &seq, &first) != 1 || is_kept_spare(w, de->d_name))
+			continue;
+		if (unlinkat(w->dirfd, de->d_name, 0) < 0) {
+			rv = wal_set_error(err, -errno, false, "unlink", de->d_name, 0, NULL);
+			break;
+		}
+	}
+	closedir(d);
+	return rv;
 }
 
 /* All segment names, sorted by sequence; a leftover temp file is counted. */
@@ -157,12 +214,20 @@ static int list_segments(struct wal *w, struct seg_ent **ret, size_t *ret_n,
 	}
 	while ((de = readdir(d))) {
 		uint64_t seq, first;
+		int kind;
 		if (!strcmp(de->d_name, TMP_FILE)) {
 			rec->stale_files++; /* removed after verification */
 			continue;
 		}
-		if (parse_name(de->d_name, &seq, &first) < 0)
+		kind = parse_name(de->d_name, &seq, &first);
+		if (kind < 0)
 			continue;
+		if (seq >= w->next_seq)
+			w->next_seq = seq + 1;
+		if (kind == 1) {
+			spare_found(w, de->d_name, rec);
+			continue;
+		}
 		if (n == cap) {
 			struct seg_ent *nv = realloc(v, (cap = cap ? 2 * cap : 32) * sizeof(*v));
 			if (!nv) {
@@ -175,8 +240,6 @@ static int list_segments(struct wal *w, struct seg_ent **ret, size_t *ret_n,
 		v[n].first = first;
 		memcpy(v[n].name, de->d_name, 38); /* parse_name: 37 characters */
 		n++;
-		if (seq >= w->next_seq)
-			w->next_seq = seq + 1;
 	}
 	closedir(d);
 	if (rv < 0) {
@@ -196,13 +259,15 @@ static bool zero_header(const uint8_t *p)
 	return !memcmp(p, zero, sizeof(zero));
 }
 
-/* A well-formed record at off (CRC included); index is not checked. */
-static bool record_ok(const uint8_t *map, uint64_t size, uint64_t off, struct rec_hdr *h)
+/* A well-formed record of this segment at off (tag and CRC included); index
+ * is not checked. */
+static bool record_ok(const uint8_t *map, uint64_t size, uint64_t off, uint32_t tag,
+		      struct rec_hdr *h)
 {
 	if (off + WAL_RECORD_HEADER > size)
 		return false;
 	rec_get(map + off, h);
-	if (h->reserved || (uint64_t)h->batch_blk * WAL_BLOCK_SIZE > off ||
+	if (h->tag != tag || (uint64_t)h->batch_blk * WAL_BLOCK_SIZE > off ||
 	    h->len > size - off - WAL_RECORD_HEADER)
 		return false;
 	return rec_crc(map + off, h->len) == h->crc;
@@ -211,7 +276,7 @@ static bool record_ok(const uint8_t *map, uint64_t size, uint64_t off, struct re
 /* Does a batch start anywhere after x? Batches start block-aligned with a
  * record that names its own block. Holes (unwritten preallocation) are
  * skipped with SEEK_DATA so an empty 64 MiB tail costs nothing. */
-static bool later_batch(int fd, const uint8_t *map, uint64_t size, uint64_t x)
+static bool later_batch(int fd, const uint8_t *map, uint64_t size, uint32_t tag, uint64_t x)
 {
 	uint64_t y = round_up(x + 1, WAL_BLOCK_SIZE);
 
@@ -224,12 +289,32 @@ static bool later_batch(int fd, const uint8_t *map, uint64_t size, uint64_t x)
 			h = (off_t)size;
 		for (y = round_up((uint64_t)d, WAL_BLOCK_SIZE); y < (uint64_t)h; y += WAL_BLOCK_SIZE) {
 			struct rec_hdr hd;
-			if (!zero_header(map + y) && record_ok(map, size, y, &hd) &&
+			if (!zero_header(map + y) && record_ok(map, size, y, tag, &hd) &&
 			    (uint64_t)hd.batch_blk * WAL_BLOCK_SIZE == y)
 				return true;
 		}
 	}
 	return false;
+}
+
+/* Bytes of the torn batch at x in a recycled segment: as far as record
+ * headers with this tag and the batch block of x's chain on, CRCs unchecked (the
+ * bytes after it are the file's older records). */
+static uint64_t torn_extent(const uint8_t *map, uint64_t size, uint32_t tag, uint64_t x)
+{
+	uint64_t y = x;
+	uint32_t batch_blk;
+	struct rec_hdr h;
+
+	rec_get(map + x, &h);
+	batch_blk = h.batch_blk;
+	while (y + WAL_RECORD_HEADER <= size) {
+		rec_get(map + y, &h);
+		if (h.tag != tag || h.batch_blk != batch_blk || h.len > size - y - WAL_RECORD_HEADER)
+			break;
+		y += rec_size(h.len);
+	}
+	return (y > size ? size : y) - x;
 }
 
 /* End of the last non-zero byte in [x, size), or x. */
@@ -293,9 +378,10 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	struct wal_seg *s = wal_seg_new();
 	uint8_t expect_hdr[WAL_BLOCK_SIZE];
 	uint64_t pos = WAL_BLOCK_SIZE, size, dirty;
-	struct rec_hdr h;
+	uint32_t version, flags;
+	struct rec_hdr h = { 0 };
 	struct stat st;
-	bool bad = false;
+	bool bad = false, recycled;
 	int rv;
 
 	if (!s)
@@ -329,13 +415,19 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	madvise(s->map, size, MADV_SEQUENTIAL);
 	/* The header must be exactly what the creator wrote (the size field
 	 * aside: the segment size may have been reconfigured since). */
-	wal_seg_header(expect_hdr, e->seq, e->first, 0);
+	memcpy(&version, s->map + 8, 4);
+	memcpy(&flags, s->map + 40, 4);
+	if (version == 1 ? flags != 0 : version != SEG_VERSION || flags & ~SEG_FLAG_RECYCLED)
+		version = flags = 0; /* fails below */
+	recycled = flags & SEG_FLAG_RECYCLED;
+	s->tag = rec_tag(version, e->seq);
+	wal_seg_header(expect_hdr, version, e->seq, e->first, 0, flags);
 	memcpy(expect_hdr + 32, s->map + 32, 8);
 	{
 		uint32_t crc = wal_crc32c(0, expect_hdr, 44);
 		memcpy(expect_hdr + 44, &crc, 4);
 	}
-	if (!e->first || memcmp(expect_hdr, s->map, SEG_HDR_LEN)) {
+	if (!e->first || !version || memcmp(expect_hdr, s->map, SEG_HDR_LEN)) {
 		rv = wal_set_error(err, -EBADMSG, false, "recover", e->name, 0,
 				   "bad segment header");
 		goto err;
@@ -343,7 +435,8 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	while (s->last + 1 < e->limit) {
 		if (pos + WAL_RECORD_HEADER > size || zero_header(s->map + pos))
 			break;
-		if (!record_ok(s->map, size, pos, &h) || (h.index && h.index != s->last + 1)) {
+		if (!record_ok(s->map, size, pos, s->tag, &h) ||
+		    (h.index && h.index != s->last + 1)) {
 			bad = true;
 			break;
 		}
@@ -370,8 +463,9 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 		goto err;
 	}
 	/* A batch ends on a block boundary; a log ending elsewhere lost the
-	 * rest of its batch (unless a previous recovery cut it right there). */
-	dirty = last ? dirty_end(s->fd, s->map, size, pos) : pos;
+	 * rest of its batch (unless a previous recovery cut it right there).
+	 * A recycled segment's old records follow its log anyway. */
+	dirty = last && !recycled ? dirty_end(s->fd, s->map, size, pos) : pos;
 	/* dirty_end() read the preallocated tail where the file system calls
 	 * it data (pages cached by an earlier run, tmpfs): up to a segment of
 	 * zeros that would stay in our RSS. Nothing reads it before it is
@@ -379,11 +473,37 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	if (last && size > round_up(pos, WAL_BLOCK_SIZE))
 		(void)madvise(s->map + round_up(pos, WAL_BLOCK_SIZE), size - round_up(pos, WAL_BLOCK_SIZE),
 			      MADV_DONTNEED);
-	if (last && (bad || (pos % WAL_BLOCK_SIZE && pos < size) || dirty > pos)) {
+	if (last && recycled && pos < size) {
+		/* Old contents, perhaps after some of a torn batch (even when the
+		 * first block after the log reads as zeros): only this segment's
+		 * tag proves a later batch (corruption) or a torn one. */
+		if (later_batch(s->fd, s->map, size, s->tag, pos)) {
+			rv = wal_set_error(err, -EBADMSG, false, "recover", e->name, pos,
+					   "bad record (after index %" PRIu64
+					   ") followed by later batches",
+					   s->last);
+			goto err;
+		}
+		/* Appending here could leave a torn batch's later records
+		 * right after new ones, with this tag: start a new segment. */
+		s->sealed = true;
+		if (bad && h.tag == s->tag) {
+			rec->torn = true;
+			snprintf(rec->torn_file, sizeof(rec->torn_file), "%s", e->name);
+			rec->torn_offset = pos;
+			rec->torn_bytes = torn_extent(s->map, size, s->tag, pos);
+			s->cut = true;
+			if (!w->cfg.readonly &&
+			    (ftruncate(s->fd, (off_t)pos) < 0 || fdatasync(s->fd) < 0)) {
+				rv = wal_set_error(err, -errno, false, "truncate", e->name, pos, NULL);
+				goto err;
+			}
+		}
+	} else if (last && (bad || (pos % WAL_BLOCK_SIZE && pos < size) || dirty > pos)) {
 		/* Something follows the end of the log. A torn last batch is
 		 * expected after a crash; a later batch means the bad record had
 		 * been acknowledged. */
-		if (later_batch(s->fd, s->map, size, pos)) {
+		if (later_batch(s->fd, s->map, size, s->tag, pos)) {
 			rv = wal_set_error(err, -EBADMSG, false, "recover", e->name, pos,
 					   "bad record (after index %" PRIu64
 					   ") followed by later batches",
@@ -395,6 +515,7 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 		rec->torn_offset = pos;
 		rec->torn_bytes = dirty - pos;
 		s->sealed = true;
+		s->cut = true;
 		/* Cut it off for good; only bytes of the unacknowledged batch are
 		 * rewritten. The mapping is never read beyond pos. */
 		if (!w->cfg.readonly && (ftruncate(s->fd, (off_t)pos) < 0 || fdatasync(s->fd) < 0)) {
@@ -474,6 +595,9 @@ int wal_recover(struct wal *w, struct wal_recovery *rec, struct wal_error *err)
 				goto out;
 			}
 		}
+		rv = spares_prune(w, err);
+		if (rv < 0)
+			goto out;
 		if (fsync(w->dirfd) < 0) {
 			rv = wal_set_error(err, -errno, false, "fsync", w->dir, 0, "directory");
 			goto out;

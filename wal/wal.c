@@ -1,24 +1,30 @@
 /* wal/wal.c — appending, group commit, truncation, compaction and meta.
  *
- * ON-DISK FORMAT (version 1). All integers little-endian.
+ * ON-DISK FORMAT (version 2; version 1 is read too). All integers
+ * little-endian.
  *
  * A WAL directory holds
  *   SSSSSSSSSSSSSSSS-IIIIIIIIIIIIIIII.seg   segment files (seq S, first index I,
  *                                          both 16 lowercase hex digits, so
  *                                          `ls` sorts them in sequence order)
+ *   SSSSSSSSSSSSSSSS-IIIIIIIIIIIIIIII.spare a removed segment kept for reuse:
+ *                                          not part of the log, contents
+ *                                          meaningless
  *   meta                                   currentTerm and votedFor
  *   seg.tmp                                a segment being created (ignored
  *                                          and removed by recovery)
  *
  * Segment file: preallocated (fallocate) to the segment size, which is a
- * multiple of 4096. Block 0 (bytes 0..4095) is the header, zero after byte 48:
+ * multiple of 4096, or a spare renamed into place. Block 0 (bytes 0..4095)
+ * is the header, zero after byte 48:
  *   0   8  magic "RAFTDWAL"
- *   8   4  format version, 1
+ *   8   4  format version, 2 (1: no tags, no flags)
  *   12  4  block size, 4096
  *   16  8  sequence number (unique, increasing with creation order)
  *   24  8  first index: index of the first entry that may follow
  *   32  8  segment size in bytes as preallocated
- *   40  4  reserved, 0
+ *   40  4  flags: 1 = recycled (the file held an older segment, whose
+ *          records may follow this one's)
  *   44  4  CRC32C of bytes 0..43
  * Records follow from byte 4096, each starting at an 8-byte aligned offset:
  *   0   4  CRC32C of bytes 4 .. 32+len-1 (rest of this header and payload)
@@ -27,7 +33,9 @@
  *   16  8  term
  *   24  4  batch block: offset / 4096 of the first record of the batch
  *          (the write) this record was written in
- *   28  4  reserved, 0
+ *   28  4  tag: the low 32 bits of the segment's sequence number (0 in
+ *          version 1), so that a recycled file's old records never pass for
+ *          new ones
  *   32  len payload: a goraft LogEntry exactly as encoded or received
  *          (zero bytes for padding), then 0..7 zero bytes to realign.
  * A batch is one write: whole 4096-byte blocks starting at a block boundary,
@@ -35,7 +43,8 @@
  * is at least 32 bytes, so it may spill into one more block). Bytes once
  * written are never written again: a later batch starts in a fresh block, so
  * a torn write can only ever damage the batch being written. After the last
- * record the preallocated space reads as zeros.
+ * record the preallocated space reads as zeros, or, in a recycled segment,
+ * as whatever the file held before (records with another tag).
  *
  * Truncation ("drop entries >= i") never touches existing segments: it
  * creates a new segment whose first index is i. A segment whose sequence
@@ -62,6 +71,13 @@
  * the bad record had been acknowledged: corruption again. A torn tail is cut
  * off (ftruncate, fdatasync) and reported; the segment is then sealed and
  * the next append starts a new one, so the cut block is never written again.
+ * In a recycled last segment the log ends at the first record without the
+ * segment's tag too (the file's older contents): the segment is sealed
+ * there, so that the next append starts a new one and no record of a torn
+ * batch can ever follow new ones. Only a record with the tag that does not
+ * verify is a torn tail (cut, and reported, with the rest of its batch as
+ * far as the record headers show); a later batch with the tag is
+ * corruption as above.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -113,17 +129,24 @@ void wal_seg_name(char *buf, uint64_t seq, uint64_t first)
 	snprintf(buf, WAL_NAME_MAX, "%016" PRIx64 "-%016" PRIx64 ".seg", seq, first);
 }
 
-void wal_seg_header(uint8_t *b, uint64_t seq, uint64_t first, uint64_t seg_size)
+void wal_spare_name(char *buf, const char *seg_name)
 {
-	uint32_t v = SEG_VERSION, bs = WAL_BLOCK_SIZE, crc;
+	snprintf(buf, WAL_NAME_MAX, "%.33s" SPARE_SUFFIX, seg_name);
+}
+
+void wal_seg_header(uint8_t *b, uint32_t version, uint64_t seq, uint64_t first,
+		    uint64_t seg_size, uint32_t flags)
+{
+	uint32_t bs = WAL_BLOCK_SIZE, crc;
 
 	memset(b, 0, WAL_BLOCK_SIZE);
 	memcpy(b, SEG_MAGIC, 8);
-	memcpy(b + 8, &v, 4);
+	memcpy(b + 8, &version, 4);
 	memcpy(b + 12, &bs, 4);
 	memcpy(b + 16, &seq, 8);
 	memcpy(b + 24, &first, 8);
 	memcpy(b + 32, &seg_size, 8);
+	memcpy(b + 40, &flags, 4);
 	crc = wal_crc32c(0, b, 44);
 	memcpy(b + 44, &crc, 4);
 }
@@ -192,17 +215,27 @@ static struct wal_seg *active_seg(struct wal *w)
 	return w->nsegs ? w->segs[w->nsegs - 1] : NULL;
 }
 
-static int doom_add(struct wal *w, const char *name)
+/* Queue a segment for removal; call before dropping the WAL's reference.
+ * It becomes a spare if there is room and nothing else maps it: a pinned
+ * mapping may still be read by a send, and a spare is soon overwritten. */
+static int doom_add(struct wal *w, const struct wal_seg *s)
 {
+	struct wal_doomed *d;
+
 	if (w->ndoomed == w->doomed_cap) {
 		size_t cap = w->doomed_cap ? 2 * w->doomed_cap : 8;
-		char(*v)[WAL_NAME_MAX] = realloc(w->doomed, cap * sizeof(*v));
+		struct wal_doomed *v = realloc(w->doomed, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		w->doomed = v;
 		w->doomed_cap = cap;
 	}
-	snprintf(w->doomed[w->ndoomed++], WAL_NAME_MAX, "%s", name);
+	d = &w->doomed[w->ndoomed++];
+	snprintf(d->name, sizeof(d->name), "%s", s->name);
+	d->recycle = s->refs == 1 && !s->cut && s->map_len == w->seg_size &&
+		     w->nspares + w->spares_coming < w->max_spares;
+	if (d->recycle)
+		w->spares_coming++;
 	return 0;
 }
 
@@ -399,9 +432,9 @@ static void buf_crc_payloads(struct wal_buf *b)
 	}
 }
 
-/* Fill in the batch block and CRC of every record: only now is the batch
- * block known. */
-static void buf_finish(struct wal_buf *b, uint32_t batch_blk)
+/* Fill in the batch block, tag and CRC of every record: only now are the
+ * batch block and the segment known. */
+static void buf_finish(struct wal_buf *b, uint32_t batch_blk, uint32_t tag)
 {
 	for (size_t pos = 0; pos < b->used;) {
 		uint8_t *p = b->data + pos;
@@ -410,6 +443,7 @@ static void buf_finish(struct wal_buf *b, uint32_t batch_blk)
 
 		rec_get(p, &h);
 		h.batch_blk = batch_blk;
+		h.tag = tag;
 		rec_put(p, &h);
 		if (early && h.len >= WAL_EARLY_CRC_MIN)
 			h.crc = wal_crc32c_combine(wal_crc32c(0, p + 4, WAL_RECORD_HEADER - 4),
@@ -629,7 +663,7 @@ static void write_start(struct wal *w, struct wal_seg *seg)
 		struct wal_buf *b = w->gather_head;
 		w->gather_head = b->next;
 		b->next = NULL;
-		buf_finish(b, (uint32_t)(io->off / WAL_BLOCK_SIZE));
+		buf_finish(b, (uint32_t)(io->off / WAL_BLOCK_SIZE), seg->tag);
 		io->bufs[io->nbufs] = b;
 		io->iov[io->nbufs].iov_base = b->data;
 		io->iov[io->nbufs].iov_len = b->used;
@@ -794,13 +828,24 @@ static void create_done(struct wal *w);
 static void create_open(struct wal *w)
 {
 	struct wal_create_io *io = &w->cr;
-	int oflags = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC;
+	int oflags = O_RDWR | O_CLOEXEC | (io->recycled ? 0 : O_CREAT | O_TRUNC);
 	struct io_uring_sqe *sqe = sqe_get(w);
 
 	io->direct = w->direct;
 	io->pending = 1;
-	io_uring_prep_openat(sqe, w->dirfd, TMP_FILE, oflags | (io->direct ? O_DIRECT : 0), 0644);
+	io_uring_prep_openat(sqe, w->dirfd, io->src, oflags | (io->direct ? O_DIRECT : 0), 0644);
 	sqe_own(sqe, &io->ops[0], 0);
+}
+
+/* The next segment reuses a spare if there is one (and use_spare). */
+static void create_pick_source(struct wal *w, bool use_spare)
+{
+	struct wal_create_io *io = &w->cr;
+
+	io->recycled = use_spare && w->nspares > 0;
+	snprintf(io->src, sizeof(io->src), "%s", io->recycled ? w->spares[--w->nspares] : TMP_FILE);
+	wal_seg_header(io->hdr, SEG_VERSION, io->seq, io->first, w->seg_size,
+		       io->recycled ? SEG_FLAG_RECYCLED : 0);
 }
 
 static void create_start(struct wal *w)
@@ -816,7 +861,7 @@ static void create_start(struct wal *w)
 	w->create_pending = false;
 	io->seq = w->next_seq++;
 	wal_seg_name(io->name, io->seq, io->first);
-	wal_seg_header(io->hdr, io->seq, io->first, w->seg_size);
+	create_pick_source(w, true);
 	io->stage = 0;
 	io->fd = -1;
 	w->busy = BUSY_CREATE;
@@ -825,25 +870,30 @@ static void create_start(struct wal *w)
 	create_open(w);
 }
 
-/* Linked: preallocate, header, fsync, rename into place, fsync directory.
- * The segment appears under its real name only complete and synced. */
+/* Linked: preallocate (a spare already is), header, fsync, rename into
+ * place, fsync directory. The segment appears under its real name only
+ * complete and synced; until then a spare is still just a spare. */
 static void create_chain(struct wal *w)
 {
 	struct wal_create_io *io = &w->cr;
+	unsigned n = io->recycled ? 4 : 5;
 	struct io_uring_sqe *sqe;
 
-	if (!sq_room(w, 5)) {
-		fail(w, -EBUSY, "submit", TMP_FILE, 0, "io_uring SQ ring full");
+	if (!sq_room(w, n)) {
+		fail(w, -EBUSY, "submit", io->src, 0, "io_uring SQ ring full");
 		close(io->fd);
 		io->fd = -1;
 		w->busy = BUSY_NONE;
 		return;
 	}
 	io->stage = 1;
-	io->pending = 5;
-	sqe = sqe_get(w);
-	io_uring_prep_fallocate(sqe, io->fd, 0, 0, (off_t)w->seg_size);
-	sqe_own(sqe, &io->ops[1], IOSQE_IO_LINK);
+	io->pending = (int)n;
+	io->res[1] = 0;
+	if (!io->recycled) {
+		sqe = sqe_get(w);
+		io_uring_prep_fallocate(sqe, io->fd, 0, 0, (off_t)w->seg_size);
+		sqe_own(sqe, &io->ops[1], IOSQE_IO_LINK);
+	}
 	sqe = sqe_get(w);
 	io_uring_prep_write(sqe, io->fd, io->hdr, WAL_BLOCK_SIZE, 0);
 	sqe_own(sqe, &io->ops[2], IOSQE_IO_LINK);
@@ -851,7 +901,7 @@ static void create_chain(struct wal *w)
 	io_uring_prep_fsync(sqe, io->fd, 0);
 	sqe_own(sqe, &io->ops[3], IOSQE_IO_LINK);
 	sqe = sqe_get(w);
-	io_uring_prep_renameat(sqe, w->dirfd, TMP_FILE, w->dirfd, io->name, 0);
+	io_uring_prep_renameat(sqe, w->dirfd, io->src, w->dirfd, io->name, 0);
 	sqe_own(sqe, &io->ops[4], IOSQE_IO_LINK);
 	sqe = sqe_get(w);
 	io_uring_prep_fsync(sqe, w->dirfd, 0);
@@ -916,6 +966,13 @@ static void create_done(struct wal *w)
 			create_open(w);
 			return;
 		}
+		if (err < 0 && io->recycled && !w->failed && sq_room(w, 1)) {
+			/* The spare is gone or unusable (it stays where it is
+			 * until the next recovery): a new file instead. */
+			create_pick_source(w, false);
+			create_open(w);
+			return;
+		}
 		if (err >= 0) {
 			io->fd = err;
 			if (!w->failed) {
@@ -948,6 +1005,7 @@ static void create_done(struct wal *w)
 	s->fd = io->fd;
 	io->fd = -1;
 	s->seq = io->seq;
+	s->tag = rec_tag(SEG_VERSION, io->seq);
 	s->first = io->first;
 	s->last = io->first - 1;
 	s->wpos = WAL_BLOCK_SIZE;
@@ -964,7 +1022,7 @@ static void create_done(struct wal *w)
 	 * older entry >= its first index, on disk and here. */
 	while (w->nsegs && w->segs[w->nsegs - 1]->first >= s->first) {
 		struct wal_seg *d = w->segs[--w->nsegs];
-		err = doom_add(w, d->name);
+		err = doom_add(w, d);
 		wal_seg_unref(d);
 		if (err < 0)
 			goto out;
@@ -986,7 +1044,7 @@ out:
 	io->fd = -1;
 	w->busy = BUSY_NONE;
 	if (err < 0)
-		fail(w, err, op, io->stage ? io->name : TMP_FILE, 0, "creating segment");
+		fail(w, err, op, io->stage ? io->name : io->src, 0, "creating segment");
 	else
 		kick(w);
 }
@@ -1002,7 +1060,7 @@ static void unlink_start(struct wal *w)
 	struct io_uring_sqe *sqe;
 
 	if (!sq_room(w, n + 1)) {
-		fail(w, -EBUSY, "submit", w->doomed[0], 0, "io_uring SQ ring full");
+		fail(w, -EBUSY, "submit", w->doomed[0].name, 0, "io_uring SQ ring full");
 		return;
 	}
 	io->n = n;
@@ -1011,14 +1069,20 @@ static void unlink_start(struct wal *w)
 	for (unsigned i = 0; i <= n; i++)
 		op_init(&io->ops[i], w, &io->res[i], &io->pending, unlink_done);
 	for (unsigned i = 0; i < n; i++) {
-		/* The kernel reads the path at submission, after we return: keep
-		 * a copy that no realloc of the doomed list can move. */
-		memcpy(io->names[i], w->doomed[i], WAL_NAME_MAX);
+		/* The kernel reads the paths at submission, after we return:
+		 * keep copies that no realloc of the doomed list can move. */
+		memcpy(io->names[i], w->doomed[i].name, WAL_NAME_MAX);
+		io->spares[i][0] = 0;
 		sqe = sqe_get(w);
-		io_uring_prep_unlinkat(sqe, w->dirfd, io->names[i], 0);
-		/* Hard links: an unlink that fails (-ENOENT is fine, see
-		 * unlink_done) must not cancel the others or the directory sync,
-		 * which still comes after all of them. */
+		if (w->doomed[i].recycle) {
+			wal_spare_name(io->spares[i], io->names[i]);
+			io_uring_prep_renameat(sqe, w->dirfd, io->names[i], w->dirfd, io->spares[i], 0);
+		} else {
+			io_uring_prep_unlinkat(sqe, w->dirfd, io->names[i], 0);
+		}
+		/* Hard links: one that fails (-ENOENT is fine, see unlink_done)
+		 * must not cancel the others or the directory sync, which still
+		 * comes after all of them. */
 		sqe_own(sqe, &io->ops[i], IOSQE_IO_HARDLINK);
 	}
 	sqe = sqe_get(w);
@@ -1035,14 +1099,20 @@ static void unlink_done(struct wal *w)
 		return;
 	for (unsigned i = 0; i <= io->n; i++) {
 		int r = io->res[i];
+		bool spare = i < io->n && io->spares[i][0];
 		if (r == -ECANCELED)
 			continue;
-		r = wal_fp_filter(i < io->n ? WAL_FP_UNLINK : WAL_FP_FSYNC, r);
+		r = wal_fp_filter(i == io->n ? WAL_FP_FSYNC : spare ? WAL_FP_RENAME : WAL_FP_UNLINK, r);
 		/* Already gone (e.g. left by a failed creation): that is the goal. */
 		if (r < 0 && !(i < io->n && r == -ENOENT)) {
-			fail(w, r, i < io->n ? "unlink" : "fsync",
+			fail(w, r, i == io->n ? "fsync" : spare ? "rename" : "unlink",
 			     i < io->n ? io->names[i] : ".", 0, "removing segment");
 			return;
+		}
+		if (spare) {
+			w->spares_coming--;
+			if (r >= 0)
+				snprintf(w->spares[w->nspares++], WAL_NAME_MAX, "%s", io->spares[i]);
 		}
 	}
 	w->ndoomed -= io->n;
@@ -1136,7 +1206,7 @@ int wal_compact(struct wal *w, uint64_t index)
 	if (w->cfg.readonly)
 		return -EROFS;
 	while (n + 1 < w->nsegs && w->segs[n]->last < index) {
-		rv = doom_add(w, w->segs[n]->name);
+		rv = doom_add(w, w->segs[n]);
 		if (rv < 0)
 			break;
 		wal_seg_unref(w->segs[n]);
@@ -1454,6 +1524,11 @@ int wal_open(const struct wal_config *cfg, struct wal **ret_wal, struct wal_reco
 	}
 	w->cr.fd = -1;
 	w->next_seq = 1;
+	w->max_spares = cfg->spare_segments < 0    ? 0
+			: cfg->spare_segments == 0 ? WAL_DEFAULT_SPARES
+						   : (unsigned)cfg->spare_segments;
+	if (w->max_spares > WAL_MAX_SPARES)
+		w->max_spares = WAL_MAX_SPARES;
 	w->direct = !cfg->buffered && !cfg->readonly;
 	rv = wal_recover(w, &rec, ret_err);
 	if (rv < 0)

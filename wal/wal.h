@@ -65,6 +65,8 @@
 #define WAL_DEFAULT_BATCH_SIZE (1u << 20)
 #define WAL_MIN_SEGMENT_SIZE (64u << 10)
 #define WAL_MAX_SEGMENT_SIZE (1u << 30)
+#define WAL_DEFAULT_SPARES 4
+#define WAL_MAX_SPARES 16u
 #define WAL_MAX_VOTE 255u                 /* longest votedFor name */
 #define WAL_NAME_MAX 64u                  /* longest file name the WAL creates */
 
@@ -111,6 +113,14 @@ struct wal_config {
 	 * trusting pages the kernel could not write (fsyncgate).
 	 * true: buffered writes through the page cache. */
 	bool buffered;
+	/* Segments removed by compaction or truncation are kept, up to this
+	 * many, under a spare name and reused by the next new segments instead
+	 * of unlinked (when nothing pins them). Writing into blocks a file
+	 * already owns skips the allocation, and the extent conversion when
+	 * they were written before, which measured much faster (README,
+	 * "Write-ahead log"). Each costs a segment of disk space.
+	 * 0 = WAL_DEFAULT_SPARES; negative = none; at most WAL_MAX_SPARES. */
+	int spare_segments;
 	bool readonly;           /* offline inspection: never writes, deletes or
 				  * truncates anything, no ring needed */
 	void *ctx;               /* passed to every callback */

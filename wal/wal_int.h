@@ -15,11 +15,13 @@
 #endif
 
 #define SEG_MAGIC "RAFTDWAL"
-#define SEG_VERSION 1u
+#define SEG_VERSION 2u          /* written; version 1 segments are still read */
+#define SEG_FLAG_RECYCLED 1u    /* header flags: the file held an older segment */
 #define SEG_HDR_LEN 48u        /* used bytes of the header block */
 #define META_MAGIC "RAFTMETA"
 #define META_FILE "meta"
 #define TMP_FILE "seg.tmp"
+#define SPARE_SUFFIX ".spare"
 #define PAD_MAX (WAL_BLOCK_SIZE + 32u) /* worst-case padding after a batch */
 #define WAL_MAX_IOV 64u
 #define WAL_RECENT WAL_RECENT_BATCHES
@@ -38,7 +40,7 @@ struct rec_hdr {
 	uint64_t index; /* 0: padding */
 	uint64_t term;
 	uint32_t batch_blk;
-	uint32_t reserved;
+	uint32_t tag;      /* rec_tag() */
 };
 
 static inline void rec_get(const uint8_t *p, struct rec_hdr *h)
@@ -48,7 +50,7 @@ static inline void rec_get(const uint8_t *p, struct rec_hdr *h)
 	memcpy(&h->index, p + 8, 8);
 	memcpy(&h->term, p + 16, 8);
 	memcpy(&h->batch_blk, p + 24, 4);
-	memcpy(&h->reserved, p + 28, 4);
+	memcpy(&h->tag, p + 28, 4);
 }
 
 static inline void rec_put(uint8_t *p, const struct rec_hdr *h)
@@ -58,7 +60,7 @@ static inline void rec_put(uint8_t *p, const struct rec_hdr *h)
 	memcpy(p + 8, &h->index, 8);
 	memcpy(p + 16, &h->term, 8);
 	memcpy(p + 24, &h->batch_blk, 4);
-	memcpy(p + 28, &h->reserved, 4);
+	memcpy(p + 28, &h->tag, 4);
 }
 
 /* Bytes a record with this payload occupies (8-byte aligned). */
@@ -100,7 +102,9 @@ struct wal_seg {
 	uint8_t *map;
 	size_t map_len;
 	uint64_t wpos;     /* next write offset, block-aligned */
+	uint32_t tag;      /* every record's tag field (rec_tag()) */
 	bool sealed;       /* never appended to again */
+	bool cut;          /* shortened by recovery: not reused as a spare */
 	uint32_t *offs;    /* record offset of entry first + i */
 	size_t offs_cap;
 	size_t released;   /* map bytes below this were released (wal_release) */
@@ -140,7 +144,15 @@ struct wal_create_io {
 	uint64_t first, seq;
 	bool for_trunc;
 	bool direct;          /* this attempt opens with O_DIRECT */
+	bool recycled;        /* from a spare: no fallocate, renamed from src */
+	char src[WAL_NAME_MAX]; /* TMP_FILE or the spare's name */
 	char name[WAL_NAME_MAX];
+};
+
+/* A segment to remove: unlinked, or renamed to a spare for reuse. */
+struct wal_doomed {
+	char name[WAL_NAME_MAX];
+	bool recycle;
 };
 
 struct wal_unlink_io {
@@ -148,6 +160,7 @@ struct wal_unlink_io {
 	int res[UNLINK_BATCH + 1], pending;
 	unsigned n;
 	char names[UNLINK_BATCH][WAL_NAME_MAX];
+	char spares[UNLINK_BATCH][WAL_NAME_MAX]; /* "" : unlinked */
 };
 
 struct wal_meta_io {
@@ -192,8 +205,14 @@ struct wal {
 	enum wal_busy_kind busy;
 	bool create_pending, create_for_trunc;
 	uint64_t create_first;
-	char (*doomed)[WAL_NAME_MAX];
+	struct wal_doomed *doomed;
 	size_t ndoomed, doomed_cap;
+	/* Removed segments kept under a spare name (SPARE_SUFFIX) for the next
+	 * segments to reuse: on a disk that allocates blocks lazily (thin
+	 * provisioning, a discard-mounted SSD or VM image), writing into blocks a
+	 * file already owns is much faster than into newly allocated ones. */
+	char spares[WAL_MAX_SPARES][WAL_NAME_MAX];
+	unsigned nspares, max_spares, spares_coming;
 	bool compact_notify;
 
 	struct wal_write_io wr;
@@ -215,8 +234,19 @@ int wal_set_error(struct wal_error *e, int err, bool fatal, const char *op, cons
 struct wal_seg *wal_seg_new(void);
 int wal_seg_push(struct wal_seg *s, uint32_t off);
 int wal_segs_add(struct wal *w, struct wal_seg *s);
-void wal_seg_header(uint8_t *block, uint64_t seq, uint64_t first, uint64_t seg_size);
+void wal_seg_header(uint8_t *block, uint32_t version, uint64_t seq, uint64_t first,
+		    uint64_t seg_size, uint32_t flags);
 void wal_seg_name(char *buf, uint64_t seq, uint64_t first);
+/* A spare's name: the segment's name with SPARE_SUFFIX for ".seg". */
+void wal_spare_name(char *buf, const char *seg_name);
+
+/* The tag of every record of a segment: version 1 records have 0; later
+ * ones the low half of the segment's sequence number, so that a recycled
+ * file's records from its former life are never taken for this one's. */
+static inline uint32_t rec_tag(uint32_t version, uint64_t seq)
+{
+	return version == 1 ? 0 : (uint32_t)seq;
+}
 
 /* recover.c: recovery at open, meta read. */
 int wal_recover(struct wal *w, struct wal_recovery *rec, struct wal_error *err);

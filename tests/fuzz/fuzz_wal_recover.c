@@ -15,7 +15,9 @@
  *   bit 4  segment headers from the input, not well-formed ones
  *   bit 5  a leftover seg.tmp
  *   bit 6  one more zero block at the end of each segment (preallocation)
- * Then the first indexes (bytes 1, 2), the meta slots (bit 3: 2 x 40
+ *   bit 7  headers say "recycled" (old records may follow the log)
+ * Then the first indexes (bytes 1, 2; bit 7 of byte 1: format version 1,
+ * whose records have no tag and whose headers have no flags), the meta slots (bit 3: 2 x 40
  * bytes), segment 1's length (2 bytes) and records, segment 2's records.
  *
  * Properties: no crash, leak, UB or out-of-bounds read; a refusal is
@@ -100,7 +102,7 @@ static bool unchanged(const struct file *f)
 }
 
 /* As recovery walks them: fix each record's CRC and batch block. */
-static void repair_records(uint8_t *seg, size_t size)
+static void repair_records(uint8_t *seg, size_t size, uint32_t tag)
 {
 	uint64_t pos = WAL_BLOCK_SIZE;
 	static const uint8_t zero[WAL_RECORD_HEADER];
@@ -111,6 +113,7 @@ static void repair_records(uint8_t *seg, size_t size)
 			return;
 		if ((uint64_t)h.batch_blk * WAL_BLOCK_SIZE > pos)
 			h.batch_blk = (uint32_t)(pos / WAL_BLOCK_SIZE);
+		h.tag = tag;
 		rec_put(seg + pos, &h);
 		h.crc = rec_crc(seg + pos, h.len);
 		memcpy(seg + pos, &h.crc, 4);
@@ -127,8 +130,9 @@ static const uint8_t *take(const uint8_t **p, const uint8_t *end, size_t *len)
 	return b;
 }
 
-static void make_segment(struct file *f, uint64_t seq, uint64_t first, const uint8_t *hdr, size_t hdr_len,
-			 const uint8_t *body, size_t body_len, unsigned flags)
+/* version 1 or 2; flags & 128: a recycled segment (version 2). */
+static void make_segment(struct file *f, uint32_t version, uint64_t seq, uint64_t first, const uint8_t *hdr,
+			 size_t hdr_len, const uint8_t *body, size_t body_len, unsigned flags)
 {
 	size_t size = (size_t)round_up(WAL_BLOCK_SIZE + body_len, WAL_BLOCK_SIZE);
 	if (size < 2 * WAL_BLOCK_SIZE)
@@ -142,10 +146,11 @@ static void make_segment(struct file *f, uint64_t seq, uint64_t first, const uin
 	if (flags & 16)
 		memcpy(f->data, hdr, hdr_len);
 	else
-		wal_seg_header(f->data, seq, first, size);
+		wal_seg_header(f->data, version, seq, first, size,
+			       version > 1 && (flags & 128) ? SEG_FLAG_RECYCLED : 0);
 	memcpy(f->data + WAL_BLOCK_SIZE, body, body_len);
 	if (flags & 2)
-		repair_records(f->data, size);
+		repair_records(f->data, size, rec_tag(version, seq));
 }
 
 static void make_meta(struct file *f, const uint8_t *slots, size_t len, unsigned flags)
@@ -218,6 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned flags = data[0];
 	bool readonly = (flags & 1) || !have_ring;
 	uint64_t first1 = 1 + data[1] % 16, first2 = first1 + data[2] % 16;
+	uint32_t version = data[1] & 128 ? 1 : SEG_VERSION;
 	struct file files[MAX_FILES];
 	size_t nf = 0;
 
@@ -233,12 +239,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t h1 = (flags & 16) ? SEG_HDR_LEN : 0, h2 = h1;
 	const uint8_t *hdr1 = take(&p, end, &h1);
 	const uint8_t *b1 = take(&p, end, &n1);
-	make_segment(&files[nf++], 1, first1, hdr1, h1, b1, n1, flags);
+	make_segment(&files[nf++], version, 1, first1, hdr1, h1, b1, n1, flags);
 	if (flags & 4) {
 		const uint8_t *hdr2 = take(&p, end, &h2);
 		size_t n2 = SEG_MAX;
 		const uint8_t *b2 = take(&p, end, &n2);
-		make_segment(&files[nf++], 2, first2, hdr2, h2, b2, n2, flags);
+		make_segment(&files[nf++], version, 2, first2, hdr2, h2, b2, n2, flags);
 	}
 	if (flags & 32) {
 		struct file *t = &files[nf++];

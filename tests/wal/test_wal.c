@@ -207,7 +207,8 @@ struct recinfo {
 	uint64_t index, off, end;
 };
 
-/* Records (padding excluded) of a segment file, in order. */
+/* Records (padding excluded) of a segment file, in order, up to the first
+ * zero header or record of another segment. */
 static size_t seg_records(const char *path, struct recinfo *out, size_t max)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -220,13 +221,21 @@ static size_t seg_records(const char *path, struct recinfo *out, size_t max)
 	m = malloc((size_t)st.st_size);
 	ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
 	close(fd);
+	/* Version 2 records carry the low half of the segment's sequence:
+	 * those without it are a recycled file's older contents. */
+	uint32_t version, tag;
+	uint64_t seq;
+	memcpy(&version, m + 8, 4);
+	memcpy(&seq, m + 16, 8);
+	tag = version == 1 ? 0 : (uint32_t)seq;
 	for (uint64_t pos = 4096; pos + 32 <= (uint64_t)st.st_size;) {
-		uint32_t crc, len;
+		uint32_t crc, len, rtag;
 		uint64_t index;
 		memcpy(&crc, m + pos, 4);
 		memcpy(&len, m + pos + 4, 4);
 		memcpy(&index, m + pos + 8, 8);
-		if (!crc && !len && !index)
+		memcpy(&rtag, m + pos + 28, 4);
+		if ((!crc && !len && !index) || rtag != tag)
 			break;
 		/* end: of the checksummed bytes; the 0..7 alignment bytes after
 		 * them are not needed to read the record. */
@@ -774,6 +783,7 @@ static void trace_drain(struct fx *f, char *out, size_t len)
 }
 
 #define SEG(seq, first) "00000000000000" seq "-00000000000000" first ".seg"
+#define SPARE(seq, first) "00000000000000" seq "-00000000000000" first ".spare"
 
 START_TEST(test_io_trace)
 {
@@ -805,11 +815,24 @@ START_TEST(test_io_trace)
 	trace_drain(&f, t, sizeof(t));
 	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("02", "14")
 			    "+ fsync-dir | writev-dsync");
-	/* Compaction: unlink, then sync the directory, before on_compacted. */
+	/* Compaction: the segment becomes a spare, then the directory is
+	 * synced, before on_compacted. */
 	ck_assert_int_eq(wal_compact(f.w, 20), 1);
 	trace_drain(&f, t, sizeof(t));
-	ck_assert_str_eq(t, "unlinkat:" SEG("01", "01") "++ fsync-dir");
+	ck_assert_str_eq(t, "renameat:" SEG("01", "01") ">" SPARE("01", "01") "++ fsync-dir");
 	ck_assert_uint_eq(f.compacted_calls, 1);
+	/* The next segment reuses it: no O_CREAT, no fallocate, a header, and
+	 * renamed into place. */
+	ck_assert_int_eq(wal_truncate(f.w, 21), 0);
+	append_range(&f, 21, 21, 2);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "openat:" SPARE("01", "01") " | write+ fsync+ renameat:" SPARE("01", "01") ">"
+			    SEG("03", "15") "+ fsync-dir | writev-dsync");
+	/* Superseded by the truncation, and kept as a spare in turn. */
+	ck_assert_int_eq(wal_compact(f.w, 21), 1);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "renameat:" SEG("02", "14") ">" SPARE("02", "14") "++ fsync-dir");
 	/* Term and vote: one slot written, linked fdatasync. */
 	ck_assert_int_eq(wal_meta_set(f.w, 2, "n1"), 0);
 	trace_drain(&f, t, sizeof(t));
@@ -818,10 +841,27 @@ START_TEST(test_io_trace)
 	/* Linked fdatasync mode: the write, then the sync, linked. */
 	f.cfg.sync = WAL_SYNC_FSYNC;
 	ck_assert_int_eq(fx_open(&f), 0);
-	append_range(&f, 23, 30, 0);
+	append_range(&f, 22, 30, 2);
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	trace_drain(&f, t, sizeof(t));
-	ck_assert_str_eq(t, "writev+ fdatasync");
+	/* After a restart a recycled segment is not appended to (recovery
+	 * cannot tell what follows its log from a torn batch): a new one,
+	 * from a spare, then the batch. */
+	ck_assert_str_eq(t, "openat:" SPARE("02", "14") " | write+ fsync+ renameat:" SPARE("02", "14") ">"
+			    SEG("04", "16") "+ fsync-dir | writev+ fdatasync");
+	fx_close(&f);
+	/* No spares: compaction unlinks. */
+	f.cfg.spare_segments = -1;
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_int_eq(wal_truncate(f.w, 25), 0);
+	append_range(&f, 25, 25, 3);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("05", "19")
+			    "+ fsync-dir | writev+ fdatasync");
+	ck_assert_int_eq(wal_compact(f.w, 25), 2);
+	trace_drain(&f, t, sizeof(t));
+	ck_assert_str_eq(t, "unlinkat:" SEG("03", "15") "++ unlinkat:" SEG("04", "16") "++ fsync-dir");
 	fx_fini(&f);
 }
 END_TEST
@@ -917,12 +957,18 @@ END_TEST
 /* --- roll-over and compaction ---------------------------------------------- */
 
 /* 64 KiB segments; entries up to 400 bytes: ~200 entries per segment. */
+static void fill_segments_from(struct fx *f, uint64_t from, uint64_t n, unsigned per_batch,
+			       unsigned gen)
+{
+	for (uint64_t i = from; i <= n; i += per_batch) {
+		uint64_t to = i + per_batch - 1 < n ? i + per_batch - 1 : n;
+		append_durable(f, i, to, gen);
+	}
+}
+
 static void fill_segments(struct fx *f, uint64_t n, unsigned per_batch)
 {
-	for (uint64_t i = 1; i <= n; i += per_batch) {
-		uint64_t to = i + per_batch - 1 < n ? i + per_batch - 1 : n;
-		append_durable(f, i, to, 0);
-	}
+	fill_segments_from(f, 1, n, per_batch, 0);
 }
 
 static long rss_file_kib(void)
@@ -1109,6 +1155,14 @@ START_TEST(test_pinned_segment_outlives_compaction)
 	append_durable(&f, 800, 810, 1);
 	ck_assert_int_eq(wal_entry_get(f.w, 2000, &e), -ENOENT);
 	check_entry(&f, 805, 1);
+	ck_assert_mem_eq(late.data, want_late, len_late);
+	/* Pinned segments never become spares: enough new segments to use up
+	 * every spare are written, and the pinned bytes are still there. */
+	fill_segments_from(&f, 811, 3000, 50, 1);
+	ck_assert_int_gt(wal_compact(f.w, 2900), WAL_DEFAULT_SPARES);
+	fx_drain(&f);
+	fill_segments_from(&f, 3001, 5000, 50, 1);
+	ck_assert_mem_eq(old.data, want_old, len_old);
 	ck_assert_mem_eq(late.data, want_late, len_late);
 
 	fx_close(&f);
@@ -1414,7 +1468,7 @@ static void expect_cut(struct fx *c, const struct recinfo *r, size_t nr, uint64_
 	ck_assert_msg(fx_open(c) == 0, "cut %" PRIu64 ": open failed: %s", cut, c->open_err.detail);
 	ck_assert_msg(c->rec.last_index == expect, "cut %" PRIu64 ": last %" PRIu64 " want %" PRIu64,
 		      cut, c->rec.last_index, expect);
-	check_range(c, 1, expect, 0);
+	check_range(c, c->rec.first_index, expect, 0);
 	fx_close(c);
 	ck_assert_int_eq(fx_open(c), 0);
 	ck_assert(!c->rec.torn);
@@ -1655,7 +1709,9 @@ END_TEST
  * are acknowledged, plus `delay_us`, so that the kill lands at varied
  * instants: mid-batch, between write and fdatasync, mid segment creation.
  * Nothing acknowledged may be missing, and the log must go on. */
-static void sigkill_run(uint64_t after, unsigned delay_us)
+/* compact: the child compacts behind itself as a node does after each
+ * snapshot, so that it keeps writing into recycled segments. */
+static void sigkill_run(uint64_t after, unsigned delay_us, bool compact)
 {
 	struct fx f;
 	int pfd[2];
@@ -1681,6 +1737,8 @@ static void sigkill_run(uint64_t after, unsigned delay_us)
 				_exit(4);
 			if (ring_step(&cf->ring) < 0)
 				_exit(5);
+			if (compact && cf->durable > 1200 && wal_compact(cf->w, cf->durable - 800) < 0)
+				_exit(7);
 			if (cf->durable > told) {
 				told = cf->durable;
 				if (write(pfd[1], &told, sizeof(told)) != sizeof(told))
@@ -1708,13 +1766,14 @@ static void sigkill_run(uint64_t after, unsigned delay_us)
 		fprintf(stderr, "sigkill after %" PRIu64 " + %u us: acked %" PRIu64 " recovered %" PRIu64
 			" torn %d (%" PRIu64 " bytes) stale %u segments %u\n", after, delay_us, acked,
 			last, f.rec.torn, f.rec.torn_bytes, f.rec.stale_files, f.rec.segments);
-	check_range(&f, 1, last, 0);
+	ck_assert(compact ? f.rec.first_index > 1 : f.rec.first_index == 1);
+	check_range(&f, f.rec.first_index, last, 0);
 	append_durable(&f, last + 1, last + 30, 0);
 	ck_assert_uint_eq(f.durable, last + 30);
 	fx_close(&f);
 	ck_assert_int_eq(fx_open(&f), 0);
 	ck_assert(!f.rec.torn);
-	check_range(&f, 1, last + 30, 0);
+	check_range(&f, f.rec.first_index, last + 30, 0);
 	fx_fini(&f);
 }
 
@@ -1723,17 +1782,438 @@ START_TEST(test_crash_sigkill)
 	static const struct {
 		uint64_t after;
 		unsigned delay_us;
-	} runs[] = { { 1, 0 }, { 500, 0 }, { 900, 70 }, { 2000, 150 }, { 3000, 0 }, { 3000, 400 },
-		     { 4500, 1000 } };
+		bool compact;
+	} runs[] = { { 1, 0, false },	 { 500, 0, false },   { 900, 70, false },  { 2000, 150, false },
+		     { 3000, 0, false },	 { 3000, 400, false }, { 4500, 1000, false }, { 3000, 0, true },
+		     { 4500, 300, true }, { 6000, 1000, true },  { 8000, 150, true } };
 
 	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
-		sigkill_run(runs[i].after, runs[i].delay_us);
+		sigkill_run(runs[i].after, runs[i].delay_us, runs[i].compact);
 }
 END_TEST
 
-/* --- errors ------------------------------------------------------------------ */
+/* --- spares: recycled segments ------------------------------------------- */
+
+static size_t count_suffix(const char *dir, const char *suffix)
+{
+	struct dirent **v;
+	int n = scandir(dir, &v, NULL, alphasort);
+	size_t k = 0, sl = strlen(suffix);
+
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(v[i]->d_name);
+		k += l > sl && !strcmp(v[i]->d_name + l - sl, suffix);
+		free(v[i]);
+	}
+	free(v);
+	return k;
+}
+
+static ino_t ino_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t *m;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	m = malloc((size_t)st.st_size + 1);
+	ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return m;
+}
+
+static void spit(const char *path, const uint8_t *m, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, m, len, 0), (ssize_t)len);
+	close(fd);
+}
+
+/* Header flags (1: recycled) of a segment file. */
+static uint32_t seg_flags(const char *path)
+{
+	size_t len;
+	uint8_t *m = slurp(path, &len);
+	uint32_t flags;
+
+	memcpy(&flags, m + 40, 4);
+	free(m);
+	return flags;
+}
+
+/* Where the log of a segment ends: after its last record with the segment's
+ * tag, padding included. */
+static uint64_t seg_log_end(const char *path)
+{
+	size_t len;
+	uint8_t *m = slurp(path, &len);
+	uint64_t seq, pos = 4096;
+	uint32_t tag;
+
+	memcpy(&seq, m + 16, 8);
+	tag = (uint32_t)seq;
+	while (pos + 32 <= len) {
+		uint32_t rlen, rtag;
+		memcpy(&rlen, m + pos + 4, 4);
+		memcpy(&rtag, m + pos + 28, 4);
+		if (rtag != tag || rlen > len - pos - 32)
+			break;
+		pos += (32 + rlen + 7) & ~7ull;
+	}
+	free(m);
+	return pos;
+}
+
+/* Compaction keeps up to WAL_DEFAULT_SPARES removed segments as spares,
+ * and new segments are made from them (the same files: inodes), with the
+ * "recycled" header flag; only then are files created again. */
+START_TEST(test_spares_reused)
+{
+	struct fx f;
+	char names[64][64], p[512];
+	ino_t old[64];
+	size_t nold, n;
+	uint64_t next = 3001;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 3000, 50);
+	nold = list_segs(f.dir, names, 64);
+	ck_assert_uint_gt(nold, WAL_DEFAULT_SPARES + 2);
+	for (size_t i = 0; i < nold; i++) {
+		path_of(p, &f, names[i]);
+		old[i] = ino_of(p);
+	}
+	ck_assert_int_eq(wal_compact(f.w, 3001), (int)nold - 1);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.compacted_calls, 1);
+	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), WAL_DEFAULT_SPARES);
+	ck_assert_uint_eq(list_segs(f.dir, names, 64), 1);
+	while (list_segs(f.dir, names, 64) < 1 + WAL_DEFAULT_SPARES + 1) {
+		append_durable(&f, next, next + 49, 0);
+		next += 50;
+	}
+	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), 0);
+	n = list_segs(f.dir, names, 64);
+	for (size_t i = 1; i < n; i++) {
+		bool reused = false;
+		path_of(p, &f, names[i]);
+		for (size_t k = 0; k < nold; k++)
+			reused |= ino_of(p) == old[k];
+		/* (a new file may get a freed inode number) */
+		if (i < n - 1)
+			ck_assert(reused);
+		ck_assert_uint_eq(seg_flags(p), i < n - 1 ? 1 : 0);
+	}
+	check_range(&f, wal_first_index(f.w), next - 1, 0);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert(!f.rec.torn);
+	ck_assert_uint_eq(f.rec.last_index, next - 1);
+	check_range(&f, wal_first_index(f.w), next - 1, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+/* A log that ends in a recycled segment: the file's older records follow
+ * it, even one that would fit as the next entry if its tag were not
+ * checked. A restart takes none of them, reports no torn tail, and starts
+ * the next append in a new segment. Spares survive restarts (readonly
+ * opens leave them alone); surplus ones and ones of the wrong size go. */
+START_TEST(test_recycled_segment_restart)
+{
+	struct fx f;
+	char names[64][64], p[512];
+	uint8_t rec[64] = { 0 };
+	uint64_t last, end, next;
+	uint32_t crc, len = 16, tag, blk;
+	size_t n;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 1500, 50);
+	ck_assert_int_gt(wal_compact(f.w, 1501), WAL_DEFAULT_SPARES);
+	fx_drain(&f);
+	append_durable(&f, 1501, 1540, 0); /* into a recycled segment */
+	last = 1540;
+	fx_close(&f);
+	n = list_segs(f.dir, names, 64);
+	ck_assert_uint_eq(n, 2);
+	path_of(p, &f, names[1]);
+	ck_assert_uint_eq(seg_flags(p), 1);
+	/* Forge an older record right after the log: index last + 1, a valid
+	 * CRC, another segment's tag. */
+	end = seg_log_end(p);
+	ck_assert_uint_eq(end % 4096, 0);
+	{
+		uint64_t idx = last + 1, term = 10, seq;
+		size_t flen;
+		uint8_t *m = slurp(p, &flen);
+		memcpy(&seq, m + 16, 8);
+		free(m);
+		tag = (uint32_t)seq + 7;
+		blk = (uint32_t)(end / 4096);
+		memcpy(rec + 4, &len, 4);
+		memcpy(rec + 8, &idx, 8);
+		memcpy(rec + 16, &term, 8);
+		memcpy(rec + 24, &blk, 4);
+		memcpy(rec + 28, &tag, 4);
+		crc = wal_crc32c(0, rec + 4, 28 + len);
+		memcpy(rec, &crc, 4);
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+		ck_assert_int_eq(pwrite(fd, rec, 32 + len, (off_t)end), 32 + (ssize_t)len);
+		close(fd);
+	}
+	uint32_t digest = dir_digest(f.dir);
+	{
+		struct wal_config ro = f.cfg;
+		struct wal_recovery rr;
+		struct wal *w;
+		ro.readonly = true;
+		ro.ring = NULL;
+		ck_assert_int_eq(wal_open(&ro, &w, &rr, NULL), 0);
+		ck_assert_uint_eq(rr.last_index, last);
+		wal_close(w);
+		ck_assert_uint_eq(dir_digest(f.dir), digest);
+	}
+	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), WAL_DEFAULT_SPARES - 1);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert(!f.rec.torn);
+	ck_assert_uint_eq(f.rec.last_index, last);
+	check_range(&f, 1500, last, 0);
+	/* The next append goes into a new segment (from a spare). */
+	append_durable(&f, last + 1, last + 5, 1);
+	ck_assert_uint_eq(list_segs(f.dir, names, 64), 3);
+	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), WAL_DEFAULT_SPARES - 2);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, last + 5);
+	check_range(&f, last + 1, last + 5, 1);
+	fx_close(&f);
+	/* One spare cut short, and room for one: the others go. */
+	n = 0;
+	{
+		struct dirent **v;
+		int k = scandir(f.dir, &v, NULL, alphasort);
+		for (int i = 0; i < k; i++) {
+			if (strstr(v[i]->d_name, ".spare") && !n++) {
+				path_of(p, &f, v[i]->d_name);
+				ck_assert_int_eq(truncate(p, 4096), 0);
+			}
+			free(v[i]);
+		}
+		free(v);
+	}
+	ck_assert_uint_eq(n, WAL_DEFAULT_SPARES - 2);
+	f.cfg.spare_segments = 1;
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), 1);
+	ck_assert_int_lt(stat(p, &(struct stat){ 0 }), 0);
+	fx_close(&f);
+	f.cfg.spare_segments = -1;
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), 0);
+	ck_assert_uint_eq(f.rec.last_index, last + 5);
+	next = last + 6;
+	append_durable(&f, next, next + 3, 1);
+	fx_fini(&f);
+}
+END_TEST
+
+/* A log of several segments whose last one is recycled and holds several
+ * batches; *old gets that file's contents from before its reuse. */
+static size_t recycled_log(struct fx *f, char names[][64], struct recinfo *last_recs,
+			   size_t *ret_nlast, uint64_t *ret_before_last, uint8_t **old, size_t *old_len)
+{
+	char p[512];
+	uint8_t *spare[WAL_MAX_SPARES];
+	size_t spare_len[WAL_MAX_SPARES], ns = 0, n;
+	ino_t spare_ino[WAL_MAX_SPARES];
+	struct dirent **v;
+	int k;
+
+	ck_assert_int_eq(fx_open(f), 0);
+	fill_segments(f, 500, 23);
+	ck_assert_int_gt(wal_compact(f->w, 501), 0);
+	fx_drain(f);
+	k = scandir(f->dir, &v, NULL, alphasort);
+	for (int i = 0; i < k; i++) {
+		if (strstr(v[i]->d_name, ".spare")) {
+			path_of(p, f, v[i]->d_name);
+			spare_ino[ns] = ino_of(p);
+			spare[ns] = slurp(p, &spare_len[ns]);
+			ns++;
+		}
+		free(v[i]);
+	}
+	free(v);
+	ck_assert_uint_gt(ns, 0);
+	for (;;) {
+		uint64_t next = wal_last_index(f->w) + 1;
+		append_durable(f, next, next + 22, 0);
+		n = list_segs(f->dir, names, 64);
+		path_of(p, f, names[n - 1]);
+		*ret_nlast = seg_records(p, last_recs, 1024);
+		if (n > 1 && *ret_nlast >= 60)
+			break;
+	}
+	fx_close(f);
+	ck_assert_uint_eq(seg_flags(p), 1);
+	*old = NULL;
+	for (size_t i = 0; i < ns; i++) {
+		if (spare_ino[i] == ino_of(p)) {
+			*old = spare[i];
+			*old_len = spare_len[i];
+		} else {
+			free(spare[i]);
+		}
+	}
+	ck_assert_ptr_nonnull(*old);
+	*ret_before_last = last_recs[0].index - 1;
+	return n;
+}
+
+/* A crash in the middle of a write into a recycled segment leaves new
+ * bytes up to some offset and the file's older ones after it. At every
+ * offset the log ends at the last whole record before it, and the older
+ * records are never taken for new ones. */
+START_TEST(test_crash_recycled_segment_cut)
+{
+	struct fx f, c;
+	char names[64][64], p[512];
+	struct recinfo r[1024];
+	size_t n, nr, old_len = 0, len;
+	uint64_t before, end;
+	uint8_t *old, *now;
+
+	fx_init(&f, 64 << 10);
+	n = recycled_log(&f, names, r, &nr, &before, &old, &old_len);
+	path_of(p, &f, names[n - 1]);
+	now = slurp(p, &len);
+	ck_assert_uint_eq(len, old_len);
+	end = r[nr - 1].end;
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[n - 1]);
+	for (uint64_t cut = end + 64, k = 0; cut >= 4096; cut -= (cut < 4400 || cut > end - 300) ? 1 : 97, k++) {
+		uint8_t *mix = malloc(len);
+		memcpy(mix, now, cut);
+		memcpy(mix + cut, old + cut, len - cut);
+		if (k % 40 == 0) {
+			clone_drop(&c);
+			clone_log(&f, &c, names, n);
+		}
+		spit(p, mix, len);
+		free(mix);
+		expect_cut(&c, r, nr, before, cut, k % 40 == 39);
+	}
+	clone_drop(&c);
+	/* The report: cut in the middle of a record of the segment. */
+	clone_log(&f, &c, names, n);
+	{
+		uint8_t *mix = malloc(len);
+		memcpy(mix, now, r[5].off + 40);
+		memcpy(mix + r[5].off + 40, old + r[5].off + 40, len - r[5].off - 40);
+		spit(p, mix, len);
+		free(mix);
+	}
+	ck_assert_int_eq(fx_open(&c), 0);
+	ck_assert(c.rec.torn);
+	ck_assert_str_eq(c.rec.torn_file, names[n - 1]);
+	ck_assert_uint_eq(c.rec.torn_offset, r[5].off);
+	ck_assert_uint_ge(c.rec.torn_bytes, 32);
+	ck_assert_uint_eq(c.rec.last_index, r[4].index);
+	fx_close(&c);
+	clone_drop(&c);
+	/* Record 3 damaged, with later batches of the segment after it:
+	 * corruption; damage among the older records after the log is not. */
+	clone_log(&f, &c, names, n);
+	flip_bit(p, r[3].off + 50);
+	expect_corrupt(&c, names[n - 1], r[3].off, "later batches");
+	clone_drop(&c);
+	clone_log(&f, &c, names, n);
+	flip_bit(p, end + 4096 + 50);
+	flip_bit(p, len - 100);
+	ck_assert_int_eq(fx_open(&c), 0);
+	ck_assert(!c.rec.torn);
+	ck_assert_uint_eq(c.rec.last_index, r[nr - 1].index);
+	fx_close(&c);
+	clone_drop(&c);
+	free(old);
+	free(now);
+	fx_fini(&f);
+}
+END_TEST
+
+/* Segments of format version 1 (no tags, no flags) still open, and the WAL
+ * goes on appending into the last one in that format. */
+START_TEST(test_version1_segments)
+{
+	struct fx f;
+	char names[64][64], p[512];
+	struct recinfo r[1024];
+	size_t n, nr, len;
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 600, 23);
+	fx_close(&f);
+	n = list_segs(f.dir, names, 64);
+	ck_assert_uint_gt(n, 1);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t one = 1, zero = 0, crc;
+		uint64_t pos = 4096;
+		path_of(p, &f, names[i]);
+		uint8_t *m = slurp(p, &len);
+		uint64_t end = seg_log_end(p);
+		memcpy(m + 8, &one, 4);
+		memcpy(m + 40, &zero, 4);
+		crc = wal_crc32c(0, m, 44);
+		memcpy(m + 44, &crc, 4);
+		while (pos < end) {
+			uint32_t rlen;
+			memcpy(&rlen, m + pos + 4, 4);
+			memcpy(m + pos + 28, &zero, 4);
+			crc = wal_crc32c(0, m + pos + 4, 28 + rlen);
+			memcpy(m + pos, &crc, 4);
+			pos += (32 + rlen + 7) & ~7ull;
+		}
+		spit(p, m, len);
+		free(m);
+	}
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert(!f.rec.torn);
+	ck_assert_uint_eq(f.rec.last_index, 600);
+	check_range(&f, 1, 600, 0);
+	append_durable(&f, 601, 640, 1);
+	ck_assert_uint_eq(list_segs(f.dir, names, 64), n);
+	fx_close(&f);
+	path_of(p, &f, names[n - 1]);
+	nr = seg_records(p, r, 1024);
+	ck_assert_uint_eq(r[nr - 1].index, 640);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 640);
+	check_range(&f, 1, 600, 0);
+	check_range(&f, 601, 640, 1);
+	fx_fini(&f);
+}
+END_TEST
 
 #ifdef WAL_FAILPOINTS
+/* --- errors ------------------------------------------------------------------ */
+
 /* One durable entry, so the segment exists and later counts are ours. */
 static void one_entry(struct fx *f)
 {
@@ -1941,18 +2421,21 @@ START_TEST(test_meta_short_write_and_eagain_resubmitted)
 }
 END_TEST
 
-/* Compaction: an unlink or the directory fsync after it failing is fatal,
- * and on_compacted is not called. */
+/* Compaction: an unlink, a rename to a spare or the directory fsync after
+ * them failing is fatal, and on_compacted is not called. */
 START_TEST(test_compaction_errors_are_fatal)
 {
 	static const struct {
 		enum wal_fp fp;
 		const char *op;
-	} cases[] = { { WAL_FP_UNLINK, "unlink" }, { WAL_FP_FSYNC, "fsync" } };
+		int spares;
+	} cases[] = { { WAL_FP_UNLINK, "unlink", -1 }, { WAL_FP_RENAME, "rename", 0 },
+		      { WAL_FP_FSYNC, "fsync", 0 } };
 
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < 3; k++) {
 		struct fx f;
 		fx_init(&f, 64 << 10);
+		f.cfg.spare_segments = cases[k].spares;
 		ck_assert_int_eq(fx_open(&f), 0);
 		fill_segments(&f, 800, 50);
 		f.err_calls = 0;
@@ -2203,6 +2686,10 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_crash_bit_flip_last_segment_acknowledged);
 	tcase_add_test(tc, test_crash_middle_segment_deleted);
 	tcase_add_test(tc, test_crash_sigkill);
+	tcase_add_test(tc, test_spares_reused);
+	tcase_add_test(tc, test_recycled_segment_restart);
+	tcase_add_test(tc, test_crash_recycled_segment_cut);
+	tcase_add_test(tc, test_version1_segments);
 #ifdef WAL_FAILPOINTS
 	tcase_add_test(tc, test_fsync_error_is_fatal);
 	tcase_add_test(tc, test_write_error_is_fatal);
