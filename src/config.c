@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "wal/wal.h"
+
 enum opt_type {
 	OPT_STRING,
 	OPT_PORT,
@@ -59,7 +61,8 @@ static const struct option_def options[] = {
 	  "election timeout, drawn from [MS, 2*MS) (default 150)" },
 	{ "snapshot-threshold", OPT_UINT, F(snapshot_threshold), 0, UINT64_MAX, "N",
 	  "log entries before a snapshot is taken; 0 never (default 10000)" },
-	{ "segment-size", OPT_SIZE, F(segment_size), 1 * MiB, 4 * GiB, "BYTES", "WAL segment size (default 64M)" },
+	{ "segment-size", OPT_SIZE, F(segment_size), 1 * MiB, 1 * GiB, "BYTES",
+	  "WAL segment size, a multiple of 4K (default 64M)" },
 	{ "max-append-entries", OPT_UINT, F(max_append_entries), 1, 1000000, "N",
 	  "entries per AppendEntries request (default 2000, as goraft)" },
 	{ "max-append-bytes", OPT_SIZE, F(max_append_bytes), 4 * KiB, 1 * GiB, "BYTES",
@@ -316,6 +319,9 @@ static int validate(struct config *cfg, char *err, size_t err_len)
 {
 	if (!cfg->data_dir || !*cfg->data_dir)
 		return failf(err, err_len, "Data path argument required (raftd [options] DATA_DIR)");
+	if (cfg->segment_size % WAL_BLOCK_SIZE)
+		return failf(err, err_len, "segment-size (%" PRIu64 ") must be a multiple of %u",
+			     cfg->segment_size, WAL_BLOCK_SIZE);
 	if (cfg->election_timeout_ms < 2 * cfg->heartbeat_ms)
 		return failf(err, err_len,
 			     "election-timeout-ms (%u) must be at least twice heartbeat-ms (%u), or followers "

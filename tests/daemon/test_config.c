@@ -78,6 +78,8 @@ static const struct {
 	{ "raftd -join http://h:1 /d", "join \"http://h:1\" must be HOST:PORT" },
 	{ "raftd --advertise h:1 /d", "advertise URL \"h:1\" must be http://HOST:PORT" },
 	{ "raftd --segment-size 12X /d", "expected a size" },
+	{ "raftd --segment-size 2G /d", "invalid value \"2G\" for flag -segment-size: must be from 1048576 to 1073741824" },
+	{ "raftd --segment-size 1048577 /d", "segment-size (1048577) must be a multiple of 4096" },
 	{ "raftd --log-level loud /d", "invalid value \"loud\" for flag -log-level" },
 	{ "raftd --forward-writes=maybe /d", "expected true or false" },
 	{ "raftd --config /nonexistent/raftd.conf /d", "cannot read config file /nonexistent/raftd.conf" },
