@@ -39,6 +39,7 @@ struct config {
 	uint32_t election_timeout_ms;
 	uint64_t snapshot_threshold;   /* entries in the log before a snapshot */
 	uint64_t segment_size;         /* WAL segment bytes */
+	uint32_t wal_spare_segments;   /* compacted segments kept for reuse */
 	uint32_t max_append_entries;   /* per AppendEntries request (goraft: 2000) */
 	uint64_t max_append_bytes;
 	uint32_t max_inflight_appends; /* per raftd peer; goraft peers get 1 */

@@ -2859,6 +2859,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 
 	struct wal_config wc = {
 		.dir = n->dir_wal, .ring = &n->loop.ring, .segment_size = cfg->segment_size, .ctx = n,
+		.spare_segments = cfg->wal_spare_segments ? (int)cfg->wal_spare_segments : -1,
 		.on_durable = on_wal_durable, .on_meta = on_wal_meta, .on_compacted = on_wal_compacted,
 		.on_error = on_wal_error,
 	};

@@ -80,6 +80,7 @@ static const struct {
 	{ "raftd --segment-size 12X /d", "expected a size" },
 	{ "raftd --segment-size 2G /d", "invalid value \"2G\" for flag -segment-size: must be from 1048576 to 1073741824" },
 	{ "raftd --segment-size 1048577 /d", "segment-size (1048577) must be a multiple of 4096" },
+	{ "raftd --wal-spare-segments 17 /d", "invalid value \"17\" for flag -wal-spare-segments: must be from 0 to 16" },
 	{ "raftd --log-level loud /d", "invalid value \"loud\" for flag -log-level" },
 	{ "raftd --forward-writes=maybe /d", "expected true or false" },
 	{ "raftd --config /nonexistent/raftd.conf /d", "cannot read config file /nonexistent/raftd.conf" },
