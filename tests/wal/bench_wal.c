@@ -903,7 +903,7 @@ int main(int argc, char **argv)
 			       : rows[k].raw == RAW_PWRITE_OVER  ? "pwrite, overwrite"
 								 : "io_uring RWF_DSYNC",
 			       x.raw_mbs, x.wal_p50 * 1e3, x.wal_epb, x.wal_cpu * 1e6, x.wal_bt * 1e6);
-			if (rows[k].mode == DEFAULT_SYNC && rows[k].raw == RAW_PWRITE)
+			if (rows[k].mode == DEFAULT_SYNC && rows[k].raw == RAW_PWRITE && !rows[k].steady)
 				bw = x;
 			if (rows[k].raw == RAW_PWRITE_FRESH)
 				bw_fresh = x;
