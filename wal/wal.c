@@ -299,30 +299,39 @@ static void fail(struct wal *w, int err, const char *op, const char *file, uint6
 
 /* --- batch buffers ------------------------------------------------------ */
 
-static struct wal_buf *buf_new(size_t cap)
+static struct wal_buf *buf_new(size_t cap, bool huge)
 {
 	struct wal_buf *b = calloc(1, sizeof(*b));
 
 	if (!b)
 		return NULL;
-	if (posix_memalign((void **)&b->data, WAL_BLOCK_SIZE, cap)) {
+	if (huge)
+		cap = HUGE_BUF_SIZE;
+	if (posix_memalign((void **)&b->data, huge ? HUGE_BUF_SIZE : WAL_BLOCK_SIZE, cap)) {
 		free(b);
 		return NULL;
 	}
+	/* Before the first touch; where THP is off this changes nothing. */
+	if (huge)
+		(void)madvise(b->data, cap, MADV_HUGEPAGE);
 	b->cap = cap;
+	b->huge = huge;
 	b->refs = 1;
 	return b;
 }
 
-/* A batch buffer of at least cap bytes: from the pool if it has the size. */
-static struct wal_buf *buf_get(struct wal *w, size_t cap)
+/* A batch buffer of at least cap bytes: from a pool if it has the size. */
+static struct wal_buf *buf_get(struct wal *w, size_t cap, bool huge)
 {
-	struct wal_buf *b = w->pool;
+	struct wal_buf **pool = huge ? &w->hpool : &w->pool, *b = *pool;
 
-	if (cap != w->batch_size || !b)
-		return buf_new(cap);
-	w->pool = b->next;
-	w->npool--;
+	if (huge ? !b : cap > w->batch_size || !b)
+		return buf_new(cap > w->batch_size ? cap : w->batch_size, huge);
+	*pool = b->next;
+	if (huge)
+		w->nhpool--;
+	else
+		w->npool--;
 	b->refs = 1;
 	b->closed = b->sealed = false;
 	b->used = b->crc_pos = 0;
@@ -336,10 +345,16 @@ static struct wal_buf *buf_get(struct wal *w, size_t cap)
  * A buffer someone else still holds (wal_buf_ref) is never reused. */
 static void buf_put(struct wal *w, struct wal_buf *b)
 {
-	if (b->refs == 1 && b->cap == w->batch_size && w->npool < BUF_POOL_MAX) {
+	if (b->refs == 1 && !b->huge && b->cap == w->batch_size && w->npool < BUF_POOL_MAX) {
 		b->next = w->pool;
 		w->pool = b;
 		w->npool++;
+		return;
+	}
+	if (b->refs == 1 && b->huge && b->cap == HUGE_BUF_SIZE && w->nhpool < HUGE_POOL_MAX) {
+		b->next = w->hpool;
+		w->hpool = b;
+		w->nhpool++;
 		return;
 	}
 	wal_buf_unref(b);
@@ -474,7 +489,7 @@ static int buf_cut(struct wal *w, struct wal_buf **bp, uint64_t i)
 	size_t used = b->offs[keep];
 
 	if (b->refs > 1) {
-		nb = buf_get(w, b->cap);
+		nb = buf_get(w, b->cap, b->huge);
 		if (!nb)
 			return -ENOMEM;
 		if (nb->offs_cap < keep) {
@@ -553,7 +568,11 @@ int wal_reserve(struct wal *w, uint64_t index, uint64_t term, size_t len, uint8_
 		return -EINVAL;
 	if (!b || b->closed || b->used + rec + PAD_MAX > b->cap) {
 		size_t need = round_up(rec + PAD_MAX, WAL_BLOCK_SIZE);
-		struct wal_buf *nb = buf_get(w, need > w->batch_size ? need : w->batch_size);
+		/* Large entries, or a batch that already filled a buffer; and
+		 * like every buffer, one must fit in an empty segment 4 times. */
+		bool huge = (len >= HUGE_ENTRY_MIN || b) && need <= HUGE_BUF_SIZE &&
+			    HUGE_BUF_SIZE <= w->seg_size / 4;
+		struct wal_buf *nb = buf_get(w, need, huge);
 		/* Linked only with its first entry: no empty buffer in the list. */
 		rv = nb ? buf_push(nb, index, 0) : -ENOMEM;
 		if (rv < 0) {
@@ -1467,6 +1486,11 @@ void wal_close(struct wal *w)
 	while (w->pool) {
 		struct wal_buf *b = w->pool;
 		w->pool = b->next;
+		wal_buf_unref(b);
+	}
+	while (w->hpool) {
+		struct wal_buf *b = w->hpool;
+		w->hpool = b->next;
 		wal_buf_unref(b);
 	}
 	for (size_t i = 0; i < w->nsegs; i++)

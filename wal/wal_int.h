@@ -27,6 +27,15 @@
 #define WAL_RECENT WAL_RECENT_BATCHES
 #define UNLINK_BATCH 8u
 #define BUF_POOL_MAX 8u /* idle batch buffers kept for reuse */
+#define HUGE_POOL_MAX 4u /* ... and idle huge ones */
+/* Huge batch buffers: 2 MiB aligned, with MADV_HUGEPAGE. For batches of
+ * large entries: an O_DIRECT write from physically contiguous memory pins
+ * one page instead of 512 and reaches the device in fewer, larger
+ * segments (on the virtio disk measured, 2 MiB writes from huge pages ran
+ * at 2.7-3.1 GB/s, from 4 KiB pages at 1.0-1.4). Small entries never get
+ * one: a huge page is resident as a whole. */
+#define HUGE_BUF_SIZE (2u << 20)
+#define HUGE_ENTRY_MIN (16u << 10)
 
 static inline uint64_t round_up(uint64_t v, uint64_t to)
 {
@@ -86,6 +95,7 @@ struct wal_buf {
 	unsigned refs;
 	bool closed;       /* takes no more entries */
 	bool sealed;       /* padded to a block boundary */
+	bool huge;         /* HUGE_BUF_SIZE-aligned, MADV_HUGEPAGE */
 	uint8_t *data;     /* WAL_BLOCK_SIZE-aligned (O_DIRECT) */
 	size_t cap, used;
 	size_t crc_pos;    /* records below this have their early CRC */
@@ -193,8 +203,8 @@ struct wal {
 	/* Batch buffers of batch_size that nobody references any more, kept
 	 * for the next batches: a freshly allocated buffer costs a page fault
 	 * and a page clearing per 4 KiB, more than copying the entries in. */
-	struct wal_buf *pool;
-	unsigned npool;
+	struct wal_buf *pool, *hpool; /* batch_size and HUGE_BUF_SIZE buffers */
+	unsigned npool, nhpool;
 	/* The latest durable batches, oldest first, kept for wal_entry_get():
 	 * with O_DIRECT the page cache does not hold what was just written,
 	 * and reading an entry back through the mapping to apply or send it

@@ -642,6 +642,46 @@ START_TEST(test_batches_block_aligned)
 }
 END_TEST
 
+/* A batch of large entries is gathered in huge-page buffers (2 MiB
+ * aligned) and its bytes reach the disk intact. With segments too small to
+ * hold four of them, plain buffers (a huge one would never fit: the WAL
+ * would create segments forever). */
+START_TEST(test_huge_buffers)
+{
+	static uint8_t buf[131072];
+	struct fx f;
+	struct wal_entry e;
+
+	for (int small = 0; small < 2; small++) {
+		fx_init(&f, small ? 4 << 20 : 0);
+		ck_assert_int_eq(fx_open(&f), 0);
+		for (uint64_t i = 1; i <= 300; i += 50) {
+			for (uint64_t k = i; k < i + 50; k++) {
+				big_payload(k, 0, buf, big_len(k));
+				ck_assert_int_eq(wal_append(f.w, k, 1, buf, big_len(k)), 0);
+			}
+			ck_assert_int_eq(wal_flush(f.w), 0);
+			fx_drain(&f);
+			ck_assert_uint_eq(f.durable, i + 49);
+			/* The batch's first entry opens its first buffer: a huge
+			 * one if that entry is large (batches 1, 101, 251). */
+			ck_assert_int_eq(wal_entry_get(f.w, i, &e), 0);
+			ck_assert_ptr_nonnull(e.buf);
+			uintptr_t start = (uintptr_t)e.data - 32;
+			ck_assert_uint_eq(start % 4096, 0);
+			if (!small && big_len(i) >= (16 << 10))
+				ck_assert_uint_eq(start % (2u << 20), 0);
+		}
+		check_big(&f, 1, 300, 0);
+		fx_close(&f);
+		ck_assert_int_eq(fx_open(&f), 0);
+		ck_assert_uint_eq(f.rec.last_index, 300);
+		check_big(&f, 1, 300, 0);
+		fx_fini(&f);
+	}
+}
+END_TEST
+
 /* Batch buffers are reused: a buffer pinned with wal_buf_ref() is not,
  * and no byte of an earlier batch leaks into a later one on disk (every
  * byte outside headers and payloads, i.e. alignment and padding, is 0). */
@@ -2665,6 +2705,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_batches_block_aligned);
 	tcase_add_test(tc, test_buffer_reuse);
+	tcase_add_test(tc, test_huge_buffers);
 	tcase_add_test(tc, test_io_trace);
 	tcase_add_test(tc, test_truncate_then_append);
 	tcase_add_test(tc, test_truncate_in_memory_and_in_flight);
