@@ -149,10 +149,11 @@ static void spare_found(struct wal *w, const char *name, struct wal_recovery *re
 {
 	struct stat st;
 
-	if (w->cfg.readonly)
+	/* Not a file we made: none of our business either. */
+	if (w->cfg.readonly || fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
 		return;
-	if (w->nspares < w->max_spares && !fstatat(w->dirfd, name, &st, 0) &&
-	    (uint64_t)st.st_size == w->seg_size) {
+	if (w->nspares < w->max_spares && (uint64_t)st.st_size == w->seg_size) {
 		snprintf(w->spares[w->nspares++], WAL_NAME_MAX, "%.*s", (int)WAL_NAME_MAX - 1, name);
 		return;
 	}
@@ -184,7 +185,9 @@ static int spares_prune(struct wal *w, struct wal_error *err)
 	rewinddir(d); /* the dup shares list_segments()'s position: the end */
 	while ((de = readdir(d))) {
 		uint64_t seq, first;
-		if (parse_name(de->d_name, &seq, &first) != 1 || is_kept_spare(w, de->d_name))
+		struct stat st;
+		if (parse_name(de->d_name, &seq, &first) != 1 || is_kept_spare(w, de->d_name) ||
+		    fstatat(w->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (unlinkat(w->dirfd, de->d_name, 0) < 0) {
 			rv = wal_set_error(err, -errno, false, "unlink", de->d_name, 0, NULL);
@@ -379,6 +382,7 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	uint8_t expect_hdr[WAL_BLOCK_SIZE];
 	uint64_t pos = WAL_BLOCK_SIZE, size, dirty;
 	uint32_t version, flags;
+	uint64_t seg_size;
 	struct rec_hdr h = { 0 };
 	struct stat st;
 	bool bad = false, recycled;
@@ -420,14 +424,13 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	if (version == 1 ? flags != 0 : version != SEG_VERSION || flags & ~SEG_FLAG_RECYCLED)
 		version = flags = 0; /* fails below */
 	recycled = flags & SEG_FLAG_RECYCLED;
-	s->tag = rec_tag(version, e->seq);
-	wal_seg_header(expect_hdr, version, e->seq, e->first, 0, flags);
-	memcpy(expect_hdr + 32, s->map + 32, 8);
-	{
-		uint32_t crc = wal_crc32c(0, expect_hdr, 44);
-		memcpy(expect_hdr + 44, &crc, 4);
-	}
-	if (!e->first || !version || memcmp(expect_hdr, s->map, SEG_HDR_LEN)) {
+	s->tag = 0;
+	if (version > 1)
+		memcpy(&s->tag, s->map + 48, 4);
+	memcpy(&seg_size, s->map + 32, 8);
+	wal_seg_header(expect_hdr, version, e->seq, e->first, seg_size, flags, s->tag);
+	if (!e->first || !version || (version > 1 && !s->tag) ||
+	    memcmp(expect_hdr, s->map, version > 1 ? SEG_HDR_LEN : 48)) {
 		rv = wal_set_error(err, -EBADMSG, false, "recover", e->name, 0,
 				   "bad segment header");
 		goto err;
@@ -466,13 +469,6 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	 * rest of its batch (unless a previous recovery cut it right there).
 	 * A recycled segment's old records follow its log anyway. */
 	dirty = last && !recycled ? dirty_end(s->fd, s->map, size, pos) : pos;
-	/* dirty_end() read the preallocated tail where the file system calls
-	 * it data (pages cached by an earlier run, tmpfs): up to a segment of
-	 * zeros that would stay in our RSS. Nothing reads it before it is
-	 * written; let it go. */
-	if (last && size > round_up(pos, WAL_BLOCK_SIZE))
-		(void)madvise(s->map + round_up(pos, WAL_BLOCK_SIZE), size - round_up(pos, WAL_BLOCK_SIZE),
-			      MADV_DONTNEED);
 	if (last && recycled && pos < size) {
 		/* Old contents, perhaps after some of a torn batch (even when the
 		 * first block after the log reads as zeros): only this segment's
@@ -523,6 +519,13 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 			goto err;
 		}
 	}
+	/* dirty_end() and later_batch() read the tail where the file system
+	 * calls it data (a recycled file's older records, pages cached by an
+	 * earlier run, tmpfs): up to a segment that would stay in our RSS.
+	 * Nothing reads it before it is written; let it go. */
+	if (last && size > round_up(pos, WAL_BLOCK_SIZE))
+		(void)madvise(s->map + round_up(pos, WAL_BLOCK_SIZE), size - round_up(pos, WAL_BLOCK_SIZE),
+			      MADV_DONTNEED);
 	s->wpos = pos;
 	if (pos >= size)
 		s->sealed = true;

@@ -16,16 +16,17 @@
  *
  * Segment file: preallocated (fallocate) to the segment size, which is a
  * multiple of 4096, or a spare renamed into place. Block 0 (bytes 0..4095)
- * is the header, zero after byte 48:
+ * is the header, zero after byte 52 (version 1: after byte 48):
  *   0   8  magic "RAFTDWAL"
- *   8   4  format version, 2 (1: no tags, no flags)
+ *   8   4  format version, 2 (1: no flags, no tag)
  *   12  4  block size, 4096
  *   16  8  sequence number (unique, increasing with creation order)
  *   24  8  first index: index of the first entry that may follow
  *   32  8  segment size in bytes as preallocated
  *   40  4  flags: 1 = recycled (the file held an older segment, whose
  *          records may follow this one's)
- *   44  4  CRC32C of bytes 0..43
+ *   44  4  CRC32C of bytes 0..43 then 48..51 (version 1: of 0..43)
+ *   48  4  tag: random, not 0, drawn when the segment is created
  * Records follow from byte 4096, each starting at an 8-byte aligned offset:
  *   0   4  CRC32C of bytes 4 .. 32+len-1 (rest of this header and payload)
  *   4   4  len: payload length
@@ -33,18 +34,22 @@
  *   16  8  term
  *   24  4  batch block: offset / 4096 of the first record of the batch
  *          (the write) this record was written in
- *   28  4  tag: the low 32 bits of the segment's sequence number (0 in
- *          version 1), so that a recycled file's old records never pass for
- *          new ones
+ *   28  4  tag: the segment's (0 in version 1), so that a recycled file's
+ *          older records never pass for new ones. It is random because
+ *          payloads are clients' bytes: a value could carry a well-formed
+ *          record, with a predictable tag, to where a recycled file's tail
+ *          is read
  *   32  len payload: a goraft LogEntry exactly as encoded or received
  *          (zero bytes for padding), then 0..7 zero bytes to realign.
  * A batch is one write: whole 4096-byte blocks starting at a block boundary,
  * ending with a padding record that fills the last block (a padding record
- * is at least 32 bytes, so it may spill into one more block). Bytes once
- * written are never written again: a later batch starts in a fresh block, so
- * a torn write can only ever damage the batch being written. After the last
- * record the preallocated space reads as zeros, or, in a recycled segment,
- * as whatever the file held before (records with another tag).
+ * is at least 32 bytes, so it may spill into one more block). Bytes of a
+ * segment once written are never written again: a later batch starts in a
+ * fresh block, so a torn write can only ever damage the batch being written.
+ * After the last record the preallocated space reads as zeros, or, in a
+ * recycled segment, as whatever the file held before (records with another
+ * tag). A version 1 segment is appended to in version 1. A binary that
+ * knows only version 1 refuses version 2 segments ("bad segment header").
  *
  * Truncation ("drop entries >= i") never touches existing segments: it
  * creates a new segment whose first index is i. A segment whose sequence
@@ -75,9 +80,9 @@
  * segment's tag too (the file's older contents): the segment is sealed
  * there, so that the next append starts a new one and no record of a torn
  * batch can ever follow new ones. Only a record with the tag that does not
- * verify is a torn tail (cut, and reported, with the rest of its batch as
- * far as the record headers show); a later batch with the tag is
- * corruption as above.
+ * verify, or has the wrong index, is a torn tail (cut, and reported, with
+ * the rest of its batch as far as the record headers show); a later batch
+ * with the tag is corruption as above.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +90,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wal/wal_int.h"
@@ -135,7 +142,7 @@ void wal_spare_name(char *buf, const char *seg_name)
 }
 
 void wal_seg_header(uint8_t *b, uint32_t version, uint64_t seq, uint64_t first,
-		    uint64_t seg_size, uint32_t flags)
+		    uint64_t seg_size, uint32_t flags, uint32_t tag)
 {
 	uint32_t bs = WAL_BLOCK_SIZE, crc;
 
@@ -148,6 +155,10 @@ void wal_seg_header(uint8_t *b, uint32_t version, uint64_t seq, uint64_t first,
 	memcpy(b + 32, &seg_size, 8);
 	memcpy(b + 40, &flags, 4);
 	crc = wal_crc32c(0, b, 44);
+	if (version > 1) {
+		memcpy(b + 48, &tag, 4);
+		crc = wal_crc32c(crc, b + 48, 4);
+	}
 	memcpy(b + 44, &crc, 4);
 }
 
@@ -856,6 +867,21 @@ static void create_open(struct wal *w)
 	sqe_own(sqe, &io->ops[0], 0);
 }
 
+/* A segment's tag: random and not 0 (version 1 records have 0). */
+static uint32_t new_tag(uint64_t seq)
+{
+	uint32_t tag = 0;
+
+	if (getrandom(&tag, sizeof(tag), GRND_NONBLOCK) != sizeof(tag)) {
+		/* Early boot: unpredictable enough, and never repeats a seq's. */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		tag = (uint32_t)(seq * 0x9e3779b97f4a7c15ull) ^ (uint32_t)ts.tv_nsec ^
+		      (uint32_t)getpid() << 16;
+	}
+	return tag ? tag : 1;
+}
+
 /* The next segment reuses a spare if there is one (and use_spare). */
 static void create_pick_source(struct wal *w, bool use_spare)
 {
@@ -863,8 +889,9 @@ static void create_pick_source(struct wal *w, bool use_spare)
 
 	io->recycled = use_spare && w->nspares > 0;
 	snprintf(io->src, sizeof(io->src), "%s", io->recycled ? w->spares[--w->nspares] : TMP_FILE);
+	io->tag = new_tag(io->seq);
 	wal_seg_header(io->hdr, SEG_VERSION, io->seq, io->first, w->seg_size,
-		       io->recycled ? SEG_FLAG_RECYCLED : 0);
+		       io->recycled ? SEG_FLAG_RECYCLED : 0, io->tag);
 }
 
 static void create_start(struct wal *w)
@@ -1024,7 +1051,7 @@ static void create_done(struct wal *w)
 	s->fd = io->fd;
 	io->fd = -1;
 	s->seq = io->seq;
-	s->tag = rec_tag(SEG_VERSION, io->seq);
+	s->tag = io->tag;
 	s->first = io->first;
 	s->last = io->first - 1;
 	s->wpos = WAL_BLOCK_SIZE;
@@ -1119,6 +1146,8 @@ static void unlink_done(struct wal *w)
 	for (unsigned i = 0; i <= io->n; i++) {
 		int r = io->res[i];
 		bool spare = i < io->n && io->spares[i][0];
+		if (spare)
+			w->spares_coming--;
 		if (r == -ECANCELED)
 			continue;
 		r = wal_fp_filter(i == io->n ? WAL_FP_FSYNC : spare ? WAL_FP_RENAME : WAL_FP_UNLINK, r);
@@ -1128,11 +1157,8 @@ static void unlink_done(struct wal *w)
 			     i < io->n ? io->names[i] : ".", 0, "removing segment");
 			return;
 		}
-		if (spare) {
-			w->spares_coming--;
-			if (r >= 0)
-				snprintf(w->spares[w->nspares++], WAL_NAME_MAX, "%s", io->spares[i]);
-		}
+		if (spare && r >= 0)
+			snprintf(w->spares[w->nspares++], WAL_NAME_MAX, "%s", io->spares[i]);
 	}
 	w->ndoomed -= io->n;
 	memmove(w->doomed, w->doomed + io->n, w->ndoomed * sizeof(*w->doomed));

@@ -17,7 +17,7 @@
 #define SEG_MAGIC "RAFTDWAL"
 #define SEG_VERSION 2u          /* written; version 1 segments are still read */
 #define SEG_FLAG_RECYCLED 1u    /* header flags: the file held an older segment */
-#define SEG_HDR_LEN 48u        /* used bytes of the header block */
+#define SEG_HDR_LEN 52u        /* used bytes of the header block (version 1: 48) */
 #define META_MAGIC "RAFTMETA"
 #define META_FILE "meta"
 #define TMP_FILE "seg.tmp"
@@ -49,7 +49,7 @@ struct rec_hdr {
 	uint64_t index; /* 0: padding */
 	uint64_t term;
 	uint32_t batch_blk;
-	uint32_t tag;      /* rec_tag() */
+	uint32_t tag;      /* the segment's tag (0 in version 1) */
 };
 
 static inline void rec_get(const uint8_t *p, struct rec_hdr *h)
@@ -112,7 +112,7 @@ struct wal_seg {
 	uint8_t *map;
 	size_t map_len;
 	uint64_t wpos;     /* next write offset, block-aligned */
-	uint32_t tag;      /* every record's tag field (rec_tag()) */
+	uint32_t tag;      /* every record's tag: random, in the header */
 	bool sealed;       /* never appended to again */
 	bool cut;          /* shortened by recovery: not reused as a spare */
 	uint32_t *offs;    /* record offset of entry first + i */
@@ -152,6 +152,7 @@ struct wal_create_io {
 	uint8_t *hdr;
 	int fd;
 	uint64_t first, seq;
+	uint32_t tag;
 	bool for_trunc;
 	bool direct;          /* this attempt opens with O_DIRECT */
 	bool recycled;        /* from a spare: no fallocate, renamed from src */
@@ -245,18 +246,10 @@ struct wal_seg *wal_seg_new(void);
 int wal_seg_push(struct wal_seg *s, uint32_t off);
 int wal_segs_add(struct wal *w, struct wal_seg *s);
 void wal_seg_header(uint8_t *block, uint32_t version, uint64_t seq, uint64_t first,
-		    uint64_t seg_size, uint32_t flags);
+		    uint64_t seg_size, uint32_t flags, uint32_t tag);
 void wal_seg_name(char *buf, uint64_t seq, uint64_t first);
 /* A spare's name: the segment's name with SPARE_SUFFIX for ".seg". */
 void wal_spare_name(char *buf, const char *seg_name);
-
-/* The tag of every record of a segment: version 1 records have 0; later
- * ones the low half of the segment's sequence number, so that a recycled
- * file's records from its former life are never taken for this one's. */
-static inline uint32_t rec_tag(uint32_t version, uint64_t seq)
-{
-	return version == 1 ? 0 : (uint32_t)seq;
-}
 
 /* recover.c: recovery at open, meta read. */
 int wal_recover(struct wal *w, struct wal_recovery *rec, struct wal_error *err);

@@ -130,10 +130,12 @@ static const uint8_t *take(const uint8_t **p, const uint8_t *end, size_t *len)
 	return b;
 }
 
-/* version 1 or 2; flags & 128: a recycled segment (version 2). */
+/* version 1 or 2; flags & 128: a recycled segment (version 2). The tag is
+ * fixed: the input's records can carry it or not. */
 static void make_segment(struct file *f, uint32_t version, uint64_t seq, uint64_t first, const uint8_t *hdr,
 			 size_t hdr_len, const uint8_t *body, size_t body_len, unsigned flags)
 {
+	const uint32_t tag = 0x5eed0000u + (uint32_t)seq;
 	size_t size = (size_t)round_up(WAL_BLOCK_SIZE + body_len, WAL_BLOCK_SIZE);
 	if (size < 2 * WAL_BLOCK_SIZE)
 		size = 2 * WAL_BLOCK_SIZE;
@@ -147,10 +149,10 @@ static void make_segment(struct file *f, uint32_t version, uint64_t seq, uint64_
 		memcpy(f->data, hdr, hdr_len);
 	else
 		wal_seg_header(f->data, version, seq, first, size,
-			       version > 1 && (flags & 128) ? SEG_FLAG_RECYCLED : 0);
+			       version > 1 && (flags & 128) ? SEG_FLAG_RECYCLED : 0, tag);
 	memcpy(f->data + WAL_BLOCK_SIZE, body, body_len);
 	if (flags & 2)
-		repair_records(f->data, size, rec_tag(version, seq));
+		repair_records(f->data, size, version > 1 ? tag : 0);
 }
 
 static void make_meta(struct file *f, const uint8_t *slots, size_t len, unsigned flags)

@@ -221,13 +221,12 @@ static size_t seg_records(const char *path, struct recinfo *out, size_t max)
 	m = malloc((size_t)st.st_size);
 	ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
 	close(fd);
-	/* Version 2 records carry the low half of the segment's sequence:
+	/* Version 2 records carry the segment's tag (header bytes 48..51):
 	 * those without it are a recycled file's older contents. */
-	uint32_t version, tag;
-	uint64_t seq;
+	uint32_t version, tag = 0;
 	memcpy(&version, m + 8, 4);
-	memcpy(&seq, m + 16, 8);
-	tag = version == 1 ? 0 : (uint32_t)seq;
+	if (version > 1)
+		memcpy(&tag, m + 48, 4);
 	for (uint64_t pos = 4096; pos + 32 <= (uint64_t)st.st_size;) {
 		uint32_t crc, len, rtag;
 		uint64_t index;
@@ -1900,11 +1899,10 @@ static uint64_t seg_log_end(const char *path)
 {
 	size_t len;
 	uint8_t *m = slurp(path, &len);
-	uint64_t seq, pos = 4096;
+	uint64_t pos = 4096;
 	uint32_t tag;
 
-	memcpy(&seq, m + 16, 8);
-	tag = (uint32_t)seq;
+	memcpy(&tag, m + 48, 4);
 	while (pos + 32 <= len) {
 		uint32_t rlen, rtag;
 		memcpy(&rlen, m + pos + 4, 4);
@@ -1995,16 +1993,18 @@ START_TEST(test_recycled_segment_restart)
 	path_of(p, &f, names[1]);
 	ck_assert_uint_eq(seg_flags(p), 1);
 	/* Forge an older record right after the log: index last + 1, a valid
-	 * CRC, another segment's tag. */
+	 * CRC, another segment's tag (the one the file had before, say, or
+	 * one a client guessed). */
 	end = seg_log_end(p);
 	ck_assert_uint_eq(end % 4096, 0);
 	{
-		uint64_t idx = last + 1, term = 10, seq;
+		uint64_t idx = last + 1, term = 10;
 		size_t flen;
 		uint8_t *m = slurp(p, &flen);
-		memcpy(&seq, m + 16, 8);
+		memcpy(&tag, m + 48, 4);
+		ck_assert_uint_ne(tag, 0);
 		free(m);
-		tag = (uint32_t)seq + 7;
+		tag ^= 1;
 		blk = (uint32_t)(end / 4096);
 		memcpy(rec + 4, &len, 4);
 		memcpy(rec + 8, &idx, 8);
@@ -2015,6 +2015,13 @@ START_TEST(test_recycled_segment_restart)
 		memcpy(rec, &crc, 4);
 		int fd = open(p, O_WRONLY | O_CLOEXEC);
 		ck_assert_int_eq(pwrite(fd, rec, 32 + len, (off_t)end), 32 + (ssize_t)len);
+		/* and one that starts a batch two blocks later: with this tag
+		 * it would prove acknowledged records lost (corruption) */
+		blk += 2;
+		memcpy(rec + 24, &blk, 4);
+		crc = wal_crc32c(0, rec + 4, 28 + len);
+		memcpy(rec, &crc, 4);
+		ck_assert_int_eq(pwrite(fd, rec, 32 + len, (off_t)blk * 4096), 32 + (ssize_t)len);
 		close(fd);
 	}
 	uint32_t digest = dir_digest(f.dir);
@@ -2220,6 +2227,7 @@ START_TEST(test_version1_segments)
 		uint64_t end = seg_log_end(p);
 		memcpy(m + 8, &one, 4);
 		memcpy(m + 40, &zero, 4);
+		memcpy(m + 48, &zero, 4); /* the tag: version 1 headers end at 48 */
 		crc = wal_crc32c(0, m, 44);
 		memcpy(m + 44, &crc, 4);
 		while (pos < end) {
@@ -2526,6 +2534,43 @@ START_TEST(test_create_errors_are_fatal)
 }
 END_TEST
 
+/* The same from a spare: the header write, its fsync, the rename and the
+ * directory fsync failing are fatal, and the log reopens as it was. */
+START_TEST(test_create_from_spare_errors_are_fatal)
+{
+	static const struct {
+		enum wal_fp fp;
+		unsigned nth;
+		const char *op;
+	} cases[] = {
+		{ WAL_FP_WRITE, 1, "write" },
+		{ WAL_FP_FSYNC, 1, "fsync" },
+		{ WAL_FP_RENAME, 1, "rename" },
+		{ WAL_FP_FSYNC, 2, "fsync" },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct fx f;
+		fx_init(&f, 64 << 10);
+		ck_assert_int_eq(fx_open(&f), 0);
+		fill_segments(&f, 1500, 50);
+		ck_assert_int_gt(wal_compact(f.w, 1501), 0);
+		fx_drain(&f);
+		ck_assert_uint_eq(count_suffix(f.dir, ".spare"), WAL_DEFAULT_SPARES);
+		wal_failpoint_arm(cases[k].fp, cases[k].nth, -EIO);
+		ck_assert_int_eq(wal_truncate(f.w, 1490), 0);
+		fx_drain(&f);
+		expect_fatal(&f, -EIO, cases[k].op);
+		fx_close(&f);
+		ck_assert_int_eq(fx_open(&f), 0);
+		ck_assert_uint_ge(f.rec.last_index, 1489);
+		check_range(&f, f.rec.first_index, 1489, 0);
+		append_durable(&f, f.rec.last_index + 1, f.rec.last_index + 5, 1);
+		fx_fini(&f);
+	}
+}
+END_TEST
+
 /* A truncation's new segment cannot be given up (the old tail is still on
  * disk and would come back): ENOSPC there is fatal. */
 START_TEST(test_truncate_enospc_is_fatal)
@@ -2743,6 +2788,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_meta_short_write_and_eagain_resubmitted);
 	tcase_add_test(tc, test_compaction_errors_are_fatal);
 	tcase_add_test(tc, test_create_errors_are_fatal);
+	tcase_add_test(tc, test_create_from_spare_errors_are_fatal);
 	tcase_add_test(tc, test_truncate_enospc_is_fatal);
 	tcase_add_test(tc, test_create_enospc_after_truncate_in_flight);
 #endif
