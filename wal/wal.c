@@ -1158,7 +1158,7 @@ static void unlink_done(struct wal *w)
 			return;
 		}
 		if (spare && r >= 0)
-			snprintf(w->spares[w->nspares++], WAL_NAME_MAX, "%s", io->spares[i]);
+			memcpy(w->spares[w->nspares++], io->spares[i], WAL_NAME_MAX);
 	}
 	w->ndoomed -= io->n;
 	memmove(w->doomed, w->doomed + io->n, w->ndoomed * sizeof(*w->doomed));
