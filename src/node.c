@@ -2161,6 +2161,17 @@ static void reply_snapshot(struct httpd_request *req, raft_index index, raft_ter
 	httpd_reply(req, 200, "application/json", body, (size_t)l, NULL);
 }
 
+/* No room on the disk for a snapshot: the WAL's spare segments hold the
+ * space of segments already compacted away; give it back so that the next
+ * attempt (and the compaction after it) can go ahead. */
+static void snap_no_space(struct node *n)
+{
+	int dropped = wal_drop_spares(n->wal);
+	if (dropped > 0)
+		log_warning("no space for a snapshot: removing %d spare WAL segment%s", dropped,
+			    dropped == 1 ? "" : "s");
+}
+
 static void on_snap_done(struct loop_poll *poll, int res)
 {
 	struct node *n = (struct node *)((char *)poll - offsetof(struct node, snap_poll));
@@ -2198,6 +2209,8 @@ static void on_snap_done(struct loop_poll *poll, int res)
 			log_warning("snapshot at %" PRIu64 ": cannot read it back for followers", idx);
 	} else {
 		log_error("%s", why);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == ENOSPC)
+			snap_no_space(n);
 	}
 	while (n->snap_waits) {
 		struct snap_wait *w = n->snap_waits;
@@ -2235,8 +2248,11 @@ static int snap_fork(struct node *n, raft_index index, raft_term term, struct kv
 #ifdef RAFTD_TEST_HOOKS
 	/* a snapshot that cannot start, as when fork or pidfd_open fails */
 	if (getenv("RAFTD_TEST_SNAP_FAIL")) {
-		log_error("snapshot at %" PRIu64 ": %s (RAFTD_TEST_SNAP_FAIL)", index, strerror(EIO));
-		return -EIO;
+		int e = strcmp(getenv("RAFTD_TEST_SNAP_FAIL"), "ENOSPC") ? EIO : ENOSPC;
+		log_error("snapshot at %" PRIu64 ": %s (RAFTD_TEST_SNAP_FAIL)", index, strerror(e));
+		if (e == ENOSPC)
+			snap_no_space(n);
+		return -e;
 	}
 #endif
 	int rv = kv_snapshot_fork(n->dir_snap, n->kv, &meta, &pid);
@@ -2247,6 +2263,8 @@ static int snap_fork(struct node *n, raft_index index, raft_term term, struct kv
 	}
 	if (rv < 0) {
 		log_error("snapshot at %" PRIu64 ": %s", index, strerror(-rv));
+		if (rv == -ENOSPC)
+			snap_no_space(n);
 		return rv;
 	}
 	n->snap_pid = pid;

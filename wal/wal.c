@@ -229,7 +229,7 @@ static struct wal_seg *active_seg(struct wal *w)
 /* Queue a segment for removal; call before dropping the WAL's reference.
  * It becomes a spare if there is room and nothing else maps it: a pinned
  * mapping may still be read by a send, and a spare is soon overwritten. */
-static int doom_add(struct wal *w, const struct wal_seg *s)
+static int doom_name(struct wal *w, const char *name, bool recycle)
 {
 	struct wal_doomed *d;
 
@@ -242,12 +242,18 @@ static int doom_add(struct wal *w, const struct wal_seg *s)
 		w->doomed_cap = cap;
 	}
 	d = &w->doomed[w->ndoomed++];
-	snprintf(d->name, sizeof(d->name), "%s", s->name);
-	d->recycle = s->refs == 1 && !s->cut && s->map_len == w->seg_size &&
-		     w->nspares + w->spares_coming < w->max_spares;
-	if (d->recycle)
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->recycle = recycle;
+	if (recycle)
 		w->spares_coming++;
 	return 0;
+}
+
+static int doom_add(struct wal *w, const struct wal_seg *s)
+{
+	return doom_name(w, s->name,
+			 s->refs == 1 && !s->cut && s->map_len == w->seg_size &&
+				 w->nspares + w->spares_coming < w->max_spares);
 }
 
 /* The completion of any SQE the WAL submits. */
@@ -1265,6 +1271,27 @@ int wal_compact(struct wal *w, uint64_t index)
 		kick(w);
 	}
 	return rv < 0 ? rv : (int)n;
+}
+
+int wal_drop_spares(struct wal *w)
+{
+	unsigned n = 0;
+	int rv;
+
+	if (w->failed)
+		return w->failed;
+	if (w->cfg.readonly)
+		return -EROFS;
+	while (w->nspares) {
+		rv = doom_name(w, w->spares[w->nspares - 1], false);
+		if (rv < 0)
+			return rv;
+		w->nspares--;
+		n++;
+	}
+	if (n)
+		kick(w);
+	return (int)n;
 }
 
 /* --- reading back -------------------------------------------------------- */

@@ -266,6 +266,13 @@ int wal_truncate(struct wal *w, uint64_t index);
  * reports when the files are durably removed), or a negative errno. */
 int wal_compact(struct wal *w, uint64_t index);
 
+/* Remove the spare segments (wal_config.spare_segments) kept for reuse,
+ * e.g. when the disk is too full for a snapshot: they hold the space of
+ * segments already compacted away. Returns how many are being removed (the
+ * unlinks and a directory fsync follow, like a compaction's), or a negative
+ * errno. Later compactions keep spares again. */
+int wal_drop_spares(struct wal *w);
+
 /* --- currentTerm and votedFor -------------------------------------------- */
 
 /* Store term and voted_for (NULL or "" = none; at most WAL_MAX_VOTE bytes)

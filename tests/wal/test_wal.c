@@ -2080,6 +2080,36 @@ START_TEST(test_recycled_segment_restart)
 }
 END_TEST
 
+/* wal_drop_spares(): every spare is unlinked (durably, like a compaction),
+ * new segments are files again, and later compactions keep spares again. */
+START_TEST(test_drop_spares)
+{
+	struct fx f;
+	char names[64][64];
+
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 1500, 50);
+	ck_assert_int_gt(wal_compact(f.w, 1501), WAL_DEFAULT_SPARES);
+	fx_drain(&f);
+	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), WAL_DEFAULT_SPARES);
+	ck_assert_int_eq(wal_drop_spares(f.w), WAL_DEFAULT_SPARES);
+	fx_drain(&f);
+	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), 0);
+	ck_assert_int_eq(wal_drop_spares(f.w), 0);
+	append_durable(&f, 1501, 1700, 0);
+	ck_assert_uint_gt(list_segs(f.dir, names, 64), 1);
+	ck_assert_int_gt(wal_compact(f.w, 1650), 0);
+	fx_drain(&f);
+	ck_assert_uint_gt(count_suffix(f.dir, ".spare"), 0);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, 1700);
+	check_range(&f, f.rec.first_index, 1700, 0);
+	fx_fini(&f);
+}
+END_TEST
+
 /* A log of several segments whose last one is recycled and holds several
  * batches; *old gets that file's contents from before its reuse. */
 static size_t recycled_log(struct fx *f, char names[][64], struct recinfo *last_recs,
@@ -2774,6 +2804,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_crash_sigkill);
 	tcase_add_test(tc, test_spares_reused);
 	tcase_add_test(tc, test_recycled_segment_restart);
+	tcase_add_test(tc, test_drop_spares);
 	tcase_add_test(tc, test_crash_recycled_segment_cut);
 	tcase_add_test(tc, test_version1_segments);
 #ifdef WAL_FAILPOINTS

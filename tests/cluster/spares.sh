@@ -1,0 +1,58 @@
+#!/bin/sh
+# A node whose snapshot finds no space on the disk gives back the space its
+# spare WAL segments hold (RAFTD_TEST_SNAP_FAIL=ENOSPC: the snapshot fails as
+# on a full disk), keeps serving, and restarts with its log intact.
+# Needs the test build.
+RAFTD=${RAFTD:-${top_builddir:-.}/tests/cluster/raftd-test}
+BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
+. "$(dirname "$0")/lib.sh"
+P=$(port 1)
+opts="-h 127.0.0.1 --snapshot-threshold 300 --segment-size 1M"
+head -c 4000 /dev/zero | tr '\0' x > "$T/v"
+
+# put k$1..k$2 (4 KiB values, 16 at a time); all must succeed
+bulk() {
+	: > "$T/bulk.cfg"
+	for i in $(seq "$1" "$2"); do
+		[ "$i" = "$1" ] || echo next >> "$T/bulk.cfg"
+		printf 'url = "http://127.0.0.1:%s/db/k%s"\ndata-binary = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+			"$P" "$i" "$T/v" >> "$T/bulk.cfg"
+	done
+	ok=$(curl -s -m 120 -Z --parallel-max 16 -K "$T/bulk.cfg" 2>/dev/null | grep -c '^200$')
+	[ "$ok" = $(($2 - $1 + 1)) ] || fail "$ok of $(($2 - $1 + 1)) writes"
+}
+spares() { ls "$T/n1/wal" | grep -c '\.spare$'; }
+
+node_start 1 $opts
+bulk 1 1300
+for _ in $(seq 100); do
+	[ "$(spares)" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$(spares)" -ge 1 ] || fail "no spare segments: $(ls "$T/n1/wal")"
+echo "ok: $(spares) spare segments after 1300 writes"
+node_kill 1 TERM
+
+# A lower threshold: the log already holds enough entries for a snapshot,
+# so the attempt comes at once, while the spares are still there (writes
+# would soon need new segments, which spares become).
+had=$(spares)
+[ "$had" -ge 1 ] || fail "no spares before the restart"
+RAFTD_TEST_SNAP_FAIL=ENOSPC node_start 1 -h 127.0.0.1 --snapshot-threshold 20 --segment-size 1M
+for _ in $(seq 100); do
+	grep -q 'no space for a snapshot: removing' "$T/n1.log" && [ "$(spares)" = 0 ] && break
+	sleep 0.1
+done
+grep "no space for a snapshot: removing $had spare WAL segment" "$T/n1.log" ||
+	fail "no spares removed: $(ls "$T/n1/wal")"
+[ "$(spares)" = 0 ] || fail "spares left: $(ls "$T/n1/wal")"
+wait_leader > /dev/null || fail "no leader after the restart"
+bulk 1301 1700
+[ "$(get "$P" k1700)" = "$(cat "$T/v")" ] || fail "k1700 while snapshots fail"
+echo "ok: the failed snapshot gave back the spares, and the node serves"
+node_kill 1 TERM
+
+node_start 1 $opts
+wait_value "$P" k1 "$(cat "$T/v")" || fail "k1 after the restart"
+wait_value "$P" k1700 "$(cat "$T/v")" || fail "k1700 after the restart"
+echo "ok: restarted with every value"
