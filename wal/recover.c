@@ -467,35 +467,11 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	}
 	/* A batch ends on a block boundary; a log ending elsewhere lost the
 	 * rest of its batch (unless a previous recovery cut it right there).
-	 * A recycled segment's old records follow its log anyway. */
+	 * A recycled segment's old records follow its log anyway (even when
+	 * the first block after the log reads as zeros), perhaps after some
+	 * of a torn batch: only this segment's tag can tell. */
 	dirty = last && !recycled ? dirty_end(s->fd, s->map, size, pos) : pos;
-	if (last && recycled && pos < size) {
-		/* Old contents, perhaps after some of a torn batch (even when the
-		 * first block after the log reads as zeros): only this segment's
-		 * tag proves a later batch (corruption) or a torn one. */
-		if (later_batch(s->fd, s->map, size, s->tag, pos)) {
-			rv = wal_set_error(err, -EBADMSG, false, "recover", e->name, pos,
-					   "bad record (after index %" PRIu64
-					   ") followed by later batches",
-					   s->last);
-			goto err;
-		}
-		/* Appending here could leave a torn batch's later records
-		 * right after new ones, with this tag: start a new segment. */
-		s->sealed = true;
-		if (bad && h.tag == s->tag) {
-			rec->torn = true;
-			snprintf(rec->torn_file, sizeof(rec->torn_file), "%s", e->name);
-			rec->torn_offset = pos;
-			rec->torn_bytes = torn_extent(s->map, size, s->tag, pos);
-			s->cut = true;
-			if (!w->cfg.readonly &&
-			    (ftruncate(s->fd, (off_t)pos) < 0 || fdatasync(s->fd) < 0)) {
-				rv = wal_set_error(err, -errno, false, "truncate", e->name, pos, NULL);
-				goto err;
-			}
-		}
-	} else if (last && (bad || (pos % WAL_BLOCK_SIZE && pos < size) || dirty > pos)) {
+	if (last && (recycled ? pos < size : bad || (pos % WAL_BLOCK_SIZE && pos < size) || dirty > pos)) {
 		/* Something follows the end of the log. A torn last batch is
 		 * expected after a crash; a later batch means the bad record had
 		 * been acknowledged. */
@@ -506,17 +482,22 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 					   s->last);
 			goto err;
 		}
-		rec->torn = true;
-		snprintf(rec->torn_file, sizeof(rec->torn_file), "%s", e->name);
-		rec->torn_offset = pos;
-		rec->torn_bytes = dirty - pos;
+		/* Never appended to again: the next append starts a new segment,
+		 * so no record of a torn batch with this tag can follow new ones. */
 		s->sealed = true;
-		s->cut = true;
-		/* Cut it off for good; only bytes of the unacknowledged batch are
-		 * rewritten. The mapping is never read beyond pos. */
-		if (!w->cfg.readonly && (ftruncate(s->fd, (off_t)pos) < 0 || fdatasync(s->fd) < 0)) {
-			rv = wal_set_error(err, -errno, false, "truncate", e->name, pos, NULL);
-			goto err;
+		if (!recycled || (bad && h.tag == s->tag)) {
+			rec->torn = true;
+			snprintf(rec->torn_file, sizeof(rec->torn_file), "%s", e->name);
+			rec->torn_offset = pos;
+			rec->torn_bytes = recycled ? torn_extent(s->map, size, s->tag, pos) : dirty - pos;
+			s->cut = true;
+			/* Cut it off for good; only bytes of the unacknowledged batch
+			 * are rewritten. The mapping is never read beyond pos. */
+			if (!w->cfg.readonly &&
+			    (ftruncate(s->fd, (off_t)pos) < 0 || fdatasync(s->fd) < 0)) {
+				rv = wal_set_error(err, -errno, false, "truncate", e->name, pos, NULL);
+				goto err;
+			}
 		}
 	}
 	/* dirty_end() and later_batch() read the tail where the file system
