@@ -340,15 +340,13 @@ static struct wal_buf *buf_new(size_t cap, bool huge)
 /* A batch buffer of at least cap bytes: from a pool if it has the size. */
 static struct wal_buf *buf_get(struct wal *w, size_t cap, bool huge)
 {
-	struct wal_buf **pool = huge ? &w->hpool : &w->pool, *b = *pool;
+	struct buf_pool *pool = huge ? &w->hpool : &w->pool;
+	struct wal_buf *b = pool->head;
 
-	if (huge ? !b : cap > w->batch_size || !b)
+	if (cap > pool->cap || !b)
 		return buf_new(cap > w->batch_size ? cap : w->batch_size, huge);
-	*pool = b->next;
-	if (huge)
-		w->nhpool--;
-	else
-		w->npool--;
+	pool->head = b->next;
+	pool->n--;
 	b->refs = 1;
 	b->closed = b->sealed = false;
 	b->used = b->crc_pos = 0;
@@ -362,19 +360,25 @@ static struct wal_buf *buf_get(struct wal *w, size_t cap, bool huge)
  * A buffer someone else still holds (wal_buf_ref) is never reused. */
 static void buf_put(struct wal *w, struct wal_buf *b)
 {
-	if (b->refs == 1 && !b->huge && b->cap == w->batch_size && w->npool < BUF_POOL_MAX) {
-		b->next = w->pool;
-		w->pool = b;
-		w->npool++;
-		return;
-	}
-	if (b->refs == 1 && b->huge && b->cap == HUGE_BUF_SIZE && w->nhpool < HUGE_POOL_MAX) {
-		b->next = w->hpool;
-		w->hpool = b;
-		w->nhpool++;
+	struct buf_pool *pool = b->huge ? &w->hpool : &w->pool;
+
+	if (b->refs == 1 && b->cap == pool->cap && pool->n < pool->max) {
+		b->next = pool->head;
+		pool->head = b;
+		pool->n++;
 		return;
 	}
 	wal_buf_unref(b);
+}
+
+static void pool_free(struct buf_pool *pool)
+{
+	while (pool->head) {
+		struct wal_buf *b = pool->head;
+		pool->head = b->next;
+		wal_buf_unref(b);
+	}
+	pool->n = 0;
 }
 
 void wal_buf_ref(struct wal_buf *b)
@@ -1536,16 +1540,8 @@ void wal_close(struct wal *w)
 		abort(); /* the kernel still owns our buffers: see wal.h */
 	gather_drop_all(w);
 	recent_cut(w, 0);
-	while (w->pool) {
-		struct wal_buf *b = w->pool;
-		w->pool = b->next;
-		wal_buf_unref(b);
-	}
-	while (w->hpool) {
-		struct wal_buf *b = w->hpool;
-		w->hpool = b->next;
-		wal_buf_unref(b);
-	}
+	pool_free(&w->pool);
+	pool_free(&w->hpool);
 	for (size_t i = 0; i < w->nsegs; i++)
 		wal_seg_unref(w->segs[i]);
 	free(w->segs);
@@ -1592,6 +1588,8 @@ int wal_open(const struct wal_config *cfg, struct wal **ret_wal, struct wal_reco
 	w->batch_size = round_up(w->batch_size, WAL_BLOCK_SIZE);
 	if (w->batch_size > w->seg_size / 4)
 		w->batch_size = w->seg_size / 4;
+	w->pool = (struct buf_pool){ .max = BUF_POOL_MAX, .cap = w->batch_size };
+	w->hpool = (struct buf_pool){ .max = HUGE_POOL_MAX, .cap = HUGE_BUF_SIZE };
 	w->max_entry = w->seg_size - WAL_BLOCK_SIZE - 2 * PAD_MAX;
 	w->dir = strdup(cfg->dir);
 	if (!w->dir || posix_memalign((void **)&w->cr.hdr, WAL_BLOCK_SIZE, WAL_BLOCK_SIZE) ||

@@ -105,6 +105,13 @@ struct wal_buf {
 	struct wal_buf *next; /* gather list */
 };
 
+/* Idle batch buffers of one size, kept for reuse (up to max). */
+struct buf_pool {
+	struct wal_buf *head;
+	unsigned n, max;
+	size_t cap;
+};
+
 struct wal_seg {
 	unsigned refs;     /* the WAL's own (while in w->segs), and wal_seg_ref()s */
 	uint64_t seq, first, last; /* last = first - 1 when empty */
@@ -204,8 +211,7 @@ struct wal {
 	/* Batch buffers of batch_size that nobody references any more, kept
 	 * for the next batches: a freshly allocated buffer costs a page fault
 	 * and a page clearing per 4 KiB, more than copying the entries in. */
-	struct wal_buf *pool, *hpool; /* batch_size and HUGE_BUF_SIZE buffers */
-	unsigned npool, nhpool;
+	struct buf_pool pool, hpool; /* batch_size and HUGE_BUF_SIZE buffers */
 	/* The latest durable batches, oldest first, kept for wal_entry_get():
 	 * with O_DIRECT the page cache does not hold what was just written,
 	 * and reading an entry back through the mapping to apply or send it
