@@ -207,34 +207,53 @@ struct recinfo {
 	uint64_t index, off, end;
 };
 
-/* Records (padding excluded) of a segment file, in order, up to the first
- * zero header or record of another segment. */
-static size_t seg_records(const char *path, struct recinfo *out, size_t max)
+static uint8_t *slurp(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	uint8_t *m;
-	size_t n = 0;
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fstat(fd, &st), 0);
-	m = malloc((size_t)st.st_size);
+	m = malloc((size_t)st.st_size + 1);
 	ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
 	close(fd);
+	*len = (size_t)st.st_size;
+	return m;
+}
+
+static void spit(const char *path, const uint8_t *m, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, m, len, 0), (ssize_t)len);
+	close(fd);
+}
+
+/* Walk a segment file's records up to the first zero header or record of
+ * another segment: those with an index (not padding) go to out, and *end
+ * (if not NULL) is where the log ends, padding included. */
+static size_t seg_walk(const char *path, struct recinfo *out, size_t max, uint64_t *end)
+{
+	size_t size, n = 0;
+	uint8_t *m = slurp(path, &size);
+	uint64_t pos = 4096;
+
 	/* Version 2 records carry the segment's tag (header bytes 48..51):
 	 * those without it are a recycled file's older contents. */
 	uint32_t version, tag = 0;
 	memcpy(&version, m + 8, 4);
 	if (version > 1)
 		memcpy(&tag, m + 48, 4);
-	for (uint64_t pos = 4096; pos + 32 <= (uint64_t)st.st_size;) {
+	while (pos + 32 <= size) {
 		uint32_t crc, len, rtag;
 		uint64_t index;
 		memcpy(&crc, m + pos, 4);
 		memcpy(&len, m + pos + 4, 4);
 		memcpy(&index, m + pos + 8, 8);
 		memcpy(&rtag, m + pos + 28, 4);
-		if ((!crc && !len && !index) || rtag != tag)
+		if ((!crc && !len && !index) || rtag != tag || len > size - pos - 32)
 			break;
 		/* end: of the checksummed bytes; the 0..7 alignment bytes after
 		 * them are not needed to read the record. */
@@ -243,7 +262,25 @@ static size_t seg_records(const char *path, struct recinfo *out, size_t max)
 		pos += (32 + len + 7) & ~7ull;
 	}
 	free(m);
+	if (end)
+		*end = pos;
 	return n;
+}
+
+/* Records (padding excluded) of a segment file, in order. */
+static size_t seg_records(const char *path, struct recinfo *out, size_t max)
+{
+	return seg_walk(path, out, max, NULL);
+}
+
+/* Where the log of a segment ends: after its last record, padding
+ * included. */
+static uint64_t seg_log_end(const char *path)
+{
+	uint64_t end;
+
+	seg_walk(path, NULL, 0, &end);
+	return end;
 }
 
 /* Sorted segment file names. */
@@ -279,16 +316,11 @@ static uint32_t dir_digest(const char *dir)
 
 	for (int i = 0; i < n; i++) {
 		if (v[i]->d_name[0] != '.') {
-			struct stat st;
+			size_t len;
 			snprintf(p, sizeof(p), "%s/%s", dir, v[i]->d_name);
-			int fd = open(p, O_RDONLY | O_CLOEXEC);
-			ck_assert_int_ge(fd, 0);
-			ck_assert_int_eq(fstat(fd, &st), 0);
-			uint8_t *m = malloc((size_t)st.st_size + 1);
-			ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
-			close(fd);
+			uint8_t *m = slurp(p, &len);
 			crc = wal_crc32c(crc, v[i]->d_name, strlen(v[i]->d_name));
-			crc = wal_crc32c(crc, m, (size_t)st.st_size);
+			crc = wal_crc32c(crc, m, len);
 			free(m);
 		}
 		free(v[i]);
@@ -299,20 +331,11 @@ static uint32_t dir_digest(const char *dir)
 
 static void copy_file(const char *from, const char *to)
 {
-	int a = open(from, O_RDONLY | O_CLOEXEC), b;
-	struct stat st;
-	uint8_t *m;
+	size_t len;
+	uint8_t *m = slurp(from, &len);
 
-	ck_assert_int_ge(a, 0);
-	ck_assert_int_eq(fstat(a, &st), 0);
-	b = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_int_ge(b, 0);
-	m = malloc((size_t)st.st_size + 1);
-	ck_assert_int_eq(pread(a, m, (size_t)st.st_size, 0), st.st_size);
-	ck_assert_int_eq(pwrite(b, m, (size_t)st.st_size, 0), st.st_size);
+	spit(to, m, len);
 	free(m);
-	close(a);
-	close(b);
 }
 
 /* --- CRC32C -------------------------------------------------------------- */
@@ -1857,30 +1880,6 @@ static ino_t ino_of(const char *path)
 	return st.st_ino;
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	uint8_t *m;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	m = malloc((size_t)st.st_size + 1);
-	ck_assert_int_eq(pread(fd, m, (size_t)st.st_size, 0), st.st_size);
-	close(fd);
-	*len = (size_t)st.st_size;
-	return m;
-}
-
-static void spit(const char *path, const uint8_t *m, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pwrite(fd, m, len, 0), (ssize_t)len);
-	close(fd);
-}
-
 /* Header flags (1: recycled) of a segment file. */
 static uint32_t seg_flags(const char *path)
 {
@@ -1891,28 +1890,6 @@ static uint32_t seg_flags(const char *path)
 	memcpy(&flags, m + 40, 4);
 	free(m);
 	return flags;
-}
-
-/* Where the log of a segment ends: after its last record with the segment's
- * tag, padding included. */
-static uint64_t seg_log_end(const char *path)
-{
-	size_t len;
-	uint8_t *m = slurp(path, &len);
-	uint64_t pos = 4096;
-	uint32_t tag;
-
-	memcpy(&tag, m + 48, 4);
-	while (pos + 32 <= len) {
-		uint32_t rlen, rtag;
-		memcpy(&rlen, m + pos + 4, 4);
-		memcpy(&rtag, m + pos + 28, 4);
-		if (rtag != tag || rlen > len - pos - 32)
-			break;
-		pos += (32 + rlen + 7) & ~7ull;
-	}
-	free(m);
-	return pos;
 }
 
 /* Compaction keeps up to WAL_DEFAULT_SPARES removed segments as spares,
