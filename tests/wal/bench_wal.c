@@ -207,18 +207,24 @@ static int over_file(bool direct)
 
 	snprintf(path, sizeof(path), "%s/raw-over", base);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (direct ? O_DIRECT : 0), 0644);
-	if (fd < 0 || posix_memalign((void **)&buf, 4096, bs)) {
+	if (fd < 0) {
+		perror(path);
+		exit(1);
+	}
+	if (written)
+		return fd;
+	if (posix_memalign((void **)&buf, 4096, bs)) {
 		perror(path);
 		exit(1);
 	}
 	memset(buf, 'o', bs);
-	for (uint64_t off = 0; !written && off < OVER_SIZE; off += bs) {
+	for (uint64_t off = 0; off < OVER_SIZE; off += bs) {
 		if (pwrite(fd, buf, bs, (off_t)off) != (ssize_t)bs) {
 			perror(path);
 			exit(1);
 		}
 	}
-	if (!written && fsync(fd) < 0) {
+	if (fsync(fd) < 0) {
 		perror(path);
 		exit(1);
 	}
@@ -362,11 +368,12 @@ struct wal_result {
 	double cpu_per_batch, batch_time; /* seconds */
 };
 
-/* Append entries [b->next, to] and wait until they are durable. */
-static int fill(struct bench *b, uint64_t to, const uint8_t *pattern, size_t entry)
+/* Append entries [b->next, to], per_batch to a batch, and wait until they
+ * are durable. */
+static int fill(struct bench *b, uint64_t to, unsigned per_batch, const uint8_t *pattern, size_t entry)
 {
 	while (b->next <= to) {
-		for (unsigned k = 0; k < 32 && b->next <= to; k++, b->next++)
+		for (unsigned k = 0; k < per_batch && b->next <= to; k++, b->next++)
 			if (wal_append(b->w, b->next, 1, pattern, entry) < 0)
 				return -EIO;
 		if (wal_flush(b->w) < 0 || ring_drain(&b->ring, b->w) < 0)
@@ -423,8 +430,8 @@ static int wal_run(const char *name, unsigned proposers, size_t entry, enum wal_
 	b.next = 1;
 	per_seg = ((cfg.segment_size ? cfg.segment_size : WAL_DEFAULT_SEGMENT_SIZE) - WAL_BLOCK_SIZE) /
 		  (WAL_RECORD_HEADER + entry);
-	rv = fill(&b, steady ? (WAL_DEFAULT_SPARES + 1) * per_seg + 1 : 10 * (uint64_t)proposers, pattern,
-		  entry);
+	rv = fill(&b, steady ? (WAL_DEFAULT_SPARES + 1) * per_seg + 1 : 10 * (uint64_t)proposers, 32,
+		  pattern, entry);
 	if (rv == 0 && steady && (wal_compact(b.w, b.next) < 0 || ring_drain(&b.ring, b.w) < 0))
 		rv = -EIO;
 	if (rv < 0)
@@ -639,14 +646,9 @@ static void recovery(struct recovery_result *res)
 	cfg.on_error = b_error;
 	if (wal_open(&cfg, &b.w, NULL, &err) < 0)
 		abort();
-	for (uint64_t i = 1; i <= n && !b.err; i++) {
-		if (wal_append(b.w, i, 1, pattern, entry) < 0)
-			abort();
-		if (i % 64 == 0 && (wal_flush(b.w) < 0 || ring_drain(&b.ring, b.w) < 0))
-			abort();
-	}
-	wal_flush(b.w);
-	ring_drain(&b.ring, b.w);
+	b.next = 1;
+	if (fill(&b, n, 64, pattern, entry) < 0)
+		abort();
 	wal_close(b.w);
 	/* From disk: each recovery paired with a plain sequential read of the
 	 * same files just before it, both after dropping them from the page
