@@ -1892,6 +1892,16 @@ static uint32_t seg_flags(const char *path)
 	return flags;
 }
 
+/* Entries 1..1500 in 64 KiB segments, then every segment but the last
+ * compacted away: WAL_DEFAULT_SPARES of them are kept as spares. */
+static void fill_with_spares(struct fx *f)
+{
+	fill_segments(f, 1500, 50);
+	ck_assert_int_gt(wal_compact(f->w, 1501), WAL_DEFAULT_SPARES);
+	fx_drain(f);
+	ck_assert_uint_eq(count_suffix(f->dir, ".spare"), WAL_DEFAULT_SPARES);
+}
+
 /* Compaction keeps up to WAL_DEFAULT_SPARES removed segments as spares,
  * and new segments are made from them (the same files: inodes), with the
  * "recycled" header flag; only then are files created again. */
@@ -1959,9 +1969,7 @@ START_TEST(test_recycled_segment_restart)
 
 	fx_init(&f, 64 << 10);
 	ck_assert_int_eq(fx_open(&f), 0);
-	fill_segments(&f, 1500, 50);
-	ck_assert_int_gt(wal_compact(f.w, 1501), WAL_DEFAULT_SPARES);
-	fx_drain(&f);
+	fill_with_spares(&f);
 	append_durable(&f, 1501, 1540, 0); /* into a recycled segment */
 	last = 1540;
 	fx_close(&f);
@@ -2066,10 +2074,7 @@ START_TEST(test_drop_spares)
 
 	fx_init(&f, 64 << 10);
 	ck_assert_int_eq(fx_open(&f), 0);
-	fill_segments(&f, 1500, 50);
-	ck_assert_int_gt(wal_compact(f.w, 1501), WAL_DEFAULT_SPARES);
-	fx_drain(&f);
-	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), WAL_DEFAULT_SPARES);
+	fill_with_spares(&f);
 	ck_assert_int_eq(wal_drop_spares(f.w), WAL_DEFAULT_SPARES);
 	fx_drain(&f);
 	ck_assert_uint_eq(count_suffix(f.dir, ".spare"), 0);
@@ -2560,10 +2565,7 @@ START_TEST(test_create_from_spare_errors_are_fatal)
 		struct fx f;
 		fx_init(&f, 64 << 10);
 		ck_assert_int_eq(fx_open(&f), 0);
-		fill_segments(&f, 1500, 50);
-		ck_assert_int_gt(wal_compact(f.w, 1501), 0);
-		fx_drain(&f);
-		ck_assert_uint_eq(count_suffix(f.dir, ".spare"), WAL_DEFAULT_SPARES);
+		fill_with_spares(&f);
 		wal_failpoint_arm(cases[k].fp, cases[k].nth, -EIO);
 		ck_assert_int_eq(wal_truncate(f.w, 1490), 0);
 		fx_drain(&f);
