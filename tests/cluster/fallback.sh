@@ -24,7 +24,7 @@ snap=$(status_field "$(port 1)" snapshot_index)
 first=$(curl -s "http://127.0.0.1:$(port 1)/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wal"]["first_index"])')
 echo "ok: 1300 writes; snapshot at $snap, the log starts at $first"
 # compaction kept up to --wal-spare-segments (4) removed segments for reuse
-spares=$(ls "$T/n1/wal" | grep -c '\.spare$')
+spares=$(spares 1)
 [ "$spares" -ge 1 ] && [ "$spares" -le 4 ] || fail "$spares spare segments: $(ls "$T/n1/wal")"
 echo "ok: $spares spare segments"
 # a goraft node needs the whole log: its join is refused now
@@ -49,5 +49,5 @@ node_kill 1 TERM
 # no spares wanted: the restart removes them, and the log is as it was
 node_start 1 -h 127.0.0.1 --snapshot-threshold 300 --segment-size 1M --wal-spare-segments 0
 wait_value "$(port 1)" k1300 "$(cat "$T/v")" || fail "k1300 after a restart without spares"
-[ "$(ls "$T/n1/wal" | grep -c '\.spare$')" = 0 ] || fail "spares left: $(ls "$T/n1/wal")"
+[ "$(spares 1)" = 0 ] || fail "spares left: $(ls "$T/n1/wal")"
 echo "ok: --wal-spare-segments 0 removed the spares"

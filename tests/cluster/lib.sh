@@ -62,6 +62,9 @@ node_kill() {
 	return 0
 }
 
+# spare WAL segments node $1 keeps
+spares() { ls "$T/n$1/wal" | grep -c '\.spare$'; }
+
 status_field() {
 	# bounded: a paused (SIGSTOP) node accepts the connection, never answers
 	curl -s -m 2 "http://127.0.0.1:$1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null

@@ -21,16 +21,15 @@ bulk() {
 	ok=$(curl -s -m 120 -Z --parallel-max 16 -K "$T/bulk.cfg" 2>/dev/null | grep -c '^200$')
 	[ "$ok" = $(($2 - $1 + 1)) ] || fail "$ok of $(($2 - $1 + 1)) writes"
 }
-spares() { ls "$T/n1/wal" | grep -c '\.spare$'; }
 
 node_start 1 $opts
 bulk 1 1300
 for _ in $(seq 100); do
-	[ "$(spares)" -ge 1 ] && break
+	[ "$(spares 1)" -ge 1 ] && break
 	sleep 0.1
 done
-[ "$(spares)" -ge 1 ] || fail "no spare segments: $(ls "$T/n1/wal")"
-echo "ok: $(spares) spare segments after 1300 writes"
+[ "$(spares 1)" -ge 1 ] || fail "no spare segments: $(ls "$T/n1/wal")"
+echo "ok: $(spares 1) spare segments after 1300 writes"
 node_kill 1 TERM
 
 # Four spares in all (a spare's bytes do not matter, only its name and
@@ -38,21 +37,21 @@ node_kill 1 TERM
 # may take a spare before the snapshot is tried.
 spare=$(ls "$T/n1/wal" | grep '\.spare$' | head -n 1)
 k=1
-while [ "$(spares)" -lt 4 ]; do
+while [ "$(spares 1)" -lt 4 ]; do
 	cp "$T/n1/wal/$spare" "$T/n1/wal/000000000000000$k-fffffffffffffff0.spare"
 	k=$((k + 1))
 done
-[ "$(spares)" = 4 ] || fail "spares before the restart: $(ls "$T/n1/wal")"
+[ "$(spares 1)" = 4 ] || fail "spares before the restart: $(ls "$T/n1/wal")"
 # A lower threshold: the log already holds enough entries for a snapshot,
 # so the attempt comes at once.
 RAFTD_TEST_SNAP_FAIL=ENOSPC node_start 1 -h 127.0.0.1 --snapshot-threshold 20 --segment-size 1M
 for _ in $(seq 100); do
-	grep -q 'no space for a snapshot: removing' "$T/n1.log" && [ "$(spares)" = 0 ] && break
+	grep -q 'no space for a snapshot: removing' "$T/n1.log" && [ "$(spares 1)" = 0 ] && break
 	sleep 0.1
 done
 grep "no space for a snapshot: removing [34] spare WAL segments" "$T/n1.log" ||
 	fail "no spares removed: $(ls "$T/n1/wal")"
-[ "$(spares)" = 0 ] || fail "spares left: $(ls "$T/n1/wal")"
+[ "$(spares 1)" = 0 ] || fail "spares left: $(ls "$T/n1/wal")"
 wait_leader > /dev/null || fail "no leader after the restart"
 bulk 1301 1700
 [ "$(get "$P" k1700)" = "$(cat "$T/v")" ] || fail "k1700 while snapshots fail"
