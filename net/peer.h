@@ -4,8 +4,8 @@
  * keep-alive TCP connection to it at a time, and a FIFO of requests. Requests
  * are written in order and their responses matched in order (HTTP/1.1
  * pipelining); cfg.max_pipeline bounds how many are on the wire at once — 1
- * for goraft peers (one AppendEntries in flight, PROTOCOL.md §5.3), more
- * for raftd peers (peer_set_max_pipeline()).
+ * for goraft peers (one AppendEntries in flight, docs/goraft-protocol.md
+ * §6.3), more for raftd peers (peer_set_max_pipeline()).
  *
  * I/O: every operation is an SQE on the caller's ring whose user_data is a
  * struct uring_op inside the peer (src/uring_op.h); the caller's loop must
@@ -93,13 +93,13 @@ struct peer_stats {
 };
 
 /* Completion of a request. res: the HTTP status (100..599; the caller must
- * treat anything but 200 as "no response", PROTOCOL.md §1.2) or a negative
- * errno: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EPROTO (malformed or
- * unsolicited response), -E2BIG (response over a limit), -ECANCELED (peer
- * destroyed), or any other socket error. body/len: the decoded response
- * body, valid only during the call (NULL/0 on error). Called exactly once per
- * accepted request, never from inside peer_submit(). It may call
- * peer_submit() and peer_destroy(). */
+ * treat anything but 200 as "no response", docs/goraft-protocol.md §2.2,
+ * §11.14) or a negative errno: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EPROTO
+ * (malformed or unsolicited response), -E2BIG (response over a limit),
+ * -ECANCELED (peer destroyed), or any other socket error. body/len: the
+ * decoded response body, valid only during the call (NULL/0 on error). Called
+ * exactly once per accepted request, never from inside peer_submit(). It may
+ * call peer_submit() and peer_destroy(). */
 typedef void peer_done_fn(void *arg, int res, const uint8_t *body, size_t len);
 
 /* The kernel no longer references the request's body buffers (or iov

@@ -18,11 +18,11 @@
  * with "/db/" (the route); the key points into path. */
 const char *api_db_key(const char *path);
 
-/* A /join connectionString: http://host:port with a port in 1..65535 (1 to
- * 5 decimal digits) and nothing after it, what goraft's joinPath and plain
- * concatenation both turn into working URLs (PROTOCOL §1.2, §7.3), and
- * what net/peer.c connects to: no blanks, control bytes, '/', '@', '?' or
- * '#' in the host, and a ':' there only inside [v6]. */
+/* A /join connectionString: http://host:port with a port in 1..65535 (1 to 5
+ * decimal digits) and nothing after it, what goraft's joinPath and plain
+ * concatenation both turn into working URLs (docs/goraft-protocol.md §2.2,
+ * §10.3), and what net/peer.c connects to: no blanks, control bytes, '/', '@',
+ * '?' or '#' in the host, and a ':' there only inside [v6]. */
 bool api_valid_url(const char *url);
 
 /* The body of POST /raftd/transfer: empty (whitespace only), {} or

@@ -80,8 +80,8 @@ struct rpc_wait {
 /* A /join or /leave the core cannot take yet (-EBUSY: another membership
  * change is pending, or a new leader's first entry has not committed). It
  * waits, in arrival order, and is proposed as soon as the core takes it: a
- * goraft joiner ignores the answer to its /join (PROTOCOL §6.4), so a
- * refusal would leave it idle for good. */
+ * goraft joiner ignores the answer to its /join (docs/goraft-protocol.md §7.3,
+ * §11.10), so a refusal would leave it idle for good. */
 struct member_wait {
 	enum cmd_type type; /* CMD_JOIN or CMD_LEAVE */
 	char name[RAFT_NAME_MAX];
@@ -1066,7 +1066,7 @@ static void out_done(void *arg, int res, const uint8_t *body, size_t len)
 		peer_reachable(p, res == 200 || res > 0, res);
 	if (res != 200 || n->stopping) {
 		log_debug("%s to %s: no response (%d)", rpc_path(&(struct raft_msg){ .type = o->type }), o->peer, res);
-		return; /* no response (PROTOCOL §1.2): the core retries */
+		return; /* no response (docs/goraft-protocol.md §2.2): the core retries */
 	}
 	struct raft_msg m;
 	char err[160];
@@ -1623,11 +1623,12 @@ static void on_raft(struct httpd_request *req, void *data)
 	}
 	if (rr.msg.type == RAFT_MSG_RV_REQ && raft_is_member(n->r, n->name) && !raft_is_member(n->r, rr.from)) {
 		/* A candidate outside our configuration: a member removed
-		 * while it kept running (goraft never stops one, PROTOCOL
-		 * §5.9), or one whose join we have not seen yet. Denied here,
-		 * without taking its term: granting (the core checks only the
-		 * log) let a removed goraft node lead the members that had just
-		 * removed it. Denying a vote is always safe (Raft §5.2). */
+		 * while it kept running (goraft never stops one,
+		 * docs/goraft-protocol.md §7.4, §11.3), or one whose join we
+		 * have not seen yet. Denied here, without taking its term:
+		 * granting (the core checks only the log) let a removed goraft
+		 * node lead the members that had just removed it. Denying a
+		 * vote is always safe (Raft §5.2). */
 		struct raft_msg m = { .type = RAFT_MSG_RV_RESP, .req_id = id, .term = raft_current_term(n->r) };
 		m.rv_resp.pre_vote = rr.msg.rv.pre_vote;
 		uint8_t buf[64];
@@ -1822,9 +1823,9 @@ static void on_db_post(struct httpd_request *req, void *data)
 
 /* raftd-only features (DELETE, snapshots, leadership transfer) need every
  * other member to be a raftd node: a goraft node cannot apply raftd's
- * commands, take a snapshot or get one (PROTOCOL §7.1). Returns 0, or the
- * status to refuse with and the reason in msg: 409 for a goraft member, 503
- * while a member's kind is not known yet. */
+ * commands, take a snapshot or get one (docs/goraft-protocol.md §10.1,
+ * §11.13). Returns 0, or the status to refuse with and the reason in msg: 409
+ * for a goraft member, 503 while a member's kind is not known yet. */
 static unsigned extensions_refused(struct node *n, const char *what, char *msg, size_t len)
 {
 	for (size_t i = 0; i < raft_n_members(n->r); i++) {

@@ -6,7 +6,8 @@
  *
  * "Raft §x" cites the Raft paper (Ongaro & Ousterhout 2014), "thesis §x"
  * Ongaro's dissertation, "goraft file.go f" the goraft source and
- * "PROTOCOL §x" goraft-wire/PROTOCOL.md.
+ * "docs/goraft-protocol.md §x" this project's account of goraft's protocol
+ * and of where raftd deviates from it.
  */
 #include "src/raft.h"
 
@@ -164,13 +165,13 @@ struct raft {
 	size_t n_members;
 	/* The latest change is a join that grew a one-member configuration
 	 * (this leader alone) to two. goraft commits a join under the old
-	 * membership (PROTOCOL §5.9) and a goraft joiner serves nothing until
-	 * its join has committed (§6.2), so a lone leader must commit that join
-	 * (and what follows it) on its own. Safe: the old quorum {self} meets
-	 * every majority of either configuration. Used for commit only; the
-	 * simulator showed that a general "old majority also counts" rule,
-	 * applied by a node whose view is stale, elects a leader that lacks
-	 * committed entries. */
+	 * membership (docs/goraft-protocol.md §7.1) and a goraft joiner serves
+	 * nothing until its join has committed (§7.2, §11.10), so a lone
+	 * leader must commit that join (and what follows it) on its own. Safe:
+	 * the old quorum {self} meets every majority of either configuration.
+	 * Used for commit only; the simulator showed that a general "old
+	 * majority also counts" rule, applied by a node whose view is stale,
+	 * elects a leader that lacks committed entries. */
 	bool join_fallback;
 	char joiner[RAFT_NAME_MAX];
 
@@ -846,17 +847,18 @@ static void become_leader(struct raft *r)
 
 static unsigned flight_limit(const struct raft *r, const struct peer *p)
 {
-	/* PROTOCOL §5.3/§7.1.8: one request in flight to a goraft peer */
+	/* docs/goraft-protocol.md §6.3, §10.1.8: one request in flight to a
+	 * goraft peer */
 	if (p->goraft || p->probing)
 		return 1;
 	unsigned n = r->cfg.max_inflight;
 	return n == 0 ? 1 : (n > RAFT_MAX_INFLIGHT ? RAFT_MAX_INFLIGHT : n);
 }
 
-/* goraft peer.go flush: a peer that needs compacted entries gets the
- * snapshot, in two steps (SnapshotRequest, then SnapshotRecoveryRequest).
- * Never to a goraft peer: raftd panics on it (PROTOCOL §7.3); and while
- * a goraft node is a member nothing is compacted, so it never needs one. */
+/* goraft peer.go flush: a peer that needs compacted entries gets the snapshot,
+ * in two steps (SnapshotRequest, then SnapshotRecoveryRequest). Never to a
+ * goraft peer: raftd panics on it (docs/goraft-protocol.md §8.4, §10.3); and
+ * while a goraft node is a member nothing is compacted, so it never needs one. */
 static void send_snapshot_request(struct raft *r, struct peer *p)
 {
 	if (p->goraft || p->snap_state != SNAP_NONE)
@@ -885,15 +887,15 @@ static bool send_append(struct raft *r, struct peer *p)
 		return false;
 	}
 	/* A goraft follower deletes every entry after PrevLogIndex on each
-	 * request it accepts, heartbeats included (PROTOCOL §5.2 step 3).
-	 * The entries it holds that match ours may already count towards a
-	 * commit (ours or an earlier leader's), so a request must give them
-	 * all back: it carries every entry up to where that follower's log
-	 * may end, caps or not (goraft's own leader sends a new peer the
-	 * whole log uncapped). Entries beyond our last index may go: they are
-	 * not committed (Leader Completeness). Until its first answer, the
-	 * follower may hold all of our log. A raftd follower only truncates
-	 * on a conflict: the caps alone apply. */
+	 * request it accepts, heartbeats included (docs/goraft-protocol.md
+	 * §6.2 step 3, §11.9). The entries it holds that match ours may
+	 * already count towards a commit (ours or an earlier leader's), so a
+	 * request must give them all back: it carries every entry up to where
+	 * that follower's log may end, caps or not (goraft's own leader sends
+	 * a new peer the whole log uncapped). Entries beyond our last index
+	 * may go: they are not committed (Leader Completeness). Until its
+	 * first answer, the follower may hold all of our log. A raftd follower
+	 * only truncates on a conflict: the caps alone apply. */
 	raft_index reach = prev;
 	if (p->goraft)
 		reach = p->holds < r->last ? p->holds : r->last;
@@ -938,11 +940,12 @@ static void replicate(struct raft *r, bool heartbeat)
 	/* A removed member still gets its raft:leave (or, once that is
 	 * compacted, the snapshot covering it) and the commit index that
 	 * covers it, so that it stops instead of lingering (goraft also sends
-	 * a removed node a final AppendEntries, PROTOCOL §7.2.5). However long
-	 * it lags or is paused: a time limit counted from the commit left a
-	 * paused member running for good. Done a few election timeouts after
-	 * it has the entry (those heartbeats carry the commit), or once it has
-	 * not answered for depart_timeout_ms: it may be gone for good. */
+	 * a removed node a final AppendEntries, docs/goraft-protocol.md
+	 * §10.2.5, §11.11). However long it lags or is paused: a time limit
+	 * counted from the commit left a paused member running for good. Done
+	 * a few election timeouts after it has the entry (those heartbeats
+	 * carry the commit), or once it has not answered for
+	 * depart_timeout_ms: it may be gone for good. */
 	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
 		struct peer *p = &r->peers[i];
 		if (!p->used || p->member || !p->leave_index || p->leave_index > r->last)
@@ -1105,10 +1108,11 @@ static void on_ae_response(struct raft *r, struct peer *p, const struct raft_msg
 			p->next = p->match + 1;
 		leader_maybe_commit(r);
 	} else {
-		/* Back off with the reply's CommitIndex and Index, not one entry
-		 * at a time (PROTOCOL §5.3 b/c, §7.2.3). Committed entries of the
-		 * follower are in our log (Leader Completeness), so its commit
-		 * index is a safe lower bound. */
+		/* Back off with the reply's CommitIndex and Index, not one
+		 * entry at a time (docs/goraft-protocol.md §6.3 b/c, §10.2.3,
+		 * §11.9). Committed entries of the follower are in our log
+		 * (Leader Completeness), so its commit index is a safe lower
+		 * bound. */
 		raft_index c = m->ae_resp.commit, prev;
 		if (c >= f.prev) {
 			prev = c;
@@ -1201,8 +1205,9 @@ static void reply_ae(struct raft *r, struct peer *p, const struct raft_msg *req,
 	m.ae_resp.index = hint; /* goraft: log.currentIndex(), or lower (below) */
 	m.ae_resp.commit = r->commit;
 	if (!ok) {
-		/* PROTOCOL §7.3: never report more than PrevLogIndex + len so a
-		 * goraft leader does not move past its own log end */
+		/* docs/goraft-protocol.md §10.3, §11.6: never report more than
+		 * PrevLogIndex + len so a goraft leader does not move past its
+		 * own log end */
 		raft_index cap = req->ae.prev_index + req->ae.n_entries;
 		if (m.ae_resp.commit > cap)
 			m.ae_resp.commit = cap;
@@ -1232,7 +1237,7 @@ static bool entries_valid(const struct raft *r, const struct raft_msg *req)
 }
 
 /* goraft server.go processAppendEntriesRequest, with Raft §5.3's truncation
- * (only on a real conflict) as PROTOCOL §7.5 allows. */
+ * (only on a real conflict), docs/goraft-protocol.md §11.4. */
 static void on_ae_request(struct raft *r, struct peer *p, const char *from,
 			  const struct raft_msg *req)
 {
@@ -1243,7 +1248,8 @@ static void on_ae_request(struct raft *r, struct peer *p, const char *from,
 	if (req->term == r->term && r->role == RAFT_LEADER) {
 		/* Two leaders in one term: only a goraft node (unpersisted votes)
 		 * gets here. Never answer a goraft leader at its own term
-		 * (PROTOCOL §7.3): move to a higher term, which deposes it. */
+		 * (docs/goraft-protocol.md §10.3, §11.7): move to a higher term,
+		 * which deposes it. */
 		become_follower(r, r->term + 1, "");
 		reset_election_timer(r);
 		reply_ae(r, p, req, false, 0, r->last);
@@ -1279,10 +1285,11 @@ static void on_ae_request(struct raft *r, struct peer *p, const char *from,
 		}
 	}
 	if (skip == 0 && prev > 0 && term_at(r, prev) != req->ae.prev_term) {
-		/* Faster back-off (PROTOCOL §7.5): Index is only an upper bound
-		 * for the leader's next PrevLogIndex, so point below the whole
-		 * run of entries whose term exceeds PrevLogTerm; they cannot
-		 * match. Never below the commit index (those entries match). */
+		/* Faster back-off (docs/goraft-protocol.md §11.6): Index is
+		 * only an upper bound for the leader's next PrevLogIndex, so
+		 * point below the whole run of entries whose term exceeds
+		 * PrevLogTerm; they cannot match. Never below the commit index
+		 * (those entries match). */
 		raft_index hint = r->last;
 		if (prev > r->commit) {
 			hint = prev - 1;
@@ -1441,7 +1448,7 @@ static void on_snaprec_request(struct raft *r, struct peer *p, const char *from,
 }
 
 /* goraft server.go processRequestVoteRequest, with Raft §5.4.1's
- * up-to-date rule (PROTOCOL §7.5). */
+ * up-to-date rule (docs/goraft-protocol.md §11.2). */
 static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 			  const struct raft_msg *req)
 {
@@ -1584,7 +1591,7 @@ static int on_propose(struct raft *r, const struct raft_event *ev, struct raft_u
 				return -EAGAIN;
 		}
 		/* a goraft joiner needs the whole log from index 1 and cannot
-		 * take a snapshot (PROTOCOL §7.1.5) */
+		 * take a snapshot (docs/goraft-protocol.md §10.1.5) */
 		struct peer *jp = peer_find(r, e->name);
 		if (e->type == RAFT_ENTRY_JOIN && jp && jp->goraft && r->start > 0)
 			return -EOPNOTSUPP;
@@ -1800,7 +1807,7 @@ static void maybe_apply(struct raft *r)
 		r->apply_req = target;
 	}
 	/* A node whose own raft:leave is committed stops taking part
-	 * (PROTOCOL §5.9 recommends it; goraft itself does not). */
+	 * (docs/goraft-protocol.md §11.11; goraft itself does not, §7.4). */
 	raft_index leave = own_change(r, RAFT_ENTRY_LEAVE);
 	if (!r->removed && leave > 0 && leave <= r->commit)
 		set_removed(r);

@@ -6,7 +6,7 @@
  * the caller must carry out. Randomness (election timeouts) comes from a
  * PRNG seeded by raft_config.seed, so a run is reproducible from its inputs.
  *
- * Wire compatibility with goraft (see goraft-wire/PROTOCOL.md) is built in:
+ * Wire compatibility with goraft (see docs/goraft-protocol.md) is built in:
  * messages have exactly goraft's fields and meanings; the daemon translates
  * struct raft_msg to and from proto/wire.h one field at a time.
  *
@@ -141,7 +141,7 @@ struct raft_member_info {
 };
 
 /* One RPC. The sender's name (LeaderName, CandidateName) travels beside it
- * (raft_event.recv.from). Fields are goraft's (PROTOCOL.md §2). */
+ * (raft_event.recv.from). Fields are goraft's (docs/goraft-protocol.md §3). */
 struct raft_msg {
 	enum raft_msg_type type;
 	uint64_t req_id; /* chosen by the requester, echoed in the response */
@@ -370,7 +370,8 @@ struct raft_config {
 	/* Snapshots: every snapshot_threshold applied entries (0: never), keep
 	 * snapshot_trailing entries before the snapshot for slow followers
 	 * (goraft: 200). Never while a goraft node is a member: goraft raftd
-	 * peers cannot take a snapshot and need the whole log (PROTOCOL §7.1). */
+	 * peers cannot take a snapshot and need the whole log
+	 * (docs/goraft-protocol.md §10.1.5, §11.12). */
 	raft_index snapshot_threshold;
 	raft_index snapshot_trailing;
 	/* a removed member that has not answered for this long is no longer

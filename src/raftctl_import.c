@@ -1,12 +1,12 @@
 /* src/raftctl_import.c — `raftctl import-goraft GORAFT_DIR DATA_DIR`.
  *
- * Turns a goraft raftd data directory (goraft-wire PROTOCOL.md §4: `name`,
+ * Turns a goraft raftd data directory (docs/goraft-protocol.md §9: `name`,
  * `conf`, `log`, `snapshot/`) into a raftd one, so that a goraft node can be
  * replaced in place: stop the goraft node, import, start raftd on the same
  * host and port with DATA_DIR. DATA_DIR may be GORAFT_DIR itself (the two
  * layouts share only `name`, whose bytes are kept).
  *
- * What is carried over, and why it is enough (§4.5, §4.6):
+ * What is carried over, and why it is enough (§9.6, §9.7):
  * - name: byte for byte (the node keeps its identity in the cluster).
  * - log: every whole record, its LogEntry bytes unchanged, written with the
  *   WAL library into DATA_DIR/wal at the same indexes and terms. Membership
@@ -18,7 +18,7 @@
  * - commit index: goraft's `conf` holds a lower bound only; raftd learns the
  *   commit index from the leader (or, alone, commits its log itself), so it
  *   is reported, not stored.
- * - snapshots: goraft raftd never takes any (§5.10). A log that starts
+ * - snapshots: goraft raftd never takes any (§8.1). A log that starts
  *   after index 1 was compacted by some other goraft application and cannot
  *   be imported without its state machine: refused.
  *

@@ -36,7 +36,8 @@ name() { echo "$(kind "$1")$1"; }
 # launch N r|g [M]: start node N of that kind, joining through node M if
 # given; raftd nodes get $ROPTS too. serving N: wait until it serves. A
 # goraft node serves HTTP only once its join (or self-join) is committed
-# (PROTOCOL §6.2): readiness is a GET /db that answers. start = both.
+# (docs/goraft-protocol.md §7.2): readiness is a GET /db that answers.
+# start = both.
 ROPTS=""
 launch() {
 	n=$1 k=$2 join=""
@@ -120,9 +121,9 @@ rstatus() { # rstatus N FIELD: a field of raftd node N's /status
 # lead_next KIND: make the next leader a node of KIND (r or g). The nodes of
 # the other kind are killed, the leader commits one more write with those of
 # KIND, then it is killed too and the others restart with a log too short to
-# win (Raft §5.4.1; goraft's rule, PROTOCOL §5.5, is stricter). Killed, not
-# stopped: a stopped node would still read the leader's last request from
-# its socket when it continues.
+# win (Raft §5.4.1; goraft's rule, docs/goraft-protocol.md §6.5 and §11.2,
+# is stricter). Killed, not stopped: a stopped node would still read the
+# leader's last request from its socket when it continues.
 lead_next() {
 	want=$1 OLD=$LEADER others=""
 	for n in $ALIVE; do
@@ -193,8 +194,9 @@ for n in $ALIVE; do kill_node "$n"; done
 
 # ---- mix 2: raftd founds ---------------------------------------------------------------
 # Four joiners at once: the leader takes one membership change at a time,
-# and a goraft joiner ignores the answer to its /join (PROTOCOL §6.4), so the
-# leader must hold joins back until it can take them, not refuse them.
+# and a goraft joiner ignores the answer to its /join
+# (docs/goraft-protocol.md §7.3), so the leader must hold joins back until it
+# can take them, not refuse them.
 D=$T/mix2
 ROPTS="--snapshot-threshold 20"
 start 1 r
@@ -253,8 +255,9 @@ echo "ok: still no snapshot on the raftd nodes ($(rstatus "$LEADER" commit_index
 for n in $ALIVE; do kill_node "$n"; done
 
 # ---- mix 3: a goraft node removed while it keeps running ------------------------------------
-# goraft does not stop a removed node (PROTOCOL §5.9): it times out and
-# campaigns. The raftd members must not vote for it, nor follow its terms.
+# goraft does not stop a removed node (docs/goraft-protocol.md §7.4): it
+# times out and campaigns. The raftd members must not vote for it, nor follow
+# its terms.
 D=$T/mix3
 ROPTS=""
 start 1 r

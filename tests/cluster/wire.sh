@@ -37,7 +37,8 @@ grep -qx 'Index: 4' "$T/text" && grep -qx 'Success: true' "$T/text" || {
 }
 echo "ok: four goraft entries appended"
 # Its commit index moves to 4 with the next heartbeat (our commit may run
-# ahead of goraft's one-join-per-request barrier: allowed, PROTOCOL §7.5).
+# ahead of goraft's one-join-per-request barrier: allowed,
+# docs/goraft-protocol.md §11.10).
 printf '\010\000\020\004\030\000\040\004\052\0076edf0e8' > "$T/hb.req"
 curl -s -o /dev/null --data-binary "@$T/hb.req" "http://127.0.0.1:$(port 1)/raft/appendEntries"
 

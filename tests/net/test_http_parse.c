@@ -1,10 +1,10 @@
 /* tests/net/test_http_parse.c — the HTTP/1.1 response parser.
  *
- * Inputs are what Go's net/http server writes for goraft (PROTOCOL.md §1.3),
- * the other framings a server may pick, and malformed responses. Every
- * well-formed case is also fed split at every byte boundary and one byte at
- * a time, the way the client presents bytes (unconsumed ones kept, new ones
- * appended).
+ * Inputs are what Go's net/http server writes for goraft
+ * (docs/goraft-protocol.md §2.3), the other framings a server may pick, and
+ * malformed responses. Every well-formed case is also fed split at every byte
+ * boundary and one byte at a time, the way the client presents bytes
+ * (unconsumed ones kept, new ones appended).
  */
 #include <check.h>
 #include <errno.h>

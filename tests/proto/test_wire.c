@@ -559,7 +559,8 @@ START_TEST(test_text_escapes_like_go)
 }
 END_TEST
 
-/* goraft (§2.1): every required field is on the wire, zero values included. */
+/* goraft (docs/goraft-protocol.md §3.1): every required field is on the
+ * wire, zero values included. */
 START_TEST(test_zero_values_are_encoded)
 {
 	struct wire_ae_resp resp = { 0 };

@@ -383,7 +383,7 @@ static void assert_ae_resp(const struct raft_msg *m, const struct wire_ae_resp *
 }
 
 /* The crafted cases hit a follower of leader 6b99058 holding 4 entries of
- * term 0 with commit index 4, in this order (PROTOCOL §7.4). */
+ * term 0 with commit index 4, in this order (docs/goraft-protocol.md §10.4). */
 START_TEST(test_vectors_crafted_sequence)
 {
 	static const raft_term t0[4] = {0, 0, 0, 0};
@@ -441,7 +441,7 @@ START_TEST(test_vectors_crafted_sequence)
 }
 END_TEST
 
-/* Captured traffic of the 3-node goraft cluster (PROTOCOL §7.4). */
+/* Captured traffic of the 3-node goraft cluster (docs/goraft-protocol.md §10.4). */
 START_TEST(test_vectors_captured)
 {
 	static const raft_term t0[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -467,8 +467,8 @@ START_TEST(test_vectors_captured)
 	/* a new node gets the whole log from index 1. goraft answers
 	 * CommitIndex 1 (its join barrier applies one membership entry per
 	 * request); raftd commits min(leader commit, last new entry) = 4,
-	 * which goraft leaders accept (PROTOCOL §7.2.2, §7.5). Everything
-	 * else is goraft's exact reply. */
+	 * which goraft leaders accept (docs/goraft-protocol.md §10.2.2,
+	 * §11.4). Everything else is goraft's exact reply. */
 	tn_init(&t, "6ab076d", 0, NULL, 0, t0, 0, 0);
 	m = answer_ae(&t, "ae-catchup-four-entries");
 	want = load_ae_resp("ae-catchup-four-entries");
@@ -675,8 +675,9 @@ END_TEST
 START_TEST(test_leader_never_answers_goraft_leader_at_same_term)
 {
 	/* two leaders in one term can only come from a goraft node's
-	 * unpersisted vote; replying at that term would crash it (PROTOCOL
-	 * §7.3), so move to a higher term and answer with it */
+	 * unpersisted vote; replying at that term would crash it
+	 * (docs/goraft-protocol.md §10.3, §11.7), so move to a higher term and
+	 * answer with it */
 	static const raft_term tt[3] = {0, 0, 1};
 	struct tn t;
 	make_leader3(&t, tt, 3, true);
@@ -763,7 +764,7 @@ START_TEST(test_follower_mismatch_hint_and_failure_commit_cap)
 	ck_assert_uint_eq(r->ae_resp.index, 4);
 	ck_assert_uint_eq(r->ae_resp.commit, 2);
 	/* failure replies never report a commit index beyond
-	 * PrevLogIndex + len(Entries) (PROTOCOL §7.3) */
+	 * PrevLogIndex + len(Entries) (docs/goraft-protocol.md §10.3, §11.6) */
 	static const raft_term t4[4] = {0, 0, 0, 0};
 	struct tn u;
 	tn_init(&u, "b", 0, ABC, 3, t4, 4, 4);
@@ -864,7 +865,8 @@ START_TEST(test_backoff_uses_commit_and_index)
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.prev_index, 10);
 	/* goraft rule 3a: PrevLogIndex below its commit index is rejected,
-	 * with CommitIndex >= PrevLogIndex: go to CommitIndex (§7.2.3) */
+	 * with CommitIndex >= PrevLogIndex: go to CommitIndex
+	 * (docs/goraft-protocol.md §10.2.3) */
 	f = ae_resp(m->req_id, raft_current_term(t.r), 60, 40, false);
 	tn_recv(&t, "b", &f);
 	m = sent_to(&t, "b");
@@ -942,10 +944,10 @@ START_TEST(test_goraft_peer_one_in_flight_and_match_from_latest)
 }
 END_TEST
 
-/* A goraft follower as the leader sees it (PROTOCOL §5.2), reduced to what a
- * leader can break: its term, the terms of its entries, its commit index,
- * and the deletion of every entry after PrevLogIndex on each accepted
- * request (heartbeats included). */
+/* A goraft follower as the leader sees it (docs/goraft-protocol.md §6.2),
+ * reduced to what a leader can break: its term, the terms of its entries, its
+ * commit index, and the deletion of every entry after PrevLogIndex on each
+ * accepted request (heartbeats included). */
 struct gf {
 	raft_term term;
 	raft_term log[64]; /* log[i]: term of entry i */

@@ -2,7 +2,7 @@
 """tests/raftctl/mkgoraft.py DIR NAME URL WRITES [--torn] [--start N] [--peer NAME=URL]...
 
 Writes a goraft raftd data directory as goraft would leave it
-(goraft-wire PROTOCOL.md §4): `name` (no newline), `conf`
+(docs/goraft-protocol.md §9): `name` (no newline), `conf`
 ({"commitIndex":N,"peers":[...]}) and `log`, records of a 9-byte "%8x\\n"
 header and a LogEntry protobuf. The log: NAME's self-join at term 0, the
 joins of --peer members, WRITES `write` commands (keys k1.., values v1..),

@@ -720,8 +720,9 @@ static void handle_update(int id, const struct raft_update *u, const struct raft
 				/* To a goraft follower: HTTP over TCP, in order and
 				 * never duplicated. goraft itself is unsafe otherwise:
 				 * a stale AppendEntries arriving after a newer one
-				 * deletes what the newer one delivered (PROTOCOL
-				 * §5.2.3); the simulator found that at once. */
+				 * deletes what the newer one delivered
+				 * (docs/goraft-protocol.md §6.2 step 3); the
+				 * simulator found that at once. */
 				if (m.at < fifo_at[id][to])
 					m.at = fifo_at[id][to];
 				fifo_at[id][to] = m.at;
@@ -881,11 +882,11 @@ static void goraft_reply(int id, int to, const struct raft_msg *m)
 }
 
 /* goraft server.go processAppendEntriesRequest and processRequestVoteRequest
- * (PROTOCOL §5.2, §5.5). Writes are synchronous (goraft fsyncs before it
- * answers), so memory and disk are the same. One deviation: the term and
- * vote are kept across restarts (goraft forgets the vote and takes the last
- * entry's term), so that the checkers judge the raftd leaders, not goraft's
- * known double votes. */
+ * (docs/goraft-protocol.md §6.2, §6.5). Writes are synchronous (goraft fsyncs
+ * before it answers), so memory and disk are the same. One deviation: the term
+ * and vote are kept across restarts (goraft forgets the vote and takes the
+ * last entry's term), so that the checkers judge the raftd leaders, not
+ * goraft's known double votes. */
 static void goraft_recv(int id, const struct raft_event *ev, const struct sentry *ev_entries)
 {
 	struct node *nd = &nodes[id];
@@ -913,12 +914,13 @@ static void goraft_recv(int id, const struct raft_event *ev, const struct sentry
 		bool ok = !(prev < nd->g_commit) && prev <= nd->mem.n &&
 			  !(prev > 0 && at(&nd->mem, prev)->term != q->ae.prev_term);
 		if (ok) {
-			/* PROTOCOL §7.1.8: a leader must never make a goraft
-			 * follower drop an entry that it holds too (counted
-			 * towards a commit, it would be gone from a majority).
-			 * Checked while the sender still leads the request's
-			 * term: its log has only grown since it sent it, with
-			 * entries of that term the follower cannot hold yet. */
+			/* docs/goraft-protocol.md §10.1.8: a leader must never
+			 * make a goraft follower drop an entry that it holds
+			 * too (counted towards a commit, it would be gone from
+			 * a majority). Checked while the sender still leads
+			 * the request's term: its log has only grown since it
+			 * sent it, with entries of that term the follower
+			 * cannot hold yet. */
 			const struct node *ld = &nodes[from];
 			if (ld->alive && ld->r && raft_role(ld->r) == RAFT_LEADER &&
 			    raft_current_term(ld->r) == q->term) {
