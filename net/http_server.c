@@ -1,6 +1,8 @@
 /* net/http_server.c — libmicrohttpd driven by the event loop; see the header. */
 #include "net/http_server.h"
 
+#include "net/http_request.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -184,6 +186,14 @@ static bool append_body(struct httpd_request *req, const char *data, size_t len)
 	return true;
 }
 
+static enum MHD_Result add_framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+					    const char *value)
+{
+	(void)kind;
+	http_framing_add(cls, key, value ? value : "");
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -202,6 +212,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->path = url;
 		*con_cls = req;
 		server->stats.requests++;
+
+		/* Before MHD reads a byte of the body: see net/http_request.h. */
+		struct http_framing framing = { 0 };
+		const char *why;
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, add_framing_header, &framing);
+		unsigned refuse = http_framing_verdict(&framing, &why);
+		if (refuse) {
+			server->stats.bad_framing++;
+			httpd_reply_text(req, refuse, why);
+			return queue_reply(req);
+		}
 
 		bool path_known;
 		req->route = find_route(server, method, url, &path_known);
@@ -321,6 +342,7 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 					     cfg->max_connections ? cfg->max_connections : 1024, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
 					     cfg->connection_timeout_s ? cfg->connection_timeout_s : 60, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL };
 	if (cfg->listen_fd >= 0)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd, NULL };
 	else if (addr.ss_family)

@@ -54,6 +54,7 @@ struct httpd_stats {
 	uint64_t responses_by_class[6]; /* [2] = 2xx ... [5] = 5xx */
 	uint64_t suspended_now;
 	uint64_t body_too_large;
+	uint64_t bad_framing;   /* refused for their Content-Length / Transfer-Encoding */
 };
 
 /* Starts listening. Returns 0, or -errno with a reason in err. */

@@ -11,6 +11,8 @@
 #   fuzz_command          goraft commands in log entries (proto/command.c)
 #                         and their apply to the KV
 #   fuzz_command_fast     the JSON command fast path against jansson
+#   fuzz_http_request     request heads through the server's framing checks
+#                         (net/http_request.c: Content-Length, Transfer-Encoding)
 #   fuzz_client_api       /db/{key} paths, /join, /leave and /raftd/transfer
 #                         bodies (src/api_parse.c, cmd_decode)
 #   fuzz_wal_recover      WAL recovery of segment and meta files made from
@@ -20,7 +22,7 @@
 
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
-FUZZ_OTHER = http_response kv_snapshot raft_rpc command command_fast client_api wal_recover
+FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api wal_recover
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
@@ -28,7 +30,7 @@ FUZZ_CCOPTS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitiz
 	-include $(top_builddir)/config.h -I$(top_srcdir) -I$(top_builddir) -I$(top_builddir)/proto
 FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
-EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_kv_snapshot.c \
+EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_http_request.c tests/fuzz/fuzz_kv_snapshot.c \
 	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_command_fast.c tests/fuzz/fuzz_client_api.c \
 	tests/fuzz/fuzz_wal_recover.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
@@ -41,6 +43,10 @@ $(FUZZ_WIRE_TARGETS): tests/fuzz/fuzz_%: $(FUZZ_WIRE_INPUTS) proto/pb.stamp
 
 tests/fuzz/fuzz_http_response: $(srcdir)/tests/fuzz/fuzz_http_response.c $(srcdir)/net/http_parse.c
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $^ -o $@
+
+tests/fuzz/fuzz_http_request: $(srcdir)/tests/fuzz/fuzz_http_request.c $(srcdir)/net/http_request.c \
+		$(srcdir)/tests/fuzz/fuzz.h
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(filter %.c,$^) -o $@
 
 FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv.c $(srcdir)/src/kv_snapshot.c \
 	$(srcdir)/wal/crc32c.c $(srcdir)/src/raft.c

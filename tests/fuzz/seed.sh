@@ -89,6 +89,16 @@ command)
 	  printf '\001\051\010\010\020\001\032\005write\042\034{"key":"after","value":"x"}\n'
 	  printf '\001\016\010\007\020\001\032\010raft:nop'; } > "$out/entries"
 	printf '\000\050{"KEY":"a\\u00e9\\ud800","Value":"\\u003c"}' > "$out/escapes" ;;
+http_request)
+	h='POST /db/k HTTP/1.1\r\nHost: x\r\n'
+	printf "${h}Content-Length: 2\r\n\r\n" > "$out/plain"
+	printf "${h}Content-Length: 1\r\nContent-Length: 2\r\n\r\n" > "$out/two-lengths"
+	printf "${h}Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" > "$out/te-and-cl"
+	printf "${h}Transfer-Encoding: chunked\n\n2\nxy\n0\n\n" > "$out/bare-lf-chunks"
+	printf "${h}transfer-encoding: gzip, chunked\r\n\r\n" > "$out/te-gzip"
+	printf "${h}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" > "$out/two-te"
+	printf "${h}content-length: +2\r\n\r\n" > "$out/length-sign"
+	printf "${h}Content-Length: 2, 2\r\n\r\n" > "$out/length-list" ;;
 client_api)
 	printf '\000foo' > "$out/db-key"
 	printf '\000a/b' > "$out/db-slash"

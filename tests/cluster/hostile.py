@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""tests/cluster/hostile.py — raw-socket clients for the hostile-input tests.
+
+  hostile.py strict PORT
+      sends each badly framed request shape (conflicting Content-Length,
+      Transfer-Encoding with Content-Length, bare-LF chunk lines, unknown
+      Transfer-Encoding...) on its own connection, followed by a pipelined
+      request smuggled after it, and checks that each is refused with its
+      status and the connection then closed, within a generous deadline
+      (never waiting for the idle timeout), with nothing answered after it.
+Exit status 0 when every check holds; each failure is printed.
+"""
+import socket
+import sys
+import time
+
+DEADLINE = 20  # seconds; far below the idle timeout the tests set
+
+
+def exchange(port, data, src="127.0.0.1"):
+    """Sends data, returns (everything read until EOF, seconds taken)."""
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.settimeout(DEADLINE)
+    s.sendall(data)
+    t = time.monotonic()
+    got = b""
+    try:
+        while True:
+            r = s.recv(65536)
+            if not r:
+                break
+            got += r
+    except socket.timeout:
+        got += b"<TIMEOUT>"
+    except ConnectionResetError:
+        got += b"<RESET>"
+    s.close()
+    return got, time.monotonic() - t
+
+
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+H = b"POST /db/strict HTTP/1.1\r\nHost: x\r\n"
+SHAPES = [
+    ("two different Content-Length", H + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nxy", 400),
+    ("two equal Content-Length", H + b"Content-Length: 2\r\nContent-Length: 2\r\n\r\nxy", 400),
+    ("Transfer-Encoding and Content-Length",
+     H + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n2\r\nxy\r\n0\r\n\r\n", 400),
+    ("Content-Length and Transfer-Encoding",
+     H + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n", 400),
+    ("bare-LF chunk lines", H + b"Transfer-Encoding: chunked\r\n\r\n2\nxy\n0\n\n", 411),
+    ("Transfer-Encoding: gzip", H + b"Transfer-Encoding: gzip\r\n\r\nxy", 400),
+    ("Transfer-Encoding: gzip, chunked", H + b"Transfer-Encoding: gzip, chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n", 400),
+    ("Transfer-Encoding: xchunked", H + b"Transfer-Encoding: xchunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n", 400),
+    ("Transfer-Encoding: identity", H + b"Transfer-Encoding: identity\r\n\r\nxy", 400),
+    ("two Transfer-Encoding",
+     H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n", 400),
+    ("Content-Length: +2", H + b"Content-Length: +2\r\n\r\nxy", 400),
+    ("Content-Length: 2, 2", H + b"Content-Length: 2, 2\r\n\r\nxy", 400),
+    ("chunked", H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n", 411),
+    ("bad framing on an unknown path",
+     b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy", 400),
+    ("bad framing on /raft/",
+     b"POST /raft/appendEntries HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nxy", 400),
+]
+
+
+def strict(port):
+    bad = 0
+    for name, data, want in SHAPES:
+        got, took = exchange(port, data + SMUGGLED)
+        first = got.split(b"\r\n", 1)[0]
+        status = first.split(b" ")[1] if first.startswith(b"HTTP/1.1 ") else b"?"
+        if status != str(want).encode():
+            print("FAIL %s: want %d, got %r" % (name, want, got[:80]))
+            bad += 1
+        elif b"<TIMEOUT>" in got or b"404 page not found" in got:
+            # (the smuggled GET would be answered 404)
+            print("FAIL %s: the connection was not closed after the refusal (%.1f s): %r" % (name, took, got))
+            bad += 1
+        else:
+            print("ok %s: %d in %.2f s" % (name, want, took))
+    # and a plain request still works
+    got, _ = exchange(port, H + b"Content-Length: 2\r\nConnection: close\r\n\r\nxy")
+    if not got.startswith(b"HTTP/1.1 200 "):
+        print("FAIL a plain request: %r" % got[:80])
+        bad += 1
+    return bad
+
+
+def main():
+    cmd, port = sys.argv[1], int(sys.argv[2])
+    bad = {"strict": strict}[cmd](port, *sys.argv[3:])
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
