@@ -23,6 +23,7 @@ struct httpd_request {
 	bool too_large;
 	bool handled;       /* the handler has seen it */
 	bool suspended;
+	bool active;        /* counted in its route's active requests */
 	struct MHD_Response *response; /* answered, waiting to be queued */
 	unsigned status;
 	void *user;
@@ -34,6 +35,7 @@ struct httpd {
 	struct MHD_Daemon *mhd;
 	const struct httpd_route *routes;
 	size_t n_routes;
+	unsigned *active; /* per route: requests between head and response sent */
 	struct loop_poll poll;
 	struct loop_timer timer;
 	struct loop_hook hook;
@@ -87,11 +89,10 @@ static void unlink_suspended(struct httpd_request *req)
 	req->prev = req->next = NULL;
 }
 
-int httpd_reply(struct httpd_request *req, unsigned status, const char *content_type, const void *body,
-		size_t len, const char *const *extra_headers)
+static int finish_reply(struct httpd_request *req, unsigned status, struct MHD_Response *resp,
+			const char *content_type, const char *const *extra_headers)
 {
 	int rv = 0;
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (resp && content_type &&
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
 		rv = -ENOMEM;
@@ -118,6 +119,21 @@ int httpd_reply(struct httpd_request *req, unsigned status, const char *content_
 		req->server->need_run = true;
 	}
 	return rv;
+}
+
+int httpd_reply(struct httpd_request *req, unsigned status, const char *content_type, const void *body,
+		size_t len, const char *const *extra_headers)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	return finish_reply(req, status, resp, content_type, extra_headers);
+}
+
+int httpd_reply_fd(struct httpd_request *req, unsigned status, const char *content_type, int fd,
+		   uint64_t size, const char *const *extra_headers)
+{
+	/* MHD closes fd when the response is destroyed, or now on failure. */
+	struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
+	return finish_reply(req, status, resp, content_type, extra_headers);
 }
 
 int httpd_reply_text(struct httpd_request *req, unsigned status, const char *text)
@@ -233,6 +249,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 					 path_known ? "405 method not allowed" : "404 page not found");
 			return MHD_YES;
 		}
+		size_t ri = (size_t)(req->route - server->routes);
+		if (req->route->max_active && server->active[ri] >= req->route->max_active) {
+			static const char *const retry[] = { "Retry-After", "1", NULL };
+			static const char busy[] = "busy: too many of these requests at once; retry\n";
+			server->stats.route_busy++;
+			httpd_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", busy,
+				    sizeof(busy) - 1, retry);
+			return queue_reply(req);
+		}
+		server->active[ri]++;
+		req->active = true;
 		/* A body we would refuse anyway is not worth reading. */
 		const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (clen && strtoull(clen, NULL, 10) > req->route->max_body) {
@@ -283,6 +310,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct httpd_request *req = *con_cls;
 	if (!req)
 		return;
+	if (req->active)
+		req->server->active[req->route - req->server->routes]--;
 	if (req->response)
 		MHD_destroy_response(req->response);
 	free(req->body);
@@ -311,6 +340,11 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 	server->loop = loop;
 	server->routes = cfg->routes;
 	server->n_routes = cfg->n_routes;
+	server->active = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*server->active));
+	if (!server->active) {
+		free(server);
+		return -ENOMEM;
+	}
 	loop_timer_init(&server->timer, on_timer);
 	server->hook.run = on_idle;
 
@@ -354,6 +388,7 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 		snprintf(err, err_len, "cannot listen on %s:%u: %s",
 			 cfg->listen_host && *cfg->listen_host ? cfg->listen_host : "*", cfg->port,
 			 server->last_error[0] ? server->last_error : "libmicrohttpd refused to start");
+		free(server->active);
 		free(server);
 		return -EADDRNOTAVAIL;
 	}
@@ -362,6 +397,7 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 	if (rv < 0) {
 		snprintf(err, err_len, "cannot poll the HTTP server: %s", strerror(-rv));
 		MHD_stop_daemon(server->mhd);
+		free(server->active);
 		free(server);
 		return rv;
 	}
@@ -405,6 +441,7 @@ void httpd_stop(struct httpd *server)
 	loop_timer_cancel(server->loop, &server->timer);
 	remove_hook(server->loop, &server->hook);
 	MHD_stop_daemon(server->mhd);
+	free(server->active);
 	free(server);
 }
 

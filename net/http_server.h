@@ -35,6 +35,9 @@ struct httpd_route {
 	const char *path;    /* exact path, or a prefix ending in '/' when prefix is set */
 	bool prefix;
 	size_t max_body;     /* larger bodies get 413 */
+	unsigned max_active; /* requests of this route at once (head read to
+			      * response sent); more get 503 with Retry-After.
+			      * 0: no limit */
 	httpd_handler handler;
 	void *data;
 };
@@ -54,7 +57,8 @@ struct httpd_stats {
 	uint64_t responses_by_class[6]; /* [2] = 2xx ... [5] = 5xx */
 	uint64_t suspended_now;
 	uint64_t body_too_large;
-	uint64_t bad_framing;   /* refused for their Content-Length / Transfer-Encoding */
+	uint64_t bad_framing;
+	uint64_t route_busy;    /* 503 for a route at its max_active */   /* refused for their Content-Length / Transfer-Encoding */
 };
 
 /* Starts listening. Returns 0, or -errno with a reason in err. */
@@ -79,6 +83,13 @@ const uint8_t *httpd_body(const struct httpd_request *req, size_t *ret_len);
  * with 500 if at all possible). */
 int httpd_reply(struct httpd_request *req, unsigned status, const char *content_type, const void *body,
 		size_t len, const char *const *extra_headers);
+
+/* Answers with `size` bytes of the file fd from its start, streamed by the
+ * kernel (sendfile) as the client reads, so no copy of the file is held
+ * in memory. The server owns fd from here on, even on error. Returns 0 or
+ * -ENOMEM (then answered with 500). */
+int httpd_reply_fd(struct httpd_request *req, unsigned status, const char *content_type, int fd,
+		   uint64_t size, const char *const *extra_headers);
 
 /* A plain text reply ("reason\n"), with goraft's headers for errors. */
 int httpd_reply_text(struct httpd_request *req, unsigned status, const char *text);

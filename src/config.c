@@ -78,6 +78,8 @@ static const struct option_def options[] = {
 	{ "max-connections", OPT_UINT, F(max_connections), 1, 1000000, "N", "client and peer connections (default 1024)" },
 	{ "connection-timeout", OPT_UINT, F(connection_timeout_s), 1, 86400, "SECONDS",
 	  "idle connections are closed after this (default 60)" },
+	{ "max-snapshot-downloads", OPT_UINT, F(max_snapshot_downloads), 1, 1024, "N",
+	  "GET /raftd/snapshot downloads at once; more get 503 (default 4)" },
 	{ "wal-stall-ms", OPT_UINT, F(wal_stall_ms), 100, 3600000, "MS",
 	  "a disk write pending longer makes the node unhealthy (default 10000)" },
 	{ "forward-writes", OPT_BOOL, F(forward_writes), 0, 0, NULL,
@@ -102,6 +104,7 @@ static void set_defaults(struct config *cfg)
 		.max_value = 1 * MiB,
 		.max_connections = 1024,
 		.connection_timeout_s = 60,
+		.max_snapshot_downloads = 4,
 		.wal_stall_ms = 10000,
 	};
 }

@@ -48,6 +48,7 @@ struct config {
 	uint64_t max_value;
 	uint32_t max_connections;
 	uint32_t connection_timeout_s;
+	uint32_t max_snapshot_downloads; /* GET /raftd/snapshot at once */
 	uint32_t wal_stall_ms;         /* a write or fdatasync pending longer: unhealthy */
 	bool forward_writes;           /* a follower forwards client writes to the leader */
 

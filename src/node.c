@@ -2427,7 +2427,10 @@ static raft_index older_snapshot(const char *dir, raft_index below)
 }
 
 /* GET /raftd/snapshot: the bytes of the newest snapshot file (format: top
- * of src/kv_snapshot.c), for backups; `raftctl` can verify them. */
+ * of src/kv_snapshot.c), for backups; `raftctl` can verify them. Streamed
+ * from the file by the kernel as the client reads (the open fd still reads
+ * it when a newer snapshot's save deletes it); at most
+ * --max-snapshot-downloads at once (the route's max_active). */
 static void on_snapshot_get(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
@@ -2441,35 +2444,19 @@ static void on_snapshot_get(struct httpd_request *req, void *data)
 	snprintf(path, sizeof(path), "%s/%s", n->dir_snap, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	uint8_t *buf = NULL;
-	int err = 0;
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		err = errno;
-	} else if (!(buf = malloc((size_t)st.st_size ? (size_t)st.st_size : 1))) {
-		err = ENOMEM;
-	} else {
-		for (size_t off = 0; off < (size_t)st.st_size && !err;) {
-			ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-			if (r <= 0)
-				err = r < 0 ? errno : EIO;
-			else
-				off += (size_t)r;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	if (err) {
 		/* replaced by a newer one meanwhile, most likely */
-		snprintf(why, sizeof(why), "reading %s: %s; retry", name, strerror(err));
+		snprintf(why, sizeof(why), "reading %s: %s; retry", name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		httpd_reply_text(req, 503, why);
-	} else {
-		char idx[24], trm[24];
-		snprintf(idx, sizeof(idx), "%" PRIu64, index);
-		snprintf(trm, sizeof(trm), "%" PRIu64, term);
-		const char *hdr[] = { "X-Raftd-Snapshot-Index", idx, "X-Raftd-Snapshot-Term", trm, NULL };
-		httpd_reply(req, 200, "application/octet-stream", buf, (size_t)st.st_size, hdr);
+		return;
 	}
-	free(buf);
+	char idx[24], trm[24];
+	snprintf(idx, sizeof(idx), "%" PRIu64, index);
+	snprintf(trm, sizeof(trm), "%" PRIu64, term);
+	const char *hdr[] = { "X-Raftd-Snapshot-Index", idx, "X-Raftd-Snapshot-Term", trm, NULL };
+	httpd_reply_fd(req, 200, "application/octet-stream", fd, (uint64_t)st.st_size, hdr);
 }
 
 /* POST /raftd/transfer {"to":"NAME"} (or no body, {} or "to":"": any other
@@ -2803,19 +2790,20 @@ static const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
 {
 	static struct httpd_route routes[16];
 	size_t i = 0;
-	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, on_raft, n };
-	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, on_snapshot_post, n };
-	routes[i++] = (struct httpd_route){ "GET", RAFTD_PATH_SNAPSHOT, false, 0, on_snapshot_get, n };
-	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_TRANSFER, false, 4096, on_transfer, n };
-	routes[i++] = (struct httpd_route){ NULL, "/raftd/", true, n->cfg.max_raft_body, on_raft, n };
-	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, on_db_get, n };
-	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, on_db_post, n };
-	routes[i++] = (struct httpd_route){ "PUT", "/db/", true, n->cfg.max_value, on_db_post, n };
-	routes[i++] = (struct httpd_route){ "DELETE", "/db/", true, 0, on_db_delete, n };
-	routes[i++] = (struct httpd_route){ "POST", "/join", false, 4096, on_join, n };
-	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, on_leave, n };
-	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, on_status, n };
-	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, on_metrics, n };
+	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, 0, on_raft, n };
+	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, 0, on_snapshot_post, n };
+	routes[i++] = (struct httpd_route){ "GET", RAFTD_PATH_SNAPSHOT, false, 0, n->cfg.max_snapshot_downloads,
+					    on_snapshot_get, n };
+	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_TRANSFER, false, 4096, 0, on_transfer, n };
+	routes[i++] = (struct httpd_route){ NULL, "/raftd/", true, n->cfg.max_raft_body, 0, on_raft, n };
+	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, 0, on_db_get, n };
+	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, 0, on_db_post, n };
+	routes[i++] = (struct httpd_route){ "PUT", "/db/", true, n->cfg.max_value, 0, on_db_post, n };
+	routes[i++] = (struct httpd_route){ "DELETE", "/db/", true, 0, 0, on_db_delete, n };
+	routes[i++] = (struct httpd_route){ "POST", "/join", false, 4096, 0, on_join, n };
+	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, 0, on_leave, n };
+	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, 0, on_status, n };
+	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, 0, on_metrics, n };
 	*ret_n = i;
 	return routes;
 }

@@ -8,6 +8,13 @@
       request smuggled after it, and checks that each is refused with its
       status and the connection then closed, within a generous deadline
       (never waiting for the idle timeout), with nothing answered after it.
+  hostile.py downloads PORT PID N LIMIT
+      opens N GET /raftd/snapshot downloads at once and never reads past
+      their heads (a small receive buffer); checks that at most LIMIT are
+      answered 200 and the others 503 with Retry-After, that the node
+      (PID) still answers /status and takes a write meanwhile, and prints
+      its VmHWM (kB) with the downloads still open; then reads one
+      download to its end and checks its length.
 Exit status 0 when every check holds; each failure is printed.
 """
 import socket
@@ -89,9 +96,98 @@ def strict(port):
     return bad
 
 
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
+
+
+def read_head(s):
+    """Reads up to the end of a response head; returns (status, headers)."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        r = s.recv(1)
+        if not r:
+            break
+        got += r
+    lines = got.split(b"\r\n")
+    status = int(lines[0].split(b" ")[1]) if lines[0].startswith(b"HTTP/1.1 ") else 0
+    headers = {}
+    for l in lines[1:]:
+        if b":" in l:
+            k, v = l.split(b":", 1)
+            headers[k.strip().lower().decode()] = v.strip().decode()
+    return status, headers
+
+
+def simple(port, method, path, body=b""):
+    s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+    s.sendall(b"%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+              % (method.encode(), path.encode(), len(body), body))
+    got = b""
+    while True:
+        r = s.recv(65536)
+        if not r:
+            break
+        got += r
+    s.close()
+    return int(got.split(b" ")[1]) if got.startswith(b"HTTP/1.1 ") else 0
+
+
+def downloads(port, pid, n, limit):
+    pid, n, limit = int(pid), int(n), int(limit)
+    bad = 0
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.settimeout(DEADLINE)
+        s.sendall(b"GET /raftd/snapshot HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(s)
+    ok, busy = [], 0
+    for s in socks:
+        status, headers = read_head(s)
+        if status == 200:
+            ok.append((s, int(headers.get("content-length", "-1"))))
+        elif status == 503 and "retry-after" in headers:
+            busy += 1
+        else:
+            print("FAIL a download answered %d %r" % (status, headers))
+            bad += 1
+    print("downloads: %d streaming, %d refused with 503" % (len(ok), busy))
+    if len(ok) > limit or len(ok) == 0:
+        print("FAIL %d downloads at once, limit %d" % (len(ok), limit))
+        bad += 1
+    if simple(port, "GET", "/status") != 200:
+        print("FAIL /status during the downloads")
+        bad += 1
+    if simple(port, "POST", "/db/during-downloads", b"1") != 200:
+        print("FAIL a write during the downloads")
+        bad += 1
+    print("VmHWM %d" % vm_hwm_kb(pid))
+    sys.stdout.flush()
+    if ok:
+        s, want = ok[0]
+        total = 0
+        while total < want:
+            r = s.recv(1 << 20)
+            if not r:
+                break
+            total += len(r)
+        if total != want:
+            print("FAIL a download ended after %d of %d bytes" % (total, want))
+            bad += 1
+    for s in socks:
+        s.close()
+    return bad
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
-    bad = {"strict": strict}[cmd](port, *sys.argv[3:])
+    bad = {"strict": strict, "downloads": downloads}[cmd](port, *sys.argv[3:])
     sys.exit(1 if bad else 0)
 
 
