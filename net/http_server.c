@@ -5,16 +5,56 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* A source address, IPv4-mapped IPv6 taken as IPv4. */
+struct addr_key {
+	uint8_t len; /* 4 or 16; 0: not an IP address */
+	uint8_t b[16];
+};
+
+struct addr_count {
+	struct addr_key key;
+	unsigned n;
+	struct addr_count *next;
+};
+#define ADDR_BUCKETS 256
+
+enum conn_phase {
+	PHASE_HEAD, /* waiting for a whole request head */
+	PHASE_BODY, /* head in, reading its body */
+	PHASE_BUSY, /* request in: the handler, a suspended wait, the response */
+};
+
+/* One accepted connection, MHD's socket context. */
+struct httpd_conn {
+	int fd;
+	struct addr_key addr;
+	bool member;     /* from a member's address */
+	bool peer_budget; /* counted in the peers' budget, else the clients' */
+	bool per_addr;   /* counted in its address's count */
+	bool started;    /* MHD took it (NOTIFY_CONNECTION started) */
+	bool closing;    /* shut down for a deadline */
+	enum conn_phase phase;
+	uint64_t phase_ns;
+	struct httpd_conn *prev, *next;
+};
 
 struct httpd_request {
 	struct httpd *server;
 	struct MHD_Connection *conn;
+	struct httpd_conn *hc;  /* NULL only if MHD gave no socket context */
+	uint64_t max_body;      /* the route's, or max_stranger_body */
+	uint64_t reserved;      /* of max_body_memory */
 	const struct httpd_route *route;
 	const char *method; /* MHD's, valid for the request's life */
 	const char *path;
@@ -24,6 +64,7 @@ struct httpd_request {
 	bool handled;       /* the handler has seen it */
 	bool suspended;
 	bool active;        /* counted in its route's active requests */
+	bool queue_now;     /* a response from first_call() goes out before the body */
 	struct MHD_Response *response; /* answered, waiting to be queued */
 	unsigned status;
 	void *user;
@@ -36,6 +77,15 @@ struct httpd {
 	const struct httpd_route *routes;
 	size_t n_routes;
 	unsigned *active; /* per route: requests between head and response sent */
+	struct httpd_config cfg;
+	int listen_fd;
+	struct loop_poll listen_poll;
+	struct loop_timer sweep;       /* head and body deadlines */
+	struct httpd_conn *conns;      /* every open connection */
+	struct httpd_conn *adding;     /* for NOTIFY_CONNECTION inside MHD_add_connection */
+	struct addr_count *per_addr[ADDR_BUCKETS];
+	struct addr_key *peer_addrs;
+	size_t n_peer_addrs;
 	struct loop_poll poll;
 	struct loop_timer timer;
 	struct loop_hook hook;
@@ -74,6 +124,302 @@ static void on_idle(struct loop_hook *hook)
 	struct httpd *server = SERVER_OF(hook, hook);
 	if (server->need_run)
 		run_mhd(server);
+}
+
+/* --- connections --------------------------------------------------------------- */
+
+static struct addr_key addr_key_of(const struct sockaddr_storage *sa)
+{
+	struct addr_key k = { 0 };
+	if (sa->ss_family == AF_INET) {
+		k.len = 4;
+		memcpy(k.b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			k.len = 4;
+			memcpy(k.b, &a->s6_addr[12], 4);
+		} else {
+			k.len = 16;
+			memcpy(k.b, a->s6_addr, 16);
+		}
+	}
+	return k;
+}
+
+static bool addr_eq(const struct addr_key *a, const struct addr_key *b)
+{
+	return a->len == b->len && memcmp(a->b, b->b, a->len) == 0;
+}
+
+static struct addr_count **addr_slot(struct httpd *server, const struct addr_key *k)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (unsigned i = 0; i < k->len; i++)
+		h = (h ^ k->b[i]) * 16777619u;
+	struct addr_count **pp = &server->per_addr[h % ADDR_BUCKETS];
+	while (*pp && !addr_eq(&(*pp)->key, k))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static unsigned addr_count(struct httpd *server, const struct addr_key *k)
+{
+	struct addr_count *c = *addr_slot(server, k);
+	return c ? c->n : 0;
+}
+
+static bool addr_count_add(struct httpd *server, const struct addr_key *k)
+{
+	struct addr_count **pp = addr_slot(server, k);
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp)
+			return false;
+		(*pp)->key = *k;
+	}
+	(*pp)->n++;
+	return true;
+}
+
+static void addr_count_drop(struct httpd *server, const struct addr_key *k)
+{
+	struct addr_count **pp = addr_slot(server, k), *c = *pp;
+	if (c && --c->n == 0) {
+		*pp = c->next;
+		free(c);
+	}
+}
+
+static bool is_member_addr(const struct httpd *server, const struct addr_key *k)
+{
+	for (size_t i = 0; i < server->n_peer_addrs; i++)
+		if (addr_eq(&server->peer_addrs[i], k))
+			return true;
+	return false;
+}
+
+void httpd_set_peer_addrs(struct httpd *server, const struct sockaddr_storage *addrs, size_t n)
+{
+	struct addr_key *keys = n ? calloc(n, sizeof(*keys)) : NULL;
+	if (n && !keys)
+		return; /* keeps the previous set */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct addr_key key = addr_key_of(&addrs[i]);
+		bool dup = !key.len;
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = addr_eq(&keys[j], &key);
+		if (!dup)
+			keys[k++] = key;
+	}
+	free(server->peer_addrs);
+	server->peer_addrs = keys;
+	server->n_peer_addrs = k;
+}
+
+/* Answers a connection we will not serve and closes it, without reading
+ * its request: the socket is new, so the reply fits its send buffer. What
+ * already arrived is read away first, or close() would reset the
+ * connection and the client could lose the answer. */
+static void refuse_connection(int fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				   "Connection: close\r\n"
+				   "Retry-After: 1\r\n"
+				   "Content-Type: text/plain; charset=utf-8\r\n"
+				   "Content-Length: 28\r\n"
+				   "\r\n"
+				   "too many connections; retry\n";
+	char sink[4096];
+	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	close(fd);
+}
+
+static void conn_unlink(struct httpd *server, struct httpd_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		server->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->peer_budget)
+		server->stats.conns_peers--;
+	else
+		server->stats.conns_clients--;
+	if (c->per_addr)
+		addr_count_drop(server, &c->addr);
+	free(c);
+}
+
+static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c);
+
+/* A new connection: into a budget, or refused with 503 (see the header). */
+static void admit(struct httpd *server, int fd, const struct sockaddr_storage *sa, socklen_t len)
+{
+	const struct httpd_config *cfg = &server->cfg;
+	struct httpd_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		refuse_connection(fd);
+		return;
+	}
+	c->fd = fd;
+	c->addr = addr_key_of(sa);
+	c->member = is_member_addr(server, &c->addr);
+	if (c->member && server->stats.conns_peers < cfg->peer_connections) {
+		c->peer_budget = true;
+	} else if (server->stats.conns_clients >= cfg->max_connections ||
+		   (!c->member && cfg->max_per_address && addr_count(server, &c->addr) >= cfg->max_per_address)) {
+		server->stats.conn_refused++;
+		free(c);
+		refuse_connection(fd);
+		return;
+	} else if (!c->member && cfg->max_per_address) {
+		if (!addr_count_add(server, &c->addr)) {
+			free(c);
+			refuse_connection(fd);
+			return;
+		}
+		c->per_addr = true;
+	}
+	if (c->peer_budget)
+		server->stats.conns_peers++;
+	else
+		server->stats.conns_clients++;
+	c->phase = PHASE_HEAD;
+	c->phase_ns = loop_now_ns(server->loop);
+	c->next = server->conns;
+	if (c->next)
+		c->next->prev = c;
+	server->conns = c;
+
+	server->adding = c;
+	enum MHD_Result r = MHD_add_connection(server->mhd, fd, (const struct sockaddr *)sa, len);
+	server->adding = NULL;
+	/* MHD closes the socket when it fails; the context goes with
+	 * NOTIFY_CONNECTION closed if it was started */
+	if (r != MHD_YES && !c->started)
+		conn_unlink(server, c);
+	else
+		arm_sweep_for(server, c);
+}
+
+static void on_listen_ready(struct loop_poll *poll, int res)
+{
+	struct httpd *server = SERVER_OF(poll, listen_poll);
+	(void)res;
+	for (;;) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(server->listen_fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			/* EAGAIN; or out of fds (EMFILE...): the connection
+			 * waits in the backlog until one closes */
+			break;
+		}
+		admit(server, fd, &sa, len);
+	}
+	run_mhd(server);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct httpd *server = cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct httpd_conn *c = server->adding;
+		if (c)
+			c->started = true;
+		*socket_context = c;
+	} else if (*socket_context) {
+		conn_unlink(server, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+static uint64_t deadline_ns(const struct httpd *server, const struct httpd_conn *c)
+{
+	uint64_t s = 0;
+	if (c->phase == PHASE_HEAD)
+		s = server->cfg.head_timeout_s;
+	else if (c->phase == PHASE_BODY)
+		s = server->cfg.body_timeout_s;
+	return s && !c->closing ? c->phase_ns + s * 1000000000ull : UINT64_MAX;
+}
+
+/* Moves the sweep earlier for c's deadline; on_sweep finds the next one. */
+static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c)
+{
+	uint64_t d = deadline_ns(server, c);
+	if (d != UINT64_MAX && (!loop_timer_armed(&server->sweep) || server->sweep.deadline_ns > d))
+		loop_timer_arm_at(server->loop, &server->sweep, d);
+}
+
+static void arm_sweep(struct httpd *server)
+{
+	uint64_t next = UINT64_MAX;
+	for (struct httpd_conn *c = server->conns; c; c = c->next) {
+		uint64_t d = deadline_ns(server, c);
+		if (d < next)
+			next = d;
+	}
+	if (next == UINT64_MAX)
+		loop_timer_cancel(server->loop, &server->sweep);
+	else if (!loop_timer_armed(&server->sweep) || server->sweep.deadline_ns > next)
+		loop_timer_arm_at(server->loop, &server->sweep, next);
+}
+
+/* Closes connections past their head or body deadline. MHD has no call to
+ * close a connection of its own accord, so the socket is shut down under
+ * it: its next read sees the end and it closes the connection. */
+static void on_sweep(struct loop_timer *timer)
+{
+	static const char timeout[] = "HTTP/1.1 408 Request Timeout\r\n"
+				      "Connection: close\r\n"
+				      "Content-Length: 0\r\n"
+				      "\r\n";
+	struct httpd *server = SERVER_OF(timer, sweep);
+	uint64_t now = loop_now_ns(server->loop);
+	bool closed = false;
+	for (struct httpd_conn *c = server->conns; c; c = c->next) {
+		if (deadline_ns(server, c) > now)
+			continue;
+		if (c->phase == PHASE_HEAD) {
+			/* no response was started on it: 408 is all it gets */
+			(void)!send(c->fd, timeout, sizeof(timeout) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			server->stats.head_timeouts++;
+		} else {
+			server->stats.body_timeouts++;
+		}
+		shutdown(c->fd, SHUT_RDWR);
+		c->closing = true;
+		closed = true;
+	}
+	arm_sweep(server);
+	if (closed)
+		run_mhd(server);
+}
+
+static struct httpd_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void set_phase(struct httpd *server, struct httpd_conn *c, enum conn_phase phase)
+{
+	if (!c)
+		return;
+	c->phase = phase;
+	c->phase_ns = loop_now_ns(server->loop);
+	arm_sweep_for(server, c);
 }
 
 /* --- replies ---------------------------------------------------------------- */
@@ -183,14 +529,14 @@ static const struct httpd_route *find_route(const struct httpd *server, const ch
 
 static bool append_body(struct httpd_request *req, const char *data, size_t len)
 {
-	if (req->body_len + len > req->route->max_body)
+	if (req->body_len + len > req->max_body)
 		return false;
 	if (req->body_len + len > req->body_cap) {
 		size_t cap = req->body_cap ? req->body_cap : 4096;
 		while (cap < req->body_len + len)
 			cap *= 2;
-		if (cap > req->route->max_body)
-			cap = req->route->max_body;
+		if (cap > req->max_body)
+			cap = req->max_body;
 		uint8_t *grown = realloc(req->body, cap);
 		if (!grown)
 			return false;
@@ -210,6 +556,93 @@ static enum MHD_Result add_framing_header(void *cls, enum MHD_ValueKind kind, co
 	return MHD_YES;
 }
 
+static void reply_busy(struct httpd_request *req, const char *why)
+{
+	static const char *const retry[] = { "Retry-After", "1", NULL };
+	httpd_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", why, strlen(why), retry);
+}
+
+/* The head is in, no byte of the body read: answers now (queue_now) what
+ * is refused. Returns whether the body is to be read. */
+static bool first_call(struct httpd *server, struct httpd_request *req, const char *method, const char *url)
+{
+	struct httpd_conn *hc = req->hc;
+	const struct httpd_config *cfg = &server->cfg;
+	req->queue_now = true;
+
+	/* See net/http_request.h. */
+	struct http_framing framing = { 0 };
+	const char *why;
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_framing_header, &framing);
+	unsigned refuse = http_framing_verdict(&framing, &why);
+	if (refuse) {
+		server->stats.bad_framing++;
+		httpd_reply_text(req, refuse, why);
+		return false;
+	}
+
+	bool path_known;
+	req->route = find_route(server, method, url, &path_known);
+	/* The peers' budget is for peer RPCs only. */
+	if (hc && hc->peer_budget && !(req->route && req->route->peer)) {
+		if (server->stats.conns_clients >= cfg->max_connections) {
+			server->stats.conn_refused++;
+			reply_busy(req, "too many connections; retry\n");
+			return false;
+		}
+		hc->peer_budget = false;
+		server->stats.conns_peers--;
+		server->stats.conns_clients++;
+	}
+	if (!req->route) {
+		/* Answered once the request is read: a response queued
+		 * earlier makes MHD close a keep-alive connection. */
+		req->queue_now = false;
+		httpd_reply_text(req, path_known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
+				 path_known ? "405 method not allowed" : "404 page not found");
+		return true;
+	}
+	size_t ri = (size_t)(req->route - server->routes);
+	if (req->route->max_active && server->active[ri] >= req->route->max_active) {
+		server->stats.route_busy++;
+		reply_busy(req, "busy: too many of these requests at once; retry\n");
+		return false;
+	}
+	server->active[ri]++;
+	req->active = true;
+
+	/* A body we would refuse anyway is not worth reading. A peer RPC
+	 * from an address that is not a member's gets little room: the
+	 * sender's name is only in the body. */
+	req->max_body = req->route->max_body;
+	bool stranger = req->route->peer && hc && !hc->member && server->n_peer_addrs && cfg->max_stranger_body &&
+			cfg->max_stranger_body < req->max_body;
+	if (stranger)
+		req->max_body = cfg->max_stranger_body;
+	const char *clen = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
+	uint64_t len = clen ? strtoull(clen, NULL, 10) : 0;
+	if (len > req->max_body) {
+		if (stranger)
+			server->stats.stranger_refused++;
+		else
+			server->stats.body_too_large++;
+		httpd_reply_text(req, MHD_HTTP_CONTENT_TOO_LARGE,
+				 stranger ? "request body too large for a sender that is not a member"
+					  : "request body too large");
+		return false;
+	}
+	/* Room for the whole body now, or none: bodies are only read into
+	 * memory that is there for them. */
+	if (cfg->max_body_memory && len > cfg->max_body_memory - server->stats.body_bytes) {
+		server->stats.memory_refused++;
+		reply_busy(req, "busy: too many request bodies being read; retry\n");
+		return false;
+	}
+	req->reserved = len;
+	server->stats.body_bytes += len;
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -224,50 +657,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO; /* MHD closes the connection */
 		req->server = server;
 		req->conn = conn;
+		req->hc = conn_of(conn);
 		req->method = method;
 		req->path = url;
 		*con_cls = req;
 		server->stats.requests++;
-
-		/* Before MHD reads a byte of the body: see net/http_request.h. */
-		struct http_framing framing = { 0 };
-		const char *why;
-		MHD_get_connection_values(conn, MHD_HEADER_KIND, add_framing_header, &framing);
-		unsigned refuse = http_framing_verdict(&framing, &why);
-		if (refuse) {
-			server->stats.bad_framing++;
-			httpd_reply_text(req, refuse, why);
-			return queue_reply(req);
-		}
-
-		bool path_known;
-		req->route = find_route(server, method, url, &path_known);
-		if (!req->route) {
-			/* Answered once the request is read: a response queued
-			 * earlier makes MHD close a keep-alive connection. */
-			httpd_reply_text(req, path_known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
-					 path_known ? "405 method not allowed" : "404 page not found");
-			return MHD_YES;
-		}
-		size_t ri = (size_t)(req->route - server->routes);
-		if (req->route->max_active && server->active[ri] >= req->route->max_active) {
-			static const char *const retry[] = { "Retry-After", "1", NULL };
-			static const char busy[] = "busy: too many of these requests at once; retry\n";
-			server->stats.route_busy++;
-			httpd_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", busy,
-				    sizeof(busy) - 1, retry);
-			return queue_reply(req);
-		}
-		server->active[ri]++;
-		req->active = true;
-		/* A body we would refuse anyway is not worth reading. */
-		const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-		if (clen && strtoull(clen, NULL, 10) > req->route->max_body) {
-			server->stats.body_too_large++;
-			httpd_reply_text(req, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
-			return queue_reply(req);
-		}
-		return MHD_YES;
+		set_phase(server, req->hc, PHASE_BODY);
+		if (!first_call(server, req, method, url))
+			set_phase(server, req->hc, PHASE_BUSY);
+		return req->response && req->queue_now ? queue_reply(req) : MHD_YES;
 	}
 
 	if (*upload_data_size) {
@@ -278,6 +676,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 
 	/* The whole request is in. */
+	set_phase(server, req->hc, PHASE_BUSY);
 	if (req->response)
 		return queue_reply(req);
 	if (req->too_large) {
@@ -306,12 +705,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls, (void)conn, (void)toe;
+	(void)toe;
+	struct httpd *server = cls;
 	struct httpd_request *req = *con_cls;
+	/* the next request on a kept-alive connection gets its own head deadline */
+	set_phase(server, conn_of(conn), PHASE_HEAD);
 	if (!req)
 		return;
 	if (req->active)
-		req->server->active[req->route - req->server->routes]--;
+		server->active[req->route - server->routes]--;
+	server->stats.body_bytes -= req->reserved;
 	if (req->response)
 		MHD_destroy_response(req->response);
 	free(req->body);
@@ -331,85 +734,154 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* --- lifecycle --------------------------------------------------------------- */
 
+/* Our own listening socket: connections are accepted here, counted, and
+ * handed to MHD (MHD_USE_NO_LISTEN_SOCKET) or refused. */
+static int open_listener(struct httpd *server, const struct httpd_config *cfg, char *err, size_t err_len)
+{
+	if (cfg->listen_fd >= 0) {
+		int fl = fcntl(cfg->listen_fd, F_GETFL);
+		if (fl < 0 || fcntl(cfg->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+			snprintf(err, err_len, "listening socket %d: %s", cfg->listen_fd, strerror(errno));
+			return -errno;
+		}
+		server->listen_fd = cfg->listen_fd;
+		return 0;
+	}
+	struct sockaddr_storage addr = { 0 };
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
+	socklen_t len = sizeof(*in4);
+	in4->sin_family = AF_INET; /* every IPv4 address, as goraft's default */
+	in4->sin_port = htons(cfg->port);
+	if (cfg->listen_host && *cfg->listen_host) {
+		if (inet_pton(AF_INET, cfg->listen_host, &in4->sin_addr) == 1) {
+			/* as set above */
+		} else if (inet_pton(AF_INET6, cfg->listen_host, &in6->sin6_addr) == 1) {
+			in6->sin6_family = AF_INET6;
+			in6->sin6_port = htons(cfg->port);
+			len = sizeof(*in6);
+		} else {
+			snprintf(err, err_len, "listen address '%s' is not a numeric IPv4 or IPv6 address",
+				 cfg->listen_host);
+			return -EINVAL;
+		}
+	}
+	int one = 1, rv = 0;
+	int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+		rv = -errno;
+		snprintf(err, err_len, "cannot listen on %s:%u: %s",
+			 cfg->listen_host && *cfg->listen_host ? cfg->listen_host : "*", cfg->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rv;
+	}
+	server->listen_fd = fd;
+	return 0;
+}
+
+/* Every connection the budgets allow needs an fd; the usual soft limit
+ * (1024) is below them. */
+static void raise_fd_limit(const struct httpd_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections + cfg->peer_connections + 256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd **ret, char *err,
 		size_t err_len)
 {
+	int rv;
 	struct httpd *server = calloc(1, sizeof(*server));
 	if (!server)
 		return -ENOMEM;
 	server->loop = loop;
 	server->routes = cfg->routes;
 	server->n_routes = cfg->n_routes;
+	server->cfg = *cfg;
+	if (!server->cfg.max_connections)
+		server->cfg.max_connections = 1024;
+	if (!server->cfg.connection_timeout_s)
+		server->cfg.connection_timeout_s = 60;
+	if (!server->cfg.head_timeout_s)
+		server->cfg.head_timeout_s = server->cfg.connection_timeout_s;
+	server->listen_fd = -1;
 	server->active = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*server->active));
 	if (!server->active) {
 		free(server);
 		return -ENOMEM;
 	}
 	loop_timer_init(&server->timer, on_timer);
+	loop_timer_init(&server->sweep, on_sweep);
 	server->hook.run = on_idle;
+	raise_fd_limit(&server->cfg);
+	rv = open_listener(server, cfg, err, err_len);
+	if (rv < 0)
+		goto fail;
 
-	struct sockaddr_storage addr = { 0 };
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	if (cfg->listen_host && *cfg->listen_host) {
-		struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
-		if (inet_pton(AF_INET, cfg->listen_host, &in4->sin_addr) == 1) {
-			in4->sin_family = AF_INET;
-			in4->sin_port = htons(cfg->port);
-		} else if (inet_pton(AF_INET6, cfg->listen_host, &in6->sin6_addr) == 1) {
-			in6->sin6_family = AF_INET6;
-			in6->sin6_port = htons(cfg->port);
-			flags |= MHD_USE_IPv6;
-		} else {
-			snprintf(err, err_len, "listen address '%s' is not a numeric IPv4 or IPv6 address",
-				 cfg->listen_host);
-			free(server);
-			return -EINVAL;
-		}
-	}
-
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
 	struct MHD_OptionItem opts[8];
 	size_t n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, server };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, server };
+	/* our budgets decide; MHD's own limit is only a backstop */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-					     cfg->max_connections ? cfg->max_connections : 1024, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
-					     cfg->connection_timeout_s ? cfg->connection_timeout_s : 60, NULL };
+					     server->cfg.max_connections + server->cfg.peer_connections + 16, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, server->cfg.connection_timeout_s, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL };
-	if (cfg->listen_fd >= 0)
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd, NULL };
-	else if (addr.ss_family)
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &addr };
 	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	server->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, server, MHD_OPTION_ARRAY, opts,
+	server->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server, MHD_OPTION_ARRAY, opts,
 				       MHD_OPTION_END);
 	if (!server->mhd) {
-		snprintf(err, err_len, "cannot listen on %s:%u: %s",
-			 cfg->listen_host && *cfg->listen_host ? cfg->listen_host : "*", cfg->port,
+		snprintf(err, err_len, "cannot start the HTTP server: %s",
 			 server->last_error[0] ? server->last_error : "libmicrohttpd refused to start");
-		free(server->active);
-		free(server);
-		return -EADDRNOTAVAIL;
+		rv = -EADDRNOTAVAIL;
+		goto fail;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	int rv = loop_poll_start(loop, &server->poll, info->epoll_fd, POLLIN, on_epoll_ready);
+	rv = loop_poll_start(loop, &server->poll, info->epoll_fd, POLLIN, on_epoll_ready);
 	if (rv < 0) {
 		snprintf(err, err_len, "cannot poll the HTTP server: %s", strerror(-rv));
-		MHD_stop_daemon(server->mhd);
-		free(server->active);
-		free(server);
-		return rv;
+		goto fail_mhd;
+	}
+	rv = loop_poll_start(loop, &server->listen_poll, server->listen_fd, POLLIN, on_listen_ready);
+	if (rv < 0) {
+		snprintf(err, err_len, "cannot poll the listening socket: %s", strerror(-rv));
+		loop_poll_cancel(loop, &server->poll);
+		loop_drain(loop, &server->poll.inflight, 1000);
+		goto fail_mhd;
 	}
 	loop_add_hook(loop, &server->hook);
 	*ret = server;
 	return 0;
+
+fail_mhd:
+	MHD_stop_daemon(server->mhd);
+fail:
+	if (server->listen_fd >= 0)
+		close(server->listen_fd);
+	free(server->active);
+	free(server);
+	return rv;
 }
 
 uint16_t httpd_port(const struct httpd *server)
 {
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	return info ? info->port : 0;
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	if (getsockname(server->listen_fd, (struct sockaddr *)&sa, &len) < 0)
+		return 0;
+	if (sa.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+	if (sa.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+	return 0;
 }
 
 const struct httpd_stats *httpd_stats(const struct httpd *server)
@@ -436,11 +908,22 @@ void httpd_stop(struct httpd *server)
 	/* Let MHD deliver what was just answered before it closes everything. */
 	MHD_run(server->mhd);
 	loop_poll_cancel(server->loop, &server->poll);
-	/* The kernel still holds the poll until its cancellation completes. */
+	loop_poll_cancel(server->loop, &server->listen_poll);
+	/* The kernel still holds the polls until their cancellation completes. */
 	loop_drain(server->loop, &server->poll.inflight, 1000);
+	loop_drain(server->loop, &server->listen_poll.inflight, 1000);
 	loop_timer_cancel(server->loop, &server->timer);
+	loop_timer_cancel(server->loop, &server->sweep);
 	remove_hook(server->loop, &server->hook);
-	MHD_stop_daemon(server->mhd);
+	MHD_stop_daemon(server->mhd); /* closes the connections: their contexts go */
+	close(server->listen_fd);
+	for (size_t i = 0; i < ADDR_BUCKETS; i++)
+		while (server->per_addr[i]) {
+			struct addr_count *c = server->per_addr[i];
+			server->per_addr[i] = c->next;
+			free(c);
+		}
+	free(server->peer_addrs);
 	free(server->active);
 	free(server);
 }

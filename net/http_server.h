@@ -12,6 +12,28 @@
  * it proposed has committed. Every request must be answered exactly once;
  * httpd_stop() answers those still waiting with 503.
  *
+ * Connections (accepted here, then handed to libmicrohttpd) have budgets,
+ * so that no client, and no number of them, can take a node offline:
+ *   - a connection from a member's address (httpd_set_peer_addrs) takes one
+ *     of peer_connections while there is one, a budget clients cannot use;
+ *     every other connection takes one of max_connections, and at most
+ *     max_per_address from one source address. Past its budget, a
+ *     connection is answered 503 at once and closed (never left in the
+ *     listen backlog). The head decides for good: a request for a route not
+ *     marked `peer` on a member's connection moves it to the clients'
+ *     budget (503 when that is full).
+ *   - a request head must arrive whole within head_timeout_s of the
+ *     connection's start (or of the end of its previous response), and its
+ *     body within body_timeout_s after the head; past that the connection
+ *     is closed (with 408 while no response was started). The idle timeout
+ *     (connection_timeout_s) alone does not bound a client that sends a
+ *     byte now and then.
+ *   - bodies are bounded per request (the route's max_body; for a `peer`
+ *     route from an address that is not a member's, max_stranger_body once
+ *     any member address is known) before any of them is read, and in total
+ *     (max_body_memory: a request whose Content-Length does not fit what
+ *     the bodies being read hold is answered 503 with Retry-After).
+ *
  * The request (and its body, path and headers) belongs to the server and
  * stays valid until httpd_reply() returns; after that the handler must not
  * touch it.
@@ -22,6 +44,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "src/loop.h"
 
@@ -40,14 +63,21 @@ struct httpd_route {
 			      * 0: no limit */
 	httpd_handler handler;
 	void *data;
+	bool peer;           /* a peer RPC: may use the peers' connection budget */
 };
 
 struct httpd_config {
 	const char *listen_host;  /* NULL or "" for every address */
 	uint16_t port;            /* 0: a free port (see httpd_port) */
 	int listen_fd;            /* >= 0: use this socket (socket activation) */
-	unsigned max_connections;
+	unsigned max_connections;       /* clients' connections (0: 1024) */
+	unsigned peer_connections;      /* members' connections on top (0: none reserved) */
+	unsigned max_per_address;       /* clients' connections from one address (0: no limit) */
 	unsigned connection_timeout_s;  /* idle keep-alive connections are closed after this */
+	unsigned head_timeout_s;        /* a whole request head (0: connection_timeout_s) */
+	unsigned body_timeout_s;        /* a whole body, after its head (0: no limit) */
+	uint64_t max_stranger_body;     /* peer routes from non-member addresses (0: no limit) */
+	uint64_t max_body_memory;       /* bodies being read, in total (0: no limit) */
 	const struct httpd_route *routes;
 	size_t n_routes;
 };
@@ -57,8 +87,16 @@ struct httpd_stats {
 	uint64_t responses_by_class[6]; /* [2] = 2xx ... [5] = 5xx */
 	uint64_t suspended_now;
 	uint64_t body_too_large;
-	uint64_t bad_framing;
-	uint64_t route_busy;    /* 503 for a route at its max_active */   /* refused for their Content-Length / Transfer-Encoding */
+	uint64_t bad_framing;   /* refused for their Content-Length / Transfer-Encoding */
+	uint64_t route_busy;    /* 503 for a route at its max_active */
+	uint64_t conn_refused;  /* 503 at accept: over a connection budget */
+	uint64_t head_timeouts; /* closed: no whole head within head_timeout_s */
+	uint64_t body_timeouts; /* closed: no whole body within body_timeout_s */
+	uint64_t stranger_refused; /* 413: a peer route's body too large from a non-member */
+	uint64_t memory_refused;   /* 503: the body did not fit max_body_memory */
+	uint64_t conns_clients;    /* open now, on the clients' budget */
+	uint64_t conns_peers;      /* open now, on the peers' budget */
+	uint64_t body_bytes;       /* now reserved by bodies being read */
 };
 
 /* Starts listening. Returns 0, or -errno with a reason in err. */
@@ -67,6 +105,10 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 /* Answers waiting requests with 503, closes every connection, frees. */
 void httpd_stop(struct httpd *server);
 uint16_t httpd_port(const struct httpd *server);
+
+/* The members' addresses (a copy is kept): their connections may use the
+ * peers' budget and send peer routes bodies up to the route's max_body. */
+void httpd_set_peer_addrs(struct httpd *server, const struct sockaddr_storage *addrs, size_t n);
 const struct httpd_stats *httpd_stats(const struct httpd *server);
 
 /* The request line and body. */

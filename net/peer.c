@@ -963,6 +963,12 @@ const struct peer_stats *peer_stats(const struct peer *p)
 	return &p->st;
 }
 
+const struct sockaddr_storage *peer_addrs(const struct peer *p, size_t *ret_n)
+{
+	*ret_n = p->n_addrs;
+	return p->addrs;
+}
+
 const char *peer_url(const struct peer *p)
 {
 	return p->url;

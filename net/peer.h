@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <sys/socket.h>
 #include <liburing.h>
 
 struct peer;
@@ -158,6 +159,10 @@ const struct peer_stats *peer_stats(const struct peer *p);
 
 /* The peer's connection string as given to peer_create(). */
 const char *peer_url(const struct peer *p);
+
+/* The addresses peer_create() resolved its host to (*ret_n of them): the
+ * HTTP server takes connections from them as a member's. */
+const struct sockaddr_storage *peer_addrs(const struct peer *p, size_t *ret_n);
 
 /* Start destroying the peer: every unfinished request's done is called with
  * -ECANCELED (from inside this call), the connection is shut down, and

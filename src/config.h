@@ -49,6 +49,12 @@ struct config {
 	uint32_t max_connections;
 	uint32_t connection_timeout_s;
 	uint32_t max_snapshot_downloads; /* GET /raftd/snapshot at once */
+	uint32_t peer_connections;     /* members' connections, on top of max_connections */
+	uint32_t max_connections_per_address; /* clients' connections from one address; 0 any */
+	uint32_t request_head_timeout_s; /* a whole request head */
+	uint32_t request_body_timeout_s; /* a whole body after its head; 0 none */
+	uint64_t max_stranger_body;    /* /raft bodies from addresses that are not members' */
+	uint64_t max_body_memory;      /* request bodies being read, in total; 0: max_raft_body + 256M */
 	uint32_t wal_stall_ms;         /* a write or fdatasync pending longer: unhealthy */
 	bool forward_writes;           /* a follower forwards client writes to the leader */
 

@@ -1392,6 +1392,31 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 	return p;
 }
 
+/* The HTTP server takes connections from the members' addresses (and the
+ * -join target's, whose leader sends a new member its first log) as
+ * peers'. Resolved once per peer, when its client is made. */
+static void share_peer_addrs(struct node *n)
+{
+	struct sockaddr_storage addrs[64];
+	size_t k = 0;
+	if (!n->http)
+		return;
+	for (struct npeer *p = n->peers; p; p = p->next) {
+		size_t m;
+		const struct sockaddr_storage *a = peer_addrs(p->p, &m);
+		for (size_t i = 0; i < m && k < sizeof(addrs) / sizeof(addrs[0]); i++)
+			if (!p->removed_at_ms)
+				addrs[k++] = a[i];
+	}
+	if (n->join_peer) {
+		size_t m;
+		const struct sockaddr_storage *a = peer_addrs(n->join_peer, &m);
+		for (size_t i = 0; i < m && k < sizeof(addrs) / sizeof(addrs[0]); i++)
+			addrs[k++] = a[i];
+	}
+	httpd_set_peer_addrs(n->http, addrs, k);
+}
+
 /* Makes our peer table the core's configuration. */
 static void sync_peers(struct node *n)
 {
@@ -1429,6 +1454,7 @@ static void sync_peers(struct node *n)
 		peer_destroy(p->p, npeer_gone, n);
 		free(p);
 	}
+	share_peer_addrs(n);
 	probe_peers(n);
 }
 
@@ -2105,6 +2131,22 @@ static void on_metrics(struct httpd_request *req, void *data)
 	COUNTER("append_entries_sent_total", "Log entries sent in AppendEntries requests.", n->ae_entries_out);
 	COUNTER("append_entry_bytes_sent_total", "Encoded entry bytes sent in AppendEntries requests.", n->entry_bytes_out);
 	COUNTER("http_requests_total", "HTTP requests received.", hs->requests);
+	COUNTER("http_connections_refused_total", "Connections answered 503 at once: over a connection budget.",
+		hs->conn_refused);
+	COUNTER("http_head_timeouts_total", "Connections closed: no whole request head within --request-head-timeout.",
+		hs->head_timeouts);
+	COUNTER("http_body_timeouts_total", "Connections closed: no whole body within --request-body-timeout.",
+		hs->body_timeouts);
+	COUNTER("http_bad_framing_total", "Requests refused for ambiguous Content-Length/Transfer-Encoding.",
+		hs->bad_framing);
+	COUNTER("http_stranger_bodies_refused_total", "/raft requests over --max-stranger-body from non-members.",
+		hs->stranger_refused);
+	COUNTER("http_body_memory_refused_total", "Requests answered 503: their body did not fit --max-body-memory.",
+		hs->memory_refused);
+	COUNTER("http_busy_total", "Requests answered 503: too many of their kind at once.", hs->route_busy);
+	GAUGE("http_connections_clients", "Open connections on the clients' budget.", hs->conns_clients);
+	GAUGE("http_connections_peers", "Open connections on the peers' budget.", hs->conns_peers);
+	GAUGE("http_body_bytes", "Bytes reserved by request bodies being read or held.", hs->body_bytes);
 	uint64_t zc = 0, zc_copied = 0, copied = 0, sent_bytes = 0;
 	for (struct npeer *p = n->peers; p; p = p->next) {
 		const struct peer_stats *s = peer_stats(p->p);
@@ -2790,20 +2832,20 @@ static const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
 {
 	static struct httpd_route routes[16];
 	size_t i = 0;
-	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, 0, on_raft, n };
-	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, 0, on_snapshot_post, n };
+	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, 0, on_raft, n, true };
+	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, 0, on_snapshot_post, n, false };
 	routes[i++] = (struct httpd_route){ "GET", RAFTD_PATH_SNAPSHOT, false, 0, n->cfg.max_snapshot_downloads,
-					    on_snapshot_get, n };
-	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_TRANSFER, false, 4096, 0, on_transfer, n };
-	routes[i++] = (struct httpd_route){ NULL, "/raftd/", true, n->cfg.max_raft_body, 0, on_raft, n };
-	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, 0, on_db_get, n };
-	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, 0, on_db_post, n };
-	routes[i++] = (struct httpd_route){ "PUT", "/db/", true, n->cfg.max_value, 0, on_db_post, n };
-	routes[i++] = (struct httpd_route){ "DELETE", "/db/", true, 0, 0, on_db_delete, n };
-	routes[i++] = (struct httpd_route){ "POST", "/join", false, 4096, 0, on_join, n };
-	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, 0, on_leave, n };
-	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, 0, on_status, n };
-	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, 0, on_metrics, n };
+					    on_snapshot_get, n, false };
+	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_TRANSFER, false, 4096, 0, on_transfer, n, false };
+	routes[i++] = (struct httpd_route){ NULL, "/raftd/", true, n->cfg.max_raft_body, 0, on_raft, n, true };
+	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, 0, on_db_get, n, false };
+	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false };
+	routes[i++] = (struct httpd_route){ "PUT", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false };
+	routes[i++] = (struct httpd_route){ "DELETE", "/db/", true, 0, 0, on_db_delete, n, false };
+	routes[i++] = (struct httpd_route){ "POST", "/join", false, 4096, 0, on_join, n, false };
+	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, 0, on_leave, n, false };
+	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, 0, on_status, n, false };
+	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, 0, on_metrics, n, false };
 	*ret_n = i;
 	return routes;
 }
@@ -2937,7 +2979,11 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	const struct httpd_route *routes = routes_for(n, &n_routes);
 	struct httpd_config hc = {
 		.listen_host = cfg->listen, .port = cfg->port, .listen_fd = -1, .max_connections = cfg->max_connections,
-		.connection_timeout_s = cfg->connection_timeout_s, .routes = routes, .n_routes = n_routes,
+		.peer_connections = cfg->peer_connections, .max_per_address = cfg->max_connections_per_address,
+		.connection_timeout_s = cfg->connection_timeout_s, .head_timeout_s = cfg->request_head_timeout_s,
+		.body_timeout_s = cfg->request_body_timeout_s, .max_stranger_body = cfg->max_stranger_body,
+		.max_body_memory = cfg->max_body_memory ? cfg->max_body_memory : cfg->max_raft_body + 256 * 1024 * 1024,
+		.routes = routes, .n_routes = n_routes,
 	};
 	/* socket activation: systemd passes the listening socket as fd 3 */
 	if (sd_listen_fds(0) == 1)
@@ -2979,6 +3025,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 			}
 			snprintf(n->join_body, sizeof(n->join_body), "{\"name\":\"%s\",\"connectionString\":\"%s\"}\n",
 				 n->name, n->url);
+			share_peer_addrs(n);
 			log_info("joining the cluster through %s as %s (%s)", cfg->join, n->name, n->url);
 			join_try(n);
 		} else {

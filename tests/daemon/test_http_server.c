@@ -68,10 +68,10 @@ static void h_never(struct httpd_request *req, void *data)
 static int never_count;
 
 static const struct httpd_route routes[] = {
-	{ "GET", "/hello", false, 0, 0, h_hello, NULL },
-	{ "POST", "/db/", true, 1024, 0, h_echo, NULL },
-	{ "POST", "/later", false, 0, 0, h_later, NULL },
-	{ "POST", "/never", false, 64, 0, h_never, &never_count },
+	{ "GET", "/hello", false, 0, 0, h_hello, NULL, false },
+	{ "POST", "/db/", true, 1024, 0, h_echo, NULL, false },
+	{ "POST", "/later", false, 0, 0, h_later, NULL, false },
+	{ "POST", "/never", false, 64, 0, h_never, &never_count, false },
 };
 
 static void setup(void)
