@@ -15,6 +15,14 @@
       (PID) still answers /status and takes a write meanwhile, and prints
       its VmHWM (kB) with the downloads still open; then reads one
       download to its end and checks its length.
+  hostile.py flood PORT MODE ADDRS N SECONDS
+      keeps N connections open from each source address in ADDRS (comma
+      separated, e.g. 127.0.0.2,127.0.0.3) for SECONDS, opening a new one
+      whenever one ends. MODE slowloris: a request line, then a header line
+      every 0.5 s, never the end of the head; idle: nothing at all. Prints
+      one JSON line: connections opened, answered 503, closed by the server
+      after being taken (and the longest such connection lived), still
+      open at the end.
 Exit status 0 when every check holds; each failure is printed.
 """
 import socket
@@ -185,9 +193,88 @@ def downloads(port, pid, n, limit):
     return bad
 
 
+def flood(port, mode, addrs, n, seconds):
+    import json
+    import selectors
+    n, seconds = int(n), float(seconds)
+    sel = selectors.DefaultSelector()
+    st = {"opened": 0, "refused_503": 0, "refused_other": 0, "closed": 0, "max_life": 0.0,
+          "connect_failed": 0}
+    conns = {}  # socket -> [src, opened_at, got]
+
+    def open_one(src):
+        s = socket.socket()
+        s.setblocking(False)
+        s.bind((src, 0))
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        except OSError:
+            st["connect_failed"] += 1
+            s.close()
+            return
+        st["opened"] += 1
+        conns[s] = [src, time.monotonic(), b""]
+        sel.register(s, selectors.EVENT_READ)
+        if mode == "slowloris":
+            try:
+                s.send(b"GET /status HTTP/1.1\r\nHost: x\r\n")
+            except OSError:
+                pass
+
+    def ended(s):
+        src, t0, got = conns.pop(s)
+        sel.unregister(s)
+        s.close()
+        if got.startswith(b"HTTP/1.1 503"):
+            st["refused_503"] += 1
+        elif got and not got.startswith(b"HTTP/1.1 408"):
+            st["refused_other"] += 1
+            st.setdefault("other", got[:60].decode("latin-1"))
+        else:
+            st["closed"] += 1
+            st["max_life"] = max(st["max_life"], time.monotonic() - t0)
+        return src
+
+    srcs = addrs.split(",")
+    reopen = []  # (when, src): a pause before replacing an ended one
+    end = time.monotonic() + seconds
+    next_drip = time.monotonic() + 0.5
+    for src in srcs:
+        for _ in range(n):
+            open_one(src)
+    while time.monotonic() < end:
+        for key, _ in sel.select(timeout=0.1):
+            s = key.fileobj
+            try:
+                r = s.recv(4096)
+            except (ConnectionResetError, OSError):
+                r = b""
+            if r:
+                conns[s][2] += r
+                continue
+            reopen.append((time.monotonic() + 0.05, ended(s)))
+        now = time.monotonic()
+        while reopen and reopen[0][0] <= now:
+            open_one(reopen.pop(0)[1])
+        if mode == "slowloris" and time.monotonic() >= next_drip:
+            next_drip += 0.5
+            for s in list(conns):
+                try:
+                    s.send(b"X-Drip: 1\r\n")
+                except OSError:
+                    pass
+    st["open_at_end"] = len(conns)
+    for s in list(conns):
+        s.close()
+    print(json.dumps(st))
+    return 0
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
-    bad = {"strict": strict, "downloads": downloads}[cmd](port, *sys.argv[3:])
+    bad = {"strict": strict, "downloads": downloads, "flood": flood}[cmd](port, *sys.argv[3:])
     sys.exit(1 if bad else 0)
 
 
