@@ -23,6 +23,13 @@
       one JSON line: connections opened, answered 503, closed by the server
       after being taken (and the longest such connection lived), still
       open at the end.
+  hostile.py bodies PORT PID MIB STRANGER
+      a POST /raft/appendEntries announcing MIB MiB from the address
+      STRANGER (not a member's) must be answered 413 before any body byte
+      is sent; then three connections from 127.0.0.1 stream MIB MiB each
+      to /raft/appendEntries at once, and each is either refused before
+      its body is read (503 with Retry-After) or read whole. Prints how
+      many of each and the node's (PID) VmHWM in kB afterwards.
 Exit status 0 when every check holds; each failure is printed.
 """
 import socket
@@ -272,9 +279,72 @@ def flood(port, mode, addrs, n, seconds):
     return 0
 
 
+def bodies(port, pid, mib, stranger):
+    import select
+    pid, size = int(pid), int(mib) << 20
+    bad = 0
+    head = (b"POST /raft/appendEntries HTTP/1.1\r\nHost: x\r\nContent-Type: application/protobuf\r\n"
+            b"Content-Length: %d\r\n\r\n" % size)
+    s = socket.socket()
+    s.bind((stranger, 0))
+    s.connect(("127.0.0.1", port))
+    s.settimeout(DEADLINE)
+    s.sendall(head)
+    try:
+        status, _ = read_head(s)
+    except socket.timeout:
+        status = 0
+    s.close()
+    print("stranger: %d" % status)
+    if status != 413:
+        print("FAIL a %d MiB /raft body from a stranger: %d, not 413 before the body" % (int(mib), status))
+        bad += 1
+
+    socks = []
+    for _ in range(3):
+        c = socket.create_connection(("127.0.0.1", port))
+        c.sendall(head)
+        socks.append({"s": c, "sent": 0, "got": b"", "done": False})
+    chunk = b"\xff" * (1 << 20)
+    end = time.monotonic() + 120
+    while not all(x["done"] for x in socks) and time.monotonic() < end:
+        for x in socks:
+            if x["done"]:
+                continue
+            r, w, _ = select.select([x["s"]], [x["s"]] if x["sent"] < size else [], [], 0.01)
+            if r:
+                try:
+                    d = x["s"].recv(65536)
+                except OSError:
+                    d = b""
+                x["got"] += d
+                if not d or b"\r\n\r\n" in x["got"]:
+                    x["done"] = True
+                    continue
+            if w:
+                try:
+                    x["sent"] += x["s"].send(chunk[: min(len(chunk), size - x["sent"])])
+                except OSError:
+                    x["done"] = True
+    refused = read_whole = 0
+    for x in socks:
+        first = x["got"].split(b"\r\n", 1)[0]
+        if first.startswith(b"HTTP/1.1 503") and b"Retry-After" in x["got"]:
+            refused += 1
+        elif x["sent"] == size and first.startswith(b"HTTP/1.1 "):
+            read_whole += 1
+        else:
+            print("FAIL a body: sent %d, answer %r" % (x["sent"], x["got"][:60]))
+            bad += 1
+        x["s"].close()
+    print("bodies: %d refused with 503, %d read whole" % (refused, read_whole))
+    print("VmHWM %d" % vm_hwm_kb(pid))
+    return bad
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
-    bad = {"strict": strict, "downloads": downloads, "flood": flood}[cmd](port, *sys.argv[3:])
+    bad = {"strict": strict, "downloads": downloads, "flood": flood, "bodies": bodies}[cmd](port, *sys.argv[3:])
     sys.exit(1 if bad else 0)
 
 
