@@ -46,6 +46,7 @@ struct httpd_conn {
 	bool closing;    /* shut down for a deadline */
 	enum conn_phase phase;
 	uint64_t phase_ns;
+	uint64_t requests; /* completed on this connection */
 	struct httpd_conn *prev, *next;
 };
 
@@ -347,7 +348,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 static uint64_t deadline_ns(const struct httpd *server, const struct httpd_conn *c)
 {
 	uint64_t s = 0;
-	if (c->phase == PHASE_HEAD)
+	/* A kept-alive connection may wait idle for its next request as long
+	 * as the idle timeout allows; the first head gets head_timeout_s. */
+	if (c->phase == PHASE_HEAD && c->requests && server->cfg.connection_timeout_s > server->cfg.head_timeout_s)
+		s = server->cfg.connection_timeout_s;
+	else if (c->phase == PHASE_HEAD)
 		s = server->cfg.head_timeout_s;
 	else if (c->phase == PHASE_BODY)
 		s = server->cfg.body_timeout_s;
@@ -392,8 +397,11 @@ static void on_sweep(struct loop_timer *timer)
 		if (deadline_ns(server, c) > now)
 			continue;
 		if (c->phase == PHASE_HEAD) {
-			/* no response was started on it: 408 is all it gets */
-			(void)!send(c->fd, timeout, sizeof(timeout) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			/* 408 only on a connection that never had an answer:
+			 * on a kept-alive one a client sending its next request
+			 * meanwhile could take the 408 for that request's */
+			if (!c->requests)
+				(void)!send(c->fd, timeout, sizeof(timeout) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			server->stats.head_timeouts++;
 		} else {
 			server->stats.body_timeouts++;
@@ -709,7 +717,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct httpd *server = cls;
 	struct httpd_request *req = *con_cls;
 	/* the next request on a kept-alive connection gets its own head deadline */
-	set_phase(server, conn_of(conn), PHASE_HEAD);
+	struct httpd_conn *hc = conn_of(conn);
+	if (hc)
+		hc->requests++;
+	set_phase(server, hc, PHASE_HEAD);
 	if (!req)
 		return;
 	if (req->active)

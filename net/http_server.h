@@ -22,10 +22,11 @@
  *     listen backlog). The head decides for good: a request for a route not
  *     marked `peer` on a member's connection moves it to the clients'
  *     budget (503 when that is full).
- *   - a request head must arrive whole within head_timeout_s of the
- *     connection's start (or of the end of its previous response), and its
- *     body within body_timeout_s after the head; past that the connection
- *     is closed (with 408 while no response was started). The idle timeout
+ *   - a connection's first request head must arrive whole within
+ *     head_timeout_s of its start, a later one within the larger of that
+ *     and connection_timeout_s after the previous response; a body within
+ *     body_timeout_s after its head. Past that the connection is closed
+ *     (with 408 when it never had a response). The idle timeout
  *     (connection_timeout_s) alone does not bound a client that sends a
  *     byte now and then.
  *   - bodies are bounded per request (the route's max_body; for a `peer`

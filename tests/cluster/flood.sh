@@ -7,6 +7,7 @@
 #      ones from another. Past --max-connections-per-address they are
 #      answered 503 at once; the ones taken are closed at the head deadline
 #      however often they send; writes commit and /status answers meanwhile.
+#      Bodies sent a byte at a time are closed at the body deadline.
 #   B. Against a follower, slowloris from 8 addresses filling its clients'
 #      budget (a client from yet another address gets 503): the leader is
 #      killed, and the other follower (a shorter election timeout) must
@@ -14,7 +15,8 @@
 #      and commit a write — the peers' budget.
 . "${srcdir:-.}/tests/cluster/lib.sh"
 H="${srcdir:-.}/tests/cluster/hostile.py"
-ARGS="-max-connections 300 -max-connections-per-address 40 -request-head-timeout 3 -connection-timeout 3"
+ARGS="-max-connections 300 -max-connections-per-address 40 -request-head-timeout 3 -request-body-timeout 3
+	-connection-timeout 3"
 
 node_start 1 $ARGS
 node_start 2 $ARGS -election-timeout-ms 3000 -join "127.0.0.1:$(port 1)"
@@ -57,6 +59,8 @@ print("\n".join(bad))
 sys.exit(1 if bad else 0)
 PY
 echo "ok: A"
+# a body trickling in is closed at the body deadline (3 s) too
+python3 "$H" slowbody "$(port 1)" 127.0.0.4 20 9 || fail "slow bodies"
 
 # --- B ---
 python3 "$H" flood "$(port 2)" slowloris 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9 40 40 \

@@ -30,6 +30,10 @@
       to /raft/appendEntries at once, and each is either refused before
       its body is read (503 with Retry-After) or read whole. Prints how
       many of each and the node's (PID) VmHWM in kB afterwards.
+  hostile.py slowbody PORT SRC N LIMIT
+      N connections from SRC send a whole head announcing a 1000-byte body,
+      then one body byte every 0.5 s; each must be closed by the server
+      within LIMIT seconds of its head.
 Exit status 0 when every check holds; each failure is printed.
 """
 import socket
@@ -342,9 +346,46 @@ def bodies(port, pid, mib, stranger):
     return bad
 
 
+def slowbody(port, src, n, limit):
+    import select
+    n, limit = int(n), float(limit)
+    socks = {}
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"POST /db/slowbody HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        socks[s] = time.monotonic()
+    lives = []
+    end = time.monotonic() + DEADLINE
+    while socks and time.monotonic() < end:
+        r, _, _ = select.select(list(socks), [], [], 0.5)
+        for s in r:
+            try:
+                d = s.recv(4096)
+            except OSError:
+                d = b""
+            if not d:
+                lives.append(time.monotonic() - socks.pop(s))
+                s.close()
+        for s in socks:
+            try:
+                s.send(b"x")
+            except OSError:
+                pass
+    bad = 0
+    print("slow bodies: %d closed, longest %.1f s, %d still open" % (len(lives), max(lives or [0]), len(socks)))
+    if socks or max(lives or [0]) > limit:
+        print("FAIL slow bodies are not closed within %.0f s" % limit)
+        bad = 1
+    for s in socks:
+        s.close()
+    return bad
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
-    bad = {"strict": strict, "downloads": downloads, "flood": flood, "bodies": bodies}[cmd](port, *sys.argv[3:])
+    bad = {"strict": strict, "downloads": downloads, "flood": flood, "bodies": bodies, "slowbody": slowbody}[cmd](port, *sys.argv[3:])
     sys.exit(1 if bad else 0)
 
 
