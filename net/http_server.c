@@ -80,6 +80,7 @@ struct httpd {
 	unsigned *active; /* per route: requests between head and response sent */
 	struct httpd_config cfg;
 	int listen_fd;
+	bool own_listen_fd; /* not the one we were given (socket activation) */
 	struct loop_poll listen_poll;
 	struct loop_timer sweep;       /* head and body deadlines */
 	struct httpd_conn *conns;      /* every open connection */
@@ -789,6 +790,7 @@ static int open_listener(struct httpd *server, const struct httpd_config *cfg, c
 		return rv;
 	}
 	server->listen_fd = fd;
+	server->own_listen_fd = true;
 	return 0;
 }
 
@@ -875,7 +877,7 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 fail_mhd:
 	MHD_stop_daemon(server->mhd);
 fail:
-	if (server->listen_fd >= 0)
+	if (server->own_listen_fd)
 		close(server->listen_fd);
 	free(server->active);
 	free(server);
@@ -927,7 +929,14 @@ void httpd_stop(struct httpd *server)
 	loop_timer_cancel(server->loop, &server->sweep);
 	remove_hook(server->loop, &server->hook);
 	MHD_stop_daemon(server->mhd); /* closes the connections: their contexts go */
-	close(server->listen_fd);
+	if (server->own_listen_fd) {
+		/* The ring may hold the socket a little longer than our fd
+		 * (its poll's last reference goes asynchronously): shut it
+		 * down so that it stops listening now, and a restart in the
+		 * same process can bind the port again. */
+		shutdown(server->listen_fd, SHUT_RDWR);
+		close(server->listen_fd);
+	}
 	for (size_t i = 0; i < ADDR_BUCKETS; i++)
 		while (server->per_addr[i]) {
 			struct addr_count *c = server->per_addr[i];

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "net/http_server.h"
@@ -269,6 +270,93 @@ START_TEST(test_stop_answers_waiting_requests)
 }
 END_TEST
 
+/* Stops the server and starts it again on a new ring with cfg (port 0:
+ * the same port), as raftd's restart in the same process does. */
+static void restart_with(struct httpd_config *cfg)
+{
+	char err[256];
+	httpd_stop(server);
+	server = NULL;
+	loop_fini(&loop);
+	ck_assert_int_eq(loop_init(&loop, 256), 0);
+	cfg->listen_host = "127.0.0.1";
+	cfg->listen_fd = -1;
+	if (!cfg->port)
+		cfg->port = port;
+	cfg->routes = routes;
+	cfg->n_routes = sizeof(routes) / sizeof(routes[0]);
+	int rv = httpd_start(&loop, cfg, &server, err, sizeof(err));
+	ck_assert_msg(rv == 0, "httpd_start again on port %u: %s", port, err);
+	ck_assert_uint_eq(httpd_port(server), port);
+}
+
+/* The ring lets go of a polled socket asynchronously: the old listener must
+ * not keep the port. */
+START_TEST(test_restart_binds_the_same_port)
+{
+	for (int i = 0; i < 5; i++) {
+		struct exchange ex = { .requests = { "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n" } };
+		struct exchange *exs[] = { &ex };
+		exchange_all(exs, 1);
+		ck_assert_int_eq(ex.statuses[0], 200);
+		/* and connections waiting in the backlog as it stops */
+		int pending[4];
+		for (int k = 0; k < 4; k++)
+			pending[k] = connect_local();
+		struct httpd_config cfg = { 0 };
+		restart_with(&cfg);
+		for (int k = 0; k < 4; k++)
+			if (pending[k] >= 0)
+				close(pending[k]);
+	}
+}
+END_TEST
+
+/* Past the per-address budget a connection is answered 503 at once. */
+START_TEST(test_per_address_budget)
+{
+	struct httpd_config cfg = { .max_per_address = 2 };
+	restart_with(&cfg);
+	int a = connect_local(), b = connect_local(), c = connect_local();
+	ck_assert(a >= 0 && b >= 0 && c >= 0);
+	for (int i = 0; i < 50; i++)
+		loop_run_once(&loop, 10);
+	char buf[512];
+	ck_assert_int_eq(read_response(c, buf, sizeof(buf)), 503);
+	ck_assert_ptr_nonnull(strstr(buf, "Retry-After: 1"));
+	ck_assert_uint_eq(httpd_stats(server)->conn_refused, 1);
+	ck_assert_uint_eq(httpd_stats(server)->conns_clients, 2);
+	close(a);
+	close(b);
+	close(c);
+}
+END_TEST
+
+/* A head trickling in is cut at the head deadline, not the idle timeout. */
+START_TEST(test_head_deadline)
+{
+	struct httpd_config cfg = { .head_timeout_s = 1, .connection_timeout_s = 60 };
+	restart_with(&cfg);
+	int fd = connect_local();
+	ck_assert(fd >= 0);
+	send(fd, "GET /hello HTTP/1.1\r\n", 21, MSG_NOSIGNAL);
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char buf[512];
+	ssize_t n = -1;
+	for (int i = 0; i < 400 && n < 0; i++) {
+		send(fd, "X: y\r\n", 6, MSG_NOSIGNAL);
+		loop_run_once(&loop, 10);
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+	}
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(!strncmp(buf, "HTTP/1.1 408", 12), "got %s", buf);
+	ck_assert_uint_eq(httpd_stats(server)->head_timeouts, 1);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http_server");
@@ -279,6 +367,9 @@ int main(void)
 	tcase_add_test(tc, test_errors_keep_the_server_serving);
 	tcase_add_test(tc, test_suspended_request_answered_later);
 	tcase_add_test(tc, test_stop_answers_waiting_requests);
+	tcase_add_test(tc, test_restart_binds_the_same_port);
+	tcase_add_test(tc, test_per_address_budget);
+	tcase_add_test(tc, test_head_deadline);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
