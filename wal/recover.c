@@ -300,6 +300,39 @@ static bool later_batch(int fd, const uint8_t *map, uint64_t size, uint32_t tag,
 	return false;
 }
 
+/* Does a record of batch `blk` verify after x? A write that tore never
+ * got past the damage; one that did was written completely, so the damage
+ * at x is corruption of an acknowledged batch (Protocol-Aware Recovery,
+ * FAST'18: a crash only hurts the write in flight). The damaged record's
+ * length cannot be trusted, so every 8-byte offset is tried; holes are
+ * skipped as in later_batch(). */
+static bool batch_goes_on(int fd, const uint8_t *map, uint64_t size, uint32_t tag, uint32_t blk,
+			  uint64_t x, uint64_t *found)
+{
+	uint64_t y = x + 8;
+
+	while (y + WAL_RECORD_HEADER <= size) {
+		off_t d = lseek(fd, (off_t)y, SEEK_DATA), h;
+		if (d < 0)
+			return false;
+		h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			h = (off_t)size;
+		for (y = round_up((uint64_t)d, 8); y + WAL_RECORD_HEADER <= (uint64_t)h; y += 8) {
+			struct rec_hdr hd;
+			uint32_t rtag, rblk;
+			memcpy(&rblk, map + y + 24, 4);
+			memcpy(&rtag, map + y + 28, 4);
+			if (rtag != tag || rblk != blk || zero_header(map + y) ||
+			    !record_ok(map, size, y, tag, &hd))
+				continue;
+			*found = y;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Bytes of the torn batch at x in a recycled segment: as far as record
  * headers with this tag and the batch block of x's chain on, CRCs unchecked (the
  * bytes after it are the file's older records). */
@@ -386,6 +419,8 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 	struct rec_hdr h = { 0 };
 	struct stat st;
 	bool bad = false, recycled;
+	uint32_t blk = 0; /* batch block of the last good record */
+	uint64_t found;
 	int rv;
 
 	if (!s)
@@ -443,6 +478,7 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 			bad = true;
 			break;
 		}
+		blk = h.batch_blk;
 		if (h.index) {
 			rv = wal_seg_push(s, (uint32_t)pos);
 			if (rv < 0) {
@@ -480,6 +516,18 @@ static int seg_load(struct wal *w, const struct seg_ent *e, bool last, struct wa
 					   "bad record (after index %" PRIu64
 					   ") followed by later batches",
 					   s->last);
+			goto err;
+		}
+		/* The batch the log ends in: one that starts at pos, or the
+		 * last good record's. */
+		if (pos % WAL_BLOCK_SIZE == 0)
+			blk = (uint32_t)(pos / WAL_BLOCK_SIZE);
+		if (batch_goes_on(s->fd, s->map, size, s->tag, blk, pos, &found)) {
+			rv = wal_set_error(err, -EBADMSG, false, "recover", e->name, pos,
+					   "bad record (after index %" PRIu64
+					   ") in a batch written completely (its record at offset %" PRIu64
+					   " verifies): corruption, not a torn write",
+					   s->last, found);
 			goto err;
 		}
 		/* Never appended to again: the next append starts a new segment,

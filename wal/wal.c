@@ -72,8 +72,10 @@
  * successor starts at; it must reach exactly that index, else the log has a
  * gap or a bad record: corruption, open fails naming file and offset. In the
  * last segment the first bad record ends the log (a torn tail: the write in
- * flight at the crash) unless a later batch starts after it, which proves
- * the bad record had been acknowledged: corruption again. A torn tail is cut
+ * flight at the crash) unless a later batch starts after it, or a record of
+ * its own batch (with the tag and its batch block) verifies after it: the
+ * batch was written completely, so the bad record had been acknowledged:
+ * corruption again. A torn tail is cut
  * off (ftruncate, fdatasync) and reported; the segment is then sealed and
  * the next append starts a new one, so the cut block is never written again.
  * In a recycled last segment the log ends at the first record without the

@@ -56,6 +56,25 @@ grep -q "torn tail: $last offset 4096, [0-9]* bytes" "$d/out" || fail "torn repo
 grep -q "^ok$" "$d/out" || fail "torn: $(cat "$d/out")"
 [ "$(stat -c %s "$d/torn/$last")" -eq 4116 ] || fail "verify changed a torn segment"
 
+# A damaged record in the last batch, whose padding record after it is
+# intact: the batch was written completely (and acknowledged), so this is
+# corruption, not a torn write: exit 1 naming file and offset, nothing cut.
+# mklog writes one entry per batch: the last batch is the last block with
+# data in the last segment.
+cp -r "$d/log" "$d/lastbatch"
+last=$(cd "$d/lastbatch" && ls *.seg | tail -n 1)
+blk=$(python3 -c 'import sys
+m = open(sys.argv[1], "rb").read().rstrip(b"\0")
+print((len(m) - 1) // 4096 * 4096)' "$d/lastbatch/$last")
+[ "$blk" -ge 4096 ] || fail "no batch in the last segment"
+printf 'X' | dd of="$d/lastbatch/$last" bs=1 seek=$((blk + 40)) conv=notrunc 2>/dev/null
+sum=$(cat "$d/lastbatch"/* | cksum)
+raftctl wal verify "$d/lastbatch" >"$d/out" 2>&1
+[ $? -eq 1 ] || fail "verify of a damaged last batch must exit 1: $(cat "$d/out")"
+grep -q "$last offset $blk: bad record .*written completely" "$d/out" ||
+	fail "last batch message: $(cat "$d/out")"
+[ "$(cat "$d/lastbatch"/* | cksum)" = "$sum" ] || fail "verify changed the directory"
+
 # A segment missing in the middle: a gap, exit 1 naming the one before.
 cp -r "$d/log" "$d/gap"
 [ "$(cd "$d/gap" && ls *.seg | wc -l)" -ge 3 ] || fail "expected three segments or more"

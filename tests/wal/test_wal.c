@@ -1741,6 +1741,47 @@ START_TEST(test_crash_bit_flip_last_segment_acknowledged)
 }
 END_TEST
 
+/* A damaged record in the last batch of the log, with the rest of its
+ * batch intact after it (its padding record), was written completely and
+ * acknowledged: corruption, not a torn write. Without what follows it, the
+ * same damage is a torn write. */
+START_TEST(test_crash_bit_flip_last_batch)
+{
+	struct fx f, c;
+	char names[64][64], p[512];
+	struct recinfo r[1024];
+	size_t n, nr;
+	uint64_t before, end;
+
+	fx_init(&f, 64 << 10);
+	n = crash_log(&f, names, r, &nr, &before);
+	path_of(p, &f, names[n - 1]);
+	seg_walk(p, r, 1024, &end);
+	/* The last record is followed by its batch's padding. */
+	ck_assert_uint_gt(end, r[nr - 1].end);
+	for (int k = 0; k < 3; k++) {
+		const struct recinfo *v = &r[nr - 1 - (k == 2)];
+		clone_log(&f, &c, names, n);
+		path_of(p, &c, names[n - 1]);
+		flip_bit(p, v->off + (k == 1 ? 9 : 40)); /* payload, index, payload */
+		expect_corrupt(&c, names[n - 1], v->off, "written completely");
+		clone_drop(&c);
+	}
+	/* The padding lost as well: the batch never completed. */
+	clone_log(&f, &c, names, n);
+	path_of(p, &c, names[n - 1]);
+	flip_bit(p, r[nr - 1].off + 40);
+	ck_assert_int_eq(truncate(p, (off_t)r[nr - 1].end), 0);
+	ck_assert_int_eq(fx_open(&c), 0);
+	ck_assert(c.rec.torn);
+	ck_assert_uint_eq(c.rec.torn_offset, r[nr - 1].off);
+	ck_assert_uint_eq(c.rec.last_index, r[nr - 2].index);
+	fx_close(&c);
+	clone_drop(&c);
+	fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_crash_middle_segment_deleted)
 {
 	struct fx f, c;
@@ -2779,6 +2820,7 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_crash_readonly_does_not_repair);
 	tcase_add_test(tc, test_crash_bit_flip_earlier_segment);
 	tcase_add_test(tc, test_crash_bit_flip_last_segment_acknowledged);
+	tcase_add_test(tc, test_crash_bit_flip_last_batch);
 	tcase_add_test(tc, test_crash_middle_segment_deleted);
 	tcase_add_test(tc, test_crash_sigkill);
 	tcase_add_test(tc, test_spares_reused);
