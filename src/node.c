@@ -156,6 +156,9 @@ struct node {
 	struct loop_hook flush_hook;
 	int exit_status;
 	bool stopping;
+	/* The WAL holds a batch for ENOSPC (wal_nospace()): writes are refused
+	 * with 503 NOSPACE until a retry gets it written. Said once. */
+	bool nospace_said;
 
 	struct npeer *peers;
 	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
@@ -313,6 +316,10 @@ static void on_wal_durable(void *ctx, uint64_t index)
 {
 	struct node *n = ctx;
 	(void)index;
+	if (n->nospace_said && !wal_nospace(n->wal)) {
+		n->nospace_said = false;
+		log_warning("wal: the held entries are durable: accepting writes again");
+	}
 	n->wal_batches++;
 	n->disk_progress_ms = now_ms(n);
 	check_durable(n);
@@ -360,7 +367,18 @@ static void on_wal_error(void *ctx, const struct wal_error *e)
 	struct node *n = ctx;
 	char msg[512];
 	wal_error_format(e, msg, sizeof(msg));
-	/* Even a non-fatal ENOSPC dropped entries the core believes appended:
+	if (e->held) {
+		/* ENOSPC: nothing was dropped or acknowledged, the core's log is
+		 * still the WAL's (only not durable): stay up, refuse writes,
+		 * and let on_tick() retry. */
+		if (!n->nospace_said)
+			log_warning("%s: NOSPACE: refusing writes until the disk has room (retried every second)", msg);
+		else
+			log_debug("%s: still no space", msg);
+		n->nospace_said = true;
+		return;
+	}
+	/* A dropped ENOSPC batch held entries the core believes appended:
 	 * restart from what is really on disk (fsyncgate: never retry). */
 	fatal_stop(n, msg);
 }
@@ -1557,7 +1575,8 @@ static void watchdog(struct node *n)
 	if (!n->watchdog_usec || t - n->watchdog_sent_ms < n->watchdog_usec / 2000)
 		return;
 	bool waiting = wal_durable_index(n->wal) < wal_last_index(n->wal) || n->metas_len;
-	if (!waiting)
+	/* A full disk answers (ENOSPC): not a frozen one, no restart. */
+	if (!waiting || wal_nospace(n->wal))
 		n->disk_progress_ms = t;
 	if (t - n->disk_progress_ms > n->cfg.wal_stall_ms) {
 		log_warning("the disk has not completed a write for %" PRIu64 " ms: withholding the watchdog ping",
@@ -1583,6 +1602,8 @@ static void on_tick(struct loop_timer *t)
 		sync_peers(n); /* drops the clients of long-removed members */
 		join_try(n);
 	}
+	if (ticks % 100 == 0 && wal_nospace(n->wal))
+		wal_resume(n->wal); /* once a second: has the disk room again? */
 	if (ticks % 100 == 0 && raft_commit_index(n->r) != n->status_commit) {
 		notify_status(n); /* at most once a second under load */
 	}
@@ -1678,6 +1699,13 @@ static void on_raft(struct httpd_request *req, void *data)
 	n->rpc_waits = w;
 	n->rpcs_in++;
 	log_debug("recv %s from %s (req %" PRIu64 ")", path, rr.from, id);
+	if (rr.msg.type == RAFT_MSG_AE_REQ && rr.msg.ae.n_entries && wal_nospace(n->wal)) {
+		/* No room to append: take it as a heartbeat (this node stays a
+		 * follower, and acknowledges only what it has durably). */
+		log_debug("wal: no space: %zu entries from %s refused", rr.msg.ae.n_entries, rr.from);
+		rr.msg.ae.n_entries = 0;
+		rr.msg.ae.entries = NULL;
+	}
 	struct step_ctx ctx = { .raw = rr.raw, .state = &rr.state };
 	struct raft_event ev = { .type = RAFT_EV_RECV, .recv.from = rr.from, .recv.msg = rr.msg };
 	step(n, &ev, &ctx);
@@ -1737,6 +1765,8 @@ static bool not_leader(struct node *n, struct httpd_request *req)
 static int propose(struct node *n, struct httpd_request *req, const struct cmd *c, enum raft_entry_type type)
 {
 	struct raft_entry e = { .type = type };
+	if (wal_nospace(n->wal))
+		return -ENOSPC;
 	e.size = (uint32_t)cmd_entry_size(raft_last_index(n->r) + 1, raft_current_term(n->r), c);
 	if (type == RAFT_ENTRY_JOIN || type == RAFT_ENTRY_LEAVE) {
 		e.name = c->name.ptr;
@@ -1763,6 +1793,8 @@ static void reply_propose_error(struct httpd_request *req, int rv)
 	case -EEXIST: httpd_reply_text(req, 409, "already a member"); break;
 	case -ENOENT: httpd_reply_text(req, 404, "not a member"); break;
 	case -EOPNOTSUPP: httpd_reply_text(req, 400, "not possible while a goraft node is a member"); break;
+	/* etcd's alarm name, so that clients and operators recognise it */
+	case -ENOSPC: httpd_reply_text(req, 503, "NOSPACE: the leader's disk is full; retry once it has room"); break;
 	default: httpd_reply_text(req, 500, strerror(-rv)); break;
 	}
 }
@@ -2069,6 +2101,8 @@ static void on_status(struct httpd_request *req, void *data)
 			      wal_direct_io(n->wal));
 	if (j)
 		json_object_set_new(j, "leader", json_string(raft_leader(n->r)));
+	if (j && wal_nospace(n->wal))
+		json_object_set_new(j, "alarm", json_string("NOSPACE"));
 	reply_json(req, j);
 }
 
@@ -2910,7 +2944,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 		.dir = n->dir_wal, .ring = &n->loop.ring, .segment_size = cfg->segment_size, .ctx = n,
 		.spare_segments = cfg->wal_spare_segments ? (int)cfg->wal_spare_segments : -1,
 		.on_durable = on_wal_durable, .on_meta = on_wal_meta, .on_compacted = on_wal_compacted,
-		.on_error = on_wal_error,
+		.on_error = on_wal_error, .hold_on_nospace = true,
 	};
 	struct wal_recovery rec;
 	struct wal_error werr;

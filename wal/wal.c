@@ -660,6 +660,24 @@ int wal_flush(struct wal *w)
 	return w->failed;
 }
 
+bool wal_nospace(const struct wal *w)
+{
+	return w->nospace;
+}
+
+int wal_resume(struct wal *w)
+{
+	if (w->failed)
+		return w->failed;
+	if (w->nospace) {
+		w->nospace = false;
+		for (struct wal_buf *b = w->gather_head; b; b = b->next)
+			buf_crc_payloads(b);
+		kick(w);
+	}
+	return w->failed;
+}
+
 /* --- the batch write ---------------------------------------------------- */
 
 static void write_done(struct wal *w);
@@ -761,6 +779,20 @@ static void nospace(struct wal *w, uint64_t from, const char *op, const char *fi
 	kick(w);
 }
 
+/* hold_on_nospace: keep everything gathered and write nothing until
+ * wal_resume(). */
+static void nospace_hold(struct wal *w, const char *op, const char *file, uint64_t off)
+{
+	struct wal_error e;
+
+	w->nospace = true;
+	wal_set_error(&e, -ENOSPC, false, op, file, off, "batch from index %" PRIu64 " held",
+		      w->gather_head ? w->gather_head->first : w->last + 1);
+	e.held = true;
+	if (w->cfg.on_error)
+		w->cfg.on_error(w->cfg.ctx, &e);
+}
+
 /* ENOSPC on a batch write: nothing of it is acknowledged; the segment is
  * sealed so the next append starts a new one whose first index supersedes
  * whatever part of the batch reached the disk. */
@@ -770,6 +802,26 @@ static void write_nospace(struct wal *w)
 	uint64_t from = io->bufs[0]->first;
 
 	io->seg->sealed = true;
+	/* Held: the batch goes back to the front of the gather list, to be
+	 * written into the next segment (batch block, tag and CRCs again).
+	 * Unless a truncation cut it while it was in flight: then it is
+	 * dropped as without hold_on_nospace. */
+	if (w->cfg.hold_on_nospace && io->last == io->bufs[io->nbufs - 1]->last &&
+	    !w->create_pending) {
+		for (unsigned i = io->nbufs; i-- > 0;) {
+			struct wal_buf *b = io->bufs[i];
+			b->crc_pos = 0;
+			b->next = w->gather_head;
+			w->gather_head = b;
+			if (!w->gather_tail)
+				w->gather_tail = b;
+		}
+		io->nbufs = 0;
+		w->busy = BUSY_NONE;
+		w->written = from - 1;
+		nospace_hold(w, "write", io->seg->name, io->off);
+		return;
+	}
 	write_release(w);
 	nospace(w, from, "write", io->seg->name, io->off);
 }
@@ -1006,6 +1058,14 @@ static void create_nospace(struct wal *w, const char *op)
 	struct wal_create_io *io = &w->cr;
 
 	w->busy = BUSY_NONE;
+	if (w->cfg.hold_on_nospace) {
+		/* The segment is made again on wal_resume(); a spare it was
+		 * to come from stays one. */
+		if (io->recycled && w->nspares < WAL_MAX_SPARES)
+			snprintf(w->spares[w->nspares++], WAL_NAME_MAX, "%s", io->src);
+		nospace_hold(w, op, io->name, 0);
+		return;
+	}
 	nospace(w, io->first, op, io->name, 0);
 }
 
@@ -1201,7 +1261,7 @@ static void kick(struct wal *w)
 		unlink_start(w);
 		return;
 	}
-	if (!w->gather_head)
+	if (!w->gather_head || w->nospace)
 		return;
 	for (b = w->gather_head; b; b = b->next)
 		buf_seal(b);

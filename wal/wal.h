@@ -42,7 +42,11 @@
  *   disk. ENOSPC while writing a batch or creating a segment is not fatal:
  *   the batch and everything gathered after it are dropped (nothing of it is
  *   acknowledged), on_error reports it with fatal = false and dropped_from,
- *   and the log stays readable and appendable from dropped_from.
+ *   and the log stays readable and appendable from dropped_from. With
+ *   wal_config.hold_on_nospace the batch is kept instead: on_error reports
+ *   held = true, nothing more is written (appends still gather in memory)
+ *   until wal_resume() tries again, and the caller's view of the log stays
+ *   true: nothing is dropped, only not yet durable.
  *
  * Failpoints
  *   libwal.a has none. wal/libwal_test.a is the same code compiled with
@@ -91,6 +95,8 @@ struct wal_error {
 	char file[WAL_NAME_MAX]; /* file name inside the directory, or "" */
 	uint64_t offset;      /* byte offset in that file, when it applies */
 	uint64_t dropped_from; /* non-fatal batch failure: first index dropped */
+	bool held;            /* ENOSPC with hold_on_nospace: nothing dropped,
+			       * writing waits for wal_resume() */
 	char detail[160];     /* human words, e.g. "gap: entries 5..9 missing ..." */
 };
 
@@ -121,6 +127,9 @@ struct wal_config {
 	 * "Write-ahead log"). Each costs a segment of disk space.
 	 * 0 = WAL_DEFAULT_SPARES; negative = none; at most WAL_MAX_SPARES. */
 	int spare_segments;
+	/* ENOSPC holds the batch (and what gathers after it) instead of
+	 * dropping it: see Errors above. */
+	bool hold_on_nospace;
 	bool readonly;           /* offline inspection: never writes, deletes or
 				  * truncates anything, no ring needed */
 	void *ctx;               /* passed to every callback */
@@ -206,6 +215,12 @@ void wal_buf_unref(struct wal_buf *b);
  * itself when the current one is durable). Only prepares SQEs; the caller
  * submits. Returns 0 or the failed-state error. */
 int wal_flush(struct wal *w);
+
+/* Held for ENOSPC (hold_on_nospace): is writing waiting for wal_resume()? */
+bool wal_nospace(const struct wal *w);
+/* Try the held batch again (a no-op when nothing is held); a new ENOSPC
+ * reports on_error again. Returns 0 or the failed-state error. */
+int wal_resume(struct wal *w);
 
 /* --- reading back --------------------------------------------------------- */
 

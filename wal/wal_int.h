@@ -198,6 +198,7 @@ struct wal {
 	size_t batch_size;
 	bool direct;         /* O_DIRECT: wanted and (so far) supported */
 	int failed;          /* 0, or the negative errno that failed the WAL */
+	bool nospace;        /* hold_on_nospace: ENOSPC, writing waits for wal_resume() */
 	struct wal_error fail_err;
 
 	struct wal_seg **segs; /* by index (and sequence) order; last = active */

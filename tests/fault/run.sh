@@ -25,11 +25,15 @@
 #   pausekill  SIGSTOP the followers, kill -9 the leader, SIGCONT, restart it
 #   partition  (ns) halves, leader isolated, bridge, one-way into the leader
 #   diskfail   restart a node with RAFTD_TEST_WAL_FAILPOINT (fsync/write EIO,
-#              write/fallocate ENOSPC, rename EIO): it must exit, is restarted
+#              write/fallocate ENOSPC, rename EIO): on EIO it must exit, is
+#              restarted; on ENOSPC it holds the batch, refuses writes (503
+#              NOSPACE) and goes on once a retry succeeds
 #   member     /leave a follower under load; it stops; it rejoins afresh
 #   powerfail  (loop) power failure of one node
 #   powerall   (loop) power failure of every node at once
-#   enospc     (loop) fill a node's file system, then free it
+#   enospc     (loop) fill a node's file system, then free it: the node
+#              stays up (an exit whose reason is ENOSPC is still accepted:
+#              a truncation's segment or a rename that finds no room)
 # --cycles N: instead of --seconds, N kill -9 cycles (the 1000-cycle goal).
 # --value-pad N: every value written is its token and N more characters
 #   (fault-client --value-pad), so that log entries are long; the loop

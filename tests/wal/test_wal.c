@@ -2467,6 +2467,93 @@ START_TEST(test_write_enospc_drops_batch_cleanly)
 }
 END_TEST
 
+/* hold_on_nospace: a batch write that hits ENOSPC is kept, with what
+ * gathers behind it, readable and not durable, until wal_resume(); then it
+ * goes into a new segment and nothing is lost. */
+START_TEST(test_write_enospc_held)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	f.cfg.hold_on_nospace = true;
+	one_entry(&f);
+	wal_failpoint_arm(WAL_FP_WRITE, 1, -ENOSPC);
+	append_range(&f, 2, 5, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	append_range(&f, 6, 9, 0); /* gathered behind the failing batch */
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 1);
+	ck_assert(!f.err.fatal);
+	ck_assert(f.err.held);
+	ck_assert_int_eq(f.err.err, -ENOSPC);
+	ck_assert_uint_eq(f.err.dropped_from, 0);
+	ck_assert(wal_nospace(f.w));
+	ck_assert_uint_eq(f.durable_calls, 0);
+	ck_assert_uint_eq(wal_durable_index(f.w), 1);
+	ck_assert_uint_eq(wal_last_index(f.w), 9);
+	check_range(&f, 1, 9, 0);
+	/* Nothing is written while held, even when flushed again. */
+	append_range(&f, 10, 12, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable_calls, 0);
+	ck_assert_int_eq(wal_resume(f.w), 0);
+	ck_assert(!wal_nospace(f.w));
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 12);
+	ck_assert_uint_eq(f.err_calls, 1);
+	check_range(&f, 1, 12, 0);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert(!f.rec.torn);
+	ck_assert_uint_eq(f.rec.last_index, 12);
+	check_range(&f, 1, 12, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+/* hold_on_nospace: the next segment cannot be allocated, twice; each
+ * wal_resume() tries again, and the third time it is made. */
+START_TEST(test_fallocate_enospc_held_on_rollover)
+{
+	struct fx f;
+	uint64_t last;
+
+	fx_init(&f, 64 << 10);
+	f.cfg.hold_on_nospace = true;
+	f.cfg.spare_segments = -1;
+	ck_assert_int_eq(fx_open(&f), 0);
+	fill_segments(&f, 150, 50); /* first segment nearly full */
+	wal_failpoint_arm(WAL_FP_FALLOCATE, 1, -ENOSPC);
+	f.err_calls = 0;
+	for (uint64_t i = 151; f.err_calls == 0 && i < 2000; i += 50)
+		append_durable(&f, i, i + 49, 0);
+	ck_assert_uint_eq(f.err_calls, 1);
+	ck_assert(f.err.held);
+	ck_assert_str_eq(f.err.op, "fallocate");
+	last = wal_last_index(f.w);
+	ck_assert_uint_lt(wal_durable_index(f.w), last);
+	wal_failpoint_arm(WAL_FP_FALLOCATE, 1, -ENOSPC);
+	ck_assert_int_eq(wal_resume(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.err_calls, 2);
+	ck_assert(wal_nospace(f.w));
+	ck_assert_uint_lt(wal_durable_index(f.w), last);
+	ck_assert_int_eq(wal_resume(f.w), 0);
+	fx_drain(&f);
+	ck_assert(!wal_nospace(f.w));
+	ck_assert_uint_eq(f.durable, last);
+	append_durable(&f, last + 1, last + 10, 0);
+	ck_assert_uint_eq(f.durable, last + 10);
+	check_range(&f, 1, last + 10, 0);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(f.rec.last_index, last + 10);
+	check_range(&f, 1, last + 10, 0);
+	fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_fallocate_enospc_on_rollover)
 {
 	struct fx f;
@@ -2836,6 +2923,8 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_short_write_and_eagain_resubmitted);
 	tcase_add_test(tc, test_write_enospc_drops_batch_cleanly);
 	tcase_add_test(tc, test_fallocate_enospc_on_rollover);
+	tcase_add_test(tc, test_write_enospc_held);
+	tcase_add_test(tc, test_fallocate_enospc_held_on_rollover);
 	tcase_add_test(tc, test_write_enospc_after_truncate_in_flight);
 	tcase_add_test(tc, test_meta_short_write_and_eagain_resubmitted);
 	tcase_add_test(tc, test_compaction_errors_are_fatal);
