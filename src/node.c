@@ -2959,6 +2959,10 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	}
 #ifdef RAFTD_TEST_HOOKS
 	arm_test_failpoints();
+	/* ENOSPC drops the batch and stops the node, as before it was held:
+	 * tests/cluster/rebase-empty.sh makes the state it checks that way */
+	if (getenv("RAFTD_TEST_NOSPACE_EXIT"))
+		wc.hold_on_nospace = false;
 #endif
 	rv = wal_open(&wc, &n->wal, &rec, &werr);
 	/* The log must go on at the snapshot's next index. One that ends

@@ -16,8 +16,9 @@ node_kill 3
 put_range 1 300
 
 # node 3 gets the snapshot, restarts to rebase on it, and the first
-# segment of its new log cannot be preallocated: the node stops (exit 1)
-RAFTD_TEST_WAL_FAILPOINT=fallocate:1:28 "$RAFTD" -p "$(port 3)" $opts "$T/n3" >>"$T/n3.log" 2>&1 &
+# segment of its new log cannot be preallocated: the node stops (exit 1;
+# RAFTD_TEST_NOSPACE_EXIT: a node holds the batch and stays up otherwise)
+RAFTD_TEST_NOSPACE_EXIT=1 RAFTD_TEST_WAL_FAILPOINT=fallocate:1:28 "$RAFTD" -p "$(port 3)" $opts "$T/n3" >>"$T/n3.log" 2>&1 &
 pid=$!
 PIDS="$PIDS $pid"
 for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
