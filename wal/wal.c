@@ -1056,12 +1056,22 @@ static int create_error(struct wal_create_io *io, const char **ret_op)
 static void create_nospace(struct wal *w, const char *op)
 {
 	struct wal_create_io *io = &w->cr;
+	/* io_uring does not cancel the rest of the chain after a failed
+	 * fallocate (seen on 6.18): the rename may have put the empty segment
+	 * under its name. It is removed: left there, it would outlive the
+	 * newer segment with the same first index that replaces it (after a
+	 * compaction), and recovery would find a gap. */
+	bool renamed = io->stage && io->res[4] == 0;
 
 	w->busy = BUSY_NONE;
+	if (renamed && doom_name(w, io->name, false) < 0) {
+		fail(w, -ENOMEM, op, io->name, 0, "creating segment");
+		return;
+	}
 	if (w->cfg.hold_on_nospace) {
 		/* The segment is made again on wal_resume(); a spare it was
 		 * to come from stays one. */
-		if (io->recycled && w->nspares < WAL_MAX_SPARES)
+		if (io->recycled && !renamed && w->nspares < WAL_MAX_SPARES)
 			snprintf(w->spares[w->nspares++], WAL_NAME_MAX, "%s", io->src);
 		nospace_hold(w, op, io->name, 0);
 		return;
