@@ -329,6 +329,7 @@ static bool batch_goes_on(int fd, const uint8_t *map, uint64_t size, uint32_t ta
 			*found = y;
 			return true;
 		}
+		y = (uint64_t)h; /* the tail of this data, if shorter than a header */
 	}
 	return false;
 }
