@@ -1687,6 +1687,21 @@ static void on_raft(struct httpd_request *req, void *data)
 			httpd_reply(req, 200, "application/octet-stream", buf, (size_t)l, NULL);
 		return;
 	}
+	if (rr.msg.type == RAFT_MSG_AE_REQ && rr.msg.ae.n_entries && wal_nospace(n->wal)) {
+		/* No room to append: the entries are refused with a 503, never
+		 * a success (a leader counts one as covering all it sent). The
+		 * core still sees a heartbeat, so that this node stays a
+		 * follower; its answer, to a request nobody waits for, is
+		 * dropped. */
+		log_debug("wal: no space: %zu entries from %s refused", rr.msg.ae.n_entries, rr.from);
+		rr.msg.ae.n_entries = 0;
+		rr.msg.ae.entries = NULL;
+		struct step_ctx hb_ctx = { .raw = rr.raw, .state = &rr.state };
+		struct raft_event hb = { .type = RAFT_EV_RECV, .recv.from = rr.from, .recv.msg = rr.msg };
+		step(n, &hb, &hb_ctx);
+		httpd_reply_text(req, 503, "NOSPACE: this node's disk is full");
+		return;
+	}
 	struct rpc_wait *w = calloc(1, sizeof(*w));
 	if (!w) {
 		httpd_reply_text(req, 500, "Failed creating response.");
@@ -1699,13 +1714,6 @@ static void on_raft(struct httpd_request *req, void *data)
 	n->rpc_waits = w;
 	n->rpcs_in++;
 	log_debug("recv %s from %s (req %" PRIu64 ")", path, rr.from, id);
-	if (rr.msg.type == RAFT_MSG_AE_REQ && rr.msg.ae.n_entries && wal_nospace(n->wal)) {
-		/* No room to append: take it as a heartbeat (this node stays a
-		 * follower, and acknowledges only what it has durably). */
-		log_debug("wal: no space: %zu entries from %s refused", rr.msg.ae.n_entries, rr.from);
-		rr.msg.ae.n_entries = 0;
-		rr.msg.ae.entries = NULL;
-	}
 	struct step_ctx ctx = { .raw = rr.raw, .state = &rr.state };
 	struct raft_event ev = { .type = RAFT_EV_RECV, .recv.from = rr.from, .recv.msg = rr.msg };
 	step(n, &ev, &ctx);

@@ -3,25 +3,42 @@
 # is held (nothing acknowledged, nothing dropped), writes get 503 NOSPACE,
 # reads are served, /status shows the alarm; once there is room again the
 # held entries are written and writes succeed, and no acknowledged write is
-# lost, before or after a restart. Node 1 (the leader) runs on a small ext4
-# file system on a loop device: needs root (skipped without).
+# lost, before or after a restart. Then a follower's file system fills up
+# while it is the only other voter up: it refuses the entries (503, never a
+# success), so nothing commits until it has room. Nodes 1 (the leader) and
+# 2 run on small ext4 file systems on loop devices: needs root (skipped
+# without).
 BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null ||
 	{ echo "skipped: needs root, mkfs.ext4 and losetup"; exit 77; }
 
-LOOP=""
+LOOPS=""
 nospace_cleanup() {
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	mountpoint -q "$T/n1" && umount "$T/n1"
-	[ -n "$LOOP" ] && losetup -d "$LOOP"
+	for n in 1 2; do mountpoint -q "$T/n$n" && umount "$T/n$n"; done
+	for l in $LOOPS; do losetup -d "$l"; done
 	cleanup
 }
 trap nospace_cleanup EXIT
-truncate -s 40M "$T/img" && mkfs.ext4 -q -m 0 -F "$T/img" || fail "mkfs"
-LOOP=$(losetup -f --show "$T/img") || fail "losetup"
-mkdir -p "$T/n1" && mount "$LOOP" "$T/n1" || fail "mount"
+for n in 1 2; do
+	truncate -s 40M "$T/img$n" && mkfs.ext4 -q -m 0 -F "$T/img$n" || fail "mkfs"
+	l=$(losetup -f --show "$T/img$n") || fail "losetup"
+	LOOPS="$LOOPS $l"
+	mkdir -p "$T/n$n" && mount "$l" "$T/n$n" || fail "mount"
+done
+
+# fill N: no room left on node N's file system
+fill() {
+	fallocate -l "$(df --output=avail -B1 "$T/n$1" | tail -1)" "$T/n$1/filler" 2>/dev/null
+	dd if=/dev/zero of="$T/n$1/filler2" bs=4k 2>/dev/null # what fallocate left
+	echo "node $1 filled: $(df --output=avail -B1 "$T/n$1" | tail -1) bytes left"
+}
+unfill() { rm -f "$T/n$1/filler" "$T/n$1/filler2" && sync -f "$T/n$1"; }
+wal_field() { # PORT FIELD: a field of /status's "wal"
+	curl -s -m 2 "http://127.0.0.1:$1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['wal']['$2'])"
+}
 
 P=$(port 1)
 head -c 4000 /dev/zero | tr '\0' x > "$T/v"
@@ -40,10 +57,7 @@ for i in $(seq 1 20); do
 	echo "a$i" >> "$T/acked"
 done
 
-avail=$(df --output=avail -B1 "$T/n1" | tail -1)
-fallocate -l "$avail" "$T/n1/filler" 2>/dev/null
-dd if=/dev/zero of="$T/n1/filler2" bs=4k 2>/dev/null # what fallocate left
-echo "filled: $(df --output=avail -B1 "$T/n1" | tail -1) bytes left"
+fill 1
 
 # Writes go on until the current segment is full, then NOSPACE.
 got503=0
@@ -65,7 +79,7 @@ kill -0 "$PID_1" 2>/dev/null || fail "node 1 exited: $(tail -n 3 "$T/n1.log")"
 grep -q "NOSPACE: refusing writes" "$T/n1.log" || fail "no NOSPACE line in the log"
 echo "ok: node 1 up, refuses writes with 503 NOSPACE, serves reads"
 
-rm -f "$T/n1/filler" "$T/n1/filler2" && sync -f "$T/n1"
+unfill 1
 ok=0
 for _ in $(seq 60); do
 	[ "$(post d1)" = 200 ] && { ok=1; break; }
@@ -90,3 +104,42 @@ node_kill 1 TERM
 node_start 1 -h 127.0.0.1 --segment-size 1M --wal-spare-segments 0 --snapshot-threshold 1000000
 check_all "after node 1 restarted"
 echo "ok: all $(wc -l < "$T/acked") acknowledged writes on every node, before and after a restart"
+
+# A follower without room, and the only other voter up: writes must not
+# commit (a success for entries it refused would acknowledge them).
+P=$(wait_leader) || fail "no leader after the restart"
+L=$((P - BASE))
+F=1; [ "$L" = 1 ] && F=2 # the follower on a loop device
+K=$((6 - L - F))         # the third node, stopped
+start_k() { node_start "$K" -h 127.0.0.1 --segment-size 1M --wal-spare-segments 0 --snapshot-threshold 1000000; }
+node_kill "$K" TERM
+fill "$F"
+held=0
+for i in $(seq 1 1000); do
+	code=$(curl -s -m 1 -o "$T/body" -w '%{http_code}' -XPOST "http://127.0.0.1:$P/db/e$i" --data-binary "@$T/v")
+	if [ "$code" = 200 ]; then
+		[ "$held" = 0 ] || fail "e$i acknowledged while node $F had no room"
+		echo "e$i" >> "$T/acked"
+	else
+		held=$((held + 1))
+		[ "$held" -ge 5 ] && break
+	fi
+done
+[ "$held" -ge 5 ] || fail "1000 writes committed with node $F full"
+grep -q "NOSPACE: refusing writes" "$T/n$F.log" || fail "node $F did not hold its batch"
+kill -0 "$(eval echo \$PID_"$F")" 2>/dev/null || fail "node $F exited"
+# (node F may have taken the lead meanwhile: its log, held entries
+# included, is as long as the leader's; it then refuses writes itself)
+d=$(wal_field "$(port "$F")" durable_index)
+for n in "$L" "$F"; do
+	c=$(status_field "$(port "$n")" commit_index)
+	[ "$c" -le "$d" ] || fail "node $n's commit index $c above node $F's durable index $d"
+done
+echo "ok: with node $F full nothing commits beyond what it holds durably (index $d)"
+unfill "$F"
+start_k
+LEADER=
+put_leader f1 "$V" || fail "writes still not committing after node $F has room"
+echo f1 >> "$T/acked"
+check_all "after node $F had room"
+echo "ok: all $(wc -l < "$T/acked") acknowledged writes on every node"
