@@ -1058,10 +1058,12 @@ static void create_nospace(struct wal *w, const char *op)
 	struct wal_create_io *io = &w->cr;
 	/* io_uring does not cancel the rest of the chain after a failed
 	 * fallocate (seen on 6.18): the rename may have put the empty segment
-	 * under its name. It is removed: left there, it would outlive the
-	 * newer segment with the same first index that replaces it (after a
-	 * compaction), and recovery would find a gap. */
-	bool renamed = io->stage && io->res[4] == 0;
+	 * under its name. Held, the WAL goes on, and that segment would
+	 * outlive the newer one with the same first index that replaces it
+	 * (after a compaction): recovery would find a gap. It is removed.
+	 * (Dropped, the caller restarts, and recovery takes it for an empty
+	 * last segment, or a superseded one.) */
+	bool renamed = io->stage && io->res[4] == 0 && w->cfg.hold_on_nospace;
 
 	w->busy = BUSY_NONE;
 	if (renamed && doom_name(w, io->name, false) < 0) {
