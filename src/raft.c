@@ -93,6 +93,10 @@ struct peer {
 	bool prevoted;
 	/* check-quorum: when this peer last answered the current leader */
 	uint64_t last_ack;
+	/* membership: when it last really answered this leader (last_ack
+	 * starts at "now" for a new member; this starts at never) */
+	bool heard;
+	uint64_t heard_at;
 	/* ReadIndex: highest read seq confirmed by this peer's answers */
 	uint64_t read_ack;
 };
@@ -524,6 +528,7 @@ static void config_recompute(struct raft *r)
 			p->probing = true;
 			p->fresh = true;
 			p->snap_state = SNAP_NONE;
+			p->heard = false;
 		}
 	}
 }
@@ -832,6 +837,7 @@ static void become_leader(struct raft *r)
 		p->probing = true;
 		p->fresh = true;
 		p->last_ack = r->now;
+		p->heard = false;
 		p->snap_state = SNAP_NONE;
 	}
 	emit_role(r);
@@ -1094,6 +1100,8 @@ static void on_ae_response(struct raft *r, struct peer *p, const struct raft_msg
 				p->holds = p->fl[j].last;
 	}
 	p->last_ack = r->now;
+	p->heard = true;
+	p->heard_at = r->now;
 	/* any answer at our term shows we still led when it was sent */
 	if (f.read_seq > p->read_ack)
 		p->read_ack = f.read_seq;
@@ -1186,6 +1194,8 @@ static void on_snaprec_response(struct raft *r, struct peer *p, const struct raf
 		p->next = p->match + 1;
 		p->probing = false;
 		p->last_ack = r->now;
+		p->heard = true;
+		p->heard_at = r->now;
 		leader_maybe_commit(r);
 	}
 	p->n_fl = 0;
@@ -1556,6 +1566,113 @@ static void on_tick(struct raft *r)
 		reset_election_timer(r); /* goraft followerLoop: not promotable */
 }
 
+/* ---- membership changes that cannot stop the cluster ----------------- */
+
+/* Has this member really answered this leader within an election timeout?
+ * One that never answered does not count (unlike check-quorum's last_ack,
+ * which gives a new member an election timeout of grace): a join of a name
+ * at a closed port must not look alive. */
+static bool live(const struct raft *r, const char *name)
+{
+	if (is_self(r, name))
+		return true;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++) {
+		const struct peer *p = &r->peers[i];
+		if (p->used && strcmp(p->name, name) == 0)
+			return p->heard && r->now - p->heard_at < r->cfg.election_timeout_ms;
+	}
+	return false;
+}
+
+/* May `name` become a voter now? Only while the voters that answered lately
+ * (with `name`, if it answered too) form a majority of the new
+ * configuration, so that a voter that never answers (a goraft joiner, which
+ * must be a voter at once, at a closed port) cannot stop the cluster from
+ * committing. A lone voter's first join commits without the joiner
+ * (join_fallback). */
+static bool voter_add_ok(const struct raft *r, const char *name)
+{
+	size_t voters = 0, up = 0;
+	for (size_t i = 0; i < r->n_members; i++) {
+		if (r->members[i].learner)
+			continue;
+		voters++;
+		up += live(r, r->members[i].name);
+	}
+	if (voters == 1 && self_voter(r))
+		return true;
+	up += live(r, name);
+	return 2 * up > voters + 1;
+}
+
+static bool same_voters(const struct member *a, size_t na, const struct member *b, size_t nb)
+{
+	if (voters_in(a, na) != voters_in(b, nb))
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		size_t k = 0;
+		while (!a[i].learner && k < nb && (b[k].learner || strcmp(a[i].name, b[k].name) != 0))
+			k++;
+		if (k == nb)
+			return false;
+	}
+	return true;
+}
+
+/* While a change of this leader's term is uncommitted, a raft:leave of
+ * `name` is still safe when it leaves the voters as they are (a learner
+ * goes) or as they were at the commit index (it undoes the pending join or
+ * promotion): every configuration from the commit index on then differs
+ * from every other by at most one voter, which is all the one-at-a-time
+ * rule guarantees (thesis §4.1). The operator's way out of a join that can
+ * never commit. */
+static bool leave_reverts(const struct raft *r, const char *name)
+{
+	struct member after[RAFT_MAX_PEERS], committed[RAFT_MAX_PEERS];
+	struct conf_change c = {.type = RAFT_ENTRY_LEAVE};
+	size_t n = r->n_members, nc = config_at(r, r->commit, committed);
+	memcpy(after, r->members, n * sizeof(after[0]));
+	copy_name(c.name, name, sizeof(c.name));
+	apply_change(after, &n, &c);
+	return same_voters(after, n, r->members, r->n_members) || same_voters(after, n, committed, nc);
+}
+
+/* etcd's learner-first rule, decided here where the simulator sees it: a
+ * learner becomes a voter (a raft:join of its name) once its answers show
+ * it holds its own learner entry and is within one AppendEntries of the
+ * leader's log end. Until then it never counts, so a joiner that never
+ * answers cannot change the quorum. */
+static void maybe_promote(struct raft *r)
+{
+	if (r->role != RAFT_LEADER || r->removed || r->transfer_to[0] || r->commit < r->term_start ||
+	    (r->n_changes > 0 && r->changes[r->n_changes - 1].index > r->commit))
+		return;
+	for (size_t i = 0; i < r->n_members; i++) {
+		const struct member *m = &r->members[i];
+		struct peer *p = m->learner ? peer_find(r, m->name) : NULL;
+		if (!p || is_self(r, m->name))
+			continue;
+		raft_index since = r->start; /* its learner entry, or the snapshot */
+		for (size_t k = r->n_changes; k-- > 0;) {
+			if (strcmp(r->changes[k].name, m->name) == 0) {
+				since = r->changes[k].index;
+				break;
+			}
+		}
+		if (p->match < since || r->last - p->match > r->cfg.max_entries || !voter_add_ok(r, m->name))
+			continue;
+		char name[RAFT_NAME_MAX], url[RAFT_URL_MAX];
+		copy_name(name, m->name, sizeof(name));
+		copy_name(url, m->url, sizeof(url));
+		struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = name, .url = url};
+		if (log_append(r, &j, 1, true, r->term, RAFT_SRC_CORE, 0))
+			r->oom = true;
+		else
+			replicate(r, false);
+		return;
+	}
+}
+
 static int on_propose(struct raft *r, const struct raft_event *ev, struct raft_update *out)
 {
 	if (r->role != RAFT_LEADER || r->removed)
@@ -1572,11 +1689,13 @@ static int on_propose(struct raft *r, const struct raft_event *ev, struct raft_u
 		if (!e->name || !e->name[0] || strlen(e->name) >= RAFT_NAME_MAX)
 			return -EINVAL;
 		/* One change at a time (Raft §6), and only once this leader's
-		 * nop has committed (thesis §4.1, the single-server change fix). */
-		if (++n_changes > 1 || (r->n_changes > 0 && r->changes[r->n_changes - 1].index > r->commit) ||
-		    r->commit < r->term_start)
-			return -EBUSY;
+		 * nop has committed (thesis §4.1, the single-server change fix);
+		 * a leave that undoes the pending change is one at a time too. */
 		int pos = member_pos(r, e->name);
+		bool pending = r->n_changes > 0 && r->changes[r->n_changes - 1].index > r->commit;
+		if (++n_changes > 1 || r->commit < r->term_start ||
+		    (pending && !(e->type == RAFT_ENTRY_LEAVE && pos >= 0 && leave_reverts(r, e->name))))
+			return -EBUSY;
 		bool member = pos >= 0;
 		bool learner = member && r->members[pos].learner;
 		if (e->type == RAFT_ENTRY_LEARNER && !extensions_on(r))
@@ -1597,6 +1716,8 @@ static int on_propose(struct raft *r, const struct raft_event *ev, struct raft_u
 			return -EOPNOTSUPP;
 		if (e->type == RAFT_ENTRY_LEAVE && !member)
 			return -ENOENT;
+		if (e->type == RAFT_ENTRY_JOIN && !voter_add_ok(r, e->name))
+			return -ENOTCONN;
 	}
 	if (ev->propose.n == 0)
 		return -EINVAL;
@@ -1871,6 +1992,7 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 		rv = -EINVAL;
 	}
 	leader_maybe_commit(r);
+	maybe_promote(r);
 	check_reads(r);
 	maybe_timeout_now(r);
 	flush_held(r);

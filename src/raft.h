@@ -72,6 +72,15 @@
  * or not; one change at a time, and only once the leader's own nop has
  * committed (thesis §4.1). A lone leader commits the join of a second node
  * by itself (goraft's timing: the joiner is unreachable until then).
+ * Joins that could never be acknowledged must not stop the cluster: a
+ * learner (raftd joiners) never counts, and the leader itself proposes its
+ * promotion (a raft:join, RAFT_SRC_CORE) once its answers show it holds its
+ * learner entry and is within max_entries of the leader's log end; a voter
+ * is added (a goraft joiner's raft:join, or a promotion) only while the
+ * voters that answered within an election timeout, with the newcomer if it
+ * did, form a majority of the new configuration. While a change is pending,
+ * a raft:leave that undoes it (the voters become those at the commit index)
+ * or removes a learner is taken: the operator's way out.
  *
  * Leader flow control: at most max_inflight AppendEntries in flight to a
  * raftd peer (pipelined), exactly one to a goraft peer (goraft followers
@@ -412,12 +421,16 @@ void raft_free(struct raft *r);
 /* Process one event. Returns 0, or a negative errno for a refused event
  * (the update is then still valid and may hold actions):
  *   -EPERM:  PROPOSE on a non-leader (or on a removed node);
- *   -EBUSY: a membership change while another is pending, or before the
- *           leader's first entry of its term has committed (Raft §4.1 fix);
+ *   -EBUSY: a membership change while another is pending (unless a leave
+ *           that undoes it or removes a learner), or before the leader's
+ *           first entry of its term has committed (Raft §4.1 fix);
  *   -EEXIST / -ENOENT: join of a member / leave of a non-member;
  *   -EOPNOTSUPP: join of a known goraft node once the log is compacted;
  *           a learner, or a transfer, while a goraft node is a member;
  *   -EAGAIN: promotion of a learner that has not caught up yet;
+ *   -ENOTCONN: a new voter the cluster could not commit without: the
+ *           voters heard from within an election timeout (and the joiner,
+ *           if it was) would not be a majority of the new configuration;
  *   -EINVAL: malformed event (e.g. BOOTSTRAP with a non-empty log).
  * Malformed messages are answered as goraft would, not refused. */
 int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *out);

@@ -1313,14 +1313,21 @@ START_TEST(test_bootstrap_self_join_at_term_0_then_join)
 	ck_assert_uint_eq(raft_n_members(t.r), 2);
 	const struct raft_msg *m = sent_to(&t, "7c55909");
 	ck_assert_ptr_nonnull(m);
+	uint64_t id = m->req_id;
 	tn_durable(&t, log_seq(&t));
 	ck_assert_uint_eq(raft_commit_index(t.r), 3);
-	/* the next change needs a majority of the two */
+	/* a third voter only once the second has answered: the live voters
+	 * must form a majority of the three */
 	struct raft_entry j2 = {.type = RAFT_ENTRY_JOIN, .name = "6ab076d",
 				.url = "http://localhost:14003", .size = 60};
 	pe.propose.entries = &j2;
 	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -ENOTCONN);
+	struct raft_msg ok = ae_resp(id, 0, 3, 0, true);
+	tn_recv(&t, "7c55909", &ok);
+	tn_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
+	/* the next change needs a majority of the two */
 	tn_durable(&t, log_seq(&t));
 	ck_assert_uint_eq(raft_commit_index(t.r), 3);
 	raft_free(t.r);
@@ -1334,6 +1341,8 @@ START_TEST(test_membership_one_change_at_a_time)
 	make_leader3(&t, tt, 3, false);
 	ck_assert_ptr_nonnull(sent_to(&t, "b"));
 	uint64_t id = sent_to(&t, "b")->req_id;
+	ck_assert_ptr_nonnull(sent_to(&t, "c"));
+	uint64_t idc = sent_to(&t, "c")->req_id;
 	uint64_t nop_seq = log_seq(&t);
 	struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = "d", .url = "http://h:4"};
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
@@ -1347,6 +1356,10 @@ START_TEST(test_membership_one_change_at_a_time)
 	struct raft_msg ok = ae_resp(id, raft_current_term(t.r), 4, 0, true);
 	tn_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	/* every voter answered: adding a fourth is safe (see
+	 * test_voter_join_needs_live_quorum for when it is not) */
+	ok.req_id = idc;
+	tn_recv(&t, "c", &ok);
 	/* existing member / unknown member */
 	struct raft_entry jb = {.type = RAFT_ENTRY_JOIN, .name = "b", .url = "http://h:2"};
 	pe.propose.entries = &jb;
@@ -2141,9 +2154,19 @@ START_TEST(test_learner_catches_up_then_is_promoted)
 	ck_assert_uint_eq(m->ae.n_entries, 3);
 	struct raft_msg ok = ae_resp(m->req_id, 0, 3, 3, true);
 	tn_recv(&t, "l", &ok);
-	tn_step(&t, &pe);
-	ck_assert_int_eq(t.rv, 0);
+	/* caught up: the leader itself proposes its promotion, a raft:join
+	 * of its own making (etcd's learner-first rule) */
 	ck_assert(raft_is_voter(t.r, "l"));
+	const struct raft_action *ap = nth_action(&t, RAFT_ACT_APPEND, 0);
+	ck_assert_ptr_nonnull(ap);
+	ck_assert_int_eq(ap->append.src, RAFT_SRC_CORE);
+	struct raft_entry pj;
+	ck_assert(raft_get_entry(t.r, ap->append.first, &pj));
+	ck_assert_int_eq(pj.type, RAFT_ENTRY_JOIN);
+	ck_assert_str_eq(pj.name, "l");
+	ck_assert_str_eq(pj.url, "http://h:9");
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -EBUSY); /* the promotion is pending */
 	raft_free(t.r);
 
 	/* a learner never campaigns */
@@ -2167,6 +2190,181 @@ START_TEST(test_learner_catches_up_then_is_promoted)
 		ck_assert_uint_eq(u.n_actions, 0);
 	}
 	raft_free(r);
+}
+END_TEST
+
+/* ---- joins that can never be acknowledged (issue 16, item 5) --------- */
+
+/* Carry out the core's log writes and let the `live` peers accept every
+ * AppendEntries sent to them, until nothing is left to do; the other peers
+ * never answer (a member at a closed port). Time does not move. */
+static void pump(struct tn *t, const char *const *live, size_t n_live)
+{
+	struct {
+		bool durable;
+		uint64_t seq;
+		const char *to;
+		struct raft_msg m;
+	} q[512];
+	size_t head = 0, tail = 0;
+	for (int iter = 0; iter < 400; iter++) {
+		for (size_t a = 0; a < t->u.n_actions && tail < 512; a++) {
+			const struct raft_action *x = &t->u.actions[a];
+			if (x->type == RAFT_ACT_APPEND) {
+				q[tail].durable = true;
+				q[tail++].seq = x->append.seq;
+			}
+			if (x->type != RAFT_ACT_SEND || x->send.msg.type != RAFT_MSG_AE_REQ)
+				continue;
+			for (size_t i = 0; i < n_live && tail < 512; i++) {
+				if (strcmp(x->send.to, live[i]) == 0) {
+					q[tail].durable = false;
+					q[tail].to = live[i];
+					q[tail++].m = x->send.msg;
+				}
+			}
+		}
+		if (head == tail)
+			return;
+		if (q[head].durable) {
+			tn_durable(t, q[head].seq);
+		} else {
+			const struct raft_msg *m = &q[head].m;
+			struct raft_msg ok = ae_resp(m->req_id, m->term, m->ae.prev_index + m->ae.n_entries, 0, true);
+			tn_recv(t, q[head].to, &ok);
+		}
+		head++;
+	}
+	ck_abort_msg("pump: no quiet state");
+}
+
+static void tn_propose1(struct tn *t, enum raft_entry_type type, const char *name)
+{
+	struct raft_entry e = {.type = type, .name = name, .url = name ? "http://127.0.0.1:1" : NULL,
+			       .size = 60};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = &e;
+	pe.propose.n = 1;
+	tn_step(t, &pe);
+}
+
+static void tn_peer_kind(struct tn *t, const char *name, bool goraft)
+{
+	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
+	ev.peer_kind.name = name;
+	ev.peer_kind.goraft = goraft;
+	tn_step(t, &ev);
+}
+
+/* The issue's reproduction: three /join of goraft nodes at closed ports
+ * turned 3 voters into 6 (quorum 4) and nothing committed again. A voter
+ * is now added only while the voters heard from lately form a majority of
+ * the new configuration: the third is refused and writes go on. */
+START_TEST(test_voter_join_needs_live_quorum)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	static const char *const dead[] = {"x", "y", "z"};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	pump(&t, ABC + 1, 2);
+	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	for (int i = 0; i < 3; i++) {
+		tn_peer_kind(&t, dead[i], true); /* goraft: a voter at once */
+		tn_propose1(&t, RAFT_ENTRY_JOIN, dead[i]);
+		if (i == 2)
+			break;
+		/* 4 voters with 3 live, then 5 with 3: still a majority */
+		ck_assert_int_eq(t.rv, 0);
+		pump(&t, ABC + 1, 2);
+		ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	}
+	/* 6 voters with 3 live: refused */
+	ck_assert_int_eq(t.rv, -ENOTCONN);
+	ck_assert(!raft_is_member(t.r, "z"));
+	tn_propose1(&t, RAFT_ENTRY_COMMAND, NULL);
+	ck_assert_int_eq(t.rv, 0);
+	pump(&t, ABC + 1, 2);
+	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	/* b goes silent: 3 live of 5 is not enough for a sixth either */
+	t.now += 1000;
+	pump(&t, ABC + 2, 1);
+	tn_propose1(&t, RAFT_ENTRY_JOIN, "z");
+	ck_assert_int_eq(t.rv, -ENOTCONN);
+	raft_free(t.r);
+}
+END_TEST
+
+/* Learners that never answer never count and are never promoted: the
+ * quorum stays that of the three voters. */
+START_TEST(test_silent_learners_keep_the_quorum)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	static const char *const dead[] = {"x", "y", "z"};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	pump(&t, ABC + 1, 2);
+	for (int i = 0; i < 3; i++) {
+		tn_peer_kind(&t, dead[i], false);
+		tn_propose1(&t, RAFT_ENTRY_LEARNER, dead[i]);
+		ck_assert_int_eq(t.rv, 0);
+		pump(&t, ABC + 1, 1); /* b alone with a: 2 of 3 */
+		ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	}
+	ck_assert_uint_eq(raft_n_members(t.r), 6);
+	for (int k = 0; k < 40; k++) {
+		tn_tick(&t, 50);
+		pump(&t, ABC + 1, 1);
+		ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	}
+	for (int i = 0; i < 3; i++)
+		ck_assert(!raft_is_voter(t.r, dead[i]));
+	tn_propose1(&t, RAFT_ENTRY_COMMAND, NULL);
+	ck_assert_int_eq(t.rv, 0);
+	pump(&t, ABC + 1, 1);
+	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	raft_free(t.r);
+}
+END_TEST
+
+/* A join that cannot commit (a voter died after it was proposed) can be
+ * undone: a leave that brings the voters back to the committed ones, or
+ * removes a learner, is taken while the change is pending. */
+START_TEST(test_leave_reverts_pending_join)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	pump(&t, ABC + 1, 2);
+	tn_propose1(&t, RAFT_ENTRY_LEARNER, "l");
+	ck_assert_int_eq(t.rv, 0);
+	pump(&t, ABC + 1, 1);
+	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	tn_propose1(&t, RAFT_ENTRY_JOIN, "x");
+	ck_assert_int_eq(t.rv, 0);
+	raft_index join_at = raft_last_index(t.r);
+	/* c dies: {a,b,c,x} needs 3, only a and b answer */
+	pump(&t, ABC + 1, 1);
+	tn_propose1(&t, RAFT_ENTRY_COMMAND, NULL);
+	ck_assert_int_eq(t.rv, 0);
+	pump(&t, ABC + 1, 1);
+	ck_assert_uint_lt(raft_commit_index(t.r), join_at);
+	/* another change: still one at a time */
+	tn_propose1(&t, RAFT_ENTRY_LEAVE, "c");
+	ck_assert_int_eq(t.rv, -EBUSY);
+	tn_propose1(&t, RAFT_ENTRY_JOIN, "y");
+	ck_assert_int_eq(t.rv, -EBUSY);
+	/* a learner may go; then the pending joiner */
+	tn_propose1(&t, RAFT_ENTRY_LEAVE, "l");
+	ck_assert_int_eq(t.rv, 0);
+	pump(&t, ABC + 1, 1);
+	ck_assert_uint_lt(raft_commit_index(t.r), join_at);
+	tn_propose1(&t, RAFT_ENTRY_LEAVE, "x");
+	ck_assert_int_eq(t.rv, 0);
+	ck_assert(!raft_is_member(t.r, "x"));
+	ck_assert_uint_eq(raft_n_members(t.r), 3);
+	pump(&t, ABC + 1, 1);
+	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	raft_free(t.r);
 }
 END_TEST
 
@@ -2206,6 +2404,9 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_removed_node_stops);
 	tcase_add_test(tc, test_snapshot_without_self_removes_a_member);
 	tcase_add_test(tc, test_leader_tells_a_silent_removed_member);
+	tcase_add_test(tc, test_voter_join_needs_live_quorum);
+	tcase_add_test(tc, test_silent_learners_keep_the_quorum);
+	tcase_add_test(tc, test_leave_reverts_pending_join);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("extensions");
 	tcase_add_test(tc, test_pre_vote_does_not_disturb);
