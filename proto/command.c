@@ -19,6 +19,7 @@ static const char *const type_names[] = {
 	[CMD_LEAVE] = CMD_NAME_LEAVE,
 	[CMD_WRITE] = CMD_NAME_WRITE,
 	[CMD_DELETE] = CMD_NAME_DELETE,
+	[CMD_LEARNER] = CMD_NAME_LEARNER,
 };
 
 /* The JSON keys of each command, in Go struct order, and where they go. */
@@ -37,7 +38,8 @@ static const struct json_field delete_fields[] = { FIELD("key", key) };
 static const struct json_field *fields_of(enum cmd_type type, size_t *ret_n)
 {
 	switch (type) {
-	case CMD_JOIN: *ret_n = 2; return join_fields;
+	case CMD_JOIN:
+	case CMD_LEARNER: *ret_n = 2; return join_fields;
 	case CMD_LEAVE: *ret_n = 1; return leave_fields;
 	case CMD_WRITE: *ret_n = 2; return write_fields;
 	case CMD_DELETE: *ret_n = 1; return delete_fields;
@@ -65,13 +67,19 @@ int cmd_type_from_name(const uint8_t *name, size_t len, enum cmd_type *ret)
 
 const char *cmd_type_name(enum cmd_type type)
 {
-	return type <= CMD_DELETE ? type_names[type] : "?";
+	return type <= CMD_LEARNER ? type_names[type] : "?";
 }
 
 bool cmd_goraft_can_apply(const uint8_t *name, size_t len)
 {
 	enum cmd_type t;
-	return cmd_type_from_name(name, len, &t) == 0 && t != CMD_DELETE;
+	return cmd_type_from_name(name, len, &t) == 0 && t != CMD_DELETE && t != CMD_LEARNER;
+}
+
+bool cmd_goraft_may_get(const uint8_t *name, size_t len)
+{
+	enum cmd_type t;
+	return cmd_goraft_can_apply(name, len) || (cmd_type_from_name(name, len, &t) == 0 && t == CMD_LEARNER);
 }
 
 /* Length of the UTF-8 sequence at s[0..len), or 0 if it is not valid UTF-8

@@ -15,10 +15,12 @@
  *   missing key reads as "", a present but empty payload is an error, and a
  *   non-string value for a string field is an error.
  *
- * raftd adds one command of its own, `raftd:delete` {"key"}, encoded by the
- * same rules. goraft has not registered it: a goraft node would fail the
- * entry (Success=false) and never apply it, so it may only be in the log of
- * a cluster with no goraft member, ever (cmd_goraft_can_apply()).
+ * raftd adds commands of its own, `raftd:delete` {"key"} and `raftd:learner`
+ * {"name","connectionString"} (a member that does not vote until a
+ * raft:join of its name promotes it), encoded by the same rules. goraft has
+ * not registered them: a goraft node would fail the entry (Success=false)
+ * and never apply it, so they may only be in the log of a cluster with no
+ * goraft member, ever (cmd_goraft_can_apply()).
  *
  * Decoded strings are malloc'ed copies (the JSON escapes must be undone);
  * cmd_free() releases them. cmd_decode_flags(CMD_DECODE_BORROW) may instead
@@ -40,6 +42,7 @@
 #define CMD_NAME_LEAVE "raft:leave"
 #define CMD_NAME_WRITE "write"
 #define CMD_NAME_DELETE "raftd:delete"
+#define CMD_NAME_LEARNER "raftd:learner"
 
 enum cmd_type {
 	CMD_NOP,
@@ -47,6 +50,7 @@ enum cmd_type {
 	CMD_LEAVE,
 	CMD_WRITE,
 	CMD_DELETE, /* raftd-only */
+	CMD_LEARNER, /* raftd-only: a non-voting member, promoted by a raft:join */
 };
 
 struct cmd_str {
@@ -56,8 +60,8 @@ struct cmd_str {
 
 struct cmd {
 	enum cmd_type type;
-	/* join: name, connection_string; leave: name; write: key, value;
-	 * delete: key */
+	/* join, learner: name, connection_string; leave: name; write: key,
+	 * value; delete: key */
 	struct cmd_str name;
 	struct cmd_str connection_string;
 	struct cmd_str key;
@@ -75,6 +79,12 @@ const char *cmd_type_name(enum cmd_type type);
 /* Whether a goraft raftd node can apply an entry with this CommandName:
  * false for raftd's own commands and for unregistered names. */
 bool cmd_goraft_can_apply(const uint8_t *name, size_t len);
+/* Whether an entry with this CommandName may be in the log a goraft node
+ * gets: it can apply it, or failing it (docs/goraft-protocol.md §4.3)
+ * changes nothing that node holds. raftd:learner is such an entry: to a
+ * goraft node the learner is not a member until the raft:join that
+ * promotes it, and a learner counts for nothing. */
+bool cmd_goraft_may_get(const uint8_t *name, size_t len);
 
 /* Decodes a LogEntry's command. has_payload is LogEntry.Command's presence.
  * Returns 0, or -EBADMSG with a one-line reason in err (goraft would fail

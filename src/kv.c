@@ -579,6 +579,7 @@ int kv_apply(struct kv *kv, uint64_t index, const struct cmd *cmd)
 	case CMD_NOP:
 	case CMD_JOIN:
 	case CMD_LEAVE:
+	case CMD_LEARNER:
 		break; /* the Raft core's business */
 	}
 	if (rv < 0)

@@ -122,6 +122,7 @@ void kv_set_applied_index(struct kv *kv, uint64_t index);
 struct kv_member {
 	struct cmd_str name;
 	struct cmd_str connection_string;
+	bool learner; /* a non-voting member (raftd-only) */
 };
 
 /* What a snapshot records besides the map: the last log entry it includes
@@ -163,6 +164,9 @@ int kv_snapshot_load(const char *path, struct kv **ret_kv, struct kv_snapshot_me
 		     char *err, size_t err_len);
 int kv_snapshot_decode(const void *buf, size_t len, const char *name, struct kv **ret_kv,
 		       struct kv_snapshot_meta *ret_meta, char *err, size_t err_len);
+/* Only the meta block (its checksum verified), e.g. to read the members of
+ * a snapshot received from a peer before taking it. 0 or -EBADMSG/-ENOMEM. */
+int kv_snapshot_decode_meta(const void *buf, size_t len, struct kv_snapshot_meta *ret_meta);
 
 /* ---- Snapshot directory ----
  *

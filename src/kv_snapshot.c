@@ -8,12 +8,16 @@
  *   off  size  field
  *   0    8     magic "RAFTDKVS"
  *   8    4     version = 1
- *   12   4     flags = 0 (anything else is refused)
+ *   12   4     flags: bit 0 = learner flags follow the members (see below);
+ *               any other bit is refused
  *   16   8     last_index   last log entry included
  *   24   8     last_term    its term
  *   32   4     member_count cluster members at last_index (self included)
  *   36   4     members_len  M, bytes of the member list
- *   40   M     member_count x { le32 name_len, name, le32 conn_len, conn }
+ *   40   M     member_count x { le32 name_len, name, le32 conn_len, conn },
+ *               then, with flag bit 0, member_count bytes: 1 for a learner
+ *               (a non-voting member, raftd-only), 0 for a voter. Written
+ *               only when there is a learner, so other files are as before.
  *   40+M 4     meta_crc     CRC32C of bytes [0, 40+M)
  *
  *   Then chunks, from offset 44+M, until the trailer chunk:
@@ -62,6 +66,7 @@
 #define SNAP_MAGIC "RAFTDKVS"
 #define SNAP_VERSION 1u
 #define META_FIXED 40u
+#define SNAP_FLAG_LEARNERS 1u
 #define CHUNK_HEADER 8u
 #define CHUNK_OVERHEAD 12u /* header + crc */
 #define TRAILER_PAYLOAD 24u
@@ -188,6 +193,7 @@ static int w_close_chunk(struct writer *w, uint32_t entry_count)
 static int w_meta(struct writer *w, const struct kv_snapshot_meta *meta)
 {
 	uint64_t members_len = 0;
+	bool learners = false;
 	uint8_t *p;
 	int rv;
 
@@ -197,17 +203,20 @@ static int w_meta(struct writer *w, const struct kv_snapshot_meta *meta)
 		const struct kv_member *m = &meta->members[i];
 		if (m->name.len > UINT32_MAX || m->connection_string.len > UINT32_MAX)
 			return -EINVAL;
-		members_len += 8 + (uint64_t)m->name.len + m->connection_string.len;
+		members_len += 9 + (uint64_t)m->name.len + m->connection_string.len;
 		if (members_len > UINT32_MAX - META_FIXED - 4)
 			return -EINVAL;
+		learners = learners || m->learner;
 	}
+	if (!learners)
+		members_len -= meta->n_members;
 	rv = w_room(w, META_FIXED + members_len + 4);
 	if (rv < 0)
 		return rv;
 	p = w->buf + w->len;
 	memcpy(p, SNAP_MAGIC, 8);
 	put_le32(p + 8, SNAP_VERSION);
-	put_le32(p + 12, 0);
+	put_le32(p + 12, learners ? SNAP_FLAG_LEARNERS : 0);
 	put_le64(p + 16, meta->last_index);
 	put_le64(p + 24, meta->last_term);
 	put_le32(p + 32, (uint32_t)meta->n_members);
@@ -223,6 +232,8 @@ static int w_meta(struct writer *w, const struct kv_snapshot_meta *meta)
 			p += 4 + s[k]->len;
 		}
 	}
+	for (size_t i = 0; learners && i < meta->n_members; i++)
+		*p++ = meta->members[i].learner ? 1 : 0;
 	put_le32(p, wal_crc32c(0, w->buf + w->len, META_FIXED + members_len));
 	w->len += META_FIXED + members_len + 4;
 	return 0;
@@ -366,7 +377,7 @@ static int need(const struct reader *r, size_t off, uint64_t n, const char *what
 }
 
 static int read_members(const struct reader *r, struct kv_snapshot_meta *meta, size_t start,
-			size_t end)
+			size_t end, bool learners)
 {
 	uint32_t count = get_le32(r->buf + 32);
 	size_t off = start;
@@ -400,6 +411,13 @@ static int read_members(const struct reader *r, struct kv_snapshot_meta *meta, s
 			s[k]->len = n;
 			off += 4 + (size_t)n;
 		}
+	}
+	for (uint32_t i = 0; learners && i < count; i++, off++) {
+		if (off >= end)
+			return fail(r, off, "learner flags overrun the member list");
+		if (r->buf[off] > 1)
+			return fail(r, off, "learner flag %u of member %" PRIu32 " is not 0 or 1", r->buf[off], i);
+		meta->members[i].learner = r->buf[off] == 1;
 	}
 	if (off != end)
 		return fail(r, off, "%zu unused bytes at the end of the member list", end - off);
@@ -499,10 +517,10 @@ static int read_chunks(const struct reader *r, struct kv *kv, size_t off)
 	}
 }
 
-static int decode(const struct reader *r, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta)
+/* The meta block into *meta (the caller frees it, on failure too); *ret_end
+ * is where its checksum starts. */
+static int decode_meta(const struct reader *r, struct kv_snapshot_meta *meta, size_t *ret_end)
 {
-	struct kv_snapshot_meta meta = { 0 };
-	struct kv *kv = NULL;
 	uint32_t version, flags, members_len;
 	size_t meta_end;
 	int rv;
@@ -531,13 +549,26 @@ static int decode(const struct reader *r, struct kv **ret_kv, struct kv_snapshot
 		goto out;
 	}
 	flags = get_le32(r->buf + 12);
-	if (flags != 0) {
+	if (flags & ~SNAP_FLAG_LEARNERS) {
 		rv = fail(r, 12, "unknown flags 0x%" PRIx32, flags);
 		goto out;
 	}
-	meta.last_index = get_le64(r->buf + 16);
-	meta.last_term = get_le64(r->buf + 24);
-	rv = read_members(r, &meta, META_FIXED, meta_end);
+	meta->last_index = get_le64(r->buf + 16);
+	meta->last_term = get_le64(r->buf + 24);
+	rv = read_members(r, meta, META_FIXED, meta_end, flags & SNAP_FLAG_LEARNERS);
+	*ret_end = meta_end;
+out:
+	return rv;
+}
+
+static int decode(const struct reader *r, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta)
+{
+	struct kv_snapshot_meta meta = { 0 };
+	struct kv *kv = NULL;
+	size_t meta_end = 0;
+	int rv;
+
+	rv = decode_meta(r, &meta, &meta_end);
 	if (rv < 0)
 		goto out;
 	kv = kv_new();
@@ -569,6 +600,20 @@ int kv_snapshot_decode(const void *buf, size_t len, const char *name, struct kv 
 	struct reader r = { len ? buf : (const uint8_t *)"", len, name, err, err_len };
 
 	return decode(&r, ret_kv, ret_meta);
+}
+
+int kv_snapshot_decode_meta(const void *buf, size_t len, struct kv_snapshot_meta *ret_meta)
+{
+	struct reader r = { len ? buf : (const uint8_t *)"", len, "", NULL, 0 };
+	struct kv_snapshot_meta meta = { 0 };
+	size_t end;
+	int rv = decode_meta(&r, &meta, &end);
+
+	if (rv < 0)
+		kv_snapshot_meta_free(&meta);
+	else
+		*ret_meta = meta;
+	return rv;
 }
 
 int kv_snapshot_load(const char *path, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta,

@@ -83,7 +83,7 @@ struct rpc_wait {
  * goraft joiner ignores the answer to its /join (docs/goraft-protocol.md §7.3,
  * §11.10), so a refusal would leave it idle for good. */
 struct member_wait {
-	enum cmd_type type; /* CMD_JOIN or CMD_LEAVE */
+	enum cmd_type type; /* CMD_JOIN, CMD_LEARNER or CMD_LEAVE */
 	char name[RAFT_NAME_MAX];
 	char url[RAFT_URL_MAX];
 	uint64_t since_ms;
@@ -182,7 +182,7 @@ struct node {
 	size_t metas_len, metas_cap;
 	uint64_t persisted_seq, durable_seq;
 
-	/* the last entry in the log that a goraft node could not apply (0:
+	/* the last entry in the log that a goraft node must not get (0:
 	 * none): while there is one, no goraft node may join */
 	raft_index raftd_only_last;
 
@@ -411,9 +411,9 @@ static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char 
 
 /* Typed metadata of a stored entry, for raft_restore. Strings are strdup'ed
  * into *names (freed by the caller). As rpc.c types received entries: an
- * entry that is not a membership change goraft would apply (raftd-only or
- * unknown names, undecodable payloads) is a plain command to the core.
- * *ret_goraft: whether a goraft node could apply it. */
+ * entry that is not a membership change (unknown names, undecodable
+ * payloads) is a plain command to the core; raftd:learner is one.
+ * *ret_goraft: whether it may be in a goraft node's log (cmd_goraft_may_get). */
 static int entry_meta(const struct wal_entry *we, struct raft_entry *re, char **ret_name, char **ret_url,
 		      bool *ret_goraft, char *err, size_t err_len)
 {
@@ -426,13 +426,13 @@ static int entry_meta(const struct wal_entry *we, struct raft_entry *re, char **
 	*re = (struct raft_entry){ .index = we->index, .term = we->term, .type = RAFT_ENTRY_COMMAND,
 				   .size = (uint32_t)we->len };
 	*ret_name = *ret_url = NULL;
-	*ret_goraft = cmd_goraft_can_apply(e.command_name.ptr, e.command_name.len);
+	*ret_goraft = cmd_goraft_may_get(e.command_name.ptr, e.command_name.len);
 	enum cmd_type t;
 	if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0)
 		return 0;
 	if (t == CMD_NOP)
 		re->type = RAFT_ENTRY_NOP;
-	if (t != CMD_JOIN && t != CMD_LEAVE)
+	if (t != CMD_JOIN && t != CMD_LEAVE && t != CMD_LEARNER)
 		return 0;
 	struct cmd c;
 	char why[160];
@@ -443,12 +443,12 @@ static int entry_meta(const struct wal_entry *we, struct raft_entry *re, char **
 		cmd_free(&c); /* as rpc.c's type_entry */
 		return 0;
 	}
-	re->type = t == CMD_JOIN ? RAFT_ENTRY_JOIN : RAFT_ENTRY_LEAVE;
+	re->type = t == CMD_JOIN ? RAFT_ENTRY_JOIN : t == CMD_LEAVE ? RAFT_ENTRY_LEAVE : RAFT_ENTRY_LEARNER;
 	*ret_name = strdup(c.name.ptr ? c.name.ptr : "");
-	if (t == CMD_JOIN)
+	if (t != CMD_LEAVE)
 		*ret_url = strdup(c.connection_string.ptr ? c.connection_string.ptr : "");
 	cmd_free(&c);
-	if (!*ret_name || (t == CMD_JOIN && !*ret_url)) {
+	if (!*ret_name || (t != CMD_LEAVE && !*ret_url)) {
 		free(*ret_name);
 		free(*ret_url);
 		snprintf(err, err_len, "out of memory");
@@ -492,7 +492,7 @@ static int append_cmd(struct node *n, raft_index index, raft_term term, const st
 }
 
 /* Sets raftd_only_last to the last entry at or below `upto` that a goraft
- * node could not apply (after a truncation cut the previous one). */
+ * node must not get (after a truncation cut the previous one). */
 static void find_raftd_only(struct node *n, raft_index upto)
 {
 	raft_index i = upto, start = raft_log_start(n->r);
@@ -503,7 +503,7 @@ static void find_raftd_only(struct node *n, raft_index upto)
 		if (wal_entry_get(n->wal, i, &we) < 0)
 			break;
 		if (wire_decode_log_entry(we.data, we.len, &e, NULL) == 0 &&
-		    !cmd_goraft_can_apply(e.command_name.ptr, e.command_name.len)) {
+		    !cmd_goraft_may_get(e.command_name.ptr, e.command_name.len)) {
 			n->raftd_only_last = i;
 			return;
 		}
@@ -587,6 +587,9 @@ static int apply_one(struct node *n, raft_index i, size_t *ret_bytes)
 	} else if (c.type == CMD_LEAVE) {
 		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
 		log_msg(LOG_INFO, LOG_ID_MEMBER_LEFT, field, "member %s left at index %" PRIu64, c.name.ptr, i);
+	} else if (c.type == CMD_LEARNER) {
+		log_info("member %s (%s) joined as a learner at index %" PRIu64
+			 " (a voter once it has caught up)", c.name.ptr, c.connection_string.ptr, i);
 	}
 	int rv = kv_apply(n->kv, i, &c);
 	cmd_free(&c);
@@ -606,6 +609,7 @@ static void take_deferred_snapshot(struct node *n)
 		const struct raft_member_info *m = &n->snap_deferred_members[k];
 		members[k].name = cmd_str_ref(m->name, strlen(m->name));
 		members[k].connection_string = cmd_str_ref(m->url, strlen(m->url));
+		members[k].learner = m->learner;
 	}
 	if (n->snap_pid > 0 || snap_fork(n, n->snap_deferred_index, n->snap_deferred_term, members,
 					  n->snap_deferred_n, false) < 0)
@@ -813,7 +817,7 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 					const struct wire_bytes *b = &ctx->raw[a->append.event_offset + k];
 					struct wire_log_entry we;
 					if (wire_decode_log_entry(b->ptr, b->len, &we, NULL) == 0 &&
-					    !cmd_goraft_can_apply(we.command_name.ptr, we.command_name.len))
+					    !cmd_goraft_may_get(we.command_name.ptr, we.command_name.len))
 						n->raftd_only_last = idx;
 					rv = wal_append(n->wal, idx, e.term, b->ptr, b->len);
 				} else if (ctx && ctx->cmds) {
@@ -1635,6 +1639,25 @@ static bool refuse_stopping(struct node *n, struct httpd_request *req)
 	return true;
 }
 
+/* goraft's Peer has no learner flag; a raftd leader's State (a kv snapshot)
+ * has, for the same members: rr's peers become a copy in peers[] with it. */
+static void snaprec_learners(struct rpc_request *rr, struct raft_member_info *peers)
+{
+	struct kv_snapshot_meta meta;
+	size_t n = rr->msg.snaprec.n_peers < RAFT_MAX_PEERS ? rr->msg.snaprec.n_peers : RAFT_MAX_PEERS;
+	if (kv_snapshot_decode_meta(rr->state.ptr, rr->state.len, &meta) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		peers[i] = rr->msg.snaprec.peers[i];
+		for (size_t k = 0; k < meta.n_members; k++)
+			if (peers[i].name && !strcmp(meta.members[k].name.ptr, peers[i].name))
+				peers[i].learner = meta.members[k].learner;
+	}
+	rr->msg.snaprec.n_peers = n;
+	rr->msg.snaprec.peers = n ? peers : NULL;
+	kv_snapshot_meta_free(&meta);
+}
+
 static void on_raft(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
@@ -1714,6 +1737,9 @@ static void on_raft(struct httpd_request *req, void *data)
 	n->rpc_waits = w;
 	n->rpcs_in++;
 	log_debug("recv %s from %s (req %" PRIu64 ")", path, rr.from, id);
+	struct raft_member_info peers[RAFT_MAX_PEERS];
+	if (rr.msg.type == RAFT_MSG_SNAPREC_REQ)
+		snaprec_learners(&rr, peers);
 	struct step_ctx ctx = { .raw = rr.raw, .state = &rr.state };
 	struct raft_event ev = { .type = RAFT_EV_RECV, .recv.from = rr.from, .recv.msg = rr.msg };
 	step(n, &ev, &ctx);
@@ -1776,7 +1802,7 @@ static int propose(struct node *n, struct httpd_request *req, const struct cmd *
 	if (wal_nospace(n->wal))
 		return -ENOSPC;
 	e.size = (uint32_t)cmd_entry_size(raft_last_index(n->r) + 1, raft_current_term(n->r), c);
-	if (type == RAFT_ENTRY_JOIN || type == RAFT_ENTRY_LEAVE) {
+	if (type == RAFT_ENTRY_JOIN || type == RAFT_ENTRY_LEAVE || type == RAFT_ENTRY_LEARNER) {
 		e.name = c->name.ptr;
 		e.url = c->connection_string.ptr;
 	}
@@ -1940,19 +1966,35 @@ static void on_db_delete(struct httpd_request *req, void *data)
 }
 
 /* Proposes a membership change: true when the request is answered or waits
- * for its entry; false when the core cannot take it yet (-EBUSY). */
+ * for its entry; false when the core cannot take it yet (-EBUSY). A raftd
+ * joiner (CMD_LEARNER) joins as a learner, which the leader promotes once it
+ * has caught up; while a goraft node is a member there are no learners
+ * (goraft cannot apply the entry), and it joins as a voter at once. */
 static bool propose_member(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
 			   const char *url)
 {
 	struct cmd c = { .type = type };
 	c.name = cmd_str_ref(name, strlen(name));
-	if (type == CMD_JOIN)
+	if (type != CMD_LEAVE)
 		c.connection_string = cmd_str_ref(url, strlen(url));
-	int rv = propose(n, req, &c, type == CMD_JOIN ? RAFT_ENTRY_JOIN : RAFT_ENTRY_LEAVE);
+	enum raft_entry_type et = type == CMD_JOIN ? RAFT_ENTRY_JOIN : type == CMD_LEAVE ? RAFT_ENTRY_LEAVE
+											: RAFT_ENTRY_LEARNER;
+	int rv = propose(n, req, &c, et);
+	if (rv == -EOPNOTSUPP && type == CMD_LEARNER) {
+		c.type = CMD_JOIN;
+		rv = propose(n, req, &c, RAFT_ENTRY_JOIN);
+	}
 	if (rv == -EBUSY)
 		return false;
-	if (rv == -EEXIST && type == CMD_JOIN)
+	if (rv == -EEXIST && type != CMD_LEAVE)
 		httpd_reply(req, 200, NULL, "", 0, NULL); /* goraft: a re-join is a no-op */
+	else if (rv == -ENOTCONN)
+		httpd_reply_text(req, 503, "join: the cluster could not commit without the new voter: the members "
+					   "that answered the leader lately would not be a majority with it; retry once "
+					   "they are up");
+	else if (rv == -EAGAIN)
+		httpd_reply_text(req, 503, "join: a learner becomes a voter by itself once it has caught up; "
+					   "retry");
 	else if (rv < 0)
 		reply_propose_error(req, rv);
 	return true;
@@ -2037,9 +2079,9 @@ static void on_join(struct httpd_request *req, void *data)
 						 .peer_kind.goraft = goraft };
 			step(n, &ev, NULL);
 		}
-		if (n->member_waits ||
-		    !propose_member(n, req, CMD_JOIN, c.name.ptr, c.connection_string.ptr))
-			member_wait_add(n, req, CMD_JOIN, c.name.ptr, c.connection_string.ptr);
+		enum cmd_type type = goraft ? CMD_JOIN : CMD_LEARNER;
+		if (n->member_waits || !propose_member(n, req, type, c.name.ptr, c.connection_string.ptr))
+			member_wait_add(n, req, type, c.name.ptr, c.connection_string.ptr);
 	}
 out:
 	cmd_free(&c);
@@ -2062,7 +2104,10 @@ static void on_leave(struct httpd_request *req, void *data)
 	if (!c.name.len || c.name.len >= RAFT_NAME_MAX || strlen(c.name.ptr) != c.name.len) {
 		httpd_reply_text(req, 400, "leave: name must be 1 to 63 bytes");
 	} else if (!not_leader(n, req)) {
-		if (n->member_waits || !propose_member(n, req, CMD_LEAVE, c.name.ptr, NULL))
+		/* not behind the waiting changes: a leave that undoes a pending
+		 * join (or removes a learner) is taken at once, the way out of
+		 * a join that cannot commit */
+		if (!propose_member(n, req, CMD_LEAVE, c.name.ptr, NULL))
 			member_wait_add(n, req, CMD_LEAVE, c.name.ptr, NULL);
 	}
 	cmd_free(&c);
@@ -2369,6 +2414,7 @@ static void take_snapshot(struct node *n, const struct raft_action *a)
 		members[k].name = cmd_str_ref(a->take_snapshot.members[i].name, strlen(a->take_snapshot.members[i].name));
 		members[k].connection_string =
 			cmd_str_ref(a->take_snapshot.members[i].url, strlen(a->take_snapshot.members[i].url));
+		members[k].learner = a->take_snapshot.members[i].learner;
 	}
 	if (n->snap_pid > 0 && n->snap_admin) {
 		n->core_snap_blocked = true; /* reported when that one is done */
@@ -2456,6 +2502,7 @@ static void on_snapshot_post(struct httpd_request *req, void *data)
 		const char *name = raft_member_name(n->r, i), *url = raft_member_url(n->r, i);
 		members[k].name = cmd_str_ref(name, strlen(name));
 		members[k].connection_string = cmd_str_ref(url, strlen(url));
+		members[k].learner = !raft_is_voter(n->r, name);
 	}
 	int rv = snap_fork(n, applied, term, members, k, true);
 	if (rv < 0) {
@@ -2788,7 +2835,8 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 		rs.snap_term = snap->last_term;
 		for (size_t i = 0; i < snap->n_members && i < RAFT_MAX_PEERS; i++)
 			mi[i] = (struct raft_member_info){ snap->members[i].name.ptr,
-							   snap->members[i].connection_string.ptr, false };
+							   snap->members[i].connection_string.ptr,
+							   snap->members[i].learner };
 		rs.n_snap_members = snap->n_members < RAFT_MAX_PEERS ? snap->n_members : RAFT_MAX_PEERS;
 		rs.snap_members = mi;
 		rs.commit = snap->last_index;

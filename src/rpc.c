@@ -80,7 +80,7 @@ static int type_entry(struct rpc_decoder *d, const struct wire_log_entry *e, uin
 		ret->type = RAFT_ENTRY_NOP;
 		return 0;
 	}
-	if (type != CMD_JOIN && type != CMD_LEAVE)
+	if (type != CMD_JOIN && type != CMD_LEAVE && type != CMD_LEARNER)
 		return 0;
 	struct cmd cmd;
 	char why[160];
@@ -91,9 +91,9 @@ static int type_entry(struct rpc_decoder *d, const struct wire_log_entry *e, uin
 		cmd_free(&cmd);
 		return 0;
 	}
-	ret->type = type == CMD_JOIN ? RAFT_ENTRY_JOIN : RAFT_ENTRY_LEAVE;
+	ret->type = type == CMD_JOIN ? RAFT_ENTRY_JOIN : type == CMD_LEAVE ? RAFT_ENTRY_LEAVE : RAFT_ENTRY_LEARNER;
 	ret->name = store(d, cmd.name.ptr, cmd.name.len);
-	if (type == CMD_JOIN)
+	if (type != CMD_LEAVE)
 		ret->url = store(d, cmd.connection_string.ptr, cmd.connection_string.len);
 	cmd_free(&cmd);
 	return ret->name ? 0 : -ENOMEM;

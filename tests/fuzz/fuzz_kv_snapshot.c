@@ -101,6 +101,7 @@ static void same_meta(const struct kv_snapshot_meta *a, const struct kv_snapshot
 		CHECK(x->connection_string.len == y->connection_string.len &&
 		      memcmp(x->connection_string.ptr, y->connection_string.ptr,
 			     x->connection_string.len) == 0);
+		CHECK(x->learner == y->learner);
 	}
 }
 

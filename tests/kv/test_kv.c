@@ -167,9 +167,9 @@ static struct kv *sample_map(size_t n, size_t max_value)
 }
 
 static struct kv_member members3[3] = {
-	{ { "alpha", 5 }, { "http://localhost:4001", 21 } },
-	{ { "be\0ta", 5 }, { "", 0 } }, /* binary-safe, and goraft raftd's empty self URL */
-	{ { "gamma", 5 }, { "http://10.0.0.3:4003", 20 } },
+	{ { "alpha", 5 }, { "http://localhost:4001", 21 }, false },
+	{ { "be\0ta", 5 }, { "", 0 }, false }, /* binary-safe, and goraft raftd's empty self URL */
+	{ { "gamma", 5 }, { "http://10.0.0.3:4003", 20 }, false },
 };
 
 static struct kv_snapshot_meta meta_for(const struct kv *kv, uint64_t term)
@@ -191,6 +191,7 @@ static void assert_meta_eq(const struct kv_snapshot_meta *got, const struct kv_s
 			REQUIRE(memcmp(g[k]->ptr, w[k]->ptr, w[k]->len) == 0);
 			ck_assert_int_eq(g[k]->ptr[g[k]->len], '\0');
 		}
+		ck_assert_int_eq(got->members[i].learner, want->members[i].learner);
 	}
 }
 
@@ -661,6 +662,42 @@ START_TEST(test_snapshot_round_trip)
 	free(path);
 	kv_free(back);
 	kv_snapshot_meta_free(&got);
+	kv_free(kv);
+}
+END_TEST
+
+/* A learner keeps its flag through a snapshot (flag bit 0, a byte per
+ * member): restored as a voter, a learner that never answers would change
+ * the quorum after a restart. Files without a learner are as before. */
+START_TEST(test_snapshot_keeps_learners)
+{
+	struct kv *kv = kv_new(), *back = NULL;
+	struct kv_member m[3];
+	struct kv_snapshot_meta meta, got = { 0 };
+	char err[512];
+	uint8_t *buf, *plain;
+	size_t len, plain_len;
+
+	REQUIRE(kv && kv_put(kv, "k", 1, "v", 1) == 0);
+	kv_set_applied_index(kv, 9);
+	memcpy(m, members3, sizeof(m));
+	meta = (struct kv_snapshot_meta){ 9, 2, 3, m };
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &plain, &plain_len), 0);
+	ck_assert_uint_eq(plain[12], 0); /* flags */
+	m[1].learner = true;
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	ck_assert_uint_eq(len, plain_len + 3);
+	ck_assert_uint_eq(buf[12], 1);
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "l", &back, &got, err, sizeof err), 0);
+	assert_meta_eq(&got, &meta);
+	ck_assert(got.members[1].learner && !got.members[0].learner);
+	kv_snapshot_meta_free(&got);
+	ck_assert_int_eq(kv_snapshot_decode_meta(buf, len, &got), 0);
+	assert_meta_eq(&got, &meta);
+	kv_snapshot_meta_free(&got);
+	kv_free(back);
+	free(buf);
+	free(plain);
 	kv_free(kv);
 }
 END_TEST
@@ -1340,6 +1377,7 @@ int main(void)
 	tcase_add_checked_fixture(snap, make_tmpdir, remove_tmpdir);
 	tcase_add_test(snap, test_snapshot_round_trip);
 	tcase_add_test(snap, test_snapshot_empty_map);
+	tcase_add_test(snap, test_snapshot_keeps_learners);
 	tcase_add_test(snap, test_snapshot_error_messages);
 	tcase_add_test(snap, test_snapshot_handmade_valid);
 	tcase_add_test(snap, test_snapshot_handmade_refused);
