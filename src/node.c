@@ -1988,6 +1988,10 @@ static bool propose_member(struct node *n, struct httpd_request *req, enum cmd_t
 		return false;
 	if (rv == -EEXIST && type != CMD_LEAVE)
 		httpd_reply(req, 200, NULL, "", 0, NULL); /* goraft: a re-join is a no-op */
+	else if (rv == -ENOTCONN && type == CMD_LEAVE)
+		httpd_reply_text(req, 503, "leave: the cluster could not commit without this voter: the other "
+					   "members that answered the leader lately would not be a majority; remove "
+					   "the unreachable ones first, or retry once they are up");
 	else if (rv == -ENOTCONN)
 		httpd_reply_text(req, 503, "join: the cluster could not commit without the new voter: the members "
 					   "that answered the leader lately would not be a majority with it; retry once "

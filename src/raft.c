@@ -1605,6 +1605,22 @@ static bool voter_add_ok(const struct raft *r, const char *name)
 	return 2 * up > voters + 1;
 }
 
+/* May the voter `name` leave now? Only while the voters that answered
+ * lately form a majority of the configuration without it (etcd's strict
+ * reconfiguration check): with silent voters in it (joiners that never
+ * answered), removing a live one would stop the cluster. */
+static bool voter_leave_ok(const struct raft *r, const char *name)
+{
+	size_t voters = 0, up = 0;
+	for (size_t i = 0; i < r->n_members; i++) {
+		if (r->members[i].learner || strcmp(r->members[i].name, name) == 0)
+			continue;
+		voters++;
+		up += live(r, r->members[i].name);
+	}
+	return voters == 0 || 2 * up > voters;
+}
+
 static bool same_voters(const struct member *a, size_t na, const struct member *b, size_t nb)
 {
 	if (voters_in(a, na) != voters_in(b, nb))
@@ -1717,6 +1733,8 @@ static int on_propose(struct raft *r, const struct raft_event *ev, struct raft_u
 		if (e->type == RAFT_ENTRY_LEAVE && !member)
 			return -ENOENT;
 		if (e->type == RAFT_ENTRY_JOIN && !voter_add_ok(r, e->name))
+			return -ENOTCONN;
+		if (e->type == RAFT_ENTRY_LEAVE && !learner && !pending && !voter_leave_ok(r, e->name))
 			return -ENOTCONN;
 	}
 	if (ev->propose.n == 0)

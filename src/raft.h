@@ -78,7 +78,8 @@
  * learner entry and is within max_entries of the leader's log end; a voter
  * is added (a goraft joiner's raft:join, or a promotion) only while the
  * voters that answered within an election timeout, with the newcomer if it
- * did, form a majority of the new configuration. While a change is pending,
+ * did, form a majority of the new configuration, and a voter leaves only
+ * while those without it do. While a change is pending,
  * a raft:leave that undoes it (the voters become those at the commit index)
  * or removes a learner is taken: the operator's way out.
  *
@@ -428,9 +429,10 @@ void raft_free(struct raft *r);
  *   -EOPNOTSUPP: join of a known goraft node once the log is compacted;
  *           a learner, or a transfer, while a goraft node is a member;
  *   -EAGAIN: promotion of a learner that has not caught up yet;
- *   -ENOTCONN: a new voter the cluster could not commit without: the
- *           voters heard from within an election timeout (and the joiner,
- *           if it was) would not be a majority of the new configuration;
+ *   -ENOTCONN: a change the cluster could not commit after: the voters
+ *           heard from within an election timeout (and a joiner, if it
+ *           was) would not be a majority of the new configuration (a new
+ *           voter, or the leave of a voter);
  *   -EINVAL: malformed event (e.g. BOOTSTRAP with a non-empty log).
  * Malformed messages are answered as goraft would, not refused. */
 int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *out);

@@ -2285,10 +2285,17 @@ START_TEST(test_voter_join_needs_live_quorum)
 	ck_assert_int_eq(t.rv, 0);
 	pump(&t, ABC + 1, 2);
 	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
-	/* b goes silent: 3 live of 5 is not enough for a sixth either */
+	/* nor may a live voter leave: a and c of {a,c,x,y} are no majority */
+	tn_propose1(&t, RAFT_ENTRY_LEAVE, "b");
+	ck_assert_int_eq(t.rv, -ENOTCONN);
+	/* b goes silent: 2 live of 5 is not enough for a sixth either */
 	t.now += 1000;
 	pump(&t, ABC + 2, 1);
 	tn_propose1(&t, RAFT_ENTRY_JOIN, "z");
+	ck_assert_int_eq(t.rv, -ENOTCONN);
+	/* 2 of 5 answer: even a silent voter's leave could not commit (2 of
+	 * {a,b,c,y}): refused, rather than left pending */
+	tn_propose1(&t, RAFT_ENTRY_LEAVE, "x");
 	ck_assert_int_eq(t.rv, -ENOTCONN);
 	raft_free(t.r);
 }
