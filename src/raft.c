@@ -1588,10 +1588,12 @@ static bool live(const struct raft *r, const char *name)
  * (with `name`, if it answered too) form a majority of the new
  * configuration, so that a voter that never answers (a goraft joiner, which
  * must be a voter at once, at a closed port) cannot stop the cluster from
- * committing. A lone voter's first join commits without the joiner
- * (join_fallback). */
-static bool voter_add_ok(const struct raft *r, const char *name)
+ * committing. One exception: a goraft joiner of a lone voter, which answers
+ * nothing until its join has committed; that join commits without it
+ * (join_fallback), but the two then need each other to elect a leader. */
+static bool voter_add_ok(struct raft *r, const char *name)
 {
+	const struct peer *jp = peer_find(r, name);
 	size_t voters = 0, up = 0;
 	for (size_t i = 0; i < r->n_members; i++) {
 		if (r->members[i].learner)
@@ -1599,7 +1601,7 @@ static bool voter_add_ok(const struct raft *r, const char *name)
 		voters++;
 		up += live(r, r->members[i].name);
 	}
-	if (voters == 1 && self_voter(r))
+	if (voters == 1 && self_voter(r) && jp && jp->goraft)
 		return true;
 	up += live(r, name);
 	return 2 * up > voters + 1;
@@ -1608,7 +1610,8 @@ static bool voter_add_ok(const struct raft *r, const char *name)
 /* May the voter `name` leave now? Only while the voters that answered
  * lately form a majority of the configuration without it (etcd's strict
  * reconfiguration check): with silent voters in it (joiners that never
- * answered), removing a live one would stop the cluster. */
+ * answered), removing a live one would stop the cluster. The last voter
+ * may go only when no learner is left behind without one. */
 static bool voter_leave_ok(const struct raft *r, const char *name)
 {
 	size_t voters = 0, up = 0;
@@ -1618,7 +1621,7 @@ static bool voter_leave_ok(const struct raft *r, const char *name)
 		voters++;
 		up += live(r, r->members[i].name);
 	}
-	return voters == 0 || 2 * up > voters;
+	return voters == 0 ? r->n_members <= 1 : 2 * up > voters;
 }
 
 static bool same_voters(const struct member *a, size_t na, const struct member *b, size_t nb)

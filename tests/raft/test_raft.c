@@ -1307,6 +1307,14 @@ START_TEST(test_bootstrap_self_join_at_term_0_then_join)
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = &j;
 	pe.propose.n = 1;
+	/* a raftd node (or one of unknown kind) must have answered first:
+	 * raftd joiners join as learners */
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, -ENOTCONN);
+	struct raft_event pk = {.type = RAFT_EV_PEER_KIND};
+	pk.peer_kind.name = "7c55909";
+	pk.peer_kind.goraft = true;
+	tn_step(&t, &pk);
 	tn_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	ck_assert_uint_eq(t.u.proposed, 3);

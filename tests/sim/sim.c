@@ -7,7 +7,8 @@
  * not yet completed. The network drops, duplicates, delays and reorders
  * messages and makes partitions, asymmetric ones included. The operator
  * bootstraps node 0 (goraft self-join at term 0), joins the others one at a
- * time, and later adds and removes members.
+ * time, and later adds and removes members, and names that never answer
+ * (ghosts: a /join for a closed port, as voters or learners) too.
  *
  * After every step it checks:
  *  - election safety: at most one leader per term;
@@ -38,7 +39,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_NODES 12
+#define MAX_NODES 14
+#define N_GHOSTS 3
 #define TICK_MS 10
 #define NAME_LEN 16
 
@@ -303,6 +305,7 @@ struct node {
 	char name[NAME_LEN];
 	bool started, alive, removed;
 	bool leaving; /* the operator proposed its removal: never re-join it */
+	bool ghost;   /* never starts: joined by the operator all the same */
 	bool goraft; /* the leaders treat it as a goraft peer */
 	/* A model of a goraft follower instead of a raft core (see
 	 * goraft_recv): never campaigns, deletes everything after PrevLogIndex
@@ -394,7 +397,7 @@ static uint64_t next_read_id;
 /* totals over the run, for the summary line */
 static struct {
 	uint64_t seeds, steps, leaders, commits, crashes, snapshots, installs, reads, transfers,
-		learners, goraft_seeds, goraft_acks;
+		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves;
 } tot;
 
 static int node_by_name(const char *name)
@@ -1330,6 +1333,25 @@ static int n_members_of(int leader)
 	return (int)raft_n_members(nodes[leader].r);
 }
 
+/* As the daemon joins a node: a goraft node as a voter; a raftd node as a
+ * learner (the leader promotes it once it has caught up), or as a voter
+ * while a goraft node is a member (no learners then); a learner already
+ * there is proposed for promotion by hand (refused until it has caught
+ * up: the leader does it by itself). */
+static void join_node(int leader, int i)
+{
+	const char *name = nodes[i].name;
+	if (raft_is_member(nodes[leader].r, name) || nodes[i].goraft) {
+		propose(leader, RAFT_ENTRY_JOIN, name);
+		return;
+	}
+	int rv = propose(leader, RAFT_ENTRY_LEARNER, name);
+	if (rv == 0)
+		tot.learners++;
+	else if (rv == -EOPNOTSUPP)
+		propose(leader, RAFT_ENTRY_JOIN, name);
+}
+
 static void membership_step(int leader, bool bootstrapping)
 {
 	int members = n_members_of(leader);
@@ -1339,24 +1361,21 @@ static void membership_step(int leader, bool bootstrapping)
 		want_join = false;
 	if (want_join) {
 		/* a started node that is not a voter (its join was refused or
-		 * truncated, or it is a learner to promote): propose it again */
+		 * truncated, or it is a learner not promoted yet): propose it
+		 * again */
 		for (int i = 0; i < n_nodes; i++) {
 			if (nodes[i].started && !nodes[i].removed && !nodes[i].leaving &&
 			    !raft_is_voter(nodes[leader].r, nodes[i].name)) {
-				propose(leader, RAFT_ENTRY_JOIN, nodes[i].name);
+				join_node(leader, i);
 				return;
 			}
 		}
 		for (int i = 0; i < n_nodes; i++) {
-			if (nodes[i].started)
+			if (nodes[i].started || nodes[i].ghost)
 				continue;
-			/* a fresh node: empty log, never campaigns until it has one;
-			 * in raftd-only clusters it may start as a learner */
+			/* a fresh node: empty log, never campaigns until it has one */
 			start_node(i);
-			bool learner = !mixed_cluster && chance(0.5);
-			if (propose(leader, learner ? RAFT_ENTRY_LEARNER : RAFT_ENTRY_JOIN, nodes[i].name) == 0 &&
-			    learner)
-				tot.learners++;
+			join_node(leader, i);
 			return;
 		}
 		return;
@@ -1370,6 +1389,38 @@ static void membership_step(int leader, bool bootstrapping)
 	int v = node_by_name(victim);
 	if (propose(leader, RAFT_ENTRY_LEAVE, victim) == 0 && v >= 0)
 		nodes[v].leaving = true;
+}
+
+/* The operator joins a name nobody answers for (a goraft-style voter, or
+ * in raftd-only clusters a learner, as raftd joiners are), or removes one,
+ * maybe while its join is pending. The cluster must stay live (issue 16).
+ * Two cases it cannot survive are left out: a goraft joiner of a lone
+ * voter (taken unheard, as goraft's joiner answers nothing until its join
+ * commits; the two then need each other to elect a leader), and silent
+ * voters beside the goraft follower model, which never campaigns (a
+ * real goraft node would). */
+static void ghost_step(int leader)
+{
+	int g = n_nodes - N_GHOSTS + (int)rnd_below(N_GHOSTS);
+	struct raft *r = nodes[leader].r;
+	char name[NAME_LEN];
+	snprintf(name, sizeof(name), "%s", nodes[g].name);
+	if (raft_is_member(r, name)) {
+		tot.ghost_leaves += propose(leader, RAFT_ENTRY_LEAVE, name) == 0;
+		return;
+	}
+	size_t voters = 0;
+	for (size_t m = 0; m < raft_n_members(r); m++)
+		voters += raft_is_voter(r, raft_member_name(r, m));
+	bool model = false;
+	for (int i = 0; i < n_nodes; i++)
+		model = model || nodes[i].model;
+	bool learner = !mixed_cluster && chance(0.5);
+	if (!learner && (model || (voters == 1 && nodes[g].goraft)))
+		return;
+	int rv = propose(leader, learner ? RAFT_ENTRY_LEARNER : RAFT_ENTRY_JOIN, name);
+	tot.ghost_joins += rv == 0;
+	tot.ghost_refused += rv == -ENOTCONN;
 }
 
 /* ---- invariants ----------------------------------------------------- */
@@ -1588,6 +1639,8 @@ static void chaos(void)
 			propose(leader, RAFT_ENTRY_COMMAND, NULL);
 		if (chance(0.004))
 			membership_step(leader, false);
+		if (chance(0.0015))
+			ghost_step(leader);
 		if (chance(0.002))
 			issue_transfer(leader);
 	}
@@ -1600,12 +1653,18 @@ static void chaos(void)
 
 static int kept_down = -1; /* a voter left crashed during the quiet phase */
 
+static bool is_ghost(const char *name)
+{
+	int id = node_by_name(name);
+	return id >= 0 && nodes[id].ghost;
+}
+
 static bool all_members_applied(int leader, raft_index idx)
 {
 	struct raft *r = nodes[leader].r;
 	for (size_t m = 0; m < raft_n_members(r); m++) {
 		int id = node_by_name(raft_member_name(r, m));
-		if (id == kept_down)
+		if (id == kept_down || (id >= 0 && nodes[id].ghost))
 			continue;
 		if (id < 0 || !nodes[id].alive || nodes[id].applied < idx)
 			return false;
@@ -1613,8 +1672,9 @@ static bool all_members_applied(int leader, raft_index idx)
 	return true;
 }
 
-/* May one voter stay down? Only if every live node's configuration has at
- * least 3 voters: then a majority remains whichever view wins. */
+/* May one voter stay down? Only if in every live node's configuration the
+ * voters that are up (not ghosts) still are a majority without it: then a
+ * majority remains whichever view wins. */
 static int pick_kept_down(void)
 {
 	int cand = -1;
@@ -1623,10 +1683,14 @@ static int pick_kept_down(void)
 			return -1; /* keep it simple: every voter up */
 		if (!nodes[i].alive)
 			continue;
-		size_t v = 0;
-		for (size_t m = 0; m < raft_n_members(nodes[i].r); m++)
-			v += raft_is_voter(nodes[i].r, raft_member_name(nodes[i].r, m));
-		if (v < 3)
+		size_t v = 0, real = 0;
+		for (size_t m = 0; m < raft_n_members(nodes[i].r); m++) {
+			const char *name = raft_member_name(nodes[i].r, m);
+			bool voter = raft_is_voter(nodes[i].r, name);
+			v += voter;
+			real += voter && !is_ghost(name);
+		}
+		if (real < 1 || 2 * (real - 1) <= v)
 			return -1;
 		if (cand < 0 && raft_is_voter(nodes[i].r, nodes[i].name))
 			cand = i;
@@ -1641,8 +1705,8 @@ static int run_seed(uint64_t seed)
 	int sizes[] = {3, 5, 7};
 	target_size = opt.nodes ? opt.nodes : sizes[seed % 3];
 	n_nodes = target_size + 3;
-	if (n_nodes > MAX_NODES)
-		n_nodes = MAX_NODES;
+	if (n_nodes > MAX_NODES - N_GHOSTS)
+		n_nodes = MAX_NODES - N_GHOSTS;
 	/* A mixed cluster (some nodes treated as goraft: extensions off, one
 	 * request in flight to them) never compacts: a goraft node needs the
 	 * whole log. Pure raftd clusters take snapshots, mostly. */
@@ -1656,6 +1720,11 @@ static int run_seed(uint64_t seed)
 		nodes[i].model = i > 0 && nodes[i].goraft && !any_model && chance(0.6);
 		any_model |= nodes[i].model;
 		tot.goraft_seeds += nodes[i].model;
+	}
+	for (int g = 0; g < N_GHOSTS; g++, n_nodes++) {
+		snprintf(nodes[n_nodes].name, sizeof(nodes[n_nodes].name), "x%d", g);
+		nodes[n_nodes].ghost = true;
+		nodes[n_nodes].goraft = mixed && chance(0.5);
 	}
 	heal_links();
 	reset_fifo();
@@ -1908,12 +1977,15 @@ int main(int argc, char **argv)
 		printf("sim: %llu seeds x %d steps passed in %.1f s (%llu steps of %d ms; %llu leaders, "
 		       "%llu commits, %llu crashes, %llu snapshots taken, %llu installed, %llu reads, "
 		       "%llu transfers, %llu learners; %llu seeds with a goraft follower model, which "
-		       "accepted %llu AppendEntries)\n",
+		       "accepted %llu AppendEntries; ghosts: %llu joins taken, %llu refused, %llu "
+		       "leaves)\n",
 		       (unsigned long long)opt.count, opt.steps, secs, (unsigned long long)tot.steps,
 		       TICK_MS, (unsigned long long)tot.leaders, (unsigned long long)tot.commits,
 		       (unsigned long long)tot.crashes, (unsigned long long)tot.snapshots,
 		       (unsigned long long)tot.installs, (unsigned long long)tot.reads,
 		       (unsigned long long)tot.transfers, (unsigned long long)tot.learners,
-		       (unsigned long long)tot.goraft_seeds, (unsigned long long)tot.goraft_acks);
+		       (unsigned long long)tot.goraft_seeds, (unsigned long long)tot.goraft_acks,
+		       (unsigned long long)tot.ghost_joins, (unsigned long long)tot.ghost_refused,
+		       (unsigned long long)tot.ghost_leaves);
 	return failures ? 1 : 0;
 }
