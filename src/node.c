@@ -1965,13 +1965,13 @@ static void on_db_delete(struct httpd_request *req, void *data)
 		reply_propose_error(req, rv);
 }
 
-/* Proposes a membership change: true when the request is answered or waits
- * for its entry; false when the core cannot take it yet (-EBUSY). A raftd
- * joiner (CMD_LEARNER) joins as a learner, which the leader promotes once it
- * has caught up; while a goraft node is a member there are no learners
- * (goraft cannot apply the entry), and it joins as a voter at once. */
-static bool propose_member(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
-			   const char *url)
+/* Proposes a membership change: 0 when the request waits for its entry,
+ * or the core's refusal. A raftd joiner (CMD_LEARNER) joins as a learner,
+ * which the leader promotes once it has caught up; while a goraft node is a
+ * member there are no learners (goraft cannot apply the entry), and it
+ * joins as a voter at once. */
+static int propose_member(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
+			  const char *url)
 {
 	struct cmd c = { .type = type };
 	c.name = cmd_str_ref(name, strlen(name));
@@ -1984,8 +1984,20 @@ static bool propose_member(struct node *n, struct httpd_request *req, enum cmd_t
 		c.type = CMD_JOIN;
 		rv = propose(n, req, &c, RAFT_ENTRY_JOIN);
 	}
-	if (rv == -EBUSY)
-		return false;
+	return rv;
+}
+
+/* May a change the core refused wait and be tried again (for up to
+ * WRITE_TIMEOUT_MS)? While another one is pending, and while the members
+ * that answer could not commit without a new voter (one of them may be
+ * restarting): a goraft joiner takes a refusal as final (§7.3). */
+static bool member_may_wait(enum cmd_type type, int rv)
+{
+	return rv == -EBUSY || (rv == -ENOTCONN && type != CMD_LEAVE);
+}
+
+static void member_refused(struct httpd_request *req, enum cmd_type type, int rv)
+{
 	if (rv == -EEXIST && type != CMD_LEAVE)
 		httpd_reply(req, 200, NULL, "", 0, NULL); /* goraft: a re-join is a no-op */
 	else if (rv == -ENOTCONN && type == CMD_LEAVE)
@@ -1999,9 +2011,8 @@ static bool propose_member(struct node *n, struct httpd_request *req, enum cmd_t
 	else if (rv == -EAGAIN)
 		httpd_reply_text(req, 503, "join: a learner becomes a voter by itself once it has caught up; "
 					   "retry");
-	else if (rv < 0)
+	else
 		reply_propose_error(req, rv);
-	return true;
 }
 
 static void member_wait_add(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
@@ -2030,13 +2041,13 @@ static void member_waits_run(struct node *n)
 		if (raft_role(n->r) != RAFT_LEADER) {
 			n->member_waits = w->next;
 			not_leader(n, w->req);
-		} else if (!propose_member(n, w->req, w->type, w->name, w->url)) {
-			if (now_ms(n) - w->since_ms <= WRITE_TIMEOUT_MS)
+		} else {
+			int rv = propose_member(n, w->req, w->type, w->name, w->url);
+			if (member_may_wait(w->type, rv) && now_ms(n) - w->since_ms <= WRITE_TIMEOUT_MS)
 				return;
 			n->member_waits = w->next;
-			httpd_reply_text(w->req, 503, "a membership change is in progress; retry");
-		} else {
-			n->member_waits = w->next;
+			if (rv < 0)
+				member_refused(w->req, w->type, rv);
 		}
 		free(w);
 	}
@@ -2084,8 +2095,11 @@ static void on_join(struct httpd_request *req, void *data)
 			step(n, &ev, NULL);
 		}
 		enum cmd_type type = goraft ? CMD_JOIN : CMD_LEARNER;
-		if (n->member_waits || !propose_member(n, req, type, c.name.ptr, c.connection_string.ptr))
+		int rv = n->member_waits ? -EBUSY : propose_member(n, req, type, c.name.ptr, c.connection_string.ptr);
+		if (member_may_wait(type, rv))
 			member_wait_add(n, req, type, c.name.ptr, c.connection_string.ptr);
+		else if (rv < 0)
+			member_refused(req, type, rv);
 	}
 out:
 	cmd_free(&c);
@@ -2111,8 +2125,11 @@ static void on_leave(struct httpd_request *req, void *data)
 		/* not behind the waiting changes: a leave that undoes a pending
 		 * join (or removes a learner) is taken at once, the way out of
 		 * a join that cannot commit */
-		if (!propose_member(n, req, CMD_LEAVE, c.name.ptr, NULL))
+		int rv = propose_member(n, req, CMD_LEAVE, c.name.ptr, NULL);
+		if (member_may_wait(CMD_LEAVE, rv))
 			member_wait_add(n, req, CMD_LEAVE, c.name.ptr, NULL);
+		else if (rv < 0)
+			member_refused(req, CMD_LEAVE, rv);
 	}
 	cmd_free(&c);
 }

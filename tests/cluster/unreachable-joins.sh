@@ -4,7 +4,8 @@
 # into 6 (quorum 4): nothing committed again and /leave answered 503.
 #  1. goraft-style joins (voters at once) are taken only while the members
 #     that answer the leader form a majority with the newcomer: two of the
-#     three are taken, the third is refused with 503, writes go on, and
+#     three are taken, the third is refused with 503 (after waiting 10 s
+#     for the silent members to answer), writes go on, and
 #     `raftctl members remove` takes the two out again;
 #  2. a join that cannot commit (a voter stopped just after it was taken)
 #     is undone by `raftctl members remove` while it is pending;
