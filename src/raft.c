@@ -1955,14 +1955,32 @@ static void maybe_apply(struct raft *r)
 		set_removed(r);
 }
 
+/* A leader that took no step for longer than a heartbeat interval was not
+ * running (its process stalled, the machine was busy): it sent nothing
+ * then, and its members' answers wait unread behind this step. For
+ * check-quorum such a gap counts as their silence for one heartbeat
+ * interval at most, as etcd's logical ticks, which a stall does not
+ * multiply: else the first tick after a stall deposed a leader whose
+ * followers were all up (goraft.sh mix 3). */
+static void discount_own_stall(struct raft *r, uint64_t gap)
+{
+	if (r->role != RAFT_LEADER || gap <= r->cfg.heartbeat_ms)
+		return;
+	for (int i = 0; i < RAFT_MAX_PEERS; i++)
+		if (r->peers[i].used && r->peers[i].member)
+			r->peers[i].last_ack += gap - r->cfg.heartbeat_ms;
+}
+
 int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *out)
 {
 	int rv = 0;
 	r->n_acts = 0;
 	r->oom = false;
 	out->proposed = 0;
-	if (ev->now > r->now)
+	if (ev->now > r->now) {
+		discount_own_stall(r, ev->now - r->now);
 		r->now = ev->now;
+	}
 	switch (ev->type) {
 	case RAFT_EV_TICK:
 		on_tick(r);

@@ -375,8 +375,10 @@ struct raft_config {
 	 * goraft node (RAFT_EV_PEER_KIND): */
 	bool pre_vote;     /* campaign only after a pre-vote majority */
 	bool check_quorum; /* a leader that has not heard from a majority for
-			    * an election timeout steps down; followers that
-			    * heard from a leader that recently deny pre-votes */
+			    * an election timeout steps down (a gap between
+			    * its own steps counts for one heartbeat at most);
+			    * followers that heard from a leader that
+			    * recently deny pre-votes */
 	/* Snapshots: every snapshot_threshold applied entries (0: never), keep
 	 * snapshot_trailing entries before the snapshot for slow followers
 	 * (goraft: 200). Never while a goraft node is a member: goraft raftd

@@ -2383,6 +2383,48 @@ START_TEST(test_leave_reverts_pending_join)
 }
 END_TEST
 
+/* goraft.sh mix 3: once the last goraft member has left, check-quorum is
+ * on. A stall of the leader's own process (a busy machine) left the
+ * followers' answers unread, and the first tick after it took that for
+ * their silence: the leader stepped down with every member up, and the
+ * follower that had stalled too won the next term. Only silence while the
+ * leader ran (and so kept sending heartbeats) counts. */
+START_TEST(test_check_quorum_ignores_leaders_own_stall)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	raft_term term = raft_current_term(t.r);
+	pump(&t, ABC + 1, 2);
+	tn_peer_kind(&t, "c", true); /* a goraft member: extensions off */
+	tn_propose1(&t, RAFT_ENTRY_LEAVE, "c");
+	ck_assert_int_eq(t.rv, 0);
+	pump(&t, ABC + 1, 1);
+	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	for (int k = 0; k < 20; k++) {
+		tn_tick(&t, 20);
+		pump(&t, ABC + 1, 1);
+		ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	}
+	/* the leader's process stalls for several election timeouts; b's
+	 * answers wait in the socket behind the first tick */
+	tn_tick(&t, 800);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	pump(&t, ABC + 1, 1);
+	for (int k = 0; k < 20; k++) {
+		tn_tick(&t, 20);
+		pump(&t, ABC + 1, 1);
+		ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	}
+	ck_assert_uint_eq(raft_current_term(t.r), term);
+	/* silence while it runs still counts: b stops answering */
+	for (int k = 0; k < 20 && raft_role(t.r) == RAFT_LEADER; k++)
+		tn_tick(&t, 20);
+	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+	raft_free(t.r);
+}
+END_TEST
+
 static Suite *raft_suite(void)
 {
 	Suite *s = suite_create("raft");
@@ -2427,6 +2469,7 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_pre_vote_does_not_disturb);
 	tcase_add_test(tc, test_extensions_off_with_goraft_member);
 	tcase_add_test(tc, test_check_quorum);
+	tcase_add_test(tc, test_check_quorum_ignores_leaders_own_stall);
 	tcase_add_test(tc, test_late_real_vote_does_not_count_for_pre_vote);
 	tcase_add_test(tc, test_read_index);
 	tcase_add_test(tc, test_leadership_transfer);
