@@ -1074,6 +1074,13 @@ static void leader_maybe_commit(struct raft *r)
 
 static void on_ae_response(struct raft *r, struct peer *p, const struct raft_msg *m)
 {
+	if (m->term > r->term && p && p->goraft && !p->member) {
+		/* A goraft member removed while it kept running campaigns on
+		 * its own (docs/goraft-protocol.md §7.4): its term is not the
+		 * cluster's, and it takes nothing from us any more. */
+		p->leave_index = 0;
+		return;
+	}
 	if (m->term > r->term) {
 		become_follower(r, m->term, "");
 		reset_election_timer(r);

@@ -2425,6 +2425,42 @@ START_TEST(test_check_quorum_ignores_leaders_own_stall)
 }
 END_TEST
 
+/* goraft.sh mix 3: a goraft member removed while it keeps running times
+ * out and campaigns on its own (docs/goraft-protocol.md §7.4). A new
+ * leader that still tells it of its leave got its higher term back and
+ * stepped down, again at every term that leader won. Its term is not the
+ * cluster's: the answer ends the telling instead. */
+START_TEST(test_removed_goraft_member_term_not_followed)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	pump(&t, ABC + 1, 2);
+	tn_peer_kind(&t, "c", true);
+	raft_term term = raft_current_term(t.r);
+	tn_propose1(&t, RAFT_ENTRY_LEAVE, "c");
+	ck_assert_int_eq(t.rv, 0);
+	const struct raft_msg *m = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(m);
+	uint64_t id = m->req_id;
+	pump(&t, ABC + 1, 1);
+	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	ck_assert_ptr_nonnull(raft_departing_url(t.r, "c"));
+	struct raft_msg no = ae_resp(id, term + 7, 4, 4, false);
+	tn_recv(&t, "c", &no);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	ck_assert_uint_eq(raft_current_term(t.r), term);
+	ck_assert_ptr_null(raft_departing_url(t.r, "c"));
+	for (int k = 0; k < 20; k++) {
+		tn_tick(&t, 20);
+		ck_assert_ptr_null(sent_to(&t, "c"));
+		pump(&t, ABC + 1, 1);
+	}
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	raft_free(t.r);
+}
+END_TEST
+
 static Suite *raft_suite(void)
 {
 	Suite *s = suite_create("raft");
@@ -2458,6 +2494,7 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_bootstrap_self_join_at_term_0_then_join);
 	tcase_add_test(tc, test_membership_one_change_at_a_time);
 	tcase_add_test(tc, test_leader_tells_the_removed_member);
+	tcase_add_test(tc, test_removed_goraft_member_term_not_followed);
 	tcase_add_test(tc, test_removed_node_stops);
 	tcase_add_test(tc, test_snapshot_without_self_removes_a_member);
 	tcase_add_test(tc, test_leader_tells_a_silent_removed_member);
