@@ -278,3 +278,15 @@ write g 7
 [ "$LEADER" = 1 ] || fail "r1 still leads"
 everyone g 7
 echo "ok: g3 removed but running: r1 still leads at term $term, r2 follows it"
+
+# A stall of the whole machine: both raftd members stopped together for
+# several election timeouts. r1 must not take its own stall for r2's
+# silence (check-quorum), nor a leader follow g3's terms.
+kill -STOP "$PID_1" "$PID_2"
+sleep 1
+kill -CONT "$PID_1" "$PID_2"
+write h 8
+[ "$LEADER" = 1 ] && [ "$(rstatus 1 term)" = "$term" ] ||
+	fail "after a stall of r1 and r2: $(name "$LEADER") leads, r1 $(rstatus 1 role) term $(rstatus 1 term)"
+everyone h 8
+echo "ok: r1 and r2 stalled together for a second: r1 still leads at term $term"
