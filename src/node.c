@@ -159,6 +159,11 @@ struct node {
 	/* The WAL holds a batch for ENOSPC (wal_nospace()): writes are refused
 	 * with 503 NOSPACE until a retry gets it written. Said once. */
 	bool nospace_said;
+	/* RAFT_ACT_REFUSED lines, at most one a second per reason (a flood of
+	 * forged requests must not flood the journal) */
+	uint64_t refused_at_ms[8];
+	uint64_t refused_quiet[8];
+	bool recovering; /* as last logged */
 
 	struct npeer *peers;
 	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
@@ -755,6 +760,69 @@ static void on_role(struct node *n, const struct raft_action *a)
 
 static void take_snapshot(struct node *n, const struct raft_action *a);
 
+static const char *msg_name(enum raft_msg_type t)
+{
+	switch (t) {
+	case RAFT_MSG_AE_REQ: return "AppendEntries";
+	case RAFT_MSG_AE_RESP: return "an AppendEntries response";
+	case RAFT_MSG_RV_REQ: return "RequestVote";
+	case RAFT_MSG_RV_RESP: return "a RequestVote response";
+	case RAFT_MSG_SNAP_REQ: return "SnapshotRequest";
+	case RAFT_MSG_SNAP_RESP: return "a SnapshotRequest response";
+	case RAFT_MSG_SNAPREC_REQ: return "SnapshotRecoveryRequest";
+	case RAFT_MSG_SNAPREC_RESP: return "a SnapshotRecovery response";
+	case RAFT_MSG_TIMEOUT_NOW: return "TimeoutNow";
+	}
+	return "a message";
+}
+
+/* The core ignored a message or denied a vote: say why, rate-limited. */
+static void log_refused(struct node *n, const struct raft_action *a)
+{
+	unsigned why = (unsigned)a->refused.why;
+	if (why >= sizeof(n->refused_at_ms) / sizeof(n->refused_at_ms[0]))
+		why = 0;
+	uint64_t t = now_ms(n);
+	if (n->refused_at_ms[why] && t - n->refused_at_ms[why] < 1000) {
+		n->refused_quiet[why]++;
+		return;
+	}
+	char more[64] = "";
+	if (n->refused_quiet[why])
+		snprintf(more, sizeof(more), " (and %" PRIu64 " more like it)", n->refused_quiet[why]);
+	n->refused_at_ms[why] = t;
+	n->refused_quiet[why] = 0;
+	const char *from = a->refused.from, *what = msg_name(a->refused.msg_type);
+	raft_term term = a->refused.term, ours = raft_current_term(n->r);
+	switch (a->refused.why) {
+	case RAFT_REFUSE_TERM_MAX:
+		log_warning("ignored %s from %s: term %" PRIu64 " is above the largest term taken (%" PRIu64
+			    ")%s", what, from, term, (uint64_t)RAFT_TERM_MAX, more);
+		break;
+	case RAFT_REFUSE_TERM_AHEAD:
+		log_warning("ignored %s from %s: term %" PRIu64 " is more than 2^32 above ours (%" PRIu64 ")%s",
+			    what, from, term, ours, more);
+		break;
+	case RAFT_REFUSE_NOT_MEMBER:
+		if (a->refused.msg_type == RAFT_MSG_RV_REQ)
+			log_debug("vote request from %s, not a member: denied%s", from, more);
+		else
+			log_warning("refused %s from %s (term %" PRIu64 "): not a member of this node's "
+				    "configuration%s", what, from, term, more);
+		break;
+	case RAFT_REFUSE_LEADER_ALIVE:
+		log_info("denied a vote to %s (term %" PRIu64 ", ours %" PRIu64 "): the leader was heard "
+			 "from within the election timeout%s", from, term, ours, more);
+		break;
+	case RAFT_REFUSE_NOT_LEADER:
+		log_warning("refused %s from %s: not this node's leader%s", what, from, more);
+		break;
+	case RAFT_REFUSE_RECOVERING:
+		log_info("denied a vote to %s: this node lost its log and catches up first%s", from, more);
+		break;
+	}
+}
+
 static void execute(struct node *n, const struct raft_update *u, const struct raft_event *ev,
 		    const struct step_ctx *ctx)
 {
@@ -902,6 +970,9 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 			loop_stop(&n->loop);
 			break;
 		}
+		case RAFT_ACT_REFUSED:
+			log_refused(n, a);
+			break;
 		case RAFT_ACT_READ: {
 			for (struct read_wait *w = n->reads; w; w = w->next) {
 				if (w->id == a->read.id) {
@@ -1689,25 +1760,6 @@ static void on_raft(struct httpd_request *req, void *data)
 	if (rv < 0) {
 		log_debug("%s: %s", path, err);
 		httpd_reply_text(req, 400, ""); /* goraft: http.Error(w, "", 400) */
-		return;
-	}
-	if (rr.msg.type == RAFT_MSG_RV_REQ && raft_is_member(n->r, n->name) && !raft_is_member(n->r, rr.from)) {
-		/* A candidate outside our configuration: a member removed
-		 * while it kept running (goraft never stops one,
-		 * docs/goraft-protocol.md §7.4, §11.3), or one whose join we
-		 * have not seen yet. Denied here, without taking its term:
-		 * granting (the core checks only the log) let a removed goraft
-		 * node lead the members that had just removed it. Denying a
-		 * vote is always safe (Raft §5.2). */
-		struct raft_msg m = { .type = RAFT_MSG_RV_RESP, .req_id = id, .term = raft_current_term(n->r) };
-		m.rv_resp.pre_vote = rr.msg.rv.pre_vote;
-		uint8_t buf[64];
-		long l = rpc_encode_response(&m, buf, sizeof(buf));
-		log_debug("vote request from %s, not a member: denied", rr.from);
-		if (l < 0)
-			httpd_reply_text(req, 500, "Failed creating response.");
-		else
-			httpd_reply(req, 200, "application/octet-stream", buf, (size_t)l, NULL);
 		return;
 	}
 	if (rr.msg.type == RAFT_MSG_AE_REQ && rr.msg.ae.n_entries && wal_nospace(n->wal)) {

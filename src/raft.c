@@ -130,6 +130,7 @@ struct raft {
 	enum raft_role role;
 	char leader[RAFT_NAME_MAX];
 	bool removed;
+	bool recovering; /* lost data: no votes, no campaign (raft_restore) */
 	uint64_t election_deadline;
 	bool prevoting;            /* collecting pre-votes for term + 1 */
 	uint64_t leader_contact;   /* when we last accepted the leader's AE */
@@ -323,6 +324,17 @@ static void reset_election_timer(struct raft *r)
 	/* goraft util.go afterBetween(t, 2t): uniform in [t, 2t) */
 	unsigned t = r->cfg.election_timeout_ms;
 	r->election_deadline = r->now + t + (t ? rng_next(r) % t : 0);
+}
+
+static void refuse(struct raft *r, const char *from, const struct raft_msg *m, enum raft_refusal why)
+{
+	struct raft_action *a = emit(r, RAFT_ACT_REFUSED);
+	if (a) {
+		a->refused.from = stable_str(r, from);
+		a->refused.msg_type = m->type;
+		a->refused.term = m->term;
+		a->refused.why = why;
+	}
 }
 
 static void emit_role(struct raft *r)
@@ -762,12 +774,12 @@ static raft_index own_change(const struct raft *r, enum raft_entry_type type);
  * (Raft §6: a leader outside C_new steps down once C_new commits). */
 static bool can_campaign(const struct raft *r)
 {
-	if (r->removed || r->last == 0)
+	if (r->removed || r->recovering || r->last == 0 || r->term >= RAFT_TERM_MAX)
 		return false;
 	return self_voter(r) || own_change(r, RAFT_ENTRY_LEAVE) > r->commit;
 }
 
-static void start_election(struct raft *r)
+static void start_election(struct raft *r, bool transfer)
 {
 	r->term++;
 	r->prevoting = false;
@@ -786,6 +798,7 @@ static void start_election(struct raft *r)
 	struct raft_msg m = {.type = RAFT_MSG_RV_REQ, .term = r->term};
 	m.rv.last_index = r->last;
 	m.rv.last_term = last_term(r);
+	m.rv.transfer = transfer && extensions_on(r);
 	for (size_t i = 0; i < r->n_members; i++) {
 		if (is_self(r, r->members[i].name) || r->members[i].learner)
 			continue;
@@ -804,7 +817,7 @@ static void start_pre_vote(struct raft *r)
 		r->peers[i].prevoted = false;
 	reset_election_timer(r);
 	if (quorum(r, prevoted_for_me)) {
-		start_election(r);
+		start_election(r, false);
 		return;
 	}
 	struct raft_msg m = {.type = RAFT_MSG_RV_REQ, .term = r->term + 1};
@@ -1149,6 +1162,13 @@ static void on_ae_response(struct raft *r, struct peer *p, const struct raft_msg
 		p->probing = true;
 		if (p->goraft && p->match > prev)
 			p->match = prev;
+		/* A raftd follower's Index is its last index, or a hint never
+		 * below its matching prefix: one below matchIndex means it lost
+		 * entries it had acknowledged (a wiped or damaged WAL). Follow
+		 * it down, or every request would start past its log end.
+		 * Lowering matchIndex only delays commits. */
+		if (!p->goraft && m->ae_resp.index < p->match)
+			p->match = m->ae_resp.index;
 		if (p->match > prev)
 			prev = p->match;
 		p->next = prev + 1;
@@ -1253,6 +1273,27 @@ static bool entries_valid(const struct raft *r, const struct raft_msg *req)
 	return true;
 }
 
+static bool leader_recent(const struct raft *r);
+
+/* Is an AppendEntries from `from` acceptable (docs/goraft-protocol.md
+ * §11.18)? Without peer authentication a sender's name proves nothing, but
+ * one outside our configuration is refused while we hear from a leader:
+ * a stranger cannot take over a healthy cluster. Accepted: any sender
+ * while we know no configuration (a joiner's first entries come from a
+ * leader it does not know yet); a member; the leader we already follow in
+ * this term; and, once no leader has been heard from for an election
+ * timeout, anyone, for a leader may have joined in entries our log lacks
+ * (a lagging follower whose configuration is old), and refusing it then
+ * would leave us behind for good. */
+static bool ae_sender_ok(const struct raft *r, const char *from, const struct raft_msg *req)
+{
+	if (r->n_members == 0 || member_pos(r, from) >= 0)
+		return true;
+	if (req->term == r->term && r->leader[0] && strcmp(from, r->leader) == 0)
+		return true;
+	return !leader_recent(r);
+}
+
 /* goraft server.go processAppendEntriesRequest, with Raft §5.3's truncation
  * (only on a real conflict), docs/goraft-protocol.md §11.4. */
 static void on_ae_request(struct raft *r, struct peer *p, const char *from,
@@ -1260,6 +1301,11 @@ static void on_ae_request(struct raft *r, struct peer *p, const char *from,
 {
 	if (req->term < r->term) {
 		reply_ae(r, p, req, false, 0, r->last); /* §5.2.1: no timer reset */
+		return;
+	}
+	if (!ae_sender_ok(r, from, req)) {
+		refuse(r, from, req, RAFT_REFUSE_NOT_MEMBER);
+		reply_ae(r, p, req, false, 0, r->last);
 		return;
 	}
 	if (req->term == r->term && r->role == RAFT_LEADER) {
@@ -1382,9 +1428,18 @@ static void on_snap_request(struct raft *r, struct peer *p, const char *from,
 			    const struct raft_msg *req)
 {
 	struct raft_msg m = {.type = RAFT_MSG_SNAP_RESP, .req_id = req->req_id, .term = r->term};
+	/* Only from the leader of our term, as AppendEntries (the message has
+	 * no term: the leader we accepted AppendEntries from this term). One
+	 * we do not know yet is told "no": it then sends AppendEntries, which
+	 * make it our leader, and asks again. */
+	if (!r->leader[0] || strcmp(from, r->leader) != 0) {
+		refuse(r, from, req, RAFT_REFUSE_NOT_LEADER);
+		send_msg(r, p, &m, 0);
+		return;
+	}
 	m.snap_resp.success = r->role == RAFT_FOLLOWER &&
 			      !holds_entry(r, req->snap.last_index, req->snap.last_term);
-	if (m.snap_resp.success && strcmp(from, r->leader) == 0)
+	if (m.snap_resp.success)
 		reset_election_timer(r); /* the leader is busy with us */
 	send_msg(r, p, &m, 0);
 }
@@ -1404,8 +1459,13 @@ static void on_snaprec_request(struct raft *r, struct peer *p, const char *from,
 		send_msg(r, p, &m, 0);
 		return;
 	}
-	if (strcmp(from, r->leader) == 0)
-		reset_election_timer(r);
+	/* a snapshot replaces the state: only from our leader (see above) */
+	if (!r->leader[0] || strcmp(from, r->leader) != 0) {
+		refuse(r, from, req, RAFT_REFUSE_NOT_LEADER);
+		send_msg(r, p, &m, 0);
+		return;
+	}
+	reset_election_timer(r);
 	m.snaprec_resp.success = true;
 	if (holds_entry(r, idx, req->snaprec.last_term)) {
 		if (idx > r->commit)
@@ -1464,25 +1524,67 @@ static void on_snaprec_request(struct raft *r, struct peer *p, const char *from,
 	send_msg(r, p, &m, idx);
 }
 
+static bool acked_recently(const struct raft *r, const char *name);
+
+/* Thesis §4.2.3: has this node heard from a current leader within the
+ * minimum election timeout? A leader counts as hearing from itself while a
+ * majority answers it. */
+static bool leader_recent(const struct raft *r)
+{
+	if (r->role == RAFT_LEADER)
+		return quorum(r, acked_recently);
+	return r->leader[0] && r->now - r->leader_contact < r->cfg.election_timeout_ms;
+}
+
+/* May a vote request from a candidate bypass leader_recent()? Only one the
+ * leader itself started by TimeoutNow (thesis §3.10). The leader knows whom
+ * it told; a follower cannot check the candidate's word (the marker travels
+ * on a raftd-only path, docs/goraft-protocol.md §11.18) and bounds it: one
+ * term above its own, as the candidate's campaign is. */
+static bool transfer_vote(const struct raft *r, const char *from, const struct raft_msg *req)
+{
+	if (!req->rv.transfer || req->rv.pre_vote || !extensions_on(r))
+		return false;
+	if (r->role == RAFT_LEADER)
+		return r->transfer_sent && strcmp(r->transfer_to, from) == 0;
+	return req->term == r->term + 1;
+}
+
 /* goraft server.go processRequestVoteRequest, with Raft §5.4.1's
- * up-to-date rule (docs/goraft-protocol.md §11.2). */
+ * up-to-date rule (docs/goraft-protocol.md §11.2), and three denials that
+ * leave our term alone (Raft §5.2: denying a vote is always safe): a
+ * candidate outside our configuration (§11.3: a removed node that keeps
+ * running, or one whose join we have not seen yet), any candidate while we
+ * hear from a leader (thesis §4.2.3, §11.18), and any while we recover
+ * lost data (we may lack entries we acknowledged). */
 static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 			  const struct raft_msg *req)
 {
-	struct raft_msg m = {.type = RAFT_MSG_RV_RESP, .req_id = req->req_id};
+	struct raft_msg m = {.type = RAFT_MSG_RV_RESP, .req_id = req->req_id, .term = r->term};
+	m.rv_resp.pre_vote = req->rv.pre_vote;
 	bool grant = false;
+	enum raft_refusal why = 0;
+	if (member_pos(r, r->name) >= 0 && member_pos(r, from) < 0)
+		why = RAFT_REFUSE_NOT_MEMBER;
+	else if (r->recovering)
+		why = RAFT_REFUSE_RECOVERING;
+	else if (req->term >= r->term && leader_recent(r) && !transfer_vote(r, from, req))
+		why = RAFT_REFUSE_LEADER_ALIVE;
+	if (why) {
+		/* a denied pre-vote is routine while a leader leads */
+		if (!req->rv.pre_vote || why != RAFT_REFUSE_LEADER_ALIVE)
+			refuse(r, from, req, why);
+		send_msg(r, p, &m, 0);
+		return;
+	}
 	if (req->rv.pre_vote) {
-		/* Changes nothing here. Denied while we follow a leader we heard
-		 * from within an election timeout (check-quorum's lease). */
+		/* Changes nothing here. */
 		raft_term lt = last_term(r);
 		bool up_to_date = req->rv.last_term > lt ||
 				  (req->rv.last_term == lt && req->rv.last_index >= r->last);
-		bool leader_alive = r->role == RAFT_LEADER ||
-				    (r->leader[0] && r->now - r->leader_contact < r->cfg.election_timeout_ms);
-		grant = req->term > r->term && up_to_date && !leader_alive;
+		grant = req->term > r->term && up_to_date;
 		m.term = grant ? req->term : r->term;
 		m.rv_resp.granted = grant;
-		m.rv_resp.pre_vote = true;
 		send_msg(r, p, &m, 0);
 		return;
 	}
@@ -1522,7 +1624,7 @@ static void on_rv_response(struct raft *r, struct peer *p, const struct raft_msg
 			return;
 		p->prevoted = true;
 		if (quorum(r, prevoted_for_me))
-			start_election(r);
+			start_election(r, false);
 		return;
 	}
 	if (m->term > r->term) {
@@ -1568,7 +1670,7 @@ static void on_tick(struct raft *r)
 	if (can_campaign(r) && r->cfg.pre_vote && extensions_on(r))
 		start_pre_vote(r);
 	else if (can_campaign(r))
-		start_election(r);
+		start_election(r, false);
 	else
 		reset_election_timer(r); /* goraft followerLoop: not promotable */
 }
@@ -1763,6 +1865,8 @@ static int on_bootstrap(struct raft *r, const struct raft_event *ev)
 	 * leader at its current term (0 for a new node) with no election. */
 	if (r->last != 0 || r->n_changes != 0 || r->role != RAFT_FOLLOWER)
 		return -EINVAL;
+	if (r->recovering)
+		return -EPERM; /* lost data: a new cluster only if told (daemon) */
 	struct raft_entry join = {.type = RAFT_ENTRY_JOIN, .name = r->name, .url = ev->bootstrap.url};
 	int rv = log_append(r, &join, 1, true, r->term, RAFT_SRC_CORE, 0);
 	if (rv)
@@ -1776,8 +1880,18 @@ static void on_recv(struct raft *r, const struct raft_event *ev)
 	const char *from = ev->recv.from ? ev->recv.from : "";
 	if (!from[0] || is_self(r, from))
 		return;
-	struct peer *p = peer_get(r, from);
 	const struct raft_msg *m = &ev->recv.msg;
+	/* Never take a term that cannot be incremented, nor one absurdly far
+	 * ahead (raft.h): the message is ignored, whoever sent it. */
+	if (m->term > RAFT_TERM_MAX) {
+		refuse(r, from, m, RAFT_REFUSE_TERM_MAX);
+		return;
+	}
+	if (m->term > r->term && m->term - r->term > RAFT_TERM_AHEAD) {
+		refuse(r, from, m, RAFT_REFUSE_TERM_AHEAD);
+		return;
+	}
+	struct peer *p = peer_get(r, from);
 	switch (m->type) {
 	case RAFT_MSG_AE_REQ:
 		on_ae_request(r, p, from, m);
@@ -1807,7 +1921,7 @@ static void on_recv(struct raft *r, const struct raft_event *ev)
 		/* from our leader, at our term: campaign now, no pre-vote */
 		if (m->term == r->term && r->role == RAFT_FOLLOWER && strcmp(from, r->leader) == 0 &&
 		    can_campaign(r))
-			start_election(r);
+			start_election(r, true);
 		break;
 	}
 }
@@ -1978,6 +2092,17 @@ static void discount_own_stall(struct raft *r, uint64_t gap)
 			r->peers[i].last_ack += gap - r->cfg.heartbeat_ms;
 }
 
+/* A recovering node has caught up once it durably holds a committed entry
+ * of its leader's term: that leader had every entry committed before its
+ * term (Leader Completeness), and so now do we. */
+static void maybe_recovered(struct raft *r)
+{
+	if (!r->recovering || r->role != RAFT_FOLLOWER || !r->leader[0] || r->commit == 0)
+		return;
+	if (term_at(r, r->commit) == r->term && r->durable >= r->commit)
+		r->recovering = false;
+}
+
 int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *out)
 {
 	int rv = 0;
@@ -2044,6 +2169,7 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 	flush_held(r);
 	maybe_apply(r);
 	maybe_snapshot(r);
+	maybe_recovered(r);
 	out->actions = r->acts;
 	out->n_actions = r->n_acts;
 	if (r->oom && rv == 0)
@@ -2084,6 +2210,7 @@ int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint6
 	r->now = now;
 	r->role = RAFT_FOLLOWER;
 	if (rs) {
+		r->recovering = rs->recovering;
 		r->term = rs->term;
 		copy_name(r->vote, rs->vote, sizeof(r->vote));
 		if (rs->snap_index > 0) {
@@ -2155,6 +2282,7 @@ raft_index raft_durable_index(const struct raft *r) { return r->durable; }
 raft_index raft_log_start(const struct raft *r) { return r->start; }
 raft_index raft_snapshot_index(const struct raft *r) { return r->snap_index; }
 bool raft_removed(const struct raft *r) { return r->removed; }
+bool raft_recovering(const struct raft *r) { return r->recovering; }
 size_t raft_n_members(const struct raft *r) { return r->n_members; }
 
 const char *raft_member_name(const struct raft *r, size_t i)

@@ -49,6 +49,8 @@
  *    snapshots, see the action structs below. Snapshot creation is
  *    asynchronous: the core keeps running until RAFT_EV_SNAPSHOT_TAKEN.
  *  - RAFT_ACT_READ: a ReadIndex read is confirmed (or failed).
+ *  - RAFT_ACT_REFUSED: a message was ignored or a vote denied for a reason
+ *    the operator should see (informational: log it, rate-limited).
  *
  * Strings in actions (to, vote) point into core storage and stay valid until
  * the next raft_step() on the same core. The action array too.
@@ -110,6 +112,18 @@ typedef uint64_t raft_term;
 #define RAFT_URL_MAX 256    /* "http://host:port" */
 #define RAFT_MAX_PEERS 32   /* distinct names a core can know */
 #define RAFT_MAX_INFLIGHT 32
+
+/* Terms a core accepts from a message (docs/goraft-protocol.md §11.18).
+ * Never above RAFT_TERM_MAX: a term must always be incrementable (a term
+ * of 2^64-1 made the next election wrap to 0 and ended the cluster), and
+ * one that fits a signed 64-bit integer prints the same everywhere (JSON
+ * libraries, goraft's int64 tools). Never more than RAFT_TERM_AHEAD above
+ * our own: each term costs at least one election timeout somewhere, so
+ * 2^32 terms are decades of continuous elections, which no real peer is
+ * ahead by, while a forger who gets a term adopted needs 2^31 adoptions to
+ * reach the ceiling. */
+#define RAFT_TERM_MAX ((raft_term)INT64_MAX)
+#define RAFT_TERM_AHEAD ((raft_term)1 << 32)
 
 enum raft_entry_type {
 	RAFT_ENTRY_NOP = 1, /* raft:nop (no Command field) */
@@ -179,6 +193,11 @@ struct raft_msg {
 			 * "would you vote for me at `term`?" and changes no
 			 * state. Send it on a raftd-only path, never to goraft. */
 			bool pre_vote;
+			/* raftd-only: the candidate campaigns because the leader
+			 * told it to (TimeoutNow, thesis §3.10), so voters that
+			 * still hear from that leader may grant it (§4.2.3).
+			 * Sent on a raftd-only path, never to goraft. */
+			bool transfer;
 		} rv;
 		struct {
 			bool granted;
@@ -272,6 +291,17 @@ enum raft_action_type {
 	RAFT_ACT_COMPACT,
 	RAFT_ACT_INSTALL,
 	RAFT_ACT_READ,
+	RAFT_ACT_REFUSED,
+};
+
+/* Why a message was ignored (RAFT_ACT_REFUSED; for the daemon's log). */
+enum raft_refusal {
+	RAFT_REFUSE_TERM_MAX = 1,  /* term above RAFT_TERM_MAX */
+	RAFT_REFUSE_TERM_AHEAD,    /* term more than RAFT_TERM_AHEAD above ours */
+	RAFT_REFUSE_NOT_MEMBER,    /* AppendEntries or vote request from a non-member */
+	RAFT_REFUSE_LEADER_ALIVE,  /* vote request while a leader is heard from */
+	RAFT_REFUSE_NOT_LEADER,    /* snapshot from a node that is not our leader */
+	RAFT_REFUSE_RECOVERING,    /* vote request while this node recovers lost data */
 };
 
 enum raft_src { RAFT_SRC_EVENT = 1, RAFT_SRC_CORE };
@@ -343,6 +373,14 @@ struct raft_action {
 			uint64_t id;
 			raft_index index;
 		} read;
+		/* A message was ignored or denied for a reason worth logging:
+		 * the term-related ones point at a broken or hostile peer. */
+		struct {
+			const char *from;
+			enum raft_msg_type msg_type;
+			raft_term term; /* the message's */
+			enum raft_refusal why;
+		} refused;
 	};
 };
 
@@ -408,6 +446,11 @@ struct raft_restore {
 	size_t n_entries;
 	const struct raft_entry *entries; /* index/term/type/size/name/url */
 	raft_index commit;                /* a known lower bound, or 0 */
+	/* This node lost data it may have acknowledged (a name but no log):
+	 * it neither votes nor campaigns until it has caught up from a
+	 * leader, i.e. holds an entry of the leader's term that is committed
+	 * (so everything committed before that term is in its log). */
+	bool recovering;
 };
 
 struct raft;
@@ -449,6 +492,7 @@ raft_index raft_durable_index(const struct raft *r);
 raft_index raft_log_start(const struct raft *r);      /* entries are (start, last] */
 raft_index raft_snapshot_index(const struct raft *r); /* latest snapshot, 0: none */
 bool raft_removed(const struct raft *r);
+bool raft_recovering(const struct raft *r);
 /* Term of entry i (i in start..last); returns false when absent. */
 bool raft_entry_term(const struct raft *r, raft_index i, raft_term *ret_term);
 /* Metadata of entry i; name/url valid until the next raft_step(). */

@@ -14,6 +14,7 @@
 #define PATH_SNAPREC "/raft/snapshotRecovery"
 #define PATH_PREVOTE "/raftd/preVote"
 #define PATH_TIMEOUT_NOW "/raftd/timeoutNow"
+#define PATH_TRANSFER_VOTE "/raftd/transferVote"
 
 void rpc_decoder_free(struct rpc_decoder *d)
 {
@@ -209,7 +210,10 @@ int rpc_decode_request(struct rpc_decoder *d, const char *path, const uint8_t *b
 		rv = decode_rv(d, body, len, RAFT_MSG_RV_REQ, false, ret, err, err_len);
 	else if (!strcmp(path, PATH_PREVOTE))
 		rv = decode_rv(d, body, len, RAFT_MSG_RV_REQ, true, ret, err, err_len);
-	else if (!strcmp(path, PATH_TIMEOUT_NOW))
+	else if (!strcmp(path, PATH_TRANSFER_VOTE)) {
+		rv = decode_rv(d, body, len, RAFT_MSG_RV_REQ, false, ret, err, err_len);
+		ret->msg.rv.transfer = true;
+	} else if (!strcmp(path, PATH_TIMEOUT_NOW))
 		rv = decode_rv(d, body, len, RAFT_MSG_TIMEOUT_NOW, false, ret, err, err_len);
 	else if (!strcmp(path, PATH_SNAP))
 		rv = decode_snap(d, body, len, ret, err, err_len);
@@ -282,7 +286,7 @@ const char *rpc_path(const struct raft_msg *msg)
 {
 	switch (msg->type) {
 	case RAFT_MSG_AE_REQ: return PATH_AE;
-	case RAFT_MSG_RV_REQ: return msg->rv.pre_vote ? PATH_PREVOTE : PATH_RV;
+	case RAFT_MSG_RV_REQ: return msg->rv.pre_vote ? PATH_PREVOTE : msg->rv.transfer ? PATH_TRANSFER_VOTE : PATH_RV;
 	case RAFT_MSG_SNAP_REQ: return PATH_SNAP;
 	case RAFT_MSG_SNAPREC_REQ: return PATH_SNAPREC;
 	case RAFT_MSG_TIMEOUT_NOW: return PATH_TIMEOUT_NOW;

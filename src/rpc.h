@@ -46,7 +46,7 @@ void rpc_decoder_free(struct rpc_decoder *d);
 
 /* Decodes the body of a request to `path`: goraft's /raft/appendEntries,
  * /raft/requestVote, /raft/snapshot, /raft/snapshotRecovery, or a raftd-only
- * path (/raftd/preVote, /raftd/timeoutNow; RequestVoteRequest bodies).
+ * path (/raftd/preVote, /raftd/timeoutNow, /raftd/transferVote; RequestVoteRequest bodies).
  * Returns 0, -ENOENT for an unknown path, or -EBADMSG with the reason in err
  * (the daemon answers 400, as goraft does). req_id is the daemon's number
  * for the HTTP exchange; the core echoes it in the response. */

@@ -122,7 +122,7 @@ echo "ok: /join and /leave refuse bad JSON, names, URLs and bodies (400, 413); a
 
 # /raft/* and /raftd/*: goraft's 400 with body "\n" for what does not decode
 for p in /raft/appendEntries /raft/requestVote /raft/snapshot /raft/snapshotRecovery \
-	/raftd/preVote /raftd/timeoutNow; do
+	/raftd/preVote /raftd/timeoutNow /raftd/transferVote; do
 	req 400 -XPOST "$(u 2 "$p")" --data-binary 'Term: 1'
 	[ "$(od -An -c "$T/out" | tr -d ' ')" = '\n' ] || fail "$p: body is not goraft's \"\\n\""
 	printf '\010\377' > "$T/trunc"

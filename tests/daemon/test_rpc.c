@@ -253,6 +253,17 @@ START_TEST(test_raftd_only_paths)
 			 0);
 	ck_assert_int_eq(req.msg.type, RAFT_MSG_TIMEOUT_NOW);
 	ck_assert_uint_eq(req.msg.term, 4);
+
+	/* the vote request of a transfer target: a goraft body, its own path */
+	struct raft_msg tv = { .type = RAFT_MSG_RV_REQ, .term = 5 };
+	tv.rv.transfer = true;
+	ck_assert_str_eq(rpc_path(&tv), "/raftd/transferVote");
+	n = rpc_encode_request(&tv, "cand", (struct wire_bytes){ 0 }, buf, sizeof(buf));
+	ck_assert_int_eq(rpc_decode_request(&dec, "/raftd/transferVote", buf, (size_t)n, 1, &req, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(req.msg.type, RAFT_MSG_RV_REQ);
+	ck_assert(req.msg.rv.transfer && !req.msg.rv.pre_vote);
+	ck_assert_uint_eq(req.msg.term, 5);
 }
 END_TEST
 

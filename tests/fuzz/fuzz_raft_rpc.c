@@ -49,7 +49,7 @@
 #define SELF "7c55909"
 static const char *const members[] = { SELF, "6edf0e8", "6ab076d", "6b99058" };
 static const char *const paths[] = { "/raft/appendEntries", "/raft/requestVote", "/raft/snapshot",
-				     "/raft/snapshotRecovery", "/raftd/preVote", "/raftd/timeoutNow",
+				     "/raft/snapshotRecovery", "/raftd/preVote", "/raftd/timeoutNow", "/raftd/transferVote",
 				     "/raft/nope" };
 
 #define MAX_OUT 32
@@ -271,7 +271,7 @@ static void op_request(struct h *h, unsigned op)
 	size_t len = body(h, &b);
 	struct rpc_request rr;
 	char err[256];
-	int rv = rpc_decode_request(&h->dec, paths[(op / 8) % 7], b, len, ++h->next_req_id, &rr, err, sizeof(err));
+	int rv = rpc_decode_request(&h->dec, paths[(op / 8) % 8], b, len, ++h->next_req_id, &rr, err, sizeof(err));
 	if (rv < 0) {
 		CHECK(rv == -ENOENT || rv == -EBADMSG);
 		CHECK(rv == -ENOENT || err[0]);

@@ -387,9 +387,11 @@ static void assert_ae_resp(const struct raft_msg *m, const struct wire_ae_resp *
 START_TEST(test_vectors_crafted_sequence)
 {
 	static const raft_term t0[4] = {0, 0, 0, 0};
-	static const char *const members[] = {"6b99058", "f0110w3"};
+	/* the crafted candidate and leader "zz" is a member: raftd denies
+	 * votes to non-members (docs/goraft-protocol.md §11.3) */
+	static const char *const members[] = {"6b99058", "f0110w3", "zz"};
 	struct tn t;
-	tn_init(&t, "f0110w3", 0, members, 2, t0, 4, 4);
+	tn_init(&t, "f0110w3", 0, members, 3, t0, 4, 4);
 
 	struct raft_msg m = answer_ae(&t, "crafted-ae-gap");
 	struct wire_ae_resp want = load_ae_resp("crafted-ae-gap");
@@ -402,6 +404,9 @@ START_TEST(test_vectors_crafted_sequence)
 
 	/* vote granted at a higher term: the term and vote are persisted
 	 * first, and the reply waits for PERSISTED */
+	/* (after an election timeout without the leader: a voter that still
+	 * hears from its leader ignores a vote request, thesis §4.2.3) */
+	t.now += 300;
 	char cand[RAFT_NAME_MAX];
 	struct raft_msg q = load_rv("crafted-rv-grant-higher", cand);
 	tn_recv(&t, cand, &q);
@@ -1547,6 +1552,8 @@ START_TEST(test_snapshot_without_self_removes_a_member)
 	/* c's join (3) in its log but not committed: a snapshot from before
 	 * the join is installed */
 	tn_init(&t, "c", 0, ABC, 3, tt, 3, 2);
+	hb = ae(0, 3, 0, 2, NULL, 0);
+	tn_recv(&t, "a", &hb);
 	tn_recv(&t, "a", &rec);
 	ck_assert(!raft_removed(t.r));
 	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_REMOVED), 0);

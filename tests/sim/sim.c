@@ -762,6 +762,11 @@ static void handle_update(int id, const struct raft_update *u, const struct raft
 				   a->role.leader, mem);
 			}
 			break;
+		case RAFT_ACT_REFUSED:
+			tr("%s refused %s from %s at term %llu (reason %d)", nd->name,
+			   msg_type_str(a->refused.msg_type), a->refused.from,
+			   (unsigned long long)a->refused.term, (int)a->refused.why);
+			break;
 		case RAFT_ACT_REMOVED:
 			tr("%s removed: shutting down", nd->name);
 			nd->removed = true;
