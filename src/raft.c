@@ -1564,7 +1564,14 @@ static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 	m.rv_resp.pre_vote = req->rv.pre_vote;
 	bool grant = false;
 	enum raft_refusal why = 0;
-	if (member_pos(r, r->name) >= 0 && member_pos(r, from) < 0)
+	raft_term lt = last_term(r);
+	bool up_to_date = req->rv.last_term > lt ||
+			  (req->rv.last_term == lt && req->rv.last_index >= r->last);
+	/* A candidate with a longer log may have joined in entries we lack
+	 * (the simulator found a cluster that could elect no one: the only
+	 * candidate able to win was unknown to a lagging voter it needed). */
+	bool newer = up_to_date && (req->rv.last_term > lt || req->rv.last_index > r->last);
+	if (member_pos(r, r->name) >= 0 && member_pos(r, from) < 0 && !newer)
 		why = RAFT_REFUSE_NOT_MEMBER;
 	else if (r->recovering)
 		why = RAFT_REFUSE_RECOVERING;
@@ -1579,9 +1586,6 @@ static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 	}
 	if (req->rv.pre_vote) {
 		/* Changes nothing here. */
-		raft_term lt = last_term(r);
-		bool up_to_date = req->rv.last_term > lt ||
-				  (req->rv.last_term == lt && req->rv.last_index >= r->last);
 		grant = req->term > r->term && up_to_date;
 		m.term = grant ? req->term : r->term;
 		m.rv_resp.granted = grant;
@@ -1592,9 +1596,6 @@ static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 		become_follower(r, req->term, "");
 	}
 	if (req->term == r->term && (r->vote[0] == '\0' || strcmp(r->vote, from) == 0)) {
-		raft_term lt = last_term(r);
-		bool up_to_date = req->rv.last_term > lt ||
-				  (req->rv.last_term == lt && req->rv.last_index >= r->last);
 		if (r->cfg.fault == RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK)
 			up_to_date = true;
 		if (up_to_date && r->role == RAFT_FOLLOWER) {

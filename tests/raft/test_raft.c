@@ -2432,6 +2432,61 @@ START_TEST(test_check_quorum_ignores_leaders_own_stall)
 }
 END_TEST
 
+/* ---- messages not to be trusted (issue 16) ---------------------------- */
+
+static bool refused(const struct tn *t, enum raft_refusal why)
+{
+	for (size_t k = 0; k < t->u.n_actions; k++)
+		if (t->u.actions[k].type == RAFT_ACT_REFUSED && t->u.actions[k].refused.why == why)
+			return true;
+	return false;
+}
+
+/* A RequestVote at term 2^64-1 moved every node to it; the next election
+ * wrapped the term to 0 and no leader was ever elected again. */
+START_TEST(test_terms_never_wrap)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	tn_init(&t, "b", 1, ABC, 3, tt, 3, 0);
+	struct raft_msg q = rv(UINT64_MAX, 3, 1);
+	tn_recv(&t, "a", &q);
+	ck_assert_uint_eq(raft_current_term(t.r), 1);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+	ck_assert(refused(&t, RAFT_REFUSE_TERM_MAX));
+	/* far ahead, but incrementable: refused all the same */
+	q = rv(1 + RAFT_TERM_AHEAD + 1, 3, 1);
+	tn_recv(&t, "a", &q);
+	ck_assert_uint_eq(raft_current_term(t.r), 1);
+	ck_assert(refused(&t, RAFT_REFUSE_TERM_AHEAD));
+	/* any message: an AppendEntries, a response */
+	struct raft_msg m = ae(RAFT_TERM_MAX + 1, 3, 1, 3, NULL, 0);
+	tn_recv(&t, "a", &m);
+	ck_assert_uint_eq(raft_current_term(t.r), 1);
+	ck_assert_str_eq(raft_leader(t.r), "");
+	m = ae_resp(1, UINT64_MAX, 3, 3, false);
+	tn_recv(&t, "c", &m);
+	ck_assert_uint_eq(raft_current_term(t.r), 1);
+	/* a real election afterwards: term 2, granted */
+	q = rv(2, 3, 1);
+	tn_recv(&t, "a", &q);
+	tn_persisted(&t, persist_seq(&t));
+	ck_assert(sent_to(&t, "a")->rv_resp.granted);
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	raft_free(t.r);
+
+	/* a node already at the ceiling (restored so) never campaigns:
+	 * its next term would not fit */
+	tn_init(&t, "a", RAFT_TERM_MAX, ABC, 3, tt, 3, 0);
+	tn_tick(&t, 1000);
+	tn_tick(&t, 1000);
+	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+	ck_assert_uint_eq(raft_current_term(t.r), RAFT_TERM_MAX);
+	raft_free(t.r);
+}
+END_TEST
+
 /* goraft.sh mix 3: a goraft member removed while it keeps running times
  * out and campaigns on its own (docs/goraft-protocol.md §7.4). A new
  * leader that still tells it of its leave got its higher term back and
@@ -2464,6 +2519,300 @@ START_TEST(test_removed_goraft_member_term_not_followed)
 		pump(&t, ABC + 1, 1);
 	}
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	raft_free(t.r);
+}
+END_TEST
+
+/* Thesis §4.2.3: one RequestVote with a member's name and a higher term made
+ * a healthy leader step down. */
+START_TEST(test_vote_request_ignored_while_leader_heard)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	tn_init(&t, "b", 1, ABC, 3, tt, 3, 0);
+	struct raft_msg hb = ae(1, 3, 1, 0, NULL, 0);
+	tn_recv(&t, "a", &hb);
+	tn_tick(&t, 20);
+	struct raft_msg q = rv(1000, 3, 1); /* c, up to date, far ahead */
+	tn_recv(&t, "c", &q);
+	ck_assert_uint_eq(raft_current_term(t.r), 1);
+	ck_assert_str_eq(raft_leader(t.r), "a");
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
+	const struct raft_msg *r = sent_to(&t, "c");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(!r->rv_resp.granted);
+	ck_assert_uint_eq(r->term, 1);
+	ck_assert(refused(&t, RAFT_REFUSE_LEADER_ALIVE));
+	/* liveness: the leader silent for an election timeout, a candidate
+	 * gets the vote */
+	tn_tick(&t, 150);
+	q = rv(2, 3, 1);
+	tn_recv(&t, "c", &q);
+	tn_persisted(&t, persist_seq(&t));
+	ck_assert(sent_to(&t, "c")->rv_resp.granted);
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	/* a non-member (a removed node that keeps campaigning) is denied
+	 * without moving the term, even with no leader around */
+	tn_tick(&t, 1000);
+	q = rv(9, 3, 1);
+	tn_recv(&t, "zz", &q);
+	ck_assert_uint_eq(raft_current_term(t.r), 2);
+	ck_assert(!sent_to(&t, "zz")->rv_resp.granted);
+	ck_assert(refused(&t, RAFT_REFUSE_NOT_MEMBER));
+	raft_free(t.r);
+
+	/* the leader itself, answered by a majority: stays, same term */
+	make_leader3(&t, tt, 3, false);
+	raft_term term = raft_current_term(t.r);
+	q = rv(term + 1000, 4, term);
+	tn_recv(&t, "c", &q);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	ck_assert_uint_eq(raft_current_term(t.r), term);
+	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+	raft_free(t.r);
+}
+END_TEST
+
+/* The transfer target's vote request (it got TimeoutNow) still wins votes
+ * from followers that heard from the leader a moment ago, and the leader's. */
+START_TEST(test_transfer_vote_passes_stickiness)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	uint64_t id = sent_to(&t, "b")->req_id;
+	tn_durable(&t, log_seq(&t));
+	struct raft_event tr = {.type = RAFT_EV_TRANSFER};
+	tr.transfer.to = "b";
+	tn_step(&t, &tr);
+	raft_term term = raft_current_term(t.r);
+	struct raft_msg ok = ae_resp(id, term, 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_int_eq(sent_to(&t, "b")->type, RAFT_MSG_TIMEOUT_NOW);
+	/* a marked request from someone it did not tell: denied */
+	struct raft_msg q = rv(term + 1, 4, term);
+	q.rv.transfer = true;
+	tn_recv(&t, "c", &q);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+	/* from its target: granted */
+	tn_recv(&t, "b", &q);
+	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
+	tn_persisted(&t, persist_seq(&t));
+	ck_assert(sent_to(&t, "b")->rv_resp.granted);
+	raft_free(t.r);
+
+	/* the target marks its request; a follower that hears from the
+	 * leader grants it at the next term only */
+	struct tn f;
+	tn_init(&f, "b", 1, ABC, 3, tt, 3, 0);
+	struct raft_msg hb = ae(1, 3, 1, 0, NULL, 0);
+	tn_recv(&f, "a", &hb);
+	struct raft_msg tn = {.type = RAFT_MSG_TIMEOUT_NOW, .term = 1};
+	tn_recv(&f, "a", &tn);
+	tn_persisted(&f, persist_seq(&f));
+	const struct raft_msg *m = sent_to(&f, "c");
+	ck_assert_ptr_nonnull(m);
+	ck_assert(m->rv.transfer);
+	raft_free(f.r);
+	tn_init(&f, "c", 1, ABC, 3, tt, 3, 0);
+	tn_recv(&f, "a", &hb);
+	q = rv(3, 3, 1);
+	q.rv.transfer = true;
+	tn_recv(&f, "b", &q); /* two terms ahead: not a transfer's */
+	ck_assert_uint_eq(raft_current_term(f.r), 1);
+	q.term = 2;
+	tn_recv(&f, "b", &q);
+	tn_persisted(&f, persist_seq(&f));
+	ck_assert(sent_to(&f, "b")->rv_resp.granted);
+	ck_assert_uint_eq(raft_current_term(f.r), 2);
+	raft_free(f.r);
+}
+END_TEST
+
+/* A SnapshotRecoveryRequest from a node that was not the leader was
+ * installed (on_snaprec_request never checked the sender). */
+START_TEST(test_snapshot_only_from_the_leader)
+{
+	static const raft_term tt[4] = {0, 0, 0, 1};
+	static const struct raft_member_info peers[] = {
+		{.name = "a", .url = "http://h:1"},
+		{.name = "b", .url = "http://h:2"},
+		{.name = "c", .url = "http://h:3"}};
+	struct raft_msg q = {.type = RAFT_MSG_SNAP_REQ, .req_id = 3};
+	q.snap.last_index = 50;
+	q.snap.last_term = 2;
+	struct raft_msg rec = {.type = RAFT_MSG_SNAPREC_REQ, .req_id = 4};
+	rec.snaprec.last_index = 50;
+	rec.snaprec.last_term = 2;
+	rec.snaprec.n_peers = 3;
+	rec.snaprec.peers = peers;
+	struct tn t;
+	tn_init(&t, "b", 1, ABC, 3, tt, 4, 2);
+	/* no leader known yet: refused, nothing installed */
+	tn_recv(&t, "a", &q);
+	ck_assert(!sent_to(&t, "a")->snap_resp.success);
+	tn_recv(&t, "a", &rec);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 0);
+	ck_assert(!sent_to(&t, "a")->snaprec_resp.success);
+	ck_assert(refused(&t, RAFT_REFUSE_NOT_LEADER));
+	/* a leads at term 2: c's snapshot is refused, a's installed */
+	struct raft_msg hb = ae(2, 4, 1, 2, NULL, 0);
+	tn_recv(&t, "a", &hb);
+	tn_persisted(&t, persist_seq(&t));
+	tn_recv(&t, "c", &q);
+	ck_assert(!sent_to(&t, "c")->snap_resp.success);
+	tn_recv(&t, "c", &rec);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 0);
+	ck_assert(!sent_to(&t, "c")->snaprec_resp.success);
+	ck_assert_uint_eq(raft_last_index(t.r), 4);
+	ck_assert_uint_eq(raft_commit_index(t.r), 2);
+	tn_recv(&t, "a", &q);
+	ck_assert(sent_to(&t, "a")->snap_resp.success);
+	tn_recv(&t, "a", &rec);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 1);
+	raft_free(t.r);
+}
+END_TEST
+
+/* A forged AppendEntries with a higher term and an invented leader name
+ * committed its entries on every node. */
+START_TEST(test_append_from_non_member_refused)
+{
+	static const raft_term tt[4] = {0, 0, 0, 1};
+	struct tn t;
+	tn_init(&t, "b", 1, ABC, 3, tt, 4, 2);
+	struct raft_msg hb = ae(1, 4, 1, 2, NULL, 0);
+	tn_recv(&t, "a", &hb);
+	tn_tick(&t, 20);
+	struct raft_entry e = {.index = 5, .term = 7, .type = RAFT_ENTRY_COMMAND, .size = 10};
+	struct raft_msg m = ae(7, 4, 1, 5, &e, 1);
+	tn_recv(&t, "evil", &m);
+	ck_assert_uint_eq(raft_current_term(t.r), 1);
+	ck_assert_str_eq(raft_leader(t.r), "a");
+	ck_assert_uint_eq(raft_last_index(t.r), 4);
+	ck_assert_uint_eq(raft_commit_index(t.r), 2);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_APPEND), 0);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_APPLY), 0);
+	ck_assert(refused(&t, RAFT_REFUSE_NOT_MEMBER));
+	ck_assert_ptr_nonnull(sent_to(&t, "evil"));
+	ck_assert(!sent_to(&t, "evil")->ae_resp.success);
+	/* liveness: once the leader has been silent for an election timeout,
+	 * a leader our configuration lacks (it joined in entries we have not
+	 * got yet) is followed */
+	tn_tick(&t, 150);
+	struct raft_entry j = {.index = 5, .term = 3, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "d",
+			       .url = "http://h:4"};
+	m = ae(3, 4, 1, 5, &j, 1);
+	tn_recv(&t, "d", &m);
+	uint64_t ls = log_seq(&t);
+	tn_persisted(&t, persist_seq(&t));
+	tn_durable(&t, ls);
+	ck_assert(sent_to(&t, "d")->ae_resp.success);
+	ck_assert_str_eq(raft_leader(t.r), "d");
+	ck_assert(raft_is_member(t.r, "d"));
+	raft_free(t.r);
+
+	/* a node without a configuration (a joiner) takes its first
+	 * entries from anyone */
+	tn_init(&t, "d", 0, NULL, 0, NULL, 0, 0);
+	m = ae(3, 4, 1, 5, &j, 1);
+	m.ae.prev_index = 0;
+	m.ae.prev_term = 0;
+	j.index = 1;
+	tn_recv(&t, "a", &m);
+	ls = log_seq(&t);
+	tn_persisted(&t, persist_seq(&t));
+	tn_durable(&t, ls);
+	ck_assert(sent_to(&t, "a")->ae_resp.success);
+	raft_free(t.r);
+
+	/* a leader is not deposed by a forged request at its own term */
+	make_leader3(&t, tt, 4, false);
+	raft_term term = raft_current_term(t.r);
+	m = ae(term, 5, term, 5, NULL, 0);
+	tn_recv(&t, "evil", &m);
+	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
+	ck_assert_uint_eq(raft_current_term(t.r), term);
+	raft_free(t.r);
+}
+END_TEST
+
+/* The leader kept a raftd follower's larger matchIndex: one that lost its
+ * log tail (a wiped WAL, the name kept) was sent heartbeats past its log
+ * end forever. */
+START_TEST(test_leader_follows_a_follower_log_end_down)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	raft_term term = raft_current_term(t.r);
+	const struct raft_msg *q = sent_to(&t, "b");
+	ck_assert_uint_eq(q->ae.prev_index + q->ae.n_entries, 4);
+	struct raft_msg ok = ae_resp(q->req_id, term, 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	tn_durable(&t, log_seq(&t));
+	tn_tick(&t, 60);
+	q = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(q->ae.prev_index, 4); /* b has all */
+	/* b restarted with an empty log: it answers with Index 0 */
+	struct raft_msg lost = ae_resp(q->req_id, term, 0, 0, false);
+	tn_recv(&t, "b", &lost);
+	q = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(q->ae.prev_index, 0);
+	ck_assert_uint_eq(q->ae.n_entries, 4);
+	raft_free(t.r);
+}
+END_TEST
+
+/* A node that lost its log (a name but no WAL) neither votes nor
+ * campaigns nor bootstraps until it has caught up from a leader. */
+START_TEST(test_recovering_node_does_not_vote)
+{
+	struct raft_config cfg = test_config("b");
+	struct raft_restore rs = {.recovering = true};
+	struct tn t;
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &t.r), 0);
+	/* it may have voted in this term before it lost its disk */
+	struct raft_msg q = rv(3, 4, 2);
+	tn_recv(&t, "c", &q);
+	const struct raft_msg *vr = sent_to(&t, "c");
+	if (!vr) { /* (a grant would wait for its persist) */
+		tn_persisted(&t, persist_seq(&t));
+		vr = sent_to(&t, "c");
+	}
+	ck_assert_ptr_nonnull(vr);
+	ck_assert(!vr->rv_resp.granted);
+	ck_assert(raft_recovering(t.r));
+	struct raft_event bs = {.type = RAFT_EV_BOOTSTRAP};
+	bs.bootstrap.url = "http://h:2";
+	tn_step(&t, &bs);
+	ck_assert_int_eq(t.rv, -EPERM);
+	ck_assert_uint_eq(raft_last_index(t.r), 0);
+	/* the leader of term 3 sends the log, commit covering its own nop */
+	struct raft_entry e[4] = {
+		{.index = 1, .term = 0, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "a", .url = "http://h:1"},
+		{.index = 2, .term = 0, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "b", .url = "http://h:2"},
+		{.index = 3, .term = 0, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "c", .url = "http://h:3"},
+		{.index = 4, .term = 3, .type = RAFT_ENTRY_NOP, .size = 50}};
+	struct raft_msg m = ae(3, 0, 0, 3, e, 4);
+	tn_recv(&t, "a", &m);
+	uint64_t ls = log_seq(&t);
+	tn_persisted(&t, persist_seq(&t));
+	tn_durable(&t, ls);
+	ck_assert(raft_recovering(t.r)); /* commit 3: not an entry of term 3 */
+	m = ae(3, 4, 3, 4, NULL, 0);
+	tn_recv(&t, "a", &m);
+	ck_assert(!raft_recovering(t.r));
+	/* caught up: votes again (the leader silent for a while) */
+	tn_tick(&t, 1000);
+	q = rv(4, 4, 3);
+	tn_recv(&t, "c", &q);
+	tn_persisted(&t, persist_seq(&t));
+	ck_assert(sent_to(&t, "c")->rv_resp.granted);
 	raft_free(t.r);
 }
 END_TEST
@@ -2518,6 +2867,15 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_read_index);
 	tcase_add_test(tc, test_leadership_transfer);
 	tcase_add_test(tc, test_learner_catches_up_then_is_promoted);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hostile");
+	tcase_add_test(tc, test_terms_never_wrap);
+	tcase_add_test(tc, test_vote_request_ignored_while_leader_heard);
+	tcase_add_test(tc, test_transfer_vote_passes_stickiness);
+	tcase_add_test(tc, test_snapshot_only_from_the_leader);
+	tcase_add_test(tc, test_append_from_non_member_refused);
+	tcase_add_test(tc, test_leader_follows_a_follower_log_end_down);
+	tcase_add_test(tc, test_recovering_node_does_not_vote);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("snapshots");
 	tcase_add_test(tc, test_snapshot_taken_compacts_and_feeds_a_slow_follower);

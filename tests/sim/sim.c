@@ -24,7 +24,8 @@
  * new proposal commits and is applied on every member within a bound.
  *
  * Usage: sim [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]
- *            [--fault commit|vote|read] [--expect-violation] [--trace] [-v]
+ *            [--fault commit|vote|read] [--expect-violation] [--hostile] [--trace] [-v]
+ * --hostile: forged vote requests in every seed (else in a third of them).
  * A failing seed prints itself, the command that replays it, and the tail of
  * its trace (re-run deterministically with tracing on).
  */
@@ -52,6 +53,7 @@ struct opts {
 	int steps;
 	enum raft_fault fault;
 	bool expect_violation;
+	bool hostile; /* every seed hostile (else a third of them) */
 	bool trace;
 	bool verbose;
 	const char *argv0;
@@ -359,6 +361,7 @@ static raft_index snapshot_threshold;
 static bool mixed_cluster;
 static unsigned max_delay;
 static bool quiet;
+static bool hostile; /* forged vote requests arrive from outside */
 
 /* leaders per term */
 struct term_leader {
@@ -397,7 +400,7 @@ static uint64_t next_read_id;
 /* totals over the run, for the summary line */
 static struct {
 	uint64_t seeds, steps, leaders, commits, crashes, snapshots, installs, reads, transfers,
-		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves;
+		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves, forged;
 } tot;
 
 static int node_by_name(const char *name)
@@ -1608,8 +1611,37 @@ static void heal_links(void)
 			link_up[a][b] = true;
 }
 
+/* A hostile client who knows the members' names (public in /status) sends
+ * a node a RequestVote in one of them, or in a name outside the
+ * configuration (a removed member that keeps campaigning): at a term that
+ * cannot be incremented, or far ahead, claiming a log newer than anyone's.
+ * Safety and the final liveness check must hold all the same. Never to a
+ * goraft model: a goraft node takes any term (docs/goraft-protocol.md §6.5). */
+static void forge_vote(void)
+{
+	int to = (int)rnd_below((uint64_t)n_nodes), as = (int)rnd_below((uint64_t)n_nodes);
+	if (to == as || !nodes[to].alive || nodes[to].model)
+		return;
+	struct raft *r = nodes[to].r;
+	raft_term term = chance(0.5) ? UINT64_MAX : raft_current_term(r) + 1 + rnd_below(2000);
+	struct raft_event ev = {.type = RAFT_EV_RECV};
+	ev.recv.from = nodes[as].name;
+	ev.recv.msg.type = RAFT_MSG_RV_REQ;
+	ev.recv.msg.req_id = 1u << 30;
+	ev.recv.msg.term = term;
+	ev.recv.msg.rv.last_index = raft_last_index(r) + 1000;
+	ev.recv.msg.rv.last_term = term;
+	ev.recv.msg.rv.transfer = chance(0.2);
+	tot.forged++;
+	tr("FORGED %s <- %s RV term %llu%s", nodes[to].name, nodes[as].name,
+	   (unsigned long long)term, ev.recv.msg.rv.transfer ? " (transfer)" : "");
+	step_node(to, &ev, NULL);
+}
+
 static void chaos(void)
 {
+	if (hostile && chance(0.02))
+		forge_vote();
 	/* partitions: a random split, or one-way cuts */
 	if (chance(0.004)) {
 		int side[MAX_NODES];
@@ -1737,6 +1769,7 @@ static int run_seed(uint64_t seed)
 	p_dup = (double)rnd_below(10) / 100.0;
 	max_delay = 2 + (unsigned)rnd_below(40);
 	snapshot_threshold = mixed || chance(0.25) ? 0 : 10 + rnd_below(150);
+	hostile = opt.hostile || chance(0.3);
 	quiet = false;
 	now_ms = 0;
 	tr("seed %llu: %d members, drop %.2f dup %.2f delay <%u ms, snapshot every %llu",
@@ -1872,7 +1905,7 @@ static int run_seed(uint64_t seed)
 static void usage(void)
 {
 	fprintf(stderr, "usage: %s [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]\n"
-			"          [--fault commit|vote|read] [--expect-violation] [--trace] [-v]\n",
+			"          [--fault commit|vote|read] [--expect-violation] [--hostile] [--trace] [-v]\n",
 		opt.argv0);
 	exit(2);
 }
@@ -1880,12 +1913,14 @@ static void usage(void)
 static void print_replay(uint64_t seed)
 {
 	printf("FAIL seed %llu: %s\n", (unsigned long long)seed, violation);
-	printf("replay: %s --seed %llu%s%s --steps %d --trace\n", opt.argv0, (unsigned long long)seed,
+	printf("replay: %s --seed %llu%s%s%s --steps %d --trace\n", opt.argv0, (unsigned long long)seed,
+	       opt.hostile ? " --hostile" : "",
 	       opt.nodes ? (opt.nodes == 3 ? " --nodes 3" : opt.nodes == 5 ? " --nodes 5" : " --nodes 7") : "",
 	       opt.fault == RAFT_FAULT_COMMIT_WITHOUT_MAJORITY ? " --fault commit"
 	       : opt.fault == RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK ? " --fault vote"
 	       : opt.fault == RAFT_FAULT_READ_WITHOUT_QUORUM    ? " --fault read" : "",
 	       opt.steps);
+
 }
 
 int main(int argc, char **argv)
@@ -1925,6 +1960,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--expect-violation")) {
 			opt.expect_violation = true;
+		} else if (!strcmp(a, "--hostile")) {
+			opt.hostile = true;
 		} else if (!strcmp(a, "--trace")) {
 			opt.trace = true;
 		} else if (!strcmp(a, "-v")) {
@@ -1981,16 +2018,16 @@ int main(int argc, char **argv)
 	if (failures == 0 && !opt.trace)
 		printf("sim: %llu seeds x %d steps passed in %.1f s (%llu steps of %d ms; %llu leaders, "
 		       "%llu commits, %llu crashes, %llu snapshots taken, %llu installed, %llu reads, "
-		       "%llu transfers, %llu learners; %llu seeds with a goraft follower model, which "
-		       "accepted %llu AppendEntries; ghosts: %llu joins taken, %llu refused, %llu "
-		       "leaves)\n",
+		       "%llu transfers, %llu learners, %llu forged vote requests; %llu seeds with a goraft "
+		       "follower model, which accepted %llu AppendEntries; ghosts: %llu joins taken, %llu "
+		       "refused, %llu leaves)\n",
 		       (unsigned long long)opt.count, opt.steps, secs, (unsigned long long)tot.steps,
 		       TICK_MS, (unsigned long long)tot.leaders, (unsigned long long)tot.commits,
 		       (unsigned long long)tot.crashes, (unsigned long long)tot.snapshots,
 		       (unsigned long long)tot.installs, (unsigned long long)tot.reads,
 		       (unsigned long long)tot.transfers, (unsigned long long)tot.learners,
-		       (unsigned long long)tot.goraft_seeds, (unsigned long long)tot.goraft_acks,
-		       (unsigned long long)tot.ghost_joins, (unsigned long long)tot.ghost_refused,
-		       (unsigned long long)tot.ghost_leaves);
+		       (unsigned long long)tot.forged, (unsigned long long)tot.goraft_seeds,
+		       (unsigned long long)tot.goraft_acks, (unsigned long long)tot.ghost_joins,
+		       (unsigned long long)tot.ghost_refused, (unsigned long long)tot.ghost_leaves);
 	return failures ? 1 : 0;
 }
