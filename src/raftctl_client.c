@@ -2,6 +2,7 @@
 #include "src/raftctl_client.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,11 @@ const char *rc_str(json_t *o, const char *key)
 long long rc_int(json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
+}
+
+uint64_t rc_u64(json_t *o, const char *key)
+{
+	return (uint64_t)json_integer_value(json_object_get(o, key));
 }
 
 int rc_emit(json_t *j)
@@ -171,8 +177,8 @@ int rc_find_leader(struct rc_node *ret, char *err, size_t err_len)
 					     "%s: a goraft node, which does not tell who leads (give a raftd member too)",
 					     n.conn.url.base);
 			else if (!url)
-				raftctl_setf(why, sizeof(why), "%s: %s, knows no leader (term %lld)", n.conn.url.base,
-					     rc_str(n.status, "role"), rc_int(n.status, "term"));
+				raftctl_setf(why, sizeof(why), "%s: %s, knows no leader (term %" PRIu64 ")", n.conn.url.base,
+					     rc_str(n.status, "role"), rc_u64(n.status, "term"));
 			if (!url)
 				add_reason(err, err_len, why);
 			rc_node_free(&n);

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "src/raftctl_http.h"
@@ -58,6 +59,8 @@ int rc_leader_call(const struct rc_request *req, int tries, struct rc_response *
 /* Status fields, with defaults when absent. */
 const char *rc_str(json_t *o, const char *key);
 long long rc_int(json_t *o, const char *key);
+/* An unsigned field (a term): printed with PRIu64, never as a negative. */
+uint64_t rc_u64(json_t *o, const char *key);
 
 /* Prints j as indented JSON and a newline; 0 or 1 (write error, or j
  * NULL). rc_emit() does the same and drops the caller's reference. */

@@ -8,6 +8,7 @@
  * member cannot be a target (it does not speak TimeoutNow).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,8 @@ static int show(void)
 		rv = rc_emit(json_pack("{s:s, s:s, s:I}", "name", rc_str(l.status, "name"), "url", rc_str(l.status, "url"),
 				       "term", (json_int_t)rc_int(l.status, "term")));
 	else
-		rv = printf("%s %s term %lld\n", rc_str(l.status, "name"), rc_str(l.status, "url"),
-			    rc_int(l.status, "term")) < 0 || fflush(stdout);
+		rv = printf("%s %s term %" PRIu64 "\n", rc_str(l.status, "name"), rc_str(l.status, "url"),
+			    rc_u64(l.status, "term")) < 0 || fflush(stdout);
 	rc_node_free(&l);
 	return rv ? 1 : 0;
 }
@@ -111,7 +112,7 @@ static int transfer(int argc, char **argv)
 		return raftctl_fail("leader", "%s", err);
 	char old[128];
 	snprintf(old, sizeof(old), "%s", rc_str(l.status, "name"));
-	long long old_term = rc_int(l.status, "term");
+	uint64_t old_term = rc_u64(l.status, "term");
 	char *to = argc - optind == 1 ? strdup(argv[optind]) : pick_target(&l, err, sizeof(err));
 	if (!to) {
 		rc_node_free(&l);
@@ -119,7 +120,7 @@ static int transfer(int argc, char **argv)
 	}
 	if (!strcmp(to, old)) {
 		rc_node_free(&l);
-		int rv = raftctl_fail("leader", "transfer: %s already leads (term %lld)", to, old_term);
+		int rv = raftctl_fail("leader", "transfer: %s already leads (term %" PRIu64 ")", to, old_term);
 		free(to);
 		return rv;
 	}
@@ -151,7 +152,7 @@ static int transfer(int argc, char **argv)
 					rv = rc_emit(json_pack("{s:s, s:s, s:s, s:I}", "from", old, "to", now, "asked", to,
 							       "term", (json_int_t)rc_int(n.status, "term")));
 				else
-					rv = printf("leader %s -> %s (term %lld)%s\n", old, now, rc_int(n.status, "term"),
+					rv = printf("leader %s -> %s (term %" PRIu64 ")%s\n", old, now, rc_u64(n.status, "term"),
 						    strcmp(now, to) ? " (not the member asked for)" : "") < 0;
 				rc_node_free(&n);
 				free(to);

@@ -123,7 +123,7 @@ static int print_entry(sd_journal *j)
 		if (!o)
 			return 1;
 		if (term[0])
-			json_object_set_new(o, "term", json_integer(strtoll(term, NULL, 10)));
+			json_object_set_new(o, "term", json_integer((json_int_t)strtoull(term, NULL, 10)));
 		if (role[0])
 			json_object_set_new(o, "role", json_string(role));
 		if (leader[0])

@@ -9,6 +9,7 @@
  * With NODE (a member name or a URL): that node's own /status in detail.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static int one_node(const char *which)
 	printf("name:           %s\n", rc_str(s, "name"));
 	printf("url:            %s\n", rc_str(s, "url"));
 	printf("role:           %s\n", rc_str(s, "role"));
-	printf("term:           %lld\n", rc_int(s, "term"));
+	printf("term:           %" PRIu64 "\n", rc_u64(s, "term"));
 	printf("leader:         %s\n", rc_str(s, "leader")[0] ? rc_str(s, "leader") : "(none)");
 	printf("commit index:   %lld\n", rc_int(s, "commit_index"));
 	printf("applied index:  %lld\n", rc_int(s, "applied_index"));
@@ -133,9 +134,9 @@ static int cluster(void)
 		json_decref(out);
 	} else {
 		if (lname && commit >= 0)
-			printf("leader %s, term %lld, commit index %lld\n", lname, rc_int(leader.status, "term"), commit);
+			printf("leader %s, term %" PRIu64 ", commit index %lld\n", lname, rc_u64(leader.status, "term"), commit);
 		else if (lname)
-			printf("leader %s (goraft), term %lld\n", lname, rc_int(leader.status, "term"));
+			printf("leader %s (goraft), term %" PRIu64 "\n", lname, rc_u64(leader.status, "term"));
 		else
 			printf("%s\n", err);
 		size_t wn = 6, wu = 3;
@@ -162,8 +163,8 @@ static int cluster(void)
 			char lag[32] = "-";
 			if (commit >= 0)
 				snprintf(lag, sizeof(lag), "%lld", commit - rc_int(s, "applied_index"));
-			printf("%-*s  %-*s  %-11s  %6lld  %8lld  %8lld  %6s\n", (int)wn, rows[i].name, (int)wu,
-			       rows[i].url, rc_str(s, "role"), rc_int(s, "term"), rc_int(s, "commit_index"),
+			printf("%-*s  %-*s  %-11s  %6" PRIu64 "  %8lld  %8lld  %6s\n", (int)wn, rows[i].name, (int)wu,
+			       rows[i].url, rc_str(s, "role"), rc_u64(s, "term"), rc_int(s, "commit_index"),
 			       rc_int(s, "applied_index"), lag);
 		}
 		rv = fflush(stdout) ? 1 : 0;
