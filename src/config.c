@@ -97,6 +97,8 @@ static const struct option_def options[] = {
 	  "a disk write pending longer makes the node unhealthy (default 10000)" },
 	{ "forward-writes", OPT_BOOL, F(forward_writes), 0, 0, NULL,
 	  "followers forward client writes to the leader instead of answering 400" },
+	{ "force-new-cluster", OPT_BOOL, F(force_new_cluster), 0, 0, NULL,
+	  "start a new cluster even though DATA_DIR has a name but no log (its data was lost)" },
 };
 
 static void set_defaults(struct config *cfg)

@@ -57,6 +57,7 @@ struct config {
 	uint64_t max_body_memory;      /* request bodies being read, in total; 0: max_raft_body + 256M */
 	uint32_t wal_stall_ms;         /* a write or fdatasync pending longer: unhealthy */
 	bool forward_writes;           /* a follower forwards client writes to the leader */
+	bool force_new_cluster;        /* a data directory that lost its log may start a new cluster */
 
 	/* The command line, kept for config_reload(). */
 	int argc;

@@ -164,6 +164,7 @@ struct node {
 	uint64_t refused_at_ms[8];
 	uint64_t refused_quiet[8];
 	bool recovering; /* as last logged */
+	bool had_name;   /* DATA_DIR/name existed before this start */
 
 	struct npeer *peers;
 	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
@@ -1077,6 +1078,11 @@ static int step_propose(struct node *n, struct raft_event *ev, const struct step
 	}
 	execute(n, &u, ev, ctx);
 	report_deferred(n);
+	if (n->recovering && !raft_recovering(n->r)) {
+		n->recovering = false;
+		log_msg(LOG_NOTICE, NULL, NULL, "caught up from the leader %s to index %" PRIu64 ": votes again", raft_leader(n->r),
+			   raft_commit_index(n->r));
+	}
 	if (rv == 0 && w && !u.proposed)
 		rv = -EPERM;
 	return rv;
@@ -2225,8 +2231,10 @@ static void on_status(struct httpd_request *req, void *data)
 			      (json_int_t)wal_first_index(n->wal), "last_index", (json_int_t)wal_last_index(n->wal),
 			      "durable_index", (json_int_t)wal_durable_index(n->wal), "direct_io",
 			      wal_direct_io(n->wal));
-	if (j)
+	if (j) {
 		json_object_set_new(j, "leader", json_string(raft_leader(n->r)));
+		json_object_set_new(j, "recovering", json_boolean(raft_recovering(n->r)));
+	}
 	if (j && wal_nospace(n->wal))
 		json_object_set_new(j, "alarm", json_string("NOSPACE"));
 	reply_json(req, j);
@@ -2955,6 +2963,16 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	}
 	rs.entries = ents;
 	rs.n_entries = cnt;
+	/* A data directory that has been a node (its name file, or a term
+	 * or vote on disk) but holds no log and no snapshot lost its data:
+	 * it may have acknowledged entries and voted, so it neither votes
+	 * nor starts a cluster until it has caught up from a leader
+	 * (Alagappan et al., FAST'18), unless told it may. */
+	if (cnt == 0 && !snap->last_index && (n->had_name || rec->term > 0 || rec->voted_for[0]) &&
+	    !n->cfg.force_new_cluster) {
+		rs.recovering = true;
+		n->recovering = true;
+	}
 	rv = raft_new(&rc, &rs, now_ms(n), &n->r);
 	if (rv < 0)
 		snprintf(err, err_len, "cannot start the Raft core: %s", strerror(-rv));
@@ -3026,6 +3044,12 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	n->snap_pidfd = -1;
 	n->snap_state_fd = -1;
 	n->last_role = RAFT_FOLLOWER;
+	{
+		char np[4200];
+		struct stat st;
+		snprintf(np, sizeof(np), "%s/name", cfg->data_dir);
+		n->had_name = stat(np, &st) == 0;
+	}
 	n->name = config_node_name(cfg, err, err_len);
 	if (!n->name) {
 		free(n);
@@ -3195,6 +3219,10 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 			share_peer_addrs(n);
 			log_info("joining the cluster through %s as %s (%s)", cfg->join, n->name, n->url);
 			join_try(n);
+		} else if (raft_recovering(n->r)) {
+			log_warning("%s has a name but no log: its data was lost. Not starting a new cluster; waiting "
+				    "for the leader to send the log (start with --force-new-cluster to start a new "
+				    "one-node cluster from nothing)", cfg->data_dir);
 		} else {
 			log_info("Initializing new cluster: %s at %s", n->name, n->url);
 			struct raft_event ev = { .type = RAFT_EV_BOOTSTRAP, .bootstrap.url = n->url };

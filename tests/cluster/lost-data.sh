@@ -1,0 +1,70 @@
+#!/bin/sh
+# A node whose data was lost but whose name file remains (wal/ wiped, or a
+# new disk under the same name) must neither start a new cluster nor vote
+# until it has caught up from the leader; the leader must follow its log
+# end down and send it everything again (issue 16, item 11).
+. "$(dirname "$0")/lib.sh"
+
+start_three
+put_range 1 50
+lp=$(wait_leader) || fail "no leader"
+f=3
+[ "$lp" = "$(port 3)" ] && f=2
+node_kill $f
+rm -rf "$T/n$f/wal" "$T/n$f/snap"
+[ -f "$T/n$f/name" ] || fail "node $f keeps its name file"
+node_start $f
+# it started no cluster of its own (a one-node cluster leads as soon as
+# it starts, before it answers /status)
+grep -q "has a name but no log" "$T/n$f.log" || fail "node $f says its data was lost"
+grep -q "Initializing new cluster" "$T/n$f.log" && fail "node $f started a new cluster"
+[ "$(status_field "$(port $f)" role)" != leader ] || fail "node $f leads a cluster of its own"
+# the leader sends it the log again: it serves the data
+wait_value "$(port $f)" k50 v50 || fail "node $f catches up (k50: '$(get "$(port $f)" k50)')"
+wait_value "$(port $f)" k1 v1 || fail "node $f has k1"
+for _ in $(seq 100); do
+	[ "$(status_field "$(port $f)" recovering)" = False ] && break
+	sleep 0.05
+done
+[ "$(status_field "$(port $f)" recovering)" = False ] || fail "node $f left recovery"
+grep -q "votes again" "$T/n$f.log" || fail "node $f logs that it caught up"
+put_leader after 1 || fail "a write after the recovery"
+wait_value "$(port $f)" after 1 || fail "node $f follows new writes"
+echo "ok: a follower that lost its wal/ (name kept) catches up from the leader and serves the data"
+
+# the same with -join on the command line (how it first started): no
+# bootstrap either way; the leader, which had its old matchIndex, must
+# lower it to the empty log's end and resend everything
+node_kill $f
+rm -rf "$T/n$f/wal" "$T/n$f/snap"
+lp=$(wait_leader) || fail "no leader"
+node_start $f -join "127.0.0.1:$lp"
+wait_value "$(port $f)" after 1 || fail "node $f catches up again (after: '$(get "$(port $f)" after)')"
+wait_value "$(port $f)" k1 v1 || fail "node $f has k1 again"
+echo "ok: the same with -join: the leader follows its log end down"
+
+# a single node whose log was lost does not start a new cluster on its own
+# role_is PORT ROLE: polls /status until the node has that role (10 s)
+role_is() {
+	for _ in $(seq 200); do
+		[ "$(status_field "$1" role)" = "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+node_start 5
+role_is "$(port 5)" leader || fail "node 5 leads its own cluster"
+[ "$(put "$(port 5)" solo 1)" = 200 ] || fail "write to node 5"
+node_kill 5
+rm -rf "$T/n5/wal" "$T/n5/snap"
+node_start 5
+[ "$(status_field "$(port 5)" role)" = follower ] || fail "node 5 bootstrapped a new cluster from nothing"
+[ "$(status_field "$(port 5)" recovering)" = True ] || fail "node 5 is recovering"
+[ "$(status_field "$(port 5)" last_index)" = 0 ] || fail "node 5 wrote no log"
+grep -q "force-new-cluster" "$T/n5.log" || fail "node 5 names --force-new-cluster"
+node_kill 5
+echo "ok: a single node with a name and no log refuses to start a new cluster"
+node_start 5 --force-new-cluster
+role_is "$(port 5)" leader || fail "node 5 starts a new cluster with --force-new-cluster"
+[ "$(put "$(port 5)" solo 2)" = 200 ] || fail "write to the new cluster"
+echo "ok: --force-new-cluster starts a new one-node cluster"
