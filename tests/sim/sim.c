@@ -400,8 +400,12 @@ static uint64_t next_read_id;
 /* totals over the run, for the summary line */
 static struct {
 	uint64_t seeds, steps, leaders, commits, crashes, snapshots, installs, reads, transfers,
-		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves, forged;
+		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves, forged, transfers_done;
 } tot;
+
+/* the latest transfer asked for: its target, the leader's term then */
+static int transfer_to = -1;
+static raft_term transfer_term;
 
 static int node_by_name(const char *name)
 {
@@ -1331,8 +1335,11 @@ static void issue_transfer(int leader)
 	struct raft_update u;
 	int rv = raft_step(nd->r, &ev, &u);
 	tr("%s transfers leadership to %s: %d", nd->name, to, rv);
-	if (rv == 0)
+	if (rv == 0) {
 		tot.transfers++;
+		transfer_to = node_by_name(to);
+		transfer_term = raft_current_term(nd->r);
+	}
 	handle_update(leader, &u, &ev, NULL);
 }
 
@@ -1435,6 +1442,10 @@ static void ghost_step(int leader)
 
 static void note_leader(int id, raft_term term)
 {
+	if (id == transfer_to && term > transfer_term) {
+		tot.transfers_done++; /* elected after its TimeoutNow, or anyhow */
+		transfer_to = -1;
+	}
 	for (size_t k = 0; k < n_leaders; k++) {
 		if (leaders[k].term == term) {
 			if (leaders[k].node != id)
@@ -1560,6 +1571,7 @@ static void check_invariants(void)
 
 static void reset_world(void)
 {
+	transfer_to = -1;
 	for (int i = 0; i < MAX_NODES; i++) {
 		struct node *nd = &nodes[i];
 		if (nd->r)
@@ -2018,16 +2030,17 @@ int main(int argc, char **argv)
 	if (failures == 0 && !opt.trace)
 		printf("sim: %llu seeds x %d steps passed in %.1f s (%llu steps of %d ms; %llu leaders, "
 		       "%llu commits, %llu crashes, %llu snapshots taken, %llu installed, %llu reads, "
-		       "%llu transfers, %llu learners, %llu forged vote requests; %llu seeds with a goraft "
-		       "follower model, which accepted %llu AppendEntries; ghosts: %llu joins taken, %llu "
-		       "refused, %llu leaves)\n",
+		       "%llu transfers (%llu won by their target), %llu learners, %llu forged vote requests; "
+		       "%llu seeds with a goraft follower model, which accepted %llu AppendEntries; ghosts: "
+		       "%llu joins taken, %llu refused, %llu leaves)\n",
 		       (unsigned long long)opt.count, opt.steps, secs, (unsigned long long)tot.steps,
 		       TICK_MS, (unsigned long long)tot.leaders, (unsigned long long)tot.commits,
 		       (unsigned long long)tot.crashes, (unsigned long long)tot.snapshots,
 		       (unsigned long long)tot.installs, (unsigned long long)tot.reads,
-		       (unsigned long long)tot.transfers, (unsigned long long)tot.learners,
-		       (unsigned long long)tot.forged, (unsigned long long)tot.goraft_seeds,
-		       (unsigned long long)tot.goraft_acks, (unsigned long long)tot.ghost_joins,
-		       (unsigned long long)tot.ghost_refused, (unsigned long long)tot.ghost_leaves);
+		       (unsigned long long)tot.transfers, (unsigned long long)tot.transfers_done,
+		       (unsigned long long)tot.learners, (unsigned long long)tot.forged,
+		       (unsigned long long)tot.goraft_seeds, (unsigned long long)tot.goraft_acks,
+		       (unsigned long long)tot.ghost_joins, (unsigned long long)tot.ghost_refused,
+		       (unsigned long long)tot.ghost_leaves);
 	return failures ? 1 : 0;
 }
