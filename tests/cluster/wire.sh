@@ -6,8 +6,9 @@
 W=${GORAFT_WIRE_DIR:-$(dirname "$0")/../../../shared/goraft-wire}
 [ -f "$W/index.json" ] || { echo "no goraft capture at $W: skipped"; exit 77; }
 
-# A follower that never campaigns during the test, with an empty log.
-node_start 1 -join 127.0.0.1:9 --election-timeout-ms 600000
+# A follower that never campaigns during the test (the captured joins do
+# not make it a voter), with an empty log.
+node_start 1 -join 127.0.0.1:9 --election-timeout-ms 200
 
 # post NAME PATH: the captured request body; status in $code, body in $T/out
 post() {
@@ -45,6 +46,11 @@ curl -s -o /dev/null --data-binary "@$T/hb.req" "http://127.0.0.1:$(port 1)/raft
 # The state the crafted cases were sent to: 4 entries of term 0, commit 4.
 same_as crafted-ae-gap /raft/appendEntries ae-resp
 same_as crafted-ae-past-end /raft/appendEntries ae-resp
+# raftd ignores a vote request within an election timeout (200 ms) of its
+# leader's last AppendEntries (thesis §4.2.3, docs/goraft-protocol.md
+# §11.18), where goraft grants it: let that much time pass first (a sleep
+# is a lower bound on the time passed, not a race)
+sleep 0.5
 same_as crafted-rv-grant-higher /raft/requestVote rv-resp
 same_as crafted-rv-deny-stale /raft/requestVote rv-resp
 same_as crafted-ae-lower-term /raft/appendEntries ae-resp
