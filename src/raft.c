@@ -1526,6 +1526,17 @@ static void on_snaprec_request(struct raft *r, struct peer *p, const char *from,
 
 static bool acked_recently(const struct raft *r, const char *name);
 
+/* Is `name` leaving by a raft:leave not committed yet? It may campaign to
+ * finish its own removal (can_campaign()): the simulator found a cluster
+ * that, denying it as a non-member, could elect no one. */
+static bool leave_pending(const struct raft *r, const char *name)
+{
+	for (size_t k = r->n_changes; k > 0; k--)
+		if (strcmp(r->changes[k - 1].name, name) == 0)
+			return r->changes[k - 1].type == RAFT_ENTRY_LEAVE && r->changes[k - 1].index > r->commit;
+	return false;
+}
+
 /* Thesis §4.2.3: has this node heard from a current leader within the
  * minimum election timeout? A leader counts as hearing from itself while a
  * majority answers it. */
@@ -1571,7 +1582,7 @@ static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 	 * (the simulator found a cluster that could elect no one: the only
 	 * candidate able to win was unknown to a lagging voter it needed). */
 	bool newer = up_to_date && (req->rv.last_term > lt || req->rv.last_index > r->last);
-	if (member_pos(r, r->name) >= 0 && member_pos(r, from) < 0 && !newer)
+	if (member_pos(r, r->name) >= 0 && member_pos(r, from) < 0 && !newer && !leave_pending(r, from))
 		why = RAFT_REFUSE_NOT_MEMBER;
 	else if (r->recovering)
 		why = RAFT_REFUSE_RECOVERING;

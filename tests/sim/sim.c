@@ -24,8 +24,11 @@
  * new proposal commits and is applied on every member within a bound.
  *
  * Usage: sim [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]
- *            [--fault commit|vote|read] [--expect-violation] [--hostile] [--trace] [-v]
+ *            [--fault commit|vote|read] [--expect-violation] [--hostile] [--wipes]
+ *            [--trace] [-v]
  * --hostile: forged vote requests in every seed (else in a third of them).
+ * --wipes: crashed nodes may restart with their disk lost, in every seed
+ * (else in a third of them); such a node recovers (raft_restore.recovering).
  * A failing seed prints itself, the command that replays it, and the tail of
  * its trace (re-run deterministically with tracing on).
  */
@@ -54,6 +57,7 @@ struct opts {
 	enum raft_fault fault;
 	bool expect_violation;
 	bool hostile; /* every seed hostile (else a third of them) */
+	bool wipes;   /* disks lost in every seed (else a third of them) */
 	bool trace;
 	bool verbose;
 	const char *argv0;
@@ -322,6 +326,9 @@ struct node {
 	char d_vote[NAME_LEN];
 	struct slog disk;
 	struct snap d_snap;
+	/* lost its disk and not caught up yet (the daemon keeps this in a
+	 * marker file, so that it survives a crash) */
+	bool d_recovering;
 	/* memory: the log as the core sees it, and the state machine (the
 	 * entries applied, from index 1; `applied` is its length) */
 	struct slog mem;
@@ -362,6 +369,7 @@ static bool mixed_cluster;
 static unsigned max_delay;
 static bool quiet;
 static bool hostile; /* forged vote requests arrive from outside */
+static bool wipes;   /* restarted nodes may have lost their disk */
 
 /* leaders per term */
 struct term_leader {
@@ -400,7 +408,8 @@ static uint64_t next_read_id;
 /* totals over the run, for the summary line */
 static struct {
 	uint64_t seeds, steps, leaders, commits, crashes, snapshots, installs, reads, transfers,
-		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves, forged, transfers_done;
+		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves, forged, transfers_done,
+		wipes, recovered;
 } tot;
 
 /* the latest transfer asked for: its target, the leader's term then */
@@ -878,6 +887,11 @@ static void step_node(int id, struct raft_event *ev, const struct sentry *ev_ent
 	if (rv == -ENOMEM)
 		fail("%s: out of memory", nd->name);
 	handle_update(id, &u, ev, ev_entries);
+	if (nd->d_recovering && nd->r && !raft_recovering(nd->r)) {
+		tr("%s caught up after losing its disk: votes again", nd->name);
+		nd->d_recovering = false;
+		tot.recovered++;
+	}
 }
 
 /* ---- goraft follower model ------------------------------------------ */
@@ -1054,7 +1068,7 @@ static void start_node(int id)
 	struct raft_restore rs = {.term = nd->d_term, .vote = nd->d_vote,
 				  .snap_index = nd->d_snap.index, .snap_term = nd->d_snap.term,
 				  .n_snap_members = nd->d_snap.n_members, .snap_members = mi,
-				  .n_entries = n, .entries = re};
+				  .n_entries = n, .entries = re, .recovering = nd->d_recovering};
 	int rv = raft_new(&cfg, &rs, now_ms, &nd->r);
 	free(re);
 	if (rv) {
@@ -1650,6 +1664,50 @@ static void forge_vote(void)
 	step_node(to, &ev, NULL);
 }
 
+/* Does every started node's configuration have 3 voters or more? Then the
+ * others still make a majority while one node recovers (and cannot vote):
+ * with two voters, a node that lost its disk stops the cluster until the
+ * operator lets it vote (docs: --force-new-cluster with -join). */
+static bool voters_to_spare(void)
+{
+	for (int i = 0; i < n_nodes; i++) {
+		if (nodes[i].model)
+			return false; /* it never campaigns: not one to spare */
+		if (!nodes[i].alive || nodes[i].removed)
+			continue;
+		size_t v = 0;
+		for (size_t m = 0; m < raft_n_members(nodes[i].r); m++)
+			v += raft_is_voter(nodes[i].r, raft_member_name(nodes[i].r, m));
+		if (v < 3)
+			return false;
+	}
+	return true;
+}
+
+static bool any_recovering(void)
+{
+	for (int i = 0; i < n_nodes; i++)
+		if (nodes[i].d_recovering && !nodes[i].removed)
+			return true;
+	return false;
+}
+
+/* A crashed node's disk is lost (a wiped wal/ with the name kept): it
+ * restarts empty and recovering. One at a time: two nodes that lost their
+ * disks may hold the only copies of a committed entry between them, which
+ * no protocol survives. */
+static void wipe_disk(int id)
+{
+	struct node *nd = &nodes[id];
+	nd->d_term = 0;
+	nd->d_vote[0] = '\0';
+	slog_reset(&nd->disk, 0);
+	snap_free(&nd->d_snap);
+	nd->d_recovering = true;
+	tot.wipes++;
+	tr("%s WIPED: its disk is lost", nd->name);
+}
+
 static void chaos(void)
 {
 	if (hostile && chance(0.02))
@@ -1679,16 +1737,22 @@ static void chaos(void)
 		struct node *nd = &nodes[i];
 		if (nd->alive && chance(0.0015))
 			crash_node(i);
-		else if (nd->started && !nd->alive && !nd->removed && chance(0.02))
+		else if (nd->started && !nd->alive && !nd->removed && chance(0.02)) {
+			if (wipes && !nd->model && !nd->leaving && !any_recovering() && chance(0.2) &&
+			    voters_to_spare())
+				wipe_disk(i);
 			start_node(i);
+		}
 	}
 	int leader = find_leader();
 	if (leader >= 0) {
 		if (chance(0.25))
 			propose(leader, RAFT_ENTRY_COMMAND, NULL);
-		if (chance(0.004))
+		/* (no change while a node recovers: the others must stay a
+		 * majority, it does not vote yet) */
+		if (chance(0.004) && !any_recovering())
 			membership_step(leader, false);
-		if (chance(0.0015))
+		if (chance(0.0015) && !any_recovering())
 			ghost_step(leader);
 		if (chance(0.002))
 			issue_transfer(leader);
@@ -1782,6 +1846,7 @@ static int run_seed(uint64_t seed)
 	max_delay = 2 + (unsigned)rnd_below(40);
 	snapshot_threshold = mixed || chance(0.25) ? 0 : 10 + rnd_below(150);
 	hostile = opt.hostile || chance(0.3);
+	wipes = opt.wipes || chance(0.3);
 	quiet = false;
 	now_ms = 0;
 	tr("seed %llu: %d members, drop %.2f dup %.2f delay <%u ms, snapshot every %llu",
@@ -1835,7 +1900,8 @@ static int run_seed(uint64_t seed)
 	for (int i = 0; i < n_nodes; i++)
 		if (nodes[i].started && !nodes[i].alive && !nodes[i].removed)
 			start_node(i);
-	kept_down = chance(0.5) ? pick_kept_down() : -1;
+	/* (not while a node recovers: it does not vote yet) */
+	kept_down = chance(0.5) && !any_recovering() ? pick_kept_down() : -1;
 	if (kept_down >= 0) {
 		tr("QUIET: %s stays down", nodes[kept_down].name);
 		crash_node(kept_down);
@@ -1917,7 +1983,8 @@ static int run_seed(uint64_t seed)
 static void usage(void)
 {
 	fprintf(stderr, "usage: %s [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]\n"
-			"          [--fault commit|vote|read] [--expect-violation] [--hostile] [--trace] [-v]\n",
+			"          [--fault commit|vote|read] [--expect-violation] [--hostile] [--wipes]\n"
+			"          [--trace] [-v]\n",
 		opt.argv0);
 	exit(2);
 }
@@ -1925,8 +1992,8 @@ static void usage(void)
 static void print_replay(uint64_t seed)
 {
 	printf("FAIL seed %llu: %s\n", (unsigned long long)seed, violation);
-	printf("replay: %s --seed %llu%s%s%s --steps %d --trace\n", opt.argv0, (unsigned long long)seed,
-	       opt.hostile ? " --hostile" : "",
+	printf("replay: %s --seed %llu%s%s%s%s --steps %d --trace\n", opt.argv0, (unsigned long long)seed,
+	       opt.hostile ? " --hostile" : "", opt.wipes ? " --wipes" : "",
 	       opt.nodes ? (opt.nodes == 3 ? " --nodes 3" : opt.nodes == 5 ? " --nodes 5" : " --nodes 7") : "",
 	       opt.fault == RAFT_FAULT_COMMIT_WITHOUT_MAJORITY ? " --fault commit"
 	       : opt.fault == RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK ? " --fault vote"
@@ -1974,6 +2041,8 @@ int main(int argc, char **argv)
 			opt.expect_violation = true;
 		} else if (!strcmp(a, "--hostile")) {
 			opt.hostile = true;
+		} else if (!strcmp(a, "--wipes")) {
+			opt.wipes = true;
 		} else if (!strcmp(a, "--trace")) {
 			opt.trace = true;
 		} else if (!strcmp(a, "-v")) {
@@ -2030,7 +2099,8 @@ int main(int argc, char **argv)
 	if (failures == 0 && !opt.trace)
 		printf("sim: %llu seeds x %d steps passed in %.1f s (%llu steps of %d ms; %llu leaders, "
 		       "%llu commits, %llu crashes, %llu snapshots taken, %llu installed, %llu reads, "
-		       "%llu transfers (%llu won by their target), %llu learners, %llu forged vote requests; "
+		       "%llu transfers (%llu won by their target), %llu learners, %llu forged vote requests, "
+		       "%llu disks lost (%llu recovered); "
 		       "%llu seeds with a goraft follower model, which accepted %llu AppendEntries; ghosts: "
 		       "%llu joins taken, %llu refused, %llu leaves)\n",
 		       (unsigned long long)opt.count, opt.steps, secs, (unsigned long long)tot.steps,
@@ -2039,6 +2109,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)tot.installs, (unsigned long long)tot.reads,
 		       (unsigned long long)tot.transfers, (unsigned long long)tot.transfers_done,
 		       (unsigned long long)tot.learners, (unsigned long long)tot.forged,
+		       (unsigned long long)tot.wipes, (unsigned long long)tot.recovered,
 		       (unsigned long long)tot.goraft_seeds, (unsigned long long)tot.goraft_acks,
 		       (unsigned long long)tot.ghost_joins, (unsigned long long)tot.ghost_refused,
 		       (unsigned long long)tot.ghost_leaves);
