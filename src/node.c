@@ -165,6 +165,7 @@ struct node {
 	uint64_t refused_quiet[8];
 	bool recovering; /* as last logged */
 	bool had_name;   /* DATA_DIR/name existed before this start */
+	char recovering_path[4200]; /* DATA_DIR/recovering: lost data, not caught up */
 
 	struct npeer *peers;
 	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
@@ -1080,6 +1081,8 @@ static int step_propose(struct node *n, struct raft_event *ev, const struct step
 	report_deferred(n);
 	if (n->recovering && !raft_recovering(n->r)) {
 		n->recovering = false;
+		if (unlink(n->recovering_path) < 0 && errno != ENOENT)
+			log_warning("%s: %s", n->recovering_path, strerror(errno));
 		log_msg(LOG_NOTICE, NULL, NULL, "caught up from the leader %s to index %" PRIu64 ": votes again", raft_leader(n->r),
 			   raft_commit_index(n->r));
 	}
@@ -2968,10 +2971,27 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	 * it may have acknowledged entries and voted, so it neither votes
 	 * nor starts a cluster until it has caught up from a leader
 	 * (Alagappan et al., FAST'18), unless told it may. */
-	if (cnt == 0 && !snap->last_index && (n->had_name || rec->term > 0 || rec->voted_for[0]) &&
-	    !n->cfg.force_new_cluster) {
+	/* The marker file keeps the state across restarts: a crash after the
+	 * first entries arrived leaves a log that no longer looks lost. */
+	snprintf(n->recovering_path, sizeof(n->recovering_path), "%s/recovering", n->cfg.data_dir);
+	bool marked = access(n->recovering_path, F_OK) == 0;
+	bool lost = cnt == 0 && !snap->last_index && (n->had_name || rec->term > 0 || rec->voted_for[0]);
+	if (n->cfg.force_new_cluster) {
+		if (marked && unlink(n->recovering_path) < 0)
+			log_warning("%s: %s", n->recovering_path, strerror(errno));
+	} else if (lost || marked) {
 		rs.recovering = true;
 		n->recovering = true;
+		int fd = marked ? -1 : open(n->recovering_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (!marked && (fd < 0 || fsync(fd) < 0 || sync_dir(n->cfg.data_dir) < 0)) {
+			rv = -errno;
+			snprintf(err, err_len, "cannot write %s: %s", n->recovering_path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		if (fd >= 0)
+			close(fd);
 	}
 	rv = raft_new(&rc, &rs, now_ms(n), &n->r);
 	if (rv < 0)

@@ -28,6 +28,7 @@ for _ in $(seq 100); do
 done
 [ "$(status_field "$(port $f)" recovering)" = False ] || fail "node $f left recovery"
 grep -q "votes again" "$T/n$f.log" || fail "node $f logs that it caught up"
+[ ! -e "$T/n$f/recovering" ] || fail "node $f removed its recovering marker"
 put_leader after 1 || fail "a write after the recovery"
 wait_value "$(port $f)" after 1 || fail "node $f follows new writes"
 echo "ok: a follower that lost its wal/ (name kept) catches up from the leader and serves the data"
@@ -62,9 +63,11 @@ node_start 5
 [ "$(status_field "$(port 5)" recovering)" = True ] || fail "node 5 is recovering"
 [ "$(status_field "$(port 5)" last_index)" = 0 ] || fail "node 5 wrote no log"
 grep -q "force-new-cluster" "$T/n5.log" || fail "node 5 names --force-new-cluster"
+[ -e "$T/n5/recovering" ] || fail "node 5 marks itself recovering (for its next starts)"
 node_kill 5
 echo "ok: a single node with a name and no log refuses to start a new cluster"
 node_start 5 --force-new-cluster
 role_is "$(port 5)" leader || fail "node 5 starts a new cluster with --force-new-cluster"
 [ "$(put "$(port 5)" solo 2)" = 200 ] || fail "write to the new cluster"
+[ ! -e "$T/n5/recovering" ] || fail "--force-new-cluster removes the marker"
 echo "ok: --force-new-cluster starts a new one-node cluster"
