@@ -11,6 +11,7 @@
  */
 #include "src/raft.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -781,6 +782,7 @@ static bool can_campaign(const struct raft *r)
 
 static void start_election(struct raft *r, bool transfer)
 {
+	assert(r->term < RAFT_TERM_MAX); /* can_campaign(): terms never wrap */
 	r->term++;
 	r->prevoting = false;
 	copy_name(r->vote, r->name, sizeof(r->vote));
