@@ -214,6 +214,10 @@ static void execute(struct h *h, const struct raft_update *u, const struct raft_
 		case RAFT_ACT_READ:
 			CHECK(a->read.index <= raft_last_index(h->r));
 			break;
+		case RAFT_ACT_REFUSED:
+			CHECK(ev->type == RAFT_EV_RECV && a->refused.from && a->refused.from[0]);
+			CHECK(a->refused.why >= RAFT_REFUSE_TERM_MAX && a->refused.why <= RAFT_REFUSE_RECOVERING);
+			break;
 		default:
 			CHECK(!"unknown action");
 		}
