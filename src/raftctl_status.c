@@ -47,7 +47,8 @@ static int one_node(const char *which)
 	json_t *wal = json_object_get(s, "wal");
 	printf("name:           %s\n", rc_str(s, "name"));
 	printf("url:            %s\n", rc_str(s, "url"));
-	printf("role:           %s\n", rc_str(s, "role"));
+	printf("role:           %s%s\n", rc_str(s, "role"),
+	       json_is_true(json_object_get(s, "recovering")) ? " (recovering lost data: not voting)" : "");
 	printf("term:           %" PRIu64 "\n", rc_u64(s, "term"));
 	printf("leader:         %s\n", rc_str(s, "leader")[0] ? rc_str(s, "leader") : "(none)");
 	printf("commit index:   %lld\n", rc_int(s, "commit_index"));
