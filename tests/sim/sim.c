@@ -409,7 +409,7 @@ static uint64_t next_read_id;
 static struct {
 	uint64_t seeds, steps, leaders, commits, crashes, snapshots, installs, reads, transfers,
 		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves, forged, transfers_done,
-		wipes, recovered;
+		wipes, recovered, forged_deposed;
 } tot;
 
 /* the latest transfer asked for: its target, the leader's term then */
@@ -1661,7 +1661,10 @@ static void forge_vote(void)
 	tot.forged++;
 	tr("FORGED %s <- %s RV term %llu%s", nodes[to].name, nodes[as].name,
 	   (unsigned long long)term, ev.recv.msg.rv.transfer ? " (transfer)" : "");
+	bool led = raft_role(r) == RAFT_LEADER;
 	step_node(to, &ev, NULL);
+	if (led && nodes[to].r && raft_role(nodes[to].r) != RAFT_LEADER)
+		tot.forged_deposed++;
 }
 
 /* Does every started node's configuration have 3 voters or more? Then the
@@ -2099,7 +2102,8 @@ int main(int argc, char **argv)
 	if (failures == 0 && !opt.trace)
 		printf("sim: %llu seeds x %d steps passed in %.1f s (%llu steps of %d ms; %llu leaders, "
 		       "%llu commits, %llu crashes, %llu snapshots taken, %llu installed, %llu reads, "
-		       "%llu transfers (%llu won by their target), %llu learners, %llu forged vote requests, "
+		       "%llu transfers (%llu won by their target), %llu learners, %llu forged vote requests "
+		       "(%llu deposed a leader), "
 		       "%llu disks lost (%llu recovered); "
 		       "%llu seeds with a goraft follower model, which accepted %llu AppendEntries; ghosts: "
 		       "%llu joins taken, %llu refused, %llu leaves)\n",
@@ -2109,6 +2113,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)tot.installs, (unsigned long long)tot.reads,
 		       (unsigned long long)tot.transfers, (unsigned long long)tot.transfers_done,
 		       (unsigned long long)tot.learners, (unsigned long long)tot.forged,
+		       (unsigned long long)tot.forged_deposed,
 		       (unsigned long long)tot.wipes, (unsigned long long)tot.recovered,
 		       (unsigned long long)tot.goraft_seeds, (unsigned long long)tot.goraft_acks,
 		       (unsigned long long)tot.ghost_joins, (unsigned long long)tot.ghost_refused,
