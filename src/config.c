@@ -98,7 +98,7 @@ static const struct option_def options[] = {
 	{ "forward-writes", OPT_BOOL, F(forward_writes), 0, 0, NULL,
 	  "followers forward client writes to the leader instead of answering 400" },
 	{ "force-new-cluster", OPT_BOOL, F(force_new_cluster), 0, 0, NULL,
-	  "start a new cluster even though DATA_DIR has a name but no log (its data was lost)" },
+	  "start a new cluster even though DATA_DIR held a log and has none now (its data was lost)" },
 };
 
 static void set_defaults(struct config *cfg)

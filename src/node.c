@@ -164,8 +164,9 @@ struct node {
 	uint64_t refused_at_ms[8];
 	uint64_t refused_quiet[8];
 	bool recovering; /* as last logged */
-	bool had_name;   /* DATA_DIR/name existed before this start */
+	bool ran_before; /* DATA_DIR/snap or peer-kinds existed before this start */
 	char recovering_path[4200]; /* DATA_DIR/recovering: lost data, not caught up */
+	char started_path[4200];    /* DATA_DIR/started: this directory has held a log */
 
 	struct npeer *peers;
 	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
@@ -2806,6 +2807,18 @@ static int sync_dir(const char *dir)
 	return rv;
 }
 
+/* An empty file at PATH in DIR, durable once this returns 0. */
+static int create_durable(const char *path, const char *dir)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int rv = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (rv == 0)
+		rv = sync_dir(dir);
+	return rv;
+}
+
 static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)st, (void)type, (void)ftw;
@@ -2966,32 +2979,37 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	}
 	rs.entries = ents;
 	rs.n_entries = cnt;
-	/* A data directory that has been a node (its name file, or a term
-	 * or vote on disk) but holds no log and no snapshot lost its data:
-	 * it may have acknowledged entries and voted, so it neither votes
-	 * nor starts a cluster until it has caught up from a leader
-	 * (Alagappan et al., FAST'18), unless told it may. */
+	/* A data directory that has been a node (DATA_DIR/started, a term or
+	 * vote on disk, or for one from before the marker the files only a
+	 * started raftd writes) but holds no log and no snapshot lost its
+	 * data: it may have acknowledged entries and voted, so it neither
+	 * votes nor starts a cluster until it has caught up from a leader
+	 * (Alagappan et al., FAST'18), unless told it may. A name file alone
+	 * is no evidence: goraft operators write it before the first start. */
 	/* The marker file keeps the state across restarts: a crash after the
 	 * first entries arrived leaves a log that no longer looks lost. */
 	snprintf(n->recovering_path, sizeof(n->recovering_path), "%s/recovering", n->cfg.data_dir);
+	snprintf(n->started_path, sizeof(n->started_path), "%s/started", n->cfg.data_dir);
 	bool marked = access(n->recovering_path, F_OK) == 0;
-	bool lost = cnt == 0 && !snap->last_index && (n->had_name || rec->term > 0 || rec->voted_for[0]);
+	bool has_started = access(n->started_path, F_OK) == 0;
+	bool started = has_started || n->ran_before || rec->term > 0 || rec->voted_for[0];
+	bool lost = cnt == 0 && !snap->last_index && started;
 	if (n->cfg.force_new_cluster) {
 		if (marked && unlink(n->recovering_path) < 0)
 			log_warning("%s: %s", n->recovering_path, strerror(errno));
 	} else if (lost || marked) {
 		rs.recovering = true;
 		n->recovering = true;
-		int fd = marked ? -1 : open(n->recovering_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (!marked && (fd < 0 || fsync(fd) < 0 || sync_dir(n->cfg.data_dir) < 0)) {
-			rv = -errno;
-			snprintf(err, err_len, "cannot write %s: %s", n->recovering_path, strerror(errno));
-			if (fd >= 0)
-				close(fd);
+		if (!marked && (rv = create_durable(n->recovering_path, n->cfg.data_dir)) < 0) {
+			snprintf(err, err_len, "cannot write %s: %s", n->recovering_path, strerror(-rv));
 			goto out;
 		}
-		if (fd >= 0)
-			close(fd);
+	}
+	/* Durable before the core can bootstrap, vote or take an entry, so
+	 * that losing wal/ later is told from a first start. */
+	if (!has_started && (rv = create_durable(n->started_path, n->cfg.data_dir)) < 0) {
+		snprintf(err, err_len, "cannot write %s: %s", n->started_path, strerror(-rv));
+		goto out;
 	}
 	rv = raft_new(&rc, &rs, now_ms(n), &n->r);
 	if (rv < 0)
@@ -3065,10 +3083,13 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	n->snap_state_fd = -1;
 	n->last_role = RAFT_FOLLOWER;
 	{
-		char np[4200];
-		struct stat st;
-		snprintf(np, sizeof(np), "%s/name", cfg->data_dir);
-		n->had_name = stat(np, &st) == 0;
+		/* only a raftd that started here creates these: evidence, for
+		 * a directory from before DATA_DIR/started, that it held a log */
+		char p[4200];
+		snprintf(p, sizeof(p), "%s/snap", cfg->data_dir);
+		n->ran_before = access(p, F_OK) == 0;
+		snprintf(p, sizeof(p), "%s/peer-kinds", cfg->data_dir);
+		n->ran_before = n->ran_before || access(p, F_OK) == 0;
 	}
 	n->name = config_node_name(cfg, err, err_len);
 	if (!n->name) {
@@ -3240,9 +3261,9 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 			log_info("joining the cluster through %s as %s (%s)", cfg->join, n->name, n->url);
 			join_try(n);
 		} else if (raft_recovering(n->r)) {
-			log_warning("%s has a name but no log: its data was lost. Not starting a new cluster; waiting "
-				    "for the leader to send the log (start with --force-new-cluster to start a new "
-				    "one-node cluster from nothing)", cfg->data_dir);
+			log_warning("%s held a log but has none now: its data was lost. Not starting a new cluster; "
+				    "waiting for the leader to send the log (start with --force-new-cluster to start "
+				    "a new one-node cluster from nothing)", cfg->data_dir);
 		} else {
 			log_info("Initializing new cluster: %s at %s", n->name, n->url);
 			struct raft_event ev = { .type = RAFT_EV_BOOTSTRAP, .bootstrap.url = n->url };

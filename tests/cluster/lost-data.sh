@@ -16,7 +16,7 @@ rm -rf "$T/n$f/wal" "$T/n$f/snap"
 node_start $f
 # it started no cluster of its own (a one-node cluster leads as soon as
 # it starts, before it answers /status)
-grep -q "has a name but no log" "$T/n$f.log" || fail "node $f says its data was lost"
+grep -q "its data was lost" "$T/n$f.log" || fail "node $f says its data was lost"
 grep -q "Initializing new cluster" "$T/n$f.log" && fail "node $f started a new cluster"
 [ "$(status_field "$(port $f)" role)" != leader ] || fail "node $f leads a cluster of its own"
 # the leader sends it the log again: it serves the data
@@ -71,3 +71,42 @@ role_is "$(port 5)" leader || fail "node 5 starts a new cluster with --force-new
 [ "$(put "$(port 5)" solo 2)" = 200 ] || fail "write to the new cluster"
 [ ! -e "$T/n5/recovering" ] || fail "--force-new-cluster removes the marker"
 echo "ok: --force-new-cluster starts a new one-node cluster"
+
+# A name file written before the first start (goraft's raftd takes its name
+# from DATA_DIR/name, so goraft operators write one) is a fresh node, not
+# lost data: it starts a new cluster, and marks the directory as started
+mkdir -p "$T/n6"
+printf 'r6' > "$T/n6/name"
+node_start 6
+role_is "$(port 6)" leader || fail "node 6 (name file, never started) starts a new cluster"
+grep -q "Initializing new cluster" "$T/n6.log" || fail "node 6 logs a new cluster"
+grep -q "data was lost" "$T/n6.log" && fail "node 6 is a fresh node, not lost data"
+[ "$(status_field "$(port 6)" name)" = r6 ] || fail "node 6 takes its name from the file"
+[ -e "$T/n6/started" ] || fail "node 6 marks its directory as started"
+[ "$(put "$(port 6)" fresh 1)" = 200 ] || fail "write to node 6"
+node_kill 6
+echo "ok: a name file written before the first start is a fresh node"
+
+# the same directory losing wal/ afterwards is lost data
+rm -rf "$T/n6/wal" "$T/n6/snap"
+node_start 6
+[ "$(status_field "$(port 6)" recovering)" = True ] || fail "node 6 lost its wal/ and is recovering"
+[ "$(status_field "$(port 6)" role)" = follower ] || fail "node 6 started no cluster after losing wal/"
+node_kill 6
+echo "ok: once started, losing wal/ is lost data"
+
+# a directory from a raftd before DATA_DIR/started: with its log it is
+# no lost data (and gets the marker); without, snap/ shows it held one
+node_kill 5
+rm -f "$T/n5/started"
+node_start 5
+role_is "$(port 5)" leader || fail "node 5 (log, no started marker) leads its cluster again"
+[ "$(status_field "$(port 5)" recovering)" = False ] || fail "node 5 with its log is not recovering"
+[ -e "$T/n5/started" ] || fail "node 5 gets the started marker"
+node_kill 5
+rm -rf "$T/n5/wal" "$T/n5/started"
+[ -d "$T/n5/snap" ] || fail "node 5 has snap/"
+node_start 5
+[ "$(status_field "$(port 5)" recovering)" = True ] || fail "node 5 (snap/, no wal/, no marker) is recovering"
+[ "$(status_field "$(port 5)" role)" = follower ] || fail "node 5 (snap/, no wal/, no marker) started no cluster"
+echo "ok: a data directory from before the started marker"
