@@ -446,7 +446,7 @@ struct raft_restore {
 	size_t n_entries;
 	const struct raft_entry *entries; /* index/term/type/size/name/url */
 	raft_index commit;                /* a known lower bound, or 0 */
-	/* This node lost data it may have acknowledged (a name but no log):
+	/* This node lost data it may have acknowledged (it held a log and has none now):
 	 * it neither votes nor campaigns until it has caught up from a
 	 * leader, i.e. holds an entry of the leader's term that is committed
 	 * (so everything committed before that term is in its log). */
