@@ -1023,11 +1023,9 @@ static void report_deferred(struct node *n)
 {
 	if (n->stopping)
 		return;
-	if (n->applied_pending) {
-		struct raft_event a = { .type = RAFT_EV_APPLIED, .applied.index = n->applied_pending };
-		n->applied_pending = 0;
-		step(n, &a, NULL);
-	}
+	/* kinds before APPLIED: applying may take a snapshot, which a goraft
+	 * member forbids; told after, the core saw a restarted node's goraft
+	 * peers as raftd nodes and took one (goraft.sh, mix 2) */
 	for (struct npeer *p = n->peers; p && !n->stopping; p = p->next) {
 		if (!p->kind_unreported)
 			continue;
@@ -1035,6 +1033,11 @@ static void report_deferred(struct node *n)
 		struct raft_event k = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = p->name,
 					.peer_kind.goraft = p->goraft };
 		step(n, &k, NULL);
+	}
+	if (n->applied_pending && !n->stopping) {
+		struct raft_event a = { .type = RAFT_EV_APPLIED, .applied.index = n->applied_pending };
+		n->applied_pending = 0;
+		step(n, &a, NULL);
 	}
 }
 
@@ -3243,6 +3246,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	signal(SIGPIPE, SIG_IGN);
 
 	sync_peers(n);
+	report_deferred(n); /* the kinds DATA_DIR/peer-kinds knows, before any message */
 	if (raft_last_index(n->r) == 0 && !raft_snapshot_index(n->r)) {
 		if (cfg->join) {
 			char url[RAFT_URL_MAX + 16];
