@@ -1278,7 +1278,7 @@ static bool entries_valid(const struct raft *r, const struct raft_msg *req)
 static bool leader_recent(const struct raft *r);
 
 /* Is an AppendEntries from `from` acceptable (docs/goraft-protocol.md
- * §11.18)? Without peer authentication a sender's name proves nothing, but
+ * §11.21)? Without peer authentication a sender's name proves nothing, but
  * one outside our configuration is refused while we hear from a leader:
  * a stranger cannot take over a healthy cluster. Accepted: any sender
  * while we know no configuration (a joiner's first entries come from a
@@ -1552,7 +1552,7 @@ static bool leader_recent(const struct raft *r)
 /* May a vote request from a candidate bypass leader_recent()? Only one the
  * leader itself started by TimeoutNow (thesis §3.10). The leader knows whom
  * it told; a follower cannot check the candidate's word (the marker travels
- * on a raftd-only path, docs/goraft-protocol.md §11.18) and bounds it: one
+ * on a raftd-only path, docs/goraft-protocol.md §11.21) and bounds it: one
  * term above its own, as the candidate's campaign is. */
 static bool transfer_vote(const struct raft *r, const char *from, const struct raft_msg *req)
 {
@@ -1568,7 +1568,7 @@ static bool transfer_vote(const struct raft *r, const char *from, const struct r
  * leave our term alone (Raft §5.2: denying a vote is always safe): a
  * candidate outside our configuration (§11.3: a removed node that keeps
  * running, or one whose join we have not seen yet), any candidate while we
- * hear from a leader (thesis §4.2.3, §11.18), and any while we recover
+ * hear from a leader (thesis §4.2.3, §11.21), and any while we recover
  * lost data (we may lack entries we acknowledged). */
 static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 			  const struct raft_msg *req)

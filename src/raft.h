@@ -113,7 +113,7 @@ typedef uint64_t raft_term;
 #define RAFT_MAX_PEERS 32   /* distinct names a core can know */
 #define RAFT_MAX_INFLIGHT 32
 
-/* Terms a core accepts from a message (docs/goraft-protocol.md §11.18).
+/* Terms a core accepts from a message (docs/goraft-protocol.md §11.21).
  * Never above RAFT_TERM_MAX: a term must always be incrementable (a term
  * of 2^64-1 made the next election wrap to 0 and ended the cluster), and
  * one that fits a signed 64-bit integer prints the same everywhere (JSON

@@ -48,7 +48,7 @@ same_as crafted-ae-gap /raft/appendEntries ae-resp
 same_as crafted-ae-past-end /raft/appendEntries ae-resp
 # raftd ignores a vote request within an election timeout (200 ms) of its
 # leader's last AppendEntries (thesis §4.2.3, docs/goraft-protocol.md
-# §11.18), where goraft grants it: let that much time pass first (a sleep
+# §11.21), where goraft grants it: let that much time pass first (a sleep
 # is a lower bound on the time passed, not a race)
 sleep 0.5
 same_as crafted-rv-grant-higher /raft/requestVote rv-resp
