@@ -59,6 +59,13 @@ node_kill() {
 	pid=$(eval echo \$PID_"$1")
 	kill "-${2:-KILL}" "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# the kernel tears a killed process's io_uring down after it is
+	# reaped: its listening socket can outlive wait for a moment, and a
+	# restart at once found the port taken (EADDRINUSE)
+	for _ in $(seq 200); do
+		ss -Hltn "sport = :$(port "$1")" 2>/dev/null | grep -q . || break
+		sleep 0.01
+	done
 	return 0
 }
 
