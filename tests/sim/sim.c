@@ -1667,24 +1667,34 @@ static void forge_vote(void)
 		tot.forged_deposed++;
 }
 
-/* Does every started node's configuration have 3 voters or more? Then the
- * others still make a majority while one node recovers (and cannot vote):
- * with two voters, a node that lost its disk stops the cluster until the
+static bool is_ghost(const char *name);
+
+/* Do the voters that can vote (not ghosts) still make a majority of every
+ * started node's configuration while one node recovers (and cannot vote)?
+ * With two voters, a node that lost its disk stops the cluster until the
  * operator lets it vote (docs: --force-new-cluster with -join). */
 static bool voters_to_spare(void)
 {
+	int seen = 0; /* with every node down, no configuration says yes (seed 618) */
 	for (int i = 0; i < n_nodes; i++) {
 		if (nodes[i].model)
 			return false; /* it never campaigns: not one to spare */
 		if (!nodes[i].alive || nodes[i].removed)
 			continue;
-		size_t v = 0;
-		for (size_t m = 0; m < raft_n_members(nodes[i].r); m++)
-			v += raft_is_voter(nodes[i].r, raft_member_name(nodes[i].r, m));
-		if (v < 3)
+		/* ghosts never vote: the voters that can must be a majority
+		 * without the one that recovers (seed 1518) */
+		size_t v = 0, real = 0;
+		for (size_t m = 0; m < raft_n_members(nodes[i].r); m++) {
+			const char *name = raft_member_name(nodes[i].r, m);
+			bool voter = raft_is_voter(nodes[i].r, name);
+			v += voter;
+			real += voter && !is_ghost(name);
+		}
+		if (real < 1 || 2 * (real - 1) <= v)
 			return false;
+		seen++;
 	}
-	return true;
+	return seen > 0;
 }
 
 static bool any_recovering(void)
@@ -1794,6 +1804,8 @@ static bool all_members_applied(int leader, raft_index idx)
 static int pick_kept_down(void)
 {
 	int cand = -1;
+	if (any_recovering())
+		return -1; /* it does not vote yet: every voter up */
 	for (int i = 0; i < n_nodes; i++) {
 		if (nodes[i].model)
 			return -1; /* keep it simple: every voter up */
