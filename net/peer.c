@@ -684,6 +684,7 @@ static void recv_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
 	p->recv_inflight = false;
 	if (p->cstate == C_CONNECTED) {
 		if (cqe->res > 0) {
+			uring_filled(p->rbuf + p->rlen, (size_t)cqe->res);
 			p->rlen += (size_t)cqe->res;
 			p->st.bytes_received += (uint64_t)cqe->res;
 			if (process_input(p))

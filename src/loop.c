@@ -184,8 +184,10 @@ static void signal_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
 {
 	struct loop *loop = (struct loop *)((char *)op - offsetof(struct loop, signal_op));
 	loop->signal_armed = false;
-	if (cqe->res == (int)sizeof(loop->siginfo))
+	if (cqe->res == (int)sizeof(loop->siginfo)) {
+		uring_filled(&loop->siginfo, sizeof(loop->siginfo));
 		loop->on_signal(loop, (int)loop->siginfo.ssi_signo, loop->signal_data);
+	}
 	/* -ECANCELED means the ring is going away; anything else, read again. */
 	if (cqe->res != -ECANCELED)
 		arm_signal_read(loop);
