@@ -25,6 +25,13 @@ tests_fault_fault_client_SOURCES = tests/fault/fault_client.c
 tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) -pthread
 tests_fault_fault_client_LDADD = -lpthread
 
+# The hostile peer (run.sh's hvote, hae, hsnap, hflood, hslow, hbody
+# faults): goraft RPCs forged with the project's own codec, floods, huge
+# bodies.
+check_PROGRAMS += tests/fault/fault-hostile
+tests_fault_fault_hostile_SOURCES = tests/fault/hostile.c
+tests_fault_fault_hostile_LDADD = src/libkv.a wal/libwal.a proto/libwire.a $(JANSSON_LIBS)
+
 # Negative control: raftd-test whose WAL never syncs (tests/fault/nofsync.h
 # is forced into wal/'s sources; wal/ itself is unchanged).
 check_LIBRARIES += tests/fault/libwal_nofsync.a
@@ -42,11 +49,15 @@ tests_fault_raftd_nofsync_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a
 # make check runs one short schedule of each kind and both negative controls
 # (the namespace and loop-device parts need root and skip without it);
 # tests/fault/run.sh runs one schedule by hand.
+# check-hostile.sh: the hostile-peer schedule (forged RPCs, floods, huge
+# bodies; issue 16).
 FAULT_TESTS = tests/fault/test_linz tests/fault/check-lo.sh tests/fault/check-ns.sh \
-	tests/fault/check-large.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh
+	tests/fault/check-large.sh tests/fault/check-hostile.sh tests/fault/control-ack.sh \
+	tests/fault/control-nofsync.sh
 TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
-	tests/fault/control-ack.sh tests/fault/control-nofsync.sh
+	tests/fault/check-hostile.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh
 EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
+	tests/fault/check-hostile.sh \
 	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/long.sh tests/fault/kill9.sh
 # reproductions of daemon faults the suite found (not tests: exit 1 while
 # the fault is there)
@@ -56,7 +67,7 @@ FAULT_SCHEDULES = 100
 FAULT_SECONDS = 60
 FAULT_CYCLES = 1000
 FAULT_BINS = tests/cluster/raftd-test tests/fault/raftd-nofsync tests/fault/fault-client \
-	tests/fault/fault-check tests/fault/test_linz
+	tests/fault/fault-check tests/fault/test_linz tests/fault/fault-hostile
 
 # the short suite alone (what CI runs as part of make check)
 fault-check: $(FAULT_BINS)

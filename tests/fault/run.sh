@@ -5,7 +5,7 @@
 #   run.sh [--nodes 3] [--net lo|ns] [--seconds 20] [--seed N] [--clients 6]
 #          [--faults kill,stop,...] [--disk loop|dir] [--raftd PATH]
 #          [--node-env 'VAR=VALUE ...'] [--cycles N] [--value-pad N]
-#          [--save DIR] [--quiet]
+#          [--save DIR] [--quiet] [--order random|seq]
 #
 # --net lo: every node on 127.0.0.1 (ports above the ephemeral range).
 # --net ns: one network namespace per node (10.77.S.N/24, S from the pid),
@@ -34,6 +34,29 @@
 #   enospc     (loop) fill a node's file system, then free it: the node
 #              stays up (an exit whose reason is ENOSPC is still accepted:
 #              a truncation's segment or a rename that finds no room)
+# Hostile faults (a peer that lies, floods or bloats; tests/fault/hostile.c
+# forges the goraft RPCs with the project's codec). Each one checks what
+# must hold right after it and logs "HOSTILE <fault>: ok" or
+# "HOSTILE-FAIL <fault>: ... [issue 16 #N: the fix it needs]"; any
+# HOSTILE-FAIL fails the run, besides the usual checks at the end:
+#   hvote      RequestVote at the leader's term + 1000 with a follower's real
+#              name, to every other node: the leader must stay, the term
+#              must not jump (#2)
+#   hvotemax   RequestVote at term 2^64-1 with a real name: no term may
+#              reach 2^63 (or print negative), a leader within 10 s (#1)
+#   hae        AppendEntries from an invented leader at a higher term,
+#              entries writing hostile.ae.K, to every node (PrevLogTerm
+#              guessed): nobody may apply them (#4)
+#   hsnap      SnapshotRequest and SnapshotRecoveryRequest to a follower in
+#              the name of another follower, 1000 entries ahead, State
+#              holding only hostile.snap.K: not installed (#3)
+#   hflood     1,100 idle connections to the leader for 6 s: /status and a
+#              write through it must still answer (#6)
+#   hslow      the same with slowloris connections (a header line a second)
+#   hbody      3 connections streaming 400 MiB each to a follower's
+#              /raft/appendEntries: its RSS may not grow 256 MiB (#7)
+# --order seq: the faults in the order given, cycling (each one at least
+#   once, whatever --seconds says), instead of at random.
 # --cycles N: instead of --seconds, N kill -9 cycles (the 1000-cycle goal).
 # --value-pad N: every value written is its token and N more characters
 #   (fault-client --value-pad), so that log entries are long; the loop
@@ -51,10 +74,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 top_builddir=${top_builddir:-$(cd "$here/../.." && pwd)}
 FC=${FAULT_CLIENT:-$top_builddir/tests/fault/fault-client}
 FCHECK=${FAULT_CHECK:-$top_builddir/tests/fault/fault-check}
+FHOST=${FAULT_HOSTILE:-$top_builddir/tests/fault/fault-hostile}
 
 N=3 NET=lo SECONDS_RUN=20 SEED=${FAULT_SEED:-$(( ($$ * 7919 + $(date +%s)) % 100000 ))} CLIENTS=6
 FAULTS="" DISK=auto RAFTD=${RAFTD:-$top_builddir/tests/cluster/raftd-test} NODE_ENV="" CYCLES=0
-SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0
+SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0 ORDER=random
 argv="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -70,6 +94,7 @@ while [ $# -gt 0 ]; do
 	--cycles) CYCLES=$2 ;;
 	--value-pad) VALUE_PAD=$2 ;;
 	--save) SAVE=$2 ;;
+	--order) ORDER=$2 ;;
 	--quiet) QUIET=1; shift; continue ;;
 	--help) sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 99 ;;
@@ -95,6 +120,7 @@ fi
 case ",$FAULTS," in *,partition,*) [ "$NET" = ns ] || { echo "run.sh: partition needs --net ns" >&2; exit 99; } ;; esac
 case ",$FAULTS," in *,powerfail,*|*,powerall,*|*,enospc,*)
 	[ "$DISK" = loop ] || { echo "run.sh: powerfail/powerall/enospc need --disk loop" >&2; exit 99; } ;; esac
+case ",$FAULTS," in *,h[a-z]*) [ -x "$FHOST" ] || { echo "run.sh: $FHOST not built" >&2; exit 99; } ;; esac
 for b in "$RAFTD" "$FC" "$FCHECK"; do [ -x "$b" ] || { echo "run.sh: $b not built" >&2; exit 99; }; done
 IFS=, read -r -a FAULT_LIST <<<"$FAULTS"
 
@@ -574,6 +600,234 @@ f_enospc() {
 	fi
 }
 
+# --- hostile faults ------------------------------------------------------------------------------
+# What each needs is in the header. A check that fails logs HOSTILE-FAIL
+# with the issue 16 item whose fix it waits for; HOSTILE_FAILS counts them.
+# Verdicts are printed even with --quiet.
+HOSTILE_FAILS=0 HOSTILE_SEQ=0
+declare -A HOSTILE_VERDICT
+hostile_verdict() { # FAULT ok|"what failed" [ITEM]
+	local q=$QUIET
+	QUIET=0
+	if [ "$2" = ok ]; then
+		log "HOSTILE $1: ok"
+		[ -n "${HOSTILE_VERDICT[$1]:-}" ] || HOSTILE_VERDICT[$1]=ok
+	else
+		log "HOSTILE-FAIL $1: $2 [issue 16 $3]"
+		HOSTILE_FAILS=$((HOSTILE_FAILS + 1))
+		HOSTILE_VERDICT[$1]=FAIL
+	fi
+	QUIET=$q
+}
+# one field of node N's /status (empty when it does not answer)
+st_field() {
+	curl -s -m 2 "http://$(ADDR "$1")/status" |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null
+}
+# a term that wrapped or came near wrapping: printed negative, or 2^63 and up
+term_absurd() {
+	case $1 in -*) return 0 ;; esac
+	[ "${#1}" -gt 19 ] || { [ "${#1}" = 19 ] && [ "$1" \> 9223372036854775807 ]; }
+}
+max_term() {
+	local n t m=0
+	for n in $(seq 1 "$N"); do
+		[ "${STATE[n]}" = up ] || continue
+		t=$(st_field "$n" term)
+		case $t in ''|-*) continue ;; esac
+		[ "${#t}" -lt 19 ] && [ "$t" -gt "$m" ] && m=$t
+	done
+	echo "$m"
+}
+# a follower of leader $1 that is up, other than $2
+follower_of() {
+	local n
+	for n in $(seq 1 "$N"); do
+		[ "$n" != "$1" ] && [ "$n" != "${2:-}" ] && [ "${STATE[n]}" = up ] && { echo "$n"; return; }
+	done
+}
+# the leader, waiting up to $1 s (default 5)
+leader_within() {
+	local i l
+	for i in $(seq $((${1:-5} * 5))); do
+		l=$(leader)
+		[ -n "$l" ] && { echo "$l"; return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+# node N reads KEY (local read) as VALUE within 2 s?
+reads_within() {
+	local i
+	for i in $(seq 10); do
+		[ "$(curl -s -m 1 "http://$(ADDR "$1")/db/$2")" = "$3" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+f_hvote() {
+	local l f t n t2 l2 seen=""
+	l=$(leader_within) || { log "hvote: no leader to start from"; return 0; }
+	f=$(follower_of "$l")
+	[ -n "$f" ] || return 0
+	t=$(st_field "$l" term)
+	case $t in ''|-*) return 0 ;; esac
+	log "hvote: RequestVote term $((t + 1000)) as ${NAME[f]} (node $f) to every other node; leader $l, term $t"
+	for n in $(seq 1 "$N"); do
+		[ "$n" != "$f" ] && [ "${STATE[n]}" = up ] || continue
+		log "  node $n: $("$FHOST" rv "$(ADDR "$n")" --term $((t + 1000)) --name "${NAME[f]}" \
+			--last-index 1000000000 --last-term $((t + 1000)) 2>&1 | tr '\n' ' ')"
+	done
+	sleep 0.5
+	l2=$(leader_within 5)
+	for n in $(seq 1 "$N"); do
+		[ "${STATE[n]}" = up ] || continue
+		t2=$(st_field "$n" term)
+		[ -n "$t2" ] && ! term_absurd "$t2" && [ "$t2" -ge $((t + 1000)) ] && seen="$seen node $n at term $t2;"
+	done
+	if [ "$l2" != "$l" ] || [ -n "$seen" ]; then
+		hostile_verdict hvote "leader $l -> ${l2:-none};$seen" "#2: ignore RequestVote while a leader is heard"
+	else
+		hostile_verdict hvote ok
+	fi
+}
+
+f_hvotemax() {
+	local l f n t bad=""
+	l=$(leader_within) || { log "hvotemax: no leader to start from"; return 0; }
+	f=$(follower_of "$l")
+	[ -n "$f" ] || return 0
+	log "hvotemax: RequestVote term 18446744073709551615 as ${NAME[f]} (node $f) to every other node"
+	for n in $(seq 1 "$N"); do
+		[ "$n" != "$f" ] && [ "${STATE[n]}" = up ] || continue
+		log "  node $n: $("$FHOST" rv "$(ADDR "$n")" --term 18446744073709551615 --name "${NAME[f]}" \
+			--last-index 1000000000 --last-term 18446744073709551615 2>&1 | tr '\n' ' ')"
+	done
+	sleep 0.5
+	for n in $(seq 1 "$N"); do
+		[ "${STATE[n]}" = up ] || continue
+		t=$(st_field "$n" term)
+		term_absurd "$t" && bad="$bad node $n at term $t;"
+	done
+	l=$(leader_within 10) || bad="$bad no leader 10 s after;"
+	if [ -n "$bad" ]; then
+		hostile_verdict hvotemax "$bad" "#1: refuse terms that cannot be incremented"
+	else
+		hostile_verdict hvotemax ok
+	fi
+}
+
+f_hae() {
+	local l t li k n bad=""
+	l=$(leader_within) || { log "hae: no leader to start from"; return 0; }
+	t=$(max_term)
+	li=$(st_field "$l" last_index)
+	[ -n "$li" ] || return 0
+	HOSTILE_SEQ=$((HOSTILE_SEQ + 1))
+	k=hostile.ae.$SEED.$HOSTILE_SEQ
+	log "hae: AppendEntries from 'intruder', term $((t + 1)), after index $li, writing $k, to every node"
+	for n in $(seq 1 "$N"); do
+		[ "${STATE[n]}" = up ] || continue
+		log "  node $n: $("$FHOST" ae "$(ADDR "$n")" --term $((t + 1)) --leader intruder --prev-index "$li" \
+			--prev-term "$t" --set "$k=forged" --probe 2>&1 | tail -1)"
+	done
+	for n in $(seq 1 "$N"); do
+		[ "${STATE[n]}" = up ] || continue
+		reads_within "$n" "$k" forged && bad="$bad node $n applied $k;"
+		[ "$(st_field "$n" leader)" = intruder ] && bad="$bad node $n follows 'intruder';"
+	done
+	if [ -n "$bad" ]; then
+		hostile_verdict hae "$bad" "#4: AppendEntries only from members"
+	else
+		hostile_verdict hae ok
+	fi
+}
+
+f_hsnap() {
+	local l a b t ci k n members=() bad="" li
+	l=$(leader_within) || { log "hsnap: no leader to start from"; return 0; }
+	a=$(follower_of "$l")
+	b=$(follower_of "$l" "$a")
+	[ -n "$a" ] && [ -n "$b" ] || return 0
+	t=$(st_field "$l" term)
+	ci=$(st_field "$l" commit_index)
+	case $t$ci in ''|*-*) return 0 ;; esac
+	for n in $(seq 1 "$N"); do members+=(--member "${NAME[n]}=http://$(ADDR "$n")"); done
+	HOSTILE_SEQ=$((HOSTILE_SEQ + 1))
+	k=hostile.snap.$SEED.$HOSTILE_SEQ
+	log "hsnap: snapshot to node $b in the name of follower ${NAME[a]} (node $a): index $((ci + 1000)), only $k"
+	log "  $("$FHOST" snap "$(ADDR "$b")" --leader "${NAME[a]}" --last-index $((ci + 1000)) --last-term "$t" \
+		"${members[@]}" --set "$k=forged" 2>&1 | tr '\n' ' ')"
+	reads_within "$b" "$k" forged && bad="$bad node $b installed it ($k reads forged);"
+	li=$(st_field "$b" last_index)
+	[ -n "$li" ] && [ "$li" -ge $((ci + 1000)) ] && bad="$bad node $b's log ends at $li;"
+	if [ -n "$bad" ]; then
+		hostile_verdict hsnap "$bad" "#3: snapshots only from the leader"
+	else
+		hostile_verdict hsnap ok
+	fi
+}
+
+# hflood / hslow: the leader under 1,100 connections; it must keep serving
+flood() {
+	local fault=$1 l fpid i code bad="" ok_status=0
+	shift
+	l=$(leader_within) || { log "$fault: no leader to start from"; return 0; }
+	log "$fault: 1100 connections to leader $l for 6 s $*"
+	"$FHOST" flood "$(ADDR "$l")" --conns 1100 --seconds 6 "$@" >"$T/flood.out" 2>&1 &
+	fpid=$!
+	sleep 2
+	for i in 1 2 3; do
+		curl -s -m 2 -o /dev/null "http://$(ADDR "$l")/status" && ok_status=$((ok_status + 1))
+		sleep 0.3
+	done
+	[ "$ok_status" = 3 ] || bad="$bad /status answered $ok_status of 3 times;"
+	HOSTILE_SEQ=$((HOSTILE_SEQ + 1))
+	code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' -XPOST "http://$(ADDR "$l")/db/hostile.flood.$SEED.$HOSTILE_SEQ" \
+		--data-binary x)
+	[ "$code" = 200 ] || bad="$bad a write through the leader: HTTP $code;"
+	wait "$fpid"
+	while IFS= read -r i; do log "  $i"; done <"$T/flood.out"
+	if [ -n "$bad" ]; then
+		hostile_verdict "$fault" "$bad" "#6: connection limits (peers' own budget, per-source caps, 503)"
+	else
+		hostile_verdict "$fault" ok
+	fi
+}
+f_hflood() { flood hflood; }
+f_hslow() { flood hslow --slowloris; }
+
+rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
+
+f_hbody() {
+	local l f before peak r bpid bad=""
+	l=$(leader_within) || { log "hbody: no leader to start from"; return 0; }
+	f=$(follower_of "$l")
+	[ -n "$f" ] || return 0
+	before=$(rss_kib "${PID[f]}")
+	[ -n "$before" ] || return 0
+	log "hbody: 3 x 400 MiB to node $f's /raft/appendEntries (RSS $((before / 1024)) MiB)"
+	"$FHOST" body "$(ADDR "$f")" --conns 3 --mib 400 --seconds 20 >"$T/body.out" 2>&1 &
+	bpid=$!
+	peak=$before
+	while kill -0 "$bpid" 2>/dev/null; do
+		r=$(rss_kib "${PID[f]}")
+		[ -n "$r" ] && [ "$r" -gt "$peak" ] && peak=$r
+		sleep 0.1
+	done
+	wait "$bpid"
+	while IFS= read -r r; do log "  $r"; done <"$T/body.out"
+	log "  node $f: RSS peaked at $((peak / 1024)) MiB, $(( $(rss_kib "${PID[f]}" || echo 0) / 1024 )) MiB after"
+	[ $((peak - before)) -lt $((256 * 1024)) ] || bad="$bad RSS grew $(( (peak - before) / 1024 )) MiB;"
+	curl -s -m 2 -o /dev/null "http://$(ADDR "$f")/status" || bad="$bad /status does not answer after;"
+	if [ -n "$bad" ]; then
+		hostile_verdict hbody "$bad" "#7: bound memory per connection and in total"
+	else
+		hostile_verdict hbody ok
+	fi
+}
+
 # every fault undone, every node running and a member
 heal_all() {
 	local n
@@ -624,12 +878,13 @@ for n in $(seq 2 "$N"); do wait_joined "$n" || fail_setup "node $n does not join
 log "cluster up: $NODES"
 
 client_secs=$SECONDS_RUN
-[ "$CYCLES" -gt 0 ] && client_secs=100000
+# (stopped with SIGUSR1 when the faults are over)
+[ "$CYCLES" -gt 0 ] || [ "$ORDER" = seq ] && client_secs=100000
 "$FC" run --nodes "$NODES" --out "$T/history" --seconds "$client_secs" --clients "$CLIENTS" --seed "$SEED" \
 	--value-pad "$VALUE_PAD" ${CLIENT_ARGS:-} 2>"$T/client.log" &
 CLIENT_PID=$!
 start=$(date +%s)
-cycle=0
+cycle=0 fault_i=0
 while :; do
 	if [ "$CYCLES" -gt 0 ]; then
 		[ "$cycle" -lt "$CYCLES" ] || break
@@ -639,16 +894,23 @@ while :; do
 		sleep "0.$((1 + RANDOM % 4))"
 		continue
 	fi
-	[ $(( $(date +%s) - start )) -lt $((SECONDS_RUN - 2)) ] || break
+	# --order seq: every fault at least once
+	[ "$ORDER" = seq ] && [ "$fault_i" -lt ${#FAULT_LIST[@]} ] ||
+		[ $(( $(date +%s) - start )) -lt $((SECONDS_RUN - 2)) ] || break
 	gap_s
 	sleep "$GAP"
 	check_alive
-	rnd ${#FAULT_LIST[@]}
-	f=${FAULT_LIST[R]}
+	if [ "$ORDER" = seq ]; then
+		f=${FAULT_LIST[$((fault_i % ${#FAULT_LIST[@]}))]}
+		fault_i=$((fault_i + 1))
+	else
+		rnd ${#FAULT_LIST[@]}
+		f=${FAULT_LIST[R]}
+	fi
 	"f_$f"
 	check_alive
 done
-[ "$CYCLES" -gt 0 ] && kill -USR1 "$CLIENT_PID"
+[ "$CYCLES" -gt 0 ] || [ "$ORDER" = seq ] && kill -USR1 "$CLIENT_PID" 2>/dev/null
 log "faults over; healing"
 heal_all
 wait "$CLIENT_PID"
@@ -698,8 +960,17 @@ wok=$(sed -n 's/.*writes \([0-9]*\) ok.*/\1/p' <<<"$summary")
 result="seed=$SEED nodes=$N net=$NET disk=$DISK seconds=$(( $(date +%s) - start )) ops=${ops:-0} writes_ok=${wok:-0}"
 result="$result lost=$(num 'lost acknowledged') violations=$(num violations) diverged=$(num 'keys diverged')"
 result="$result converged=$converged crashed=$CRASHED"
+if [ ${#HOSTILE_VERDICT[@]} -gt 0 ]; then
+	v=""
+	for f in "${FAULT_LIST[@]}"; do
+		case " $v " in *" $f="*) continue ;; esac
+		[ -n "${HOSTILE_VERDICT[$f]:-}" ] && v="$v $f=${HOSTILE_VERDICT[$f]}"
+	done
+	QUIET=0 log "HOSTILE summary:$v"
+	result="$result hostile_fails=$HOSTILE_FAILS"
+fi
 rc=0
-[ "$check_rc" = 0 ] && [ "$converged" = yes ] && [ "$CRASHED" = 0 ] || rc=1
+[ "$check_rc" = 0 ] && [ "$converged" = yes ] && [ "$CRASHED" = 0 ] && [ "$HOSTILE_FAILS" = 0 ] || rc=1
 [ "$check_rc" = 2 ] && rc=99
 if [ "$rc" != 0 ]; then
 	dir=$SAVE/seed-$SEED-$NET-$N-$(date +%Y%m%d-%H%M%S)
