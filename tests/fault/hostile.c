@@ -484,8 +484,9 @@ static int do_body(const struct opts *o)
 	int *fds = calloc((size_t)o->conns, sizeof(int));
 	size_t *sent = calloc((size_t)o->conns, sizeof(size_t));
 	static uint8_t chunk[1 << 16];
+	int rc = 1;
 	if (!fds || !sent)
-		return 1;
+		goto out;
 	/* field 1 (Term), varint 0x7f repeated: a well-formed start, and bytes
 	 * a streaming decoder cannot reject early */
 	for (size_t i = 0; i < sizeof(chunk); i += 2) {
@@ -548,9 +549,11 @@ static int do_body(const struct opts *o)
 		printf("body: connection %ld: %zu MiB sent, HTTP %d\n", i, sent[i] >> 20, st);
 		close(fds[i]);
 	}
+	rc = 0;
+out:
 	free(fds);
 	free(sent);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
