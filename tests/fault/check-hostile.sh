@@ -3,7 +3,7 @@
 # fault once in this order (run.sh's header says what each forges and what
 # must hold after it): forged votes at term + 1000 and at 2^64-1 with real
 # member names, AppendEntries from an invented leader, a snapshot from a
-# follower, 1,100 idle and 1,100 slowloris connections, 3 x 400 MiB bodies,
+# follower, 5,000 idle and 1,100 slowloris connections, 3 x 400 MiB bodies,
 # three joins of members that never answer;
 # then the checks of every run (nothing acknowledged lost, linearizable
 # histories, convergence). The term overflow goes last: while it is not

@@ -25,6 +25,10 @@
  *       the node reads, for at most S seconds (default 30). Prints the bytes
  *       sent and the answers.
  *
+ * Every command takes --from ADDR: connect from that local address (on
+ * loopback, 127.0.0.2: a flood from another source than the clients, as a
+ * limit per source address would see it).
+ *
  * Exit 0 when the requests went out (whatever the node answered), 1 when
  * the node could not be reached, 2 on bad usage.
  */
@@ -53,7 +57,8 @@
 #define MAX_MEMBERS 16
 #define IO_TIMEOUT_S 5
 
-static struct sockaddr_in target;
+static struct sockaddr_in target, source;
+static bool have_source;
 static char target_text[64];
 
 static int64_t now_ms(void)
@@ -88,6 +93,10 @@ static int dial(bool nonblock)
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (have_source && bind(fd, (const struct sockaddr *)&source, sizeof(source)) < 0) {
+		close(fd);
+		return -1;
+	}
 	if (connect(fd, (const struct sockaddr *)&target, sizeof(target)) < 0) {
 		close(fd);
 		return -1;
@@ -235,6 +244,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->seconds = (long)num(v);
 		} else if (!strcmp(a, "--mib")) {
 			o->mib = (long)num(v);
+		} else if (!strcmp(a, "--from")) {
+			source.sin_family = AF_INET;
+			if (inet_pton(AF_INET, v, &source.sin_addr) != 1)
+				usage();
+			have_source = true;
 		} else {
 			usage();
 		}
