@@ -47,7 +47,7 @@
 #              entries writing hostile.ae.K, to every node (PrevLogTerm
 #              guessed): nobody may apply them (#4)
 #   hsnap      SnapshotRequest and SnapshotRecoveryRequest to a follower in
-#              the name of another follower, 1000 entries ahead, State
+#              the name of another follower, 10^9 entries ahead, State
 #              holding only hostile.snap.K: not installed (#3)
 #   hflood     5,000 idle connections to the leader for 6 s (from 127.0.0.2
 #              on loopback): /status (200) and a write through it must
@@ -755,7 +755,7 @@ f_hae() {
 }
 
 f_hsnap() {
-	local l a b t ci k n members=() bad="" li
+	local l a b t ci k n members=() bad="" li ahead
 	l=$(leader_within) || { log "hsnap: no leader to start from"; return 0; }
 	a=$(follower_of "$l")
 	b=$(follower_of "$l" "$a")
@@ -766,12 +766,15 @@ f_hsnap() {
 	for n in $(seq 1 "$N"); do members+=(--member "${NAME[n]}=http://$(ADDR "$n")"); done
 	HOSTILE_SEQ=$((HOSTILE_SEQ + 1))
 	k=hostile.snap.$SEED.$HOSTILE_SEQ
-	log "hsnap: snapshot to node $b in the name of follower ${NAME[a]} (node $a): index $((ci + 1000)), only $k"
-	log "  $("$FHOST" snap "$(ADDR "$b")" --leader "${NAME[a]}" --last-index $((ci + 1000)) --last-term "$t" \
+	# far ahead of anything the clients can write meanwhile, so that a log
+	# end past it can only be the forged snapshot
+	ahead=1000000000
+	log "hsnap: snapshot to node $b in the name of follower ${NAME[a]} (node $a): index $((ci + ahead)), only $k"
+	log "  $("$FHOST" snap "$(ADDR "$b")" --leader "${NAME[a]}" --last-index $((ci + ahead)) --last-term "$t" \
 		"${members[@]}" --set "$k=forged" 2>&1 | tr '\n' ' ')"
 	reads_within "$b" "$k" forged && bad="$bad node $b installed it ($k reads forged);"
 	li=$(st_field "$b" last_index)
-	[ -n "$li" ] && [ "$li" -ge $((ci + 1000)) ] && bad="$bad node $b's log ends at $li;"
+	[ -n "$li" ] && [ "$li" -ge $((ci + ahead)) ] && bad="$bad node $b's log ends at $li;"
 	if [ -n "$bad" ]; then
 		hostile_verdict hsnap "$bad" "#3: snapshots only from the leader"
 	else
