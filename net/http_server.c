@@ -542,6 +542,12 @@ static bool append_body(struct httpd_request *req, const char *data, size_t len)
 		return false;
 	if (req->body_len + len > req->body_cap) {
 		size_t cap = req->body_cap ? req->body_cap : 4096;
+		/* The Content-Length was admitted against the body budget: take
+		 * it in one allocation, whose pages fill as the bytes arrive,
+		 * rather than doubling, which holds two copies while it moves
+		 * and leaves the old ones to the allocator. */
+		if (!req->body_cap && req->reserved > cap && req->reserved <= req->max_body)
+			cap = (size_t)req->reserved;
 		while (cap < req->body_len + len)
 			cap *= 2;
 		if (cap > req->max_body)
