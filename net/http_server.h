@@ -47,7 +47,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "src/loop.h"
+#include "base/loop.h"
 
 struct httpd;
 struct httpd_request;

@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 #include "net/http_parse.h"
-#include "src/uring_op.h"
+#include "base/uring_op.h"
 
 /* Not in liburing 2.3's headers; kernel 6.2+ (older kernels answer -EINVAL,
  * and we retry without it). */

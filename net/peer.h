@@ -8,7 +8,7 @@
  * §6.3), more for raftd peers (peer_set_max_pipeline()).
  *
  * I/O: every operation is an SQE on the caller's ring whose user_data is a
- * struct uring_op inside the peer (src/uring_op.h); the caller's loop must
+ * struct uring_op inside the peer (base/uring_op.h); the caller's loop must
  * dispatch completions with uring_op_dispatch() and submit the ring. The
  * peer prepares SQEs and never submits, except when the SQ ring is full (it
  * then calls io_uring_submit() once to make room; that never blocks).

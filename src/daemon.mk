@@ -1,8 +1,4 @@
-# The daemon's own modules: the event loop, the HTTP server glue, config.
-
-noinst_LIBRARIES += src/libloop.a
-src_libloop_a_SOURCES = src/loop.c src/loop.h src/uring_op.h
-src_libloop_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
+# The daemon's own modules: config, rpc, the node.
 
 noinst_LIBRARIES += src/libconfig.a
 src_libconfig_a_SOURCES = src/config.c src/config.h
@@ -21,7 +17,7 @@ sbin_PROGRAMS += src/raftd
 src_raftd_SOURCES = src/raftd.c
 src_raftd_CFLAGS = $(AM_CFLAGS)
 src_raftd_LDADD = src/libnode.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a src/libkv.a \
-	src/libconfig.a src/libloop.a wal/libwal.a proto/libwire.a \
+	src/libconfig.a wal/libwal.a proto/libwire.a base/libbase.a \
 	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
 
 # The same daemon with test hooks (WAL failpoints, deliberate protocol bugs
@@ -34,5 +30,5 @@ src_libnode_test_a_CFLAGS = $(src_libnode_a_CFLAGS)
 check_PROGRAMS += tests/cluster/raftd-test
 tests_cluster_raftd_test_SOURCES = src/raftd.c
 tests_cluster_raftd_test_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a \
-	src/libkv.a src/libconfig.a src/libloop.a wal/libwal_test.a proto/libwire.a \
+	src/libkv.a src/libconfig.a wal/libwal_test.a proto/libwire.a base/libbase.a \
 	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

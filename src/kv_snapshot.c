@@ -1,7 +1,7 @@
 /* src/kv_snapshot.c — snapshot files of the KV state machine.
  *
  * FORMAT, version 1. All integers little-endian; CRC32C is Castagnoli
- * (wal/crc32c.h: "123456789" -> 0xe3069283). Every byte of a file is covered
+ * (base/crc32c.h: "123456789" -> 0xe3069283). Every byte of a file is covered
  * by exactly one CRC, so any truncation or bit flip is refused.
  *
  *   Meta block
@@ -61,7 +61,7 @@
 #include <unistd.h>
 
 #include "src/kv.h"
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 #define SNAP_MAGIC "RAFTDKVS"
 #define SNAP_VERSION 1u

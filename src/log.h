@@ -4,7 +4,7 @@
  * service) every message is one journal entry sent with sd_journal_send():
  * MESSAGE, PRIORITY, the node's RAFT_NODE, RAFT_TERM, RAFT_ROLE and
  * RAFT_LEADER as they are when the message is logged, a MESSAGE_ID for the
- * events listed below (described in units/raftd.catalog), and any extra
+ * events of base/journal.h (described in units/raftd.catalog), and any extra
  * FIELD=value pairs the caller adds (RAFT_INDEX, RAFT_PEER...). Elsewhere a
  * readable line on stderr: "raftd[n1] info: became leader (term 3)".
  */
@@ -15,21 +15,7 @@
 #include <stdint.h>
 #include <syslog.h>
 
-/* MESSAGE_IDs: stable, one per kind of event (sd-id128 strings). */
-#define LOG_ID_STARTED        "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f01"
-#define LOG_ID_LEADER_ELECTED "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f02"
-#define LOG_ID_TERM_CHANGED   "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f03"
-#define LOG_ID_MEMBER_JOINED  "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f04"
-#define LOG_ID_MEMBER_LEFT    "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f05"
-#define LOG_ID_SNAPSHOT_TAKEN "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f06"
-#define LOG_ID_SNAPSHOT_INSTALLED "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f07"
-#define LOG_ID_WAL_RECOVERED  "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f08"
-#define LOG_ID_WAL_TRUNCATED  "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f09"
-#define LOG_ID_PEER_UNREACHABLE "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0a"
-#define LOG_ID_PEER_BACK      "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0b"
-#define LOG_ID_STOPPING       "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0c"
-#define LOG_ID_WAL_FAILED     "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0d"
-#define LOG_ID_REMOVED        "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f0e"
+#include "base/journal.h"
 
 /* Messages above this syslog priority (LOG_DEBUG is the most) are dropped. */
 void log_init(const char *node, int max_priority);

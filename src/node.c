@@ -34,7 +34,7 @@
 #include "src/api_parse.h"
 #include "src/kv.h"
 #include "src/log.h"
-#include "src/loop.h"
+#include "base/loop.h"
 #include "src/raft.h"
 #include "src/rpc.h"
 #include "wal/wal.h"

@@ -13,7 +13,7 @@ src_raftctl_SOURCES = \
 	src/raftctl_wire.c src/raftctl_wire.h \
 	src/capture.c src/capture.h
 src_raftctl_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
-src_raftctl_LDADD = wal/libwal.a proto/libwire.a net/libnet.a $(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) -lm
+src_raftctl_LDADD = wal/libwal.a proto/libwire.a net/libnet.a base/libbase.a $(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) -lm
 
 # bash completion, installed under the command's name where bash-completion
 # looks for it

@@ -45,7 +45,7 @@
 #include "src/raftctl.h"
 #include "src/raftctl_cmds.h"
 #include "src/raftctl_client.h"
-#include "src/uring_op.h"
+#include "base/uring_op.h"
 #include "wal/wal.h"
 
 #define CMD "import-goraft"

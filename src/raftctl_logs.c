@@ -18,7 +18,7 @@
 #include <systemd/sd-journal.h>
 #include <time.h>
 
-#include "src/log.h"
+#include "base/journal.h"
 #include "src/raftctl.h"
 #include "src/raftctl_client.h"
 #include "src/raftctl_cmds.h"

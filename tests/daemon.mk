@@ -4,13 +4,13 @@ check_PROGRAMS += tests/daemon/test_loop
 TESTS += tests/daemon/test_loop
 tests_daemon_test_loop_SOURCES = tests/daemon/test_loop.c
 tests_daemon_test_loop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
-tests_daemon_test_loop_LDADD = src/libloop.a $(URING_LIBS) $(CHECK_LIBS)
+tests_daemon_test_loop_LDADD = base/libbase.a $(URING_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/daemon/test_http_server
 TESTS += tests/daemon/test_http_server
 tests_daemon_test_http_server_SOURCES = tests/daemon/test_http_server.c
 tests_daemon_test_http_server_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) -pthread
-tests_daemon_test_http_server_LDADD = net/libhttpd.a src/libloop.a $(MHD_LIBS) $(URING_LIBS) $(CHECK_LIBS) -lpthread
+tests_daemon_test_http_server_LDADD = net/libhttpd.a base/libbase.a $(MHD_LIBS) $(URING_LIBS) $(CHECK_LIBS) -lpthread
 
 check_PROGRAMS += tests/daemon/test_config
 TESTS += tests/daemon/test_config

@@ -49,7 +49,7 @@ tests/fuzz/fuzz_http_request: $(srcdir)/tests/fuzz/fuzz_http_request.c $(srcdir)
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(filter %.c,$^) -o $@
 
 FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv.c $(srcdir)/src/kv_snapshot.c \
-	$(srcdir)/wal/crc32c.c $(srcdir)/src/raft.c
+	$(srcdir)/base/crc32c.c $(srcdir)/src/raft.c
 tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
 
@@ -78,7 +78,7 @@ tests/fuzz/fuzz_client_api: $(FUZZ_API_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_API_INPUTS) $(JANSSON_LIBS) -o $@
 
 FUZZ_WAL_INPUTS = $(srcdir)/tests/fuzz/fuzz_wal_recover.c $(srcdir)/wal/wal.c $(srcdir)/wal/recover.c \
-	$(srcdir)/wal/crc32c.c $(srcdir)/wal/failpoint.c $(srcdir)/proto/wire.c
+	$(srcdir)/base/crc32c.c $(srcdir)/wal/failpoint.c $(srcdir)/proto/wire.c
 tests/fuzz/fuzz_wal_recover: $(FUZZ_WAL_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(FUZZ_WAL_INPUTS) $(URING_LIBS) -o $@

@@ -7,12 +7,12 @@ TESTS += tests/wal/test_wal
 tests_wal_test_wal_SOURCES = tests/wal/test_wal.c tests/wal/ring.h
 tests_wal_test_wal_CPPFLAGS = $(AM_CPPFLAGS) -DWAL_FAILPOINTS
 tests_wal_test_wal_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
-tests_wal_test_wal_LDADD = wal/libwal_test.a $(CHECK_LIBS) $(URING_LIBS)
+tests_wal_test_wal_LDADD = wal/libwal_test.a base/libbase.a $(CHECK_LIBS) $(URING_LIBS)
 
 check_PROGRAMS += tests/wal/mklog
 tests_wal_mklog_SOURCES = tests/wal/mklog.c tests/wal/ring.h
 tests_wal_mklog_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
-tests_wal_mklog_LDADD = wal/libwal.a proto/libwire.a $(URING_LIBS)
+tests_wal_mklog_LDADD = wal/libwal.a proto/libwire.a base/libbase.a $(URING_LIBS)
 
 TESTS += tests/wal/raftctl_wal.sh
 EXTRA_DIST += tests/wal/raftctl_wal.sh
@@ -20,7 +20,7 @@ EXTRA_DIST += tests/wal/raftctl_wal.sh
 check_PROGRAMS += tests/wal/bench_wal
 tests_wal_bench_wal_SOURCES = tests/wal/bench_wal.c tests/wal/ring.h
 tests_wal_bench_wal_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
-tests_wal_bench_wal_LDADD = wal/libwal.a $(URING_LIBS) -lm
+tests_wal_bench_wal_LDADD = wal/libwal.a base/libbase.a $(URING_LIBS) -lm
 
 # The benchmark: `make bench-wal [WAL_BENCH_DIR=DIR] [WAL_BENCH_SECONDS=S]`.
 # One run prints every figure of the README's table (about 3 minutes). It is

@@ -10,7 +10,7 @@
  * Threading and I/O
  *   Single-threaded, no locks. Every disk operation after wal_open() goes
  *   through the caller's io_uring: the WAL only *prepares* SQEs (each carries
- *   a struct uring_op, see src/uring_op.h); the caller's event loop submits
+ *   a struct uring_op, see base/uring_op.h); the caller's event loop submits
  *   them and dispatches completions. Nothing in the append path blocks.
  *   wal_open() itself does ordinary blocking I/O (recovery).
  *

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "src/uring_op.h"
-#include "wal/crc32c.h"
+#include "base/uring_op.h"
+#include "base/crc32c.h"
 #include "wal/wal.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

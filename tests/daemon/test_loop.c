@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "src/loop.h"
+#include "base/loop.h"
 
 static struct loop loop;
 

@@ -10,7 +10,7 @@
 # runs it in distcheck's build, configured --enable-valgrind. Part 2 needs
 # that build: memcheck does not see what io_uring writes into a peer's
 # receive buffers, and only a --enable-valgrind build tells it
-# (uring_filled() in src/uring_op.h); elsewhere part 2 is skipped, as its
+# (uring_filled() in base/uring_op.h); elsewhere part 2 is skipped, as its
 # reports would be about bytes the kernel did write.
 # Timeouts are raised for part 2 (valgrind slows a node 20-50x); the 200 ms
 # to an RPC's response is goraft's and stays, so a late answer is dropped

@@ -15,7 +15,7 @@
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_kv_snapshot.c \
- *     src/kv.c src/kv_snapshot.c wal/crc32c.c -o fuzz_kv_snapshot
+ *     src/kv.c src/kv_snapshot.c base/crc32c.c -o fuzz_kv_snapshot
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@
 
 #include "src/kv.h"
 #include "src/raft.h"
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 #include "tests/fuzz/fuzz.h"
 
 

@@ -28,7 +28,7 @@
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_wal_recover.c \
- *     wal/wal.c wal/recover.c wal/crc32c.c wal/failpoint.c proto/wire.c \
+ *     wal/wal.c wal/recover.c base/crc32c.c wal/failpoint.c proto/wire.c \
  *     -luring -o fuzz_wal_recover
  */
 #include <dirent.h>

@@ -15,7 +15,7 @@
 
 #include "proto/command.h"
 #include "src/kv.h"
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 /* ---- helpers ---- */
 

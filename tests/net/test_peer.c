@@ -19,7 +19,7 @@
 
 #include "net/peer.h"
 #include "proto/wire.h"
-#include "src/uring_op.h"
+#include "base/uring_op.h"
 #include "tests/net/test_server.h"
 
 static struct io_uring ring;

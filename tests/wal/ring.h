@@ -1,11 +1,11 @@
-/* tests/wal/ring.h — the smallest event loop: what src/loop does for the
+/* tests/wal/ring.h — the smallest event loop: what base/loop does for the
  * daemon, for the WAL tests and benchmark. */
 #ifndef RAFTD_TESTS_WAL_RING_H
 #define RAFTD_TESTS_WAL_RING_H
 
 #include <errno.h>
 
-#include "src/uring_op.h"
+#include "base/uring_op.h"
 #include "wal/wal.h"
 
 /* Submit what is queued, wait for at least one completion, dispatch all

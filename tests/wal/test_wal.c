@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "tests/wal/ring.h"
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 #include "wal/wal.h"
 
 /* --- fixture ------------------------------------------------------------ */

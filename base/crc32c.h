@@ -1,11 +1,11 @@
-/* wal/crc32c.h — CRC32C (Castagnoli), internal to wal/.
+/* base/crc32c.h — CRC32C (Castagnoli), shared by wal/ and the KV snapshots.
  *
  * Hardware crc32 instructions (SSE4.2) when the CPU has them, chosen once at
  * run time; otherwise slice-by-8 tables. Recovery checks every byte of the
  * log, so this is what makes it run at memory speed.
  */
-#ifndef RAFTD_WAL_CRC32C_H
-#define RAFTD_WAL_CRC32C_H
+#ifndef RAFTD_BASE_CRC32C_H
+#define RAFTD_BASE_CRC32C_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,9 +1,9 @@
-/* src/loop.h — the event loop: one thread, one io_uring.
+/* base/loop.h — the event loop: one thread, one io_uring.
  *
  * Everything that waits is a completion on the loop's ring: disk writes and
  * fdatasync (wal/), peer sockets (net/), the HTTP server's epoll fd, timers
  * and signals. Modules submit their own SQEs with user_data pointing at a
- * struct uring_op (src/uring_op.h); the loop dispatches every CQE to it.
+ * struct uring_op (base/uring_op.h); the loop dispatches every CQE to it.
  *
  * One pass of loop_run():
  *   1. submit what is queued and sleep until at least one completion;
@@ -18,8 +18,8 @@
  * a timeout that ends at the earliest of them (io_uring_enter's extended
  * argument), so timers cost no SQE and no syscall of their own.
  */
-#ifndef RAFTD_SRC_LOOP_H
-#define RAFTD_SRC_LOOP_H
+#ifndef RAFTD_BASE_LOOP_H
+#define RAFTD_BASE_LOOP_H
 
 #include <liburing.h>
 #include <signal.h>
@@ -28,7 +28,7 @@
 #include <sys/signalfd.h>
 #include <stdint.h>
 
-#include "src/uring_op.h"
+#include "base/uring_op.h"
 
 struct loop;
 

@@ -1,4 +1,4 @@
-/* src/uring_op.h — how completions find their owner on the shared ring.
+/* base/uring_op.h — how completions find their owner on the shared ring.
  *
  * One io_uring serves the whole process. Every SQE that any module submits
  * carries user_data = (uintptr_t)op, where op points at a struct uring_op
@@ -7,8 +7,8 @@
  * need to know about each other. A module with several SQEs in flight embeds
  * one uring_op per SQE. user_data 0 is reserved (never dispatched).
  */
-#ifndef RAFTD_URING_OP_H
-#define RAFTD_URING_OP_H
+#ifndef RAFTD_BASE_URING_OP_H
+#define RAFTD_BASE_URING_OP_H
 
 #include <stddef.h>
 #include <stdint.h>

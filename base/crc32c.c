@@ -1,7 +1,7 @@
-/* wal/crc32c.c — CRC32C, hardware-accelerated when possible. */
+/* base/crc32c.c — CRC32C, hardware-accelerated when possible. */
 #include <string.h>
 
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>

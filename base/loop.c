@@ -1,5 +1,5 @@
-/* src/loop.c — one thread, one io_uring; see loop.h. */
-#include "src/loop.h"
+/* base/loop.c — one thread, one io_uring; see loop.h. */
+#include "base/loop.h"
 
 #include <errno.h>
 #include <poll.h>
