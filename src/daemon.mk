@@ -16,7 +16,7 @@ src_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLA
 sbin_PROGRAMS += src/raftd
 src_raftd_SOURCES = src/raftd.c
 src_raftd_CFLAGS = $(AM_CFLAGS)
-src_raftd_LDADD = src/libnode.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a src/libkv.a \
+src_raftd_LDADD = src/libnode.a net/libhttpd.a net/libnet.a src/librpc.a src/raft/libraft.a src/kv/libkv.a \
 	src/libconfig.a wal/libwal.a proto/libwire.a base/libbase.a \
 	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
 
@@ -29,6 +29,6 @@ src_libnode_test_a_CFLAGS = $(src_libnode_a_CFLAGS)
 
 check_PROGRAMS += tests/cluster/raftd-test
 tests_cluster_raftd_test_SOURCES = src/raftd.c
-tests_cluster_raftd_test_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a \
-	src/libkv.a src/libconfig.a wal/libwal_test.a proto/libwire.a base/libbase.a \
+tests_cluster_raftd_test_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/raft/libraft.a \
+	src/kv/libkv.a src/libconfig.a wal/libwal_test.a proto/libwire.a base/libbase.a \
 	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

@@ -32,10 +32,10 @@
 #include "proto/command.h"
 #include "proto/wire.h"
 #include "src/api_parse.h"
-#include "src/kv.h"
+#include "src/kv/kv.h"
 #include "src/log.h"
 #include "base/loop.h"
-#include "src/raft.h"
+#include "src/raft/raft.h"
 #include "src/rpc.h"
 #include "wal/wal.h"
 
@@ -2646,7 +2646,7 @@ static raft_index older_snapshot(const char *dir, raft_index below)
 }
 
 /* GET /raftd/snapshot: the bytes of the newest snapshot file (format: top
- * of src/kv_snapshot.c), for backups; `raftctl` can verify them. Streamed
+ * of src/kv/kv_snapshot.c), for backups; `raftctl` can verify them. Streamed
  * from the file by the kernel as the client reads (the open fd still reads
  * it when a newer snapshot's save deletes it); at most
  * --max-snapshot-downloads at once (the route's max_active). */

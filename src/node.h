@@ -10,7 +10,7 @@
  * Data directory:
  *   DATA_DIR/name      the node's name (goraft raftd's file)
  *   DATA_DIR/wal/      segments and the term/vote meta file (wal/)
- *   DATA_DIR/snap/     KV snapshots (src/kv_snapshot.c)
+ *   DATA_DIR/snap/     KV snapshots (src/kv/kv_snapshot.c)
  */
 #ifndef RAFTD_SRC_NODE_H
 #define RAFTD_SRC_NODE_H

@@ -1,6 +1,6 @@
 /* src/rpc.h — goraft's RPC bodies to and from the Raft core's messages.
  *
- * The core speaks struct raft_msg (src/raft.h); peers speak goraft's
+ * The core speaks struct raft_msg (src/raft/raft.h); peers speak goraft's
  * protobuf (proto/wire.h). This module translates one field at a time, and
  * types every received entry for the core: raft:nop, raft:join and
  * raft:leave (payload decoded, so the core sees member names and URLs),
@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "proto/wire.h"
-#include "src/raft.h"
+#include "src/raft/raft.h"
 
 struct rpc_decoder {
 	struct raft_entry *entries;

@@ -30,7 +30,7 @@ tests_fault_fault_client_LDADD = -lpthread
 # bodies.
 check_PROGRAMS += tests/fault/fault-hostile
 tests_fault_fault_hostile_SOURCES = tests/fault/hostile.c
-tests_fault_fault_hostile_LDADD = src/libkv.a proto/libwire.a base/libbase.a $(JANSSON_LIBS)
+tests_fault_fault_hostile_LDADD = src/kv/libkv.a proto/libwire.a base/libbase.a $(JANSSON_LIBS)
 
 # Negative control: raftd-test whose WAL never syncs (tests/fault/nofsync.h
 # is forced into wal/'s sources; wal/ itself is unchanged).
@@ -42,8 +42,8 @@ EXTRA_DIST += tests/fault/nofsync.h
 
 check_PROGRAMS += tests/fault/raftd-nofsync
 tests_fault_raftd_nofsync_SOURCES = src/raftd.c
-tests_fault_raftd_nofsync_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/libraft.a \
-	src/libkv.a src/libconfig.a tests/fault/libwal_nofsync.a proto/libwire.a base/libbase.a \
+tests_fault_raftd_nofsync_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/raft/libraft.a \
+	src/kv/libkv.a src/libconfig.a tests/fault/libwal_nofsync.a proto/libwire.a base/libbase.a \
 	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
 
 # make check runs one short schedule of each kind and both negative controls

@@ -48,19 +48,19 @@ tests/fuzz/fuzz_http_request: $(srcdir)/tests/fuzz/fuzz_http_request.c $(srcdir)
 		$(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(filter %.c,$^) -o $@
 
-FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv.c $(srcdir)/src/kv_snapshot.c \
-	$(srcdir)/base/crc32c.c $(srcdir)/src/raft.c
+FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv/kv.c $(srcdir)/src/kv/kv_snapshot.c \
+	$(srcdir)/base/crc32c.c $(srcdir)/src/raft/raft.c
 tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
 
-FUZZ_RAFT_INPUTS = $(srcdir)/tests/fuzz/fuzz_raft_rpc.c $(srcdir)/src/raft.c $(srcdir)/src/rpc.c \
+FUZZ_RAFT_INPUTS = $(srcdir)/tests/fuzz/fuzz_raft_rpc.c $(srcdir)/src/raft/raft.c $(srcdir)/src/rpc.c \
 	$(srcdir)/proto/wire.c $(srcdir)/proto/command.c
 tests/fuzz/fuzz_raft_rpc: $(FUZZ_RAFT_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_RAFT_INPUTS) $(JANSSON_LIBS) -o $@
 
 FUZZ_COMMAND_INPUTS = $(srcdir)/tests/fuzz/fuzz_command.c $(srcdir)/proto/command.c \
-	$(srcdir)/proto/wire.c $(srcdir)/src/kv.c
+	$(srcdir)/proto/wire.c $(srcdir)/src/kv/kv.c
 tests/fuzz/fuzz_command: $(FUZZ_COMMAND_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_INPUTS) $(JANSSON_LIBS) -o $@

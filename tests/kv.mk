@@ -2,7 +2,7 @@
 # benchmark that is built with the tests but run only by `make bench-kv`.
 
 # proto/libwire.a: the tests apply commands decoded by cmd_decode()
-KV_TEST_LIBS = src/libkv.a proto/libwire.a base/libbase.a $(JANSSON_LIBS)
+KV_TEST_LIBS = src/kv/libkv.a proto/libwire.a base/libbase.a $(JANSSON_LIBS)
 
 check_PROGRAMS += tests/kv/test_kv
 TESTS += tests/kv/test_kv
@@ -14,7 +14,7 @@ tests_kv_test_kv_LDADD = $(KV_TEST_LIBS) $(CHECK_LIBS)
 # sanitizers (RSS and speed).
 check_PROGRAMS += tests/kv/bench_kv
 tests_kv_bench_kv_SOURCES = tests/kv/bench_kv.c
-tests_kv_bench_kv_LDADD = src/libkv.a base/libbase.a
+tests_kv_bench_kv_LDADD = src/kv/libkv.a base/libbase.a
 
 KV_BENCH_ARGS =
 bench-kv: tests/kv/bench_kv

@@ -12,10 +12,10 @@ tests_raft_test_raft_SOURCES = tests/raft/test_raft.c
 tests_raft_test_raft_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 # default for GORAFT_WIRE_DIR: ../shared/goraft-wire beside the source tree
 tests_raft_test_raft_CPPFLAGS = $(AM_CPPFLAGS) -DRAFT_TEST_SRCDIR='"$(abs_top_srcdir)"'
-tests_raft_test_raft_LDADD = src/libraft.a proto/libwire.a $(CHECK_LIBS)
+tests_raft_test_raft_LDADD = src/raft/libraft.a proto/libwire.a $(CHECK_LIBS)
 
 tests_sim_sim_SOURCES = tests/sim/sim.c
-tests_sim_sim_LDADD = src/libraft.a
+tests_sim_sim_LDADD = src/raft/libraft.a
 
 SIM_LONG_SEEDS ?= 1000000
 SIM_LONG_JOBS ?= $$(nproc)

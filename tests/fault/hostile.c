@@ -1,7 +1,7 @@
 /* tests/fault/hostile.c — a hostile peer for the fault suite (run.sh's
  * hvote, hae, hsnap, hflood, hslow and hbody faults): forged goraft RPCs
  * encoded with the project's own codec (proto/wire.h, proto/command.h,
- * src/kv.h for a snapshot's State), connection floods and huge bodies.
+ * src/kv/kv.h for a snapshot's State), connection floods and huge bodies.
  *
  *   fault-hostile rv HOST:PORT --term N --name NAME [--last-index N] [--last-term N]
  *       RequestVoteRequest; prints "rv term T granted 0|1"
@@ -51,7 +51,7 @@
 
 #include "proto/command.h"
 #include "proto/wire.h"
-#include "src/kv.h"
+#include "src/kv/kv.h"
 
 #define MAX_SETS 16
 #define MAX_MEMBERS 16

@@ -28,7 +28,7 @@
 
 #include "proto/command.h"
 #include "src/api_parse.h"
-#include "src/raft.h"
+#include "src/raft/raft.h"
 #include "tests/fuzz/fuzz.h"
 
 

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_command.c — libFuzzer target for the commands in log
- * entries (proto/command.c) and their apply to the KV (src/kv.c).
+ * entries (proto/command.c) and their apply to the KV (src/kv/kv.c).
  *
  * The input is a sequence of entries applied in order to one KV, as the
  * daemon's apply_range() does: decode the LogEntry (proto/wire.c), type it
@@ -18,7 +18,7 @@
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_command.c \
- *     proto/command.c proto/wire.c src/kv.c -ljansson -o fuzz_command
+ *     proto/command.c proto/wire.c src/kv/kv.c -ljansson -o fuzz_command
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@
 
 #include "proto/command.h"
 #include "proto/wire.h"
-#include "src/kv.h"
+#include "src/kv/kv.h"
 #include "tests/fuzz/fuzz.h"
 
 

@@ -15,15 +15,15 @@
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_kv_snapshot.c \
- *     src/kv.c src/kv_snapshot.c base/crc32c.c -o fuzz_kv_snapshot
+ *     src/kv/kv.c src/kv/kv_snapshot.c base/crc32c.c -o fuzz_kv_snapshot
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/kv.h"
-#include "src/raft.h"
+#include "src/kv/kv.h"
+#include "src/raft/raft.h"
 #include "base/crc32c.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -31,7 +31,7 @@
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. -Ibuild -Ibuild/proto \
- *     tests/fuzz/fuzz_raft_rpc.c src/raft.c src/rpc.c proto/wire.c \
+ *     tests/fuzz/fuzz_raft_rpc.c src/raft/raft.c src/rpc.c proto/wire.c \
  *     proto/command.c -o fuzz_raft_rpc
  */
 #include <errno.h>
@@ -39,7 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/raft.h"
+#include "src/raft/raft.h"
 #include "src/rpc.h"
 #include "tests/fuzz/fuzz.h"
 

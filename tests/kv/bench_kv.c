@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "src/kv.h"
+#include "src/kv/kv.h"
 
 static double clock_s(clockid_t id)
 {

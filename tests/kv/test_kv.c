@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "proto/command.h"
-#include "src/kv.h"
+#include "src/kv/kv.h"
 #include "base/crc32c.h"
 
 /* ---- helpers ---- */

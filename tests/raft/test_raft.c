@@ -7,7 +7,7 @@
  * golden traces ("remote term is higher -> persist, then reply").
  */
 #include "proto/wire.h"
-#include "src/raft.h"
+#include "src/raft/raft.h"
 
 #include <check.h>
 #include <errno.h>

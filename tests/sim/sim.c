@@ -32,7 +32,7 @@
  * A failing seed prints itself, the command that replays it, and the tail of
  * its trace (re-run deterministically with tracing on).
  */
-#include "src/raft.h"
+#include "src/raft/raft.h"
 
 #include <errno.h>
 #include <stdarg.h>

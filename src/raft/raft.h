@@ -1,4 +1,4 @@
-/* src/raft.h — the Raft core: a pure, deterministic state machine.
+/* src/raft/raft.h — the Raft core: a pure, deterministic state machine.
  *
  * No I/O, no clock, no sockets, no global state. The caller (the daemon, or
  * the simulator in tests/sim) feeds events into raft_step(); each event
@@ -98,8 +98,8 @@
  * leader's own disk write runs in parallel: its own matchIndex is its
  * durable index.
  */
-#ifndef RAFTD_SRC_RAFT_H
-#define RAFTD_SRC_RAFT_H
+#ifndef RAFTD_SRC_RAFT_RAFT_H
+#define RAFTD_SRC_RAFT_RAFT_H
 
 #include <stdbool.h>
 #include <stddef.h>

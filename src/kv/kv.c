@@ -1,4 +1,4 @@
-/* src/kv.c — the in-memory key-value map and the apply path.
+/* src/kv/kv.c — the in-memory key-value map and the apply path.
  *
  * Memory. The goal is RSS <= 2x the raw key+value bytes at 1M keys with
  * 100-byte values. An entry is one malloc block: an 8-byte header
@@ -40,7 +40,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "src/kv.h"
+#include "src/kv/kv.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "kv entries are stored with little-endian length words (as the WAL assumes too)"

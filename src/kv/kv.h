@@ -1,4 +1,4 @@
-/* src/kv.h — the key-value state machine that Raft applies committed
+/* src/kv/kv.h — the key-value state machine that Raft applies committed
  * commands to, and its snapshot files.
  *
  * The map. Keys and values are byte strings (NULs allowed, empty allowed).
@@ -28,8 +28,8 @@
  * with K = the 16 ASCII bytes "raftd kv content". Insertion order, table
  * size and the applied index do not enter it.
  */
-#ifndef RAFTD_SRC_KV_H
-#define RAFTD_SRC_KV_H
+#ifndef RAFTD_SRC_KV_KV_H
+#define RAFTD_SRC_KV_KV_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -117,7 +117,7 @@ uint64_t kv_applied_index(const struct kv *kv);
  * loader uses it; nothing else should need to). */
 void kv_set_applied_index(struct kv *kv, uint64_t index);
 
-/* ---- Snapshots (format: top of src/kv_snapshot.c) ---- */
+/* ---- Snapshots (format: top of src/kv/kv_snapshot.c) ---- */
 
 struct kv_member {
 	struct cmd_str name;
@@ -201,9 +201,9 @@ int kv_snapshot_fork(const char *dir, const struct kv *kv, const struct kv_snaps
 int kv_snapshot_load_latest(const char *dir, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta,
 			    char **ret_path, char *err, size_t err_len);
 
-/* ---- Internal to src/kv*.c, and a seam for tests ----
+/* ---- Internal to src/kv/, and a seam for tests ----
  *
- * Every allocation of src/kv*.c goes through these. After
+ * Every allocation of src/kv/ goes through these. After
  * kv_fail_alloc_after(n) the next n allocations succeed and all later ones
  * fail, until kv_fail_alloc_after(-1) (the default: never fail), so tests can
  * walk every out-of-memory path. One predictable branch per allocation. */

@@ -1,4 +1,4 @@
-/* src/kv_snapshot.c — snapshot files of the KV state machine.
+/* src/kv/kv_snapshot.c — snapshot files of the KV state machine.
  *
  * FORMAT, version 1. All integers little-endian; CRC32C is Castagnoli
  * (base/crc32c.h: "123456789" -> 0xe3069283). Every byte of a file is covered
@@ -34,12 +34,12 @@
  *   content hash does not.
  *
  *   Trailer payload (P = 24): le64 entry count, le64 sum of key_len +
- *   value_len, le64 content hash (src/kv.h). The trailer chunk ends the file:
+ *   value_len, le64 content hash (src/kv/kv.h). The trailer chunk ends the file:
  *   any byte after it is refused.
  *
  * Why chunks: the writer streams (1 MiB writes, memory independent of the
  * map's size) and a reader can verify and insert chunk by chunk. A record is
- * byte for byte the in-memory entry (src/kv.c), and the input of the
+ * byte for byte the in-memory entry (src/kv/kv.c), and the input of the
  * per-entry content digest, so the trailer's hash costs one pass over bytes
  * already in cache.
  *
@@ -60,8 +60,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/kv.h"
 #include "base/crc32c.h"
+#include "src/kv/kv.h"
 
 #define SNAP_MAGIC "RAFTDKVS"
 #define SNAP_VERSION 1u

@@ -1,4 +1,4 @@
-/* src/raft.c — the Raft core (see raft.h for the contract).
+/* src/raft/raft.c — the Raft core (see raft.h for the contract).
  *
  * Sections: utilities, log and durability, configuration (membership),
  * outgoing messages, roles and elections, replication and commit, the
@@ -9,7 +9,7 @@
  * "docs/goraft-protocol.md §x" this project's account of goraft's protocol
  * and of where raftd deviates from it.
  */
-#include "src/raft.h"
+#include "src/raft/raft.h"
 
 #include <assert.h>
 #include <errno.h>
