@@ -5,8 +5,8 @@
 # Results: $(srcdir)/bench/results/ (results.md, writes.png, perf-leader.txt).
 EXTRA_DIST += bench/run bench/wrk.lua bench/report.py bench/starttime.py bench/flame.py bench/writes.gp
 
-bench: src/raftd$(EXEEXT) tests/wal/bench_wal$(EXEEXT)
-	RAFTD='$(abs_top_builddir)/src/raftd$(EXEEXT)' \
+bench: src/raftd/raftd$(EXEEXT) tests/wal/bench_wal$(EXEEXT)
+	RAFTD='$(abs_top_builddir)/src/raftd/raftd$(EXEEXT)' \
 	BENCH_WAL='$(abs_top_builddir)/tests/wal/bench_wal$(EXEEXT)' \
 	$(top_srcdir)/bench/run
 .PHONY: bench

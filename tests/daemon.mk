@@ -16,17 +16,17 @@ check_PROGRAMS += tests/daemon/test_config
 TESTS += tests/daemon/test_config
 tests_daemon_test_config_SOURCES = tests/daemon/test_config.c
 tests_daemon_test_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_daemon_test_config_LDADD = src/libconfig.a $(INIH_LIBS) $(CHECK_LIBS)
+tests_daemon_test_config_LDADD = src/raftd/libconfig.a $(INIH_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/daemon/test_rpc
 TESTS += tests/daemon/test_rpc
-tests_daemon_test_rpc_SOURCES = tests/daemon/test_rpc.c src/capture.c
+tests_daemon_test_rpc_SOURCES = tests/daemon/test_rpc.c src/raftctl/capture.c
 tests_daemon_test_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
-tests_daemon_test_rpc_LDADD = src/librpc.a proto/libwire.a $(JANSSON_LIBS) $(CHECK_LIBS)
+tests_daemon_test_rpc_LDADD = src/raftd/librpc.a proto/libwire.a $(JANSSON_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/daemon/test_api_parse
 TESTS += tests/daemon/test_api_parse
-tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/api_parse.c
+tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/raftd/api_parse.c
 tests_daemon_test_api_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_api_parse_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)
 

@@ -41,9 +41,9 @@ tests_fault_libwal_nofsync_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 EXTRA_DIST += tests/fault/nofsync.h
 
 check_PROGRAMS += tests/fault/raftd-nofsync
-tests_fault_raftd_nofsync_SOURCES = src/raftd.c
-tests_fault_raftd_nofsync_LDADD = src/libnode_test.a net/libhttpd.a net/libnet.a src/librpc.a src/raft/libraft.a \
-	src/kv/libkv.a src/libconfig.a tests/fault/libwal_nofsync.a proto/libwire.a base/libbase.a \
+tests_fault_raftd_nofsync_SOURCES = src/raftd/raftd.c
+tests_fault_raftd_nofsync_LDADD = src/raftd/libnode_test.a net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a \
+	src/kv/libkv.a src/raftd/libconfig.a tests/fault/libwal_nofsync.a proto/libwire.a base/libbase.a \
 	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
 
 # make check runs one short schedule of each kind and both negative controls

@@ -6,7 +6,7 @@
 #   fuzz_kv_snapshot      snapshot files and State bytes, and their meta
 #                         handed to the Raft core as at start-up
 #   fuzz_raft_rpc         /raft/* request and response bodies through
-#                         src/rpc.c into the Raft core (follower, candidate,
+#                         src/raftd/rpc.c into the Raft core (follower, candidate,
 #                         leader of raftd or goraft peers), with invariants
 #   fuzz_command          goraft commands in log entries (proto/command.c)
 #                         and their apply to the KV
@@ -14,7 +14,7 @@
 #   fuzz_http_request     request heads through the server's framing checks
 #                         (net/http_request.c: Content-Length, Transfer-Encoding)
 #   fuzz_client_api       /db/{key} paths, /join, /leave and /raftd/transfer
-#                         bodies (src/api_parse.c, cmd_decode)
+#                         bodies (src/raftd/api_parse.c, cmd_decode)
 #   fuzz_wal_recover      WAL recovery of segment and meta files made from
 #                         the input (on /dev/shm), and raftctl's record decode
 # `make fuzz-check` runs each for FUZZ_SECONDS (CI: a few seconds) from a seed
@@ -53,7 +53,7 @@ FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv/kv.c $
 tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
 
-FUZZ_RAFT_INPUTS = $(srcdir)/tests/fuzz/fuzz_raft_rpc.c $(srcdir)/src/raft/raft.c $(srcdir)/src/rpc.c \
+FUZZ_RAFT_INPUTS = $(srcdir)/tests/fuzz/fuzz_raft_rpc.c $(srcdir)/src/raft/raft.c $(srcdir)/src/raftd/rpc.c \
 	$(srcdir)/proto/wire.c $(srcdir)/proto/command.c
 tests/fuzz/fuzz_raft_rpc: $(FUZZ_RAFT_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
@@ -71,7 +71,7 @@ tests/fuzz/fuzz_command_fast: $(FUZZ_COMMAND_FAST_INPUTS)
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_FAST_INPUTS) $(JANSSON_LIBS) -o $@
 
-FUZZ_API_INPUTS = $(srcdir)/tests/fuzz/fuzz_client_api.c $(srcdir)/src/api_parse.c \
+FUZZ_API_INPUTS = $(srcdir)/tests/fuzz/fuzz_client_api.c $(srcdir)/src/raftd/api_parse.c \
 	$(srcdir)/proto/command.c $(srcdir)/proto/wire.c
 tests/fuzz/fuzz_client_api: $(FUZZ_API_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \

@@ -1,7 +1,7 @@
 # Codec tests: captured goraft traffic, protobuf-c as an oracle, malformed input.
 
 check_LIBRARIES += tests/libtestutil.a
-tests_libtestutil_a_SOURCES = src/capture.c src/capture.h \
+tests_libtestutil_a_SOURCES = src/raftctl/capture.c src/raftctl/capture.h \
 	tests/proto/pbc_oracle.c tests/proto/pbc_oracle.h
 tests_libtestutil_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS) $(JANSSON_CFLAGS)
 EXTRA_tests_libtestutil_a_DEPENDENCIES = proto/pb.stamp

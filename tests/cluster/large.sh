@@ -4,7 +4,7 @@
 # while clients are writing, and read back byte for byte from every node;
 # each node's WAL verifies after the crash.
 . "$(dirname "$0")/lib.sh"
-RAFTCTL=${top_builddir:-.}/src/raftctl
+RAFTCTL=${top_builddir:-.}/src/raftctl/raftctl
 
 start_three
 

@@ -11,7 +11,8 @@
 #   put_range N M            write kN=vN .. kM=vM through the leader
 #   start_three [ARGS...]    nodes 1-3 (2 and 3 join 1), a first write on all
 set -u
-RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd}
+RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd/raftd}
+RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
 T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
 # ports: a range per test process, away from the usual 4001
 BASE=${BASE:-$(( 20000 + ($$ % 2000) * 10 ))}

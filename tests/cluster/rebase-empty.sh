@@ -25,7 +25,7 @@ for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
 kill -0 $pid 2>/dev/null && fail "node 3 did not stop on the failed fallocate"
 wait $pid
 grep -q "saved the leader's snapshot" "$T/n3.log" || fail "node 3 installed a snapshot"
-"${top_builddir:-.}/src/raftctl" wal verify "$T/n3/wal" >"$T/verify" 2>&1
+"${top_builddir:-.}/src/raftctl/raftctl" wal verify "$T/n3/wal" >"$T/verify" 2>&1
 grep -q "1 segment, no entries" "$T/verify" || fail "node 3's log is one empty segment: $(cat "$T/verify")"
 echo "ok: node 3 left with an empty segment anchored at its old snapshot + 1"
 cp -a "$T/n3" "$T/gap"

@@ -12,7 +12,7 @@
 #  3. a raftd joiner joins as a learner and becomes a voter once it has
 #     caught up.
 . "$(dirname "$0")/lib.sh"
-RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl}
+RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
 # a longer election timeout: part 2 stops a voter and joins within it
 opts="--election-timeout-ms 1000"
 

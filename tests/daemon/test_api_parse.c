@@ -1,11 +1,11 @@
-/* tests/daemon/test_api_parse.c — the client API parsing of src/api_parse.c. */
+/* tests/daemon/test_api_parse.c — the client API parsing of src/raftd/api_parse.c. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/api_parse.h"
+#include "src/raftd/api_parse.h"
 
 START_TEST(test_db_key)
 {

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/config.h"
+#include "src/raftd/config.h"
 
 static char err[512];
 

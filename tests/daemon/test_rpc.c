@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "proto/command.h"
-#include "src/capture.h"
-#include "src/rpc.h"
+#include "src/raftctl/capture.h"
+#include "src/raftd/rpc.h"
 
 static struct capture cap;
 static struct rpc_decoder dec;

@@ -15,7 +15,7 @@
 # Timeouts are raised for part 2 (valgrind slows a node 20-50x); the 200 ms
 # to an RPC's response is goraft's and stays, so a late answer is dropped
 # and retried as on a slow network.
-RAFTD_REAL=${RAFTD:-${top_builddir:-.}/src/raftd}
+RAFTD_REAL=${RAFTD:-${top_builddir:-.}/src/raftd/raftd}
 # RAFTD_VALGRIND=1|0 says whether RAFTD_REAL is a --enable-valgrind build;
 # by default config.h beside it says.
 if [ -z "${RAFTD_VALGRIND:-}" ]; then

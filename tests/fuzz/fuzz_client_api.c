@@ -19,7 +19,7 @@
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_client_api.c \
- *     src/api_parse.c proto/command.c proto/wire.c -ljansson -o fuzz_client_api
+ *     src/raftd/api_parse.c proto/command.c proto/wire.c -ljansson -o fuzz_client_api
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "proto/command.h"
-#include "src/api_parse.h"
+#include "src/raftd/api_parse.h"
 #include "src/raft/raft.h"
 #include "tests/fuzz/fuzz.h"
 

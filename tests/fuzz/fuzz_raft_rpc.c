@@ -1,8 +1,8 @@
 /* tests/fuzz/fuzz_raft_rpc.c — libFuzzer target for the /raft/... bodies as
  * the node handles them: rpc_decode_request() / rpc_decode_response() (the
- * decoders of src/rpc.c over proto/wire.c), then raft_step() on a real core.
+ * decoders of src/raftd/rpc.c over proto/wire.c), then raft_step() on a real core.
  *
- * The harness plays the daemon (src/node.c): it carries out the actions the
+ * The harness plays the daemon (src/raftd/node.c): it carries out the actions the
  * way execute() does (sends are encoded with rpc.c, log writes checked
  * against the core's log), and reports PERSISTED / DURABLE / APPLIED /
  * SNAPSHOT_TAKEN when the input says the I/O finished. Responses answer
@@ -31,7 +31,7 @@
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. -Ibuild -Ibuild/proto \
- *     tests/fuzz/fuzz_raft_rpc.c src/raft/raft.c src/rpc.c proto/wire.c \
+ *     tests/fuzz/fuzz_raft_rpc.c src/raft/raft.c src/raftd/rpc.c proto/wire.c \
  *     proto/command.c -o fuzz_raft_rpc
  */
 #include <errno.h>
@@ -40,7 +40,7 @@
 #include <string.h>
 
 #include "src/raft/raft.h"
-#include "src/rpc.h"
+#include "src/raftd/rpc.h"
 #include "tests/fuzz/fuzz.h"
 
 

@@ -7,7 +7,7 @@
 
 #include "proto/command.h"
 #include "proto/wire.h"
-#include "src/capture.h"
+#include "src/raftctl/capture.h"
 
 static struct capture cap;
 

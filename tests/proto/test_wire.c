@@ -9,7 +9,7 @@
 
 #include "proto/wire.h"
 #include "tests/proto/pbc_oracle.h"
-#include "src/capture.h"
+#include "src/raftctl/capture.h"
 
 static struct capture vs;
 

@@ -4,7 +4,7 @@
 # place; raftd then starts from it with the same name, log and data. Then
 # the refusals: an imported directory again, a compacted log, no name file.
 . "$(dirname "$0")/../cluster/lib.sh"
-RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl}
+RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
 MK="python3 $(dirname "$0")/mkgoraft.py"
 rc() { "$RAFTCTL" "$@"; }
 

@@ -1,12 +1,12 @@
 #!/bin/sh
-# raftctl logs: raftd's journal entries (as src/log.c sends them: MESSAGE,
+# raftctl logs: raftd's journal entries (as src/raftd/log.c sends them: MESSAGE,
 # PRIORITY, RAFT_NODE/TERM/ROLE/LEADER, SYSLOG_IDENTIFIER=raftd, MESSAGE_ID
 # and RAFT_INDEX/RAFT_PEER) of two nodes, in two journal files made with
 # systemd-journal-remote, read back as one timeline: order across files,
 # --event by name and group, NODE, --since/--until, -n, --all, -o json, and
 # the usage errors. Skips (77) without systemd-journal-remote.
 set -u
-RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl}
+RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
 REMOTE=$(command -v systemd-journal-remote || ls /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-remote 2>/dev/null | head -n 1)
 [ -n "$REMOTE" ] || { echo "SKIP: systemd-journal-remote not installed"; exit 77; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/raftctl-logs.XXXXXX") || exit 99

@@ -20,12 +20,12 @@ command -v mandoc >/dev/null && echo "ok: mandoc -T lint clean" || echo "# mando
 echo "ok: groff -man -ww clean"
 
 # every command of raftctl --help has a section in raftctl(8)
-for c in $("$top_builddir/src/raftctl" --help | sed -n 's/^  \([a-z-]*\)  .*/\1/p'); do
+for c in $("$top_builddir/src/raftctl/raftctl" --help | sed -n 's/^  \([a-z-]*\)  .*/\1/p'); do
 	sed 's/\\-/-/g' "$srcdir/man/raftctl.8" | grep -q "^\.SS .*\b$c\b" || fail "raftctl(8) has no section for $c"
 done
-# every option of src/config.c is a key in raftd.conf(5) (but config and
+# every option of src/raftd/config.c is a key in raftd.conf(5) (but config and
 # goraft's one-letter and logging flags, which are not config keys)
-for k in $(sed -n 's/^	{ "\([a-z][a-z-]*\)", OPT_.*/\1/p' "$srcdir/src/config.c"); do
+for k in $(sed -n 's/^	{ "\([a-z][a-z-]*\)", OPT_.*/\1/p' "$srcdir/src/raftd/config.c"); do
 	case $k in config|h|p|v|debug|trace) continue ;; esac
 	sed 's/\\-/-/g' "$srcdir/man/raftd.conf.5" | grep -q "^\.BI $k \"" || fail "raftd.conf(5) does not document $k"
 done

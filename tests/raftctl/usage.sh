@@ -3,7 +3,7 @@
 # one line naming the command), and an unreachable endpoint (exit 1, one
 # line) for every online command.
 set -u
-RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl}
+RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
 T=$(mktemp -d "${TMPDIR:-/tmp}/raftctl-usage.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }

@@ -50,7 +50,7 @@ n=$(journalctl --root="$T/cat" --list-catalog | grep -c '^4b1f3f0e6a8c4d7f9a1e2b
 echo "ok: the catalog compiles, $n entries"
 binds="--bind=$T/out:/out
 --bind-ro=$T/cat/var/lib/systemd/catalog/database:/var/lib/systemd/catalog/database
---bind-ro=$(cd "$top_builddir" && pwd)/src/raftd:/opt/raftd/sbin/raftd
+--bind-ro=$(cd "$top_builddir" && pwd)/src/raftd/raftd:/opt/raftd/sbin/raftd
 --bind-ro=$top_srcdir/tests/systemd/inside.sh:/opt/raftd/inside.sh
 --bind-ro=$T/units/raftd.service:/etc/systemd/system/raftd.service
 --bind-ro=$T/units/raftd@.service:/etc/systemd/system/raftd@.service

@@ -6,7 +6,7 @@ b=${top_builddir:-.}
 d=$(mktemp -d "${TMPDIR:-/var/tmp}/raftctl-wal.XXXXXX") || exit 99
 trap 'rm -rf "$d"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-raftctl() { "$b/src/raftctl" "$@"; }
+raftctl() { "$b/src/raftctl/raftctl" "$@"; }
 
 "$b/tests/wal/mklog" "$d/log" 400 65536 || fail "mklog"
 raftctl wal verify "$d/log" >"$d/out" 2>&1 || fail "verify of a good log: $(cat "$d/out")"

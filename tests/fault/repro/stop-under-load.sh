@@ -4,7 +4,7 @@
 # afc0ae3 it aborted in 2-4 rounds of 10 ("MHD_stop_daemon() called while we
 # have suspended connections", exit 134); found by tests/fault/run.sh.
 #   top_builddir=BUILD tests/fault/repro/stop-under-load.sh
-R=${RAFTD:-${top_builddir:-.}/src/raftd}
+R=${RAFTD:-${top_builddir:-.}/src/raftd/raftd}
 FC=${top_builddir:-.}/tests/fault/fault-client
 B=${BASE:-62300} MODE=${MODE:-term}
 T=$(mktemp -d)

@@ -1,0 +1,187 @@
+/* src/raftctl/raftctl_members.c — `raftctl members list | add NAME URL | remove NAME`.
+ *
+ * add and remove are goraft's own requests, POST /join and POST /leave, sent
+ * to the leader; they return once the change is committed. A member added
+ * here is treated as a goraft node until it answers GET /raftd/version
+ * (safe for both kinds); --raftd says up front that it is a raftd node.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/raftctl/raftctl.h"
+#include "src/raftctl/raftctl_client.h"
+#include "src/raftctl/raftctl_cmds.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: raftctl members list\n"
+	      "       raftctl members add [--raftd] NAME URL\n"
+	      "       raftctl members remove NAME\n"
+	      "\n"
+	      "list    the members as the leader sees them: name, URL, voter, kind\n"
+	      "        (raftd or goraft) and whether the leader reaches it\n"
+	      "add     add NAME at URL (http://HOST:PORT) through the leader; returns once\n"
+	      "        the change is committed. Then start the node with -join to any\n"
+	      "        member (a node with an empty log and no -join founds a new cluster).\n"
+	      "        --raftd: the node is raftd (pipelined from the start); without it\n"
+	      "        the leader treats it as goraft until it answers /raftd/version.\n"
+	      "remove  remove member NAME through the leader (it stops once it learns it)\n",
+	      out);
+}
+
+static int list(void)
+{
+	struct rc_node n = RC_NODE_INIT;
+	char err[2048];
+	bool leader = true;
+
+	if (rc_find_leader(&n, err, sizeof(err)) < 0) {
+		/* no leader: the membership as any node knows it is still useful */
+		char err2[1024];
+		leader = false;
+		if (rc_any_node(&n, err2, sizeof(err2)) < 0)
+			return raftctl_fail("members", "%s", err2);
+	}
+	json_t *members = json_object_get(n.status, "members");
+	const char *lname = rc_str(n.status, "leader");
+	size_t i;
+	json_t *m;
+	int rv;
+
+	if (raftctl_g.json) {
+		json_t *arr = json_array();
+		json_array_foreach(members, i, m) {
+			json_t *o = json_deep_copy(m);
+			json_object_set_new(o, "leader", json_boolean(!strcmp(rc_str(m, "name"), lname)));
+			json_array_append_new(arr, o);
+		}
+		rv = rc_print_json(arr);
+		json_decref(arr);
+		rc_node_free(&n);
+		return rv;
+	}
+	if (!leader)
+		printf("no leader; as %s sees it:\n", rc_str(n.status, "name"));
+	size_t wn = 4, wu = 3;
+	json_array_foreach(members, i, m) {
+		size_t a = strlen(rc_str(m, "name")), b = strlen(rc_str(m, "url"));
+		wn = a > wn ? a : wn;
+		wu = b > wu ? b : wu;
+	}
+	printf("%-*s  %-*s  %-7s  %-5s  %-7s  %s\n", (int)wn, "NAME", (int)wu, "URL", "ROLE", "VOTER", "KIND",
+	       "REACHABLE");
+	json_array_foreach(members, i, m) {
+		bool self = json_is_true(json_object_get(m, "self"));
+		json_t *reach = json_object_get(m, "reachable");
+		printf("%-*s  %-*s  %-7s  %-5s  %-7s  %s\n", (int)wn, rc_str(m, "name"), (int)wu, rc_str(m, "url"),
+		       !strcmp(rc_str(m, "name"), lname) ? "leader" : "member",
+		       json_is_false(json_object_get(m, "voter")) ? "no" : "yes",
+		       self ? "raftd" : rc_str(m, "kind")[0] ? rc_str(m, "kind") : "-",
+		       self ? "self" : !reach ? "-" : json_is_true(reach) ? "yes" : "no");
+	}
+	rc_node_free(&n);
+	return fflush(stdout) ? 1 : 0;
+}
+
+static int change(const char *what, const char *path, json_t *body)
+{
+	char err[2048];
+	char *b = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	struct rc_response r;
+	json_decref(body);
+	if (!b)
+		return raftctl_fail("members", "out of memory");
+	/* goraft's JSON encoder ends the body with a newline; so do we */
+	size_t bl = strlen(b);
+	char *bn = realloc(b, bl + 2);
+	if (!bn) {
+		free(b);
+		return raftctl_fail("members", "out of memory");
+	}
+	b = bn;
+	strcpy(b + bl, "\n");
+	struct rc_request req = { .method = "POST", .path = path, .content_type = "application/json",
+				  .body = b, .body_len = bl + 1 };
+	int rv = rc_leader_call(&req, 3, &r, NULL, err, sizeof(err));
+	free(b);
+	rc_response_free(&r);
+	if (rv < 0)
+		return raftctl_fail("members", "%s: %s", what, err);
+	return 0;
+}
+
+static int add(int argc, char **argv)
+{
+	static const struct option opts[] = { { "raftd", no_argument, NULL, 'r' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	bool raftd = false;
+	struct rc_url u;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'r') {
+			raftd = true;
+		} else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			return raftctl_usage_error("members", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		return raftctl_usage_error("members", "add needs NAME and URL");
+	const char *name = argv[optind], *url = argv[optind + 1];
+	if (!*name || strlen(name) > 63)
+		return raftctl_usage_error("members", "a name is 1 to 63 bytes");
+	if (rc_url_parse(url, &u) < 0)
+		return raftctl_usage_error("members", "bad URL '%s' (expected http://HOST:PORT)", url);
+	int rv = change("add", raftd ? "/join?raftd=1" : "/join",
+			json_pack("{s:s, s:s}", "name", name, "connectionString", u.base));
+	if (rv == 0 && !raftctl_g.json)
+		printf("added %s (%s)\n", name, u.base);
+	else if (rv == 0)
+		rv = rc_emit(json_pack("{s:s, s:s, s:s}", "added", name, "url", u.base, "kind",
+					     raftd ? "raftd" : "unknown"));
+	return rv;
+}
+
+static int remove_member(int argc, char **argv)
+{
+	if (argc != 2)
+		return raftctl_usage_error("members", "remove needs NAME");
+	int rv = change("remove", "/leave", json_pack("{s:s}", "name", argv[1]));
+	if (rv == 0 && !raftctl_g.json)
+		printf("removed %s\n", argv[1]);
+	else if (rv == 0)
+		rv = rc_emit(json_pack("{s:s}", "removed", argv[1]));
+	return rv;
+}
+
+int raftctl_members(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+	}
+	if (argc < 2 || !strcmp(argv[1], "list")) {
+		if (argc > 2)
+			return raftctl_usage_error("members", "list takes no arguments");
+		return list();
+	}
+	if (!strcmp(argv[1], "add"))
+		return add(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "remove") || !strcmp(argv[1], "rm"))
+		return remove_member(argc - 1, argv + 1);
+	return raftctl_usage_error("members", "unknown subcommand '%s'", argv[1]);
+}

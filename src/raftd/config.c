@@ -1,0 +1,516 @@
+/* src/raftd/config.c — defaults, config file, command line; see config.h. */
+#include "src/raftd/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wal/wal.h"
+
+enum opt_type {
+	OPT_STRING,
+	OPT_PORT,
+	OPT_UINT,     /* plain number within [min, max] */
+	OPT_SIZE,     /* bytes, with an optional K, M or G suffix (binary) */
+	OPT_BOOL,
+	OPT_LOG_FLAG, /* goraft's -v, -debug, -trace: set the level to `min` */
+	OPT_LOG_LEVEL,
+};
+
+struct option_def {
+	const char *name;
+	enum opt_type type;
+	size_t offset;
+	size_t width; /* of an OPT_UINT/OPT_SIZE field: 4 or 8 */
+	uint64_t min, max;
+	const char *arg;
+	const char *help;
+};
+
+#define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
+#define KiB 1024ull
+#define MiB (1024 * KiB)
+#define GiB (1024 * MiB)
+
+static const struct option_def options[] = {
+	/* goraft raftd's own flags */
+	{ "h", OPT_STRING, F(host), 0, 0, "HOST", "host name peers use to reach this node (default localhost)" },
+	{ "p", OPT_PORT, F(port), 1, 65535, "PORT", "HTTP port for clients and peers (default 4001)" },
+	{ "join", OPT_STRING, F(join), 0, 0, "HOST:PORT", "join the cluster whose leader is at HOST:PORT" },
+	{ "v", OPT_LOG_FLAG, F(log_level), LOG_LEVEL_DEBUG, 0, NULL, "verbose logging" },
+	{ "debug", OPT_LOG_FLAG, F(log_level), LOG_LEVEL_DEBUG, 0, NULL, "debug logging" },
+	{ "trace", OPT_LOG_FLAG, F(log_level), LOG_LEVEL_TRACE, 0, NULL, "trace logging (most detail)" },
+	/* raftd's; host and port are -h and -p by their long names */
+	{ "host", OPT_STRING, F(host), 0, 0, "HOST", "same as -h" },
+	{ "port", OPT_PORT, F(port), 1, 65535, "PORT", "same as -p" },
+	{ "config", OPT_STRING, F(config_file), 0, 0, "FILE", "read settings from FILE (INI, keys as below)" },
+	{ "data-dir", OPT_STRING, F(data_dir), 0, 0, "DIR", "data directory (or the DATA_DIR argument)" },
+	{ "name", OPT_STRING, F(name), 0, 0, "NAME", "node name (default: DATA_DIR/name, made on first start)" },
+	{ "listen", OPT_STRING, F(listen), 0, 0, "ADDR", "address to listen on (default: every address)" },
+	{ "advertise", OPT_STRING, F(advertise), 0, 0, "URL", "URL peers use (default http://HOST:PORT)" },
+	{ "log-level", OPT_LOG_LEVEL, F(log_level), 0, 0, "LEVEL", "error, warning, info, debug or trace" },
+	{ "heartbeat-ms", OPT_UINT, F(heartbeat_ms), 1, 60000, "MS", "leader heartbeat interval (default 50)" },
+	{ "election-timeout-ms", OPT_UINT, F(election_timeout_ms), 2, 600000, "MS",
+	  "election timeout, drawn from [MS, 2*MS) (default 150)" },
+	{ "snapshot-threshold", OPT_UINT, F(snapshot_threshold), 0, UINT64_MAX, "N",
+	  "log entries before a snapshot is taken; 0 never (default 10000)" },
+	{ "segment-size", OPT_SIZE, F(segment_size), 1 * MiB, 1 * GiB, "BYTES",
+	  "WAL segment size, a multiple of 4K (default 64M)" },
+	{ "wal-spare-segments", OPT_UINT, F(wal_spare_segments), 0, WAL_MAX_SPARES, "N",
+	  "compacted WAL segments kept for reuse, 0 none (default 4)" },
+	{ "max-append-entries", OPT_UINT, F(max_append_entries), 1, 1000000, "N",
+	  "entries per AppendEntries request (default 2000, as goraft)" },
+	{ "max-append-bytes", OPT_SIZE, F(max_append_bytes), 4 * KiB, 1 * GiB, "BYTES",
+	  "bytes of entries per AppendEntries request (default 4M)" },
+	{ "max-inflight-appends", OPT_UINT, F(max_inflight_appends), 1, 1024, "N",
+	  "pipelined AppendEntries per raftd peer (default 8; goraft peers get 1)" },
+	{ "max-raft-body", OPT_SIZE, F(max_raft_body), 64 * KiB, 4 * GiB, "BYTES",
+	  "largest /raft request accepted (default 1G: goraft sends a new member the whole log)" },
+	{ "max-key", OPT_SIZE, F(max_key), 1, 64 * KiB, "BYTES", "longest key (default 1K)" },
+	{ "max-value", OPT_SIZE, F(max_value), 0, 1 * GiB, "BYTES", "longest value (default 1M)" },
+	{ "max-connections", OPT_UINT, F(max_connections), 1, 1000000, "N",
+	  "client connections; more are answered 503 (default 1024)" },
+	{ "peer-connections", OPT_UINT, F(peer_connections), 0, 100000, "N",
+	  "connections from members' addresses on top of --max-connections, kept for peers (default 64)" },
+	{ "max-connections-per-address", OPT_UINT, F(max_connections_per_address), 0, 1000000, "N",
+	  "client connections from one address, 0 any (default 256)" },
+	{ "connection-timeout", OPT_UINT, F(connection_timeout_s), 1, 86400, "SECONDS",
+	  "idle connections are closed after this (default 60)" },
+	{ "request-head-timeout", OPT_UINT, F(request_head_timeout_s), 1, 86400, "SECONDS",
+	  "a request head must arrive whole within this (default 20)" },
+	{ "request-body-timeout", OPT_UINT, F(request_body_timeout_s), 0, 86400, "SECONDS",
+	  "a request body must arrive whole within this after its head, 0 no limit (default 300)" },
+	{ "max-stranger-body", OPT_SIZE, F(max_stranger_body), 4 * KiB, 4 * GiB, "BYTES",
+	  "largest /raft request from an address that is not a member's (default 8M)" },
+	{ "max-body-memory", OPT_SIZE, F(max_body_memory), 0, 64 * GiB, "BYTES",
+	  "request bodies being read at once, in total (default: --max-raft-body + 256M)" },
+	{ "max-snapshot-downloads", OPT_UINT, F(max_snapshot_downloads), 1, 1024, "N",
+	  "GET /raftd/snapshot downloads at once; more get 503 (default 4)" },
+	{ "wal-stall-ms", OPT_UINT, F(wal_stall_ms), 100, 3600000, "MS",
+	  "a disk write pending longer makes the node unhealthy (default 10000)" },
+	{ "forward-writes", OPT_BOOL, F(forward_writes), 0, 0, NULL,
+	  "followers forward client writes to the leader instead of answering 400" },
+	{ "force-new-cluster", OPT_BOOL, F(force_new_cluster), 0, 0, NULL,
+	  "start a new cluster even though DATA_DIR held a log and has none now (its data was lost)" },
+};
+
+static void set_defaults(struct config *cfg)
+{
+	*cfg = (struct config){
+		.port = 4001,
+		.log_level = LOG_LEVEL_INFO,
+		.heartbeat_ms = 50,
+		.election_timeout_ms = 150,
+		.snapshot_threshold = 10000,
+		.segment_size = 64 * MiB,
+		.wal_spare_segments = WAL_DEFAULT_SPARES,
+		.max_append_entries = 2000,
+		.max_append_bytes = 4 * MiB,
+		.max_inflight_appends = 8,
+		.max_raft_body = 1 * GiB,
+		.max_key = 1 * KiB,
+		.max_value = 1 * MiB,
+		.max_connections = 1024,
+		.connection_timeout_s = 60,
+		.max_snapshot_downloads = 4,
+		.peer_connections = 64,
+		.max_connections_per_address = 256,
+		.request_head_timeout_s = 20,
+		.request_body_timeout_s = 300,
+		.max_stranger_body = 8 * MiB,
+		.wal_stall_ms = 10000,
+	};
+}
+
+void config_free(struct config *cfg)
+{
+	/* Not by walking options[]: -h and -host share one field. */
+	char *strings[] = { cfg->data_dir, cfg->config_file, cfg->name, cfg->host,
+			    cfg->listen, cfg->advertise, cfg->join };
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		free(strings[i]);
+	for (int i = 0; i < cfg->argc; i++)
+		free(cfg->argv[i]);
+	free(cfg->argv);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* '-' and '_' are the same in names, so file keys may use either. */
+static bool name_eq(const char *a, const char *b, size_t b_len)
+{
+	size_t i = 0;
+	for (; a[i] && i < b_len; i++) {
+		char x = a[i] == '_' ? '-' : a[i], y = b[i] == '_' ? '-' : b[i];
+		if (x != y)
+			return false;
+	}
+	return a[i] == '\0' && i == b_len;
+}
+
+static const struct option_def *find_option(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (name_eq(options[i].name, name, len))
+			return &options[i];
+	return NULL;
+}
+
+static int failf(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_u64(const char *s, bool with_suffix, uint64_t *ret)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	uint64_t mult = 1;
+	if (with_suffix && *end) {
+		switch (*end++) {
+		case 'k': case 'K': mult = KiB; break;
+		case 'm': case 'M': mult = MiB; break;
+		case 'g': case 'G': mult = GiB; break;
+		default: return -EINVAL;
+		}
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+	}
+	if (*end || (mult > 1 && v > UINT64_MAX / mult))
+		return -EINVAL;
+	*ret = v * mult;
+	return 0;
+}
+
+/* Sets one option from its text. `where` names the source in errors:
+ * "flag -p" or "raftd.conf:12 key port". */
+static int set_option(struct config *cfg, const struct option_def *o, const char *value, const char *where,
+		      char *err, size_t err_len)
+{
+	char *slot = (char *)cfg + o->offset;
+	uint64_t v;
+	switch (o->type) {
+	case OPT_STRING: {
+		char *copy = strdup(value);
+		if (!copy)
+			return -ENOMEM;
+		free(*(char **)slot);
+		*(char **)slot = copy;
+		return 0;
+	}
+	case OPT_PORT:
+	case OPT_UINT:
+	case OPT_SIZE:
+		if (parse_u64(value, o->type == OPT_SIZE, &v) < 0)
+			return failf(err, err_len, "invalid value \"%s\" for %s: %s", value, where,
+				     o->type == OPT_SIZE ? "expected a size such as 4096, 64K or 64M"
+							 : "expected a whole number");
+		if (v < o->min || v > o->max)
+			return failf(err, err_len, "invalid value \"%s\" for %s: must be from %" PRIu64 " to %" PRIu64,
+				     value, where, o->min, o->max);
+		if (o->type == OPT_PORT)
+			*(uint16_t *)slot = (uint16_t)v;
+		else if (o->width == 4)
+			*(uint32_t *)slot = (uint32_t)v;
+		else
+			*(uint64_t *)slot = v;
+		return 0;
+	case OPT_BOOL:
+	case OPT_LOG_FLAG: {
+		bool b;
+		/* Go's strconv.ParseBool */
+		if (!strcmp(value, "1") || !strcasecmp(value, "t") || !strcasecmp(value, "true"))
+			b = true;
+		else if (!strcmp(value, "0") || !strcasecmp(value, "f") || !strcasecmp(value, "false"))
+			b = false;
+		else
+			return failf(err, err_len, "invalid value \"%s\" for %s: expected true or false", value, where);
+		if (o->type == OPT_BOOL)
+			*(bool *)slot = b;
+		else if (b && cfg->log_level < (enum config_log_level)o->min)
+			cfg->log_level = (enum config_log_level)o->min;
+		return 0;
+	}
+	case OPT_LOG_LEVEL: {
+		static const char *const levels[] = { "error", "warning", "info", "debug", "trace" };
+		for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+			if (!strcasecmp(value, levels[i])) {
+				cfg->log_level = (enum config_log_level)i;
+				return 0;
+			}
+		}
+		return failf(err, err_len, "invalid value \"%s\" for %s: expected error, warning, info, debug or trace",
+			     value, where);
+	}
+	}
+	return -EINVAL;
+}
+
+/* --- config file ----------------------------------------------------------- */
+
+struct file_ctx {
+	struct config *cfg;
+	const char *path;
+	FILE *file;
+	int line; /* of the line inih is looking at */
+	char *err;
+	size_t err_len;
+	int rv;
+};
+
+/* inih reads line by line through this, which is how we know the line
+ * number (Debian builds inih without INI_HANDLER_LINENO). */
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct file_ctx *ctx = stream;
+	ctx->line++;
+	return fgets(buf, size, ctx->file);
+}
+
+static int on_ini_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct file_ctx *ctx = user;
+	if (ctx->rv < 0)
+		return 0;
+	char where[512];
+	snprintf(where, sizeof(where), "%s:%d key \"%s\"", ctx->path, ctx->line, key);
+	if (*section && strcmp(section, "raftd") != 0) {
+		ctx->rv = failf(ctx->err, ctx->err_len,
+				"%s:%d: unknown section [%s] (settings go in [raftd] or before any section)", ctx->path,
+				ctx->line, section);
+		return 0;
+	}
+	const struct option_def *o = find_option(key, strlen(key));
+	if (!o || !strcmp(o->name, "config") || o->type == OPT_LOG_FLAG) {
+		ctx->rv = failf(ctx->err, ctx->err_len, "%s: unknown setting (see raftd --help)", where);
+		return 0;
+	}
+	int rv = set_option(ctx->cfg, o, value, where, ctx->err, ctx->err_len);
+	if (rv < 0) {
+		ctx->rv = rv;
+		return 0;
+	}
+	return 1;
+}
+
+static int read_file(struct config *cfg, const char *path, char *err, size_t err_len)
+{
+	struct file_ctx ctx = { cfg, path, fopen(path, "re"), 0, err, err_len, 0 };
+	if (!ctx.file)
+		return failf(err, err_len, "cannot read config file %s: %s", path, strerror(errno));
+	int line = ini_parse_stream(read_line, &ctx, on_ini_entry, &ctx);
+	fclose(ctx.file);
+	if (ctx.rv < 0)
+		return ctx.rv;
+	if (line != 0)
+		return failf(err, err_len, "%s:%d: not a setting (expected KEY = VALUE)", path, line);
+	return 0;
+}
+
+/* --- command line ------------------------------------------------------------ */
+
+void config_usage(FILE *out)
+{
+	fputs("usage: raftd [options] DATA_DIR\n"
+	      "\n"
+	      "Options take one or two dashes, and a value as -flag VALUE or -flag=VALUE.\n"
+	      "Every long option is also a key of the config file.\n\n",
+	      out);
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		const struct option_def *o = &options[i];
+		char left[64];
+		snprintf(left, sizeof(left), "-%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(out, "  %-26s %s\n", left, o->help);
+	}
+}
+
+static int validate(struct config *cfg, char *err, size_t err_len)
+{
+	if (!cfg->data_dir || !*cfg->data_dir)
+		return failf(err, err_len, "Data path argument required (raftd [options] DATA_DIR)");
+	if (cfg->segment_size % WAL_BLOCK_SIZE)
+		return failf(err, err_len, "segment-size (%" PRIu64 ") must be a multiple of %u",
+			     cfg->segment_size, WAL_BLOCK_SIZE);
+	if (cfg->election_timeout_ms < 2 * cfg->heartbeat_ms)
+		return failf(err, err_len,
+			     "election-timeout-ms (%u) must be at least twice heartbeat-ms (%u), or followers "
+			     "time out between heartbeats",
+			     cfg->election_timeout_ms, cfg->heartbeat_ms);
+	if (cfg->advertise && strncmp(cfg->advertise, "http://", 7) != 0)
+		return failf(err, err_len, "advertise URL \"%s\" must be http://HOST:PORT (goraft peers need that form)",
+			     cfg->advertise);
+	if (cfg->join && (strchr(cfg->join, '/') || !strchr(cfg->join, ':')))
+		return failf(err, err_len, "join \"%s\" must be HOST:PORT, without a scheme (as goraft's -join)",
+			     cfg->join);
+	if (!cfg->host && !(cfg->host = strdup("localhost")))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Applies argv over what is in *cfg. When only_config is set, only finds
+ * --config (so the file can be read before the flags override it). */
+static int apply_args(struct config *cfg, int argc, char **argv, bool only_config, char *err, size_t err_len)
+{
+	bool flags_done = false;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (flags_done || arg[0] != '-' || arg[1] == '\0') {
+			if (only_config)
+				continue;
+			if (cfg->data_dir_from_args)
+				return failf(err, err_len, "unexpected argument \"%s\": only one DATA_DIR", arg);
+			free(cfg->data_dir);
+			if (!(cfg->data_dir = strdup(arg)))
+				return -ENOMEM;
+			cfg->data_dir_from_args = true;
+			continue;
+		}
+		if (!strcmp(arg, "--")) {
+			flags_done = true;
+			continue;
+		}
+		const char *name = arg + 1 + (arg[1] == '-');
+		const char *eq = strchr(name, '=');
+		size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+		if (name_eq("help", name, name_len)) {
+			if (only_config)
+				continue;
+			return 1;
+		}
+		const struct option_def *o = find_option(name, name_len);
+		if (!o)
+			return failf(err, err_len, "unknown flag %s (see raftd --help)", arg);
+		const char *value = eq ? eq + 1 : NULL;
+		bool is_bool = o->type == OPT_BOOL || o->type == OPT_LOG_FLAG;
+		if (!value && is_bool) {
+			value = "true"; /* Go: a bool flag takes no separate value */
+		} else if (!value) {
+			if (i + 1 >= argc)
+				return failf(err, err_len, "flag -%s needs a value (%s)", o->name, o->arg);
+			value = argv[++i];
+		}
+		if (only_config != (o->offset == offsetof(struct config, config_file)))
+			continue;
+		char where[64];
+		snprintf(where, sizeof(where), "flag -%s", o->name);
+		int rv = set_option(cfg, o, value, where, err, err_len);
+		if (rv < 0)
+			return rv;
+	}
+	return 0;
+}
+
+static int save_argv(struct config *cfg, int argc, char **argv)
+{
+	cfg->argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (!cfg->argv)
+		return -ENOMEM;
+	for (int i = 0; i < argc; i++)
+		if (!(cfg->argv[i] = strdup(argv[i])))
+			return -ENOMEM;
+	cfg->argc = argc;
+	return 0;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t err_len)
+{
+	set_defaults(cfg);
+	int rv = save_argv(cfg, argc, argv);
+	if (rv == 0)
+		rv = apply_args(cfg, argc, argv, true, err, err_len);
+	if (rv == 0 && cfg->config_file)
+		rv = read_file(cfg, cfg->config_file, err, err_len);
+	if (rv == 0)
+		rv = apply_args(cfg, argc, argv, false, err, err_len);
+	if (rv == 0)
+		rv = validate(cfg, err, err_len);
+	return rv;
+}
+
+int config_reload(const struct config *current, struct config *fresh, char *err, size_t err_len)
+{
+	int rv = config_parse(fresh, current->argc, current->argv, err, err_len);
+	if (rv > 0)
+		rv = -EINVAL;
+	if (rv < 0)
+		config_free(fresh);
+	return rv;
+}
+
+/* --- node name ----------------------------------------------------------------- */
+
+char *config_node_name(const struct config *cfg, char *err, size_t err_len)
+{
+	if (cfg->name)
+		return strdup(cfg->name);
+	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
+		failf(err, err_len, "cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
+		return NULL;
+	}
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/name", cfg->data_dir);
+	char buf[256];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		/* goraft raftd: the whole content, byte for byte, is the name. */
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0) {
+			failf(err, err_len, "%s: %s", path, n < 0 ? strerror(errno) : "empty name file");
+			return NULL;
+		}
+		buf[n] = '\0';
+		if (strlen(buf) != (size_t)n) {
+			failf(err, err_len, "%s: the name contains a NUL byte", path);
+			return NULL;
+		}
+		return strdup(buf);
+	}
+	if (errno != ENOENT) {
+		failf(err, err_len, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* goraft raftd: 7 lowercase hex digits, no newline, mode 0644. */
+	uint32_t r;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r)) {
+		failf(err, err_len, "getrandom: %s", strerror(errno));
+		return NULL;
+	}
+	snprintf(buf, sizeof(buf), "%07x", r & 0xfffffff);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, 7) != 7 || fsync(fd) < 0) {
+		failf(err, err_len, "cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(fd);
+	return strdup(buf);
+}
+
+char *config_advertise_url(const struct config *cfg)
+{
+	if (cfg->advertise)
+		return strdup(cfg->advertise);
+	char *url;
+	if (asprintf(&url, "http://%s:%u", cfg->host, cfg->port) < 0)
+		return NULL;
+	return url;
+}

@@ -1,0 +1,89 @@
+/* src/raftd/config.h — raftd's settings: defaults, then the config file, then the
+ * command line.
+ *
+ * The command line takes goraft raftd's form unchanged,
+ *     raftd [-h HOST] [-p PORT] [-join HOST:PORT] [-v] [-debug] [-trace] DATA_DIR
+ * with Go's flag syntax (-flag, --flag, -flag=value, -flag value; flags
+ * before the data directory), plus long options for everything else. Every
+ * long option is also a key of the INI config file (--config FILE), where
+ * '-' and '_' are interchangeable and an optional [raftd] section is allowed.
+ */
+#ifndef RAFTD_SRC_RAFTD_CONFIG_H
+#define RAFTD_SRC_RAFTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum config_log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+	LOG_LEVEL_TRACE,
+};
+
+struct config {
+	char *data_dir;
+	char *config_file;
+	char *name;        /* NULL: DATA_DIR/name, created on first start */
+	char *host;        /* goraft -h: the host in the advertised URL */
+	uint16_t port;     /* goraft -p */
+	char *listen;      /* address to bind; NULL: every address, as goraft */
+	char *advertise;   /* URL peers use; NULL: http://HOST:PORT */
+	char *join;        /* goraft -join HOST:PORT: the leader to join */
+	enum config_log_level log_level;
+
+	uint32_t heartbeat_ms;
+	uint32_t election_timeout_ms;
+	uint64_t snapshot_threshold;   /* entries in the log before a snapshot */
+	uint64_t segment_size;         /* WAL segment bytes */
+	uint32_t wal_spare_segments;   /* compacted segments kept for reuse */
+	uint32_t max_append_entries;   /* per AppendEntries request (goraft: 2000) */
+	uint64_t max_append_bytes;
+	uint32_t max_inflight_appends; /* per raftd peer; goraft peers get 1 */
+	uint64_t max_raft_body;        /* largest /raft request body accepted */
+	uint32_t max_key;
+	uint64_t max_value;
+	uint32_t max_connections;
+	uint32_t connection_timeout_s;
+	uint32_t max_snapshot_downloads; /* GET /raftd/snapshot at once */
+	uint32_t peer_connections;     /* members' connections, on top of max_connections */
+	uint32_t max_connections_per_address; /* clients' connections from one address; 0 any */
+	uint32_t request_head_timeout_s; /* a whole request head */
+	uint32_t request_body_timeout_s; /* a whole body after its head; 0 none */
+	uint64_t max_stranger_body;    /* /raft bodies from addresses that are not members' */
+	uint64_t max_body_memory;      /* request bodies being read, in total; 0: max_raft_body + 256M */
+	uint32_t wal_stall_ms;         /* a write or fdatasync pending longer: unhealthy */
+	bool forward_writes;           /* a follower forwards client writes to the leader */
+	bool force_new_cluster;        /* a data directory that lost its log may start a new cluster */
+
+	/* The command line, kept for config_reload(). */
+	int argc;
+	char **argv;
+	bool data_dir_from_args;
+};
+
+/* Fills *cfg from defaults, the config file and argv. Returns 0; 1 when
+ * --help was asked (usage printed); or -EINVAL with a one-line reason in err
+ * naming the flag, the file and line, or the value. */
+int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t err_len);
+
+/* Re-reads cfg->config_file into *fresh (a SIGHUP): defaults, the file, and
+ * the command line options kept from the first parse. */
+int config_reload(const struct config *current, struct config *fresh, char *err, size_t err_len);
+
+void config_free(struct config *cfg);
+void config_usage(FILE *out);
+
+/* The node's name: cfg->name, else DATA_DIR/name as goraft raftd keeps it
+ * (the file's whole content), else a new 7-hex-digit name written there.
+ * Creates DATA_DIR (0700) when missing. Returns a malloc'ed name or NULL
+ * with the reason in err. */
+char *config_node_name(const struct config *cfg, char *err, size_t err_len);
+
+/* http://HOST:PORT or --advertise; malloc'ed. */
+char *config_advertise_url(const struct config *cfg);
+
+#endif

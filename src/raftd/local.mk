@@ -1,0 +1,35 @@
+# src/raftd/: the daemon's own modules (config, rpc, the node) and the
+# program src/raftd/raftd.
+
+noinst_LIBRARIES += src/raftd/libconfig.a
+src_raftd_libconfig_a_SOURCES = src/raftd/config.c src/raftd/config.h
+src_raftd_libconfig_a_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
+
+noinst_LIBRARIES += src/raftd/librpc.a
+src_raftd_librpc_a_SOURCES = src/raftd/rpc.c src/raftd/rpc.h
+
+# The daemon: node.c wires the core, the WAL, the peers, the KV
+# state machine and the HTTP API; log.c writes to journald or stderr.
+noinst_LIBRARIES += src/raftd/libnode.a
+src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h
+src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
+
+sbin_PROGRAMS += src/raftd/raftd
+src_raftd_raftd_SOURCES = src/raftd/raftd.c
+src_raftd_raftd_CFLAGS = $(AM_CFLAGS)
+src_raftd_raftd_LDADD = src/raftd/libnode.a net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a src/kv/libkv.a \
+	src/raftd/libconfig.a wal/libwal.a proto/libwire.a base/libbase.a \
+	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
+
+# The same daemon with test hooks (WAL failpoints, deliberate protocol bugs
+# for negative controls), for the multi-process fault tests only.
+check_LIBRARIES += src/raftd/libnode_test.a
+src_raftd_libnode_test_a_SOURCES = $(src_raftd_libnode_a_SOURCES)
+src_raftd_libnode_test_a_CPPFLAGS = $(AM_CPPFLAGS) -DRAFTD_TEST_HOOKS -DWAL_FAILPOINTS
+src_raftd_libnode_test_a_CFLAGS = $(src_raftd_libnode_a_CFLAGS)
+
+check_PROGRAMS += tests/cluster/raftd-test
+tests_cluster_raftd_test_SOURCES = src/raftd/raftd.c
+tests_cluster_raftd_test_LDADD = src/raftd/libnode_test.a net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a \
+	src/kv/libkv.a src/raftd/libconfig.a wal/libwal_test.a proto/libwire.a base/libbase.a \
+	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

@@ -1,0 +1,3393 @@
+/* src/raftd/node.c — one raftd node on one io_uring; see node.h.
+ *
+ * Sections: state, the core driver (events in, actions out), the WAL's
+ * callbacks, peers (outgoing RPCs, kind probes and their saved hints), the
+ * HTTP API (raft RPCs, /db incl. DELETE, /join, /leave with changes held
+ * back until the core takes them, /status, /metrics), snapshots, the
+ * /raftd admin endpoints (snapshot, transfer), start-up and shutdown.
+ */
+#include "src/raftd/node.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "net/http_server.h"
+#include "net/peer.h"
+#include "proto/command.h"
+#include "proto/wire.h"
+#include "src/raftd/api_parse.h"
+#include "src/kv/kv.h"
+#include "src/raftd/log.h"
+#include "base/loop.h"
+#include "src/raft/raft.h"
+#include "src/raftd/rpc.h"
+#include "wal/wal.h"
+
+#define TICK_MS 10
+#define RING_ENTRIES 1024
+#define RPC_REPLY_DEADLINE_MS 5000 /* a core that never answers: 500 */
+#define WRITE_TIMEOUT_MS 10000     /* a client write not applied by then: 503 */
+#define APPLY_SLICE_NS 5000000     /* applying per event-loop pass, at most about */
+#define PROBE_RETRY_MS 250 /* a joining goraft node serves once its join commits */
+#define JOIN_RETRY_MS 1000
+#define REMOVED_PEER_KEEP_MS 5000
+#define SNAP_BACKOFF_MIN_MS 1000 /* first wait after a failed snapshot, doubling */
+#define SNAP_BACKOFF_MAX_MS 60000
+#define RAFTD_PATH_VERSION "/raftd/version"
+#define RAFTD_PATH_SNAPSHOT "/raftd/snapshot"
+#define RAFTD_PATH_TRANSFER "/raftd/transfer"
+
+/* ---- state ---------------------------------------------------------------- */
+
+/* A member other than this node, and our HTTP client to it. */
+struct npeer {
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	struct peer *p;
+	struct node *node;
+	bool kind_known, goraft, probing;
+	bool kind_unreported; /* the core has not been told goraft yet */
+	bool unreachable; /* logged as unreachable, not yet back */
+	uint64_t probe_at_ms;
+	uint64_t removed_at_ms; /* left the configuration (0: a member) */
+	struct npeer *next;
+};
+
+/* An incoming /raft request waiting for the core's response. */
+struct rpc_wait {
+	uint64_t req_id;
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct rpc_wait *next;
+};
+
+/* A /join or /leave the core cannot take yet (-EBUSY: another membership
+ * change is pending, or a new leader's first entry has not committed). It
+ * waits, in arrival order, and is proposed as soon as the core takes it: a
+ * goraft joiner ignores the answer to its /join (docs/goraft-protocol.md §7.3,
+ * §11.10), so a refusal would leave it idle for good. */
+struct member_wait {
+	enum cmd_type type; /* CMD_JOIN, CMD_LEARNER or CMD_LEAVE */
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct member_wait *next;
+};
+
+/* A client request waiting for its entry to be applied. */
+struct write_wait {
+	raft_index index;
+	raft_term term;
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct write_wait *next;
+};
+
+/* A consistent read waiting for its ReadIndex, then for the apply. */
+struct read_wait {
+	uint64_t id;
+	raft_index index; /* 0 until confirmed */
+	uint64_t since_ms;
+	struct httpd_request *req;
+	char *key;
+	size_t key_len;
+	struct read_wait *next;
+};
+
+/* A peer's kind as probed: a raftd or a goraft node at that URL. */
+struct kind_hint {
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	bool goraft;
+};
+
+/* POST /raftd/snapshot waiting for the snapshot to be durable. */
+struct snap_wait {
+	struct httpd_request *req;
+	struct snap_wait *next;
+};
+
+struct seq_need {
+	uint64_t seq;
+	raft_index need; /* durable index that makes seq durable */
+};
+
+struct meta_need {
+	uint64_t seq;
+	raft_term term;
+	char vote[RAFT_NAME_MAX];
+};
+
+/* What an APPEND with source RAFT_SRC_EVENT copies from. */
+struct step_ctx {
+	const struct wire_bytes *raw;     /* received AppendEntries entries */
+	const struct cmd *cmds;           /* proposed commands */
+	const struct wire_bytes *state;   /* SnapshotRecovery State */
+};
+
+struct node {
+	struct config cfg;
+	char *name, *url;
+	char dir_wal[4096], dir_snap[4096];
+	struct loop loop;
+	struct wal *wal;
+	struct raft *r;
+	struct kv *kv;
+	struct httpd *http;
+	struct rpc_decoder dec;
+	struct loop_timer tick;
+	struct loop_hook flush_hook;
+	int exit_status;
+	bool stopping;
+	/* The WAL holds a batch for ENOSPC (wal_nospace()): writes are refused
+	 * with 503 NOSPACE until a retry gets it written. Said once. */
+	bool nospace_said;
+	/* RAFT_ACT_REFUSED lines, at most one a second per reason (a flood of
+	 * forged requests must not flood the journal) */
+	uint64_t refused_at_ms[8];
+	uint64_t refused_quiet[8];
+	bool recovering; /* as last logged */
+	bool ran_before; /* DATA_DIR/snap or peer-kinds existed before this start */
+	char recovering_path[4200]; /* DATA_DIR/recovering: lost data, not caught up */
+	char started_path[4200];    /* DATA_DIR/started: this directory has held a log */
+
+	struct npeer *peers;
+	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
+	/* peers' kinds as last probed, kept in DATA_DIR/peer-kinds across
+	 * restarts: a member down since we started is not "unknown" */
+	struct kind_hint *hints;
+	size_t n_hints;
+	char hints_path[4200];
+
+	uint64_t next_req_id;
+	struct rpc_wait *rpc_waits;
+	struct write_wait *writes, **writes_tail;
+	struct member_wait *member_waits;
+	struct read_wait *reads;
+	uint64_t next_read_id;
+
+	/* durability bookkeeping between core seqs and the WAL */
+	struct seq_need *needs;
+	size_t needs_head, needs_len, needs_cap;
+	struct meta_need *metas;
+	size_t metas_len, metas_cap;
+	uint64_t persisted_seq, durable_seq;
+
+	/* the last entry in the log that a goraft node must not get (0:
+	 * none): while there is one, no goraft node may join */
+	raft_index raftd_only_last;
+
+	/* events for the core, reported once the current update is carried out */
+	raft_index applied_pending;
+	bool snap_failed;
+	/* a failed snapshot is reported (and so retried by the core) no sooner
+	 * than snap_retry_ms; the wait doubles per failure in a row */
+	uint64_t snap_retry_ms;
+	unsigned snap_backoff_ms;
+
+	/* Applying: the core's APPLY ranges end at apply_to; the map is applied
+	 * a slice at a time, one per event-loop pass (apply_timer, armed for
+	 * the next pass while behind), so a node catching up on a long log
+	 * still answers peers, heartbeats and health checks meanwhile. */
+	raft_index apply_to;
+	struct loop_timer apply_timer;
+	/* TAKE_SNAPSHOT at an index the map has not reached yet: taken when
+	 * it gets there (the slice stops at it). Members copied: the core's
+	 * strings live only until its next step. */
+	bool snap_deferred;
+	raft_index snap_deferred_index;
+	raft_term snap_deferred_term;
+	size_t snap_deferred_n;
+	struct raft_member_info snap_deferred_members[RAFT_MAX_PEERS];
+	char snap_deferred_strs[RAFT_MAX_PEERS][RAFT_NAME_MAX + RAFT_URL_MAX];
+
+	/* snapshots */
+	pid_t snap_pid;
+	int snap_pidfd;
+	struct loop_poll snap_poll;
+	raft_index snap_taking_index, snap_taking_term;
+	/* the snapshot kv_snapshot_save() keeps as a fallback (the one before
+	 * the newest; 0: none): the log keeps every entry after it */
+	raft_index snap_prev_index;
+	raft_index snap_disk_index, snap_disk_term; /* the newest on disk */
+	bool snap_admin;        /* the running snapshot is POST /raftd/snapshot's */
+	bool core_snap_blocked; /* the core asked for one meanwhile */
+	struct snap_wait *snap_waits;
+
+	/* POST /raftd/transfer waiting for the handover */
+	struct httpd_request *transfer_req;
+	char transfer_to[RAFT_NAME_MAX];
+	uint64_t transfer_since_ms, transfer_down_ms;
+	/* our latest snapshot's file, for SNAPREC: open, and mapped only while
+	 * a request is built (its bytes are copied into it), so the heap does
+	 * not hold a second copy of the map for a follower that may never
+	 * need it (-1: none) */
+	int snap_state_fd;
+	size_t snap_state_len;
+	raft_index snap_state_index;
+
+	/* joining a cluster (-join) */
+	struct peer *join_peer;
+	bool joined;
+	uint64_t join_at_ms;
+	bool join_inflight;
+	char join_body[RAFT_NAME_MAX + RAFT_URL_MAX + 64];
+	struct iovec join_iov;
+
+	/* for STATUS= and the log's context */
+	enum raft_role last_role;
+	raft_term last_term;
+	char last_leader[RAFT_NAME_MAX];
+
+	/* watchdog: WATCHDOG=1 only while the disk makes progress */
+	uint64_t watchdog_usec, watchdog_sent_ms, disk_progress_ms;
+	raft_index status_commit; /* commit index of the last STATUS= */
+
+	/* metrics */
+	uint64_t writes_applied, writes_failed, reads_local, reads_consistent;
+	uint64_t rpcs_in, rpcs_out, ae_entries_out, entry_bytes_out;
+	uint64_t wal_batches;
+};
+
+static void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
+static void sync_peers(struct node *n);
+static struct npeer *npeer_add(struct node *n, const char *name, const char *url);
+static void fail_writes_from(struct node *n, raft_index from, const char *why);
+static void member_waits_run(struct node *n);
+static void transfer_check(struct node *n);
+static void snap_fail_later(struct node *n);
+
+static uint64_t now_ms(struct node *n)
+{
+	return loop_now_ms(&n->loop);
+}
+
+/* ---- durability bookkeeping ------------------------------------------------ */
+
+static int needs_push(struct node *n, uint64_t seq, raft_index need)
+{
+	if (n->needs_head + n->needs_len == n->needs_cap) {
+		if (n->needs_head) {
+			memmove(n->needs, n->needs + n->needs_head, n->needs_len * sizeof(*n->needs));
+			n->needs_head = 0;
+		}
+		if (n->needs_len == n->needs_cap) {
+			size_t cap = n->needs_cap ? 2 * n->needs_cap : 64;
+			struct seq_need *p = realloc(n->needs, cap * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			n->needs = p;
+			n->needs_cap = cap;
+		}
+	}
+	n->needs[n->needs_head + n->needs_len++] = (struct seq_need){ seq, need };
+	return 0;
+}
+
+/* Reports the highest log seq whose writes are all durable. */
+static void check_durable(struct node *n)
+{
+	raft_index d = wal_durable_index(n->wal);
+	uint64_t seq = 0;
+	while (n->needs_len && n->needs[n->needs_head].need <= d) {
+		seq = n->needs[n->needs_head].seq;
+		n->needs_head++;
+		n->needs_len--;
+	}
+	if (!n->needs_len)
+		n->needs_head = 0;
+	if (seq > n->durable_seq) {
+		n->durable_seq = seq;
+		struct raft_event ev = { .type = RAFT_EV_DURABLE, .durable.seq = seq };
+		step(n, &ev, NULL);
+	}
+}
+
+static void on_wal_durable(void *ctx, uint64_t index)
+{
+	struct node *n = ctx;
+	(void)index;
+	if (n->nospace_said && !wal_nospace(n->wal)) {
+		n->nospace_said = false;
+		log_warning("wal: the held entries are durable: accepting writes again");
+	}
+	n->wal_batches++;
+	n->disk_progress_ms = now_ms(n);
+	check_durable(n);
+}
+
+static void on_wal_meta(void *ctx, uint64_t term, const char *vote)
+{
+	struct node *n = ctx;
+	uint64_t seq = 0;
+	size_t keep = 0;
+	log_debug("meta durable: term %" PRIu64 " vote '%s'", term, vote);
+	n->disk_progress_ms = now_ms(n);
+	/* Coalesced sets report the newest value: it confirms every set up to
+	 * the newest one that asked for exactly this value. */
+	for (size_t i = 0; i < n->metas_len; i++)
+		if (n->metas[i].term == term && !strcmp(n->metas[i].vote, vote))
+			seq = n->metas[i].seq;
+	for (size_t i = 0; i < n->metas_len; i++)
+		if (n->metas[i].seq > seq)
+			n->metas[keep++] = n->metas[i];
+	n->metas_len = keep;
+	if (seq > n->persisted_seq) {
+		n->persisted_seq = seq;
+		struct raft_event ev = { .type = RAFT_EV_PERSISTED, .persisted.seq = seq };
+		step(n, &ev, NULL);
+	}
+}
+
+static void on_wal_compacted(void *ctx, uint64_t first)
+{
+	(void)ctx;
+	log_debug("wal: log now starts at %" PRIu64, first);
+}
+
+static void fatal_stop(struct node *n, const char *why)
+{
+	log_msg(LOG_ERR, LOG_ID_WAL_FAILED, NULL, "%s: stopping so that recovery reads what is on disk", why);
+	n->exit_status = 1;
+	n->stopping = true;
+	loop_stop(&n->loop);
+}
+
+static void on_wal_error(void *ctx, const struct wal_error *e)
+{
+	struct node *n = ctx;
+	char msg[512];
+	wal_error_format(e, msg, sizeof(msg));
+	if (e->held) {
+		/* ENOSPC: nothing was dropped or acknowledged, the core's log is
+		 * still the WAL's (only not durable): stay up, refuse writes,
+		 * and let on_tick() retry. */
+		if (!n->nospace_said)
+			log_warning("%s: NOSPACE: refusing writes until the disk has room (retried every second)", msg);
+		else
+			log_debug("%s: still no space", msg);
+		n->nospace_said = true;
+		return;
+	}
+	/* A dropped ENOSPC batch held entries the core believes appended:
+	 * restart from what is really on disk (fsyncgate: never retry). */
+	fatal_stop(n, msg);
+}
+
+/* ---- entries ---------------------------------------------------------------- */
+
+/* The command of a stored entry; cmd must be cmd_free()d. 0, or -EBADMSG for
+ * an entry that is not goraft's (raftd-only or unknown command names apply
+ * as no-ops). A write's or delete's strings may point into data (not
+ * NUL-terminated): kv_apply() copies them, so a value is copied once, from
+ * the WAL into the map. */
+static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char *err, size_t err_len)
+{
+	struct wire_log_entry e;
+	struct wire_error werr;
+	if (wire_decode_log_entry(data, len, &e, &werr) < 0) {
+		wire_error_format(&werr, err, err_len);
+		return -EBADMSG;
+	}
+	enum cmd_type t;
+	if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0) {
+		memset(cmd, 0, sizeof(*cmd));
+		cmd->type = CMD_NOP;
+		return 0;
+	}
+	unsigned flags = t == CMD_WRITE || t == CMD_DELETE ? CMD_DECODE_BORROW : 0;
+	return cmd_decode_flags(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len,
+				flags, cmd, err, err_len);
+}
+
+/* Typed metadata of a stored entry, for raft_restore. Strings are strdup'ed
+ * into *names (freed by the caller). As rpc.c types received entries: an
+ * entry that is not a membership change (unknown names, undecodable
+ * payloads) is a plain command to the core; raftd:learner is one.
+ * *ret_goraft: whether it may be in a goraft node's log (cmd_goraft_may_get). */
+static int entry_meta(const struct wal_entry *we, struct raft_entry *re, char **ret_name, char **ret_url,
+		      bool *ret_goraft, char *err, size_t err_len)
+{
+	struct wire_log_entry e;
+	struct wire_error werr;
+	if (wire_decode_log_entry(we->data, we->len, &e, &werr) < 0) {
+		wire_error_format(&werr, err, err_len);
+		return -EBADMSG;
+	}
+	*re = (struct raft_entry){ .index = we->index, .term = we->term, .type = RAFT_ENTRY_COMMAND,
+				   .size = (uint32_t)we->len };
+	*ret_name = *ret_url = NULL;
+	*ret_goraft = cmd_goraft_may_get(e.command_name.ptr, e.command_name.len);
+	enum cmd_type t;
+	if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0)
+		return 0;
+	if (t == CMD_NOP)
+		re->type = RAFT_ENTRY_NOP;
+	if (t != CMD_JOIN && t != CMD_LEAVE && t != CMD_LEARNER)
+		return 0;
+	struct cmd c;
+	char why[160];
+	if (cmd_decode(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len, &c, why,
+		       sizeof(why)) < 0)
+		return 0;
+	if (c.name.len > RAFT_NAME_MAX || c.connection_string.len > RAFT_URL_MAX) {
+		cmd_free(&c); /* as rpc.c's type_entry */
+		return 0;
+	}
+	re->type = t == CMD_JOIN ? RAFT_ENTRY_JOIN : t == CMD_LEAVE ? RAFT_ENTRY_LEAVE : RAFT_ENTRY_LEARNER;
+	*ret_name = strdup(c.name.ptr ? c.name.ptr : "");
+	if (t != CMD_LEAVE)
+		*ret_url = strdup(c.connection_string.ptr ? c.connection_string.ptr : "");
+	cmd_free(&c);
+	if (!*ret_name || (t != CMD_LEAVE && !*ret_url)) {
+		free(*ret_name);
+		free(*ret_url);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	re->name = *ret_name;
+	re->url = *ret_url;
+	return 0;
+}
+
+/* The command for an entry the core made (a nop, or the bootstrap join). */
+static void core_entry_cmd(const struct raft_entry *e, struct cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	switch (e->type) {
+	case RAFT_ENTRY_JOIN:
+		c->type = CMD_JOIN;
+		c->name = cmd_str_ref(e->name, strlen(e->name));
+		c->connection_string = cmd_str_ref(e->url, strlen(e->url));
+		break;
+	case RAFT_ENTRY_LEAVE:
+		c->type = CMD_LEAVE;
+		c->name = cmd_str_ref(e->name, strlen(e->name));
+		break;
+	default:
+		c->type = CMD_NOP;
+		break;
+	}
+}
+
+/* Encodes the entry once, straight into the WAL's batch buffer: those bytes
+ * are what goes to disk and, zero-copy, to every peer. */
+static int append_cmd(struct node *n, raft_index index, raft_term term, const struct cmd *c)
+{
+	size_t len = cmd_entry_size(index, term, c);
+	uint8_t *p;
+	int rv = wal_reserve(n->wal, index, term, len, &p, NULL);
+	if (rv < 0)
+		return rv;
+	return cmd_entry_encode(index, term, c, p, len) < 0 ? -EIO : 0;
+}
+
+/* Sets raftd_only_last to the last entry at or below `upto` that a goraft
+ * node must not get (after a truncation cut the previous one). */
+static void find_raftd_only(struct node *n, raft_index upto)
+{
+	raft_index i = upto, start = raft_log_start(n->r);
+	n->raftd_only_last = 0;
+	for (; i > start; i--) {
+		struct wal_entry we;
+		struct wire_log_entry e;
+		if (wal_entry_get(n->wal, i, &we) < 0)
+			break;
+		if (wire_decode_log_entry(we.data, we.len, &e, NULL) == 0 &&
+		    !cmd_goraft_may_get(e.command_name.ptr, e.command_name.len)) {
+			n->raftd_only_last = i;
+			return;
+		}
+	}
+}
+
+/* ---- applying ----------------------------------------------------------------- */
+
+static void reply_read(struct node *n, struct httpd_request *req, const void *key, size_t key_len)
+{
+	struct kv_view v;
+	if (kv_get(n->kv, key, key_len, &v))
+		httpd_reply(req, 200, "text/plain; charset=utf-8", v.value, v.value_len, NULL);
+	else
+		httpd_reply(req, 200, "text/plain; charset=utf-8", "", 0, NULL); /* goraft: no 404 */
+}
+
+static void serve_reads(struct node *n)
+{
+	raft_index applied = kv_applied_index(n->kv);
+	for (struct read_wait **pp = &n->reads; *pp;) {
+		struct read_wait *w = *pp;
+		if (w->index && w->index <= applied) {
+			reply_read(n, w->req, w->key, w->key_len);
+			n->reads_consistent++;
+			*pp = w->next;
+			free(w->key);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+static void answer_writes(struct node *n, raft_index upto)
+{
+	while (n->writes && n->writes->index <= upto) {
+		struct write_wait *w = n->writes;
+		raft_term t;
+		/* The index may have been overwritten by another leader's entry. */
+		bool ours = raft_entry_term(n->r, w->index, &t) ? t == w->term : kv_applied_index(n->kv) >= w->index;
+		if (ours) {
+			httpd_reply(w->req, 200, NULL, "", 0, NULL);
+			n->writes_applied++;
+		} else {
+			httpd_reply_text(w->req, 500, "command failed to be committed due to node failure");
+			n->writes_failed++;
+		}
+		n->writes = w->next;
+		free(w);
+	}
+	if (!n->writes)
+		n->writes_tail = &n->writes;
+}
+
+static int snap_fork(struct node *n, raft_index index, raft_term term, struct kv_member *members, size_t n_members,
+		     bool admin);
+
+/* Applies one entry; 0 or a negative errno that stops the node. */
+static int apply_one(struct node *n, raft_index i, size_t *ret_bytes)
+{
+	struct wal_entry we;
+	struct cmd c;
+	char err[256];
+	if (wal_entry_get(n->wal, i, &we) < 0) {
+		log_error("apply: entry %" PRIu64 " is not in the log", i);
+		return -EIO;
+	}
+	*ret_bytes = we.len;
+	if (entry_command(we.data, we.len, &c, err, sizeof(err)) < 0) {
+		/* goraft fails such an entry and moves on; so do we */
+		log_warning("apply: entry %" PRIu64 ": %s (applied as a no-op)", i, err);
+		memset(&c, 0, sizeof(c));
+		c.type = CMD_NOP;
+	}
+	char field[128];
+	if (c.type == CMD_JOIN) {
+		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
+		log_msg(LOG_INFO, LOG_ID_MEMBER_JOINED, field, "member %s (%s) joined at index %" PRIu64, c.name.ptr,
+			c.connection_string.ptr, i);
+	} else if (c.type == CMD_LEAVE) {
+		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64 "\nRAFT_PEER=%s", i, c.name.ptr);
+		log_msg(LOG_INFO, LOG_ID_MEMBER_LEFT, field, "member %s left at index %" PRIu64, c.name.ptr, i);
+	} else if (c.type == CMD_LEARNER) {
+		log_info("member %s (%s) joined as a learner at index %" PRIu64
+			 " (a voter once it has caught up)", c.name.ptr, c.connection_string.ptr, i);
+	}
+	int rv = kv_apply(n->kv, i, &c);
+	cmd_free(&c);
+	if (rv < 0) {
+		log_error("apply: entry %" PRIu64 ": %s", i, strerror(-rv));
+		return rv;
+	}
+	return 0;
+}
+
+/* The deferred TAKE_SNAPSHOT, now that the map is at its index. */
+static void take_deferred_snapshot(struct node *n)
+{
+	struct kv_member members[RAFT_MAX_PEERS];
+	n->snap_deferred = false;
+	for (size_t k = 0; k < n->snap_deferred_n; k++) {
+		const struct raft_member_info *m = &n->snap_deferred_members[k];
+		members[k].name = cmd_str_ref(m->name, strlen(m->name));
+		members[k].connection_string = cmd_str_ref(m->url, strlen(m->url));
+		members[k].learner = m->learner;
+	}
+	if (n->snap_pid > 0 || snap_fork(n, n->snap_deferred_index, n->snap_deferred_term, members,
+					  n->snap_deferred_n, false) < 0)
+		snap_fail_later(n);
+}
+
+/* Applies entries up to apply_to for about APPLY_SLICE_NS, then answers the
+ * writes and reads they complete; the apply timer brings it back for the
+ * rest. 0, or a negative errno that stops the node. */
+static int apply_slice(struct node *n)
+{
+	raft_index before = kv_applied_index(n->kv), i = before;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t start = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	size_t since_check = 0;
+	int rv = 0;
+	while (i < n->apply_to && !n->stopping) {
+		/* a snapshot is of the map at exactly its index */
+		if (n->snap_deferred && i == n->snap_deferred_index)
+			take_deferred_snapshot(n);
+		size_t bytes;
+		if ((rv = apply_one(n, ++i, &bytes)) < 0)
+			break;
+		/* the clock every 256 KiB or 64 entries: cheap next to them */
+		since_check += bytes + 4096;
+		if (since_check >= 256 * 1024) {
+			since_check = 0;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - start >= APPLY_SLICE_NS)
+				break;
+		}
+	}
+	i = kv_applied_index(n->kv);
+	if (n->snap_deferred && i == n->snap_deferred_index)
+		take_deferred_snapshot(n);
+	if (i > before) {
+		wal_release(n->wal, i); /* applied: its pages need not stay in our RSS */
+		if (n->applied_pending < i)
+			n->applied_pending = i;
+		answer_writes(n, i);
+		serve_reads(n);
+	}
+	/* due 1 ns after this pass's clock: the loop polls without sleeping
+	 * and fires it in the next pass, not again in this one */
+	if (rv == 0 && i < n->apply_to && !n->stopping && !loop_timer_armed(&n->apply_timer))
+		loop_timer_arm_at(&n->loop, &n->apply_timer, loop_now_ns(&n->loop) + 1);
+	return rv;
+}
+
+/* RAFT_ACT_APPLY: [first, last] are committed. The first slice runs now, so
+ * a write is answered within the step that commits it. */
+static int apply_range(struct node *n, raft_index first, raft_index last)
+{
+	(void)first; /* the map knows where it is: applied + 1 */
+	if (n->apply_to < last)
+		n->apply_to = last;
+	return apply_slice(n);
+}
+
+static void report_deferred(struct node *n);
+
+static void on_apply_timer(struct loop_timer *t)
+{
+	struct node *n = (struct node *)((char *)t - offsetof(struct node, apply_timer));
+	if (n->stopping)
+		return;
+	int rv = apply_slice(n);
+	if (rv < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "applying the log: %s", strerror(-rv));
+		fatal_stop(n, why);
+		return;
+	}
+	report_deferred(n); /* RAFT_EV_APPLIED */
+}
+
+/* ---- the core driver ------------------------------------------------------------ */
+
+static struct rpc_wait *rpc_wait_take(struct node *n, uint64_t req_id)
+{
+	for (struct rpc_wait **pp = &n->rpc_waits; *pp; pp = &(*pp)->next) {
+		if ((*pp)->req_id == req_id) {
+			struct rpc_wait *w = *pp;
+			*pp = w->next;
+			return w;
+		}
+	}
+	return NULL;
+}
+
+static struct npeer *npeer_find(struct node *n, const char *name)
+{
+	for (struct npeer *p = n->peers; p; p = p->next)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
+static void send_request(struct node *n, const char *to, const struct raft_msg *m);
+
+static void send_response(struct node *n, const struct raft_msg *m)
+{
+	struct rpc_wait *w = rpc_wait_take(n, m->req_id);
+	uint8_t buf[128];
+	if (!w)
+		return; /* the exchange timed out meanwhile */
+	long len = rpc_encode_response(m, buf, sizeof(buf));
+	if (len < 0)
+		httpd_reply_text(w->req, 500, "Failed creating response.");
+	else
+		/* Go's net/http sniffs goraft's bodies as octet-stream */
+		httpd_reply(w->req, 200, "application/octet-stream", buf, (size_t)len, NULL);
+	free(w);
+}
+
+/* STATUS= for systemctl status: role, term, leader and commit index. */
+static void notify_status(struct node *n)
+{
+	n->status_commit = raft_commit_index(n->r);
+	sd_notifyf(0, "STATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64, raft_role_name(raft_role(n->r)),
+		   raft_current_term(n->r), raft_leader(n->r)[0] ? raft_leader(n->r) : "(none)", n->status_commit);
+}
+
+static void on_role(struct node *n, const struct raft_action *a)
+{
+	const char *role = raft_role_name(a->role.role);
+	bool term_changed = a->role.term != n->last_term;
+	bool leader_changed = strcmp(a->role.leader, n->last_leader) != 0;
+	log_set_state(a->role.term, role, a->role.leader);
+	if (a->role.role == RAFT_LEADER && n->last_role != RAFT_LEADER)
+		log_msg(LOG_NOTICE, LOG_ID_LEADER_ELECTED, NULL, "became leader (term %" PRIu64 ")", a->role.term);
+	else if (term_changed)
+		log_msg(LOG_INFO, LOG_ID_TERM_CHANGED, NULL, "term %" PRIu64 ": %s, leader '%s'", a->role.term, role,
+			a->role.leader);
+	else if (leader_changed || a->role.role != n->last_role)
+		log_info("%s, leader '%s'", role, a->role.leader);
+	n->last_role = a->role.role;
+	n->last_term = a->role.term;
+	snprintf(n->last_leader, sizeof(n->last_leader), "%s", a->role.leader);
+	notify_status(n);
+}
+
+static void take_snapshot(struct node *n, const struct raft_action *a);
+
+static const char *msg_name(enum raft_msg_type t)
+{
+	switch (t) {
+	case RAFT_MSG_AE_REQ: return "AppendEntries";
+	case RAFT_MSG_AE_RESP: return "an AppendEntries response";
+	case RAFT_MSG_RV_REQ: return "RequestVote";
+	case RAFT_MSG_RV_RESP: return "a RequestVote response";
+	case RAFT_MSG_SNAP_REQ: return "SnapshotRequest";
+	case RAFT_MSG_SNAP_RESP: return "a SnapshotRequest response";
+	case RAFT_MSG_SNAPREC_REQ: return "SnapshotRecoveryRequest";
+	case RAFT_MSG_SNAPREC_RESP: return "a SnapshotRecovery response";
+	case RAFT_MSG_TIMEOUT_NOW: return "TimeoutNow";
+	}
+	return "a message";
+}
+
+/* The core ignored a message or denied a vote: say why, rate-limited. */
+static void log_refused(struct node *n, const struct raft_action *a)
+{
+	unsigned why = (unsigned)a->refused.why;
+	if (why >= sizeof(n->refused_at_ms) / sizeof(n->refused_at_ms[0]))
+		why = 0;
+	uint64_t t = now_ms(n);
+	if (n->refused_at_ms[why] && t - n->refused_at_ms[why] < 1000) {
+		n->refused_quiet[why]++;
+		return;
+	}
+	char more[64] = "";
+	if (n->refused_quiet[why])
+		snprintf(more, sizeof(more), " (and %" PRIu64 " more like it)", n->refused_quiet[why]);
+	n->refused_at_ms[why] = t;
+	n->refused_quiet[why] = 0;
+	const char *from = a->refused.from, *what = msg_name(a->refused.msg_type);
+	raft_term term = a->refused.term, ours = raft_current_term(n->r);
+	switch (a->refused.why) {
+	case RAFT_REFUSE_TERM_MAX:
+		log_warning("ignored %s from %s: term %" PRIu64 " is above the largest term taken (%" PRIu64
+			    ")%s", what, from, term, (uint64_t)RAFT_TERM_MAX, more);
+		break;
+	case RAFT_REFUSE_TERM_AHEAD:
+		log_warning("ignored %s from %s: term %" PRIu64 " is more than 2^32 above ours (%" PRIu64 ")%s",
+			    what, from, term, ours, more);
+		break;
+	case RAFT_REFUSE_NOT_MEMBER:
+		if (a->refused.msg_type == RAFT_MSG_RV_REQ)
+			log_debug("vote request from %s, not a member: denied%s", from, more);
+		else
+			log_warning("refused %s from %s (term %" PRIu64 "): not a member of this node's "
+				    "configuration%s", what, from, term, more);
+		break;
+	case RAFT_REFUSE_LEADER_ALIVE:
+		log_info("denied a vote to %s (term %" PRIu64 ", ours %" PRIu64 "): the leader was heard "
+			 "from within the election timeout%s", from, term, ours, more);
+		break;
+	case RAFT_REFUSE_NOT_LEADER:
+		log_warning("refused %s from %s: not this node's leader%s", what, from, more);
+		break;
+	case RAFT_REFUSE_RECOVERING:
+		log_info("denied a vote to %s: this node lost its log and catches up first%s", from, more);
+		break;
+	}
+}
+
+static void execute(struct node *n, const struct raft_update *u, const struct raft_event *ev,
+		    const struct step_ctx *ctx)
+{
+	bool log_changed = false, reads_confirmed = false;
+	for (size_t i = 0; i < u->n_actions && !n->stopping; i++) {
+		const struct raft_action *a = &u->actions[i];
+		int rv = 0;
+		switch (a->type) {
+		case RAFT_ACT_PERSIST: {
+			if (n->metas_len == n->metas_cap) {
+				size_t cap = n->metas_cap ? 2 * n->metas_cap : 8;
+				struct meta_need *p = realloc(n->metas, cap * sizeof(*p));
+				if (!p) {
+					rv = -ENOMEM;
+					break;
+				}
+				n->metas = p;
+				n->metas_cap = cap;
+			}
+			struct meta_need *m = &n->metas[n->metas_len++];
+			m->seq = a->persist.seq;
+			m->term = a->persist.term;
+			snprintf(m->vote, sizeof(m->vote), "%s", a->persist.vote);
+			rv = wal_meta_set(n->wal, a->persist.term, a->persist.vote);
+			break;
+		}
+		case RAFT_ACT_TRUNCATE: {
+			raft_index from = a->truncate.from;
+			char field[64];
+			snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, from);
+			log_msg(LOG_INFO, LOG_ID_WAL_TRUNCATED, field, "log truncated from index %" PRIu64
+				" (conflict with the leader)", from);
+			rv = wal_truncate(n->wal, from);
+			/* writes of the cut entries no longer need to land */
+			for (size_t k = 0; k < n->needs_len; k++)
+				if (n->needs[n->needs_head + k].need >= from)
+					n->needs[n->needs_head + k].need = from - 1;
+			if (rv == 0)
+				rv = needs_push(n, a->truncate.seq, from - 1);
+			fail_writes_from(n, from, "command failed to be committed due to node failure");
+			if (n->raftd_only_last >= from)
+				find_raftd_only(n, from - 1);
+			log_changed = true;
+			break;
+		}
+		case RAFT_ACT_APPEND: {
+			raft_index first = a->append.first;
+			for (size_t k = 0; k < a->append.n && rv == 0; k++) {
+				raft_index idx = first + k;
+				struct raft_entry e;
+				if (!raft_get_entry(n->r, idx, &e)) {
+					rv = -EIO;
+					break;
+				}
+				if (a->append.src == RAFT_SRC_CORE) {
+					struct cmd c;
+					core_entry_cmd(&e, &c);
+					rv = append_cmd(n, idx, e.term, &c);
+				} else if (ctx && ctx->raw) {
+					const struct wire_bytes *b = &ctx->raw[a->append.event_offset + k];
+					struct wire_log_entry we;
+					if (wire_decode_log_entry(b->ptr, b->len, &we, NULL) == 0 &&
+					    !cmd_goraft_may_get(we.command_name.ptr, we.command_name.len))
+						n->raftd_only_last = idx;
+					rv = wal_append(n->wal, idx, e.term, b->ptr, b->len);
+				} else if (ctx && ctx->cmds) {
+					const struct cmd *c = &ctx->cmds[a->append.event_offset + k];
+					if (c->type == CMD_DELETE)
+						n->raftd_only_last = idx;
+					rv = append_cmd(n, idx, e.term, c);
+				} else {
+					rv = -EINVAL;
+				}
+			}
+			if (rv == 0 && a->append.n)
+				rv = needs_push(n, a->append.seq, first + a->append.n - 1);
+			log_changed = true;
+			break;
+		}
+		case RAFT_ACT_SEND:
+			if (rpc_path(&a->send.msg))
+				send_request(n, a->send.to, &a->send.msg);
+			else
+				send_response(n, &a->send.msg);
+			break;
+		case RAFT_ACT_APPLY:
+			rv = apply_range(n, a->apply.first, a->apply.last);
+			break;
+		case RAFT_ACT_ROLE:
+			on_role(n, a);
+			if (a->role.role != RAFT_LEADER) {
+				/* pending consistent reads need a leader */
+				for (struct read_wait *w = n->reads; w; w = w->next)
+					if (!w->index)
+						w->index = UINT64_MAX; /* failed below */
+			}
+			break;
+		case RAFT_ACT_REMOVED:
+			log_msg(LOG_NOTICE, LOG_ID_REMOVED, NULL, "removed from the cluster: stopping");
+			n->stopping = true;
+			loop_stop(&n->loop);
+			break;
+		case RAFT_ACT_TAKE_SNAPSHOT:
+			take_snapshot(n, a);
+			break;
+		case RAFT_ACT_COMPACT: {
+			/* keep the entries after the fallback snapshot: start-up
+			 * takes it when the newest does not verify
+			 * (kv_snapshot_load_latest) */
+			raft_index upto = a->compact.upto;
+			if (n->snap_prev_index && upto > n->snap_prev_index)
+				upto = n->snap_prev_index;
+			if (upto)
+				rv = wal_compact(n->wal, upto + 1);
+			if (rv > 0)
+				rv = 0;
+			break;
+		}
+		case RAFT_ACT_INSTALL: {
+			/* The snapshot is made durable here; the log is rebased
+			 * on it by a restart (rebase_wal() at start-up), when no
+			 * disk I/O is in flight. */
+			n->snap_deferred = false; /* older than this one */
+			struct kv *fresh = NULL;
+			struct kv_snapshot_meta meta = { 0 };
+			char err[512] = "no snapshot state";
+			rv = ctx && ctx->state ? kv_snapshot_decode(ctx->state->ptr, ctx->state->len, "received snapshot",
+								  &fresh, &meta, err, sizeof(err))
+					       : -EINVAL;
+			if (rv == 0)
+				rv = kv_snapshot_save(n->dir_snap, fresh, &meta, err, sizeof(err));
+			kv_free(fresh);
+			kv_snapshot_meta_free(&meta);
+			if (rv < 0) {
+				log_error("snapshot install at %" PRIu64 ": %s", a->install.index, err);
+				break;
+			}
+			char field[64];
+			snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, a->install.index);
+			log_msg(LOG_NOTICE, LOG_ID_SNAPSHOT_INSTALLED, field,
+				"saved the leader's snapshot at index %" PRIu64 " term %" PRIu64
+				": restarting to rebase the log on it", a->install.index, a->install.term);
+			n->exit_status = NODE_RESTART;
+			n->stopping = true;
+			loop_stop(&n->loop);
+			break;
+		}
+		case RAFT_ACT_REFUSED:
+			log_refused(n, a);
+			break;
+		case RAFT_ACT_READ: {
+			for (struct read_wait *w = n->reads; w; w = w->next) {
+				if (w->id == a->read.id) {
+					w->index = a->read.index ? a->read.index : UINT64_MAX;
+					break;
+				}
+			}
+			reads_confirmed = true;
+			break;
+		}
+		}
+		if (rv < 0 && !n->stopping) {
+			char why[160];
+			snprintf(why, sizeof(why), "carrying out a raft action (%d): %s", (int)a->type, strerror(-rv));
+			fatal_stop(n, why);
+		}
+	}
+	(void)ev;
+	if (log_changed)
+		sync_peers(n);
+	/* failed consistent reads (leadership lost, never confirmed) */
+	for (struct read_wait **pp = &n->reads; *pp;) {
+		struct read_wait *w = *pp;
+		if (w->index == UINT64_MAX) {
+			httpd_reply_text(w->req, 503, "consistent read failed: not the leader (retry at the leader)");
+			*pp = w->next;
+			free(w->key);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	/* a read confirmed by a heartbeat round is served now if its index is
+	 * applied already; the others when apply_range() gets there */
+	if (reads_confirmed)
+		serve_reads(n);
+	if (n->needs_len)
+		check_durable(n); /* a truncate may already be satisfied */
+}
+
+/* Events the actions produce for the core (applied, a snapshot that could
+ * not start) are reported once the update is carried out: the core's action
+ * array is valid only until the next raft_step(). */
+static void report_deferred(struct node *n)
+{
+	if (n->stopping)
+		return;
+	/* kinds before APPLIED: applying may take a snapshot, which a goraft
+	 * member forbids; told after, the core saw a restarted node's goraft
+	 * peers as raftd nodes and took one (goraft.sh, mix 2) */
+	for (struct npeer *p = n->peers; p && !n->stopping; p = p->next) {
+		if (!p->kind_unreported)
+			continue;
+		p->kind_unreported = false;
+		struct raft_event k = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = p->name,
+					.peer_kind.goraft = p->goraft };
+		step(n, &k, NULL);
+	}
+	if (n->applied_pending && !n->stopping) {
+		struct raft_event a = { .type = RAFT_EV_APPLIED, .applied.index = n->applied_pending };
+		n->applied_pending = 0;
+		step(n, &a, NULL);
+	}
+}
+
+/* A failed snapshot is reported to the core from a later tick: reported at
+ * once, the core would ask again within the same update and recurse for as
+ * long as the cause lasts (fork failing, say). Failures in a row wait longer
+ * each time, from SNAP_BACKOFF_MIN_MS to SNAP_BACKOFF_MAX_MS: a cause that
+ * lasts (a full disk) costs a fork of the whole map and a log line a minute,
+ * not one per tick. */
+static void snap_fail_later(struct node *n)
+{
+	unsigned b = n->snap_backoff_ms;
+	b = b == 0 ? SNAP_BACKOFF_MIN_MS : b >= SNAP_BACKOFF_MAX_MS / 2 ? SNAP_BACKOFF_MAX_MS : 2 * b;
+	n->snap_backoff_ms = b;
+	n->snap_retry_ms = now_ms(n) + b;
+	n->snap_failed = true;
+}
+
+static void report_snap_failed(struct node *n)
+{
+	if (n->snap_failed && !n->stopping && now_ms(n) >= n->snap_retry_ms) {
+		struct raft_event f = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = 0 };
+		n->snap_failed = false;
+		step(n, &f, NULL);
+	}
+}
+
+/* Every event goes through here. Returns raft_step()'s verdict; *ret_proposed
+ * (may be NULL) gets update.proposed, and w, when given, is queued for that
+ * index before any action runs. */
+static int step_propose(struct node *n, struct raft_event *ev, const struct step_ctx *ctx, struct write_wait *w)
+{
+	struct raft_update u;
+	if (n->stopping && ev->type != RAFT_EV_DURABLE && ev->type != RAFT_EV_PERSISTED)
+		return -ESHUTDOWN;
+	ev->now = now_ms(n);
+	int rv = raft_step(n->r, ev, &u);
+	if (w && rv == 0 && u.proposed) {
+		w->index = u.proposed;
+		w->term = raft_current_term(n->r);
+		*n->writes_tail = w;
+		n->writes_tail = &w->next;
+	}
+	execute(n, &u, ev, ctx);
+	report_deferred(n);
+	if (n->recovering && !raft_recovering(n->r)) {
+		n->recovering = false;
+		if (unlink(n->recovering_path) < 0 && errno != ENOENT)
+			log_warning("%s: %s", n->recovering_path, strerror(errno));
+		log_msg(LOG_NOTICE, NULL, NULL, "caught up from the leader %s to index %" PRIu64 ": votes again", raft_leader(n->r),
+			   raft_commit_index(n->r));
+	}
+	if (rv == 0 && w && !u.proposed)
+		rv = -EPERM;
+	return rv;
+}
+
+static int step_rv(struct node *n, struct raft_event *ev, const struct step_ctx *ctx)
+{
+	return step_propose(n, ev, ctx, NULL);
+}
+
+static void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx)
+{
+	step_propose(n, ev, ctx, NULL);
+}
+
+static void fail_writes_from(struct node *n, raft_index from, const char *why)
+{
+	struct write_wait **pp = &n->writes;
+	while (*pp && (*pp)->index < from)
+		pp = &(*pp)->next;
+	while (*pp) {
+		struct write_wait *w = *pp;
+		*pp = w->next;
+		httpd_reply_text(w->req, 500, why);
+		n->writes_failed++;
+		free(w);
+	}
+	n->writes_tail = &n->writes;
+	while (*n->writes_tail)
+		n->writes_tail = &(*n->writes_tail)->next;
+}
+
+/* ---- peers ------------------------------------------------------------------------ */
+
+/* One outgoing request; freed when the peer releases its buffers. */
+struct out_req {
+	struct node *node;
+	enum raft_msg_type type;
+	bool pre_vote; /* the goraft response body does not say; we know */
+	uint64_t req_id;
+	char peer[RAFT_NAME_MAX];
+	size_t n_bufs, n_segs;
+	struct wal_buf **bufs;  /* WAL batch buffers pinned until release */
+	struct wal_seg **segs;  /* and WAL segment mappings */
+	struct iovec *iov;
+	size_t iovcnt;
+	uint8_t *scratch;       /* encoded header and prefixes, or the body */
+};
+
+static void out_release(void *arg)
+{
+	struct out_req *o = arg;
+	for (size_t i = 0; i < o->n_bufs; i++)
+		wal_buf_unref(o->bufs[i]);
+	for (size_t i = 0; i < o->n_segs; i++)
+		wal_seg_unref(o->segs[i]);
+	free(o);
+}
+
+static void peer_reachable(struct npeer *p, bool ok, int res)
+{
+	char field[96];
+	snprintf(field, sizeof(field), "RAFT_PEER=%s", p->name);
+	if (!ok && !p->unreachable) {
+		p->unreachable = true;
+		log_msg(LOG_WARNING, LOG_ID_PEER_UNREACHABLE, field, "peer %s (%s) unreachable: %s", p->name, p->url,
+			res < 0 ? strerror(-res) : "bad response");
+	} else if (ok && p->unreachable) {
+		p->unreachable = false;
+		log_msg(LOG_INFO, LOG_ID_PEER_BACK, field, "peer %s (%s) is back", p->name, p->url);
+	}
+}
+
+static void out_done(void *arg, int res, const uint8_t *body, size_t len)
+{
+	struct out_req *o = arg;
+	struct node *n = o->node;
+	struct npeer *p = npeer_find(n, o->peer);
+	if (p)
+		peer_reachable(p, res == 200 || res > 0, res);
+	if (res != 200 || n->stopping) {
+		log_debug("%s to %s: no response (%d)", rpc_path(&(struct raft_msg){ .type = o->type }), o->peer, res);
+		return; /* no response (docs/goraft-protocol.md §2.2): the core retries */
+	}
+	struct raft_msg m;
+	char err[160];
+	if (rpc_decode_response(o->type, body, len, o->req_id, &m, err, sizeof(err)) < 0) {
+		log_debug("response from %s: %s", o->peer, err);
+		return;
+	}
+	if (m.type == RAFT_MSG_RV_RESP)
+		m.rv_resp.pre_vote = o->pre_vote;
+	struct raft_event ev = { .type = RAFT_EV_RECV, .recv.from = o->peer, .recv.msg = m };
+	step(n, &ev, NULL);
+}
+
+static int build_ae(struct node *n, const struct raft_msg *m, struct out_req **ret)
+{
+	size_t cnt = m->ae.n_entries;
+	struct wire_ae_req hdr;
+	rpc_ae_header(m, n->name, &hdr);
+	size_t scratch_cap = wire_ae_scratch_size(&hdr, cnt);
+	size_t iov_cap = wire_ae_iov_count(cnt);
+	size_t sz = sizeof(struct out_req) + cnt * sizeof(struct wal_buf *) + cnt * sizeof(struct wal_seg *) +
+		    iov_cap * sizeof(struct iovec) + cnt * sizeof(struct wire_bytes) + scratch_cap;
+	struct out_req *o = calloc(1, sz);
+	if (!o)
+		return -ENOMEM;
+	o->bufs = (struct wal_buf **)(o + 1);
+	o->segs = (struct wal_seg **)(o->bufs + cnt);
+	o->iov = (struct iovec *)(o->segs + cnt);
+	struct wire_bytes *ents = (struct wire_bytes *)(o->iov + iov_cap);
+	o->scratch = (uint8_t *)(ents + cnt);
+	for (size_t k = 0; k < cnt; k++) {
+		struct wal_entry we;
+		if (wal_entry_get(n->wal, m->ae.prev_index + 1 + k, &we) < 0) {
+			out_release(o);
+			return -ENOENT;
+		}
+		ents[k] = (struct wire_bytes){ we.data, we.len };
+		/* Pin the bytes until the zero-copy notification: the request
+		 * may wait behind another while a snapshot's compaction drops
+		 * their segment. */
+		if (we.buf && (!o->n_bufs || o->bufs[o->n_bufs - 1] != we.buf)) {
+			wal_buf_ref(we.buf);
+			o->bufs[o->n_bufs++] = we.buf;
+		}
+		if (we.seg && (!o->n_segs || o->segs[o->n_segs - 1] != we.seg)) {
+			wal_seg_ref(we.seg);
+			o->segs[o->n_segs++] = we.seg;
+		}
+		n->entry_bytes_out += we.len;
+	}
+	size_t total;
+	int rv = wire_ae_encode_iov(&hdr, ents, cnt, o->scratch, scratch_cap, o->iov, iov_cap, &o->iovcnt, &total);
+	if (rv < 0) {
+		out_release(o);
+		return rv;
+	}
+	n->ae_entries_out += cnt;
+	*ret = o;
+	return 0;
+}
+
+static void send_request(struct node *n, const char *to, const struct raft_msg *m)
+{
+	struct npeer *p = npeer_find(n, to);
+	struct out_req *o = NULL;
+	int rv;
+	log_debug("send %s to %s (req %" PRIu64 ")", rpc_path(m), to, m->req_id);
+	if (!p && raft_is_member(n->r, to)) {
+		sync_peers(n); /* a member appended in this very update */
+		p = npeer_find(n, to);
+	}
+	/* a removed member whose client went before this node led */
+	const char *url = p ? NULL : raft_departing_url(n->r, to);
+	if (url)
+		p = npeer_add(n, to, url);
+	if (!p || !p->p)
+		return; /* not a member we know how to reach: lost, as on a network */
+	if (m->type == RAFT_MSG_AE_REQ) {
+		rv = build_ae(n, m, &o);
+	} else {
+		struct wire_bytes state = { 0 };
+		void *map = MAP_FAILED;
+		if (m->type == RAFT_MSG_SNAPREC_REQ) {
+			if (n->snap_state_fd < 0 || n->snap_state_index != m->snaprec.last_index || !n->snap_state_len)
+				return; /* no snapshot at that index: the core retries */
+			map = mmap(NULL, n->snap_state_len, PROT_READ, MAP_SHARED, n->snap_state_fd, 0);
+			if (map == MAP_FAILED) {
+				log_warning("snapshot %" PRIu64 ": mmap: %s", n->snap_state_index, strerror(errno));
+				return; /* the core retries */
+			}
+			(void)madvise(map, n->snap_state_len, MADV_SEQUENTIAL);
+			state = (struct wire_bytes){ map, n->snap_state_len };
+		}
+		size_t cap = 1024 + state.len;
+		o = calloc(1, sizeof(*o) + sizeof(struct iovec) + cap);
+		long len = -ENOMEM;
+		if (o) {
+			o->iov = (struct iovec *)(o + 1);
+			o->scratch = (uint8_t *)(o->iov + 1);
+			len = rpc_encode_request(m, n->name, state, o->scratch, cap);
+		}
+		if (map != MAP_FAILED)
+			munmap(map, n->snap_state_len);
+		if (len < 0) {
+			free(o);
+			return;
+		}
+		o->iov[0] = (struct iovec){ o->scratch, (size_t)len };
+		o->iovcnt = 1;
+		rv = 0;
+	}
+	if (rv < 0)
+		return;
+	o->node = n;
+	o->type = m->type;
+	o->pre_vote = m->type == RAFT_MSG_RV_REQ && m->rv.pre_vote;
+	o->req_id = m->req_id;
+	snprintf(o->peer, sizeof(o->peer), "%s", to);
+	struct peer_request req = {
+		.method = "POST",
+		.path = rpc_path(m),
+		.iov = o->iov,
+		.iovcnt = o->iovcnt,
+		.zero_copy = m->type == RAFT_MSG_AE_REQ && m->ae.n_entries > 0,
+		.done = out_done,
+		.release = out_release,
+		.arg = o,
+	};
+	rv = peer_submit(p->p, &req);
+	if (rv < 0) {
+		peer_reachable(p, false, rv);
+		out_release(o);
+		return;
+	}
+	n->rpcs_out++;
+}
+
+/* DATA_DIR/peer-kinds: {"NAME":{"url":URL,"kind":"raftd"|"goraft"},...}. A
+ * hint only: lost or stale, the peer is probed again. */
+static void hints_load(struct node *n)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(n->hints_path, 0, &jerr);
+	const char *name;
+	json_t *v;
+	if (!root)
+		return;
+	json_object_foreach(root, name, v) {
+		const char *url = json_string_value(json_object_get(v, "url"));
+		const char *kind = json_string_value(json_object_get(v, "kind"));
+		struct kind_hint *h = realloc(n->hints, (n->n_hints + 1) * sizeof(*h));
+		if (!url || !kind || strlen(name) >= RAFT_NAME_MAX || strlen(url) >= RAFT_URL_MAX || !h) {
+			if (h)
+				n->hints = h;
+			continue;
+		}
+		n->hints = h;
+		h += n->n_hints++;
+		snprintf(h->name, sizeof(h->name), "%s", name);
+		snprintf(h->url, sizeof(h->url), "%s", url);
+		h->goraft = strcmp(kind, "raftd") != 0;
+	}
+	json_decref(root);
+}
+
+static void hints_save(struct node *n)
+{
+	json_t *root = json_object();
+	char tmp[4300];
+	for (size_t i = 0; root && i < n->n_hints; i++)
+		json_object_set_new(root, n->hints[i].name,
+				    json_pack("{s:s, s:s}", "url", n->hints[i].url, "kind",
+					      n->hints[i].goraft ? "goraft" : "raftd"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", n->hints_path);
+	if (!root || json_dump_file(root, tmp, JSON_COMPACT) < 0 || rename(tmp, n->hints_path) < 0)
+		log_warning("%s: cannot save the peers' kinds", n->hints_path);
+	json_decref(root);
+}
+
+static const struct kind_hint *hint_find(const struct node *n, const char *name)
+{
+	for (size_t i = 0; i < n->n_hints; i++)
+		if (!strcmp(n->hints[i].name, name))
+			return &n->hints[i];
+	return NULL;
+}
+
+static void hint_set(struct node *n, const struct npeer *p)
+{
+	struct kind_hint *h = (struct kind_hint *)hint_find(n, p->name);
+	if (h && !strcmp(h->url, p->url) && h->goraft == p->goraft)
+		return;
+	if (!h) {
+		h = realloc(n->hints, (n->n_hints + 1) * sizeof(*h));
+		if (!h)
+			return;
+		n->hints = h;
+		h += n->n_hints++;
+	}
+	snprintf(h->name, sizeof(h->name), "%s", p->name);
+	snprintf(h->url, sizeof(h->url), "%s", p->url);
+	h->goraft = p->goraft;
+	hints_save(n);
+}
+
+static void set_kind(struct node *n, struct npeer *p, bool goraft)
+{
+	p->kind_known = true;
+	p->goraft = goraft;
+	peer_set_max_pipeline(p->p, goraft ? 1 : n->cfg.max_inflight_appends);
+	struct raft_event ev = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = p->name, .peer_kind.goraft = goraft };
+	step(n, &ev, NULL);
+	log_info("peer %s (%s) is a %s node", p->name, p->url, goraft ? "goraft" : "raftd");
+	hint_set(n, p);
+}
+
+struct probe {
+	struct node *node;
+	char peer[RAFT_NAME_MAX];
+};
+
+static void probe_done(void *arg, int res, const uint8_t *body, size_t len)
+{
+	struct probe *pr = arg;
+	struct node *n = pr->node;
+	struct npeer *p = npeer_find(n, pr->peer);
+	(void)body, (void)len;
+	if (!p || n->stopping)
+		return;
+	p->probing = false;
+	/* goraft's mux answers 404 for every path it does not know; anything
+	 * else but 200 (a raftd node answering 503 while it stops, say) says
+	 * nothing yet: ask again. Found by the fault suite: a stopping raftd
+	 * peer was recorded as goraft for good, which stopped snapshots. */
+	if (res != 200 && res != 404) {
+		p->probe_at_ms = now_ms(n) + PROBE_RETRY_MS;
+		return;
+	}
+	set_kind(n, p, res == 404);
+}
+
+static void probe_release(void *arg)
+{
+	free(arg);
+}
+
+/* Learns whether a peer is a goraft or a raftd node. Until then it counts
+ * as goraft: the safe assumption (no extensions, one request in flight). */
+static void probe_peers(struct node *n)
+{
+	for (struct npeer *p = n->peers; p; p = p->next) {
+		if (p->kind_known || p->probing || now_ms(n) < p->probe_at_ms)
+			continue;
+		struct probe *pr = calloc(1, sizeof(*pr));
+		if (!pr)
+			return;
+		pr->node = n;
+		snprintf(pr->peer, sizeof(pr->peer), "%s", p->name);
+		struct peer_request req = {
+			.method = "GET", .path = RAFTD_PATH_VERSION, .done = probe_done, .release = probe_release,
+			.arg = pr,
+		};
+		if (peer_submit(p->p, &req) < 0) {
+			free(pr);
+			p->probe_at_ms = now_ms(n) + PROBE_RETRY_MS;
+			continue;
+		}
+		p->probing = true;
+	}
+}
+
+static void npeer_gone(void *arg)
+{
+	struct node *n = arg;
+	n->peers_alive--;
+}
+
+/* A client for the peer `name` at `url`, or NULL. */
+static struct npeer *npeer_add(struct node *n, const char *name, const char *url)
+{
+	struct npeer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	p->node = n;
+	/* Reconnect at least once a heartbeat, as goraft's leader does
+	 * (it dials again on every tick): a goraft follower coming back
+	 * after a long absence must hear from us within its election
+	 * timeout, or, having no pre-vote, it campaigns and deposes us.
+	 * A refused connect on a LAN costs next to nothing. */
+	unsigned hb = n->cfg.heartbeat_ms ? n->cfg.heartbeat_ms : 50;
+	struct peer_config pc = {
+		.response_timeout_ms = 200, /* goraft's ResponseHeaderTimeout */
+		.backoff_min_ms = hb < 10 ? hb : 10,
+		.backoff_max_ms = hb,
+		.max_queue = 64,
+		.max_pipeline = 1,
+		.max_response_body = 64 << 10,
+	};
+	int rv = peer_create(&n->loop.ring, url, &pc, &p->p);
+	log_debug("peer_create %s: %d", url, rv);
+	if (rv < 0) {
+		log_warning("peer %s: cannot use URL '%s': %s", name, url, strerror(-rv));
+		free(p);
+		return NULL;
+	}
+	n->peers_alive++;
+	p->next = n->peers;
+	n->peers = p;
+	/* goraft until the probe says otherwise, unless it was probed
+	 * before we restarted; the core learns it once the current
+	 * update is carried out (report_deferred) */
+	const struct kind_hint *h = hint_find(n, name);
+	p->goraft = true;
+	if (h && !strcmp(h->url, url)) {
+		p->kind_known = true;
+		p->goraft = h->goraft;
+		peer_set_max_pipeline(p->p, h->goraft ? 1 : n->cfg.max_inflight_appends);
+	}
+	p->kind_unreported = true;
+	log_debug("peer %s at %s", name, url);
+	return p;
+}
+
+/* The HTTP server takes connections from the members' addresses (and the
+ * -join target's, whose leader sends a new member its first log) as
+ * peers'. Resolved once per peer, when its client is made. */
+static void share_peer_addrs(struct node *n)
+{
+	struct sockaddr_storage addrs[64];
+	size_t k = 0;
+	if (!n->http)
+		return;
+	for (struct npeer *p = n->peers; p; p = p->next) {
+		size_t m;
+		const struct sockaddr_storage *a = peer_addrs(p->p, &m);
+		for (size_t i = 0; i < m && k < sizeof(addrs) / sizeof(addrs[0]); i++)
+			if (!p->removed_at_ms)
+				addrs[k++] = a[i];
+	}
+	if (n->join_peer) {
+		size_t m;
+		const struct sockaddr_storage *a = peer_addrs(n->join_peer, &m);
+		for (size_t i = 0; i < m && k < sizeof(addrs) / sizeof(addrs[0]); i++)
+			addrs[k++] = a[i];
+	}
+	httpd_set_peer_addrs(n->http, addrs, k);
+}
+
+/* Makes our peer table the core's configuration. */
+static void sync_peers(struct node *n)
+{
+	size_t m = raft_n_members(n->r);
+	for (size_t i = 0; i < m; i++) {
+		const char *name = raft_member_name(n->r, i), *url = raft_member_url(n->r, i);
+		if (!strcmp(name, n->name))
+			continue;
+		struct npeer *p = npeer_find(n, name);
+		if (p && strcmp(p->url, url) != 0) {
+			/* a name that came back under another URL */
+			p->kind_known = false;
+		}
+		if (p)
+			p->removed_at_ms = 0;
+		else
+			npeer_add(n, name, url);
+	}
+	/* A removed member is still sent its raft:leave while the core tells
+	 * it of its removal (raft_departing_url()); its client goes a few
+	 * seconds after that. */
+	for (struct npeer **pp = &n->peers; *pp;) {
+		struct npeer *p = *pp;
+		if (raft_is_member(n->r, p->name) || raft_departing_url(n->r, p->name)) {
+			pp = &p->next;
+			continue;
+		}
+		if (!p->removed_at_ms)
+			p->removed_at_ms = now_ms(n);
+		if (n->stopping || now_ms(n) - p->removed_at_ms < REMOVED_PEER_KEEP_MS) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		peer_destroy(p->p, npeer_gone, n);
+		free(p);
+	}
+	share_peer_addrs(n);
+	probe_peers(n);
+}
+
+/* ---- joining a cluster (-join) ----------------------------------------------------- */
+
+static void join_release(void *arg)
+{
+	(void)arg;
+}
+
+static void join_done(void *arg, int res, const uint8_t *body, size_t len)
+{
+	struct node *n = arg;
+	n->join_inflight = false;
+	if (res == 200) {
+		n->joined = true;
+		log_info("joined the cluster through %s", n->cfg.join);
+		return;
+	}
+	if (res > 0)
+		log_warning("join through %s: HTTP %d: %.*s", n->cfg.join, res, (int)(len > 200 ? 200 : len),
+			    body ? (const char *)body : "");
+	else
+		log_warning("join through %s: %s (retrying)", n->cfg.join, strerror(-res));
+	n->join_at_ms = now_ms(n) + JOIN_RETRY_MS;
+}
+
+static void join_try(struct node *n)
+{
+	if (!n->join_peer || n->joined || n->join_inflight || now_ms(n) < n->join_at_ms)
+		return;
+	/* A log means the leader's entries reached us: we are in. */
+	if (raft_last_index(n->r) > 0) {
+		n->joined = true;
+		return;
+	}
+	n->join_iov = (struct iovec){ n->join_body, strlen(n->join_body) };
+	struct peer_request req = {
+		.method = "POST", .path = "/join?raftd=1", .content_type = "application/json",
+		.iov = &n->join_iov, .iovcnt = 1, .done = join_done, .release = join_release, .arg = n,
+	};
+	if (peer_submit(n->join_peer, &req) < 0) {
+		n->join_at_ms = now_ms(n) + JOIN_RETRY_MS;
+		return;
+	}
+	n->join_inflight = true;
+}
+
+/* ---- timers and sweeps ---------------------------------------------------------------- */
+
+static void sweep(struct node *n)
+{
+	uint64_t t = now_ms(n);
+	for (struct rpc_wait **pp = &n->rpc_waits; *pp;) {
+		struct rpc_wait *w = *pp;
+		if (t - w->since_ms > RPC_REPLY_DEADLINE_MS) {
+			httpd_reply_text(w->req, 500, "Failed creating response.");
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	/* writes are in index order, not time order: look at all of them */
+	for (struct write_wait **pp = &n->writes; *pp;) {
+		struct write_wait *w = *pp;
+		if (t - w->since_ms > WRITE_TIMEOUT_MS) {
+			httpd_reply_text(w->req, 503,
+					 "timed out waiting for the write to commit (it may still be applied)");
+			n->writes_failed++;
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	n->writes_tail = &n->writes;
+	while (*n->writes_tail)
+		n->writes_tail = &(*n->writes_tail)->next;
+	for (struct read_wait **pp = &n->reads; *pp;) {
+		struct read_wait *w = *pp;
+		if (t - w->since_ms > WRITE_TIMEOUT_MS) {
+			httpd_reply_text(w->req, 503, "timed out waiting for a consistent read");
+			*pp = w->next;
+			free(w->key);
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+/* The event loop is alive (this runs from it); the node is healthy if no
+ * log write or term/vote write has been outstanding for longer than
+ * wal_stall_ms. A frozen disk thus gets the node restarted by systemd
+ * instead of leaving a leader that cannot commit. */
+static void watchdog(struct node *n)
+{
+	uint64_t t = now_ms(n);
+	if (!n->watchdog_usec || t - n->watchdog_sent_ms < n->watchdog_usec / 2000)
+		return;
+	bool waiting = wal_durable_index(n->wal) < wal_last_index(n->wal) || n->metas_len;
+	/* A full disk answers (ENOSPC): not a frozen one, no restart. */
+	if (!waiting || wal_nospace(n->wal))
+		n->disk_progress_ms = t;
+	if (t - n->disk_progress_ms > n->cfg.wal_stall_ms) {
+		log_warning("the disk has not completed a write for %" PRIu64 " ms: withholding the watchdog ping",
+			    t - n->disk_progress_ms);
+		return;
+	}
+	sd_notify(0, "WATCHDOG=1");
+	n->watchdog_sent_ms = t;
+}
+
+static void on_tick(struct loop_timer *t)
+{
+	struct node *n = (struct node *)((char *)t - offsetof(struct node, tick));
+	struct raft_event ev = { .type = RAFT_EV_TICK };
+	step(n, &ev, NULL);
+	report_snap_failed(n);
+	member_waits_run(n);
+	transfer_check(n);
+	watchdog(n);
+	static unsigned ticks;
+	if (++ticks % 10 == 0) {
+		sweep(n);
+		sync_peers(n); /* drops the clients of long-removed members */
+		join_try(n);
+	}
+	if (ticks % 100 == 0 && wal_nospace(n->wal))
+		wal_resume(n->wal); /* once a second: has the disk room again? */
+	if (ticks % 100 == 0 && raft_commit_index(n->r) != n->status_commit) {
+		notify_status(n); /* at most once a second under load */
+	}
+	if (!n->stopping)
+		loop_timer_arm(&n->loop, &n->tick, TICK_MS);
+}
+
+static void on_flush(struct loop_hook *h)
+{
+	struct node *n = (struct node *)((char *)h - offsetof(struct node, flush_hook));
+	if (n->wal && !n->stopping) {
+		int rv = wal_flush(n->wal);
+		if (rv < 0)
+			fatal_stop(n, "wal flush failed");
+	}
+}
+
+/* ---- HTTP: raft RPCs -------------------------------------------------------------------- */
+
+/* A stopping node answers at once: a request it parked now would never be
+ * answered, and libmicrohttpd aborts the process when it is stopped with a
+ * parked connection (httpd_stop() runs it once more, and requests that
+ * arrive then reach these handlers). */
+static bool refuse_stopping(struct node *n, struct httpd_request *req)
+{
+	if (!n->stopping)
+		return false;
+	httpd_reply_text(req, 503, "raft: Has been stopped");
+	return true;
+}
+
+/* goraft's Peer has no learner flag; a raftd leader's State (a kv snapshot)
+ * has, for the same members: rr's peers become a copy in peers[] with it. */
+static void snaprec_learners(struct rpc_request *rr, struct raft_member_info *peers)
+{
+	struct kv_snapshot_meta meta;
+	size_t n = rr->msg.snaprec.n_peers < RAFT_MAX_PEERS ? rr->msg.snaprec.n_peers : RAFT_MAX_PEERS;
+	if (kv_snapshot_decode_meta(rr->state.ptr, rr->state.len, &meta) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		peers[i] = rr->msg.snaprec.peers[i];
+		for (size_t k = 0; k < meta.n_members; k++)
+			if (peers[i].name && !strcmp(meta.members[k].name.ptr, peers[i].name))
+				peers[i].learner = meta.members[k].learner;
+	}
+	rr->msg.snaprec.n_peers = n;
+	rr->msg.snaprec.peers = n ? peers : NULL;
+	kv_snapshot_meta_free(&meta);
+}
+
+static void on_raft(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
+	const char *path = httpd_path(req);
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	char err[256];
+
+	if (!strcmp(path, RAFTD_PATH_VERSION)) {
+		char v[128];
+		int l = snprintf(v, sizeof(v), "{\"server\":\"raftd\",\"version\":\"%s\",\"name\":\"%s\"}\n",
+				 PACKAGE_VERSION, n->name);
+		httpd_reply(req, 200, "application/json", v, (size_t)l, NULL);
+		return;
+	}
+	if (!strcmp(path, RAFTD_PATH_SNAPSHOT) || !strcmp(path, RAFTD_PATH_TRANSFER)) {
+		httpd_reply_text(req, 405, "405 method not allowed"); /* the routes above took the others */
+		return;
+	}
+	struct rpc_request rr;
+	uint64_t id = ++n->next_req_id;
+	int rv = rpc_decode_request(&n->dec, path, body, len, id, &rr, err, sizeof(err));
+	if (rv == -ENOENT) {
+		httpd_reply_text(req, 404, "404 page not found");
+		return;
+	}
+	if (rv < 0) {
+		log_debug("%s: %s", path, err);
+		httpd_reply_text(req, 400, ""); /* goraft: http.Error(w, "", 400) */
+		return;
+	}
+	if (rr.msg.type == RAFT_MSG_AE_REQ && rr.msg.ae.n_entries && wal_nospace(n->wal)) {
+		/* No room to append: the entries are refused with a 503, never
+		 * a success (a leader counts one as covering all it sent). The
+		 * core still sees a heartbeat, so that this node stays a
+		 * follower; its answer, to a request nobody waits for, is
+		 * dropped. */
+		log_debug("wal: no space: %zu entries from %s refused", rr.msg.ae.n_entries, rr.from);
+		rr.msg.ae.n_entries = 0;
+		rr.msg.ae.entries = NULL;
+		struct step_ctx hb_ctx = { .raw = rr.raw, .state = &rr.state };
+		struct raft_event hb = { .type = RAFT_EV_RECV, .recv.from = rr.from, .recv.msg = rr.msg };
+		step(n, &hb, &hb_ctx);
+		httpd_reply_text(req, 503, "NOSPACE: this node's disk is full");
+		return;
+	}
+	struct rpc_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		httpd_reply_text(req, 500, "Failed creating response.");
+		return;
+	}
+	w->req_id = id;
+	w->since_ms = now_ms(n);
+	w->req = req;
+	w->next = n->rpc_waits;
+	n->rpc_waits = w;
+	n->rpcs_in++;
+	log_debug("recv %s from %s (req %" PRIu64 ")", path, rr.from, id);
+	struct raft_member_info peers[RAFT_MAX_PEERS];
+	if (rr.msg.type == RAFT_MSG_SNAPREC_REQ)
+		snaprec_learners(&rr, peers);
+	struct step_ctx ctx = { .raw = rr.raw, .state = &rr.state };
+	struct raft_event ev = { .type = RAFT_EV_RECV, .recv.from = rr.from, .recv.msg = rr.msg };
+	step(n, &ev, &ctx);
+	/* goraft answers 500 when the state does not handle the message; the
+	 * core never answers such a message, and nothing else may wait on the
+	 * request body after this step: answer now if the core has not. */
+	if (rr.msg.type == RAFT_MSG_SNAP_REQ || rr.msg.type == RAFT_MSG_SNAPREC_REQ ||
+	    rr.msg.type == RAFT_MSG_TIMEOUT_NOW) {
+		struct rpc_wait *left = rpc_wait_take(n, id);
+		if (left) {
+			httpd_reply_text(req, 500, "Failed creating response.");
+			free(left);
+		}
+	} else if (rr.msg.type == RAFT_MSG_AE_REQ) {
+		/* the entries are copied into the WAL batch during the step;
+		 * nothing else keeps pointers into the body */
+	}
+}
+
+/* ---- HTTP: the client API ---------------------------------------------------------------- */
+
+static bool db_key(struct httpd_request *req, const char **ret_key)
+{
+	const char *k = api_db_key(httpd_path(req));
+	if (!k) {
+		httpd_reply_text(req, 404, "404 page not found");
+		return false;
+	}
+	*ret_key = k;
+	return true;
+}
+
+static bool not_leader(struct node *n, struct httpd_request *req)
+{
+	if (raft_role(n->r) == RAFT_LEADER)
+		return false;
+	const char *leader = raft_leader(n->r);
+	if (n->cfg.forward_writes && leader[0]) {
+		for (size_t i = 0; i < raft_n_members(n->r); i++) {
+			if (strcmp(raft_member_name(n->r, i), leader) != 0)
+				continue;
+			char loc[RAFT_URL_MAX + 512];
+			const char *consistent = httpd_query(req, "consistent"), *marker = httpd_query(req, "raftd");
+			snprintf(loc, sizeof(loc), "%s%s%s%s%s%s", raft_member_url(n->r, i), httpd_path(req),
+				 consistent ? "?consistent=" : "", consistent ? consistent : "",
+				 marker ? (consistent ? "&raftd=" : "?raftd=") : "", marker ? marker : "");
+			const char *hdr[] = { "Location", loc, NULL };
+			httpd_reply(req, 307, "text/plain; charset=utf-8", "redirect to the leader\n", 23, hdr);
+			return true;
+		}
+	}
+	/* goraft raftd's words, verbatim (capture db-write-on-follower) */
+	httpd_reply_text(req, 400, "raft.Server: Not current leader");
+	return true;
+}
+
+static int propose(struct node *n, struct httpd_request *req, const struct cmd *c, enum raft_entry_type type)
+{
+	struct raft_entry e = { .type = type };
+	if (wal_nospace(n->wal))
+		return -ENOSPC;
+	e.size = (uint32_t)cmd_entry_size(raft_last_index(n->r) + 1, raft_current_term(n->r), c);
+	if (type == RAFT_ENTRY_JOIN || type == RAFT_ENTRY_LEAVE || type == RAFT_ENTRY_LEARNER) {
+		e.name = c->name.ptr;
+		e.url = c->connection_string.ptr;
+	}
+	struct write_wait *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->since_ms = now_ms(n);
+	w->req = req;
+	struct step_ctx ctx = { .cmds = c };
+	struct raft_event ev = { .type = RAFT_EV_PROPOSE, .propose.n = 1, .propose.entries = &e };
+	int rv = step_propose(n, &ev, &ctx, w);
+	if (rv < 0)
+		free(w);
+	return rv;
+}
+
+static void reply_propose_error(struct httpd_request *req, int rv)
+{
+	switch (rv) {
+	case -EPERM: httpd_reply_text(req, 400, "raft.Server: Not current leader"); break;
+	case -EBUSY: httpd_reply_text(req, 503, "a membership change is in progress; retry"); break;
+	case -EEXIST: httpd_reply_text(req, 409, "already a member"); break;
+	case -ENOENT: httpd_reply_text(req, 404, "not a member"); break;
+	case -EOPNOTSUPP: httpd_reply_text(req, 400, "not possible while a goraft node is a member"); break;
+	/* etcd's alarm name, so that clients and operators recognise it */
+	case -ENOSPC: httpd_reply_text(req, 503, "NOSPACE: the leader's disk is full; retry once it has room"); break;
+	default: httpd_reply_text(req, 500, strerror(-rv)); break;
+	}
+}
+
+static void on_db_get(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
+	const char *key;
+	if (!db_key(req, &key))
+		return;
+	if (strlen(key) > n->cfg.max_key) {
+		httpd_reply_text(req, 414, "key too long");
+		return;
+	}
+	const char *consistent = httpd_query(req, "consistent");
+	if (!consistent || strcmp(consistent, "true") != 0) {
+		n->reads_local++;
+		reply_read(n, req, key, strlen(key));
+		return;
+	}
+	if (not_leader(n, req))
+		return;
+	struct read_wait *w = calloc(1, sizeof(*w));
+	char *k = strdup(key);
+	if (!w || !k) {
+		free(w);
+		free(k);
+		httpd_reply_text(req, 500, "out of memory");
+		return;
+	}
+	w->id = ++n->next_read_id;
+	w->since_ms = now_ms(n);
+	w->req = req;
+	w->key = k;
+	w->key_len = strlen(k);
+	w->next = n->reads;
+	n->reads = w;
+	struct raft_event ev = { .type = RAFT_EV_READ, .read.id = w->id };
+	if (step_rv(n, &ev, NULL) < 0) {
+		for (struct read_wait **pp = &n->reads; *pp; pp = &(*pp)->next) {
+			if (*pp == w) {
+				*pp = w->next;
+				httpd_reply_text(req, 400, "raft.Server: Not current leader");
+				free(w->key);
+				free(w);
+				break;
+			}
+		}
+		return;
+	}
+	serve_reads(n);
+}
+
+static void on_db_post(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
+	const char *key;
+	size_t len;
+	const uint8_t *value = httpd_body(req, &len);
+	if (!db_key(req, &key))
+		return;
+	size_t key_len = strlen(key);
+	if (key_len > n->cfg.max_key) {
+		httpd_reply_text(req, 414, "key too long");
+		return;
+	}
+	if (len > n->cfg.max_value) {
+		httpd_reply_text(req, 413, "value too large");
+		return;
+	}
+	if (not_leader(n, req))
+		return;
+	struct cmd c = { .type = CMD_WRITE };
+	c.key = cmd_str_ref(key, key_len);
+	c.value = cmd_str_ref(value, len);
+	int rv = propose(n, req, &c, RAFT_ENTRY_COMMAND);
+	if (rv < 0)
+		reply_propose_error(req, rv);
+}
+
+/* raftd-only features (DELETE, snapshots, leadership transfer) need every
+ * other member to be a raftd node: a goraft node cannot apply raftd's
+ * commands, take a snapshot or get one (docs/goraft-protocol.md §10.1,
+ * §11.13). Returns 0, or the status to refuse with and the reason in msg: 409
+ * for a goraft member, 503 while a member's kind is not known yet. */
+static unsigned extensions_refused(struct node *n, const char *what, char *msg, size_t len)
+{
+	for (size_t i = 0; i < raft_n_members(n->r); i++) {
+		const char *name = raft_member_name(n->r, i);
+		if (!strcmp(name, n->name))
+			continue;
+		struct npeer *p = npeer_find(n, name);
+		if (p && p->kind_known && p->goraft) {
+			snprintf(msg, len, "%s: not possible while a goraft node is a member (%s)", what, name);
+			return 409;
+		}
+		if (!p || !p->kind_known) {
+			snprintf(msg, len, "%s: the kind of member %s (raftd or goraft) is not known yet; retry", what,
+				 name);
+			return 503;
+		}
+	}
+	return 0;
+}
+
+static void on_db_delete(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
+	const char *key;
+	char why[RAFT_NAME_MAX + 128];
+	if (!db_key(req, &key))
+		return;
+	size_t key_len = strlen(key);
+	if (key_len > n->cfg.max_key) {
+		httpd_reply_text(req, 414, "key too long");
+		return;
+	}
+	if (not_leader(n, req))
+		return;
+	unsigned status = extensions_refused(n, "DELETE", why, sizeof(why));
+	if (status) {
+		httpd_reply_text(req, status, why);
+		return;
+	}
+	struct cmd c = { .type = CMD_DELETE, .key = cmd_str_ref(key, key_len) };
+	int rv = propose(n, req, &c, RAFT_ENTRY_COMMAND);
+	if (rv < 0)
+		reply_propose_error(req, rv);
+}
+
+/* Proposes a membership change: 0 when the request waits for its entry,
+ * or the core's refusal. A raftd joiner (CMD_LEARNER) joins as a learner,
+ * which the leader promotes once it has caught up; while a goraft node is a
+ * member there are no learners (goraft cannot apply the entry), and it
+ * joins as a voter at once. */
+static int propose_member(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
+			  const char *url)
+{
+	struct cmd c = { .type = type };
+	c.name = cmd_str_ref(name, strlen(name));
+	if (type != CMD_LEAVE)
+		c.connection_string = cmd_str_ref(url, strlen(url));
+	enum raft_entry_type et = type == CMD_JOIN ? RAFT_ENTRY_JOIN : type == CMD_LEAVE ? RAFT_ENTRY_LEAVE
+											: RAFT_ENTRY_LEARNER;
+	int rv = propose(n, req, &c, et);
+	if (rv == -EOPNOTSUPP && type == CMD_LEARNER) {
+		c.type = CMD_JOIN;
+		rv = propose(n, req, &c, RAFT_ENTRY_JOIN);
+	}
+	return rv;
+}
+
+/* May a change the core refused wait and be tried again (for up to
+ * WRITE_TIMEOUT_MS)? While another one is pending, and while the members
+ * that answer could not commit without a new voter (one of them may be
+ * restarting): a goraft joiner takes a refusal as final (§7.3). */
+static bool member_may_wait(enum cmd_type type, int rv)
+{
+	return rv == -EBUSY || (rv == -ENOTCONN && type != CMD_LEAVE);
+}
+
+static void member_refused(struct httpd_request *req, enum cmd_type type, int rv)
+{
+	if (rv == -EEXIST && type != CMD_LEAVE)
+		httpd_reply(req, 200, NULL, "", 0, NULL); /* goraft: a re-join is a no-op */
+	else if (rv == -ENOTCONN && type == CMD_LEAVE)
+		httpd_reply_text(req, 503, "leave: the cluster could not commit without this voter: the other "
+					   "members that answered the leader lately would not be a majority; remove "
+					   "the unreachable ones first, or retry once they are up");
+	else if (rv == -ENOTCONN)
+		httpd_reply_text(req, 503, "join: the cluster could not commit without the new voter: the members "
+					   "that answered the leader lately would not be a majority with it; retry once "
+					   "they are up");
+	else if (rv == -EAGAIN)
+		httpd_reply_text(req, 503, "join: a learner becomes a voter by itself once it has caught up; "
+					   "retry");
+	else
+		reply_propose_error(req, rv);
+}
+
+static void member_wait_add(struct node *n, struct httpd_request *req, enum cmd_type type, const char *name,
+			    const char *url)
+{
+	struct member_wait *w = calloc(1, sizeof(*w)), **pp = &n->member_waits;
+	if (!w) {
+		httpd_reply_text(req, 503, "out of memory; retry");
+		return;
+	}
+	w->type = type;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	snprintf(w->url, sizeof(w->url), "%s", url ? url : "");
+	w->since_ms = now_ms(n);
+	w->req = req;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = w;
+}
+
+/* Proposes the waiting membership changes the core now takes, in order. */
+static void member_waits_run(struct node *n)
+{
+	while (n->member_waits && !n->stopping) {
+		struct member_wait *w = n->member_waits;
+		if (raft_role(n->r) != RAFT_LEADER) {
+			n->member_waits = w->next;
+			not_leader(n, w->req);
+		} else {
+			int rv = propose_member(n, w->req, w->type, w->name, w->url);
+			if (member_may_wait(w->type, rv) && now_ms(n) - w->since_ms <= WRITE_TIMEOUT_MS)
+				return;
+			n->member_waits = w->next;
+			if (rv < 0)
+				member_refused(w->req, w->type, rv);
+		}
+		free(w);
+	}
+}
+
+static void on_join(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	struct cmd c;
+	char err[256];
+	if (cmd_decode((const uint8_t *)CMD_NAME_JOIN, strlen(CMD_NAME_JOIN), true, body, len, &c, err,
+		       sizeof(err)) < 0) {
+		httpd_reply_text(req, 400, err);
+		return;
+	}
+	if (!c.name.len || c.name.len >= RAFT_NAME_MAX || strlen(c.name.ptr) != c.name.len) {
+		httpd_reply_text(req, 400, "join: name must be 1 to 63 bytes");
+	} else if (c.connection_string.len >= RAFT_URL_MAX || !api_valid_url(c.connection_string.ptr)) {
+		httpd_reply_text(req, 400, "join: connectionString must be http://host:port");
+	} else if (!not_leader(n, req)) {
+		const char *marker = httpd_query(req, "raftd");
+		bool goraft = !(marker && !strcmp(marker, "1"));
+		bool member = raft_is_member(n->r, c.name.ptr);
+		char why[160];
+		if (!member && goraft && raft_log_start(n->r) > 0) {
+			snprintf(why, sizeof(why), "join: the log is compacted (it starts after index %" PRIu64
+				 "): a goraft node needs every entry from index 1", raft_log_start(n->r));
+			httpd_reply_text(req, 409, why);
+			goto out;
+		}
+		if (!member && goraft && n->raftd_only_last) {
+			snprintf(why, sizeof(why), "join: the log holds raftd-only commands (the last at index %" PRIu64
+				 ") that a goraft node cannot apply", n->raftd_only_last);
+			httpd_reply_text(req, 409, why);
+			goto out;
+		}
+		if (!member) {
+			/* before the join is proposed (raft.h, PEER_KIND) */
+			struct raft_event ev = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = c.name.ptr,
+						 .peer_kind.goraft = goraft };
+			step(n, &ev, NULL);
+		}
+		enum cmd_type type = goraft ? CMD_JOIN : CMD_LEARNER;
+		int rv = n->member_waits ? -EBUSY : propose_member(n, req, type, c.name.ptr, c.connection_string.ptr);
+		if (member_may_wait(type, rv))
+			member_wait_add(n, req, type, c.name.ptr, c.connection_string.ptr);
+		else if (rv < 0)
+			member_refused(req, type, rv);
+	}
+out:
+	cmd_free(&c);
+}
+
+static void on_leave(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	struct cmd c;
+	char err[256];
+	if (cmd_decode((const uint8_t *)CMD_NAME_LEAVE, strlen(CMD_NAME_LEAVE), true, body, len, &c, err,
+		       sizeof(err)) < 0) {
+		httpd_reply_text(req, 400, err);
+		return;
+	}
+	if (!c.name.len || c.name.len >= RAFT_NAME_MAX || strlen(c.name.ptr) != c.name.len) {
+		httpd_reply_text(req, 400, "leave: name must be 1 to 63 bytes");
+	} else if (!not_leader(n, req)) {
+		/* not behind the waiting changes: a leave that undoes a pending
+		 * join (or removes a learner) is taken at once, the way out of
+		 * a join that cannot commit */
+		int rv = propose_member(n, req, CMD_LEAVE, c.name.ptr, NULL);
+		if (member_may_wait(CMD_LEAVE, rv))
+			member_wait_add(n, req, CMD_LEAVE, c.name.ptr, NULL);
+		else if (rv < 0)
+			member_refused(req, CMD_LEAVE, rv);
+	}
+	cmd_free(&c);
+}
+
+static void reply_json(struct httpd_request *req, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	if (!s) {
+		httpd_reply_text(req, 500, "out of memory");
+	} else {
+		size_t l = strlen(s);
+		s[l] = '\n'; /* json_dumps' NUL becomes the trailing newline */
+		httpd_reply(req, 200, "application/json", s, l + 1, NULL);
+	}
+	free(s);
+	json_decref(j);
+}
+
+static void on_status(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	json_t *peers = json_array();
+	for (size_t i = 0; i < raft_n_members(n->r); i++) {
+		const char *name = raft_member_name(n->r, i);
+		struct npeer *p = npeer_find(n, name);
+		json_t *m = json_pack("{s:s, s:s, s:b, s:b}", "name", name, "url", raft_member_url(n->r, i), "self",
+				      !strcmp(name, n->name), "voter", raft_is_voter(n->r, name));
+		if (m && p) {
+			json_object_set_new(m, "kind", json_string(!p->kind_known ? "unknown" : p->goraft ? "goraft" : "raftd"));
+			json_object_set_new(m, "reachable", json_boolean(!p->unreachable));
+		}
+		json_array_append_new(peers, m);
+	}
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:b}}",
+			      "server", "raftd", "name", n->name, "url", n->url, "term",
+			      (json_int_t)raft_current_term(n->r), "role", raft_role_name(raft_role(n->r)),
+			      "commit_index", (json_int_t)raft_commit_index(n->r), "applied_index",
+			      (json_int_t)kv_applied_index(n->kv), "last_index", (json_int_t)raft_last_index(n->r),
+			      "snapshot_index", (json_int_t)raft_snapshot_index(n->r), "keys",
+			      (json_int_t)kv_count(n->kv), "members", peers, "wal", "first_index",
+			      (json_int_t)wal_first_index(n->wal), "last_index", (json_int_t)wal_last_index(n->wal),
+			      "durable_index", (json_int_t)wal_durable_index(n->wal), "direct_io",
+			      wal_direct_io(n->wal));
+	if (j) {
+		json_object_set_new(j, "leader", json_string(raft_leader(n->r)));
+		json_object_set_new(j, "recovering", json_boolean(raft_recovering(n->r)));
+	}
+	if (j && wal_nospace(n->wal))
+		json_object_set_new(j, "alarm", json_string("NOSPACE"));
+	reply_json(req, j);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int l = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (l < 0 || b->oom)
+			return;
+		if (b->p && b->len + (size_t)l < b->cap) {
+			b->len += (size_t)l;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + (size_t)l + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static void on_metrics(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	struct buf b = { 0 };
+	const struct httpd_stats *hs = httpd_stats(n->http);
+#define GAUGE(name, help, v) bprintf(&b, "# HELP raftd_" name " " help "\n# TYPE raftd_" name " gauge\nraftd_" name " %" PRIu64 "\n", (uint64_t)(v))
+#define COUNTER(name, help, v) bprintf(&b, "# HELP raftd_" name " " help "\n# TYPE raftd_" name " counter\nraftd_" name " %" PRIu64 "\n", (uint64_t)(v))
+	GAUGE("term", "Current Raft term.", raft_current_term(n->r));
+	GAUGE("is_leader", "1 if this node is the leader.", raft_role(n->r) == RAFT_LEADER);
+	GAUGE("commit_index", "Highest committed log index.", raft_commit_index(n->r));
+	GAUGE("applied_index", "Highest log index applied to the key-value store.", kv_applied_index(n->kv));
+	GAUGE("last_index", "Last log index.", raft_last_index(n->r));
+	GAUGE("durable_index", "Last log index durable on this node's disk.", wal_durable_index(n->wal));
+	GAUGE("keys", "Keys in the store.", kv_count(n->kv));
+	GAUGE("kv_bytes", "Bytes of keys and values in the store.", kv_bytes(n->kv));
+	GAUGE("members", "Cluster members.", raft_n_members(n->r));
+	COUNTER("wal_batches_total", "WAL batches made durable (one write and one fdatasync each).", n->wal_batches);
+	COUNTER("writes_applied_total", "Client writes answered 200 after apply.", n->writes_applied);
+	COUNTER("writes_failed_total", "Client writes that failed or timed out.", n->writes_failed);
+	COUNTER("reads_local_total", "Local (possibly stale) reads.", n->reads_local);
+	COUNTER("reads_consistent_total", "Linearizable (ReadIndex) reads.", n->reads_consistent);
+	COUNTER("rpcs_received_total", "Raft RPC requests received.", n->rpcs_in);
+	COUNTER("rpcs_sent_total", "Raft RPC requests sent.", n->rpcs_out);
+	COUNTER("append_entries_sent_total", "Log entries sent in AppendEntries requests.", n->ae_entries_out);
+	COUNTER("append_entry_bytes_sent_total", "Encoded entry bytes sent in AppendEntries requests.", n->entry_bytes_out);
+	COUNTER("http_requests_total", "HTTP requests received.", hs->requests);
+	COUNTER("http_connections_refused_total", "Connections answered 503 at once: over a connection budget.",
+		hs->conn_refused);
+	COUNTER("http_head_timeouts_total", "Connections closed: no whole request head within --request-head-timeout.",
+		hs->head_timeouts);
+	COUNTER("http_body_timeouts_total", "Connections closed: no whole body within --request-body-timeout.",
+		hs->body_timeouts);
+	COUNTER("http_bad_framing_total", "Requests refused for ambiguous Content-Length/Transfer-Encoding.",
+		hs->bad_framing);
+	COUNTER("http_stranger_bodies_refused_total", "/raft requests over --max-stranger-body from non-members.",
+		hs->stranger_refused);
+	COUNTER("http_body_memory_refused_total", "Requests answered 503: their body did not fit --max-body-memory.",
+		hs->memory_refused);
+	COUNTER("http_busy_total", "Requests answered 503: too many of their kind at once.", hs->route_busy);
+	GAUGE("http_connections_clients", "Open connections on the clients' budget.", hs->conns_clients);
+	GAUGE("http_connections_peers", "Open connections on the peers' budget.", hs->conns_peers);
+	GAUGE("http_body_bytes", "Bytes reserved by request bodies being read or held.", hs->body_bytes);
+	uint64_t zc = 0, zc_copied = 0, copied = 0, sent_bytes = 0;
+	for (struct npeer *p = n->peers; p; p = p->next) {
+		const struct peer_stats *s = peer_stats(p->p);
+		zc += s->bytes_zc;
+		zc_copied += s->bytes_zc_copied;
+		copied += s->bytes_copied;
+		sent_bytes += s->bytes_zc + s->bytes_copied;
+	}
+	COUNTER("peer_bytes_zerocopy_total", "Bytes sent to peers with SENDMSG_ZC.", zc);
+	COUNTER("peer_bytes_zerocopy_kernel_copied_total",
+		"Of the zero-copy bytes, those the kernel reported it copied anyway (loopback does).", zc_copied);
+	COUNTER("peer_bytes_copied_total", "Bytes sent to peers with plain sendmsg.", copied);
+	bprintf(&b, "# HELP raftd_peer_up 1 while the peer answers.\n# TYPE raftd_peer_up gauge\n");
+	for (struct npeer *p = n->peers; p; p = p->next)
+		bprintf(&b, "raftd_peer_up{peer=\"%s\"} %d\n", p->name, !p->unreachable);
+	(void)sent_bytes;
+#undef GAUGE
+#undef COUNTER
+	if (b.oom || !b.p)
+		httpd_reply_text(req, 500, "out of memory");
+	else
+		httpd_reply(req, 200, "text/plain; version=0.0.4", b.p, b.len, NULL);
+	free(b.p);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+/* Keeps the snapshot file open for SNAPREC (see snap_state_fd). An open fd
+ * still reads the file after a newer snapshot's save deletes it. */
+static int load_snap_state(struct node *n, raft_index index, raft_term term)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/snapshot-%" PRIu64 "-%" PRIu64, n->dir_snap, term, index);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int rv = -errno;
+		close(fd);
+		return rv;
+	}
+	if (n->snap_state_fd >= 0)
+		close(n->snap_state_fd);
+	n->snap_state_fd = fd;
+	n->snap_state_len = (size_t)st.st_size;
+	n->snap_state_index = index;
+	return 0;
+}
+
+static void reply_snapshot(struct httpd_request *req, raft_index index, raft_term term)
+{
+	char body[96];
+	int l = snprintf(body, sizeof(body), "{\"index\":%" PRIu64 ",\"term\":%" PRIu64 "}\n", index, term);
+	httpd_reply(req, 200, "application/json", body, (size_t)l, NULL);
+}
+
+/* No room on the disk for a snapshot: the WAL's spare segments hold the
+ * space of segments already compacted away; give it back so that the next
+ * attempt (and the compaction after it) can go ahead. */
+static void snap_no_space(struct node *n)
+{
+	int dropped = wal_drop_spares(n->wal);
+	if (dropped > 0)
+		log_warning("no space for a snapshot: removing %d spare WAL segment%s", dropped,
+			    dropped == 1 ? "" : "s");
+}
+
+static void on_snap_done(struct loop_poll *poll, int res)
+{
+	struct node *n = (struct node *)((char *)poll - offsetof(struct node, snap_poll));
+	int status = 0;
+	(void)res;
+	if (n->snap_pid <= 0)
+		return;
+	if (waitpid(n->snap_pid, &status, WNOHANG) == 0)
+		return;
+	loop_poll_cancel(&n->loop, &n->snap_poll);
+	close(n->snap_pidfd);
+	n->snap_pidfd = -1;
+	n->snap_pid = 0;
+	bool admin = n->snap_admin;
+	n->snap_admin = false;
+	raft_index idx = n->snap_taking_index;
+	raft_term term = n->snap_taking_term;
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	char why[128];
+	snprintf(why, sizeof(why), "snapshot at index %" PRIu64 " failed: %s", idx,
+		 WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "killed");
+	if (ok) {
+		char field[64];
+		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, idx);
+		log_msg(LOG_INFO, LOG_ID_SNAPSHOT_TAKEN, field, "snapshot taken at index %" PRIu64 "%s", idx,
+			admin ? " (on request)" : "");
+		n->snap_backoff_ms = 0;
+		if (idx > n->snap_disk_index) {
+			n->snap_prev_index = n->snap_disk_index; /* now the fallback */
+			n->snap_disk_index = idx;
+			n->snap_disk_term = term;
+		}
+		/* only the core's own snapshots go to followers: it names them */
+		if (!admin && load_snap_state(n, idx, term) < 0)
+			log_warning("snapshot at %" PRIu64 ": cannot read it back for followers", idx);
+	} else {
+		log_error("%s", why);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == ENOSPC)
+			snap_no_space(n);
+	}
+	while (n->snap_waits) {
+		struct snap_wait *w = n->snap_waits;
+		n->snap_waits = w->next;
+		if (ok)
+			reply_snapshot(w->req, idx, term);
+		else
+			httpd_reply_text(w->req, 500, why);
+		free(w);
+	}
+	if (admin) {
+		if (n->core_snap_blocked) {
+			/* the core's request that came meanwhile: it asks again */
+			n->core_snap_blocked = false;
+			n->snap_failed = true;
+		}
+		return;
+	}
+	if (!ok) {
+		snap_fail_later(n);
+		return;
+	}
+	struct raft_event ev = { .type = RAFT_EV_SNAPSHOT_TAKEN, .snapshot_taken.index = idx };
+	step(n, &ev, NULL);
+}
+
+/* Snapshots the map as it is now (its applied index is `index`) in a forked
+ * child; on_snap_done() follows. */
+static int snap_fork(struct node *n, raft_index index, raft_term term, struct kv_member *members, size_t n_members,
+		     bool admin)
+{
+	struct kv_snapshot_meta meta = { .last_index = index, .last_term = term, .n_members = n_members,
+					 .members = members };
+	pid_t pid;
+#ifdef RAFTD_TEST_HOOKS
+	/* a snapshot that cannot start, as when fork or pidfd_open fails */
+	if (getenv("RAFTD_TEST_SNAP_FAIL")) {
+		int e = strcmp(getenv("RAFTD_TEST_SNAP_FAIL"), "ENOSPC") ? EIO : ENOSPC;
+		log_error("snapshot at %" PRIu64 ": %s (RAFTD_TEST_SNAP_FAIL)", index, strerror(e));
+		if (e == ENOSPC)
+			snap_no_space(n);
+		return -e;
+	}
+#endif
+	int rv = kv_snapshot_fork(n->dir_snap, n->kv, &meta, &pid);
+	int pidfd = rv == 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (rv == 0 && pidfd < 0) {
+		rv = -errno;
+		waitpid(pid, NULL, 0);
+	}
+	if (rv < 0) {
+		log_error("snapshot at %" PRIu64 ": %s", index, strerror(-rv));
+		if (rv == -ENOSPC)
+			snap_no_space(n);
+		return rv;
+	}
+	n->snap_pid = pid;
+	n->snap_pidfd = pidfd;
+	n->snap_admin = admin;
+	n->snap_taking_index = index;
+	n->snap_taking_term = term;
+	loop_poll_start(&n->loop, &n->snap_poll, pidfd, POLLIN, on_snap_done);
+	return 0;
+}
+
+static void take_snapshot(struct node *n, const struct raft_action *a)
+{
+	struct kv_member members[RAFT_MAX_PEERS];
+	size_t k = 0;
+	for (size_t i = 0; i < a->take_snapshot.n_members && k < RAFT_MAX_PEERS; i++, k++) {
+		members[k].name = cmd_str_ref(a->take_snapshot.members[i].name, strlen(a->take_snapshot.members[i].name));
+		members[k].connection_string =
+			cmd_str_ref(a->take_snapshot.members[i].url, strlen(a->take_snapshot.members[i].url));
+		members[k].learner = a->take_snapshot.members[i].learner;
+	}
+	if (n->snap_pid > 0 && n->snap_admin) {
+		n->core_snap_blocked = true; /* reported when that one is done */
+		return;
+	}
+	if (!n->snap_pid && !n->snap_deferred && kv_applied_index(n->kv) < a->take_snapshot.index &&
+	    a->take_snapshot.index <= n->apply_to) {
+		/* the map gets there a slice at a time: take it then */
+		n->snap_deferred = true;
+		n->snap_deferred_index = a->take_snapshot.index;
+		n->snap_deferred_term = a->take_snapshot.term;
+		n->snap_deferred_n = k;
+		for (size_t i = 0; i < k; i++) {
+			char *str = n->snap_deferred_strs[i];
+			const struct raft_member_info *m = &a->take_snapshot.members[i];
+			snprintf(str, RAFT_NAME_MAX, "%s", m->name);
+			snprintf(str + RAFT_NAME_MAX, RAFT_URL_MAX, "%s", m->url);
+			n->snap_deferred_members[i] = (struct raft_member_info){ str, str + RAFT_NAME_MAX, m->learner };
+		}
+		return;
+	}
+	if (n->snap_pid > 0 || kv_applied_index(n->kv) != a->take_snapshot.index) {
+		log_warning("snapshot at %" PRIu64 " not taken (applied %" PRIu64 ")", a->take_snapshot.index,
+			    kv_applied_index(n->kv));
+		n->snap_failed = true; /* reported from the next tick */
+		return;
+	}
+	if (snap_fork(n, a->take_snapshot.index, a->take_snapshot.term, members, k, false) < 0)
+		snap_fail_later(n);
+}
+
+/* ---- HTTP: raftd's admin endpoints (/raftd/...) -------------------------------------------------- */
+
+/* POST /raftd/snapshot: a snapshot of the map as applied now, answered once
+ * it is durable. The core does not know of it (it neither compacts the log
+ * on it nor sends it to followers); start-up takes it like any other. */
+static void on_snapshot_post(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
+	char why[RAFT_NAME_MAX + 128];
+	unsigned status = extensions_refused(n, "snapshot", why, sizeof(why));
+	if (status) {
+		httpd_reply_text(req, status, why);
+		return;
+	}
+	struct snap_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		httpd_reply_text(req, 503, "out of memory; retry");
+		return;
+	}
+	w->req = req;
+	if (n->snap_pid > 0) {
+		/* one is being taken: it answers this request too */
+		w->next = n->snap_waits;
+		n->snap_waits = w;
+		return;
+	}
+	raft_index applied = kv_applied_index(n->kv), last = raft_last_index(n->r);
+	raft_term term;
+	if (applied && applied == n->snap_disk_index) {
+		reply_snapshot(req, n->snap_disk_index, n->snap_disk_term);
+		free(w);
+		return;
+	}
+	if (!applied || !raft_entry_term(n->r, applied, &term)) {
+		httpd_reply_text(req, 409, "snapshot: no entry applied yet");
+		free(w);
+		return;
+	}
+	/* the snapshot records the membership at `applied`: the current one,
+	 * unless a change after it is in the log */
+	for (raft_index i = applied + 1; i <= last; i++) {
+		struct raft_entry e;
+		if (raft_get_entry(n->r, i, &e) && e.type != RAFT_ENTRY_NOP && e.type != RAFT_ENTRY_COMMAND) {
+			httpd_reply_text(req, 503, "snapshot: a membership change is not applied yet; retry");
+			free(w);
+			return;
+		}
+	}
+	struct kv_member members[RAFT_MAX_PEERS];
+	size_t k = 0;
+	for (size_t i = 0; i < raft_n_members(n->r) && k < RAFT_MAX_PEERS; i++, k++) {
+		const char *name = raft_member_name(n->r, i), *url = raft_member_url(n->r, i);
+		members[k].name = cmd_str_ref(name, strlen(name));
+		members[k].connection_string = cmd_str_ref(url, strlen(url));
+		members[k].learner = !raft_is_voter(n->r, name);
+	}
+	int rv = snap_fork(n, applied, term, members, k, true);
+	if (rv < 0) {
+		snprintf(why, sizeof(why), "snapshot: %s", strerror(-rv));
+		httpd_reply_text(req, 500, why);
+		free(w);
+		return;
+	}
+	w->next = n->snap_waits;
+	n->snap_waits = w;
+}
+
+/* The newest snapshot file's name in dir (snapshot-TERM-INDEX), or false. */
+static bool newest_snapshot(const char *dir, char *ret_name, size_t len, raft_index *ret_index, raft_term *ret_term)
+{
+	DIR *d = opendir(dir);
+	bool found = false;
+	if (!d)
+		return false;
+	for (struct dirent *de; (de = readdir(d));) {
+		uint64_t term, index;
+		int used = 0;
+		if (sscanf(de->d_name, "snapshot-%" SCNu64 "-%" SCNu64 "%n", &term, &index, &used) != 2 ||
+		    de->d_name[used] != '\0')
+			continue;
+		if (!found || index > *ret_index || (index == *ret_index && term > *ret_term)) {
+			found = true;
+			*ret_index = index;
+			*ret_term = term;
+			snprintf(ret_name, len, "%s", de->d_name);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* The highest index below `below` among the snapshot files in dir, or 0. */
+static raft_index older_snapshot(const char *dir, raft_index below)
+{
+	DIR *d = opendir(dir);
+	raft_index best = 0;
+	if (!d)
+		return 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		uint64_t term, index;
+		int used = 0;
+		if (sscanf(de->d_name, "snapshot-%" SCNu64 "-%" SCNu64 "%n", &term, &index, &used) == 2 &&
+		    de->d_name[used] == '\0' && index < below && index > best)
+			best = index;
+	}
+	closedir(d);
+	return best;
+}
+
+/* GET /raftd/snapshot: the bytes of the newest snapshot file (format: top
+ * of src/kv/kv_snapshot.c), for backups; `raftctl` can verify them. Streamed
+ * from the file by the kernel as the client reads (the open fd still reads
+ * it when a newer snapshot's save deletes it); at most
+ * --max-snapshot-downloads at once (the route's max_active). */
+static void on_snapshot_get(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	char name[256], path[4400], why[300];
+	raft_index index = 0;
+	raft_term term = 0;
+	if (!newest_snapshot(n->dir_snap, name, sizeof(name), &index, &term)) {
+		httpd_reply_text(req, 404, "no snapshot yet (POST /raftd/snapshot takes one)");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", n->dir_snap, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		/* replaced by a newer one meanwhile, most likely */
+		snprintf(why, sizeof(why), "reading %s: %s; retry", name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		httpd_reply_text(req, 503, why);
+		return;
+	}
+	char idx[24], trm[24];
+	snprintf(idx, sizeof(idx), "%" PRIu64, index);
+	snprintf(trm, sizeof(trm), "%" PRIu64, term);
+	const char *hdr[] = { "X-Raftd-Snapshot-Index", idx, "X-Raftd-Snapshot-Term", trm, NULL };
+	httpd_reply_fd(req, 200, "application/octet-stream", fd, (uint64_t)st.st_size, hdr);
+}
+
+/* POST /raftd/transfer {"to":"NAME"} (or no body, {} or "to":"": any other
+ * voter): hand leadership over (thesis §3.10), answered once this node has
+ * stepped down, with the new leader. */
+static void on_transfer(struct httpd_request *req, void *data)
+{
+	struct node *n = data;
+	if (refuse_stopping(n, req))
+		return;
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	char to[RAFT_NAME_MAX] = "", why[2 * RAFT_NAME_MAX + 128];
+	if (api_transfer_to(body, len, to, sizeof(to), why, sizeof(why)) < 0) {
+		httpd_reply_text(req, 400, why);
+		return;
+	}
+	if (not_leader(n, req))
+		return;
+	unsigned status = extensions_refused(n, "transfer", why, sizeof(why));
+	if (status) {
+		httpd_reply_text(req, status, why);
+		return;
+	}
+	if (n->transfer_req) {
+		snprintf(why, sizeof(why), "transfer: one to %s is in progress", n->transfer_to);
+		httpd_reply_text(req, 409, why);
+		return;
+	}
+	if (!to[0]) {
+		for (size_t i = 0; i < raft_n_members(n->r) && !to[0]; i++) {
+			const char *name = raft_member_name(n->r, i);
+			struct npeer *p = npeer_find(n, name);
+			if (strcmp(name, n->name) != 0 && raft_is_voter(n->r, name) && p && !p->unreachable)
+				snprintf(to, sizeof(to), "%s", name);
+		}
+		if (!to[0]) {
+			httpd_reply_text(req, 409, "transfer: no other voting member to hand over to");
+			return;
+		}
+	} else if (!strcmp(to, n->name) || !raft_is_voter(n->r, to)) {
+		snprintf(why, sizeof(why), "transfer: %s is not another voting member", to);
+		httpd_reply_text(req, 400, why);
+		return;
+	}
+	struct raft_event ev = { .type = RAFT_EV_TRANSFER, .transfer.to = to };
+	int rv = step_rv(n, &ev, NULL);
+	if (rv < 0) {
+		reply_propose_error(req, rv == -EINVAL ? -ENOENT : rv);
+		return;
+	}
+	n->transfer_req = req;
+	snprintf(n->transfer_to, sizeof(n->transfer_to), "%s", to);
+	n->transfer_since_ms = now_ms(n);
+	n->transfer_down_ms = 0;
+	log_info("leadership transfer to %s requested", to);
+}
+
+/* Answers the pending transfer once this node has stepped down (and knows
+ * the new leader, or a second has passed), or when it did not happen. */
+static void transfer_check(struct node *n)
+{
+	if (!n->transfer_req)
+		return;
+	uint64_t t = now_ms(n);
+	if (raft_role(n->r) != RAFT_LEADER) {
+		if (!n->transfer_down_ms)
+			n->transfer_down_ms = t;
+		const char *leader = raft_leader(n->r);
+		if (!leader[0] && t - n->transfer_down_ms < 1000)
+			return;
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "from", n->name, "to", n->transfer_to, "leader", leader,
+				      "term", (json_int_t)raft_current_term(n->r));
+		reply_json(n->transfer_req, j);
+		n->transfer_req = NULL;
+		return;
+	}
+	if (t - n->transfer_since_ms > 2000 + 4 * (uint64_t)n->cfg.election_timeout_ms) {
+		char why[RAFT_NAME_MAX + 96];
+		snprintf(why, sizeof(why), "transfer to %s did not complete: still the leader; retry", n->transfer_to);
+		httpd_reply_text(n->transfer_req, 503, why);
+		n->transfer_req = NULL;
+	}
+}
+
+/* ---- start-up ----------------------------------------------------------------------------------- */
+
+/* A log that ends before the snapshot (a snapshot received from the leader)
+ * cannot continue after it: the WAL's indexes are consecutive. Start a new,
+ * empty WAL that keeps the durable term and vote: copy the meta file into
+ * DIR/wal.new, sync it, swap the directories, sync the data directory. A
+ * crash between the two renames leaves only wal.new, which start-up takes. */
+static int copy_file_synced(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rv = 0;
+	uint8_t buf[8192];
+	if (in < 0)
+		return errno == ENOENT ? 0 : -errno;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rv = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf));
+		if (r < 0) {
+			rv = -errno;
+			goto out;
+		}
+		if (!r)
+			break;
+		if (write(out, buf, (size_t)r) != r) {
+			rv = -EIO;
+			goto out;
+		}
+	}
+	if (fsync(out) < 0)
+		rv = -errno;
+out:
+	if (out >= 0)
+		close(out);
+	close(in);
+	return rv;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rv = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	return rv;
+}
+
+/* An empty file at PATH in DIR, durable once this returns 0. */
+static int create_durable(const char *path, const char *dir)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int rv = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (rv == 0)
+		rv = sync_dir(dir);
+	return rv;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Removes one of our own wal.old / wal.new directories. */
+static int remove_tree(const char *dir)
+{
+	if (nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int rebase_wal(struct node *n, char *err, size_t err_len)
+{
+	char fresh[4200], old[4200], from[4300], to[4300];
+	snprintf(fresh, sizeof(fresh), "%s.new", n->dir_wal);
+	snprintf(old, sizeof(old), "%s.old", n->dir_wal);
+	snprintf(from, sizeof(from), "%s/meta", n->dir_wal);
+	snprintf(to, sizeof(to), "%s/meta", fresh);
+	/* a wal.old left by an earlier rebase that stopped before removing
+	 * it is garbage (that swap was done): rename() needs the name free */
+	int rv = remove_tree(old);
+	if (rv == 0)
+		rv = remove_tree(fresh);
+	if (rv == 0 && mkdir(fresh, 0700) < 0)
+		rv = -errno;
+	if (rv == 0)
+		rv = copy_file_synced(from, to);
+	if (rv == 0)
+		rv = sync_dir(fresh);
+	if (rv == 0 && rename(n->dir_wal, old) < 0)
+		rv = -errno;
+	if (rv == 0 && rename(fresh, n->dir_wal) < 0)
+		rv = -errno;
+	if (rv == 0)
+		rv = sync_dir(n->cfg.data_dir);
+	if (rv < 0) {
+		snprintf(err, err_len, "%s: starting a new log after the snapshot: %s", n->dir_wal, strerror(-rv));
+		return rv;
+	}
+	remove_tree(old);
+	log_info("the log ended before the snapshot: started a new one after it");
+	return 0;
+}
+
+static void on_signal(struct loop *loop, int signo, void *data)
+{
+	struct node *n = data;
+	(void)loop;
+	if (signo == SIGHUP) {
+		struct config fresh;
+		char err[512];
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, loop_now_ns(&n->loop) / 1000);
+		if (config_reload(&n->cfg, &fresh, err, sizeof(err)) < 0) {
+			log_error("reload: %s (settings unchanged)", err);
+		} else {
+			/* what applies without a restart: logging, client limits */
+			static const int prio[] = { [LOG_LEVEL_ERROR] = LOG_ERR, [LOG_LEVEL_WARNING] = LOG_WARNING,
+						    [LOG_LEVEL_INFO] = LOG_INFO, [LOG_LEVEL_DEBUG] = LOG_DEBUG,
+						    [LOG_LEVEL_TRACE] = LOG_DEBUG };
+			log_init(n->name, prio[fresh.log_level]);
+			n->cfg.max_key = fresh.max_key;
+			n->cfg.max_value = fresh.max_value;
+			n->cfg.forward_writes = fresh.forward_writes;
+			n->cfg.wal_stall_ms = fresh.wal_stall_ms;
+			log_info("reloaded %s: log level, key/value limits, forward-writes, wal-stall-ms applied; "
+				 "other settings need a restart", n->cfg.config_file ? n->cfg.config_file : "the command line");
+			config_free(&fresh);
+		}
+		notify_status(n);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	log_msg(LOG_INFO, LOG_ID_STOPPING, NULL, "%s: stopping", strsignal(signo));
+	sd_notify(0, "STOPPING=1");
+	n->stopping = true;
+	loop_stop(&n->loop);
+}
+
+static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_meta *snap, char *err,
+		   size_t err_len)
+{
+	struct raft_config rc;
+	raft_config_default(&rc);
+	rc.name = n->name;
+	uint64_t seed;
+	if (getentropy(&seed, sizeof(seed)) < 0)
+		seed = (uint64_t)getpid() ^ loop_now_ns(&n->loop);
+	rc.seed = seed;
+	rc.election_timeout_ms = n->cfg.election_timeout_ms;
+	rc.heartbeat_ms = n->cfg.heartbeat_ms;
+	rc.max_entries = n->cfg.max_append_entries;
+	rc.max_bytes = n->cfg.max_append_bytes;
+	rc.max_inflight = n->cfg.max_inflight_appends > RAFT_MAX_INFLIGHT ? RAFT_MAX_INFLIGHT
+									 : n->cfg.max_inflight_appends;
+	rc.snapshot_threshold = n->cfg.snapshot_threshold;
+#ifdef RAFTD_TEST_HOOKS
+	/* negative controls of the fault suite: a core with a protocol bug */
+	const char *fault = getenv("RAFTD_TEST_RAFT_FAULT");
+	if (fault)
+		rc.fault = (enum raft_fault)atoi(fault);
+#endif
+	rc.snapshot_trailing = 200; /* goraft's */
+
+	struct raft_restore rs = { .term = rec->term, .vote = rec->voted_for };
+	struct raft_member_info mi[RAFT_MAX_PEERS];
+	if (snap->last_index) {
+		rs.snap_index = snap->last_index;
+		rs.snap_term = snap->last_term;
+		for (size_t i = 0; i < snap->n_members && i < RAFT_MAX_PEERS; i++)
+			mi[i] = (struct raft_member_info){ snap->members[i].name.ptr,
+							   snap->members[i].connection_string.ptr,
+							   snap->members[i].learner };
+		rs.n_snap_members = snap->n_members < RAFT_MAX_PEERS ? snap->n_members : RAFT_MAX_PEERS;
+		rs.snap_members = mi;
+		rs.commit = snap->last_index;
+	}
+	raft_index first = rec->first_index, last = rec->last_index;
+	if (first <= snap->last_index)
+		first = snap->last_index + 1;
+	/* A segment fixes the log's next index even with no entries in it:
+	 * anything after the snapshot's next index (or after 1 without a
+	 * snapshot) means entries in between are lost, and appends would
+	 * fail. */
+	if (rec->segments && rec->first_index > snap->last_index + 1) {
+		if (snap->last_index)
+			snprintf(err, err_len, "%s: the log starts at %" PRIu64 " but the snapshot ends at %" PRIu64
+				 ": entries %" PRIu64 "..%" PRIu64 " are missing", n->dir_wal, rec->first_index,
+				 snap->last_index, snap->last_index + 1, rec->first_index - 1);
+		else
+			snprintf(err, err_len, "%s: the log starts at %" PRIu64 " and there is no snapshot: entries 1..%" PRIu64
+				 " are missing", n->dir_wal, rec->first_index, rec->first_index - 1);
+		return -EBADMSG;
+	}
+	size_t cnt = last >= first ? (size_t)(last - first + 1) : 0;
+	struct raft_entry *ents = cnt ? calloc(cnt, sizeof(*ents)) : NULL;
+	char **strs = cnt ? calloc(2 * cnt, sizeof(*strs)) : NULL;
+	int rv = 0;
+	if (cnt && (!ents || !strs)) {
+		rv = -ENOMEM;
+		snprintf(err, err_len, "out of memory restoring %zu entries", cnt);
+		goto out;
+	}
+	for (size_t k = 0; k < cnt; k++) {
+		struct wal_entry we;
+		char why[256];
+		bool goraft_ok;
+		if (wal_entry_get(n->wal, first + k, &we) < 0 ||
+		    entry_meta(&we, &ents[k], &strs[2 * k], &strs[2 * k + 1], &goraft_ok, why, sizeof(why)) < 0) {
+			snprintf(err, err_len, "%s: entry %" PRIu64 " is not a goraft LogEntry", n->dir_wal, first + k);
+			rv = -EBADMSG;
+			goto out;
+		}
+		if (!goraft_ok)
+			n->raftd_only_last = first + k;
+	}
+	rs.entries = ents;
+	rs.n_entries = cnt;
+	/* A data directory that has been a node (DATA_DIR/started, a term or
+	 * vote on disk, or for one from before the marker the files only a
+	 * started raftd writes) but holds no log and no snapshot lost its
+	 * data: it may have acknowledged entries and voted, so it neither
+	 * votes nor starts a cluster until it has caught up from a leader
+	 * (Alagappan et al., FAST'18), unless told it may. A name file alone
+	 * is no evidence: goraft operators write it before the first start. */
+	/* The marker file keeps the state across restarts: a crash after the
+	 * first entries arrived leaves a log that no longer looks lost. */
+	snprintf(n->recovering_path, sizeof(n->recovering_path), "%s/recovering", n->cfg.data_dir);
+	snprintf(n->started_path, sizeof(n->started_path), "%s/started", n->cfg.data_dir);
+	bool marked = access(n->recovering_path, F_OK) == 0;
+	bool has_started = access(n->started_path, F_OK) == 0;
+	bool started = has_started || n->ran_before || rec->term > 0 || rec->voted_for[0];
+	bool lost = cnt == 0 && !snap->last_index && started;
+	if (n->cfg.force_new_cluster) {
+		if (marked && unlink(n->recovering_path) < 0)
+			log_warning("%s: %s", n->recovering_path, strerror(errno));
+	} else if (lost || marked) {
+		rs.recovering = true;
+		n->recovering = true;
+		if (!marked && (rv = create_durable(n->recovering_path, n->cfg.data_dir)) < 0) {
+			snprintf(err, err_len, "cannot write %s: %s", n->recovering_path, strerror(-rv));
+			goto out;
+		}
+	}
+	/* Durable before the core can bootstrap, vote or take an entry, so
+	 * that losing wal/ later is told from a first start. */
+	if (!has_started && (rv = create_durable(n->started_path, n->cfg.data_dir)) < 0) {
+		snprintf(err, err_len, "cannot write %s: %s", n->started_path, strerror(-rv));
+		goto out;
+	}
+	rv = raft_new(&rc, &rs, now_ms(n), &n->r);
+	if (rv < 0)
+		snprintf(err, err_len, "cannot start the Raft core: %s", strerror(-rv));
+out:
+	for (size_t k = 0; strs && k < 2 * cnt; k++)
+		free(strs[k]);
+	free(strs);
+	free(ents);
+	return rv;
+}
+
+#ifdef RAFTD_TEST_HOOKS
+/* Test builds (tests/cluster/raftd-test) fail the Nth WAL operation of a
+ * kind as the kernel would: RAFTD_TEST_WAL_FAILPOINT="KIND:N:ERRNO" with
+ * KIND write, fsync, fallocate, rename or unlink, e.g. "fsync:20:5" (EIO). */
+static void arm_test_failpoints(void)
+{
+	static const char *const kinds[WAL_FP_COUNT] = {
+		[WAL_FP_WRITE] = "write", [WAL_FP_FSYNC] = "fsync", [WAL_FP_FALLOCATE] = "fallocate",
+		[WAL_FP_RENAME] = "rename", [WAL_FP_UNLINK] = "unlink",
+	};
+	const char *spec = getenv("RAFTD_TEST_WAL_FAILPOINT");
+	char kind[16];
+	unsigned nth;
+	int err;
+	if (!spec || sscanf(spec, "%15[a-z]:%u:%d", kind, &nth, &err) != 3)
+		return;
+	for (int k = 0; k < WAL_FP_COUNT; k++) {
+		if (!strcmp(kinds[k], kind)) {
+			wal_failpoint_arm((enum wal_fp)k, nth, -err);
+			log_warning("test build: WAL %s #%u will fail with %s", kind, nth, strerror(err));
+		}
+	}
+}
+#endif
+
+static const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
+{
+	static struct httpd_route routes[16];
+	size_t i = 0;
+	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, 0, on_raft, n, true };
+	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, 0, on_snapshot_post, n, false };
+	routes[i++] = (struct httpd_route){ "GET", RAFTD_PATH_SNAPSHOT, false, 0, n->cfg.max_snapshot_downloads,
+					    on_snapshot_get, n, false };
+	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_TRANSFER, false, 4096, 0, on_transfer, n, false };
+	routes[i++] = (struct httpd_route){ NULL, "/raftd/", true, n->cfg.max_raft_body, 0, on_raft, n, true };
+	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, 0, on_db_get, n, false };
+	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false };
+	routes[i++] = (struct httpd_route){ "PUT", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false };
+	routes[i++] = (struct httpd_route){ "DELETE", "/db/", true, 0, 0, on_db_delete, n, false };
+	routes[i++] = (struct httpd_route){ "POST", "/join", false, 4096, 0, on_join, n, false };
+	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, 0, on_leave, n, false };
+	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, 0, on_status, n, false };
+	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, 0, on_metrics, n, false };
+	*ret_n = i;
+	return routes;
+}
+
+int node_open(const struct config *cfg, struct node **ret_node, char *err, size_t err_len)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	int rv;
+	if (!n) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	n->cfg = *cfg;
+	n->writes_tail = &n->writes;
+	n->snap_pidfd = -1;
+	n->snap_state_fd = -1;
+	n->last_role = RAFT_FOLLOWER;
+	{
+		/* only a raftd that started here creates these: evidence, for
+		 * a directory from before DATA_DIR/started, that it held a log */
+		char p[4200];
+		snprintf(p, sizeof(p), "%s/snap", cfg->data_dir);
+		n->ran_before = access(p, F_OK) == 0;
+		snprintf(p, sizeof(p), "%s/peer-kinds", cfg->data_dir);
+		n->ran_before = n->ran_before || access(p, F_OK) == 0;
+	}
+	n->name = config_node_name(cfg, err, err_len);
+	if (!n->name) {
+		free(n);
+		return -EINVAL;
+	}
+	n->url = config_advertise_url(cfg);
+	static const int prio[] = { [LOG_LEVEL_ERROR] = LOG_ERR, [LOG_LEVEL_WARNING] = LOG_WARNING,
+				    [LOG_LEVEL_INFO] = LOG_INFO, [LOG_LEVEL_DEBUG] = LOG_DEBUG,
+				    [LOG_LEVEL_TRACE] = LOG_DEBUG };
+	log_init(n->name, prio[cfg->log_level]);
+	snprintf(n->dir_wal, sizeof(n->dir_wal), "%s/wal", cfg->data_dir);
+	snprintf(n->dir_snap, sizeof(n->dir_snap), "%s/snap", cfg->data_dir);
+	snprintf(n->hints_path, sizeof(n->hints_path), "%s/peer-kinds", cfg->data_dir);
+	hints_load(n);
+	if (mkdir(n->dir_snap, 0700) < 0 && errno != EEXIST) {
+		rv = -errno;
+		snprintf(err, err_len, "%s: %s", n->dir_snap, strerror(errno));
+		goto fail_early;
+	}
+	rv = loop_init(&n->loop, RING_ENTRIES);
+	if (rv < 0) {
+		snprintf(err, err_len, "io_uring: %s", strerror(-rv));
+		goto fail_early;
+	}
+
+	/* the newest valid snapshot, then the WAL after it */
+	struct kv_snapshot_meta snap = { 0 };
+	char why[512] = "";
+	rv = kv_snapshot_load_latest(n->dir_snap, &n->kv, &snap, NULL, why, sizeof(why));
+	if (rv == -ENOENT) {
+		n->kv = kv_new();
+		rv = n->kv ? 0 : -ENOMEM;
+	} else if (rv == 0 && why[0]) {
+		log_warning("newest snapshot skipped: %s", why);
+	}
+	if (rv < 0) {
+		snprintf(err, err_len, "snapshot: %s", why[0] ? why : strerror(-rv));
+		goto fail_loop;
+	}
+	n->snap_prev_index = older_snapshot(n->dir_snap, snap.last_index);
+	n->snap_disk_index = snap.last_index;
+	n->snap_disk_term = snap.last_term;
+
+	struct wal_config wc = {
+		.dir = n->dir_wal, .ring = &n->loop.ring, .segment_size = cfg->segment_size, .ctx = n,
+		.spare_segments = cfg->wal_spare_segments ? (int)cfg->wal_spare_segments : -1,
+		.on_durable = on_wal_durable, .on_meta = on_wal_meta, .on_compacted = on_wal_compacted,
+		.on_error = on_wal_error, .hold_on_nospace = true,
+	};
+	struct wal_recovery rec;
+	struct wal_error werr;
+	sd_notify(0, "STATUS=recovering the write-ahead log\nEXTEND_TIMEOUT_USEC=600000000");
+	{
+		/* a crash between rebase_wal()'s two renames */
+		char fresh[4200];
+		struct stat st;
+		snprintf(fresh, sizeof(fresh), "%s.new", n->dir_wal);
+		if (stat(n->dir_wal, &st) < 0 && errno == ENOENT && stat(fresh, &st) == 0)
+			rename(fresh, n->dir_wal);
+	}
+#ifdef RAFTD_TEST_HOOKS
+	arm_test_failpoints();
+	/* ENOSPC drops the batch and stops the node, as before it was held:
+	 * tests/cluster/rebase-empty.sh makes the state it checks that way */
+	if (getenv("RAFTD_TEST_NOSPACE_EXIT"))
+		wc.hold_on_nospace = false;
+#endif
+	rv = wal_open(&wc, &n->wal, &rec, &werr);
+	/* The log must go on at the snapshot's next index. One that ends
+	 * before it holds nothing the snapshot lacks: start a new one after
+	 * it. That includes a log with no entries but a segment, which still
+	 * fixes the next index (a first segment after an earlier rebase whose
+	 * preallocation failed): only a log without segments takes any. A log
+	 * that starts after the snapshot's next index is a gap (restore()). */
+	if (rv == 0 && rec.segments && rec.last_index < snap.last_index) {
+		wal_close(n->wal);
+		n->wal = NULL;
+		rv = rebase_wal(n, err, err_len);
+		if (rv < 0) {
+			kv_snapshot_meta_free(&snap);
+			goto fail_kv;
+		}
+		rv = wal_open(&wc, &n->wal, &rec, &werr);
+	}
+	if (rv < 0) {
+		wal_error_format(&werr, why, sizeof(why));
+		snprintf(err, err_len, "%s: %s", n->dir_wal, why);
+		kv_snapshot_meta_free(&snap);
+		goto fail_kv;
+	}
+	{
+		char field[160];
+		snprintf(field, sizeof(field), "RAFT_INDEX=%" PRIu64, rec.last_index);
+		log_msg(LOG_INFO, LOG_ID_WAL_RECOVERED, field,
+			"wal recovered: %u segments, entries %" PRIu64 "..%" PRIu64 ", %" PRIu64 " bytes, term %" PRIu64,
+			rec.segments, rec.entries ? rec.first_index : 0, rec.entries ? rec.last_index : 0, rec.bytes,
+			rec.term);
+		if (rec.torn) {
+			snprintf(field, sizeof(field), "RAFT_FILE=%s", rec.torn_file);
+			log_msg(LOG_WARNING, LOG_ID_WAL_TRUNCATED, field,
+				"wal: torn tail of %s cut at offset %" PRIu64 " (%" PRIu64 " bytes dropped)", rec.torn_file,
+				rec.torn_offset, rec.torn_bytes);
+		}
+	}
+	rv = restore(n, &rec, &snap, err, err_len);
+	raft_index snap_index = snap.last_index, snap_term = snap.last_term;
+	kv_snapshot_meta_free(&snap);
+	if (rv < 0)
+		goto fail_wal;
+	log_set_state(raft_current_term(n->r), raft_role_name(raft_role(n->r)), raft_leader(n->r));
+	n->last_term = raft_current_term(n->r);
+	if (snap_index && load_snap_state(n, snap_index, snap_term) < 0)
+		log_warning("snapshot %" PRIu64 ": cannot keep its file for followers", snap_index);
+	/* recovery read every entry; those the snapshot holds are not applied */
+	wal_release(n->wal, kv_applied_index(n->kv));
+
+	size_t n_routes;
+	const struct httpd_route *routes = routes_for(n, &n_routes);
+	struct httpd_config hc = {
+		.listen_host = cfg->listen, .port = cfg->port, .listen_fd = -1, .max_connections = cfg->max_connections,
+		.peer_connections = cfg->peer_connections, .max_per_address = cfg->max_connections_per_address,
+		.connection_timeout_s = cfg->connection_timeout_s, .head_timeout_s = cfg->request_head_timeout_s,
+		.body_timeout_s = cfg->request_body_timeout_s, .max_stranger_body = cfg->max_stranger_body,
+		.max_body_memory = cfg->max_body_memory ? cfg->max_body_memory : cfg->max_raft_body + 256 * 1024 * 1024,
+		.routes = routes, .n_routes = n_routes,
+	};
+	/* socket activation: systemd passes the listening socket as fd 3 */
+	if (sd_listen_fds(0) == 1)
+		hc.listen_fd = SD_LISTEN_FDS_START;
+	rv = httpd_start(&n->loop, &hc, &n->http, why, sizeof(why));
+	if (rv < 0) {
+		snprintf(err, err_len, "listen on port %u: %s", (unsigned)cfg->port, why);
+		goto fail_raft;
+	}
+
+	loop_timer_init(&n->tick, on_tick);
+	loop_timer_init(&n->apply_timer, on_apply_timer);
+	n->flush_hook.run = on_flush;
+	loop_add_hook(&n->loop, &n->flush_hook);
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	rv = loop_watch_signals(&n->loop, &sigs, on_signal, n);
+	if (rv < 0) {
+		snprintf(err, err_len, "signalfd: %s", strerror(-rv));
+		goto fail_http;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	sync_peers(n);
+	report_deferred(n); /* the kinds DATA_DIR/peer-kinds knows, before any message */
+	if (raft_last_index(n->r) == 0 && !raft_snapshot_index(n->r)) {
+		if (cfg->join) {
+			char url[RAFT_URL_MAX + 16];
+			snprintf(url, sizeof(url), "http://%s", cfg->join);
+			/* the leader answers once the join is committed: no
+			 * 200 ms here (goraft's joiner has no timeout at all) */
+			struct peer_config jc = { .response_timeout_ms = 10000 };
+			rv = peer_create(&n->loop.ring, url, &jc, &n->join_peer);
+			if (rv < 0) {
+				snprintf(err, err_len, "-join %s: %s", cfg->join, strerror(-rv));
+				goto fail_http;
+			}
+			snprintf(n->join_body, sizeof(n->join_body), "{\"name\":\"%s\",\"connectionString\":\"%s\"}\n",
+				 n->name, n->url);
+			share_peer_addrs(n);
+			log_info("joining the cluster through %s as %s (%s)", cfg->join, n->name, n->url);
+			join_try(n);
+		} else if (raft_recovering(n->r)) {
+			log_warning("%s held a log but has none now: its data was lost. Not starting a new cluster; "
+				    "waiting for the leader to send the log (start with --force-new-cluster to start "
+				    "a new one-node cluster from nothing)", cfg->data_dir);
+		} else {
+			log_info("Initializing new cluster: %s at %s", n->name, n->url);
+			struct raft_event ev = { .type = RAFT_EV_BOOTSTRAP, .bootstrap.url = n->url };
+			step(n, &ev, NULL);
+		}
+	} else {
+		if (cfg->join)
+			log_info("Recovered from log (-join %s ignored: already a member)", cfg->join);
+		else
+			log_info("Recovered from log");
+	}
+	loop_timer_arm(&n->loop, &n->tick, TICK_MS);
+	log_msg(LOG_INFO, LOG_ID_STARTED, NULL, "listening on port %u as %s (%s)", (unsigned)httpd_port(n->http),
+		n->name, n->url);
+	*ret_node = n;
+	return 0;
+
+fail_http:
+	httpd_stop(n->http);
+fail_raft:
+	raft_free(n->r);
+fail_wal:
+	wal_close(n->wal);
+fail_kv:
+	kv_free(n->kv);
+fail_loop:
+	loop_fini(&n->loop);
+fail_early:
+	free(n->hints);
+	free(n->name);
+	free(n->url);
+	free(n);
+	return rv;
+}
+
+int node_run(struct node *n)
+{
+	if (sd_watchdog_enabled(0, &n->watchdog_usec) <= 0)
+		n->watchdog_usec = 0;
+	n->disk_progress_ms = now_ms(n);
+	if (n->stopping) /* a fatal error while opening: never ready */
+		return n->exit_status;
+	sd_notifyf(0, "READY=1\nSTATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64,
+		   raft_role_name(raft_role(n->r)), raft_current_term(n->r),
+		   raft_leader(n->r)[0] ? raft_leader(n->r) : "(none)", raft_commit_index(n->r));
+	int rv = loop_run(&n->loop);
+	if (rv < 0) {
+		log_error("event loop: %s", strerror(-rv));
+		return 1;
+	}
+	return n->exit_status;
+}
+
+void node_close(struct node *n)
+{
+	n->stopping = true;
+	loop_timer_cancel(&n->loop, &n->tick);
+	loop_timer_cancel(&n->loop, &n->apply_timer);
+	/* answer everyone still waiting */
+	fail_writes_from(n, 0, "raft: Has been stopped");
+	while (n->snap_waits) {
+		struct snap_wait *w = n->snap_waits;
+		n->snap_waits = w->next;
+		httpd_reply_text(w->req, 503, "raft: Has been stopped");
+		free(w);
+	}
+	if (n->transfer_req)
+		httpd_reply_text(n->transfer_req, 503, "raft: Has been stopped");
+	while (n->member_waits) {
+		struct member_wait *w = n->member_waits;
+		n->member_waits = w->next;
+		httpd_reply_text(w->req, 503, "raft: Has been stopped");
+		free(w);
+	}
+	while (n->reads) {
+		struct read_wait *w = n->reads;
+		n->reads = w->next;
+		httpd_reply_text(w->req, 503, "raft: Has been stopped");
+		free(w->key);
+		free(w);
+	}
+	while (n->rpc_waits) {
+		struct rpc_wait *w = n->rpc_waits;
+		n->rpc_waits = w->next;
+		httpd_reply_text(w->req, 500, "Failed creating response.");
+		free(w);
+	}
+	httpd_stop(n->http);
+	while (n->peers) {
+		struct npeer *p = n->peers;
+		n->peers = p->next;
+		peer_destroy(p->p, npeer_gone, n);
+		free(p);
+	}
+	if (n->join_peer) {
+		n->peers_alive++;
+		peer_destroy(n->join_peer, npeer_gone, n);
+	}
+	loop_drain(&n->loop, &n->peers_alive, 5000);
+	/* the disk and the kernel must let go of every buffer first */
+	for (int i = 0; i < 500 && wal_busy(n->wal); i++)
+		loop_run_once(&n->loop, 10);
+	if (n->snap_pid > 0) {
+		loop_poll_cancel(&n->loop, &n->snap_poll);
+		waitpid(n->snap_pid, NULL, 0);
+		for (int i = 0; i < 100 && n->snap_poll.inflight; i++)
+			loop_run_once(&n->loop, 10);
+		close(n->snap_pidfd);
+	}
+	wal_close(n->wal);
+	raft_free(n->r);
+	kv_free(n->kv);
+	rpc_decoder_free(&n->dec);
+	loop_fini(&n->loop);
+	free(n->needs);
+	free(n->metas);
+	if (n->snap_state_fd >= 0)
+		close(n->snap_state_fd);
+	free(n->hints);
+	free(n->name);
+	free(n->url);
+	free(n);
+}

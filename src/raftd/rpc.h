@@ -1,0 +1,80 @@
+/* src/raftd/rpc.h — goraft's RPC bodies to and from the Raft core's messages.
+ *
+ * The core speaks struct raft_msg (src/raft/raft.h); peers speak goraft's
+ * protobuf (proto/wire.h). This module translates one field at a time, and
+ * types every received entry for the core: raft:nop, raft:join and
+ * raft:leave (payload decoded, so the core sees member names and URLs),
+ * anything else a command. The entries' bytes are not copied: each decoded
+ * entry keeps its byte range inside the request body, which the daemon hands
+ * to the WAL as is.
+ *
+ * A struct rpc_decoder owns the storage a decoded message points into
+ * (entry array, names, URLs). It is reused from request to request, so a
+ * busy follower does not allocate per message once the arena has grown.
+ * Everything a decode returns stays valid until the next decode with the
+ * same decoder, or rpc_decoder_free().
+ */
+#ifndef RAFTD_SRC_RAFTD_RPC_H
+#define RAFTD_SRC_RAFTD_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/wire.h"
+#include "src/raft/raft.h"
+
+struct rpc_decoder {
+	struct raft_entry *entries;
+	size_t entries_cap;
+	struct wire_bytes *raw;      /* raw[i]: the LogEntry bytes of entries[i] */
+	size_t raw_cap;
+	struct raft_member_info *peers;
+	size_t peers_cap;
+	char *strings;               /* names and URLs, NUL-terminated */
+	size_t strings_len, strings_cap;
+};
+
+/* What a received request carries besides the message. */
+struct rpc_request {
+	struct raft_msg msg;
+	const char *from;                /* LeaderName / CandidateName */
+	const struct wire_bytes *raw;    /* AppendEntries: msg.ae.n_entries ranges */
+	struct wire_bytes state;         /* SnapshotRecovery: the State bytes */
+};
+
+void rpc_decoder_free(struct rpc_decoder *d);
+
+/* Decodes the body of a request to `path`: goraft's /raft/appendEntries,
+ * /raft/requestVote, /raft/snapshot, /raft/snapshotRecovery, or a raftd-only
+ * path (/raftd/preVote, /raftd/timeoutNow, /raftd/transferVote; RequestVoteRequest bodies).
+ * Returns 0, -ENOENT for an unknown path, or -EBADMSG with the reason in err
+ * (the daemon answers 400, as goraft does). req_id is the daemon's number
+ * for the HTTP exchange; the core echoes it in the response. */
+int rpc_decode_request(struct rpc_decoder *d, const char *path, const uint8_t *body, size_t len,
+		       uint64_t req_id, struct rpc_request *ret, char *err, size_t err_len);
+
+/* Decodes a peer's response to a request of type `request_type`. Returns 0
+ * or -EBADMSG (treat as no response, as goraft does). */
+int rpc_decode_response(enum raft_msg_type request_type, const uint8_t *body, size_t len,
+			uint64_t req_id, struct raft_msg *ret, char *err, size_t err_len);
+
+/* The path a request message is sent to ("/raft/appendEntries", or
+ * "/raftd/preVote" for a pre-vote...), or NULL for a response. */
+const char *rpc_path(const struct raft_msg *msg);
+
+/* Encodes a response message into buf (goraft's bytes: every field, zero
+ * values included). Returns the size, -ENOSPC, or -EINVAL for a message that
+ * is not a response. */
+long rpc_encode_response(const struct raft_msg *msg, uint8_t *buf, size_t cap);
+
+/* Encodes a request other than AppendEntries (whose body is built as an
+ * iovec by rpc_ae_header() + wire_ae_encode_iov()). self is this node's
+ * name (CandidateName, LeaderName). SnapshotRecovery's State is `state`.
+ * Returns the size, or -ENOSPC (buf then holds garbage) / -EINVAL. */
+long rpc_encode_request(const struct raft_msg *msg, const char *self, struct wire_bytes state, uint8_t *buf,
+			size_t cap);
+
+/* The header fields of an AppendEntries request, for wire_ae_encode_iov(). */
+void rpc_ae_header(const struct raft_msg *msg, const char *self, struct wire_ae_req *ret);
+
+#endif
