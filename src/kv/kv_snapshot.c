@@ -34,8 +34,8 @@
  *   content hash does not.
  *
  *   Trailer payload (P = 24): le64 entry count, le64 sum of key_len +
- *   value_len, le64 content hash (src/kv/kv.h). The trailer chunk ends the file:
- *   any byte after it is refused.
+ *   value_len, le64 content hash (src/kv/kv.h). The trailer chunk ends the
+ *   file: any byte after it is refused.
  *
  * Why chunks: the writer streams (1 MiB writes, memory independent of the
  * map's size) and a reader can verify and insert chunk by chunk. A record is

@@ -1,5 +1,5 @@
-/* src/raftctl/raftctl.c — raftd's admin CLI: global options, then dispatch to one
- * command per file (src/raftctl/raftctl_<name>.c). */
+/* src/raftctl/raftctl.c — raftd's admin CLI: global options, then dispatch to
+ * one command per file (src/raftctl/raftctl_<name>.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>

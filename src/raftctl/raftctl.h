@@ -1,12 +1,12 @@
 /* src/raftctl/raftctl.h — raftctl's command table.
  *
- * Each command lives in its own file (src/raftctl/raftctl_<name>.c) and exports one
- * entry point `int raftctl_<name>(int argc, char **argv)` with argv[0] the
- * command's name. Exit codes: 0 success, 1 the command ran and found a
- * problem (corruption, failed request, node unreachable, not the leader),
- * 2 usage error. A failure prints one line on stderr, "raftctl CMD: why".
- * A new command is one new file, one line in raftctl.mk and one row in
- * raftctl.c's table.
+ * Each command lives in its own file (src/raftctl/raftctl_<name>.c) and
+ * exports one entry point `int raftctl_<name>(int argc, char **argv)` with
+ * argv[0] the command's name. Exit codes: 0 success, 1 the command ran and
+ * found a problem (corruption, failed request, node unreachable, not the
+ * leader), 2 usage error. A failure prints one line on stderr, "raftctl CMD:
+ * why". A new command is one new file, one line in src/raftctl/local.mk and
+ * one row in raftctl.c's table.
  *
  * Global options (--endpoints, -o, --timeout) may stand anywhere before a
  * "--"; main() takes them out of argv before the command sees it.

@@ -1,5 +1,5 @@
-/* src/raftctl/raftctl_bench.c — `raftctl bench`: a load generator for raftd (and
- * goraft raftd: it speaks only the goraft client API for put and get).
+/* src/raftctl/raftctl_bench.c — `raftctl bench`: a load generator for raftd
+ * (and goraft raftd: it speaks only the goraft client API for put and get).
  *
  * Writes go to the leader; reads to --node if given, else the leader too.
  * Prints the throughput and the latency percentiles; -o json gives the same

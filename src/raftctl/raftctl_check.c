@@ -1,5 +1,5 @@
-/* src/raftctl/raftctl_check.c — `raftctl check perf`: qualify a cluster's hardware
- * with etcd's four load profiles, as `etcdctl check perf` does.
+/* src/raftctl/raftctl_check.c — `raftctl check perf`: qualify a cluster's
+ * hardware with etcd's four load profiles, as `etcdctl check perf` does.
  *
  *   load  writes/s  clients     (for 60 s)
  *   s        150       50

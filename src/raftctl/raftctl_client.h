@@ -1,5 +1,5 @@
-/* src/raftctl/raftctl_client.h — what the online commands share: the endpoints, the
- * leader search, GET /status, and turning an HTTP answer into one line.
+/* src/raftctl/raftctl_client.h — what the online commands share: the endpoints,
+ * the leader search, GET /status, and turning an HTTP answer into one line.
  *
  * Endpoints come from --endpoints, else $RAFTCTL_ENDPOINTS, else
  * http://127.0.0.1:4001 (comma-separated; forms of rc_url_parse()).

@@ -1,5 +1,5 @@
-/* src/raftctl/raftctl_cmds.h — the entry point of each raftctl command (one file
- * each, src/raftctl/raftctl_<name>.c); argv[0] is the command's name. */
+/* src/raftctl/raftctl_cmds.h — the entry point of each raftctl command (one
+ * file each, src/raftctl/raftctl_<name>.c); argv[0] is the command's name. */
 #ifndef RAFTD_SRC_RAFTCTL_RAFTCTL_CMDS_H
 #define RAFTD_SRC_RAFTCTL_RAFTCTL_CMDS_H
 

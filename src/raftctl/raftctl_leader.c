@@ -1,4 +1,5 @@
-/* src/raftctl/raftctl_leader.c — `raftctl leader [show] | leader transfer [NAME]`.
+/* src/raftctl/raftctl_leader.c — `raftctl leader [show] | leader transfer
+ * [NAME]`.
  *
  * transfer asks the leader (POST /raftd/transfer {"to": NAME}) to hand over
  * leadership, then watches /status until another node leads, so that it

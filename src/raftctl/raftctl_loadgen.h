@@ -1,4 +1,5 @@
-/* src/raftctl/raftctl_loadgen.h — the load generator behind `bench` and `check perf`.
+/* src/raftctl/raftctl_loadgen.h — the load generator behind `bench` and `check
+ * perf`.
  *
  * N client connections to one node, one request in flight on each
  * (HTTP/1.1 keep-alive, closed loop), all driven by one thread with epoll:

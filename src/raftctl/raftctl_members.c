@@ -1,4 +1,5 @@
-/* src/raftctl/raftctl_members.c — `raftctl members list | add NAME URL | remove NAME`.
+/* src/raftctl/raftctl_members.c — `raftctl members list | add NAME URL | remove
+ * NAME`.
  *
  * add and remove are goraft's own requests, POST /join and POST /leave, sent
  * to the leader; they return once the change is committed. A member added

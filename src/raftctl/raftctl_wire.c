@@ -1,4 +1,5 @@
-/* src/raftctl/raftctl_wire.c — `raftctl wire`: goraft protobuf bodies for humans.
+/* src/raftctl/raftctl_wire.c — `raftctl wire`: goraft protobuf bodies for
+ * humans.
  *
  *   raftctl wire decode TYPE [FILE]   decode one body (FILE or stdin)
  *   raftctl wire vectors [DIR]        decode a directory of captured goraft

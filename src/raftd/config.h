@@ -1,5 +1,5 @@
-/* src/raftd/config.h — raftd's settings: defaults, then the config file, then the
- * command line.
+/* src/raftd/config.h — raftd's settings: defaults, then the config file, then
+ * the command line.
  *
  * The command line takes goraft raftd's form unchanged,
  *     raftd [-h HOST] [-p PORT] [-join HOST:PORT] [-v] [-debug] [-trace] DATA_DIR

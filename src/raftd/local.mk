@@ -11,7 +11,8 @@ src_raftd_librpc_a_SOURCES = src/raftd/rpc.c src/raftd/rpc.h
 # The daemon: node.c wires the core, the WAL, the peers, the KV
 # state machine and the HTTP API; log.c writes to journald or stderr.
 noinst_LIBRARIES += src/raftd/libnode.a
-src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h
+src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h \
+	src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h
 src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
 
 sbin_PROGRAMS += src/raftd/raftd

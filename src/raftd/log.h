@@ -1,4 +1,5 @@
-/* src/raftd/log.h — the daemon's log: structured journald entries or stderr lines.
+/* src/raftd/log.h — the daemon's log: structured journald entries or stderr
+ * lines.
  *
  * Under journald (JOURNAL_STREAM names our stderr, as systemd sets it for a
  * service) every message is one journal entry sent with sd_journal_send():

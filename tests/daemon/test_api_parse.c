@@ -1,4 +1,5 @@
-/* tests/daemon/test_api_parse.c — the client API parsing of src/raftd/api_parse.c. */
+/* tests/daemon/test_api_parse.c — the client API parsing of
+ * src/raftd/api_parse.c. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>

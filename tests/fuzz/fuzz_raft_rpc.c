@@ -1,9 +1,9 @@
-/* tests/fuzz/fuzz_raft_rpc.c — libFuzzer target for the /raft/... bodies as
- * the node handles them: rpc_decode_request() / rpc_decode_response() (the
- * decoders of src/raftd/rpc.c over proto/wire.c), then raft_step() on a real core.
+/* tests/fuzz/fuzz_raft_rpc.c — libFuzzer target for the /raft/... bodies as the
+ * node handles them: rpc_decode_request() / rpc_decode_response() (the decoders
+ * of src/raftd/rpc.c over proto/wire.c), then raft_step() on a real core.
  *
- * The harness plays the daemon (src/raftd/node.c): it carries out the actions the
- * way execute() does (sends are encoded with rpc.c, log writes checked
+ * The harness plays the daemon (src/raftd/node.c): it carries out the actions
+ * the way execute() does (sends are encoded with rpc.c, log writes checked
  * against the core's log), and reports PERSISTED / DURABLE / APPLIED /
  * SNAPSHOT_TAKEN when the input says the I/O finished. Responses answer
  * requests the core really sent (req_id, peer and pre-vote flag kept as
