@@ -30,3 +30,10 @@ for k in $(sed -n 's/^	{ "\([a-z][a-z-]*\)", OPT_.*/\1/p' "$srcdir/src/raftd/con
 	sed 's/\\-/-/g' "$srcdir/man/raftd.conf.5" | grep -q "^\.BI $k \"" || fail "raftd.conf(5) does not document $k"
 done
 echo "ok: every raftctl command and every config key documented"
+
+# every option of raftd --help is described in raftd(8) (an item of OPTIONS)
+for o in $("$top_builddir/src/raftd" --help | sed -n 's/^  -\([a-z][a-z-]*\).*/\1/p'); do
+	sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$srcdir/man/raftd.8" | sed 's/\\-/-/g; s/\\f[BIRP]//g' |
+		grep -A1 '^\.TP' | grep -qE "(^|[ \"])--?$o([ \",]|\$)" || fail "raftd(8) OPTIONS does not describe -$o"
+done
+echo "ok: every raftd option documented in raftd(8)"
