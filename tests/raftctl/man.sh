@@ -32,7 +32,11 @@ done
 echo "ok: every raftctl command and every config key documented"
 
 # every option of raftd --help is described in raftd(8) (an item of OPTIONS)
-for o in $("$top_builddir/src/raftd" --help | sed -n 's/^  -\([a-z][a-z-]*\).*/\1/p'); do
+raftd=$top_builddir/src/raftd/raftd
+[ -f "$raftd" ] || raftd=$top_builddir/src/raftd
+opts=$("$raftd" --help | sed -n 's/^  -\([a-z][a-z-]*\).*/\1/p')
+[ -n "$opts" ] || fail "$raftd --help lists no options"
+for o in $opts; do
 	sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$srcdir/man/raftd.8" | sed 's/\\-/-/g; s/\\f[BIRP]//g' |
 		grep -A1 '^\.TP' | grep -qE "(^|[ \"])--?$o([ \",]|\$)" || fail "raftd(8) OPTIONS does not describe -$o"
 done
