@@ -214,46 +214,81 @@ static void poll_arm(struct loop_poll *poll)
 		return;
 	io_uring_prep_poll_multishot(sqe, poll->fd, poll->events);
 	uring_op_set(sqe, &poll->op);
-	poll->inflight = 1;
+	poll->armed++;
+	poll->inflight++;
 }
 
 static void poll_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
 {
-	struct loop_poll *poll = (struct loop_poll *)op;
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		poll->inflight = 0;
-	if (cqe->res == -ECANCELED || !poll->wanted)
-		return;
-	poll->ready(poll, cqe->res);
-	/* The kernel ends a multishot poll now and then (e.g. on overflow). */
-	if (!poll->inflight && poll->wanted)
+	struct loop_poll *poll = (struct loop_poll *)((char *)op - offsetof(struct loop_poll, op));
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		poll->armed--;
+		poll->inflight--;
+	}
+	if (cqe->res != -ECANCELED && poll->wanted)
+		poll->ready(poll, cqe->res);
+	/* The kernel ends a multishot poll now and then (e.g. on overflow);
+	 * a cancellation meant for an earlier poll on this struct (cancelled,
+	 * then started again) may end the new one too. */
+	if (!poll->armed && poll->wanted)
 		poll_arm(poll);
+}
+
+static void poll_cancel_submit(struct loop_poll *poll)
+{
+	struct io_uring_sqe *sqe = loop_sqe(poll->loop);
+	if (!sqe)
+		return;
+	/* An async cancel, not a poll-remove: a poll-remove fails with
+	 * -EALREADY, cancelling nothing, while the poll's wake-up is being
+	 * handled, which on a busy fd is much of the time. An async cancel
+	 * marks the poll cancelled whatever it is doing. ALL: every poll on
+	 * this struct (one started again after a cancel shares user_data). */
+	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)&poll->op, IORING_ASYNC_CANCEL_ALL);
+	uring_op_set(sqe, &poll->cancel_op);
+	poll->cancelling = true;
+	poll->inflight++;
+}
+
+static void poll_cancel_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
+{
+	struct loop_poll *poll = (struct loop_poll *)((char *)op - offsetof(struct loop_poll, cancel_op));
+	poll->cancelling = false;
+	poll->inflight--;
+	/* Found nothing to cancel while a poll is still held (its last
+	 * completion is on its way, or the kernel was busy with it): ask
+	 * again until the poll is gone. */
+	if (cqe->res < 0 && poll->armed && !poll->wanted)
+		poll_cancel_submit(poll);
 }
 
 int loop_poll_start(struct loop *loop, struct loop_poll *poll, int fd, unsigned events,
 		    void (*ready)(struct loop_poll *, int))
 {
+	/* A struct being cancelled keeps its counts: they still describe
+	 * what the kernel holds. */
+	if (!poll->inflight) {
+		poll->armed = 0;
+		poll->cancelling = false;
+	}
 	poll->op.complete = poll_complete;
+	poll->cancel_op.complete = poll_cancel_complete;
 	poll->loop = loop;
 	poll->fd = fd;
 	poll->events = events;
 	poll->ready = ready;
 	poll->wanted = true;
+	unsigned before = poll->armed;
 	poll_arm(poll);
-	return poll->inflight ? 0 : -EBUSY;
+	return poll->armed > before ? 0 : -EBUSY;
 }
 
 void loop_poll_cancel(struct loop *loop, struct loop_poll *poll)
 {
+	(void)loop;
 	poll->wanted = false;
-	if (!poll->inflight)
-		return;
-	struct io_uring_sqe *sqe = loop_sqe(loop);
-	if (!sqe)
-		return;
-	/* Its own completion carries user_data 0 and is not dispatched. */
-	io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)&poll->op);
-	io_uring_sqe_set_data64(sqe, 0);
+	if (poll->armed && !poll->cancelling)
+		poll_cancel_submit(poll);
 }
 
 /* --- running --------------------------------------------------------------- */

@@ -49,15 +49,19 @@ typedef void (*loop_signal_fn)(struct loop *loop, int signo, void *data);
 
 /* A multishot poll on an fd; ready() runs each time the fd is ready, with
  * the poll result (a mask of POLL* bits, or a negative errno). After
- * loop_poll_cancel() the kernel still holds the poll until its last
- * completion: free it only once inflight is 0 (loop_drain on &inflight). */
+ * loop_poll_cancel() the kernel still holds the poll (and the
+ * cancellation) until their last completions: free it only once inflight
+ * is 0 (loop_drain on &inflight). Zero it before its first start. */
 struct loop_poll {
 	struct uring_op op;
+	struct uring_op cancel_op;
 	struct loop *loop;
 	int fd;
 	unsigned events;
 	bool wanted;       /* re-arm when the kernel ends the multishot */
-	unsigned inflight; /* 1 while the kernel holds the poll */
+	bool cancelling;   /* a cancellation is in flight */
+	unsigned armed;    /* poll requests the kernel holds */
+	unsigned inflight; /* SQEs on this poll the kernel holds: polls and cancellation */
 	void (*ready)(struct loop_poll *poll, int res);
 };
 
