@@ -92,6 +92,7 @@ struct httpd {
 	struct loop_timer timer;
 	struct loop_hook hook;
 	bool need_run; /* a suspended request was answered */
+	bool stopping; /* in httpd_stop: nothing may arm a timer again */
 	struct httpd_request *suspended;
 	struct httpd_stats stats;
 	char last_error[256];
@@ -101,6 +102,9 @@ struct httpd {
 
 static void run_mhd(struct httpd *server)
 {
+	/* httpd_stop runs MHD itself; a timer armed now would outlive it. */
+	if (server->stopping)
+		return;
 	server->need_run = false;
 	MHD_run(server->mhd);
 	MHD_UNSIGNED_LONG_LONG timeout_ms;
@@ -363,6 +367,9 @@ static uint64_t deadline_ns(const struct httpd *server, const struct httpd_conn 
 /* Moves the sweep earlier for c's deadline; on_sweep finds the next one. */
 static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c)
 {
+	/* MHD_stop_daemon completes the requests it closes: no sweep then */
+	if (server->stopping)
+		return;
 	uint64_t d = deadline_ns(server, c);
 	if (d != UINT64_MAX && (!loop_timer_armed(&server->sweep) || server->sweep.deadline_ns > d))
 		loop_timer_arm_at(server->loop, &server->sweep, d);
@@ -370,6 +377,8 @@ static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c)
 
 static void arm_sweep(struct httpd *server)
 {
+	if (server->stopping)
+		return;
 	uint64_t next = UINT64_MAX;
 	for (struct httpd_conn *c = server->conns; c; c = c->next) {
 		uint64_t d = deadline_ns(server, c);
@@ -702,6 +711,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->handled)
 		return MHD_YES; /* a wake-up while still waiting */
 	req->handled = true;
+	/* httpd_stop's last run of MHD: a handler could park it, and nothing
+	 * would answer it any more. */
+	if (server->stopping) {
+		httpd_reply_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, "raftd is shutting down");
+		return queue_reply(req);
+	}
 	req->route->handler(req, req->route->data);
 	if (req->response)
 		return queue_reply(req);
@@ -886,7 +901,9 @@ fail:
 	if (server->own_listen_fd)
 		close(server->listen_fd);
 	free(server->active);
-	free(server);
+	/* see httpd_stop: the kernel may still complete into a poll */
+	if (!server->poll.inflight)
+		free(server);
 	return rv;
 }
 
@@ -918,10 +935,12 @@ static void remove_hook(struct loop *loop, struct loop_hook *hook)
 	}
 }
 
-void httpd_stop(struct httpd *server)
+int httpd_stop(struct httpd *server)
 {
 	if (!server)
-		return;
+		return 0;
+	int rv = 0;
+	server->stopping = true;
 	while (server->suspended)
 		httpd_reply_text(server->suspended, MHD_HTTP_SERVICE_UNAVAILABLE, "raftd is shutting down");
 	/* Let MHD deliver what was just answered before it closes everything. */
@@ -931,10 +950,11 @@ void httpd_stop(struct httpd *server)
 	/* The kernel still holds the polls until their cancellation completes. */
 	loop_drain(server->loop, &server->poll.inflight, 1000);
 	loop_drain(server->loop, &server->listen_poll.inflight, 1000);
-	loop_timer_cancel(server->loop, &server->timer);
-	loop_timer_cancel(server->loop, &server->sweep);
 	remove_hook(server->loop, &server->hook);
 	MHD_stop_daemon(server->mhd); /* closes the connections: their contexts go */
+	/* After MHD_stop_daemon: what it completed could have armed them. */
+	loop_timer_cancel(server->loop, &server->timer);
+	loop_timer_cancel(server->loop, &server->sweep);
 	if (server->own_listen_fd) {
 		/* The ring may hold the socket a little longer than our fd
 		 * (its poll's last reference goes asynchronously): shut it
@@ -951,7 +971,13 @@ void httpd_stop(struct httpd *server)
 		}
 	free(server->peer_addrs);
 	free(server->active);
-	free(server);
+	/* A poll the kernel may still complete into must stay allocated: a
+	 * leak, not a write into freed memory. */
+	if (server->poll.inflight || server->listen_poll.inflight)
+		rv = -ETIMEDOUT;
+	else
+		free(server);
+	return rv;
 }
 
 /* --- request accessors ----------------------------------------------------- */

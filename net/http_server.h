@@ -103,8 +103,12 @@ struct httpd_stats {
 /* Starts listening. Returns 0, or -errno with a reason in err. */
 int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd **ret, char *err,
 		size_t err_len);
-/* Answers waiting requests with 503, closes every connection, frees. */
-void httpd_stop(struct httpd *server);
+/* Answers waiting requests with 503 (and requests arriving meanwhile,
+ * without their handler), closes every connection, frees. Returns 0, or
+ * -ETIMEDOUT when the kernel did not let go of the server's polls in time:
+ * the server is then left allocated (a leak, the caller may log it), as
+ * the kernel may still complete into it. */
+int httpd_stop(struct httpd *server);
 uint16_t httpd_port(const struct httpd *server);
 
 /* The members' addresses (a copy is kept): their connections may use the

@@ -3355,7 +3355,8 @@ void node_close(struct node *n)
 		httpd_reply_text(w->req, 500, "Failed creating response.");
 		free(w);
 	}
-	httpd_stop(n->http);
+	if (httpd_stop(n->http) < 0)
+		log_warning("the HTTP server's polls were not cancelled in time; its memory is left allocated");
 	while (n->peers) {
 		struct npeer *p = n->peers;
 		n->peers = p->next;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/http_server.h"
@@ -357,6 +358,97 @@ START_TEST(test_head_deadline)
 }
 END_TEST
 
+/* Waits (running the loop) until fd has a whole response; returns its status. */
+static int loop_read_response(int fd, char *buf, size_t cap)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	size_t len = 0;
+	for (int i = 0; i < 1000; i++) {
+		loop_run_once(&loop, 5);
+		ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n == 0)
+			break;
+		if (n < 0)
+			continue;
+		len += (size_t)n;
+		buf[len] = '\0';
+		char *end = strstr(buf, "\r\n\r\n");
+		const char *cl = strcasestr(buf, "Content-Length:");
+		if (end && len >= (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0))
+			break;
+	}
+	buf[len] = '\0';
+	int status = 0;
+	sscanf(buf, "HTTP/1.%*d %d", &status);
+	return status;
+}
+
+static int send_all(int fd, const char *s)
+{
+	return send(fd, s, strlen(s), MSG_NOSIGNAL) == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* As a node stops to restart or after its removal: connections in every
+ * state, and peers still connecting. Nothing of the server may be left in
+ * the loop (a timer its connections re-armed as they closed, a poll the
+ * kernel still holds): the loop runs on after the stop (ASan), and the
+ * stop does not wait out a drain timeout. */
+START_TEST(test_stop_with_connections_open)
+{
+	enum { BACKLOG = 8 };
+	char buf[2048];
+	int keep = connect_local(), head = connect_local(), body = connect_local(), waiting = connect_local();
+	ck_assert(keep >= 0 && head >= 0 && body >= 0 && waiting >= 0);
+	/* keep-alive, idle after an answered request */
+	ck_assert_int_eq(send_all(keep, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	ck_assert_int_eq(loop_read_response(keep, buf, sizeof(buf)), 200);
+	/* half a head; half a body */
+	ck_assert_int_eq(send_all(head, "GET /hello HTTP/1.1\r\nHos"), 0);
+	ck_assert_int_eq(send_all(body, "POST /db/key HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"), 0);
+	/* suspended, waiting for an answer only the stop gives */
+	ck_assert_int_eq(send_all(waiting, "POST /never HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"), 0);
+	for (int i = 0; i < 500 && never_count == 0; i++)
+		loop_run_once(&loop, 10);
+	ck_assert_int_eq(never_count, 1);
+	for (int i = 0; i < 20; i++)
+		loop_run_once(&loop, 5);
+	ck_assert_uint_eq(httpd_stats(server)->conns_clients, 4);
+	/* peers connecting as it stops: the listening socket's poll is
+	 * being woken when it is cancelled */
+	int late[BACKLOG];
+	for (int k = 0; k < BACKLOG; k++)
+		late[k] = connect_local();
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	httpd_stop(server);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	server = NULL;
+	int64_t ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	/* a functional bound: a drain that timed out takes a whole second */
+	ck_assert_msg(ms < 900, "httpd_stop took %lld ms", (long long)ms);
+
+	/* The loop goes on (node_close drains its peers): more wake-ups. */
+	for (int i = 0; i < 50; i++) {
+		int fd = connect_local();
+		if (fd >= 0)
+			close(fd);
+		loop_run_once(&loop, 5);
+	}
+	ck_assert_int_eq(loop_read_response(waiting, buf, sizeof(buf)), 503);
+	close(keep);
+	close(head);
+	close(body);
+	close(waiting);
+	for (int k = 0; k < BACKLOG; k++)
+		if (late[k] >= 0)
+			close(late[k]);
+	for (int i = 0; i < 20; i++)
+		loop_run_once(&loop, 5);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http_server");
@@ -370,6 +462,7 @@ int main(void)
 	tcase_add_test(tc, test_restart_binds_the_same_port);
 	tcase_add_test(tc, test_per_address_budget);
 	tcase_add_test(tc, test_head_deadline);
+	tcase_add_test(tc, test_stop_with_connections_open);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
