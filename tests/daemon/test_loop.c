@@ -263,6 +263,36 @@ START_TEST(test_cancel_busy_multishot_poll)
 }
 END_TEST
 
+/* Started again before its cancellation completed (as the snapshot child's
+ * poll is): the cancellation ends only the old poll, or the new one is
+ * armed again; either way the new one keeps reporting. */
+START_TEST(test_poll_started_again_while_cancelling)
+{
+	int a[2], b[2];
+	ck_assert_int_eq(pipe2(a, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(b, O_NONBLOCK | O_CLOEXEC), 0);
+	struct pipe_poll pp = { 0 };
+	ck_assert_int_eq(loop_poll_start(&loop, &pp.poll, a[0], POLLIN, pipe_ready), 0);
+	loop_run_once(&loop, 0);
+	loop_poll_cancel(&loop, &pp.poll);
+	ck_assert_int_eq(loop_poll_start(&loop, &pp.poll, b[0], POLLIN, pipe_ready), 0);
+	for (int i = 0; i < 10; i++)
+		loop_run_once(&loop, 5);
+	for (int round = 1; round <= 3; round++) {
+		ck_assert_int_eq(write(b[1], "x", 1), 1);
+		for (int i = 0; i < 50 && pp.ready < round; i++)
+			loop_run_once(&loop, 100);
+		ck_assert_int_eq(pp.ready, round);
+	}
+	loop_poll_cancel(&loop, &pp.poll);
+	ck_assert_int_eq(loop_drain(&loop, &pp.poll.inflight, 1000), 0);
+	for (int i = 0; i < 2; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loop");
@@ -275,6 +305,7 @@ int main(void)
 	tcase_add_test(tc, test_signals_through_signalfd);
 	tcase_add_test(tc, test_multishot_poll_and_cancel);
 	tcase_add_test(tc, test_cancel_busy_multishot_poll);
+	tcase_add_test(tc, test_poll_started_again_while_cancelling);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
