@@ -1005,7 +1005,7 @@ wok=$(sed -n 's/.*writes \([0-9]*\) ok.*/\1/p' <<<"$summary")
 result="seed=$SEED nodes=$N net=$NET disk=$DISK seconds=$(( $(date +%s) - start )) ops=${ops:-0} writes_ok=${wok:-0}"
 result="$result lost=$(num 'lost acknowledged') violations=$(num violations) diverged=$(num 'keys diverged')"
 result="$result converged=$converged crashed=$CRASHED"
-if [ ${#HOSTILE_VERDICT[@]} -gt 0 ]; then
+if [ -n "${HOSTILE_VERDICT[*]+set}" ]; then
 	v=""
 	for f in "${FAULT_LIST[@]}"; do
 		case " $v " in *" $f="*) continue ;; esac
