@@ -10,6 +10,10 @@
 #   status_field PORT FIELD  one field of GET /status
 #   put_range N M            write kN=vN .. kM=vM through the leader
 #   start_three [ARGS...]    nodes 1-3 (2 and 3 join 1), a first write on all
+#   cluster_term             the highest term a node reports
+#   newest_leader            "PORT TERM NAME" of the leader of the highest term
+#   led_at TERM NAME         a leader since NAME led at TERM, consistent with it
+#   steady [-e N] FUNC       FUNC again if it failed while leadership moved
 set -u
 RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd/raftd}
 RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
@@ -34,6 +38,8 @@ cleanup() {
 trap cleanup EXIT
 
 fail() {
+	# within steady: this attempt failed, the test may try it again
+	[ "${STEADY:-}" = 1 ] && { echo "# attempt failed: $*" >&2; exit 1; }
 	echo "FAIL: $*" >&2
 	FAILED=1
 	exit 1
@@ -140,4 +146,63 @@ start_three() {
 	node_start 3 "$@" -join "127.0.0.1:$(port 1)"
 	put_leader first 1 || fail "first write"
 	wait_value "$(port 3)" first 1 || fail "node 3 has the first write"
+}
+
+# cluster_term: the highest term a node of this test reports (0: none answers)
+cluster_term() {
+	_ct=0
+	for _p in $(seq $(( BASE + 1 )) $(( BASE + 9 ))); do
+		_x=$(status_field "$_p" term)
+		case $_x in '' | *[!0-9]*) continue ;; esac
+		[ "$_x" -gt "$_ct" ] && _ct=$_x
+	done
+	echo "$_ct"
+}
+
+# newest_leader: "PORT TERM NAME" of the node that says it leads at the
+# highest term (10 s). A deposed leader may still say it leads at its old
+# term until it hears of the new one; at most one node leads a term.
+newest_leader() {
+	for _ in $(seq 200); do
+		_best= _bt=-1
+		for _p in $(seq $(( BASE + 1 )) $(( BASE + 9 ))); do
+			_s=$(curl -s -m 2 "http://127.0.0.1:$_p/status" | python3 -c \
+				"import json,sys; d=json.load(sys.stdin); print(d['role'], d['term'], d['name'])" 2>/dev/null) || continue
+			set -- $_s
+			[ "$1" = leader ] && [ "$2" -gt "$_bt" ] && { _best="$_p $2 $3"; _bt=$2; }
+		done
+		[ -n "$_best" ] && { echo "$_best"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# led_at TERM NAME: what the cluster shows after NAME was seen leading at
+# TERM: a node leads (10 s) at TERM or later, and at TERM itself only NAME
+# (Election Safety). A later election may have moved leadership since.
+led_at() {
+	_nl=$(newest_leader) || { echo "no leader after $2 led at term $1"; return 1; }
+	set -- "$1" "$2" $_nl
+	[ "$4" -ge "$1" ] || { echo "$5 leads at term $4, below term $1 where $2 led"; return 1; }
+	[ "$4" -gt "$1" ] || [ "$5" = "$2" ] || { echo "$5 leads at term $4, where $2 led"; return 1; }
+	return 0
+}
+
+# steady [-e N] CMD...: CMD (a function, run in a subshell, where fail()
+# ends only this attempt) checks something the product guarantees while
+# leadership stays put, which it does not promise on a loaded machine. An
+# attempt that failed while the cluster's term grew by more than N (CMD's
+# own elections, a transfer's: default 0) is made again, up to 5 times; one
+# that failed without such an election fails the test.
+steady() {
+	_own=0
+	[ "$1" = -e ] && { _own=$2; shift 2; }
+	for _try in 1 2 3 4 5; do
+		_t0=$(cluster_term)
+		( STEADY=1; "$@" ) && return 0
+		_t1=$(cluster_term)
+		[ $(( _t1 - _t0 )) -gt "$_own" ] || fail "$1 (no election meanwhile: term $_t0 -> $_t1)"
+		echo "# $1: an election meanwhile (term $_t0 -> $_t1): again" >&2
+	done
+	fail "$1: an election during each of 5 attempts"
 }

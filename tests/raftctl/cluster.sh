@@ -19,6 +19,13 @@ one_line() {
 	grep -q "$1" "$T/err" || fail "stderr does not say '$1': $(cat "$T/err")"
 }
 json() { python3 -c "import json,sys; d=json.load(open('$T/out')); print($1)"; }
+# Node 1 founds the cluster and leads at first, but nothing keeps it
+# leading on a loaded machine: the checks below name whichever node leads,
+# and steady (lib.sh) repeats those an election interrupted.
+# leader_name: the name of the node that leads at the highest term
+leader_name() { newest_leader | cut -d' ' -f3; }
+# name_port NAME: the port of member NAME among nodes 1-3
+name_port() { for _i in 1 2 3; do [ "$(eval echo \$n$_i)" = "$1" ] && port $_i; done; }
 
 node_start 1
 node_start 2 -join "127.0.0.1:$(port 1)"
@@ -28,35 +35,49 @@ E1=127.0.0.1:$(port 1) E2=127.0.0.1:$(port 2) E3=127.0.0.1:$(port 3)
 n1=$(status_field "$(port 1)" name) n2=$(status_field "$(port 2)" name) n3=$(status_field "$(port 3)" name)
 
 # --- status ----------------------------------------------------------------
-export RAFTCTL_ENDPOINTS="http://$E2"  # a follower: the leader is found through it
-for _ in $(seq 50); do
-	expect 0 status
-	[ "$(grep -c ' follower ' "$T/out")" = 2 ] && break
-	sleep 0.1
-done
-grep -q "^leader $n1, term " "$T/out" || fail "status header: $(cat "$T/out")"
-[ "$(grep -c -E "^($n1|$n2|$n3) " "$T/out")" = 3 ] || fail "status rows: $(cat "$T/out")"
-grep -q "^MEMBER .* ROLE .* TERM .* COMMIT .* APPLIED .* LAG" "$T/out" || fail "status columns: $(cat "$T/out")"
-expect 0 status -o json
-[ "$(json 'd["leader"]')" = "$n1" ] || fail "status json leader: $(cat "$T/out")"
-[ "$(json 'len(d["members"])')" = 3 ] || fail "status json members"
-[ "$(json 'sorted(m["role"] for m in d["members"])')" = "['follower', 'follower', 'leader']" ] ||
-	fail "status json roles: $(cat "$T/out")"
-expect 0 status "$n3"
-grep -q "^name: *$n3$" "$T/out" && grep -q "^role: *follower$" "$T/out" || fail "status NODE: $(cat "$T/out")"
-expect 0 --endpoints "$E3" -o json status "http://$E1"
-[ "$(json 'd["role"]')" = leader ] || fail "status URL json: $(cat "$T/out")"
+export RAFTCTL_ENDPOINTS="http://$E2"  # often a follower: the leader is found through it
+# role_of NAME: what NAME's status must say while $L leads
+role_of() { if [ "$1" = "$L" ]; then echo leader; else echo follower; fi; }
+status_checks() {
+	L=$(leader_name)
+	for _ in $(seq 50); do
+		expect 0 status
+		[ "$(grep -c ' follower ' "$T/out")" = 2 ] && break
+		sleep 0.1
+	done
+	grep -q "^leader $L, term " "$T/out" || fail "status header ($L leads): $(cat "$T/out")"
+	grep -q "^$L .* leader " "$T/out" || fail "status: $L's row: $(cat "$T/out")"
+	[ "$(grep -c -E "^($n1|$n2|$n3) " "$T/out")" = 3 ] || fail "status rows: $(cat "$T/out")"
+	grep -q "^MEMBER .* ROLE .* TERM .* COMMIT .* APPLIED .* LAG" "$T/out" || fail "status columns: $(cat "$T/out")"
+	expect 0 status -o json
+	[ "$(json 'd["leader"]')" = "$L" ] || fail "status json leader ($L leads): $(cat "$T/out")"
+	[ "$(json 'len(d["members"])')" = 3 ] || fail "status json members"
+	[ "$(json 'sorted(m["role"] for m in d["members"])')" = "['follower', 'follower', 'leader']" ] ||
+		fail "status json roles: $(cat "$T/out")"
+	expect 0 status "$n3"
+	grep -q "^name: *$n3$" "$T/out" && grep -q "^role: *$(role_of "$n3")$" "$T/out" ||
+		fail "status NODE ($L leads): $(cat "$T/out")"
+	expect 0 --endpoints "$E3" -o json status "http://$E1"
+	[ "$(json 'd["name"]')" = "$n1" ] && [ "$(json 'd["role"]')" = "$(role_of "$n1")" ] ||
+		fail "status URL json ($L leads): $(cat "$T/out")"
+}
+steady status_checks
 expect 1 status nosuchnode
 one_line "no member named 'nosuchnode'"
 echo "ok: status (table, json, one node by name and by URL)"
 
 # --- members -----------------------------------------------------------------
-expect 0 members list
-grep -q "^$n1 .* leader " "$T/out" || fail "members list: $(cat "$T/out")"
-[ "$(grep -c ' member ' "$T/out")" = 2 ] || fail "members list: $(cat "$T/out")"
+members_list() {
+	L=$(leader_name)
+	expect 0 members list
+	grep -q "^$L .* leader " "$T/out" || fail "members list ($L leads): $(cat "$T/out")"
+	[ "$(grep -c ' member ' "$T/out")" = 2 ] || fail "members list: $(cat "$T/out")"
+}
+steady members_list
 expect 0 -o json members
 [ "$(json 'len(d)')" = 3 ] || fail "members json"
-node_start 4 -join "$E1"
+# a joiner asks the one address it is given, and only the leader takes joins
+node_start 4 -join "127.0.0.1:$(newest_leader | cut -d' ' -f1)"
 name4=$(status_field "$(port 4)" name)
 expect 0 members remove "$name4"
 grep -q "^removed $name4$" "$T/out" || fail "remove: $(cat "$T/out")"
@@ -67,7 +88,7 @@ grep -q "^added n5 (http://127.0.0.1:$(port 5))$" "$T/out" || fail "add: $(cat "
 expect 0 members list
 grep -q "^n5 " "$T/out" || fail "n5 listed: $(cat "$T/out")"
 mkdir -p "$T/n5" # raftd --name does not create DATA_DIR (see the report)
-node_start 5 --name n5 -join "$E1"   # the node comes up as the member added
+node_start 5 --name n5 -join "127.0.0.1:$(newest_leader | cut -d' ' -f1)"   # the node comes up as the member added
 expect 0 put after-add 1
 wait_value "$(port 5)" after-add 1 || fail "the added node gets the log"
 expect 0 members remove n5
@@ -98,12 +119,12 @@ for _ in $(seq 50); do # a local read: until this node has applied it
 done
 [ "$(json 'd["value"]')" = "$(printf 'from\nstdin')" ] || fail "get json: $(cat "$T/out")"
 expect 0 put 'sp ace&%' v1
-[ "$(get "$(port 1)" 'sp%20ace%26%25')" = v1 ] || fail "key percent-encoded"
+wait_value "$(port 1)" 'sp%20ace%26%25' v1 || fail "key percent-encoded"
 expect 0 get --consistent greeting
 [ "$(cat "$T/out")" = "hello world" ] || fail "get --consistent: $(cat "$T/out")"
 expect 0 delete greeting
 [ "$(cat "$T/out")" = OK ] || fail "delete output: $(cat "$T/out")"
-[ "$(get "$(port 1)" greeting)" = "" ] || fail "delete: the key is still there"
+wait_value "$(port 1)" greeting "" || fail "delete: the key is still there"
 expect 2 get
 one_line "needs one KEY"
 expect 2 put onlykey
@@ -130,42 +151,100 @@ expect 1 snapshot save /nonexistent/dir/file
 one_line "/nonexistent/dir/file.tmp"
 
 # --- leader --------------------------------------------------------------------------------
-expect 0 leader
-grep -q "^$n1 http://localhost:$(port 1) term [0-9]*$" "$T/out" || fail "leader show: $(cat "$T/out")"
-expect 0 leader transfer "$n3"
-grep -q "^leader $n1 -> $n3 (term [0-9]*)$" "$T/out" || fail "transfer: $(cat "$T/out")"
-[ "$(wait_leader)" = "$(port 3)" ] || fail "node 3 leads"
-expect 0 -o json leader transfer
-[ "$(json 'd["from"]')" = "$n3" ] || fail "transfer json: $(cat "$T/out")"
+leader_show() {
+	L=$(leader_name)
+	expect 0 leader
+	grep -q "^$L http://localhost:$(name_port "$L") term [0-9]*$" "$T/out" || fail "leader show ($L leads): $(cat "$T/out")"
+}
+steady leader_show
+# The transfer's answer names who leads next and at which term. After it, a
+# node leads at that term or a later one (an election may follow on a busy
+# machine), and at that term only the target (Election Safety). A transfer
+# takes one election of its own (steady -e 1).
+transfer_named() {
+	L=$(leader_name)
+	to=$n3
+	[ "$L" = "$n3" ] && to=$n2
+	expect 0 leader transfer "$to"
+	grep -q "^leader $L -> $to (term [0-9]*)$" "$T/out" || fail "transfer: $(cat "$T/out")"
+	why=$(led_at "$(sed 's/.*(term \([0-9]*\))$/\1/' "$T/out")" "$to") || fail "after the transfer to $to: $why"
+}
+steady -e 1 transfer_named
+transfer_picked() {
+	L=$(leader_name)
+	expect 0 -o json leader transfer
+	[ "$(json 'd["from"]')" = "$L" ] && [ "$(json 'd["to"]')" != "$L" ] && [ "$(json 'd["asked"]')" = "$(json 'd["to"]')" ] ||
+		fail "transfer json ($L led): $(cat "$T/out")"
+	why=$(led_at "$(json 'd["term"]')" "$(json 'd["to"]')") || fail "after the transfer: $why"
+}
+steady -e 1 transfer_picked
 echo "ok: leader transfer (named and picked)"
-leader=$(rc -o json leader | python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
-expect 1 leader transfer "$leader"
-one_line "already leads"
+transfer_self() {
+	leader=$(rc -o json leader | python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
+	expect 1 leader transfer "$leader"
+	one_line "already leads"
+}
+steady transfer_self
 expect 2 leader transfer a b
 expect 2 leader frob
 
 # --- bench and check perf -------------------------------------------------------------------
-expect 0 bench -c 8 -n 400 -k 50 -s 32
-grep -q "^put: 400 ok, 0 failed" "$T/out" || fail "bench: $(cat "$T/out")"
-grep -q "^latency ms: p50 [0-9.]*  p90 [0-9.]*  p99 [0-9.]*  max [0-9.]*" "$T/out" || fail "bench latency: $(cat "$T/out")"
+# bench writes to the leader it found first: a write fails if leadership moves
+bench_put() {
+	expect 0 bench -c 8 -n 400 -k 50 -s 32
+	grep -q "^put: 400 ok, 0 failed" "$T/out" || fail "bench: $(cat "$T/out")"
+	grep -q "^latency ms: p50 [0-9.]*  p90 [0-9.]*  p99 [0-9.]*  max [0-9.]*" "$T/out" || fail "bench latency: $(cat "$T/out")"
+}
+steady bench_put
 expect 0 -o json bench --op get -c 4 -n 200 -k 50 --node "$n2"
 [ "$(json 'd["ok"]')" = 200 ] && [ "$(json 'd["node"]')" = "$n2" ] || fail "bench get json: $(cat "$T/out")"
 [ "$(json 'd["latency_ms"]["p99"] <= d["latency_ms"]["max"]')" = True ] || fail "p99 <= max"
-expect 0 bench -c 4 -d 500ms -r 100
-ok=$(sed -n 's/^put: \([0-9]*\) ok.*/\1/p' "$T/out")
-[ "$ok" -ge 30 ] && [ "$ok" -le 60 ] || fail "bench -r 100 for 0.5 s did $ok requests"
+# the rate caps the requests every time; that they reach it is up to the
+# machine: one run of three must (a busy machine stalls a run now and then)
+for _ in 1 2 3; do
+	expect 0 bench -c 4 -d 500ms -r 100
+	ok=$(sed -n 's/^put: \([0-9]*\) ok.*/\1/p' "$T/out")
+	[ "$ok" -le 60 ] || fail "bench -r 100 for 0.5 s did $ok requests"
+	[ "$ok" -ge 30 ] && break
+done
+[ "$ok" -ge 30 ] || fail "bench -r 100 for 0.5 s did $ok requests, three times"
 expect 2 bench -c 0
 expect 2 bench --op frob
 expect 2 bench extra
-expect 0 check perf --load s --duration 1s --keys 100
-grep -q "^PASS: Throughput is" "$T/out" && grep -q "^PASS: Slowest request took" "$T/out" &&
-	[ "$(tail -n 1 "$T/out")" = PASS ] || fail "check perf s: $(cat "$T/out")"
-grep -q "^WARN" "$T/out" && fail "check perf cleanup: $(cat "$T/out")"
-leader=$(rc -o json leader | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"].rsplit(":", 1)[1])')
-[ "$(get "$leader" check-perf-0)" = "" ] || fail "check perf deletes its keys"
-expect 0 -o json check perf --duration 500ms --keys 10 --keep
-[ "$(json 'd["pass"]')" = True ] && [ "$(json 'd["load"]')" = s ] || fail "check json: $(cat "$T/out")"
-[ "$(json 'd["cleaned_up"]')" = True ] && [ "$(get "$leader" check-perf-9 | wc -c)" = 256 ] || fail "check --keep keeps them"
+# check perf qualifies the machine: its PASS is up to the machine (a busy
+# one fails the throughput or the slowest request), its verdict must follow
+# from what it measured. Its writes and their cleanup go to one leader: a
+# failed write or a cleanup warning is an election's (steady) or a bug.
+check_perf() {
+	rc check perf --load s --duration 1s --keys 100 >"$T/out" 2>"$T/err"
+	got=$?
+	grep -q "^\(PASS: Throughput is\|FAIL: Throughput too low\)" "$T/out" &&
+		grep -q "^\(PASS: Slowest request took\|FAIL: Slowest request took too long\)" "$T/out" ||
+		fail "check perf s: $(cat "$T/out") $(cat "$T/err")"
+	grep -q "writes failed" "$T/out" && fail "check perf s: $(cat "$T/out")"
+	grep -q "^WARN" "$T/out" && fail "check perf cleanup: $(cat "$T/out")"
+	if grep -q "^FAIL: " "$T/out"; then verdict=FAIL want=1; else verdict=PASS want=0; fi
+	[ "$(tail -n 1 "$T/out")" = $verdict ] && [ $got = $want ] || fail "check perf s: exit $got: $(cat "$T/out")"
+	[ $got = 0 ] || echo "# check perf s on this machine: $(grep '^FAIL: ' "$T/out" | tr '\n' ' ')"
+	leader=$(rc -o json leader | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"].rsplit(":", 1)[1])')
+	wait_value "$leader" check-perf-0 "" || fail "check perf deletes its keys"
+}
+steady check_perf
+check_perf_json() {
+	rc -o json check perf --duration 500ms --keys 10 --keep >"$T/out" 2>"$T/err"
+	got=$?
+	[ "$(json 'd["load"]')" = s ] && [ "$(json 'd["failed"]')" = 0 ] && [ "$(json 'd["cleaned_up"]')" = True ] ||
+		fail "check json: $(cat "$T/out") $(cat "$T/err")"
+	[ "$(json 'd["pass"] == (d["throughput"] >= 0.9 * d["rate"] and d["latency_ms"]["max"] <= 500)')" = True ] &&
+		[ $got = "$(json '0 if d["pass"] else 1')" ] || fail "check json: verdict, exit $got: $(cat "$T/out")"
+	leader=$(rc -o json leader | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"].rsplit(":", 1)[1])')
+	for _ in $(seq 100); do
+		[ "$(get "$leader" check-perf-9 | wc -c)" = 256 ] && return 0
+		sleep 0.05
+	done
+	fail "check --keep keeps them"
+}
+steady check_perf_json
 expect 2 check perf --load xxl
 one_line "unknown --load 'xxl'"
 expect 2 check
