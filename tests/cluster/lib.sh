@@ -148,13 +148,19 @@ start_three() {
 	wait_value "$(port 3)" first 1 || fail "node 3 has the first write"
 }
 
-# cluster_term: the highest term a node of this test reports (0: none answers)
+# cluster_term: the highest term a node of this test reports, once one
+# answers (a loaded machine may keep them all from it for a while; 0 after
+# 20 tries)
 cluster_term() {
-	_ct=0
-	for _p in $(seq $(( BASE + 1 )) $(( BASE + 9 ))); do
-		_x=$(status_field "$_p" term)
-		case $_x in '' | *[!0-9]*) continue ;; esac
-		[ "$_x" -gt "$_ct" ] && _ct=$_x
+	for _ in $(seq 20); do
+		_ct=0
+		for _p in $(seq $(( BASE + 1 )) $(( BASE + 9 ))); do
+			_x=$(curl -s -m 5 "http://127.0.0.1:$_p/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['term'])" 2>/dev/null)
+			case $_x in '' | *[!0-9]*) continue ;; esac
+			[ "$_x" -gt "$_ct" ] && _ct=$_x
+		done
+		[ "$_ct" -gt 0 ] && break
+		sleep 0.1
 	done
 	echo "$_ct"
 }
@@ -188,16 +194,19 @@ led_at() {
 	return 0
 }
 
-# steady [-e N] CMD...: CMD (a function, run in a subshell, where fail()
-# ends only this attempt) checks something the product guarantees while
-# leadership stays put, which it does not promise on a loaded machine. An
-# attempt that failed while the cluster's term grew by more than N (CMD's
+# steady [-p PREP] [-e N] CMD...: CMD (a function, run in a subshell, where
+# fail() ends only this attempt) checks something the product guarantees
+# while leadership stays put, which it does not promise on a loaded machine.
+# An attempt that failed while the cluster's term grew by more than N (CMD's
 # own elections, a transfer's: default 0) is made again, up to 5 times; one
-# that failed without such an election fails the test.
+# that failed without such an election fails the test. PREP (a command, such
+# as "make_lead 1") runs before each attempt.
 steady() {
-	_own=0
+	_own=0 _prep=
+	[ "$1" = -p ] && { _prep=$2; shift 2; }
 	[ "$1" = -e ] && { _own=$2; shift 2; }
 	for _try in 1 2 3 4 5; do
+		[ -z "$_prep" ] || $_prep
 		_t0=$(cluster_term)
 		( STEADY=1; "$@" ) && return 0
 		_t1=$(cluster_term)
@@ -205,4 +214,31 @@ steady() {
 		echo "# $1: an election meanwhile (term $_t0 -> $_t1): again" >&2
 	done
 	fail "$1: an election during each of 5 attempts"
+}
+
+# make_lead N: node N leads, through a leadership transfer to it if another
+# node does (a test that needs one leader for a while; with steady -p)
+make_lead() {
+	for _ in $(seq 10); do
+		_nl=$(newest_leader) || continue
+		[ "${_nl%% *}" = "$(port "$1")" ] && return 0
+		curl -s -m 10 -o /dev/null -XPOST "http://127.0.0.1:${_nl%% *}/raftd/transfer" \
+			-d "{\"to\":\"$(status_field "$(port "$1")" name)\"}"
+	done
+	fail "node $1 does not take the lead"
+}
+
+# leave NAME: POST /leave for member NAME to the leader (200), again if an
+# election interrupted it (then a 404: the first one was committed)
+leave() {
+	rm -f "$T/leave-tried"
+	steady leave_once "$1"
+}
+leave_once() {
+	_lp=$(newest_leader) || fail "no leader for the leave of $1"
+	_c=$(curl -s -m 10 -o "$T/leave-out" -w '%{http_code}' -XPOST "http://127.0.0.1:${_lp%% *}/leave" -d "{\"name\":\"$1\"}")
+	[ "$_c" = 200 ] || { [ "$_c" = 404 ] && [ -e "$T/leave-tried" ]; } || {
+		touch "$T/leave-tried"
+		fail "leave of $1: HTTP $_c $(cat "$T/leave-out")"
+	}
 }
