@@ -11,8 +11,7 @@ start_three $opts
 name3=$(cat "$T/n3/name")
 kill -STOP "$PID_3" # (node_kill would wait for it)
 put_range 1 50
-[ "$(curl -s -m 10 -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$LEADER/leave" \
-	-d "{\"name\":\"$name3\"}")" = 200 ] || fail "leave of node 3"
+leave "$name3"
 put_range 51 300
 snap=$(status_field "$LEADER" snapshot_index)
 [ "${snap:-0}" -gt 260 ] || fail "the leader compacted past the leave (snapshot_index $snap)"

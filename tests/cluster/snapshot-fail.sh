@@ -19,8 +19,10 @@ tries=$(grep -c 'RAFTD_TEST_SNAP_FAIL' "$T/n1.log")
 secs=$(( $(date +%s) - t0 + 1 ))
 echo "snapshot attempts: $tries in about $secs s"
 [ "$tries" -ge 2 ] || fail "the snapshot was not retried ($tries attempts)"
-# 1 s, 2 s, 4 s ... apart: at most about log2(secs) + 2 attempts
-[ "$tries" -le 5 ] || fail "$tries snapshot attempts in $secs s: no backoff"
+# 1 s, 2 s, 4 s ... apart: at most about log2(secs) + 2 attempts (secs is
+# what passed, more than 4 s when a loaded machine slows the writes)
+most=$(python3 -c "import math; print(int(math.log2($secs)) + 3)")
+[ "$tries" -le "$most" ] || fail "$tries snapshot attempts in $secs s: no backoff"
 
 node_kill 1 TERM
 node_start 1 $opts
