@@ -153,16 +153,16 @@ start_three() {
 # 20 tries)
 cluster_term() {
 	for _ in $(seq 20); do
-		_ct=0
+		_ct=-1
 		for _p in $(seq $(( BASE + 1 )) $(( BASE + 9 ))); do
 			_x=$(curl -s -m 5 "http://127.0.0.1:$_p/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['term'])" 2>/dev/null)
 			case $_x in '' | *[!0-9]*) continue ;; esac
 			[ "$_x" -gt "$_ct" ] && _ct=$_x
 		done
-		[ "$_ct" -gt 0 ] && break
+		[ "$_ct" -ge 0 ] && break
 		sleep 0.1
 	done
-	echo "$_ct"
+	echo $(( _ct < 0 ? 0 : _ct ))
 }
 
 # newest_leader: "PORT TERM NAME" of the node that says it leads at the

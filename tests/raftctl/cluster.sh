@@ -109,7 +109,11 @@ expect 0 put greeting "hello world"
 wait_value "$(port 2)" greeting "hello world" || fail "the write reached node 2"
 expect 0 get greeting
 [ "$(cat "$T/out")" = "hello world" ] || fail "get: $(cat "$T/out")"
-expect 0 get --node "$n3" greeting
+for _ in $(seq 50); do # a local read: until this node has applied it
+	expect 0 get --node "$n3" greeting
+	[ "$(cat "$T/out")" = "hello world" ] && break
+	sleep 0.1
+done
 [ "$(cat "$T/out")" = "hello world" ] || fail "get --node: $(cat "$T/out")"
 printf 'from\nstdin' | rc put multi - >/dev/null || fail "put from stdin"
 for _ in $(seq 50); do # a local read: until this node has applied it
