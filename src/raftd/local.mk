@@ -9,9 +9,11 @@ noinst_LIBRARIES += src/raftd/librpc.a
 src_raftd_librpc_a_SOURCES = src/raftd/rpc.c src/raftd/rpc.h
 
 # The daemon: node.c wires the core, the WAL, the peers, the KV
-# state machine and the HTTP API; log.c writes to journald or stderr.
+# state machine and the HTTP API; node_int.h is shared by the node's files
+# only; log.c writes to journald or stderr.
 noinst_LIBRARIES += src/raftd/libnode.a
-src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h \
+src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/node_int.h \
+	src/raftd/driver.c \
 	src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h
 src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
 

@@ -1,0 +1,271 @@
+/* src/raftd/node_int.h — what the files of one raftd node share: struct node
+ * and the functions that one of them calls in another.
+ *
+ * Private to src/raftd/{node,driver,peers,snapshots,api}.c (node.h is the
+ * node's interface): every one of those files reads and writes the node's
+ * state, and nothing outside them may come to depend on it. A function used
+ * by one file only stays static there.
+ */
+#ifndef RAFTD_SRC_RAFTD_NODE_INT_H
+#define RAFTD_SRC_RAFTD_NODE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "base/loop.h"
+#include "net/http_server.h"
+#include "net/peer.h"
+#include "proto/command.h"
+#include "proto/wire.h"
+#include "src/kv/kv.h"
+#include "src/raft/raft.h"
+#include "src/raftd/config.h"
+#include "src/raftd/node.h"
+#include "src/raftd/rpc.h"
+#include "wal/wal.h"
+
+/* A member other than this node, and our HTTP client to it. */
+struct npeer {
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	struct peer *p;
+	struct node *node;
+	bool kind_known, goraft, probing;
+	bool kind_unreported; /* the core has not been told goraft yet */
+	bool unreachable; /* logged as unreachable, not yet back */
+	uint64_t probe_at_ms;
+	uint64_t removed_at_ms; /* left the configuration (0: a member) */
+	struct npeer *next;
+};
+
+/* An incoming /raft request waiting for the core's response. */
+struct rpc_wait {
+	uint64_t req_id;
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct rpc_wait *next;
+};
+
+/* A /join or /leave the core cannot take yet (-EBUSY: another membership
+ * change is pending, or a new leader's first entry has not committed). It
+ * waits, in arrival order, and is proposed as soon as the core takes it: a
+ * goraft joiner ignores the answer to its /join (docs/goraft-protocol.md §7.3,
+ * §11.10), so a refusal would leave it idle for good. */
+struct member_wait {
+	enum cmd_type type; /* CMD_JOIN, CMD_LEARNER or CMD_LEAVE */
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct member_wait *next;
+};
+
+/* A client request waiting for its entry to be applied. */
+struct write_wait {
+	raft_index index;
+	raft_term term;
+	uint64_t since_ms;
+	struct httpd_request *req;
+	struct write_wait *next;
+};
+
+/* A consistent read waiting for its ReadIndex, then for the apply. */
+struct read_wait {
+	uint64_t id;
+	raft_index index; /* 0 until confirmed */
+	uint64_t since_ms;
+	struct httpd_request *req;
+	char *key;
+	size_t key_len;
+	struct read_wait *next;
+};
+
+/* A peer's kind as probed: a raftd or a goraft node at that URL. */
+struct kind_hint {
+	char name[RAFT_NAME_MAX];
+	char url[RAFT_URL_MAX];
+	bool goraft;
+};
+
+/* POST /raftd/snapshot waiting for the snapshot to be durable. */
+struct snap_wait {
+	struct httpd_request *req;
+	struct snap_wait *next;
+};
+
+struct seq_need {
+	uint64_t seq;
+	raft_index need; /* durable index that makes seq durable */
+};
+
+struct meta_need {
+	uint64_t seq;
+	raft_term term;
+	char vote[RAFT_NAME_MAX];
+};
+
+/* What an APPEND with source RAFT_SRC_EVENT copies from. */
+struct step_ctx {
+	const struct wire_bytes *raw;     /* received AppendEntries entries */
+	const struct cmd *cmds;           /* proposed commands */
+	const struct wire_bytes *state;   /* SnapshotRecovery State */
+};
+
+struct node {
+	struct config cfg;
+	char *name, *url;
+	char dir_wal[4096], dir_snap[4096];
+	struct loop loop;
+	struct wal *wal;
+	struct raft *r;
+	struct kv *kv;
+	struct httpd *http;
+	struct rpc_decoder dec;
+	struct loop_timer tick;
+	struct loop_hook flush_hook;
+	int exit_status;
+	bool stopping;
+	/* The WAL holds a batch for ENOSPC (wal_nospace()): writes are refused
+	 * with 503 NOSPACE until a retry gets it written. Said once. */
+	bool nospace_said;
+	/* RAFT_ACT_REFUSED lines, at most one a second per reason (a flood of
+	 * forged requests must not flood the journal) */
+	uint64_t refused_at_ms[8];
+	uint64_t refused_quiet[8];
+	bool recovering; /* as last logged */
+	bool ran_before; /* DATA_DIR/snap or peer-kinds existed before this start */
+	char recovering_path[4200]; /* DATA_DIR/recovering: lost data, not caught up */
+	char started_path[4200];    /* DATA_DIR/started: this directory has held a log */
+
+	struct npeer *peers;
+	unsigned peers_alive; /* npeer structs not yet freed by peer_destroy */
+	/* peers' kinds as last probed, kept in DATA_DIR/peer-kinds across
+	 * restarts: a member down since we started is not "unknown" */
+	struct kind_hint *hints;
+	size_t n_hints;
+	char hints_path[4200];
+
+	uint64_t next_req_id;
+	struct rpc_wait *rpc_waits;
+	struct write_wait *writes, **writes_tail;
+	struct member_wait *member_waits;
+	struct read_wait *reads;
+	uint64_t next_read_id;
+
+	/* durability bookkeeping between core seqs and the WAL */
+	struct seq_need *needs;
+	size_t needs_head, needs_len, needs_cap;
+	struct meta_need *metas;
+	size_t metas_len, metas_cap;
+	uint64_t persisted_seq, durable_seq;
+
+	/* the last entry in the log that a goraft node must not get (0:
+	 * none): while there is one, no goraft node may join */
+	raft_index raftd_only_last;
+
+	/* events for the core, reported once the current update is carried out */
+	raft_index applied_pending;
+	bool snap_failed;
+	/* a failed snapshot is reported (and so retried by the core) no sooner
+	 * than snap_retry_ms; the wait doubles per failure in a row */
+	uint64_t snap_retry_ms;
+	unsigned snap_backoff_ms;
+
+	/* Applying: the core's APPLY ranges end at apply_to; the map is applied
+	 * a slice at a time, one per event-loop pass (apply_timer, armed for
+	 * the next pass while behind), so a node catching up on a long log
+	 * still answers peers, heartbeats and health checks meanwhile. */
+	raft_index apply_to;
+	struct loop_timer apply_timer;
+	/* TAKE_SNAPSHOT at an index the map has not reached yet: taken when
+	 * it gets there (the slice stops at it). Members copied: the core's
+	 * strings live only until its next step. */
+	bool snap_deferred;
+	raft_index snap_deferred_index;
+	raft_term snap_deferred_term;
+	size_t snap_deferred_n;
+	struct raft_member_info snap_deferred_members[RAFT_MAX_PEERS];
+	char snap_deferred_strs[RAFT_MAX_PEERS][RAFT_NAME_MAX + RAFT_URL_MAX];
+
+	/* snapshots */
+	pid_t snap_pid;
+	int snap_pidfd;
+	struct loop_poll snap_poll;
+	raft_index snap_taking_index, snap_taking_term;
+	/* the snapshot kv_snapshot_save() keeps as a fallback (the one before
+	 * the newest; 0: none): the log keeps every entry after it */
+	raft_index snap_prev_index;
+	raft_index snap_disk_index, snap_disk_term; /* the newest on disk */
+	bool snap_admin;        /* the running snapshot is POST /raftd/snapshot's */
+	bool core_snap_blocked; /* the core asked for one meanwhile */
+	struct snap_wait *snap_waits;
+
+	/* POST /raftd/transfer waiting for the handover */
+	struct httpd_request *transfer_req;
+	char transfer_to[RAFT_NAME_MAX];
+	uint64_t transfer_since_ms, transfer_down_ms;
+	/* our latest snapshot's file, for SNAPREC: open, and mapped only while
+	 * a request is built (its bytes are copied into it), so the heap does
+	 * not hold a second copy of the map for a follower that may never
+	 * need it (-1: none) */
+	int snap_state_fd;
+	size_t snap_state_len;
+	raft_index snap_state_index;
+
+	/* joining a cluster (-join) */
+	struct peer *join_peer;
+	bool joined;
+	uint64_t join_at_ms;
+	bool join_inflight;
+	char join_body[RAFT_NAME_MAX + RAFT_URL_MAX + 64];
+	struct iovec join_iov;
+
+	/* for STATUS= and the log's context */
+	enum raft_role last_role;
+	raft_term last_term;
+	char last_leader[RAFT_NAME_MAX];
+
+	/* watchdog: WATCHDOG=1 only while the disk makes progress */
+	uint64_t watchdog_usec, watchdog_sent_ms, disk_progress_ms;
+	raft_index status_commit; /* commit index of the last STATUS= */
+
+	/* metrics */
+	uint64_t writes_applied, writes_failed, reads_local, reads_consistent;
+	uint64_t rpcs_in, rpcs_out, ae_entries_out, entry_bytes_out;
+	uint64_t wal_batches;
+};
+
+static inline uint64_t now_ms(struct node *n)
+{
+	return loop_now_ms(&n->loop);
+}
+
+/* driver.c */
+void on_wal_durable(void *ctx, uint64_t index);
+void on_wal_meta(void *ctx, uint64_t term, const char *vote);
+void on_wal_compacted(void *ctx, uint64_t first);
+void fatal_stop(struct node *n, const char *why);
+void on_wal_error(void *ctx, const struct wal_error *e);
+int entry_meta(const struct wal_entry *we, struct raft_entry *re, char **ret_name, char **ret_url,
+	       bool *ret_goraft, char *err, size_t err_len);
+void reply_read(struct node *n, struct httpd_request *req, const void *key, size_t key_len);
+void serve_reads(struct node *n);
+void on_apply_timer(struct loop_timer *t);
+void report_deferred(struct node *n);
+int step_propose(struct node *n, struct raft_event *ev, const struct step_ctx *ctx, struct write_wait *w);
+int step_rv(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
+void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
+void fail_writes_from(struct node *n, raft_index from, const char *why);
+
+/* node.c */
+void take_deferred_snapshot(struct node *n);
+void send_response(struct node *n, const struct raft_msg *m);
+void notify_status(struct node *n);
+void send_request(struct node *n, const char *to, const struct raft_msg *m);
+void sync_peers(struct node *n);
+void take_snapshot(struct node *n, const struct raft_action *a);
+
+#endif
