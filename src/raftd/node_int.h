@@ -27,6 +27,8 @@
 #include "src/raftd/rpc.h"
 #include "wal/wal.h"
 
+#define RAFTD_PATH_VERSION "/raftd/version"
+
 /* A member other than this node, and our HTTP client to it. */
 struct npeer {
 	char name[RAFT_NAME_MAX];
@@ -260,12 +262,19 @@ int step_rv(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
 void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
 void fail_writes_from(struct node *n, raft_index from, const char *why);
 
+/* peers.c */
+struct npeer *npeer_find(struct node *n, const char *name);
+void send_request(struct node *n, const char *to, const struct raft_msg *m);
+void hints_load(struct node *n);
+void npeer_gone(void *arg);
+void share_peer_addrs(struct node *n);
+void sync_peers(struct node *n);
+void join_try(struct node *n);
+
 /* node.c */
 void take_deferred_snapshot(struct node *n);
 void send_response(struct node *n, const struct raft_msg *m);
 void notify_status(struct node *n);
-void send_request(struct node *n, const char *to, const struct raft_msg *m);
-void sync_peers(struct node *n);
 void take_snapshot(struct node *n, const struct raft_action *a);
 
 #endif
