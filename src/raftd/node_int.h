@@ -271,10 +271,21 @@ void share_peer_addrs(struct node *n);
 void sync_peers(struct node *n);
 void join_try(struct node *n);
 
-/* node.c */
+/* snapshots.c */
+int load_snap_state(struct node *n, raft_index index, raft_term term);
+void take_snapshot(struct node *n, const struct raft_action *a);
 void take_deferred_snapshot(struct node *n);
+void report_snap_failed(struct node *n);
+void on_snapshot_post(struct httpd_request *req, void *data);
+raft_index older_snapshot(const char *dir, raft_index below);
+void on_snapshot_get(struct httpd_request *req, void *data);
+int create_durable(const char *path, const char *dir);
+int rebase_wal(struct node *n, char *err, size_t err_len);
+
+/* node.c */
 void send_response(struct node *n, const struct raft_msg *m);
 void notify_status(struct node *n);
-void take_snapshot(struct node *n, const struct raft_action *a);
+bool refuse_stopping(struct node *n, struct httpd_request *req);
+unsigned extensions_refused(struct node *n, const char *what, char *msg, size_t len);
 
 #endif
