@@ -27,6 +27,7 @@
 #include "src/raftd/rpc.h"
 #include "wal/wal.h"
 
+#define WRITE_TIMEOUT_MS 10000     /* a client write not applied by then: 503 */
 #define RAFTD_PATH_VERSION "/raftd/version"
 
 /* A member other than this node, and our HTTP client to it. */
@@ -282,10 +283,15 @@ void on_snapshot_get(struct httpd_request *req, void *data);
 int create_durable(const char *path, const char *dir);
 int rebase_wal(struct node *n, char *err, size_t err_len);
 
-/* node.c */
+/* api.c */
 void send_response(struct node *n, const struct raft_msg *m);
-void notify_status(struct node *n);
 bool refuse_stopping(struct node *n, struct httpd_request *req);
 unsigned extensions_refused(struct node *n, const char *what, char *msg, size_t len);
+void member_waits_run(struct node *n);
+void transfer_check(struct node *n);
+const struct httpd_route *routes_for(struct node *n, size_t *ret_n);
+
+/* node.c */
+void notify_status(struct node *n);
 
 #endif
