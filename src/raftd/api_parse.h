@@ -1,6 +1,6 @@
 /* src/raftd/api_parse.h — the parts of the client API requests that raftd
  * parses itself (libmicrohttpd splits method, path, query and body), kept apart
- * from the HTTP handlers in node.c so that they can be fuzzed
+ * from the HTTP handlers in api.c so that they can be fuzzed
  * (tests/fuzz/fuzz_client_api.c). Pure functions: no I/O, no globals.
  *
  * The /join and /leave bodies are goraft commands: cmd_decode() in

@@ -8,9 +8,9 @@ src_raftd_libconfig_a_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 noinst_LIBRARIES += src/raftd/librpc.a
 src_raftd_librpc_a_SOURCES = src/raftd/rpc.c src/raftd/rpc.h
 
-# The daemon: node.c wires the core, the WAL, the peers, the KV
-# state machine and the HTTP API; node_int.h is shared by the node's files
-# only; log.c writes to journald or stderr.
+# The daemon: the node wires the core, the WAL, the peers, the KV state
+# machine and the HTTP API (node.c, driver.c, peers.c, snapshots.c, api.c,
+# sharing the private node_int.h); log.c writes to journald or stderr.
 noinst_LIBRARIES += src/raftd/libnode.a
 src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/node_int.h \
 	src/raftd/driver.c src/raftd/peers.c src/raftd/snapshots.c src/raftd/api.c \

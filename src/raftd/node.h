@@ -6,6 +6,8 @@
  * become WAL operations, SEND becomes a peer request or the reply to a
  * suspended HTTP exchange, APPLY runs the KV state machine — and the WAL's
  * and peers' completions come back here as core events.
+ * The module is node.c and the files that share its private node_int.h:
+ * driver.c, peers.c, snapshots.c and api.c.
  *
  * Data directory:
  *   DATA_DIR/name      the node's name (goraft raftd's file)

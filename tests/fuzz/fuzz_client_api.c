@@ -1,6 +1,6 @@
 /* tests/fuzz/fuzz_client_api.c — libFuzzer target for what raftd parses in
  * client requests (libmicrohttpd splits the request line, headers and
- * query; node.c's handlers take it from there):
+ * query; api.c's handlers take it from there):
  *   byte 0 % 4 == 0  the path of /db/{key} (api_db_key, then the key
  *                    checks of on_db_get / on_db_post / on_db_delete);
  *                1  a /join body: cmd_decode() as raft:join, then the name

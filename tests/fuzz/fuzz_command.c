@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t term = how >> 4;
 		struct wire_log_entry we;
 		if (how & 1) {
-			/* node.c entry_command(): decode, type, cmd_decode */
+			/* driver.c entry_command(): decode, type, cmd_decode */
 			if (wire_decode_log_entry(b, len, &we, NULL) < 0)
 				continue; /* the WAL and rpc.c refuse it before */
 			name = we.command_name.ptr;
@@ -145,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			CHECK(c.type == t);
 			CHECK(cmd_goraft_can_apply(name, name_len) == (t != CMD_DELETE && t != CMD_LEARNER));
-			/* NUL-terminated, as node.c's joins and logs use them */
+			/* NUL-terminated, as api.c's joins and driver.c's logs use them */
 			CHECK(!c.name.ptr || c.name.ptr[c.name.len] == '\0');
 			CHECK(!c.key.ptr || c.key.ptr[c.key.len] == '\0');
 			if (t != CMD_NOP)

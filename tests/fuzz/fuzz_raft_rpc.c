@@ -2,7 +2,7 @@
  * node handles them: rpc_decode_request() / rpc_decode_response() (the decoders
  * of src/raftd/rpc.c over proto/wire.c), then raft_step() on a real core.
  *
- * The harness plays the daemon (src/raftd/node.c): it carries out the actions
+ * The harness plays the daemon (src/raftd/driver.c): it carries out the actions
  * the way execute() does (sends are encoded with rpc.c, log writes checked
  * against the core's log), and reports PERSISTED / DURABLE / APPLIED /
  * SNAPSHOT_TAKEN when the input says the I/O finished. Responses answer
@@ -164,7 +164,7 @@ static void execute(struct h *h, const struct raft_update *u, const struct raft_
 				CHECK(raft_get_entry(h->r, a->append.first + k, &e));
 			}
 			if (a->append.src == RAFT_SRC_EVENT && ev->type == RAFT_EV_RECV) {
-				/* node.c reads rr->raw[event_offset + k] */
+				/* driver.c reads rr->raw[event_offset + k] */
 				CHECK(rr && ev->recv.msg.type == RAFT_MSG_AE_REQ);
 				CHECK(a->append.event_offset + a->append.n <= ev->recv.msg.ae.n_entries);
 				for (size_t k = 0; k < a->append.n; k++) {
@@ -223,7 +223,7 @@ static void execute(struct h *h, const struct raft_update *u, const struct raft_
 		}
 	}
 	CHECK(h->snap_pending <= h->applied);
-	/* node.c's report_deferred(): applied once the update is carried out */
+	/* driver.c's report_deferred(): applied once the update is carried out */
 	if (apply_to) {
 		struct raft_event e = { .type = RAFT_EV_APPLIED, .applied.index = apply_to };
 		step(h, &e, NULL);
