@@ -1,7 +1,7 @@
 /* src/raftd/node.h — one raftd node: the wiring of the Raft core, the WAL, the
  * peers, the key-value state machine and the HTTP API on one event loop.
  *
- * This is the only module that knows all the others (ARCHITECTURE.md):
+ * This is the only module that knows all the others (docs/design.md):
  * raft_step() actions are carried out here — PERSIST and APPEND/TRUNCATE
  * become WAL operations, SEND becomes a peer request or the reply to a
  * suspended HTTP exchange, APPLY runs the KV state machine — and the WAL's
