@@ -1,5 +1,6 @@
 # tests/layout: the include rules between the folders (base/ at the bottom,
 # then proto/, then wal/ and net/, then src/*; issue 21), checked on the
-# sources as they stand. The rules are at the top of the script.
-TESTS += tests/layout/check-includes.sh
-EXTRA_DIST += tests/layout/check-includes.sh
+# sources as they stand. The rules are at the top of the script. And the
+# hardening the programs were built with, read from the binaries.
+TESTS += tests/layout/check-includes.sh tests/layout/check-hardening.sh
+EXTRA_DIST += tests/layout/check-includes.sh tests/layout/check-hardening.sh
