@@ -1669,6 +1669,20 @@ static void forge_vote(void)
 
 static bool is_ghost(const char *name);
 
+/* Are the voters of r's configuration that can vote (not ghosts) still a
+ * majority of its voters with one of them not voting? */
+static bool majority_without_one(const struct raft *r)
+{
+	size_t v = 0, real = 0;
+	for (size_t m = 0; m < raft_n_members(r); m++) {
+		const char *name = raft_member_name(r, m);
+		bool voter = raft_is_voter(r, name);
+		v += voter;
+		real += voter && !is_ghost(name);
+	}
+	return real >= 1 && 2 * (real - 1) > v;
+}
+
 /* Do the voters that can vote (not ghosts) still make a majority of every
  * started node's configuration while one node recovers (and cannot vote)?
  * With two voters, a node that lost its disk stops the cluster until the
@@ -1681,16 +1695,8 @@ static bool voters_to_spare(void)
 			return false; /* it never campaigns: not one to spare */
 		if (!nodes[i].alive || nodes[i].removed)
 			continue;
-		/* ghosts never vote: the voters that can must be a majority
-		 * without the one that recovers (seed 1518) */
-		size_t v = 0, real = 0;
-		for (size_t m = 0; m < raft_n_members(nodes[i].r); m++) {
-			const char *name = raft_member_name(nodes[i].r, m);
-			bool voter = raft_is_voter(nodes[i].r, name);
-			v += voter;
-			real += voter && !is_ghost(name);
-		}
-		if (real < 1 || 2 * (real - 1) <= v)
+		/* ghosts never vote (seed 1518) */
+		if (!majority_without_one(nodes[i].r))
 			return false;
 		seen++;
 	}
@@ -1811,14 +1817,7 @@ static int pick_kept_down(void)
 			return -1; /* keep it simple: every voter up */
 		if (!nodes[i].alive)
 			continue;
-		size_t v = 0, real = 0;
-		for (size_t m = 0; m < raft_n_members(nodes[i].r); m++) {
-			const char *name = raft_member_name(nodes[i].r, m);
-			bool voter = raft_is_voter(nodes[i].r, name);
-			v += voter;
-			real += voter && !is_ghost(name);
-		}
-		if (real < 1 || 2 * (real - 1) <= v)
+		if (!majority_without_one(nodes[i].r))
 			return -1;
 		if (cand < 0 && raft_is_voter(nodes[i].r, nodes[i].name))
 			cand = i;
