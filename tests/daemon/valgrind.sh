@@ -46,16 +46,23 @@ start_vg() {
 	fail "node 1 under valgrind does not lead ($1)"
 }
 
-# stop_vg RUN: SIGTERM; exit 0 and an empty valgrind log
-stop_vg() {
-	kill -TERM "$PID_1"
-	wait "$PID_1"
-	rc=$?
-	if [ -s "$T/valgrind-$1.log" ]; then
-		cat "$T/valgrind-$1.log" >&2
-		fail "valgrind reported errors or leaks ($1)"
+# vg_stop N RUN: SIGTERM; exit 0 and an empty valgrind log
+vg_stop() {
+	_pid=$(eval echo \$VG_"$1")
+	kill -TERM "$_pid"
+	wait "$_pid"
+	_rc=$?
+	if [ -s "$T/valgrind-$2.log" ]; then
+		cat "$T/valgrind-$2.log" >&2
+		fail "valgrind reported errors or leaks ($2)"
 	fi
-	[ "$rc" = 0 ] || fail "node 1 under valgrind exited with $rc ($1)"
+	[ "$_rc" = 0 ] || fail "node $1 under valgrind exited with $_rc ($2)"
+}
+
+# stop_vg RUN: vg_stop for the single node of the first part
+stop_vg() {
+	VG_1=$PID_1
+	vg_stop 1 "$1"
 }
 
 start_vg first
@@ -109,18 +116,6 @@ vg_start() {
 	fail "node $_n under valgrind does not answer ($_run)"
 }
 
-# vg_stop N RUN: SIGTERM; exit 0 and an empty valgrind log
-vg_stop() {
-	_pid=$(eval echo \$VG_"$1")
-	kill -TERM "$_pid"
-	wait "$_pid"
-	_rc=$?
-	if [ -s "$T/valgrind-$2.log" ]; then
-		cat "$T/valgrind-$2.log" >&2
-		fail "valgrind reported errors or leaks ($2)"
-	fi
-	[ "$_rc" = 0 ] || fail "node $1 under valgrind exited with $_rc ($2)"
-}
 
 # vg_leader: the node number (1-3) of a leader among UP, waiting 2 minutes
 vg_leader() {
