@@ -30,7 +30,7 @@ tests_fault_fault_client_LDADD = -lpthread
 # bodies.
 check_PROGRAMS += tests/fault/fault-hostile
 tests_fault_fault_hostile_SOURCES = tests/fault/hostile.c
-tests_fault_fault_hostile_LDADD = src/kv/libkv.a proto/libwire.a base/libbase.a $(JANSSON_LIBS)
+tests_fault_fault_hostile_LDADD = src/kv/libkv.a net/libnet.a proto/libwire.a base/libbase.a $(JANSSON_LIBS)
 
 # Negative control: raftd-test whose WAL never syncs (tests/fault/nofsync.h
 # is forced into wal/'s sources; wal/ itself is unchanged).

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/http_parse.h"
 #include "proto/command.h"
 #include "proto/wire.h"
 #include "src/kv/kv.h"
@@ -121,40 +122,45 @@ static bool send_all(int fd, const void *buf, size_t len)
 	return true;
 }
 
-/* Reads one response (Content-Length bodies only, as raftd sends) into
- * body (up to cap). Returns the HTTP status, or -1. */
+/* Reads one response into body (up to cap), with the project's response
+ * parser. Returns the HTTP status, or -1; a connection that ends once the
+ * head is in still gives its status, as a refusal may close early. */
 static int read_response(int fd, uint8_t *body, size_t cap, size_t *ret_len)
 {
-	static char buf[65536];
-	size_t have = 0, hdr_end = 0, clen = 0;
+	static uint8_t buf[65536];
+	size_t have = 0, used = 0;
 	int status = -1;
+	struct http_parser p;
+	http_parser_init(&p, NULL);
+	*ret_len = 0;
 	for (;;) {
-		if (!hdr_end) {
-			char *e = have >= 4 ? memmem(buf, have, "\r\n\r\n", 4) : NULL;
-			if (e) {
-				hdr_end = (size_t)(e - buf) + 4;
-				if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-					return -1;
-				buf[hdr_end - 1] = 0;
-				const char *v = strcasestr(buf, "\r\ncontent-length:");
-				clen = v ? strtoul(v + 17, NULL, 10) : 0;
-			}
-		}
-		if (hdr_end && have - hdr_end >= clen)
-			break;
-		if (have == sizeof(buf))
+		struct http_event ev;
+		long n = http_parse(&p, buf + used, have - used, &ev);
+		if (n < 0)
 			return -1;
-		ssize_t r = recv(fd, buf + have, sizeof(buf) - have, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return hdr_end ? status : -1;
-		have += (size_t)r;
+		used += (size_t)n;
+		if (ev.kind == HTTP_EV_HEAD) {
+			status = p.status;
+		} else if (ev.kind == HTTP_EV_BODY) {
+			size_t take = ev.len < cap - *ret_len ? ev.len : cap - *ret_len;
+			memcpy(body + *ret_len, ev.data, take);
+			*ret_len += take;
+		} else if (ev.kind == HTTP_EV_DONE) {
+			return status;
+		} else {
+			memmove(buf, buf + used, have - used);
+			have -= used;
+			used = 0;
+			if (have == sizeof(buf))
+				return -1;
+			ssize_t r = recv(fd, buf + have, sizeof(buf) - have, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return r == 0 && http_parse_eof(&p, &ev) == 0 ? p.status : status;
+			have += (size_t)r;
+		}
 	}
-	size_t n = clen < cap ? clen : cap;
-	memcpy(body, buf + hdr_end, n);
-	*ret_len = n;
-	return status;
 }
 
 /* POST body to path; the response's body into resp. HTTP status, or -1. */
