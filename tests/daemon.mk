@@ -24,6 +24,18 @@ tests_daemon_test_rpc_SOURCES = tests/daemon/test_rpc.c src/raftctl/capture.c
 tests_daemon_test_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_rpc_LDADD = src/raftd/librpc.a proto/libwire.a $(JANSSON_LIBS) $(CHECK_LIBS)
 
+# The core driver with link-time fakes: driver.c is built into the test
+# beside the real core, map, codec and rpc.c; the test file defines the WAL,
+# the peers, the snapshot jobs, HTTP replies, the log and the loop's clock
+# (tests/daemon/test_driver.c says why). So nothing else of libnode.a, and
+# not base/loop.o, may be linked in.
+check_PROGRAMS += tests/daemon/test_driver
+TESTS += tests/daemon/test_driver
+tests_daemon_test_driver_SOURCES = tests/daemon/test_driver.c src/raftd/driver.c
+tests_daemon_test_driver_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS)
+tests_daemon_test_driver_LDADD = src/raftd/librpc.a src/raft/libraft.a src/kv/libkv.a proto/libwire.a \
+	base/libbase.a $(JANSSON_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/daemon/test_api_parse
 TESTS += tests/daemon/test_api_parse
 tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/raftd/api_parse.c
