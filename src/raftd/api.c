@@ -197,16 +197,12 @@ static bool not_leader(struct node *n, struct httpd_request *req)
 	return true;
 }
 
-static int propose(struct node *n, struct httpd_request *req, const struct cmd *c, enum raft_entry_type type)
+static int propose(struct node *n, struct httpd_request *req, const struct cmd *c)
 {
-	struct raft_entry e = { .type = type };
+	struct raft_entry e;
 	if (wal_nospace(n->wal))
 		return -ENOSPC;
-	e.size = (uint32_t)cmd_entry_size(raft_last_index(n->r) + 1, raft_current_term(n->r), c);
-	if (type == RAFT_ENTRY_JOIN || type == RAFT_ENTRY_LEAVE || type == RAFT_ENTRY_LEARNER) {
-		e.name = c->name.ptr;
-		e.url = c->connection_string.ptr;
-	}
+	rpc_cmd_entry(c, raft_last_index(n->r) + 1, raft_current_term(n->r), &e);
 	struct write_wait *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -309,7 +305,7 @@ static void on_db_post(struct httpd_request *req, void *data)
 	struct cmd c = { .type = CMD_WRITE };
 	c.key = cmd_str_ref(key, key_len);
 	c.value = cmd_str_ref(value, len);
-	int rv = propose(n, req, &c, RAFT_ENTRY_COMMAND);
+	int rv = propose(n, req, &c);
 	if (rv < 0)
 		reply_propose_error(req, rv);
 }
@@ -361,7 +357,7 @@ static void on_db_delete(struct httpd_request *req, void *data)
 		return;
 	}
 	struct cmd c = { .type = CMD_DELETE, .key = cmd_str_ref(key, key_len) };
-	int rv = propose(n, req, &c, RAFT_ENTRY_COMMAND);
+	int rv = propose(n, req, &c);
 	if (rv < 0)
 		reply_propose_error(req, rv);
 }
@@ -378,12 +374,10 @@ static int propose_member(struct node *n, struct httpd_request *req, enum cmd_ty
 	c.name = cmd_str_ref(name, strlen(name));
 	if (type != CMD_LEAVE)
 		c.connection_string = cmd_str_ref(url, strlen(url));
-	enum raft_entry_type et = type == CMD_JOIN ? RAFT_ENTRY_JOIN : type == CMD_LEAVE ? RAFT_ENTRY_LEAVE
-											: RAFT_ENTRY_LEARNER;
-	int rv = propose(n, req, &c, et);
+	int rv = propose(n, req, &c);
 	if (rv == -EOPNOTSUPP && type == CMD_LEARNER) {
 		c.type = CMD_JOIN;
-		rv = propose(n, req, &c, RAFT_ENTRY_JOIN);
+		rv = propose(n, req, &c);
 	}
 	return rv;
 }

@@ -132,98 +132,35 @@ void on_wal_error(void *ctx, const struct wal_error *e)
 
 /* ---- entries ---------------------------------------------------------------- */
 
-/* The command of a stored entry; cmd must be cmd_free()d. 0, or -EBADMSG for
- * an entry that is not goraft's (raftd-only or unknown command names apply
- * as no-ops). A write's or delete's strings may point into data (not
- * NUL-terminated): kv_apply() copies them, so a value is copied once, from
- * the WAL into the map. */
-static int entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char *err, size_t err_len)
-{
-	struct wire_log_entry e;
-	struct wire_error werr;
-	if (wire_decode_log_entry(data, len, &e, &werr) < 0) {
-		wire_error_format(&werr, err, err_len);
-		return -EBADMSG;
-	}
-	enum cmd_type t;
-	if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0) {
-		memset(cmd, 0, sizeof(*cmd));
-		cmd->type = CMD_NOP;
-		return 0;
-	}
-	unsigned flags = t == CMD_WRITE || t == CMD_DELETE ? CMD_DECODE_BORROW : 0;
-	return cmd_decode_flags(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len,
-				flags, cmd, err, err_len);
-}
-
-/* Typed metadata of a stored entry, for raft_restore. Strings are strdup'ed
- * into *names (freed by the caller). As rpc.c types received entries: an
- * entry that is not a membership change (unknown names, undecodable
- * payloads) is a plain command to the core; raftd:learner is one.
- * *ret_goraft: whether it may be in a goraft node's log (cmd_goraft_may_get). */
+/* Typed metadata of a stored entry, for raft_restore, typed as rpc.c types
+ * a received one (rpc_entry_type). Strings are strdup'ed into *ret_name,
+ * *ret_url (freed by the caller). *ret_goraft: whether it may be in a
+ * goraft node's log. */
 int entry_meta(const struct wal_entry *we, struct raft_entry *re, char **ret_name, char **ret_url,
 	       bool *ret_goraft, char *err, size_t err_len)
 {
-	struct wire_log_entry e;
-	struct wire_error werr;
-	if (wire_decode_log_entry(we->data, we->len, &e, &werr) < 0) {
-		wire_error_format(&werr, err, err_len);
-		return -EBADMSG;
-	}
-	*re = (struct raft_entry){ .index = we->index, .term = we->term, .type = RAFT_ENTRY_COMMAND,
-				   .size = (uint32_t)we->len };
+	struct cmd member;
 	*ret_name = *ret_url = NULL;
-	*ret_goraft = cmd_goraft_may_get(e.command_name.ptr, e.command_name.len);
-	enum cmd_type t;
-	if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0)
-		return 0;
-	if (t == CMD_NOP)
-		re->type = RAFT_ENTRY_NOP;
-	if (t != CMD_JOIN && t != CMD_LEAVE && t != CMD_LEARNER)
-		return 0;
-	struct cmd c;
-	char why[160];
-	if (cmd_decode(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len, &c, why,
-		       sizeof(why)) < 0)
-		return 0;
-	if (c.name.len > RAFT_NAME_MAX || c.connection_string.len > RAFT_URL_MAX) {
-		cmd_free(&c); /* as rpc.c's type_entry */
-		return 0;
-	}
-	re->type = t == CMD_JOIN ? RAFT_ENTRY_JOIN : t == CMD_LEAVE ? RAFT_ENTRY_LEAVE : RAFT_ENTRY_LEARNER;
-	*ret_name = strdup(c.name.ptr ? c.name.ptr : "");
-	if (t != CMD_LEAVE)
-		*ret_url = strdup(c.connection_string.ptr ? c.connection_string.ptr : "");
-	cmd_free(&c);
-	if (!*ret_name || (t != CMD_LEAVE && !*ret_url)) {
+	if (rpc_entry_type(we->data, we->len, re, &member, ret_goraft, err, err_len) < 0)
+		return -EBADMSG;
+	re->index = we->index;
+	re->term = we->term;
+	int rv = 0;
+	if (re->name && !(*ret_name = strdup(re->name)))
+		rv = -ENOMEM;
+	if (re->url && !(*ret_url = strdup(re->url)))
+		rv = -ENOMEM;
+	cmd_free(&member);
+	if (rv < 0) {
 		free(*ret_name);
 		free(*ret_url);
+		*ret_name = *ret_url = NULL;
 		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
+		return rv;
 	}
 	re->name = *ret_name;
 	re->url = *ret_url;
 	return 0;
-}
-
-/* The command for an entry the core made (a nop, or the bootstrap join). */
-static void core_entry_cmd(const struct raft_entry *e, struct cmd *c)
-{
-	memset(c, 0, sizeof(*c));
-	switch (e->type) {
-	case RAFT_ENTRY_JOIN:
-		c->type = CMD_JOIN;
-		c->name = cmd_str_ref(e->name, strlen(e->name));
-		c->connection_string = cmd_str_ref(e->url, strlen(e->url));
-		break;
-	case RAFT_ENTRY_LEAVE:
-		c->type = CMD_LEAVE;
-		c->name = cmd_str_ref(e->name, strlen(e->name));
-		break;
-	default:
-		c->type = CMD_NOP;
-		break;
-	}
 }
 
 /* Encodes the entry once, straight into the WAL's batch buffer: those bytes
@@ -246,11 +183,9 @@ static void find_raftd_only(struct node *n, raft_index upto)
 	n->raftd_only_last = 0;
 	for (; i > start; i--) {
 		struct wal_entry we;
-		struct wire_log_entry e;
 		if (wal_entry_get(n->wal, i, &we) < 0)
 			break;
-		if (wire_decode_log_entry(we.data, we.len, &e, NULL) == 0 &&
-		    !cmd_goraft_may_get(e.command_name.ptr, e.command_name.len)) {
+		if (!rpc_entry_goraft_may_get(we.data, we.len)) {
 			n->raftd_only_last = i;
 			return;
 		}
@@ -317,7 +252,7 @@ static int apply_one(struct node *n, raft_index i, size_t *ret_bytes)
 		return -EIO;
 	}
 	*ret_bytes = we.len;
-	if (entry_command(we.data, we.len, &c, err, sizeof(err)) < 0) {
+	if (rpc_entry_command(we.data, we.len, &c, err, sizeof(err)) < 0) {
 		/* goraft fails such an entry and moves on; so do we */
 		log_warning("apply: entry %" PRIu64 ": %s (applied as a no-op)", i, err);
 		memset(&c, 0, sizeof(c));
@@ -553,18 +488,16 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 				}
 				if (a->append.src == RAFT_SRC_CORE) {
 					struct cmd c;
-					core_entry_cmd(&e, &c);
+					rpc_core_entry_cmd(&e, &c);
 					rv = append_cmd(n, idx, e.term, &c);
 				} else if (ctx && ctx->raw) {
 					const struct wire_bytes *b = &ctx->raw[a->append.event_offset + k];
-					struct wire_log_entry we;
-					if (wire_decode_log_entry(b->ptr, b->len, &we, NULL) == 0 &&
-					    !cmd_goraft_may_get(we.command_name.ptr, we.command_name.len))
+					if (!rpc_entry_goraft_may_get(b->ptr, b->len))
 						n->raftd_only_last = idx;
 					rv = wal_append(n->wal, idx, e.term, b->ptr, b->len);
 				} else if (ctx && ctx->cmds) {
 					const struct cmd *c = &ctx->cmds[a->append.event_offset + k];
-					if (c->type == CMD_DELETE)
+					if (!rpc_cmd_goraft_may_get(c))
 						n->raftd_only_last = idx;
 					rv = append_cmd(n, idx, e.term, c);
 				} else {

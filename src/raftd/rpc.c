@@ -67,37 +67,144 @@ static int wire_fail(const struct wire_error *werr, char *err, size_t err_len)
 	return -EBADMSG;
 }
 
-/* The core needs a member's name and URL from raft:join / raft:leave. An
- * entry whose payload goraft could not decode is one goraft would not apply
- * either: it is typed as a plain command, which changes no membership. */
+/* ---- LogEntry typing: the one place that knows what a CommandName means ---- */
+
+/* The core needs a member's name and URL from raft:join / raft:leave (and
+ * raftd:learner). An entry whose payload goraft could not decode is one
+ * goraft would not apply either: it is typed as a plain command, which
+ * changes no membership; so is one with an unregistered name. For a
+ * membership change *member holds the decoded command (ret's name and url
+ * point into it); otherwise it is zeroed. Either way cmd_free() it. */
+static void classify(const struct wire_log_entry *e, uint32_t size, struct raft_entry *ret, struct cmd *member)
+{
+	*ret = (struct raft_entry){ .index = e->index, .term = e->term, .type = RAFT_ENTRY_COMMAND, .size = size };
+	memset(member, 0, sizeof(*member));
+	enum cmd_type type;
+	if (cmd_type_from_name(e->command_name.ptr, e->command_name.len, &type) < 0)
+		return;
+	if (type == CMD_NOP) {
+		ret->type = RAFT_ENTRY_NOP;
+		return;
+	}
+	if (type != CMD_JOIN && type != CMD_LEAVE && type != CMD_LEARNER)
+		return;
+	char why[160];
+	if (cmd_decode(e->command_name.ptr, e->command_name.len, e->has_command, e->command.ptr, e->command.len,
+		       member, why, sizeof(why)) < 0)
+		return;
+	if (member->name.len > RAFT_NAME_MAX || member->connection_string.len > RAFT_URL_MAX) {
+		cmd_free(member);
+		return;
+	}
+	ret->type = type == CMD_JOIN ? RAFT_ENTRY_JOIN : type == CMD_LEAVE ? RAFT_ENTRY_LEAVE : RAFT_ENTRY_LEARNER;
+	ret->name = member->name.ptr ? member->name.ptr : "";
+	if (type != CMD_LEAVE)
+		ret->url = member->connection_string.ptr ? member->connection_string.ptr : "";
+}
+
+int rpc_entry_type(const uint8_t *data, size_t len, struct raft_entry *ret, struct cmd *member, bool *ret_goraft,
+		   char *err, size_t err_len)
+{
+	struct wire_log_entry e;
+	struct wire_error werr;
+	if (wire_decode_log_entry(data, len, &e, &werr) < 0) {
+		memset(member, 0, sizeof(*member));
+		return wire_fail(&werr, err, err_len);
+	}
+	classify(&e, (uint32_t)len, ret, member);
+	if (ret_goraft)
+		*ret_goraft = cmd_goraft_may_get(e.command_name.ptr, e.command_name.len);
+	return 0;
+}
+
+int rpc_entry_command(const uint8_t *data, size_t len, struct cmd *cmd, char *err, size_t err_len)
+{
+	struct wire_log_entry e;
+	struct wire_error werr;
+	if (wire_decode_log_entry(data, len, &e, &werr) < 0)
+		return wire_fail(&werr, err, err_len);
+	enum cmd_type t;
+	if (cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t) < 0) {
+		memset(cmd, 0, sizeof(*cmd));
+		cmd->type = CMD_NOP;
+		return 0;
+	}
+	unsigned flags = t == CMD_WRITE || t == CMD_DELETE ? CMD_DECODE_BORROW : 0;
+	return cmd_decode_flags(e.command_name.ptr, e.command_name.len, e.has_command, e.command.ptr, e.command.len,
+				flags, cmd, err, err_len);
+}
+
+bool rpc_entry_goraft_may_get(const uint8_t *data, size_t len)
+{
+	struct wire_log_entry e;
+	if (wire_decode_log_entry(data, len, &e, NULL) < 0)
+		return true; /* not a LogEntry: nothing a goraft node would apply */
+	return cmd_goraft_may_get(e.command_name.ptr, e.command_name.len);
+}
+
+bool rpc_cmd_goraft_may_get(const struct cmd *c)
+{
+	const char *name = cmd_type_name(c->type);
+	return cmd_goraft_may_get((const uint8_t *)name, strlen(name));
+}
+
+void rpc_cmd_entry(const struct cmd *c, raft_index index, raft_term term, struct raft_entry *ret)
+{
+	*ret = (struct raft_entry){ .index = index, .term = term, .type = RAFT_ENTRY_COMMAND,
+				    .size = (uint32_t)cmd_entry_size(index, term, c) };
+	switch (c->type) {
+	case CMD_NOP:
+		ret->type = RAFT_ENTRY_NOP;
+		break;
+	case CMD_JOIN:
+	case CMD_LEARNER:
+		ret->type = c->type == CMD_JOIN ? RAFT_ENTRY_JOIN : RAFT_ENTRY_LEARNER;
+		ret->name = c->name.ptr;
+		ret->url = c->connection_string.ptr;
+		break;
+	case CMD_LEAVE:
+		ret->type = RAFT_ENTRY_LEAVE;
+		ret->name = c->name.ptr;
+		break;
+	case CMD_WRITE:
+	case CMD_DELETE:
+		break;
+	}
+}
+
+void rpc_core_entry_cmd(const struct raft_entry *e, struct cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	switch (e->type) {
+	case RAFT_ENTRY_JOIN:
+		c->type = CMD_JOIN;
+		c->name = cmd_str_ref(e->name, strlen(e->name));
+		c->connection_string = cmd_str_ref(e->url, strlen(e->url));
+		break;
+	case RAFT_ENTRY_LEAVE:
+		c->type = CMD_LEAVE;
+		c->name = cmd_str_ref(e->name, strlen(e->name));
+		break;
+	default:
+		c->type = CMD_NOP;
+		break;
+	}
+}
+
+/* A received entry, typed, its strings in the decoder's arena. */
 static int type_entry(struct rpc_decoder *d, const struct wire_log_entry *e, uint32_t size,
 		      struct raft_entry *ret)
 {
-	*ret = (struct raft_entry){ .index = e->index, .term = e->term, .type = RAFT_ENTRY_COMMAND, .size = size };
-	enum cmd_type type;
-	if (cmd_type_from_name(e->command_name.ptr, e->command_name.len, &type) < 0)
-		return 0;
-	if (type == CMD_NOP) {
-		ret->type = RAFT_ENTRY_NOP;
-		return 0;
-	}
-	if (type != CMD_JOIN && type != CMD_LEAVE && type != CMD_LEARNER)
-		return 0;
-	struct cmd cmd;
-	char why[160];
-	if (cmd_decode(e->command_name.ptr, e->command_name.len, e->has_command, e->command.ptr, e->command.len,
-		       &cmd, why, sizeof(why)) < 0)
-		return 0;
-	if (cmd.name.len > RAFT_NAME_MAX || cmd.connection_string.len > RAFT_URL_MAX) {
-		cmd_free(&cmd);
-		return 0;
-	}
-	ret->type = type == CMD_JOIN ? RAFT_ENTRY_JOIN : type == CMD_LEAVE ? RAFT_ENTRY_LEAVE : RAFT_ENTRY_LEARNER;
-	ret->name = store(d, cmd.name.ptr, cmd.name.len);
-	if (type != CMD_LEAVE)
-		ret->url = store(d, cmd.connection_string.ptr, cmd.connection_string.len);
-	cmd_free(&cmd);
-	return ret->name ? 0 : -ENOMEM;
+	struct cmd member;
+	classify(e, size, ret, &member);
+	if (ret->name)
+		ret->name = store(d, member.name.ptr, member.name.len);
+	if (ret->url)
+		ret->url = store(d, member.connection_string.ptr, member.connection_string.len);
+	bool lost = (ret->type == RAFT_ENTRY_JOIN || ret->type == RAFT_ENTRY_LEAVE ||
+		     ret->type == RAFT_ENTRY_LEARNER) && !ret->name;
+	cmd_free(&member);
+	return lost ? -ENOMEM : 0;
 }
 
 static int decode_ae(struct rpc_decoder *d, const uint8_t *body, size_t len, struct rpc_request *ret,

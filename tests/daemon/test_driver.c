@@ -435,8 +435,8 @@ static raft_index propose_write(struct node *n, struct httpd_request *req, const
 {
 	struct cmd c = { .type = CMD_WRITE, .key = cmd_str_ref(key, strlen(key)),
 			 .value = cmd_str_ref(value, strlen(value)) };
-	struct raft_entry e = { .type = RAFT_ENTRY_COMMAND,
-				.size = (uint32_t)cmd_entry_size(raft_last_index(n->r) + 1, raft_current_term(n->r), &c) };
+	struct raft_entry e;
+	rpc_cmd_entry(&c, raft_last_index(n->r) + 1, raft_current_term(n->r), &e);
 	struct write_wait *w = calloc(1, sizeof(*w));
 	ck_assert_ptr_nonnull(w);
 	w->req = req;

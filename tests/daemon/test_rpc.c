@@ -196,6 +196,93 @@ START_TEST(test_member_entries_with_missing_keys)
 }
 END_TEST
 
+/* One owner of LogEntry typing: for every command, the entry proposed
+ * (rpc_cmd_entry), the same entry's bytes typed for the core
+ * (rpc_entry_type) and for applying (rpc_entry_command) agree, and only
+ * raftd:delete is kept from goraft nodes. */
+START_TEST(test_entry_typing_agrees)
+{
+	static const struct {
+		enum cmd_type cmd;
+		enum raft_entry_type entry;
+		bool goraft;
+	} want[] = {
+		{ CMD_NOP, RAFT_ENTRY_NOP, true },         { CMD_JOIN, RAFT_ENTRY_JOIN, true },
+		{ CMD_LEAVE, RAFT_ENTRY_LEAVE, true },     { CMD_WRITE, RAFT_ENTRY_COMMAND, true },
+		{ CMD_DELETE, RAFT_ENTRY_COMMAND, false }, { CMD_LEARNER, RAFT_ENTRY_LEARNER, true },
+	};
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		struct cmd c = { .type = want[k].cmd };
+		if (c.type == CMD_JOIN || c.type == CMD_LEARNER || c.type == CMD_LEAVE)
+			c.name = cmd_str_ref("n2", 2);
+		if (c.type == CMD_JOIN || c.type == CMD_LEARNER)
+			c.connection_string = cmd_str_ref("http://h:1", 10);
+		if (c.type == CMD_WRITE || c.type == CMD_DELETE)
+			c.key = cmd_str_ref("k", 1);
+		if (c.type == CMD_WRITE)
+			c.value = cmd_str_ref("v", 1);
+		struct raft_entry proposed, typed;
+		rpc_cmd_entry(&c, 7, 3, &proposed);
+		ck_assert_int_eq(proposed.type, want[k].entry);
+		ck_assert_uint_eq(rpc_cmd_goraft_may_get(&c), want[k].goraft);
+
+		uint8_t buf[256];
+		long len = cmd_entry_encode(7, 3, &c, buf, sizeof(buf));
+		ck_assert_int_gt(len, 0);
+		ck_assert_uint_eq(proposed.size, (uint32_t)len);
+		struct cmd member;
+		bool goraft;
+		char err[160];
+		ck_assert_int_eq(rpc_entry_type(buf, (size_t)len, &typed, &member, &goraft, err, sizeof(err)), 0);
+		ck_assert_int_eq(typed.type, proposed.type);
+		ck_assert_uint_eq(typed.index, 7);
+		ck_assert_uint_eq(typed.term, 3);
+		ck_assert_uint_eq(typed.size, proposed.size);
+		ck_assert_uint_eq(goraft, want[k].goraft);
+		ck_assert_uint_eq(rpc_entry_goraft_may_get(buf, (size_t)len), want[k].goraft);
+		ck_assert_uint_eq(!typed.name, !proposed.name);
+		ck_assert_uint_eq(!typed.url, !proposed.url);
+		if (typed.name)
+			ck_assert_str_eq(typed.name, proposed.name);
+		if (typed.url)
+			ck_assert_str_eq(typed.url, proposed.url);
+		cmd_free(&member);
+
+		struct cmd applied;
+		ck_assert_int_eq(rpc_entry_command(buf, (size_t)len, &applied, err, sizeof(err)), 0);
+		ck_assert_int_eq(applied.type, c.type);
+		cmd_free(&applied);
+	}
+	/* an unregistered name: a plain command to the core, a nop to apply,
+	 * and nothing a goraft node may get */
+	uint8_t buf[128];
+	struct wire_log_entry e = { 9, 2, { (const uint8_t *)"x:unknown", 9 }, true, { (const uint8_t *)"{}", 2 } };
+	long len = wire_encode(WIRE_LOG_ENTRY, &e, buf, sizeof(buf));
+	struct raft_entry typed;
+	struct cmd member, applied;
+	bool goraft = true;
+	char err[160];
+	ck_assert_int_eq(rpc_entry_type(buf, (size_t)len, &typed, &member, &goraft, err, sizeof(err)), 0);
+	ck_assert_int_eq(typed.type, RAFT_ENTRY_COMMAND);
+	ck_assert(!goraft);
+	ck_assert_int_eq(rpc_entry_command(buf, (size_t)len, &applied, err, sizeof(err)), 0);
+	ck_assert_int_eq(applied.type, CMD_NOP);
+	/* bytes that are not a LogEntry */
+	ck_assert_int_eq(rpc_entry_type((const uint8_t *)"\xff", 1, &typed, &member, NULL, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(rpc_entry_command((const uint8_t *)"\xff", 1, &applied, err, sizeof(err)), -EBADMSG);
+	ck_assert(rpc_entry_goraft_may_get((const uint8_t *)"\xff", 1));
+	/* the core's own entries */
+	struct raft_entry core = { .type = RAFT_ENTRY_JOIN, .name = "n1", .url = "http://h:2" };
+	struct cmd c;
+	rpc_core_entry_cmd(&core, &c);
+	ck_assert_int_eq(c.type, CMD_JOIN);
+	ck_assert_str_eq(c.name.ptr, "n1");
+	core = (struct raft_entry){ .type = RAFT_ENTRY_NOP };
+	rpc_core_entry_cmd(&core, &c);
+	ck_assert_int_eq(c.type, CMD_NOP);
+}
+END_TEST
+
 START_TEST(test_snapshot_recovery_round_trip)
 {
 	struct raft_member_info members[] = { { .name = "n1", .url = "http://127.0.0.1:4001" },
@@ -299,6 +386,7 @@ int main(void)
 	tcase_add_test(tc, test_malformed_bodies);
 	tcase_add_test(tc, test_member_entries_with_missing_keys);
 	tcase_add_test(tc, test_undecodable_join_is_a_plain_command);
+	tcase_add_test(tc, test_entry_typing_agrees);
 	tcase_add_test(tc, test_snapshot_recovery_round_trip);
 	tcase_add_test(tc, test_raftd_only_paths);
 	tcase_add_test(tc, test_decoder_reuse);

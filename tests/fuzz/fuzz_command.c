@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t term = how >> 4;
 		struct wire_log_entry we;
 		if (how & 1) {
-			/* driver.c entry_command(): decode, type, cmd_decode */
+			/* rpc.c rpc_entry_command(): decode, type, cmd_decode */
 			if (wire_decode_log_entry(b, len, &we, NULL) < 0)
 				continue; /* the WAL and rpc.c refuse it before */
 			name = we.command_name.ptr;
