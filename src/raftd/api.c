@@ -448,23 +448,38 @@ void member_waits_run(struct node *n)
 	}
 }
 
+/* The prologue of POST /join and /leave: the body is goraft's command JSON
+ * (raft:join's or raft:leave's), and the name must be one the core can
+ * hold. Returns false when the request is answered already (stopping, or
+ * 400); otherwise *c holds the command (cmd_free() it). */
+static bool member_request(struct node *n, struct httpd_request *req, enum cmd_type type, struct cmd *c)
+{
+	if (refuse_stopping(n, req))
+		return false;
+	size_t len;
+	const uint8_t *body = httpd_body(req, &len);
+	const char *name = cmd_type_name(type);
+	char err[256];
+	if (cmd_decode((const uint8_t *)name, strlen(name), true, body, len, c, err, sizeof(err)) < 0) {
+		httpd_reply_text(req, 400, err);
+		return false;
+	}
+	if (!c->name.len || c->name.len >= RAFT_NAME_MAX || strlen(c->name.ptr) != c->name.len) {
+		httpd_reply_text(req, 400, type == CMD_JOIN ? "join: name must be 1 to 63 bytes"
+							    : "leave: name must be 1 to 63 bytes");
+		cmd_free(c);
+		return false;
+	}
+	return true;
+}
+
 static void on_join(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
-	if (refuse_stopping(n, req))
-		return;
-	size_t len;
-	const uint8_t *body = httpd_body(req, &len);
 	struct cmd c;
-	char err[256];
-	if (cmd_decode((const uint8_t *)CMD_NAME_JOIN, strlen(CMD_NAME_JOIN), true, body, len, &c, err,
-		       sizeof(err)) < 0) {
-		httpd_reply_text(req, 400, err);
+	if (!member_request(n, req, CMD_JOIN, &c))
 		return;
-	}
-	if (!c.name.len || c.name.len >= RAFT_NAME_MAX || strlen(c.name.ptr) != c.name.len) {
-		httpd_reply_text(req, 400, "join: name must be 1 to 63 bytes");
-	} else if (c.connection_string.len >= RAFT_URL_MAX || !api_valid_url(c.connection_string.ptr)) {
+	if (c.connection_string.len >= RAFT_URL_MAX || !api_valid_url(c.connection_string.ptr)) {
 		httpd_reply_text(req, 400, "join: connectionString must be http://host:port");
 	} else if (!not_leader(n, req)) {
 		const char *marker = httpd_query(req, "raftd");
@@ -503,20 +518,10 @@ out:
 static void on_leave(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
-	if (refuse_stopping(n, req))
-		return;
-	size_t len;
-	const uint8_t *body = httpd_body(req, &len);
 	struct cmd c;
-	char err[256];
-	if (cmd_decode((const uint8_t *)CMD_NAME_LEAVE, strlen(CMD_NAME_LEAVE), true, body, len, &c, err,
-		       sizeof(err)) < 0) {
-		httpd_reply_text(req, 400, err);
+	if (!member_request(n, req, CMD_LEAVE, &c))
 		return;
-	}
-	if (!c.name.len || c.name.len >= RAFT_NAME_MAX || strlen(c.name.ptr) != c.name.len) {
-		httpd_reply_text(req, 400, "leave: name must be 1 to 63 bytes");
-	} else if (!not_leader(n, req)) {
+	if (!not_leader(n, req)) {
 		/* not behind the waiting changes: a leave that undoes a pending
 		 * join (or removes a learner) is taken at once, the way out of
 		 * a join that cannot commit */
