@@ -2,8 +2,6 @@
 # The HTTP API of real raftd nodes: DELETE, --forward-writes, the admin
 # endpoints (/raftd/snapshot, /raftd/transfer), limits, and bad requests on
 # every route — each gets a 4xx with a reason, and the node keeps serving.
-# ports below the ephemeral range (32768-), which clients' sockets take
-BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
 . "$(dirname "$0")/lib.sh"
 
 # req EXPECTED_CODE CURL_ARGS...: one request; the body is left in $T/out
@@ -114,7 +112,7 @@ req 400 -XPOST "$(u 1 /join)" -d '[1,2]'
 req 400 -XPOST "$(u 1 /join)" -d ''
 req 400 -XPOST "$(u 1 /join)" -d '{"name":7,"connectionString":"http://127.0.0.1:9"}'
 req 400 -XPOST "$(u 1 /join)" -d '{"name":"","connectionString":"http://127.0.0.1:9"}'
-why "name"
+why "join: name must be 1 to 63 bytes"
 req 400 -XPOST "$(u 1 /join)" -d '{"name":"x","connectionString":""}'
 why "connectionString"
 for bad in "https://127.0.0.1:9" "http://127.0.0.1:9/" "http://127.0.0.1" "http://127.0.0.1:99999" \
@@ -128,7 +126,9 @@ req 413 -XPOST "$(u 1 /join)" --data-binary "@$T/pad"
 req 200 -XPOST "$(u 1 /join)" -d "{\"name\":\"$name2\",\"connectionString\":\"$(u 2 '')\"}"
 req 400 -XPOST "$(u 2 /join)" -d '{"name":"x","connectionString":"http://127.0.0.1:9"}'
 req 400 -XPOST "$(u 1 /leave)" -d '{"name":""}'
+why "leave: name must be 1 to 63 bytes"
 req 400 -XPOST "$(u 1 /leave)" -d 'nope'
+why "raft:leave: invalid JSON"
 req 404 -XPOST "$(u 1 /leave)" -d '{"name":"nobody"}'
 }
 steady -p "make_lead 1" section_join

@@ -2,7 +2,6 @@
 # A node whose newest snapshot is damaged starts from the one before it and
 # the log after that (kv keeps one older snapshot as a fallback, so the log
 # must keep every entry after the fallback, not only after the newest).
-BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
 . "$(dirname "$0")/lib.sh"
 
 # 1 MiB segments and 4 KiB values: compaction drops whole segments early

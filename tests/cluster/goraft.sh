@@ -16,8 +16,6 @@
 # kind are stopped (SIGSTOP) while the leader commits one more write with the
 # chosen kind, then the leader is killed and they continue with a log too
 # short to win (Raft §5.4.1, goraft's stricter rule §5.5).
-# ports below the ephemeral range (32768-), which clients' sockets take
-BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
 . "$(dirname "$0")/lib.sh"
 if [ -z "${GORAFT_RAFTD:-}" ]; then
 	echo "skipped: set GORAFT_RAFTD=/path/to/goraft-raftd (goraft/raftd built by hand) to run the mixed clusters"

@@ -18,11 +18,17 @@ set -u
 RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd/raftd}
 RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
 T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
-# ports: a range per test process, away from the usual 4001
-BASE=${BASE:-$(( 20000 + ($$ % 2000) * 10 ))}
-# below Linux's ephemeral range (32768-60999), which clients' and peers'
-# own sockets take: a node's port taken there failed its bind now and then
-[ "$BASE" -lt 32758 ] || BASE=$(( 20000 + (BASE - 20000) % 12750 ))
+# ports: a block of 10 claimed for this test (ports.sh), away from the
+# usual 4001 and below Linux's ephemeral range (32768-60999), which clients'
+# and peers' own sockets take: a node's port taken there failed its bind now
+# and then. BASE set by the caller is taken as it is.
+for _d in "${srcdir:-.}/tests/cluster" "$(dirname "$0")" "$(dirname "$0")/../cluster"; do
+	[ -f "$_d/ports.sh" ] && { . "$_d/ports.sh"; break; }
+done
+if [ -z "${BASE:-}" ]; then
+	port_claim 20000 32759 || { echo "lib.sh: no free block of ports in 20000-32759" >&2; exit 99; }
+	BASE=$PORT_BASE
+fi
 PIDS=""
 
 cleanup() {

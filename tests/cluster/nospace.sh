@@ -8,7 +8,6 @@
 # success), so nothing commits until it has room. Nodes 1 (the leader) and
 # 2 run on small ext4 file systems on loop devices: needs root (skipped
 # without).
-BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null ||
 	{ echo "skipped: needs root, mkfs.ext4 and losetup"; exit 77; }

@@ -4,7 +4,6 @@
 # on a full disk), keeps serving, and restarts with its log intact.
 # Needs the test build.
 RAFTD=${RAFTD:-${top_builddir:-.}/tests/cluster/raftd-test}
-BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
 . "$(dirname "$0")/lib.sh"
 P=$(port 1)
 opts="-h 127.0.0.1 --snapshot-threshold 300 --segment-size 1M"

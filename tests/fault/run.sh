@@ -143,7 +143,7 @@ gap_s() { GAP=0.$((3 + RANDOM % 7)); }
 
 # --- nodes -----------------------------------------------------------------------
 declare -a PID STATE HOST PORT NAME GEN ENVV EXPECT LEAVE_ASKED IP NSN MNT IMG LOOPDEV
-CRASHED=0 CLIENT_PID="" SUB="" BR="" PORTLOCK=""
+CRASHED=0 CLIENT_PID="" SUB="" BR=""
 if [ "$NET" = ns ]; then
 	for s in $(seq $(( $$ % 200 + 20 )) 254) $(seq 20 254); do
 		ip -o addr show | grep -q " 10\.77\.$s\." && continue
@@ -154,28 +154,12 @@ if [ "$NET" = ns ]; then
 	[ -n "$SUB" ] || { echo "run.sh: no free 10.77.S.0/24" >&2; exit 99; }
 	BR=rfb$SUB
 else
-	# Schedules run side by side in make check: each claims its block of
-	# ten ports (a directory naming its pid; a dead owner's is taken over)
-	# and skips blocks where something listens, or one cluster's clients
-	# write into another's.
+	# Schedules run side by side in make check, beside the cluster tests:
+	# each claims its block of ten ports the way they do (ports.sh), above
+	# the ephemeral range.
+	. "$(dirname "$0")/../cluster/ports.sh"
 	BASE=""
-	for i in $(seq 0 389); do
-		b=$(( 61000 + (($$ + i) % 390) * 10 ))
-		d=${TMPDIR:-/tmp}/raftd-fault-ports.$b
-		if ! mkdir "$d" 2>/dev/null; then
-			owner=$(cat "$d/pid" 2>/dev/null)
-			[ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
-			rm -rf "$d"
-			mkdir "$d" 2>/dev/null || continue
-		fi
-		echo $$ >"$d/pid"
-		if ss -Hltn "( sport >= :$b and sport <= :$((b + 9)) )" 2>/dev/null | grep -q .; then
-			rm -rf "$d"
-			continue
-		fi
-		BASE=$b PORTLOCK=$d
-		break
-	done
+	port_claim 61000 64899 && BASE=$PORT_BASE
 	[ -n "$BASE" ] || { echo "run.sh: no free block of loopback ports" >&2; exit 99; }
 fi
 NODES=""
@@ -210,7 +194,6 @@ cleanup() {
 	done
 	[ -n "$BR" ] && timeout 10 ip link del "$BR" 2>/dev/null
 	[ -n "${IMGDIR:-}" ] && rm -rf "$IMGDIR"
-	[ -n "$PORTLOCK" ] && rm -rf "$PORTLOCK"
 	[ "${KEEP:-0}" = 1 ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
