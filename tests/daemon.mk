@@ -32,6 +32,7 @@ tests_daemon_test_rpc_LDADD = src/raftd/librpc.a proto/libwire.a $(JANSSON_LIBS)
 check_PROGRAMS += tests/daemon/test_driver
 TESTS += tests/daemon/test_driver
 tests_daemon_test_driver_SOURCES = tests/daemon/test_driver.c src/raftd/driver.c
+tests_daemon_test_driver_CPPFLAGS = $(AM_CPPFLAGS) -DAPPLY_SLICE_NS=1
 tests_daemon_test_driver_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_driver_LDADD = src/raftd/librpc.a src/raft/libraft.a src/kv/libkv.a proto/libwire.a \
 	base/libbase.a $(JANSSON_LIBS) $(CHECK_LIBS)

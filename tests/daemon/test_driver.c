@@ -18,6 +18,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,7 +156,7 @@ struct sent {
 	struct raft_msg msg;
 };
 
-#define MAX_SENT 256
+#define MAX_SENT 4096
 static struct sent sent[MAX_SENT];
 static size_t n_sent;
 
@@ -560,6 +561,48 @@ START_TEST(test_apply_in_log_order)
 }
 END_TEST
 
+/* A long committed stretch is applied a slice per loop pass (the test
+ * build's slice ends at the first clock check, after 256 KiB or 64
+ * entries); a write is answered only once the map holds it, never when
+ * its slice merely covers it. */
+START_TEST(test_apply_slices_answer_applied_only)
+{
+	struct node *n = fx_leader(0);
+	enum { W = 100 };
+	static struct httpd_request rq[W];
+	memset(rq, 0, sizeof(rq));
+	for (int k = 0; k < W; k++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", k);
+		ck_assert_uint_eq(propose_write(n, &rq[k], key, "v"), 5 + (raft_index)k);
+	}
+	wal_sync(n);
+	ack_ae(n, "b");
+	ck_assert_uint_eq(raft_commit_index(n->r), 4 + W);
+	unsigned passes = 1;
+	for (;;) {
+		raft_index applied = kv_applied_index(n->kv);
+		for (int k = 0; k < W; k++) {
+			bool done = 5 + (raft_index)k <= applied;
+			ck_assert_uint_eq(rq[k].replies, done);
+			if (done)
+				ck_assert_uint_eq(rq[k].status, 200);
+		}
+		if (applied == 4 + W)
+			break;
+		ck_assert_msg(loop_timer_armed(&n->apply_timer), "behind at %" PRIu64 " with no pass to come",
+			      applied);
+		n->apply_timer.heap_index = LOOP_TIMER_IDLE; /* the loop fires it */
+		on_apply_timer(&n->apply_timer);
+		ck_assert_uint_gt(kv_applied_index(n->kv), applied);
+		passes++;
+	}
+	ck_assert_uint_gt(passes, 1);
+	ck_assert(!loop_timer_armed(&n->apply_timer));
+	fx_free(n);
+}
+END_TEST
+
 /* ---- a follower's AppendEntries --------------------------------------------- */
 
 struct ae_in {
@@ -817,6 +860,7 @@ static Suite *driver_suite(void)
 	tcase_add_test(tc, test_write_acked_after_commit);
 	tcase_add_test(tc, test_partial_durability);
 	tcase_add_test(tc, test_apply_in_log_order);
+	tcase_add_test(tc, test_apply_slices_answer_applied_only);
 	tcase_add_test(tc, test_truncated_write_fails);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("follower");
