@@ -17,7 +17,6 @@
 set -u
 RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd/raftd}
 RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
-T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
 # ports: a block of 10 claimed for this test (ports.sh), away from the
 # usual 4001 and below Linux's ephemeral range (32768-60999), which clients'
 # and peers' own sockets take: a node's port taken there failed its bind now
@@ -25,10 +24,12 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
 for _d in "${srcdir:-.}/tests/cluster" "$(dirname "$0")" "$(dirname "$0")/../cluster"; do
 	[ -f "$_d/ports.sh" ] && { . "$_d/ports.sh"; break; }
 done
+command -v port_claim >/dev/null || { echo "lib.sh: tests/cluster/ports.sh not found (set srcdir)" >&2; exit 99; }
 if [ -z "${BASE:-}" ]; then
 	port_claim 20000 32759 || { echo "lib.sh: no free block of ports in 20000-32759" >&2; exit 99; }
 	BASE=$PORT_BASE
 fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/raftd-cluster.XXXXXX")
 PIDS=""
 
 cleanup() {
