@@ -732,6 +732,40 @@ START_TEST(test_truncated_write_fails)
 }
 END_TEST
 
+/* Term and vote sets in flight coalesce in the WAL; it reports the value
+ * it wrote. (2, "c") durable confirms the vote, not the later term 3: the
+ * answer to term 3's leader waits for (3, ""). */
+START_TEST(test_meta_confirms_only_what_landed)
+{
+	struct node *n = fx_new("b", 0);
+	struct raft_msg v = { .type = RAFT_MSG_RV_REQ, .req_id = 5, .term = 2 };
+	v.rv.last_index = 3;
+	v.rv.last_term = 1;
+	recv_msg(n, "c", &v, NULL);
+	unsigned sets = fw.meta_sets;
+	ck_assert_uint_eq(fw.meta_term, 2);
+	ck_assert_str_eq(fw.meta_vote, "c");
+	ck_assert_ptr_null(last_sent("", RAFT_MSG_RV_RESP)); /* not before the vote is durable */
+
+	struct ae_in in;
+	ae_build(&in, 3, 3, 1, 0, NULL, 0);
+	ae_deliver(n, &in);
+	ck_assert_uint_gt(fw.meta_sets, sets);
+	ck_assert_uint_eq(fw.meta_term, 3);
+	ck_assert_str_eq(fw.meta_vote, "");
+
+	on_wal_meta(n, 2, "c");
+	ck_assert_ptr_null(last_sent("", RAFT_MSG_AE_RESP));
+	on_wal_meta(n, 3, "");
+	const struct raft_msg *r = last_sent("", RAFT_MSG_AE_RESP);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->term, 3);
+	ck_assert(r->ae_resp.success);
+	ae_free(&in);
+	fx_free(n);
+}
+END_TEST
+
 /* ---- WAL errors ------------------------------------------------------------- */
 
 /* A failed write (not held for ENOSPC) stops the node so that a restart
@@ -866,6 +900,7 @@ static Suite *driver_suite(void)
 	tc = tcase_create("follower");
 	tcase_add_test(tc, test_follower_answers_after_durable);
 	tcase_add_test(tc, test_follower_truncate_not_waiting_for_cut);
+	tcase_add_test(tc, test_meta_confirms_only_what_landed);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("wal_errors");
 	tcase_add_test(tc, test_wal_error_stops);
