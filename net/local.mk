@@ -1,11 +1,12 @@
-# net/: the peer HTTP/1.1 client (peer.c) and its response parser
-# (http_parse.c, pure, also fuzzed by tests/fuzz/fuzz_http_response.c) in
+# net/: the peer HTTP/1.1 client (peer.c), its response parser
+# (http_parse.c, pure, also fuzzed by tests/fuzz/fuzz_http_response.c) and
+# the one URL parser (url.c, pure, fuzzed by tests/fuzz/fuzz_url.c) in
 # libnet.a, which raftd and raftctl link; the daemon's HTTP side
 # (http_server.c: libmicrohttpd on the event loop; http_request.c: its
 # framing checks) in libhttpd.a, which raftd alone links, so that raftctl
 # needs no libmicrohttpd.
 noinst_LIBRARIES += net/libnet.a
-net_libnet_a_SOURCES = net/http_parse.c net/http_parse.h net/peer.c net/peer.h
+net_libnet_a_SOURCES = net/http_parse.c net/http_parse.h net/peer.c net/peer.h net/url.c net/url.h
 net_libnet_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 
 noinst_LIBRARIES += net/libhttpd.a

@@ -8,6 +8,14 @@ tests_net_test_http_parse_SOURCES = tests/net/test_http_parse.c
 tests_net_test_http_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_http_parse_LDADD = net/libnet.a $(CHECK_LIBS)
 
+# The one URL parser and the percent-coding of path segments (pure); its
+# fuzz target is tests/fuzz/fuzz_url.c.
+check_PROGRAMS += tests/net/test_url
+TESTS += tests/net/test_url
+tests_net_test_url_SOURCES = tests/net/test_url.c
+tests_net_test_url_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_net_test_url_LDADD = net/libnet.a $(CHECK_LIBS)
+
 check_PROGRAMS += tests/net/test_peer
 TESTS += tests/net/test_peer
 tests_net_test_peer_SOURCES = tests/net/test_peer.c tests/net/test_server.c tests/net/test_server.h
@@ -22,7 +30,7 @@ EXTRA_DIST += tests/fuzz/fuzz_http_response.c
 check_PROGRAMS += tests/net/test_peer_fallback
 TESTS += tests/net/test_peer_fallback
 tests_net_test_peer_fallback_SOURCES = tests/net/test_peer.c tests/net/test_server.c \
-	tests/net/test_server.h net/peer.c net/http_parse.c
+	tests/net/test_server.h net/peer.c net/http_parse.c net/url.c
 tests_net_test_peer_fallback_CPPFLAGS = $(AM_CPPFLAGS) -DPEER_TEST_FORCE_ZC_EINVAL
 tests_net_test_peer_fallback_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_peer_fallback_LDADD = proto/libwire.a $(URING_LIBS) $(CHECK_LIBS) -lpthread
