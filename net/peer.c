@@ -28,6 +28,7 @@
  * the slot counts notifications owed and is released only when none is.
  */
 #include "net/peer.h"
+#include "net/url.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -105,7 +106,7 @@ struct peer {
 	struct io_uring *ring;
 	struct peer_config cfg;
 	char url[PEER_MAX_URL];
-	char hostport[PEER_MAX_URL];
+	char hostport[URL_HOSTPORT_MAX]; /* the Host header */
 	/* Addresses from peer_create()'s resolution; a failed connection
 	 * attempt moves to the next one (Go's dialer also tries them all:
 	 * "localhost" may give ::1 first to a node listening on 127.0.0.1). */
@@ -723,52 +724,6 @@ static void maybe_free(struct peer *p)
 		destroyed(arg);
 }
 
-/* "http://host:port" or "http://[v6]:port", optional trailing "/". */
-static int parse_url(const char *url, char *host, size_t host_cap, char *port, size_t port_cap,
-		     char *hostport, size_t hp_cap)
-{
-	if (strncmp(url, "http://", 7) != 0)
-		return -EINVAL;
-	const char *h = url + 7, *hend, *colon;
-	if (*h == '[') {
-		hend = strchr(h, ']');
-		if (!hend || hend[1] != ':')
-			return -EINVAL;
-		colon = hend + 1;
-		h++;
-	} else {
-		colon = strchr(h, ':');
-		if (!colon)
-			return -EINVAL;
-		hend = colon;
-	}
-	size_t hl = (size_t)(hend - h);
-	if (hl == 0 || hl >= host_cap)
-		return -EINVAL;
-	for (size_t i = 0; i < hl; i++)
-		if (h[i] == '/' || h[i] == '@' || h[i] <= ' ' || h[i] == 0x7f)
-			return -EINVAL;
-	const char *pt = colon + 1;
-	size_t pl = 0;
-	unsigned long v = 0;
-	while (pt[pl] >= '0' && pt[pl] <= '9' && pl < 6)
-		v = v * 10 + (unsigned long)(pt[pl++] - '0');
-	if (pl == 0 || pl >= port_cap || v == 0 || v > 65535)
-		return -EINVAL;
-	if (pt[pl] != '\0' && !(pt[pl] == '/' && pt[pl + 1] == '\0'))
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memcpy(port, pt, pl);
-	port[pl] = '\0';
-	size_t hpl = (size_t)(pt + pl - (url + 7));
-	if (hpl >= hp_cap)
-		return -EINVAL;
-	memcpy(hostport, url + 7, hpl);
-	hostport[hpl] = '\0';
-	return 0;
-}
-
 static unsigned def(unsigned v, unsigned d)
 {
 	return v ? v : d;
@@ -777,7 +732,7 @@ static unsigned def(unsigned v, unsigned d)
 int peer_create(struct io_uring *ring, const char *url, const struct peer_config *cfg,
 		struct peer **ret_peer)
 {
-	char host[256], port[8];
+	struct url u;
 	struct peer *p = NULL;
 	struct addrinfo *ai = NULL;
 	int r;
@@ -787,12 +742,13 @@ int peer_create(struct io_uring *ring, const char *url, const struct peer_config
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	r = parse_url(url, host, sizeof(host), port, sizeof(port), p->hostport, sizeof(p->hostport));
+	r = url_parse(url, URL_SLASH, &u);
 	if (r < 0)
 		goto fail;
+	snprintf(p->hostport, sizeof(p->hostport), "%s", u.hostport);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV };
-	if (getaddrinfo(host, port, &hints, &ai) != 0) {
+	if (getaddrinfo(u.host, u.port, &hints, &ai) != 0) {
 		r = -EHOSTUNREACH;
 		goto fail;
 	}

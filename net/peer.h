@@ -124,8 +124,9 @@ struct peer_request {
 	void *arg;                 /* passed to done and release */
 };
 
-/* Create a peer for url, which must be "http://host:port" (an optional
- * trailing "/" is tolerated; no path, no userinfo, no https). host may be a
+/* Create a peer for url, which must be "http://host:port" (net/url.h with
+ * URL_SLASH: an optional trailing "/" is tolerated; no path, no userinfo,
+ * no https): every connection string a /join is accepted with. host may be a
  * name: it is resolved here, once, with getaddrinfo() — the only blocking
  * call of this module (call it at startup/configuration time, never on a
  * hot path). Up to 4 of the addresses returned are kept for the peer's

@@ -15,6 +15,9 @@
 #                         (net/http_request.c: Content-Length, Transfer-Encoding)
 #   fuzz_client_api       /db/{key} paths, /join, /leave and /raftd/transfer
 #                         bodies (src/raftd/api_parse.c, cmd_decode)
+#   fuzz_url              the one URL parser (net/url.c) in its three
+#                         readings against each other and a reference, and
+#                         the percent-coding of a path segment
 #   fuzz_wal_recover      WAL recovery of segment and meta files made from
 #                         the input (on /dev/shm), and raftctl's record decode
 # `make fuzz-check` runs each for FUZZ_SECONDS (CI: a few seconds) from a seed
@@ -22,7 +25,7 @@
 
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
-FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api wal_recover
+FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api url wal_recover
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
@@ -32,7 +35,7 @@ FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
 EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_http_request.c tests/fuzz/fuzz_kv_snapshot.c \
 	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_command_fast.c tests/fuzz/fuzz_client_api.c \
-	tests/fuzz/fuzz_wal_recover.c tests/fuzz/seed.sh
+	tests/fuzz/fuzz_url.c tests/fuzz/fuzz_wal_recover.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
@@ -72,10 +75,13 @@ tests/fuzz/fuzz_command_fast: $(FUZZ_COMMAND_FAST_INPUTS)
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_FAST_INPUTS) $(JANSSON_LIBS) -o $@
 
 FUZZ_API_INPUTS = $(srcdir)/tests/fuzz/fuzz_client_api.c $(srcdir)/src/raftd/api_parse.c \
-	$(srcdir)/proto/command.c $(srcdir)/proto/wire.c
+	$(srcdir)/net/url.c $(srcdir)/proto/command.c $(srcdir)/proto/wire.c
 tests/fuzz/fuzz_client_api: $(FUZZ_API_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_API_INPUTS) $(JANSSON_LIBS) -o $@
+
+tests/fuzz/fuzz_url: $(srcdir)/tests/fuzz/fuzz_url.c $(srcdir)/net/url.c $(srcdir)/tests/fuzz/fuzz.h
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(filter %.c,$^) -o $@
 
 FUZZ_WAL_INPUTS = $(srcdir)/tests/fuzz/fuzz_wal_recover.c $(srcdir)/wal/wal.c $(srcdir)/wal/recover.c \
 	$(srcdir)/base/crc32c.c $(srcdir)/wal/failpoint.c $(srcdir)/proto/wire.c

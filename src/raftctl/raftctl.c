@@ -206,8 +206,8 @@ static int take_globals(int argc, char **argv)
 		return -1;
 	}
 	for (size_t i = 0; i < raftctl_g.n_endpoints; i++) {
-		struct rc_url u;
-		if (rc_url_parse(raftctl_g.endpoints[i], &u) < 0) {
+		struct url u;
+		if (url_parse(raftctl_g.endpoints[i], RC_URL_FORMS, &u) < 0) {
 			fprintf(stderr, "raftctl: bad endpoint '%s' (expected http://HOST:PORT)\n",
 				raftctl_g.endpoints[i]);
 			return -1;

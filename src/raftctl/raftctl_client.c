@@ -80,14 +80,14 @@ int rc_call(struct rc_node *n, const struct rc_request *req, struct rc_response 
 
 int rc_node_open(const char *url, struct rc_node *ret, char *err, size_t err_len)
 {
-	struct rc_url u;
+	struct url u;
 	struct rc_response r;
 	json_error_t je;
 	int rv;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->conn.fd = -1;
-	if (rc_url_parse(url, &u) < 0) {
+	if (url_parse(url, RC_URL_FORMS, &u) < 0) {
 		snprintf(err, err_len, "bad URL '%s'", url);
 		return -EINVAL;
 	}
@@ -241,11 +241,11 @@ int rc_find_leader(struct rc_node *ret, char *err, size_t err_len)
 int rc_find_node(const char *name_or_url, struct rc_node *ret, char *err, size_t err_len)
 {
 	struct rc_node any;
-	struct rc_url u;
+	struct url u;
 	int rv;
 
 	/* A URL: straight there. A name: through any endpoint's member list. */
-	if (strstr(name_or_url, "://") || (strchr(name_or_url, ':') && rc_url_parse(name_or_url, &u) == 0))
+	if (strstr(name_or_url, "://") || (strchr(name_or_url, ':') && url_parse(name_or_url, RC_URL_FORMS, &u) == 0))
 		return rc_node_open(name_or_url, ret, err, err_len);
 	rv = rc_any_node(&any, err, err_len);
 	if (rv < 0)

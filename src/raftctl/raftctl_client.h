@@ -2,7 +2,7 @@
  * the leader search, GET /status, and turning an HTTP answer into one line.
  *
  * Endpoints come from --endpoints, else $RAFTCTL_ENDPOINTS, else
- * http://127.0.0.1:4001 (comma-separated; forms of rc_url_parse()).
+ * http://127.0.0.1:4001 (comma-separated; forms of RC_URL_FORMS in raftctl_http.h).
  * rc_find_leader() asks each endpoint's /status: a node that is the leader is
  * taken at once; otherwise the leader a follower names is looked up in that
  * follower's member list and asked, so one endpoint of a cluster is enough.

@@ -32,62 +32,6 @@ static int failf(char *err, size_t err_len, int rv, const char *fmt, ...)
 	return rv;
 }
 
-int rc_url_parse(const char *s, struct rc_url *ret)
-{
-	struct rc_url u;
-	const char *h = s, *end;
-	size_t hl;
-
-	memset(&u, 0, sizeof(u));
-	if (!strncmp(h, "http://", 7))
-		h += 7;
-	else if (strstr(h, "://"))
-		return -EINVAL; /* https and the like: not spoken here */
-	end = h + strlen(h);
-	if (end > h && end[-1] == '/')
-		end--;
-	if (*h == '[') {
-		const char *close = memchr(h, ']', (size_t)(end - h));
-		if (!close)
-			return -EINVAL;
-		hl = (size_t)(close - h - 1);
-		if (hl == 0 || hl >= sizeof(u.host))
-			return -EINVAL;
-		memcpy(u.host, h + 1, hl);
-		h = close + 1;
-		if (h < end && *h != ':')
-			return -EINVAL;
-	} else {
-		const char *colon = memchr(h, ':', (size_t)(end - h));
-		const char *stop = colon ? colon : end;
-		hl = (size_t)(stop - h);
-		if (hl >= sizeof(u.host) || (hl == 0 && !colon))
-			return -EINVAL;
-		if (hl == 0) /* ":PORT": this machine */
-			strcpy(u.host, "127.0.0.1");
-		else
-			memcpy(u.host, h, hl);
-		h = stop;
-	}
-	if (memchr(u.host, '/', strlen(u.host)) || memchr(u.host, '@', strlen(u.host)))
-		return -EINVAL;
-	if (h < end) { /* ":PORT" */
-		size_t pl = (size_t)(end - h - 1);
-		char *pe;
-		if (pl == 0 || pl >= sizeof(u.port))
-			return -EINVAL;
-		memcpy(u.port, h + 1, pl);
-		unsigned long p = strtoul(u.port, &pe, 10);
-		if (*pe || p == 0 || p > 65535 || u.port[0] < '0' || u.port[0] > '9')
-			return -EINVAL;
-	} else {
-		strcpy(u.port, "4001");
-	}
-	snprintf(u.base, sizeof(u.base), strchr(u.host, ':') ? "http://[%s]:%s" : "http://%s:%s", u.host, u.port);
-	*ret = u;
-	return 0;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -111,7 +55,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-int rc_connect(const struct rc_url *u, int timeout_ms, char *err, size_t err_len)
+int rc_connect(const struct url *u, int timeout_ms, char *err, size_t err_len)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
 	int64_t deadline = now_ms() + timeout_ms;
@@ -147,7 +91,7 @@ int rc_connect(const struct rc_url *u, int timeout_ms, char *err, size_t err_len
 	return failf(err, err_len, last, "%s: connect: %s", u->base, strerror(-last));
 }
 
-int rc_head_format(char *buf, size_t cap, const struct rc_url *u, const char *method, const char *path,
+int rc_head_format(char *buf, size_t cap, const struct url *u, const char *method, const char *path,
 		   const char *content_type, size_t body_len)
 {
 	int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: raftctl\r\nContent-Length: %zu\r\n%s%s%s\r\n",
@@ -263,7 +207,7 @@ int rc_reader_parse(struct rc_reader *r, bool eof)
 
 /* --- the blocking client ---------------------------------------------------- */
 
-void rc_conn_init(struct rc_conn *c, const struct rc_url *u, int timeout_ms)
+void rc_conn_init(struct rc_conn *c, const struct url *u, int timeout_ms)
 {
 	memset(c, 0, sizeof(*c));
 	c->url = *u;

@@ -24,26 +24,22 @@
 #include <sys/socket.h>
 
 #include "net/http_parse.h"
+#include "net/url.h"
 
 #define RC_URL_MAX 512
 
-/* A server address. Accepted forms: http://HOST:PORT, HOST:PORT, HOST
- * (port 4001), :PORT (127.0.0.1), [V6]:PORT; a trailing '/' is ignored. */
-struct rc_url {
-	char host[256];
-	char port[8];
-	char base[RC_URL_MAX]; /* normalised: http://HOST:PORT */
-};
-
-int rc_url_parse(const char *s, struct rc_url *ret);
+/* A server address (net/url.h) as raftctl takes it: http://HOST:PORT,
+ * HOST:PORT, HOST (port 4001), :PORT (127.0.0.1), [V6]:PORT; a trailing
+ * '/' is ignored. url.base is the normal form, http://HOST:PORT. */
+#define RC_URL_FORMS (URL_SHORT | URL_SLASH)
 
 /* Resolves u and connects a non-blocking TCP socket (O_CLOEXEC, TCP_NODELAY)
  * within timeout_ms. Returns the fd or a negative errno (words in err). */
-int rc_connect(const struct rc_url *u, int timeout_ms, char *err, size_t err_len);
+int rc_connect(const struct url *u, int timeout_ms, char *err, size_t err_len);
 
 /* "METHOD PATH HTTP/1.1\r\nHost: ...\r\nContent-Length: N\r\n...\r\n" into
  * buf; returns its length, or -ENOBUFS when it does not fit. */
-int rc_head_format(char *buf, size_t cap, const struct rc_url *u, const char *method, const char *path,
+int rc_head_format(char *buf, size_t cap, const struct url *u, const char *method, const char *path,
 		   const char *content_type, size_t body_len);
 
 /* Incremental response reader over a growing buffer: feed it bytes as they
@@ -78,7 +74,7 @@ int rc_reader_room(struct rc_reader *r, size_t want);
 int rc_reader_parse(struct rc_reader *r, bool eof);
 
 struct rc_conn {
-	struct rc_url url;
+	struct url url;
 	int fd;                /* -1: not connected */
 	int timeout_ms;
 	uint64_t max_body;     /* 0: 64 MiB */
@@ -101,7 +97,7 @@ struct rc_request {
 	void *sink_arg;
 };
 
-void rc_conn_init(struct rc_conn *c, const struct rc_url *u, int timeout_ms);
+void rc_conn_init(struct rc_conn *c, const struct url *u, int timeout_ms);
 void rc_conn_close(struct rc_conn *c);
 
 /* Sends one request and reads its response. 0 with *ret filled (any HTTP

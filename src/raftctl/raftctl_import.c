@@ -393,9 +393,9 @@ static int check_dst(struct import *im, const char *wal_dir)
 
 static int print_summary(struct import *im)
 {
-	struct rc_url u;
+	struct url u;
 	char hint[1024] = "";
-	if (im->self_url[0] && rc_url_parse(im->self_url, &u) == 0)
+	if (im->self_url[0] && url_parse(im->self_url, RC_URL_FORMS, &u) == 0)
 		snprintf(hint, sizeof(hint), "raftd -h %s -p %s %s", u.host, u.port, im->dst);
 	if (raftctl_g.json) {
 		json_t *mem = json_array();

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/url.h"
 #include "src/raftctl/raftctl.h"
 #include "src/raftctl/raftctl_client.h"
 #include "src/raftctl/raftctl_cmds.h"
@@ -35,21 +36,15 @@ static void usage(FILE *out)
 
 static int db_path(const char *key, const char *query, char *out, size_t cap)
 {
-	static const char ok[] = "-._~!$&'()*+,;=:@";
-	size_t n = (size_t)snprintf(out, cap, "/db/");
 	if (!*key)
 		return -EINVAL;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		if (n + 4 >= cap)
-			return -ENAMETOOLONG;
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr(ok, *p))
-			out[n++] = (char)*p;
-		else
-			n += (size_t)snprintf(out + n, cap - n, "%%%02X", *p);
-	}
-	out[n] = '\0';
-	if (query && n + strlen(query) + 1 < cap)
+	if (cap < 5)
+		return -ENAMETOOLONG;
+	memcpy(out, "/db/", 5);
+	int n = url_escape_segment(key, out + 4, cap - 4);
+	if (n < 0)
+		return n;
+	if (query && (size_t)n + 4 + strlen(query) + 1 < cap)
 		strcat(out, query);
 	return 0;
 }

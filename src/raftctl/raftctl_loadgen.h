@@ -25,7 +25,7 @@
 enum lg_op { LG_PUT, LG_GET, LG_DELETE };
 
 struct lg_config {
-	struct rc_url target;
+	struct url target;
 	enum lg_op op;
 	unsigned clients;
 	uint64_t requests;      /* stop after this many (0: only the duration) */

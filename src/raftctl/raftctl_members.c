@@ -120,7 +120,7 @@ static int add(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	bool raftd = false;
-	struct rc_url u;
+	struct url u;
 	int c;
 
 	optind = 1;
@@ -139,7 +139,7 @@ static int add(int argc, char **argv)
 	const char *name = argv[optind], *url = argv[optind + 1];
 	if (!*name || strlen(name) > 63)
 		return raftctl_usage_error("members", "a name is 1 to 63 bytes");
-	if (rc_url_parse(url, &u) < 0)
+	if (url_parse(url, RC_URL_FORMS, &u) < 0)
 		return raftctl_usage_error("members", "bad URL '%s' (expected http://HOST:PORT)", url);
 	int rv = change("add", raftd ? "/join?raftd=1" : "/join",
 			json_pack("{s:s, s:s}", "name", name, "connectionString", u.base));

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/url.h"
 #include "src/raftd/api_parse.h"
 #include "src/raftd/log.h"
 
@@ -477,9 +478,10 @@ static void on_join(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
 	struct cmd c;
+	struct url url;
 	if (!member_request(n, req, CMD_JOIN, &c))
 		return;
-	if (c.connection_string.len >= RAFT_URL_MAX || !api_valid_url(c.connection_string.ptr)) {
+	if (c.connection_string.len >= RAFT_URL_MAX || url_parse(c.connection_string.ptr, 0, &url) < 0) {
 		httpd_reply_text(req, 400, "join: connectionString must be http://host:port");
 	} else if (!not_leader(n, req)) {
 		const char *marker = httpd_query(req, "raftd");

@@ -15,31 +15,6 @@ const char *api_db_key(const char *path)
 	return k;
 }
 
-bool api_valid_url(const char *u)
-{
-	if (strncmp(u, "http://", 7) != 0)
-		return false;
-	const char *h = u + 7, *colon = strrchr(h, ':');
-	if (!colon || colon == h || strchr(h, '/') || strchr(h, '@') || strchr(h, '?') || strchr(h, '#'))
-		return false;
-	/* Only what the peer client can connect to (net/peer.c parse_url):
-	 * the URL is committed to every node's log, and a member nobody can
-	 * reach still counts in the quorum. So the host has no blanks or
-	 * control bytes and no ':' outside [v6], and the port is decimal
-	 * digits only: strtoul() alone took " 80", "+80" and "\r\n80". */
-	bool v6 = *h == '[';
-	if (v6 && (colon - h < 3 || colon[-1] != ']' || strchr(h, ']') != colon - 1))
-		return false;
-	for (const char *c = h; c < colon; c++)
-		if ((unsigned char)*c <= ' ' || *c == 0x7f || (*c == ':' && !v6))
-			return false;
-	size_t digits = strspn(colon + 1, "0123456789");
-	if (digits == 0 || digits > 5 || colon[1 + digits] != '\0')
-		return false;
-	unsigned long port = strtoul(colon + 1, NULL, 10);
-	return port > 0 && port < 65536;
-}
-
 int api_transfer_to(const uint8_t *body, size_t len, char *to, size_t to_len, char *why, size_t why_len)
 {
 	size_t sp = 0;

@@ -4,7 +4,8 @@
  * (tests/fuzz/fuzz_client_api.c). Pure functions: no I/O, no globals.
  *
  * The /join and /leave bodies are goraft commands: cmd_decode() in
- * proto/command.h parses them.
+ * proto/command.h parses them; the connectionString of a /join is checked
+ * by url_parse() (net/url.h), the parser the peer client connects with.
  */
 #ifndef RAFTD_SRC_RAFTD_API_PARSE_H
 #define RAFTD_SRC_RAFTD_API_PARSE_H
@@ -17,13 +18,6 @@
  * answers 404) when that is empty or holds another '/'. path must start
  * with "/db/" (the route); the key points into path. */
 const char *api_db_key(const char *path);
-
-/* A /join connectionString: http://host:port with a port in 1..65535 (1 to 5
- * decimal digits) and nothing after it, what goraft's joinPath and plain
- * concatenation both turn into working URLs (docs/goraft-protocol.md §2.2,
- * §10.3), and what net/peer.c connects to: no blanks, control bytes, '/', '@',
- * '?' or '#' in the host, and a ':' there only inside [v6]. */
-bool api_valid_url(const char *url);
 
 /* The body of POST /raftd/transfer: empty (whitespace only), {} or
  * {"to":null} or {"to":""} mean any other voter (*to = ""); {"to":"NAME"}

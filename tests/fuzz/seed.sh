@@ -107,6 +107,15 @@ client_api)
 	printf '\002{"name":"7c55909"}\n' > "$out/leave"
 	printf '\003{"to":"6edf0e8"}' > "$out/transfer"
 	printf '\003 \r\n' > "$out/transfer-any" ;;
+url)
+	# byte 0: flags (0 strict, 1 URL_SLASH, 2 URL_SHORT, 3 both), the text
+	printf '\000http://localhost:14002' > "$out/strict"
+	printf '\000http://[::1]:4001' > "$out/v6"
+	printf '\001http://10.0.0.1:65535/' > "$out/slash"
+	printf '\003:4003' > "$out/short-port"
+	printf '\003[fe80::1%%eth0]' > "$out/short-v6"
+	printf '\002sp ace&%%41/k' > "$out/escape"
+	printf '\000http://h:\r\n2' > "$out/blanks" ;;
 wal_recover)
 	# byte 0: flags (see fuzz_wal_recover.c; 2 = repair CRCs), first
 	# indexes, [meta slots], segment 1's length and records, [segment 2]
