@@ -19,11 +19,12 @@ tests_fault_fault_check_SOURCES = tests/fault/fault_check.c
 tests_fault_fault_check_LDADD = tests/fault/libfaultcheck.a
 
 # The client driver: concurrent clients recording every operation, and the
-# end-of-run reads of every key on every node.
+# end-of-run reads of every key on every node (responses read with
+# net/http_parse).
 check_PROGRAMS += tests/fault/fault-client
 tests_fault_fault_client_SOURCES = tests/fault/fault_client.c
 tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) -pthread
-tests_fault_fault_client_LDADD = -lpthread
+tests_fault_fault_client_LDADD = net/libnet.a -lpthread
 
 # The hostile peer (run.sh's hvote, hae, hsnap, hflood, hslow, hbody
 # faults): goraft RPCs forged with the project's own codec, floods, huge

@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/http_parse.h"
+
 #define MAX_NODES 9
 #define FINAL_CLIENT 1000
 
@@ -146,18 +148,6 @@ static int conn_open(struct conn *c, int64_t deadline)
 	return 0;
 }
 
-static const char *find_header(const char *h, size_t hlen, const char *name)
-{
-	size_t nl = strlen(name);
-	for (const char *p = h; p && p + nl < h + hlen; p = memchr(p, '\n', (size_t)(h + hlen - p))) {
-		if (*p == '\n')
-			p++;
-		if (!strncasecmp(p, name, nl) && p[nl] == ':')
-			return p + nl + 1;
-	}
-	return NULL;
-}
-
 static enum outcome http(struct conn *c, const char *method, const char *path, const char *body,
 			 int timeout_ms, struct resp *r)
 {
@@ -186,35 +176,45 @@ static enum outcome http(struct conn *c, const char *method, const char *path, c
 		conn_close(c);
 		return sent ? SENT_UNKNOWN : NOT_SENT;
 	}
-	size_t have = 0, hdr_end = 0;
-	long clen = -1;
-	bool close_after = false, chunked = false;
+	/* The response through net/http_parse, as every other client of the
+	 * project reads one; only the stream is buffered here, the body goes
+	 * straight into r (cut to its size: r->truncated). */
+	struct http_limits lim = { .max_body = 64u << 20 };
+	struct http_parser p;
+	size_t have = 0, used = 0;
+	uint64_t body_len = 0;
+	http_parser_init(&p, &lim);
+	r->status = 0;
 	for (;;) {
-		if (!hdr_end) {
-			char *e = have >= 4 ? memmem(buf, have, "\r\n\r\n", 4) : NULL;
-			if (e) {
-				hdr_end = (size_t)(e - buf) + 4;
-				if (sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1)
-					goto lost;
-				const char *v = find_header(buf, hdr_end, "Content-Length");
-				clen = v ? strtol(v, NULL, 10) : -1;
-				v = find_header(buf, hdr_end, "Connection");
-				close_after = v && !strncasecmp(v + strspn(v, " "), "close", 5);
-				v = find_header(buf, hdr_end, "Transfer-Encoding");
-				chunked = v && strstr(v, "chunked");
-			}
+		struct http_event ev;
+		long took = http_parse(&p, (const uint8_t *)buf + used, have - used, &ev);
+		if (took < 0)
+			goto lost;
+		used += (size_t)took;
+		if (ev.kind == HTTP_EV_HEAD) {
+			r->status = p.status;
+			continue;
 		}
-		if (hdr_end && clen >= 0 && have >= hdr_end + (size_t)clen)
+		if (ev.kind == HTTP_EV_BODY) {
+			if (body_len < sizeof(r->body) - 1) {
+				size_t room = sizeof(r->body) - 1 - (size_t)body_len;
+				memcpy(r->body + body_len, ev.data, ev.len < room ? ev.len : room);
+			}
+			body_len += ev.len;
+			continue;
+		}
+		if (ev.kind == HTTP_EV_DONE)
 			break;
-		if (hdr_end && chunked && memmem(buf + hdr_end, have - hdr_end, "0\r\n\r\n", 5))
-			break;
+		memmove(buf, buf + used, have - used);
+		have -= used;
+		used = 0;
 		if (have == sizeof(buf))
 			goto lost;
 		ssize_t got = recv(c->fd, buf + have, sizeof(buf) - have, 0);
 		if (got > 0) {
 			have += (size_t)got;
 		} else if (got == 0) {
-			if (hdr_end && clen < 0 && !chunked)
+			if (have == 0 && http_parse_eof(&p, &ev) == 0 && ev.kind == HTTP_EV_DONE)
 				break; /* body until close */
 			goto lost;
 		} else if (errno == EAGAIN || errno == EINTR) {
@@ -224,31 +224,11 @@ static enum outcome http(struct conn *c, const char *method, const char *path, c
 			goto lost;
 		}
 	}
-	{
-		const char *b = buf + hdr_end;
-		size_t len = clen >= 0 ? (size_t)clen : have - hdr_end;
-		static __thread char dechunked[sizeof(buf)];
-		if (chunked) {
-			size_t out = 0;
-			const char *p = b, *end = buf + have;
-			while (p < end) {
-				unsigned long sz = strtoul(p, NULL, 16);
-				const char *d = memmem(p, (size_t)(end - p), "\r\n", 2);
-				if (!d || !sz || d + 2 + sz > end)
-					break;
-				memcpy(dechunked + out, d + 2, sz);
-				out += sz;
-				p = d + 2 + sz + 2;
-			}
-			b = dechunked;
-			len = out;
-		}
-		r->truncated = len >= sizeof(r->body);
-		r->len = r->truncated ? sizeof(r->body) - 1 : len;
-		memcpy(r->body, b, r->len);
-		r->body[r->len] = 0;
-	}
-	if (close_after)
+	r->truncated = body_len >= sizeof(r->body);
+	r->len = r->truncated ? sizeof(r->body) - 1 : (size_t)body_len;
+	r->body[r->len] = 0;
+	/* bytes after the response: the server is confused; close as well */
+	if (!p.keep_alive || used < have)
 		conn_close(c);
 	return SENT_ANSWERED;
 lost:
