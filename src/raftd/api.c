@@ -90,10 +90,8 @@ static void on_raft(struct httpd_request *req, void *data)
 	char err[256];
 
 	if (!strcmp(path, RAFTD_PATH_VERSION)) {
-		char v[128];
-		int l = snprintf(v, sizeof(v), "{\"server\":\"raftd\",\"version\":\"%s\",\"name\":\"%s\"}\n",
-				 PACKAGE_VERSION, n->name);
-		httpd_reply(req, 200, "application/json", v, (size_t)l, NULL);
+		reply_json(req, json_pack("{s:s, s:s, s:s}", "server", "raftd", "version", PACKAGE_VERSION, "name", n->name),
+			   JSON_COMPACT | JSON_PRESERVE_ORDER);
 		return;
 	}
 	if (!strcmp(path, RAFTD_PATH_SNAPSHOT) || !strcmp(path, RAFTD_PATH_TRANSFER)) {
@@ -536,9 +534,9 @@ static void on_leave(struct httpd_request *req, void *data)
 	cmd_free(&c);
 }
 
-static void reply_json(struct httpd_request *req, json_t *j)
+void reply_json(struct httpd_request *req, json_t *j, size_t flags)
 {
-	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	char *s = j ? json_dumps(j, flags) : NULL;
 	if (!s) {
 		httpd_reply_text(req, 500, "out of memory");
 	} else {
@@ -581,7 +579,7 @@ static void on_status(struct httpd_request *req, void *data)
 	}
 	if (j && wal_nospace(n->wal))
 		json_object_set_new(j, "alarm", json_string("NOSPACE"));
-	reply_json(req, j);
+	reply_json(req, j, JSON_INDENT(2) | JSON_SORT_KEYS);
 }
 
 struct buf {
@@ -758,7 +756,7 @@ void transfer_check(struct node *n)
 			return;
 		json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "from", n->name, "to", n->transfer_to, "leader", leader,
 				      "term", (json_int_t)raft_current_term(n->r));
-		reply_json(n->transfer_req, j);
+		reply_json(n->transfer_req, j, JSON_INDENT(2) | JSON_SORT_KEYS);
 		n->transfer_req = NULL;
 		return;
 	}

@@ -502,8 +502,19 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 				snprintf(err, err_len, "-join %s: %s", cfg->join, strerror(-rv));
 				goto fail_http;
 			}
-			snprintf(n->join_body, sizeof(n->join_body), "{\"name\":\"%s\",\"connectionString\":\"%s\"}\n",
-				 n->name, n->url);
+			/* the command goraft's joiner sends, by the Go-exact
+			 * encoder: a name may hold '"', '\\' or control bytes */
+			struct cmd join = { .type = CMD_JOIN,
+					    .name = cmd_str_ref(n->name, strlen(n->name)),
+					    .connection_string = cmd_str_ref(n->url, strlen(n->url)) };
+			size_t jl = cmd_json_size(&join);
+			if (jl >= sizeof(n->join_body)) {
+				rv = -ENAMETOOLONG;
+				snprintf(err, err_len, "-join %s: name or URL too long", cfg->join);
+				goto fail_http;
+			}
+			cmd_json_encode(&join, (uint8_t *)n->join_body);
+			n->join_body[jl] = '\0';
 			share_peer_addrs(n);
 			log_info("joining the cluster through %s as %s (%s)", cfg->join, n->name, n->url);
 			join_try(n);

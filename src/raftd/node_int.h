@@ -9,6 +9,7 @@
 #ifndef RAFTD_SRC_RAFTD_NODE_INT_H
 #define RAFTD_SRC_RAFTD_NODE_INT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -223,7 +224,7 @@ struct node {
 	bool joined;
 	uint64_t join_at_ms;
 	bool join_inflight;
-	char join_body[RAFT_NAME_MAX + RAFT_URL_MAX + 64];
+	char join_body[6 * (RAFT_NAME_MAX + RAFT_URL_MAX) + 64]; /* Go's escapes: up to 6 bytes a byte */
 	struct iovec join_iov;
 
 	/* for STATUS= and the log's context */
@@ -286,6 +287,10 @@ int rebase_wal(struct node *n, char *err, size_t err_len);
 /* api.c */
 void send_response(struct node *n, const struct raft_msg *m);
 bool refuse_stopping(struct node *n, struct httpd_request *req);
+/* Answers 200 with j as json_dumps(j, flags) and a newline (500 when j is
+ * NULL: jansson could not build it); takes j. Every JSON raftd writes goes
+ * through jansson, or the Go-exact encoder where goraft reads it. */
+void reply_json(struct httpd_request *req, json_t *j, size_t flags);
 unsigned extensions_refused(struct node *n, const char *what, char *msg, size_t len);
 void member_waits_run(struct node *n);
 void transfer_check(struct node *n);

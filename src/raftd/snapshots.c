@@ -53,9 +53,8 @@ int load_snap_state(struct node *n, raft_index index, raft_term term)
 
 static void reply_snapshot(struct httpd_request *req, raft_index index, raft_term term)
 {
-	char body[96];
-	int l = snprintf(body, sizeof(body), "{\"index\":%" PRIu64 ",\"term\":%" PRIu64 "}\n", index, term);
-	httpd_reply(req, 200, "application/json", body, (size_t)l, NULL);
+	reply_json(req, json_pack("{s:I, s:I}", "index", (json_int_t)index, "term", (json_int_t)term),
+		   JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 
 /* No room on the disk for a snapshot: the WAL's spare segments hold the
