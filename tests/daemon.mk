@@ -16,7 +16,7 @@ check_PROGRAMS += tests/daemon/test_config
 TESTS += tests/daemon/test_config
 tests_daemon_test_config_SOURCES = tests/daemon/test_config.c
 tests_daemon_test_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_daemon_test_config_LDADD = src/raftd/libconfig.a $(INIH_LIBS) $(CHECK_LIBS)
+tests_daemon_test_config_LDADD = src/raftd/libconfig.a net/libnet.a $(INIH_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/daemon/test_rpc
 TESTS += tests/daemon/test_rpc

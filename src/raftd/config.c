@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "net/url.h"
 #include "wal/wal.h"
 
 enum opt_type {
@@ -353,12 +354,19 @@ static int validate(struct config *cfg, char *err, size_t err_len)
 			     "election-timeout-ms (%u) must be at least twice heartbeat-ms (%u), or followers "
 			     "time out between heartbeats",
 			     cfg->election_timeout_ms, cfg->heartbeat_ms);
-	if (cfg->advertise && strncmp(cfg->advertise, "http://", 7) != 0)
+	/* net/url's form: what the leader takes in a /join, and what the
+	 * peer client connects to */
+	struct url u;
+	if (cfg->advertise && url_parse(cfg->advertise, 0, &u) < 0)
 		return failf(err, err_len, "advertise URL \"%s\" must be http://HOST:PORT (goraft peers need that form)",
 			     cfg->advertise);
-	if (cfg->join && (strchr(cfg->join, '/') || !strchr(cfg->join, ':')))
-		return failf(err, err_len, "join \"%s\" must be HOST:PORT, without a scheme (as goraft's -join)",
-			     cfg->join);
+	if (cfg->join) {
+		char url[URL_BASE_MAX + 1];
+		int l = snprintf(url, sizeof(url), "http://%s", cfg->join);
+		if (l < 0 || (size_t)l >= sizeof(url) || url_parse(url, 0, &u) < 0)
+			return failf(err, err_len, "join \"%s\" must be HOST:PORT, without a scheme (as goraft's -join)",
+				     cfg->join);
+	}
 	if (!cfg->host && !(cfg->host = strdup("localhost")))
 		return -ENOMEM;
 	return 0;

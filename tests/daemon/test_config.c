@@ -77,6 +77,13 @@ static const struct {
 	{ "raftd --heartbeat-ms 100 /d", "election-timeout-ms (150) must be at least twice heartbeat-ms (100)" },
 	{ "raftd -join http://h:1 /d", "join \"http://h:1\" must be HOST:PORT" },
 	{ "raftd --advertise h:1 /d", "advertise URL \"h:1\" must be http://HOST:PORT" },
+	/* net/url's form, as the leader checks a /join's connectionString:
+	 * refused at start, not by every /join the node then sends */
+	{ "raftd --advertise http://h /d", "advertise URL \"http://h\" must be http://HOST:PORT" },
+	{ "raftd --advertise http://h:1/ /d", "advertise URL \"http://h:1/\" must be http://HOST:PORT" },
+	{ "raftd --advertise http://h:0 /d", "advertise URL \"http://h:0\" must be http://HOST:PORT" },
+	{ "raftd -join h:x /d", "join \"h:x\" must be HOST:PORT" },
+	{ "raftd -join h:1?x /d", "join \"h:1?x\" must be HOST:PORT" },
 	{ "raftd --segment-size 12X /d", "expected a size" },
 	{ "raftd --segment-size 2G /d", "invalid value \"2G\" for flag -segment-size: must be from 1048576 to 1073741824" },
 	{ "raftd --segment-size 1048577 /d", "segment-size (1048577) must be a multiple of 4096" },
