@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "net/http_parse.h"
+#include "net/url.h"
 
 #define MAX_NODES 9
 #define FINAL_CLIENT 1000
@@ -68,7 +69,7 @@ static int64_t now_ns(void)
 /* --- a blocking HTTP/1.1 client with deadlines ------------------------------- */
 
 struct addr {
-	char text[64];
+	char text[URL_HOSTPORT_MAX];
 	struct sockaddr_in sa;
 };
 
@@ -248,14 +249,13 @@ static int parse_nodes(const char *list)
 		if (nnodes == MAX_NODES)
 			goto bad;
 		struct addr *a = &nodes[nnodes++];
-		char *colon = strrchr(t, ':');
-		if (!colon)
+		struct url u;
+		if (!strchr(t, ':') || url_parse(t, URL_SHORT, &u) < 0 || u.v6)
 			goto bad;
-		snprintf(a->text, sizeof(a->text), "%s", t);
-		*colon = 0;
+		snprintf(a->text, sizeof(a->text), "%s", u.hostport);
 		a->sa.sin_family = AF_INET;
-		a->sa.sin_port = htons((uint16_t)atoi(colon + 1));
-		if (inet_pton(AF_INET, t, &a->sa.sin_addr) != 1)
+		a->sa.sin_port = htons((uint16_t)atoi(u.port));
+		if (inet_pton(AF_INET, u.host, &a->sa.sin_addr) != 1)
 			goto bad;
 	}
 	free(copy);
