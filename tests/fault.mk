@@ -23,8 +23,8 @@ tests_fault_fault_check_LDADD = tests/fault/libfaultcheck.a
 # net/http_parse).
 check_PROGRAMS += tests/fault/fault-client
 tests_fault_fault_client_SOURCES = tests/fault/fault_client.c
-tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) -pthread
-tests_fault_fault_client_LDADD = net/libnet.a -lpthread
+tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -pthread
+tests_fault_fault_client_LDADD = net/libnet.a $(JANSSON_LIBS) -lpthread
 
 # The hostile peer (run.sh's hvote, hae, hsnap, hflood, hslow, hbody
 # faults): goraft RPCs forged with the project's own codec, floods, huge

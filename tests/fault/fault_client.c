@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -274,35 +275,10 @@ struct nstatus {
 	long keys;
 };
 
-static uint64_t json_u64(const char *j, const char *field)
+static uint64_t json_u64(json_t *o, const char *field)
 {
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\"", field);
-	const char *p = strstr(j, pat);
-	if (!p)
-		return 0;
-	p += strlen(pat);
-	p += strspn(p, " :");
-	return strtoull(p, NULL, 10);
-}
-
-static void json_str(const char *j, const char *field, char *out, size_t len)
-{
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\"", field);
-	const char *p = strstr(j, pat);
-	out[0] = 0;
-	if (!p)
-		return;
-	p += strlen(pat);
-	p += strspn(p, " :");
-	if (*p++ != '"')
-		return;
-	size_t n = strcspn(p, "\"");
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, p, n);
-	out[n] = 0;
+	json_int_t v = json_integer_value(json_object_get(o, field));
+	return v > 0 ? (uint64_t)v : 0;
 }
 
 static void get_status(int i, struct nstatus *s, int timeout_ms)
@@ -311,12 +287,15 @@ static void get_status(int i, struct nstatus *s, int timeout_ms)
 	struct resp r;
 	memset(s, 0, sizeof(*s));
 	if (http(&c, "GET", "/status", NULL, timeout_ms, &r) == SENT_ANSWERED && r.status == 200 && !r.truncated) {
+		json_t *j = json_loadb(r.body, r.len, 0, NULL);
+		const char *role = json_string_value(json_object_get(j, "role"));
 		s->up = true;
-		json_str(r.body, "role", s->role, sizeof(s->role));
-		s->term = json_u64(r.body, "term");
-		s->commit = json_u64(r.body, "commit_index");
-		s->applied = json_u64(r.body, "applied_index");
-		s->keys = (long)json_u64(r.body, "keys");
+		snprintf(s->role, sizeof(s->role), "%s", role ? role : "");
+		s->term = json_u64(j, "term");
+		s->commit = json_u64(j, "commit_index");
+		s->applied = json_u64(j, "applied_index");
+		s->keys = (long)json_u64(j, "keys");
+		json_decref(j);
 	}
 	conn_close(&c);
 }
