@@ -39,7 +39,7 @@ tests_daemon_test_driver_LDADD = src/raftd/librpc.a src/raft/libraft.a src/kv/li
 
 check_PROGRAMS += tests/daemon/test_api_parse
 TESTS += tests/daemon/test_api_parse
-tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/raftd/api_parse.c
+tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/raftd/api_parse.c net/url.c
 tests_daemon_test_api_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_api_parse_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)
 

@@ -19,6 +19,12 @@
  * with "/db/" (the route); the key points into path. */
 const char *api_db_key(const char *path);
 
+/* A /join connectionString: true when net/url takes it (url_parse(), no
+ * flags: http://HOST:PORT, what the peer client connects to); otherwise the
+ * reason, a sentence that says what to write instead, in why (why_len >= 1),
+ * for a 400. */
+bool api_url_check(const char *url, char *why, size_t why_len);
+
 /* The body of POST /raftd/transfer: empty (whitespace only), {} or
  * {"to":null} or {"to":""} mean any other voter (*to = ""); {"to":"NAME"}
  * names one. Returns 0 with the name in to (to_len >= 1; a name that does

@@ -17,6 +17,28 @@ START_TEST(test_db_key)
 }
 END_TEST
 
+/* what api_url_check() tells the operator: the part that is wrong */
+static const struct {
+	const char *url, *why;
+} url_reasons[] = {
+	{ "notaurl", "no scheme" },           { "ftp://h:1", "the scheme must be http" },
+	{ "https://h:1", "https" },           { "http://notaurl", "no port" },
+	{ "http://:80", "no host" },          { "http://h:80/x", "nothing may follow the port" },
+	{ "http://h:x", "decimal digits" },   { "http://h:70000", "1 to 65535" },
+	{ "http://a b:80", "the host may" },  { "http://[::1]x:80", "IPv6" },
+	{ "http://[::1]", "no port" },        { "http://a:b:80", "the host may" },
+};
+
+START_TEST(test_url_reasons)
+{
+	char why[256] = "";
+	ck_assert(!api_url_check(url_reasons[_i].url, why, sizeof(why)));
+	ck_assert_msg(strstr(why, url_reasons[_i].why), "%s: %s", url_reasons[_i].url, why);
+	ck_assert(api_url_check("http://[::1]:4001", why, sizeof(why)));
+	ck_assert(api_url_check("http://localhost:4001", why, sizeof(why)));
+}
+END_TEST
+
 START_TEST(test_transfer_to)
 {
 	char to[64], why[256];
@@ -48,6 +70,7 @@ int main(void)
 	Suite *s = suite_create("api_parse");
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, test_db_key);
+	tcase_add_loop_test(tc, test_url_reasons, 0, sizeof(url_reasons) / sizeof(url_reasons[0]));
 	tcase_add_test(tc, test_transfer_to);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
