@@ -492,12 +492,8 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	report_deferred(n); /* the kinds DATA_DIR/peer-kinds knows, before any message */
 	if (raft_last_index(n->r) == 0 && !raft_snapshot_index(n->r)) {
 		if (cfg->join) {
-			char url[RAFT_URL_MAX + 16];
-			snprintf(url, sizeof(url), "http://%s", cfg->join);
-			/* the leader answers once the join is committed: no
-			 * 200 ms here (goraft's joiner has no timeout at all) */
-			struct peer_config jc = { .response_timeout_ms = 10000 };
-			rv = peer_create(&n->loop.ring, url, &jc, &n->join_peer);
+			snprintf(n->join_home, sizeof(n->join_home), "http://%s", cfg->join);
+			rv = join_peer_create(n, n->join_home);
 			if (rv < 0) {
 				snprintf(err, err_len, "-join %s: %s", cfg->join, strerror(-rv));
 				goto fail_http;

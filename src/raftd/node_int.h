@@ -30,6 +30,9 @@
 
 #define WRITE_TIMEOUT_MS 10000     /* a client write not applied by then: 503 */
 #define RAFTD_PATH_VERSION "/raftd/version"
+/* The line a follower adds to its refusal of a raftd joiner's /join:
+ * "leader: URL" (api.c join_not_leader(), peers.c join_done()) */
+#define JOIN_LEADER_HINT "leader: "
 
 /* A member other than this node, and our HTTP client to it. */
 struct npeer {
@@ -60,6 +63,7 @@ struct rpc_wait {
  * §11.10), so a refusal would leave it idle for good. */
 struct member_wait {
 	enum cmd_type type; /* CMD_JOIN, CMD_LEARNER or CMD_LEAVE */
+	bool learner_only;  /* CMD_LEARNER asked for: no voter instead */
 	char name[RAFT_NAME_MAX];
 	char url[RAFT_URL_MAX];
 	uint64_t since_ms;
@@ -226,6 +230,11 @@ struct node {
 	bool join_inflight;
 	char join_body[6 * (RAFT_NAME_MAX + RAFT_URL_MAX) + 64]; /* Go's escapes: up to 6 bytes a byte */
 	struct iovec join_iov;
+	/* whom join_peer asks: the -join address (join_home) or a leader a
+	 * follower named; join_next is the one to ask next, join_hops the
+	 * hints followed since join_home was last asked */
+	char join_home[RAFT_URL_MAX + 16], join_url[RAFT_URL_MAX + 16], join_next[RAFT_URL_MAX + 16];
+	unsigned join_hops;
 
 	/* for STATUS= and the log's context */
 	enum raft_role last_role;
@@ -272,6 +281,8 @@ void npeer_gone(void *arg);
 void share_peer_addrs(struct node *n);
 void sync_peers(struct node *n);
 void join_try(struct node *n);
+/* The join client for url (-join's, or a leader a follower named). */
+int join_peer_create(struct node *n, const char *url);
 
 /* snapshots.c */
 int load_snap_state(struct node *n, raft_index index, raft_term term);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "net/url.h"
 #include "src/raftd/log.h"
 
 #define PROBE_RETRY_MS 250 /* a joining goraft node serves once its join commits */
@@ -477,21 +478,77 @@ static void join_release(void *arg)
 	(void)arg;
 }
 
+#define JOIN_MAX_HOPS 3 /* leader hints followed before -join's address is asked again */
+
+int join_peer_create(struct node *n, const char *url)
+{
+	/* the leader answers once the join is committed: no 200 ms here
+	 * (goraft's joiner has no timeout at all) */
+	struct peer_config jc = { .response_timeout_ms = 10000 };
+	int rv = peer_create(&n->loop.ring, url, &jc, &n->join_peer);
+	if (rv == 0)
+		snprintf(n->join_url, sizeof(n->join_url), "%s", url);
+	return rv;
+}
+
+/* The leader a raftd follower names in its refusal (api.c
+ * join_not_leader()): the URL on the "leader: " line, or false. */
+static bool join_hint(const uint8_t *body, size_t len, char *url, size_t url_len)
+{
+	static const char tag[] = "\n" JOIN_LEADER_HINT;
+	const char *b = (const char *)body, *end = b + len, *h = NULL;
+	for (const char *p = b; body && p + sizeof(tag) - 1 <= end; p++) {
+		if (!memcmp(p, tag, sizeof(tag) - 1)) {
+			h = p + sizeof(tag) - 1;
+			break;
+		}
+	}
+	if (!h)
+		return false;
+	const char *e = memchr(h, '\n', (size_t)(end - h));
+	size_t l = (size_t)((e ? e : end) - h);
+	if (l == 0 || l >= url_len)
+		return false;
+	memcpy(url, h, l);
+	url[l] = '\0';
+	struct url u;
+	return url_parse(url, 0, &u) == 0;
+}
+
 static void join_done(void *arg, int res, const uint8_t *body, size_t len)
 {
 	struct node *n = arg;
+	char hint[RAFT_URL_MAX];
 	n->join_inflight = false;
 	if (res == 200) {
 		n->joined = true;
-		log_info("joined the cluster through %s", n->cfg.join);
+		log_info("joined the cluster through %s", n->join_url);
 		return;
 	}
+	n->join_at_ms = now_ms(n) + JOIN_RETRY_MS;
+	if (res > 0 && join_hint(body, len, hint, sizeof(hint)) && strcmp(hint, n->join_url) != 0 &&
+	    n->join_hops < JOIN_MAX_HOPS) {
+		/* a follower named its leader: ask it now */
+		log_info("join through %s: not the leader; asking the leader at %s", n->join_url, hint);
+		snprintf(n->join_next, sizeof(n->join_next), "%s", hint);
+		n->join_hops++;
+		n->join_at_ms = now_ms(n);
+		return;
+	}
+	size_t line = 0;
+	while (body && line < len && line < 200 && body[line] != '\n')
+		line++;
 	if (res > 0)
-		log_warning("join through %s: HTTP %d: %.*s", n->cfg.join, res, (int)(len > 200 ? 200 : len),
+		log_warning("join through %s: HTTP %d: %.*s", n->join_url, res, (int)line,
 			    body ? (const char *)body : "");
 	else
-		log_warning("join through %s: %s (retrying)", n->cfg.join, strerror(-res));
-	n->join_at_ms = now_ms(n) + JOIN_RETRY_MS;
+		log_warning("join through %s: %s (retrying)", n->join_url, strerror(-res));
+	/* a leader that went away, or hints that led nowhere: the -join
+	 * address again, which knows the leader of the day */
+	if (strcmp(n->join_url, n->join_home) != 0) {
+		snprintf(n->join_next, sizeof(n->join_next), "%s", n->join_home);
+		n->join_hops = 0;
+	}
 }
 
 void join_try(struct node *n)
@@ -502,6 +559,18 @@ void join_try(struct node *n)
 	if (raft_last_index(n->r) > 0) {
 		n->joined = true;
 		return;
+	}
+	if (n->join_next[0]) {
+		struct peer *old = n->join_peer;
+		if (join_peer_create(n, n->join_next) < 0) {
+			n->join_peer = old;
+			n->join_at_ms = now_ms(n) + JOIN_RETRY_MS;
+			return;
+		}
+		n->join_next[0] = '\0';
+		n->peers_alive++; /* npeer_gone() counts it down */
+		peer_destroy(old, npeer_gone, n);
+		share_peer_addrs(n);
 	}
 	n->join_iov = (struct iovec){ n->join_body, strlen(n->join_body) };
 	struct peer_request req = {
