@@ -85,11 +85,11 @@ _raftctl()
                 COMPREPLY=($(compgen -W "$(_raftctl_members)" -- "$cur")) ;;
         members)
             if [[ -z $sub ]]; then
-                COMPREPLY=($(compgen -W "list add remove --help" -- "$cur"))
-            elif [[ $sub == remove ]]; then
+                COMPREPLY=($(compgen -W "list add remove promote --help" -- "$cur"))
+            elif [[ $sub == remove || $sub == promote ]]; then
                 COMPREPLY=($(compgen -W "$(_raftctl_members)" -- "$cur"))
             elif [[ $sub == add && $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--raftd --help" -- "$cur"))
+                COMPREPLY=($(compgen -W "--raftd --learner --help" -- "$cur"))
             fi ;;
         get)
             COMPREPLY=($(compgen -W "--consistent --node --help" -- "$cur")) ;;

@@ -23,7 +23,7 @@ try() { # try "WORDS..." EXPECTED
 try "raftctl st" "status"
 try "raftctl sn" "snapshot"
 try "raftctl --endpoints x:1 me" "members"
-try "raftctl members " "list add remove --help"
+try "raftctl members " "list add remove promote --help"
 try "raftctl members remove " "n1 n2"
 try "raftctl leader transfer n" "n1 n2"
 try "raftctl -o " "table json"
