@@ -80,6 +80,15 @@ expect 0 members remove n6
 for _ in $(seq 100); do kill -0 "$PID_6" 2>/dev/null || break; sleep 0.05; done
 echo "ok: add --learner, promote"
 
+# --- no learner while a goraft node (or one of unknown kind) is a member --------------
+# g8 never answers: counted as goraft, and 3 of 4 voters still answer
+expect 0 members add g8 "http://127.0.0.1:$(port 8)"
+expect 1 members add --learner n9 "http://127.0.0.1:$(port 9)"
+says "no learners while a goraft node is a member"
+[ -z "$(member_field n9 url)" ] || fail "n9 was added: voter $(member_field n9 voter)"
+expect 0 members remove g8
+echo "ok: add --learner adds a learner or nothing"
+
 # --- a joiner sent to a follower follows the leader it names --------------------------
 L=$(wait_leader) || fail "no leader"
 F=
