@@ -4,8 +4,9 @@
  *   byte 0 % 4 == 0  the path of /db/{key} (api_db_key, then the key
  *                    checks of on_db_get / on_db_post / on_db_delete);
  *                1  a /join body: cmd_decode() as raft:join, then the
- *                    connectionString check of on_join (url_parse; what
- *                    it accepts is fuzz_url's to check);
+ *                    connectionString check of on_join (api_url_check:
+ *                    url_parse's verdict, what it accepts being fuzz_url's
+ *                    to check, and a reason for each refusal);
  *                2  a /leave body: cmd_decode() as raft:leave;
  *                3  a POST /raftd/transfer body (api_transfer_to).
  * The rest of the input is the path or the body. (POST /raftd/snapshot and
@@ -65,9 +66,15 @@ static void member_body(enum cmd_type type, const uint8_t *data, size_t size)
 	CHECK(!c.name.ptr || c.name.ptr[c.name.len] == '\0');
 	CHECK(!c.connection_string.ptr || c.connection_string.ptr[c.connection_string.len] == '\0');
 	struct url u;
-	if (type == CMD_JOIN && c.connection_string.ptr && c.connection_string.len < RAFT_URL_MAX &&
-	    url_parse(c.connection_string.ptr, 0, &u) == 0)
-		CHECK(!strcmp(u.base, c.connection_string.ptr));
+	if (type == CMD_JOIN && c.connection_string.ptr && c.connection_string.len < RAFT_URL_MAX) {
+		/* on_join's check: net/url's verdict, and a reason for a refusal */
+		char why[256] = "";
+		bool ok = url_parse(c.connection_string.ptr, 0, &u) == 0;
+		CHECK(api_url_check(c.connection_string.ptr, why, sizeof(why)) == ok);
+		CHECK(ok || (why[0] && strlen(why) < sizeof(why)));
+		if (ok)
+			CHECK(!strcmp(u.base, c.connection_string.ptr));
+	}
 	cmd_free(&c);
 }
 
