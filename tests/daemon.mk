@@ -43,6 +43,13 @@ tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/raftd/ap
 tests_daemon_test_api_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_api_parse_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)
 
+# journal fields of src/raftd/log.c, against a stub of sd-journal
+check_PROGRAMS += tests/daemon/test_log
+TESTS += tests/daemon/test_log
+tests_daemon_test_log_SOURCES = tests/daemon/test_log.c src/raftd/log.c
+tests_daemon_test_log_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_daemon_test_log_LDADD = $(CHECK_LIBS)
+
 # raftd under valgrind: clean shutdown, no leaks (skipped in a sanitizer
 # build; scripts/test-all runs it in distcheck's plain build)
 TESTS += tests/daemon/valgrind.sh

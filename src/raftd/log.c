@@ -63,7 +63,18 @@ static const char *prio_name(int p)
 
 #define MAX_FIELDS 16
 
-void log_msg(int priority, const char *id, const char *fields, const char *fmt, ...)
+/* __FILE__ of a VPATH build starts with the way back to the sources. */
+static const char *source_path(const char *file)
+{
+	while (!strncmp(file, "../", 3))
+		file += 3;
+	while (!strncmp(file, "./", 2))
+		file += 2;
+	return file;
+}
+
+void log_msg_at(const char *file, int line, const char *func, int priority, const char *id, const char *fields,
+		const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -105,6 +116,11 @@ void log_msg(int priority, const char *id, const char *fields, const char *fmt, 
 			iov[n++] = (struct iovec){ s, strlen(s) };
 		}
 	}
-	if (sd_journal_sendv(iov, n) < 0)
+	/* the caller's location, not this file's (sd_journal_sendv() is a
+	 * macro that would name the line below) */
+	char code_file[512], code_line[32];
+	snprintf(code_file, sizeof(code_file), "CODE_FILE=%s", source_path(file));
+	snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
+	if (sd_journal_sendv_with_location(code_file, code_line, func, iov, n) < 0)
 		fprintf(stderr, "raftd[%s] %s: %s\n", lg.node, prio_name(priority), msg);
 }

@@ -26,9 +26,12 @@ bool log_enabled(int priority);
 
 /* log_msg(LOG_INFO, LOG_ID_LEADER_ELECTED, "RAFT_INDEX=42", "became leader");
  * fields: NULL or one "FIELD=value" string (journal only; several fields
- * separated by '\n'). id: NULL or a MESSAGE_ID. */
-void log_msg(int priority, const char *id, const char *fields, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+ * separated by '\n'). id: NULL or a MESSAGE_ID. A macro, so that the
+ * entry's CODE_FILE, CODE_LINE and CODE_FUNC name the caller, not log.c. */
+#define log_msg(priority, id, fields, ...) \
+	log_msg_at(__FILE__, __LINE__, __func__, priority, id, fields, __VA_ARGS__)
+void log_msg_at(const char *file, int line, const char *func, int priority, const char *id, const char *fields,
+		const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 #define log_error(...) log_msg(LOG_ERR, NULL, NULL, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, NULL, NULL, __VA_ARGS__)

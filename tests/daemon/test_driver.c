@@ -225,9 +225,13 @@ int httpd_reply_text(struct httpd_request *req, unsigned status, const char *tex
 
 static char last_log[1024];
 
-void log_msg(int priority, const char *id, const char *fields, const char *fmt, ...)
+void log_msg_at(const char *file, int line, const char *func, int priority, const char *id, const char *fields,
+		const char *fmt, ...)
 {
 	va_list ap;
+	(void)file;
+	(void)line;
+	(void)func;
 	(void)priority;
 	(void)id;
 	(void)fields;
