@@ -40,6 +40,8 @@ static const struct event {
 	{ "wal-recovered", LOG_ID_WAL_RECOVERED, "wal" },
 	{ "wal-truncated", LOG_ID_WAL_TRUNCATED, "wal" },
 	{ "wal-failed", LOG_ID_WAL_FAILED, "wal" },
+	{ "wal-stalled", LOG_ID_WAL_STALLED, "wal" },
+	{ "wal-stall-ended", LOG_ID_WAL_STALL_ENDED, "wal" },
 	{ "peer-unreachable", LOG_ID_PEER_UNREACHABLE, "peer" },
 	{ "peer-back", LOG_ID_PEER_BACK, "peer" },
 };
@@ -60,7 +62,8 @@ static void usage(FILE *out)
 	      "                        election (leader-elected, term-changed), membership\n"
 	      "                        (member-joined, member-left, removed), snapshot\n"
 	      "                        (snapshot-taken, snapshot-installed), wal (wal-recovered,\n"
-	      "                        wal-truncated, wal-failed), peer (peer-unreachable,\n"
+	      "                        wal-truncated, wal-failed, wal-stalled,\n"
+	      "                        wal-stall-ended), peer (peer-unreachable,\n"
 	      "                        peer-back), lifecycle (started, stopping)\n"
 	      "  --all                 every raftd message, events or not\n"
 	      "  --file FILE, --directory DIR  read these journal files (e.g. copied from\n"

@@ -8,7 +8,10 @@ ok() { echo "ok: $*" >> "$out"; }
 bad() { echo "FAIL: $*" >> "$out"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 prop() { systemctl show -p "$2" --value "$1"; }
-ID_LEADER=4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f02
+# the MESSAGE_IDs as raftd sends them
+msgid() { sed -n "s/^#define LOG_ID_$1 *\"\([0-9a-f]*\)\"\$/\1/p" /opt/raftd/journal.h; }
+ID_LEADER=$(msgid LEADER_ELECTED)
+ID_JOINED=$(msgid MEMBER_JOINED)
 
 trap 'journalctl -q -o short-monotonic -u "raftd*" > /out/journal.txt 2>&1' EXIT
 
@@ -27,6 +30,7 @@ check "journalctl -u raftd RAFT_ROLE=leader" 'journalctl -q -u raftd.service RAF
 check "journalctl MESSAGE_ID=<leader elected>" 'journalctl -q -u raftd.service MESSAGE_ID=$ID_LEADER | grep -q "became leader"'
 check "the catalog explains the election" 'journalctl -x -q -u raftd.service MESSAGE_ID=$ID_LEADER | grep -q "won an election"'
 check "journal fields RAFT_NODE and RAFT_TERM" 'journalctl -q -u raftd.service -o verbose MESSAGE_ID=$ID_LEADER | grep -q "RAFT_TERM=0" && journalctl -q -u raftd.service -o verbose MESSAGE_ID=$ID_LEADER | grep -q "RAFT_NODE="'
+check "CODE_FILE/CODE_FUNC name the caller, not log.c" 'journalctl -q -u raftd.service -o verbose MESSAGE_ID=$ID_LEADER | grep -q "CODE_FILE=src/raftd/driver.c" && ! journalctl -q -u raftd.service -o verbose | grep -q "CODE_FILE=.*log\.c"'
 systemctl reload raftd.service
 check "systemctl reload (RELOADING=1, then READY=1)" '[ "$(prop raftd.service ActiveState)" = active ] && journalctl -q -u raftd.service | grep -q reloaded'
 systemctl stop raftd.service
@@ -42,7 +46,7 @@ check "a write through n1" '[ "$(curl -s -o /dev/null -w %{http_code} -XPOST htt
 sleep 0.5
 check "n3 has it" '[ "$(curl -s http://127.0.0.1:24013/db/x)" = 42 ]'
 check "journalctl -u raftd@n1 RAFT_ROLE=leader" 'journalctl -q -u raftd@n1.service RAFT_ROLE=leader MESSAGE_ID=$ID_LEADER | grep -q .'
-check "n3 logged the members joining" 'journalctl -q -u raftd@n3.service MESSAGE_ID=4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f04 | grep -c joined | grep -qx 3'
+check "n3 logged the members joining" 'journalctl -q -u raftd@n3.service MESSAGE_ID=$ID_JOINED | grep -c joined | grep -qx 3'
 
 # a frozen daemon is restarted by the watchdog
 pid=$(prop raftd@n3.service MainPID)
