@@ -12,3 +12,5 @@ EXTRA_DIST += tests/cluster/lib.sh tests/cluster/ports.sh tests/cluster/port-cla
 	tests/cluster/remove-lagging.sh tests/cluster/snapshot-fail.sh tests/cluster/large.sh \
 	tests/cluster/spares.sh tests/cluster/nospace.sh tests/cluster/unreachable-joins.sh \
 	tests/cluster/lost-data.sh tests/cluster/hostile.sh tests/cluster/json-names.sh
+TESTS += tests/cluster/wal-stall.sh
+EXTRA_DIST += tests/cluster/wal-stall.sh

@@ -24,12 +24,18 @@
 #define RING_ENTRIES 1024
 #define RPC_REPLY_DEADLINE_MS 5000 /* a core that never answers: 500 */
 
-/* STATUS= for systemctl status: role, term, leader and commit index. */
+/* STATUS= for systemctl status: role, term, leader and commit index, and a
+ * stalled disk while there is one. */
 void notify_status(struct node *n)
 {
+	char stall[96] = "";
 	n->status_commit = raft_commit_index(n->r);
-	sd_notifyf(0, "STATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64, raft_role_name(raft_role(n->r)),
-		   raft_current_term(n->r), raft_leader(n->r)[0] ? raft_leader(n->r) : "(none)", n->status_commit);
+	if (n->disk_stalled)
+		snprintf(stall, sizeof(stall), "; WAL STALLED: no write completed for %" PRIu64 " ms",
+			 now_ms(n) - n->stall_began_ms);
+	sd_notifyf(0, "STATUS=%s, term %" PRIu64 ", leader %s, commit %" PRIu64 "%s", raft_role_name(raft_role(n->r)),
+		   raft_current_term(n->r), raft_leader(n->r)[0] ? raft_leader(n->r) : "(none)", n->status_commit,
+		   stall);
 }
 
 /* ---- timers and sweeps ---------------------------------------------------------------- */
@@ -79,21 +85,38 @@ static void sweep(struct node *n)
 /* The event loop is alive (this runs from it); the node is healthy if no
  * log write or term/vote write has been outstanding for longer than
  * wal_stall_ms. A frozen disk thus gets the node restarted by systemd
- * instead of leaving a leader that cannot commit. */
+ * instead of leaving a leader that cannot commit. The stall is looked for
+ * on every tick, not only when a ping is due, so that it is noticed within
+ * a tick of wal_stall_ms whatever WatchdogSec= is; it is logged once when
+ * it begins and once when it ends, not on every tick in between. */
 static void watchdog(struct node *n)
 {
 	uint64_t t = now_ms(n);
-	if (!n->watchdog_usec || t - n->watchdog_sent_ms < n->watchdog_usec / 2000)
-		return;
 	bool waiting = wal_durable_index(n->wal) < wal_last_index(n->wal) || n->metas_len;
 	/* A full disk answers (ENOSPC): not a frozen one, no restart. */
 	if (!waiting || wal_nospace(n->wal))
 		n->disk_progress_ms = t;
-	if (t - n->disk_progress_ms > n->cfg.wal_stall_ms) {
-		log_warning("the disk has not completed a write for %" PRIu64 " ms: withholding the watchdog ping",
-			    t - n->disk_progress_ms);
-		return;
+	bool stalled = t - n->disk_progress_ms > n->cfg.wal_stall_ms;
+	if (stalled && !n->disk_stalled) {
+		n->disk_stalled = true;
+		n->stall_began_ms = n->disk_progress_ms;
+		log_msg(LOG_ERR, LOG_ID_WAL_STALLED, NULL,
+			"the disk has not completed a write for %" PRIu64 " ms (wal-stall-ms %" PRIu32
+			"): withholding the watchdog ping until it does",
+			t - n->disk_progress_ms, n->cfg.wal_stall_ms);
+		notify_status(n);
+	} else if (!stalled && n->disk_stalled) {
+		char field[48];
+		uint64_t lasted = n->disk_progress_ms - n->stall_began_ms;
+		n->disk_stalled = false;
+		snprintf(field, sizeof(field), "RAFT_STALL_MS=%" PRIu64, lasted);
+		log_msg(LOG_WARNING, LOG_ID_WAL_STALL_ENDED, field,
+			"the disk completed a write again after a stall of %" PRIu64 " ms: pinging the watchdog again",
+			lasted);
+		notify_status(n);
 	}
+	if (stalled || !n->watchdog_usec || t - n->watchdog_sent_ms < n->watchdog_usec / 2000)
+		return;
 	sd_notify(0, "WATCHDOG=1");
 	n->watchdog_sent_ms = t;
 }
@@ -115,8 +138,8 @@ static void on_tick(struct loop_timer *t)
 	}
 	if (ticks % 100 == 0 && wal_nospace(n->wal))
 		wal_resume(n->wal); /* once a second: has the disk room again? */
-	if (ticks % 100 == 0 && raft_commit_index(n->r) != n->status_commit) {
-		notify_status(n); /* at most once a second under load */
+	if (ticks % 100 == 0 && (raft_commit_index(n->r) != n->status_commit || n->disk_stalled)) {
+		notify_status(n); /* at most once a second under load or stalled */
 	}
 	if (!n->stopping)
 		loop_timer_arm(&n->loop, &n->tick, TICK_MS);

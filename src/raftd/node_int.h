@@ -241,8 +241,11 @@ struct node {
 	raft_term last_term;
 	char last_leader[RAFT_NAME_MAX];
 
-	/* watchdog: WATCHDOG=1 only while the disk makes progress */
+	/* watchdog: WATCHDOG=1 only while the disk makes progress; a stall
+	 * (no completion for wal_stall_ms) is logged at its start and end */
 	uint64_t watchdog_usec, watchdog_sent_ms, disk_progress_ms;
+	bool disk_stalled;
+	uint64_t stall_began_ms;
 	raft_index status_commit; /* commit index of the last STATUS= */
 
 	/* metrics */
