@@ -68,6 +68,7 @@ struct httpd_request {
 	bool queue_now;     /* a response from first_call() goes out before the body */
 	struct MHD_Response *response; /* answered, waiting to be queued */
 	unsigned status;
+	uint64_t start_ns;  /* head received, for its route's duration */
 	void *user;
 	struct httpd_request *prev, *next; /* on the suspended list */
 };
@@ -78,6 +79,7 @@ struct httpd {
 	const struct httpd_route *routes;
 	size_t n_routes;
 	unsigned *active; /* per route: requests between head and response sent */
+	struct httpd_route_stats *route_stats; /* per route, and one for no route */
 	struct httpd_config cfg;
 	int listen_fd;
 	bool own_listen_fd; /* not the one we were given (socket activation) */
@@ -684,6 +686,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->hc = conn_of(conn);
 		req->method = method;
 		req->path = url;
+		req->start_ns = hist_now_ns();
 		*con_cls = req;
 		server->stats.requests++;
 		set_phase(server, req->hc, PHASE_BODY);
@@ -732,6 +735,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return MHD_YES;
 }
 
+/* Its route's duration and status code: no allocation, a short scan. */
+static void count_answered(struct httpd *server, const struct httpd_request *req)
+{
+	struct httpd_route_stats *rs =
+		&server->route_stats[req->route ? (size_t)(req->route - server->routes) : server->n_routes];
+	hist_observe(&rs->duration, hist_now_ns() - req->start_ns);
+	unsigned i = 0;
+	while (i < HTTPD_CODES - 1 && rs->codes[i].code && rs->codes[i].code != req->status)
+		i++;
+	if (i < HTTPD_CODES - 1 && !rs->codes[i].code)
+		rs->codes[i].code = req->status;
+	rs->codes[i].count++;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -747,6 +764,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (req->active)
 		server->active[req->route - server->routes]--;
+	if (req->status)
+		count_answered(server, req);
 	server->stats.body_bytes -= req->reserved;
 	if (req->response)
 		MHD_destroy_response(req->response);
@@ -846,7 +865,12 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 		server->cfg.head_timeout_s = server->cfg.connection_timeout_s;
 	server->listen_fd = -1;
 	server->active = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*server->active));
-	if (!server->active) {
+	server->route_stats = calloc(cfg->n_routes + 1, sizeof(*server->route_stats));
+	for (size_t i = 0; server->route_stats && i < cfg->n_routes; i++)
+		server->route_stats[i].route = &cfg->routes[i];
+	if (!server->active || !server->route_stats) {
+		free(server->active);
+		free(server->route_stats);
 		free(server);
 		return -ENOMEM;
 	}
@@ -901,6 +925,7 @@ fail:
 	if (server->own_listen_fd)
 		close(server->listen_fd);
 	free(server->active);
+	free(server->route_stats);
 	/* see httpd_stop: the kernel may still complete into a poll */
 	if (!server->poll.inflight)
 		free(server);
@@ -923,6 +948,12 @@ uint16_t httpd_port(const struct httpd *server)
 const struct httpd_stats *httpd_stats(const struct httpd *server)
 {
 	return &server->stats;
+}
+
+const struct httpd_route_stats *httpd_route_stats(const struct httpd *server, size_t *ret_n)
+{
+	*ret_n = server->n_routes + 1;
+	return server->route_stats;
 }
 
 static void remove_hook(struct loop *loop, struct loop_hook *hook)
@@ -971,6 +1002,7 @@ int httpd_stop(struct httpd *server)
 		}
 	free(server->peer_addrs);
 	free(server->active);
+	free(server->route_stats);
 	/* A poll the kernel may still complete into must stay allocated: a
 	 * leak, not a write into freed memory. */
 	if (server->poll.inflight || server->listen_poll.inflight)

@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "base/histogram.h"
 #include "base/loop.h"
 
 struct httpd;
@@ -100,6 +101,20 @@ struct httpd_stats {
 	uint64_t body_bytes;       /* now reserved by bodies being read */
 };
 
+/* Per route, for /metrics: the duration of its requests (head received
+ * to response sent) and how many were answered with each status code.
+ * Only the routes' own strings become labels, never a request's path or
+ * method: what a client sends cannot add series. */
+#define HTTPD_CODES 16
+struct httpd_route_stats {
+	const struct httpd_route *route; /* NULL: the one for no route */
+	struct hist duration;
+	struct {
+		unsigned code; /* 0: free; the last slot (code 0) counts the codes that found none */
+		uint64_t count;
+	} codes[HTTPD_CODES];
+};
+
 /* Starts listening. Returns 0, or -errno with a reason in err. */
 int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd **ret, char *err,
 		size_t err_len);
@@ -115,6 +130,10 @@ uint16_t httpd_port(const struct httpd *server);
  * peers' budget and send peer routes bodies up to the route's max_body. */
 void httpd_set_peer_addrs(struct httpd *server, const struct sockaddr_storage *addrs, size_t n);
 const struct httpd_stats *httpd_stats(const struct httpd *server);
+/* One per route of the config, in its order, then one for requests that
+ * matched no route or were refused before one was looked for; *ret_n is
+ * n_routes + 1. */
+const struct httpd_route_stats *httpd_route_stats(const struct httpd *server, size_t *ret_n);
 
 /* The request line and body. */
 const char *httpd_method(const struct httpd_request *req);

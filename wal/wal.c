@@ -718,6 +718,7 @@ static void write_start(struct wal *w, struct wal_seg *seg)
 	io->nbufs = 0;
 	io->iov_first = 0;
 	io->total = io->done = 0;
+	io->start_ns = hist_now_ns();
 	while (w->gather_head && io->nbufs < WAL_MAX_IOV &&
 	       seg->wpos + io->total + w->gather_head->used <= seg->map_len) {
 		struct wal_buf *b = w->gather_head;
@@ -901,6 +902,7 @@ static void write_done(struct wal *w)
 		}
 		off += b->used;
 	}
+	hist_observe(&w->write_hist, hist_now_ns() - io->start_ns);
 	io->seg->wpos += io->total;
 	if (io->last > w->durable)
 		w->durable = io->last;
@@ -1473,6 +1475,11 @@ uint64_t wal_first_index(const struct wal *w)
 uint64_t wal_last_index(const struct wal *w)
 {
 	return w->last;
+}
+
+const struct hist *wal_write_hist(const struct wal *w)
+{
+	return &w->write_hist;
 }
 
 uint64_t wal_durable_index(const struct wal *w)

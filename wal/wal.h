@@ -62,6 +62,8 @@
 #include <stdint.h>
 #include <liburing.h>
 
+#include "base/histogram.h"
+
 #define WAL_BLOCK_SIZE 4096u              /* write and padding granularity */
 #define WAL_RECORD_HEADER 32u             /* bytes before each entry's payload */
 #define WAL_RECENT_BATCHES 8u /* latest durable batches kept in memory for reading */
@@ -263,6 +265,9 @@ void wal_release(struct wal *w, uint64_t upto);
 uint64_t wal_first_index(const struct wal *w);
 uint64_t wal_last_index(const struct wal *w);
 uint64_t wal_durable_index(const struct wal *w);
+/* How long each batch took, from its write's submission to its fdatasync's
+ * success (a retried short write included), for /metrics. */
+const struct hist *wal_write_hist(const struct wal *w);
 
 /* --- Raft log maintenance ------------------------------------------------- */
 

@@ -151,6 +151,7 @@ struct wal_write_io {
 	uint64_t off;
 	size_t total, done;
 	uint64_t last;     /* reported durable on success (clamped by truncation) */
+	uint64_t start_ns; /* for write_hist */
 };
 
 struct wal_create_io {
@@ -200,6 +201,7 @@ struct wal {
 	int failed;          /* 0, or the negative errno that failed the WAL */
 	bool nospace;        /* hold_on_nospace: ENOSPC, writing waits for wal_resume() */
 	struct wal_error fail_err;
+	struct hist write_hist;
 
 	struct wal_seg **segs; /* by index (and sequence) order; last = active */
 	size_t nsegs, segs_cap;

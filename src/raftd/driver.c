@@ -314,6 +314,8 @@ static int apply_slice(struct node *n)
 	if (n->snap_deferred && i == n->snap_deferred_index)
 		take_deferred_snapshot(n);
 	if (i > before) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		hist_observe(&n->apply_hist, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - start);
 		wal_release(n->wal, i); /* applied: its pages need not stay in our RSS */
 		if (n->applied_pending < i)
 			n->applied_pending = i;
@@ -332,6 +334,15 @@ static int apply_slice(struct node *n)
 static int apply_range(struct node *n, raft_index first, raft_index last)
 {
 	(void)first; /* the map knows where it is: applied + 1 */
+	/* the client writes this commits, once each (the list is in index order) */
+	if (last > n->commit_hist_upto && n->writes) {
+		uint64_t t = hist_now_ns();
+		for (struct write_wait *w = n->writes; w && w->index <= last; w = w->next)
+			if (w->index > n->commit_hist_upto && w->since_ns)
+				hist_observe(&n->commit_hist, t - w->since_ns);
+	}
+	if (n->commit_hist_upto < last)
+		n->commit_hist_upto = last;
 	if (n->apply_to < last)
 		n->apply_to = last;
 	return apply_slice(n);
@@ -360,6 +371,11 @@ static void on_role(struct node *n, const struct raft_action *a)
 	bool term_changed = a->role.term != n->last_term;
 	bool leader_changed = strcmp(a->role.leader, n->last_leader) != 0;
 	log_set_state(a->role.term, role, a->role.leader);
+	/* one leader per term: a leader in a term not seen led yet is a change */
+	if (a->role.leader[0] && a->role.term != n->leader_seen_term) {
+		n->leader_seen_term = a->role.term;
+		n->leader_changes++;
+	}
 	if (a->role.role == RAFT_LEADER && n->last_role != RAFT_LEADER)
 		log_msg(LOG_NOTICE, LOG_ID_LEADER_ELECTED, NULL, "became leader (term %" PRIu64 ")", a->role.term);
 	else if (term_changed)

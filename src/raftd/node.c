@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -351,6 +352,10 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	n->snap_pidfd = -1;
 	n->snap_state_fd = -1;
 	n->last_role = RAFT_FOLLOWER;
+	n->leader_seen_term = UINT64_MAX;
+	struct timespec start;
+	clock_gettime(CLOCK_REALTIME, &start);
+	n->start_time_ns = (uint64_t)start.tv_sec * 1000000000u + (uint64_t)start.tv_nsec;
 	{
 		/* only a raftd that started here creates these: evidence, for
 		 * a directory from before DATA_DIR/started, that it held a log */

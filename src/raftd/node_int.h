@@ -76,6 +76,7 @@ struct write_wait {
 	raft_index index;
 	raft_term term;
 	uint64_t since_ms;
+	uint64_t since_ns; /* for commit_hist */
 	struct httpd_request *req;
 	struct write_wait *next;
 };
@@ -252,6 +253,12 @@ struct node {
 	uint64_t writes_applied, writes_failed, reads_local, reads_consistent;
 	uint64_t rpcs_in, rpcs_out, ae_entries_out, entry_bytes_out;
 	uint64_t wal_batches;
+	struct hist commit_hist; /* a client write: proposed to committed */
+	struct hist apply_hist;  /* one slice of committed entries applied */
+	raft_index commit_hist_upto; /* writes up to here are in commit_hist */
+	uint64_t leader_changes;
+	raft_term leader_seen_term; /* UINT64_MAX: no leader seen yet */
+	uint64_t start_time_ns;     /* CLOCK_REALTIME at start */
 };
 
 static inline uint64_t now_ms(struct node *n)
