@@ -14,3 +14,5 @@ EXTRA_DIST += tests/cluster/lib.sh tests/cluster/ports.sh tests/cluster/port-cla
 	tests/cluster/lost-data.sh tests/cluster/hostile.sh tests/cluster/json-names.sh
 TESTS += tests/cluster/wal-stall.sh
 EXTRA_DIST += tests/cluster/wal-stall.sh
+TESTS += tests/cluster/metrics.sh
+EXTRA_DIST += tests/cluster/metrics.sh
