@@ -50,6 +50,13 @@ tests_daemon_test_log_SOURCES = tests/daemon/test_log.c src/raftd/log.c
 tests_daemon_test_log_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_daemon_test_log_LDADD = $(CHECK_LIBS)
 
+# base/histogram: buckets and the exposition text of /metrics
+check_PROGRAMS += tests/daemon/test_histogram
+TESTS += tests/daemon/test_histogram
+tests_daemon_test_histogram_SOURCES = tests/daemon/test_histogram.c
+tests_daemon_test_histogram_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_daemon_test_histogram_LDADD = base/libbase.a $(CHECK_LIBS)
+
 # raftd under valgrind: clean shutdown, no leaks (skipped in a sanitizer
 # build; scripts/test-all runs it in distcheck's plain build)
 TESTS += tests/daemon/valgrind.sh
