@@ -7,6 +7,7 @@
 # the usage errors. Skips (77) without systemd-journal-remote.
 set -u
 RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 REMOTE=$(command -v systemd-journal-remote || ls /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-remote 2>/dev/null | head -n 1)
 [ -n "$REMOTE" ] || { echo "SKIP: systemd-journal-remote not installed"; exit 77; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/raftctl-logs.XXXXXX") || exit 99
@@ -15,12 +16,13 @@ fail() { echo "FAIL: $*"; exit 1; }
 rc() { "$RAFTCTL" "$@"; }
 
 # node ENTRIES...: export format for one node; each entry is
-# "SECONDS|ID-SUFFIX|PRIORITY|TERM|ROLE|LEADER|MESSAGE|EXTRA" (ID "" = none)
-python3 - "$T" <<'EOF' || fail "making the export files"
-import sys
+# "SECONDS|ID-NAME|PRIORITY|TERM|ROLE|LEADER|MESSAGE|EXTRA" (ID "" = none)
+python3 - "$T" "$top_srcdir/base/journal.h" <<'EOF' || fail "making the export files"
+import re, sys
 d = sys.argv[1]
 base = 1764700000  # 2025-12-02 18:26:40 UTC
-ID = "4b1f3f0e6a8c4d7f9a1e2b3c4d5e6f"
+# the MESSAGE_IDs as raftd sends them
+ID = dict(re.findall(r'^#define LOG_ID_([A-Z_]+) +"([0-9a-f]{32})"$', open(sys.argv[2]).read(), re.M))
 def export(path, node, entries):
     with open(path, "w") as f:
         for i, (t, idn, prio, term, role, leader, msg, extra) in enumerate(entries):
@@ -30,25 +32,25 @@ def export(path, node, entries):
             f.write("MESSAGE=%s\nPRIORITY=%d\nRAFT_NODE=%s\nRAFT_TERM=%d\nRAFT_ROLE=%s\nRAFT_LEADER=%s\n"
                     "SYSLOG_IDENTIFIER=raftd\n" % (msg, prio, node, term, role, leader))
             if idn:
-                f.write("MESSAGE_ID=%s%s\n" % (ID, idn))
+                f.write("MESSAGE_ID=%s\n" % ID[idn])
             for x in extra:
                 f.write(x + "\n")
             f.write("\n")
 export(d + "/n1.export", "n1", [
-    (0, "08", 6, 0, "follower", "", "wal recovered: 0 segments", ["RAFT_INDEX=0"]),
-    (1, "01", 6, 0, "follower", "", "listening on port 4001 as n1", []),
-    (2, "02", 5, 0, "leader", "n1", "became leader (term 0)", []),
-    (4, "04", 6, 0, "leader", "n1", "member n2 (http://h2:4001) joined at index 3", ["RAFT_INDEX=3", "RAFT_PEER=n2"]),
+    (0, "WAL_RECOVERED", 6, 0, "follower", "", "wal recovered: 0 segments", ["RAFT_INDEX=0"]),
+    (1, "STARTED", 6, 0, "follower", "", "listening on port 4001 as n1", []),
+    (2, "LEADER_ELECTED", 5, 0, "leader", "n1", "became leader (term 0)", []),
+    (4, "MEMBER_JOINED", 6, 0, "leader", "n1", "member n2 (http://h2:4001) joined at index 3", ["RAFT_INDEX=3", "RAFT_PEER=n2"]),
     (5, "", 6, 0, "leader", "n1", "a message that is no event", []),
-    (10, "06", 6, 0, "leader", "n1", "snapshot taken at index 100", ["RAFT_INDEX=100"]),
-    (20, "0c", 6, 0, "leader", "n1", "Terminated: stopping", []),
+    (10, "SNAPSHOT_TAKEN", 6, 0, "leader", "n1", "snapshot taken at index 100", ["RAFT_INDEX=100"]),
+    (20, "STOPPING", 6, 0, "leader", "n1", "Terminated: stopping", []),
 ])
 export(d + "/n2.export", "n2", [
-    (3, "01", 6, 0, "follower", "", "listening on port 4001 as n2", []),
-    (21, "0a", 4, 0, "follower", "n1", "peer n1 (http://h1:4001) unreachable: Connection refused", ["RAFT_PEER=n1"]),
-    (22, "03", 6, 1, "candidate", "", "term 1: candidate, leader ''", []),
-    (23, "02", 5, 1, "leader", "n2", "became leader (term 1)", []),
-    (24, "05", 6, 1, "leader", "n2", "member n1 left at index 120", ["RAFT_INDEX=120"]),
+    (3, "STARTED", 6, 0, "follower", "", "listening on port 4001 as n2", []),
+    (21, "PEER_UNREACHABLE", 4, 0, "follower", "n1", "peer n1 (http://h1:4001) unreachable: Connection refused", ["RAFT_PEER=n1"]),
+    (22, "TERM_CHANGED", 6, 1, "candidate", "", "term 1: candidate, leader ''", []),
+    (23, "LEADER_ELECTED", 5, 1, "leader", "n2", "became leader (term 1)", []),
+    (24, "MEMBER_LEFT", 6, 1, "leader", "n2", "member n1 left at index 120", ["RAFT_INDEX=120"]),
 ])
 EOF
 for n in n1 n2; do
