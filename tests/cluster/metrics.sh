@@ -6,7 +6,6 @@
 # counted by route and code, with route labels only from the route table
 # (hostile paths and methods add no series); has-leader, leader changes,
 # build info and the process metrics are there.
-BASE=${BASE:-$((20000 + ($$ % 1270) * 10))}
 . "$(dirname "$0")/lib.sh"
 
 scrape() { curl -s -m 5 "http://127.0.0.1:$(port "$1")/metrics" > "$T/m$1" || fail "GET /metrics of node $1"; }
