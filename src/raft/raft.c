@@ -13,6 +13,9 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +205,7 @@ struct raft {
 	char str_slots[N_STR_SLOTS][RAFT_NAME_MAX];
 	unsigned str_next;
 	char entry_name[RAFT_NAME_MAX], entry_url[RAFT_URL_MAX];
+	char trace_buf[RAFT_TRACE_MAX]; /* a refusal's reason, while traced */
 };
 
 /* ---- utilities ------------------------------------------------------- */
@@ -231,6 +235,69 @@ static const char *stable_str(struct raft *r, const char *s)
 	char *slot = r->str_slots[r->str_next++ % N_STR_SLOTS];
 	copy_name(slot, s, RAFT_NAME_MAX);
 	return slot;
+}
+
+/* ---- trace (raft_config.trace) ----
+ *
+ * TRACE() tests the hook before it evaluates its arguments, so a core
+ * without one formats nothing. snprintf writes to memory only: the core
+ * stays pure. */
+#define TRACE(r, ...)                                   \
+	do {                                            \
+		if ((r)->cfg.trace)                     \
+			trace_line((r), __VA_ARGS__);   \
+	} while (0)
+
+__attribute__((format(printf, 2, 3))) static void trace_line(const struct raft *r, const char *fmt, ...)
+{
+	char line[RAFT_TRACE_MAX];
+	int n = snprintf(line, sizeof(line), "%s t%" PRIu64 ": ", r->name, r->term);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	r->cfg.trace(r->cfg.trace_data, line);
+}
+
+static const char *msg_name(enum raft_msg_type t)
+{
+	switch (t) {
+	case RAFT_MSG_AE_REQ: return "AppendEntries";
+	case RAFT_MSG_AE_RESP: return "AppendEntries response";
+	case RAFT_MSG_RV_REQ: return "RequestVote";
+	case RAFT_MSG_RV_RESP: return "RequestVote response";
+	case RAFT_MSG_SNAP_REQ: return "Snapshot";
+	case RAFT_MSG_SNAP_RESP: return "Snapshot response";
+	case RAFT_MSG_SNAPREC_REQ: return "SnapshotRecovery";
+	case RAFT_MSG_SNAPREC_RESP: return "SnapshotRecovery response";
+	case RAFT_MSG_TIMEOUT_NOW: return "TimeoutNow";
+	}
+	return "message";
+}
+
+static const char *refusal_name(enum raft_refusal why)
+{
+	switch (why) {
+	case RAFT_REFUSE_TERM_MAX: return "term above the maximum";
+	case RAFT_REFUSE_TERM_AHEAD: return "term too far ahead";
+	case RAFT_REFUSE_NOT_MEMBER: return "not a member";
+	case RAFT_REFUSE_LEADER_ALIVE: return "a leader is alive";
+	case RAFT_REFUSE_NOT_LEADER: return "not our leader";
+	case RAFT_REFUSE_RECOVERING: return "recovering lost data";
+	}
+	return "refused";
+}
+
+static const char *change_name(enum raft_entry_type t)
+{
+	switch (t) {
+	case RAFT_ENTRY_JOIN: return "join";
+	case RAFT_ENTRY_LEAVE: return "leave";
+	case RAFT_ENTRY_LEARNER: return "learner";
+	default: return "entry";
+	}
 }
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -327,8 +394,27 @@ static void reset_election_timer(struct raft *r)
 	r->election_deadline = r->now + t + (t ? rng_next(r) % t : 0);
 }
 
+/* "refuses MESSAGE from NAME at tTERM: why", every refusal alike */
+#define TRACE_REFUSAL(r, from, m, ...)                                                         \
+	TRACE(r, "refuses %s from %s at t%" PRIu64 ": %s", req_name(m), from, (m)->term,      \
+	      (trace_why(r, __VA_ARGS__), (r)->trace_buf))
+
+static const char *req_name(const struct raft_msg *m)
+{
+	return m->type == RAFT_MSG_RV_REQ && m->rv.pre_vote ? "pre-vote" : msg_name(m->type);
+}
+
+__attribute__((format(printf, 2, 3))) static void trace_why(struct raft *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->trace_buf, sizeof(r->trace_buf), fmt, ap);
+	va_end(ap);
+}
+
 static void refuse(struct raft *r, const char *from, const struct raft_msg *m, enum raft_refusal why)
 {
+	TRACE_REFUSAL(r, from, m, "%s", refusal_name(why));
 	struct raft_action *a = emit(r, RAFT_ACT_REFUSED);
 	if (a) {
 		a->refused.from = stable_str(r, from);
@@ -378,6 +464,7 @@ static void log_truncate(struct raft *r, raft_index from)
 	while (n > 0 && r->changes[n - 1].index >= from)
 		n--;
 	if (n != r->n_changes) {
+		TRACE(r, "configuration: drops %zu change(s) from index %" PRIu64, r->n_changes - n, from);
 		r->n_changes = n;
 		config_recompute(r);
 	}
@@ -411,6 +498,10 @@ static int log_append(struct raft *r, const struct raft_entry *entries, size_t n
 		int rv = log_put(r, &entries[k], first + k, use_term ? term : entries[k].term);
 		if (rv)
 			return rv;
+		enum raft_entry_type t = entries[k].type;
+		if (t == RAFT_ENTRY_JOIN || t == RAFT_ENTRY_LEAVE || t == RAFT_ENTRY_LEARNER)
+			TRACE(r, "configuration: %s %s at %" PRIu64 ", %zu member(s)", change_name(t),
+			      entries[k].name ? entries[k].name : "", first + k, r->n_members);
 	}
 	struct raft_action *a = emit(r, RAFT_ACT_APPEND);
 	uint64_t seq = ++r->log_seq;
@@ -729,6 +820,8 @@ static void fail_reads(struct raft *r)
 static void become_follower(struct raft *r, raft_term term, const char *leader)
 {
 	bool changed = r->role != RAFT_FOLLOWER || term != r->term || strcmp(r->leader, leader);
+	enum raft_role was = r->role;
+	raft_term was_term = r->term;
 	fail_reads(r);
 	r->transfer_to[0] = '\0';
 	if (term > r->term) {
@@ -739,8 +832,14 @@ static void become_follower(struct raft *r, raft_term term, const char *leader)
 	r->role = RAFT_FOLLOWER;
 	r->prevoting = false;
 	copy_name(r->leader, leader, sizeof(r->leader));
-	if (changed)
+	if (changed) {
+		if (was != RAFT_FOLLOWER || was_term != r->term)
+			TRACE(r, "follower%s%s (was %s at t%" PRIu64 ")", leader[0] ? " of " : "", leader,
+			      raft_role_name(was), was_term);
+		else
+			TRACE(r, "follower%s%s", leader[0] ? " of " : ", leader unknown", leader);
 		emit_role(r);
+	}
 }
 
 static bool voted_for_me(const struct raft *r, const char *name)
@@ -783,6 +882,7 @@ static bool can_campaign(const struct raft *r)
 static void start_election(struct raft *r, bool transfer)
 {
 	assert(r->term < RAFT_TERM_MAX); /* can_campaign(): terms never wrap */
+	enum raft_role was = r->role;
 	r->term++;
 	r->prevoting = false;
 	copy_name(r->vote, r->name, sizeof(r->vote));
@@ -792,6 +892,8 @@ static void start_election(struct raft *r, bool transfer)
 	for (int i = 0; i < RAFT_MAX_PEERS; i++)
 		r->peers[i].voted = false;
 	reset_election_timer(r);
+	TRACE(r, "candidate (was %s), log %" PRIu64 "/%" PRIu64 "%s", raft_role_name(was), r->last,
+	      last_term(r), transfer ? ", by transfer" : "");
 	emit_role(r);
 	if (quorum(r, voted_for_me)) {
 		become_leader(r);
@@ -818,6 +920,7 @@ static void start_pre_vote(struct raft *r)
 	for (int i = 0; i < RAFT_MAX_PEERS; i++)
 		r->peers[i].prevoted = false;
 	reset_election_timer(r);
+	TRACE(r, "pre-vote for t%" PRIu64 ", log %" PRIu64 "/%" PRIu64, r->term + 1, r->last, last_term(r));
 	if (quorum(r, prevoted_for_me)) {
 		start_election(r, false);
 		return;
@@ -855,6 +958,7 @@ static void become_leader(struct raft *r)
 		p->heard = false;
 		p->snap_state = SNAP_NONE;
 	}
+	TRACE(r, "leader, nop at %" PRIu64, r->last + 1);
 	emit_role(r);
 	/* goraft leaderLoop / Raft §8: a nop of the new term, so that the
 	 * commit rule (§5.4.2) can commit what earlier leaders left. */
@@ -1416,6 +1520,7 @@ static void set_removed(struct raft *r)
 	if (r->removed)
 		return;
 	r->removed = true;
+	TRACE(r, "removed from the configuration");
 	if (r->role != RAFT_FOLLOWER) {
 		r->role = RAFT_FOLLOWER;
 		r->leader[0] = '\0';
@@ -1498,6 +1603,8 @@ static void on_snaprec_request(struct raft *r, struct peer *p, const char *from,
 		set_removed(r);
 		return;
 	}
+	TRACE(r, "installs snapshot %" PRIu64 "/%" PRIu64 " from %s, %zu member(s)", idx,
+	      req->snaprec.last_term, from, n);
 	struct raft_action *a = emit(r, RAFT_ACT_INSTALL);
 	uint64_t seq = ++r->log_seq;
 	if (a) {
@@ -1594,12 +1701,21 @@ static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 		/* a denied pre-vote is routine while a leader leads */
 		if (!req->rv.pre_vote || why != RAFT_REFUSE_LEADER_ALIVE)
 			refuse(r, from, req, why);
+		else
+			TRACE_REFUSAL(r, from, req, "%s", refusal_name(why));
 		send_msg(r, p, &m, 0);
 		return;
 	}
 	if (req->rv.pre_vote) {
 		/* Changes nothing here. */
 		grant = req->term > r->term && up_to_date;
+		if (grant)
+			TRACE(r, "grants pre-vote for t%" PRIu64 " to %s", req->term, from);
+		else if (req->term <= r->term)
+			TRACE_REFUSAL(r, from, req, "stale term");
+		else
+			TRACE_REFUSAL(r, from, req, "its log %" PRIu64 "/%" PRIu64 " is behind ours %" PRIu64 "/%" PRIu64,
+				      req->rv.last_index, req->rv.last_term, r->last, lt);
 		m.term = grant ? req->term : r->term;
 		m.rv_resp.granted = grant;
 		send_msg(r, p, &m, 0);
@@ -1620,6 +1736,17 @@ static void on_rv_request(struct raft *r, struct peer *p, const char *from,
 			reset_election_timer(r);
 		}
 	}
+	if (grant)
+		TRACE(r, "grants vote to %s", from);
+	else if (req->term < r->term)
+		TRACE_REFUSAL(r, from, req, "stale term");
+	else if (r->vote[0] && strcmp(r->vote, from) != 0)
+		TRACE_REFUSAL(r, from, req, "voted for %s", r->vote);
+	else if (!up_to_date)
+		TRACE_REFUSAL(r, from, req, "its log %" PRIu64 "/%" PRIu64 " is behind ours %" PRIu64 "/%" PRIu64,
+			      req->rv.last_index, req->rv.last_term, r->last, lt);
+	else
+		TRACE_REFUSAL(r, from, req, "%s", raft_role_name(r->role));
 	m.term = r->term;
 	m.rv_resp.granted = grant;
 	send_msg(r, p, &m, 0);
@@ -1637,6 +1764,7 @@ static void on_rv_response(struct raft *r, struct peer *p, const struct raft_msg
 		    m->term != r->term + 1 || !p)
 			return;
 		p->prevoted = true;
+		TRACE(r, "pre-vote from %s", p->name);
 		if (quorum(r, prevoted_for_me))
 			start_election(r, false);
 		return;
@@ -1649,6 +1777,7 @@ static void on_rv_response(struct raft *r, struct peer *p, const struct raft_msg
 	if (r->role != RAFT_CANDIDATE || m->term != r->term || !m->rv_resp.granted || !p)
 		return;
 	p->voted = true;
+	TRACE(r, "vote from %s", p->name);
 	if (quorum(r, voted_for_me))
 		become_leader(r);
 }
@@ -1672,6 +1801,7 @@ static void on_tick(struct raft *r)
 		 * steps down instead of accepting writes it cannot commit */
 		if (r->cfg.check_quorum && extensions_on(r) &&
 		    r->now - r->leader_since >= r->cfg.election_timeout_ms && !quorum(r, acked_recently)) {
+			TRACE(r, "steps down: no majority heard from");
 			become_follower(r, r->term, "");
 			reset_election_timer(r);
 			return;
@@ -2010,6 +2140,7 @@ static int on_transfer(struct raft *r, const char *to)
 	if (pos < 0 || is_self(r, to) || r->members[pos].learner)
 		return -EINVAL;
 	copy_name(r->transfer_to, to, sizeof(r->transfer_to));
+	TRACE(r, "transfers leadership to %s", to);
 	r->transfer_deadline = r->now + r->cfg.election_timeout_ms;
 	r->transfer_sent = false;
 	replicate(r, true);
@@ -2066,6 +2197,7 @@ static int on_snapshot_taken(struct raft *r, raft_index index)
 	if (index < r->start || index > r->last)
 		return 0;
 	set_snapshot(r, index, term_at(r, index), r->pending_members, r->n_pending_members);
+	TRACE(r, "snapshot at %" PRIu64 "/%" PRIu64, index, r->snap_term);
 	raft_index keep = r->cfg.snapshot_trailing;
 	if (extensions_on(r) && index > keep)
 		log_compact(r, index - keep);
@@ -2113,13 +2245,16 @@ static void maybe_recovered(struct raft *r)
 {
 	if (!r->recovering || r->role != RAFT_FOLLOWER || !r->leader[0] || r->commit == 0)
 		return;
-	if (term_at(r, r->commit) == r->term && r->durable >= r->commit)
+	if (term_at(r, r->commit) == r->term && r->durable >= r->commit) {
 		r->recovering = false;
+		TRACE(r, "caught up to %" PRIu64 ", votes again", r->commit);
+	}
 }
 
 int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *out)
 {
 	int rv = 0;
+	raft_index commit = r->commit;
 	r->n_acts = 0;
 	r->oom = false;
 	out->proposed = 0;
@@ -2184,6 +2319,8 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 	maybe_apply(r);
 	maybe_snapshot(r);
 	maybe_recovered(r);
+	if (r->commit != commit)
+		TRACE(r, "commit %" PRIu64 " -> %" PRIu64, commit, r->commit);
 	out->actions = r->acts;
 	out->n_actions = r->n_acts;
 	if (r->oom && rv == 0)

@@ -428,7 +428,20 @@ struct raft_config {
 	 * told of its removal (60000): it may be gone for good */
 	unsigned depart_timeout_ms;
 	enum raft_fault fault;
+	/* Optional (NULL: off, and nothing is formatted): called with one
+	 * line per notable event (role, term and leader changes, votes granted
+	 * and refused and why, commit advances, configuration changes,
+	 * snapshots taken and installed, messages refused and why), during
+	 * raft_step() or raft_new(). A line is "NAME tTERM: what", at most
+	 * RAFT_TRACE_MAX bytes with its NUL, valid during the call only. The
+	 * core adds no time and does no I/O: the caller stamps and writes the
+	 * line. The wording is stable: tests assert exact lines (golden
+	 * traces); change a line and its tests together. */
+	void (*trace)(void *data, const char *line);
+	void *trace_data;
 };
+
+#define RAFT_TRACE_MAX 160
 
 /* What the daemon recovered from disk (WAL) at startup. */
 struct raft_restore {

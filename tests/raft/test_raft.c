@@ -2867,6 +2867,141 @@ START_TEST(test_vote_for_a_non_member_that_may_be_one)
 }
 END_TEST
 
+/* ---- golden traces (raft_config.trace) ------------------------------ */
+
+struct tlog {
+	char line[32][RAFT_TRACE_MAX];
+	size_t n;
+};
+
+static void tlog_add(void *data, const char *line)
+{
+	struct tlog *l = data;
+	ck_assert_uint_lt(strlen(line), RAFT_TRACE_MAX);
+	if (l->n < 32)
+		snprintf(l->line[l->n++], RAFT_TRACE_MAX, "%s", line);
+}
+
+/* Lines in order, exactly; on a mismatch print what was traced. */
+static void tlog_expect(const struct tlog *l, const char *const *want, size_t n)
+{
+	bool same = l->n == n;
+	for (size_t k = 0; same && k < n; k++)
+		same = strcmp(l->line[k], want[k]) == 0;
+	if (!same)
+		for (size_t k = 0; k < l->n; k++)
+			fprintf(stderr, "traced: %s\n", l->line[k]);
+	for (size_t k = 0; k < n && k < l->n; k++)
+		ck_assert_str_eq(l->line[k], want[k]);
+	ck_assert_uint_eq(l->n, n);
+}
+
+static void tn_init_traced(struct tn *t, const char *name, struct tlog *l, raft_term term,
+			   const raft_term *terms, size_t n, raft_index commit)
+{
+	struct raft_config cfg = test_config(name);
+	cfg.trace = tlog_add;
+	cfg.trace_data = l;
+	tn_init_cfg(t, &cfg, term, "", ABC, 3, terms, n, commit);
+}
+
+/* Three nodes, one trace: a pre-vote round, the election, the new
+ * leader's nop replicated and committed. */
+START_TEST(test_trace_three_node_election)
+{
+	static const raft_term tt[3] = {1, 1, 1};
+	struct tlog l = {0};
+	struct tn n[3];
+	for (int i = 0; i < 3; i++)
+		tn_init_traced(&n[i], ABC[i], &l, 1, tt, 3, 3);
+	ck_assert_uint_eq(l.n, 0); /* a restore traces nothing */
+
+	tn_tick(&n[0], 1000);
+	struct raft_msg m = *sent_to(&n[0], "b"); /* pre-vote */
+	tn_recv(&n[1], "a", &m);
+	m = *sent_to(&n[1], "a");
+	tn_recv(&n[0], "b", &m);
+	tn_persisted(&n[0], persist_seq(&n[0]));
+	m = *sent_to(&n[0], "c"); /* the real vote request */
+	tn_recv(&n[2], "a", &m);
+	tn_persisted(&n[2], persist_seq(&n[2]));
+	m = *sent_to(&n[2], "a");
+	tn_recv(&n[0], "c", &m);
+	ck_assert_int_eq(raft_role(n[0].r), RAFT_LEADER);
+	m = *sent_to(&n[0], "c"); /* the nop */
+	uint64_t seq = log_seq(&n[0]);
+	struct raft_entry nop = {.index = 4, .term = 2, .type = RAFT_ENTRY_NOP};
+	ck_assert_uint_eq(m.ae.n_entries, 1);
+	m.ae.entries = &nop;
+	tn_recv(&n[2], "a", &m);
+	tn_durable(&n[2], log_seq(&n[2]));
+	m = *sent_to(&n[2], "a");
+	tn_durable(&n[0], seq);
+	tn_recv(&n[0], "c", &m);
+	ck_assert_uint_eq(raft_commit_index(n[0].r), 4);
+
+	static const char *const want[] = {
+		"a t1: pre-vote for t2, log 3/1",
+		"b t1: grants pre-vote for t2 to a",
+		"a t1: pre-vote from b",
+		"a t2: candidate (was follower), log 3/1",
+		"c t2: follower (was follower at t1)",
+		"c t2: grants vote to a",
+		"a t2: vote from c",
+		"a t2: leader, nop at 4",
+		"c t2: follower of a",
+		"a t2: commit 3 -> 4",
+	};
+	tlog_expect(&l, want, sizeof(want) / sizeof(want[0]));
+	for (int i = 0; i < 3; i++)
+		raft_free(n[i].r);
+}
+END_TEST
+
+/* A follower that hears from its leader refuses forged and premature vote
+ * requests, each with its reason; once the leader is silent a stale log
+ * is the reason. */
+START_TEST(test_trace_refused_votes)
+{
+	static const raft_term tt[3] = {1, 1, 1};
+	struct tlog l = {0};
+	struct tn t;
+	tn_init_traced(&t, "b", &l, 1, tt, 3, 3);
+	struct raft_msg hb = ae(1, 3, 1, 3, NULL, 0);
+	tn_recv(&t, "a", &hb);
+	tn_tick(&t, 20);
+	struct raft_msg q = rv(5, 9, 5); /* a stranger with a better log */
+	tn_recv(&t, "evil", &q);
+	q = rv(5, 2, 1); /* a member, not newer */
+	tn_recv(&t, "evil", &q);
+	q = rv(1000, 3, 1);
+	tn_recv(&t, "c", &q);
+	q = rv(2 + RAFT_TERM_AHEAD, 3, 1);
+	tn_recv(&t, "c", &q);
+	q = rv(2, 3, 1);
+	q.rv.pre_vote = true;
+	tn_recv(&t, "c", &q);
+	tn_tick(&t, 150); /* the leader falls silent */
+	q = rv(2, 2, 1);
+	tn_recv(&t, "c", &q);
+	tn_persisted(&t, persist_seq(&t));
+	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+
+	static const char *const want[] = {
+		"b t1: follower of a",
+		"b t1: refuses RequestVote from evil at t5: a leader is alive",
+		"b t1: refuses RequestVote from evil at t5: not a member",
+		"b t1: refuses RequestVote from c at t1000: a leader is alive",
+		"b t1: refuses RequestVote from c at t4294967298: term too far ahead",
+		"b t1: refuses pre-vote from c at t2: a leader is alive",
+		"b t2: follower (was follower at t1)",
+		"b t2: refuses RequestVote from c at t2: its log 2/1 is behind ours 3/1",
+	};
+	tlog_expect(&l, want, sizeof(want) / sizeof(want[0]));
+	raft_free(t.r);
+}
+END_TEST
+
 static Suite *raft_suite(void)
 {
 	Suite *s = suite_create("raft");
@@ -2927,6 +3062,10 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_leader_follows_a_follower_log_end_down);
 	tcase_add_test(tc, test_recovering_node_does_not_vote);
 	tcase_add_test(tc, test_vote_for_a_non_member_that_may_be_one);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("trace");
+	tcase_add_test(tc, test_trace_three_node_election);
+	tcase_add_test(tc, test_trace_refused_votes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("snapshots");
 	tcase_add_test(tc, test_snapshot_taken_compacts_and_feeds_a_slow_follower);
