@@ -2424,6 +2424,12 @@ void raft_free(struct raft *r)
 	free(r);
 }
 
+void raft_set_trace(struct raft *r, void (*trace)(void *data, const char *line), void *data)
+{
+	r->cfg.trace = trace;
+	r->cfg.trace_data = data;
+}
+
 enum raft_role raft_role(const struct raft *r) { return r->role; }
 raft_term raft_current_term(const struct raft *r) { return r->term; }
 const char *raft_leader(const struct raft *r) { return r->leader; }

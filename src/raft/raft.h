@@ -476,6 +476,9 @@ void raft_config_default(struct raft_config *cfg);
 int raft_new(const struct raft_config *cfg, const struct raft_restore *restore, uint64_t now,
 	     struct raft **ret_raft);
 void raft_free(struct raft *r);
+/* Replace raft_config.trace and trace_data (a daemon whose log level
+ * changed); NULL turns tracing off. */
+void raft_set_trace(struct raft *r, void (*trace)(void *data, const char *line), void *data);
 
 /* Process one event. Returns 0, or a negative errno for a refused event
  * (the update is then still valid and may hold actions):

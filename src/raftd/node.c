@@ -158,6 +158,14 @@ static void on_flush(struct loop_hook *h)
 
 /* ---- start-up ----------------------------------------------------------------------------------- */
 
+/* raft_config.trace: the core's notable events at the debug level, where
+ * the log adds the time */
+static void core_trace(void *data, const char *line)
+{
+	(void)data;
+	log_msg(LOG_DEBUG, NULL, NULL, "raft: %s", line);
+}
+
 static void on_signal(struct loop *loop, int signo, void *data)
 {
 	struct node *n = data;
@@ -174,6 +182,7 @@ static void on_signal(struct loop *loop, int signo, void *data)
 						    [LOG_LEVEL_INFO] = LOG_INFO, [LOG_LEVEL_DEBUG] = LOG_DEBUG,
 						    [LOG_LEVEL_TRACE] = LOG_DEBUG };
 			log_init(n->name, prio[fresh.log_level]);
+			raft_set_trace(n->r, log_enabled(LOG_DEBUG) ? core_trace : NULL, NULL);
 			n->cfg.max_key = fresh.max_key;
 			n->cfg.max_value = fresh.max_value;
 			n->cfg.forward_writes = fresh.forward_writes;
@@ -202,6 +211,8 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	if (getentropy(&seed, sizeof(seed)) < 0)
 		seed = (uint64_t)getpid() ^ loop_now_ns(&n->loop);
 	rc.seed = seed;
+	/* set only when debug lines are kept: otherwise the core formats none */
+	rc.trace = log_enabled(LOG_DEBUG) ? core_trace : NULL;
 	rc.election_timeout_ms = n->cfg.election_timeout_ms;
 	rc.heartbeat_ms = n->cfg.heartbeat_ms;
 	rc.max_entries = n->cfg.max_append_entries;

@@ -18,6 +18,11 @@ wait $pb || status=1
 cat sim-a.log sim-b.log
 rm -f sim-a.log sim-b.log
 [ $status = 0 ] || exit 1
+# a trace carries the cores' own lines (raft_config.trace)
+"$sim" --seed 1 --trace | grep -q '^ *[0-9]*   raft: .* t[0-9]*: leader, nop at ' || {
+	echo "sim --trace: no core trace line"
+	exit 1
+}
 "$sim" --hostile --from 1 --count 500 || exit 1
 "$sim" --wipes --from 1 --count 500 || exit 1
 "$sim" --fault commit --from 1 --count 300 --expect-violation || exit 1

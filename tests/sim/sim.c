@@ -30,7 +30,9 @@
  * --wipes: crashed nodes may restart with their disk lost, in every seed
  * (else in a third of them); such a node recovers (raft_restore.recovering).
  * A failing seed prints itself, the command that replays it, and the tail of
- * its trace (re-run deterministically with tracing on).
+ * its trace (re-run deterministically with tracing on). A trace holds the
+ * simulator's own lines and, indented under "raft:", the cores' trace lines
+ * (raft_config.trace), stamped with the virtual time.
  */
 #include "src/raft/raft.h"
 
@@ -94,6 +96,13 @@ static void tr(const char *fmt, ...)
 	memcpy(trace_buf + trace_len, line, (size_t)n);
 	trace_len += (size_t)n;
 	trace_buf[trace_len] = '\0';
+}
+
+/* raft_config.trace: the core's lines join the trace, the time added here */
+static void core_trace(void *data, const char *line)
+{
+	(void)data;
+	tr("  raft: %s", line);
 }
 
 static char violation[512];
@@ -1046,6 +1055,7 @@ static void start_node(int id)
 	cfg.max_inflight = 1 + (unsigned)rnd_below(8);
 	cfg.snapshot_threshold = snapshot_threshold;
 	cfg.snapshot_trailing = rnd_below(30);
+	cfg.trace = tracing ? core_trace : NULL;
 	size_t n = nd->disk.n - nd->disk.start;
 	struct raft_entry *re = calloc(n + 1, sizeof(*re));
 	if (!re)
