@@ -1,6 +1,7 @@
 /* net/http_server.c — libmicrohttpd driven by the event loop; see the header. */
 #include "net/http_server.h"
 
+#include "base/alloc.h"
 #include "net/http_request.h"
 
 #include <arpa/inet.h>
@@ -181,7 +182,7 @@ static bool addr_count_add(struct httpd *server, const struct addr_key *k)
 {
 	struct addr_count **pp = addr_slot(server, k);
 	if (!*pp) {
-		*pp = calloc(1, sizeof(**pp));
+		*pp = base_calloc(1, sizeof(**pp));
 		if (!*pp)
 			return false;
 		(*pp)->key = *k;
@@ -209,7 +210,7 @@ static bool is_member_addr(const struct httpd *server, const struct addr_key *k)
 
 void httpd_set_peer_addrs(struct httpd *server, const struct sockaddr_storage *addrs, size_t n)
 {
-	struct addr_key *keys = n ? calloc(n, sizeof(*keys)) : NULL;
+	struct addr_key *keys = n ? base_calloc(n, sizeof(*keys)) : NULL;
 	if (n && !keys)
 		return; /* keeps the previous set */
 	size_t k = 0;
@@ -270,7 +271,7 @@ static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c);
 static void admit(struct httpd *server, int fd, const struct sockaddr_storage *sa, socklen_t len)
 {
 	const struct httpd_config *cfg = &server->cfg;
-	struct httpd_conn *c = calloc(1, sizeof(*c));
+	struct httpd_conn *c = base_calloc(1, sizeof(*c));
 	if (!c) {
 		refuse_connection(fd);
 		return;
@@ -506,7 +507,7 @@ int httpd_reply_text(struct httpd_request *req, unsigned status, const char *tex
 {
 	static const char *const error_headers[] = { "X-Content-Type-Options", "nosniff", NULL };
 	size_t len = strlen(text);
-	char *body = malloc(len + 2);
+	char *body = base_malloc(len + 2);
 	if (!body)
 		return httpd_reply(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "", 0, NULL);
 	memcpy(body, text, len);
@@ -563,7 +564,7 @@ static bool append_body(struct httpd_request *req, const char *data, size_t len)
 			cap *= 2;
 		if (cap > req->max_body)
 			cap = req->max_body;
-		uint8_t *grown = realloc(req->body, cap);
+		uint8_t *grown = base_realloc(req->body, cap);
 		if (!grown)
 			return false;
 		req->body = grown;
@@ -678,7 +679,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct httpd_request *req = *con_cls;
 
 	if (!req) {
-		req = calloc(1, sizeof(*req));
+		req = base_calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO; /* MHD closes the connection */
 		req->server = server;
@@ -850,7 +851,7 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 		size_t err_len)
 {
 	int rv;
-	struct httpd *server = calloc(1, sizeof(*server));
+	struct httpd *server = base_calloc(1, sizeof(*server));
 	if (!server)
 		return -ENOMEM;
 	server->loop = loop;
@@ -864,8 +865,8 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 	if (!server->cfg.head_timeout_s)
 		server->cfg.head_timeout_s = server->cfg.connection_timeout_s;
 	server->listen_fd = -1;
-	server->active = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*server->active));
-	server->route_stats = calloc(cfg->n_routes + 1, sizeof(*server->route_stats));
+	server->active = base_calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*server->active));
+	server->route_stats = base_calloc(cfg->n_routes + 1, sizeof(*server->route_stats));
 	for (size_t i = 0; server->route_stats && i < cfg->n_routes; i++)
 		server->route_stats[i].route = &cfg->routes[i];
 	if (!server->active || !server->route_stats) {

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "net/http_parse.h"
+#include "base/alloc.h"
 #include "base/uring_op.h"
 
 /* Not in liburing 2.3's headers; kernel 6.2+ (older kernels answer -EINVAL,
@@ -739,7 +740,7 @@ int peer_create(struct io_uring *ring, const char *url, const struct peer_config
 
 	if (!ring || !url || !ret_peer || strlen(url) >= PEER_MAX_URL)
 		return -EINVAL;
-	p = calloc(1, sizeof(*p));
+	p = base_calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	r = url_parse(url, URL_SLASH, &u);
@@ -798,9 +799,9 @@ int peer_create(struct io_uring *ring, const char *url, const struct peer_config
 	/* Twice a line: a full buffer with no complete line is always a
 	 * line past the limit, which the parser reports first. */
 	p->rcap = 2 * p->limits.max_line;
-	p->rbuf = malloc(p->rcap);
-	p->body = malloc(c.max_response_body);
-	p->slots = calloc(c.max_queue, sizeof(*p->slots));
+	p->rbuf = base_malloc(p->rcap);
+	p->body = base_malloc(c.max_response_body);
+	p->slots = base_calloc(c.max_queue, sizeof(*p->slots));
 	if (!p->rbuf || !p->body || !p->slots) {
 		r = -ENOMEM;
 		goto fail;

@@ -20,7 +20,7 @@ check_PROGRAMS += tests/net/test_peer
 TESTS += tests/net/test_peer
 tests_net_test_peer_SOURCES = tests/net/test_peer.c tests/net/test_server.c tests/net/test_server.h
 tests_net_test_peer_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
-tests_net_test_peer_LDADD = net/libnet.a proto/libwire.a $(URING_LIBS) $(CHECK_LIBS) -lpthread
+tests_net_test_peer_LDADD = net/libnet.a proto/libwire.a base/libbase.a $(URING_LIBS) $(CHECK_LIBS) -lpthread
 
 EXTRA_DIST += tests/fuzz/fuzz_http_response.c
 
@@ -33,4 +33,4 @@ tests_net_test_peer_fallback_SOURCES = tests/net/test_peer.c tests/net/test_serv
 	tests/net/test_server.h net/peer.c net/http_parse.c net/url.c
 tests_net_test_peer_fallback_CPPFLAGS = $(AM_CPPFLAGS) -DPEER_TEST_FORCE_ZC_EINVAL
 tests_net_test_peer_fallback_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
-tests_net_test_peer_fallback_LDADD = proto/libwire.a $(URING_LIBS) $(CHECK_LIBS) -lpthread
+tests_net_test_peer_fallback_LDADD = proto/libwire.a base/libbase.a $(URING_LIBS) $(CHECK_LIBS) -lpthread

@@ -25,7 +25,7 @@ struct seg_ent {
 
 static int fsync_dir_of(const char *path)
 {
-	char *copy = strdup(path);
+	char *copy = base_strdup(path);
 	int fd, rv = 0;
 
 	if (!copy)
@@ -232,7 +232,7 @@ static int list_segments(struct wal *w, struct seg_ent **ret, size_t *ret_n,
 			continue;
 		}
 		if (n == cap) {
-			struct seg_ent *nv = realloc(v, (cap = cap ? 2 * cap : 32) * sizeof(*v));
+			struct seg_ent *nv = base_realloc(v, (cap = cap ? 2 * cap : 32) * sizeof(*v));
 			if (!nv) {
 				rv = wal_set_error(err, -ENOMEM, false, "open", NULL, 0, NULL);
 				break;

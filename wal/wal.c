@@ -166,7 +166,7 @@ void wal_seg_header(uint8_t *b, uint32_t version, uint64_t seq, uint64_t first,
 
 struct wal_seg *wal_seg_new(void)
 {
-	struct wal_seg *s = calloc(1, sizeof(*s));
+	struct wal_seg *s = base_calloc(1, sizeof(*s));
 
 	if (s) {
 		s->refs = 1;
@@ -198,7 +198,7 @@ int wal_seg_push(struct wal_seg *s, uint32_t off)
 
 	if (n == s->offs_cap) {
 		size_t cap = s->offs_cap ? 2 * s->offs_cap : 1024;
-		uint32_t *o = realloc(s->offs, cap * sizeof(*o));
+		uint32_t *o = base_realloc(s->offs, cap * sizeof(*o));
 		if (!o)
 			return -ENOMEM;
 		s->offs = o;
@@ -213,7 +213,7 @@ int wal_segs_add(struct wal *w, struct wal_seg *s)
 {
 	if (w->nsegs == w->segs_cap) {
 		size_t cap = w->segs_cap ? 2 * w->segs_cap : 16;
-		struct wal_seg **v = realloc(w->segs, cap * sizeof(*v));
+		struct wal_seg **v = base_realloc(w->segs, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		w->segs = v;
@@ -237,7 +237,7 @@ static int doom_name(struct wal *w, const char *name, bool recycle)
 
 	if (w->ndoomed == w->doomed_cap) {
 		size_t cap = w->doomed_cap ? 2 * w->doomed_cap : 8;
-		struct wal_doomed *v = realloc(w->doomed, cap * sizeof(*v));
+		struct wal_doomed *v = base_realloc(w->doomed, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		w->doomed = v;
@@ -320,13 +320,13 @@ static void fail(struct wal *w, int err, const char *op, const char *file, uint6
 
 static struct wal_buf *buf_new(size_t cap, bool huge)
 {
-	struct wal_buf *b = calloc(1, sizeof(*b));
+	struct wal_buf *b = base_calloc(1, sizeof(*b));
 
 	if (!b)
 		return NULL;
 	if (huge)
 		cap = HUGE_BUF_SIZE;
-	if (posix_memalign((void **)&b->data, huge ? HUGE_BUF_SIZE : WAL_BLOCK_SIZE, cap)) {
+	if (base_memalign((void **)&b->data, huge ? HUGE_BUF_SIZE : WAL_BLOCK_SIZE, cap)) {
 		free(b);
 		return NULL;
 	}
@@ -420,7 +420,7 @@ static int buf_push(struct wal_buf *b, uint64_t index, uint32_t off)
 {
 	if (b->noffs == b->offs_cap) {
 		size_t cap = b->offs_cap ? 2 * b->offs_cap : 64;
-		uint32_t *o = realloc(b->offs, cap * sizeof(*o));
+		uint32_t *o = base_realloc(b->offs, cap * sizeof(*o));
 		if (!o)
 			return -ENOMEM;
 		b->offs = o;
@@ -516,7 +516,7 @@ static int buf_cut(struct wal *w, struct wal_buf **bp, uint64_t i)
 		if (!nb)
 			return -ENOMEM;
 		if (nb->offs_cap < keep) {
-			uint32_t *o = realloc(nb->offs, keep * sizeof(*o));
+			uint32_t *o = base_realloc(nb->offs, keep * sizeof(*o));
 			if (!o) {
 				wal_buf_unref(nb);
 				return -ENOMEM;
@@ -1651,7 +1651,7 @@ int wal_open(const struct wal_config *cfg, struct wal **ret_wal, struct wal_reco
 		rv = wal_set_error(ret_err, -EINVAL, false, "open", NULL, 0, "bad configuration");
 		goto err;
 	}
-	w = calloc(1, sizeof(*w));
+	w = base_calloc(1, sizeof(*w));
 	if (!w) {
 		rv = wal_set_error(ret_err, -ENOMEM, false, "open", NULL, 0, NULL);
 		goto err;
@@ -1672,9 +1672,9 @@ int wal_open(const struct wal_config *cfg, struct wal **ret_wal, struct wal_reco
 	w->pool = (struct buf_pool){ .max = BUF_POOL_MAX, .cap = w->batch_size };
 	w->hpool = (struct buf_pool){ .max = HUGE_POOL_MAX, .cap = HUGE_BUF_SIZE };
 	w->max_entry = w->seg_size - WAL_BLOCK_SIZE - 2 * PAD_MAX;
-	w->dir = strdup(cfg->dir);
-	if (!w->dir || posix_memalign((void **)&w->cr.hdr, WAL_BLOCK_SIZE, WAL_BLOCK_SIZE) ||
-	    posix_memalign((void **)&w->mt.slot, WAL_BLOCK_SIZE, WAL_BLOCK_SIZE)) {
+	w->dir = base_strdup(cfg->dir);
+	if (!w->dir || base_memalign((void **)&w->cr.hdr, WAL_BLOCK_SIZE, WAL_BLOCK_SIZE) ||
+	    base_memalign((void **)&w->mt.slot, WAL_BLOCK_SIZE, WAL_BLOCK_SIZE)) {
 		rv = wal_set_error(ret_err, -ENOMEM, false, "open", NULL, 0, NULL);
 		goto err;
 	}

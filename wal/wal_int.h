@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "base/alloc.h"
 #include "base/uring_op.h"
 #include "base/crc32c.h"
 #include "wal/wal.h"

@@ -200,7 +200,8 @@ struct raft {
 
 	struct raft_action *acts;
 	size_t n_acts, acts_cap;
-	bool oom;
+	bool oom;    /* an allocation failed during this step */
+	bool failed; /* ... during some step: the core takes no more events */
 
 	char str_slots[N_STR_SLOTS][RAFT_NAME_MAX];
 	unsigned str_next;
@@ -300,6 +301,41 @@ static const char *change_name(enum raft_entry_type t)
 	}
 }
 
+/* ---- the allocation seam (raft.h): the core's own, as it includes only
+ * libc; the same as base/alloc.h's ---- */
+
+static unsigned long alloc_countdown; /* 0: no failure armed */
+static bool alloc_fired;
+
+void raft_fail_alloc_nth(unsigned long nth)
+{
+	alloc_countdown = nth;
+	alloc_fired = false;
+}
+
+bool raft_alloc_failed(void)
+{
+	return alloc_fired;
+}
+
+static bool alloc_refused(void)
+{
+	if (__builtin_expect(alloc_countdown == 0, 1) || --alloc_countdown != 0)
+		return false;
+	alloc_fired = true;
+	return true;
+}
+
+static void *raft_calloc(size_t n, size_t size)
+{
+	return alloc_refused() ? NULL : calloc(n, size);
+}
+
+static void *raft_realloc(void *ptr, size_t size)
+{
+	return alloc_refused() ? NULL : realloc(ptr, size);
+}
+
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
@@ -307,7 +343,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	size_t ncap = *cap ? *cap : 16;
 	while (ncap < need)
 		ncap *= 2;
-	void *p = realloc(*arr, ncap * elem);
+	void *p = raft_realloc(*arr, ncap * elem);
 	if (!p)
 		return -ENOMEM;
 	*arr = p;
@@ -472,13 +508,17 @@ static void log_truncate(struct raft *r, raft_index from)
 
 static int log_put(struct raft *r, const struct raft_entry *e, raft_index index, raft_term term)
 {
-	if (grow((void **)&r->log, &r->log_cap, index - r->start, sizeof(*r->log)))
+	if (grow((void **)&r->log, &r->log_cap, index - r->start, sizeof(*r->log))) {
+		r->oom = true;
 		return -ENOMEM;
+	}
 	*meta_at(r, index) = (struct meta){term, e->size, (uint8_t)e->type};
 	r->last = index;
 	if (e->type == RAFT_ENTRY_JOIN || e->type == RAFT_ENTRY_LEAVE || e->type == RAFT_ENTRY_LEARNER) {
-		if (grow((void **)&r->changes, &r->changes_cap, r->n_changes + 1, sizeof(*r->changes)))
+		if (grow((void **)&r->changes, &r->changes_cap, r->n_changes + 1, sizeof(*r->changes))) {
+			r->oom = true;
 			return -ENOMEM;
+		}
 		struct conf_change *c = &r->changes[r->n_changes++];
 		c->index = index;
 		c->type = e->type;
@@ -670,7 +710,7 @@ static void log_compact(struct raft *r, raft_index upto)
 	while (want < 2 * left)
 		want *= 2;
 	if (r->log_cap > 4 * want) {
-		struct meta *p = realloc(r->log, want * sizeof(*r->log));
+		struct meta *p = raft_realloc(r->log, want * sizeof(*r->log));
 		if (p) {
 			r->log = p;
 			r->log_cap = want;
@@ -2119,8 +2159,10 @@ static int on_read(struct raft *r, uint64_t id)
 {
 	if (r->role != RAFT_LEADER || r->removed)
 		return -EPERM;
-	if (grow((void **)&r->reads, &r->reads_cap, r->n_reads + 1, sizeof(*r->reads)))
+	if (grow((void **)&r->reads, &r->reads_cap, r->n_reads + 1, sizeof(*r->reads))) {
+		r->oom = true;
 		return -ENOMEM;
+	}
 	raft_index idx = r->commit >= r->term_start ? r->commit : 0;
 	r->reads[r->n_reads++] = (struct read){id, idx, ++r->read_seq};
 	replicate(r, true); /* the heartbeat round that confirms it */
@@ -2258,6 +2300,10 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 	r->n_acts = 0;
 	r->oom = false;
 	out->proposed = 0;
+	out->actions = r->acts;
+	out->n_actions = 0;
+	if (r->failed)
+		return -ENOMEM;
 	if (ev->now > r->now) {
 		discount_own_stall(r, ev->now - r->now);
 		r->now = ev->now;
@@ -2323,8 +2369,15 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 		TRACE(r, "commit %" PRIu64 " -> %" PRIu64, commit, r->commit);
 	out->actions = r->acts;
 	out->n_actions = r->n_acts;
-	if (r->oom && rv == 0)
+	if (r->oom) {
+		/* Its state ran ahead of the actions it could record (an
+		 * append without its APPEND would later be counted durable):
+		 * no event may follow. The caller discards this update. */
+		TRACE(r, "out of memory: takes no more events");
+		r->failed = true;
+		out->proposed = 0;
 		rv = -ENOMEM;
+	}
 	return rv;
 }
 
@@ -2349,7 +2402,7 @@ int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint6
 {
 	if (!cfg || !cfg->name || !cfg->name[0] || strlen(cfg->name) >= RAFT_NAME_MAX)
 		return -EINVAL;
-	struct raft *r = calloc(1, sizeof(*r));
+	struct raft *r = raft_calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->cfg = *cfg;
@@ -2385,9 +2438,10 @@ int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint6
 			const struct raft_entry *e = &rs->entries[k];
 			if (e->index <= r->start)
 				continue;
-			if (e->index != r->last + 1 || log_put(r, e, e->index, e->term)) {
+			int rv = e->index != r->last + 1 ? -EINVAL : log_put(r, e, e->index, e->term);
+			if (rv) {
 				raft_free(r);
-				return -EINVAL;
+				return rv;
 			}
 		}
 		/* Entries (or the snapshot) may have reached the disk before

@@ -482,6 +482,10 @@ void raft_set_trace(struct raft *r, void (*trace)(void *data, const char *line),
 
 /* Process one event. Returns 0, or a negative errno for a refused event
  * (the update is then still valid and may hold actions):
+ *   -ENOMEM: an allocation failed. The core's state may have run ahead of
+ *           the update's actions: carry out none of them and stop using
+ *           the core (every later raft_step() returns -ENOMEM with no
+ *           actions); raft_free() it and start again from what is on disk.
  *   -EPERM:  PROPOSE on a non-leader (or on a removed node);
  *   -EBUSY: a membership change while another is pending (unless a leave
  *           that undoes it or removes a learner), or before the leader's
@@ -524,5 +528,12 @@ bool raft_is_voter(const struct raft *r, const char *name);
 const char *raft_departing_url(const struct raft *r, const char *name);
 
 const char *raft_role_name(enum raft_role role);
+
+/* A seam for tests: the Nth allocation of the core from now fails, once
+ * (0 disarms), and raft_alloc_failed() says whether it was reached. Every
+ * allocation of the core passes here; one never-taken branch each. Not
+ * thread-safe. base/alloc.h is the same for base/, wal/ and net/. */
+void raft_fail_alloc_nth(unsigned long nth);
+bool raft_alloc_failed(void);
 
 #endif

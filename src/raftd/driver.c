@@ -675,6 +675,15 @@ int step_propose(struct node *n, struct raft_event *ev, const struct step_ctx *c
 		return -ESHUTDOWN;
 	ev->now = now_ms(n);
 	int rv = raft_step(n->r, ev, &u);
+	if (rv == -ENOMEM) {
+		/* The core's state ran ahead of the actions it could record and
+		 * it takes no more events (raft.h): carry out none of them. */
+		log_error("the Raft core is out of memory: stopping so that recovery reads what is on disk");
+		n->exit_status = 1;
+		n->stopping = true;
+		loop_stop(&n->loop);
+		return rv;
+	}
 	if (w && rv == 0 && u.proposed) {
 		w->index = u.proposed;
 		w->term = raft_current_term(n->r);

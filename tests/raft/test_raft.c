@@ -3002,6 +3002,147 @@ START_TEST(test_trace_refused_votes)
 }
 END_TEST
 
+/* ---- out of memory (raft_fail_alloc_nth) ----------------------------- */
+
+/* Fail the 1st, 2nd, ... allocation of op (one step on a core that setup
+ * made) until op runs without reaching the failure: each failing run must
+ * return -ENOMEM, and the core must then refuse every later event without
+ * an action (raft.h). Leaks show under ASan (the CI's unit tests) and
+ * valgrind. */
+static void walk_alloc_failures(void (*setup)(struct tn *), void (*op)(struct tn *))
+{
+	unsigned long nth = 1;
+	for (;; nth++) {
+		struct tn t;
+		setup(&t);
+		raft_fail_alloc_nth(nth);
+		op(&t);
+		bool fired = raft_alloc_failed();
+		raft_fail_alloc_nth(0);
+		if (!fired) {
+			ck_assert_int_eq(t.rv, 0);
+			raft_free(t.r);
+			break;
+		}
+		ck_assert_msg(t.rv == -ENOMEM, "allocation %lu failed, the step returned %d", nth, t.rv);
+		tn_tick(&t, 1000);
+		ck_assert_int_eq(t.rv, -ENOMEM);
+		ck_assert_uint_eq(t.u.n_actions, 0);
+		raft_free(t.r);
+	}
+	ck_assert_uint_gt(nth, 1); /* op allocated something */
+}
+
+static void setup_follower(struct tn *t)
+{
+	static const raft_term tt[3] = {1, 1, 1};
+	tn_init(t, "b", 1, ABC, 3, tt, 3, 3);
+}
+
+/* 40 entries, a membership change among them: the log, the changes, the
+ * action array, the log writes and the held answer all grow. */
+static void op_append(struct tn *t)
+{
+	struct raft_entry e[40];
+	for (size_t k = 0; k < 40; k++)
+		e[k] = (struct raft_entry){.index = 4 + k, .term = 1, .type = RAFT_ENTRY_COMMAND, .size = 10};
+	for (size_t k = 10; k < 30; k++) {
+		e[k].type = k % 2 ? RAFT_ENTRY_LEAVE : RAFT_ENTRY_JOIN;
+		e[k].name = "d";
+		e[k].url = "http://localhost:2";
+	}
+	struct raft_msg m = ae(1, 3, 1, 3, e, 40);
+	tn_recv(t, "a", &m);
+}
+
+static void setup_leader(struct tn *t)
+{
+	static const raft_term tt[3] = {1, 1, 1};
+	make_leader3(t, tt, 3, false);
+}
+
+static void op_propose(struct tn *t)
+{
+	struct raft_entry cmd[40];
+	for (size_t i = 0; i < 40; i++)
+		cmd[i] = (struct raft_entry){.type = RAFT_ENTRY_COMMAND, .size = 10};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = cmd;
+	pe.propose.n = 40;
+	tn_step(t, &pe);
+}
+
+static void op_read(struct tn *t)
+{
+	struct raft_event ev = {.type = RAFT_EV_READ};
+	ev.read.id = 1;
+	tn_step(t, &ev);
+}
+
+static void setup_none(struct tn *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+/* raft_new() restoring 40 entries */
+static void op_new(struct tn *t)
+{
+	struct raft_entry e[40];
+	for (size_t k = 0; k < 40; k++)
+		e[k] = (struct raft_entry){.index = 1 + k, .term = 1, .type = RAFT_ENTRY_NOP, .size = 10};
+	for (size_t k = 0; k < 20; k++) {
+		e[k].type = RAFT_ENTRY_JOIN;
+		e[k].name = k % 2 ? "b" : "a";
+		e[k].url = "http://localhost:1";
+	}
+	struct raft_restore rs = {.term = 1, .n_entries = 40, .entries = e};
+	struct raft_config cfg = test_config("a");
+	t->rv = raft_new(&cfg, &rs, 0, &t->r);
+	if (t->rv == 0) {
+		/* the tick in walk_alloc_failures() needs a core */
+		tn_tick(t, 1);
+		t->rv = 0;
+	}
+}
+
+/* A follower whose log could not grow answered its AppendEntries with
+ * success and returned 0: the entries were in its memory without an APPEND,
+ * and the next write's DURABLE would have vouched for them. */
+START_TEST(test_oom_follower_append)
+{
+	walk_alloc_failures(setup_follower, op_append);
+}
+END_TEST
+
+START_TEST(test_oom_leader_propose_and_read)
+{
+	walk_alloc_failures(setup_leader, op_propose);
+	walk_alloc_failures(setup_leader, op_read);
+}
+END_TEST
+
+/* raft_new() said -EINVAL (a malformed log) when the log could not grow. */
+START_TEST(test_oom_restore)
+{
+	unsigned long nth = 1;
+	for (;; nth++) {
+		struct tn t;
+		setup_none(&t);
+		raft_fail_alloc_nth(nth);
+		op_new(&t);
+		bool fired = raft_alloc_failed();
+		raft_fail_alloc_nth(0);
+		if (!fired) {
+			ck_assert_int_eq(t.rv, 0);
+			raft_free(t.r);
+			break;
+		}
+		ck_assert_msg(t.rv == -ENOMEM, "allocation %lu failed, raft_new returned %d", nth, t.rv);
+	}
+	ck_assert_uint_gt(nth, 2);
+}
+END_TEST
+
 static Suite *raft_suite(void)
 {
 	Suite *s = suite_create("raft");
@@ -3062,6 +3203,11 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_leader_follows_a_follower_log_end_down);
 	tcase_add_test(tc, test_recovering_node_does_not_vote);
 	tcase_add_test(tc, test_vote_for_a_non_member_that_may_be_one);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("oom");
+	tcase_add_test(tc, test_oom_follower_append);
+	tcase_add_test(tc, test_oom_leader_propose_and_read);
+	tcase_add_test(tc, test_oom_restore);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trace");
 	tcase_add_test(tc, test_trace_three_node_election);
