@@ -62,7 +62,7 @@ struct httpd_request {
 	const char *path;
 	uint8_t *body;
 	size_t body_len, body_cap;
-	bool too_large;
+	int body_err; /* append_body()'s first failure: the body is dropped */
 	bool handled;       /* the handler has seen it */
 	bool suspended;
 	bool active;        /* counted in its route's active requests */
@@ -548,10 +548,11 @@ static const struct httpd_route *find_route(const struct httpd *server, const ch
 	return NULL;
 }
 
-static bool append_body(struct httpd_request *req, const char *data, size_t len)
+/* 0, -E2BIG (over the route's limit) or -ENOMEM */
+static int append_body(struct httpd_request *req, const char *data, size_t len)
 {
 	if (req->body_len + len > req->max_body)
-		return false;
+		return -E2BIG;
 	if (req->body_len + len > req->body_cap) {
 		size_t cap = req->body_cap ? req->body_cap : 4096;
 		/* The Content-Length was admitted against the body budget: take
@@ -566,13 +567,13 @@ static bool append_body(struct httpd_request *req, const char *data, size_t len)
 			cap = req->max_body;
 		uint8_t *grown = base_realloc(req->body, cap);
 		if (!grown)
-			return false;
+			return -ENOMEM;
 		req->body = grown;
 		req->body_cap = cap;
 	}
 	memcpy(req->body + req->body_len, data, len);
 	req->body_len += len;
-	return true;
+	return 0;
 }
 
 static enum MHD_Result add_framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -697,8 +698,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 
 	if (*upload_data_size) {
-		if (!req->response && !req->too_large && !append_body(req, upload_data, *upload_data_size))
-			req->too_large = true;
+		if (!req->response && !req->body_err)
+			req->body_err = append_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -707,9 +708,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	set_phase(server, req->hc, PHASE_BUSY);
 	if (req->response)
 		return queue_reply(req);
-	if (req->too_large) {
+	if (req->body_err == -E2BIG) {
 		server->stats.body_too_large++;
 		httpd_reply_text(req, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+		return queue_reply(req);
+	}
+	if (req->body_err) {
+		/* not the client's fault: a 413 would tell it to shrink a body
+		 * that fits */
+		reply_busy(req, "busy: out of memory reading the request body; retry\n");
 		return queue_reply(req);
 	}
 	if (req->handled)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "net/http_parse.h"
 #include "net/http_server.h"
 
@@ -462,6 +463,60 @@ START_TEST(test_stop_with_connections_open)
 }
 END_TEST
 
+/* Fail the 1st, 2nd, ... allocation of net/ and base/ (base/alloc.h) while
+ * the server starts and answers one POST with a body: a failed start says
+ * -ENOMEM; a failed request gets an error status or a closed connection,
+ * never a wrong answer, and the server then answers the next request.
+ * libmicrohttpd's own allocations are not counted. Leaks: ASan, valgrind. */
+START_TEST(test_oom_start_and_request)
+{
+	static const char post[] = "POST /db/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nvalue";
+	char buf[2048], err[256];
+	unsigned long nth;
+	for (nth = 1;; nth++) {
+		ck_assert_int_eq(loop_init(&loop, 256), 0);
+		struct httpd_config cfg = { .listen_host = "127.0.0.1", .port = 0, .listen_fd = -1,
+					    .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]) };
+		alloc_fail_nth(nth);
+		int rv = httpd_start(&loop, &cfg, &server, err, sizeof(err));
+		int status = 0;
+		if (rv == 0) {
+			port = httpd_port(server);
+			int fd = connect_local();
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(send_all(fd, post), 0);
+			status = loop_read_response(fd, buf, sizeof(buf));
+			close(fd);
+		}
+		bool fired = alloc_failed();
+		alloc_fail_nth(0);
+		if (!fired) {
+			ck_assert_int_eq(rv, 0);
+			ck_assert_int_eq(status, 200);
+			ck_assert_str_eq(body_of(buf), "value");
+			teardown();
+			break;
+		}
+		if (rv != 0) {
+			ck_assert_msg(rv == -ENOMEM, "allocation %lu failed, httpd_start: %d %s", nth, rv, err);
+			server = NULL;
+			loop_fini(&loop);
+			continue;
+		}
+		ck_assert_msg(status == 0 || status >= 500, "allocation %lu failed, status %d", nth, status);
+		/* still serving */
+		int fd = connect_local();
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(send_all(fd, post), 0);
+		ck_assert_int_eq(loop_read_response(fd, buf, sizeof(buf)), 200);
+		ck_assert_str_eq(body_of(buf), "value");
+		close(fd);
+		teardown();
+	}
+	ck_assert_uint_gt(nth, 3);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http_server");
@@ -476,6 +531,10 @@ int main(void)
 	tcase_add_test(tc, test_per_address_budget);
 	tcase_add_test(tc, test_head_deadline);
 	tcase_add_test(tc, test_stop_with_connections_open);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("oom");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_oom_start_and_request);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
