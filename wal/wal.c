@@ -86,6 +86,7 @@
  * the rest of its batch as far as the record headers show); a later batch
  * with the tag is corruption as above.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -196,6 +197,8 @@ int wal_seg_push(struct wal_seg *s, uint32_t off)
 {
 	size_t n = s->last + 1 - s->first;
 
+	/* records follow the header block, in file order */
+	assert(off >= WAL_BLOCK_SIZE && (n == 0 || off > s->offs[n - 1]));
 	if (n == s->offs_cap) {
 		size_t cap = s->offs_cap ? 2 * s->offs_cap : 1024;
 		uint32_t *o = base_realloc(s->offs, cap * sizeof(*o));
@@ -211,6 +214,10 @@ int wal_seg_push(struct wal_seg *s, uint32_t off)
 
 int wal_segs_add(struct wal *w, struct wal_seg *s)
 {
+	/* segments in sequence order, each log taking up where the one
+	 * before ends (a truncation shortened that one first) */
+	assert(!w->nsegs || (s->seq > w->segs[w->nsegs - 1]->seq &&
+			     s->first == w->segs[w->nsegs - 1]->last + 1));
 	if (w->nsegs == w->segs_cap) {
 		size_t cap = w->segs_cap ? 2 * w->segs_cap : 16;
 		struct wal_seg **v = base_realloc(w->segs, cap * sizeof(*v));
@@ -248,6 +255,7 @@ static int doom_name(struct wal *w, const char *name, bool recycle)
 	d->recycle = recycle;
 	if (recycle)
 		w->spares_coming++;
+	assert(w->nspares + w->spares_coming <= WAL_MAX_SPARES);
 	return 0;
 }
 
@@ -418,6 +426,9 @@ void wal_buf_unref(struct wal_buf *b)
 
 static int buf_push(struct wal_buf *b, uint64_t index, uint32_t off)
 {
+	/* a batch holds consecutive indexes, in buffer order */
+	assert(!b->noffs || (index == b->last + 1 && off > b->offs[b->noffs - 1]));
+	assert(off < b->cap);
 	if (b->noffs == b->offs_cap) {
 		size_t cap = b->offs_cap ? 2 * b->offs_cap : 64;
 		uint32_t *o = base_realloc(b->offs, cap * sizeof(*o));
@@ -628,6 +639,8 @@ int wal_reserve(struct wal *w, uint64_t index, uint64_t term, size_t len, uint8_
 	memset(p + WAL_RECORD_HEADER + len, 0, rec - WAL_RECORD_HEADER - len);
 	b->used += rec;
 	w->last = index;
+	assert(b->used + PAD_MAX <= b->cap); /* room left to seal it */
+	assert(w->durable <= w->written && w->written <= w->last);
 	*ret_ptr = p + WAL_RECORD_HEADER;
 	if (ret_buf)
 		*ret_buf = b;
@@ -722,6 +735,9 @@ static void write_start(struct wal *w, struct wal_seg *seg)
 	while (w->gather_head && io->nbufs < WAL_MAX_IOV &&
 	       seg->wpos + io->total + w->gather_head->used <= seg->map_len) {
 		struct wal_buf *b = w->gather_head;
+		/* O_DIRECT: whole blocks; one write, one run of indexes */
+		assert(b->sealed && b->used % WAL_BLOCK_SIZE == 0 && b->used <= b->cap);
+		assert(io->nbufs == 0 || b->first == io->last + 1);
 		w->gather_head = b->next;
 		b->next = NULL;
 		buf_finish(b, (uint32_t)(io->off / WAL_BLOCK_SIZE), seg->tag);
@@ -734,6 +750,7 @@ static void write_start(struct wal *w, struct wal_seg *seg)
 	}
 	if (!w->gather_head)
 		w->gather_tail = NULL;
+	assert(io->nbufs > 0 && io->off % WAL_BLOCK_SIZE == 0 && io->off + io->total <= seg->map_len);
 	w->written = io->last;
 	w->busy = BUSY_WRITE;
 	op_init(&io->ops[0], w, &io->res[0], &io->pending, write_done);
@@ -904,6 +921,7 @@ static void write_done(struct wal *w)
 	}
 	hist_observe(&w->write_hist, hist_now_ns() - io->start_ns);
 	io->seg->wpos += io->total;
+	assert(io->seg->wpos <= io->seg->map_len);
 	if (io->last > w->durable)
 		w->durable = io->last;
 	/* A truncation during the write may have dropped its tail (io->last):
@@ -1243,8 +1261,10 @@ static void unlink_done(struct wal *w)
 			     i < io->n ? io->names[i] : ".", 0, "removing segment");
 			return;
 		}
-		if (spare && r >= 0)
+		if (spare && r >= 0) {
+			assert(w->nspares < WAL_MAX_SPARES);
 			memcpy(w->spares[w->nspares++], io->spares[i], WAL_NAME_MAX);
+		}
 	}
 	w->ndoomed -= io->n;
 	memmove(w->doomed, w->doomed + io->n, w->ndoomed * sizeof(*w->doomed));

@@ -24,6 +24,7 @@
 #include "base/alloc.h"
 #include "base/crc32c.h"
 #include "wal/wal.h"
+#include "wal/wal_int.h" /* the invariants' tests reach inside */
 
 /* --- fixture ------------------------------------------------------------ */
 
@@ -2878,6 +2879,39 @@ START_TEST(test_enospc_tmpfs)
 }
 END_TEST
 
+/* --- invariants: assert() is on in every build (no NDEBUG) --------------- */
+
+/* A segment whose log does not take up where the last one ends would leave
+ * a gap no read-back could explain: the WAL stops at once (SIGABRT). */
+START_TEST(test_assert_segment_gap)
+{
+	struct fx f;
+	fx_init(&f, 64 << 10);
+	ck_assert_int_eq(fx_open(&f), 0);
+	append_durable(&f, 1, 10, 0);
+	struct wal_seg *s = wal_seg_new();
+	ck_assert_ptr_nonnull(s);
+	s->seq = 1000;
+	s->first = 20; /* 11..19 missing */
+	s->last = 19;
+	wal_segs_add(f.w, s);
+	ck_abort_msg("a gap between segments was accepted");
+}
+END_TEST
+
+/* Two records out of file order in a segment's index. */
+START_TEST(test_assert_segment_offsets)
+{
+	struct wal_seg *s = wal_seg_new();
+	ck_assert_ptr_nonnull(s);
+	s->first = 1;
+	s->last = 0;
+	ck_assert_int_eq(wal_seg_push(s, WAL_BLOCK_SIZE + 64), 0);
+	wal_seg_push(s, WAL_BLOCK_SIZE);
+	ck_abort_msg("records out of order were indexed");
+}
+END_TEST
+
 /* --- out of memory (base/alloc.h) --------------------------------------- */
 
 /* Fail the 1st, 2nd, ... allocation of: open a log of several segments,
@@ -3003,6 +3037,10 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_create_enospc_after_truncate_in_flight);
 #endif
 	tcase_add_test(tc, test_enospc_tmpfs);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("assert");
+	tcase_add_test_raise_signal(tc, test_assert_segment_gap, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_assert_segment_offsets, SIGABRT);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("oom");
 	tcase_set_timeout(tc, 120);
