@@ -5,7 +5,7 @@ TESTS += tests/cluster/basic.sh tests/cluster/five.sh tests/cluster/snapshot.sh 
 	tests/cluster/spares.sh tests/cluster/http-strict.sh tests/cluster/snapshot-download.sh \
 	tests/cluster/flood.sh tests/cluster/bodies.sh tests/cluster/nospace.sh \
 	tests/cluster/unreachable-joins.sh tests/cluster/lost-data.sh tests/cluster/hostile.sh \
-	tests/cluster/port-claim.sh tests/cluster/json-names.sh
+	tests/cluster/port-claim.sh tests/cluster/json-names.sh tests/cluster/core-oom.sh
 EXTRA_DIST += tests/cluster/lib.sh tests/cluster/ports.sh tests/cluster/port-claim.sh tests/cluster/hostile.py tests/cluster/http-strict.sh tests/cluster/snapshot-download.sh tests/cluster/flood.sh tests/cluster/bodies.sh tests/cluster/basic.sh tests/cluster/five.sh \
 	tests/cluster/snapshot.sh tests/cluster/wire.sh tests/cluster/goraft.sh \
 	tests/cluster/api.sh tests/cluster/fallback.sh tests/cluster/rebase-empty.sh \
@@ -16,3 +16,5 @@ TESTS += tests/cluster/wal-stall.sh
 EXTRA_DIST += tests/cluster/wal-stall.sh
 TESTS += tests/cluster/metrics.sh
 EXTRA_DIST += tests/cluster/metrics.sh
+TESTS += tests/cluster/core-oom.sh
+EXTRA_DIST += tests/cluster/core-oom.sh

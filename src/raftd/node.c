@@ -317,6 +317,15 @@ static int restore(struct node *n, struct wal_recovery *rec, struct kv_snapshot_
 	rv = raft_new(&rc, &rs, now_ms(n), &n->r);
 	if (rv < 0)
 		snprintf(err, err_len, "cannot start the Raft core: %s", strerror(-rv));
+#ifdef RAFTD_TEST_HOOKS
+	/* RAFTD_TEST_RAFT_ALLOC_FAIL=N: the core's Nth allocation from now
+	 * fails (its seam, raft.h) */
+	const char *nth = getenv("RAFTD_TEST_RAFT_ALLOC_FAIL");
+	if (rv == 0 && nth) {
+		raft_fail_alloc_nth(strtoul(nth, NULL, 10));
+		log_warning("test build: the Raft core's allocation #%s from now will fail", nth);
+	}
+#endif
 out:
 	for (size_t k = 0; strs && k < 2 * cnt; k++)
 		free(strs[k]);
