@@ -432,7 +432,7 @@ struct raft_config {
 	 * line per notable event (role, term and leader changes, votes granted
 	 * and refused and why, commit advances, configuration changes,
 	 * snapshots taken and installed, messages refused and why), during
-	 * raft_step() or raft_new(). A line is "NAME tTERM: what", at most
+	 * raft_step() (a restore traces nothing). A line is "NAME tTERM: what", at most
 	 * RAFT_TRACE_MAX bytes with its NUL, valid during the call only. The
 	 * core adds no time and does no I/O: the caller stamps and writes the
 	 * line. The wording is stable: tests assert exact lines (golden
