@@ -3002,6 +3002,64 @@ START_TEST(test_trace_refused_votes)
 }
 END_TEST
 
+/* A lone node bootstraps, takes a goraft joiner (a configuration change);
+ * a follower installs its leader's snapshot and refuses a stranger's. */
+START_TEST(test_trace_bootstrap_join_and_snapshot)
+{
+	struct tlog l = {0};
+	struct raft_config cfg = test_config("a");
+	cfg.trace = tlog_add;
+	cfg.trace_data = &l;
+	struct tn t;
+	tn_init_cfg(&t, &cfg, 0, "", NULL, 0, NULL, 0, 0);
+	struct raft_event ev = {.type = RAFT_EV_BOOTSTRAP};
+	ev.bootstrap.url = "http://h:1";
+	tn_step(&t, &ev);
+	tn_durable(&t, log_seq(&t));
+	struct raft_event pk = {.type = RAFT_EV_PEER_KIND};
+	pk.peer_kind.name = "g";
+	pk.peer_kind.goraft = true;
+	tn_step(&t, &pk);
+	struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = "g", .url = "http://h:7", .size = 60};
+	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
+	pe.propose.entries = &j;
+	pe.propose.n = 1;
+	tn_step(&t, &pe);
+	ck_assert_int_eq(t.rv, 0);
+	tn_durable(&t, log_seq(&t));
+	raft_free(t.r);
+
+	static const raft_term tt[4] = {0, 0, 0, 1};
+	tn_init_traced(&t, "b", &l, 1, tt, 4, 2);
+	struct raft_msg hb = ae(2, 4, 1, 2, NULL, 0);
+	tn_recv(&t, "a", &hb);
+	tn_persisted(&t, persist_seq(&t));
+	static const struct raft_member_info peers[] = {
+		{.name = "a", .url = "http://h:1"}, {.name = "b", .url = "http://h:2"}};
+	struct raft_msg rec = {.type = RAFT_MSG_SNAPREC_REQ, .req_id = 4};
+	rec.snaprec.last_index = 50;
+	rec.snaprec.last_term = 2;
+	rec.snaprec.n_peers = 2;
+	rec.snaprec.peers = peers;
+	tn_recv(&t, "c", &rec);
+	tn_recv(&t, "a", &rec);
+
+	static const char *const want[] = {
+		"a t0: configuration: join a at 1, 1 member(s)",
+		"a t0: leader, nop at 2",
+		"a t0: commit 0 -> 2",
+		"a t0: configuration: join g at 3, 2 member(s)",
+		"a t0: commit 2 -> 3",
+		"b t2: follower of a (was follower at t1)",
+		"b t2: refuses SnapshotRecovery from c at t0: not our leader",
+		"b t2: installs snapshot 50/2 from a, 2 member(s)",
+		"b t2: commit 2 -> 50",
+	};
+	tlog_expect(&l, want, sizeof(want) / sizeof(want[0]));
+	raft_free(t.r);
+}
+END_TEST
+
 /* ---- out of memory (raft_fail_alloc_nth) ----------------------------- */
 
 /* Fail the 1st, 2nd, ... allocation of op (one step on a core that setup
@@ -3212,6 +3270,7 @@ static Suite *raft_suite(void)
 	tc = tcase_create("trace");
 	tcase_add_test(tc, test_trace_three_node_election);
 	tcase_add_test(tc, test_trace_refused_votes);
+	tcase_add_test(tc, test_trace_bootstrap_join_and_snapshot);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("snapshots");
 	tcase_add_test(tc, test_snapshot_taken_compacts_and_feeds_a_slow_follower);
