@@ -16,5 +16,4 @@ TESTS += tests/cluster/wal-stall.sh
 EXTRA_DIST += tests/cluster/wal-stall.sh
 TESTS += tests/cluster/metrics.sh
 EXTRA_DIST += tests/cluster/metrics.sh
-TESTS += tests/cluster/core-oom.sh
 EXTRA_DIST += tests/cluster/core-oom.sh
