@@ -213,8 +213,10 @@ steady() {
 	[ "$1" = -p ] && { _prep=$2; shift 2; }
 	[ "$1" = -e ] && { _own=$2; shift 2; }
 	for _try in 1 2 3 4 5; do
-		[ -z "$_prep" ] || $_prep
+		# the term before PREP: an election between PREP's look at the
+		# leader and the attempt (a loaded machine) counts as one
 		_t0=$(cluster_term)
+		[ -z "$_prep" ] || $_prep
 		( STEADY=1; "$@" ) && return 0
 		_t1=$(cluster_term)
 		[ $(( _t1 - _t0 )) -gt "$_own" ] || fail "$1 (no election meanwhile: term $_t0 -> $_t1)"
@@ -228,8 +230,10 @@ steady() {
 make_lead() {
 	for _ in $(seq 10); do
 		_nl=$(newest_leader) || continue
-		[ "${_nl%% *}" = "$(port "$1")" ] && return 0
-		curl -s -m 10 -o /dev/null -XPOST "http://127.0.0.1:${_nl%% *}/raftd/transfer" \
+		# a deposed leader still says it leads until it hears the new term
+		set -- "$1" $_nl
+		[ "$2" = "$(port "$1")" ] && [ "$3" -ge "$(cluster_term)" ] && return 0
+		curl -s -m 10 -o /dev/null -XPOST "http://127.0.0.1:$2/raftd/transfer" \
 			-d "{\"to\":\"$(status_field "$(port "$1")" name)\"}"
 	done
 	fail "node $1 does not take the lead"
