@@ -1,6 +1,6 @@
 # net/ tests: the response parser (pure) and the peer client against real
 # loopback servers on the real ring. The fuzz target for the parser is
-# tests/fuzz/fuzz_http_response.c (wired in tests/fuzz.mk).
+# tests/fuzz/fuzz_http_response.c (wired in tests/fuzz/local.mk).
 
 check_PROGRAMS += tests/net/test_http_parse
 TESTS += tests/net/test_http_parse

@@ -1,18 +1,12 @@
-# Raft core tests: unit tests (Check) and the deterministic simulator.
+# The Raft core's deterministic simulator (its unit tests: tests/raft/local.mk).
 #
 #   make check TESTS='tests/raft/test_raft tests/sim/run.sh'
 #   make sim-long                 # a million seeds, all cores (hours)
 #   tests/sim/sim --seed S --trace  # replay one seed with its trace
 
-check_PROGRAMS += tests/raft/test_raft tests/sim/sim
-TESTS += tests/raft/test_raft tests/sim/run.sh
+check_PROGRAMS += tests/sim/sim
+TESTS += tests/sim/run.sh
 EXTRA_DIST += tests/sim/run.sh
-
-tests_raft_test_raft_SOURCES = tests/raft/test_raft.c
-tests_raft_test_raft_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-# default for GORAFT_WIRE_DIR: ../shared/goraft-wire beside the source tree
-tests_raft_test_raft_CPPFLAGS = $(AM_CPPFLAGS) -DRAFT_TEST_SRCDIR='"$(abs_top_srcdir)"'
-tests_raft_test_raft_LDADD = src/raft/libraft.a proto/libwire.a $(CHECK_LIBS)
 
 tests_sim_sim_SOURCES = tests/sim/sim.c
 tests_sim_sim_LDADD = src/raft/libraft.a
