@@ -207,6 +207,8 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
 {
 	char *slot = (char *)cfg + o->offset;
 	uint64_t v;
+	if (o->offset == offsetof(struct config, data_dir))
+		snprintf(cfg->data_dir_where, sizeof(cfg->data_dir_where), "%s", where);
 	switch (o->type) {
 	case OPT_STRING: {
 		char *copy = strdup(value);
@@ -384,6 +386,13 @@ static int apply_args(struct config *cfg, int argc, char **argv, bool only_confi
 				continue;
 			if (cfg->data_dir_from_args)
 				return failf(err, err_len, "unexpected argument \"%s\": only one DATA_DIR", arg);
+			/* Two names for the data directory would make a second
+			 * node out of one: refuse rather than pick one silently. */
+			if (cfg->data_dir && strcmp(cfg->data_dir, arg) != 0)
+				return failf(err, err_len,
+					     "the DATA_DIR argument %s and %s = %s name two data directories: "
+					     "give one of them",
+					     arg, cfg->data_dir_where, cfg->data_dir);
 			free(cfg->data_dir);
 			if (!(cfg->data_dir = strdup(arg)))
 				return -ENOMEM;
@@ -418,6 +427,11 @@ static int apply_args(struct config *cfg, int argc, char **argv, bool only_confi
 			continue;
 		char where[64];
 		snprintf(where, sizeof(where), "flag -%s", o->name);
+		if (o->offset == offsetof(struct config, data_dir) && cfg->data_dir_from_args &&
+		    strcmp(cfg->data_dir, value) != 0)
+			return failf(err, err_len,
+				     "the DATA_DIR argument %s and %s = %s name two data directories: give one of them",
+				     cfg->data_dir, where, value);
 		int rv = set_option(cfg, o, value, where, err, err_len);
 		if (rv < 0)
 			return rv;
@@ -464,14 +478,40 @@ int config_reload(const struct config *current, struct config *fresh, char *err,
 
 /* --- node name ----------------------------------------------------------------- */
 
+/* As `mkdir -p -m 0700` (and etcd): an operator who names a new directory
+ * expects it made, parents included; only the data directory itself is
+ * private, parents get the umask's mode. */
+static int make_data_dir(const char *dir, char *err, size_t err_len)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return failf(err, err_len, "data directory %s: name too long", dir);
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(path, c ? 0777 : 0700) < 0 && errno != EEXIST)
+			return failf(err, err_len, "cannot create data directory %s: %s: %s", dir, path,
+				     strerror(errno));
+		*p = c;
+		if (!c)
+			break;
+	}
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return failf(err, err_len, "data directory %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return failf(err, err_len, "data directory %s is not a directory", dir);
+	return 0;
+}
+
 char *config_node_name(const struct config *cfg, char *err, size_t err_len)
 {
+	if (make_data_dir(cfg->data_dir, err, err_len) < 0)
+		return NULL;
 	if (cfg->name)
 		return strdup(cfg->name);
-	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
-		failf(err, err_len, "cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
-		return NULL;
-	}
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/name", cfg->data_dir);
 	char buf[256];

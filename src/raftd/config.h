@@ -63,6 +63,7 @@ struct config {
 	int argc;
 	char **argv;
 	bool data_dir_from_args;
+	char data_dir_where[320]; /* the file and line, or the flag, that set data_dir */
 };
 
 /* Fills *cfg from defaults, the config file and argv. Returns 0; 1 when
@@ -79,7 +80,7 @@ void config_usage(FILE *out);
 
 /* The node's name: cfg->name, else DATA_DIR/name as goraft raftd keeps it
  * (the file's whole content), else a new 7-hex-digit name written there.
- * Creates DATA_DIR (0700) when missing. Returns a malloc'ed name or NULL
+ * Creates DATA_DIR (0700) and its parents when missing. Returns a malloc'ed name or NULL
  * with the reason in err. */
 char *config_node_name(const struct config *cfg, char *err, size_t err_len);
 

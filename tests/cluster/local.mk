@@ -17,3 +17,6 @@ EXTRA_DIST += tests/cluster/wal-stall.sh
 TESTS += tests/cluster/metrics.sh
 EXTRA_DIST += tests/cluster/metrics.sh
 EXTRA_DIST += tests/cluster/core-oom.sh
+# the data directory as the units and --name meet it (issue 17, item 10)
+TESTS += tests/cluster/data-dir.sh
+EXTRA_DIST += tests/cluster/data-dir.sh
