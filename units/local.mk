@@ -33,6 +33,9 @@ install-catalog-update:
 		echo "journal catalog: not root, not compiled (run journalctl --update-catalog as root)"; \
 	elif ! command -v journalctl >/dev/null; then \
 		echo "journal catalog: no journalctl, not compiled"; \
+	elif test '$(catalogdir)' != /usr/lib/systemd/catalog && \
+	     test '$(catalogdir)' != /usr/local/lib/systemd/catalog; then \
+		echo "journal catalog: journalctl does not read $(catalogdir), not compiled"; \
 	else \
 		echo "journalctl --update-catalog"; journalctl --update-catalog; \
 	fi
