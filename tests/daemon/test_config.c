@@ -187,6 +187,56 @@ START_TEST(test_bad_config_file_is_named)
 }
 END_TEST
 
+/* One data directory: the DATA_DIR argument and data-dir (file or flag)
+ * must agree, or the node would silently be another one. */
+START_TEST(test_two_data_dirs_refused)
+{
+	char path[128], line[384];
+	snprintf(path, sizeof(path), "%s/raftd.conf", tmpdir);
+	write_file(path, "data-dir = /var/lib/raftd/n1\n");
+	struct config cfg;
+	snprintf(line, sizeof(line), "raftd --config %s /var/lib/raftd-n1", path);
+	ck_assert_int_lt(parse(&cfg, line), 0);
+	ck_assert_msg(strstr(err, "/var/lib/raftd/n1") && strstr(err, "/var/lib/raftd-n1") && strstr(err, path),
+		      "got \"%s\"", err);
+	config_free(&cfg);
+
+	snprintf(line, sizeof(line), "raftd --config %s /var/lib/raftd/n1", path);
+	ck_assert_msg(parse(&cfg, line) == 0, "%s", err);
+	ck_assert_str_eq(cfg.data_dir, "/var/lib/raftd/n1");
+	config_free(&cfg);
+
+	ck_assert_int_lt(parse(&cfg, "raftd --data-dir /a /b"), 0);
+	ck_assert_ptr_nonnull(strstr(err, "flag -data-dir"));
+	config_free(&cfg);
+	ck_assert_int_lt(parse(&cfg, "raftd /b --data-dir /a"), 0);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, "raftd --data-dir /a"), 0);
+	ck_assert_str_eq(cfg.data_dir, "/a");
+	config_free(&cfg);
+}
+END_TEST
+
+/* --name does not spare making DATA_DIR: as mkdir -p, the directory 0700. */
+START_TEST(test_data_dir_made_with_name)
+{
+	char dir[160], line[256];
+	snprintf(dir, sizeof(dir), "%s/a/b/n1", tmpdir);
+	struct config cfg;
+	snprintf(line, sizeof(line), "raftd --name n1 %s", dir);
+	ck_assert_int_eq(parse(&cfg, line), 0);
+	char *name = config_node_name(&cfg, err, sizeof(err));
+	ck_assert_msg(name != NULL, "%s", err);
+	ck_assert_str_eq(name, "n1");
+	struct stat st;
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	free(name);
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_node_name_as_goraft_keeps_it)
 {
 	char dir[128], line[256], path[160];
@@ -231,6 +281,8 @@ int main(void)
 	tcase_add_checked_fixture(files, make_tmpdir, remove_tmpdir);
 	tcase_add_test(files, test_config_file_then_flags);
 	tcase_add_loop_test(files, test_bad_config_file_is_named, 0, sizeof(bad_files) / sizeof(bad_files[0]));
+	tcase_add_test(files, test_two_data_dirs_refused);
+	tcase_add_test(files, test_data_dir_made_with_name);
 	tcase_add_test(files, test_node_name_as_goraft_keeps_it);
 	suite_add_tcase(s, files);
 	SRunner *sr = srunner_create(s);
