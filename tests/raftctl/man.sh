@@ -6,8 +6,9 @@ set -u
 srcdir=${srcdir:-.}
 top_builddir=${top_builddir:-.}
 fail() { echo "FAIL: $*"; exit 1; }
-# the pages as built (man/*.in with the configured paths)
-pages="$top_builddir/man/raftctl.8 $top_builddir/man/raftd.conf.5 $top_builddir/man/raftd.8"
+# the pages' sources (the built pages differ only in their paths, which
+# may be long enough in a distcheck's prefix for groff to warn)
+pages="$srcdir/man/raftctl.8.in $srcdir/man/raftd.conf.5.in $srcdir/man/raftd.8.in"
 for p in $pages; do
 	[ -f "$p" ] || fail "$p missing"
 	out=$(LC_ALL=C groff -t -man -ww -z "$p" 2>&1)
