@@ -72,6 +72,7 @@ start=$(date +%s)
 timeout 200 systemd-nspawn --keep-unit --register=no --directory="$T/root" --private-network --quiet \
 	--bind="$T/out:/out" --bind-ro="$deb:/opt/raftd/raftd.deb" \
 	--bind-ro="$top_srcdir/tests/systemd/deb-inside.sh:/opt/raftd/deb-inside.sh" \
+	--bind-ro="$top_srcdir/base/journal.h:/opt/raftd/journal.h" \
 	--bind-ro="$T/units/raftd-deb-check.service:/etc/systemd/system/raftd-deb-check.service" \
 	--bind-ro=/dev/null:/etc/systemd/system/systemd-networkd-wait-online.service \
 	-b systemd.firstboot=off systemd.wants=raftd-deb-check.service > "$T/boot.log" 2>&1
