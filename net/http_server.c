@@ -3,6 +3,7 @@
 
 #include "base/alloc.h"
 #include "net/http_request.h"
+#include "net/url.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,7 +60,10 @@ struct httpd_request {
 	uint64_t reserved;      /* of max_body_memory */
 	const struct httpd_route *route;
 	const char *method; /* MHD's, valid for the request's life */
-	const char *path;
+	char *target;       /* the request target as sent: path and query, escaped */
+	char *path;         /* its path decoded (url_unescape), may hold NUL bytes */
+	size_t path_len;
+	bool started;       /* on_request has seen it */
 	uint8_t *body;
 	size_t body_len, body_cap;
 	int body_err; /* append_body()'s first failure: the body is dropped */
@@ -531,14 +535,14 @@ static enum MHD_Result queue_reply(struct httpd_request *req)
 /* --- request flow ------------------------------------------------------------ */
 
 static const struct httpd_route *find_route(const struct httpd *server, const char *method,
-					    const char *path, bool *ret_path_known)
+					    const char *path, size_t len, bool *ret_path_known)
 {
 	*ret_path_known = false;
 	for (size_t i = 0; i < server->n_routes; i++) {
 		const struct httpd_route *r = &server->routes[i];
 		size_t plen = strlen(r->path);
-		bool match = r->prefix ? strncmp(path, r->path, plen) == 0 && path[plen] != '\0'
-				       : strcmp(path, r->path) == 0;
+		bool match = r->prefix ? len > plen && memcmp(path, r->path, plen) == 0
+				       : len == plen && memcmp(path, r->path, plen) == 0;
 		if (!match)
 			continue;
 		*ret_path_known = true;
@@ -592,7 +596,7 @@ static void reply_busy(struct httpd_request *req, const char *why)
 
 /* The head is in, no byte of the body read: answers now (queue_now) what
  * is refused. Returns whether the body is to be read. */
-static bool first_call(struct httpd *server, struct httpd_request *req, const char *method, const char *url)
+static bool first_call(struct httpd *server, struct httpd_request *req, const char *method)
 {
 	struct httpd_conn *hc = req->hc;
 	const struct httpd_config *cfg = &server->cfg;
@@ -610,7 +614,7 @@ static bool first_call(struct httpd *server, struct httpd_request *req, const ch
 	}
 
 	bool path_known;
-	req->route = find_route(server, method, url, &path_known);
+	req->route = find_route(server, method, req->path, req->path_len, &path_known);
 	/* The peers' budget is for peer RPCs only. */
 	if (hc && hc->peer_budget && !(req->route && req->route->peer)) {
 		if (server->stats.conns_clients >= cfg->max_connections) {
@@ -679,20 +683,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct httpd *server = cls;
 	struct httpd_request *req = *con_cls;
 
-	if (!req) {
-		req = base_calloc(1, sizeof(*req));
-		if (!req)
-			return MHD_NO; /* MHD closes the connection */
+	if (!req || !req->started) {
+		if (!req || !req->path) {
+			/* no target from on_uri (MHD did not call it): MHD's
+			 * decoded path, up to its first NUL byte */
+			if (!req)
+				req = base_calloc(1, sizeof(*req));
+			if (req && !req->path)
+				req->path = base_strdup(url);
+			if (!req || !req->path) {
+				if (req)
+					free(req->target);
+				free(req);
+				*con_cls = NULL;
+				return MHD_NO; /* MHD closes the connection */
+			}
+			req->path_len = strlen(req->path);
+		}
+		req->started = true;
 		req->server = server;
 		req->conn = conn;
 		req->hc = conn_of(conn);
 		req->method = method;
-		req->path = url;
 		req->start_ns = hist_now_ns();
 		*con_cls = req;
 		server->stats.requests++;
 		set_phase(server, req->hc, PHASE_BODY);
-		if (!first_call(server, req, method, url))
+		if (!first_call(server, req, method))
 			set_phase(server, req->hc, PHASE_BUSY);
 		return req->response && req->queue_now ? queue_reply(req) : MHD_YES;
 	}
@@ -778,8 +795,38 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->response)
 		MHD_destroy_response(req->response);
 	free(req->body);
+	free(req->target);
+	free(req->path);
 	free(req);
 	*con_cls = NULL;
+}
+
+/* MHD's first look at a request, before it decodes the path: the target
+ * as sent is kept, and its path decoded here with its length, since MHD's
+ * decoded path ends at the first %00. What this returns is the request's
+ * context in on_request (NULL: on_request falls back to MHD's path). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	struct httpd_request *req = base_calloc(1, sizeof(*req));
+	if (!req)
+		return NULL;
+	size_t plen = strcspn(uri, "?");
+	req->target = base_strdup(uri);
+	req->path = base_malloc(plen + 1);
+	if (req->path) {
+		memcpy(req->path, uri, plen);
+		req->path[plen] = '\0';
+	}
+	if (!req->target || !req->path) {
+		free(req->target);
+		free(req->path);
+		free(req);
+		return NULL;
+	}
+	req->path_len = url_unescape(req->path);
+	return req;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -891,11 +938,12 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 		goto fail;
 
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
-	struct MHD_OptionItem opts[8];
+	struct MHD_OptionItem opts[10];
 	size_t n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, server };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, server };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, server };
 	/* our budgets decide; MHD's own limit is only a backstop */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
 					     server->cfg.max_connections + server->cfg.peer_connections + 16, NULL };
@@ -1030,6 +1078,17 @@ const char *httpd_method(const struct httpd_request *req)
 const char *httpd_path(const struct httpd_request *req)
 {
 	return req->path;
+}
+
+const char *httpd_path_n(const struct httpd_request *req, size_t *ret_len)
+{
+	*ret_len = req->path_len;
+	return req->path;
+}
+
+const char *httpd_target(const struct httpd_request *req)
+{
+	return req->target ? req->target : req->path;
 }
 
 const char *httpd_query(const struct httpd_request *req, const char *name)

@@ -137,7 +137,13 @@ const struct httpd_route_stats *httpd_route_stats(const struct httpd *server, si
 
 /* The request line and body. */
 const char *httpd_method(const struct httpd_request *req);
+/* The path, percent-decoded as libmicrohttpd does (url_unescape); as a C
+ * string it ends at the first NUL byte a %00 made, httpd_path_n() gives
+ * all of it. */
 const char *httpd_path(const struct httpd_request *req);
+const char *httpd_path_n(const struct httpd_request *req, size_t *ret_len);
+/* The request target as the client sent it (path and query, not decoded). */
+const char *httpd_target(const struct httpd_request *req);
 /* Value of a query argument (?consistent=true), or NULL. */
 const char *httpd_query(const struct httpd_request *req, const char *name);
 const char *httpd_header(const struct httpd_request *req, const char *name);

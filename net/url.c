@@ -85,13 +85,18 @@ int url_parse(const char *s, unsigned flags, struct url *ret)
 
 int url_escape_segment(const char *seg, char *out, size_t cap)
 {
+	return url_escape_segment_n(seg, strlen(seg), out, cap);
+}
+
+int url_escape_segment_n(const char *seg, size_t len, char *out, size_t cap)
+{
 	static const char keep[] = "-._~!$&'()*+,;=:@";
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = 0;
 
-	for (const unsigned char *p = (const unsigned char *)seg; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)seg, *end = p + len; p < end; p++) {
 		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			     strchr(keep, *p);
+			     (*p && strchr(keep, *p));
 		if (n + (plain ? 1 : 3) >= cap)
 			return -ENAMETOOLONG;
 		if (plain) {

@@ -53,6 +53,8 @@ int url_parse(const char *s, unsigned flags, struct url *ret);
  * segment stays one. Writes a NUL-terminated string to out and returns its
  * length, or -ENAMETOOLONG when it does not fit in cap. */
 int url_escape_segment(const char *seg, char *out, size_t cap);
+/* The same for len bytes of seg, which may hold NUL bytes. */
+int url_escape_segment_n(const char *seg, size_t len, char *out, size_t cap);
 
 /* Percent-decoding in place, as libmicrohttpd does to a request's path
  * before raftd sees it (MHD_http_unescape): %XX with two hex digits becomes

@@ -114,6 +114,16 @@ static size_t utf8_seq(const uint8_t *s, size_t len, uint32_t *ret_cp)
 	return n;
 }
 
+bool cmd_utf8_valid(const void *s, size_t len)
+{
+	const uint8_t *p = s;
+	uint32_t cp;
+	for (size_t i = 0, n; i < len; i += n)
+		if ((n = utf8_seq(p + i, len - i, &cp)) == 0)
+			return false;
+	return true;
+}
+
 /* --- decoding ------------------------------------------------------------- */
 
 void cmd_free(struct cmd *cmd)

@@ -94,6 +94,11 @@ int cmd_decode(const uint8_t *name, size_t name_len, bool has_payload, const uin
 /* Frees the strings cmd owns (not the borrowed ones) and zeroes it. */
 void cmd_free(struct cmd *cmd);
 
+/* Whether s is valid UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF): what Go's JSON encoder keeps as it is. It writes U+FFFD
+ * for every other byte, so two such strings could become one. */
+bool cmd_utf8_valid(const void *s, size_t len);
+
 /* cmd_decode() with flags:
  * - CMD_DECODE_BORROW: a string without escapes (and a missing one, "") is
  *   not copied but points into payload (or a static ""), NOT NUL-terminated;

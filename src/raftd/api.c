@@ -165,15 +165,46 @@ static void on_raft(struct httpd_request *req, void *data)
 
 /* ---- HTTP: the client API ---------------------------------------------------------------- */
 
-static bool db_key(struct httpd_request *req, const char **ret_key)
+/* The key of a /db/ request, decoded from the target as sent: bytes, NUL
+ * included (api_parse.h). Returns false when the request is answered;
+ * otherwise the key (free() *ret_buf, which holds it) is *ret_key, *ret_len. */
+static bool db_key(struct httpd_request *req, char **ret_buf, const char **ret_key, size_t *ret_len)
 {
-	const char *k = api_db_key(httpd_path(req));
-	if (!k) {
-		httpd_reply_text(req, 404, "404 page not found");
-		return false;
+	const char *target = httpd_target(req);
+	size_t raw_len = strcspn(target, "?"), len = 0;
+	char *buf = malloc(raw_len + 1), *loc = NULL;
+	enum api_key v = buf ? api_db_key(target, raw_len, buf, &len) : API_KEY_NOT_FOUND;
+	switch (v) {
+	case API_KEY_OK:
+		*ret_buf = buf;
+		*ret_key = buf + 4;
+		*ret_len = len - 4;
+		return true;
+	case API_KEY_NOT_FOUND: httpd_reply_text(req, 404, "404 page not found"); break;
+	case API_KEY_BAD_ESCAPE: httpd_reply_text(req, 400, "400 Bad Request: invalid URL escape in the path"); break;
+	case API_KEY_NOT_UTF8:
+		httpd_reply_text(req, 400, "the key is not valid UTF-8: goraft's log (JSON) would store U+FFFD "
+					   "for its invalid bytes, so that different keys became one");
+		break;
+	case API_KEY_UNCLEAN: {
+		/* gorilla/mux's answer, the query kept */
+		const char *query = target + raw_len;
+		size_t cap = 3 * len + strlen(query) + 2;
+		int n;
+		loc = malloc(cap);
+		if (!loc || (n = api_path_escape(buf, len, loc, cap)) < 0) {
+			httpd_reply_text(req, 500, "out of memory");
+			break;
+		}
+		memcpy(loc + n, query, strlen(query) + 1);
+		const char *hdr[] = { "Location", loc, NULL };
+		httpd_reply(req, 301, NULL, "", 0, hdr);
+		break;
 	}
-	*ret_key = k;
-	return true;
+	}
+	free(loc);
+	free(buf);
+	return false;
 }
 
 static bool not_leader(struct node *n, struct httpd_request *req)
@@ -185,13 +216,23 @@ static bool not_leader(struct node *n, struct httpd_request *req)
 		for (size_t i = 0; i < raft_n_members(n->r); i++) {
 			if (strcmp(raft_member_name(n->r, i), leader) != 0)
 				continue;
-			char loc[RAFT_URL_MAX + 512];
+			/* the path as decoded, encoded again: it is a key's bytes */
+			size_t plen;
+			const char *path = httpd_path_n(req, &plen);
 			const char *consistent = httpd_query(req, "consistent"), *marker = httpd_query(req, "raftd");
-			snprintf(loc, sizeof(loc), "%s%s%s%s%s%s", raft_member_url(n->r, i), httpd_path(req),
-				 consistent ? "?consistent=" : "", consistent ? consistent : "",
-				 marker ? (consistent ? "&raftd=" : "?raftd=") : "", marker ? marker : "");
-			const char *hdr[] = { "Location", loc, NULL };
-			httpd_reply(req, 307, "text/plain; charset=utf-8", "redirect to the leader\n", 23, hdr);
+			char *esc = malloc(3 * plen + 1), *loc = NULL;
+			if (!esc || api_path_escape(path, plen, esc, 3 * plen + 1) < 0 ||
+			    asprintf(&loc, "%s%s%s%s%s%s", raft_member_url(n->r, i), esc,
+				     consistent ? "?consistent=" : "", consistent ? consistent : "",
+				     marker ? (consistent ? "&raftd=" : "?raftd=") : "", marker ? marker : "") < 0) {
+				loc = NULL;
+				httpd_reply_text(req, 500, "out of memory");
+			} else {
+				const char *hdr[] = { "Location", loc, NULL };
+				httpd_reply(req, 307, "text/plain; charset=utf-8", "redirect to the leader\n", 23, hdr);
+			}
+			free(esc);
+			free(loc);
 			return true;
 		}
 	}
@@ -240,33 +281,40 @@ static void on_db_get(struct httpd_request *req, void *data)
 	if (refuse_stopping(n, req))
 		return;
 	const char *key;
-	if (!db_key(req, &key))
+	char *buf;
+	size_t key_len;
+	/* no --max-key here: a node serves every key it holds (a goraft
+	 * leader's limits are not its own) */
+	if (!db_key(req, &buf, &key, &key_len))
 		return;
-	if (strlen(key) > n->cfg.max_key) {
-		httpd_reply_text(req, 414, "key too long");
-		return;
-	}
 	const char *consistent = httpd_query(req, "consistent");
 	if (!consistent || strcmp(consistent, "true") != 0) {
 		n->reads_local++;
-		reply_read(n, req, key, strlen(key));
+		reply_read(n, req, key, key_len);
+		free(buf);
 		return;
 	}
-	if (not_leader(n, req))
+	if (not_leader(n, req)) {
+		free(buf);
 		return;
+	}
 	struct read_wait *w = calloc(1, sizeof(*w));
-	char *k = strdup(key);
+	char *k = malloc(key_len + 1);
 	if (!w || !k) {
 		free(w);
 		free(k);
+		free(buf);
 		httpd_reply_text(req, 500, "out of memory");
 		return;
 	}
+	memcpy(k, key, key_len);
+	k[key_len] = '\0';
+	free(buf);
 	w->id = ++n->next_read_id;
 	w->since_ms = now_ms(n);
 	w->req = req;
 	w->key = k;
-	w->key_len = strlen(k);
+	w->key_len = key_len;
 	w->next = n->reads;
 	n->reads = w;
 	struct raft_event ev = { .type = RAFT_EV_READ, .read.id = w->id };
@@ -291,27 +339,24 @@ static void on_db_post(struct httpd_request *req, void *data)
 	if (refuse_stopping(n, req))
 		return;
 	const char *key;
-	size_t len;
+	char *buf;
+	size_t len, key_len;
 	const uint8_t *value = httpd_body(req, &len);
-	if (!db_key(req, &key))
+	if (!db_key(req, &buf, &key, &key_len))
 		return;
-	size_t key_len = strlen(key);
 	if (key_len > n->cfg.max_key) {
 		httpd_reply_text(req, 414, "key too long");
-		return;
-	}
-	if (len > n->cfg.max_value) {
+	} else if (len > n->cfg.max_value) {
 		httpd_reply_text(req, 413, "value too large");
-		return;
+	} else if (!not_leader(n, req)) {
+		struct cmd c = { .type = CMD_WRITE };
+		c.key = cmd_str_ref(key, key_len);
+		c.value = cmd_str_ref(value, len);
+		int rv = propose(n, req, &c); /* the entry is encoded during the step */
+		if (rv < 0)
+			reply_propose_error(req, rv);
 	}
-	if (not_leader(n, req))
-		return;
-	struct cmd c = { .type = CMD_WRITE };
-	c.key = cmd_str_ref(key, key_len);
-	c.value = cmd_str_ref(value, len);
-	int rv = propose(n, req, &c);
-	if (rv < 0)
-		reply_propose_error(req, rv);
+	free(buf);
 }
 
 /* raftd-only features (DELETE, snapshots, leadership transfer) need every
@@ -345,25 +390,24 @@ static void on_db_delete(struct httpd_request *req, void *data)
 	if (refuse_stopping(n, req))
 		return;
 	const char *key;
-	char why[RAFT_NAME_MAX + 128];
-	if (!db_key(req, &key))
+	char *buf, why[RAFT_NAME_MAX + 128];
+	size_t key_len;
+	/* no --max-key: a DELETE adds nothing, and may remove a key a goraft
+	 * leader (or another limit) let in */
+	if (!db_key(req, &buf, &key, &key_len))
 		return;
-	size_t key_len = strlen(key);
-	if (key_len > n->cfg.max_key) {
-		httpd_reply_text(req, 414, "key too long");
-		return;
-	}
-	if (not_leader(n, req))
-		return;
-	unsigned status = extensions_refused(n, "DELETE", why, sizeof(why));
-	if (status) {
+	unsigned status;
+	if (not_leader(n, req)) {
+		/* answered */
+	} else if ((status = extensions_refused(n, "DELETE", why, sizeof(why)))) {
 		httpd_reply_text(req, status, why);
-		return;
+	} else {
+		struct cmd c = { .type = CMD_DELETE, .key = cmd_str_ref(key, key_len) };
+		int rv = propose(n, req, &c);
+		if (rv < 0)
+			reply_propose_error(req, rv);
 	}
-	struct cmd c = { .type = CMD_DELETE, .key = cmd_str_ref(key, key_len) };
-	int rv = propose(n, req, &c);
-	if (rv < 0)
-		reply_propose_error(req, rv);
+	free(buf);
 }
 
 /* Proposes a membership change: 0 when the request waits for its entry,

@@ -8,13 +8,116 @@
 #include <string.h>
 
 #include "net/url.h"
+#include "proto/command.h"
 
-const char *api_db_key(const char *path)
+static int hexval(char c)
 {
-	const char *k = path + strlen("/db/");
-	if (!*k || strchr(k, '/'))
-		return NULL;
-	return k;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Go's url.PathUnescape: every '%' must start an escape. */
+static bool unescape_strict(const char *raw, size_t len, char *out, size_t *ret_len)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < len;) {
+		if (raw[i] != '%') {
+			out[w++] = raw[i++];
+			continue;
+		}
+		int hi = i + 2 < len ? hexval(raw[i + 1]) : -1, lo = hi >= 0 ? hexval(raw[i + 2]) : -1;
+		if (lo < 0)
+			return false;
+		out[w++] = (char)(hi << 4 | lo);
+		i += 3;
+	}
+	*ret_len = w;
+	return true;
+}
+
+/* gorilla/mux's cleanPath (path.Clean, with a trailing '/' kept) of a
+ * rooted path, into out (room for len + 1 bytes). Returns its length. */
+static size_t clean_path(const char *p, size_t len, char *out)
+{
+	size_t w = 1;
+	out[0] = '/';
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && p[j] != '/')
+			j++;
+		size_t sl = j - i;
+		if (sl == 0 || (sl == 1 && p[i] == '.')) {
+			/* nothing */
+		} else if (sl == 2 && p[i] == '.' && p[i + 1] == '.') {
+			while (w > 1 && out[w - 1] != '/')
+				w--;
+			if (w > 1)
+				w--; /* the '/' before the segment popped */
+		} else {
+			if (w > 1)
+				out[w++] = '/';
+			memcpy(out + w, p + i, sl);
+			w += sl;
+		}
+		i = j + 1;
+	}
+	if (len && p[len - 1] == '/' && w > 1)
+		out[w++] = '/';
+	return w;
+}
+
+enum api_key api_db_key(const char *raw, size_t raw_len, char *buf, size_t *ret_len)
+{
+	size_t len;
+	if (!unescape_strict(raw, raw_len, buf, &len))
+		return API_KEY_BAD_ESCAPE;
+	if (!len || buf[0] != '/')
+		return API_KEY_NOT_FOUND;
+	char *clean = malloc(len + 1);
+	if (!clean)
+		return API_KEY_NOT_FOUND; /* not reached for the paths MHD takes */
+	size_t cl = clean_path(buf, len, clean);
+	bool unclean = cl != len || memcmp(clean, buf, len) != 0;
+	if (unclean)
+		memcpy(buf, clean, cl);
+	free(clean);
+	if (unclean) {
+		*ret_len = cl;
+		return API_KEY_UNCLEAN;
+	}
+	*ret_len = len;
+	if (len <= 4 || memcmp(buf, "/db/", 4) != 0 || memchr(buf + 4, '/', len - 4))
+		return API_KEY_NOT_FOUND;
+	if (!cmd_utf8_valid(buf + 4, len - 4))
+		return API_KEY_NOT_UTF8;
+	return API_KEY_OK;
+}
+
+int api_path_escape(const char *path, size_t len, char *out, size_t cap)
+{
+	size_t w = 0;
+	for (size_t i = 0; i <= len;) {
+		size_t j = i;
+		while (j < len && path[j] != '/')
+			j++;
+		int n = url_escape_segment_n(path + i, j - i, out + w, cap - w);
+		if (n < 0)
+			return n;
+		w += (size_t)n;
+		if (j == len)
+			break;
+		if (w + 1 >= cap)
+			return -ENAMETOOLONG;
+		out[w++] = '/';
+		out[w] = '\0';
+		i = j + 1;
+	}
+	return (int)w;
 }
 
 /* The reason goes to the operator who typed the URL, so it says which part

@@ -14,10 +14,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The key of a /db/{key} path: what follows "/db/", or NULL (the daemon
- * answers 404) when that is empty or holds another '/'. path must start
- * with "/db/" (the route); the key points into path. */
-const char *api_db_key(const char *path);
+/* What a /db/{key} path is, read as goraft raftd reads it: Go's net/url
+ * decodes the path (a '%' without two hex digits after it is a 400), then
+ * gorilla/mux redirects (301) a path that is not clean (path.Clean: "//",
+ * "." and ".." segments) to the clean one, then {key} is the one non-empty
+ * segment after "/db/". The key is a byte string (it may hold NUL bytes);
+ * raftd also refuses one that is not valid UTF-8, which Go's JSON encoder
+ * in goraft's log would turn into U+FFFD, so that two keys became one. */
+enum api_key {
+	API_KEY_OK,         /* the key is buf[4 .. *ret_len) */
+	API_KEY_NOT_FOUND,  /* 404: not "/db/" and one non-empty segment */
+	API_KEY_BAD_ESCAPE, /* 400 */
+	API_KEY_NOT_UTF8,   /* 400 */
+	API_KEY_UNCLEAN,    /* 301: buf[0 .. *ret_len) is the clean path, decoded */
+};
+
+/* raw is the path of the request target as sent (escaped, no query), raw_len
+ * bytes; buf has room for raw_len + 1 bytes, and gets the path decoded. */
+enum api_key api_db_key(const char *raw, size_t raw_len, char *buf, size_t *ret_len);
+
+/* A decoded path (len bytes, NUL bytes allowed) percent-encoded segment by
+ * segment (url_escape_segment_n), so that it reads back as the same bytes:
+ * for a Location header. Returns the length written to out (NUL-terminated),
+ * or -ENAMETOOLONG. */
+int api_path_escape(const char *path, size_t len, char *out, size_t cap);
 
 /* A /join connectionString: true when net/url takes it (url_parse(), no
  * flags: http://HOST:PORT, what the peer client connects to); otherwise the

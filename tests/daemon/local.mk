@@ -41,7 +41,7 @@ check_PROGRAMS += tests/daemon/test_api_parse
 TESTS += tests/daemon/test_api_parse
 tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/raftd/api_parse.c net/url.c
 tests_daemon_test_api_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
-tests_daemon_test_api_parse_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)
+tests_daemon_test_api_parse_LDADD = net/libnet.a proto/libwire.a $(JANSSON_LIBS) $(CHECK_LIBS)
 
 # journal fields of src/raftd/log.c, against a stub of sd-journal
 check_PROGRAMS += tests/daemon/test_log

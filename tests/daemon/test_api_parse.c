@@ -9,11 +9,109 @@
 
 #include "src/raftd/api_parse.h"
 
+/* api_db_key() on raw, with the decoded (or clean) path it leaves */
+static enum api_key key_of(const char *raw, char *buf, size_t *len)
+{
+	return api_db_key(raw, strlen(raw), buf, len);
+}
+
 START_TEST(test_db_key)
 {
-	ck_assert_str_eq(api_db_key("/db/foo"), "foo");
-	ck_assert_ptr_null(api_db_key("/db/"));
-	ck_assert_ptr_null(api_db_key("/db/a/b"));
+	char buf[128];
+	size_t len;
+	ck_assert_int_eq(key_of("/db/foo", buf, &len), API_KEY_OK);
+	ck_assert_uint_eq(len, 7);
+	ck_assert(!memcmp(buf + 4, "foo", 3));
+	ck_assert_int_eq(key_of("/db/", buf, &len), API_KEY_NOT_FOUND);
+	ck_assert_int_eq(key_of("/db/a/b", buf, &len), API_KEY_NOT_FOUND);
+	ck_assert_int_eq(key_of("/db/a%2Fb", buf, &len), API_KEY_NOT_FOUND); /* Go decodes, then routes */
+	ck_assert_int_eq(key_of("/db/a/", buf, &len), API_KEY_NOT_FOUND);    /* clean: the '/' stays */
+	/* '+' is a '+' in a path; %20 a blank */
+	ck_assert_int_eq(key_of("/db/a+b%20c", buf, &len), API_KEY_OK);
+	ck_assert_uint_eq(len, 9);
+	ck_assert(!memcmp(buf + 4, "a+b c", 5));
+}
+END_TEST
+
+/* Keys are bytes: a NUL byte is part of the key, never its end. */
+START_TEST(test_db_key_nul)
+{
+	char buf[128];
+	size_t len;
+	ck_assert_int_eq(key_of("/db/x%00y", buf, &len), API_KEY_OK);
+	ck_assert_uint_eq(len, 7);
+	ck_assert(!memcmp(buf + 4, "x\0y", 3));
+	ck_assert_int_eq(key_of("/db/%00", buf, &len), API_KEY_OK);
+	ck_assert_uint_eq(len, 5);
+	ck_assert_int_eq(buf[4], 0);
+}
+END_TEST
+
+/* What Go's JSON would turn into U+FFFD is refused; UTF-8 is kept. */
+START_TEST(test_db_key_utf8)
+{
+	char buf[128];
+	size_t len;
+	ck_assert_int_eq(key_of("/db/%ff", buf, &len), API_KEY_NOT_UTF8);
+	ck_assert_int_eq(key_of("/db/%fe", buf, &len), API_KEY_NOT_UTF8);
+	ck_assert_int_eq(key_of("/db/a%c3", buf, &len), API_KEY_NOT_UTF8);        /* cut short */
+	ck_assert_int_eq(key_of("/db/%c0%af", buf, &len), API_KEY_NOT_UTF8);      /* overlong */
+	ck_assert_int_eq(key_of("/db/%ed%a0%80", buf, &len), API_KEY_NOT_UTF8);   /* a surrogate */
+	ck_assert_int_eq(key_of("/db/%f4%90%80%80", buf, &len), API_KEY_NOT_UTF8); /* past U+10FFFF */
+	ck_assert_int_eq(key_of("/db/caf%c3%a9", buf, &len), API_KEY_OK);
+	ck_assert_int_eq(key_of("/db/%ef%bf%bd", buf, &len), API_KEY_OK); /* U+FFFD itself */
+	ck_assert_int_eq(key_of("/db/caf\xc3\xa9", buf, &len), API_KEY_OK);   /* sent unescaped */
+	ck_assert_int_eq(key_of("/db/\xff", buf, &len), API_KEY_NOT_UTF8);
+}
+END_TEST
+
+/* Go's url package refuses a '%' that starts no escape (400). */
+START_TEST(test_db_key_bad_escape)
+{
+	char buf[128];
+	size_t len;
+	ck_assert_int_eq(key_of("/db/%zz", buf, &len), API_KEY_BAD_ESCAPE);
+	ck_assert_int_eq(key_of("/db/a%", buf, &len), API_KEY_BAD_ESCAPE);
+	ck_assert_int_eq(key_of("/db/a%4", buf, &len), API_KEY_BAD_ESCAPE);
+	ck_assert_int_eq(key_of("/db/a%4g", buf, &len), API_KEY_BAD_ESCAPE);
+	ck_assert_int_eq(key_of("/db/%41", buf, &len), API_KEY_OK);
+	ck_assert(!memcmp(buf, "/db/A", 5));
+}
+END_TEST
+
+/* gorilla/mux redirects a path that is not clean to the clean one. */
+START_TEST(test_db_key_unclean)
+{
+	static const struct {
+		const char *raw, *clean;
+		size_t clean_len; /* 0: strlen(clean) */
+	} cases[] = {
+		{ "/db//a", "/db/a", 0 },       { "/db/./a", "/db/a", 0 },   { "/db/x/../a", "/db/a", 0 },
+		{ "/db/..", "/", 0 },           { "/db/../../x", "/x", 0 },  { "/db/.", "/db", 0 },
+		{ "/db//a/", "/db/a/", 0 },     { "/db/%2e%2e/s", "/s", 0 }, { "//db/a", "/db/a", 0 },
+		{ "/db/a%00//b", "/db/a\0/b", 8 },
+	};
+	char buf[128];
+	size_t len;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t cl = cases[i].clean_len ? cases[i].clean_len : strlen(cases[i].clean);
+		ck_assert_msg(key_of(cases[i].raw, buf, &len) == API_KEY_UNCLEAN, "%s", cases[i].raw);
+		ck_assert_msg(len == cl && !memcmp(buf, cases[i].clean, cl), "%s -> %.*s", cases[i].raw, (int)len, buf);
+	}
+}
+END_TEST
+
+START_TEST(test_path_escape)
+{
+	char out[64];
+	ck_assert_int_eq(api_path_escape("/db/x\0y", 7, out, sizeof(out)), 9);
+	ck_assert_str_eq(out, "/db/x%00y");
+	ck_assert_int_eq(api_path_escape("/db/a b?#%", 10, out, sizeof(out)), 18);
+	ck_assert_str_eq(out, "/db/a%20b%3F%23%25");
+	ck_assert_int_eq(api_path_escape("/join", 5, out, sizeof(out)), 5);
+	ck_assert_str_eq(out, "/join");
+	ck_assert_int_eq(api_path_escape("/db/abc", 7, out, 7), -ENAMETOOLONG);
+	ck_assert_int_eq(api_path_escape("/db/abc", 7, out, 8), 7);
 }
 END_TEST
 
@@ -71,6 +169,11 @@ int main(void)
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, test_db_key);
 	tcase_add_loop_test(tc, test_url_reasons, 0, sizeof(url_reasons) / sizeof(url_reasons[0]));
+	tcase_add_test(tc, test_db_key_nul);
+	tcase_add_test(tc, test_db_key_utf8);
+	tcase_add_test(tc, test_db_key_bad_escape);
+	tcase_add_test(tc, test_db_key_unclean);
+	tcase_add_test(tc, test_path_escape);
 	tcase_add_test(tc, test_transfer_to);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

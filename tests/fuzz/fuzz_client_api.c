@@ -1,8 +1,9 @@
 /* tests/fuzz/fuzz_client_api.c — libFuzzer target for what raftd parses in
  * client requests (libmicrohttpd splits the request line, headers and
  * query; api.c's handlers take it from there):
- *   byte 0 % 4 == 0  the path of /db/{key} (api_db_key, then the key
- *                    checks of on_db_get / on_db_post / on_db_delete);
+ *   byte 0 % 4 == 0  the path of /db/{key} as sent (api_db_key: decoded,
+ *                    cleaned, the key checked; api_path_escape for a
+ *                    Location);
  *                1  a /join body: cmd_decode() as raft:join, then the
  *                    connectionString check of on_join (api_url_check:
  *                    url_parse's verdict, what it accepts being fuzz_url's
@@ -14,7 +15,8 @@
  * compared with strcmp.)
  *
  * Properties: no crash, leak or UB; refusals carry a reason; a key is
- * exactly what follows "/db/" and holds no '/'; an accepted transfer
+ * exactly what follows "/db/", holds no '/' and is UTF-8; a path encoded
+ * again decodes to the same bytes; a clean path is clean; an accepted transfer
  * target fits RAFT_NAME_MAX. The first crash it found: the connection
  * string check of the day, api_valid_url(), took "http://h:\r\n2" (strtoul
  * skips blanks); that check is now net/url's (tests/fuzz/fuzz_url.c).
@@ -37,17 +39,42 @@
 
 static void db_path(const uint8_t *data, size_t size)
 {
-	char *path = malloc(size + 5);
-	CHECK(path);
+	char *path = malloc(size + 5), *buf = malloc(size + 5), *esc;
+	size_t len = 0;
+	CHECK(path && buf);
 	memcpy(path, "/db/", 4);
 	memcpy(path + 4, data, size);
-	path[size + 4] = '\0'; /* libmicrohttpd hands a C string */
-	const char *key = api_db_key(path);
-	if (key) {
-		CHECK(key == path + 4 && *key && !strchr(key, '/'));
-	} else {
-		CHECK(!path[4] || strchr(path + 4, '/'));
+	path[size + 4] = '\0';
+	enum api_key v = api_db_key(path, size + 4, buf, &len);
+	CHECK(len <= size + 4);
+	if (v == API_KEY_OK) {
+		/* one non-empty segment of UTF-8 after "/db/" */
+		CHECK(len > 4 && !memcmp(buf, "/db/", 4) && !memchr(buf + 4, '/', len - 4));
+		CHECK(cmd_utf8_valid(buf + 4, len - 4));
 	}
+	if (v == API_KEY_OK || v == API_KEY_UNCLEAN) {
+		/* encoded again (a Location), it decodes to the same bytes */
+		size_t cap = 3 * len + 1;
+		esc = malloc(cap);
+		CHECK(esc);
+		int n = api_path_escape(buf, len, esc, cap);
+		CHECK(n >= 0 && (size_t)n < cap && esc[n] == '\0');
+		CHECK(url_unescape(esc) == len && !memcmp(esc, buf, len));
+		free(esc);
+	}
+	if (v == API_KEY_UNCLEAN) {
+		/* the clean path is clean: no redirect loop */
+		char *again = malloc(len + 1);
+		size_t al;
+		esc = malloc(3 * len + 1);
+		CHECK(again && esc);
+		int n = api_path_escape(buf, len, esc, 3 * len + 1);
+		CHECK(n >= 0);
+		CHECK(api_db_key(esc, (size_t)n, again, &al) != API_KEY_UNCLEAN);
+		free(again);
+		free(esc);
+	}
+	free(buf);
 	free(path);
 }
 
