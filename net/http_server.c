@@ -949,6 +949,9 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 					     server->cfg.max_connections + server->cfg.peer_connections + 16, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, server->cfg.connection_timeout_s, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL };
+	if (server->cfg.max_head)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						     (intptr_t)server->cfg.max_head, NULL };
 	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	server->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server, MHD_OPTION_ARRAY, opts,
 				       MHD_OPTION_END);

@@ -80,6 +80,10 @@ struct httpd_config {
 	unsigned body_timeout_s;        /* a whole body, after its head (0: no limit) */
 	uint64_t max_stranger_body;     /* peer routes from non-member addresses (0: no limit) */
 	uint64_t max_body_memory;       /* bodies being read, in total (0: no limit) */
+	size_t max_head;                /* a request's head and its response's, per
+					 * connection (0: libmicrohttpd's 32 KiB); a
+					 * longer head gets 414 or 431. Only what a
+					 * connection uses is resident. */
 	const struct httpd_route *routes;
 	size_t n_routes;
 };

@@ -24,6 +24,11 @@ enum config_log_level {
 	LOG_LEVEL_TRACE,
 };
 
+/* The longest request head Go's net/http reads by default (goraft raftd's
+ * server): DefaultMaxHeaderBytes (1 MiB) and 4 KiB of "bufio slop". A key
+ * goraft accepts is shorter. */
+#define GO_MAX_HEAD (1024u * 1024u + 4096u)
+
 struct config {
 	char *data_dir;
 	char *config_file;
@@ -44,7 +49,7 @@ struct config {
 	uint64_t max_append_bytes;
 	uint32_t max_inflight_appends; /* per raftd peer; goraft peers get 1 */
 	uint64_t max_raft_body;        /* largest /raft request body accepted */
-	uint32_t max_key;
+	uint32_t max_key;                /* of a new write; reads and deletes take any */
 	uint64_t max_value;
 	uint32_t max_connections;
 	uint32_t connection_timeout_s;

@@ -509,6 +509,10 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 		.connection_timeout_s = cfg->connection_timeout_s, .head_timeout_s = cfg->request_head_timeout_s,
 		.body_timeout_s = cfg->request_body_timeout_s, .max_stranger_body = cfg->max_stranger_body,
 		.max_body_memory = cfg->max_body_memory ? cfg->max_body_memory : cfg->max_raft_body + 256 * 1024 * 1024,
+		/* room for a head as long as goraft takes whatever --max-key
+		 * says (a node serves every key it holds; a reload may raise
+		 * --max-key that far), and for the response's head */
+		.max_head = (cfg->max_key > GO_MAX_HEAD ? cfg->max_key : GO_MAX_HEAD) + 32 * 1024,
 		.routes = routes, .n_routes = n_routes,
 	};
 	/* socket activation: systemd passes the listening socket as fd 3 */

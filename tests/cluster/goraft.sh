@@ -10,6 +10,8 @@
 #   raftd snapshot threshold far below the log length); leadership goes
 #   raftd -> goraft -> raftd; a goraft node joins late and gets the whole
 #   log; DELETE is refused while goraft nodes are members.
+# Mix 3: a goraft node removed while it keeps running.
+# Mix 4: keys as bytes (a NUL byte, long keys, UTF-8 only) both ways.
 #
 # Node n is "rn" (raftd) or "gn" (goraft); port BASE+n. The next leader's kind
 # is chosen without touching either implementation: the nodes of the other
@@ -288,3 +290,46 @@ write h 8
 	fail "after a stall of r1 and r2: $(name "$LEADER") leads, r1 $(rstatus 1 role) term $(rstatus 1 term)"
 everyone h 8
 echo "ok: r1 and r2 stalled together for a second: r1 still leads at term $term"
+
+# ---- mix 4: keys as bytes (issue 17 items 1 and 5) -------------------------------------------
+# A key is the path segment decoded, byte for byte: a NUL byte is part of
+# it (a key cut at the NUL overwrote another key). Keys that are not UTF-8
+# are refused: goraft's JSON log would turn their bytes into U+FFFD, and
+# two keys would become one. A node serves every key it holds: a long key
+# a goraft leader took is read back from the raftd nodes. Both directions:
+# g7 leads first, then a raftd node (nodes 7-9: ports no mix before used).
+for n in $ALIVE; do kill_node "$n"; done
+kill_node 3 # mix 3's removed g3
+D=$T/mix4
+start 7 g
+start 8 r 7
+start 9 r 7
+write a 1
+[ "$LEADER" = 7 ] || fail "the founder g7 leads"
+write x plain
+write 'x%00y' nul
+write '%00' zero
+everyone 'x%00y' nul
+everyone '%00' zero
+everyone x plain
+echo "ok: keys with a NUL byte written through the goraft leader are read back exactly from the raftd nodes"
+long=$(head -c 2000 /dev/zero | tr '\0' L)
+write "$long" long2000
+everyone "$long" long2000
+echo "ok: a 2,000-byte key written through the goraft leader is served by the raftd nodes"
+code=$($CURL -o "$T/out" -w '%{http_code}' -XPOST "http://127.0.0.1:$(port 8)/db/%ff" -d ff)
+[ "$code" = 400 ] && grep -q "not valid UTF-8" "$T/out" || fail "a key that is not UTF-8: HTTP $code $(cat "$T/out")"
+lead_next r
+start 7 g
+write 'r%00s' nul2
+write 'x%00y' nul3
+everyone 'r%00s' nul2
+everyone 'x%00y' nul3
+everyone x plain
+long=$(head -c 100000 /dev/zero | tr '\0' M)
+write "$long" long100k
+everyone "$long" long100k
+code=$($CURL -o "$T/out" -w '%{http_code}' -XPOST "http://127.0.0.1:$(port "$LEADER")/db/%fe" -d fe)
+[ "$code" = 400 ] && grep -q "not valid UTF-8" "$T/out" || fail "a key that is not UTF-8: HTTP $code $(cat "$T/out")"
+echo "ok: keys with a NUL byte and a 100,000-byte key written through the raftd leader are read back from the goraft node; %fe refused (400)"
+for n in $ALIVE; do kill_node "$n"; done
