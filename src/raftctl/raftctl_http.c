@@ -94,8 +94,9 @@ int rc_connect(const struct url *u, int timeout_ms, char *err, size_t err_len)
 int rc_head_format(char *buf, size_t cap, const struct url *u, const char *method, const char *path,
 		   const char *content_type, size_t body_len)
 {
-	int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: raftctl\r\nContent-Length: %zu\r\n%s%s%s\r\n",
-			 method, path, u->host, u->port, body_len, content_type ? "Content-Type: " : "",
+	/* hostport: an IPv6 address in brackets */
+	int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: raftctl\r\nContent-Length: %zu\r\n%s%s%s\r\n",
+			 method, path, u->hostport, body_len, content_type ? "Content-Type: " : "",
 			 content_type ? content_type : "", content_type ? "\r\n" : "");
 	return n < 0 || (size_t)n >= cap ? -ENOBUFS : n;
 }

@@ -73,3 +73,36 @@ for cmd in "status" "status n1" "members list" "members add n9 http://127.0.0.1:
 done
 [ -e "$T/s" ] || [ -e "$T/s.tmp" ] && fail "a failed save leaves no file"
 echo "ok: an unreachable endpoint: exit 1 with one line, for every online command"
+
+# An IPv6 endpoint: the Host header has the address in brackets (RFC 7230
+# §5.4), "[::1]:PORT", never "::1:PORT". A server on ::1 that records it.
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	python3 - "$T/hosts" "$T/port" <<'PY' &
+import http.server, socket, sys
+class S(http.server.HTTPServer):
+    address_family = socket.AF_INET6
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        with open(sys.argv[1], "a") as f:
+            f.write(self.headers.get("Host", "") + "\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "1")
+        self.end_headers()
+        self.wfile.write(b"v")
+    do_GET = do_POST = answer
+    def log_message(self, *a):
+        pass
+s = S(("::1", 0), H)
+open(sys.argv[2] + ".tmp", "w").write(str(s.server_address[1]))
+__import__("os").rename(sys.argv[2] + ".tmp", sys.argv[2])
+s.timeout = 10
+s.handle_request()
+PY
+	srv=$!
+	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+	p=$(cat "$T/port")
+	RAFTCTL_ENDPOINTS="http://[::1]:$p" "$RAFTCTL" --timeout 3s get k >/dev/null 2>&1
+	wait "$srv"
+	[ "$(head -n 1 "$T/hosts")" = "[::1]:$p" ] || fail "Host header for http://[::1]:$p: '$(head -n 1 "$T/hosts")'"
+	echo "ok: an IPv6 endpoint's Host header is [::1]:PORT"
+fi
