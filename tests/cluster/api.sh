@@ -265,3 +265,20 @@ while_down() {
 }
 steady while_down
 echo "ok: DELETE with a member down since before the restart (its kind kept in peer-kinds)"
+
+# ---- a join through a follower: its warning is one line ---------------------------------------
+# The follower's answer ends in a newline (goraft's http.Error); the
+# joiner's warning carried it, and an empty line followed in the log.
+make_lead 1
+node_start 4 -h 127.0.0.1 -join "127.0.0.1:$(port 2)"
+for _ in $(seq 100); do
+	grep -q "join through" "$T/n4.log" && break
+	sleep 0.05
+done
+if grep -q "join through.*HTTP" "$T/n4.log"; then
+	! grep -q '^$' "$T/n4.log" || fail "an empty line in the joiner's log: $(cat "$T/n4.log")"
+	echo "ok: a join refused by a follower is one warning line"
+else
+	echo "ok: (the join through a follower was not refused: nothing to check)"
+fi
+node_kill 4
