@@ -41,6 +41,20 @@ static void h_echo(struct httpd_request *req, void *data)
 	httpd_reply(req, 200, "application/octet-stream", body, len, NULL);
 }
 
+/* The target as sent, and the decoded path's length and bytes (NULs as '0') */
+static void h_path(struct httpd_request *req, void *data)
+{
+	(void)data;
+	size_t len;
+	const char *p = httpd_path_n(req, &len);
+	char body[256];
+	int n = snprintf(body, sizeof(body), "%s %zu ", httpd_target(req), len);
+	for (size_t i = 0; i < len && (size_t)n < sizeof(body) - 1; i++)
+		body[n++] = p[i] ? p[i] : '0';
+	body[n] = '\0';
+	httpd_reply(req, 200, "text/plain", body, strlen(body), NULL);
+}
+
 /* Answers 80 ms later, from a timer: the request waits suspended. */
 struct later {
 	struct loop_timer timer;
@@ -74,6 +88,7 @@ static int never_count;
 static const struct httpd_route routes[] = {
 	{ "GET", "/hello", false, 0, 0, h_hello, NULL, false },
 	{ "POST", "/db/", true, 1024, 0, h_echo, NULL, false },
+	{ "GET", "/p/", true, 0, 0, h_path, NULL, false },
 	{ "POST", "/later", false, 0, 0, h_later, NULL, false },
 	{ "POST", "/never", false, 64, 0, h_never, &never_count, false },
 };
@@ -222,6 +237,26 @@ START_TEST(test_keep_alive_get_and_post)
 	ck_assert_int_eq(ex.statuses[2], 200);
 	ck_assert_str_eq(body_of(ex.responses[2]), "hello consistent=-");
 	ck_assert_uint_eq(httpd_stats(server)->requests, 3);
+}
+END_TEST
+
+/* libmicrohttpd's decoded path ends at a %00: the server keeps the target
+ * as sent and decodes the path with its length, and routes on that. */
+START_TEST(test_path_with_nul)
+{
+	struct exchange ex = { .requests = {
+		"GET /p/x%00y?consistent=true HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /p/%00 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /p/a%2Fb%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+	} };
+	struct exchange *exs[] = { &ex };
+	exchange_all(exs, 1);
+	ck_assert_int_eq(ex.statuses[0], 200);
+	ck_assert_str_eq(body_of(ex.responses[0]), "/p/x%00y?consistent=true 6 /p/x0y");
+	ck_assert_int_eq(ex.statuses[1], 200);
+	ck_assert_str_eq(body_of(ex.responses[1]), "/p/%00 4 /p/0");
+	ck_assert_int_eq(ex.statuses[2], 200);
+	ck_assert_str_eq(body_of(ex.responses[2]), "/p/a%2Fb%zz 9 /p/a/b%zz");
 }
 END_TEST
 
@@ -524,6 +559,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_keep_alive_get_and_post);
+	tcase_add_test(tc, test_path_with_nul);
 	tcase_add_test(tc, test_errors_keep_the_server_serving);
 	tcase_add_test(tc, test_suspended_request_answered_later);
 	tcase_add_test(tc, test_stop_answers_waiting_requests);
