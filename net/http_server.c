@@ -684,28 +684,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct httpd_request *req = *con_cls;
 
 	if (!req || !req->started) {
-		if (!req || !req->path) {
-			/* no target from on_uri (MHD did not call it): MHD's
-			 * decoded path, up to its first NUL byte */
-			if (!req)
-				req = base_calloc(1, sizeof(*req));
-			if (req && !req->path)
-				req->path = base_strdup(url);
-			if (!req || !req->path) {
-				if (req)
-					free(req->target);
-				free(req);
-				*con_cls = NULL;
-				return MHD_NO; /* MHD closes the connection */
-			}
-			req->path_len = strlen(req->path);
-		}
+		/* on_uri made req, or could not: MHD's own path (url) ends at
+		 * a %00 and would name another key, so no request is served
+		 * without on_uri's */
+		if (!req)
+			return MHD_NO; /* MHD closes the connection */
 		req->started = true;
 		req->server = server;
 		req->conn = conn;
 		req->hc = conn_of(conn);
 		req->method = method;
 		req->start_ns = hist_now_ns();
+		(void)url;
 		*con_cls = req;
 		server->stats.requests++;
 		set_phase(server, req->hc, PHASE_BODY);
@@ -804,7 +794,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* MHD's first look at a request, before it decodes the path: the target
  * as sent is kept, and its path decoded here with its length, since MHD's
  * decoded path ends at the first %00. What this returns is the request's
- * context in on_request (NULL: on_request falls back to MHD's path). */
+ * context in on_request (NULL, out of memory: the connection is closed). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	(void)cls;
