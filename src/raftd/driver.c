@@ -235,7 +235,7 @@ static void answer_writes(struct node *n, raft_index upto)
 			httpd_reply(w->req, 200, NULL, "", 0, NULL);
 			n->writes_applied++;
 		} else {
-			httpd_reply_text(w->req, 500, "command failed to be committed due to node failure");
+			httpd_reply_text(w->req, w->lost_status, LOST_WRITE);
 			n->writes_failed++;
 		}
 		n->writes = w->next;
@@ -491,7 +491,7 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 					n->needs[n->needs_head + k].need = from - 1;
 			if (rv == 0)
 				rv = needs_push(n, a->truncate.seq, from - 1);
-			fail_writes_from(n, from, "command failed to be committed due to node failure");
+			fail_writes_from(n, from, 0, LOST_WRITE);
 			if (n->raftd_only_last >= from)
 				find_raftd_only(n, from - 1);
 			log_changed = true;
@@ -714,7 +714,9 @@ void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx)
 	step_propose(n, ev, ctx, NULL);
 }
 
-void fail_writes_from(struct node *n, raft_index from, const char *why)
+/* Fails the writes waiting from index `from` on: with `status`, or with each
+ * write's own lost_status when it is 0. */
+void fail_writes_from(struct node *n, raft_index from, unsigned status, const char *why)
 {
 	struct write_wait **pp = &n->writes;
 	while (*pp && (*pp)->index < from)
@@ -722,7 +724,7 @@ void fail_writes_from(struct node *n, raft_index from, const char *why)
 	while (*pp) {
 		struct write_wait *w = *pp;
 		*pp = w->next;
-		httpd_reply_text(w->req, 500, why);
+		httpd_reply_text(w->req, status ? status : w->lost_status, why);
 		n->writes_failed++;
 		free(w);
 	}

@@ -629,7 +629,7 @@ void node_close(struct node *n)
 	loop_timer_cancel(&n->loop, &n->tick);
 	loop_timer_cancel(&n->loop, &n->apply_timer);
 	/* answer everyone still waiting */
-	fail_writes_from(n, 0, "raft: Has been stopped");
+	fail_writes_from(n, 0, 500, "raft: Has been stopped");
 	while (n->snap_waits) {
 		struct snap_wait *w = n->snap_waits;
 		n->snap_waits = w->next;

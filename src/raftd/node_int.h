@@ -29,6 +29,8 @@
 #include "wal/wal.h"
 
 #define WRITE_TIMEOUT_MS 10000     /* a client write not applied by then: 503 */
+/* goraft log.go truncate(): what a write whose entry another leader replaced gets */
+#define LOST_WRITE "command failed to be committed due to node failure"
 #define RAFTD_PATH_VERSION "/raftd/version"
 /* The line a follower adds to its refusal of a raftd joiner's /join:
  * "leader: URL" (api.c join_not_leader(), peers.c join_done()) */
@@ -77,6 +79,10 @@ struct write_wait {
 	raft_term term;
 	uint64_t since_ms;
 	uint64_t since_ns; /* for commit_hist */
+	/* the status when another leader's entry takes the index: goraft
+	 * raftd answers every failed /db write 400 and a failed /join 500
+	 * (its writeHandler and joinHandler) */
+	unsigned lost_status;
 	struct httpd_request *req;
 	struct write_wait *next;
 };
@@ -281,7 +287,7 @@ void report_deferred(struct node *n);
 int step_propose(struct node *n, struct raft_event *ev, const struct step_ctx *ctx, struct write_wait *w);
 int step_rv(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
 void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
-void fail_writes_from(struct node *n, raft_index from, const char *why);
+void fail_writes_from(struct node *n, raft_index from, unsigned status, const char *why);
 
 /* peers.c */
 struct npeer *npeer_find(struct node *n, const char *name);
