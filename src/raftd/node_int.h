@@ -45,7 +45,8 @@ struct npeer {
 	bool kind_known, goraft, probing;
 	bool kind_unreported; /* the core has not been told goraft yet */
 	bool unreachable; /* logged as unreachable, not yet back */
-	uint64_t probe_at_ms;
+	bool recheck; /* came back after being unreachable: probe its kind again */
+	uint64_t probe_at_ms; /* next probe: of an unknown kind, or of a goraft peer */
 	uint64_t removed_at_ms; /* left the configuration (0: a member) */
 	struct npeer *next;
 };

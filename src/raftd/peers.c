@@ -16,6 +16,10 @@
 #include "src/raftd/log.h"
 
 #define PROBE_RETRY_MS 250 /* a joining goraft node serves once its join commits */
+/* A goraft member is asked again this often: `raftctl import-goraft`
+ * replaces goraft nodes by raftd nodes in place (same name and URL), and a
+ * follower, which sends the replaced node nothing, would never notice. */
+#define KIND_RECHECK_MS 1000
 #define JOIN_RETRY_MS 1000
 #define REMOVED_PEER_KEEP_MS 5000
 
@@ -66,6 +70,7 @@ static void peer_reachable(struct npeer *p, bool ok, int res)
 			res < 0 ? strerror(-res) : "bad response");
 	} else if (ok && p->unreachable) {
 		p->unreachable = false;
+		p->recheck = true; /* it may be another program now */
 		log_msg(LOG_INFO, LOG_ID_PEER_BACK, field, "peer %s (%s) is back", p->name, p->url);
 	}
 }
@@ -318,7 +323,10 @@ static void probe_done(void *arg, int res, const uint8_t *body, size_t len)
 		p->probe_at_ms = now_ms(n) + PROBE_RETRY_MS;
 		return;
 	}
-	set_kind(n, p, res == 404);
+	p->recheck = false;
+	if (!p->kind_known || p->goraft != (res == 404))
+		set_kind(n, p, res == 404);
+	p->probe_at_ms = now_ms(n) + KIND_RECHECK_MS;
 }
 
 static void probe_release(void *arg)
@@ -327,11 +335,19 @@ static void probe_release(void *arg)
 }
 
 /* Learns whether a peer is a goraft or a raftd node. Until then it counts
- * as goraft: the safe assumption (no extensions, one request in flight). */
+ * as goraft: the safe assumption (no extensions, one request in flight).
+ * Known kinds are learnt again: a goraft member's periodically, any
+ * member's once it is back after being unreachable. Each node decides for
+ * itself, from what the peer answers now: what depends on it (raftd-only
+ * commands, snapshots, extensions) is each node's own decision, refused or
+ * deferred while it believes a goraft node is a member, and the answers
+ * converge (docs/goraft-protocol.md §11.13). */
 static void probe_peers(struct node *n)
 {
 	for (struct npeer *p = n->peers; p; p = p->next) {
-		if (p->kind_known || p->probing || now_ms(n) < p->probe_at_ms)
+		if (p->probing || now_ms(n) < p->probe_at_ms)
+			continue;
+		if (p->kind_known && !p->goraft && !p->recheck)
 			continue;
 		struct probe *pr = calloc(1, sizeof(*pr));
 		if (!pr)
