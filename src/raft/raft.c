@@ -183,6 +183,10 @@ struct raft {
 	 * elects a leader that lacks committed entries. */
 	bool join_fallback;
 	char joiner[RAFT_NAME_MAX];
+	/* leader: the pending goraft join maybe_revert_join() watches, since */
+	raft_index revert_index;
+	raft_term revert_term;
+	uint64_t revert_since;
 
 	struct peer peers[RAFT_MAX_PEERS];
 	uint64_t next_req_id;
@@ -1884,6 +1888,8 @@ static bool live(const struct raft *r, const char *name)
  * committing. One exception: a goraft joiner of a lone voter, which answers
  * nothing until its join has committed; that join commits without it
  * (join_fallback), but the two then need each other to elect a leader. */
+static bool leave_reverts(const struct raft *r, const char *name);
+
 static bool voter_add_ok(struct raft *r, const char *name)
 {
 	const struct peer *jp = peer_find(r, name);
@@ -1896,8 +1902,62 @@ static bool voter_add_ok(struct raft *r, const char *name)
 	}
 	if (voters == 1 && self_voter(r) && jp && jp->goraft)
 		return true;
-	up += live(r, name);
+	/* A goraft joiner answers nothing until its /join has been answered
+	 * (docs/goraft-protocol.md §7.2), which the daemon does once a
+	 * majority of the current voters holds the join (raft_change_held()),
+	 * so it needs only that majority to be live; it is then counted as
+	 * up. If it never answers, maybe_revert_join() takes the join back. */
+	if (jp && jp->goraft && !jp->heard && member_pos(r, name) < 0 && 2 * up > voters)
+		up++;
+	else
+		up += live(r, name);
 	return 2 * up > voters + 1;
+}
+
+/* A goraft joiner taken before it could answer (voter_add_ok()) that then
+ * does not answer this leader for join_grace_ms: the cluster counted on it
+ * and may commit nothing more, so the leader appends the raft:leave that
+ * takes the join back. Only while the join is uncommitted and the leave
+ * brings the voters back to those at the commit index (leave_reverts()):
+ * every configuration from the commit index on then differs from every
+ * other by at most one voter, as for the operator's own leave. Not gated
+ * on this leader's nop: with the join counted, that nop may never commit. */
+static void maybe_revert_join(struct raft *r)
+{
+	if (r->role != RAFT_LEADER || r->removed || r->n_changes == 0) {
+		r->revert_index = 0;
+		return;
+	}
+	/* the pending join, with changes after it that the rules let through
+	 * (a learner's leave) */
+	const struct conf_change *c = NULL;
+	for (size_t k = r->n_changes; k-- > 0 && r->changes[k].index > r->commit;) {
+		if (r->changes[k].type == RAFT_ENTRY_JOIN) {
+			c = &r->changes[k];
+			break;
+		}
+	}
+	const struct peer *p = c ? peer_find(r, c->name) : NULL;
+	if (!p || !p->goraft || p->heard || is_self(r, c->name) || member_pos(r, c->name) < 0) {
+		r->revert_index = 0;
+		return;
+	}
+	if (r->revert_index != c->index || r->revert_term != r->term) {
+		r->revert_index = c->index;
+		r->revert_term = r->term;
+		r->revert_since = r->now;
+		return;
+	}
+	if (r->now - r->revert_since < r->cfg.join_grace_ms || !leave_reverts(r, c->name))
+		return;
+	char name[RAFT_NAME_MAX];
+	copy_name(name, c->name, sizeof(name));
+	struct raft_entry leave = {.type = RAFT_ENTRY_LEAVE, .name = name};
+	r->revert_index = 0;
+	if (log_append(r, &leave, 1, true, r->term, RAFT_SRC_CORE, 0))
+		r->oom = true;
+	else
+		replicate(r, false);
 }
 
 /* May the voter `name` leave now? Only while the voters that answered
@@ -2358,6 +2418,7 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 		rv = -EINVAL;
 	}
 	leader_maybe_commit(r);
+	maybe_revert_join(r);
 	maybe_promote(r);
 	check_reads(r);
 	maybe_timeout_now(r);
@@ -2395,6 +2456,7 @@ void raft_config_default(struct raft_config *cfg)
 	cfg->pre_vote = true;
 	cfg->check_quorum = true;
 	cfg->depart_timeout_ms = 60000;
+	cfg->join_grace_ms = 10000;
 }
 
 int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint64_t now,
@@ -2527,6 +2589,27 @@ bool raft_is_voter(const struct raft *r, const char *name)
 {
 	int pos = member_pos(r, name);
 	return pos >= 0 && !r->members[pos].learner;
+}
+
+bool raft_change_held(const struct raft *r, raft_index index, raft_term term)
+{
+	raft_term t;
+	if (!raft_entry_term(r, index, &t) || t != term)
+		return false;
+	if (index <= r->commit)
+		return true;
+	if (r->role != RAFT_LEADER || r->term != term || r->n_changes == 0 ||
+	    r->changes[r->n_changes - 1].index != index || index - 1 < r->start)
+		return false;
+	struct member before[RAFT_MAX_PEERS];
+	size_t n = config_at(r, index - 1, before), voters = 0, held = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (before[i].learner)
+			continue;
+		voters++;
+		held += match_of(r, before[i].name) >= index;
+	}
+	return voters > 0 && 2 * held > voters;
 }
 
 bool raft_entry_term(const struct raft *r, raft_index i, raft_term *ret_term)

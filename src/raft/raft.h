@@ -81,7 +81,11 @@
  * is added (a goraft joiner's raft:join, or a promotion) only while the
  * voters that answered within an election timeout, with the newcomer if it
  * did, form a majority of the new configuration, and a voter leaves only
- * while those without it do. While a change is pending,
+ * while those without it do. A goraft joiner, which answers nothing before
+ * its /join is answered, counts as having answered when the live voters
+ * are a majority of the current configuration; /join is answered once
+ * those hold the join (raft_change_held), and a joiner that then does not
+ * answer within join_grace_ms is removed again by the leader. While a change is pending,
  * a raft:leave that undoes it (the voters become those at the commit index)
  * or removes a learner is taken: the operator's way out.
  *
@@ -427,6 +431,10 @@ struct raft_config {
 	/* a removed member that has not answered for this long is no longer
 	 * told of its removal (60000): it may be gone for good */
 	unsigned depart_timeout_ms;
+	/* a goraft joiner taken before it could answer (see Membership above)
+	 * that has not answered the leader for this long is removed again
+	 * (10000) */
+	unsigned join_grace_ms;
 	enum raft_fault fault;
 	/* Optional (NULL: off, and nothing is formatted): called with one
 	 * line per notable event (role, term and leader changes, votes granted
@@ -515,6 +523,14 @@ bool raft_removed(const struct raft *r);
 bool raft_recovering(const struct raft *r);
 /* Term of entry i (i in start..last); returns false when absent. */
 bool raft_entry_term(const struct raft *r, raft_index i, raft_term *ret_term);
+/* Is the membership change at index (of that term) as good as committed:
+ * committed, or, on the leader that appended it, durable on a majority of
+ * the voters of the configuration before it? Such an entry is in the log
+ * of every later leader (a majority of the old configuration meets every
+ * majority of the new one). /join is answered then, without waiting for
+ * the joiner itself, which a goraft joiner could not acknowledge before
+ * the answer. */
+bool raft_change_held(const struct raft *r, raft_index index, raft_term term);
 /* Metadata of entry i; name/url valid until the next raft_step(). */
 bool raft_get_entry(const struct raft *r, raft_index i, struct raft_entry *ret_entry);
 /* Current configuration (latest membership entry in the log, Raft §6). */

@@ -253,6 +253,8 @@ static int propose(struct node *n, struct httpd_request *req, const struct cmd *
 	w->since_ms = now_ms(n);
 	w->since_ns = hist_now_ns();
 	w->lost_status = type == RAFT_ENTRY_COMMAND ? 400 : 500;
+	w->join = type == RAFT_ENTRY_JOIN;
+	n->joins_waiting += w->join;
 	w->req = req;
 	struct step_ctx ctx = { .cmds = c };
 	struct raft_event ev = { .type = RAFT_EV_PROPOSE, .propose.n = 1, .propose.entries = &e };

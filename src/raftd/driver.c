@@ -714,6 +714,32 @@ void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx)
 	step_propose(n, ev, ctx, NULL);
 }
 
+/* Answers the joins that a majority of the voters before them holds
+ * (raft_change_held()) without waiting for their commit: goraft's leader
+ * answers a join once the old configuration has committed it
+ * (docs/goraft-protocol.md §7.1), and a goraft joiner answers nothing before
+ * that answer (§7.2), so a commit that needs its vote would wait for it in
+ * vain (§11.15). */
+void answer_held_joins(struct node *n)
+{
+	unsigned left = 0;
+	for (struct write_wait **pp = &n->writes; *pp;) {
+		struct write_wait *w = *pp;
+		if (!w->join || !raft_change_held(n->r, w->index, w->term)) {
+			left += w->join;
+			pp = &w->next;
+			continue;
+		}
+		httpd_reply(w->req, 200, NULL, "", 0, NULL);
+		*pp = w->next;
+		free(w);
+	}
+	n->joins_waiting = left;
+	n->writes_tail = &n->writes;
+	while (*n->writes_tail)
+		n->writes_tail = &(*n->writes_tail)->next;
+}
+
 /* Fails the writes waiting from index `from` on: with `status`, or with each
  * write's own lost_status when it is 0. */
 void fail_writes_from(struct node *n, raft_index from, unsigned status, const char *why)

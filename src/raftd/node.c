@@ -129,6 +129,8 @@ static void on_tick(struct loop_timer *t)
 	step(n, &ev, NULL);
 	report_snap_failed(n);
 	member_waits_run(n);
+	if (n->joins_waiting && raft_role(n->r) == RAFT_LEADER)
+		answer_held_joins(n);
 	transfer_check(n);
 	watchdog(n);
 	static unsigned ticks;

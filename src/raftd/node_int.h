@@ -84,6 +84,9 @@ struct write_wait {
 	 * raftd answers every failed /db write 400 and a failed /join 500
 	 * (its writeHandler and joinHandler) */
 	unsigned lost_status;
+	/* a join: answered once the core holds it as good as committed
+	 * (raft_change_held()), which a goraft joiner needs to start serving */
+	bool join;
 	struct httpd_request *req;
 	struct write_wait *next;
 };
@@ -167,6 +170,7 @@ struct node {
 	uint64_t next_req_id;
 	struct rpc_wait *rpc_waits;
 	struct write_wait *writes, **writes_tail;
+	unsigned joins_waiting; /* joins among them, at least (answer_held_joins) */
 	struct member_wait *member_waits;
 	struct read_wait *reads;
 	uint64_t next_read_id;
@@ -289,6 +293,7 @@ int step_propose(struct node *n, struct raft_event *ev, const struct step_ctx *c
 int step_rv(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
 void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
 void fail_writes_from(struct node *n, raft_index from, unsigned status, const char *why);
+void answer_held_joins(struct node *n);
 
 /* peers.c */
 struct npeer *npeer_find(struct node *n, const char *name);

@@ -2274,7 +2274,9 @@ static void tn_peer_kind(struct tn *t, const char *name, bool goraft)
 /* The issue's reproduction: three /join of goraft nodes at closed ports
  * turned 3 voters into 6 (quorum 4) and nothing committed again. A voter
  * is now added only while the voters heard from lately form a majority of
- * the new configuration: the third is refused and writes go on. */
+ * the new configuration, the goraft joiner counted as one if they are a
+ * majority of the current one (issue 17): the third is taken, never
+ * answers, and is taken back; writes go on. */
 START_TEST(test_voter_join_needs_live_quorum)
 {
 	static const raft_term tt[3] = {0, 0, 0};
@@ -2293,9 +2295,25 @@ START_TEST(test_voter_join_needs_live_quorum)
 		pump(&t, ABC + 1, 2);
 		ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
 	}
-	/* 6 voters with 3 live: refused */
-	ck_assert_int_eq(t.rv, -ENOTCONN);
+	/* 6 voters with 3 live: a goraft joiner, which answers nothing until
+	 * its /join is answered, is taken all the same while the live voters
+	 * are a majority of the current configuration. Those hold it, so the
+	 * join may be answered (raft_change_held), though it cannot commit
+	 * without z. */
+	ck_assert_int_eq(t.rv, 0);
+	raft_index zi = raft_last_index(t.r);
+	pump(&t, ABC + 1, 2);
+	ck_assert(raft_change_held(t.r, zi, raft_current_term(t.r)));
+	ck_assert_uint_lt(raft_commit_index(t.r), zi);
+	/* z never answers: after join_grace_ms the leader takes its join
+	 * back, and the cluster commits again */
+	for (int k = 0; k < 120 && raft_is_member(t.r, "z"); k++) {
+		tn_tick(&t, 100);
+		pump(&t, ABC + 1, 2);
+	}
 	ck_assert(!raft_is_member(t.r, "z"));
+	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
+	ck_assert_uint_gt(t.now, 10000);
 	tn_propose1(&t, RAFT_ENTRY_COMMAND, NULL);
 	ck_assert_int_eq(t.rv, 0);
 	pump(&t, ABC + 1, 2);
@@ -2312,6 +2330,38 @@ START_TEST(test_voter_join_needs_live_quorum)
 	 * {a,b,c,y}): refused, rather than left pending */
 	tn_propose1(&t, RAFT_ENTRY_LEAVE, "x");
 	ck_assert_int_eq(t.rv, -ENOTCONN);
+	raft_free(t.r);
+}
+END_TEST
+
+/* Issue 17: a goraft node joins while one of three voters (c) is down. It
+ * answers nothing until its /join is answered, so the join is taken with
+ * it counted as up (a and b are a majority of {a,b,c}), answerable once b
+ * holds it (raft_change_held), and committed once g answers: 3 of 4. */
+START_TEST(test_goraft_join_one_down)
+{
+	static const raft_term tt[3] = {0, 0, 0};
+	static const char *const ab_g[] = {"b", "g"};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	pump(&t, ABC + 1, 2);
+	for (int k = 0; k < 10; k++) { /* c silent for longer than an election timeout */
+		tn_tick(&t, 100);
+		pump(&t, ABC + 1, 1);
+	}
+	tn_peer_kind(&t, "g", true);
+	tn_propose1(&t, RAFT_ENTRY_JOIN, "g");
+	ck_assert_int_eq(t.rv, 0);
+	raft_index gi = raft_last_index(t.r);
+	raft_term term = raft_current_term(t.r);
+	ck_assert(!raft_change_held(t.r, gi, term)); /* a alone: no majority */
+	pump(&t, ABC + 1, 1);
+	ck_assert(raft_change_held(t.r, gi, term));
+	ck_assert_uint_lt(raft_commit_index(t.r), gi);
+	tn_tick(&t, 250); /* g serves now; the request it missed has timed out */
+	pump(&t, ab_g, 2);
+	ck_assert_uint_ge(raft_commit_index(t.r), gi);
+	ck_assert(raft_is_voter(t.r, "g"));
 	raft_free(t.r);
 }
 END_TEST
@@ -3239,6 +3289,7 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_snapshot_without_self_removes_a_member);
 	tcase_add_test(tc, test_leader_tells_a_silent_removed_member);
 	tcase_add_test(tc, test_voter_join_needs_live_quorum);
+	tcase_add_test(tc, test_goraft_join_one_down);
 	tcase_add_test(tc, test_silent_learners_keep_the_quorum);
 	tcase_add_test(tc, test_leave_reverts_pending_join);
 	suite_add_tcase(s, tc);

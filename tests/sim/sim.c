@@ -327,6 +327,19 @@ struct node {
 	 * on every accepted AppendEntries, rejects PrevLogIndex below its
 	 * commit index, applies one membership entry per request. */
 	bool model;
+	/* A goraft joiner serves nothing until its /join is answered
+	 * (docs/goraft-protocol.md §7.2): it starts only then. The leader
+	 * that took the join answers once raft_change_held() says so, or with
+	 * a failure once the entry is gone or after 10 s (the joiner ignores
+	 * the status, §7.3, and starts all the same). */
+	bool awaiting, answered;
+	int aw_leader;
+	unsigned aw_inc;
+	raft_index aw_index;
+	raft_term aw_term;
+	uint64_t aw_since;
+	/* kept for the last check: a goraft joiner with one voter down */
+	bool late;
 	raft_index g_commit;
 	unsigned incarnation;
 	struct raft *r;
@@ -418,7 +431,7 @@ static uint64_t next_read_id;
 static struct {
 	uint64_t seeds, steps, leaders, commits, crashes, snapshots, installs, reads, transfers,
 		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves, forged, transfers_done,
-		wipes, recovered, forged_deposed;
+		wipes, recovered, forged_deposed, deaf_joins, early_answers, late_joins, joins_reverted;
 } tot;
 
 /* the latest transfer asked for: its target, the leader's term then */
@@ -687,6 +700,11 @@ static void handle_update(int id, const struct raft_update *u, const struct raft
 				e->type = re.type;
 				if (re.name)
 					snprintf(e->name, sizeof(e->name), "%s", re.name);
+				if (a->append.src == RAFT_SRC_CORE && re.type == RAFT_ENTRY_LEAVE) {
+					tot.joins_reverted++; /* maybe_revert_join() */
+					tr("%s takes the join of %s back at %llu", nd->name, e->name,
+					   (unsigned long long)(first + j));
+				}
 			}
 			tr("%s append %llu..%llu (seq %llu)", nd->name, (unsigned long long)first,
 			   (unsigned long long)(first + a->append.n - 1), (unsigned long long)a->append.seq);
@@ -1056,6 +1074,7 @@ static void start_node(int id)
 	cfg.snapshot_threshold = snapshot_threshold;
 	cfg.snapshot_trailing = rnd_below(30);
 	cfg.trace = tracing ? core_trace : NULL;
+	cfg.join_grace_ms = 1000 + (unsigned)rnd_below(2000);
 	size_t n = nd->disk.n - nd->disk.start;
 	struct raft_entry *re = calloc(n + 1, sizeof(*re));
 	if (!re)
@@ -1391,6 +1410,82 @@ static void join_node(int leader, int i)
 		propose(leader, RAFT_ENTRY_JOIN, name);
 }
 
+/* Joins answered before they committed (raft_change_held()): each must
+ * commit with that very entry wherever its index commits. */
+struct held_join {
+	raft_index index;
+	raft_term term;
+};
+static struct held_join held_joins[4096];
+static size_t n_held_joins;
+
+/* A goraft joiner's /join: the join is proposed, the joiner starts once
+ * the answer comes (joins_step()). */
+static int deaf_join(int leader, int i)
+{
+	struct node *nd = &nodes[i];
+	int rv = propose(leader, RAFT_ENTRY_JOIN, nd->name);
+	if (rv != 0 || !nodes[leader].alive)
+		return rv;
+	nd->awaiting = true;
+	nd->aw_leader = leader;
+	nd->aw_inc = nodes[leader].incarnation;
+	nd->aw_index = raft_last_index(nodes[leader].r);
+	nd->aw_term = raft_current_term(nodes[leader].r);
+	nd->aw_since = now_ms;
+	tot.deaf_joins++;
+	tr("%s waits for the answer to its join at %llu", nd->name, (unsigned long long)nd->aw_index);
+	return 0;
+}
+
+static void joins_step(void)
+{
+	for (int i = 0; i < n_nodes; i++) {
+		struct node *nd = &nodes[i];
+		if (!nd->awaiting)
+			continue;
+		struct node *l = &nodes[nd->aw_leader];
+		bool gone = !l->alive || l->incarnation != nd->aw_inc;
+		raft_term t;
+		if (!gone && raft_change_held(l->r, nd->aw_index, nd->aw_term)) {
+			bool early = nd->aw_index > raft_commit_index(l->r);
+			tot.early_answers += early;
+			if (early && n_held_joins < sizeof(held_joins) / sizeof(held_joins[0]))
+				held_joins[n_held_joins++] = (struct held_join){nd->aw_index, nd->aw_term};
+			tr("%s: its join at %llu is answered (%s)", nd->name, (unsigned long long)nd->aw_index,
+			   early ? "held by the old majority" : "committed");
+		} else if (!gone && raft_entry_term(l->r, nd->aw_index, &t) && t == nd->aw_term &&
+			   now_ms - nd->aw_since <= 10000) {
+			continue;
+		} else {
+			/* refused, timed out, or the leader is gone: the
+			 * joiner starts anyway (it ignores the answer; an
+			 * operator restarts one whose /join failed) */
+			tr("%s: its join at %llu failed", nd->name, (unsigned long long)nd->aw_index);
+		}
+		nd->awaiting = false;
+		nd->answered = !gone && raft_change_held(l->r, nd->aw_index, nd->aw_term);
+		start_node(i);
+	}
+}
+
+static void check_held_joins(void)
+{
+	for (size_t k = 0; k < n_held_joins; k++) {
+		for (int i = 0; i < n_nodes; i++) {
+			struct node *nd = &nodes[i];
+			raft_term t;
+			if (!nd->alive || !nd->r || raft_commit_index(nd->r) < held_joins[k].index ||
+			    !raft_entry_term(nd->r, held_joins[k].index, &t))
+				continue;
+			if (t != held_joins[k].term)
+				fail("a join answered at %llu (term %llu) lost: %s committed term %llu there",
+				     (unsigned long long)held_joins[k].index,
+				     (unsigned long long)held_joins[k].term, nd->name, (unsigned long long)t);
+		}
+	}
+}
+
 static void membership_step(int leader, bool bootstrapping)
 {
 	int members = n_members_of(leader);
@@ -1403,15 +1498,19 @@ static void membership_step(int leader, bool bootstrapping)
 		 * truncated, or it is a learner not promoted yet): propose it
 		 * again */
 		for (int i = 0; i < n_nodes; i++) {
-			if (nodes[i].started && !nodes[i].removed && !nodes[i].leaving &&
+			if (nodes[i].started && !nodes[i].removed && !nodes[i].leaving && !nodes[i].late &&
 			    !raft_is_voter(nodes[leader].r, nodes[i].name)) {
 				join_node(leader, i);
 				return;
 			}
 		}
 		for (int i = 0; i < n_nodes; i++) {
-			if (nodes[i].started || nodes[i].ghost)
+			if (nodes[i].started || nodes[i].ghost || nodes[i].late || nodes[i].awaiting)
 				continue;
+			if (nodes[i].goraft && !nodes[i].model && !raft_is_member(nodes[leader].r, nodes[i].name)) {
+				deaf_join(leader, i);
+				return;
+			}
 			/* a fresh node: empty log, never campaigns until it has one */
 			start_node(i);
 			join_node(leader, i);
@@ -1433,11 +1532,14 @@ static void membership_step(int leader, bool bootstrapping)
 /* The operator joins a name nobody answers for (a goraft-style voter, or
  * in raftd-only clusters a learner, as raftd joiners are), or removes one,
  * maybe while its join is pending. The cluster must stay live (issue 16).
- * Two cases it cannot survive are left out: a goraft joiner of a lone
+ * Three cases it cannot survive are left out: a goraft joiner of a lone
  * voter (taken unheard, as goraft's joiner answers nothing until its join
- * commits; the two then need each other to elect a leader), and silent
+ * commits; the two then need each other to elect a leader), silent
  * voters beside the goraft follower model, which never campaigns (a
- * real goraft node would). */
+ * real goraft node would), and a goraft joiner beside a ghost voter
+ * (below). */
+static bool is_ghost(const char *name);
+
 static void ghost_step(int leader)
 {
 	int g = n_nodes - N_GHOSTS + (int)rnd_below(N_GHOSTS);
@@ -1456,6 +1558,18 @@ static void ghost_step(int leader)
 		model = model || nodes[i].model;
 	bool learner = !mixed_cluster && chance(0.5);
 	if (!learner && (model || (voters == 1 && nodes[g].goraft)))
+		return;
+	/* A goraft joiner may be taken before it answers while a voter is
+	 * down (it counts as up, docs/goraft-protocol.md §11.20): until it
+	 * answers or the leader takes the join back, electing a leader needs
+	 * it or the voter that is down. A ghost never answers, and neither
+	 * does a ghost voter: leave that pair out, as the cluster could not
+	 * survive it (the down voter of the other cases comes back). */
+	bool ghost_voter = false;
+	for (size_t m = 0; m < raft_n_members(r); m++)
+		ghost_voter = ghost_voter || (raft_is_voter(r, raft_member_name(r, m)) &&
+					      is_ghost(raft_member_name(r, m)));
+	if (!learner && nodes[g].goraft && ghost_voter)
 		return;
 	int rv = propose(leader, learner ? RAFT_ENTRY_LEARNER : RAFT_ENTRY_JOIN, name);
 	tot.ghost_joins += rv == 0;
@@ -1532,6 +1646,7 @@ static void check_logs_pairwise(void)
 
 static void check_invariants(void)
 {
+	check_held_joins();
 	for (int id = 0; id < n_nodes; id++) {
 		struct node *nd = &nodes[id];
 		if (!nd->alive)
@@ -1596,6 +1711,7 @@ static void check_invariants(void)
 static void reset_world(void)
 {
 	transfer_to = -1;
+	n_held_joins = 0;
 	for (int i = 0; i < MAX_NODES; i++) {
 		struct node *nd = &nodes[i];
 		if (nd->r)
@@ -1835,6 +1951,82 @@ static int pick_kept_down(void)
 	return cand;
 }
 
+static void advance(void)
+{
+	now_ms += TICK_MS;
+	deliver_due();
+	for (int i = 0; i < n_nodes; i++)
+		complete_disk(i);
+	for (int i = 0; i < n_nodes; i++) {
+		struct raft_event t = {.type = RAFT_EV_TICK};
+		step_node(i, &t, NULL);
+	}
+	joins_step();
+	check_invariants();
+}
+
+/* A goraft joiner, which answers nothing until its /join is answered, joins
+ * while one voter is down (issue 17: a raftd leader waited for the joiner's
+ * own answer, which deadlocked until its 10 s timeout; goraft's leader
+ * answers at once). The join must be taken, answered within a second, and
+ * committed with the joiner's help. */
+static void late_join(void)
+{
+	int g = -1;
+	for (int i = 0; i < n_nodes; i++)
+		if (nodes[i].late && !nodes[i].started)
+			g = i;
+	if (g < 0)
+		return;
+	if (kept_down < 0) {
+		kept_down = any_recovering() ? -1 : pick_kept_down();
+		if (kept_down < 0)
+			return;
+		tr("LATE: %s goes down", nodes[kept_down].name);
+		crash_node(kept_down);
+	}
+	/* past an election timeout: the leader no longer counts it as live */
+	uint64_t t0 = now_ms;
+	int rv = -EBUSY;
+	while (!violation[0] && now_ms - t0 < 5000) {
+		advance();
+		int leader = find_leader();
+		if (leader < 0 || now_ms - t0 < 1000)
+			continue;
+		rv = deaf_join(leader, g);
+		if (rv != -EBUSY)
+			break;
+	}
+	if (violation[0])
+		return;
+	if (rv != 0) {
+		fail("liveness: a goraft joiner with %s down was refused (%d)", nodes[kept_down].name, rv);
+		return;
+	}
+	tot.late_joins++;
+	raft_index idx = nodes[g].aw_index;
+	uint64_t t1 = now_ms;
+	while (!violation[0] && nodes[g].awaiting && now_ms - t1 < 1000)
+		advance();
+	if (violation[0])
+		return;
+	if (!nodes[g].answered) {
+		fail("liveness: the join of goraft joiner %s at %llu, with %s down, not answered within 1 s",
+		     nodes[g].name, (unsigned long long)idx, nodes[kept_down].name);
+		return;
+	}
+	while (!violation[0] && now_ms - t1 < 5000) {
+		advance();
+		int leader = find_leader();
+		if (leader >= 0 && raft_commit_index(nodes[leader].r) >= idx && nodes[g].alive &&
+		    nodes[g].applied >= idx && raft_is_voter(nodes[leader].r, nodes[g].name))
+			return;
+	}
+	if (!violation[0])
+		fail("liveness: the join of goraft joiner %s at %llu, with %s down, did not commit within 5 s",
+		     nodes[g].name, (unsigned long long)idx, nodes[kept_down].name);
+}
+
 static int run_seed(uint64_t seed)
 {
 	reset_world();
@@ -1857,6 +2049,12 @@ static int run_seed(uint64_t seed)
 		nodes[i].model = i > 0 && nodes[i].goraft && !any_model && chance(0.6);
 		any_model |= nodes[i].model;
 		tot.goraft_seeds += nodes[i].model;
+	}
+	/* kept for late_join(): a goraft joiner while one voter is down */
+	if (mixed && n_nodes < MAX_NODES - N_GHOSTS) {
+		snprintf(nodes[n_nodes].name, sizeof(nodes[n_nodes].name), "n%d", n_nodes);
+		nodes[n_nodes].goraft = nodes[n_nodes].late = true;
+		n_nodes++;
 	}
 	for (int g = 0; g < N_GHOSTS; g++, n_nodes++) {
 		snprintf(nodes[n_nodes].name, sizeof(nodes[n_nodes].name), "x%d", g);
@@ -1911,6 +2109,7 @@ static int run_seed(uint64_t seed)
 			quiet = false;
 			chaos();
 		}
+		joins_step();
 		check_invariants();
 	}
 	if (violation[0])
@@ -1945,6 +2144,7 @@ static int run_seed(uint64_t seed)
 			struct raft_event t = {.type = RAFT_EV_TICK};
 			step_node(i, &t, NULL);
 		}
+		joins_step();
 		check_invariants();
 		int leader = find_leader();
 		if (leader < 0)
@@ -1980,6 +2180,8 @@ static int run_seed(uint64_t seed)
 		     (unsigned long long)probe, (unsigned long long)bound_ms,
 		     leader >= 0 ? nodes[leader].name : "none", who);
 	}
+	if (!violation[0])
+		late_join();
 	/* acknowledged proposals are applied at their index on every live node */
 	for (size_t k = 0; k < n_props && !violation[0]; k++) {
 		if (!props[k].acked)
@@ -2127,7 +2329,9 @@ int main(int argc, char **argv)
 		       "(%llu deposed a leader), "
 		       "%llu disks lost (%llu recovered); "
 		       "%llu seeds with a goraft follower model, which accepted %llu AppendEntries; ghosts: "
-		       "%llu joins taken, %llu refused, %llu leaves)\n",
+		       "%llu joins taken, %llu refused, %llu leaves; goraft joiners that wait for their "
+		       "answer: %llu, %llu answered before commit, %llu with a voter down at the end; %llu joins "
+		       "of goraft nodes that never answered taken back)\n",
 		       (unsigned long long)opt.count, opt.steps, secs, (unsigned long long)tot.steps,
 		       TICK_MS, (unsigned long long)tot.leaders, (unsigned long long)tot.commits,
 		       (unsigned long long)tot.crashes, (unsigned long long)tot.snapshots,
@@ -2138,6 +2342,8 @@ int main(int argc, char **argv)
 		       (unsigned long long)tot.wipes, (unsigned long long)tot.recovered,
 		       (unsigned long long)tot.goraft_seeds, (unsigned long long)tot.goraft_acks,
 		       (unsigned long long)tot.ghost_joins, (unsigned long long)tot.ghost_refused,
-		       (unsigned long long)tot.ghost_leaves);
+		       (unsigned long long)tot.ghost_leaves, (unsigned long long)tot.deaf_joins,
+		       (unsigned long long)tot.early_answers, (unsigned long long)tot.late_joins,
+		       (unsigned long long)tot.joins_reverted);
 	return failures ? 1 : 0;
 }
