@@ -247,15 +247,9 @@ static int propose(struct node *n, struct httpd_request *req, const struct cmd *
 	if (wal_nospace(n->wal))
 		return -ENOSPC;
 	rpc_cmd_entry(c, raft_last_index(n->r) + 1, raft_current_term(n->r), &e);
-	struct write_wait *w = calloc(1, sizeof(*w));
+	struct write_wait *w = write_wait_new(n, req, e.type);
 	if (!w)
 		return -ENOMEM;
-	w->since_ms = now_ms(n);
-	w->since_ns = hist_now_ns();
-	w->lost_status = type == RAFT_ENTRY_COMMAND ? 400 : 500;
-	w->join = type == RAFT_ENTRY_JOIN;
-	n->joins_waiting += w->join;
-	w->req = req;
 	struct step_ctx ctx = { .cmds = c };
 	struct raft_event ev = { .type = RAFT_EV_PROPOSE, .propose.n = 1, .propose.entries = &e };
 	int rv = step_propose(n, &ev, &ctx, w);

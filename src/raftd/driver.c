@@ -714,6 +714,21 @@ void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx)
 	step_propose(n, ev, ctx, NULL);
 }
 
+/* The wait of a client request for its entry of this type, or NULL. */
+struct write_wait *write_wait_new(struct node *n, struct httpd_request *req, enum raft_entry_type type)
+{
+	struct write_wait *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->since_ms = now_ms(n);
+	w->since_ns = hist_now_ns();
+	w->lost_status = type == RAFT_ENTRY_COMMAND ? 400 : 500;
+	w->join = type == RAFT_ENTRY_JOIN;
+	n->joins_waiting += w->join;
+	w->req = req;
+	return w;
+}
+
 /* Answers the joins that a majority of the voters before them holds
  * (raft_change_held()) without waiting for their commit: goraft's leader
  * answers a join once the old configuration has committed it

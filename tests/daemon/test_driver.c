@@ -442,9 +442,8 @@ static raft_index propose_write(struct node *n, struct httpd_request *req, const
 			 .value = cmd_str_ref(value, strlen(value)) };
 	struct raft_entry e;
 	rpc_cmd_entry(&c, raft_last_index(n->r) + 1, raft_current_term(n->r), &e);
-	struct write_wait *w = calloc(1, sizeof(*w));
+	struct write_wait *w = write_wait_new(n, req, e.type);
 	ck_assert_ptr_nonnull(w);
-	w->req = req;
 	struct step_ctx ctx = { .cmds = &c };
 	struct raft_event ev = { .type = RAFT_EV_PROPOSE, .propose.n = 1, .propose.entries = &e };
 	int rv = step_propose(n, &ev, &ctx, w);
@@ -540,8 +539,7 @@ START_TEST(test_apply_in_log_order)
 	struct raft_entry e = { .type = RAFT_ENTRY_COMMAND, .size = 64 };
 	struct step_ctx ctx = { .cmds = &del };
 	struct raft_event ev = { .type = RAFT_EV_PROPOSE, .propose.n = 1, .propose.entries = &e };
-	struct write_wait *w = calloc(1, sizeof(*w));
-	w->req = &rq[3];
+	struct write_wait *w = write_wait_new(n, &rq[3], e.type);
 	ck_assert_int_eq(step_propose(n, &ev, &ctx, w), 0);
 	ck_assert_uint_eq(fw.last, 8);
 	ack_ae(n, "b");
@@ -716,7 +714,7 @@ START_TEST(test_follower_truncate_not_waiting_for_cut)
 END_TEST
 
 /* A leader's write whose entry a new leader cut is failed at once, never
- * acknowledged. */
+ * acknowledged, with goraft raftd's status (its writeHandler: 400). */
 START_TEST(test_truncated_write_fails)
 {
 	struct node *n = fx_leader(0);
@@ -728,7 +726,7 @@ START_TEST(test_truncated_write_fails)
 	recv_msg(n, "c", &in.msg, &(struct step_ctx){ .raw = in.raw });
 	ck_assert_int_eq(raft_role(n->r), RAFT_FOLLOWER);
 	ck_assert_uint_eq(req.replies, 1);
-	ck_assert_uint_eq(req.status, 500);
+	ck_assert_uint_eq(req.status, 400);
 	ck_assert_uint_eq(fw.last, 5);
 	ck_assert_uint_eq(fw.e[5].term, raft_current_term(n->r));
 	ae_free(&in);
