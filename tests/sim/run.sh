@@ -28,4 +28,5 @@ rm -f sim-a.log sim-b.log
 "$sim" --fault commit --from 1 --count 300 --expect-violation || exit 1
 "$sim" --fault vote --from 1 --count 1000 --expect-violation || exit 1
 "$sim" --fault read --from 1 --count 1000 --expect-violation || exit 1
+"$sim" --fault join --from 1 --count 1000 --expect-violation || exit 1
 exit 0

@@ -19,12 +19,18 @@
  *  - leader completeness: a new leader holds every entry committed so far;
  *  - state machine safety: no two nodes apply different entries at an index;
  *  - acknowledged proposals (applied on the leader that took them) are never
- *    lost: at the end every live member has applied them at their index.
+ *    lost: at the end every live member has applied them at their index;
+ *  - a join answered before it committed (raft_change_held(), as the daemon
+ *    answers a goraft joiner, which starts only then) commits with that
+ *    very entry wherever its index commits.
  * Then a quiet, connected phase checks liveness: a leader is elected and a
- * new proposal commits and is applied on every member within a bound.
+ * new proposal commits and is applied on every member within a bound; in
+ * mixed seeds a goraft joiner then joins while one voter is down.
+ * --fault breaks one rule on purpose (commit, vote, read, join: a join
+ * held once appended); the checks must report a violation.
  *
  * Usage: sim [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]
- *            [--fault commit|vote|read] [--expect-violation] [--hostile] [--wipes]
+ *            [--fault commit|vote|read|join] [--expect-violation] [--hostile] [--wipes]
  *            [--trace] [-v]
  * --hostile: forged vote requests in every seed (else in a third of them).
  * --wipes: crashed nodes may restart with their disk lost, in every seed
@@ -1813,14 +1819,18 @@ static bool majority_without_one(const struct raft *r)
  * started node's configuration while one node recovers (and cannot vote)?
  * With two voters, a node that lost its disk stops the cluster until the
  * operator lets it vote (docs: --force-new-cluster with -join). */
-static bool voters_to_spare(void)
+static bool voters_to_spare(int wiped)
 {
 	int seen = 0; /* with every node down, no configuration says yes (seed 618) */
 	for (int i = 0; i < n_nodes; i++) {
 		if (nodes[i].model)
 			return false; /* it never campaigns: not one to spare */
-		if (!nodes[i].alive || nodes[i].removed)
+		if (i == wiped || nodes[i].removed || !nodes[i].started)
 			continue;
+		/* a node that is down may hold a configuration the others lack
+		 * (a pending join, seed 5871): its view is not known here */
+		if (!nodes[i].alive)
+			return false;
 		/* ghosts never vote (seed 1518) */
 		if (!majority_without_one(nodes[i].r))
 			return false;
@@ -1884,7 +1894,7 @@ static void chaos(void)
 			crash_node(i);
 		else if (nd->started && !nd->alive && !nd->removed && chance(0.02)) {
 			if (wipes && !nd->model && !nd->leaving && !any_recovering() && chance(0.2) &&
-			    voters_to_spare())
+			    voters_to_spare(i))
 				wipe_disk(i);
 			start_node(i);
 		}
@@ -2209,7 +2219,7 @@ static int run_seed(uint64_t seed)
 static void usage(void)
 {
 	fprintf(stderr, "usage: %s [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]\n"
-			"          [--fault commit|vote|read] [--expect-violation] [--hostile] [--wipes]\n"
+			"          [--fault commit|vote|read|join] [--expect-violation] [--hostile] [--wipes]\n"
 			"          [--trace] [-v]\n",
 		opt.argv0);
 	exit(2);
@@ -2223,7 +2233,8 @@ static void print_replay(uint64_t seed)
 	       opt.nodes ? (opt.nodes == 3 ? " --nodes 3" : opt.nodes == 5 ? " --nodes 5" : " --nodes 7") : "",
 	       opt.fault == RAFT_FAULT_COMMIT_WITHOUT_MAJORITY ? " --fault commit"
 	       : opt.fault == RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK ? " --fault vote"
-	       : opt.fault == RAFT_FAULT_READ_WITHOUT_QUORUM    ? " --fault read" : "",
+	       : opt.fault == RAFT_FAULT_READ_WITHOUT_QUORUM    ? " --fault read"
+	       : opt.fault == RAFT_FAULT_JOIN_HELD_UNREPLICATED ? " --fault join" : "",
 	       opt.steps);
 
 }
@@ -2260,6 +2271,8 @@ int main(int argc, char **argv)
 				opt.fault = RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK;
 			else if (!strcmp(v, "read"))
 				opt.fault = RAFT_FAULT_READ_WITHOUT_QUORUM;
+			else if (!strcmp(v, "join"))
+				opt.fault = RAFT_FAULT_JOIN_HELD_UNREPLICATED;
 			else
 				usage();
 			i++;
