@@ -20,3 +20,6 @@ EXTRA_DIST += tests/cluster/core-oom.sh
 # the data directory as the units and --name meet it (issue 17, item 10)
 TESTS += tests/cluster/data-dir.sh
 EXTRA_DIST += tests/cluster/data-dir.sh
+TESTS += tests/cluster/lost-write.sh tests/cluster/goraft-import.sh tests/cluster/goraft-join.sh
+EXTRA_DIST += tests/cluster/lost-write.sh tests/cluster/goraft-lib.sh tests/cluster/goraft-import.sh \
+	tests/cluster/goraft-join.sh
