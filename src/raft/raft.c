@@ -59,6 +59,18 @@ struct read {
 	uint64_t id;
 	raft_index index; /* 0 until the leader's own nop has committed */
 	uint64_t seq;
+	int peer; /* a follower's request (answered to it), or -1: our own */
+	uint64_t req_id;           /* the follower's request */
+	char from[RAFT_NAME_MAX];  /* the follower (a peer slot may be reused) */
+};
+
+/* A follower's read waiting for its leader's read index. */
+struct fwd_read {
+	uint64_t id;      /* the caller's (RAFT_EV_READ) */
+	uint64_t req_id;  /* of the READ_INDEX request in flight */
+	uint64_t sent_at;
+	unsigned tries;
+	char leader[RAFT_NAME_MAX]; /* asked; only its answer counts */
 };
 
 struct peer {
@@ -197,6 +209,8 @@ struct raft {
 	struct read *reads;
 	size_t n_reads, reads_cap;
 	uint64_t read_seq, check_seq;
+	struct fwd_read *fwd;
+	size_t n_fwd, fwd_cap;
 
 	char transfer_to[RAFT_NAME_MAX]; /* "" when no transfer is running */
 	uint64_t transfer_deadline;
@@ -849,13 +863,33 @@ static void clear_flights(struct peer *p)
 	p->next = p->match + 1;
 }
 
+static void send_msg(struct raft *r, struct peer *p, const struct raft_msg *msg, raft_index need);
+
+/* A read is confirmed at index, or failed (index 0): our own is told to
+ * the caller, a follower's is answered to that follower. */
+static void answer_read(struct raft *r, const struct read *rd, raft_index index)
+{
+	if (rd->peer < 0) {
+		struct raft_action *a = emit(r, RAFT_ACT_READ);
+		if (a) {
+			a->read.id = rd->id;
+			a->read.index = index;
+		}
+		return;
+	}
+	struct peer *p = &r->peers[rd->peer];
+	if (!p->used || strcmp(p->name, rd->from) != 0)
+		return; /* it left meanwhile; it retries elsewhere */
+	struct raft_msg m = {.type = RAFT_MSG_READ_INDEX_RESP, .req_id = rd->req_id, .term = r->term};
+	m.read_index_resp.success = index > 0;
+	m.read_index_resp.index = index;
+	send_msg(r, p, &m, 0);
+}
+
 static void fail_reads(struct raft *r)
 {
-	for (size_t k = 0; k < r->n_reads; k++) {
-		struct raft_action *a = emit(r, RAFT_ACT_READ);
-		if (a)
-			a->read.id = r->reads[k].id; /* index 0: failed */
-	}
+	for (size_t k = 0; k < r->n_reads; k++)
+		answer_read(r, &r->reads[k], 0);
 	r->n_reads = 0;
 }
 
@@ -1566,6 +1600,7 @@ static void set_removed(struct raft *r)
 	r->removed = true;
 	TRACE(r, "removed from the configuration");
 	if (r->role != RAFT_FOLLOWER) {
+		fail_reads(r);
 		r->role = RAFT_FOLLOWER;
 		r->leader[0] = '\0';
 		emit_role(r);
@@ -2119,6 +2154,9 @@ static int on_bootstrap(struct raft *r, const struct raft_event *ev)
 	return 0;
 }
 
+static void on_read_index(struct raft *r, struct peer *p, const char *from, const struct raft_msg *req);
+static void on_read_index_response(struct raft *r, struct peer *p, const struct raft_msg *m);
+
 static void on_recv(struct raft *r, const struct raft_event *ev)
 {
 	const char *from = ev->recv.from ? ev->recv.from : "";
@@ -2160,6 +2198,12 @@ static void on_recv(struct raft *r, const struct raft_event *ev)
 		break;
 	case RAFT_MSG_SNAPREC_RESP:
 		on_snaprec_response(r, p, m);
+		break;
+	case RAFT_MSG_READ_INDEX:
+		on_read_index(r, p, from, m);
+		break;
+	case RAFT_MSG_READ_INDEX_RESP:
+		on_read_index_response(r, p, m);
 		break;
 	case RAFT_MSG_TIMEOUT_NOW:
 		/* from our leader, at our term: campaign now, no pre-vote */
@@ -2203,11 +2247,7 @@ static void check_reads(struct raft *r)
 		}
 		if (!ok)
 			break;
-		struct raft_action *a = emit(r, RAFT_ACT_READ);
-		if (a) {
-			a->read.id = rd->id;
-			a->read.index = rd->index;
-		}
+		answer_read(r, rd, rd->index);
 	}
 	if (k > 0) {
 		memmove(r->reads, r->reads + k, (r->n_reads - k) * sizeof(*r->reads));
@@ -2215,19 +2255,124 @@ static void check_reads(struct raft *r)
 	}
 }
 
-static int on_read(struct raft *r, uint64_t id)
+/* A read at the leader, its own (from NULL) or a follower's. */
+static int leader_read(struct raft *r, uint64_t id, const char *from, uint64_t req_id)
 {
-	if (r->role != RAFT_LEADER || r->removed)
-		return -EPERM;
 	if (grow((void **)&r->reads, &r->reads_cap, r->n_reads + 1, sizeof(*r->reads))) {
 		r->oom = true;
 		return -ENOMEM;
 	}
 	raft_index idx = r->commit >= r->term_start ? r->commit : 0;
-	r->reads[r->n_reads++] = (struct read){id, idx, ++r->read_seq};
+	struct read *rd = &r->reads[r->n_reads++];
+	*rd = (struct read){.id = id, .index = idx, .seq = ++r->read_seq, .peer = -1, .req_id = req_id};
+	if (from) {
+		struct peer *p = peer_find(r, from);
+		assert(p);
+		rd->peer = (int)(p - r->peers);
+		copy_name(rd->from, from, sizeof(rd->from));
+	}
 	replicate(r, true); /* the heartbeat round that confirms it */
 	check_reads(r);
 	return 0;
+}
+
+/* Thesis §6.4, reads at a follower: the leader gives the read index (after
+ * its heartbeat round), the follower serves once it has applied that far.
+ * The leader was leader after the read began and the index covers every
+ * write committed before it, so the read is linearizable wherever served. */
+static void ask_read_index(struct raft *r, struct fwd_read *f)
+{
+	struct peer *p = peer_find(r, r->leader);
+	assert(p && !p->goraft);
+	struct raft_msg m = {.type = RAFT_MSG_READ_INDEX, .req_id = ++r->next_req_id, .term = r->term};
+	f->req_id = m.req_id;
+	f->sent_at = r->now;
+	f->tries++;
+	copy_name(f->leader, r->leader, sizeof(f->leader));
+	send_msg(r, p, &m, 0);
+}
+
+static bool leader_reads_for_us(const struct raft *r)
+{
+	const struct peer *p = r->leader[0] ? peer_find((struct raft *)r, r->leader) : NULL;
+	return r->role == RAFT_FOLLOWER && p && !p->goraft;
+}
+
+static int on_read(struct raft *r, uint64_t id)
+{
+	if (r->removed)
+		return -EPERM;
+	if (r->role == RAFT_LEADER)
+		return leader_read(r, id, NULL, 0);
+	if (r->role != RAFT_FOLLOWER || !r->leader[0] || !peer_find(r, r->leader))
+		return -EAGAIN;
+	if (!leader_reads_for_us(r))
+		return -EOPNOTSUPP;
+	if (grow((void **)&r->fwd, &r->fwd_cap, r->n_fwd + 1, sizeof(*r->fwd))) {
+		r->oom = true;
+		return -ENOMEM;
+	}
+	struct fwd_read *f = &r->fwd[r->n_fwd++];
+	*f = (struct fwd_read){.id = id};
+	ask_read_index(r, f);
+	return 0;
+}
+
+static void fwd_done(struct raft *r, size_t k, raft_index index)
+{
+	struct raft_action *a = emit(r, RAFT_ACT_READ);
+	if (a) {
+		a->read.id = r->fwd[k].id;
+		a->read.index = index;
+	}
+	r->fwd[k] = r->fwd[--r->n_fwd];
+}
+
+/* A request or its answer may be lost: ask again (the current leader) after
+ * an RPC timeout, and give up after a few tries; the client may retry. */
+#define FWD_READ_TRIES 3
+
+static void check_fwd_reads(struct raft *r)
+{
+	for (size_t k = 0; k < r->n_fwd;) {
+		struct fwd_read *f = &r->fwd[k];
+		if (r->now - f->sent_at < r->cfg.rpc_timeout_ms) {
+			k++;
+		} else if (f->tries >= FWD_READ_TRIES || r->removed || r->role == RAFT_LEADER) {
+			fwd_done(r, k, 0);
+		} else if (leader_reads_for_us(r)) {
+			ask_read_index(r, f);
+			k++;
+		} else {
+			f->sent_at = r->now; /* no leader to ask: wait for one */
+			f->tries++;
+			k++;
+		}
+	}
+}
+
+static void on_read_index(struct raft *r, struct peer *p, const char *from, const struct raft_msg *req)
+{
+	struct raft_msg m = {.type = RAFT_MSG_READ_INDEX_RESP, .req_id = req->req_id, .term = r->term};
+	/* Only members ask (a stranger learns nothing it may not, but its
+	 * slot could be reused while the read waits); a newer term means we
+	 * may be deposed: no answer but "no", whose term tells it so. */
+	if (r->role != RAFT_LEADER || r->removed || !p || member_pos(r, from) < 0 || req->term > r->term ||
+	    leader_read(r, 0, from, req->req_id) < 0)
+		send_msg(r, p, &m, 0);
+}
+
+static void on_read_index_response(struct raft *r, struct peer *p, const struct raft_msg *m)
+{
+	for (size_t k = 0; k < r->n_fwd; k++) {
+		if (r->fwd[k].req_id != m->req_id || !p || strcmp(r->fwd[k].leader, p->name) != 0)
+			continue;
+		if (m->read_index_resp.success && m->read_index_resp.index > 0)
+			fwd_done(r, k, m->read_index_resp.index);
+		else
+			r->fwd[k].sent_at = 0; /* ask again at the next step, maybe another leader */
+		return;
+	}
 }
 
 /* Thesis §3.10: stop taking proposals, bring the target up to date, then
@@ -2421,6 +2566,7 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 	maybe_revert_join(r);
 	maybe_promote(r);
 	check_reads(r);
+	check_fwd_reads(r);
 	maybe_timeout_now(r);
 	flush_held(r);
 	maybe_apply(r);
@@ -2536,6 +2682,7 @@ void raft_free(struct raft *r)
 	free(r->changes);
 	free(r->held);
 	free(r->reads);
+	free(r->fwd);
 	free(r->acts);
 	free(r);
 }

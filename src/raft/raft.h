@@ -65,7 +65,7 @@
  *   APPLIED after applying; PEER_KIND as soon as a peer is known to be
  *   goraft (before proposing its join). Execute actions in order. Messages
  *   to goraft peers are only ever AE/RV requests and responses; the
- *   SNAP*, TIMEOUT_NOW and pre-vote messages go to raftd peers only, on
+ *   SNAP*, TIMEOUT_NOW, READ_INDEX and pre-vote messages go to raftd peers only, on
  *   raftd-only paths (the core guarantees it never addresses them to a
  *   peer flagged goraft).
  *
@@ -159,6 +159,10 @@ enum raft_msg_type {
 	RAFT_MSG_SNAPREC_REQ,    /* /raft/snapshotRecovery (never to goraft) */
 	RAFT_MSG_SNAPREC_RESP,
 	RAFT_MSG_TIMEOUT_NOW,    /* raftd-only: leadership transfer (thesis §3.10) */
+	/* raftd-only: a follower asks its leader for a read index (thesis
+	 * §6.4); the request carries only the follower's term. Never to goraft. */
+	RAFT_MSG_READ_INDEX,
+	RAFT_MSG_READ_INDEX_RESP,
 };
 
 /* A member as SnapshotRecoveryRequest.Peer carries it. */
@@ -228,6 +232,12 @@ struct raft_msg {
 			bool success;
 			raft_index commit; /* = last_index (goraft echoes it) */
 		} snaprec_resp;
+		/* The leader confirmed its leadership after the request arrived:
+		 * a read that waits for `index` to be applied is linearizable. */
+		struct {
+			bool success;
+			raft_index index;
+		} read_index_resp;
 	};
 };
 
@@ -241,7 +251,8 @@ enum raft_event_type {
 	RAFT_EV_BOOTSTRAP,  /* goraft self-join: become leader at term 0 */
 	RAFT_EV_PEER_KIND,  /* the daemon learnt whether a peer is goraft */
 	RAFT_EV_SNAPSHOT_TAKEN, /* a TAKE_SNAPSHOT finished (index 0: failed) */
-	RAFT_EV_READ,       /* linearizable read request (ReadIndex), leader only */
+	RAFT_EV_READ,       /* linearizable read request (ReadIndex); a follower
+			     * asks its raftd leader for the index */
 	RAFT_EV_TRANSFER,   /* hand leadership to a member (raftd peers only) */
 };
 
@@ -372,7 +383,8 @@ struct raft_action {
 		} install;
 		/* A RAFT_EV_READ is confirmed: serve it from the state machine
 		 * once it has applied `index` (thesis §6.4). index 0: failed
-		 * (leadership lost or never confirmed); retry at the leader. */
+		 * (leadership lost or never confirmed, or a follower's leader
+		 * did not answer in time); the client may retry. */
 		struct {
 			uint64_t id;
 			raft_index index;
@@ -507,6 +519,9 @@ void raft_set_trace(struct raft *r, void (*trace)(void *data, const char *line),
  *           heard from within an election timeout (and a joiner, if it
  *           was) would not be a majority of the new configuration (a new
  *           voter, or the leave of a voter);
+ *   -EAGAIN (READ): no leader is known (an election is running);
+ *   -EOPNOTSUPP (READ on a follower): the leader is a goraft node, which
+ *           cannot give a read index;
  *   -EINVAL: malformed event (e.g. BOOTSTRAP with a non-empty log).
  * Malformed messages are answered as goraft would, not refused. */
 int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *out);

@@ -272,6 +272,31 @@ static void reply_propose_error(struct httpd_request *req, int rv)
 	}
 }
 
+/* A follower serves a consistent read through its leader's read index
+ * (raftd-only /raftd/readIndex), which a goraft leader cannot give: its
+ * local state is no linearizable read, so the client is told to read there
+ * itself rather than given one silently (docs/goraft-protocol.md §11.17). */
+static unsigned follower_read_refused(struct node *n, char *why, size_t len)
+{
+	const char *leader = raft_leader(n->r);
+	if (!leader[0]) {
+		snprintf(why, len, "no leader is known (an election is running); retry");
+		return 503;
+	}
+	struct npeer *p = npeer_find(n, leader);
+	if (!p || !p->kind_known) {
+		snprintf(why, len, "the kind of leader %s (raftd or goraft) is not known yet; retry", leader);
+		return 503;
+	}
+	if (p->goraft) {
+		snprintf(why, len,
+			 "consistent reads need a raftd leader; leader %s (%s) is a goraft node: read from it directly",
+			 leader, p->url);
+		return 409;
+	}
+	return 0;
+}
+
 static void on_db_get(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
@@ -291,9 +316,14 @@ static void on_db_get(struct httpd_request *req, void *data)
 		free(buf);
 		return;
 	}
-	if (not_leader(n, req)) {
-		free(buf);
-		return;
+	if (raft_role(n->r) != RAFT_LEADER) {
+		char why[RAFT_NAME_MAX + RAFT_URL_MAX + 160];
+		unsigned status = follower_read_refused(n, why, sizeof(why));
+		if (status) {
+			httpd_reply_text(req, status, why);
+			free(buf);
+			return;
+		}
 	}
 	struct read_wait *w = calloc(1, sizeof(*w));
 	char *k = malloc(key_len + 1);
@@ -315,11 +345,20 @@ static void on_db_get(struct httpd_request *req, void *data)
 	w->next = n->reads;
 	n->reads = w;
 	struct raft_event ev = { .type = RAFT_EV_READ, .read.id = w->id };
-	if (step_rv(n, &ev, NULL) < 0) {
+	int rv = step_rv(n, &ev, NULL);
+	if (rv < 0) {
 		for (struct read_wait **pp = &n->reads; *pp; pp = &(*pp)->next) {
 			if (*pp == w) {
 				*pp = w->next;
-				httpd_reply_text(req, 400, "raft.Server: Not current leader");
+				if (rv == -EAGAIN)
+					httpd_reply_text(req, 503, "no leader is known (an election is running); retry");
+				else if (rv == -EOPNOTSUPP)
+					httpd_reply_text(req, 409, "consistent reads need a raftd leader; the leader is a "
+							 "goraft node: read from it directly");
+				else if (rv == -EPERM)
+					httpd_reply_text(req, 400, "raft.Server: Not current leader");
+				else
+					httpd_reply_text(req, 500, strerror(-rv));
 				free(w->key);
 				free(w);
 				break;

@@ -200,11 +200,15 @@ static void find_raftd_only(struct node *n, raft_index upto)
 
 void reply_read(struct node *n, struct httpd_request *req, const void *key, size_t key_len)
 {
+	/* goraft answers a missing key as an empty value (200, no body); the
+	 * header tells them apart without changing what goraft clients see */
+	static const char *found[] = { "X-Raftd-Found", "true", NULL };
+	static const char *missing[] = { "X-Raftd-Found", "false", NULL };
 	struct kv_view v;
 	if (kv_get(n->kv, key, key_len, &v))
-		httpd_reply(req, 200, "text/plain; charset=utf-8", v.value, v.value_len, NULL);
+		httpd_reply(req, 200, "text/plain; charset=utf-8", v.value, v.value_len, found);
 	else
-		httpd_reply(req, 200, "text/plain; charset=utf-8", "", 0, NULL); /* goraft: no 404 */
+		httpd_reply(req, 200, "text/plain; charset=utf-8", "", 0, missing);
 }
 
 void serve_reads(struct node *n)
@@ -401,6 +405,8 @@ static const char *msg_name(enum raft_msg_type t)
 	case RAFT_MSG_SNAPREC_REQ: return "SnapshotRecoveryRequest";
 	case RAFT_MSG_SNAPREC_RESP: return "a SnapshotRecovery response";
 	case RAFT_MSG_TIMEOUT_NOW: return "TimeoutNow";
+	case RAFT_MSG_READ_INDEX: return "ReadIndex";
+	case RAFT_MSG_READ_INDEX_RESP: return "a ReadIndex response";
 	}
 	return "a message";
 }
@@ -539,13 +545,9 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 			rv = apply_range(n, a->apply.first, a->apply.last);
 			break;
 		case RAFT_ACT_ROLE:
+			/* the core fails the reads a lost leadership leaves
+			 * unconfirmed; a follower's wait for its leader */
 			on_role(n, a);
-			if (a->role.role != RAFT_LEADER) {
-				/* pending consistent reads need a leader */
-				for (struct read_wait *w = n->reads; w; w = w->next)
-					if (!w->index)
-						w->index = UINT64_MAX; /* failed below */
-			}
 			break;
 		case RAFT_ACT_REMOVED:
 			log_msg(LOG_NOTICE, LOG_ID_REMOVED, NULL, "removed from the cluster: stopping");
@@ -624,7 +626,7 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 	for (struct read_wait **pp = &n->reads; *pp;) {
 		struct read_wait *w = *pp;
 		if (w->index == UINT64_MAX) {
-			httpd_reply_text(w->req, 503, "consistent read failed: not the leader (retry at the leader)");
+			httpd_reply_text(w->req, 503, "consistent read failed: leadership not confirmed; retry");
 			*pp = w->next;
 			free(w->key);
 			free(w);

@@ -15,6 +15,7 @@
 #define PATH_PREVOTE "/raftd/preVote"
 #define PATH_TIMEOUT_NOW "/raftd/timeoutNow"
 #define PATH_TRANSFER_VOTE "/raftd/transferVote"
+#define PATH_READ_INDEX "/raftd/readIndex"
 
 void rpc_decoder_free(struct rpc_decoder *d)
 {
@@ -322,6 +323,8 @@ int rpc_decode_request(struct rpc_decoder *d, const char *path, const uint8_t *b
 		ret->msg.rv.transfer = true;
 	} else if (!strcmp(path, PATH_TIMEOUT_NOW))
 		rv = decode_rv(d, body, len, RAFT_MSG_TIMEOUT_NOW, false, ret, err, err_len);
+	else if (!strcmp(path, PATH_READ_INDEX))
+		rv = decode_rv(d, body, len, RAFT_MSG_READ_INDEX, false, ret, err, err_len);
 	else if (!strcmp(path, PATH_SNAP))
 		rv = decode_snap(d, body, len, ret, err, err_len);
 	else if (!strcmp(path, PATH_SNAPREC))
@@ -362,6 +365,17 @@ int rpc_decode_response(enum raft_msg_type request_type, const uint8_t *body, si
 		}
 		break;
 	}
+	case RAFT_MSG_READ_INDEX: {
+		/* an AppendEntriesResponse body: Index is the read index */
+		struct wire_ae_resp m;
+		if ((rv = wire_decode(WIRE_AE_RESP, body, len, &m, &werr)) == 0) {
+			ret->type = RAFT_MSG_READ_INDEX_RESP;
+			ret->term = m.term;
+			ret->read_index_resp.index = m.index;
+			ret->read_index_resp.success = m.success;
+		}
+		break;
+	}
 	case RAFT_MSG_SNAP_REQ: {
 		struct wire_snap_resp m;
 		if ((rv = wire_decode(WIRE_SNAP_RESP, body, len, &m, &werr)) == 0) {
@@ -397,6 +411,7 @@ const char *rpc_path(const struct raft_msg *msg)
 	case RAFT_MSG_SNAP_REQ: return PATH_SNAP;
 	case RAFT_MSG_SNAPREC_REQ: return PATH_SNAPREC;
 	case RAFT_MSG_TIMEOUT_NOW: return PATH_TIMEOUT_NOW;
+	case RAFT_MSG_READ_INDEX: return PATH_READ_INDEX;
 	default: return NULL;
 	}
 }
@@ -411,6 +426,10 @@ long rpc_encode_response(const struct raft_msg *msg, uint8_t *buf, size_t cap)
 	case RAFT_MSG_RV_RESP: {
 		struct wire_rv_resp m = { msg->term, msg->rv_resp.granted };
 		return wire_encode(WIRE_RV_RESP, &m, buf, cap);
+	}
+	case RAFT_MSG_READ_INDEX_RESP: {
+		struct wire_ae_resp m = { msg->term, msg->read_index_resp.index, 0, msg->read_index_resp.success };
+		return wire_encode(WIRE_AE_RESP, &m, buf, cap);
 	}
 	case RAFT_MSG_SNAP_RESP: {
 		struct wire_snap_resp m = { msg->snap_resp.success };
@@ -444,7 +463,8 @@ long rpc_encode_request(const struct raft_msg *msg, const char *self, struct wir
 {
 	switch (msg->type) {
 	case RAFT_MSG_RV_REQ:
-	case RAFT_MSG_TIMEOUT_NOW: {
+	case RAFT_MSG_TIMEOUT_NOW:
+	case RAFT_MSG_READ_INDEX: {
 		struct wire_rv_req m = { msg->term, msg->rv.last_index, msg->rv.last_term, str_bytes(self) };
 		return wire_encode(WIRE_RV_REQ, &m, buf, cap);
 	}

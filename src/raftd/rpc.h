@@ -49,7 +49,9 @@ void rpc_decoder_free(struct rpc_decoder *d);
 
 /* Decodes the body of a request to `path`: goraft's /raft/appendEntries,
  * /raft/requestVote, /raft/snapshot, /raft/snapshotRecovery, or a raftd-only
- * path (/raftd/preVote, /raftd/timeoutNow, /raftd/transferVote; RequestVoteRequest bodies).
+ * path (/raftd/preVote, /raftd/timeoutNow, /raftd/transferVote,
+ * /raftd/readIndex; RequestVoteRequest bodies, a read index answered with an
+ * AppendEntriesResponse body).
  * Returns 0, -ENOENT for an unknown path, or -EBADMSG with the reason in err
  * (the daemon answers 400, as goraft does). req_id is the daemon's number
  * for the HTTP exchange; the core echoes it in the response. */

@@ -2057,9 +2057,157 @@ START_TEST(test_read_index)
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->read.id, 78);
 	ck_assert_uint_eq(a->read.index, 0);
-	/* followers refuse reads */
+	/* a follower that knows no leader cannot read yet */
 	tn_step(&t, &rd);
-	ck_assert_int_eq(t.rv, -EPERM);
+	ck_assert_int_eq(t.rv, -EAGAIN);
+	raft_free(t.r);
+}
+END_TEST
+
+static const struct raft_action *sent_type(const struct tn *t, const char *to, enum raft_msg_type type)
+{
+	for (size_t k = 0; k < t->u.n_actions; k++) {
+		const struct raft_action *a = &t->u.actions[k];
+		if (a->type == RAFT_ACT_SEND && strcmp(a->send.to, to) == 0 && a->send.msg.type == type)
+			return a;
+	}
+	return NULL;
+}
+
+/* Thesis §6.4 at the leader: a follower's read index is answered only after
+ * a heartbeat round sent after it arrived, and only to members. */
+START_TEST(test_read_index_for_a_follower)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	uint64_t first = sent_to(&t, "b")->req_id, first_c = sent_to(&t, "c")->req_id;
+	tn_durable(&t, log_seq(&t));
+	struct raft_msg ok = ae_resp(first_c, raft_current_term(t.r), 4, 0, true);
+	tn_recv(&t, "c", &ok);
+	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	struct raft_msg q = {.type = RAFT_MSG_READ_INDEX, .req_id = 55, .term = raft_current_term(t.r)};
+	tn_recv(&t, "b", &q);
+	ck_assert_ptr_null(sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP));
+	const struct raft_msg *hb = sent_to(&t, "c"); /* the round that confirms it */
+	ck_assert_ptr_nonnull(hb);
+	uint64_t round = hb->req_id;
+	/* an answer to a request sent before the read does not confirm it */
+	ok = ae_resp(first, raft_current_term(t.r), 4, 4, true);
+	tn_recv(&t, "b", &ok);
+	ck_assert_ptr_null(sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP));
+	ok = ae_resp(round, raft_current_term(t.r), 4, 4, true);
+	tn_recv(&t, "c", &ok);
+	const struct raft_action *a = sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->send.msg.req_id, 55);
+	ck_assert(a->send.msg.read_index_resp.success);
+	ck_assert_uint_eq(a->send.msg.read_index_resp.index, 4);
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0); /* not ours */
+	/* a stranger is told no at once */
+	q.req_id = 56;
+	tn_recv(&t, "z", &q);
+	a = sent_type(&t, "z", RAFT_MSG_READ_INDEX_RESP);
+	ck_assert_ptr_nonnull(a);
+	ck_assert(!a->send.msg.read_index_resp.success);
+	/* a pending one fails when leadership is lost */
+	q.req_id = 57;
+	tn_recv(&t, "b", &q);
+	struct raft_msg up = ae_resp(999, raft_current_term(t.r) + 1, 0, 0, false);
+	tn_recv(&t, "c", &up);
+	a = sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->send.msg.req_id, 57);
+	ck_assert(!a->send.msg.read_index_resp.success);
+	/* a follower without a leader says no too (once its term is durable) */
+	tn_persisted(&t, persist_seq(&t));
+	q.req_id = 58;
+	tn_recv(&t, "b", &q);
+	a = sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP);
+	ck_assert_ptr_nonnull(a);
+	ck_assert(!a->send.msg.read_index_resp.success);
+	raft_free(t.r);
+}
+END_TEST
+
+/* Thesis §6.4 at a follower: the read waits for the leader's read index,
+ * is asked again when the answer is lost, and fails after a few tries; a
+ * goraft leader is never asked. */
+START_TEST(test_follower_read_through_the_leader)
+{
+	static const raft_term tt[3] = {1, 1, 1};
+	struct tn t;
+	tn_init(&t, "b", 2, ABC, 3, tt, 3, 0);
+	struct raft_event rd = {.type = RAFT_EV_READ};
+	rd.read.id = 5;
+	tn_step(&t, &rd);
+	ck_assert_int_eq(t.rv, -EAGAIN); /* no leader yet */
+	struct raft_msg hb = ae(2, 3, 1, 3, NULL, 0);
+	tn_recv(&t, "a", &hb);
+	ck_assert_str_eq(raft_leader(t.r), "a");
+	tn_step(&t, &rd);
+	ck_assert_int_eq(t.rv, 0);
+	const struct raft_action *a = sent_type(&t, "a", RAFT_MSG_READ_INDEX);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->send.msg.term, 2);
+	uint64_t id = a->send.msg.req_id;
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	struct raft_msg ans = {.type = RAFT_MSG_READ_INDEX_RESP, .req_id = id, .term = 2};
+	ans.read_index_resp.success = true;
+	ans.read_index_resp.index = 3;
+	tn_recv(&t, "c", &ans); /* not the one asked */
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	tn_recv(&t, "a", &ans);
+	a = nth_action(&t, RAFT_ACT_READ, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->read.id, 5);
+	ck_assert_uint_eq(a->read.index, 3);
+	tn_recv(&t, "a", &ans); /* a duplicate changes nothing */
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+
+	/* lost answers: asked again, then failed */
+	rd.read.id = 6;
+	tn_step(&t, &rd);
+	uint64_t id1 = sent_type(&t, "a", RAFT_MSG_READ_INDEX)->send.msg.req_id;
+	tn_recv(&t, "a", &hb); /* the leader keeps leading */
+	tn_tick(&t, 100);
+	ck_assert_ptr_null(sent_type(&t, "a", RAFT_MSG_READ_INDEX));
+	tn_recv(&t, "a", &hb);
+	tn_tick(&t, 100);
+	a = sent_type(&t, "a", RAFT_MSG_READ_INDEX);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_ne(a->send.msg.req_id, id1);
+	for (int k = 0; k < 4 && count_actions(&t, RAFT_ACT_READ) == 0; k++) {
+		tn_recv(&t, "a", &hb);
+		tn_tick(&t, 100);
+		if (count_actions(&t, RAFT_ACT_READ) == 0) {
+			tn_recv(&t, "a", &hb);
+			tn_tick(&t, 100);
+		}
+	}
+	a = nth_action(&t, RAFT_ACT_READ, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->read.id, 6);
+	ck_assert_uint_eq(a->read.index, 0);
+
+	/* a "no" is asked again at once */
+	rd.read.id = 7;
+	tn_step(&t, &rd);
+	ans.req_id = sent_type(&t, "a", RAFT_MSG_READ_INDEX)->send.msg.req_id;
+	ans.read_index_resp.success = false;
+	tn_recv(&t, "a", &ans);
+	ck_assert_ptr_nonnull(sent_type(&t, "a", RAFT_MSG_READ_INDEX));
+	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+
+	/* a goraft leader cannot give a read index: never asked */
+	struct raft_event k = {.type = RAFT_EV_PEER_KIND};
+	k.peer_kind.name = "a";
+	k.peer_kind.goraft = true;
+	tn_step(&t, &k);
+	rd.read.id = 8;
+	tn_step(&t, &rd);
+	ck_assert_int_eq(t.rv, -EOPNOTSUPP);
+	ck_assert_ptr_null(sent_type(&t, "a", RAFT_MSG_READ_INDEX));
 	raft_free(t.r);
 }
 END_TEST
@@ -3300,6 +3448,8 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_check_quorum_ignores_leaders_own_stall);
 	tcase_add_test(tc, test_late_real_vote_does_not_count_for_pre_vote);
 	tcase_add_test(tc, test_read_index);
+	tcase_add_test(tc, test_read_index_for_a_follower);
+	tcase_add_test(tc, test_follower_read_through_the_leader);
 	tcase_add_test(tc, test_leadership_transfer);
 	tcase_add_test(tc, test_learner_catches_up_then_is_promoted);
 	suite_add_tcase(s, tc);
