@@ -2308,6 +2308,14 @@ static int on_read(struct raft *r, uint64_t id)
 		return -EAGAIN;
 	if (!leader_reads_for_us(r))
 		return -EOPNOTSUPP;
+	if (r->cfg.fault == RAFT_FAULT_FOLLOWER_READ_LOCAL && r->commit > 0) {
+		struct raft_action *a = emit(r, RAFT_ACT_READ); /* negative control: stale */
+		if (a) {
+			a->read.id = id;
+			a->read.index = r->commit;
+		}
+		return 0;
+	}
 	if (grow((void **)&r->fwd, &r->fwd_cap, r->n_fwd + 1, sizeof(*r->fwd))) {
 		r->oom = true;
 		return -ENOMEM;
@@ -2620,6 +2628,11 @@ int raft_new(const struct raft_config *cfg, const struct raft_restore *rs, uint6
 		r->cfg.max_entries = 1;
 	r->rng = cfg->seed ^ 0x5deece66dULL;
 	r->now = now;
+	/* Request ids of a restarted node must not repeat its earlier life's:
+	 * a late or duplicated answer to an old request would be taken for
+	 * the new one's (a read index above all, which carries no term to
+	 * tell them apart). Time orders the lives. */
+	r->next_req_id = now << 20;
 	r->role = RAFT_FOLLOWER;
 	if (rs) {
 		r->recovering = rs->recovering;

@@ -414,6 +414,7 @@ enum raft_fault {
 	RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK = 2,  /* grant votes to stale logs */
 	RAFT_FAULT_READ_WITHOUT_QUORUM = 3,     /* serve reads without a heartbeat round */
 	RAFT_FAULT_JOIN_HELD_UNREPLICATED = 4,  /* raft_change_held() once appended */
+	RAFT_FAULT_FOLLOWER_READ_LOCAL = 5,     /* a follower reads at its own commit index */
 };
 
 struct raft_config {

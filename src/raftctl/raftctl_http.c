@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +109,27 @@ void rc_reader_init(struct rc_reader *r, uint64_t max_body)
 	memset(r, 0, sizeof(*r));
 	struct http_limits lim = { .max_body = max_body ? max_body : DEFAULT_MAX_BODY };
 	http_parser_init(&r->parser, &lim);
+	r->found = -1;
+}
+
+/* Head lines are consumed whole (http_parse takes a line at a time), so
+ * the bytes a call consumed before the head's end are complete lines. */
+static void scan_head(struct rc_reader *r, const uint8_t *p, size_t n)
+{
+	static const char name[] = "x-raftd-found:";
+	size_t nl = sizeof(name) - 1;
+	while (n > 0) {
+		const uint8_t *eol = memchr(p, '\n', n);
+		size_t len = eol ? (size_t)(eol - p) + 1 : n;
+		if (len > nl && strncasecmp((const char *)p, name, nl) == 0) {
+			const uint8_t *v = p + nl;
+			while (v < p + len && (*v == ' ' || *v == '\t'))
+				v++;
+			r->found = (size_t)(p + len - v) >= 4 && strncasecmp((const char *)v, "true", 4) == 0;
+		}
+		p += len;
+		n -= len;
+	}
 }
 
 void rc_reader_free(struct rc_reader *r)
@@ -122,6 +144,7 @@ void rc_reader_next(struct rc_reader *r)
 	r->status = 0;
 	r->keep_alive = false;
 	r->started = false;
+	r->found = -1;
 	r->body_len = 0;
 	r->sink = NULL;
 	r->sink_arg = NULL;
@@ -176,6 +199,8 @@ int rc_reader_parse(struct rc_reader *r, bool eof)
 			rv = (int)used;
 			break;
 		}
+		if (!r->status && used > 0)
+			scan_head(r, r->buf + off, (size_t)used);
 		off += (size_t)used;
 		if (ev.kind == HTTP_EV_HEAD) {
 			r->status = r->parser.status;
@@ -331,6 +356,7 @@ int rc_http(struct rc_conn *c, const struct rc_request *req, struct rc_response 
 	if (!r.keep_alive || r.len) /* leftover bytes: the server is confused */
 		rc_conn_close(c);
 	ret->status = r.status;
+	ret->found = r.found;
 	ret->body = r.body;
 	ret->len = r.body_len;
 	r.body = NULL;

@@ -51,6 +51,7 @@ struct rc_reader {
 	int status;
 	bool keep_alive;
 	bool started;          /* some byte of this response arrived */
+	int found;             /* X-Raftd-Found: 1 true, 0 false, -1 absent */
 	/* Body: into sink (when set and the status is 2xx), else collected
 	 * here, up to max_body bytes. */
 	int (*sink)(void *arg, const uint8_t *p, size_t n);
@@ -82,6 +83,9 @@ struct rc_conn {
 
 struct rc_response {
 	int status;
+	/* raftd's X-Raftd-Found on a GET /db/ answer: 1 the key exists, 0
+	 * it does not, -1 no such header (goraft, which answers both alike) */
+	int found;
 	char *body;            /* malloc'ed, NUL-terminated (not counted in len) */
 	size_t len;
 };

@@ -2,16 +2,20 @@
  * commands share this file, being one request each.
  *
  * Writes go to the leader (found from any endpoint; retried if the leader
- * moves meanwhile). get reads what one node has applied (the first endpoint
- * that answers, or --node), as goraft's plain GET does; --consistent makes
- * it linearizable: GET /db/KEY?consistent=true on the leader (ReadIndex).
- * Keys are percent-encoded into the path.
+ * moves meanwhile). get is linearizable by default, as etcdctl's: GET
+ * /db/KEY?consistent=true on the first endpoint that answers, which a raftd
+ * follower serves through its leader's read index; a node that cannot (a
+ * goraft node, an older raftd) is bypassed for the leader. --local reads
+ * what one node has applied (the first endpoint, or --node), as goraft's
+ * plain GET does. raftd's X-Raftd-Found header tells a missing key from an
+ * empty value. Keys are percent-encoded into the path.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net/url.h"
 #include "src/raftctl/raftctl.h"
@@ -20,15 +24,16 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: raftctl get [--consistent | --node NODE] KEY\n"
+	fputs("usage: raftctl get [--local | --node NODE] KEY\n"
 	      "       raftctl put KEY VALUE\n"
 	      "       raftctl put KEY -            (the value from standard input)\n"
 	      "       raftctl delete KEY\n"
 	      "\n"
-	      "get     prints the value and a newline (nothing but the newline for an\n"
-	      "        unknown key, as goraft): what the first endpoint that answers (or\n"
-	      "        NODE, a member name or URL) has applied. --consistent: a\n"
-	      "        linearizable read through the leader (ReadIndex).\n"
+	      "get     prints the value and a newline; a missing key is an error\n"
+	      "        (exit 1, \"KEY: not found\"). Linearizable by default: it sees\n"
+	      "        every write acknowledged before it began, whichever member\n"
+	      "        answers. --local: what the first endpoint that answers (or\n"
+	      "        NODE, a member name or URL) has applied, maybe stale.\n"
 	      "put     writes through the leader; returns once committed and applied.\n"
 	      "delete  deletes through the leader.\n",
 	      out);
@@ -57,6 +62,36 @@ static int help_asked(int argc, char **argv)
 	return 0;
 }
 
+/* A linearizable read: any member (a raftd follower asks its leader for a
+ * read index), else the leader. Retried while an election runs. */
+static int consistent_get(struct rc_request *req, struct rc_response *r, char *err, size_t err_len)
+{
+	int rv = -EAGAIN;
+	memset(r, 0, sizeof(*r));
+	for (int i = 0; i < 10; i++) {
+		struct rc_node n = RC_NODE_INIT;
+		if (i)
+			usleep(200 * 1000); /* an election takes a few hundred ms */
+		rc_response_free(r);
+		rv = rc_any_node(&n, err, err_len);
+		if (rv == 0)
+			rv = rc_call(&n, req, r, err, err_len);
+		rc_node_free(&n);
+		if (rv == 0 && r->found >= 0)
+			return 0;
+		if (rv == -EPROTO && r->status == 503)
+			continue; /* no leader yet, or its read index did not come */
+		if (rv < 0 && rv != -EPROTO)
+			return rv;
+		/* 200 without raftd's header: a goraft node, whose plain read is
+		 * its own state; 400: an older raftd follower; 409: the leader is
+		 * a goraft node. The leader's read is the best there is. */
+		rc_response_free(r);
+		return rc_leader_call(req, 3, r, NULL, err, err_len);
+	}
+	return rv;
+}
+
 int raftctl_get(int argc, char **argv)
 {
 	static const struct option opts[] = { { "consistent", no_argument, NULL, 'c' },
@@ -65,7 +100,7 @@ int raftctl_get(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *node = NULL;
-	bool local = true;
+	bool local = false;
 	char path[8192], err[2048];
 	struct rc_node n = RC_NODE_INIT;
 	struct rc_response r;
@@ -74,22 +109,20 @@ int raftctl_get(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': local = false; break;
+		case 'c': local = false; break; /* the default; kept for scripts */
 		case 'l': local = true; break;
-		case 'n': node = optarg; break;
+		case 'n': node = optarg; local = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return raftctl_usage_error("get", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 1)
 		return raftctl_usage_error("get", "needs one KEY");
-	if (node && !local)
-		return raftctl_usage_error("get", "--consistent reads through the leader, not --node");
 	if (db_path(argv[optind], local ? NULL : "?consistent=true", path, sizeof(path)) < 0)
 		return raftctl_usage_error("get", "bad key");
 	struct rc_request req = { .method = "GET", .path = path };
 	if (!local) {
-		rv = rc_leader_call(&req, 3, &r, NULL, err, sizeof(err));
+		rv = consistent_get(&req, &r, err, sizeof(err));
 	} else {
 		rv = node ? rc_find_node(node, &n, err, sizeof(err)) : rc_any_node(&n, err, sizeof(err));
 		memset(&r, 0, sizeof(r));
@@ -101,7 +134,11 @@ int raftctl_get(int argc, char **argv)
 		rc_node_free(&n);
 		return raftctl_fail("get", "%s", err);
 	}
-	if (raftctl_g.json) {
+	if (r.found == 0) {
+		if (raftctl_g.json)
+			rc_emit(json_pack("{s:s, s:n}", "key", argv[optind], "value"));
+		rv = raftctl_fail("get", "%s: not found", argv[optind]);
+	} else if (raftctl_g.json) {
 		json_t *v = json_stringn(r.body, r.len);
 		rv = rc_emit(json_pack("{s:s, s:o}", "key", argv[optind], "value", v ? v : json_null()));
 	} else {

@@ -2,7 +2,8 @@
 # CI run of the Raft simulator: SIM_SEEDS seeds (mixed 3/5/7-member
 # clusters) split over two processes, then 500 seeds under forged vote
 # requests (huge terms, members' and strangers' names) and 500 where
-# restarted nodes may have lost their disk (they recover), then the negative
+# restarted nodes may have lost their disk (they recover), 1000 where
+# followers serve reads through their leader's read index, then the negative
 # controls: with a deliberately broken rule the checkers must report a
 # violation.
 sim="${top_builddir:-.}/tests/sim/sim"
@@ -25,8 +26,10 @@ rm -f sim-a.log sim-b.log
 }
 "$sim" --hostile --from 1 --count 500 || exit 1
 "$sim" --wipes --from 1 --count 500 || exit 1
+"$sim" --follower-reads --from 1 --count 1000 || exit 1
 "$sim" --fault commit --from 1 --count 300 --expect-violation || exit 1
 "$sim" --fault vote --from 1 --count 1000 --expect-violation || exit 1
 "$sim" --fault read --from 1 --count 1000 --expect-violation || exit 1
 "$sim" --fault join --from 1 --count 1000 --expect-violation || exit 1
+"$sim" --fault fread --from 1 --count 1000 --expect-violation || exit 1
 exit 0

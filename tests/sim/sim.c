@@ -30,11 +30,14 @@
  * held once appended); the checks must report a violation.
  *
  * Usage: sim [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]
- *            [--fault commit|vote|read|join] [--expect-violation] [--hostile] [--wipes]
+ *            [--fault commit|vote|read|join|fread] [--expect-violation] [--hostile] [--wipes]
+ *            [--follower-reads]
  *            [--trace] [-v]
  * --hostile: forged vote requests in every seed (else in a third of them).
  * --wipes: crashed nodes may restart with their disk lost, in every seed
  * (else in a third of them); such a node recovers (raft_restore.recovering).
+ * --follower-reads: followers take reads too (ReadIndex through their
+ * leader), checked like the leader's.
  * A failing seed prints itself, the command that replays it, and the tail of
  * its trace (re-run deterministically with tracing on). A trace holds the
  * simulator's own lines and, indented under "raft:", the cores' trace lines
@@ -66,6 +69,7 @@ struct opts {
 	bool expect_violation;
 	bool hostile; /* every seed hostile (else a third of them) */
 	bool wipes;   /* disks lost in every seed (else a third of them) */
+	bool follower_reads; /* followers read too, through their leader */
 	bool trace;
 	bool verbose;
 	const char *argv0;
@@ -428,6 +432,7 @@ struct pread {
 	unsigned incarnation;
 	uint64_t id;
 	raft_index need;
+	bool follower; /* served through its leader's read index */
 };
 static struct pread *preads;
 static size_t n_preads, preads_cap;
@@ -437,7 +442,8 @@ static uint64_t next_read_id;
 static struct {
 	uint64_t seeds, steps, leaders, commits, crashes, snapshots, installs, reads, transfers,
 		learners, goraft_seeds, goraft_acks, ghost_joins, ghost_refused, ghost_leaves, forged, transfers_done,
-		wipes, recovered, forged_deposed, deaf_joins, early_answers, late_joins, joins_reverted;
+		wipes, recovered, forged_deposed, deaf_joins, early_answers, late_joins, joins_reverted,
+		follower_reads;
 } tot;
 
 /* the latest transfer asked for: its target, the leader's term then */
@@ -463,6 +469,10 @@ static const char *msg_type_str(enum raft_msg_type t)
 		return "RV";
 	case RAFT_MSG_RV_RESP:
 		return "RV_RESP";
+	case RAFT_MSG_READ_INDEX:
+		return "READ_INDEX";
+	case RAFT_MSG_READ_INDEX_RESP:
+		return "READ_INDEX_RESP";
 	default:
 		return "SNAP*";
 	}
@@ -511,8 +521,14 @@ static void msg_str(const struct raft_msg *m, char *buf, size_t n)
 			 (unsigned long long)m->req_id, (unsigned long long)m->term,
 			 (unsigned long long)m->snaprec_resp.commit, m->snaprec_resp.success ? "ok" : "FAIL");
 		break;
+	case RAFT_MSG_READ_INDEX_RESP:
+		snprintf(buf, n, "READ_INDEX_RESP#%llu term %llu index %llu %s", (unsigned long long)m->req_id,
+			 (unsigned long long)m->term, (unsigned long long)m->read_index_resp.index,
+			 m->read_index_resp.success ? "ok" : "FAIL");
+		break;
 	default:
-		snprintf(buf, n, "%s", msg_type_str(m->type));
+		snprintf(buf, n, "%s#%llu term %llu", msg_type_str(m->type), (unsigned long long)m->req_id,
+			 (unsigned long long)m->term);
 	}
 }
 
@@ -835,8 +851,10 @@ static void handle_update(int id, const struct raft_update *u, const struct raft
 				fail("linearizability: %s serves read %llu at %llu, but index %llu was acknowledged before it was issued",
 				     nd->name, (unsigned long long)a->read.id,
 				     (unsigned long long)a->read.index, (unsigned long long)preads[q].need);
-			if (a->read.index)
+			if (a->read.index) {
 				tot.reads++;
+				tot.follower_reads += preads[q].follower;
+			}
 			preads[q] = preads[--n_preads];
 			break;
 		}
@@ -1350,7 +1368,7 @@ static int propose(int leader, enum raft_entry_type type, const char *name)
 	return rv;
 }
 
-static void issue_read(int leader)
+static void issue_read(int leader) /* or a follower */
 {
 	struct node *nd = &nodes[leader];
 	struct raft_event ev = {.type = RAFT_EV_READ, .now = now_ms};
@@ -1361,7 +1379,8 @@ static void issue_read(int leader)
 		if (!preads)
 			abort();
 	}
-	preads[n_preads++] = (struct pread){leader, nd->incarnation, ev.read.id, max_acked_index};
+	preads[n_preads++] = (struct pread){leader, nd->incarnation, ev.read.id, max_acked_index,
+					    raft_role(nd->r) == RAFT_FOLLOWER};
 	tr("%s read %llu issued (needs >= %llu)", nd->name, (unsigned long long)ev.read.id,
 	   (unsigned long long)max_acked_index);
 	struct raft_update u;
@@ -1912,11 +1931,17 @@ static void chaos(void)
 		if (chance(0.002))
 			issue_transfer(leader);
 	}
-	/* reads go to any node that thinks it leads, stale ones included */
-	for (int i = 0; i < n_nodes; i++)
-		if (nodes[i].alive && !nodes[i].model && raft_role(nodes[i].r) == RAFT_LEADER &&
-		    chance(0.05))
+	/* reads go to any node that thinks it leads, stale ones included, and
+	 * (--follower-reads) to followers, which ask their leader for the read
+	 * index; an option, so that the default schedules stay as they were */
+	for (int i = 0; i < n_nodes; i++) {
+		if (!nodes[i].alive || nodes[i].model)
+			continue;
+		enum raft_role role = raft_role(nodes[i].r);
+		if ((role == RAFT_LEADER && chance(0.05)) ||
+		    (opt.follower_reads && role == RAFT_FOLLOWER && chance(0.02)))
 			issue_read(i);
+	}
 }
 
 static int kept_down = -1; /* a voter left crashed during the quiet phase */
@@ -2219,8 +2244,8 @@ static int run_seed(uint64_t seed)
 static void usage(void)
 {
 	fprintf(stderr, "usage: %s [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]\n"
-			"          [--fault commit|vote|read|join] [--expect-violation] [--hostile] [--wipes]\n"
-			"          [--trace] [-v]\n",
+			"          [--fault commit|vote|read|join|fread] [--expect-violation] [--hostile] [--wipes]\n"
+			"          [--follower-reads] [--trace] [-v]\n",
 		opt.argv0);
 	exit(2);
 }
@@ -2228,13 +2253,16 @@ static void usage(void)
 static void print_replay(uint64_t seed)
 {
 	printf("FAIL seed %llu: %s\n", (unsigned long long)seed, violation);
-	printf("replay: %s --seed %llu%s%s%s%s --steps %d --trace\n", opt.argv0, (unsigned long long)seed,
+	printf("replay: %s --seed %llu%s%s%s%s%s --steps %d --trace\n", opt.argv0, (unsigned long long)seed,
 	       opt.hostile ? " --hostile" : "", opt.wipes ? " --wipes" : "",
+	       opt.follower_reads ? " --follower-reads" : "",
 	       opt.nodes ? (opt.nodes == 3 ? " --nodes 3" : opt.nodes == 5 ? " --nodes 5" : " --nodes 7") : "",
 	       opt.fault == RAFT_FAULT_COMMIT_WITHOUT_MAJORITY ? " --fault commit"
 	       : opt.fault == RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK ? " --fault vote"
 	       : opt.fault == RAFT_FAULT_READ_WITHOUT_QUORUM    ? " --fault read"
-	       : opt.fault == RAFT_FAULT_JOIN_HELD_UNREPLICATED ? " --fault join" : "",
+	       : opt.fault == RAFT_FAULT_JOIN_HELD_UNREPLICATED ? " --fault join"
+
+	       : opt.fault == RAFT_FAULT_FOLLOWER_READ_LOCAL    ? " --fault fread" : "",
 	       opt.steps);
 
 }
@@ -2273,6 +2301,10 @@ int main(int argc, char **argv)
 				opt.fault = RAFT_FAULT_READ_WITHOUT_QUORUM;
 			else if (!strcmp(v, "join"))
 				opt.fault = RAFT_FAULT_JOIN_HELD_UNREPLICATED;
+			else if (!strcmp(v, "fread")) {
+				opt.fault = RAFT_FAULT_FOLLOWER_READ_LOCAL;
+				opt.follower_reads = true;
+			}
 			else
 				usage();
 			i++;
@@ -2282,6 +2314,8 @@ int main(int argc, char **argv)
 			opt.hostile = true;
 		} else if (!strcmp(a, "--wipes")) {
 			opt.wipes = true;
+		} else if (!strcmp(a, "--follower-reads")) {
+			opt.follower_reads = true;
 		} else if (!strcmp(a, "--trace")) {
 			opt.trace = true;
 		} else if (!strcmp(a, "-v")) {
@@ -2337,8 +2371,8 @@ int main(int argc, char **argv)
 	}
 	if (failures == 0 && !opt.trace)
 		printf("sim: %llu seeds x %d steps passed in %.1f s (%llu steps of %d ms; %llu leaders, "
-		       "%llu commits, %llu crashes, %llu snapshots taken, %llu installed, %llu reads, "
-		       "%llu transfers (%llu won by their target), %llu learners, %llu forged vote requests "
+		       "%llu commits, %llu crashes, %llu snapshots taken, %llu installed, %llu reads "
+		       "(%llu at followers), %llu transfers (%llu won by their target), %llu learners, %llu forged vote requests "
 		       "(%llu deposed a leader), "
 		       "%llu disks lost (%llu recovered); "
 		       "%llu seeds with a goraft follower model, which accepted %llu AppendEntries; ghosts: "
@@ -2349,7 +2383,7 @@ int main(int argc, char **argv)
 		       TICK_MS, (unsigned long long)tot.leaders, (unsigned long long)tot.commits,
 		       (unsigned long long)tot.crashes, (unsigned long long)tot.snapshots,
 		       (unsigned long long)tot.installs, (unsigned long long)tot.reads,
-		       (unsigned long long)tot.transfers, (unsigned long long)tot.transfers_done,
+		       (unsigned long long)tot.follower_reads, (unsigned long long)tot.transfers, (unsigned long long)tot.transfers_done,
 		       (unsigned long long)tot.learners, (unsigned long long)tot.forged,
 		       (unsigned long long)tot.forged_deposed,
 		       (unsigned long long)tot.wipes, (unsigned long long)tot.recovered,
