@@ -100,7 +100,7 @@ int raftctl_get(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *node = NULL;
-	bool local = false;
+	bool local = false, consistent = false;
 	char path[8192], err[2048];
 	struct rc_node n = RC_NODE_INIT;
 	struct rc_response r;
@@ -109,7 +109,7 @@ int raftctl_get(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': local = false; break; /* the default; kept for scripts */
+		case 'c': consistent = true; break; /* the default; kept for scripts */
 		case 'l': local = true; break;
 		case 'n': node = optarg; local = true; break;
 		case 'h': usage(stdout); return 0;
@@ -118,6 +118,9 @@ int raftctl_get(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return raftctl_usage_error("get", "needs one KEY");
+	if (consistent && local)
+		return raftctl_usage_error("get", "--consistent reads through the leader, not one node's state "
+					   "(--local, --node)");
 	if (db_path(argv[optind], local ? NULL : "?consistent=true", path, sizeof(path)) < 0)
 		return raftctl_usage_error("get", "bad key");
 	struct rc_request req = { .method = "GET", .path = path };

@@ -23,3 +23,5 @@ EXTRA_DIST += tests/cluster/data-dir.sh
 TESTS += tests/cluster/lost-write.sh tests/cluster/goraft-import.sh tests/cluster/goraft-join.sh
 EXTRA_DIST += tests/cluster/lost-write.sh tests/cluster/goraft-lib.sh tests/cluster/goraft-import.sh \
 	tests/cluster/goraft-join.sh
+TESTS += tests/cluster/follower-reads.sh
+EXTRA_DIST += tests/cluster/follower-reads.sh

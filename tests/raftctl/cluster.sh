@@ -133,8 +133,32 @@ expect 2 get
 one_line "needs one KEY"
 expect 2 put onlykey
 expect 2 get --consistent --node "$n2" k
+expect 2 get --consistent --local k
 expect 2 delete
 echo "ok: get (local, --node, --consistent), put (argument and stdin), delete, percent-encoded keys"
+
+# --- get is linearizable by default, and says when a key is missing ---------------
+# A follower as the first endpoint: each get sees the put just before it
+# (a follower serves it through the leader's read index). Leadership may
+# move meanwhile; the guarantee holds whoever leads.
+L=$(leader_name)
+for _n in "$n1" "$n2" "$n3"; do [ "$_n" != "$L" ] && F=$(name_port "$_n"); done
+for i in $(seq 20); do
+	expect 0 --endpoints "127.0.0.1:$F,$E1,$E2,$E3" put lin "v$i"
+	expect 0 --endpoints "127.0.0.1:$F,$E1,$E2,$E3" get lin
+	[ "$(cat "$T/out")" = "v$i" ] || fail "get $i after put through follower $F: '$(cat "$T/out")'"
+done
+expect 1 get never-written
+one_line "never-written: not found"
+[ ! -s "$T/out" ] || fail "a missing key prints nothing on stdout: $(cat "$T/out")"
+expect 1 get --local never-written
+one_line "never-written: not found"
+expect 1 -o json get never-written
+[ "$(json 'd["value"]')" = None ] || fail "a missing key in JSON: $(cat "$T/out")"
+expect 0 put empty ""
+expect 0 get empty
+[ "$(cat "$T/out")" = "" ] && [ ! -s "$T/err" ] || fail "an empty value: '$(cat "$T/out")' $(cat "$T/err")"
+echo "ok: get is linearizable by default (20 of 20 through a follower); a missing key exits 1, an empty value 0"
 
 # --- snapshot ------------------------------------------------------------------------
 expect 0 snapshot take
