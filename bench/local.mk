@@ -3,7 +3,7 @@
 # command line and reach bench/run through the environment, e.g.
 #   make bench BENCH_SECS=3 BENCH_REPS=1 BENCH_SKIP=wal,rss,restart
 # Results: $(srcdir)/bench/results/ (results.md, writes.png, perf-leader.txt).
-EXTRA_DIST += bench/run bench/wrk.lua bench/report.py bench/starttime.py bench/flame.py bench/writes.gp
+EXTRA_DIST += bench/run bench/stability.sh bench/wrk.lua bench/report.py bench/starttime.py bench/flame.py bench/writes.gp
 
 bench: src/raftd/raftd$(EXEEXT) tests/wal/bench_wal$(EXEEXT)
 	RAFTD='$(abs_top_builddir)/src/raftd/raftd$(EXEEXT)' \

@@ -1216,8 +1216,10 @@ static void replicate_peer(struct raft *r, struct peer *p, bool heartbeat)
 	bool ok = true;
 	while (ok && p->n_fl < limit && p->next <= r->last && (p->n_fl == 0 || append_full(r, p)))
 		ok = send_append(r, p);
-	if (ok && p->n_fl < limit &&
-	    (heartbeat || p->fresh || r->now - p->last_send >= r->cfg.heartbeat_ms))
+	unsigned hb = r->cfg.heartbeat_ms;
+	if (p->goraft && hb > RAFT_GORAFT_HEARTBEAT_MS)
+		hb = RAFT_GORAFT_HEARTBEAT_MS;
+	if (ok && p->n_fl < limit && (heartbeat || p->fresh || r->now - p->last_send >= hb))
 		send_append(r, p);
 }
 
@@ -2391,7 +2393,24 @@ static int on_transfer(struct raft *r, const char *to)
 		return -EPERM;
 	if (!extensions_on(r))
 		return -EOPNOTSUPP;
-	int pos = to ? member_pos(r, to) : -1;
+	if (!to || !to[0]) {
+		/* the voter that needs the least to catch up, among those that
+		 * answered lately: its campaign is the shortest (a stopping
+		 * leader's handover) */
+		const struct peer *best = NULL;
+		for (size_t i = 0; i < r->n_members; i++) {
+			const struct peer *p = peer_find(r, r->members[i].name);
+			if (r->members[i].learner || is_self(r, r->members[i].name) || !p ||
+			    !live(r, p->name))
+				continue;
+			if (!best || p->match > best->match)
+				best = p;
+		}
+		if (!best)
+			return -ENOENT;
+		to = best->name;
+	}
+	int pos = member_pos(r, to);
 	if (pos < 0 || is_self(r, to) || r->members[pos].learner)
 		return -EINVAL;
 	copy_name(r->transfer_to, to, sizeof(r->transfer_to));

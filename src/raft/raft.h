@@ -116,6 +116,10 @@ typedef uint64_t raft_term;
 #define RAFT_URL_MAX 256    /* "http://host:port" */
 #define RAFT_MAX_PEERS 32   /* distinct names a core can know */
 #define RAFT_MAX_INFLIGHT 32
+/* A goraft follower campaigns after 150 ms to 300 ms without a word from
+ * its leader, so a leader speaks to goraft peers at least this often
+ * (goraft's own heartbeat), whatever raft_config.heartbeat_ms says. */
+#define RAFT_GORAFT_HEARTBEAT_MS 50
 
 /* Terms a core accepts from a message (docs/goraft-protocol.md §11.21).
  * Never above RAFT_TERM_MAX: a term must always be incrementable (a term
@@ -289,6 +293,9 @@ struct raft_event {
 			uint64_t id; /* the caller's, echoed in RAFT_ACT_READ */
 		} read;
 		struct {
+			/* NULL or "": the voter with the highest match index
+			 * among those that answered within an election timeout
+			 * (-ENOENT when there is none) */
 			const char *to;
 		} transfer;
 	};
@@ -421,7 +428,8 @@ struct raft_config {
 	const char *name;             /* this node's goraft name */
 	uint64_t seed;                /* PRNG seed */
 	unsigned election_timeout_ms; /* 150: waits drawn from [t, 2t) (goraft) */
-	unsigned heartbeat_ms;        /* 50 */
+	unsigned heartbeat_ms;        /* 50 (to goraft peers never above
+				       * RAFT_GORAFT_HEARTBEAT_MS) */
 	unsigned rpc_timeout_ms;      /* 200: an unanswered request is lost */
 	unsigned max_entries;         /* per AppendEntries; goraft: 2000 (a
 				       * goraft peer may get more, see above) */

@@ -255,12 +255,17 @@ static int propose(struct node *n, struct httpd_request *req, const struct cmd *
 	int rv = step_propose(n, &ev, &ctx, w);
 	if (rv < 0)
 		free(w);
+	if (rv == -EBUSY && (n->transfer_req || n->handover_since_ms) && type == RAFT_ENTRY_COMMAND)
+		rv = -ESHUTDOWN; /* refused for the transfer, not a membership change */
 	return rv;
 }
 
 static void reply_propose_error(struct httpd_request *req, int rv)
 {
 	switch (rv) {
+	/* a leader handing over takes no proposals (thesis §3.10): for the
+	 * client that is a leader change, goraft's words send it elsewhere */
+	case -ESHUTDOWN: httpd_reply_text(req, 400, "raft.Server: Not current leader"); break;
 	case -EPERM: httpd_reply_text(req, 400, "raft.Server: Not current leader"); break;
 	case -EBUSY: httpd_reply_text(req, 503, "a membership change is in progress; retry"); break;
 	case -EEXIST: httpd_reply_text(req, 409, "already a member"); break;

@@ -57,9 +57,10 @@ static const struct option_def options[] = {
 	{ "listen", OPT_STRING, F(listen), 0, 0, "ADDR", "address to listen on (default: every address)" },
 	{ "advertise", OPT_STRING, F(advertise), 0, 0, "URL", "URL peers use (default http://HOST:PORT)" },
 	{ "log-level", OPT_LOG_LEVEL, F(log_level), 0, 0, "LEVEL", "error, warning, info, debug or trace" },
-	{ "heartbeat-ms", OPT_UINT, F(heartbeat_ms), 1, 60000, "MS", "leader heartbeat interval (default 50)" },
+	{ "heartbeat-ms", OPT_UINT, F(heartbeat_ms), 1, 60000, "MS",
+	  "leader heartbeat interval (default 100; to goraft peers at most 50)" },
 	{ "election-timeout-ms", OPT_UINT, F(election_timeout_ms), 2, 600000, "MS",
-	  "election timeout, drawn from [MS, 2*MS) (default 150)" },
+	  "election timeout, drawn from [MS, 2*MS) (default 500)" },
 	{ "snapshot-threshold", OPT_UINT, F(snapshot_threshold), 0, UINT64_MAX, "N",
 	  "log entries before a snapshot is taken; 0 never (default 10000)" },
 	{ "segment-size", OPT_SIZE, F(segment_size), 1 * MiB, 1 * GiB, "BYTES",
@@ -108,8 +109,13 @@ static void set_defaults(struct config *cfg)
 	*cfg = (struct config){
 		.port = 4001,
 		.log_level = LOG_LEVEL_INFO,
-		.heartbeat_ms = 50,
-		.election_timeout_ms = 150,
+		/* goraft's 150 ms (a 50 ms heartbeat) made a healthy cluster on
+		 * a busy machine change leaders often; these keep it stable
+		 * and a failover well under 1.5 s (docs/performance.md).
+		 * goraft peers still hear from a leader every 50 ms (raft.h,
+		 * RAFT_GORAFT_HEARTBEAT_MS). */
+		.heartbeat_ms = 100,
+		.election_timeout_ms = 500,
 		.snapshot_threshold = 10000,
 		.segment_size = 64 * MiB,
 		.wal_spare_segments = WAL_DEFAULT_SPARES,

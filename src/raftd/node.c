@@ -122,6 +122,8 @@ static void watchdog(struct node *n)
 	n->watchdog_sent_ms = t;
 }
 
+static void handover_check(struct node *n);
+
 static void on_tick(struct loop_timer *t)
 {
 	struct node *n = (struct node *)((char *)t - offsetof(struct node, tick));
@@ -132,6 +134,7 @@ static void on_tick(struct loop_timer *t)
 	if (n->joins_waiting && raft_role(n->r) == RAFT_LEADER)
 		answer_held_joins(n);
 	transfer_check(n);
+	handover_check(n);
 	watchdog(n);
 	static unsigned ticks;
 	if (++ticks % 10 == 0) {
@@ -168,6 +171,46 @@ static void core_trace(void *data, const char *line)
 	log_msg(LOG_DEBUG, NULL, NULL, "raft: %s", line);
 }
 
+/* A leader asked to stop hands leadership over first (thesis §3.10), so a
+ * rolling restart costs no election timeout and fails no write: a transfer
+ * to the most up-to-date voter, then the stop once another node leads and
+ * the writes this one took are answered, or after a bounded wait. Not
+ * while a goraft node is a member (no transfers then). A second signal
+ * stops at once. */
+static bool handover_start(struct node *n, int signo)
+{
+	char why[256];
+	if (raft_role(n->r) != RAFT_LEADER || extensions_refused(n, "handover", why, sizeof(why)))
+		return false;
+	struct raft_event ev = { .type = RAFT_EV_TRANSFER, .transfer.to = NULL };
+	int rv = step_rv(n, &ev, NULL);
+	if (rv < 0) {
+		log_info("%s: no member to hand leadership over to (%s)", strsignal(signo), strerror(-rv));
+		return false;
+	}
+	log_msg(LOG_INFO, LOG_ID_STOPPING, NULL, "%s: stopping once leadership is handed over", strsignal(signo));
+	sd_notify(0, "STOPPING=1");
+	n->handover_since_ms = now_ms(n);
+	return true;
+}
+
+static void handover_check(struct node *n)
+{
+	if (!n->handover_since_ms || n->stopping)
+		return;
+	const char *leader = raft_leader(n->r);
+	bool done = raft_role(n->r) != RAFT_LEADER && leader[0] && strcmp(leader, n->name) != 0 && !n->writes;
+	uint64_t waited = now_ms(n) - n->handover_since_ms;
+	if (!done && waited < 2 * (uint64_t)n->cfg.election_timeout_ms + 1000)
+		return;
+	if (done)
+		log_info("leadership handed over to %s after %" PRIu64 " ms: stopping", leader, waited);
+	else
+		log_warning("leadership not handed over after %" PRIu64 " ms: stopping anyway", waited);
+	n->stopping = true;
+	loop_stop(&n->loop);
+}
+
 static void on_signal(struct loop *loop, int signo, void *data)
 {
 	struct node *n = data;
@@ -197,6 +240,8 @@ static void on_signal(struct loop *loop, int signo, void *data)
 		sd_notify(0, "READY=1");
 		return;
 	}
+	if (!n->handover_since_ms && handover_start(n, signo))
+		return;
 	log_msg(LOG_INFO, LOG_ID_STOPPING, NULL, "%s: stopping", strsignal(signo));
 	sd_notify(0, "STOPPING=1");
 	n->stopping = true;

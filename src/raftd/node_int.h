@@ -227,6 +227,9 @@ struct node {
 	struct httpd_request *transfer_req;
 	char transfer_to[RAFT_NAME_MAX];
 	uint64_t transfer_since_ms, transfer_down_ms;
+	/* SIGTERM on a leader: handing leadership over before stopping (since
+	 * then, 0: not) */
+	uint64_t handover_since_ms;
 	/* our latest snapshot's file, for SNAPREC: open, and mapped only while
 	 * a request is built (its bytes are copied into it), so the heap does
 	 * not hold a second copy of the map for a follower that may never

@@ -387,7 +387,9 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 	 * after a long absence must hear from us within its election
 	 * timeout, or, having no pre-vote, it campaigns and deposes us.
 	 * A refused connect on a LAN costs next to nothing. */
-	unsigned hb = n->cfg.heartbeat_ms ? n->cfg.heartbeat_ms : 50;
+	unsigned hb = n->cfg.heartbeat_ms ? n->cfg.heartbeat_ms : RAFT_GORAFT_HEARTBEAT_MS;
+	if (hb > RAFT_GORAFT_HEARTBEAT_MS)
+		hb = RAFT_GORAFT_HEARTBEAT_MS; /* a goraft follower times out after 150 ms */
 	struct peer_config pc = {
 		.response_timeout_ms = 200, /* goraft's ResponseHeaderTimeout */
 		.backoff_min_ms = hb < 10 ? hb : 10,

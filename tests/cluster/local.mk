@@ -25,3 +25,5 @@ EXTRA_DIST += tests/cluster/lost-write.sh tests/cluster/goraft-lib.sh tests/clus
 	tests/cluster/goraft-join.sh
 TESTS += tests/cluster/follower-reads.sh
 EXTRA_DIST += tests/cluster/follower-reads.sh
+TESTS += tests/cluster/rolling-restart.sh
+EXTRA_DIST += tests/cluster/rolling-restart.sh

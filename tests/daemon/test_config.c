@@ -53,8 +53,8 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(parse(&cfg, "raftd /d"), 0);
 	ck_assert_str_eq(cfg.host, "localhost");
 	ck_assert_uint_eq(cfg.port, 4001);
-	ck_assert_uint_eq(cfg.heartbeat_ms, 50);
-	ck_assert_uint_eq(cfg.election_timeout_ms, 150);
+	ck_assert_uint_eq(cfg.heartbeat_ms, 100);
+	ck_assert_uint_eq(cfg.election_timeout_ms, 500);
 	ck_assert_uint_eq(cfg.max_append_entries, 2000);
 	ck_assert_uint_eq(cfg.segment_size, 64u << 20);
 	ck_assert_int_eq(cfg.log_level, LOG_LEVEL_INFO);
@@ -74,7 +74,7 @@ static const struct {
 	{ "raftd /d -p", "flag -p needs a value" },
 	{ "raftd -v", "Data path argument required" },
 	{ "raftd /a /b", "unexpected argument \"/b\"" },
-	{ "raftd --heartbeat-ms 100 /d", "election-timeout-ms (150) must be at least twice heartbeat-ms (100)" },
+	{ "raftd --heartbeat-ms 300 /d", "election-timeout-ms (500) must be at least twice heartbeat-ms (300)" },
 	{ "raftd -join http://h:1 /d", "join \"http://h:1\" must be HOST:PORT" },
 	{ "raftd --advertise h:1 /d", "advertise URL \"h:1\" must be http://HOST:PORT" },
 	/* net/url's form, as the leader checks a /join's connectionString:

@@ -202,10 +202,18 @@ static struct raft_msg ae_resp(uint64_t id, raft_term term, raft_index index, ra
 
 static const char *const ABC[] = {"a", "b", "c"};
 
+static void make_leader3_cfg(struct tn *t, struct raft_config cfg, const raft_term *terms, size_t n,
+			     bool goraft_peers);
+
 /* Leader "a" of {a,b,c} at term 2: log of n entries, elected, nop durable. */
 static void make_leader3(struct tn *t, const raft_term *terms, size_t n, bool goraft_peers)
 {
-	struct raft_config cfg = test_config("a");
+	make_leader3_cfg(t, test_config("a"), terms, n, goraft_peers);
+}
+
+static void make_leader3_cfg(struct tn *t, struct raft_config cfg, const raft_term *terms, size_t n,
+			     bool goraft_peers)
+{
 	cfg.pre_vote = false;
 	tn_init_cfg(t, &cfg, terms[n - 1], "", ABC, 3, terms, n, 0);
 	if (goraft_peers) {
@@ -2212,6 +2220,61 @@ START_TEST(test_follower_read_through_the_leader)
 }
 END_TEST
 
+/* A goraft follower times out after 150 ms: it hears from its leader every
+ * RAFT_GORAFT_HEARTBEAT_MS even when raftd peers are given a slower
+ * heartbeat. */
+START_TEST(test_goraft_peers_get_goraft_heartbeats)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	for (int goraft = 0; goraft < 2; goraft++) {
+		struct tn t;
+		struct raft_config cfg = test_config("a");
+		cfg.heartbeat_ms = 100;
+		cfg.election_timeout_ms = 500;
+		make_leader3_cfg(&t, cfg, tt, 3, goraft);
+		uint64_t ib = sent_to(&t, "b")->req_id, ic = sent_to(&t, "c")->req_id;
+		tn_durable(&t, log_seq(&t));
+		struct raft_msg ok = ae_resp(ib, raft_current_term(t.r), 4, 0, true);
+		tn_recv(&t, "b", &ok);
+		ok = ae_resp(ic, raft_current_term(t.r), 4, 0, true);
+		tn_recv(&t, "c", &ok);
+		bool sent = false;
+		for (int k = 0; k < 6; k++) { /* 60 ms */
+			tn_tick(&t, 10);
+			sent = sent || sent_to(&t, "b");
+		}
+		ck_assert_int_eq(sent, goraft); /* a raftd peer waits for 100 ms */
+		raft_free(t.r);
+	}
+}
+END_TEST
+
+/* A transfer without a target (a stopping leader's handover) goes to the
+ * voter with the highest match that answered lately; none: -ENOENT. */
+START_TEST(test_transfer_picks_the_most_up_to_date_voter)
+{
+	static const raft_term tt[3] = {0, 0, 1};
+	struct tn t;
+	make_leader3(&t, tt, 3, false);
+	uint64_t ib = sent_to(&t, "b")->req_id, ic = sent_to(&t, "c")->req_id;
+	tn_durable(&t, log_seq(&t));
+	struct raft_event tr = {.type = RAFT_EV_TRANSFER};
+	tn_step(&t, &tr);
+	ck_assert_int_eq(t.rv, -ENOENT); /* nobody answered yet */
+	struct raft_msg no = ae_resp(ic, raft_current_term(t.r), 2, 0, false);
+	tn_recv(&t, "c", &no); /* c answered, behind */
+	struct raft_msg ok = ae_resp(ib, raft_current_term(t.r), 4, 0, true);
+	tn_recv(&t, "b", &ok);
+	tn_step(&t, &tr);
+	ck_assert_int_eq(t.rv, 0);
+	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->type, RAFT_MSG_TIMEOUT_NOW);
+	ck_assert_ptr_null(sent_to(&t, "c") && sent_to(&t, "c")->type == RAFT_MSG_TIMEOUT_NOW ? "c" : NULL);
+	raft_free(t.r);
+}
+END_TEST
+
 START_TEST(test_leadership_transfer)
 {
 	static const raft_term tt[3] = {0, 0, 1};
@@ -3449,6 +3512,8 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_late_real_vote_does_not_count_for_pre_vote);
 	tcase_add_test(tc, test_read_index);
 	tcase_add_test(tc, test_read_index_for_a_follower);
+	tcase_add_test(tc, test_goraft_peers_get_goraft_heartbeats);
+	tcase_add_test(tc, test_transfer_picks_the_most_up_to_date_voter);
 	tcase_add_test(tc, test_follower_read_through_the_leader);
 	tcase_add_test(tc, test_leadership_transfer);
 	tcase_add_test(tc, test_learner_catches_up_then_is_promoted);
