@@ -92,7 +92,7 @@ _raftctl()
                 COMPREPLY=($(compgen -W "--raftd --learner --help" -- "$cur"))
             fi ;;
         get)
-            COMPREPLY=($(compgen -W "--consistent --node --help" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--local --node --consistent --help" -- "$cur")) ;;
         put|delete)
             COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
         snapshot)

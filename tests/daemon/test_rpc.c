@@ -351,6 +351,30 @@ START_TEST(test_raftd_only_paths)
 	ck_assert_int_eq(req.msg.type, RAFT_MSG_RV_REQ);
 	ck_assert(req.msg.rv.transfer && !req.msg.rv.pre_vote);
 	ck_assert_uint_eq(req.msg.term, 5);
+
+	/* a follower's read index request, and the leader's answer in an
+	 * AppendEntriesResponse body */
+	struct raft_msg ri = { .type = RAFT_MSG_READ_INDEX, .term = 6 };
+	ck_assert_str_eq(rpc_path(&ri), "/raftd/readIndex");
+	n = rpc_encode_request(&ri, "fol", (struct wire_bytes){ 0 }, buf, sizeof(buf));
+	ck_assert_int_eq(rpc_decode_request(&dec, "/raftd/readIndex", buf, (size_t)n, 3, &req, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(req.msg.type, RAFT_MSG_READ_INDEX);
+	ck_assert_uint_eq(req.msg.term, 6);
+	ck_assert_uint_eq(req.msg.req_id, 3);
+	ck_assert_str_eq(req.from, "fol");
+	struct raft_msg ra = { .type = RAFT_MSG_READ_INDEX_RESP, .req_id = 3, .term = 6 };
+	ra.read_index_resp.success = true;
+	ra.read_index_resp.index = 77;
+	ck_assert_ptr_null(rpc_path(&ra));
+	n = rpc_encode_response(&ra, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	struct raft_msg back;
+	ck_assert_int_eq(rpc_decode_response(RAFT_MSG_READ_INDEX, buf, (size_t)n, 3, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(back.type, RAFT_MSG_READ_INDEX_RESP);
+	ck_assert(back.read_index_resp.success);
+	ck_assert_uint_eq(back.read_index_resp.index, 77);
+	ck_assert_uint_eq(back.term, 6);
 }
 END_TEST
 
