@@ -18,7 +18,9 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 RAFTD=${RAFTD:-$top/build/src/raftd/raftd}
+srcdir=${srcdir:-$top}
 . "$top/tests/cluster/lib.sh"
+trap 'exit 1' INT TERM HUP # lib.sh's cleanup (EXIT) then stops the nodes and the load
 secs=${STABLE_SECONDS:-600}
 cpus=${LOAD_CPUS:-8}
 kills=${KILLS:-10}
