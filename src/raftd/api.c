@@ -255,7 +255,7 @@ static int propose(struct node *n, struct httpd_request *req, const struct cmd *
 	int rv = step_propose(n, &ev, &ctx, w);
 	if (rv < 0)
 		free(w);
-	if (rv == -EBUSY && (n->transfer_req || n->handover_since_ms) && type == RAFT_ENTRY_COMMAND)
+	if (rv == -EBUSY && (n->transfer_req || n->handover_since_ms) && e.type == RAFT_ENTRY_COMMAND)
 		rv = -ESHUTDOWN; /* refused for the transfer, not a membership change */
 	return rv;
 }
