@@ -292,6 +292,8 @@ static const char *msg_name(enum raft_msg_type t)
 	case RAFT_MSG_SNAPREC_REQ: return "SnapshotRecovery";
 	case RAFT_MSG_SNAPREC_RESP: return "SnapshotRecovery response";
 	case RAFT_MSG_TIMEOUT_NOW: return "TimeoutNow";
+	case RAFT_MSG_READ_INDEX: return "ReadIndex";
+	case RAFT_MSG_READ_INDEX_RESP: return "ReadIndex response";
 	}
 	return "message";
 }
