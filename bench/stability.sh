@@ -58,7 +58,8 @@ while [ "$(date +%s)" -lt "$end" ]; do
 	loads="$loads $(cut -d' ' -f1 /proc/loadavg)"
 done
 term1=$(cluster_term)
-load=$(echo "$loads" | awk '{s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.1f (min %s, max %s)", s / NF, $1, $NF}')
+load=$(echo "$loads" | awk '{s = 0; lo = hi = $1; for (i = 1; i <= NF; i++) { s += $i; if ($i < lo) lo = $i; if ($i > hi) hi = $i }
+	printf "%.1f (min %s, max %s)", s / NF, lo, hi}')
 echo "phase 1: terms $term0 -> $term1 ($(( term1 - term0 )) new), leader changes seen: $changes," \
 	"writes to any node: $writes acknowledged, $failed refused (followers refuse); load average $load"
 
