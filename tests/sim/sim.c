@@ -26,7 +26,7 @@
  * Then a quiet, connected phase checks liveness: a leader is elected and a
  * new proposal commits and is applied on every member within a bound; in
  * mixed seeds a goraft joiner then joins while one voter is down.
- * --fault breaks one rule on purpose (commit, vote, read, join: a join
+ * --fault breaks one rule on purpose (commit, vote, read, fread, join: a join
  * held once appended); the checks must report a violation.
  *
  * Usage: sim [--seed S | --from S --count N] [--nodes 3|5|7] [--steps K]
@@ -2261,7 +2261,6 @@ static void print_replay(uint64_t seed)
 	       : opt.fault == RAFT_FAULT_VOTE_WITHOUT_LOG_CHECK ? " --fault vote"
 	       : opt.fault == RAFT_FAULT_READ_WITHOUT_QUORUM    ? " --fault read"
 	       : opt.fault == RAFT_FAULT_JOIN_HELD_UNREPLICATED ? " --fault join"
-
 	       : opt.fault == RAFT_FAULT_FOLLOWER_READ_LOCAL    ? " --fault fread" : "",
 	       opt.steps);
 
