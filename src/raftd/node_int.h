@@ -329,9 +329,23 @@ bool refuse_stopping(struct node *n, struct httpd_request *req);
  * through jansson, or the Go-exact encoder where goraft reads it. */
 void reply_json(struct httpd_request *req, json_t *j, size_t flags);
 unsigned extensions_refused(struct node *n, const char *what, char *msg, size_t len);
-void member_waits_run(struct node *n);
 void transfer_check(struct node *n);
 const struct httpd_route *routes_for(struct node *n, size_t *ret_n);
+/* On a node that does not lead: the answer goraft gives (or a redirect
+ * with --forward-writes) is sent, and true returned. */
+bool not_leader(struct node *n, struct httpd_request *req);
+/* Hands a client's command to the core; 0 when the request waits for it. */
+int propose(struct node *n, struct httpd_request *req, const struct cmd *c);
+void reply_propose_error(struct httpd_request *req, int rv);
+
+/* members.c */
+void on_join(struct httpd_request *req, void *data);
+void on_leave(struct httpd_request *req, void *data);
+void on_promote(struct httpd_request *req, void *data);
+void member_waits_run(struct node *n);
+
+/* metrics.c */
+void on_metrics(struct httpd_request *req, void *data);
 
 /* node.c */
 void notify_status(struct node *n);
