@@ -111,6 +111,7 @@ static void usage(FILE *out)
 		     "                       http://127.0.0.1:4001); the leader is found from any of them\n"
 		     "  -o, --output FORMAT  table (default) or json\n"
 		     "  --timeout DURATION   for each connect, request and answer (default 5s)\n"
+		     "  --version            print the version and exit\n"
 		     "\nraftctl COMMAND --help for details. Exit status: 0 success, 1 failure (one line\n"
 		     "on stderr says why: unreachable, not leader, refused...), 2 bad arguments.\n");
 }
@@ -224,6 +225,10 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("raftctl %s%s%s\n", PACKAGE_VERSION, *RAFTD_GIT_DESCRIBE ? " " : "", RAFTD_GIT_DESCRIBE);
+		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[1], commands[i].name)) {

@@ -349,6 +349,8 @@ void config_usage(FILE *out)
 		snprintf(left, sizeof(left), "-%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
 		fprintf(out, "  %-26s %s\n", left, o->help);
 	}
+	fprintf(out, "  %-26s %s\n", "-version", "print the version and exit");
+	fprintf(out, "  %-26s %s\n", "-help", "print this help and exit");
 }
 
 static int validate(struct config *cfg, char *err, size_t err_len)
@@ -417,6 +419,11 @@ static int apply_args(struct config *cfg, int argc, char **argv, bool only_confi
 			if (only_config)
 				continue;
 			return 1;
+		}
+		if (name_eq("version", name, name_len)) {
+			if (only_config)
+				continue;
+			return 2;
 		}
 		const struct option_def *o = find_option(name, name_len);
 		if (!o)

@@ -72,7 +72,7 @@ struct config {
 };
 
 /* Fills *cfg from defaults, the config file and argv. Returns 0; 1 when
- * --help was asked (usage printed); or -EINVAL with a one-line reason in err
+ * --help was asked; 2 when --version was asked; or -EINVAL with a one-line reason in err
  * naming the flag, the file and line, or the value. */
 int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t err_len);
 

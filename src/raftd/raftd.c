@@ -25,6 +25,11 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
+	if (rv == 2) {
+		printf("raftd %s%s%s\n", PACKAGE_VERSION, *RAFTD_GIT_DESCRIBE ? " " : "", RAFTD_GIT_DESCRIBE);
+		config_free(&cfg);
+		return 0;
+	}
 	if (rv < 0) {
 		fprintf(stderr, "raftd: %s\n", err);
 		fprintf(stderr, "Try 'raftd --help'.\n");

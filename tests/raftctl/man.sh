@@ -22,7 +22,7 @@ command -v mandoc >/dev/null && echo "ok: mandoc -T lint clean" || echo "# mando
 echo "ok: groff -man -ww clean"
 
 # every command of raftctl --help has a section in raftctl(8)
-for c in $("$top_builddir/src/raftctl/raftctl" --help | sed -n 's/^  \([a-z-]*\)  .*/\1/p'); do
+for c in $("$top_builddir/src/raftctl/raftctl" --help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p'); do
 	sed 's/\\-/-/g' "$top_builddir/man/raftctl.8" | grep -q "^\.SS .*\b$c\b" || fail "raftctl(8) has no section for $c"
 done
 # every option of src/raftd/config.c is a key in raftd.conf(5) (but config and
