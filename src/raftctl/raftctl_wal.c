@@ -2,17 +2,22 @@
  *
  *   raftctl wal dump [--json] [--from N] [--to N] DIR
  *       one line per entry: index, term, command name, size of the stored
- *       LogEntry, and the command body made printable; --json gives one JSON
- *       object per line instead.
+ *       LogEntry, and the command body made printable; --json (or -o json)
+ *       gives one JSON object per line instead.
  *   raftctl wal verify DIR
  *       checks every record (CRC, index sequence, segment headers, and that
  *       each entry is a well-formed goraft LogEntry matching its record) and
- *       prints a summary. Exit 1 on corruption, naming file and offset.
+ *       prints a summary (-o json: one object). Exit 1 on corruption, naming
+ *       file and offset.
+ *
+ * DIR is the WAL directory or a node's data directory (whose wal/ is used);
+ * a directory that is neither is refused rather than read as an empty log.
  *
  * Both open the WAL read-only: nothing is written, truncated or deleted,
  * even when the last segment has a torn tail (it is only reported), so they
  * are safe on the directory of a running or crashed node.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "proto/wire.h"
 #include "src/raftctl/raftctl.h"
@@ -29,7 +35,52 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: raftctl wal dump [--json] [--from N] [--to N] DIR\n"
-		     "       raftctl wal verify DIR\n");
+		     "       raftctl wal verify DIR\n"
+		     "DIR: a WAL directory, or a node's data directory (its wal/ is read).\n"
+		     "-o json (or dump --json): dump one object per entry a line, verify one object.\n");
+}
+
+static bool has_wal_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		found = !strcmp(de->d_name, "meta") || (l > 4 && !strcmp(de->d_name + l - 4, ".seg"));
+	}
+	closedir(d);
+	return found;
+}
+
+/* Finds the log in dir itself or in a data directory's wal/. Without this an
+ * empty directory opens as an empty log, and verify of a data directory
+ * passed where the wal/ below it was meant reported success. */
+static int find_wal_dir(const char *dir, char *buf, size_t len, const char *cmd)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		int e = errno;
+		fprintf(stderr, "raftctl wal %s: %s: %s\n", cmd, dir,
+			stat(dir, &st) < 0 ? strerror(e) : "not a directory");
+		return -ENOENT;
+	}
+	if (has_wal_files(dir)) {
+		raftctl_setf(buf, len, "%s", dir);
+		return 0;
+	}
+	raftctl_setf(buf, len, "%s/wal", dir);
+	if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	fprintf(stderr,
+		"raftctl wal %s: %s holds no write-ahead log (no segments, no meta, no wal/ "
+		"directory): give a node's data directory or its wal/\n",
+		cmd, dir);
+	return -ENOENT;
 }
 
 static int open_ro(const char *dir, struct wal **ret, struct wal_recovery *rec, const char *cmd)
@@ -129,7 +180,8 @@ static int cmd_dump(int argc, char **argv)
 	unsigned long long from = 0, to = UINT64_MAX;
 	struct wal_recovery rec;
 	struct wal *w;
-	bool json = false;
+	bool json = raftctl_g.json;
+	char dir[4096];
 	int c, bad = 0;
 
 	optind = 1;
@@ -156,7 +208,7 @@ static int cmd_dump(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (open_ro(argv[optind], &w, &rec, "dump") < 0)
+	if (find_wal_dir(argv[optind], dir, sizeof(dir), "dump") < 0 || open_ro(dir, &w, &rec, "dump") < 0)
 		return 1;
 	if (from < wal_first_index(w))
 		from = wal_first_index(w);
@@ -173,11 +225,35 @@ static int cmd_dump(int argc, char **argv)
 	return bad ? 1 : 0;
 }
 
+static int print_verify_json(const char *dir, const struct wal_recovery *rec, uint64_t bad)
+{
+	json_t *torn = rec->torn ? json_pack("{s:s, s:I, s:I}", "file", rec->torn_file, "offset",
+					     (json_int_t)rec->torn_offset, "bytes", (json_int_t)rec->torn_bytes)
+				 : json_null();
+	json_t *o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s?, s:o, s:i, s:I, s:b}", "dir", dir,
+			      "segments", (int)rec->segments, "first_index",
+			      (json_int_t)(rec->entries ? rec->first_index : 0), "last_index",
+			      (json_int_t)(rec->entries ? rec->last_index : 0), "entries", (json_int_t)rec->entries,
+			      "record_bytes", (json_int_t)rec->bytes, "term", (json_int_t)rec->term, "voted_for",
+			      rec->voted_for[0] ? rec->voted_for : NULL, "torn_tail", torn, "stale_files",
+			      (int)rec->stale_files, "bad_entries", (json_int_t)bad, "ok", !bad);
+	char *line = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	if (!line)
+		return raftctl_fail("wal", "out of memory");
+	puts(line);
+	free(line);
+	if (fflush(stdout) != 0)
+		return 1;
+	return bad ? 1 : 0;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
 	struct wal_recovery rec;
 	struct wal *w;
 	uint64_t bad = 0;
+	char dir[4096];
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
@@ -189,7 +265,7 @@ static int cmd_verify(int argc, char **argv)
 	}
 	/* Opening checks every record's CRC, the index sequence and the
 	 * segment headers; it fails naming file and offset. */
-	if (open_ro(argv[1], &w, &rec, "verify") < 0)
+	if (find_wal_dir(argv[1], dir, sizeof(dir), "verify") < 0 || open_ro(dir, &w, &rec, "verify") < 0)
 		return 1;
 	for (uint64_t i = rec.first_index; i <= rec.last_index; i++) {
 		struct wal_entry e;
@@ -211,7 +287,10 @@ static int cmd_verify(int argc, char **argv)
 			bad++;
 		}
 	}
-	printf("%s: %u segment%s, ", argv[1], rec.segments, rec.segments == 1 ? "" : "s");
+	wal_close(w);
+	if (raftctl_g.json)
+		return print_verify_json(dir, &rec, bad);
+	printf("%s: %u segment%s, ", dir, rec.segments, rec.segments == 1 ? "" : "s");
 	if (rec.entries)
 		printf("entries %" PRIu64 "..%" PRIu64 " (%" PRIu64 "), ", rec.first_index,
 		       rec.last_index, rec.entries);
@@ -229,7 +308,6 @@ static int cmd_verify(int argc, char **argv)
 		printf("%u stale file%s (superseded segments or an unfinished segment; removed at "
 		       "the next read-write open)\n",
 		       rec.stale_files, rec.stale_files == 1 ? "" : "s");
-	wal_close(w);
 	if (bad) {
 		printf("%" PRIu64 " bad entr%s\n", bad, bad == 1 ? "y" : "ies");
 		return 1;

@@ -44,6 +44,26 @@ raftctl wal verify "$d/log" extra >/dev/null 2>&1
 raftctl wal verify "$d/nonexistent" >"$d/out" 2>&1
 [ $? -eq 1 ] || fail "verify of a missing directory must exit 1: $(cat "$d/out")"
 
+# A node's data directory means its wal/; a directory holding neither a log
+# nor a wal/ is refused, naming it (it once read as an empty, good log).
+mkdir "$d/data" && cp -r "$d/log" "$d/data/wal" || fail "copy to data/wal"
+raftctl wal verify "$d/data" >"$d/out" 2>&1 || fail "verify DATA_DIR: $(cat "$d/out")"
+grep -q "^$d/data/wal: .*entries 1\.\.400 (400)" "$d/out" || fail "verify DATA_DIR summary: $(cat "$d/out")"
+[ "$(raftctl wal dump --from 5 --to 6 "$d/data" | cut -d' ' -f1 | tr '\n' ' ')" = "5 6 " ] || fail "dump DATA_DIR"
+mkdir "$d/empty"
+raftctl wal verify "$d/empty" >"$d/out" 2>&1
+[ $? -eq 1 ] || fail "verify of a directory without a log must exit 1: $(cat "$d/out")"
+grep -q "$d/empty holds no write-ahead log" "$d/out" || fail "verify of an empty directory: $(cat "$d/out")"
+raftctl wal dump "$d/empty" >"$d/out" 2>&1
+[ $? -eq 1 ] || fail "dump of a directory without a log must exit 1: $(cat "$d/out")"
+
+# -o json: verify's summary as one object, dump as with --json
+raftctl -o json wal verify "$d/data" >"$d/json" || fail "verify -o json: $(cat "$d/json")"
+python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); sys.exit(0 if (o["entries"],o["first_index"],o["last_index"],o["term"],o["voted_for"],o["torn_tail"],o["bad_entries"],o["ok"])==(400,1,400,9,"n1",None,0,True) else 1)' "$d/json" ||
+	fail "verify -o json: $(cat "$d/json")"
+raftctl wal dump -o json --from 123 --to 123 "$d/log" >"$d/json" || fail "dump -o json"
+grep -q '^{"index":123,"term":3,"command":"write",' "$d/json" || fail "dump -o json: $(cat "$d/json")"
+
 # A torn tail (the write in flight at a crash) is not corruption: verify
 # reports it, exits 0 and cuts nothing (read-only). The last segment's
 # first record starts at 4096; cut 20 bytes into it.
