@@ -68,7 +68,8 @@ static void usage(FILE *out)
 	      "  --all                 every raftd message, events or not\n"
 	      "  --file FILE, --directory DIR  read these journal files (e.g. copied from\n"
 	      "                        each node) instead of this machine's journal\n"
-	      "-o json prints one JSON object per line.\n",
+	      "-o json prints one JSON object per line. Exit 1 when there is no journal, or it\n"
+	      "holds no entry of raftd at all (filters that match nothing are no error).\n",
 	      out);
 }
 
@@ -235,6 +236,17 @@ static int select_events(const char *list, bool *sel)
 	return 0;
 }
 
+/* Whether any entry is raftd's at all: nothing selected may mean that the
+ * filters matched nothing (fine) or that raftd never logged here (an error). */
+static bool has_raftd_entries(sd_journal *j)
+{
+	sd_journal_flush_matches(j);
+	if (sd_journal_add_match(j, "SYSLOG_IDENTIFIER=raftd", 0) < 0)
+		return true; /* cannot tell: do not claim there is none */
+	sd_journal_seek_head(j);
+	return sd_journal_next(j) != 0;
+}
+
 int raftctl_logs(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -311,6 +323,18 @@ int raftctl_logs(int argc, char **argv)
 	if (rv < 0)
 		return raftctl_fail("logs", "cannot open the journal%s%s: %s", dir ? " in " : "", dir ? dir : "",
 				    strerror(-rv));
+	/* Without journald (a container, raftd under another supervisor) the
+	 * journal opens fine but empty: say so instead of an empty timeline
+	 * that reads as "nothing happened". */
+	uint64_t usage = 0;
+	if (sd_journal_get_usage(j, &usage) >= 0 && usage == 0) {
+		sd_journal_close(j);
+		if (dir)
+			return raftctl_fail("logs", "no journal files in %s", dir);
+		return raftctl_fail("logs", "no journal on this machine (journald is not running or keeps "
+					    "nothing in /var/log/journal or /run/log/journal); raftd then logs to "
+					    "stderr: read that, or give copied journals with --file/--directory");
+	}
 	/* same field: OR; another field: AND */
 	if (all) {
 		rv = sd_journal_add_match(j, "SYSLOG_IDENTIFIER=raftd", 0);
@@ -348,6 +372,7 @@ int raftctl_logs(int argc, char **argv)
 		sd_journal_seek_head(j);
 	}
 
+	unsigned long long printed = 0;
 	for (;;) {
 		rv = have_current ? 1 : sd_journal_next(j);
 		have_current = false;
@@ -379,6 +404,13 @@ int raftctl_logs(int argc, char **argv)
 		}
 		if (print_entry(j))
 			break;
+		printed++;
+	}
+	if (!printed && !follow && !has_raftd_entries(j)) {
+		sd_journal_close(j);
+		return raftctl_fail("logs", "the journal%s holds no entries of raftd (SYSLOG_IDENTIFIER=raftd): "
+					    "raftd has not run under journald here",
+				    n_files || dir ? " read" : " of this machine");
 	}
 	sd_journal_close(j);
 	return fflush(stdout) ? 1 : 0;

@@ -122,6 +122,23 @@ rc logs a b >/dev/null 2>&1
 rc logs --file "$T/none.journal" >/dev/null 2>"$T/err"
 [ $? = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "cannot open the journal" "$T/err" || fail "missing file: $(cat "$T/err")"
 rc logs --help | grep -q "^usage: raftctl logs" || fail "--help"
-# this machine's journal (empty or not) reads without error
-rc logs -n 5 >/dev/null 2>"$T/err" || fail "the local journal: $(cat "$T/err")"
-echo "ok: usage errors and a missing journal file"
+# No journal, or one without raftd's entries, is said (exit 1, one line),
+# not shown as an empty timeline; filters that match nothing are no error.
+mkdir "$T/empty"
+rc logs --directory "$T/empty" >"$T/out" 2>"$T/err"
+[ $? = 1 ] && [ ! -s "$T/out" ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "no journal files in $T/empty" "$T/err" ||
+	fail "empty journal directory: $(cat "$T/out" "$T/err")"
+printf '__REALTIME_TIMESTAMP=1764700000000000\n__MONOTONIC_TIMESTAMP=1000000\n_BOOT_ID=0123456789abcdef0123456789abcdef\nMESSAGE=hello\nSYSLOG_IDENTIFIER=other\n\n' >"$T/other.export"
+"$REMOTE" -o "$T/other.journal" - <"$T/other.export" >/dev/null 2>&1 || fail "systemd-journal-remote other"
+rc logs --file "$T/other.journal" >"$T/out" 2>"$T/err"
+[ $? = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "holds no entries of raftd" "$T/err" ||
+	fail "journal without raftd: $(cat "$T/out" "$T/err")"
+# shellcheck disable=SC2086
+rc logs $F --since @1864700000 >"$T/out" 2>"$T/err" || fail "no event since: $(cat "$T/err")"
+[ ! -s "$T/out" ] || fail "no event since: $(cat "$T/out")"
+# this machine's journal: events (exit 0), or one line saying why none (exit 1)
+rc logs -n 5 >/dev/null 2>"$T/err"
+r=$?
+[ $r = 0 ] || { [ $r = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "no journal on this machine\|holds no entries of raftd" "$T/err"; } ||
+	fail "the local journal: exit $r: $(cat "$T/err")"
+echo "ok: usage errors, a missing journal file, no journal, no raftd entries"
