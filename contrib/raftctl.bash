@@ -21,7 +21,7 @@ _raftctl()
     local cur prev words cword
     _init_completion || return
 
-    local commands="status members get put delete snapshot leader logs bench check import-goraft wal wire"
+    local commands="status members get put delete snapshot endpoint leader logs bench check import-goraft wal wire"
     local globals="--endpoints --output -o --timeout --help"
     local events="election membership snapshot wal peer lifecycle started stopping leader-elected
         term-changed member-joined member-left removed snapshot-taken snapshot-installed
@@ -125,6 +125,8 @@ _raftctl()
             fi ;;
         import-goraft)
             [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--segment-size --help" -- "$cur")) || _filedir -d ;;
+        endpoint)
+            [[ -z $sub ]] && COMPREPLY=($(compgen -W "health --help" -- "$cur")) ;;
         wal)
             if [[ -z $sub ]]; then
                 COMPREPLY=($(compgen -W "dump verify --help" -- "$cur"))

@@ -1739,6 +1739,11 @@ static bool leader_recent(const struct raft *r)
 	return r->leader[0] && r->now - r->leader_contact < r->cfg.election_timeout_ms;
 }
 
+bool raft_leader_recent(const struct raft *r)
+{
+	return leader_recent(r);
+}
+
 /* May a vote request from a candidate bypass leader_recent()? Only one the
  * leader itself started by TimeoutNow (thesis §3.10). The leader knows whom
  * it told; a follower cannot check the candidate's word (the marker travels

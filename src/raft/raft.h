@@ -539,6 +539,10 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *o
 enum raft_role raft_role(const struct raft *r);
 raft_term raft_current_term(const struct raft *r);
 const char *raft_leader(const struct raft *r);     /* "" when unknown */
+/* A leader heard from within the election timeout (a leader: a majority
+ * answered it within it). raft_leader() alone keeps naming a leader that a
+ * partitioned follower or a leader without quorum has lost touch with. */
+bool raft_leader_recent(const struct raft *r);
 raft_index raft_last_index(const struct raft *r);
 raft_index raft_commit_index(const struct raft *r);
 raft_index raft_durable_index(const struct raft *r);

@@ -20,6 +20,7 @@ static const struct raftctl_cmd commands[] = {
 	{ "put", "write a key", raftctl_put },
 	{ "delete", "delete a key", raftctl_delete },
 	{ "snapshot", "take a snapshot on a node, or save one to a file", raftctl_snapshot },
+	{ "endpoint", "each endpoint's health (endpoint health)", raftctl_endpoint },
 	{ "leader", "hand leadership to another member (leader transfer)", raftctl_leader },
 	{ "logs", "timeline of elections, membership changes, snapshots (journal)", raftctl_logs },
 	{ "bench", "load generator: throughput and latency percentiles", raftctl_bench },

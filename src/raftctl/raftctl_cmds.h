@@ -13,6 +13,7 @@ int raftctl_put(int argc, char **argv);
 int raftctl_delete(int argc, char **argv);
 int raftctl_snapshot(int argc, char **argv);
 int raftctl_leader(int argc, char **argv);
+int raftctl_endpoint(int argc, char **argv);
 int raftctl_logs(int argc, char **argv);
 int raftctl_bench(int argc, char **argv);
 int raftctl_check(int argc, char **argv);

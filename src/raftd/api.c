@@ -604,6 +604,7 @@ const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
 	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, 0, on_leave, n, false };
 	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, 0, on_status, n, false };
 	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, 0, on_metrics, n, false };
+	routes[i++] = (struct httpd_route){ "GET", "/health", false, 0, 0, on_health, n, false };
 	*ret_n = i;
 	return routes;
 }

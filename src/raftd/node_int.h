@@ -347,6 +347,9 @@ void member_waits_run(struct node *n);
 /* metrics.c */
 void on_metrics(struct httpd_request *req, void *data);
 
+/* health.c */
+void on_health(struct httpd_request *req, void *data);
+
 /* node.c */
 void notify_status(struct node *n);
 
