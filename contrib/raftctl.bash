@@ -116,7 +116,7 @@ _raftctl()
                 COMPREPLY=($(compgen -W "$(_raftctl_members)" -- "$cur")) ;;
         bench)
             COMPREPLY=($(compgen -W "--clients --requests --duration --rate --keys --value-size --op
-                --consistent --prefix --node --help" -- "$cur")) ;;
+                --consistent --prefix --node --keep --help" -- "$cur")) ;;
         check)
             if [[ -z $sub ]]; then
                 COMPREPLY=($(compgen -W "perf --help" -- "$cur"))

@@ -32,7 +32,9 @@ static void usage(FILE *out)
 	      "      --consistent      get: linearizable reads (through the leader)\n"
 	      "      --prefix P        key prefix (default bench-)\n"
 	      "      --node NODE       send to NODE (a member name or URL) instead of the leader\n"
+	      "      --keep            put: leave the keys written (default: deleted at the end)\n"
 	      "\n"
+	      "Without --node the load follows the leader when it changes.\n"
 	      "Prints requests done and failed, throughput, and latency p50/p90/p99/max.\n"
 	      "Exit 1 when any request failed.\n",
 	      out);
@@ -46,6 +48,8 @@ void rc_bench_print(const struct lg_config *cfg, const struct lg_result *r, cons
 	printf("throughput: %.1f requests/s\n", r->throughput);
 	printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (mean %.2f, stddev %.2f)\n", r->p50, r->p90,
 	       r->p99, r->max, r->mean, r->stddev);
+	if (r->leader_changes)
+		printf("leader changes followed: %u\n", r->leader_changes);
 	if (r->failed)
 		printf("failures: %llu HTTP 4xx, %llu HTTP 5xx, %llu connection, %llu timeouts; first: %s\n",
 		       (unsigned long long)r->status_4xx, (unsigned long long)r->status_5xx,
@@ -71,6 +75,38 @@ json_t *rc_bench_json(const struct lg_config *cfg, const struct lg_result *r, co
 	return o;
 }
 
+static int find_leader(void *arg, struct url *ret, char *err, size_t err_len)
+{
+	struct rc_node n;
+	(void)arg;
+	int rv = rc_find_leader(&n, err, err_len);
+	if (rv == 0)
+		*ret = n.conn.url;
+	rc_node_free(&n);
+	return rv;
+}
+
+int rc_bench_cleanup(const struct lg_config *cfg, const struct lg_result *r, char *err, size_t err_len)
+{
+	uint64_t written = r->issued < cfg->keys ? r->issued : cfg->keys;
+	struct lg_config del = *cfg;
+	struct lg_result d;
+
+	if (!written)
+		return 0;
+	del.op = LG_DELETE;
+	del.rate = 0;
+	del.duration_ms = 0;
+	del.requests = written;
+	del.clients = cfg->clients < written ? cfg->clients : (unsigned)written;
+	int rv = lg_run(&del, &d, err, err_len);
+	if (rv == 0 && d.failed) {
+		snprintf(err, err_len, "%llu deletes failed (first: %s)", (unsigned long long)d.failed, d.first_error);
+		rv = -EIO;
+	}
+	return rv;
+}
+
 int rc_bench_target(const char *node, struct lg_config *cfg, char *name, size_t name_len, char *err, size_t err_len)
 {
 	struct rc_node n;
@@ -78,6 +114,8 @@ int rc_bench_target(const char *node, struct lg_config *cfg, char *name, size_t 
 	if (rv < 0)
 		return rv;
 	cfg->target = n.conn.url;
+	if (!node)
+		cfg->find_leader = find_leader;
 	snprintf(name, name_len, "%s", rc_str(n.status, "name"));
 	rc_node_free(&n);
 	return 0;
@@ -91,11 +129,13 @@ int raftctl_bench(int argc, char **argv)
 		{ "keys", required_argument, NULL, 'k' },     { "value-size", required_argument, NULL, 's' },
 		{ "op", required_argument, NULL, 'O' },       { "consistent", no_argument, NULL, 'C' },
 		{ "prefix", required_argument, NULL, 'p' },   { "node", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+		{ "keep", no_argument, NULL, 'K' },           { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct lg_config cfg = { .op = LG_PUT, .clients = 50, .requests = 10000, .keys = 1000, .value_size = 256,
 				 .prefix = "bench-", .timeout_ms = raftctl_g.timeout_ms };
 	const char *node = NULL;
+	bool keep = false;
 	unsigned long long v;
 	long long ms;
 	int c;
@@ -153,6 +193,7 @@ int raftctl_bench(int argc, char **argv)
 			cfg.prefix = optarg;
 			break;
 		case 'N': node = optarg; break;
+		case 'K': keep = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return raftctl_usage_error("bench", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -168,8 +209,24 @@ int raftctl_bench(int argc, char **argv)
 		return raftctl_fail("bench", "%s", err);
 	if (lg_run(&cfg, &r, err, sizeof(err)) < 0)
 		return raftctl_fail("bench", "%s", err);
+	/* a benchmark leaves the store as it found it */
+	bool cleaned = true;
+	char cerr[512] = "";
+	if (cfg.op == LG_PUT && !keep) {
+		struct lg_config del = cfg;
+		char lname[128];
+		/* the deletes go to the leader */
+		if (node && rc_bench_target(NULL, &del, lname, sizeof(lname), cerr, sizeof(cerr)) < 0)
+			cleaned = false;
+		if (cleaned)
+			cleaned = rc_bench_cleanup(&del, &r, cerr, sizeof(cerr)) == 0;
+	}
 	if (raftctl_g.json) {
-		if (rc_emit(rc_bench_json(&cfg, &r, name)))
+		json_t *o = rc_bench_json(&cfg, &r, name);
+		json_object_set_new(o, "leader_changes", json_integer(r.leader_changes));
+		if (cfg.op == LG_PUT)
+			json_object_set_new(o, "cleaned_up", json_boolean(cleaned && !keep));
+		if (rc_emit(o))
 			return 1;
 	} else {
 		rc_bench_print(&cfg, &r, name);
@@ -179,5 +236,7 @@ int raftctl_bench(int argc, char **argv)
 	if (r.failed)
 		return raftctl_fail("bench", "%llu of %llu requests failed (first: %s)", (unsigned long long)r.failed,
 				    (unsigned long long)(r.ok + r.failed), r.first_error);
+	if (!cleaned)
+		return raftctl_fail("bench", "the keys written were not all deleted: %s", cerr);
 	return 0;
 }

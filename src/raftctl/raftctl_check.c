@@ -13,7 +13,8 @@
  * 90% of the rate and the slowest request took at most 500 ms; etcd also
  * reports the latency's standard deviation (it fails above 100 ms), shown
  * here for reference. The keys are deleted afterwards (--keep to leave
- * them). Exit 0 on PASS, 1 on FAIL.
+ * them). The writes and the deletes follow the leader when it changes.
+ * Exit 0 on PASS, 1 on FAIL.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -119,20 +120,7 @@ static int perf(int argc, char **argv)
 	bool pass = rate_ok && slow_ok;
 
 	/* clean up: the keys written, deleted at full speed */
-	uint64_t written = r.ok + r.failed < keys ? r.ok + r.failed : keys;
-	struct lg_result d = { 0 };
-	bool cleaned = keep;
-	if (!keep && written) {
-		struct lg_config del = cfg;
-		del.op = LG_DELETE;
-		del.rate = 0;
-		del.duration_ms = 0;
-		del.requests = written;
-		del.clients = p->clients < written ? p->clients : (unsigned)written;
-		cleaned = lg_run(&del, &d, err, sizeof(err)) == 0 && d.failed == 0;
-		if (!cleaned && !err[0])
-			snprintf(err, sizeof(err), "%s", d.first_error);
-	}
+	bool cleaned = keep || rc_bench_cleanup(&cfg, &r, err, sizeof(err)) == 0;
 
 	if (raftctl_g.json) {
 		json_t *o = rc_bench_json(&cfg, &r, name);
@@ -142,6 +130,7 @@ static int perf(int argc, char **argv)
 		json_object_set_new(o, "slowest_pass", json_boolean(slow_ok));
 		json_object_set_new(o, "pass", json_boolean(pass));
 		json_object_set_new(o, "cleaned_up", json_boolean(cleaned));
+		json_object_set_new(o, "leader_changes", json_integer(r.leader_changes));
 		if (rc_emit(o))
 			return 1;
 	} else {
@@ -155,6 +144,8 @@ static int perf(int argc, char **argv)
 			printf("PASS: Slowest request took %.6fs\n", r.max / 1000);
 		else
 			printf("FAIL: Slowest request took too long: %.6fs\n", r.max / 1000);
+		if (r.leader_changes)
+			printf("INFO: followed %u leader change%s\n", r.leader_changes, r.leader_changes == 1 ? "" : "s");
 		printf("INFO: Stddev is %.6fs; p50 %.2f ms, p99 %.2f ms\n", r.stddev / 1000, r.p50, r.p99);
 		if (!keep && !cleaned)
 			printf("WARN: the check's keys were not all deleted: %s\n", err);

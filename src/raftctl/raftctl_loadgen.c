@@ -32,11 +32,20 @@ struct client {
 	struct rc_reader rd;
 	int64_t sent_ns;
 	uint32_t events;   /* current epoll interest */
+	unsigned gen;      /* g->gen when connected: to which target */
+	uint64_t key;      /* of the request in flight */
 };
 
 struct lg {
 	const struct lg_config *cfg;
 	struct lg_result *res;
+	struct url target;    /* cfg->target, or the leader found since */
+	unsigned gen;         /* counts target changes */
+	bool lost_leader;     /* stop sending until find_leader() names one */
+	int64_t lost_ns;
+	int64_t last_ok_ns;   /* redo gives up timeout_ms after the last success */
+	uint64_t *redo;       /* keys to send again, before new ones */
+	unsigned n_redo;
 	int ep;
 	struct client *c;
 	unsigned *idle;    /* stack of idle client indexes */
@@ -101,6 +110,7 @@ static int start_connect(struct lg *g, unsigned i)
 		return -errno;
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->gen = g->gen;
 	rc_reader_init(&c->rd, 1 << 20);
 	if (connect(c->fd, (struct sockaddr *)&g->addr, g->addr_len) < 0 && errno != EINPROGRESS) {
 		int e = -errno;
@@ -125,6 +135,7 @@ static void finish(struct lg *g, unsigned i, bool ok, int64_t t)
 	g->last_done_ns = t;
 	if (ok) {
 		g->res->ok++;
+		g->last_ok_ns = t;
 		if (g->n_lat == g->cap_lat) {
 			size_t cap = g->cap_lat ? g->cap_lat * 2 : 65536;
 			uint32_t *p = realloc(g->lat_us, cap * sizeof(*p));
@@ -142,8 +153,32 @@ static void finish(struct lg *g, unsigned i, bool ok, int64_t t)
 	make_idle(g, i);
 }
 
+/* The target is not (or no longer) the leader: the request is sent again
+ * once the leader is known, as if not sent yet (issued counts it again). */
+static bool redo_request(struct lg *g, unsigned i)
+{
+	int64_t t = now_ns();
+	if (t - g->last_ok_ns > (int64_t)g->cfg->timeout_ms * 1000000)
+		return false; /* not a passing leader change: a failure */
+	if (g->c[i].gen == g->gen && !g->lost_leader) {
+		g->lost_leader = true;
+		g->lost_ns = t;
+	}
+	drop_conn(g, i);
+	g->inflight--;
+	g->redo[g->n_redo++] = g->c[i].key;
+	g->stop = false; /* the loop decides again */
+	make_idle(g, i);
+	return true;
+}
+
 static void fail_request(struct lg *g, unsigned i, const char *what, int err, int64_t t)
 {
+	/* the node went away (a leader killed or restarted) */
+	bool gone = err == ECONNREFUSED || err == ECONNRESET || err == EPIPE || err == ECONNABORTED ||
+		    err == EHOSTUNREACH || err == ENETUNREACH;
+	if (g->cfg->find_leader && gone && redo_request(g, i))
+		return;
 	g->res->connect_errors++;
 	note_error(g, what, err);
 	drop_conn(g, i);
@@ -172,16 +207,22 @@ static void start_request(struct lg *g, unsigned i, int64_t t)
 	const struct lg_config *cfg = g->cfg;
 	struct client *c = &g->c[i];
 	char path[600];
-	uint64_t k = g->issued % cfg->keys;
+	uint64_t k;
 	const char *method = cfg->op == LG_PUT ? "POST" : cfg->op == LG_GET ? "GET" : "DELETE";
 	size_t body = cfg->op == LG_PUT ? cfg->value_size : 0;
 
+	if (g->n_redo) {
+		k = g->redo[--g->n_redo];
+	} else {
+		k = g->issued % cfg->keys;
+		g->res->issued = ++g->issued;
+	}
+	c->key = k;
 	snprintf(path, sizeof(path), "/db/%s%llu%s", cfg->prefix, (unsigned long long)k,
 		 cfg->op == LG_GET && cfg->consistent ? "?consistent=true" : "");
-	g->issued++;
 	g->inflight++;
 	c->sent_ns = t;
-	int hl = rc_head_format(c->out, 1024, &cfg->target, method, path,
+	int hl = rc_head_format(c->out, 1024, &g->target, method, path,
 				body ? "application/octet-stream" : NULL, body);
 	if (hl < 0) {
 		fail_request(g, i, "request", ENOBUFS, t);
@@ -271,6 +312,14 @@ static void on_event(struct lg *g, unsigned i, uint32_t ev, int64_t t)
 		}
 		int status = c->rd.status;
 		bool ok = status >= 200 && status < 300;
+		static const char not_leader[] = "raft.Server: Not current leader";
+		bool body_says_retry = c->rd.body && memmem(c->rd.body, c->rd.body_len, "retry", 5);
+		if (g->cfg->find_leader &&
+		    (status == 307 || (status == 503 && body_says_retry) ||
+		     (status == 400 && c->rd.body && c->rd.body_len >= sizeof(not_leader) - 1 &&
+		      !memcmp(c->rd.body, not_leader, sizeof(not_leader) - 1))) &&
+		    redo_request(g, i))
+			return;
 		if (!ok) {
 			if (status >= 500)
 				g->res->status_5xx++;
@@ -333,7 +382,7 @@ static void summarise(struct lg *g)
 /* Resolves the target and connects once, to learn an address that works. */
 static int resolve(struct lg *g, char *err, size_t err_len)
 {
-	int fd = rc_connect(&g->cfg->target, g->cfg->timeout_ms, err, err_len);
+	int fd = rc_connect(&g->target, g->cfg->timeout_ms, err, err_len);
 	if (fd < 0)
 		return fd;
 	g->addr_len = sizeof(g->addr);
@@ -401,9 +450,43 @@ static int raise_fd_limit(unsigned clients, char *err, size_t err_len)
 	return 0;
 }
 
+/* Asks for the leader again: 0 when the load goes on (to it, or still
+ * waiting for one), or -ETIMEDOUT after timeout_ms without a leader (the
+ * requests waiting for it then count as failed). */
+static int follow_leader(struct lg *g, int64_t t)
+{
+	struct url u;
+	char why[160];
+	int rv = g->cfg->find_leader(g->cfg->find_leader_arg, &u, why, sizeof(why));
+	if (rv == 0) {
+		g->target = u;
+		rv = resolve(g, why, sizeof(why));
+	}
+	if (rv == 0) {
+		g->gen++;
+		g->lost_leader = false;
+		g->res->leader_changes++;
+		/* idle connections go to the old target */
+		for (unsigned i = 0; i < g->cfg->clients; i++)
+			if (g->c[i].st == C_IDLE && g->c[i].fd >= 0)
+				drop_conn(g, i);
+		return 0;
+	}
+	if (t - g->lost_ns <= (int64_t)g->cfg->timeout_ms * 1000000)
+		return 0;
+	snprintf(g->res->first_error, sizeof(g->res->first_error), "no leader within %d ms: %s", g->cfg->timeout_ms,
+		 why);
+	/* what was not sent counts as failed */
+	uint64_t want = g->cfg->requests ? g->cfg->requests : g->issued;
+	g->res->failed += (want > g->issued ? want - g->issued : 0) + g->n_redo;
+	if (!g->res->failed)
+		g->res->failed = 1;
+	return -ETIMEDOUT;
+}
+
 int lg_run(const struct lg_config *cfg, struct lg_result *ret, char *err, size_t err_len)
 {
-	struct lg g = { .cfg = cfg, .res = ret, .ep = -1 };
+	struct lg g = { .cfg = cfg, .res = ret, .ep = -1, .target = cfg->target };
 	struct epoll_event evs[256];
 	int rv;
 
@@ -416,10 +499,11 @@ int lg_run(const struct lg_config *cfg, struct lg_result *ret, char *err, size_t
 		return rv;
 	g.c = calloc(cfg->clients, sizeof(*g.c));
 	g.idle = calloc(cfg->clients, sizeof(*g.idle));
+	g.redo = calloc(cfg->clients, sizeof(*g.redo));
 	g.value = malloc(cfg->value_size + 1);
 	g.ep = epoll_create1(EPOLL_CLOEXEC);
 	rv = -ENOMEM;
-	if (!g.c || !g.idle || !g.value || g.ep < 0) {
+	if (!g.c || !g.idle || !g.redo || !g.value || g.ep < 0) {
 		snprintf(err, err_len, "out of memory");
 		goto out;
 	}
@@ -436,16 +520,18 @@ int lg_run(const struct lg_config *cfg, struct lg_result *ret, char *err, size_t
 	if ((rv = resolve(&g, err, err_len)) < 0 || (rv = connect_all(&g, err, err_len)) < 0)
 		goto out;
 
-	g.start_ns = now_ns();
+	g.start_ns = g.last_ok_ns = now_ns();
 	int64_t last_sweep = g.start_ns;
 	for (;;) {
 		int64_t t = now_ns();
+		if (g.lost_leader && (rv = follow_leader(&g, t)) < 0)
+			break;
 		if (cfg->duration_ms && t - g.start_ns >= (int64_t)cfg->duration_ms * 1000000)
 			g.stop = true;
-		if (cfg->requests && g.issued >= cfg->requests)
+		if (cfg->requests && g.issued >= cfg->requests && !g.n_redo)
 			g.stop = true;
-		int wait_ms = 100;
-		while (!g.stop && g.n_idle) {
+		int wait_ms = g.lost_leader ? 50 : 100;
+		while (!g.stop && !g.lost_leader && g.n_idle) {
 			if (cfg->rate > 0) {
 				int64_t due = g.start_ns + (int64_t)((double)g.issued * 1e9 / cfg->rate);
 				if (due > t) {
@@ -455,10 +541,10 @@ int lg_run(const struct lg_config *cfg, struct lg_result *ret, char *err, size_t
 				}
 			}
 			start_request(&g, g.idle[--g.n_idle], t);
-			if (cfg->requests && g.issued >= cfg->requests)
+			if (cfg->requests && g.issued >= cfg->requests && !g.n_redo)
 				g.stop = true;
 		}
-		if (g.stop && g.inflight == 0)
+		if (g.stop && g.inflight == 0 && !g.lost_leader)
 			break;
 		int n = epoll_wait(g.ep, evs, 256, wait_ms);
 		if (n < 0 && errno != EINTR) {
@@ -494,6 +580,7 @@ out:
 		close(g.ep);
 	free(g.c);
 	free(g.idle);
+	free(g.redo);
 	free(g.value);
 	free(g.lat_us);
 	return rv;

@@ -12,6 +12,11 @@
  * printable bytes. A response other than 2xx, a connection error or a
  * request older than timeout_ms is a failed request (the connection is then
  * opened anew).
+ *
+ * With find_leader set, the load follows the leader: a request the target
+ * refuses as not the leader (goraft's 400 "Not current leader", a 307 to
+ * the leader) or whose connection fails is not counted but sent again to
+ * the leader find_leader() names, once it names one (within timeout_ms).
  */
 #ifndef RAFTD_SRC_RAFTCTL_RAFTCTL_LOADGEN_H
 #define RAFTD_SRC_RAFTCTL_RAFTCTL_LOADGEN_H
@@ -36,6 +41,9 @@ struct lg_config {
 	const char *prefix;
 	bool consistent;        /* GET ?consistent=true */
 	int timeout_ms;
+	/* the leader now (blocking is fine); 0 or a negative errno, err set */
+	int (*find_leader)(void *arg, struct url *ret, char *err, size_t err_len);
+	void *find_leader_arg;
 };
 
 struct lg_result {
@@ -43,6 +51,8 @@ struct lg_result {
 	uint64_t connect_errors;   /* failed to connect or the connection broke */
 	uint64_t timeouts;
 	uint64_t status_4xx, status_5xx;
+	uint64_t issued;           /* keys PREFIX0 .. PREFIX(min(issued, keys)-1) were touched */
+	unsigned leader_changes;   /* times the load moved to another leader */
 	char first_error[256];     /* the first failure's words, "" if none */
 	double elapsed_s;          /* first request sent to last response */
 	double throughput;         /* ok / elapsed_s */
