@@ -29,7 +29,7 @@ _raftctl()
 
     case $prev in
         --endpoints|--timeout|--since|--until|--rate|--duration|--requests|--clients|--keys|\
-        --value-size|--prefix|--wait|--lines|--segment-size|--from|--to|-n|-c|-r|-d|-k|-s)
+        --value-size|--prefix|--wait|--lines|--segment-size|--from|--to|--name|--advertise|-n|-c|-r|-d|-k|-s)
             return ;;
         -o|--output)
             COMPREPLY=($(compgen -W "table json" -- "$cur"))
@@ -97,10 +97,12 @@ _raftctl()
             COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
         snapshot)
             if [[ -z $sub ]]; then
-                COMPREPLY=($(compgen -W "take save --help" -- "$cur"))
+                COMPREPLY=($(compgen -W "take save restore --help" -- "$cur"))
+            elif [[ $cur == -* && $sub == restore ]]; then
+                COMPREPLY=($(compgen -W "--name --advertise --help" -- "$cur"))
             elif [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "--node --help" -- "$cur"))
-            elif [[ $sub == save ]]; then
+            elif [[ $sub == save || $sub == restore ]]; then
                 _filedir
             fi ;;
         leader)

@@ -9,7 +9,7 @@ src_raftctl_raftctl_SOURCES = \
 	src/raftctl/raftctl_http.c src/raftctl/raftctl_http.h \
 	src/raftctl/raftctl_client.c src/raftctl/raftctl_client.h \
 	src/raftctl/raftctl_status.c src/raftctl/raftctl_members.c \
-	src/raftctl/raftctl_kv.c src/raftctl/raftctl_snapshot.c \
+	src/raftctl/raftctl_kv.c src/raftctl/raftctl_snapshot.c src/raftctl/raftctl_restore.c \
 	src/raftctl/raftctl_leader.c src/raftctl/raftctl_endpoint.c src/raftctl/raftctl_import.c \
 	src/raftctl/raftctl_logs.c \
 	src/raftctl/raftctl_loadgen.c src/raftctl/raftctl_loadgen.h \
@@ -19,7 +19,7 @@ src_raftctl_raftctl_SOURCES = \
 	src/raftctl/raftctl_wire.c src/raftctl/raftctl_wire.h \
 	src/raftctl/capture.c src/raftctl/capture.h
 src_raftctl_raftctl_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
-src_raftctl_raftctl_LDADD = wal/libwal.a proto/libwire.a net/libnet.a base/libbase.a \
+src_raftctl_raftctl_LDADD = src/kv/libkv.a wal/libwal.a proto/libwire.a net/libnet.a base/libbase.a \
 	$(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) -lm
 
 # bash completion, installed under the command's name where bash-completion

@@ -12,6 +12,8 @@ int raftctl_get(int argc, char **argv);
 int raftctl_put(int argc, char **argv);
 int raftctl_delete(int argc, char **argv);
 int raftctl_snapshot(int argc, char **argv);
+/* `snapshot restore ...`, argv[0] "restore" (src/raftctl/raftctl_restore.c) */
+int raftctl_snapshot_restore(int argc, char **argv);
 int raftctl_leader(int argc, char **argv);
 int raftctl_endpoint(int argc, char **argv);
 int raftctl_logs(int argc, char **argv);

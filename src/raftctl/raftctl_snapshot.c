@@ -24,11 +24,15 @@ static void usage(FILE *out)
 {
 	fputs("usage: raftctl snapshot take [--node NODE]\n"
 	      "       raftctl snapshot save [--node NODE] FILE\n"
+	      "       raftctl snapshot restore --name NAME [--advertise URL] FILE DATA_DIR\n"
 	      "\n"
 	      "take  make the node take a snapshot now (and compact its log); prints the\n"
 	      "      index it covers\n"
 	      "save  download the node's newest snapshot into FILE (written to FILE.tmp,\n"
 	      "      fsynced and renamed; - for standard output)\n"
+	      "restore  a new one-member cluster's data directory from a saved snapshot:\n"
+	      "      its keys, NAME at URL (default http://localhost:4001) the only member;\n"
+	      "      DATA_DIR must be missing or empty (offline: no endpoint is asked)\n"
 	      "NODE is a member name or http://HOST:PORT; default the first endpoint that\n"
 	      "answers.\n",
 	      out);
@@ -162,12 +166,14 @@ int raftctl_snapshot(int argc, char **argv)
 	int c;
 
 	if (argc < 2)
-		return raftctl_usage_error("snapshot", "take or save?");
+		return raftctl_usage_error("snapshot", "take, save or restore?");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;
 	}
 	const char *sub = argv[1];
+	if (!strcmp(sub, "restore"))
+		return raftctl_snapshot_restore(argc - 1, argv + 1);
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
 		switch (c) {
