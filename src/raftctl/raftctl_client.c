@@ -298,3 +298,25 @@ int rc_leader_call(const struct rc_request *req, int tries, struct rc_response *
 	}
 	return rv;
 }
+
+const char *rc_member_role(json_t *m, json_t *s, const char *leader)
+{
+	const char *role = s ? rc_str(s, "role") : "";
+	if (leader && *leader && !strcmp(rc_str(m, "name"), leader))
+		return "leader";
+	if (json_is_false(json_object_get(m, "voter")))
+		return "learner";
+	if (*role)
+		return role;
+	return leader && *leader ? "follower" : "-";
+}
+
+const char *rc_member_kind(json_t *m, json_t *s)
+{
+	const char *server = s ? rc_str(s, "server") : "";
+	if (*server)
+		return !strcmp(server, "goraft") ? "goraft" : "raftd";
+	if (json_is_true(json_object_get(m, "self")))
+		return "raftd";
+	return *rc_str(m, "kind") ? rc_str(m, "kind") : "unknown";
+}

@@ -62,6 +62,14 @@ long long rc_int(json_t *o, const char *key);
 /* An unsigned field (a term): printed with PRIu64, never as a negative. */
 uint64_t rc_u64(json_t *o, const char *key);
 
+/* The words `status` and `members` both use for member m of a /status
+ * member list. Role: leader, follower, candidate, or learner (a member
+ * without a vote); from the node's own status s when it answered (NULL:
+ * not), else from the list ("-" when neither tells). Kind: raftd, goraft or
+ * unknown. */
+const char *rc_member_role(json_t *m, json_t *s, const char *leader);
+const char *rc_member_kind(json_t *m, json_t *s);
+
 /* Prints j as indented JSON and a newline; 0 or 1 (write error, or j
  * NULL). rc_emit() does the same and drops the caller's reference. */
 int rc_print_json(json_t *j);

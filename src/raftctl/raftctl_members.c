@@ -79,15 +79,14 @@ static int list(void)
 		wn = a > wn ? a : wn;
 		wu = b > wu ? b : wu;
 	}
-	printf("%-*s  %-*s  %-7s  %-5s  %-7s  %s\n", (int)wn, "NAME", (int)wu, "URL", "ROLE", "VOTER", "KIND",
+	printf("%-*s  %-*s  %-9s  %-5s  %-7s  %s\n", (int)wn, "NAME", (int)wu, "URL", "ROLE", "VOTER", "KIND",
 	       "REACHABLE");
 	json_array_foreach(members, i, m) {
 		bool self = json_is_true(json_object_get(m, "self"));
 		json_t *reach = json_object_get(m, "reachable");
-		printf("%-*s  %-*s  %-7s  %-5s  %-7s  %s\n", (int)wn, rc_str(m, "name"), (int)wu, rc_str(m, "url"),
-		       !strcmp(rc_str(m, "name"), lname) ? "leader" : "member",
-		       json_is_false(json_object_get(m, "voter")) ? "no" : "yes",
-		       self ? "raftd" : rc_str(m, "kind")[0] ? rc_str(m, "kind") : "-",
+		printf("%-*s  %-*s  %-9s  %-5s  %-7s  %s\n", (int)wn, rc_str(m, "name"), (int)wu, rc_str(m, "url"),
+		       rc_member_role(m, NULL, lname), json_is_false(json_object_get(m, "voter")) ? "no" : "yes",
+		       rc_member_kind(m, NULL),
 		       self ? "self" : !reach ? "-" : json_is_true(reach) ? "yes" : "no");
 	}
 	rc_node_free(&n);

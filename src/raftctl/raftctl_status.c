@@ -67,6 +67,7 @@ static int one_node(const char *which)
 
 struct row {
 	const char *name, *url;
+	json_t *member;  /* its entry in the member list */
 	json_t *status; /* NULL: unreachable */
 	char err[256];
 };
@@ -91,6 +92,7 @@ static int cluster(void)
 	for (size_t i = 0; i < nm; i++) {
 		json_t *m = json_array_get(members, i);
 		struct rc_node n;
+		rows[i].member = m;
 		rows[i].name = rc_str(m, "name");
 		rows[i].url = rc_str(m, "url");
 		if (have_leader && !strcmp(rows[i].name, rc_str(leader.status, "name"))) {
@@ -113,13 +115,15 @@ static int cluster(void)
 		json_object_set_new(out, "leader", lname ? json_string(lname) : json_null());
 		json_object_set_new(out, "term", have_leader ? json_integer(rc_int(leader.status, "term")) : json_null());
 		for (size_t i = 0; i < nm; i++) {
-			json_t *o = json_pack("{s:s, s:s, s:b}", "name", rows[i].name, "url", rows[i].url, "reachable",
-					      rows[i].status != NULL);
+			json_t *o = json_pack("{s:s, s:s, s:b, s:s}", "name", rows[i].name, "url", rows[i].url, "reachable",
+					      rows[i].status != NULL, "kind", rc_member_kind(rows[i].member, rows[i].status));
 			if (rows[i].status) {
 				static const char *const keys[] = { "role", "term", "leader", "commit_index",
 								    "applied_index", "last_index", "snapshot_index" };
 				for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 					json_object_set(o, keys[k], json_object_get(rows[i].status, keys[k]));
+				json_object_set_new(o, "role", json_string(rc_member_role(rows[i].member, rows[i].status,
+											   lname)));
 				if (commit >= 0 && json_is_integer(json_object_get(rows[i].status, "applied_index")))
 					json_object_set_new(o, "lag", json_integer(commit - rc_int(rows[i].status,
 												  "applied_index")));
@@ -140,33 +144,34 @@ static int cluster(void)
 			printf("leader %s (goraft), term %" PRIu64 "\n", lname, rc_u64(leader.status, "term"));
 		else
 			printf("%s\n", err);
-		size_t wn = 6, wu = 3;
+		size_t wn = 4, wu = 3;
 		for (size_t i = 0; i < nm; i++) {
 			size_t l = strlen(rows[i].name), u = strlen(rows[i].url);
 			wn = l > wn ? l : wn;
 			wu = u > wu ? u : wu;
 		}
-		printf("%-*s  %-*s  %-11s  %6s  %8s  %8s  %6s\n", (int)wn, "MEMBER", (int)wu, "URL", "ROLE", "TERM",
-		       "COMMIT", "APPLIED", "LAG");
+		/* the words of `members list` (rc_member_role/kind) */
+		printf("%-*s  %-*s  %-11s  %-7s  %6s  %8s  %8s  %6s\n", (int)wn, "NAME", (int)wu, "URL", "ROLE", "KIND",
+		       "TERM", "COMMIT", "APPLIED", "LAG");
 		for (size_t i = 0; i < nm; i++) {
 			json_t *s = rows[i].status;
+			const char *kind = rc_member_kind(rows[i].member, s);
 			if (!s) {
-				printf("%-*s  %-*s  %-11s  %6s  %8s  %8s  %6s\n", (int)wn, rows[i].name, (int)wu,
-				       rows[i].url, "unreachable", "-", "-", "-", "-");
+				printf("%-*s  %-*s  %-11s  %-7s  %6s  %8s  %8s  %6s\n", (int)wn, rows[i].name, (int)wu,
+				       rows[i].url, "unreachable", kind, "-", "-", "-", "-");
 				continue;
 			}
 			if (!json_is_integer(json_object_get(s, "commit_index"))) { /* goraft: no /status */
-				printf("%-*s  %-*s  %-11s  %6s  %8s  %8s  %6s\n", (int)wn, rows[i].name, (int)wu,
-				       rows[i].url, lname && !strcmp(lname, rows[i].name) ? "leader" : "goraft", "-", "-",
-				       "-", "-");
+				printf("%-*s  %-*s  %-11s  %-7s  %6s  %8s  %8s  %6s\n", (int)wn, rows[i].name, (int)wu,
+				       rows[i].url, rc_member_role(rows[i].member, NULL, lname), kind, "-", "-", "-", "-");
 				continue;
 			}
 			char lag[32] = "-";
 			if (commit >= 0)
 				snprintf(lag, sizeof(lag), "%lld", commit - rc_int(s, "applied_index"));
-			printf("%-*s  %-*s  %-11s  %6" PRIu64 "  %8lld  %8lld  %6s\n", (int)wn, rows[i].name, (int)wu,
-			       rows[i].url, rc_str(s, "role"), rc_u64(s, "term"), rc_int(s, "commit_index"),
-			       rc_int(s, "applied_index"), lag);
+			printf("%-*s  %-*s  %-11s  %-7s  %6" PRIu64 "  %8lld  %8lld  %6s\n", (int)wn, rows[i].name, (int)wu,
+			       rows[i].url, rc_member_role(rows[i].member, s, lname), kind, rc_u64(s, "term"),
+			       rc_int(s, "commit_index"), rc_int(s, "applied_index"), lag);
 		}
 		rv = fflush(stdout) ? 1 : 0;
 	}

@@ -48,7 +48,7 @@ status_checks() {
 	grep -q "^leader $L, term " "$T/out" || fail "status header ($L leads): $(cat "$T/out")"
 	grep -q "^$L .* leader " "$T/out" || fail "status: $L's row: $(cat "$T/out")"
 	[ "$(grep -c -E "^($n1|$n2|$n3) " "$T/out")" = 3 ] || fail "status rows: $(cat "$T/out")"
-	grep -q "^MEMBER .* ROLE .* TERM .* COMMIT .* APPLIED .* LAG" "$T/out" || fail "status columns: $(cat "$T/out")"
+	grep -q "^NAME .* ROLE .* KIND .* TERM .* COMMIT .* APPLIED .* LAG" "$T/out" || fail "status columns: $(cat "$T/out")"
 	expect 0 status -o json
 	[ "$(json 'd["leader"]')" = "$L" ] || fail "status json leader ($L leads): $(cat "$T/out")"
 	[ "$(json 'len(d["members"])')" = 3 ] || fail "status json members"
@@ -71,7 +71,13 @@ members_list() {
 	L=$(leader_name)
 	expect 0 members list
 	grep -q "^$L .* leader " "$T/out" || fail "members list ($L leads): $(cat "$T/out")"
-	[ "$(grep -c ' member ' "$T/out")" = 2 ] || fail "members list: $(cat "$T/out")"
+	[ "$(grep -c ' follower ' "$T/out")" = 2 ] || fail "members list: $(cat "$T/out")"
+	# status and members list say the same: NAME ROLE KIND
+	awk 'NR > 1 { print $1, $3, $5 }' "$T/out" | sort >"$T/members.words"
+	expect 0 status
+	awk '/^NAME / { t = 1; next } t { print $1, $3, $4 }' "$T/out" | sort >"$T/status.words"
+	cmp -s "$T/members.words" "$T/status.words" ||
+		fail "status and members list differ: $(cat "$T/status.words") vs $(cat "$T/members.words")"
 }
 steady members_list
 expect 0 -o json members
