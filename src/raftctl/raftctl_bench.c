@@ -77,12 +77,13 @@ json_t *rc_bench_json(const struct lg_config *cfg, const struct lg_result *r, co
 
 static int find_leader(void *arg, struct url *ret, char *err, size_t err_len)
 {
-	struct rc_node n;
+	struct rc_node n = RC_NODE_INIT;
 	(void)arg;
 	int rv = rc_find_leader(&n, err, err_len);
-	if (rv == 0)
+	if (rv == 0) {
 		*ret = n.conn.url;
-	rc_node_free(&n);
+		rc_node_free(&n);
+	}
 	return rv;
 }
 

@@ -314,8 +314,12 @@ static void on_event(struct lg *g, unsigned i, uint32_t ev, int64_t t)
 		bool ok = status >= 200 && status < 300;
 		static const char not_leader[] = "raft.Server: Not current leader";
 		bool body_says_retry = c->rd.body && memmem(c->rd.body, c->rd.body_len, "retry", 5);
+		/* goraft's words for a write the old leader took but could not
+		 * commit: the load's puts and deletes may be sent again */
+		static const char lost[] = "command failed to be committed";
+		bool lost_write = c->rd.body && memmem(c->rd.body, c->rd.body_len, lost, sizeof(lost) - 1);
 		if (g->cfg->find_leader &&
-		    (status == 307 || (status == 503 && body_says_retry) ||
+		    (status == 307 || (status == 503 && body_says_retry) || (status == 500 && lost_write) ||
 		     (status == 400 && c->rd.body && c->rd.body_len >= sizeof(not_leader) - 1 &&
 		      !memcmp(c->rd.body, not_leader, sizeof(not_leader) - 1))) &&
 		    redo_request(g, i))
@@ -458,6 +462,7 @@ static int follow_leader(struct lg *g, int64_t t)
 	struct url u;
 	char why[160];
 	int rv = g->cfg->find_leader(g->cfg->find_leader_arg, &u, why, sizeof(why));
+	bool moved = rv == 0 && strcmp(u.base, g->target.base) != 0;
 	if (rv == 0) {
 		g->target = u;
 		rv = resolve(g, why, sizeof(why));
@@ -465,7 +470,7 @@ static int follow_leader(struct lg *g, int64_t t)
 	if (rv == 0) {
 		g->gen++;
 		g->lost_leader = false;
-		g->res->leader_changes++;
+		g->res->leader_changes += moved;
 		/* idle connections go to the old target */
 		for (unsigned i = 0; i < g->cfg->clients; i++)
 			if (g->c[i].st == C_IDLE && g->c[i].fd >= 0)

@@ -15,7 +15,8 @@
  *
  * With find_leader set, the load follows the leader: a request the target
  * refuses as not the leader (goraft's 400 "Not current leader", a 307 to
- * the leader) or whose connection fails is not counted but sent again to
+ * the leader, a 503 that says retry, a 500 "command failed to be
+ * committed" from a leader deposed meanwhile) or whose connection fails is not counted but sent again to
  * the leader find_leader() names, once it names one (within timeout_ms).
  */
 #ifndef RAFTD_SRC_RAFTCTL_RAFTCTL_LOADGEN_H
@@ -52,7 +53,7 @@ struct lg_result {
 	uint64_t timeouts;
 	uint64_t status_4xx, status_5xx;
 	uint64_t issued;           /* keys PREFIX0 .. PREFIX(min(issued, keys)-1) were touched */
-	unsigned leader_changes;   /* times the load moved to another leader */
+	unsigned leader_changes;   /* times the load moved to another node */
 	char first_error[256];     /* the first failure's words, "" if none */
 	double elapsed_s;          /* first request sent to last response */
 	double throughput;         /* ok / elapsed_s */
