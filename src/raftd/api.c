@@ -5,6 +5,7 @@
  */
 #include "src/raftd/node_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -587,7 +588,7 @@ void transfer_check(struct node *n)
 
 const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
 {
-	static struct httpd_route routes[16];
+	static struct httpd_route routes[24];
 	size_t i = 0;
 	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, 0, on_raft, n, true };
 	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, 0, on_snapshot_post, n, false };
@@ -605,6 +606,7 @@ const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
 	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, 0, on_status, n, false };
 	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, 0, on_metrics, n, false };
 	routes[i++] = (struct httpd_route){ "GET", "/health", false, 0, 0, on_health, n, false };
+	assert(i <= sizeof(routes) / sizeof(routes[0]));
 	*ret_n = i;
 	return routes;
 }
