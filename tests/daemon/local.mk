@@ -2,25 +2,25 @@
 
 check_PROGRAMS += tests/daemon/test_loop
 TESTS += tests/daemon/test_loop
-tests_daemon_test_loop_SOURCES = tests/daemon/test_loop.c
+tests_daemon_test_loop_SOURCES = $(CHECK_MAIN) tests/daemon/test_loop.c
 tests_daemon_test_loop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
 tests_daemon_test_loop_LDADD = base/libbase.a $(URING_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/daemon/test_http_server
 TESTS += tests/daemon/test_http_server
-tests_daemon_test_http_server_SOURCES = tests/daemon/test_http_server.c
+tests_daemon_test_http_server_SOURCES = $(CHECK_MAIN) tests/daemon/test_http_server.c
 tests_daemon_test_http_server_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) -pthread
 tests_daemon_test_http_server_LDADD = net/libhttpd.a net/libnet.a base/libbase.a $(MHD_LIBS) $(URING_LIBS) $(CHECK_LIBS) -lpthread
 
 check_PROGRAMS += tests/daemon/test_config
 TESTS += tests/daemon/test_config
-tests_daemon_test_config_SOURCES = tests/daemon/test_config.c
+tests_daemon_test_config_SOURCES = $(CHECK_MAIN) tests/daemon/test_config.c
 tests_daemon_test_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_daemon_test_config_LDADD = src/raftd/libconfig.a net/libnet.a $(INIH_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/daemon/test_rpc
 TESTS += tests/daemon/test_rpc
-tests_daemon_test_rpc_SOURCES = tests/daemon/test_rpc.c src/raftctl/capture.c
+tests_daemon_test_rpc_SOURCES = $(CHECK_MAIN) tests/daemon/test_rpc.c src/raftctl/capture.c
 tests_daemon_test_rpc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_rpc_LDADD = src/raftd/librpc.a proto/libwire.a $(JANSSON_LIBS) $(CHECK_LIBS)
 
@@ -31,7 +31,7 @@ tests_daemon_test_rpc_LDADD = src/raftd/librpc.a proto/libwire.a $(JANSSON_LIBS)
 # not base/loop.o, may be linked in.
 check_PROGRAMS += tests/daemon/test_driver
 TESTS += tests/daemon/test_driver
-tests_daemon_test_driver_SOURCES = tests/daemon/test_driver.c src/raftd/driver.c
+tests_daemon_test_driver_SOURCES = $(CHECK_MAIN) tests/daemon/test_driver.c src/raftd/driver.c
 tests_daemon_test_driver_CPPFLAGS = $(AM_CPPFLAGS) -DAPPLY_SLICE_NS=1
 tests_daemon_test_driver_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_driver_LDADD = src/raftd/librpc.a src/raft/libraft.a src/kv/libkv.a proto/libwire.a \
@@ -39,21 +39,21 @@ tests_daemon_test_driver_LDADD = src/raftd/librpc.a src/raft/libraft.a src/kv/li
 
 check_PROGRAMS += tests/daemon/test_api_parse
 TESTS += tests/daemon/test_api_parse
-tests_daemon_test_api_parse_SOURCES = tests/daemon/test_api_parse.c src/raftd/api_parse.c net/url.c
+tests_daemon_test_api_parse_SOURCES = $(CHECK_MAIN) tests/daemon/test_api_parse.c src/raftd/api_parse.c net/url.c
 tests_daemon_test_api_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_daemon_test_api_parse_LDADD = net/libnet.a proto/libwire.a $(JANSSON_LIBS) $(CHECK_LIBS)
 
 # journal fields of src/raftd/log.c, against a stub of sd-journal
 check_PROGRAMS += tests/daemon/test_log
 TESTS += tests/daemon/test_log
-tests_daemon_test_log_SOURCES = tests/daemon/test_log.c src/raftd/log.c
+tests_daemon_test_log_SOURCES = $(CHECK_MAIN) tests/daemon/test_log.c src/raftd/log.c
 tests_daemon_test_log_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_daemon_test_log_LDADD = $(CHECK_LIBS)
 
 # base/histogram: buckets and the exposition text of /metrics
 check_PROGRAMS += tests/daemon/test_histogram
 TESTS += tests/daemon/test_histogram
-tests_daemon_test_histogram_SOURCES = tests/daemon/test_histogram.c
+tests_daemon_test_histogram_SOURCES = $(CHECK_MAIN) tests/daemon/test_histogram.c
 tests_daemon_test_histogram_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_daemon_test_histogram_LDADD = base/libbase.a $(CHECK_LIBS)
 

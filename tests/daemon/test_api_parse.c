@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "src/raftd/api_parse.h"
+#include "tests/lib/check_main.h"
 
 /* api_db_key() on raw, with the decoded (or clean) path it leaves */
 static enum api_key key_of(const char *raw, char *buf, size_t *len)
@@ -163,7 +164,7 @@ START_TEST(test_transfer_to)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("api_parse");
 	TCase *tc = tcase_create("parse");
@@ -176,9 +177,5 @@ int main(void)
 	tcase_add_test(tc, test_path_escape);
 	tcase_add_test(tc, test_transfer_to);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "src/raftd/config.h"
+#include "tests/lib/check_main.h"
 
 static char err[512];
 
@@ -268,7 +269,7 @@ START_TEST(test_node_name_as_goraft_keeps_it)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *flags = tcase_create("flags");
@@ -285,9 +286,5 @@ int main(void)
 	tcase_add_test(files, test_data_dir_made_with_name);
 	tcase_add_test(files, test_node_name_as_goraft_keeps_it);
 	suite_add_tcase(s, files);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -26,6 +26,7 @@
 
 #include "src/raftd/log.h"
 #include "src/raftd/node_int.h"
+#include "tests/lib/check_main.h"
 
 /* ---- the fake WAL ---------------------------------------------------------- */
 
@@ -888,7 +889,7 @@ START_TEST(test_deferred_snapshot_at_its_index)
 }
 END_TEST
 
-static Suite *driver_suite(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("driver");
 	TCase *tc = tcase_create("leader");
@@ -915,13 +916,4 @@ static Suite *driver_suite(void)
 	tcase_add_test(tc, test_deferred_snapshot_at_its_index);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(driver_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/histogram.h"
+#include "tests/lib/check_main.h"
 
 START_TEST(test_buckets)
 {
@@ -56,16 +57,12 @@ START_TEST(test_format)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("histogram");
 	TCase *tc = tcase_create("histogram");
 	tcase_add_test(tc, test_buckets);
 	tcase_add_test(tc, test_format);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

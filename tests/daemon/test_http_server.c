@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "net/http_parse.h"
 #include "net/http_server.h"
+#include "tests/lib/check_main.h"
 
 static struct loop loop;
 static struct httpd *server;
@@ -552,7 +553,7 @@ START_TEST(test_oom_start_and_request)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("http_server");
 	TCase *tc = tcase_create("http");
@@ -572,9 +573,5 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_oom_start_and_request);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -12,6 +12,7 @@
 #include <systemd/sd-journal.h>
 
 #include "src/raftd/log.h"
+#include "tests/lib/check_main.h"
 
 static char fields[32][1200];
 static int n_fields;
@@ -107,7 +108,7 @@ START_TEST(test_context_and_id)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("journal");
@@ -115,9 +116,5 @@ int main(void)
 	tcase_add_test(tc, test_code_location_is_the_callers);
 	tcase_add_test(tc, test_context_and_id);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

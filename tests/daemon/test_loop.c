@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/loop.h"
+#include "tests/lib/check_main.h"
 
 static struct loop loop;
 
@@ -293,7 +294,7 @@ START_TEST(test_poll_started_again_while_cancelling)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("loop");
 	TCase *tc = tcase_create("loop");
@@ -307,9 +308,5 @@ int main(void)
 	tcase_add_test(tc, test_cancel_busy_multishot_poll);
 	tcase_add_test(tc, test_poll_started_again_while_cancelling);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -8,6 +8,7 @@
 #include "proto/command.h"
 #include "src/raftctl/capture.h"
 #include "src/raftd/rpc.h"
+#include "tests/lib/check_main.h"
 
 static struct capture cap;
 static struct rpc_decoder dec;
@@ -400,7 +401,7 @@ START_TEST(test_decoder_reuse)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("rpc");
 	TCase *tc = tcase_create("rpc");
@@ -415,9 +416,5 @@ int main(void)
 	tcase_add_test(tc, test_raftd_only_paths);
 	tcase_add_test(tc, test_decoder_reuse);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

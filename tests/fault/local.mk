@@ -10,7 +10,7 @@ tests_fault_libfaultcheck_a_SOURCES = tests/fault/linz.c tests/fault/linz.h \
 
 check_PROGRAMS += tests/fault/test_linz
 TESTS += tests/fault/test_linz
-tests_fault_test_linz_SOURCES = tests/fault/test_linz.c
+tests_fault_test_linz_SOURCES = $(CHECK_MAIN) tests/fault/test_linz.c
 tests_fault_test_linz_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_fault_test_linz_LDADD = tests/fault/libfaultcheck.a $(CHECK_LIBS)
 

@@ -13,6 +13,7 @@
 
 #include "tests/fault/history.h"
 #include "tests/fault/linz.h"
+#include "tests/lib/check_main.h"
 
 #define W(id, c, r) { LINZ_WRITE, (id), (c), (r) }
 #define R(v, c, r) { LINZ_READ, (v), (c), (r) }
@@ -324,7 +325,7 @@ START_TEST(history_bad_lines)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("fault-checker");
 	TCase *tc = tcase_create("linz");
@@ -344,9 +345,5 @@ int main(void)
 	tcase_add_test(th, history_divergence_and_bad_reads);
 	tcase_add_test(th, history_bad_lines);
 	suite_add_tcase(s, th);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

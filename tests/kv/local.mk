@@ -6,7 +6,7 @@ KV_TEST_LIBS = src/kv/libkv.a proto/libwire.a base/libbase.a $(JANSSON_LIBS)
 
 check_PROGRAMS += tests/kv/test_kv
 TESTS += tests/kv/test_kv
-tests_kv_test_kv_SOURCES = tests/kv/test_kv.c
+tests_kv_test_kv_SOURCES = $(CHECK_MAIN) tests/kv/test_kv.c
 tests_kv_test_kv_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_kv_test_kv_LDADD = $(KV_TEST_LIBS) $(CHECK_LIBS)
 

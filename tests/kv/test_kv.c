@@ -16,6 +16,7 @@
 #include "proto/command.h"
 #include "src/kv/kv.h"
 #include "base/crc32c.h"
+#include "tests/lib/check_main.h"
 
 /* ---- helpers ---- */
 
@@ -1354,15 +1355,12 @@ START_TEST(test_out_of_memory_paths)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("kv");
 	TCase *map = tcase_create("map");
 	TCase *apply = tcase_create("apply");
 	TCase *snap = tcase_create("snapshot");
-	SRunner *sr;
-	int failed;
-
 	tcase_add_test(map, test_siphash_reference_vectors);
 	tcase_add_test(map, test_content_hash_order_independent);
 	tcase_add_test(map, test_content_hash_golden);
@@ -1390,9 +1388,5 @@ int main(void)
 	suite_add_tcase(s, map);
 	suite_add_tcase(s, apply);
 	suite_add_tcase(s, snap);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -4,7 +4,7 @@
 
 check_PROGRAMS += tests/net/test_http_parse
 TESTS += tests/net/test_http_parse
-tests_net_test_http_parse_SOURCES = tests/net/test_http_parse.c
+tests_net_test_http_parse_SOURCES = $(CHECK_MAIN) tests/net/test_http_parse.c
 tests_net_test_http_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_http_parse_LDADD = net/libnet.a $(CHECK_LIBS)
 
@@ -12,13 +12,13 @@ tests_net_test_http_parse_LDADD = net/libnet.a $(CHECK_LIBS)
 # fuzz target is tests/fuzz/fuzz_url.c.
 check_PROGRAMS += tests/net/test_url
 TESTS += tests/net/test_url
-tests_net_test_url_SOURCES = tests/net/test_url.c
+tests_net_test_url_SOURCES = $(CHECK_MAIN) tests/net/test_url.c
 tests_net_test_url_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_url_LDADD = net/libnet.a $(CHECK_LIBS)
 
 check_PROGRAMS += tests/net/test_peer
 TESTS += tests/net/test_peer
-tests_net_test_peer_SOURCES = tests/net/test_peer.c tests/net/test_server.c tests/net/test_server.h
+tests_net_test_peer_SOURCES = $(CHECK_MAIN) tests/net/test_peer.c tests/net/test_server.c tests/net/test_server.h
 tests_net_test_peer_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_peer_LDADD = net/libnet.a proto/libwire.a base/libbase.a $(URING_LIBS) $(CHECK_LIBS) -lpthread
 
@@ -29,7 +29,7 @@ EXTRA_DIST += tests/fuzz/fuzz_http_response.c
 # step-down and the fallback to plain sendmsg, and the copied-bytes counter.
 check_PROGRAMS += tests/net/test_peer_fallback
 TESTS += tests/net/test_peer_fallback
-tests_net_test_peer_fallback_SOURCES = tests/net/test_peer.c tests/net/test_server.c \
+tests_net_test_peer_fallback_SOURCES = $(CHECK_MAIN) tests/net/test_peer.c tests/net/test_server.c \
 	tests/net/test_server.h net/peer.c net/http_parse.c net/url.c
 tests_net_test_peer_fallback_CPPFLAGS = $(AM_CPPFLAGS) -DPEER_TEST_FORCE_ZC_EINVAL
 tests_net_test_peer_fallback_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "net/http_parse.h"
+#include "tests/lib/check_main.h"
 
 #define MAX_RESP 8
 
@@ -459,7 +460,7 @@ START_TEST(test_error_sticky)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("http_parse");
 	TCase *tc = tcase_create("responses");
@@ -478,13 +479,4 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_error_sticky);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

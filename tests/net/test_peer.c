@@ -22,6 +22,7 @@
 #include "proto/wire.h"
 #include "base/uring_op.h"
 #include "tests/net/test_server.h"
+#include "tests/lib/check_main.h"
 
 static struct io_uring ring;
 static unsigned notifs_seen;   /* IORING_CQE_F_NOTIF CQEs dispatched */
@@ -1138,7 +1139,7 @@ START_TEST(test_oom_create_and_exchange)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("peer");
 	TCase *tc = tcase_create("client");
@@ -1168,13 +1169,4 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_oom_create_and_exchange);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

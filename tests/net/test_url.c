@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "net/url.h"
+#include "tests/lib/check_main.h"
 
 /* A /join connectionString (flags 0): what every node connects to. */
 static const char *const strict_good[] = {
@@ -171,7 +172,7 @@ START_TEST(test_unescape)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("url");
 	TCase *tc = tcase_create("parse");
@@ -186,9 +187,5 @@ int main(void)
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_unescape);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -8,13 +8,13 @@ EXTRA_tests_libtestutil_a_DEPENDENCIES = proto/pb.stamp
 
 check_PROGRAMS += tests/proto/test_wire
 TESTS += tests/proto/test_wire
-tests_proto_test_wire_SOURCES = tests/proto/test_wire.c
+tests_proto_test_wire_SOURCES = $(CHECK_MAIN) tests/proto/test_wire.c
 tests_proto_test_wire_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_proto_test_wire_LDADD = tests/libtestutil.a proto/libwire.a proto/libgoraftpb.a \
 	$(PROTOBUFC_LIBS) $(JANSSON_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/proto/test_command
 TESTS += tests/proto/test_command
-tests_proto_test_command_SOURCES = tests/proto/test_command.c
+tests_proto_test_command_SOURCES = $(CHECK_MAIN) tests/proto/test_command.c
 tests_proto_test_command_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_proto_test_command_LDADD = tests/libtestutil.a proto/libwire.a $(JANSSON_LIBS) $(CHECK_LIBS)

@@ -8,6 +8,7 @@
 #include "proto/command.h"
 #include "proto/wire.h"
 #include "src/raftctl/capture.h"
+#include "tests/lib/check_main.h"
 
 static struct capture cap;
 
@@ -540,7 +541,7 @@ START_TEST(test_decode_borrow)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("command");
 	TCase *vec = tcase_create("goraft vectors");
@@ -561,10 +562,5 @@ int main(void)
 	tcase_add_test(fast, test_decode_borrow);
 	tcase_set_timeout(fast, 60);
 	suite_add_tcase(s, fast);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

@@ -10,6 +10,7 @@
 #include "proto/wire.h"
 #include "tests/proto/pbc_oracle.h"
 #include "src/raftctl/capture.h"
+#include "tests/lib/check_main.h"
 
 static struct capture vs;
 
@@ -585,7 +586,7 @@ START_TEST(test_zero_values_are_encoded)
 }
 END_TEST
 
-static Suite *wire_suite(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("wire");
 	TCase *vec = tcase_create("goraft vectors");
@@ -607,13 +608,4 @@ static Suite *wire_suite(void)
 	tcase_add_test(codec, test_zero_values_are_encoded);
 	suite_add_tcase(s, codec);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(wire_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tests/lib/check_main.h"
 
 /* ---- harness --------------------------------------------------------- */
 
@@ -3462,7 +3463,7 @@ START_TEST(test_oom_restore)
 }
 END_TEST
 
-static Suite *raft_suite(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("raft");
 	TCase *tc = tcase_create("vectors");
@@ -3546,13 +3547,4 @@ static Suite *raft_suite(void)
 	tcase_add_test(tc, test_restore_newer_term_forgets_older_vote);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(raft_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -4,7 +4,7 @@
 
 check_PROGRAMS += tests/wal/test_wal
 TESTS += tests/wal/test_wal
-tests_wal_test_wal_SOURCES = tests/wal/test_wal.c tests/wal/ring.h
+tests_wal_test_wal_SOURCES = $(CHECK_MAIN) tests/wal/test_wal.c tests/wal/ring.h
 tests_wal_test_wal_CPPFLAGS = $(AM_CPPFLAGS) -DWAL_FAILPOINTS
 tests_wal_test_wal_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
 tests_wal_test_wal_LDADD = wal/libwal_test.a base/libbase.a $(CHECK_LIBS) $(URING_LIBS)

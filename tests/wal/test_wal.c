@@ -25,6 +25,7 @@
 #include "base/crc32c.h"
 #include "wal/wal.h"
 #include "wal/wal_int.h" /* the invariants' tests reach inside */
+#include "tests/lib/check_main.h"
 
 /* --- fixture ------------------------------------------------------------ */
 
@@ -2976,7 +2977,7 @@ START_TEST(test_oom_open_append)
 }
 END_TEST
 
-static Suite *wal_suite(void)
+Suite *test_suite(void)
 {
 	Suite *s = suite_create("wal");
 	TCase *tc = tcase_create("wal");
@@ -3047,15 +3048,4 @@ static Suite *wal_suite(void)
 	tcase_add_test(tc, test_oom_open_append);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(wal_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose lists every test */
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
