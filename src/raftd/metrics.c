@@ -49,6 +49,20 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 	}
 }
 
+/* A label value as the text format wants it: member names may hold '"',
+ * '\\' and newlines, which would end the value or the line. */
+static void blabel(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			bprintf(b, "\\%c", *v);
+		else if (*v == '\n')
+			bprintf(b, "\\n");
+		else
+			bprintf(b, "%c", *v);
+	}
+}
+
 /* One histogram family's series (HELP and TYPE are the caller's). */
 static void bhist(struct buf *b, const char *name, const char *labels, const struct hist *h)
 {
@@ -202,8 +216,11 @@ void on_metrics(struct httpd_request *req, void *data)
 		"Of the zero-copy bytes, those the kernel reported it copied anyway (loopback does).", zc_copied);
 	COUNTER("peer_bytes_copied_total", "Bytes sent to peers with plain sendmsg.", copied);
 	bprintf(&b, "# HELP raftd_peer_up 1 while the peer answers.\n# TYPE raftd_peer_up gauge\n");
-	for (struct npeer *p = n->peers; p; p = p->next)
-		bprintf(&b, "raftd_peer_up{peer=\"%s\"} %d\n", p->name, !p->unreachable);
+	for (struct npeer *p = n->peers; p; p = p->next) {
+		bprintf(&b, "raftd_peer_up{peer=\"");
+		blabel(&b, p->name);
+		bprintf(&b, "\"} %d\n", !p->unreachable);
+	}
 	(void)sent_bytes;
 	bprintf(&b, "# HELP raftd_wal_write_duration_seconds A WAL batch from its write's submission to its fdatasync's success.\n"
 		    "# TYPE raftd_wal_write_duration_seconds histogram\n");

@@ -54,3 +54,17 @@ json_ok "$T/put" "j == {'key': k, 'result': 'ok'}" || fail "raftctl -o json put:
 "$RAFTCTL" -o json get "$K" >"$T/get" || fail "raftctl get"
 json_ok "$T/get" "j == {'key': k, 'value': n2}" || fail "raftctl -o json get: $(cat "$T/get")"
 echo "ok: raftctl -o json gives names, keys and values back"
+
+# the same names as Prometheus label values: '"', '\' and a newline escaped
+if command -v promtool >/dev/null; then
+	for i in 1 2; do
+		curl -s "$(u $i)/metrics" >"$T/metrics$i" || fail "GET /metrics of node $i"
+		promtool check metrics <"$T/metrics$i" >"$T/promtool$i" 2>&1 ||
+			fail "promtool check metrics on node $i, names to escape: $(cat "$T/promtool$i")"
+	done
+	grep -qF 'raftd_peer_up{peer="x\\\"y' "$T/metrics1" ||
+		fail "node 1's peer label is not escaped: $(grep peer_up "$T/metrics1")"
+	echo "ok: /metrics escapes the names in its labels"
+else
+	echo "promtool not installed (Debian package prometheus): label escaping not checked"
+fi
