@@ -33,6 +33,7 @@ int main(int argc, char **argv)
 	if (rv < 0) {
 		fprintf(stderr, "raftd: %s\n", err);
 		fprintf(stderr, "Try 'raftd --help'.\n");
+		config_free(&cfg); /* what was parsed before the error */
 		return 2;
 	}
 	int status;
