@@ -2,3 +2,14 @@
 # Check programs (each defines test_suite()); add it to a new program's
 # _SOURCES.
 CHECK_MAIN = tests/lib/check_main.c tests/lib/check_main.h
+# CORE_FIXTURE builds and drives Raft cores the same way everywhere (one
+# core by hand, or a few on a message bus); plain C, so the simulator and
+# the fuzzers may use it too. Link src/raft/libraft.a beside it.
+CORE_FIXTURE = tests/lib/core_fixture.c tests/lib/core_fixture.h
+
+# The fixture's own tests (its cluster: election, commit, lost messages).
+check_PROGRAMS += tests/lib/test_core_fixture
+TESTS += tests/lib/test_core_fixture
+tests_lib_test_core_fixture_SOURCES = $(CHECK_MAIN) $(CORE_FIXTURE) tests/lib/test_core_fixture.c
+tests_lib_test_core_fixture_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_lib_test_core_fixture_LDADD = src/raft/libraft.a $(CHECK_LIBS)

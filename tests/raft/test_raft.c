@@ -15,159 +15,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tests/lib/check_main.h"
+#include "tests/lib/core_fixture.h"
 
 /* ---- harness --------------------------------------------------------- */
 
-struct tn {
-	struct raft *r;
-	struct raft_update u;
-	int rv;
-	uint64_t now;
-};
-
-static struct raft_config test_config(const char *name)
-{
-	struct raft_config cfg;
-	raft_config_default(&cfg);
-	cfg.name = name;
-	cfg.seed = 42;
-	return cfg;
-}
+/* The cores are built and driven by tests/lib/core_fixture.h; these
+ * wrappers only turn its errors into test failures. */
 
 /* A node restored with `n` entries of terms[] (type nop, except joins for
  * the members listed, in order, at the start of the log). */
-static void tn_init_cfg(struct tn *t, const struct raft_config *cfg, raft_term term,
+static void tn_init_cfg(struct fx_node *t, const struct raft_config *cfg, raft_term term,
 			const char *vote, const char *const *members, size_t n_members,
 			const raft_term *terms, size_t n, raft_index commit)
 {
-	struct raft_entry *e = calloc(n + 1, sizeof(*e));
-	ck_assert_ptr_nonnull(e);
-	for (size_t k = 0; k < n; k++) {
-		e[k].index = k + 1;
-		e[k].term = terms[k];
-		e[k].type = k < n_members ? RAFT_ENTRY_JOIN : RAFT_ENTRY_NOP;
-		e[k].size = 50;
-		if (k < n_members) {
-			e[k].name = members[k];
-			e[k].url = "http://localhost:1";
-		}
-	}
-	struct raft_restore rs = {.term = term, .vote = vote, .n_entries = n, .entries = e,
-				  .commit = commit};
-	memset(t, 0, sizeof(*t));
-	ck_assert_int_eq(raft_new(cfg, &rs, 0, &t->r), 0);
-	free(e);
+	ck_assert_int_eq(fx_node_restore(t, cfg, term, vote, members, n_members, terms, n, commit), 0);
 }
 
-static void tn_init(struct tn *t, const char *name, raft_term term, const char *const *members,
+static void tn_init(struct fx_node *t, const char *name, raft_term term, const char *const *members,
 		    size_t n_members, const raft_term *terms, size_t n, raft_index commit)
 {
-	struct raft_config cfg = test_config(name);
+	struct raft_config cfg = fx_config(name);
 	tn_init_cfg(t, &cfg, term, "", members, n_members, terms, n, commit);
-}
-
-static void tn_step(struct tn *t, struct raft_event *ev)
-{
-	ev->now = t->now;
-	t->rv = raft_step(t->r, ev, &t->u);
-}
-
-static void tn_tick(struct tn *t, uint64_t ms)
-{
-	t->now += ms;
-	struct raft_event ev = {.type = RAFT_EV_TICK};
-	tn_step(t, &ev);
-}
-
-static void tn_recv(struct tn *t, const char *from, const struct raft_msg *m)
-{
-	struct raft_event ev = {.type = RAFT_EV_RECV};
-	ev.recv.from = from;
-	ev.recv.msg = *m;
-	tn_step(t, &ev);
-}
-
-static void tn_persisted(struct tn *t, uint64_t seq)
-{
-	struct raft_event ev = {.type = RAFT_EV_PERSISTED};
-	ev.persisted.seq = seq;
-	tn_step(t, &ev);
-}
-
-static void tn_durable(struct tn *t, uint64_t seq)
-{
-	struct raft_event ev = {.type = RAFT_EV_DURABLE};
-	ev.durable.seq = seq;
-	tn_step(t, &ev);
-}
-
-static size_t count_actions(const struct tn *t, enum raft_action_type type)
-{
-	size_t n = 0;
-	for (size_t k = 0; k < t->u.n_actions; k++)
-		n += t->u.actions[k].type == type;
-	return n;
-}
-
-/* The i-th action of a type, or NULL. */
-static const struct raft_action *nth_action(const struct tn *t, enum raft_action_type type, size_t i)
-{
-	for (size_t k = 0; k < t->u.n_actions; k++)
-		if (t->u.actions[k].type == type && i-- == 0)
-			return &t->u.actions[k];
-	return NULL;
-}
-
-/* The message sent to `to` (the last one), or NULL. */
-static const struct raft_msg *sent_to(const struct tn *t, const char *to)
-{
-	const struct raft_msg *m = NULL;
-	for (size_t k = 0; k < t->u.n_actions; k++)
-		if (t->u.actions[k].type == RAFT_ACT_SEND && strcmp(t->u.actions[k].send.to, to) == 0)
-			m = &t->u.actions[k].send.msg;
-	return m;
-}
-
-/* Index of the first action of a type, or -1 (for ordering checks). */
-static int action_pos(const struct tn *t, enum raft_action_type type)
-{
-	for (size_t k = 0; k < t->u.n_actions; k++)
-		if (t->u.actions[k].type == type)
-			return (int)k;
-	return -1;
-}
-
-/* Last persist seq in the update (0 if none). */
-static uint64_t persist_seq(const struct tn *t)
-{
-	uint64_t s = 0;
-	for (size_t k = 0; k < t->u.n_actions; k++)
-		if (t->u.actions[k].type == RAFT_ACT_PERSIST)
-			s = t->u.actions[k].persist.seq;
-	return s;
-}
-
-static uint64_t log_seq(const struct tn *t)
-{
-	uint64_t s = 0;
-	for (size_t k = 0; k < t->u.n_actions; k++) {
-		if (t->u.actions[k].type == RAFT_ACT_APPEND)
-			s = t->u.actions[k].append.seq;
-		if (t->u.actions[k].type == RAFT_ACT_TRUNCATE)
-			s = t->u.actions[k].truncate.seq;
-	}
-	return s;
 }
 
 /* The election timeout runs out; the vote is persisted and voter's grant
  * makes this node of three the leader. */
-static void tn_elect(struct tn *t, const char *voter)
+static void tn_elect(struct fx_node *t, const char *voter)
 {
-	tn_tick(t, 1000);
-	tn_persisted(t, persist_seq(t));
+	fx_tick(t, 1000);
+	fx_persisted(t, fx_persist_seq(t));
 	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = raft_current_term(t->r)};
 	g.rv_resp.granted = true;
-	tn_recv(t, voter, &g);
+	fx_recv(t, voter, &g);
 	ck_assert_int_eq(raft_role(t->r), RAFT_LEADER);
 }
 
@@ -203,16 +82,16 @@ static struct raft_msg ae_resp(uint64_t id, raft_term term, raft_index index, ra
 
 static const char *const ABC[] = {"a", "b", "c"};
 
-static void make_leader3_cfg(struct tn *t, struct raft_config cfg, const raft_term *terms, size_t n,
+static void make_leader3_cfg(struct fx_node *t, struct raft_config cfg, const raft_term *terms, size_t n,
 			     bool goraft_peers);
 
 /* Leader "a" of {a,b,c} at term 2: log of n entries, elected, nop durable. */
-static void make_leader3(struct tn *t, const raft_term *terms, size_t n, bool goraft_peers)
+static void make_leader3(struct fx_node *t, const raft_term *terms, size_t n, bool goraft_peers)
 {
-	make_leader3_cfg(t, test_config("a"), terms, n, goraft_peers);
+	make_leader3_cfg(t, fx_config("a"), terms, n, goraft_peers);
 }
 
-static void make_leader3_cfg(struct tn *t, struct raft_config cfg, const raft_term *terms, size_t n,
+static void make_leader3_cfg(struct fx_node *t, struct raft_config cfg, const raft_term *terms, size_t n,
 			     bool goraft_peers)
 {
 	cfg.pre_vote = false;
@@ -222,15 +101,15 @@ static void make_leader3_cfg(struct tn *t, struct raft_config cfg, const raft_te
 			struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
 			ev.peer_kind.name = ABC[i];
 			ev.peer_kind.goraft = true;
-			tn_step(t, &ev);
+			fx_step(t, &ev);
 		}
 	}
-	tn_tick(t, 1000); /* election timeout: candidate */
+	fx_tick(t, 1000); /* election timeout: candidate */
 	ck_assert_int_eq(raft_role(t->r), RAFT_CANDIDATE);
-	tn_persisted(t, persist_seq(t));
+	fx_persisted(t, fx_persist_seq(t));
 	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = raft_current_term(t->r)};
 	g.rv_resp.granted = true;
-	tn_recv(t, "b", &g);
+	fx_recv(t, "b", &g);
 	ck_assert_int_eq(raft_role(t->r), RAFT_LEADER);
 }
 
@@ -360,20 +239,20 @@ static struct wire_rv_resp load_rv_resp(const char *name)
 
 /* Feed vector `name` to t and return the reply, completing any persist
  * and log write first (as the daemon does before answering). */
-static struct raft_msg answer_ae(struct tn *t, const char *name)
+static struct raft_msg answer_ae(struct fx_node *t, const char *name)
 {
 	struct vec_ae v;
 	load_ae(name, &v);
-	tn_recv(t, v.leader, &v.msg);
-	const struct raft_msg *m = sent_to(t, v.leader);
-	uint64_t ps = persist_seq(t), ls = log_seq(t);
+	fx_recv(t, v.leader, &v.msg);
+	const struct raft_msg *m = fx_sent_to(t, v.leader);
+	uint64_t ps = fx_persist_seq(t), ls = fx_log_seq(t);
 	if (!m && ps) {
-		tn_persisted(t, ps);
-		m = sent_to(t, v.leader);
+		fx_persisted(t, ps);
+		m = fx_sent_to(t, v.leader);
 	}
 	if (!m && ls) {
-		tn_durable(t, ls);
-		m = sent_to(t, v.leader);
+		fx_durable(t, ls);
+		m = fx_sent_to(t, v.leader);
 	}
 	ck_assert_msg(m != NULL, "%s: no reply", name);
 	ck_assert_int_eq(m->type, RAFT_MSG_AE_RESP);
@@ -399,7 +278,7 @@ START_TEST(test_vectors_crafted_sequence)
 	/* the crafted candidate and leader "zz" is a member: raftd denies
 	 * votes to non-members (docs/goraft-protocol.md §11.3) */
 	static const char *const members[] = {"6b99058", "f0110w3", "zz"};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "f0110w3", 0, members, 3, t0, 4, 4);
 
 	struct raft_msg m = answer_ae(&t, "crafted-ae-gap");
@@ -418,14 +297,14 @@ START_TEST(test_vectors_crafted_sequence)
 	t.now += 300;
 	char cand[RAFT_NAME_MAX];
 	struct raft_msg q = load_rv("crafted-rv-grant-higher", cand);
-	tn_recv(&t, cand, &q);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
-	const struct raft_action *p = nth_action(&t, RAFT_ACT_PERSIST, count_actions(&t, RAFT_ACT_PERSIST) - 1);
+	fx_recv(&t, cand, &q);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_SEND), 0);
+	const struct raft_action *p = fx_nth_action(&t, RAFT_ACT_PERSIST, fx_count_actions(&t, RAFT_ACT_PERSIST) - 1);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->persist.term, 5);
 	ck_assert_str_eq(p->persist.vote, "zz");
-	tn_persisted(&t, p->persist.seq);
-	const struct raft_msg *r = sent_to(&t, cand);
+	fx_persisted(&t, p->persist.seq);
+	const struct raft_msg *r = fx_sent_to(&t, cand);
 	ck_assert_ptr_nonnull(r);
 	struct wire_rv_resp wr = load_rv_resp("crafted-rv-grant-higher");
 	ck_assert_uint_eq(r->term, wr.term);
@@ -433,14 +312,14 @@ START_TEST(test_vectors_crafted_sequence)
 	ck_assert(r->rv_resp.granted);
 
 	q = load_rv("crafted-rv-deny-stale", cand);
-	tn_recv(&t, cand, &q);
-	r = sent_to(&t, cand);
+	fx_recv(&t, cand, &q);
+	r = fx_sent_to(&t, cand);
 	ck_assert_ptr_nonnull(r);
 	wr = load_rv_resp("crafted-rv-deny-stale");
 	ck_assert_uint_eq(r->term, wr.term);
 	ck_assert_int_eq(r->rv_resp.granted, wr.vote_granted);
 	ck_assert(!r->rv_resp.granted);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_PERSIST), 0);
 
 	m = answer_ae(&t, "crafted-ae-lower-term");
 	want = load_ae_resp("crafted-ae-lower-term");
@@ -460,7 +339,7 @@ START_TEST(test_vectors_captured)
 {
 	static const raft_term t0[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 	static const char *const members[] = {"6edf0e8", "7c55909", "6ab076d"};
-	struct tn t;
+	struct fx_node t;
 
 	/* heartbeat to 7c55909 holding 3 entries, commit 3 */
 	tn_init(&t, "7c55909", 0, members, 2, t0, 3, 3);
@@ -499,9 +378,9 @@ START_TEST(test_vectors_captured)
 	tn_init(&t, "7c55909", 0, members, 3, t0, 6, 4);
 	char cand[RAFT_NAME_MAX];
 	struct raft_msg q = load_rv("rv-granted", cand);
-	tn_recv(&t, cand, &q);
-	tn_persisted(&t, persist_seq(&t));
-	const struct raft_msg *r = sent_to(&t, cand);
+	fx_recv(&t, cand, &q);
+	fx_persisted(&t, fx_persist_seq(&t));
+	const struct raft_msg *r = fx_sent_to(&t, cand);
 	ck_assert_ptr_nonnull(r);
 	struct wire_rv_resp wr = load_rv_resp("rv-granted");
 	ck_assert_uint_eq(r->term, wr.term);
@@ -514,10 +393,10 @@ END_TEST
 
 START_TEST(test_empty_log_never_campaigns)
 {
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "new", 0, NULL, 0, NULL, 0, 0);
 	for (int i = 0; i < 100; i++) {
-		tn_tick(&t, 100);
+		fx_tick(&t, 100);
 		ck_assert_uint_eq(t.u.n_actions, 0);
 	}
 	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
@@ -533,14 +412,14 @@ START_TEST(test_election_timeout_is_randomized_within_goraft_bounds)
 	static const raft_term tt[3] = {0, 0, 0};
 	unsigned earliest = 1000, latest = 0;
 	for (uint64_t seed = 1; seed <= 50; seed++) {
-		struct raft_config cfg = test_config("a");
+		struct raft_config cfg = fx_config("a");
 		cfg.seed = seed;
 		cfg.pre_vote = false;
-		struct tn t;
+		struct fx_node t;
 		tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 3, 0);
 		unsigned ms = 0;
 		while (raft_role(t.r) == RAFT_FOLLOWER && ms < 1000) {
-			tn_tick(&t, 1);
+			fx_tick(&t, 1);
 			ms++;
 		}
 		ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
@@ -557,21 +436,21 @@ END_TEST
 START_TEST(test_candidate_persists_before_requesting_votes)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 1, "", ABC, 3, tt, 3, 0);
-	tn_tick(&t, 400);
+	fx_tick(&t, 400);
 	/* golden trace: persist (term 2, vote a), role candidate; no RV yet */
 	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
-	const struct raft_action *p = nth_action(&t, RAFT_ACT_PERSIST, 0);
+	const struct raft_action *p = fx_nth_action(&t, RAFT_ACT_PERSIST, 0);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->persist.term, 2);
 	ck_assert_str_eq(p->persist.vote, "a");
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
-	tn_persisted(&t, p->persist.seq);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 2);
-	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_SEND), 0);
+	fx_persisted(&t, p->persist.seq);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_SEND), 2);
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_RV_REQ);
 	ck_assert_uint_eq(m->term, 2);
@@ -581,9 +460,9 @@ START_TEST(test_candidate_persists_before_requesting_votes)
 	/* one vote + own = majority of 3: leader, nop of term 2 appended */
 	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 2};
 	g.rv_resp.granted = true;
-	tn_recv(&t, "c", &g);
+	fx_recv(&t, "c", &g);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
-	const struct raft_action *a = nth_action(&t, RAFT_ACT_APPEND, 0);
+	const struct raft_action *a = fx_nth_action(&t, RAFT_ACT_APPEND, 0);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->append.first, 4);
 	ck_assert_int_eq(a->append.src, RAFT_SRC_CORE);
@@ -592,7 +471,7 @@ START_TEST(test_candidate_persists_before_requesting_votes)
 	ck_assert_int_eq(e.type, RAFT_ENTRY_NOP);
 	ck_assert_uint_eq(e.term, 2);
 	/* the leader replicates at once, in parallel with its own write */
-	m = sent_to(&t, "b");
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_AE_REQ);
 	ck_assert_uint_eq(m->ae.prev_index, 3);
@@ -604,42 +483,42 @@ END_TEST
 START_TEST(test_vote_rules)
 {
 	static const raft_term tt[3] = {0, 1, 2};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 2, ABC, 3, tt, 3, 0);
 	/* stale log (lower last term, longer log): denied (Raft §5.4.1) */
 	struct raft_msg q = rv(3, 10, 1);
-	tn_recv(&t, "a", &q);
-	tn_persisted(&t, persist_seq(&t));
-	const struct raft_msg *r = sent_to(&t, "a");
+	fx_recv(&t, "a", &q);
+	fx_persisted(&t, fx_persist_seq(&t));
+	const struct raft_msg *r = fx_sent_to(&t, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert(!r->rv_resp.granted);
 	ck_assert_uint_eq(r->term, 3); /* the term moved anyway (goraft too) */
 	/* same last term, shorter log: denied */
 	q = rv(3, 2, 2);
-	tn_recv(&t, "c", &q);
-	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+	fx_recv(&t, "c", &q);
+	ck_assert(!fx_sent_to(&t, "c")->rv_resp.granted);
 	/* up to date: granted, after the persist */
 	q = rv(3, 3, 2);
-	tn_recv(&t, "c", &q);
-	ck_assert_ptr_null(sent_to(&t, "c"));
-	ck_assert_str_eq(nth_action(&t, RAFT_ACT_PERSIST, 0)->persist.vote, "c");
-	tn_persisted(&t, persist_seq(&t));
-	ck_assert(sent_to(&t, "c")->rv_resp.granted);
+	fx_recv(&t, "c", &q);
+	ck_assert_ptr_null(fx_sent_to(&t, "c"));
+	ck_assert_str_eq(fx_nth_action(&t, RAFT_ACT_PERSIST, 0)->persist.vote, "c");
+	fx_persisted(&t, fx_persist_seq(&t));
+	ck_assert(fx_sent_to(&t, "c")->rv_resp.granted);
 	/* one vote per term: a denied, c again granted (idempotent) */
 	q = rv(3, 9, 3);
-	tn_recv(&t, "a", &q);
-	ck_assert(!sent_to(&t, "a")->rv_resp.granted);
+	fx_recv(&t, "a", &q);
+	ck_assert(!fx_sent_to(&t, "a")->rv_resp.granted);
 	q = rv(3, 3, 2);
-	tn_recv(&t, "c", &q);
-	ck_assert(sent_to(&t, "c")->rv_resp.granted);
+	fx_recv(&t, "c", &q);
+	ck_assert(fx_sent_to(&t, "c")->rv_resp.granted);
 	raft_free(t.r);
 
 	/* the vote survives a restart (persisted: stricter than goraft) */
-	struct raft_config cfg = test_config("b");
+	struct raft_config cfg = fx_config("b");
 	tn_init_cfg(&t, &cfg, 3, "c", ABC, 3, tt, 3, 0);
 	q = rv(3, 9, 3);
-	tn_recv(&t, "a", &q);
-	ck_assert(!sent_to(&t, "a")->rv_resp.granted);
+	fx_recv(&t, "a", &q);
+	ck_assert(!fx_sent_to(&t, "a")->rv_resp.granted);
 	raft_free(t.r);
 }
 END_TEST
@@ -648,21 +527,21 @@ START_TEST(test_even_cluster_needs_three_of_four)
 {
 	static const raft_term tt[4] = {0, 0, 0, 0};
 	static const char *const four[] = {"a", "b", "c", "d"};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 0, "", four, 4, tt, 4, 0);
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
+	fx_tick(&t, 1000);
+	fx_persisted(&t, fx_persist_seq(&t));
 	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
 	g.rv_resp.granted = true;
-	tn_recv(&t, "b", &g);
+	fx_recv(&t, "b", &g);
 	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE); /* 2 of 4 */
-	tn_recv(&t, "b", &g);                              /* a duplicate */
+	fx_recv(&t, "b", &g);                              /* a duplicate */
 	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
-	tn_recv(&t, "zz", &g);                             /* not a member */
+	fx_recv(&t, "zz", &g);                             /* not a member */
 	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
-	tn_recv(&t, "d", &g);
+	fx_recv(&t, "d", &g);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);     /* 3 of 4 */
 	raft_free(t.r);
 }
@@ -671,14 +550,14 @@ END_TEST
 START_TEST(test_higher_term_response_deposes_leader)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	raft_term term = raft_current_term(t.r);
 	struct raft_msg m = ae_resp(12345, term + 3, 0, 0, false);
-	tn_recv(&t, "b", &m);
+	fx_recv(&t, "b", &m);
 	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
 	ck_assert_uint_eq(raft_current_term(t.r), term + 3);
-	const struct raft_action *p = nth_action(&t, RAFT_ACT_PERSIST, 0);
+	const struct raft_action *p = fx_nth_action(&t, RAFT_ACT_PERSIST, 0);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->persist.term, term + 3);
 	ck_assert_str_eq(p->persist.vote, "");
@@ -693,15 +572,15 @@ START_TEST(test_leader_never_answers_goraft_leader_at_same_term)
 	 * (docs/goraft-protocol.md §10.3, §11.7), so move to a higher term and
 	 * answer with it */
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, true);
 	raft_term term = raft_current_term(t.r);
 	struct raft_msg m = ae(term, 3, 1, 3, NULL, 0);
-	tn_recv(&t, "b", &m);
+	fx_recv(&t, "b", &m);
 	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
-	ck_assert_ptr_null(sent_to(&t, "b")); /* waits for the new term on disk */
-	tn_persisted(&t, persist_seq(&t));
-	const struct raft_msg *r = sent_to(&t, "b");
+	ck_assert_ptr_null(fx_sent_to(&t, "b")); /* waits for the new term on disk */
+	fx_persisted(&t, fx_persist_seq(&t));
+	const struct raft_msg *r = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(r->term, term + 1);
 	ck_assert(!r->ae_resp.success);
@@ -714,47 +593,47 @@ END_TEST
 START_TEST(test_follower_truncates_only_on_conflict_and_answers_after_durable)
 {
 	static const raft_term tt[5] = {0, 0, 1, 1, 1};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 1, ABC, 3, tt, 5, 2);
 	/* matching entries 3..4 again: nothing truncated, nothing written */
 	struct raft_entry e[3] = {{.index = 3, .term = 1, .type = RAFT_ENTRY_NOP},
 				  {.index = 4, .term = 1, .type = RAFT_ENTRY_NOP},
 				  {.index = 5, .term = 2, .type = RAFT_ENTRY_COMMAND}};
 	struct raft_msg m = ae(2, 2, 0, 3, e, 2);
-	tn_recv(&t, "a", &m);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_TRUNCATE), 0);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_APPEND), 0);
-	tn_persisted(&t, persist_seq(&t));
-	const struct raft_msg *r = sent_to(&t, "a");
+	fx_recv(&t, "a", &m);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_TRUNCATE), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_APPEND), 0);
+	fx_persisted(&t, fx_persist_seq(&t));
+	const struct raft_msg *r = fx_sent_to(&t, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert(r->ae_resp.success);
 	ck_assert_uint_eq(r->ae_resp.index, 5); /* our last index */
 	ck_assert_uint_eq(r->ae_resp.commit, 3); /* min(leader commit, prev + len) */
 	/* a conflict at 5: truncate from 5, append, reply only once durable */
 	m = ae(2, 2, 0, 5, e, 3);
-	tn_recv(&t, "a", &m);
-	const struct raft_action *tr = nth_action(&t, RAFT_ACT_TRUNCATE, 0);
+	fx_recv(&t, "a", &m);
+	const struct raft_action *tr = fx_nth_action(&t, RAFT_ACT_TRUNCATE, 0);
 	ck_assert_ptr_nonnull(tr);
 	ck_assert_uint_eq(tr->truncate.from, 5);
-	const struct raft_action *ap = nth_action(&t, RAFT_ACT_APPEND, 0);
+	const struct raft_action *ap = fx_nth_action(&t, RAFT_ACT_APPEND, 0);
 	ck_assert_ptr_nonnull(ap);
 	ck_assert_uint_eq(ap->append.first, 5);
 	ck_assert_uint_eq(ap->append.n, 1);
 	ck_assert_uint_eq(ap->append.event_offset, 2);
-	ck_assert_int_lt(action_pos(&t, RAFT_ACT_TRUNCATE), action_pos(&t, RAFT_ACT_APPEND));
-	ck_assert_ptr_null(sent_to(&t, "a"));
+	ck_assert_int_lt(fx_action_pos(&t, RAFT_ACT_TRUNCATE), fx_action_pos(&t, RAFT_ACT_APPEND));
+	ck_assert_ptr_null(fx_sent_to(&t, "a"));
 	/* the truncate alone being durable is not enough */
-	tn_durable(&t, tr->truncate.seq);
-	ck_assert_ptr_null(sent_to(&t, "a"));
+	fx_durable(&t, tr->truncate.seq);
+	ck_assert_ptr_null(fx_sent_to(&t, "a"));
 	ck_assert_uint_eq(raft_durable_index(t.r), 4);
-	tn_durable(&t, ap->append.seq);
-	r = sent_to(&t, "a");
+	fx_durable(&t, ap->append.seq);
+	r = fx_sent_to(&t, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert(r->ae_resp.success);
 	ck_assert_uint_eq(r->ae_resp.commit, 5);
 	ck_assert_uint_eq(raft_durable_index(t.r), 5);
 	/* committed and durable: applied */
-	const struct raft_action *a = nth_action(&t, RAFT_ACT_APPLY, 0);
+	const struct raft_action *a = fx_nth_action(&t, RAFT_ACT_APPLY, 0);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->apply.last, 5);
 	raft_free(t.r);
@@ -765,14 +644,14 @@ START_TEST(test_follower_mismatch_hint_and_failure_commit_cap)
 {
 	/* terms 0 0 1 1 3 3 3, commit 2 */
 	static const raft_term tt[7] = {0, 0, 1, 1, 3, 3, 3};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 3, ABC, 3, tt, 7, 2);
 	/* leader has term 2 at 7: our run of term-3 entries (5..7) cannot
 	 * match, so Index points below it, at 4 */
 	struct raft_msg m = ae(4, 7, 2, 9, NULL, 0);
-	tn_recv(&t, "a", &m);
-	tn_persisted(&t, persist_seq(&t));
-	const struct raft_msg *r = sent_to(&t, "a");
+	fx_recv(&t, "a", &m);
+	fx_persisted(&t, fx_persist_seq(&t));
+	const struct raft_msg *r = fx_sent_to(&t, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert(!r->ae_resp.success);
 	ck_assert_uint_eq(r->ae_resp.index, 4);
@@ -780,15 +659,15 @@ START_TEST(test_follower_mismatch_hint_and_failure_commit_cap)
 	/* failure replies never report a commit index beyond
 	 * PrevLogIndex + len(Entries) (docs/goraft-protocol.md §10.3, §11.6) */
 	static const raft_term t4[4] = {0, 0, 0, 0};
-	struct tn u;
+	struct fx_node u;
 	tn_init(&u, "b", 0, ABC, 3, t4, 4, 4);
 	m = ae(0, 0, 0, 0, NULL, 0);
 	m.term = 0;
 	struct raft_entry bad = {.index = 5, .term = 0, .type = RAFT_ENTRY_NOP};
 	m.ae.entries = &bad; /* not contiguous with PrevLogIndex 0: rejected */
 	m.ae.n_entries = 1;
-	tn_recv(&u, "a", &m);
-	r = sent_to(&u, "a");
+	fx_recv(&u, "a", &m);
+	r = fx_sent_to(&u, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert(!r->ae_resp.success);
 	ck_assert_uint_eq(r->ae_resp.commit, 1);
@@ -806,20 +685,20 @@ START_TEST(test_commit_needs_majority)
 	 * cluster; one follower's ack of its request (PrevLogIndex + len)
 	 * makes a majority */
 	static const raft_term tt[4] = {0, 0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 4, false);
-	ck_assert_ptr_nonnull(sent_to(&t, "b"));
-	struct raft_msg hb = *sent_to(&t, "b"); /* sent at election */
+	ck_assert_ptr_nonnull(fx_sent_to(&t, "b"));
+	struct raft_msg hb = *fx_sent_to(&t, "b"); /* sent at election */
 	ck_assert_int_eq(hb.type, RAFT_MSG_AE_REQ);
 	ck_assert_uint_eq(hb.ae.prev_index + hb.ae.n_entries, 5);
-	tn_durable(&t, log_seq(&t)); /* nop (index 5) on the leader's disk */
+	fx_durable(&t, fx_log_seq(&t)); /* nop (index 5) on the leader's disk */
 	ck_assert_uint_eq(raft_commit_index(t.r), 0);
-	tn_tick(&t, 60);
+	fx_tick(&t, 60);
 	ck_assert_uint_eq(raft_commit_index(t.r), 0);
 	struct raft_msg ok = ae_resp(hb.req_id, raft_current_term(t.r), 5, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 5);
-	const struct raft_action *a = nth_action(&t, RAFT_ACT_APPLY, 0);
+	const struct raft_action *a = fx_nth_action(&t, RAFT_ACT_APPLY, 0);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->apply.first, 1);
 	ck_assert_uint_eq(a->apply.last, 5);
@@ -832,31 +711,31 @@ START_TEST(test_old_term_entries_not_committed_by_counting)
 	/* leader of term 3 whose log is 1..4 (term 1) + nop 5 (term 3); a
 	 * majority acks prev 3 + [4] only: 4 has term 1, no commit */
 	static const raft_term tt[4] = {0, 0, 1, 1};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
 	cfg.max_entries = 1; /* one entry per request: acks arrive one by one */
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 2, "", ABC, 3, tt, 4, 0);
 	tn_elect(&t, "b");
-	const struct raft_msg *m = sent_to(&t, "b");
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	uint64_t first = m->req_id;
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	/* force b's request to carry prev 3 + entry 4 by a failure reply */
 	struct raft_msg fail = ae_resp(first, 3, 3, 0, false);
-	tn_recv(&t, "b", &fail);
-	m = sent_to(&t, "b");
+	fx_recv(&t, "b", &fail);
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.prev_index, 3);
 	ck_assert_uint_eq(m->ae.n_entries, 1);
 	struct raft_msg ok = ae_resp(m->req_id, 3, 4, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 0); /* entry 4 is term 1 */
-	m = sent_to(&t, "b"); /* next: the nop */
+	m = fx_sent_to(&t, "b"); /* next: the nop */
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.prev_index, 4);
 	ok = ae_resp(m->req_id, 3, 5, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 5);
 	raft_free(t.r);
 }
@@ -867,23 +746,23 @@ START_TEST(test_backoff_uses_commit_and_index)
 	raft_term tt[100];
 	for (int i = 0; i < 100; i++)
 		tt[i] = i < 50 ? 0 : 1;
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 100, false);
-	const struct raft_msg *m = sent_to(&t, "b");
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.prev_index, 100); /* optimistic, like goraft */
 	/* follower has only 10 entries: jump to Index, not 99 */
 	struct raft_msg f = ae_resp(m->req_id, raft_current_term(t.r), 10, 3, false);
-	tn_recv(&t, "b", &f);
-	m = sent_to(&t, "b");
+	fx_recv(&t, "b", &f);
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.prev_index, 10);
 	/* goraft rule 3a: PrevLogIndex below its commit index is rejected,
 	 * with CommitIndex >= PrevLogIndex: go to CommitIndex
 	 * (docs/goraft-protocol.md §10.2.3) */
 	f = ae_resp(m->req_id, raft_current_term(t.r), 60, 40, false);
-	tn_recv(&t, "b", &f);
-	m = sent_to(&t, "b");
+	fx_recv(&t, "b", &f);
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.prev_index, 40);
 	raft_free(t.r);
@@ -893,15 +772,15 @@ END_TEST
 START_TEST(test_goraft_peer_one_in_flight_and_match_from_latest)
 {
 	raft_term tt[10] = {0};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
 	cfg.max_entries = 2;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 10, 0);
 	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
 	ev.peer_kind.name = "b";
 	ev.peer_kind.goraft = true;
-	tn_step(&t, &ev);
+	fx_step(&t, &ev);
 	tn_elect(&t, "c");
 	/* b is goraft: exactly one request; c (raftd) may get several */
 	size_t to_b = 0, to_c = 0;
@@ -913,17 +792,17 @@ START_TEST(test_goraft_peer_one_in_flight_and_match_from_latest)
 	}
 	ck_assert_uint_eq(to_b, 1);
 	ck_assert_uint_eq(to_c, 1); /* probing after election: one until a success */
-	const struct raft_msg *m = sent_to(&t, "b");
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	uint64_t first_id = m->req_id;
 	ck_assert_uint_eq(m->ae.prev_index, 10);
 	ck_assert_uint_eq(m->ae.n_entries, 1);
 	/* nothing more to b while it is in flight, even on heartbeat ticks */
-	tn_tick(&t, 60);
-	ck_assert_ptr_null(sent_to(&t, "b"));
+	fx_tick(&t, 60);
+	ck_assert_ptr_null(fx_sent_to(&t, "b"));
 	struct raft_msg ok = ae_resp(first_id, 1, 11, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	/* match 11 = PrevLogIndex + len(Entries): with a durable leader, commit */
-	tn_durable(&t, 1);
+	fx_durable(&t, 1);
 	ck_assert_uint_eq(raft_commit_index(t.r), 11);
 	/* an unanswered request is given up after rpc_timeout and resent */
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
@@ -932,7 +811,7 @@ START_TEST(test_goraft_peer_one_in_flight_and_match_from_latest)
 				    {.type = RAFT_ENTRY_COMMAND, .size = 10}};
 	pe.propose.entries = cmd;
 	pe.propose.n = 3;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	ck_assert_uint_eq(t.u.proposed, 12);
 	/* 3 new entries, 2 per request: still one request to goraft b */
@@ -940,19 +819,19 @@ START_TEST(test_goraft_peer_one_in_flight_and_match_from_latest)
 	for (size_t k = 0; k < t.u.n_actions; k++)
 		to_b += t.u.actions[k].type == RAFT_ACT_SEND && !strcmp(t.u.actions[k].send.to, "b");
 	ck_assert_uint_eq(to_b, 1);
-	m = sent_to(&t, "b");
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.n_entries, 2);
 	uint64_t lost = m->req_id;
-	tn_tick(&t, 250);
-	m = sent_to(&t, "b");
+	fx_tick(&t, 250);
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_ne(m->req_id, lost);
 	ck_assert_uint_eq(m->ae.prev_index, 11);
 	/* a late answer to the abandoned request is ignored */
 	raft_index before = raft_commit_index(t.r);
 	ok = ae_resp(lost, 1, 12, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), before);
 	raft_free(t.r);
 }
@@ -1009,36 +888,36 @@ static struct raft_msg gf_answer(struct gf *g, const struct raft *leader, const 
 /* Leader "a" of {a,b,c} (b goraft, c silent), 4 entries per request at
  * most, elected over the restored log terms[0..n); its nop is durable.
  * Returns its first request to b. */
-static struct raft_msg gf_make_leader(struct tn *t, const raft_term *terms, size_t n)
+static struct raft_msg gf_make_leader(struct fx_node *t, const raft_term *terms, size_t n)
 {
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
 	cfg.max_entries = 4;
 	tn_init_cfg(t, &cfg, terms[n - 1], "", ABC, 3, terms, n, 0);
 	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
 	ev.peer_kind.name = "b";
 	ev.peer_kind.goraft = true;
-	tn_step(t, &ev);
+	fx_step(t, &ev);
 	tn_elect(t, "c");
-	const struct raft_msg *m = sent_to(t, "b");
+	const struct raft_msg *m = fx_sent_to(t, "b");
 	ck_assert_ptr_nonnull(m);
 	struct raft_msg first = *m;
-	tn_durable(t, log_seq(t));
+	fx_durable(t, fx_log_seq(t));
 	return first;
 }
 
 /* Let b answer *req; then *req is the leader's next request to b (false:
  * none). b must never lose an entry it held that the leader holds too:
  * one that counted towards a commit would be gone from a majority. */
-static bool gf_exchange(struct tn *t, struct gf *g, struct raft_msg *req)
+static bool gf_exchange(struct fx_node *t, struct gf *g, struct raft_msg *req)
 {
 	raft_index kept = gf_matching(g, t->r);
 	struct raft_msg resp = gf_answer(g, t->r, req);
 	ck_assert_uint_ge(gf_matching(g, t->r), kept);
-	tn_recv(t, "b", &resp);
+	fx_recv(t, "b", &resp);
 	/* a and b are the majority: commit never passes what b holds */
 	ck_assert_uint_le(raft_commit_index(t->r), gf_matching(g, t->r));
-	const struct raft_msg *m = sent_to(t, "b");
+	const struct raft_msg *m = fx_sent_to(t, "b");
 	if (m)
 		*req = *m;
 	return m != NULL;
@@ -1054,13 +933,13 @@ START_TEST(test_goraft_follower_keeps_its_entries_after_a_lost_request)
 	raft_term tt[20];
 	for (int i = 0; i < 20; i++)
 		tt[i] = 1;
-	struct tn t;
+	struct fx_node t;
 	struct raft_msg req = gf_make_leader(&t, tt, 20);
 	struct gf g = {.term = 1, .last = 20};
 	for (int i = 1; i <= 20; i++)
 		g.log[i] = 1;
-	tn_tick(&t, 250); /* req is lost: given up after rpc_timeout */
-	const struct raft_msg *m = sent_to(&t, "b");
+	fx_tick(&t, 250); /* req is lost: given up after rpc_timeout */
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_ne(m->req_id, req.req_id);
 	req = *m;
@@ -1086,7 +965,7 @@ START_TEST(test_goraft_follower_keeps_its_entries_after_backoff)
 		tt[i] = i < 23 ? 1 : 2;
 	for (int i = 0; i < 30; i++)
 		bt[i] = 1;
-	struct tn t;
+	struct fx_node t;
 	struct raft_msg req = gf_make_leader(&t, tt, 40);
 	struct gf g = {.term = 2, .last = 30};
 	for (int i = 1; i <= 30; i++)
@@ -1104,27 +983,27 @@ END_TEST
 START_TEST(test_flow_control_caps)
 {
 	raft_term tt[50] = {0};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
 	cfg.max_entries = 7;
 	cfg.max_inflight = 3;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 50, 0);
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
+	fx_tick(&t, 1000);
+	fx_persisted(&t, fx_persist_seq(&t));
 	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 1};
 	g.rv_resp.granted = true;
-	tn_recv(&t, "c", &g);
+	fx_recv(&t, "c", &g);
 	/* c falls back to 0 */
-	const struct raft_msg *m = sent_to(&t, "c");
+	const struct raft_msg *m = fx_sent_to(&t, "c");
 	struct raft_msg f = ae_resp(m->req_id, 1, 0, 0, false);
-	tn_recv(&t, "c", &f);
-	m = sent_to(&t, "c");
+	fx_recv(&t, "c", &f);
+	m = fx_sent_to(&t, "c");
 	ck_assert_uint_eq(m->ae.prev_index, 0);
 	ck_assert_uint_eq(m->ae.n_entries, 7);
 	/* one success ends probing: then pipelined, 3 in flight, 7 each */
 	struct raft_msg ok = ae_resp(m->req_id, 1, 7, 0, true);
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	size_t n = 0;
 	raft_index expect_prev = 7;
 	for (size_t k = 0; k < t.u.n_actions; k++) {
@@ -1142,13 +1021,13 @@ START_TEST(test_flow_control_caps)
 	cfg.max_entries = 2000;
 	cfg.max_bytes = 120; /* entries are 50 bytes: 2 per request */
 	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 50, 0);
-	tn_tick(&t, 1000);
-	tn_persisted(&t, persist_seq(&t));
-	tn_recv(&t, "c", &g);
-	m = sent_to(&t, "c");
+	fx_tick(&t, 1000);
+	fx_persisted(&t, fx_persist_seq(&t));
+	fx_recv(&t, "c", &g);
+	m = fx_sent_to(&t, "c");
 	f = ae_resp(m->req_id, 1, 0, 0, false);
-	tn_recv(&t, "c", &f);
-	m = sent_to(&t, "c");
+	fx_recv(&t, "c", &f);
+	m = fx_sent_to(&t, "c");
 	ck_assert_uint_eq(m->ae.n_entries, 2);
 	raft_free(t.r);
 }
@@ -1157,7 +1036,7 @@ END_TEST
 /* Behind a request in flight, only whole requests are pipelined: small
  * proposals wait for the answer and then go out together (a follower
  * flushes its disk once per request). */
-static size_t sends_to(const struct tn *t, const char *to)
+static size_t sends_to(const struct fx_node *t, const char *to)
 {
 	size_t n = 0;
 	for (size_t k = 0; k < t->u.n_actions; k++)
@@ -1166,7 +1045,7 @@ static size_t sends_to(const struct tn *t, const char *to)
 	return n;
 }
 
-static void propose(struct tn *t, size_t n, uint64_t size)
+static void propose(struct fx_node *t, size_t n, uint64_t size)
 {
 	struct raft_entry cmd[8];
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
@@ -1174,29 +1053,29 @@ static void propose(struct tn *t, size_t n, uint64_t size)
 		cmd[i] = (struct raft_entry){.type = RAFT_ENTRY_COMMAND, .size = size};
 	pe.propose.entries = cmd;
 	pe.propose.n = n;
-	tn_step(t, &pe);
+	fx_step(t, &pe);
 	ck_assert_int_eq(t->rv, 0);
 }
 
 START_TEST(test_pipeline_only_whole_requests)
 {
 	raft_term tt[3] = {1, 1, 1};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
 	cfg.max_entries = 4;
 	cfg.max_inflight = 8;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 1, "", ABC, 3, tt, 3, 0);
 	tn_elect(&t, "b");
 	/* c answers the nop's request: probing over, c holds 4 entries */
-	const struct raft_msg *m = sent_to(&t, "c");
+	const struct raft_msg *m = fx_sent_to(&t, "c");
 	ck_assert_uint_eq(m->ae.prev_index + m->ae.n_entries, 4);
 	struct raft_msg ok = ae_resp(m->req_id, 2, 4, 0, true);
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	/* one proposal goes out at once */
 	propose(&t, 1, 10);
 	ck_assert_uint_eq(sends_to(&t, "c"), 1);
-	m = sent_to(&t, "c");
+	m = fx_sent_to(&t, "c");
 	uint64_t first = m->req_id;
 	ck_assert_uint_eq(m->ae.n_entries, 1);
 	/* more small ones wait behind it... */
@@ -1207,7 +1086,7 @@ START_TEST(test_pipeline_only_whole_requests)
 	/* ...until a whole request's worth is there: that one is pipelined */
 	propose(&t, 1, 10);
 	ck_assert_uint_eq(sends_to(&t, "c"), 1);
-	m = sent_to(&t, "c");
+	m = fx_sent_to(&t, "c");
 	ck_assert_uint_eq(m->ae.prev_index, 5);
 	ck_assert_uint_eq(m->ae.n_entries, 4);
 	uint64_t second = m->req_id;
@@ -1215,12 +1094,12 @@ START_TEST(test_pipeline_only_whole_requests)
 	propose(&t, 2, 10);
 	ck_assert_uint_eq(sends_to(&t, "c"), 0);
 	ok = ae_resp(first, 2, 5, 0, true);
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	ck_assert_uint_eq(sends_to(&t, "c"), 0);
 	ok = ae_resp(second, 2, 9, 0, true);
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	ck_assert_uint_eq(sends_to(&t, "c"), 1);
-	m = sent_to(&t, "c");
+	m = fx_sent_to(&t, "c");
 	ck_assert_uint_eq(m->ae.prev_index, 9);
 	ck_assert_uint_eq(m->ae.n_entries, 2);
 	raft_free(t.r);
@@ -1234,51 +1113,51 @@ END_TEST
 START_TEST(test_pipeline_check_after_compaction)
 {
 	raft_term tt[3] = {1, 1, 1};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
 	cfg.max_entries = 4;
 	cfg.snapshot_threshold = 6;
 	cfg.snapshot_trailing = 0;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 1, "", ABC, 3, tt, 3, 0);
 	tn_elect(&t, "b");
-	const struct raft_msg *mb = sent_to(&t, "b"), *mc = sent_to(&t, "c");
+	const struct raft_msg *mb = fx_sent_to(&t, "b"), *mc = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(mb);
 	ck_assert_ptr_nonnull(mc);
 	uint64_t b_req = mb->req_id, c_req = mc->req_id;
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	/* both hold the nop (4): probing is over */
 	struct raft_msg ok = ae_resp(c_req, 2, 4, 0, true);
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	ok = ae_resp(b_req, 2, 4, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 4);
 	/* entry 5 goes to both; c will never answer (its next index: 6) */
 	propose(&t, 1, 10);
 	ck_assert_uint_eq(sends_to(&t, "c"), 1);
-	ok = ae_resp(sent_to(&t, "b")->req_id, 2, 5, 0, true);
-	tn_durable(&t, log_seq(&t));
-	tn_recv(&t, "b", &ok);
+	ok = ae_resp(fx_sent_to(&t, "b")->req_id, 2, 5, 0, true);
+	fx_durable(&t, fx_log_seq(&t));
+	fx_recv(&t, "b", &ok);
 	/* entry 6: to b only, c has a request in flight */
 	propose(&t, 1, 10);
 	ck_assert_uint_eq(sends_to(&t, "c"), 0);
-	ok = ae_resp(sent_to(&t, "b")->req_id, 2, 6, 0, true);
-	tn_durable(&t, log_seq(&t));
-	tn_recv(&t, "b", &ok);
+	ok = ae_resp(fx_sent_to(&t, "b")->req_id, 2, 6, 0, true);
+	fx_durable(&t, fx_log_seq(&t));
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 6);
 	/* a snapshot at 6 with no trailing entries: the log starts at 6,
 	 * c's next index */
-	const struct raft_action *ts = nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
+	const struct raft_action *ts = fx_nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
 	ck_assert_ptr_nonnull(ts);
 	ck_assert_uint_eq(ts->take_snapshot.index, 6);
 	struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
 	ev.snapshot_taken.index = 6;
-	tn_step(&t, &ev);
+	fx_step(&t, &ev);
 	ck_assert_int_eq(t.rv, 0);
 	ck_assert_uint_eq(raft_log_start(t.r), 6);
 	/* the next heartbeat asks c whether it takes the snapshot */
-	tn_tick(&t, cfg.heartbeat_ms);
-	const struct raft_msg *m = sent_to(&t, "c");
+	fx_tick(&t, cfg.heartbeat_ms);
+	const struct raft_msg *m = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_SNAP_REQ);
 	raft_free(t.r);
@@ -1289,15 +1168,15 @@ END_TEST
 
 START_TEST(test_bootstrap_self_join_at_term_0_then_join)
 {
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "6edf0e8", 0, NULL, 0, NULL, 0, 0);
 	struct raft_event ev = {.type = RAFT_EV_BOOTSTRAP};
 	ev.bootstrap.url = "http://localhost:14001";
-	tn_step(&t, &ev);
+	fx_step(&t, &ev);
 	ck_assert_int_eq(t.rv, 0);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	ck_assert_uint_eq(raft_current_term(t.r), 0);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_PERSIST), 0);
 	struct raft_entry e;
 	ck_assert(raft_get_entry(t.r, 1, &e));
 	ck_assert_int_eq(e.type, RAFT_ENTRY_JOIN);
@@ -1308,10 +1187,10 @@ START_TEST(test_bootstrap_self_join_at_term_0_then_join)
 	ck_assert_int_eq(e.type, RAFT_ENTRY_NOP);
 	ck_assert_uint_eq(e.term, 0);
 	/* commits on its own once durable */
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	ck_assert_uint_eq(raft_commit_index(t.r), 2);
 	/* a second bootstrap is refused */
-	tn_step(&t, &ev);
+	fx_step(&t, &ev);
 	ck_assert_int_eq(t.rv, -EINVAL);
 	/* a goraft joiner: committed by the lone leader (goraft commits a
 	 * join under the old membership, and the joiner is unreachable
@@ -1323,34 +1202,34 @@ START_TEST(test_bootstrap_self_join_at_term_0_then_join)
 	pe.propose.n = 1;
 	/* a raftd node (or one of unknown kind) must have answered first:
 	 * raftd joiners join as learners */
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -ENOTCONN);
 	struct raft_event pk = {.type = RAFT_EV_PEER_KIND};
 	pk.peer_kind.name = "7c55909";
 	pk.peer_kind.goraft = true;
-	tn_step(&t, &pk);
-	tn_step(&t, &pe);
+	fx_step(&t, &pk);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	ck_assert_uint_eq(t.u.proposed, 3);
 	ck_assert_uint_eq(raft_n_members(t.r), 2);
-	const struct raft_msg *m = sent_to(&t, "7c55909");
+	const struct raft_msg *m = fx_sent_to(&t, "7c55909");
 	ck_assert_ptr_nonnull(m);
 	uint64_t id = m->req_id;
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	ck_assert_uint_eq(raft_commit_index(t.r), 3);
 	/* a third voter only once the second has answered: the live voters
 	 * must form a majority of the three */
 	struct raft_entry j2 = {.type = RAFT_ENTRY_JOIN, .name = "6ab076d",
 				.url = "http://localhost:14003", .size = 60};
 	pe.propose.entries = &j2;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -ENOTCONN);
 	struct raft_msg ok = ae_resp(id, 0, 3, 0, true);
-	tn_recv(&t, "7c55909", &ok);
-	tn_step(&t, &pe);
+	fx_recv(&t, "7c55909", &ok);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	/* the next change needs a majority of the two */
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	ck_assert_uint_eq(raft_commit_index(t.r), 3);
 	raft_free(t.r);
 }
@@ -1359,55 +1238,55 @@ END_TEST
 START_TEST(test_membership_one_change_at_a_time)
 {
 	static const raft_term tt[3] = {0, 0, 0};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
-	ck_assert_ptr_nonnull(sent_to(&t, "b"));
-	uint64_t id = sent_to(&t, "b")->req_id;
-	ck_assert_ptr_nonnull(sent_to(&t, "c"));
-	uint64_t idc = sent_to(&t, "c")->req_id;
-	uint64_t nop_seq = log_seq(&t);
+	ck_assert_ptr_nonnull(fx_sent_to(&t, "b"));
+	uint64_t id = fx_sent_to(&t, "b")->req_id;
+	ck_assert_ptr_nonnull(fx_sent_to(&t, "c"));
+	uint64_t idc = fx_sent_to(&t, "c")->req_id;
+	uint64_t nop_seq = fx_log_seq(&t);
 	struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = "d", .url = "http://h:4"};
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = &j;
 	pe.propose.n = 1;
 	/* before the leader's nop commits: refused (thesis §4.1 fix) */
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -EBUSY);
 	/* commit the nop */
-	tn_durable(&t, nop_seq);
+	fx_durable(&t, nop_seq);
 	struct raft_msg ok = ae_resp(id, raft_current_term(t.r), 4, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 4);
 	/* every voter answered: adding a fourth is safe (see
 	 * test_voter_join_needs_live_quorum for when it is not) */
 	ok.req_id = idc;
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	/* existing member / unknown member */
 	struct raft_entry jb = {.type = RAFT_ENTRY_JOIN, .name = "b", .url = "http://h:2"};
 	pe.propose.entries = &jb;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -EEXIST);
 	struct raft_entry lz = {.type = RAFT_ENTRY_LEAVE, .name = "zz"};
 	pe.propose.entries = &lz;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -ENOENT);
 	/* join d: takes effect at once (Raft §6), d gets replication */
 	pe.propose.entries = &j;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	ck_assert_uint_eq(raft_n_members(t.r), 4);
 	ck_assert(raft_is_member(t.r, "d"));
-	ck_assert_ptr_nonnull(sent_to(&t, "d"));
+	ck_assert_ptr_nonnull(fx_sent_to(&t, "d"));
 	/* a second change while d's is uncommitted: refused */
 	struct raft_entry lc = {.type = RAFT_ENTRY_LEAVE, .name = "c"};
 	pe.propose.entries = &lc;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -EBUSY);
 	/* followers refuse proposals */
-	struct tn f;
+	struct fx_node f;
 	tn_init(&f, "b", 0, ABC, 3, tt, 3, 0);
 	pe.propose.entries = &j;
-	tn_step(&f, &pe);
+	fx_step(&f, &pe);
 	ck_assert_int_eq(f.rv, -EPERM);
 	raft_free(f.r);
 	raft_free(t.r);
@@ -1416,14 +1295,14 @@ END_TEST
 
 /* A tick on a leader, whose AppendEntries to `to` (if any) succeeds.
  * Returns whether the tick sent anything to `watch`. */
-static bool tick_acked_by(struct tn *t, uint64_t ms, const char *to, const char *watch)
+static bool tick_acked_by(struct fx_node *t, uint64_t ms, const char *to, const char *watch)
 {
-	tn_tick(t, ms);
-	bool sent = sent_to(t, watch) != NULL;
-	const struct raft_msg *m = sent_to(t, to);
+	fx_tick(t, ms);
+	bool sent = fx_sent_to(t, watch) != NULL;
+	const struct raft_msg *m = fx_sent_to(t, to);
 	if (m && m->type == RAFT_MSG_AE_REQ) {
 		struct raft_msg ok = ae_resp(m->req_id, m->term, m->ae.prev_index + m->ae.n_entries, 0, true);
-		tn_recv(t, to, &ok);
+		fx_recv(t, to, &ok);
 	}
 	return sent;
 }
@@ -1436,36 +1315,36 @@ static bool tick_acked_by(struct tn *t, uint64_t ms, const char *to, const char 
 START_TEST(test_leader_tells_the_removed_member)
 {
 	static const raft_term tt[3] = {0, 0, 0};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
-	uint64_t id = sent_to(&t, "b")->req_id, id_c = sent_to(&t, "c")->req_id;
-	tn_durable(&t, log_seq(&t));
+	uint64_t id = fx_sent_to(&t, "b")->req_id, id_c = fx_sent_to(&t, "c")->req_id;
+	fx_durable(&t, fx_log_seq(&t));
 	struct raft_msg ok = ae_resp(id, raft_current_term(t.r), 4, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 4);
 	ok = ae_resp(id_c, raft_current_term(t.r), 4, 0, true);
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	struct raft_entry lc = {.type = RAFT_ENTRY_LEAVE, .name = "c"};
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = &lc;
 	pe.propose.n = 1;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	ck_assert(!raft_is_member(t.r, "c"));
 	/* c is out of the configuration but still gets its leave (index 5) */
-	const struct raft_msg *m = sent_to(&t, "c");
+	const struct raft_msg *m = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.prev_index + m->ae.n_entries, 5);
-	ck_assert_ptr_nonnull(sent_to(&t, "b"));
-	id = sent_to(&t, "b")->req_id;
+	ck_assert_ptr_nonnull(fx_sent_to(&t, "b"));
+	id = fx_sent_to(&t, "b")->req_id;
 	/* the leave commits with a and b alone */
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	ok = ae_resp(id, raft_current_term(t.r), 5, 4, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 5);
 	/* the next heartbeat still reaches c, with a commit index covering it */
-	tn_tick(&t, 60);
-	m = sent_to(&t, "c");
+	fx_tick(&t, 60);
+	m = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_ge(m->ae.commit, 5);
 	/* silent c: still told well after a few election timeouts (each
@@ -1483,8 +1362,8 @@ START_TEST(test_leader_tells_the_removed_member)
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	ck_assert_ptr_null(raft_departing_url(t.r, "c"));
 	for (int i = 0; i < 10; i++) {
-		tn_tick(&t, 60);
-		ck_assert_ptr_null(sent_to(&t, "c"));
+		fx_tick(&t, 60);
+		ck_assert_ptr_null(fx_sent_to(&t, "c"));
 	}
 	raft_free(t.r);
 }
@@ -1495,29 +1374,29 @@ START_TEST(test_removed_node_stops)
 	/* b holds its own raft:leave at 4; once committed, it is removed
 	 * and never campaigns again */
 	static const raft_term tt[3] = {0, 0, 0};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 0, ABC, 3, tt, 3, 3);
 	struct raft_entry lv = {.index = 4, .term = 0, .type = RAFT_ENTRY_LEAVE, .name = "b"};
 	struct raft_msg m = ae(0, 3, 0, 3, &lv, 1);
-	tn_recv(&t, "a", &m);
+	fx_recv(&t, "a", &m);
 	ck_assert(!raft_is_member(t.r, "b"));
 	ck_assert(!raft_removed(t.r));
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	/* while its leave is uncommitted it may be the only node holding it:
 	 * it may still campaign (counting only a and c) */
-	tn_tick(&t, 1000);
-	const struct raft_msg *pv = sent_to(&t, "a");
+	fx_tick(&t, 1000);
+	const struct raft_msg *pv = fx_sent_to(&t, "a");
 	ck_assert_ptr_nonnull(pv);
 	ck_assert_int_eq(pv->type, RAFT_MSG_RV_REQ);
-	ck_assert_ptr_null(sent_to(&t, "b"));
+	ck_assert_ptr_null(fx_sent_to(&t, "b"));
 	m = ae(0, 4, 0, 4, NULL, 0);
-	tn_recv(&t, "a", &m);
+	fx_recv(&t, "a", &m);
 	ck_assert(raft_removed(t.r));
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_REMOVED), 1);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_REMOVED), 1);
 	for (int i = 0; i < 50; i++) {
-		tn_tick(&t, 100);
+		fx_tick(&t, 100);
 		ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
-		ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+		ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_SEND), 0);
 	}
 	raft_free(t.r);
 }
@@ -1539,22 +1418,22 @@ START_TEST(test_snapshot_without_self_removes_a_member)
 	rec.snaprec.last_term = 0;
 	rec.snaprec.n_peers = 2;
 	rec.snaprec.peers = ab;
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "c", 0, ABC, 3, tt, 3, 3); /* c's join (3) committed */
 	struct raft_msg hb = ae(0, 3, 0, 3, NULL, 0);
-	tn_recv(&t, "a", &hb);
-	tn_recv(&t, "a", &rec);
+	fx_recv(&t, "a", &hb);
+	fx_recv(&t, "a", &rec);
 	ck_assert(raft_removed(t.r));
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_REMOVED), 1);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 0);
-	const struct raft_msg *r = sent_to(&t, "a");
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_REMOVED), 1);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_INSTALL), 0);
+	const struct raft_msg *r = fx_sent_to(&t, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->type, RAFT_MSG_SNAPREC_RESP);
 	ck_assert(r->snaprec_resp.success); /* the leader knows it is told */
 	for (int i = 0; i < 30; i++) {
-		tn_tick(&t, 100);
+		fx_tick(&t, 100);
 		ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
-		ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+		ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_SEND), 0);
 	}
 	raft_free(t.r);
 
@@ -1562,11 +1441,11 @@ START_TEST(test_snapshot_without_self_removes_a_member)
 	 * the join is installed */
 	tn_init(&t, "c", 0, ABC, 3, tt, 3, 2);
 	hb = ae(0, 3, 0, 2, NULL, 0);
-	tn_recv(&t, "a", &hb);
-	tn_recv(&t, "a", &rec);
+	fx_recv(&t, "a", &hb);
+	fx_recv(&t, "a", &rec);
 	ck_assert(!raft_removed(t.r));
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_REMOVED), 0);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 1);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_REMOVED), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_INSTALL), 1);
 	raft_free(t.r);
 }
 END_TEST
@@ -1579,55 +1458,55 @@ END_TEST
 START_TEST(test_leader_tells_a_silent_removed_member)
 {
 	raft_term tt[3] = {0};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
 	cfg.check_quorum = false;
 	cfg.snapshot_threshold = 10;
 	cfg.snapshot_trailing = 2;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 3, 3);
 	tn_elect(&t, "b");
 	/* b follows; c is silent from here on */
-	struct raft_msg ok = ae_resp(sent_to(&t, "b")->req_id, 1, 4, 3, true);
-	tn_durable(&t, log_seq(&t));
-	tn_recv(&t, "b", &ok);
+	struct raft_msg ok = ae_resp(fx_sent_to(&t, "b")->req_id, 1, 4, 3, true);
+	fx_durable(&t, fx_log_seq(&t));
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 4);
 	struct raft_entry lc = {.type = RAFT_ENTRY_LEAVE, .name = "c"};
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = &lc;
 	pe.propose.n = 1;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	/* b acks the leave: a partial AppendEntries behind one in flight
 	 * waits, so each request is answered before the next entry */
-	const struct raft_msg *m = sent_to(&t, "b");
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_AE_REQ);
 	ok = ae_resp(m->req_id, 1, m->ae.prev_index + m->ae.n_entries, 0, true);
-	tn_durable(&t, log_seq(&t));
-	tn_recv(&t, "b", &ok);
+	fx_durable(&t, fx_log_seq(&t));
+	fx_recv(&t, "b", &ok);
 	/* more entries, b acking each: the leave (5) commits, a snapshot is
 	 * taken past it and the leave is compacted away */
 	struct raft_entry w = {.type = RAFT_ENTRY_COMMAND, .size = 10};
 	pe.propose.entries = &w;
 	for (int i = 0; i < 15; i++) {
-		tn_step(&t, &pe);
-		m = sent_to(&t, "b");
+		fx_step(&t, &pe);
+		m = fx_sent_to(&t, "b");
 		ok = m && m->type == RAFT_MSG_AE_REQ ? ae_resp(m->req_id, 1, m->ae.prev_index + m->ae.n_entries, 0, true)
 						     : (struct raft_msg){0};
-		tn_durable(&t, log_seq(&t));
+		fx_durable(&t, fx_log_seq(&t));
 		if (ok.type == RAFT_MSG_AE_RESP)
-			tn_recv(&t, "b", &ok);
-		const struct raft_action *ts = nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
+			fx_recv(&t, "b", &ok);
+		const struct raft_action *ts = fx_nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
 		if (ts) {
 			struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
 			ev.snapshot_taken.index = ts->take_snapshot.index;
-			tn_step(&t, &ev);
+			fx_step(&t, &ev);
 			ck_assert_int_eq(t.rv, 0);
 		}
 		struct raft_event ap = {.type = RAFT_EV_APPLIED};
 		ap.applied.index = raft_commit_index(t.r);
-		tn_step(&t, &ap);
+		fx_step(&t, &ap);
 	}
 	ck_assert_uint_ge(raft_commit_index(t.r), 15);
 	ck_assert_uint_gt(raft_log_start(t.r), 5);
@@ -1635,34 +1514,34 @@ START_TEST(test_leader_tells_a_silent_removed_member)
 	/* 30 s of silence from c: still told, by the snapshot */
 	bool snap = false;
 	for (int i = 0; i < 300; i++) {
-		tn_tick(&t, 100);
-		m = sent_to(&t, "c");
+		fx_tick(&t, 100);
+		m = fx_sent_to(&t, "c");
 		snap = snap || (m && m->type == RAFT_MSG_SNAP_REQ);
 	}
 	ck_assert(snap);
 	ck_assert_str_eq(raft_departing_url(t.r, "c"), "http://localhost:1");
 	/* c answers at last: it has the snapshot (and stops); a few heartbeats
 	 * more, then the leader forgets it */
-	tn_tick(&t, 2000); /* the last request has timed out */
-	m = sent_to(&t, "c");
+	fx_tick(&t, 2000); /* the last request has timed out */
+	m = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_SNAP_REQ);
 	struct raft_msg sr = {.type = RAFT_MSG_SNAP_RESP, .req_id = m->req_id};
 	sr.snap_resp.success = true;
-	tn_recv(&t, "c", &sr);
-	m = sent_to(&t, "c");
+	fx_recv(&t, "c", &sr);
+	m = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_SNAPREC_REQ);
 	struct raft_msg rr = {.type = RAFT_MSG_SNAPREC_RESP, .req_id = m->req_id, .term = 1};
 	rr.snaprec_resp.success = true;
 	rr.snaprec_resp.commit = m->snaprec.last_index;
-	tn_recv(&t, "c", &rr);
+	fx_recv(&t, "c", &rr);
 	for (int i = 0; i < 10; i++)
-		tn_tick(&t, 100);
+		fx_tick(&t, 100);
 	ck_assert_ptr_null(raft_departing_url(t.r, "c"));
 	for (int i = 0; i < 10; i++) {
-		tn_tick(&t, 100);
-		ck_assert_ptr_null(sent_to(&t, "c"));
+		fx_tick(&t, 100);
+		ck_assert_ptr_null(fx_sent_to(&t, "c"));
 	}
 	raft_free(t.r);
 }
@@ -1673,13 +1552,13 @@ END_TEST
 START_TEST(test_pre_vote_does_not_disturb)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "a", 1, ABC, 3, tt, 3, 0);
-	tn_tick(&t, 1000);
+	fx_tick(&t, 1000);
 	/* pre-vote: no term change, no persist, PRE_RV at term + 1 */
 	ck_assert_uint_eq(raft_current_term(t.r), 1);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
-	const struct raft_msg *m = sent_to(&t, "b");
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_PERSIST), 0);
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert(m->rv.pre_vote);
 	ck_assert_uint_eq(m->term, 2);
@@ -1687,31 +1566,31 @@ START_TEST(test_pre_vote_does_not_disturb)
 	struct raft_msg g = {.type = RAFT_MSG_RV_RESP, .term = 2};
 	g.rv_resp.granted = true;
 	g.rv_resp.pre_vote = true;
-	tn_recv(&t, "b", &g);
+	fx_recv(&t, "b", &g);
 	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
 	raft_free(t.r);
 
 	/* a voter that hears from its leader denies pre-votes and keeps its
 	 * term; a real vote would have moved it */
-	struct tn v;
+	struct fx_node v;
 	tn_init(&v, "b", 1, ABC, 3, tt, 3, 0);
 	struct raft_msg hb = ae(1, 3, 1, 0, NULL, 0);
-	tn_recv(&v, "c", &hb);
-	tn_tick(&v, 20);
+	fx_recv(&v, "c", &hb);
+	fx_tick(&v, 20);
 	struct raft_msg q = rv(2, 3, 1);
 	q.rv.pre_vote = true;
-	tn_recv(&v, "a", &q);
-	const struct raft_msg *r = sent_to(&v, "a");
+	fx_recv(&v, "a", &q);
+	const struct raft_msg *r = fx_sent_to(&v, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert(r->rv_resp.pre_vote);
 	ck_assert(!r->rv_resp.granted);
 	ck_assert_uint_eq(raft_current_term(v.r), 1);
-	ck_assert_uint_eq(count_actions(&v, RAFT_ACT_PERSIST), 0);
+	ck_assert_uint_eq(fx_count_actions(&v, RAFT_ACT_PERSIST), 0);
 	/* leader silent for an election timeout: granted, still no change */
-	tn_tick(&v, 200);
-	tn_recv(&v, "a", &q);
-	r = sent_to(&v, "a");
+	fx_tick(&v, 200);
+	fx_recv(&v, "a", &q);
+	r = fx_sent_to(&v, "a");
 	ck_assert(r->rv_resp.granted);
 	ck_assert_uint_eq(raft_current_term(v.r), 1);
 	raft_free(v.r);
@@ -1721,20 +1600,20 @@ END_TEST
 START_TEST(test_extensions_off_with_goraft_member)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "a", 1, ABC, 3, tt, 3, 0);
 	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
 	ev.peer_kind.name = "c";
 	ev.peer_kind.goraft = true;
-	tn_step(&t, &ev);
-	tn_tick(&t, 1000);
+	fx_step(&t, &ev);
+	fx_tick(&t, 1000);
 	/* no pre-vote to anyone: a real RequestVote at a new term */
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
-	tn_persisted(&t, persist_seq(&t));
-	const struct raft_msg *m = sent_to(&t, "b");
+	fx_persisted(&t, fx_persist_seq(&t));
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert(!m->rv.pre_vote);
-	m = sent_to(&t, "c");
+	m = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert(!m->rv.pre_vote);
 	raft_free(t.r);
@@ -1744,17 +1623,17 @@ END_TEST
 START_TEST(test_check_quorum)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	/* no answers for an election timeout: steps down */
 	for (int i = 0; i < 20 && raft_role(t.r) == RAFT_LEADER; i++)
-		tn_tick(&t, 20);
+		fx_tick(&t, 20);
 	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
 	raft_free(t.r);
 	/* with goraft peers (no check-quorum, like goraft) it stays */
 	make_leader3(&t, tt, 3, true);
 	for (int i = 0; i < 50; i++)
-		tn_tick(&t, 20);
+		fx_tick(&t, 20);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	raft_free(t.r);
 }
@@ -1766,30 +1645,30 @@ END_TEST
 START_TEST(test_snapshot_taken_compacts_and_feeds_a_slow_follower)
 {
 	raft_term tt[30] = {0};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.pre_vote = false;
 	cfg.snapshot_threshold = 20;
 	cfg.snapshot_trailing = 5;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 30, 30);
 	/* restored with commit 30: applies 1..30, then asks for a snapshot
 	 * at exactly the applied index (the APPLY comes first) */
-	tn_tick(&t, 1);
-	const struct raft_action *ap = nth_action(&t, RAFT_ACT_APPLY, 0);
-	const struct raft_action *ts = nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
+	fx_tick(&t, 1);
+	const struct raft_action *ap = fx_nth_action(&t, RAFT_ACT_APPLY, 0);
+	const struct raft_action *ts = fx_nth_action(&t, RAFT_ACT_TAKE_SNAPSHOT, 0);
 	ck_assert_ptr_nonnull(ap);
 	ck_assert_ptr_nonnull(ts);
-	ck_assert_int_lt(action_pos(&t, RAFT_ACT_APPLY), action_pos(&t, RAFT_ACT_TAKE_SNAPSHOT));
+	ck_assert_int_lt(fx_action_pos(&t, RAFT_ACT_APPLY), fx_action_pos(&t, RAFT_ACT_TAKE_SNAPSHOT));
 	ck_assert_uint_eq(ts->take_snapshot.index, 30);
 	ck_assert_uint_eq(ts->take_snapshot.n_members, 3);
 	/* asynchronous: the node keeps working, and asks only once */
-	tn_tick(&t, 1);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
+	fx_tick(&t, 1);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
 	struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
 	ev.snapshot_taken.index = 30;
-	tn_step(&t, &ev);
+	fx_step(&t, &ev);
 	ck_assert_int_eq(t.rv, 0);
-	const struct raft_action *c = nth_action(&t, RAFT_ACT_COMPACT, 0);
+	const struct raft_action *c = fx_nth_action(&t, RAFT_ACT_COMPACT, 0);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_uint_eq(c->compact.upto, 25); /* 5 trailing entries kept */
 	ck_assert_uint_eq(raft_log_start(t.r), 25);
@@ -1802,19 +1681,19 @@ START_TEST(test_snapshot_taken_compacts_and_feeds_a_slow_follower)
 	/* leader; b answers with Index 10: below the log start, so the
 	 * snapshot exchange: SnapshotRequest, then SnapshotRecoveryRequest */
 	tn_elect(&t, "c");
-	const struct raft_msg *m = sent_to(&t, "b");
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	struct raft_msg f = ae_resp(m->req_id, 1, 10, 5, false);
-	tn_recv(&t, "b", &f);
-	m = sent_to(&t, "b");
+	fx_recv(&t, "b", &f);
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_SNAP_REQ);
 	ck_assert_uint_eq(m->snap.last_index, 30);
 	ck_assert_uint_eq(m->snap.last_term, 0);
 	struct raft_msg sr = {.type = RAFT_MSG_SNAP_RESP, .req_id = m->req_id};
 	sr.snap_resp.success = true;
-	tn_recv(&t, "b", &sr);
-	m = sent_to(&t, "b");
+	fx_recv(&t, "b", &sr);
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_SNAPREC_REQ);
 	ck_assert_uint_eq(m->snaprec.last_index, 30);
@@ -1822,8 +1701,8 @@ START_TEST(test_snapshot_taken_compacts_and_feeds_a_slow_follower)
 	struct raft_msg rr = {.type = RAFT_MSG_SNAPREC_RESP, .req_id = m->req_id, .term = 1};
 	rr.snaprec_resp.success = true;
 	rr.snaprec_resp.commit = 30;
-	tn_recv(&t, "b", &rr);
-	m = sent_to(&t, "b");
+	fx_recv(&t, "b", &rr);
+	m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_AE_REQ);
 	ck_assert_uint_eq(m->ae.prev_index, 30);
@@ -1834,24 +1713,24 @@ END_TEST
 START_TEST(test_follower_installs_snapshot)
 {
 	static const raft_term tt[4] = {0, 0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 1, ABC, 3, tt, 4, 2);
 	struct raft_msg hb = ae(2, 4, 1, 2, NULL, 0);
-	tn_recv(&t, "a", &hb); /* a leads at term 2 */
-	tn_persisted(&t, persist_seq(&t));
+	fx_recv(&t, "a", &hb); /* a leads at term 2 */
+	fx_persisted(&t, fx_persist_seq(&t));
 	/* it has entry 4 of term 1: no snapshot wanted */
 	struct raft_msg q = {.type = RAFT_MSG_SNAP_REQ, .req_id = 3};
 	q.snap.last_index = 4;
 	q.snap.last_term = 1;
-	tn_recv(&t, "a", &q);
-	const struct raft_msg *r = sent_to(&t, "a");
+	fx_recv(&t, "a", &q);
+	const struct raft_msg *r = fx_sent_to(&t, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert(!r->snap_resp.success);
 	/* but not entry 50 of term 2 */
 	q.snap.last_index = 50;
 	q.snap.last_term = 2;
-	tn_recv(&t, "a", &q);
-	ck_assert(sent_to(&t, "a")->snap_resp.success);
+	fx_recv(&t, "a", &q);
+	ck_assert(fx_sent_to(&t, "a")->snap_resp.success);
 	ck_assert_uint_eq(raft_last_index(t.r), 4); /* nothing changed yet */
 	static const struct raft_member_info peers[] = {
 		{.name = "a", .url = "http://h:1"},
@@ -1862,20 +1741,20 @@ START_TEST(test_follower_installs_snapshot)
 	rec.snaprec.last_term = 2;
 	rec.snaprec.n_peers = 3;
 	rec.snaprec.peers = peers;
-	tn_recv(&t, "a", &rec);
-	const struct raft_action *in = nth_action(&t, RAFT_ACT_INSTALL, 0);
+	fx_recv(&t, "a", &rec);
+	const struct raft_action *in = fx_nth_action(&t, RAFT_ACT_INSTALL, 0);
 	ck_assert_ptr_nonnull(in);
 	ck_assert_uint_eq(in->install.index, 50);
 	ck_assert_uint_eq(in->install.term, 2);
-	ck_assert_ptr_null(sent_to(&t, "a")); /* not before it is durable */
+	ck_assert_ptr_null(fx_sent_to(&t, "a")); /* not before it is durable */
 	ck_assert_uint_eq(raft_log_start(t.r), 50);
 	ck_assert_uint_eq(raft_last_index(t.r), 50);
 	ck_assert_uint_eq(raft_commit_index(t.r), 50);
 	ck_assert_uint_eq(raft_current_term(t.r), 2); /* never lowered */
 	ck_assert(raft_is_member(t.r, "d"));
 	ck_assert(!raft_is_member(t.r, "c"));
-	tn_durable(&t, in->install.seq);
-	r = sent_to(&t, "a");
+	fx_durable(&t, in->install.seq);
+	r = fx_sent_to(&t, "a");
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->type, RAFT_MSG_SNAPREC_RESP);
 	ck_assert(r->snaprec_resp.success);
@@ -1883,13 +1762,13 @@ START_TEST(test_follower_installs_snapshot)
 	/* AppendEntries continue after the snapshot; older ones are fine */
 	struct raft_entry e = {.index = 51, .term = 2, .type = RAFT_ENTRY_COMMAND};
 	struct raft_msg m = ae(2, 50, 2, 51, &e, 1);
-	tn_recv(&t, "a", &m);
-	tn_durable(&t, log_seq(&t));
-	ck_assert(sent_to(&t, "a")->ae_resp.success);
+	fx_recv(&t, "a", &m);
+	fx_durable(&t, fx_log_seq(&t));
+	ck_assert(fx_sent_to(&t, "a")->ae_resp.success);
 	ck_assert_uint_eq(raft_commit_index(t.r), 51);
 	m = ae(2, 10, 0, 51, NULL, 0);
-	tn_recv(&t, "a", &m);
-	ck_assert(sent_to(&t, "a")->ae_resp.success);
+	fx_recv(&t, "a", &m);
+	ck_assert(fx_sent_to(&t, "a")->ae_resp.success);
 	raft_free(t.r);
 }
 END_TEST
@@ -1897,19 +1776,19 @@ END_TEST
 START_TEST(test_no_snapshot_with_goraft_member)
 {
 	raft_term tt[30] = {0};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.snapshot_threshold = 20;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 0, "", ABC, 3, tt, 30, 30);
 	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
 	ev.peer_kind.name = "c";
 	ev.peer_kind.goraft = true;
-	tn_step(&t, &ev);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_APPLY), 1);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
+	fx_step(&t, &ev);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_APPLY), 1);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
 	for (int i = 0; i < 10; i++) {
-		tn_tick(&t, 10);
-		ck_assert_uint_eq(count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
+		fx_tick(&t, 10);
+		ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_TAKE_SNAPSHOT), 0);
 	}
 	raft_free(t.r);
 }
@@ -1923,18 +1802,18 @@ END_TEST
 START_TEST(test_restore_newer_term_forgets_older_vote)
 {
 	static const raft_term tt[3] = {1, 1, 3};
-	struct tn t;
-	struct raft_config cfg = test_config("b");
+	struct fx_node t;
+	struct raft_config cfg = fx_config("b");
 	cfg.pre_vote = false;
 	tn_init_cfg(&t, &cfg, 2, "c", ABC, 3, tt, 3, 0);
 	ck_assert_uint_eq(raft_current_term(t.r), 3);
 	struct raft_msg q = rv(3, 3, 3);
-	tn_recv(&t, "a", &q);
-	const struct raft_action *pa = nth_action(&t, RAFT_ACT_PERSIST, 0);
+	fx_recv(&t, "a", &q);
+	const struct raft_action *pa = fx_nth_action(&t, RAFT_ACT_PERSIST, 0);
 	ck_assert_ptr_nonnull(pa);
 	ck_assert_str_eq(pa->persist.vote, "a");
-	tn_persisted(&t, persist_seq(&t));
-	ck_assert(sent_to(&t, "a")->rv_resp.granted);
+	fx_persisted(&t, fx_persist_seq(&t));
+	ck_assert(fx_sent_to(&t, "a")->rv_resp.granted);
 	raft_free(t.r);
 
 	/* the same with the newer term only in the snapshot */
@@ -1946,16 +1825,16 @@ START_TEST(test_restore_newer_term_forgets_older_vote)
 	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &t.r), 0);
 	ck_assert_uint_eq(raft_current_term(t.r), 5);
 	q = rv(5, 40, 5);
-	tn_recv(&t, "a", &q);
-	tn_persisted(&t, persist_seq(&t));
-	ck_assert(sent_to(&t, "a")->rv_resp.granted);
+	fx_recv(&t, "a", &q);
+	fx_persisted(&t, fx_persist_seq(&t));
+	ck_assert(fx_sent_to(&t, "a")->rv_resp.granted);
 	raft_free(t.r);
 
 	/* a vote in the stored term itself still holds */
 	tn_init_cfg(&t, &cfg, 3, "c", ABC, 3, tt, 3, 0);
 	q = rv(3, 3, 3);
-	tn_recv(&t, "a", &q);
-	ck_assert(!sent_to(&t, "a")->rv_resp.granted);
+	fx_recv(&t, "a", &q);
+	ck_assert(!fx_sent_to(&t, "a")->rv_resp.granted);
 	raft_free(t.r);
 }
 END_TEST
@@ -1969,7 +1848,7 @@ START_TEST(test_restore_from_snapshot)
 				  {.index = 42, .term = 4, .type = RAFT_ENTRY_NOP}};
 	struct raft_restore rs = {.term = 4, .snap_index = 40, .snap_term = 3, .n_snap_members = 3,
 				  .snap_members = mem, .n_entries = 3, .entries = e};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	struct raft *r;
 	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &r), 0);
 	ck_assert_uint_eq(raft_log_start(r), 40);
@@ -1995,30 +1874,30 @@ START_TEST(test_late_real_vote_does_not_count_for_pre_vote)
 	 * and late real votes together */
 	static const raft_term tt[5] = {0, 0, 0, 0, 1};
 	static const char *const five[] = {"a", "b", "c", "d", "e"};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "a", 1, five, 5, tt, 5, 0);
-	tn_tick(&t, 1000); /* pre-vote for term 2 */
+	fx_tick(&t, 1000); /* pre-vote for term 2 */
 	struct raft_msg pg = {.type = RAFT_MSG_RV_RESP, .term = 2};
 	pg.rv_resp.granted = true;
 	pg.rv_resp.pre_vote = true;
-	tn_recv(&t, "b", &pg);
-	tn_recv(&t, "d", &pg);
+	fx_recv(&t, "b", &pg);
+	fx_recv(&t, "d", &pg);
 	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
-	tn_persisted(&t, persist_seq(&t));
+	fx_persisted(&t, fx_persist_seq(&t));
 	/* no real votes yet; the timer fires: pre-vote round for term 3 */
-	tn_tick(&t, 1000);
+	fx_tick(&t, 1000);
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
 	pg.term = 3;
-	tn_recv(&t, "b", &pg); /* pre-votes: a, b */
+	fx_recv(&t, "b", &pg); /* pre-votes: a, b */
 	struct raft_msg rg = {.type = RAFT_MSG_RV_RESP, .term = 2};
 	rg.rv_resp.granted = true;
-	tn_recv(&t, "c", &rg); /* real votes for term 2: a, c */
+	fx_recv(&t, "c", &rg); /* real votes for term 2: a, c */
 	/* 2 + 2, but neither kind has 3 of 5 */
 	ck_assert_int_eq(raft_role(t.r), RAFT_CANDIDATE);
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
 	/* one more real vote for term 2 makes a real majority */
-	tn_recv(&t, "e", &rg);
+	fx_recv(&t, "e", &rg);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
 	raft_free(t.r);
@@ -2031,49 +1910,49 @@ END_TEST
 START_TEST(test_read_index)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
-	ck_assert_ptr_nonnull(sent_to(&t, "b"));
-	uint64_t first = sent_to(&t, "b")->req_id; /* sent before the read */
-	tn_durable(&t, log_seq(&t));
+	ck_assert_ptr_nonnull(fx_sent_to(&t, "b"));
+	uint64_t first = fx_sent_to(&t, "b")->req_id; /* sent before the read */
+	fx_durable(&t, fx_log_seq(&t));
 	struct raft_event rd = {.type = RAFT_EV_READ};
 	rd.read.id = 77;
-	tn_step(&t, &rd);
+	fx_step(&t, &rd);
 	ck_assert_int_eq(t.rv, 0);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_READ), 0);
 	/* b's answer to a request sent before the read commits the nop but
 	 * does not confirm the read */
 	struct raft_msg ok = ae_resp(first, raft_current_term(t.r), 4, 0, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 4);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_READ), 0);
 	/* the next heartbeat round confirms it, at the commit index */
-	tn_tick(&t, 60);
-	const struct raft_msg *hb = sent_to(&t, "b");
+	fx_tick(&t, 60);
+	const struct raft_msg *hb = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(hb);
 	ok = ae_resp(hb->req_id, raft_current_term(t.r), 4, 4, true);
-	tn_recv(&t, "b", &ok);
-	const struct raft_action *a = nth_action(&t, RAFT_ACT_READ, 0);
+	fx_recv(&t, "b", &ok);
+	const struct raft_action *a = fx_nth_action(&t, RAFT_ACT_READ, 0);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->read.id, 77);
 	ck_assert_uint_eq(a->read.index, 4);
 	/* a pending read fails when leadership is lost */
 	rd.read.id = 78;
-	tn_step(&t, &rd);
+	fx_step(&t, &rd);
 	struct raft_msg up = ae_resp(999, raft_current_term(t.r) + 1, 0, 0, false);
-	tn_recv(&t, "c", &up);
-	a = nth_action(&t, RAFT_ACT_READ, 0);
+	fx_recv(&t, "c", &up);
+	a = fx_nth_action(&t, RAFT_ACT_READ, 0);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->read.id, 78);
 	ck_assert_uint_eq(a->read.index, 0);
 	/* a follower that knows no leader cannot read yet */
-	tn_step(&t, &rd);
+	fx_step(&t, &rd);
 	ck_assert_int_eq(t.rv, -EAGAIN);
 	raft_free(t.r);
 }
 END_TEST
 
-static const struct raft_action *sent_type(const struct tn *t, const char *to, enum raft_msg_type type)
+static const struct raft_action *sent_type(const struct fx_node *t, const char *to, enum raft_msg_type type)
 {
 	for (size_t k = 0; k < t->u.n_actions; k++) {
 		const struct raft_action *a = &t->u.actions[k];
@@ -2088,50 +1967,50 @@ static const struct raft_action *sent_type(const struct tn *t, const char *to, e
 START_TEST(test_read_index_for_a_follower)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
-	uint64_t first = sent_to(&t, "b")->req_id, first_c = sent_to(&t, "c")->req_id;
-	tn_durable(&t, log_seq(&t));
+	uint64_t first = fx_sent_to(&t, "b")->req_id, first_c = fx_sent_to(&t, "c")->req_id;
+	fx_durable(&t, fx_log_seq(&t));
 	struct raft_msg ok = ae_resp(first_c, raft_current_term(t.r), 4, 0, true);
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	ck_assert_uint_eq(raft_commit_index(t.r), 4);
 	struct raft_msg q = {.type = RAFT_MSG_READ_INDEX, .req_id = 55, .term = raft_current_term(t.r)};
-	tn_recv(&t, "b", &q);
+	fx_recv(&t, "b", &q);
 	ck_assert_ptr_null(sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP));
-	const struct raft_msg *hb = sent_to(&t, "c"); /* the round that confirms it */
+	const struct raft_msg *hb = fx_sent_to(&t, "c"); /* the round that confirms it */
 	ck_assert_ptr_nonnull(hb);
 	uint64_t round = hb->req_id;
 	/* an answer to a request sent before the read does not confirm it */
 	ok = ae_resp(first, raft_current_term(t.r), 4, 4, true);
-	tn_recv(&t, "b", &ok);
+	fx_recv(&t, "b", &ok);
 	ck_assert_ptr_null(sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP));
 	ok = ae_resp(round, raft_current_term(t.r), 4, 4, true);
-	tn_recv(&t, "c", &ok);
+	fx_recv(&t, "c", &ok);
 	const struct raft_action *a = sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->send.msg.req_id, 55);
 	ck_assert(a->send.msg.read_index_resp.success);
 	ck_assert_uint_eq(a->send.msg.read_index_resp.index, 4);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0); /* not ours */
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_READ), 0); /* not ours */
 	/* a stranger is told no at once */
 	q.req_id = 56;
-	tn_recv(&t, "z", &q);
+	fx_recv(&t, "z", &q);
 	a = sent_type(&t, "z", RAFT_MSG_READ_INDEX_RESP);
 	ck_assert_ptr_nonnull(a);
 	ck_assert(!a->send.msg.read_index_resp.success);
 	/* a pending one fails when leadership is lost */
 	q.req_id = 57;
-	tn_recv(&t, "b", &q);
+	fx_recv(&t, "b", &q);
 	struct raft_msg up = ae_resp(999, raft_current_term(t.r) + 1, 0, 0, false);
-	tn_recv(&t, "c", &up);
+	fx_recv(&t, "c", &up);
 	a = sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->send.msg.req_id, 57);
 	ck_assert(!a->send.msg.read_index_resp.success);
 	/* a follower without a leader says no too (once its term is durable) */
-	tn_persisted(&t, persist_seq(&t));
+	fx_persisted(&t, fx_persist_seq(&t));
 	q.req_id = 58;
-	tn_recv(&t, "b", &q);
+	fx_recv(&t, "b", &q);
 	a = sent_type(&t, "b", RAFT_MSG_READ_INDEX_RESP);
 	ck_assert_ptr_nonnull(a);
 	ck_assert(!a->send.msg.read_index_resp.success);
@@ -2145,76 +2024,76 @@ END_TEST
 START_TEST(test_follower_read_through_the_leader)
 {
 	static const raft_term tt[3] = {1, 1, 1};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 2, ABC, 3, tt, 3, 0);
 	struct raft_event rd = {.type = RAFT_EV_READ};
 	rd.read.id = 5;
-	tn_step(&t, &rd);
+	fx_step(&t, &rd);
 	ck_assert_int_eq(t.rv, -EAGAIN); /* no leader yet */
 	struct raft_msg hb = ae(2, 3, 1, 3, NULL, 0);
-	tn_recv(&t, "a", &hb);
+	fx_recv(&t, "a", &hb);
 	ck_assert_str_eq(raft_leader(t.r), "a");
-	tn_step(&t, &rd);
+	fx_step(&t, &rd);
 	ck_assert_int_eq(t.rv, 0);
 	const struct raft_action *a = sent_type(&t, "a", RAFT_MSG_READ_INDEX);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->send.msg.term, 2);
 	uint64_t id = a->send.msg.req_id;
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_READ), 0);
 	struct raft_msg ans = {.type = RAFT_MSG_READ_INDEX_RESP, .req_id = id, .term = 2};
 	ans.read_index_resp.success = true;
 	ans.read_index_resp.index = 3;
-	tn_recv(&t, "c", &ans); /* not the one asked */
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
-	tn_recv(&t, "a", &ans);
-	a = nth_action(&t, RAFT_ACT_READ, 0);
+	fx_recv(&t, "c", &ans); /* not the one asked */
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_READ), 0);
+	fx_recv(&t, "a", &ans);
+	a = fx_nth_action(&t, RAFT_ACT_READ, 0);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->read.id, 5);
 	ck_assert_uint_eq(a->read.index, 3);
-	tn_recv(&t, "a", &ans); /* a duplicate changes nothing */
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	fx_recv(&t, "a", &ans); /* a duplicate changes nothing */
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_READ), 0);
 
 	/* lost answers: asked again, then failed */
 	rd.read.id = 6;
-	tn_step(&t, &rd);
+	fx_step(&t, &rd);
 	uint64_t id1 = sent_type(&t, "a", RAFT_MSG_READ_INDEX)->send.msg.req_id;
-	tn_recv(&t, "a", &hb); /* the leader keeps leading */
-	tn_tick(&t, 100);
+	fx_recv(&t, "a", &hb); /* the leader keeps leading */
+	fx_tick(&t, 100);
 	ck_assert_ptr_null(sent_type(&t, "a", RAFT_MSG_READ_INDEX));
-	tn_recv(&t, "a", &hb);
-	tn_tick(&t, 100);
+	fx_recv(&t, "a", &hb);
+	fx_tick(&t, 100);
 	a = sent_type(&t, "a", RAFT_MSG_READ_INDEX);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_ne(a->send.msg.req_id, id1);
-	for (int k = 0; k < 4 && count_actions(&t, RAFT_ACT_READ) == 0; k++) {
-		tn_recv(&t, "a", &hb);
-		tn_tick(&t, 100);
-		if (count_actions(&t, RAFT_ACT_READ) == 0) {
-			tn_recv(&t, "a", &hb);
-			tn_tick(&t, 100);
+	for (int k = 0; k < 4 && fx_count_actions(&t, RAFT_ACT_READ) == 0; k++) {
+		fx_recv(&t, "a", &hb);
+		fx_tick(&t, 100);
+		if (fx_count_actions(&t, RAFT_ACT_READ) == 0) {
+			fx_recv(&t, "a", &hb);
+			fx_tick(&t, 100);
 		}
 	}
-	a = nth_action(&t, RAFT_ACT_READ, 0);
+	a = fx_nth_action(&t, RAFT_ACT_READ, 0);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->read.id, 6);
 	ck_assert_uint_eq(a->read.index, 0);
 
 	/* a "no" is asked again at once */
 	rd.read.id = 7;
-	tn_step(&t, &rd);
+	fx_step(&t, &rd);
 	ans.req_id = sent_type(&t, "a", RAFT_MSG_READ_INDEX)->send.msg.req_id;
 	ans.read_index_resp.success = false;
-	tn_recv(&t, "a", &ans);
+	fx_recv(&t, "a", &ans);
 	ck_assert_ptr_nonnull(sent_type(&t, "a", RAFT_MSG_READ_INDEX));
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_READ), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_READ), 0);
 
 	/* a goraft leader cannot give a read index: never asked */
 	struct raft_event k = {.type = RAFT_EV_PEER_KIND};
 	k.peer_kind.name = "a";
 	k.peer_kind.goraft = true;
-	tn_step(&t, &k);
+	fx_step(&t, &k);
 	rd.read.id = 8;
-	tn_step(&t, &rd);
+	fx_step(&t, &rd);
 	ck_assert_int_eq(t.rv, -EOPNOTSUPP);
 	ck_assert_ptr_null(sent_type(&t, "a", RAFT_MSG_READ_INDEX));
 	raft_free(t.r);
@@ -2228,21 +2107,21 @@ START_TEST(test_goraft_peers_get_goraft_heartbeats)
 {
 	static const raft_term tt[3] = {0, 0, 1};
 	for (int goraft = 0; goraft < 2; goraft++) {
-		struct tn t;
-		struct raft_config cfg = test_config("a");
+		struct fx_node t;
+		struct raft_config cfg = fx_config("a");
 		cfg.heartbeat_ms = 100;
 		cfg.election_timeout_ms = 500;
 		make_leader3_cfg(&t, cfg, tt, 3, goraft);
-		uint64_t ib = sent_to(&t, "b")->req_id, ic = sent_to(&t, "c")->req_id;
-		tn_durable(&t, log_seq(&t));
+		uint64_t ib = fx_sent_to(&t, "b")->req_id, ic = fx_sent_to(&t, "c")->req_id;
+		fx_durable(&t, fx_log_seq(&t));
 		struct raft_msg ok = ae_resp(ib, raft_current_term(t.r), 4, 0, true);
-		tn_recv(&t, "b", &ok);
+		fx_recv(&t, "b", &ok);
 		ok = ae_resp(ic, raft_current_term(t.r), 4, 0, true);
-		tn_recv(&t, "c", &ok);
+		fx_recv(&t, "c", &ok);
 		bool sent = false;
 		for (int k = 0; k < 6; k++) { /* 60 ms */
-			tn_tick(&t, 10);
-			sent = sent || sent_to(&t, "b");
+			fx_tick(&t, 10);
+			sent = sent || fx_sent_to(&t, "b");
 		}
 		ck_assert_int_eq(sent, goraft); /* a raftd peer waits for 100 ms */
 		raft_free(t.r);
@@ -2255,23 +2134,23 @@ END_TEST
 START_TEST(test_transfer_picks_the_most_up_to_date_voter)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
-	uint64_t ib = sent_to(&t, "b")->req_id, ic = sent_to(&t, "c")->req_id;
-	tn_durable(&t, log_seq(&t));
+	uint64_t ib = fx_sent_to(&t, "b")->req_id, ic = fx_sent_to(&t, "c")->req_id;
+	fx_durable(&t, fx_log_seq(&t));
 	struct raft_event tr = {.type = RAFT_EV_TRANSFER};
-	tn_step(&t, &tr);
+	fx_step(&t, &tr);
 	ck_assert_int_eq(t.rv, -ENOENT); /* nobody answered yet */
 	struct raft_msg no = ae_resp(ic, raft_current_term(t.r), 2, 0, false);
-	tn_recv(&t, "c", &no); /* c answered, behind */
+	fx_recv(&t, "c", &no); /* c answered, behind */
 	struct raft_msg ok = ae_resp(ib, raft_current_term(t.r), 4, 0, true);
-	tn_recv(&t, "b", &ok);
-	tn_step(&t, &tr);
+	fx_recv(&t, "b", &ok);
+	fx_step(&t, &tr);
 	ck_assert_int_eq(t.rv, 0);
-	const struct raft_msg *m = sent_to(&t, "b");
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_TIMEOUT_NOW);
-	ck_assert_ptr_null(sent_to(&t, "c") && sent_to(&t, "c")->type == RAFT_MSG_TIMEOUT_NOW ? "c" : NULL);
+	ck_assert_ptr_null(fx_sent_to(&t, "c") && fx_sent_to(&t, "c")->type == RAFT_MSG_TIMEOUT_NOW ? "c" : NULL);
 	raft_free(t.r);
 }
 END_TEST
@@ -2279,58 +2158,58 @@ END_TEST
 START_TEST(test_leadership_transfer)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
-	uint64_t id = sent_to(&t, "b")->req_id;
-	tn_durable(&t, log_seq(&t));
+	uint64_t id = fx_sent_to(&t, "b")->req_id;
+	fx_durable(&t, fx_log_seq(&t));
 	struct raft_event tr = {.type = RAFT_EV_TRANSFER};
 	tr.transfer.to = "a";
-	tn_step(&t, &tr);
+	fx_step(&t, &tr);
 	ck_assert_int_eq(t.rv, -EINVAL); /* itself */
 	tr.transfer.to = "b";
-	tn_step(&t, &tr);
+	fx_step(&t, &tr);
 	ck_assert_int_eq(t.rv, 0);
 	/* no proposals while it runs */
 	struct raft_entry cmd = {.type = RAFT_ENTRY_COMMAND};
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = &cmd;
 	pe.propose.n = 1;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -EBUSY);
 	/* b catches up: TimeoutNow */
 	struct raft_msg ok = ae_resp(id, raft_current_term(t.r), 4, 0, true);
-	tn_recv(&t, "b", &ok);
-	const struct raft_msg *m = sent_to(&t, "b");
+	fx_recv(&t, "b", &ok);
+	const struct raft_msg *m = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_TIMEOUT_NOW);
 	ck_assert_uint_eq(m->term, raft_current_term(t.r));
 	/* no election follows: after an election timeout the leader takes
 	 * proposals again (b keeps answering, so check-quorum is content) */
-	tn_tick(&t, 100);
-	const struct raft_msg *beat = sent_to(&t, "b");
+	fx_tick(&t, 100);
+	const struct raft_msg *beat = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(beat);
 	ok = ae_resp(beat->req_id, raft_current_term(t.r), 4, 4, true);
-	tn_recv(&t, "b", &ok);
-	tn_tick(&t, 60);
+	fx_recv(&t, "b", &ok);
+	fx_tick(&t, 60);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	raft_free(t.r);
 
 	/* the target campaigns at once, without a pre-vote, even though it
 	 * heard from its leader a moment ago */
-	struct tn f;
+	struct fx_node f;
 	tn_init(&f, "b", 1, ABC, 3, tt, 3, 0);
 	struct raft_msg hb = ae(1, 3, 1, 0, NULL, 0);
-	tn_recv(&f, "a", &hb);
+	fx_recv(&f, "a", &hb);
 	struct raft_msg tn = {.type = RAFT_MSG_TIMEOUT_NOW, .term = 1};
-	tn_recv(&f, "c", &tn); /* not from its leader: ignored */
+	fx_recv(&f, "c", &tn); /* not from its leader: ignored */
 	ck_assert_int_eq(raft_role(f.r), RAFT_FOLLOWER);
-	tn_recv(&f, "a", &tn);
+	fx_recv(&f, "a", &tn);
 	ck_assert_int_eq(raft_role(f.r), RAFT_CANDIDATE);
 	ck_assert_uint_eq(raft_current_term(f.r), 2);
-	tn_persisted(&f, persist_seq(&f));
-	m = sent_to(&f, "c");
+	fx_persisted(&f, fx_persist_seq(&f));
+	m = fx_sent_to(&f, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(m->type, RAFT_MSG_RV_REQ);
 	ck_assert(!m->rv.pre_vote);
@@ -2339,7 +2218,7 @@ START_TEST(test_leadership_transfer)
 	/* never with a goraft member (TimeoutNow is a raftd-only message) */
 	make_leader3(&t, tt, 3, true);
 	tr.transfer.to = "b";
-	tn_step(&t, &tr);
+	fx_step(&t, &tr);
 	ck_assert_int_eq(t.rv, -EOPNOTSUPP);
 	raft_free(t.r);
 }
@@ -2347,44 +2226,44 @@ END_TEST
 
 START_TEST(test_learner_catches_up_then_is_promoted)
 {
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "a", 0, NULL, 0, NULL, 0, 0);
 	struct raft_event bs = {.type = RAFT_EV_BOOTSTRAP};
 	bs.bootstrap.url = "http://h:1";
-	tn_step(&t, &bs);
-	tn_durable(&t, log_seq(&t));
+	fx_step(&t, &bs);
+	fx_durable(&t, fx_log_seq(&t));
 	ck_assert_uint_eq(raft_commit_index(t.r), 2);
 	struct raft_entry l = {.type = RAFT_ENTRY_LEARNER, .name = "l", .url = "http://h:9"};
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = &l;
 	pe.propose.n = 1;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
 	ck_assert(raft_is_member(t.r, "l"));
 	ck_assert(!raft_is_voter(t.r, "l"));
-	const struct raft_msg *m = sent_to(&t, "l");
+	const struct raft_msg *m = fx_sent_to(&t, "l");
 	ck_assert_ptr_nonnull(m); /* replicated to */
 	uint64_t id = m->req_id;
 	/* a learner does not count: committed by the lone voter */
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	ck_assert_uint_eq(raft_commit_index(t.r), 3);
 	/* promotion refused until it has caught up */
 	struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = "l", .url = "http://h:9"};
 	pe.propose.entries = &j;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -EAGAIN);
 	struct raft_msg f = ae_resp(id, 0, 0, 0, false);
-	tn_recv(&t, "l", &f);
-	m = sent_to(&t, "l");
+	fx_recv(&t, "l", &f);
+	m = fx_sent_to(&t, "l");
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(m->ae.prev_index, 0);
 	ck_assert_uint_eq(m->ae.n_entries, 3);
 	struct raft_msg ok = ae_resp(m->req_id, 0, 3, 3, true);
-	tn_recv(&t, "l", &ok);
+	fx_recv(&t, "l", &ok);
 	/* caught up: the leader itself proposes its promotion, a raft:join
 	 * of its own making (etcd's learner-first rule) */
 	ck_assert(raft_is_voter(t.r, "l"));
-	const struct raft_action *ap = nth_action(&t, RAFT_ACT_APPEND, 0);
+	const struct raft_action *ap = fx_nth_action(&t, RAFT_ACT_APPEND, 0);
 	ck_assert_ptr_nonnull(ap);
 	ck_assert_int_eq(ap->append.src, RAFT_SRC_CORE);
 	struct raft_entry pj;
@@ -2392,7 +2271,7 @@ START_TEST(test_learner_catches_up_then_is_promoted)
 	ck_assert_int_eq(pj.type, RAFT_ENTRY_JOIN);
 	ck_assert_str_eq(pj.name, "l");
 	ck_assert_str_eq(pj.url, "http://h:9");
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, -EBUSY); /* the promotion is pending */
 	raft_free(t.r);
 
@@ -2406,7 +2285,7 @@ START_TEST(test_learner_catches_up_then_is_promoted)
 	(void)tt;
 	(void)al;
 	struct raft_restore rs = {.n_entries = 3, .entries = e};
-	struct raft_config cfg = test_config("l");
+	struct raft_config cfg = fx_config("l");
 	struct raft *r;
 	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &r), 0);
 	ck_assert(!raft_is_voter(r, "l"));
@@ -2425,7 +2304,7 @@ END_TEST
 /* Carry out the core's log writes and let the `live` peers accept every
  * AppendEntries sent to them, until nothing is left to do; the other peers
  * never answer (a member at a closed port). Time does not move. */
-static void pump(struct tn *t, const char *const *live, size_t n_live)
+static void pump(struct fx_node *t, const char *const *live, size_t n_live)
 {
 	struct {
 		bool durable;
@@ -2454,33 +2333,33 @@ static void pump(struct tn *t, const char *const *live, size_t n_live)
 		if (head == tail)
 			return;
 		if (q[head].durable) {
-			tn_durable(t, q[head].seq);
+			fx_durable(t, q[head].seq);
 		} else {
 			const struct raft_msg *m = &q[head].m;
 			struct raft_msg ok = ae_resp(m->req_id, m->term, m->ae.prev_index + m->ae.n_entries, 0, true);
-			tn_recv(t, q[head].to, &ok);
+			fx_recv(t, q[head].to, &ok);
 		}
 		head++;
 	}
 	ck_abort_msg("pump: no quiet state");
 }
 
-static void tn_propose1(struct tn *t, enum raft_entry_type type, const char *name)
+static void tn_propose1(struct fx_node *t, enum raft_entry_type type, const char *name)
 {
 	struct raft_entry e = {.type = type, .name = name, .url = name ? "http://127.0.0.1:1" : NULL,
 			       .size = 60};
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = &e;
 	pe.propose.n = 1;
-	tn_step(t, &pe);
+	fx_step(t, &pe);
 }
 
-static void tn_peer_kind(struct tn *t, const char *name, bool goraft)
+static void tn_peer_kind(struct fx_node *t, const char *name, bool goraft)
 {
 	struct raft_event ev = {.type = RAFT_EV_PEER_KIND};
 	ev.peer_kind.name = name;
 	ev.peer_kind.goraft = goraft;
-	tn_step(t, &ev);
+	fx_step(t, &ev);
 }
 
 /* The issue's reproduction: three /join of goraft nodes at closed ports
@@ -2493,7 +2372,7 @@ START_TEST(test_voter_join_needs_live_quorum)
 {
 	static const raft_term tt[3] = {0, 0, 0};
 	static const char *const dead[] = {"x", "y", "z"};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	pump(&t, ABC + 1, 2);
 	ck_assert_uint_eq(raft_commit_index(t.r), 4);
@@ -2520,7 +2399,7 @@ START_TEST(test_voter_join_needs_live_quorum)
 	/* z never answers: after join_grace_ms the leader takes its join
 	 * back, and the cluster commits again */
 	for (int k = 0; k < 120 && raft_is_member(t.r, "z"); k++) {
-		tn_tick(&t, 100);
+		fx_tick(&t, 100);
 		pump(&t, ABC + 1, 2);
 	}
 	ck_assert(!raft_is_member(t.r, "z"));
@@ -2554,11 +2433,11 @@ START_TEST(test_goraft_join_one_down)
 {
 	static const raft_term tt[3] = {0, 0, 0};
 	static const char *const ab_g[] = {"b", "g"};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	pump(&t, ABC + 1, 2);
 	for (int k = 0; k < 10; k++) { /* c silent for longer than an election timeout */
-		tn_tick(&t, 100);
+		fx_tick(&t, 100);
 		pump(&t, ABC + 1, 1);
 	}
 	tn_peer_kind(&t, "g", true);
@@ -2570,7 +2449,7 @@ START_TEST(test_goraft_join_one_down)
 	pump(&t, ABC + 1, 1);
 	ck_assert(raft_change_held(t.r, gi, term));
 	ck_assert_uint_lt(raft_commit_index(t.r), gi);
-	tn_tick(&t, 250); /* g serves now; the request it missed has timed out */
+	fx_tick(&t, 250); /* g serves now; the request it missed has timed out */
 	pump(&t, ab_g, 2);
 	ck_assert_uint_ge(raft_commit_index(t.r), gi);
 	ck_assert(raft_is_voter(t.r, "g"));
@@ -2584,7 +2463,7 @@ START_TEST(test_silent_learners_keep_the_quorum)
 {
 	static const raft_term tt[3] = {0, 0, 0};
 	static const char *const dead[] = {"x", "y", "z"};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	pump(&t, ABC + 1, 2);
 	for (int i = 0; i < 3; i++) {
@@ -2596,7 +2475,7 @@ START_TEST(test_silent_learners_keep_the_quorum)
 	}
 	ck_assert_uint_eq(raft_n_members(t.r), 6);
 	for (int k = 0; k < 40; k++) {
-		tn_tick(&t, 50);
+		fx_tick(&t, 50);
 		pump(&t, ABC + 1, 1);
 		ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	}
@@ -2616,7 +2495,7 @@ END_TEST
 START_TEST(test_leave_reverts_pending_join)
 {
 	static const raft_term tt[3] = {0, 0, 0};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	pump(&t, ABC + 1, 2);
 	tn_propose1(&t, RAFT_ENTRY_LEARNER, "l");
@@ -2661,7 +2540,7 @@ END_TEST
 START_TEST(test_check_quorum_ignores_leaders_own_stall)
 {
 	static const raft_term tt[3] = {0, 0, 0};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	raft_term term = raft_current_term(t.r);
 	pump(&t, ABC + 1, 2);
@@ -2671,24 +2550,24 @@ START_TEST(test_check_quorum_ignores_leaders_own_stall)
 	pump(&t, ABC + 1, 1);
 	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
 	for (int k = 0; k < 20; k++) {
-		tn_tick(&t, 20);
+		fx_tick(&t, 20);
 		pump(&t, ABC + 1, 1);
 		ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	}
 	/* the leader's process stalls for several election timeouts; b's
 	 * answers wait in the socket behind the first tick */
-	tn_tick(&t, 800);
+	fx_tick(&t, 800);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	pump(&t, ABC + 1, 1);
 	for (int k = 0; k < 20; k++) {
-		tn_tick(&t, 20);
+		fx_tick(&t, 20);
 		pump(&t, ABC + 1, 1);
 		ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	}
 	ck_assert_uint_eq(raft_current_term(t.r), term);
 	/* silence while it runs still counts: b stops answering */
 	for (int k = 0; k < 20 && raft_role(t.r) == RAFT_LEADER; k++)
-		tn_tick(&t, 20);
+		fx_tick(&t, 20);
 	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
 	raft_free(t.r);
 }
@@ -2696,7 +2575,7 @@ END_TEST
 
 /* ---- messages not to be trusted (issue 16) ---------------------------- */
 
-static bool refused(const struct tn *t, enum raft_refusal why)
+static bool refused(const struct fx_node *t, enum raft_refusal why)
 {
 	for (size_t k = 0; k < t->u.n_actions; k++)
 		if (t->u.actions[k].type == RAFT_ACT_REFUSED && t->u.actions[k].refused.why == why)
@@ -2709,40 +2588,40 @@ static bool refused(const struct tn *t, enum raft_refusal why)
 START_TEST(test_terms_never_wrap)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 1, ABC, 3, tt, 3, 0);
 	struct raft_msg q = rv(UINT64_MAX, 3, 1);
-	tn_recv(&t, "a", &q);
+	fx_recv(&t, "a", &q);
 	ck_assert_uint_eq(raft_current_term(t.r), 1);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_SEND), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_PERSIST), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_SEND), 0);
 	ck_assert(refused(&t, RAFT_REFUSE_TERM_MAX));
 	/* far ahead, but incrementable: refused all the same */
 	q = rv(1 + RAFT_TERM_AHEAD + 1, 3, 1);
-	tn_recv(&t, "a", &q);
+	fx_recv(&t, "a", &q);
 	ck_assert_uint_eq(raft_current_term(t.r), 1);
 	ck_assert(refused(&t, RAFT_REFUSE_TERM_AHEAD));
 	/* any message: an AppendEntries, a response */
 	struct raft_msg m = ae(RAFT_TERM_MAX + 1, 3, 1, 3, NULL, 0);
-	tn_recv(&t, "a", &m);
+	fx_recv(&t, "a", &m);
 	ck_assert_uint_eq(raft_current_term(t.r), 1);
 	ck_assert_str_eq(raft_leader(t.r), "");
 	m = ae_resp(1, UINT64_MAX, 3, 3, false);
-	tn_recv(&t, "c", &m);
+	fx_recv(&t, "c", &m);
 	ck_assert_uint_eq(raft_current_term(t.r), 1);
 	/* a real election afterwards: term 2, granted */
 	q = rv(2, 3, 1);
-	tn_recv(&t, "a", &q);
-	tn_persisted(&t, persist_seq(&t));
-	ck_assert(sent_to(&t, "a")->rv_resp.granted);
+	fx_recv(&t, "a", &q);
+	fx_persisted(&t, fx_persist_seq(&t));
+	ck_assert(fx_sent_to(&t, "a")->rv_resp.granted);
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
 	raft_free(t.r);
 
 	/* a node already at the ceiling (restored so) never campaigns:
 	 * its next term would not fit */
 	tn_init(&t, "a", RAFT_TERM_MAX, ABC, 3, tt, 3, 0);
-	tn_tick(&t, 1000);
-	tn_tick(&t, 1000);
+	fx_tick(&t, 1000);
+	fx_tick(&t, 1000);
 	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
 	ck_assert_uint_eq(raft_current_term(t.r), RAFT_TERM_MAX);
 	raft_free(t.r);
@@ -2757,27 +2636,27 @@ END_TEST
 START_TEST(test_removed_goraft_member_term_not_followed)
 {
 	static const raft_term tt[3] = {0, 0, 0};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	pump(&t, ABC + 1, 2);
 	tn_peer_kind(&t, "c", true);
 	raft_term term = raft_current_term(t.r);
 	tn_propose1(&t, RAFT_ENTRY_LEAVE, "c");
 	ck_assert_int_eq(t.rv, 0);
-	const struct raft_msg *m = sent_to(&t, "c");
+	const struct raft_msg *m = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(m);
 	uint64_t id = m->req_id;
 	pump(&t, ABC + 1, 1);
 	ck_assert_uint_eq(raft_commit_index(t.r), raft_last_index(t.r));
 	ck_assert_ptr_nonnull(raft_departing_url(t.r, "c"));
 	struct raft_msg no = ae_resp(id, term + 7, 4, 4, false);
-	tn_recv(&t, "c", &no);
+	fx_recv(&t, "c", &no);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	ck_assert_uint_eq(raft_current_term(t.r), term);
 	ck_assert_ptr_null(raft_departing_url(t.r, "c"));
 	for (int k = 0; k < 20; k++) {
-		tn_tick(&t, 20);
-		ck_assert_ptr_null(sent_to(&t, "c"));
+		fx_tick(&t, 20);
+		ck_assert_ptr_null(fx_sent_to(&t, "c"));
 		pump(&t, ABC + 1, 1);
 	}
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
@@ -2790,36 +2669,36 @@ END_TEST
 START_TEST(test_vote_request_ignored_while_leader_heard)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 1, ABC, 3, tt, 3, 0);
 	struct raft_msg hb = ae(1, 3, 1, 0, NULL, 0);
-	tn_recv(&t, "a", &hb);
-	tn_tick(&t, 20);
+	fx_recv(&t, "a", &hb);
+	fx_tick(&t, 20);
 	struct raft_msg q = rv(1000, 3, 1); /* c, up to date, far ahead */
-	tn_recv(&t, "c", &q);
+	fx_recv(&t, "c", &q);
 	ck_assert_uint_eq(raft_current_term(t.r), 1);
 	ck_assert_str_eq(raft_leader(t.r), "a");
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_PERSIST), 0);
-	const struct raft_msg *r = sent_to(&t, "c");
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_PERSIST), 0);
+	const struct raft_msg *r = fx_sent_to(&t, "c");
 	ck_assert_ptr_nonnull(r);
 	ck_assert(!r->rv_resp.granted);
 	ck_assert_uint_eq(r->term, 1);
 	ck_assert(refused(&t, RAFT_REFUSE_LEADER_ALIVE));
 	/* liveness: the leader silent for an election timeout, a candidate
 	 * gets the vote */
-	tn_tick(&t, 150);
+	fx_tick(&t, 150);
 	q = rv(2, 3, 1);
-	tn_recv(&t, "c", &q);
-	tn_persisted(&t, persist_seq(&t));
-	ck_assert(sent_to(&t, "c")->rv_resp.granted);
+	fx_recv(&t, "c", &q);
+	fx_persisted(&t, fx_persist_seq(&t));
+	ck_assert(fx_sent_to(&t, "c")->rv_resp.granted);
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
 	/* a non-member (a removed node that keeps campaigning) is denied
 	 * without moving the term, even with no leader around */
-	tn_tick(&t, 1000);
+	fx_tick(&t, 1000);
 	q = rv(9, 3, 1);
-	tn_recv(&t, "zz", &q);
+	fx_recv(&t, "zz", &q);
 	ck_assert_uint_eq(raft_current_term(t.r), 2);
-	ck_assert(!sent_to(&t, "zz")->rv_resp.granted);
+	ck_assert(!fx_sent_to(&t, "zz")->rv_resp.granted);
 	ck_assert(refused(&t, RAFT_REFUSE_NOT_MEMBER));
 	raft_free(t.r);
 
@@ -2827,10 +2706,10 @@ START_TEST(test_vote_request_ignored_while_leader_heard)
 	make_leader3(&t, tt, 3, false);
 	raft_term term = raft_current_term(t.r);
 	q = rv(term + 1000, 4, term);
-	tn_recv(&t, "c", &q);
+	fx_recv(&t, "c", &q);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	ck_assert_uint_eq(raft_current_term(t.r), term);
-	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+	ck_assert(!fx_sent_to(&t, "c")->rv_resp.granted);
 	raft_free(t.r);
 }
 END_TEST
@@ -2840,53 +2719,53 @@ END_TEST
 START_TEST(test_transfer_vote_passes_stickiness)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
-	uint64_t id = sent_to(&t, "b")->req_id;
-	tn_durable(&t, log_seq(&t));
+	uint64_t id = fx_sent_to(&t, "b")->req_id;
+	fx_durable(&t, fx_log_seq(&t));
 	struct raft_event tr = {.type = RAFT_EV_TRANSFER};
 	tr.transfer.to = "b";
-	tn_step(&t, &tr);
+	fx_step(&t, &tr);
 	raft_term term = raft_current_term(t.r);
 	struct raft_msg ok = ae_resp(id, term, 4, 0, true);
-	tn_recv(&t, "b", &ok);
-	ck_assert_int_eq(sent_to(&t, "b")->type, RAFT_MSG_TIMEOUT_NOW);
+	fx_recv(&t, "b", &ok);
+	ck_assert_int_eq(fx_sent_to(&t, "b")->type, RAFT_MSG_TIMEOUT_NOW);
 	/* a marked request from someone it did not tell: denied */
 	struct raft_msg q = rv(term + 1, 4, term);
 	q.rv.transfer = true;
-	tn_recv(&t, "c", &q);
+	fx_recv(&t, "c", &q);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
-	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+	ck_assert(!fx_sent_to(&t, "c")->rv_resp.granted);
 	/* from its target: granted */
-	tn_recv(&t, "b", &q);
+	fx_recv(&t, "b", &q);
 	ck_assert_int_eq(raft_role(t.r), RAFT_FOLLOWER);
-	tn_persisted(&t, persist_seq(&t));
-	ck_assert(sent_to(&t, "b")->rv_resp.granted);
+	fx_persisted(&t, fx_persist_seq(&t));
+	ck_assert(fx_sent_to(&t, "b")->rv_resp.granted);
 	raft_free(t.r);
 
 	/* the target marks its request; a follower that hears from the
 	 * leader grants it at the next term only */
-	struct tn f;
+	struct fx_node f;
 	tn_init(&f, "b", 1, ABC, 3, tt, 3, 0);
 	struct raft_msg hb = ae(1, 3, 1, 0, NULL, 0);
-	tn_recv(&f, "a", &hb);
+	fx_recv(&f, "a", &hb);
 	struct raft_msg tn = {.type = RAFT_MSG_TIMEOUT_NOW, .term = 1};
-	tn_recv(&f, "a", &tn);
-	tn_persisted(&f, persist_seq(&f));
-	const struct raft_msg *m = sent_to(&f, "c");
+	fx_recv(&f, "a", &tn);
+	fx_persisted(&f, fx_persist_seq(&f));
+	const struct raft_msg *m = fx_sent_to(&f, "c");
 	ck_assert_ptr_nonnull(m);
 	ck_assert(m->rv.transfer);
 	raft_free(f.r);
 	tn_init(&f, "c", 1, ABC, 3, tt, 3, 0);
-	tn_recv(&f, "a", &hb);
+	fx_recv(&f, "a", &hb);
 	q = rv(3, 3, 1);
 	q.rv.transfer = true;
-	tn_recv(&f, "b", &q); /* two terms ahead: not a transfer's */
+	fx_recv(&f, "b", &q); /* two terms ahead: not a transfer's */
 	ck_assert_uint_eq(raft_current_term(f.r), 1);
 	q.term = 2;
-	tn_recv(&f, "b", &q);
-	tn_persisted(&f, persist_seq(&f));
-	ck_assert(sent_to(&f, "b")->rv_resp.granted);
+	fx_recv(&f, "b", &q);
+	fx_persisted(&f, fx_persist_seq(&f));
+	ck_assert(fx_sent_to(&f, "b")->rv_resp.granted);
 	ck_assert_uint_eq(raft_current_term(f.r), 2);
 	raft_free(f.r);
 }
@@ -2909,30 +2788,30 @@ START_TEST(test_snapshot_only_from_the_leader)
 	rec.snaprec.last_term = 2;
 	rec.snaprec.n_peers = 3;
 	rec.snaprec.peers = peers;
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 1, ABC, 3, tt, 4, 2);
 	/* no leader known yet: refused, nothing installed */
-	tn_recv(&t, "a", &q);
-	ck_assert(!sent_to(&t, "a")->snap_resp.success);
-	tn_recv(&t, "a", &rec);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 0);
-	ck_assert(!sent_to(&t, "a")->snaprec_resp.success);
+	fx_recv(&t, "a", &q);
+	ck_assert(!fx_sent_to(&t, "a")->snap_resp.success);
+	fx_recv(&t, "a", &rec);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_INSTALL), 0);
+	ck_assert(!fx_sent_to(&t, "a")->snaprec_resp.success);
 	ck_assert(refused(&t, RAFT_REFUSE_NOT_LEADER));
 	/* a leads at term 2: c's snapshot is refused, a's installed */
 	struct raft_msg hb = ae(2, 4, 1, 2, NULL, 0);
-	tn_recv(&t, "a", &hb);
-	tn_persisted(&t, persist_seq(&t));
-	tn_recv(&t, "c", &q);
-	ck_assert(!sent_to(&t, "c")->snap_resp.success);
-	tn_recv(&t, "c", &rec);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 0);
-	ck_assert(!sent_to(&t, "c")->snaprec_resp.success);
+	fx_recv(&t, "a", &hb);
+	fx_persisted(&t, fx_persist_seq(&t));
+	fx_recv(&t, "c", &q);
+	ck_assert(!fx_sent_to(&t, "c")->snap_resp.success);
+	fx_recv(&t, "c", &rec);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_INSTALL), 0);
+	ck_assert(!fx_sent_to(&t, "c")->snaprec_resp.success);
 	ck_assert_uint_eq(raft_last_index(t.r), 4);
 	ck_assert_uint_eq(raft_commit_index(t.r), 2);
-	tn_recv(&t, "a", &q);
-	ck_assert(sent_to(&t, "a")->snap_resp.success);
-	tn_recv(&t, "a", &rec);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_INSTALL), 1);
+	fx_recv(&t, "a", &q);
+	ck_assert(fx_sent_to(&t, "a")->snap_resp.success);
+	fx_recv(&t, "a", &rec);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_INSTALL), 1);
 	raft_free(t.r);
 }
 END_TEST
@@ -2942,35 +2821,35 @@ END_TEST
 START_TEST(test_append_from_non_member_refused)
 {
 	static const raft_term tt[4] = {0, 0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	tn_init(&t, "b", 1, ABC, 3, tt, 4, 2);
 	struct raft_msg hb = ae(1, 4, 1, 2, NULL, 0);
-	tn_recv(&t, "a", &hb);
-	tn_tick(&t, 20);
+	fx_recv(&t, "a", &hb);
+	fx_tick(&t, 20);
 	struct raft_entry e = {.index = 5, .term = 7, .type = RAFT_ENTRY_COMMAND, .size = 10};
 	struct raft_msg m = ae(7, 4, 1, 5, &e, 1);
-	tn_recv(&t, "evil", &m);
+	fx_recv(&t, "evil", &m);
 	ck_assert_uint_eq(raft_current_term(t.r), 1);
 	ck_assert_str_eq(raft_leader(t.r), "a");
 	ck_assert_uint_eq(raft_last_index(t.r), 4);
 	ck_assert_uint_eq(raft_commit_index(t.r), 2);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_APPEND), 0);
-	ck_assert_uint_eq(count_actions(&t, RAFT_ACT_APPLY), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_APPEND), 0);
+	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_APPLY), 0);
 	ck_assert(refused(&t, RAFT_REFUSE_NOT_MEMBER));
-	ck_assert_ptr_nonnull(sent_to(&t, "evil"));
-	ck_assert(!sent_to(&t, "evil")->ae_resp.success);
+	ck_assert_ptr_nonnull(fx_sent_to(&t, "evil"));
+	ck_assert(!fx_sent_to(&t, "evil")->ae_resp.success);
 	/* liveness: once the leader has been silent for an election timeout,
 	 * a leader our configuration lacks (it joined in entries we have not
 	 * got yet) is followed */
-	tn_tick(&t, 150);
+	fx_tick(&t, 150);
 	struct raft_entry j = {.index = 5, .term = 3, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "d",
 			       .url = "http://h:4"};
 	m = ae(3, 4, 1, 5, &j, 1);
-	tn_recv(&t, "d", &m);
-	uint64_t ls = log_seq(&t);
-	tn_persisted(&t, persist_seq(&t));
-	tn_durable(&t, ls);
-	ck_assert(sent_to(&t, "d")->ae_resp.success);
+	fx_recv(&t, "d", &m);
+	uint64_t ls = fx_log_seq(&t);
+	fx_persisted(&t, fx_persist_seq(&t));
+	fx_durable(&t, ls);
+	ck_assert(fx_sent_to(&t, "d")->ae_resp.success);
 	ck_assert_str_eq(raft_leader(t.r), "d");
 	ck_assert(raft_is_member(t.r, "d"));
 	raft_free(t.r);
@@ -2982,18 +2861,18 @@ START_TEST(test_append_from_non_member_refused)
 	m.ae.prev_index = 0;
 	m.ae.prev_term = 0;
 	j.index = 1;
-	tn_recv(&t, "a", &m);
-	ls = log_seq(&t);
-	tn_persisted(&t, persist_seq(&t));
-	tn_durable(&t, ls);
-	ck_assert(sent_to(&t, "a")->ae_resp.success);
+	fx_recv(&t, "a", &m);
+	ls = fx_log_seq(&t);
+	fx_persisted(&t, fx_persist_seq(&t));
+	fx_durable(&t, ls);
+	ck_assert(fx_sent_to(&t, "a")->ae_resp.success);
 	raft_free(t.r);
 
 	/* a leader is not deposed by a forged request at its own term */
 	make_leader3(&t, tt, 4, false);
 	raft_term term = raft_current_term(t.r);
 	m = ae(term, 5, term, 5, NULL, 0);
-	tn_recv(&t, "evil", &m);
+	fx_recv(&t, "evil", &m);
 	ck_assert_int_eq(raft_role(t.r), RAFT_LEADER);
 	ck_assert_uint_eq(raft_current_term(t.r), term);
 	raft_free(t.r);
@@ -3006,22 +2885,22 @@ END_TEST
 START_TEST(test_leader_follows_a_follower_log_end_down)
 {
 	static const raft_term tt[3] = {0, 0, 1};
-	struct tn t;
+	struct fx_node t;
 	make_leader3(&t, tt, 3, false);
 	raft_term term = raft_current_term(t.r);
-	const struct raft_msg *q = sent_to(&t, "b");
+	const struct raft_msg *q = fx_sent_to(&t, "b");
 	ck_assert_uint_eq(q->ae.prev_index + q->ae.n_entries, 4);
 	struct raft_msg ok = ae_resp(q->req_id, term, 4, 0, true);
-	tn_recv(&t, "b", &ok);
-	tn_durable(&t, log_seq(&t));
-	tn_tick(&t, 60);
-	q = sent_to(&t, "b");
+	fx_recv(&t, "b", &ok);
+	fx_durable(&t, fx_log_seq(&t));
+	fx_tick(&t, 60);
+	q = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(q);
 	ck_assert_uint_eq(q->ae.prev_index, 4); /* b has all */
 	/* b restarted with an empty log: it answers with Index 0 */
 	struct raft_msg lost = ae_resp(q->req_id, term, 0, 0, false);
-	tn_recv(&t, "b", &lost);
-	q = sent_to(&t, "b");
+	fx_recv(&t, "b", &lost);
+	q = fx_sent_to(&t, "b");
 	ck_assert_ptr_nonnull(q);
 	ck_assert_uint_eq(q->ae.prev_index, 0);
 	ck_assert_uint_eq(q->ae.n_entries, 4);
@@ -3033,25 +2912,25 @@ END_TEST
  * campaigns nor bootstraps until it has caught up from a leader. */
 START_TEST(test_recovering_node_does_not_vote)
 {
-	struct raft_config cfg = test_config("b");
+	struct raft_config cfg = fx_config("b");
 	struct raft_restore rs = {.recovering = true};
-	struct tn t;
+	struct fx_node t;
 	memset(&t, 0, sizeof(t));
 	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &t.r), 0);
 	/* it may have voted in this term before it lost its disk */
 	struct raft_msg q = rv(3, 4, 2);
-	tn_recv(&t, "c", &q);
-	const struct raft_msg *vr = sent_to(&t, "c");
+	fx_recv(&t, "c", &q);
+	const struct raft_msg *vr = fx_sent_to(&t, "c");
 	if (!vr) { /* (a grant would wait for its persist) */
-		tn_persisted(&t, persist_seq(&t));
-		vr = sent_to(&t, "c");
+		fx_persisted(&t, fx_persist_seq(&t));
+		vr = fx_sent_to(&t, "c");
 	}
 	ck_assert_ptr_nonnull(vr);
 	ck_assert(!vr->rv_resp.granted);
 	ck_assert(raft_recovering(t.r));
 	struct raft_event bs = {.type = RAFT_EV_BOOTSTRAP};
 	bs.bootstrap.url = "http://h:2";
-	tn_step(&t, &bs);
+	fx_step(&t, &bs);
 	ck_assert_int_eq(t.rv, -EPERM);
 	ck_assert_uint_eq(raft_last_index(t.r), 0);
 	/* the leader of term 3 sends the log, commit covering its own nop */
@@ -3061,20 +2940,20 @@ START_TEST(test_recovering_node_does_not_vote)
 		{.index = 3, .term = 0, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "c", .url = "http://h:3"},
 		{.index = 4, .term = 3, .type = RAFT_ENTRY_NOP, .size = 50}};
 	struct raft_msg m = ae(3, 0, 0, 3, e, 4);
-	tn_recv(&t, "a", &m);
-	uint64_t ls = log_seq(&t);
-	tn_persisted(&t, persist_seq(&t));
-	tn_durable(&t, ls);
+	fx_recv(&t, "a", &m);
+	uint64_t ls = fx_log_seq(&t);
+	fx_persisted(&t, fx_persist_seq(&t));
+	fx_durable(&t, ls);
 	ck_assert(raft_recovering(t.r)); /* commit 3: not an entry of term 3 */
 	m = ae(3, 4, 3, 4, NULL, 0);
-	tn_recv(&t, "a", &m);
+	fx_recv(&t, "a", &m);
 	ck_assert(!raft_recovering(t.r));
 	/* caught up: votes again (the leader silent for a while) */
-	tn_tick(&t, 1000);
+	fx_tick(&t, 1000);
 	q = rv(4, 4, 3);
-	tn_recv(&t, "c", &q);
-	tn_persisted(&t, persist_seq(&t));
-	ck_assert(sent_to(&t, "c")->rv_resp.granted);
+	fx_recv(&t, "c", &q);
+	fx_persisted(&t, fx_persist_seq(&t));
+	ck_assert(fx_sent_to(&t, "c")->rv_resp.granted);
 	raft_free(t.r);
 }
 END_TEST
@@ -3089,18 +2968,18 @@ START_TEST(test_vote_for_a_non_member_that_may_be_one)
 		{.index = 2, .term = 1, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "b", .url = "http://h:2"},
 		{.index = 3, .term = 1, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "c", .url = "http://h:3"},
 		{.index = 4, .term = 1, .type = RAFT_ENTRY_LEAVE, .size = 50, .name = "c"}};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	struct raft_restore rs = {.term = 1, .n_entries = 4, .entries = e, .commit = 3};
-	struct tn t;
+	struct fx_node t;
 	memset(&t, 0, sizeof(t));
 	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &t.r), 0);
 	ck_assert(!raft_is_member(t.r, "c"));
 	struct raft_msg q = rv(2, 4, 1);
-	tn_recv(&t, "c", &q);
-	const struct raft_msg *vr = sent_to(&t, "c");
+	fx_recv(&t, "c", &q);
+	const struct raft_msg *vr = fx_sent_to(&t, "c");
 	if (!vr) { /* a grant waits for its persist */
-		tn_persisted(&t, persist_seq(&t));
-		vr = sent_to(&t, "c");
+		fx_persisted(&t, fx_persist_seq(&t));
+		vr = fx_sent_to(&t, "c");
 	}
 	ck_assert_ptr_nonnull(vr);
 	ck_assert(vr->rv_resp.granted);
@@ -3108,8 +2987,8 @@ START_TEST(test_vote_for_a_non_member_that_may_be_one)
 
 	rs.commit = 4;
 	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &t.r), 0);
-	tn_recv(&t, "c", &q);
-	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+	fx_recv(&t, "c", &q);
+	ck_assert(!fx_sent_to(&t, "c")->rv_resp.granted);
 	ck_assert_uint_eq(raft_current_term(t.r), 1);
 	raft_free(t.r);
 
@@ -3117,11 +2996,11 @@ START_TEST(test_vote_for_a_non_member_that_may_be_one)
 	 * have joined in entries we have not got: judged by the log */
 	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &t.r), 0);
 	q = rv(2, 5, 1);
-	tn_recv(&t, "d", &q);
-	vr = sent_to(&t, "d");
+	fx_recv(&t, "d", &q);
+	vr = fx_sent_to(&t, "d");
 	if (!vr) {
-		tn_persisted(&t, persist_seq(&t));
-		vr = sent_to(&t, "d");
+		fx_persisted(&t, fx_persist_seq(&t));
+		vr = fx_sent_to(&t, "d");
 	}
 	ck_assert_ptr_nonnull(vr);
 	ck_assert(vr->rv_resp.granted);
@@ -3158,10 +3037,10 @@ static void tlog_expect(const struct tlog *l, const char *const *want, size_t n)
 	ck_assert_uint_eq(l->n, n);
 }
 
-static void tn_init_traced(struct tn *t, const char *name, struct tlog *l, raft_term term,
+static void tn_init_traced(struct fx_node *t, const char *name, struct tlog *l, raft_term term,
 			   const raft_term *terms, size_t n, raft_index commit)
 {
-	struct raft_config cfg = test_config(name);
+	struct raft_config cfg = fx_config(name);
 	cfg.trace = tlog_add;
 	cfg.trace_data = l;
 	tn_init_cfg(t, &cfg, term, "", ABC, 3, terms, n, commit);
@@ -3173,33 +3052,33 @@ START_TEST(test_trace_three_node_election)
 {
 	static const raft_term tt[3] = {1, 1, 1};
 	struct tlog l = {0};
-	struct tn n[3];
+	struct fx_node n[3];
 	for (int i = 0; i < 3; i++)
 		tn_init_traced(&n[i], ABC[i], &l, 1, tt, 3, 3);
 	ck_assert_uint_eq(l.n, 0); /* a restore traces nothing */
 
-	tn_tick(&n[0], 1000);
-	struct raft_msg m = *sent_to(&n[0], "b"); /* pre-vote */
-	tn_recv(&n[1], "a", &m);
-	m = *sent_to(&n[1], "a");
-	tn_recv(&n[0], "b", &m);
-	tn_persisted(&n[0], persist_seq(&n[0]));
-	m = *sent_to(&n[0], "c"); /* the real vote request */
-	tn_recv(&n[2], "a", &m);
-	tn_persisted(&n[2], persist_seq(&n[2]));
-	m = *sent_to(&n[2], "a");
-	tn_recv(&n[0], "c", &m);
+	fx_tick(&n[0], 1000);
+	struct raft_msg m = *fx_sent_to(&n[0], "b"); /* pre-vote */
+	fx_recv(&n[1], "a", &m);
+	m = *fx_sent_to(&n[1], "a");
+	fx_recv(&n[0], "b", &m);
+	fx_persisted(&n[0], fx_persist_seq(&n[0]));
+	m = *fx_sent_to(&n[0], "c"); /* the real vote request */
+	fx_recv(&n[2], "a", &m);
+	fx_persisted(&n[2], fx_persist_seq(&n[2]));
+	m = *fx_sent_to(&n[2], "a");
+	fx_recv(&n[0], "c", &m);
 	ck_assert_int_eq(raft_role(n[0].r), RAFT_LEADER);
-	m = *sent_to(&n[0], "c"); /* the nop */
-	uint64_t seq = log_seq(&n[0]);
+	m = *fx_sent_to(&n[0], "c"); /* the nop */
+	uint64_t seq = fx_log_seq(&n[0]);
 	struct raft_entry nop = {.index = 4, .term = 2, .type = RAFT_ENTRY_NOP};
 	ck_assert_uint_eq(m.ae.n_entries, 1);
 	m.ae.entries = &nop;
-	tn_recv(&n[2], "a", &m);
-	tn_durable(&n[2], log_seq(&n[2]));
-	m = *sent_to(&n[2], "a");
-	tn_durable(&n[0], seq);
-	tn_recv(&n[0], "c", &m);
+	fx_recv(&n[2], "a", &m);
+	fx_durable(&n[2], fx_log_seq(&n[2]));
+	m = *fx_sent_to(&n[2], "a");
+	fx_durable(&n[0], seq);
+	fx_recv(&n[0], "c", &m);
 	ck_assert_uint_eq(raft_commit_index(n[0].r), 4);
 
 	static const char *const want[] = {
@@ -3227,27 +3106,27 @@ START_TEST(test_trace_refused_votes)
 {
 	static const raft_term tt[3] = {1, 1, 1};
 	struct tlog l = {0};
-	struct tn t;
+	struct fx_node t;
 	tn_init_traced(&t, "b", &l, 1, tt, 3, 3);
 	struct raft_msg hb = ae(1, 3, 1, 3, NULL, 0);
-	tn_recv(&t, "a", &hb);
-	tn_tick(&t, 20);
+	fx_recv(&t, "a", &hb);
+	fx_tick(&t, 20);
 	struct raft_msg q = rv(5, 9, 5); /* a stranger with a better log */
-	tn_recv(&t, "evil", &q);
+	fx_recv(&t, "evil", &q);
 	q = rv(5, 2, 1); /* a member, not newer */
-	tn_recv(&t, "evil", &q);
+	fx_recv(&t, "evil", &q);
 	q = rv(1000, 3, 1);
-	tn_recv(&t, "c", &q);
+	fx_recv(&t, "c", &q);
 	q = rv(2 + RAFT_TERM_AHEAD, 3, 1);
-	tn_recv(&t, "c", &q);
+	fx_recv(&t, "c", &q);
 	q = rv(2, 3, 1);
 	q.rv.pre_vote = true;
-	tn_recv(&t, "c", &q);
-	tn_tick(&t, 150); /* the leader falls silent */
+	fx_recv(&t, "c", &q);
+	fx_tick(&t, 150); /* the leader falls silent */
 	q = rv(2, 2, 1);
-	tn_recv(&t, "c", &q);
-	tn_persisted(&t, persist_seq(&t));
-	ck_assert(!sent_to(&t, "c")->rv_resp.granted);
+	fx_recv(&t, "c", &q);
+	fx_persisted(&t, fx_persist_seq(&t));
+	ck_assert(!fx_sent_to(&t, "c")->rv_resp.granted);
 
 	static const char *const want[] = {
 		"b t1: follower of a",
@@ -3269,33 +3148,33 @@ END_TEST
 START_TEST(test_trace_bootstrap_join_and_snapshot)
 {
 	struct tlog l = {0};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	cfg.trace = tlog_add;
 	cfg.trace_data = &l;
-	struct tn t;
+	struct fx_node t;
 	tn_init_cfg(&t, &cfg, 0, "", NULL, 0, NULL, 0, 0);
 	struct raft_event ev = {.type = RAFT_EV_BOOTSTRAP};
 	ev.bootstrap.url = "http://h:1";
-	tn_step(&t, &ev);
-	tn_durable(&t, log_seq(&t));
+	fx_step(&t, &ev);
+	fx_durable(&t, fx_log_seq(&t));
 	struct raft_event pk = {.type = RAFT_EV_PEER_KIND};
 	pk.peer_kind.name = "g";
 	pk.peer_kind.goraft = true;
-	tn_step(&t, &pk);
+	fx_step(&t, &pk);
 	struct raft_entry j = {.type = RAFT_ENTRY_JOIN, .name = "g", .url = "http://h:7", .size = 60};
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = &j;
 	pe.propose.n = 1;
-	tn_step(&t, &pe);
+	fx_step(&t, &pe);
 	ck_assert_int_eq(t.rv, 0);
-	tn_durable(&t, log_seq(&t));
+	fx_durable(&t, fx_log_seq(&t));
 	raft_free(t.r);
 
 	static const raft_term tt[4] = {0, 0, 0, 1};
 	tn_init_traced(&t, "b", &l, 1, tt, 4, 2);
 	struct raft_msg hb = ae(2, 4, 1, 2, NULL, 0);
-	tn_recv(&t, "a", &hb);
-	tn_persisted(&t, persist_seq(&t));
+	fx_recv(&t, "a", &hb);
+	fx_persisted(&t, fx_persist_seq(&t));
 	static const struct raft_member_info peers[] = {
 		{.name = "a", .url = "http://h:1"}, {.name = "b", .url = "http://h:2"}};
 	struct raft_msg rec = {.type = RAFT_MSG_SNAPREC_REQ, .req_id = 4};
@@ -3303,8 +3182,8 @@ START_TEST(test_trace_bootstrap_join_and_snapshot)
 	rec.snaprec.last_term = 2;
 	rec.snaprec.n_peers = 2;
 	rec.snaprec.peers = peers;
-	tn_recv(&t, "c", &rec);
-	tn_recv(&t, "a", &rec);
+	fx_recv(&t, "c", &rec);
+	fx_recv(&t, "a", &rec);
 
 	static const char *const want[] = {
 		"a t0: configuration: join a at 1, 1 member(s)",
@@ -3329,11 +3208,11 @@ END_TEST
  * return -ENOMEM, and the core must then refuse every later event without
  * an action (raft.h). Leaks show under ASan (the CI's unit tests) and
  * valgrind. */
-static void walk_alloc_failures(void (*setup)(struct tn *), void (*op)(struct tn *))
+static void walk_alloc_failures(void (*setup)(struct fx_node *), void (*op)(struct fx_node *))
 {
 	unsigned long nth = 1;
 	for (;; nth++) {
-		struct tn t;
+		struct fx_node t;
 		setup(&t);
 		raft_fail_alloc_nth(nth);
 		op(&t);
@@ -3345,7 +3224,7 @@ static void walk_alloc_failures(void (*setup)(struct tn *), void (*op)(struct tn
 			break;
 		}
 		ck_assert_msg(t.rv == -ENOMEM, "allocation %lu failed, the step returned %d", nth, t.rv);
-		tn_tick(&t, 1000);
+		fx_tick(&t, 1000);
 		ck_assert_int_eq(t.rv, -ENOMEM);
 		ck_assert_uint_eq(t.u.n_actions, 0);
 		raft_free(t.r);
@@ -3353,7 +3232,7 @@ static void walk_alloc_failures(void (*setup)(struct tn *), void (*op)(struct tn
 	ck_assert_uint_gt(nth, 1); /* op allocated something */
 }
 
-static void setup_follower(struct tn *t)
+static void setup_follower(struct fx_node *t)
 {
 	static const raft_term tt[3] = {1, 1, 1};
 	tn_init(t, "b", 1, ABC, 3, tt, 3, 3);
@@ -3361,7 +3240,7 @@ static void setup_follower(struct tn *t)
 
 /* 40 entries, a membership change among them: the log, the changes, the
  * action array, the log writes and the held answer all grow. */
-static void op_append(struct tn *t)
+static void op_append(struct fx_node *t)
 {
 	struct raft_entry e[40];
 	for (size_t k = 0; k < 40; k++)
@@ -3372,16 +3251,16 @@ static void op_append(struct tn *t)
 		e[k].url = "http://localhost:2";
 	}
 	struct raft_msg m = ae(1, 3, 1, 3, e, 40);
-	tn_recv(t, "a", &m);
+	fx_recv(t, "a", &m);
 }
 
-static void setup_leader(struct tn *t)
+static void setup_leader(struct fx_node *t)
 {
 	static const raft_term tt[3] = {1, 1, 1};
 	make_leader3(t, tt, 3, false);
 }
 
-static void op_propose(struct tn *t)
+static void op_propose(struct fx_node *t)
 {
 	struct raft_entry cmd[40];
 	for (size_t i = 0; i < 40; i++)
@@ -3389,23 +3268,23 @@ static void op_propose(struct tn *t)
 	struct raft_event pe = {.type = RAFT_EV_PROPOSE};
 	pe.propose.entries = cmd;
 	pe.propose.n = 40;
-	tn_step(t, &pe);
+	fx_step(t, &pe);
 }
 
-static void op_read(struct tn *t)
+static void op_read(struct fx_node *t)
 {
 	struct raft_event ev = {.type = RAFT_EV_READ};
 	ev.read.id = 1;
-	tn_step(t, &ev);
+	fx_step(t, &ev);
 }
 
-static void setup_none(struct tn *t)
+static void setup_none(struct fx_node *t)
 {
 	memset(t, 0, sizeof(*t));
 }
 
 /* raft_new() restoring 40 entries */
-static void op_new(struct tn *t)
+static void op_new(struct fx_node *t)
 {
 	struct raft_entry e[40];
 	for (size_t k = 0; k < 40; k++)
@@ -3416,11 +3295,11 @@ static void op_new(struct tn *t)
 		e[k].url = "http://localhost:1";
 	}
 	struct raft_restore rs = {.term = 1, .n_entries = 40, .entries = e};
-	struct raft_config cfg = test_config("a");
+	struct raft_config cfg = fx_config("a");
 	t->rv = raft_new(&cfg, &rs, 0, &t->r);
 	if (t->rv == 0) {
 		/* the tick in walk_alloc_failures() needs a core */
-		tn_tick(t, 1);
+		fx_tick(t, 1);
 		t->rv = 0;
 	}
 }
@@ -3446,7 +3325,7 @@ START_TEST(test_oom_restore)
 {
 	unsigned long nth = 1;
 	for (;; nth++) {
-		struct tn t;
+		struct fx_node t;
 		setup_none(&t);
 		raft_fail_alloc_nth(nth);
 		op_new(&t);
