@@ -82,8 +82,8 @@ static struct raft_msg ae_resp(uint64_t id, raft_term term, raft_index index, ra
 
 static const char *const ABC[] = {"a", "b", "c"};
 
-static void make_leader3_cfg(struct fx_node *t, struct raft_config cfg, const raft_term *terms, size_t n,
-			     bool goraft_peers);
+static void make_leader3_cfg(struct fx_node *t, struct raft_config cfg, const raft_term *terms,
+			     size_t n, bool goraft_peers);
 
 /* Leader "a" of {a,b,c} at term 2: log of n entries, elected, nop durable. */
 static void make_leader3(struct fx_node *t, const raft_term *terms, size_t n, bool goraft_peers)
@@ -91,8 +91,8 @@ static void make_leader3(struct fx_node *t, const raft_term *terms, size_t n, bo
 	make_leader3_cfg(t, fx_config("a"), terms, n, goraft_peers);
 }
 
-static void make_leader3_cfg(struct fx_node *t, struct raft_config cfg, const raft_term *terms, size_t n,
-			     bool goraft_peers)
+static void make_leader3_cfg(struct fx_node *t, struct raft_config cfg, const raft_term *terms,
+			     size_t n, bool goraft_peers)
 {
 	cfg.pre_vote = false;
 	tn_init_cfg(t, &cfg, terms[n - 1], "", ABC, 3, terms, n, 0);
@@ -299,7 +299,8 @@ START_TEST(test_vectors_crafted_sequence)
 	struct raft_msg q = load_rv("crafted-rv-grant-higher", cand);
 	fx_recv(&t, cand, &q);
 	ck_assert_uint_eq(fx_count_actions(&t, RAFT_ACT_SEND), 0);
-	const struct raft_action *p = fx_nth_action(&t, RAFT_ACT_PERSIST, fx_count_actions(&t, RAFT_ACT_PERSIST) - 1);
+	const struct raft_action *p =
+		fx_nth_action(&t, RAFT_ACT_PERSIST, fx_count_actions(&t, RAFT_ACT_PERSIST) - 1);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->persist.term, 5);
 	ck_assert_str_eq(p->persist.vote, "zz");
@@ -1952,7 +1953,8 @@ START_TEST(test_read_index)
 }
 END_TEST
 
-static const struct raft_action *sent_type(const struct fx_node *t, const char *to, enum raft_msg_type type)
+static const struct raft_action *sent_type(const struct fx_node *t, const char *to,
+					   enum raft_msg_type type)
 {
 	for (size_t k = 0; k < t->u.n_actions; k++) {
 		const struct raft_action *a = &t->u.actions[k];
