@@ -42,6 +42,7 @@
 #include "src/raft/raft.h"
 #include "src/raftd/rpc.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/lib/core_fixture.h"
 
 
 /* Names from the goraft captures (../shared/goraft-wire), so that captured
@@ -385,9 +386,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.end = data + size;
 	unsigned setup = take(&h), shape = take(&h);
 
-	struct raft_config cfg;
-	raft_config_default(&cfg);
-	cfg.name = SELF;
+	/* the tests' defaults (tests/lib/core_fixture.h), then the input's */
+	struct raft_config cfg = fx_config(SELF);
 	cfg.seed = shape;
 	cfg.pre_vote = setup & 4;
 	cfg.check_quorum = setup & 8;

@@ -57,8 +57,8 @@ tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
 
 FUZZ_RAFT_INPUTS = $(srcdir)/tests/fuzz/fuzz_raft_rpc.c $(srcdir)/src/raft/raft.c $(srcdir)/src/raftd/rpc.c \
-	$(srcdir)/proto/wire.c $(srcdir)/proto/command.c
-tests/fuzz/fuzz_raft_rpc: $(FUZZ_RAFT_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
+	$(srcdir)/proto/wire.c $(srcdir)/proto/command.c $(srcdir)/tests/lib/core_fixture.c
+tests/fuzz/fuzz_raft_rpc: $(FUZZ_RAFT_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/tests/lib/core_fixture.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_RAFT_INPUTS) $(JANSSON_LIBS) -o $@
 

@@ -8,7 +8,7 @@ check_PROGRAMS += tests/sim/sim
 TESTS += tests/sim/run.sh
 EXTRA_DIST += tests/sim/run.sh
 
-tests_sim_sim_SOURCES = tests/sim/sim.c
+tests_sim_sim_SOURCES = $(CORE_FIXTURE) tests/sim/sim.c
 tests_sim_sim_LDADD = src/raft/libraft.a
 
 SIM_LONG_SEEDS ?= 1000000

@@ -44,6 +44,7 @@
  * (raft_config.trace), stamped with the virtual time.
  */
 #include "src/raft/raft.h"
+#include "tests/lib/core_fixture.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -1088,9 +1089,9 @@ static void start_node(int id)
 		   nd->incarnation, (unsigned long long)nd->d_term, nd->disk.n);
 		return;
 	}
-	struct raft_config cfg;
-	raft_config_default(&cfg);
-	cfg.name = nd->name;
+	/* the tests' defaults (tests/lib/core_fixture.h), then what this seed
+	 * draws: a seed of its own, so that nodes' timeouts differ */
+	struct raft_config cfg = fx_config(nd->name);
 	cfg.seed = rnd();
 	cfg.fault = opt.fault;
 	cfg.max_entries = 8 + (unsigned)rnd_below(57);
