@@ -84,7 +84,8 @@ tests/fuzz/fuzz_url: $(srcdir)/tests/fuzz/fuzz_url.c $(srcdir)/net/url.c $(srcdi
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(filter %.c,$^) -o $@
 
 FUZZ_WAL_INPUTS = $(srcdir)/tests/fuzz/fuzz_wal_recover.c $(srcdir)/wal/wal.c $(srcdir)/wal/recover.c \
-	$(srcdir)/base/crc32c.c $(srcdir)/base/alloc.c $(srcdir)/wal/failpoint.c $(srcdir)/proto/wire.c
+	$(srcdir)/base/crc32c.c $(srcdir)/base/alloc.c $(srcdir)/base/histogram.c $(srcdir)/wal/failpoint.c \
+	$(srcdir)/proto/wire.c
 tests/fuzz/fuzz_wal_recover: $(FUZZ_WAL_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(FUZZ_WAL_INPUTS) $(URING_LIBS) -o $@
