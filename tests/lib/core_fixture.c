@@ -367,6 +367,8 @@ raft_index fx_cluster_committed(const struct fx_cluster *c, size_t i)
 
 int fx_cluster_elect(struct fx_cluster *c, uint64_t step_ms, uint64_t max_ms)
 {
+	if (step_ms == 0)
+		return -1;
 	for (uint64_t t = 0; t <= max_ms; t += step_ms) {
 		fx_cluster_deliver_all(c, 100000);
 		int l = fx_cluster_leader(c);

@@ -8,6 +8,8 @@
  *                      plays the daemon (persists and appends at once) and
  *                      the test decides which message goes when.
  * Errors are returned (-errno), never asserted: the caller picks how to fail.
+ * The cluster abort()s only where a test could not go on (out of memory on
+ * the bus, a core sending entries it does not hold).
  */
 #ifndef TESTS_LIB_CORE_FIXTURE_H
 #define TESTS_LIB_CORE_FIXTURE_H
@@ -102,8 +104,8 @@ raft_index fx_cluster_propose(struct fx_cluster *c, size_t i, size_t n);
  * than one at that term: a broken invariant the caller should report). */
 int fx_cluster_leader(const struct fx_cluster *c);
 raft_index fx_cluster_committed(const struct fx_cluster *c, size_t i);
-/* Ticks in steps of `step_ms` and delivers everything until some node
- * leads or `max_ms` passed; the leader's index or -1. */
+/* Ticks in steps of `step_ms` (> 0) and delivers everything until some
+ * node leads or `max_ms` passed; the leader's index or -1. */
 int fx_cluster_elect(struct fx_cluster *c, uint64_t step_ms, uint64_t max_ms);
 
 #endif
