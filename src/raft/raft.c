@@ -147,6 +147,10 @@ struct raft {
 	char leader[RAFT_NAME_MAX];
 	bool removed;
 	bool recovering; /* lost data: no votes, no campaign (raft_restore) */
+	/* While recovering: the highest commit index in the requests of
+	 * term recover_term's leader (maybe_recovered) */
+	raft_term recover_term;
+	raft_index recover_floor;
 	uint64_t election_deadline;
 	bool prevoting;            /* collecting pre-votes for term + 1 */
 	uint64_t leader_contact;   /* when we last accepted the leader's AE */
@@ -1509,6 +1513,14 @@ static void on_ae_request(struct raft *r, struct peer *p, const char *from,
 	become_follower(r, req->term, from);
 	reset_election_timer(r);
 	r->leader_contact = r->now;
+	if (r->recovering) {
+		if (r->recover_term != r->term) {
+			r->recover_term = r->term;
+			r->recover_floor = 0;
+		}
+		if (req->ae.commit > r->recover_floor)
+			r->recover_floor = req->ae.commit;
+	}
 
 	raft_index prev = req->ae.prev_index;
 	if (prev > r->last || !entries_valid(r, req)) {
@@ -2521,10 +2533,20 @@ static void discount_own_stall(struct raft *r, uint64_t gap)
 
 /* A recovering node has caught up once it durably holds a committed entry
  * of its leader's term: that leader had every entry committed before its
- * term (Leader Completeness), and so now do we. */
+ * term (Leader Completeness), and so now do we. That is not enough in the
+ * term we lost our disk in: our earlier answers may have committed
+ * entries of this term past that one (the simulator found a node that
+ * then voted for a candidate without them). A leader counts an answer
+ * only to a request still in flight, and the first request we take (it
+ * starts within our new log) was sent after it gave up on all those, or
+ * after they were answered: we wait for the highest commit index its
+ * requests of this term showed us. (A late copy of an older request,
+ * taken first and before any newer one, can still show too low a one.) */
 static void maybe_recovered(struct raft *r)
 {
 	if (!r->recovering || r->role != RAFT_FOLLOWER || !r->leader[0] || r->commit == 0)
+		return;
+	if (r->recover_term != r->term || r->commit < r->recover_floor)
 		return;
 	if (term_at(r, r->commit) == r->term && r->durable >= r->commit) {
 		r->recovering = false;

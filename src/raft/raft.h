@@ -492,7 +492,9 @@ struct raft_restore {
 	/* This node lost data it may have acknowledged (it held a log and has none now):
 	 * it neither votes nor campaigns until it has caught up from a
 	 * leader, i.e. holds an entry of the leader's term that is committed
-	 * (so everything committed before that term is in its log). */
+	 * (so everything committed before that term is in its log) and all
+	 * the leader's AppendEntries of that term showed committed (what
+	 * its lost answers may have committed in it). */
 	bool recovering;
 };
 

@@ -2960,6 +2960,62 @@ START_TEST(test_recovering_node_does_not_vote)
 }
 END_TEST
 
+/* A node that acknowledged an entry of the leader's term, lost its disk
+ * and caught up again from that leader in the same term held a committed
+ * entry of that term before it held the one its own earlier answer had
+ * committed: it voted for a candidate without it, which could then lead
+ * without a committed entry (the simulator, seed 902 with follower reads:
+ * leader completeness). */
+START_TEST(test_recovering_node_catches_up_past_what_it_acknowledged)
+{
+	struct raft_config cfg = fx_config("b");
+	struct raft_restore rs = {.recovering = true};
+	struct fx_node t;
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(raft_new(&cfg, &rs, 0, &t.r), 0);
+	/* Leader a of term 3 committed 5 with b's answer before b lost its
+	 * disk (c holds up to 4 only); its caps send the log in two parts,
+	 * each with its commit index 5. */
+	struct raft_entry e[5] = {
+		{.index = 1, .term = 0, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "a", .url = "http://h:1"},
+		{.index = 2, .term = 0, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "b", .url = "http://h:2"},
+		{.index = 3, .term = 0, .type = RAFT_ENTRY_JOIN, .size = 50, .name = "c", .url = "http://h:3"},
+		{.index = 4, .term = 3, .type = RAFT_ENTRY_NOP, .size = 50},
+		{.index = 5, .term = 3, .type = RAFT_ENTRY_NOP, .size = 50}};
+	struct raft_msg m = ae(3, 0, 0, 5, e, 4);
+	fx_recv(&t, "a", &m);
+	uint64_t ls = fx_log_seq(&t);
+	fx_persisted(&t, fx_persist_seq(&t));
+	fx_durable(&t, ls);
+	ck_assert_uint_eq(raft_commit_index(t.r), 4);
+	/* 4 is a committed entry of term 3, yet 5 may be committed with
+	 * the answer b gave before: b must not vote yet */
+	ck_assert(raft_recovering(t.r));
+	fx_tick(&t, 1000); /* a silent: c campaigns without 5 */
+	struct raft_msg q = rv(4, 4, 3);
+	fx_recv(&t, "c", &q);
+	const struct raft_msg *vr = fx_sent_to(&t, "c");
+	if (!vr) { /* (a grant would wait for its persist) */
+		fx_persisted(&t, fx_persist_seq(&t));
+		vr = fx_sent_to(&t, "c");
+	}
+	ck_assert_ptr_nonnull(vr);
+	ck_assert(!vr->rv_resp.granted);
+	/* a leads term 4: b recovers once it holds all a had committed */
+	struct raft_entry e2[2] = {e[4], {.index = 6, .term = 4, .type = RAFT_ENTRY_NOP, .size = 50}};
+	m = ae(4, 4, 3, 6, e2, 1);
+	fx_recv(&t, "a", &m);
+	fx_durable(&t, fx_log_seq(&t));
+	ck_assert(raft_recovering(t.r)); /* commit 5: not an entry of term 4 */
+	m = ae(4, 5, 3, 6, e2 + 1, 1);
+	fx_recv(&t, "a", &m);
+	fx_durable(&t, fx_log_seq(&t));
+	ck_assert_uint_eq(raft_commit_index(t.r), 6);
+	ck_assert(!raft_recovering(t.r));
+	raft_free(t.r);
+}
+END_TEST
+
 /* A member finishing its own removal (its leave not committed: it may still
  * lead, see can_campaign) is not denied as a non-member: the simulator found
  * a cluster that could elect no one otherwise. Once the leave commits, it is. */
@@ -3408,6 +3464,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_append_from_non_member_refused);
 	tcase_add_test(tc, test_leader_follows_a_follower_log_end_down);
 	tcase_add_test(tc, test_recovering_node_does_not_vote);
+	tcase_add_test(tc, test_recovering_node_catches_up_past_what_it_acknowledged);
 	tcase_add_test(tc, test_vote_for_a_non_member_that_may_be_one);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("oom");
