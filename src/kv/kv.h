@@ -201,6 +201,25 @@ int kv_snapshot_fork(const char *dir, const struct kv *kv, const struct kv_snaps
 int kv_snapshot_load_latest(const char *dir, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta,
 			    char **ret_path, char *err, size_t err_len);
 
+/* The directory's names, the one place that knows them (raftd and raftctl
+ * ask here). KV_SNAPDIR_NAME_MAX bounds a name with its NUL.
+ * kv_snapdir_name(): "snapshot-<term>-<index>"; kv_snapdir_path(): the same
+ * under dir/. Both 0 or -ENAMETOOLONG.
+ * kv_snapdir_parse(): true for snapshot-<term>-<index>, optionally followed
+ * by ".tmp" (*ret_tmp says which), both numbers strict decimal (no sign, no
+ * leading zero, no overflow); false for any other name.
+ * kv_snapdir_newest(): the newest complete snapshot in dir (highest index,
+ * then term; .tmp and other names ignored), or false when there is none or
+ * dir cannot be read. It is not verified: kv_snapshot_load_latest() does that.
+ * kv_snapdir_older(): the highest index below `below` among dir's complete
+ * snapshots, or 0. */
+#define KV_SNAPDIR_NAME_MAX 64
+int kv_snapdir_name(char *buf, size_t len, uint64_t term, uint64_t index);
+int kv_snapdir_path(char *buf, size_t len, const char *dir, uint64_t term, uint64_t index);
+bool kv_snapdir_parse(const char *name, uint64_t *ret_term, uint64_t *ret_index, bool *ret_tmp);
+bool kv_snapdir_newest(const char *dir, uint64_t *ret_term, uint64_t *ret_index);
+uint64_t kv_snapdir_older(const char *dir, uint64_t below);
+
 /* ---- Internal to src/kv/, and a seam for tests ----
  *
  * Every allocation of src/kv/ goes through these. After

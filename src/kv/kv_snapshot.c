@@ -664,7 +664,7 @@ out:
 struct snap_name {
 	uint64_t term, index;
 	bool tmp;
-	char name[64];
+	char name[KV_SNAPDIR_NAME_MAX];
 };
 
 /* Strict decimal: digits only, no leading zero (but "0"), no overflow. */
@@ -686,24 +686,47 @@ static const char *parse_u64(const char *s, uint64_t *ret)
 	return p;
 }
 
-/* "snapshot-<term>-<index>" or the same with ".tmp". */
-static bool parse_snap_name(const char *name, struct snap_name *ret)
+bool kv_snapdir_parse(const char *name, uint64_t *ret_term, uint64_t *ret_index, bool *ret_tmp)
 {
+	uint64_t term, index;
 	const char *p;
 
-	if (strncmp(name, "snapshot-", 9) != 0 || strlen(name) >= sizeof ret->name)
+	if (strncmp(name, "snapshot-", 9) != 0 || strlen(name) >= KV_SNAPDIR_NAME_MAX)
 		return false;
-	p = parse_u64(name + 9, &ret->term);
+	p = parse_u64(name + 9, &term);
 	if (!p || *p != '-')
 		return false;
-	p = parse_u64(p + 1, &ret->index);
+	p = parse_u64(p + 1, &index);
 	if (!p)
 		return false;
 	if (strcmp(p, ".tmp") == 0)
-		ret->tmp = true;
+		*ret_tmp = true;
 	else if (*p == '\0')
-		ret->tmp = false;
+		*ret_tmp = false;
 	else
+		return false;
+	*ret_term = term;
+	*ret_index = index;
+	return true;
+}
+
+int kv_snapdir_name(char *buf, size_t len, uint64_t term, uint64_t index)
+{
+	int n = snprintf(buf, len, "snapshot-%" PRIu64 "-%" PRIu64, term, index);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int kv_snapdir_path(char *buf, size_t len, const char *dir, uint64_t term, uint64_t index)
+{
+	int n = snprintf(buf, len, "%s/snapshot-%" PRIu64 "-%" PRIu64, dir, term, index);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool parse_snap_name(const char *name, struct snap_name *ret)
+{
+	if (!kv_snapdir_parse(name, &ret->term, &ret->index, &ret->tmp))
 		return false;
 	strcpy(ret->name, name);
 	return true;
@@ -760,6 +783,48 @@ static int list_snapshots(const char *dir, struct snap_name **ret, size_t *ret_n
 	return 0;
 }
 
+/* No allocation, unlike list_snapshots(): the daemon asks this on every
+ * GET /raftd/snapshot and at start-up. */
+bool kv_snapdir_newest(const char *dir, uint64_t *ret_term, uint64_t *ret_index)
+{
+	DIR *d = opendir(dir);
+	bool found = false;
+
+	if (!d)
+		return false;
+	for (struct dirent *de; (de = readdir(d));) {
+		uint64_t term, index;
+		bool tmp;
+		if (!kv_snapdir_parse(de->d_name, &term, &index, &tmp) || tmp)
+			continue;
+		if (!found || index > *ret_index || (index == *ret_index && term > *ret_term)) {
+			found = true;
+			*ret_index = index;
+			*ret_term = term;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+uint64_t kv_snapdir_older(const char *dir, uint64_t below)
+{
+	DIR *d = opendir(dir);
+	uint64_t best = 0;
+
+	if (!d)
+		return 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		uint64_t term, index;
+		bool tmp;
+		if (kv_snapdir_parse(de->d_name, &term, &index, &tmp) && !tmp && index < below &&
+		    index > best)
+			best = index;
+	}
+	closedir(d);
+	return best;
+}
+
 static int join_path(char *out, const char *dir, const char *name)
 {
 	int n = snprintf(out, KV_SNAPSHOT_PATH_MAX, "%s/%s", dir, name);
@@ -812,9 +877,9 @@ int kv_snapshot_save(const char *dir, const struct kv *kv, const struct kv_snaps
 	bool tmp_exists = false;
 	int fd = -1, rv;
 
-	snprintf(saved.name, sizeof saved.name, "snapshot-%" PRIu64 "-%" PRIu64, meta->last_term,
-		 meta->last_index);
-	rv = join_path(final, dir, saved.name);
+	rv = kv_snapdir_name(saved.name, sizeof saved.name, meta->last_term, meta->last_index);
+	if (rv == 0)
+		rv = join_path(final, dir, saved.name);
 	if (rv == 0) {
 		int n = snprintf(tmp, sizeof tmp, "%s.tmp", final);
 		rv = n < 0 || (size_t)n >= sizeof tmp ? -ENAMETOOLONG : 0;

@@ -316,7 +316,6 @@ void take_snapshot(struct node *n, const struct raft_action *a);
 void take_deferred_snapshot(struct node *n);
 void report_snap_failed(struct node *n);
 void on_snapshot_post(struct httpd_request *req, void *data);
-raft_index older_snapshot(const char *dir, raft_index below);
 void on_snapshot_get(struct httpd_request *req, void *data);
 int create_durable(const char *path, const char *dir);
 int rebase_wal(struct node *n, char *err, size_t err_len);

@@ -33,13 +33,15 @@ static void snap_fail_later(struct node *n);
 int load_snap_state(struct node *n, raft_index index, raft_term term)
 {
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/snapshot-%" PRIu64 "-%" PRIu64, n->dir_snap, term, index);
+	int rv = kv_snapdir_path(path, sizeof(path), n->dir_snap, term, index);
+	if (rv < 0)
+		return rv;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
-		int rv = -errno;
+		rv = -errno;
 		close(fd);
 		return rv;
 	}
@@ -321,48 +323,6 @@ void on_snapshot_post(struct httpd_request *req, void *data)
 	n->snap_waits = w;
 }
 
-/* The newest snapshot file's name in dir (snapshot-TERM-INDEX), or false. */
-static bool newest_snapshot(const char *dir, char *ret_name, size_t len, raft_index *ret_index, raft_term *ret_term)
-{
-	DIR *d = opendir(dir);
-	bool found = false;
-	if (!d)
-		return false;
-	for (struct dirent *de; (de = readdir(d));) {
-		uint64_t term, index;
-		int used = 0;
-		if (sscanf(de->d_name, "snapshot-%" SCNu64 "-%" SCNu64 "%n", &term, &index, &used) != 2 ||
-		    de->d_name[used] != '\0')
-			continue;
-		if (!found || index > *ret_index || (index == *ret_index && term > *ret_term)) {
-			found = true;
-			*ret_index = index;
-			*ret_term = term;
-			snprintf(ret_name, len, "%s", de->d_name);
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-/* The highest index below `below` among the snapshot files in dir, or 0. */
-raft_index older_snapshot(const char *dir, raft_index below)
-{
-	DIR *d = opendir(dir);
-	raft_index best = 0;
-	if (!d)
-		return 0;
-	for (struct dirent *de; (de = readdir(d));) {
-		uint64_t term, index;
-		int used = 0;
-		if (sscanf(de->d_name, "snapshot-%" SCNu64 "-%" SCNu64 "%n", &term, &index, &used) == 2 &&
-		    de->d_name[used] == '\0' && index < below && index > best)
-			best = index;
-	}
-	closedir(d);
-	return best;
-}
-
 /* GET /raftd/snapshot: the bytes of the newest snapshot file (format: top
  * of src/kv/kv_snapshot.c), for backups; `raftctl` can verify them. Streamed
  * from the file by the kernel as the client reads (the open fd still reads
@@ -371,13 +331,13 @@ raft_index older_snapshot(const char *dir, raft_index below)
 void on_snapshot_get(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
-	char name[256], path[4400], why[300];
-	raft_index index = 0;
-	raft_term term = 0;
-	if (!newest_snapshot(n->dir_snap, name, sizeof(name), &index, &term)) {
+	char name[KV_SNAPDIR_NAME_MAX], path[4400], why[300];
+	uint64_t index = 0, term = 0;
+	if (!kv_snapdir_newest(n->dir_snap, &term, &index)) {
 		httpd_reply_text(req, 404, "no snapshot yet (POST /raftd/snapshot takes one)");
 		return;
 	}
+	(void)kv_snapdir_name(name, sizeof(name), term, index); /* fits: it was parsed */
 	snprintf(path, sizeof(path), "%s/%s", n->dir_snap, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;

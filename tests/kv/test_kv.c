@@ -1146,6 +1146,87 @@ static uint64_t load_latest_index(char *err, size_t err_len)
 	return index;
 }
 
+/* The directory's names have one owner (kv_snapdir_*): what it writes it
+ * parses back, and it ignores anything else a crash or a person may leave. */
+START_TEST(test_snapdir_name_round_trip)
+{
+	static const uint64_t vals[] = { 0, 1, 9, 10, 90, 20000, UINT64_MAX - 1, UINT64_MAX };
+	char name[KV_SNAPDIR_NAME_MAX], tmpname[KV_SNAPDIR_NAME_MAX + 4], path[512];
+	uint64_t term, index;
+	bool tmp;
+
+	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+		for (size_t j = 0; j < sizeof vals / sizeof vals[0]; j++) {
+			ck_assert_int_eq(kv_snapdir_name(name, sizeof name, vals[i], vals[j]), 0);
+			ck_assert(kv_snapdir_parse(name, &term, &index, &tmp));
+			ck_assert_uint_eq(term, vals[i]);
+			ck_assert_uint_eq(index, vals[j]);
+			ck_assert(!tmp);
+			snprintf(tmpname, sizeof tmpname, "%s.tmp", name);
+			ck_assert(kv_snapdir_parse(tmpname, &term, &index, &tmp));
+			ck_assert(tmp);
+			ck_assert_uint_eq(index, vals[j]);
+		}
+	ck_assert_int_eq(kv_snapdir_name(name, sizeof name, 7, 20000), 0);
+	ck_assert_str_eq(name, "snapshot-7-20000");
+	ck_assert_int_eq(kv_snapdir_path(path, sizeof path, "d/snap", 7, 20000), 0);
+	ck_assert_str_eq(path, "d/snap/snapshot-7-20000");
+	ck_assert_int_eq(kv_snapdir_name(name, 10, 7, 20000), -ENAMETOOLONG);
+	ck_assert_int_eq(kv_snapdir_path(path, 12, "d/snap", 7, 20000), -ENAMETOOLONG);
+
+	static const char *const bad[] = {
+		"", "snapshot-", "snapshot-1", "snapshot-1-", "snapshot--1-2", "snapshot-1--2",
+		"snapshot-+1-2", "snapshot- 1-2", "snapshot-01-2", "snapshot-1-02", "snapshot-1-2x",
+		"snapshot-1-2.tmpx", "snapshot-1-2.tm", "snapshot-1-2.TMP", "snapshot-1-2 ",
+		"snapshot-1-2-3", "snapshot-18446744073709551616-1", "snapshot-1-18446744073709551616",
+		"Snapshot-1-2", "xsnapshot-1-2", "snapshot_1_2", "snapshot-a-2",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(!kv_snapdir_parse(bad[i], &term, &index, &tmp), "accepted '%s'", bad[i]);
+}
+END_TEST
+
+START_TEST(test_snapdir_newest_and_older)
+{
+	uint64_t term = 99, index = 99;
+
+	ck_assert(!kv_snapdir_newest(tmpdir, &term, &index));
+	ck_assert_uint_eq(kv_snapdir_older(tmpdir, 1000), 0);
+	ck_assert(!kv_snapdir_newest(path_in("absent"), &term, &index));
+	ck_assert_uint_eq(kv_snapdir_older(path_in("absent"), 1000), 0);
+
+	/* only names to ignore: nothing found */
+	static const char *const ignored[] = {
+		"snapshot-9-900.tmp", "snapshot-9-0900", "snapshot-9-900x", "snapshot-9-18446744073709551616",
+		"snapshot-+9-900", "snapshot-9-900.old", "wal", "snapshot-9",
+	};
+	for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+		write_file(path_in(ignored[i]), "x", 1);
+	ck_assert(!kv_snapdir_newest(tmpdir, &term, &index));
+	ck_assert_uint_eq(kv_snapdir_older(tmpdir, UINT64_MAX), 0);
+
+	/* highest index wins, then the higher term at the same index */
+	write_file(path_in("snapshot-3-40"), "x", 1);
+	write_file(path_in("snapshot-2-90"), "x", 1);
+	write_file(path_in("snapshot-1-90"), "x", 1);
+	write_file(path_in("snapshot-5-7"), "x", 1);
+	ck_assert(kv_snapdir_newest(tmpdir, &term, &index));
+	ck_assert_uint_eq(term, 2);
+	ck_assert_uint_eq(index, 90);
+	write_file(path_in("snapshot-3-90"), "x", 1);
+	ck_assert(kv_snapdir_newest(tmpdir, &term, &index));
+	ck_assert_uint_eq(term, 3);
+	ck_assert_uint_eq(index, 90);
+
+	/* older: the highest index strictly below, ignored names never count */
+	ck_assert_uint_eq(kv_snapdir_older(tmpdir, 90), 40);
+	ck_assert_uint_eq(kv_snapdir_older(tmpdir, 91), 90);
+	ck_assert_uint_eq(kv_snapdir_older(tmpdir, 40), 7);
+	ck_assert_uint_eq(kv_snapdir_older(tmpdir, 7), 0);
+	ck_assert_uint_eq(kv_snapdir_older(tmpdir, 1000), 90);
+}
+END_TEST
+
 START_TEST(test_snapshot_atomic_replace_and_latest)
 {
 	struct kv *kv = kv_new(), *back;
@@ -1374,6 +1455,8 @@ Suite *test_suite(void)
 	tcase_add_test(apply, test_apply_delete);
 	tcase_add_checked_fixture(snap, make_tmpdir, remove_tmpdir);
 	tcase_add_test(snap, test_snapshot_round_trip);
+	tcase_add_test(snap, test_snapdir_name_round_trip);
+	tcase_add_test(snap, test_snapdir_newest_and_older);
 	tcase_add_test(snap, test_snapshot_empty_map);
 	tcase_add_test(snap, test_snapshot_keeps_learners);
 	tcase_add_test(snap, test_snapshot_error_messages);
