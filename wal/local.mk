@@ -3,7 +3,7 @@
 # same code with the failpoint seam compiled in (-DWAL_FAILPOINTS), for tests.
 # Programs that link either also link base/libbase.a (CRC32C).
 WAL_SOURCES = \
-	wal/wal.c wal/recover.c wal/failpoint.c wal/wal.h wal/wal_int.h
+	wal/wal.c wal/recover.c wal/rebase.c wal/failpoint.c wal/wal.h wal/wal_int.h
 
 noinst_LIBRARIES += wal/libwal.a
 wal_libwal_a_SOURCES = $(WAL_SOURCES)

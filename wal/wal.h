@@ -305,6 +305,21 @@ int wal_meta_set(struct wal *w, uint64_t term, const char *voted_for);
 uint64_t wal_meta_term(const struct wal *w);
 const char *wal_meta_vote(const struct wal *w);
 
+/* --- rebase: a new log in place of the old one (wal/rebase.c) ------------ */
+
+/* Replaces the closed log in dir with an empty one that keeps the durable
+ * term and vote (the meta file, copied and synced), e.g. when the log ends
+ * before a snapshot and so cannot continue after it. The swap goes through
+ * dir.new and dir.old beside dir and syncs dir's parent; a crash at any point
+ * leaves either log whole, or only dir.new, which wal_rebase_repair() takes.
+ * Leftover dir.new / dir.old of an earlier attempt are removed first. 0 or a
+ * negative errno (dir is then still the old log, or see wal_rebase_repair()). */
+int wal_rebase(const char *dir);
+/* Before wal_open(): finishes a swap a crash interrupted between its two
+ * renames (dir absent, dir.new present: dir.new becomes dir). 1 when it
+ * did, 0 when nothing was to do, or rename's negative errno. */
+int wal_rebase_repair(const char *dir);
+
 /* --- failpoints (test builds: libwal_test.a) ----------------------------- */
 
 enum wal_fp {

@@ -484,14 +484,9 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	struct wal_recovery rec;
 	struct wal_error werr;
 	sd_notify(0, "STATUS=recovering the write-ahead log\nEXTEND_TIMEOUT_USEC=600000000");
-	{
-		/* a crash between rebase_wal()'s two renames */
-		char fresh[4200];
-		struct stat st;
-		snprintf(fresh, sizeof(fresh), "%s.new", n->dir_wal);
-		if (stat(n->dir_wal, &st) < 0 && errno == ENOENT && stat(fresh, &st) == 0)
-			rename(fresh, n->dir_wal);
-	}
+	/* a crash between rebase_wal()'s two renames; a failure to repair
+	 * shows as wal_open()'s error below */
+	(void)wal_rebase_repair(n->dir_wal);
 #ifdef RAFTD_TEST_HOOKS
 	arm_test_failpoints();
 	/* ENOSPC drops the batch and stops the node, as before it was held:

@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -359,43 +358,10 @@ void on_snapshot_get(struct httpd_request *req, void *data)
 /* ---- rebase: a new log after a snapshot from the leader ---------------------- */
 
 /* A log that ends before the snapshot (a snapshot received from the leader)
- * cannot continue after it: the WAL's indexes are consecutive. Start a new,
- * empty WAL that keeps the durable term and vote: copy the meta file into
- * DIR/wal.new, sync it, swap the directories, sync the data directory. A
- * crash between the two renames leaves only wal.new, which start-up takes. */
-static int copy_file_synced(const char *from, const char *to)
-{
-	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rv = 0;
-	uint8_t buf[8192];
-	if (in < 0)
-		return errno == ENOENT ? 0 : -errno;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (out < 0) {
-		rv = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(in, buf, sizeof(buf));
-		if (r < 0) {
-			rv = -errno;
-			goto out;
-		}
-		if (!r)
-			break;
-		if (write(out, buf, (size_t)r) != r) {
-			rv = -EIO;
-			goto out;
-		}
-	}
-	if (fsync(out) < 0)
-		rv = -errno;
-out:
-	if (out >= 0)
-		close(out);
-	close(in);
-	return rv;
-}
-
+ * cannot continue after it: the WAL's indexes are consecutive. The node
+ * decides to start a new, empty WAL after it (keeping the durable term and
+ * vote); how the files are swapped, and repaired after a crash, is the WAL's
+ * (wal_rebase(), wal_rebase_repair() at start-up). */
 static int sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -417,49 +383,13 @@ int create_durable(const char *path, const char *dir)
 	return rv;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Removes one of our own wal.old / wal.new directories. */
-static int remove_tree(const char *dir)
-{
-	if (nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
 int rebase_wal(struct node *n, char *err, size_t err_len)
 {
-	char fresh[4200], old[4200], from[4300], to[4300];
-	snprintf(fresh, sizeof(fresh), "%s.new", n->dir_wal);
-	snprintf(old, sizeof(old), "%s.old", n->dir_wal);
-	snprintf(from, sizeof(from), "%s/meta", n->dir_wal);
-	snprintf(to, sizeof(to), "%s/meta", fresh);
-	/* a wal.old left by an earlier rebase that stopped before removing
-	 * it is garbage (that swap was done): rename() needs the name free */
-	int rv = remove_tree(old);
-	if (rv == 0)
-		rv = remove_tree(fresh);
-	if (rv == 0 && mkdir(fresh, 0700) < 0)
-		rv = -errno;
-	if (rv == 0)
-		rv = copy_file_synced(from, to);
-	if (rv == 0)
-		rv = sync_dir(fresh);
-	if (rv == 0 && rename(n->dir_wal, old) < 0)
-		rv = -errno;
-	if (rv == 0 && rename(fresh, n->dir_wal) < 0)
-		rv = -errno;
-	if (rv == 0)
-		rv = sync_dir(n->cfg.data_dir);
+	int rv = wal_rebase(n->dir_wal);
 	if (rv < 0) {
 		snprintf(err, err_len, "%s: starting a new log after the snapshot: %s", n->dir_wal, strerror(-rv));
 		return rv;
 	}
-	remove_tree(old);
 	log_info("the log ended before the snapshot: started a new one after it");
 	return 0;
 }

@@ -2977,6 +2977,159 @@ START_TEST(test_oom_open_append)
 }
 END_TEST
 
+/* --- rebase: a new log in place of the old one --------------------------- */
+
+static void path_sfx(char *out, size_t len, const struct fx *f, const char *sfx)
+{
+	snprintf(out, len, "%s%s", f->dir, sfx);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* An old log in f->dir: entries 1..40 and term 5, vote "node1". */
+static void rebase_setup(struct fx *f)
+{
+	fx_init(f, 64 * 1024);
+	ck_assert_int_eq(fx_open(f), 0);
+	append_durable(f, 1, 40, 0);
+	ck_assert_int_eq(wal_meta_set(f->w, 5, "node1"), 0);
+	fx_drain(f);
+	fx_close(f);
+}
+
+/* What a rebase leaves: no entries, no segment, the term and vote kept. */
+static void assert_rebased(struct fx *f)
+{
+	ck_assert_int_eq(fx_open(f), 0);
+	ck_assert_uint_eq(f->rec.segments, 0);
+	ck_assert_uint_eq(f->rec.entries, 0);
+	ck_assert_uint_eq(f->rec.term, 5);
+	ck_assert_str_eq(f->rec.voted_for, "node1");
+	fx_close(f);
+}
+
+static void assert_old_log(struct fx *f)
+{
+	ck_assert_int_eq(fx_open(f), 0);
+	ck_assert_uint_eq(f->rec.last_index, 40);
+	ck_assert_uint_eq(f->rec.term, 5);
+	check_entry(f, 40, 0);
+	fx_close(f);
+}
+
+static void rebase_fini(struct fx *f)
+{
+	char p[300];
+	path_sfx(p, sizeof(p), f, ".new");
+	rm_rf(p);
+	path_sfx(p, sizeof(p), f, ".old");
+	rm_rf(p);
+	fx_fini(f);
+}
+
+/* dir.new as the rebase builds it before its first rename: the meta copied. */
+static void build_new(struct fx *f)
+{
+	char from[300], to[320], fresh[300];
+	uint8_t buf[16384];
+	ssize_t r;
+	int in, out;
+
+	path_sfx(fresh, sizeof(fresh), f, ".new");
+	ck_assert_int_eq(mkdir(fresh, 0700), 0);
+	snprintf(from, sizeof(from), "%s/meta", f->dir);
+	snprintf(to, sizeof(to), "%s/meta", fresh);
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(in, 0);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(out, 0);
+	while ((r = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)r), r);
+	ck_assert_int_eq(r, 0);
+	close(in);
+	close(out);
+}
+
+START_TEST(test_rebase_swap)
+{
+	struct fx f;
+	char fresh[300], old[300];
+
+	rebase_setup(&f);
+	path_sfx(fresh, sizeof(fresh), &f, ".new");
+	path_sfx(old, sizeof(old), &f, ".old");
+	ck_assert_int_eq(wal_rebase_repair(f.dir), 0); /* nothing to repair */
+	ck_assert_int_eq(wal_rebase(f.dir), 0);
+	ck_assert(!exists(fresh));
+	ck_assert(!exists(old));
+	assert_rebased(&f);
+	/* the new log takes entries after the snapshot, and a second rebase
+	 * works on it */
+	ck_assert_int_eq(fx_open(&f), 0);
+	fx_close(&f);
+	ck_assert_int_eq(wal_rebase(f.dir), 0);
+	assert_rebased(&f);
+	rebase_fini(&f);
+}
+END_TEST
+
+/* Each crash point of the swap, then start-up's repair and a new rebase. */
+START_TEST(test_rebase_repair_crash_points)
+{
+	struct fx f;
+	char fresh[300], old[300];
+
+	/* crashed before the first rename: dir intact, dir.new garbage */
+	rebase_setup(&f);
+	path_sfx(fresh, sizeof(fresh), &f, ".new");
+	path_sfx(old, sizeof(old), &f, ".old");
+	build_new(&f);
+	ck_assert_int_eq(wal_rebase_repair(f.dir), 0);
+	ck_assert(exists(fresh));
+	assert_old_log(&f);
+	ck_assert_int_eq(wal_rebase(f.dir), 0); /* removes the stale dir.new first */
+	ck_assert(!exists(fresh));
+	assert_rebased(&f);
+	rebase_fini(&f);
+
+	/* crashed between the renames: dir absent, dir.new and dir.old there */
+	rebase_setup(&f);
+	path_sfx(fresh, sizeof(fresh), &f, ".new");
+	path_sfx(old, sizeof(old), &f, ".old");
+	build_new(&f);
+	ck_assert_int_eq(rename(f.dir, old), 0);
+	ck_assert_int_eq(wal_rebase_repair(f.dir), 1);
+	ck_assert(exists(f.dir));
+	ck_assert(!exists(fresh));
+	ck_assert(exists(old));
+	assert_rebased(&f);
+	ck_assert_int_eq(wal_rebase_repair(f.dir), 0); /* done once */
+	ck_assert_int_eq(wal_rebase(f.dir), 0); /* removes the stale dir.old first */
+	ck_assert(!exists(old));
+	assert_rebased(&f);
+	rebase_fini(&f);
+
+	/* crashed after the second rename: the new log, dir.old garbage */
+	rebase_setup(&f);
+	path_sfx(fresh, sizeof(fresh), &f, ".new");
+	path_sfx(old, sizeof(old), &f, ".old");
+	build_new(&f);
+	ck_assert_int_eq(rename(f.dir, old), 0);
+	ck_assert_int_eq(rename(fresh, f.dir), 0);
+	ck_assert_int_eq(wal_rebase_repair(f.dir), 0);
+	ck_assert(exists(old));
+	assert_rebased(&f);
+	ck_assert_int_eq(wal_rebase(f.dir), 0);
+	ck_assert(!exists(old));
+	assert_rebased(&f);
+	rebase_fini(&f);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("wal");
@@ -2988,6 +3141,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_early_crc_large_entries);
 	tcase_add_test(tc, test_recent_batches);
 	tcase_add_test(tc, test_start_after_snapshot);
+	tcase_add_test(tc, test_rebase_swap);
+	tcase_add_test(tc, test_rebase_repair_crash_points);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_batches_block_aligned);
 	tcase_add_test(tc, test_buffer_reuse);
