@@ -2172,16 +2172,7 @@ static int run_seed(uint64_t seed)
 	unsigned probe_inc = 0;
 	bool ok = false;
 	while (!violation[0] && now_ms - quiet_start < bound_ms) {
-		now_ms += TICK_MS;
-		deliver_due();
-		for (int i = 0; i < n_nodes; i++)
-			complete_disk(i);
-		for (int i = 0; i < n_nodes; i++) {
-			struct raft_event t = {.type = RAFT_EV_TICK};
-			step_node(i, &t, NULL);
-		}
-		joins_step();
-		check_invariants();
+		advance();
 		int leader = find_leader();
 		if (leader < 0)
 			continue;
