@@ -13,3 +13,6 @@ TESTS += tests/lib/test_core_fixture
 tests_lib_test_core_fixture_SOURCES = $(CHECK_MAIN) $(CORE_FIXTURE) tests/lib/test_core_fixture.c
 tests_lib_test_core_fixture_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lib_test_core_fixture_LDADD = src/raft/libraft.a $(CHECK_LIBS)
+
+# Certificates for the TLS tests, made at test time (never committed).
+EXTRA_DIST += tests/lib/mkcerts.sh
