@@ -30,13 +30,16 @@ static bool port_ok(const char *p, size_t len)
 
 int url_parse(const char *s, unsigned flags, struct url *ret)
 {
-	struct url u = { .v6 = false };
+	struct url u = { .v6 = false, .tls = false };
 	const char *h = s, *end, *host, *hend, *port = NULL;
 	size_t hl, pl = 0;
 
-	if (!strncmp(h, "http://", 7))
+	if (!strncmp(h, "http://", 7)) {
 		h += 7;
-	else if (!(flags & URL_SHORT) || strstr(h, "://"))
+	} else if ((flags & URL_HTTPS) && !strncmp(h, "https://", 8)) {
+		h += 8;
+		u.tls = true;
+	} else if (!(flags & URL_SHORT) || strstr(h, "://"))
 		return -EINVAL;
 	end = h + strlen(h);
 	if ((flags & URL_SLASH) && end > h && end[-1] == '/')
@@ -78,7 +81,7 @@ int url_parse(const char *s, unsigned flags, struct url *ret)
 	memcpy(u.host, host, hl);
 	memcpy(u.port, port, pl);
 	snprintf(u.hostport, sizeof(u.hostport), u.v6 ? "[%s]:%s" : "%s:%s", u.host, u.port);
-	snprintf(u.base, sizeof(u.base), "http://%s", u.hostport);
+	snprintf(u.base, sizeof(u.base), "%s://%s", u.tls ? "https" : "http", u.hostport);
 	*ret = u;
 	return 0;
 }

@@ -13,13 +13,15 @@
  *   byte, DEL, '/', '@', '?' or '#', and no ':' unless it is written
  *   [V6] (the brackets are not part of host; their content may hold ':');
  * - PORT is 1 to 5 decimal digits (leading zeros allowed) of value 1..65535,
- *   and nothing follows it: no path, query, fragment or userinfo; https and
- *   other schemes are refused.
+ *   and nothing follows it: no path, query, fragment or userinfo; https
+ *   (unless URL_HTTPS) and other schemes are refused.
  * Flags widen that for one caller:
  * - URL_SLASH: one trailing '/' is accepted (peer_create, raftctl).
  * - URL_SHORT: raftctl's shorthand: the scheme may be left out (any other
  *   "://" is refused), HOST alone takes port URL_SHORT_PORT, and ":PORT" (an
  *   empty host) means 127.0.0.1.
+ * - URL_HTTPS: https://HOST:PORT is accepted too (tls is set), for callers
+ *   that speak TLS; URL_SHORT without a scheme still means http.
  */
 #ifndef RAFTD_NET_URL_H
 #define RAFTD_NET_URL_H
@@ -30,18 +32,20 @@
 #define URL_HOST_MAX 256
 #define URL_PORT_MAX 6 /* "65535" */
 #define URL_HOSTPORT_MAX (URL_HOST_MAX + URL_PORT_MAX + 3)
-#define URL_BASE_MAX (URL_HOSTPORT_MAX + 7)
+#define URL_BASE_MAX (URL_HOSTPORT_MAX + 8) /* "https://" */
 #define URL_SHORT_PORT "4001" /* goraft raftd's default */
 
 #define URL_SLASH 0x1u
 #define URL_SHORT 0x2u
+#define URL_HTTPS 0x4u
 
 struct url {
 	char host[URL_HOST_MAX];         /* for getaddrinfo(): a [V6] host without brackets */
 	char port[URL_PORT_MAX];         /* as written (a default when URL_SHORT left it out) */
 	bool v6;                         /* written in brackets */
+	bool tls;                        /* https:// (only with URL_HTTPS) */
 	char hostport[URL_HOSTPORT_MAX]; /* HOST:PORT or [V6]:PORT, for a Host header */
-	char base[URL_BASE_MAX];         /* http://HOSTPORT, the normal form */
+	char base[URL_BASE_MAX];         /* http://HOSTPORT or https://HOSTPORT, the normal form */
 };
 
 /* Parses s under flags into *ret. Returns 0, or -EINVAL (*ret untouched)

@@ -88,6 +88,28 @@ START_TEST(test_slash)
 }
 END_TEST
 
+/* Callers that speak TLS take https:// too; everyone else still refuses it. */
+START_TEST(test_https)
+{
+	struct url u;
+	ck_assert_int_eq(url_parse("https://n1:2380", URL_HTTPS, &u), 0);
+	ck_assert(u.tls);
+	ck_assert_str_eq(u.hostport, "n1:2380");
+	ck_assert_str_eq(u.base, "https://n1:2380");
+	ck_assert_int_eq(url_parse("https://[::1]:2380/", URL_HTTPS | URL_SLASH, &u), 0);
+	ck_assert_str_eq(u.base, "https://[::1]:2380");
+	ck_assert_int_eq(url_parse("http://n1:2380", URL_HTTPS, &u), 0);
+	ck_assert(!u.tls);
+	ck_assert_int_eq(url_parse("n1:2380", URL_HTTPS | URL_SHORT, &u), 0);
+	ck_assert(!u.tls);
+	ck_assert_int_eq(url_parse("https://n1:2380", 0, &u), -EINVAL);
+	ck_assert_int_eq(url_parse("https://n1:2380", URL_SHORT, &u), -EINVAL);
+	ck_assert_int_eq(url_parse("https://n1", URL_HTTPS, &u), -EINVAL);
+	ck_assert_int_eq(url_parse("HTTPS://n1:1", URL_HTTPS, &u), -EINVAL);
+	ck_assert_int_eq(url_parse("httpss://n1:1", URL_HTTPS | URL_SHORT, &u), -EINVAL);
+}
+END_TEST
+
 /* raftctl's --endpoints and member URLs. */
 static const struct {
 	const char *in, *host, *port, *base;
@@ -180,6 +202,7 @@ Suite *test_suite(void)
 	tcase_add_loop_test(tc, test_strict_bad, 0, (int)(sizeof(strict_bad) / sizeof(strict_bad[0])));
 	tcase_add_test(tc, test_parts);
 	tcase_add_test(tc, test_slash);
+	tcase_add_test(tc, test_https);
 	tcase_add_loop_test(tc, test_short_good, 0, (int)(sizeof(short_good) / sizeof(short_good[0])));
 	tcase_add_loop_test(tc, test_short_bad, 0, (int)(sizeof(short_bad) / sizeof(short_bad[0])));
 	suite_add_tcase(s, tc);
