@@ -1,4 +1,5 @@
-# net/: the peer HTTP/1.1 client (peer.c), its response parser
+# net/: TLS credentials and identities (tls.c, GnuTLS), the peer
+# HTTP/1.1 client (peer.c), its response parser
 # (http_parse.c, pure, also fuzzed by tests/fuzz/fuzz_http_response.c) and
 # the one URL parser (url.c, pure, fuzzed by tests/fuzz/fuzz_url.c) in
 # libnet.a, which raftd and raftctl link; the daemon's HTTP side
@@ -6,9 +7,10 @@
 # framing checks) in libhttpd.a, which raftd alone links, so that raftctl
 # needs no libmicrohttpd.
 noinst_LIBRARIES += net/libnet.a
-net_libnet_a_SOURCES = net/http_parse.c net/http_parse.h net/peer.c net/peer.h net/url.c net/url.h
-net_libnet_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
+net_libnet_a_SOURCES = net/http_parse.c net/http_parse.h net/peer.c net/peer.h net/tls.c net/tls.h \
+	net/url.c net/url.h
+net_libnet_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS)
 
 noinst_LIBRARIES += net/libhttpd.a
 net_libhttpd_a_SOURCES = net/http_server.c net/http_server.h net/http_request.c net/http_request.h
-net_libhttpd_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(URING_CFLAGS)
+net_libhttpd_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS)

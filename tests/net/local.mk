@@ -34,3 +34,12 @@ tests_net_test_peer_fallback_SOURCES = $(CHECK_MAIN) tests/net/test_peer.c tests
 tests_net_test_peer_fallback_CPPFLAGS = $(AM_CPPFLAGS) -DPEER_TEST_FORCE_ZC_EINVAL
 tests_net_test_peer_fallback_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_peer_fallback_LDADD = proto/libwire.a base/libbase.a $(URING_LIBS) $(CHECK_LIBS) -lpthread
+
+# TLS credentials and identities (net/tls.c): certificates made at test
+# time by tests/lib/mkcerts.sh, handshakes in-process over a socketpair.
+check_PROGRAMS += tests/net/test_tls
+TESTS += tests/net/test_tls
+tests_net_test_tls_SOURCES = $(CHECK_MAIN) tests/net/test_tls.c
+tests_net_test_tls_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
+tests_net_test_tls_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS)
+tests_net_test_tls_LDADD = net/libnet.a base/libbase.a $(GNUTLS_LIBS) $(CHECK_LIBS)
