@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/abstract.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -31,6 +32,15 @@ struct addr_count {
 };
 #define ADDR_BUCKETS 256
 
+/* One generation of TLS credentials: what a connection started with stays
+ * with it, whatever httpd_set_tls() installs later. */
+struct tls_gen {
+	unsigned refs;
+	struct tls_creds *creds;
+	struct tls_creds *trust[2]; /* [TRUST_CLIENT], [TRUST_PEER]; NULL: none */
+};
+enum { TRUST_CLIENT, TRUST_PEER };
+
 enum conn_phase {
 	PHASE_HEAD, /* waiting for a whole request head */
 	PHASE_BODY, /* head in, reading its body */
@@ -49,6 +59,8 @@ struct httpd_conn {
 	enum conn_phase phase;
 	uint64_t phase_ns;
 	uint64_t requests; /* completed on this connection */
+	struct tls_gen *tls; /* NULL: plain HTTP */
+	struct tls_identity *ids[2]; /* per trust, computed on first use */
 	struct httpd_conn *prev, *next;
 };
 
@@ -101,6 +113,7 @@ struct httpd {
 	bool need_run; /* a suspended request was answered */
 	bool stopping; /* in httpd_stop: nothing may arm a timer again */
 	struct httpd_request *suspended;
+	struct tls_gen *tls; /* for new connections; NULL: plain HTTP */
 	struct httpd_stats stats;
 	char last_error[256];
 };
@@ -137,6 +150,104 @@ static void on_idle(struct loop_hook *hook)
 	struct httpd *server = SERVER_OF(hook, hook);
 	if (server->need_run)
 		run_mhd(server);
+}
+
+/* --- TLS credentials -------------------------------------------------------- */
+
+static struct tls_gen *tls_gen_new(const struct httpd_tls *tls)
+{
+	struct tls_gen *g = base_calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->refs = 1;
+	g->creds = tls_creds_ref(tls->creds);
+	g->trust[TRUST_CLIENT] = tls->client_trust ? tls_creds_ref(tls->client_trust) : NULL;
+	g->trust[TRUST_PEER] = tls->peer_trust ? tls_creds_ref(tls->peer_trust) : NULL;
+	return g;
+}
+
+static void tls_gen_unref(struct tls_gen *g)
+{
+	if (!g || --g->refs)
+		return;
+	tls_creds_unref(g->creds);
+	tls_creds_unref(g->trust[TRUST_CLIENT]);
+	tls_creds_unref(g->trust[TRUST_PEER]);
+	free(g);
+}
+
+int httpd_set_tls(struct httpd *server, const struct httpd_tls *tls)
+{
+	/* MHD decides TLS or not for the whole daemon when it starts */
+	if (!server->tls || !tls || !tls_creds_has_cert(tls->creds))
+		return -EINVAL;
+	struct tls_gen *g = tls_gen_new(tls);
+	if (!g)
+		return -ENOMEM;
+	tls_gen_unref(server->tls);
+	server->tls = g;
+	return 0;
+}
+
+/* MHD's own credentials must hold a certificate source for it to start;
+ * every session gets the connection's generation instead (tls_session_init),
+ * so this is never asked, and refuses if it were. */
+static int no_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+		   const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+		   unsigned int *pcert_length, gnutls_privkey_t *privkey)
+{
+	(void)session, (void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+	(void)pcert, (void)pcert_length, (void)privkey;
+	return -1;
+}
+
+/* The session MHD just made for c, before any byte of its handshake:
+ * our credentials and priority in place of MHD's. Returns false if the
+ * session could not be set up (the caller closes the connection). */
+static bool tls_session_init(struct MHD_Connection *conn, const struct httpd_conn *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return false;
+	gnutls_session_t s = ci->tls_session;
+	const struct tls_gen *g = c->tls;
+	if (gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(g->creds)) < 0 ||
+	    gnutls_priority_set(s, tls_creds_priority(g->creds)) < 0)
+		return false;
+	if (g->trust[TRUST_CLIENT] || g->trust[TRUST_PEER]) {
+		/* requested, never required: without one the caller
+		 * answers 401 with a reason, which a failed handshake
+		 * could not carry */
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUEST);
+		/* no list of acceptable CAs: clients then send the
+		 * certificate they have, and one of another CA is refused
+		 * with that reason rather than looking like none */
+		gnutls_certificate_send_x509_rdn_sequence(s, 1);
+	}
+	return true;
+}
+
+static const struct tls_identity plain_identity = { .verdict = TLS_PLAIN };
+static const struct tls_identity oom_identity = { .verdict = TLS_REFUSED, .reason = "out of memory" };
+
+const struct tls_identity *httpd_identity(struct httpd_request *req)
+{
+	struct httpd_conn *hc = req->hc;
+	if (!hc || !hc->tls)
+		return hc || !req->server->tls ? &plain_identity : &oom_identity;
+	int t = req->route && req->route->peer ? TRUST_PEER : TRUST_CLIENT;
+	if (hc->ids[t])
+		return hc->ids[t];
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	struct tls_identity *id = base_malloc(sizeof(*id));
+	if (!id || !ci || !ci->tls_session) {
+		free(id);
+		return &oom_identity;
+	}
+	tls_identify(ci->tls_session, hc->tls->trust[t], id);
+	hc->ids[t] = id;
+	return id;
 }
 
 /* --- connections --------------------------------------------------------------- */
@@ -235,7 +346,7 @@ void httpd_set_peer_addrs(struct httpd *server, const struct sockaddr_storage *a
  * its request: the socket is new, so the reply fits its send buffer. What
  * already arrived is read away first, or close() would reset the
  * connection and the client could lose the answer. */
-static void refuse_connection(int fd)
+static void refuse_connection(int fd, bool tls)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 				   "Connection: close\r\n"
@@ -245,7 +356,8 @@ static void refuse_connection(int fd)
 				   "\r\n"
 				   "too many connections; retry\n";
 	char sink[4096];
-	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (!tls) /* plain text is noise to a TLS client, and no handshake is worth its cost here */
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	shutdown(fd, SHUT_WR);
 	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
 		;
@@ -266,6 +378,9 @@ static void conn_unlink(struct httpd *server, struct httpd_conn *c)
 		server->stats.conns_clients--;
 	if (c->per_addr)
 		addr_count_drop(server, &c->addr);
+	tls_gen_unref(c->tls);
+	free(c->ids[TRUST_CLIENT]);
+	free(c->ids[TRUST_PEER]);
 	free(c);
 }
 
@@ -275,9 +390,10 @@ static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c);
 static void admit(struct httpd *server, int fd, const struct sockaddr_storage *sa, socklen_t len)
 {
 	const struct httpd_config *cfg = &server->cfg;
+	bool tls = server->tls != NULL;
 	struct httpd_conn *c = base_calloc(1, sizeof(*c));
 	if (!c) {
-		refuse_connection(fd);
+		refuse_connection(fd, tls);
 		return;
 	}
 	c->fd = fd;
@@ -289,12 +405,12 @@ static void admit(struct httpd *server, int fd, const struct sockaddr_storage *s
 		   (!c->member && cfg->max_per_address && addr_count(server, &c->addr) >= cfg->max_per_address)) {
 		server->stats.conn_refused++;
 		free(c);
-		refuse_connection(fd);
+		refuse_connection(fd, tls);
 		return;
 	} else if (!c->member && cfg->max_per_address) {
 		if (!addr_count_add(server, &c->addr)) {
 			free(c);
-			refuse_connection(fd);
+			refuse_connection(fd, tls);
 			return;
 		}
 		c->per_addr = true;
@@ -305,6 +421,10 @@ static void admit(struct httpd *server, int fd, const struct sockaddr_storage *s
 		server->stats.conns_clients++;
 	c->phase = PHASE_HEAD;
 	c->phase_ns = loop_now_ns(server->loop);
+	if (tls) {
+		c->tls = server->tls;
+		c->tls->refs++;
+	}
 	c->next = server->conns;
 	if (c->next)
 		c->next->prev = c;
@@ -345,12 +465,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	struct httpd *server = cls;
-	(void)conn;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		struct httpd_conn *c = server->adding;
 		if (c)
 			c->started = true;
 		*socket_context = c;
+		/* MHD's stand-in credentials refuse every handshake, so a
+		 * session left without ours fails closed; the socket is shut
+		 * down so that it does not wait for its deadline */
+		if (c && c->tls && !tls_session_init(conn, c))
+			shutdown(c->fd, SHUT_RDWR);
 	} else if (*socket_context) {
 		conn_unlink(server, *socket_context);
 		*socket_context = NULL;
@@ -417,7 +541,7 @@ static void on_sweep(struct loop_timer *timer)
 			/* 408 only on a connection that never had an answer:
 			 * on a kept-alive one a client sending its next request
 			 * meanwhile could take the 408 for that request's */
-			if (!c->requests)
+			if (!c->requests && !c->tls)
 				(void)!send(c->fd, timeout, sizeof(timeout) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			server->stats.head_timeouts++;
 		} else {
@@ -909,11 +1033,18 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 	if (!server->cfg.head_timeout_s)
 		server->cfg.head_timeout_s = server->cfg.connection_timeout_s;
 	server->listen_fd = -1;
+	if (cfg->tls && !tls_creds_has_cert(cfg->tls->creds)) {
+		snprintf(err, err_len, "TLS needs a certificate and its key");
+		free(server);
+		return -EINVAL;
+	}
 	server->active = base_calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*server->active));
 	server->route_stats = base_calloc(cfg->n_routes + 1, sizeof(*server->route_stats));
 	for (size_t i = 0; server->route_stats && i < cfg->n_routes; i++)
 		server->route_stats[i].route = &cfg->routes[i];
-	if (!server->active || !server->route_stats) {
+	server->tls = cfg->tls ? tls_gen_new(cfg->tls) : NULL;
+	if (!server->active || !server->route_stats || (cfg->tls && !server->tls)) {
+		tls_gen_unref(server->tls);
 		free(server->active);
 		free(server->route_stats);
 		free(server);
@@ -928,7 +1059,7 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 		goto fail;
 
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
-	struct MHD_OptionItem opts[10];
+	struct MHD_OptionItem opts[12];
 	size_t n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, server };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server };
@@ -942,6 +1073,12 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 	if (server->cfg.max_head)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 						     (intptr_t)server->cfg.max_head, NULL };
+	if (server->tls) {
+		flags |= MHD_USE_TLS;
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)(intptr_t)no_cert };
+		/* what a session gets before ours replace it: never older than 1.2 */
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_DEFAULT_PRIORITY };
+	}
 	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	server->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server, MHD_OPTION_ARRAY, opts,
 				       MHD_OPTION_END);
@@ -973,6 +1110,7 @@ fail_mhd:
 fail:
 	if (server->own_listen_fd)
 		close(server->listen_fd);
+	tls_gen_unref(server->tls);
 	free(server->active);
 	free(server->route_stats);
 	/* see httpd_stop: the kernel may still complete into a poll */
@@ -1050,6 +1188,7 @@ int httpd_stop(struct httpd *server)
 			free(c);
 		}
 	free(server->peer_addrs);
+	tls_gen_unref(server->tls);
 	free(server->active);
 	free(server->route_stats);
 	/* A poll the kernel may still complete into must stay allocated: a

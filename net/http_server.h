@@ -35,6 +35,15 @@
  *     (max_body_memory: a request whose Content-Length does not fit what
  *     the bodies being read hold is answered 503 with Retry-After).
  *
+ * TLS (httpd_config.tls): every connection speaks TLS 1.2 or 1.3 with the
+ * credentials' priority string; the handshake counts in the connection's
+ * budget and its first head deadline, so half-open handshakes are bounded
+ * like slow heads. A connection refused at accept or past its deadline is
+ * closed without the plain-text 503 or 408, which a TLS client could not
+ * read. A client certificate is requested, never required, when any trust
+ * is set; httpd_identity() says what it proves, and the caller decides
+ * what that identity may do (401/403 are src/raftd's).
+ *
  * The request (and its body, path and headers) belongs to the server and
  * stays valid until httpd_reply() returns; after that the handler must not
  * touch it.
@@ -49,6 +58,7 @@
 
 #include "base/histogram.h"
 #include "base/loop.h"
+#include "net/tls.h"
 
 struct httpd;
 struct httpd_request;
@@ -66,6 +76,13 @@ struct httpd_route {
 	httpd_handler handler;
 	void *data;
 	bool peer;           /* a peer RPC: may use the peers' connection budget */
+};
+
+/* TLS on the port (see "TLS" above). */
+struct httpd_tls {
+	struct tls_creds *creds;        /* the server's certificate and key (required) */
+	struct tls_creds *client_trust; /* verifies client certificates on non-peer routes; NULL: none */
+	struct tls_creds *peer_trust;   /* verifies certificates on peer routes; NULL: none */
 };
 
 struct httpd_config {
@@ -86,6 +103,7 @@ struct httpd_config {
 					 * connection uses is resident. */
 	const struct httpd_route *routes;
 	size_t n_routes;
+	const struct httpd_tls *tls;    /* NULL: plain HTTP. httpd takes its own references. */
 };
 
 struct httpd_stats {
@@ -138,6 +156,20 @@ const struct httpd_stats *httpd_stats(const struct httpd *server);
  * matched no route or were refused before one was looked for; *ret_n is
  * n_routes + 1. */
 const struct httpd_route_stats *httpd_route_stats(const struct httpd *server, size_t *ret_n);
+
+/* New credentials (SIGHUP): connections accepted from now on use them,
+ * open ones keep theirs (and their trust). httpd takes references.
+ * Returns 0, -EINVAL (a plain-HTTP server, or no certificate in
+ * tls->creds) or -ENOMEM; the old credentials stay on error. */
+int httpd_set_tls(struct httpd *server, const struct httpd_tls *tls);
+
+/* The identity of the request's connection, verified against the route's
+ * trust (peer_trust for a route marked peer, client_trust otherwise, also
+ * when no route matched) of the credentials the connection started with;
+ * computed once per connection and trust. Verdict TLS_PLAIN on a
+ * plain-HTTP server; TLS_REFUSED "no CA configured to verify it" for a
+ * certificate when that trust is NULL. Valid until httpd_reply(). */
+const struct tls_identity *httpd_identity(struct httpd_request *req);
 
 /* The request line and body. */
 const char *httpd_method(const struct httpd_request *req);

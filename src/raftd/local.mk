@@ -23,7 +23,7 @@ src_raftd_raftd_SOURCES = src/raftd/raftd.c
 src_raftd_raftd_CFLAGS = $(AM_CFLAGS)
 src_raftd_raftd_LDADD = src/raftd/libnode.a net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a src/kv/libkv.a \
 	src/raftd/libconfig.a wal/libwal.a proto/libwire.a base/libbase.a \
-	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
+	$(URING_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
 
 # The same daemon with test hooks (WAL failpoints, deliberate protocol bugs
 # for negative controls), for the multi-process fault tests only.
@@ -36,4 +36,4 @@ check_PROGRAMS += tests/cluster/raftd-test
 tests_cluster_raftd_test_SOURCES = src/raftd/raftd.c
 tests_cluster_raftd_test_LDADD = src/raftd/libnode_test.a net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a \
 	src/kv/libkv.a src/raftd/libconfig.a wal/libwal_test.a proto/libwire.a base/libbase.a \
-	$(URING_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
+	$(URING_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

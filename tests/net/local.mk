@@ -43,3 +43,15 @@ tests_net_test_tls_SOURCES = $(CHECK_MAIN) tests/net/test_tls.c
 tests_net_test_tls_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
 tests_net_test_tls_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_tls_LDADD = net/libnet.a base/libbase.a $(GNUTLS_LIBS) $(CHECK_LIBS)
+
+# The HTTP server with TLS (net/http_server.c on net/tls.c): identities per
+# route, reload, plain HTTP to the TLS port and TLS to a plain one,
+# half-open handshakes. The server's plain-HTTP tests are
+# tests/daemon/test_http_server.c.
+check_PROGRAMS += tests/net/test_https
+TESTS += tests/net/test_https
+tests_net_test_https_SOURCES = $(CHECK_MAIN) tests/net/test_https.c
+tests_net_test_https_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
+tests_net_test_https_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS) -pthread
+tests_net_test_https_LDADD = net/libhttpd.a net/libnet.a base/libbase.a $(MHD_LIBS) $(GNUTLS_LIBS) \
+	$(URING_LIBS) $(CHECK_LIBS) -lpthread

@@ -1,0 +1,372 @@
+/* tests/net/test_https.c — the HTTP server with TLS (net/http_server.c on
+ * net/tls): identities per route, reload, and hostile input (plain HTTP to
+ * the TLS port, TLS to a plain port, handshakes that never finish). The
+ * server runs on the loop in the test's thread; the clients are GnuTLS
+ * sessions in a thread of their own, or raw sockets. Certificates are made
+ * at test time by tests/lib/mkcerts.sh. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <gnutls/x509.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "net/http_parse.h"
+#include "net/http_server.h"
+#include "net/tls.h"
+#include "tests/lib/check_main.h"
+
+static char dir[64];
+static struct loop loop;
+static struct httpd *server;
+static uint16_t port;
+
+static void make_certs(void)
+{
+	char cmd[512];
+	snprintf(dir, sizeof(dir), "/tmp/raftd-https-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "sh '%s' '%s'", MKCERTS, dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void remove_certs(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	(void)!system(cmd);
+}
+
+/* NAME's certificate and key (NULL: none) and CA's file (NULL: none). */
+static struct tls_creds *load(const char *name, const char *ca)
+{
+	char cert[256], key[256], cafile[256];
+	snprintf(cert, sizeof(cert), "%s/%s.pem", dir, name ? name : "");
+	snprintf(key, sizeof(key), "%s/%s-key.pem", dir, name ? name : "");
+	snprintf(cafile, sizeof(cafile), "%s/%s.pem", dir, ca ? ca : "");
+	struct tls_files f = { name ? cert : NULL, name ? key : NULL, ca ? cafile : NULL, NULL };
+	struct tls_creds *c = NULL;
+	char err[256];
+	int rv = tls_creds_load(&f, &c, err, sizeof(err));
+	ck_assert_msg(rv == 0, "%s", err);
+	return c;
+}
+
+/* --- the server ---------------------------------------------------------------- */
+
+static const char *verdict_name(enum tls_verdict v)
+{
+	static const char *const names[] = { "plain", "no-cert", "verified", "refused" };
+	return names[v];
+}
+
+/* What the connection's certificate proves, as the route sees it. */
+static void h_who(struct httpd_request *req, void *data)
+{
+	(void)data;
+	const struct tls_identity *id = httpd_identity(req);
+	char body[512];
+	snprintf(body, sizeof(body), "%s cn=%s reason=%s names=%zu%s", verdict_name(id->verdict), id->cn,
+		 id->reason, id->n_names, tls_identity_has(id, "localhost") ? " localhost" : "");
+	httpd_reply(req, 200, "text/plain", body, strlen(body), NULL);
+}
+
+static const struct httpd_route routes[] = {
+	{ "GET", "/who", false, 0, 0, h_who, NULL, false },
+	{ "GET", "/peer/who", false, 0, 0, h_who, NULL, true },
+};
+
+/* Starts a server: TLS with tls (NULL: plain), the rest of cfg as given. */
+static void start(struct httpd_config cfg, const struct httpd_tls *tls)
+{
+	char err[256];
+	cfg.listen_host = "127.0.0.1";
+	cfg.listen_fd = -1;
+	cfg.routes = routes;
+	cfg.n_routes = sizeof(routes) / sizeof(routes[0]);
+	cfg.tls = tls;
+	int rv = httpd_start(&loop, &cfg, &server, err, sizeof(err));
+	ck_assert_msg(rv == 0, "httpd_start: %s", err);
+	port = httpd_port(server);
+}
+
+/* n1's certificate; clients verified by ca, peers by other-ca (so that
+ * one certificate proves something on one route and not on the other). */
+static struct httpd_tls server_tls;
+
+static void setup(void)
+{
+	ck_assert_int_eq(loop_init(&loop, 256), 0);
+	server_tls = (struct httpd_tls){ load("n1", NULL), load(NULL, "ca"), load(NULL, "other-ca") };
+}
+
+static void teardown(void)
+{
+	if (server)
+		httpd_stop(server);
+	server = NULL;
+	/* httpd holds its own references */
+	tls_creds_unref(server_tls.creds);
+	tls_creds_unref(server_tls.client_trust);
+	tls_creds_unref(server_tls.peer_trust);
+	loop_fini(&loop);
+}
+
+/* --- clients --------------------------------------------------------------------- */
+
+static int connect_from(const char *from)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (from) {
+		struct sockaddr_in local = { .sin_family = AF_INET };
+		inet_pton(AF_INET, from, &local.sin_addr);
+		if (bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool whole_response(const char *buf, size_t len, int *status)
+{
+	struct http_parser p;
+	size_t off = 0;
+	http_parser_init(&p, NULL);
+	for (;;) {
+		struct http_event ev;
+		long n = http_parse(&p, (const uint8_t *)buf + off, len - off, &ev);
+		if (n < 0)
+			return false;
+		off += (size_t)n;
+		if (ev.kind == HTTP_EV_HEAD)
+			*status = p.status;
+		else if (ev.kind == HTTP_EV_DONE)
+			return true;
+		else if (ev.kind == HTTP_EV_NEED_MORE)
+			return false;
+	}
+}
+
+static const char *body_of(const char *response)
+{
+	const char *p = strstr(response, "\r\n\r\n");
+	return p ? p + 4 : "";
+}
+
+/* A blocking GnuTLS client in a thread: GETs on one keep-alive
+ * connection; after request pause_at it waits until the test says go. */
+struct client {
+	struct tls_creds *creds; /* its certificate (may be none) and the CA */
+	const char *paths[4];
+	int pause_at;            /* -1: never */
+	int statuses[4];
+	char responses[4][1024];
+	char server_cn[64];
+	char err[128];
+	atomic_int paused, go, done;
+};
+
+static void peer_cn(gnutls_session_t s, char *out, size_t cap)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *raw = gnutls_certificate_get_peers(s, &n);
+	gnutls_x509_crt_t crt;
+	out[0] = '\0';
+	if (!raw || !n || gnutls_x509_crt_init(&crt) < 0)
+		return;
+	size_t size = cap;
+	if (gnutls_x509_crt_import(crt, &raw[0], GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, out, &size) < 0)
+		out[0] = '\0';
+	gnutls_x509_crt_deinit(crt);
+}
+
+static int tls_get(gnutls_session_t s, const char *path, char *buf, size_t cap)
+{
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	if (gnutls_record_send(s, req, (size_t)n) != n)
+		return -1;
+	size_t len = 0;
+	int status = 0;
+	while (len < cap - 1) {
+		ssize_t r = gnutls_record_recv(s, buf + len, cap - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		buf[len] = '\0';
+		if (whole_response(buf, len, &status))
+			return status;
+	}
+	buf[len] = '\0';
+	return -1;
+}
+
+static void *client_main(void *arg)
+{
+	struct client *cl = arg;
+	gnutls_session_t s = NULL;
+	int fd = connect_from(NULL), r;
+	if (fd < 0) {
+		snprintf(cl->err, sizeof(cl->err), "connect: %s", strerror(errno));
+		goto out;
+	}
+	struct timeval tv = { .tv_sec = 20 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	gnutls_init(&s, GNUTLS_CLIENT);
+	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(cl->creds));
+	gnutls_priority_set(s, tls_creds_priority(cl->creds));
+	gnutls_transport_set_int(s, fd);
+	do
+		r = gnutls_handshake(s);
+	while (r < 0 && !gnutls_error_is_fatal(r));
+	if (r < 0) {
+		snprintf(cl->err, sizeof(cl->err), "handshake: %s", gnutls_strerror(r));
+		goto out;
+	}
+	peer_cn(s, cl->server_cn, sizeof(cl->server_cn));
+	for (int i = 0; i < 4 && cl->paths[i]; i++) {
+		cl->statuses[i] = tls_get(s, cl->paths[i], cl->responses[i], sizeof(cl->responses[i]));
+		if (i == cl->pause_at) {
+			atomic_store(&cl->paused, 1);
+			while (!atomic_load(&cl->go))
+				usleep(1000);
+		}
+	}
+	gnutls_bye(s, GNUTLS_SHUT_WR);
+out:
+	if (s)
+		gnutls_deinit(s);
+	if (fd >= 0)
+		close(fd);
+	atomic_store(&cl->done, 1);
+	return NULL;
+}
+
+/* Runs the loop until flag is set (generous deadline). */
+static void run_until(atomic_int *flag)
+{
+	for (int i = 0; i < 3000 && !atomic_load(flag); i++)
+		loop_run_once(&loop, 10);
+	ck_assert_msg(atomic_load(flag), "client did not get there");
+}
+
+/* One client with creds, its GETs, to the end. */
+static void run_client(struct client *cl)
+{
+	pthread_t t;
+	cl->pause_at = -1;
+	pthread_create(&t, NULL, client_main, cl);
+	run_until(&cl->done);
+	pthread_join(t, NULL);
+	ck_assert_msg(!cl->err[0], "%s", cl->err);
+}
+
+/* What /who (and /peer/who) say for a client with NAME's certificate. */
+static void who(const char *name, struct client *cl)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->creds = load(name, "ca");
+	cl->paths[0] = "/who";
+	cl->paths[1] = "/peer/who";
+	cl->paths[2] = "/who"; /* computed once: the same answer */
+	run_client(cl);
+	tls_creds_unref(cl->creds);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(cl->statuses[i], 200);
+	ck_assert_str_eq(body_of(cl->responses[0]), body_of(cl->responses[2]));
+}
+
+/* --- tests ------------------------------------------------------------------------ */
+
+START_TEST(test_identities_per_route)
+{
+	struct client cl;
+	start((struct httpd_config){ 0 }, &server_tls);
+	who("n1", &cl);
+	ck_assert_str_eq(cl.server_cn, "n1");
+	ck_assert_str_eq(body_of(cl.responses[0]), "verified cn=n1 reason= names=13 localhost");
+	/* peers are verified by the other CA here */
+	ck_assert_str_eq(body_of(cl.responses[1]), "refused cn=n1 reason=signed by an unknown authority names=13");
+	who("writer", &cl);
+	ck_assert_str_eq(body_of(cl.responses[0]), "verified cn=writer reason= names=0");
+	who(NULL, &cl);
+	ck_assert_str_eq(body_of(cl.responses[0]), "no-cert cn= reason= names=0");
+	ck_assert_str_eq(body_of(cl.responses[1]), "no-cert cn= reason= names=0");
+	who("expired", &cl);
+	ck_assert_str_eq(body_of(cl.responses[0]), "refused cn=expired reason=expired names=13");
+	who("other", &cl);
+	ck_assert_str_eq(body_of(cl.responses[0]), "refused cn=n1 reason=signed by an unknown authority names=13");
+	ck_assert_str_eq(body_of(cl.responses[1]), "verified cn=n1 reason= names=13 localhost");
+}
+END_TEST
+
+START_TEST(test_plain_server_says_plain)
+{
+	start((struct httpd_config){ 0 }, NULL);
+	int fd = connect_from(NULL);
+	ck_assert_int_ge(fd, 0);
+	const char req[] = "GET /who HTTP/1.1\r\nHost: x\r\n\r\n";
+	ck_assert_int_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+	char buf[1024];
+	size_t len = 0;
+	int status = 0;
+	struct timeval tv = { .tv_usec = 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (int i = 0; i < 2000 && !whole_response(buf, len, &status); i++) {
+		loop_run_once(&loop, 5);
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n > 0)
+			len += (size_t)n;
+		buf[len] = '\0';
+	}
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(body_of(buf), "plain cn= reason= names=0");
+	close(fd);
+	/* TLS on a plain server: refused */
+	ck_assert_int_eq(httpd_set_tls(server, &server_tls), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_start_and_reload_need_a_certificate)
+{
+	char err[256];
+	struct httpd_tls no_cert = { server_tls.client_trust, NULL, NULL };
+	struct httpd_config cfg = { .listen_host = "127.0.0.1", .listen_fd = -1, .routes = routes, .n_routes = 1,
+				    .tls = &no_cert };
+	ck_assert_int_eq(httpd_start(&loop, &cfg, &server, err, sizeof(err)), -EINVAL);
+	server = NULL;
+	ck_assert_str_eq(err, "TLS needs a certificate and its key");
+	start((struct httpd_config){ 0 }, &server_tls);
+	ck_assert_int_eq(httpd_set_tls(server, &no_cert), -EINVAL);
+	ck_assert_int_eq(httpd_set_tls(server, NULL), -EINVAL);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("https");
+	TCase *tc = tcase_create("https");
+	tcase_add_unchecked_fixture(tc, make_certs, remove_certs);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_identities_per_route);
+	tcase_add_test(tc, test_plain_server_says_plain);
+	tcase_add_test(tc, test_start_and_reload_need_a_certificate);
+	suite_add_tcase(s, tc);
+	return s;
+}
