@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* A source address, IPv4-mapped IPv6 taken as IPv4. */
@@ -61,6 +62,20 @@ struct httpd_conn {
 	uint64_t requests; /* completed on this connection */
 	struct tls_gen *tls; /* NULL: plain HTTP */
 	struct tls_identity *ids[2]; /* per trust, computed on first use */
+	/* A TLS handshake waiting for the client is parked (see park_blocked) */
+	struct httpd *server;
+	struct MHD_Connection *mhd_conn;
+	gnutls_session_t session;
+	bool hs_done;    /* a request head arrived: the handshake is over */
+	bool hs_blocked; /* on the server's blocked list */
+	bool hs_parked;  /* suspended in MHD until poll_op completes */
+	bool waiting;    /* not handed to MHD yet: poll_op waits for its first byte */
+	bool dead;       /* closed while poll_op was in flight: its completion frees it */
+	unsigned polls;  /* SQEs of poll_op and cancel_op the kernel holds */
+	struct uring_op poll_op, cancel_op;
+	struct sockaddr_storage sa; /* for MHD_add_connection */
+	socklen_t sa_len;
+	struct httpd_conn *blocked_next;
 	struct httpd_conn *prev, *next;
 };
 
@@ -114,11 +129,15 @@ struct httpd {
 	bool stopping; /* in httpd_stop: nothing may arm a timer again */
 	struct httpd_request *suspended;
 	struct tls_gen *tls; /* for new connections; NULL: plain HTTP */
+	struct httpd_conn *blocked; /* handshakes that got EAGAIN in this MHD_run */
+	unsigned conn_polls; /* SQEs of the connections' poll_op, cancel_op the kernel holds */
 	struct httpd_stats stats;
 	char last_error[256];
 };
 
 #define SERVER_OF(ptr, member) ((struct httpd *)((char *)(ptr) - offsetof(struct httpd, member)))
+
+static void park_blocked(struct httpd *server);
 
 static void run_mhd(struct httpd *server)
 {
@@ -127,6 +146,7 @@ static void run_mhd(struct httpd *server)
 		return;
 	server->need_run = false;
 	MHD_run(server->mhd);
+	park_blocked(server);
 	MHD_UNSIGNED_LONG_LONG timeout_ms;
 	if (MHD_get_timeout(server->mhd, &timeout_ms) == MHD_YES)
 		loop_timer_arm(server->loop, &server->timer, timeout_ms);
@@ -201,10 +221,13 @@ static int no_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, i
 	return -1;
 }
 
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt);
+
 /* The session MHD just made for c, before any byte of its handshake:
  * our credentials and priority in place of MHD's. Returns false if the
  * session could not be set up (the caller closes the connection). */
-static bool tls_session_init(struct MHD_Connection *conn, const struct httpd_conn *c)
+static bool tls_session_init(struct MHD_Connection *conn, struct httpd_conn *c)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (!ci || !ci->tls_session)
@@ -214,6 +237,11 @@ static bool tls_session_init(struct MHD_Connection *conn, const struct httpd_con
 	if (gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(g->creds)) < 0 ||
 	    gnutls_priority_set(s, tls_creds_priority(g->creds)) < 0)
 		return false;
+	c->mhd_conn = conn;
+	c->session = s;
+	gnutls_transport_set_ptr(s, c);
+	gnutls_transport_set_pull_function(s, tls_pull);
+	gnutls_transport_set_vec_push_function(s, tls_push);
 	if (g->trust[TRUST_CLIENT] || g->trust[TRUST_PEER]) {
 		/* requested, never required: without one the caller
 		 * answers 401 with a reason, which a failed handshake
@@ -225,6 +253,129 @@ static bool tls_session_init(struct MHD_Connection *conn, const struct httpd_con
 		gnutls_certificate_send_x509_rdn_sequence(s, 1);
 	}
 	return true;
+}
+
+/* libmicrohttpd 0.9.75 keeps a connection whose handshake returned
+ * EAGAIN marked ready (only its record reads clear the mark), so
+ * MHD_get_timeout() says 0 and the server would spin for as long as a
+ * client leaves a handshake half done. Our transport functions see the
+ * EAGAIN; after MHD_run() such a connection is suspended in MHD and a
+ * one-shot poll of ours resumes it when the client moves. */
+static void mark_blocked(struct httpd_conn *c)
+{
+	if (c->hs_done || c->hs_blocked)
+		return;
+	c->hs_blocked = true;
+	c->blocked_next = c->server->blocked;
+	c->server->blocked = c;
+}
+
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct httpd_conn *c = ptr;
+	ssize_t n = recv(c->fd, buf, len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		mark_blocked(c);
+	return n;
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+	struct httpd_conn *c = ptr;
+	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		mark_blocked(c);
+	return n;
+}
+
+static void unlink_blocked(struct httpd *server, struct httpd_conn *c)
+{
+	struct httpd_conn **pp = &server->blocked;
+	while (*pp && *pp != c)
+		pp = &(*pp)->blocked_next;
+	if (*pp)
+		*pp = c->blocked_next;
+	c->hs_blocked = false;
+}
+
+static void on_hs_ready(struct uring_op *op, const struct io_uring_cqe *cqe)
+{
+	struct httpd_conn *c = (struct httpd_conn *)((char *)op - offsetof(struct httpd_conn, poll_op));
+	(void)cqe;
+	c->polls--;
+	c->server->conn_polls--;
+	if (c->dead) {
+		if (!c->polls)
+			free(c);
+		return;
+	}
+	c->hs_parked = false;
+	MHD_resume_connection(c->mhd_conn);
+	c->server->need_run = true;
+}
+
+static void on_hs_cancelled(struct uring_op *op, const struct io_uring_cqe *cqe)
+{
+	struct httpd_conn *c = (struct httpd_conn *)((char *)op - offsetof(struct httpd_conn, cancel_op));
+	(void)cqe;
+	c->polls--;
+	c->server->conn_polls--;
+	if (!c->polls)
+		free(c);
+}
+
+/* One poll of c's socket; done() runs when it is ready. */
+static int poll_conn(struct httpd *server, struct httpd_conn *c, unsigned events,
+		     void (*done)(struct uring_op *, const struct io_uring_cqe *))
+{
+	struct io_uring_sqe *sqe = loop_sqe(server->loop);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, c->fd, events);
+	c->poll_op.complete = done;
+	uring_op_set(sqe, &c->poll_op);
+	c->polls++;
+	server->conn_polls++;
+	return 0;
+}
+
+/* Suspends the handshakes that wait for the client and polls their
+ * sockets; one that cannot be polled stays as it was (MHD runs it again). */
+static void park_blocked(struct httpd *server)
+{
+	while (server->blocked) {
+		struct httpd_conn *c = server->blocked;
+		server->blocked = c->blocked_next;
+		c->hs_blocked = false;
+		if (c->hs_done || c->hs_parked || !c->session)
+			continue;
+		unsigned events = gnutls_record_get_direction(c->session) ? POLLOUT : POLLIN;
+		if (poll_conn(server, c, events, on_hs_ready) < 0)
+			continue;
+		c->hs_parked = true;
+		MHD_suspend_connection(c->mhd_conn);
+	}
+}
+
+/* c is closed: false if a poll of it is still in flight, then its
+ * completion frees it. */
+static bool hs_release(struct httpd *server, struct httpd_conn *c)
+{
+	if (c->hs_blocked)
+		unlink_blocked(server, c);
+	if (!c->polls)
+		return true;
+	c->dead = true;
+	struct io_uring_sqe *sqe = loop_sqe(server->loop);
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)&c->poll_op, 0);
+		c->cancel_op.complete = on_hs_cancelled;
+		uring_op_set(sqe, &c->cancel_op);
+		c->polls++;
+		server->conn_polls++;
+	}
+	return false;
 }
 
 static const struct tls_identity plain_identity = { .verdict = TLS_PLAIN };
@@ -381,10 +532,96 @@ static void conn_unlink(struct httpd *server, struct httpd_conn *c)
 	tls_gen_unref(c->tls);
 	free(c->ids[TRUST_CLIENT]);
 	free(c->ids[TRUST_PEER]);
-	free(c);
+	if (hs_release(server, c))
+		free(c);
 }
 
 static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c);
+
+static void hand_to_mhd(struct httpd *server, struct httpd_conn *c)
+{
+	server->adding = c;
+	enum MHD_Result r = MHD_add_connection(server->mhd, c->fd, (const struct sockaddr *)&c->sa, c->sa_len);
+	server->adding = NULL;
+	/* MHD closes the socket when it fails; the context goes with
+	 * NOTIFY_CONNECTION closed if it was started */
+	if (r != MHD_YES && !c->started)
+		conn_unlink(server, c);
+}
+
+/* The other protocol than this port's: a 400 in plain text (which a TLS
+ * client shows as a handshake failure) and closed. */
+static void refuse_protocol(int fd, bool tls)
+{
+	static const char to_tls[] = "HTTP/1.1 400 Bad Request\r\n"
+				     "Connection: close\r\n"
+				     "Content-Type: text/plain; charset=utf-8\r\n"
+				     "Content-Length: 40\r\n"
+				     "\r\n"
+				     "this port speaks TLS: use https:// URLs\n";
+	static const char to_plain[] = "HTTP/1.1 400 Bad Request\r\n"
+				       "Connection: close\r\n"
+				       "Content-Type: text/plain; charset=utf-8\r\n"
+				       "Content-Length: 46\r\n"
+				       "\r\n"
+				       "this port speaks plain HTTP: use http:// URLs\n";
+	char sink[4096];
+	(void)!send(fd, tls ? to_tls : to_plain, tls ? sizeof(to_tls) - 1 : sizeof(to_plain) - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	close(fd);
+}
+
+static void on_first_byte(struct uring_op *op, const struct io_uring_cqe *cqe);
+
+/* A connection goes to MHD once its first byte is there, so that TLS to a
+ * plain port (whose ClientHello MHD would take for a request line that
+ * never ends) and plain HTTP to a TLS port (which GnuTLS would drop
+ * without a word) are answered at once. The wait counts in the budgets
+ * and the head deadline as the head itself does. */
+static void first_byte(struct httpd *server, struct httpd_conn *c)
+{
+	uint8_t b = 0;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	bool again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+	if (again && poll_conn(server, c, POLLIN, on_first_byte) == 0) {
+		c->waiting = true;
+		return;
+	}
+	if (!again && n <= 0) { /* gone before a byte, or past its deadline */
+		close(c->fd);
+		conn_unlink(server, c);
+		return;
+	}
+	/* 0x16: a TLS handshake record; a letter: an HTTP method */
+	bool tls = c->tls != NULL;
+	if (n == 1 && (tls ? (b >= 'A' && b <= 'Z') : b == 0x16)) {
+		server->stats.wrong_protocol++;
+		refuse_protocol(c->fd, tls);
+		conn_unlink(server, c);
+		return;
+	}
+	hand_to_mhd(server, c);
+}
+
+static void on_first_byte(struct uring_op *op, const struct io_uring_cqe *cqe)
+{
+	struct httpd_conn *c = (struct httpd_conn *)((char *)op - offsetof(struct httpd_conn, poll_op));
+	struct httpd *server = c->server;
+	(void)cqe;
+	c->polls--;
+	server->conn_polls--;
+	if (c->dead) {
+		if (!c->polls)
+			free(c);
+		return;
+	}
+	c->waiting = false;
+	first_byte(server, c);
+	run_mhd(server);
+}
 
 /* A new connection: into a budget, or refused with 503 (see the header). */
 static void admit(struct httpd *server, int fd, const struct sockaddr_storage *sa, socklen_t len)
@@ -421,6 +658,7 @@ static void admit(struct httpd *server, int fd, const struct sockaddr_storage *s
 		server->stats.conns_clients++;
 	c->phase = PHASE_HEAD;
 	c->phase_ns = loop_now_ns(server->loop);
+	c->server = server;
 	if (tls) {
 		c->tls = server->tls;
 		c->tls->refs++;
@@ -430,15 +668,10 @@ static void admit(struct httpd *server, int fd, const struct sockaddr_storage *s
 		c->next->prev = c;
 	server->conns = c;
 
-	server->adding = c;
-	enum MHD_Result r = MHD_add_connection(server->mhd, fd, (const struct sockaddr *)sa, len);
-	server->adding = NULL;
-	/* MHD closes the socket when it fails; the context goes with
-	 * NOTIFY_CONNECTION closed if it was started */
-	if (r != MHD_YES && !c->started)
-		conn_unlink(server, c);
-	else
-		arm_sweep_for(server, c);
+	memcpy(&c->sa, sa, len < sizeof(c->sa) ? len : sizeof(c->sa));
+	c->sa_len = len < sizeof(c->sa) ? len : sizeof(c->sa);
+	arm_sweep_for(server, c);
+	first_byte(server, c);
 }
 
 static void on_listen_ready(struct loop_poll *poll, int res)
@@ -922,7 +1155,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	(void)cls;
-	(void)conn;
+	struct httpd_conn *hc = conn_of(conn);
+	if (hc) /* a request line came through: no handshake to park any more */
+		hc->hs_done = true;
 	struct httpd_request *req = base_calloc(1, sizeof(*req));
 	if (!req)
 		return NULL;
@@ -1169,7 +1404,17 @@ int httpd_stop(struct httpd *server)
 	loop_drain(server->loop, &server->poll.inflight, 1000);
 	loop_drain(server->loop, &server->listen_poll.inflight, 1000);
 	remove_hook(server->loop, &server->hook);
+	/* the ones not handed to MHD yet are ours to close */
+	for (struct httpd_conn *c = server->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->waiting) {
+			close(c->fd);
+			conn_unlink(server, c);
+		}
+	}
 	MHD_stop_daemon(server->mhd); /* closes the connections: their contexts go */
+	/* the polls of parked handshakes point into their connections */
+	loop_drain(server->loop, &server->conn_polls, 1000);
 	/* After MHD_stop_daemon: what it completed could have armed them. */
 	loop_timer_cancel(server->loop, &server->timer);
 	loop_timer_cancel(server->loop, &server->sweep);
@@ -1193,7 +1438,7 @@ int httpd_stop(struct httpd *server)
 	free(server->route_stats);
 	/* A poll the kernel may still complete into must stay allocated: a
 	 * leak, not a write into freed memory. */
-	if (server->poll.inflight || server->listen_poll.inflight)
+	if (server->poll.inflight || server->listen_poll.inflight || server->conn_polls)
 		rv = -ETIMEDOUT;
 	else
 		free(server);

@@ -118,6 +118,7 @@ struct httpd_stats {
 	uint64_t body_timeouts; /* closed: no whole body within body_timeout_s */
 	uint64_t stranger_refused; /* 413: a peer route's body too large from a non-member */
 	uint64_t memory_refused;   /* 503: the body did not fit max_body_memory */
+	uint64_t wrong_protocol;   /* 400 and closed: TLS to a plain port, plain HTTP to a TLS one */
 	uint64_t conns_clients;    /* open now, on the clients' budget */
 	uint64_t conns_peers;      /* open now, on the peers' budget */
 	uint64_t body_bytes;       /* now reserved by bodies being read */

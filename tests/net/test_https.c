@@ -357,6 +357,212 @@ START_TEST(test_start_and_reload_need_a_certificate)
 }
 END_TEST
 
+/* A keep-alive connection opened before a reload keeps its certificate
+ * and trust; a connection after it gets the new ones. */
+START_TEST(test_reload)
+{
+	start((struct httpd_config){ 0 }, &server_tls);
+	struct client old = { 0 };
+	old.creds = load("other", "ca");
+	old.paths[0] = "/who";
+	old.paths[1] = "/who";
+	old.pause_at = 0;
+	pthread_t t;
+	pthread_create(&t, NULL, client_main, &old);
+	run_until(&old.paused);
+
+	/* n2's certificate, and clients now verified by the other CA */
+	struct httpd_tls next = { load("n2", NULL), load(NULL, "other-ca"), NULL };
+	ck_assert_int_eq(httpd_set_tls(server, &next), 0);
+	tls_creds_unref(next.creds);
+	tls_creds_unref(next.client_trust);
+
+	struct client fresh = { 0 };
+	fresh.creds = old.creds;
+	fresh.paths[0] = "/who";
+	run_client(&fresh);
+	ck_assert_str_eq(fresh.server_cn, "n2");
+	ck_assert_int_eq(fresh.statuses[0], 200);
+	ck_assert_str_eq(body_of(fresh.responses[0]), "verified cn=n1 reason= names=13 localhost");
+
+	atomic_store(&old.go, 1);
+	run_until(&old.done);
+	pthread_join(t, NULL);
+	ck_assert_msg(!old.err[0], "%s", old.err);
+	ck_assert_str_eq(old.server_cn, "n1");
+	ck_assert_int_eq(old.statuses[0], 200);
+	ck_assert_int_eq(old.statuses[1], 200);
+	const char *refused = "refused cn=n1 reason=signed by an unknown authority names=13";
+	ck_assert_str_eq(body_of(old.responses[0]), refused);
+	ck_assert_str_eq(body_of(old.responses[1]), refused);
+	tls_creds_unref(old.creds);
+}
+END_TEST
+
+/* A ClientHello as a GnuTLS client sends it, captured. */
+static uint8_t hello[4096];
+static size_t hello_len;
+
+static ssize_t capture_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+	(void)p;
+	if (hello_len + len > sizeof(hello))
+		len = sizeof(hello) - hello_len;
+	memcpy(hello + hello_len, data, len);
+	hello_len += len;
+	return (ssize_t)len;
+}
+
+static ssize_t nothing_pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+	(void)p, (void)data, (void)len;
+	errno = EAGAIN;
+	return -1;
+}
+
+static void make_client_hello(void)
+{
+	gnutls_session_t s;
+	struct tls_creds *c = load(NULL, "ca");
+	hello_len = 0;
+	ck_assert_int_eq(gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK), 0);
+	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(c));
+	gnutls_priority_set(s, tls_creds_priority(c));
+	gnutls_transport_set_push_function(s, capture_push);
+	gnutls_transport_set_pull_function(s, nothing_pull);
+	ck_assert_int_eq(gnutls_handshake(s), GNUTLS_E_AGAIN);
+	gnutls_deinit(s);
+	tls_creds_unref(c);
+	ck_assert_uint_gt(hello_len, 100);
+	ck_assert_uint_eq(hello[0], 22); /* a handshake record */
+}
+
+/* Reads what fd gets until it is closed (running the loop meanwhile);
+ * returns the bytes read, -1 if it stayed open past the deadline. */
+static ssize_t read_until_closed(int fd, char *buf, size_t cap)
+{
+	struct timeval tv = { .tv_usec = 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	size_t len = 0;
+	for (int i = 0; i < 2000; i++) {
+		loop_run_once(&loop, 5);
+		ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+			buf[len] = '\0';
+			return (ssize_t)len;
+		}
+		if (n > 0)
+			len += (size_t)n;
+	}
+	return -1;
+}
+
+static void send_raw(int fd, const void *data, size_t len)
+{
+	ck_assert_int_eq(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* The server keeps serving TLS clients. */
+static void still_serving(void)
+{
+	struct client cl;
+	who("n1", &cl);
+	ck_assert_str_eq(body_of(cl.responses[0]), "verified cn=n1 reason= names=13 localhost");
+}
+
+START_TEST(test_plain_http_to_tls_port)
+{
+	start((struct httpd_config){ 0 }, &server_tls);
+	static const char req[] = "GET /who HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[1024];
+	int fd = connect_from(NULL);
+	ck_assert_int_ge(fd, 0);
+	send_raw(fd, req, sizeof(req) - 1);
+	ssize_t n = read_until_closed(fd, buf, sizeof(buf));
+	ck_assert_msg(n > 0, "closed without an answer, or left open");
+	ck_assert_msg(!strncmp(buf, "HTTP/1.1 400", 12), "got %s", buf);
+	ck_assert_str_eq(body_of(buf), "this port speaks TLS: use https:// URLs\n");
+	ck_assert_uint_eq(httpd_stats(server)->wrong_protocol, 1);
+	close(fd);
+	ck_assert_uint_eq(httpd_stats(server)->conns_clients, 0);
+	still_serving();
+}
+END_TEST
+
+START_TEST(test_tls_to_plain_port)
+{
+	start((struct httpd_config){ 0 }, NULL);
+	make_client_hello();
+	char buf[1024];
+	int fd = connect_from(NULL);
+	ck_assert_int_ge(fd, 0);
+	send_raw(fd, hello, hello_len);
+	ssize_t n = read_until_closed(fd, buf, sizeof(buf));
+	ck_assert_msg(n > 0, "closed without an answer, or left open");
+	ck_assert_msg(!strncmp(buf, "HTTP/1.1 400", 12), "got %s", buf);
+	ck_assert_str_eq(body_of(buf), "this port speaks plain HTTP: use http:// URLs\n");
+	ck_assert_uint_eq(httpd_stats(server)->wrong_protocol, 1);
+	close(fd);
+	/* plain requests go on */
+	fd = connect_from(NULL);
+	static const char req[] = "GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	send_raw(fd, req, sizeof(req) - 1);
+	n = read_until_closed(fd, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(!strncmp(buf, "HTTP/1.1 200", 12), "got %s", buf);
+	ck_assert_str_eq(body_of(buf), "plain cn= reason= names=0");
+	close(fd);
+}
+END_TEST
+
+/* Thousands of connections that send half a ClientHello and stop: each
+ * counts in the budgets while it handshakes, so they hold at most
+ * max_per_address connections (and their memory), a client from another
+ * address is served meanwhile, and the head deadline closes them, with no
+ * plain-text 408 on a TLS connection. */
+START_TEST(test_half_open_handshakes)
+{
+	enum { ATTACK = 2000, PER_ADDR = 32 };
+	start((struct httpd_config){ .max_connections = 256, .max_per_address = PER_ADDR, .head_timeout_s = 1,
+				     .connection_timeout_s = 60 },
+	      &server_tls);
+	make_client_hello();
+	static int fds[ATTACK];
+	uint64_t most = 0;
+	for (int i = 0; i < ATTACK; i++) {
+		fds[i] = connect_from("127.0.0.2");
+		ck_assert_msg(fds[i] >= 0, "connect %d: %s", i, strerror(errno));
+		(void)!send(fds[i], hello, hello_len / 2, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (i % 50 == 49) {
+			loop_run_once(&loop, 0);
+			const struct httpd_stats *st = httpd_stats(server);
+			most = st->conns_clients > most ? st->conns_clients : most;
+		}
+	}
+	for (int i = 0; i < 20; i++)
+		loop_run_once(&loop, 5);
+	most = httpd_stats(server)->conns_clients > most ? httpd_stats(server)->conns_clients : most;
+	ck_assert_uint_le(most, PER_ADDR);
+	ck_assert_uint_ge(httpd_stats(server)->conn_refused, ATTACK - PER_ADDR - 1);
+
+	/* served meanwhile */
+	still_serving();
+
+	/* the head deadline closes the half-open ones */
+	for (int i = 0; i < 1000 && httpd_stats(server)->conns_clients; i++)
+		loop_run_once(&loop, 10);
+	ck_assert_uint_eq(httpd_stats(server)->conns_clients, 0);
+	ck_assert_uint_ge(httpd_stats(server)->head_timeouts, PER_ADDR - 1);
+	for (int i = 0; i < ATTACK; i++) {
+		char buf[64];
+		ssize_t n = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT);
+		ck_assert_msg(n <= 0 || memcmp(buf, "HTTP", 4) != 0, "plain text on a TLS connection");
+		close(fds[i]);
+	}
+	still_serving();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("https");
@@ -367,6 +573,10 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_identities_per_route);
 	tcase_add_test(tc, test_plain_server_says_plain);
 	tcase_add_test(tc, test_start_and_reload_need_a_certificate);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_plain_http_to_tls_port);
+	tcase_add_test(tc, test_tls_to_plain_port);
+	tcase_add_test(tc, test_half_open_handshakes);
 	suite_add_tcase(s, tc);
 	return s;
 }
