@@ -358,9 +358,9 @@ static void park_blocked(struct httpd *server)
 	}
 }
 
-/* c is closed: false if a poll of it is still in flight, then its
- * completion frees it. */
-static bool hs_release(struct httpd *server, struct httpd_conn *c)
+/* c is closed: false if a poll of it (a parked handshake, the wait for
+ * its first byte) is still in flight; its completion then frees it. */
+static bool release_polls(struct httpd *server, struct httpd_conn *c)
 {
 	if (c->hs_blocked)
 		unlink_blocked(server, c);
@@ -532,7 +532,7 @@ static void conn_unlink(struct httpd *server, struct httpd_conn *c)
 	tls_gen_unref(c->tls);
 	free(c->ids[TRUST_CLIENT]);
 	free(c->ids[TRUST_PEER]);
-	if (hs_release(server, c))
+	if (release_polls(server, c))
 		free(c);
 }
 
