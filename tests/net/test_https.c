@@ -18,6 +18,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "net/http_parse.h"
 #include "net/http_server.h"
 #include "net/tls.h"
@@ -399,6 +400,24 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* A reload that runs out of memory keeps the credentials it had. */
+START_TEST(test_reload_out_of_memory)
+{
+	start((struct httpd_config){ 0 }, &server_tls);
+	struct httpd_tls next = { load("n2", NULL), NULL, NULL };
+	alloc_fail_nth(1);
+	int rv = httpd_set_tls(server, &next);
+	ck_assert(alloc_failed());
+	alloc_fail_nth(0);
+	ck_assert_int_eq(rv, -ENOMEM);
+	tls_creds_unref(next.creds);
+	struct client cl;
+	who("n1", &cl);
+	ck_assert_str_eq(cl.server_cn, "n1");
+	ck_assert_str_eq(body_of(cl.responses[0]), "verified cn=n1 reason= names=13 localhost");
+}
+END_TEST
+
 /* A ClientHello as a GnuTLS client sends it, captured. */
 static uint8_t hello[4096];
 static size_t hello_len;
@@ -574,6 +593,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_plain_server_says_plain);
 	tcase_add_test(tc, test_start_and_reload_need_a_certificate);
 	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_reload_out_of_memory);
 	tcase_add_test(tc, test_plain_http_to_tls_port);
 	tcase_add_test(tc, test_tls_to_plain_port);
 	tcase_add_test(tc, test_half_open_handshakes);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "net/tls.h"
 #include "tests/lib/check_main.h"
 
@@ -110,6 +111,30 @@ START_TEST(test_errors_name_the_file)
 
 	ck_assert_int_eq(load_err(pem("n1", false), NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "n1.pem"));
+}
+END_TEST
+
+/* Fail the 1st, 2nd, ... allocation of the load: -ENOMEM, nothing leaked
+ * (ASan), until the load needs no more. GnuTLS's own are not counted. */
+START_TEST(test_load_out_of_memory)
+{
+	char err[256];
+	unsigned long nth;
+	for (nth = 1;; nth++) {
+		struct tls_files f = { pem("n1", false), pem("n1", true), pem("ca", false), NULL };
+		struct tls_creds *c = NULL;
+		alloc_fail_nth(nth);
+		int rv = tls_creds_load(&f, &c, err, sizeof(err));
+		bool fired = alloc_failed();
+		alloc_fail_nth(0);
+		tls_creds_unref(c);
+		if (!fired) {
+			ck_assert_int_eq(rv, 0);
+			break;
+		}
+		ck_assert_msg(rv == -ENOMEM, "allocation %lu: %d %s", nth, rv, err);
+	}
+	ck_assert_uint_gt(nth, 3);
 }
 END_TEST
 
@@ -309,6 +334,7 @@ Suite *test_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_errors_name_the_file);
 	tcase_add_test(tc, test_creds_flags_and_default_priority);
+	tcase_add_test(tc, test_load_out_of_memory);
 	tcase_add_test(tc, test_identity_of_a_node);
 	tcase_add_test(tc, test_identity_of_a_client);
 	tcase_add_test(tc, test_expired_is_refused);
