@@ -18,9 +18,9 @@ src_raftctl_raftctl_SOURCES = \
 	src/raftctl/raftctl_wal.c src/raftctl/raftctl_wal.h \
 	src/raftctl/raftctl_wire.c src/raftctl/raftctl_wire.h \
 	src/raftctl/capture.c src/raftctl/capture.h
-src_raftctl_raftctl_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
+src_raftctl_raftctl_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) $(GNUTLS_CFLAGS)
 src_raftctl_raftctl_LDADD = src/kv/libkv.a wal/libwal.a proto/libwire.a net/libnet.a base/libbase.a \
-	$(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) -lm
+	$(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) $(GNUTLS_LIBS) -lm
 
 # bash completion, installed under the command's name where bash-completion
 # looks for it

@@ -103,15 +103,22 @@ int raftctl_usage_error(const char *cmd, const char *fmt, ...)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: raftctl [--endpoints URL,...] [-o table|json] [--timeout DURATION] COMMAND [ARGS...]\n"
+	fprintf(out, "usage: raftctl [--endpoints URL,...] [-o table|json] [--timeout DURATION]\n"
+		     "               [--cacert FILE] [--cert FILE --key FILE] COMMAND [ARGS...]\n"
 		     "\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nglobal options (anywhere before \"--\"):\n"
-		     "  --endpoints URL,...  nodes to talk to (default $RAFTCTL_ENDPOINTS, else\n"
-		     "                       http://127.0.0.1:4001); the leader is found from any of them\n"
+		     "  --endpoints URL,...  nodes to talk to, http:// or https:// (default\n"
+		     "                       $RAFTCTL_ENDPOINTS, else http://127.0.0.1:4001); the\n"
+		     "                       leader is found from any of them\n"
 		     "  -o, --output FORMAT  table (default) or json\n"
 		     "  --timeout DURATION   for each connect, request and answer (default 5s)\n"
+		     "  --cacert FILE        https:// endpoints: the CAs (PEM) that sign the servers'\n"
+		     "                       certificates (default $RAFTCTL_CACERT, else the system's)\n"
+		     "  --cert FILE          https:// endpoints: a client certificate (PEM) to present\n"
+		     "                       (default $RAFTCTL_CERT)\n"
+		     "  --key FILE           its private key (PEM; default $RAFTCTL_KEY)\n"
 		     "  --version            print the version and exit\n"
 		     "\nraftctl COMMAND --help for details. Exit status: 0 success, 1 failure (one line\n"
 		     "on stderr says why: unreachable, not leader, refused...), 2 bad arguments.\n");
@@ -140,12 +147,31 @@ static int set_endpoints(const char *list)
 	return raftctl_g.n_endpoints ? 0 : -EINVAL;
 }
 
+/* $NAME, unless unset or empty */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* --NAME or --NAME=VALUE: which, and *val the value when it came with '=' */
+static bool long_opt(const char *a, const char *name, const char **val)
+{
+	size_t n = strlen(name);
+	if (strncmp(a, name, n) || (a[n] != '=' && a[n]))
+		return false;
+	*val = a[n] ? a + n + 1 : NULL;
+	return true;
+}
+
 /* Takes the global options out of argv (up to a "--"); returns the new argc
  * or -1 after printing why. */
 static int take_globals(int argc, char **argv)
 {
 	int out = 1;
 	const char *eps = getenv("RAFTCTL_ENDPOINTS");
+	/* the TLS files: flags win over the environment, each on its own */
+	const char *cacert = env("RAFTCTL_CACERT"), *cert = env("RAFTCTL_CERT"), *key = env("RAFTCTL_KEY");
 	bool dashdash = false, eps_given = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -160,16 +186,22 @@ static int take_globals(int argc, char **argv)
 			argv[out++] = argv[i];
 			continue;
 		}
-		if (!strncmp(a, "--endpoints", 11) && (a[11] == '=' || !a[11]))
-			which = 'e', val = a[11] ? a + 12 : NULL;
-		else if (!strncmp(a, "--output", 8) && (a[8] == '=' || !a[8]))
-			which = 'o', val = a[8] ? a + 9 : NULL;
+		if (long_opt(a, "--endpoints", &val))
+			which = 'e';
+		else if (long_opt(a, "--output", &val))
+			which = 'o';
 		else if (!strcmp(a, "-o"))
 			which = 'o';
 		else if (!strncmp(a, "-o", 2) && a[2])
 			which = 'o', val = a + 2;
-		else if (!strncmp(a, "--timeout", 9) && (a[9] == '=' || !a[9]))
-			which = 't', val = a[9] ? a + 10 : NULL;
+		else if (long_opt(a, "--timeout", &val))
+			which = 't';
+		else if (long_opt(a, "--cacert", &val))
+			which = 'C';
+		else if (long_opt(a, "--cert", &val))
+			which = 'c';
+		else if (long_opt(a, "--key", &val))
+			which = 'k';
 		if (!which) {
 			argv[out++] = argv[i];
 			continue;
@@ -181,9 +213,19 @@ static int take_globals(int argc, char **argv)
 			}
 			val = argv[++i];
 		}
+		if ((which == 'C' || which == 'c' || which == 'k') && !*val) {
+			fprintf(stderr, "raftctl: %s needs a file name (see raftctl --help)\n", a);
+			return -1;
+		}
 		if (which == 'e') {
 			eps = val;
 			eps_given = true;
+		} else if (which == 'C') {
+			cacert = val;
+		} else if (which == 'c') {
+			cert = val;
+		} else if (which == 'k') {
+			key = val;
 		} else if (which == 'o') {
 			if (!strcmp(val, "json"))
 				raftctl_g.json = true;
@@ -203,6 +245,12 @@ static int take_globals(int argc, char **argv)
 		}
 	}
 	argv[out] = NULL;
+	if (!cert != !key) {
+		fprintf(stderr, "raftctl: a client certificate needs --cert and --key ($RAFTCTL_CERT, $RAFTCTL_KEY); "
+				"the %s is missing\n", cert ? "key" : "certificate");
+		return -1;
+	}
+	rc_tls_files(cacert, cert, key);
 	if (set_endpoints(eps && (*eps || eps_given) ? eps : "http://127.0.0.1:4001") < 0) {
 		fprintf(stderr, "raftctl: no endpoint in '%s'\n", eps ? eps : "");
 		return -1;
@@ -210,7 +258,7 @@ static int take_globals(int argc, char **argv)
 	for (size_t i = 0; i < raftctl_g.n_endpoints; i++) {
 		struct url u;
 		if (url_parse(raftctl_g.endpoints[i], RC_URL_FORMS, &u) < 0) {
-			fprintf(stderr, "raftctl: bad endpoint '%s' (expected http://HOST:PORT)\n",
+			fprintf(stderr, "raftctl: bad endpoint '%s' (expected http://HOST:PORT or https://HOST:PORT)\n",
 				raftctl_g.endpoints[i]);
 			return -1;
 		}

@@ -72,7 +72,10 @@ int rc_call(struct rc_node *n, const struct rc_request *req, struct rc_response 
 	if (ret->status < 200 || ret->status > 299) {
 		char line[256];
 		first_line(ret, line, sizeof(line));
-		snprintf(err, err_len, "%s: HTTP %d%s%s", n->conn.url.base, ret->status, line[0] ? ": " : "", line);
+		/* a TLS server that asked for a certificate and got none */
+		bool no_cert = ret->status == 401 && n->conn.url.tls && !rc_tls_has_cert();
+		snprintf(err, err_len, "%s: HTTP %d%s%s%s", n->conn.url.base, ret->status, line[0] ? ": " : "", line,
+			 no_cert ? " (the server asks for a client certificate: --cert/--key)" : "");
 		return -EPROTO;
 	}
 	return 0;
@@ -134,6 +137,10 @@ int rc_any_node(struct rc_node *ret, char *err, size_t err_len)
 		rv = rc_node_open(raftctl_g.endpoints[i], ret, why, sizeof(why));
 		if (rv == 0)
 			return 0;
+		if (rv == -ENOKEY) { /* the same for every endpoint */
+			snprintf(err, err_len, "%s", why);
+			return rv;
+		}
 		add_reason(err, err_len, why);
 	}
 	return rv;
@@ -160,6 +167,10 @@ int rc_find_leader(struct rc_node *ret, char *err, size_t err_len)
 	for (size_t i = 0; i < raftctl_g.n_endpoints; i++) {
 		struct rc_node n;
 		rv = rc_node_open(raftctl_g.endpoints[i], &n, why, sizeof(why));
+		if (rv == -ENOKEY) { /* the same for every endpoint */
+			snprintf(err, err_len, "%s", why);
+			return rv;
+		}
 		if (rv < 0) {
 			add_reason(err, err_len, why);
 			continue;
@@ -190,6 +201,11 @@ int rc_find_leader(struct rc_node *ret, char *err, size_t err_len)
 		snprintf(leader_copy, sizeof(leader_copy), "%s", leader);
 		struct rc_node l;
 		rv = rc_node_open(url_copy, &l, why, sizeof(why));
+		if (rv == -ENOKEY) {
+			rc_node_free(&n);
+			snprintf(err, err_len, "%s", why);
+			return rv;
+		}
 		if (rv == 0 && !strcmp(rc_str(l.status, "server"), "goraft")) {
 			/* a goraft leader: what the raftd follower knows of it */
 			json_t *st = json_deep_copy(n.status);

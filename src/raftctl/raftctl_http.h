@@ -1,7 +1,7 @@
 /* src/raftctl/raftctl_http.h — raftctl's HTTP/1.1 client: blocking, keep-alive.
  *
- * One struct rc_conn is one server ("http://host:port") and at most one TCP
- * connection to it, kept open between requests (keep-alive). A request on a
+ * One struct rc_conn is one server ("http://host:port" or "https://...") and
+ * at most one TCP connection to it, kept open between requests (keep-alive). A request on a
  * kept connection that the server closed meanwhile (nothing of the answer
  * read) is sent once more on a fresh connection, as browsers and Go do.
  * Responses are parsed by net/http_parse.h (lengths, chunked, limits).
@@ -11,6 +11,13 @@
  * Errors are negative errno with one line of words in the caller's buffer,
  * e.g. "http://127.0.0.1:4001: connect: Connection refused". Nothing here
  * prints.
+ *
+ * https:// servers get TLS (GnuTLS over the same non-blocking socket): the
+ * server's chain is verified against --cacert (else the system's trust
+ * store) and must name the URL's host; a client certificate is presented
+ * when --cert/--key were given. A refusal is one line that says which:
+ * unknown authority, expired, another host's certificate, a client
+ * certificate wanted, not TLS at all.
  *
  * The request head and the response reader are also used by `raftctl bench`
  * on its own non-blocking connections (rc_head_format, struct rc_reader).
@@ -23,15 +30,26 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
+
 #include "net/http_parse.h"
 #include "net/url.h"
 
 #define RC_URL_MAX 512
 
 /* A server address (net/url.h) as raftctl takes it: http://HOST:PORT,
- * HOST:PORT, HOST (port 4001), :PORT (127.0.0.1), [V6]:PORT; a trailing
- * '/' is ignored. url.base is the normal form, http://HOST:PORT. */
-#define RC_URL_FORMS (URL_SHORT | URL_SLASH)
+ * https://HOST:PORT, HOST:PORT, HOST (port 4001), :PORT (127.0.0.1),
+ * [V6]:PORT; a trailing '/' is ignored. url.base is the normal form,
+ * http://HOST:PORT or https://HOST:PORT. */
+#define RC_URL_FORMS (URL_SHORT | URL_SLASH | URL_HTTPS)
+
+/* The files for https:// (NULL: none): CAs that verify servers (NULL: the
+ * system's trust store), and the client certificate and its key (both or
+ * neither). Read once, when the first https:// connection is made; the
+ * strings must outlive every connection. */
+void rc_tls_files(const char *cacert, const char *cert, const char *key);
+/* Whether a client certificate was given (for hints on a 401). */
+bool rc_tls_has_cert(void);
 
 /* Resolves u and connects a non-blocking TCP socket (O_CLOEXEC, TCP_NODELAY)
  * within timeout_ms. Returns the fd or a negative errno (words in err). */
@@ -79,6 +97,9 @@ struct rc_conn {
 	int fd;                /* -1: not connected */
 	int timeout_ms;
 	uint64_t max_body;     /* 0: 64 MiB */
+	gnutls_session_t tls;  /* https:// and connected; else NULL */
+	int first_byte;        /* the server's first byte on this connection, -1 none yet */
+	bool cert_requested;   /* the last TLS server asked for a client certificate */
 };
 
 struct rc_response {
@@ -106,7 +127,10 @@ void rc_conn_close(struct rc_conn *c);
 
 /* Sends one request and reads its response. 0 with *ret filled (any HTTP
  * status: the caller judges it), or a negative errno with err set:
- * -ECONNREFUSED etc. (unreachable), -ETIMEDOUT, -EBADMSG (not HTTP). */
+ * -ECONNREFUSED etc. (unreachable), -ETIMEDOUT, -EBADMSG (not HTTP),
+ * -EKEYREJECTED (TLS: a certificate refused, by either side), -EPROTO (TLS
+ * handshake failed, not TLS), -ENOKEY (the TLS files cannot be used: err
+ * names the file; the same for every server, so callers stop there). */
 int rc_http(struct rc_conn *c, const struct rc_request *req, struct rc_response *ret, char *err, size_t err_len);
 void rc_response_free(struct rc_response *r);
 

@@ -454,6 +454,15 @@ static int raise_fd_limit(unsigned clients, char *err, size_t err_len)
 	return 0;
 }
 
+/* The load's connections speak plain HTTP only: TLS on a thousand
+ * non-blocking sockets driven by one epoll loop is a state machine of its
+ * own, and `make bench` measures TLS with wrk. */
+static int no_tls(const struct url *u, char *err, size_t err_len)
+{
+	snprintf(err, err_len, "%.100s: bench and check perf speak plain HTTP only, not https://", u->base);
+	return -EPROTONOSUPPORT;
+}
+
 /* Asks for the leader again: 0 when the load goes on (to it, or still
  * waiting for one), or -ETIMEDOUT after timeout_ms without a leader (the
  * requests waiting for it then count as failed). */
@@ -462,6 +471,8 @@ static int follow_leader(struct lg *g, int64_t t)
 	struct url u;
 	char why[160];
 	int rv = g->cfg->find_leader(g->cfg->find_leader_arg, &u, why, sizeof(why));
+	if (rv == 0 && u.tls)
+		rv = no_tls(&u, why, sizeof(why));
 	bool moved = rv == 0 && strcmp(u.base, g->target.base) != 0;
 	if (rv == 0) {
 		g->target = u;
@@ -500,6 +511,8 @@ int lg_run(const struct lg_config *cfg, struct lg_result *ret, char *err, size_t
 		snprintf(err, err_len, "clients, keys and requests or duration must be positive");
 		return -EINVAL;
 	}
+	if (cfg->target.tls)
+		return no_tls(&cfg->target, err, err_len);
 	if ((rv = raise_fd_limit(cfg->clients, err, err_len)) < 0)
 		return rv;
 	g.c = calloc(cfg->clients, sizeof(*g.c));

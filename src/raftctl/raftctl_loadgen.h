@@ -18,6 +18,8 @@
  * the leader, a 503 that says retry, a 500 "command failed to be
  * committed" from a leader deposed meanwhile) or whose connection fails is not counted but sent again to
  * the leader find_leader() names, once it names one (within timeout_ms).
+ *
+ * Plain HTTP only: an https:// target is refused (-EPROTONOSUPPORT).
  */
 #ifndef RAFTD_SRC_RAFTCTL_RAFTCTL_LOADGEN_H
 #define RAFTD_SRC_RAFTCTL_RAFTCTL_LOADGEN_H

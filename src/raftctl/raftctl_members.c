@@ -28,9 +28,10 @@ static void usage(FILE *out)
 	      "\n"
 	      "list    the members as the leader sees them: name, URL, voter, kind\n"
 	      "        (raftd or goraft) and whether the leader reaches it\n"
-	      "add     add NAME at URL (http://HOST:PORT) through the leader; returns once\n"
-	      "        the change is committed. Then start the node with -join to any\n"
-	      "        member (a node with an empty log and no -join founds a new cluster).\n"
+	      "add     add NAME at URL (http://HOST:PORT or https://HOST:PORT) through\n"
+	      "        the leader; returns once the change is committed. Then start the\n"
+	      "        node with -join to any member (a node with an empty log and no\n"
+	      "        -join founds a new cluster).\n"
 	      "        --raftd: the node is raftd (pipelined from the start); without it\n"
 	      "        the leader treats it as goraft until it answers /raftd/version.\n"
 	      "        --learner: a raftd node that joins as a learner (no vote); the\n"
@@ -157,22 +158,23 @@ static int change(const char *what, const char *subject, const char *path, json_
 }
 
 /* raftctl's own check of a member's URL, before anything is sent: the form
- * must be written out, http://HOST:PORT (a trailing '/' aside). The
- * endpoint shorthand (RC_URL_FORMS) fills in a scheme and port 4001; for a
- * member that made `add n5 notaurl` commit a voter at http://notaurl:4001.
- * The leader checks again, with its reason. */
+ * must be written out, http://HOST:PORT or https://HOST:PORT (a trailing
+ * '/' aside). The endpoint shorthand (RC_URL_FORMS) fills in a scheme and
+ * port 4001; for a member that made `add n5 notaurl` commit a voter at
+ * http://notaurl:4001. The leader checks again, with its reason (https://
+ * only when it speaks TLS to its peers). */
 static bool member_url_ok(const char *url, struct url *u, const char **why)
 {
 	struct url tmp;
 	*why = NULL;
-	if (url_parse(url, URL_SLASH, u) == 0)
+	if (url_parse(url, URL_SLASH | URL_HTTPS, u) == 0)
 		return true;
-	if (strncmp(url, "http://", 7) != 0)
-		*why = strstr(url, "://") ? "the scheme must be http" : "no scheme";
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		*why = strstr(url, "://") ? "the scheme must be http or https" : "no scheme";
 	else if (url_parse(url, RC_URL_FORMS, &tmp) == 0)
 		*why = "no port (there is no default for a member)";
 	else
-		*why = "not HOST:PORT after http:// (no path, user or query; IPv6 inside [])";
+		*why = "not HOST:PORT after the scheme (no path, user or query; IPv6 inside [])";
 	return false;
 }
 
@@ -206,7 +208,7 @@ static int add(int argc, char **argv)
 	if (!*name || strlen(name) > 63)
 		return raftctl_usage_error("members", "a name is 1 to 63 bytes");
 	if (!member_url_ok(url, &u, &why))
-		return raftctl_usage_error("members", "bad URL '%s': %s (expected http://HOST:PORT)", url, why);
+		return raftctl_usage_error("members", "bad URL '%s': %s (expected http://HOST:PORT or https://HOST:PORT)", url, why);
 	int rv = change("add", name, learner ? "/join?raftd=1&learner=1" : raftd ? "/join?raftd=1" : "/join",
 			json_pack("{s:s, s:s}", "name", name, "connectionString", u.base));
 	if (rv == 0 && !raftctl_g.json)

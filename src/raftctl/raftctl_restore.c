@@ -108,8 +108,8 @@ int raftctl_snapshot_restore(int argc, char **argv)
 		return raftctl_usage_error(CMD, "restore needs FILE and DATA_DIR");
 	if (!name || !*name || strchr(name, '\n') || strchr(name, '/'))
 		return raftctl_usage_error(CMD, "restore needs --name NAME (the new node's name)");
-	if (url_parse(url, 0, &u) < 0)
-		return raftctl_usage_error(CMD, "--advertise '%s' must be http://HOST:PORT", url);
+	if (url_parse(url, URL_HTTPS, &u) < 0)
+		return raftctl_usage_error(CMD, "--advertise '%s' must be http://HOST:PORT or https://HOST:PORT", url);
 	const char *file = argv[optind], *dir = argv[optind + 1];
 
 	/* read and verify it all before anything is created */
