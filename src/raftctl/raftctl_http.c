@@ -427,13 +427,21 @@ static int verify_failure(struct rc_conn *c, char *err, size_t err_len)
 	return rv;
 }
 
-/* The server asked for a client certificate and got none: a server that
- * requires one then refuses with an alert, or (TLS 1.3: after our part of
- * the handshake) just drops the connection, whose reset may overtake the
- * alert. */
-static bool cert_wanted(const struct rc_conn *c)
+/* A TLS server that asked for a client certificate and dropped the
+ * connection before any answer: it refused ours, or wanted one and got
+ * none. A server that requires one says so with an alert, but (TLS 1.3:
+ * it judges after our part of the handshake is done) closes at once, and
+ * the reset of our unread request may overtake the alert. 0 when that is
+ * not the case. */
+static int dropped_after_request(const struct rc_conn *c, char *err, size_t err_len)
 {
-	return c->tls && c->cert_requested && !tls_cfg.cert;
+	if (!c->tls || !c->cert_requested)
+		return 0;
+	if (!tls_cfg.cert)
+		return failf(err, err_len, -EKEYREJECTED, "%s: the server asks for a client certificate (--cert/--key)",
+			     c->url.base);
+	return failf(err, err_len, -EKEYREJECTED, "%s: the server refused the client certificate %s (it closed the connection)",
+		     c->url.base, tls_cfg.cert);
 }
 
 /* One line for a TLS error of GnuTLS (gerr), in the handshake or after it
@@ -472,10 +480,11 @@ static int tls_failure(struct rc_conn *c, int gerr, char *err, size_t err_len)
 		return failf(err, err_len, -EPROTO, "%s: TLS: the server refused the connection: %s", base,
 			     name ? name : gnutls_strerror(gerr));
 	}
-	if (cert_wanted(c) && (gerr == GNUTLS_E_PREMATURE_TERMINATION || gerr == GNUTLS_E_PULL_ERROR))
-		return failf(err, err_len, -EKEYREJECTED, "%s: the server asks for a client certificate (--cert/--key)",
-			     base);
-	if (c->first_byte < 0 && (gerr == GNUTLS_E_PREMATURE_TERMINATION || gerr == GNUTLS_E_PULL_ERROR))
+	bool dropped = gerr == GNUTLS_E_PREMATURE_TERMINATION || gerr == GNUTLS_E_PULL_ERROR || gerr == GNUTLS_E_PUSH_ERROR;
+	int rv = dropped ? dropped_after_request(c, err, err_len) : 0;
+	if (rv < 0)
+		return rv;
+	if (c->first_byte < 0 && dropped)
 		return failf(err, err_len, -EPROTO, "%s: the server closed the connection in the TLS handshake (not TLS?)",
 			     base);
 	return failf(err, err_len, -EPROTO, "%s: TLS: %s", base, gnutls_strerror(gerr));
@@ -701,9 +710,11 @@ static int attempt(struct rc_conn *c, const struct rc_request *req, struct rc_re
 				     c->url.hostport);
 		if (rv < 0) {
 			*retry = reused && !r->started && n == 0;
-			if (rv == -EPIPE && !reused && !r->started && cert_wanted(c))
-				return failf(err, err_len, -EKEYREJECTED,
-					     "%s: the server asks for a client certificate (--cert/--key)", c->url.base);
+			if (rv == -EPIPE && !reused && !r->started) {
+				int d = dropped_after_request(c, err, err_len);
+				if (d < 0)
+					return d;
+			}
 			if (rv == -EPIPE)
 				return failf(err, err_len, -ECONNRESET, "%s: connection closed before the answer",
 					     c->url.base);
