@@ -44,8 +44,12 @@ one_line "unknown output format 'yaml'"
 expect 2 --timeout 0 status
 one_line "bad --timeout"
 expect 2 --endpoints "" status
-expect 2 --endpoints "https://x:1" status
-one_line "bad endpoint 'https://x:1'"
+expect 2 --endpoints "ftp://x:1" status
+one_line "bad endpoint 'ftp://x:1'"
+expect 2 --endpoints "https://x:1" --cert /c.pem status
+one_line "needs --cert and --key"
+expect 2 --endpoints "https://x:1" --cacert= status
+one_line "needs a file name"
 expect 2 status --frob
 one_line "raftctl status: unknown option '--frob'"
 expect 2 status a b
