@@ -1,6 +1,6 @@
 # bash completion for raftctl(8)                           -*- shell-script -*-
 # Commands, subcommands, options, member names (asked of the cluster, with
-# the endpoints given so far) and journal event types.
+# the endpoints and TLS files given so far) and journal event types.
 
 _raftctl_members()
 {
@@ -8,8 +8,8 @@ _raftctl_members()
     local i
     for ((i = 1; i < ${#words[@]}; i++)); do
         case ${words[i]} in
-            --endpoints=*) eps=(--endpoints "${words[i]#--endpoints=}") ;;
-            --endpoints) eps=(--endpoints "${words[i + 1]}") ;;
+            --endpoints=*|--cacert=*|--cert=*|--key=*) eps+=("${words[i]}") ;;
+            --endpoints|--cacert|--cert|--key) eps+=("${words[i]}" "${words[i + 1]}") ;;
         esac
     done
     raftctl "${eps[@]}" --timeout 1s -o json members list 2>/dev/null |
@@ -22,7 +22,7 @@ _raftctl()
     _init_completion || return
 
     local commands="status members get put delete snapshot endpoint leader logs bench check import-goraft wal wire"
-    local globals="--endpoints --output -o --timeout --help"
+    local globals="--endpoints --output -o --timeout --cacert --cert --key --help"
     local events="election membership snapshot wal peer lifecycle started stopping leader-elected
         term-changed member-joined member-left removed snapshot-taken snapshot-installed
         wal-recovered wal-truncated wal-failed peer-unreachable peer-back"
@@ -49,6 +49,9 @@ _raftctl()
         --file)
             _filedir journal
             return ;;
+        --cacert|--cert|--key)
+            _filedir
+            return ;;
         --directory)
             _filedir -d
             return ;;
@@ -58,7 +61,7 @@ _raftctl()
     local i cmd="" sub="" ncmd=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            --endpoints|--timeout|-o|--output) ((i++)) ;;
+            --endpoints|--timeout|-o|--output|--cacert|--cert|--key) ((i++)) ;;
             -*) ;;
             *)
                 if [[ -z $cmd ]]; then
