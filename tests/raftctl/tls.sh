@@ -6,7 +6,7 @@
 # RAFTCTL_CACERT/CERT/KEY. The servers are python3's http.server wrapped in
 # ssl (certificates from tests/lib/mkcerts.sh), each answering /status as a
 # lone leader, /health, and GET /db/whoami with the CN of the client's
-# certificate ("none" without one). SHOW=1 prints each refusal's line.
+# certificate ("none" without one); GET /db/secret without one is a 401. SHOW=1 prints each refusal's line.
 . "$(dirname "$0")/../cluster/lib.sh"
 command -v certtool >/dev/null || { echo "# certtool not installed (gnutls-bin): skipped"; exit 77; }
 command -v python3 >/dev/null || { echo "# python3 not installed: skipped"; exit 77; }
@@ -42,6 +42,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b)
 
+    def client_cn(self):
+        peer = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
+        for rdn in (peer or {}).get("subject", ()):
+            for k, v in rdn:
+                if k == "commonName":
+                    return v
+        return "none"
+
     def do_GET(self):
         url = self.server.url
         if self.path == "/status":
@@ -50,13 +58,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/health":
             self.answer('{"health":"true"}')
         elif self.path.startswith("/db/whoami"):
-            cn = "none"
-            peer = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
-            for rdn in (peer or {}).get("subject", ()):
-                for k, v in rdn:
-                    if k == "commonName":
-                        cn = v
-            self.answer(cn, found=True)
+            self.answer(self.client_cn(), found=True)
+        elif self.path.startswith("/db/secret") and self.client_cn() == "none":
+            b = b"no client certificate\n"  # as raftd's 401
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(b)))
+            self.end_headers()
+            self.wfile.write(b)
         else:
             self.send_error(404)
 
@@ -155,6 +163,8 @@ grep -q "^$P is unhealthy: $P: the server asks for a client certificate (--cert/
 	fail "endpoint health, no client certificate: $(cat "$T/out")"
 rc --endpoints "$P" --cacert "$C/ca.pem" --cert "$C/writer.pem" --key "$C/writer-key.pem" get whoami
 [ "$rv" = 0 ] && [ "$(cat "$T/out")" = writer ] || fail "required client certificate: $rv $(cat "$T/out" "$T/err")"
+fails_with "^raftctl get: $GOOD: HTTP 401: no client certificate \(the server asks for a client certificate: --cert/--key\)$" \
+	--endpoints "$GOOD" --cacert "$C/ca.pem" get --local secret
 fails_with "^raftctl get: $P: the server refused the client certificate $C/other.pem[: ]" \
 	--endpoints "$P" --cacert "$C/ca.pem" --cert "$C/other.pem" --key "$C/other-key.pem" get whoami
 P=https://127.0.0.1:$(sport plain)
