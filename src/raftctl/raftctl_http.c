@@ -490,38 +490,69 @@ static int tls_failure(struct rc_conn *c, int gerr, char *err, size_t err_len)
 	return failf(err, err_len, -EPROTO, "%s: TLS: %s", base, gnutls_strerror(gerr));
 }
 
-/* TLS on the connected socket c->fd, handshake done by deadline. */
-static int tls_start(struct rc_conn *c, int64_t deadline, char *err, size_t err_len)
+/* A client session for u, verifying as the header says; no transport yet. */
+static int session_new(const struct url *u, gnutls_session_t *ret, char *err, size_t err_len)
 {
 	struct tls_creds *creds = NULL;
+	gnutls_session_t s = NULL;
 	int rv = tls_creds_get(&creds, err, err_len);
 
 	if (rv < 0)
 		return rv;
-	rv = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+	rv = gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+	if (rv < 0)
+		return failf(err, err_len, -ENOMEM, "%s: TLS: %s", u->base, gnutls_strerror(rv));
+	rv = gnutls_priority_set(s, tls_creds_priority(creds));
+	if (rv == 0)
+		rv = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(creds));
+	/* SNI is for names only (RFC 6066: "Literal IPv4 and IPv6 addresses
+	 * are not permitted") */
+	if (rv == 0 && !is_ip(u->host))
+		rv = gnutls_server_name_set(s, GNUTLS_NAME_DNS, u->host, strlen(u->host));
+	if (rv < 0) {
+		gnutls_deinit(s);
+		return failf(err, err_len, -EPROTO, "%s: TLS: %s", u->base, gnutls_strerror(rv));
+	}
+	/* chain and host name, checked in the handshake: no byte of a request
+	 * goes to a server that is not the one named */
+	gnutls_session_set_verify_cert(s, u->host, 0);
+	gnutls_handshake_set_timeout(s, GNUTLS_INDEFINITE_TIMEOUT); /* the caller's deadline rules */
+	*ret = s;
+	return 0;
+}
+
+/* GnuTLS's own transport on an fd, but with MSG_NOSIGNAL: a server gone
+ * must be an error, not a SIGPIPE. errno is GnuTLS's default errno source. */
+static ssize_t fd_push(gnutls_transport_ptr_t p, const void *buf, size_t n)
+{
+	return send((int)(intptr_t)p, buf, n, MSG_NOSIGNAL);
+}
+
+int rc_tls_session(const struct url *u, int fd, gnutls_session_t *ret, char *err, size_t err_len)
+{
+	int rv = session_new(u, ret, err, err_len);
+	if (rv < 0)
+		return rv;
+	gnutls_transport_set_int(*ret, fd);
+	gnutls_transport_set_push_function(*ret, fd_push);
+	return 0;
+}
+
+/* TLS on the connected socket c->fd, handshake done by deadline. */
+static int tls_start(struct rc_conn *c, int64_t deadline, char *err, size_t err_len)
+{
+	int rv = session_new(&c->url, &c->tls, err, err_len);
+
 	if (rv < 0) {
 		c->tls = NULL;
-		return failf(err, err_len, -ENOMEM, "%s: TLS: %s", c->url.base, gnutls_strerror(rv));
+		return rv;
 	}
 	c->first_byte = -1;
 	c->cert_requested = false;
-	rv = gnutls_priority_set(c->tls, tls_creds_priority(creds));
-	if (rv == 0)
-		rv = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(creds));
-	/* SNI is for names only (RFC 6066: "Literal IPv4 and IPv6 addresses
-	 * are not permitted") */
-	if (rv == 0 && !is_ip(c->url.host))
-		rv = gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->url.host, strlen(c->url.host));
-	if (rv < 0)
-		return failf(err, err_len, -EPROTO, "%s: TLS: %s", c->url.base, gnutls_strerror(rv));
-	/* chain and host name, checked in the handshake: no byte of a request
-	 * goes to a server that is not the one named */
-	gnutls_session_set_verify_cert(c->tls, c->url.host, 0);
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, tls_pull);
 	gnutls_transport_set_push_function(c->tls, tls_push);
 	gnutls_transport_set_pull_timeout_function(c->tls, tls_pull_timeout);
-	gnutls_handshake_set_timeout(c->tls, GNUTLS_INDEFINITE_TIMEOUT); /* ours is the deadline */
 	for (;;) {
 		rv = gnutls_handshake(c->tls);
 		if (rv == 0)

@@ -50,6 +50,11 @@
 void rc_tls_files(const char *cacert, const char *cert, const char *key);
 /* Whether a client certificate was given (for hints on a 401). */
 bool rc_tls_has_cert(void);
+/* A client TLS session for u over the connected non-blocking socket fd,
+ * verifying and presenting as rc_http does; the caller drives
+ * gnutls_handshake() and deinits it. 0, or a negative errno with err set
+ * (-ENOKEY: the files, as for rc_http). For `raftctl bench`. */
+int rc_tls_session(const struct url *u, int fd, gnutls_session_t *ret, char *err, size_t err_len);
 
 /* Resolves u and connects a non-blocking TCP socket (O_CLOEXEC, TCP_NODELAY)
  * within timeout_ms. Returns the fd or a negative errno (words in err). */

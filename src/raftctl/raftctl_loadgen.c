@@ -2,13 +2,16 @@
  *
  * One epoll set, level-triggered; each client's interest follows its state
  * (EPOLLOUT while connecting or while a request does not fit the socket
- * buffer, EPOLLIN otherwise). Every client is connected before the clock
- * starts, so that the first requests do not pay for TCP handshakes.
+ * buffer, EPOLLIN otherwise; in a TLS handshake, the direction GnuTLS
+ * asks for). Every client is connected (and its TLS handshake done) before
+ * the clock starts, so that the first requests do not pay for handshakes.
  */
 #include "src/raftctl/raftctl_loadgen.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <math.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,10 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-enum cstate { C_IDLE, C_CONNECTING, C_SENDING, C_READING };
+enum cstate { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_SENDING, C_READING };
 
 struct client {
 	int fd;
+	gnutls_session_t tls; /* an https:// target's connection; else NULL */
 	enum cstate st;
 	bool ready;        /* connected (before the clock starts) */
 	char *out;
@@ -79,6 +83,23 @@ static void note_error(struct lg *g, const char *what, int err)
 		snprintf(g->res->first_error, sizeof(g->res->first_error), "%s: %s", what, strerror(err));
 }
 
+static void note_text(struct lg *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_text(struct lg *g, const char *fmt, ...)
+{
+	va_list ap;
+	if (g->res->first_error[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(g->res->first_error, sizeof(g->res->first_error), fmt, ap);
+	va_end(ap);
+}
+
+/* What GnuTLS waits for, after an E_AGAIN */
+static uint32_t tls_interest(const struct client *c)
+{
+	return gnutls_record_get_direction(c->tls) ? EPOLLOUT : EPOLLIN;
+}
+
 static int set_interest(struct lg *g, unsigned i, uint32_t ev)
 {
 	struct client *c = &g->c[i];
@@ -94,6 +115,9 @@ static int set_interest(struct lg *g, unsigned i, uint32_t ev)
 static void drop_conn(struct lg *g, unsigned i)
 {
 	struct client *c = &g->c[i];
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0)
 		close(c->fd); /* also leaves the epoll set */
 	c->fd = -1;
@@ -188,6 +212,16 @@ static void fail_request(struct lg *g, unsigned i, const char *what, int err, in
 static int try_send(struct lg *g, unsigned i)
 {
 	struct client *c = &g->c[i];
+	while (c->out_off < c->out_len && c->tls) {
+		ssize_t n = gnutls_record_send(c->tls, c->out + c->out_off, c->out_len - c->out_off);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return set_interest(g, i, tls_interest(c));
+		if (n < 0) {
+			note_text(g, "send: %s", gnutls_strerror((int)n));
+			return n == GNUTLS_E_PUSH_ERROR ? -EPIPE : -EPROTO;
+		}
+		c->out_off += (size_t)n;
+	}
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -245,39 +279,98 @@ static void start_request(struct lg *g, unsigned i, int64_t t)
 		fail_request(g, i, "send", -rv, t);
 }
 
+/* The connection is up (TCP, and TLS when it is https://). */
+static void connected(struct lg *g, unsigned i, int64_t t)
+{
+	struct client *c = &g->c[i];
+	int rv;
+
+	c->ready = true;
+	if (!g->start_ns) {
+		c->st = C_IDLE;
+		set_interest(g, i, EPOLLIN);
+		return;
+	}
+	c->st = C_SENDING;
+	if ((rv = try_send(g, i)) < 0)
+		fail_request(g, i, "send", -rv, t);
+}
+
+/* A connection that could not be made (before the clock: no request). */
+static void not_connected(struct lg *g, unsigned i, const char *what, int err, int64_t t)
+{
+	if (!g->start_ns) {
+		note_error(g, what, err);
+		drop_conn(g, i);
+		g->c[i].st = C_IDLE;
+		return;
+	}
+	fail_request(g, i, what, err, t);
+}
+
+static void handshake(struct lg *g, unsigned i, int64_t t)
+{
+	struct client *c = &g->c[i];
+	int rv = gnutls_handshake(c->tls);
+
+	if (rv == 0) {
+		connected(g, i, t);
+	} else if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal(rv)) {
+		set_interest(g, i, tls_interest(c));
+	} else {
+		/* rc_find_leader() checked this server's certificate with the
+		 * blocking client, which says in detail why it is refused */
+		note_text(g, "TLS handshake: %s", gnutls_strerror(rv));
+		not_connected(g, i, "TLS handshake", rv == GNUTLS_E_PULL_ERROR || rv == GNUTLS_E_PUSH_ERROR ? ECONNRESET : EPROTO,
+			      t);
+	}
+}
+
 static void on_event(struct lg *g, unsigned i, uint32_t ev, int64_t t)
 {
 	struct client *c = &g->c[i];
 	int rv;
 
+	if (c->st == C_HANDSHAKE) {
+		handshake(g, i, t);
+		return;
+	}
 	if (c->st == C_CONNECTING) {
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 		if (soerr) {
-			if (!g->start_ns) { /* the connect phase */
-				note_error(g, "connect", soerr);
-				drop_conn(g, i);
-				c->st = C_IDLE;
+			not_connected(g, i, "connect", soerr, t);
+			return;
+		}
+		if (g->target.tls) {
+			char why[256];
+			rv = rc_tls_session(&g->target, c->fd, &c->tls, why, sizeof(why));
+			if (rv < 0) {
+				c->tls = NULL;
+				note_text(g, "%s", why);
+				not_connected(g, i, "TLS", -rv, t);
 				return;
 			}
-			fail_request(g, i, "connect", soerr, t);
+			c->st = C_HANDSHAKE;
+			handshake(g, i, t);
 			return;
 		}
-		c->ready = true;
-		if (!g->start_ns) {
-			c->st = C_IDLE;
-			set_interest(g, i, EPOLLIN);
-			return;
-		}
-		c->st = C_SENDING;
-		if ((rv = try_send(g, i)) < 0)
-			fail_request(g, i, "send", -rv, t);
+		connected(g, i, t);
 		return;
 	}
 	if (c->st == C_SENDING) {
 		if ((rv = try_send(g, i)) < 0)
 			fail_request(g, i, "send", -rv, t);
+		return;
+	}
+	if (c->st == C_IDLE && c->tls) {
+		/* a TLS 1.3 session ticket (GnuTLS takes it, nothing to read), or
+		 * the server closed an idle connection */
+		char b[64];
+		ssize_t n = gnutls_record_recv(c->tls, b, sizeof(b));
+		if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
+			drop_conn(g, i);
 		return;
 	}
 	if (c->st == C_IDLE) { /* the server closed an idle connection */
@@ -292,7 +385,23 @@ static void on_event(struct lg *g, unsigned i, uint32_t ev, int64_t t)
 			fail_request(g, i, "receive", ENOMEM, t);
 			return;
 		}
-		ssize_t n = recv(c->fd, c->rd.buf + c->rd.len, c->rd.cap - c->rd.len, 0);
+		ssize_t n;
+		if (c->tls) {
+			n = gnutls_record_recv(c->tls, c->rd.buf + c->rd.len, c->rd.cap - c->rd.len);
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+				set_interest(g, i, tls_interest(c));
+				return;
+			}
+			if (n == GNUTLS_E_PREMATURE_TERMINATION) /* HTTP's framing judges */
+				n = 0;
+			if (n < 0) {
+				note_text(g, "receive: %s", gnutls_strerror((int)n));
+				fail_request(g, i, "receive", n == GNUTLS_E_PULL_ERROR ? ECONNRESET : EPROTO, t);
+				return;
+			}
+		} else {
+			n = recv(c->fd, c->rd.buf + c->rd.len, c->rd.cap - c->rd.len, 0);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -418,11 +527,18 @@ static int connect_all(struct lg *g, char *err, size_t err_len)
 			return -errno;
 		for (int k = 0; k < n; k++) {
 			unsigned i = evs[k].data.u32;
-			if (g->c[i].st != C_CONNECTING)
+			if (g->c[i].st == C_IDLE) {
+				/* up already: a TLS 1.3 session ticket to take (level-
+				 * triggered, it would wake us until read), or a close */
+				on_event(g, i, evs[k].events, now_ns());
+				continue;
+			}
+			if (g->c[i].st != C_CONNECTING && g->c[i].st != C_HANDSHAKE)
 				continue;
 			on_event(g, i, evs[k].events, now_ns());
-			pending--;
-			if (!g->c[i].ready) {
+			if (g->c[i].ready) {
+				pending--;
+			} else if (g->c[i].fd < 0) {
 				snprintf(err, err_len, "%s: %s", cfg->target.base, g->res->first_error);
 				return -ECONNREFUSED;
 			}
@@ -454,15 +570,6 @@ static int raise_fd_limit(unsigned clients, char *err, size_t err_len)
 	return 0;
 }
 
-/* The load's connections speak plain HTTP only: TLS on a thousand
- * non-blocking sockets driven by one epoll loop is a state machine of its
- * own, and `make bench` measures TLS with wrk. */
-static int no_tls(const struct url *u, char *err, size_t err_len)
-{
-	snprintf(err, err_len, "%.100s: bench and check perf speak plain HTTP only, not https://", u->base);
-	return -EPROTONOSUPPORT;
-}
-
 /* Asks for the leader again: 0 when the load goes on (to it, or still
  * waiting for one), or -ETIMEDOUT after timeout_ms without a leader (the
  * requests waiting for it then count as failed). */
@@ -471,8 +578,6 @@ static int follow_leader(struct lg *g, int64_t t)
 	struct url u;
 	char why[160];
 	int rv = g->cfg->find_leader(g->cfg->find_leader_arg, &u, why, sizeof(why));
-	if (rv == 0 && u.tls)
-		rv = no_tls(&u, why, sizeof(why));
 	bool moved = rv == 0 && strcmp(u.base, g->target.base) != 0;
 	if (rv == 0) {
 		g->target = u;
@@ -511,8 +616,6 @@ int lg_run(const struct lg_config *cfg, struct lg_result *ret, char *err, size_t
 		snprintf(err, err_len, "clients, keys and requests or duration must be positive");
 		return -EINVAL;
 	}
-	if (cfg->target.tls)
-		return no_tls(&cfg->target, err, err_len);
 	if ((rv = raise_fd_limit(cfg->clients, err, err_len)) < 0)
 		return rv;
 	g.c = calloc(cfg->clients, sizeof(*g.c));
@@ -589,6 +692,8 @@ int lg_run(const struct lg_config *cfg, struct lg_result *ret, char *err, size_t
 	rv = 0;
 out:
 	for (unsigned i = 0; g.c && i < cfg->clients; i++) {
+		if (g.c[i].tls)
+			gnutls_deinit(g.c[i].tls);
 		if (g.c[i].fd >= 0)
 			close(g.c[i].fd);
 		rc_reader_free(&g.c[i].rd);

@@ -19,7 +19,10 @@
  * committed" from a leader deposed meanwhile) or whose connection fails is not counted but sent again to
  * the leader find_leader() names, once it names one (within timeout_ms).
  *
- * Plain HTTP only: an https:// target is refused (-EPROTONOSUPPORT).
+ * An https:// target gets TLS on every connection (rc_tls_session: the
+ * same verification and client certificate as the other commands); the
+ * handshakes are done before the clock starts, and again, inside the
+ * measured time, for a connection that broke.
  */
 #ifndef RAFTD_SRC_RAFTCTL_RAFTCTL_LOADGEN_H
 #define RAFTD_SRC_RAFTCTL_RAFTCTL_LOADGEN_H
