@@ -75,7 +75,7 @@ int rc_call(struct rc_node *n, const struct rc_request *req, struct rc_response 
 		/* a TLS server that asked for a certificate and got none */
 		bool no_cert = ret->status == 401 && n->conn.url.tls && !rc_tls_has_cert();
 		snprintf(err, err_len, "%s: HTTP %d%s%s%s", n->conn.url.base, ret->status, line[0] ? ": " : "", line,
-			 no_cert ? " (the server asks for a client certificate: --cert/--key)" : "");
+			 no_cert ? " (--cert/--key?)" : "");
 		return -EPROTO;
 	}
 	return 0;

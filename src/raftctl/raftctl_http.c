@@ -282,9 +282,10 @@ static int tls_creds_get(struct tls_creds **ret, char *err, size_t err_len)
 	return 0;
 }
 
-/* GnuTLS's transport, on the connection's socket. The pull notes the
- * server's first byte: a TLS server's first record is a handshake or an
- * alert, anything else means the port speaks something else (plain HTTP). */
+/* GnuTLS's transport in the handshake, on the connection's socket. The
+ * pull notes the server's first byte: a TLS server's first record is a
+ * handshake or an alert, anything else means the port speaks something
+ * else (plain HTTP). */
 static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t n)
 {
 	struct rc_conn *c = p;
@@ -521,21 +522,40 @@ static int session_new(const struct url *u, gnutls_session_t *ret, char *err, si
 	return 0;
 }
 
-/* GnuTLS's own transport on an fd, but with MSG_NOSIGNAL: a server gone
- * must be an error, not a SIGPIPE. errno is GnuTLS's default errno source. */
+/* The transport once the handshake is done: the fd itself is the
+ * transport's pointer, GnuTLS's own way, but sends with MSG_NOSIGNAL (a
+ * server gone is an error, not a SIGPIPE). errno is GnuTLS's default
+ * source of errors. */
 static ssize_t fd_push(gnutls_transport_ptr_t p, const void *buf, size_t n)
 {
 	return send((int)(intptr_t)p, buf, n, MSG_NOSIGNAL);
 }
 
+static ssize_t fd_pull(gnutls_transport_ptr_t p, void *buf, size_t n)
+{
+	return recv((int)(intptr_t)p, buf, n, 0);
+}
+
+static int fd_pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
+{
+	struct pollfd pf = { .fd = (int)(intptr_t)p, .events = POLLIN };
+	return poll(&pf, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+}
+
+static void transport_fd(gnutls_session_t s, int fd)
+{
+	gnutls_transport_set_int(s, fd);
+	gnutls_transport_set_push_function(s, fd_push);
+	gnutls_transport_set_pull_function(s, fd_pull);
+	gnutls_transport_set_pull_timeout_function(s, fd_pull_timeout);
+}
+
 int rc_tls_session(const struct url *u, int fd, gnutls_session_t *ret, char *err, size_t err_len)
 {
 	int rv = session_new(u, ret, err, err_len);
-	if (rv < 0)
-		return rv;
-	gnutls_transport_set_int(*ret, fd);
-	gnutls_transport_set_push_function(*ret, fd_push);
-	return 0;
+	if (rv == 0)
+		transport_fd(*ret, fd);
+	return rv;
 }
 
 /* TLS on the connected socket c->fd, handshake done by deadline. */
@@ -560,17 +580,27 @@ static int tls_start(struct rc_conn *c, int64_t deadline, char *err, size_t err_
 		if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
 			int w = wait_fd(c->fd, tls_events(c), deadline);
 			if (w == -ETIMEDOUT)
-				return failf(err, err_len, w, "%s: TLS handshake not done within %d ms", c->url.base,
-					     c->timeout_ms);
+				rv = failf(err, err_len, w, "%s: TLS handshake not done within %d ms", c->url.base,
+					   c->timeout_ms);
+			else if (w < 0)
+				rv = failf(err, err_len, w, "%s: TLS handshake: %s", c->url.base, strerror(-w));
 			if (w < 0)
-				return failf(err, err_len, w, "%s: TLS handshake: %s", c->url.base, strerror(-w));
+				break;
 			continue;
 		}
-		if (gnutls_error_is_fatal(rv))
+		if (gnutls_error_is_fatal(rv)) {
+			c->cert_requested = gnutls_certificate_client_get_request_status(c->tls) != 0;
+			rv = tls_failure(c, rv, err, err_len);
 			break;
+		}
 	}
-	c->cert_requested = gnutls_certificate_client_get_request_status(c->tls) != 0;
-	return rv < 0 ? tls_failure(c, rv, err, err_len) : 0;
+	if (rv == 0)
+		c->cert_requested = gnutls_certificate_client_get_request_status(c->tls) != 0;
+	/* The handshake's transport points at c, but an rc_conn is copied by
+	 * value (an rc_node handed to the caller): from here on GnuTLS holds
+	 * only the fd. */
+	transport_fd(c->tls, c->fd);
+	return rv;
 }
 
 /* --- the blocking client ---------------------------------------------------- */
