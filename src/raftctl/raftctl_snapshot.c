@@ -33,8 +33,8 @@ static void usage(FILE *out)
 	      "restore  a new one-member cluster's data directory from a saved snapshot:\n"
 	      "      its keys, NAME at URL (default http://localhost:4001) the only member;\n"
 	      "      DATA_DIR must be missing or empty (offline: no endpoint is asked)\n"
-	      "NODE is a member name or http://HOST:PORT; default the first endpoint that\n"
-	      "answers.\n",
+	      "NODE is a member name or its URL (http:// or https://); default the first\n"
+	      "endpoint that answers.\n",
 	      out);
 }
 

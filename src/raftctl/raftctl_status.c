@@ -26,7 +26,7 @@ static void usage(FILE *out)
 	      "Without NODE: the cluster as a table of its members with role, term, commit\n"
 	      "and applied index and lag (entries behind the leader's commit index);\n"
 	      "members that do not answer are shown as unreachable.\n"
-	      "With NODE (a member name or http://HOST:PORT): that node's status in detail.\n"
+	      "With NODE (a member name or URL): that node's status in detail.\n"
 	      "-o json prints the node's /status object, or {\"leader\", \"members\": [...]}.\n",
 	      out);
 }
