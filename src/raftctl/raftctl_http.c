@@ -441,8 +441,9 @@ static int dropped_after_request(const struct rc_conn *c, char *err, size_t err_
 	if (!tls_cfg.cert)
 		return failf(err, err_len, -EKEYREJECTED, "%s: the server asks for a client certificate (--cert/--key)",
 			     c->url.base);
-	return failf(err, err_len, -EKEYREJECTED, "%s: the server refused the client certificate %s (it closed the connection)",
-		     c->url.base, tls_cfg.cert);
+	return failf(err, err_len, -EKEYREJECTED,
+		     "%s: the server refused the client certificate %s (it closed the connection)", c->url.base,
+		     tls_cfg.cert);
 }
 
 /* One line for a TLS error of GnuTLS (gerr), in the handshake or after it

@@ -1,9 +1,10 @@
 /* src/raftctl/raftctl_http.h — raftctl's HTTP/1.1 client: blocking, keep-alive.
  *
  * One struct rc_conn is one server ("http://host:port" or "https://...") and
- * at most one TCP connection to it, kept open between requests (keep-alive). A request on a
- * kept connection that the server closed meanwhile (nothing of the answer
- * read) is sent once more on a fresh connection, as browsers and Go do.
+ * at most one TCP connection to it, kept open between requests
+ * (keep-alive). A request on a kept connection that the server closed
+ * meanwhile (nothing of the answer read) is sent once more on a fresh
+ * connection, as browsers and Go do.
  * Responses are parsed by net/http_parse.h (lengths, chunked, limits).
  *
  * Every wait is bounded by the connection's timeout (poll on a non-blocking
@@ -104,7 +105,7 @@ struct rc_conn {
 	uint64_t max_body;     /* 0: 64 MiB */
 	gnutls_session_t tls;  /* https:// and connected; else NULL */
 	int first_byte;        /* the server's first byte on this connection, -1 none yet */
-	bool cert_requested;   /* the last TLS server asked for a client certificate */
+	bool cert_requested;   /* this connection's server asked for a client certificate */
 };
 
 struct rc_response {

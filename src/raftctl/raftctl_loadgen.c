@@ -11,10 +11,10 @@
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <math.h>
-#include <stdarg.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,9 +320,9 @@ static void handshake(struct lg *g, unsigned i, int64_t t)
 	} else {
 		/* rc_find_leader() checked this server's certificate with the
 		 * blocking client, which says in detail why it is refused */
+		bool io = rv == GNUTLS_E_PULL_ERROR || rv == GNUTLS_E_PUSH_ERROR;
 		note_text(g, "TLS handshake: %s", gnutls_strerror(rv));
-		not_connected(g, i, "TLS handshake", rv == GNUTLS_E_PULL_ERROR || rv == GNUTLS_E_PUSH_ERROR ? ECONNRESET : EPROTO,
-			      t);
+		not_connected(g, i, "TLS handshake", io ? ECONNRESET : EPROTO, t);
 	}
 }
 
