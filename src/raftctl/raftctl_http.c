@@ -776,7 +776,7 @@ static int attempt(struct rc_conn *c, const struct rc_request *req, struct rc_re
 				int d = dropped_after_request(c, err, err_len);
 				if (d < 0)
 					return d;
-				/* raftd's TLS port closes on plain HTTP without a word */
+				/* a TLS port may close on plain HTTP without a word */
 				if (!c->url.tls)
 					return failf(err, err_len, -ECONNRESET,
 						     "%s: connection closed before the answer (a TLS port? https://)",

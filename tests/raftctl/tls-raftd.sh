@@ -108,7 +108,9 @@ rv=$?
 refused "^raftctl get: $EP1: the server's certificate is signed by an unknown authority \(not by a CA of $C/other-ca.pem\)$"
 "$RAFTCTL" --endpoints "http://127.0.0.1:$(port 1)" get greeting >"$T/out" 2>"$T/err"
 rv=$?
-refused "^raftctl get: http://127.0.0.1:$(port 1): connection closed before the answer \(a TLS port\? https://\)$"
+# raftd answers plain HTTP on its TLS port with a 400 that says so (an
+# older one closed without a word, which raftctl asks about itself)
+refused "^raftctl get: http://127.0.0.1:$(port 1): .*https://"
 rc reader get greeting
 [ "$(cat "$T/out")" = hello ] || fail "the refused put changed the key: $(cat "$T/out")"
 echo "ok: no certificate 401, wrong role 403, another CA's certificate 401, a CA that did not sign the node, plain http"
