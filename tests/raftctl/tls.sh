@@ -6,7 +6,8 @@
 # RAFTCTL_CACERT/CERT/KEY. The servers are python3's http.server wrapped in
 # ssl (certificates from tests/lib/mkcerts.sh), each answering /status as a
 # lone leader, /health, and GET /db/whoami with the CN of the client's
-# certificate ("none" without one); GET /db/secret without one is a 401. SHOW=1 prints each refusal's line.
+# certificate ("none" without one), GET /db/sni with the server name the
+# client sent ("none"); GET /db/secret without a certificate is a 401. SHOW=1 prints each refusal's line.
 . "$(dirname "$0")/../cluster/lib.sh"
 command -v certtool >/dev/null || { echo "# certtool not installed (gnutls-bin): skipped"; exit 77; }
 command -v python3 >/dev/null || { echo "# python3 not installed: skipped"; exit 77; }
@@ -59,6 +60,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer('{"health":"true"}')
         elif self.path.startswith("/db/whoami"):
             self.answer(self.client_cn(), found=True)
+        elif self.path.startswith("/db/sni"):
+            self.answer(getattr(self.connection, "sni", None) or "none", found=True)
         elif self.path.startswith("/db/secret") and self.client_cn() == "none":
             b = b"no client certificate\n"  # as raftd's 401
             self.send_response(401)
@@ -92,6 +95,9 @@ for name, (cert, verify) in servers.items():
     if cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(f"{certs}/{cert}.pem", f"{certs}/{cert}-key.pem")
+        def note_sni(sock, name, _ctx):
+            sock.sni = name
+        ctx.sni_callback = note_sni
         if verify != ssl.CERT_NONE:
             ctx.load_verify_locations(f"{certs}/ca.pem")
             ctx.verify_mode = verify
@@ -149,7 +155,12 @@ rc --endpoints "$GOOD" --cacert "$C/ca.pem" put k v
 [ "$rv" = 0 ] && [ "$(cat "$T/out")" = OK ] || fail "put: $rv $(cat "$T/out" "$T/err")"
 rc --endpoints "$GOOD" --cacert "$C/ca.pem" status
 [ "$rv" = 0 ] && grep -q "^n1 *$GOOD *leader" "$T/out" || fail "status: $rv $(cat "$T/out" "$T/err")"
-echo "ok: https:// with --cacert, by address and by name, with a client certificate"
+# SNI: the name, never an address
+rc --endpoints "https://localhost:$(sport good)" --cacert "$C/ca.pem" get sni
+[ "$rv" = 0 ] && [ "$(cat "$T/out")" = localhost ] || fail "SNI by name: $rv $(cat "$T/out" "$T/err")"
+rc --endpoints "$GOOD" --cacert "$C/ca.pem" get sni
+[ "$rv" = 0 ] && [ "$(cat "$T/out")" = none ] || fail "SNI by address: $rv $(cat "$T/out" "$T/err")"
+echo "ok: https:// with --cacert, by address and by name (SNI), with a client certificate"
 
 # --- each refusal, one line -------------------------------------------------
 fails_with "^raftctl get: $GOOD: the server's certificate is signed by an unknown authority \(--cacert\?\)$" \
