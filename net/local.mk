@@ -8,7 +8,7 @@
 # needs no libmicrohttpd.
 noinst_LIBRARIES += net/libnet.a
 net_libnet_a_SOURCES = net/http_parse.c net/http_parse.h net/peer.c net/peer.h net/tls.c net/tls.h \
-	net/url.c net/url.h
+	net/url.c net/url.h net/ktls.c net/ktls.h
 net_libnet_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS)
 
 noinst_LIBRARIES += net/libhttpd.a

@@ -30,6 +30,7 @@
 #include "net/peer.h"
 #include "net/url.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -42,8 +43,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/tls.h>
 
 #include "net/http_parse.h"
+#include "net/ktls.h"
 #include "base/alloc.h"
 #include "base/uring_op.h"
 
@@ -71,9 +74,17 @@
 #define PEER_SEND_IOV 256     /* iovecs per sendmsg; longer bodies go in several */
 #define PEER_MAX_URL 512
 #define PEER_MAX_ADDRS 4
+/* User-space TLS buffers. TX holds ciphertext being written; a record is
+ * only encrypted when TLS_TX_ROOM bytes are free, so the push function
+ * never runs out of room and the buffer never moves under a send in
+ * flight. RX holds more than one largest record. */
+#define TLS_STAGE (16 * 1024)            /* plaintext per record */
+#define TLS_TX_CAP (128 * 1024)
+#define TLS_TX_ROOM (TLS_STAGE + 1024)   /* a record's worst case: header, tag, padding */
+#define TLS_RX_CAP (34 * 1024)
 
 enum slot_state { S_FREE, S_QUEUED, S_SENDING, S_SENT, S_DONE };
-enum conn_state { C_DISCONNECTED, C_CONNECTING, C_CONNECTED, C_DRAINING };
+enum conn_state { C_DISCONNECTED, C_CONNECTING, C_HANDSHAKE, C_CONNECTED, C_DRAINING };
 enum zc_mode { ZC_OFF, ZC_PLAIN, ZC_REPORT };
 
 struct slot {
@@ -98,6 +109,7 @@ struct slot {
 	unsigned zc_notifs;      /* notifications still owed by the kernel */
 	uint64_t zc_bytes;
 	bool zc_copied;
+	uint64_t tls_end;        /* user-space TLS: tx_made when its last record was made */
 	char head[PEER_HEAD_MAX];
 };
 
@@ -155,6 +167,30 @@ struct peer {
 	void (*destroyed)(void *arg);
 	void *destroyed_arg;
 
+	/* https: one GnuTLS session per connection (C_HANDSHAKE on). Records
+	 * go through tx/rx (the transport functions), which the ring writes
+	 * and fills; or, once the kernel took a direction over (ktls_tx/rx),
+	 * plaintext goes through the socket as for http. */
+	struct tls_creds *tls;
+	char tls_host[URL_HOST_MAX];
+	bool tls_host_is_name;   /* SNI is for DNS names only (RFC 6066 §3) */
+	gnutls_session_t sess;
+	bool ktls_tx, ktls_rx;
+	bool ktls_tx_pending;    /* kernel TX waits for the handshake's last bytes to go out */
+	bool ktls_unavailable;   /* the tls ULP was refused once: never tried again */
+	struct slot *enc_slot;   /* the request being encrypted */
+	uint8_t *tx, *rx, *stage;
+	size_t tx_off, tx_len, rx_off, rx_len;
+	uint64_t tx_made, tx_sent; /* ciphertext bytes made and written, over the connection */
+	struct uring_op tls_send_op;
+	struct msghdr rmsg;      /* kernel RX: the record type comes as a cmsg */
+	struct iovec riov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(unsigned char))];
+	} rcmsg;
+	char tls_err[URL_HOST_MAX + 64];
+
 	struct peer_stats st;
 };
 
@@ -183,6 +219,15 @@ static struct io_uring_sqe *get_sqe(struct peer *p)
 
 static void conn_shutdown(struct peer *p, int err, bool graceful);
 static void kick(struct peer *p);
+static void tls_kick(struct peer *p);
+static void post_recv(struct peer *p);
+static bool process_input(struct peer *p);
+static void handle_eof(struct peer *p);
+static void conn_maybe_drained(struct peer *p);
+static bool tls_handshake_step(struct peer *p);
+static bool tls_input(struct peer *p);
+static void tls_start(struct peer *p);
+static bool ktls_record_ok(struct peer *p, int res);
 static void timer_arm(struct peer *p);
 static void maybe_free(struct peer *p);
 
@@ -385,7 +430,13 @@ static void kick(struct peer *p)
 {
 	/* After a response that ends the connection nothing more goes out on
 	 * it; a done callback submitting then queues for the next one. */
-	if (p->cstate != C_CONNECTED || p->send_inflight || p->closing || p->last_response)
+	if (p->cstate != C_CONNECTED || p->closing || p->last_response)
+		return;
+	if (p->sess && !p->ktls_tx) {
+		tls_kick(p);
+		return;
+	}
+	if (p->send_inflight)
 		return;
 	if (p->n_wire >= p->max_pipeline)
 		return;
@@ -411,8 +462,8 @@ static void kick(struct peer *p)
 static uint64_t next_deadline(const struct peer *p)
 {
 	uint64_t d = UINT64_MAX;
-	if (p->cstate == C_CONNECTING)
-		d = p->connect_deadline;
+	if (p->cstate == C_CONNECTING || p->cstate == C_HANDSHAKE)
+		d = p->connect_deadline; /* the handshake counts as connecting */
 	if (p->cstate == C_CONNECTED) {
 		const struct slot *s;
 		TAILQ_FOREACH(s, &p->pending, link) {
@@ -470,6 +521,9 @@ static void timer_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
 			if (p->cstate == C_CONNECTING) {
 				p->st.connect_failures++;
 				p->addr_idx = (p->addr_idx + 1) % p->n_addrs;
+			} else if (p->cstate == C_HANDSHAKE) {
+				p->st.connect_failures++;
+				snprintf(p->tls_err, sizeof(p->tls_err), "TLS handshake timed out");
 			}
 			conn_shutdown(p, -ETIMEDOUT, false);
 		}
@@ -486,10 +540,435 @@ static void aux_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
 	peer_leave(p);
 }
 
+/* --- TLS ------------------------------------------------------------------ */
+
+/* GnuTLS's transport, over our buffers: push appends ciphertext to tx (the
+ * ring writes it, see tls_flush), pull takes what a ring RECV put in rx.
+ * Neither ever blocks; an empty rx is EAGAIN, and GnuTLS resumes where it
+ * stopped when called again after the next RECV. */
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
+{
+	struct peer *p = ptr;
+	if (TLS_TX_CAP - p->tx_len < len && !p->send_inflight && p->tx_off) {
+		memmove(p->tx, p->tx + p->tx_off, p->tx_len - p->tx_off);
+		p->tx_len -= p->tx_off;
+		p->tx_off = 0;
+	}
+	if (TLS_TX_CAP - p->tx_len < len) {
+		/* Cannot happen: records are made only with TLS_TX_ROOM free. */
+		gnutls_transport_set_errno(p->sess, ENOBUFS);
+		return -1;
+	}
+	memcpy(p->tx + p->tx_len, data, len);
+	p->tx_len += len;
+	p->tx_made += len;
+	return (ssize_t)len;
+}
+
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t len)
+{
+	struct peer *p = ptr;
+	size_t have = p->rx_len - p->rx_off;
+	if (have == 0) {
+		gnutls_transport_set_errno(p->sess, EAGAIN);
+		return -1;
+	}
+	if (len > have)
+		len = have;
+	memcpy(data, p->rx + p->rx_off, len);
+	p->rx_off += len;
+	return (ssize_t)len;
+}
+
+/* Write what is in tx: one IORING_OP_SEND at a time, of our own buffer.
+ * Not SENDMSG_ZC: the ciphertext is already a copy, and zero-copy would
+ * pin tx until the kernel's notification, so we could not append to it
+ * meanwhile (double buffers, notification bookkeeping) for no saving. */
+static void tls_flush(struct peer *p)
+{
+	if (p->send_inflight || p->tx_off == p->tx_len ||
+	    (p->cstate != C_HANDSHAKE && p->cstate != C_CONNECTED))
+		return;
+	struct io_uring_sqe *sqe = get_sqe(p);
+	if (!sqe) {
+		conn_shutdown(p, -EBUSY, false);
+		return;
+	}
+	io_uring_prep_send(sqe, p->fd, p->tx + p->tx_off, p->tx_len - p->tx_off, MSG_NOSIGNAL);
+	uring_op_set(sqe, &p->tls_send_op);
+	p->send_inflight = true;
+}
+
+/* A one-line reason for the log, and the errno the requests fail with. */
+static int tls_fail(struct peer *p, int gerr)
+{
+	int err = -EPROTO;
+	if (gerr == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR || gerr == GNUTLS_E_CERTIFICATE_ERROR) {
+		unsigned st = gnutls_session_get_verify_cert_status(p->sess);
+		const char *why = NULL;
+		err = -EKEYREJECTED;
+		if (st & GNUTLS_CERT_SIGNER_NOT_FOUND)
+			why = "signed by an unknown authority";
+		else if (st & GNUTLS_CERT_EXPIRED)
+			why = "expired";
+		else if (st & GNUTLS_CERT_NOT_ACTIVATED)
+			why = "not yet valid";
+		else if (st & GNUTLS_CERT_REVOKED)
+			why = "revoked";
+		else if (st & GNUTLS_CERT_INSECURE_ALGORITHM)
+			why = "signed with an insecure algorithm";
+		else if (st & GNUTLS_CERT_SIGNER_NOT_CA)
+			why = "signed by a certificate that is no CA";
+		if (why) {
+			snprintf(p->tls_err, sizeof(p->tls_err), "server certificate %s", why);
+		} else if (st & GNUTLS_CERT_UNEXPECTED_OWNER) {
+			snprintf(p->tls_err, sizeof(p->tls_err), "name %s not in the server certificate",
+				 p->tls_host);
+		} else {
+			gnutls_datum_t out = { 0 };
+			if (gnutls_certificate_verification_status_print(st, GNUTLS_CRT_X509, &out, 0) == 0) {
+				snprintf(p->tls_err, sizeof(p->tls_err), "server certificate refused: %s",
+					 (const char *)out.data);
+				gnutls_free(out.data);
+			} else {
+				snprintf(p->tls_err, sizeof(p->tls_err), "server certificate refused");
+			}
+		}
+	} else if (gerr == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		gnutls_alert_description_t a = gnutls_alert_get(p->sess);
+		const char *name = gnutls_alert_get_name(a);
+		switch ((int)a) {
+		case GNUTLS_A_CERTIFICATE_REQUIRED:
+		case GNUTLS_A_BAD_CERTIFICATE:
+		case GNUTLS_A_UNSUPPORTED_CERTIFICATE:
+		case GNUTLS_A_CERTIFICATE_REVOKED:
+		case GNUTLS_A_CERTIFICATE_EXPIRED:
+		case GNUTLS_A_CERTIFICATE_UNKNOWN:
+		case GNUTLS_A_UNKNOWN_CA:
+		case GNUTLS_A_ACCESS_DENIED:
+			err = -EKEYREJECTED;
+			if (!tls_creds_has_cert(p->tls))
+				snprintf(p->tls_err, sizeof(p->tls_err),
+					 "the server wants a client certificate (alert: %s)",
+					 name ? name : "?");
+			else
+				snprintf(p->tls_err, sizeof(p->tls_err),
+					 "the server refused our certificate (alert: %s)", name ? name : "?");
+			break;
+		default:
+			snprintf(p->tls_err, sizeof(p->tls_err), "the server ended TLS (alert: %s)",
+				 name ? name : "?");
+		}
+	} else {
+		snprintf(p->tls_err, sizeof(p->tls_err), "TLS %s failed: %s",
+			 p->cstate == C_HANDSHAKE ? "handshake" : "session", gnutls_strerror(gerr));
+	}
+	if (p->cstate == C_HANDSHAKE)
+		p->st.connect_failures++;
+	return err;
+}
+
+/* Encrypt queued requests into tx while it has room and the pipeline
+ * allows, then write. A request is SENT once tx_sent passes its last
+ * record (tls_send_complete). */
+static void tls_kick(struct peer *p)
+{
+	while (!p->ktls_tx_pending) {
+		struct slot *s = p->enc_slot;
+		if (!s) {
+			if (p->n_wire >= p->max_pipeline)
+				break;
+			TAILQ_FOREACH(s, &p->pending, link)
+				if (s->state == S_QUEUED)
+					break;
+			if (!s)
+				break;
+			s->state = S_SENDING;
+			p->n_wire++;
+			s->deadline = now_ns() + ms_ns(p->cfg.send_timeout_ms);
+			p->enc_slot = s;
+		}
+		if (TLS_TX_CAP - p->tx_len < TLS_TX_ROOM) {
+			if (p->send_inflight || p->tx_off == 0)
+				break; /* room comes back with the send's completion */
+			memmove(p->tx, p->tx + p->tx_off, p->tx_len - p->tx_off);
+			p->tx_len -= p->tx_off;
+			p->tx_off = 0;
+			continue;
+		}
+		/* One record: straight from a segment holding a whole record's
+		 * worth, else gathered from the segments into stage (request
+		 * bodies are many small iovecs: a record each would cost a
+		 * header, a tag and a cipher call per entry). */
+		size_t max = gnutls_record_get_max_size(p->sess);
+		if (max == 0 || max > TLS_STAGE)
+			max = TLS_STAGE;
+		size_t n = 0;
+		const void *src = p->stage;
+		if (s->cur_idx <= s->iovcnt && seg_len(s, s->cur_idx) - s->cur_off >= max) {
+			src = (const char *)seg_base(s, s->cur_idx) + s->cur_off;
+			n = max;
+		} else {
+			for (size_t idx = s->cur_idx, off = s->cur_off; idx <= s->iovcnt && n < max; idx++, off = 0) {
+				size_t k = seg_len(s, idx) - off;
+				if (k > max - n)
+					k = max - n;
+				memcpy(p->stage + n, (const char *)seg_base(s, idx) + off, k);
+				n += k;
+			}
+		}
+		if (n) {
+			ssize_t r = gnutls_record_send(p->sess, src, n);
+			if (r != (ssize_t)n) {
+				conn_shutdown(p, tls_fail(p, r < 0 ? (int)r : GNUTLS_E_INTERNAL_ERROR), false);
+				return;
+			}
+			p->st.bytes_tls_copied += n;
+			s->sent += n;
+			cursor_advance(s, n);
+		}
+		if (s->sent >= s->total) {
+			s->tls_end = p->tx_made;
+			p->enc_slot = NULL;
+		}
+	}
+	tls_flush(p);
+	timer_arm(p);
+}
+
+/* Requests whose last record the kernel has taken now wait for responses. */
+static void tls_mark_sent(struct peer *p)
+{
+	struct slot *s;
+	TAILQ_FOREACH(s, &p->pending, link) {
+		if (s->state == S_QUEUED)
+			break;
+		if (s->state == S_SENDING && s != p->enc_slot && s->tls_end <= p->tx_sent) {
+			s->state = S_SENT;
+			s->deadline = now_ns() + ms_ns(p->cfg.response_timeout_ms);
+		}
+	}
+}
+
+static void tls_try_ktls_tx(struct peer *p)
+{
+	p->ktls_tx_pending = false;
+	if (ktls_set_keys(p->fd, p->sess, false) == 0) {
+		p->ktls_tx = true;
+		p->st.ktls = p->ktls_rx;
+	}
+}
+
+static void tls_send_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
+{
+	struct peer *p = container_of(op, struct peer, tls_send_op);
+	p->depth++;
+	p->send_inflight = false;
+	if (p->cstate == C_HANDSHAKE || p->cstate == C_CONNECTED) {
+		if (cqe->res <= 0) {
+			if (p->cstate == C_HANDSHAKE) {
+				p->st.connect_failures++;
+				snprintf(p->tls_err, sizeof(p->tls_err),
+					 "connection failed during the TLS handshake");
+			}
+			conn_shutdown(p, cqe->res < 0 ? cqe->res : -EPIPE, false);
+		} else {
+			p->tx_off += (size_t)cqe->res;
+			p->tx_sent += (uint64_t)cqe->res;
+			if (p->tx_off == p->tx_len)
+				p->tx_off = p->tx_len = 0;
+			tls_mark_sent(p);
+			if (p->ktls_tx_pending && p->tx_len == 0)
+				tls_try_ktls_tx(p);
+			if (p->cstate == C_CONNECTED)
+				kick(p);
+			else
+				tls_flush(p);
+			timer_arm(p);
+		}
+	}
+	conn_maybe_drained(p);
+	peer_leave(p);
+}
+
+static void tls_start(struct peer *p)
+{
+	gnutls_session_t s = NULL;
+	int r = gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+	if (r < 0) {
+		s = NULL;
+		goto fail;
+	}
+	if ((r = gnutls_priority_set(s, tls_creds_priority(p->tls))) < 0 ||
+	    (r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(p->tls))) < 0 ||
+	    (p->tls_host_is_name &&
+	     (r = gnutls_server_name_set(s, GNUTLS_NAME_DNS, p->tls_host, strlen(p->tls_host))) < 0))
+		goto fail;
+	/* Chain against the creds' CAs and the URL's host against the
+	 * certificate: a DNS name against DNS SANs (CN only without SANs), an
+	 * IP address against IP SANs (GnuTLS detects the numeric form). */
+	gnutls_session_set_verify_cert(s, p->tls_host, 0);
+	gnutls_transport_set_ptr(s, p);
+	gnutls_transport_set_push_function(s, tls_push);
+	gnutls_transport_set_pull_function(s, tls_pull);
+	p->sess = s;
+	p->cstate = C_HANDSHAKE;
+	p->ktls_tx = p->ktls_rx = p->ktls_tx_pending = false;
+	p->st.ktls = 0;
+	p->enc_slot = NULL;
+	p->tx_off = p->tx_len = p->rx_off = p->rx_len = 0;
+	p->tx_made = p->tx_sent = 0;
+	tls_handshake_step(p);
+	return;
+fail:
+	if (s)
+		gnutls_deinit(s);
+	p->st.connect_failures++;
+	snprintf(p->tls_err, sizeof(p->tls_err), "TLS session setup failed: %s", gnutls_strerror(r));
+	conn_shutdown(p, r == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EPROTO, false);
+}
+
+/* Hand the directions GnuTLS supports to the kernel if it offers the tls
+ * ULP. Only at a record boundary with nothing buffered: ciphertext already
+ * read into rx, or written to tx but not yet sent, would be lost to or
+ * encrypted twice by the kernel. */
+static void tls_try_ktls(struct peer *p)
+{
+	if (p->cfg.no_ktls || p->ktls_unavailable)
+		return;
+	if (p->rx_off != p->rx_len || gnutls_record_check_pending(p->sess) || p->recv_inflight)
+		return;
+	if (ktls_attach(p->fd) < 0) {
+		/* No tls module (ENOENT), or a kernel without the ULP: user
+		 * space for the rest of the peer's life, nothing logged per
+		 * request. */
+		p->ktls_unavailable = true;
+		return;
+	}
+	/* RX first: kernel RX with GnuTLS writing is sound (post-handshake
+	 * messages then reach us as control records, which end the
+	 * connection); kernel TX with GnuTLS reading is not (GnuTLS would
+	 * answer a KeyUpdate with its stale write keys). */
+	if (ktls_set_keys(p->fd, p->sess, true) < 0)
+		return;
+	p->ktls_rx = true;
+	if (p->tx_len == 0 && !p->send_inflight)
+		tls_try_ktls_tx(p);
+	else
+		p->ktls_tx_pending = true;
+}
+
+/* Drive the handshake with what arrived; false when the connection ended. */
+static bool tls_handshake_step(struct peer *p)
+{
+	int r;
+	do
+		r = gnutls_handshake(p->sess);
+	while (r == GNUTLS_E_INTERRUPTED || (r < 0 && !gnutls_error_is_fatal(r) && r != GNUTLS_E_AGAIN));
+	tls_flush(p); /* our next flight, or the alert of a failure */
+	if (r == GNUTLS_E_AGAIN) {
+		if (!p->recv_inflight && p->rx_off == p->rx_len && p->cstate == C_HANDSHAKE)
+			post_recv(p);
+		return p->cstate == C_HANDSHAKE;
+	}
+	if (r < 0) {
+		conn_shutdown(p, tls_fail(p, r), false);
+		return false;
+	}
+	p->cstate = C_CONNECTED;
+	p->st.connects++;
+	p->tls_err[0] = '\0';
+	tls_try_ktls(p);
+	return true;
+}
+
+/* Ciphertext arrived in rx: feed the handshake, or decrypt into rbuf and
+ * parse. Returns false when the connection ended (then nothing of it may be
+ * touched: it may be drained and its session gone). */
+static bool tls_input(struct peer *p)
+{
+	if (p->cstate == C_HANDSHAKE) {
+		if (!tls_handshake_step(p))
+			return false;
+		if (p->cstate != C_CONNECTED)
+			return false;
+		kick(p);
+		if (p->cstate != C_CONNECTED)
+			return false;
+		if (p->ktls_rx) {
+			post_recv(p);
+			return false; /* posted already, the kernel variant */
+		}
+	}
+	for (;;) {
+		if (p->rlen >= p->rcap) {
+			conn_shutdown(p, -E2BIG, false);
+			return false;
+		}
+		ssize_t n = gnutls_record_recv(p->sess, p->rbuf + p->rlen, p->rcap - p->rlen);
+		if (n == GNUTLS_E_AGAIN)
+			break;
+		if (n == 0) { /* close_notify */
+			handle_eof(p);
+			return false;
+		}
+		if (n < 0) {
+			if (!gnutls_error_is_fatal((int)n))
+				continue; /* a warning alert, a session ticket */
+			conn_shutdown(p, tls_fail(p, (int)n), false);
+			return false;
+		}
+		p->rlen += (size_t)n;
+		if (!process_input(p))
+			return false;
+	}
+	tls_flush(p); /* an answer GnuTLS made while reading (a KeyUpdate) */
+	return p->cstate == C_CONNECTED;
+}
+
+/* Kernel RX: a record that is not application data came (type in a
+ * cmsg). A TLS 1.3 NewSessionTicket is dropped (we never resume); anything
+ * else — an alert, a KeyUpdate (we could not re-key the kernel in step) —
+ * ends the connection cleanly. Returns true for application data. */
+static bool ktls_record_ok(struct peer *p, int res)
+{
+	unsigned char type = KTLS_RECORD_APPDATA;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&p->rmsg); c; c = CMSG_NXTHDR(&p->rmsg, c))
+		if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_GET_RECORD_TYPE)
+			type = *CMSG_DATA(c);
+	if (type == KTLS_RECORD_APPDATA)
+		return true;
+	const uint8_t *rec = p->rbuf + p->rlen; /* not added to rlen: not HTTP */
+	p->st.bytes_received += (uint64_t)res;
+	if (type == KTLS_RECORD_HANDSHAKE && rec[0] == 4 /* new_session_ticket */) {
+		post_recv(p);
+	} else if (type == KTLS_RECORD_ALERT && res >= 2 && rec[1] == 0 /* close_notify */) {
+		handle_eof(p);
+	} else {
+		snprintf(p->tls_err, sizeof(p->tls_err), "kernel TLS: record type %u (%u) not handled",
+			 type, rec[0]);
+		conn_shutdown(p, -EPROTO, false);
+	}
+	return false;
+}
+
 /* --- connection ----------------------------------------------------------- */
 
 static void post_recv(struct peer *p)
 {
+	if (p->sess && !p->ktls_rx) {
+		/* Ciphertext: GnuTLS emptied rx before we get here. */
+		struct io_uring_sqe *sqe = get_sqe(p);
+		if (!sqe) {
+			conn_shutdown(p, -EBUSY, false);
+			return;
+		}
+		p->rx_off = p->rx_len = 0;
+		io_uring_prep_recv(sqe, p->fd, p->rx, TLS_RX_CAP, 0);
+		uring_op_set(sqe, &p->recv_op);
+		p->recv_inflight = true;
+		return;
+	}
 	if (p->rlen >= p->rcap) {
 		/* The parser refuses a line longer than max_line < rcap, so a
 		 * full buffer means a bug; fail safe. */
@@ -501,7 +980,20 @@ static void post_recv(struct peer *p)
 		conn_shutdown(p, -EBUSY, false);
 		return;
 	}
-	io_uring_prep_recv(sqe, p->fd, p->rbuf + p->rlen, p->rcap - p->rlen, 0);
+	if (p->ktls_rx) {
+		/* recvmsg, not recv: a record other than application data
+		 * comes with its type as a cmsg (without room for it the
+		 * kernel fails the read with -EIO). */
+		p->riov = (struct iovec){ p->rbuf + p->rlen, p->rcap - p->rlen };
+		memset(&p->rmsg, 0, sizeof(p->rmsg));
+		p->rmsg.msg_iov = &p->riov;
+		p->rmsg.msg_iovlen = 1;
+		p->rmsg.msg_control = p->rcmsg.buf;
+		p->rmsg.msg_controllen = sizeof(p->rcmsg.buf);
+		io_uring_prep_recvmsg(sqe, p->fd, &p->rmsg, 0);
+	} else {
+		io_uring_prep_recv(sqe, p->fd, p->rbuf + p->rlen, p->rcap - p->rlen, 0);
+	}
 	uring_op_set(sqe, &p->recv_op);
 	p->recv_inflight = true;
 }
@@ -544,6 +1036,10 @@ static void conn_maybe_drained(struct peer *p)
 	close(p->fd);
 	p->fd = -1;
 	p->cstate = C_DISCONNECTED;
+	if (p->sess) {
+		gnutls_deinit(p->sess);
+		p->sess = NULL;
+	}
 	if (p->closing || TAILQ_EMPTY(&p->pending))
 		return;
 	int r = now_ns() >= p->retry_at ? conn_start(p) : p->last_err;
@@ -555,7 +1051,7 @@ static void conn_maybe_drained(struct peer *p)
  * yet written survive); otherwise an error (everything fails, backoff). */
 static void conn_shutdown(struct peer *p, int err, bool graceful)
 {
-	if (p->cstate == C_CONNECTING || p->cstate == C_CONNECTED) {
+	if (p->cstate == C_CONNECTING || p->cstate == C_HANDSHAKE || p->cstate == C_CONNECTED) {
 		if (p->cstate == C_CONNECTED)
 			p->st.disconnects++;
 		if (!graceful) {
@@ -575,6 +1071,7 @@ static void conn_shutdown(struct peer *p, int err, bool graceful)
 			}
 		}
 		p->cstate = C_DRAINING;
+		p->enc_slot = NULL; /* failed below, or kept queued to start over */
 	}
 	if (!graceful) {
 		unsigned b = p->backoff_ms ? p->backoff_ms * 2 : p->cfg.backoff_min_ms;
@@ -596,6 +1093,8 @@ static void connect_complete(struct uring_op *op, const struct io_uring_cqe *cqe
 			p->st.connect_failures++;
 			p->addr_idx = (p->addr_idx + 1) % p->n_addrs;
 			conn_shutdown(p, cqe->res, false);
+		} else if (p->tls) {
+			tls_start(p);
 		} else {
 			p->cstate = C_CONNECTED;
 			p->st.connects++;
@@ -684,7 +1183,27 @@ static void recv_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
 	struct peer *p = container_of(op, struct peer, recv_op);
 	p->depth++;
 	p->recv_inflight = false;
-	if (p->cstate == C_CONNECTED) {
+	if (p->sess && !p->ktls_rx && (p->cstate == C_HANDSHAKE || p->cstate == C_CONNECTED)) {
+		if (cqe->res > 0) {
+			uring_filled(p->rx, (size_t)cqe->res);
+			p->rx_len = (size_t)cqe->res;
+			p->st.bytes_received += (uint64_t)cqe->res;
+			if (tls_input(p))
+				post_recv(p);
+		} else if (cqe->res == 0 && p->cstate == C_CONNECTED) {
+			handle_eof(p);
+		} else {
+			if (p->cstate == C_HANDSHAKE) {
+				p->st.connect_failures++;
+				snprintf(p->tls_err, sizeof(p->tls_err),
+					 "connection %s during the TLS handshake",
+					 cqe->res == 0 ? "closed" : "failed");
+			}
+			conn_shutdown(p, cqe->res ? cqe->res : -ECONNRESET, false);
+		}
+	} else if (p->cstate == C_CONNECTED && p->ktls_rx && cqe->res > 0 && !ktls_record_ok(p, cqe->res)) {
+		/* broken off or skipped in ktls_record_ok */
+	} else if (p->cstate == C_CONNECTED) {
 		if (cqe->res > 0) {
 			uring_filled(p->rbuf + p->rlen, (size_t)cqe->res);
 			p->rlen += (size_t)cqe->res;
@@ -720,6 +1239,10 @@ static void maybe_free(struct peer *p)
 	free(p->slots);
 	free(p->rbuf);
 	free(p->body);
+	free(p->tx);
+	free(p->rx);
+	free(p->stage);
+	tls_creds_unref(p->tls);
 	free(p);
 	if (destroyed)
 		destroyed(arg);
@@ -743,9 +1266,13 @@ int peer_create(struct io_uring *ring, const char *url, const struct peer_config
 	p = base_calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	r = url_parse(url, URL_SLASH, &u);
+	r = url_parse(url, URL_SLASH | URL_HTTPS, &u);
 	if (r < 0)
 		goto fail;
+	if (u.tls && (!cfg || !cfg->tls)) {
+		r = -EINVAL; /* https needs at least the CAs to verify the server */
+		goto fail;
+	}
 	snprintf(p->hostport, sizeof(p->hostport), "%s", u.hostport);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV };
@@ -813,6 +1340,21 @@ int peer_create(struct io_uring *ring, const char *url, const struct peer_config
 		p->slots[i].send_op.complete = send_complete;
 		TAILQ_INSERT_TAIL(&p->free_list, &p->slots[i], link);
 	}
+	if (u.tls) {
+		struct in6_addr a6;
+		p->tls = tls_creds_ref(cfg->tls);
+		snprintf(p->tls_host, sizeof(p->tls_host), "%s", u.host);
+		p->tls_host_is_name = inet_pton(AF_INET, u.host, &a6) != 1 &&
+				      inet_pton(AF_INET6, u.host, &a6) != 1;
+		p->tx = base_malloc(TLS_TX_CAP);
+		p->rx = base_malloc(TLS_RX_CAP);
+		p->stage = base_malloc(TLS_STAGE);
+		if (!p->tx || !p->rx || !p->stage) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		p->tls_send_op.complete = tls_send_complete;
+	}
 	p->connect_op.complete = connect_complete;
 	p->recv_op.complete = recv_complete;
 	p->timer_op.complete = timer_complete;
@@ -827,6 +1369,10 @@ fail:
 		free(p->slots);
 		free(p->rbuf);
 		free(p->body);
+		free(p->tx);
+		free(p->rx);
+		free(p->stage);
+		tls_creds_unref(p->tls);
 		free(p);
 	}
 	return r;
@@ -930,6 +1476,11 @@ const struct sockaddr_storage *peer_addrs(const struct peer *p, size_t *ret_n)
 const char *peer_url(const struct peer *p)
 {
 	return p->url;
+}
+
+const char *peer_tls_error(const struct peer *p)
+{
+	return p->tls_err;
 }
 
 void peer_destroy(struct peer *p, void (*destroyed)(void *arg), void *arg)

@@ -62,6 +62,8 @@
 #include <sys/socket.h>
 #include <liburing.h>
 
+#include "net/tls.h"
+
 struct peer;
 
 struct peer_config {
@@ -74,6 +76,11 @@ struct peer_config {
 	unsigned max_pipeline;        /* 0: 1; requests written but not yet answered */
 	size_t max_response_body;     /* 0: 64 KiB; a larger response is a protocol error */
 	size_t max_head;              /* 0: 8 KiB; response header section */
+	/* For https:// urls: our client certificate (may be none) and the CAs
+	 * that verify the server; required for https, ignored for http. The
+	 * peer takes a reference. */
+	struct tls_creds *tls;
+	bool no_ktls;                 /* never try kernel TLS (user-space GnuTLS only) */
 };
 
 /* Counters for /metrics; monotonic over the peer's life. */
@@ -91,6 +98,11 @@ struct peer_stats {
 	uint64_t bytes_copied;    /* written with plain sendmsg (requested or fallback) */
 	uint64_t bytes_received;
 	uint64_t zc_fallbacks;    /* 1 once SENDMSG_ZC was refused and plain sendmsg took over */
+	uint64_t bytes_tls_copied; /* plaintext (heads and bodies) encrypted in user space by
+				    * GnuTLS into the peer's buffer and sent from there: copies,
+				    * never counted in bytes_zc */
+	uint64_t ktls;            /* 1 when the kernel does TLS for the current/last
+				   * connection (tls ULP); 0 for plain HTTP and user-space TLS */
 };
 
 /* Completion of a request. res: the HTTP status (100..599; the caller must
@@ -164,6 +176,15 @@ const char *peer_url(const struct peer *p);
 /* The addresses peer_create() resolved its host to (*ret_n of them): the
  * HTTP server takes connections from them as a member's. */
 const struct sockaddr_storage *peer_addrs(const struct peer *p, size_t *ret_n);
+
+/* Why the last TLS connection attempt or session failed, one line for the
+ * log ("server certificate expired", "server certificate signed by an
+ * unknown authority", "name n1 not in the server certificate", "the server
+ * wants a client certificate (alert: ...)", "TLS handshake timed out", ...);
+ * "" when nothing failed since the last successful handshake (and always
+ * for http). Read it in a done callback that got -EKEYREJECTED or -EPROTO.
+ * Valid until the next call into the peer. */
+const char *peer_tls_error(const struct peer *p);
 
 /* Start destroying the peer: every unfinished request's done is called with
  * -ECANCELED (from inside this call), the connection is shut down, and
