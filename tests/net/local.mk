@@ -19,6 +19,7 @@ tests_net_test_url_LDADD = net/libnet.a $(CHECK_LIBS)
 check_PROGRAMS += tests/net/test_peer
 TESTS += tests/net/test_peer
 tests_net_test_peer_SOURCES = $(CHECK_MAIN) tests/net/test_peer.c tests/net/test_server.c tests/net/test_server.h
+tests_net_test_peer_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
 tests_net_test_peer_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_peer_LDADD = net/libnet.a proto/libwire.a base/libbase.a $(URING_LIBS) $(GNUTLS_LIBS) \
 	$(CHECK_LIBS) -lpthread
@@ -32,7 +33,8 @@ check_PROGRAMS += tests/net/test_peer_fallback
 TESTS += tests/net/test_peer_fallback
 tests_net_test_peer_fallback_SOURCES = $(CHECK_MAIN) tests/net/test_peer.c tests/net/test_server.c \
 	tests/net/test_server.h net/peer.c net/http_parse.c net/url.c net/ktls.c
-tests_net_test_peer_fallback_CPPFLAGS = $(AM_CPPFLAGS) -DPEER_TEST_FORCE_ZC_EINVAL
+tests_net_test_peer_fallback_CPPFLAGS = $(AM_CPPFLAGS) -DPEER_TEST_FORCE_ZC_EINVAL \
+	-DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
 tests_net_test_peer_fallback_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS)
 # net/libnet.a for net/tls.o only (the objects above come first)
 tests_net_test_peer_fallback_LDADD = proto/libwire.a net/libnet.a base/libbase.a $(URING_LIBS) \

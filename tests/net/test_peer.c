@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <netinet/tcp.h>
 
 #include "base/alloc.h"
 #include "net/peer.h"
@@ -1139,6 +1140,531 @@ START_TEST(test_oom_create_and_exchange)
 }
 END_TEST
 
+/* --- TLS (https:// peers) ------------------------------------------------- */
+
+/* Certificates from tests/lib/mkcerts.sh, made once per program in Check's
+ * parent process (the forked tests share them). */
+static char certdir[64];
+
+static void make_certs(void)
+{
+	char cmd[512];
+	snprintf(certdir, sizeof(certdir), "/tmp/raftd-peer-tls-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(certdir));
+	snprintf(cmd, sizeof(cmd), "sh '%s' '%s'", MKCERTS, certdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void remove_certs(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
+	(void)!system(cmd);
+}
+
+/* NAME's certificate and key (NULL: none) and CA's certificate (NULL: none). */
+static struct tls_creds *creds(const char *name, const char *ca)
+{
+	char cert[128], key[128], cafile[128];
+	snprintf(cert, sizeof(cert), "%s/%s.pem", certdir, name ? name : "");
+	snprintf(key, sizeof(key), "%s/%s-key.pem", certdir, name ? name : "");
+	snprintf(cafile, sizeof(cafile), "%s/%s.pem", certdir, ca ? ca : "");
+	struct tls_files f = { name ? cert : NULL, name ? key : NULL, ca ? cafile : NULL, NULL };
+	struct tls_creds *c = NULL;
+	char err[256] = "";
+	ck_assert_msg(tls_creds_load(&f, &c, err, sizeof(err)) == 0, "%s", err);
+	return c;
+}
+
+/* A TLS server with NAME's certificate; client certificates verified
+ * against ca when client_cert is set. */
+static void tls_server(struct test_server *srv, enum ts_mode mode, int batch, const char *name,
+		       int client_cert)
+{
+	struct tls_creds *c = creds(name, "ca");
+	struct tls_creds *trust = creds(NULL, "ca");
+	ck_assert_int_eq(ts_start_tls(srv, mode, batch, c, trust, client_cert), 0);
+	tls_creds_unref(c);
+	tls_creds_unref(trust);
+}
+
+/* A peer for https://HOST:port with creds cert (NULL: no client
+ * certificate) and the CA ca. */
+static struct peer *tls_peer(const char *host, int port, const char *cert, const char *ca,
+			     struct peer_config *cfg)
+{
+	struct peer_config c = cfg ? *cfg : (struct peer_config){ 0 };
+	char url[128];
+	struct peer *p = NULL;
+	c.tls = creds(cert, ca);
+	snprintf(url, sizeof(url), "https://%s:%d", host, port);
+	ck_assert_int_eq(peer_create(&ring, url, &c, &p), 0);
+	tls_creds_unref(c.tls); /* the peer holds its own reference */
+	ck_assert_str_eq(peer_url(p), url);
+	return p;
+}
+
+/* Whether this kernel offers the tls ULP (on a connected loopback socket,
+ * the only kind it attaches to). */
+static bool ktls_offered(void)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), a = -1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	bool ok = false;
+	if (l >= 0 && c >= 0 && bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 1) == 0 &&
+	    getsockname(l, (struct sockaddr *)&sa, &sl) == 0 &&
+	    connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0 && (a = accept(l, NULL, NULL)) >= 0)
+		ok = setsockopt(c, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) == 0;
+	if (a >= 0)
+		close(a);
+	close(c);
+	close(l);
+	return ok;
+}
+
+/* Request bytes (heads and bodies) of ae_request()s to 127.0.0.1:port. */
+static size_t request_bytes(const struct treq *t, int n, int port)
+{
+	size_t s = 0;
+	for (int i = 0; i < n; i++)
+		s += (size_t)snprintf(NULL, 0,
+				      "POST /raft/appendEntries HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+				      "User-Agent: raftd\r\nContent-Type: application/protobuf\r\n"
+				      "Content-Length: %zu\r\n\r\n", port, t[i].total) + t[i].total;
+	return s;
+}
+
+/* Requests one by one, then pipelined, over one TLS connection; what the
+ * counters say about copies. */
+START_TEST(test_tls_requests_and_counters)
+{
+	enum { N = 12 };
+	static struct treq t[N];
+	struct test_server srv;
+	ring_setup();
+	int fds = count_fds();
+	tls_server(&srv, TS_BATCH, 4, "n1", 0);
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", NULL);
+	/* TS_BATCH answers 4 at a time: the first 4 one by one would stall,
+	 * so pipeline 4 from the start and submit in two rounds. */
+	peer_set_max_pipeline(p, 4);
+	for (int round = 0; round < 2; round++) {
+		int base = round ? 4 : 0, n = round ? 8 : 4;
+		for (int i = base; i < base + n; i++) {
+			make_ae(&t[i], (uint64_t)i);
+			struct peer_request r = ae_request(&t[i], true);
+			ck_assert_int_eq(peer_submit(p, &r), 0);
+		}
+		struct all_arg a = { t + base, n };
+		ck_assert(pump_until(all_settled, &a, 20000));
+	}
+	check_exactly_once(t, N);
+	for (int i = 0; i < N; i++) {
+		check_echo(&t[i]);
+		struct wire_ae_req m;
+		ck_assert_int_eq(wire_decode_ae_req(t[i].body, t[i].len, &m, NULL), 0);
+		ck_assert_uint_eq(m.term, (uint64_t)i); /* in order */
+	}
+	ck_assert_int_eq(atomic_load(&srv.conns), 1);
+	ck_assert_int_eq(atomic_load(&srv.handshakes), 1);
+	ck_assert_int_eq(atomic_load(&srv.max_outstanding), 4);
+	ck_assert_int_eq(srv.client.verdict, TLS_NO_CERT);
+	const struct peer_stats *st = peer_stats(p);
+	ck_assert_uint_eq(st->connects, 1);
+	ck_assert_str_eq(peer_tls_error(p), "");
+	if (!st->ktls) {
+		/* Every request byte (head and body) went through GnuTLS: a
+		 * copy, whatever zero_copy asked for. */
+		ck_assert_uint_eq(st->bytes_tls_copied, request_bytes(t, N, srv.port));
+		ck_assert_uint_eq(st->bytes_zc, 0);
+		ck_assert_uint_eq(st->bytes_copied, 0);
+		/* What the server decrypted is what we encrypted. */
+		ck_assert_uint_eq(atomic_load(&srv.bytes_in), st->bytes_tls_copied);
+	} else {
+		ck_assert_uint_eq(st->bytes_tls_copied, 0);
+		ck_assert_uint_eq(st->bytes_zc + st->bytes_copied, request_bytes(t, N, srv.port));
+	}
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	ck_assert_int_eq(count_fds(), fds);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* Several MiB in thousands of small iovecs, twice, pipelined: records are
+ * gathered across iovecs and the ciphertext buffer wraps many times. */
+START_TEST(test_tls_large_bodies)
+{
+	static struct big b[2];
+	struct test_server srv;
+	ring_setup();
+	tls_server(&srv, TS_SINK, 0, "n1", 0);
+	struct peer_config cfg = { .response_timeout_ms = 10000, .send_timeout_ms = 20000,
+				   .max_pipeline = 2 };
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", &cfg);
+	const size_t n = 2000;
+	size_t len[2] = { 0, 0 };
+	for (int k = 0; k < 2; k++) {
+		/* Odd sizes, some of them past a record, some tiny. */
+		size_t sizes[2000];
+		for (size_t i = 0; i < n; i++) {
+			sizes[i] = (i * 7919 + (size_t)k * 13) % 3001 + 1;
+			if (i % 97 == 0)
+				sizes[i] = 40000 + i;
+			len[k] += sizes[i];
+		}
+		b[k].data = malloc(len[k]);
+		ck_assert_ptr_nonnull(b[k].data);
+		for (size_t i = 0; i < len[k]; i++)
+			b[k].data[i] = (uint8_t)(i * 7 + i / 4093 + (size_t)k);
+		size_t off = 0;
+		for (size_t i = 0; i < n; i++) {
+			b[k].iov[i] = (struct iovec){ b[k].data + off, sizes[i] };
+			off += sizes[i];
+		}
+		struct peer_request r = { .method = "POST", .path = "/raft/appendEntries",
+					  .iov = b[k].iov, .iovcnt = n, .zero_copy = true,
+					  .done = big_done, .release = big_release, .arg = &b[k] };
+		ck_assert_int_eq(peer_submit(p, &r), 0);
+	}
+	ck_assert_uint_gt(len[0] + len[1], 2u << 20);
+	for (int k = 0; k < 2; k++) {
+		ck_assert(pump_until(big_settled, &b[k], 30000));
+		ck_assert_int_eq(b[k].res, 200);
+		uint64_t want = ts_fnv1a(TS_FNV_INIT, b[k].data, len[k]);
+		ck_assert(memcmp(b[k].hash, &want, 8) == 0);
+		free(b[k].data);
+	}
+	const struct peer_stats *st = peer_stats(p);
+	if (!st->ktls) {
+		ck_assert_uint_gt(st->bytes_tls_copied, len[0] + len[1]);
+		ck_assert_uint_eq(st->bytes_zc, 0);
+	}
+	printf("test_peer: TLS %zu-byte bodies: bytes_tls_copied=%llu bytes_zc=%llu ktls=%llu, "
+	       "server decrypted %llu bytes\n", len[0] + len[1], (unsigned long long)st->bytes_tls_copied,
+	       (unsigned long long)st->bytes_zc, (unsigned long long)st->ktls,
+	       (unsigned long long)atomic_load(&srv.bytes_in));
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* The server's certificate does not prove who it should be: refused, with
+ * a reason, and the requests fail with -EKEYREJECTED. */
+static const struct {
+	const char *cert;  /* the server's */
+	const char *host;  /* in the URL */
+	const char *reason;
+} refused[] = {
+	{ "other", "127.0.0.1", "server certificate signed by an unknown authority" },
+	{ "expired", "127.0.0.1", "server certificate expired" },
+	{ "wrongname", "127.0.0.1", "name 127.0.0.1 not in the server certificate" },
+	{ "n1", "127.0.0.2", "name 127.0.0.2 not in the server certificate" },
+};
+
+START_TEST(test_tls_server_refused)
+{
+	static struct treq t[2];
+	struct test_server srv;
+	ring_setup();
+	int fds = count_fds();
+	tls_server(&srv, TS_ECHO, 0, refused[_i].cert, 0);
+	struct peer_config cfg = { .backoff_min_ms = 10, .backoff_max_ms = 10 };
+	/* 127.0.0.2 is loopback too, but not in n1's certificate. */
+	struct peer *p = tls_peer(refused[_i].host, srv.port, NULL, "ca", &cfg);
+	if (strcmp(refused[_i].host, "127.0.0.1") != 0) {
+		/* the server listens on 127.0.0.1 only: point the peer there */
+		size_t na;
+		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)peer_addrs(p, &na);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	for (int i = 0; i < 2; i++) {
+		make_ae(&t[i], 1);
+		struct peer_request r = ae_request(&t[i], true);
+		int rc;
+		uint64_t end = now_ms() + 5000;
+		while ((rc = peer_submit(p, &r)) == -EKEYREJECTED && now_ms() < end)
+			pump_ms(5); /* backing off after the first refusal */
+		ck_assert_int_eq(rc, 0);
+		struct all_arg a = { &t[i], 1 };
+		ck_assert(pump_until(all_settled, &a, 10000));
+		ck_assert_int_eq(t[i].res, -EKEYREJECTED);
+		ck_assert_str_eq(peer_tls_error(p), refused[_i].reason);
+	}
+	const struct peer_stats *st = peer_stats(p);
+	ck_assert_uint_eq(st->connects, 0);
+	ck_assert_uint_eq(st->connect_failures, 2);
+	ck_assert_uint_eq(st->bytes_tls_copied, 0);
+	ck_assert_int_eq(atomic_load(&srv.handshakes), 0);
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	ck_assert_int_eq(count_fds(), fds);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* A server that requires a client certificate, and we have none. In TLS
+ * 1.3 our handshake completes before the server decides: its alert comes
+ * with the first read. */
+START_TEST(test_tls_server_wants_client_cert)
+{
+	static struct treq t;
+	struct test_server srv;
+	ring_setup();
+	tls_server(&srv, TS_ECHO, 0, "n1", 2);
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", NULL);
+	make_ae(&t, 1);
+	struct peer_request r = ae_request(&t, true);
+	ck_assert_int_eq(peer_submit(p, &r), 0);
+	struct all_arg a = { &t, 1 };
+	ck_assert(pump_until(all_settled, &a, 10000));
+	ck_assert_int_eq(t.res, -EKEYREJECTED);
+	ck_assert_msg(strncmp(peer_tls_error(p), "the server wants a client certificate", 37) == 0,
+		      "%s", peer_tls_error(p));
+	ck_assert_int_eq(atomic_load(&srv.handshake_failures), 1);
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* Our certificate (n2) goes to a server that asks, which verifies it. */
+START_TEST(test_tls_client_cert_presented)
+{
+	static struct treq t;
+	struct test_server srv;
+	ring_setup();
+	tls_server(&srv, TS_ECHO, 0, "n1", _i ? 2 : 1);
+	struct peer *p = tls_peer("127.0.0.1", srv.port, "n2", "ca", NULL);
+	make_ae(&t, 1);
+	struct peer_request r = ae_request(&t, true);
+	ck_assert_int_eq(peer_submit(p, &r), 0);
+	struct all_arg a = { &t, 1 };
+	ck_assert(pump_until(all_settled, &a, 10000));
+	check_echo(&t);
+	pthread_mutex_lock(&srv.lock);
+	ck_assert_int_eq(srv.client.verdict, TLS_VERIFIED);
+	ck_assert_str_eq(srv.client.cn, "n2");
+	pthread_mutex_unlock(&srv.lock);
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* By name: SNI and a DNS-name check ("localhost" is in n1's SANs);
+ * localhost may resolve to ::1 first, where nobody listens. */
+START_TEST(test_tls_localhost_by_name)
+{
+	static struct treq t[5];
+	struct test_server srv;
+	ring_setup();
+	tls_server(&srv, TS_ECHO, 0, "n1", 0);
+	struct peer_config cfg = { .backoff_min_ms = 20, .backoff_max_ms = 40 };
+	struct peer *p = tls_peer("localhost", srv.port, NULL, "ca", &cfg);
+	int i;
+	for (i = 0; i < 5; i++) {
+		make_ae(&t[i], 1);
+		struct peer_request r = ae_request(&t[i], true);
+		ck_assert_int_eq(peer_submit(p, &r), 0);
+		struct all_arg a = { &t[i], 1 };
+		ck_assert(pump_until(all_settled, &a, 10000));
+		if (t[i].res == 200)
+			break;
+		ck_assert_int_eq(t[i].res, -ECONNREFUSED);
+		pump_ms(100);
+	}
+	ck_assert_int_lt(i, 4);
+	check_echo(&t[i]);
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* The server breaks every connection mid-stream (a response cut short, a
+ * reset, garbage, Connection: close...): each failure ends that TLS
+ * session, the next request gets a new connection and handshake, and
+ * every request completes exactly once. */
+START_TEST(test_tls_chaos_reconnects)
+{
+	enum { N = 60 };
+	static struct treq t[N];
+	struct test_server srv;
+	ring_setup();
+	int fds = count_fds();
+	tls_server(&srv, TS_CHAOS, 777 + _i, "n1", 0);
+	struct peer_config cfg = { .max_pipeline = 3, .max_queue = 6, .backoff_min_ms = 5,
+				   .backoff_max_ms = 20 };
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", &cfg);
+	int submitted = 0;
+	uint64_t end = now_ms() + 40000;
+	for (int i = 0; i < N; i++)
+		make_ae(&t[i], (uint64_t)i);
+	struct all_arg a = { t, N };
+	while (!all_settled(&a) && now_ms() < end) {
+		while (submitted < N) {
+			struct peer_request r = ae_request(&t[submitted], true);
+			int rc = peer_submit(p, &r);
+			if (rc == 0) {
+				submitted++;
+				continue;
+			}
+			ck_assert_msg(rc == -ENOBUFS || rc == -ECONNRESET || rc == -ETIMEDOUT ||
+				      rc == -EPROTO || rc == -EPIPE || rc == -E2BIG, "%d", rc);
+			break;
+		}
+		pump_ms(10);
+	}
+	ck_assert_int_eq(submitted, N);
+	ck_assert(all_settled(&a));
+	check_exactly_once(t, N);
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		if (t[i].res == 200) {
+			check_echo(&t[i]);
+			ok++;
+		} else if (t[i].res != 400) {
+			ck_assert_msg(t[i].res == -ECONNRESET || t[i].res == -ETIMEDOUT ||
+				      t[i].res == -EPROTO || t[i].res == -EPIPE, "%d", t[i].res);
+		}
+	}
+	const struct peer_stats *st = peer_stats(p);
+	ck_assert_int_gt(ok, 0);
+	ck_assert_uint_gt(st->connects, 3);
+	ck_assert_int_eq(atomic_load(&srv.handshakes), (int)st->connects);
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	ck_assert_int_eq(count_fds(), fds);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* A server that accepts and never answers the ClientHello. */
+static bool server_accepted(void *arg)
+{
+	return atomic_load(&((struct test_server *)arg)->conns) > 0;
+}
+
+START_TEST(test_tls_destroy_during_handshake)
+{
+	static struct treq t;
+	struct test_server srv;
+	ring_setup();
+	int fds = count_fds();
+	tls_server(&srv, TS_NOREAD, 0, "n1", 0);
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", NULL);
+	make_ae(&t, 1);
+	struct peer_request r = ae_request(&t, true);
+	ck_assert_int_eq(peer_submit(p, &r), 0);
+	ck_assert(pump_until(server_accepted, &srv, 10000));
+	pump_ms(50); /* the ClientHello is out, our read waits */
+	ck_assert_int_eq(t.done_calls, 0);
+	destroyed_flag = false;
+	peer_destroy(p, on_destroyed, &destroyed_flag);
+	ck_assert_int_eq(t.done_calls, 1);
+	ck_assert_int_eq(t.res, -ECANCELED);
+	ck_assert(pump_until(is_true, &destroyed_flag, 10000));
+	ck_assert_int_eq(t.release_calls, 1);
+	ts_stop(&srv);
+	ck_assert_int_eq(count_fds(), fds);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* The connect timeout covers the handshake. */
+START_TEST(test_tls_handshake_timeout)
+{
+	static struct treq t;
+	struct test_server srv;
+	ring_setup();
+	tls_server(&srv, TS_NOREAD, 0, "n1", 0);
+	struct peer_config cfg = { .connect_timeout_ms = 300 };
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", &cfg);
+	make_ae(&t, 1);
+	struct peer_request r = ae_request(&t, true);
+	uint64_t t0 = now_ms();
+	ck_assert_int_eq(peer_submit(p, &r), 0);
+	struct all_arg a = { &t, 1 };
+	ck_assert(pump_until(all_settled, &a, 10000));
+	ck_assert_int_eq(t.res, -ETIMEDOUT);
+	ck_assert_uint_ge(now_ms() - t0, 300);
+	ck_assert_str_eq(peer_tls_error(p), "TLS handshake timed out");
+	ck_assert_uint_eq(peer_stats(p)->connect_failures, 1);
+	ck_assert_uint_eq(peer_stats(p)->connects, 0);
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* https needs credentials; http ignores them. */
+START_TEST(test_tls_create_rules)
+{
+	struct peer *p = NULL;
+	ring_setup();
+	ck_assert_int_eq(peer_create(&ring, "https://127.0.0.1:4001", NULL, &p), -EINVAL);
+	struct peer_config cfg = { 0 };
+	ck_assert_int_eq(peer_create(&ring, "https://127.0.0.1:4001", &cfg, &p), -EINVAL);
+	ck_assert_ptr_null(p);
+	cfg.tls = creds(NULL, "ca");
+	ck_assert_int_eq(peer_create(&ring, "http://127.0.0.1:4001", &cfg, &p), 0);
+	ck_assert_str_eq(peer_tls_error(p), "");
+	destroy_and_wait(p);
+	ck_assert_int_eq(peer_create(&ring, "https://[::1]:4001/", &cfg, &p), 0);
+	tls_creds_unref(cfg.tls); /* the peer keeps its reference */
+	destroy_and_wait(p);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
+/* Kernel TLS where the kernel offers it, user-space GnuTLS where not (as
+ * on the machine this was written on: no tls module), and never with
+ * no_ktls. On a kernel with the tls ULP, _i == 0 runs the kernel path:
+ * request bodies then go out as plaintext through SENDMSG_ZC. */
+START_TEST(test_tls_kernel_or_fallback)
+{
+	enum { N = 6 };
+	static struct treq t[N];
+	struct test_server srv;
+	ring_setup();
+	bool offered = ktls_offered();
+	tls_server(&srv, TS_ECHO, 0, "n1", 0);
+	struct peer_config cfg = { .no_ktls = _i == 1, .max_pipeline = 2 };
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", &cfg);
+	for (int i = 0; i < N; i++) {
+		make_ae(&t[i], (uint64_t)i);
+		struct peer_request r = ae_request(&t[i], true);
+		ck_assert_int_eq(peer_submit(p, &r), 0);
+	}
+	struct all_arg a = { t, N };
+	ck_assert(pump_until(all_settled, &a, 20000));
+	check_exactly_once(t, N);
+	for (int i = 0; i < N; i++)
+		check_echo(&t[i]);
+	const struct peer_stats *st = peer_stats(p);
+	if (offered && _i == 0) {
+		ck_assert_uint_eq(st->ktls, 1);
+		ck_assert_uint_eq(st->bytes_tls_copied, 0);
+		ck_assert_uint_eq(st->bytes_zc + st->bytes_copied, request_bytes(t, N, srv.port));
+	} else {
+		ck_assert_uint_eq(st->ktls, 0);
+		ck_assert_uint_eq(st->bytes_tls_copied, request_bytes(t, N, srv.port));
+		ck_assert_uint_eq(st->bytes_zc, 0);
+		ck_assert_uint_eq(st->bytes_copied, 0);
+	}
+	printf("test_peer: kernel TLS %s here; no_ktls=%d: ktls=%llu bytes_tls_copied=%llu "
+	       "bytes_zc=%llu bytes_copied=%llu\n", offered ? "offered" : "not offered", _i,
+	       (unsigned long long)st->ktls, (unsigned long long)st->bytes_tls_copied,
+	       (unsigned long long)st->bytes_zc, (unsigned long long)st->bytes_copied);
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("peer");
@@ -1167,6 +1693,22 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_localhost_by_name);
 	tcase_add_test(tc, test_submit_and_create_errors);
 	tcase_add_test(tc, test_oom_create_and_exchange);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tls");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, make_certs, remove_certs);
+	tcase_add_test(tc, test_tls_requests_and_counters);
+	tcase_add_test(tc, test_tls_large_bodies);
+	tcase_add_loop_test(tc, test_tls_server_refused, 0, (int)(sizeof(refused) / sizeof(refused[0])));
+	tcase_add_test(tc, test_tls_server_wants_client_cert);
+	tcase_add_loop_test(tc, test_tls_client_cert_presented, 0, 2);
+	tcase_add_test(tc, test_tls_localhost_by_name);
+	tcase_add_loop_test(tc, test_tls_chaos_reconnects, 0, 2);
+	tcase_add_test(tc, test_tls_destroy_during_handshake);
+	tcase_add_test(tc, test_tls_handshake_timeout);
+	tcase_add_test(tc, test_tls_create_rules);
+	tcase_add_loop_test(tc, test_tls_kernel_or_fallback, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,11 +23,14 @@ uint64_t ts_fnv1a(uint64_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
+/* The TLS session of this server thread's connection (NULL: plain). */
+static __thread gnutls_session_t sess;
+
 static int send_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = sess ? gnutls_record_send(sess, p, len) : send(fd, p, len, MSG_NOSIGNAL);
 		if (n <= 0)
 			return -1;
 		p += n;
@@ -47,7 +50,11 @@ static int fill(struct conn *c)
 {
 	if (c->have == TS_BUF)
 		return -1;
-	ssize_t n = recv(c->fd, c->buf + c->have, TS_BUF - c->have, 0);
+	ssize_t n;
+	do
+		n = sess ? gnutls_record_recv(sess, c->buf + c->have, TS_BUF - c->have)
+			 : recv(c->fd, c->buf + c->have, TS_BUF - c->have, 0);
+	while (sess && (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED));
 	if (n <= 0)
 		return -1;
 	c->have += (size_t)n;
@@ -108,6 +115,39 @@ static int read_request(struct conn *c, uint8_t *echo, size_t *echo_len, uint64_
 	return 0;
 }
 
+/* The server side of a handshake on the blocking fd; failures send the
+ * alert GnuTLS finds appropriate (certificate_required, ...). */
+static int tls_handshake(struct test_server *s, int fd)
+{
+	int r;
+	if (gnutls_init(&sess, GNUTLS_SERVER | GNUTLS_NO_SIGNAL) < 0) {
+		sess = NULL;
+		return -1;
+	}
+	gnutls_priority_set(sess, tls_creds_priority(s->tls));
+	gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(s->tls));
+	if (s->client_cert)
+		gnutls_certificate_server_set_request(sess, s->client_cert == 2 ? GNUTLS_CERT_REQUIRE
+									: GNUTLS_CERT_REQUEST);
+	gnutls_transport_set_int(sess, fd);
+	gnutls_handshake_set_timeout(sess, 10000);
+	do
+		r = gnutls_handshake(sess);
+	while (r < 0 && !gnutls_error_is_fatal(r));
+	if (r < 0) {
+		gnutls_alert_send_appropriate(sess, r);
+		atomic_fetch_add(&s->handshake_failures, 1);
+		return -1;
+	}
+	struct tls_identity id;
+	tls_identify(sess, s->trust, &id);
+	pthread_mutex_lock(&s->lock);
+	s->client = id;
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&s->handshakes, 1);
+	return 0;
+}
+
 static void serve(struct test_server *s, int fd)
 {
 	struct conn c = { .s = s, .fd = fd, .buf = malloc(TS_BUF) };
@@ -125,6 +165,8 @@ static void serve(struct test_server *s, int fd)
 				usleep(10000);
 		goto done;
 	}
+	if (s->tls && tls_handshake(s, fd) < 0)
+		goto done;
 	for (;;) {
 		size_t elen;
 		uint64_t hash;
@@ -236,6 +278,10 @@ static void serve(struct test_server *s, int fd)
 		}
 	}
 done:
+	if (sess) {
+		gnutls_deinit(sess);
+		sess = NULL;
+	}
 	free(c.buf);
 	free(echo);
 	free(out);
@@ -271,7 +317,16 @@ static void *run(void *arg)
 
 int ts_start(struct test_server *s, enum ts_mode mode, int batch)
 {
+	return ts_start_tls(s, mode, batch, NULL, NULL, 0);
+}
+
+int ts_start_tls(struct test_server *s, enum ts_mode mode, int batch, struct tls_creds *creds,
+		 struct tls_creds *trust, int client_cert)
+{
 	memset(s, 0, sizeof(*s));
+	s->tls = creds ? tls_creds_ref(creds) : NULL;
+	s->trust = trust ? tls_creds_ref(trust) : NULL;
+	s->client_cert = client_cert;
 	s->mode = mode;
 	s->batch = batch;
 	s->seed = (unsigned)batch; /* TS_CHAOS: the batch argument seeds it */
@@ -308,6 +363,8 @@ void ts_stop(struct test_server *s)
 	pthread_join(s->thread, NULL);
 	close(s->lfd);
 	pthread_mutex_destroy(&s->lock);
+	tls_creds_unref(s->tls);
+	tls_creds_unref(s->trust);
 }
 
 int ts_dead_port(void)

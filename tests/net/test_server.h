@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "net/tls.h"
+
 enum ts_mode {
 	TS_ECHO,        /* 200, body = request body, keep-alive */
 	TS_BATCH,       /* wait for `batch` requests, answer them in one write */
@@ -42,10 +44,24 @@ struct test_server {
 	atomic_int max_outstanding; /* most requests seen unanswered at once */
 	atomic_ullong bytes_in;     /* every byte read */
 	unsigned seed;              /* TS_CHAOS */
+	/* TLS (ts_start_tls): every connection is a GnuTLS server session on
+	 * the blocking socket, the modes above then speak through it (but
+	 * TS_NOREAD does not even handshake: a handshake that never ends). */
+	struct tls_creds *tls;      /* our certificate; NULL: plain HTTP */
+	struct tls_creds *trust;    /* verifies client certificates (may be NULL) */
+	int client_cert;            /* 0: do not ask, 1: request, 2: require */
+	atomic_int handshakes;      /* completed */
+	atomic_int handshake_failures;
+	struct tls_identity client; /* of the last handshake (guarded by lock) */
 };
 
 /* Start listening on an ephemeral 127.0.0.1 port; returns 0 or -errno. */
 int ts_start(struct test_server *s, enum ts_mode mode, int batch);
+/* The same over TLS with creds (the server's certificate and key); trust
+ * verifies client certificates; client_cert as in struct test_server. The
+ * server takes references. */
+int ts_start_tls(struct test_server *s, enum ts_mode mode, int batch, struct tls_creds *creds,
+		 struct tls_creds *trust, int client_cert);
 /* Stop and join; safe on a stalled connection. */
 void ts_stop(struct test_server *s);
 /* A 127.0.0.1 port with nothing listening (bound, then closed). */
