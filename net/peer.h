@@ -1,7 +1,8 @@
 /* net/peer.h — HTTP/1.1 client to one Raft peer, on the shared io_uring.
  *
- * A peer is one remote "http://host:port" (goraft's connection string), one
- * keep-alive TCP connection to it at a time, and a FIFO of requests. Requests
+ * A peer is one remote "http://host:port" (goraft's connection string) or
+ * "https://host:port", one keep-alive TCP connection to it at a time, and a
+ * FIFO of requests. Requests
  * are written in order and their responses matched in order (HTTP/1.1
  * pipelining); cfg.max_pipeline bounds how many are on the wire at once — 1
  * for goraft peers (one AppendEntries in flight, docs/goraft-protocol.md
@@ -39,6 +40,24 @@
  * closing an idle keep-alive connection) is not an error: requests not yet
  * written stay queued and go out on a new connection at once; requests
  * already written but unanswered fail with -ECONNRESET.
+ *
+ * TLS (https://, cfg.tls required): a GnuTLS client session per connection,
+ * driven by completions like the rest: its transport functions write
+ * records into a buffer of the peer that an IORING_OP_SEND writes out, and
+ * read from a buffer that IORING_OP_RECV fills (EAGAIN when it is empty);
+ * nothing blocks. The server's chain is verified against cfg.tls's CAs and
+ * its certificate must name the URL's host (a DNS name, with SNI; an IP
+ * address against the IP SANs); our certificate, if cfg.tls has one, is sent
+ * when the server asks. connect_timeout_ms covers the handshake. A refused
+ * certificate fails the requests with -EKEYREJECTED, another handshake or
+ * session failure with -EPROTO; peer_tls_error() says why in one line. Request
+ * bytes are encrypted into the peer's buffer, so they are counted in
+ * bytes_tls_copied, never in bytes_zc, whatever zero_copy asked. After the
+ * handshake, when the kernel offers the tls ULP (and !cfg.no_ktls), the
+ * session's keys go to the kernel (net/ktls.h): the connection then works
+ * as a plain one (plaintext, SENDMSG_ZC and its counters, stats.ktls = 1);
+ * where it is not offered (ENOENT: no tls module) the peer stays in user
+ * space and does not try again. docs/design.md, "TLS between members".
  *
  * Use (the daemon):
  *   peer_create(&ring, "http://10.0.0.2:4001", &cfg, &p);    // at startup
@@ -137,8 +156,9 @@ struct peer_request {
 };
 
 /* Create a peer for url, which must be "http://host:port" (net/url.h with
- * URL_SLASH: an optional trailing "/" is tolerated; no path, no userinfo,
- * no https): every connection string a /join is accepted with. host may be a
+ * URL_SLASH: an optional trailing "/" is tolerated; no path, no userinfo):
+ * every connection string a /join is accepted with; or "https://host:port"
+ * (URL_HTTPS) when cfg->tls is set (-EINVAL without it). host may be a
  * name: it is resolved here, once, with getaddrinfo() — the only blocking
  * call of this module (call it at startup/configuration time, never on a
  * hot path). Up to 4 of the addresses returned are kept for the peer's
