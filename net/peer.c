@@ -178,6 +178,7 @@ struct peer {
 	bool ktls_tx, ktls_rx;
 	bool ktls_tx_pending;    /* kernel TX waits for the handshake's last bytes to go out */
 	bool ktls_unavailable;   /* the tls ULP was refused once: never tried again */
+	int tls_broken;          /* an error waiting for our recv's completion (tls_break) */
 	struct slot *enc_slot;   /* the request being encrypted */
 	uint8_t *tx, *rx, *stage;
 	size_t tx_off, tx_len, rx_off, rx_len;
@@ -580,6 +581,21 @@ static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t len)
 	return (ssize_t)len;
 }
 
+/* End the connection with err. tls_kick() runs inside peer_submit(),
+ * which must not call back: with our recv in flight (always, on a live
+ * connection outside its own completion), wake it instead and end the
+ * connection from its completion. */
+static void tls_break(struct peer *p, int err)
+{
+	if (p->recv_inflight) {
+		if (!p->tls_broken)
+			p->tls_broken = err;
+		(void)shutdown(p->fd, SHUT_RDWR);
+		return;
+	}
+	conn_shutdown(p, err, false);
+}
+
 /* Write what is in tx: one IORING_OP_SEND at a time, of our own buffer.
  * Not SENDMSG_ZC: the ciphertext is already a copy, and zero-copy would
  * pin tx until the kernel's notification, so we could not append to it
@@ -591,7 +607,7 @@ static void tls_flush(struct peer *p)
 		return;
 	struct io_uring_sqe *sqe = get_sqe(p);
 	if (!sqe) {
-		conn_shutdown(p, -EBUSY, false);
+		tls_break(p, -EBUSY);
 		return;
 	}
 	io_uring_prep_send(sqe, p->fd, p->tx + p->tx_off, p->tx_len - p->tx_off, MSG_NOSIGNAL);
@@ -720,7 +736,7 @@ static void tls_kick(struct peer *p)
 		if (n) {
 			ssize_t r = gnutls_record_send(p->sess, src, n);
 			if (r != (ssize_t)n) {
-				conn_shutdown(p, tls_fail(p, r < 0 ? (int)r : GNUTLS_E_INTERNAL_ERROR), false);
+				tls_break(p, tls_fail(p, r < 0 ? (int)r : GNUTLS_E_INTERNAL_ERROR));
 				return;
 			}
 			p->st.bytes_tls_copied += n;
@@ -818,6 +834,7 @@ static void tls_start(struct peer *p)
 	p->enc_slot = NULL;
 	p->tx_off = p->tx_len = p->rx_off = p->rx_len = 0;
 	p->tx_made = p->tx_sent = 0;
+	p->tls_broken = 0;
 	tls_handshake_step(p);
 	return;
 fail:
@@ -866,6 +883,8 @@ static bool tls_handshake_step(struct peer *p)
 		r = gnutls_handshake(p->sess);
 	while (r == GNUTLS_E_INTERRUPTED || (r < 0 && !gnutls_error_is_fatal(r) && r != GNUTLS_E_AGAIN));
 	tls_flush(p); /* our next flight, or the alert of a failure */
+	if (p->cstate != C_HANDSHAKE)
+		return false; /* the flush failed: the session may be gone */
 	if (r == GNUTLS_E_AGAIN) {
 		if (!p->recv_inflight && p->rx_off == p->rx_len && p->cstate == C_HANDSHAKE)
 			post_recv(p);
@@ -1183,7 +1202,9 @@ static void recv_complete(struct uring_op *op, const struct io_uring_cqe *cqe)
 	struct peer *p = container_of(op, struct peer, recv_op);
 	p->depth++;
 	p->recv_inflight = false;
-	if (p->sess && !p->ktls_rx && (p->cstate == C_HANDSHAKE || p->cstate == C_CONNECTED)) {
+	if (p->tls_broken && (p->cstate == C_HANDSHAKE || p->cstate == C_CONNECTED)) {
+		conn_shutdown(p, p->tls_broken, false);
+	} else if (p->sess && !p->ktls_rx && (p->cstate == C_HANDSHAKE || p->cstate == C_CONNECTED)) {
 		if (cqe->res > 0) {
 			uring_filled(p->rx, (size_t)cqe->res);
 			p->rx_len = (size_t)cqe->res;

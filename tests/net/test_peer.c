@@ -1614,8 +1614,25 @@ START_TEST(test_tls_create_rules)
 	ck_assert_str_eq(peer_tls_error(p), "");
 	destroy_and_wait(p);
 	ck_assert_int_eq(peer_create(&ring, "https://[::1]:4001/", &cfg, &p), 0);
-	tls_creds_unref(cfg.tls); /* the peer keeps its reference */
 	destroy_and_wait(p);
+	/* Every allocation of an https peer may fail, and nothing leaks. */
+	unsigned long nth;
+	for (nth = 1;; nth++) {
+		p = NULL;
+		alloc_fail_nth(nth);
+		int rv = peer_create(&ring, "https://127.0.0.1:4001", &cfg, &p);
+		bool fired = alloc_failed();
+		alloc_fail_nth(0);
+		if (!fired) {
+			ck_assert_int_eq(rv, 0);
+			destroy_and_wait(p);
+			break;
+		}
+		ck_assert_int_eq(rv, -ENOMEM);
+		ck_assert_ptr_null(p);
+	}
+	ck_assert_uint_gt(nth, 6);
+	tls_creds_unref(cfg.tls); /* the peers kept their own references */
 	io_uring_queue_exit(&ring);
 }
 END_TEST
