@@ -1542,6 +1542,51 @@ START_TEST(test_tls_chaos_reconnects)
 }
 END_TEST
 
+/* Every connection ends after one request: reset (RST after reading it),
+ * closed with close_notify after a "Connection: close" response, or a body
+ * delimited by the close. Each request gets a new connection and a new
+ * handshake; the reset ones fail, the others are answered. */
+static const enum ts_mode tls_closers[] = { TS_RESET, TS_CLOSE_EACH, TS_EOF_BODY };
+
+START_TEST(test_tls_reconnect_after_close)
+{
+	enum { N = 4 };
+	static struct treq t[N];
+	struct test_server srv;
+	ring_setup();
+	int fds = count_fds();
+	enum ts_mode mode = tls_closers[_i];
+	tls_server(&srv, mode, 0, "n1", 0);
+	struct peer_config cfg = { .backoff_min_ms = 5, .backoff_max_ms = 5 };
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", &cfg);
+	for (int i = 0; i < N; i++) {
+		make_ae(&t[i], (uint64_t)i);
+		struct peer_request r = ae_request(&t[i], true);
+		int rc;
+		uint64_t end = now_ms() + 5000;
+		while ((rc = peer_submit(p, &r)) != 0 && now_ms() < end) {
+			ck_assert_msg(rc == -ECONNRESET || rc == -EPIPE, "%d", rc); /* backing off */
+			pump_ms(2);
+		}
+		ck_assert_int_eq(rc, 0);
+		struct all_arg a = { &t[i], 1 };
+		ck_assert(pump_until(all_settled, &a, 10000));
+		if (mode == TS_RESET)
+			ck_assert_msg(t[i].res == -ECONNRESET || t[i].res == -EPIPE, "%d", t[i].res);
+		else
+			check_echo(&t[i]);
+	}
+	const struct peer_stats *st = peer_stats(p);
+	ck_assert_uint_eq(st->connects, N);
+	ck_assert_int_eq(atomic_load(&srv.handshakes), N);
+	ck_assert_str_eq(peer_tls_error(p), "");
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	ck_assert_int_eq(count_fds(), fds);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
 /* A server that accepts and never answers the ClientHello. */
 static bool server_accepted(void *arg)
 {
@@ -1722,6 +1767,8 @@ Suite *test_suite(void)
 	tcase_add_loop_test(tc, test_tls_client_cert_presented, 0, 2);
 	tcase_add_test(tc, test_tls_localhost_by_name);
 	tcase_add_loop_test(tc, test_tls_chaos_reconnects, 0, 2);
+	tcase_add_loop_test(tc, test_tls_reconnect_after_close, 0,
+			    (int)(sizeof(tls_closers) / sizeof(tls_closers[0])));
 	tcase_add_test(tc, test_tls_destroy_during_handshake);
 	tcase_add_test(tc, test_tls_handshake_timeout);
 	tcase_add_test(tc, test_tls_create_rules);

@@ -279,6 +279,10 @@ static void serve(struct test_server *s, int fd)
 	}
 done:
 	if (sess) {
+		/* A close a server means ends with close_notify; resets,
+		 * garbage and cut bodies without. */
+		if (s->mode == TS_CLOSE_EACH || s->mode == TS_CLOSE_IDLE || s->mode == TS_EOF_BODY)
+			(void)gnutls_bye(sess, GNUTLS_SHUT_WR);
 		gnutls_deinit(sess);
 		sess = NULL;
 	}
