@@ -17,8 +17,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 
 #include "base/alloc.h"
+#include "net/ktls.h"
 #include "net/peer.h"
 #include "proto/wire.h"
 #include "base/uring_op.h"
@@ -1682,6 +1684,77 @@ START_TEST(test_tls_create_rules)
 }
 END_TEST
 
+/* The kernel-TLS key hand-over for each cipher and version it supports,
+ * on any machine: a TLS session over loopback TCP, then ktls_set_keys()
+ * both ways. Without the tls ULP attached the kernel refuses SOL_TLS with
+ * ENOPROTOOPT, which shows the session's state was mapped (an unsupported
+ * cipher or version would be -EOPNOTSUPP before any setsockopt). Where the
+ * ULP exists it is attached first and the keys must be taken. */
+static const char *const ktls_prios[] = {
+	"NONE:+VERS-TLS1.3:+AES-128-GCM:+AEAD:+SIGN-ALL:+GROUP-ALL:+CTYPE-X509",
+	"NONE:+VERS-TLS1.3:+AES-256-GCM:+AEAD:+SIGN-ALL:+GROUP-ALL:+CTYPE-X509",
+	"NONE:+VERS-TLS1.3:+CHACHA20-POLY1305:+AEAD:+SIGN-ALL:+GROUP-ALL:+CTYPE-X509",
+	"NONE:+VERS-TLS1.2:+AES-128-GCM:+AEAD:+ECDHE-ECDSA:+SIGN-ALL:+GROUP-ALL:+CTYPE-X509",
+	"NONE:+VERS-TLS1.2:+AES-256-GCM:+AEAD:+ECDHE-ECDSA:+SIGN-ALL:+GROUP-ALL:+CTYPE-X509",
+	"NONE:+VERS-TLS1.2:+CHACHA20-POLY1305:+AEAD:+ECDHE-ECDSA:+SIGN-ALL:+GROUP-ALL:+CTYPE-X509",
+};
+
+START_TEST(test_ktls_key_handover)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), a;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_ge(a = accept(l, NULL, NULL), 0);
+	ck_assert_int_eq(fcntl(c, F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(fcntl(a, F_SETFL, O_NONBLOCK), 0);
+	struct tls_creds *sc = creds("n1", "ca"), *cc = creds(NULL, "ca");
+	gnutls_session_t srv, cli;
+	gnutls_priority_t prio;
+	ck_assert_int_eq(gnutls_priority_init(&prio, ktls_prios[_i], NULL), 0);
+	ck_assert_int_eq(gnutls_init(&srv, GNUTLS_SERVER | GNUTLS_NONBLOCK), 0);
+	ck_assert_int_eq(gnutls_init(&cli, GNUTLS_CLIENT | GNUTLS_NONBLOCK), 0);
+	gnutls_priority_set(srv, prio);
+	gnutls_priority_set(cli, prio);
+	gnutls_credentials_set(srv, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(sc));
+	gnutls_credentials_set(cli, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(cc));
+	gnutls_transport_set_int(srv, a);
+	gnutls_transport_set_int(cli, c);
+	int rs = GNUTLS_E_AGAIN, rc = GNUTLS_E_AGAIN;
+	uint64_t end = now_ms() + 10000;
+	while ((rs < 0 || rc < 0) && now_ms() < end) {
+		if (rc < 0)
+			rc = gnutls_handshake(cli);
+		if (rs < 0)
+			rs = gnutls_handshake(srv);
+		ck_assert_msg(rc >= 0 || !gnutls_error_is_fatal(rc), "%s", gnutls_strerror(rc));
+		ck_assert_msg(rs >= 0 || !gnutls_error_is_fatal(rs), "%s", gnutls_strerror(rs));
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(rs, 0);
+	bool ulp = ktls_attach(c) == 0;
+	for (int rx = 0; rx < 2; rx++) {
+		int r = ktls_set_keys(c, cli, rx);
+		if (ulp)
+			ck_assert_msg(r == 0 || r == -EOPNOTSUPP || r == -ENOPROTOOPT, "%s: %d",
+				      ktls_prios[_i], r);
+		else
+			ck_assert_msg(r == -ENOPROTOOPT, "%s: %d", ktls_prios[_i], r);
+	}
+	gnutls_deinit(srv);
+	gnutls_deinit(cli);
+	gnutls_priority_deinit(prio);
+	tls_creds_unref(sc);
+	tls_creds_unref(cc);
+	close(a);
+	close(c);
+	close(l);
+}
+END_TEST
+
 /* Kernel TLS where the kernel offers it, user-space GnuTLS where not (as
  * on the machine this was written on: no tls module), and never with
  * no_ktls. On a kernel with the tls ULP, _i == 0 runs the kernel path:
@@ -1773,6 +1846,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_tls_handshake_timeout);
 	tcase_add_test(tc, test_tls_create_rules);
 	tcase_add_loop_test(tc, test_tls_kernel_or_fallback, 0, 2);
+	tcase_add_loop_test(tc, test_ktls_key_handover, 0,
+			    (int)(sizeof(ktls_prios) / sizeof(ktls_prios[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }

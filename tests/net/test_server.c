@@ -135,8 +135,8 @@ static int tls_handshake(struct test_server *s, int fd)
 		r = gnutls_handshake(sess);
 	while (r < 0 && !gnutls_error_is_fatal(r));
 	if (r < 0) {
+		atomic_fetch_add(&s->handshake_failures, 1); /* before the client can see it */
 		gnutls_alert_send_appropriate(sess, r);
-		atomic_fetch_add(&s->handshake_failures, 1);
 		return -1;
 	}
 	struct tls_identity id;
