@@ -1272,6 +1272,7 @@ START_TEST(test_tls_requests_and_counters)
 	ck_assert_int_eq(atomic_load(&srv.handshakes), 1);
 	ck_assert_int_eq(atomic_load(&srv.max_outstanding), 4);
 	ck_assert_int_eq(srv.client.verdict, TLS_NO_CERT);
+	ck_assert_str_eq(srv.sni, ""); /* none for an IP address (RFC 6066 §3) */
 	const struct peer_stats *st = peer_stats(p);
 	ck_assert_uint_eq(st->connects, 1);
 	ck_assert_str_eq(peer_tls_error(p), "");
@@ -1480,6 +1481,9 @@ START_TEST(test_tls_localhost_by_name)
 	}
 	ck_assert_int_lt(i, 4);
 	check_echo(&t[i]);
+	pthread_mutex_lock(&srv.lock);
+	ck_assert_str_eq(srv.sni, "localhost"); /* SNI for a DNS name */
+	pthread_mutex_unlock(&srv.lock);
 	destroy_and_wait(p);
 	ts_stop(&srv);
 	io_uring_queue_exit(&ring);

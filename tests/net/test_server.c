@@ -140,9 +140,15 @@ static int tls_handshake(struct test_server *s, int fd)
 		return -1;
 	}
 	struct tls_identity id;
+	char sni[256] = "";
+	size_t sni_len = sizeof(sni) - 1;
+	unsigned type;
 	tls_identify(sess, s->trust, &id);
+	if (gnutls_server_name_get(sess, sni, &sni_len, &type, 0) < 0)
+		sni[0] = '\0';
 	pthread_mutex_lock(&s->lock);
 	s->client = id;
+	memcpy(s->sni, sni, sizeof(sni));
 	pthread_mutex_unlock(&s->lock);
 	atomic_fetch_add(&s->handshakes, 1);
 	return 0;

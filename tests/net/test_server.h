@@ -53,6 +53,7 @@ struct test_server {
 	atomic_int handshakes;      /* completed */
 	atomic_int handshake_failures;
 	struct tls_identity client; /* of the last handshake (guarded by lock) */
+	char sni[256];              /* the server name the last client sent, "" if none (lock) */
 };
 
 /* Start listening on an ephemeral 127.0.0.1 port; returns 0 or -errno. */
