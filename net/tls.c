@@ -261,7 +261,7 @@ static const char *reason_of(unsigned status)
 	if (status & GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE)
 		return "outside its signer's constraints";
 	if (status & GNUTLS_CERT_PURPOSE_MISMATCH)
-		return "not for this purpose";
+		return "not for TLS client use (its extended key usage)";
 	return "did not verify";
 }
 
@@ -326,10 +326,15 @@ void tls_identify(gnutls_session_t session, const struct tls_creds *trust, struc
 		goto out;
 	}
 	/* the trust's own credentials hold its CAs, whatever credentials
-	 * the session runs with */
+	 * the session runs with. Only the server side verifies with this
+	 * (the peer client lets GnuTLS check the server), so the other side
+	 * is a client: a certificate made for servers only is not one, as
+	 * etcd holds too. */
 	gnutls_x509_trust_list_t tl;
 	gnutls_certificate_get_trust_list(trust->cred, &tl);
-	if (gnutls_x509_trust_list_verify_crt2(tl, chain, n, NULL, 0, 0, &status, NULL) < 0) {
+	gnutls_typed_vdata_st purpose = { .type = GNUTLS_DT_KEY_PURPOSE_OID,
+					  .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT };
+	if (gnutls_x509_trust_list_verify_crt2(tl, chain, n, &purpose, 1, 0, &status, NULL) < 0) {
 		snprintf(id->reason, sizeof(id->reason), "could not be verified");
 		goto out;
 	}

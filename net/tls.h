@@ -68,7 +68,9 @@ struct tls_identity {
  * hostname check: identities are matched by the caller) and fills *id.
  * The names are filled whenever the certificate parses, also when it is
  * refused (for the log); they are an identity only with TLS_VERIFIED.
- * trust NULL or without CAs refuses every certificate. */
+ * The other side is a client: a certificate whose extended key usage
+ * leaves out TLS client authentication is refused. trust NULL or without
+ * CAs refuses every certificate. */
 void tls_identify(gnutls_session_t session, const struct tls_creds *trust, struct tls_identity *id);
 
 /* The CN or any SAN equals name: DNS names case-insensitively, IP

@@ -9,6 +9,8 @@
 #   reader writer admin   clients: CN=NAME, TLS client use only
 #   expired          a node certificate (CN=expired, SANs as a node's) whose
 #                    validity ended in the past
+#   serveronly       a node certificate (CN=serveronly, SANs as a node's) for
+#                    TLS server use only: no client's identity
 #   wrongname        a node certificate for CN/DNS wrongname.example only
 #                    (no localhost, no IP): fails hostname checks
 # DIR/other-ca.pem, other-ca-key.pem  a second, unrelated CA
@@ -36,8 +38,9 @@ EOF
 		--outfile "$1.pem" 2>/dev/null
 }
 
-# leaf NAME CA KIND [not_after]: KIND node (server+client, node SANs),
-# client (client only), wrongname (server+client, another name)
+# leaf NAME CA KIND CN [expired]: KIND node (server+client, node SANs),
+# client (client only), serveronly (server only), wrongname
+# (server+client, another name)
 leaf() {
 	key "$1-key.pem"
 	{
@@ -54,6 +57,11 @@ leaf() {
 			;;
 		client)
 			echo tls_www_client
+			;;
+		serveronly)
+			echo "dns_name = \"$4\""
+			echo 'ip_address = "127.0.0.1"'
+			echo tls_www_server
 			;;
 		wrongname)
 			echo "dns_name = \"$4\""
@@ -79,6 +87,7 @@ ca other-ca "another CA"
 for n in n1 n2 n3 n4 n5; do leaf "$n" ca node "$n"; done
 for c in reader writer admin; do leaf "$c" ca client "$c"; done
 leaf expired ca node expired expired
+leaf serveronly ca serveronly serveronly
 leaf wrongname ca wrongname wrongname.example
 leaf other other-ca node n1
 rm -f ./*.tmpl

@@ -279,6 +279,18 @@ START_TEST(test_expired_is_refused)
 }
 END_TEST
 
+/* A certificate made for servers only is no client's identity: etcd asks
+ * for the client-auth key purpose too. */
+START_TEST(test_server_only_cert_is_no_client)
+{
+	struct tls_identity id;
+	identify_client("serveronly", "ca", &id);
+	ck_assert_int_eq(id.verdict, TLS_REFUSED);
+	ck_assert_str_eq(id.reason, "not for TLS client use (its extended key usage)");
+	ck_assert(!tls_identity_has(&id, "serveronly"));
+}
+END_TEST
+
 START_TEST(test_other_ca_is_refused)
 {
 	struct tls_identity id;
@@ -338,6 +350,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_identity_of_a_node);
 	tcase_add_test(tc, test_identity_of_a_client);
 	tcase_add_test(tc, test_expired_is_refused);
+	tcase_add_test(tc, test_server_only_cert_is_no_client);
 	tcase_add_test(tc, test_other_ca_is_refused);
 	tcase_add_test(tc, test_no_cert);
 	tcase_add_test(tc, test_default_priority_refuses_tls11);
