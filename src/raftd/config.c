@@ -102,6 +102,30 @@ static const struct option_def options[] = {
 	  "followers forward client writes to the leader instead of answering 400" },
 	{ "force-new-cluster", OPT_BOOL, F(force_new_cluster), 0, 0, NULL,
 	  "start a new cluster even though DATA_DIR held a log and has none now (its data was lost)" },
+	/* TLS, in etcd's words */
+	{ "cert-file", OPT_STRING, F(cert_file), 0, 0, "FILE", "PEM certificate (chain) for clients: serve HTTPS" },
+	{ "key-file", OPT_STRING, F(key_file), 0, 0, "FILE", "PEM private key of --cert-file" },
+	{ "trusted-ca-file", OPT_STRING, F(trusted_ca_file), 0, 0, "FILE",
+	  "PEM CAs that verify clients' certificates" },
+	{ "client-cert-auth", OPT_BOOL, F(client_cert_auth), 0, 0, NULL,
+	  "clients need a certificate --trusted-ca-file verifies, and a role ([roles] of the config file)" },
+	{ "peer-cert-file", OPT_STRING, F(peer_cert_file), 0, 0, "FILE",
+	  "PEM certificate towards members: served on the peer port, presented to other members" },
+	{ "peer-key-file", OPT_STRING, F(peer_key_file), 0, 0, "FILE", "PEM private key of --peer-cert-file" },
+	{ "peer-trusted-ca-file", OPT_STRING, F(peer_trusted_ca_file), 0, 0, "FILE",
+	  "PEM CAs that verify members' certificates (needed when peers speak TLS)" },
+	{ "peer-client-cert-auth", OPT_BOOL, F(peer_client_cert_auth), 0, 0, NULL,
+	  "Raft RPCs and /raftd/ peer paths need a verified certificate naming the member they claim" },
+	{ "peer-allowed-cn", OPT_STRING, F(peer_allowed_cn), 0, 0, "CN[,CN...]",
+	  "only members' certificates with one of these CNs" },
+	{ "peer-allowed-hostname", OPT_STRING, F(peer_allowed_hostname), 0, 0, "NAME[,NAME...]",
+	  "only members' certificates naming one of these (CN or SAN)" },
+	{ "tls-priority", OPT_STRING, F(tls_priority), 0, 0, "STRING",
+	  "GnuTLS priority string (default: SECURE, TLS 1.3 and 1.2 only)" },
+	{ "peer-listen", OPT_STRING, F(peer_listen), 0, 0, "ADDR",
+	  "address of the peer listener (with --peer-port; default: every address)" },
+	{ "peer-port", OPT_PORT, F(peer_port), 1, 65535, "PORT",
+	  "serve Raft RPCs and /raftd/ peer paths on this port only, apart from clients" },
 };
 
 static void set_defaults(struct config *cfg)
@@ -141,9 +165,15 @@ void config_free(struct config *cfg)
 {
 	/* Not by walking options[]: -h and -host share one field. */
 	char *strings[] = { cfg->data_dir, cfg->config_file, cfg->name, cfg->host,
-			    cfg->listen, cfg->advertise, cfg->join };
+			    cfg->listen, cfg->advertise, cfg->join, cfg->cert_file, cfg->key_file,
+			    cfg->trusted_ca_file, cfg->peer_cert_file, cfg->peer_key_file,
+			    cfg->peer_trusted_ca_file, cfg->peer_allowed_cn, cfg->peer_allowed_hostname,
+			    cfg->tls_priority, cfg->peer_listen };
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		free(strings[i]);
+	for (size_t i = 0; i < cfg->n_roles; i++)
+		free(cfg->roles[i].identity);
+	free(cfg->roles);
 	for (int i = 0; i < cfg->argc; i++)
 		free(cfg->argv[i]);
 	free(cfg->argv);
@@ -294,6 +324,41 @@ static char *read_line(char *buf, int size, void *stream)
 	return fgets(buf, size, ctx->file);
 }
 
+static const char *const role_names[] = {
+	[CONFIG_ROLE_NONE] = "none", [CONFIG_ROLE_READ] = "read", [CONFIG_ROLE_WRITE] = "write",
+	[CONFIG_ROLE_ADMIN] = "admin",
+};
+
+const char *config_role_name(enum config_role_level level)
+{
+	return (size_t)level < sizeof(role_names) / sizeof(role_names[0]) ? role_names[level] : "?";
+}
+
+/* [roles] IDENTITY = read|write|admin */
+static int add_role(struct config *cfg, const char *identity, const char *value, const char *where, char *err,
+		    size_t err_len)
+{
+	enum config_role_level level = CONFIG_ROLE_NONE;
+	for (size_t i = CONFIG_ROLE_READ; i < sizeof(role_names) / sizeof(role_names[0]); i++)
+		if (!strcasecmp(value, role_names[i]))
+			level = (enum config_role_level)i;
+	if (level == CONFIG_ROLE_NONE)
+		return failf(err, err_len, "%s: role \"%s\" must be read, write or admin", where, value);
+	for (size_t i = 0; i < cfg->n_roles; i++)
+		/* identities compare as DNS names do: case-insensitively */
+		if (!strcasecmp(cfg->roles[i].identity, identity))
+			return failf(err, err_len, "%s: identity %s has a role already (one line per identity)", where,
+				     identity);
+	struct config_role *roles = realloc(cfg->roles, (cfg->n_roles + 1) * sizeof(*roles));
+	if (!roles)
+		return -ENOMEM;
+	cfg->roles = roles;
+	if (!(roles[cfg->n_roles].identity = strdup(identity)))
+		return -ENOMEM;
+	roles[cfg->n_roles++].level = level;
+	return 0;
+}
+
 static int on_ini_entry(void *user, const char *section, const char *key, const char *value)
 {
 	struct file_ctx *ctx = user;
@@ -301,10 +366,17 @@ static int on_ini_entry(void *user, const char *section, const char *key, const 
 		return 0;
 	char where[512];
 	snprintf(where, sizeof(where), "%s:%d key \"%s\"", ctx->path, ctx->line, key);
+	if (!strcmp(section, "roles")) {
+		int rv = add_role(ctx->cfg, key, value, where, ctx->err, ctx->err_len);
+		if (rv < 0)
+			ctx->rv = rv;
+		return rv == 0;
+	}
 	if (*section && strcmp(section, "raftd") != 0) {
 		ctx->rv = failf(ctx->err, ctx->err_len,
-				"%s:%d: unknown section [%s] (settings go in [raftd] or before any section)", ctx->path,
-				ctx->line, section);
+				"%s:%d: unknown section [%s] (settings go in [raftd] or before any section; "
+				"roles in [roles])",
+				ctx->path, ctx->line, section);
 		return 0;
 	}
 	const struct option_def *o = find_option(key, strlen(key));
@@ -353,6 +425,117 @@ void config_usage(FILE *out)
 	fprintf(out, "  %-26s %s\n", "-help", "print this help and exit");
 }
 
+/* systemd's LoadCredential= puts files in $CREDENTIALS_DIRECTORY, and a
+ * unit can only name them by their credential name. */
+static int credential_path(char **slot, const char *what, char *err, size_t err_len)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	if (!*slot)
+		return 0;
+	if (!**slot)
+		return failf(err, err_len, "%s is empty: name a file, or leave the setting out", what);
+	if (strchr(*slot, '/') || !dir || !*dir)
+		return 0;
+	char *path;
+	if (asprintf(&path, "%s/%s", dir, *slot) < 0)
+		return -ENOMEM;
+	free(*slot);
+	*slot = path;
+	return 0;
+}
+
+bool config_client_tls(const struct config *cfg)
+{
+	return cfg->cert_file || (!cfg->peer_port && cfg->peer_cert_file);
+}
+
+bool config_peer_tls(const struct config *cfg)
+{
+	return cfg->peer_port ? cfg->peer_cert_file != NULL : config_client_tls(cfg);
+}
+
+/* On one port the server has one certificate: the clients' (members
+ * verify it with their peer CA), or the peer one when that is all. */
+const char *config_peer_server_cert(const struct config *cfg)
+{
+	return cfg->peer_port || !cfg->cert_file ? cfg->peer_cert_file : cfg->cert_file;
+}
+
+const char *config_peer_server_key(const struct config *cfg)
+{
+	return cfg->peer_port || !cfg->cert_file ? cfg->peer_key_file : cfg->key_file;
+}
+
+static int validate_tls(struct config *cfg, char *err, size_t err_len)
+{
+	struct {
+		char **slot;
+		const char *name;
+	} files[] = {
+		{ &cfg->cert_file, "cert-file" },
+		{ &cfg->key_file, "key-file" },
+		{ &cfg->trusted_ca_file, "trusted-ca-file" },
+		{ &cfg->peer_cert_file, "peer-cert-file" },
+		{ &cfg->peer_key_file, "peer-key-file" },
+		{ &cfg->peer_trusted_ca_file, "peer-trusted-ca-file" },
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		int rv = credential_path(files[i].slot, files[i].name, err, err_len);
+		if (rv < 0)
+			return rv;
+	}
+	if (!cfg->cert_file != !cfg->key_file)
+		return failf(err, err_len, cfg->cert_file ? "cert-file needs key-file (the certificate's private key)"
+							  : "key-file needs cert-file (the key's certificate)");
+	if (!cfg->peer_cert_file != !cfg->peer_key_file)
+		return failf(err, err_len, cfg->peer_cert_file
+						   ? "peer-cert-file needs peer-key-file (the certificate's private key)"
+						   : "peer-key-file needs peer-cert-file (the key's certificate)");
+	if (cfg->trusted_ca_file && !config_client_tls(cfg))
+		return failf(err, err_len, "trusted-ca-file needs cert-file: without a certificate the client "
+					   "port speaks plain HTTP and verifies no one");
+	if (cfg->client_cert_auth && !cfg->trusted_ca_file)
+		return failf(err, err_len, "client-cert-auth needs trusted-ca-file (the CAs that verify clients' "
+					   "certificates)");
+	if (cfg->client_cert_auth && !cfg->n_roles)
+		return failf(err, err_len, "client-cert-auth needs a [roles] section in the config file "
+					   "(IDENTITY = read, write or admin; * for any verified certificate), or no "
+					   "client could do anything");
+	if (cfg->n_roles && !cfg->client_cert_auth)
+		return failf(err, err_len, "the config file's [roles] need client-cert-auth: without it no "
+					   "client has an identity, and every client may do everything");
+	if (config_peer_tls(cfg) && !cfg->peer_trusted_ca_file)
+		return failf(err, err_len, "peers speak TLS (%s), so members verify each other: peer-trusted-ca-file "
+					   "is needed",
+			     cfg->peer_port ? "peer-cert-file" : "the port has a certificate");
+	if (cfg->peer_trusted_ca_file && !config_peer_tls(cfg))
+		return failf(err, err_len, "peer-trusted-ca-file needs %s: without a certificate peers speak plain "
+					   "HTTP",
+			     cfg->peer_port ? "peer-cert-file (the peer port's certificate)" : "cert-file or peer-cert-file");
+	if (cfg->peer_client_cert_auth && !cfg->peer_cert_file && !cfg->cert_file)
+		return failf(err, err_len, "peer-client-cert-auth needs peer-cert-file: every member presents "
+					   "its certificate to the others");
+	if ((cfg->peer_allowed_cn || cfg->peer_allowed_hostname) && !cfg->peer_client_cert_auth)
+		return failf(err, err_len, "peer-allowed-%s needs peer-client-cert-auth (members are not asked for "
+					   "certificates without it)",
+			     cfg->peer_allowed_cn ? "cn" : "hostname");
+	if (cfg->peer_allowed_cn && cfg->peer_allowed_hostname)
+		return failf(err, err_len, "give peer-allowed-cn or peer-allowed-hostname, not both (as etcd)");
+	if (cfg->peer_listen && !cfg->peer_port)
+		return failf(err, err_len, "peer-listen needs peer-port (the port of the peer listener)");
+	if (cfg->peer_port && cfg->peer_port == cfg->port)
+		return failf(err, err_len, "peer-port %u is the client port: give another, or leave it out to "
+					   "serve peers and clients on one port",
+			     (unsigned)cfg->peer_port);
+	struct url u;
+	if (cfg->advertise && url_parse(cfg->advertise, URL_HTTPS, &u) == 0 && u.tls != config_peer_tls(cfg))
+		return failf(err, err_len, u.tls ? "advertise URL %s is https://, but peers speak plain HTTP (no "
+						   "certificate is set)"
+						 : "advertise URL %s is http://, but peers speak TLS: use https://",
+			     cfg->advertise);
+	return 0;
+}
+
 static int validate(struct config *cfg, char *err, size_t err_len)
 {
 	if (!cfg->data_dir || !*cfg->data_dir)
@@ -368,8 +551,10 @@ static int validate(struct config *cfg, char *err, size_t err_len)
 	/* net/url's form: what the leader takes in a /join, and what the
 	 * peer client connects to */
 	struct url u;
-	if (cfg->advertise && url_parse(cfg->advertise, 0, &u) < 0)
-		return failf(err, err_len, "advertise URL \"%s\" must be http://HOST:PORT (goraft peers need that form)",
+	if (cfg->advertise && url_parse(cfg->advertise, URL_HTTPS, &u) < 0)
+		return failf(err, err_len,
+			     "advertise URL \"%s\" must be http://HOST:PORT, or https://HOST:PORT with TLS (goraft "
+			     "peers need that form)",
 			     cfg->advertise);
 	if (cfg->join) {
 		char url[URL_BASE_MAX + 1];
@@ -380,7 +565,7 @@ static int validate(struct config *cfg, char *err, size_t err_len)
 	}
 	if (!cfg->host && !(cfg->host = strdup("localhost")))
 		return -ENOMEM;
-	return 0;
+	return validate_tls(cfg, err, err_len);
 }
 
 /* Applies argv over what is in *cfg. When only_config is set, only finds
@@ -572,7 +757,8 @@ char *config_advertise_url(const struct config *cfg)
 	if (cfg->advertise)
 		return strdup(cfg->advertise);
 	char *url;
-	if (asprintf(&url, "http://%s:%u", cfg->host, cfg->port) < 0)
+	if (asprintf(&url, "%s://%s:%u", config_peer_tls(cfg) ? "https" : "http", cfg->host,
+		     cfg->peer_port ? cfg->peer_port : cfg->port) < 0)
 		return NULL;
 	return url;
 }

@@ -29,6 +29,22 @@ enum config_log_level {
  * goraft accepts is shorter. */
 #define GO_MAX_HEAD (1024u * 1024u + 4096u)
 
+/* What an identity (a certificate's CN or SAN) may do; each includes
+ * the ones before it. */
+enum config_role_level {
+	CONFIG_ROLE_NONE,
+	CONFIG_ROLE_READ,  /* GET /db, /status, /metrics, /health */
+	CONFIG_ROLE_WRITE, /* + POST, PUT, DELETE /db */
+	CONFIG_ROLE_ADMIN, /* + /join, /leave, snapshots, transfer, promote */
+};
+
+/* One line of the config file's [roles] section, IDENTITY = ROLE; the
+ * identity "*" is any verified certificate the other lines do not name. */
+struct config_role {
+	char *identity;
+	enum config_role_level level;
+};
+
 struct config {
 	char *data_dir;
 	char *config_file;
@@ -64,6 +80,25 @@ struct config {
 	bool forward_writes;           /* a follower forwards client writes to the leader */
 	bool force_new_cluster;        /* a data directory that lost its log may start a new cluster */
 
+	/* TLS (issue 18). A file named without '/' is looked up in
+	 * $CREDENTIALS_DIRECTORY when that is set (systemd LoadCredential=);
+	 * validation has made these full names. */
+	char *cert_file;               /* the client listener's certificate; NULL: plain HTTP */
+	char *key_file;
+	char *trusted_ca_file;         /* CAs that verify clients' certificates */
+	bool client_cert_auth;         /* client routes need a verified certificate and a role */
+	char *peer_cert_file;          /* ours towards peers (client and peer listener) */
+	char *peer_key_file;
+	char *peer_trusted_ca_file;    /* CAs that verify the members' certificates */
+	bool peer_client_cert_auth;    /* peer routes need a verified member certificate */
+	char *peer_allowed_cn;         /* comma-separated; NULL: any the peer CA verifies */
+	char *peer_allowed_hostname;
+	char *tls_priority;            /* GnuTLS priority string; NULL: TLS_DEFAULT_PRIORITY */
+	char *peer_listen;             /* address of the peer listener; NULL: every address */
+	uint16_t peer_port;            /* 0: peers use the client port (goraft's one URL) */
+	struct config_role *roles;     /* the file's [roles] section, in its order */
+	size_t n_roles;
+
 	/* The command line, kept for config_reload(). */
 	int argc;
 	char **argv;
@@ -89,7 +124,19 @@ void config_usage(FILE *out);
  * with the reason in err. */
 char *config_node_name(const struct config *cfg, char *err, size_t err_len);
 
-/* http://HOST:PORT or --advertise; malloc'ed. */
+/* http://HOST:PORT or --advertise; https:// when the peer port speaks
+ * TLS, and the peer port when there is one; malloc'ed. */
 char *config_advertise_url(const struct config *cfg);
+
+/* Whether the client listener, and the listener peers use (the same one
+ * unless --peer-port), speak TLS; the files each side uses. */
+bool config_client_tls(const struct config *cfg);
+bool config_peer_tls(const struct config *cfg);
+/* The peer listener's certificate and key, and ours as a client of the
+ * other members (may be NULL: none presented). */
+const char *config_peer_server_cert(const struct config *cfg);
+const char *config_peer_server_key(const struct config *cfg);
+
+const char *config_role_name(enum config_role_level level);
 
 #endif

@@ -92,6 +92,32 @@ static const struct {
 	{ "raftd --log-level loud /d", "invalid value \"loud\" for flag -log-level" },
 	{ "raftd --forward-writes=maybe /d", "expected true or false" },
 	{ "raftd --config /nonexistent/raftd.conf /d", "cannot read config file /nonexistent/raftd.conf" },
+	/* TLS settings that cannot work together are refused at start, each
+	 * with the setting that is missing */
+	{ "raftd --cert-file c.pem /d", "cert-file needs key-file" },
+	{ "raftd --key-file k.pem /d", "key-file needs cert-file" },
+	{ "raftd --peer-cert-file c.pem /d", "peer-cert-file needs peer-key-file" },
+	{ "raftd --peer-key-file k.pem /d", "peer-key-file needs peer-cert-file" },
+	{ "raftd --trusted-ca-file ca.pem /d", "trusted-ca-file needs cert-file" },
+	{ "raftd --cert-file c --key-file k --peer-trusted-ca-file ca --client-cert-auth /d",
+	  "client-cert-auth needs trusted-ca-file" },
+	{ "raftd --cert-file c --key-file k --peer-trusted-ca-file ca --trusted-ca-file ca --client-cert-auth /d",
+	  "client-cert-auth needs a [roles] section" },
+	{ "raftd --cert-file c --key-file k /d", "peer-trusted-ca-file is needed" },
+	{ "raftd --peer-port 4002 --peer-cert-file c --peer-key-file k /d", "peer-trusted-ca-file is needed" },
+	{ "raftd --peer-trusted-ca-file ca /d", "peer-trusted-ca-file needs cert-file or peer-cert-file" },
+	{ "raftd --peer-port 4002 --cert-file c --key-file k --peer-trusted-ca-file ca /d",
+	  "peer-trusted-ca-file needs peer-cert-file" },
+	{ "raftd --peer-allowed-cn n1 /d", "peer-allowed-cn needs peer-client-cert-auth" },
+	{ "raftd --peer-cert-file c --peer-key-file k --peer-trusted-ca-file ca --peer-client-cert-auth "
+	  "--peer-allowed-cn n1 --peer-allowed-hostname h /d",
+	  "not both" },
+	{ "raftd --peer-listen 127.0.0.1 /d", "peer-listen needs peer-port" },
+	{ "raftd --peer-port 4001 /d", "peer-port 4001 is the client port" },
+	{ "raftd --advertise https://h:1 /d", "advertise URL https://h:1 is https://, but peers speak plain HTTP" },
+	{ "raftd --cert-file c --key-file k --peer-trusted-ca-file ca --advertise http://h:1 /d",
+	  "advertise URL http://h:1 is http://, but peers speak TLS" },
+	{ "raftd --cert-file= --key-file k /d", "cert-file is empty" },
 };
 
 START_TEST(test_bad_flags_are_named)
@@ -218,6 +244,123 @@ START_TEST(test_two_data_dirs_refused)
 }
 END_TEST
 
+/* Every TLS option is a config key too; [roles] maps identities to roles;
+ * the peer side gets https:// and its own port. */
+START_TEST(test_tls_settings_and_roles)
+{
+	char path[128], line[256];
+	snprintf(path, sizeof(path), "%s/raftd.conf", tmpdir);
+	write_file(path, "[raftd]\ncert-file = /etc/raftd/n1.pem\nkey_file = /etc/raftd/n1-key.pem\n"
+			 "trusted-ca-file = /etc/raftd/ca.pem\nclient-cert-auth = true\n"
+			 "peer-cert-file = /etc/raftd/p1.pem\npeer-key-file = /etc/raftd/p1-key.pem\n"
+			 "peer-trusted-ca-file = /etc/raftd/peer-ca.pem\npeer-client-cert-auth = true\n"
+			 "peer-allowed-cn = n1,n2,n3\ntls-priority = SECURE256\n"
+			 "peer-listen = 10.0.0.1\npeer-port = 4002\nhost = node1\n"
+			 "[roles]\nalice = read\nBob = Write\nops.example.com = admin\n* = read\n");
+	struct config cfg;
+	snprintf(line, sizeof(line), "raftd --config %s /d", path);
+	ck_assert_msg(parse(&cfg, line) == 0, "%s", err);
+	ck_assert_str_eq(cfg.cert_file, "/etc/raftd/n1.pem");
+	ck_assert_str_eq(cfg.key_file, "/etc/raftd/n1-key.pem");
+	ck_assert_str_eq(cfg.trusted_ca_file, "/etc/raftd/ca.pem");
+	ck_assert(cfg.client_cert_auth);
+	ck_assert(cfg.peer_client_cert_auth);
+	ck_assert_str_eq(cfg.peer_allowed_cn, "n1,n2,n3");
+	ck_assert_str_eq(cfg.tls_priority, "SECURE256");
+	ck_assert_str_eq(cfg.peer_listen, "10.0.0.1");
+	ck_assert_uint_eq(cfg.peer_port, 4002);
+	ck_assert(config_client_tls(&cfg) && config_peer_tls(&cfg));
+	ck_assert_str_eq(config_peer_server_cert(&cfg), "/etc/raftd/p1.pem");
+	ck_assert_str_eq(config_peer_server_key(&cfg), "/etc/raftd/p1-key.pem");
+	char *url = config_advertise_url(&cfg);
+	ck_assert_str_eq(url, "https://node1:4002");
+	free(url);
+	ck_assert_uint_eq(cfg.n_roles, 4);
+	ck_assert_str_eq(cfg.roles[0].identity, "alice");
+	ck_assert_int_eq(cfg.roles[0].level, CONFIG_ROLE_READ);
+	ck_assert_str_eq(cfg.roles[1].identity, "Bob");
+	ck_assert_int_eq(cfg.roles[1].level, CONFIG_ROLE_WRITE);
+	ck_assert_int_eq(cfg.roles[2].level, CONFIG_ROLE_ADMIN);
+	ck_assert_str_eq(cfg.roles[3].identity, "*");
+
+	/* SIGHUP re-reads the roles with the rest */
+	write_file(path, "[raftd]\ncert-file = /etc/raftd/n1.pem\nkey_file = /etc/raftd/n1-key.pem\n"
+			 "trusted-ca-file = /etc/raftd/ca.pem\nclient-cert-auth = true\n"
+			 "peer-trusted-ca-file = /etc/raftd/ca.pem\n[roles]\nalice = admin\n");
+	struct config fresh;
+	ck_assert_msg(config_reload(&cfg, &fresh, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(fresh.n_roles, 1);
+	ck_assert_int_eq(fresh.roles[0].level, CONFIG_ROLE_ADMIN);
+	/* one port: the client certificate serves peers too */
+	ck_assert_str_eq(config_peer_server_cert(&fresh), "/etc/raftd/n1.pem");
+	url = config_advertise_url(&fresh);
+	ck_assert_str_eq(url, "https://localhost:4001");
+	free(url);
+	config_free(&fresh);
+	config_free(&cfg);
+
+	/* without TLS: goraft's URL, as before */
+	ck_assert_int_eq(parse(&cfg, "raftd --peer-port 4002 /d"), 0);
+	ck_assert(!config_client_tls(&cfg) && !config_peer_tls(&cfg));
+	url = config_advertise_url(&cfg);
+	ck_assert_str_eq(url, "http://localhost:4002");
+	free(url);
+	config_free(&cfg);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *error_part;
+} bad_roles[] = {
+	{ "[roles]\nalice = root\n", ":7 key \"alice\": role \"root\" must be read, write or admin" },
+	{ "[roles]\nalice = read\nALICE = write\n", ":8 key \"ALICE\": identity ALICE has a role already" },
+	{ "[rolls]\nalice = read\n", "unknown section [rolls]" },
+};
+
+START_TEST(test_bad_roles_are_named)
+{
+	char path[128], line[256], text[512];
+	snprintf(path, sizeof(path), "%s/raftd.conf", tmpdir);
+	snprintf(text, sizeof(text), "cert-file = c\nkey-file = k\ntrusted-ca-file = ca\npeer-trusted-ca-file = ca\n"
+				     "client-cert-auth = 1\n%s", bad_roles[_i].text);
+	write_file(path, text);
+	struct config cfg;
+	snprintf(line, sizeof(line), "raftd --config %s /d", path);
+	ck_assert_int_lt(parse(&cfg, line), 0);
+	ck_assert_msg(strstr(err, bad_roles[_i].error_part), "got \"%s\"", err);
+	config_free(&cfg);
+
+	/* roles without client-cert-auth would be a lie: every client may
+	 * do everything */
+	write_file(path, "[roles]\nalice = read\n");
+	ck_assert_int_lt(parse(&cfg, line), 0);
+	ck_assert_msg(strstr(err, "[roles] need client-cert-auth"), "got \"%s\"", err);
+	config_free(&cfg);
+}
+END_TEST
+
+/* systemd's LoadCredential=: bare names are found in $CREDENTIALS_DIRECTORY;
+ * paths stay as they are. */
+START_TEST(test_credentials_directory)
+{
+	struct config cfg;
+	setenv("CREDENTIALS_DIRECTORY", "/run/credentials/raftd.service", 1);
+	ck_assert_msg(parse(&cfg, "raftd --cert-file n1.pem --key-file n1-key.pem --peer-trusted-ca-file ./ca.pem /d") ==
+			      0,
+		      "%s", err);
+	ck_assert_str_eq(cfg.cert_file, "/run/credentials/raftd.service/n1.pem");
+	ck_assert_str_eq(cfg.key_file, "/run/credentials/raftd.service/n1-key.pem");
+	ck_assert_str_eq(cfg.peer_trusted_ca_file, "./ca.pem");
+	config_free(&cfg);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	ck_assert_int_eq(parse(&cfg, "raftd --cert-file n1.pem --key-file n1-key.pem --peer-trusted-ca-file ca.pem /d"),
+			 0);
+	ck_assert_str_eq(cfg.cert_file, "n1.pem");
+	config_free(&cfg);
+}
+END_TEST
+
 /* --name does not spare making DATA_DIR: as mkdir -p, the directory 0700. */
 START_TEST(test_data_dir_made_with_name)
 {
@@ -277,12 +420,15 @@ Suite *test_suite(void)
 	tcase_add_test(flags, test_defaults);
 	tcase_add_loop_test(flags, test_bad_flags_are_named, 0, sizeof(bad_lines) / sizeof(bad_lines[0]));
 	tcase_add_test(flags, test_help);
+	tcase_add_test(flags, test_credentials_directory);
 	suite_add_tcase(s, flags);
 	TCase *files = tcase_create("files");
 	tcase_add_checked_fixture(files, make_tmpdir, remove_tmpdir);
 	tcase_add_test(files, test_config_file_then_flags);
 	tcase_add_loop_test(files, test_bad_config_file_is_named, 0, sizeof(bad_files) / sizeof(bad_files[0]));
 	tcase_add_test(files, test_two_data_dirs_refused);
+	tcase_add_test(files, test_tls_settings_and_roles);
+	tcase_add_loop_test(files, test_bad_roles_are_named, 0, sizeof(bad_roles) / sizeof(bad_roles[0]));
 	tcase_add_test(files, test_data_dir_made_with_name);
 	tcase_add_test(files, test_node_name_as_goraft_keeps_it);
 	suite_add_tcase(s, files);
