@@ -15,8 +15,10 @@ noinst_LIBRARIES += src/raftd/libnode.a
 src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/node_int.h \
 	src/raftd/driver.c src/raftd/peers.c src/raftd/snapshots.c src/raftd/api.c \
 	src/raftd/members.c src/raftd/metrics.c src/raftd/health.c \
-	src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h
-src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS)
+	src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h \
+	src/raftd/auth.c src/raftd/auth.h
+src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS) \
+	$(GNUTLS_CFLAGS)
 
 sbin_PROGRAMS += src/raftd/raftd
 src_raftd_raftd_SOURCES = src/raftd/raftd.c

@@ -18,6 +18,13 @@ tests_daemon_test_config_SOURCES = $(CHECK_MAIN) tests/daemon/test_config.c
 tests_daemon_test_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_daemon_test_config_LDADD = src/raftd/libconfig.a net/libnet.a $(INIH_LIBS) $(CHECK_LIBS)
 
+# who may do what: route classes, roles, peer certificates (src/raftd/auth.c)
+check_PROGRAMS += tests/daemon/test_auth
+TESTS += tests/daemon/test_auth
+tests_daemon_test_auth_SOURCES = $(CHECK_MAIN) tests/daemon/test_auth.c src/raftd/auth.c
+tests_daemon_test_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+tests_daemon_test_auth_LDADD = src/raftd/libconfig.a net/libnet.a base/libbase.a $(INIH_LIBS) $(GNUTLS_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/daemon/test_rpc
 TESTS += tests/daemon/test_rpc
 tests_daemon_test_rpc_SOURCES = $(CHECK_MAIN) tests/daemon/test_rpc.c src/raftctl/capture.c
