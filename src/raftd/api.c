@@ -80,6 +80,27 @@ static void snaprec_learners(struct rpc_request *rr, struct raft_member_info *pe
 	kv_snapshot_meta_free(&meta);
 }
 
+/* A member cannot speak for another (auth_peer_claim()): the request's
+ * LeaderName or CandidateName against its certificate. */
+static bool peer_claim_refused(struct node *n, struct httpd_request *req, const char *claimed)
+{
+	struct auth_member members[RAFT_MAX_PEERS];
+	size_t k = 0;
+	for (size_t i = 0; i < raft_n_members(n->r) && k < RAFT_MAX_PEERS; i++) {
+		const char *name = raft_member_name(n->r, i);
+		if (strcmp(name, n->name) != 0)
+			members[k++] = (struct auth_member){ name, raft_member_url(n->r, i) };
+	}
+	const struct tls_identity *id = httpd_identity(req);
+	char why[2 * TLS_NAME_MAX + 2 * RAFT_NAME_MAX + 128];
+	unsigned status = auth_peer_claim(&n->auth, id, claimed, members, k, why, sizeof(why));
+	if (!status)
+		return false;
+	peer_refused_log(n, id, claimed, why);
+	httpd_reply_text(req, status, why);
+	return true;
+}
+
 static void on_raft(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
@@ -112,6 +133,8 @@ static void on_raft(struct httpd_request *req, void *data)
 		httpd_reply_text(req, 400, ""); /* goraft: http.Error(w, "", 400) */
 		return;
 	}
+	if (n->auth.peer_cert_auth && peer_claim_refused(n, req, rr.from))
+		return;
 	if (rr.msg.type == RAFT_MSG_AE_REQ && rr.msg.ae.n_entries && wal_nospace(n->wal)) {
 		/* No room to append: the entries are refused with a 503, never
 		 * a success (a leader counts one as covering all it sent). The
@@ -584,29 +607,121 @@ void transfer_check(struct node *n)
 	}
 }
 
+/* ---- who may do what (auth.h) -------------------------------------------------- */
+
+void peer_refused_log(struct node *n, const struct tls_identity *id, const char *claimed, const char *why)
+{
+	/* a peer that keeps trying would fill the journal: once per peer
+	 * (its certificate's CN, or the member it claims) and reason a minute */
+	char key[sizeof(n->refusals[0].key)];
+	snprintf(key, sizeof(key), "%s|%s|%s", id->cn, claimed ? claimed : "", why);
+	uint64_t t = now_ms(n);
+	struct peer_refusal *slot = &n->refusals[0];
+	for (size_t i = 0; i < sizeof(n->refusals) / sizeof(n->refusals[0]); i++) {
+		struct peer_refusal *r = &n->refusals[i];
+		if (!strcmp(r->key, key)) {
+			if (t - r->at_ms < 60000)
+				return;
+			slot = r;
+			break;
+		}
+		if (r->at_ms < slot->at_ms)
+			slot = r;
+	}
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	slot->at_ms = t;
+	char fields[512];
+	snprintf(fields, sizeof(fields), "RAFT_PEER=%s\nRAFT_REASON=%s", claimed ? claimed : id->cn[0] ? id->cn : "?",
+		 why);
+	log_msg(LOG_WARNING, LOG_ID_PEER_REFUSED, fields, "peer request refused%s%s: %s", claimed ? " for " : "",
+		claimed ? claimed : "", why);
+}
+
+/* Every route's handler runs behind this: the request's class by its
+ * method and path (auth_classify), then the certificate's right to it.
+ * /join and the Raft RPCs decide the rest once their body says whom
+ * they speak for (on_join, on_raft). */
+static void on_gated(struct httpd_request *req, void *data)
+{
+	struct auth_gate *g = data;
+	struct node *n = g->node;
+	const char *method = httpd_method(req), *path = httpd_path(req);
+	enum auth_class cls = auth_classify(method, path);
+	const struct tls_identity *id = httpd_identity(req);
+	char why[TLS_NAME_MAX + 256], what[64];
+	unsigned status = 0;
+	if (g->peer_listener && cls != AUTH_PEER && cls != AUTH_JOIN) {
+		httpd_reply_text(req, 404, "404 page not found: this is the peer port; clients use the client port");
+		return;
+	}
+	if (g->client_listener_only && cls == AUTH_PEER) {
+		httpd_reply_text(req, 404, "404 page not found: peer paths are served on the peer port (--peer-port)");
+		return;
+	}
+	if (cls == AUTH_PEER) {
+		status = auth_peer(&n->auth, id, why, sizeof(why));
+		if (status)
+			peer_refused_log(n, id, NULL, why);
+	} else if (cls != AUTH_JOIN) {
+		size_t l = strlen(g->path);
+		snprintf(what, sizeof(what), "%s %.*s", method, (int)(l > 1 && g->path[l - 1] == '/' ? l - 1 : l),
+			 g->path);
+		status = auth_client(&n->auth, cls, what, id, why, sizeof(why));
+	}
+	if (status) {
+		httpd_reply_text(req, status, why);
+		return;
+	}
+	g->handler(req, n);
+}
+
 /* ---- the routes -------------------------------------------------------------- */
 
-const struct httpd_route *routes_for(struct node *n, size_t *ret_n)
+const struct httpd_route *routes_for(struct node *n, bool peer_listener, size_t *ret_n)
 {
-	static struct httpd_route routes[24];
-	size_t i = 0;
-	routes[i++] = (struct httpd_route){ NULL, "/raft/", true, n->cfg.max_raft_body, 0, on_raft, n, true };
-	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, 0, on_snapshot_post, n, false };
-	routes[i++] = (struct httpd_route){ "GET", RAFTD_PATH_SNAPSHOT, false, 0, n->cfg.max_snapshot_downloads,
-					    on_snapshot_get, n, false };
-	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_TRANSFER, false, 4096, 0, on_transfer, n, false };
-	routes[i++] = (struct httpd_route){ "POST", RAFTD_PATH_PROMOTE, false, 4096, 0, on_promote, n, false };
-	routes[i++] = (struct httpd_route){ NULL, "/raftd/", true, n->cfg.max_raft_body, 0, on_raft, n, true };
-	routes[i++] = (struct httpd_route){ "GET", "/db/", true, 0, 0, on_db_get, n, false };
-	routes[i++] = (struct httpd_route){ "POST", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false };
-	routes[i++] = (struct httpd_route){ "PUT", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false };
-	routes[i++] = (struct httpd_route){ "DELETE", "/db/", true, 0, 0, on_db_delete, n, false };
-	routes[i++] = (struct httpd_route){ "POST", "/join", false, 4096, 0, on_join, n, false };
-	routes[i++] = (struct httpd_route){ "POST", "/leave", false, 4096, 0, on_leave, n, false };
-	routes[i++] = (struct httpd_route){ "GET", "/status", false, 0, 0, on_status, n, false };
-	routes[i++] = (struct httpd_route){ "GET", "/metrics", false, 0, 0, on_metrics, n, false };
-	routes[i++] = (struct httpd_route){ "GET", "/health", false, 0, 0, on_health, n, false };
-	assert(i <= sizeof(routes) / sizeof(routes[0]));
-	*ret_n = i;
+	struct httpd_route *routes = n->routes[peer_listener];
+	struct auth_gate *gates = n->gates[peer_listener];
+	const size_t cap = sizeof(n->routes[0]) / sizeof(n->routes[0][0]);
+	bool split = n->cfg.peer_port != 0;
+	/* /join's certificate is the joiner's own member certificate or an
+	 * admin's: verified as peers' are when peers must authenticate */
+	bool join_peer = n->cfg.peer_client_cert_auth;
+	const struct httpd_route all[] = {
+		{ NULL, "/raft/", true, n->cfg.max_raft_body, 0, on_raft, n, true },
+		{ "POST", RAFTD_PATH_SNAPSHOT, false, 4096, 0, on_snapshot_post, n, false },
+		{ "GET", RAFTD_PATH_SNAPSHOT, false, 0, n->cfg.max_snapshot_downloads, on_snapshot_get, n, false },
+		{ "POST", RAFTD_PATH_TRANSFER, false, 4096, 0, on_transfer, n, false },
+		{ "POST", RAFTD_PATH_PROMOTE, false, 4096, 0, on_promote, n, false },
+		{ NULL, "/raftd/", true, n->cfg.max_raft_body, 0, on_raft, n, true },
+		{ "GET", "/db/", true, 0, 0, on_db_get, n, false },
+		{ "POST", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false },
+		{ "PUT", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false },
+		{ "DELETE", "/db/", true, 0, 0, on_db_delete, n, false },
+		{ "POST", "/join", false, 4096, 0, on_join, n, join_peer },
+		{ "POST", "/leave", false, 4096, 0, on_leave, n, false },
+		{ "GET", "/status", false, 0, 0, on_status, n, false },
+		{ "GET", "/metrics", false, 0, 0, on_metrics, n, false },
+		{ "GET", "/health", false, 0, 0, on_health, n, false },
+	};
+	size_t k = 0;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		const struct httpd_route *r = &all[i];
+		bool peer_path = r->handler == on_raft || r->handler == on_join;
+		/* the peer listener serves the peer paths and /join (a
+		 * joiner follows the leader hint, a member URL, there); the
+		 * routes it does not serve fall to its /raftd/ prefix, and so
+		 * behind the gate, which answers 404 */
+		if (peer_listener && !peer_path)
+			continue;
+		assert(k < cap);
+		gates[k] = (struct auth_gate){ .node = n, .handler = r->handler, .path = r->path,
+					       .peer_listener = peer_listener,
+					       .client_listener_only = split && !peer_listener };
+		routes[k] = *r;
+		routes[k].handler = on_gated;
+		routes[k].data = &gates[k];
+		k++;
+	}
+	*ret_n = k;
 	return routes;
 }

@@ -134,8 +134,8 @@ bool api_url_check(const char *u, char *why, size_t why_len)
 	if (url_parse(u, 0, &parsed) == 0)
 		return true; /* net/url decides; what follows only explains */
 	if (!strncmp(u, "https://", 8))
-		return url_bad(why, why_len, "https is not spoken between members (raftd's peer client, like goraft's "
-					     "connectionString, is plain http): use http://HOST:PORT");
+		return url_bad(why, why_len, "https is spoken between members only when they have certificates "
+					     "(--peer-cert-file); this cluster's are plain: use http://HOST:PORT");
 	if (strncmp(u, "http://", 7) != 0)
 		return url_bad(why, why_len, strstr(u, "://") ? "the scheme must be http: use http://HOST:PORT"
 							       : "no scheme: use http://HOST:PORT");

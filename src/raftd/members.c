@@ -174,20 +174,43 @@ static bool join_not_leader(struct node *n, struct httpd_request *req, bool raft
 	return true;
 }
 
+/* A member's URL is https:// exactly when this cluster's peers speak TLS:
+ * a plain member among TLS ones could not be reached, nor reach them. */
+static bool join_url_check(struct node *n, const char *url, char *why, size_t why_len)
+{
+	if (!config_peer_tls(&n->cfg))
+		return api_url_check(url, why, why_len);
+	if (strncmp(url, "https://", 8) != 0) {
+		snprintf(why, why_len, "members of this cluster speak TLS: use https://HOST:PORT");
+		return false;
+	}
+	char plain[RAFT_URL_MAX + 8];
+	snprintf(plain, sizeof(plain), "http://%s", url + 8);
+	return api_url_check(plain, why, why_len);
+}
+
 void on_join(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
 	struct cmd c;
-	char why[RAFT_URL_MAX + 320];
+	char why[RAFT_URL_MAX + RAFT_NAME_MAX + 2 * TLS_NAME_MAX + 320];
 	if (!member_request(n, req, CMD_JOIN, &c))
 		return;
+	/* admin, or the joiner's own member certificate (auth.h) */
+	unsigned status = auth_join(&n->auth, httpd_identity(req), c.name.ptr, c.connection_string.ptr, why,
+				    sizeof(why));
+	if (status) {
+		httpd_reply_text(req, status, why);
+		cmd_free(&c);
+		return;
+	}
 	const char *marker = httpd_query(req, "raftd"), *lmark = httpd_query(req, "learner");
 	bool goraft = !(marker && !strcmp(marker, "1"));
 	bool learner_only = !goraft && lmark && !strcmp(lmark, "1");
 	char uwhy[256];
 	if (c.connection_string.len >= RAFT_URL_MAX) {
 		httpd_reply_text(req, 400, "join: connectionString is too long");
-	} else if (!api_url_check(c.connection_string.ptr, uwhy, sizeof(uwhy))) {
+	} else if (!join_url_check(n, c.connection_string.ptr, uwhy, sizeof(uwhy))) {
 		snprintf(why, sizeof(why), "join: bad connectionString: %s", uwhy);
 		httpd_reply_text(req, 400, why);
 	} else if (!join_not_leader(n, req, !goraft)) {

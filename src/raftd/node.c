@@ -211,6 +211,138 @@ static void handover_check(struct node *n)
 	loop_stop(&n->loop);
 }
 
+/* ---- TLS (issue 18) --------------------------------------------------------------------- */
+
+static void node_tls_free(struct node_tls *t)
+{
+	tls_creds_unref(t->client);
+	tls_creds_unref(t->client_trust);
+	tls_creds_unref(t->peer);
+	tls_creds_unref(t->peer_trust);
+	tls_creds_unref(t->peer_client);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Every certificate, key and CA file cfg names, all or none: the reason
+ * (tls_creds_load()'s) names the file. */
+static int node_tls_load(const struct config *cfg, struct node_tls *ret, char *err, size_t err_len)
+{
+	struct node_tls t = { 0 };
+	const char *prio = cfg->tls_priority;
+	int rv = 0;
+	if (config_client_tls(cfg)) {
+		/* on one port without --cert-file, the peer certificate is the port's */
+		bool own = cfg->cert_file != NULL;
+		struct tls_files f = { own ? cfg->cert_file : cfg->peer_cert_file,
+				       own ? cfg->key_file : cfg->peer_key_file, NULL, prio };
+		rv = tls_creds_load(&f, &t.client, err, err_len);
+	}
+	if (rv == 0 && cfg->trusted_ca_file) {
+		struct tls_files f = { NULL, NULL, cfg->trusted_ca_file, prio };
+		rv = tls_creds_load(&f, &t.client_trust, err, err_len);
+	}
+	if (rv == 0 && cfg->peer_port && cfg->peer_cert_file) {
+		struct tls_files f = { cfg->peer_cert_file, cfg->peer_key_file, NULL, prio };
+		rv = tls_creds_load(&f, &t.peer, err, err_len);
+	}
+	if (rv == 0 && cfg->peer_trusted_ca_file) {
+		struct tls_files f = { NULL, NULL, cfg->peer_trusted_ca_file, prio };
+		rv = tls_creds_load(&f, &t.peer_trust, err, err_len);
+	}
+	if (rv == 0 && config_peer_tls(cfg)) {
+		/* towards members: our peer certificate (the port's on one
+		 * port without one), and the CAs that verify theirs */
+		bool own = cfg->peer_cert_file != NULL;
+		struct tls_files f = { own ? cfg->peer_cert_file : cfg->cert_file,
+				       own ? cfg->peer_key_file : cfg->key_file, cfg->peer_trusted_ca_file, prio };
+		rv = tls_creds_load(&f, &t.peer_client, err, err_len);
+	}
+	if (rv < 0) {
+		node_tls_free(&t);
+		return rv;
+	}
+	*ret = t;
+	return 0;
+}
+
+/* What a listener is given: NULL when it speaks plain HTTP. */
+static const struct httpd_tls *listener_tls(const struct node_tls *t, bool peer_listener, struct httpd_tls *buf)
+{
+	*buf = (struct httpd_tls){
+		.creds = peer_listener ? t->peer : t->client,
+		.client_trust = peer_listener ? NULL : t->client_trust,
+		.peer_trust = t->peer_trust,
+	};
+	return buf->creds ? buf : NULL;
+}
+
+/* SIGHUP: new certificates for the connections from now on; on any
+ * failure the old ones stay, all of them. */
+static void reload_tls(struct node *n, struct config *fresh)
+{
+	char err[512];
+	struct node_tls t;
+	struct httpd_tls a, b;
+	if (config_client_tls(fresh) != config_client_tls(&n->cfg) || config_peer_tls(fresh) != config_peer_tls(&n->cfg) ||
+	    fresh->peer_port != n->cfg.peer_port) {
+		log_error("reload: turning TLS on or off, or moving the peer port, needs a restart (certificates "
+			  "unchanged)");
+		return;
+	}
+	if (!config_client_tls(fresh) && !config_peer_tls(fresh))
+		return;
+	if (node_tls_load(fresh, &t, err, sizeof(err)) < 0) {
+		log_error("reload: %s (the certificates and keys in use stay)", err);
+		return;
+	}
+	const struct httpd_tls *ct = listener_tls(&t, false, &a), *pt = listener_tls(&t, true, &b);
+	int rv = ct ? httpd_set_tls(n->http, ct) : 0;
+	if (rv == 0 && n->peer_http && pt)
+		rv = httpd_set_tls(n->peer_http, pt);
+	if (rv < 0) {
+		log_error("reload: new certificates not installed: %s (the ones in use stay)", strerror(-rv));
+		node_tls_free(&t);
+		return;
+	}
+	/* peer clients made from now on (new members, a join) take the new
+	 * ones; a peer client keeps the credentials it was made with */
+	node_tls_free(&n->tls);
+	n->tls = t;
+	log_info("reload: certificates and keys re-read; new connections use them");
+}
+
+/* Without TLS raftd is goraft raftd, open to anyone who can reach it: it
+ * says so, once, where an operator looks (issue 18). */
+static void warn_unprotected(struct node *n)
+{
+	const struct config *c = &n->cfg;
+	char addr[300], paddr[300], msg[1024] = "";
+	snprintf(addr, sizeof(addr), "%s:%u", c->listen && *c->listen ? c->listen : "*", (unsigned)httpd_port(n->http));
+	if (n->peer_http)
+		snprintf(paddr, sizeof(paddr), "%s:%u", c->peer_listen && *c->peer_listen ? c->peer_listen : "*",
+			 (unsigned)httpd_port(n->peer_http));
+	bool ctls = config_client_tls(c), ptls = config_peer_tls(c);
+	size_t l = 0;
+#define ADD(...) l += (size_t)snprintf(msg + l, l < sizeof(msg) ? sizeof(msg) - l : 0, __VA_ARGS__)
+	if (!n->peer_http && !ctls)
+		ADD("clients and peers on %s without TLS or authentication", addr);
+	else if (!ctls)
+		ADD("clients on %s without TLS or authentication", addr);
+	else if (!c->client_cert_auth)
+		ADD("clients on %s with TLS but without authentication (no --client-cert-auth)", addr);
+	if (n->peer_http && !ptls)
+		ADD("%speers on %s without TLS or authentication", l ? "; " : "", paddr);
+	else if (ptls && !c->peer_client_cert_auth)
+		ADD("%speers on %s with TLS but without authentication (no --peer-client-cert-auth)", l ? "; " : "",
+		    n->peer_http ? paddr : addr);
+#undef ADD
+	if (l)
+		log_msg(LOG_WARNING, LOG_ID_NO_TLS, NULL,
+			"serving %s: whoever reaches the port can read and write every key and change the cluster "
+			"(SECURITY in README.md, raftd(8))",
+			msg);
+}
+
 static void on_signal(struct loop *loop, int signo, void *data)
 {
 	struct node *n = data;
@@ -232,8 +364,22 @@ static void on_signal(struct loop *loop, int signo, void *data)
 			n->cfg.max_value = fresh.max_value;
 			n->cfg.forward_writes = fresh.forward_writes;
 			n->cfg.wal_stall_ms = fresh.wal_stall_ms;
-			log_info("reloaded %s: log level, key/value limits, forward-writes, wal-stall-ms applied; "
-				 "other settings need a restart", n->cfg.config_file ? n->cfg.config_file : "the command line");
+			reload_tls(n, &fresh);
+			if (n->cfg.client_cert_auth && fresh.client_cert_auth) {
+				/* the roles are the node's from now on */
+				for (size_t i = 0; i < n->n_roles; i++)
+					free(n->roles[i].identity);
+				free(n->roles);
+				n->roles = fresh.roles;
+				n->n_roles = fresh.n_roles;
+				fresh.roles = NULL;
+				fresh.n_roles = 0;
+				n->auth.roles = n->roles;
+				n->auth.n_roles = n->n_roles;
+			}
+			log_info("reloaded %s: log level, key/value limits, forward-writes, wal-stall-ms, certificates "
+				 "and roles applied; other settings need a restart",
+				 n->cfg.config_file ? n->cfg.config_file : "the command line");
 			config_free(&fresh);
 		}
 		notify_status(n);
@@ -442,6 +588,12 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 				    [LOG_LEVEL_INFO] = LOG_INFO, [LOG_LEVEL_DEBUG] = LOG_DEBUG,
 				    [LOG_LEVEL_TRACE] = LOG_DEBUG };
 	log_init(n->name, prio[cfg->log_level]);
+	auth_policy_init(&n->auth, &n->cfg);
+	/* before anything else: a file that cannot be read is the operator's
+	 * to fix, named, not a node that half starts */
+	rv = node_tls_load(cfg, &n->tls, err, err_len);
+	if (rv < 0)
+		goto fail_early;
 	snprintf(n->dir_wal, sizeof(n->dir_wal), "%s/wal", cfg->data_dir);
 	snprintf(n->dir_snap, sizeof(n->dir_snap), "%s/snap", cfg->data_dir);
 	snprintf(n->hints_path, sizeof(n->hints_path), "%s/peer-kinds", cfg->data_dir);
@@ -544,7 +696,8 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	wal_release(n->wal, kv_applied_index(n->kv));
 
 	size_t n_routes;
-	const struct httpd_route *routes = routes_for(n, &n_routes);
+	const struct httpd_route *routes = routes_for(n, false, &n_routes);
+	struct httpd_tls client_tls, peer_tls;
 	struct httpd_config hc = {
 		.listen_host = cfg->listen, .port = cfg->port, .listen_fd = -1, .max_connections = cfg->max_connections,
 		.peer_connections = cfg->peer_connections, .max_per_address = cfg->max_connections_per_address,
@@ -556,14 +709,32 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 		 * --max-key that far), and for the response's head */
 		.max_head = (cfg->max_key > GO_MAX_HEAD ? cfg->max_key : GO_MAX_HEAD) + 32 * 1024,
 		.routes = routes, .n_routes = n_routes,
+		.tls = listener_tls(&n->tls, false, &client_tls),
 	};
-	/* socket activation: systemd passes the listening socket as fd 3 */
-	if (sd_listen_fds(0) == 1)
+	/* socket activation: systemd passes the listening socket as fd 3,
+	 * and the peer listener's as fd 4 with --peer-port */
+	int n_fds = sd_listen_fds(0);
+	if (n_fds >= 1)
 		hc.listen_fd = SD_LISTEN_FDS_START;
 	rv = httpd_start(&n->loop, &hc, &n->http, why, sizeof(why));
 	if (rv < 0) {
 		snprintf(err, err_len, "listen on port %u: %s", (unsigned)cfg->port, why);
 		goto fail_raft;
+	}
+	if (cfg->peer_port) {
+		/* the peers' own listener, with its own TLS policy and
+		 * firewall rule (etcd's 2380) */
+		struct httpd_config pc = hc;
+		pc.listen_host = cfg->peer_listen;
+		pc.port = cfg->peer_port;
+		pc.listen_fd = n_fds >= 2 ? SD_LISTEN_FDS_START + 1 : -1;
+		pc.routes = routes_for(n, true, &pc.n_routes);
+		pc.tls = listener_tls(&n->tls, true, &peer_tls);
+		rv = httpd_start(&n->loop, &pc, &n->peer_http, why, sizeof(why));
+		if (rv < 0) {
+			snprintf(err, err_len, "listen on peer port %u: %s", (unsigned)cfg->peer_port, why);
+			goto fail_http;
+		}
 	}
 
 	loop_timer_init(&n->tick, on_tick);
@@ -586,7 +757,9 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	report_deferred(n); /* the kinds DATA_DIR/peer-kinds knows, before any message */
 	if (raft_last_index(n->r) == 0 && !raft_snapshot_index(n->r)) {
 		if (cfg->join) {
-			snprintf(n->join_home, sizeof(n->join_home), "http://%s", cfg->join);
+			/* -join names the leader's client port (goraft's -join) */
+			snprintf(n->join_home, sizeof(n->join_home), "%s://%s", config_client_tls(cfg) ? "https" : "http",
+				 cfg->join);
 			rv = join_peer_create(n, n->join_home);
 			if (rv < 0) {
 				snprintf(err, err_len, "-join %s: %s", cfg->join, strerror(-rv));
@@ -624,12 +797,15 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 			log_info("Recovered from log");
 	}
 	loop_timer_arm(&n->loop, &n->tick, TICK_MS);
-	log_msg(LOG_INFO, LOG_ID_STARTED, NULL, "listening on port %u as %s (%s)", (unsigned)httpd_port(n->http),
-		n->name, n->url);
+	log_msg(LOG_INFO, LOG_ID_STARTED, NULL, "listening on port %u%s as %s (%s)", (unsigned)httpd_port(n->http),
+		config_client_tls(cfg) ? " (TLS)" : "", n->name, n->url);
+	warn_unprotected(n);
 	*ret_node = n;
 	return 0;
 
 fail_http:
+	if (n->peer_http)
+		httpd_stop(n->peer_http);
 	httpd_stop(n->http);
 fail_raft:
 	raft_free(n->r);
@@ -640,6 +816,7 @@ fail_kv:
 fail_loop:
 	loop_fini(&n->loop);
 fail_early:
+	node_tls_free(&n->tls);
 	free(n->hints);
 	free(n->name);
 	free(n->url);
@@ -701,6 +878,8 @@ void node_close(struct node *n)
 	}
 	if (httpd_stop(n->http) < 0)
 		log_warning("the HTTP server's polls were not cancelled in time; its memory is left allocated");
+	if (n->peer_http && httpd_stop(n->peer_http) < 0)
+		log_warning("the peer listener's polls were not cancelled in time; its memory is left allocated");
 	while (n->peers) {
 		struct npeer *p = n->peers;
 		n->peers = p->next;
@@ -734,5 +913,9 @@ void node_close(struct node *n)
 	free(n->hints);
 	free(n->name);
 	free(n->url);
+	node_tls_free(&n->tls);
+	for (size_t i = 0; i < n->n_roles; i++)
+		free(n->roles[i].identity);
+	free(n->roles);
 	free(n);
 }

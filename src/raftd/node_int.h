@@ -23,6 +23,7 @@
 #include "proto/wire.h"
 #include "src/kv/kv.h"
 #include "src/raft/raft.h"
+#include "src/raftd/auth.h"
 #include "src/raftd/config.h"
 #include "src/raftd/node.h"
 #include "src/raftd/rpc.h"
@@ -133,6 +134,30 @@ struct step_ctx {
 	const struct wire_bytes *state;   /* SnapshotRecovery State */
 };
 
+/* The node's certificates (issue 18), each NULL when not configured. */
+struct node_tls {
+	struct tls_creds *client;      /* the client listener's certificate (and, on one port, the peers') */
+	struct tls_creds *client_trust;
+	struct tls_creds *peer;        /* the peer listener's (--peer-port) */
+	struct tls_creds *peer_trust;
+	struct tls_creds *peer_client; /* ours towards https:// members, with their CAs */
+};
+
+/* A route's handler behind the 401/403 of auth.h. */
+struct auth_gate {
+	struct node *node;
+	httpd_handler handler;
+	const char *path;   /* the route's, for reasons */
+	bool peer_listener; /* on the peer listener: client paths are not served */
+	bool client_listener_only; /* on the client listener of two: peer paths are not served */
+};
+
+/* A peer refusal logged lately: once per peer and reason a minute. */
+struct peer_refusal {
+	char key[160];
+	uint64_t at_ms;
+};
+
 struct node {
 	struct config cfg;
 	char *name, *url;
@@ -142,6 +167,14 @@ struct node {
 	struct raft *r;
 	struct kv *kv;
 	struct httpd *http;
+	struct httpd *peer_http; /* --peer-port: the peer listener; NULL: peers use http */
+	struct node_tls tls;
+	struct auth_policy auth;
+	struct config_role *roles; /* [roles] of the last reload (the policy's), owned; NULL: cfg's */
+	size_t n_roles;
+	struct auth_gate gates[2][24];  /* [0] the client listener's routes, [1] the peer listener's */
+	struct httpd_route routes[2][24];
+	struct peer_refusal refusals[32];
 	struct rpc_decoder dec;
 	struct loop_timer tick;
 	struct loop_hook flush_hook;
@@ -329,7 +362,11 @@ bool refuse_stopping(struct node *n, struct httpd_request *req);
 void reply_json(struct httpd_request *req, json_t *j, size_t flags);
 unsigned extensions_refused(struct node *n, const char *what, char *msg, size_t len);
 void transfer_check(struct node *n);
-const struct httpd_route *routes_for(struct node *n, size_t *ret_n);
+/* The routes of the client listener (peer_listener false; with one port
+ * every route) or of the peer listener (--peer-port). */
+const struct httpd_route *routes_for(struct node *n, bool peer_listener, size_t *ret_n);
+/* Logs a refused peer request, once per peer and reason a minute. */
+void peer_refused_log(struct node *n, const struct tls_identity *id, const char *claimed, const char *why);
 /* On a node that does not lead: the answer goraft gives (or a redirect
  * with --forward-writes) is sent, and true returned. */
 bool not_leader(struct node *n, struct httpd_request *req);

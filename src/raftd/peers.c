@@ -66,8 +66,12 @@ static void peer_reachable(struct npeer *p, bool ok, int res)
 	snprintf(field, sizeof(field), "RAFT_PEER=%s", p->name);
 	if (!ok && !p->unreachable) {
 		p->unreachable = true;
-		log_msg(LOG_WARNING, LOG_ID_PEER_UNREACHABLE, field, "peer %s (%s) unreachable: %s", p->name, p->url,
-			res < 0 ? strerror(-res) : "bad response");
+		/* a TLS failure says which (expired, unknown authority, wrong
+		 * name...): the operator's next step depends on it */
+		const char *tls_why = res == -EKEYREJECTED || res == -EPROTO ? peer_tls_error(p->p) : NULL;
+		log_msg(LOG_WARNING, LOG_ID_PEER_UNREACHABLE, field, "peer %s (%s) unreachable: %s%s%s", p->name, p->url,
+			res < 0 ? strerror(-res) : "bad response", tls_why && *tls_why ? ": " : "",
+			tls_why ? tls_why : "");
 	} else if (ok && p->unreachable) {
 		p->unreachable = false;
 		p->recheck = true; /* it may be another program now */
@@ -397,6 +401,7 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 		.max_queue = 64,
 		.max_pipeline = 1,
 		.max_response_body = 64 << 10,
+		.tls = n->tls.peer_client, /* for https:// members; the latest a reload loaded */
 	};
 	int rv = peer_create(&n->loop.ring, url, &pc, &p->p);
 	log_debug("peer_create %s: %d", url, rv);
@@ -446,6 +451,8 @@ void share_peer_addrs(struct node *n)
 			addrs[k++] = a[i];
 	}
 	httpd_set_peer_addrs(n->http, addrs, k);
+	if (n->peer_http)
+		httpd_set_peer_addrs(n->peer_http, addrs, k);
 }
 
 /* Makes our peer table the core's configuration. */
@@ -502,7 +509,7 @@ int join_peer_create(struct node *n, const char *url)
 {
 	/* the leader answers once the join is committed: no 200 ms here
 	 * (goraft's joiner has no timeout at all) */
-	struct peer_config jc = { .response_timeout_ms = 10000 };
+	struct peer_config jc = { .response_timeout_ms = 10000, .tls = n->tls.peer_client };
 	int rv = peer_create(&n->loop.ring, url, &jc, &n->join_peer);
 	if (rv == 0)
 		snprintf(n->join_url, sizeof(n->join_url), "%s", url);
