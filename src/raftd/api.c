@@ -614,7 +614,7 @@ void peer_refused_log(struct node *n, const struct tls_identity *id, const char 
 	/* a peer that keeps trying would fill the journal: once per peer
 	 * (its certificate's CN, or the member it claims) and reason a minute */
 	char key[sizeof(n->refusals[0].key)];
-	snprintf(key, sizeof(key), "%s|%s|%s", id->cn, claimed ? claimed : "", why);
+	snprintf(key, sizeof(key), "%.48s|%.40s|%.60s", id->cn, claimed ? claimed : "", why);
 	uint64_t t = now_ms(n);
 	struct peer_refusal *slot = &n->refusals[0];
 	for (size_t i = 0; i < sizeof(n->refusals) / sizeof(n->refusals[0]); i++) {

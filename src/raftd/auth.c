@@ -184,6 +184,16 @@ static bool url_host(const char *url, struct url *u)
 	return url && url_parse(url, URL_HTTPS | URL_SLASH, u) == 0;
 }
 
+/* A member other than `self` the certificate names, or NULL. */
+static const char *names_member(const struct tls_identity *id, const char *self, const struct auth_member *members,
+				size_t n_members)
+{
+	for (size_t i = 0; i < n_members; i++)
+		if (strcmp(members[i].name, self) != 0 && tls_identity_has(id, members[i].name))
+			return members[i].name;
+	return NULL;
+}
+
 unsigned auth_peer_claim(const struct auth_policy *p, const struct tls_identity *id, const char *claimed,
 			 const struct auth_member *members, size_t n_members, char *why, size_t why_len)
 {
@@ -198,10 +208,7 @@ unsigned auth_peer_claim(const struct auth_policy *p, const struct tls_identity 
 			      claimed);
 	if (!m || tls_identity_has(id, claimed))
 		return 0;
-	const char *other = NULL;
-	for (size_t i = 0; i < n_members && !other; i++)
-		if (&members[i] != m && tls_identity_has(id, members[i].name))
-			other = members[i].name;
+	const char *other = names_member(id, claimed, members, n_members);
 	if (other)
 		return refuse(403, why, why_len, "certificate of member %s speaks for member %s: refused", other,
 			      claimed);
@@ -214,7 +221,8 @@ unsigned auth_peer_claim(const struct auth_policy *p, const struct tls_identity 
 }
 
 unsigned auth_join(const struct auth_policy *p, const struct tls_identity *id, const char *joiner,
-		   const char *joiner_url, char *why, size_t why_len)
+		   const char *joiner_url, const struct auth_member *members, size_t n_members, char *why,
+		   size_t why_len)
 {
 	if (!p->client_cert_auth && !p->peer_cert_auth)
 		return 0;
@@ -227,9 +235,15 @@ unsigned auth_join(const struct auth_policy *p, const struct tls_identity *id, c
 	if (p->client_cert_auth && level >= CONFIG_ROLE_ADMIN)
 		return 0;
 	struct url u;
+	const char *other = names_member(id, joiner, members, n_members);
 	if (p->peer_cert_auth && auth_peer(p, id, why, why_len) == 0 &&
-	    (tls_identity_has(id, joiner) || (url_host(joiner_url, &u) && tls_identity_has(id, u.host))))
+	    (tls_identity_has(id, joiner) ||
+	     (!other && url_host(joiner_url, &u) && tls_identity_has(id, u.host))))
 		return 0;
+	if (p->peer_cert_auth && other)
+		return refuse(403, why, why_len, "certificate of member %s cannot join %s: a member joins with its own "
+						 "certificate",
+			      other, joiner);
 	if (!p->peer_cert_auth)
 		return refuse(403, why, why_len, "identity %s has role %s; POST /join needs admin", name,
 			      config_role_name(level));

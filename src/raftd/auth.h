@@ -83,8 +83,11 @@ struct auth_member {
 unsigned auth_peer_claim(const struct auth_policy *p, const struct tls_identity *id, const char *claimed,
 			 const struct auth_member *members, size_t n_members, char *why, size_t why_len);
 
-/* POST /join for member `joiner` at `joiner_url`: 0, 401 or 403. */
+/* POST /join for member `joiner` at `joiner_url`: 0, 401 or 403. A
+ * certificate naming a current member other than the joiner joins no one
+ * by its host (that member's certificate cannot add a member). */
 unsigned auth_join(const struct auth_policy *p, const struct tls_identity *id, const char *joiner,
-		   const char *joiner_url, char *why, size_t why_len);
+		   const char *joiner_url, const struct auth_member *members, size_t n_members, char *why,
+		   size_t why_len);
 
 #endif

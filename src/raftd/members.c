@@ -197,8 +197,12 @@ void on_join(struct httpd_request *req, void *data)
 	if (!member_request(n, req, CMD_JOIN, &c))
 		return;
 	/* admin, or the joiner's own member certificate (auth.h) */
-	unsigned status = auth_join(&n->auth, httpd_identity(req), c.name.ptr, c.connection_string.ptr, why,
-				    sizeof(why));
+	struct auth_member members[RAFT_MAX_PEERS];
+	size_t k = 0;
+	for (size_t i = 0; i < raft_n_members(n->r) && k < RAFT_MAX_PEERS; i++)
+		members[k++] = (struct auth_member){ raft_member_name(n->r, i), raft_member_url(n->r, i) };
+	unsigned status = auth_join(&n->auth, httpd_identity(req), c.name.ptr, c.connection_string.ptr, members, k,
+				    why, sizeof(why));
 	if (status) {
 		httpd_reply_text(req, status, why);
 		cmd_free(&c);

@@ -208,25 +208,30 @@ START_TEST(test_join)
 	p.peer_cert_auth = true;
 	struct tls_identity admin = ident(TLS_VERIFIED, "admin", NULL), n4 = ident(TLS_VERIFIED, "n4", "n4", NULL),
 			    reader = ident(TLS_VERIFIED, "reader", NULL), none = ident(TLS_NO_CERT, "", NULL);
-	ck_assert_uint_eq(auth_join(&p, &admin, "n5", "https://h5:1", why, sizeof(why)), 0);
+	ck_assert_uint_eq(auth_join(&p, &admin, "n5", "https://h5:1", NULL, 0, why, sizeof(why)), 0);
 	/* the joiner itself, by name or by its URL's host */
-	ck_assert_uint_eq(auth_join(&p, &n4, "n4", "https://h4:1", why, sizeof(why)), 0);
+	ck_assert_uint_eq(auth_join(&p, &n4, "n4", "https://h4:1", NULL, 0, why, sizeof(why)), 0);
 	struct tls_identity h4 = ident(TLS_VERIFIED, "machine", "h4", NULL);
-	ck_assert_uint_eq(auth_join(&p, &h4, "n4", "https://h4:1", why, sizeof(why)), 0);
+	ck_assert_uint_eq(auth_join(&p, &h4, "n4", "https://h4:1", NULL, 0, why, sizeof(why)), 0);
 	/* but not anyone else */
-	ck_assert_uint_eq(auth_join(&p, &n4, "n5", "https://h5:1", why, sizeof(why)), 403);
+	ck_assert_uint_eq(auth_join(&p, &n4, "n5", "https://h5:1", NULL, 0, why, sizeof(why)), 403);
 	ck_assert_msg(strstr(why, "needs admin, or a member certificate naming the joiner n5"), "%s", why);
-	ck_assert_uint_eq(auth_join(&p, &reader, "reader", "https://evil:1", why, sizeof(why)), 0);
+	ck_assert_uint_eq(auth_join(&p, &reader, "reader", "https://evil:1", NULL, 0, why, sizeof(why)), 0);
+	/* a member's certificate adds no one else, even on a host it names */
+	struct tls_identity n1 = ident(TLS_VERIFIED, "n1", "n1", "h4", NULL);
+	ck_assert_uint_eq(auth_join(&p, &n1, "n4", "https://h4:1", members, 3, why, sizeof(why)), 403);
+	ck_assert_str_eq(why, "certificate of member n1 cannot join n4: a member joins with its own certificate");
+	ck_assert_uint_eq(auth_join(&p, &n1, "n1", "https://h4:1", members, 3, why, sizeof(why)), 0);
 	/* a member certificate the peer policy does not allow may not join */
 	p.allowed_cn = "n1,n2,n3,n4,n5";
-	ck_assert_uint_eq(auth_join(&p, &reader, "reader", "https://evil:1", why, sizeof(why)), 403);
-	ck_assert_uint_eq(auth_join(&p, &n4, "n4", "https://h4:1", why, sizeof(why)), 0);
-	ck_assert_uint_eq(auth_join(&p, &none, "n4", "https://h4:1", why, sizeof(why)), 401);
+	ck_assert_uint_eq(auth_join(&p, &reader, "reader", "https://evil:1", NULL, 0, why, sizeof(why)), 403);
+	ck_assert_uint_eq(auth_join(&p, &n4, "n4", "https://h4:1", NULL, 0, why, sizeof(why)), 0);
+	ck_assert_uint_eq(auth_join(&p, &none, "n4", "https://h4:1", NULL, 0, why, sizeof(why)), 401);
 	/* clients only: admin */
 	p.peer_cert_auth = false;
-	ck_assert_uint_eq(auth_join(&p, &n4, "n4", "https://h4:1", why, sizeof(why)), 403);
+	ck_assert_uint_eq(auth_join(&p, &n4, "n4", "https://h4:1", NULL, 0, why, sizeof(why)), 403);
 	ck_assert_str_eq(why, "identity n4 has role none; POST /join needs admin");
-	ck_assert_uint_eq(auth_join(&p, &admin, "n4", "https://h4:1", why, sizeof(why)), 0);
+	ck_assert_uint_eq(auth_join(&p, &admin, "n4", "https://h4:1", NULL, 0, why, sizeof(why)), 0);
 }
 END_TEST
 
