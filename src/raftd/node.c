@@ -304,10 +304,9 @@ static void reload_tls(struct node *n, struct config *fresh)
 		node_tls_free(&t);
 		return;
 	}
-	/* peer clients made from now on (new members, a join) take the new
-	 * ones; a peer client keeps the credentials it was made with */
 	node_tls_free(&n->tls);
 	n->tls = t;
+	peers_renew_tls(n);
 	log_info("reload: certificates and keys re-read; new connections use them");
 }
 

@@ -338,6 +338,10 @@ void send_request(struct node *n, const char *to, const struct raft_msg *m);
 void hints_load(struct node *n);
 void npeer_gone(void *arg);
 void share_peer_addrs(struct node *n);
+/* A reload's certificates for every https:// member: a struct peer keeps
+ * the credentials it was made with, so each client is made again; what
+ * the old one had in flight is cancelled, a lost message Raft retries. */
+void peers_renew_tls(struct node *n);
 void sync_peers(struct node *n);
 void join_try(struct node *n);
 /* The join client for url (-join's, or a leader a follower named). */

@@ -84,7 +84,9 @@ static void out_done(void *arg, int res, const uint8_t *body, size_t len)
 	struct out_req *o = arg;
 	struct node *n = o->node;
 	struct npeer *p = npeer_find(n, o->peer);
-	if (p)
+	/* cancelled: its client was made again with a reload's certificates
+	 * (peers_renew_tls()), which says nothing about the peer */
+	if (p && res != -ECANCELED)
 		peer_reachable(p, res == 200 || res > 0, res);
 	if (res != 200 || n->stopping) {
 		log_debug("%s to %s: no response (%d)", rpc_path(&(struct raft_msg){ .type = o->type }), o->peer, res);
@@ -377,15 +379,8 @@ void npeer_gone(void *arg)
 	n->peers_alive--;
 }
 
-/* A client for the peer `name` at `url`, or NULL. */
-static struct npeer *npeer_add(struct node *n, const char *name, const char *url)
+static struct peer_config npeer_config(struct node *n)
 {
-	struct npeer *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->url, sizeof(p->url), "%s", url);
-	p->node = n;
 	/* Reconnect at least once a heartbeat, as goraft's leader does
 	 * (it dials again on every tick): a goraft follower coming back
 	 * after a long absence must hear from us within its election
@@ -403,6 +398,19 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 		.max_response_body = 64 << 10,
 		.tls = n->tls.peer_client, /* for https:// members; the latest a reload loaded */
 	};
+	return pc;
+}
+
+/* A client for the peer `name` at `url`, or NULL. */
+static struct npeer *npeer_add(struct node *n, const char *name, const char *url)
+{
+	struct npeer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	p->node = n;
+	struct peer_config pc = npeer_config(n);
 	int rv = peer_create(&n->loop.ring, url, &pc, &p->p);
 	log_debug("peer_create %s: %d", url, rv);
 	if (rv < 0) {
@@ -426,6 +434,28 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 	p->kind_unreported = true;
 	log_debug("peer %s at %s", name, url);
 	return p;
+}
+
+void peers_renew_tls(struct node *n)
+{
+	for (struct npeer *p = n->peers; p; p = p->next) {
+		struct peer_config pc = npeer_config(n);
+		struct peer *fresh;
+		if (strncmp(p->url, "https://", 8) != 0)
+			continue;
+		int rv = peer_create(&n->loop.ring, p->url, &pc, &fresh);
+		if (rv < 0) {
+			log_warning("peer %s: keeps its certificates: a client with the new ones: %s", p->name,
+				    strerror(-rv));
+			continue;
+		}
+		peer_set_max_pipeline(fresh, p->kind_known && !p->goraft ? n->cfg.max_inflight_appends : 1);
+		n->peers_alive++;
+		struct peer *old = p->p;
+		p->p = fresh;
+		peer_destroy(old, npeer_gone, n);
+	}
+	share_peer_addrs(n);
 }
 
 /* The HTTP server takes connections from the members' addresses (and the

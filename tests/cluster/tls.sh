@@ -15,14 +15,13 @@ command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; 
 C=$T/certs
 sh "$(dirname "$0")/../lib/mkcerts.sh" "$C" || fail "mkcerts.sh"
 printf '[roles]\nreader = read\nwriter = write\nadmin = admin\n' >"$T/raftd.conf"
-# node 1's certificate is a copy, replaced for the reload below
+# the nodes' certificates are copies, replaced for the reloads below
 mkdir "$T/live"
-cp "$C/n1.pem" "$C/n1-key.pem" "$T/live/"
+for n in 1 2 3; do cp "$C/n$n.pem" "$C/n$n-key.pem" "$T/live/"; done
 
 # tls_args N: node N's settings (its own certificate, both kinds of auth)
 tls_args() {
-	cert=$C/n$1.pem key=$C/n$1-key.pem
-	[ "$1" = 1 ] && cert=$T/live/n1.pem key=$T/live/n1-key.pem
+	cert=$T/live/n$1.pem key=$T/live/n$1-key.pem
 	echo "--name n$1 -h 127.0.0.1 --config $T/raftd.conf --cert-file $cert --key-file $key" \
 		"--trusted-ca-file $C/ca.pem --client-cert-auth --peer-trusted-ca-file $C/ca.pem --peer-client-cert-auth"
 }
@@ -259,8 +258,38 @@ grep -q "reload: .*$T/live/n1.pem.*(the certificates and keys in use stay)" "$T/
 [ "$(code reader "$(url 1)/db/k1")" = 200 ] || fail "node 1 serves after a bad reload"
 echo "ok: SIGHUP: a new certificate for new connections; a bad file named, the old one kept"
 
+# members' clients take a reload's certificate too: a follower given
+# another member's asks its leader for a read index in vain, and with its
+# own again it gets one
+L=$(tleader) || fail "no leader"
+F=$(( L % 3 + 1 ))
+X=$(( F % 3 + 1 ))
+consistent() { code reader "$(url "$F")/db/k1?consistent=true"; }
+[ "$(consistent)" = 200 ] || fail "a consistent read on n$F"
+cp "$C/n$X.pem" "$T/live/n$F.pem"
+cp "$C/n$X-key.pem" "$T/live/n$F-key.pem"
+kill -HUP "$(eval echo \$PID_"$F")"
+for _ in $(seq 100); do
+	grep -q "peer request refused for n$F: certificate of member n$X speaks for member n$F" "$T/n$L.log" && break
+	consistent >/dev/null
+	sleep 0.05
+done
+grep -q "peer request refused for n$F: certificate of member n$X speaks for member n$F" "$T/n$L.log" ||
+	fail "n$F's peer client kept its old certificate after a reload"
+cp "$C/n$F.pem" "$C/n$F-key.pem" "$T/live/"
+kill -HUP "$(eval echo \$PID_"$F")"
+ok=
+for _ in $(seq 100); do
+	[ "$(consistent)" = 200 ] && { ok=1; break; }
+	sleep 0.05
+done
+[ -n "$ok" ] || fail "n$F reads through its leader with its own certificate again"
+tput k8 v8 || fail "the cluster commits after the follower's reloads"
+echo "ok: SIGHUP: members' clients present the new certificate"
+
 # --- bad files at start ---------------------------------------------------------
-for bad in "$T/nonexistent.pem" "$T/live/n1.pem"; do
+echo "not a certificate" >"$T/bad.pem"
+for bad in "$T/nonexistent.pem" "$T/bad.pem"; do
 	"$RAFTD" -p "$(port 5)" --cert-file "$bad" --key-file "$C/n5-key.pem" --peer-trusted-ca-file "$C/ca.pem" \
 		"$T/n5" >"$T/start.err" 2>&1 && fail "raftd started with a bad certificate $bad"
 	grep -q "$bad" "$T/start.err" || fail "the bad file is named at start: $(cat "$T/start.err")"
