@@ -512,9 +512,9 @@ static int validate_tls(struct config *cfg, char *err, size_t err_len)
 		return failf(err, err_len, "peer-trusted-ca-file needs %s: without a certificate peers speak plain "
 					   "HTTP",
 			     cfg->peer_port ? "peer-cert-file (the peer port's certificate)" : "cert-file or peer-cert-file");
-	if (cfg->peer_client_cert_auth && !cfg->peer_cert_file && !cfg->cert_file)
+	if (cfg->peer_client_cert_auth && (!config_peer_tls(cfg) || (!cfg->peer_cert_file && !cfg->cert_file)))
 		return failf(err, err_len, "peer-client-cert-auth needs peer-cert-file: every member presents "
-					   "its certificate to the others");
+					   "its certificate to the others, over TLS");
 	if ((cfg->peer_allowed_cn || cfg->peer_allowed_hostname) && !cfg->peer_client_cert_auth)
 		return failf(err, err_len, "peer-allowed-%s needs peer-client-cert-auth (members are not asked for "
 					   "certificates without it)",

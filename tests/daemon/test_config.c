@@ -109,6 +109,10 @@ static const struct {
 	{ "raftd --peer-port 4002 --cert-file c --key-file k --peer-trusted-ca-file ca /d",
 	  "peer-trusted-ca-file needs peer-cert-file" },
 	{ "raftd --peer-allowed-cn n1 /d", "peer-allowed-cn needs peer-client-cert-auth" },
+	/* a plain peer port would refuse every member */
+	{ "raftd --peer-port 4002 --cert-file c --key-file k --peer-client-cert-auth /d",
+	  "peer-client-cert-auth needs peer-cert-file" },
+	{ "raftd --peer-client-cert-auth /d", "peer-client-cert-auth needs peer-cert-file" },
 	{ "raftd --peer-cert-file c --peer-key-file k --peer-trusted-ca-file ca --peer-client-cert-auth "
 	  "--peer-allowed-cn n1 --peer-allowed-hostname h /d",
 	  "not both" },
