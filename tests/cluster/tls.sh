@@ -256,6 +256,7 @@ grep -q "reload: .*$T/live/n1.pem.*(the certificates and keys in use stay)" "$T/
 	fail "a bad file on reload is named: $(grep reload "$T/n1.log" | tail -2)"
 [ "$(serial)" = "$new" ] || fail "the certificate in use stays after a bad reload"
 [ "$(code reader "$(url 1)/db/k1")" = 200 ] || fail "node 1 serves after a bad reload"
+cp "$T/n1b.pem" "$T/live/n1.pem" # for its restart below
 echo "ok: SIGHUP: a new certificate for new connections; a bad file named, the old one kept"
 
 # members' clients take a reload's certificate too: a follower given
@@ -286,6 +287,15 @@ done
 [ -n "$ok" ] || fail "n$F reads through its leader with its own certificate again"
 tput k8 v8 || fail "the cluster commits after the follower's reloads"
 echo "ok: SIGHUP: members' clients present the new certificate"
+
+# --- kill -9 of the leader: TLS connections come back, nothing is lost -------
+L=$(tleader) || fail "no leader"
+node_kill "$L"
+for i in $(seq 10 30); do tput "k$i" "v$i" || fail "write k$i without n$L"; done
+tnode_start "$L"
+for n in 1 2 3; do twait "$n" k30 v30 || fail "node $n has k30 after n$L's restart"; done
+for i in $(seq 10 30); do [ "$(tc reader "$(url "$L")/db/k$i")" = "v$i" ] || fail "n$L lost k$i"; done
+echo "ok: kill -9 of the leader: the others commit, it restarts over TLS and catches up, nothing lost"
 
 # --- bad files at start ---------------------------------------------------------
 echo "not a certificate" >"$T/bad.pem"
