@@ -658,6 +658,13 @@ static void on_gated(struct httpd_request *req, void *data)
 		httpd_reply_text(req, 404, "404 page not found: peer paths are served on the peer port (--peer-port)");
 		return;
 	}
+	if (g->peer_route && cls != AUTH_PEER && cls != AUTH_JOIN) {
+		/* a client path under a peer prefix (GET /raftd/transfer): its
+		 * identity was verified with the peer CAs, which say nothing
+		 * about a client's role; no handler serves it anyway */
+		httpd_reply_text(req, 405, "405 method not allowed");
+		return;
+	}
 	if (cls == AUTH_PEER) {
 		status = auth_peer(&n->auth, id, why, sizeof(why));
 		if (status)
@@ -716,7 +723,8 @@ const struct httpd_route *routes_for(struct node *n, bool peer_listener, size_t 
 		assert(k < cap);
 		gates[k] = (struct auth_gate){ .node = n, .handler = r->handler, .path = r->path,
 					       .peer_listener = peer_listener,
-					       .client_listener_only = split && !peer_listener };
+					       .client_listener_only = split && !peer_listener,
+					       .peer_route = r->peer && r->handler == on_raft };
 		routes[k] = *r;
 		routes[k].handler = on_gated;
 		routes[k].data = &gates[k];

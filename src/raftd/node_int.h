@@ -150,6 +150,7 @@ struct auth_gate {
 	const char *path;   /* the route's, for reasons */
 	bool peer_listener; /* on the peer listener: client paths are not served */
 	bool client_listener_only; /* on the client listener of two: peer paths are not served */
+	bool peer_route;    /* the route's `peer`: its identity is verified with the peer CAs */
 };
 
 /* A peer refusal logged lately: once per peer and reason a minute. */
