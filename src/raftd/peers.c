@@ -379,6 +379,18 @@ void npeer_gone(void *arg)
 	n->peers_alive--;
 }
 
+/* Where to connect to a member at `url`: a member whose URL in the log is
+ * http:// (the cluster ran without TLS before) is reached over https://
+ * once this node's peers speak TLS, so that a cluster turns TLS on by
+ * restarting every node with it, without changing members' URLs. */
+static const char *npeer_dial_url(struct node *n, const char *url, char *buf, size_t len)
+{
+	if (!config_peer_tls(&n->cfg) || strncmp(url, "http://", 7) != 0)
+		return url;
+	snprintf(buf, len, "https://%s", url + 7);
+	return buf;
+}
+
 static struct peer_config npeer_config(struct node *n)
 {
 	/* Reconnect at least once a heartbeat, as goraft's leader does
@@ -411,8 +423,10 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 	snprintf(p->url, sizeof(p->url), "%s", url);
 	p->node = n;
 	struct peer_config pc = npeer_config(n);
-	int rv = peer_create(&n->loop.ring, url, &pc, &p->p);
-	log_debug("peer_create %s: %d", url, rv);
+	char tls_url[RAFT_URL_MAX + 8];
+	const char *dial = npeer_dial_url(n, url, tls_url, sizeof(tls_url));
+	int rv = peer_create(&n->loop.ring, dial, &pc, &p->p);
+	log_debug("peer_create %s: %d", dial, rv);
 	if (rv < 0) {
 		log_warning("peer %s: cannot use URL '%s': %s", name, url, strerror(-rv));
 		free(p);
@@ -441,9 +455,10 @@ void peers_renew_tls(struct node *n)
 	for (struct npeer *p = n->peers; p; p = p->next) {
 		struct peer_config pc = npeer_config(n);
 		struct peer *fresh;
-		if (strncmp(p->url, "https://", 8) != 0)
+		if (!config_peer_tls(&n->cfg))
 			continue;
-		int rv = peer_create(&n->loop.ring, p->url, &pc, &fresh);
+		char tls_url[RAFT_URL_MAX + 8];
+		int rv = peer_create(&n->loop.ring, npeer_dial_url(n, p->url, tls_url, sizeof(tls_url)), &pc, &fresh);
 		if (rv < 0) {
 			log_warning("peer %s: keeps its certificates: a client with the new ones: %s", p->name,
 				    strerror(-rv));

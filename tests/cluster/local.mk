@@ -1,7 +1,7 @@
 # Multi-process tests: real raftd binaries on loopback (tests/cluster/lib.sh).
 TESTS += tests/cluster/basic.sh tests/cluster/five.sh tests/cluster/snapshot.sh tests/cluster/wire.sh \
 	tests/cluster/goraft.sh tests/cluster/api.sh tests/cluster/fallback.sh tests/cluster/rebase-empty.sh \
-	tests/cluster/remove-lagging.sh tests/cluster/snapshot-fail.sh tests/cluster/large.sh tests/cluster/tls.sh tests/cluster/tls-peer-port.sh \
+	tests/cluster/remove-lagging.sh tests/cluster/snapshot-fail.sh tests/cluster/large.sh tests/cluster/tls.sh tests/cluster/tls-peer-port.sh tests/cluster/tls-upgrade.sh \
 	tests/cluster/spares.sh tests/cluster/http-strict.sh tests/cluster/snapshot-download.sh \
 	tests/cluster/flood.sh tests/cluster/bodies.sh tests/cluster/nospace.sh \
 	tests/cluster/unreachable-joins.sh tests/cluster/lost-data.sh tests/cluster/hostile.sh \
@@ -9,7 +9,7 @@ TESTS += tests/cluster/basic.sh tests/cluster/five.sh tests/cluster/snapshot.sh 
 EXTRA_DIST += tests/cluster/lib.sh tests/cluster/ports.sh tests/cluster/port-claim.sh tests/cluster/hostile.py tests/cluster/http-strict.sh tests/cluster/snapshot-download.sh tests/cluster/flood.sh tests/cluster/bodies.sh tests/cluster/basic.sh tests/cluster/five.sh \
 	tests/cluster/snapshot.sh tests/cluster/wire.sh tests/cluster/goraft.sh \
 	tests/cluster/api.sh tests/cluster/fallback.sh tests/cluster/rebase-empty.sh \
-	tests/cluster/remove-lagging.sh tests/cluster/snapshot-fail.sh tests/cluster/large.sh tests/cluster/tls.sh tests/cluster/tls-peer-port.sh \
+	tests/cluster/remove-lagging.sh tests/cluster/snapshot-fail.sh tests/cluster/large.sh tests/cluster/tls.sh tests/cluster/tls-peer-port.sh tests/cluster/tls-upgrade.sh \
 	tests/cluster/spares.sh tests/cluster/nospace.sh tests/cluster/unreachable-joins.sh \
 	tests/cluster/lost-data.sh tests/cluster/hostile.sh tests/cluster/json-names.sh
 TESTS += tests/cluster/wal-stall.sh
