@@ -277,8 +277,8 @@ static const struct httpd_tls *listener_tls(const struct node_tls *t, bool peer_
 }
 
 /* SIGHUP: new certificates for the connections from now on; on any
- * failure the old ones stay, all of them. */
-static void reload_tls(struct node *n, struct config *fresh)
+ * failure the old ones stay, all of them (false). */
+static bool reload_tls(struct node *n, struct config *fresh)
 {
 	char err[512];
 	struct node_tls t;
@@ -287,13 +287,13 @@ static void reload_tls(struct node *n, struct config *fresh)
 	    fresh->peer_port != n->cfg.peer_port) {
 		log_error("reload: turning TLS on or off, or moving the peer port, needs a restart (certificates "
 			  "unchanged)");
-		return;
+		return false;
 	}
 	if (!config_client_tls(fresh) && !config_peer_tls(fresh))
-		return;
+		return true;
 	if (node_tls_load(fresh, &t, err, sizeof(err)) < 0) {
 		log_error("reload: %s (the certificates and keys in use stay)", err);
-		return;
+		return false;
 	}
 	const struct httpd_tls *ct = listener_tls(&t, false, &a), *pt = listener_tls(&t, true, &b);
 	int rv = ct ? httpd_set_tls(n->http, ct) : 0;
@@ -302,12 +302,13 @@ static void reload_tls(struct node *n, struct config *fresh)
 	if (rv < 0) {
 		log_error("reload: new certificates not installed: %s (the ones in use stay)", strerror(-rv));
 		node_tls_free(&t);
-		return;
+		return false;
 	}
 	node_tls_free(&n->tls);
 	n->tls = t;
 	peers_renew_tls(n);
 	log_info("reload: certificates and keys re-read; new connections use them");
+	return true;
 }
 
 /* Without TLS raftd is goraft raftd, open to anyone who can reach it: it
@@ -363,7 +364,7 @@ static void on_signal(struct loop *loop, int signo, void *data)
 			n->cfg.max_value = fresh.max_value;
 			n->cfg.forward_writes = fresh.forward_writes;
 			n->cfg.wal_stall_ms = fresh.wal_stall_ms;
-			reload_tls(n, &fresh);
+			bool certs = reload_tls(n, &fresh);
 			if (n->cfg.client_cert_auth && fresh.client_cert_auth) {
 				/* the roles are the node's from now on */
 				for (size_t i = 0; i < n->n_roles; i++)
@@ -376,9 +377,10 @@ static void on_signal(struct loop *loop, int signo, void *data)
 				n->auth.roles = n->roles;
 				n->auth.n_roles = n->n_roles;
 			}
-			log_info("reloaded %s: log level, key/value limits, forward-writes, wal-stall-ms, certificates "
-				 "and roles applied; other settings need a restart",
-				 n->cfg.config_file ? n->cfg.config_file : "the command line");
+			log_info("reloaded %s: log level, key/value limits, forward-writes, wal-stall-ms, %sroles "
+				 "applied; other settings need a restart",
+				 n->cfg.config_file ? n->cfg.config_file : "the command line",
+				 certs ? "certificates and " : "");
 			config_free(&fresh);
 		}
 		notify_status(n);
