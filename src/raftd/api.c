@@ -233,7 +233,9 @@ bool not_leader(struct node *n, struct httpd_request *req)
 	if (raft_role(n->r) == RAFT_LEADER)
 		return false;
 	const char *leader = raft_leader(n->r);
-	if (n->cfg.forward_writes && leader[0]) {
+	/* with --peer-port a member's URL is its peer port, which serves no
+	 * client: no redirect there, goraft's answer instead */
+	if (n->cfg.forward_writes && !n->cfg.peer_port && leader[0]) {
 		for (size_t i = 0; i < raft_n_members(n->r); i++) {
 			if (strcmp(raft_member_name(n->r, i), leader) != 0)
 				continue;

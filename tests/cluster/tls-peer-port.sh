@@ -20,7 +20,7 @@ pnode_start() {
 		--config "$T/raftd.conf" --cert-file "$C/n$n.pem" --key-file "$C/n$n-key.pem" \
 		--trusted-ca-file "$C/ca.pem" --client-cert-auth \
 		--peer-cert-file "$C/n$n.pem" --peer-key-file "$C/n$n-key.pem" --peer-trusted-ca-file "$C/ca.pem" \
-		--peer-client-cert-auth --peer-allowed-cn n1,n2,n3 "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
+		--peer-client-cert-auth --peer-allowed-cn n1,n2,n3 --forward-writes "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
 	eval "PID_$n=$!"
 	PIDS="$PIDS $!"
 	for _ in $(seq 100); do
@@ -62,3 +62,15 @@ body=$(curl_as admin "https://127.0.0.1:$(pport 1)/raftd/version" -w ' %{http_co
 case $body in *"not one of peer-allowed-cn"*" 403") ;; *) fail "peer-allowed-cn: $body" ;; esac
 [ "$(code n2 "https://127.0.0.1:$(pport 1)/raftd/version")" = 200 ] || fail "a member's /raftd/version"
 echo "ok: each listener refuses the other's paths; the peer port has its own policy"
+
+# --forward-writes has no client URL of the leader to send a client to
+# (members' URLs are their peer ports): a follower answers as goraft does
+for n in 1 2 3; do
+	c=$(curl_as writer -o "$T/fw" -w '%{http_code} %{redirect_url}' -XPOST "https://127.0.0.1:$(port "$n")/db/fw" -d x)
+	case $c in
+	"200 ") ;;
+	"400 ") grep -q "Not current leader" "$T/fw" || fail "follower n$n: $(cat "$T/fw")" ;;
+	*) fail "follower n$n answered $c (a redirect to the peer port?)" ;;
+	esac
+done
+echo "ok: --forward-writes with --peer-port: followers answer 400, no redirect to a peer port"
