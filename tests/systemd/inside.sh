@@ -12,6 +12,7 @@ prop() { systemctl show -p "$2" --value "$1"; }
 msgid() { sed -n "s/^#define LOG_ID_$1 *\"\([0-9a-f]*\)\"\$/\1/p" /opt/raftd/journal.h; }
 ID_LEADER=$(msgid LEADER_ELECTED)
 ID_JOINED=$(msgid MEMBER_JOINED)
+ID_NO_TLS=$(msgid NO_TLS)
 
 trap 'journalctl -q -o short-monotonic -u "raftd*" > /out/journal.txt 2>&1' EXIT
 
@@ -29,6 +30,8 @@ check "a write through the unit's node" '[ "$(curl -s -o /dev/null -w %{http_cod
 check "journalctl -u raftd RAFT_ROLE=leader" 'journalctl -q -u raftd.service RAFT_ROLE=leader | grep -q .'
 check "journalctl MESSAGE_ID=<leader elected>" 'journalctl -q -u raftd.service MESSAGE_ID=$ID_LEADER | grep -q "became leader"'
 check "the catalog explains the election" 'journalctl -x -q -u raftd.service MESSAGE_ID=$ID_LEADER | grep -q "won an election"'
+check "the journal says the unit serves without TLS, and where" 'journalctl -q -u raftd.service MESSAGE_ID=$ID_NO_TLS | grep -q "on .*:24001 without TLS or authentication"'
+check "journalctl -x explains serving without TLS" 'journalctl -x -q -u raftd.service MESSAGE_ID=$ID_NO_TLS | grep -q -- "--peer-client-cert-auth"'
 check "journal fields RAFT_NODE and RAFT_TERM" 'journalctl -q -u raftd.service -o verbose MESSAGE_ID=$ID_LEADER | grep -q "RAFT_TERM=0" && journalctl -q -u raftd.service -o verbose MESSAGE_ID=$ID_LEADER | grep -q "RAFT_NODE="'
 check "CODE_FILE/CODE_FUNC name the caller, not log.c" 'journalctl -q -u raftd.service -o verbose MESSAGE_ID=$ID_LEADER | grep -q "CODE_FILE=src/raftd/driver.c" && ! journalctl -q -u raftd.service -o verbose | grep -q "CODE_FILE=.*log\.c"'
 systemctl reload raftd.service
