@@ -10,13 +10,13 @@ src_raftd_librpc_a_SOURCES = src/raftd/rpc.c src/raftd/rpc.h
 
 # The daemon: the node wires the core, the WAL, the peers, the KV state
 # machine and the HTTP API (node.c, driver.c, peers.c, snapshots.c, api.c,
-# members.c, metrics.c, health.c, sharing the private node_int.h); log.c writes to journald or stderr.
+# members.c, metrics.c, health.c, security.c, sharing the private node_int.h); log.c writes to journald or stderr.
 noinst_LIBRARIES += src/raftd/libnode.a
 src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/node_int.h \
 	src/raftd/driver.c src/raftd/peers.c src/raftd/snapshots.c src/raftd/api.c \
 	src/raftd/members.c src/raftd/metrics.c src/raftd/health.c \
 	src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h \
-	src/raftd/auth.c src/raftd/auth.h
+	src/raftd/auth.c src/raftd/auth.h src/raftd/security.c
 src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(GNUTLS_CFLAGS)
 

@@ -394,4 +394,15 @@ void on_health(struct httpd_request *req, void *data);
 /* node.c */
 void notify_status(struct node *n);
 
+/* security.c */
+int node_tls_load(const struct config *cfg, struct node_tls *ret, char *err, size_t err_len);
+void node_tls_free(struct node_tls *t);
+/* The TLS settings of the client listener or of the peer listener (in
+ * *buf); NULL when that listener serves plain HTTP. */
+const struct httpd_tls *listener_tls(const struct node_tls *t, bool peer_listener, struct httpd_tls *buf);
+/* SIGHUP: fresh's certificates replace the node's, all or none; false
+ * when they were kept (the reason is logged, naming the file). */
+bool reload_tls(struct node *n, struct config *fresh);
+void warn_unprotected(struct node *n);
+
 #endif
