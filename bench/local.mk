@@ -2,6 +2,7 @@
 # one table (bench/run, issue 9). Not part of `make check`. Settings go on the
 # command line and reach bench/run through the environment, e.g.
 #   make bench BENCH_SECS=3 BENCH_REPS=1 BENCH_SKIP=wal,rss,restart
+#   make bench BENCH_ONLY=tls          (the TLS row alone, issue 18)
 # Results: $(srcdir)/bench/results/ (results.md, writes.png, perf-leader.txt).
 EXTRA_DIST += bench/run bench/stability.sh bench/wrk.lua bench/report.py bench/starttime.py bench/flame.py bench/writes.gp
 

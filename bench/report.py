@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """bench/report.py — the table of bench/run, from what it measured.
 
+Sections without runs (BENCH_SKIP, BENCH_ONLY) are left out.
+
 Reads $W/runs.tsv (one line per wrk run: system conns rep writes/s p50_us
 p99_us errors requests wrk_cpu_s leader_cpu_ticks cluster_cpu_ticks machine_busy_percent), $W/wal.txt (tests/wal/bench_wal's output)
 and the figures bench/run exports; prints results.md on stdout and writes
@@ -117,34 +119,35 @@ if E.get("sanitized"):
     w("")
 
 # ---- writes
-w(f"## Writes: 3 nodes on loopback, 100-byte values over 1,000 keys, to the leader")
-w("")
-w(f"Median of {reps} runs of {E.get('BENCH_SECS')} s per point (after 1 s of warm-up);"
-  " ± is half the spread of writes/s between the runs. p50/p99 are wrk's, in ms. \"others\" is the share of"
-  f" the machine's {NCPU} CPUs used by neither the 3 nodes nor wrk during raftd's / etcd's runs: other people's"
-  " jobs on this shared machine, and kernel threads (block I/O completions, softirqs).")
-w("")
-w("| connections | raftd writes/s | p50 | p99 | etcd writes/s | p50 | p99 | writes/s raftd/etcd | p50 raftd/etcd | others |")
-w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-tsv = []
-for c in conns:
-    rr, er = med("raftd", c, "rps"), med("etcd", c, "rps")
-    rs, es = spread("raftd", c), spread("etcd", c)
-    cells = [str(c),
-             f(rr) + (f" ±{rs:.0f}%" if rs is not None else "") + (f" ({errors('raftd', c)} errors)" if errors("raftd", c) else ""),
-             f(med("raftd", c, "p50"), "{:.2f}"), f(med("raftd", c, "p99"), "{:.2f}"),
-             f(er) + (f" ±{es:.0f}%" if es is not None else "") + (f" ({errors('etcd', c)} errors)" if errors("etcd", c) else ""),
-             f(med("etcd", c, "p50"), "{:.2f}"), f(med("etcd", c, "p99"), "{:.2f}"),
-             x(ratio(rr, er)), x(ratio(med("raftd", c, "p50"), med("etcd", c, "p50"))),
-             f"{f(others('raftd', c), '{:.0f}%')} / {f(others('etcd', c), '{:.0f}%')}"]
-    w("| " + " | ".join(cells) + " |")
-    tsv.append(f"{c}\t{rr}\t{med('raftd', c, 'p99')}\t{er}\t{med('etcd', c, 'p99')}\t{med('raftd', c, 'p50')}\t{med('etcd', c, 'p50')}")
-with open(os.path.join(OUT, "writes.tsv"), "w") as t:
-    t.write("# conns raftd_wps raftd_p99_ms etcd_wps etcd_p99_ms raftd_p50_ms etcd_p50_ms\n")
-    t.write("\n".join(tsv) + "\n")
-w("")
-w("![writes/s and p99 against connections](writes.png)")
-w("")
+if conns:
+    w(f"## Writes: 3 nodes on loopback, 100-byte values over 1,000 keys, to the leader")
+    w("")
+    w(f"Median of {reps} runs of {E.get('BENCH_SECS')} s per point (after 1 s of warm-up);"
+      " ± is half the spread of writes/s between the runs. p50/p99 are wrk's, in ms. \"others\" is the share of"
+      f" the machine's {NCPU} CPUs used by neither the 3 nodes nor wrk during raftd's / etcd's runs: other people's"
+      " jobs on this shared machine, and kernel threads (block I/O completions, softirqs).")
+    w("")
+    w("| connections | raftd writes/s | p50 | p99 | etcd writes/s | p50 | p99 | writes/s raftd/etcd | p50 raftd/etcd | others |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    tsv = []
+    for c in conns:
+        rr, er = med("raftd", c, "rps"), med("etcd", c, "rps")
+        rs, es = spread("raftd", c), spread("etcd", c)
+        cells = [str(c),
+                 f(rr) + (f" ±{rs:.0f}%" if rs is not None else "") + (f" ({errors('raftd', c)} errors)" if errors("raftd", c) else ""),
+                 f(med("raftd", c, "p50"), "{:.2f}"), f(med("raftd", c, "p99"), "{:.2f}"),
+                 f(er) + (f" ±{es:.0f}%" if es is not None else "") + (f" ({errors('etcd', c)} errors)" if errors("etcd", c) else ""),
+                 f(med("etcd", c, "p50"), "{:.2f}"), f(med("etcd", c, "p99"), "{:.2f}"),
+                 x(ratio(rr, er)), x(ratio(med("raftd", c, "p50"), med("etcd", c, "p50"))),
+                 f"{f(others('raftd', c), '{:.0f}%')} / {f(others('etcd', c), '{:.0f}%')}"]
+        w("| " + " | ".join(cells) + " |")
+        tsv.append(f"{c}\t{rr}\t{med('raftd', c, 'p99')}\t{er}\t{med('etcd', c, 'p99')}\t{med('raftd', c, 'p50')}\t{med('etcd', c, 'p50')}")
+    with open(os.path.join(OUT, "writes.tsv"), "w") as t:
+        t.write("# conns raftd_wps raftd_p99_ms etcd_wps etcd_p99_ms raftd_p50_ms etcd_p50_ms\n")
+        t.write("\n".join(tsv) + "\n")
+    w("")
+    w("![writes/s and p99 against connections](writes.png)")
+    w("")
 
 # ---- reads
 rc = int(E.get("READ_CONNS", "64"))
@@ -166,52 +169,101 @@ if runs.get(("raftd-local", rc)):
           f"| {x(ratio(med(a, 1, 'rps'), med(b, 1, 'rps')))} |")
     w("")
 
+# ---- TLS (issue 18)
+tls_conns = [int(c) for c in E.get("BENCH_TLS_CONNS", "").split()]
+if any(runs.get((sy, c)) for sy in ("raftd-tls", "etcd-tls") for c in tls_conns):
+    w("## Writes with TLS: raftd with TLS against etcd with TLS")
+    w("")
+    w(f"The same load as the plain writes (100-byte values over 1,000 keys, to the leader), median of {reps} runs of"
+      f" {E.get('BENCH_SECS')} s per point, raftd and etcd interleaved, after the plain clusters stopped. Both clusters"
+      " alike: each node has its certificate (tests/lib/mkcerts.sh: ECDSA P-256, one CA); clients speak https and"
+      " see the server's certificate only (wrk sends no client certificate, so neither system asks for one: no"
+      " `--trusted-ca-file`, no `--client-cert-auth`); members use mutual TLS (`--peer-cert-file`, `--peer-key-file`,"
+      " `--peer-trusted-ca-file`, `--peer-client-cert-auth`, https member URLs). CPU is each leader's, from"
+      " /proc/PID/stat.")
+    if E.get("tls_negotiated"):
+        w(f"What a client (OpenSSL, as wrk) negotiates, {'raftd; etcd' if E.get('tls_raftd') else 'etcd'}:"
+          f" {E.get('tls_negotiated')}.")
+    if E.get("tls_note"):
+        w("")
+        w(f"**{E.get('tls_note')}.**")
+    w("")
+    w("| connections | raftd TLS writes/s | p50 | p99 | etcd TLS writes/s | p50 | p99 | writes/s raftd/etcd "
+      "| leader CPU s per 1,000 writes: raftd | etcd | CPU per write etcd/raftd | others |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in tls_conns:
+        cells = [str(c)]
+        for sy in ("raftd-tls", "etcd-tls"):
+            sp = spread(sy, c)
+            cells += [f(med(sy, c, "rps")) + (f" ±{sp:.0f}%" if sp is not None else "")
+                      + (f" ({errors(sy, c)} errors)" if errors(sy, c) else ""),
+                      f(med(sy, c, "p50"), "{:.2f}"), f(med(sy, c, "p99"), "{:.2f}")]
+        rc_, ec_ = cpu_per_1000("raftd-tls", c), cpu_per_1000("etcd-tls", c)
+        cells += [x(ratio(med("raftd-tls", c, "rps"), med("etcd-tls", c, "rps"))),
+                  f(rc_, "{:.3f}"), f(ec_, "{:.3f}"), x(ratio(ec_, rc_)),
+                  f"{f(others('raftd-tls', c), '{:.0f}%')} / {f(others('etcd-tls', c), '{:.0f}%')}"]
+        w("| " + " | ".join(cells) + " |")
+    w("")
+    # what TLS costs each system, where the plain rows of this run have the same connections
+    both = [c for c in tls_conns if runs.get(("raftd", c)) or runs.get(("etcd", c))]
+    if both:
+        w("What TLS costs each, against the plain rows of this run: writes/s and leader CPU per write with TLS"
+          " over without.")
+        w("")
+        w("| connections | raftd writes/s | raftd CPU per write | etcd writes/s | etcd CPU per write |")
+        w("|---:|---:|---:|---:|---:|")
+        for c in both:
+            w(f"| {c} | {x(ratio(med('raftd-tls', c, 'rps'), med('raftd', c, 'rps')))} "
+              f"| {x(ratio(cpu_per_1000('raftd-tls', c), cpu_per_1000('raftd', c)))} "
+              f"| {x(ratio(med('etcd-tls', c, 'rps'), med('etcd', c, 'rps')))} "
+              f"| {x(ratio(cpu_per_1000('etcd-tls', c), cpu_per_1000('etcd', c)))} |")
+        w("")
+
 # ---- copies
 d = {k: num(f"m1_{k}", 0) - num(f"m0_{k}", 0) for k in ("entry", "zc", "zck", "cp", "batches", "writes")}
 zc_low = max(0.0, d["entry"] - d["cp"]) / d["entry"] if d["entry"] else None
-w("## Copies: the raftd leader's `/metrics` across the write runs")
-w("")
-w("| counter (delta over the write runs) | bytes |")
-w("|---|---:|")
-w(f"| `raftd_append_entry_bytes_sent_total` (entry bytes in AppendEntries, both peers) | {d['entry']:.0f} |")
-w(f"| `raftd_peer_bytes_zerocopy_total` (sent with SENDMSG_ZC: entries + request heads) | {d['zc']:.0f} |")
-w(f"| `raftd_peer_bytes_zerocopy_kernel_copied_total` (of those, the kernel copied anyway) | {d['zck']:.0f} |")
-w(f"| `raftd_peer_bytes_copied_total` (plain sendmsg: heartbeats, votes, other RPCs) | {d['cp']:.0f} |")
-w("")
-if d["entry"]:
-    w(f"Entry bytes handed to the kernel zero-copy: at least {100 * zc_low:.2f}% (even if every plain-sendmsg byte "
-      f"were an entry byte); the SENDMSG_ZC bytes are {d['zc'] / d['entry']:.3f}x the entry bytes. "
-      f"The kernel reported {100 * d['zck'] / d['zc'] if d['zc'] else 0:.1f}% of the zero-copy bytes as copied: "
-      "on loopback it must copy them into the receiver's socket (see the README). "
-      f"WAL batches: {d['batches']:.0f} for {d['writes']:.0f} writes applied "
-      f"({d['writes'] / d['batches'] if d['batches'] else 0:.1f} writes per fdatasync on the leader).")
+if conns:
+    w("## Copies: the raftd leader's `/metrics` across the write runs")
     w("")
+    w("| counter (delta over the write runs) | bytes |")
+    w("|---|---:|")
+    w(f"| `raftd_append_entry_bytes_sent_total` (entry bytes in AppendEntries, both peers) | {d['entry']:.0f} |")
+    w(f"| `raftd_peer_bytes_zerocopy_total` (sent with SENDMSG_ZC: entries + request heads) | {d['zc']:.0f} |")
+    w(f"| `raftd_peer_bytes_zerocopy_kernel_copied_total` (of those, the kernel copied anyway) | {d['zck']:.0f} |")
+    w(f"| `raftd_peer_bytes_copied_total` (plain sendmsg: heartbeats, votes, other RPCs) | {d['cp']:.0f} |")
+    w("")
+    if d["entry"]:
+        w(f"Entry bytes handed to the kernel zero-copy: at least {100 * zc_low:.2f}% (even if every plain-sendmsg byte "
+          f"were an entry byte); the SENDMSG_ZC bytes are {d['zc'] / d['entry']:.3f}x the entry bytes. "
+          f"The kernel reported {100 * d['zck'] / d['zc'] if d['zc'] else 0:.1f}% of the zero-copy bytes as copied: "
+          "on loopback it must copy them into the receiver's socket (see the README). "
+          f"WAL batches: {d['batches']:.0f} for {d['writes']:.0f} writes applied "
+          f"({d['writes'] / d['batches'] if d['batches'] else 0:.1f} writes per fdatasync on the leader).")
+        w("")
 
 # ---- resources
-w("## Resources")
-w("")
-w("| figure | raftd | etcd |")
-w("|---|---:|---:|")
+res = []  # the rows of the resources table
 for c in (64, 256):
     if runs.get(("raftd", c)):
-        w(f"| leader CPU seconds per 1,000 writes, {c} connections | {f(cpu_per_1000('raftd', c), '{:.3f}')} | {f(cpu_per_1000('etcd', c), '{:.3f}')} |")
-        w(f"| all 3 nodes' CPU seconds per 1,000 writes, {c} connections | {f(cpu_per_1000('raftd', c, 'cticks'), '{:.3f}')} | {f(cpu_per_1000('etcd', c, 'cticks'), '{:.3f}')} |")
-        w(f"| machine CPU busy during those runs (wrk, the nodes, everyone else) | {f(med('raftd', c, 'busy'), '{:.0f}%')} | {f(med('etcd', c, 'busy'), '{:.0f}%')} |")
+        res.append(f"| leader CPU seconds per 1,000 writes, {c} connections | {f(cpu_per_1000('raftd', c), '{:.3f}')} | {f(cpu_per_1000('etcd', c), '{:.3f}')} |")
+        res.append(f"| all 3 nodes' CPU seconds per 1,000 writes, {c} connections | {f(cpu_per_1000('raftd', c, 'cticks'), '{:.3f}')} | {f(cpu_per_1000('etcd', c, 'cticks'), '{:.3f}')} |")
+        res.append(f"| machine CPU busy during those runs (wrk, the nodes, everyone else) | {f(med('raftd', c, 'busy'), '{:.0f}%')} | {f(med('etcd', c, 'busy'), '{:.0f}%')} |")
 for c in (64, 256):
     if runs.get(("raftd", c)):
-        w(f"| wrk's own CPU seconds per 1,000 requests, {c} connections | {f(cpu_per_1000('raftd', c, 'wrk'), '{:.3f}')} | {f(cpu_per_1000('etcd', c, 'wrk'), '{:.3f}')} |")
+        res.append(f"| wrk's own CPU seconds per 1,000 requests, {c} connections | {f(cpu_per_1000('raftd', c, 'wrk'), '{:.3f}')} | {f(cpu_per_1000('etcd', c, 'wrk'), '{:.3f}')} |")
         a, b = total_cpu("raftd", c), total_cpu("etcd", c)
-        w(f"| nodes + wrk CPU seconds per 1,000 writes → the most writes/s {NCPU} CPUs allow, {c} connections "
-          f"| {f(a, '{:.3f}')} → {f(a and NCPU / a * 1000)} | {f(b, '{:.3f}')} → {f(b and NCPU / b * 1000)} |")
+        res.append(f"| nodes + wrk CPU seconds per 1,000 writes → the most writes/s {NCPU} CPUs allow, {c} connections "
+                   f"| {f(a, '{:.3f}')} → {f(a and NCPU / a * 1000)} | {f(b, '{:.3f}')} → {f(b and NCPU / b * 1000)} |")
 rcl, ecl = num("raftd_rss_cluster"), num("etcd_rss_cluster")
-w(f"| leader RSS after the write and read runs (1,000 keys) | {f(rcl and rcl / 1024, '{:.1f} MiB')} | {f(ecl and ecl / 1024, '{:.1f} MiB')} |")
+if conns:
+    res.append(f"| leader RSS after the write and read runs (1,000 keys) | {f(rcl and rcl / 1024, '{:.1f} MiB')} | {f(ecl and ecl / 1024, '{:.1f} MiB')} |")
 rss, kvb, keys = num("rss_full"), num("rss_kv_bytes"), num("rss_keys")
 if rss:
-    w(f"| RSS of one node holding {keys:.0f} keys of 100-byte values ({kvb / 1e6:.1f} MB of keys and values; empty node {num('rss_empty', 0) / 1024:.1f} MiB) | {rss / 1024:.1f} MiB = {rss * 1024 / kvb:.2f}x the data | not measured |")
+    res.append(f"| RSS of one node holding {keys:.0f} keys of 100-byte values ({kvb / 1e6:.1f} MB of keys and values; empty node {num('rss_empty', 0) / 1024:.1f} MiB) | {rss / 1024:.1f} MiB = {rss * 1024 / kvb:.2f}x the data | not measured |")
     if num("rss_anon") is not None and num("rss_file") is not None:
-        w(f"| of that RSS: heap (RssAnon) / mapped files (RssFile: the WAL's mmapped segments, {num('wal_bytes_1m', 0) / 2**20:.0f} MiB on disk) "
-          f"| {num('rss_anon') / 1024:.1f} MiB = {num('rss_anon') * 1024 / kvb:.2f}x / {num('rss_file') / 1024:.1f} MiB | |")
-    w(f"| loading those keys, 64 connections, one node | {f(num('rss_load_rate'))} writes/s | |")
+        res.append(f"| of that RSS: heap (RssAnon) / mapped files (RssFile: the WAL's mmapped segments, {num('wal_bytes_1m', 0) / 2**20:.0f} MiB on disk) "
+                   f"| {num('rss_anon') / 1024:.1f} MiB = {num('rss_anon') * 1024 / kvb:.2f}x / {num('rss_file') / 1024:.1f} MiB | |")
+    res.append(f"| loading those keys, 64 connections, one node | {f(num('rss_load_rate'))} writes/s | |")
 
 
 def times(s):
@@ -221,21 +273,28 @@ def times(s):
 
 sr = times(E.get("snap_restart"))
 if sr and sr.get("rss_kib") and kvb:
-    w(f"| RSS of that node restarted from its snapshot (no load behind it), when serving: all / heap "
-      f"| {sr['rss_kib'] / 1024:.1f} MiB = {sr['rss_kib'] * 1024 / kvb:.2f}x / "
-      f"{f(sr.get('anon_kib') and sr['anon_kib'] / 1024, '{:.1f} MiB')} | |")
+    res.append(f"| RSS of that node restarted from its snapshot (no load behind it), when serving: all / heap "
+               f"| {sr['rss_kib'] / 1024:.1f} MiB = {sr['rss_kib'] * 1024 / kvb:.2f}x / "
+               f"{f(sr.get('anon_kib') and sr['anon_kib'] / 1024, '{:.1f} MiB')} | |")
 if sr:
-    w(f"| start → READY / → serving a consistent read, from a snapshot ({num('snap_bytes', 0) / 1e6:.0f} MB, {keys:.0f} keys) "
-      f"+ a tail of {f(num('tail_entries'))} entries | {f(sr.get('ready'), '{:.3f} s')} / {f(sr.get('serving'), '{:.3f} s')} | |")
+    res.append(f"| start → READY / → serving a consistent read, from a snapshot ({num('snap_bytes', 0) / 1e6:.0f} MB, {keys:.0f} keys) "
+               f"+ a tail of {f(num('tail_entries'))} entries | {f(sr.get('ready'), '{:.3f} s')} / {f(sr.get('serving'), '{:.3f} s')} | |")
 lc, lw = times(E.get("log_cold")), times(E.get("log_warm"))
 if lc:
     lb = num("log_bytes", 0)
-    w(f"| start → READY / → serving, {lb / 2**30:.2f} GiB log ({f(num('log_entries'))} entries of 64 KiB, no snapshot), "
-      f"log not in the page cache | {f(lc.get('ready'), '{:.3f} s')} / {f(lc.get('serving'), '{:.3f} s')} | |")
-    w(f"| the same, log in the page cache | {f(lw.get('ready'), '{:.3f} s')} / {f(lw.get('serving'), '{:.3f} s')} | |")
-    w(f"| reading those WAL files with `cat`, not in the page cache (the disk's floor) | {f(num('read_cold'), '{:.3f} s')} "
-      f"({lb / num('read_cold', 1) / 1e9:.2f} GB/s) | |")
-w("")
+    res.append(f"| start → READY / → serving, {lb / 2**30:.2f} GiB log ({f(num('log_entries'))} entries of 64 KiB, no snapshot), "
+               f"log not in the page cache | {f(lc.get('ready'), '{:.3f} s')} / {f(lc.get('serving'), '{:.3f} s')} | |")
+    res.append(f"| the same, log in the page cache | {f(lw.get('ready'), '{:.3f} s')} / {f(lw.get('serving'), '{:.3f} s')} | |")
+    res.append(f"| reading those WAL files with `cat`, not in the page cache (the disk's floor) | {f(num('read_cold'), '{:.3f} s')} "
+               f"({lb / num('read_cold', 1) / 1e9:.2f} GB/s) | |")
+if res:
+    w("## Resources")
+    w("")
+    w("| figure | raftd | etcd |")
+    w("|---|---:|---:|")
+    for row in res:
+        w(row)
+    w("")
 
 # ---- WAL
 wal_path = os.path.join(W, "wal.txt")
@@ -275,28 +334,36 @@ def goal(name, measured, ok):
     w(f"| {name} | {measured} | {'met' if ok else ('**missed**' if ok is not None else 'not measured')} |")
 
 
-for c in (64, 256):
-    r = ratio(med("raftd", c, "rps"), med("etcd", c, "rps"))
-    note = ""
-    if r is not None:
-        a, b, wr = total_cpu("raftd", c), total_cpu("etcd", c), cpu_per_1000("raftd", c, "wrk")
-        if a and b and wr:
-            note = (f" (machine {f(med('raftd', c, 'busy'), '{:.0f}')}% busy; CPU per write, nodes + wrk: "
-                    f"etcd {b / a:.2f}x raftd's; a raftd costing no CPU at all would be held by wrk to ≤ {b / wr:.1f}x)")
-    goal(f"writes/s ≥ 4x etcd at {c} connections", x(r) + note, None if r is None else r >= 4)
-r = ratio(med("raftd", 1, "p50"), med("etcd", 1, "p50"))
-floor = ""
-if wal_p50 is not None and med("raftd-local", 1, "p50") is not None:
-    fl = wal_p50 + 2 * med("raftd-local", 1, "p50")
-    floor = (f"; floor here: one durable WAL append {wal_p50:.2f} ms + 2 HTTP round trips through raftd"
-             f" {med('raftd-local', 1, 'p50'):.2f} ms each = {fl:.2f} ms = {fl / med('etcd', 1, 'p50'):.2f}x etcd's p50")
-goal("1-connection p50 ≤ 0.6x etcd's", f"{x(r)} ({f(med('raftd', 1, 'p50'), '{:.2f}')} ms against {f(med('etcd', 1, 'p50'), '{:.2f}')} ms"
-     + floor + ")", None if r is None else r <= 0.6)
-r = ratio(med("raftd-consistent", rc, "rps"), med("etcd-linearizable", rc, "rps"))
-ce = errors("raftd-consistent", rc)
-goal("consistent reads ≥ 2x etcd linearizable", x(r) + (f" ({ce} raftd errors)" if ce else ""),
-     None if r is None else r >= 2 and not ce)
-goal("≥ 99% of entry bytes sent zero-copy", f(zc_low and 100 * zc_low, "≥ {:.2f}%"), None if zc_low is None else zc_low >= 0.99)
+if conns:
+    for c in (64, 256):
+        r = ratio(med("raftd", c, "rps"), med("etcd", c, "rps"))
+        note = ""
+        if r is not None:
+            a, b, wr = total_cpu("raftd", c), total_cpu("etcd", c), cpu_per_1000("raftd", c, "wrk")
+            if a and b and wr:
+                note = (f" (machine {f(med('raftd', c, 'busy'), '{:.0f}')}% busy; CPU per write, nodes + wrk: "
+                        f"etcd {b / a:.2f}x raftd's; a raftd costing no CPU at all would be held by wrk to ≤ {b / wr:.1f}x)")
+        goal(f"writes/s ≥ 4x etcd at {c} connections", x(r) + note, None if r is None else r >= 4)
+    r = ratio(med("raftd", 1, "p50"), med("etcd", 1, "p50"))
+    floor = ""
+    if wal_p50 is not None and med("raftd-local", 1, "p50") is not None:
+        fl = wal_p50 + 2 * med("raftd-local", 1, "p50")
+        floor = (f"; floor here: one durable WAL append {wal_p50:.2f} ms + 2 HTTP round trips through raftd"
+                 f" {med('raftd-local', 1, 'p50'):.2f} ms each = {fl:.2f} ms = {fl / med('etcd', 1, 'p50'):.2f}x etcd's p50")
+    goal("1-connection p50 ≤ 0.6x etcd's", f"{x(r)} ({f(med('raftd', 1, 'p50'), '{:.2f}')} ms against {f(med('etcd', 1, 'p50'), '{:.2f}')} ms"
+         + floor + ")", None if r is None else r <= 0.6)
+    r = ratio(med("raftd-consistent", rc, "rps"), med("etcd-linearizable", rc, "rps"))
+    ce = errors("raftd-consistent", rc)
+    goal("consistent reads ≥ 2x etcd linearizable", x(r) + (f" ({ce} raftd errors)" if ce else ""),
+         None if r is None else r >= 2 and not ce)
+    goal("≥ 99% of entry bytes sent zero-copy", f(zc_low and 100 * zc_low, "≥ {:.2f}%"), None if zc_low is None else zc_low >= 0.99)
+for c in tls_conns:
+    if runs.get(("etcd-tls", c)):
+        r = ratio(med("raftd-tls", c, "rps"), med("etcd-tls", c, "rps"))
+        cr = ratio(cpu_per_1000("etcd-tls", c), cpu_per_1000("raftd-tls", c))
+        goal(f"with TLS, writes/s ≥ 4x etcd with TLS at {c} connections",
+             x(r) + (f" (leader CPU per write: etcd {cr:.2f}x raftd's)" if cr else "")
+             + (f" ({E.get('tls_note')})" if E.get("tls_note") else ""), None if r is None else r >= 4)
 if rss:
     goal("RSS ≤ 2x the raw data at 1M keys", f"{rss * 1024 / kvb:.2f}x", rss * 1024 / kvb <= 2)
 if lc:
