@@ -9,7 +9,8 @@
 #   src/raft/      itself only, and of the system only the C standard
 #                  headers: the core is pure (no I/O, no clock)
 #   src/kv/        base/, proto/
-#   src/raftd/     base/, proto/, wal/, net/, src/raft/, src/kv/
+#   src/mvcc/      base/ (the MVCC store is pure: no I/O, no clock)
+#   src/raftd/     base/, proto/, wal/, net/, src/raft/, src/kv/, src/mvcc/
 #   src/raftctl/   the same, but never src/raftd/
 #
 # A folder may always include its own headers. A project include is written
@@ -28,8 +29,9 @@ allowed() {
 	wal | net) echo "base proto" ;;
 	src/raft) echo "" ;;
 	src/kv) echo "base proto" ;;
-	src/raftd) echo "base proto wal net src/raft src/kv" ;;
-	src/raftctl) echo "base proto wal net src/raft src/kv" ;;
+	src/mvcc) echo "base" ;;
+	src/raftd) echo "base proto wal net src/raft src/kv src/mvcc" ;;
+	src/raftctl) echo "base proto wal net src/raft src/kv src/mvcc" ;;
 	*) return 1 ;;
 	esac
 }

@@ -1,0 +1,1248 @@
+/* src/mvcc/mvcc.c — the MVCC store: versions, transactions, compaction.
+ *
+ * Memory. Each key is one block (struct mvcc_key: the newest version's
+ * pointer, the length, flags, the key bytes) referenced once from a leaf
+ * of the index; each version is one block (struct mvcc_rev, 48 bytes, then
+ * the value) linked to the next older one. A key with one version costs its
+ * bytes, two malloc blocks and a leaf slot. Versions are immutable, so a
+ * result can point into them instead of copying values.
+ *
+ * History. Versions are kept newest first per key; reading at revision R
+ * walks to the first version at or below R. Compaction bounds that walk.
+ * The store keeps the list of keys that have history (more than one
+ * version, or a tombstone): only those can lose anything to a compaction, so
+ * compacting costs the keys written since the last one, not the whole key
+ * space. Keys put once and never again are never visited.
+ *
+ * Transactions. A write transaction links its new versions at main
+ * revision rev + 1 and records each key it touched (once, KEY_TOUCHED). At
+ * the end, a commit moves the revision and lists the keys that now have
+ * history; an error instead unlinks every version at rev + 1 from the
+ * touched keys and drops the keys that only existed because of them. The
+ * list and the touched array are grown before anything is linked, so
+ * neither commit nor rollback can fail.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "src/mvcc/mvcc.h"
+#include "src/mvcc/mvcc_int.h"
+
+struct mvcc {
+	struct idx idx;
+	int64_t rev;
+	int64_t compacted;
+	size_t live;
+	size_t versions;
+	uint64_t bytes;
+	struct mvcc_key **listed; /* keys with history (KEY_LISTED) */
+	size_t n_listed, cap_listed;
+	struct mvcc_key **touched; /* by the write transaction under way */
+	size_t n_touched, cap_touched;
+	mvcc_lease_fn *lease_fn;
+	void *lease_ctx;
+	int restore; /* 0: none, 1: under way, 2: done, -1: failed */
+	struct mvcc_key *restore_last;
+};
+
+/* ---- errors ---- */
+
+static const char *const messages[MVCC_E_END - MVCC_E_BASE] = {
+	[MVCC_E_COMPACTED - MVCC_E_BASE] = "etcdserver: mvcc: required revision has been compacted",
+	[MVCC_E_FUTURE_REV - MVCC_E_BASE] = "etcdserver: mvcc: required revision is a future revision",
+	[MVCC_E_EMPTY_KEY - MVCC_E_BASE] = "etcdserver: key is not provided",
+	[MVCC_E_KEY_NOT_FOUND - MVCC_E_BASE] = "etcdserver: key not found",
+	[MVCC_E_VALUE_PROVIDED - MVCC_E_BASE] = "etcdserver: value is provided",
+	[MVCC_E_LEASE_PROVIDED - MVCC_E_BASE] = "etcdserver: lease is provided",
+	[MVCC_E_DUPLICATE_KEY - MVCC_E_BASE] = "etcdserver: duplicate key given in txn request",
+	[MVCC_E_TOO_MANY_OPS - MVCC_E_BASE] = "etcdserver: too many operations in txn request",
+	[MVCC_E_INVALID_SORT - MVCC_E_BASE] = "etcdserver: invalid sort option",
+	[MVCC_E_LEASE_NOT_FOUND - MVCC_E_BASE] = "etcdserver: requested lease not found",
+};
+
+const char *mvcc_strerror(int err)
+{
+	if (err == 0)
+		return "success";
+	if (-err >= MVCC_E_BASE && -err < MVCC_E_END)
+		return messages[-err - MVCC_E_BASE];
+	return strerror(-err);
+}
+
+int mvcc_grpc_code(int err)
+{
+	switch (-err) {
+	case 0:
+		return 0;
+	case MVCC_E_COMPACTED:
+	case MVCC_E_FUTURE_REV:
+		return 11;
+	case MVCC_E_EMPTY_KEY:
+	case MVCC_E_KEY_NOT_FOUND:
+	case MVCC_E_VALUE_PROVIDED:
+	case MVCC_E_LEASE_PROVIDED:
+	case MVCC_E_DUPLICATE_KEY:
+	case MVCC_E_TOO_MANY_OPS:
+	case MVCC_E_INVALID_SORT:
+		return 3;
+	case MVCC_E_LEASE_NOT_FOUND:
+		return 5;
+	case ENOMEM:
+	case E2BIG:
+		return 8;
+	default:
+		return 13;
+	}
+}
+
+/* ---- result arena ---- */
+
+struct mvcc_arena {
+	struct mvcc_arena *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+static void *arena_alloc(struct mvcc_result *res, size_t size)
+{
+	size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct mvcc_arena *a = res->arena;
+	if (!a || a->cap - a->used < size) {
+		size_t cap = size > 4000 ? size : 4000;
+		a = base_malloc(sizeof(*a) + cap);
+		if (!a)
+			return NULL;
+		a->cap = cap;
+		a->used = 0;
+		a->next = res->arena;
+		res->arena = a;
+	}
+	void *p = (char *)a->data + a->used;
+	a->used += size;
+	return p;
+}
+
+void mvcc_result_free(struct mvcc_result *res)
+{
+	struct mvcc_arena *a = res->arena;
+	while (a) {
+		struct mvcc_arena *next = a->next;
+		free(a);
+		a = next;
+	}
+	memset(res, 0, sizeof(*res));
+}
+
+/* A growing array of kvs, moved into the arena when complete. */
+struct kvbuf {
+	struct mvcc_kv *v;
+	size_t n, cap;
+};
+
+static int kvbuf_add(struct kvbuf *b, const struct mvcc_kv *kv)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		struct mvcc_kv *v = base_realloc(b->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		b->v = v;
+		b->cap = cap;
+	}
+	b->v[b->n++] = *kv;
+	return 0;
+}
+
+static int kvbuf_take(struct kvbuf *b, struct mvcc_result *res, struct mvcc_kv **ret, size_t n)
+{
+	*ret = NULL;
+	if (n) {
+		*ret = arena_alloc(res, n * sizeof(**ret));
+		if (!*ret)
+			return -ENOMEM;
+		memcpy(*ret, b->v, n * sizeof(**ret));
+	}
+	return 0;
+}
+
+/* ---- the store ---- */
+
+static void key_free(struct mvcc_key *k)
+{
+	struct mvcc_rev *v = k->head;
+	while (v) {
+		struct mvcc_rev *prev = v->prev;
+		free(v);
+		v = prev;
+	}
+	free(k);
+}
+
+struct mvcc *mvcc_new(void)
+{
+	struct mvcc *s = base_calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	if (idx_init(&s->idx)) {
+		free(s);
+		return NULL;
+	}
+	s->rev = 1;
+	s->compacted = -1;
+	return s;
+}
+
+struct mvcc *mvcc_free(struct mvcc *s)
+{
+	if (s) {
+		idx_destroy(&s->idx, key_free);
+		free(s->listed);
+		free(s->touched);
+		free(s);
+	}
+	return NULL;
+}
+
+void mvcc_set_lease_check(struct mvcc *s, mvcc_lease_fn *fn, void *ctx)
+{
+	s->lease_fn = fn;
+	s->lease_ctx = ctx;
+}
+
+int64_t mvcc_revision(const struct mvcc *s)
+{
+	return s->rev;
+}
+
+int64_t mvcc_compacted(const struct mvcc *s)
+{
+	return s->compacted;
+}
+
+size_t mvcc_count(const struct mvcc *s)
+{
+	return s->live;
+}
+
+size_t mvcc_versions(const struct mvcc *s)
+{
+	return s->versions;
+}
+
+uint64_t mvcc_bytes(const struct mvcc *s)
+{
+	return s->bytes;
+}
+
+int mvcc_index_check(const struct mvcc *s)
+{
+	return idx_check(&s->idx);
+}
+
+static bool is_live(const struct mvcc_rev *v)
+{
+	return v && v->version;
+}
+
+/* The version of k visible at revision r, or NULL (none yet, or deleted). */
+static const struct mvcc_rev *at_rev(const struct mvcc_key *k, int64_t r)
+{
+	for (const struct mvcc_rev *v = k->head; v; v = v->prev)
+		if (v->main <= r)
+			return v->version ? v : NULL;
+	return NULL;
+}
+
+static void kv_of(struct mvcc_kv *kv, const struct mvcc_key *k, const struct mvcc_rev *v, bool keys_only)
+{
+	kv->key = k->key;
+	kv->key_len = k->key_len;
+	kv->value = keys_only || !v->value_len ? NULL : v->value;
+	kv->value_len = keys_only ? 0 : v->value_len;
+	kv->create_revision = v->create;
+	kv->mod_revision = v->main;
+	kv->version = v->version;
+	kv->lease = v->lease;
+}
+
+/* Walks the keys of an interval (see struct mvcc_range_req) in order. */
+struct walk {
+	struct idx_pos pos;
+	const uint8_t *end;
+	size_t end_len;
+	bool single, unbounded, done;
+	struct mvcc_key *one;
+};
+
+static void walk_start(struct walk *w, const struct idx *t, const void *key, size_t key_len, const void *end,
+		       size_t end_len)
+{
+	memset(w, 0, sizeof(*w));
+	if (!end_len) {
+		w->single = true;
+		w->one = idx_find(t, key, key_len);
+		return;
+	}
+	w->unbounded = end_len == 1 && ((const uint8_t *)end)[0] == 0;
+	w->end = end;
+	w->end_len = end_len;
+	idx_seek(t, key, key_len, &w->pos);
+}
+
+static struct mvcc_key *walk_next(struct walk *w)
+{
+	if (w->done)
+		return NULL;
+	if (w->single) {
+		w->done = true;
+		return w->one;
+	}
+	struct mvcc_key *k = idx_next(&w->pos);
+	if (!k || (!w->unbounded && key_cmp(k->key, k->key_len, w->end, w->end_len) >= 0)) {
+		w->done = true;
+		return NULL;
+	}
+	return k;
+}
+
+/* ---- range ---- */
+
+static int64_t sort_field(const struct mvcc_kv *kv, enum mvcc_sort_target t)
+{
+	switch (t) {
+	case MVCC_SORT_VERSION:
+		return kv->version;
+	case MVCC_SORT_CREATE:
+		return kv->create_revision;
+	case MVCC_SORT_MOD:
+		return kv->mod_revision;
+	default:
+		return 0;
+	}
+}
+
+static int sort_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct mvcc_kv *a = pa, *b = pb;
+	const struct mvcc_range_req *r = arg;
+	int c = 0;
+	if (r->sort_target == MVCC_SORT_VALUE) {
+		c = key_cmp(a->value, a->value_len, b->value, b->value_len);
+	} else if (r->sort_target != MVCC_SORT_KEY) {
+		int64_t x = sort_field(a, r->sort_target), y = sort_field(b, r->sort_target);
+		c = (x > y) - (x < y);
+	}
+	if (!c) /* ties in key order: the keys are unique, so the order is total */
+		c = key_cmp(a->key, a->key_len, b->key, b->key_len);
+	return r->sort_order == MVCC_SORT_DESCEND ? -c : c;
+}
+
+static bool filtered_out(const struct mvcc_range_req *r, const struct mvcc_rev *v)
+{
+	return (r->max_mod && v->main > r->max_mod) || (r->min_mod && v->main < r->min_mod) ||
+	       (r->max_create && v->create > r->max_create) || (r->min_create && v->create < r->min_create);
+}
+
+static int range_rev(int64_t cur, int64_t compacted, int64_t want, int64_t *ret)
+{
+	if (want > cur)
+		return -MVCC_E_FUTURE_REV;
+	if (want <= 0)
+		want = cur;
+	if (want < compacted)
+		return -MVCC_E_COMPACTED;
+	*ret = want;
+	return 0;
+}
+
+/* etcd's applierV3backend.Range over the view at revision cur. */
+static int do_range(const struct mvcc *s, int64_t cur, const struct mvcc_range_req *r, struct mvcc_result *res,
+		    struct mvcc_range_resp *out)
+{
+	struct kvbuf b = { 0 };
+	struct walk w;
+	struct mvcc_key *k;
+	int64_t rev;
+	int rv = range_rev(cur, s->compacted, r->revision, &rev);
+
+	memset(out, 0, sizeof(*out));
+	if (rv)
+		return rv;
+	if ((unsigned)r->sort_order > MVCC_SORT_DESCEND || (unsigned)r->sort_target > MVCC_SORT_VALUE)
+		return -MVCC_E_INVALID_SORT;
+	struct mvcc_range_req req = *r;
+	if (req.sort_target != MVCC_SORT_KEY && req.sort_order == MVCC_SORT_NONE)
+		req.sort_order = MVCC_SORT_ASCEND;
+	bool filters = r->min_mod || r->max_mod || r->min_create || r->max_create;
+	bool sorted = req.sort_order != MVCC_SORT_NONE &&
+		      !(req.sort_order == MVCC_SORT_ASCEND && req.sort_target == MVCC_SORT_KEY);
+	bool all = filters || sorted || r->limit <= 0;
+	size_t limit = r->limit > 0 ? (size_t)r->limit : SIZE_MAX;
+
+	walk_start(&w, &s->idx, r->key, r->key_len, r->end, r->end_len);
+	while ((k = walk_next(&w))) {
+		const struct mvcc_rev *v = at_rev(k, rev);
+		if (!v)
+			continue;
+		out->count++;
+		if (r->count_only || (!all && b.n >= limit) || filtered_out(r, v))
+			continue;
+		struct mvcc_kv kv;
+		kv_of(&kv, k, v, r->keys_only && !(sorted && req.sort_target == MVCC_SORT_VALUE));
+		rv = kvbuf_add(&b, &kv);
+		if (rv)
+			goto out;
+	}
+	if (sorted && b.n > 1)
+		qsort_r(b.v, b.n, sizeof(b.v[0]), sort_cmp, &req);
+	size_t n = b.n;
+	if (all) {
+		out->more = n > limit;
+	} else {
+		out->more = (uint64_t)out->count > limit;
+	}
+	if (n > limit)
+		n = limit;
+	if (r->keys_only)
+		for (size_t i = 0; i < n; i++) {
+			b.v[i].value = NULL;
+			b.v[i].value_len = 0;
+		}
+	rv = kvbuf_take(&b, res, &out->kvs, n);
+	out->n_kvs = n;
+out:
+	free(b.v);
+	if (rv)
+		memset(out, 0, sizeof(*out));
+	return rv;
+}
+
+int mvcc_read(const struct mvcc *s, const struct mvcc_range_req *req, struct mvcc_result *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->op.type = MVCC_OP_RANGE;
+	int rv = do_range(s, s->rev, req, ret, &ret->op.range);
+	if (rv)
+		mvcc_result_free(ret);
+	else
+		ret->revision = s->rev;
+	return rv;
+}
+
+/* ---- validation (etcd's v3rpc/key.go) ---- */
+
+struct span {
+	const uint8_t *k, *e;
+	size_t kl, el; /* el 0: the point k */
+};
+
+struct spans {
+	struct span *v;
+	size_t n, cap;
+};
+
+static int spans_add(struct spans *a, const void *k, size_t kl, const void *e, size_t el)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 8;
+		struct span *v = base_realloc(a->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = (struct span){ k, e, kl, el };
+	return 0;
+}
+
+static bool spans_has_point(const struct spans *a, const struct span *p)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!key_cmp(a->v[i].k, a->v[i].kl, p->k, p->kl))
+			return true;
+	return false;
+}
+
+/* etcd's adt interval [k, e) or point; "\0" is taken literally, as etcd
+ * does here (a delete from a key never conflicts). */
+static bool spans_cover(const struct spans *a, const struct span *p)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		const struct span *d = &a->v[i];
+		int lo = key_cmp(d->k, d->kl, p->k, p->kl);
+		if (!d->el ? lo == 0 : lo <= 0 && key_cmp(p->k, p->kl, d->e, d->el) < 0)
+			return true;
+	}
+	return false;
+}
+
+/* etcd's checkIntervals: the puts and deletes of one branch. */
+static int check_intervals(const struct mvcc_op *ops, size_t n, struct spans *puts, struct spans *dels)
+{
+	struct spans pt = { 0 }, dt = { 0 }, pe = { 0 }, de = { 0 };
+	int rv = 0;
+
+	for (size_t i = 0; i < n && !rv; i++)
+		if (ops[i].type == MVCC_OP_DELETE)
+			rv = spans_add(dels, ops[i].del.key, ops[i].del.key_len, ops[i].del.end, ops[i].del.end_len);
+	for (size_t i = 0; i < n && !rv; i++) {
+		if (ops[i].type != MVCC_OP_TXN)
+			continue;
+		const struct mvcc_txn_req *t = ops[i].txn;
+		pt.n = dt.n = pe.n = de.n = 0;
+		rv = check_intervals(t->success, t->n_success, &pt, &dt);
+		if (!rv)
+			rv = check_intervals(t->failure, t->n_failure, &pe, &de);
+		for (size_t j = 0; j < pt.n && !rv; j++) {
+			if (spans_has_point(puts, &pt.v[j]) || spans_cover(dels, &pt.v[j]))
+				rv = -MVCC_E_DUPLICATE_KEY;
+			else
+				rv = spans_add(puts, pt.v[j].k, pt.v[j].kl, NULL, 0);
+		}
+		for (size_t j = 0; j < pe.n && !rv; j++) {
+			/* then and else exclude each other: the same key in both is fine */
+			if ((spans_has_point(puts, &pe.v[j]) && !spans_has_point(&pt, &pe.v[j])) ||
+			    spans_cover(dels, &pe.v[j]))
+				rv = -MVCC_E_DUPLICATE_KEY;
+			else
+				rv = spans_add(puts, pe.v[j].k, pe.v[j].kl, NULL, 0);
+		}
+		for (size_t j = 0; j < dt.n && !rv; j++)
+			rv = spans_add(dels, dt.v[j].k, dt.v[j].kl, dt.v[j].e, dt.v[j].el);
+		for (size_t j = 0; j < de.n && !rv; j++)
+			rv = spans_add(dels, de.v[j].k, de.v[j].kl, de.v[j].e, de.v[j].el);
+	}
+	for (size_t i = 0; i < n && !rv; i++) {
+		if (ops[i].type != MVCC_OP_PUT)
+			continue;
+		struct span p = { ops[i].put.key, NULL, ops[i].put.key_len, 0 };
+		if (spans_has_point(puts, &p) || spans_cover(dels, &p))
+			rv = -MVCC_E_DUPLICATE_KEY;
+		else
+			rv = spans_add(puts, p.k, p.kl, NULL, 0);
+	}
+	free(pt.v);
+	free(dt.v);
+	free(pe.v);
+	free(de.v);
+	return rv;
+}
+
+static int check_op(const struct mvcc_op *op, size_t max_ops, bool empty_ok);
+
+static int check_txn(const struct mvcc_txn_req *t, size_t max_ops, bool empty_ok)
+{
+	size_t opc = t->n_compare;
+	if (opc < t->n_success)
+		opc = t->n_success;
+	if (opc < t->n_failure)
+		opc = t->n_failure;
+	if (max_ops && opc > max_ops)
+		return -MVCC_E_TOO_MANY_OPS;
+	for (size_t i = 0; i < t->n_compare; i++)
+		if (!t->compare[i].key_len && !empty_ok)
+			return -MVCC_E_EMPTY_KEY;
+	for (size_t i = 0; i < t->n_success; i++) {
+		int rv = check_op(&t->success[i], max_ops, empty_ok);
+		if (rv)
+			return rv;
+	}
+	for (size_t i = 0; i < t->n_failure; i++) {
+		int rv = check_op(&t->failure[i], max_ops, empty_ok);
+		if (rv)
+			return rv;
+	}
+	return 0;
+}
+
+static int check_op(const struct mvcc_op *op, size_t max_ops, bool empty_ok)
+{
+	switch (op->type) {
+	case MVCC_OP_RANGE:
+		if (!op->range.key_len && !empty_ok)
+			return -MVCC_E_EMPTY_KEY;
+		if ((unsigned)op->range.sort_order > MVCC_SORT_DESCEND ||
+		    (unsigned)op->range.sort_target > MVCC_SORT_VALUE)
+			return -MVCC_E_INVALID_SORT;
+		return 0;
+	case MVCC_OP_PUT:
+		if (!op->put.key_len && !empty_ok)
+			return -MVCC_E_EMPTY_KEY;
+		if (op->put.ignore_value && op->put.value_len)
+			return -MVCC_E_VALUE_PROVIDED;
+		if (op->put.ignore_lease && op->put.lease)
+			return -MVCC_E_LEASE_PROVIDED;
+		if (op->put.key_len > MVCC_LEN_MAX || op->put.value_len > MVCC_LEN_MAX)
+			return -E2BIG;
+		return 0;
+	case MVCC_OP_DELETE:
+		if (!op->del.key_len && !empty_ok)
+			return -MVCC_E_EMPTY_KEY;
+		return 0;
+	case MVCC_OP_TXN:
+		return check_txn(op->txn, max_ops, empty_ok);
+	}
+	return -MVCC_E_KEY_NOT_FOUND; /* an empty RequestOp, as etcd */
+}
+
+static int check_all(const struct mvcc_op *op, size_t max_ops, bool empty_ok)
+{
+	int rv = check_op(op, max_ops, empty_ok);
+	if (rv || op->type != MVCC_OP_TXN)
+		return rv;
+	struct spans puts = { 0 }, dels = { 0 };
+	rv = check_intervals(op->txn->success, op->txn->n_success, &puts, &dels);
+	puts.n = dels.n = 0;
+	if (!rv)
+		rv = check_intervals(op->txn->failure, op->txn->n_failure, &puts, &dels);
+	free(puts.v);
+	free(dels.v);
+	return rv;
+}
+
+int mvcc_check(const struct mvcc_op *op, size_t max_txn_ops)
+{
+	return check_all(op, max_txn_ops, false);
+}
+
+/* ---- compares and the txn path (etcd's compareToPath) ---- */
+
+static bool compare_kv(const struct mvcc_compare *c, const struct mvcc_rev *v)
+{
+	int result = 0;
+	int64_t x = 0;
+	switch (c->target) {
+	case MVCC_CMP_VALUE:
+		result = key_cmp(v ? v->value : NULL, v ? v->value_len : 0, c->value, c->value_len);
+		break;
+	case MVCC_CMP_CREATE:
+		x = v ? v->create : 0;
+		break;
+	case MVCC_CMP_MOD:
+		x = v ? v->main : 0;
+		break;
+	case MVCC_CMP_VERSION:
+		x = v ? v->version : 0;
+		break;
+	case MVCC_CMP_LEASE:
+		x = v ? v->lease : 0;
+		break;
+	}
+	if (c->target != MVCC_CMP_VALUE)
+		result = (x > c->number) - (x < c->number);
+	switch (c->result) {
+	case MVCC_CMP_EQUAL:
+		return result == 0;
+	case MVCC_CMP_NOT_EQUAL:
+		return result != 0;
+	case MVCC_CMP_GREATER:
+		return result > 0;
+	case MVCC_CMP_LESS:
+		return result < 0;
+	}
+	return true;
+}
+
+static bool compare_holds(const struct mvcc *s, const struct mvcc_compare *c)
+{
+	struct walk w;
+	struct mvcc_key *k;
+	bool any = false;
+
+	walk_start(&w, &s->idx, c->key, c->key_len, c->end, c->end_len);
+	while ((k = walk_next(&w))) {
+		const struct mvcc_rev *v = at_rev(k, s->rev);
+		if (!v)
+			continue;
+		any = true;
+		if (!compare_kv(c, v))
+			return false;
+	}
+	if (!any)
+		return c->target != MVCC_CMP_VALUE && compare_kv(c, NULL);
+	return true;
+}
+
+struct path {
+	bool *v;
+	size_t n, cap;
+};
+
+static int path_build(const struct mvcc *s, const struct mvcc_txn_req *t, struct path *p)
+{
+	bool ok = true;
+	for (size_t i = 0; i < t->n_compare && ok; i++)
+		ok = compare_holds(s, &t->compare[i]);
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+		bool *v = base_realloc(p->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = ok;
+	const struct mvcc_op *ops = ok ? t->success : t->failure;
+	size_t n = ok ? t->n_success : t->n_failure;
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].type != MVCC_OP_TXN)
+			continue;
+		int rv = path_build(s, ops[i].txn, p);
+		if (rv)
+			return rv;
+	}
+	return 0;
+}
+
+/* etcd's checkRequestPut (puts) and then checkRequestRange (!puts) over
+ * the path, on the state before the txn. */
+static int precheck(const struct mvcc *s, const struct mvcc_op *ops, size_t n, const struct path *p, size_t *pi,
+		    bool puts)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct mvcc_op *op = &ops[i];
+		int rv = 0;
+		if (op->type == MVCC_OP_TXN) {
+			const struct mvcc_txn_req *t = op->txn;
+			bool ok = p->v[(*pi)++];
+			rv = precheck(s, ok ? t->success : t->failure, ok ? t->n_success : t->n_failure, p, pi,
+				      puts);
+		} else if (puts && op->type == MVCC_OP_PUT) {
+			const struct mvcc_put_req *r = &op->put;
+			if (r->ignore_value || r->ignore_lease) {
+				const struct mvcc_key *k = idx_find(&s->idx, r->key, r->key_len);
+				if (!k || !is_live(k->head))
+					rv = -MVCC_E_KEY_NOT_FOUND;
+			}
+			if (!rv && r->lease && s->lease_fn && !s->lease_fn(s->lease_ctx, r->lease))
+				rv = -MVCC_E_LEASE_NOT_FOUND;
+		} else if (!puts && op->type == MVCC_OP_RANGE && op->range.revision) {
+			if (op->range.revision > s->rev)
+				rv = -MVCC_E_FUTURE_REV;
+			else if (op->range.revision < s->compacted)
+				rv = -MVCC_E_COMPACTED;
+		}
+		if (rv)
+			return rv;
+	}
+	return 0;
+}
+
+/* ---- writing ---- */
+
+struct txn {
+	struct mvcc *s;
+	struct mvcc_result *res;
+	int64_t rev; /* of the changes */
+	uint32_t sub;
+	bool changed;
+	const struct path *path;
+	size_t pi;
+};
+
+static int grow(void *ptrp, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 16;
+	while (c < need)
+		c *= 2;
+	void *p = base_realloc(*(void **)ptrp, c * size);
+	if (!p)
+		return -ENOMEM;
+	*(void **)ptrp = p;
+	*cap = c;
+	return 0;
+}
+
+/* Records k as touched by x, with room for listing it at the commit. */
+static int touch(struct txn *x, struct mvcc_key *k)
+{
+	struct mvcc *s = x->s;
+	if (k->flags & KEY_TOUCHED)
+		return 0;
+	if (grow(&s->touched, &s->cap_touched, s->n_touched + 1, sizeof(s->touched[0])) ||
+	    grow(&s->listed, &s->cap_listed, s->n_listed + s->n_touched + 1, sizeof(s->listed[0])))
+		return -ENOMEM;
+	s->touched[s->n_touched++] = k;
+	k->flags |= KEY_TOUCHED;
+	return 0;
+}
+
+static bool has_history(const struct mvcc_key *k)
+{
+	return k->head && (k->head->prev || !k->head->version);
+}
+
+static void list_key(struct mvcc *s, struct mvcc_key *k)
+{
+	if (!(k->flags & KEY_LISTED) && has_history(k)) {
+		assert(s->n_listed < s->cap_listed);
+		s->listed[s->n_listed++] = k;
+		k->flags |= KEY_LISTED;
+	}
+}
+
+static void commit(struct txn *x)
+{
+	struct mvcc *s = x->s;
+	for (size_t i = 0; i < s->n_touched; i++) {
+		struct mvcc_key *k = s->touched[i];
+		k->flags &= (uint8_t)~KEY_TOUCHED;
+		list_key(s, k);
+	}
+	s->n_touched = 0;
+	if (x->changed)
+		s->rev = x->rev;
+}
+
+static void version_gone(struct mvcc *s, const struct mvcc_key *k, struct mvcc_rev *v)
+{
+	s->versions--;
+	s->bytes -= k->key_len + (uint64_t)v->value_len;
+	free(v);
+}
+
+static void rollback(struct txn *x)
+{
+	struct mvcc *s = x->s;
+	while (s->n_touched) {
+		struct mvcc_key *k = s->touched[--s->n_touched];
+		bool was = is_live(k->head);
+		k->flags &= (uint8_t)~KEY_TOUCHED;
+		while (k->head && k->head->main == x->rev) {
+			struct mvcc_rev *v = k->head;
+			k->head = v->prev;
+			version_gone(s, k, v);
+		}
+		s->live = s->live - was + is_live(k->head);
+		if (!k->head) {
+			assert(!(k->flags & KEY_LISTED));
+			idx_remove(&s->idx, k);
+			free(k);
+		}
+	}
+}
+
+static struct mvcc_key *key_new(const void *key, size_t len)
+{
+	struct mvcc_key *k = base_malloc(offsetof(struct mvcc_key, key) + len);
+	if (k) {
+		k->head = NULL;
+		k->key_len = (uint32_t)len;
+		k->flags = 0;
+		if (len)
+			memcpy(k->key, key, len);
+	}
+	return k;
+}
+
+/* Links v as k's newest version at x's revision. */
+static void link_version(struct txn *x, struct mvcc_key *k, struct mvcc_rev *v)
+{
+	struct mvcc *s = x->s;
+	bool was = is_live(k->head);
+	v->main = x->rev;
+	v->sub = x->sub++;
+	v->prev = k->head;
+	k->head = v;
+	s->versions++;
+	s->bytes += k->key_len + (uint64_t)v->value_len;
+	s->live = s->live - was + is_live(v);
+	x->changed = true;
+}
+
+static int do_put(struct txn *x, const struct mvcc_put_req *r, struct mvcc_put_resp *out)
+{
+	struct mvcc *s = x->s;
+	struct mvcc_key *k = idx_find(&s->idx, r->key, r->key_len);
+	const struct mvcc_rev *live = k && is_live(k->head) ? k->head : NULL;
+	bool created = false;
+
+	memset(out, 0, sizeof(*out));
+	if (r->key_len > MVCC_LEN_MAX || r->value_len > MVCC_LEN_MAX)
+		return -E2BIG;
+	if ((r->ignore_value || r->ignore_lease) && !live)
+		return -MVCC_E_KEY_NOT_FOUND;
+	const void *value = r->ignore_value ? live->value : r->value;
+	size_t value_len = r->ignore_value ? live->value_len : r->value_len;
+	int64_t lease = r->ignore_lease ? live->lease : r->lease;
+	if (!r->ignore_lease && lease && s->lease_fn && !s->lease_fn(s->lease_ctx, lease))
+		return -MVCC_E_LEASE_NOT_FOUND;
+
+	struct mvcc_rev *v = base_malloc(sizeof(*v) + value_len);
+	if (!v)
+		return -ENOMEM;
+	if (!k) {
+		k = key_new(r->key, r->key_len);
+		if (!k || idx_insert(&s->idx, k)) {
+			free(k);
+			free(v);
+			return -ENOMEM;
+		}
+		created = true;
+	}
+	if (touch(x, k)) {
+		if (created) {
+			idx_remove(&s->idx, k);
+			free(k);
+		}
+		free(v);
+		return -ENOMEM;
+	}
+	if (value_len)
+		memcpy(v->value, value, value_len);
+	v->value_len = (uint32_t)value_len;
+	v->lease = lease;
+	v->create = live ? live->create : x->rev;
+	v->version = live ? live->version + 1 : 1;
+	if (r->prev_kv && live) {
+		out->has_prev = true;
+		kv_of(&out->prev, k, live, false);
+	}
+	link_version(x, k, v);
+	return 0;
+}
+
+static int do_delete(struct txn *x, const struct mvcc_delete_req *r, struct mvcc_delete_resp *out)
+{
+	struct mvcc *s = x->s;
+	struct kvbuf b = { 0 };
+	struct walk w;
+	struct mvcc_key *k;
+	int rv = 0;
+
+	memset(out, 0, sizeof(*out));
+	walk_start(&w, &s->idx, r->key, r->key_len, r->end, r->end_len);
+	while ((k = walk_next(&w))) {
+		if (!is_live(k->head))
+			continue;
+		struct mvcc_rev *v = base_calloc(1, sizeof(*v));
+		if (!v || touch(x, k)) {
+			free(v);
+			rv = -ENOMEM;
+			goto out;
+		}
+		if (r->prev_kv) {
+			struct mvcc_kv kv;
+			kv_of(&kv, k, k->head, false);
+			rv = kvbuf_add(&b, &kv);
+			if (rv) {
+				free(v);
+				goto out;
+			}
+		}
+		link_version(x, k, v);
+		out->deleted++;
+	}
+	if (r->prev_kv) {
+		rv = kvbuf_take(&b, x->res, &out->prev_kvs, b.n);
+		out->n_prev = b.n;
+	}
+out:
+	free(b.v);
+	return rv;
+}
+
+static int exec_ops(struct txn *x, const struct mvcc_op *ops, size_t n, struct mvcc_op_resp **ret, size_t *ret_n);
+
+static int do_txn(struct txn *x, const struct mvcc_txn_req *t, struct mvcc_txn_resp *out)
+{
+	bool ok = x->path->v[x->pi++];
+	out->succeeded = ok;
+	return exec_ops(x, ok ? t->success : t->failure, ok ? t->n_success : t->n_failure, &out->resps,
+			&out->n_resps);
+}
+
+static int exec_op(struct txn *x, const struct mvcc_op *op, struct mvcc_op_resp *out)
+{
+	out->type = op->type;
+	switch (op->type) {
+	case MVCC_OP_RANGE:
+		return do_range(x->s, x->changed ? x->rev : x->s->rev, &op->range, x->res, &out->range);
+	case MVCC_OP_PUT:
+		return do_put(x, &op->put, &out->put);
+	case MVCC_OP_DELETE:
+		return do_delete(x, &op->del, &out->del);
+	case MVCC_OP_TXN:
+		out->txn = arena_alloc(x->res, sizeof(*out->txn));
+		if (!out->txn)
+			return -ENOMEM;
+		memset(out->txn, 0, sizeof(*out->txn));
+		return do_txn(x, op->txn, out->txn);
+	}
+	return -MVCC_E_KEY_NOT_FOUND;
+}
+
+static int exec_ops(struct txn *x, const struct mvcc_op *ops, size_t n, struct mvcc_op_resp **ret, size_t *ret_n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	if (!n)
+		return 0;
+	struct mvcc_op_resp *r = arena_alloc(x->res, n * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memset(r, 0, n * sizeof(*r));
+	*ret = r;
+	*ret_n = n;
+	for (size_t i = 0; i < n; i++) {
+		int rv = exec_op(x, &ops[i], &r[i]);
+		if (rv)
+			return rv;
+	}
+	return 0;
+}
+
+int mvcc_exec(struct mvcc *s, const struct mvcc_op *op, struct mvcc_result *ret)
+{
+	struct txn x = { .s = s, .res = ret, .rev = s->rev + 1 };
+	struct path path = { 0 };
+	struct mvcc_txn_req one = { .success = op, .n_success = 1 };
+	const struct mvcc_txn_req *t = op->type == MVCC_OP_TXN ? op->txn : &one;
+	size_t pi = 0;
+	int rv;
+
+	memset(ret, 0, sizeof(*ret));
+	assert(s->restore == 0 || s->restore == 2);
+	rv = check_all(op, 0, true);
+	if (rv)
+		goto out;
+	if (op->type == MVCC_OP_RANGE) {
+		rv = mvcc_read(s, &op->range, ret);
+		goto out;
+	}
+	rv = path_build(s, t, &path);
+	if (rv)
+		goto out;
+	const struct mvcc_op *ops = path.v[0] ? t->success : t->failure;
+	size_t n = path.v[0] ? t->n_success : t->n_failure;
+	pi = 1;
+	rv = precheck(s, ops, n, &path, &pi, true);
+	pi = 1;
+	if (!rv)
+		rv = precheck(s, ops, n, &path, &pi, false);
+	if (rv)
+		goto out;
+	x.path = &path;
+	ret->op.type = op->type;
+	if (op->type == MVCC_OP_TXN) {
+		ret->op.txn = arena_alloc(ret, sizeof(*ret->op.txn));
+		rv = ret->op.txn ? 0 : -ENOMEM;
+		if (!rv) {
+			memset(ret->op.txn, 0, sizeof(*ret->op.txn));
+			rv = do_txn(&x, t, ret->op.txn);
+		}
+	} else {
+		x.pi = 1; /* the wrapper's own place in the path */
+		rv = exec_op(&x, op, &ret->op);
+	}
+	if (rv) {
+		rollback(&x);
+		goto out;
+	}
+	commit(&x);
+	ret->revision = s->rev;
+out:
+	free(path.v);
+	if (rv)
+		mvcc_result_free(ret);
+	return rv;
+}
+
+/* ---- compaction ---- */
+
+int mvcc_compact(struct mvcc *s, int64_t rev)
+{
+	if (rev <= s->compacted)
+		return -MVCC_E_COMPACTED;
+	if (rev > s->rev)
+		return -MVCC_E_FUTURE_REV;
+	s->compacted = rev;
+	size_t w = 0;
+	for (size_t i = 0; i < s->n_listed; i++) {
+		struct mvcc_key *k = s->listed[i];
+		struct mvcc_rev **link = &k->head, *v = k->head;
+		bool was = is_live(k->head);
+		while (v && v->main > rev) {
+			link = &v->prev;
+			v = v->prev;
+		}
+		if (v) {
+			/* v is what a read at rev sees: everything older goes, and v too
+			 * if it is a tombstone */
+			struct mvcc_rev *old = v->prev;
+			v->prev = NULL;
+			while (old) {
+				struct mvcc_rev *next = old->prev;
+				version_gone(s, k, old);
+				old = next;
+			}
+			if (!v->version) {
+				*link = NULL;
+				version_gone(s, k, v);
+			}
+		}
+		assert(was == is_live(k->head));
+		if (!k->head) {
+			idx_remove(&s->idx, k);
+			free(k);
+		} else if (!has_history(k)) {
+			k->flags &= (uint8_t)~KEY_LISTED;
+		} else {
+			s->listed[w++] = k;
+		}
+	}
+	s->n_listed = w;
+	return 0;
+}
+
+/* ---- snapshots ---- */
+
+int mvcc_iter_versions(const struct mvcc *s, mvcc_version_fn *fn, void *ctx)
+{
+	const struct mvcc_rev **chain = NULL;
+	size_t cap = 0;
+	struct idx_pos pos;
+	struct mvcc_key *k;
+	int rv = 0;
+
+	idx_seek(&s->idx, NULL, 0, &pos);
+	while (!rv && (k = idx_next(&pos))) {
+		size_t n = 0;
+		for (const struct mvcc_rev *v = k->head; v; v = v->prev) {
+			if (n == cap && grow(&chain, &cap, n + 1, sizeof(chain[0]))) {
+				rv = -ENOMEM;
+				break;
+			}
+			chain[n++] = v;
+		}
+		while (!rv && n) {
+			const struct mvcc_rev *v = chain[--n];
+			struct mvcc_version ver = {
+				.key = k->key,
+				.key_len = k->key_len,
+				.value = v->value_len ? v->value : NULL,
+				.value_len = v->value_len,
+				.mod_revision = v->main,
+				.sub = v->sub,
+				.create_revision = v->create,
+				.version = v->version,
+				.lease = v->lease,
+			};
+			rv = fn(ctx, &ver);
+		}
+	}
+	free(chain);
+	return rv;
+}
+
+int mvcc_restore_begin(struct mvcc *s, int64_t revision, int64_t compacted)
+{
+	if (s->restore || s->rev != 1 || s->idx.count || revision < 1 || compacted < -1 || compacted > revision) {
+		s->restore = -1;
+		return -EINVAL;
+	}
+	s->rev = revision;
+	s->compacted = compacted;
+	s->restore = 1;
+	return 0;
+}
+
+/* Is v a valid next version of k (whose newest is k->head, NULL for a new
+ * key)? */
+static bool restore_valid(const struct mvcc *s, const struct mvcc_key *k, const struct mvcc_version *v)
+{
+	const struct mvcc_rev *h = k ? k->head : NULL;
+	if (v->mod_revision < 1 || v->mod_revision > s->rev)
+		return false;
+	if (!v->version) /* a tombstone: deletes a live key, after the compaction */
+		return is_live(h) && !v->create_revision && !v->lease && !v->value_len &&
+		       v->mod_revision > s->compacted;
+	if (v->version < 0 || v->create_revision < 1 || v->create_revision > v->mod_revision)
+		return false;
+	if (!h) /* the oldest version kept: may be at or below the compaction */
+		return v->version > 1 || v->create_revision == v->mod_revision;
+	if (v->mod_revision <= s->compacted)
+		return false;
+	if (v->mod_revision < h->main || (v->mod_revision == h->main && v->sub <= h->sub))
+		return false;
+	if (is_live(h))
+		return v->version == h->version + 1 && v->create_revision == h->create;
+	return v->version == 1 && v->create_revision == v->mod_revision;
+}
+
+int mvcc_restore_add(struct mvcc *s, const struct mvcc_version *v)
+{
+	struct mvcc_key *k = s->restore_last;
+	struct mvcc_rev *r = NULL;
+	bool created = false;
+	int rv = -EINVAL;
+
+	if (s->restore != 1)
+		goto fail;
+	if (v->key_len > MVCC_LEN_MAX || v->value_len > MVCC_LEN_MAX) {
+		rv = -E2BIG;
+		goto fail;
+	}
+	int c = k ? key_cmp(k->key, k->key_len, v->key, v->key_len) : -1;
+	if (c > 0)
+		goto fail;
+	if (c < 0)
+		k = NULL;
+	if (!restore_valid(s, k, v))
+		goto fail;
+	rv = -ENOMEM;
+	r = base_malloc(sizeof(*r) + v->value_len);
+	if (!r)
+		goto fail;
+	if (!k) {
+		k = key_new(v->key, v->key_len);
+		if (!k || idx_insert(&s->idx, k)) {
+			free(k);
+			goto fail;
+		}
+		created = true;
+	}
+	if (grow(&s->listed, &s->cap_listed, s->n_listed + 1, sizeof(s->listed[0])))
+		goto fail;
+	bool was = is_live(k->head);
+	r->prev = k->head;
+	r->main = v->mod_revision;
+	r->sub = v->sub;
+	r->create = v->create_revision;
+	r->version = v->version;
+	r->lease = v->lease;
+	r->value_len = (uint32_t)v->value_len;
+	if (v->value_len)
+		memcpy(r->value, v->value, v->value_len);
+	k->head = r;
+	s->versions++;
+	s->bytes += k->key_len + (uint64_t)r->value_len;
+	s->live = s->live - was + is_live(r);
+	list_key(s, k);
+	s->restore_last = k;
+	return 0;
+fail:
+	if (created) {
+		idx_remove(&s->idx, k);
+		free(k);
+	}
+	free(r);
+	s->restore = -1;
+	return rv;
+}
+
+int mvcc_restore_end(struct mvcc *s)
+{
+	if (s->restore != 1) {
+		s->restore = -1;
+		return -EINVAL;
+	}
+	s->restore = 2;
+	s->restore_last = NULL;
+	return 0;
+}

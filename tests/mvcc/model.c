@@ -1,0 +1,292 @@
+/* tests/mvcc/model.c — the reference model (tests/mvcc/model.h). Brute
+ * force on purpose: nothing here shares code or structure with src/mvcc/. */
+#include "tests/mvcc/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int bcmp_(const void *a, size_t al, const void *b, size_t bl)
+{
+	size_t n = al < bl ? al : bl;
+	int c = n ? memcmp(a, b, n) : 0;
+	return c ? c : (al > bl) - (al < bl);
+}
+
+static void *dup_(const void *p, size_t n)
+{
+	void *d = malloc(n ? n : 1);
+	if (!d)
+		abort();
+	if (n)
+		memcpy(d, p, n);
+	return d;
+}
+
+void model_init(struct model *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->rev = 1;
+	m->compacted = -1;
+}
+
+void model_free(struct model *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		for (size_t j = 0; j < m->k[i].n; j++)
+			free(m->k[i].r[j].value);
+		free(m->k[i].r);
+		free(m->k[i].key);
+	}
+	free(m->k);
+	memset(m, 0, sizeof(*m));
+}
+
+void model_begin(struct model *m)
+{
+	m->txn_rev = m->rev + 1;
+	m->sub = 0;
+	m->changed = false;
+}
+
+void model_end(struct model *m)
+{
+	if (m->changed)
+		m->rev = m->txn_rev;
+}
+
+static struct model_key *find(const struct model *m, const void *key, size_t key_len, bool *found, size_t *at)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (bcmp_(m->k[mid].key, m->k[mid].key_len, key, key_len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	*found = lo < m->n && !bcmp_(m->k[lo].key, m->k[lo].key_len, key, key_len);
+	return *found ? &m->k[lo] : NULL;
+}
+
+static void add(struct model *m, struct model_key *k, struct model_rec r)
+{
+	if (k->n == k->cap) {
+		k->cap = k->cap ? k->cap * 2 : 4;
+		k->r = realloc(k->r, k->cap * sizeof(k->r[0]));
+		if (!k->r)
+			abort();
+	}
+	r.key = k->key;
+	r.key_len = k->key_len;
+	k->r[k->n++] = r;
+	m->changed = true;
+}
+
+void model_put(struct model *m, const void *key, size_t key_len, const void *value, size_t value_len,
+	       int64_t lease)
+{
+	bool found;
+	size_t at;
+	struct model_key *k = find(m, key, key_len, &found, &at);
+	if (!k) {
+		if (m->n == m->cap) {
+			m->cap = m->cap ? m->cap * 2 : 64;
+			m->k = realloc(m->k, m->cap * sizeof(m->k[0]));
+			if (!m->k)
+				abort();
+		}
+		memmove(&m->k[at + 1], &m->k[at], (m->n - at) * sizeof(m->k[0]));
+		m->n++;
+		k = &m->k[at];
+		memset(k, 0, sizeof(*k));
+		k->key = dup_(key, key_len);
+		k->key_len = key_len;
+	}
+	const struct model_rec *last = k->n ? &k->r[k->n - 1] : NULL;
+	bool live = last && last->version;
+	add(m, k, (struct model_rec){ .value = dup_(value, value_len),
+				      .value_len = value_len,
+				      .main = m->txn_rev,
+				      .sub = m->sub++,
+				      .create = live ? last->create : m->txn_rev,
+				      .version = live ? last->version + 1 : 1,
+				      .lease = lease });
+}
+
+static bool in_range(const void *k, size_t kl, const void *key, size_t key_len, const void *end, size_t end_len)
+{
+	if (!end_len)
+		return !bcmp_(k, kl, key, key_len);
+	if (bcmp_(k, kl, key, key_len) < 0)
+		return false;
+	if (end_len == 1 && !((const uint8_t *)end)[0])
+		return true;
+	return bcmp_(k, kl, end, end_len) < 0;
+}
+
+int64_t model_delete(struct model *m, const void *key, size_t key_len, const void *end, size_t end_len)
+{
+	int64_t deleted = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		struct model_key *k = &m->k[i];
+		if (!in_range(k->key, k->key_len, key, key_len, end, end_len) || !k->n || !k->r[k->n - 1].version)
+			continue;
+		add(m, k, (struct model_rec){ .value = dup_(NULL, 0), .main = m->txn_rev, .sub = m->sub++ });
+		deleted++;
+	}
+	return deleted;
+}
+
+static const struct model_rec *get_at(const struct model_key *k, int64_t rev)
+{
+	for (size_t j = k->n; j-- > 0;)
+		if (k->r[j].main <= rev)
+			return k->r[j].version ? &k->r[j] : NULL;
+	return NULL;
+}
+
+const struct model_rec *model_get(const struct model *m, const void *key, size_t key_len, int64_t rev)
+{
+	bool found;
+	size_t at;
+	const struct model_key *k = find(m, key, key_len, &found, &at);
+	return k ? get_at(k, rev) : NULL;
+}
+
+size_t model_range(const struct model *m, const void *key, size_t key_len, const void *end, size_t end_len,
+		   int64_t rev, const struct model_rec ***ret)
+{
+	const struct model_rec **v = malloc((m->n + 1) * sizeof(*v));
+	size_t w = 0;
+	if (!v)
+		abort();
+	for (size_t i = 0; i < m->n; i++) {
+		if (!in_range(m->k[i].key, m->k[i].key_len, key, key_len, end, end_len))
+			continue;
+		const struct model_rec *r = get_at(&m->k[i], rev);
+		if (r)
+			v[w++] = r;
+	}
+	*ret = v;
+	return w;
+}
+
+static bool cmp_one(const struct mvcc_compare *c, const struct model_rec *r)
+{
+	int res;
+	if (c->target == MVCC_CMP_VALUE) {
+		res = bcmp_(r ? r->value : NULL, r ? r->value_len : 0, c->value, c->value_len);
+	} else {
+		int64_t x = !r ? 0
+			    : c->target == MVCC_CMP_VERSION ? r->version
+			    : c->target == MVCC_CMP_CREATE  ? r->create
+			    : c->target == MVCC_CMP_MOD	    ? r->main
+							    : r->lease;
+		res = x < c->number ? -1 : x > c->number;
+	}
+	switch (c->result) {
+	case MVCC_CMP_EQUAL:
+		return res == 0;
+	case MVCC_CMP_NOT_EQUAL:
+		return res != 0;
+	case MVCC_CMP_GREATER:
+		return res > 0;
+	case MVCC_CMP_LESS:
+		return res < 0;
+	}
+	return true;
+}
+
+bool model_compare(const struct model *m, const struct mvcc_compare *c)
+{
+	const struct model_rec **v;
+	size_t n = model_range(m, c->key, c->key_len, c->end, c->end_len, m->rev, &v);
+	bool ok = true;
+	if (!n)
+		ok = c->target != MVCC_CMP_VALUE && cmp_one(c, NULL);
+	for (size_t i = 0; i < n && ok; i++)
+		ok = cmp_one(c, v[i]);
+	free(v);
+	return ok;
+}
+
+size_t model_live(const struct model *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->n; i++)
+		n += get_at(&m->k[i], m->rev) != NULL;
+	return n;
+}
+
+size_t model_kept(const struct model *m)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		for (size_t j = 0; j < m->k[i].n; j++)
+			kept += m->k[i].r[j].main > m->compacted;
+		kept += get_at(&m->k[i], m->compacted) != NULL;
+	}
+	return kept;
+}
+
+const char *model_check_range(const struct model *m, const struct mvcc *s, const void *key, size_t key_len,
+			      const void *end, size_t end_len, int64_t rev)
+{
+	struct mvcc_range_req req = { .key = key, .key_len = key_len, .end = end, .end_len = end_len, .revision = rev };
+	struct mvcc_result res;
+	const struct model_rec **v;
+	const char *bad = NULL;
+	int rv = mvcc_read(s, &req, &res);
+
+	if (rev > m->rev)
+		return rv == -MVCC_E_FUTURE_REV ? NULL : "read in the future not refused";
+	if (rev > 0 && rev < m->compacted)
+		return rv == -MVCC_E_COMPACTED ? NULL : "read below the compaction not refused";
+	if (rv)
+		return "read failed";
+	size_t n = model_range(m, key, key_len, end, end_len, rev > 0 ? rev : m->rev, &v);
+	if (res.revision != m->rev)
+		bad = "read: header revision";
+	else if (res.op.range.n_kvs != n || res.op.range.count != (int64_t)n || res.op.range.more)
+		bad = "read: number of keys";
+	for (size_t i = 0; i < n && !bad; i++) {
+		const struct mvcc_kv *kv = &res.op.range.kvs[i];
+		const struct model_rec *r = v[i];
+		if (bcmp_(kv->key, kv->key_len, r->key, r->key_len) ||
+		    bcmp_(kv->value, kv->value_len, r->value, r->value_len))
+			bad = "read: key or value";
+		else if (kv->create_revision != r->create || kv->mod_revision != r->main ||
+			 kv->version != r->version || kv->lease != r->lease)
+			bad = "read: revisions, version or lease";
+	}
+	free(v);
+	mvcc_result_free(&res);
+	return bad;
+}
+
+const char *model_check(const struct model *m, const struct mvcc *s, bool every_rev)
+{
+	if (mvcc_revision(s) != m->rev)
+		return "revision";
+	if (mvcc_compacted(s) != m->compacted)
+		return "compacted revision";
+	if (mvcc_count(s) != model_live(m))
+		return "live keys";
+	if (mvcc_versions(s) != model_kept(m))
+		return "versions kept after compaction";
+	if (mvcc_index_check(s))
+		return "index invariants";
+	int64_t lo = m->compacted > 1 ? m->compacted : 1;
+	for (int64_t r = every_rev ? lo : m->rev; r <= m->rev; r++) {
+		const char *bad = model_check_range(m, s, "", 0, "", 1, r);
+		if (bad)
+			return bad;
+	}
+	if (m->compacted > 1) {
+		const char *bad = model_check_range(m, s, "", 0, "", 1, m->compacted - 1);
+		if (bad)
+			return bad;
+	}
+	return model_check_range(m, s, "", 0, "", 1, m->rev + 1);
+}

@@ -1,0 +1,1127 @@
+/* tests/mvcc/test_mvcc.c — the MVCC store (src/mvcc/mvcc.h): each of etcd's
+ * rules, the key index, snapshots, allocation failures, and a randomized
+ * run against the reference model (tests/mvcc/model.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "src/mvcc/mvcc.h"
+#include "tests/lib/check_main.h"
+#include "tests/mvcc/model.h"
+
+static struct mvcc *s;
+static struct mvcc_result res;
+
+static void setup(void)
+{
+	s = mvcc_new();
+	ck_assert_ptr_nonnull(s);
+	memset(&res, 0, sizeof(res));
+}
+
+static void teardown(void)
+{
+	mvcc_result_free(&res);
+	ck_assert_int_eq(mvcc_index_check(s), 0);
+	s = mvcc_free(s);
+}
+
+#define FROM_KEY "\0", 1
+#define NO_END NULL, 0
+
+static struct mvcc_op put_op(const char *k, const char *v)
+{
+	return (struct mvcc_op){ .type = MVCC_OP_PUT,
+				 .put = { .key = k, .key_len = strlen(k), .value = v, .value_len = v ? strlen(v) : 0 } };
+}
+
+static struct mvcc_op del_op(const char *k, const char *end, size_t end_len)
+{
+	return (struct mvcc_op){ .type = MVCC_OP_DELETE,
+				 .del = { .key = k, .key_len = strlen(k), .end = end, .end_len = end_len } };
+}
+
+static struct mvcc_op range_op(const char *k, const char *end, size_t end_len)
+{
+	return (struct mvcc_op){ .type = MVCC_OP_RANGE,
+				 .range = { .key = k, .key_len = strlen(k), .end = end, .end_len = end_len } };
+}
+
+/* Runs op; res holds the answer until the next call. */
+static int exec(const struct mvcc_op *op)
+{
+	mvcc_result_free(&res);
+	return mvcc_exec(s, op, &res);
+}
+
+static int64_t put(const char *k, const char *v)
+{
+	struct mvcc_op op = put_op(k, v);
+	ck_assert_int_eq(exec(&op), 0);
+	return res.revision;
+}
+
+static int64_t del(const char *k, const char *end, size_t end_len)
+{
+	struct mvcc_op op = del_op(k, end, end_len);
+	ck_assert_int_eq(exec(&op), 0);
+	return res.op.del.deleted;
+}
+
+static const struct mvcc_range_resp *get_req(const struct mvcc_range_req *req)
+{
+	mvcc_result_free(&res);
+	int rv = mvcc_read(s, req, &res);
+	ck_assert_msg(rv == 0, "read: %s", mvcc_strerror(rv));
+	return &res.op.range;
+}
+
+static const struct mvcc_range_resp *get_at(const char *k, const char *end, size_t end_len, int64_t rev)
+{
+	struct mvcc_range_req req = { .key = k, .key_len = strlen(k), .end = end, .end_len = end_len, .revision = rev };
+	return get_req(&req);
+}
+
+static const struct mvcc_kv *get1(const char *k, int64_t rev)
+{
+	const struct mvcc_range_resp *r = get_at(k, NO_END, rev);
+	return r->n_kvs ? &r->kvs[0] : NULL;
+}
+
+static void assert_kv(const struct mvcc_kv *kv, const char *k, const char *v, int64_t create, int64_t mod,
+		      int64_t version)
+{
+	ck_assert_ptr_nonnull(kv);
+	ck_assert_int_eq(kv->key_len, strlen(k));
+	ck_assert(!memcmp(kv->key, k, kv->key_len));
+	if (v) {
+		ck_assert_int_eq(kv->value_len, strlen(v));
+		ck_assert(!kv->value_len || !memcmp(kv->value, v, kv->value_len));
+	}
+	ck_assert_int_eq(kv->create_revision, create);
+	ck_assert_int_eq(kv->mod_revision, mod);
+	ck_assert_int_eq(kv->version, version);
+}
+
+/* The keys of a range answer, joined by ',' */
+static const char *keys_of(const struct mvcc_range_resp *r)
+{
+	static char buf[1024];
+	size_t w = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < r->n_kvs; i++)
+		w += (size_t)snprintf(buf + w, sizeof(buf) - w, "%s%.*s", i ? "," : "", (int)r->kvs[i].key_len,
+				      (const char *)r->kvs[i].key);
+	return buf;
+}
+
+/* ---- revisions and versions ---- */
+
+START_TEST(test_revisions)
+{
+	ck_assert_int_eq(mvcc_revision(s), 1);
+	ck_assert_int_eq(mvcc_compacted(s), -1);
+	ck_assert_ptr_null(get1("a", 0));
+	ck_assert_int_eq(res.revision, 1);
+
+	ck_assert_int_eq(put("a", "1"), 2);
+	assert_kv(get1("a", 0), "a", "1", 2, 2, 1);
+	ck_assert_int_eq(put("a", "2"), 3);
+	assert_kv(get1("a", 0), "a", "2", 2, 3, 2);
+	ck_assert_int_eq(del("a", NO_END), 1);
+	ck_assert_int_eq(res.revision, 4);
+	ck_assert_ptr_null(get1("a", 0));
+	ck_assert_int_eq(put("a", "3"), 5); /* a new generation */
+	assert_kv(get1("a", 0), "a", "3", 5, 5, 1);
+
+	/* history: every past revision reads as it was */
+	ck_assert_ptr_null(get1("a", 1));
+	assert_kv(get1("a", 2), "a", "1", 2, 2, 1);
+	assert_kv(get1("a", 3), "a", "2", 2, 3, 2);
+	ck_assert_ptr_null(get1("a", 4));
+	ck_assert_int_eq(res.revision, 5); /* the header says the current revision */
+	ck_assert_int_eq(mvcc_count(s), 1);
+	ck_assert_int_eq(mvcc_versions(s), 4);
+
+	/* a delete of nothing is no write */
+	ck_assert_int_eq(del("zz", NO_END), 0);
+	ck_assert_int_eq(res.revision, 5);
+	ck_assert_int_eq(mvcc_revision(s), 5);
+}
+END_TEST
+
+START_TEST(test_future_and_compacted)
+{
+	put("a", "1");
+	put("a", "2");
+	put("a", "3");
+	struct mvcc_range_req req = { .key = "a", .key_len = 1, .revision = 5 };
+	ck_assert_int_eq(mvcc_read(s, &req, &res), -MVCC_E_FUTURE_REV);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_FUTURE_REV), "etcdserver: mvcc: required revision is a future revision");
+	ck_assert_int_eq(mvcc_grpc_code(-MVCC_E_FUTURE_REV), 11);
+	ck_assert_int_eq(mvcc_compact(s, 5), -MVCC_E_FUTURE_REV);
+	ck_assert_int_eq(mvcc_compact(s, 3), 0);
+	req.revision = 2;
+	ck_assert_int_eq(mvcc_read(s, &req, &res), -MVCC_E_COMPACTED);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_COMPACTED), "etcdserver: mvcc: required revision has been compacted");
+	ck_assert_int_eq(mvcc_grpc_code(-MVCC_E_COMPACTED), 11);
+	assert_kv(get1("a", 3), "a", "2", 2, 3, 2); /* at the compaction itself: kept */
+	assert_kv(get1("a", 4), "a", "3", 2, 4, 3);
+	ck_assert_int_eq(mvcc_compact(s, 3), -MVCC_E_COMPACTED);
+	ck_assert_int_eq(mvcc_compact(s, 2), -MVCC_E_COMPACTED);
+	/* a negative revision reads the current one (etcd: rev <= 0) */
+	req.revision = -7;
+	ck_assert_int_eq(mvcc_read(s, &req, &res), 0);
+	ck_assert_int_eq(res.op.range.n_kvs, 1);
+	ck_assert_int_eq(res.op.range.kvs[0].version, 3);
+}
+END_TEST
+
+/* ---- put ---- */
+
+START_TEST(test_put_prev_kv)
+{
+	struct mvcc_op op = put_op("k", "v1");
+	op.put.prev_kv = true;
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert(!res.op.put.has_prev);
+	op.put.value = "v2";
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert(res.op.put.has_prev);
+	assert_kv(&res.op.put.prev, "k", "v1", 2, 2, 1);
+	op.put.prev_kv = false;
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert(!res.op.put.has_prev);
+}
+END_TEST
+
+START_TEST(test_put_ignore)
+{
+	struct mvcc_op op = put_op("k", NULL);
+	op.put.ignore_value = true;
+	ck_assert_int_eq(mvcc_check(&op, 0), 0);
+	ck_assert_int_eq(exec(&op), -MVCC_E_KEY_NOT_FOUND); /* needs the key */
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_KEY_NOT_FOUND), "etcdserver: key not found");
+	ck_assert_int_eq(mvcc_revision(s), 1);
+	op.put.ignore_value = false;
+	op.put.ignore_lease = true;
+	ck_assert_int_eq(exec(&op), -MVCC_E_KEY_NOT_FOUND);
+
+	op = put_op("k", "val");
+	op.put.lease = 77;
+	ck_assert_int_eq(exec(&op), 0);
+	/* ignore_value keeps the value, takes the new lease */
+	op = put_op("k", NULL);
+	op.put.ignore_value = true;
+	op.put.lease = 78;
+	ck_assert_int_eq(exec(&op), 0);
+	const struct mvcc_kv *kv = get1("k", 0);
+	assert_kv(kv, "k", "val", 2, 3, 2);
+	ck_assert_int_eq(kv->lease, 78);
+	/* ignore_lease keeps the lease, takes the new value */
+	op = put_op("k", "new");
+	op.put.ignore_lease = true;
+	ck_assert_int_eq(exec(&op), 0);
+	kv = get1("k", 0);
+	assert_kv(kv, "k", "new", 2, 4, 3);
+	ck_assert_int_eq(kv->lease, 78);
+	/* a plain put drops the lease */
+	put("k", "x");
+	ck_assert_int_eq(get1("k", 0)->lease, 0);
+
+	/* value or lease given with ignore_*: refused before anything */
+	op = put_op("k", "v");
+	op.put.ignore_value = true;
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_VALUE_PROVIDED);
+	ck_assert_int_eq(exec(&op), -MVCC_E_VALUE_PROVIDED);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_VALUE_PROVIDED), "etcdserver: value is provided");
+	op = put_op("k", NULL);
+	op.put.ignore_lease = true;
+	op.put.lease = 5;
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_LEASE_PROVIDED);
+	ck_assert_int_eq(exec(&op), -MVCC_E_LEASE_PROVIDED);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_LEASE_PROVIDED), "etcdserver: lease is provided");
+	ck_assert_int_eq(mvcc_revision(s), 5);
+}
+END_TEST
+
+START_TEST(test_empty_key)
+{
+	struct mvcc_op op = put_op("", "v");
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_EMPTY_KEY);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_EMPTY_KEY), "etcdserver: key is not provided");
+	ck_assert_int_eq(mvcc_grpc_code(-MVCC_E_EMPTY_KEY), 3);
+	op = del_op("", NO_END);
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_EMPTY_KEY);
+	op = range_op("", NO_END);
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_EMPTY_KEY);
+	/* the store itself takes any byte string (goraft's keys go in as they are) */
+	ck_assert_int_eq(put("", "empty"), 2);
+	assert_kv(get1("", 0), "", "empty", 2, 2, 1);
+}
+END_TEST
+
+static int64_t known_lease;
+static bool lease_exists(void *ctx, int64_t lease)
+{
+	(void)ctx;
+	return lease == known_lease;
+}
+
+START_TEST(test_lease_check)
+{
+	known_lease = 9;
+	mvcc_set_lease_check(s, lease_exists, NULL);
+	struct mvcc_op op = put_op("k", "v");
+	op.put.lease = 8;
+	ck_assert_int_eq(exec(&op), -MVCC_E_LEASE_NOT_FOUND);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_LEASE_NOT_FOUND), "etcdserver: requested lease not found");
+	ck_assert_int_eq(mvcc_grpc_code(-MVCC_E_LEASE_NOT_FOUND), 5);
+	op.put.lease = 9;
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_int_eq(get1("k", 0)->lease, 9);
+	/* ignore_lease keeps a lease without asking */
+	known_lease = 10;
+	op = put_op("k", "w");
+	op.put.ignore_lease = true;
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_int_eq(get1("k", 0)->lease, 9);
+}
+END_TEST
+
+/* ---- delete ---- */
+
+START_TEST(test_delete_range)
+{
+	put("a", "1");
+	put("b", "2");
+	put("c", "3");
+	put("d", "4");
+	struct mvcc_op op = del_op("b", "d", 1);
+	op.del.prev_kv = true;
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_int_eq(res.op.del.deleted, 2);
+	ck_assert_int_eq(res.op.del.n_prev, 2);
+	assert_kv(&res.op.del.prev_kvs[0], "b", "2", 3, 3, 1);
+	assert_kv(&res.op.del.prev_kvs[1], "c", "3", 4, 4, 1);
+	ck_assert_int_eq(res.revision, 6); /* one revision for both */
+	ck_assert_str_eq(keys_of(get_at("a", FROM_KEY, 0)), "a,d");
+	/* from a key to the end */
+	ck_assert_int_eq(del("b", FROM_KEY), 1);
+	ck_assert_str_eq(keys_of(get_at("a", FROM_KEY, 0)), "a");
+	/* an empty interval */
+	ck_assert_int_eq(del("z", "a", 1), 0);
+	ck_assert_int_eq(mvcc_revision(s), 7);
+	/* history still sees them */
+	ck_assert_str_eq(keys_of(get_at("a", FROM_KEY, 5)), "a,b,c,d");
+}
+END_TEST
+
+/* ---- range ---- */
+
+START_TEST(test_range_intervals)
+{
+	put("a", "1");
+	put("ab", "2");
+	put("abc", "3");
+	put("b", "4");
+	put("a\xff", "5");
+	ck_assert_str_eq(keys_of(get_at("a", "b", 1, 0)), "a,ab,abc,a\xff");
+	ck_assert_str_eq(keys_of(get_at("ab", "ac", 2, 0)), "ab,abc"); /* prefix "ab" */
+	ck_assert_str_eq(keys_of(get_at("ab", FROM_KEY, 0)), "ab,abc,a\xff,b");
+	ck_assert_str_eq(keys_of(get_at("\x01", FROM_KEY, 0)), "a,ab,abc,a\xff,b");
+	ck_assert_str_eq(keys_of(get_at("b", "a", 1, 0)), ""); /* end before key */
+	ck_assert_str_eq(keys_of(get_at("ab", NO_END, 0)), "ab");
+	ck_assert_str_eq(keys_of(get_at("zz", FROM_KEY, 0)), "");
+	ck_assert_int_eq(get_at("a", "b", 1, 0)->count, 4);
+}
+END_TEST
+
+START_TEST(test_range_limit_sort)
+{
+	/* d:1 version 1, c: version 3, b: version 2, a: version 1 */
+	put("d", "x");
+	put("c", "z");
+	put("b", "y");
+	put("c", "w");
+	put("b", "v");
+	put("c", "u");
+	put("a", "zz");
+	struct mvcc_range_req req = { .key = "a", .key_len = 1, .end = "\0", .end_len = 1 };
+
+	req.limit = 2;
+	const struct mvcc_range_resp *r = get_req(&req);
+	ck_assert_str_eq(keys_of(r), "a,b");
+	ck_assert(r->more);
+	ck_assert_int_eq(r->count, 4);
+	req.limit = 4;
+	r = get_req(&req);
+	ck_assert(!r->more);
+	ck_assert_int_eq(r->n_kvs, 4);
+
+	req.limit = 0;
+	req.sort_order = MVCC_SORT_DESCEND;
+	ck_assert_str_eq(keys_of(get_req(&req)), "d,c,b,a");
+	req.sort_target = MVCC_SORT_VERSION;
+	ck_assert_str_eq(keys_of(get_req(&req)), "c,b,d,a"); /* ties (d, a) descending by key */
+	req.sort_order = MVCC_SORT_NONE;		       /* NONE with a target other than KEY: ascending */
+	ck_assert_str_eq(keys_of(get_req(&req)), "a,d,b,c");
+	req.sort_order = MVCC_SORT_ASCEND;
+	req.sort_target = MVCC_SORT_CREATE;
+	ck_assert_str_eq(keys_of(get_req(&req)), "d,c,b,a");
+	req.sort_target = MVCC_SORT_MOD;
+	req.sort_order = MVCC_SORT_DESCEND;
+	ck_assert_str_eq(keys_of(get_req(&req)), "a,c,b,d");
+	req.sort_target = MVCC_SORT_VALUE;
+	req.sort_order = MVCC_SORT_ASCEND;
+	ck_assert_str_eq(keys_of(get_req(&req)), "c,b,d,a"); /* u, v, x, zz */
+	req.keys_only = true;				     /* sorts by value, answers without */
+	r = get_req(&req);
+	ck_assert_str_eq(keys_of(r), "c,b,d,a");
+	ck_assert_ptr_null(r->kvs[0].value);
+	ck_assert_int_eq(r->kvs[0].value_len, 0);
+	/* limit after sorting */
+	req.limit = 1;
+	r = get_req(&req);
+	ck_assert_str_eq(keys_of(r), "c");
+	ck_assert(r->more);
+	ck_assert_int_eq(r->count, 4);
+
+	req.sort_order = 3;
+	ck_assert_int_eq(mvcc_read(s, &req, &res), -MVCC_E_INVALID_SORT);
+	struct mvcc_op op = { .type = MVCC_OP_RANGE, .range = req };
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_INVALID_SORT);
+	req.sort_order = MVCC_SORT_NONE;
+	req.sort_target = 5;
+	ck_assert_int_eq(mvcc_read(s, &req, &res), -MVCC_E_INVALID_SORT);
+}
+END_TEST
+
+START_TEST(test_range_only_and_filters)
+{
+	put("a", "1"); /* 2 */
+	put("b", "2"); /* 3 */
+	put("c", "3"); /* 4 */
+	put("a", "4"); /* 5: a create 2 mod 5 */
+	struct mvcc_range_req req = { .key = "a", .key_len = 1, .end = "\0", .end_len = 1, .count_only = true };
+	const struct mvcc_range_resp *r = get_req(&req);
+	ck_assert_int_eq(r->count, 3);
+	ck_assert_int_eq(r->n_kvs, 0);
+	ck_assert(!r->more);
+	req.count_only = false;
+	req.keys_only = true;
+	r = get_req(&req);
+	ck_assert_str_eq(keys_of(r), "a,b,c");
+	for (size_t i = 0; i < 3; i++)
+		ck_assert(r->kvs[i].value == NULL && r->kvs[i].value_len == 0);
+	req.keys_only = false;
+	req.min_mod = 4;
+	r = get_req(&req);
+	ck_assert_str_eq(keys_of(r), "a,c");
+	ck_assert_int_eq(r->count, 3); /* etcd counts before the filters */
+	req.min_mod = 0;
+	req.max_mod = 3;
+	ck_assert_str_eq(keys_of(get_req(&req)), "b");
+	req.max_mod = 0;
+	req.min_create = 3;
+	ck_assert_str_eq(keys_of(get_req(&req)), "b,c");
+	req.min_create = 0;
+	req.max_create = 2;
+	ck_assert_str_eq(keys_of(get_req(&req)), "a");
+	/* a filter and a limit: more counts what the filter left */
+	req.max_create = 0;
+	req.min_mod = 3;
+	req.limit = 1;
+	r = get_req(&req);
+	ck_assert_str_eq(keys_of(r), "a");
+	ck_assert(r->more);
+	req.limit = 3;
+	ck_assert(!get_req(&req)->more);
+}
+END_TEST
+
+/* ---- txn ---- */
+
+static struct mvcc_compare cmp_num(const char *k, enum mvcc_cmp_target t, enum mvcc_cmp_result r, int64_t n)
+{
+	return (struct mvcc_compare){ .target = t, .result = r, .key = k, .key_len = strlen(k), .number = n };
+}
+
+static struct mvcc_compare cmp_val(const char *k, enum mvcc_cmp_result r, const char *v)
+{
+	return (struct mvcc_compare){
+		.target = MVCC_CMP_VALUE, .result = r, .key = k, .key_len = strlen(k), .value = v, .value_len = strlen(v)
+	};
+}
+
+/* Does a txn with this one compare take its success branch? */
+static bool holds(struct mvcc_compare c)
+{
+	struct mvcc_txn_req t = { .compare = &c, .n_compare = 1 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	int64_t rev = mvcc_revision(s);
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_int_eq(res.revision, rev); /* read-only: no new revision */
+	return res.op.txn->succeeded;
+}
+
+START_TEST(test_txn_compares)
+{
+	put("a", "m");	     /* 2 */
+	put("a", "n");	     /* 3: a create 2, mod 3, version 2 */
+	struct mvcc_op op = put_op("l", "x");
+	op.put.lease = 42;
+	ck_assert_int_eq(exec(&op), 0); /* 4 */
+
+	ck_assert(holds(cmp_num("a", MVCC_CMP_VERSION, MVCC_CMP_EQUAL, 2)));
+	ck_assert(!holds(cmp_num("a", MVCC_CMP_VERSION, MVCC_CMP_EQUAL, 1)));
+	ck_assert(holds(cmp_num("a", MVCC_CMP_VERSION, MVCC_CMP_NOT_EQUAL, 1)));
+	ck_assert(holds(cmp_num("a", MVCC_CMP_VERSION, MVCC_CMP_GREATER, 1)));
+	ck_assert(!holds(cmp_num("a", MVCC_CMP_VERSION, MVCC_CMP_GREATER, 2)));
+	ck_assert(holds(cmp_num("a", MVCC_CMP_VERSION, MVCC_CMP_LESS, 3)));
+	ck_assert(!holds(cmp_num("a", MVCC_CMP_VERSION, MVCC_CMP_LESS, 2)));
+	ck_assert(holds(cmp_num("a", MVCC_CMP_CREATE, MVCC_CMP_EQUAL, 2)));
+	ck_assert(holds(cmp_num("a", MVCC_CMP_MOD, MVCC_CMP_EQUAL, 3)));
+	ck_assert(holds(cmp_num("a", MVCC_CMP_MOD, MVCC_CMP_GREATER, 2)));
+	ck_assert(holds(cmp_num("l", MVCC_CMP_LEASE, MVCC_CMP_EQUAL, 42)));
+	ck_assert(holds(cmp_num("a", MVCC_CMP_LEASE, MVCC_CMP_EQUAL, 0)));
+	ck_assert(holds(cmp_val("a", MVCC_CMP_EQUAL, "n")));
+	ck_assert(holds(cmp_val("a", MVCC_CMP_GREATER, "m")));
+	ck_assert(holds(cmp_val("a", MVCC_CMP_LESS, "nn")));
+	ck_assert(holds(cmp_val("a", MVCC_CMP_NOT_EQUAL, "x")));
+	/* a missing key: create/mod/version/lease compare as 0 ("does not
+	 * exist" is create_revision = 0), a value compare fails */
+	ck_assert(holds(cmp_num("zz", MVCC_CMP_CREATE, MVCC_CMP_EQUAL, 0)));
+	ck_assert(holds(cmp_num("zz", MVCC_CMP_VERSION, MVCC_CMP_LESS, 1)));
+	ck_assert(!holds(cmp_val("zz", MVCC_CMP_EQUAL, "")));
+	ck_assert(!holds(cmp_val("zz", MVCC_CMP_NOT_EQUAL, "x")));
+
+	/* ranges: every key must hold */
+	struct mvcc_compare c = cmp_num("a", MVCC_CMP_MOD, MVCC_CMP_GREATER, 2);
+	c.end = "m";
+	c.end_len = 1;
+	ck_assert(holds(c)); /* a (3), l (4) */
+	c.number = 3;
+	ck_assert(!holds(c)); /* a is 3 */
+	c.end = "\0";
+	c.key = "b";
+	ck_assert(holds(c)); /* only l */
+	c = cmp_val("a", MVCC_CMP_EQUAL, "n");
+	c.end = "\0";
+	c.end_len = 1;
+	ck_assert(!holds(c)); /* l is x */
+	c.key = "x";
+	ck_assert(!holds(c)); /* no key: a value compare fails */
+	c = cmp_num("x", MVCC_CMP_VERSION, MVCC_CMP_EQUAL, 0);
+	c.end = "\0";
+	c.end_len = 1;
+	ck_assert(holds(c));
+}
+END_TEST
+
+static struct mvcc_version seen[8];
+static size_t n_seen;
+static int collect(void *ctx, const struct mvcc_version *v)
+{
+	(void)ctx;
+	if (n_seen < 8)
+		seen[n_seen] = *v;
+	n_seen++;
+	return 0;
+}
+
+START_TEST(test_txn_one_revision)
+{
+	put("gone", "g");	   /* 2 */
+	struct mvcc_op ops[] = {
+		put_op("x", "1"), put_op("y", "2"), range_op("x", "z", 1), del_op("gone", NO_END), range_op("g", "h", 1),
+	};
+	struct mvcc_compare c = cmp_num("x", MVCC_CMP_CREATE, MVCC_CMP_EQUAL, 0);
+	struct mvcc_txn_req t = { .compare = &c, .n_compare = 1, .success = ops, .n_success = 5 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_int_eq(res.revision, 3);
+	ck_assert(res.op.txn->succeeded);
+	ck_assert_int_eq(res.op.txn->n_resps, 5);
+	/* the range sees the txn's own puts */
+	const struct mvcc_range_resp *r = &res.op.txn->resps[2].range;
+	ck_assert_str_eq(keys_of(r), "x,y");
+	assert_kv(&r->kvs[0], "x", "1", 3, 3, 1);
+	assert_kv(&r->kvs[1], "y", "2", 3, 3, 1);
+	ck_assert_int_eq(res.op.txn->resps[3].del.deleted, 1);
+	ck_assert_int_eq(res.op.txn->resps[4].range.n_kvs, 0); /* and its delete */
+	ck_assert_int_eq(mvcc_revision(s), 3);
+
+	/* sub-revisions, in order, in the snapshot's view */
+	n_seen = 0;
+	ck_assert_int_eq(mvcc_iter_versions(s, collect, NULL), 0);
+	size_t n = n_seen;
+	ck_assert_int_eq(n, 4); /* gone@2, gone@3 tombstone, x@3, y@3 */
+	ck_assert_int_eq(seen[1].mod_revision, 3);
+	ck_assert_int_eq(seen[1].version, 0);
+	ck_assert_int_eq(seen[1].sub, 2);
+	ck_assert_int_eq(seen[2].sub, 0);
+	ck_assert_int_eq(seen[3].sub, 1);
+
+	/* the failure branch */
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert(!res.op.txn->succeeded);
+	ck_assert_int_eq(res.op.txn->n_resps, 0);
+	ck_assert_int_eq(res.revision, 3);
+}
+END_TEST
+
+START_TEST(test_txn_nested)
+{
+	put("k", "0"); /* 2 */
+	/* outer: k version 1 → put k, then inner: compare k version 1 (decided
+	 * before the outer put, as etcd: compareToPath) → put m */
+	struct mvcc_compare ci = cmp_num("k", MVCC_CMP_VERSION, MVCC_CMP_EQUAL, 1);
+	struct mvcc_op inner_ops[] = { put_op("m", "in") };
+	struct mvcc_op inner_else[] = { put_op("m", "else") };
+	struct mvcc_txn_req inner = {
+		.compare = &ci, .n_compare = 1, .success = inner_ops, .n_success = 1, .failure = inner_else, .n_failure = 1
+	};
+	struct mvcc_op outer_ops[] = { put_op("k", "1"), { .type = MVCC_OP_TXN, .txn = &inner } };
+	struct mvcc_compare co = cmp_num("k", MVCC_CMP_VERSION, MVCC_CMP_EQUAL, 1);
+	struct mvcc_txn_req outer = { .compare = &co, .n_compare = 1, .success = outer_ops, .n_success = 2 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &outer };
+	ck_assert_int_eq(mvcc_check(&op, 0), 0);
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert(res.op.txn->succeeded);
+	ck_assert_int_eq(res.op.txn->resps[1].type, MVCC_OP_TXN);
+	ck_assert(res.op.txn->resps[1].txn->succeeded);
+	ck_assert_int_eq(res.revision, 3);
+	assert_kv(get1("m", 0), "m", "in", 3, 3, 1);
+	assert_kv(get1("k", 0), "k", "1", 2, 3, 2);
+}
+END_TEST
+
+START_TEST(test_txn_duplicates)
+{
+	struct mvcc_op two_puts[] = { put_op("a", "1"), put_op("a", "2") };
+	struct mvcc_txn_req t = { .success = two_puts, .n_success = 2 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_DUPLICATE_KEY);
+	ck_assert_int_eq(exec(&op), -MVCC_E_DUPLICATE_KEY);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_DUPLICATE_KEY), "etcdserver: duplicate key given in txn request");
+	ck_assert_int_eq(mvcc_grpc_code(-MVCC_E_DUPLICATE_KEY), 3);
+	ck_assert_int_eq(mvcc_revision(s), 1);
+
+	/* the same key in success and failure: fine */
+	t = (struct mvcc_txn_req){ .success = two_puts, .n_success = 1, .failure = two_puts + 1, .n_failure = 1 };
+	ck_assert_int_eq(mvcc_check(&op, 0), 0);
+
+	/* a put inside a delete's interval */
+	struct mvcc_op put_del[] = { del_op("a", "c", 1), put_op("b", "1") };
+	t = (struct mvcc_txn_req){ .success = put_del, .n_success = 2 };
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_DUPLICATE_KEY);
+	put_del[0] = del_op("b", NO_END);
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_DUPLICATE_KEY);
+	put_del[0] = del_op("c", "d", 1);
+	ck_assert_int_eq(mvcc_check(&op, 0), 0);
+	/* two overlapping deletes: fine */
+	struct mvcc_op dels[] = { del_op("a", "c", 1), del_op("b", "d", 1) };
+	t = (struct mvcc_txn_req){ .success = dels, .n_success = 2 };
+	ck_assert_int_eq(mvcc_check(&op, 0), 0);
+
+	/* nested: an inner put against an outer put of the same key */
+	struct mvcc_op inner_ops[] = { put_op("x", "1") };
+	struct mvcc_txn_req inner = { .success = inner_ops, .n_success = 1 };
+	struct mvcc_op outer_ops[] = { { .type = MVCC_OP_TXN, .txn = &inner }, put_op("x", "2") };
+	t = (struct mvcc_txn_req){ .success = outer_ops, .n_success = 2 };
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_DUPLICATE_KEY);
+	/* an inner put under an outer delete */
+	outer_ops[1] = del_op("w", "y", 1);
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_DUPLICATE_KEY);
+	outer_ops[1] = del_op("y", "z", 1);
+	ck_assert_int_eq(mvcc_check(&op, 0), 0);
+	/* an inner then and else putting the same key: they exclude each other */
+	struct mvcc_txn_req inner2 = { .success = inner_ops, .n_success = 1, .failure = inner_ops, .n_failure = 1 };
+	outer_ops[0] = (struct mvcc_op){ .type = MVCC_OP_TXN, .txn = &inner2 };
+	ck_assert_int_eq(mvcc_check(&op, 0), 0);
+	/* two inner txns putting the same key */
+	outer_ops[1] = (struct mvcc_op){ .type = MVCC_OP_TXN, .txn = &inner };
+	ck_assert_int_eq(mvcc_check(&op, 0), -MVCC_E_DUPLICATE_KEY);
+}
+END_TEST
+
+START_TEST(test_txn_limits_and_errors)
+{
+	put("a", "1"); /* 2 */
+	put("a", "2"); /* 3 */
+	/* an error in a later op: nothing of the txn stays */
+	struct mvcc_op bad = put_op("nope", NULL);
+	bad.put.ignore_value = true;
+	struct mvcc_op ops[] = { put_op("b", "x"), del_op("a", NO_END), bad };
+	struct mvcc_txn_req t = { .success = ops, .n_success = 3 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	ck_assert_int_eq(exec(&op), -MVCC_E_KEY_NOT_FOUND);
+	ck_assert_int_eq(mvcc_revision(s), 3);
+	ck_assert_ptr_null(get1("b", 0));
+	assert_kv(get1("a", 0), "a", "2", 2, 3, 2);
+	ck_assert_int_eq(mvcc_versions(s), 2);
+
+	/* a range in the past, future or compacted, refused before any write */
+	ops[2] = range_op("a", NO_END);
+	ops[2].range.revision = 9;
+	ck_assert_int_eq(exec(&op), -MVCC_E_FUTURE_REV);
+	ck_assert_int_eq(mvcc_compact(s, 3), 0);
+	ops[2].range.revision = 2;
+	ck_assert_int_eq(exec(&op), -MVCC_E_COMPACTED);
+	ck_assert_int_eq(mvcc_revision(s), 3);
+	ck_assert_ptr_null(get1("b", 0));
+	ops[2].range.revision = 3;
+	ck_assert_int_eq(exec(&op), 0);
+	assert_kv(&res.op.txn->resps[2].range.kvs[0], "a", "2", 2, 3, 2);
+
+	/* too many ops (etcd's --max-txn-ops) */
+	ck_assert_int_eq(mvcc_check(&op, 3), 0);
+	ck_assert_int_eq(mvcc_check(&op, 2), -MVCC_E_TOO_MANY_OPS);
+	struct mvcc_compare cs[3] = { cmp_num("a", 0, 0, 0), cmp_num("a", 0, 0, 0), cmp_num("", 0, 0, 0) };
+	t = (struct mvcc_txn_req){ .compare = cs, .n_compare = 3 };
+	ck_assert_int_eq(mvcc_check(&op, 2), -MVCC_E_TOO_MANY_OPS);
+	ck_assert_int_eq(mvcc_check(&op, 3), -MVCC_E_EMPTY_KEY);
+}
+END_TEST
+
+/* ---- compaction ---- */
+
+START_TEST(test_compact)
+{
+	put("a", "1");		   /* 2 */
+	put("a", "2");		   /* 3 */
+	put("b", "1");		   /* 4 */
+	del("b", NO_END);	   /* 5 */
+	put("c", "1");		   /* 6 */
+	del("c", NO_END);	   /* 7 */
+	put("c", "2");		   /* 8 */
+	put("d", "1");		   /* 9 */
+	ck_assert_int_eq(mvcc_versions(s), 8);
+	ck_assert_int_eq(mvcc_compact(s, 6), 0);
+	/* a: only 2@3; b: gone (deleted at 5); c: 1@6, tombstone@7, 2@8; d */
+	ck_assert_int_eq(mvcc_versions(s), 5);
+	assert_kv(get1("a", 6), "a", "2", 2, 3, 2);
+	ck_assert_ptr_null(get1("b", 6));
+	assert_kv(get1("c", 6), "c", "1", 6, 6, 1);
+	ck_assert_ptr_null(get1("c", 7));
+	ck_assert_str_eq(keys_of(get_at("a", FROM_KEY, 0)), "a,c,d");
+	ck_assert_int_eq(mvcc_compact(s, 9), 0);
+	ck_assert_int_eq(mvcc_versions(s), 3);
+	assert_kv(get1("c", 9), "c", "2", 8, 8, 1);
+	ck_assert_int_eq(mvcc_count(s), 3);
+	/* the versions go on from where they were */
+	put("a", "3");
+	assert_kv(get1("a", 0), "a", "3", 2, 10, 3);
+	/* every key deleted and compacted: an empty index */
+	del("a", FROM_KEY);
+	ck_assert_int_eq(mvcc_compact(s, 11), 0);
+	ck_assert_int_eq(mvcc_versions(s), 0);
+	ck_assert_int_eq(mvcc_count(s), 0);
+	ck_assert_int_eq(mvcc_bytes(s), 0);
+}
+END_TEST
+
+/* ---- snapshots ---- */
+
+static int restore_one(void *ctx, const struct mvcc_version *v)
+{
+	return mvcc_restore_add(ctx, v);
+}
+
+START_TEST(test_snapshot_roundtrip)
+{
+	struct model m;
+	model_init(&m);
+	srandom(7);
+	for (int i = 0; i < 3000; i++) {
+		char k[16], v[16];
+		snprintf(k, sizeof(k), "k%03ld", random() % 500);
+		snprintf(v, sizeof(v), "v%d", i);
+		model_begin(&m);
+		if (random() % 5 == 0) {
+			del(k, NO_END);
+			model_delete(&m, k, strlen(k), NULL, 0);
+		} else {
+			struct mvcc_op op = put_op(k, v);
+			op.put.lease = random() % 3;
+			ck_assert_int_eq(exec(&op), 0);
+			model_put(&m, k, strlen(k), v, strlen(v), op.put.lease);
+		}
+		model_end(&m);
+		if (i == 2000) {
+			ck_assert_int_eq(mvcc_compact(s, mvcc_revision(s) - 700), 0);
+			m.compacted = m.rev - 700;
+		}
+	}
+	struct mvcc *t = mvcc_new();
+	ck_assert_int_eq(mvcc_restore_begin(t, mvcc_revision(s), mvcc_compacted(s)), 0);
+	ck_assert_int_eq(mvcc_iter_versions(s, restore_one, t), 0);
+	ck_assert_int_eq(mvcc_restore_end(t), 0);
+	const char *bad = model_check(&m, t, true);
+	ck_assert_msg(!bad, "restored: %s", bad);
+	ck_assert_int_eq(mvcc_bytes(t), mvcc_bytes(s));
+	/* the restored store goes on like the original */
+	struct mvcc *orig = s;
+	for (int i = 0; i < 2; i++) {
+		s = i ? orig : t;
+		put("k001", "after");
+		del("k002", NO_END);
+	}
+	model_begin(&m);
+	model_put(&m, "k001", 4, "after", 5, 0);
+	model_end(&m);
+	model_begin(&m);
+	model_delete(&m, "k002", 4, NULL, 0);
+	model_end(&m);
+	bad = model_check(&m, t, false);
+	ck_assert_msg(!bad, "restored, then written: %s", bad);
+	mvcc_free(t);
+	model_free(&m);
+}
+END_TEST
+
+START_TEST(test_restore_refuses)
+{
+	struct mvcc_version v = {
+		.key = (const uint8_t *)"b", .key_len = 1, .mod_revision = 3, .create_revision = 3, .version = 1
+	};
+	struct mvcc *t;
+	/* begin on a used store, bad revisions */
+	put("x", "y");
+	ck_assert_int_eq(mvcc_restore_begin(s, 5, 1), -EINVAL);
+	t = mvcc_new();
+	ck_assert_int_eq(mvcc_restore_begin(t, 5, 6), -EINVAL);
+	mvcc_free(t);
+
+#define RESTORE_BAD(...)                                                               \
+	do {                                                                           \
+		struct mvcc_version vs[] = { __VA_ARGS__ };                            \
+		t = mvcc_new();                                                        \
+		ck_assert_int_eq(mvcc_restore_begin(t, 10, 4), 0);                     \
+		int rv = 0;                                                            \
+		for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]) && !rv; i++)         \
+			rv = mvcc_restore_add(t, &vs[i]);                              \
+		ck_assert_int_eq(rv, -EINVAL);                                         \
+		ck_assert_int_eq(mvcc_restore_end(t), -EINVAL);                        \
+		ck_assert_int_eq(mvcc_index_check(t), 0);                              \
+		mvcc_free(t);                                                          \
+	} while (0)
+	struct mvcc_version a = v, c = v, tomb = v;
+	a.key = (const uint8_t *)"a";
+	c.key = (const uint8_t *)"c";
+	tomb.version = 0;
+	tomb.create_revision = 0;
+	tomb.mod_revision = 5;
+	RESTORE_BAD(v, a);		   /* keys out of order */
+	RESTORE_BAD(v, v);		   /* the same version twice */
+	RESTORE_BAD(tomb);		   /* a tombstone first */
+	RESTORE_BAD(c, ({ struct mvcc_version x = v; x.mod_revision = 11; x; })); /* future */
+	/* a version skipped */
+	RESTORE_BAD(({ struct mvcc_version x = v; x.mod_revision = 5; x.create_revision = 5; x; }),
+		    ({ struct mvcc_version x = v; x.mod_revision = 6; x.version = 3; x.create_revision = 5; x; }));
+	/* two versions at or below the compaction */
+	RESTORE_BAD(({ struct mvcc_version x = v; x.mod_revision = 2; x.create_revision = 2; x; }),
+		    ({ struct mvcc_version x = v; x.mod_revision = 3; x.version = 2; x.create_revision = 2; x; }));
+	/* a first version that says it was created where it was not */
+	RESTORE_BAD(({ struct mvcc_version x = v; x.mod_revision = 6; x.create_revision = 5; x; }));
+	/* one version at or below the compaction, in a later generation: fine */
+	t = mvcc_new();
+	ck_assert_int_eq(mvcc_restore_begin(t, 10, 4), 0);
+	v.version = 2;
+	v.create_revision = 1;
+	ck_assert_int_eq(mvcc_restore_add(t, &v), 0);
+	ck_assert_int_eq(mvcc_restore_end(t), 0);
+	ck_assert_int_eq(mvcc_count(t), 1);
+	mvcc_free(t);
+}
+END_TEST
+
+/* ---- allocation failures: each one leaves the store as it was ---- */
+
+static int dump_one(void *ctx, const struct mvcc_version *v)
+{
+	FILE *f = ctx;
+	fprintf(f, "%.*s|%.*s|%ld.%u|%ld|%ld|%ld\n", (int)v->key_len, (const char *)v->key, (int)v->value_len,
+		v->value ? (const char *)v->value : "", (long)v->mod_revision, v->sub, (long)v->create_revision,
+		(long)v->version, (long)v->lease);
+	return 0;
+}
+
+static char *dump(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "rev %ld compacted %ld live %zu versions %zu bytes %lu\n", (long)mvcc_revision(s),
+		(long)mvcc_compacted(s), mvcc_count(s), mvcc_versions(s), (unsigned long)mvcc_bytes(s));
+	ck_assert_int_eq(mvcc_iter_versions(s, dump_one, f), 0);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(test_alloc_failures)
+{
+	char k[16];
+	/* enough keys for a tree of several levels */
+	for (int i = 0; i < 3000; i += 2) {
+		snprintf(k, sizeof(k), "k%05d", i);
+		put(k, "v");
+	}
+	for (int i = 0; i < 3000; i += 6) {
+		snprintf(k, sizeof(k), "k%05d", i);
+		put(k, "w");
+	}
+	struct mvcc_op inner_ops[] = { put_op("k00001", "new"), del_op("k00010", "k00100", 6),
+				       range_op("k", FROM_KEY) };
+	struct mvcc_txn_req inner = { .success = inner_ops, .n_success = 3 };
+	struct mvcc_op ops[] = { put_op("k00003", "n"), put_op("k00004", "n"), { .type = MVCC_OP_TXN, .txn = &inner },
+				 del_op("k02000", "k02500", 6), put_op("zzz", "z") };
+	ops[0].put.prev_kv = true;
+	ops[3].del.prev_kv = true;
+	struct mvcc_compare c = cmp_num("k00000", MVCC_CMP_VERSION, MVCC_CMP_EQUAL, 2);
+	struct mvcc_txn_req t = { .compare = &c, .n_compare = 1, .success = ops, .n_success = 5 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	char *before = dump();
+	unsigned long nth;
+	int rv = -ENOMEM;
+	for (nth = 1; rv == -ENOMEM; nth++) {
+		alloc_fail_nth(nth);
+		rv = exec(&op);
+		bool failed = alloc_failed();
+		alloc_fail_nth(0);
+		if (rv == -ENOMEM) {
+			ck_assert(failed);
+			char *now = dump();
+			ck_assert_msg(!strcmp(before, now), "allocation %lu: the store changed", nth);
+			free(now);
+			ck_assert_int_eq(mvcc_index_check(s), 0);
+		} else {
+			ck_assert_int_eq(rv, 0);
+		}
+	}
+	ck_assert_int_gt(nth, 10);
+	ck_assert(res.op.txn->succeeded);
+	ck_assert_int_eq(res.op.txn->resps[3].del.deleted, 250);
+	free(before);
+	/* compaction never allocates */
+	alloc_fail_nth(1);
+	ck_assert_int_eq(mvcc_compact(s, mvcc_revision(s)), 0);
+	ck_assert(!alloc_failed());
+	alloc_fail_nth(0);
+}
+END_TEST
+
+/* ---- the index ---- */
+
+START_TEST(test_index_shapes)
+{
+	char k[16];
+	/* in order (packed leaves), then every other one out, then all */
+	for (int i = 0; i < 20000; i++) {
+		snprintf(k, sizeof(k), "%06d", i);
+		put(k, "");
+	}
+	ck_assert_int_eq(mvcc_index_check(s), 0);
+	ck_assert_int_eq(mvcc_count(s), 20000);
+	/* keep 1 in 7: merges */
+	for (int i = 0; i < 20000; i++) {
+		if (i % 7) {
+			snprintf(k, sizeof(k), "%06d", i);
+			del(k, NO_END);
+		}
+	}
+	ck_assert_int_eq(mvcc_compact(s, mvcc_revision(s)), 0);
+	ck_assert_int_eq(mvcc_index_check(s), 0);
+	ck_assert_int_eq(get_at("0", FROM_KEY, 0)->count, (20000 + 6) / 7);
+	/* random inserts into the thinned tree */
+	srandom(3);
+	for (int i = 0; i < 20000; i++) {
+		snprintf(k, sizeof(k), "%06ld", random() % 40000);
+		put(k, "x");
+	}
+	ck_assert_int_eq(mvcc_index_check(s), 0);
+	del("0", FROM_KEY);
+	ck_assert_int_eq(mvcc_compact(s, mvcc_revision(s)), 0);
+	ck_assert_int_eq(mvcc_index_check(s), 0);
+	ck_assert_int_eq(mvcc_versions(s), 0);
+	put("again", "1");
+	assert_kv(get1("again", 0), "again", "1", mvcc_revision(s), mvcc_revision(s), 1);
+}
+END_TEST
+
+/* ---- randomized, against the model ---- */
+
+static void random_key(char *k, size_t cap, long nkeys)
+{
+	long r = random() % nkeys;
+	snprintf(k, cap, "%c%ld", 'a' + (int)(r % 5), r);
+}
+
+static void model_run(unsigned seed, long nkeys, int steps)
+{
+	struct model m;
+	char k[4][24], v[4][24];
+	model_init(&m);
+	srandom(seed);
+	for (int step = 0; step < steps; step++) {
+		int kind = (int)(random() % 100);
+		for (int i = 0; i < 4; i++) {
+			random_key(k[i], sizeof(k[i]), nkeys);
+			snprintf(v[i], sizeof(v[i]), "v%d.%d", step, i);
+		}
+		if (kind < 45) {
+			struct mvcc_op op = put_op(k[0], random() % 8 ? v[0] : "");
+			op.put.lease = random() % 4;
+			ck_assert_int_eq(exec(&op), 0);
+			model_begin(&m);
+			model_put(&m, k[0], strlen(k[0]), op.put.value, op.put.value_len, op.put.lease);
+			model_end(&m);
+		} else if (kind < 60) {
+			bool range = random() % 2;
+			const char *end = range ? k[1] : NULL;
+			size_t end_len = range ? strlen(k[1]) : 0;
+			if (range && random() % 4 == 0) {
+				end = "\0";
+				end_len = 1;
+			}
+			int64_t d = del(k[0], end, end_len);
+			model_begin(&m);
+			ck_assert_int_eq(d, model_delete(&m, k[0], strlen(k[0]), end, end_len));
+			model_end(&m);
+		} else if (kind < 85) {
+			/* a txn on one compare: puts of distinct keys, a delete
+			 * elsewhere, in either branch */
+			struct mvcc_compare c = { .target = (enum mvcc_cmp_target)(random() % 5),
+						  .result = (enum mvcc_cmp_result)(random() % 4),
+						  .key = k[0],
+						  .key_len = strlen(k[0]),
+						  .number = random() % 4 ? random() % 4 : m.rev - random() % 5,
+						  .value = v[0],
+						  .value_len = strlen(v[0]) };
+			if (random() % 4 == 0) {
+				c.end = "\0";
+				c.end_len = 1;
+			}
+			if (c.target == MVCC_CMP_VALUE && random() % 2) {
+				const struct model_rec *r = model_get(&m, k[0], strlen(k[0]), m.rev);
+				if (r) {
+					c.value = r->value;
+					c.value_len = r->value_len;
+				}
+			}
+			bool dup = !strcmp(k[1], k[2]) || !strcmp(k[1], k[3]) || !strcmp(k[2], k[3]);
+			struct mvcc_op then[] = { put_op(k[1], v[1]), put_op(k[2], v[2]), del_op(k[3], NO_END),
+						  range_op(k[1], FROM_KEY) };
+			struct mvcc_op other[] = { put_op(k[3], v[3]), range_op(k[0], NO_END) };
+			struct mvcc_txn_req t = {
+				.compare = &c, .n_compare = 1, .success = then, .n_success = 4, .failure = other, .n_failure = 2
+			};
+			struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+			int rv = exec(&op);
+			if (dup) {
+				ck_assert_int_eq(rv, -MVCC_E_DUPLICATE_KEY);
+				continue;
+			}
+			ck_assert_int_eq(rv, 0);
+			bool ok = model_compare(&m, &c);
+			ck_assert_int_eq(res.op.txn->succeeded, ok);
+			model_begin(&m);
+			if (ok) {
+				model_put(&m, k[1], strlen(k[1]), v[1], strlen(v[1]), 0);
+				model_put(&m, k[2], strlen(k[2]), v[2], strlen(v[2]), 0);
+				model_delete(&m, k[3], strlen(k[3]), NULL, 0);
+			} else {
+				model_put(&m, k[3], strlen(k[3]), v[3], strlen(v[3]), 0);
+			}
+			model_end(&m);
+			ck_assert_int_eq(res.revision, m.rev);
+		} else if (kind < 90) {
+			int64_t lo = m.compacted < 0 ? 0 : m.compacted;
+			int64_t rev = lo + random() % (m.rev - lo + 2);
+			int rv = mvcc_compact(s, rev);
+			if (rev <= m.compacted)
+				ck_assert_int_eq(rv, -MVCC_E_COMPACTED);
+			else if (rev > m.rev)
+				ck_assert_int_eq(rv, -MVCC_E_FUTURE_REV);
+			else {
+				ck_assert_int_eq(rv, 0);
+				m.compacted = rev;
+			}
+		} else {
+			/* a read of an interval at a revision, past ones too */
+			int64_t rev = m.rev - random() % 20;
+			bool from = random() % 3 == 0;
+			const char *bad = model_check_range(&m, s, k[0], strlen(k[0]), from ? "\0" : k[1],
+							    from ? 1 : strlen(k[1]), rev);
+			ck_assert_msg(!bad, "seed %u step %d: %s", seed, step, bad);
+		}
+		if (step % 97 == 0 || step == steps - 1) {
+			const char *bad = model_check(&m, s, step % 491 == 0 || step == steps - 1);
+			ck_assert_msg(!bad, "seed %u step %d: %s", seed, step, bad);
+		}
+	}
+	model_free(&m);
+}
+
+START_TEST(test_model_few_keys)
+{
+	model_run(1000 + (unsigned)_i, 30, 3000);
+}
+END_TEST
+
+START_TEST(test_model_many_keys)
+{
+	model_run(2000 + (unsigned)_i, 4000, 6000);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *su = suite_create("mvcc");
+	TCase *tc = tcase_create("rules");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_revisions);
+	tcase_add_test(tc, test_future_and_compacted);
+	tcase_add_test(tc, test_put_prev_kv);
+	tcase_add_test(tc, test_put_ignore);
+	tcase_add_test(tc, test_empty_key);
+	tcase_add_test(tc, test_lease_check);
+	tcase_add_test(tc, test_delete_range);
+	tcase_add_test(tc, test_range_intervals);
+	tcase_add_test(tc, test_range_limit_sort);
+	tcase_add_test(tc, test_range_only_and_filters);
+	tcase_add_test(tc, test_txn_compares);
+	tcase_add_test(tc, test_txn_one_revision);
+	tcase_add_test(tc, test_txn_nested);
+	tcase_add_test(tc, test_txn_duplicates);
+	tcase_add_test(tc, test_txn_limits_and_errors);
+	tcase_add_test(tc, test_compact);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("snapshot");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_snapshot_roundtrip);
+	tcase_add_test(tc, test_restore_refuses);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("alloc");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_alloc_failures);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("index");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_index_shapes);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("model");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_model_few_keys, 0, 4);
+	tcase_add_loop_test(tc, test_model_many_keys, 0, 2);
+	suite_add_tcase(su, tc);
+	return su;
+}
