@@ -20,12 +20,15 @@
 #                         the percent-coding of a path segment
 #   fuzz_wal_recover      WAL recovery of segment and meta files made from
 #                         the input (on /dev/shm), and raftctl's record decode
+#   fuzz_mvcc             operation sequences (txns, compactions, failed
+#                         allocations) on the MVCC store against the reference
+#                         model of tests/mvcc/, and snapshots it restores
 # `make fuzz-check` runs each for FUZZ_SECONDS (CI: a few seconds) from a seed
 # corpus; `make fuzz-long FUZZ_SECONDS=3600` runs them longer.
 
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
-FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api url wal_recover
+FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api url wal_recover mvcc
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
@@ -35,7 +38,7 @@ FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
 EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_http_request.c tests/fuzz/fuzz_kv_snapshot.c \
 	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_command_fast.c tests/fuzz/fuzz_client_api.c \
-	tests/fuzz/fuzz_url.c tests/fuzz/fuzz_wal_recover.c tests/fuzz/seed.sh
+	tests/fuzz/fuzz_url.c tests/fuzz/fuzz_wal_recover.c tests/fuzz/fuzz_mvcc.c tests/fuzz/seed.sh
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
@@ -89,6 +92,12 @@ FUZZ_WAL_INPUTS = $(srcdir)/tests/fuzz/fuzz_wal_recover.c $(srcdir)/wal/wal.c $(
 tests/fuzz/fuzz_wal_recover: $(FUZZ_WAL_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(FUZZ_WAL_INPUTS) $(URING_LIBS) -o $@
+
+FUZZ_MVCC_INPUTS = $(srcdir)/tests/fuzz/fuzz_mvcc.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
+	$(srcdir)/base/alloc.c $(srcdir)/tests/mvcc/model.c
+tests/fuzz/fuzz_mvcc: $(FUZZ_MVCC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/tests/mvcc/model.h \
+		$(srcdir)/src/mvcc/mvcc.h $(srcdir)/src/mvcc/mvcc_int.h
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_MVCC_INPUTS) -o $@
 
 fuzz: $(FUZZ_TARGETS)
 

@@ -139,5 +139,12 @@ wal_recover)
 	  head -c 3968 /dev/zero
 	  printf '\000\000\000\000'; le 4 14; le 8 3; le 8 1; le 4 2; le 4 0; printf "$nop"; pad 48; } \
 		> "$out/later-batch" ;;
+mvcc)
+	# byte 0: mode (0 operations, 1 restore); see fuzz_mvcc.c
+	# puts of a, ab, b, a txn comparing a's version, a delete range, a compaction
+	printf '\000\001\000\003\011\000\005\022\000\010\033\010\123\000\003\001\000\004\003\005\001\005\021\000\001\000\013\007\003' > "$out/ops"
+	printf '\000\000\020\003\001\004\040\003\002\000\001\006\001\000\007\002' > "$out/ops-failing-alloc"
+	# revision 9, compacted 3: a@2 (create 2, version 1), a@5 v2, tombstone a@6
+	printf '\001\011\003\003\001\002\000\002\001\003\002\005\000\002\002\003\200\006\000\000\000' > "$out/restore" ;;
 *) echo "seed.sh: unknown kind $kind" >&2; exit 2 ;;
 esac

@@ -1,0 +1,460 @@
+/* tests/fuzz/fuzz_mvcc.c — libFuzzer target for the MVCC store
+ * (src/mvcc/), against the reference model (tests/mvcc/model.c).
+ *
+ * Byte 0 chooses the mode. Mode 0 (bit 0 clear): the rest is a sequence of
+ * operations on one store — puts (prev_kv, ignore_value, ignore_lease,
+ * leases, some refused by a lease check), deletes of keys and intervals,
+ * reads in the past with limits and sorts, txns with compares on keys and
+ * intervals and one level of nested txns, compactions — over a dozen keys
+ * chosen to sit close together in byte order ("", "\0", "a", "a\0",
+ * "ab", "\xff", ...). Any operation may be run with its Nth allocation
+ * failed. Mode 1: the rest is a snapshot (a revision, a compaction and
+ * version records) handed to mvcc_restore_*().
+ *
+ * Properties: no crash, leak or UB; an operation that fails changes
+ * nothing (every stored version compared before and after); one that
+ * succeeds does what the model does (the branch a txn takes, deletes
+ * counted, puts' prev_kv), and after each operation the store equals the
+ * model: revision, compaction, live keys, the versions a compaction must
+ * keep, reads of everything at the current revision and below the
+ * compaction, the index's invariants; at the end reads at every revision
+ * since the compaction, and a snapshot restored into a new store reads the
+ * same. A restore of arbitrary records either is refused with -EINVAL or
+ * gives a store whose index holds, that compacts and reads.
+ *
+ *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
+ *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_mvcc.c src/mvcc/mvcc.c \
+ *     src/mvcc/index.c base/alloc.c tests/mvcc/model.c -o fuzz_mvcc
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "src/mvcc/mvcc.h"
+#include "tests/fuzz/fuzz.h"
+#include "tests/mvcc/model.h"
+
+struct in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static unsigned take(struct in *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static const struct {
+	const char *k;
+	size_t len;
+} keys[] = {
+	{ "", 0 },   { "\0", 1 }, { "\0\0", 2 }, { "a", 1 }, { "a\0", 2 }, { "ab", 2 }, { "abc", 3 },
+	{ "ac", 2 }, { "b", 1 },  { "ba", 2 },	 { "c", 1 }, { "\xff", 1 }, { "\xff\xff", 2 },
+};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char values[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+/* An interval end: none, "\0", or one of the keys. */
+static void pick_end(struct in *in, const void **end, size_t *len)
+{
+	unsigned b = take(in) % (N_KEYS + 2);
+	if (b == 0) {
+		*end = NULL;
+		*len = 0;
+	} else if (b == 1) {
+		*end = "\0";
+		*len = 1;
+	} else {
+		*end = keys[b - 2].k;
+		*len = keys[b - 2].len;
+		if (!*len) { /* an empty end means none */
+			*end = NULL;
+		}
+	}
+}
+
+static bool lease_ok(void *ctx, int64_t lease)
+{
+	(void)ctx;
+	return lease % 3 != 2;
+}
+
+/* ---- building requests from bytes ---- */
+
+enum { MAX_OPS = 4, MAX_CMP = 2 };
+
+struct txn_buf {
+	struct mvcc_compare cmp[MAX_CMP];
+	struct mvcc_op then[MAX_OPS], other[MAX_OPS];
+	struct mvcc_txn_req req;
+};
+
+static struct txn_buf nested[2 * MAX_OPS];
+static size_t n_nested;
+
+static void make_op(struct in *in, struct mvcc_op *op, int depth);
+
+static void make_txn(struct in *in, struct txn_buf *t, int depth)
+{
+	unsigned shape = take(in);
+	memset(t, 0, sizeof(*t));
+	t->req.n_compare = shape % (MAX_CMP + 1);
+	t->req.n_success = (shape / 3) % (MAX_OPS + 1);
+	t->req.n_failure = (shape / 15) % (MAX_OPS + 1);
+	for (size_t i = 0; i < t->req.n_compare; i++) {
+		struct mvcc_compare *c = &t->cmp[i];
+		unsigned b = take(in), k = take(in) % N_KEYS;
+		c->target = (enum mvcc_cmp_target)(b % 5);
+		c->result = (enum mvcc_cmp_result)((b / 5) % 4);
+		c->key = keys[k].k;
+		c->key_len = keys[k].len;
+		if (b & 0x80)
+			pick_end(in, &c->end, &c->end_len);
+		c->number = (int8_t)take(in);
+		c->value = values;
+		c->value_len = take(in) % 4;
+	}
+	for (size_t i = 0; i < t->req.n_success; i++)
+		make_op(in, &t->then[i], depth + 1);
+	for (size_t i = 0; i < t->req.n_failure; i++)
+		make_op(in, &t->other[i], depth + 1);
+	t->req.compare = t->cmp;
+	t->req.success = t->then;
+	t->req.failure = t->other;
+}
+
+static void make_op(struct in *in, struct mvcc_op *op, int depth)
+{
+	unsigned b = take(in), k = take(in) % N_KEYS;
+	memset(op, 0, sizeof(*op));
+	switch (b % 4) {
+	case 0: {
+		unsigned f = take(in);
+		op->type = MVCC_OP_PUT;
+		op->put.key = keys[k].k;
+		op->put.key_len = keys[k].len;
+		op->put.value = values + f % 8;
+		op->put.value_len = (f / 8) % 4;
+		op->put.prev_kv = b & 0x10;
+		op->put.ignore_value = b & 0x20;
+		op->put.ignore_lease = b & 0x40;
+		op->put.lease = (b & 0x80) ? take(in) % 5 : 0;
+		/* mostly what etcd's front end lets through */
+		if (op->put.ignore_value && !(f & 0x80))
+			op->put.value_len = 0;
+		if (op->put.ignore_lease && !(f & 0x80))
+			op->put.lease = 0;
+		break;
+	}
+	case 1:
+		op->type = MVCC_OP_DELETE;
+		op->del.key = keys[k].k;
+		op->del.key_len = keys[k].len;
+		op->del.prev_kv = b & 0x10;
+		if (b & 0x20)
+			pick_end(in, &op->del.end, &op->del.end_len);
+		break;
+	case 2: {
+		unsigned f = take(in);
+		op->type = MVCC_OP_RANGE;
+		op->range.key = keys[k].k;
+		op->range.key_len = keys[k].len;
+		if (b & 0x10)
+			pick_end(in, &op->range.end, &op->range.end_len);
+		op->range.revision = (b & 0x20) ? (int8_t)take(in) : 0;
+		op->range.limit = f % 4;
+		op->range.sort_order = (enum mvcc_sort_order)((f / 4) % 4);
+		op->range.sort_target = (enum mvcc_sort_target)((f / 16) % 6);
+		op->range.keys_only = b & 0x40;
+		op->range.count_only = b & 0x80;
+		if (f & 0x80)
+			op->range.min_mod = (int8_t)take(in);
+		break;
+	}
+	default:
+		if (depth >= 2 || n_nested == sizeof(nested) / sizeof(nested[0])) {
+			op->type = MVCC_OP_RANGE;
+			op->range.key = keys[k].k;
+			op->range.key_len = keys[k].len;
+			break;
+		}
+		op->type = MVCC_OP_TXN;
+		struct txn_buf *t = &nested[n_nested++];
+		make_txn(in, t, depth);
+		op->txn = &t->req;
+		break;
+	}
+}
+
+/* ---- the model's side ---- */
+
+/* The path of a txn decided on the model before any change (etcd's
+ * compareToPath), in the order mvcc_exec() uses. */
+static void model_path(const struct model *m, const struct mvcc_txn_req *t, bool *path, size_t *n)
+{
+	bool ok = true;
+	for (size_t i = 0; i < t->n_compare && ok; i++)
+		ok = model_compare(m, &t->compare[i]);
+	path[(*n)++] = ok;
+	const struct mvcc_op *ops = ok ? t->success : t->failure;
+	size_t cnt = ok ? t->n_success : t->n_failure;
+	for (size_t i = 0; i < cnt; i++)
+		if (ops[i].type == MVCC_OP_TXN)
+			model_path(m, ops[i].txn, path, n);
+}
+
+static void model_apply(struct model *m, const struct mvcc_op *op, const bool *path, size_t *pi,
+			const struct mvcc_op_resp *r)
+{
+	CHECK(r->type == op->type);
+	switch (op->type) {
+	case MVCC_OP_PUT: {
+		const struct mvcc_put_req *p = &op->put;
+		const struct model_rec *cur = model_get(m, p->key, p->key_len, m->txn_rev);
+		CHECK(cur || !(p->ignore_value || p->ignore_lease));
+		CHECK(r->put.has_prev == (p->prev_kv && cur != NULL));
+		if (r->put.has_prev)
+			CHECK(r->put.prev.mod_revision == cur->main && r->put.prev.version == cur->version);
+		model_put(m, p->key, p->key_len, p->ignore_value ? cur->value : p->value,
+			  p->ignore_value ? cur->value_len : p->value_len, p->ignore_lease ? cur->lease : p->lease);
+		break;
+	}
+	case MVCC_OP_DELETE: {
+		int64_t d = model_delete(m, op->del.key, op->del.key_len, op->del.end, op->del.end_len);
+		CHECK(r->del.deleted == d);
+		CHECK(r->del.n_prev == (op->del.prev_kv ? (size_t)d : 0));
+		break;
+	}
+	case MVCC_OP_RANGE: {
+		/* without sort, filter or limit: exactly the model's keys at the view */
+		const struct mvcc_range_req *q = &op->range;
+		const struct model_rec **v;
+		int64_t view = m->changed ? m->txn_rev : m->rev;
+		size_t n = model_range(m, q->key, q->key_len, q->end, q->end_len, q->revision > 0 ? q->revision : view,
+				       &v);
+		CHECK(r->range.count == (int64_t)n);
+		if (!q->count_only && !q->min_mod && !q->limit &&
+		    (q->sort_order == MVCC_SORT_NONE || q->sort_order == MVCC_SORT_ASCEND) && q->sort_target == MVCC_SORT_KEY) {
+			CHECK(r->range.n_kvs == n);
+			for (size_t i = 0; i < n; i++)
+				CHECK(r->range.kvs[i].mod_revision == v[i]->main);
+		}
+		if (q->limit && !q->count_only)
+			CHECK(r->range.n_kvs <= (size_t)q->limit);
+		free(v);
+		break;
+	}
+	case MVCC_OP_TXN: {
+		const struct mvcc_txn_req *t = op->txn;
+		bool ok = path[(*pi)++];
+		CHECK(r->txn->succeeded == ok);
+		const struct mvcc_op *ops = ok ? t->success : t->failure;
+		size_t cnt = ok ? t->n_success : t->n_failure;
+		CHECK(r->txn->n_resps == cnt);
+		for (size_t i = 0; i < cnt; i++)
+			model_apply(m, &ops[i], path, pi, &r->txn->resps[i]);
+		break;
+	}
+	}
+}
+
+/* ---- dumps, to prove a failed operation changed nothing ---- */
+
+struct dump {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static void dump_put(struct dump *d, const void *p, size_t n)
+{
+	if (d->len + n > d->cap) {
+		d->cap = (d->len + n) * 2 + 64;
+		d->buf = realloc(d->buf, d->cap);
+		CHECK(d->buf);
+	}
+	if (n)
+		memcpy(d->buf + d->len, p, n);
+	d->len += n;
+}
+
+static int dump_one(void *ctx, const struct mvcc_version *v)
+{
+	dump_put(ctx, &v->key_len, sizeof(v->key_len));
+	dump_put(ctx, v->key, v->key_len);
+	dump_put(ctx, &v->value_len, sizeof(v->value_len));
+	dump_put(ctx, v->value, v->value_len);
+	int64_t f[5] = { v->mod_revision, v->sub, v->create_revision, v->version, v->lease };
+	dump_put(ctx, f, sizeof(f));
+	return 0;
+}
+
+static struct dump dump(const struct mvcc *s)
+{
+	struct dump d = { 0 };
+	int64_t h[2] = { mvcc_revision(s), mvcc_compacted(s) };
+	dump_put(&d, h, sizeof(h));
+	CHECK(mvcc_iter_versions(s, dump_one, &d) == 0);
+	return d;
+}
+
+static int restore_one(void *ctx, const struct mvcc_version *v)
+{
+	return mvcc_restore_add(ctx, v);
+}
+
+static void run_ops(struct in *in)
+{
+	struct mvcc *s = mvcc_new();
+	struct model m;
+	CHECK(s);
+	model_init(&m);
+	bool leases_checked = take(in) & 1;
+	if (leases_checked)
+		mvcc_set_lease_check(s, lease_ok, NULL);
+
+	for (int step = 0; in->n && step < 200; step++) {
+		unsigned b = take(in);
+		if (b % 8 == 7) {
+			int64_t rev = (int8_t)take(in);
+			int rv = mvcc_compact(s, rev);
+			if (rev <= m.compacted)
+				CHECK(rv == -MVCC_E_COMPACTED);
+			else if (rev > m.rev)
+				CHECK(rv == -MVCC_E_FUTURE_REV);
+			else {
+				CHECK(rv == 0);
+				m.compacted = rev;
+			}
+		} else {
+			struct mvcc_op op;
+			struct mvcc_result res;
+			n_nested = 0;
+			if (b & 8) {
+				op.type = MVCC_OP_TXN;
+				make_txn(in, &nested[n_nested++], 0);
+				op.txn = &nested[0].req;
+			} else {
+				make_op(in, &op, 1);
+			}
+			unsigned long fail_nth = (b & 0x10) ? take(in) % 16 + 1 : 0;
+			struct dump before = dump(s);
+			bool path[64];
+			size_t n_path = 0;
+			if (op.type == MVCC_OP_TXN)
+				model_path(&m, op.txn, path, &n_path);
+			alloc_fail_nth(fail_nth);
+			int rv = mvcc_exec(s, &op, &res);
+			alloc_fail_nth(0);
+			if (rv) {
+				struct dump after = dump(s);
+				CHECK(before.len == after.len && !memcmp(before.buf, after.buf, before.len));
+				free(after.buf);
+				CHECK(res.arena == NULL);
+				CHECK(rv == -ENOMEM || (-rv >= MVCC_E_BASE && -rv < MVCC_E_END));
+				CHECK(rv != -ENOMEM || fail_nth);
+				CHECK(mvcc_strerror(rv) != NULL && mvcc_grpc_code(rv) != 13);
+				if (rv == -MVCC_E_LEASE_NOT_FOUND)
+					CHECK(leases_checked);
+			} else {
+				CHECK(mvcc_check(&op, 0) != -MVCC_E_DUPLICATE_KEY);
+				size_t pi = 0;
+				model_begin(&m);
+				model_apply(&m, &op, path, &pi, &res.op);
+				CHECK(pi == n_path);
+				model_end(&m);
+				CHECK(res.revision == m.rev);
+				mvcc_result_free(&res);
+			}
+			free(before.buf);
+		}
+		const char *bad = model_check(&m, s, false);
+		if (bad) {
+			fprintf(stderr, "step %d: %s\n", step, bad);
+			CHECK(!bad);
+		}
+	}
+	const char *bad = model_check(&m, s, true);
+	if (bad)
+		fprintf(stderr, "end: %s\n", bad);
+	CHECK(!bad);
+
+	struct mvcc *t = mvcc_new();
+	CHECK(t);
+	CHECK(mvcc_restore_begin(t, mvcc_revision(s), mvcc_compacted(s)) == 0);
+	CHECK(mvcc_iter_versions(s, restore_one, t) == 0);
+	CHECK(mvcc_restore_end(t) == 0);
+	bad = model_check(&m, t, true);
+	if (bad)
+		fprintf(stderr, "restored: %s\n", bad);
+	CHECK(!bad);
+	mvcc_free(t);
+	mvcc_free(s);
+	model_free(&m);
+}
+
+/* A snapshot made of bytes: whatever restore accepts must be a sound store. */
+static void run_restore(struct in *in)
+{
+	struct mvcc *s = mvcc_new();
+	CHECK(s);
+	int64_t rev = (int8_t)take(in), compacted = (int8_t)take(in);
+	int rv = mvcc_restore_begin(s, rev, compacted);
+	while (!rv && in->n) {
+		unsigned k = take(in) % N_KEYS, f = take(in);
+		struct mvcc_version v = {
+			.key = (const uint8_t *)keys[k].k,
+			.key_len = keys[k].len,
+			.value = (const uint8_t *)values,
+			.value_len = f % 3,
+			.mod_revision = (int8_t)take(in),
+			.sub = take(in) % 3,
+			.create_revision = (int8_t)take(in),
+			.version = (int8_t)take(in),
+			.lease = (f / 4) % 3,
+		};
+		if (f & 0x80) { /* a plausible tombstone */
+			v.version = v.create_revision = v.lease = 0;
+			v.value_len = 0;
+		}
+		rv = mvcc_restore_add(s, &v);
+	}
+	if (!rv)
+		rv = mvcc_restore_end(s);
+	CHECK(rv == 0 || rv == -EINVAL);
+	CHECK(mvcc_index_check(s) == 0);
+	if (!rv) {
+		/* a sound store: counts agree with a walk, reads and writes work */
+		struct mvcc_range_req all = { .key = "", .key_len = 0, .end = "\0", .end_len = 1 };
+		struct mvcc_result res;
+		CHECK(mvcc_read(s, &all, &res) == 0);
+		CHECK((size_t)res.op.range.count == mvcc_count(s));
+		mvcc_result_free(&res);
+		struct mvcc_op del = { .type = MVCC_OP_DELETE, .del = { .key = "", .key_len = 0, .end = "\0", .end_len = 1 } };
+		CHECK(mvcc_exec(s, &del, &res) == 0);
+		mvcc_result_free(&res);
+		CHECK(mvcc_count(s) == 0);
+		/* nothing was live (so nothing deleted) and nothing is above
+		 * the compaction: then there is nothing to compact */
+		if (mvcc_revision(s) > mvcc_compacted(s))
+			CHECK(mvcc_compact(s, mvcc_revision(s)) == 0);
+		CHECK(mvcc_versions(s) == 0 && mvcc_bytes(s) == 0);
+		CHECK(mvcc_index_check(s) == 0);
+	}
+	mvcc_free(s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct in in = { data, size };
+	if (take(&in) & 1)
+		run_restore(&in);
+	else
+		run_ops(&in);
+	return 0;
+}
