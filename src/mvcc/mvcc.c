@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/crc32c.h"
 #include "src/mvcc/mvcc.h"
 #include "src/mvcc/mvcc_int.h"
 
@@ -1244,5 +1245,107 @@ int mvcc_restore_end(struct mvcc *s)
 	}
 	s->restore = 2;
 	s->restore_last = NULL;
+	return 0;
+}
+
+/* ---- history ---- */
+
+struct change {
+	const struct mvcc_key *k;
+	const struct mvcc_rev *v;
+};
+
+static int change_cmp(const void *pa, const void *pb)
+{
+	const struct change *a = pa, *b = pb;
+	if (a->v->main != b->v->main)
+		return a->v->main < b->v->main ? -1 : 1;
+	return (a->v->sub > b->v->sub) - (a->v->sub < b->v->sub);
+}
+
+int mvcc_events(const struct mvcc *s, const void *key, size_t key_len, const void *end, size_t end_len,
+		int64_t from, int64_t to, mvcc_event_fn *fn, void *ctx)
+{
+	struct change *c = NULL;
+	size_t n = 0, cap = 0;
+	struct walk w;
+	struct mvcc_key *k;
+	int rv = 0;
+
+	if (from < s->compacted)
+		return -MVCC_E_COMPACTED;
+	if (to <= 0 || to > s->rev)
+		to = s->rev;
+	walk_start(&w, &s->idx, key, key_len, end, end_len);
+	while ((k = walk_next(&w))) {
+		for (const struct mvcc_rev *v = k->head; v && v->main >= from; v = v->prev) {
+			if (v->main > to)
+				continue;
+			if (grow(&c, &cap, n + 1, sizeof(c[0]))) {
+				rv = -ENOMEM;
+				goto out;
+			}
+			c[n++] = (struct change){ k, v };
+		}
+	}
+	if (n > 1)
+		qsort(c, n, sizeof(c[0]), change_cmp);
+	for (size_t i = 0; i < n && !rv; i++) {
+		const struct mvcc_rev *v = c[i].v;
+		struct mvcc_event ev = { .deleted = !v->version, .sub = v->sub };
+		if (v->version) {
+			kv_of(&ev.kv, c[i].k, v, false);
+		} else {
+			ev.kv.key = c[i].k->key;
+			ev.kv.key_len = c[i].k->key_len;
+			ev.kv.mod_revision = v->main;
+		}
+		if (is_live(v->prev)) {
+			ev.has_prev = true;
+			kv_of(&ev.prev, c[i].k, v->prev, false);
+		}
+		rv = fn(ctx, &ev);
+	}
+out:
+	free(c);
+	return rv;
+}
+
+static uint32_t crc_i64(uint32_t crc, int64_t x)
+{
+	return wal_crc32c(crc, &x, sizeof(x));
+}
+
+int mvcc_hash(const struct mvcc *s, int64_t rev, uint32_t *ret_hash)
+{
+	struct idx_pos pos;
+	struct mvcc_key *k;
+	uint32_t crc = 0;
+
+	if (rev > 0 && rev <= s->compacted)
+		return -MVCC_E_COMPACTED;
+	if (rev > s->rev)
+		return -MVCC_E_FUTURE_REV;
+	if (rev <= 0)
+		rev = s->rev;
+	crc = crc_i64(crc, s->compacted);
+	idx_seek(&s->idx, NULL, 0, &pos);
+	while ((k = idx_next(&pos))) {
+		/* newest first: the order is fixed by the history, the same everywhere */
+		for (const struct mvcc_rev *v = k->head; v; v = v->prev) {
+			if (v->main > rev)
+				continue;
+			crc = crc_i64(crc, k->key_len);
+			crc = wal_crc32c(crc, k->key, k->key_len);
+			crc = crc_i64(crc, v->main);
+			crc = crc_i64(crc, v->sub);
+			crc = crc_i64(crc, v->create);
+			crc = crc_i64(crc, v->version);
+			crc = crc_i64(crc, v->lease);
+			crc = crc_i64(crc, v->value_len);
+			crc = wal_crc32c(crc, v->value, v->value_len);
+		}
+	}
+	*ret_hash = crc;
 	return 0;
 }

@@ -280,6 +280,37 @@ int mvcc_read(const struct mvcc *s, const struct mvcc_range_req *req, struct mvc
  * (keys with one live version are never visited). Views die with it. */
 int mvcc_compact(struct mvcc *s, int64_t rev);
 
+/* ---- History: what Watch replays, and HashKV ----
+ *
+ * An event is one stored version: a put (kv is the key at that version) or
+ * a delete (deleted; kv has the key and mod_revision, the rest 0, as
+ * etcd's delete events). prev is the version before it, when it was live
+ * and is still stored (a compaction may have dropped it, as in etcd). */
+struct mvcc_event {
+	bool deleted;
+	bool has_prev;
+	uint32_t sub;
+	struct mvcc_kv kv;
+	struct mvcc_kv prev;
+};
+typedef int mvcc_event_fn(void *ctx, const struct mvcc_event *ev);
+
+/* Calls fn for each change to the keys of the interval (key, end as in a
+ * range) with a main revision in [from, to] (to <= 0 or above the current
+ * revision: the current revision), in (revision, sub) order; fn returns 0
+ * to go on, anything else stops the walk and is returned. -MVCC_E_COMPACTED
+ * when from is below the last compaction (etcd answers such a watch with
+ * its compact_revision), -ENOMEM. Costs the keys in the interval plus the
+ * events. */
+int mvcc_events(const struct mvcc *s, const void *key, size_t key_len, const void *end, size_t end_len,
+		int64_t from, int64_t to, mvcc_event_fn *fn, void *ctx);
+
+/* etcd's HashKV: a CRC-32C (Castagnoli, as etcd) of every stored version
+ * with a main revision <= rev (0: the current revision), equal on members
+ * with the same history and compaction. 0, -MVCC_E_COMPACTED (0 < rev <=
+ * the last compaction, as etcd), -MVCC_E_FUTURE_REV. Never allocates. */
+int mvcc_hash(const struct mvcc *s, int64_t rev, uint32_t *ret_hash);
+
 /* ---- Snapshots ----
  *
  * A snapshot is the revision, the compaction revision and every stored

@@ -18,13 +18,13 @@
  * model: revision, compaction, live keys, the versions a compaction must
  * keep, reads of everything at the current revision and below the
  * compaction, the index's invariants; at the end reads at every revision
- * since the compaction, and a snapshot restored into a new store reads the
- * same. A restore of arbitrary records either is refused with -EINVAL or
+ * since the compaction and the history as a watch replays it (events with
+ * their prev_kv), and a snapshot restored into a new store reads the same. A restore of arbitrary records either is refused with -EINVAL or
  * gives a store whose index holds, that compacts and reads.
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_mvcc.c src/mvcc/mvcc.c \
- *     src/mvcc/index.c base/alloc.c tests/mvcc/model.c -o fuzz_mvcc
+ *     src/mvcc/index.c base/alloc.c base/crc32c.c tests/mvcc/model.c -o fuzz_mvcc
  */
 #include <errno.h>
 #include <stdio.h>
@@ -374,12 +374,19 @@ static void run_ops(struct in *in)
 			free(before.buf);
 		}
 		const char *bad = model_check(&m, s, false);
+		if (!bad)
+			bad = model_check_events(&m, s, "", 0, "\0", 1, m.rev - 2 > m.compacted ? m.rev - 2 : m.compacted,
+						 0);
 		if (bad) {
 			fprintf(stderr, "step %d: %s\n", step, bad);
 			CHECK(!bad);
 		}
 	}
 	const char *bad = model_check(&m, s, true);
+	if (!bad)
+		bad = model_check_events(&m, s, "", 0, "\0", 1, m.compacted, 0);
+	if (!bad)
+		bad = model_check_events(&m, s, "a", 1, "b", 1, m.compacted, m.rev - 1);
 	if (bad)
 		fprintf(stderr, "end: %s\n", bad);
 	CHECK(!bad);

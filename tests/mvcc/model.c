@@ -290,3 +290,106 @@ const char *model_check(const struct model *m, const struct mvcc *s, bool every_
 	}
 	return model_check_range(m, s, "", 0, "", 1, m->rev + 1);
 }
+
+struct ev_check {
+	const struct model *m;
+	const struct model_rec **want;
+	const struct model_rec **prev; /* the record before, kept and live, or NULL */
+	size_t n, i;
+	const char *bad;
+};
+
+static int ev_one(void *ctx, const struct mvcc_event *ev)
+{
+	struct ev_check *c = ctx;
+	if (c->i >= c->n) {
+		c->bad = "events: too many";
+		return 1;
+	}
+	const struct model_rec *r = c->want[c->i], *p = c->prev[c->i];
+	c->i++;
+	if (bcmp_(ev->kv.key, ev->kv.key_len, r->key, r->key_len) || ev->kv.mod_revision != r->main ||
+	    ev->sub != r->sub || ev->deleted != !r->version)
+		c->bad = "events: key, revision or kind";
+	else if (r->version && (bcmp_(ev->kv.value, ev->kv.value_len, r->value, r->value_len) ||
+				ev->kv.version != r->version || ev->kv.create_revision != r->create ||
+				ev->kv.lease != r->lease))
+		c->bad = "events: put's value, version, create or lease";
+	else if (!r->version && (ev->kv.version || ev->kv.create_revision || ev->kv.value_len))
+		c->bad = "events: a delete with a version";
+	else if (ev->has_prev != (p != NULL))
+		c->bad = "events: prev_kv there or not";
+	else if (p && (ev->prev.mod_revision != p->main || ev->prev.version != p->version))
+		c->bad = "events: prev_kv";
+	return c->bad != NULL;
+}
+
+static int rec_cmp(const void *pa, const void *pb)
+{
+	const struct model_rec *a = *(const struct model_rec *const *)pa, *b = *(const struct model_rec *const *)pb;
+	if (a->main != b->main)
+		return a->main < b->main ? -1 : 1;
+	return (a->sub > b->sub) - (a->sub < b->sub);
+}
+
+const char *model_check_events(const struct model *m, const struct mvcc *s, const void *key, size_t key_len,
+			       const void *end, size_t end_len, int64_t from, int64_t to)
+{
+	struct ev_check c = { .m = m };
+	size_t total = 0;
+	for (size_t i = 0; i < m->n; i++)
+		total += m->k[i].n;
+	c.want = malloc((total + 1) * sizeof(*c.want));
+	c.prev = malloc((total + 1) * sizeof(*c.prev));
+	if (!c.want || !c.prev)
+		abort();
+	int64_t hi = to <= 0 || to > m->rev ? m->rev : to;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct model_key *k = &m->k[i];
+		if (!in_range(k->key, k->key_len, key, key_len, end, end_len))
+			continue;
+		for (size_t j = 0; j < k->n; j++) {
+			const struct model_rec *r = &k->r[j];
+			if (r->main < from || r->main > hi)
+				continue;
+			/* at the compaction itself only the version a read there
+			 * sees is still stored */
+			if (r->main <= m->compacted && (j + 1 < k->n && k->r[j + 1].main <= m->compacted))
+				continue;
+			if (r->main <= m->compacted && !r->version)
+				continue;
+			c.want[c.n] = r;
+			c.prev[c.n] = j && k->r[j - 1].version && r->main > m->compacted ? &k->r[j - 1] : NULL;
+			c.n++;
+		}
+	}
+	/* a stable sort by (main, sub): keys are distinct within one (main, sub) */
+	const struct model_rec **orig = malloc((c.n + 1) * sizeof(*orig));
+	if (!orig)
+		abort();
+	memcpy(orig, c.want, c.n * sizeof(*orig));
+	qsort(c.want, c.n, sizeof(*c.want), rec_cmp);
+	/* prev follows its record */
+	const struct model_rec **prev = malloc((c.n + 1) * sizeof(*prev));
+	if (!prev)
+		abort();
+	for (size_t i = 0; i < c.n; i++)
+		for (size_t j = 0; j < c.n; j++)
+			if (orig[j] == c.want[i])
+				prev[i] = c.prev[j];
+	free(c.prev);
+	c.prev = prev;
+	free(orig);
+
+	int rv = mvcc_events(s, key, key_len, end, end_len, from, to, ev_one, &c);
+	const char *bad = c.bad;
+	if (from < m->compacted)
+		bad = rv == -MVCC_E_COMPACTED ? NULL : "events below the compaction not refused";
+	else if (!bad && rv)
+		bad = "events failed";
+	else if (!bad && c.i != c.n)
+		bad = "events: too few";
+	free(c.want);
+	free(c.prev);
+	return bad;
+}

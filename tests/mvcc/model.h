@@ -62,6 +62,9 @@ size_t model_kept(const struct model *m);
  * from the horizon up (plus that reads below it fail). Returns NULL or what
  * differs. */
 const char *model_check(const struct model *m, const struct mvcc *s, bool every_rev);
+/* Checks mvcc_events() for an interval and [from, to] against the model. */
+const char *model_check_events(const struct model *m, const struct mvcc *s, const void *key, size_t key_len,
+			       const void *end, size_t end_len, int64_t from, int64_t to);
 /* Checks one read of the store against the model. */
 const char *model_check_range(const struct model *m, const struct mvcc *s, const void *key, size_t key_len,
 			      const void *end, size_t end_len, int64_t rev);

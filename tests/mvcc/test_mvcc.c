@@ -687,6 +687,99 @@ START_TEST(test_txn_limits_and_errors)
 }
 END_TEST
 
+/* ---- history ---- */
+
+struct evs {
+	char buf[512];
+	size_t w;
+};
+
+static int ev_text(void *ctx, const struct mvcc_event *ev)
+{
+	struct evs *e = ctx;
+	e->w += (size_t)snprintf(e->buf + e->w, sizeof(e->buf) - e->w, "%s%s %.*s@%ld.%u", e->w ? "," : "",
+				 ev->deleted ? "del" : "put", (int)ev->kv.key_len, (const char *)ev->kv.key,
+				 (long)ev->kv.mod_revision, ev->sub);
+	if (ev->has_prev)
+		e->w += (size_t)snprintf(e->buf + e->w, sizeof(e->buf) - e->w, "<%ld", (long)ev->prev.mod_revision);
+	return 0;
+}
+
+static const char *events(const char *k, const char *end, size_t end_len, int64_t from, int64_t to)
+{
+	static struct evs e;
+	e.w = 0;
+	e.buf[0] = 0;
+	int rv = mvcc_events(s, k, strlen(k), end, end_len, from, to, ev_text, &e);
+	if (rv)
+		snprintf(e.buf, sizeof(e.buf), "error %s", mvcc_strerror(rv));
+	return e.buf;
+}
+
+START_TEST(test_events)
+{
+	put("b", "1");	  /* 2 */
+	put("a", "1");	  /* 3 */
+	put("b", "2");	  /* 4 */
+	del("a", "c", 1); /* 5: a (sub 0), b (sub 1) */
+	struct mvcc_op ops[] = { put_op("c", "1"), put_op("a", "2") };
+	struct mvcc_txn_req t = { .success = ops, .n_success = 2 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	ck_assert_int_eq(exec(&op), 0); /* 6: c (sub 0), a (sub 1) */
+	ck_assert_str_eq(events("a", FROM_KEY, 0, 0),
+			 "put b@2.0,put a@3.0,put b@4.0<2,del a@5.0<3,del b@5.1<4,put c@6.0,put a@6.1");
+	ck_assert_str_eq(events("a", FROM_KEY, 5, 0), "del a@5.0<3,del b@5.1<4,put c@6.0,put a@6.1");
+	ck_assert_str_eq(events("a", FROM_KEY, 3, 4), "put a@3.0,put b@4.0<2");
+	ck_assert_str_eq(events("b", NO_END, 0, 0), "put b@2.0,put b@4.0<2,del b@5.1<4");
+	ck_assert_str_eq(events("c", FROM_KEY, 7, 0), "");
+	ck_assert_int_eq(mvcc_compact(s, 4), 0);
+	ck_assert_str_eq(events("a", FROM_KEY, 3, 0), "error etcdserver: mvcc: required revision has been compacted");
+	/* from the compaction on: what it kept (b@4 without the b@2 before it;
+	 * a@3 is kept too, as a read at 4 sees it, but is before 4) */
+	ck_assert_str_eq(events("a", FROM_KEY, 4, 0), "put b@4.0,del a@5.0<3,del b@5.1<4,put c@6.0,put a@6.1");
+}
+END_TEST
+
+START_TEST(test_hash)
+{
+	uint32_t h1, h2, h3;
+	put("a", "1");
+	put("b", "2");
+	put("a", "3");
+	ck_assert_int_eq(mvcc_hash(s, 0, &h1), 0);
+	ck_assert_int_eq(mvcc_hash(s, 4, &h2), 0);
+	ck_assert_uint_eq(h1, h2);
+	ck_assert_int_eq(mvcc_hash(s, 3, &h2), 0);
+	ck_assert_uint_ne(h1, h2);
+	ck_assert_int_eq(mvcc_hash(s, 5, &h2), -MVCC_E_FUTURE_REV);
+	/* the same history elsewhere: the same hash; another value: another */
+	struct mvcc *orig = s;
+	s = mvcc_new();
+	put("a", "1");
+	put("b", "2");
+	put("a", "3");
+	ck_assert_int_eq(mvcc_hash(s, 0, &h2), 0);
+	ck_assert_uint_eq(h1, h2);
+	put("c", "x");
+	ck_assert_int_eq(mvcc_hash(s, 4, &h2), 0);
+	ck_assert_uint_eq(h1, h2); /* a revision's hash does not move with later writes */
+	mvcc_free(s);
+	s = mvcc_new();
+	put("a", "1");
+	put("b", "2");
+	put("a", "4");
+	ck_assert_int_eq(mvcc_hash(s, 0, &h3), 0);
+	ck_assert_uint_ne(h1, h3);
+	mvcc_free(s);
+	s = orig;
+	/* compaction: refused at or below it, and the hash changes with it */
+	ck_assert_int_eq(mvcc_compact(s, 3), 0);
+	ck_assert_int_eq(mvcc_hash(s, 3, &h2), -MVCC_E_COMPACTED);
+	ck_assert_int_eq(mvcc_hash(s, 4, &h2), 0);
+	ck_assert_uint_ne(h1, h2);
+}
+END_TEST
+
 /* ---- compaction ---- */
 
 START_TEST(test_compact)
@@ -763,6 +856,10 @@ START_TEST(test_snapshot_roundtrip)
 	const char *bad = model_check(&m, t, true);
 	ck_assert_msg(!bad, "restored: %s", bad);
 	ck_assert_int_eq(mvcc_bytes(t), mvcc_bytes(s));
+	uint32_t h1, h2;
+	ck_assert_int_eq(mvcc_hash(s, 0, &h1), 0);
+	ck_assert_int_eq(mvcc_hash(t, 0, &h2), 0);
+	ck_assert_uint_eq(h1, h2);
 	/* the restored store goes on like the original */
 	struct mvcc *orig = s;
 	for (int i = 0; i < 2; i++) {
@@ -1051,6 +1148,13 @@ static void model_run(unsigned seed, long nkeys, int steps)
 				ck_assert_int_eq(rv, 0);
 				m.compacted = rev;
 			}
+		} else if (kind < 93) {
+			/* history, as a watch replays it */
+			int64_t from = m.rev - random() % 30, to = random() % 3 ? 0 : m.rev - random() % 10;
+			bool all = random() % 2;
+			const char *bad = model_check_events(&m, s, all ? "" : k[0], all ? 0 : strlen(k[0]), "\0", 1,
+							     from, to);
+			ck_assert_msg(!bad, "seed %u step %d: %s", seed, step, bad);
 		} else {
 			/* a read of an interval at a revision, past ones too */
 			int64_t rev = m.rev - random() % 20;
@@ -1100,6 +1204,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_txn_duplicates);
 	tcase_add_test(tc, test_txn_limits_and_errors);
 	tcase_add_test(tc, test_compact);
+	tcase_add_test(tc, test_events);
+	tcase_add_test(tc, test_hash);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("snapshot");
