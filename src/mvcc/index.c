@@ -111,7 +111,7 @@ static struct idx_leaf *leaf_new(void)
 	return lf;
 }
 
-int idx_init(struct idx *t)
+int mvcc_idx_init(struct idx *t)
 {
 	struct idx_leaf *lf = leaf_new();
 	if (!lf)
@@ -139,7 +139,7 @@ static void node_free(struct idx_node *nd, void (*free_key)(struct mvcc_key *k))
 	free(nd);
 }
 
-void idx_destroy(struct idx *t, void (*free_key)(struct mvcc_key *k))
+void mvcc_idx_destroy(struct idx *t, void (*free_key)(struct mvcc_key *k))
 {
 	if (t->root)
 		node_free(t->root, free_key);
@@ -156,7 +156,7 @@ static const struct idx_leaf *descend(const struct idx *t, const void *key, size
 	return LEAF(nd);
 }
 
-struct mvcc_key *idx_find(const struct idx *t, const void *key, size_t len)
+struct mvcc_key *mvcc_idx_find(const struct idx *t, const void *key, size_t len)
 {
 	const struct idx_leaf *lf = descend(t, key, len);
 	unsigned i = leaf_lower(lf, key, len);
@@ -165,14 +165,14 @@ struct mvcc_key *idx_find(const struct idx *t, const void *key, size_t len)
 	return NULL;
 }
 
-void idx_seek(const struct idx *t, const void *key, size_t len, struct idx_pos *pos)
+void mvcc_idx_seek(const struct idx *t, const void *key, size_t len, struct idx_pos *pos)
 {
 	const struct idx_leaf *lf = descend(t, key, len);
 	pos->leaf = lf;
 	pos->slot = leaf_lower(lf, key, len);
 }
 
-struct mvcc_key *idx_next(struct idx_pos *pos)
+struct mvcc_key *mvcc_idx_next(struct idx_pos *pos)
 {
 	while (pos->leaf && pos->slot >= pos->leaf->h.n) {
 		pos->leaf = pos->leaf->next;
@@ -183,7 +183,7 @@ struct mvcc_key *idx_next(struct idx_pos *pos)
 	return pos->leaf->k[pos->slot++];
 }
 
-struct mvcc_key *idx_last(const struct idx *t)
+struct mvcc_key *mvcc_idx_last(const struct idx *t)
 {
 	const struct idx_node *nd = t->root;
 	while (!nd->leaf)
@@ -214,7 +214,7 @@ static void inner_put(struct idx_inner *in, unsigned ci, struct sep *s, struct i
 	in->h.n++;
 }
 
-int idx_insert(struct idx *t, struct mvcc_key *k)
+int mvcc_idx_insert(struct idx *t, struct mvcc_key *k)
 {
 	struct idx_inner *path[MAX_HEIGHT];
 	unsigned at[MAX_HEIGHT];
@@ -384,7 +384,7 @@ static bool merge(struct idx_inner *p, unsigned j)
 	return true;
 }
 
-void idx_remove(struct idx *t, const struct mvcc_key *k)
+void mvcc_idx_remove(struct idx *t, const struct mvcc_key *k)
 {
 	struct idx_inner *path[MAX_HEIGHT];
 	unsigned at[MAX_HEIGHT];
@@ -482,7 +482,7 @@ static int check_node(const struct idx_node *nd, unsigned depth, unsigned height
 	return 0;
 }
 
-int idx_check(const struct idx *t)
+int mvcc_idx_check(const struct idx *t)
 {
 	struct check c = { .first = true };
 	int rv = check_node(t->root, 0, t->height, NULL, NULL, &c, true);

@@ -1,4 +1,6 @@
-/* src/mvcc/mvcc.c — the MVCC store: versions, transactions, compaction.
+/* src/mvcc/mvcc.c — the MVCC store: versions, reads and write
+ * transactions. Validation is in check.c, compaction, snapshots, events
+ * and HashKV in history.c, the key index in index.c.
  *
  * Memory. Each key is one block (struct mvcc_key: the newest version's
  * pointer, the length, flags, the key bytes) referenced once from a leaf
@@ -8,8 +10,8 @@
  * result can point into them instead of copying values.
  *
  * History. Versions are kept newest first per key; reading at revision R
- * walks to the first version at or below R. Compaction bounds that walk.
- * The store keeps the list of keys that have history (more than one
+ * walks to the first version at or below R. Compaction (history.c) bounds
+ * that walk. The store keeps the list of keys that have history (more than one
  * version, or a tombstone): only those can lose anything to a compaction, so
  * compacting costs the keys written since the last one, not the whole key
  * space. Keys put once and never again are never visited.
@@ -31,23 +33,6 @@
 #include "base/crc32c.h"
 #include "src/mvcc/mvcc.h"
 #include "src/mvcc/mvcc_int.h"
-
-struct mvcc {
-	struct idx idx;
-	int64_t rev;
-	int64_t compacted;
-	size_t live;
-	size_t versions;
-	uint64_t bytes;
-	struct mvcc_key **listed; /* keys with history (KEY_LISTED) */
-	size_t n_listed, cap_listed;
-	struct mvcc_key **touched; /* by the write transaction under way */
-	size_t n_touched, cap_touched;
-	mvcc_lease_fn *lease_fn;
-	void *lease_ctx;
-	int restore; /* 0: none, 1: under way, 2: done, -1: failed */
-	struct mvcc_key *restore_last;
-};
 
 /* ---- errors ---- */
 
@@ -187,7 +172,7 @@ struct mvcc *mvcc_new(void)
 	struct mvcc *s = base_calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	if (idx_init(&s->idx)) {
+	if (mvcc_idx_init(&s->idx)) {
 		free(s);
 		return NULL;
 	}
@@ -199,7 +184,7 @@ struct mvcc *mvcc_new(void)
 struct mvcc *mvcc_free(struct mvcc *s)
 {
 	if (s) {
-		idx_destroy(&s->idx, key_free);
+		mvcc_idx_destroy(&s->idx, key_free);
 		free(s->listed);
 		free(s->touched);
 		free(s);
@@ -240,73 +225,7 @@ uint64_t mvcc_bytes(const struct mvcc *s)
 
 int mvcc_index_check(const struct mvcc *s)
 {
-	return idx_check(&s->idx);
-}
-
-static bool is_live(const struct mvcc_rev *v)
-{
-	return v && v->version;
-}
-
-/* The version of k visible at revision r, or NULL (none yet, or deleted). */
-static const struct mvcc_rev *at_rev(const struct mvcc_key *k, int64_t r)
-{
-	for (const struct mvcc_rev *v = k->head; v; v = v->prev)
-		if (v->main <= r)
-			return v->version ? v : NULL;
-	return NULL;
-}
-
-static void kv_of(struct mvcc_kv *kv, const struct mvcc_key *k, const struct mvcc_rev *v, bool keys_only)
-{
-	kv->key = k->key;
-	kv->key_len = k->key_len;
-	kv->value = keys_only || !v->value_len ? NULL : v->value;
-	kv->value_len = keys_only ? 0 : v->value_len;
-	kv->create_revision = v->create;
-	kv->mod_revision = v->main;
-	kv->version = v->version;
-	kv->lease = v->lease;
-}
-
-/* Walks the keys of an interval (see struct mvcc_range_req) in order. */
-struct walk {
-	struct idx_pos pos;
-	const uint8_t *end;
-	size_t end_len;
-	bool single, unbounded, done;
-	struct mvcc_key *one;
-};
-
-static void walk_start(struct walk *w, const struct idx *t, const void *key, size_t key_len, const void *end,
-		       size_t end_len)
-{
-	memset(w, 0, sizeof(*w));
-	if (!end_len) {
-		w->single = true;
-		w->one = idx_find(t, key, key_len);
-		return;
-	}
-	w->unbounded = end_len == 1 && ((const uint8_t *)end)[0] == 0;
-	w->end = end;
-	w->end_len = end_len;
-	idx_seek(t, key, key_len, &w->pos);
-}
-
-static struct mvcc_key *walk_next(struct walk *w)
-{
-	if (w->done)
-		return NULL;
-	if (w->single) {
-		w->done = true;
-		return w->one;
-	}
-	struct mvcc_key *k = idx_next(&w->pos);
-	if (!k || (!w->unbounded && key_cmp(k->key, k->key_len, w->end, w->end_len) >= 0)) {
-		w->done = true;
-		return NULL;
-	}
-	return k;
+	return mvcc_idx_check(&s->idx);
 }
 
 /* ---- range ---- */
@@ -383,8 +302,8 @@ static int do_range(const struct mvcc *s, int64_t cur, const struct mvcc_range_r
 	bool all = filters || sorted || r->limit <= 0;
 	size_t limit = r->limit > 0 ? (size_t)r->limit : SIZE_MAX;
 
-	walk_start(&w, &s->idx, r->key, r->key_len, r->end, r->end_len);
-	while ((k = walk_next(&w))) {
+	mvcc_walk_start(&w, &s->idx, r->key, r->key_len, r->end, r->end_len);
+	while ((k = mvcc_walk_next(&w))) {
 		const struct mvcc_rev *v = at_rev(k, rev);
 		if (!v)
 			continue;
@@ -433,182 +352,6 @@ int mvcc_read(const struct mvcc *s, const struct mvcc_range_req *req, struct mvc
 	return rv;
 }
 
-/* ---- validation (etcd's v3rpc/key.go) ---- */
-
-struct span {
-	const uint8_t *k, *e;
-	size_t kl, el; /* el 0: the point k */
-};
-
-struct spans {
-	struct span *v;
-	size_t n, cap;
-};
-
-static int spans_add(struct spans *a, const void *k, size_t kl, const void *e, size_t el)
-{
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		struct span *v = base_realloc(a->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
-	a->v[a->n++] = (struct span){ k, e, kl, el };
-	return 0;
-}
-
-static bool spans_has_point(const struct spans *a, const struct span *p)
-{
-	for (size_t i = 0; i < a->n; i++)
-		if (!key_cmp(a->v[i].k, a->v[i].kl, p->k, p->kl))
-			return true;
-	return false;
-}
-
-/* etcd's adt interval [k, e) or point; "\0" is taken literally, as etcd
- * does here (a delete from a key never conflicts). */
-static bool spans_cover(const struct spans *a, const struct span *p)
-{
-	for (size_t i = 0; i < a->n; i++) {
-		const struct span *d = &a->v[i];
-		int lo = key_cmp(d->k, d->kl, p->k, p->kl);
-		if (!d->el ? lo == 0 : lo <= 0 && key_cmp(p->k, p->kl, d->e, d->el) < 0)
-			return true;
-	}
-	return false;
-}
-
-/* etcd's checkIntervals: the puts and deletes of one branch. */
-static int check_intervals(const struct mvcc_op *ops, size_t n, struct spans *puts, struct spans *dels)
-{
-	struct spans pt = { 0 }, dt = { 0 }, pe = { 0 }, de = { 0 };
-	int rv = 0;
-
-	for (size_t i = 0; i < n && !rv; i++)
-		if (ops[i].type == MVCC_OP_DELETE)
-			rv = spans_add(dels, ops[i].del.key, ops[i].del.key_len, ops[i].del.end, ops[i].del.end_len);
-	for (size_t i = 0; i < n && !rv; i++) {
-		if (ops[i].type != MVCC_OP_TXN)
-			continue;
-		const struct mvcc_txn_req *t = ops[i].txn;
-		pt.n = dt.n = pe.n = de.n = 0;
-		rv = check_intervals(t->success, t->n_success, &pt, &dt);
-		if (!rv)
-			rv = check_intervals(t->failure, t->n_failure, &pe, &de);
-		for (size_t j = 0; j < pt.n && !rv; j++) {
-			if (spans_has_point(puts, &pt.v[j]) || spans_cover(dels, &pt.v[j]))
-				rv = -MVCC_E_DUPLICATE_KEY;
-			else
-				rv = spans_add(puts, pt.v[j].k, pt.v[j].kl, NULL, 0);
-		}
-		for (size_t j = 0; j < pe.n && !rv; j++) {
-			/* then and else exclude each other: the same key in both is fine */
-			if ((spans_has_point(puts, &pe.v[j]) && !spans_has_point(&pt, &pe.v[j])) ||
-			    spans_cover(dels, &pe.v[j]))
-				rv = -MVCC_E_DUPLICATE_KEY;
-			else
-				rv = spans_add(puts, pe.v[j].k, pe.v[j].kl, NULL, 0);
-		}
-		for (size_t j = 0; j < dt.n && !rv; j++)
-			rv = spans_add(dels, dt.v[j].k, dt.v[j].kl, dt.v[j].e, dt.v[j].el);
-		for (size_t j = 0; j < de.n && !rv; j++)
-			rv = spans_add(dels, de.v[j].k, de.v[j].kl, de.v[j].e, de.v[j].el);
-	}
-	for (size_t i = 0; i < n && !rv; i++) {
-		if (ops[i].type != MVCC_OP_PUT)
-			continue;
-		struct span p = { ops[i].put.key, NULL, ops[i].put.key_len, 0 };
-		if (spans_has_point(puts, &p) || spans_cover(dels, &p))
-			rv = -MVCC_E_DUPLICATE_KEY;
-		else
-			rv = spans_add(puts, p.k, p.kl, NULL, 0);
-	}
-	free(pt.v);
-	free(dt.v);
-	free(pe.v);
-	free(de.v);
-	return rv;
-}
-
-static int check_op(const struct mvcc_op *op, size_t max_ops, bool empty_ok);
-
-static int check_txn(const struct mvcc_txn_req *t, size_t max_ops, bool empty_ok)
-{
-	size_t opc = t->n_compare;
-	if (opc < t->n_success)
-		opc = t->n_success;
-	if (opc < t->n_failure)
-		opc = t->n_failure;
-	if (max_ops && opc > max_ops)
-		return -MVCC_E_TOO_MANY_OPS;
-	for (size_t i = 0; i < t->n_compare; i++)
-		if (!t->compare[i].key_len && !empty_ok)
-			return -MVCC_E_EMPTY_KEY;
-	for (size_t i = 0; i < t->n_success; i++) {
-		int rv = check_op(&t->success[i], max_ops, empty_ok);
-		if (rv)
-			return rv;
-	}
-	for (size_t i = 0; i < t->n_failure; i++) {
-		int rv = check_op(&t->failure[i], max_ops, empty_ok);
-		if (rv)
-			return rv;
-	}
-	return 0;
-}
-
-static int check_op(const struct mvcc_op *op, size_t max_ops, bool empty_ok)
-{
-	switch (op->type) {
-	case MVCC_OP_RANGE:
-		if (!op->range.key_len && !empty_ok)
-			return -MVCC_E_EMPTY_KEY;
-		if ((unsigned)op->range.sort_order > MVCC_SORT_DESCEND ||
-		    (unsigned)op->range.sort_target > MVCC_SORT_VALUE)
-			return -MVCC_E_INVALID_SORT;
-		return 0;
-	case MVCC_OP_PUT:
-		if (!op->put.key_len && !empty_ok)
-			return -MVCC_E_EMPTY_KEY;
-		if (op->put.ignore_value && op->put.value_len)
-			return -MVCC_E_VALUE_PROVIDED;
-		if (op->put.ignore_lease && op->put.lease)
-			return -MVCC_E_LEASE_PROVIDED;
-		if (op->put.key_len > MVCC_LEN_MAX || op->put.value_len > MVCC_LEN_MAX)
-			return -E2BIG;
-		return 0;
-	case MVCC_OP_DELETE:
-		if (!op->del.key_len && !empty_ok)
-			return -MVCC_E_EMPTY_KEY;
-		return 0;
-	case MVCC_OP_TXN:
-		return check_txn(op->txn, max_ops, empty_ok);
-	}
-	return -MVCC_E_KEY_NOT_FOUND; /* an empty RequestOp, as etcd */
-}
-
-static int check_all(const struct mvcc_op *op, size_t max_ops, bool empty_ok)
-{
-	int rv = check_op(op, max_ops, empty_ok);
-	if (rv || op->type != MVCC_OP_TXN)
-		return rv;
-	struct spans puts = { 0 }, dels = { 0 };
-	rv = check_intervals(op->txn->success, op->txn->n_success, &puts, &dels);
-	puts.n = dels.n = 0;
-	if (!rv)
-		rv = check_intervals(op->txn->failure, op->txn->n_failure, &puts, &dels);
-	free(puts.v);
-	free(dels.v);
-	return rv;
-}
-
-int mvcc_check(const struct mvcc_op *op, size_t max_txn_ops)
-{
-	return check_all(op, max_txn_ops, false);
-}
-
 /* ---- compares and the txn path (etcd's compareToPath) ---- */
 
 static bool compare_kv(const struct mvcc_compare *c, const struct mvcc_rev *v)
@@ -653,8 +396,8 @@ static bool compare_holds(const struct mvcc *s, const struct mvcc_compare *c)
 	struct mvcc_key *k;
 	bool any = false;
 
-	walk_start(&w, &s->idx, c->key, c->key_len, c->end, c->end_len);
-	while ((k = walk_next(&w))) {
+	mvcc_walk_start(&w, &s->idx, c->key, c->key_len, c->end, c->end_len);
+	while ((k = mvcc_walk_next(&w))) {
 		const struct mvcc_rev *v = at_rev(k, s->rev);
 		if (!v)
 			continue;
@@ -714,7 +457,7 @@ static int precheck(const struct mvcc *s, const struct mvcc_op *ops, size_t n, c
 		} else if (puts && op->type == MVCC_OP_PUT) {
 			const struct mvcc_put_req *r = &op->put;
 			if (r->ignore_value || r->ignore_lease) {
-				const struct mvcc_key *k = idx_find(&s->idx, r->key, r->key_len);
+				const struct mvcc_key *k = mvcc_idx_find(&s->idx, r->key, r->key_len);
 				if (!k || !is_live(k->head))
 					rv = -MVCC_E_KEY_NOT_FOUND;
 			}
@@ -744,47 +487,18 @@ struct txn {
 	size_t pi;
 };
 
-static int grow(void *ptrp, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 16;
-	while (c < need)
-		c *= 2;
-	void *p = base_realloc(*(void **)ptrp, c * size);
-	if (!p)
-		return -ENOMEM;
-	*(void **)ptrp = p;
-	*cap = c;
-	return 0;
-}
-
 /* Records k as touched by x, with room for listing it at the commit. */
 static int touch(struct txn *x, struct mvcc_key *k)
 {
 	struct mvcc *s = x->s;
 	if (k->flags & KEY_TOUCHED)
 		return 0;
-	if (grow(&s->touched, &s->cap_touched, s->n_touched + 1, sizeof(s->touched[0])) ||
-	    grow(&s->listed, &s->cap_listed, s->n_listed + s->n_touched + 1, sizeof(s->listed[0])))
+	if (mvcc_grow(&s->touched, &s->cap_touched, s->n_touched + 1, sizeof(s->touched[0])) ||
+	    mvcc_grow(&s->listed, &s->cap_listed, s->n_listed + s->n_touched + 1, sizeof(s->listed[0])))
 		return -ENOMEM;
 	s->touched[s->n_touched++] = k;
 	k->flags |= KEY_TOUCHED;
 	return 0;
-}
-
-static bool has_history(const struct mvcc_key *k)
-{
-	return k->head && (k->head->prev || !k->head->version);
-}
-
-static void list_key(struct mvcc *s, struct mvcc_key *k)
-{
-	if (!(k->flags & KEY_LISTED) && has_history(k)) {
-		assert(s->n_listed < s->cap_listed);
-		s->listed[s->n_listed++] = k;
-		k->flags |= KEY_LISTED;
-	}
 }
 
 static void commit(struct txn *x)
@@ -793,18 +507,11 @@ static void commit(struct txn *x)
 	for (size_t i = 0; i < s->n_touched; i++) {
 		struct mvcc_key *k = s->touched[i];
 		k->flags &= (uint8_t)~KEY_TOUCHED;
-		list_key(s, k);
+		mvcc_list_key(s, k);
 	}
 	s->n_touched = 0;
 	if (x->changed)
 		s->rev = x->rev;
-}
-
-static void version_gone(struct mvcc *s, const struct mvcc_key *k, struct mvcc_rev *v)
-{
-	s->versions--;
-	s->bytes -= k->key_len + (uint64_t)v->value_len;
-	free(v);
 }
 
 static void rollback(struct txn *x)
@@ -817,28 +524,15 @@ static void rollback(struct txn *x)
 		while (k->head && k->head->main == x->rev) {
 			struct mvcc_rev *v = k->head;
 			k->head = v->prev;
-			version_gone(s, k, v);
+			mvcc_version_gone(s, k, v);
 		}
 		s->live = s->live - was + is_live(k->head);
 		if (!k->head) {
 			assert(!(k->flags & KEY_LISTED));
-			idx_remove(&s->idx, k);
+			mvcc_idx_remove(&s->idx, k);
 			free(k);
 		}
 	}
-}
-
-static struct mvcc_key *key_new(const void *key, size_t len)
-{
-	struct mvcc_key *k = base_malloc(offsetof(struct mvcc_key, key) + len);
-	if (k) {
-		k->head = NULL;
-		k->key_len = (uint32_t)len;
-		k->flags = 0;
-		if (len)
-			memcpy(k->key, key, len);
-	}
-	return k;
 }
 
 /* Links v as k's newest version at x's revision. */
@@ -859,7 +553,7 @@ static void link_version(struct txn *x, struct mvcc_key *k, struct mvcc_rev *v)
 static int do_put(struct txn *x, const struct mvcc_put_req *r, struct mvcc_put_resp *out)
 {
 	struct mvcc *s = x->s;
-	struct mvcc_key *k = idx_find(&s->idx, r->key, r->key_len);
+	struct mvcc_key *k = mvcc_idx_find(&s->idx, r->key, r->key_len);
 	const struct mvcc_rev *live = k && is_live(k->head) ? k->head : NULL;
 	bool created = false;
 
@@ -878,8 +572,8 @@ static int do_put(struct txn *x, const struct mvcc_put_req *r, struct mvcc_put_r
 	if (!v)
 		return -ENOMEM;
 	if (!k) {
-		k = key_new(r->key, r->key_len);
-		if (!k || idx_insert(&s->idx, k)) {
+		k = mvcc_key_new(r->key, r->key_len);
+		if (!k || mvcc_idx_insert(&s->idx, k)) {
 			free(k);
 			free(v);
 			return -ENOMEM;
@@ -888,7 +582,7 @@ static int do_put(struct txn *x, const struct mvcc_put_req *r, struct mvcc_put_r
 	}
 	if (touch(x, k)) {
 		if (created) {
-			idx_remove(&s->idx, k);
+			mvcc_idx_remove(&s->idx, k);
 			free(k);
 		}
 		free(v);
@@ -917,8 +611,8 @@ static int do_delete(struct txn *x, const struct mvcc_delete_req *r, struct mvcc
 	int rv = 0;
 
 	memset(out, 0, sizeof(*out));
-	walk_start(&w, &s->idx, r->key, r->key_len, r->end, r->end_len);
-	while ((k = walk_next(&w))) {
+	mvcc_walk_start(&w, &s->idx, r->key, r->key_len, r->end, r->end_len);
+	while ((k = mvcc_walk_next(&w))) {
 		if (!is_live(k->head))
 			continue;
 		struct mvcc_rev *v = base_calloc(1, sizeof(*v));
@@ -1009,7 +703,7 @@ int mvcc_exec(struct mvcc *s, const struct mvcc_op *op, struct mvcc_result *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	assert(s->restore == 0 || s->restore == 2);
-	rv = check_all(op, 0, true);
+	rv = mvcc_validate(op, 0, true);
 	if (rv)
 		goto out;
 	if (op->type == MVCC_OP_RANGE) {
@@ -1054,298 +748,79 @@ out:
 	return rv;
 }
 
-/* ---- compaction ---- */
+/* ---- shared within src/mvcc/ (mvcc_int.h) ---- */
 
-int mvcc_compact(struct mvcc *s, int64_t rev)
+void mvcc_walk_start(struct walk *w, const struct idx *t, const void *key, size_t key_len, const void *end,
+		       size_t end_len)
 {
-	if (rev <= s->compacted)
-		return -MVCC_E_COMPACTED;
-	if (rev > s->rev)
-		return -MVCC_E_FUTURE_REV;
-	s->compacted = rev;
-	size_t w = 0;
-	for (size_t i = 0; i < s->n_listed; i++) {
-		struct mvcc_key *k = s->listed[i];
-		struct mvcc_rev **link = &k->head, *v = k->head;
-		bool was = is_live(k->head);
-		while (v && v->main > rev) {
-			link = &v->prev;
-			v = v->prev;
-		}
-		if (v) {
-			/* v is what a read at rev sees: everything older goes, and v too
-			 * if it is a tombstone */
-			struct mvcc_rev *old = v->prev;
-			v->prev = NULL;
-			while (old) {
-				struct mvcc_rev *next = old->prev;
-				version_gone(s, k, old);
-				old = next;
-			}
-			if (!v->version) {
-				*link = NULL;
-				version_gone(s, k, v);
-			}
-		}
-		assert(was == is_live(k->head));
-		if (!k->head) {
-			idx_remove(&s->idx, k);
-			free(k);
-		} else if (!has_history(k)) {
-			k->flags &= (uint8_t)~KEY_LISTED;
-		} else {
-			s->listed[w++] = k;
-		}
+	memset(w, 0, sizeof(*w));
+	if (!end_len) {
+		w->single = true;
+		w->one = mvcc_idx_find(t, key, key_len);
+		return;
 	}
-	s->n_listed = w;
+	w->unbounded = end_len == 1 && ((const uint8_t *)end)[0] == 0;
+	w->end = end;
+	w->end_len = end_len;
+	mvcc_idx_seek(t, key, key_len, &w->pos);
+}
+
+struct mvcc_key *mvcc_walk_next(struct walk *w)
+{
+	if (w->done)
+		return NULL;
+	if (w->single) {
+		w->done = true;
+		return w->one;
+	}
+	struct mvcc_key *k = mvcc_idx_next(&w->pos);
+	if (!k || (!w->unbounded && key_cmp(k->key, k->key_len, w->end, w->end_len) >= 0)) {
+		w->done = true;
+		return NULL;
+	}
+	return k;
+}
+
+int mvcc_grow(void *ptrp, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 16;
+	while (c < need)
+		c *= 2;
+	void *p = base_realloc(*(void **)ptrp, c * size);
+	if (!p)
+		return -ENOMEM;
+	*(void **)ptrp = p;
+	*cap = c;
 	return 0;
 }
 
-/* ---- snapshots ---- */
-
-int mvcc_iter_versions(const struct mvcc *s, mvcc_version_fn *fn, void *ctx)
+void mvcc_version_gone(struct mvcc *s, const struct mvcc_key *k, struct mvcc_rev *v)
 {
-	const struct mvcc_rev **chain = NULL;
-	size_t cap = 0;
-	struct idx_pos pos;
-	struct mvcc_key *k;
-	int rv = 0;
-
-	idx_seek(&s->idx, NULL, 0, &pos);
-	while (!rv && (k = idx_next(&pos))) {
-		size_t n = 0;
-		for (const struct mvcc_rev *v = k->head; v; v = v->prev) {
-			if (n == cap && grow(&chain, &cap, n + 1, sizeof(chain[0]))) {
-				rv = -ENOMEM;
-				break;
-			}
-			chain[n++] = v;
-		}
-		while (!rv && n) {
-			const struct mvcc_rev *v = chain[--n];
-			struct mvcc_version ver = {
-				.key = k->key,
-				.key_len = k->key_len,
-				.value = v->value_len ? v->value : NULL,
-				.value_len = v->value_len,
-				.mod_revision = v->main,
-				.sub = v->sub,
-				.create_revision = v->create,
-				.version = v->version,
-				.lease = v->lease,
-			};
-			rv = fn(ctx, &ver);
-		}
-	}
-	free(chain);
-	return rv;
+	s->versions--;
+	s->bytes -= k->key_len + (uint64_t)v->value_len;
+	free(v);
 }
 
-int mvcc_restore_begin(struct mvcc *s, int64_t revision, int64_t compacted)
+void mvcc_list_key(struct mvcc *s, struct mvcc_key *k)
 {
-	if (s->restore || s->rev != 1 || s->idx.count || revision < 1 || compacted < -1 || compacted > revision) {
-		s->restore = -1;
-		return -EINVAL;
+	if (!(k->flags & KEY_LISTED) && has_history(k)) {
+		assert(s->n_listed < s->cap_listed);
+		s->listed[s->n_listed++] = k;
+		k->flags |= KEY_LISTED;
 	}
-	s->rev = revision;
-	s->compacted = compacted;
-	s->restore = 1;
-	return 0;
 }
 
-/* Is v a valid next version of k (whose newest is k->head, NULL for a new
- * key)? */
-static bool restore_valid(const struct mvcc *s, const struct mvcc_key *k, const struct mvcc_version *v)
+struct mvcc_key *mvcc_key_new(const void *key, size_t len)
 {
-	const struct mvcc_rev *h = k ? k->head : NULL;
-	if (v->mod_revision < 1 || v->mod_revision > s->rev)
-		return false;
-	if (!v->version) /* a tombstone: deletes a live key, after the compaction */
-		return is_live(h) && !v->create_revision && !v->lease && !v->value_len &&
-		       v->mod_revision > s->compacted;
-	if (v->version < 0 || v->create_revision < 1 || v->create_revision > v->mod_revision)
-		return false;
-	if (!h) /* the oldest version kept: may be at or below the compaction */
-		return v->version > 1 || v->create_revision == v->mod_revision;
-	if (v->mod_revision <= s->compacted)
-		return false;
-	if (v->mod_revision < h->main || (v->mod_revision == h->main && v->sub <= h->sub))
-		return false;
-	if (is_live(h))
-		return v->version == h->version + 1 && v->create_revision == h->create;
-	return v->version == 1 && v->create_revision == v->mod_revision;
-}
-
-int mvcc_restore_add(struct mvcc *s, const struct mvcc_version *v)
-{
-	struct mvcc_key *k = s->restore_last;
-	struct mvcc_rev *r = NULL;
-	bool created = false;
-	int rv = -EINVAL;
-
-	if (s->restore != 1)
-		goto fail;
-	if (v->key_len > MVCC_LEN_MAX || v->value_len > MVCC_LEN_MAX) {
-		rv = -E2BIG;
-		goto fail;
+	struct mvcc_key *k = base_malloc(offsetof(struct mvcc_key, key) + len);
+	if (k) {
+		k->head = NULL;
+		k->key_len = (uint32_t)len;
+		k->flags = 0;
+		if (len)
+			memcpy(k->key, key, len);
 	}
-	int c = k ? key_cmp(k->key, k->key_len, v->key, v->key_len) : -1;
-	if (c > 0)
-		goto fail;
-	if (c < 0)
-		k = NULL;
-	if (!restore_valid(s, k, v))
-		goto fail;
-	rv = -ENOMEM;
-	r = base_malloc(sizeof(*r) + v->value_len);
-	if (!r)
-		goto fail;
-	if (!k) {
-		k = key_new(v->key, v->key_len);
-		if (!k || idx_insert(&s->idx, k)) {
-			free(k);
-			goto fail;
-		}
-		created = true;
-	}
-	if (grow(&s->listed, &s->cap_listed, s->n_listed + 1, sizeof(s->listed[0])))
-		goto fail;
-	bool was = is_live(k->head);
-	r->prev = k->head;
-	r->main = v->mod_revision;
-	r->sub = v->sub;
-	r->create = v->create_revision;
-	r->version = v->version;
-	r->lease = v->lease;
-	r->value_len = (uint32_t)v->value_len;
-	if (v->value_len)
-		memcpy(r->value, v->value, v->value_len);
-	k->head = r;
-	s->versions++;
-	s->bytes += k->key_len + (uint64_t)r->value_len;
-	s->live = s->live - was + is_live(r);
-	list_key(s, k);
-	s->restore_last = k;
-	return 0;
-fail:
-	if (created) {
-		idx_remove(&s->idx, k);
-		free(k);
-	}
-	free(r);
-	s->restore = -1;
-	return rv;
-}
-
-int mvcc_restore_end(struct mvcc *s)
-{
-	if (s->restore != 1) {
-		s->restore = -1;
-		return -EINVAL;
-	}
-	s->restore = 2;
-	s->restore_last = NULL;
-	return 0;
-}
-
-/* ---- history ---- */
-
-struct change {
-	const struct mvcc_key *k;
-	const struct mvcc_rev *v;
-};
-
-static int change_cmp(const void *pa, const void *pb)
-{
-	const struct change *a = pa, *b = pb;
-	if (a->v->main != b->v->main)
-		return a->v->main < b->v->main ? -1 : 1;
-	return (a->v->sub > b->v->sub) - (a->v->sub < b->v->sub);
-}
-
-int mvcc_events(const struct mvcc *s, const void *key, size_t key_len, const void *end, size_t end_len,
-		int64_t from, int64_t to, mvcc_event_fn *fn, void *ctx)
-{
-	struct change *c = NULL;
-	size_t n = 0, cap = 0;
-	struct walk w;
-	struct mvcc_key *k;
-	int rv = 0;
-
-	if (from < s->compacted)
-		return -MVCC_E_COMPACTED;
-	if (to <= 0 || to > s->rev)
-		to = s->rev;
-	walk_start(&w, &s->idx, key, key_len, end, end_len);
-	while ((k = walk_next(&w))) {
-		for (const struct mvcc_rev *v = k->head; v && v->main >= from; v = v->prev) {
-			if (v->main > to)
-				continue;
-			if (grow(&c, &cap, n + 1, sizeof(c[0]))) {
-				rv = -ENOMEM;
-				goto out;
-			}
-			c[n++] = (struct change){ k, v };
-		}
-	}
-	if (n > 1)
-		qsort(c, n, sizeof(c[0]), change_cmp);
-	for (size_t i = 0; i < n && !rv; i++) {
-		const struct mvcc_rev *v = c[i].v;
-		struct mvcc_event ev = { .deleted = !v->version, .sub = v->sub };
-		if (v->version) {
-			kv_of(&ev.kv, c[i].k, v, false);
-		} else {
-			ev.kv.key = c[i].k->key;
-			ev.kv.key_len = c[i].k->key_len;
-			ev.kv.mod_revision = v->main;
-		}
-		if (is_live(v->prev)) {
-			ev.has_prev = true;
-			kv_of(&ev.prev, c[i].k, v->prev, false);
-		}
-		rv = fn(ctx, &ev);
-	}
-out:
-	free(c);
-	return rv;
-}
-
-static uint32_t crc_i64(uint32_t crc, int64_t x)
-{
-	return wal_crc32c(crc, &x, sizeof(x));
-}
-
-int mvcc_hash(const struct mvcc *s, int64_t rev, uint32_t *ret_hash)
-{
-	struct idx_pos pos;
-	struct mvcc_key *k;
-	uint32_t crc = 0;
-
-	if (rev > 0 && rev <= s->compacted)
-		return -MVCC_E_COMPACTED;
-	if (rev > s->rev)
-		return -MVCC_E_FUTURE_REV;
-	if (rev <= 0)
-		rev = s->rev;
-	crc = crc_i64(crc, s->compacted);
-	idx_seek(&s->idx, NULL, 0, &pos);
-	while ((k = idx_next(&pos))) {
-		/* newest first: the order is fixed by the history, the same everywhere */
-		for (const struct mvcc_rev *v = k->head; v; v = v->prev) {
-			if (v->main > rev)
-				continue;
-			crc = crc_i64(crc, k->key_len);
-			crc = wal_crc32c(crc, k->key, k->key_len);
-			crc = crc_i64(crc, v->main);
-			crc = crc_i64(crc, v->sub);
-			crc = crc_i64(crc, v->create);
-			crc = crc_i64(crc, v->version);
-			crc = crc_i64(crc, v->lease);
-			crc = crc_i64(crc, v->value_len);
-			crc = wal_crc32c(crc, v->value, v->value_len);
-		}
-	}
-	*ret_hash = crc;
-	return 0;
+	return k;
 }

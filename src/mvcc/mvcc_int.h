@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "src/mvcc/mvcc.h"
+
 /* One version of a key: a put, or a tombstone (version 0). Immutable once
  * linked; freed only by compaction, rollback or the end of the store. */
 struct mvcc_rev {
@@ -61,24 +63,96 @@ struct idx_pos {
 	unsigned slot;
 };
 
-int idx_init(struct idx *t);
+int mvcc_idx_init(struct idx *t);
 /* Frees the tree's nodes and, if free_key is set, calls it on every key. */
-void idx_destroy(struct idx *t, void (*free_key)(struct mvcc_key *k));
-struct mvcc_key *idx_find(const struct idx *t, const void *key, size_t len);
+void mvcc_idx_destroy(struct idx *t, void (*free_key)(struct mvcc_key *k));
+struct mvcc_key *mvcc_idx_find(const struct idx *t, const void *key, size_t len);
 /* Inserts k, whose bytes must not be in the tree. 0 or -ENOMEM (tree
  * unchanged). */
-int idx_insert(struct idx *t, struct mvcc_key *k);
+int mvcc_idx_insert(struct idx *t, struct mvcc_key *k);
 /* Removes the key with k's bytes (which must be there). Never allocates:
  * nodes are merged or freed, never split. */
-void idx_remove(struct idx *t, const struct mvcc_key *k);
+void mvcc_idx_remove(struct idx *t, const struct mvcc_key *k);
 /* The first key >= key (len 0 and key NULL: the first key). */
-void idx_seek(const struct idx *t, const void *key, size_t len, struct idx_pos *pos);
+void mvcc_idx_seek(const struct idx *t, const void *key, size_t len, struct idx_pos *pos);
 /* The key at pos and moves on, or NULL at the end. */
-struct mvcc_key *idx_next(struct idx_pos *pos);
+struct mvcc_key *mvcc_idx_next(struct idx_pos *pos);
 /* The last key, or NULL. */
-struct mvcc_key *idx_last(const struct idx *t);
+struct mvcc_key *mvcc_idx_last(const struct idx *t);
 /* 0, or -EINVAL if an invariant is broken (order, separators, equal
  * depth, fill, leaf links, count). */
-int idx_check(const struct idx *t);
+int mvcc_idx_check(const struct idx *t);
+
+/* ---- The store (mvcc.c), shared with check.c and history.c ---- */
+
+struct mvcc {
+	struct idx idx;
+	int64_t rev;
+	int64_t compacted;
+	size_t live;
+	size_t versions;
+	uint64_t bytes;
+	struct mvcc_key **listed; /* keys with history (KEY_LISTED) */
+	size_t n_listed, cap_listed;
+	struct mvcc_key **touched; /* by the write transaction under way */
+	size_t n_touched, cap_touched;
+	mvcc_lease_fn *lease_fn;
+	void *lease_ctx;
+	int restore; /* 0: none, 1: under way, 2: done, -1: failed */
+	struct mvcc_key *restore_last;
+};
+
+static inline bool is_live(const struct mvcc_rev *v)
+{
+	return v && v->version;
+}
+
+/* The version of k visible at revision r, or NULL (none yet, or deleted). */
+static inline const struct mvcc_rev *at_rev(const struct mvcc_key *k, int64_t r)
+{
+	for (const struct mvcc_rev *v = k->head; v; v = v->prev)
+		if (v->main <= r)
+			return v->version ? v : NULL;
+	return NULL;
+}
+
+static inline void kv_of(struct mvcc_kv *kv, const struct mvcc_key *k, const struct mvcc_rev *v, bool keys_only)
+{
+	kv->key = k->key;
+	kv->key_len = k->key_len;
+	kv->value = keys_only || !v->value_len ? NULL : v->value;
+	kv->value_len = keys_only ? 0 : v->value_len;
+	kv->create_revision = v->create;
+	kv->mod_revision = v->main;
+	kv->version = v->version;
+	kv->lease = v->lease;
+}
+
+static inline bool has_history(const struct mvcc_key *k)
+{
+	return k->head && (k->head->prev || !k->head->version);
+}
+
+/* Walks the keys of an interval (see struct mvcc_range_req) in order. */
+struct walk {
+	struct idx_pos pos;
+	const uint8_t *end;
+	size_t end_len;
+	bool single, unbounded, done;
+	struct mvcc_key *one;
+};
+
+void mvcc_walk_start(struct walk *w, const struct idx *t, const void *key, size_t key_len, const void *end,
+		     size_t end_len);
+struct mvcc_key *mvcc_walk_next(struct walk *w);
+/* Grows *ptrp (an array of size-byte items, *cap of them) to hold need. */
+int mvcc_grow(void *ptrp, size_t *cap, size_t need, size_t size);
+struct mvcc_key *mvcc_key_new(const void *key, size_t len);
+/* Unlinked version v of k is freed and uncounted. */
+void mvcc_version_gone(struct mvcc *s, const struct mvcc_key *k, struct mvcc_rev *v);
+/* Lists k among the keys with history, if it has some (room made before). */
+void mvcc_list_key(struct mvcc *s, struct mvcc_key *k);
+/* mvcc_check(), and for the apply path with empty keys allowed. */
+int mvcc_validate(const struct mvcc_op *op, size_t max_ops, bool empty_ok);
 
 #endif

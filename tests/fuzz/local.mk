@@ -94,7 +94,8 @@ tests/fuzz/fuzz_wal_recover: $(FUZZ_WAL_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(FUZZ_WAL_INPUTS) $(URING_LIBS) -o $@
 
 FUZZ_MVCC_INPUTS = $(srcdir)/tests/fuzz/fuzz_mvcc.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
-	$(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c $(srcdir)/tests/mvcc/model.c
+	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c \
+	$(srcdir)/tests/mvcc/model.c
 tests/fuzz/fuzz_mvcc: $(FUZZ_MVCC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/tests/mvcc/model.h \
 		$(srcdir)/src/mvcc/mvcc.h $(srcdir)/src/mvcc/mvcc_int.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_MVCC_INPUTS) -o $@
