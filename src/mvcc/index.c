@@ -183,14 +183,6 @@ struct mvcc_key *mvcc_idx_next(struct idx_pos *pos)
 	return pos->leaf->k[pos->slot++];
 }
 
-struct mvcc_key *mvcc_idx_last(const struct idx *t)
-{
-	const struct idx_node *nd = t->root;
-	while (!nd->leaf)
-		nd = INNER(nd)->child[nd->n - 1];
-	return nd->n ? LEAF(nd)->k[nd->n - 1] : NULL;
-}
-
 static struct sep *sep_of(const struct mvcc_key *k)
 {
 	struct sep *s = base_malloc(sizeof(*s) + k->key_len);

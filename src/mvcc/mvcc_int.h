@@ -77,8 +77,6 @@ void mvcc_idx_remove(struct idx *t, const struct mvcc_key *k);
 void mvcc_idx_seek(const struct idx *t, const void *key, size_t len, struct idx_pos *pos);
 /* The key at pos and moves on, or NULL at the end. */
 struct mvcc_key *mvcc_idx_next(struct idx_pos *pos);
-/* The last key, or NULL. */
-struct mvcc_key *mvcc_idx_last(const struct idx *t);
 /* 0, or -EINVAL if an invariant is broken (order, separators, equal
  * depth, fill, leaf links, count). */
 int mvcc_idx_check(const struct idx *t);

@@ -780,6 +780,61 @@ START_TEST(test_hash)
 }
 END_TEST
 
+START_TEST(test_txn_from_key_delete_then_put)
+{
+	/* etcd's duplicate check takes a delete's "\0" end literally, so a
+	 * delete from a key does not conflict with a put it covers: the put
+	 * then follows the delete in the same revision */
+	put("b", "1"); /* 2 */
+	put("b", "2"); /* 3 */
+	struct mvcc_op ops[] = { del_op("a", FROM_KEY), put_op("b", "x") };
+	struct mvcc_txn_req t = { .success = ops, .n_success = 2 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	ck_assert_int_eq(mvcc_check(&op, 0), 0);
+	/* with ignore_value the put finds the key gone: the whole txn fails
+	 * (etcd would panic here) and nothing stays */
+	ops[1] = put_op("b", NULL);
+	ops[1].put.ignore_value = true;
+	ck_assert_int_eq(exec(&op), -MVCC_E_KEY_NOT_FOUND);
+	ck_assert_int_eq(mvcc_revision(s), 3);
+	assert_kv(get1("b", 0), "b", "2", 2, 3, 2);
+	ck_assert_int_eq(mvcc_versions(s), 2);
+	/* a plain put: a new generation in the delete's revision */
+	ops[1] = put_op("b", "x");
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_int_eq(res.op.txn->resps[0].del.deleted, 1);
+	assert_kv(get1("b", 0), "b", "x", 4, 4, 1);
+	ck_assert_int_eq(mvcc_versions(s), 4);
+	ck_assert_str_eq(events("b", NO_END, 4, 0), "del b@4.0<3,put b@4.1");
+	ck_assert_int_eq(mvcc_compact(s, 4), 0);
+	ck_assert_int_eq(mvcc_versions(s), 1);
+	assert_kv(get1("b", 4), "b", "x", 4, 4, 1);
+}
+END_TEST
+
+START_TEST(test_exec_range_and_codes)
+{
+	put("a", "1");
+	struct mvcc_op op = range_op("a", NO_END);
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_int_eq(res.op.type, MVCC_OP_RANGE);
+	ck_assert_int_eq(res.op.range.n_kvs, 1);
+	ck_assert_int_eq(res.revision, 2);
+	ck_assert_int_eq(mvcc_revision(s), 2);
+	op.range.revision = 3;
+	ck_assert_int_eq(exec(&op), -MVCC_E_FUTURE_REV);
+	ck_assert_ptr_null(res.arena);
+	ck_assert_int_eq(mvcc_grpc_code(0), 0);
+	ck_assert_int_eq(mvcc_grpc_code(-ENOMEM), 8);
+	ck_assert_int_eq(mvcc_grpc_code(-E2BIG), 8);
+	ck_assert_int_eq(mvcc_grpc_code(-EINVAL), 13);
+	ck_assert_int_eq(mvcc_grpc_code(-MVCC_E_TOO_MANY_OPS), 3);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_TOO_MANY_OPS), "etcdserver: too many operations in txn request");
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_INVALID_SORT), "etcdserver: invalid sort option");
+	ck_assert_str_eq(mvcc_strerror(-ENOMEM), strerror(ENOMEM));
+}
+END_TEST
+
 /* ---- compaction ---- */
 
 START_TEST(test_compact)
@@ -1205,6 +1260,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_txn_limits_and_errors);
 	tcase_add_test(tc, test_compact);
 	tcase_add_test(tc, test_events);
+	tcase_add_test(tc, test_txn_from_key_delete_then_put);
+	tcase_add_test(tc, test_exec_range_and_codes);
 	tcase_add_test(tc, test_hash);
 	suite_add_tcase(su, tc);
 
