@@ -1,7 +1,8 @@
 /* src/mvcc/check.c — etcd's validation of v3 requests (v3rpc/key.go:
  * checkRangeRequest, checkPutRequest, checkTxnRequest, checkIntervals),
  * shared by mvcc_check() for the front end and mvcc_exec() for the apply
- * path, so both refuse the same requests. Pure functions of the request. */
+ * path, so both refuse the same requests. Pure functions of the request;
+ * mvcc_prefix_end() too, the client side's prefix intervals. */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -185,4 +186,18 @@ int mvcc_validate(const struct mvcc_op *op, size_t max_ops, bool empty_ok)
 int mvcc_check(const struct mvcc_op *op, size_t max_txn_ops)
 {
 	return mvcc_validate(op, max_txn_ops, false);
+}
+
+size_t mvcc_prefix_end(const void *prefix, size_t len, uint8_t *buf)
+{
+	const uint8_t *p = prefix;
+	for (size_t i = len; i-- > 0;) {
+		if (p[i] != 0xff) {
+			memcpy(buf, p, i);
+			buf[i] = (uint8_t)(p[i] + 1);
+			return i + 1;
+		}
+	}
+	buf[0] = 0;
+	return 1;
 }

@@ -90,6 +90,13 @@ enum mvcc_sort_target {
  * "\0" (one zero byte) is every key >= key; otherwise [key, end) (empty
  * when end <= key). Prefixes are computed by the caller (etcdctl sends the
  * prefix with its last byte incremented). */
+/* etcd's prefix end (clientv3.GetPrefixRangeEnd), for clients of the store
+ * such as raftctl's get --prefix: the prefix with its last byte below 0xff
+ * incremented and what follows dropped; "\0" (every key from the prefix
+ * on) when all its bytes are 0xff or it is empty. Writes into buf (room for
+ * len bytes, at least 1) and returns the end's length. */
+size_t mvcc_prefix_end(const void *prefix, size_t len, uint8_t *buf);
+
 struct mvcc_range_req {
 	const void *key;
 	size_t key_len;

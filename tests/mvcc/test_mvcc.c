@@ -346,6 +346,28 @@ START_TEST(test_range_intervals)
 }
 END_TEST
 
+START_TEST(test_prefix_end)
+{
+	uint8_t buf[8];
+	ck_assert_int_eq(mvcc_prefix_end("ab", 2, buf), 2);
+	ck_assert(!memcmp(buf, "ac", 2));
+	ck_assert_int_eq(mvcc_prefix_end("a\xff\xff", 3, buf), 1);
+	ck_assert(!memcmp(buf, "b", 1));
+	ck_assert_int_eq(mvcc_prefix_end("\xff\xff", 2, buf), 1);
+	ck_assert_int_eq(buf[0], 0);
+	ck_assert_int_eq(mvcc_prefix_end(NULL, 0, buf), 1);
+	ck_assert_int_eq(buf[0], 0);
+	put("a/1", "x");
+	put("a/2", "y");
+	put("a0", "z");
+	put("\xff\xff", "w");
+	size_t n = mvcc_prefix_end("a/", 2, buf);
+	ck_assert_str_eq(keys_of(get_at("a/", (const char *)buf, n, 0)), "a/1,a/2");
+	n = mvcc_prefix_end("\xff", 1, buf);
+	ck_assert_str_eq(keys_of(get_at("\xff", (const char *)buf, n, 0)), "\xff\xff");
+}
+END_TEST
+
 START_TEST(test_range_limit_sort)
 {
 	/* d:1 version 1, c: version 3, b: version 2, a: version 1 */
@@ -1258,6 +1280,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_lease_check);
 	tcase_add_test(tc, test_delete_range);
 	tcase_add_test(tc, test_range_intervals);
+	tcase_add_test(tc, test_prefix_end);
 	tcase_add_test(tc, test_range_limit_sort);
 	tcase_add_test(tc, test_range_only_and_filters);
 	tcase_add_test(tc, test_txn_compares);
