@@ -343,7 +343,11 @@ static void run_ops(struct in *in)
 				make_op(in, &op, 1);
 			}
 			unsigned long fail_nth = (b & 0x10) ? take(in) % 16 + 1 : 0;
-			struct dump before = dump(s);
+			/* A byte-for-byte comparison where a rollback can happen (a
+			 * failed allocation, a txn); elsewhere an error comes before
+			 * any change and the model check below sees the rest. */
+			bool compare = fail_nth || op.type == MVCC_OP_TXN;
+			struct dump before = compare ? dump(s) : (struct dump){ 0 };
 			bool path[64];
 			size_t n_path = 0;
 			if (op.type == MVCC_OP_TXN)
@@ -352,9 +356,11 @@ static void run_ops(struct in *in)
 			int rv = mvcc_exec(s, &op, &res);
 			alloc_fail_nth(0);
 			if (rv) {
-				struct dump after = dump(s);
-				CHECK(before.len == after.len && !memcmp(before.buf, after.buf, before.len));
-				free(after.buf);
+				if (compare) {
+					struct dump after = dump(s);
+					CHECK(before.len == after.len && !memcmp(before.buf, after.buf, before.len));
+					free(after.buf);
+				}
 				CHECK(res.arena == NULL);
 				CHECK(rv == -ENOMEM || (-rv >= MVCC_E_BASE && -rv < MVCC_E_END));
 				CHECK(rv != -ENOMEM || fail_nth);
@@ -374,7 +380,7 @@ static void run_ops(struct in *in)
 			free(before.buf);
 		}
 		const char *bad = model_check(&m, s, false);
-		if (!bad)
+		if (!bad && step % 8 == 0)
 			bad = model_check_events(&m, s, "", 0, "\0", 1, m.rev - 2 > m.compacted ? m.rev - 2 : m.compacted,
 						 0);
 		if (bad) {
