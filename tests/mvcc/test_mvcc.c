@@ -864,6 +864,29 @@ START_TEST(test_exec_range_and_codes)
 }
 END_TEST
 
+START_TEST(test_views_outlive_writes)
+{
+	/* results point into the store: later writes (splits of the index
+	 * included) must not move what they show; only a compaction may */
+	put("k0500", "first");
+	struct mvcc_result held;
+	struct mvcc_range_req req = { .key = "k", .key_len = 1, .end = "\0", .end_len = 1 };
+	ck_assert_int_eq(mvcc_read(s, &req, &held), 0);
+	ck_assert_int_eq(held.op.range.n_kvs, 1);
+	char k[16];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "k%04d", i);
+		put(k, "later");
+	}
+	del("k0500", NO_END);
+	put("k0500", "again");
+	const struct mvcc_kv *kv = &held.op.range.kvs[0];
+	assert_kv(kv, "k0500", "first", 2, 2, 1);
+	mvcc_result_free(&held);
+	mvcc_result_free(&held); /* twice is fine */
+}
+END_TEST
+
 /* ---- compaction ---- */
 
 START_TEST(test_compact)
@@ -1292,6 +1315,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_txn_from_key_delete_then_put);
 	tcase_add_test(tc, test_exec_range_and_codes);
+	tcase_add_test(tc, test_views_outlive_writes);
 	tcase_add_test(tc, test_hash);
 	suite_add_tcase(su, tc);
 
