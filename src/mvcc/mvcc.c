@@ -333,6 +333,7 @@ static int do_range(const struct mvcc *s, int64_t cur, const struct mvcc_range_r
 		}
 	rv = kvbuf_take(&b, res, &out->kvs, n);
 	out->n_kvs = n;
+	out->revision = cur;
 out:
 	free(b.v);
 	if (rv)

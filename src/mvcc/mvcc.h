@@ -189,6 +189,9 @@ struct mvcc_range_resp {
 	size_t n_kvs;
 	int64_t count; /* keys in the interval at the revision, before min/max filters (as etcd) */
 	bool more;     /* kvs was cut at limit */
+	int64_t revision; /* its own header's (etcd fills it inside a txn too): the
+			     store's revision as the range saw it, the txn's own
+			     writes included, not the revision asked for */
 };
 
 struct mvcc_put_resp {

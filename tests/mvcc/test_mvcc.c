@@ -149,6 +149,7 @@ START_TEST(test_revisions)
 	assert_kv(get1("a", 3), "a", "2", 2, 3, 2);
 	ck_assert_ptr_null(get1("a", 4));
 	ck_assert_int_eq(res.revision, 5); /* the header says the current revision */
+	ck_assert_int_eq(res.op.range.revision, 5);
 	ck_assert_int_eq(mvcc_count(s), 1);
 	ck_assert_int_eq(mvcc_versions(s), 4);
 
@@ -577,6 +578,7 @@ START_TEST(test_txn_one_revision)
 	/* the range sees the txn's own puts */
 	const struct mvcc_range_resp *r = &res.op.txn->resps[2].range;
 	ck_assert_str_eq(keys_of(r), "x,y");
+	ck_assert_int_eq(r->revision, 3); /* its header: the txn's revision, as etcd */
 	assert_kv(&r->kvs[0], "x", "1", 3, 3, 1);
 	assert_kv(&r->kvs[1], "y", "2", 3, 3, 1);
 	ck_assert_int_eq(res.op.txn->resps[3].del.deleted, 1);
