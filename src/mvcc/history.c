@@ -13,16 +13,40 @@
 
 /* ---- compaction ---- */
 
-int mvcc_compact(struct mvcc *s, int64_t rev)
+/* Ends the pass under way: the keys it has not reached yet move down
+ * behind the ones it kept. */
+static void pass_end(struct mvcc *s)
+{
+	size_t rest = s->n_listed - s->compact_pos;
+	if (rest)
+		memmove(&s->listed[s->compact_w], &s->listed[s->compact_pos], rest * sizeof(s->listed[0]));
+	s->n_listed = s->compact_w + rest;
+	s->compact_pos = s->compact_w = 0;
+	s->compacting = false;
+}
+
+int mvcc_compact_begin(struct mvcc *s, int64_t rev)
 {
 	if (rev <= s->compacted)
 		return -MVCC_E_COMPACTED;
 	if (rev > s->rev)
 		return -MVCC_E_FUTURE_REV;
+	if (s->compacting)
+		pass_end(s);
 	s->compacted = rev;
-	size_t w = 0;
-	for (size_t i = 0; i < s->n_listed; i++) {
-		struct mvcc_key *k = s->listed[i];
+	s->compacting = true;
+	return 0;
+}
+
+bool mvcc_compact_step(struct mvcc *s, size_t keys)
+{
+	int64_t rev = s->compacted;
+	while (s->compacting && keys-- > 0) {
+		if (s->compact_pos == s->n_listed) {
+			pass_end(s);
+			break;
+		}
+		struct mvcc_key *k = s->listed[s->compact_pos++];
 		struct mvcc_rev **link = &k->head, *v = k->head;
 		bool was = is_live(k->head);
 		while (v && v->main > rev) {
@@ -51,11 +75,34 @@ int mvcc_compact(struct mvcc *s, int64_t rev)
 		} else if (!has_history(k)) {
 			k->flags &= (uint8_t)~KEY_LISTED;
 		} else {
-			s->listed[w++] = k;
+			s->listed[s->compact_w++] = k;
 		}
 	}
-	s->n_listed = w;
-	return 0;
+	if (s->compacting && s->compact_pos == s->n_listed)
+		pass_end(s);
+	return s->compacting;
+}
+
+bool mvcc_compacting(const struct mvcc *s)
+{
+	return s->compacting;
+}
+
+int mvcc_compact(struct mvcc *s, int64_t rev)
+{
+	int rv = mvcc_compact_begin(s, rev);
+	if (!rv)
+		mvcc_compact_step(s, SIZE_MAX);
+	return rv;
+}
+
+/* Is v, a version of a key whose newer versions are all above the
+ * compaction or which is the newest, still there for a reader? Everything
+ * but what a compaction drops: a pass under way must not change what the
+ * store shows (snapshots, HashKV, events), only what it holds. */
+static bool kept(const struct mvcc *s, const struct mvcc_rev *newer, const struct mvcc_rev *v)
+{
+	return v->main > s->compacted || ((!newer || newer->main > s->compacted) && v->version);
 }
 
 /* ---- snapshots ---- */
@@ -71,7 +118,7 @@ int mvcc_iter_versions(const struct mvcc *s, mvcc_version_fn *fn, void *ctx)
 	mvcc_idx_seek(&s->idx, NULL, 0, &pos);
 	while (!rv && (k = mvcc_idx_next(&pos))) {
 		size_t n = 0;
-		for (const struct mvcc_rev *v = k->head; v; v = v->prev) {
+		for (const struct mvcc_rev *v = k->head, *newer = NULL; v && kept(s, newer, v); newer = v, v = v->prev) {
 			if (n == cap && mvcc_grow(&chain, &cap, n + 1, sizeof(chain[0]))) {
 				rv = -ENOMEM;
 				break;
@@ -235,7 +282,8 @@ int mvcc_events(const struct mvcc *s, const void *key, size_t key_len, const voi
 		to = s->rev;
 	mvcc_walk_start(&w, &s->idx, key, key_len, end, end_len);
 	while ((k = mvcc_walk_next(&w))) {
-		for (const struct mvcc_rev *v = k->head; v && v->main >= from; v = v->prev) {
+		for (const struct mvcc_rev *v = k->head, *newer = NULL; v && v->main >= from && kept(s, newer, v);
+		     newer = v, v = v->prev) {
 			if (v->main > to)
 				continue;
 			if (mvcc_grow(&c, &cap, n + 1, sizeof(c[0]))) {
@@ -257,7 +305,7 @@ int mvcc_events(const struct mvcc *s, const void *key, size_t key_len, const voi
 			ev.kv.key_len = c[i].k->key_len;
 			ev.kv.mod_revision = v->main;
 		}
-		if (is_live(v->prev)) {
+		if (is_live(v->prev) && kept(s, v, v->prev)) {
 			ev.has_prev = true;
 			kv_of(&ev.prev, c[i].k, v->prev, false);
 		}
@@ -289,7 +337,7 @@ int mvcc_hash(const struct mvcc *s, int64_t rev, uint32_t *ret_hash)
 	mvcc_idx_seek(&s->idx, NULL, 0, &pos);
 	while ((k = mvcc_idx_next(&pos))) {
 		/* newest first: the order is fixed by the history, the same everywhere */
-		for (const struct mvcc_rev *v = k->head; v; v = v->prev) {
+		for (const struct mvcc_rev *v = k->head, *newer = NULL; v && kept(s, newer, v); newer = v, v = v->prev) {
 			if (v->main > rev)
 				continue;
 			crc = crc_i64(crc, k->key_len);

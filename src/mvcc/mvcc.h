@@ -26,7 +26,7 @@
  * accepted wherever its length is 0.
  *
  * Views. Results point into the store (no copy of keys or values): a view
- * stays valid until the next mvcc_compact(), mvcc_free() or restore; later
+ * stays valid until the next mvcc_compact() (or step), mvcc_free() or restore; later
  * writes do not move it. Results themselves are allocated in an arena owned
  * by the struct mvcc_result: release it with mvcc_result_free().
  *
@@ -256,7 +256,8 @@ int64_t mvcc_revision(const struct mvcc *s);
 /* The last compaction's revision, -1 before any (as etcd). */
 int64_t mvcc_compacted(const struct mvcc *s);
 /* Live keys at the current revision, stored versions (tombstones
- * included), and the bytes of keys and values held in all versions. */
+ * included, and those a compaction under way has not freed yet), and the
+ * bytes of keys and values held in all stored versions. */
 size_t mvcc_count(const struct mvcc *s);
 size_t mvcc_versions(const struct mvcc *s);
 uint64_t mvcc_bytes(const struct mvcc *s);
@@ -287,8 +288,20 @@ int mvcc_read(const struct mvcc *s, const struct mvcc_range_req *req, struct mvc
 /* etcd's Compact: 0, -MVCC_E_COMPACTED (rev <= the last compaction),
  * -MVCC_E_FUTURE_REV (rev > mvcc_revision()). Never allocates. Its cost is
  * the number of keys written or deleted since they last had no history
- * (keys with one live version are never visited). Views die with it. */
+ * (keys with one live version are never visited). Views die with it.
+ *
+ * The same in steps, so that no call stalls the event loop:
+ * mvcc_compact_begin() compacts at once for every reader (reads below rev
+ * fail, snapshots, events and HashKV no longer show what is dropped), and
+ * mvcc_compact_step() then frees the versions of up to `keys` keys per call,
+ * returning true while some remain (mvcc_compacting()). Writes, reads and
+ * a later compaction may come in between; what the store shows never
+ * depends on how far the steps went, only mvcc_versions() and mvcc_bytes()
+ * do. mvcc_compact() is begin then every step. Views die with each step. */
 int mvcc_compact(struct mvcc *s, int64_t rev);
+int mvcc_compact_begin(struct mvcc *s, int64_t rev);
+bool mvcc_compact_step(struct mvcc *s, size_t keys);
+bool mvcc_compacting(const struct mvcc *s);
 
 /* ---- History: what Watch replays, and HashKV ----
  *

@@ -96,6 +96,8 @@ struct mvcc {
 	size_t n_touched, cap_touched;
 	mvcc_lease_fn *lease_fn;
 	void *lease_ctx;
+	bool compacting;	    /* a compaction pass is under way over listed */
+	size_t compact_pos, compact_w; /* its next key, and where it keeps the next survivor */
 	int restore; /* 0: none, 1: under way, 2: done, -1: failed */
 	struct mvcc_key *restore_last;
 };

@@ -720,31 +720,33 @@ END_TEST
 
 /* ---- history ---- */
 
-struct evs {
-	char buf[512];
-	size_t w;
-};
-
+/* The events as text, "put k@rev.sub<prev_rev,del ...". */
 static int ev_text(void *ctx, const struct mvcc_event *ev)
 {
-	struct evs *e = ctx;
-	e->w += (size_t)snprintf(e->buf + e->w, sizeof(e->buf) - e->w, "%s%s %.*s@%ld.%u", e->w ? "," : "",
-				 ev->deleted ? "del" : "put", (int)ev->kv.key_len, (const char *)ev->kv.key,
-				 (long)ev->kv.mod_revision, ev->sub);
+	FILE *f = ctx;
+	if (ftell(f) > 0)
+		fputc(',', f);
+	fprintf(f, "%s %.*s@%ld.%u", ev->deleted ? "del" : "put", (int)ev->kv.key_len, (const char *)ev->kv.key,
+		(long)ev->kv.mod_revision, ev->sub);
 	if (ev->has_prev)
-		e->w += (size_t)snprintf(e->buf + e->w, sizeof(e->buf) - e->w, "<%ld", (long)ev->prev.mod_revision);
+		fprintf(f, "<%ld", (long)ev->prev.mod_revision);
 	return 0;
 }
 
+/* Valid until the next call. */
 static const char *events(const char *k, const char *end, size_t end_len, int64_t from, int64_t to)
 {
-	static struct evs e;
-	e.w = 0;
-	e.buf[0] = 0;
-	int rv = mvcc_events(s, k, strlen(k), end, end_len, from, to, ev_text, &e);
+	static char *buf;
+	size_t len = 0;
+	free(buf);
+	buf = NULL;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	int rv = mvcc_events(s, k, strlen(k), end, end_len, from, to, ev_text, f);
 	if (rv)
-		snprintf(e.buf, sizeof(e.buf), "error %s", mvcc_strerror(rv));
-	return e.buf;
+		fprintf(f, "error %s", mvcc_strerror(rv));
+	fclose(f);
+	return buf;
 }
 
 START_TEST(test_events)
@@ -923,6 +925,97 @@ START_TEST(test_compact)
 	ck_assert_int_eq(mvcc_versions(s), 0);
 	ck_assert_int_eq(mvcc_count(s), 0);
 	ck_assert_int_eq(mvcc_bytes(s), 0);
+}
+END_TEST
+
+static int dump_one(void *ctx, const struct mvcc_version *v);
+
+static int text_one(void *ctx, const struct mvcc_version *v)
+{
+	return dump_one(ctx, v);
+}
+
+/* Every version a snapshot would hold, as text. */
+static char *shown(struct mvcc *st)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(mvcc_iter_versions(st, text_one, f), 0);
+	uint32_t h;
+	ck_assert_int_eq(mvcc_hash(st, 0, &h), 0);
+	fprintf(f, "hash %08x\n", h);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(test_compact_steps)
+{
+	/* two stores with the same writes: one compacts at once, the other in
+	 * steps with writes between them; they must look the same throughout */
+	struct mvcc *a = mvcc_new(), *b = s;
+	char k[16];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 3000; i++) {
+			snprintf(k, sizeof(k), "k%04d", (i * 7) % 1000);
+			for (int j = 0; j < 2; j++) {
+				s = j ? b : a;
+				if (i % 5 == 4)
+					del(k, NO_END);
+				else
+					put(k, i % 2 ? "odd" : "even");
+			}
+		}
+		int64_t rev = mvcc_revision(b) - 500;
+		ck_assert_int_eq(mvcc_compact(a, rev), 0);
+		ck_assert_int_eq(mvcc_compact_begin(b, rev), 0);
+		ck_assert(mvcc_compacting(b));
+		int steps = 0;
+		for (bool more = true; more; steps++) {
+			more = mvcc_compact_step(b, 100);
+			char *sa = shown(a), *sb = shown(b);
+			ck_assert_msg(!strcmp(sa, sb), "step %d: the stores differ", steps);
+			free(sa);
+			free(sb);
+			s = a;
+			char *ea = strdup(events("k", FROM_KEY, rev, 0));
+			s = b;
+			ck_assert_str_eq(ea, events("k", FROM_KEY, rev, 0));
+			free(ea);
+			/* a write between steps, on both */
+			for (int j = 0; j < 2; j++) {
+				s = j ? b : a;
+				put("k0003", "between");
+			}
+			ck_assert_int_eq(mvcc_index_check(b), 0);
+		}
+		ck_assert_int_gt(steps, 3);
+		ck_assert(!mvcc_compacting(b));
+		ck_assert_int_eq(mvcc_versions(a), mvcc_versions(b));
+		ck_assert_int_eq(mvcc_bytes(a), mvcc_bytes(b));
+	}
+	/* a second compaction before the first has finished */
+	for (int j = 0; j < 2; j++) {
+		s = j ? b : a;
+		for (int i = 0; i < 1000; i++) {
+			snprintf(k, sizeof(k), "k%04d", i);
+			put(k, "x");
+		}
+	}
+	ck_assert_int_eq(mvcc_compact_begin(b, mvcc_revision(b) - 300), 0);
+	ck_assert(mvcc_compact_step(b, 10));
+	ck_assert_int_eq(mvcc_compact_begin(b, mvcc_revision(b) - 200), 0);
+	ck_assert_int_eq(mvcc_compact(a, mvcc_revision(a) - 200), 0);
+	char *sa = shown(a), *sb = shown(b);
+	ck_assert_str_eq(sa, sb);
+	free(sa);
+	free(sb);
+	while (mvcc_compact_step(b, 7))
+		;
+	ck_assert_int_eq(mvcc_versions(a), mvcc_versions(b));
+	mvcc_free(a);
+	s = b;
 }
 END_TEST
 
@@ -1314,6 +1407,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_txn_duplicates);
 	tcase_add_test(tc, test_txn_limits_and_errors);
 	tcase_add_test(tc, test_compact);
+	tcase_add_test(tc, test_compact_steps);
 	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_txn_from_key_delete_then_put);
 	tcase_add_test(tc, test_exec_range_and_codes);
