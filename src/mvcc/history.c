@@ -33,6 +33,7 @@ int mvcc_compact_begin(struct mvcc *s, int64_t rev)
 		return -MVCC_E_FUTURE_REV;
 	if (s->compacting)
 		pass_end(s);
+	s->n_last = 0; /* the steps may free its keys */
 	s->compacted = rev;
 	s->compacting = true;
 	return 0;
@@ -267,6 +268,31 @@ static int change_cmp(const void *pa, const void *pb)
 	return (a->v->sub > b->v->sub) - (a->v->sub < b->v->sub);
 }
 
+/* Sorts the changes into (revision, sub) order and hands them to fn. */
+static int emit(const struct mvcc *s, struct change *c, size_t n, mvcc_event_fn *fn, void *ctx)
+{
+	int rv = 0;
+	if (n > 1)
+		qsort(c, n, sizeof(c[0]), change_cmp);
+	for (size_t i = 0; i < n && !rv; i++) {
+		const struct mvcc_rev *v = c[i].v;
+		struct mvcc_event ev = { .deleted = !v->version, .sub = v->sub };
+		if (v->version) {
+			kv_of(&ev.kv, c[i].k, v, false);
+		} else {
+			ev.kv.key = c[i].k->key;
+			ev.kv.key_len = c[i].k->key_len;
+			ev.kv.mod_revision = v->main;
+		}
+		if (is_live(v->prev) && kept(s, v, v->prev)) {
+			ev.has_prev = true;
+			kv_of(&ev.prev, c[i].k, v->prev, false);
+		}
+		rv = fn(ctx, &ev);
+	}
+	return rv;
+}
+
 int mvcc_events(const struct mvcc *s, const void *key, size_t key_len, const void *end, size_t end_len,
 		int64_t from, int64_t to, mvcc_event_fn *fn, void *ctx)
 {
@@ -293,24 +319,7 @@ int mvcc_events(const struct mvcc *s, const void *key, size_t key_len, const voi
 			c[n++] = (struct change){ k, v };
 		}
 	}
-	if (n > 1)
-		qsort(c, n, sizeof(c[0]), change_cmp);
-	for (size_t i = 0; i < n && !rv; i++) {
-		const struct mvcc_rev *v = c[i].v;
-		struct mvcc_event ev = { .deleted = !v->version, .sub = v->sub };
-		if (v->version) {
-			kv_of(&ev.kv, c[i].k, v, false);
-		} else {
-			ev.kv.key = c[i].k->key;
-			ev.kv.key_len = c[i].k->key_len;
-			ev.kv.mod_revision = v->main;
-		}
-		if (is_live(v->prev) && kept(s, v, v->prev)) {
-			ev.has_prev = true;
-			kv_of(&ev.prev, c[i].k, v->prev, false);
-		}
-		rv = fn(ctx, &ev);
-	}
+	rv = emit(s, c, n, fn, ctx);
 out:
 	free(c);
 	return rv;
@@ -353,4 +362,26 @@ int mvcc_hash(const struct mvcc *s, int64_t rev, uint32_t *ret_hash)
 	}
 	*ret_hash = crc;
 	return 0;
+}
+
+int mvcc_last_events(const struct mvcc *s, mvcc_event_fn *fn, void *ctx)
+{
+	struct change *c = NULL;
+	size_t n = 0, cap = 0;
+	int rv = 0;
+
+	for (size_t i = 0; i < s->n_last; i++) {
+		const struct mvcc_key *k = s->touched[i];
+		for (const struct mvcc_rev *v = k->head; v && v->main == s->rev; v = v->prev) {
+			if (mvcc_grow(&c, &cap, n + 1, sizeof(c[0]))) {
+				rv = -ENOMEM;
+				goto out;
+			}
+			c[n++] = (struct change){ k, v };
+		}
+	}
+	rv = emit(s, c, n, fn, ctx);
+out:
+	free(c);
+	return rv;
 }

@@ -510,6 +510,7 @@ static void commit(struct txn *x)
 		k->flags &= (uint8_t)~KEY_TOUCHED;
 		mvcc_list_key(s, k);
 	}
+	s->n_last = x->changed ? s->n_touched : 0;
 	s->n_touched = 0;
 	if (x->changed)
 		s->rev = x->rev;
@@ -704,6 +705,7 @@ int mvcc_exec(struct mvcc *s, const struct mvcc_op *op, struct mvcc_result *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	assert(s->restore == 0 || s->restore == 2);
+	s->n_last = 0; /* its keys are in touched[], which this call reuses */
 	rv = mvcc_validate(op, 0, true);
 	if (rv)
 		goto out;

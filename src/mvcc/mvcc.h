@@ -328,6 +328,12 @@ typedef int mvcc_event_fn(void *ctx, const struct mvcc_event *ev);
 int mvcc_events(const struct mvcc *s, const void *key, size_t key_len, const void *end, size_t end_len,
 		int64_t from, int64_t to, mvcc_event_fn *fn, void *ctx);
 
+/* The changes of the last mvcc_exec() that wrote, as events, in sub
+ * order: what the daemon hands its watchers after applying an entry,
+ * without a walk of the key space. Nothing after a call that did not
+ * write, failed, or a compaction since. 0 or -ENOMEM. */
+int mvcc_last_events(const struct mvcc *s, mvcc_event_fn *fn, void *ctx);
+
 /* etcd's HashKV: a CRC-32C (Castagnoli, as etcd) of every stored version
  * with a main revision <= rev (0: the current revision), equal on members
  * with the same history and compaction. 0, -MVCC_E_COMPACTED (0 < rev <=

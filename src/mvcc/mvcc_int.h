@@ -94,6 +94,7 @@ struct mvcc {
 	size_t n_listed, cap_listed;
 	struct mvcc_key **touched; /* by the write transaction under way */
 	size_t n_touched, cap_touched;
+	size_t n_last; /* keys of the last write, still at the start of touched[] */
 	mvcc_lease_fn *lease_fn;
 	void *lease_ctx;
 	bool compacting;	    /* a compaction pass is under way over listed */

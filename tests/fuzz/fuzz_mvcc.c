@@ -20,7 +20,8 @@
  * keep, reads of everything at the current revision and below the
  * compaction, the index's invariants; at the end reads at every revision
  * since the compaction and the history as a watch replays it (events with
- * their prev_kv), and a snapshot restored into a new store reads the same. A restore of arbitrary records either is refused with -EINVAL or
+ * their prev_kv; after each write, mvcc_last_events() gives what the
+ * history holds at its revision), and a snapshot restored into a new store reads the same. A restore of arbitrary records either is refused with -EINVAL or
  * gives a store whose index holds, that compacts and reads.
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
@@ -304,6 +305,14 @@ static struct dump dump(const struct mvcc *s)
 	return d;
 }
 
+static int event_text(void *ctx, const struct mvcc_event *ev)
+{
+	int64_t f[5] = { ev->deleted, ev->sub, ev->kv.mod_revision, ev->has_prev, ev->prev.mod_revision };
+	dump_put(ctx, ev->kv.key, ev->kv.key_len);
+	dump_put(ctx, f, sizeof(f));
+	return 0;
+}
+
 static int restore_one(void *ctx, const struct mvcc_version *v)
 {
 	return mvcc_restore_add(ctx, v);
@@ -378,6 +387,14 @@ static void run_ops(struct in *in)
 				model_end(&m);
 				CHECK(res.revision == m.rev);
 				mvcc_result_free(&res);
+				/* the last write's events: what the history holds at its revision */
+				struct dump last = { 0 }, hist = { 0 };
+				CHECK(mvcc_last_events(s, event_text, &last) == 0);
+				if (m.changed)
+					CHECK(mvcc_events(s, "", 0, "\0", 1, m.rev, m.rev, event_text, &hist) == 0);
+				CHECK(last.len == hist.len && (!last.len || !memcmp(last.buf, hist.buf, last.len)));
+				free(last.buf);
+				free(hist.buf);
 			}
 			free(before.buf);
 		}

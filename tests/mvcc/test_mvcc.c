@@ -773,6 +773,49 @@ START_TEST(test_events)
 }
 END_TEST
 
+static const char *last_events(void)
+{
+	static char *buf;
+	size_t len = 0;
+	free(buf);
+	buf = NULL;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(mvcc_last_events(s, ev_text, f), 0);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(test_last_events)
+{
+	ck_assert_str_eq(last_events(), "");
+	put("c", "1"); /* 2 */
+	ck_assert_str_eq(last_events(), "put c@2.0");
+	struct mvcc_op ops[] = { put_op("b", "1"), del_op("c", NO_END), put_op("a", "1"), range_op("a", FROM_KEY) };
+	struct mvcc_txn_req t = { .success = ops, .n_success = 4 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	ck_assert_int_eq(exec(&op), 0); /* 3 */
+	ck_assert_str_eq(last_events(), "put b@3.0,del c@3.1<2,put a@3.2");
+	ck_assert_str_eq(last_events(), events("a", FROM_KEY, 3, 3));
+	/* a write that failed, a read, a delete of nothing: no events */
+	struct mvcc_op bad = put_op("zz", NULL);
+	bad.put.ignore_value = true;
+	ck_assert_int_eq(exec(&bad), -MVCC_E_KEY_NOT_FOUND);
+	ck_assert_str_eq(last_events(), "");
+	put("a", "2"); /* 4 */
+	ck_assert_str_eq(last_events(), "put a@4.0<3");
+	op = range_op("a", NO_END);
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_str_eq(last_events(), "");
+	put("a", "3"); /* 5 */
+	del("nothing", NO_END);
+	ck_assert_str_eq(last_events(), "");
+	put("a", "4"); /* 6 */
+	ck_assert_int_eq(mvcc_compact(s, 5), 0);
+	ck_assert_str_eq(last_events(), "");
+}
+END_TEST
+
 START_TEST(test_hash)
 {
 	uint32_t h1, h2, h3;
@@ -1413,6 +1456,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_exec_range_and_codes);
 	tcase_add_test(tc, test_views_outlive_writes);
 	tcase_add_test(tc, test_hash);
+	tcase_add_test(tc, test_last_events);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("snapshot");
