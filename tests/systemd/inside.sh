@@ -64,6 +64,20 @@ for _ in $(seq 50); do [ "$(curl -s http://127.0.0.1:24013/db/x)" = 42 ] && brea
 check "restarted n3 still has the data" '[ "$(curl -s http://127.0.0.1:24013/db/x)" = 42 ]'
 systemctl stop raftd@n1.service raftd@n2.service raftd@n3.service
 check "instances stop cleanly" '[ "$(prop raftd@n1.service Result)" = success ]'
+# raftd@tls: keys from LoadCredential=, clients by certificate
+if [ -f /etc/raftd/tls.conf ]; then
+	systemctl start raftd@tls.service
+	C=/etc/raftd/tls
+	tcurl() { curl -s -o /dev/null -w %{http_code} --cacert $C/ca.pem "$@"; }
+	check "raftd@tls active with its keys from LoadCredential=" '[ "$(prop raftd@tls.service ActiveState)" = active ]'
+	check "an admin's certificate writes over TLS" '[ "$(tcurl --cert $C/admin.pem --key $C/admin-key.pem -XPOST https://127.0.0.1:24021/db/t -d v)" = 200 ]'
+	check "no certificate: 401" '[ "$(tcurl https://127.0.0.1:24021/db/t)" = 401 ]'
+	check "a certificate the roles do not name: 403" '[ "$(tcurl --cert $C/reader.pem --key $C/reader-key.pem https://127.0.0.1:24021/db/t)" = 403 ]'
+	systemctl reload raftd@tls.service
+	check "systemctl reload re-reads the credentials" 'journalctl -q -u raftd@tls.service | grep -q "reloaded" && [ "$(tcurl --cert $C/admin.pem --key $C/admin-key.pem https://127.0.0.1:24021/db/t)" = 200 ]'
+	systemctl stop raftd@tls.service
+	journalctl -q -o short-monotonic -u raftd@tls.service > /out/journal-tls.txt 2>&1
+fi
 journalctl -q -o short-monotonic -u 'raftd*' > /out/journal.txt 2>&1
 echo done >> "$out"
 

@@ -29,6 +29,14 @@ printf '[raftd]\nhost = 127.0.0.1\nport = 24001\n' > "$T/etc/raftd.conf"
 printf '[raftd]\nhost = 127.0.0.1\nport = 24011\n' > "$T/etc/n1.conf"
 printf '[raftd]\nhost = 127.0.0.1\nport = 24012\njoin = 127.0.0.1:24011\n' > "$T/etc/n2.conf"
 printf '[raftd]\nhost = 127.0.0.1\nport = 24013\njoin = 127.0.0.1:24011\n' > "$T/etc/n3.conf"
+# raftd@tls: certificates handed over with LoadCredential= (root-only files
+# outside the service's reach), named in its config without a '/'
+if command -v certtool >/dev/null; then
+	"$top_srcdir/tests/lib/mkcerts.sh" "$T/etc/tls"
+	printf '[raftd]\nhost = 127.0.0.1\nport = 24021\ncert-file = n1.pem\nkey-file = n1-key.pem\ntrusted-ca-file = ca.pem\nclient-cert-auth = true\npeer-trusted-ca-file = ca.pem\npeer-client-cert-auth = true\n[roles]\nadmin = admin\n' > "$T/etc/tls.conf"
+	mkdir -p "$T/units/tls.d"
+	printf '[Service]\nLoadCredential=n1.pem:/etc/raftd/tls/n1.pem\nLoadCredential=n1-key.pem:/etc/raftd/tls/n1-key.pem\nLoadCredential=ca.pem:/etc/raftd/tls/ca.pem\n' > "$T/units/tls.d/credentials.conf"
+fi
 cat > "$T/units/raftd-check.service" <<'EOT'
 [Unit]
 Description=raftd systemd integration checks
@@ -63,6 +71,7 @@ binds="--bind=$T/out:/out
 --bind-ro=$T/units/raftd@.service:/etc/systemd/system/raftd@.service
 --bind-ro=$T/units/override.conf:/etc/systemd/system/raftd.service.d/test.conf
 --bind-ro=$T/units/override.conf:/etc/systemd/system/raftd@.service.d/test.conf
+--bind-ro=$T/units/tls.d:/etc/systemd/system/raftd@tls.service.d
 --bind-ro=$T/units/raftd-check.service:/etc/systemd/system/raftd-check.service
 --bind-ro=$top_srcdir/units/raftd.catalog:/etc/systemd/catalog/raftd.catalog
 --bind-ro=$T/etc:/etc/raftd
@@ -82,6 +91,10 @@ tail -1 "$T/out/security.txt" 2>/dev/null
 if grep -q '^FAIL' "$T/out/result" || ! grep -q '^done' "$T/out/result"; then
 	echo "--- journal of the raftd units"
 	tail -60 "$T/out/journal.txt" 2>/dev/null
+	if [ -s "$T/out/journal-tls.txt" ]; then
+		echo "--- journal of raftd@tls"
+		tail -20 "$T/out/journal-tls.txt"
+	fi
 	exit 1
 fi
 exit 0
