@@ -3,6 +3,7 @@
 # range; every node it started is killed when it exits.
 #
 #   node_start N [ARGS...]   start node N (port BASE+N, data dir DIR/nN)
+#   until_ok SECS CMD...     CMD again until it succeeds (SECS at most)
 #   node_kill N [SIGNAL]     signal node N (default KILL) and wait for it
 #   wait_leader              print the port of the leader (waits up to 10 s)
 #   put PORT KEY VALUE       POST /db/KEY; prints the HTTP status
@@ -54,19 +55,31 @@ fail() {
 
 port() { echo $(( BASE + $1 )); }
 
+# until_ok SECS CMD...: CMD every 0.1 s until it succeeds; 1 if it has not
+# within SECS (a deadline, not a count: a loaded machine makes each try slow)
+until_ok() {
+	_end=$(( $(date +%s) + $1 ))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$_end" ] || return 1
+		sleep 0.1
+	done
+}
+
 node_start() {
 	n=$1
 	shift
 	"$RAFTD" -p "$(port "$n")" "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
 	eval "PID_$n=$!"
 	PIDS="$PIDS $!"
-	# serving once /status answers
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$(port "$n")/status" && return 0
+	# serving once /status answers (a loaded machine may take a while
+	# to replay a log: 60 s)
+	_end=$(( $(date +%s) + 60 ))
+	until curl -s -m 5 -o /dev/null "http://127.0.0.1:$(port "$n")/status"; do
 		kill -0 "$(eval echo \$PID_"$n")" 2>/dev/null || fail "node $n exited at start"
+		[ "$(date +%s)" -lt "$_end" ] || fail "node $n does not answer"
 		sleep 0.05
 	done
-	fail "node $n does not answer"
 }
 
 node_kill() {
@@ -109,14 +122,9 @@ get() {
 	curl -s "http://127.0.0.1:$1/db/$2"
 }
 
-# wait_value PORT KEY VALUE: until the node has applied it (5 s)
-wait_value() {
-	for _ in $(seq 100); do
-		[ "$(get "$1" "$2")" = "$3" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# wait_value PORT KEY VALUE: until the node has applied it (30 s)
+has_value() { [ "$(curl -s -m 5 "http://127.0.0.1:$1/db/$2")" = "$3" ]; }
+wait_value() { until_ok 30 has_value "$@"; }
 
 # put_leader KEY VALUE: POST through the current leader, following it across
 # leader changes (10 s); LEADER is then the port that took it. The LEADER of
