@@ -8,6 +8,11 @@
  *   fault-client status --nodes A,B,..     one line per node
  *   fault-client leader --nodes A,B,..     the leader's index, or exit 1
  *
+ * Every mode takes --cacert FILE [--cert FILE --key FILE]: HTTPS to every
+ * node, the server's certificate verified against the CA (chain and the
+ * node's address), the client certificate presented (net/tls loads the
+ * files). A failed handshake is a request that was not sent.
+ *
  * Nodes are IPv4 HOST:PORT. run: --clients threads, each one operation at
  * a time, for --seconds or until SIGUSR1/SIGTERM/SIGINT (then the operations
  * in flight finish or time out, and the history is written). --mix gives the weights of: writes to hot keys,
@@ -40,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -55,6 +61,7 @@
 #include <unistd.h>
 
 #include "net/http_parse.h"
+#include "net/tls.h"
 #include "net/url.h"
 
 #define MAX_NODES 9
@@ -71,13 +78,17 @@ static int64_t now_ns(void)
 
 struct addr {
 	char text[URL_HOSTPORT_MAX];
+	char host[URL_HOSTPORT_MAX];
 	struct sockaddr_in sa;
 };
 
 struct conn {
 	int fd;
 	const struct addr *a;
+	gnutls_session_t tls; /* NULL: plain HTTP */
 };
+
+static struct tls_creds *tls_creds; /* --cacert: every connection speaks TLS */
 
 enum outcome {
 	SENT_ANSWERED, /* a response was read */
@@ -97,6 +108,11 @@ struct resp {
 
 static void conn_close(struct conn *c)
 {
+	/* no close_notify: the server learns of the close from TCP, as it
+	 * does of a client that was killed */
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -116,6 +132,8 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 			return -errno;
 	}
 }
+
+static int tls_open(struct conn *c, int64_t deadline);
 
 static int conn_open(struct conn *c, int64_t deadline)
 {
@@ -147,7 +165,72 @@ static int conn_open(struct conn *c, int64_t deadline)
 			return r;
 		}
 	}
+	return tls_creds ? tls_open(c, deadline) : 0;
+}
+
+/* the handshake on c's connected socket, verifying the node's certificate
+ * against the CA and its address */
+static int tls_open(struct conn *c, int64_t deadline)
+{
+	int r = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
+	if (r < 0) {
+		c->tls = NULL;
+		goto fail;
+	}
+	if ((r = gnutls_priority_set(c->tls, tls_creds_priority(tls_creds))) < 0 ||
+	    (r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(tls_creds))) < 0)
+		goto fail;
+	gnutls_session_set_verify_cert(c->tls, c->a->host, 0);
+	gnutls_transport_set_int(c->tls, c->fd);
+	gnutls_handshake_set_timeout(c->tls, 0);
+	while ((r = gnutls_handshake(c->tls)) < 0) {
+		if (gnutls_error_is_fatal(r))
+			goto fail;
+		if (wait_fd(c->fd, gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN, deadline) < 0)
+			goto fail;
+	}
 	return 0;
+fail:
+	if (r < 0 && getenv("FAULT_CLIENT_DEBUG"))
+		fprintf(stderr, "fault-client: TLS to %s: %s\n", c->a->text, gnutls_strerror(r));
+	conn_close(c);
+	return -EPROTO;
+}
+
+/* send/recv on the connection, TLS or not: > 0 bytes, 0 end of stream,
+ * -EAGAIN (wait for io_events(c)), other -errno */
+static ssize_t io_send(struct conn *c, const char *p, size_t n)
+{
+	if (!c->tls) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+		return w >= 0 ? w : errno == EINTR ? -EAGAIN : -errno;
+	}
+	ssize_t w = gnutls_record_send(c->tls, p, n);
+	return w >= 0 ? w : w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED ? -EAGAIN : -EPIPE;
+}
+
+static ssize_t io_recv(struct conn *c, char *p, size_t n)
+{
+	if (!c->tls) {
+		ssize_t g = recv(c->fd, p, n, 0);
+		return g >= 0 ? g : errno == EINTR ? -EAGAIN : -errno;
+	}
+	ssize_t g = gnutls_record_recv(c->tls, p, n);
+	if (g >= 0)
+		return g;
+	if (g == GNUTLS_E_AGAIN || g == GNUTLS_E_INTERRUPTED)
+		return -EAGAIN;
+	/* a TCP close without close_notify ends the stream as for plain
+	 * HTTP (a body until close is then as trustworthy as without TLS) */
+	return g == GNUTLS_E_PREMATURE_TERMINATION ? 0 : -EIO;
+}
+
+/* what to wait for after -EAGAIN: GnuTLS may need to write while reading */
+static short io_events(struct conn *c, short want)
+{
+	if (!c->tls)
+		return want;
+	return gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN;
 }
 
 static enum outcome http(struct conn *c, const char *method, const char *path, const char *body,
@@ -164,11 +247,11 @@ static enum outcome http(struct conn *c, const char *method, const char *path, c
 		return NOT_SENT;
 	size_t sent = 0;
 	while (sent < (size_t)n) {
-		ssize_t w = send(c->fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
+		ssize_t w = io_send(c, req + sent, (size_t)n - sent);
 		if (w > 0) {
 			sent += (size_t)w;
-		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(c->fd, POLLOUT, deadline) < 0)
+		} else if (w == -EAGAIN || w == -EWOULDBLOCK) {
+			if (wait_fd(c->fd, io_events(c, POLLOUT), deadline) < 0)
 				break;
 		} else {
 			break;
@@ -212,15 +295,15 @@ static enum outcome http(struct conn *c, const char *method, const char *path, c
 		used = 0;
 		if (have == sizeof(buf))
 			goto lost;
-		ssize_t got = recv(c->fd, buf + have, sizeof(buf) - have, 0);
+		ssize_t got = io_recv(c, buf + have, sizeof(buf) - have);
 		if (got > 0) {
 			have += (size_t)got;
 		} else if (got == 0) {
 			if (have == 0 && http_parse_eof(&p, &ev) == 0 && ev.kind == HTTP_EV_DONE)
 				break; /* body until close */
 			goto lost;
-		} else if (errno == EAGAIN || errno == EINTR) {
-			if (wait_fd(c->fd, POLLIN, deadline) < 0)
+		} else if (got == -EAGAIN || got == -EWOULDBLOCK) {
+			if (wait_fd(c->fd, io_events(c, POLLIN), deadline) < 0)
 				goto lost;
 		} else {
 			goto lost;
@@ -254,6 +337,7 @@ static int parse_nodes(const char *list)
 		if (!strchr(t, ':') || url_parse(t, URL_SHORT, &u) < 0 || u.v6)
 			goto bad;
 		snprintf(a->text, sizeof(a->text), "%s", u.hostport);
+		snprintf(a->host, sizeof(a->host), "%s", u.host);
 		a->sa.sin_family = AF_INET;
 		a->sa.sin_port = htons((uint16_t)atoi(u.port));
 		if (inet_pton(AF_INET, u.host, &a->sa.sin_addr) != 1)
@@ -283,7 +367,7 @@ static uint64_t json_u64(json_t *o, const char *field)
 
 static void get_status(int i, struct nstatus *s, int timeout_ms)
 {
-	struct conn c = { -1, &nodes[i] };
+	struct conn c = { -1, &nodes[i], NULL };
 	struct resp r;
 	memset(s, 0, sizeof(*s));
 	if (http(&c, "GET", "/status", NULL, timeout_ms, &r) == SENT_ANSWERED && r.status == 200 && !r.truncated) {
@@ -542,7 +626,7 @@ static int do_run(const char *out_path)
 		cl[i].rng = cfg.seed * 1000003 + (uint64_t)i;
 		cl[i].leader_guess = i % nnodes;
 		for (int k = 0; k < nnodes; k++)
-			cl[i].conns[k] = (struct conn){ -1, &nodes[k] };
+			cl[i].conns[k] = (struct conn){ -1, &nodes[k], NULL };
 		pthread_create(&cl[i].th, NULL, client_main, &cl[i]);
 	}
 	struct recs all = { 0 };
@@ -596,7 +680,7 @@ struct final_job {
 static void *final_node(void *arg)
 {
 	struct final_job *j = arg;
-	struct conn c = { -1, &nodes[j->node] };
+	struct conn c = { -1, &nodes[j->node], NULL };
 	for (size_t i = 0; i < j->keys->n; i++) {
 		char path[128], v[48];
 		struct resp r;
@@ -691,7 +775,7 @@ static int do_final(const char *hist_path, const char *out_path, int wait_s)
 
 	/* consistent reads of the hot keys: the end of each key's history */
 	FILE *ha = fopen(hist_path, "ae");
-	struct conn c = { -1, &nodes[leader < 0 ? 0 : leader] };
+	struct conn c = { -1, &nodes[leader < 0 ? 0 : leader], NULL };
 	size_t creads = 0;
 	for (size_t i = 0; ha && leader >= 0 && i < hot.n; i++) {
 		char path[128];
@@ -775,6 +859,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		usage();
 	const char *mode = argv[1], *out = NULL, *hist = NULL;
+	struct tls_files tf = { 0 };
 	int wait_s = 60;
 	for (int i = 2; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -808,6 +893,12 @@ int main(int argc, char **argv)
 			if (*end || pad > MAX_VALUE_PAD)
 				usage();
 			value_pad = pad;
+		} else if (!strcmp(o, "--cacert")) {
+			tf.trusted_ca_file = v;
+		} else if (!strcmp(o, "--cert")) {
+			tf.cert_file = v;
+		} else if (!strcmp(o, "--key")) {
+			tf.key_file = v;
 		} else if (!strcmp(o, "--wait-s")) {
 			wait_s = atoi(v);
 		} else if (!strcmp(o, "--mix")) {
@@ -820,6 +911,17 @@ int main(int argc, char **argv)
 	if (!nnodes || cfg.clients < 1 || cfg.hot < 1 || cfg.epoch_ms < 1 ||
 	    cfg.mix[0] + cfg.mix[1] + cfg.mix[2] + cfg.mix[3] == 0)
 		usage();
+	if (tf.trusted_ca_file) {
+		char err[256];
+		if (!tf.cert_file != !tf.key_file)
+			usage();
+		if (tls_creds_load(&tf, &tls_creds, err, sizeof(err)) < 0) {
+			fprintf(stderr, "fault-client: %s\n", err);
+			return 2;
+		}
+	} else if (tf.cert_file || tf.key_file) {
+		usage();
+	}
 	if (!strcmp(mode, "run")) {
 		if (!out)
 			usage();

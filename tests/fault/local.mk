@@ -20,11 +20,11 @@ tests_fault_fault_check_LDADD = tests/fault/libfaultcheck.a
 
 # The client driver: concurrent clients recording every operation, and the
 # end-of-run reads of every key on every node (responses read with
-# net/http_parse).
+# net/http_parse; HTTPS with net/tls's credentials when given --cacert).
 check_PROGRAMS += tests/fault/fault-client
 tests_fault_fault_client_SOURCES = tests/fault/fault_client.c
-tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) -pthread
-tests_fault_fault_client_LDADD = net/libnet.a $(JANSSON_LIBS) -lpthread
+tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(GNUTLS_CFLAGS) -pthread
+tests_fault_fault_client_LDADD = net/libnet.a base/libbase.a $(JANSSON_LIBS) $(GNUTLS_LIBS) -lpthread
 
 # The hostile peer (run.sh's hvote, hae, hsnap, hflood, hslow, hbody
 # faults): goraft RPCs forged with the project's own codec, floods, huge
@@ -52,13 +52,15 @@ tests_fault_raftd_nofsync_LDADD = src/raftd/libnode_test.a net/libhttpd.a net/li
 # tests/fault/run.sh runs one schedule by hand.
 # check-hostile.sh: the hostile-peer schedule (forged RPCs, floods, huge
 # bodies; issue 16).
+# check-tls.sh: kill -9 of the leader and partitions among three nodes with
+# mutual TLS (issue 18).
 FAULT_TESTS = tests/fault/test_linz tests/fault/check-lo.sh tests/fault/check-ns.sh \
-	tests/fault/check-large.sh tests/fault/check-hostile.sh tests/fault/control-ack.sh \
+	tests/fault/check-large.sh tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh \
 	tests/fault/control-nofsync.sh
 TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
-	tests/fault/check-hostile.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh
+	tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh
 EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
-	tests/fault/check-hostile.sh \
+	tests/fault/check-hostile.sh tests/fault/check-tls.sh \
 	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/long.sh tests/fault/kill9.sh
 # reproductions of daemon faults the suite found (not tests: exit 1 while
 # the fault is there)

@@ -5,7 +5,7 @@
 #   run.sh [--nodes 3] [--net lo|ns] [--seconds 20] [--seed N] [--clients 6]
 #          [--faults kill,stop,...] [--disk loop|dir] [--raftd PATH]
 #          [--node-env 'VAR=VALUE ...'] [--cycles N] [--value-pad N]
-#          [--save DIR] [--quiet] [--order random|seq]
+#          [--save DIR] [--quiet] [--order random|seq] [--tls]
 #
 # --net lo: every node on 127.0.0.1 (ports above the ephemeral range).
 # --net ns: one network namespace per node (10.77.S.N/24, S from the pid),
@@ -18,8 +18,17 @@
 #   failure is: kill -9, copy the image as it is (what the loop device
 #   received = what was durable), unmount, mount the copy. Needs root.
 #
+# --tls: the nodes serve HTTPS only, with client and peer certificate
+#   authentication (--client-cert-auth, --peer-client-cert-auth) and a
+#   [roles] section; certificates are made for the run with certtool (a CA;
+#   node N's certificate names nN, nN.1..nN.30 for its names across rejoins,
+#   and its address; "fault-client" with the write role, which fault-client
+#   presents; "fault-admin" with the admin role, for this script's /leave).
+#   Not with the hostile faults (fault-hostile speaks plain HTTP).
+#
 # Faults (one at a time, held 1-3 s, 0.3-1.5 s apart; leader-biased):
 #   kill       kill -9 one node, restart it
+#   killleader kill -9 the leader (waiting up to 5 s for one), restart it
 #   killall    kill -9 every node at once, restart them
 #   stop       SIGSTOP one node, SIGCONT it
 #   pausekill  SIGSTOP the followers, kill -9 the leader, SIGCONT, restart it
@@ -81,7 +90,7 @@ FHOST=${FAULT_HOSTILE:-$top_builddir/tests/fault/fault-hostile}
 
 N=3 NET=lo SECONDS_RUN=20 SEED=${FAULT_SEED:-$(( ($$ * 7919 + $(date +%s)) % 100000 ))} CLIENTS=6
 FAULTS="" DISK=auto RAFTD=${RAFTD:-$top_builddir/tests/cluster/raftd-test} NODE_ENV="" CYCLES=0
-SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0 ORDER=random
+SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0 ORDER=random TLS=0
 argv="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -99,6 +108,7 @@ while [ $# -gt 0 ]; do
 	--save) SAVE=$2 ;;
 	--order) ORDER=$2 ;;
 	--quiet) QUIET=1; shift; continue ;;
+	--tls) TLS=1; shift; continue ;;
 	--help) sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 99 ;;
 	esac
@@ -124,6 +134,10 @@ case ",$FAULTS," in *,partition,*) [ "$NET" = ns ] || { echo "run.sh: partition 
 case ",$FAULTS," in *,powerfail,*|*,powerall,*|*,enospc,*)
 	[ "$DISK" = loop ] || { echo "run.sh: powerfail/powerall/enospc need --disk loop" >&2; exit 99; } ;; esac
 case ",$FAULTS," in *,h[a-z]*) [ -x "$FHOST" ] || { echo "run.sh: $FHOST not built" >&2; exit 99; } ;; esac
+if [ "$TLS" = 1 ]; then
+	case ",$FAULTS," in *,h[a-z]*) echo "run.sh: the hostile faults speak plain HTTP: not with --tls" >&2; exit 99 ;; esac
+	command -v certtool >/dev/null || skip "certtool (gnutls-bin) not installed"
+fi
 for b in "$RAFTD" "$FC" "$FCHECK"; do [ -x "$b" ] || { echo "run.sh: $b not built" >&2; exit 99; }; done
 IFS=, read -r -a FAULT_LIST <<<"$FAULTS"
 
@@ -173,6 +187,8 @@ for n in $(seq 1 "$N"); do
 	NODES="$NODES${NODES:+,}${HOST[n]}:${PORT[n]}"
 done
 ADDR() { echo "${HOST[$1]}:${PORT[$1]}"; }
+# how this script and fault-client reach the nodes (--tls: tls_setup)
+SCHEME=http CURLTLS=() FCTLS=()
 DATA() { if [ "$DISK" = loop ]; then echo "${MNT[$1]}/data"; else echo "$T/d$1"; fi; }
 
 cleanup() {
@@ -238,7 +254,7 @@ check_alive() {
 
 leader() { # node number of the leader, or empty
 	local i
-	i=$("$FC" leader --nodes "$NODES" 2>/dev/null) && echo $((i + 1))
+	i=$("$FC" leader --nodes "$NODES" "${FCTLS[@]}" 2>/dev/null) && echo $((i + 1))
 }
 
 some_up() { # PICK = a random node that is up, the leader half of the time
@@ -273,7 +289,9 @@ node_start() {
 	fi
 	mkdir -p "$(DATA "$n")"
 	[ "${EXPECT[n]}" = ENOSPC ] || FILLED[n]=0
-	local cmd=(env $e "$RAFTD" -p "${PORT[n]}" -h "${HOST[n]}" --listen "${HOST[n]}" --name "${NAME[n]}"
+	local TLSARGS=()
+	tls_node_args "$n"
+	local cmd=(env $e "$RAFTD" -p "${PORT[n]}" -h "${HOST[n]}" --listen "${HOST[n]}" --name "${NAME[n]}" "${TLSARGS[@]}"
 		--election-timeout-ms "${ELECTION_MS:-300}" --heartbeat-ms "${HEARTBEAT_MS:-50}"
 		--snapshot-threshold "${SNAPSHOT_THRESHOLD:-2000}" --segment-size 1M "${join[@]}" "$(DATA "$n")")
 	echo "### $(date +%T.%N) start: ${cmd[*]}" >>"$T/n$n.log"
@@ -287,7 +305,7 @@ node_start() {
 	ENVV[n]="$*"
 	local i
 	for i in $(seq 50); do
-		curl -s -m 0.5 -o /dev/null "http://$(ADDR "$n")/status" && return 0
+		curl "${CURLTLS[@]}" -s -m 0.5 -o /dev/null "$SCHEME://$(ADDR "$n")/status" && return 0
 		check_alive
 		[ "${STATE[n]}" = up ] || return 1
 		sleep 0.1
@@ -364,7 +382,57 @@ disk_powerfail() {
 	disk_mount "$1"
 }
 
+# --- certificates (--tls) --------------------------------------------------------------------
+tls_setup() {
+	local c=$T/certs n g
+	mkdir -p "$c" || return 1
+	key() { certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$1" 2>/dev/null; }
+	key "$c/ca-key.pem" || return 1
+	printf 'cn = "raftd fault CA"\nca\ncert_signing_key\nexpiration_days = 30\n' >"$c/ca.tmpl"
+	certtool --generate-self-signed --load-privkey "$c/ca-key.pem" --template "$c/ca.tmpl" \
+		--outfile "$c/ca.pem" 2>/dev/null || return 1
+	leaf() { # NAME TEMPLATE-LINES
+		key "$c/$1-key.pem" || return 1
+		printf '%s\nsigning_key\nencryption_key\nexpiration_days = 30\n' "$2" >"$c/$1.tmpl"
+		certtool --generate-certificate --load-privkey "$c/$1-key.pem" --load-ca-certificate "$c/ca.pem" \
+			--load-ca-privkey "$c/ca-key.pem" --template "$c/$1.tmpl" --outfile "$c/$1.pem" 2>/dev/null
+	}
+	for n in $(seq 1 "$N"); do
+		# a member's claims are checked against its names (nN.G on
+		# loopback, where every node shares 127.0.0.1) or its address
+		local t="cn = \"n$n\""
+		for g in $(seq 1 30); do t="$t"$'\n'"dns_name = \"n$n.$g\""; done
+		t="$t"$'\n'"ip_address = \"${HOST[n]}\""$'\n'tls_www_server$'\n'tls_www_client
+		leaf "n$n" "$t" || return 1
+	done
+	leaf fault-client $'cn = "fault-client"\ntls_www_client' || return 1
+	leaf fault-admin $'cn = "fault-admin"\ntls_www_client' || return 1
+	printf '[roles]\nfault-client = write\nfault-admin = admin\n' >"$c/raftd.conf"
+	SCHEME=https
+	CURLTLS=(--cacert "$c/ca.pem" --cert "$c/fault-admin.pem" --key "$c/fault-admin-key.pem")
+	FCTLS=(--cacert "$c/ca.pem" --cert "$c/fault-client.pem" --key "$c/fault-client-key.pem")
+}
+# node N's TLS options
+tls_node_args() {
+	local c=$T/certs
+	[ "$TLS" = 1 ] || return 0
+	TLSARGS=(--config "$c/raftd.conf" --cert-file "$c/n$1.pem" --key-file "$c/n$1-key.pem"
+		--trusted-ca-file "$c/ca.pem" --client-cert-auth
+		--peer-trusted-ca-file "$c/ca.pem" --peer-client-cert-auth)
+}
+
 # --- faults ----------------------------------------------------------------------------------
+f_killleader() {
+	local l
+	l=$(leader_within) || { log "killleader: no leader in 5 s"; return 0; }
+	log "kill -9 leader $l"
+	node_signal "$l" KILL
+	hold_s
+	sleep "$HOLD"
+	log "restart node $l"
+	node_start "$l"
+}
+
 f_kill() {
 	some_up
 	local n=$PICK
@@ -499,7 +567,7 @@ f_member() {
 	x=${c[R]}
 	log "leave: node $x (${NAME[x]}) through leader $l"
 	LEAVE_ASKED[x]=1
-	code=$(curl -s -m 12 -o /dev/null -w '%{http_code}' -XPOST "http://$(ADDR "$l")/leave" \
+	code=$(curl "${CURLTLS[@]}" -s -m 12 -o /dev/null -w '%{http_code}' -XPOST "$SCHEME://$(ADDR "$l")/leave" \
 		-d "{\"name\":\"${NAME[x]}\"}")
 	log "leave of node $x: HTTP $code"
 	for _ in $(seq 50); do
@@ -530,7 +598,7 @@ is_member() {
 	l=$(leader)
 	[ -n "$l" ] || return 0
 	[ "$l" = "$1" ] && return 0
-	curl -s -m 2 "http://$(ADDR "$l")/status" | grep -qF "\"name\": \"${NAME[$1]}\""
+	curl "${CURLTLS[@]}" -s -m 2 "$SCHEME://$(ADDR "$l")/status" | grep -qF "\"name\": \"${NAME[$1]}\""
 }
 
 # a removed node comes back as a new member: empty data, a new name
@@ -552,7 +620,7 @@ wait_joined() {
 	local n=$1 try i s
 	for try in 1 2 3 4 5 6; do
 		for i in $(seq 30); do
-			s=$("$FC" status --nodes "$(ADDR "$n")" 2>/dev/null)
+			s=$("$FC" status --nodes "$(ADDR "$n")" "${FCTLS[@]}" 2>/dev/null)
 			case $s in *" commit 0 "*|*down*|"") ;; *) return 0 ;; esac
 			check_alive
 			[ "${STATE[n]}" = up ] || break
@@ -635,7 +703,7 @@ hostile_verdict() { # FAULT ok|"what failed" [ITEM]
 }
 # one field of node N's /status (empty when it does not answer)
 st_field() {
-	curl -s -m 2 "http://$(ADDR "$1")/status" |
+	curl "${CURLTLS[@]}" -s -m 2 "$SCHEME://$(ADDR "$1")/status" |
 		python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null
 }
 # a term that wrapped or came near wrapping: printed negative, or 2^63 and up
@@ -920,7 +988,8 @@ heal_all() {
 
 # --- the run -------------------------------------------------------------------------------------
 fail_setup() { log "setup failed: $*"; echo "RESULT seed=$SEED harness-error"; exit 99; }
-log "seed $SEED: $N nodes, net $NET, disk $DISK, faults $FAULTS, ${CYCLES:+cycles $CYCLES, }seconds $SECONDS_RUN, raftd $RAFTD${NODE_ENV:+ with $NODE_ENV}"
+log "seed $SEED: $N nodes, net $NET, disk $DISK, $([ "$TLS" = 1 ] && echo "mutual TLS, ")faults $FAULTS, ${CYCLES:+cycles $CYCLES, }seconds $SECONDS_RUN, raftd $RAFTD${NODE_ENV:+ with $NODE_ENV}"
+if [ "$TLS" = 1 ]; then tls_setup || fail_setup "certificates"; fi
 if [ "$NET" = ns ]; then net_setup || fail_setup "network namespaces"; fi
 if [ "$DISK" = loop ]; then disk_setup || fail_setup "loop devices"; fi
 node_start 1 || fail_setup "node 1 does not start"
@@ -932,7 +1001,7 @@ client_secs=$SECONDS_RUN
 # (stopped with SIGUSR1 when the faults are over)
 [ "$CYCLES" -gt 0 ] || [ "$ORDER" = seq ] && client_secs=100000
 "$FC" run --nodes "$NODES" --out "$T/history" --seconds "$client_secs" --clients "$CLIENTS" --seed "$SEED" \
-	--value-pad "$VALUE_PAD" ${CLIENT_ARGS:-} 2>"$T/client.log" &
+	--value-pad "$VALUE_PAD" "${FCTLS[@]}" ${CLIENT_ARGS:-} 2>"$T/client.log" &
 CLIENT_PID=$!
 start=$(date +%s)
 cycle=0 fault_i=0
@@ -972,7 +1041,7 @@ log "$(tail -1 "$T/client.log")"
 
 converged=yes
 if ! "$FC" final --nodes "$NODES" --history "$T/history" --out "$T/final" --wait-s "${FINAL_WAIT_S:-60}" \
-	--value-pad "$VALUE_PAD" 2>>"$T/client.log"; then
+	--value-pad "$VALUE_PAD" "${FCTLS[@]}" 2>>"$T/client.log"; then
 	converged=no
 fi
 log "$(tail -1 "$T/client.log")"
@@ -1008,7 +1077,7 @@ grep -v '^check:' "$T/check.txt" | head -20 | while IFS= read -r l; do log "  $l
 num() { sed -n "s/.* \([0-9][0-9]*\) $1.*/\1/p" <<<"$summary" | head -1; }
 ops=$(sed -n 's/^check: \([0-9]*\) ops.*/\1/p' <<<"$summary")
 wok=$(sed -n 's/.*writes \([0-9]*\) ok.*/\1/p' <<<"$summary")
-result="seed=$SEED nodes=$N net=$NET disk=$DISK seconds=$(( $(date +%s) - start )) ops=${ops:-0} writes_ok=${wok:-0}"
+result="seed=$SEED nodes=$N net=$NET disk=$DISK$([ "$TLS" = 1 ] && echo " tls=mutual") seconds=$(( $(date +%s) - start )) ops=${ops:-0} writes_ok=${wok:-0}"
 result="$result lost=$(num 'lost acknowledged') violations=$(num violations) diverged=$(num 'keys diverged')"
 result="$result converged=$converged crashed=$CRASHED"
 if [ -n "${HOSTILE_VERDICT[*]+set}" ]; then
