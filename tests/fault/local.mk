@@ -53,15 +53,17 @@ tests_fault_raftd_nofsync_LDADD = src/raftd/libnode_test.a net/libhttpd.a net/li
 # check-hostile.sh: the hostile-peer schedule (forged RPCs, floods, huge
 # bodies; issue 16).
 # check-tls.sh: kill -9 of the leader and partitions among three nodes with
-# mutual TLS (issue 18).
+# mutual TLS (issue 18); control-tls.sh: the same schedule must catch a
+# leader that commits alone.
 FAULT_TESTS = tests/fault/test_linz tests/fault/check-lo.sh tests/fault/check-ns.sh \
 	tests/fault/check-large.sh tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh \
-	tests/fault/control-nofsync.sh
+	tests/fault/control-nofsync.sh tests/fault/control-tls.sh
 TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
-	tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh
+	tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh \
+	tests/fault/control-tls.sh
 EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
 	tests/fault/check-hostile.sh tests/fault/check-tls.sh \
-	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/long.sh tests/fault/kill9.sh
+	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/control-tls.sh tests/fault/long.sh tests/fault/kill9.sh
 # reproductions of daemon faults the suite found (not tests: exit 1 while
 # the fault is there)
 EXTRA_DIST += tests/fault/repro/stop-under-load.sh
@@ -86,6 +88,6 @@ fault-kill9: $(FAULT_BINS)
 
 clean-local: clean-fault
 clean-fault:
-	rm -rf tests/fault/failures tests/fault/controls
+	rm -rf tests/fault/failures tests/fault/controls tests/fault/controls-tls
 
 .PHONY: fault-check fault-long fault-kill9 clean-fault
