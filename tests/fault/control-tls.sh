@@ -9,7 +9,7 @@
 here=$(dirname "$0")
 save=${top_builddir:-.}/tests/fault/controls-tls
 for try in 1 2 3; do
-	out=$(FINAL_WAIT_S=20 timeout -k 10 120 "$here/run.sh" --nodes 3 --net ns --tls --seconds 15 --quiet \
+	out=$(FINAL_WAIT_S=20 timeout -k 10 120 "$here/run.sh" --nodes 3 --net ns --tls --seconds 20 --quiet \
 		--order seq --faults killleader,partition,member,partition --node-env RAFTD_TEST_RAFT_FAULT=1 \
 		--save "$save" ${FAULT_SEED:+--seed "$FAULT_SEED"})
 	rc=$?
