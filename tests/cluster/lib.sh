@@ -15,6 +15,12 @@
 #   newest_leader            "PORT TERM NAME" of the leader of the highest term
 #   led_at TERM NAME         a leader since NAME led at TERM, consistent with it
 #   steady [-e N] FUNC       FUNC again if it failed while leadership moved
+#
+# RAFTD_TLS=1 (tests/cluster/tls-suite.sh): nodes serve HTTPS only, with
+# client and peer certificate authentication (tests/lib/mkcerts.sh's
+# certificates: node N presents nN's, "admin" has the admin role), and curl
+# in the tests speaks https:// with the CA and the admin certificate where
+# they wrote http://.
 set -u
 RAFTD=${RAFTD:-${top_builddir:-.}/src/raftd/raftd}
 RAFTCTL=${RAFTCTL:-${top_builddir:-.}/src/raftctl/raftctl}
@@ -45,6 +51,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+tls_node_args() { :; }
+if [ "${RAFTD_TLS:-0}" = 1 ]; then
+	command -v certtool >/dev/null || { echo "SKIP: certtool (gnutls-bin) not installed"; exit 77; }
+	for _d in "${srcdir:-.}/tests/lib" "$(dirname "$0")/../lib"; do
+		[ -f "$_d/mkcerts.sh" ] && break
+	done
+	sh "$_d/mkcerts.sh" "$T/certs" || { echo "lib.sh: mkcerts.sh failed" >&2; exit 99; }
+	printf '[roles]\nadmin = admin\n' >"$T/certs/raftd.conf"
+	# node N's options (the certificates have n1 to n5)
+	tls_node_args() {
+		_c=$T/certs/n$(( ($1 - 1) % 5 + 1 ))
+		echo "--config $T/certs/raftd.conf --cert-file $_c.pem --key-file $_c-key.pem" \
+			"--trusted-ca-file $T/certs/ca.pem --client-cert-auth" \
+			"--peer-trusted-ca-file $T/certs/ca.pem --peer-client-cert-auth"
+	}
+	curl() {
+		_tn=$#
+		while [ "$_tn" -gt 0 ]; do
+			_ta=$1
+			shift
+			case $_ta in http://*) _ta=https://${_ta#http://} ;; esac
+			set -- "$@" "$_ta"
+			_tn=$((_tn - 1))
+		done
+		command curl --cacert "$T/certs/ca.pem" --cert "$T/certs/admin.pem" --key "$T/certs/admin-key.pem" "$@"
+	}
+fi
+
 fail() {
 	# within steady: this attempt failed, the test may try it again
 	[ "${STEADY:-}" = 1 ] && { echo "# attempt failed: $*" >&2; exit 1; }
@@ -69,7 +103,8 @@ until_ok() {
 node_start() {
 	n=$1
 	shift
-	"$RAFTD" -p "$(port "$n")" "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
+	# shellcheck disable=SC2046
+	"$RAFTD" -p "$(port "$n")" $(tls_node_args "$n") "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
 	eval "PID_$n=$!"
 	PIDS="$PIDS $!"
 	# serving once /status answers (a loaded machine may take a while

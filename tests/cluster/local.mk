@@ -27,3 +27,6 @@ TESTS += tests/cluster/follower-reads.sh
 EXTRA_DIST += tests/cluster/follower-reads.sh
 TESTS += tests/cluster/rolling-restart.sh
 EXTRA_DIST += tests/cluster/rolling-restart.sh
+# basic.sh, five.sh and snapshot.sh again with mutual TLS (lib.sh's RAFTD_TLS=1)
+TESTS += tests/cluster/tls-suite.sh
+EXTRA_DIST += tests/cluster/tls-suite.sh
