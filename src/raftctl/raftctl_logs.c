@@ -44,6 +44,8 @@ static const struct event {
 	{ "wal-stall-ended", LOG_ID_WAL_STALL_ENDED, "wal" },
 	{ "peer-unreachable", LOG_ID_PEER_UNREACHABLE, "peer" },
 	{ "peer-back", LOG_ID_PEER_BACK, "peer" },
+	{ "no-tls", LOG_ID_NO_TLS, "security" },
+	{ "peer-refused", LOG_ID_PEER_REFUSED, "security" },
 };
 #define N_EVENTS (sizeof(events) / sizeof(events[0]))
 
@@ -64,7 +66,8 @@ static void usage(FILE *out)
 	      "                        (snapshot-taken, snapshot-installed), wal (wal-recovered,\n"
 	      "                        wal-truncated, wal-failed, wal-stalled,\n"
 	      "                        wal-stall-ended), peer (peer-unreachable,\n"
-	      "                        peer-back), lifecycle (started, stopping)\n"
+	      "                        peer-back), security (no-tls, peer-refused),\n"
+	      "                        lifecycle (started, stopping)\n"
 	      "  --all                 every raftd message, events or not\n"
 	      "  --file FILE, --directory DIR  read these journal files (e.g. copied from\n"
 	      "                        each node) instead of this machine's journal\n"

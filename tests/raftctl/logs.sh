@@ -52,8 +52,14 @@ export(d + "/n2.export", "n2", [
     (23, "LEADER_ELECTED", 5, 1, "leader", "n2", "became leader (term 1)", []),
     (24, "MEMBER_LEFT", 6, 1, "leader", "n2", "member n1 left at index 120", ["RAFT_INDEX=120"]),
 ])
+# the security events (issue 18), a journal of their own
+export(d + "/n3.export", "n3", [
+    (30, "NO_TLS", 4, 0, "follower", "", "serving clients on 0.0.0.0:4001 without TLS or authentication: ...", []),
+    (31, "PEER_REFUSED", 4, 2, "leader", "n3", "peer request refused for n1: certificate of n2 speaks for member n1",
+     ["RAFT_PEER=n1", "RAFT_REASON=certificate of n2 speaks for member n1"]),
+])
 EOF
-for n in n1 n2; do
+for n in n1 n2 n3; do
 	"$REMOTE" -o "$T/$n.journal" - <"$T/$n.export" >/dev/null 2>&1 || fail "systemd-journal-remote $n"
 done
 F="--file $T/n1.journal --file $T/n2.journal"
@@ -110,6 +116,22 @@ timeout 1 "$RAFTCTL" logs $F --follow -n 3 >"$T/out" 2>"$T/err"
 rc logs --directory "$T" --event stopping >"$T/out" || fail "--directory"
 grep -q "n1 .* stopping " "$T/out" || fail "--directory: $(cat "$T/out")"
 echo "ok: -o json (one object a line), --directory, --follow"
+
+# the security events: by name, by their group, by the last word
+rc logs --file "$T/n3.journal" >"$T/out" || fail "security events"
+[ "$(awk '{print $2 ":" $3}' "$T/out" | tr '\n' ' ')" = "n3:no-tls n3:peer-refused " ] ||
+	fail "security events named: $(cat "$T/out")"
+rc logs --file "$T/n3.journal" --event security >"$T/out" || fail "--event security"
+[ "$(awk '{print $3}' "$T/out" | tr '\n' ' ')" = "no-tls peer-refused " ] || fail "security group: $(cat "$T/out")"
+rc -o json logs --directory "$T" --event refused >"$T/out" || fail "--event refused"
+python3 - "$T/out" <<'EOF' || fail "peer-refused json: $(cat "$T/out")"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, lines
+d = json.loads(lines[0])
+assert d["node"] == "n3" and d["event"] == "peer-refused" and d["peer"] == "n1" and d["term"] == 2, d
+EOF
+echo "ok: no-tls and peer-refused (the security group)"
 
 rc logs --event frob >/dev/null 2>"$T/err"
 [ $? = 2 ] && grep -q "unknown event type 'frob'" "$T/err" || fail "bad --event: $(cat "$T/err")"
