@@ -384,18 +384,18 @@ disk_powerfail() {
 
 # --- certificates (--tls) --------------------------------------------------------------------
 tls_setup() {
-	local c=$T/certs n g
-	mkdir -p "$c" || return 1
+	local cdir=$T/certs n g
+	mkdir -p "$cdir" || return 1
 	key() { certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$1" 2>/dev/null; }
-	key "$c/ca-key.pem" || return 1
-	printf 'cn = "raftd fault CA"\nca\ncert_signing_key\nexpiration_days = 30\n' >"$c/ca.tmpl"
-	certtool --generate-self-signed --load-privkey "$c/ca-key.pem" --template "$c/ca.tmpl" \
-		--outfile "$c/ca.pem" 2>/dev/null || return 1
+	key "$cdir/ca-key.pem" || return 1
+	printf 'cn = "raftd fault CA"\nca\ncert_signing_key\nexpiration_days = 30\n' >"$cdir/ca.tmpl"
+	certtool --generate-self-signed --load-privkey "$cdir/ca-key.pem" --template "$cdir/ca.tmpl" \
+		--outfile "$cdir/ca.pem" 2>/dev/null || return 1
 	leaf() { # NAME TEMPLATE-LINES
-		key "$c/$1-key.pem" || return 1
-		printf '%s\nsigning_key\nencryption_key\nexpiration_days = 30\n' "$2" >"$c/$1.tmpl"
-		certtool --generate-certificate --load-privkey "$c/$1-key.pem" --load-ca-certificate "$c/ca.pem" \
-			--load-ca-privkey "$c/ca-key.pem" --template "$c/$1.tmpl" --outfile "$c/$1.pem" 2>/dev/null
+		key "$cdir/$1-key.pem" || return 1
+		printf '%s\nsigning_key\nencryption_key\nexpiration_days = 30\n' "$2" >"$cdir/$1.tmpl"
+		certtool --generate-certificate --load-privkey "$cdir/$1-key.pem" --load-ca-certificate "$cdir/ca.pem" \
+			--load-ca-privkey "$cdir/ca-key.pem" --template "$cdir/$1.tmpl" --outfile "$cdir/$1.pem" 2>/dev/null
 	}
 	for n in $(seq 1 "$N"); do
 		# a member's claims are checked against its names (nN.G on
@@ -407,18 +407,18 @@ tls_setup() {
 	done
 	leaf fault-client $'cn = "fault-client"\ntls_www_client' || return 1
 	leaf fault-admin $'cn = "fault-admin"\ntls_www_client' || return 1
-	printf '[roles]\nfault-client = write\nfault-admin = admin\n' >"$c/raftd.conf"
+	printf '[roles]\nfault-client = write\nfault-admin = admin\n' >"$cdir/raftd.conf"
 	SCHEME=https
-	CURLTLS=(--cacert "$c/ca.pem" --cert "$c/fault-admin.pem" --key "$c/fault-admin-key.pem")
-	FCTLS=(--cacert "$c/ca.pem" --cert "$c/fault-client.pem" --key "$c/fault-client-key.pem")
+	CURLTLS=(--cacert "$cdir/ca.pem" --cert "$cdir/fault-admin.pem" --key "$cdir/fault-admin-key.pem")
+	FCTLS=(--cacert "$cdir/ca.pem" --cert "$cdir/fault-client.pem" --key "$cdir/fault-client-key.pem")
 }
 # node N's TLS options
 tls_node_args() {
-	local c=$T/certs
+	local cdir=$T/certs
 	[ "$TLS" = 1 ] || return 0
-	TLSARGS=(--config "$c/raftd.conf" --cert-file "$c/n$1.pem" --key-file "$c/n$1-key.pem"
-		--trusted-ca-file "$c/ca.pem" --client-cert-auth
-		--peer-trusted-ca-file "$c/ca.pem" --peer-client-cert-auth)
+	TLSARGS=(--config "$cdir/raftd.conf" --cert-file "$cdir/n$1.pem" --key-file "$cdir/n$1-key.pem"
+		--trusted-ca-file "$cdir/ca.pem" --client-cert-auth
+		--peer-trusted-ca-file "$cdir/ca.pem" --peer-client-cert-auth)
 }
 
 # --- faults ----------------------------------------------------------------------------------
