@@ -1,7 +1,8 @@
 #!/bin/sh
 # Negative control of check-tls.sh: its schedule (mutual TLS, kill -9 of
-# the leader, partitions, a member's leave and rejoin) against raftd-test
-# with RAFTD_TEST_RAFT_FAULT=1 (a leader commits its own entries without a
+# the leader, partitions, a member's leave and rejoin, the leader killed
+# while its followers are paused) against raftd-test with
+# RAFTD_TEST_RAFT_FAULT=1 (a leader commits its own entries without a
 # majority) must be caught, as lost acknowledged writes or a history that
 # is not linearizable, within three schedules: what fault-client records
 # over HTTPS is checked as it is over HTTP. Needs root and certtool
@@ -10,7 +11,7 @@ here=$(dirname "$0")
 save=${top_builddir:-.}/tests/fault/controls-tls
 for try in 1 2 3; do
 	out=$(FINAL_WAIT_S=20 timeout -k 10 120 "$here/run.sh" --nodes 3 --net ns --tls --seconds 20 --quiet \
-		--order seq --faults killleader,partition,member,partition --node-env RAFTD_TEST_RAFT_FAULT=1 \
+		--order seq --faults killleader,partition,member,pausekill,partition --node-env RAFTD_TEST_RAFT_FAULT=1 \
 		--save "$save" ${FAULT_SEED:+--seed "$FAULT_SEED"})
 	rc=$?
 	echo "$out" | tail -1
