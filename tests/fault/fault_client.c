@@ -11,7 +11,8 @@
  * Every mode takes --cacert FILE [--cert FILE --key FILE]: HTTPS to every
  * node, the server's certificate verified against the CA (chain and the
  * node's address), the client certificate presented (net/tls loads the
- * files). A failed handshake is a request that was not sent.
+ * files). A failed handshake is a request that was not sent;
+ * FAULT_CLIENT_DEBUG=1 prints GnuTLS's reason on stderr.
  *
  * Nodes are IPv4 HOST:PORT. run: --clients threads, each one operation at
  * a time, for --seconds or until SIGUSR1/SIGTERM/SIGINT (then the operations
