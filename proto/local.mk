@@ -38,3 +38,25 @@ proto/pb.stamp: $(GORAFT_PROTOS)
 	$(PROTOC_C) -I$(srcdir)/proto --c_out=proto $(addprefix $(srcdir)/,$(GORAFT_PROTOS)) && \
 	touch $@
 $(GORAFT_PB_C) $(GORAFT_PB_H): proto/pb.stamp
+
+# etcd's v3 client schema (proto/etcd/: packages etcdserverpb and mvccpb, as
+# etcd 3.4 has them), compiled by protoc-c at build time into libetcdpb.a
+# (never tracked). The generated headers are included as "etcd/rpc.pb-c.h"
+# with -I$(top_builddir)/proto.
+ETCD_PROTOS = proto/etcd/kv.proto proto/etcd/rpc.proto
+ETCD_PB_C = $(ETCD_PROTOS:.proto=.pb-c.c)
+ETCD_PB_H = $(ETCD_PROTOS:.proto=.pb-c.h)
+EXTRA_DIST += $(ETCD_PROTOS)
+
+noinst_LIBRARIES += proto/libetcdpb.a
+nodist_proto_libetcdpb_a_SOURCES = $(ETCD_PB_C) $(ETCD_PB_H)
+proto_libetcdpb_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS)
+proto_libetcdpb_a_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes -Wno-shadow
+BUILT_SOURCES += $(ETCD_PB_H)
+CLEANFILES += $(ETCD_PB_C) $(ETCD_PB_H) proto/etcd/pb.stamp
+
+proto/etcd/pb.stamp: $(ETCD_PROTOS)
+	$(AM_V_GEN)$(MKDIR_P) proto/etcd && \
+	$(PROTOC_C) -I$(srcdir)/proto --c_out=proto $(addprefix $(srcdir)/,$(ETCD_PROTOS)) && \
+	touch $@
+$(ETCD_PB_C) $(ETCD_PB_H): proto/etcd/pb.stamp
