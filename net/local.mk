@@ -14,3 +14,9 @@ net_libnet_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS)
 noinst_LIBRARIES += net/libhttpd.a
 net_libhttpd_a_SOURCES = net/http_server.c net/http_server.h net/http_request.c net/http_request.h
 net_libhttpd_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS)
+
+# The gRPC server (grpc.c: HTTP/2 by nghttp2 on the event loop) in its own
+# library, so that only what serves or speaks gRPC links libnghttp2.
+noinst_LIBRARIES += net/libgrpc.a
+net_libgrpc_a_SOURCES = net/grpc.c net/grpc.h
+net_libgrpc_a_CFLAGS = $(AM_CFLAGS) $(NGHTTP2_CFLAGS) $(URING_CFLAGS)
