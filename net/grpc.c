@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <stdio.h>
@@ -912,6 +913,10 @@ int grpc_adopt(struct grpc_server *s, int fd)
 		close(fd);
 		return -EMFILE;
 	}
+	/* small frames (a WINDOW_UPDATE, a short reply) must not wait for
+	 * the peer's delayed ACK; fails harmlessly on a socketpair */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return conn_new(s, fd);
 }
 
