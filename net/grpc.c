@@ -864,6 +864,10 @@ static int conn_new(struct grpc_server *s, int fd)
 	}
 	/* a client that never reads cannot make us queue acks without end */
 	nghttp2_option_set_max_outbound_ack(opt, 256);
+	/* HTTP semantics are gRPC's here and checked by this file: nghttp2's
+	 * own checks reset streams Go's gRPC client sends, whose :authority
+	 * may be a whole URL (etcdctl endpoint status) */
+	nghttp2_option_set_no_http_messaging(opt, 1);
 	rv = nghttp2_session_server_new2(&c->session, cb, c, opt);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
