@@ -76,3 +76,5 @@ check_PROGRAMS += tests/net/grpc_testd
 tests_net_grpc_testd_SOURCES = tests/net/grpc_testd.c
 tests_net_grpc_testd_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 tests_net_grpc_testd_LDADD = net/libgrpc.a base/libbase.a $(NGHTTP2_LIBS) $(URING_LIBS)
+TESTS += tests/net/grpc-clients.sh
+EXTRA_DIST += tests/net/grpc-clients.sh
