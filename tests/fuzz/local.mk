@@ -18,6 +18,9 @@
 #   fuzz_url              the one URL parser (net/url.c) in its three
 #                         readings against each other and a reference, and
 #                         the percent-coding of a path segment
+#   fuzz_grpc             a client's bytes (HTTP/2 preface, frames, HPACK,
+#                         gRPC messages) into a gRPC server connection
+#                         (net/grpc.c) on the real loop
 #   fuzz_wal_recover      WAL recovery of segment and meta files made from
 #                         the input (on /dev/shm), and raftctl's record decode
 #   fuzz_mvcc             operation sequences (txns, compactions, failed
@@ -28,7 +31,7 @@
 
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
-FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api url wal_recover mvcc
+FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api url wal_recover mvcc grpc
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
@@ -38,7 +41,8 @@ FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 	$(srcdir)/tests/proto/pbc_oracle.c
 EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_http_request.c tests/fuzz/fuzz_kv_snapshot.c \
 	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_command_fast.c tests/fuzz/fuzz_client_api.c \
-	tests/fuzz/fuzz_url.c tests/fuzz/fuzz_wal_recover.c tests/fuzz/fuzz_mvcc.c tests/fuzz/seed.sh
+	tests/fuzz/fuzz_url.c tests/fuzz/fuzz_wal_recover.c tests/fuzz/fuzz_mvcc.c tests/fuzz/seed.sh \
+	tests/fuzz/fuzz_grpc.c
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
@@ -99,6 +103,13 @@ FUZZ_MVCC_INPUTS = $(srcdir)/tests/fuzz/fuzz_mvcc.c $(srcdir)/src/mvcc/mvcc.c $(
 tests/fuzz/fuzz_mvcc: $(FUZZ_MVCC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/tests/mvcc/model.h \
 		$(srcdir)/src/mvcc/mvcc.h $(srcdir)/src/mvcc/mvcc_int.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_MVCC_INPUTS) -o $@
+
+FUZZ_GRPC_INPUTS = $(srcdir)/tests/fuzz/fuzz_grpc.c $(srcdir)/net/grpc.c $(srcdir)/base/loop.c \
+	$(srcdir)/base/alloc.c
+tests/fuzz/fuzz_grpc: $(FUZZ_GRPC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/net/grpc.h
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(NGHTTP2_CFLAGS) $(FUZZ_GRPC_INPUTS) \
+		$(NGHTTP2_LIBS) $(URING_LIBS) -o $@
 
 fuzz: $(FUZZ_TARGETS)
 

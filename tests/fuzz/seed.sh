@@ -146,5 +146,30 @@ mvcc)
 	printf '\000\000\020\003\001\004\040\003\002\000\001\006\001\000\007\002' > "$out/ops-failing-alloc"
 	# revision 9, compacted 3: a@2 (create 2, version 1), a@5 v2, tombstone a@6
 	printf '\001\011\003\003\001\002\000\002\001\003\002\005\000\002\002\003\200\006\000\000\000' > "$out/restore" ;;
+grpc)
+	# HTTP/2 as a gRPC client writes it: the preface, SETTINGS, then per
+	# call HEADERS (HPACK literals without indexing) and DATA with one gRPC
+	# message; be N VALUE: VALUE as N big-endian bytes.
+	be() { i=$1; while [ $i -gt 0 ]; do i=$((i - 1)); printf "\\$(printf %03o $((($2 >> (8 * i)) & 255)))"; done; }
+	# frame TYPE FLAGS STREAM PAYLOAD-FILE
+	frame() { be 3 $(wc -c < "$4"); be 1 $1; be 1 $2; be 4 $3; cat "$4"; }
+	lit() { printf '\000'; be 1 ${#1}; printf '%s' "$1"; be 1 ${#2}; printf '%s' "$2"; }
+	t=$(mktemp -d)
+	heads() { { lit :method POST; lit :scheme http; lit :path "$1"; lit :authority localhost
+		    lit content-type application/grpc; lit te trailers; [ -z "${2:-}" ] || lit grpc-timeout "$2"; } > "$t/h"; }
+	msg() { { printf '\000'; be 4 ${#1}; printf '%s' "$1"; } > "$t/d"; }
+	: > "$t/empty"
+	preface() { printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'; frame 4 0 0 "$t/empty"; }
+	heads /a.B/Echo; msg hello
+	{ preface; frame 1 4 1 "$t/h"; frame 0 1 1 "$t/d"; } > "$out/echo"
+	{ preface; frame 1 4 1 "$t/h"; frame 0 1 1 "$t/d"; frame 1 4 3 "$t/h"; frame 0 1 3 "$t/d"; } > "$out/two"
+	{ preface; frame 1 4 1 "$t/h"; frame 0 0 1 "$t/d"; printf '\000\000\004\003\000\000\000\000\001\000\000\000\010'; } > "$out/rst"
+	heads /a.B/Stream; msg ab
+	{ preface; frame 1 4 1 "$t/h"; frame 0 0 1 "$t/d"; frame 0 1 1 "$t/d"; } > "$out/stream"
+	heads /a.B/Hold 1m; msg x
+	{ preface; frame 1 4 1 "$t/h"; frame 0 1 1 "$t/d"; } > "$out/hold"
+	heads /x.Y/Unknown; { preface; frame 1 5 1 "$t/h"; } > "$out/unknown"
+	printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' > "$out/http1"
+	rm -rf "$t" ;;
 *) echo "seed.sh: unknown kind $kind" >&2; exit 2 ;;
 esac
