@@ -37,6 +37,7 @@ struct grpc_call {
 	bool trailers_sent;
 	bool deferred;        /* the data source waits for output */
 	bool want_writable;
+	bool in_handler;      /* the handler runs on call->in: keep it */
 	unsigned messages;    /* request messages received */
 	/* the request message being received */
 	uint8_t *in;
@@ -425,7 +426,8 @@ static void call_end_with(struct grpc_call *call, enum grpc_status status, const
 	loop_timer_cancel(call->conn->server->loop, &call->timer);
 	/* what the client still sends is read and dropped */
 	call->dropping = true;
-	call_drop_input(call);
+	if (!call->in_handler)
+		call_drop_input(call);
 	if (!call->response_started)
 		submit_response(call, true);
 	else
@@ -590,10 +592,14 @@ static void call_take_messages(struct grpc_call *call)
 		}
 		call->messages++;
 		call->handler_has = true;
+		call->in_handler = true;
 		call->method->handle(call, p + GRPC_PREFIX, len);
+		call->in_handler = false;
 		off += GRPC_PREFIX + len;
 	}
-	if (off && !call->finished) {
+	if (call->finished) {
+		call_drop_input(call);
+	} else if (off) {
 		memmove(call->in, call->in + off, call->in_len - off);
 		call->in_len -= off;
 		c->in_buffered -= off;
@@ -665,12 +671,11 @@ static void call_half_close(struct grpc_call *call)
 		return;
 	}
 	call->handler_has = true;
+	call->in_handler = true;
 	call->method->handle(call, p + GRPC_PREFIX, len);
-	/* the handler may have finished it, which drops the input */
-	if (call->in) {
-		call->conn->in_buffered -= call->in_len;
-		call->in_len = 0;
-	}
+	call->in_handler = false;
+	/* an answer may come later: the request is not kept for it */
+	call_drop_input(call);
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)

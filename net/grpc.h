@@ -70,8 +70,8 @@ enum grpc_kind {
 struct grpc_method {
 	const char *path; /* "/etcdserverpb.KV/Range" */
 	enum grpc_kind kind;
-	/* A whole request message (len bytes at msg, valid during the call
-	 * only). The call stays the handler's until it calls grpc_finish()
+	/* A whole request message (len bytes at msg, valid until the
+	 * handler returns, even if it finishes the call). The call stays the handler's until it calls grpc_finish()
 	 * or grpc_reply(), or on_cancel tells it the call is gone; it may
 	 * answer later, from anywhere on the loop's thread. */
 	void (*handle)(struct grpc_call *call, const uint8_t *msg, size_t len);

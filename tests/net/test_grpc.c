@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "base/alloc.h"
 #include "base/loop.h"
 #include "net/grpc.h"
 #include "tests/lib/check_main.h"
@@ -737,9 +738,12 @@ START_TEST(test_garbage)
 		/* a DATA frame on stream 0 right after the preface and SETTINGS */
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 		"\x00\x00\x04\x00\x01\x00\x00\x00\x00xxxx",
+		/* a frame over the 16 KiB SETTINGS_MAX_FRAME_SIZE */
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+		"\x01\x00\x00\x00\x00\x00\x00\x00\x01xxxx",
 	};
-	static const size_t lens[] = { 27, 36, 24 + 9 + 13 };
-	for (size_t i = 0; i < 3; i++) {
+	static const size_t lens[] = { 27, 36, 24 + 9 + 13, 24 + 9 + 13 };
+	for (size_t i = 0; i < 4; i++) {
 		struct client bad;
 		client_open(&bad);
 		/* connect before writing raw bytes */
@@ -828,6 +832,43 @@ START_TEST(test_connection_budget)
 }
 END_TEST
 
+static bool closed_or_dead(struct client *c)
+{
+	return all_closed(c) || client_dead(c);
+}
+
+/* Each allocation of the server failing in turn: the call or the
+ * connection fails cleanly (no hang, no leak under the sanitizers) and the
+ * next client is served. */
+START_TEST(test_alloc_failures)
+{
+	start_server(NULL);
+	unsigned n;
+	for (n = 1; n < 100; n++) {
+		struct client c;
+		client_open(&c);
+		alloc_fail_nth(n);
+		struct cstream *st = client_call(&c, "/test.Echo/Unary", "echo", 4, NULL);
+		ck_assert_msg(pump(&c, closed_or_dead), "allocation %u failing: the call hangs", n);
+		bool failed = alloc_failed();
+		alloc_fail_nth(0);
+		if (!c.dead && st->grpc_status == 0)
+			assert_one_message(st, "echo", 4);
+		client_close(&c);
+		if (!failed)
+			break;
+	}
+	ck_assert_uint_gt(n, 2);
+	struct client d;
+	client_open(&d);
+	struct cstream *st = client_call(&d, "/test.Echo/Unary", "ok", 2, NULL);
+	ck_assert(pump(&d, all_closed));
+	ck_assert_int_eq(st->grpc_status, 0);
+	client_close(&d);
+	stop_server();
+}
+END_TEST
+
 START_TEST(test_helpers)
 {
 	char out[64];
@@ -865,6 +906,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_reset_mid_message);
 	tcase_add_test(tc, test_connection_budget);
+	tcase_add_test(tc, test_alloc_failures);
 	suite_add_tcase(s, tc);
 	return s;
 }
