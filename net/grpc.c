@@ -757,31 +757,26 @@ static void conn_flush(struct grpc_conn *c)
 {
 	if (c->closing)
 		return;
-	c->dirty = false;
-	if (!c->write_blocked) {
-		int rv = nghttp2_session_send(c->session);
-		if (rv != 0) {
-			conn_close(c);
-			return;
-		}
-	}
-	/* a call refused earlier may queue again */
-	for (struct grpc_call *call = c->calls, *next; call; call = next) {
-		next = call->next;
-		if (call->want_writable && !call->finished &&
-		    call->out_len - call->out_off <= c->server->cfg.call_out_budget / 2 &&
-		    c->out_queued <= c->server->cfg.conn_out_budget / 2) {
-			call->want_writable = false;
-			if (call->method && call->method->on_writable)
-				call->method->on_writable(call);
-		}
-	}
-	if (c->dirty && !c->write_blocked) {
+	/* each send may drain a call that waits to queue more, and what it
+	 * queues wants another send; a few rounds, the hook does the rest */
+	for (int round = 0; round < 8; round++) {
 		c->dirty = false;
-		if (nghttp2_session_send(c->session) != 0) {
+		if (!c->write_blocked && nghttp2_session_send(c->session) != 0) {
 			conn_close(c);
 			return;
 		}
+		for (struct grpc_call *call = c->calls, *next; call; call = next) {
+			next = call->next;
+			if (call->want_writable && !call->finished &&
+			    call->out_len - call->out_off <= c->server->cfg.call_out_budget / 2 &&
+			    c->out_queued <= c->server->cfg.conn_out_budget / 2) {
+				call->want_writable = false;
+				if (call->method && call->method->on_writable)
+					call->method->on_writable(call);
+			}
+		}
+		if (!c->dirty || c->write_blocked)
+			break;
 	}
 	if (c->write_blocked && !c->wpoll_on) {
 		c->wpoll_on = true;
