@@ -272,7 +272,16 @@ static int c_close(nghttp2_session *s, int32_t id, uint32_t error_code, void *ud
 	return 0;
 }
 
+static void client_open_opt(struct client *c, bool auto_window);
+
 static void client_open(struct client *c)
+{
+	client_open_opt(c, true);
+}
+
+/* auto_window false: the client never sends WINDOW_UPDATE and keeps
+ * nghttp2's default 64 KiB windows */
+static void client_open_opt(struct client *c, bool auto_window)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -289,8 +298,16 @@ static void client_open(struct client *c)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, c_data);
 	nghttp2_session_callbacks_set_on_header_callback(cb, c_header);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, c_close);
-	ck_assert_int_eq(nghttp2_session_client_new(&c->s, cb, c), 0);
+	nghttp2_option *opt;
+	nghttp2_option_new(&opt);
+	nghttp2_option_set_no_auto_window_update(opt, !auto_window);
+	ck_assert_int_eq(nghttp2_session_client_new2(&c->s, cb, c, opt), 0);
+	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
+	if (!auto_window) {
+		ck_assert_int_eq(nghttp2_submit_settings(c->s, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+		return;
+	}
 	/* windows as large as a real client's, or the 64 KiB default
 	 * makes big transfers crawl through window updates */
 	nghttp2_settings_entry iv[] = { { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4 << 20 } };
@@ -716,6 +733,37 @@ START_TEST(test_client_stops_reading)
 }
 END_TEST
 
+/* A client that reads but never opens its window: the server sends what
+ * the window allows, queues no more than its budget, and the handler is
+ * told to wait; a reset ends the call. */
+START_TEST(test_no_window_update)
+{
+	struct grpc_config cfg = { .call_out_budget = 256 * 1024, .conn_out_budget = 512 * 1024 };
+	start_server(&cfg);
+	struct client c;
+	client_open_opt(&c, false);
+	uint8_t want[4] = { 0, 0, 0x01, 0 }; /* 256 messages of 64 KiB */
+	struct cstream *st = client_call(&c, "/test.Echo/Flood", want, 4, NULL);
+	ck_assert(pump(&c, flood_waits));
+	for (int i = 0; i < 50; i++) {
+		client_io(&c);
+		loop_run_once(&loop, 2);
+	}
+	/* the 64 KiB window, the budget, and the one message an empty call
+	 * always takes */
+	ck_assert_uint_le((size_t)flood_sent * (65536 + 5), 65535 + 256 * 1024 + 65541);
+	ck_assert_uint_le(st->resp_len, 65535);
+	ck_assert(flood_call != NULL);
+	nghttp2_submit_rst_stream(c.s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+	ck_assert(pump(&c, all_closed));
+	for (int i = 0; i < 20 && flood_call; i++)
+		loop_run_once(&loop, 2);
+	ck_assert_ptr_null(flood_call);
+	client_close(&c);
+	stop_server();
+}
+END_TEST
+
 static void write_all(int fd, const void *p, size_t n)
 {
 	while (n) {
@@ -907,6 +955,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_status_message_encoded);
 	tcase_add_test(tc, test_deadline);
 	tcase_add_test(tc, test_client_stops_reading);
+	tcase_add_test(tc, test_no_window_update);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_reset_mid_message);
 	tcase_add_test(tc, test_connection_budget);
