@@ -63,6 +63,7 @@ struct grpc_conn {
 	bool wpoll_on;
 	bool closing;
 	bool dirty;          /* output may be waiting: flush in the hook */
+	bool broken;         /* nghttp2 refused a submission (out of memory) */
 	size_t out_queued;   /* bytes queued in its calls */
 	size_t in_buffered;  /* request bytes held in its calls */
 	struct grpc_call *calls;
@@ -350,7 +351,8 @@ static void resume(struct grpc_call *call)
 {
 	if (call->deferred) {
 		call->deferred = false;
-		nghttp2_session_resume_data(call->conn->session, call->stream_id);
+		if (nghttp2_session_resume_data(call->conn->session, call->stream_id) != 0)
+			call->conn->broken = true;
 	}
 	mark_dirty(call->conn);
 }
@@ -402,8 +404,11 @@ int grpc_send(struct grpc_call *call, const uint8_t *msg, size_t len)
 	call->out_len += GRPC_PREFIX + len;
 	c->out_queued += GRPC_PREFIX + len;
 	if (!call->response_started) {
-		if (submit_response(call, false) != 0)
+		if (submit_response(call, false) != 0) {
+			/* the stream cannot be answered: the connection goes */
+			c->broken = true;
 			return -EPIPE;
+		}
 	} else {
 		resume(call);
 	}
@@ -428,10 +433,12 @@ static void call_end_with(struct grpc_call *call, enum grpc_status status, const
 	call->dropping = true;
 	if (!call->in_handler)
 		call_drop_input(call);
-	if (!call->response_started)
-		submit_response(call, true);
-	else
+	if (!call->response_started) {
+		if (submit_response(call, true) != 0)
+			call->conn->broken = true;
+	} else {
 		resume(call);
+	}
 	mark_dirty(call->conn);
 }
 
@@ -757,6 +764,10 @@ static void conn_flush(struct grpc_conn *c)
 {
 	if (c->closing)
 		return;
+	if (c->broken) {
+		conn_close(c);
+		return;
+	}
 	/* each send may drain a call that waits to queue more, and what it
 	 * queues wants another send; a few rounds, the hook does the rest */
 	for (int round = 0; round < 8; round++) {
@@ -774,6 +785,10 @@ static void conn_flush(struct grpc_conn *c)
 				if (call->method && call->method->on_writable)
 					call->method->on_writable(call);
 			}
+		}
+		if (c->broken) {
+			conn_close(c);
+			return;
 		}
 		if (!c->dirty || c->write_blocked)
 			break;
@@ -833,6 +848,34 @@ static void free_zombies(struct grpc_server *s)
 	}
 }
 
+/* nghttp2 allocates through the seam too, so that the tests' failing
+ * allocations reach its paths */
+static void *mem_malloc(size_t size, void *mem_user_data)
+{
+	(void)mem_user_data;
+	return base_malloc(size);
+}
+
+static void mem_free(void *ptr, void *mem_user_data)
+{
+	(void)mem_user_data;
+	free(ptr);
+}
+
+static void *mem_calloc(size_t n, size_t size, void *mem_user_data)
+{
+	(void)mem_user_data;
+	return base_calloc(n, size);
+}
+
+static void *mem_realloc(void *ptr, size_t size, void *mem_user_data)
+{
+	(void)mem_user_data;
+	return base_realloc(ptr, size);
+}
+
+static nghttp2_mem seam_mem = { NULL, mem_malloc, mem_free, mem_calloc, mem_realloc };
+
 static int conn_new(struct grpc_server *s, int fd)
 {
 	int rv;
@@ -868,7 +911,7 @@ static int conn_new(struct grpc_server *s, int fd)
 	 * own checks reset streams Go's gRPC client sends, whose :authority
 	 * may be a whole URL (etcdctl endpoint status) */
 	nghttp2_option_set_no_http_messaging(opt, 1);
-	rv = nghttp2_session_server_new2(&c->session, cb, c, opt);
+	rv = nghttp2_session_server_new3(&c->session, cb, c, opt, &seam_mem);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
 	if (rv != 0)
