@@ -141,7 +141,7 @@ int grpc_adopt(struct grpc_server *server, int fd);
 
 /* Queues one response message (copied). 0; -ENOBUFS over the call's or the
  * connection's output budget (nothing queued: wait for on_writable; an
- * empty call always takes one message); -EMSGSIZE over max_send_msg;
+ * empty call always takes one message); -EMSGSIZE over max_send_msg; -ENOMEM;
  * -EPIPE once finished. */
 int grpc_send(struct grpc_call *call, const uint8_t *msg, size_t len);
 /* Ends the call with a status and an optional message (any bytes; sent
