@@ -64,6 +64,8 @@ struct grpc_conn {
 	bool closing;
 	bool dirty;          /* output may be waiting: flush in the hook */
 	bool broken;         /* nghttp2 refused a submission (out of memory) */
+	bool greeted;        /* the client's preface and SETTINGS are in */
+	struct loop_timer preface_timer;
 	size_t out_queued;   /* bytes queued in its calls */
 	size_t in_buffered;  /* request bytes held in its calls */
 	struct grpc_call *calls;
@@ -687,7 +689,11 @@ static void call_half_close(struct grpc_call *call)
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
-	(void)user_data;
+	struct grpc_conn *c = user_data;
+	if (!c->greeted && frame->hd.type == NGHTTP2_SETTINGS) {
+		c->greeted = true;
+		loop_timer_cancel(c->server->loop, &c->preface_timer);
+	}
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
 		return 0;
 	struct grpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
@@ -811,6 +817,7 @@ static void conn_close(struct grpc_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	loop_timer_cancel(s->loop, &c->preface_timer);
 	while (c->calls) {
 		nghttp2_session_set_stream_user_data(c->session, c->calls->stream_id, NULL);
 		call_gone(c->calls);
@@ -876,6 +883,16 @@ static void *mem_realloc(void *ptr, size_t size, void *mem_user_data)
 
 static nghttp2_mem seam_mem = { NULL, mem_malloc, mem_free, mem_calloc, mem_realloc };
 
+/* A connection that has not said the preface in time holds a slot of the
+ * budget for nothing: a client opening sockets and keeping silent must not
+ * fill it. */
+static void on_preface_timeout(struct loop_timer *timer)
+{
+	struct grpc_conn *c = CONTAINER(timer, struct grpc_conn, preface_timer);
+	c->server->stats.protocol_errors++;
+	conn_close(c);
+}
+
 static int conn_new(struct grpc_server *s, int fd)
 {
 	int rv;
@@ -886,6 +903,7 @@ static int conn_new(struct grpc_server *s, int fd)
 	}
 	c->server = s;
 	c->fd = fd;
+	loop_timer_init(&c->preface_timer, on_preface_timeout);
 	rv = s->cfg.io->open(s->cfg.io->io_data, fd, &c->io_ctx);
 	if (rv < 0)
 		goto fail;
@@ -933,6 +951,7 @@ static int conn_new(struct grpc_server *s, int fd)
 	s->conns = c;
 	s->stats.conns_open++;
 	s->stats.conns_accepted++;
+	loop_timer_arm(s->loop, &c->preface_timer, s->cfg.preface_timeout_ms);
 	c->dirty = true; /* our SETTINGS goes first */
 	return 0;
 
@@ -1057,6 +1076,8 @@ int grpc_start(struct loop *loop, const struct grpc_config *cfg, struct grpc_ser
 		s->cfg.max_connections = 1024;
 	if (!s->cfg.max_header_bytes)
 		s->cfg.max_header_bytes = 16384;
+	if (!s->cfg.preface_timeout_ms)
+		s->cfg.preface_timeout_ms = 10000;
 	s->hook.run = on_idle;
 	if (!cfg->no_listen) {
 		int rv = open_listener(s, err, err_len);

@@ -117,6 +117,7 @@ struct grpc_config {
 	size_t conn_in_budget;     /* request bytes buffered on one connection (8 MiB) */
 	unsigned max_connections;  /* beyond: accepted and closed at once (1024) */
 	size_t max_header_bytes;   /* a request's header block (16 KiB) */
+	unsigned preface_timeout_ms; /* for the client's preface and SETTINGS (10 s) */
 };
 
 struct grpc_stats {

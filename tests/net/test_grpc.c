@@ -932,6 +932,44 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* A client that connects and says nothing loses its connection. */
+START_TEST(test_silent_client)
+{
+	struct grpc_config cfg = { .preface_timeout_ms = 50 };
+	start_server(&cfg);
+	struct client c;
+	client_open(&c);
+	/* the client's session never sends its preface */
+	c.no_read = false;
+	uint64_t end = now_ms() + 20000;
+	bool closed = false;
+	while (!closed && now_ms() < end) {
+		char buf[256];
+		ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			closed = true;
+		loop_run_once(&loop, 5);
+	}
+	ck_assert(closed);
+	ck_assert_uint_eq(grpc_stats(server)->conns_open, 0);
+	/* one that greets in time is served past the timeout */
+	struct client d;
+	client_open(&d);
+	struct cstream *st = client_call(&d, "/test.Echo/Unary", "a", 1, NULL);
+	ck_assert(pump(&d, all_closed));
+	ck_assert_int_eq(st->grpc_status, 0);
+	uint64_t until = now_ms() + 120;
+	while (now_ms() < until) {
+		client_io(&d);
+		loop_run_once(&loop, 5);
+	}
+	ck_assert(!d.dead);
+	client_close(&c);
+	client_close(&d);
+	stop_server();
+}
+END_TEST
+
 START_TEST(test_helpers)
 {
 	char out[64];
@@ -971,6 +1009,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_reset_mid_message);
 	tcase_add_test(tc, test_connection_budget);
 	tcase_add_test(tc, test_alloc_failures);
+	tcase_add_test(tc, test_silent_client);
 	suite_add_tcase(s, tc);
 	return s;
 }
