@@ -1295,6 +1295,44 @@ START_TEST(test_tls_requests_and_counters)
 }
 END_TEST
 
+/* Pipelined responses that arrive as several TLS records in one segment
+ * (the server corks them into one write): every one is decrypted and
+ * parsed from that one RECV, none waits for bytes that never come. The
+ * response timeout is 10 s and the server sends nothing more, so a
+ * response left in rx or in GnuTLS would be seen only when it fires. */
+START_TEST(test_tls_records_in_one_segment)
+{
+	enum { N = 8, ROUNDS = 3 };
+	static struct treq t[N * ROUNDS];
+	struct test_server srv;
+	ring_setup();
+	tls_server(&srv, TS_BATCH_RECORDS, N, "n1", 0);
+	struct peer_config cfg = { .response_timeout_ms = 10000 };
+	struct peer *p = tls_peer("127.0.0.1", srv.port, NULL, "ca", &cfg);
+	peer_set_max_pipeline(p, N);
+	for (int round = 0; round < ROUNDS; round++) {
+		struct treq *r0 = t + round * N;
+		for (int i = 0; i < N; i++) {
+			make_ae(&r0[i], (uint64_t)(round * N + i));
+			struct peer_request r = ae_request(&r0[i], false);
+			ck_assert_int_eq(peer_submit(p, &r), 0);
+		}
+		struct all_arg a = { r0, N };
+		ck_assert_msg(pump_until(all_settled, &a, 5000), "round %d: responses already received wait", round);
+	}
+	check_exactly_once(t, N * ROUNDS);
+	for (int i = 0; i < N * ROUNDS; i++)
+		check_echo(&t[i]);
+	const struct peer_stats *st = peer_stats(p);
+	ck_assert_uint_eq(st->timeouts, 0);
+	ck_assert_uint_eq(st->connects, 1);
+	ck_assert_int_eq(atomic_load(&srv.max_outstanding), N);
+	destroy_and_wait(p);
+	ts_stop(&srv);
+	io_uring_queue_exit(&ring);
+}
+END_TEST
+
 /* Several MiB in thousands of small iovecs, twice, pipelined: records are
  * gathered across iovecs and the ciphertext buffer wraps many times. */
 START_TEST(test_tls_large_bodies)
@@ -1838,6 +1876,7 @@ Suite *test_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, make_certs, remove_certs);
 	tcase_add_test(tc, test_tls_requests_and_counters);
+	tcase_add_test(tc, test_tls_records_in_one_segment);
 	tcase_add_test(tc, test_tls_large_bodies);
 	tcase_add_loop_test(tc, test_tls_server_refused, 0, (int)(sizeof(refused) / sizeof(refused[0])));
 	tcase_add_test(tc, test_tls_server_wants_client_cert);

@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,24 @@ uint64_t ts_fnv1a(uint64_t h, const uint8_t *p, size_t n)
 
 /* The TLS session of this server thread's connection (NULL: plain). */
 static __thread gnutls_session_t sess;
+/* TS_BATCH_RECORDS: ciphertext held back here, to go out in one send. */
+static __thread char *held;
+static __thread size_t held_len;
+#define TS_HELD_MAX (256 * 1024)
+
+static ssize_t push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
+{
+	int fd = (int)(intptr_t)ptr;
+	if (!held)
+		return send(fd, data, len, MSG_NOSIGNAL);
+	if (len > TS_HELD_MAX - held_len) {
+		gnutls_transport_set_errno(sess, ENOBUFS);
+		return -1;
+	}
+	memcpy(held + held_len, data, len);
+	held_len += len;
+	return (ssize_t)len;
+}
 
 static int send_all(int fd, const void *buf, size_t len)
 {
@@ -130,6 +150,7 @@ static int tls_handshake(struct test_server *s, int fd)
 		gnutls_certificate_server_set_request(sess, s->client_cert == 2 ? GNUTLS_CERT_REQUIRE
 									: GNUTLS_CERT_REQUEST);
 	gnutls_transport_set_int(sess, fd);
+	gnutls_transport_set_push_function(sess, push);
 	gnutls_handshake_set_timeout(sess, 10000);
 	do
 		r = gnutls_handshake(sess);
@@ -214,14 +235,39 @@ static void serve(struct test_server *s, int fd)
 				goto done;
 			break;
 		case TS_BATCH:
+		case TS_BATCH_RECORDS:
 			n = snprintf(out + out_len, TS_BUF - out_len,
 				     "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", elen);
 			out_len += (size_t)n;
 			memcpy(out + out_len, echo, elen);
 			out_len += elen;
-			if (++collected == s->batch) {
-				if (send_all(fd, out, out_len) < 0)
+			if (mode == TS_BATCH_RECORDS && sess) {
+				/* a record per response, its ciphertext held
+				 * back until the batch is complete */
+				if (!held && !(held = malloc(TS_HELD_MAX)))
 					goto done;
+				int r = send_all(fd, out, out_len);
+				out_len = 0;
+				if (r < 0)
+					goto done;
+			}
+			if (++collected == s->batch) {
+				if (held) {
+					char *h = held;
+					held = NULL; /* send_all below writes through */
+					size_t off = 0;
+					ssize_t n2 = 1;
+					while (off < held_len && n2 > 0)
+						if ((n2 = send(fd, h + off, held_len - off, MSG_NOSIGNAL)) > 0)
+							off += (size_t)n2;
+					bool whole = off == held_len;
+					free(h);
+					held_len = 0;
+					if (!whole)
+						goto done;
+				} else if (send_all(fd, out, out_len) < 0) {
+					goto done;
+				}
 				out_len = 0;
 				collected = 0;
 			}
@@ -284,6 +330,9 @@ static void serve(struct test_server *s, int fd)
 		}
 	}
 done:
+	free(held);
+	held = NULL;
+	held_len = 0;
 	if (sess) {
 		/* A close a server means ends with close_notify; resets,
 		 * garbage and cut bodies without. */

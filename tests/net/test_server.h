@@ -14,6 +14,8 @@
 enum ts_mode {
 	TS_ECHO,        /* 200, body = request body, keep-alive */
 	TS_BATCH,       /* wait for `batch` requests, answer them in one write */
+	TS_BATCH_RECORDS, /* TS_BATCH, but over TLS each response is a record of its
+			   * own: the records reach the client in one write */
 	TS_STALL,       /* read requests, never answer */
 	TS_CLOSE_EACH,  /* answer with Connection: close, then close */
 	TS_CLOSE_IDLE,  /* answer keep-alive, then close the idle connection */
