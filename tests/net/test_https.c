@@ -292,6 +292,105 @@ static void who(const char *name, struct client *cl)
 	ck_assert_str_eq(body_of(cl->responses[0]), body_of(cl->responses[2]));
 }
 
+/* Whole responses at the start of buf. */
+static int count_responses(const char *buf, size_t len)
+{
+	struct http_parser p;
+	size_t off = 0;
+	int n = 0;
+	http_parser_init(&p, NULL);
+	for (;;) {
+		struct http_event ev;
+		long k = http_parse(&p, (const uint8_t *)buf + off, len - off, &ev);
+		if (k < 0)
+			return -1;
+		off += (size_t)k;
+		if (ev.kind == HTTP_EV_DONE)
+			n++;
+		else if (ev.kind == HTTP_EV_NEED_MORE)
+			return n;
+	}
+}
+
+/* A client that sends PIPELINED requests, each a TLS record of its own,
+ * in one write, then reads until every response came (or 20 s pass). */
+enum { PIPELINED = 8 };
+struct pipelined {
+	struct tls_creds *creds;
+	char buf[PIPELINED * 1024];
+	size_t len;
+	int responses;
+	char err[128];
+	atomic_int done;
+};
+
+static __thread char held_out[PIPELINED * 1024];
+static __thread size_t held_out_len;
+
+static ssize_t hold_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+	(void)p;
+	if (len > sizeof(held_out) - held_out_len) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	memcpy(held_out + held_out_len, data, len);
+	held_out_len += len;
+	return (ssize_t)len;
+}
+
+static void *pipelined_main(void *arg)
+{
+	struct pipelined *pl = arg;
+	gnutls_session_t s = NULL;
+	int fd = connect_from(NULL), r;
+	if (fd < 0) {
+		snprintf(pl->err, sizeof(pl->err), "connect: %s", strerror(errno));
+		goto out;
+	}
+	struct timeval tv = { .tv_sec = 20 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	gnutls_init(&s, GNUTLS_CLIENT);
+	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(pl->creds));
+	gnutls_priority_set(s, tls_creds_priority(pl->creds));
+	gnutls_transport_set_int(s, fd);
+	do
+		r = gnutls_handshake(s);
+	while (r < 0 && !gnutls_error_is_fatal(r));
+	if (r < 0) {
+		snprintf(pl->err, sizeof(pl->err), "handshake: %s", gnutls_strerror(r));
+		goto out;
+	}
+	/* the records go to held_out, then out in one send */
+	gnutls_transport_set_push_function(s, hold_push);
+	held_out_len = 0;
+	for (int i = 0; i < PIPELINED; i++) {
+		static const char req[] = "GET /who HTTP/1.1\r\nHost: x\r\n\r\n";
+		if (gnutls_record_send(s, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+			snprintf(pl->err, sizeof(pl->err), "record_send failed");
+			goto out;
+		}
+	}
+	if (send(fd, held_out, held_out_len, MSG_NOSIGNAL) != (ssize_t)held_out_len) {
+		snprintf(pl->err, sizeof(pl->err), "send: %s", strerror(errno));
+		goto out;
+	}
+	while (pl->responses < PIPELINED && pl->len < sizeof(pl->buf) - 1) {
+		ssize_t n = gnutls_record_recv(s, pl->buf + pl->len, sizeof(pl->buf) - 1 - pl->len);
+		if (n <= 0)
+			break;
+		pl->len += (size_t)n;
+		pl->responses = count_responses(pl->buf, pl->len);
+	}
+out:
+	if (s)
+		gnutls_deinit(s);
+	if (fd >= 0)
+		close(fd);
+	atomic_store(&pl->done, 1);
+	return NULL;
+}
+
 /* --- tests ------------------------------------------------------------------------ */
 
 START_TEST(test_identities_per_route)
@@ -313,6 +412,35 @@ START_TEST(test_identities_per_route)
 	who("other", &cl);
 	ck_assert_str_eq(body_of(cl.responses[0]), "refused cn=n1 reason=signed by an unknown authority names=13");
 	ck_assert_str_eq(body_of(cl.responses[1]), "verified cn=n1 reason= names=13 localhost");
+}
+END_TEST
+
+/* Pipelined requests that arrive as several TLS records in one segment:
+ * the server answers every one of them with no more bytes coming (the
+ * records past the first are read from the socket, or held decrypted by
+ * GnuTLS, with no poll event left to announce them). */
+START_TEST(test_pipelined_records_in_one_segment)
+{
+	static struct pipelined pl;
+	memset(&pl, 0, sizeof(pl));
+	start((struct httpd_config){ 0 }, &server_tls);
+	pl.creds = load(NULL, "ca");
+	pthread_t t;
+	pthread_create(&t, NULL, pipelined_main, &pl);
+	loop_run_once(&loop, 0);
+	uint64_t t0 = loop_now_ms(&loop);
+	/* the client gives up after 20 s without bytes: well past this */
+	while (!atomic_load(&pl.done) && loop_now_ms(&loop) - t0 < 5000)
+		loop_run_once(&loop, 10);
+	bool done = atomic_load(&pl.done);
+	if (!done) /* let the client end, then fail */
+		httpd_stop(server), server = NULL;
+	pthread_join(t, NULL);
+	tls_creds_unref(pl.creds);
+	ck_assert_msg(done, "responses missing after %llu ms: %d of %d", (unsigned long long)(loop_now_ms(&loop) - t0),
+		      pl.responses, PIPELINED);
+	ck_assert_msg(!pl.err[0], "%s", pl.err);
+	ck_assert_int_eq(pl.responses, PIPELINED);
 }
 END_TEST
 
@@ -590,6 +718,7 @@ Suite *test_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_identities_per_route);
+	tcase_add_test(tc, test_pipelined_records_in_one_segment);
 	tcase_add_test(tc, test_plain_server_says_plain);
 	tcase_add_test(tc, test_start_and_reload_need_a_certificate);
 	tcase_add_test(tc, test_reload);
