@@ -310,6 +310,8 @@ static void on_hs_ready(struct uring_op *op, const struct io_uring_cqe *cqe)
 			free(c);
 		return;
 	}
+	if (!c->hs_parked) /* httpd_stop() resumed it already */
+		return;
 	c->hs_parked = false;
 	MHD_resume_connection(c->mhd_conn);
 	c->server->need_run = true;
@@ -1396,7 +1398,16 @@ int httpd_stop(struct httpd *server)
 	server->stopping = true;
 	while (server->suspended)
 		httpd_reply_text(server->suspended, MHD_HTTP_SERVICE_UNAVAILABLE, "raftd is shutting down");
-	/* Let MHD deliver what was just answered before it closes everything. */
+	/* MHD_stop_daemon() aborts the process while any connection is
+	 * suspended: the handshakes parked for their clients too. Their
+	 * polls stay in flight and are cancelled when MHD closes them. */
+	for (struct httpd_conn *c = server->conns; c; c = c->next)
+		if (c->hs_parked) {
+			c->hs_parked = false;
+			MHD_resume_connection(c->mhd_conn);
+		}
+	/* Let MHD deliver what was just answered (and take the resumed
+	 * handshakes back) before it closes everything. */
 	MHD_run(server->mhd);
 	loop_poll_cancel(server->loop, &server->poll);
 	loop_poll_cancel(server->loop, &server->listen_poll);

@@ -244,6 +244,9 @@ check_alive() {
 		else
 			log "UNEXPECTED: node $n exited with status $rc"
 			CRASHED=$((CRASHED + 1))
+			# CI keeps only what is printed: the end of the node's log says why
+			echo "--- node $n exited with status $rc; the end of its log:" >&2
+			tail -n 25 "$T/n$n.log" >&2
 			if [ "$DISK" = loop ]; then
 				log "  its file system: $(df -h --output=used,avail "${MNT[n]}" | tail -1 | tr -s ' ')," \
 					"$(du -sh "$(DATA "$n")"/* 2>/dev/null | tr -s '\t\n' ' ')"

@@ -710,6 +710,25 @@ START_TEST(test_half_open_handshakes)
 }
 END_TEST
 
+/* Stopping (a node restarting to rebase its log does) while a handshake
+ * waits for its client: the server's own suspension of that handshake
+ * must end first, or libmicrohttpd aborts the process. */
+START_TEST(test_stop_with_a_handshake_waiting)
+{
+	start((struct httpd_config){ .head_timeout_s = 60, .connection_timeout_s = 60 }, &server_tls);
+	make_client_hello();
+	int fd = connect_from("127.0.0.1");
+	ck_assert_int_ge(fd, 0);
+	send_raw(fd, hello, hello_len / 2);
+	for (int i = 0; i < 50; i++)
+		loop_run_once(&loop, 5);
+	ck_assert_uint_eq(httpd_stats(server)->conns_clients, 1);
+	ck_assert_int_eq(httpd_stop(server), 0);
+	server = NULL;
+	close(fd);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("https");
@@ -726,6 +745,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_plain_http_to_tls_port);
 	tcase_add_test(tc, test_tls_to_plain_port);
 	tcase_add_test(tc, test_half_open_handshakes);
+	tcase_add_test(tc, test_stop_with_a_handshake_waiting);
 	suite_add_tcase(s, tc);
 	return s;
 }
