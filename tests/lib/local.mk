@@ -16,3 +16,6 @@ tests_lib_test_core_fixture_LDADD = src/raft/libraft.a $(CHECK_LIBS)
 
 # Certificates for the TLS tests, made at test time (never committed).
 EXTRA_DIST += tests/lib/mkcerts.sh
+# CERTS runs it once per unit-test program and loads credentials from it
+# (certs.h); the program defines MKCERTS, the script's path.
+CERTS = tests/lib/certs.c tests/lib/certs.h

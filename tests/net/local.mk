@@ -18,7 +18,7 @@ tests_net_test_url_LDADD = net/libnet.a $(CHECK_LIBS)
 
 check_PROGRAMS += tests/net/test_peer
 TESTS += tests/net/test_peer
-tests_net_test_peer_SOURCES = $(CHECK_MAIN) tests/net/test_peer.c tests/net/test_server.c tests/net/test_server.h
+tests_net_test_peer_SOURCES = $(CHECK_MAIN) $(CERTS) tests/net/test_peer.c tests/net/test_server.c tests/net/test_server.h
 tests_net_test_peer_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
 tests_net_test_peer_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_peer_LDADD = net/libnet.a proto/libwire.a base/libbase.a $(URING_LIBS) $(GNUTLS_LIBS) \
@@ -31,7 +31,7 @@ EXTRA_DIST += tests/fuzz/fuzz_http_response.c
 # step-down and the fallback to plain sendmsg, and the copied-bytes counter.
 check_PROGRAMS += tests/net/test_peer_fallback
 TESTS += tests/net/test_peer_fallback
-tests_net_test_peer_fallback_SOURCES = $(CHECK_MAIN) tests/net/test_peer.c tests/net/test_server.c \
+tests_net_test_peer_fallback_SOURCES = $(CHECK_MAIN) $(CERTS) tests/net/test_peer.c tests/net/test_server.c \
 	tests/net/test_server.h net/peer.c net/http_parse.c net/url.c net/ktls.c
 tests_net_test_peer_fallback_CPPFLAGS = $(AM_CPPFLAGS) -DPEER_TEST_FORCE_ZC_EINVAL \
 	-DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
@@ -44,7 +44,7 @@ tests_net_test_peer_fallback_LDADD = proto/libwire.a net/libnet.a base/libbase.a
 # time by tests/lib/mkcerts.sh, handshakes in-process over a socketpair.
 check_PROGRAMS += tests/net/test_tls
 TESTS += tests/net/test_tls
-tests_net_test_tls_SOURCES = $(CHECK_MAIN) tests/net/test_tls.c
+tests_net_test_tls_SOURCES = $(CHECK_MAIN) $(CERTS) tests/net/test_tls.c
 tests_net_test_tls_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
 tests_net_test_tls_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_tls_LDADD = net/libnet.a base/libbase.a $(GNUTLS_LIBS) $(CHECK_LIBS)
@@ -55,7 +55,7 @@ tests_net_test_tls_LDADD = net/libnet.a base/libbase.a $(GNUTLS_LIBS) $(CHECK_LI
 # tests/daemon/test_http_server.c.
 check_PROGRAMS += tests/net/test_https
 TESTS += tests/net/test_https
-tests_net_test_https_SOURCES = $(CHECK_MAIN) tests/net/test_https.c
+tests_net_test_https_SOURCES = $(CHECK_MAIN) $(CERTS) tests/net/test_https.c
 tests_net_test_https_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
 tests_net_test_https_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS) -pthread
 tests_net_test_https_LDADD = net/libhttpd.a net/libnet.a base/libbase.a $(MHD_LIBS) $(GNUTLS_LIBS) \

@@ -22,43 +22,12 @@
 #include "net/http_parse.h"
 #include "net/http_server.h"
 #include "net/tls.h"
+#include "tests/lib/certs.h"
 #include "tests/lib/check_main.h"
 
-static char dir[64];
 static struct loop loop;
 static struct httpd *server;
 static uint16_t port;
-
-static void make_certs(void)
-{
-	char cmd[512];
-	snprintf(dir, sizeof(dir), "/tmp/raftd-https-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "sh '%s' '%s'", MKCERTS, dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void remove_certs(void)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	(void)!system(cmd);
-}
-
-/* NAME's certificate and key (NULL: none) and CA's file (NULL: none). */
-static struct tls_creds *load(const char *name, const char *ca)
-{
-	char cert[256], key[256], cafile[256];
-	snprintf(cert, sizeof(cert), "%s/%s.pem", dir, name ? name : "");
-	snprintf(key, sizeof(key), "%s/%s-key.pem", dir, name ? name : "");
-	snprintf(cafile, sizeof(cafile), "%s/%s.pem", dir, ca ? ca : "");
-	struct tls_files f = { name ? cert : NULL, name ? key : NULL, ca ? cafile : NULL, NULL };
-	struct tls_creds *c = NULL;
-	char err[256];
-	int rv = tls_creds_load(&f, &c, err, sizeof(err));
-	ck_assert_msg(rv == 0, "%s", err);
-	return c;
-}
 
 /* --- the server ---------------------------------------------------------------- */
 
@@ -105,7 +74,8 @@ static struct httpd_tls server_tls;
 static void setup(void)
 {
 	ck_assert_int_eq(loop_init(&loop, 256), 0);
-	server_tls = (struct httpd_tls){ load("n1", NULL), load(NULL, "ca"), load(NULL, "other-ca") };
+	server_tls = (struct httpd_tls){ certs_load("n1", NULL, NULL), certs_load(NULL, "ca", NULL),
+				    certs_load(NULL, "other-ca", NULL) };
 }
 
 static void teardown(void)
@@ -281,7 +251,7 @@ static void run_client(struct client *cl)
 static void who(const char *name, struct client *cl)
 {
 	memset(cl, 0, sizeof(*cl));
-	cl->creds = load(name, "ca");
+	cl->creds = certs_load(name, "ca", NULL);
 	cl->paths[0] = "/who";
 	cl->paths[1] = "/peer/who";
 	cl->paths[2] = "/who"; /* computed once: the same answer */
@@ -424,7 +394,7 @@ START_TEST(test_pipelined_records_in_one_segment)
 	static struct pipelined pl;
 	memset(&pl, 0, sizeof(pl));
 	start((struct httpd_config){ 0 }, &server_tls);
-	pl.creds = load(NULL, "ca");
+	pl.creds = certs_load(NULL, "ca", NULL);
 	pthread_t t;
 	pthread_create(&t, NULL, pipelined_main, &pl);
 	loop_run_once(&loop, 0);
@@ -492,7 +462,7 @@ START_TEST(test_reload)
 {
 	start((struct httpd_config){ 0 }, &server_tls);
 	struct client old = { 0 };
-	old.creds = load("other", "ca");
+	old.creds = certs_load("other", "ca", NULL);
 	old.paths[0] = "/who";
 	old.paths[1] = "/who";
 	old.pause_at = 0;
@@ -501,7 +471,7 @@ START_TEST(test_reload)
 	run_until(&old.paused);
 
 	/* n2's certificate, and clients now verified by the other CA */
-	struct httpd_tls next = { load("n2", NULL), load(NULL, "other-ca"), NULL };
+	struct httpd_tls next = { certs_load("n2", NULL, NULL), certs_load(NULL, "other-ca", NULL), NULL };
 	ck_assert_int_eq(httpd_set_tls(server, &next), 0);
 	tls_creds_unref(next.creds);
 	tls_creds_unref(next.client_trust);
@@ -532,7 +502,7 @@ END_TEST
 START_TEST(test_reload_out_of_memory)
 {
 	start((struct httpd_config){ 0 }, &server_tls);
-	struct httpd_tls next = { load("n2", NULL), NULL, NULL };
+	struct httpd_tls next = { certs_load("n2", NULL, NULL), NULL, NULL };
 	alloc_fail_nth(1);
 	int rv = httpd_set_tls(server, &next);
 	ck_assert(alloc_failed());
@@ -570,7 +540,7 @@ static ssize_t nothing_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 static void make_client_hello(void)
 {
 	gnutls_session_t s;
-	struct tls_creds *c = load(NULL, "ca");
+	struct tls_creds *c = certs_load(NULL, "ca", NULL);
 	hello_len = 0;
 	ck_assert_int_eq(gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK), 0);
 	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(c));
@@ -733,7 +703,7 @@ Suite *test_suite(void)
 {
 	Suite *s = suite_create("https");
 	TCase *tc = tcase_create("https");
-	tcase_add_unchecked_fixture(tc, make_certs, remove_certs);
+	tcase_add_unchecked_fixture(tc, certs_make, certs_remove);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_identities_per_route);

@@ -25,6 +25,7 @@
 #include "proto/wire.h"
 #include "base/uring_op.h"
 #include "tests/net/test_server.h"
+#include "tests/lib/certs.h"
 #include "tests/lib/check_main.h"
 
 static struct io_uring ring;
@@ -1144,47 +1145,13 @@ END_TEST
 
 /* --- TLS (https:// peers) ------------------------------------------------- */
 
-/* Certificates from tests/lib/mkcerts.sh, made once per program in Check's
- * parent process (the forked tests share them). */
-static char certdir[64];
-
-static void make_certs(void)
-{
-	char cmd[512];
-	snprintf(certdir, sizeof(certdir), "/tmp/raftd-peer-tls-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(certdir));
-	snprintf(cmd, sizeof(cmd), "sh '%s' '%s'", MKCERTS, certdir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void remove_certs(void)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-	(void)!system(cmd);
-}
-
-/* NAME's certificate and key (NULL: none) and CA's certificate (NULL: none). */
-static struct tls_creds *creds(const char *name, const char *ca)
-{
-	char cert[128], key[128], cafile[128];
-	snprintf(cert, sizeof(cert), "%s/%s.pem", certdir, name ? name : "");
-	snprintf(key, sizeof(key), "%s/%s-key.pem", certdir, name ? name : "");
-	snprintf(cafile, sizeof(cafile), "%s/%s.pem", certdir, ca ? ca : "");
-	struct tls_files f = { name ? cert : NULL, name ? key : NULL, ca ? cafile : NULL, NULL };
-	struct tls_creds *c = NULL;
-	char err[256] = "";
-	ck_assert_msg(tls_creds_load(&f, &c, err, sizeof(err)) == 0, "%s", err);
-	return c;
-}
-
 /* A TLS server with NAME's certificate; client certificates verified
  * against ca when client_cert is set. */
 static void tls_server(struct test_server *srv, enum ts_mode mode, int batch, const char *name,
 		       int client_cert)
 {
-	struct tls_creds *c = creds(name, "ca");
-	struct tls_creds *trust = creds(NULL, "ca");
+	struct tls_creds *c = certs_load(name, "ca", NULL);
+	struct tls_creds *trust = certs_load(NULL, "ca", NULL);
 	ck_assert_int_eq(ts_start_tls(srv, mode, batch, c, trust, client_cert), 0);
 	tls_creds_unref(c);
 	tls_creds_unref(trust);
@@ -1198,7 +1165,7 @@ static struct peer *tls_peer(const char *host, int port, const char *cert, const
 	struct peer_config c = cfg ? *cfg : (struct peer_config){ 0 };
 	char url[128];
 	struct peer *p = NULL;
-	c.tls = creds(cert, ca);
+	c.tls = certs_load(cert, ca, NULL);
 	snprintf(url, sizeof(url), "https://%s:%d", host, port);
 	ck_assert_int_eq(peer_create(&ring, url, &c, &p), 0);
 	tls_creds_unref(c.tls); /* the peer holds its own reference */
@@ -1698,7 +1665,7 @@ START_TEST(test_tls_create_rules)
 	struct peer_config cfg = { 0 };
 	ck_assert_int_eq(peer_create(&ring, "https://127.0.0.1:4001", &cfg, &p), -EINVAL);
 	ck_assert_ptr_null(p);
-	cfg.tls = creds(NULL, "ca");
+	cfg.tls = certs_load(NULL, "ca", NULL);
 	ck_assert_int_eq(peer_create(&ring, "http://127.0.0.1:4001", &cfg, &p), 0);
 	ck_assert_str_eq(peer_tls_error(p), "");
 	destroy_and_wait(p);
@@ -1753,7 +1720,7 @@ START_TEST(test_ktls_key_handover)
 	ck_assert_int_ge(a = accept(l, NULL, NULL), 0);
 	ck_assert_int_eq(fcntl(c, F_SETFL, O_NONBLOCK), 0);
 	ck_assert_int_eq(fcntl(a, F_SETFL, O_NONBLOCK), 0);
-	struct tls_creds *sc = creds("n1", "ca"), *cc = creds(NULL, "ca");
+	struct tls_creds *sc = certs_load("n1", "ca", NULL), *cc = certs_load(NULL, "ca", NULL);
 	gnutls_session_t srv, cli;
 	gnutls_priority_t prio;
 	ck_assert_int_eq(gnutls_priority_init(&prio, ktls_prios[_i], NULL), 0);
@@ -1874,7 +1841,7 @@ Suite *test_suite(void)
 
 	tc = tcase_create("tls");
 	tcase_set_timeout(tc, 120);
-	tcase_add_unchecked_fixture(tc, make_certs, remove_certs);
+	tcase_add_unchecked_fixture(tc, certs_make, certs_remove);
 	tcase_add_test(tc, test_tls_requests_and_counters);
 	tcase_add_test(tc, test_tls_records_in_one_segment);
 	tcase_add_test(tc, test_tls_large_bodies);

@@ -12,26 +12,8 @@
 
 #include "base/alloc.h"
 #include "net/tls.h"
+#include "tests/lib/certs.h"
 #include "tests/lib/check_main.h"
-
-static char dir[64];
-
-/* Once per program, in Check's parent process: the forked tests share them. */
-static void make_certs(void)
-{
-	char cmd[512];
-	snprintf(dir, sizeof(dir), "/tmp/raftd-tls-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "sh '%s' '%s'", MKCERTS, dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void remove_certs(void)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	(void)!system(cmd);
-}
 
 /* DIR/NAME.pem, or DIR/NAME-key.pem; NULL for NULL. Rotates through
  * buffers so that one call can take several. */
@@ -42,19 +24,8 @@ static const char *pem(const char *name, bool key)
 	if (!name)
 		return NULL;
 	char *b = bufs[next++ % 8];
-	snprintf(b, sizeof(bufs[0]), "%s/%s%s.pem", dir, name, key ? "-key" : "");
+	snprintf(b, sizeof(bufs[0]), "%s/%s%s.pem", certs_dir(), name, key ? "-key" : "");
 	return b;
-}
-
-/* Credentials: NAME's certificate and key (NULL: none), CA's file (NULL: none). */
-static struct tls_creds *load(const char *name, const char *ca, const char *prio)
-{
-	struct tls_files f = { pem(name, false), pem(name, true), pem(ca, false), prio };
-	struct tls_creds *c = NULL;
-	char err[256] = "";
-	int rv = tls_creds_load(&f, &c, err, sizeof(err));
-	ck_assert_msg(rv == 0, "load %s: %s", name ? name : "-", err);
-	return c;
 }
 
 static int load_err(const char *cert, const char *key, const char *ca, const char *prio, char *err,
@@ -73,17 +44,17 @@ static int load_err(const char *cert, const char *key, const char *ca, const cha
 START_TEST(test_errors_name_the_file)
 {
 	char err[256], want[512], junk[256];
-	snprintf(junk, sizeof(junk), "%s/junk.pem", dir);
+	snprintf(junk, sizeof(junk), "%s/junk.pem", certs_dir());
 	FILE *f = fopen(junk, "w");
 	fputs("not a certificate\n", f);
 	fclose(f);
 
 	ck_assert_int_eq(load_err(pem("nope", false), pem("n1", true), NULL, NULL, err, sizeof(err)), -ENOENT);
-	snprintf(want, sizeof(want), "cannot read %s/nope.pem: No such file or directory", dir);
+	snprintf(want, sizeof(want), "cannot read %s/nope.pem: No such file or directory", certs_dir());
 	ck_assert_str_eq(err, want);
 
 	ck_assert_int_eq(load_err(pem("n1", false), pem("n1", false), NULL, NULL, err, sizeof(err)), -EINVAL);
-	snprintf(want, sizeof(want), "%s/n1.pem: not a PEM private key", dir);
+	snprintf(want, sizeof(want), "%s/n1.pem: not a PEM private key", certs_dir());
 	ck_assert_msg(!strncmp(err, want, strlen(want)), "got: %s", err);
 
 	ck_assert_int_eq(load_err(junk, pem("n1", true), NULL, NULL, err, sizeof(err)), -EINVAL);
@@ -91,7 +62,7 @@ START_TEST(test_errors_name_the_file)
 	ck_assert_msg(!strncmp(err, want, strlen(want)), "got: %s", err);
 
 	ck_assert_int_eq(load_err(pem("n1", false), pem("n2", true), NULL, NULL, err, sizeof(err)), -EINVAL);
-	snprintf(want, sizeof(want), "%s/n2-key.pem does not match %s/n1.pem", dir, dir);
+	snprintf(want, sizeof(want), "%s/n2-key.pem does not match %s/n1.pem", certs_dir(), certs_dir());
 	ck_assert_str_eq(err, want);
 
 	ck_assert_int_eq(load_err(NULL, NULL, junk, NULL, err, sizeof(err)), -EINVAL);
@@ -140,7 +111,7 @@ END_TEST
 
 START_TEST(test_creds_flags_and_default_priority)
 {
-	struct tls_creds *server = load("n1", NULL, NULL), *client = load(NULL, "ca", NULL);
+	struct tls_creds *server = certs_load("n1", NULL, NULL), *client = certs_load(NULL, "ca", NULL);
 	ck_assert(tls_creds_has_cert(server));
 	ck_assert(!tls_creds_has_trust(server));
 	ck_assert(!tls_creds_has_cert(client));
@@ -214,8 +185,8 @@ static void pair_free(struct pair *p)
  * (NULL: none), verified against the CA file trust. */
 static void identify_client(const char *name, const char *trust_ca, struct tls_identity *id)
 {
-	struct tls_creds *server = load("n1", NULL, NULL), *client = load(name, "ca", NULL);
-	struct tls_creds *trust = trust_ca ? load(NULL, trust_ca, NULL) : NULL;
+	struct tls_creds *server = certs_load("n1", NULL, NULL), *client = certs_load(name, "ca", NULL);
+	struct tls_creds *trust = trust_ca ? certs_load(NULL, trust_ca, NULL) : NULL;
 	struct pair p;
 	handshake(&p, server, client, NULL);
 	ck_assert_msg(p.s_rv == 0 && p.c_rv == 0, "handshake: %s / %s", gnutls_strerror(p.s_rv),
@@ -323,7 +294,7 @@ END_TEST
  * gets nowhere, one limited to 1.2 gets 1.2. */
 START_TEST(test_default_priority_refuses_tls11)
 {
-	struct tls_creds *server = load("n1", NULL, NULL), *client = load(NULL, "ca", NULL);
+	struct tls_creds *server = certs_load("n1", NULL, NULL), *client = certs_load(NULL, "ca", NULL);
 	struct pair p;
 	handshake(&p, server, client, "NORMAL:-VERS-ALL:+VERS-TLS1.2");
 	ck_assert_int_eq(p.s_rv, 0);
@@ -342,7 +313,7 @@ Suite *test_suite(void)
 {
 	Suite *s = suite_create("tls");
 	TCase *tc = tcase_create("tls");
-	tcase_add_unchecked_fixture(tc, make_certs, remove_certs);
+	tcase_add_unchecked_fixture(tc, certs_make, certs_remove);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_errors_name_the_file);
 	tcase_add_test(tc, test_creds_flags_and_default_priority);
