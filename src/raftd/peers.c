@@ -413,6 +413,18 @@ static struct peer_config npeer_config(struct node *n)
 	return pc;
 }
 
+/* The client of a member at `url`, with the node's current settings and
+ * certificates. 0 or -errno (peer_create()). */
+static int npeer_client(struct node *n, const char *url, struct peer **ret)
+{
+	struct peer_config pc = npeer_config(n);
+	char tls_url[RAFT_URL_MAX + 8];
+	const char *dial = npeer_dial_url(n, url, tls_url, sizeof(tls_url));
+	int rv = peer_create(&n->loop.ring, dial, &pc, ret);
+	log_debug("peer_create %s: %d", dial, rv);
+	return rv;
+}
+
 /* A client for the peer `name` at `url`, or NULL. */
 static struct npeer *npeer_add(struct node *n, const char *name, const char *url)
 {
@@ -422,11 +434,7 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->url, sizeof(p->url), "%s", url);
 	p->node = n;
-	struct peer_config pc = npeer_config(n);
-	char tls_url[RAFT_URL_MAX + 8];
-	const char *dial = npeer_dial_url(n, url, tls_url, sizeof(tls_url));
-	int rv = peer_create(&n->loop.ring, dial, &pc, &p->p);
-	log_debug("peer_create %s: %d", dial, rv);
+	int rv = npeer_client(n, url, &p->p);
 	if (rv < 0) {
 		log_warning("peer %s: cannot use URL '%s': %s", name, url, strerror(-rv));
 		free(p);
@@ -452,13 +460,11 @@ static struct npeer *npeer_add(struct node *n, const char *name, const char *url
 
 void peers_renew_tls(struct node *n)
 {
+	if (!config_peer_tls(&n->cfg))
+		return;
 	for (struct npeer *p = n->peers; p; p = p->next) {
-		struct peer_config pc = npeer_config(n);
 		struct peer *fresh;
-		if (!config_peer_tls(&n->cfg))
-			continue;
-		char tls_url[RAFT_URL_MAX + 8];
-		int rv = peer_create(&n->loop.ring, npeer_dial_url(n, p->url, tls_url, sizeof(tls_url)), &pc, &fresh);
+		int rv = npeer_client(n, p->url, &fresh);
 		if (rv < 0) {
 			log_warning("peer %s: keeps its certificates: a client with the new ones: %s", p->name,
 				    strerror(-rv));
