@@ -8,7 +8,7 @@ tests_daemon_test_loop_LDADD = base/libbase.a $(URING_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/daemon/test_http_server
 TESTS += tests/daemon/test_http_server
-tests_daemon_test_http_server_SOURCES = $(CHECK_MAIN) tests/daemon/test_http_server.c
+tests_daemon_test_http_server_SOURCES = $(CHECK_MAIN) $(WHOLE_RESPONSE) tests/daemon/test_http_server.c
 tests_daemon_test_http_server_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 tests_daemon_test_http_server_LDADD = net/libhttpd.a net/libnet.a base/libbase.a $(MHD_LIBS) $(GNUTLS_LIBS) $(URING_LIBS) $(CHECK_LIBS) -lpthread
 

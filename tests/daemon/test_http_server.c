@@ -18,6 +18,7 @@
 #include "net/http_parse.h"
 #include "net/http_server.h"
 #include "tests/lib/check_main.h"
+#include "tests/lib/whole_response.h"
 
 static struct loop loop;
 static struct httpd *server;
@@ -134,29 +135,6 @@ static int connect_local(void)
 		return -1;
 	}
 	return fd;
-}
-
-/* Whether buf holds a whole response, read by net/http_parse as every
- * client of the project reads one; its status in *status (0 until the head
- * is there). The bytes stay in buf for the tests to look at. */
-static bool whole_response(const char *buf, size_t len, int *status)
-{
-	struct http_parser p;
-	size_t off = 0;
-	http_parser_init(&p, NULL);
-	for (;;) {
-		struct http_event ev;
-		long n = http_parse(&p, (const uint8_t *)buf + off, len - off, &ev);
-		if (n < 0)
-			return false;
-		off += (size_t)n;
-		if (ev.kind == HTTP_EV_HEAD)
-			*status = p.status;
-		else if (ev.kind == HTTP_EV_DONE)
-			return true;
-		else if (ev.kind == HTTP_EV_NEED_MORE)
-			return false;
-	}
 }
 
 /* Reads one response into buf; returns its status. */

@@ -19,3 +19,7 @@ EXTRA_DIST += tests/lib/mkcerts.sh
 # CERTS runs it once per unit-test program and loads credentials from it
 # (certs.h); the program defines MKCERTS, the script's path.
 CERTS = tests/lib/certs.c tests/lib/certs.h
+
+# WHOLE_RESPONSE: whether a raw socket's bytes hold a whole HTTP response
+# (tests of the HTTP server; link net/libnet.a).
+WHOLE_RESPONSE = tests/lib/whole_response.c tests/lib/whole_response.h

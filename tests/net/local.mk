@@ -55,7 +55,7 @@ tests_net_test_tls_LDADD = net/libnet.a base/libbase.a $(GNUTLS_LIBS) $(CHECK_LI
 # tests/daemon/test_http_server.c.
 check_PROGRAMS += tests/net/test_https
 TESTS += tests/net/test_https
-tests_net_test_https_SOURCES = $(CHECK_MAIN) $(CERTS) tests/net/test_https.c
+tests_net_test_https_SOURCES = $(CHECK_MAIN) $(CERTS) $(WHOLE_RESPONSE) tests/net/test_https.c
 tests_net_test_https_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
 tests_net_test_https_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS) -pthread
 tests_net_test_https_LDADD = net/libhttpd.a net/libnet.a base/libbase.a $(MHD_LIBS) $(GNUTLS_LIBS) \

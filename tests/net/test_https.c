@@ -24,6 +24,7 @@
 #include "net/tls.h"
 #include "tests/lib/certs.h"
 #include "tests/lib/check_main.h"
+#include "tests/lib/whole_response.h"
 
 static struct loop loop;
 static struct httpd *server;
@@ -110,26 +111,6 @@ static int connect_from(const char *from)
 		return -1;
 	}
 	return fd;
-}
-
-static bool whole_response(const char *buf, size_t len, int *status)
-{
-	struct http_parser p;
-	size_t off = 0;
-	http_parser_init(&p, NULL);
-	for (;;) {
-		struct http_event ev;
-		long n = http_parse(&p, (const uint8_t *)buf + off, len - off, &ev);
-		if (n < 0)
-			return false;
-		off += (size_t)n;
-		if (ev.kind == HTTP_EV_HEAD)
-			*status = p.status;
-		else if (ev.kind == HTTP_EV_DONE)
-			return true;
-		else if (ev.kind == HTTP_EV_NEED_MORE)
-			return false;
-	}
 }
 
 static const char *body_of(const char *response)
