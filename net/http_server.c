@@ -105,9 +105,24 @@ struct httpd_request {
 	struct httpd_request *prev, *next; /* on the suspended list */
 };
 
+/* libmicrohttpd gives every connection one memory pool of the daemon's
+ * size for the request's head and the response's, and zeroes the whole
+ * pool after each request of a keep-alive connection. A pool that holds
+ * goraft's longest head (a 1 MiB key in the URL) would cost that memset on
+ * every request. So there are two daemons: connections whose first request
+ * line is within SHORT_LINE bytes go to one with SHORT_HEAD pools; the
+ * others (or, when the line is not all there yet, the unsure) to one with
+ * the configured max_head. A later request on a short-pool connection with
+ * a longer head gets libmicrohttpd's 414 or 431 and is served on a new
+ * connection. TLS connections cannot be read before libmicrohttpd decrypts
+ * them: they all get short pools. */
+#define SHORT_HEAD (64 * 1024)
+#define SHORT_LINE (SHORT_HEAD / 2)
+enum { MHD_SHORT, MHD_LONG };
+
 struct httpd {
 	struct loop *loop;
-	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *mhd[2]; /* [MHD_LONG] NULL: one daemon does */
 	const struct httpd_route *routes;
 	size_t n_routes;
 	unsigned *active; /* per route: requests between head and response sent */
@@ -122,7 +137,7 @@ struct httpd {
 	struct addr_count *per_addr[ADDR_BUCKETS];
 	struct addr_key *peer_addrs;
 	size_t n_peer_addrs;
-	struct loop_poll poll;
+	struct loop_poll poll, poll_long;
 	struct loop_timer timer;
 	struct loop_hook hook;
 	bool need_run; /* a suspended request was answered */
@@ -145,10 +160,20 @@ static void run_mhd(struct httpd *server)
 	if (server->stopping)
 		return;
 	server->need_run = false;
-	MHD_run(server->mhd);
+	bool any = false;
+	MHD_UNSIGNED_LONG_LONG timeout_ms = 0;
+	for (int i = MHD_SHORT; i <= MHD_LONG; i++) {
+		MHD_UNSIGNED_LONG_LONG t;
+		if (!server->mhd[i])
+			continue;
+		MHD_run(server->mhd[i]);
+		if (MHD_get_timeout(server->mhd[i], &t) == MHD_YES && (!any || t < timeout_ms)) {
+			timeout_ms = t;
+			any = true;
+		}
+	}
 	park_blocked(server);
-	MHD_UNSIGNED_LONG_LONG timeout_ms;
-	if (MHD_get_timeout(server->mhd, &timeout_ms) == MHD_YES)
+	if (any)
 		loop_timer_arm(server->loop, &server->timer, timeout_ms);
 	else
 		loop_timer_cancel(server->loop, &server->timer);
@@ -158,6 +183,12 @@ static void on_epoll_ready(struct loop_poll *poll, int res)
 {
 	(void)res;
 	run_mhd(SERVER_OF(poll, poll));
+}
+
+static void on_epoll_long_ready(struct loop_poll *poll, int res)
+{
+	(void)res;
+	run_mhd(SERVER_OF(poll, poll_long));
 }
 
 static void on_timer(struct loop_timer *timer)
@@ -540,10 +571,25 @@ static void conn_unlink(struct httpd *server, struct httpd_conn *c)
 
 static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c);
 
+/* Whether a plain connection's first request line is longer than a short
+ * pool takes, or not all there yet (see SHORT_HEAD). */
+static bool wants_long_head(const struct httpd *server, const struct httpd_conn *c)
+{
+	static uint8_t line[SHORT_LINE]; /* one thread */
+	if (!server->mhd[MHD_LONG] || c->tls)
+		return false;
+	ssize_t n = recv(c->fd, line, sizeof(line), MSG_PEEK | MSG_DONTWAIT);
+	return n > 0 && !memchr(line, '\n', (size_t)n);
+}
+
 static void hand_to_mhd(struct httpd *server, struct httpd_conn *c)
 {
+	bool long_head = wants_long_head(server, c);
+	if (long_head)
+		server->stats.conns_long_head++;
 	server->adding = c;
-	enum MHD_Result r = MHD_add_connection(server->mhd, c->fd, (const struct sockaddr *)&c->sa, c->sa_len);
+	enum MHD_Result r = MHD_add_connection(server->mhd[long_head ? MHD_LONG : MHD_SHORT], c->fd,
+					       (const struct sockaddr *)&c->sa, c->sa_len);
 	server->adding = NULL;
 	/* MHD closes the socket when it fails; the context goes with
 	 * NOTIFY_CONNECTION closed if it was started */
@@ -1307,9 +1353,13 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 					     server->cfg.max_connections + server->cfg.peer_connections + 16, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, server->cfg.connection_timeout_s, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL };
-	if (server->cfg.max_head)
+	size_t limit_at = n; /* the pool size: SHORT_HEAD or max_head (see SHORT_HEAD) */
+	size_t max_head = server->cfg.max_head;
+	bool two = max_head > SHORT_HEAD && !server->tls;
+	if (max_head)
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-						     (intptr_t)server->cfg.max_head, NULL };
+						     (intptr_t)(max_head > SHORT_HEAD ? SHORT_HEAD : max_head),
+						     NULL };
 	if (server->tls) {
 		flags |= MHD_USE_TLS;
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)(intptr_t)no_cert };
@@ -1317,25 +1367,31 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_DEFAULT_PRIORITY };
 	}
 	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	server->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server, MHD_OPTION_ARRAY, opts,
-				       MHD_OPTION_END);
-	if (!server->mhd) {
-		snprintf(err, err_len, "cannot start the HTTP server: %s",
-			 server->last_error[0] ? server->last_error : "libmicrohttpd refused to start");
-		rv = -EADDRNOTAVAIL;
-		goto fail;
-	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	rv = loop_poll_start(loop, &server->poll, info->epoll_fd, POLLIN, on_epoll_ready);
-	if (rv < 0) {
-		snprintf(err, err_len, "cannot poll the HTTP server: %s", strerror(-rv));
-		goto fail_mhd;
+	for (int i = MHD_SHORT; i <= (two ? MHD_LONG : MHD_SHORT); i++) {
+		if (i == MHD_LONG)
+			opts[limit_at].value = (intptr_t)max_head;
+		server->mhd[i] = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server, MHD_OPTION_ARRAY,
+						  opts, MHD_OPTION_END);
+		if (!server->mhd[i]) {
+			snprintf(err, err_len, "cannot start the HTTP server: %s",
+				 server->last_error[0] ? server->last_error : "libmicrohttpd refused to start");
+			rv = -EADDRNOTAVAIL;
+			goto fail_mhd;
+		}
+		const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd[i], MHD_DAEMON_INFO_EPOLL_FD);
+		struct loop_poll *poll = i == MHD_LONG ? &server->poll_long : &server->poll;
+		rv = loop_poll_start(loop, poll, info->epoll_fd, POLLIN,
+				     i == MHD_LONG ? on_epoll_long_ready : on_epoll_ready);
+		if (rv < 0) {
+			snprintf(err, err_len, "cannot poll the HTTP server: %s", strerror(-rv));
+			MHD_stop_daemon(server->mhd[i]);
+			server->mhd[i] = NULL;
+			goto fail_mhd;
+		}
 	}
 	rv = loop_poll_start(loop, &server->listen_poll, server->listen_fd, POLLIN, on_listen_ready);
 	if (rv < 0) {
 		snprintf(err, err_len, "cannot poll the listening socket: %s", strerror(-rv));
-		loop_poll_cancel(loop, &server->poll);
-		loop_drain(loop, &server->poll.inflight, 1000);
 		goto fail_mhd;
 	}
 	loop_add_hook(loop, &server->hook);
@@ -1343,7 +1399,14 @@ int httpd_start(struct loop *loop, const struct httpd_config *cfg, struct httpd 
 	return 0;
 
 fail_mhd:
-	MHD_stop_daemon(server->mhd);
+	for (int i = MHD_SHORT; i <= MHD_LONG; i++) {
+		struct loop_poll *poll = i == MHD_LONG ? &server->poll_long : &server->poll;
+		if (!server->mhd[i])
+			continue;
+		loop_poll_cancel(loop, poll);
+		loop_drain(loop, &poll->inflight, 1000);
+		MHD_stop_daemon(server->mhd[i]);
+	}
 fail:
 	if (server->own_listen_fd)
 		close(server->listen_fd);
@@ -1351,7 +1414,7 @@ fail:
 	free(server->active);
 	free(server->route_stats);
 	/* see httpd_stop: the kernel may still complete into a poll */
-	if (!server->poll.inflight)
+	if (!server->poll.inflight && !server->poll_long.inflight)
 		free(server);
 	return rv;
 }
@@ -1408,11 +1471,16 @@ int httpd_stop(struct httpd *server)
 		}
 	/* Let MHD deliver what was just answered (and take the resumed
 	 * handshakes back) before it closes everything. */
-	MHD_run(server->mhd);
+	for (int i = MHD_SHORT; i <= MHD_LONG; i++)
+		if (server->mhd[i])
+			MHD_run(server->mhd[i]);
 	loop_poll_cancel(server->loop, &server->poll);
+	if (server->mhd[MHD_LONG])
+		loop_poll_cancel(server->loop, &server->poll_long);
 	loop_poll_cancel(server->loop, &server->listen_poll);
 	/* The kernel still holds the polls until their cancellation completes. */
 	loop_drain(server->loop, &server->poll.inflight, 1000);
+	loop_drain(server->loop, &server->poll_long.inflight, 1000);
 	loop_drain(server->loop, &server->listen_poll.inflight, 1000);
 	remove_hook(server->loop, &server->hook);
 	/* the ones not handed to MHD yet are ours to close */
@@ -1423,7 +1491,9 @@ int httpd_stop(struct httpd *server)
 			conn_unlink(server, c);
 		}
 	}
-	MHD_stop_daemon(server->mhd); /* closes the connections: their contexts go */
+	for (int i = MHD_SHORT; i <= MHD_LONG; i++)
+		if (server->mhd[i])
+			MHD_stop_daemon(server->mhd[i]); /* closes the connections: their contexts go */
 	/* the polls of parked handshakes point into their connections */
 	loop_drain(server->loop, &server->conn_polls, 1000);
 	/* After MHD_stop_daemon: what it completed could have armed them. */
@@ -1449,7 +1519,7 @@ int httpd_stop(struct httpd *server)
 	free(server->route_stats);
 	/* A poll the kernel may still complete into must stay allocated: a
 	 * leak, not a write into freed memory. */
-	if (server->poll.inflight || server->listen_poll.inflight || server->conn_polls)
+	if (server->poll.inflight || server->poll_long.inflight || server->listen_poll.inflight || server->conn_polls)
 		rv = -ETIMEDOUT;
 	else
 		free(server);

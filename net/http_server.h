@@ -99,8 +99,11 @@ struct httpd_config {
 	uint64_t max_body_memory;       /* bodies being read, in total (0: no limit) */
 	size_t max_head;                /* a request's head and its response's, per
 					 * connection (0: libmicrohttpd's 32 KiB); a
-					 * longer head gets 414 or 431. Only what a
-					 * connection uses is resident. */
+					 * longer head gets 414 or 431. Above 64 KiB,
+					 * only a plain connection whose FIRST request
+					 * line is longer than 32 KiB gets it; the others
+					 * (and TLS ones) get 64 KiB (http_server.c,
+					 * SHORT_HEAD, says why). */
 	const struct httpd_route *routes;
 	size_t n_routes;
 	const struct httpd_tls *tls;    /* NULL: plain HTTP. httpd takes its own references. */
@@ -121,6 +124,7 @@ struct httpd_stats {
 	uint64_t wrong_protocol;   /* 400 and closed: TLS to a plain port, plain HTTP to a TLS one */
 	uint64_t conns_clients;    /* open now, on the clients' budget */
 	uint64_t conns_peers;      /* open now, on the peers' budget */
+	uint64_t conns_long_head;  /* given max_head for a long first request line */
 	uint64_t body_bytes;       /* now reserved by bodies being read */
 };
 

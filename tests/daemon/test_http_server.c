@@ -323,6 +323,38 @@ static void restart_with(struct httpd_config *cfg)
 	ck_assert_uint_eq(httpd_port(server), port);
 }
 
+/* A pool as large as goraft's longest head would be zeroed after every
+ * request of a keep-alive connection (see SHORT_HEAD in http_server.c):
+ * only a connection whose first request line is long gets one. A later
+ * long head on a short-pool connection gets 414; the same request first on
+ * a new connection is served. */
+START_TEST(test_long_heads_get_their_own_pools)
+{
+	struct httpd_config cfg = { .max_head = 1024 * 1024 + 32 * 1024 };
+	restart_with(&cfg);
+	static char long_get[80 * 1024];
+	int n = snprintf(long_get, sizeof(long_get), "GET /hello?x=");
+	memset(long_get + n, 'a', 70 * 1024);
+	strcpy(long_get + n + 70 * 1024, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	struct exchange short_first = { .requests = { "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+						      "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", long_get } };
+	struct exchange *one[] = { &short_first };
+	exchange_all(one, 1);
+	ck_assert_int_eq(short_first.statuses[0], 200);
+	ck_assert_int_eq(short_first.statuses[1], 200);
+	ck_assert_int_eq(short_first.statuses[2], 414);
+	ck_assert_uint_eq(httpd_stats(server)->conns_long_head, 0);
+
+	struct exchange long_first = { .requests = { long_get, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n" } };
+	struct exchange *two[] = { &long_first };
+	exchange_all(two, 1);
+	ck_assert_int_eq(long_first.statuses[0], 200);
+	ck_assert_str_eq(body_of(long_first.responses[0]), "hello consistent=-");
+	ck_assert_int_eq(long_first.statuses[1], 200);
+	ck_assert_uint_eq(httpd_stats(server)->conns_long_head, 1);
+}
+END_TEST
+
 /* The ring lets go of a polled socket asynchronously: the old listener must
  * not keep the port. */
 START_TEST(test_restart_binds_the_same_port)
@@ -543,6 +575,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_suspended_request_answered_later);
 	tcase_add_test(tc, test_stop_answers_waiting_requests);
 	tcase_add_test(tc, test_restart_binds_the_same_port);
+	tcase_add_test(tc, test_long_heads_get_their_own_pools);
 	tcase_add_test(tc, test_per_address_budget);
 	tcase_add_test(tc, test_head_deadline);
 	tcase_add_test(tc, test_stop_with_connections_open);
