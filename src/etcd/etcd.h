@@ -1,0 +1,93 @@
+/* src/etcd/etcd.h — etcd's v3 KV messages <-> the MVCC store's requests
+ * and results, and the raftd:v3 log payload.
+ *
+ * Pure: no I/O, no clock. The gRPC front end (src/raftd/v3*.c) decodes a
+ * client's request with etcd_decode() (the gRPC method says its kind),
+ * validates it with etcd_check(), proposes etcd_entry_payload()'s bytes as
+ * a raftd:v3 entry, and every node decodes that entry with
+ * etcd_decode_entry() when it applies it: the store sees the same request
+ * on every node because it is built from the same bytes.
+ *
+ * Malformed protobuf is -EBADMSG with a reason ("invalid protobuf"),
+ * never a crash. Enum values etcd's Go code has no name for are kept as
+ * they are, as etcd keeps them: a sort order 7 is then refused by
+ * etcd_check() (mvcc_check(): INVALID_ARGUMENT "etcdserver: invalid sort
+ * option", as etcd), a compare target 9 or result 9 is evaluated as etcd's
+ * apply does (target: compares 0 with 0; result: holds). A compare's
+ * number or value is taken from target_union only when the union's case is
+ * the target's (as etcd: a VERSION compare with create_revision set
+ * compares against 0). Nested txns are bounded at ETCD_TXN_DEPTH_MAX
+ * levels (etcd has no bound, but we recurse): deeper is -EBADMSG.
+ */
+#ifndef RAFTD_SRC_ETCD_ETCD_H
+#define RAFTD_SRC_ETCD_ETCD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "src/mvcc/mvcc.h"
+
+enum etcd_kind { ETCD_PUT = 'P', ETCD_DELETE = 'D', ETCD_TXN = 'T', ETCD_COMPACT = 'C', ETCD_RANGE = 'R' };
+
+/* Txns nested deeper than this (the outer txn is depth 1) are refused. */
+#define ETCD_TXN_DEPTH_MAX 64
+/* etcd's default --max-txn-ops. */
+#define ETCD_MAX_TXN_OPS 128
+
+/* A decoded request: op points into memory the request owns. */
+struct etcd_req {
+	enum etcd_kind kind;
+	struct mvcc_op op; /* PUT, DELETE, TXN (op.type TXN), RANGE (op.type RANGE) */
+	bool serializable; /* RANGE */
+	int64_t compact_rev; /* COMPACT */
+	bool physical; /* COMPACT */
+	void *priv; /* the unpacked protobuf and an arena */
+};
+
+/* Decodes one client request message of a kind (the gRPC method says
+ * which). 0, -EBADMSG (invalid protobuf; err says why), -ENOMEM. Does NOT
+ * run mvcc_check(): the caller does (etcd_check() below). *ret is zeroed
+ * first; release it with etcd_req_free() whatever the return. The request
+ * does not point into msg. */
+int etcd_decode(enum etcd_kind kind, const uint8_t *msg, size_t len, struct etcd_req *ret, char *err,
+		size_t err_len);
+/* A raftd:v3 payload (kind byte + message). Same returns; a kind byte that
+ * is not a write's ('R' included: reads are never logged) is -EBADMSG. */
+int etcd_decode_entry(const uint8_t *payload, size_t len, struct etcd_req *ret, char *err, size_t err_len);
+/* Accepts a zeroed one, and may be called twice. */
+void etcd_req_free(struct etcd_req *req);
+/* etcd's validation for a decoded request (mvcc_check() with etcd's
+ * default max_txn_ops 128 for TXN; compaction rev checks are the store's).
+ * 0 or -MVCC_E_*. */
+int etcd_check(const struct etcd_req *req);
+
+/* The raftd:v3 payload for a client's request message: the kind byte, then
+ * msg as it is. malloc'ed into *ret_buf (the caller frees it). 0, -EINVAL
+ * (kind is not a write's: PUT, DELETE, TXN, COMPACT), -ENOMEM. */
+int etcd_entry_payload(enum etcd_kind kind, const uint8_t *msg, size_t len, uint8_t **ret_buf, size_t *ret_len);
+
+struct etcd_header {
+	uint64_t cluster_id, member_id;
+	int64_t revision;
+	uint64_t raft_term;
+};
+/* The response message for a request's result, malloc'ed into *ret_buf.
+ * kind PUT/DELETE/TXN/RANGE: res from mvcc_exec()/mvcc_read().
+ * COMPACT: res may be NULL (header only). 0 or -ENOMEM (-EINVAL for a
+ * kind that is none of these or a res of another type). The header's
+ * revision is h->revision; nested responses' headers are as etcd fills
+ * them (etcdserver/apply.go): a range's its own revision, a put's and a
+ * delete's none. */
+int etcd_encode_response(enum etcd_kind kind, const struct etcd_header *h, const struct mvcc_result *res,
+			 uint8_t **ret_buf, size_t *ret_len);
+/* The gRPC status and message etcd answers for an error from the store or
+ * the codec (mvcc_grpc_code / mvcc_strerror, -EBADMSG -> INVALID_ARGUMENT). */
+int etcd_status(int err, const char **ret_message);
+/* etcd's member ID for a raftd member name (stable, nonzero): the 64-bit
+ * FNV-1a hash of the name's bytes (offset basis 0xcbf29ce484222325, prime
+ * 0x100000001b3); 1 if that is 0. The same name gives the same ID on every
+ * node, in every release: clients keep member IDs across restarts. */
+uint64_t etcd_member_id(const char *name, size_t len);
+
+#endif
