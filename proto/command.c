@@ -20,6 +20,7 @@ static const char *const type_names[] = {
 	[CMD_WRITE] = CMD_NAME_WRITE,
 	[CMD_DELETE] = CMD_NAME_DELETE,
 	[CMD_LEARNER] = CMD_NAME_LEARNER,
+	[CMD_V3] = CMD_NAME_V3,
 };
 
 /* The JSON keys of each command, in Go struct order, and where they go. */
@@ -43,7 +44,8 @@ static const struct json_field *fields_of(enum cmd_type type, size_t *ret_n)
 	case CMD_LEAVE: *ret_n = 1; return leave_fields;
 	case CMD_WRITE: *ret_n = 2; return write_fields;
 	case CMD_DELETE: *ret_n = 1; return delete_fields;
-	case CMD_NOP: break;
+	case CMD_NOP:
+	case CMD_V3: break;
 	}
 	*ret_n = 0;
 	return NULL;
@@ -67,13 +69,13 @@ int cmd_type_from_name(const uint8_t *name, size_t len, enum cmd_type *ret)
 
 const char *cmd_type_name(enum cmd_type type)
 {
-	return type <= CMD_LEARNER ? type_names[type] : "?";
+	return type <= CMD_V3 ? type_names[type] : "?";
 }
 
 bool cmd_goraft_can_apply(const uint8_t *name, size_t len)
 {
 	enum cmd_type t;
-	return cmd_type_from_name(name, len, &t) == 0 && t != CMD_DELETE && t != CMD_LEARNER;
+	return cmd_type_from_name(name, len, &t) == 0 && t != CMD_DELETE && t != CMD_LEARNER && t != CMD_V3;
 }
 
 bool cmd_goraft_may_get(const uint8_t *name, size_t len)
@@ -521,6 +523,28 @@ out:
 	return rv;
 }
 
+/* Not JSON: the payload is the command, and the etcd codec (src/etcd) reads
+ * it when the entry is applied. Only its absence is an error here: the
+ * kind byte at least must be there. */
+static int decode_v3(bool has_payload, const uint8_t *payload, size_t payload_len, unsigned flags,
+		     struct cmd *ret, char *err, size_t err_len)
+{
+	if (!has_payload || payload_len == 0) {
+		snprintf(err, err_len, "%s: no payload", CMD_NAME_V3);
+		return -EBADMSG;
+	}
+	ret->type = CMD_V3;
+	if (flags & CMD_DECODE_BORROW) {
+		ret->value = cmd_str_ref(payload, payload_len);
+		ret->borrowed = 1u << 3;
+		return 0;
+	}
+	int rv = set_copy(&ret->value, (const char *)payload, payload_len);
+	if (rv < 0)
+		cmd_free(ret);
+	return rv;
+}
+
 int cmd_decode_flags(const uint8_t *name, size_t name_len, bool has_payload, const uint8_t *payload,
 		     size_t payload_len, unsigned flags, struct cmd *ret, char *err, size_t err_len)
 {
@@ -533,6 +557,8 @@ int cmd_decode_flags(const uint8_t *name, size_t name_len, bool has_payload, con
 	}
 	/* A nop never decodes its payload; other commands with no payload keep
 	 * their zero values, as goraft's newCommand does. */
+	if (type == CMD_V3)
+		return decode_v3(has_payload, payload, payload_len, flags, ret, err, err_len);
 	if (!has_payload) {
 		ret->type = type;
 		return 0;
@@ -624,13 +650,19 @@ static size_t json_command(const struct cmd *cmd, uint8_t *out)
 
 size_t cmd_json_size(const struct cmd *cmd)
 {
+	if (cmd->type == CMD_V3)
+		return cmd->value.len;
 	return cmd->type == CMD_NOP ? 0 : json_command(cmd, NULL);
 }
 
 void cmd_json_encode(const struct cmd *cmd, uint8_t *out)
 {
-	if (cmd->type != CMD_NOP)
+	if (cmd->type == CMD_V3) {
+		if (cmd->value.len)
+			memcpy(out, cmd->value.ptr, cmd->value.len);
+	} else if (cmd->type != CMD_NOP) {
 		json_command(cmd, out);
+	}
 }
 
 /* Fields 1-3 of LogEntry, then field 4's tag and length when there is one. */
@@ -670,7 +702,7 @@ long cmd_entry_encode(uint64_t index, uint64_t term, const struct cmd *cmd, uint
 	if (cmd->type != CMD_NOP) {
 		*p++ = 0x22;
 		p += wire_varint_put(p, json_len);
-		json_command(cmd, p);
+		cmd_json_encode(cmd, p);
 		p += json_len;
 	}
 	return (long)(p - out);

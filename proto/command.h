@@ -22,6 +22,14 @@
  * and never apply it, so they may only be in the log of a cluster with no
  * goraft member, ever (cmd_goraft_can_apply()).
  *
+ * `raftd:v3` is raftd's too, and its Command is not JSON but the raw bytes
+ * of an etcd v3 write: one kind byte, then the etcd request message as the
+ * client sent it (src/etcd/etcd.h reads and writes them). cmd_decode() hands
+ * the payload over as cmd.value without looking into it (borrowed with
+ * CMD_DECODE_BORROW, copied otherwise); a missing or empty one is -EBADMSG.
+ * cmd_json_size() and cmd_json_encode() give cmd.value as it is, so
+ * cmd_entry_encode() writes a raftd:v3 entry like any other.
+ *
  * Decoded strings are malloc'ed copies (the JSON escapes must be undone);
  * cmd_free() releases them. cmd_decode_flags(CMD_DECODE_BORROW) may instead
  * point them into the payload.
@@ -43,6 +51,7 @@
 #define CMD_NAME_WRITE "write"
 #define CMD_NAME_DELETE "raftd:delete"
 #define CMD_NAME_LEARNER "raftd:learner"
+#define CMD_NAME_V3 "raftd:v3"
 
 enum cmd_type {
 	CMD_NOP,
@@ -51,6 +60,7 @@ enum cmd_type {
 	CMD_WRITE,
 	CMD_DELETE, /* raftd-only */
 	CMD_LEARNER, /* raftd-only: a non-voting member, promoted by a raft:join */
+	CMD_V3, /* raftd-only: an etcd v3 write; its payload is not JSON (below) */
 };
 
 struct cmd_str {
@@ -61,7 +71,7 @@ struct cmd_str {
 struct cmd {
 	enum cmd_type type;
 	/* join, learner: name, connection_string; leave: name; write: key,
-	 * value; delete: key */
+	 * value; delete: key; v3: value (the raw payload) */
 	struct cmd_str name;
 	struct cmd_str connection_string;
 	struct cmd_str key;
@@ -116,7 +126,8 @@ int cmd_decode_flags(const uint8_t *name, size_t name_len, bool has_payload, con
 		     size_t payload_len, unsigned flags, struct cmd *ret, char *err, size_t err_len);
 
 /* Exact size of the JSON payload (trailing newline included) for a command,
- * and the payload itself: writes exactly cmd_json_size() bytes to out. */
+ * and the payload itself: writes exactly cmd_json_size() bytes to out. For
+ * raftd:v3, cmd->value as it is. */
 size_t cmd_json_size(const struct cmd *cmd);
 void cmd_json_encode(const struct cmd *cmd, uint8_t *out);
 

@@ -581,6 +581,8 @@ int kv_apply(struct kv *kv, uint64_t index, const struct cmd *cmd)
 	case CMD_LEAVE:
 	case CMD_LEARNER:
 		break; /* the Raft core's business */
+	case CMD_V3:
+		return -EINVAL; /* applied by kv_apply_op() */
 	}
 	if (rv < 0)
 		return rv;

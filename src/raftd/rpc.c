@@ -169,6 +169,7 @@ void rpc_cmd_entry(const struct cmd *c, raft_index index, raft_term term, struct
 		break;
 	case CMD_WRITE:
 	case CMD_DELETE:
+	case CMD_V3:
 		break;
 	}
 }

@@ -211,6 +211,7 @@ START_TEST(test_entry_typing_agrees)
 		{ CMD_NOP, RAFT_ENTRY_NOP, true },         { CMD_JOIN, RAFT_ENTRY_JOIN, true },
 		{ CMD_LEAVE, RAFT_ENTRY_LEAVE, true },     { CMD_WRITE, RAFT_ENTRY_COMMAND, true },
 		{ CMD_DELETE, RAFT_ENTRY_COMMAND, false }, { CMD_LEARNER, RAFT_ENTRY_LEARNER, true },
+		{ CMD_V3, RAFT_ENTRY_COMMAND, false },
 	};
 	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
 		struct cmd c = { .type = want[k].cmd };
@@ -222,6 +223,8 @@ START_TEST(test_entry_typing_agrees)
 			c.key = cmd_str_ref("k", 1);
 		if (c.type == CMD_WRITE)
 			c.value = cmd_str_ref("v", 1);
+		if (c.type == CMD_V3)
+			c.value = cmd_str_ref("P\x0a\x01k", 4);
 		struct raft_entry proposed, typed;
 		rpc_cmd_entry(&c, 7, 3, &proposed);
 		ck_assert_int_eq(proposed.type, want[k].entry);

@@ -253,6 +253,75 @@ START_TEST(test_delete_command)
 }
 END_TEST
 
+/* raftd:v3 carries an etcd request's bytes, not JSON: they go into the
+ * entry and come back out as they are (NULs, newlines, bytes that are not
+ * UTF-8 included), borrowed or copied; goraft can neither apply nor get it. */
+START_TEST(test_v3_command)
+{
+	static const uint8_t payload[] = { 'P', 0x0a, 0x01, 'k', 0x12, 0x04, 0x00, 0xff, '\n', '"' };
+	struct cmd v3 = { .type = CMD_V3, .value = cmd_str_ref(payload, sizeof(payload)) };
+	uint8_t out[128];
+	ck_assert_str_eq(cmd_type_name(CMD_V3), "raftd:v3");
+	ck_assert_uint_eq(cmd_json_size(&v3), sizeof(payload));
+	cmd_json_encode(&v3, out);
+	ck_assert(memcmp(out, payload, sizeof(payload)) == 0);
+
+	long n = cmd_entry_encode(12, 3, &v3, out, sizeof(out));
+	ck_assert_int_eq(n, (long)cmd_entry_size(12, 3, &v3));
+	ck_assert_int_eq(cmd_entry_encode(12, 3, &v3, out, (size_t)n - 1), -ENOSPC);
+	struct wire_log_entry e;
+	ck_assert_int_eq(wire_decode_log_entry(out, (size_t)n, &e, NULL), 0);
+	ck_assert_uint_eq(e.index, 12);
+	ck_assert_uint_eq(e.term, 3);
+	ck_assert_uint_eq(e.command_name.len, 8);
+	ck_assert(memcmp(e.command_name.ptr, "raftd:v3", 8) == 0);
+	ck_assert(e.has_command);
+	ck_assert_uint_eq(e.command.len, sizeof(payload));
+	ck_assert(memcmp(e.command.ptr, payload, sizeof(payload)) == 0);
+
+	struct cmd back;
+	char err[200];
+	enum cmd_type t;
+	ck_assert_int_eq(cmd_type_from_name(e.command_name.ptr, e.command_name.len, &t), 0);
+	ck_assert_int_eq(t, CMD_V3);
+	/* copied: NUL-terminated, owned */
+	ck_assert_int_eq(cmd_decode(e.command_name.ptr, e.command_name.len, true, e.command.ptr, e.command.len,
+				    &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(back.type, CMD_V3);
+	ck_assert_uint_eq(back.borrowed, 0);
+	ck_assert_uint_eq(back.value.len, sizeof(payload));
+	ck_assert(memcmp(back.value.ptr, payload, sizeof(payload)) == 0);
+	ck_assert_int_eq(back.value.ptr[back.value.len], '\0');
+	ck_assert(back.value.ptr != (const char *)e.command.ptr);
+	ck_assert_ptr_null(back.key.ptr);
+	cmd_free(&back);
+	/* borrowed: points into the entry */
+	ck_assert_int_eq(cmd_decode_flags(e.command_name.ptr, e.command_name.len, true, e.command.ptr,
+					  e.command.len, CMD_DECODE_BORROW, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(back.type, CMD_V3);
+	ck_assert_uint_eq(back.borrowed, 1u << 3);
+	ck_assert(back.value.ptr == (const char *)e.command.ptr);
+	ck_assert_uint_eq(back.value.len, sizeof(payload));
+	cmd_free(&back);
+
+	/* no payload at all, or an empty one: not even a kind byte */
+	ck_assert_int_eq(cmd_decode((const uint8_t *)"raftd:v3", 8, false, NULL, 0, &back, err, sizeof(err)),
+			 -EBADMSG);
+	ck_assert_str_eq(err, "raftd:v3: no payload");
+	ck_assert_int_eq(back.type, 0);
+	ck_assert_ptr_null(back.value.ptr);
+	ck_assert_int_eq(cmd_decode((const uint8_t *)"raftd:v3", 8, true, (const uint8_t *)"", 0, &back, err,
+				    sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(cmd_decode_flags((const uint8_t *)"raftd:v3", 8, true, (const uint8_t *)"", 0,
+					  CMD_DECODE_BORROW, &back, err, sizeof(err)), -EBADMSG);
+	ck_assert_uint_eq(back.borrowed, 0);
+
+	ck_assert(!cmd_goraft_can_apply((const uint8_t *)"raftd:v3", 8));
+	ck_assert(!cmd_goraft_may_get((const uint8_t *)"raftd:v3", 8));
+	ck_assert(cmd_goraft_may_get((const uint8_t *)"raftd:learner", 13));
+}
+END_TEST
+
 
 /* ---- the fast path against jansson ----
  *
@@ -554,6 +623,7 @@ Suite *test_suite(void)
 	tcase_add_test(rules, test_decode_like_go);
 	tcase_add_test(rules, test_command_names);
 	tcase_add_test(rules, test_delete_command);
+	tcase_add_test(rules, test_v3_command);
 	suite_add_tcase(s, rules);
 	TCase *fast = tcase_create("fast path against jansson");
 	tcase_add_loop_test(fast, test_fast_path_cases, 0, sizeof(fast_cases) / sizeof(fast_cases[0]));
