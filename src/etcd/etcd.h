@@ -17,7 +17,9 @@
  * number or value is taken from target_union only when the union's case is
  * the target's (as etcd: a VERSION compare with create_revision set
  * compares against 0). Nested txns are bounded at ETCD_TXN_DEPTH_MAX
- * levels (etcd has no bound, but we recurse): deeper is -EBADMSG.
+ * levels (etcd has no bound, but we recurse): deeper is -EBADMSG. A txn op
+ * (RequestOp) with none of its requests set is -EBADMSG too: etcd 3.4's
+ * apply dereferences a response it never made for it.
  */
 #ifndef RAFTD_SRC_ETCD_ETCD_H
 #define RAFTD_SRC_ETCD_ETCD_H
@@ -75,10 +77,17 @@ struct etcd_header {
 /* The response message for a request's result, malloc'ed into *ret_buf.
  * kind PUT/DELETE/TXN/RANGE: res from mvcc_exec()/mvcc_read().
  * COMPACT: res may be NULL (header only). 0 or -ENOMEM (-EINVAL for a
- * kind that is none of these or a res of another type). The header's
- * revision is h->revision; nested responses' headers are as etcd fills
- * them (etcdserver/apply.go): a range's its own revision, a put's and a
- * delete's none. */
+ * kind that is none of these or a res of another type).
+ *
+ * The header is h's cluster_id, member_id and raft_term, and for
+ * PUT/DELETE/TXN/RANGE the result's revision (res->revision: what etcd's
+ * apply puts there and its hdr.fill() keeps; a node answering from its own
+ * apply of an entry thus answers what the leader would), h->revision only
+ * for COMPACT. Inside a TxnResponse each op's response has a header as
+ * etcd 3.4's apply.go fills it: only a revision (the range's own; a put's
+ * the txn's new revision; a delete's the new revision if it or an op
+ * before it changed something, else the one the txn began at), and a
+ * nested txn's header is empty. */
 int etcd_encode_response(enum etcd_kind kind, const struct etcd_header *h, const struct mvcc_result *res,
 			 uint8_t **ret_buf, size_t *ret_len);
 /* The gRPC status and message etcd answers for an error from the store or
