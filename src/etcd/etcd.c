@@ -83,15 +83,22 @@ static void too_deep(char *err, size_t err_len)
 		snprintf(err, err_len, "invalid request: txns nested deeper than %d levels", ETCD_TXN_DEPTH_MAX);
 }
 
-/* protobuf-c unpacks nested messages by recursion, without a bound, and a
+/* Every request's bytes are walked before protobuf-c sees them, for two
+ * reasons.
+ *
+ * protobuf-c unpacks nested messages by recursion, without a bound, and a
  * TxnRequest nests (TxnRequest.success/failure -> RequestOp.request_txn ->
  * TxnRequest ...) at 4 bytes a level: 1.5 MiB would be ~390k levels deep,
- * past any stack. So the wire is walked first, without recursion, and a
- * txn nested deeper than ETCD_TXN_DEPTH_MAX is refused before protobuf-c
- * sees it. The walk is as strict as protobuf-c about the framing (a
- * truncated field, a length past its message, groups, field 0): whatever
- * it refuses protobuf-c would refuse too. */
-enum scan_type { SCAN_OTHER, SCAN_TXN, SCAN_OP };
+ * past any stack. The walk keeps its own stack, and a txn nested deeper
+ * than ETCD_TXN_DEPTH_MAX is refused.
+ *
+ * And protobuf-c reads a few things Go's decoder (etcd's) refuses: field
+ * number 0 when its tag is written in more than one byte, field numbers
+ * past 2^29 - 1. The walk refuses them in every message of the schema
+ * (the contents of unknown fields are opaque to both). Beyond that it is
+ * as strict as protobuf-c about the framing (a truncated field, a length
+ * past its message, groups): what it lets through, protobuf-c decides. */
+enum scan_type { SCAN_LEAF, SCAN_TXN, SCAN_OP };
 
 static const uint8_t *scan_varint(const uint8_t *p, const uint8_t *end, uint64_t *ret)
 {
@@ -109,17 +116,21 @@ static const uint8_t *scan_varint(const uint8_t *p, const uint8_t *end, uint64_t
 }
 
 /* 0, 1 (malformed), 2 (nested too deep) */
-static int scan_txn_depth(const uint8_t *p, size_t len)
+static int scan_request(const uint8_t *p, size_t len, enum scan_type top_type)
 {
+	/* a txn level is a RequestOp and a TxnRequest; the innermost txn's
+	 * op may hold a leaf (RangeRequest, PutRequest, DeleteRangeRequest) */
 	struct {
 		const uint8_t *end;
 		enum scan_type type;
-	} stack[2 * ETCD_TXN_DEPTH_MAX + 1];
+	} stack[2 * ETCD_TXN_DEPTH_MAX + 2];
 	size_t top = 0;
 	unsigned txns = 1;
 
+	if (len == 0)
+		return 0;
 	stack[0].end = p + len;
-	stack[0].type = SCAN_TXN;
+	stack[0].type = top_type;
 	for (;;) {
 		if (p == stack[top].end) {
 			if (top == 0)
@@ -152,15 +163,21 @@ static int scan_txn_depth(const uint8_t *p, size_t len)
 			if (!(p = scan_varint(p, end, &v)) || v > (uint64_t)(end - p))
 				return 1;
 			uint64_t field = tag >> 3;
-			enum scan_type t = SCAN_OTHER;
-			if (stack[top].type == SCAN_TXN && (field == 2 || field == 3))
+			enum scan_type from = stack[top].type, t;
+			if (from == SCAN_TXN && field == 1)
+				t = SCAN_LEAF; /* Compare */
+			else if (from == SCAN_TXN && (field == 2 || field == 3))
 				t = SCAN_OP;
-			else if (stack[top].type == SCAN_OP && field == 4)
+			else if (from == SCAN_OP && field >= 1 && field <= 3)
+				t = SCAN_LEAF;
+			else if (from == SCAN_OP && field == 4)
 				t = SCAN_TXN;
-			if (t == SCAN_OTHER) {
-				p += v;
+			else {
+				p += v; /* bytes, or an unknown field */
 				break;
 			}
+			if (v == 0)
+				break;
 			if (t == SCAN_TXN && ++txns > ETCD_TXN_DEPTH_MAX)
 				return 2;
 			if (top + 1 >= sizeof(stack) / sizeof(stack[0]))
@@ -321,7 +338,7 @@ static int conv_txn(struct priv *pv, const Etcdserverpb__TxnRequest *t, unsigned
 	struct mvcc_compare *cmp = NULL;
 	int rv;
 
-	/* scan_txn_depth() bounds it already; this keeps the recursion
+	/* scan_request() bounds it already; this keeps the recursion
 	 * bounded whatever protobuf-c made of repeated fields */
 	if (depth > ETCD_TXN_DEPTH_MAX) {
 		too_deep(err, err_len);
@@ -390,15 +407,13 @@ int etcd_decode(enum etcd_kind kind, const uint8_t *msg, size_t len, struct etcd
 		bad(err, err_len, "invalid request: unknown kind");
 		return -EBADMSG;
 	}
-	if (kind == ETCD_TXN) {
-		int s = scan_txn_depth(msg, len);
-		if (s) {
-			if (s == 1)
-				bad_protobuf(err, err_len, desc);
-			else
-				too_deep(err, err_len);
-			return -EBADMSG;
-		}
+	int s = scan_request(msg, len, kind == ETCD_TXN ? SCAN_TXN : SCAN_LEAF);
+	if (s) {
+		if (s == 1)
+			bad_protobuf(err, err_len, desc);
+		else
+			too_deep(err, err_len);
+		return -EBADMSG;
 	}
 	if (!(pv = base_calloc(1, sizeof(*pv))))
 		return -ENOMEM;

@@ -454,6 +454,10 @@ START_TEST(test_bad_bytes)
 		{ "\x0f", 1 },			/* wire type 7 */
 		{ "\x00\x01", 2 },		/* field 0 */
 		{ "\x11\x01\x02", 3 },		/* a 64-bit field cut short */
+		/* field 0 with its tag in two bytes: protobuf-c would take it,
+		 * Go's decoder (etcd's) refuses it */
+		{ "\x90\x31\x01\x80\x00\x31", 6 },
+		{ "\x80\x80\x80\x80\x10\x01", 6 }, /* field 2^29 */
 	};
 	static const enum etcd_kind kinds[] = { ETCD_PUT, ETCD_DELETE, ETCD_TXN, ETCD_COMPACT, ETCD_RANGE };
 	static const char *const names[] = { "PutRequest", "DeleteRangeRequest", "TxnRequest", "CompactionRequest",
@@ -479,6 +483,12 @@ START_TEST(test_bad_bytes)
 	char err[64];
 	ck_assert_int_eq(etcd_decode(ETCD_TXN, in_txn, sizeof(in_txn), &r, err, sizeof(err)), -EBADMSG);
 	ck_assert_int_eq(etcd_decode(ETCD_TXN, wrong_type, sizeof(wrong_type), &r, err, sizeof(err)), -EBADMSG);
+	/* field 0 inside a compare, and inside a put in a nested txn */
+	static const uint8_t zero_in_cmp[] = { 0x0a, 0x03, 0x80, 0x00, 0x01 };
+	static const uint8_t zero_in_put[] = { 0x12, 0x09, 0x22, 0x07, 0x12, 0x05, 0x12, 0x03, 0x80, 0x00, 0x01 };
+	ck_assert_int_eq(etcd_decode(ETCD_TXN, zero_in_cmp, sizeof(zero_in_cmp), &r, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(etcd_decode(ETCD_TXN, zero_in_put, sizeof(zero_in_put), &r, err, sizeof(err)), -EBADMSG);
+	ck_assert_str_eq(err, "invalid protobuf: TxnRequest");
 	/* unknown fields are skipped, as etcd's decoder does */
 	static const uint8_t unknown[] = { 0x0a, 0x01, 'k', 0xf8, 0x01, 0x05, 0x12, 0x01, 'v' };
 	ck_assert_int_eq(etcd_decode(ETCD_PUT, unknown, sizeof(unknown), &r, err, sizeof(err)), 0);

@@ -18,6 +18,11 @@
 #   fuzz_url              the one URL parser (net/url.c) in its three
 #                         readings against each other and a reference, and
 #                         the percent-coding of a path segment
+#   fuzz_etcd_<kind>      one per etcd v3 request decoder (put, delete, txn,
+#                         range, compact) and the raftd:v3 log payload
+#                         (entry): src/etcd's decode, then the request run
+#                         on a store and its response checked against
+#                         protobuf-c (tests/fuzz/fuzz_etcd.h)
 #   fuzz_grpc             a client's bytes (HTTP/2 preface, frames, HPACK,
 #                         gRPC messages) into a gRPC server connection
 #                         (net/grpc.c) on the real loop
@@ -32,7 +37,9 @@
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
 FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api url wal_recover mvcc grpc
-FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER)
+FUZZ_ETCD_KINDS = put delete txn range compact entry
+FUZZ_ETCD_NAMES = $(FUZZ_ETCD_KINDS:%=etcd_%)
+FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER) $(FUZZ_ETCD_NAMES)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 FUZZ_SECONDS = 4
 FUZZ_CCOPTS = -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -42,7 +49,7 @@ FUZZ_WIRE_INPUTS = $(srcdir)/tests/fuzz/fuzz_wire.c $(srcdir)/proto/wire.c \
 EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/fuzz_wire.c tests/fuzz/fuzz_http_response.c tests/fuzz/fuzz_http_request.c tests/fuzz/fuzz_kv_snapshot.c \
 	tests/fuzz/fuzz_raft_rpc.c tests/fuzz/fuzz_command.c tests/fuzz/fuzz_command_fast.c tests/fuzz/fuzz_client_api.c \
 	tests/fuzz/fuzz_url.c tests/fuzz/fuzz_wal_recover.c tests/fuzz/fuzz_mvcc.c tests/fuzz/seed.sh \
-	tests/fuzz/fuzz_grpc.c
+	tests/fuzz/fuzz_grpc.c tests/fuzz/fuzz_etcd.h $(FUZZ_ETCD_NAMES:%=tests/fuzz/fuzz_%.c)
 CLEANFILES += $(FUZZ_TARGETS)
 
 if HAVE_FUZZER
@@ -110,6 +117,15 @@ tests/fuzz/fuzz_grpc: $(FUZZ_GRPC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(NGHTTP2_CFLAGS) $(FUZZ_GRPC_INPUTS) \
 		$(NGHTTP2_LIBS) $(URING_LIBS) -o $@
+
+FUZZ_ETCD_INPUTS = $(srcdir)/src/etcd/etcd.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
+	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c
+$(FUZZ_ETCD_NAMES:%=tests/fuzz/fuzz_%): tests/fuzz/fuzz_%: $(srcdir)/tests/fuzz/fuzz_%.c $(FUZZ_ETCD_INPUTS) \
+		$(srcdir)/tests/fuzz/fuzz_etcd.h $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/src/etcd/etcd.h \
+		$(srcdir)/src/mvcc/mvcc.h proto/etcd/pb.stamp
+	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(PROTOBUFC_CFLAGS) $(srcdir)/tests/fuzz/fuzz_$*.c $(FUZZ_ETCD_INPUTS) \
+		$(ETCD_PB_C) $(PROTOBUFC_LIBS) -o $@
 
 fuzz: $(FUZZ_TARGETS)
 

@@ -171,5 +171,40 @@ grpc)
 	heads /x.Y/Unknown; { preface; frame 1 5 1 "$t/h"; } > "$out/unknown"
 	printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' > "$out/http1"
 	rm -rf "$t" ;;
+etcd_*)
+	# etcd v3 requests as a client packs them; etcd_entry: each with its
+	# kind byte in front. hex B...: the bytes.
+	hex() { for b in "$@"; do printf "\\$(printf %03o $((0x$b)))"; done; }
+	d=$(mktemp -d)
+	mkdir -p "$d/P" "$d/D" "$d/R" "$d/C" "$d/T"
+	hex 0a 03 66 6f 6f 12 03 62 61 72 > "$d/P/put"
+	hex 0a 01 61 12 01 62 18 07 20 01 28 01 30 01 > "$d/P/put-flags"
+	hex 0a 01 61 12 01 62 18 01 > "$d/D/delete-range"
+	hex 0a 01 61 12 01 00 > "$d/D/delete-from-key"
+	hex 0a 01 61 12 01 00 18 02 20 05 28 02 30 03 38 01 40 01 48 01 50 01 58 09 60 01 68 09 > "$d/R/range-all"
+	hex 0a 01 61 28 07 > "$d/R/range-bad-sort"
+	hex 08 03 10 01 > "$d/C/compact"
+	# compare value a == "v" over [a, b); success: put a=x, delete c, a
+	# nested txn putting a; failure: a range from a
+	hex 0a 0e 08 00 10 03 1a 01 61 3a 01 76 82 04 01 62 \
+	    12 08 12 06 0a 01 61 12 01 78 12 07 1a 05 0a 01 63 18 01 \
+	    12 0c 22 0a 12 08 12 06 0a 01 61 12 01 78 \
+	    1a 08 0a 06 0a 01 61 12 01 00 > "$d/T/txn"
+	# every target: version > 0, create < 9, mod != 1, lease == 0
+	hex 0a 09 08 01 10 00 1a 01 61 20 00 0a 09 08 02 10 01 1a 01 61 28 09 \
+	    0a 09 08 03 10 02 1a 01 61 30 01 0a 09 08 00 10 04 1a 01 61 40 00 > "$d/T/txn-targets"
+	hex 0a 07 08 09 10 09 1a 01 61 > "$d/T/txn-unknown-enums"
+	case $kind in
+	etcd_put) mv "$d"/P/* "$out/" ;;
+	etcd_delete) mv "$d"/D/* "$out/" ;;
+	etcd_range) mv "$d"/R/* "$out/" ;;
+	etcd_compact) mv "$d"/C/* "$out/" ;;
+	etcd_txn) mv "$d"/T/* "$out/" ;;
+	etcd_entry)
+		for k in P D C T R; do
+			for f in "$d/$k"/*; do { printf %s "$k"; cat "$f"; } > "$out/$k-$(basename "$f")"; done
+		done ;;
+	esac
+	rm -rf "$d" ;;
 *) echo "seed.sh: unknown kind $kind" >&2; exit 2 ;;
 esac

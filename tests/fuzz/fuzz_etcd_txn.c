@@ -1,0 +1,10 @@
+/* tests/fuzz/fuzz_etcd_txn.c — libFuzzer target for the etcd codec's
+ * TxnRequest decoder (src/etcd): the input is the message as a client sends
+ * it; the properties are tests/fuzz/fuzz_etcd.h's. */
+#include "tests/fuzz/fuzz_etcd.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fz_request(ETCD_TXN, data, size);
+	return 0;
+}
