@@ -6,6 +6,6 @@ TESTS += tests/etcd/test_etcd
 tests_etcd_test_etcd_SOURCES = $(CHECK_MAIN) tests/etcd/test_etcd.c
 tests_etcd_test_etcd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS)
 tests_etcd_test_etcd_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_etcd_test_etcd_LDADD = src/etcd/libetcd.a src/mvcc/libmvcc.a proto/libetcdpb.a base/libbase.a \
-	$(PROTOBUFC_LIBS) $(CHECK_LIBS)
+tests_etcd_test_etcd_LDADD = src/etcd/libetcd.a src/mvcc/libmvcc.a proto/libetcdpb.a proto/libwire.a \
+	base/libbase.a $(PROTOBUFC_LIBS) $(JANSSON_LIBS) $(CHECK_LIBS)
 EXTRA_tests_etcd_test_etcd_DEPENDENCIES = proto/etcd/pb.stamp

@@ -14,6 +14,8 @@
 
 #include "base/alloc.h"
 #include "etcd/rpc.pb-c.h"
+#include "proto/command.h"
+#include "proto/wire.h"
 #include "src/etcd/etcd.h"
 #include "src/mvcc/mvcc.h"
 #include "tests/lib/check_main.h"
@@ -607,6 +609,45 @@ START_TEST(test_entry_payload)
 }
 END_TEST
 
+/* The whole way of a write through the log: the client's message, its
+ * raftd:v3 payload, a LogEntry as the leader writes it, the command as a
+ * node reads it back (borrowed), the request it applies. */
+START_TEST(test_log_entry_round_trip)
+{
+	Etcdserverpb__DeleteRangeRequest d = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
+	d.key = BIN("k\n\"{");
+	d.range_end = BIN("l\xff");
+	d.prev_kv = true;
+	size_t n, plen;
+	uint8_t *msg = pack(&d.base, &n), *payload;
+	ck_assert_int_eq(etcd_entry_payload(ETCD_DELETE, msg, n, &payload, &plen), 0);
+	struct cmd c = { .type = CMD_V3, .value = cmd_str_ref(payload, plen) };
+	size_t es = cmd_entry_size(41, 6, &c);
+	uint8_t *entry = malloc(es);
+	ck_assert_ptr_nonnull(entry);
+	ck_assert_int_eq(cmd_entry_encode(41, 6, &c, entry, es), (long)es);
+
+	struct wire_log_entry we;
+	ck_assert_int_eq(wire_decode_log_entry(entry, es, &we, NULL), 0);
+	struct cmd back;
+	char err[128];
+	ck_assert_int_eq(cmd_decode_flags(we.command_name.ptr, we.command_name.len, we.has_command, we.command.ptr,
+					  we.command.len, CMD_DECODE_BORROW, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(back.type, CMD_V3);
+	struct etcd_req r;
+	ck_assert_int_eq(etcd_decode_entry((const uint8_t *)back.value.ptr, back.value.len, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(r.kind, ETCD_DELETE);
+	ck_assert(bytes_eq(r.op.del.key, r.op.del.key_len, "k\n\"{"));
+	ck_assert(bytes_eq(r.op.del.end, r.op.del.end_len, "l\xff"));
+	ck_assert(r.op.del.prev_kv);
+	etcd_req_free(&r);
+	cmd_free(&back);
+	free(entry);
+	free(payload);
+	free(msg);
+}
+END_TEST
+
 START_TEST(test_check_limits)
 {
 	Etcdserverpb__PutRequest pq[130];
@@ -1148,6 +1189,7 @@ Suite *test_suite(void)
 	tcase_add_test(req, test_bad_bytes);
 	tcase_add_test(req, test_unknown_compare_enums);
 	tcase_add_test(req, test_entry_payload);
+	tcase_add_test(req, test_log_entry_round_trip);
 	tcase_add_test(req, test_check_limits);
 	tcase_add_test(req, test_decode_alloc_failures);
 	suite_add_tcase(s, req);
