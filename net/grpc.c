@@ -1,7 +1,8 @@
-/* net/grpc.c — gRPC over cleartext HTTP/2 on the event loop; see the header. */
+/* net/grpc.c — gRPC over HTTP/2 on the event loop; see the header. */
 #include "net/grpc.h"
 
 #include "base/alloc.h"
+#include "net/grpc_tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,6 +66,7 @@ struct grpc_conn {
 	bool dirty;          /* output may be waiting: flush in the hook */
 	bool broken;         /* nghttp2 refused a submission (out of memory) */
 	bool greeted;        /* the client's preface and SETTINGS are in */
+	bool handshaking;    /* the transport's handshake runs: no HTTP/2 yet */
 	struct loop_timer preface_timer;
 	size_t out_queued;   /* bytes queued in its calls */
 	size_t in_buffered;  /* request bytes held in its calls */
@@ -82,6 +84,7 @@ struct grpc_server {
 	struct grpc_conn *zombies; /* closed, waiting for their polls to end */
 	struct grpc_stats stats;
 	bool stopping;
+	struct grpc_io tls_io; /* cfg.io points here with TLS */
 };
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -116,7 +119,8 @@ static void plain_close(void *ctx)
 	(void)ctx;
 }
 
-static const struct grpc_io plain_io = { plain_open, plain_recv, plain_send, plain_close, NULL };
+static const struct grpc_io plain_io = { plain_open, plain_recv, plain_send, plain_close, NULL, NULL, NULL };
+static const struct tls_identity plain_identity = { .verdict = TLS_PLAIN };
 
 /* --- small pure helpers ----------------------------------------------------- */
 
@@ -190,6 +194,14 @@ void *grpc_call_user(const struct grpc_call *call)
 uint64_t grpc_call_deadline_ns(const struct grpc_call *call)
 {
 	return call->deadline_ns;
+}
+
+const struct tls_identity *grpc_call_identity(const struct grpc_call *call)
+{
+	struct grpc_conn *c = call->conn;
+	if (c->server->cfg.io != &c->server->tls_io)
+		return &plain_identity;
+	return grpc_tls_identity(c->io_ctx);
 }
 
 const char *grpc_call_header(const struct grpc_call *call, const char *name)
@@ -721,6 +733,43 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 /* --- connections ------------------------------------------------------------- */
 
 static void conn_read(struct grpc_conn *c);
+static void on_conn_writable(struct loop_poll *poll, int res);
+
+static void set_wpoll(struct grpc_conn *c, bool on)
+{
+	if (on && !c->wpoll_on) {
+		c->wpoll_on = true;
+		loop_poll_start(c->server->loop, &c->wpoll, c->fd, POLLOUT, on_conn_writable);
+	} else if (!on && c->wpoll_on) {
+		c->wpoll_on = false;
+		loop_poll_cancel(c->server->loop, &c->wpoll);
+	}
+}
+
+/* One step of the transport's handshake; true once it is done. A refused
+ * or failed one closes the connection. */
+static bool conn_handshake(struct grpc_conn *c)
+{
+	const struct grpc_io *io = c->server->cfg.io;
+	int rv = io->handshake(c->io_ctx);
+	if (rv == -EAGAIN) {
+		/* polled for what it waits for, never both: a handshake
+		 * waiting for the client's bytes must not wake on a socket
+		 * that is always writable */
+		set_wpoll(c, io->blocked_on && (io->blocked_on(c->io_ctx) & POLLOUT));
+		return false;
+	}
+	if (rv < 0) {
+		c->server->stats.protocol_errors++;
+		if (rv == -EACCES)
+			c->server->stats.tls_refused++;
+		conn_close(c);
+		return false;
+	}
+	c->handshaking = false;
+	set_wpoll(c, false);
+	return true;
+}
 
 static void on_conn_readable(struct loop_poll *poll, int res)
 {
@@ -744,10 +793,21 @@ static void conn_read(struct grpc_conn *c)
 {
 	uint8_t buf[READ_CHUNK];
 	const struct grpc_io *io = c->server->cfg.io;
+	if (c->handshaking && !conn_handshake(c))
+		return;
+	/* until recv() says -EAGAIN: a TLS session may hold decrypted
+	 * records the socket's readiness no longer announces */
 	while (!c->closing && !c->write_blocked) {
 		ssize_t n = io->recv(c->io_ctx, buf, sizeof(buf));
-		if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN || n == -EWOULDBLOCK) {
+			/* TLS may have to write before it reads on: then
+			 * the socket's room wakes the reading */
+			if (io->blocked_on && (io->blocked_on(c->io_ctx) & POLLOUT))
+				c->write_blocked = true;
 			break;
+		}
 		if (n <= 0) {
 			conn_close(c);
 			return;
@@ -774,6 +834,8 @@ static void conn_flush(struct grpc_conn *c)
 		conn_close(c);
 		return;
 	}
+	if (c->handshaking)
+		return; /* our SETTINGS waits for the transport */
 	/* each send may drain a call that waits to queue more, and what it
 	 * queues wants another send; a few rounds, the hook does the rest */
 	for (int round = 0; round < 8; round++) {
@@ -799,13 +861,7 @@ static void conn_flush(struct grpc_conn *c)
 		if (!c->dirty || c->write_blocked)
 			break;
 	}
-	if (c->write_blocked && !c->wpoll_on) {
-		c->wpoll_on = true;
-		loop_poll_start(c->server->loop, &c->wpoll, c->fd, POLLOUT, on_conn_writable);
-	} else if (!c->write_blocked && c->wpoll_on) {
-		c->wpoll_on = false;
-		loop_poll_cancel(c->server->loop, &c->wpoll);
-	}
+	set_wpoll(c, c->write_blocked);
 	/* after a GOAWAY both ends have nothing more to say */
 	if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
 		conn_close(c);
@@ -907,6 +963,7 @@ static int conn_new(struct grpc_server *s, int fd)
 	rv = s->cfg.io->open(s->cfg.io->io_data, fd, &c->io_ctx);
 	if (rv < 0)
 		goto fail;
+	c->handshaking = s->cfg.io->handshake != NULL;
 	nghttp2_session_callbacks *cb;
 	rv = nghttp2_session_callbacks_new(&cb);
 	if (rv != 0)
@@ -951,6 +1008,7 @@ static int conn_new(struct grpc_server *s, int fd)
 	s->conns = c;
 	s->stats.conns_open++;
 	s->stats.conns_accepted++;
+	/* the handshake too: a half-open one holds a slot like silence */
 	loop_timer_arm(s->loop, &c->preface_timer, s->cfg.preface_timeout_ms);
 	c->dirty = true; /* our SETTINGS goes first */
 	return 0;
@@ -1058,6 +1116,19 @@ int grpc_start(struct loop *loop, const struct grpc_config *cfg, struct grpc_ser
 	s->loop = loop;
 	s->cfg = *cfg;
 	s->listen_fd = -1;
+	s->cfg.tls = NULL;
+	if (cfg->tls) {
+		int rv = cfg->io ? -EINVAL : grpc_tls_init(&s->tls_io, cfg->tls);
+		if (rv < 0) {
+			snprintf(err, err_len, "gRPC TLS: %s", rv == -ENOMEM ? "out of memory"
+				 : cfg->io ? "a transport of its own and TLS at once"
+				 : !tls_creds_has_cert(cfg->tls->creds) ? "no certificate and key"
+				 : "client-cert-auth without a trusted CA");
+			free(s);
+			return rv;
+		}
+		s->cfg.io = &s->tls_io;
+	}
 	if (!s->cfg.io)
 		s->cfg.io = &plain_io;
 	if (!s->cfg.max_streams)
@@ -1089,6 +1160,8 @@ int grpc_start(struct loop *loop, const struct grpc_config *cfg, struct grpc_ser
 		if (rv < 0) {
 			if (s->listen_fd >= 0)
 				close(s->listen_fd);
+			if (s->cfg.io == &s->tls_io)
+				grpc_tls_free(&s->tls_io);
 			if (!s->listen_poll.inflight)
 				free(s);
 			return rv;
@@ -1115,6 +1188,14 @@ const struct grpc_stats *grpc_stats(const struct grpc_server *s)
 	return &s->stats;
 }
 
+int grpc_set_tls(struct grpc_server *s, const struct grpc_tls *tls)
+{
+	/* cleartext or TLS is the port's for good: clients are told which */
+	if (s->cfg.io != &s->tls_io)
+		return -EINVAL;
+	return grpc_tls_set(&s->tls_io, tls);
+}
+
 void grpc_stop(struct grpc_server *s)
 {
 	if (!s)
@@ -1139,6 +1220,8 @@ void grpc_stop(struct grpc_server *s)
 		loop_drain(s->loop, &c->wpoll.inflight, 1000);
 	}
 	free_zombies(s);
+	if (s->cfg.io == &s->tls_io)
+		grpc_tls_free(&s->tls_io);
 	if (!s->zombies)
 		free(s);
 }

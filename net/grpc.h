@@ -18,8 +18,15 @@
  * until it does, so a client that stops reading stops being heard. Flow
  * control is nghttp2's: output waits for the peer's window.
  *
- * The transport is a seam (struct grpc_io): plain sockets by default; TLS
- * (ALPN h2) slots in there later without touching the HTTP/2 side.
+ * The transport is a seam (struct grpc_io): plain sockets by default, TLS
+ * (net/grpc_tls.c) with grpc_config.tls. With TLS every connection speaks
+ * TLS 1.2 or 1.3 (the credentials' priority string) and must pick ALPN
+ * "h2"; the handshake counts in the connection budget and must end, with
+ * the client's preface, within preface_timeout_ms. A client certificate is
+ * requested whenever client_trust is set, and required (refused in the
+ * handshake unless client_trust verifies it) with client_cert_auth, as
+ * etcd's --client-cert-auth; grpc_call_identity() says what it proves and
+ * the caller decides what that identity may do.
  */
 #ifndef RAFTD_NET_GRPC_H
 #define RAFTD_NET_GRPC_H
@@ -30,6 +37,7 @@
 #include <sys/types.h>
 
 #include "base/loop.h"
+#include "net/tls.h"
 
 /* gRPC status codes (grpc/doc/statuscodes.md). */
 enum grpc_status {
@@ -92,13 +100,37 @@ struct grpc_method {
 /* How a connection reads and writes its bytes; NULL in the config means
  * plain non-blocking sockets. open() makes the per-connection context (a
  * TLS session, say); recv() and send() return a count, 0 from recv() at
- * the end, or -errno (-EAGAIN: try when the socket is ready). */
+ * the end, or -errno (-EAGAIN: try when the socket is ready). send() that
+ * returned -EAGAIN is called again with the same bytes first. */
 struct grpc_io {
 	int (*open)(void *io_data, int fd, void **ret_ctx);
 	ssize_t (*recv)(void *ctx, void *buf, size_t len);
 	ssize_t (*send)(void *ctx, const void *buf, size_t len);
 	void (*close)(void *ctx);
 	void *io_data;
+	/* Optional: the transport's own opening (a TLS handshake) before
+	 * any HTTP/2 byte: 0 once done, -EAGAIN to be called again when the
+	 * socket is ready, other -errno: the connection is refused. */
+	int (*handshake)(void *ctx);
+	/* Optional: after -EAGAIN from handshake() or recv(), what the
+	 * transport waits for: POLLIN or POLLOUT (a TLS session may have to
+	 * write before it can read on). Without it: POLLIN. */
+	unsigned (*blocked_on)(void *ctx);
+};
+
+/* TLS on the port (net/grpc_tls.c). */
+struct grpc_tls {
+	struct tls_creds *creds;        /* the server's certificate and key (required) */
+	struct tls_creds *client_trust; /* verifies clients' certificates; NULL: none */
+	/* Refuse in the handshake a client whose certificate client_trust
+	 * does not verify, or who sends none (needs client_trust). */
+	bool client_cert_auth;
+	/* Optional: why a handshake was refused (a client's certificate,
+	 * its ALPN), once per refused connection, for the log:
+	 * "client 127.0.0.1:40000 (CN reader): certificate signed by an
+	 * unknown authority". Runs on the loop's thread. */
+	void (*on_refused)(void *data, const char *reason);
+	void *data;
 };
 
 struct grpc_config {
@@ -107,7 +139,9 @@ struct grpc_config {
 	bool no_listen;          /* connections only through grpc_adopt() */
 	const struct grpc_method *methods;
 	size_t n_methods;
-	const struct grpc_io *io;
+	const struct grpc_io *io;   /* NULL: plain sockets, or TLS with tls */
+	const struct grpc_tls *tls; /* NULL: cleartext. The server takes its own
+				     * references; io must then be NULL. */
 	/* Limits; 0 takes the default in brackets. */
 	uint32_t max_streams;      /* concurrent streams per connection (256) */
 	size_t max_recv_msg;       /* a request message (1.5 MiB, etcd's default) */
@@ -123,7 +157,10 @@ struct grpc_config {
 struct grpc_stats {
 	uint64_t conns_accepted, conns_refused, conns_open;
 	uint64_t calls_started, calls_finished, calls_cancelled;
-	uint64_t protocol_errors; /* connections closed for bad HTTP/2 */
+	/* connections closed for bad HTTP/2, or a failed TLS handshake (not
+	 * TLS, no ALPN h2, a refused certificate, too slow) */
+	uint64_t protocol_errors;
+	uint64_t tls_refused; /* of those, refused for the certificate or ALPN */
 };
 
 /* Starts listening (unless no_listen). Returns 0 or -errno with err filled. */
@@ -137,6 +174,12 @@ const struct grpc_stats *grpc_stats(const struct grpc_server *server);
 /* Serves an already connected socket (a test's socketpair, the fuzzer);
  * takes the fd, even on failure. Returns 0 or -errno. */
 int grpc_adopt(struct grpc_server *server, int fd);
+/* New TLS credentials (SIGHUP): connections accepted from now on use
+ * them, open ones keep theirs (and their trust). The server takes
+ * references. Returns 0, -EINVAL (a cleartext server, no certificate in
+ * tls->creds, client_cert_auth without client_trust) or -ENOMEM; the old
+ * credentials stay on error. */
+int grpc_set_tls(struct grpc_server *server, const struct grpc_tls *tls);
 
 /* --- inside a call ------------------------------------------------------ */
 
@@ -157,6 +200,13 @@ void grpc_call_set_user(struct grpc_call *call, void *user);
 void *grpc_call_user(const struct grpc_call *call);
 /* The deadline from grpc-timeout, CLOCK_MONOTONIC ns; UINT64_MAX if none. */
 uint64_t grpc_call_deadline_ns(const struct grpc_call *call);
+/* What the client's certificate proves, verified against the trust of the
+ * credentials its connection started with (computed once per connection):
+ * TLS_PLAIN on a cleartext server, TLS_NO_CERT, TLS_VERIFIED (the CN and
+ * SANs are the identity: tls_identity_has()) or TLS_REFUSED with a reason
+ * ("no CA configured to verify it" without client_trust). Valid while the
+ * call is the handler's. */
+const struct tls_identity *grpc_call_identity(const struct grpc_call *call);
 /* A request header's value (lowercase name), or NULL. Metadata the server
  * keeps: authorization, grpc-encoding, user-agent; others are dropped. */
 const char *grpc_call_header(const struct grpc_call *call, const char *name);

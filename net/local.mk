@@ -15,8 +15,9 @@ noinst_LIBRARIES += net/libhttpd.a
 net_libhttpd_a_SOURCES = net/http_server.c net/http_server.h net/http_request.c net/http_request.h
 net_libhttpd_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS)
 
-# The gRPC server (grpc.c: HTTP/2 by nghttp2 on the event loop) in its own
-# library, so that only what serves or speaks gRPC links libnghttp2.
+# The gRPC server (grpc.c: HTTP/2 by nghttp2 on the event loop; grpc_tls.c:
+# its TLS sessions, on net/tls.c) in its own library, so that only what
+# serves or speaks gRPC links libnghttp2. Link net/libnet.a and GnuTLS after it.
 noinst_LIBRARIES += net/libgrpc.a
-net_libgrpc_a_SOURCES = net/grpc.c net/grpc.h
-net_libgrpc_a_CFLAGS = $(AM_CFLAGS) $(NGHTTP2_CFLAGS) $(URING_CFLAGS)
+net_libgrpc_a_SOURCES = net/grpc.c net/grpc.h net/grpc_tls.c net/grpc_tls.h
+net_libgrpc_a_CFLAGS = $(AM_CFLAGS) $(NGHTTP2_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS)

@@ -111,12 +111,12 @@ tests/fuzz/fuzz_mvcc: $(FUZZ_MVCC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/
 		$(srcdir)/src/mvcc/mvcc.h $(srcdir)/src/mvcc/mvcc_int.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_MVCC_INPUTS) -o $@
 
-FUZZ_GRPC_INPUTS = $(srcdir)/tests/fuzz/fuzz_grpc.c $(srcdir)/net/grpc.c $(srcdir)/base/loop.c \
-	$(srcdir)/base/alloc.c
+FUZZ_GRPC_INPUTS = $(srcdir)/tests/fuzz/fuzz_grpc.c $(srcdir)/net/grpc.c $(srcdir)/net/grpc_tls.c \
+	$(srcdir)/net/tls.c $(srcdir)/base/loop.c $(srcdir)/base/alloc.c
 tests/fuzz/fuzz_grpc: $(FUZZ_GRPC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/net/grpc.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
-	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(NGHTTP2_CFLAGS) $(FUZZ_GRPC_INPUTS) \
-		$(NGHTTP2_LIBS) $(URING_LIBS) -o $@
+	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(NGHTTP2_CFLAGS) $(GNUTLS_CFLAGS) $(FUZZ_GRPC_INPUTS) \
+		$(NGHTTP2_LIBS) $(GNUTLS_LIBS) $(URING_LIBS) -o $@
 
 FUZZ_ETCD_INPUTS = $(srcdir)/src/etcd/etcd.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
 	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c

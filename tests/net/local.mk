@@ -67,14 +67,15 @@ check_PROGRAMS += tests/net/test_grpc
 TESTS += tests/net/test_grpc
 tests_net_test_grpc_SOURCES = $(CHECK_MAIN) tests/net/test_grpc.c
 tests_net_test_grpc_CFLAGS = $(AM_CFLAGS) $(NGHTTP2_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
-tests_net_test_grpc_LDADD = net/libgrpc.a base/libbase.a $(NGHTTP2_LIBS) $(URING_LIBS) $(CHECK_LIBS)
+tests_net_test_grpc_LDADD = net/libgrpc.a net/libnet.a base/libbase.a $(NGHTTP2_LIBS) $(GNUTLS_LIBS) $(URING_LIBS) \
+	$(CHECK_LIBS)
 
 # grpc_testd serves net/grpc.c alone for real clients: grpc-clients.sh has
 # Python's grpcio call an echo method through it and etcdctl send it etcd's
 # requests, whose bytes must equal protobuf-c's (tests/proto/test_etcdpb).
 check_PROGRAMS += tests/net/grpc_testd
 tests_net_grpc_testd_SOURCES = tests/net/grpc_testd.c
-tests_net_grpc_testd_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
-tests_net_grpc_testd_LDADD = net/libgrpc.a base/libbase.a $(NGHTTP2_LIBS) $(URING_LIBS)
+tests_net_grpc_testd_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS)
+tests_net_grpc_testd_LDADD = net/libgrpc.a net/libnet.a base/libbase.a $(NGHTTP2_LIBS) $(GNUTLS_LIBS) $(URING_LIBS)
 TESTS += tests/net/grpc-clients.sh
 EXTRA_DIST += tests/net/grpc-clients.sh
