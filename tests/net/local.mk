@@ -61,12 +61,14 @@ tests_net_test_https_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(GNUTL
 tests_net_test_https_LDADD = net/libhttpd.a net/libnet.a base/libbase.a $(MHD_LIBS) $(GNUTLS_LIBS) \
 	$(URING_LIBS) $(CHECK_LIBS) -lpthread
 
-# The gRPC server (net/grpc.c) on the real loop, driven by an nghttp2 client
-# in the test; its fuzz target is tests/fuzz/fuzz_grpc.c.
+# The gRPC server (net/grpc.c, with TLS: net/grpc_tls.c) on the real loop,
+# driven by an nghttp2 client in the test (over GnuTLS for TLS); its fuzz
+# target is tests/fuzz/fuzz_grpc.c.
 check_PROGRAMS += tests/net/test_grpc
 TESTS += tests/net/test_grpc
-tests_net_test_grpc_SOURCES = $(CHECK_MAIN) tests/net/test_grpc.c
-tests_net_test_grpc_CFLAGS = $(AM_CFLAGS) $(NGHTTP2_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS)
+tests_net_test_grpc_SOURCES = $(CHECK_MAIN) $(CERTS) tests/net/test_grpc.c
+tests_net_test_grpc_CPPFLAGS = $(AM_CPPFLAGS) -DMKCERTS='"$(abs_top_srcdir)/tests/lib/mkcerts.sh"'
+tests_net_test_grpc_CFLAGS = $(AM_CFLAGS) $(NGHTTP2_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLAGS) $(CHECK_CFLAGS)
 tests_net_test_grpc_LDADD = net/libgrpc.a net/libnet.a base/libbase.a $(NGHTTP2_LIBS) $(GNUTLS_LIBS) $(URING_LIBS) \
 	$(CHECK_LIBS)
 

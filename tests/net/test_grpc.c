@@ -1,6 +1,8 @@
 /* tests/net/test_grpc.c — the gRPC server (net/grpc.c) on the real loop,
  * driven by an nghttp2 client session in the same thread: each pump step
  * lets the client write and read its socket, then runs one loop pass.
+ * The "tls" case runs the client over a GnuTLS session (net/grpc_tls.c),
+ * with the certificates of tests/lib/mkcerts.sh.
  *
  * Timing: waits poll with generous deadlines; the deadline test asserts only
  * that the status comes, never how soon.
@@ -8,6 +10,8 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
@@ -22,6 +26,7 @@
 #include "base/alloc.h"
 #include "base/loop.h"
 #include "net/grpc.h"
+#include "tests/lib/certs.h"
 #include "tests/lib/check_main.h"
 
 #define MAX_STREAMS 300
@@ -144,7 +149,21 @@ static void h_status(struct grpc_call *call, const uint8_t *msg, size_t len)
 	grpc_finish(call, GRPC_FAILED_PRECONDITION, "bad: 100% \xe2\x9c\x93\n");
 }
 
+/* what the connection's certificate proves: "VERDICT CN n_names reason",
+ * and whether it names 127.0.0.1 */
+static void h_whoami(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	const struct tls_identity *id = grpc_call_identity(call);
+	char out[512];
+	int n = snprintf(out, sizeof(out), "%d %s %zu %s%s", (int)id->verdict, id->cn[0] ? id->cn : "-", id->n_names,
+			 id->reason, tls_identity_has(id, "127.0.0.1") ? " +ip" : "");
+	grpc_reply(call, (const uint8_t *)out, (size_t)n);
+}
+
 static const struct grpc_method methods[] = {
+	{ .path = "/test.Echo/Whoami", .kind = GRPC_UNARY, .handle = h_whoami },
 	{ .path = "/test.Echo/Unary", .kind = GRPC_UNARY, .handle = h_echo },
 	{ .path = "/test.Echo/Later", .kind = GRPC_UNARY, .handle = h_later, .on_cancel = later_cancel },
 	{ .path = "/test.Echo/Never", .kind = GRPC_UNARY, .handle = h_never, .on_cancel = on_cancel },
@@ -202,6 +221,11 @@ struct client {
 	nghttp2_session *s;
 	bool dead;       /* the server closed or refused */
 	bool no_read;    /* stop reading the socket */
+	/* over TLS (client_tls): nothing of HTTP/2 before the handshake */
+	gnutls_session_t tls;
+	struct tls_creds *creds;
+	bool hs_done;
+	int tls_error;   /* what ended the session, when it was GnuTLS */
 	struct cstream *streams[MAX_STREAMS];
 	size_t n_streams;
 };
@@ -218,6 +242,20 @@ static ssize_t c_send(nghttp2_session *s, const uint8_t *data, size_t len, int f
 	struct client *c = ud;
 	(void)s;
 	(void)flags;
+	if (c->tls) {
+		if (!c->hs_done)
+			return NGHTTP2_ERR_WOULDBLOCK;
+		/* nghttp2 offers the same bytes again, as GnuTLS wants */
+		ssize_t n = gnutls_record_send(c->tls, data, len);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return NGHTTP2_ERR_WOULDBLOCK;
+		if (n < 0) {
+			c->tls_error = (int)n;
+			c->dead = true;
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+		return n;
+	}
 	ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return NGHTTP2_ERR_WOULDBLOCK;
@@ -330,6 +368,9 @@ static void client_close(struct client *c)
 		free(c->streams[i]);
 	}
 	nghttp2_session_del(c->s);
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	tls_creds_unref(c->creds);
 	close(c->fd);
 }
 
@@ -402,17 +443,50 @@ static struct cstream *client_call(struct client *c, const char *path, const voi
 	return client_call_raw(c, path, b, blen, timeout);
 }
 
+/* Bytes from the server, through TLS when the client speaks it: a count,
+ * -EAGAIN, or 0 at the end (an error too). */
+static ssize_t client_recv(struct client *c, void *buf, size_t len)
+{
+	if (!c->tls) {
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -EAGAIN;
+		return n < 0 ? 0 : n;
+	}
+	for (;;) {
+		ssize_t n = gnutls_record_recv(c->tls, buf, len);
+		if (n == GNUTLS_E_AGAIN)
+			return -EAGAIN;
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (n < 0)
+			c->tls_error = (int)n;
+		return n < 0 ? 0 : n;
+	}
+}
+
 static void client_io(struct client *c)
 {
 	if (c->dead)
 		return;
+	if (c->tls && !c->hs_done) {
+		int rv = gnutls_handshake(c->tls);
+		if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED)
+			return;
+		if (rv < 0) {
+			c->tls_error = rv;
+			c->dead = true;
+			return;
+		}
+		c->hs_done = true;
+	}
 	nghttp2_session_send(c->s);
 	if (c->no_read)
 		return;
 	uint8_t buf[65536];
 	for (;;) {
-		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		ssize_t n = client_recv(c, buf, sizeof(buf));
+		if (n == -EAGAIN)
 			break;
 		if (n <= 0) {
 			c->dead = true;
@@ -970,6 +1044,469 @@ START_TEST(test_silent_client)
 }
 END_TEST
 
+/* --- TLS (net/grpc_tls.c) ------------------------------------------------------ */
+
+static unsigned n_refused;     /* on_refused calls */
+static char last_refusal[512];
+
+static void on_refused(void *data, const char *reason)
+{
+	(void)data;
+	n_refused++;
+	snprintf(last_refusal, sizeof(last_refusal), "%s", reason);
+}
+
+/* The server with CERT's certificate; clients verified by the test CA
+ * when trust; required when auth. */
+static void start_tls_server(const char *cert, bool trust, bool auth, const struct grpc_config *extra)
+{
+	struct grpc_config cfg = { 0 };
+	if (extra)
+		cfg = *extra;
+	struct grpc_tls tls = {
+		.creds = certs_load(cert, NULL, NULL),
+		.client_trust = trust ? certs_load(NULL, "ca", NULL) : NULL,
+		.client_cert_auth = auth,
+		.on_refused = on_refused,
+	};
+	cfg.tls = &tls;
+	n_refused = 0;
+	last_refusal[0] = '\0';
+	start_server(&cfg);
+	/* the server holds its own references */
+	tls_creds_unref(tls.creds);
+	tls_creds_unref(tls.client_trust);
+}
+
+/* Wraps a client made by client_open() in a GnuTLS client session: NAME's
+ * certificate (NULL: none), the test CA to verify the server (which must
+ * be localhost), ALPN alpn ("h2", "http/1.1"; NULL: no ALPN at all),
+ * priority (NULL: the default). */
+static void client_tls_prio(struct client *c, const char *name, const char *alpn, const char *priority)
+{
+	c->creds = certs_load(name, "ca", priority);
+	ck_assert_int_eq(gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL), 0);
+	ck_assert_int_eq(gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(c->creds)), 0);
+	ck_assert_int_eq(gnutls_priority_set(c->tls, tls_creds_priority(c->creds)), 0);
+	gnutls_session_set_verify_cert(c->tls, "localhost", 0);
+	if (alpn) {
+		gnutls_datum_t p = { (unsigned char *)alpn, (unsigned)strlen(alpn) };
+		ck_assert_int_eq(gnutls_alpn_set_protocols(c->tls, &p, 1, 0), 0);
+	}
+	gnutls_transport_set_int(c->tls, c->fd);
+}
+
+static void client_tls(struct client *c, const char *name, const char *alpn)
+{
+	client_tls_prio(c, name, alpn, NULL);
+}
+
+/* One call of /test.Echo/Whoami; its answer in out ("" if the call
+ * failed or the connection was refused). */
+static void whoami(struct client *c, char *out, size_t len)
+{
+	out[0] = '\0';
+	struct cstream *st = client_call(c, "/test.Echo/Whoami", "", 0, NULL);
+	pump(c, closed_or_dead);
+	if (!c->dead && st->grpc_status == 0 && st->resp_len >= 5)
+		snprintf(out, len, "%.*s", (int)(st->resp_len - 5), (const char *)st->resp + 5);
+}
+
+/* The server's certificate's CN as the client saw it. */
+static void server_cn(struct client *c, char *out, size_t len)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *raw = gnutls_certificate_get_peers(c->tls, &n);
+	ck_assert_uint_ge(n, 1);
+	gnutls_x509_crt_t crt;
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, &raw[0], GNUTLS_X509_FMT_DER), 0);
+	ck_assert_int_eq(gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, out, &len), 0);
+	gnutls_x509_crt_deinit(crt);
+}
+
+/* A unary call over TLS 1.3 and 1.2 with client certificate
+ * authentication; the identity is the certificate's. */
+START_TEST(test_tls_unary)
+{
+	static const char *prios[] = { NULL, "SECURE:-VERS-ALL:+VERS-TLS1.2" };
+	start_tls_server("n1", true, true, NULL);
+	for (int i = 0; i < 2; i++) {
+		struct client c;
+		client_open(&c);
+		client_tls_prio(&c, "n3", "h2", prios[i]);
+		struct cstream *st = client_call(&c, "/test.Echo/Unary", "hello", 5, NULL);
+		ck_assert_msg(pump(&c, all_closed), "dead %d: %s", c.dead, gnutls_strerror(c.tls_error));
+		ck_assert_int_eq(st->grpc_status, 0);
+		assert_one_message(st, "hello", 5);
+		ck_assert_int_eq(gnutls_protocol_get_version(c.tls), i ? GNUTLS_TLS1_2 : GNUTLS_TLS1_3);
+		char who[512];
+		whoami(&c, who, sizeof(who));
+		/* verified; n3's CN and SANs, 127.0.0.1 among them */
+		ck_assert_str_eq(who, "2 n3 13  +ip");
+		client_close(&c);
+	}
+	ck_assert_uint_eq(grpc_stats(server)->protocol_errors, 0);
+	stop_server();
+	/* a cleartext server says so */
+	start_server(NULL);
+	struct client p;
+	client_open(&p);
+	char who[512];
+	whoami(&p, who, sizeof(who));
+	ck_assert_str_eq(who, "0 - 0 ");
+	client_close(&p);
+	stop_server();
+}
+END_TEST
+
+static bool refused_dead(struct client *c)
+{
+	return client_dead(c);
+}
+
+/* client_cert_auth: no certificate, one of another CA, an expired one, one
+ * for servers only: refused in the handshake (the client's calls never
+ * run), each with its reason; the server serves on. */
+START_TEST(test_tls_client_cert_refused)
+{
+	static const struct {
+		const char *name, *reason;
+	} cases[] = {
+		{ NULL, "no client certificate" },
+		{ "other", "signed by an unknown authority" },
+		{ "expired", "expired" },
+		{ "serveronly", "not for TLS client use" },
+	};
+	start_tls_server("n1", true, true, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct client c;
+		client_open(&c);
+		client_tls(&c, cases[i].name, "h2");
+		struct cstream *st = client_call(&c, "/test.Echo/Unary", "x", 1, NULL);
+		ck_assert_msg(pump(&c, refused_dead), "%s: not refused", cases[i].name);
+		ck_assert_int_eq(st->grpc_status, -1);
+		ck_assert_uint_eq(grpc_stats(server)->tls_refused, i + 1);
+		ck_assert_uint_eq(n_refused, i + 1);
+		ck_assert_msg(strstr(last_refusal, cases[i].reason) && strstr(last_refusal, "client 127.0.0.1:"),
+			      "%s: %s", cases[i].name ? cases[i].name : "none", last_refusal);
+		client_close(&c);
+	}
+	struct client ok;
+	client_open(&ok);
+	client_tls(&ok, "reader", "h2");
+	char who[512];
+	whoami(&ok, who, sizeof(who));
+	ck_assert_str_eq(who, "2 reader 0 ");
+	client_close(&ok);
+	ck_assert_uint_eq(grpc_stats(server)->conns_open, 1);
+	stop_server();
+}
+END_TEST
+
+/* Without client_cert_auth a certificate is requested, not required: the
+ * call runs and the identity says what the certificate proves. */
+START_TEST(test_tls_identity_requested)
+{
+	static const struct {
+		const char *name, *who;
+	} cases[] = {
+		{ NULL, "1 - 0 " },
+		{ "writer", "2 writer 0 " },
+		{ "other", "3 n1 13 signed by an unknown authority" },
+		{ "expired", "3 expired 13 expired" },
+	};
+	start_tls_server("n1", true, false, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct client c;
+		client_open(&c);
+		client_tls(&c, cases[i].name, "h2");
+		char who[512];
+		whoami(&c, who, sizeof(who));
+		ck_assert_str_eq(who, cases[i].who);
+		client_close(&c);
+	}
+	stop_server();
+	/* no trust at all: nothing requested */
+	start_tls_server("n1", false, false, NULL);
+	struct client c;
+	client_open(&c);
+	client_tls(&c, "writer", "h2");
+	char who[512];
+	whoami(&c, who, sizeof(who));
+	ck_assert_str_eq(who, "1 - 0 ");
+	client_close(&c);
+	stop_server();
+}
+END_TEST
+
+/* ALPN: a client that offers only http/1.1, or no ALPN at all, is refused
+ * (grpc-go's rule); the server serves on. */
+START_TEST(test_tls_alpn)
+{
+	start_tls_server("n1", true, false, NULL);
+	const char *alpns[] = { "http/1.1", NULL };
+	for (int i = 0; i < 2; i++) {
+		struct client c;
+		client_open(&c);
+		client_tls(&c, "reader", alpns[i]);
+		struct cstream *st = client_call(&c, "/test.Echo/Unary", "x", 1, NULL);
+		ck_assert_msg(pump(&c, refused_dead), "ALPN %s: not refused", alpns[i] ? alpns[i] : "none");
+		ck_assert_int_eq(st->grpc_status, -1);
+		ck_assert_uint_eq(grpc_stats(server)->tls_refused, (uint64_t)i + 1);
+		ck_assert_msg(strstr(last_refusal, "h2"), "%s", last_refusal);
+		client_close(&c);
+	}
+	struct client ok;
+	client_open(&ok);
+	client_tls(&ok, "reader", "h2");
+	char who[512];
+	whoami(&ok, who, sizeof(who));
+	ck_assert_str_eq(who, "2 reader 0 ");
+	client_close(&ok);
+	stop_server();
+}
+END_TEST
+
+/* A reload: connections accepted after it get the new certificate and
+ * rules, open ones keep theirs. */
+START_TEST(test_tls_reload)
+{
+	start_tls_server("n1", true, false, NULL);
+	struct client a;
+	client_open(&a);
+	client_tls(&a, NULL, "h2");
+	char who[512], cn[64];
+	whoami(&a, who, sizeof(who));
+	ck_assert_str_eq(who, "1 - 0 ");
+	server_cn(&a, cn, sizeof(cn));
+	ck_assert_str_eq(cn, "n1");
+	struct grpc_tls tls = {
+		.creds = certs_load("n2", NULL, NULL),
+		.client_trust = certs_load(NULL, "ca", NULL),
+		.client_cert_auth = true,
+		.on_refused = on_refused,
+	};
+	ck_assert_int_eq(grpc_set_tls(server, &tls), 0);
+	/* refused: no certificate, or client_cert_auth without a trust */
+	struct grpc_tls bad = { .creds = tls.client_trust };
+	ck_assert_int_eq(grpc_set_tls(server, &bad), -EINVAL);
+	bad = (struct grpc_tls){ .creds = tls.creds, .client_cert_auth = true };
+	ck_assert_int_eq(grpc_set_tls(server, &bad), -EINVAL);
+	tls_creds_unref(tls.creds);
+	tls_creds_unref(tls.client_trust);
+	/* new: n2's certificate, and a client certificate required */
+	struct client b;
+	client_open(&b);
+	client_tls(&b, "admin", "h2");
+	whoami(&b, who, sizeof(who));
+	ck_assert_str_eq(who, "2 admin 0 ");
+	server_cn(&b, cn, sizeof(cn));
+	ck_assert_str_eq(cn, "n2");
+	struct client x;
+	client_open(&x);
+	client_tls(&x, NULL, "h2");
+	client_call(&x, "/test.Echo/Unary", "x", 1, NULL);
+	ck_assert(pump(&x, refused_dead));
+	/* the old connection is served as before */
+	whoami(&a, who, sizeof(who));
+	ck_assert_str_eq(who, "1 - 0 ");
+	client_close(&x);
+	client_close(&b);
+	client_close(&a);
+	stop_server();
+	/* a cleartext server stays cleartext */
+	start_server(NULL);
+	struct grpc_tls t2 = { .creds = certs_load("n1", NULL, NULL) };
+	ck_assert_int_eq(grpc_set_tls(server, &t2), -EINVAL);
+	tls_creds_unref(t2.creds);
+	stop_server();
+}
+END_TEST
+
+/* Many TLS connections at once, each with a few calls. */
+START_TEST(test_tls_many_connections)
+{
+	enum { N = 64 };
+	start_tls_server("n1", true, true, NULL);
+	static struct client cs[N];
+	struct cstream *sts[N][3];
+	for (int i = 0; i < N; i++) {
+		client_open(&cs[i]);
+		client_tls(&cs[i], i % 2 ? "reader" : "writer", "h2");
+		for (int k = 0; k < 3; k++)
+			sts[i][k] = client_call(&cs[i], k ? "/test.Echo/Later" : "/test.Echo/Unary", "many", 4, NULL);
+	}
+	uint64_t end = now_ms() + 60000;
+	bool done = false;
+	while (!done && now_ms() < end) {
+		done = true;
+		for (int i = 0; i < N; i++) {
+			client_io(&cs[i]);
+			ck_assert(!cs[i].dead);
+			done = done && all_closed(&cs[i]);
+		}
+		loop_run_once(&loop, 1);
+	}
+	ck_assert(done);
+	for (int i = 0; i < N; i++) {
+		for (int k = 0; k < 3; k++) {
+			ck_assert_int_eq(sts[i][k]->grpc_status, 0);
+			assert_one_message(sts[i][k], "many", 4);
+		}
+	}
+	ck_assert_uint_eq(grpc_stats(server)->conns_open, N);
+	for (int i = 0; i < N; i++)
+		client_close(&cs[i]);
+	stop_server();
+}
+END_TEST
+
+/* Completions the loop dispatches in passes_ms of waiting: a connection
+ * waiting for its client must cost none (no poll that is always ready). */
+static uint64_t completions_while_idle(int passes_ms)
+{
+	uint64_t before = loop.completions, end = now_ms() + (uint64_t)passes_ms;
+	while (now_ms() < end)
+		loop_run_once(&loop, 10);
+	return loop.completions - before;
+}
+
+/* A handshake the client leaves half done: it costs no busy loop, holds a
+ * slot of the connection budget, and is closed at the preface deadline. */
+START_TEST(test_tls_half_open)
+{
+	struct grpc_config cfg = { .preface_timeout_ms = 1500, .max_connections = 2 };
+	start_tls_server("n1", true, true, &cfg);
+	struct client c;
+	client_open(&c);
+	client_tls(&c, "reader", "h2");
+	/* the ClientHello goes out, and the server answers it */
+	uint64_t end = now_ms() + 20000;
+	while (gnutls_handshake(c.tls) == GNUTLS_E_AGAIN && now_ms() < end) {
+		char peek;
+		if (recv(c.fd, &peek, 1, MSG_PEEK) == 1)
+			break;
+		loop_run_once(&loop, 2);
+	}
+	uint64_t t0 = now_ms();
+	ck_assert_uint_eq(grpc_stats(server)->conns_open, 1);
+	/* the server waits for the client's Finished: no completions */
+	uint64_t busy = completions_while_idle(300);
+	ck_assert_msg(busy < 10, "%llu completions while a handshake waits", (unsigned long long)busy);
+	/* it holds a slot: with a silent TCP connection the budget is full */
+	struct client silent, third;
+	client_open(&silent);
+	for (int i = 0; i < 10; i++)
+		loop_run_once(&loop, 2);
+	client_open(&third);
+	ck_assert(pump(&third, client_dead));
+	ck_assert_uint_ge(grpc_stats(server)->conns_refused, 1);
+	/* the deadline closes it */
+	bool closed = false;
+	while (!closed && now_ms() < end) {
+		char buf[4096];
+		ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
+		closed = n == 0 || (n < 0 && errno != EAGAIN);
+		loop_run_once(&loop, 5);
+	}
+	ck_assert(closed);
+	ck_assert_uint_ge(now_ms() - t0, 1000);
+	ck_assert_uint_ge(grpc_stats(server)->protocol_errors, 1);
+	client_close(&third);
+	client_close(&silent);
+	client_close(&c);
+	stop_server();
+}
+END_TEST
+
+/* A client that stops reading over TLS: the server waits for the socket
+ * without spinning, and everything arrives once it reads again. */
+START_TEST(test_tls_client_stops_reading)
+{
+	struct grpc_config cfg = { .call_out_budget = 256 * 1024, .conn_out_budget = 512 * 1024 };
+	start_tls_server("n1", true, false, &cfg);
+	struct client c;
+	client_open(&c);
+	client_tls(&c, NULL, "h2");
+	struct cstream *st = client_call(&c, "/test.Echo/Unary", "go", 2, NULL);
+	ck_assert(pump(&c, all_closed));
+	ck_assert_int_eq(st->grpc_status, 0);
+	c.no_read = true;
+	uint8_t want[4] = { 0, 0, 0x01, 0 }; /* 256 messages of 64 KiB: 16 MiB */
+	st = client_call(&c, "/test.Echo/Flood", want, 4, NULL);
+	ck_assert(pump(&c, flood_waits));
+	for (int i = 0; i < 20; i++)
+		completions_while_idle(10);
+	unsigned sent_while_stalled = flood_sent;
+	uint64_t busy = completions_while_idle(300);
+	ck_assert_msg(busy < 10, "%llu completions while the client does not read", (unsigned long long)busy);
+	ck_assert_uint_eq(flood_sent, sent_while_stalled);
+	c.no_read = false;
+	ck_assert(pump(&c, flood_done));
+	ck_assert_int_eq(st->grpc_status, 0);
+	ck_assert_uint_eq(st->resp_len, 256u * (65536 + 5));
+	client_close(&c);
+	stop_server();
+}
+END_TEST
+
+static bool peer_closed(struct client *c)
+{
+	char buf[4096];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+	return n == 0 || (n < 0 && errno != EAGAIN);
+}
+
+static bool one_protocol_error(struct client *c)
+{
+	(void)c;
+	return grpc_stats(server)->protocol_errors == 1;
+}
+
+/* The wrong protocol on either port: closed, counted, and the server
+ * serves on. */
+START_TEST(test_tls_wrong_protocol)
+{
+	start_tls_server("n1", true, false, NULL);
+	struct client raw;
+	client_open(&raw);
+	for (int k = 0; k < 5; k++)
+		loop_run_once(&loop, 2);
+	write_all(raw.fd, NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN);
+	ck_assert(pump(&raw, peer_closed));
+	ck_assert_uint_eq(grpc_stats(server)->protocol_errors, 1);
+	ck_assert_uint_eq(grpc_stats(server)->tls_refused, 0);
+	ck_assert_uint_eq(grpc_stats(server)->conns_open, 0);
+	client_close(&raw);
+	struct client ok;
+	client_open(&ok);
+	client_tls(&ok, NULL, "h2");
+	char who[512];
+	whoami(&ok, who, sizeof(who));
+	ck_assert_str_eq(who, "1 - 0 ");
+	client_close(&ok);
+	stop_server();
+
+	start_server(NULL);
+	struct client t;
+	client_open(&t);
+	client_tls(&t, "reader", "h2");
+	client_call(&t, "/test.Echo/Unary", "x", 1, NULL);
+	ck_assert(pump(&t, refused_dead));
+	/* the client may give up on the server's SETTINGS before the server
+	 * has read its ClientHello */
+	ck_assert(pump(&t, one_protocol_error));
+	client_close(&t);
+	struct client p;
+	client_open(&p);
+	whoami(&p, who, sizeof(who));
+	ck_assert_str_eq(who, "0 - 0 ");
+	client_close(&p);
+	stop_server();
+}
+END_TEST
+
 START_TEST(test_helpers)
 {
 	char out[64];
@@ -1010,6 +1547,19 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_connection_budget);
 	tcase_add_test(tc, test_alloc_failures);
 	tcase_add_test(tc, test_silent_client);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("tls");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, certs_make, certs_remove);
+	tcase_add_test(tc, test_tls_unary);
+	tcase_add_test(tc, test_tls_client_cert_refused);
+	tcase_add_test(tc, test_tls_identity_requested);
+	tcase_add_test(tc, test_tls_alpn);
+	tcase_add_test(tc, test_tls_reload);
+	tcase_add_test(tc, test_tls_many_connections);
+	tcase_add_test(tc, test_tls_half_open);
+	tcase_add_test(tc, test_tls_client_stops_reading);
+	tcase_add_test(tc, test_tls_wrong_protocol);
 	suite_add_tcase(s, tc);
 	return s;
 }
