@@ -1458,6 +1458,40 @@ static bool peer_closed(struct client *c)
 	return n == 0 || (n < 0 && errno != EAGAIN);
 }
 
+/* Each allocation of the server failing in turn over TLS (the session,
+ * the identity verified in the handshake): the connection or the call
+ * fails cleanly and the next client is served. */
+START_TEST(test_tls_alloc_failures)
+{
+	start_tls_server("n1", true, true, NULL);
+	unsigned n;
+	for (n = 1; n < 100; n++) {
+		struct client c;
+		client_open(&c);
+		client_tls(&c, "reader", "h2");
+		alloc_fail_nth(n);
+		struct cstream *st = client_call(&c, "/test.Echo/Whoami", "", 0, NULL);
+		ck_assert_msg(pump(&c, closed_or_dead), "allocation %u failing: the call hangs", n);
+		bool failed = alloc_failed();
+		alloc_fail_nth(0);
+		if (!c.dead && st->grpc_status == 0)
+			ck_assert(st->resp_len > 5 && !memcmp(st->resp + 5, "2 reader", 8));
+		client_close(&c);
+		if (!failed)
+			break;
+	}
+	ck_assert_uint_gt(n, 4);
+	struct client d;
+	client_open(&d);
+	client_tls(&d, "reader", "h2");
+	char who[512];
+	whoami(&d, who, sizeof(who));
+	ck_assert_str_eq(who, "2 reader 0 ");
+	client_close(&d);
+	stop_server();
+}
+END_TEST
+
 static bool one_protocol_error(struct client *c)
 {
 	(void)c;
@@ -1560,6 +1594,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_tls_half_open);
 	tcase_add_test(tc, test_tls_client_stops_reading);
 	tcase_add_test(tc, test_tls_wrong_protocol);
+	tcase_add_test(tc, test_tls_alloc_failures);
 	suite_add_tcase(s, tc);
 	return s;
 }
