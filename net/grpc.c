@@ -119,7 +119,7 @@ static void plain_close(void *ctx)
 	(void)ctx;
 }
 
-static const struct grpc_io plain_io = { plain_open, plain_recv, plain_send, plain_close, NULL, NULL, NULL };
+static const struct grpc_io plain_io = { plain_open, plain_recv, plain_send, plain_close, NULL, NULL, NULL, NULL };
 static const struct tls_identity plain_identity = { .verdict = TLS_PLAIN };
 
 /* --- small pure helpers ----------------------------------------------------- */
@@ -860,6 +860,16 @@ static void conn_flush(struct grpc_conn *c)
 		}
 		if (!c->dirty || c->write_blocked)
 			break;
+	}
+	const struct grpc_io *io = c->server->cfg.io;
+	if (io->flush && !c->write_blocked) {
+		int rv = io->flush(c->io_ctx);
+		if (rv == -EAGAIN) {
+			c->write_blocked = true;
+		} else if (rv < 0) {
+			conn_close(c);
+			return;
+		}
 	}
 	set_wpoll(c, c->write_blocked);
 	/* after a GOAWAY both ends have nothing more to say */

@@ -116,6 +116,11 @@ struct grpc_io {
 	 * transport waits for: POLLIN or POLLOUT (a TLS session may have to
 	 * write before it can read on). Without it: POLLIN. */
 	unsigned (*blocked_on)(void *ctx);
+	/* Optional: the end of a burst of send()s, for a transport that
+	 * gathers them (TLS records): writes what it holds. 0, -EAGAIN (call
+	 * again when the socket takes more; send() says -EAGAIN meanwhile),
+	 * or another -errno: the connection is gone. */
+	int (*flush)(void *ctx);
 };
 
 /* TLS on the port (net/grpc_tls.c). */

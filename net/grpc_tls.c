@@ -26,9 +26,13 @@ struct tls_conn {
 	int fd;
 	struct tls_gen *gen;
 	struct tls_identity *id; /* NULL until first asked (or verified in the handshake) */
-	/* bytes of the last send() that GnuTLS holds as an encrypted record
-	 * after -EAGAIN: flushed, not encrypted again, on the next send() */
-	size_t held;
+	/* send()s gather in GnuTLS's cork buffer until flush(), so that a
+	 * response's HEADERS, DATA and trailers go out as one record in one
+	 * system call rather than three */
+	bool corked;
+	/* the last uncork met a full socket: GnuTLS holds the rest (and an
+	 * encrypted record it must send before anything else) */
+	bool flushing;
 	bool handshaken;
 	bool refused; /* the certificate was refused in the handshake */
 };
@@ -245,28 +249,61 @@ static ssize_t tls_recv(void *ctx, void *buf, size_t len)
 	}
 }
 
+/* What the cork buffer may hold before it is written without waiting for
+ * flush(): one full record, so that a stream of large messages costs no
+ * more memory than it did uncorked. */
+#define CORK_MAX 16384
+
+static int tls_flush(void *ctx)
+{
+	struct tls_conn *t = ctx;
+	if (!t->corked)
+		return 0;
+	/* on GNUTLS_E_AGAIN GnuTLS stays corked with what is left, and
+	 * the next uncork goes on from there */
+	int g = gnutls_record_uncork(t->session, 0);
+	if (g == GNUTLS_E_AGAIN || g == GNUTLS_E_INTERRUPTED) {
+		t->flushing = true;
+		return -EAGAIN;
+	}
+	t->flushing = false;
+	t->corked = false;
+	return g < 0 ? -EPIPE : 0;
+}
+
 static ssize_t tls_send(void *ctx, const void *buf, size_t len)
 {
 	struct tls_conn *t = ctx;
-	/* GnuTLS encrypted the held bytes already: sending NULL flushes
-	 * that record and returns its size */
-	ssize_t n = t->held ? gnutls_record_send(t->session, NULL, 0) : gnutls_record_send(t->session, buf, len);
-	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-		if (!t->held)
-			t->held = len;
-		return -EAGAIN;
+	/* nothing is added behind what a full socket holds back */
+	if (t->flushing) {
+		int rv = tls_flush(ctx);
+		if (rv < 0)
+			return rv;
 	}
-	t->held = 0;
+	if (!t->corked) {
+		gnutls_record_cork(t->session);
+		t->corked = true;
+	}
+	/* corked, GnuTLS only copies */
+	ssize_t n = gnutls_record_send(t->session, buf, len);
 	if (n < 0)
-		return -EPIPE;
+		return n == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EPIPE;
+	if (gnutls_record_check_corked(t->session) >= CORK_MAX) {
+		/* the bytes are taken either way; a full socket shows on
+		 * the next send() or flush() */
+		int rv = tls_flush(ctx);
+		if (rv < 0 && rv != -EAGAIN)
+			return rv;
+	}
 	return n;
 }
 
 static void tls_close(void *ctx)
 {
 	struct tls_conn *t = ctx;
-	/* close_notify, once, without waiting for the client's */
-	if (t->handshaken && !t->held)
+	/* close_notify, once, without waiting for the client's, after what
+	 * is corked if the socket takes it */
+	if (t->handshaken && tls_flush(t) == 0)
 		gnutls_bye(t->session, GNUTLS_SHUT_WR);
 	gnutls_deinit(t->session);
 	gen_unref(t->gen);
@@ -302,6 +339,7 @@ int grpc_tls_init(struct grpc_io *io, const struct grpc_tls *tls)
 		.io_data = g,
 		.handshake = tls_handshake,
 		.blocked_on = tls_blocked_on,
+		.flush = tls_flush,
 	};
 	return 0;
 }
