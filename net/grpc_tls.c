@@ -35,6 +35,10 @@ struct tls_conn {
 	bool flushing;
 	bool handshaken;
 	bool refused; /* the certificate was refused in the handshake */
+	/* bytes read ahead of what GnuTLS asked for (it asks for a record's
+	 * header, then its body): held only while there are some */
+	uint8_t *ahead;
+	size_t ahead_off, ahead_len;
 };
 
 static const struct tls_identity oom_identity = { .verdict = TLS_REFUSED, .reason = "out of memory" };
@@ -71,10 +75,42 @@ static void gen_unref(struct tls_gen *g)
 
 /* --- the session's transport: the non-blocking socket ------------------------- */
 
+/* A whole record of the largest size, header and overhead included. */
+#define AHEAD_SIZE (16384 + 5 + 256 + 256)
+
+static void drop_ahead(struct tls_conn *t)
+{
+	free(t->ahead);
+	t->ahead = NULL;
+	t->ahead_off = t->ahead_len = 0;
+}
+
+/* One recv() for a record's header and body, and for the records behind
+ * it, where GnuTLS alone would make two per record. */
 static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
 	struct tls_conn *t = ptr;
-	return recv(t->fd, buf, len, 0);
+	if (!t->ahead_len) {
+		if (len >= AHEAD_SIZE)
+			return recv(t->fd, buf, len, 0);
+		t->ahead = base_malloc(AHEAD_SIZE);
+		if (!t->ahead)
+			return recv(t->fd, buf, len, 0);
+		ssize_t n = recv(t->fd, t->ahead, AHEAD_SIZE, 0);
+		if (n <= 0) {
+			int e = errno;
+			drop_ahead(t);
+			errno = e; /* GnuTLS reads EAGAIN from it */
+			return n;
+		}
+		t->ahead_len = (size_t)n;
+	}
+	size_t n = t->ahead_len - t->ahead_off < len ? t->ahead_len - t->ahead_off : len;
+	memcpy(buf, t->ahead + t->ahead_off, n);
+	t->ahead_off += n;
+	if (t->ahead_off == t->ahead_len)
+		drop_ahead(t);
+	return (ssize_t)n;
 }
 
 /* GnuTLS asks for one with a custom pull function; it never waits here
@@ -84,7 +120,7 @@ static int pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
 	struct tls_conn *t = ptr;
 	struct pollfd p = { .fd = t->fd, .events = POLLIN };
 	(void)ms;
-	return poll(&p, 1, 0);
+	return t->ahead_len ? 1 : poll(&p, 1, 0);
 }
 
 static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
@@ -307,6 +343,7 @@ static void tls_close(void *ctx)
 		gnutls_bye(t->session, GNUTLS_SHUT_WR);
 	gnutls_deinit(t->session);
 	gen_unref(t->gen);
+	drop_ahead(t);
 	free(t->id);
 	free(t);
 }
