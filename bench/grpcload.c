@@ -376,18 +376,24 @@ static void set_events(struct conn *cn)
 static void conn_down(struct conn *cn, const char *why)
 {
 	uint64_t t1 = now_ns();
+	bool had_calls = false;
 	note_error("connection to %s: %s", cn->ep->authority, why);
 	for (int i = 0; i < opt.clients; i++) {
 		struct call *c = &calls[i];
 		if (c->conn != cn)
 			continue;
 		if (c->stream_id) {
+			had_calls = true;
 			c->stream_id = 0;
 			outstanding--;
 			account(false, c->t0, t1);
 		}
 		wait_turn(c);
 	}
+	/* a connection that fails with no call on it (refused) is an error
+	 * too, but no call: --total still counts calls */
+	if (!had_calls && measuring && !stopping)
+		n_err++;
 	if (cn->h2)
 		nghttp2_session_del(cn->h2);
 	cn->h2 = NULL;
