@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """bench/report.py — the table of bench/run, from what it measured.
 
+wrk_cpu_s is the load generator's own CPU: wrk's, or bench/grpcload's in the
+v3 rows (systems raftd-v3, etcd-v3: Put; raftd-v3-range, etcd-v3-range:
+linearizable Range; their "conns" are concurrent calls).
+
 Sections without runs (BENCH_SKIP, BENCH_ONLY) are left out.
 
 Reads $W/runs.tsv (one line per wrk run: system conns rep writes/s p50_us
@@ -168,6 +172,63 @@ if runs.get(("raftd-local", rc)):
           f"| serializable, 1 connection | {f(med(b, 1, 'rps'))} | {f(med(b, 1, 'p50'), '{:.2f}')} | {f(med(b, 1, 'p99'), '{:.2f}')} "
           f"| {x(ratio(med(a, 1, 'rps'), med(b, 1, 'rps')))} |")
     w("")
+
+# ---- etcd's v3 API over gRPC (issue 19)
+v3_clients = [int(c) for c in E.get("BENCH_V3_CLIENTS", "").split()]
+v3_rows = [("Put", "v3", c) for c in v3_clients] + [("linearizable Range", "v3-range", rc)]
+v3_rows = [r for r in v3_rows if runs.get(("etcd-" + r[1], r[2])) or runs.get(("raftd-" + r[1], r[2]))]
+
+
+def cpu_ms(system, c):
+    """the three members' CPU ms per call (= CPU s per 1,000 calls)"""
+    return cpu_per_1000(system, c, "cticks")
+
+
+if v3_rows:
+    w("## etcd's v3 API over gRPC: 3 nodes on loopback, `bench/grpcload` at the leader")
+    w("")
+    w(f"Median of {reps} runs of {E.get('BENCH_SECS')} s per point, raftd and etcd interleaved, on the clusters of the"
+      " write rows (raftd's v3 API on its `--grpc-listen` port, etcd's on its client port). `bench/grpcload`"
+      f" (C, one thread, nghttp2; commit {E.get('grpcload_version') or '?'}) keeps that many calls outstanding,"
+      f" {E.get('BENCH_V3_PER_CONN', '8')} per HTTP/2 connection; 100-byte values over 1,000 keys. p50/p99 in ms."
+      " Members' CPU is the three nodes' CPU ms per call (/proc/PID/stat); grpcload's is its own.")
+    if E.get("v3_note"):
+        w("")
+        w(f"**{E.get('v3_note')}.**")
+    w("")
+    w("| call | in flight | raftd calls/s | p50 | p99 | members' CPU ms per call | etcd calls/s | p50 | p99 "
+      "| members' CPU ms per call | calls/s raftd/etcd | p50 raftd/etcd | CPU per call raftd/etcd "
+      "| grpcload CPU ms per call: raftd / etcd |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, sy, c in v3_rows:
+        cells = [name, str(c)]
+        for pre in ("raftd-", "etcd-"):
+            sys_ = pre + sy
+            sp = spread(sys_, c)
+            cells += [f(med(sys_, c, "rps")) + (f" ±{sp:.0f}%" if sp is not None else "")
+                      + (f" ({errors(sys_, c)} errors)" if errors(sys_, c) else ""),
+                      f(med(sys_, c, "p50"), "{:.2f}"), f(med(sys_, c, "p99"), "{:.2f}"), f(cpu_ms(sys_, c), "{:.3f}")]
+        r, e = "raftd-" + sy, "etcd-" + sy
+        cells += [x(ratio(med(r, c, "rps"), med(e, c, "rps"))), x(ratio(med(r, c, "p50"), med(e, c, "p50"))),
+                  x(ratio(cpu_ms(r, c), cpu_ms(e, c))),
+                  f"{f(cpu_per_1000(r, c, 'wrk'), '{:.4f}')} / {f(cpu_per_1000(e, c, 'wrk'), '{:.4f}')}"]
+        w("| " + " | ".join(cells) + " |")
+    w("")
+    # raftd's own HTTP API (the /db rows above) against etcd's gRPC, where both have the concurrency
+    both = [c for c in v3_clients if runs.get(("raftd", c)) and runs.get(("etcd-v3", c))]
+    if both:
+        w("raftd's `/db` (HTTP, wrk, the write rows above) against etcd's gRPC at the same concurrency:")
+        w("")
+        w("| in flight | raftd `/db` writes/s | etcd v3 Put calls/s | raftd/etcd | p50 raftd/etcd "
+          "| members' CPU ms per write: raftd `/db` | etcd v3 | raftd/etcd |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c in both:
+            w(f"| {c} | {f(med('raftd', c, 'rps'))} | {f(med('etcd-v3', c, 'rps'))} "
+              f"| {x(ratio(med('raftd', c, 'rps'), med('etcd-v3', c, 'rps')))} "
+              f"| {x(ratio(med('raftd', c, 'p50'), med('etcd-v3', c, 'p50')))} "
+              f"| {f(cpu_ms('raftd', c), '{:.3f}')} | {f(cpu_ms('etcd-v3', c), '{:.3f}')} "
+              f"| {x(ratio(cpu_ms('raftd', c), cpu_ms('etcd-v3', c)))} |")
+        w("")
 
 # ---- TLS (issue 18)
 tls_conns = [int(c) for c in E.get("BENCH_TLS_CONNS", "").split()]
@@ -365,6 +426,25 @@ for c in tls_conns:
              x(r) + (f" (leader CPU per write: etcd {cr:.2f}x raftd's)" if cr else "")
              + (" (raftd with TLS not measured: see its table)" if E.get("tls_note") else ""),
              None if r is None else r >= 4)
+if v3_rows:
+    for c in (64, 256):
+        if runs.get(("etcd-v3", c)):
+            r = ratio(cpu_ms("raftd-v3", c), cpu_ms("etcd-v3", c))
+            goal(f"v3 Put: members' CPU per write ≤ 1/5 etcd's at {c} calls",
+                 f"{x(r)} ({f(cpu_ms('raftd-v3', c), '{:.3f}')} against {f(cpu_ms('etcd-v3', c), '{:.3f}')} ms)",
+                 None if r is None else r <= 0.2)
+            r = ratio(med("raftd-v3", c, "rps"), med("etcd-v3", c, "rps"))
+            goal(f"v3 Put: writes/s ≥ 5x etcd's at {c} calls", x(r), None if r is None else r >= 5)
+    if runs.get(("etcd-v3", 1)):
+        r = ratio(med("raftd-v3", 1, "p50"), med("etcd-v3", 1, "p50"))
+        goal("v3 Put: 1-call p50 ≤ 0.5x etcd's",
+             f"{x(r)} ({f(med('raftd-v3', 1, 'p50'), '{:.2f}')} ms against {f(med('etcd-v3', 1, 'p50'), '{:.2f}')} ms)",
+             None if r is None else r <= 0.5)
+    if runs.get(("etcd-v3-range", rc)):
+        r = ratio(med("raftd-v3-range", rc, "rps"), med("etcd-v3-range", rc, "rps"))
+        ce = errors("raftd-v3-range", rc)
+        goal("v3 linearizable Range: reads/s ≥ 3x etcd's", x(r) + (f" ({ce} raftd errors)" if ce else ""),
+             None if r is None else r >= 3 and not ce)
 if rss:
     goal("RSS ≤ 2x the raw data at 1M keys", f"{rss * 1024 / kvb:.2f}x", rss * 1024 / kvb <= 2)
 if lc:
