@@ -21,3 +21,6 @@ bench_grpcload_SOURCES = bench/grpcload.c
 bench_grpcload_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS) $(NGHTTP2_CFLAGS)
 bench_grpcload_LDADD = proto/libetcdpb.a $(PROTOBUFC_LIBS) $(NGHTTP2_LIBS) -lm
 EXTRA_bench_grpcload_DEPENDENCIES = proto/etcd/pb.stamp
+# Its smoke test: a second against one real etcd (skips without etcd-server).
+TESTS += bench/grpcload-smoke.sh
+EXTRA_DIST += bench/grpcload-smoke.sh bench/grpcload.c
