@@ -1,8 +1,10 @@
 # bench/local.mk — `make bench`: raftd against etcd on this machine, one run,
-# one table (bench/run, issue 9). Not part of `make check`. Settings go on the
+# one table (bench/run, issue 9). Not part of `make check` (but for the smoke
+# test of its gRPC load generator, below). Settings go on the
 # command line and reach bench/run through the environment, e.g.
 #   make bench BENCH_SECS=3 BENCH_REPS=1 BENCH_SKIP=wal,rss,restart
 #   make bench BENCH_ONLY=tls          (the TLS row alone, issue 18)
+#   make bench BENCH_ONLY=v3           (the v3 gRPC rows alone, issue 19)
 # Results: $(srcdir)/bench/results/ (results.md, writes.png, perf-leader.txt).
 EXTRA_DIST += bench/run bench/stability.sh bench/wrk.lua bench/report.py bench/starttime.py bench/flame.py bench/writes.gp
 
@@ -23,4 +25,4 @@ bench_grpcload_LDADD = proto/libetcdpb.a $(PROTOBUFC_LIBS) $(NGHTTP2_LIBS) -lm
 EXTRA_bench_grpcload_DEPENDENCIES = proto/etcd/pb.stamp
 # Its smoke test: a second against one real etcd (skips without etcd-server).
 TESTS += bench/grpcload-smoke.sh
-EXTRA_DIST += bench/grpcload-smoke.sh bench/grpcload.c
+EXTRA_DIST += bench/grpcload-smoke.sh
