@@ -147,6 +147,12 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
+static char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(xmalloc(n), s, n);
+}
+
 static void note_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note_error(const char *fmt, ...)
 {
@@ -558,7 +564,7 @@ static void usage(FILE *f)
 
 static void add_endpoints(const char *list)
 {
-	char *dup = strdup(list), *save = NULL;
+	char *dup = xstrdup(list), *save = NULL;
 	for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "http://", 7))
 			tok += 7;
@@ -567,9 +573,14 @@ static void add_endpoints(const char *list)
 			fprintf(stderr, "grpcload: endpoint %s has no port\n", tok);
 			exit(2);
 		}
-		eps = realloc(eps, (neps + 1) * sizeof *eps);
+		struct endpoint *more = realloc(eps, (neps + 1) * sizeof *eps);
+		if (!more) {
+			fprintf(stderr, "grpcload: out of memory\n");
+			exit(1);
+		}
+		eps = more;
 		struct endpoint *e = &eps[neps++];
-		e->authority = strdup(tok);
+		e->authority = xstrdup(tok);
 		*port++ = 0;
 		if (*host == '[') {
 			host++;
