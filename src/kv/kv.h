@@ -37,6 +37,7 @@
 #include <sys/types.h>
 
 #include "proto/command.h"
+#include "src/mvcc/mvcc.h"
 
 #define KV_ENTRY_MAX (UINT32_C(1) << 31)
 
@@ -116,6 +117,46 @@ uint64_t kv_applied_index(const struct kv *kv);
 /* Declares that the map's content is the state after `index` (the snapshot
  * loader uses it; nothing else should need to). */
 void kv_set_applied_index(struct kv *kv, uint64_t index);
+
+/* ---- The MVCC store behind the map (etcd's v3 API) ----
+ *
+ * The state machine is ONE struct mvcc (src/mvcc/mvcc.h): a /db write is a
+ * v3 put of the same key, a raftd:delete a v3 delete of that key, kv_get()
+ * the key's live version. The v3 front end reads it (kv_mvcc_const()) and
+ * writes it only through kv_apply_op() and kv_apply_compact(), so that every
+ * write is a log entry. kv_mvcc() is for the code that owns the node (e.g.
+ * mvcc_set_lease_check()); writing through it bypasses the applied index. */
+struct mvcc *kv_mvcc(struct kv *kv);
+const struct mvcc *kv_mvcc_const(const struct kv *kv);
+
+/* Applies a v3 write (op: PUT, DELETE or TXN as decoded by src/etcd) as the
+ * entry at index. *ret gets mvcc_exec()'s result (the caller frees it with
+ * mvcc_result_free(); zeroed otherwise), *ret_err 0 or its etcd error (the
+ * entry is then applied as a no-op: every node refuses the same entry, the
+ * applied index advances). Returns 0, KV_APPLY_STALE, or -ENOMEM (the store
+ * and applied index are unchanged: stop the node). */
+int kv_apply_op(struct kv *kv, uint64_t index, const struct mvcc_op *op, struct mvcc_result *ret, int *ret_err);
+/* etcd's Compact as the entry at index (mvcc_compact_begin(); the steps run
+ * inside later kv_apply*() calls and kv_compact_step()). *ret_err 0,
+ * -MVCC_E_COMPACTED or -MVCC_E_FUTURE_REV (a no-op entry, as above).
+ * Returns 0 or KV_APPLY_STALE. */
+int kv_apply_compact(struct kv *kv, uint64_t index, int64_t rev, int *ret_err);
+/* Frees the compacted versions of up to `keys` keys; true while some remain
+ * (e.g. for an idle loop). What the store shows never depends on it. */
+bool kv_compact_step(struct kv *kv, size_t keys);
+
+/* History retention, a pure function of the log (so that every member,
+ * whatever it runs besides, compacts at the same revisions and HashKV agrees,
+ * also in a mixed cluster where no raftd:v3 entry is ever logged): after
+ * each applied entry, when the store's revision R is a multiple of
+ * KV_COMPACT_EVERY and R - KV_HISTORY_REVISIONS is above the last
+ * compaction, the store is compacted at R - KV_HISTORY_REVISIONS. So at
+ * least the last KV_HISTORY_REVISIONS revisions stay readable and at most
+ * KV_HISTORY_REVISIONS + KV_COMPACT_EVERY are kept. The freeing runs in
+ * steps inside the following applies (a bounded number of keys each, enough
+ * to finish before the next compaction), never in one go. */
+#define KV_HISTORY_REVISIONS 10000
+#define KV_COMPACT_EVERY 1000
 
 /* ---- Snapshots (format: top of src/kv/kv_snapshot.c) ---- */
 
