@@ -1,21 +1,21 @@
 /* src/kv/kv.h — the key-value state machine that Raft applies committed
  * commands to, and its snapshot files.
  *
- * The map. Keys and values are byte strings (NULs allowed, empty allowed).
- * Each entry is ONE malloc block holding a small header and the key and value
- * bytes inline; the table is open addressing (linear probing, backward-shift
- * deletion, no tombstones) over 16-byte slots. Growth doubles the table and
- * moves the old entries a few slots per put/delete (incremental rehash), so no
- * single operation stalls the event loop on a large map. Lookups never
- * allocate and never modify the map, so a forked child can read a map while
- * the parent keeps changing its own copy.
+ * The map. Keys and values are byte strings (NULs allowed, empty allowed),
+ * held by ONE MVCC store (src/mvcc/mvcc.h, see "The MVCC store" below):
+ * kv_put() is a v3 put, kv_delete() a v3 delete, kv_get() and the iterator
+ * see the live keys at the current revision. Lookups never allocate and
+ * never modify the store, so a forked child can read it while the parent
+ * keeps changing its own copy.
  *
  * A NULL pointer is accepted wherever its length is 0.
  *
  * Not thread-safe; one owner. Iterators, and views returned by kv_get(), are
- * invalidated by any kv_put(), kv_delete(), kv_apply() or kv_reserve().
+ * invalidated by any kv_put(), kv_delete(), kv_apply*() or
+ * kv_compact_step().
  *
- * Size limit: key_len + value_len <= KV_ENTRY_MAX (2 GiB). goraft has no
+ * Size limit: key_len + value_len <= KV_ENTRY_MAX (1 GiB, the store's
+ * limit per key or value; it was 2 GiB before the store). goraft has no
  * limit, so the daemon must refuse larger client writes BEFORE proposing
  * them: a committed write that cannot be applied would split the cluster.
  *
@@ -39,7 +39,7 @@
 #include "proto/command.h"
 #include "src/mvcc/mvcc.h"
 
-#define KV_ENTRY_MAX (UINT32_C(1) << 31)
+#define KV_ENTRY_MAX MVCC_LEN_MAX
 
 struct kv;
 
@@ -60,18 +60,19 @@ struct kv *kv_free(struct kv *kv);
 /* Looks key up. true and *ret filled when present; false otherwise (*ret
  * untouched). No allocation, no change to the map. */
 bool kv_get(const struct kv *kv, const void *key, size_t key_len, struct kv_view *ret);
-/* Inserts or replaces. Copies both byte strings into one new allocation
- * (none at all when an existing value keeps its length). 0, -ENOMEM (the map
- * is unchanged), or -E2BIG when key_len + value_len > KV_ENTRY_MAX. */
+/* Inserts or replaces: a new version of the key (the old one stays in the
+ * history until compacted). 0, -ENOMEM (the map is unchanged), or -E2BIG
+ * when key_len + value_len > KV_ENTRY_MAX. */
 int kv_put(struct kv *kv, const void *key, size_t key_len, const void *value, size_t value_len);
-/* Removes key. true when it was present. Never allocates, never fails. */
-bool kv_delete(struct kv *kv, const void *key, size_t key_len);
+/* Removes key (a tombstone in the history). 1 when it was present, 0 when
+ * not, -ENOMEM (nothing changed). */
+int kv_delete(struct kv *kv, const void *key, size_t key_len);
 
 /* Number of entries, and the sum of their key and value lengths. */
 size_t kv_count(const struct kv *kv);
 uint64_t kv_bytes(const struct kv *kv);
-/* Makes room for n entries in total without further growth (used by the
- * snapshot loader). 0 or -ENOMEM (map unchanged). */
+/* Kept for callers of the hash map's days: the store's index grows a node
+ * at a time, so there is nothing to reserve. Always 0. */
 int kv_reserve(struct kv *kv, size_t n);
 /* See the top of this file. O(count). */
 uint64_t kv_content_hash(const struct kv *kv);
@@ -83,13 +84,13 @@ uint64_t kv_content_finish(uint64_t digest_sum, uint64_t count);
 /* SipHash-2-4 of buf under a 16-byte key (reference test vectors). */
 uint64_t kv_siphash24(const uint8_t key[16], const void *buf, size_t len);
 
-/* Iteration in unspecified order; the map must not change meanwhile.
+/* Iteration over the live keys (in key order, but callers should not
+ * count on an order); the map must not change meanwhile.
  *   struct kv_iter it; struct kv_view v;
  *   kv_iter_init(&it, kv); while (kv_iter_next(&it, &v)) ...            */
 struct kv_iter {
 	const struct kv *kv;
-	int table; /* 0: the table being emptied by a rehash, 1: the current one */
-	size_t pos;
+	struct mvcc_cursor cursor;
 };
 void kv_iter_init(struct kv_iter *it, const struct kv *kv);
 bool kv_iter_next(struct kv_iter *it, struct kv_view *ret);
@@ -105,10 +106,12 @@ bool kv_iter_next(struct kv_iter *it, struct kv_view *ret);
  * cmd is only read; the caller keeps ownership (kv copies the bytes).
  *
  * raftd's own `raftd:delete` removes its key (an absent key is no error).
- * The switch has no default, so -Wswitch points at any new command.
+ * The switch has no default, so -Wswitch points at any new command. Every
+ * apply first runs a step of the compaction under way, and then the
+ * retention rule below.
  *
  * Returns 0 when applied, KV_APPLY_STALE when index <= kv_applied_index()
- * (nothing done), or a negative errno from kv_put() — then the applied index
+ * (nothing done), or a negative errno from kv_put()/kv_delete() — then the applied index
  * is unchanged and the state machine cannot go on: the caller should stop
  * (-ENOMEM) or never have proposed the entry (-E2BIG). */
 #define KV_APPLY_STALE 1
@@ -131,7 +134,9 @@ const struct mvcc *kv_mvcc_const(const struct kv *kv);
 
 /* Applies a v3 write (op: PUT, DELETE or TXN as decoded by src/etcd) as the
  * entry at index. *ret gets mvcc_exec()'s result (the caller frees it with
- * mvcc_result_free(); zeroed otherwise), *ret_err 0 or its etcd error (the
+ * mvcc_result_free(); zeroed otherwise; its views live until the next
+ * change to the map: compaction steps run at the start of an apply, never
+ * at its end), *ret_err 0 or its etcd error (the
  * entry is then applied as a no-op: every node refuses the same entry, the
  * applied index advances). Returns 0, KV_APPLY_STALE, or -ENOMEM (the store
  * and applied index are unchanged: stop the node). */
@@ -192,9 +197,16 @@ int kv_snapshot_write(const struct kv *kv, int fd, const struct kv_snapshot_meta
 int kv_snapshot_encode(const struct kv *kv, const struct kv_snapshot_meta *meta, uint8_t **ret_buf,
 		       size_t *ret_len);
 
-/* Loads and verifies a whole snapshot: magic, version, checksums of the meta
- * block and of every chunk, lengths, duplicate keys, the trailer's counts and
- * content hash, and no byte after the trailer. On success returns 0, *ret_kv
+/* The same in a given format version (1: the hash map's, live keys only;
+ * 2: the current one), so tests can make old snapshots. -EINVAL for
+ * another version. */
+int kv_snapshot_encode_version(const struct kv *kv, const struct kv_snapshot_meta *meta, unsigned version,
+			       uint8_t **ret_buf, size_t *ret_len);
+
+/* Loads and verifies a whole snapshot (version 2, or 1 as one revision):
+ * magic, version, checksums of the meta block and of every chunk, lengths,
+ * duplicate keys, the store's history rules (mvcc_restore_add()), the
+ * trailer's counts and content hash, and no byte after the trailer. On success returns 0, *ret_kv
  * (applied index = last_index) and *ret_meta are the caller's. On failure
  * nothing is returned, and err (when err_len > 0) holds one line naming the
  * file (`name` for the buffer variant) and the byte offset, e.g.
@@ -263,10 +275,11 @@ uint64_t kv_snapdir_older(const char *dir, uint64_t below);
 
 /* ---- Internal to src/kv/, and a seam for tests ----
  *
- * Every allocation of src/kv/ goes through these. After
- * kv_fail_alloc_after(n) the next n allocations succeed and all later ones
- * fail, until kv_fail_alloc_after(-1) (the default: never fail), so tests can
- * walk every out-of-memory path. One predictable branch per allocation. */
+ * Every allocation of src/kv/ goes through these, which are base's seam
+ * (base/alloc.h), as src/mvcc/'s are. After kv_fail_alloc_after(n) the next
+ * n allocations (src/mvcc's included) succeed and the one after fails, once
+ * (base's alloc_fail_nth(n + 1)); kv_fail_alloc_after(-1) disarms. A loop
+ * over n = 0, 1, ... walks every out-of-memory path. */
 void kv_fail_alloc_after(long n);
 void *kv_malloc(size_t size);
 void *kv_calloc(size_t n, size_t size);

@@ -1,47 +1,66 @@
 /* src/kv/kv_snapshot.c — snapshot files of the KV state machine.
  *
- * FORMAT, version 1. All integers little-endian; CRC32C is Castagnoli
- * (base/crc32c.h: "123456789" -> 0xe3069283). Every byte of a file is covered
- * by exactly one CRC, so any truncation or bit flip is refused.
+ * FORMAT, version 2 (version 1, below, still loads). All integers
+ * little-endian; CRC32C is Castagnoli (base/crc32c.h: "123456789" ->
+ * 0xe3069283). Every byte of a file is covered by exactly one CRC, so any
+ * truncation or bit flip is refused.
  *
  *   Meta block
  *   off  size  field
  *   0    8     magic "RAFTDKVS"
- *   8    4     version = 1
+ *   8    4     version = 2
  *   12   4     flags: bit 0 = learner flags follow the members (see below);
  *               any other bit is refused
  *   16   8     last_index   last log entry included
  *   24   8     last_term    its term
  *   32   4     member_count cluster members at last_index (self included)
  *   36   4     members_len  M, bytes of the member list
- *   40   M     member_count x { le32 name_len, name, le32 conn_len, conn },
+ *   40   8     revision     the MVCC store's revision (>= 1)
+ *   48   8     compacted    its last compaction's revision (-1: none)
+ *   56   M     member_count x { le32 name_len, name, le32 conn_len, conn },
  *               then, with flag bit 0, member_count bytes: 1 for a learner
  *               (a non-voting member, raftd-only), 0 for a voter. Written
- *               only when there is a learner, so other files are as before.
- *   40+M 4     meta_crc     CRC32C of bytes [0, 40+M)
+ *               only when there is a learner.
+ *   56+M 4     meta_crc     CRC32C of bytes [0, 56+M)
  *
- *   Then chunks, from offset 44+M, until the trailer chunk:
+ *   Then chunks, from offset 60+M, until the trailer chunk:
  *   +0   4     entry_count  > 0: data chunk; 0: the trailer chunk
  *   +4   4     payload_len  P
  *   +8   P     payload
  *   +8+P 4     chunk_crc    CRC32C of the chunk's bytes [+0, +8+P)
  *
- *   Data payload: entry_count records { le32 key_len, le32 value_len, key,
- *   value } filling P exactly (key_len + value_len <= 2^31). No key twice in
- *   a file. The writer closes a chunk before its payload would pass 1 MiB; a
- *   record bigger than that gets a chunk of its own. Records come in table
- *   order, so two snapshots of the same state may differ byte for byte; the
- *   content hash does not.
+ *   Data payload: entry_count records, one per stored version, filling P
+ *   exactly:
+ *     le32 key_len, le32 value_len, key, value,
+ *     le64 mod_revision, le64 create_revision, le64 version, le64 lease,
+ *     le32 sub
+ *   in mvcc_iter_versions() order: keys ascending, each key's versions
+ *   oldest first; a tombstone has version 0 (src/mvcc/mvcc.h). The loader
+ *   rebuilds the store with mvcc_restore_*(), which refuses any record out
+ *   of order or inconsistent with the one before. A record's first 8 + key
+ *   + value bytes are a version 1 record, the input of the content digest.
+ *   The writer closes a chunk before its payload would pass 1 MiB; a record
+ *   bigger than that gets a chunk of its own. Two snapshots of the same
+ *   store are equal byte for byte.
  *
- *   Trailer payload (P = 24): le64 entry count, le64 sum of key_len +
- *   value_len, le64 content hash (src/kv/kv.h). The trailer chunk ends the
- *   file: any byte after it is refused.
+ *   Trailer payload (P = 40): le64 live key count, le64 sum of key_len +
+ *   value_len of the live keys, le64 content hash (src/kv/kv.h, over the
+ *   live keys: each key's newest record when it is not a tombstone), le64
+ *   record count, le64 sum of key_len + value_len over all records. The
+ *   trailer chunk ends the file: any byte after it is refused.
+ *
+ * Version 1 (the hash map's, before the store): the meta block without
+ * revision and compacted (members at 40, meta_crc at 40+M), records
+ *   { le32 key_len, le32 value_len, key, value } of the live keys in any
+ * order (no key twice), a 24-byte trailer (the first three fields above).
+ * Loaded as a store whose keys were all put by one transaction: revision
+ * 2 (1 when empty), every key at version 1, created at 2, in key order.
+ * kv_snapshot_encode_version() still writes it, for tests.
  *
  * Why chunks: the writer streams (1 MiB writes, memory independent of the
- * map's size) and a reader can verify and insert chunk by chunk. A record is
- * byte for byte the in-memory entry (src/kv/kv.c), and the input of the
- * per-entry content digest, so the trailer's hash costs one pass over bytes
- * already in cache.
+ * store's size) and a reader can verify and insert chunk by chunk. The
+ * record's leading bytes are the input of the per-entry content digest, so
+ * the trailer's hash costs one pass over bytes already in cache.
  *
  * Loading maps the file and parses it as a buffer: one code path for files
  * and for bytes received from a peer (which the fuzzer exercises). Lengths
@@ -61,16 +80,20 @@
 #include <unistd.h>
 
 #include "base/crc32c.h"
+#include "src/mvcc/mvcc.h"
 #include "src/kv/kv.h"
 
 #define SNAP_MAGIC "RAFTDKVS"
-#define SNAP_VERSION 1u
-#define META_FIXED 40u
+#define SNAP_VERSION 2u
+#define META_FIXED_V1 40u
+#define META_FIXED 56u
 #define SNAP_FLAG_LEARNERS 1u
 #define CHUNK_HEADER 8u
 #define CHUNK_OVERHEAD 12u /* header + crc */
-#define TRAILER_PAYLOAD 24u
+#define TRAILER_PAYLOAD_V1 24u
+#define TRAILER_PAYLOAD 40u
 #define RECORD_HEADER 8u
+#define RECORD_TAIL 36u /* version 2: revisions, version, lease, sub */
 #define CHUNK_TARGET (1u << 20)
 
 static inline void put_le32(uint8_t *p, uint32_t v)
@@ -117,7 +140,13 @@ struct writer {
 	size_t len, cap;
 	size_t chunk_off; /* offset in buf of the open chunk's header */
 	uint32_t chunk_entries;
-	uint64_t entries, bytes, digest_sum;
+	unsigned version;
+	uint64_t entries, bytes, digest_sum;	   /* live keys (all records in v1) */
+	uint64_t records, record_bytes;		   /* v2: every version */
+	const uint8_t *last_key;		   /* v2: the key of the last record */
+	size_t last_key_len;
+	bool pending;				   /* v2: the last record is live... */
+	uint64_t pending_digest, pending_bytes;	   /* ...and counts if it is its key's newest */
 };
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -190,8 +219,9 @@ static int w_close_chunk(struct writer *w, uint32_t entry_count)
 	return rv;
 }
 
-static int w_meta(struct writer *w, const struct kv_snapshot_meta *meta)
+static int w_meta(struct writer *w, const struct kv *kv, const struct kv_snapshot_meta *meta)
 {
+	size_t fixed = w->version == 1 ? META_FIXED_V1 : META_FIXED;
 	uint64_t members_len = 0;
 	bool learners = false;
 	uint8_t *p;
@@ -204,24 +234,28 @@ static int w_meta(struct writer *w, const struct kv_snapshot_meta *meta)
 		if (m->name.len > UINT32_MAX || m->connection_string.len > UINT32_MAX)
 			return -EINVAL;
 		members_len += 9 + (uint64_t)m->name.len + m->connection_string.len;
-		if (members_len > UINT32_MAX - META_FIXED - 4)
+		if (members_len > UINT32_MAX - fixed - 4)
 			return -EINVAL;
 		learners = learners || m->learner;
 	}
 	if (!learners)
 		members_len -= meta->n_members;
-	rv = w_room(w, META_FIXED + members_len + 4);
+	rv = w_room(w, fixed + members_len + 4);
 	if (rv < 0)
 		return rv;
 	p = w->buf + w->len;
 	memcpy(p, SNAP_MAGIC, 8);
-	put_le32(p + 8, SNAP_VERSION);
+	put_le32(p + 8, w->version);
 	put_le32(p + 12, learners ? SNAP_FLAG_LEARNERS : 0);
 	put_le64(p + 16, meta->last_index);
 	put_le64(p + 24, meta->last_term);
 	put_le32(p + 32, (uint32_t)meta->n_members);
 	put_le32(p + 36, (uint32_t)members_len);
-	p += META_FIXED;
+	if (w->version != 1) {
+		put_le64(p + 40, (uint64_t)mvcc_revision(kv_mvcc_const(kv)));
+		put_le64(p + 48, (uint64_t)mvcc_compacted(kv_mvcc_const(kv)));
+	}
+	p += fixed;
 	for (size_t i = 0; i < meta->n_members; i++) {
 		const struct cmd_str *s[2] = { &meta->members[i].name,
 					       &meta->members[i].connection_string };
@@ -234,14 +268,17 @@ static int w_meta(struct writer *w, const struct kv_snapshot_meta *meta)
 	}
 	for (size_t i = 0; learners && i < meta->n_members; i++)
 		*p++ = meta->members[i].learner ? 1 : 0;
-	put_le32(p, wal_crc32c(0, w->buf + w->len, META_FIXED + members_len));
-	w->len += META_FIXED + members_len + 4;
+	put_le32(p, wal_crc32c(0, w->buf + w->len, fixed + members_len));
+	w->len += fixed + members_len + 4;
 	return 0;
 }
 
-static int w_record(struct writer *w, const struct kv_view *v)
+/* Appends a record: the version 1 fields, and with tail (version 2) the
+ * version's. */
+static int w_record(struct writer *w, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len,
+		    const struct mvcc_version *tail)
 {
-	size_t rec = RECORD_HEADER + v->key_len + v->value_len;
+	size_t rec = RECORD_HEADER + key_len + value_len + (tail ? RECORD_TAIL : 0);
 	size_t payload = w->len - w->chunk_off - CHUNK_HEADER;
 	uint8_t *p;
 	int rv;
@@ -258,53 +295,116 @@ static int w_record(struct writer *w, const struct kv_view *v)
 	if (rv < 0)
 		return rv;
 	p = w->buf + w->len;
-	put_le32(p, (uint32_t)v->key_len);
-	put_le32(p + 4, (uint32_t)v->value_len);
-	if (v->key_len)
-		memcpy(p + RECORD_HEADER, v->key, v->key_len);
-	if (v->value_len)
-		memcpy(p + RECORD_HEADER + v->key_len, v->value, v->value_len);
-	w->digest_sum += kv_content_digest(p, rec);
+	put_le32(p, (uint32_t)key_len);
+	put_le32(p + 4, (uint32_t)value_len);
+	if (key_len)
+		memcpy(p + RECORD_HEADER, key, key_len);
+	if (value_len)
+		memcpy(p + RECORD_HEADER + key_len, value, value_len);
+	if (tail) {
+		uint8_t *t = p + RECORD_HEADER + key_len + value_len;
+		put_le64(t, (uint64_t)tail->mod_revision);
+		put_le64(t + 8, (uint64_t)tail->create_revision);
+		put_le64(t + 16, (uint64_t)tail->version);
+		put_le64(t + 24, (uint64_t)tail->lease);
+		put_le32(t + 32, tail->sub);
+	}
 	w->len += rec;
 	w->chunk_entries++;
-	w->entries++;
-	w->bytes += v->key_len + v->value_len;
+	return 0;
+}
+
+/* The live key the last record left pending (its key's newest version)
+ * joins the counts. */
+static void w_settle(struct writer *w)
+{
+	if (w->pending) {
+		w->digest_sum += w->pending_digest;
+		w->bytes += w->pending_bytes;
+		w->entries++;
+	}
+	w->pending = false;
+}
+
+static int w_version(void *ctx, const struct mvcc_version *v)
+{
+	struct writer *w = ctx;
+	size_t off = w->len;
+	int rv;
+
+	if (v->key_len > UINT32_MAX || v->value_len > UINT32_MAX)
+		return -EINVAL;
+	if (v->key != w->last_key || v->key_len != w->last_key_len)
+		w_settle(w);
+	w->pending = false;
+	rv = w_record(w, v->key, v->key_len, v->value, v->value_len, v);
+	if (rv < 0)
+		return rv;
+	off = w->len - (RECORD_HEADER + v->key_len + v->value_len + RECORD_TAIL); /* a chunk may have opened */
+	if (v->version) {
+		w->pending = true;
+		w->pending_digest = kv_content_digest(w->buf + off, RECORD_HEADER + v->key_len + v->value_len);
+		w->pending_bytes = v->key_len + v->value_len;
+	}
+	w->last_key = v->key;
+	w->last_key_len = v->key_len;
+	w->records++;
+	w->record_bytes += v->key_len + v->value_len;
 	return 0;
 }
 
 static int snapshot_emit(struct writer *w, const struct kv *kv, const struct kv_snapshot_meta *meta)
 {
-	struct kv_iter it;
-	struct kv_view v;
+	size_t trailer = w->version == 1 ? TRAILER_PAYLOAD_V1 : TRAILER_PAYLOAD;
 	uint8_t *p;
 	int rv;
 
 	if (meta->last_index != kv_applied_index(kv))
 		return -EINVAL;
-	rv = w_meta(w, meta);
+	rv = w_meta(w, kv, meta);
 	if (rv < 0)
 		return rv;
 	rv = w_open_chunk(w);
-	kv_iter_init(&it, kv);
-	while (rv == 0 && kv_iter_next(&it, &v))
-		rv = w_record(w, &v);
+	if (rv < 0)
+		return rv;
+	if (w->version == 1) {
+		struct kv_iter it;
+		struct kv_view v;
+		kv_iter_init(&it, kv);
+		while (rv == 0 && kv_iter_next(&it, &v)) {
+			rv = w_record(w, v.key, v.key_len, v.value, v.value_len, NULL);
+			if (rv == 0) {
+				size_t rec = RECORD_HEADER + v.key_len + v.value_len;
+				w->digest_sum += kv_content_digest(w->buf + w->len - rec, rec);
+				w->entries++;
+				w->bytes += v.key_len + v.value_len;
+			}
+		}
+	} else {
+		rv = mvcc_iter_versions(kv_mvcc_const(kv), w_version, w);
+		w_settle(w);
+	}
 	if (rv < 0)
 		return rv;
 	if (w->chunk_entries > 0)
 		rv = w_close_chunk(w, w->chunk_entries);
 	else
-		w->len = w->chunk_off; /* drop the empty chunk (map empty, or just flushed) */
+		w->len = w->chunk_off; /* drop the empty chunk (store empty, or just flushed) */
 	if (rv == 0)
 		rv = w_open_chunk(w);
 	if (rv == 0)
-		rv = w_room(w, TRAILER_PAYLOAD);
+		rv = w_room(w, trailer);
 	if (rv < 0)
 		return rv;
 	p = w->buf + w->len;
 	put_le64(p, w->entries);
 	put_le64(p + 8, w->bytes);
 	put_le64(p + 16, kv_content_finish(w->digest_sum, w->entries));
-	w->len += TRAILER_PAYLOAD;
+	if (w->version != 1) {
+		put_le64(p + 24, w->records);
+		put_le64(p + 32, w->record_bytes);
+	}
+	w->len += trailer;
 	rv = w_close_chunk(w, 0);
 	if (rv == 0 && w->fd >= 0 && w->len > 0)
 		rv = write_all(w->fd, w->buf, w->len);
@@ -313,7 +413,7 @@ static int snapshot_emit(struct writer *w, const struct kv *kv, const struct kv_
 
 int kv_snapshot_write(const struct kv *kv, int fd, const struct kv_snapshot_meta *meta)
 {
-	struct writer w = { .fd = fd };
+	struct writer w = { .fd = fd, .version = SNAP_VERSION };
 	int rv = w_room(&w, CHUNK_TARGET + CHUNK_OVERHEAD + 4096);
 
 	if (rv == 0)
@@ -322,15 +422,18 @@ int kv_snapshot_write(const struct kv *kv, int fd, const struct kv_snapshot_meta
 	return rv;
 }
 
-int kv_snapshot_encode(const struct kv *kv, const struct kv_snapshot_meta *meta, uint8_t **ret_buf,
-		       size_t *ret_len)
+int kv_snapshot_encode_version(const struct kv *kv, const struct kv_snapshot_meta *meta, unsigned version,
+			       uint8_t **ret_buf, size_t *ret_len)
 {
-	struct writer w = { .fd = -1 };
+	const struct mvcc *m = kv_mvcc_const(kv);
+	struct writer w = { .fd = -1, .version = version };
 	/* Size it once: records, chunk overheads, and slack for meta/trailer. */
-	uint64_t estimate = kv_bytes(kv) + (uint64_t)kv_count(kv) * RECORD_HEADER +
-			    (kv_bytes(kv) / (CHUNK_TARGET / 2) + 2) * CHUNK_OVERHEAD + 4096;
+	uint64_t estimate = mvcc_bytes(m) + (uint64_t)mvcc_versions(m) * (RECORD_HEADER + RECORD_TAIL) +
+			    (mvcc_bytes(m) / (CHUNK_TARGET / 2) + 2) * CHUNK_OVERHEAD + 4096;
 	int rv = estimate < SIZE_MAX / 2 ? w_room(&w, (size_t)estimate) : -ENOMEM;
 
+	if (version != 1 && version != SNAP_VERSION)
+		rv = -EINVAL;
 	if (rv == 0)
 		rv = snapshot_emit(&w, kv, meta);
 	if (rv < 0) {
@@ -340,6 +443,12 @@ int kv_snapshot_encode(const struct kv *kv, const struct kv_snapshot_meta *meta,
 	*ret_buf = w.buf;
 	*ret_len = w.len;
 	return 0;
+}
+
+int kv_snapshot_encode(const struct kv *kv, const struct kv_snapshot_meta *meta, uint8_t **ret_buf,
+		       size_t *ret_len)
+{
+	return kv_snapshot_encode_version(kv, meta, SNAP_VERSION, ret_buf, ret_len);
 }
 
 /* ---- Reading ---- */
@@ -424,29 +533,172 @@ static int read_members(const struct reader *r, struct kv_snapshot_meta *meta, s
 	return 0;
 }
 
-/* If the file ends with a well-formed trailer, its entry count (bounded by
- * the input size) sizes the table once instead of growing it ~20 times. A
- * damaged trailer is reported later, at its place in the stream. */
-static int presize(const struct reader *r, struct kv *kv, size_t data_off)
-{
-	const uint8_t *t;
-	uint64_t n;
+/* What the chunks add up to, and the state of the rebuild. */
+struct loader {
+	struct mvcc *m;
+	unsigned version;
+	uint64_t entries, bytes, digest_sum; /* live keys (all records in v1) */
+	uint64_t records, record_bytes;
+	size_t *offs; /* v1: each record's offset, to restore them in key order */
+	size_t n_offs, cap_offs;
+	const uint8_t *last_key; /* v2: as in struct writer */
+	size_t last_key_len;
+	bool pending;
+	uint64_t pending_digest, pending_bytes;
+};
 
-	if (r->len < data_off || r->len - data_off < CHUNK_OVERHEAD + TRAILER_PAYLOAD)
-		return 0;
-	t = r->buf + r->len - (CHUNK_OVERHEAD + TRAILER_PAYLOAD);
-	if (get_le32(t) != 0 || get_le32(t + 4) != TRAILER_PAYLOAD ||
-	    wal_crc32c(0, t, CHUNK_HEADER + TRAILER_PAYLOAD) != get_le32(t + 32))
-		return 0;
-	n = get_le64(t + 8);
-	if (n > (r->len - data_off) / RECORD_HEADER)
-		return 0;
-	return kv_reserve(kv, (size_t)n);
+static void l_settle(struct loader *l)
+{
+	if (l->pending) {
+		l->digest_sum += l->pending_digest;
+		l->bytes += l->pending_bytes;
+		l->entries++;
+	}
+	l->pending = false;
 }
 
-static int read_chunks(const struct reader *r, struct kv *kv, size_t off)
+/* One record at p (klen + vlen bytes after its header, known to fit). */
+static int load_record(const struct reader *r, struct loader *l, size_t p, uint32_t klen, uint32_t vlen)
 {
-	uint64_t entries = 0, bytes = 0, digest_sum = 0;
+	const uint8_t *rec = r->buf + p, *key = rec + RECORD_HEADER;
+	size_t body = RECORD_HEADER + (size_t)klen + vlen;
+	int rv;
+
+	if ((uint64_t)klen + vlen > KV_ENTRY_MAX)
+		return fail(r, p, "record of %" PRIu32 "+%" PRIu32 " bytes exceeds the entry limit", klen, vlen);
+	l->records++;
+	l->record_bytes += (uint64_t)klen + vlen;
+	if (l->version == 1) {
+		if (l->n_offs == l->cap_offs) {
+			size_t cap = l->cap_offs ? l->cap_offs * 2 : 1024;
+			size_t *v = kv_realloc(l->offs, cap * sizeof *v);
+			if (!v)
+				return -ENOMEM;
+			l->offs = v;
+			l->cap_offs = cap;
+		}
+		l->offs[l->n_offs++] = p;
+		l->digest_sum += kv_content_digest(rec, body);
+		l->bytes += (uint64_t)klen + vlen;
+		l->entries++;
+		return 0;
+	}
+	const uint8_t *t = rec + body;
+	struct mvcc_version v = {
+		.key = key,
+		.key_len = klen,
+		.value = key + klen,
+		.value_len = vlen,
+		.mod_revision = (int64_t)get_le64(t),
+		.create_revision = (int64_t)get_le64(t + 8),
+		.version = (int64_t)get_le64(t + 16),
+		.lease = (int64_t)get_le64(t + 24),
+		.sub = get_le32(t + 32),
+	};
+	rv = mvcc_restore_add(l->m, &v);
+	if (rv == -EINVAL)
+		return fail(r, p, "record breaks the store's history (key order, revisions or versions)");
+	if (rv == -E2BIG)
+		return fail(r, p, "record of %" PRIu32 "+%" PRIu32 " bytes exceeds the entry limit", klen, vlen);
+	if (rv < 0)
+		return rv;
+	if (!l->last_key || l->last_key_len != klen || (klen && memcmp(l->last_key, key, klen) != 0))
+		l_settle(l); /* a new key: the last one's newest version is known */
+	l->pending = false;
+	if (v.version) {
+		l->pending = true;
+		l->pending_digest = kv_content_digest(rec, body);
+		l->pending_bytes = (uint64_t)klen + vlen;
+	}
+	l->last_key = key;
+	l->last_key_len = klen;
+	return 0;
+}
+
+static int offs_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct reader *r = ctx;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	const uint8_t *px = r->buf + x, *py = r->buf + y;
+	uint32_t lx = get_le32(px), ly = get_le32(py);
+	size_t n = lx < ly ? lx : ly;
+	int c = n ? memcmp(px + RECORD_HEADER, py + RECORD_HEADER, n) : 0;
+
+	if (c)
+		return c;
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return x < y ? -1 : x > y; /* equal keys: file order, to name the second */
+}
+
+/* Version 1: the verified records become one transaction at revision 2,
+ * in key order. */
+static int restore_v1(const struct reader *r, struct loader *l)
+{
+	int rv;
+
+	if (l->n_offs > UINT32_MAX)
+		return fail(r, l->offs[UINT32_MAX], "more records than one transaction can hold");
+	if (l->n_offs > 1)
+		qsort_r(l->offs, l->n_offs, sizeof l->offs[0], offs_cmp, (void *)r);
+	for (size_t i = 1; i < l->n_offs; i++) {
+		const uint8_t *a = r->buf + l->offs[i - 1], *b = r->buf + l->offs[i];
+		uint32_t la = get_le32(a);
+		if (la == get_le32(b) && memcmp(a + RECORD_HEADER, b + RECORD_HEADER, la) == 0)
+			return fail(r, l->offs[i], "duplicate key");
+	}
+	rv = mvcc_restore_begin(l->m, l->n_offs ? 2 : 1, -1);
+	for (size_t i = 0; rv == 0 && i < l->n_offs; i++) {
+		const uint8_t *rec = r->buf + l->offs[i];
+		uint32_t klen = get_le32(rec), vlen = get_le32(rec + 4);
+		struct mvcc_version v = {
+			.key = rec + RECORD_HEADER,
+			.key_len = klen,
+			.value = rec + RECORD_HEADER + klen,
+			.value_len = vlen,
+			.mod_revision = 2,
+			.create_revision = 2,
+			.version = 1,
+			.sub = (uint32_t)i,
+		};
+		rv = mvcc_restore_add(l->m, &v);
+	}
+	if (rv == 0)
+		rv = mvcc_restore_end(l->m);
+	/* -EINVAL cannot happen: sorted, unique, all at one revision */
+	return rv == -EINVAL ? fail(r, 0, "the records do not restore") : rv;
+}
+
+static int check_trailer(const struct reader *r, struct loader *l, size_t off, size_t p, uint32_t plen)
+{
+	const uint8_t *t = r->buf + p;
+	uint32_t want = l->version == 1 ? TRAILER_PAYLOAD_V1 : TRAILER_PAYLOAD;
+
+	if (plen != want)
+		return fail(r, off + 4, "trailer payload of %" PRIu32 " bytes, not %u", plen, want);
+	l_settle(l);
+	if (get_le64(t) != l->entries)
+		return fail(r, p, "trailer counts %" PRIu64 " entries, the chunks hold %" PRIu64, get_le64(t),
+			    l->entries);
+	if (get_le64(t + 8) != l->bytes)
+		return fail(r, p + 8, "trailer counts %" PRIu64 " bytes, the chunks hold %" PRIu64, get_le64(t + 8),
+			    l->bytes);
+	if (get_le64(t + 16) != kv_content_finish(l->digest_sum, l->entries))
+		return fail(r, p + 16, "content hash mismatch");
+	if (l->version == 1)
+		return 0;
+	if (get_le64(t + 24) != l->records)
+		return fail(r, p + 24, "trailer counts %" PRIu64 " records, the chunks hold %" PRIu64,
+			    get_le64(t + 24), l->records);
+	if (get_le64(t + 32) != l->record_bytes)
+		return fail(r, p + 32, "trailer counts %" PRIu64 " record bytes, the chunks hold %" PRIu64,
+			    get_le64(t + 32), l->record_bytes);
+	return 0;
+}
+
+static int read_chunks(const struct reader *r, struct loader *l, size_t off)
+{
+	size_t tail = l->version == 1 ? 0 : RECORD_TAIL;
 
 	for (;;) {
 		uint32_t count, plen, i;
@@ -469,18 +721,9 @@ static int read_chunks(const struct reader *r, struct kv *kv, size_t off)
 		p = off + CHUNK_HEADER;
 		end = p + plen;
 		if (count == 0) {
-			const uint8_t *t = r->buf + p;
-			if (plen != TRAILER_PAYLOAD)
-				return fail(r, off + 4, "trailer payload of %" PRIu32 " bytes, not %u",
-					    plen, TRAILER_PAYLOAD);
-			if (get_le64(t) != entries)
-				return fail(r, p, "trailer counts %" PRIu64 " entries, the chunks hold %" PRIu64,
-					    get_le64(t), entries);
-			if (get_le64(t + 8) != bytes)
-				return fail(r, p + 8, "trailer counts %" PRIu64 " bytes, the chunks hold %" PRIu64,
-					    get_le64(t + 8), bytes);
-			if (get_le64(t + 16) != kv_content_finish(digest_sum, entries))
-				return fail(r, p + 16, "content hash mismatch");
+			rv = check_trailer(r, l, off, p, plen);
+			if (rv < 0)
+				return rv;
 			off = end + 4;
 			if (off != r->len)
 				return fail(r, off, "%zu bytes after the trailer chunk", r->len - off);
@@ -488,28 +731,17 @@ static int read_chunks(const struct reader *r, struct kv *kv, size_t off)
 		}
 		for (i = 0; i < count; i++) {
 			uint32_t klen, vlen;
-			size_t before = kv_count(kv);
 			if (end - p < RECORD_HEADER)
-				return fail(r, p, "record %" PRIu32 " of %" PRIu32 " overruns its chunk",
-					    i, count);
+				return fail(r, p, "record %" PRIu32 " of %" PRIu32 " overruns its chunk", i, count);
 			klen = get_le32(r->buf + p);
 			vlen = get_le32(r->buf + p + 4);
-			if ((uint64_t)klen + vlen > end - p - RECORD_HEADER)
-				return fail(r, p, "record of %" PRIu32 "+%" PRIu32 " bytes overruns its chunk",
-					    klen, vlen);
-			rv = kv_put(kv, r->buf + p + RECORD_HEADER, klen,
-				    r->buf + p + RECORD_HEADER + klen, vlen);
-			if (rv == -E2BIG)
-				return fail(r, p, "record of %" PRIu32 "+%" PRIu32 " bytes exceeds the entry limit",
-					    klen, vlen);
+			if ((uint64_t)klen + vlen + tail > end - p - RECORD_HEADER)
+				return fail(r, p, "record of %" PRIu32 "+%" PRIu32 " bytes overruns its chunk", klen,
+					    vlen);
+			rv = load_record(r, l, p, klen, vlen);
 			if (rv < 0)
 				return rv;
-			if (kv_count(kv) == before)
-				return fail(r, p, "duplicate key");
-			digest_sum += kv_content_digest(r->buf + p, RECORD_HEADER + (size_t)klen + vlen);
-			bytes += (uint64_t)klen + vlen;
-			entries++;
-			p += RECORD_HEADER + (size_t)klen + vlen;
+			p += RECORD_HEADER + (size_t)klen + vlen + tail;
 		}
 		if (p != end)
 			return fail(r, p, "%zu bytes after the last record of the chunk", end - p);
@@ -518,11 +750,13 @@ static int read_chunks(const struct reader *r, struct kv *kv, size_t off)
 }
 
 /* The meta block into *meta (the caller frees it, on failure too); *ret_end
- * is where its checksum starts. */
-static int decode_meta(const struct reader *r, struct kv_snapshot_meta *meta, size_t *ret_end)
+ * is where its checksum starts, *ret_version the format's version, and for
+ * version 2 *ret_rev and *ret_compacted the store's. */
+static int decode_meta(const struct reader *r, struct kv_snapshot_meta *meta, size_t *ret_end,
+		       unsigned *ret_version, int64_t *ret_rev, int64_t *ret_compacted)
 {
 	uint32_t version, flags, members_len;
-	size_t meta_end;
+	size_t meta_end, fixed;
 	int rv;
 
 	if (r->err_len)
@@ -531,19 +765,23 @@ static int decode_meta(const struct reader *r, struct kv_snapshot_meta *meta, si
 		rv = fail(r, 0, "not a raftd kv snapshot (bad magic)");
 		goto out;
 	}
-	rv = need(r, 0, META_FIXED, "header");
+	rv = need(r, 0, META_FIXED_V1, "header");
 	if (rv < 0)
 		goto out;
 	version = get_le32(r->buf + 8);
-	if (version != SNAP_VERSION) {
+	if (version != 1 && version != SNAP_VERSION) {
 		rv = fail(r, 8, "unsupported version %" PRIu32, version);
 		goto out;
 	}
-	members_len = get_le32(r->buf + 36);
-	rv = need(r, META_FIXED, (uint64_t)members_len + 4, "member list and meta checksum");
+	fixed = version == 1 ? META_FIXED_V1 : META_FIXED;
+	rv = need(r, 0, fixed, "header");
 	if (rv < 0)
 		goto out;
-	meta_end = META_FIXED + (size_t)members_len;
+	members_len = get_le32(r->buf + 36);
+	rv = need(r, fixed, (uint64_t)members_len + 4, "member list and meta checksum");
+	if (rv < 0)
+		goto out;
+	meta_end = fixed + (size_t)members_len;
 	if (wal_crc32c(0, r->buf, meta_end) != get_le32(r->buf + meta_end)) {
 		rv = fail(r, meta_end, "meta block checksum mismatch");
 		goto out;
@@ -555,7 +793,10 @@ static int decode_meta(const struct reader *r, struct kv_snapshot_meta *meta, si
 	}
 	meta->last_index = get_le64(r->buf + 16);
 	meta->last_term = get_le64(r->buf + 24);
-	rv = read_members(r, meta, META_FIXED, meta_end, flags & SNAP_FLAG_LEARNERS);
+	*ret_version = version;
+	*ret_rev = version == 1 ? 1 : (int64_t)get_le64(r->buf + 40);
+	*ret_compacted = version == 1 ? -1 : (int64_t)get_le64(r->buf + 48);
+	rv = read_members(r, meta, fixed, meta_end, flags & SNAP_FLAG_LEARNERS);
 	*ret_end = meta_end;
 out:
 	return rv;
@@ -564,11 +805,13 @@ out:
 static int decode(const struct reader *r, struct kv **ret_kv, struct kv_snapshot_meta *ret_meta)
 {
 	struct kv_snapshot_meta meta = { 0 };
+	struct loader l = { 0 };
 	struct kv *kv = NULL;
 	size_t meta_end = 0;
+	int64_t rev = 0, compacted = 0;
 	int rv;
 
-	rv = decode_meta(r, &meta, &meta_end);
+	rv = decode_meta(r, &meta, &meta_end, &l.version, &rev, &compacted);
 	if (rv < 0)
 		goto out;
 	kv = kv_new();
@@ -576,19 +819,26 @@ static int decode(const struct reader *r, struct kv **ret_kv, struct kv_snapshot
 		rv = -ENOMEM;
 		goto out;
 	}
-	rv = presize(r, kv, meta_end + 4);
+	l.m = kv_mvcc(kv);
+	if (l.version != 1 && mvcc_restore_begin(l.m, rev, compacted) < 0) {
+		rv = fail(r, 40, "store revision %" PRId64 " or compaction %" PRId64 " out of range", rev, compacted);
+		goto out;
+	}
+	rv = read_chunks(r, &l, meta_end + 4);
 	if (rv < 0)
 		goto out;
-	rv = read_chunks(r, kv, meta_end + 4);
+	rv = l.version == 1 ? restore_v1(r, &l) : mvcc_restore_end(l.m);
 	if (rv < 0)
 		goto out;
 	kv_set_applied_index(kv, meta.last_index);
 	*ret_kv = kv;
 	*ret_meta = meta;
+	free(l.offs);
 	return 0;
 out:
 	if (rv == -ENOMEM && r->err_len)
 		snprintf(r->err, r->err_len, "%s: out of memory", r->name);
+	free(l.offs);
 	kv_free(kv);
 	kv_snapshot_meta_free(&meta);
 	return rv;
@@ -607,7 +857,9 @@ int kv_snapshot_decode_meta(const void *buf, size_t len, struct kv_snapshot_meta
 	struct reader r = { len ? buf : (const uint8_t *)"", len, "", NULL, 0 };
 	struct kv_snapshot_meta meta = { 0 };
 	size_t end;
-	int rv = decode_meta(&r, &meta, &end);
+	unsigned version;
+	int64_t rev, compacted;
+	int rv = decode_meta(&r, &meta, &end, &version, &rev, &compacted);
 
 	if (rv < 0)
 		kv_snapshot_meta_free(&meta);

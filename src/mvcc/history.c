@@ -89,6 +89,11 @@ bool mvcc_compacting(const struct mvcc *s)
 	return s->compacting;
 }
 
+size_t mvcc_compact_pending(const struct mvcc *s)
+{
+	return s->compacting ? s->n_listed - s->compact_pos : 0;
+}
+
 int mvcc_compact(struct mvcc *s, int64_t rev)
 {
 	int rv = mvcc_compact_begin(s, rev);
@@ -216,6 +221,7 @@ int mvcc_restore_add(struct mvcc *s, const struct mvcc_version *v)
 	if (mvcc_grow(&s->listed, &s->cap_listed, s->n_listed + 1, sizeof(s->listed[0])))
 		goto fail;
 	bool was = is_live(k->head);
+	s->live_bytes -= live_size(k);
 	r->prev = k->head;
 	r->main = v->mod_revision;
 	r->sub = v->sub;
@@ -229,6 +235,7 @@ int mvcc_restore_add(struct mvcc *s, const struct mvcc_version *v)
 	s->versions++;
 	s->bytes += k->key_len + (uint64_t)r->value_len;
 	s->live = s->live - was + is_live(r);
+	s->live_bytes += live_size(k);
 	mvcc_list_key(s, k);
 	s->restore_last = k;
 	return 0;

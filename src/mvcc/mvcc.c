@@ -223,6 +223,45 @@ uint64_t mvcc_bytes(const struct mvcc *s)
 	return s->bytes;
 }
 
+uint64_t mvcc_live_bytes(const struct mvcc *s)
+{
+	return s->live_bytes;
+}
+
+bool mvcc_get(const struct mvcc *s, const void *key, size_t key_len, struct mvcc_kv *ret)
+{
+	const struct mvcc_key *k = mvcc_idx_find(&s->idx, key, key_len);
+
+	if (!k || !is_live(k->head))
+		return false;
+	kv_of(ret, k, k->head, false);
+	return true;
+}
+
+void mvcc_cursor_init(const struct mvcc *s, struct mvcc_cursor *c)
+{
+	struct idx_pos pos;
+
+	mvcc_idx_seek(&s->idx, NULL, 0, &pos);
+	c->leaf = pos.leaf;
+	c->slot = pos.slot;
+}
+
+bool mvcc_cursor_next(struct mvcc_cursor *c, struct mvcc_kv *ret)
+{
+	struct idx_pos pos = { c->leaf, c->slot };
+	const struct mvcc_key *k;
+
+	while ((k = mvcc_idx_next(&pos)) && !is_live(k->head))
+		;
+	c->leaf = pos.leaf;
+	c->slot = pos.slot;
+	if (!k)
+		return false;
+	kv_of(ret, k, k->head, false);
+	return true;
+}
+
 int mvcc_index_check(const struct mvcc *s)
 {
 	return mvcc_idx_check(&s->idx);
@@ -522,6 +561,7 @@ static void rollback(struct txn *x)
 	while (s->n_touched) {
 		struct mvcc_key *k = s->touched[--s->n_touched];
 		bool was = is_live(k->head);
+		s->live_bytes -= live_size(k);
 		k->flags &= (uint8_t)~KEY_TOUCHED;
 		while (k->head && k->head->main == x->rev) {
 			struct mvcc_rev *v = k->head;
@@ -529,6 +569,8 @@ static void rollback(struct txn *x)
 			mvcc_version_gone(s, k, v);
 		}
 		s->live = s->live - was + is_live(k->head);
+		if (k->head)
+			s->live_bytes += live_size(k);
 		if (!k->head) {
 			assert(!(k->flags & KEY_LISTED));
 			mvcc_idx_remove(&s->idx, k);
@@ -542,10 +584,12 @@ static void link_version(struct txn *x, struct mvcc_key *k, struct mvcc_rev *v)
 {
 	struct mvcc *s = x->s;
 	bool was = is_live(k->head);
+	s->live_bytes -= live_size(k);
 	v->main = x->rev;
 	v->sub = x->sub++;
 	v->prev = k->head;
 	k->head = v;
+	s->live_bytes += live_size(k);
 	s->versions++;
 	s->bytes += k->key_len + (uint64_t)v->value_len;
 	s->live = s->live - was + is_live(v);

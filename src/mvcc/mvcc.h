@@ -370,6 +370,29 @@ int mvcc_restore_begin(struct mvcc *s, int64_t revision, int64_t compacted);
 int mvcc_restore_add(struct mvcc *s, const struct mvcc_version *v);
 int mvcc_restore_end(struct mvcc *s);
 
+/* ---- For the key-value state machine (src/kv), which serves goraft's /db
+ * from this store: no allocation on these paths ---- */
+
+/* The key's live version at the current revision: true and *ret filled, or
+ * false (absent or deleted; *ret untouched). */
+bool mvcc_get(const struct mvcc *s, const void *key, size_t key_len, struct mvcc_kv *ret);
+/* Bytes of keys and values of the live keys (mvcc_bytes() counts every
+ * stored version). */
+uint64_t mvcc_live_bytes(const struct mvcc *s);
+/* The live keys at the current revision, in key order:
+ *   struct mvcc_cursor c; struct mvcc_kv kv;
+ *   mvcc_cursor_init(s, &c); while (mvcc_cursor_next(&c, &kv)) ...
+ * The store must not change meanwhile. */
+struct mvcc_cursor {
+	const void *leaf;
+	unsigned slot;
+};
+void mvcc_cursor_init(const struct mvcc *s, struct mvcc_cursor *c);
+bool mvcc_cursor_next(struct mvcc_cursor *c, struct mvcc_kv *ret);
+/* Keys the compaction under way has yet to visit (0: none under way), so a
+ * caller can pace mvcc_compact_step() to finish before a deadline. */
+size_t mvcc_compact_pending(const struct mvcc *s);
+
 /* ---- Internal: the key index (B+tree), a seam for tests ---- */
 int mvcc_index_check(const struct mvcc *s); /* 0 or -EINVAL: tree invariants */
 

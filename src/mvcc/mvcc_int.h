@@ -90,6 +90,7 @@ struct mvcc {
 	size_t live;
 	size_t versions;
 	uint64_t bytes;
+	uint64_t live_bytes; /* of the live keys' newest versions */
 	struct mvcc_key **listed; /* keys with history (KEY_LISTED) */
 	size_t n_listed, cap_listed;
 	struct mvcc_key **touched; /* by the write transaction under way */
@@ -127,6 +128,12 @@ static inline void kv_of(struct mvcc_kv *kv, const struct mvcc_key *k, const str
 	kv->mod_revision = v->main;
 	kv->version = v->version;
 	kv->lease = v->lease;
+}
+
+/* What a key's newest version adds to live_bytes. */
+static inline uint64_t live_size(const struct mvcc_key *k)
+{
+	return is_live(k->head) ? k->key_len + (uint64_t)k->head->value_len : 0;
 }
 
 static inline bool has_history(const struct mvcc_key *k)
