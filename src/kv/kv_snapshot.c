@@ -631,12 +631,10 @@ static int offs_cmp(const void *a, const void *b, void *ctx)
 	return x < y ? -1 : x > y; /* equal keys: file order, to name the second */
 }
 
-/* Version 1: the verified records become one transaction at revision 2,
- * in key order. */
-static int restore_v1(const struct reader *r, struct loader *l)
+/* Version 1: the records in key order, refusing a key twice (before the
+ * trailer's sums, which a duplicate also breaks, so the error says why). */
+static int sort_v1(const struct reader *r, struct loader *l)
 {
-	int rv;
-
 	if (l->n_offs > UINT32_MAX)
 		return fail(r, l->offs[UINT32_MAX], "more records than one transaction can hold");
 	if (l->n_offs > 1)
@@ -644,10 +642,17 @@ static int restore_v1(const struct reader *r, struct loader *l)
 	for (size_t i = 1; i < l->n_offs; i++) {
 		const uint8_t *a = r->buf + l->offs[i - 1], *b = r->buf + l->offs[i];
 		uint32_t la = get_le32(a);
-		if (la == get_le32(b) && memcmp(a + RECORD_HEADER, b + RECORD_HEADER, la) == 0)
+		if (la == get_le32(b) && (!la || memcmp(a + RECORD_HEADER, b + RECORD_HEADER, la) == 0))
 			return fail(r, l->offs[i], "duplicate key");
 	}
-	rv = mvcc_restore_begin(l->m, l->n_offs ? 2 : 1, -1);
+	return 0;
+}
+
+/* Version 1: the verified records become one transaction at revision 2,
+ * in key order. */
+static int restore_v1(const struct reader *r, struct loader *l)
+{
+	int rv = mvcc_restore_begin(l->m, l->n_offs ? 2 : 1, -1);
 	for (size_t i = 0; rv == 0 && i < l->n_offs; i++) {
 		const uint8_t *rec = r->buf + l->offs[i];
 		uint32_t klen = get_le32(rec), vlen = get_le32(rec + 4);
@@ -674,6 +679,10 @@ static int check_trailer(const struct reader *r, struct loader *l, size_t off, s
 	const uint8_t *t = r->buf + p;
 	uint32_t want = l->version == 1 ? TRAILER_PAYLOAD_V1 : TRAILER_PAYLOAD;
 
+	int rv;
+
+	if (l->version == 1 && (rv = sort_v1(r, l)) < 0)
+		return rv;
 	if (plen != want)
 		return fail(r, off + 4, "trailer payload of %" PRIu32 " bytes, not %u", plen, want);
 	l_settle(l);
