@@ -161,7 +161,7 @@ bool kv_compact_step(struct kv *kv, size_t keys);
  * steps inside the following applies (a bounded number of keys each, enough
  * to finish before the next compaction), never in one go. */
 #define KV_HISTORY_REVISIONS 10000
-#define KV_COMPACT_EVERY 1000
+#define KV_COMPACT_EVERY 10000
 
 /* ---- Snapshots (format: top of src/kv/kv_snapshot.c) ---- */
 

@@ -453,6 +453,8 @@ static bool compare_holds(const struct mvcc *s, const struct mvcc_compare *c)
 struct path {
 	bool *v;
 	size_t n, cap;
+	bool local[16]; /* v at first: most requests take no nested txn, and a
+			   plain put (goraft's /db write) should not malloc here */
 };
 
 static int path_build(const struct mvcc *s, const struct mvcc_txn_req *t, struct path *p)
@@ -460,11 +462,17 @@ static int path_build(const struct mvcc *s, const struct mvcc_txn_req *t, struct
 	bool ok = true;
 	for (size_t i = 0; i < t->n_compare && ok; i++)
 		ok = compare_holds(s, &t->compare[i]);
+	if (!p->v) {
+		p->v = p->local;
+		p->cap = sizeof(p->local);
+	}
 	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 8;
-		bool *v = base_realloc(p->v, cap * sizeof(*v));
+		size_t cap = p->cap * 2;
+		bool *v = base_realloc(p->v == p->local ? NULL : p->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
+		if (p->v == p->local)
+			memcpy(v, p->local, sizeof(p->local));
 		p->v = v;
 		p->cap = cap;
 	}
@@ -789,7 +797,8 @@ int mvcc_exec(struct mvcc *s, const struct mvcc_op *op, struct mvcc_result *ret)
 	commit(&x);
 	ret->revision = s->rev;
 out:
-	free(path.v);
+	if (path.v != path.local)
+		free(path.v);
 	if (rv)
 		mvcc_result_free(ret);
 	return rv;

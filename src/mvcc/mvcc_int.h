@@ -37,12 +37,35 @@ struct mvcc_key {
 	uint8_t key[];
 };
 
+/* Byte order of keys. Short keys (most of them, and every lookup of the
+ * index compares a few) are compared a word at a time in line: a call to
+ * memcmp for keys that share a long prefix cost more than the rest of a
+ * lookup. */
 static inline int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-	if (c)
-		return c;
+	if (n > 32) {
+		int c = memcmp(a, b, n);
+		if (c)
+			return c;
+	} else {
+		size_t i = 0;
+		for (; i + 8 <= n; i += 8) {
+			uint64_t x, y;
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				x = __builtin_bswap64(x); /* the first byte decides first */
+				y = __builtin_bswap64(y);
+#endif
+				return x < y ? -1 : 1;
+			}
+		}
+		for (; i < n; i++)
+			if (a[i] != b[i])
+				return a[i] < b[i] ? -1 : 1;
+	}
 	return alen < blen ? -1 : alen > blen;
 }
 
