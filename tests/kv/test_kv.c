@@ -1,7 +1,9 @@
 /* tests/kv/test_kv.c — the KV state machine: map against a reference model,
- * apply, content hash, snapshots on real files (round trip, atomic replace,
- * every truncation and bit flip refused, latest-valid selection, a forked
- * writer while the parent keeps changing the map). */
+ * apply, content hash, the MVCC store behind it (v3 writes, compaction, the
+ * retention rule), snapshots on real files (round trip with history,
+ * version 1 files, atomic replace, every truncation and bit flip refused,
+ * latest-valid selection, a forked writer while the parent keeps changing
+ * the map). */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -605,6 +607,431 @@ START_TEST(test_apply_decoded_commands)
 }
 END_TEST
 
+/* ---- the MVCC store behind the map (issue 19) ---- */
+
+static struct mvcc_op put_op(const char *k, const char *v)
+{
+	return (struct mvcc_op){ .type = MVCC_OP_PUT,
+				 .put = { .key = k, .key_len = strlen(k), .value = v, .value_len = strlen(v) } };
+}
+
+static struct cmd delete_cmd(const char *k)
+{
+	return (struct cmd){ .type = CMD_DELETE, .key = cmd_str_ref(k, strlen(k)) };
+}
+
+/* The live value of k as the v3 API reads it, with its revisions. */
+static bool v3_get(const struct kv *kv, const char *k, struct mvcc_kv *ret)
+{
+	struct mvcc_range_req r = { .key = k, .key_len = strlen(k) };
+	struct mvcc_result res;
+	bool found;
+
+	ck_assert_int_eq(mvcc_read(kv_mvcc_const(kv), &r, &res), 0);
+	found = res.op.range.n_kvs == 1;
+	if (found)
+		*ret = res.op.range.kvs[0];
+	mvcc_result_free(&res); /* the views are the store's, not the result's */
+	return found;
+}
+
+static uint32_t hash_kv(const struct kv *kv)
+{
+	uint32_t h;
+	ck_assert_int_eq(mvcc_hash(kv_mvcc_const(kv), 0, &h), 0);
+	return h;
+}
+
+/* One store: /db writes and deletes are v3 revisions, v3 puts are /db
+ * values, and the map's counts are the live keys'. */
+START_TEST(test_store_is_one)
+{
+	struct kv *kv = kv_new();
+	struct mvcc_op op = put_op("v3key", "from v3");
+	struct mvcc_result res;
+	struct mvcc_kv got;
+	struct cmd c;
+	int err;
+
+	c = write_cmd("k", "one");
+	ck_assert_int_eq(kv_apply(kv, 1, &c), 0);
+	c = write_cmd("k", "two");
+	ck_assert_int_eq(kv_apply(kv, 2, &c), 0);
+	ck_assert_int_eq(mvcc_revision(kv_mvcc_const(kv)), 3);
+	REQUIRE(v3_get(kv, "k", &got));
+	ck_assert_int_eq(got.create_revision, 2);
+	ck_assert_int_eq(got.mod_revision, 3);
+	ck_assert_int_eq(got.version, 2);
+	ck_assert_uint_eq(got.value_len, 3);
+
+	ck_assert_int_eq(kv_apply_op(kv, 3, &op, &res, &err), 0);
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(res.revision, 4);
+	mvcc_result_free(&res);
+	assert_get(kv, "v3key", 5, "from v3", 7);
+	ck_assert_uint_eq(kv_applied_index(kv), 3);
+
+	c = delete_cmd("k");
+	ck_assert_int_eq(kv_apply(kv, 4, &c), 0);
+	REQUIRE(!v3_get(kv, "k", &got));
+	REQUIRE(!kv_get(kv, "k", 1, &(struct kv_view){ 0 }));
+	ck_assert_int_eq(mvcc_revision(kv_mvcc_const(kv)), 5);
+	ck_assert_uint_eq(kv_count(kv), 1);
+	ck_assert_uint_eq(kv_bytes(kv), 5 + 7);
+	ck_assert_uint_eq(mvcc_versions(kv_mvcc_const(kv)), 4); /* two puts and a tombstone of k, v3key */
+	/* deleting an absent key writes nothing, as in etcd */
+	ck_assert_int_eq(kv_apply(kv, 5, &c), 0);
+	ck_assert_int_eq(mvcc_revision(kv_mvcc_const(kv)), 5);
+	ck_assert_uint_eq(kv_applied_index(kv), 5);
+	ck_assert_ptr_eq(kv_mvcc(kv), kv_mvcc_const(kv));
+	kv_free(kv);
+}
+END_TEST
+
+/* An entry etcd refuses is applied as a no-op on every member; running out
+ * of memory changes nothing and says so. */
+START_TEST(test_apply_op_errors)
+{
+	struct kv *kv = kv_new();
+	struct mvcc_op op = put_op("k", "");
+	struct mvcc_result res;
+	struct cmd c = write_cmd("k", "v");
+	uint64_t h;
+	uint32_t mh;
+	int err, rv;
+	long n;
+
+	ck_assert_int_eq(kv_apply(kv, 1, &c), 0);
+	c = write_cmd("k", "w");
+	ck_assert_int_eq(kv_apply(kv, 2, &c), 0);
+	h = kv_content_hash(kv);
+	mh = hash_kv(kv);
+
+	op = put_op("missing", "");
+	op.put.ignore_value = true;
+	ck_assert_int_eq(kv_apply_op(kv, 3, &op, &res, &err), 0);
+	ck_assert_int_eq(err, -MVCC_E_KEY_NOT_FOUND);
+	ck_assert_ptr_null(res.arena);
+	ck_assert_uint_eq(kv_applied_index(kv), 3);
+	ck_assert_uint_eq(kv_content_hash(kv), h);
+	ck_assert_uint_eq(hash_kv(kv), mh);
+	ck_assert_int_eq(kv_apply_op(kv, 3, &op, &res, &err), KV_APPLY_STALE);
+
+	/* a txn whose range reads below the compaction */
+	ck_assert_int_eq(kv_apply_compact(kv, 4, 2, &err), 0);
+	ck_assert_int_eq(err, 0);
+	{
+		struct mvcc_op get = { .type = MVCC_OP_RANGE, .range = { .key = "k", .key_len = 1, .revision = 1 } };
+		struct mvcc_txn_req t = { .success = &get, .n_success = 1 };
+		struct mvcc_op txn = { .type = MVCC_OP_TXN, .txn = &t };
+		ck_assert_int_eq(kv_apply_op(kv, 5, &txn, &res, &err), 0);
+		ck_assert_int_eq(err, -MVCC_E_COMPACTED);
+		ck_assert_uint_eq(kv_applied_index(kv), 5);
+	}
+	mh = hash_kv(kv);
+
+	/* compaction errors: no-ops too */
+	ck_assert_int_eq(kv_apply_compact(kv, 6, 2, &err), 0);
+	ck_assert_int_eq(err, -MVCC_E_COMPACTED);
+	ck_assert_int_eq(kv_apply_compact(kv, 7, 99, &err), 0);
+	ck_assert_int_eq(err, -MVCC_E_FUTURE_REV);
+	ck_assert_uint_eq(kv_applied_index(kv), 7);
+	ck_assert_int_eq(kv_apply_compact(kv, 7, 3, &err), KV_APPLY_STALE);
+	ck_assert_int_eq(mvcc_compacted(kv_mvcc_const(kv)), 2);
+
+	/* a two-put txn, failing at every allocation in turn */
+	{
+		struct mvcc_op puts[2] = { put_op("a", "1"), put_op("b", "2") };
+		struct mvcc_txn_req t = { .success = puts, .n_success = 2 };
+		struct mvcc_op txn = { .type = MVCC_OP_TXN, .txn = &t };
+		for (n = 0;; n++) {
+			kv_fail_alloc_after(n);
+			rv = kv_apply_op(kv, 8, &txn, &res, &err);
+			kv_fail_alloc_after(-1);
+			if (rv == 0)
+				break;
+			ck_assert_int_eq(rv, -ENOMEM);
+			ck_assert_uint_eq(kv_applied_index(kv), 7);
+			ck_assert_uint_eq(kv_content_hash(kv), h);
+			ck_assert_uint_eq(hash_kv(kv), mh);
+			ck_assert_int_eq(mvcc_revision(kv_mvcc_const(kv)), 3);
+		}
+		ck_assert_int_ge(n, 2);
+		ck_assert_int_eq(err, 0);
+		ck_assert(res.op.txn->succeeded);
+		ck_assert_int_eq(res.revision, 4);
+		mvcc_result_free(&res);
+	}
+	/* a /db write the same way */
+	h = kv_content_hash(kv);
+	c = write_cmd("c", "3");
+	for (n = 0;; n++) {
+		kv_fail_alloc_after(n);
+		rv = kv_apply(kv, 9, &c);
+		kv_fail_alloc_after(-1);
+		if (rv == 0)
+			break;
+		ck_assert_int_eq(rv, -ENOMEM);
+		ck_assert_uint_eq(kv_applied_index(kv), 8);
+		ck_assert_uint_eq(kv_content_hash(kv), h);
+	}
+	assert_get(kv, "c", 1, "3", 1);
+	kv_free(kv);
+}
+END_TEST
+
+/* Compaction as an entry, its steps, and that nothing a reader sees
+ * depends on how far the steps went. */
+START_TEST(test_apply_compact_and_steps)
+{
+	struct kv *a = kv_new(), *b = kv_new();
+	uint64_t index = 0;
+	char k[16], v[16];
+	int err;
+
+	for (int round = 0; round < 5; round++)
+		for (int i = 0; i < 300; i++) {
+			struct cmd c = write_cmd((snprintf(k, sizeof k, "k%d", i), k), (snprintf(v, sizeof v, "%d", round), v));
+			index++;
+			ck_assert_int_eq(kv_apply(a, index, &c), 0);
+			ck_assert_int_eq(kv_apply(b, index, &c), 0);
+		}
+	ck_assert_uint_eq(mvcc_versions(kv_mvcc_const(a)), 1500);
+	index++;
+	ck_assert_int_eq(kv_apply_compact(a, index, 1200, &err), 0);
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(kv_apply_compact(b, index, 1200, &err), 0);
+	REQUIRE(mvcc_compacting(kv_mvcc_const(a)));
+	/* a frees everything at once, b only through later applies */
+	while (kv_compact_step(a, 7))
+		;
+	/* of each key the version at 1200 and the newer ones: k299's third
+	 * round was written at 1201 */
+	ck_assert_uint_eq(mvcc_versions(kv_mvcc_const(a)), 2 * 300 + 1);
+	ck_assert_uint_eq(hash_kv(a), hash_kv(b));
+	ck_assert_uint_eq(kv_content_hash(a), kv_content_hash(b));
+	for (int i = 0; i < 20; i++) {
+		struct cmd c = write_cmd("x", "y");
+		index++;
+		ck_assert_int_eq(kv_apply(a, index, &c), 0);
+		ck_assert_int_eq(kv_apply(b, index, &c), 0);
+	}
+	REQUIRE(!mvcc_compacting(kv_mvcc_const(b))); /* 64 keys or more per apply */
+	ck_assert_uint_eq(mvcc_versions(kv_mvcc_const(b)), mvcc_versions(kv_mvcc_const(a)));
+	ck_assert_uint_eq(hash_kv(a), hash_kv(b));
+	REQUIRE(!kv_compact_step(a, 1));
+	kv_free(a);
+	kv_free(b);
+}
+END_TEST
+
+/* The retention rule: the same compactions on every member, whatever its
+ * own pacing of the steps; history bounded under /db writes alone. */
+START_TEST(test_retention_rule)
+{
+	struct kv *a = kv_new(), *b = kv_new();
+	const int64_t N = KV_HISTORY_REVISIONS, K = KV_COMPACT_EVERY;
+	size_t max_versions = 0;
+	char k[16], v[16];
+	uint64_t index = 0;
+
+	for (int64_t i = 0; i < 3 * K + N + 57; i++) {
+		struct cmd c = write_cmd((snprintf(k, sizeof k, "k%d", (int)(i % 100)), k),
+					 (snprintf(v, sizeof v, "%d", (int)i), v));
+		index++;
+		if (i % 5000 == 7) { /* a no-op entry and a delete now and then */
+			struct cmd nop = { .type = CMD_NOP };
+			struct cmd d = delete_cmd("k3");
+			ck_assert_int_eq(kv_apply(a, index, &nop), 0);
+			ck_assert_int_eq(kv_apply(b, index, &nop), 0);
+			index++;
+			ck_assert_int_eq(kv_apply(a, index, &d), 0);
+			ck_assert_int_eq(kv_apply(b, index, &d), 0);
+			index++;
+		}
+		ck_assert_int_eq(kv_apply(a, index, &c), 0);
+		ck_assert_int_eq(kv_apply(b, index, &c), 0);
+		kv_compact_step(b, 3); /* b's loop is idle more often */
+		int64_t r = mvcc_revision(kv_mvcc_const(a));
+		int64_t want = r < N + K ? -1 : (r / K) * K - N;
+		if (mvcc_compacted(kv_mvcc_const(a)) != want)
+			ck_abort_msg("revision %lld: compacted at %lld, the rule says %lld", (long long)r,
+				     (long long)mvcc_compacted(kv_mvcc_const(a)), (long long)want);
+		REQUIRE(mvcc_compacted(kv_mvcc_const(b)) == want);
+		if (mvcc_versions(kv_mvcc_const(a)) > max_versions)
+			max_versions = mvcc_versions(kv_mvcc_const(a));
+	}
+	ck_assert_int_ge(mvcc_compacted(kv_mvcc_const(a)), 3 * K - N);
+	/* at most N + K revisions of history, each one version here, and the
+	 * versions at the compaction of each key */
+	ck_assert_uint_le(max_versions, (size_t)(N + K) + 100 + 10);
+	ck_assert_uint_eq(hash_kv(a), hash_kv(b));
+	ck_assert_uint_eq(mvcc_revision(kv_mvcc_const(a)), mvcc_revision(kv_mvcc_const(b)));
+	kv_free(a);
+	kv_free(b);
+}
+END_TEST
+
+/* A store with history, tombstones, a compaction (its pass half done) goes
+ * through a snapshot whole: revision, compaction, every version. */
+static struct kv *history_map(void)
+{
+	struct kv *kv = kv_new();
+	uint64_t index = 0;
+	char k[16], v[64];
+	int err;
+
+	for (int round = 0; round < 4; round++)
+		for (int i = 0; i < 2000; i++) {
+			struct cmd c = write_cmd((snprintf(k, sizeof k, "key%d", i), k),
+						 (snprintf(v, sizeof v, "value %d of round %d", i, round), v));
+			if ((i + round) % 7 == 0)
+				c = delete_cmd(k);
+			REQUIRE(kv_apply(kv, ++index, &c) == 0);
+		}
+	REQUIRE(kv_apply_compact(kv, ++index, 3000, &err) == 0 && err == 0);
+	kv_compact_step(kv, 500); /* partway */
+	REQUIRE(mvcc_compacting(kv_mvcc_const(kv)));
+	return kv;
+}
+
+static int collect_version(void *ctx, const struct mvcc_version *v)
+{
+	uint64_t *h = ctx;
+	h[0]++;
+	h[1] = h[1] * 31 + kv_siphash24((const uint8_t *)"0123456789abcdef", v->key, v->key_len) +
+	       kv_siphash24((const uint8_t *)"0123456789abcdef", v->value, v->value_len) +
+	       (uint64_t)v->mod_revision * 3 + v->sub * 5u + (uint64_t)v->create_revision * 7 +
+	       (uint64_t)v->version * 11 + (uint64_t)v->lease * 13;
+	return 0;
+}
+
+static void assert_same_store(const struct kv *a, const struct kv *b)
+{
+	uint64_t ha[2] = { 0 }, hb[2] = { 0 };
+	const struct mvcc *ma = kv_mvcc_const(a), *mb = kv_mvcc_const(b);
+
+	assert_same_contents(a, b);
+	ck_assert_int_eq(mvcc_revision(ma), mvcc_revision(mb));
+	ck_assert_int_eq(mvcc_compacted(ma), mvcc_compacted(mb));
+	ck_assert_int_eq(mvcc_iter_versions(ma, collect_version, ha), 0);
+	ck_assert_int_eq(mvcc_iter_versions(mb, collect_version, hb), 0);
+	ck_assert_uint_eq(ha[0], hb[0]);
+	ck_assert_uint_eq(ha[1], hb[1]);
+	ck_assert_uint_eq(hash_kv(a), hash_kv(b));
+	ck_assert_uint_eq(kv_applied_index(a), kv_applied_index(b));
+}
+
+START_TEST(test_snapshot_keeps_history)
+{
+	struct kv *kv = history_map(), *back;
+	struct kv_snapshot_meta meta = meta_for(kv, 7), got;
+	struct mvcc_kv old;
+	char err[512];
+	uint8_t *buf, *again;
+	size_t len, len2;
+	int64_t rev;
+
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	ck_assert_msg(kv_snapshot_decode(buf, len, "h", &back, &got, err, sizeof err) == 0, "%s", err);
+	assert_same_store(kv, back);
+	REQUIRE(!mvcc_compacting(kv_mvcc_const(back)));
+	/* a read in the past works on the copy as on the original */
+	{
+		struct mvcc_range_req r = { .key = "key1", .key_len = 4, .revision = 4000 };
+		struct mvcc_result x, y;
+		ck_assert_int_eq(mvcc_read(kv_mvcc_const(kv), &r, &x), 0);
+		ck_assert_int_eq(mvcc_read(kv_mvcc_const(back), &r, &y), 0);
+		ck_assert_uint_eq(x.op.range.n_kvs, 1);
+		ck_assert_uint_eq(y.op.range.n_kvs, 1);
+		ck_assert_int_eq(x.op.range.kvs[0].mod_revision, y.op.range.kvs[0].mod_revision);
+		r.revision = 2999;
+		ck_assert_int_eq(mvcc_read(kv_mvcc_const(back), &r, &y), -MVCC_E_COMPACTED);
+		mvcc_result_free(&x);
+	}
+	/* the same bytes from the copy: the format has one encoding per store */
+	ck_assert_int_eq(kv_snapshot_encode(back, &got, &again, &len2), 0);
+	ck_assert_uint_eq(len2, len);
+	REQUIRE(memcmp(again, buf, len) == 0);
+	/* and it goes on as the original does */
+	rev = mvcc_revision(kv_mvcc_const(kv));
+	{
+		struct cmd c = write_cmd("key5", "after");
+		ck_assert_int_eq(kv_apply(kv, meta.last_index + 1, &c), 0);
+		ck_assert_int_eq(kv_apply(back, meta.last_index + 1, &c), 0);
+	}
+	REQUIRE(v3_get(back, "key5", &old));
+	ck_assert_int_eq(old.mod_revision, rev + 1);
+	assert_same_store(kv, back);
+	free(again);
+	free(buf);
+	kv_free(back);
+	kv_snapshot_meta_free(&got);
+	kv_free(kv);
+}
+END_TEST
+
+/* A snapshot of the hash map's days (version 1) loads as one revision. */
+START_TEST(test_snapshot_version1_loads)
+{
+	struct kv *kv, *back;
+	struct kv_snapshot_meta meta, got;
+	struct mvcc_kv a, b;
+	char err[512];
+	uint8_t *buf;
+	size_t len;
+	uint32_t version;
+
+	rng_state = 21;
+	kv = sample_map(3000, 50);
+	put_str(kv, "key7", "overwritten"); /* history, which version 1 drops */
+	REQUIRE(kv_delete(kv, "key8", 4) == 1);
+	meta = meta_for(kv, 2);
+	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 1, &buf, &len), 0);
+	memcpy(&version, buf + 8, 4);
+	ck_assert_uint_eq(version, 1);
+	ck_assert_msg(kv_snapshot_decode(buf, len, "v1", &back, &got, err, sizeof err) == 0, "%s", err);
+	assert_same_contents(kv, back);
+	assert_meta_eq(&got, &meta);
+	ck_assert_int_eq(mvcc_revision(kv_mvcc_const(back)), 2);
+	ck_assert_int_eq(mvcc_compacted(kv_mvcc_const(back)), -1);
+	ck_assert_uint_eq(mvcc_versions(kv_mvcc_const(back)), kv_count(kv));
+	REQUIRE(v3_get(back, "key7", &a));
+	REQUIRE(v3_get(back, "key1", &b));
+	ck_assert_int_eq(a.version, 1);
+	ck_assert_int_eq(a.create_revision, 2);
+	ck_assert_int_eq(a.mod_revision, 2);
+	ck_assert_int_eq(b.mod_revision, 2);
+	free(buf);
+	kv_snapshot_meta_free(&got);
+
+	/* and writing it again gives the current version, from a file too */
+	ck_assert_int_eq(kv_snapshot_save(tmpdir, back, &meta, err, sizeof err), 0);
+	kv_free(back);
+	ck_assert_int_eq(kv_snapshot_load(path_in("snapshot-2-3000"), &back, &got, err, sizeof err), 0);
+	buf = read_file(path_in("snapshot-2-3000"), &len);
+	memcpy(&version, buf + 8, 4);
+	ck_assert_uint_eq(version, 2);
+	assert_same_contents(kv, back);
+	free(buf);
+	kv_free(back);
+	kv_snapshot_meta_free(&got);
+
+	/* an empty version 1 snapshot: the revision of a new store */
+	kv_free(kv);
+	kv = kv_new();
+	meta = meta_for(kv, 1);
+	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 1, &buf, &len), 0);
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "v1", &back, &got, err, sizeof err), 0);
+	ck_assert_int_eq(mvcc_revision(kv_mvcc_const(back)), 1);
+	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 3, &buf, &len), -EINVAL);
+	free(buf);
+	kv_free(back);
+	kv_snapshot_meta_free(&got);
+	kv_free(kv);
+}
+END_TEST
+
 /* ---- snapshots ---- */
 
 START_TEST(test_snapshot_round_trip)
@@ -1007,6 +1434,170 @@ START_TEST(test_snapshot_handmade_refused)
 }
 END_TEST
 
+/* Version 2 by hand: a meta block with the store's revision and
+ * compaction, records with their versions. */
+static void c_meta2(struct craft *c, int64_t revision, int64_t compacted)
+{
+	c->len = 0;
+	c_bytes(c, "RAFTDKVS", 8);
+	c_u32(c, 2);
+	c_u32(c, 0);
+	c_u64(c, 12);
+	c_u64(c, 3);
+	c_u32(c, 0);
+	c_u32(c, 0);
+	c_u64(c, (uint64_t)revision);
+	c_u64(c, (uint64_t)compacted);
+	c_crc_from(c, 0);
+}
+
+static void c_record2(struct craft *c, const char *k, const char *v, int64_t mod, int64_t create, int64_t version)
+{
+	c_record(c, k, v);
+	c_u64(c, (uint64_t)mod);
+	c_u64(c, (uint64_t)create);
+	c_u64(c, (uint64_t)version);
+	c_u64(c, 0); /* lease */
+	c_u32(c, 0); /* sub */
+}
+
+static void c_trailer2(struct craft *c, uint64_t entries, uint64_t bytes, uint64_t hash, uint64_t records,
+		       uint64_t record_bytes)
+{
+	c_chunk_begin(c, 0);
+	c_u64(c, entries);
+	c_u64(c, bytes);
+	c_u64(c, hash);
+	c_u64(c, records);
+	c_u64(c, record_bytes);
+	c_chunk_end(c);
+}
+
+START_TEST(test_snapshot_handmade_version2)
+{
+	static const char *const live[] = { "a", "2" };
+	struct craft c;
+	struct kv *kv;
+	struct kv_snapshot_meta meta;
+	struct mvcc_kv got;
+	char err[256];
+	size_t chunk, second;
+
+	/* a put, its overwrite, a key put and deleted: valid */
+	c_meta2(&c, 4, -1);
+	c_chunk_begin(&c, 4);
+	c_record2(&c, "a", "1", 2, 2, 1);
+	c_record2(&c, "a", "2", 3, 2, 2);
+	c_record2(&c, "b", "x", 2, 2, 1);
+	c_record2(&c, "b", "", 4, 0, 0);
+	c_chunk_end(&c);
+	c_trailer2(&c, 1, 2, hash_of(live, 1), 4, 7);
+	ck_assert_msg(kv_snapshot_decode(c.buf, c.len, "c", &kv, &meta, err, sizeof err) == 0, "%s", err);
+	REQUIRE(v3_get(kv, "a", &got));
+	ck_assert_int_eq(got.version, 2);
+	ck_assert_int_eq(mvcc_revision(kv_mvcc_const(kv)), 4);
+	ck_assert_uint_eq(kv_count(kv), 1);
+	kv_free(kv);
+	kv_snapshot_meta_free(&meta);
+
+	/* versions of a key out of order */
+	c_meta2(&c, 4, -1);
+	chunk = c.len;
+	c_chunk_begin(&c, 2);
+	c_record2(&c, "a", "2", 3, 2, 2);
+	second = c.len;
+	c_record2(&c, "a", "1", 2, 2, 1);
+	c_chunk_end(&c);
+	c_trailer2(&c, 1, 2, hash_of(live, 1), 2, 4);
+	(void)chunk;
+	expect_refused(&c, "record breaks the store's history (key order, revisions or versions)", second);
+
+	/* a version above the store's revision */
+	c_meta2(&c, 2, -1);
+	c_chunk_begin(&c, 1);
+	second = c.len;
+	c_record2(&c, "a", "2", 3, 3, 1);
+	c_chunk_end(&c);
+	c_trailer2(&c, 1, 2, hash_of(live, 1), 1, 2);
+	expect_refused(&c, "record breaks the store's history (key order, revisions or versions)", second);
+
+	/* a store revision out of range */
+	c_meta2(&c, 0, -1);
+	c_trailer2(&c, 0, 0, 0, 0, 0);
+	expect_refused(&c, "store revision 0 or compaction -1 out of range", 40);
+	c_meta2(&c, 5, 6);
+	c_trailer2(&c, 0, 0, 0, 0, 0);
+	expect_refused(&c, "store revision 5 or compaction 6 out of range", 40);
+
+	/* the trailer's counts of records */
+	c_meta2(&c, 4, -1);
+	c_chunk_begin(&c, 2);
+	c_record2(&c, "a", "1", 2, 2, 1);
+	c_record2(&c, "a", "2", 3, 2, 2);
+	c_chunk_end(&c);
+	chunk = c.len;
+	c_trailer2(&c, 1, 2, hash_of(live, 1), 3, 4);
+	expect_refused(&c, "trailer counts 3 records, the chunks hold 2", chunk + 8 + 24);
+	c.len = chunk;
+	c_trailer2(&c, 1, 2, hash_of(live, 1), 2, 5);
+	expect_refused(&c, "trailer counts 5 record bytes, the chunks hold 4", chunk + 8 + 32);
+	c.len = chunk;
+	c_trailer2(&c, 2, 4, hash_of(live, 1), 2, 4); /* the old version counted as live */
+	expect_refused(&c, "trailer counts 2 entries, the chunks hold 1", chunk + 8);
+	c.len = chunk;
+	c_trailer(&c, 1, 2, hash_of(live, 1)); /* a version 1 trailer */
+	expect_refused(&c, "trailer payload of 24 bytes, not 40", chunk + 4);
+
+	/* a record cut before its version fields */
+	c_meta2(&c, 4, -1);
+	chunk = c.len;
+	c_chunk_begin(&c, 1);
+	c_record(&c, "a", "1");
+	c_u64(&c, 2);
+	c_chunk_end(&c);
+	c_trailer2(&c, 1, 2, hash_of(live, 1), 1, 2);
+	expect_refused(&c, "record of 1+1 bytes overruns its chunk", chunk + 8);
+}
+END_TEST
+
+/* The forked writer sees the store as it was at the fork, history and a
+ * compaction under way included, while the parent goes on. */
+START_TEST(test_snapshot_fork_with_history)
+{
+	struct kv *kv = history_map(), *back, *copy;
+	struct kv_snapshot_meta meta = meta_for(kv, 9), got;
+	char err[512];
+	uint8_t *buf;
+	size_t len;
+	pid_t pid;
+	int status, e;
+
+	/* what the file must hold: the same store, through the buffer */
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "m", &copy, &got, err, sizeof err), 0);
+	kv_snapshot_meta_free(&got);
+	free(buf);
+	ck_assert_int_eq(kv_snapshot_fork(tmpdir, kv, &meta, &pid), 0);
+	while (kv_compact_step(kv, 100))
+		;
+	for (int i = 0; i < 3000; i++) {
+		char k[16];
+		struct cmd c = write_cmd((snprintf(k, sizeof k, "key%d", i % 500), k), "later");
+		REQUIRE(kv_apply(kv, meta.last_index + 1 + (uint64_t)i, &c) == 0);
+	}
+	ck_assert_int_eq(kv_apply_compact(kv, meta.last_index + 3001, mvcc_revision(kv_mvcc_const(kv)), &e), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	REQUIRE(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(kv_snapshot_load_latest(tmpdir, &back, &got, NULL, err, sizeof err), 0);
+	assert_same_store(copy, back);
+	kv_free(back);
+	kv_free(copy);
+	kv_snapshot_meta_free(&got);
+	kv_free(kv);
+}
+END_TEST
+
 static void assert_refused(int rv, const char *err, const char *name)
 {
 	if (rv != -EBADMSG)
@@ -1096,6 +1687,8 @@ START_TEST(test_snapshot_every_bit_flip_refused)
 
 	rng_state = 8;
 	kv = sample_map(25, 20);
+	put_str(kv, "key3", "again"); /* history and a tombstone too */
+	REQUIRE(kv_delete(kv, "key4", 4) == 1);
 	meta = meta_for(kv, 3);
 	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
 	for (size_t i = 0; i < len; i++)
@@ -1466,8 +2059,16 @@ Suite *test_suite(void)
 	tcase_add_test(apply, test_apply_ignores_membership);
 	tcase_add_test(apply, test_apply_decoded_commands);
 	tcase_add_test(apply, test_apply_delete);
+	tcase_add_test(apply, test_store_is_one);
+	tcase_add_test(apply, test_apply_op_errors);
+	tcase_add_test(apply, test_apply_compact_and_steps);
+	tcase_add_test(apply, test_retention_rule);
 	tcase_add_checked_fixture(snap, make_tmpdir, remove_tmpdir);
 	tcase_add_test(snap, test_snapshot_round_trip);
+	tcase_add_test(snap, test_snapshot_keeps_history);
+	tcase_add_test(snap, test_snapshot_version1_loads);
+	tcase_add_test(snap, test_snapshot_handmade_version2);
+	tcase_add_test(snap, test_snapshot_fork_with_history);
 	tcase_add_test(snap, test_snapdir_name_round_trip);
 	tcase_add_test(snap, test_snapdir_newest_and_older);
 	tcase_add_test(snap, test_snapshot_empty_map);
