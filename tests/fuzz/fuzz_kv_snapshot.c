@@ -15,9 +15,11 @@
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -I. tests/fuzz/fuzz_kv_snapshot.c \
- *     src/kv/kv.c src/kv/kv_snapshot.c base/crc32c.c -o fuzz_kv_snapshot
+ *     src/kv/kv.c src/kv/kv_snapshot.c src/mvcc/[a-z]*.c base/alloc.c base/crc32c.c \
+ *     src/raft/raft.c -o fuzz_kv_snapshot
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,49 +43,96 @@ static void set_crc(uint8_t *buf, size_t start, size_t end)
 	memcpy(buf + end, &crc, 4);
 }
 
-/* Sums what the trailer must hold over the well-formed records of a data
- * chunk's payload. */
-static void tally(const uint8_t *p, size_t n, uint32_t count, uint64_t sums[3])
+/* What the trailer must hold, summed over the well-formed records of the
+ * data chunks (version 2: a key's newest record counts as live unless it
+ * is a tombstone). */
+struct sums {
+	uint64_t entries, bytes, digests, records, record_bytes;
+	const uint8_t *last_key;
+	uint32_t last_len;
+	bool pending;
+	uint64_t pending_digest, pending_bytes;
+};
+
+static void settle(struct sums *s)
 {
+	if (s->pending) {
+		s->entries++;
+		s->bytes += s->pending_bytes;
+		s->digests += s->pending_digest;
+	}
+	s->pending = false;
+}
+
+static void tally(const uint8_t *p, size_t n, uint32_t count, unsigned version, struct sums *s)
+{
+	size_t tail = version == 1 ? 0 : 36;
+
 	for (uint32_t i = 0; i < count && n >= 8; i++) {
-		uint64_t rec = 8 + (uint64_t)le32(p) + le32(p + 4);
+		uint32_t klen = le32(p), vlen = le32(p + 4);
+		uint64_t body = 8 + (uint64_t)klen + vlen, rec = body + tail;
 		if (rec > n)
 			return;
-		sums[0]++;
-		sums[1] += rec - 8;
-		sums[2] += kv_content_digest(p, (size_t)rec);
+		s->records++;
+		s->record_bytes += body - 8;
+		if (version == 1) {
+			s->entries++;
+			s->bytes += body - 8;
+			s->digests += kv_content_digest(p, (size_t)body);
+		} else {
+			uint64_t ver;
+			memcpy(&ver, p + body + 16, 8);
+			if (!s->last_key || s->last_len != klen || memcmp(s->last_key, p + 8, klen) != 0)
+				settle(s);
+			s->pending = ver != 0;
+			s->pending_bytes = body - 8;
+			s->pending_digest = kv_content_digest(p, (size_t)body);
+			s->last_key = p + 8;
+			s->last_len = klen;
+		}
 		p += rec;
 		n -= (size_t)rec;
 	}
 }
 
 /* Rewrites the meta CRC, every chunk CRC that lies inside the input, and the
- * counts and hash of a trailer-shaped chunk. */
+ * counts and hash of a trailer-shaped chunk, for either format version. */
 static void fix_crcs(uint8_t *buf, size_t size)
 {
-	uint64_t sums[3] = { 0, 0, 0 };
-	size_t off;
+	struct sums s = { 0 };
+	unsigned version;
+	size_t off, fixed;
 	uint64_t m;
 
 	if (size < 40)
 		return;
-	m = le32(buf + 36);
-	if (40 + m + 4 > size)
+	version = le32(buf + 8) == 2 ? 2 : 1;
+	fixed = version == 1 ? 40 : 56;
+	if (size < fixed)
 		return;
-	set_crc(buf, 0, 40 + (size_t)m);
-	off = 44 + (size_t)m;
+	m = le32(buf + 36);
+	if (fixed + m + 4 > size)
+		return;
+	set_crc(buf, 0, fixed + (size_t)m);
+	off = fixed + 4 + (size_t)m;
 	while (size - off >= 8) {
 		uint32_t count = le32(buf + off);
 		uint64_t plen = le32(buf + off + 4);
 		if (plen + 12 > size - off)
 			return;
 		if (count > 0) {
-			tally(buf + off + 8, (size_t)plen, count, sums);
-		} else if (plen == 24) {
-			uint64_t hash = kv_content_finish(sums[2], sums[0]);
-			memcpy(buf + off + 8, &sums[0], 8);
-			memcpy(buf + off + 16, &sums[1], 8);
+			tally(buf + off + 8, (size_t)plen, count, version, &s);
+		} else if (plen == (version == 1 ? 24 : 40)) {
+			uint64_t hash;
+			settle(&s);
+			hash = kv_content_finish(s.digests, s.entries);
+			memcpy(buf + off + 8, &s.entries, 8);
+			memcpy(buf + off + 16, &s.bytes, 8);
 			memcpy(buf + off + 24, &hash, 8);
+			if (version == 2) {
+				memcpy(buf + off + 32, &s.records, 8);
+				memcpy(buf + off + 40, &s.record_bytes, 8);
+			}
 		}
 		set_crc(buf, off, off + 8 + (size_t)plen);
 		off += 12 + (size_t)plen;

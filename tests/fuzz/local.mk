@@ -65,8 +65,11 @@ tests/fuzz/fuzz_http_request: $(srcdir)/tests/fuzz/fuzz_http_request.c $(srcdir)
 		$(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(filter %.c,$^) -o $@
 
-FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(srcdir)/src/kv/kv.c $(srcdir)/src/kv/kv_snapshot.c \
-	$(srcdir)/base/crc32c.c $(srcdir)/src/raft/raft.c
+# src/kv is the MVCC store (src/mvcc) behind the map, on base's allocation seam
+FUZZ_KV_STORE = $(srcdir)/src/kv/kv.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
+	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c
+FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(FUZZ_KV_STORE) $(srcdir)/src/kv/kv_snapshot.c \
+	$(srcdir)/src/raft/raft.c
 tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && $(FUZZ_CC) $(FUZZ_CCOPTS) $(FUZZ_KV_INPUTS) -o $@
 
@@ -77,7 +80,7 @@ tests/fuzz/fuzz_raft_rpc: $(FUZZ_RAFT_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcd
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_RAFT_INPUTS) $(JANSSON_LIBS) -o $@
 
 FUZZ_COMMAND_INPUTS = $(srcdir)/tests/fuzz/fuzz_command.c $(srcdir)/proto/command.c \
-	$(srcdir)/proto/wire.c $(srcdir)/src/kv/kv.c
+	$(srcdir)/proto/wire.c $(FUZZ_KV_STORE)
 tests/fuzz/fuzz_command: $(FUZZ_COMMAND_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(JANSSON_CFLAGS) $(FUZZ_COMMAND_INPUTS) $(JANSSON_LIBS) -o $@

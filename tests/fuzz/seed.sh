@@ -34,7 +34,14 @@ kv_snapshot)
 	{ printf 'RAFTDKVS'; le 4 1; le 4 0; le 8 5; le 8 2; le 4 2; le 4 74
 	  m 7c55909 http://localhost:14001; m 6edf0e8 http://localhost:14002; le 4 0
 	  le 4 1; le 4 10; le 4 1; le 4 1; printf 'ab'; le 4 0
-	  le 4 0; le 4 24; head -c 24 /dev/zero; le 4 0; } > "$out/two-members" ;;
+	  le 4 0; le 4 24; head -c 24 /dev/zero; le 4 0; } > "$out/two-members"
+	# version 2: revision 4, no compaction, no member; key a put twice, key
+	# b put and deleted (a tombstone), the trailer (CRCs and sums zero)
+	r() { le 4 1; le 4 ${#2}; printf "$1$2"; le 8 $3; le 8 $4; le 8 $5; le 8 0; le 4 0; }
+	{ printf 'RAFTDKVS'; le 4 2; le 4 0; le 8 5; le 8 2; le 4 0; le 4 0; le 8 4
+	  printf '\377\377\377\377\377\377\377\377'; le 4 0
+	  le 4 4; le 4 183; r a 1 2 2 1; r a 2 3 2 2; r b x 2 2 1; r b '' 4 0 0; le 4 0
+	  le 4 0; le 4 40; head -c 40 /dev/zero; le 4 0; } > "$out/history" ;;
 http_response)
 	printf 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Type: application/octet-stream\r\n\r\n\010\000\020\003\030\003\040\001' > "$out/go-200"
 	printf 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 1\r\n\r\n\n' > "$out/go-400"
