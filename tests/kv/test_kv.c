@@ -425,6 +425,10 @@ static void random_ops(unsigned nkeys, int ops, uint64_t seed)
 		} else {
 			REQUIRE(!kv_get(kv, keys[id], klens[id], &v));
 		}
+		if (op % 501 == 0) { /* the history goes, in steps; the live keys stay */
+			(void)mvcc_compact_begin(kv_mvcc(kv), mvcc_revision(kv_mvcc(kv)));
+			kv_compact_step(kv, 5);
+		}
 		if (op % (nkeys < 100 ? 97 : 10000) == 0)
 			model_check_all(kv, nkeys, m, (const uint8_t(*)[8])keys, klens);
 	}
@@ -753,6 +757,8 @@ START_TEST(test_apply_op_errors)
 			ck_assert_int_eq(rv, -ENOMEM);
 			ck_assert_uint_eq(kv_applied_index(kv), 7);
 			ck_assert_uint_eq(kv_content_hash(kv), h);
+			ck_assert_uint_eq(kv_bytes(kv), 2); /* k = w: a rollback restores the live bytes */
+			ck_assert_uint_eq(kv_count(kv), 1);
 			ck_assert_uint_eq(hash_kv(kv), mh);
 			ck_assert_int_eq(mvcc_revision(kv_mvcc_const(kv)), 3);
 		}
