@@ -951,6 +951,7 @@ START_TEST(test_snapshot_keeps_history)
 		ck_assert_uint_eq(x.op.range.n_kvs, 1);
 		ck_assert_uint_eq(y.op.range.n_kvs, 1);
 		ck_assert_int_eq(x.op.range.kvs[0].mod_revision, y.op.range.kvs[0].mod_revision);
+		mvcc_result_free(&y);
 		r.revision = 2999;
 		ck_assert_int_eq(mvcc_read(kv_mvcc_const(back), &r, &y), -MVCC_E_COMPACTED);
 		mvcc_result_free(&x);
@@ -1653,7 +1654,7 @@ START_TEST(test_snapshot_truncation_at_chunk_boundaries)
 	uint8_t *buf;
 
 	rng_state = 6;
-	kv = sample_map(30000, 150);
+	kv = sample_map(20000, 150); /* records of ~120 bytes: 3 data chunks */
 	meta = meta_for(kv, 9);
 	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
 	off = 60 + 3 * 8 + 26 + 5 + 25;
