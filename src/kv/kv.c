@@ -231,7 +231,7 @@ bool kv_get(const struct kv *kv, const void *key, size_t key_len, struct kv_view
 {
 	struct mvcc_kv v;
 
-	if (key_len > KV_ENTRY_MAX || !mvcc_get(kv->m, key_len ? key : "", key_len, &v))
+	if (key_len > MVCC_LEN_MAX || !mvcc_get(kv->m, key_len ? key : "", key_len, &v))
 		return false;
 	ret->key = v.key;
 	ret->key_len = v.key_len;
@@ -246,7 +246,7 @@ int kv_put(struct kv *kv, const void *key, size_t key_len, const void *value, si
 	struct mvcc_result res;
 	int rv;
 
-	if (key_len > KV_ENTRY_MAX || value_len > KV_ENTRY_MAX - key_len)
+	if (key_len > MVCC_LEN_MAX || value_len > MVCC_LEN_MAX || value_len > KV_ENTRY_MAX - key_len)
 		return -E2BIG;
 	op.put.key = key_len ? key : "";
 	op.put.key_len = key_len;
@@ -263,7 +263,7 @@ int kv_delete(struct kv *kv, const void *key, size_t key_len)
 	struct mvcc_result res;
 	int rv;
 
-	if (key_len > KV_ENTRY_MAX)
+	if (key_len > MVCC_LEN_MAX)
 		return 0;
 	op.del.key = key_len ? key : "";
 	op.del.key_len = key_len;

@@ -14,8 +14,9 @@
  * invalidated by any kv_put(), kv_delete(), kv_apply*() or
  * kv_compact_step().
  *
- * Size limit: key_len + value_len <= KV_ENTRY_MAX (1 GiB, the store's
- * limit per key or value; it was 2 GiB before the store). goraft has no
+ * Size limit: key_len + value_len <= KV_ENTRY_MAX (2 GiB), and each of
+ * them <= MVCC_LEN_MAX (1 GiB, the store's limit; raftd's --max-value and
+ * --max-key stay below it). goraft has no
  * limit, so the daemon must refuse larger client writes BEFORE proposing
  * them: a committed write that cannot be applied would split the cluster.
  *
@@ -39,7 +40,7 @@
 #include "proto/command.h"
 #include "src/mvcc/mvcc.h"
 
-#define KV_ENTRY_MAX MVCC_LEN_MAX
+#define KV_ENTRY_MAX (UINT32_C(1) << 31)
 
 struct kv;
 
@@ -62,7 +63,7 @@ struct kv *kv_free(struct kv *kv);
 bool kv_get(const struct kv *kv, const void *key, size_t key_len, struct kv_view *ret);
 /* Inserts or replaces: a new version of the key (the old one stays in the
  * history until compacted). 0, -ENOMEM (the map is unchanged), or -E2BIG
- * when key_len + value_len > KV_ENTRY_MAX. */
+ * when key_len + value_len > KV_ENTRY_MAX or either is > MVCC_LEN_MAX. */
 int kv_put(struct kv *kv, const void *key, size_t key_len, const void *value, size_t value_len);
 /* Removes key (a tombstone in the history). 1 when it was present, 0 when
  * not, -ENOMEM (nothing changed). */

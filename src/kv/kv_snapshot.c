@@ -30,7 +30,7 @@
  *   +8+P 4     chunk_crc    CRC32C of the chunk's bytes [+0, +8+P)
  *
  *   Data payload: entry_count records, one per stored version, filling P
- *   exactly:
+ *   exactly (key_len, value_len <= 2^30 each):
  *     le32 key_len, le32 value_len, key, value,
  *     le64 mod_revision, le64 create_revision, le64 version, le64 lease,
  *     le32 sub
@@ -52,7 +52,8 @@
  * Version 1 (the hash map's, before the store): the meta block without
  * revision and compacted (members at 40, meta_crc at 40+M), records
  *   { le32 key_len, le32 value_len, key, value } of the live keys in any
- * order (no key twice), a 24-byte trailer (the first three fields above).
+ * order (no key twice; key_len + value_len <= 2^31, and now each <= 2^30),
+ * a 24-byte trailer (the first three fields above).
  * Loaded as a store whose keys were all put by one transaction: revision
  * 2 (1 when empty), every key at version 1, created at 2, in key order.
  * kv_snapshot_encode_version() still writes it, for tests.
@@ -564,7 +565,7 @@ static int load_record(const struct reader *r, struct loader *l, size_t p, uint3
 	size_t body = RECORD_HEADER + (size_t)klen + vlen;
 	int rv;
 
-	if ((uint64_t)klen + vlen > KV_ENTRY_MAX)
+	if ((uint64_t)klen + vlen > KV_ENTRY_MAX || klen > MVCC_LEN_MAX || vlen > MVCC_LEN_MAX)
 		return fail(r, p, "record of %" PRIu32 "+%" PRIu32 " bytes exceeds the entry limit", klen, vlen);
 	l->records++;
 	l->record_bytes += (uint64_t)klen + vlen;

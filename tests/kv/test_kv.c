@@ -310,6 +310,9 @@ START_TEST(test_put_get_overwrite_delete)
 	/* entry size limit */
 	ck_assert_int_eq(kv_put(kv, "k", 1, "", (size_t)KV_ENTRY_MAX), -E2BIG);
 	ck_assert_int_eq(kv_put(kv, "k", (size_t)KV_ENTRY_MAX + 1, "", 0), -E2BIG);
+	/* and the store's per key and per value (the pointers are not read) */
+	ck_assert_int_eq(kv_put(kv, "k", 1, "", (size_t)MVCC_LEN_MAX + 1), -E2BIG);
+	ck_assert_int_eq(kv_put(kv, "k", (size_t)MVCC_LEN_MAX + 1, "", 0), -E2BIG);
 	ck_assert_uint_eq(kv_count(kv), 1);
 	kv_free(kv);
 	ck_assert_ptr_null(kv_free(NULL));
