@@ -277,6 +277,33 @@ const char *model_check(const struct model *m, const struct mvcc *s, bool every_
 		return "versions kept after compaction";
 	if (mvcc_index_check(s))
 		return "index invariants";
+	/* what src/kv reads: each key's live version, the live keys in order,
+	 * and their bytes */
+	struct mvcc_cursor cur;
+	struct mvcc_kv g, c;
+	uint64_t live_bytes = 0;
+	mvcc_cursor_init(s, &cur);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct model_key *k = &m->k[i];
+		const struct model_rec *r = k->n ? &k->r[k->n - 1] : NULL;
+		bool found = mvcc_get(s, k->key, k->key_len, &g);
+		if (!r || !r->version) {
+			if (found)
+				return "mvcc_get: a key that is not live";
+			continue;
+		}
+		if (!found || g.mod_revision != r->main || g.version != r->version ||
+		    bcmp_(g.value, g.value_len, r->value, r->value_len))
+			return "mvcc_get: the live version";
+		if (!mvcc_cursor_next(&cur, &c) || bcmp_(c.key, c.key_len, k->key, k->key_len) ||
+		    c.mod_revision != r->main)
+			return "mvcc_cursor: the live keys in order";
+		live_bytes += k->key_len + r->value_len;
+	}
+	if (mvcc_cursor_next(&cur, &c))
+		return "mvcc_cursor: a key too many";
+	if (mvcc_live_bytes(s) != live_bytes)
+		return "mvcc_live_bytes";
 	int64_t lo = m->compacted > 1 ? m->compacted : 1;
 	for (int64_t r = every_rev ? lo : m->rev; r <= m->rev; r++) {
 		const char *bad = model_check_range(m, s, "", 0, "", 1, r);
