@@ -324,32 +324,26 @@ uint64_t kv_content_hash(const struct kv *kv)
 
 /* ---- Apply ---- */
 
-/* Frees compacted versions at the start of an apply (never after one: the
- * views of kv_apply_op()'s result must outlive the call), paced to finish
- * before the next compaction the rule begins. */
-static void retention_step(struct kv *kv)
+/* The retention rule of kv.h, at the start of each apply: a function of
+ * the revision and the last compaction, both the same on every member.
+ * Not at the end of the apply that reached the revision: a compaction
+ * begun there would take the entry's mvcc_last_events() (what watchers are
+ * handed) and could free what its result's views show. Then a step of the
+ * compaction under way, paced to finish before the rule begins the next. */
+static void retention(struct kv *kv)
 {
 	int64_t r = mvcc_revision(kv->m);
 	size_t left, n;
 
-	if (!mvcc_compacting(kv->m))
-		return;
-	/* applies left before the revision reaches the next multiple of
-	 * KV_COMPACT_EVERY (at least one per revision) */
-	left = (size_t)(KV_COMPACT_EVERY - r % KV_COMPACT_EVERY);
-	n = mvcc_compact_pending(kv->m) / left + 1;
-	mvcc_compact_step(kv->m, n > COMPACT_STEP_KEYS ? n : COMPACT_STEP_KEYS);
-}
-
-/* The retention rule of kv.h, after an applied entry: a function of the
- * revision and the last compaction, both the same on every member. */
-static void retention_begin(struct kv *kv)
-{
-	int64_t r = mvcc_revision(kv->m);
-
 	if (r % KV_COMPACT_EVERY == 0 && r > KV_HISTORY_REVISIONS &&
 	    r - KV_HISTORY_REVISIONS > mvcc_compacted(kv->m))
 		(void)mvcc_compact_begin(kv->m, r - KV_HISTORY_REVISIONS); /* cannot fail: checked */
+	if (!mvcc_compacting(kv->m))
+		return;
+	/* applies left before the next begin (at least one per revision) */
+	left = (size_t)(KV_COMPACT_EVERY - r % KV_COMPACT_EVERY);
+	n = mvcc_compact_pending(kv->m) / left + 1;
+	mvcc_compact_step(kv->m, n > COMPACT_STEP_KEYS ? n : COMPACT_STEP_KEYS);
 }
 
 int kv_apply(struct kv *kv, uint64_t index, const struct cmd *cmd)
@@ -358,7 +352,7 @@ int kv_apply(struct kv *kv, uint64_t index, const struct cmd *cmd)
 
 	if (index <= kv->applied_index)
 		return KV_APPLY_STALE;
-	retention_step(kv);
+	retention(kv);
 	/* No default: a new command type must be handled here before it
 	 * compiles with -Werror (-Wswitch). */
 	switch (cmd->type) {
@@ -379,7 +373,6 @@ int kv_apply(struct kv *kv, uint64_t index, const struct cmd *cmd)
 	if (rv < 0)
 		return rv;
 	kv->applied_index = index;
-	retention_begin(kv);
 	return 0;
 }
 
@@ -391,7 +384,7 @@ int kv_apply_op(struct kv *kv, uint64_t index, const struct mvcc_op *op, struct 
 	*ret_err = 0;
 	if (index <= kv->applied_index)
 		return KV_APPLY_STALE;
-	retention_step(kv);
+	retention(kv);
 	rv = mvcc_exec(kv->m, op, ret);
 	if (rv == -ENOMEM)
 		return rv;
@@ -399,7 +392,6 @@ int kv_apply_op(struct kv *kv, uint64_t index, const struct mvcc_op *op, struct 
 	 * (-E2BIG included: the front end refuses those before proposing) */
 	*ret_err = rv;
 	kv->applied_index = index;
-	retention_begin(kv);
 	return 0;
 }
 
@@ -408,10 +400,9 @@ int kv_apply_compact(struct kv *kv, uint64_t index, int64_t rev, int *ret_err)
 	*ret_err = 0;
 	if (index <= kv->applied_index)
 		return KV_APPLY_STALE;
-	retention_step(kv);
+	retention(kv);
 	*ret_err = mvcc_compact_begin(kv->m, rev);
 	kv->applied_index = index;
-	retention_begin(kv);
 	return 0;
 }
 

@@ -108,8 +108,8 @@ bool kv_iter_next(struct kv_iter *it, struct kv_view *ret);
  *
  * raftd's own `raftd:delete` removes its key (an absent key is no error).
  * The switch has no default, so -Wswitch points at any new command. Every
- * apply first runs a step of the compaction under way, and then the
- * retention rule below.
+ * apply first runs the retention rule below and a step of the compaction
+ * under way.
  *
  * Returns 0 when applied, KV_APPLY_STALE when index <= kv_applied_index()
  * (nothing done), or a negative errno from kv_put()/kv_delete() — then the applied index
@@ -153,14 +153,19 @@ bool kv_compact_step(struct kv *kv, size_t keys);
 
 /* History retention, a pure function of the log (so that every member,
  * whatever it runs besides, compacts at the same revisions and HashKV agrees,
- * also in a mixed cluster where no raftd:v3 entry is ever logged): after
- * each applied entry, when the store's revision R is a multiple of
+ * also in a mixed cluster where no raftd:v3 entry is ever logged): when an
+ * entry is applied while the store's revision R is a multiple of
  * KV_COMPACT_EVERY and R - KV_HISTORY_REVISIONS is above the last
- * compaction, the store is compacted at R - KV_HISTORY_REVISIONS. So at
- * least the last KV_HISTORY_REVISIONS revisions stay readable and at most
- * KV_HISTORY_REVISIONS + KV_COMPACT_EVERY are kept. The freeing runs in
- * steps inside the following applies (a bounded number of keys each, enough
- * to finish before the next compaction), never in one go. */
+ * compaction, the store is first compacted at R - KV_HISTORY_REVISIONS. So
+ * at least the last KV_HISTORY_REVISIONS revisions stay readable and at
+ * most KV_HISTORY_REVISIONS + KV_COMPACT_EVERY are kept. The rule runs at
+ * the start of an apply, not at the end of the one that reached R, so that
+ * entry's result and mvcc_last_events() stay whole. The freeing runs in
+ * steps at the start of the following applies (a bounded number of keys
+ * each, enough to finish before the next compaction), never in one go. A
+ * -ENOMEM return leaves the entry unapplied, but a compaction the rule had
+ * due before it may have begun (a function of the state before the entry,
+ * which a replay does again). */
 #define KV_HISTORY_REVISIONS 10000
 #define KV_COMPACT_EVERY 10000
 

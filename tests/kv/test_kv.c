@@ -834,6 +834,13 @@ START_TEST(test_apply_compact_and_steps)
 }
 END_TEST
 
+static int count_event(void *ctx, const struct mvcc_event *ev)
+{
+	(void)ev;
+	++*(int64_t *)ctx;
+	return 0;
+}
+
 /* The retention rule: the same compactions on every member, whatever its
  * own pacing of the steps; history bounded under /db writes alone. */
 START_TEST(test_retention_rule)
@@ -858,11 +865,12 @@ START_TEST(test_retention_rule)
 			ck_assert_int_eq(kv_apply(b, index, &d), 0);
 			index++;
 		}
+		/* the rule looks at the revision before each entry */
+		int64_t r = mvcc_revision(kv_mvcc_const(a)), due = r / K * K;
+		int64_t want = due > N ? due - N : -1;
 		ck_assert_int_eq(kv_apply(a, index, &c), 0);
 		ck_assert_int_eq(kv_apply(b, index, &c), 0);
 		kv_compact_step(b, 3); /* b's loop is idle more often */
-		int64_t r = mvcc_revision(kv_mvcc_const(a));
-		int64_t want = r < N + K ? -1 : (r / K) * K - N;
 		if (mvcc_compacted(kv_mvcc_const(a)) != want)
 			ck_abort_msg("revision %lld: compacted at %lld, the rule says %lld", (long long)r,
 				     (long long)mvcc_compacted(kv_mvcc_const(a)), (long long)want);
@@ -876,6 +884,27 @@ START_TEST(test_retention_rule)
 	ck_assert_uint_le(max_versions, (size_t)(N + K) + 100 + 10);
 	ck_assert_uint_eq(hash_kv(a), hash_kv(b));
 	ck_assert_uint_eq(mvcc_revision(kv_mvcc_const(a)), mvcc_revision(kv_mvcc_const(b)));
+	/* the entry that reached a multiple of K keeps its events: the
+	 * compaction begins with the next entry */
+	while (mvcc_revision(kv_mvcc_const(a)) % K != K - 1) {
+		struct cmd c = write_cmd("k1", "x");
+		ck_assert_int_eq(kv_apply(a, ++index, &c), 0);
+	}
+	{
+		struct mvcc_op op = put_op("k2", "y");
+		struct mvcc_result res;
+		int64_t before = mvcc_compacted(kv_mvcc_const(a)), n_events = 0;
+		int err;
+		ck_assert_int_eq(kv_apply_op(a, ++index, &op, &res, &err), 0);
+		ck_assert_int_eq(res.revision % K, 0);
+		ck_assert_int_eq(mvcc_compacted(kv_mvcc_const(a)), before);
+		ck_assert_int_eq(mvcc_last_events(kv_mvcc_const(a), count_event, &n_events), 0);
+		ck_assert_int_eq(n_events, 1);
+		mvcc_result_free(&res);
+		struct cmd nop = { .type = CMD_NOP };
+		ck_assert_int_eq(kv_apply(a, ++index, &nop), 0);
+		ck_assert_int_eq(mvcc_compacted(kv_mvcc_const(a)), mvcc_revision(kv_mvcc_const(a)) - N);
+	}
 	kv_free(a);
 	kv_free(b);
 }
