@@ -330,7 +330,7 @@ static void w_settle(struct writer *w)
 static int w_version(void *ctx, const struct mvcc_version *v)
 {
 	struct writer *w = ctx;
-	size_t off = w->len;
+	size_t off;
 	int rv;
 
 	if (v->key_len > UINT32_MAX || v->value_len > UINT32_MAX)
@@ -341,7 +341,8 @@ static int w_version(void *ctx, const struct mvcc_version *v)
 	rv = w_record(w, v->key, v->key_len, v->value, v->value_len, v);
 	if (rv < 0)
 		return rv;
-	off = w->len - (RECORD_HEADER + v->key_len + v->value_len + RECORD_TAIL); /* a chunk may have opened */
+	/* where it landed (w_record may have closed a chunk and opened one) */
+	off = w->len - (RECORD_HEADER + v->key_len + v->value_len + RECORD_TAIL);
 	if (v->version) {
 		w->pending = true;
 		w->pending_digest = kv_content_digest(w->buf + off, RECORD_HEADER + v->key_len + v->value_len);
