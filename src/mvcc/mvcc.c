@@ -287,16 +287,23 @@ static int sort_cmp(const void *pa, const void *pb, void *arg)
 {
 	const struct mvcc_kv *a = pa, *b = pb;
 	const struct mvcc_range_req *r = arg;
-	int c = 0;
+	int c;
 	if (r->sort_target == MVCC_SORT_VALUE) {
 		c = key_cmp(a->value, a->value_len, b->value, b->value_len);
 	} else if (r->sort_target != MVCC_SORT_KEY) {
 		int64_t x = sort_field(a, r->sort_target), y = sort_field(b, r->sort_target);
 		c = (x > y) - (x < y);
-	}
-	if (!c) /* ties in key order: the keys are unique, so the order is total */
+	} else {
 		c = key_cmp(a->key, a->key_len, b->key, b->key_len);
-	return r->sort_order == MVCC_SORT_DESCEND ? -c : c;
+	}
+	if (r->sort_order == MVCC_SORT_DESCEND)
+		c = -c;
+	/* Ties stay in ascending key order whatever the direction, as etcd's
+	 * sort.Sort(sort.Reverse(...)) leaves them (its input is in key
+	 * order); the keys are unique, so the order is total. */
+	if (!c)
+		c = key_cmp(a->key, a->key_len, b->key, b->key_len);
+	return c;
 }
 
 static bool filtered_out(const struct mvcc_range_req *r, const struct mvcc_rev *v)
