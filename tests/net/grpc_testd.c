@@ -10,10 +10,13 @@
  * certificate, clients' certificates required and verified by DIR/ca.pem;
  * /test.Echo/Whoami answers with the client certificate's CN.
  *
+ * --quiet: captures are not printed (a load generator's calls, profiled).
+ *
  * Prints "port N" once listening on 127.0.0.1 (any free port); runs until
  * SIGTERM or SIGINT.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +29,12 @@ static void echo(struct grpc_call *call, const uint8_t *msg, size_t len)
 	grpc_reply(call, msg, len);
 }
 
+static bool quiet;
+
 static void print_capture(struct grpc_call *call, const uint8_t *msg, size_t len)
 {
+	if (quiet)
+		return;
 	printf("CAPTURE %s ", grpc_call_method(call)->path);
 	for (size_t i = 0; i < len; i++)
 		printf("%02x", msg[i]);
@@ -115,12 +122,17 @@ int main(int argc, char **argv)
 		.n_methods = sizeof(methods) / sizeof(methods[0]),
 	};
 	struct grpc_tls tls = { .client_cert_auth = true, .on_refused = on_refused };
+	if (argc >= 2 && !strcmp(argv[1], "--quiet")) {
+		quiet = true;
+		argc--;
+		argv++;
+	}
 	if (argc == 3 && !strcmp(argv[1], "--tls")) {
 		tls.creds = load(argv[2], "n1", NULL);
 		tls.client_trust = load(argv[2], NULL, "ca");
 		cfg.tls = &tls;
 	} else if (argc != 1) {
-		fprintf(stderr, "usage: grpc_testd [--tls CERTDIR]\n");
+		fprintf(stderr, "usage: grpc_testd [--quiet] [--tls CERTDIR]\n");
 		return 2;
 	}
 	sigset_t set;
