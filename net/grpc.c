@@ -74,6 +74,11 @@ struct grpc_conn {
 	struct grpc_conn *prev, *next;
 };
 
+/* The server's side of the plain transport. */
+struct plain_io {
+	uint64_t *writes; /* the stats' socket_writes */
+};
+
 struct grpc_server {
 	struct loop *loop;
 	struct grpc_config cfg;
@@ -85,6 +90,8 @@ struct grpc_server {
 	struct grpc_stats stats;
 	bool stopping;
 	struct grpc_io tls_io; /* cfg.io points here with TLS */
+	struct grpc_io plain_io; /* or here, cleartext without a transport of the caller's */
+	struct plain_io plain;
 };
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -95,31 +102,42 @@ static void call_end_with(struct grpc_call *call, enum grpc_status status, const
 
 /* --- the default transport: plain sockets --------------------------------- */
 
+struct plain_conn {
+	struct plain_io *io;
+	int fd;
+};
+
 static int plain_open(void *io_data, int fd, void **ret_ctx)
 {
-	(void)io_data;
-	*ret_ctx = (void *)(intptr_t)fd;
+	struct plain_conn *p = base_calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->io = io_data;
+	p->fd = fd;
+	*ret_ctx = p;
 	return 0;
 }
 
 static ssize_t plain_recv(void *ctx, void *buf, size_t len)
 {
-	ssize_t n = recv((int)(intptr_t)ctx, buf, len, 0);
+	struct plain_conn *p = ctx;
+	ssize_t n = recv(p->fd, buf, len, 0);
 	return n < 0 ? -errno : n;
 }
 
 static ssize_t plain_send(void *ctx, const void *buf, size_t len)
 {
-	ssize_t n = send((int)(intptr_t)ctx, buf, len, MSG_NOSIGNAL);
+	struct plain_conn *p = ctx;
+	(*p->io->writes)++;
+	ssize_t n = send(p->fd, buf, len, MSG_NOSIGNAL);
 	return n < 0 ? -errno : n;
 }
 
 static void plain_close(void *ctx)
 {
-	(void)ctx;
+	free(ctx);
 }
 
-static const struct grpc_io plain_io = { plain_open, plain_recv, plain_send, plain_close, NULL, NULL, NULL, NULL };
 static const struct tls_identity plain_identity = { .verdict = TLS_PLAIN };
 
 /* --- small pure helpers ----------------------------------------------------- */
@@ -1139,8 +1157,17 @@ int grpc_start(struct loop *loop, const struct grpc_config *cfg, struct grpc_ser
 		}
 		s->cfg.io = &s->tls_io;
 	}
-	if (!s->cfg.io)
-		s->cfg.io = &plain_io;
+	if (!s->cfg.io) {
+		s->plain.writes = &s->stats.socket_writes;
+		s->plain_io = (struct grpc_io){
+			.open = plain_open,
+			.recv = plain_recv,
+			.send = plain_send,
+			.close = plain_close,
+			.io_data = &s->plain,
+		};
+		s->cfg.io = &s->plain_io;
+	}
 	if (!s->cfg.max_streams)
 		s->cfg.max_streams = 256;
 	if (!s->cfg.max_recv_msg)

@@ -166,6 +166,9 @@ struct grpc_stats {
 	 * TLS, no ALPN h2, a refused certificate, too slow) */
 	uint64_t protocol_errors;
 	uint64_t tls_refused; /* of those, refused for the certificate or ALPN */
+	/* system calls that wrote to a socket, on the cleartext transport
+	 * of the server's own (not with TLS or grpc_config.io) */
+	uint64_t socket_writes;
 };
 
 /* Starts listening (unless no_listen). Returns 0 or -errno with err filled. */
