@@ -5,6 +5,7 @@
 #include "net/grpc_tls.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,7 +18,8 @@
 #include <unistd.h>
 
 #define GRPC_PREFIX 5
-#define READ_CHUNK 16384
+/* one recv() takes what a loop pass has for a connection, many requests */
+#define READ_CHUNK 65536
 
 enum { HDR_AUTHORIZATION, HDR_ENCODING, HDR_USER_AGENT, HDR_KEPT };
 static const char *const kept_headers[HDR_KEPT] = { "authorization", "grpc-encoding", "user-agent" };
@@ -74,9 +76,20 @@ struct grpc_conn {
 	struct grpc_conn *prev, *next;
 };
 
-/* The server's side of the plain transport. */
+/* What the plain transport gathers before one system call writes it. */
+#define GATHER_SIZE 65536
+
+/* The server's side of the plain transport: send()s gather here until
+ * flush(), so that all a loop pass has for a connection (a unary answer's
+ * HEADERS, DATA and trailers; the answers of its other streams) goes out
+ * in one system call. One buffer serves every connection: a connection's
+ * burst of send()s ends with its flush() (or its close) before another's
+ * starts, and what a full socket does not take moves to the connection. */
 struct plain_io {
 	uint64_t *writes; /* the stats' socket_writes */
+	struct plain_conn *owner; /* whose bytes buf holds; NULL when empty */
+	size_t len;
+	uint8_t buf[GATHER_SIZE];
 };
 
 struct grpc_server {
@@ -105,6 +118,10 @@ static void call_end_with(struct grpc_call *call, enum grpc_status status, const
 struct plain_conn {
 	struct plain_io *io;
 	int fd;
+	/* what the socket did not take, held only while bytes wait; nothing
+	 * more is gathered for the connection until it is out */
+	uint8_t *held;
+	size_t held_off, held_len;
 };
 
 static int plain_open(void *io_data, int fd, void **ret_ctx)
@@ -125,17 +142,97 @@ static ssize_t plain_recv(void *ctx, void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
+static ssize_t plain_write(struct plain_conn *p, const uint8_t *buf, size_t len)
+{
+	for (;;) {
+		(*p->io->writes)++;
+		ssize_t n = send(p->fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+}
+
+/* 0 once nothing is held, -EAGAIN while the socket is full. */
+static int plain_write_held(struct plain_conn *p)
+{
+	while (p->held_off < p->held_len) {
+		ssize_t n = plain_write(p, p->held + p->held_off, p->held_len - p->held_off);
+		if (n < 0)
+			return (int)n;
+		p->held_off += (size_t)n;
+	}
+	free(p->held);
+	p->held = NULL;
+	p->held_off = p->held_len = 0;
+	return 0;
+}
+
+/* Writes what is gathered, after what is held; what the socket does not
+ * take is held (-EAGAIN). */
+static int plain_flush(void *ctx)
+{
+	struct plain_conn *p = ctx;
+	struct plain_io *g = p->io;
+	int rv = plain_write_held(p);
+	if (rv < 0 || g->owner != p)
+		return rv;
+	size_t len = g->len, off = 0;
+	g->owner = NULL;
+	g->len = 0;
+	while (off < len) {
+		ssize_t n = plain_write(p, g->buf + off, len - off);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return (int)n;
+		off += (size_t)n;
+	}
+	if (off == len)
+		return 0;
+	p->held = base_malloc(len - off);
+	if (!p->held)
+		return -ENOMEM;
+	memcpy(p->held, g->buf + off, len - off);
+	p->held_len = len - off;
+	return -EAGAIN;
+}
+
 static ssize_t plain_send(void *ctx, const void *buf, size_t len)
 {
 	struct plain_conn *p = ctx;
-	(*p->io->writes)++;
-	ssize_t n = send(p->fd, buf, len, MSG_NOSIGNAL);
-	return n < 0 ? -errno : n;
+	struct plain_io *g = p->io;
+	assert(!g->len || g->owner == p);
+	/* nothing is added behind what a full socket holds back */
+	int rv = plain_write_held(p);
+	if (rv < 0)
+		return rv;
+	if (g->len + len > sizeof(g->buf)) {
+		rv = plain_flush(p);
+		if (rv < 0)
+			return rv; /* -EAGAIN: nghttp2 offers these bytes again */
+	}
+	/* larger than the buffer: written from nghttp2's, which keeps what
+	 * the socket does not take */
+	if (len > sizeof(g->buf))
+		return plain_write(p, buf, len);
+	memcpy(g->buf + g->len, buf, len);
+	g->len += len;
+	g->owner = p;
+	return (ssize_t)len;
 }
 
 static void plain_close(void *ctx)
 {
-	free(ctx);
+	struct plain_conn *p = ctx;
+	/* a connection closed in its burst: its bytes go with it */
+	if (p->io->owner == p) {
+		p->io->owner = NULL;
+		p->io->len = 0;
+	}
+	free(p->held);
+	free(p);
 }
 
 static const struct tls_identity plain_identity = { .verdict = TLS_PLAIN };
@@ -890,8 +987,9 @@ static void conn_flush(struct grpc_conn *c)
 		}
 	}
 	set_wpoll(c, c->write_blocked);
-	/* after a GOAWAY both ends have nothing more to say */
-	if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
+	/* after a GOAWAY both ends have nothing more to say, once the
+	 * transport has written what it holds */
+	if (!c->write_blocked && !nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
 		conn_close(c);
 }
 
@@ -1165,6 +1263,7 @@ int grpc_start(struct loop *loop, const struct grpc_config *cfg, struct grpc_ser
 			.send = plain_send,
 			.close = plain_close,
 			.io_data = &s->plain,
+			.flush = plain_flush,
 		};
 		s->cfg.io = &s->plain_io;
 	}

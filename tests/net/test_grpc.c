@@ -565,6 +565,29 @@ START_TEST(test_unary_echo)
 }
 END_TEST
 
+/* A unary answer (HEADERS, DATA, trailers), given at once or later from the
+ * idle hook, goes out in one system call: the plain transport gathers what
+ * nghttp2 produces in a loop pass. */
+START_TEST(test_unary_one_write)
+{
+	start_server(NULL);
+	struct client c;
+	client_open(&c);
+	struct cstream *st = client_call(&c, "/test.Echo/Unary", "hello", 5, NULL);
+	ck_assert(pump(&c, all_closed));
+	for (int i = 0; i < 20; i++) {
+		uint64_t before = grpc_stats(server)->socket_writes;
+		st = client_call(&c, i % 2 ? "/test.Echo/Unary" : "/test.Echo/Later", "again", 5, NULL);
+		ck_assert(pump(&c, all_closed));
+		ck_assert_int_eq(st->grpc_status, 0);
+		assert_one_message(st, "again", 5);
+		ck_assert_uint_eq(grpc_stats(server)->socket_writes - before, 1);
+	}
+	client_close(&c);
+	stop_server();
+}
+END_TEST
+
 START_TEST(test_async_reply)
 {
 	start_server(NULL);
@@ -1578,6 +1601,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_helpers);
 	tcase_add_test(tc, test_unary_echo);
 	tcase_add_test(tc, test_async_reply);
+	tcase_add_test(tc, test_unary_one_write);
 	tcase_add_test(tc, test_many_streams);
 	tcase_add_test(tc, test_stream_limit);
 	tcase_add_test(tc, test_streaming);
