@@ -908,6 +908,9 @@ static void conn_read(struct grpc_conn *c)
 {
 	uint8_t buf[READ_CHUNK];
 	const struct grpc_io *io = c->server->cfg.io;
+	/* a plain socket that gave less than asked is empty: what comes next
+	 * wakes the poll again, and a recv() that says EAGAIN is saved */
+	bool short_read_drains = io == &c->server->plain_io;
 	if (c->handshaking && !conn_handshake(c))
 		return;
 	/* until recv() says -EAGAIN: a TLS session may hold decrypted
@@ -937,6 +940,8 @@ static void conn_read(struct grpc_conn *c)
 		/* answers as soon as they are ready; also lets a full socket
 		 * stop the reading */
 		conn_flush(c);
+		if (short_read_drains && (size_t)n < sizeof(buf))
+			break;
 	}
 	conn_flush(c);
 }
