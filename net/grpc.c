@@ -1113,6 +1113,9 @@ static int conn_new(struct grpc_server *s, int fd)
 	}
 	/* a client that never reads cannot make us queue acks without end */
 	nghttp2_option_set_max_outbound_ack(opt, 256);
+	/* closed streams kept for a priority tree gRPC clients do not use
+	 * are work and memory per call */
+	nghttp2_option_set_no_closed_streams(opt, 1);
 	/* HTTP semantics are gRPC's here and checked by this file: nghttp2's
 	 * own checks reset streams Go's gRPC client sends, whose :authority
 	 * may be a whole URL (etcdctl endpoint status) */
