@@ -66,6 +66,7 @@ struct grpc_conn {
 	bool wpoll_on;
 	bool closing;
 	bool dirty;          /* output may be waiting: flush in the hook */
+	bool listed;         /* on the server's dirty list */
 	bool broken;         /* nghttp2 refused a submission (out of memory) */
 	bool greeted;        /* the client's preface and SETTINGS are in */
 	bool handshaking;    /* the transport's handshake runs: no HTTP/2 yet */
@@ -74,6 +75,7 @@ struct grpc_conn {
 	size_t in_buffered;  /* request bytes held in its calls */
 	struct grpc_call *calls;
 	struct grpc_conn *prev, *next;
+	struct grpc_conn *dirty_next;
 };
 
 /* What the plain transport gathers before one system call writes it. */
@@ -100,6 +102,9 @@ struct grpc_server {
 	struct loop_hook hook;
 	struct grpc_conn *conns;
 	struct grpc_conn *zombies; /* closed, waiting for their polls to end */
+	/* the connections marked dirty since the hook last ran: the hook's
+	 * work follows the connections with output, not all of them */
+	struct grpc_conn *dirty;
 	struct grpc_stats stats;
 	bool stopping;
 	struct grpc_io tls_io; /* cfg.io points here with TLS */
@@ -330,6 +335,11 @@ const char *grpc_call_header(const struct grpc_call *call, const char *name)
 static void mark_dirty(struct grpc_conn *c)
 {
 	c->dirty = true;
+	if (!c->listed && !c->closing) {
+		c->listed = true;
+		c->dirty_next = c->server->dirty;
+		c->server->dirty = c;
+	}
 }
 
 static void on_deadline(struct loop_timer *timer)
@@ -1033,7 +1043,7 @@ static void free_zombies(struct grpc_server *s)
 {
 	for (struct grpc_conn **p = &s->zombies; *p;) {
 		struct grpc_conn *c = *p;
-		if (!c->rpoll.inflight && !c->wpoll.inflight) {
+		if (!c->rpoll.inflight && !c->wpoll.inflight && !c->listed) {
 			*p = c->next;
 			free(c);
 		} else {
@@ -1144,7 +1154,7 @@ static int conn_new(struct grpc_server *s, int fd)
 	s->stats.conns_accepted++;
 	/* the handshake too: a half-open one holds a slot like silence */
 	loop_timer_arm(s->loop, &c->preface_timer, s->cfg.preface_timeout_ms);
-	c->dirty = true; /* our SETTINGS goes first */
+	mark_dirty(c); /* our SETTINGS goes first */
 	return 0;
 
 fail_session:
@@ -1198,8 +1208,12 @@ static void on_listen_ready(struct loop_poll *poll, int res)
 static void on_idle(struct loop_hook *hook)
 {
 	struct grpc_server *s = CONTAINER(hook, struct grpc_server, hook);
-	for (struct grpc_conn *c = s->conns, *next; c; c = next) {
-		next = c->next;
+	struct grpc_conn *list = s->dirty;
+	s->dirty = NULL;
+	while (list) {
+		struct grpc_conn *c = list;
+		list = c->dirty_next;
+		c->listed = false;
 		if (c->dirty)
 			conn_flush(c);
 	}
@@ -1359,6 +1373,9 @@ void grpc_stop(struct grpc_server *s)
 		loop_drain(s->loop, &s->listen_poll.inflight, 1000);
 		close(s->listen_fd);
 	}
+	for (struct grpc_conn *c = s->dirty; c; c = c->dirty_next)
+		c->listed = false;
+	s->dirty = NULL;
 	for (struct grpc_conn *c = s->zombies; c; c = c->next) {
 		loop_drain(s->loop, &c->rpoll.inflight, 1000);
 		loop_drain(s->loop, &c->wpoll.inflight, 1000);
