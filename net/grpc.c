@@ -416,12 +416,24 @@ static void call_gone(struct grpc_call *call)
 static ssize_t data_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
 			 uint32_t *flags, nghttp2_data_source *source, void *user_data);
 
+/* The grpc-status value (a code of two digits at most), without printf's
+ * cost on every call. Returns its length. */
+static size_t status_text(enum grpc_status status, char out[3])
+{
+	unsigned v = (unsigned)status % 100;
+	size_t n = 0;
+	if (v >= 10)
+		out[n++] = (char)('0' + v / 10);
+	out[n++] = (char)('0' + v % 10);
+	out[n] = 0;
+	return n;
+}
+
 static int submit_trailers(struct grpc_call *call)
 {
 	char status[12], msg[1024];
-	snprintf(status, sizeof(status), "%d", (int)call->status);
 	nghttp2_nv nva[2] = {
-		{ (uint8_t *)"grpc-status", (uint8_t *)status, 11, strlen(status), NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)"grpc-status", (uint8_t *)status, 11, status_text(call->status, status), NGHTTP2_NV_FLAG_NONE },
 		{ (uint8_t *)"grpc-message", (uint8_t *)msg, 12, 0, NGHTTP2_NV_FLAG_NONE },
 	};
 	size_t n = 1;
@@ -448,8 +460,7 @@ static int submit_response(struct grpc_call *call, bool trailers_only)
 		nghttp2_data_provider dp = { .source.ptr = call, .read_callback = data_read };
 		return nghttp2_submit_response(call->conn->session, call->stream_id, nva, n, &dp);
 	}
-	snprintf(status, sizeof(status), "%d", (int)call->status);
-	nva[n++] = (nghttp2_nv){ (uint8_t *)"grpc-status", (uint8_t *)status, 11, strlen(status),
+	nva[n++] = (nghttp2_nv){ (uint8_t *)"grpc-status", (uint8_t *)status, 11, status_text(call->status, status),
 				 NGHTTP2_NV_FLAG_NONE };
 	if (call->status_msg && *call->status_msg) {
 		size_t len = grpc_percent_encode(call->status_msg, msg, sizeof(msg));
