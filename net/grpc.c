@@ -868,7 +868,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 
 /* --- connections ------------------------------------------------------------- */
 
-static void conn_read(struct grpc_conn *c);
+static void conn_read(struct grpc_conn *c, int events);
 static void on_conn_writable(struct loop_poll *poll, int res);
 
 static void set_wpoll(struct grpc_conn *c, bool on)
@@ -910,8 +910,7 @@ static bool conn_handshake(struct grpc_conn *c)
 static void on_conn_readable(struct loop_poll *poll, int res)
 {
 	struct grpc_conn *c = CONTAINER(poll, struct grpc_conn, rpoll);
-	(void)res;
-	conn_read(c);
+	conn_read(c, res);
 }
 
 static void on_conn_writable(struct loop_poll *poll, int res)
@@ -922,16 +921,22 @@ static void on_conn_writable(struct loop_poll *poll, int res)
 	conn_flush(c);
 	/* reading stopped while the socket was full */
 	if (!c->closing && !c->write_blocked)
-		conn_read(c);
+		conn_read(c, 0);
 }
 
-static void conn_read(struct grpc_conn *c)
+/* events: what woke the reading (a poll result), 0 if not the socket's
+ * readability. */
+static void conn_read(struct grpc_conn *c, int events)
 {
 	uint8_t buf[READ_CHUNK];
 	const struct grpc_io *io = c->server->cfg.io;
-	/* a plain socket that gave less than asked is empty: what comes next
-	 * wakes the poll again, and a recv() that says EAGAIN is saved */
-	bool short_read_drains = io == &c->server->plain_io;
+	/* a plain socket that gave less than asked is empty, and what comes
+	 * next wakes the poll again: a recv() that says EAGAIN is saved. Not
+	 * when the end was announced with the bytes (it wakes nothing more),
+	 * nor when reading resumes after a full socket (the bytes that came
+	 * meanwhile woke a reading that did not read) */
+	bool short_read_drains = io == &c->server->plain_io && events > 0 &&
+				 !(events & (POLLRDHUP | POLLHUP | POLLERR));
 	if (c->handshaking && !conn_handshake(c))
 		return;
 	/* until recv() says -EAGAIN: a TLS session may hold decrypted

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -583,6 +584,36 @@ START_TEST(test_unary_one_write)
 		assert_one_message(st, "again", 5);
 		ck_assert_uint_eq(grpc_stats(server)->socket_writes - before, 1);
 	}
+	client_close(&c);
+	stop_server();
+}
+END_TEST
+
+static bool server_closed(struct client *c)
+{
+	(void)c;
+	return grpc_stats(server)->conns_accepted == 1 && grpc_stats(server)->conns_open == 0;
+}
+
+/* A client that sends its request and its end at once (the end is in
+ * the socket before the server's first read) is answered and closed: the
+ * end wakes the server's reading no second time. */
+START_TEST(test_request_then_end)
+{
+	start_server(NULL);
+	struct client c;
+	client_open(&c);
+	client_call(&c, "/test.Echo/Unary", "bye", 3, NULL);
+	struct pollfd p = { .fd = c.fd, .events = POLLOUT };
+	ck_assert_int_eq(poll(&p, 1, 20000), 1);
+	ck_assert_int_eq(nghttp2_session_send(c.s), 0);
+	ck_assert(!nghttp2_session_want_write(c.s));
+	ck_assert_int_eq(shutdown(c.fd, SHUT_WR), 0);
+	uint64_t end = now_ms() + 20000;
+	while (!server_closed(&c) && now_ms() < end)
+		ck_assert_int_ge(loop_run_once(&loop, 2), 0);
+	ck_assert(server_closed(&c));
+	ck_assert_uint_eq(grpc_stats(server)->calls_finished, 1);
 	client_close(&c);
 	stop_server();
 }
@@ -1602,6 +1633,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_unary_echo);
 	tcase_add_test(tc, test_async_reply);
 	tcase_add_test(tc, test_unary_one_write);
+	tcase_add_test(tc, test_request_then_end);
 	tcase_add_test(tc, test_many_streams);
 	tcase_add_test(tc, test_stream_limit);
 	tcase_add_test(tc, test_streaming);
