@@ -1,0 +1,64 @@
+/* src/raftd/v3.h — etcd's v3 API in the daemon (issue 19): what the
+ * front end's files share (v3.c the server and the method table, v3_kv.c
+ * KV, v3_cluster.c Cluster, v3_maint.c Maintenance).
+ *
+ * Private to src/raftd/: the gRPC server (net/grpc.h) is started by
+ * node_open() from v3_start() and stopped by node_close() from v3_stop();
+ * every handler gets its node from the method's data (grpc_call_method(call)->data).
+ * The codec is src/etcd/etcd.h, the store src/kv/kv.h (kv_mvcc()).
+ */
+#ifndef RAFTD_SRC_RAFTD_V3_H
+#define RAFTD_SRC_RAFTD_V3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/grpc.h"
+
+struct node;
+struct etcd_header;
+
+/* The method tables, one per service; v3.c assembles them (with the node
+ * as each method's data, whatever data the entries here carry). */
+extern const struct grpc_method v3_kv_methods[];
+extern const size_t v3_kv_n_methods;
+extern const struct grpc_method v3_cluster_methods[];
+extern const size_t v3_cluster_n_methods;
+extern const struct grpc_method v3_maint_methods[];
+extern const size_t v3_maint_n_methods;
+
+/* The node a call's handler serves. */
+struct node *v3_node(struct grpc_call *call);
+
+/* Every response header: cluster_id (etcd_member_id() of the name of the
+ * first member of the cluster's first configuration, as the log or the
+ * snapshot holds it: the same on every member, see v3.c), member_id
+ * (etcd_member_id() of this node's name), revision (the store's, at the
+ * time of the call) and raft_term (the current term). */
+void v3_header(struct node *n, struct etcd_header *h);
+/* The daemon's own errors, beyond the store's (mvcc.h) and errno: the
+ * statuses and messages etcd answers for them, so that clients retry. */
+enum v3_error {
+	V3_E_BASE = 8192,
+	V3_E_NO_LEADER = V3_E_BASE, /* UNAVAILABLE "etcdserver: no leader" */
+	V3_E_LEADER_FAIL,	    /* UNAVAILABLE "...possibly due to previous leader failure" */
+	V3_E_TIMEOUT,		    /* UNAVAILABLE "etcdserver: request timed out" */
+	V3_E_GORAFT,		    /* FAILED_PRECONDITION: a goraft node is a member */
+	V3_E_STOPPING,		    /* UNAVAILABLE "etcdserver: server stopped" */
+	V3_E_END
+};
+
+/* Ends the call with etcd's status and message for an error of the store,
+ * the codec (etcd_status()) or the daemon (enum v3_error, -ENOSPC). */
+void v3_fail(struct grpc_call *c, int err);
+/* Sends buf (len bytes) as the call's one response and frees it; buf NULL
+ * (an encoder out of memory) ends the call with RESOURCE_EXHAUSTED. */
+void v3_reply(struct grpc_call *c, uint8_t *buf, size_t len);
+
+/* Starts the gRPC server on --grpc-listen (nothing for "none"); 0 or
+ * -errno with err filled. */
+int v3_start(struct node *n, char *err, size_t err_len);
+/* Cancels every call and stops the server; accepts a node without one. */
+void v3_stop(struct node *n);
+
+#endif
