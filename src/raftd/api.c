@@ -701,6 +701,8 @@ const struct httpd_route *routes_for(struct node *n, bool peer_listener, size_t 
 		{ "GET", RAFTD_PATH_SNAPSHOT, false, 0, n->cfg.max_snapshot_downloads, on_snapshot_get, n, false },
 		{ "POST", RAFTD_PATH_TRANSFER, false, 4096, 0, on_transfer, n, false },
 		{ "POST", RAFTD_PATH_PROMOTE, false, 4096, 0, on_promote, n, false },
+		/* a follower's v3 write (v3_kv.c): a request message and its kind byte */
+		{ "POST", "/raftd/propose", false, 2 << 20, 0, on_v3_propose, n, true },
 		{ NULL, "/raftd/", true, n->cfg.max_raft_body, 0, on_raft, n, true },
 		{ "GET", "/db/", true, 0, 0, on_db_get, n, false },
 		{ "POST", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false },
@@ -715,7 +717,7 @@ const struct httpd_route *routes_for(struct node *n, bool peer_listener, size_t 
 	size_t k = 0;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		const struct httpd_route *r = &all[i];
-		bool peer_path = r->handler == on_raft || r->handler == on_join;
+		bool peer_path = r->handler == on_raft || r->handler == on_join || r->handler == on_v3_propose;
 		/* the peer listener serves the peer paths and /join (a
 		 * joiner follows the leader hint, a member URL, there); the
 		 * routes it does not serve fall to its /raftd/ prefix, and so
@@ -726,7 +728,7 @@ const struct httpd_route *routes_for(struct node *n, bool peer_listener, size_t 
 		gates[k] = (struct auth_gate){ .node = n, .handler = r->handler, .path = r->path,
 					       .peer_listener = peer_listener,
 					       .client_listener_only = split && !peer_listener,
-					       .peer_route = r->peer && r->handler == on_raft };
+					       .peer_route = r->peer && r->handler != on_join };
 		routes[k] = *r;
 		routes[k].handler = on_gated;
 		routes[k].data = &gates[k];

@@ -1,6 +1,7 @@
 /* src/raftd/config.c — defaults, config file, command line; see config.h. */
 #include "src/raftd/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -126,6 +127,9 @@ static const struct option_def options[] = {
 	  "address of the peer listener (with --peer-port; default: every address)" },
 	{ "peer-port", OPT_PORT, F(peer_port), 1, 65535, "PORT",
 	  "serve Raft RPCs and /raftd/ peer paths on this port only, apart from clients" },
+	/* etcd's v3 API (issue 19) */
+	{ "grpc-listen", OPT_STRING, F(grpc_listen), 0, 0, "HOST:PORT|none",
+	  "serve etcd's v3 API (gRPC) there; HOST numeric (default 127.0.0.1:2379, etcd's client port)" },
 };
 
 static void set_defaults(struct config *cfg)
@@ -168,7 +172,7 @@ void config_free(struct config *cfg)
 			    cfg->listen, cfg->advertise, cfg->join, cfg->cert_file, cfg->key_file,
 			    cfg->trusted_ca_file, cfg->peer_cert_file, cfg->peer_key_file,
 			    cfg->peer_trusted_ca_file, cfg->peer_allowed_cn, cfg->peer_allowed_hostname,
-			    cfg->tls_priority, cfg->peer_listen };
+			    cfg->tls_priority, cfg->peer_listen, cfg->grpc_listen };
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		free(strings[i]);
 	for (size_t i = 0; i < cfg->n_roles; i++)
@@ -536,6 +540,41 @@ static int validate_tls(struct config *cfg, char *err, size_t err_len)
 	return 0;
 }
 
+/* --grpc-listen: "none", or HOST:PORT with a numeric IPv4 host or an IPv6
+ * one in brackets (net/grpc binds numeric addresses only: a name would need
+ * a blocking lookup, and "localhost" may be ::1 or 127.0.0.1). */
+static int validate_grpc(struct config *cfg, char *err, size_t err_len)
+{
+	const char *v = cfg->grpc_listen ? cfg->grpc_listen : "127.0.0.1:2379";
+	cfg->grpc_off = !strcmp(v, "none");
+	if (cfg->grpc_off)
+		return 0;
+	const char *colon = strrchr(v, ':'), *host = v;
+	size_t host_len = colon ? (size_t)(colon - v) : 0;
+	if (host_len >= 2 && v[0] == '[' && v[host_len - 1] == ']') {
+		host++;
+		host_len -= 2;
+	}
+	uint64_t port;
+	char buf[sizeof(cfg->grpc_host)];
+	unsigned char addr[16];
+	if (!colon || !host_len || host_len >= sizeof(buf) || parse_u64(colon + 1, false, &port) < 0 || !port ||
+	    port > 65535)
+		return failf(err, err_len, "grpc-listen \"%s\" must be HOST:PORT (a numeric address, IPv6 in "
+					   "brackets) or none",
+			     v);
+	memcpy(buf, host, host_len);
+	buf[host_len] = '\0';
+	if (inet_pton(AF_INET, buf, addr) != 1 && inet_pton(AF_INET6, buf, addr) != 1)
+		return failf(err, err_len, "grpc-listen \"%s\": %s is not a numeric IPv4 or IPv6 address", v, buf);
+	memcpy(cfg->grpc_host, buf, host_len + 1);
+	cfg->grpc_port = (uint16_t)port;
+	if (cfg->grpc_port == cfg->port || (cfg->peer_port && cfg->grpc_port == cfg->peer_port))
+		return failf(err, err_len, "grpc-listen port %u is also raftd's HTTP %s port: give another",
+			     (unsigned)cfg->grpc_port, cfg->grpc_port == cfg->port ? "client" : "peer");
+	return 0;
+}
+
 static int validate(struct config *cfg, char *err, size_t err_len)
 {
 	if (!cfg->data_dir || !*cfg->data_dir)
@@ -565,7 +604,8 @@ static int validate(struct config *cfg, char *err, size_t err_len)
 	}
 	if (!cfg->host && !(cfg->host = strdup("localhost")))
 		return -ENOMEM;
-	return validate_tls(cfg, err, err_len);
+	int rv = validate_grpc(cfg, err, err_len);
+	return rv < 0 ? rv : validate_tls(cfg, err, err_len);
 }
 
 /* Applies argv over what is in *cfg. When only_config is set, only finds

@@ -96,6 +96,12 @@ struct config {
 	char *tls_priority;            /* GnuTLS priority string; NULL: TLS_DEFAULT_PRIORITY */
 	char *peer_listen;             /* address of the peer listener; NULL: every address */
 	uint16_t peer_port;            /* 0: peers use the client port (goraft's one URL) */
+	/* etcd's v3 API: --grpc-listen as given (NULL: 127.0.0.1:2379), and
+	 * as validation parsed it */
+	char *grpc_listen;
+	bool grpc_off;                 /* "none" */
+	char grpc_host[64];            /* numeric, brackets of an IPv6 address removed */
+	uint16_t grpc_port;
 	struct config_role *roles;     /* the file's [roles] section, in its order */
 	size_t n_roles;
 

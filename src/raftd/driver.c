@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "src/raftd/log.h"
+#include "src/raftd/v3.h"
 
 /* applying per event-loop pass, at most about (tests/daemon/test_driver
  * builds with 1: a slice ends at the first clock check) */
@@ -217,7 +218,10 @@ void serve_reads(struct node *n)
 	for (struct read_wait **pp = &n->reads; *pp;) {
 		struct read_wait *w = *pp;
 		if (w->index && w->index <= applied) {
-			reply_read(n, w->req, w->key, w->key_len);
+			if (w->v3)
+				v3_read_serve(n, w, 0);
+			else
+				reply_read(n, w->req, w->key, w->key_len);
 			n->reads_consistent++;
 			*pp = w->next;
 			free(w->key);
@@ -235,7 +239,12 @@ static void answer_writes(struct node *n, raft_index upto)
 		raft_term t;
 		/* The index may have been overwritten by another leader's entry. */
 		bool ours = raft_entry_term(n->r, w->index, &t) ? t == w->term : kv_applied_index(n->kv) >= w->index;
-		if (ours) {
+		if (w->v3) {
+			/* v3_apply() answered those it applied: this one's
+			 * index held another entry, or its outcome is unknown */
+			v3_write_fail(n, w, ours ? -V3_E_TIMEOUT : -V3_E_LEADER_FAIL);
+			n->writes_failed++;
+		} else if (ours) {
 			httpd_reply(w->req, 200, NULL, "", 0, NULL);
 			n->writes_applied++;
 		} else {
@@ -260,7 +269,13 @@ static int apply_one(struct node *n, raft_index i, size_t *ret_bytes)
 		return -EIO;
 	}
 	*ret_bytes = we.len;
-	if (rpc_entry_command(we.data, we.len, &c, err, sizeof(err)) < 0) {
+	int rv = rpc_entry_command(we.data, we.len, &c, err, sizeof(err));
+	if (rv == 0 && c.type == CMD_V3) {
+		rv = v3_apply(n, i, we.term, (const uint8_t *)c.value.ptr, c.value.len);
+		cmd_free(&c);
+		return rv;
+	}
+	if (rv < 0) {
 		/* goraft fails such an entry and moves on; so do we */
 		log_warning("apply: entry %" PRIu64 ": %s (applied as a no-op)", i, err);
 		memset(&c, 0, sizeof(c));
@@ -278,7 +293,7 @@ static int apply_one(struct node *n, raft_index i, size_t *ret_bytes)
 		log_info("member %s (%s) joined as a learner at index %" PRIu64
 			 " (a voter once it has caught up)", c.name.ptr, c.connection_string.ptr, i);
 	}
-	int rv = kv_apply(n->kv, i, &c);
+	rv = kv_apply(n->kv, i, &c);
 	cmd_free(&c);
 	if (rv < 0) {
 		log_error("apply: entry %" PRIu64 ": %s", i, strerror(-rv));
@@ -626,7 +641,10 @@ static void execute(struct node *n, const struct raft_update *u, const struct ra
 	for (struct read_wait **pp = &n->reads; *pp;) {
 		struct read_wait *w = *pp;
 		if (w->index == UINT64_MAX) {
-			httpd_reply_text(w->req, 503, "consistent read failed: leadership not confirmed; retry");
+			if (w->v3)
+				v3_read_serve(n, w, -V3_E_NO_LEADER);
+			else
+				httpd_reply_text(w->req, 503, "consistent read failed: leadership not confirmed; retry");
 			*pp = w->next;
 			free(w->key);
 			free(w);
@@ -685,6 +703,10 @@ int step_propose(struct node *n, struct raft_event *ev, const struct step_ctx *c
 		n->stopping = true;
 		loop_stop(&n->loop);
 		return rv;
+	}
+	if (rv == 0 && u.proposed) {
+		n->last_proposed = u.proposed;
+		n->last_proposed_term = raft_current_term(n->r);
 	}
 	if (w && rv == 0 && u.proposed) {
 		w->index = u.proposed;
@@ -766,8 +788,18 @@ void fail_writes_from(struct node *n, raft_index from, unsigned status, const ch
 		pp = &(*pp)->next;
 	while (*pp) {
 		struct write_wait *w = *pp;
+		if (w->v3 && !status) {
+			/* cut from this log: whether it is lost is for the
+			 * apply of its index to say (its term), and a call
+			 * has its deadline */
+			pp = &w->next;
+			continue;
+		}
 		*pp = w->next;
-		httpd_reply_text(w->req, status ? status : w->lost_status, why);
+		if (w->v3)
+			v3_write_fail(n, w, -V3_E_STOPPING);
+		else
+			httpd_reply_text(w->req, status ? status : w->lost_status, why);
 		n->writes_failed++;
 		free(w);
 	}

@@ -16,7 +16,8 @@ src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/node_i
 	src/raftd/driver.c src/raftd/peers.c src/raftd/snapshots.c src/raftd/api.c \
 	src/raftd/members.c src/raftd/metrics.c src/raftd/health.c \
 	src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h \
-	src/raftd/auth.c src/raftd/auth.h src/raftd/security.c
+	src/raftd/auth.c src/raftd/auth.h src/raftd/security.c \
+	src/raftd/v3.c src/raftd/v3.h src/raftd/v3_kv.c
 src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(GNUTLS_CFLAGS)
 

@@ -182,6 +182,19 @@ void on_metrics(struct httpd_request *req, void *data)
 	COUNTER("writes_failed_total", "Client writes that failed or timed out.", n->writes_failed);
 	COUNTER("reads_local_total", "Local (possibly stale) reads.", n->reads_local);
 	COUNTER("reads_consistent_total", "Linearizable (ReadIndex) reads.", n->reads_consistent);
+	if (n->grpc) {
+		/* etcd's v3 API (--grpc-listen) */
+		const struct grpc_stats *g = grpc_stats(n->grpc);
+		COUNTER("grpc_connections_accepted_total", "gRPC connections accepted.", g->conns_accepted);
+		COUNTER("grpc_connections_refused_total", "gRPC connections closed at accept (max connections).",
+			g->conns_refused);
+		GAUGE("grpc_connections", "gRPC connections open.", g->conns_open);
+		COUNTER("grpc_calls_started_total", "gRPC calls started.", g->calls_started);
+		COUNTER("grpc_calls_finished_total", "gRPC calls answered with a status.", g->calls_finished);
+		COUNTER("grpc_calls_cancelled_total", "gRPC calls gone before their answer (reset, deadline, "
+			"connection closed).", g->calls_cancelled);
+		COUNTER("grpc_protocol_errors_total", "gRPC connections closed for bad HTTP/2.", g->protocol_errors);
+	}
 	COUNTER("rpcs_received_total", "Raft RPC requests received.", n->rpcs_in);
 	COUNTER("rpcs_sent_total", "Raft RPC requests sent.", n->rpcs_out);
 	COUNTER("append_entries_sent_total", "Log entries sent in AppendEntries requests.", n->ae_entries_out);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "src/raftd/log.h"
+#include "src/raftd/v3.h"
 
 #define TICK_MS 10
 #define RING_ENTRIES 1024
@@ -58,8 +59,11 @@ static void sweep(struct node *n)
 	for (struct write_wait **pp = &n->writes; *pp;) {
 		struct write_wait *w = *pp;
 		if (t - w->since_ms > WRITE_TIMEOUT_MS) {
-			httpd_reply_text(w->req, 503,
-					 "timed out waiting for the write to commit (it may still be applied)");
+			if (w->v3)
+				v3_write_fail(n, w, -V3_E_TIMEOUT);
+			else
+				httpd_reply_text(w->req, 503,
+						 "timed out waiting for the write to commit (it may still be applied)");
 			n->writes_failed++;
 			*pp = w->next;
 			free(w);
@@ -73,7 +77,10 @@ static void sweep(struct node *n)
 	for (struct read_wait **pp = &n->reads; *pp;) {
 		struct read_wait *w = *pp;
 		if (t - w->since_ms > WRITE_TIMEOUT_MS) {
-			httpd_reply_text(w->req, 503, "timed out waiting for a consistent read");
+			if (w->v3)
+				v3_read_serve(n, w, -V3_E_TIMEOUT);
+			else
+				httpd_reply_text(w->req, 503, "timed out waiting for a consistent read");
 			*pp = w->next;
 			free(w->key);
 			free(w);
@@ -136,6 +143,10 @@ static void on_tick(struct loop_timer *t)
 	transfer_check(n);
 	handover_check(n);
 	watchdog(n);
+	/* a v3 compaction frees its versions a little at a time (mvcc.h):
+	 * the rest of them while no entry comes */
+	if (!n->stopping)
+		kv_compact_step(n->kv, 1024);
 	static unsigned ticks;
 	if (++ticks % 10 == 0) {
 		sweep(n);
@@ -606,6 +617,10 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 		}
 	}
 
+	rv = v3_start(n, err, err_len);
+	if (rv < 0)
+		goto fail_http;
+
 	loop_timer_init(&n->tick, on_tick);
 	loop_timer_init(&n->apply_timer, on_apply_timer);
 	n->flush_hook.run = on_flush;
@@ -673,6 +688,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 	return 0;
 
 fail_http:
+	v3_stop(n);
 	if (n->peer_http)
 		httpd_stop(n->peer_http);
 	httpd_stop(n->http);
@@ -716,7 +732,9 @@ void node_close(struct node *n)
 	n->stopping = true;
 	loop_timer_cancel(&n->loop, &n->tick);
 	loop_timer_cancel(&n->loop, &n->apply_timer);
-	/* answer everyone still waiting */
+	/* answer everyone still waiting; the gRPC calls first (cancelled:
+	 * their waiters go) */
+	v3_stop(n);
 	fail_writes_from(n, 0, 500, "raft: Has been stopped");
 	while (n->snap_waits) {
 		struct snap_wait *w = n->snap_waits;
@@ -735,7 +753,10 @@ void node_close(struct node *n)
 	while (n->reads) {
 		struct read_wait *w = n->reads;
 		n->reads = w->next;
-		httpd_reply_text(w->req, 503, "raft: Has been stopped");
+		if (w->v3)
+			v3_read_serve(n, w, -V3_E_STOPPING);
+		else
+			httpd_reply_text(w->req, 503, "raft: Has been stopped");
 		free(w->key);
 		free(w);
 	}

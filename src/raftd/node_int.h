@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "base/loop.h"
+#include "net/grpc.h"
 #include "net/http_server.h"
 #include "net/peer.h"
 #include "proto/command.h"
@@ -75,6 +76,8 @@ struct member_wait {
 	struct member_wait *next;
 };
 
+struct v3_call;
+
 /* A client request waiting for its entry to be applied. */
 struct write_wait {
 	raft_index index;
@@ -89,6 +92,7 @@ struct write_wait {
 	 * (raft_change_held()), which a goraft joiner needs to start serving */
 	bool join;
 	struct httpd_request *req;
+	struct v3_call *v3; /* instead of req: a gRPC call (v3_kv.c) */
 	struct write_wait *next;
 };
 
@@ -98,6 +102,7 @@ struct read_wait {
 	raft_index index; /* 0 until confirmed */
 	uint64_t since_ms;
 	struct httpd_request *req;
+	struct v3_call *v3; /* instead of req and key: a gRPC Range (v3_kv.c) */
 	char *key;
 	size_t key_len;
 	struct read_wait *next;
@@ -169,6 +174,8 @@ struct node {
 	struct kv *kv;
 	struct httpd *http;
 	struct httpd *peer_http; /* --peer-port: the peer listener; NULL: peers use http */
+	struct grpc_server *grpc; /* etcd's v3 API (v3.c); NULL: --grpc-listen none */
+	struct grpc_method *grpc_methods; /* its method table */
 	struct node_tls tls;
 	struct auth_policy auth;
 	struct config_role *roles; /* [roles] of the last reload (the policy's), owned; NULL: cfg's */
@@ -200,6 +207,10 @@ struct node {
 	struct kind_hint *hints;
 	size_t n_hints;
 	char hints_path[4200];
+
+	/* the index and term of the entry the last step proposed (0: none) */
+	raft_index last_proposed;
+	raft_term last_proposed_term;
 
 	uint64_t next_req_id;
 	struct rpc_wait *rpc_waits;
@@ -393,6 +404,17 @@ void on_health(struct httpd_request *req, void *data);
 
 /* node.c */
 void notify_status(struct node *n);
+
+/* v3_kv.c: etcd's KV service */
+/* Applies a raftd:v3 entry and answers the call that waits for it. 0 or a
+ * negative errno that stops the node. */
+int v3_apply(struct node *n, raft_index index, raft_term term, const uint8_t *payload, size_t len);
+/* Ends a write's or a read's call with err (a read: err 0 serves it); the
+ * waiter itself is the caller's to unlink and free. */
+void v3_write_fail(struct node *n, struct write_wait *w, int err);
+void v3_read_serve(struct node *n, struct read_wait *w, int err);
+/* POST /raftd/propose: a follower's v3 write, on the leader */
+void on_v3_propose(struct httpd_request *req, void *data);
 
 /* security.c */
 int node_tls_load(const struct config *cfg, struct node_tls *ret, char *err, size_t err_len);

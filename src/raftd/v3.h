@@ -48,6 +48,8 @@ enum v3_error {
 	V3_E_END
 };
 
+/* The gRPC status and message (static) for err, as v3_fail() sends them. */
+enum grpc_status v3_status(int err, const char **ret_message);
 /* Ends the call with etcd's status and message for an error of the store,
  * the codec (etcd_status()) or the daemon (enum v3_error, -ENOSPC). */
 void v3_fail(struct grpc_call *c, int err);
