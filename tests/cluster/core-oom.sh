@@ -19,7 +19,7 @@ while [ -z "$acked" ]; do
 	[ "$nth" -le 30 ] || fail "no run acknowledged a write before its core failed"
 	rm -rf "$T/n1"
 	: >"$T/n1.log"
-	RAFTD_TEST_RAFT_ALLOC_FAIL=$nth "$RAFTD" -p "$P" "$T/n1" >>"$T/n1.log" 2>&1 &
+	RAFTD_TEST_RAFT_ALLOC_FAIL=$nth "$RAFTD" $NOGRPC -p "$P" "$T/n1" >>"$T/n1.log" 2>&1 &
 	PID_1=$!
 	PIDS="$PIDS $PID_1"
 	# writes until it stops (refused ones, before it listens, too)

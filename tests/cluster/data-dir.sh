@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 dir=$T/not/there/n1
-"$RAFTD" -p "$(port 1)" --name n1 "$dir" >>"$T/n1.log" 2>&1 &
+"$RAFTD" $NOGRPC -p "$(port 1)" --name n1 "$dir" >>"$T/n1.log" 2>&1 &
 PID_1=$!
 PIDS="$PIDS $!"
 for _ in $(seq 200); do
@@ -22,7 +22,7 @@ echo "ok: --name with a missing data directory creates it (mode 700) and serves"
 
 printf '[raftd]\ndata-dir = %s/conf-dir\n' "$T" > "$T/n2.conf"
 # (before the refusal it started and served: the timeout ends it)
-timeout -s KILL 20 "$RAFTD" --config "$T/n2.conf" -p "$(port 2)" "$T/arg-dir" > "$T/out" 2>&1
+timeout -s KILL 20 "$RAFTD" $NOGRPC --config "$T/n2.conf" -p "$(port 2)" "$T/arg-dir" > "$T/out" 2>&1
 rc=$?
 [ "$rc" = 2 ] || fail "data-dir in the file and another DATA_DIR argument: exit $rc, not 2 ($(cat "$T/out"))"
 grep -q "$T/conf-dir" "$T/out" && grep -q "$T/arg-dir" "$T/out" && grep -q "n2.conf" "$T/out" ||

@@ -33,7 +33,7 @@ launch() {
 	eval "KIND_$n=$k"
 	if [ "$k" = r ]; then
 		# shellcheck disable=SC2086
-		"$RAFTD" -h 127.0.0.1 -p "$(port "$n")" $ROPTS $join "$D/n$n" >>"$D-n$n.log" 2>&1 &
+		"$RAFTD" $NOGRPC -h 127.0.0.1 -p "$(port "$n")" $ROPTS $join "$D/n$n" >>"$D-n$n.log" 2>&1 &
 	else
 		# shellcheck disable=SC2086
 		"$GORAFT_RAFTD" -h 127.0.0.1 -p "$(port "$n")" $join "$D/n$n" >>"$D-n$n.log" 2>&1 &

@@ -11,10 +11,16 @@
 #   status_field PORT FIELD  one field of GET /status
 #   put_range N M            write kN=vN .. kM=vM through the leader
 #   start_three [ARGS...]    nodes 1-3 (2 and 3 join 1), a first write on all
+#   grpc_port N              node N's gRPC port, with GRPC=1 (etcd's v3 API)
 #   cluster_term             the highest term a node reports
 #   newest_leader            "PORT TERM NAME" of the leader of the highest term
 #   led_at TERM NAME         a leader since NAME led at TERM, consistent with it
 #   steady [-e N] FUNC       FUNC again if it failed while leadership moved
+#
+# gRPC (--grpc-listen, default 127.0.0.1:2379, which every node on this
+# host would share): node_start gives "--grpc-listen none" ($NOGRPC, for
+# tests that start raftd themselves), unless the test set GRPC=1: node N
+# then serves it on grpc_port N (BASE+5+N, so nodes 1 to 4).
 #
 # RAFTD_TLS=1 (tests/cluster/tls-suite.sh): nodes serve HTTPS only, with
 # client and peer certificate authentication (tests/lib/mkcerts.sh's
@@ -88,6 +94,11 @@ fail() {
 }
 
 port() { echo $(( BASE + $1 )); }
+NOGRPC="--grpc-listen none"
+grpc_port() { echo $(( BASE + 5 + $1 )); }
+grpc_args() {
+	if [ "${GRPC:-0}" = 1 ]; then echo "--grpc-listen 127.0.0.1:$(grpc_port "$1")"; else echo "$NOGRPC"; fi
+}
 
 # until_ok SECS CMD...: CMD every 0.1 s until it succeeds; 1 if it has not
 # within SECS (a deadline, not a count: a loaded machine makes each try slow)
@@ -104,7 +115,7 @@ node_start() {
 	n=$1
 	shift
 	# shellcheck disable=SC2046
-	"$RAFTD" -p "$(port "$n")" $(tls_node_args "$n") "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
+	"$RAFTD" -p "$(port "$n")" $(grpc_args "$n") $(tls_node_args "$n") "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
 	eval "PID_$n=$!"
 	PIDS="$PIDS $!"
 	# serving once /status answers (a loaded machine may take a while

@@ -18,7 +18,7 @@ put_range 1 300
 # node 3 gets the snapshot, restarts to rebase on it, and the first
 # segment of its new log cannot be preallocated: the node stops (exit 1;
 # RAFTD_TEST_NOSPACE_EXIT: a node holds the batch and stays up otherwise)
-RAFTD_TEST_NOSPACE_EXIT=1 RAFTD_TEST_WAL_FAILPOINT=fallocate:1:28 "$RAFTD" -p "$(port 3)" $opts "$T/n3" >>"$T/n3.log" 2>&1 &
+RAFTD_TEST_NOSPACE_EXIT=1 RAFTD_TEST_WAL_FAILPOINT=fallocate:1:28 "$RAFTD" $NOGRPC -p "$(port 3)" $opts "$T/n3" >>"$T/n3.log" 2>&1 &
 pid=$!
 PIDS="$PIDS $pid"
 for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
@@ -42,7 +42,7 @@ echo "ok: node 3 rebased its empty log on the newer snapshot and appends"
 
 # the same empty log without any snapshot: entries 1..anchor-1 are missing
 rm -f "$T"/gap/snap/*
-timeout 10 "$RAFTD" -p "$(port 4)" "$T/gap" >"$T/gap.log" 2>&1
+timeout 10 "$RAFTD" $NOGRPC -p "$(port 4)" "$T/gap" >"$T/gap.log" 2>&1
 [ $? = 1 ] || fail "a log after a gap is refused at start-up (exit 1)"
 grep -q "entries .* missing" "$T/gap.log" || fail "the gap is named: $(cat "$T/gap.log")"
 echo "ok: $(grep -o 'the log starts.*' "$T/gap.log")"

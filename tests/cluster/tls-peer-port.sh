@@ -16,7 +16,7 @@ code() { curl_as "$@" -o /dev/null -w '%{http_code}'; }
 pnode_start() {
 	n=$1
 	shift
-	"$RAFTD" -p "$(port "$n")" --peer-port "$(pport "$n")" --peer-listen 127.0.0.1 --name "n$n" -h 127.0.0.1 \
+	"$RAFTD" $NOGRPC -p "$(port "$n")" --peer-port "$(pport "$n")" --peer-listen 127.0.0.1 --name "n$n" -h 127.0.0.1 \
 		--config "$T/raftd.conf" --cert-file "$C/n$n.pem" --key-file "$C/n$n-key.pem" \
 		--trusted-ca-file "$C/ca.pem" --client-cert-auth \
 		--peer-cert-file "$C/n$n.pem" --peer-key-file "$C/n$n-key.pem" --peer-trusted-ca-file "$C/ca.pem" \

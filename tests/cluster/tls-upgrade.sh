@@ -22,7 +22,7 @@ tls() {
 sc() { curl -s -m 5 --cacert "$C/ca.pem" "$@"; }
 for n in 1 2 3; do
 	# shellcheck disable=SC2046
-	"$RAFTD" -p "$(port "$n")" $(tls "$n") "$T/n$n" >>"$T/n$n.log" 2>&1 &
+	"$RAFTD" $NOGRPC -p "$(port "$n")" $(tls "$n") "$T/n$n" >>"$T/n$n.log" 2>&1 &
 	PIDS="$PIDS $!"
 done
 ok=

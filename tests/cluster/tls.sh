@@ -47,7 +47,7 @@ tnode_start() {
 	n=$1
 	shift
 	# shellcheck disable=SC2046
-	"$RAFTD" -p "$(port "$n")" $(tls_args "$n") "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
+	"$RAFTD" $NOGRPC -p "$(port "$n")" $(tls_args "$n") "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
 	eval "PID_$n=$!"
 	PIDS="$PIDS $!"
 	for _ in $(seq 100); do
@@ -179,7 +179,7 @@ tput k2 v2 || fail "the cluster commits after forged RPCs"
 echo "ok: forged RPCs (another member's certificate, a wrong name, an invented leader, none, expired): refused"
 
 # --- a node with another member's certificate --------------------------------
-"$RAFTD" -p "$(port 4)" --name n4 -h 127.0.0.1 --config "$T/raftd.conf" --cert-file "$C/n2.pem" \
+"$RAFTD" $NOGRPC -p "$(port 4)" --name n4 -h 127.0.0.1 --config "$T/raftd.conf" --cert-file "$C/n2.pem" \
 	--key-file "$C/n2-key.pem" --trusted-ca-file "$C/ca.pem" --client-cert-auth \
 	--peer-trusted-ca-file "$C/ca.pem" --peer-client-cert-auth -join "127.0.0.1:$(port 1)" "$T/n4" \
 	>>"$T/n4.log" 2>&1 &
@@ -300,17 +300,17 @@ echo "ok: kill -9 of the leader: the others commit, it restarts over TLS and cat
 # --- bad files at start ---------------------------------------------------------
 echo "not a certificate" >"$T/bad.pem"
 for bad in "$T/nonexistent.pem" "$T/bad.pem"; do
-	"$RAFTD" -p "$(port 5)" --cert-file "$bad" --key-file "$C/n5-key.pem" --peer-trusted-ca-file "$C/ca.pem" \
+	"$RAFTD" $NOGRPC -p "$(port 5)" --cert-file "$bad" --key-file "$C/n5-key.pem" --peer-trusted-ca-file "$C/ca.pem" \
 		"$T/n5" >"$T/start.err" 2>&1 && fail "raftd started with a bad certificate $bad"
 	grep -q "$bad" "$T/start.err" || fail "the bad file is named at start: $(cat "$T/start.err")"
 done
-"$RAFTD" -p "$(port 5)" --cert-file "$C/n5.pem" --key-file "$C/n4-key.pem" --peer-trusted-ca-file "$C/ca.pem" \
+"$RAFTD" $NOGRPC -p "$(port 5)" --cert-file "$C/n5.pem" --key-file "$C/n4-key.pem" --peer-trusted-ca-file "$C/ca.pem" \
 	"$T/n5" >"$T/start.err" 2>&1 && fail "raftd started with another certificate's key"
 grep -q "n4-key.pem" "$T/start.err" || fail "a key that does not match is named: $(cat "$T/start.err")"
 echo "ok: an unreadable, unparsable or mismatched file at start: exit non-zero, the file named"
 
 # --- without TLS: the warning -------------------------------------------------
-"$RAFTD" -p "$(port 6)" "$T/n6" >>"$T/n6.log" 2>&1 &
+"$RAFTD" $NOGRPC -p "$(port 6)" "$T/n6" >>"$T/n6.log" 2>&1 &
 PID_6=$!
 PIDS="$PIDS $!"
 for _ in $(seq 100); do

@@ -34,7 +34,7 @@ U="http://127.0.0.1:$P"
 # start_vg RUN: node 1 under valgrind; it gets a minute to answer
 start_vg() {
 	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=3 \
-		--log-file="$T/valgrind-$1.log" "$RAFTD_REAL" -p "$P" --snapshot-threshold 0 \
+		--log-file="$T/valgrind-$1.log" "$RAFTD_REAL" -p "$P" --grpc-listen none --snapshot-threshold 0 \
 		--segment-size 1M "$T/n1" >>"$T/n1.log" 2>&1 &
 	PID_1=$!
 	PIDS="$PIDS $PID_1"

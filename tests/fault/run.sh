@@ -294,7 +294,7 @@ node_start() {
 	[ "${EXPECT[n]}" = ENOSPC ] || FILLED[n]=0
 	local TLSARGS=()
 	tls_node_args "$n"
-	local cmd=(env $e "$RAFTD" -p "${PORT[n]}" -h "${HOST[n]}" --listen "${HOST[n]}" --name "${NAME[n]}" "${TLSARGS[@]}"
+	local cmd=(env $e "$RAFTD" -p "${PORT[n]}" -h "${HOST[n]}" --listen "${HOST[n]}" --name "${NAME[n]}" --grpc-listen none "${TLSARGS[@]}"
 		--election-timeout-ms "${ELECTION_MS:-300}" --heartbeat-ms "${HEARTBEAT_MS:-50}"
 		--snapshot-threshold "${SNAPSHOT_THRESHOLD:-2000}" --segment-size 1M "${join[@]}" "$(DATA "$n")")
 	echo "### $(date +%T.%N) start: ${cmd[*]}" >>"$T/n$n.log"

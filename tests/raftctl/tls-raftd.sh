@@ -32,7 +32,7 @@ reader = read
 writer = write
 admin = admin
 EOF
-	"$RAFTD" -config "$T/n$n.conf" -p "$(port "$n")" "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
+	"$RAFTD" $NOGRPC -config "$T/n$n.conf" -p "$(port "$n")" "$@" "$T/n$n" >>"$T/n$n.log" 2>&1 &
 	eval "PID_$n=$!"
 	PIDS="$PIDS $!"
 	for _ in $(seq 200); do

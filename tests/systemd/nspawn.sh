@@ -25,15 +25,15 @@ cat > "$T/units/override.conf" <<'EOT'
 WatchdogSec=2s
 Environment=ASAN_OPTIONS=detect_leaks=0
 EOT
-printf '[raftd]\nhost = 127.0.0.1\nport = 24001\n' > "$T/etc/raftd.conf"
-printf '[raftd]\nhost = 127.0.0.1\nport = 24011\n' > "$T/etc/n1.conf"
-printf '[raftd]\nhost = 127.0.0.1\nport = 24012\njoin = 127.0.0.1:24011\n' > "$T/etc/n2.conf"
-printf '[raftd]\nhost = 127.0.0.1\nport = 24013\njoin = 127.0.0.1:24011\n' > "$T/etc/n3.conf"
+printf '[raftd]\nhost = 127.0.0.1\ngrpc-listen = none\nport = 24001\n' > "$T/etc/raftd.conf"
+printf '[raftd]\nhost = 127.0.0.1\ngrpc-listen = none\nport = 24011\n' > "$T/etc/n1.conf"
+printf '[raftd]\nhost = 127.0.0.1\ngrpc-listen = none\nport = 24012\njoin = 127.0.0.1:24011\n' > "$T/etc/n2.conf"
+printf '[raftd]\nhost = 127.0.0.1\ngrpc-listen = none\nport = 24013\njoin = 127.0.0.1:24011\n' > "$T/etc/n3.conf"
 # raftd@tls: certificates handed over with LoadCredential= (root-only files
 # outside the service's reach), named in its config without a '/'
 if command -v certtool >/dev/null; then
 	"$top_srcdir/tests/lib/mkcerts.sh" "$T/etc/tls"
-	printf '[raftd]\nhost = 127.0.0.1\nport = 24021\ncert-file = n1.pem\nkey-file = n1-key.pem\ntrusted-ca-file = ca.pem\nclient-cert-auth = true\npeer-trusted-ca-file = ca.pem\npeer-client-cert-auth = true\n[roles]\nadmin = admin\n' > "$T/etc/tls.conf"
+	printf '[raftd]\nhost = 127.0.0.1\ngrpc-listen = none\nport = 24021\ncert-file = n1.pem\nkey-file = n1-key.pem\ntrusted-ca-file = ca.pem\nclient-cert-auth = true\npeer-trusted-ca-file = ca.pem\npeer-client-cert-auth = true\n[roles]\nadmin = admin\n' > "$T/etc/tls.conf"
 	mkdir -p "$T/units/tls.d"
 	printf '[Service]\nLoadCredential=n1.pem:/etc/raftd/tls/n1.pem\nLoadCredential=n1-key.pem:/etc/raftd/tls/n1-key.pem\nLoadCredential=ca.pem:/etc/raftd/tls/ca.pem\n' > "$T/units/tls.d/credentials.conf"
 fi

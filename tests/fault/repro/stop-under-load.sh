@@ -13,12 +13,12 @@ bad=0
 for i in $(seq "${ROUNDS:-10}"); do
 	rm -rf "${T:?}"/*
 	mkdir -p "$T"/1 "$T"/2 "$T"/3
-	"$R" -p $((B + 1)) -h 127.0.0.1 --listen 127.0.0.1 --name a "$T/1" >"$T/1.log" 2>&1 &
+	"$R" -p $((B + 1)) --grpc-listen none -h 127.0.0.1 --listen 127.0.0.1 --name a "$T/1" >"$T/1.log" 2>&1 &
 	p1=$!
 	sleep 0.4
-	"$R" -p $((B + 2)) -h 127.0.0.1 --listen 127.0.0.1 --name b -join 127.0.0.1:$((B + 1)) "$T/2" >"$T/2.log" 2>&1 &
+	"$R" -p $((B + 2)) --grpc-listen none -h 127.0.0.1 --listen 127.0.0.1 --name b -join 127.0.0.1:$((B + 1)) "$T/2" >"$T/2.log" 2>&1 &
 	p2=$!
-	"$R" -p $((B + 3)) -h 127.0.0.1 --listen 127.0.0.1 --name c -join 127.0.0.1:$((B + 1)) "$T/3" >"$T/3.log" 2>&1 &
+	"$R" -p $((B + 3)) --grpc-listen none -h 127.0.0.1 --listen 127.0.0.1 --name c -join 127.0.0.1:$((B + 1)) "$T/3" >"$T/3.log" 2>&1 &
 	p3=$!
 	sleep 1
 	"$FC" run --nodes 127.0.0.1:$((B + 1)) --seconds 3 --clients 8 --think-us 0 --out "$T/h" 2>/dev/null &
