@@ -21,12 +21,16 @@ src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/node_i
 src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(GNUTLS_CFLAGS)
 
+# etcd's v3 API (v3.c, v3_kv.c): the codec, its protobufs, the gRPC server
+RAFTD_V3_LDADD = src/etcd/libetcd.a proto/libetcdpb.a net/libgrpc.a
+RAFTD_V3_LIBS = $(NGHTTP2_LIBS) $(PROTOBUFC_LIBS)
+
 sbin_PROGRAMS += src/raftd/raftd
 src_raftd_raftd_SOURCES = src/raftd/raftd.c
 src_raftd_raftd_CFLAGS = $(AM_CFLAGS)
-src_raftd_raftd_LDADD = src/raftd/libnode.a net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a src/kv/libkv.a \
+src_raftd_raftd_LDADD = src/raftd/libnode.a $(RAFTD_V3_LDADD) net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a src/kv/libkv.a \
 	src/raftd/libconfig.a wal/libwal.a proto/libwire.a base/libbase.a \
-	$(URING_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
+	$(URING_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS) $(RAFTD_V3_LIBS)
 
 # The same daemon with test hooks (WAL failpoints, deliberate protocol bugs
 # for negative controls), for the multi-process fault tests only.
@@ -37,6 +41,6 @@ src_raftd_libnode_test_a_CFLAGS = $(src_raftd_libnode_a_CFLAGS)
 
 check_PROGRAMS += tests/cluster/raftd-test
 tests_cluster_raftd_test_SOURCES = src/raftd/raftd.c
-tests_cluster_raftd_test_LDADD = src/raftd/libnode_test.a net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a \
+tests_cluster_raftd_test_LDADD = src/raftd/libnode_test.a $(RAFTD_V3_LDADD) net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a \
 	src/kv/libkv.a src/raftd/libconfig.a wal/libwal_test.a proto/libwire.a base/libbase.a \
-	$(URING_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
+	$(URING_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS) $(RAFTD_V3_LIBS)

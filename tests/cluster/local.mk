@@ -30,3 +30,6 @@ EXTRA_DIST += tests/cluster/rolling-restart.sh
 # basic.sh, five.sh and snapshot.sh again with mutual TLS (lib.sh's RAFTD_TLS=1)
 TESTS += tests/cluster/tls-suite.sh
 EXTRA_DIST += tests/cluster/tls-suite.sh
+# etcd's v3 KV API through etcdctl (issue 19)
+TESTS += tests/cluster/v3-kv.sh
+EXTRA_DIST += tests/cluster/v3-kv.sh

@@ -186,6 +186,26 @@ void notify_status(struct node *n)
 	(void)n;
 }
 
+/* etcd's v3 API (v3_kv.c): no raftd:v3 entry and no gRPC call here; a
+ * raftd:v3 entry is applied as a no-op so that the index advances */
+int v3_apply(struct node *n, raft_index index, raft_term term, const uint8_t *payload, size_t len)
+{
+	(void)term, (void)payload, (void)len;
+	struct cmd nop = { .type = CMD_NOP };
+	int rv = kv_apply(n->kv, index, &nop);
+	return rv < 0 ? rv : 0;
+}
+
+void v3_write_fail(struct node *n, struct write_wait *w, int err)
+{
+	(void)n, (void)w, (void)err;
+}
+
+void v3_read_serve(struct node *n, struct read_wait *w, int err)
+{
+	(void)n, (void)w, (void)err;
+}
+
 static raft_index snap_taken_at;   /* take_snapshot()'s index, 0: not called */
 static raft_index snap_deferred_at; /* the map's index at take_deferred_snapshot() */
 

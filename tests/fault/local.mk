@@ -43,9 +43,9 @@ EXTRA_DIST += tests/fault/nofsync.h
 
 check_PROGRAMS += tests/fault/raftd-nofsync
 tests_fault_raftd_nofsync_SOURCES = src/raftd/raftd.c
-tests_fault_raftd_nofsync_LDADD = src/raftd/libnode_test.a net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a \
+tests_fault_raftd_nofsync_LDADD = src/raftd/libnode_test.a $(RAFTD_V3_LDADD) net/libhttpd.a net/libnet.a src/raftd/librpc.a src/raft/libraft.a \
 	src/kv/libkv.a src/raftd/libconfig.a tests/fault/libwal_nofsync.a proto/libwire.a base/libbase.a \
-	$(URING_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)
+	$(URING_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) $(INIH_LIBS) $(RAFTD_V3_LIBS)
 
 # make check runs one short schedule of each kind and both negative controls
 # (the namespace and loop-device parts need root and skip without it);

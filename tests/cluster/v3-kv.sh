@@ -1,0 +1,180 @@
+#!/bin/sh
+# etcd's v3 KV API (issue 19) on a 3-node raftd cluster, driven by Debian's
+# etcdctl (etcd-client, ETCDCTL_API=3) through the leader and a follower:
+# put, get (--prefix, --from-key, --rev), del --prev-kv, txn from stdin,
+# compaction; the one store shared with /db both ways; a linearizable read
+# on a follower right after a put on the leader; response headers; errors
+# as etcd words them; garbage on the gRPC port.
+. "$(dirname "$0")/lib.sh"
+command -v etcdctl >/dev/null || { echo "SKIP: etcdctl (etcd-client) not installed"; exit 77; }
+export ETCDCTL_API=3
+GRPC=1
+
+# ec N ARGS...: etcdctl against node N's gRPC port; output in $T/ec
+ec() {
+	_n=$1
+	shift
+	etcdctl --endpoints="127.0.0.1:$(grpc_port "$_n")" --command-timeout=10s "$@" >"$T/ec" 2>&1
+}
+# ok N ARGS...: ec that must succeed
+ok() { ec "$@" || fail "etcdctl on node $1 ($*): $(head -c 400 "$T/ec")"; }
+# out TEXT: the last etcdctl output is TEXT (lines joined by spaces)
+out() {
+	_got=$(tr '\n' ' ' <"$T/ec" | sed 's/ *$//')
+	[ "$_got" = "$1" ] || fail "etcdctl printed '$_got', wanted '$1'"
+}
+says() { grep -q -- "$1" "$T/ec" || fail "etcdctl output '$(head -c 400 "$T/ec")' does not say '$1'"; }
+# field JSONPATH: a value of the last output (-w json)
+field() { python3 -c "import json,sys; d=json.load(open('$T/ec')); print(eval('d' + sys.argv[1]))" "$1"; }
+
+start_three -h 127.0.0.1 --election-timeout-ms 1000
+make_lead 1
+
+# ---- put and get, through the leader and a follower --------------------------------------
+section_basic() {
+	make_lead 1
+	ok 1 put k1 v1
+	out OK
+	# linearizable (ReadIndex) on a follower right after the leader's put
+	ok 2 get k1
+	out "k1 v1"
+	ok 3 get k1 --print-value-only
+	out v1
+	# a follower's write: forwarded, answered from its own apply
+	ok 2 put k2 v2
+	out OK
+	ok 1 get k2 --print-value-only
+	out v2
+	ok 2 get k2 --print-value-only
+	out v2
+	ok 3 put k1 v1b --prev-kv
+	out "OK k1 v1"
+	ok 2 get k1 --print-value-only
+	out v1b
+}
+steady section_basic
+
+# ---- ranges, revisions, delete, txn ------------------------------------------------------
+section_ranges() {
+	make_lead 1
+	for k in p/a p/b p/c q; do ok 2 put "$k" "v-$k"; done
+	ok 2 get p/ --prefix --keys-only
+	out "p/a  p/b  p/c"
+	ok 1 get p/b --from-key --print-value-only
+	out "v-p/b v-p/c v-q"
+	ok 3 get p/ --prefix --limit 1 -w json
+	[ "$(field "['count']")" = 3 ] || fail "count of p/: $(cat "$T/ec")"
+	[ "$(field "['more']")" = True ] || fail "more with --limit 1"
+	ok 2 put p/a v-new
+	ok 2 get p/a -w json
+	rev=$(field "['kvs'][0]['mod_revision']")
+	ok 3 get p/a --rev=$((rev - 1)) --print-value-only
+	out v-p/a
+	ok 2 del p/ --prefix --prev-kv
+	out "3 p/a v-new p/b v-p/b p/c v-p/c"
+	ok 1 get p/ --prefix
+	out ""
+	# txn from stdin: compares, success ops, failure ops
+	printf 'value("q") = "v-q"\n\nput t1 yes\nget q\n\nput t1 no\n\n' | ec 2 txn
+	[ $? = 0 ] || fail "txn: $(cat "$T/ec")"
+	out "SUCCESS  OK  q v-q"
+	printf 'mod("q") = "1"\n\nput t2 yes\n\nput t2 no\n\n' | ec 1 txn
+	out "FAILURE  OK"
+	ok 3 get t --prefix
+	out "t1 yes t2 no"
+}
+steady section_ranges
+
+# ---- compaction ---------------------------------------------------------------------------
+section_compact() {
+	make_lead 1
+	ok 2 put c v1
+	ok 2 get c -w json
+	old=$(field "['kvs'][0]['mod_revision']")
+	ok 2 put c v2
+	ok 2 get c -w json
+	rev=$(field "['kvs'][0]['mod_revision']")
+	ok 3 compaction "$rev"
+	out "compacted revision $rev"
+	for n in 1 2 3; do
+		ec "$n" get c --rev="$old" && fail "node $n reads below the compaction"
+		says "required revision has been compacted"
+	done
+	ok 1 get c --rev="$rev" --print-value-only
+	out v2
+	ec 2 compaction "$old" && fail "compaction below the last one"
+	says "required revision has been compacted"
+	ec 2 compaction $((rev + 1000)) && fail "compaction in the future"
+	says "required revision is a future revision"
+}
+steady section_compact
+
+# ---- one store with /db -------------------------------------------------------------------
+section_db() {
+	make_lead 1
+	[ "$(put "$(port 1)" fromdb hello)" = 200 ] || fail "POST /db/fromdb"
+	ok 2 get fromdb --print-value-only
+	out hello
+	ok 3 put fromv3 world
+	wait_value "$(port 1)" fromv3 world || fail "GET /db/fromv3 on the leader"
+	wait_value "$(port 3)" fromv3 world || fail "GET /db/fromv3 on the follower"
+}
+steady section_db
+
+# ---- headers -------------------------------------------------------------------------------
+ok 1 get k1 -w json
+cid=$(field "['header']['cluster_id']")
+m1=$(field "['header']['member_id']")
+# raftd's terms start at 0 as goraft's (protobuf leaves a 0 out); the
+# term before and after the call, in case an election came between
+t0=$(status_field "$(port 1)" term)
+ok 1 get k1 -w json
+t=$(field "['header'].get('raft_term', 0)")
+[ "$t" = "$t0" ] || [ "$t" = "$(status_field "$(port 1)" term)" ] || fail "raft_term in the header: $(cat "$T/ec")"
+ok 2 get k1 -w json --consistency=s
+[ "$(field "['header']['cluster_id']")" = "$cid" ] || fail "nodes 1 and 2 disagree on the cluster ID"
+m2=$(field "['header']['member_id']")
+[ "$m1" != "$m2" ] && [ "$m1" != 0 ] || fail "member IDs $m1 and $m2"
+ok 3 put hdr x -w json
+[ "$(field "['header']['member_id']")" != "$m1" ] || fail "a follower's answer carries the leader's member ID"
+[ "$(field "['header']['revision']")" -ge 2 ] || fail "revision in a put's header"
+
+# ---- errors ---------------------------------------------------------------------------------
+ec 2 put "" v && fail "an empty key is taken"
+says "key is not provided"
+ec 1 get k1 --rev=1000000 && fail "a future revision is read"
+says "required revision is a future revision"
+
+# ---- garbage on the gRPC port -----------------------------------------------------------------
+python3 - "$(grpc_port 2)" <<'EOF' || fail "garbage on the gRPC port"
+import socket, sys, os
+port = int(sys.argv[1])
+for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", os.urandom(4096),
+             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + os.urandom(2048), b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\0" * 9):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(junk)
+        s.settimeout(2)
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+EOF
+kill -0 "$PID_2" || fail "node 2 died of garbage on its gRPC port"
+ok 2 get k1 --print-value-only
+out v1b
+curl -s -m 5 "http://127.0.0.1:$(port 2)/metrics" | grep -q '^raftd_grpc_protocol_errors_total [1-9]' ||
+	fail "/metrics counts no gRPC protocol error"
+
+# ---- no leader: etcd's UNAVAILABLE ------------------------------------------------------------
+node_kill 1
+node_kill 3
+etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" --command-timeout=3s put nl x >"$T/ec" 2>&1 &&
+	fail "a write without a leader is taken"
+says "no leader\|deadline exceeded"
+etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" --command-timeout=3s get k1 >"$T/ec" 2>&1 &&
+	fail "a linearizable read without a leader is served"
+ok 2 get k1 --consistency=s --print-value-only
+out v1b
+echo "PASS: v3 KV through etcdctl"
