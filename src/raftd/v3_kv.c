@@ -410,8 +410,8 @@ static void on_write(struct grpc_call *c, enum etcd_kind kind, const uint8_t *ms
 		rv = etcd_check(&vc->req);
 	etcd_req_free(&vc->req);
 	memset(&vc->req, 0, sizeof(vc->req));
-	if (rv == 0 && (rv = members_refused(n, err, sizeof(err))) == -V3_E_GORAFT) {
-		grpc_finish(c, GRPC_FAILED_PRECONDITION, err);
+	if (rv == 0 && (rv = members_refused(n, err, sizeof(err))) < 0) {
+		grpc_finish(c, rv == -V3_E_GORAFT ? GRPC_FAILED_PRECONDITION : GRPC_UNAVAILABLE, err);
 		vc_free(vc);
 		return;
 	}
@@ -478,12 +478,11 @@ void on_v3_propose(struct httpd_request *req, void *data)
 	} else if (raft_role(n->r) != RAFT_LEADER) {
 		rv = -V3_E_NO_LEADER;
 	} else if ((rv = members_refused(n, text, sizeof(text))) < 0) {
-		if (rv == -V3_E_GORAFT) {
-			char out[sizeof(text) + 8];
-			snprintf(out, sizeof(out), "%d %s", GRPC_FAILED_PRECONDITION, text);
-			httpd_reply_text(req, 409, out);
-			return;
-		}
+		char out[sizeof(text) + 8];
+		snprintf(out, sizeof(out), "%d %s", rv == -V3_E_GORAFT ? GRPC_FAILED_PRECONDITION : GRPC_UNAVAILABLE,
+			 text);
+		httpd_reply_text(req, 409, out);
+		return;
 	} else {
 		raft_index index;
 		raft_term term;

@@ -48,6 +48,7 @@ static const struct {
 	{ "POST", "/raft/snapshot", AUTH_PEER },
 	{ "POST", "/raft/snapshotRecovery", AUTH_PEER },
 	{ "POST", "/raftd/preVote", AUTH_PEER },
+	{ "POST", "/raftd/propose", AUTH_PEER }, /* a follower's v3 write, forwarded */
 	{ "POST", "/raftd/timeoutNow", AUTH_PEER },
 	{ "POST", "/raftd/transferVote", AUTH_PEER },
 	{ "POST", "/raftd/readIndex", AUTH_PEER },
