@@ -685,6 +685,25 @@ void report_deferred(struct node *n)
 	}
 }
 
+void writes_queue(struct node *n, struct write_wait *w)
+{
+	struct write_wait *last = n->writes ? (struct write_wait *)((char *)n->writes_tail -
+								    offsetof(struct write_wait, next)) : NULL;
+	w->next = NULL;
+	if (!last || last->index <= w->index) {
+		*n->writes_tail = w;
+		n->writes_tail = &w->next;
+		return;
+	}
+	/* a follower's v3 write that waits for an index this node, now
+	 * leading, has not reached (v3_kv.c) */
+	struct write_wait **pp = &n->writes;
+	while ((*pp)->index <= w->index)
+		pp = &(*pp)->next;
+	w->next = *pp;
+	*pp = w;
+}
+
 /* Every event goes through here. Returns raft_step()'s verdict; *ret_proposed
  * (may be NULL) gets update.proposed, and w, when given, is queued for that
  * index before any action runs. */
@@ -711,8 +730,7 @@ int step_propose(struct node *n, struct raft_event *ev, const struct step_ctx *c
 	if (w && rv == 0 && u.proposed) {
 		w->index = u.proposed;
 		w->term = raft_current_term(n->r);
-		*n->writes_tail = w;
-		n->writes_tail = &w->next;
+		writes_queue(n, w);
 	}
 	execute(n, &u, ev, ctx);
 	report_deferred(n);

@@ -343,6 +343,8 @@ void step(struct node *n, struct raft_event *ev, const struct step_ctx *ctx);
 void fail_writes_from(struct node *n, raft_index from, unsigned status, const char *why);
 void answer_held_joins(struct node *n);
 struct write_wait *write_wait_new(struct node *n, struct httpd_request *req, enum raft_entry_type type);
+/* Queues w in n->writes, which stays in index order. */
+void writes_queue(struct node *n, struct write_wait *w);
 
 /* peers.c */
 struct npeer *npeer_find(struct node *n, const char *name);

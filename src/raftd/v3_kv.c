@@ -111,18 +111,6 @@ static void writes_unlink(struct node *n, struct write_wait *w)
 		n->writes_tail = &(*n->writes_tail)->next;
 }
 
-/* A follower's wait for the apply of (index, term), in index order. */
-static void writes_insert(struct node *n, struct write_wait *w)
-{
-	struct write_wait **pp = &n->writes;
-	while (*pp && (*pp)->index <= w->index)
-		pp = &(*pp)->next;
-	w->next = *pp;
-	*pp = w;
-	if (!w->next)
-		n->writes_tail = &w->next;
-}
-
 void v3_write_fail(struct node *n, struct write_wait *w, int err)
 {
 	(void)n;
@@ -346,7 +334,7 @@ static void fwd_done(void *arg, int res, const uint8_t *body, size_t len)
 	w->v3 = vc;
 	vc->state = V3_WRITE;
 	vc->p = w;
-	writes_insert(n, w);
+	writes_queue(n, w);
 }
 
 static int forward(struct node *n, struct v3_call *vc, const uint8_t *msg, size_t len)
