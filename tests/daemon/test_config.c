@@ -61,6 +61,16 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg.log_level, LOG_LEVEL_INFO);
 	ck_assert_ptr_null(cfg.join);
 	ck_assert(!cfg.forward_writes);
+	ck_assert(!cfg.grpc_off);
+	ck_assert_str_eq(cfg.grpc_host, "127.0.0.1");
+	ck_assert_uint_eq(cfg.grpc_port, 2379);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, "raftd --grpc-listen none /d"), 0);
+	ck_assert(cfg.grpc_off);
+	config_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, "raftd --grpc-listen [::1]:22379 /d"), 0);
+	ck_assert_str_eq(cfg.grpc_host, "::1");
+	ck_assert_uint_eq(cfg.grpc_port, 22379);
 	config_free(&cfg);
 }
 END_TEST
@@ -122,6 +132,10 @@ static const struct {
 	{ "raftd --cert-file c --key-file k --peer-trusted-ca-file ca --advertise http://h:1 /d",
 	  "advertise URL http://h:1 is http://, but peers speak TLS" },
 	{ "raftd --cert-file= --key-file k /d", "cert-file is empty" },
+	{ "raftd --grpc-listen 2379 /d", "must be HOST:PORT" },
+	{ "raftd --grpc-listen 127.0.0.1:0 /d", "must be HOST:PORT" },
+	{ "raftd --grpc-listen localhost:2379 /d", "localhost is not a numeric IPv4 or IPv6 address" },
+	{ "raftd --grpc-listen 127.0.0.1:4001 /d", "grpc-listen port 4001 is also raftd's HTTP client port" },
 };
 
 START_TEST(test_bad_flags_are_named)
