@@ -27,7 +27,12 @@ says() { grep -q -- "$1" "$T/ec" || fail "etcdctl output '$(head -c 400 "$T/ec")
 # field JSONPATH: a value of the last output (-w json)
 field() { python3 -c "import json,sys; d=json.load(open('$T/ec')); print(eval('d' + sys.argv[1]))" "$1"; }
 
-start_three -h 127.0.0.1 --election-timeout-ms 1000
+# snapshots every 20 entries: the node restarted below loads its own
+# snapshot, replays its log's raftd:v3 entries and catches up from the
+# leader's
+opts="-h 127.0.0.1 --election-timeout-ms 1000 --snapshot-threshold 20"
+# shellcheck disable=SC2086
+start_three $opts
 make_lead 1
 
 # ---- put and get, through the leader and a follower --------------------------------------
@@ -166,6 +171,30 @@ ok 2 get k1 --print-value-only
 out v1b
 curl -s -m 5 "http://127.0.0.1:$(port 2)/metrics" | grep -q '^raftd_grpc_protocol_errors_total [1-9]' ||
 	fail "/metrics counts no gRPC protocol error"
+
+# ---- catching up: a restarted node that lags --------------------------------------------------
+node_kill 3
+section_lag() {
+	make_lead 1
+	i=0
+	while [ "$i" -lt 60 ]; do
+		ok 2 put "lag$i" "v$i"
+		i=$((i + 1))
+	done
+	ok 2 put lag0 again
+}
+steady section_lag
+# shellcheck disable=SC2086
+node_start 3 $opts
+ok 3 get lag --prefix --keys-only
+[ "$(grep -c '^lag' "$T/ec")" = 60 ] || fail "node 3 has $(grep -c '^lag' "$T/ec") of the 60 lag keys"
+ok 3 get lag0 -w json
+m3=$(field "['kvs'][0]['mod_revision']")
+v3=$(field "['kvs'][0]['version']")
+ok 1 get lag0 -w json
+[ "$(field "['kvs'][0]['mod_revision']")" = "$m3" ] && [ "$(field "['kvs'][0]['version']")" = "$v3" ] ||
+	fail "lag0 on node 1 ($(cat "$T/ec")) and node 3 (mod $m3, version $v3)"
+[ "$v3" = 2 ] || fail "lag0's version on node 3: $v3"
 
 # ---- no leader: etcd's UNAVAILABLE ------------------------------------------------------------
 node_kill 1
