@@ -151,6 +151,9 @@ ec 1 get k1 --rev=1000000 && fail "a future revision is read"
 says "required revision is a future revision"
 
 # ---- garbage on the gRPC port -----------------------------------------------------------------
+perr() { curl -s -m 5 "http://127.0.0.1:$(port 2)/metrics" | sed -n 's/^raftd_grpc_protocol_errors_total //p'; }
+e0=$(perr)
+[ -n "$e0" ] || fail "/metrics has no raftd_grpc_protocol_errors_total"
 python3 - "$(grpc_port 2)" <<'EOF' || fail "garbage on the gRPC port"
 import socket, sys, os
 port = int(sys.argv[1])
@@ -169,8 +172,7 @@ EOF
 kill -0 "$PID_2" || fail "node 2 died of garbage on its gRPC port"
 ok 2 get k1 --print-value-only
 out v1b
-curl -s -m 5 "http://127.0.0.1:$(port 2)/metrics" | grep -q '^raftd_grpc_protocol_errors_total [1-9]' ||
-	fail "/metrics counts no gRPC protocol error"
+[ "$(perr)" -gt "$e0" ] || fail "/metrics counts $(perr) gRPC protocol errors, $e0 before the garbage"
 
 # ---- catching up: a restarted node that lags --------------------------------------------------
 node_kill 3
