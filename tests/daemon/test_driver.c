@@ -909,6 +909,24 @@ START_TEST(test_deferred_snapshot_at_its_index)
 }
 END_TEST
 
+/* n->writes stays in index order: a node that waited, as a follower, for
+ * a forwarded v3 write at index 9 and now leads proposes at 7 (v3_kv.c) */
+START_TEST(test_writes_queue_in_index_order)
+{
+	struct node n = { 0 };
+	struct write_wait w[4] = { { .index = 5 }, { .index = 9 }, { .index = 7 }, { .index = 12 } };
+	n.writes_tail = &n.writes;
+	for (size_t i = 0; i < 4; i++)
+		writes_queue(&n, &w[i]);
+	const raft_index want[] = { 5, 7, 9, 12 };
+	size_t k = 0;
+	for (struct write_wait *x = n.writes; x; x = x->next, k++)
+		ck_assert_uint_eq(x->index, want[k]);
+	ck_assert_uint_eq(k, 4);
+	ck_assert_ptr_eq(n.writes_tail, &w[3].next);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("driver");
@@ -919,6 +937,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_apply_in_log_order);
 	tcase_add_test(tc, test_apply_slices_answer_applied_only);
 	tcase_add_test(tc, test_truncated_write_fails);
+	tcase_add_test(tc, test_writes_queue_in_index_order);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("follower");
 	tcase_add_test(tc, test_follower_answers_after_durable);
