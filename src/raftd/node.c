@@ -147,6 +147,8 @@ static void on_tick(struct loop_timer *t)
 	 * the rest of them while no entry comes */
 	if (!n->stopping)
 		kv_compact_step(n->kv, 1024);
+	if (n->v3_fwds && !n->stopping)
+		v3_forward_drain(n);
 	static unsigned ticks;
 	if (++ticks % 10 == 0) {
 		sweep(n);

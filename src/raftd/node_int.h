@@ -77,6 +77,7 @@ struct member_wait {
 };
 
 struct v3_call;
+struct v3_fwd;
 
 /* A client request waiting for its entry to be applied. */
 struct write_wait {
@@ -176,6 +177,8 @@ struct node {
 	struct httpd *peer_http; /* --peer-port: the peer listener; NULL: peers use http */
 	struct grpc_server *grpc; /* etcd's v3 API (v3.c); NULL: --grpc-listen none */
 	struct grpc_method *grpc_methods; /* its method table */
+	struct v3_fwd *v3_fwds; /* v3 writes waiting for room in the leader's client */
+	size_t v3_fwds_n;
 	struct node_tls tls;
 	struct auth_policy auth;
 	struct config_role *roles; /* [roles] of the last reload (the policy's), owned; NULL: cfg's */
@@ -415,6 +418,10 @@ int v3_apply(struct node *n, raft_index index, raft_term term, const uint8_t *pa
  * waiter itself is the caller's to unlink and free. */
 void v3_write_fail(struct node *n, struct write_wait *w, int err);
 void v3_read_serve(struct node *n, struct read_wait *w, int err);
+/* Sends the forwarded writes waiting for room in the leader's client (each
+ * tick); frees them when the node stops (after the calls are cancelled). */
+void v3_forward_drain(struct node *n);
+void v3_forward_free(struct node *n);
 /* POST /raftd/propose: a follower's v3 write, on the leader */
 void on_v3_propose(struct httpd_request *req, void *data);
 

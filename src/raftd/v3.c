@@ -132,6 +132,7 @@ void v3_stop(struct node *n)
 	if (!n->grpc)
 		return;
 	grpc_stop(n->grpc); /* every call still waiting is cancelled (on_cancel) */
+	v3_forward_free(n);
 	n->grpc = NULL;
 	free(n->grpc_methods);
 	n->grpc_methods = NULL;

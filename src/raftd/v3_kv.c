@@ -33,6 +33,9 @@
  * limit, etcd's 1.5 MiB) and its kind byte */
 #define V3_PROPOSE_MAX (3u << 19)
 #define RAFTD_PATH_PROPOSE "/raftd/propose"
+/* forwards waiting for room in the client to the leader (its queue is
+ * shared with the Raft RPCs): beyond, a write is refused UNAVAILABLE */
+#define V3_FWD_QUEUE_MAX 4096
 
 enum v3_state {
 	V3_NONE,
@@ -53,6 +56,7 @@ struct v3_call {
 struct v3_fwd {
 	struct node *n;
 	struct v3_call *vc; /* NULL once the call is gone */
+	struct v3_fwd *next; /* in n->v3_fwds while the leader's client is full */
 	struct iovec iov;
 	uint8_t payload[];
 };
@@ -291,6 +295,8 @@ static void fwd_done(void *arg, int res, const uint8_t *body, size_t len)
 	struct v3_fwd *f = arg;
 	struct v3_call *vc = f->vc;
 	struct node *n = f->n;
+	if (n->v3_fwds && !n->stopping)
+		v3_forward_drain(n); /* room again, perhaps */
 	if (!vc)
 		return; /* the call is gone */
 	f->vc = NULL;
@@ -337,22 +343,16 @@ static void fwd_done(void *arg, int res, const uint8_t *body, size_t len)
 	writes_queue(n, w);
 }
 
-static int forward(struct node *n, struct v3_call *vc, const uint8_t *msg, size_t len)
+/* Sends f to the current leader: 0, -ENOBUFS (its client is full: try
+ * again later), or the error to answer. */
+static int fwd_submit(struct node *n, struct v3_fwd *f)
 {
 	const char *leader = raft_leader(n->r);
-	struct npeer *p = leader[0] ? npeer_find(n, leader) : NULL;
+	struct npeer *p = leader[0] && raft_role(n->r) != RAFT_LEADER ? npeer_find(n, leader) : NULL;
 	if (!p || !p->p)
 		return -V3_E_NO_LEADER;
 	if (p->kind_known && p->goraft)
 		return -V3_E_GORAFT;
-	struct v3_fwd *f = malloc(sizeof(*f) + len + 1);
-	if (!f)
-		return -ENOMEM;
-	f->n = n;
-	f->vc = vc;
-	f->payload[0] = (uint8_t)vc->kind;
-	memcpy(f->payload + 1, msg, len);
-	f->iov = (struct iovec){ f->payload, len + 1 };
 	struct peer_request req = {
 		.method = "POST",
 		.path = RAFTD_PATH_PROPOSE,
@@ -364,9 +364,66 @@ static int forward(struct node *n, struct v3_call *vc, const uint8_t *msg, size_
 		.arg = f,
 	};
 	int rv = peer_submit(p->p, &req);
-	if (rv < 0) {
+	/* unreachable now: the client retries */
+	return rv == -ENOBUFS ? rv : rv < 0 ? -V3_E_NO_LEADER : 0;
+}
+
+void v3_forward_drain(struct node *n)
+{
+	while (n->v3_fwds) {
+		struct v3_fwd *f = n->v3_fwds;
+		int rv = f->vc ? fwd_submit(n, f) : -ECANCELED;
+		if (rv == -ENOBUFS)
+			return;
+		n->v3_fwds = f->next;
+		n->v3_fwds_n--;
+		if (rv < 0) {
+			if (f->vc) {
+				f->vc->state = V3_NONE;
+				vc_answer(f->vc, rv, NULL);
+			}
+			free(f);
+		}
+	}
+}
+
+void v3_forward_free(struct node *n)
+{
+	while (n->v3_fwds) {
+		struct v3_fwd *f = n->v3_fwds;
+		n->v3_fwds = f->next;
 		free(f);
-		return -V3_E_NO_LEADER; /* unreachable now: the client retries */
+	}
+	n->v3_fwds_n = 0;
+}
+
+static int forward(struct node *n, struct v3_call *vc, const uint8_t *msg, size_t len)
+{
+	struct v3_fwd *f = malloc(sizeof(*f) + len + 1);
+	if (!f)
+		return -ENOMEM;
+	f->n = n;
+	f->vc = vc;
+	f->next = NULL;
+	f->payload[0] = (uint8_t)vc->kind;
+	memcpy(f->payload + 1, msg, len);
+	f->iov = (struct iovec){ f->payload, len + 1 };
+	/* behind those waiting already, in arrival order */
+	int rv = n->v3_fwds ? -ENOBUFS : fwd_submit(n, f);
+	if (rv == -ENOBUFS) {
+		if (n->v3_fwds_n >= V3_FWD_QUEUE_MAX) {
+			free(f);
+			return -V3_E_NO_LEADER;
+		}
+		struct v3_fwd **pp = &n->v3_fwds;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = f;
+		n->v3_fwds_n++;
+		rv = 0;
+	} else if (rv < 0) {
+		free(f);
+		return rv;
 	}
 	vc->state = V3_FORWARD;
 	vc->p = f;
