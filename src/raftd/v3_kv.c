@@ -107,12 +107,11 @@ static void writes_unlink(struct node *n, struct write_wait *w)
 	for (struct write_wait **pp = &n->writes; *pp; pp = &(*pp)->next) {
 		if (*pp == w) {
 			*pp = w->next;
-			break;
+			if (!*pp)
+				n->writes_tail = pp;
+			return;
 		}
 	}
-	n->writes_tail = &n->writes;
-	while (*n->writes_tail)
-		n->writes_tail = &(*n->writes_tail)->next;
 }
 
 void v3_write_fail(struct node *n, struct write_wait *w, int err)
