@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v etcdctl >/dev/null || { echo "SKIP: etcdctl (etcd-client) not installed"; exit 77; }
 export ETCDCTL_API=3
-GRPC=1
+GRPC=1 # node_start: each node serves gRPC on grpc_port N (lib.sh)
 
 # ec N ARGS...: etcdctl against node N's gRPC port; output in $T/ec
 ec() {
@@ -80,8 +80,7 @@ section_ranges() {
 	ok 1 get p/ --prefix
 	out ""
 	# txn from stdin: compares, success ops, failure ops
-	printf 'value("q") = "v-q"\n\nput t1 yes\nget q\n\nput t1 no\n\n' | ec 2 txn
-	[ $? = 0 ] || fail "txn: $(cat "$T/ec")"
+	printf 'value("q") = "v-q"\n\nput t1 yes\nget q\n\nput t1 no\n\n' | ec 2 txn || fail "txn: $(cat "$T/ec")"
 	out "SUCCESS  OK  q v-q"
 	printf 'mod("q") = "1"\n\nput t2 yes\n\nput t2 no\n\n' | ec 1 txn
 	out "FAILURE  OK"
