@@ -246,6 +246,8 @@ static void on_signal(struct loop *loop, int signo, void *data)
 			n->cfg.forward_writes = fresh.forward_writes;
 			n->cfg.wal_stall_ms = fresh.wal_stall_ms;
 			bool certs = reload_tls(n, &fresh);
+			if (certs)
+				v3_reload_tls(n);
 			if (n->cfg.client_cert_auth && fresh.client_cert_auth) {
 				/* the roles are the node's from now on */
 				for (size_t i = 0; i < n->n_roles; i++)

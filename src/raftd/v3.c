@@ -81,6 +81,49 @@ void v3_reply(struct grpc_call *c, uint8_t *buf, size_t len)
 	free(buf);
 }
 
+bool v3_allowed(struct grpc_call *c, enum auth_class cls)
+{
+	struct node *n = v3_node(c);
+	if (!n->auth.client_cert_auth)
+		return true;
+	char why[TLS_NAME_MAX + 256];
+	unsigned status = auth_client(&n->auth, cls, grpc_call_method(c)->path, grpc_call_identity(c), why,
+				      sizeof(why));
+	if (!status)
+		return true;
+	/* etcd's codes: no (verified) certificate, or a role too small */
+	grpc_finish(c, status == 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, why);
+	return false;
+}
+
+static void on_tls_refused(void *data, const char *reason)
+{
+	(void)data;
+	log_info("gRPC: %s", reason);
+}
+
+/* The client port's certificates (as etcd's --cert-file serves both), or
+ * NULL: cleartext. */
+static const struct grpc_tls *grpc_tls_of(struct node *n, struct grpc_tls *buf)
+{
+	if (!n->tls.client)
+		return NULL;
+	*buf = (struct grpc_tls){
+		.creds = n->tls.client,
+		.client_trust = n->tls.client_trust,
+		.client_cert_auth = n->cfg.client_cert_auth,
+		.on_refused = on_tls_refused,
+	};
+	return buf;
+}
+
+void v3_reload_tls(struct node *n)
+{
+	struct grpc_tls t;
+	if (n->grpc && grpc_tls_of(n, &t) && grpc_set_tls(n->grpc, &t) < 0)
+		log_warning("gRPC: the reloaded certificates were not taken; the old ones stay");
+}
+
 int v3_start(struct node *n, char *err, size_t err_len)
 {
 	const struct config *cfg = &n->cfg;
@@ -108,11 +151,13 @@ int v3_start(struct node *n, char *err, size_t err_len)
 			table[k++].data = n;
 		}
 	}
+	struct grpc_tls tls;
 	struct grpc_config gc = {
 		.listen_host = cfg->grpc_host,
 		.port = cfg->grpc_port,
 		.methods = table,
 		.n_methods = total,
+		.tls = grpc_tls_of(n, &tls),
 	};
 	char why[256];
 	int rv = grpc_start(&n->loop, &gc, &n->grpc, why, sizeof(why));
@@ -123,7 +168,8 @@ int v3_start(struct node *n, char *err, size_t err_len)
 		return rv;
 	}
 	n->grpc_methods = table;
-	log_info("serving etcd's v3 API (gRPC) on %s:%u", cfg->grpc_host, (unsigned)grpc_port(n->grpc));
+	log_info("serving etcd's v3 API (gRPC%s) on %s:%u", gc.tls ? " over TLS" : "", cfg->grpc_host,
+		 (unsigned)grpc_port(n->grpc));
 	return 0;
 }
 

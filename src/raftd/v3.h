@@ -10,10 +10,12 @@
 #ifndef RAFTD_SRC_RAFTD_V3_H
 #define RAFTD_SRC_RAFTD_V3_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "net/grpc.h"
+#include "src/raftd/auth.h"
 
 struct node;
 struct etcd_header;
@@ -56,6 +58,13 @@ void v3_fail(struct grpc_call *c, int err);
 /* Sends buf (len bytes) as the call's one response and frees it; buf NULL
  * (an encoder out of memory) ends the call with RESOURCE_EXHAUSTED. */
 void v3_reply(struct grpc_call *c, uint8_t *buf, size_t len);
+
+/* Whether the call's client may do what cls covers (auth.h: READ, WRITE,
+ * ADMIN) under --client-cert-auth and [roles]; when not, the call is
+ * ended (UNAUTHENTICATED or PERMISSION_DENIED, with the reason). */
+bool v3_allowed(struct grpc_call *c, enum auth_class cls);
+/* SIGHUP: the client port's reloaded certificates for new connections. */
+void v3_reload_tls(struct node *n);
 
 /* Starts the gRPC server on --grpc-listen (nothing for "none"); 0 or
  * -errno with err filled. */

@@ -432,6 +432,8 @@ static int forward(struct node *n, struct v3_call *vc, const uint8_t *msg, size_
 static void on_write(struct grpc_call *c, enum etcd_kind kind, const uint8_t *msg, size_t len)
 {
 	struct node *n = v3_node(c);
+	if (!v3_allowed(c, AUTH_WRITE))
+		return;
 	struct v3_call *vc = vc_new(c, kind);
 	char err[256];
 	if (!vc) {
@@ -547,6 +549,8 @@ void on_v3_propose(struct httpd_request *req, void *data)
 static void on_range(struct grpc_call *c, const uint8_t *msg, size_t len)
 {
 	struct node *n = v3_node(c);
+	if (!v3_allowed(c, AUTH_READ))
+		return;
 	struct v3_call *vc = vc_new(c, ETCD_RANGE);
 	char err[256];
 	if (!vc) {

@@ -10,11 +10,20 @@ command -v etcdctl >/dev/null || { echo "SKIP: etcdctl (etcd-client) not install
 export ETCDCTL_API=3
 GRPC=1 # node_start: each node serves gRPC on grpc_port N (lib.sh)
 
+# With RAFTD_TLS=1 (v3-tls.sh) the gRPC port speaks TLS with the client
+# port's certificates and --client-cert-auth: etcdctl presents the admin
+# certificate ($ETC_CERT), and a reader's may only read.
+ETC_CERT=""
+if [ "${RAFTD_TLS:-0}" = 1 ]; then
+	printf 'reader = read\n' >>"$T/certs/raftd.conf"
+	ETC_CERT="--cacert $T/certs/ca.pem --cert $T/certs/admin.pem --key $T/certs/admin-key.pem"
+fi
 # ec N ARGS...: etcdctl against node N's gRPC port; output in $T/ec
 ec() {
 	_n=$1
 	shift
-	etcdctl --endpoints="127.0.0.1:$(grpc_port "$_n")" --command-timeout=10s "$@" >"$T/ec" 2>&1
+	# shellcheck disable=SC2086
+	etcdctl --endpoints="127.0.0.1:$(grpc_port "$_n")" --command-timeout=10s $ETC_CERT "$@" >"$T/ec" 2>&1
 }
 # ok N ARGS...: ec that must succeed
 ok() { ec "$@" || fail "etcdctl on node $1 ($*): $(head -c 400 "$T/ec")"; }
@@ -149,6 +158,24 @@ says "key is not provided"
 ec 1 get k1 --rev=1000000 && fail "a future revision is read"
 says "required revision is a future revision"
 
+# ---- TLS: roles, and no certificate ----------------------------------------------------------
+if [ "${RAFTD_TLS:-0}" = 1 ]; then
+	ETC_ADMIN=$ETC_CERT
+	ETC_CERT="--cacert $T/certs/ca.pem --cert $T/certs/reader.pem --key $T/certs/reader-key.pem"
+	ok 2 get k1 --print-value-only
+	out v1b
+	ec 2 put k1 byreader && fail "a reader's put is taken"
+	says "PermissionDenied"
+	ETC_CERT="--cacert $T/certs/ca.pem"
+	ec 1 get k1 && fail "a client without a certificate reads"
+	ETC_CERT=""
+	ec 1 get k1 && fail "a cleartext client reads from the TLS port"
+	ETC_CERT=$ETC_ADMIN
+	ok 1 get k1 --print-value-only
+	out v1b
+	echo "ok: the gRPC port speaks TLS with the client certificates and roles"
+fi
+
 # ---- garbage on the gRPC port -----------------------------------------------------------------
 perr() { curl -s -m 5 "http://127.0.0.1:$(port 2)/metrics" | sed -n 's/^raftd_grpc_protocol_errors_total //p'; }
 e0=$(perr)
@@ -200,10 +227,12 @@ ok 1 get lag0 -w json
 # ---- no leader: etcd's UNAVAILABLE ------------------------------------------------------------
 node_kill 1
 node_kill 3
-etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" --command-timeout=3s put nl x >"$T/ec" 2>&1 &&
+# shellcheck disable=SC2086
+etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" --command-timeout=3s $ETC_CERT put nl x >"$T/ec" 2>&1 &&
 	fail "a write without a leader is taken"
 says "no leader\|deadline exceeded"
-etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" --command-timeout=3s get k1 >"$T/ec" 2>&1 &&
+# shellcheck disable=SC2086
+etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" --command-timeout=3s $ETC_CERT get k1 >"$T/ec" 2>&1 &&
 	fail "a linearizable read without a leader is served"
 ok 2 get k1 --consistency=s --print-value-only
 out v1b
