@@ -170,6 +170,10 @@ int v3_start(struct node *n, char *err, size_t err_len)
 	n->grpc_methods = table;
 	log_info("serving etcd's v3 API (gRPC%s) on %s:%u", gc.tls ? " over TLS" : "", cfg->grpc_host,
 		 (unsigned)grpc_port(n->grpc));
+	if (!gc.tls && strcmp(cfg->grpc_host, "127.0.0.1") != 0 && strcmp(cfg->grpc_host, "::1") != 0)
+		log_warning("serving etcd's v3 API on %s:%u without TLS or authentication: whoever reaches the "
+			    "port can read and write every key (--cert-file)", cfg->grpc_host,
+			    (unsigned)grpc_port(n->grpc));
 	return 0;
 }
 
