@@ -193,7 +193,10 @@ void on_metrics(struct httpd_request *req, void *data)
 		COUNTER("grpc_calls_finished_total", "gRPC calls answered with a status.", g->calls_finished);
 		COUNTER("grpc_calls_cancelled_total", "gRPC calls gone before their answer (reset, deadline, "
 			"connection closed).", g->calls_cancelled);
-		COUNTER("grpc_protocol_errors_total", "gRPC connections closed for bad HTTP/2.", g->protocol_errors);
+		COUNTER("grpc_protocol_errors_total", "gRPC connections closed for bad HTTP/2 or a failed TLS handshake.",
+			g->protocol_errors);
+		COUNTER("grpc_tls_refused_total", "gRPC TLS handshakes refused for the certificate or ALPN.",
+			g->tls_refused);
 	}
 	COUNTER("rpcs_received_total", "Raft RPC requests received.", n->rpcs_in);
 	COUNTER("rpcs_sent_total", "Raft RPC requests sent.", n->rpcs_out);
