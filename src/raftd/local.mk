@@ -17,7 +17,8 @@ src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/node_i
 	src/raftd/members.c src/raftd/metrics.c src/raftd/health.c \
 	src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h \
 	src/raftd/auth.c src/raftd/auth.h src/raftd/security.c \
-	src/raftd/v3.c src/raftd/v3.h src/raftd/v3_kv.c
+	src/raftd/v3.c src/raftd/v3.h src/raftd/v3_kv.c src/raftd/v3_cluster.c src/raftd/v3_maint.c
+src_raftd_libnode_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS)
 src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(GNUTLS_CFLAGS)
 
@@ -36,7 +37,7 @@ src_raftd_raftd_LDADD = src/raftd/libnode.a $(RAFTD_V3_LDADD) net/libhttpd.a net
 # for negative controls), for the multi-process fault tests only.
 check_LIBRARIES += src/raftd/libnode_test.a
 src_raftd_libnode_test_a_SOURCES = $(src_raftd_libnode_a_SOURCES)
-src_raftd_libnode_test_a_CPPFLAGS = $(AM_CPPFLAGS) -DRAFTD_TEST_HOOKS -DWAL_FAILPOINTS
+src_raftd_libnode_test_a_CPPFLAGS = $(src_raftd_libnode_a_CPPFLAGS) -DRAFTD_TEST_HOOKS -DWAL_FAILPOINTS
 src_raftd_libnode_test_a_CFLAGS = $(src_raftd_libnode_a_CFLAGS)
 
 check_PROGRAMS += tests/cluster/raftd-test
