@@ -135,6 +135,8 @@ int v3_start(struct node *n, char *err, size_t err_len)
 		size_t n;
 	} services[] = {
 		{ v3_kv_methods, v3_kv_n_methods },
+		{ v3_cluster_methods, v3_cluster_n_methods },
+		{ v3_maint_methods, v3_maint_n_methods },
 	};
 	size_t total = 0;
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
