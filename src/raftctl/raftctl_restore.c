@@ -25,6 +25,7 @@
 #include "src/raftctl/raftctl.h"
 #include "src/raftctl/raftctl_client.h"
 #include "src/raftctl/raftctl_cmds.h"
+#include "src/raftctl/raftctl_v3snap.h"
 
 #define CMD "snapshot"
 
@@ -113,7 +114,7 @@ int raftctl_snapshot_restore(int argc, char **argv)
 	const char *file = argv[optind], *dir = argv[optind + 1];
 
 	/* read and verify it all before anything is created */
-	rv = kv_snapshot_load(file, &kv, &meta, err, sizeof(err));
+	rv = raftctl_snapshot_load(file, &kv, &meta, err, sizeof(err)); /* also etcdctl snapshot save's */
 	if (rv < 0)
 		return raftctl_fail(CMD, "restore: %s", err[0] ? err : strerror(-rv));
 	rv = prepare_dir(dir, err, sizeof(err));
