@@ -27,6 +27,11 @@ TESTS += tests/cluster/follower-reads.sh
 EXTRA_DIST += tests/cluster/follower-reads.sh
 TESTS += tests/cluster/rolling-restart.sh
 EXTRA_DIST += tests/cluster/rolling-restart.sh
+# etcd's Cluster and Maintenance services with etcdctl (issue 19)
+TESTS += tests/cluster/v3-admin.sh
+EXTRA_DIST += tests/cluster/v3-admin.sh
+TESTS += tests/cluster/v3-admin-nospace.sh
+EXTRA_DIST += tests/cluster/v3-admin-nospace.sh
 # basic.sh, five.sh and snapshot.sh again with mutual TLS (lib.sh's RAFTD_TLS=1)
 TESTS += tests/cluster/tls-suite.sh
 EXTRA_DIST += tests/cluster/tls-suite.sh
