@@ -19,10 +19,15 @@
  * - clientURLs: this node's own gRPC URL; other members' are not known to
  *   it (members do not tell each other their gRPC address), so they are
  *   empty: `etcdctl endpoint ... --cluster` finds this node only.
- * - Changes are made on the leader: a follower refuses them with etcd's
- *   ErrGRPCNotLeader code and names the leader (etcdctl then needs the
- *   leader's endpoint). MemberList is served by every member, from its own
- *   configuration, as etcd's.
+ * - Changes are made on the leader. A follower forwards them to the
+ *   leader's raftd endpoint (/join?raftd=1, /leave, /raftd/promote, which
+ *   answer once applied there) and answers once its own configuration
+ *   shows the change; a voter added so joins as raftd's learner first (the
+ *   only kind /join makes of a raftd node). Where that endpoint is not
+ *   open to it (peers on their own port, a goraft leader, TLS roles), the
+ *   follower refuses with etcd's not-leader code, naming the leader.
+ *   MemberList is served by every member, from its own configuration, as
+ *   etcd's.
  * - Every change waits until this node has applied its entry, then answers
  *   with the members as they are then, as etcd's do.
  */
@@ -196,13 +201,27 @@ struct change {
 	char url[RAFT_URL_MAX];
 	raft_index index; /* 0 until proposed */
 	raft_term term;
+	struct change_fwd *fwd; /* forwarded to the leader, its answer awaited */
+	bool forwarded;         /* the leader applied it: until this node sees it */
 	uint64_t deadline_ms;
 	struct loop_timer timer;
+};
+
+/* A change a follower forwards to the leader's raftd endpoint: the request
+ * body lives until the peer client releases it; the change may be gone
+ * before the answer comes (ch NULL). */
+struct change_fwd {
+	struct change *ch;
+	struct iovec iov;
+	char path[64];
+	char body[3 * RAFT_NAME_MAX + 2 * RAFT_URL_MAX + 64];
 };
 
 static void change_free(struct change *ch)
 {
 	loop_timer_cancel(&ch->n->loop, &ch->timer);
+	if (ch->fwd)
+		ch->fwd->ch = NULL;
 	free(ch);
 }
 
@@ -270,8 +289,8 @@ static void reply_not_leader(struct grpc_call *c, struct node *n)
 		v3_fail(c, -V3_E_NO_LEADER);
 		return;
 	}
-	snprintf(why, sizeof(why), "etcdserver: not leader (raftd makes membership changes on the leader only: "
-		 "send it to %s's endpoint, ID %" PRIx64 ")", leader, id_of(leader));
+	snprintf(why, sizeof(why), "etcdserver: not leader (this member cannot forward membership changes to "
+		 "the leader: send it to %s's endpoint, ID %" PRIx64 ")", leader, id_of(leader));
 	grpc_finish(c, GRPC_FAILED_PRECONDITION, why);
 }
 
@@ -289,6 +308,13 @@ static int change_propose(struct change *ch)
 	struct node *n = ch->n;
 	if (wal_nospace(n->wal))
 		return -ENOSPC;
+	if (ch->op == OP_ADD) {
+		/* a raftd node, before its join is proposed (raft.h,
+		 * PEER_KIND), as /join?raftd=1 does */
+		struct raft_event pk = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = ch->name,
+					 .peer_kind.goraft = false };
+		step(n, &pk, NULL);
+	}
 	struct cmd c = { .type = ch->type, .name = cmd_str_ref(ch->name, strlen(ch->name)) };
 	if (ch->type != CMD_LEAVE)
 		c.connection_string = cmd_str_ref(ch->url, strlen(ch->url));
@@ -336,15 +362,47 @@ static void change_refused(struct change *ch, int rv)
 	}
 }
 
+static int change_forward(struct change *ch);
+
+/* Has this node's configuration caught up with a change the leader made? */
+static bool change_visible(const struct change *ch)
+{
+	const struct raft *r = ch->n->r;
+	if (ch->op == OP_ADD)
+		return raft_is_member(r, ch->name);
+	if (ch->op == OP_REMOVE)
+		return !raft_is_member(r, ch->name);
+	return raft_is_voter(r, ch->name);
+}
+
 /* Proposes the change when the core takes it, then waits for its entry to
  * be applied here; a timer tries again while another change is pending
- * (-EBUSY) and checks the apply, until WRITE_TIMEOUT_MS. */
+ * (-EBUSY) and checks the apply, until WRITE_TIMEOUT_MS. A follower
+ * forwards it to the leader instead, then waits until its own
+ * configuration shows it. */
 static void change_step(struct change *ch)
 {
 	struct node *n = ch->n;
+	if (ch->fwd)
+		return; /* the leader's answer comes */
+	if (ch->forwarded) {
+		if (change_visible(ch))
+			change_answer(ch);
+		else if (now_ms(n) >= ch->deadline_ms)
+			change_fail_err(ch, -V3_E_TIMEOUT);
+		else
+			loop_timer_arm(&n->loop, &ch->timer, CHANGE_POLL_MS);
+		return;
+	}
 	if (!ch->index) {
 		if (raft_role(n->r) != RAFT_LEADER) {
-			not_leader_fail(ch);
+			int rv = change_forward(ch);
+			if (rv == -EAGAIN && now_ms(n) < ch->deadline_ms)
+				loop_timer_arm(&n->loop, &ch->timer, CHANGE_POLL_MS);
+			else if (rv == -EAGAIN)
+				change_fail_err(ch, -V3_E_NO_LEADER);
+			else if (rv < 0)
+				not_leader_fail(ch);
 			return;
 		}
 		int rv = change_propose(ch);
@@ -369,6 +427,101 @@ static void change_step(struct change *ch)
 	} else {
 		loop_timer_arm(&n->loop, &ch->timer, CHANGE_POLL_MS);
 	}
+}
+
+/* The leader's answer to a forwarded change: its raftd endpoint's words
+ * (members.c), as etcd's statuses. */
+static void fwd_done(void *arg, int res, const uint8_t *body, size_t len)
+{
+	struct change_fwd *f = arg;
+	struct change *ch = f->ch;
+	if (!ch)
+		return; /* the call is gone */
+	f->ch = NULL;
+	ch->fwd = NULL;
+	char text[512];
+	size_t l = body && len < sizeof(text) - 1 ? len : body ? sizeof(text) - 1 : 0;
+	memcpy(text, body ? (const char *)body : "", l);
+	text[l] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	if (res == 200) {
+		ch->forwarded = true;
+		change_step(ch);
+	} else if (res < 0) {
+		/* no answer: it may have been made, or not */
+		log_debug("v3 member change forwarded to the leader: %s", strerror(-res));
+		change_fail_err(ch, -V3_E_TIMEOUT);
+	} else if ((res == 400 && strstr(text, "Not current leader")) ||
+		   (res == 503 && strstr(text, "in progress"))) {
+		change_step(ch); /* not made: to the new leader, or again */
+	} else if (res == 404) {
+		change_fail(ch, E_NOT_FOUND);
+	} else if (res == 409 && strstr(text, "a voter already")) {
+		change_fail(ch, E_NOT_LEARNER);
+	} else if (res == 409 && strstr(text, "not caught up")) {
+		change_fail(ch, E_NOT_READY);
+	} else if (res == 409 && strstr(text, "a member already")) {
+		change_fail(ch, E_EXISTS);
+	} else if (res == 503 && strstr(text, "could not commit")) {
+		change_fail(ch, E_NOT_STARTED);
+	} else if (res == 503 && strstr(text, "NOSPACE")) {
+		change_fail_err(ch, -ENOSPC);
+	} else if (res == 401 || res == 403) {
+		/* the leader takes membership changes from admins: this
+		 * node's certificate is a member's */
+		not_leader_fail(ch);
+	} else {
+		char why[600];
+		snprintf(why, sizeof(why), "etcdserver: the leader refused (%d): %s", res, text);
+		change_fail(ch, res == 409 ? GRPC_FAILED_PRECONDITION : GRPC_UNAVAILABLE, why);
+	}
+}
+
+static void fwd_release(void *arg)
+{
+	free(arg);
+}
+
+/* Sends the change to the leader's raftd endpoint for it (POST /join?raftd=1,
+ * /leave, /raftd/promote, which answer once it is applied there). 0;
+ * -EAGAIN: no leader known; -EOPNOTSUPP: the leader cannot be asked (a
+ * goraft node, or peers on their own port, which serves no /leave). */
+static int change_forward(struct change *ch)
+{
+	struct node *n = ch->n;
+	const char *leader = raft_leader(n->r);
+	struct npeer *p = leader[0] ? npeer_find(n, leader) : NULL;
+	if (!leader[0])
+		return -EAGAIN;
+	if (!p || !p->p || !p->kind_known || p->goraft || n->cfg.peer_port)
+		return -EOPNOTSUPP;
+	struct change_fwd *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	json_t *j = ch->op == OP_ADD ? json_pack("{s:s, s:s}", "name", ch->name, "connectionString", ch->url)
+				     : json_pack("{s:s}", "name", ch->name);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text || strlen(text) >= sizeof(f->body)) {
+		free(text);
+		free(f);
+		return -ENOMEM;
+	}
+	snprintf(f->body, sizeof(f->body), "%s", text);
+	free(text);
+	snprintf(f->path, sizeof(f->path), "%s",
+		 ch->op == OP_ADD ? (ch->type == CMD_LEARNER ? "/join?raftd=1&learner=1" : "/join?raftd=1")
+		 : ch->op == OP_REMOVE ? "/leave" : "/raftd/promote");
+	f->iov = (struct iovec){ f->body, strlen(f->body) };
+	f->ch = ch;
+	struct peer_request req = { .method = "POST", .path = f->path, .content_type = "application/json",
+				    .iov = &f->iov, .iovcnt = 1, .done = fwd_done, .release = fwd_release, .arg = f };
+	if (peer_submit(p->p, &req) < 0) {
+		free(f);
+		return -EAGAIN; /* its queue is full, or it is going: again shortly */
+	}
+	ch->fwd = f;
+	return 0;
 }
 
 static void change_timer(struct loop_timer *t)
@@ -400,7 +553,8 @@ static void change_start(struct grpc_call *c, enum change_op op, enum cmd_type t
 	change_step(ch);
 }
 
-/* The common refusals: a stopping node, a follower. True when answered. */
+/* The common refusals: a stopping node, no leader known. True when
+ * answered. */
 static bool change_refused_early(struct grpc_call *c)
 {
 	struct node *n = v3_node(c);
@@ -408,8 +562,8 @@ static bool change_refused_early(struct grpc_call *c)
 		v3_fail(c, -V3_E_STOPPING);
 		return true;
 	}
-	if (raft_role(n->r) != RAFT_LEADER) {
-		reply_not_leader(c, n);
+	if (!raft_leader(n->r)[0]) {
+		v3_fail(c, -V3_E_NO_LEADER);
 		return true;
 	}
 	return false;
@@ -470,10 +624,6 @@ static void on_member_add(struct grpc_call *c, const uint8_t *msg, size_t len)
 		grpc_finish(c, E_EXISTS);
 		return;
 	}
-	/* a raftd node, before its join is proposed (raft.h, PEER_KIND), as
-	 * /join?raftd=1 does */
-	struct raft_event ev = { .type = RAFT_EV_PEER_KIND, .peer_kind.name = name, .peer_kind.goraft = false };
-	step(n, &ev, NULL);
 	change_start(c, OP_ADD, learner ? CMD_LEARNER : CMD_JOIN, name, url);
 }
 
