@@ -448,12 +448,16 @@ static void fwd_done(void *arg, int res, const uint8_t *body, size_t len)
 		ch->forwarded = true;
 		change_step(ch);
 	} else if (res < 0) {
-		/* no answer: it may have been made, or not */
+		/* No answer in time (the peer client waits for a response
+		 * head as briefly as goraft's): it may have been made. It is
+		 * a success if this node sees it before the deadline. */
 		log_debug("v3 member change forwarded to the leader: %s", strerror(-res));
-		change_fail_err(ch, -V3_E_TIMEOUT);
+		ch->forwarded = true;
+		change_step(ch);
 	} else if ((res == 400 && strstr(text, "Not current leader")) ||
 		   (res == 503 && strstr(text, "in progress"))) {
-		change_step(ch); /* not made: to the new leader, or again */
+		/* not made: to the new leader, or again, shortly */
+		loop_timer_arm(&ch->n->loop, &ch->timer, CHANGE_POLL_MS);
 	} else if (res == 404) {
 		change_fail(ch, E_NOT_FOUND);
 	} else if (res == 409 && strstr(text, "a voter already")) {
