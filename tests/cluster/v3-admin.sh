@@ -139,6 +139,16 @@ ecok "$(ep "$L")" member list
 [ "$(wc -l <"$T/out")" = 3 ] && ! grep -q "$ID4" "$T/out" || fail "after the remove: $(cat "$T/out")"
 ec "$(ep "$L")" member remove "$ID4" && fail "removed a member twice"
 grep -q "member not found" "$T/err" || fail "remove twice: $(cat "$T/err")"
+# a voter this time, through the leader: a voter at once, as etcd's; the
+# node (a new data directory) joins and catches up
+until_ok 20 eval '! kill -0 "$PID_4" 2>/dev/null' || fail "node 4 still runs after its removal"
+rm -rf "$T/n4"
+ecok "$(ep "$L")" member add ignored --peer-urls="$U4"
+ecok "$(ep "$L")" member list
+grep -q "^$ID4, started, localhost:$(port 4), $U4, , false$" "$T/out" || fail "the new voter in: $(cat "$T/out")"
+node_start 4 -name "localhost:$(port 4)" -join "127.0.0.1:$(port 1)"
+wait_value "$(port 4)" k50 v50 || fail "node 4 has k50 as a voter"
+ecok "$(ep "$L")" member remove "$ID4"
 
 # --- snapshot save from a follower, restore, a new cluster from it ---
 put_leader last here || fail "write last"
