@@ -151,6 +151,9 @@ wait_value "$(port 4)" k50 v50 || fail "node 4 has k50 as a voter"
 ecok "$(ep "$L")" member remove "$ID4"
 
 # --- snapshot save from a follower, restore, a new cluster from it ---
+# a few MiB: many messages, more than a call's output budget at once
+head -c 49152 /dev/urandom | base64 -w0 >"$T/big"
+for i in $(seq 1 48); do put_leader "big$i" "@$T/big" || fail "write big$i"; done
 put_leader last here || fail "write last"
 for i in 1 2 3; do wait_value "$(port "$i")" last here || fail "node $i has last"; done
 F=$(( L % 3 + 1 ))
@@ -162,6 +165,7 @@ import hashlib, sys
 b = open(sys.argv[1], 'rb').read()
 assert len(b) % 512 == 32 and hashlib.sha256(b[:-32]).digest() == b[-32:], len(b)
 " "$T/etcd.db" || fail "the saved file has no SHA-256 of whole sectors"
+[ "$(wc -c <"$T/etcd.db")" -gt 3000000 ] || fail "a snapshot of $(wc -c <"$T/etcd.db") bytes"
 "$RAFTCTL" snapshot restore --name solo --advertise "http://localhost:$(port 5)" "$T/etcd.db" "$T/n5" >"$T/restore.out" 2>&1 ||
 	fail "raftctl snapshot restore: $(cat "$T/restore.out")"
 # a damaged byte is refused (the hash, or the snapshot's own checksums)
@@ -170,7 +174,7 @@ printf 'X' | dd of="$T/bad.db" bs=1 seek=100 conv=notrunc 2>/dev/null
 "$RAFTCTL" snapshot restore --name solo "$T/bad.db" "$T/n6" >/dev/null 2>&1 && fail "restored a damaged file"
 GRPC=0 node_start 5
 until_ok 10 eval '[ "$(status_field "$(port 5)" role)" = leader ]' || fail "the restored node does not lead"
-for k in k1 k25 k50 last; do
+for k in k1 k25 k50 big48 last; do
 	v=$(get "$(port 5)" "$k")
 	[ -n "$v" ] && [ "$v" = "$(get "$(port "$L")" "$k")" ] || fail "restored node: $k=$v"
 done
