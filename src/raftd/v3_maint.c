@@ -586,9 +586,13 @@ static int snap_start(struct snap_stream *s, char *why, size_t why_len)
 		snprintf(why, why_len, "etcdserver: no entry applied yet; retry");
 		return -EAGAIN;
 	}
-	if (!raft_entry_term(n->r, applied, &term) && applied == n->snap_disk_index)
+	/* a lone first node leads at term 0 (goraft's): 0 is a term */
+	bool have = raft_entry_term(n->r, applied, &term);
+	if (!have && applied == n->snap_disk_index) {
 		term = n->snap_disk_term;
-	if (!term) {
+		have = true;
+	}
+	if (!have) {
 		snprintf(why, why_len, "etcdserver: the term of the applied entry is not known yet; retry");
 		return -EAGAIN;
 	}

@@ -2,8 +2,9 @@
 # etcd's NOSPACE alarm through the v3 API: while a node's WAL holds a batch
 # for a full disk, `etcdctl alarm list` and `endpoint status` show NOSPACE
 # for that member; once the disk has room, `etcdctl alarm disarm` retries
-# the held writes and the alarm is gone. The node's data directory is a
-# small ext4 file system on a loop device: needs root (skipped without).
+# the held writes and the alarm is gone. Also: a lone first node, which
+# leads at term 0 (goraft's), streams a snapshot. The node's data
+# directory is a small ext4 file system on a loop device: needs root (skipped without).
 . "$(dirname "$0")/lib.sh"
 command -v etcdctl >/dev/null || { echo "SKIP: etcdctl (Debian's etcd-client) not installed"; exit 77; }
 [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null ||
@@ -36,6 +37,9 @@ until_ok 10 eval '[ "$(status_field "$P" role)" = leader ]' || fail "no leader"
 [ "$(post a1)" = 200 ] || fail "a first write"
 ecok alarm list
 [ ! -s "$T/out" ] || fail "an alarm before the disk is full: $(cat "$T/out")"
+[ "$(status_field "$P" term)" = 0 ] || fail "a lone first node at term $(status_field "$P" term)"
+ecok snapshot save "$T/snap.db"
+"$RAFTCTL" snapshot restore --name r "$T/snap.db" "$T/r" >"$T/restore.out" 2>&1 || fail "restore: $(cat "$T/restore.out")"
 
 fallocate -l "$(df --output=avail -B1 "$T/n1" | tail -1)" "$T/n1/filler" 2>/dev/null
 dd if=/dev/zero of="$T/n1/filler2" bs=4k 2>/dev/null
