@@ -72,6 +72,15 @@ tests_net_test_grpc_CFLAGS = $(AM_CFLAGS) $(NGHTTP2_CFLAGS) $(URING_CFLAGS) $(GN
 tests_net_test_grpc_LDADD = net/libgrpc.a net/libnet.a base/libbase.a $(NGHTTP2_LIBS) $(GNUTLS_LIBS) $(URING_LIBS) \
 	$(CHECK_LIBS)
 
+# The unary client (net/grpc_client.c) against that server in a thread,
+# and against mute, garbage and hung-up peers on socketpairs.
+check_PROGRAMS += tests/net/test_grpc_client
+TESTS += tests/net/test_grpc_client
+tests_net_test_grpc_client_SOURCES = $(CHECK_MAIN) tests/net/test_grpc_client.c
+tests_net_test_grpc_client_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(CHECK_CFLAGS) -pthread
+tests_net_test_grpc_client_LDADD = net/libgrpc.a net/libnet.a base/libbase.a $(NGHTTP2_LIBS) $(GNUTLS_LIBS) \
+	$(URING_LIBS) $(CHECK_LIBS) -lpthread
+
 # grpc_testd serves net/grpc.c alone for real clients: grpc-clients.sh has
 # Python's grpcio call an echo method through it and etcdctl send it etcd's
 # requests, whose bytes must equal protobuf-c's (tests/proto/test_etcdpb).

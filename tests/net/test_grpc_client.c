@@ -1,0 +1,331 @@
+/* tests/net/test_grpc_client.c — the unary gRPC client (net/grpc_client.c)
+ * against net/grpc.c's server, whose loop runs in a thread of its own, and
+ * against hand-made peers on a socketpair: one that never answers, one
+ * that answers garbage, one that hangs up.
+ *
+ * Timing: the deadline cases assert that the call comes back with
+ * -ETIMEDOUT, and only a generous upper bound on how long it took (the
+ * property is "never hangs"), never a lower one.
+ */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/loop.h"
+#include "net/grpc.h"
+#include "net/grpc_client.h"
+#include "tests/lib/check_main.h"
+
+static struct loop loop;
+static struct grpc_server *server;
+static pthread_t loop_thread;
+static atomic_bool loop_quit;
+static atomic_int held; /* Never calls held by the server */
+
+static void h_echo(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	grpc_reply(call, msg, len);
+}
+
+static void h_never(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	(void)call;
+	(void)msg;
+	(void)len;
+	atomic_fetch_add(&held, 1);
+}
+
+static void never_cancel(struct grpc_call *call)
+{
+	(void)call;
+	atomic_fetch_sub(&held, 1);
+}
+
+/* an error status with a message that needs percent-encoding */
+static void h_fail(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	grpc_finish(call, GRPC_FAILED_PRECONDITION, "etcdserver: 100% \"no\" leader\n\xc3\xa9");
+}
+
+static void h_empty(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	(void)msg;
+	(void)len;
+	grpc_reply(call, NULL, 0);
+}
+
+static const struct grpc_method methods[] = {
+	{ .path = "/t.T/Echo", .kind = GRPC_UNARY, .handle = h_echo },
+	{ .path = "/t.T/Never", .kind = GRPC_UNARY, .handle = h_never, .on_cancel = never_cancel },
+	{ .path = "/t.T/Fail", .kind = GRPC_UNARY, .handle = h_fail },
+	{ .path = "/t.T/Empty", .kind = GRPC_UNARY, .handle = h_empty },
+};
+
+/* The loop and the server live on the loop thread (the ring is
+ * single-issuer): it makes them, serves until told to quit, then stops the
+ * server, so that a test sees the server go as a client would. */
+static atomic_int loop_state; /* 0 starting, 1 serving, -1 failed */
+
+static void *loop_main(void *arg)
+{
+	(void)arg;
+	struct grpc_config cfg = { .listen_host = "127.0.0.1", .methods = methods,
+				   .n_methods = sizeof(methods) / sizeof(methods[0]) };
+	char err[256] = "";
+	if (loop_init(&loop, 256) < 0 || grpc_start(&loop, &cfg, &server, err, sizeof(err)) < 0) {
+		fprintf(stderr, "server: %s\n", err);
+		atomic_store(&loop_state, -1);
+		return NULL;
+	}
+	atomic_store(&loop_state, 1);
+	while (!atomic_load(&loop_quit))
+		loop_run_once(&loop, 20);
+	grpc_stop(server);
+	loop_fini(&loop);
+	return NULL;
+}
+
+static uint16_t port_now;
+
+static void start_server(void)
+{
+	atomic_store(&loop_quit, false);
+	atomic_store(&held, 0);
+	atomic_store(&loop_state, 0);
+	ck_assert_int_eq(pthread_create(&loop_thread, NULL, loop_main, NULL), 0);
+	while (atomic_load(&loop_state) == 0)
+		usleep(1000);
+	ck_assert_int_eq(atomic_load(&loop_state), 1);
+	port_now = grpc_port(server);
+}
+
+static void stop_server(void)
+{
+	atomic_store(&loop_quit, true);
+	pthread_join(loop_thread, NULL);
+	server = NULL;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct result {
+	int rv, status;
+	uint8_t *resp;
+	size_t len;
+	char msg[256];
+};
+
+static struct result call(struct grpcc *c, const char *path, const void *req, size_t len, int timeout_ms)
+{
+	struct result r;
+	r.rv = grpcc_call(c, path, req, len, &r.resp, &r.len, &r.status, r.msg, sizeof(r.msg), timeout_ms);
+	return r;
+}
+
+START_TEST(unary_keepalive)
+{
+	start_server();
+	struct grpcc *c;
+	ck_assert_int_eq(grpcc_connect("127.0.0.1", port_now, 5000, &c), 0);
+	/* many calls, one connection */
+	for (int i = 0; i < 200; i++) {
+		char req[32];
+		int n = snprintf(req, sizeof(req), "hello %d", i);
+		struct result r = call(c, "/t.T/Echo", req, (size_t)n, 10000);
+		ck_assert_int_eq(r.rv, 0);
+		ck_assert_int_eq(r.status, 0);
+		ck_assert_uint_eq(r.len, (size_t)n);
+		ck_assert(!memcmp(r.resp, req, (size_t)n));
+		free(r.resp);
+	}
+	/* a message beyond one HTTP/2 window, both ways */
+	size_t big = 1 << 20;
+	uint8_t *b = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		b[i] = (uint8_t)(i * 7);
+	struct result r = call(c, "/t.T/Echo", b, big, 20000);
+	ck_assert_int_eq(r.rv, 0);
+	ck_assert_uint_eq(r.len, big);
+	ck_assert(!memcmp(r.resp, b, big));
+	free(r.resp);
+	free(b);
+	/* an empty response message is a message */
+	r = call(c, "/t.T/Empty", "x", 1, 10000);
+	ck_assert_int_eq(r.rv, 0);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_eq(r.len, 0);
+	ck_assert_ptr_null(r.resp);
+	ck_assert(grpcc_usable(c));
+	grpcc_close(c);
+	stop_server();
+}
+END_TEST
+
+START_TEST(status_in_trailers)
+{
+	start_server();
+	struct grpcc *c;
+	ck_assert_int_eq(grpcc_connect("127.0.0.1", port_now, 5000, &c), 0);
+	struct result r = call(c, "/t.T/Fail", "", 0, 10000);
+	ck_assert_int_eq(r.rv, 0);
+	ck_assert_int_eq(r.status, GRPC_FAILED_PRECONDITION);
+	ck_assert_str_eq(r.msg, "etcdserver: 100% \"no\" leader\n\xc3\xa9");
+	ck_assert_ptr_null(r.resp);
+	/* an unknown method: UNIMPLEMENTED, and the connection goes on */
+	r = call(c, "/t.T/Nope", "", 0, 10000);
+	ck_assert_int_eq(r.rv, 0);
+	ck_assert_int_eq(r.status, GRPC_UNIMPLEMENTED);
+	r = call(c, "/t.T/Echo", "ok", 2, 10000);
+	ck_assert_int_eq(r.rv, 0);
+	ck_assert_int_eq(r.status, 0);
+	free(r.resp);
+	grpcc_close(c);
+	stop_server();
+}
+END_TEST
+
+/* a server that takes the call and never answers: the deadline ends it,
+ * the server hears of it, the connection serves the next call */
+START_TEST(deadline_server_silent)
+{
+	start_server();
+	struct grpcc *c;
+	ck_assert_int_eq(grpcc_connect("127.0.0.1", port_now, 5000, &c), 0);
+	int64_t t0 = now_ms();
+	/* the server's own deadline (grpc-timeout) or ours, whichever is first */
+	struct result r = call(c, "/t.T/Never", "x", 1, 300);
+	ck_assert_msg(r.rv == -ETIMEDOUT || (r.rv == 0 && r.status == GRPC_DEADLINE_EXCEEDED), "rv %d status %d", r.rv,
+		      r.status);
+	ck_assert_int_lt(now_ms() - t0, 30000);
+	ck_assert(grpcc_usable(c));
+	r = call(c, "/t.T/Echo", "again", 5, 10000);
+	ck_assert_int_eq(r.rv, 0);
+	ck_assert_int_eq(r.status, 0);
+	free(r.resp);
+	/* the cancel reached the server (it polls: no fixed sleep) */
+	int64_t end = now_ms() + 30000;
+	while (atomic_load(&held) != 0 && now_ms() < end)
+		usleep(10000);
+	ck_assert_int_eq(atomic_load(&held), 0);
+	grpcc_close(c);
+	stop_server();
+}
+END_TEST
+
+/* a peer that accepted the connection and never reads or writes */
+START_TEST(deadline_peer_mute)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct grpcc *c;
+	ck_assert_int_eq(grpcc_adopt(sv[0], NULL, "mute", &c), 0);
+	int64_t t0 = now_ms();
+	struct result r = call(c, "/t.T/Echo", "x", 1, 200);
+	ck_assert_int_eq(r.rv, -ETIMEDOUT);
+	ck_assert_int_lt(now_ms() - t0, 30000);
+	/* a request larger than the socket buffers: the send side times out too */
+	size_t big = 8 << 20;
+	uint8_t *b = calloc(1, big);
+	r = call(c, "/t.T/Echo", b, big, 200);
+	ck_assert(r.rv == -ETIMEDOUT);
+	free(b);
+	grpcc_close(c);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(garbage)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct grpcc *c;
+	ck_assert_int_eq(grpcc_adopt(sv[0], NULL, "garbage", &c), 0);
+	const char junk[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+	ck_assert_int_eq(write(sv[1], junk, sizeof(junk) - 1), (ssize_t)sizeof(junk) - 1);
+	struct result r = call(c, "/t.T/Echo", "x", 1, 10000);
+	ck_assert_int_eq(r.rv, -EPROTO);
+	ck_assert(!grpcc_usable(c));
+	r = call(c, "/t.T/Echo", "x", 1, 10000);
+	ck_assert_int_eq(r.rv, -ENOTCONN);
+	grpcc_close(c);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(hangup)
+{
+	/* the peer closed before the call: nothing is sent */
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct grpcc *c;
+	ck_assert_int_eq(grpcc_adopt(sv[0], NULL, "gone", &c), 0);
+	close(sv[1]);
+	struct result r = call(c, "/t.T/Echo", "x", 1, 10000);
+	ck_assert_int_eq(r.rv, -ENOTCONN);
+	grpcc_close(c);
+
+	/* a server that stops: its connections end; the next call says so
+	 * without sending (the server's GOAWAY or close is seen first) */
+	start_server();
+	ck_assert_int_eq(grpcc_connect("127.0.0.1", port_now, 5000, &c), 0);
+	r = call(c, "/t.T/Echo", "x", 1, 10000);
+	ck_assert_int_eq(r.rv, 0);
+	free(r.resp);
+	uint16_t port = port_now;
+	stop_server();
+	r = call(c, "/t.T/Echo", "x", 1, 10000);
+	ck_assert_msg(r.rv == -ENOTCONN || r.rv == -ECONNRESET, "rv %d", r.rv);
+	ck_assert(!grpcc_usable(c));
+	grpcc_close(c);
+	/* nobody listens there now */
+	ck_assert_int_eq(grpcc_connect("127.0.0.1", port, 5000, &c), -ECONNREFUSED);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(grpcc_connect("not an address", 1, 5000, &c), -EINVAL);
+}
+END_TEST
+
+START_TEST(percent_decode)
+{
+	char out[64];
+	const char *in = "a%20b%zz%4";
+	ck_assert_uint_eq(grpcc_percent_decode(in, strlen(in), out, sizeof(out)), 8);
+	ck_assert_str_eq(out, "a b%zz%4");
+	in = "%25%0A";
+	grpcc_percent_decode(in, strlen(in), out, sizeof(out));
+	ck_assert_str_eq(out, "%\n");
+	/* cut to fit */
+	ck_assert_uint_eq(grpcc_percent_decode("abcdef", 6, out, 4), 3);
+	ck_assert_str_eq(out, "abc");
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("grpc_client");
+	TCase *tc = tcase_create("all");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, unary_keepalive);
+	tcase_add_test(tc, status_in_trailers);
+	tcase_add_test(tc, deadline_server_silent);
+	tcase_add_test(tc, deadline_peer_mute);
+	tcase_add_test(tc, garbage);
+	tcase_add_test(tc, hangup);
+	tcase_add_test(tc, percent_decode);
+	suite_add_tcase(s, tc);
+	return s;
+}
