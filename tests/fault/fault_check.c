@@ -42,10 +42,12 @@ int main(int argc, char **argv)
 		history_free(&h);
 		return 2;
 	}
-	printf("check: %zu ops (writes %zu ok, %zu failed, %zu unknown; consistent reads %zu; local reads %zu), "
+	printf("check: %zu ops (writes %zu ok, %zu failed, %zu unknown; consistent reads %zu; local reads %zu; "
+	       "v3: puts %zu ok, txns %zu swapped, %zu compare failed, ranges %zu), "
 	       "%zu keys, %zu nodes at the end: %zu lost acknowledged writes, %zu violations "
 	       "(%zu local reads), %zu keys diverged, %zu undecided: %s\n",
-	       r.ops, r.writes_ok, r.writes_fail, r.writes_info, r.reads_ok, r.lreads_ok, r.keys, r.final_nodes,
+	       r.ops, r.writes_ok, r.writes_fail, r.writes_info, r.reads_ok, r.lreads_ok, r.v3_puts_ok, r.v3_txns_swapped,
+	       r.v3_txns_not, r.v3_ranges_ok, r.keys, r.final_nodes,
 	       r.lost, r.violations, r.bad_local, r.diverged, r.undecided, rv ? "FAIL" : "ok");
 	history_free(&h);
 	return rv ? 1 : 0;

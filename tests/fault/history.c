@@ -30,8 +30,8 @@ int history_add_line(struct history *h, const char *line, size_t lineno, char *e
 			goto out;
 		}
 		struct hop o = { .client = atoi(f[1]), .kind = f[2][0], .node = atoi(f[8]), .line = lineno };
-		if (strlen(f[2]) != 1 || !strchr("WRL", o.kind)) {
-			rv = failf(err, err_len, lineno, "KIND is W, R or L");
+		if (strlen(f[2]) != 1 || !strchr("WRLPGCM", o.kind)) {
+			rv = failf(err, err_len, lineno, "KIND is W, R, L, P, G, C or M");
 			goto out;
 		}
 		if (!strcmp(f[5], "ok"))
@@ -65,11 +65,29 @@ int history_add_line(struct history *h, const char *line, size_t lineno, char *e
 			h->ops = p;
 			h->cap = cap;
 		}
+		const char *value = f[4];
+		char *gt1 = NULL;
+		if (hop_is_cas(o.kind)) {
+			/* EXPECT>NEW>RESULT */
+			char *gt2;
+			gt1 = strchr(f[4], '>');
+			gt2 = gt1 ? strchr(gt1 + 1, '>') : NULL;
+			if (!gt1 || !gt2 || gt1 == f[4] || gt2 == gt1 + 1 || strlen(gt2) != 2 || !strchr("tf-", gt2[1]) ||
+			    (gt2[1] == '-') != (o.st != HOP_OK)) {
+				rv = failf(err, err_len, lineno, "a CAS's VALUE is EXPECT>NEW>t|f (ok) or EXPECT>NEW>-");
+				goto out;
+			}
+			*gt1 = *gt2 = 0;
+			o.cas = gt2[1];
+			value = gt1 + 1;
+		}
 		o.key = strdup(f[3]);
-		o.value = strdup(f[4]);
-		if (!o.key || !o.value) {
+		o.value = strdup(value);
+		o.expect = gt1 ? strdup(f[4]) : NULL;
+		if (!o.key || !o.value || (gt1 && !o.expect)) {
 			free(o.key);
 			free(o.value);
+			free(o.expect);
 			rv = -ENOMEM;
 			goto out;
 		}
@@ -131,6 +149,7 @@ void history_free(struct history *h)
 	for (size_t i = 0; i < h->n; i++) {
 		free(h->ops[i].key);
 		free(h->ops[i].value);
+		free(h->ops[i].expect);
 	}
 	for (size_t i = 0; i < h->nfin; i++) {
 		free(h->fin[i].key);
@@ -173,8 +192,19 @@ static const char *st_name(enum hop_status s)
 
 static void print_op(FILE *out, const struct hop *o)
 {
-	fprintf(out, "line %zu: O %d %c %s %s %s %" PRId64 " %" PRId64 " %d", o->line, o->client, o->kind, o->key,
-		o->value, st_name(o->st), o->call, o->ret, o->node);
+	fprintf(out, "line %zu: O %d %c %s ", o->line, o->client, o->kind, o->key);
+	if (o->expect)
+		fprintf(out, "%s>%s>%c", o->expect, o->value, o->cas);
+	else
+		fputs(o->value, out);
+	fprintf(out, " %s %" PRId64 " %" PRId64 " %d", st_name(o->st), o->call, o->ret, o->node);
+}
+
+/* a write whose value the store never took: refused, or a CAS whose
+ * compare failed */
+static bool never_written(const struct hop *o)
+{
+	return o->st == HOP_FAIL || o->cas == 'f';
 }
 
 /* The write that wrote value (index into ops), or -1. */
@@ -226,15 +256,27 @@ static int check_key(const struct history *h, const size_t *ix, size_t n, const 
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct hop *o = &h->ops[ix[i]];
-		if (o->kind == 'W' && o->st != HOP_FAIL) {
-			lo[m] = (struct linz_op){ LINZ_WRITE, (int64_t)ix[i], o->call,
-						  o->st == HOP_INFO ? LINZ_NEVER : o->ret };
+		if (hop_is_write(o->kind) && o->st != HOP_FAIL) {
+			lo[m] = (struct linz_op){ .kind = hop_is_cas(o->kind) ? LINZ_CAS : LINZ_WRITE,
+						  .value = (int64_t)ix[i],
+						  .call = o->call,
+						  .ret = o->st == HOP_INFO ? LINZ_NEVER : o->ret };
 			if (lo[m].ret == lo[m].call)
 				lo[m].ret++;
+			if (hop_is_cas(o->kind)) {
+				lo[m].cas_failed = o->cas == 'f';
+				lo[m].expect = LINZ_INITIAL;
+				if (strcmp(o->expect, "-") != 0) {
+					/* a value no write of this key had: no state
+					 * equals it (a swap on it cannot linearize) */
+					ptrdiff_t w = writer_of(h, by_value, nw, o->expect);
+					lo[m].expect = w >= 0 && !strcmp(h->ops[w].key, o->key) ? (int64_t)w : LINZ_UNKNOWN;
+				}
+			}
 			src[m++] = ix[i];
 			continue;
 		}
-		if (o->st != HOP_OK || o->kind == 'W')
+		if (o->st != HOP_OK || hop_is_write(o->kind))
 			continue;
 		int64_t v = LINZ_INITIAL;
 		const char *why = NULL;
@@ -246,6 +288,8 @@ static int check_key(const struct history *h, const size_t *ix, size_t n, const 
 				why = "a value written to another key";
 			else if (h->ops[w].st == HOP_FAIL)
 				why = "the value of a write that failed";
+			else if (h->ops[w].cas == 'f')
+				why = "the value of a CAS whose compare failed";
 			else if (h->ops[w].call > o->ret)
 				why = "a value written only after the read returned";
 			v = why ? LINZ_UNKNOWN : (int64_t)w;
@@ -265,7 +309,8 @@ static int check_key(const struct history *h, const size_t *ix, size_t n, const 
 			print_op(out, o);
 			fputc('\n', out);
 		}
-		lo[m] = (struct linz_op){ LINZ_READ, v, o->call, o->ret == o->call ? o->ret + 1 : o->ret };
+		lo[m] = (struct linz_op){ .kind = LINZ_READ, .value = v, .call = o->call,
+					  .ret = o->ret == o->call ? o->ret + 1 : o->ret };
 		src[m++] = ix[i];
 	}
 	struct linz_report rep;
@@ -308,14 +353,18 @@ int history_check(struct history *h, FILE *out, size_t max_bytes, struct history
 	for (size_t i = 0; i < h->n; i++) {
 		const struct hop *o = &h->ops[i];
 		by_key[i] = i;
-		if (o->kind == 'W') {
+		if (hop_is_write(o->kind)) {
 			by_value[nw++] = i;
-			res->writes_ok += o->st == HOP_OK;
+			res->writes_ok += o->st == HOP_OK && o->cas != 'f';
 			res->writes_fail += o->st == HOP_FAIL;
 			res->writes_info += o->st == HOP_INFO;
+			res->v3_puts_ok += o->st == HOP_OK && o->kind == 'P';
+			res->v3_txns_swapped += o->st == HOP_OK && o->cas == 't';
+			res->v3_txns_not += o->st == HOP_OK && o->cas == 'f';
 		} else if (o->st == HOP_OK) {
-			res->reads_ok += o->kind == 'R';
+			res->reads_ok += hop_is_cread(o->kind);
 			res->lreads_ok += o->kind == 'L';
+			res->v3_ranges_ok += o->kind == 'G';
 		}
 	}
 	sort_h = h;
@@ -378,7 +427,7 @@ int history_check(struct history *h, FILE *out, size_t max_bytes, struct history
 		for (size_t k = i; k < j; k++) {
 			const char *v = h->fin[k].value;
 			ptrdiff_t f = strcmp(v, "-") ? writer_of(h, by_value, nw, v) : -1;
-			if (strcmp(v, "-") && (f < 0 || strcmp(h->ops[f].key, key) || h->ops[f].st == HOP_FAIL)) {
+			if (strcmp(v, "-") && (f < 0 || strcmp(h->ops[f].key, key) || never_written(&h->ops[f]))) {
 				fprintf(out, "violation: key %s: node %d ends with %s, %s\n", key, h->fin[k].node, v,
 					f < 0 ? "a value never written" : "not a value that write could leave");
 				res->violations++;
@@ -386,7 +435,7 @@ int history_check(struct history *h, FILE *out, size_t max_bytes, struct history
 			}
 			for (size_t q = lo; q < hi; q++) {
 				const struct hop *w = &h->ops[by_key[q]];
-				if (w->kind != 'W' || w->st != HOP_OK || lost[by_key[q]])
+				if (!hop_is_write(w->kind) || w->st != HOP_OK || w->cas == 'f' || lost[by_key[q]])
 					continue;
 				if (f < 0 || (h->ops[f].st == HOP_OK && h->ops[f].ret < w->call)) {
 					lost[by_key[q]] = true;

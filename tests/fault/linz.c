@@ -157,16 +157,17 @@ int linz_check(const struct linz_op *all, size_t n_all, size_t max_bytes, struct
 	if (n_all > (size_t)1 << 28)
 		return -EINVAL;
 
-	/* validate; collect write ids and the ids reads returned */
+	/* validate; collect write ids and the ids reads and CASes observed */
 	size_t nw = 0, nr = 0;
 	for (size_t i = 0; i < n_all; i++) {
 		const struct linz_op *o = &all[i];
 		if (o->ret <= o->call)
 			return -EINVAL;
-		if (o->kind == LINZ_WRITE) {
-			if (o->value < 0)
+		if (o->kind == LINZ_WRITE || o->kind == LINZ_CAS) {
+			if (o->value < 0 || (o->kind == LINZ_CAS && o->cas_failed && o->ret == LINZ_NEVER))
 				return -EINVAL;
 			nw++;
+			nr += o->kind == LINZ_CAS;
 		} else {
 			if (o->ret == LINZ_NEVER)
 				return -EINVAL;
@@ -184,11 +185,18 @@ int linz_check(const struct linz_op *all, size_t n_all, size_t max_bytes, struct
 	if (!wids || !rids || !keep)
 		goto out;
 	nw = nr = 0;
+	int64_t last_failed_ret = INT64_MIN; /* the latest return of a failed CAS */
 	for (size_t i = 0; i < n_all; i++) {
-		if (all[i].kind == LINZ_WRITE)
-			wids[nw++] = all[i].value;
-		else
+		if (all[i].kind == LINZ_READ) {
 			rids[nr++] = all[i].value;
+			continue;
+		}
+		wids[nw++] = all[i].value;
+		if (all[i].kind == LINZ_CAS) {
+			rids[nr++] = all[i].expect;
+			if (all[i].cas_failed && all[i].ret > last_failed_ret)
+				last_failed_ret = all[i].ret;
+		}
 	}
 	qsort(wids, nw, sizeof(*wids), cmp_i64);
 	qsort(rids, nr, sizeof(*rids), cmp_i64);
@@ -197,11 +205,11 @@ int linz_check(const struct linz_op *all, size_t n_all, size_t max_bytes, struct
 		if (wids[i] == wids[i - 1])
 			goto out;
 
-	/* drop unknown-outcome writes that no read observed (see linz.h) */
+	/* drop unknown-outcome writes that nothing observed (see linz.h) */
 	size_t n = 0;
 	for (size_t i = 0; i < n_all; i++) {
 		const struct linz_op *o = &all[i];
-		if (o->kind == LINZ_WRITE && o->ret == LINZ_NEVER &&
+		if (o->kind != LINZ_READ && o->ret == LINZ_NEVER && last_failed_ret < o->call &&
 		    !bsearch(&o->value, rids, nr, sizeof(*rids), cmp_i64))
 			continue;
 		keep[n++] = (int)i;
@@ -250,8 +258,28 @@ int linz_check(const struct linz_op *all, size_t n_all, size_t max_bytes, struct
 	while (e[0].next >= 0) {
 		if (e[cur].call) {
 			const struct linz_op *o = &all[keep[e[cur].op]];
-			bool ok = o->kind == LINZ_WRITE || o->value == state;
-			int64_t next_state = o->kind == LINZ_WRITE ? o->value : state;
+			bool ok;
+			int64_t next_state = state;
+			switch (o->kind) {
+			case LINZ_WRITE:
+				ok = true;
+				next_state = o->value;
+				break;
+			case LINZ_READ:
+				ok = o->value == state;
+				break;
+			default: /* LINZ_CAS */
+				if (o->ret == LINZ_NEVER) {
+					ok = true;
+					next_state = state == o->expect ? o->value : state;
+				} else if (o->cas_failed) {
+					ok = state != o->expect;
+				} else {
+					ok = state == o->expect;
+					next_state = o->value;
+				}
+				break;
+			}
 			if (ok) {
 				int op = e[cur].op;
 				bits[op / 64] |= (uint64_t)1 << (op % 64);

@@ -15,8 +15,11 @@
 #include "tests/fault/linz.h"
 #include "tests/lib/check_main.h"
 
-#define W(id, c, r) { LINZ_WRITE, (id), (c), (r) }
-#define R(v, c, r) { LINZ_READ, (v), (c), (r) }
+#define W(id, c, r) { LINZ_WRITE, (id), (c), (r), 0, false }
+#define R(v, c, r) { LINZ_READ, (v), (c), (r), 0, false }
+/* a CAS that swapped, one whose compare failed, one of unknown outcome */
+#define CAS(exp, id, c, r) { LINZ_CAS, (id), (c), (r), (exp), false }
+#define CASF(exp, id, c, r) { LINZ_CAS, (id), (c), (r), (exp), true }
 #define NEVER LINZ_NEVER
 #define INIT LINZ_INITIAL
 
@@ -144,7 +147,7 @@ static size_t gen(struct linz_op *ops, size_t n, unsigned clients, uint64_t seed
 		int64_t ret = point + 1 + (int64_t)(rnd() % 100);
 		t[c] = ret;
 		bool w = rnd() % 2;
-		ops[i] = (struct linz_op){ w ? LINZ_WRITE : LINZ_READ, w ? (int64_t)i : 0, call, ret };
+		ops[i] = (struct linz_op){ .kind = w ? LINZ_WRITE : LINZ_READ, .value = w ? (int64_t)i : 0, .call = call, .ret = ret };
 		if (w && rnd() % 20 == 0) {
 			ops[i].ret = LINZ_NEVER;
 			t[c] = point + 500; /* the client gave up and moved on */
@@ -217,6 +220,61 @@ START_TEST(memory_limit)
 	static struct linz_op ops[N];
 	gen(ops, N, 8, 7);
 	ck_assert_int_eq(linz_check(ops, N, 4096, NULL), LINZ_LIMIT);
+}
+END_TEST
+
+/* the compare-and-swap of etcd's Txn (compare, then put) */
+START_TEST(cas_model)
+{
+	/* consistent outcomes pass */
+	const struct linz_op a[] = { W(1, 0, 10), CAS(1, 2, 20, 30), R(2, 40, 50), CASF(1, 3, 60, 70), R(2, 80, 90) };
+	ck_assert_int_eq(run(a, 5), LINZ_OK);
+	const struct linz_op b[] = { CAS(INIT, 1, 0, 10), CASF(INIT, 2, 20, 30), R(1, 40, 50) };
+	ck_assert_int_eq(run(b, 3), LINZ_OK);
+	/* two swaps from the same value, one after the other: refused */
+	const struct linz_op c[] = { W(1, 0, 10), CAS(1, 2, 20, 30), CAS(1, 3, 40, 50) };
+	ck_assert_int_eq(run(c, 3), LINZ_VIOLATION);
+	/* concurrent, one of them must have failed: then it passes */
+	const struct linz_op d[] = { W(1, 0, 10), CAS(1, 2, 20, 50), CAS(1, 3, 20, 50) };
+	ck_assert_int_eq(run(d, 3), LINZ_VIOLATION);
+	const struct linz_op e[] = { W(1, 0, 10), CAS(1, 2, 20, 50), CASF(1, 3, 20, 50), R(2, 60, 70) };
+	ck_assert_int_eq(run(e, 4), LINZ_OK);
+	/* a compare that failed while the register held its value: refused */
+	const struct linz_op f[] = { W(1, 0, 10), CASF(1, 2, 20, 30) };
+	ck_assert_int_eq(run(f, 2), LINZ_VIOLATION);
+	/* ... unless a write of unknown outcome, which nothing read, may have
+	 * come between: it must not be dropped */
+	const struct linz_op g[] = { W(1, 0, 10), W(3, 5, NEVER), CASF(1, 2, 20, 30) };
+	ck_assert_int_eq(run(g, 3), LINZ_OK);
+	/* a swap whose compare could not have held */
+	const struct linz_op h[] = { W(1, 0, 10), W(5, 12, 15), CAS(1, 2, 20, 30) };
+	ck_assert_int_eq(run(h, 3), LINZ_VIOLATION);
+	/* a read of the value of a CAS whose compare failed */
+	const struct linz_op i[] = { W(1, 0, 10), CASF(7, 2, 20, 30), R(2, 40, 50) };
+	ck_assert_int_eq(run(i, 3), LINZ_VIOLATION);
+}
+END_TEST
+
+START_TEST(cas_unknown_outcome)
+{
+	/* a timed-out CAS seen later: it swapped, from the value it expected */
+	const struct linz_op a[] = { W(1, 0, 10), CAS(1, 2, 20, NEVER), R(2, 40, 50) };
+	ck_assert_int_eq(run(a, 3), LINZ_OK);
+	/* ... which was gone before it was invoked: it cannot have */
+	const struct linz_op b[] = { W(1, 0, 10), W(5, 12, 15), CAS(1, 2, 20, NEVER), R(2, 40, 50) };
+	ck_assert_int_eq(run(b, 4), LINZ_VIOLATION);
+	/* a chain of unknowns: the unknown write the CAS compared with stays */
+	const struct linz_op c[] = { W(1, 0, NEVER), CAS(1, 2, 20, NEVER), R(2, 40, 50) };
+	ck_assert_int_eq(run(c, 3), LINZ_OK);
+	/* unseen: it may not have happened (the initial value stays) */
+	const struct linz_op d[] = { CAS(INIT, 1, 0, NEVER), R(INIT, 20, 30) };
+	ck_assert_int_eq(run(d, 2), LINZ_OK);
+	/* a failed compare has no unknown form */
+	const struct linz_op e[] = { CASF(INIT, 1, 0, NEVER) };
+	ck_assert_int_eq(run(e, 1), -EINVAL);
+	/* CAS values share the write ids' space */
+	const struct linz_op f[] = { W(1, 0, 10), CAS(1, 1, 20, 30) };
+	ck_assert_int_eq(run(f, 2), -EINVAL);
 }
 END_TEST
 
@@ -310,6 +368,47 @@ START_TEST(history_divergence_and_bad_reads)
 }
 END_TEST
 
+/* v3 records: the two APIs on one key, CASes of both compare kinds */
+START_TEST(history_v3)
+{
+	struct history_result r;
+	char rep[4096] = "";
+	const char *t = "O 0 W k a ok 10 20 0\n"
+			"O 1 C k a>b>t ok 30 40 0\n"
+			"O 2 M k a>c>f ok 50 60 1\n"
+			"O 0 G k b ok 70 80 0\n"
+			"O 1 P k d ok 90 100 2\n"
+			"O 2 R k d ok 110 120 0\n"
+			"O 0 C k d>e>- info 130 -1 0\n"
+			"O 1 M k ->f>- fail 130 140 0\n"
+			"F 0 k e\nF 1 k e\n";
+	ck_assert_int_eq(check_text(t, &r, rep, sizeof(rep)), 0);
+	ck_assert_msg(rep[0] == 0, "%s", rep);
+	ck_assert_uint_eq(r.writes_ok, 3);
+	ck_assert_uint_eq(r.v3_puts_ok, 1);
+	ck_assert_uint_eq(r.v3_txns_swapped, 1);
+	ck_assert_uint_eq(r.v3_txns_not, 1);
+	ck_assert_uint_eq(r.v3_ranges_ok, 1);
+	ck_assert_uint_eq(r.reads_ok, 2);
+	/* two swaps from a, one after the other (a /db write, then
+	 * value and mod_revision compares): not linearizable */
+	const char *t2 = "O 0 W k a ok 10 20 0\nO 1 C k a>b>t ok 30 40 0\nO 2 M k a>c>t ok 50 60 1\n";
+	ck_assert_int_eq(check_text(t2, &r, rep, sizeof(rep)), 1);
+	ck_assert_ptr_nonnull(strstr(rep, "not linearizable"));
+	/* a compare that failed though nothing else wrote */
+	const char *t3 = "O 0 P k a ok 10 20 0\nO 1 C k a>b>f ok 30 40 0\n";
+	ck_assert_int_eq(check_text(t3, &r, rep, sizeof(rep)), 1);
+	/* a node ends with the value of a CAS whose compare failed */
+	const char *t4 = "O 0 P k a ok 10 20 0\nO 1 M k x>b>f ok 30 40 0\nF 0 k b\n";
+	ck_assert_int_eq(check_text(t4, &r, rep, sizeof(rep)), 1);
+	ck_assert_ptr_nonnull(strstr(rep, "not a value that write could leave"));
+	/* an acknowledged swap lost */
+	const char *t5 = "O 0 P k a ok 10 20 0\nO 1 C k a>b>t ok 30 40 0\nF 0 k a\n";
+	ck_assert_int_eq(check_text(t5, &r, rep, sizeof(rep)), 1);
+	ck_assert_uint_eq(r.lost, 1);
+}
+END_TEST
+
 START_TEST(history_bad_lines)
 {
 	struct history h = { 0 };
@@ -320,6 +419,10 @@ START_TEST(history_bad_lines)
 	ck_assert_int_eq(history_add_line(&h, "O 0 W k a ok 10 -1 0", 4, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(history_add_line(&h, "Z", 5, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(history_add_line(&h, "# fine", 6, err, sizeof(err)), 0);
+	ck_assert_int_eq(history_add_line(&h, "O 0 C k a>b ok 10 20 0", 7, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(history_add_line(&h, "O 0 C k a>b>t info 10 -1 0", 8, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(history_add_line(&h, "O 0 M k a>b>- ok 10 20 0", 9, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(history_add_line(&h, "O 0 C k >b>t ok 10 20 0", 10, err, sizeof(err)), -EINVAL);
 	ck_assert_uint_eq(h.n, 0);
 	history_free(&h);
 }
@@ -338,11 +441,14 @@ Suite *test_suite(void)
 	tcase_add_test(tc, generated_linearizable);
 	tcase_add_test(tc, generated_with_a_planted_anomaly);
 	tcase_add_test(tc, memory_limit);
+	tcase_add_test(tc, cas_model);
+	tcase_add_test(tc, cas_unknown_outcome);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("history");
 	tcase_add_test(th, history_clean_run);
 	tcase_add_test(th, history_lost_write);
 	tcase_add_test(th, history_divergence_and_bad_reads);
+	tcase_add_test(th, history_v3);
 	tcase_add_test(th, history_bad_lines);
 	suite_add_tcase(s, th);
 	return s;
