@@ -3,7 +3,7 @@
  *
  *   fault-client run --nodes A,B,.. --out FILE [--seconds 20] [--clients 6]
  *       [--seed 1] [--hot 4] [--epoch-ms 4000] [--mix 35,25,15,25]
- *       [--timeout-ms 2000] [--think-us 500]
+ *       [--timeout-ms 2000] [--think-us 500] [--grpc GA,GB,..]
  *   fault-client final --nodes A,B,.. --history FILE --out FILE [--wait-s 60]
  *   fault-client status --nodes A,B,..     one line per node
  *   fault-client leader --nodes A,B,..     the leader's index, or exit 1
@@ -28,6 +28,21 @@
  * damage to them reads as a value no write had.
  * A client sends writes and consistent reads to the node it believes leads
  * and moves to the next node on 400/503/timeout/connection error.
+ *
+ * --grpc GA,GB,..: the nodes' gRPC ports (etcd's v3 API, in --nodes'
+ * order), and --mix takes four more weights (default then
+ * 12,12,8,8,15,15,15,15): v3 Puts of hot keys, linearizable v3 Ranges of
+ * hot keys, and compare-and-swaps: a Range, then a Txn that puts a new
+ * value if the key's value (or its mod_revision) is still what the Range
+ * saw (mod_revision 0 when the key was absent: etcd's value compare on a
+ * missing key always fails). All on the same hot keys as the /db
+ * operations: one store, one history (history.h's P, G, C, M records).
+ * Through net/grpc_client, one connection per node and client, each call
+ * with --timeout-ms. Outcomes: status OK is ok (a Txn's succeeded says
+ * swapped or compare failed); a connection that could not be made, or
+ * was gone before the call, is fail; any other status (UNAVAILABLE: no
+ * leader, request timed out, leader failure), a deadline, a connection
+ * lost mid-call is info for a write, fail for a read.
  *
  * Outcomes: 200 is ok. A write that got 400 (not the leader), 500 "failed to
  * be committed" or connection refused certainly did not happen: fail. A
@@ -61,6 +76,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "etcd/rpc.pb-c.h"
+#include "net/grpc_client.h"
 #include "net/http_parse.h"
 #include "net/tls.h"
 #include "net/url.h"
@@ -327,13 +344,13 @@ lost:
 static struct addr nodes[MAX_NODES];
 static int nnodes;
 
-static int parse_nodes(const char *list)
+static int parse_addrs(const char *list, struct addr *out, int *n)
 {
 	char *copy = strdup(list), *save = NULL;
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (nnodes == MAX_NODES)
+		if (*n == MAX_NODES)
 			goto bad;
-		struct addr *a = &nodes[nnodes++];
+		struct addr *a = &out[(*n)++];
 		struct url u;
 		if (!strchr(t, ':') || url_parse(t, URL_SHORT, &u) < 0 || u.v6)
 			goto bad;
@@ -345,7 +362,7 @@ static int parse_nodes(const char *list)
 			goto bad;
 	}
 	free(copy);
-	return nnodes ? 0 : -1;
+	return *n ? 0 : -1;
 bad:
 	free(copy);
 	return -1;
@@ -404,6 +421,8 @@ struct rec {
 	char kind;
 	char key[48];
 	char value[48];
+	char expect[48]; /* C, M: the value compared with */
+	char cas;        /* C, M: 't', 'f' or '-' */
 	const char *st;
 	int64_t call, ret;
 	int node;
@@ -432,8 +451,12 @@ static struct rec *recs_add(struct recs *v)
 
 static void print_rec(FILE *f, const struct rec *r)
 {
-	fprintf(f, "O %d %c %s %s %s %" PRId64 " %" PRId64 " %d\n", r->client, r->kind, r->key, r->value, r->st,
-		r->call, r->ret, r->node);
+	if (r->cas)
+		fprintf(f, "O %d %c %s %s>%s>%c %s %" PRId64 " %" PRId64 " %d\n", r->client, r->kind, r->key, r->expect,
+			r->value, r->cas, r->st, r->call, r->ret, r->node);
+	else
+		fprintf(f, "O %d %c %s %s %s %" PRId64 " %" PRId64 " %d\n", r->client, r->kind, r->key, r->value, r->st,
+			r->call, r->ret, r->node);
 }
 
 /* The k-th padding character of a value whose token is `token`. */
@@ -471,47 +494,58 @@ static const char *value_body(const char *token)
 /* A value read: "-" when empty; anything that is not one of our tokens
  * (with exactly its padding, under --value-pad) becomes a token no write
  * has, so the checker flags it. */
-static void value_from_body(char *out, size_t len, const struct resp *r)
+static void value_from_bytes(char *out, size_t len, const char *body, size_t blen, bool truncated)
 {
-	if (r->len == 0) {
+	if (blen == 0) {
 		snprintf(out, len, "-");
 		return;
 	}
-	size_t tl = r->len;
-	bool ok = !r->truncated && r->body[0] != '-';
+	size_t tl = blen;
+	bool ok = !truncated && body[0] != '-';
 	if (ok && value_pad) {
-		const char *dash = memchr(r->body, '-', r->len);
-		tl = dash ? (size_t)(dash - r->body) : r->len;
-		ok = dash && r->len - tl - 1 == value_pad;
-		uint64_t h = ok ? token_hash(r->body, tl) : 0;
+		const char *dash = memchr(body, '-', blen);
+		tl = dash ? (size_t)(dash - body) : blen;
+		ok = dash && blen - tl - 1 == value_pad;
+		uint64_t h = ok ? token_hash(body, tl) : 0;
 		for (size_t k = 0; ok && k < value_pad; k++)
 			ok = dash[1 + k] == pad_char(h, k);
 	}
 	ok = ok && tl < len;
 	for (size_t i = 0; ok && i < tl; i++)
-		ok = strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._", r->body[i]) != NULL;
+		ok = strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._", body[i]) != NULL;
 	if (ok) {
-		memcpy(out, r->body, tl);
+		memcpy(out, body, tl);
 		out[tl] = 0;
 	} else {
-		snprintf(out, len, "?unexpected:%zu", r->len);
+		snprintf(out, len, "?unexpected:%zu", blen);
 	}
+}
+
+static void value_from_body(char *out, size_t len, const struct resp *r)
+{
+	value_from_bytes(out, len, r->body, r->len, r->truncated);
 }
 
 /* --- run ---------------------------------------------------------------------------- */
 
 static struct {
 	int seconds, clients, hot, epoch_ms, timeout_ms, think_us;
-	unsigned mix[4];
+	unsigned mix[8];
+	int nmix; /* 4, or 8 with --grpc */
 	uint64_t seed;
 	int64_t start;
 	volatile int64_t end; /* SIGUSR1 or SIGTERM: stop now (graceful) */
-} cfg = { 20, 6, 4, 4000, 2000, 500, { 35, 25, 15, 25 }, 1, 0, 0 };
+} cfg = { 20, 6, 4, 4000, 2000, 500, { 35, 25, 15, 25 }, 4, 1, 0, 0 };
+
+/* --grpc: the nodes' gRPC ports, in --nodes' order */
+static struct addr gnodes[MAX_NODES];
+static int ngnodes;
 
 struct client {
 	int id;
 	uint64_t rng;
 	struct conn conns[MAX_NODES];
+	struct grpcc *g[MAX_NODES];
 	int leader_guess;
 	uint64_t seq;
 	struct recs recs;
@@ -526,10 +560,175 @@ static uint64_t rnd(uint64_t *s)
 	return x ^ (x >> 31);
 }
 
+/* --- v3 (gRPC) ------------------------------------------------------------------- */
+
+/* One unary call to node's gRPC port on the client's connection to it
+ * (made again when gone). SENT_ANSWERED with *status and, for OK, the
+ * response in *resp (the caller frees). */
+static enum outcome v3_call(struct client *c, int node, const char *path, const ProtobufCMessage *req,
+			    uint8_t **resp, size_t *resp_len, int *status)
+{
+	size_t len = protobuf_c_message_get_packed_size(req);
+	uint8_t *buf = malloc(len + 1);
+	char msg[256];
+	enum outcome out = NOT_SENT;
+	int rv = -ENOTCONN;
+	if (!buf)
+		return NOT_SENT;
+	protobuf_c_message_pack(req, buf);
+	/* a connection the node closed (a restart) is seen before sending:
+	 * make a new one, once */
+	for (int attempt = 0; attempt < 2 && rv == -ENOTCONN; attempt++) {
+		if (c->g[node] && !grpcc_usable(c->g[node])) {
+			grpcc_close(c->g[node]);
+			c->g[node] = NULL;
+		}
+		if (!c->g[node] &&
+		    grpcc_connect(gnodes[node].host, ntohs(gnodes[node].sa.sin_port), cfg.timeout_ms, &c->g[node]) < 0)
+			break;
+		rv = grpcc_call(c->g[node], path, buf, len, resp, resp_len, status, msg, sizeof(msg), cfg.timeout_ms);
+	}
+	if (rv == 0)
+		out = SENT_ANSWERED;
+	else if (rv == -ENOTCONN || rv == -EAGAIN)
+		out = NOT_SENT;
+	else
+		out = SENT_UNKNOWN;
+	if (rv < 0 && rv != -ETIMEDOUT && rv != -EAGAIN && c->g[node]) {
+		grpcc_close(c->g[node]);
+		c->g[node] = NULL;
+	}
+	if (rv == 0 && *status != 0 && getenv("FAULT_CLIENT_DEBUG"))
+		fprintf(stderr, "fault-client: %s at node %d: status %d %s\n", path, node, *status, msg);
+	free(buf);
+	return out;
+}
+
+static ProtobufCBinaryData bin(const char *s)
+{
+	return (ProtobufCBinaryData){ strlen(s), (uint8_t *)s };
+}
+
+static void v3_put(struct client *c, struct rec *r)
+{
+	Etcdserverpb__PutRequest req = ETCDSERVERPB__PUT_REQUEST__INIT;
+	uint8_t *resp = NULL;
+	size_t rlen;
+	int status;
+	r->kind = 'P';
+	req.key = bin(r->key);
+	req.value = bin(value_body(r->value));
+	r->call = now_ns();
+	enum outcome out = v3_call(c, r->node, "/etcdserverpb.KV/Put", &req.base, &resp, &rlen, &status);
+	r->ret = now_ns();
+	r->st = out == NOT_SENT ? "fail" : out == SENT_ANSWERED && status == 0 ? "ok" : "info";
+	free(resp);
+}
+
+/* A linearizable Range of r->key: r->value the value (or "-"), *mod its
+ * mod_revision (0: absent). false when it did not answer OK. */
+static bool v3_range(struct client *c, struct rec *r, int64_t *mod)
+{
+	Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	int status;
+	r->kind = 'G';
+	req.key = bin(r->key);
+	r->call = now_ns();
+	enum outcome out = v3_call(c, r->node, "/etcdserverpb.KV/Range", &req.base, &resp, &rlen, &status);
+	r->ret = now_ns();
+	r->st = "fail"; /* a read that did not answer changed nothing */
+	snprintf(r->value, sizeof(r->value), "-");
+	*mod = 0;
+	if (out == SENT_ANSWERED && status == 0) {
+		Etcdserverpb__RangeResponse *rr = etcdserverpb__range_response__unpack(NULL, rlen, resp);
+		if (rr && rr->n_kvs <= 1) {
+			r->st = "ok";
+			if (rr->n_kvs == 1) {
+				const Mvccpb__KeyValue *kv = rr->kvs[0];
+				value_from_bytes(r->value, sizeof(r->value), (const char *)kv->value.data, kv->value.len,
+						 false);
+				*mod = kv->mod_revision;
+			}
+		} else {
+			/* an answer that does not parse: a value no write had */
+			r->st = "ok";
+			snprintf(r->value, sizeof(r->value), "?unparsable");
+		}
+		etcdserverpb__range_response__free_unpacked(rr, NULL);
+	}
+	free(resp);
+	return !strcmp(r->st, "ok");
+}
+
+/* Txn: if the key's value is r->expect (by_mod: its mod_revision is mod),
+ * put r->value. r->cas: 't' swapped, 'f' compare failed, '-' unknown. */
+static void v3_cas(struct client *c, struct rec *r, bool by_mod, int64_t mod)
+{
+	Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT;
+	Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
+	Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT;
+	Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
+	Etcdserverpb__Compare *cmps[1] = { &cmp };
+	Etcdserverpb__RequestOp *ops[1] = { &op };
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	int status;
+	/* etcd fails a value compare on a missing key: absent is mod 0 */
+	by_mod = by_mod || !strcmp(r->expect, "-");
+	r->kind = by_mod ? 'M' : 'C';
+	cmp.key = bin(r->key);
+	cmp.result = ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
+	if (by_mod) {
+		cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__MOD;
+		cmp.target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION;
+		cmp.mod_revision = mod;
+	} else {
+		cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__VALUE;
+		cmp.target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_VALUE;
+		cmp.value = bin(value_body(r->expect));
+	}
+	/* value_body's buffer is per thread: the expected value is packed
+	 * before the new one takes it */
+	size_t clen = protobuf_c_message_get_packed_size(&cmp.base);
+	uint8_t *cbuf = malloc(clen + 1);
+	protobuf_c_message_pack(&cmp.base, cbuf);
+	Etcdserverpb__Compare *cmp2 = etcdserverpb__compare__unpack(NULL, clen, cbuf);
+	free(cbuf);
+	cmps[0] = cmp2;
+	put.key = bin(r->key);
+	put.value = bin(value_body(r->value));
+	op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
+	op.request_put = &put;
+	req.n_compare = 1;
+	req.compare = cmps;
+	req.n_success = 1;
+	req.success = ops;
+	r->cas = '-';
+	r->call = now_ns();
+	enum outcome out = cmp2 ? v3_call(c, r->node, "/etcdserverpb.KV/Txn", &req.base, &resp, &rlen, &status)
+				: NOT_SENT;
+	r->ret = now_ns();
+	r->st = out == NOT_SENT ? "fail" : "info";
+	if (out == SENT_ANSWERED && status == 0) {
+		Etcdserverpb__TxnResponse *tr = etcdserverpb__txn_response__unpack(NULL, rlen, resp);
+		if (tr) {
+			r->st = "ok";
+			r->cas = tr->succeeded ? 't' : 'f';
+		}
+		etcdserverpb__txn_response__free_unpacked(tr, NULL);
+	}
+	etcdserverpb__compare__free_unpacked(cmp2, NULL);
+	free(resp);
+}
+
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
-	unsigned total = cfg.mix[0] + cfg.mix[1] + cfg.mix[2] + cfg.mix[3];
+	unsigned total = 0;
+	for (int i = 0; i < cfg.nmix; i++)
+		total += cfg.mix[i];
 	while (now_ns() < cfg.end) {
 		unsigned pick = (unsigned)(rnd(&c->rng) % total);
 		int op = 0;
@@ -548,7 +747,27 @@ static void *client_main(void *arg)
 		char path[128];
 		struct resp resp;
 		enum outcome out;
-		if (op == 0 || op == 3) {
+		if (op == 4) {
+			snprintf(r->value, sizeof(r->value), "%" PRIu64 ".%d.%" PRIu64, cfg.seed, c->id, c->seq++);
+			v3_put(c, r);
+		} else if (op == 5) {
+			int64_t mod;
+			v3_range(c, r, &mod);
+		} else if (op == 6 || op == 7) {
+			/* the Range is an operation of the history too */
+			int64_t mod;
+			bool seen = v3_range(c, r, &mod);
+			if (seen) {
+				struct rec *t = recs_add(&c->recs);
+				r = &c->recs.r[c->recs.n - 2]; /* recs_add may move them */
+				*t = (struct rec){ .client = c->id, .node = node };
+				memcpy(t->key, r->key, sizeof(t->key));
+				memcpy(t->expect, r->value, sizeof(t->expect));
+				snprintf(t->value, sizeof(t->value), "%" PRIu64 ".%d.%" PRIu64, cfg.seed, c->id, c->seq++);
+				v3_cas(c, t, op == 7, mod);
+				r = t;
+			}
+		} else if (op == 0 || op == 3) {
 			r->kind = 'W';
 			snprintf(r->value, sizeof(r->value), "%" PRIu64 ".%d.%" PRIu64, cfg.seed, c->id, c->seq++);
 			snprintf(path, sizeof(path), "/db/%s", r->key);
@@ -591,8 +810,10 @@ static void *client_main(void *arg)
 		if (cfg.think_us)
 			usleep((useconds_t)(rnd(&c->rng) % (uint64_t)cfg.think_us));
 	}
-	for (int i = 0; i < nnodes; i++)
+	for (int i = 0; i < nnodes; i++) {
 		conn_close(&c->conns[i]);
+		grpcc_close(c->g[i]);
+	}
 	return NULL;
 }
 
@@ -639,20 +860,29 @@ static int do_run(const char *out_path)
 	}
 	double secs = (double)(now_ns() - cfg.start) / 1e9;
 	qsort(all.r, all.n, sizeof(*all.r), cmp_rec);
-	size_t count[3][3] = { { 0 } };
+	size_t count[3][3] = { { 0 } }, v3[4] = { 0 };
 	fprintf(out, "# fault-client run seed %" PRIu64 " clients %d nodes %d seconds %.1f\n", cfg.seed, cfg.clients,
 		nnodes, secs);
 	for (size_t i = 0; i < all.n; i++) {
 		const struct rec *r = &all.r[i];
 		print_rec(out, r);
-		count[r->kind == 'W' ? 0 : r->kind == 'R' ? 1 : 2][r->st[0] == 'o' ? 0 : r->st[0] == 'f' ? 1 : 2]++;
+		int k = strchr("WPCM", r->kind) ? 0 : strchr("RG", r->kind) ? 1 : 2;
+		if (r->cas != 'f') /* a compare that failed wrote nothing */
+			count[k][r->st[0] == 'o' ? 0 : r->st[0] == 'f' ? 1 : 2]++;
+		v3[0] += r->kind == 'P' && r->st[0] == 'o';
+		v3[1] += r->cas == 't';
+		v3[2] += r->cas == 'f';
+		v3[3] += r->kind == 'G' && r->st[0] == 'o';
 	}
 	int rv = fclose(out) == 0 ? 0 : 2;
 	fprintf(stderr,
 		"fault-client: %zu ops in %.1f s: writes %zu ok / %zu failed / %zu unknown, consistent reads %zu ok / "
-		"%zu failed, local reads %zu ok / %zu failed\n",
+		"%zu failed, local reads %zu ok / %zu failed%s",
 		all.n, secs, count[0][0], count[0][1], count[0][2], count[1][0], count[1][1], count[2][0],
-		count[2][1]);
+		count[2][1], ngnodes ? "" : "\n");
+	if (ngnodes)
+		fprintf(stderr, "; v3: puts %zu ok, txns %zu swapped / %zu compare failed, ranges %zu ok\n", v3[0], v3[1],
+			v3[2], v3[3]);
 	free(all.r);
 	free(cl);
 	return rv;
@@ -861,14 +1091,17 @@ int main(int argc, char **argv)
 		usage();
 	const char *mode = argv[1], *out = NULL, *hist = NULL;
 	struct tls_files tf = { 0 };
-	int wait_s = 60;
+	int wait_s = 60, mix_n = 0;
 	for (int i = 2; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			usage();
 		i++;
 		if (!strcmp(o, "--nodes")) {
-			if (parse_nodes(v) < 0)
+			if (parse_addrs(v, nodes, &nnodes) < 0)
+				usage();
+		} else if (!strcmp(o, "--grpc")) {
+			if (parse_addrs(v, gnodes, &ngnodes) < 0)
 				usage();
 		} else if (!strcmp(o, "--out")) {
 			out = v;
@@ -903,14 +1136,28 @@ int main(int argc, char **argv)
 		} else if (!strcmp(o, "--wait-s")) {
 			wait_s = atoi(v);
 		} else if (!strcmp(o, "--mix")) {
-			if (sscanf(v, "%u,%u,%u,%u", &cfg.mix[0], &cfg.mix[1], &cfg.mix[2], &cfg.mix[3]) != 4)
+			mix_n = sscanf(v, "%u,%u,%u,%u,%u,%u,%u,%u", &cfg.mix[0], &cfg.mix[1], &cfg.mix[2], &cfg.mix[3],
+				       &cfg.mix[4], &cfg.mix[5], &cfg.mix[6], &cfg.mix[7]);
+			if (mix_n != 4 && mix_n != 8)
 				usage();
 		} else {
 			usage();
 		}
 	}
-	if (!nnodes || cfg.clients < 1 || cfg.hot < 1 || cfg.epoch_ms < 1 ||
-	    cfg.mix[0] + cfg.mix[1] + cfg.mix[2] + cfg.mix[3] == 0)
+	if (ngnodes) {
+		static const unsigned v3_mix[8] = { 12, 12, 8, 8, 15, 15, 15, 15 };
+		if (ngnodes != nnodes || mix_n == 4)
+			usage();
+		if (!mix_n)
+			memcpy(cfg.mix, v3_mix, sizeof(v3_mix));
+		cfg.nmix = 8;
+	} else if (mix_n == 8) {
+		usage(); /* v3 weights without --grpc */
+	}
+	unsigned mix_total = 0;
+	for (int i = 0; i < cfg.nmix; i++)
+		mix_total += cfg.mix[i];
+	if (!nnodes || cfg.clients < 1 || cfg.hot < 1 || cfg.epoch_ms < 1 || mix_total == 0)
 		usage();
 	if (tf.trusted_ca_file) {
 		char err[256];

@@ -20,11 +20,15 @@ tests_fault_fault_check_LDADD = tests/fault/libfaultcheck.a
 
 # The client driver: concurrent clients recording every operation, and the
 # end-of-run reads of every key on every node (responses read with
-# net/http_parse; HTTPS with net/tls's credentials when given --cacert).
+# net/http_parse; HTTPS with net/tls's credentials when given --cacert;
+# etcd's v3 API with --grpc, through net/grpc_client and protobuf-c's
+# etcd messages).
 check_PROGRAMS += tests/fault/fault-client
 tests_fault_fault_client_SOURCES = tests/fault/fault_client.c
-tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(GNUTLS_CFLAGS) -pthread
-tests_fault_fault_client_LDADD = net/libnet.a base/libbase.a $(JANSSON_LIBS) $(GNUTLS_LIBS) -lpthread
+tests_fault_fault_client_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS)
+tests_fault_fault_client_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(GNUTLS_CFLAGS) $(NGHTTP2_CFLAGS) -pthread
+tests_fault_fault_client_LDADD = net/libgrpc.a proto/libetcdpb.a net/libnet.a base/libbase.a $(JANSSON_LIBS) \
+	$(GNUTLS_LIBS) $(NGHTTP2_LIBS) $(PROTOBUFC_LIBS) -lpthread
 
 # The hostile peer (run.sh's hvote, hae, hsnap, hflood, hslow, hbody
 # faults): goraft RPCs forged with the project's own codec, floods, huge
@@ -55,14 +59,20 @@ tests_fault_raftd_nofsync_LDADD = src/raftd/libnode_test.a $(RAFTD_V3_LDADD) net
 # check-tls.sh: kill -9 of the leader and partitions among three nodes with
 # mutual TLS (issue 18); control-tls.sh: the same schedule must catch a
 # leader that commits alone.
+# check-v3.sh, check-v3-ns.sh: fault-client through etcd's v3 API (Puts,
+# linearizable Ranges, Txn compare-and-swaps) and /db on the same keys,
+# under check-lo.sh's faults and under partitions (issue 19);
+# control-v3.sh: v3 operations alone must catch a leader that commits alone.
 FAULT_TESTS = tests/fault/test_linz tests/fault/check-lo.sh tests/fault/check-ns.sh \
 	tests/fault/check-large.sh tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh \
-	tests/fault/control-nofsync.sh tests/fault/control-tls.sh
+	tests/fault/control-nofsync.sh tests/fault/control-tls.sh tests/fault/check-v3.sh tests/fault/check-v3-ns.sh \
+	tests/fault/control-v3.sh
 TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
 	tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh \
-	tests/fault/control-tls.sh
+	tests/fault/control-tls.sh tests/fault/check-v3.sh tests/fault/check-v3-ns.sh tests/fault/control-v3.sh
 EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
-	tests/fault/check-hostile.sh tests/fault/check-tls.sh \
+	tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/check-v3.sh tests/fault/check-v3-ns.sh \
+	tests/fault/control-v3.sh \
 	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/control-tls.sh tests/fault/long.sh tests/fault/kill9.sh
 # reproductions of daemon faults the suite found (not tests: exit 1 while
 # the fault is there)
@@ -88,6 +98,6 @@ fault-kill9: $(FAULT_BINS)
 
 clean-local: clean-fault
 clean-fault:
-	rm -rf tests/fault/failures tests/fault/controls tests/fault/controls-tls
+	rm -rf tests/fault/failures tests/fault/controls tests/fault/controls-tls tests/fault/controls-v3
 
 .PHONY: fault-check fault-long fault-kill9 clean-fault

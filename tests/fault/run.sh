@@ -5,7 +5,7 @@
 #   run.sh [--nodes 3] [--net lo|ns] [--seconds 20] [--seed N] [--clients 6]
 #          [--faults kill,stop,...] [--disk loop|dir] [--raftd PATH]
 #          [--node-env 'VAR=VALUE ...'] [--cycles N] [--value-pad N]
-#          [--save DIR] [--quiet] [--order random|seq] [--tls]
+#          [--save DIR] [--quiet] [--order random|seq] [--tls] [--v3]
 #
 # --net lo: every node on 127.0.0.1 (ports above the ephemeral range).
 # --net ns: one network namespace per node (10.77.S.N/24, S from the pid),
@@ -25,6 +25,13 @@
 #   and its address; "fault-client" with the write role, which fault-client
 #   presents; "fault-admin" with the admin role, for this script's /leave).
 #   Not with the hostile faults (fault-hostile speaks plain HTTP).
+#
+# --v3: every node also serves etcd's v3 API (--grpc-listen; on loopback
+#   the ports after the HTTP ones, so at most 4 nodes; 2379 with --net
+#   ns), and fault-client mixes v3 Puts, linearizable Ranges and Txn
+#   compare-and-swaps (on value or mod_revision) with the /db operations
+#   on the same keys (fault-client --grpc): one history, checked across
+#   both APIs. Not with --tls yet (no TLS on the gRPC port here).
 #
 # Faults (one at a time, held 1-3 s, 0.3-1.5 s apart; leader-biased):
 #   kill       kill -9 one node, restart it
@@ -90,7 +97,7 @@ FHOST=${FAULT_HOSTILE:-$top_builddir/tests/fault/fault-hostile}
 
 N=3 NET=lo SECONDS_RUN=20 SEED=${FAULT_SEED:-$(( ($$ * 7919 + $(date +%s)) % 100000 ))} CLIENTS=6
 FAULTS="" DISK=auto RAFTD=${RAFTD:-$top_builddir/tests/cluster/raftd-test} NODE_ENV="" CYCLES=0
-SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0 ORDER=random TLS=0
+SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0 ORDER=random TLS=0 V3=0
 argv="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -109,6 +116,7 @@ while [ $# -gt 0 ]; do
 	--order) ORDER=$2 ;;
 	--quiet) QUIET=1; shift; continue ;;
 	--tls) TLS=1; shift; continue ;;
+	--v3) V3=1; shift; continue ;;
 	--help) sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 99 ;;
 	esac
@@ -138,6 +146,10 @@ if [ "$TLS" = 1 ]; then
 	case ",$FAULTS," in *,h[a-z]*) echo "run.sh: the hostile faults speak plain HTTP: not with --tls" >&2; exit 99 ;; esac
 	command -v certtool >/dev/null || skip "certtool (gnutls-bin) not installed"
 fi
+if [ "$V3" = 1 ]; then
+	[ "$TLS" = 1 ] && { echo "run.sh: --v3 is not with --tls yet" >&2; exit 99; }
+	[ "$NET" = ns ] || [ "$N" -le 4 ] || { echo "run.sh: --v3 on loopback: at most 4 nodes" >&2; exit 99; }
+fi
 for b in "$RAFTD" "$FC" "$FCHECK"; do [ -x "$b" ] || { echo "run.sh: $b not built" >&2; exit 99; }; done
 IFS=, read -r -a FAULT_LIST <<<"$FAULTS"
 
@@ -156,7 +168,7 @@ hold_s() { HOLD=$((1 + RANDOM % 2)).$((RANDOM % 10)); } # HOLD = 1.0-2.9 s
 gap_s() { GAP=0.$((3 + RANDOM % 7)); }
 
 # --- nodes -----------------------------------------------------------------------
-declare -a PID STATE HOST PORT NAME GEN ENVV EXPECT LEAVE_ASKED IP NSN MNT IMG LOOPDEV
+declare -a PID STATE HOST PORT NAME GEN ENVV EXPECT LEAVE_ASKED IP NSN MNT IMG LOOPDEV GPORT
 CRASHED=0 CLIENT_PID="" SUB="" BR=""
 if [ "$NET" = ns ]; then
 	for s in $(seq $(( $$ % 200 + 20 )) 254) $(seq 20 254); do
@@ -176,16 +188,20 @@ else
 	port_claim 61000 64899 && BASE=$PORT_BASE
 	[ -n "$BASE" ] || { echo "run.sh: no free block of loopback ports" >&2; exit 99; }
 fi
-NODES=""
+NODES="" GNODES=""
 for n in $(seq 1 "$N"); do
 	if [ "$NET" = ns ]; then
-		IP[n]=10.77.$SUB.$n HOST[n]=10.77.$SUB.$n PORT[n]=4001 NSN[n]=rft$SUB-$n
+		IP[n]=10.77.$SUB.$n HOST[n]=10.77.$SUB.$n PORT[n]=4001 NSN[n]=rft$SUB-$n GPORT[n]=2379
 	else
-		HOST[n]=127.0.0.1 PORT[n]=$(( BASE + n ))
+		HOST[n]=127.0.0.1 PORT[n]=$(( BASE + n )) GPORT[n]=$(( BASE + 5 + n ))
 	fi
 	STATE[n]=new GEN[n]=1 NAME[n]=n$n.1 ENVV[n]="" EXPECT[n]="" LEAVE_ASKED[n]=0 FILLED[n]=0
 	NODES="$NODES${NODES:+,}${HOST[n]}:${PORT[n]}"
+	GNODES="$GNODES${GNODES:+,}${HOST[n]}:${GPORT[n]}"
 done
+# fault-client's v3 operations (--v3)
+FCV3=()
+[ "$V3" = 1 ] && FCV3=(--grpc "$GNODES")
 ADDR() { echo "${HOST[$1]}:${PORT[$1]}"; }
 # how this script and fault-client reach the nodes (--tls: tls_setup)
 SCHEME=http CURLTLS=() FCTLS=()
@@ -292,9 +308,10 @@ node_start() {
 	fi
 	mkdir -p "$(DATA "$n")"
 	[ "${EXPECT[n]}" = ENOSPC ] || FILLED[n]=0
-	local TLSARGS=()
+	local TLSARGS=() grpc=none
 	tls_node_args "$n"
-	local cmd=(env $e "$RAFTD" -p "${PORT[n]}" -h "${HOST[n]}" --listen "${HOST[n]}" --name "${NAME[n]}" --grpc-listen none "${TLSARGS[@]}"
+	[ "$V3" = 1 ] && grpc=${HOST[n]}:${GPORT[n]}
+	local cmd=(env $e "$RAFTD" -p "${PORT[n]}" -h "${HOST[n]}" --listen "${HOST[n]}" --name "${NAME[n]}" --grpc-listen "$grpc" "${TLSARGS[@]}"
 		--election-timeout-ms "${ELECTION_MS:-300}" --heartbeat-ms "${HEARTBEAT_MS:-50}"
 		--snapshot-threshold "${SNAPSHOT_THRESHOLD:-2000}" --segment-size 1M "${join[@]}" "$(DATA "$n")")
 	echo "### $(date +%T.%N) start: ${cmd[*]}" >>"$T/n$n.log"
@@ -991,7 +1008,7 @@ heal_all() {
 
 # --- the run -------------------------------------------------------------------------------------
 fail_setup() { log "setup failed: $*"; echo "RESULT seed=$SEED harness-error"; exit 99; }
-log "seed $SEED: $N nodes, net $NET, disk $DISK, $([ "$TLS" = 1 ] && echo "mutual TLS, ")faults $FAULTS, ${CYCLES:+cycles $CYCLES, }seconds $SECONDS_RUN, raftd $RAFTD${NODE_ENV:+ with $NODE_ENV}"
+log "seed $SEED: $N nodes, net $NET, disk $DISK, $([ "$TLS" = 1 ] && echo "mutual TLS, ")$([ "$V3" = 1 ] && echo "v3 and /db clients, ")faults $FAULTS, ${CYCLES:+cycles $CYCLES, }seconds $SECONDS_RUN, raftd $RAFTD${NODE_ENV:+ with $NODE_ENV}"
 if [ "$TLS" = 1 ]; then tls_setup || fail_setup "certificates"; fi
 if [ "$NET" = ns ]; then net_setup || fail_setup "network namespaces"; fi
 if [ "$DISK" = loop ]; then disk_setup || fail_setup "loop devices"; fi
@@ -1004,7 +1021,7 @@ client_secs=$SECONDS_RUN
 # (stopped with SIGUSR1 when the faults are over)
 [ "$CYCLES" -gt 0 ] || [ "$ORDER" = seq ] && client_secs=100000
 "$FC" run --nodes "$NODES" --out "$T/history" --seconds "$client_secs" --clients "$CLIENTS" --seed "$SEED" \
-	--value-pad "$VALUE_PAD" "${FCTLS[@]}" ${CLIENT_ARGS:-} 2>"$T/client.log" &
+	--value-pad "$VALUE_PAD" "${FCTLS[@]}" "${FCV3[@]}" ${CLIENT_ARGS:-} 2>"$T/client.log" &
 CLIENT_PID=$!
 start=$(date +%s)
 cycle=0 fault_i=0
@@ -1080,7 +1097,7 @@ grep -v '^check:' "$T/check.txt" | head -20 | while IFS= read -r l; do log "  $l
 num() { sed -n "s/.* \([0-9][0-9]*\) $1.*/\1/p" <<<"$summary" | head -1; }
 ops=$(sed -n 's/^check: \([0-9]*\) ops.*/\1/p' <<<"$summary")
 wok=$(sed -n 's/.*writes \([0-9]*\) ok.*/\1/p' <<<"$summary")
-result="seed=$SEED nodes=$N net=$NET disk=$DISK$([ "$TLS" = 1 ] && echo " tls=mutual") seconds=$(( $(date +%s) - start )) ops=${ops:-0} writes_ok=${wok:-0}"
+result="seed=$SEED nodes=$N net=$NET disk=$DISK$([ "$TLS" = 1 ] && echo " tls=mutual")$([ "$V3" = 1 ] && echo " api=v3+db") seconds=$(( $(date +%s) - start )) ops=${ops:-0} writes_ok=${wok:-0}"
 result="$result lost=$(num 'lost acknowledged') violations=$(num violations) diverged=$(num 'keys diverged')"
 result="$result converged=$converged crashed=$CRASHED"
 if [ -n "${HOSTILE_VERDICT[*]+set}" ]; then
