@@ -394,6 +394,12 @@ static int pump(struct grpcc *c, struct ccall *cc, int64_t deadline)
 			return rv;
 		if (cc->closed)
 			return 0;
+		if (!c->out_len && !nghttp2_session_want_read(c->s) && !nghttp2_session_want_write(c->s)) {
+			/* the session is over with the call open: nghttp2 ended
+			 * it for bad input, or the server's GOAWAY did */
+			c->dead = true;
+			return c->goaway_last == INT32_MAX ? -EPROTO : -ECONNRESET;
+		}
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;

@@ -267,6 +267,66 @@ START_TEST(garbage)
 }
 END_TEST
 
+/* a GOAWAY already received: the next call sends nothing */
+START_TEST(goaway)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct grpcc *c;
+	ck_assert_int_eq(grpcc_adopt(sv[0], NULL, "goaway", &c), 0);
+	/* the server's preface (an empty SETTINGS), then GOAWAY, last stream 0 */
+	const uint8_t frames[] = { 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	ck_assert_int_eq(write(sv[1], frames, sizeof(frames)), (ssize_t)sizeof(frames));
+	struct result r = call(c, "/t.T/Echo", "x", 1, 10000);
+	ck_assert_int_eq(r.rv, -ENOTCONN);
+	ck_assert(!grpcc_usable(c));
+	grpcc_close(c);
+	/* no HEADERS went out (at most the client's preface and SETTINGS) */
+	uint8_t buf[4096];
+	ssize_t n = read(sv[1], buf, sizeof(buf));
+	ck_assert_int_ge(n, 0);
+	if (n > 0) {
+		ck_assert_int_ge(n, 24);
+		ck_assert(!memcmp(buf, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24));
+	}
+	for (ssize_t off = 24; off + 9 <= n; off += 9 + (buf[off] << 16 | buf[off + 1] << 8 | buf[off + 2]))
+		ck_assert_int_ne(buf[off + 3], 1 /* HEADERS */);
+	close(sv[1]);
+}
+END_TEST
+
+/* the peer waits for the request, then answers garbage: the call ends
+ * with -EPROTO at once, not at its deadline */
+static void *garbage_peer(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[4096];
+	if (read(fd, buf, sizeof(buf)) > 0) {
+		const char junk[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+		if (write(fd, junk, sizeof(junk) - 1) < 0)
+			return NULL;
+	}
+	return NULL;
+}
+
+START_TEST(garbage_mid_call)
+{
+	int sv[2];
+	pthread_t th;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct grpcc *c;
+	ck_assert_int_eq(grpcc_adopt(sv[0], NULL, "garbage", &c), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, garbage_peer, &sv[1]), 0);
+	/* a deadline far beyond the test's timeout: only -EPROTO ends it in time */
+	struct result r = call(c, "/t.T/Echo", "x", 1, 3600 * 1000);
+	ck_assert_int_eq(r.rv, -EPROTO);
+	ck_assert(!grpcc_usable(c));
+	pthread_join(th, NULL);
+	grpcc_close(c);
+	close(sv[1]);
+}
+END_TEST
+
 START_TEST(hangup)
 {
 	/* the peer closed before the call: nothing is sent */
@@ -324,6 +384,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, deadline_server_silent);
 	tcase_add_test(tc, deadline_peer_mute);
 	tcase_add_test(tc, garbage);
+	tcase_add_test(tc, garbage_mid_call);
+	tcase_add_test(tc, goaway);
 	tcase_add_test(tc, hangup);
 	tcase_add_test(tc, percent_decode);
 	suite_add_tcase(s, tc);
