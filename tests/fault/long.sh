@@ -6,7 +6,8 @@
 # with values 6 KB longer (run.sh --value-pad). Prints one RESULT line
 # per schedule and a summary; exits 1 if any schedule failed. Failing runs
 # are saved with their seeds (tests/fault/failures). FAULT_SEED=N: seeds
-# N, N+1, ...
+# N, N+1, ... FAULT_LONG_ARGS: more run.sh options for every schedule
+# (--v3: the v3 and /db clients).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 schedules=${1:-100} seconds=${2:-60}
@@ -20,7 +21,7 @@ for i in $(seq 0 $((schedules - 1))); do
 	# every third schedule with long values (6 KB: the disks hold a minute)
 	[ $((i % 3)) = 2 ] && c="$c --value-pad 6000"
 	# shellcheck disable=SC2086
-	line=$(timeout -k 10 $((seconds * 3 + 180)) "$here/run.sh" $c --seconds "$seconds" --seed $((seed + i)) --quiet | tail -1)
+	line=$(timeout -k 10 $((seconds * 3 + 180)) "$here/run.sh" $c ${FAULT_LONG_ARGS:-} --seconds "$seconds" --seed $((seed + i)) --quiet | tail -1)
 	echo "[$((i + 1))/$schedules] $line"
 	case $line in
 	RESULT*PASS) rc=0 ;;

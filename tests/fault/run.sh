@@ -27,7 +27,7 @@
 #   Not with the hostile faults (fault-hostile speaks plain HTTP).
 #
 # --v3: every node also serves etcd's v3 API (--grpc-listen; on loopback
-#   the ports after the HTTP ones, so at most 4 nodes; 2379 with --net
+#   the ports of the block the HTTP ones leave, so at most 5 nodes; 2379 with --net
 #   ns), and fault-client mixes v3 Puts, linearizable Ranges and Txn
 #   compare-and-swaps (on value or mod_revision) with the /db operations
 #   on the same keys (fault-client --grpc): one history, checked across
@@ -148,7 +148,7 @@ if [ "$TLS" = 1 ]; then
 fi
 if [ "$V3" = 1 ]; then
 	[ "$TLS" = 1 ] && { echo "run.sh: --v3 is not with --tls yet" >&2; exit 99; }
-	[ "$NET" = ns ] || [ "$N" -le 4 ] || { echo "run.sh: --v3 on loopback: at most 4 nodes" >&2; exit 99; }
+	[ "$NET" = ns ] || [ "$N" -le 5 ] || { echo "run.sh: --v3 on loopback: at most 5 nodes" >&2; exit 99; }
 fi
 for b in "$RAFTD" "$FC" "$FCHECK"; do [ -x "$b" ] || { echo "run.sh: $b not built" >&2; exit 99; }; done
 IFS=, read -r -a FAULT_LIST <<<"$FAULTS"
@@ -193,7 +193,9 @@ for n in $(seq 1 "$N"); do
 	if [ "$NET" = ns ]; then
 		IP[n]=10.77.$SUB.$n HOST[n]=10.77.$SUB.$n PORT[n]=4001 NSN[n]=rft$SUB-$n GPORT[n]=2379
 	else
-		HOST[n]=127.0.0.1 PORT[n]=$(( BASE + n )) GPORT[n]=$(( BASE + 5 + n ))
+		HOST[n]=127.0.0.1 PORT[n]=$(( BASE + n ))
+		# the block's other five ports (its first one for node 5)
+		GPORT[n]=$(( BASE + (5 + n) % 10 ))
 	fi
 	STATE[n]=new GEN[n]=1 NAME[n]=n$n.1 ENVV[n]="" EXPECT[n]="" LEAVE_ASKED[n]=0 FILLED[n]=0
 	NODES="$NODES${NODES:+,}${HOST[n]}:${PORT[n]}"
