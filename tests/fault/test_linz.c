@@ -132,7 +132,17 @@ static uint64_t rnd(void)
 /* C clients, each running ops one after another; every op takes effect at a
  * point inside [call, ret] (a sequential execution in point order), so the
  * history is linearizable. Some writes lose their answer (NEVER). */
+static size_t gen_kinds(struct linz_op *ops, size_t n, unsigned clients, uint64_t seed, bool cas);
+
 static size_t gen(struct linz_op *ops, size_t n, unsigned clients, uint64_t seed)
+{
+	return gen_kinds(ops, n, clients, seed, false);
+}
+
+/* With cas, a third of the operations are CASes: at its point each one
+ * compares with the value current there (it swaps) or with an older one
+ * (its compare fails); some lose their answer. */
+static size_t gen_kinds(struct linz_op *ops, size_t n, unsigned clients, uint64_t seed, bool cas)
 {
 	rng_state = seed;
 	int64_t *t = calloc(clients, sizeof(*t));
@@ -146,8 +156,10 @@ static size_t gen(struct linz_op *ops, size_t n, unsigned clients, uint64_t seed
 		int64_t point = call + 1 + (int64_t)(rnd() % 100);
 		int64_t ret = point + 1 + (int64_t)(rnd() % 100);
 		t[c] = ret;
-		bool w = rnd() % 2;
-		ops[i] = (struct linz_op){ .kind = w ? LINZ_WRITE : LINZ_READ, .value = w ? (int64_t)i : 0, .call = call, .ret = ret };
+		unsigned k = (unsigned)(rnd() % (cas ? 3 : 2));
+		bool w = k != 1;
+		ops[i] = (struct linz_op){ .kind = k == 0 ? LINZ_WRITE : k == 1 ? LINZ_READ : LINZ_CAS,
+					   .value = w ? (int64_t)i : 0, .call = call, .ret = ret };
 		if (w && rnd() % 20 == 0) {
 			ops[i].ret = LINZ_NEVER;
 			t[c] = point + 500; /* the client gave up and moved on */
@@ -166,13 +178,31 @@ static size_t gen(struct linz_op *ops, size_t n, unsigned clients, uint64_t seed
 			pts[j - 1] = x;
 		}
 	int64_t v = LINZ_INITIAL;
+	size_t nwritten = 0;
+	int64_t *written = malloc((n + 1) * sizeof(*written)); /* the values the register held */
 	for (size_t i = 0; i < n; i++) {
 		struct linz_op *o = &ops[pts[i].op];
-		if (o->kind == LINZ_WRITE)
-			v = o->value;
-		else
+		if (o->kind == LINZ_WRITE) {
+			v = written[nwritten++] = o->value;
+		} else if (o->kind == LINZ_READ) {
 			o->value = v;
+		} else if (rnd() % 2 || !nwritten) {
+			o->expect = v;
+			v = written[nwritten++] = o->value;
+		} else {
+			/* an older value, or the initial one */
+			size_t back = (size_t)(rnd() % (nwritten + 1));
+			o->expect = back == nwritten ? LINZ_INITIAL : written[back];
+			if (o->expect == v) {
+				v = written[nwritten++] = o->value;
+			} else {
+				o->cas_failed = true;
+				if (o->ret == LINZ_NEVER)
+					o->cas_failed = false; /* unknown: the model decides */
+			}
+		}
 	}
+	free(written);
 	free(pts);
 	free(t);
 	return n;
@@ -187,6 +217,43 @@ START_TEST(generated_linearizable)
 		struct linz_report rep;
 		int r = linz_check(ops, N, 0, &rep);
 		ck_assert_msg(r == LINZ_OK, "seed %" PRIu64 ": %d (stuck at %zu)", seed, r, rep.stuck_op);
+	}
+}
+END_TEST
+
+START_TEST(generated_cas_linearizable)
+{
+	enum { N = 3000 };
+	static struct linz_op ops[N];
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		gen_kinds(ops, N, 1 + (unsigned)(seed % 8), seed, true);
+		struct linz_report rep;
+		int r = linz_check(ops, N, 0, &rep);
+		ck_assert_msg(r == LINZ_OK, "seed %" PRIu64 ": %d (stuck at %zu)", seed, r, rep.stuck_op);
+	}
+}
+END_TEST
+
+/* a CAS that swapped, and whose value a later read returned, reported as
+ * "compare failed": refused */
+START_TEST(generated_cas_with_a_flipped_outcome)
+{
+	enum { N = 2000 };
+	static struct linz_op ops[N];
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		gen_kinds(ops, N, 6, seed, true);
+		size_t flip = N;
+		for (size_t i = 0; i < N && flip == N; i++) {
+			if (ops[i].kind != LINZ_CAS || ops[i].cas_failed || ops[i].ret == LINZ_NEVER)
+				continue;
+			for (size_t j = 0; j < N && flip == N; j++)
+				if (ops[j].kind == LINZ_READ && ops[j].value == ops[i].value)
+					flip = i;
+		}
+		ck_assert_uint_lt(flip, N);
+		ck_assert_int_eq(linz_check(ops, N, 0, NULL), LINZ_OK);
+		ops[flip].cas_failed = true;
+		ck_assert_int_eq(linz_check(ops, N, 0, NULL), LINZ_VIOLATION);
 	}
 }
 END_TEST
@@ -443,6 +510,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, memory_limit);
 	tcase_add_test(tc, cas_model);
 	tcase_add_test(tc, cas_unknown_outcome);
+	tcase_add_test(tc, generated_cas_linearizable);
+	tcase_add_test(tc, generated_cas_with_a_flipped_outcome);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("history");
 	tcase_add_test(th, history_clean_run);
