@@ -446,7 +446,11 @@ int grpcc_call(struct grpcc *c, const char *path, const uint8_t *req, size_t len
 	cc.prefix[3] = (uint8_t)(len >> 8);
 	cc.prefix[4] = (uint8_t)len;
 	char timeout[24];
-	snprintf(timeout, sizeof(timeout), "%dm", timeout_ms > 0 ? timeout_ms : 1);
+	/* grpc-timeout takes at most 8 digits: beyond a day, whole seconds */
+	if (timeout_ms > 99999999)
+		snprintf(timeout, sizeof(timeout), "%dS", timeout_ms / 1000);
+	else
+		snprintf(timeout, sizeof(timeout), "%dm", timeout_ms > 0 ? timeout_ms : 1);
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
 	nghttp2_nv nva[] = {
 		NV(":method", "POST"),
