@@ -10,92 +10,15 @@
 #                                raftd). "etcd etcd" checks the script
 #                                itself: two etcd clusters must agree.
 #
-# Both clusters take the same ports of one block (tests/cluster/lib.sh), one
-# after the other: members' peer URLs at BASE+1..3 (raftd's HTTP port is its
-# peer port), clients' at BASE+4..6, so that endpoints and member URLs are
-# equal in both transcripts. On a difference the transcripts are kept in
-# lib.sh's directory (KEEP=1 keeps them anyway).
-set -u
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
-	echo "SKIP: etcd and etcdctl are not installed (apt-get install etcd-server etcd-client)"
-	exit 77
-fi
+# Both clusters take the same ports (tests/v3/lib.sh), one after the other,
+# so that endpoints and member URLs are equal in both transcripts. On a
+# difference the transcripts are kept in lib.sh's directory (KEEP=1 keeps
+# them anyway).
 A=${1:-etcd}
 B=${2:-raftd}
-HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../cluster/lib.sh"
-for _k in "$A" "$B"; do
-	case $_k in
-	etcd) ;;
-	raftd)
-		# once the v3 front end is in, a raftd without it is a failure, not a skip
-		"$RAFTD" --help 2>&1 | grep -q -- '-grpc-listen' ||
-			fail "$RAFTD has no --grpc-listen: raftd does not serve etcd's v3 API"
-		;;
-	*) fail "usage: $0 [etcd|raftd [etcd|raftd]]" ;;
-	esac
-done
-export ETCDCTL_API=3
-unset ETCDCTL_ENDPOINTS
-EPS="127.0.0.1:$(port 4),127.0.0.1:$(port 5),127.0.0.1:$(port 6)"
-# most commands go to n3's endpoint only: the member that answers is then
-# the same in both runs (the client's balancer picks any of several)
-ONE="127.0.0.1:$(port 6)"
-# generous: a loaded machine (the client's default is 5 s)
-CTL="etcdctl --command-timeout=30s --dial-timeout=10s"
-
-# --- the clusters -----------------------------------------------------------
-
-etcd_up() {
-	_ic="n1=http://127.0.0.1:$(port 1),n2=http://127.0.0.1:$(port 2),n3=http://127.0.0.1:$(port 3)"
-	for _n in 1 2 3; do
-		etcd --name "n$_n" --data-dir "$R/e$_n" \
-			--listen-peer-urls "http://127.0.0.1:$(port "$_n")" \
-			--initial-advertise-peer-urls "http://127.0.0.1:$(port "$_n")" \
-			--listen-client-urls "http://127.0.0.1:$(port $((_n + 3)))" \
-			--advertise-client-urls "http://127.0.0.1:$(port $((_n + 3)))" \
-			--initial-cluster "$_ic" --initial-cluster-state new \
-			--initial-cluster-token "v3-compare-$$-$RUN" \
-			--heartbeat-interval 100 --election-timeout 3000 >>"$T/$RUN-etcd$_n.log" 2>&1 &
-		eval "EPID_$_n=$!"
-		PIDS="$PIDS $!"
-	done
-}
-
-etcd_down() {
-	for _n in 1 2 3; do
-		_p=$(eval echo \$EPID_"$_n")
-		kill "$_p" 2>/dev/null
-		wait "$_p" 2>/dev/null
-	done
-}
-
-raftd_up() {
-	_o="-h 127.0.0.1 -election-timeout-ms 1500"
-	# shellcheck disable=SC2086
-	node_start 1 -name n1 $_o --grpc-listen "127.0.0.1:$(port 4)"
-	# shellcheck disable=SC2086
-	node_start 2 -name n2 $_o --grpc-listen "127.0.0.1:$(port 5)" -join "127.0.0.1:$(port 1)"
-	# shellcheck disable=SC2086
-	node_start 3 -name n3 $_o --grpc-listen "127.0.0.1:$(port 6)" -join "127.0.0.1:$(port 1)"
-}
-
-raftd_down() {
-	for _n in 1 2 3; do node_kill "$_n" TERM; done
-	# lib.sh keeps a node's data directory across restarts: a next run
-	# of the same kind starts afresh
-	rm -rf "$T/n1" "$T/n2" "$T/n3"
-}
-
-ports_free() {
-	! ss -Hltn "( sport >= :$(port 1) and sport <= :$(port 9) )" 2>/dev/null | grep -q .
-}
-
-# three members named n1..n3 have started, and each endpoint is healthy
-cluster_ready() {
-	[ "$($CTL --endpoints="$EPS" member list 2>/dev/null | grep -c ', started, n[123], ')" = 3 ] &&
-		$CTL --endpoints="$EPS" endpoint health >/dev/null 2>&1
-}
+. "$(dirname "$0")/lib.sh"
+need_kind "$A"
+need_kind "$B"
 
 # every endpoint answers with the same revision and names the same leader:
 # what a follower shows (its hash, its revision) is then the cluster's
@@ -331,19 +254,18 @@ get foo
 	fi
 }
 
-# run KIND: a cluster of KIND, the commands against it, the transcript in $T/RUN.txt
+# run RUN KIND: a cluster of KIND, the commands against it, the transcript
+# in $T/RUN.txt
 RUN=
 run() {
 	RUN=$1
 	R=$T/$RUN
-	mkdir -p "$R/out"
 	BLOCK=0 MEMBERS=0
-	until_ok 60 ports_free || fail "$RUN: the ports are still taken"
-	"${2}_up"
-	until_ok 120 cluster_ready || fail "$RUN: the cluster does not come up"
+	cluster_up "$2" "$RUN"
+	mkdir -p "$R/out"
 	remember_members
 	commands
-	"${2}_down"
+	cluster_down "$2"
 	# the ID map: each member's ID (hex in the text output, decimal in
 	# JSON) and the cluster's ID become names; decimal ones quoted, to
 	# keep JSON JSON; hex ones with the padding of Go's %16x, which a
@@ -363,29 +285,37 @@ run() {
 	EOF
 	for _c in "$R"/out/*.cmd; do
 		_b=${_c%.cmd}
-		sed -f "$R/ids.sed" "$_c"
-		sed -f "$R/ids.sed" -f "$HERE/normalise.sed" "$_b.out" | python3 -c '
-import json, re, sys
-# the order of members follows their IDs, which differ: sorted by name
-def members(line):
-    m = re.match(r"(ETCD_INITIAL_CLUSTER=\")(.*)(\")$", line)
-    if m:
-        return m.group(1) + ",".join(sorted(m.group(2).split(","))) + m.group(3)
-    if not line.startswith("{\"header\""):
-        return line
-    try:
-        d = json.loads(line)
-    except ValueError:
-        return line
-    if not isinstance(d.get("members"), list):
-        return line
-    d["members"].sort(key=lambda m: (m.get("name", ""), m.get("peerURLs", [])))
-    return json.dumps(d, separators=(",", ":"))
-lines = [members(l.rstrip("\n")) for l in sys.stdin]
-if len(sys.argv) > 1:
-    lines.sort()
-print("\n".join(lines)) if lines else None' $([ -e "$_b.sort" ] && echo sort)
-	done >"$T/$RUN.txt"
+		sed -f "$R/ids.sed" "$_c" >"$_b.cmd.n"
+		sed -f "$R/ids.sed" -f "$V3_DIR/normalise.sed" "$_b.out" >"$_b.out.n"
+	done
+	# the order of members follows their IDs, which differ: sorted by
+	# name in JSON and etcd's ETCD_INITIAL_CLUSTER, and a block of ctl -s
+	# sorted whole
+	python3 - "$R"/out/*.cmd >"$T/$RUN.txt" <<-'EOF'
+		import json, os, re, sys
+		def members(line):
+		    m = re.match(r'(ETCD_INITIAL_CLUSTER=")(.*)(")$', line)
+		    if m:
+		        return m.group(1) + ",".join(sorted(m.group(2).split(","))) + m.group(3)
+		    if not line.startswith('{"header"'):
+		        return line
+		    try:
+		        d = json.loads(line)
+		    except ValueError:
+		        return line
+		    if not isinstance(d.get("members"), list):
+		        return line
+		    d["members"].sort(key=lambda m: (m.get("name", ""), m.get("peerURLs", [])))
+		    return json.dumps(d, separators=(",", ":"))
+		for c in sys.argv[1:]:
+		    b = c[:-len(".cmd")]
+		    sys.stdout.write(open(c + ".n").read())
+		    lines = [members(l.rstrip("\n")) for l in open(b + ".out.n")]
+		    if os.path.exists(b + ".sort"):
+		        lines.sort()
+		    for l in lines:
+		        print(l)
+	EOF
 }
 
 run "1-$A" "$A"
