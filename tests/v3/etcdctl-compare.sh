@@ -6,15 +6,17 @@
 # mapped what legitimately differs (member and cluster IDs, raft terms and
 # indexes, versions, db sizes, hashes, latencies).
 #
-#   etcdctl-compare.sh [A [B]]   A and B each etcd or raftd (default etcd
-#                                raftd). "etcd etcd" checks the script
-#                                itself: two etcd clusters must agree.
+#   etcdctl-compare.sh [A [B]]   A and B each etcd or raftd (default
+#                                $V3_KINDS or etcd raftd). "etcd etcd"
+#                                checks the script itself: two etcd
+#                                clusters must agree.
 #
 # Both clusters take the same ports (tests/v3/lib.sh), one after the other,
 # so that endpoints and member URLs are equal in both transcripts. On a
 # difference the transcripts are kept in lib.sh's directory (KEEP=1 keeps
 # them anyway).
-A=${1:-etcd}
+[ $# -gt 0 ] || set -- ${V3_KINDS:-etcd raftd}
+A=$1
 B=${2:-raftd}
 . "$(dirname "$0")/lib.sh"
 need_kind "$A"
@@ -232,20 +234,20 @@ get foo
 	ctl alarm list
 	ctl alarm disarm
 	ctl -a defrag
-	ctl -e "127.0.0.1:$(port 4)" snapshot save snap.db
+	ctl -e "127.0.0.1:$(cport 1)" snapshot save snap.db
 	note "snapshot save wrote a file: $([ -s "$R/snap.db" ] && echo yes || echo no)"
 	ctl -a snapshot save snap2.db
-	ctl -r member add n4 --peer-urls="http://127.0.0.1:$(port 7)" --learner
+	ctl -r member add n4 --peer-urls="http://127.0.0.1:$SPARE1" --learner
 	remember_members
 	ctl -s member list
-	n4=$($CTL --endpoints="$EPS" member list 2>/dev/null | awk -F', ' '$4 == "http://127.0.0.1:'"$(port 7)"'" { print $1 }')
+	n4=$($CTL --endpoints="$EPS" member list 2>/dev/null | awk -F', ' '$4 == "http://127.0.0.1:'"$SPARE1"'" { print $1 }')
 	ctl member promote "$n4"
 	# (no member list after this: etcd 3.4's member update shows a
 	# learner as a voter from then on, a bug of its own)
-	ctl member update "$n4" --peer-urls="http://127.0.0.1:$(port 8)"
+	ctl member update "$n4" --peer-urls="http://127.0.0.1:$SPARE2"
 	ctl member remove "$n4"
 	ctl member remove "$n4"
-	ctl member update "$n4" --peer-urls="http://127.0.0.1:$(port 8)"
+	ctl member update "$n4" --peer-urls="http://127.0.0.1:$SPARE2"
 	ctl -r member add n5 --peer-urls="http://127.0.0.1:$(port 1)"
 	ctl -s member list
 	# etcdctl check perf writes for a minute: V3_CHECK_PERF=1 adds it

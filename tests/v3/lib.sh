@@ -5,11 +5,14 @@
 #
 # Both kinds take the same ports of the test's block, one after the other:
 # members' peer URLs at BASE+1..3 (raftd's HTTP port is its peer port),
-# clients' at BASE+4..6. Members are named n1, n2, n3.
+# clients' at BASE+6..8 (cport N; tests/cluster/lib.sh's grpc_port N, where
+# it has one), BASE+4 and BASE+5 free for members added by a test (SPARE1,
+# SPARE2). Members are named n1, n2, n3.
 #
 #   cluster_up KIND RUN   start a cluster of KIND (etcd or raftd), its data
 #                         and logs under $T/RUN; waits until it serves
 #   cluster_down KIND     stop it (ports free again)
+#   cport N               member N's client port
 #   EPS, ONE              the three client endpoints; n3's alone
 #   CTL                   etcdctl with generous timeouts
 set -u
@@ -18,11 +21,17 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 	exit 77
 fi
 V3_DIR=$(cd "$(dirname "$0")" && pwd)
+# tests/cluster/lib.sh's node_start: --grpc-listen on grpc_port N (where
+# it knows GRPC; raftd_up names the same port itself)
+GRPC=1
 . "$V3_DIR/../cluster/lib.sh"
+cport() { echo $(( BASE + 5 + $1 )); }
+SPARE1=$(port 4)
+SPARE2=$(port 5)
 export ETCDCTL_API=3
 unset ETCDCTL_ENDPOINTS
-EPS="127.0.0.1:$(port 4),127.0.0.1:$(port 5),127.0.0.1:$(port 6)"
-ONE="127.0.0.1:$(port 6)"
+EPS="127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)"
+ONE="127.0.0.1:$(cport 3)"
 # generous: a loaded machine (the client's default is 5 s)
 CTL="etcdctl --command-timeout=30s --dial-timeout=10s"
 
@@ -45,8 +54,8 @@ etcd_up() {
 		etcd --name "n$_n" --data-dir "$T/$1/e$_n" \
 			--listen-peer-urls "http://127.0.0.1:$(port "$_n")" \
 			--initial-advertise-peer-urls "http://127.0.0.1:$(port "$_n")" \
-			--listen-client-urls "http://127.0.0.1:$(port $((_n + 3)))" \
-			--advertise-client-urls "http://127.0.0.1:$(port $((_n + 3)))" \
+			--listen-client-urls "http://127.0.0.1:$(cport "$_n")" \
+			--advertise-client-urls "http://127.0.0.1:$(cport "$_n")" \
 			--initial-cluster "$_ic" --initial-cluster-state new \
 			--initial-cluster-token "v3-$$-$1" \
 			--heartbeat-interval 100 --election-timeout 3000 >>"$T/$1-etcd$_n.log" 2>&1 &
@@ -66,11 +75,11 @@ etcd_down() {
 raftd_up() {
 	_o="-h 127.0.0.1 -election-timeout-ms 1500"
 	# shellcheck disable=SC2086
-	node_start 1 -name n1 $_o --grpc-listen "127.0.0.1:$(port 4)"
+	node_start 1 -name n1 $_o --grpc-listen "127.0.0.1:$(cport 1)"
 	# shellcheck disable=SC2086
-	node_start 2 -name n2 $_o --grpc-listen "127.0.0.1:$(port 5)" -join "127.0.0.1:$(port 1)"
+	node_start 2 -name n2 $_o --grpc-listen "127.0.0.1:$(cport 2)" -join "127.0.0.1:$(port 1)"
 	# shellcheck disable=SC2086
-	node_start 3 -name n3 $_o --grpc-listen "127.0.0.1:$(port 6)" -join "127.0.0.1:$(port 1)"
+	node_start 3 -name n3 $_o --grpc-listen "127.0.0.1:$(cport 3)" -join "127.0.0.1:$(port 1)"
 }
 
 raftd_down() {

@@ -7,8 +7,9 @@ members (list, add, update, remove), plus status, alarms and compaction
 errors. Run by tests/v3/python-etcd3.sh against etcd (to prove this script)
 and raftd; every check holds for both.
 
-    python-etcd3.py PORT1 PORT2 PORT3   client ports of members n1, n2, n3
-                                        (peers at PORT-3, as tests/v3/lib.sh)
+    python-etcd3.py C1 C2 C3 P1 P2 P3 S1 S2
+        client ports and peer ports of members n1, n2, n3; two free ports
+        (as tests/v3/lib.sh has them)
 """
 import sys
 import time
@@ -18,6 +19,8 @@ import grpc
 from etcd3 import etcdrpc, exceptions
 
 PORTS = [int(p) for p in sys.argv[1:4]]
+PEERS = [int(p) for p in sys.argv[4:7]]
+SPARE = [int(p) for p in sys.argv[7:9]]
 # n3's endpoint takes most requests; the others read what it wrote
 C = [etcd3.client(host="127.0.0.1", port=p, timeout=30) for p in PORTS]
 c = C[2]
@@ -194,7 +197,7 @@ print("ok: compact, compacted revisions refused")
 
 ms = sorted(c.members, key=lambda m: m.name)
 check([m.name for m in ms] == ["n1", "n2", "n3"], "members: %s" % [m.name for m in ms])
-check([list(m.peer_urls) for m in ms] == [["http://127.0.0.1:%d" % (p - 3)] for p in PORTS],
+check([list(m.peer_urls) for m in ms] == [["http://127.0.0.1:%d" % p] for p in PEERS],
       "peer URLs: %s" % [list(m.peer_urls) for m in ms])
 check([list(m.client_urls) for m in ms] == [["http://127.0.0.1:%d" % p] for p in PORTS],
       "client URLs: %s" % [list(m.client_urls) for m in ms])
@@ -207,12 +210,12 @@ check(len({cl.status().leader.id for cl in C}) == 1, "every member names the sam
 check(list(c.list_alarms()) == [], "no alarms")
 c.disarm_alarm()
 c.defragment()
-new_url = "http://127.0.0.1:%d" % (PORTS[2] + 1)
+new_url = "http://127.0.0.1:%d" % SPARE[0]
 new = retry_unavailable(lambda: c.add_member([new_url]))
 check(new.id != 0 and list(new.peer_urls) == [new_url] and new.name == "", "add_member: %s" % new)
 ms = list(c.members)
 check(len(ms) == 4 and new.id in [m.id for m in ms], "the new member is listed")
-moved = "http://127.0.0.1:%d" % (PORTS[2] + 2)
+moved = "http://127.0.0.1:%d" % SPARE[1]
 retry_unavailable(lambda: c.update_member(new.id, [moved]))
 check([list(m.peer_urls) for m in c.members if m.id == new.id] == [[moved]], "update_member")
 retry_unavailable(lambda: c.remove_member(new.id))

@@ -5,8 +5,8 @@
 # then against raftd.
 #
 #   python-etcd3.sh [KIND...]   the kinds of cluster, in order (default:
-#                               etcd raftd)
-[ $# -gt 0 ] || set -- etcd raftd
+#                               $V3_KINDS or etcd raftd)
+[ $# -gt 0 ] || set -- ${V3_KINDS:-etcd raftd}
 . "$(dirname "$0")/lib.sh"
 # Debian's module is for Debian's python3, which another python3 first in
 # PATH (a pyenv's) cannot import
@@ -20,7 +20,8 @@ i=0
 for kind in "$@"; do
 	i=$((i + 1))
 	cluster_up "$kind" "$i-$kind"
-	"$PY" "$V3_DIR/python-etcd3.py" "$(port 4)" "$(port 5)" "$(port 6)" ||
+	"$PY" "$V3_DIR/python-etcd3.py" "$(cport 1)" "$(cport 2)" "$(cport 3)" \
+		"$(port 1)" "$(port 2)" "$(port 3)" "$SPARE1" "$SPARE2" ||
 		fail "python3-etcd3 against $kind"
 	echo "ok: python3-etcd3 against $kind"
 	cluster_down "$kind"
