@@ -271,7 +271,8 @@ run() {
 	# the ID map: each member's ID (hex in the text output, decimal in
 	# JSON) and the cluster's ID become names; decimal ones quoted, to
 	# keep JSON JSON; hex ones with the padding of Go's %16x, which a
-	# shorter ID gets
+	# shorter ID gets. The cluster's ID where a cluster ID is shown
+	# first: raftd's is its first member's ID (src/raftd/v3.c).
 	python3 - "$R"/members.*.json >"$R/ids.sed" <<-'EOF'
 		import json, sys
 		ids, cluster = {}, None
@@ -280,6 +281,9 @@ run() {
 		    cluster = d["header"]["cluster_id"]
 		    for m in d["members"]:
 		        ids.setdefault(m["ID"], m.get("name") or "new@" + m["peerURLs"][0].rsplit(":", 1)[1])
+		print('s/"cluster_id":%d\\b/"cluster_id":"<cluster>"/g' % cluster)
+		print('s/"ClusterID" : %d$/"ClusterID" : "<cluster>"/' % cluster)
+		print('s/ cluster  *%x$/ cluster <cluster>/' % cluster)
 		for i, n in list(ids.items()) + [(cluster, "cluster")]:
 		    print("s/ \\+%x\\b/ <%s>/g" % (i, n))
 		    print("s/\\b%x\\b/<%s>/g" % (i, n))

@@ -27,6 +27,10 @@ s/"raftTerm":[0-9]*/"raftTerm":"<term>"/g
 s/"raftIndex":[0-9]*/"raftIndex":"<index>"/g
 s/"raftAppliedIndex":[0-9]*/"raftAppliedIndex":"<index>"/g
 s/^"RaftTerm" : [0-9]*$/"RaftTerm" : <term>/
+# raftd's first member leads at term 0 until the cluster's first election,
+# as goraft's does (docs/goraft-protocol.md §6.8); JSON leaves a header's
+# term out when it is 0
+s/\("header":{"cluster_id":"[^"]*","member_id":"[^"]*","revision":[0-9]*\)}/\1,"raft_term":"<term>"}/g
 
 # The server's version and the size of its database file are the server's
 # own (etcd's bbolt file grows in pages; raftd has no such file).
