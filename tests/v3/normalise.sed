@@ -38,6 +38,12 @@ s/"version":"[^"]*"/"version":"<version>"/g
 s/"dbSize":[0-9]*/"dbSize":"<size>"/g
 s/"dbSizeInUse":[0-9]*/"dbSizeInUse":"<size>"/g
 
+# A member added by MemberAdd: etcd names it when it starts, and etcdctl
+# shows a member without a name as unstarted; raftd names it at once, after
+# its URL's HOST:PORT (src/raftd/v3_cluster.c), so that the new node can
+# start under that name. (The script calls added members <new@PORT>.)
+s/^\(<new@[0-9]*>\), started, [0-9.]*:[0-9]*, /\1, unstarted, , /
+
 # endpoint status, simple and table: "EP, ID, VERSION, DB SIZE, IS LEADER,
 # IS LEARNER, RAFT TERM, RAFT INDEX, RAFT APPLIED INDEX, ERRORS". The
 # columns of version, size, term and indexes as above.
