@@ -47,7 +47,7 @@ s/^\(<new@[0-9]*>\), started, [0-9.]*:[0-9]*, /\1, unstarted, , /
 # endpoint status, simple and table: "EP, ID, VERSION, DB SIZE, IS LEADER,
 # IS LEARNER, RAFT TERM, RAFT INDEX, RAFT APPLIED INDEX, ERRORS". The
 # columns of version, size, term and indexes as above.
-s/^\([0-9.]*:[0-9]*, [^,]*\), [^,]*, [^,]*, \(true\|false\), \(true\|false\), [0-9]*, [0-9]*, [0-9]*, /\1, <version>, <size>, \2, \3, <term>, <index>, <index>, /
+s/^\(\(http:\/\/\)\{0,1\}[0-9.]*:[0-9]*, [^,]*\), [^,]*, [^,]*, \(true\|false\), \(true\|false\), [0-9]*, [0-9]*, [0-9]*, /\1, <version>, <size>, \3, \4, <term>, <index>, <index>, /
 s/^\(| *[0-9.]*:[0-9]* | [^|]*|\) [^|]* | [^|]* | \( *true\| *false\) | \( *true\| *false\) | *[0-9]* | *[0-9]* | *[0-9]* |/\1 <version> | <size> | \2 | \3 | <term> | <index> | <index> |/
 
 # A table's columns are as wide as their widest cell, which the rules above
@@ -62,6 +62,14 @@ s/^\(| *[0-9.]*:[0-9]* | [^|]*|\) [^|]* | [^|]* | \( *true\| *false\) | \( *true
 # every member's hash is equal (the property that matters) next to it.
 s/"hash":[0-9]*/"hash":"<hash>"/g
 s/^\([0-9.]*:[0-9]*\), [0-9]*$/\1, <hash>/
+
+# etcdctl check perf (V3_CHECK_PERF=1): its progress bar, and its figures
+# and verdicts, which measure the machine and its load as much as the server
+/^ *[0-9]* \/ [0-9]* *[0-9.]*%/d
+s/^\(PASS\|FAIL\): Throughput .*/<verdict>: Throughput <figures>/
+s/^\(PASS\|FAIL\): Slowest request .*/<verdict>: Slowest request <figures>/
+s/^\(PASS\|FAIL\): Stddev .*/<verdict>: Stddev <figures>/
+s/^\(PASS\|FAIL\)$/<verdict>/
 
 # endpoint health's latency of one write
 s/took = [0-9.]*[a-zµ]*$/took = <time>/
