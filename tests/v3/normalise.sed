@@ -63,9 +63,10 @@ s/^\(| *[0-9.]*:[0-9]* | [^|]*|\) [^|]* | [^|]* | \( *true\| *false\) | \( *true
 s/"hash":[0-9]*/"hash":"<hash>"/g
 s/^\([0-9.]*:[0-9]*\), [0-9]*$/\1, <hash>/
 
-# etcdctl check perf (V3_CHECK_PERF=1): its progress bar, and its figures
+# etcdctl check perf (V3_CHECK_PERF=1): its progress bar (one line of
+# carriage returns), and its figures
 # and verdicts, which measure the machine and its load as much as the server
-/^ *[0-9]* \/ [0-9]* *[0-9.]*%/d
+/^\r.*%/d
 s/^\(PASS\|FAIL\): Throughput .*/<verdict>: Throughput <figures>/
 s/^\(PASS\|FAIL\): Slowest request .*/<verdict>: Slowest request <figures>/
 s/^\(PASS\|FAIL\): Stddev .*/<verdict>: Stddev <figures>/
