@@ -118,8 +118,14 @@ commands() {
 	head -c 1600000 /dev/zero | tr '\0' x >"$R/big"
 	ctl -f "$R/big" put big
 	ctl get big --keys-only
+	ctl put zoo --ignore-value
+	ctl put nothing --ignore-value
+	ctl put nothing x --ignore-lease
+	ctl put foo x --lease=1234
 	ctl get foo
 	ctl get e
+	ctl get zoo -w json
+	ctl --hex get foo
 	ctl get nothing
 	ctl get foo --prefix
 	ctl get foo --from-key
@@ -194,7 +200,14 @@ get --prefix foo
 get foo
 
 ' txn
+	# etcd's limit of operations in one txn is 128
+	ops=$(i=0; while [ $i -le 128 ]; do echo "put many$i x"; i=$((i + 1)); done)
+	ctl -in "
+$ops
+
+" txn
 	ctl del foo1
+	ctl del --from-key zzz
 	ctl del nothing
 	ctl del --prev-kv foo2
 	ctl del --prefix --prev-kv fo
