@@ -255,25 +255,22 @@ $ops
 	ctl -e "127.0.0.1:$(cport 1)" snapshot save snap.db
 	note "snapshot save wrote a file: $([ -s "$R/snap.db" ] && echo yes || echo no)"
 	ctl -a snapshot save snap2.db
-	# Membership changes go to the leader's endpoint (n2's since the
-	# move-leader above): raftd makes them on the leader only, and a
-	# follower refuses them (src/raftd/v3_cluster.c), where etcd's
-	# followers pass them on. etcd takes them there too.
-	L="127.0.0.1:$(cport 2)"
-	ctl -r -e "$L" member add n4 --peer-urls="http://127.0.0.1:$SPARE1" --learner
+	# membership changes at a follower (n3; n2 leads since the
+	# move-leader above), which passes them on to the leader
+	ctl -r member add n4 --peer-urls="http://127.0.0.1:$SPARE1" --learner
 	remember_members
 	ctl -s member list
 	n4=$($CTL --endpoints="$EPS" member list 2>/dev/null | awk -F', ' '$4 == "http://127.0.0.1:'"$SPARE1"'" { print $1 }')
 	[ -n "$n4" ] || n4=0
-	ctl -e "$L" member promote "$n4"
+	ctl member promote "$n4"
 	# to the same peer URL: raftd cannot change a member's URL (it has
 	# no such change in its log), etcd 3.4 shows a learner it updated as
 	# a voter
-	ctl -e "$L" member update "$n4" --peer-urls="http://127.0.0.1:$SPARE1"
-	ctl -e "$L" member remove "$n4"
-	ctl -e "$L" member remove "$n4"
-	ctl -e "$L" member update "$n4" --peer-urls="http://127.0.0.1:$SPARE2"
-	ctl -r -e "$L" member add n5 --peer-urls="http://127.0.0.1:$(port 1)"
+	ctl member update "$n4" --peer-urls="http://127.0.0.1:$SPARE1"
+	ctl member remove "$n4"
+	ctl member remove "$n4"
+	ctl member update "$n4" --peer-urls="http://127.0.0.1:$SPARE2"
+	ctl -r member add n5 --peer-urls="http://127.0.0.1:$(port 1)"
 	ctl -s member list
 	# etcdctl check perf writes for a minute: V3_CHECK_PERF=1 adds it
 	if [ "${V3_CHECK_PERF:-0}" = 1 ]; then
