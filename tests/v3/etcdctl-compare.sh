@@ -214,6 +214,9 @@ $ops
 	ctl get "" --from-key
 	ctl del a zzz
 	ctl get "" --from-key -w json
+	# not an empty key space from here on (raftd's dbSizeInUse, its live
+	# keys and values, would be 0 and JSON would leave it out)
+	ctl put kept v
 	ctl compaction 5
 	ctl get foo --rev 3
 	ctl get foo --rev 5
