@@ -169,6 +169,8 @@ static const char *member_with_url(struct node *n, const char *url)
 static void on_member_list(struct grpc_call *c, const uint8_t *msg, size_t len)
 {
 	struct node *n = v3_node(c);
+	if (!v3_allowed(c, AUTH_READ))
+		return;
 	Etcdserverpb__MemberListRequest *req = etcdserverpb__member_list_request__unpack(NULL, len, msg);
 	if (!req) {
 		v3_fail(c, -EBADMSG);
@@ -602,6 +604,8 @@ static int name_from_url(const char *url, char *buf, size_t len)
 static void on_member_add(struct grpc_call *c, const uint8_t *msg, size_t len)
 {
 	struct node *n = v3_node(c);
+	if (!v3_allowed(c, AUTH_ADMIN))
+		return;
 	Etcdserverpb__MemberAddRequest *req = etcdserverpb__member_add_request__unpack(NULL, len, msg);
 	char name[RAFT_NAME_MAX], url[RAFT_URL_MAX];
 	if (!req) {
@@ -634,6 +638,8 @@ static void on_member_add(struct grpc_call *c, const uint8_t *msg, size_t len)
 static void on_member_remove(struct grpc_call *c, const uint8_t *msg, size_t len)
 {
 	struct node *n = v3_node(c);
+	if (!v3_allowed(c, AUTH_ADMIN))
+		return;
 	Etcdserverpb__MemberRemoveRequest *req = etcdserverpb__member_remove_request__unpack(NULL, len, msg);
 	if (!req) {
 		v3_fail(c, -EBADMSG);
@@ -654,6 +660,8 @@ static void on_member_remove(struct grpc_call *c, const uint8_t *msg, size_t len
 static void on_member_promote(struct grpc_call *c, const uint8_t *msg, size_t len)
 {
 	struct node *n = v3_node(c);
+	if (!v3_allowed(c, AUTH_ADMIN))
+		return;
 	Etcdserverpb__MemberPromoteRequest *req = etcdserverpb__member_promote_request__unpack(NULL, len, msg);
 	if (!req) {
 		v3_fail(c, -EBADMSG);
@@ -681,6 +689,8 @@ static void on_member_promote(struct grpc_call *c, const uint8_t *msg, size_t le
 static void on_member_update(struct grpc_call *c, const uint8_t *msg, size_t len)
 {
 	struct node *n = v3_node(c);
+	if (!v3_allowed(c, AUTH_ADMIN))
+		return;
 	Etcdserverpb__MemberUpdateRequest *req = etcdserverpb__member_update_request__unpack(NULL, len, msg);
 	char url[RAFT_URL_MAX] = "";
 	if (!req) {

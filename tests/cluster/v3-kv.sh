@@ -166,6 +166,38 @@ if [ "${RAFTD_TLS:-0}" = 1 ]; then
 	out v1b
 	ec 2 put k1 byreader && fail "a reader's put is taken"
 	says "PermissionDenied"
+	# Cluster and Maintenance: a reader lists and reads the status, but
+	# changes nothing (auth.c's classes for /leave, /raftd/transfer,
+	# /raftd/snapshot: admin's)
+	make_lead 1
+	ok 1 member list
+	ok 1 endpoint status
+	ok 1 endpoint hashkv
+	ok 1 alarm list
+	ok 2 endpoint status -w json
+	id2=$(python3 -c "import json,sys; print('%x' % json.load(open('$T/ec'))[0]['Status']['header']['member_id'])")
+	ec 1 member remove "$id2" && fail "a reader removes a member"
+	says "PermissionDenied"
+	ec 1 member add x --peer-urls=https://127.0.0.1:1 && fail "a reader adds a member"
+	says "PermissionDenied"
+	ec 1 move-leader "$id2" && fail "a reader moves the leader"
+	says "PermissionDenied"
+	ec 1 snapshot save "$T/reader.db" && fail "a reader saves a snapshot"
+	says "PermissionDenied"
+	ec 1 alarm disarm && fail "a reader disarms alarms"
+	says "PermissionDenied"
+	ec 1 defrag && fail "a reader defragments"
+	says "PermissionDenied"
+	ETC_CERT=$ETC_ADMIN
+	# an admin passes the check: a removal of no member is etcd's not found
+	ec 1 member remove 1234 && fail "member remove of no member"
+	says "member not found"
+	ok 1 snapshot save "$T/admin.db"
+	ok 1 alarm disarm
+	ok 1 defrag
+	ok 1 move-leader "$id2"
+	make_lead 1
+	ETC_CERT="--cacert $T/certs/ca.pem --cert $T/certs/reader.pem --key $T/certs/reader-key.pem"
 	ETC_CERT="--cacert $T/certs/ca.pem"
 	ec 1 get k1 && fail "a client without a certificate reads"
 	ETC_CERT=""
