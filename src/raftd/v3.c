@@ -55,6 +55,7 @@ enum grpc_status v3_status(int err, const char **ret_message)
 		return GRPC_UNAVAILABLE;
 	case V3_E_TIMEOUT: *ret_message = "etcdserver: request timed out"; return GRPC_UNAVAILABLE;
 	case V3_E_STOPPING: *ret_message = "etcdserver: server stopped"; return GRPC_UNAVAILABLE;
+	case V3_E_TOO_LARGE: *ret_message = "etcdserver: request is too large"; return GRPC_INVALID_ARGUMENT;
 	case V3_E_GORAFT:
 		*ret_message = "etcdserver: raftd:v3 commands need every member to be raftd (a goraft node is a member)";
 		return GRPC_FAILED_PRECONDITION;
@@ -159,6 +160,7 @@ int v3_start(struct node *n, char *err, size_t err_len)
 		.port = cfg->grpc_port,
 		.methods = table,
 		.n_methods = total,
+		.max_recv_msg = V3_MAX_REQUEST + V3_GRPC_OVERHEAD,
 		.tls = grpc_tls_of(n, &tls),
 	};
 	char why[256];

@@ -47,8 +47,17 @@ enum v3_error {
 	V3_E_TIMEOUT,		    /* UNAVAILABLE "etcdserver: request timed out" */
 	V3_E_GORAFT,		    /* FAILED_PRECONDITION: a goraft node is a member */
 	V3_E_STOPPING,		    /* UNAVAILABLE "etcdserver: server stopped" */
+	V3_E_TOO_LARGE,		    /* INVALID_ARGUMENT "etcdserver: request is too large" */
 	V3_E_END
 };
+
+/* etcd's --max-request-bytes default: a write whose entry would be larger
+ * is refused (V3_E_TOO_LARGE), as etcd refuses a marshalled raft request
+ * over it (processInternalRaftRequestOnce). The gRPC server takes messages
+ * up to V3_MAX_REQUEST + V3_GRPC_OVERHEAD (etcd's grpcOverheadBytes), so
+ * that such a write gets etcd's words, not the transport's limit. */
+#define V3_MAX_REQUEST (3u << 19)
+#define V3_GRPC_OVERHEAD (512u * 1024)
 
 /* The gRPC status and message (static) for err, as v3_fail() sends them. */
 enum grpc_status v3_status(int err, const char **ret_message);

@@ -29,9 +29,6 @@
 #include "src/raftd/log.h"
 #include "src/raftd/node_int.h"
 
-/* the largest forwarded payload: a request message (net/grpc's default
- * limit, etcd's 1.5 MiB) and its kind byte */
-#define V3_PROPOSE_MAX (3u << 19)
 #define RAFTD_PATH_PROPOSE "/raftd/propose"
 /* forwards waiting for room in the client to the leader (its queue is
  * shared with the Raft RPCs): beyond, a write is refused UNAVAILABLE */
@@ -444,6 +441,13 @@ static void on_write(struct grpc_call *c, enum etcd_kind kind, const uint8_t *ms
 		vc_answer(vc, -V3_E_STOPPING, NULL);
 		return;
 	}
+	/* etcd measures its marshalled raft request; raftd's entry is the
+	 * message and its kind byte. Before decoding: it is refused whatever
+	 * it holds, as etcd's is. */
+	if (len + 1 > V3_MAX_REQUEST) {
+		vc_answer(vc, -V3_E_TOO_LARGE, NULL);
+		return;
+	}
 	/* refused here as the leader would at apply: the entry is not
 	 * worth a round of the log */
 	int rv = etcd_decode(kind, msg, len, &vc->req, err, sizeof(err));
@@ -517,6 +521,8 @@ void on_v3_propose(struct httpd_request *req, void *data)
 	int rv;
 	if (n->stopping) {
 		rv = -V3_E_STOPPING;
+	} else if (len > V3_MAX_REQUEST) {
+		rv = -V3_E_TOO_LARGE; /* the follower refuses it first; an older one may not */
 	} else if (!len || (body[0] != ETCD_PUT && body[0] != ETCD_DELETE && body[0] != ETCD_TXN &&
 			    body[0] != ETCD_COMPACT)) {
 		httpd_reply_text(req, 400, "3 etcdserver: not a raftd:v3 payload");
