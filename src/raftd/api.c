@@ -15,6 +15,7 @@
 
 #include "src/raftd/api_parse.h"
 #include "src/raftd/log.h"
+#include "src/raftd/v3.h"
 
 #define RAFTD_PATH_SNAPSHOT "/raftd/snapshot"
 #define RAFTD_PATH_TRANSFER "/raftd/transfer"
@@ -112,8 +113,14 @@ static void on_raft(struct httpd_request *req, void *data)
 	char err[256];
 
 	if (!strcmp(path, RAFTD_PATH_VERSION)) {
-		reply_json(req, json_pack("{s:s, s:s, s:s}", "server", "raftd", "version", PACKAGE_VERSION, "name", n->name),
-			   JSON_COMPACT | JSON_PRESERVE_ORDER);
+		/* "grpc": where clients reach this member's etcd v3 API, for
+		 * the other members' MemberList (absent: none) */
+		char grpc[RAFT_URL_MAX + 16];
+		v3_client_url(n, grpc, sizeof(grpc));
+		json_t *j = json_pack("{s:s, s:s, s:s}", "server", "raftd", "version", PACKAGE_VERSION, "name", n->name);
+		if (j && grpc[0])
+			json_object_set_new(j, "grpc", json_string(grpc));
+		reply_json(req, j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		return;
 	}
 	if (!strcmp(path, RAFTD_PATH_SNAPSHOT) || !strcmp(path, RAFTD_PATH_TRANSFER) ||

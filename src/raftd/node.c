@@ -507,6 +507,7 @@ int node_open(const struct config *cfg, struct node **ret_node, char *err, size_
 		snprintf(err, err_len, "snapshot: %s", why[0] ? why : strerror(-rv));
 		goto fail_loop;
 	}
+	v3_store_init(n); /* before the WAL's entries are applied */
 	n->snap_prev_index = kv_snapdir_older(n->dir_snap, snap.last_index);
 	n->snap_disk_index = snap.last_index;
 	n->snap_disk_term = snap.last_term;

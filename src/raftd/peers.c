@@ -317,7 +317,6 @@ static void probe_done(void *arg, int res, const uint8_t *body, size_t len)
 	struct probe *pr = arg;
 	struct node *n = pr->node;
 	struct npeer *p = npeer_find(n, pr->peer);
-	(void)body, (void)len;
 	if (!p || n->stopping)
 		return;
 	p->probing = false;
@@ -332,6 +331,13 @@ static void probe_done(void *arg, int res, const uint8_t *body, size_t len)
 	p->recheck = false;
 	if (!p->kind_known || p->goraft != (res == 404))
 		set_kind(n, p, res == 404);
+	/* a raftd peer's gRPC URL, for MemberList (v3_cluster.c) */
+	p->grpc_url[0] = '\0';
+	json_t *j = res == 200 && body ? json_loadb((const char *)body, len, 0, NULL) : NULL;
+	const char *grpc = json_string_value(json_object_get(j, "grpc"));
+	if (grpc && strlen(grpc) < sizeof(p->grpc_url))
+		snprintf(p->grpc_url, sizeof(p->grpc_url), "%s", grpc);
+	json_decref(j);
 	p->probe_at_ms = now_ms(n) + KIND_RECHECK_MS;
 }
 
@@ -518,6 +524,11 @@ void sync_peers(struct node *n)
 		if (p && strcmp(p->url, url) != 0) {
 			/* a name that came back under another URL */
 			p->kind_known = false;
+		}
+		if (p && p->removed_at_ms) {
+			/* added again: perhaps another node under the name */
+			p->grpc_url[0] = '\0';
+			p->recheck = true;
 		}
 		if (p)
 			p->removed_at_ms = 0;

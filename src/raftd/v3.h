@@ -75,6 +75,16 @@ bool v3_allowed(struct grpc_call *c, enum auth_class cls);
 /* SIGHUP: the client port's reloaded certificates for new connections. */
 void v3_reload_tls(struct node *n);
 
+/* This node's gRPC URL as clients reach it (a wildcard listen address is
+ * given as the host of the node's own raftd URL, https:// over TLS), or ""
+ * without a gRPC server. Members tell each other theirs in /raftd/version. */
+void v3_client_url(struct node *n, char *buf, size_t len);
+
+/* Installs the store's rules that belong to the daemon (today: which
+ * leases exist) on n->kv's store, before any entry is applied to it: every
+ * member, with or without a gRPC port, applies the same entries alike. */
+void v3_store_init(struct node *n);
+
 /* Starts the gRPC server on --grpc-listen (nothing for "none"); 0 or
  * -errno with err filled. */
 int v3_start(struct node *n, char *err, size_t err_len);

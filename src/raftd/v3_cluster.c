@@ -16,9 +16,8 @@
  * - MemberUpdate cannot change a member's URL (raftd has no such change in
  *   its log): the same URL is a success, another is FAILED_PRECONDITION
  *   with what to do instead (remove the member, add it again).
- * - clientURLs: this node's own gRPC URL; other members' are not known to
- *   it (members do not tell each other their gRPC address), so they are
- *   empty: `etcdctl endpoint ... --cluster` finds this node only.
+ * - clientURLs: each member's gRPC URL, as its /raftd/version tells its
+ *   peers (empty until this node has asked, and for goraft members).
  * - Changes are made on the leader. A follower forwards them to the
  *   leader's raftd endpoint (/join?raftd=1, /leave, /raftd/promote, which
  *   answer once applied there) and answers once its own configuration
@@ -58,13 +57,14 @@
 #define E_NOT_READY \
 	GRPC_FAILED_PRECONDITION, "etcdserver: can only promote a learner member which is in sync with leader"
 
+/* etcd's ClusterServer.header(): cluster_id, member_id and raft_term, no
+ * revision (membership is not in the key space) */
 static void fill_header(struct node *n, Etcdserverpb__ResponseHeader *h)
 {
 	struct etcd_header eh;
 	v3_header(n, &eh);
 	h->cluster_id = eh.cluster_id;
 	h->member_id = eh.member_id;
-	h->revision = eh.revision;
 	h->raft_term = eh.raft_term;
 }
 
@@ -84,31 +84,13 @@ static uint64_t id_of(const char *name)
 
 /* ---- the member list -------------------------------------------------------------------- */
 
-/* This node's gRPC URL, as clients reach it: a wildcard listen address is
- * given as the host of the node's own raftd URL. */
-static void own_client_url(struct node *n, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	if (!n->grpc)
-		return;
-	const char *host = n->cfg.grpc_host;
-	struct url u;
-	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) {
-		if (url_parse(n->url, URL_HTTPS, &u) < 0)
-			return;
-		host = u.host;
-	}
-	bool v6 = strchr(host, ':') != NULL;
-	snprintf(buf, len, "http://%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)grpc_port(n->grpc));
-}
-
 /* The members as etcd's Member messages, pointing into the core's strings
  * and the arrays given (room for RAFT_MAX_PEERS). */
 struct member_list {
 	Etcdserverpb__Member m[RAFT_MAX_PEERS];
 	Etcdserverpb__Member *ptr[RAFT_MAX_PEERS];
 	char *peer[RAFT_MAX_PEERS];
-	char *client;
+	char *client[RAFT_MAX_PEERS];
 	char client_url[RAFT_URL_MAX + 16];
 	size_t n;
 };
@@ -124,17 +106,20 @@ static void member_fill(struct node *n, Etcdserverpb__Member *m, char **peer, co
 	m->islearner = !raft_is_voter(n->r, name);
 }
 
+/* A member's clientURLs: this node's own, another's as its /raftd/version
+ * said (none yet, a goraft node, a raftd node without gRPC: none). */
 static void members_get(struct node *n, struct member_list *l)
 {
-	own_client_url(n, l->client_url, sizeof(l->client_url));
-	l->client = l->client_url;
+	v3_client_url(n, l->client_url, sizeof(l->client_url));
 	l->n = 0;
 	for (size_t i = 0; i < raft_n_members(n->r) && l->n < RAFT_MAX_PEERS; i++) {
 		const char *name = raft_member_name(n->r, i);
 		Etcdserverpb__Member *m = &l->m[l->n];
 		member_fill(n, m, &l->peer[l->n], name, raft_member_url(n->r, i));
-		if (!strcmp(name, n->name) && l->client_url[0]) {
-			m->clienturls = &l->client;
+		struct npeer *p = strcmp(name, n->name) ? npeer_find(n, name) : NULL;
+		l->client[l->n] = !strcmp(name, n->name) ? l->client_url : p && !p->goraft ? p->grpc_url : NULL;
+		if (l->client[l->n] && l->client[l->n][0]) {
+			m->clienturls = &l->client[l->n];
 			m->n_clienturls = 1;
 		}
 		l->ptr[l->n] = m;

@@ -44,6 +44,15 @@ for i in 1 2 3; do
 		<"$T/out" >"$T/self$i"
 	[ "$(cat "$T/self$i")" = "http://$(ep "$i")" ] || fail "node $i's client URL: $(cat "$T/self$i")"
 done
+# every member knows the others' client URLs too (their /raftd/version)
+client_urls() {
+	ec "$(ep "$1")" member list -w json || return 1
+	jq_py "print(' '.join(sorted(m.get('clientURLs', [''])[0] for m in d['members'])))" <"$T/out" >"$T/urls$1"
+	[ "$(cat "$T/urls$1")" = "http://$(ep 1) http://$(ep 2) http://$(ep 3)" ]
+}
+for i in 1 2 3; do
+	until_ok 20 client_urls "$i" || fail "node $i's member list's client URLs: $(cat "$T/urls$i")"
+done
 grep -q '^3 ' "$T/members1" || fail "member list: $(cat "$T/members1")"
 cmp -s "$T/members1" "$T/members2" && cmp -s "$T/members1" "$T/members3" || fail "member lists differ"
 for i in 1 2 3; do
@@ -130,8 +139,12 @@ promoted() {
 	grep -q "can only promote a learner member$" "$T/err" # the leader did
 }
 until_ok 30 promoted || fail "promote: $(cat "$T/err")"
-ecok "$(ep "$L")" member list
-grep -q "^$ID4, started, localhost:$(port 4), $U4, , false$" "$T/out" || fail "the voter in: $(cat "$T/out")"
+# started with its gRPC port: the leader learns its client URL
+voter_listed() {
+	ecok "$(ep "$L")" member list
+	grep -q "^$ID4, started, localhost:$(port 4), $U4, http://$(ep 4), false$" "$T/out"
+}
+until_ok 20 voter_listed || fail "the voter in: $(cat "$T/out")"
 wait_value "$(port 4)" k50 v50 || fail "node 4 has k50"
 ec "$(ep "$L")" member promote "$ID4" && fail "promoted a voter"
 grep -q "can only promote a learner member$" "$T/err" || fail "promote of a voter: $(cat "$T/err")"

@@ -157,6 +157,25 @@ ec 2 put "" v && fail "an empty key is taken"
 says "key is not provided"
 ec 1 get k1 --rev=1000000 && fail "a future revision is read"
 says "required revision is a future revision"
+# over etcd's 1.5 MiB request limit: etcd's INVALID_ARGUMENT, not the
+# transport's RESOURCE_EXHAUSTED, on the leader and through a follower
+head -c 1600000 /dev/zero | tr '\0' x >"$T/big"
+for n in 1 2; do
+	ec "$n" put big <"$T/big" && fail "node $n takes a put of 1.6 MB"
+	says "request is too large"
+done
+# no lease exists (no Lease service): etcd's NOT_FOUND, on every member,
+# and no revision taken
+ok 1 get k1 -w json
+r0=$(field "['header']['revision']")
+for n in 1 2; do
+	ec "$n" put k1 x --lease=1234 && fail "node $n takes a put with a lease that does not exist"
+	says "requested lease not found"
+done
+ok 3 get k1 -w json
+[ "$(field "['header']['revision']")" = "$r0" ] || fail "a refused put took a revision: $(cat "$T/ec")"
+ok 3 get k1 --print-value-only
+out v1b
 
 # ---- TLS: roles, and no certificate ----------------------------------------------------------
 if [ "${RAFTD_TLS:-0}" = 1 ]; then

@@ -31,6 +31,8 @@ s/^"RaftTerm" : [0-9]*$/"RaftTerm" : <term>/
 # as goraft's does (docs/goraft-protocol.md §6.8); JSON leaves a header's
 # term out when it is 0
 s/\("header":{"cluster_id":"[^"]*","member_id":"[^"]*","revision":[0-9]*\)}/\1,"raft_term":"<term>"}/g
+# (a Cluster header has no revision, as etcd's)
+s/\("header":{"cluster_id":"[^"]*","member_id":"[^"]*"\)}/\1,"raft_term":"<term>"}/g
 
 # The server's version and the size of its database file are the server's
 # own (etcd's bbolt file grows in pages; raftd has no such file).
