@@ -203,8 +203,7 @@ if [ "${RAFTD_TLS:-0}" = 1 ]; then
 	says "PermissionDenied"
 	ec 1 snapshot save "$T/reader.db" && fail "a reader saves a snapshot"
 	says "PermissionDenied"
-	ec 1 alarm disarm && fail "a reader disarms alarms"
-	says "PermissionDenied"
+	# (alarm disarm with no alarm up only lists them: etcdctl's)
 	ec 1 defrag && fail "a reader defragments"
 	says "PermissionDenied"
 	ETC_CERT=$ETC_ADMIN
