@@ -51,6 +51,7 @@ struct npeer {
 	uint64_t probe_at_ms; /* next probe: of an unknown kind, or of a goraft peer */
 	uint64_t removed_at_ms; /* left the configuration (0: a member) */
 	char grpc_url[RAFT_URL_MAX + 16]; /* its etcd v3 client URL, from its /raftd/version ("": none) */
+	bool left; /* out of the configuration since its grpc_url was learnt */
 	struct npeer *next;
 };
 

@@ -525,9 +525,10 @@ void sync_peers(struct node *n)
 			/* a name that came back under another URL */
 			p->kind_known = false;
 		}
-		if (p && p->removed_at_ms) {
-			/* added again: perhaps another node under the name */
-			p->grpc_url[0] = '\0';
+		if (p && p->left) {
+			/* added again: perhaps another node under the name,
+			 * perhaps not started yet */
+			p->left = false;
 			p->recheck = true;
 		}
 		if (p)
@@ -540,6 +541,11 @@ void sync_peers(struct node *n)
 	 * seconds after that. */
 	for (struct npeer **pp = &n->peers; *pp;) {
 		struct npeer *p = *pp;
+		if (!raft_is_member(n->r, p->name) && !p->left) {
+			/* not a member's client URL any more (MemberList) */
+			p->grpc_url[0] = '\0';
+			p->left = true;
+		}
 		if (raft_is_member(n->r, p->name) || raft_departing_url(n->r, p->name)) {
 			pp = &p->next;
 			continue;
