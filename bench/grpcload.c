@@ -796,7 +796,8 @@ int main(int argc, char **argv)
 			   outstanding);
 	}
 
-	qsort(lat, n_ok, sizeof *lat, cmp_u64);
+	if (n_ok > 1) /* lat is NULL when nothing succeeded */
+		qsort(lat, n_ok, sizeof *lat, cmp_u64);
 	double secs = (double)(t_stopped - t_measure) / 1e9;
 	double cpu = cpu_s(&ru1) - cpu_s(&ru0);
 	uint64_t done = n_ok + n_err;
