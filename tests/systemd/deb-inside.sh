@@ -37,7 +37,7 @@ check "it runs as raftd" '[ "$(ps -o user= -p "$(prop raftd.service MainPID)")" 
 check "its data is in /var/lib/raftd" '[ -s /var/lib/raftd/name ] && [ -d /var/lib/raftd/wal ]'
 check "journalctl -x explains the election" 'journalctl -x -q -u raftd.service MESSAGE_ID=$ID_LEADER | grep -q "won an election"'
 name=$(cat /var/lib/raftd/name)
-printf '[raftd]\nhost = 127.0.0.1\nport = 4011\n' > /etc/raftd/n1.conf
+printf '[raftd]\nhost = 127.0.0.1\nport = 4011\ngrpc-listen = 127.0.0.1:22379\n' > /etc/raftd/n1.conf
 systemctl start raftd@n1.service >> "$log" 2>&1
 check "raftd@n1 serves with /etc/raftd/n1.conf" 'curl -sf -o /dev/null http://127.0.0.1:4011/status && [ -s /var/lib/raftd-n1/name ]'
 

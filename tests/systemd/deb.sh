@@ -75,7 +75,7 @@ timeout 200 systemd-nspawn --keep-unit --register=no --directory="$T/root" --pri
 	--bind-ro="$top_srcdir/base/journal.h:/opt/raftd/journal.h" \
 	--bind-ro="$T/units/raftd-deb-check.service:/etc/systemd/system/raftd-deb-check.service" \
 	--bind-ro=/dev/null:/etc/systemd/system/systemd-networkd-wait-online.service \
-	-b systemd.firstboot=off systemd.wants=raftd-deb-check.service > "$T/boot.log" 2>&1
+	-b systemd.firstboot=off systemd.mask=etcd.service systemd.wants=raftd-deb-check.service > "$T/boot.log" 2>&1
 rc=$?
 if ! grep -q . "$T/out/result" 2>/dev/null; then
 	tail -30 "$T/boot.log"

@@ -78,7 +78,7 @@ binds="--bind=$T/out:/out
 --bind-ro=/dev/null:/etc/systemd/system/systemd-networkd-wait-online.service"
 # shellcheck disable=SC2086
 timeout 200 systemd-nspawn --keep-unit --register=no --directory=/ --volatile=yes --private-network --quiet $binds \
-	-b systemd.firstboot=off systemd.wants=raftd-check.service > "$T/boot.log" 2>&1
+	-b systemd.firstboot=off systemd.mask=etcd.service systemd.wants=raftd-check.service > "$T/boot.log" 2>&1
 rc=$?
 if ! grep -q . "$T/out/result" 2>/dev/null; then
 	tail -30 "$T/boot.log"
