@@ -59,6 +59,12 @@ enum v3_error {
 #define V3_MAX_REQUEST (3u << 19)
 #define V3_GRPC_OVERHEAD (512u * 1024)
 
+/* v3_kv.c: the error a follower answers for a write it forwarded to the
+ * leader when the forward failed with the peer's -errno res (net/peer.h):
+ * -V3_E_NO_LEADER where the request cannot have reached the leader,
+ * -V3_E_TIMEOUT (the outcome is unknown) where it may have. */
+int v3_forward_error(int res);
+
 /* The gRPC status and message (static) for err, as v3_fail() sends them. */
 enum grpc_status v3_status(int err, const char **ret_message);
 /* Ends the call with etcd's status and message for an error of the store,

@@ -284,6 +284,27 @@ static void fwd_release(void *arg)
 	free(arg);
 }
 
+/* The answer for a forward that ended without the leader's word (res: the
+ * peer's -errno, net/peer.h). Only errors that come before a byte of the
+ * request could be written say nothing was proposed: a refused or
+ * unreachable connection, a refused TLS handshake. Any other (a timeout, a
+ * reset or closed connection, a malformed answer...) may have come after the
+ * leader appended the entry, and this member cannot match the entry if it
+ * commits: etcd's "request timed out", whose outcome is unknown, not "no
+ * leader", which says nothing was done. A connect timeout (-ETIMEDOUT too)
+ * is answered as unknown: the peer does not say which one it was. */
+int v3_forward_error(int res)
+{
+	switch (res) {
+	case -ECONNREFUSED:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -EADDRNOTAVAIL:
+	case -EKEYREJECTED: return -V3_E_NO_LEADER;
+	default: return -V3_E_TIMEOUT;
+	}
+}
+
 /* The leader's answer: "INDEX TERM" (200), or "CODE MESSAGE", the gRPC
  * status it refused with. */
 static void fwd_done(void *arg, int res, const uint8_t *body, size_t len)
@@ -304,13 +325,21 @@ static void fwd_done(void *arg, int res, const uint8_t *body, size_t len)
 	text[l] = '\0';
 	uint64_t index, term;
 	int code, off = 0;
-	if (res != 200 || n->stopping) {
+	if (n->stopping) {
+		/* whatever the leader did: etcd's words for a server that
+		 * stops under a request (its outcome unknown) */
+		vc_answer(vc, -V3_E_STOPPING, NULL);
+		return;
+	}
+	if (res != 200) {
 		if (res > 0 && sscanf(text, "%d %n", &code, &off) == 1 && off && code > 0 && code <= GRPC_UNAUTHENTICATED) {
 			grpc_finish(vc->call, (enum grpc_status)code, text + off);
 			vc_free(vc);
 		} else {
+			/* an HTTP answer but 200: the leader refused before
+			 * proposing (it answers 200 once appended) */
 			log_debug("v3: forwarding a write to the leader: %s", res < 0 ? strerror(-res) : text);
-			vc_answer(vc, -V3_E_NO_LEADER, NULL);
+			vc_answer(vc, res < 0 ? v3_forward_error(res) : -V3_E_NO_LEADER, NULL);
 		}
 		return;
 	}

@@ -68,3 +68,13 @@ tests_daemon_test_histogram_LDADD = base/libbase.a $(CHECK_LIBS)
 # build; scripts/test-all runs it in distcheck's plain build)
 TESTS += tests/daemon/valgrind.sh
 EXTRA_DIST += tests/daemon/valgrind.sh
+
+# what a follower answers for a forwarded v3 write (src/raftd/v3_kv.c,
+# included by the test whole; its callees are faked there, nothing linked)
+check_PROGRAMS += tests/daemon/test_v3_kv
+TESTS += tests/daemon/test_v3_kv
+tests_daemon_test_v3_kv_SOURCES = $(CHECK_MAIN) tests/daemon/test_v3_kv.c
+tests_daemon_test_v3_kv_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS)
+tests_daemon_test_v3_kv_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) \
+	$(GNUTLS_CFLAGS)
+tests_daemon_test_v3_kv_LDADD = $(CHECK_LIBS)
