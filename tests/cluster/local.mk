@@ -36,5 +36,7 @@ EXTRA_DIST += tests/cluster/v3-admin-nospace.sh
 TESTS += tests/cluster/tls-suite.sh
 EXTRA_DIST += tests/cluster/tls-suite.sh
 # etcd's v3 KV API through etcdctl (issue 19)
-TESTS += tests/cluster/v3-kv.sh tests/cluster/v3-goraft.sh tests/cluster/v3-lost.sh tests/cluster/v3-tls.sh
-EXTRA_DIST += tests/cluster/v3-kv.sh tests/cluster/v3-goraft.sh tests/cluster/v3-lost.sh tests/cluster/v3-tls.sh
+TESTS += tests/cluster/v3-kv.sh tests/cluster/v3-goraft.sh tests/cluster/v3-lost.sh tests/cluster/v3-tls.sh \
+	tests/cluster/v3-forward-lost.sh
+EXTRA_DIST += tests/cluster/v3-kv.sh tests/cluster/v3-goraft.sh tests/cluster/v3-lost.sh tests/cluster/v3-tls.sh \
+	tests/cluster/v3-forward-lost.sh
