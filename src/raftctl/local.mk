@@ -9,7 +9,8 @@ src_raftctl_raftctl_SOURCES = \
 	src/raftctl/raftctl_http.c src/raftctl/raftctl_http.h \
 	src/raftctl/raftctl_client.c src/raftctl/raftctl_client.h \
 	src/raftctl/raftctl_status.c src/raftctl/raftctl_members.c \
-	src/raftctl/raftctl_kv.c src/raftctl/raftctl_snapshot.c src/raftctl/raftctl_restore.c \
+	src/raftctl/raftctl_kv.c src/raftctl/raftctl_v3.c src/raftctl/raftctl_v3.h \
+	src/raftctl/raftctl_snapshot.c src/raftctl/raftctl_restore.c \
 	src/raftctl/raftctl_v3snap.c src/raftctl/raftctl_v3snap.h \
 	src/raftctl/raftctl_leader.c src/raftctl/raftctl_endpoint.c src/raftctl/raftctl_import.c \
 	src/raftctl/raftctl_logs.c \
@@ -19,9 +20,10 @@ src_raftctl_raftctl_SOURCES = \
 	src/raftctl/raftctl_wal.c src/raftctl/raftctl_wal.h \
 	src/raftctl/raftctl_wire.c src/raftctl/raftctl_wire.h \
 	src/raftctl/capture.c src/raftctl/capture.h
-src_raftctl_raftctl_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) $(GNUTLS_CFLAGS)
-src_raftctl_raftctl_LDADD = src/kv/libkv.a wal/libwal.a proto/libwire.a net/libnet.a base/libbase.a \
-	$(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) $(GNUTLS_LIBS) -lm
+src_raftctl_raftctl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS)
+src_raftctl_raftctl_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) $(GNUTLS_CFLAGS) $(NGHTTP2_CFLAGS)
+src_raftctl_raftctl_LDADD = src/kv/libkv.a wal/libwal.a proto/libwire.a net/libgrpc.a proto/libetcdpb.a net/libnet.a base/libbase.a \
+	$(NGHTTP2_LIBS) $(PROTOBUFC_LIBS) $(URING_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS) $(GNUTLS_LIBS) -lm
 
 # bash completion, installed under the command's name where bash-completion
 # looks for it

@@ -18,7 +18,8 @@ static const struct raftctl_cmd commands[] = {
 	{ "members", "list, add or remove members", raftctl_members },
 	{ "get", "read a key", raftctl_get },
 	{ "put", "write a key", raftctl_put },
-	{ "delete", "delete a key", raftctl_delete },
+	{ "delete", "delete a key, or a prefix (also: del)", raftctl_delete },
+	{ "compact", "compact the etcd v3 history up to a revision", raftctl_compact },
 	{ "snapshot", "take a snapshot on a node, or save one to a file", raftctl_snapshot },
 	{ "endpoint", "each endpoint's health (endpoint health)", raftctl_endpoint },
 	{ "leader", "hand leadership to another member (leader transfer)", raftctl_leader },
@@ -114,6 +115,9 @@ static void usage(FILE *out)
 		     "                       leader is found from any of them\n"
 		     "  -o, --output FORMAT  table (default) or json\n"
 		     "  --timeout DURATION   for each connect, request and answer (default 5s)\n"
+		     "  --grpc HOST:PORT,... etcd v3 (gRPC) endpoints for get --prefix, put --if-mod-rev,\n"
+		     "                       delete --prefix... (default $RAFTCTL_GRPC, else each\n"
+		     "                       endpoint's own gRPC URL, from its /raftd/version)\n"
 		     "  --cacert FILE        https:// endpoints: the CAs (PEM) that sign the servers'\n"
 		     "                       certificates (default $RAFTCTL_CACERT, else the system's)\n"
 		     "  --cert FILE          https:// endpoints: a client certificate (PEM) to present\n"
@@ -170,6 +174,7 @@ static int take_globals(int argc, char **argv)
 {
 	int out = 1;
 	const char *eps = getenv("RAFTCTL_ENDPOINTS");
+	const char *grpc = env("RAFTCTL_GRPC");
 	/* the TLS files: flags win over the environment, each on its own */
 	const char *cacert = env("RAFTCTL_CACERT"), *cert = env("RAFTCTL_CERT"), *key = env("RAFTCTL_KEY");
 	bool dashdash = false, eps_given = false;
@@ -196,6 +201,8 @@ static int take_globals(int argc, char **argv)
 			which = 'o', val = a + 2;
 		else if (long_opt(a, "--timeout", &val))
 			which = 't';
+		else if (long_opt(a, "--grpc", &val))
+			which = 'g';
 		else if (long_opt(a, "--cacert", &val))
 			which = 'C';
 		else if (long_opt(a, "--cert", &val))
@@ -217,7 +224,9 @@ static int take_globals(int argc, char **argv)
 			fprintf(stderr, "raftctl: %s needs a file name (see raftctl --help)\n", a);
 			return -1;
 		}
-		if (which == 'e') {
+		if (which == 'g') {
+			grpc = *val ? val : NULL;
+		} else if (which == 'e') {
 			eps = val;
 			eps_given = true;
 		} else if (which == 'C') {
@@ -251,6 +260,7 @@ static int take_globals(int argc, char **argv)
 		return -1;
 	}
 	rc_tls_files(cacert, cert, key);
+	raftctl_g.grpc = grpc;
 	if (set_endpoints(eps && (*eps || eps_given) ? eps : "http://127.0.0.1:4001") < 0) {
 		fprintf(stderr, "raftctl: no endpoint in '%s'\n", eps ? eps : "");
 		return -1;
@@ -279,6 +289,8 @@ int main(int argc, char **argv)
 		printf("raftctl %s%s%s\n", PACKAGE_VERSION, *RAFTD_GIT_DESCRIBE ? " " : "", RAFTD_GIT_DESCRIBE);
 		return 0;
 	}
+	if (!strcmp(argv[1], "del")) /* etcdctl's word */
+		argv[1] = (char *)"delete";
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[1], commands[i].name)) {
 			current_cmd = commands[i].name;

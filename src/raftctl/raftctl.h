@@ -28,6 +28,7 @@ struct raftctl_globals {
 	size_t n_endpoints;
 	bool json;         /* -o json */
 	int timeout_ms;    /* --timeout: each connect, send and answer */
+	const char *grpc;  /* --grpc or $RAFTCTL_GRPC: etcd v3 endpoints (NULL: ask the endpoints) */
 };
 
 extern struct raftctl_globals raftctl_g;

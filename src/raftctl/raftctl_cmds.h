@@ -11,6 +11,7 @@ int raftctl_members(int argc, char **argv);
 int raftctl_get(int argc, char **argv);
 int raftctl_put(int argc, char **argv);
 int raftctl_delete(int argc, char **argv);
+int raftctl_compact(int argc, char **argv);
 int raftctl_snapshot(int argc, char **argv);
 /* `snapshot restore ...`, argv[0] "restore" (src/raftctl/raftctl_restore.c) */
 int raftctl_snapshot_restore(int argc, char **argv);

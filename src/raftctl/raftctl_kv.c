@@ -21,13 +21,16 @@
 #include "src/raftctl/raftctl.h"
 #include "src/raftctl/raftctl_client.h"
 #include "src/raftctl/raftctl_cmds.h"
+#include "src/raftctl/raftctl_v3.h"
 
 static void usage(FILE *out)
 {
 	fputs("usage: raftctl get [--local | --node NODE] KEY\n"
-	      "       raftctl put KEY VALUE\n"
-	      "       raftctl put KEY -            (the value from standard input)\n"
-	      "       raftctl delete KEY\n"
+	      "       raftctl get [--local | --node NODE] [--prefix | --from-key] [--limit N]\n"
+	      "                   [--rev N] [--keys-only] KEY\n"
+	      "       raftctl put [--if-mod-rev N] [-v] KEY VALUE\n"
+	      "       raftctl put [--if-mod-rev N] [-v] KEY -   (the value from standard input)\n"
+	      "       raftctl delete [--prefix] [-v] KEY\n"
 	      "\n"
 	      "get     prints the value and a newline; a missing key is an error\n"
 	      "        (exit 1, \"KEY: not found\"). Linearizable by default: it sees\n"
@@ -35,7 +38,17 @@ static void usage(FILE *out)
 	      "        answers. --local: what the first endpoint that answers (or\n"
 	      "        NODE, a member name or URL) has applied, maybe stale.\n"
 	      "put     writes through the leader; returns once committed and applied.\n"
-	      "delete  deletes through the leader.\n",
+	      "delete  deletes through the leader.\n"
+	      "\n"
+	      "On etcd's v3 API (gRPC; --grpc, else each endpoint's own gRPC port):\n"
+	      "--prefix    get or delete every key that starts with KEY (\"\": all);\n"
+	      "            get prints \"KEY VALUE\" a line\n"
+	      "--from-key  get every key from KEY on\n"
+	      "--limit N   at most N keys;  --keys-only  the keys alone\n"
+	      "--rev N     the keys as they were at revision N\n"
+	      "--if-mod-rev N  put only if the key's mod revision is N (0: only if it\n"
+	      "            does not exist); exit 1 and why when it is not\n"
+	      "-v          print the revision the write got (-o json always has it)\n",
 	      out);
 }
 
@@ -97,10 +110,17 @@ int raftctl_get(int argc, char **argv)
 	static const struct option opts[] = { { "consistent", no_argument, NULL, 'c' },
 					      { "local", no_argument, NULL, 'l' },
 					      { "node", required_argument, NULL, 'n' },
+					      { "prefix", no_argument, NULL, 'p' },
+					      { "from-key", no_argument, NULL, 'f' },
+					      { "limit", required_argument, NULL, 'L' },
+					      { "rev", required_argument, NULL, 'r' },
+					      { "keys-only", no_argument, NULL, 'k' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *node = NULL;
-	bool local = false, consistent = false;
+	bool local = false, consistent = false, v3 = false;
+	struct rc_v3_get g = { 0 };
+	unsigned long long num;
 	char path[8192], err[2048];
 	struct rc_node n = RC_NODE_INIT;
 	struct rc_response r;
@@ -112,6 +132,16 @@ int raftctl_get(int argc, char **argv)
 		case 'c': consistent = true; break; /* the default; kept for scripts */
 		case 'l': local = true; break;
 		case 'n': node = optarg; local = true; break;
+		case 'p': g.prefix = v3 = true; break;
+		case 'f': g.from_key = v3 = true; break;
+		case 'k': g.keys_only = v3 = true; break;
+		case 'L':
+		case 'r':
+			if (raftctl_parse_u64(optarg, &num) < 0 || num > INT64_MAX)
+				return raftctl_usage_error("get", "bad --%s '%s'", c == 'L' ? "limit" : "rev", optarg);
+			*(c == 'L' ? &g.limit : &g.rev) = (int64_t)num;
+			v3 = true;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: return raftctl_usage_error("get", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -121,6 +151,14 @@ int raftctl_get(int argc, char **argv)
 	if (consistent && local)
 		return raftctl_usage_error("get", "--consistent reads through the leader, not one node's state "
 					   "(--local, --node)");
+	if (g.prefix && g.from_key)
+		return raftctl_usage_error("get", "--prefix or --from-key, not both");
+	if (v3) {
+		g.key = argv[optind];
+		g.node = node;
+		g.local = local;
+		return rc_v3_get(&g);
+	}
 	if (db_path(argv[optind], local ? NULL : "?consistent=true", path, sizeof(path)) < 0)
 		return raftctl_usage_error("get", "bad key");
 	struct rc_request req = { .method = "GET", .path = path };
@@ -199,38 +237,96 @@ static int write_key(const char *cmd, const char *method, const char *key, const
 	return fflush(stdout) ? 1 : 0;
 }
 
+/* put's and delete's options, anywhere before a "--" (a value that starts
+ * with '-' is a value: only these words are options); the rest into
+ * pos[]. Returns the count of positional words, or -1 after the usage
+ * error (*ret_exit). */
+struct write_opts {
+	int64_t if_mod_rev; /* -1: none */
+	bool prefix, verbose;
+};
+
+static int write_args(const char *cmd, int argc, char **argv, bool is_put, struct write_opts *o, char **pos,
+		      int cap, int *ret_exit)
+{
+	int n = 0;
+	bool dashdash = false;
+	*o = (struct write_opts){ .if_mod_rev = -1 };
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		unsigned long long num;
+		if (!dashdash && !strcmp(a, "--")) {
+			dashdash = true;
+		} else if (!dashdash && (!strcmp(a, "-v") || !strcmp(a, "--verbose"))) {
+			o->verbose = true;
+		} else if (!dashdash && !is_put && !strcmp(a, "--prefix")) {
+			o->prefix = true;
+		} else if (!dashdash && is_put && (!strcmp(a, "--if-mod-rev") || !strncmp(a, "--if-mod-rev=", 13))) {
+			const char *v = a[12] == '=' ? a + 13 : i + 1 < argc ? argv[++i] : NULL;
+			if (!v || raftctl_parse_u64(v, &num) < 0 || num > INT64_MAX) {
+				*ret_exit = raftctl_usage_error(cmd, "--if-mod-rev needs a revision (0: only if absent)");
+				return -1;
+			}
+			o->if_mod_rev = (int64_t)num;
+		} else if (!dashdash && a[0] == '-' && a[1] == '-' && a[2]) {
+			*ret_exit = raftctl_usage_error(cmd, "unknown option '%s'", a);
+			return -1;
+		} else if (n < cap) {
+			pos[n++] = argv[i];
+		} else {
+			n++;
+		}
+	}
+	return n;
+}
+
 int raftctl_put(int argc, char **argv)
 {
+	struct write_opts o;
+	char *pos[2];
+	int ex = 2;
 	if (help_asked(argc, argv)) {
 		usage(stdout);
 		return 0;
 	}
-	int a = 1;
-	if (a < argc && !strcmp(argv[a], "--"))
-		a++;
-	if (argc - a != 2)
+	int n = write_args("put", argc, argv, true, &o, pos, 2, &ex);
+	if (n < 0)
+		return ex;
+	if (n != 2)
 		return raftctl_usage_error("put", "needs KEY and VALUE (or - for standard input)");
-	if (strcmp(argv[a + 1], "-") != 0)
-		return write_key("put", "POST", argv[a], argv[a + 1], strlen(argv[a + 1]));
+	bool v3 = o.if_mod_rev >= 0 || o.verbose;
+	if (v3 && !*pos[0])
+		return raftctl_usage_error("put", "bad key");
+	if (strcmp(pos[1], "-") != 0)
+		return v3 ? rc_v3_put(pos[0], pos[1], strlen(pos[1]), o.if_mod_rev, o.verbose)
+			  : write_key("put", "POST", pos[0], pos[1], strlen(pos[1]));
 	char *v;
 	size_t len;
 	if (read_all(stdin, &v, &len) < 0)
 		return raftctl_fail("put", "cannot read the value from standard input");
-	int rv = write_key("put", "POST", argv[a], v, len);
+	int rv = v3 ? rc_v3_put(pos[0], v, len, o.if_mod_rev, o.verbose) : write_key("put", "POST", pos[0], v, len);
 	free(v);
 	return rv;
 }
 
 int raftctl_delete(int argc, char **argv)
 {
+	struct write_opts o;
+	char *pos[1];
+	int ex = 2;
 	if (help_asked(argc, argv)) {
 		usage(stdout);
 		return 0;
 	}
-	int a = 1;
-	if (a < argc && !strcmp(argv[a], "--"))
-		a++;
-	if (argc - a != 1)
+	int n = write_args("delete", argc, argv, false, &o, pos, 1, &ex);
+	if (n < 0)
+		return ex;
+	if (n != 1)
 		return raftctl_usage_error("delete", "needs one KEY");
-	return write_key("delete", "DELETE", argv[a], NULL, 0);
+	if (o.prefix || o.verbose) {
+		if (!o.prefix && !*pos[0])
+			return raftctl_usage_error("delete", "bad key");
+		return rc_v3_delete(pos[0], o.prefix, o.verbose);
+	}
+	return write_key("delete", "DELETE", pos[0], NULL, 0);
 }
