@@ -127,7 +127,8 @@ int raftctl_get(int argc, char **argv)
 	int c, rv;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	/* options after KEY too, as etcdctl takes them ("get KEY --prefix") */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': consistent = true; break; /* the default; kept for scripts */
 		case 'l': local = true; break;
