@@ -21,14 +21,14 @@ _raftctl()
     local cur prev words cword
     _init_completion || return
 
-    local commands="status members get put delete snapshot endpoint leader logs bench check import-goraft wal wire"
-    local globals="--endpoints --output -o --timeout --cacert --cert --key --help"
+    local commands="status members get put delete compact snapshot endpoint leader logs bench check import-goraft wal wire"
+    local globals="--endpoints --output -o --timeout --grpc --cacert --cert --key --help"
     local events="election membership snapshot wal peer lifecycle started stopping leader-elected
         term-changed member-joined member-left removed snapshot-taken snapshot-installed
         wal-recovered wal-truncated wal-failed peer-unreachable peer-back"
 
     case $prev in
-        --endpoints|--timeout|--since|--until|--rate|--duration|--requests|--clients|--keys|\
+        --endpoints|--grpc|--limit|--rev|--if-mod-rev|--timeout|--since|--until|--rate|--duration|--requests|--clients|--keys|\
         --value-size|--prefix|--wait|--lines|--segment-size|--from|--to|--name|--advertise|-n|-c|-r|-d|-k|-s)
             return ;;
         -o|--output)
@@ -61,7 +61,7 @@ _raftctl()
     local i cmd="" sub="" ncmd=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            --endpoints|--timeout|-o|--output|--cacert|--cert|--key) ((i++)) ;;
+            --endpoints|--grpc|--timeout|-o|--output|--cacert|--cert|--key) ((i++)) ;;
             -*) ;;
             *)
                 if [[ -z $cmd ]]; then
@@ -95,9 +95,14 @@ _raftctl()
                 COMPREPLY=($(compgen -W "--raftd --learner --help" -- "$cur"))
             fi ;;
         get)
-            COMPREPLY=($(compgen -W "--local --node --consistent --help" -- "$cur")) ;;
-        put|delete)
-            COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--local --node --consistent --prefix --from-key --limit --rev
+                --keys-only --help" -- "$cur")) ;;
+        put)
+            COMPREPLY=($(compgen -W "--if-mod-rev --verbose --help" -- "$cur")) ;;
+        delete|del)
+            COMPREPLY=($(compgen -W "--prefix --verbose --help" -- "$cur")) ;;
+        compact)
+            COMPREPLY=($(compgen -W "--physical --help" -- "$cur")) ;;
         snapshot)
             if [[ -z $sub ]]; then
                 COMPREPLY=($(compgen -W "take save restore --help" -- "$cur"))
