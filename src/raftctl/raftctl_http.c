@@ -492,8 +492,9 @@ static int tls_failure(struct rc_conn *c, int gerr, char *err, size_t err_len)
 	return failf(err, err_len, -EPROTO, "%s: TLS: %s", base, gnutls_strerror(gerr));
 }
 
-/* A client session for u, verifying as the header says; no transport yet. */
-static int session_new(const struct url *u, gnutls_session_t *ret, char *err, size_t err_len)
+/* A client session for u, verifying as the header says; no transport yet.
+ * alpn (NULL: none) is the one protocol offered in ALPN. */
+static int session_new(const struct url *u, const char *alpn, gnutls_session_t *ret, char *err, size_t err_len)
 {
 	struct tls_creds *creds = NULL;
 	gnutls_session_t s = NULL;
@@ -511,6 +512,10 @@ static int session_new(const struct url *u, gnutls_session_t *ret, char *err, si
 	 * are not permitted") */
 	if (rv == 0 && !is_ip(u->host))
 		rv = gnutls_server_name_set(s, GNUTLS_NAME_DNS, u->host, strlen(u->host));
+	if (rv == 0 && alpn) {
+		gnutls_datum_t proto = { (unsigned char *)alpn, (unsigned)strlen(alpn) };
+		rv = gnutls_alpn_set_protocols(s, &proto, 1, GNUTLS_ALPN_MANDATORY);
+	}
 	if (rv < 0) {
 		gnutls_deinit(s);
 		return failf(err, err_len, -EPROTO, "%s: TLS: %s", u->base, gnutls_strerror(rv));
@@ -553,16 +558,16 @@ static void transport_fd(gnutls_session_t s, int fd)
 
 int rc_tls_session(const struct url *u, int fd, gnutls_session_t *ret, char *err, size_t err_len)
 {
-	int rv = session_new(u, ret, err, err_len);
+	int rv = session_new(u, NULL, ret, err, err_len);
 	if (rv == 0)
 		transport_fd(*ret, fd);
 	return rv;
 }
 
 /* TLS on the connected socket c->fd, handshake done by deadline. */
-static int tls_start(struct rc_conn *c, int64_t deadline, char *err, size_t err_len)
+static int tls_start(struct rc_conn *c, const char *alpn, int64_t deadline, char *err, size_t err_len)
 {
-	int rv = session_new(&c->url, &c->tls, err, err_len);
+	int rv = session_new(&c->url, alpn, &c->tls, err, err_len);
 
 	if (rv < 0) {
 		c->tls = NULL;
@@ -602,6 +607,32 @@ static int tls_start(struct rc_conn *c, int64_t deadline, char *err, size_t err_
 	 * only the fd. */
 	transport_fd(c->tls, c->fd);
 	return rv;
+}
+
+int rc_tls_dial(const struct url *u, int timeout_ms, const char *alpn, int *ret_fd, gnutls_session_t *ret,
+		char *err, size_t err_len)
+{
+	struct rc_conn c;
+	int rv;
+
+	rc_conn_init(&c, u, timeout_ms);
+	c.fd = rc_connect(u, c.timeout_ms, err, err_len);
+	if (c.fd < 0)
+		return c.fd;
+	rv = tls_start(&c, alpn, now_ms() + c.timeout_ms, err, err_len);
+	if (rv == 0 && alpn) {
+		gnutls_datum_t got = { NULL, 0 };
+		if (gnutls_alpn_get_selected_protocol(c.tls, &got) < 0 || got.size != strlen(alpn) ||
+		    memcmp(got.data, alpn, got.size))
+			rv = failf(err, err_len, -EPROTO, "%s: the server did not agree to ALPN \"%s\"", u->base, alpn);
+	}
+	if (rv < 0) {
+		rc_conn_close(&c);
+		return rv;
+	}
+	*ret_fd = c.fd;
+	*ret = c.tls;
+	return 0;
 }
 
 /* --- the blocking client ---------------------------------------------------- */
@@ -721,7 +752,7 @@ static int attempt(struct rc_conn *c, const struct rc_request *req, struct rc_re
 		if (c->fd < 0)
 			return c->fd;
 		/* the handshake gets a timeout of its own, as the connect did */
-		if (c->url.tls && (rv = tls_start(c, now_ms() + c->timeout_ms, err, err_len)) < 0)
+		if (c->url.tls && (rv = tls_start(c, NULL, now_ms() + c->timeout_ms, err, err_len)) < 0)
 			return rv;
 		deadline = now_ms() + c->timeout_ms;
 	}

@@ -57,6 +57,14 @@ bool rc_tls_has_cert(void);
  * (-ENOKEY: the files, as for rc_http). For `raftctl bench`. */
 int rc_tls_session(const struct url *u, int fd, gnutls_session_t *ret, char *err, size_t err_len);
 
+/* Connects to u (https://) and does the TLS handshake, verifying and
+ * presenting as rc_http does, offering only alpn (NULL: no ALPN) and
+ * requiring the server to pick it: the connected non-blocking fd and the
+ * session, both the caller's. 0 or a negative errno with err set as
+ * rc_http's. For the gRPC commands ("h2"). */
+int rc_tls_dial(const struct url *u, int timeout_ms, const char *alpn, int *ret_fd, gnutls_session_t *ret,
+		char *err, size_t err_len);
+
 /* Resolves u and connects a non-blocking TCP socket (O_CLOEXEC, TCP_NODELAY)
  * within timeout_ms. Returns the fd or a negative errno (words in err). */
 int rc_connect(const struct url *u, int timeout_ms, char *err, size_t err_len);

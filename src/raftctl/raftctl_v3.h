@@ -7,8 +7,9 @@
  * The gRPC endpoint: --grpc (or $RAFTCTL_GRPC), else the "grpc" URL each
  * endpoint gives in its /raftd/version (the first that has one). Any member
  * serves every call: a follower forwards writes and reads linearizably
- * through its leader's read index. TLS (https://) is refused with exit 2:
- * not supported yet.
+ * through its leader's read index. An https:// gRPC URL is spoken to over
+ * TLS with ALPN "h2", verified and with the client certificate as every
+ * https:// request of raftctl (rc_tls_dial()).
  */
 #ifndef RAFTD_SRC_RAFTCTL_RAFTCTL_V3_H
 #define RAFTD_SRC_RAFTCTL_RAFTCTL_V3_H

@@ -3,9 +3,9 @@
 # journal files, and the man pages' lint.
 TESTS += tests/raftctl/usage.sh tests/raftctl/cluster.sh tests/raftctl/import.sh \
 	tests/raftctl/logs.sh tests/raftctl/man.sh tests/raftctl/completion.sh tests/raftctl/members.sh tests/raftctl/remove-retry.sh tests/raftctl/version.sh tests/raftctl/health.sh tests/raftctl/bench-leader.sh tests/raftctl/restore.sh \
-	tests/raftctl/tls.sh tests/raftctl/tls-raftd.sh tests/raftctl/v3.sh
+	tests/raftctl/tls.sh tests/raftctl/tls-raftd.sh tests/raftctl/v3.sh tests/raftctl/v3-tls.sh
 EXTRA_DIST += tests/raftctl/usage.sh tests/raftctl/cluster.sh tests/raftctl/import.sh \
-	tests/raftctl/logs.sh tests/raftctl/man.sh tests/raftctl/completion.sh tests/raftctl/members.sh tests/raftctl/remove-retry.sh tests/raftctl/version.sh tests/raftctl/health.sh tests/raftctl/bench-leader.sh tests/raftctl/restore.sh tests/raftctl/tls.sh tests/raftctl/tls-raftd.sh tests/raftctl/v3.sh tests/raftctl/mkgoraft.py
+	tests/raftctl/logs.sh tests/raftctl/man.sh tests/raftctl/completion.sh tests/raftctl/members.sh tests/raftctl/remove-retry.sh tests/raftctl/version.sh tests/raftctl/health.sh tests/raftctl/bench-leader.sh tests/raftctl/restore.sh tests/raftctl/tls.sh tests/raftctl/tls-raftd.sh tests/raftctl/v3.sh tests/raftctl/v3-tls.sh tests/raftctl/mkgoraft.py
 # restore of the file etcdctl snapshot save writes from raftd (issue 19)
 TESTS += tests/raftctl/restore-etcd.sh
 EXTRA_DIST += tests/raftctl/restore-etcd.sh

@@ -4,10 +4,18 @@
 # put --if-mod-rev (success, failure, 0 for "only if absent") and -v,
 # delete --prefix, compact and the error of a read at a compacted
 # revision; a key written with POST /db/k is seen; the gRPC endpoint from
-# /raftd/version or --grpc; https gRPC refused with exit 2.
+# /raftd/version or --grpc. With RAFTD_TLS=1 (v3-tls.sh) all of it over
+# TLS (ALPN h2) with a client certificate.
 . "$(dirname "$0")/../cluster/lib.sh"
 GRPC=1 # node_start: each node serves gRPC on grpc_port N (lib.sh)
-rc() { "$RAFTCTL" --timeout 5s "$@"; }
+S=http
+TLSARGS=""
+if [ "${RAFTD_TLS:-0}" = 1 ]; then
+	S=https
+	TLSARGS="--cacert $T/certs/ca.pem --cert $T/certs/admin.pem --key $T/certs/admin-key.pem"
+fi
+# shellcheck disable=SC2086
+rc() { "$RAFTCTL" --timeout 5s $TLSARGS "$@"; }
 # expect CODE CMD...: run, keep stdout in $T/out and stderr in $T/err
 expect() {
 	want=$1
@@ -37,7 +45,7 @@ until [ -n "$F" ]; do
 	done
 	[ -n "$F" ] || sleep 0.1
 done
-FE="--endpoints 127.0.0.1:$(port $F)"
+FE="--endpoints $S://127.0.0.1:$(port $F)"
 
 # writes through the follower; the revision with -v
 expect 0 $FE put --if-mod-rev 0 -v app-a 1
@@ -59,7 +67,7 @@ expect 0 $FE get --prefix nothing-
 out ""
 expect 0 $FE get --local --prefix app-
 out "app-a 1|app-b 2|app-c 3"
-expect 0 --endpoints "127.0.0.1:$(port 1)" get --node "http://127.0.0.1:$(port $F)" --prefix app-
+expect 0 --endpoints "$S://127.0.0.1:$(port 1)" get --node "$S://127.0.0.1:$(port $F)" --prefix app-
 out "app-a 1|app-b 2|app-c 3"
 expect 0 $FE -o json get --prefix app-
 [ "$(json "d['count'], len(d['kvs']), d['kvs'][2]['key'], d['kvs'][2]['value'], d['kvs'][0]['version']")" = "3 3 app-c 3 1" ] ||
@@ -97,20 +105,23 @@ out "first 1|other x"
 # compaction: reads before it fail, with etcd's words and the endpoint
 expect 0 $FE compact "$DEL"
 expect 1 $FE get app-a --rev "$MOD"
-one_line "raftctl get: http://127.0.0.1:$(grpc_port $F): OUT_OF_RANGE: etcdserver: mvcc: required revision has been compacted"
+one_line "raftctl get: $S://127.0.0.1:$(grpc_port $F): OUT_OF_RANGE: etcdserver: mvcc: required revision has been compacted"
 expect 1 $FE get app-a --rev 100000
 one_line "OUT_OF_RANGE: etcdserver: mvcc: required revision is a future revision"
 
 # the gRPC endpoint given; an endpoint without one; https not yet
-expect 0 --grpc "127.0.0.1:$(grpc_port 2)" --endpoints 127.0.0.1:1 get --prefix oth
+expect 0 --grpc "$S://127.0.0.1:$(grpc_port 2)" --endpoints 127.0.0.1:1 get --prefix oth
 out "other x"
-RAFTCTL_GRPC="127.0.0.1:$(grpc_port 3)" expect 0 --endpoints 127.0.0.1:1 get --prefix oth
+RAFTCTL_GRPC="$S://127.0.0.1:$(grpc_port 3)" expect 0 --endpoints 127.0.0.1:1 get --prefix oth
 out "other x"
-expect 2 --grpc "https://127.0.0.1:$(grpc_port 2)" get --prefix oth
-one_line "over TLS are not supported yet"
+# the other scheme than the port speaks: one line naming it
+O=https
+[ $S = https ] && O=http
+expect 1 --grpc "$O://127.0.0.1:$(grpc_port 2)" get --prefix oth
+one_line "raftctl get: $O://127.0.0.1:$(grpc_port 2): "
 expect 1 --grpc "127.0.0.1:1" get --prefix oth
 one_line "raftctl get: http://127.0.0.1:1: connect:"
 expect 2 $FE get --prefix --from-key a
 expect 2 $FE put --if-mod-rev x k v
 expect 2 $FE get --limit -1 --prefix a
-echo "ok: raftctl on the v3 API"
+echo "ok: raftctl on the v3 API ($S)"
