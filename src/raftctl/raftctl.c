@@ -105,7 +105,7 @@ int raftctl_usage_error(const char *cmd, const char *fmt, ...)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: raftctl [--endpoints URL,...] [-o table|json] [--timeout DURATION]\n"
-		     "               [--cacert FILE] [--cert FILE --key FILE] COMMAND [ARGS...]\n"
+		     "               [--grpc URL,...] [--cacert FILE] [--cert FILE --key FILE] COMMAND [ARGS...]\n"
 		     "\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
@@ -115,7 +115,8 @@ static void usage(FILE *out)
 		     "                       leader is found from any of them\n"
 		     "  -o, --output FORMAT  table (default) or json\n"
 		     "  --timeout DURATION   for each connect, request and answer (default 5s)\n"
-		     "  --grpc HOST:PORT,... etcd v3 (gRPC) endpoints for get --prefix, put --if-mod-rev,\n"
+		     "  --grpc URL,...       etcd v3 (gRPC) endpoints, HOST:PORT or http(s)://HOST:PORT,\n"
+		     "                       for get --prefix, put --if-mod-rev,\n"
 		     "                       delete --prefix... (default $RAFTCTL_GRPC, else each\n"
 		     "                       endpoint's own gRPC URL, from its /raftd/version)\n"
 		     "  --cacert FILE        https:// endpoints: the CAs (PEM) that sign the servers'\n"
