@@ -210,8 +210,11 @@ static int v3_call(struct v3 *v, const char *path, const ProtobufCMessage *req, 
 		msg[0] = '\0';
 		rv = grpcc_call(v->c, path, buf, len, resp, resp_len, status, msg, sizeof(msg), raftctl_g.timeout_ms);
 		if (rv < 0) {
-			snprintf(err, err_len, "%s: %s", v->url.base,
-				 rv == -ETIMEDOUT ? "no answer within --timeout" : strerror(-rv));
+			/* a TLS server drops a cleartext HTTP/2 preface */
+			bool tls_port = !v->url.tls && (rv == -ECONNRESET || rv == -EPROTO || rv == -ENOTCONN);
+			snprintf(err, err_len, "%s: %s%s", v->url.base,
+				 rv == -ETIMEDOUT ? "no answer within --timeout" : strerror(-rv),
+				 tls_port ? " (a TLS port? https://)" : "");
 			break;
 		}
 		if (*status == 0)

@@ -119,6 +119,12 @@ O=https
 [ $S = https ] && O=http
 expect 1 --grpc "$O://127.0.0.1:$(grpc_port 2)" get --prefix oth
 one_line "raftctl get: $O://127.0.0.1:$(grpc_port 2): "
+[ $S = http ] || one_line "(a TLS port? https://)"
+# a node without a gRPC port (--grpc-listen none): said, with its URL
+GRPC=0 node_start 4
+until_ok 20 curl -sf "$S://127.0.0.1:$(port 4)/raftd/version" -o /dev/null || fail "node 4 does not answer"
+expect 1 --endpoints "$S://127.0.0.1:$(port 4)" get --prefix oth
+one_line "raftctl get: $S://127.0.0.1:$(port 4): no gRPC port"
 expect 1 --grpc "127.0.0.1:1" get --prefix oth
 one_line "raftctl get: http://127.0.0.1:1: connect:"
 expect 2 $FE get --prefix --from-key a
