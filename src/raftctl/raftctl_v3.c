@@ -366,43 +366,44 @@ static int print_write(const char *key, const char *result, int64_t rev, int64_t
 	return fflush(stdout) ? 1 : 0;
 }
 
-int rc_v3_put(const char *key, const char *value, size_t vlen, int64_t if_mod_rev, bool verbose)
+/* KV.Put: 0 with *rev, or -errno with err set. */
+static int plain_put(struct v3 *v, Etcdserverpb__PutRequest *put, int64_t *rev, char *err, size_t err_len)
 {
-	Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
+	Etcdserverpb__PutResponse *pr = NULL;
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	int status;
+	int rv = v3_call(v, "/etcdserverpb.KV/Put", &put->base, false, &resp, &len, &status, err, err_len);
+	if (rv == 0 && !(pr = etcdserverpb__put_response__unpack(NULL, len, resp))) {
+		snprintf(err, err_len, "%s: a PutResponse that does not parse", v->url.base);
+		rv = -EBADMSG;
+	}
+	if (pr && pr->header)
+		*rev = pr->header->revision;
+	etcdserverpb__put_response__free_unpacked(pr, NULL);
+	free(resp);
+	return rv;
+}
+
+/* KV.Txn: put if the key's mod revision is if_mod_rev (0: if absent), else
+ * read it. 0 with *rev and *ok (the compare held; if not, *now is the
+ * key's mod revision, 0 absent), or -errno with err set. */
+static int cas_put(struct v3 *v, Etcdserverpb__PutRequest *put, int64_t if_mod_rev, int64_t *rev, bool *ok,
+		   int64_t *now, char *err, size_t err_len)
+{
 	Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT;
 	Etcdserverpb__RangeRequest range = ETCDSERVERPB__RANGE_REQUEST__INIT;
 	Etcdserverpb__RequestOp op = ETCDSERVERPB__REQUEST_OP__INIT, fop = ETCDSERVERPB__REQUEST_OP__INIT;
 	Etcdserverpb__TxnRequest txn = ETCDSERVERPB__TXN_REQUEST__INIT;
 	Etcdserverpb__Compare *cmps[1] = { &cmp };
 	Etcdserverpb__RequestOp *ops[1] = { &op }, *fops[1] = { &fop };
-	char err[2048];
+	Etcdserverpb__TxnResponse *tr = NULL;
 	uint8_t *resp = NULL;
 	size_t len = 0;
 	int status, rv;
-	int64_t rev = 0;
-	struct v3 v;
 
-	put.key = bin(key);
-	put.value = (ProtobufCBinaryData){ vlen, (uint8_t *)value };
-	rv = v3_open(NULL, &v, err, sizeof(err));
-	if (rv < 0)
-		return v3_fail("put", rv, err);
-	if (if_mod_rev < 0) {
-		rv = v3_call(&v, "/etcdserverpb.KV/Put", &put.base, false, &resp, &len, &status, err, sizeof(err));
-		Etcdserverpb__PutResponse *pr = rv == 0 ? etcdserverpb__put_response__unpack(NULL, len, resp) : NULL;
-		if (rv == 0 && !pr) {
-			snprintf(err, sizeof(err), "%s: a PutResponse that does not parse", v.url.base);
-			rv = -EBADMSG;
-		}
-		if (pr && pr->header)
-			rev = pr->header->revision;
-		etcdserverpb__put_response__free_unpacked(pr, NULL);
-		free(resp);
-		v3_close(&v);
-		return rv < 0 ? v3_fail("put", rv, err) : print_write(key, "ok", rev, -1, verbose);
-	}
 	/* etcd's idioms: absent is create_revision 0; else the mod_revision */
-	cmp.key = bin(key);
+	cmp.key = put->key;
 	cmp.result = ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
 	if (if_mod_rev == 0) {
 		cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__CREATE;
@@ -414,9 +415,9 @@ int rc_v3_put(const char *key, const char *value, size_t vlen, int64_t if_mod_re
 		cmp.mod_revision = if_mod_rev;
 	}
 	op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
-	op.request_put = &put;
+	op.request_put = put;
 	/* on failure, the key as it is: the message says what it was */
-	range.key = bin(key);
+	range.key = put->key;
 	range.keys_only = true;
 	fop.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
 	fop.request_range = &range;
@@ -426,24 +427,44 @@ int rc_v3_put(const char *key, const char *value, size_t vlen, int64_t if_mod_re
 	txn.success = ops;
 	txn.n_failure = 1;
 	txn.failure = fops;
-	rv = v3_call(&v, "/etcdserverpb.KV/Txn", &txn.base, false, &resp, &len, &status, err, sizeof(err));
-	Etcdserverpb__TxnResponse *tr = rv == 0 ? etcdserverpb__txn_response__unpack(NULL, len, resp) : NULL;
+	rv = v3_call(v, "/etcdserverpb.KV/Txn", &txn.base, false, &resp, &len, &status, err, err_len);
+	if (rv == 0 && !(tr = etcdserverpb__txn_response__unpack(NULL, len, resp))) {
+		snprintf(err, err_len, "%s: a TxnResponse that does not parse", v->url.base);
+		rv = -EBADMSG;
+	}
+	if (tr) {
+		*rev = tr->header ? tr->header->revision : 0;
+		*ok = tr->succeeded;
+		*now = 0;
+		if (tr->n_responses == 1 &&
+		    tr->responses[0]->response_case == ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE &&
+		    tr->responses[0]->response_range->n_kvs == 1)
+			*now = tr->responses[0]->response_range->kvs[0]->mod_revision;
+	}
+	etcdserverpb__txn_response__free_unpacked(tr, NULL);
 	free(resp);
+	return rv;
+}
+
+int rc_v3_put(const char *key, const char *value, size_t vlen, int64_t if_mod_rev, bool verbose)
+{
+	Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
+	char err[2048];
+	int64_t rev = 0, now = 0;
+	bool ok = true;
+	struct v3 v;
+
+	put.key = bin(key);
+	put.value = (ProtobufCBinaryData){ vlen, (uint8_t *)value };
+	int rv = v3_open(NULL, &v, err, sizeof(err));
+	if (rv == 0)
+		rv = if_mod_rev < 0 ? plain_put(&v, &put, &rev, err, sizeof(err))
+				    : cas_put(&v, &put, if_mod_rev, &rev, &ok, &now, err, sizeof(err));
 	v3_close(&v);
-	if (rv == 0 && !tr)
-		return raftctl_fail("put", "%s: a TxnResponse that does not parse", v.url.base);
 	if (rv < 0)
 		return v3_fail("put", rv, err);
-	rev = tr->header ? tr->header->revision : 0;
-	if (tr->succeeded) {
-		etcdserverpb__txn_response__free_unpacked(tr, NULL);
+	if (ok)
 		return print_write(key, "ok", rev, -1, verbose);
-	}
-	int64_t now = 0;
-	if (tr->n_responses == 1 && tr->responses[0]->response_case == ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE &&
-	    tr->responses[0]->response_range->n_kvs == 1)
-		now = tr->responses[0]->response_range->kvs[0]->mod_revision;
-	etcdserverpb__txn_response__free_unpacked(tr, NULL);
 	if (raftctl_g.json)
 		rc_emit(json_pack("{s:s, s:s, s:I, s:I}", "key", key, "result", "compare failed", "revision",
 				  (json_int_t)rev, "mod_revision", (json_int_t)now));
