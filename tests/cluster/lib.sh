@@ -150,6 +150,40 @@ status_field() {
 	curl -s -m 2 "http://127.0.0.1:$1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null
 }
 
+# The setup of a write lost to a new leader (lost-write.sh, v3-lost.sh):
+# the leader is left alone (its followers killed), takes the write that
+# "$@" sends (run in the background, its pid in $cpid) and is paused
+# (SIGSTOP) once it appended it, before check-quorum makes it step down;
+# the followers come back and elect a leader without that entry ($NL, its
+# port), which commits key $WRITE_OVER = 1 over its index; the old leader
+# ($LN, its node number) is continued. The caller then waits for its
+# client and judges the answer.
+strand_write() {
+	L=$(wait_leader) || fail "no leader"
+	F=""
+	for n in 1 2 3; do [ "$(port "$n")" = "$L" ] && LN=$n || F="$F $n"; done
+	last=$(status_field "$L" last_index)
+	for n in $F; do node_kill "$n"; done
+	"$@" &
+	cpid=$!
+	for _ in $(seq 100); do
+		[ "$(status_field "$L" last_index)" -gt "$last" ] 2>/dev/null && break
+		sleep 0.05
+	done
+	[ "$(status_field "$L" last_index)" -gt "$last" ] || fail "the leader did not append the write"
+	kill -STOP "$(eval echo \$PID_"$LN")"
+	for n in $F; do node_start "$n" --election-timeout-ms 1000; done
+	NL=""
+	for _ in $(seq 200); do
+		for n in $F; do [ "$(status_field "$(port "$n")" role)" = leader ] && NL=$(port "$n"); done
+		[ -n "$NL" ] && break
+		sleep 0.05
+	done
+	[ -n "$NL" ] || fail "the two followers elect no leader"
+	[ "$(put "$NL" "$WRITE_OVER" 1)" = 200 ] || fail "a write through the new leader"
+	kill -CONT "$(eval echo \$PID_"$LN")"
+}
+
 wait_leader() {
 	for _ in $(seq 200); do
 		for p in $(seq $(( BASE + 1 )) $(( BASE + 9 ))); do

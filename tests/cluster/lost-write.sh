@@ -12,30 +12,13 @@
 . "$(dirname "$0")/lib.sh"
 
 start_three --election-timeout-ms 1000
+# the write to strand, sent to the leader L (see strand_write in lib.sh)
+send_lost() {
+	curl -s -m 30 -o "$T/lost.body" -w '%{http_code}' -XPOST "http://127.0.0.1:$L/db/lost$1" -d x >"$T/lost.code"
+}
 attempt() {
-	L=$(wait_leader) || fail "no leader"
-	F=""
-	for n in 1 2 3; do [ "$(port "$n")" = "$L" ] && LN=$n || F="$F $n"; done
-	last=$(status_field "$L" last_index)
-	for n in $F; do node_kill "$n"; done
-	curl -s -m 30 -o "$T/lost.body" -w '%{http_code}' -XPOST "http://127.0.0.1:$L/db/lost$1" -d x >"$T/lost.code" &
-	cpid=$!
-	for _ in $(seq 100); do
-		[ "$(status_field "$L" last_index)" -gt "$last" ] 2>/dev/null && break
-		sleep 0.05
-	done
-	[ "$(status_field "$L" last_index)" -gt "$last" ] || fail "the leader did not append the write"
-	kill -STOP "$(eval echo \$PID_"$LN")"
-	for n in $F; do node_start "$n" --election-timeout-ms 1000; done
-	NL=""
-	for _ in $(seq 200); do
-		for n in $F; do [ "$(status_field "$(port "$n")" role)" = leader ] && NL=$(port "$n"); done
-		[ -n "$NL" ] && break
-		sleep 0.05
-	done
-	[ -n "$NL" ] || fail "the two followers elect no leader"
-	[ "$(put "$NL" over$1 1)" = 200 ] || fail "a write through the new leader"
-	kill -CONT "$(eval echo \$PID_"$LN")"
+	WRITE_OVER=over$1
+	strand_write send_lost "$1"
 	wait "$cpid"
 	code=$(cat "$T/lost.code")
 	[ "$code" = 503 ] && return 1
