@@ -571,20 +571,11 @@ static void conn_unlink(struct httpd *server, struct httpd_conn *c)
 
 static void arm_sweep_for(struct httpd *server, const struct httpd_conn *c);
 
-/* Whether a plain connection's first request line is longer than a short
- * pool takes, or not all there yet (see SHORT_HEAD). */
-static bool wants_long_head(const struct httpd *server, const struct httpd_conn *c)
+/* long_head: a plain connection's first request line is longer than a
+ * short pool takes, or not all there yet (see SHORT_HEAD). */
+static void hand_to_mhd(struct httpd *server, struct httpd_conn *c, bool long_head)
 {
-	static uint8_t line[SHORT_LINE]; /* one thread */
-	if (!server->mhd[MHD_LONG] || c->tls)
-		return false;
-	ssize_t n = recv(c->fd, line, sizeof(line), MSG_PEEK | MSG_DONTWAIT);
-	return n > 0 && !memchr(line, '\n', (size_t)n);
-}
-
-static void hand_to_mhd(struct httpd *server, struct httpd_conn *c)
-{
-	bool long_head = wants_long_head(server, c);
+	long_head = long_head && server->mhd[MHD_LONG] && !c->tls;
 	if (long_head)
 		server->stats.conns_long_head++;
 	server->adding = c;
@@ -631,8 +622,11 @@ static void on_first_byte(struct uring_op *op, const struct io_uring_cqe *cqe);
  * and the head deadline as the head itself does. */
 static void first_byte(struct httpd *server, struct httpd_conn *c)
 {
-	uint8_t b = 0;
-	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	/* as much of the first request line as a short pool's connection
+	 * may have (see SHORT_HEAD): one peek for the protocol and the pool */
+	static uint8_t line[SHORT_LINE]; /* one thread */
+	ssize_t n = recv(c->fd, line, c->tls ? 1 : sizeof(line), MSG_PEEK | MSG_DONTWAIT);
+	uint8_t b = n > 0 ? line[0] : 0;
 	bool again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
 	if (again && poll_conn(server, c, POLLIN, on_first_byte) == 0) {
 		c->waiting = true;
@@ -645,13 +639,13 @@ static void first_byte(struct httpd *server, struct httpd_conn *c)
 	}
 	/* 0x16: a TLS handshake record; a letter: an HTTP method */
 	bool tls = c->tls != NULL;
-	if (n == 1 && (tls ? (b >= 'A' && b <= 'Z') : b == 0x16)) {
+	if (n >= 1 && (tls ? (b >= 'A' && b <= 'Z') : b == 0x16)) {
 		server->stats.wrong_protocol++;
 		refuse_protocol(c->fd, tls);
 		conn_unlink(server, c);
 		return;
 	}
-	hand_to_mhd(server, c);
+	hand_to_mhd(server, c, n > 0 && !memchr(line, '\n', (size_t)n));
 }
 
 static void on_first_byte(struct uring_op *op, const struct io_uring_cqe *cqe)
