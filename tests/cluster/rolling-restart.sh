@@ -21,9 +21,11 @@ while not os.path.exists(out + ".stop"):
             r = c.getresponse()
             body = r.read().decode(errors="replace")
             c.close()
-        except (ConnectionRefusedError, ConnectionResetError) as e:
-            # a stopped node; a reset before any answer means the request
-            # was never read (raftd answers every request it reads)
+        except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as e:
+            # a stopped node; a reset before any answer, or a broken pipe
+            # while sending (a connection the kernel queued just before
+            # the node closed its listener), means the request was never
+            # read (raftd answers every request it reads)
             cur = (cur + 1) % 3
             time.sleep(0.02)
             continue
