@@ -257,6 +257,10 @@ int mvcc_restore_end(struct mvcc *s)
 	}
 	s->restore = 2;
 	s->restore_last = NULL;
+	if (mvcc_lease_restored(s)) { /* the live keys join their leases */
+		s->restore = -1;
+		return -ENOMEM;
+	}
 	return 0;
 }
 

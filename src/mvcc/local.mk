@@ -3,4 +3,4 @@
 # (the allocation seam).
 noinst_LIBRARIES += src/mvcc/libmvcc.a
 src_mvcc_libmvcc_a_SOURCES = src/mvcc/mvcc.c src/mvcc/mvcc.h src/mvcc/mvcc_int.h src/mvcc/index.c \
-	src/mvcc/check.c src/mvcc/history.c
+	src/mvcc/check.c src/mvcc/history.c src/mvcc/lease.c

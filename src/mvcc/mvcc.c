@@ -47,6 +47,8 @@ static const char *const messages[MVCC_E_END - MVCC_E_BASE] = {
 	[MVCC_E_TOO_MANY_OPS - MVCC_E_BASE] = "etcdserver: too many operations in txn request",
 	[MVCC_E_INVALID_SORT - MVCC_E_BASE] = "etcdserver: invalid sort option",
 	[MVCC_E_LEASE_NOT_FOUND - MVCC_E_BASE] = "etcdserver: requested lease not found",
+	[MVCC_E_LEASE_EXISTS - MVCC_E_BASE] = "etcdserver: lease already exists",
+	[MVCC_E_LEASE_TTL_TOO_LARGE - MVCC_E_BASE] = "etcdserver: too large lease TTL",
 };
 
 const char *mvcc_strerror(int err)
@@ -65,6 +67,7 @@ int mvcc_grpc_code(int err)
 		return 0;
 	case MVCC_E_COMPACTED:
 	case MVCC_E_FUTURE_REV:
+	case MVCC_E_LEASE_TTL_TOO_LARGE:
 		return 11;
 	case MVCC_E_EMPTY_KEY:
 	case MVCC_E_KEY_NOT_FOUND:
@@ -76,6 +79,8 @@ int mvcc_grpc_code(int err)
 		return 3;
 	case MVCC_E_LEASE_NOT_FOUND:
 		return 5;
+	case MVCC_E_LEASE_EXISTS:
+		return 9;
 	case ENOMEM:
 	case E2BIG:
 		return 8;
@@ -187,6 +192,7 @@ struct mvcc *mvcc_free(struct mvcc *s)
 		mvcc_idx_destroy(&s->idx, key_free);
 		free(s->listed);
 		free(s->touched);
+		mvcc_leases_free(s->leases);
 		free(s);
 	}
 	return NULL;
@@ -496,6 +502,13 @@ static int path_build(const struct mvcc *s, const struct mvcc_txn_req *t, struct
 	return 0;
 }
 
+/* A put may take this lease: the store has it (and the optional check
+ * agrees). */
+static bool lease_ok(const struct mvcc *s, int64_t lease)
+{
+	return mvcc_lease_exists(s, lease) && (!s->lease_fn || s->lease_fn(s->lease_ctx, lease));
+}
+
 /* etcd's checkRequestPut (puts) and then checkRequestRange (!puts) over
  * the path, on the state before the txn. */
 static int precheck(const struct mvcc *s, const struct mvcc_op *ops, size_t n, const struct path *p, size_t *pi,
@@ -516,7 +529,7 @@ static int precheck(const struct mvcc *s, const struct mvcc_op *ops, size_t n, c
 				if (!k || !is_live(k->head))
 					rv = -MVCC_E_KEY_NOT_FOUND;
 			}
-			if (!rv && r->lease && s->lease_fn && !s->lease_fn(s->lease_ctx, r->lease))
+			if (!rv && r->lease && !r->ignore_lease && !lease_ok(s, r->lease))
 				rv = -MVCC_E_LEASE_NOT_FOUND;
 		} else if (!puts && op->type == MVCC_OP_RANGE && op->range.revision) {
 			if (op->range.revision > s->rev)
@@ -540,6 +553,7 @@ struct txn {
 	bool changed;
 	const struct path *path;
 	size_t pi;
+	size_t lease_puts; /* puts with a lease so far: the room each lease may need */
 };
 
 /* Records k as touched by x, with room for listing it at the commit. */
@@ -556,13 +570,29 @@ static int touch(struct txn *x, struct mvcc_key *k)
 	return 0;
 }
 
+/* The lease of k's live version before x (0: not live). */
+static int64_t lease_before(const struct mvcc_key *k, int64_t rev)
+{
+	const struct mvcc_rev *v = k->head;
+	while (v && v->main == rev)
+		v = v->prev;
+	return is_live(v) ? v->lease : 0;
+}
+
 static void commit(struct txn *x)
 {
 	struct mvcc *s = x->s;
+	/* without leases no key is attached to any, nor can be */
+	bool leases = mvcc_lease_count(s) > 0;
 	for (size_t i = 0; i < s->n_touched; i++) {
 		struct mvcc_key *k = s->touched[i];
 		k->flags &= (uint8_t)~KEY_TOUCHED;
 		mvcc_list_key(s, k);
+		if (leases) {
+			int64_t before = lease_before(k, x->rev), now = is_live(k->head) ? k->head->lease : 0;
+			if (before != now)
+				mvcc_lease_moved(s, k, before, now);
+		}
 	}
 	s->n_last = x->changed ? s->n_touched : 0;
 	s->n_touched = 0;
@@ -626,8 +656,13 @@ static int do_put(struct txn *x, const struct mvcc_put_req *r, struct mvcc_put_r
 	const void *value = r->ignore_value ? live->value : r->value;
 	size_t value_len = r->ignore_value ? live->value_len : r->value_len;
 	int64_t lease = r->ignore_lease ? live->lease : r->lease;
-	if (!r->ignore_lease && lease && s->lease_fn && !s->lease_fn(s->lease_ctx, lease))
-		return -MVCC_E_LEASE_NOT_FOUND;
+	if (!r->ignore_lease && lease) {
+		if (!lease_ok(s, lease))
+			return -MVCC_E_LEASE_NOT_FOUND;
+		/* the commit attaches without allocating */
+		if (mvcc_lease_reserve(s, lease, ++x->lease_puts))
+			return -ENOMEM;
+	}
 
 	struct mvcc_rev *v = base_malloc(sizeof(*v) + value_len);
 	if (!v)
@@ -825,6 +860,36 @@ out:
 }
 
 /* ---- shared within src/mvcc/ (mvcc_int.h) ---- */
+
+int mvcc_delete_keys(struct mvcc *s, struct mvcc_key *const *keys, size_t n, struct mvcc_result *ret)
+{
+	struct txn x = { .s = s, .res = ret, .rev = s->rev + 1 };
+	int rv = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	assert(s->restore == 0 || s->restore == 2);
+	s->n_last = 0;
+	ret->op.type = MVCC_OP_DELETE;
+	for (size_t i = 0; i < n; i++) {
+		struct mvcc_key *k = keys[i];
+		assert(is_live(k->head));
+		struct mvcc_rev *v = base_calloc(1, sizeof(*v));
+		if (!v || touch(&x, k)) {
+			free(v);
+			rv = -ENOMEM;
+			rollback(&x);
+			goto out;
+		}
+		link_version(&x, k, v);
+		ret->op.del.deleted++;
+	}
+	commit(&x);
+	ret->revision = s->rev;
+out:
+	if (rv)
+		mvcc_result_free(ret);
+	return rv;
+}
 
 void mvcc_walk_start(struct walk *w, const struct idx *t, const void *key, size_t key_len, const void *end,
 		       size_t end_len)

@@ -64,11 +64,13 @@ enum mvcc_error {
 	MVCC_E_TOO_MANY_OPS,		/* INVALID_ARGUMENT */
 	MVCC_E_INVALID_SORT,		/* INVALID_ARGUMENT */
 	MVCC_E_LEASE_NOT_FOUND,		/* NOT_FOUND */
+	MVCC_E_LEASE_EXISTS,		/* FAILED_PRECONDITION */
+	MVCC_E_LEASE_TTL_TOO_LARGE,	/* OUT_OF_RANGE */
 	MVCC_E_END
 };
 const char *mvcc_strerror(int err);
 /* gRPC status codes (grpc/status.h numbering): 0 for 0, 3 INVALID_ARGUMENT,
- * 5 NOT_FOUND, 11 OUT_OF_RANGE, 8 RESOURCE_EXHAUSTED for -ENOMEM and -E2BIG,
+ * 5 NOT_FOUND, 9 FAILED_PRECONDITION, 11 OUT_OF_RANGE, 8 RESOURCE_EXHAUSTED for -ENOMEM and -E2BIG,
  * 13 INTERNAL for anything else. */
 int mvcc_grpc_code(int err);
 
@@ -241,9 +243,10 @@ void mvcc_result_free(struct mvcc_result *res);
 
 struct mvcc;
 
-/* Optional: says whether a lease exists, at apply time (etcd refuses a put
- * with an unknown lease: MVCC_E_LEASE_NOT_FOUND). Without it every lease ID
- * is accepted as it is. */
+/* Optional, on top of the store's own leases (see Leases below): a put
+ * with a lease also needs fn to say yes (else MVCC_E_LEASE_NOT_FOUND). Kept
+ * for callers of the days before the store had leases; raftd no longer
+ * needs it. */
 typedef bool mvcc_lease_fn(void *ctx, int64_t lease);
 
 /* An empty store at revision 1, or NULL when out of memory. */
@@ -369,6 +372,58 @@ int mvcc_iter_versions(const struct mvcc *s, mvcc_version_fn *fn, void *ctx);
 int mvcc_restore_begin(struct mvcc *s, int64_t revision, int64_t compacted);
 int mvcc_restore_add(struct mvcc *s, const struct mvcc_version *v);
 int mvcc_restore_end(struct mvcc *s);
+
+/* ---- Leases (etcd's lessor, lease/lessor.go, without its clock) ----
+ *
+ * The store keeps the leases (ID -> granted TTL) and, for each, the live
+ * keys attached to it: those whose live version was put with that lease.
+ * A put with lease != 0 needs the lease to exist (-MVCC_E_LEASE_NOT_FOUND,
+ * as etcd's apply; ignore_lease keeps the key's lease without asking);
+ * moving a key to another lease or to none, or deleting it, detaches it.
+ * A Txn's puts alike. The remaining time is NOT the store's business: it is
+ * the leader's clock (src/raftd/v3_lease.c). HashKV does not cover leases
+ * (as etcd); snapshots do (mvcc_lease_iter(), mvcc_restore_lease()).
+ *
+ * Costs: a lease is a slot in a hash table by ID plus its set of keys; a
+ * grant, an attach and a detach are O(1); a revoke and mvcc_lease_keys()
+ * cost the lease's keys (sorted), never the store's. */
+#define MVCC_LEASE_TTL_MAX INT64_C(9000000000)
+
+/* Grants lease id with TTL ttl (seconds, taken as it is: the front end
+ * raised it to etcd's minimum). 0, -MVCC_E_LEASE_NOT_FOUND (id 0, as
+ * etcd's lessor), -MVCC_E_LEASE_TTL_TOO_LARGE (ttl > MVCC_LEASE_TTL_MAX),
+ * -MVCC_E_LEASE_EXISTS, -ENOMEM (nothing changed). Takes no revision. */
+int mvcc_lease_grant(struct mvcc *s, int64_t id, int64_t ttl);
+/* Deletes every key attached to the lease as ONE write transaction (one
+ * new revision when at least one key goes, in key order: sub-revisions 0,
+ * 1, ... as etcd's sorted deletes; none otherwise), then forgets the lease.
+ * *ret as mvcc_exec() for a DeleteRange (op.type MVCC_OP_DELETE, deleted
+ * count, no prev_kvs; the caller frees it), the events via
+ * mvcc_last_events(), so watchers see the deletes. 0,
+ * -MVCC_E_LEASE_NOT_FOUND or -ENOMEM; errors leave the store unchanged and
+ * *ret zeroed (atomic, -ENOMEM included). */
+int mvcc_lease_revoke(struct mvcc *s, int64_t id, struct mvcc_result *ret);
+/* Does lease id exist? Then *ret_ttl (if not NULL) is its granted TTL. */
+bool mvcc_lease_get(const struct mvcc *s, int64_t id, int64_t *ret_ttl);
+size_t mvcc_lease_count(const struct mvcc *s);
+/* The number of live keys attached to lease id (0 for an unknown one). */
+size_t mvcc_lease_key_count(const struct mvcc *s, int64_t id);
+/* The live keys attached to a lease, in key order (fn as mvcc_event_fn:
+ * nonzero stops and is returned). -MVCC_E_LEASE_NOT_FOUND, -ENOMEM. Costs
+ * the lease's keys, not the store's. The key bytes are views (see Views). */
+typedef int mvcc_key_fn(void *ctx, const uint8_t *key, size_t len);
+int mvcc_lease_keys(const struct mvcc *s, int64_t id, mvcc_key_fn *fn, void *ctx);
+/* Every lease in ascending ID order (fn: nonzero stops and is returned).
+ * 0 or -ENOMEM (the order costs a sorted copy of the table). */
+typedef int mvcc_lease_iter_fn(void *ctx, int64_t id, int64_t ttl);
+int mvcc_lease_iter(const struct mvcc *s, mvcc_lease_iter_fn *fn, void *ctx);
+/* Restore: between mvcc_restore_begin() and mvcc_restore_end(), in any
+ * order with mvcc_restore_add(); the attachments are derived from the
+ * restored live versions at mvcc_restore_end() (a key whose lease was not
+ * restored stays unattached, as etcd's restore only warns). -EINVAL (id 0,
+ * ttl > MVCC_LEASE_TTL_MAX, an ID twice, outside a restore), -ENOMEM; the
+ * restore then failed, as for mvcc_restore_add(). */
+int mvcc_restore_lease(struct mvcc *s, int64_t id, int64_t ttl);
 
 /* ---- For the key-value state machine (src/kv), which serves goraft's /db
  * from this store: no allocation on these paths ---- */

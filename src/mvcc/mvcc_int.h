@@ -125,6 +125,7 @@ struct mvcc {
 	size_t compact_pos, compact_w; /* its next key, and where it keeps the next survivor */
 	int restore; /* 0: none, 1: under way, 2: done, -1: failed */
 	struct mvcc_key *restore_last;
+	struct mvcc_leases *leases; /* lease.c; NULL until the first lease */
 };
 
 static inline bool is_live(const struct mvcc_rev *v)
@@ -185,5 +186,21 @@ void mvcc_version_gone(struct mvcc *s, const struct mvcc_key *k, struct mvcc_rev
 void mvcc_list_key(struct mvcc *s, struct mvcc_key *k);
 /* mvcc_check(), and for the apply path with empty keys allowed. */
 int mvcc_validate(const struct mvcc_op *op, size_t max_ops, bool empty_ok);
+
+/* ---- Leases (lease.c) ----
+ * They hold pointers to struct mvcc_key: a live key's block must not move
+ * (it does not: only rollback and compaction free keys, never live ones). */
+void mvcc_leases_free(struct mvcc_leases *l);
+bool mvcc_lease_exists(const struct mvcc *s, int64_t id);
+/* Room for `more` keys beyond those attached to lease id (if it exists),
+ * so that the commit can attach without allocating. 0 or -ENOMEM. */
+int mvcc_lease_reserve(struct mvcc *s, int64_t id, size_t more);
+/* At a commit: k's live lease before (0 if it was not live) and now. */
+void mvcc_lease_moved(struct mvcc *s, struct mvcc_key *k, int64_t before, int64_t now);
+/* mvcc_restore_end(): attaches the restored live keys. 0 or -ENOMEM. */
+int mvcc_lease_restored(struct mvcc *s);
+/* One write transaction deleting the given live keys in that order (a
+ * revoke's). *ret as a DeleteRange's; errors change nothing. */
+int mvcc_delete_keys(struct mvcc *s, struct mvcc_key *const *keys, size_t n, struct mvcc_result *ret);
 
 #endif

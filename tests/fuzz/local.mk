@@ -67,7 +67,7 @@ tests/fuzz/fuzz_http_request: $(srcdir)/tests/fuzz/fuzz_http_request.c $(srcdir)
 
 # src/kv is the MVCC store (src/mvcc) behind the map, on base's allocation seam
 FUZZ_KV_STORE = $(srcdir)/src/kv/kv.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
-	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c
+	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/src/mvcc/lease.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c
 FUZZ_KV_INPUTS = $(srcdir)/tests/fuzz/fuzz_kv_snapshot.c $(FUZZ_KV_STORE) $(srcdir)/src/kv/kv_snapshot.c \
 	$(srcdir)/src/raft/raft.c
 tests/fuzz/fuzz_kv_snapshot: $(FUZZ_KV_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
@@ -108,7 +108,7 @@ tests/fuzz/fuzz_wal_recover: $(FUZZ_WAL_INPUTS) $(srcdir)/tests/fuzz/fuzz.h
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(FUZZ_WAL_INPUTS) $(URING_LIBS) -o $@
 
 FUZZ_MVCC_INPUTS = $(srcdir)/tests/fuzz/fuzz_mvcc.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
-	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c \
+	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/src/mvcc/lease.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c \
 	$(srcdir)/tests/mvcc/model.c
 tests/fuzz/fuzz_mvcc: $(FUZZ_MVCC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/tests/mvcc/model.h \
 		$(srcdir)/src/mvcc/mvcc.h $(srcdir)/src/mvcc/mvcc_int.h
@@ -122,7 +122,7 @@ tests/fuzz/fuzz_grpc: $(FUZZ_GRPC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/
 		$(NGHTTP2_LIBS) $(GNUTLS_LIBS) $(URING_LIBS) -o $@
 
 FUZZ_ETCD_INPUTS = $(srcdir)/src/etcd/etcd.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
-	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c
+	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/src/mvcc/lease.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c
 $(FUZZ_ETCD_NAMES:%=tests/fuzz/fuzz_%): tests/fuzz/fuzz_%: $(srcdir)/tests/fuzz/fuzz_%.c $(FUZZ_ETCD_INPUTS) \
 		$(srcdir)/tests/fuzz/fuzz_etcd.h $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/src/etcd/etcd.h \
 		$(srcdir)/src/mvcc/mvcc.h proto/etcd/pb.stamp

@@ -217,6 +217,8 @@ START_TEST(test_put_ignore)
 	op.put.ignore_lease = true;
 	ck_assert_int_eq(exec(&op), -MVCC_E_KEY_NOT_FOUND);
 
+	ck_assert_int_eq(mvcc_lease_grant(s, 77, 60), 0);
+	ck_assert_int_eq(mvcc_lease_grant(s, 78, 60), 0);
 	op = put_op("k", "val");
 	op.put.lease = 77;
 	ck_assert_int_eq(exec(&op), 0);
@@ -280,6 +282,8 @@ static bool lease_exists(void *ctx, int64_t lease)
 
 START_TEST(test_lease_check)
 {
+	for (int64_t id = 8; id <= 10; id++)
+		ck_assert_int_eq(mvcc_lease_grant(s, id, 60), 0);
 	known_lease = 9;
 	mvcc_set_lease_check(s, lease_exists, NULL);
 	struct mvcc_op op = put_op("k", "v");
@@ -503,6 +507,7 @@ START_TEST(test_txn_compares)
 {
 	put("a", "m");	     /* 2 */
 	put("a", "n");	     /* 3: a create 2, mod 3, version 2 */
+	ck_assert_int_eq(mvcc_lease_grant(s, 42, 60), 0);
 	struct mvcc_op op = put_op("l", "x");
 	op.put.lease = 42;
 	ck_assert_int_eq(exec(&op), 0); /* 4 */
@@ -1076,6 +1081,8 @@ START_TEST(test_snapshot_roundtrip)
 	struct model m;
 	model_init(&m);
 	srandom(7);
+	ck_assert_int_eq(mvcc_lease_grant(s, 1, 10), 0);
+	ck_assert_int_eq(mvcc_lease_grant(s, 2, 20), 0);
 	for (int i = 0; i < 3000; i++) {
 		char k[16], v[16];
 		snprintf(k, sizeof(k), "k%03ld", random() % 500);
@@ -1311,6 +1318,8 @@ static void model_run(unsigned seed, long nkeys, int steps)
 	char k[4][24], v[4][24];
 	model_init(&m);
 	srandom(seed);
+	for (int64_t id = 1; id <= 3; id++)
+		ck_assert_int_eq(mvcc_lease_grant(s, id, 60), 0);
 	for (int step = 0; step < steps; step++) {
 		int kind = (int)(random() % 100);
 		for (int i = 0; i < 4; i++) {
@@ -1430,6 +1439,394 @@ START_TEST(test_model_many_keys)
 }
 END_TEST
 
+
+/* ---- leases ---- */
+
+static int key_text(void *ctx, const uint8_t *key, size_t len)
+{
+	char *buf = ctx;
+	size_t w = strlen(buf);
+	snprintf(buf + w, 1024 - w, "%s%.*s", w ? "," : "", (int)len, (const char *)key);
+	return 0;
+}
+
+/* The keys attached to lease id, joined by ',' ("!" for an unknown lease) */
+static const char *lease_keys(const struct mvcc *st, int64_t id)
+{
+	static char buf[1024];
+	buf[0] = 0;
+	int rv = mvcc_lease_keys(st, id, key_text, buf);
+	if (rv == -MVCC_E_LEASE_NOT_FOUND)
+		return "!";
+	ck_assert_int_eq(rv, 0);
+	return buf;
+}
+
+static int put_lease(const char *k, const char *v, int64_t lease)
+{
+	struct mvcc_op op = put_op(k, v);
+	op.put.lease = lease;
+	return exec(&op);
+}
+
+static int revoke(int64_t id)
+{
+	mvcc_result_free(&res);
+	return mvcc_lease_revoke(s, id, &res);
+}
+
+START_TEST(test_lease_grant)
+{
+	int64_t ttl = 0;
+	ck_assert_int_eq(mvcc_lease_count(s), 0);
+	ck_assert(!mvcc_lease_get(s, 5, &ttl));
+	ck_assert_int_eq(mvcc_lease_grant(s, 5, 30), 0);
+	ck_assert(mvcc_lease_get(s, 5, &ttl));
+	ck_assert_int_eq(ttl, 30);
+	ck_assert(mvcc_lease_get(s, 5, NULL));
+	ck_assert_int_eq(mvcc_lease_count(s), 1);
+	ck_assert_int_eq(mvcc_revision(s), 1); /* a grant takes no revision */
+	/* etcd's lessor: ID 0 is "not found", then the TTL, then a reused ID */
+	ck_assert_int_eq(mvcc_lease_grant(s, 0, 30), -MVCC_E_LEASE_NOT_FOUND);
+	ck_assert_int_eq(mvcc_lease_grant(s, 6, MVCC_LEASE_TTL_MAX + 1), -MVCC_E_LEASE_TTL_TOO_LARGE);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_LEASE_TTL_TOO_LARGE), "etcdserver: too large lease TTL");
+	ck_assert_int_eq(mvcc_grpc_code(-MVCC_E_LEASE_TTL_TOO_LARGE), 11);
+	ck_assert_int_eq(mvcc_lease_grant(s, 5, 40), -MVCC_E_LEASE_EXISTS);
+	ck_assert_str_eq(mvcc_strerror(-MVCC_E_LEASE_EXISTS), "etcdserver: lease already exists");
+	ck_assert_int_eq(mvcc_grpc_code(-MVCC_E_LEASE_EXISTS), 9);
+	ck_assert(mvcc_lease_get(s, 5, &ttl));
+	ck_assert_int_eq(ttl, 30);
+	ck_assert_int_eq(mvcc_lease_grant(s, 6, MVCC_LEASE_TTL_MAX), 0);
+	ck_assert_int_eq(mvcc_lease_grant(s, -7, 1), 0); /* a client's ID is taken as it is */
+	ck_assert_int_eq(mvcc_lease_count(s), 3);
+	/* a put needs its lease to exist */
+	ck_assert_int_eq(put_lease("k", "v", 4), -MVCC_E_LEASE_NOT_FOUND);
+	ck_assert_int_eq(mvcc_revision(s), 1);
+	ck_assert_int_eq(put_lease("k", "v", -7), 0);
+	ck_assert_int_eq(get1("k", 0)->lease, -7);
+}
+END_TEST
+
+static int iter_text(void *ctx, int64_t id, int64_t ttl)
+{
+	char *buf = ctx;
+	size_t w = strlen(buf);
+	snprintf(buf + w, 1024 - w, "%s%ld:%ld", w ? "," : "", (long)id, (long)ttl);
+	return id == 1000 ? 7 : 0;
+}
+
+START_TEST(test_lease_iter)
+{
+	char buf[1024] = "";
+	ck_assert_int_eq(mvcc_lease_iter(s, iter_text, buf), 0);
+	ck_assert_str_eq(buf, "");
+	for (int64_t id = 40; id > 0; id -= 3)
+		ck_assert_int_eq(mvcc_lease_grant(s, id, id * 10), 0);
+	ck_assert_int_eq(mvcc_lease_grant(s, -1, 9), 0);
+	ck_assert_int_eq(mvcc_lease_iter(s, iter_text, buf), 0);
+	ck_assert_str_eq(buf, "-1:9,1:10,4:40,7:70,10:100,13:130,16:160,19:190,22:220,25:250,28:280,31:310,34:340,"
+			      "37:370,40:400");
+	buf[0] = 0;
+	ck_assert_int_eq(mvcc_lease_grant(s, 1000, 1), 0);
+	ck_assert_int_eq(mvcc_lease_iter(s, iter_text, buf), 7); /* fn stops the walk */
+	ck_assert_int_eq(mvcc_lease_keys(s, 99, key_text, buf), -MVCC_E_LEASE_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(test_lease_attach_revoke)
+{
+	ck_assert_int_eq(mvcc_lease_grant(s, 1, 10), 0);
+	ck_assert_int_eq(mvcc_lease_grant(s, 2, 20), 0);
+	ck_assert_int_eq(put_lease("c", "1", 1), 0);
+	ck_assert_int_eq(put_lease("a", "1", 1), 0);
+	ck_assert_int_eq(put_lease("b", "1", 1), 0);
+	ck_assert_int_eq(put_lease("d", "1", 2), 0);
+	put("x", "no lease");
+	ck_assert_str_eq(lease_keys(s, 1), "a,b,c");
+	ck_assert_str_eq(lease_keys(s, 2), "d");
+	ck_assert_int_eq(mvcc_lease_key_count(s, 1), 3);
+	/* moving a key to another lease detaches it; a put without a lease too */
+	ck_assert_int_eq(put_lease("c", "2", 2), 0);
+	put("b", "2");
+	ck_assert_str_eq(lease_keys(s, 1), "a");
+	ck_assert_str_eq(lease_keys(s, 2), "c,d");
+	/* ignore_value keeps the lease it is given; ignore_lease the key's */
+	struct mvcc_op op = put_op("a", NULL);
+	op.put.ignore_value = true;
+	op.put.lease = 2;
+	ck_assert_int_eq(exec(&op), 0);
+	op = put_op("a", "3");
+	op.put.ignore_lease = true;
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_str_eq(lease_keys(s, 1), "");
+	ck_assert_str_eq(lease_keys(s, 2), "a,c,d");
+	/* a delete detaches */
+	ck_assert_int_eq(del("d", NO_END), 1);
+	ck_assert_str_eq(lease_keys(s, 2), "a,c");
+	ck_assert_int_eq(put_lease("e", "1", 2), 0);
+
+	/* revoke: the keys go in one revision, in key order */
+	int64_t rev = mvcc_revision(s);
+	ck_assert_int_eq(revoke(2), 0);
+	ck_assert_int_eq(res.op.type, MVCC_OP_DELETE);
+	ck_assert_int_eq(res.op.del.deleted, 3);
+	ck_assert_int_eq(res.revision, rev + 1);
+	ck_assert_int_eq(mvcc_revision(s), rev + 1);
+	ck_assert_str_eq(keys_of(get_at("", FROM_KEY, 0)), "b,x");
+	ck_assert(!mvcc_lease_get(s, 2, NULL));
+	ck_assert_str_eq(lease_keys(s, 2), "!");
+	ck_assert_int_eq(mvcc_lease_count(s), 1);
+	ck_assert_int_eq(revoke(2), -MVCC_E_LEASE_NOT_FOUND);
+	ck_assert_int_eq(mvcc_revision(s), rev + 1);
+	/* a lease without keys: forgotten, no revision */
+	ck_assert_int_eq(revoke(1), 0);
+	ck_assert_int_eq(res.op.del.deleted, 0);
+	ck_assert_int_eq(res.revision, rev + 1);
+	ck_assert_int_eq(mvcc_lease_count(s), 0);
+	ck_assert_int_eq(put_lease("b", "z", 1), -MVCC_E_LEASE_NOT_FOUND);
+}
+END_TEST
+
+struct evs {
+	char text[1024];
+};
+
+static int lease_ev_text(void *ctx, const struct mvcc_event *ev)
+{
+	struct evs *e = ctx;
+	size_t w = strlen(e->text);
+	snprintf(e->text + w, sizeof(e->text) - w, "%s%s %.*s@%ld.%u", w ? "," : "", ev->deleted ? "DEL" : "PUT",
+		 (int)ev->kv.key_len, (const char *)ev->kv.key, (long)ev->kv.mod_revision, ev->sub);
+	return 0;
+}
+
+START_TEST(test_lease_revoke_events)
+{
+	ck_assert_int_eq(mvcc_lease_grant(s, 9, 10), 0);
+	ck_assert_int_eq(put_lease("z", "1", 9), 0);
+	ck_assert_int_eq(put_lease("m", "1", 9), 0);
+	ck_assert_int_eq(put_lease("a", "1", 9), 0);
+	ck_assert_int_eq(revoke(9), 0);
+	struct evs e = { "" };
+	ck_assert_int_eq(mvcc_last_events(s, lease_ev_text, &e), 0);
+	ck_assert_str_eq(e.text, "DEL a@5.0,DEL m@5.1,DEL z@5.2");
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(mvcc_events(s, "", 0, "\0", 1, 5, 5, lease_ev_text, &e), 0);
+	ck_assert_str_eq(e.text, "DEL a@5.0,DEL m@5.1,DEL z@5.2");
+	/* a grant or a revoke that writes nothing leaves no last events */
+	ck_assert_int_eq(mvcc_lease_grant(s, 9, 10), 0);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(mvcc_last_events(s, lease_ev_text, &e), 0);
+	ck_assert_str_eq(e.text, "");
+}
+END_TEST
+
+START_TEST(test_lease_txn)
+{
+	ck_assert_int_eq(mvcc_lease_grant(s, 1, 10), 0);
+	put("k", "0");
+	/* a txn's put with an unknown lease: refused before anything */
+	struct mvcc_op ops[] = { put_op("a", "1"), put_op("b", "1"), del_op("k", NO_END) };
+	ops[0].put.lease = 1;
+	ops[1].put.lease = 3;
+	struct mvcc_txn_req t = { .success = ops, .n_success = 3 };
+	struct mvcc_op op = { .type = MVCC_OP_TXN, .txn = &t };
+	int64_t rev = mvcc_revision(s);
+	ck_assert_int_eq(exec(&op), -MVCC_E_LEASE_NOT_FOUND);
+	ck_assert_int_eq(mvcc_revision(s), rev);
+	ck_assert_str_eq(lease_keys(s, 1), "");
+	/* the failure branch is not checked */
+	struct mvcc_compare c = cmp_num("k", MVCC_CMP_VERSION, MVCC_CMP_EQUAL, 1);
+	struct mvcc_txn_req t2 = { .compare = &c, .n_compare = 1, .success = ops, .n_success = 1, .failure = ops + 1,
+				   .n_failure = 1 };
+	op.txn = &t2;
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_str_eq(lease_keys(s, 1), "a");
+	/* several puts with leases in one txn, a nested one, and a delete */
+	ck_assert_int_eq(mvcc_lease_grant(s, 3, 10), 0);
+	struct mvcc_op inner_ops[] = { put_op("n1", "x"), put_op("n2", "x") };
+	inner_ops[0].put.lease = 3;
+	inner_ops[1].put.lease = 1;
+	struct mvcc_txn_req inner = { .success = inner_ops, .n_success = 2 };
+	struct mvcc_op ops3[] = { put_op("b", "2"), put_op("c", "2"), del_op("a", NO_END),
+				  { .type = MVCC_OP_TXN, .txn = &inner } };
+	ops3[0].put.lease = 3;
+	ops3[1].put.lease = 3;
+	struct mvcc_txn_req t3 = { .success = ops3, .n_success = 4 };
+	op.txn = &t3;
+	ck_assert_int_eq(exec(&op), 0);
+	ck_assert_str_eq(lease_keys(s, 1), "n2");
+	ck_assert_str_eq(lease_keys(s, 3), "b,c,n1");
+	ck_assert_int_eq(revoke(3), 0);
+	ck_assert_int_eq(res.op.del.deleted, 3);
+	ck_assert_str_eq(keys_of(get_at("", FROM_KEY, 0)), "k,n2");
+}
+END_TEST
+
+static int restore_lease_one(void *ctx, int64_t id, int64_t ttl)
+{
+	return mvcc_restore_lease(ctx, id, ttl);
+}
+
+START_TEST(test_lease_restore)
+{
+	ck_assert_int_eq(mvcc_lease_grant(s, 1, 10), 0);
+	ck_assert_int_eq(mvcc_lease_grant(s, 2, 20), 0);
+	ck_assert_int_eq(mvcc_lease_grant(s, 3, 30), 0);
+	ck_assert_int_eq(put_lease("a", "1", 1), 0);
+	ck_assert_int_eq(put_lease("b", "1", 1), 0);
+	ck_assert_int_eq(put_lease("b", "2", 2), 0); /* an older version had lease 1 */
+	ck_assert_int_eq(put_lease("c", "1", 2), 0);
+	ck_assert_int_eq(put_lease("d", "1", 2), 0);
+	del("d", NO_END);
+	struct mvcc *t = mvcc_new();
+	ck_assert_int_eq(mvcc_restore_begin(t, mvcc_revision(s), mvcc_compacted(s)), 0);
+	ck_assert_int_eq(mvcc_lease_iter(s, restore_lease_one, t), 0);
+	ck_assert_int_eq(mvcc_iter_versions(s, restore_one, t), 0);
+	ck_assert_int_eq(mvcc_restore_end(t), 0);
+	ck_assert_int_eq(mvcc_lease_count(t), 3);
+	ck_assert_str_eq(lease_keys(t, 1), "a");
+	ck_assert_str_eq(lease_keys(t, 2), "b,c");
+	ck_assert_str_eq(lease_keys(t, 3), "");
+	int64_t ttl;
+	ck_assert(mvcc_lease_get(t, 3, &ttl));
+	ck_assert_int_eq(ttl, 30);
+	/* and goes on like the original */
+	struct mvcc *orig = s;
+	s = t;
+	ck_assert_int_eq(revoke(2), 0);
+	ck_assert_int_eq(res.op.del.deleted, 2);
+	ck_assert_str_eq(keys_of(get_at("", FROM_KEY, 0)), "a");
+	mvcc_result_free(&res);
+	s = orig;
+	mvcc_free(t);
+
+	/* leases in any order with the versions; a key whose lease is not
+	 * restored stays unattached (etcd's restore only warns) */
+	t = mvcc_new();
+	ck_assert_int_eq(mvcc_restore_lease(t, 2, 20), -EINVAL); /* outside a restore */
+	mvcc_free(t);
+	t = mvcc_new();
+	ck_assert_int_eq(mvcc_restore_begin(t, mvcc_revision(s), mvcc_compacted(s)), 0);
+	ck_assert_int_eq(mvcc_iter_versions(s, restore_one, t), 0);
+	ck_assert_int_eq(mvcc_restore_lease(t, 2, 20), 0);
+	ck_assert_int_eq(mvcc_restore_end(t), 0);
+	ck_assert_str_eq(lease_keys(t, 2), "b,c");
+	ck_assert_str_eq(lease_keys(t, 1), "!");
+	struct mvcc_kv kv;
+	ck_assert(mvcc_get(t, "a", 1, &kv));
+	ck_assert_int_eq(kv.lease, 1);
+	mvcc_free(t);
+
+	/* malformed: ID 0, a TTL too large, an ID twice */
+	int64_t bad[][2] = { { 0, 1 }, { 4, MVCC_LEASE_TTL_MAX + 1 }, { 5, 1 } };
+	for (size_t i = 0; i < 3; i++) {
+		t = mvcc_new();
+		ck_assert_int_eq(mvcc_restore_begin(t, 1, -1), 0);
+		if (i == 2)
+			ck_assert_int_eq(mvcc_restore_lease(t, 5, 1), 0);
+		ck_assert_int_eq(mvcc_restore_lease(t, bad[i][0], bad[i][1]), -EINVAL);
+		ck_assert_int_eq(mvcc_restore_end(t), -EINVAL);
+		mvcc_free(t);
+	}
+}
+END_TEST
+
+/* Every allocation of a lease's paths fails in turn: a failed call
+ * changes nothing, attachments included. */
+START_TEST(test_lease_alloc_failures)
+{
+	char k[16];
+	for (int64_t id = 1; id <= 48; id++) /* the next grant grows the table */
+		ck_assert_int_eq(mvcc_lease_grant(s, id, id), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "k%04d", i);
+		ck_assert_int_eq(put_lease(k, "v", i < 200 ? 7 : 8), 0);
+	}
+	struct mvcc_op ops[] = { put_op("k0001", "w"), put_op("n1", "w"), put_op("n2", "w"), del_op("k0250", NO_END),
+				 put_op("k0260", "w") };
+	for (size_t i = 0; i < 3; i++)
+		ops[i].put.lease = 8;
+	struct mvcc_txn_req t = { .success = ops, .n_success = 5 };
+	struct mvcc_op txn = { .type = MVCC_OP_TXN, .txn = &t };
+	for (int what = 0; what < 4; what++) {
+		char *before = dump();
+		char keys8[1024];
+		size_t keys7 = mvcc_lease_key_count(s, 7);
+		snprintf(keys8, sizeof(keys8), "%s", lease_keys(s, 8));
+		size_t leases = mvcc_lease_count(s);
+		unsigned long nth;
+		int rv = -ENOMEM;
+		for (nth = 1; rv == -ENOMEM; nth++) {
+			alloc_fail_nth(nth);
+			if (what == 0)
+				rv = mvcc_lease_grant(s, 1000 + (int64_t)nth, 5);
+			else if (what == 1)
+				rv = exec(&txn);
+			else if (what == 2)
+				rv = revoke(7);
+			else
+				rv = revoke(8);
+			bool failed = alloc_failed();
+			alloc_fail_nth(0);
+			if (rv == -ENOMEM) {
+				ck_assert(failed);
+				char *now = dump();
+				ck_assert_msg(!strcmp(before, now), "%d: allocation %lu: the store changed", what, nth);
+				free(now);
+				ck_assert_int_eq(mvcc_lease_count(s), leases);
+				ck_assert_int_eq(mvcc_lease_key_count(s, 7), keys7);
+				ck_assert_str_eq(lease_keys(s, 8), keys8);
+				ck_assert_int_eq(mvcc_index_check(s), 0);
+			} else {
+				ck_assert_int_eq(rv, 0);
+			}
+		}
+		ck_assert_int_gt(nth, 2);
+		free(before);
+	}
+	ck_assert_int_eq(mvcc_lease_count(s), 47);
+	ck_assert_int_eq(mvcc_count(s), 1); /* k0260, put without a lease */
+}
+END_TEST
+
+/* Many leases with a key each: grant, attach, move and revoke them all. */
+START_TEST(test_lease_many)
+{
+	enum { N = 100000 };
+	char k[32];
+	for (int64_t i = 0; i < N; i++) {
+		int64_t id = (i * 7919 + 13) % 1000003 + 1;
+		ck_assert_int_eq(mvcc_lease_grant(s, id, 60), 0);
+		snprintf(k, sizeof(k), "lock/%ld", (long)i);
+		ck_assert_int_eq(put_lease(k, "v", id), 0);
+	}
+	ck_assert_int_eq(mvcc_lease_count(s), N);
+	for (int64_t i = 0; i < N; i++) {
+		int64_t id = (i * 7919 + 13) % 1000003 + 1;
+		ck_assert_int_eq(mvcc_lease_key_count(s, id), 1);
+		ck_assert_int_eq(revoke(id), 0);
+		ck_assert_int_eq(res.op.del.deleted, 1);
+	}
+	ck_assert_int_eq(mvcc_lease_count(s), 0);
+	ck_assert_int_eq(mvcc_count(s), 0);
+	/* one lease with many keys: a detach each, then one revoke */
+	ck_assert_int_eq(mvcc_lease_grant(s, 1, 60), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(k, sizeof(k), "k%06d", i);
+		ck_assert_int_eq(put_lease(k, "v", 1), 0);
+	}
+	for (int i = 0; i < N; i += 2) {
+		snprintf(k, sizeof(k), "k%06d", i);
+		ck_assert_int_eq(del(k, NO_END), 1);
+	}
+	ck_assert_int_eq(mvcc_lease_key_count(s, 1), N / 2);
+	ck_assert_int_eq(revoke(1), 0);
+	ck_assert_int_eq(res.op.del.deleted, N / 2);
+	ck_assert_int_eq(mvcc_count(s), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *su = suite_create("mvcc");
@@ -1459,6 +1856,18 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_views_outlive_writes);
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_last_events);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("leases");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_lease_grant);
+	tcase_add_test(tc, test_lease_iter);
+	tcase_add_test(tc, test_lease_attach_revoke);
+	tcase_add_test(tc, test_lease_revoke_events);
+	tcase_add_test(tc, test_lease_txn);
+	tcase_add_test(tc, test_lease_restore);
+	tcase_add_test(tc, test_lease_alloc_failures);
+	tcase_add_test(tc, test_lease_many);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("snapshot");
