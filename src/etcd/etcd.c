@@ -371,6 +371,8 @@ static const ProtobufCMessageDescriptor *descriptor_of(enum etcd_kind kind)
 	case ETCD_TXN: return &etcdserverpb__txn_request__descriptor;
 	case ETCD_COMPACT: return &etcdserverpb__compaction_request__descriptor;
 	case ETCD_RANGE: return &etcdserverpb__range_request__descriptor;
+	case ETCD_LEASE_GRANT: return &etcdserverpb__lease_grant_request__descriptor;
+	case ETCD_LEASE_REVOKE: return &etcdserverpb__lease_revoke_request__descriptor;
 	}
 	return NULL;
 }
@@ -455,6 +457,15 @@ int etcd_decode(enum etcd_kind kind, const uint8_t *msg, size_t len, struct etcd
 		ret->physical = c->physical;
 		break;
 	}
+	case ETCD_LEASE_GRANT: {
+		const Etcdserverpb__LeaseGrantRequest *g = (const Etcdserverpb__LeaseGrantRequest *)pv->msg;
+		ret->lease_id = g->id;
+		ret->lease_ttl = g->ttl;
+		break;
+	}
+	case ETCD_LEASE_REVOKE:
+		ret->lease_id = ((const Etcdserverpb__LeaseRevokeRequest *)pv->msg)->id;
+		break;
 	}
 out:
 	if (rv < 0) {
@@ -466,7 +477,8 @@ out:
 
 static bool write_kind(int kind)
 {
-	return kind == ETCD_PUT || kind == ETCD_DELETE || kind == ETCD_TXN || kind == ETCD_COMPACT;
+	return kind == ETCD_PUT || kind == ETCD_DELETE || kind == ETCD_TXN || kind == ETCD_COMPACT ||
+	       kind == ETCD_LEASE_GRANT || kind == ETCD_LEASE_REVOKE;
 }
 
 int etcd_decode_entry(const uint8_t *payload, size_t len, struct etcd_req *ret, char *err, size_t err_len)
@@ -512,6 +524,8 @@ int etcd_check(const struct etcd_req *req)
 	case ETCD_RANGE:
 		return mvcc_check(&req->op, ETCD_MAX_TXN_OPS);
 	case ETCD_COMPACT:
+	case ETCD_LEASE_GRANT:
+	case ETCD_LEASE_REVOKE:
 		return 0;
 	}
 	return -EINVAL;
@@ -779,7 +793,9 @@ static enum mvcc_op_type op_type_of(enum etcd_kind kind)
 	case ETCD_DELETE: return MVCC_OP_DELETE;
 	case ETCD_TXN: return MVCC_OP_TXN;
 	case ETCD_RANGE:
-	case ETCD_COMPACT: break;
+	case ETCD_COMPACT:
+	case ETCD_LEASE_GRANT:
+	case ETCD_LEASE_REVOKE: break;
 	}
 	return MVCC_OP_RANGE;
 }
@@ -794,9 +810,12 @@ int etcd_encode_response(enum etcd_kind kind, const struct etcd_header *h, const
 
 	*ret_buf = NULL;
 	*ret_len = 0;
-	if (!descriptor_of(kind))
+	if (!descriptor_of(kind) || kind == ETCD_LEASE_GRANT)
 		return -EINVAL;
-	if (kind != ETCD_COMPACT) {
+	if (kind == ETCD_LEASE_REVOKE) {
+		if (res)
+			top.revision = res->revision;
+	} else if (kind != ETCD_COMPACT) {
 		if (!res || res->op.type != op_type_of(kind))
 			return -EINVAL;
 		/* the revision etcd's apply put in the header; hdr.fill()
@@ -804,7 +823,9 @@ int etcd_encode_response(enum etcd_kind kind, const struct etcd_header *h, const
 		top.revision = res->revision;
 	}
 	switch (kind) {
-	case ETCD_COMPACT: n = msg_field_size(hdr_size(&top)); break;
+	case ETCD_COMPACT:
+	case ETCD_LEASE_REVOKE: n = msg_field_size(hdr_size(&top)); break;
+	case ETCD_LEASE_GRANT: return -EINVAL; /* refused above */
 	case ETCD_RANGE: n = range_size(&top, &res->op.range); break;
 	case ETCD_PUT: n = put_resp_size(&top, &res->op.put); break;
 	case ETCD_DELETE: n = delete_size(&top, &res->op.del); break;
@@ -817,7 +838,9 @@ int etcd_encode_response(enum etcd_kind kind, const struct etcd_header *h, const
 	if (!(buf = base_malloc(n)))
 		return -ENOMEM;
 	switch (kind) {
-	case ETCD_COMPACT: end = put_hdr(buf, &top); break;
+	case ETCD_COMPACT:
+	case ETCD_LEASE_REVOKE: end = put_hdr(buf, &top); break;
+	case ETCD_LEASE_GRANT: break;
 	case ETCD_RANGE: end = put_range(buf, &top, &res->op.range); break;
 	case ETCD_PUT: end = put_put(buf, &top, &res->op.put); break;
 	case ETCD_DELETE: end = put_delete(buf, &top, &res->op.del); break;

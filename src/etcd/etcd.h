@@ -30,7 +30,15 @@
 
 #include "src/mvcc/mvcc.h"
 
-enum etcd_kind { ETCD_PUT = 'P', ETCD_DELETE = 'D', ETCD_TXN = 'T', ETCD_COMPACT = 'C', ETCD_RANGE = 'R' };
+enum etcd_kind {
+	ETCD_PUT = 'P',
+	ETCD_DELETE = 'D',
+	ETCD_TXN = 'T',
+	ETCD_COMPACT = 'C',
+	ETCD_RANGE = 'R',
+	ETCD_LEASE_GRANT = 'G', /* LeaseGrantRequest; in the log as the leader completed it (Leases below) */
+	ETCD_LEASE_REVOKE = 'X', /* LeaseRevokeRequest: a client's revoke and the leader's expiry alike */
+};
 
 /* Txns nested deeper than this (the outer txn is depth 1) are refused. */
 #define ETCD_TXN_DEPTH_MAX 64
@@ -44,6 +52,7 @@ struct etcd_req {
 	bool serializable; /* RANGE */
 	int64_t compact_rev; /* COMPACT */
 	bool physical; /* COMPACT */
+	int64_t lease_id, lease_ttl; /* LEASE_GRANT (both), LEASE_REVOKE (lease_id) */
 	void *priv; /* the unpacked protobuf and an arena */
 };
 
@@ -66,7 +75,8 @@ int etcd_check(const struct etcd_req *req);
 
 /* The raftd:v3 payload for a client's request message: the kind byte, then
  * msg as it is. malloc'ed into *ret_buf (the caller frees it). 0, -EINVAL
- * (kind is not a write's: PUT, DELETE, TXN, COMPACT), -ENOMEM. */
+ * (kind is not a write's: PUT, DELETE, TXN, COMPACT, LEASE_GRANT,
+ * LEASE_REVOKE), -ENOMEM. */
 int etcd_entry_payload(enum etcd_kind kind, const uint8_t *msg, size_t len, uint8_t **ret_buf, size_t *ret_len);
 
 struct etcd_header {
@@ -76,8 +86,11 @@ struct etcd_header {
 };
 /* The response message for a request's result, malloc'ed into *ret_buf.
  * kind PUT/DELETE/TXN/RANGE: res from mvcc_exec()/mvcc_read().
- * COMPACT: res may be NULL (header only). 0 or -ENOMEM (-EINVAL for a
- * kind that is none of these or a res of another type).
+ * COMPACT: res may be NULL (header only). LEASE_REVOKE: header only, its
+ * revision res->revision (from mvcc_lease_revoke(), as etcd's apply puts
+ * the store's revision after the revoke there) or h->revision when res is
+ * NULL. 0 or -ENOMEM (-EINVAL for a kind that is none of these, LEASE_GRANT
+ * included: etcd_lease_grant_response(), or a res of another type).
  *
  * The header is h's cluster_id, member_id and raft_term, and for
  * PUT/DELETE/TXN/RANGE the result's revision (res->revision: what etcd's
@@ -98,5 +111,26 @@ int etcd_status(int err, const char **ret_message);
  * 0x100000001b3); 1 if that is 0. The same name gives the same ID on every
  * node, in every release: clients keep member IDs across restarts. */
 uint64_t etcd_member_id(const char *name, size_t len);
+
+/* ---- Leases (src/etcd/lease.c) ----
+ *
+ * etcd_decode(), etcd_decode_entry() and etcd_entry_payload() take
+ * ETCD_LEASE_GRANT (lease_ttl = TTL, lease_id = ID) and ETCD_LEASE_REVOKE
+ * (lease_id = ID) like the other writes; etcd_check() passes them (etcd's
+ * lease errors are the store's, at apply: mvcc_lease_grant()). A grant in
+ * the log is as the LEADER completed it: ID != 0 (a free random positive
+ * ID when the client gave 0) and the TTL raised to etcd's minimum, so that
+ * every member applies the same lease. */
+
+/* The raftd:v3 payload of a lease entry from its values, for the leader
+ * that completed a client's grant: LEASE_GRANT (id, ttl) or LEASE_REVOKE
+ * (id; ttl ignored). malloc'ed into *ret_buf. 0, -EINVAL (another kind),
+ * -ENOMEM. */
+int etcd_lease_payload(enum etcd_kind kind, int64_t id, int64_t ttl, uint8_t **ret_buf, size_t *ret_len);
+/* LeaseGrantResponse {header, ID, TTL} (h->revision is the header's, as
+ * etcd's apply: the store's revision, which a grant does not move),
+ * malloc'ed into *ret_buf. 0 or -ENOMEM. */
+int etcd_lease_grant_response(const struct etcd_header *h, int64_t id, int64_t ttl, uint8_t **ret_buf,
+			      size_t *ret_len);
 
 #endif

@@ -461,10 +461,11 @@ START_TEST(test_bad_bytes)
 		{ "\x90\x31\x01\x80\x00\x31", 6 },
 		{ "\x80\x80\x80\x80\x10\x01", 6 }, /* field 2^29 */
 	};
-	static const enum etcd_kind kinds[] = { ETCD_PUT, ETCD_DELETE, ETCD_TXN, ETCD_COMPACT, ETCD_RANGE };
-	static const char *const names[] = { "PutRequest", "DeleteRangeRequest", "TxnRequest", "CompactionRequest",
-					     "RangeRequest" };
-	for (size_t k = 0; k < 5; k++) {
+	static const enum etcd_kind kinds[] = { ETCD_PUT,   ETCD_DELETE,      ETCD_TXN,	    ETCD_COMPACT,
+						ETCD_RANGE, ETCD_LEASE_GRANT, ETCD_LEASE_REVOKE };
+	static const char *const names[] = { "PutRequest",   "DeleteRangeRequest", "TxnRequest",	 "CompactionRequest",
+					     "RangeRequest", "LeaseGrantRequest",  "LeaseRevokeRequest" };
+	for (size_t k = 0; k < 7; k++) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 			struct etcd_req r;
 			char err[128], want[64];
@@ -497,7 +498,7 @@ START_TEST(test_bad_bytes)
 	ck_assert(bytes_eq(r.op.put.value, r.op.put.value_len, "v"));
 	etcd_req_free(&r);
 	/* an unknown kind; no err buffer at all */
-	ck_assert_int_eq(etcd_decode((enum etcd_kind)'X', NULL, 0, &r, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(etcd_decode((enum etcd_kind)'Z', NULL, 0, &r, err, sizeof(err)), -EBADMSG);
 	ck_assert_int_eq(etcd_decode(ETCD_PUT, (const uint8_t *)"\x0a", 1, &r, NULL, 0), -EBADMSG);
 
 	/* random bytes: refused or decoded, never a crash (the fuzz targets
@@ -585,8 +586,9 @@ START_TEST(test_entry_payload)
 	free(payload);
 
 	/* every write kind, and an empty message */
-	static const enum etcd_kind writes[] = { ETCD_PUT, ETCD_DELETE, ETCD_TXN, ETCD_COMPACT };
-	for (size_t i = 0; i < 4; i++) {
+	static const enum etcd_kind writes[] = { ETCD_PUT,	  ETCD_DELETE,	     ETCD_TXN,
+						 ETCD_COMPACT, ETCD_LEASE_GRANT, ETCD_LEASE_REVOKE };
+	for (size_t i = 0; i < 6; i++) {
 		ck_assert_int_eq(etcd_entry_payload(writes[i], NULL, 0, &payload, &plen), 0);
 		ck_assert_uint_eq(plen, 1);
 		ck_assert_int_eq(etcd_decode_entry(payload, plen, &r, err, sizeof(err)), 0);
@@ -806,6 +808,9 @@ static void store_new(void)
 {
 	store = mvcc_new();
 	ck_assert_ptr_nonnull(store);
+	/* the leases the responses' puts use (a put needs its lease to exist) */
+	for (int64_t id = 1; id <= 9; id++)
+		ck_assert_int_eq(mvcc_lease_grant(store, id, 60), 0);
 }
 
 static void store_free(void)
@@ -1176,10 +1181,139 @@ START_TEST(test_status_and_ids)
 }
 END_TEST
 
+
+/* ---- leases ---- */
+
+START_TEST(test_decode_lease)
+{
+	Etcdserverpb__LeaseGrantRequest g = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+	Etcdserverpb__LeaseRevokeRequest x = ETCDSERVERPB__LEASE_REVOKE_REQUEST__INIT;
+	struct etcd_req r;
+	uint8_t *msg, *payload;
+	size_t n, plen;
+	char err[128];
+
+	g.ttl = 60;
+	g.id = 0x7fffffffffffffff;
+	ck_assert_int_eq(decode_msg(ETCD_LEASE_GRANT, &g.base, &r, NULL), 0);
+	ck_assert_int_eq(r.kind, ETCD_LEASE_GRANT);
+	ck_assert_int_eq(r.lease_id, 0x7fffffffffffffff);
+	ck_assert_int_eq(r.lease_ttl, 60);
+	ck_assert_int_eq(etcd_check(&r), 0); /* the store refuses what etcd's lessor refuses */
+	etcd_req_free(&r);
+	/* a client's grant without an ID, a negative TTL: taken as they are */
+	g.id = 0;
+	g.ttl = -5;
+	ck_assert_int_eq(decode_msg(ETCD_LEASE_GRANT, &g.base, &r, &msg), 0);
+	ck_assert_int_eq(r.lease_id, 0);
+	ck_assert_int_eq(r.lease_ttl, -5);
+	etcd_req_free(&r);
+	free(msg);
+	x.id = -3;
+	ck_assert_int_eq(decode_msg(ETCD_LEASE_REVOKE, &x.base, &r, NULL), 0);
+	ck_assert_int_eq(r.kind, ETCD_LEASE_REVOKE);
+	ck_assert_int_eq(r.lease_id, -3);
+	ck_assert_int_eq(r.lease_ttl, 0);
+	ck_assert_int_eq(etcd_check(&r), 0);
+	etcd_req_free(&r);
+
+	/* the log payload: a client's message as it is, or built from the
+	 * leader's values; both decode as entries to the same values */
+	g.id = 42;
+	g.ttl = 7;
+	msg = pack(&g.base, &n);
+	ck_assert_int_eq(etcd_entry_payload(ETCD_LEASE_GRANT, msg, n, &payload, &plen), 0);
+	ck_assert_int_eq(payload[0], 'G');
+	ck_assert_int_eq(etcd_decode_entry(payload, plen, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(r.lease_id, 42);
+	ck_assert_int_eq(r.lease_ttl, 7);
+	etcd_req_free(&r);
+	uint8_t *built;
+	size_t blen;
+	ck_assert_int_eq(etcd_lease_payload(ETCD_LEASE_GRANT, 42, 7, &built, &blen), 0);
+	ck_assert_uint_eq(blen, plen);
+	ck_assert(!memcmp(built, payload, plen)); /* the same bytes as Go's encoder */
+	free(built);
+	free(payload);
+	free(msg);
+	ck_assert_int_eq(etcd_lease_payload(ETCD_LEASE_REVOKE, -9, 123, &built, &blen), 0);
+	ck_assert_int_eq(built[0], 'X');
+	ck_assert_int_eq(etcd_decode_entry(built, blen, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(r.kind, ETCD_LEASE_REVOKE);
+	ck_assert_int_eq(r.lease_id, -9);
+	ck_assert_int_eq(r.lease_ttl, 0);
+	etcd_req_free(&r);
+	free(built);
+	ck_assert_int_eq(etcd_lease_payload(ETCD_PUT, 1, 1, &built, &blen), -EINVAL);
+	ck_assert_ptr_null(built);
+
+	/* invalid protobuf: a TTL of the wrong wire type, a truncated varint */
+	static const uint8_t wrong[] = { 0x0a, 0x01, 0x05 }, cut[] = { 0x08, 0xff };
+	ck_assert_int_eq(etcd_decode(ETCD_LEASE_GRANT, wrong, sizeof(wrong), &r, err, sizeof(err)), -EBADMSG);
+	ck_assert_str_eq(err, "invalid protobuf: LeaseGrantRequest");
+	ck_assert_ptr_null(r.priv);
+	ck_assert_int_eq(etcd_decode(ETCD_LEASE_REVOKE, cut, sizeof(cut), &r, err, sizeof(err)), -EBADMSG);
+	ck_assert_str_eq(err, "invalid protobuf: LeaseRevokeRequest");
+	uint8_t entry[] = { 'X', 0x08, 0xff };
+	ck_assert_int_eq(etcd_decode_entry(entry, sizeof(entry), &r, err, sizeof(err)), -EBADMSG);
+	/* allocation failures: -ENOMEM, never -EBADMSG */
+	x.id = 5;
+	msg = pack(&x.base, &n);
+	int rv = -ENOMEM;
+	for (unsigned long nth = 1; rv == -ENOMEM; nth++) {
+		alloc_fail_nth(nth);
+		rv = etcd_decode(ETCD_LEASE_REVOKE, msg, n, &r, err, sizeof(err));
+		alloc_fail_nth(0);
+		ck_assert(rv == 0 || rv == -ENOMEM);
+		if (rv == 0)
+			ck_assert_int_eq(r.lease_id, 5);
+		etcd_req_free(&r);
+	}
+	free(msg);
+}
+END_TEST
+
+START_TEST(test_lease_responses)
+{
+	struct etcd_header h = { .cluster_id = 1, .member_id = 2, .revision = 3, .raft_term = 4 };
+	uint8_t *buf;
+	size_t n;
+
+	ck_assert_int_eq(etcd_lease_grant_response(&h, 0x1234, 60, &buf, &n), 0);
+	Etcdserverpb__LeaseGrantResponse *g = etcdserverpb__lease_grant_response__unpack(NULL, n, buf);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_int_eq(g->id, 0x1234);
+	ck_assert_int_eq(g->ttl, 60);
+	ck_assert_str_eq(g->error, "");
+	ck_assert_int_eq(g->header->revision, 3);
+	ck_assert_int_eq(g->header->member_id, 2);
+	etcdserverpb__lease_grant_response__free_unpacked(g, NULL);
+	free(buf);
+	/* a revoke's header carries the store's revision after it */
+	struct mvcc_result res = { .revision = 9, .op.type = MVCC_OP_DELETE };
+	ck_assert_int_eq(etcd_encode_response(ETCD_LEASE_REVOKE, &h, &res, &buf, &n), 0);
+	Etcdserverpb__LeaseRevokeResponse *x = etcdserverpb__lease_revoke_response__unpack(NULL, n, buf);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->header->revision, 9);
+	ck_assert_int_eq(x->header->raft_term, 4);
+	etcdserverpb__lease_revoke_response__free_unpacked(x, NULL);
+	free(buf);
+	ck_assert_int_eq(etcd_encode_response(ETCD_LEASE_REVOKE, &h, NULL, &buf, &n), 0);
+	x = etcdserverpb__lease_revoke_response__unpack(NULL, n, buf);
+	ck_assert_int_eq(x->header->revision, 3);
+	etcdserverpb__lease_revoke_response__free_unpacked(x, NULL);
+	free(buf);
+	/* a grant's answer needs its ID and TTL: not from a store result */
+	ck_assert_int_eq(etcd_encode_response(ETCD_LEASE_GRANT, &h, &res, &buf, &n), -EINVAL);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("etcd");
 	TCase *req = tcase_create("requests");
+	tcase_add_test(req, test_decode_lease);
+	tcase_add_test(req, test_lease_responses);
 	tcase_add_test(req, test_decode_put);
 	tcase_add_test(req, test_decode_delete_compact);
 	tcase_add_test(req, test_decode_range);

@@ -96,6 +96,8 @@ static const ProtobufCMessageDescriptor *fz_request_desc(enum etcd_kind kind)
 	case ETCD_TXN: return &etcdserverpb__txn_request__descriptor;
 	case ETCD_COMPACT: return &etcdserverpb__compaction_request__descriptor;
 	case ETCD_RANGE: return &etcdserverpb__range_request__descriptor;
+	case ETCD_LEASE_GRANT: return &etcdserverpb__lease_grant_request__descriptor;
+	case ETCD_LEASE_REVOKE: return &etcdserverpb__lease_revoke_request__descriptor;
 	}
 	return NULL;
 }
@@ -108,21 +110,25 @@ static const ProtobufCMessageDescriptor *fz_response_desc(enum etcd_kind kind)
 	case ETCD_TXN: return &etcdserverpb__txn_response__descriptor;
 	case ETCD_COMPACT: return &etcdserverpb__compaction_response__descriptor;
 	case ETCD_RANGE: return &etcdserverpb__range_response__descriptor;
+	case ETCD_LEASE_GRANT: return &etcdserverpb__lease_grant_response__descriptor;
+	case ETCD_LEASE_REVOKE: return &etcdserverpb__lease_revoke_response__descriptor;
 	}
 	return NULL;
 }
 
 /* The store every input starts from: keys a, ab, b, c over a few
- * revisions, one of them deleted, one with a lease. */
+ * revisions, one of them deleted, one with lease 7 (the one lease). */
+#define FZ_LEASE 7
 static struct mvcc *fz_store(void)
 {
 	struct mvcc *s = mvcc_new();
 	CHECK(s);
+	CHECK(mvcc_lease_grant(s, FZ_LEASE, 60) == 0);
 	static const char *const keys[] = { "a", "ab", "b", "c", "a" };
 	for (size_t i = 0; i < 5; i++) {
 		struct mvcc_op op = { .type = MVCC_OP_PUT,
 				      .put = { .key = keys[i], .key_len = strlen(keys[i]), .value = "v",
-					       .value_len = 1, .lease = i == 3 ? 7 : 0 } };
+					       .value_len = 1, .lease = i == 3 ? FZ_LEASE : 0 } };
 		struct mvcc_result res;
 		CHECK(mvcc_exec(s, &op, &res) == 0);
 		mvcc_result_free(&res);
@@ -134,12 +140,23 @@ static struct mvcc *fz_store(void)
 	return s;
 }
 
+static const struct etcd_header fz_header = { .cluster_id = 11, .member_id = 22, .revision = 33, .raft_term = 44 };
+
+/* The encoded response buf (freed here) unpacks, repacks the same, and
+ * has the header; returns the unpacked message for more checks (the caller
+ * frees it) when keep. */
+static ProtobufCMessage *fz_check_encoded(enum etcd_kind kind, uint8_t *buf, size_t n, int64_t revision, bool keep);
+
 static void fz_check_response(enum etcd_kind kind, const struct mvcc_result *res, int64_t revision)
 {
-	static const struct etcd_header h = { .cluster_id = 11, .member_id = 22, .revision = 33, .raft_term = 44 };
 	uint8_t *buf;
 	size_t n;
-	CHECK(etcd_encode_response(kind, &h, res, &buf, &n) == 0);
+	CHECK(etcd_encode_response(kind, &fz_header, res, &buf, &n) == 0);
+	fz_check_encoded(kind, buf, n, revision, false);
+}
+
+static ProtobufCMessage *fz_check_encoded(enum etcd_kind kind, uint8_t *buf, size_t n, int64_t revision, bool keep)
+{
 	ProtobufCMessage *m = protobuf_c_message_unpack(fz_response_desc(kind), NULL, n, buf);
 	CHECK(m);
 	size_t n2 = protobuf_c_message_get_packed_size(m);
@@ -152,9 +169,12 @@ static void fz_check_response(enum etcd_kind kind, const struct mvcc_result *res
 	const Etcdserverpb__ResponseHeader *hdr = ((const Etcdserverpb__PutResponse *)m)->header;
 	CHECK(hdr && hdr->cluster_id == 11 && hdr->member_id == 22 && hdr->raft_term == 44);
 	CHECK(hdr->revision == revision);
-	protobuf_c_message_free_unpacked(m, NULL);
 	free(again);
 	free(buf);
+	if (keep)
+		return m;
+	protobuf_c_message_free_unpacked(m, NULL);
+	return NULL;
 }
 
 static void fz_run(const struct etcd_req *r)
@@ -182,13 +202,49 @@ static void fz_run(const struct etcd_req *r)
 	case ETCD_TXN:
 		rv = mvcc_exec(s, &r->op, &res);
 		CHECK(rv == 0 || rv == -MVCC_E_KEY_NOT_FOUND || rv == -MVCC_E_COMPACTED ||
-		      rv == -MVCC_E_FUTURE_REV || rv == -E2BIG);
+		      rv == -MVCC_E_FUTURE_REV || rv == -E2BIG || rv == -MVCC_E_LEASE_NOT_FOUND);
 		if (rv == 0) {
 			CHECK(res.revision == mvcc_revision(s));
 			fz_check_response(r->kind, &res, res.revision);
 			mvcc_result_free(&res);
 		}
 		break;
+	case ETCD_LEASE_GRANT: {
+		/* etcd's lessor: ID 0, then the TTL, then a reused ID */
+		int64_t id = r->lease_id, ttl = r->lease_ttl, got;
+		rv = mvcc_lease_grant(s, id, ttl);
+		if (!id)
+			CHECK(rv == -MVCC_E_LEASE_NOT_FOUND);
+		else if (ttl > MVCC_LEASE_TTL_MAX)
+			CHECK(rv == -MVCC_E_LEASE_TTL_TOO_LARGE && mvcc_grpc_code(rv) == 11);
+		else if (id == FZ_LEASE)
+			CHECK(rv == -MVCC_E_LEASE_EXISTS && mvcc_grpc_code(rv) == 9);
+		else
+			CHECK(rv == 0 && mvcc_lease_get(s, id, &got) && got == ttl && mvcc_lease_count(s) == 2);
+		if (rv == 0) {
+			uint8_t *buf;
+			size_t n;
+			CHECK(etcd_lease_grant_response(&fz_header, id, ttl, &buf, &n) == 0);
+			Etcdserverpb__LeaseGrantResponse *g =
+				(Etcdserverpb__LeaseGrantResponse *)fz_check_encoded(r->kind, buf, n, 33, true);
+			CHECK(g->id == id && g->ttl == ttl);
+			protobuf_c_message_free_unpacked(&g->base, NULL);
+		}
+		break;
+	}
+	case ETCD_LEASE_REVOKE: {
+		int64_t rev = mvcc_revision(s);
+		rv = mvcc_lease_revoke(s, r->lease_id, &res);
+		if (r->lease_id == FZ_LEASE) {
+			/* its one key goes in one revision */
+			CHECK(rv == 0 && res.op.del.deleted == 1 && res.revision == rev + 1 && !mvcc_lease_count(s));
+			fz_check_response(r->kind, &res, res.revision);
+			mvcc_result_free(&res);
+		} else {
+			CHECK(rv == -MVCC_E_LEASE_NOT_FOUND && mvcc_revision(s) == rev);
+		}
+		break;
+	}
 	}
 	mvcc_free(s);
 }
@@ -221,6 +277,8 @@ static void fz_request(enum etcd_kind kind, const uint8_t *data, size_t size)
 	free(again);
 	if (kind == ETCD_COMPACT)
 		CHECK(r.compact_rev == r2.compact_rev && r.physical == r2.physical);
+	else if (kind == ETCD_LEASE_GRANT || kind == ETCD_LEASE_REVOKE)
+		CHECK(r.lease_id == r2.lease_id && r.lease_ttl == r2.lease_ttl);
 	else
 		CHECK(fz_op_eq(&r.op, &r2.op) && r.serializable == r2.serializable);
 	etcd_req_free(&r2);

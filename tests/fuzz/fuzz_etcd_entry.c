@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(rv == 0 || rv == -EBADMSG);
 	if (rv == 0) {
 		CHECK(size >= 1 && (uint8_t)r.kind == data[0]);
-		CHECK(r.kind == ETCD_PUT || r.kind == ETCD_DELETE || r.kind == ETCD_TXN || r.kind == ETCD_COMPACT);
+		CHECK(r.kind == ETCD_PUT || r.kind == ETCD_DELETE || r.kind == ETCD_TXN || r.kind == ETCD_COMPACT ||
+		      r.kind == ETCD_LEASE_GRANT || r.kind == ETCD_LEASE_REVOKE);
 		uint8_t *payload;
 		size_t len;
 		CHECK(etcd_entry_payload(r.kind, data + 1, size - 1, &payload, &len) == 0);

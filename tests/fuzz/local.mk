@@ -19,7 +19,7 @@
 #                         readings against each other and a reference, and
 #                         the percent-coding of a path segment
 #   fuzz_etcd_<kind>      one per etcd v3 request decoder (put, delete, txn,
-#                         range, compact) and the raftd:v3 log payload
+#                         range, compact, lease: grant and revoke) and the raftd:v3 log payload
 #                         (entry): src/etcd's decode, then the request run
 #                         on a store and its response checked against
 #                         protobuf-c (tests/fuzz/fuzz_etcd.h)
@@ -37,7 +37,7 @@
 FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp snaprec_req snaprec_resp
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
 FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api url wal_recover mvcc grpc
-FUZZ_ETCD_KINDS = put delete txn range compact entry
+FUZZ_ETCD_KINDS = put delete txn range compact entry lease
 FUZZ_ETCD_NAMES = $(FUZZ_ETCD_KINDS:%=etcd_%)
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER) $(FUZZ_ETCD_NAMES)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
@@ -121,7 +121,7 @@ tests/fuzz/fuzz_grpc: $(FUZZ_GRPC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/
 	$(FUZZ_CC) $(FUZZ_CCOPTS) $(URING_CFLAGS) $(NGHTTP2_CFLAGS) $(GNUTLS_CFLAGS) $(FUZZ_GRPC_INPUTS) \
 		$(NGHTTP2_LIBS) $(GNUTLS_LIBS) $(URING_LIBS) -o $@
 
-FUZZ_ETCD_INPUTS = $(srcdir)/src/etcd/etcd.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
+FUZZ_ETCD_INPUTS = $(srcdir)/src/etcd/etcd.c $(srcdir)/src/etcd/lease.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
 	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/src/mvcc/lease.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c
 $(FUZZ_ETCD_NAMES:%=tests/fuzz/fuzz_%): tests/fuzz/fuzz_%: $(srcdir)/tests/fuzz/fuzz_%.c $(FUZZ_ETCD_INPUTS) \
 		$(srcdir)/tests/fuzz/fuzz_etcd.h $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/src/etcd/etcd.h \

@@ -183,7 +183,15 @@ etcd_*)
 	# kind byte in front. hex B...: the bytes.
 	hex() { for b in "$@"; do printf "\\$(printf %03o $((0x$b)))"; done; }
 	d=$(mktemp -d)
-	mkdir -p "$d/P" "$d/D" "$d/R" "$d/C" "$d/T"
+	mkdir -p "$d/P" "$d/D" "$d/R" "$d/C" "$d/T" "$d/G" "$d/X"
+	# grants: TTL 60 ID 0x1234; ID 7 (the store's one lease); a TTL past
+	# etcd's maximum; ID 0 with a negative TTL. Revokes: ID 7, ID 9.
+	hex 08 3c 10 b4 24 > "$d/G/grant"
+	hex 08 0a 10 07 > "$d/G/grant-exists"
+	hex 08 81 b4 c4 c3 21 10 05 > "$d/G/grant-ttl-too-large"
+	hex 08 fb ff ff ff ff ff ff ff ff 01 > "$d/G/grant-id-0"
+	hex 08 07 > "$d/X/revoke"
+	hex 08 09 > "$d/X/revoke-unknown"
 	hex 0a 03 66 6f 6f 12 03 62 61 72 > "$d/P/put"
 	hex 0a 01 61 12 01 62 18 07 20 01 28 01 30 01 > "$d/P/put-flags"
 	hex 0a 01 61 12 01 62 18 01 > "$d/D/delete-range"
@@ -207,8 +215,11 @@ etcd_*)
 	etcd_range) mv "$d"/R/* "$out/" ;;
 	etcd_compact) mv "$d"/C/* "$out/" ;;
 	etcd_txn) mv "$d"/T/* "$out/" ;;
+	etcd_lease) # byte 0: odd a grant, even a revoke
+		for f in "$d"/G/*; do { printf '\001'; cat "$f"; } > "$out/$(basename "$f")"; done
+		for f in "$d"/X/*; do { printf '\000'; cat "$f"; } > "$out/$(basename "$f")"; done ;;
 	etcd_entry)
-		for k in P D C T R; do
+		for k in P D C T R G X; do
 			for f in "$d/$k"/*; do { printf %s "$k"; cat "$f"; } > "$out/$k-$(basename "$f")"; done
 		done ;;
 	esac
