@@ -406,6 +406,39 @@ int kv_apply_compact(struct kv *kv, uint64_t index, int64_t rev, int *ret_err)
 	return 0;
 }
 
+int kv_apply_lease_grant(struct kv *kv, uint64_t index, int64_t id, int64_t ttl, int *ret_err)
+{
+	int rv;
+
+	*ret_err = 0;
+	if (index <= kv->applied_index)
+		return KV_APPLY_STALE;
+	retention(kv);
+	rv = mvcc_lease_grant(kv->m, id, ttl);
+	if (rv == -ENOMEM)
+		return rv;
+	*ret_err = rv;
+	kv->applied_index = index;
+	return 0;
+}
+
+int kv_apply_lease_revoke(struct kv *kv, uint64_t index, int64_t id, struct mvcc_result *ret, int *ret_err)
+{
+	int rv;
+
+	memset(ret, 0, sizeof *ret);
+	*ret_err = 0;
+	if (index <= kv->applied_index)
+		return KV_APPLY_STALE;
+	retention(kv);
+	rv = mvcc_lease_revoke(kv->m, id, ret);
+	if (rv == -ENOMEM)
+		return rv;
+	*ret_err = rv;
+	kv->applied_index = index;
+	return 0;
+}
+
 bool kv_compact_step(struct kv *kv, size_t keys)
 {
 	return mvcc_compact_step(kv->m, keys);

@@ -147,6 +147,16 @@ int kv_apply_op(struct kv *kv, uint64_t index, const struct mvcc_op *op, struct 
  * -MVCC_E_COMPACTED or -MVCC_E_FUTURE_REV (a no-op entry, as above).
  * Returns 0 or KV_APPLY_STALE. */
 int kv_apply_compact(struct kv *kv, uint64_t index, int64_t rev, int *ret_err);
+/* etcd's lease grant and revoke as the entry at index (mvcc_lease_grant(),
+ * mvcc_lease_revoke(): the entry's ID and TTL as they are, so every member
+ * applies the same). Returns as kv_apply_op(): 0 (etcd's error, if any, in
+ * *ret_err: -MVCC_E_LEASE_EXISTS, -MVCC_E_LEASE_TTL_TOO_LARGE,
+ * -MVCC_E_LEASE_NOT_FOUND; the entry then applied as a no-op),
+ * KV_APPLY_STALE, or -ENOMEM (store and applied index unchanged). A revoke's
+ * *ret is a DeleteRange's result (the caller frees it; its deletes are
+ * mvcc_last_events()). */
+int kv_apply_lease_grant(struct kv *kv, uint64_t index, int64_t id, int64_t ttl, int *ret_err);
+int kv_apply_lease_revoke(struct kv *kv, uint64_t index, int64_t id, struct mvcc_result *ret, int *ret_err);
 /* Frees the compacted versions of up to `keys` keys; true while some remain
  * (e.g. for an idle loop). What the store shows never depends on it. */
 bool kv_compact_step(struct kv *kv, size_t keys);
@@ -204,12 +214,13 @@ int kv_snapshot_encode(const struct kv *kv, const struct kv_snapshot_meta *meta,
 		       size_t *ret_len);
 
 /* The same in a given format version (1: the hash map's, live keys only;
- * 2: the current one), so tests can make old snapshots. -EINVAL for
- * another version. */
+ * 2: the store's history without leases; 3: the current one, with the
+ * leases), so tests can make old snapshots. -EINVAL for another version. */
 int kv_snapshot_encode_version(const struct kv *kv, const struct kv_snapshot_meta *meta, unsigned version,
 			       uint8_t **ret_buf, size_t *ret_len);
 
-/* Loads and verifies a whole snapshot (version 2, or 1 as one revision):
+/* Loads and verifies a whole snapshot (version 3, 2 with no leases, or 1
+ * as one revision):
  * magic, version, checksums of the meta block and of every chunk, lengths,
  * duplicate keys, the store's history rules (mvcc_restore_add()), the
  * trailer's counts and content hash, and no byte after the trailer. On success returns 0, *ret_kv

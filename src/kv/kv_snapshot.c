@@ -1,6 +1,6 @@
 /* src/kv/kv_snapshot.c — snapshot files of the KV state machine.
  *
- * FORMAT, version 2 (version 1, below, still loads). All integers
+ * FORMAT, version 3 (versions 2 and 1, below, still load). All integers
  * little-endian; CRC32C is Castagnoli (base/crc32c.h: "123456789" ->
  * 0xe3069283). Every byte of a file is covered by exactly one CRC, so any
  * truncation or bit flip is refused.
@@ -8,7 +8,7 @@
  *   Meta block
  *   off  size  field
  *   0    8     magic "RAFTDKVS"
- *   8    4     version = 2
+ *   8    4     version = 3
  *   12   4     flags: bit 0 = learner flags follow the members (see below);
  *               any other bit is refused
  *   16   8     last_index   last log entry included
@@ -17,17 +17,25 @@
  *   36   4     members_len  M, bytes of the member list
  *   40   8     revision     the MVCC store's revision (>= 1)
  *   48   8     compacted    its last compaction's revision (-1: none)
- *   56   M     member_count x { le32 name_len, name, le32 conn_len, conn },
+ *   56   8     lease_count  leases in the store (src/mvcc/mvcc.h, Leases)
+ *   64   M     member_count x { le32 name_len, name, le32 conn_len, conn },
  *               then, with flag bit 0, member_count bytes: 1 for a learner
  *               (a non-voting member, raftd-only), 0 for a voter. Written
  *               only when there is a learner.
- *   56+M 4     meta_crc     CRC32C of bytes [0, 56+M)
+ *   64+M 4     meta_crc     CRC32C of bytes [0, 64+M)
  *
- *   Then chunks, from offset 60+M, until the trailer chunk:
+ *   Then chunks, from offset 68+M, until the trailer chunk:
  *   +0   4     entry_count  > 0: data chunk; 0: the trailer chunk
  *   +4   4     payload_len  P
  *   +8   P     payload
  *   +8+P 4     chunk_crc    CRC32C of the chunk's bytes [+0, +8+P)
+ *
+ *   Lease chunks come first, as many as hold lease_count leases (none when
+ *   it is 0), at most 65536 leases each. Lease payload: entry_count
+ *   records { le64 id, le64 ttl } (P = 16 x entry_count), IDs ascending
+ *   across the chunks, each ID once and nonzero, ttl <= MVCC_LEASE_TTL_MAX;
+ *   the loader hands them to mvcc_restore_lease(), and the store attaches
+ *   the live keys whose lease they name. Then the data chunks:
  *
  *   Data payload: entry_count records, one per stored version, filling P
  *   exactly (key_len, value_len <= 2^30 each):
@@ -48,6 +56,10 @@
  *   live keys: each key's newest record when it is not a tombstone), le64
  *   record count, le64 sum of key_len + value_len over all records. The
  *   trailer chunk ends the file: any byte after it is refused.
+ *
+ * Version 2 (before the store kept leases): the meta block without
+ * lease_count (members at 56, meta_crc at 56+M), no lease chunks; loads as
+ * a store without leases (a key's lease field is kept, attached to none).
  *
  * Version 1 (the hash map's, before the store): the meta block without
  * revision and compacted (members at 40, meta_crc at 40+M), records
@@ -85,9 +97,12 @@
 #include "src/kv/kv.h"
 
 #define SNAP_MAGIC "RAFTDKVS"
-#define SNAP_VERSION 2u
+#define SNAP_VERSION 3u
 #define META_FIXED_V1 40u
-#define META_FIXED 56u
+#define META_FIXED_V2 56u
+#define META_FIXED 64u
+#define LEASE_RECORD 16u
+#define LEASES_PER_CHUNK (CHUNK_TARGET / LEASE_RECORD)
 #define SNAP_FLAG_LEARNERS 1u
 #define CHUNK_HEADER 8u
 #define CHUNK_OVERHEAD 12u /* header + crc */
@@ -119,6 +134,12 @@ static inline uint64_t get_le64(const uint8_t *p)
 	uint64_t v;
 	memcpy(&v, p, 8);
 	return v;
+}
+
+/* The meta block's fixed part in a format version. */
+static size_t meta_fixed(unsigned version)
+{
+	return version == 1 ? META_FIXED_V1 : version == 2 ? META_FIXED_V2 : META_FIXED;
 }
 
 void kv_snapshot_meta_free(struct kv_snapshot_meta *meta)
@@ -222,7 +243,7 @@ static int w_close_chunk(struct writer *w, uint32_t entry_count)
 
 static int w_meta(struct writer *w, const struct kv *kv, const struct kv_snapshot_meta *meta)
 {
-	size_t fixed = w->version == 1 ? META_FIXED_V1 : META_FIXED;
+	size_t fixed = meta_fixed(w->version);
 	uint64_t members_len = 0;
 	bool learners = false;
 	uint8_t *p;
@@ -256,6 +277,8 @@ static int w_meta(struct writer *w, const struct kv *kv, const struct kv_snapsho
 		put_le64(p + 40, (uint64_t)mvcc_revision(kv_mvcc_const(kv)));
 		put_le64(p + 48, (uint64_t)mvcc_compacted(kv_mvcc_const(kv)));
 	}
+	if (w->version >= 3)
+		put_le64(p + 56, (uint64_t)mvcc_lease_count(kv_mvcc_const(kv)));
 	p += fixed;
 	for (size_t i = 0; i < meta->n_members; i++) {
 		const struct cmd_str *s[2] = { &meta->members[i].name,
@@ -355,6 +378,44 @@ static int w_version(void *ctx, const struct mvcc_version *v)
 	return 0;
 }
 
+/* One lease record; the chunk closes at LEASES_PER_CHUNK. */
+static int w_lease(void *ctx, int64_t id, int64_t ttl)
+{
+	struct writer *w = ctx;
+	int rv;
+
+	if (w->chunk_entries == LEASES_PER_CHUNK) {
+		rv = w_close_chunk(w, w->chunk_entries);
+		if (rv == 0)
+			rv = w_open_chunk(w);
+		if (rv < 0)
+			return rv;
+	}
+	rv = w_room(w, LEASE_RECORD);
+	if (rv < 0)
+		return rv;
+	put_le64(w->buf + w->len, (uint64_t)id);
+	put_le64(w->buf + w->len + 8, (uint64_t)ttl);
+	w->len += LEASE_RECORD;
+	w->chunk_entries++;
+	return 0;
+}
+
+/* Version 3: the lease chunks, after the meta block. */
+static int w_leases(struct writer *w, const struct kv *kv)
+{
+	int rv;
+
+	if (!mvcc_lease_count(kv_mvcc_const(kv)))
+		return 0;
+	rv = w_open_chunk(w);
+	if (rv == 0)
+		rv = mvcc_lease_iter(kv_mvcc_const(kv), w_lease, w);
+	if (rv == 0)
+		rv = w_close_chunk(w, w->chunk_entries);
+	return rv;
+}
+
 static int snapshot_emit(struct writer *w, const struct kv *kv, const struct kv_snapshot_meta *meta)
 {
 	size_t trailer = w->version == 1 ? TRAILER_PAYLOAD_V1 : TRAILER_PAYLOAD;
@@ -364,6 +425,8 @@ static int snapshot_emit(struct writer *w, const struct kv *kv, const struct kv_
 	if (meta->last_index != kv_applied_index(kv))
 		return -EINVAL;
 	rv = w_meta(w, kv, meta);
+	if (rv == 0 && w->version >= 3)
+		rv = w_leases(w, kv);
 	if (rv < 0)
 		return rv;
 	rv = w_open_chunk(w);
@@ -431,10 +494,11 @@ int kv_snapshot_encode_version(const struct kv *kv, const struct kv_snapshot_met
 	struct writer w = { .fd = -1, .version = version };
 	/* Size it once: records, chunk overheads, and slack for meta/trailer. */
 	uint64_t estimate = mvcc_bytes(m) + (uint64_t)mvcc_versions(m) * (RECORD_HEADER + RECORD_TAIL) +
-			    (mvcc_bytes(m) / (CHUNK_TARGET / 2) + 2) * CHUNK_OVERHEAD + 4096;
+			    (mvcc_bytes(m) / (CHUNK_TARGET / 2) + 2) * CHUNK_OVERHEAD + 4096 +
+			    (uint64_t)mvcc_lease_count(m) * LEASE_RECORD * 2;
 	int rv = estimate < SIZE_MAX / 2 ? w_room(&w, (size_t)estimate) : -ENOMEM;
 
-	if (version != 1 && version != SNAP_VERSION)
+	if (version < 1 || version > SNAP_VERSION)
 		rv = -EINVAL;
 	if (rv == 0)
 		rv = snapshot_emit(&w, kv, meta);
@@ -539,6 +603,7 @@ static int read_members(const struct reader *r, struct kv_snapshot_meta *meta, s
 struct loader {
 	struct mvcc *m;
 	unsigned version;
+	uint64_t leases; /* v3: lease_count of the meta block */
 	uint64_t entries, bytes, digest_sum; /* live keys (all records in v1) */
 	uint64_t records, record_bytes;
 	size_t *offs; /* v1: each record's offset, to restore them in key order */
@@ -707,9 +772,58 @@ static int check_trailer(const struct reader *r, struct loader *l, size_t off, s
 	return 0;
 }
 
+/* Version 3: the lease chunks from off (*off moves past them). */
+static int read_leases(const struct reader *r, struct loader *l, size_t *off)
+{
+	uint64_t left = l->leases;
+	int64_t last = 0;
+	bool first = true;
+
+	while (left) {
+		uint32_t count, plen;
+		size_t p;
+		int rv = need(r, *off, CHUNK_HEADER, "lease chunk header");
+		if (rv < 0)
+			return rv;
+		count = get_le32(r->buf + *off);
+		plen = get_le32(r->buf + *off + 4);
+		rv = need(r, *off, (uint64_t)CHUNK_OVERHEAD + plen, "lease chunk");
+		if (rv < 0)
+			return rv;
+		if (wal_crc32c(0, r->buf + *off, CHUNK_HEADER + (size_t)plen) !=
+		    get_le32(r->buf + *off + CHUNK_HEADER + plen))
+			return fail(r, *off, "chunk checksum mismatch");
+		if (count == 0 || count > left || (uint64_t)count * LEASE_RECORD != plen)
+			return fail(r, *off, "lease chunk of %" PRIu32 " leases in %" PRIu32 " bytes (%" PRIu64
+					     " leases left)", count, plen, left);
+		p = *off + CHUNK_HEADER;
+		for (uint32_t i = 0; i < count; i++, p += LEASE_RECORD) {
+			int64_t id = (int64_t)get_le64(r->buf + p), ttl = (int64_t)get_le64(r->buf + p + 8);
+			if (!first && id <= last)
+				return fail(r, p, "lease IDs out of order");
+			rv = mvcc_restore_lease(l->m, id, ttl);
+			if (rv == -EINVAL)
+				return fail(r, p, "lease %" PRId64 " with TTL %" PRId64 " does not restore", id, ttl);
+			if (rv < 0)
+				return rv;
+			first = false;
+			last = id;
+		}
+		left -= count;
+		*off = p + 4;
+	}
+	return 0;
+}
+
 static int read_chunks(const struct reader *r, struct loader *l, size_t off)
 {
 	size_t tail = l->version == 1 ? 0 : RECORD_TAIL;
+
+	if (l->version >= 3) {
+		int rv = read_leases(r, l, &off);
+		if (rv < 0)
+			return rv;
+	}
 
 	for (;;) {
 		uint32_t count, plen, i;
@@ -764,7 +878,7 @@ static int read_chunks(const struct reader *r, struct loader *l, size_t off)
  * is where its checksum starts, *ret_version the format's version, and for
  * version 2 *ret_rev and *ret_compacted the store's. */
 static int decode_meta(const struct reader *r, struct kv_snapshot_meta *meta, size_t *ret_end,
-		       unsigned *ret_version, int64_t *ret_rev, int64_t *ret_compacted)
+		       unsigned *ret_version, int64_t *ret_rev, int64_t *ret_compacted, uint64_t *ret_leases)
 {
 	uint32_t version, flags, members_len;
 	size_t meta_end, fixed;
@@ -780,11 +894,11 @@ static int decode_meta(const struct reader *r, struct kv_snapshot_meta *meta, si
 	if (rv < 0)
 		goto out;
 	version = get_le32(r->buf + 8);
-	if (version != 1 && version != SNAP_VERSION) {
+	if (version < 1 || version > SNAP_VERSION) {
 		rv = fail(r, 8, "unsupported version %" PRIu32, version);
 		goto out;
 	}
-	fixed = version == 1 ? META_FIXED_V1 : META_FIXED;
+	fixed = meta_fixed(version);
 	rv = need(r, 0, fixed, "header");
 	if (rv < 0)
 		goto out;
@@ -807,6 +921,7 @@ static int decode_meta(const struct reader *r, struct kv_snapshot_meta *meta, si
 	*ret_version = version;
 	*ret_rev = version == 1 ? 1 : (int64_t)get_le64(r->buf + 40);
 	*ret_compacted = version == 1 ? -1 : (int64_t)get_le64(r->buf + 48);
+	*ret_leases = version >= 3 ? get_le64(r->buf + 56) : 0;
 	rv = read_members(r, meta, fixed, meta_end, flags & SNAP_FLAG_LEARNERS);
 	*ret_end = meta_end;
 out:
@@ -822,7 +937,7 @@ static int decode(const struct reader *r, struct kv **ret_kv, struct kv_snapshot
 	int64_t rev = 0, compacted = 0;
 	int rv;
 
-	rv = decode_meta(r, &meta, &meta_end, &l.version, &rev, &compacted);
+	rv = decode_meta(r, &meta, &meta_end, &l.version, &rev, &compacted, &l.leases);
 	if (rv < 0)
 		goto out;
 	kv = kv_new();
@@ -870,7 +985,8 @@ int kv_snapshot_decode_meta(const void *buf, size_t len, struct kv_snapshot_meta
 	size_t end;
 	unsigned version;
 	int64_t rev, compacted;
-	int rv = decode_meta(&r, &meta, &end, &version, &rev, &compacted);
+	uint64_t leases;
+	int rv = decode_meta(&r, &meta, &end, &version, &rev, &compacted, &leases);
 
 	if (rv < 0)
 		kv_snapshot_meta_free(&meta);

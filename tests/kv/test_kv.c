@@ -1050,7 +1050,7 @@ START_TEST(test_snapshot_version1_loads)
 	ck_assert_int_eq(kv_snapshot_load(path_in("snapshot-2-3000"), &back, &got, err, sizeof err), 0);
 	buf = read_file(path_in("snapshot-2-3000"), &len);
 	memcpy(&version, buf + 8, 4);
-	ck_assert_uint_eq(version, 2);
+	ck_assert_uint_eq(version, 3);
 	assert_same_contents(kv, back);
 	free(buf);
 	kv_free(back);
@@ -1063,7 +1063,7 @@ START_TEST(test_snapshot_version1_loads)
 	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 1, &buf, &len), 0);
 	ck_assert_int_eq(kv_snapshot_decode(buf, len, "v1", &back, &got, err, sizeof err), 0);
 	ck_assert_int_eq(mvcc_revision(kv_mvcc_const(back)), 1);
-	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 3, &buf, &len), -EINVAL);
+	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 4, &buf, &len), -EINVAL);
 	free(buf);
 	kv_free(back);
 	kv_snapshot_meta_free(&got);
@@ -1178,7 +1178,7 @@ START_TEST(test_snapshot_empty_map)
 	size_t len;
 
 	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
-	ck_assert_uint_eq(len, 60 + 52); /* meta block without members, trailer */
+	ck_assert_uint_eq(len, 68 + 52); /* meta block without members, trailer */
 	ck_assert_int_eq(kv_snapshot_decode(buf, len, "e", &back, &got, err, sizeof err), 0);
 	ck_assert_uint_eq(kv_count(back), 0);
 	ck_assert_uint_eq(got.n_members, 0);
@@ -1203,7 +1203,7 @@ START_TEST(test_snapshot_error_messages)
 	kv = sample_map(10, 10);
 	meta = meta_for(kv, 2);
 	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
-	data_off = 60 + 3 * 8 + (5 + 21) + (5 + 0) + (5 + 20);
+	data_off = 68 + 3 * 8 + (5 + 21) + (5 + 0) + (5 + 20);
 
 	buf[data_off + 20] ^= 1; /* inside the first record */
 	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
@@ -1222,10 +1222,10 @@ START_TEST(test_snapshot_error_messages)
 	ck_assert_str_eq(err, "s: not a raftd kv snapshot (bad magic) at offset 0");
 	buf[0] = 'R';
 
-	buf[8] = 3;
+	buf[8] = 4;
 	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
-	ck_assert_str_eq(err, "s: unsupported version 3 at offset 8");
-	buf[8] = 2;
+	ck_assert_str_eq(err, "s: unsupported version 4 at offset 8");
+	buf[8] = 3;
 
 	ck_assert_int_eq(kv_snapshot_decode(buf, len - 52, "s", &back, &got, err, sizeof err), -EBADMSG);
 	snprintf(want, sizeof want, "s: truncated: the trailer chunk is missing at offset %zu", len - 52);
@@ -1689,7 +1689,7 @@ START_TEST(test_snapshot_truncation_at_chunk_boundaries)
 	kv = sample_map(20000, 150); /* records of ~120 bytes: 3 data chunks */
 	meta = meta_for(kv, 9);
 	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
-	off = 60 + 3 * 8 + 26 + 5 + 25;
+	off = 68 + 3 * 8 + 26 + 5 + 25;
 	while (off < len) {
 		uint32_t plen;
 		memcpy(&plen, buf + off + 4, 4);
