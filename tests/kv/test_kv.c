@@ -1974,6 +1974,303 @@ END_TEST
 
 /* Every allocation failure comes back as -ENOMEM and leaves things as they
  * were; LeakSanitizer (CI) checks that nothing leaks on the way out. */
+
+/* ---- leases ---- */
+
+static struct mvcc_op lease_put(const char *k, int64_t lease)
+{
+	struct mvcc_op op = put_op(k, "v");
+	op.put.lease = lease;
+	return op;
+}
+
+static int count_keys(void *ctx, const uint8_t *key, size_t len)
+{
+	(void)key;
+	(void)len;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+static int count_events(void *ctx, const struct mvcc_event *ev)
+{
+	ck_assert(ev->deleted);
+	++*(size_t *)ctx;
+	return 0;
+}
+
+START_TEST(test_apply_leases)
+{
+	struct kv *kv = kv_new();
+	struct mvcc_result res;
+	struct mvcc_op op;
+	int err, rv;
+	long n;
+
+	ck_assert_int_eq(kv_apply_lease_grant(kv, 1, 5, 60, &err), 0);
+	ck_assert_int_eq(err, 0);
+	ck_assert_uint_eq(kv_applied_index(kv), 1);
+	ck_assert_int_eq(kv_apply_lease_grant(kv, 1, 6, 60, &err), KV_APPLY_STALE);
+	/* etcd's errors: a no-op entry, the index moves */
+	ck_assert_int_eq(kv_apply_lease_grant(kv, 2, 5, 30, &err), 0);
+	ck_assert_int_eq(err, -MVCC_E_LEASE_EXISTS);
+	ck_assert_int_eq(kv_apply_lease_grant(kv, 3, 6, MVCC_LEASE_TTL_MAX + 1, &err), 0);
+	ck_assert_int_eq(err, -MVCC_E_LEASE_TTL_TOO_LARGE);
+	ck_assert_uint_eq(kv_applied_index(kv), 3);
+	ck_assert_uint_eq(mvcc_lease_count(kv_mvcc_const(kv)), 1);
+	int64_t ttl;
+	ck_assert(mvcc_lease_get(kv_mvcc_const(kv), 5, &ttl));
+	ck_assert_int_eq(ttl, 60);
+
+	op = lease_put("a", 5);
+	ck_assert_int_eq(kv_apply_op(kv, 4, &op, &res, &err), 0);
+	ck_assert_int_eq(err, 0);
+	mvcc_result_free(&res);
+	op = lease_put("b", 5);
+	ck_assert_int_eq(kv_apply_op(kv, 5, &op, &res, &err), 0);
+	mvcc_result_free(&res);
+	op = lease_put("c", 6);
+	ck_assert_int_eq(kv_apply_op(kv, 6, &op, &res, &err), 0);
+	ck_assert_int_eq(err, -MVCC_E_LEASE_NOT_FOUND);
+	struct cmd c = write_cmd("d", "goraft");
+	ck_assert_int_eq(kv_apply(kv, 7, &c), 0);
+	int64_t rev = mvcc_revision(kv_mvcc_const(kv));
+
+	/* a revoke failing at every allocation in turn: nothing moves */
+	uint64_t h = kv_content_hash(kv);
+	for (n = 0;; n++) {
+		kv_fail_alloc_after(n);
+		rv = kv_apply_lease_revoke(kv, 8, 5, &res, &err);
+		kv_fail_alloc_after(-1);
+		if (rv == 0)
+			break;
+		ck_assert_int_eq(rv, -ENOMEM);
+		ck_assert_ptr_null(res.arena);
+		ck_assert_uint_eq(kv_applied_index(kv), 7);
+		ck_assert_uint_eq(kv_content_hash(kv), h);
+		ck_assert_int_eq(mvcc_lease_key_count(kv_mvcc_const(kv), 5), 2);
+	}
+	ck_assert_int_ge(n, 1);
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(res.op.del.deleted, 2);
+	ck_assert_int_eq(res.revision, rev + 1);
+	size_t events = 0;
+	ck_assert_int_eq(mvcc_last_events(kv_mvcc_const(kv), count_events, &events), 0);
+	ck_assert_uint_eq(events, 2);
+	mvcc_result_free(&res);
+	ck_assert_uint_eq(kv_count(kv), 1); /* d, put without a lease */
+	ck_assert_int_eq(kv_apply_lease_revoke(kv, 9, 5, &res, &err), 0);
+	ck_assert_int_eq(err, -MVCC_E_LEASE_NOT_FOUND);
+	ck_assert_ptr_null(res.arena);
+	ck_assert_uint_eq(kv_applied_index(kv), 9);
+	ck_assert_int_eq(kv_apply_lease_revoke(kv, 9, 5, &res, &err), KV_APPLY_STALE);
+
+	/* a grant failing at every allocation in turn (the first one makes
+	 * the table) */
+	kv_free(kv);
+	kv = kv_new();
+	for (n = 0;; n++) {
+		kv_fail_alloc_after(n);
+		rv = kv_apply_lease_grant(kv, 1, 5, 60, &err);
+		kv_fail_alloc_after(-1);
+		if (rv == 0)
+			break;
+		ck_assert_int_eq(rv, -ENOMEM);
+		ck_assert_uint_eq(kv_applied_index(kv), 0);
+		ck_assert(!mvcc_lease_get(kv_mvcc_const(kv), 5, NULL));
+	}
+	ck_assert_int_ge(n, 1);
+	ck_assert(mvcc_lease_get(kv_mvcc_const(kv), 5, NULL));
+	kv_free(kv);
+}
+END_TEST
+
+static int lease_sum(void *ctx, int64_t id, int64_t ttl)
+{
+	uint64_t *h = ctx;
+	h[0] = h[0] * 31 + (uint64_t)id * 7 + (uint64_t)ttl;
+	h[1]++;
+	return 0;
+}
+
+/* A store with leases: n of them, the first `keyed` with a key each
+ * (lease/<id>), and lease 1 with keys a, b. */
+static struct kv *lease_map(size_t n, size_t keyed)
+{
+	struct kv *kv = kv_new();
+	struct mvcc_result res;
+	uint64_t idx = 0;
+	int err;
+	char k[32];
+
+	for (size_t i = 1; i <= n; i++) {
+		/* IDs out of order, some negative */
+		int64_t id = (int64_t)((i * 2654435761u) % 4000037) * (i % 5 ? 1 : -1);
+		if (i == 1)
+			id = 1;
+		ck_assert_int_eq(kv_apply_lease_grant(kv, ++idx, id, (int64_t)i, &err), 0);
+		ck_assert_int_eq(err, 0);
+		if (i <= keyed) {
+			snprintf(k, sizeof k, "lease/%ld", (long)id);
+			struct mvcc_op op = lease_put(k, id);
+			ck_assert_int_eq(kv_apply_op(kv, ++idx, &op, &res, &err), 0);
+			ck_assert_int_eq(err, 0);
+			mvcc_result_free(&res);
+		}
+	}
+	const char *ab[] = { "a", "b" };
+	for (int i = 0; i < 2; i++) {
+		struct mvcc_op op = lease_put(ab[i], 1);
+		ck_assert_int_eq(kv_apply_op(kv, ++idx, &op, &res, &err), 0);
+		mvcc_result_free(&res);
+	}
+	return kv;
+}
+
+static void assert_same_leases(const struct kv *a, const struct kv *b)
+{
+	uint64_t ha[2] = { 0 }, hb[2] = { 0 };
+	ck_assert_int_eq(mvcc_lease_iter(kv_mvcc_const(a), lease_sum, ha), 0);
+	ck_assert_int_eq(mvcc_lease_iter(kv_mvcc_const(b), lease_sum, hb), 0);
+	ck_assert_uint_eq(ha[1], hb[1]);
+	ck_assert_uint_eq(ha[0], hb[0]);
+	size_t ka = 0, kb = 0;
+	ck_assert_int_eq(mvcc_lease_keys(kv_mvcc_const(a), 1, count_keys, &ka), 0);
+	ck_assert_int_eq(mvcc_lease_keys(kv_mvcc_const(b), 1, count_keys, &kb), 0);
+	ck_assert_uint_eq(ka, kb);
+}
+
+START_TEST(test_snapshot_leases)
+{
+	/* more leases than one lease chunk holds */
+	struct kv *kv = lease_map(70000, 300), *back;
+	struct kv_snapshot_meta meta = { kv_applied_index(kv), 2, 0, NULL }, got;
+	struct mvcc_result res;
+	char err[256];
+	uint8_t *buf, *again;
+	size_t len, len2;
+	int e;
+
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "l", &back, &got, err, sizeof err), 0);
+	assert_same_contents(kv, back);
+	assert_same_leases(kv, back);
+	ck_assert_uint_eq(mvcc_lease_count(kv_mvcc_const(back)), 70000);
+	ck_assert_uint_eq(mvcc_lease_key_count(kv_mvcc_const(back), 1), 3); /* lease/1, a, b */
+	/* the same bytes again: a snapshot is a function of the state */
+	ck_assert_int_eq(kv_snapshot_encode(back, &meta, &again, &len2), 0);
+	ck_assert_uint_eq(len2, len);
+	ck_assert(!memcmp(again, buf, len));
+	free(again);
+	/* the restored store revokes as the original */
+	ck_assert_int_eq(kv_apply_lease_revoke(back, meta.last_index + 1, 1, &res, &e), 0);
+	ck_assert_int_eq(e, 0);
+	ck_assert_int_eq(res.op.del.deleted, 3);
+	mvcc_result_free(&res);
+	kv_free(back);
+	kv_snapshot_meta_free(&got);
+
+	/* from a file, through the writer's 1 MiB flushes */
+	ck_assert_int_eq(kv_snapshot_save(tmpdir, kv, &meta, err, sizeof err), 0);
+	snprintf(err, sizeof err, "snapshot-2-%lu", (unsigned long)meta.last_index);
+	ck_assert_int_eq(kv_snapshot_load(path_in(err), &back, &got, err, sizeof err), 0);
+	assert_same_leases(kv, back);
+	kv_free(back);
+	kv_snapshot_meta_free(&got);
+	free(buf);
+
+	/* version 2 (before leases) loads with none: the keys keep their
+	 * lease field, attached to nothing */
+	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 2, &buf, &len), 0);
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "v2", &back, &got, err, sizeof err), 0);
+	assert_same_contents(kv, back);
+	ck_assert_uint_eq(mvcc_lease_count(kv_mvcc_const(back)), 0);
+	struct kv_view v;
+	ck_assert(kv_get(back, "a", 1, &v));
+	struct mvcc_kv mkv;
+	ck_assert(mvcc_get(kv_mvcc_const(back), "a", 1, &mkv));
+	ck_assert_int_eq(mkv.lease, 1);
+	kv_free(back);
+	kv_snapshot_meta_free(&got);
+	free(buf);
+	kv_free(kv);
+}
+END_TEST
+
+/* The lease chunks' faults, each refused with its reason. */
+START_TEST(test_snapshot_leases_refused)
+{
+	struct kv *kv = lease_map(3, 0), *back;
+	struct kv_snapshot_meta meta = { kv_applied_index(kv), 2, 0, NULL }, got;
+	char err[256];
+	uint8_t *buf;
+	size_t len;
+	uint32_t crc;
+
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	/* meta block 64 + crc, then the one lease chunk at 68: 3 leases */
+	uint32_t count, plen;
+	memcpy(&count, buf + 68, 4);
+	memcpy(&plen, buf + 72, 4);
+	ck_assert_uint_eq(count, 3);
+	ck_assert_uint_eq(plen, 48);
+	uint8_t *rec = buf + 76;
+#define RECRC() (crc = wal_crc32c(0, buf + 68, 8 + 48), memcpy(buf + 68 + 8 + 48, &crc, 4))
+	/* IDs out of order */
+	uint8_t tmp[16];
+	memcpy(tmp, rec, 16);
+	memcpy(rec, rec + 16, 16);
+	memcpy(rec + 16, tmp, 16);
+	RECRC();
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
+	ck_assert_str_eq(err, "s: lease IDs out of order at offset 92");
+	/* the same ID twice */
+	memcpy(rec, rec + 16, 16);
+	RECRC();
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
+	ck_assert_str_eq(err, "s: lease IDs out of order at offset 92");
+	/* ID 0 */
+	memset(rec, 0, 8);
+	RECRC();
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
+	ck_assert(strstr(err, "lease 0 with TTL"));
+	/* a TTL past etcd's maximum */
+	free(buf);
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	rec = buf + 76;
+	int64_t big = MVCC_LEASE_TTL_MAX + 1;
+	memcpy(rec + 40, &big, 8);
+	RECRC();
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
+	ck_assert(strstr(err, "does not restore at offset 108"));
+	/* a chunk that claims more leases than the meta block */
+	free(buf);
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	uint64_t two = 2;
+	memcpy(buf + 56, &two, 8);
+	crc = wal_crc32c(0, buf, 64);
+	memcpy(buf + 64, &crc, 4);
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
+	ck_assert_str_eq(err, "s: lease chunk of 3 leases in 48 bytes (2 leases left) at offset 68");
+	/* more leases than the chunks hold: the data chunk is taken for one */
+	uint64_t four = 4;
+	memcpy(buf + 56, &four, 8);
+	crc = wal_crc32c(0, buf, 64);
+	memcpy(buf + 64, &crc, 4);
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
+	ck_assert(strstr(err, "lease chunk of"));
+	/* a checksum */
+	free(buf);
+	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	buf[80] ^= 1;
+	ck_assert_int_eq(kv_snapshot_decode(buf, len, "s", &back, &got, err, sizeof err), -EBADMSG);
+	ck_assert_str_eq(err, "s: chunk checksum mismatch at offset 68");
+#undef RECRC
+	free(buf);
+	kv_free(kv);
+}
+END_TEST
+
 START_TEST(test_out_of_memory_paths)
 {
 	struct kv *kv, *back;
@@ -2102,6 +2399,7 @@ Suite *test_suite(void)
 	tcase_add_test(apply, test_apply_op_errors);
 	tcase_add_test(apply, test_apply_compact_and_steps);
 	tcase_add_test(apply, test_retention_rule);
+	tcase_add_test(apply, test_apply_leases);
 	tcase_add_checked_fixture(snap, make_tmpdir, remove_tmpdir);
 	tcase_add_test(snap, test_snapshot_round_trip);
 	tcase_add_test(snap, test_snapshot_keeps_history);
@@ -2121,6 +2419,8 @@ Suite *test_suite(void)
 	tcase_add_test(snap, test_snapshot_atomic_replace_and_latest);
 	tcase_add_test(snap, test_snapshot_fork_while_mutating);
 	tcase_add_test(snap, test_out_of_memory_paths);
+	tcase_add_test(snap, test_snapshot_leases);
+	tcase_add_test(snap, test_snapshot_leases_refused);
 	suite_add_tcase(s, map);
 	suite_add_tcase(s, apply);
 	suite_add_tcase(s, snap);
