@@ -9,7 +9,8 @@
  *
  * Properties: no crash, leak or UB; a refusal is -EBADMSG (or -ENOMEM) with
  * a message naming the input and an offset; an accepted input re-encodes and
- * decodes again to the same content, hash and meta; and its meta starts a
+ * decodes again to the same content, hash, leases (and the keys attached to
+ * each) and meta; and its meta starts a
  * Raft core the way node.c's restore() hands it over at start-up (the
  * members at the snapshot, its index and term), which knows those members.
  *
@@ -96,23 +97,26 @@ static void tally(const uint8_t *p, size_t n, uint32_t count, unsigned version, 
 }
 
 /* Rewrites the meta CRC, every chunk CRC that lies inside the input, and the
- * counts and hash of a trailer-shaped chunk, for either format version. */
+ * counts and hash of a trailer-shaped chunk, for any format version (3:
+ * the chunks that hold the meta block's lease_count leases first). */
 static void fix_crcs(uint8_t *buf, size_t size)
 {
 	struct sums s = { 0 };
 	unsigned version;
 	size_t off, fixed;
-	uint64_t m;
+	uint64_t m, leases = 0;
 
 	if (size < 40)
 		return;
-	version = le32(buf + 8) == 2 ? 2 : 1;
-	fixed = version == 1 ? 40 : 56;
+	version = le32(buf + 8) == 3 ? 3 : le32(buf + 8) == 2 ? 2 : 1;
+	fixed = version == 1 ? 40 : version == 2 ? 56 : 64;
 	if (size < fixed)
 		return;
 	m = le32(buf + 36);
 	if (fixed + m + 4 > size)
 		return;
+	if (version == 3)
+		memcpy(&leases, buf + 56, 8);
 	set_crc(buf, 0, fixed + (size_t)m);
 	off = fixed + 4 + (size_t)m;
 	while (size - off >= 8) {
@@ -120,7 +124,9 @@ static void fix_crcs(uint8_t *buf, size_t size)
 		uint64_t plen = le32(buf + off + 4);
 		if (plen + 12 > size - off)
 			return;
-		if (count > 0) {
+		if (leases > 0 && count > 0) {
+			leases -= count < leases ? count : leases; /* a lease chunk */
+		} else if (count > 0) {
 			tally(buf + off + 8, (size_t)plen, count, version, &s);
 		} else if (plen == (version == 1 ? 24 : 40)) {
 			uint64_t hash;
@@ -129,7 +135,7 @@ static void fix_crcs(uint8_t *buf, size_t size)
 			memcpy(buf + off + 8, &s.entries, 8);
 			memcpy(buf + off + 16, &s.bytes, 8);
 			memcpy(buf + off + 24, &hash, 8);
-			if (version == 2) {
+			if (version != 1) {
 				memcpy(buf + off + 32, &s.records, 8);
 				memcpy(buf + off + 40, &s.record_bytes, 8);
 			}
@@ -190,6 +196,34 @@ static void start_core(const struct kv_snapshot_meta *meta)
 	raft_free(r);
 }
 
+/* An order-dependent digest of the leases (and their keys) and their number. */
+static int lease_key(void *ctx, const uint8_t *key, size_t len)
+{
+	uint64_t *h = ctx;
+	for (size_t i = 0; i < len; i++)
+		h[0] = h[0] * 131 + key[i];
+	h[0] = h[0] * 131 + 0x100;
+	return 0;
+}
+
+static int lease_sum(void *ctx, const struct mvcc *m, int64_t id, int64_t ttl);
+
+static const struct mvcc *lease_store;
+
+static int lease_sum_cb(void *ctx, int64_t id, int64_t ttl)
+{
+	return lease_sum(ctx, lease_store, id, ttl);
+}
+
+static int lease_sum(void *ctx, const struct mvcc *m, int64_t id, int64_t ttl)
+{
+	uint64_t *h = ctx;
+	h[0] = h[0] * 31 + (uint64_t)id * 7 + (uint64_t)ttl;
+	h[1]++;
+	CHECK(mvcc_lease_keys(m, id, lease_key, h) == 0);
+	return 0;
+}
+
 static void decode_once(const uint8_t *data, size_t size)
 {
 	struct kv *kv = NULL, *again = NULL;
@@ -211,6 +245,12 @@ static void decode_once(const uint8_t *data, size_t size)
 	CHECK(kv_count(again) == kv_count(kv));
 	CHECK(kv_bytes(again) == kv_bytes(kv));
 	CHECK(kv_content_hash(again) == kv_content_hash(kv));
+	uint64_t l1[2] = { 0 }, l2[2] = { 0 };
+	lease_store = kv_mvcc_const(kv);
+	CHECK(mvcc_lease_iter(lease_store, lease_sum_cb, l1) == 0);
+	lease_store = kv_mvcc_const(again);
+	CHECK(mvcc_lease_iter(lease_store, lease_sum_cb, l2) == 0);
+	CHECK(l1[0] == l2[0] && l1[1] == l2[1] && l1[1] == mvcc_lease_count(kv_mvcc_const(kv)));
 	same_meta(&meta, &meta2);
 	start_core(&meta);
 	free(buf);

@@ -41,7 +41,15 @@ kv_snapshot)
 	{ printf 'RAFTDKVS'; le 4 2; le 4 0; le 8 5; le 8 2; le 4 0; le 4 0; le 8 4
 	  printf '\377\377\377\377\377\377\377\377'; le 4 0
 	  le 4 4; le 4 183; r a 1 2 2 1; r a 2 3 2 2; r b x 2 2 1; r b '' 4 0 0; le 4 0
-	  le 4 0; le 4 40; head -c 40 /dev/zero; le 4 0; } > "$out/history" ;;
+	  le 4 0; le 4 40; head -c 40 /dev/zero; le 4 0; } > "$out/history"
+	# version 3: the same with leases 2 (TTL 60) and 5 (TTL 9); key a's
+	# newest version has lease 2, b's first one lease 5
+	r3() { le 4 1; le 4 ${#2}; printf "$1$2"; le 8 $3; le 8 $4; le 8 $5; le 8 $6; le 4 0; }
+	{ printf 'RAFTDKVS'; le 4 3; le 4 0; le 8 5; le 8 2; le 4 0; le 4 0; le 8 4
+	  printf '\377\377\377\377\377\377\377\377'; le 8 2; le 4 0
+	  le 4 2; le 4 32; le 8 2; le 8 60; le 8 5; le 8 9; le 4 0
+	  le 4 4; le 4 183; r3 a 1 2 2 1 0; r3 a 2 3 2 2 2; r3 b x 2 2 1 5; r3 b '' 4 0 0 0; le 4 0
+	  le 4 0; le 4 40; head -c 40 /dev/zero; le 4 0; } > "$out/leases" ;;
 http_response)
 	printf 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Type: application/octet-stream\r\n\r\n\010\000\020\003\030\003\040\001' > "$out/go-200"
 	printf 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 1\r\n\r\n\n' > "$out/go-400"
