@@ -3,7 +3,9 @@
  *
  * Byte 0 chooses the mode. Mode 0 (bit 0 clear): the rest is a sequence of
  * operations on one store — puts (prev_kv, ignore_value, ignore_lease,
- * leases, some refused by a lease check), deletes of keys and intervals,
+ * leases, refused when the store does not have them or by a lease check),
+ * lease grants and revokes (etcd's errors; a revoke deletes the lease's
+ * keys in one revision), deletes of keys and intervals,
  * reads in the past with limits and sorts, txns with compares on keys and
  * intervals and one level of nested txns, compactions at once or in
  * steps that later operations interleave with — over a dozen keys
@@ -16,12 +18,15 @@
  * nothing (every stored version compared before and after); one that
  * succeeds does what the model does (the branch a txn takes, deletes
  * counted, puts' prev_kv), and after each operation the store equals the
- * model: revision, compaction, live keys, the versions a compaction must
+ * model: revision, compaction, live keys, the leases and the keys attached
+ * to each (those whose live version has that lease, in key order), the
+ * versions a compaction must
  * keep, reads of everything at the current revision and below the
  * compaction, the index's invariants; at the end reads at every revision
  * since the compaction and the history as a watch replays it (events with
  * their prev_kv; after each write, mvcc_last_events() gives what the
- * history holds at its revision), and a snapshot restored into a new store reads the same. A restore of arbitrary records either is refused with -EINVAL or
+ * history holds at its revision), and a snapshot restored into a new store
+ * (leases included) reads the same and attaches the same keys. A restore of arbitrary records either is refused with -EINVAL or
  * gives a store whose index holds, that compacts and reads.
  *
  *   clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
@@ -85,6 +90,33 @@ static bool lease_ok(void *ctx, int64_t lease)
 {
 	(void)ctx;
 	return lease % 3 != 2;
+}
+
+/* The leases the store must have (IDs 1..N_LEASES; 0 is never granted),
+ * and whether the lease check is installed. */
+enum { N_LEASES = 4 };
+static bool granted[N_LEASES + 1];
+static bool leases_checked;
+
+static bool lease_takes(int64_t lease)
+{
+	return lease >= 1 && lease <= N_LEASES && granted[lease] && (!leases_checked || lease_ok(NULL, lease));
+}
+
+/* Does any put of the op (any branch) name a lease a put cannot take? */
+static bool any_bad_lease(const struct mvcc_op *op)
+{
+	if (op->type == MVCC_OP_PUT)
+		return !op->put.ignore_lease && op->put.lease && !lease_takes(op->put.lease);
+	if (op->type != MVCC_OP_TXN)
+		return false;
+	for (size_t i = 0; i < op->txn->n_success; i++)
+		if (any_bad_lease(&op->txn->success[i]))
+			return true;
+	for (size_t i = 0; i < op->txn->n_failure; i++)
+		if (any_bad_lease(&op->txn->failure[i]))
+			return true;
+	return false;
 }
 
 /* ---- building requests from bytes ---- */
@@ -221,6 +253,7 @@ static void model_apply(struct model *m, const struct mvcc_op *op, const bool *p
 		const struct model_rec *cur = model_get(m, p->key, p->key_len, m->txn_rev);
 		CHECK(cur || !(p->ignore_value || p->ignore_lease));
 		CHECK(r->put.has_prev == (p->prev_kv && cur != NULL));
+		CHECK(p->ignore_lease || !p->lease || lease_takes(p->lease));
 		if (r->put.has_prev)
 			CHECK(r->put.prev.mod_revision == cur->main && r->put.prev.version == cur->version);
 		model_put(m, p->key, p->key_len, p->ignore_value ? cur->value : p->value,
@@ -318,19 +351,133 @@ static int restore_one(void *ctx, const struct mvcc_version *v)
 	return mvcc_restore_add(ctx, v);
 }
 
+static int restore_lease(void *ctx, int64_t id, int64_t ttl)
+{
+	return mvcc_restore_lease(ctx, id, ttl);
+}
+
+static int key_text(void *ctx, const uint8_t *key, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+	dump_put(ctx, &n, sizeof(n));
+	dump_put(ctx, key, len);
+	return 0;
+}
+
+/* The store's leases against granted[] and the model: each lease's keys
+ * are the live keys whose version has it, in key order. */
+static void check_leases(const struct mvcc *s, const struct model *m)
+{
+	const struct model_rec **v;
+	size_t n = model_range(m, "", 0, "\0", 1, m->rev, &v), count = 0;
+	for (int64_t id = 0; id <= N_LEASES + 1; id++) {
+		bool has = id >= 1 && id <= N_LEASES && granted[id];
+		CHECK(mvcc_lease_get(s, id, NULL) == has);
+		count += has;
+		struct dump want = { 0 }, got = { 0 };
+		size_t nk = 0;
+		for (size_t i = 0; has && i < n; i++)
+			if (v[i]->lease == id) {
+				key_text(&want, v[i]->key, v[i]->key_len);
+				nk++;
+			}
+		CHECK(mvcc_lease_key_count(s, id) == nk);
+		CHECK(mvcc_lease_keys(s, id, key_text, &got) == (has ? 0 : -MVCC_E_LEASE_NOT_FOUND));
+		CHECK(want.len == got.len && (!want.len || !memcmp(want.buf, got.buf, want.len)));
+		free(want.buf);
+		free(got.buf);
+	}
+	CHECK(mvcc_lease_count(s) == count);
+	free(v);
+}
+
+/* A grant or a revoke from the input, against granted[] and the model. */
+static void lease_op(struct in *in, struct mvcc *s, struct model *m)
+{
+	unsigned c = take(in);
+	int64_t id = c % (N_LEASES + 1), ttl = (c & 0x20) ? MVCC_LEASE_TTL_MAX + (c & 0x40 ? 1 : 0) : (int8_t)c;
+	unsigned long fail_nth = (c & 0x10) ? take(in) % 8 + 1 : 0;
+	struct dump before = dump(s);
+	struct mvcc_result res;
+	int rv;
+
+	if (c & 8) {
+		alloc_fail_nth(fail_nth);
+		rv = mvcc_lease_grant(s, id, ttl);
+		alloc_fail_nth(0);
+		if (!id)
+			CHECK(rv == -MVCC_E_LEASE_NOT_FOUND);
+		else if (ttl > MVCC_LEASE_TTL_MAX)
+			CHECK(rv == -MVCC_E_LEASE_TTL_TOO_LARGE);
+		else if (granted[id])
+			CHECK(rv == -MVCC_E_LEASE_EXISTS);
+		else
+			CHECK(rv == 0 || (rv == -ENOMEM && fail_nth));
+		if (rv == 0) {
+			int64_t got;
+			CHECK(mvcc_lease_get(s, id, &got) && got == ttl);
+			granted[id] = true;
+		}
+		struct dump after = dump(s);
+		CHECK(before.len == after.len && !memcmp(before.buf, after.buf, before.len));
+		free(after.buf);
+	} else {
+		alloc_fail_nth(fail_nth);
+		rv = mvcc_lease_revoke(s, id, &res);
+		alloc_fail_nth(0);
+		if (!granted[id]) {
+			CHECK(rv == -MVCC_E_LEASE_NOT_FOUND);
+		} else if (rv == 0) {
+			/* its keys, deleted in key order in one write */
+			const struct model_rec **v;
+			size_t n = model_range(m, "", 0, "\0", 1, m->rev, &v);
+			model_begin(m);
+			int64_t deleted = 0;
+			for (size_t i = 0; i < n; i++)
+				if (v[i]->lease == id)
+					deleted += model_delete(m, v[i]->key, v[i]->key_len, NULL, 0);
+			model_end(m);
+			free(v);
+			CHECK(res.op.type == MVCC_OP_DELETE && res.op.del.deleted == deleted);
+			CHECK(res.revision == m->rev && mvcc_revision(s) == m->rev);
+			mvcc_result_free(&res);
+			granted[id] = false;
+			struct dump last = { 0 }, hist = { 0 };
+			CHECK(mvcc_last_events(s, event_text, &last) == 0);
+			if (m->changed)
+				CHECK(mvcc_events(s, "", 0, "\0", 1, m->rev, m->rev, event_text, &hist) == 0);
+			CHECK(last.len == hist.len && (!last.len || !memcmp(last.buf, hist.buf, last.len)));
+			free(last.buf);
+			free(hist.buf);
+		} else {
+			CHECK(rv == -ENOMEM && fail_nth);
+		}
+		if (rv) {
+			CHECK(res.arena == NULL);
+			struct dump after = dump(s);
+			CHECK(before.len == after.len && !memcmp(before.buf, after.buf, before.len));
+			free(after.buf);
+		}
+	}
+	free(before.buf);
+}
+
 static void run_ops(struct in *in)
 {
 	struct mvcc *s = mvcc_new();
 	struct model m;
 	CHECK(s);
 	model_init(&m);
-	bool leases_checked = take(in) & 1;
+	leases_checked = take(in) & 1;
+	memset(granted, 0, sizeof(granted));
 	if (leases_checked)
 		mvcc_set_lease_check(s, lease_ok, NULL);
 
 	for (int step = 0; in->n && step < 200; step++) {
 		unsigned b = take(in);
-		if (b % 8 == 7) {
+		if (b % 16 == 15) {
+			lease_op(in, s, &m);
+		} else if (b % 8 == 7) {
 			int64_t rev = (int8_t)take(in);
 			/* at once, or in steps that later operations go on with */
 			int rv = b & 0x80 ? mvcc_compact_begin(s, rev) : mvcc_compact(s, rev);
@@ -377,7 +524,7 @@ static void run_ops(struct in *in)
 				CHECK(rv != -ENOMEM || fail_nth);
 				CHECK(mvcc_strerror(rv) != NULL && mvcc_grpc_code(rv) != 13);
 				if (rv == -MVCC_E_LEASE_NOT_FOUND)
-					CHECK(leases_checked);
+					CHECK(any_bad_lease(&op));
 			} else {
 				CHECK(mvcc_check(&op, 0) != -MVCC_E_DUPLICATE_KEY);
 				size_t pi = 0;
@@ -400,6 +547,7 @@ static void run_ops(struct in *in)
 		}
 		if (mvcc_compacting(s) && (b & 0x40))
 			mvcc_compact_step(s, b % 4);
+		check_leases(s, &m);
 		const char *bad = model_check(&m, s, false);
 		if (!bad && step % 8 == 0)
 			bad = model_check_events(&m, s, "", 0, "\0", 1, m.rev - 2 > m.compacted ? m.rev - 2 : m.compacted,
@@ -422,11 +570,13 @@ static void run_ops(struct in *in)
 	CHECK(t);
 	CHECK(mvcc_restore_begin(t, mvcc_revision(s), mvcc_compacted(s)) == 0);
 	CHECK(mvcc_iter_versions(s, restore_one, t) == 0);
+	CHECK(mvcc_lease_iter(s, restore_lease, t) == 0);
 	CHECK(mvcc_restore_end(t) == 0);
 	bad = model_check(&m, t, true);
 	if (bad)
 		fprintf(stderr, "restored: %s\n", bad);
 	CHECK(!bad);
+	check_leases(t, &m);
 	/* what a compaction in steps shows never depends on the steps */
 	uint32_t hs, ht;
 	CHECK(mvcc_hash(s, 0, &hs) == 0 && mvcc_hash(t, 0, &ht) == 0 && hs == ht);

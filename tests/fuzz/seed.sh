@@ -159,6 +159,9 @@ mvcc)
 	# puts of a, ab, b, a txn comparing a's version, a delete range, a compaction
 	printf '\000\001\000\003\011\000\005\022\000\010\033\010\123\000\003\001\000\004\003\005\001\005\021\000\001\000\013\007\003' > "$out/ops"
 	printf '\000\000\020\003\001\004\040\003\002\000\001\006\001\000\007\002' > "$out/ops-failing-alloc"
+	# grant lease 1, put a with it, revoke it; grant 2, put b with it, a
+	# revoke whose second allocation fails, then the revoke again
+	printf '\000\000\017\013\000\200\003\011\001\017\001\017\014\000\200\010\001\002\017\026\001\017\002' > "$out/leases"
 	# revision 9, compacted 3: a@2 (create 2, version 1), a@5 v2, tombstone a@6
 	printf '\001\011\003\003\001\002\000\002\001\003\002\005\000\002\002\003\200\006\000\000\000' > "$out/restore" ;;
 grpc)
