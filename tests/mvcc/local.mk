@@ -12,6 +12,10 @@ tests_mvcc_test_mvcc_LDADD = src/mvcc/libmvcc.a base/libbase.a $(CHECK_LIBS)
 check_PROGRAMS += tests/mvcc/bench_mvcc
 tests_mvcc_bench_mvcc_SOURCES = tests/mvcc/bench_mvcc.c
 tests_mvcc_bench_mvcc_LDADD = src/mvcc/libmvcc.a base/libbase.a
+# bench_lease: the leases' memory and CPU per operation (run by hand)
+check_PROGRAMS += tests/mvcc/bench_lease
+tests_mvcc_bench_lease_SOURCES = tests/mvcc/bench_lease.c
+tests_mvcc_bench_lease_LDADD = src/mvcc/libmvcc.a base/libbase.a
 
 MVCC_BENCH_ARGS =
 bench-mvcc: tests/mvcc/bench_mvcc
