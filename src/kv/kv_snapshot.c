@@ -25,7 +25,7 @@
  *   64+M 4     meta_crc     CRC32C of bytes [0, 64+M)
  *
  *   Then chunks, from offset 68+M, until the trailer chunk:
- *   +0   4     entry_count  > 0: data chunk; 0: the trailer chunk
+ *   +0   4     entry_count  > 0: a lease or data chunk; 0: the trailer chunk
  *   +4   4     payload_len  P
  *   +8   P     payload
  *   +8+P 4     chunk_crc    CRC32C of the chunk's bytes [+0, +8+P)
@@ -60,6 +60,7 @@
  * Version 2 (before the store kept leases): the meta block without
  * lease_count (members at 56, meta_crc at 56+M), no lease chunks; loads as
  * a store without leases (a key's lease field is kept, attached to none).
+ * kv_snapshot_encode_version() still writes it, for tests.
  *
  * Version 1 (the hash map's, before the store): the meta block without
  * revision and compacted (members at 40, meta_crc at 40+M), records
