@@ -3,7 +3,8 @@
  * Pure: no I/O, no clock, no randomness. The daemon applies one committed
  * entry at a time (mvcc_exec()), reads serve from the same store
  * (mvcc_read()), and a snapshot is the list of every stored version
- * (mvcc_iter_versions(), mvcc_restore_*()).
+ * (mvcc_iter_versions(), mvcc_restore_*()) and of the leases
+ * (mvcc_lease_iter(), mvcc_restore_lease()).
  *
  * Semantics are etcd's (mvcc/kvstore.go, etcdserver/apply.go, v3rpc/key.go):
  * - The store has a revision that starts at 1 and grows by one per write
