@@ -64,7 +64,7 @@ bool mvcc_compact_step(struct mvcc *s, size_t keys)
 				mvcc_version_gone(s, k, old);
 				old = next;
 			}
-			if (!v->version) {
+			if (!v->version32) {
 				*link = NULL;
 				mvcc_version_gone(s, k, v);
 			}
@@ -108,7 +108,7 @@ int mvcc_compact(struct mvcc *s, int64_t rev)
  * store shows (snapshots, HashKV, events), only what it holds. */
 static bool kept(const struct mvcc *s, const struct mvcc_rev *newer, const struct mvcc_rev *v)
 {
-	return v->main > s->compacted || ((!newer || newer->main > s->compacted) && v->version);
+	return v->main > s->compacted || ((!newer || newer->main > s->compacted) && v->version32);
 }
 
 /* ---- snapshots ---- */
@@ -141,8 +141,8 @@ int mvcc_iter_versions(const struct mvcc *s, mvcc_version_fn *fn, void *ctx)
 				.mod_revision = v->main,
 				.sub = v->sub,
 				.create_revision = v->create,
-				.version = v->version,
-				.lease = v->lease,
+				.version = rev_version(v),
+				.lease = rev_lease(v),
 			};
 			rv = fn(ctx, &ver);
 		}
@@ -182,7 +182,7 @@ static bool restore_valid(const struct mvcc *s, const struct mvcc_key *k, const 
 	if (v->mod_revision < h->main || (v->mod_revision == h->main && v->sub <= h->sub))
 		return false;
 	if (is_live(h))
-		return v->version == h->version + 1 && v->create_revision == h->create;
+		return v->version == rev_version(h) + 1 && v->create_revision == h->create;
 	return v->version == 1 && v->create_revision == v->mod_revision;
 }
 
@@ -207,7 +207,7 @@ int mvcc_restore_add(struct mvcc *s, const struct mvcc_version *v)
 	if (!restore_valid(s, k, v))
 		goto fail;
 	rv = -ENOMEM;
-	r = base_malloc(sizeof(*r) + v->value_len);
+	r = base_malloc(rev_size(v->value_len, v->version, v->lease));
 	if (!r)
 		goto fail;
 	if (!k) {
@@ -226,11 +226,10 @@ int mvcc_restore_add(struct mvcc *s, const struct mvcc_version *v)
 	r->main = v->mod_revision;
 	r->sub = v->sub;
 	r->create = v->create_revision;
-	r->version = v->version;
-	r->lease = v->lease;
 	r->value_len = (uint32_t)v->value_len;
 	if (v->value_len)
 		memcpy(r->value, v->value, v->value_len);
+	rev_set(r, v->version, v->lease);
 	k->head = r;
 	s->versions++;
 	s->bytes += k->key_len + (uint64_t)r->value_len;
@@ -287,8 +286,8 @@ static int emit(const struct mvcc *s, struct change *c, size_t n, mvcc_event_fn 
 		qsort(c, n, sizeof(c[0]), change_cmp);
 	for (size_t i = 0; i < n && !rv; i++) {
 		const struct mvcc_rev *v = c[i].v;
-		struct mvcc_event ev = { .deleted = !v->version, .sub = v->sub };
-		if (v->version) {
+		struct mvcc_event ev = { .deleted = !v->version32, .sub = v->sub };
+		if (v->version32) {
 			kv_of(&ev.kv, c[i].k, v, false);
 		} else {
 			ev.kv.key = c[i].k->key;
@@ -365,8 +364,8 @@ int mvcc_hash(const struct mvcc *s, int64_t rev, uint32_t *ret_hash)
 			crc = crc_i64(crc, v->main);
 			crc = crc_i64(crc, v->sub);
 			crc = crc_i64(crc, v->create);
-			crc = crc_i64(crc, v->version);
-			crc = crc_i64(crc, v->lease);
+			crc = crc_i64(crc, rev_version(v));
+			crc = crc_i64(crc, rev_lease(v));
 			crc = crc_i64(crc, v->value_len);
 			crc = wal_crc32c(crc, v->value, v->value_len);
 		}

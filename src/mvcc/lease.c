@@ -292,7 +292,7 @@ int mvcc_lease_restored(struct mvcc *s)
 	mvcc_idx_seek(&s->idx, NULL, 0, &pos);
 	while ((k = mvcc_idx_next(&pos))) {
 		struct lease *l;
-		if (!is_live(k->head) || !(l = find(s->leases, k->head->lease)))
+		if (!is_live(k->head) || !(l = find(s->leases, rev_lease(k->head))))
 			continue;
 		if (set_reserve(l, 1))
 			return -ENOMEM;

@@ -422,10 +422,10 @@ static bool compare_kv(const struct mvcc_compare *c, const struct mvcc_rev *v)
 		x = v ? v->main : 0;
 		break;
 	case MVCC_CMP_VERSION:
-		x = v ? v->version : 0;
+		x = v ? rev_version(v) : 0;
 		break;
 	case MVCC_CMP_LEASE:
-		x = v ? v->lease : 0;
+		x = v ? rev_lease(v) : 0;
 		break;
 	}
 	if (c->target != MVCC_CMP_VALUE)
@@ -576,7 +576,7 @@ static int64_t lease_before(const struct mvcc_key *k, int64_t rev)
 	const struct mvcc_rev *v = k->head;
 	while (v && v->main == rev)
 		v = v->prev;
-	return is_live(v) ? v->lease : 0;
+	return is_live(v) ? rev_lease(v) : 0;
 }
 
 static void commit(struct txn *x)
@@ -589,7 +589,7 @@ static void commit(struct txn *x)
 		k->flags &= (uint8_t)~KEY_TOUCHED;
 		mvcc_list_key(s, k);
 		if (leases) {
-			int64_t before = lease_before(k, x->rev), now = is_live(k->head) ? k->head->lease : 0;
+			int64_t before = lease_before(k, x->rev), now = is_live(k->head) ? rev_lease(k->head) : 0;
 			if (before != now)
 				mvcc_lease_moved(s, k, before, now);
 		}
@@ -655,7 +655,7 @@ static int do_put(struct txn *x, const struct mvcc_put_req *r, struct mvcc_put_r
 		return -MVCC_E_KEY_NOT_FOUND;
 	const void *value = r->ignore_value ? live->value : r->value;
 	size_t value_len = r->ignore_value ? live->value_len : r->value_len;
-	int64_t lease = r->ignore_lease ? live->lease : r->lease;
+	int64_t lease = r->ignore_lease ? rev_lease(live) : r->lease;
 	if (!r->ignore_lease && lease) {
 		if (!lease_ok(s, lease))
 			return -MVCC_E_LEASE_NOT_FOUND;
@@ -664,7 +664,8 @@ static int do_put(struct txn *x, const struct mvcc_put_req *r, struct mvcc_put_r
 			return -ENOMEM;
 	}
 
-	struct mvcc_rev *v = base_malloc(sizeof(*v) + value_len);
+	int64_t version = live ? rev_version(live) + 1 : 1;
+	struct mvcc_rev *v = base_malloc(rev_size(value_len, version, lease));
 	if (!v)
 		return -ENOMEM;
 	if (!k) {
@@ -687,9 +688,8 @@ static int do_put(struct txn *x, const struct mvcc_put_req *r, struct mvcc_put_r
 	if (value_len)
 		memcpy(v->value, value, value_len);
 	v->value_len = (uint32_t)value_len;
-	v->lease = lease;
+	rev_set(v, version, lease);
 	v->create = live ? live->create : x->rev;
-	v->version = live ? live->version + 1 : 1;
 	if (r->prev_kv && live) {
 		out->has_prev = true;
 		kv_of(&out->prev, k, live, false);

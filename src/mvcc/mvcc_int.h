@@ -11,17 +11,72 @@
 #include "src/mvcc/mvcc.h"
 
 /* One version of a key: a put, or a tombstone (version 0). Immutable once
- * linked; freed only by compaction, rollback or the end of the store. */
+ * linked; freed only by compaction, rollback or the end of the store.
+ *
+ * Most versions have no lease and a version below 2^32: their header is 36
+ * bytes, the version in 32 bits and no lease, so that with a value of ~100
+ * bytes the block fits malloc's next smaller size class (the store's memory
+ * is mostly these blocks). The others are wide: both as int64 after the
+ * value. Read them with rev_version() and rev_lease(); allocate
+ * rev_size() bytes and call rev_set() once value_len is set. */
 struct mvcc_rev {
 	struct mvcc_rev *prev; /* the next older version of the key, or NULL */
 	int64_t main;
 	int64_t create;
-	int64_t version;
-	int64_t lease;
 	uint32_t sub;
-	uint32_t value_len;
+	uint32_t value_len : 31; /* up to MVCC_LEN_MAX */
+	uint32_t wide : 1;
+	uint32_t version32; /* the version, saturated: 0 only for a tombstone */
 	uint8_t value[];
 };
+_Static_assert(offsetof(struct mvcc_rev, value) == 36, "the version header is packed");
+_Static_assert(MVCC_LEN_MAX < (UINT32_C(1) << 31), "value_len's bits hold MVCC_LEN_MAX");
+
+struct rev_wide {
+	int64_t version, lease;
+};
+
+static inline bool rev_is_wide(int64_t version, int64_t lease)
+{
+	return lease || version >= (int64_t)UINT32_MAX;
+}
+
+/* Bytes to allocate for a version with that value, version and lease. */
+static inline size_t rev_size(size_t value_len, int64_t version, int64_t lease)
+{
+	return offsetof(struct mvcc_rev, value) + value_len +
+	       (rev_is_wide(version, lease) ? sizeof(struct rev_wide) : 0);
+}
+
+/* Sets version and lease of v, allocated with rev_size() for them, whose
+ * value_len is set. */
+static inline void rev_set(struct mvcc_rev *v, int64_t version, int64_t lease)
+{
+	v->wide = rev_is_wide(version, lease);
+	v->version32 = version >= (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)version;
+	if (v->wide) {
+		struct rev_wide w = { version, lease };
+		memcpy(v->value + v->value_len, &w, sizeof(w)); /* unaligned */
+	}
+}
+
+static inline int64_t rev_version(const struct mvcc_rev *v)
+{
+	struct rev_wide w;
+	if (!v->wide)
+		return v->version32;
+	memcpy(&w, v->value + v->value_len, sizeof(w));
+	return w.version;
+}
+
+static inline int64_t rev_lease(const struct mvcc_rev *v)
+{
+	struct rev_wide w;
+	if (!v->wide)
+		return 0;
+	memcpy(&w, v->value + v->value_len, sizeof(w));
+	return w.lease;
+}
 
 enum {
 	KEY_LISTED = 1,	 /* in the store's list of keys with history */
@@ -130,7 +185,7 @@ struct mvcc {
 
 static inline bool is_live(const struct mvcc_rev *v)
 {
-	return v && v->version;
+	return v && v->version32;
 }
 
 /* The version of k visible at revision r, or NULL (none yet, or deleted). */
@@ -138,7 +193,7 @@ static inline const struct mvcc_rev *at_rev(const struct mvcc_key *k, int64_t r)
 {
 	for (const struct mvcc_rev *v = k->head; v; v = v->prev)
 		if (v->main <= r)
-			return v->version ? v : NULL;
+			return v->version32 ? v : NULL;
 	return NULL;
 }
 
@@ -150,8 +205,8 @@ static inline void kv_of(struct mvcc_kv *kv, const struct mvcc_key *k, const str
 	kv->value_len = keys_only ? 0 : v->value_len;
 	kv->create_revision = v->create;
 	kv->mod_revision = v->main;
-	kv->version = v->version;
-	kv->lease = v->lease;
+	kv->version = rev_version(v);
+	kv->lease = rev_lease(v);
 }
 
 /* What a key's newest version adds to live_bytes. */
@@ -162,7 +217,7 @@ static inline uint64_t live_size(const struct mvcc_key *k)
 
 static inline bool has_history(const struct mvcc_key *k)
 {
-	return k->head && (k->head->prev || !k->head->version);
+	return k->head && (k->head->prev || !k->head->version32);
 }
 
 /* Walks the keys of an interval (see struct mvcc_range_req) in order. */

@@ -1134,6 +1134,86 @@ START_TEST(test_snapshot_roundtrip)
 }
 END_TEST
 
+/* A version keeps its version in 32 bits and no lease unless it needs them
+ * (struct mvcc_rev): a lease, or a version from 2^32 on, is kept in full,
+ * after values of every length, through reads, puts, compares, snapshots
+ * and the hash. */
+static int collect_one(void *ctx, const struct mvcc_version *v)
+{
+	struct mvcc_version *out = ctx;
+	size_t i = 0;
+	while (out[i].key)
+		i++;
+	out[i] = *v;
+	return 0;
+}
+
+START_TEST(test_wide_versions)
+{
+	static const char *const values[] = { "", "a", "abc", "abcdefg", "abcdefgh", "0123456789abcdefXYZ" };
+	const int64_t big = INT64_C(5000000000), lease = INT64_C(0x7123456789abcdef);
+	struct mvcc *t = mvcc_new();
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(mvcc_restore_begin(t, 10, 0), 0);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		char key[8];
+		snprintf(key, sizeof(key), "k%zu", i);
+		struct mvcc_version v = { .key = (const uint8_t *)key, .key_len = strlen(key),
+					  .value = (const uint8_t *)values[i], .value_len = strlen(values[i]),
+					  .mod_revision = 2 + (int64_t)i, .create_revision = 1,
+					  .version = i % 2 ? big : (int64_t)UINT32_MAX - 1 + (int64_t)i,
+					  .lease = i % 3 ? lease : 0 };
+		ck_assert_int_eq(mvcc_restore_add(t, &v), 0);
+	}
+	ck_assert_int_eq(mvcc_restore_end(t), 0);
+	mvcc_free(s);
+	s = t;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		char key[8];
+		snprintf(key, sizeof(key), "k%zu", i);
+		const struct mvcc_kv *kv = get1(key, 0);
+		assert_kv(kv, key, values[i], 1, 2 + (int64_t)i, i % 2 ? big : (int64_t)UINT32_MAX - 1 + (int64_t)i);
+		ck_assert_int_eq(kv->lease, i % 3 ? lease : 0);
+	}
+	/* a put counts on from a wide version and keeps its lease */
+	struct mvcc_op op = put_op("k1", "new");
+	op.put.ignore_lease = true;
+	ck_assert_int_eq(exec(&op), 0);
+	assert_kv(get1("k1", 0), "k1", "new", 1, 11, big + 1);
+	ck_assert_int_eq(get1("k1", 0)->lease, lease);
+	ck_assert_int_eq(get1("k1", 3)->version, big); /* the old one, still whole */
+	/* a plain put drops the lease: a narrow version again */
+	op = put_op("k0", "x");
+	ck_assert_int_eq(exec(&op), 0);
+	assert_kv(get1("k0", 0), "k0", "x", 1, 12, (int64_t)UINT32_MAX);
+	ck_assert_int_eq(get1("k0", 0)->lease, 0);
+	/* compares see them whole */
+	struct mvcc_compare cmp = { .key = "k1", .key_len = 2, .target = MVCC_CMP_VERSION,
+				    .result = MVCC_CMP_EQUAL, .number = big + 1 };
+	struct mvcc_compare cmp2 = { .key = "k2", .key_len = 2, .target = MVCC_CMP_LEASE,
+				     .result = MVCC_CMP_EQUAL, .number = lease };
+	struct mvcc_compare cmps[] = { cmp, cmp2 };
+	struct mvcc_txn_req tr = { .compare = cmps, .n_compare = 2 };
+	struct mvcc_op txn = { .type = MVCC_OP_TXN, .txn = &tr };
+	ck_assert_int_eq(exec(&txn), 0);
+	ck_assert(res.op.txn->succeeded);
+	/* and so do snapshots and the hash */
+	struct mvcc_version got[16] = { 0 };
+	ck_assert_int_eq(mvcc_iter_versions(s, collect_one, got), 0);
+	ck_assert_int_eq(got[2].version, big); /* k1's first */
+	ck_assert_int_eq(got[2].lease, lease);
+	struct mvcc *u = mvcc_new();
+	ck_assert_int_eq(mvcc_restore_begin(u, mvcc_revision(s), mvcc_compacted(s)), 0);
+	ck_assert_int_eq(mvcc_iter_versions(s, restore_one, u), 0);
+	ck_assert_int_eq(mvcc_restore_end(u), 0);
+	uint32_t h1, h2;
+	ck_assert_int_eq(mvcc_hash(s, 0, &h1), 0);
+	ck_assert_int_eq(mvcc_hash(u, 0, &h2), 0);
+	ck_assert_uint_eq(h1, h2);
+	mvcc_free(u);
+}
+END_TEST
+
 START_TEST(test_restore_refuses)
 {
 	struct mvcc_version v = {
@@ -1874,6 +1954,7 @@ Suite *test_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_snapshot_roundtrip);
 	tcase_add_test(tc, test_restore_refuses);
+	tcase_add_test(tc, test_wide_versions);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("alloc");
