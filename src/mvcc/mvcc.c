@@ -4,8 +4,8 @@
  *
  * Memory. Each key is one block (struct mvcc_key: the newest version's
  * pointer, the length, flags, the key bytes) referenced once from a leaf
- * of the index; each version is one block (struct mvcc_rev, 48 bytes, then
- * the value) linked to the next older one. A key with one version costs its
+ * of the index; each version is one block (struct mvcc_rev, 36 bytes, then
+ * the value: mvcc_int.h) linked to the next older one. A key with one version costs its
  * bytes, two malloc blocks and a leaf slot. Versions are immutable, so a
  * result can point into them instead of copying values.
  *
