@@ -693,6 +693,39 @@ int wal_resume(struct wal *w)
 
 /* --- the batch write ---------------------------------------------------- */
 
+/* A new segment is preallocated with fallocate(): unwritten extents. A
+ * write into them converts them, a metadata change, so the fdatasync after
+ * it waits for a journal commit; over blocks already written it only
+ * flushes the data. So a small batch that reaches past the written part of
+ * its segment takes the next WAL_ZERO_AHEAD bytes with it, as zeros: one
+ * conversion per WAL_ZERO_AHEAD bytes of log instead of one per batch. The
+ * zeros read as the unwritten space did (the end of the log, recover.c);
+ * they are not waited for by the fdatasync, and never written over a
+ * record: the next batch is written only once they have completed. Large
+ * batches convert enough on their own. */
+#define WAL_ZERO_AHEAD (1024 * 1024)
+
+static void zero_ahead(struct wal *w, struct wal_write_io *io)
+{
+	struct wal_seg *seg = io->seg;
+	uint64_t end = io->off + io->total;
+
+	io->zero_len = 0;
+	if (end <= seg->zeroed)
+		return;
+	if (w->direct && io->total < WAL_ZERO_AHEAD && end < seg->map_len) {
+		if (!w->zeros) {
+			void *z = mmap(NULL, WAL_ZERO_AHEAD, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			w->zeros = z == MAP_FAILED ? NULL : z;
+		}
+		if (w->zeros) {
+			io->zero_off = end;
+			io->zero_len = seg->map_len - end < WAL_ZERO_AHEAD ? seg->map_len - end : WAL_ZERO_AHEAD;
+		}
+	}
+	seg->zeroed = end + io->zero_len;
+}
+
 static void write_done(struct wal *w);
 static void write_release(struct wal *w);
 
@@ -700,7 +733,7 @@ static void write_submit(struct wal *w)
 {
 	struct wal_write_io *io = &w->wr;
 	struct io_uring_sqe *sqe;
-	unsigned n = w->cfg.sync == WAL_SYNC_FSYNC ? 2 : 1;
+	unsigned n = (w->cfg.sync == WAL_SYNC_FSYNC ? 2 : 1) + (io->zero_len ? 1 : 0);
 
 	if (!sq_room(w, n)) {
 		fail(w, -EBUSY, "submit", io->seg->name, io->off, "io_uring SQ ring full");
@@ -709,10 +742,18 @@ static void write_submit(struct wal *w)
 	}
 	io->pending = (int)n;
 	io->res[1] = 0;
+	if (io->zero_len) {
+		/* once, not again with the rest of a short write; its result
+		 * does not matter (unwritten space reads as zeros too) */
+		sqe = sqe_get(w);
+		io_uring_prep_write(sqe, io->seg->fd, w->zeros, (unsigned)io->zero_len, io->zero_off);
+		sqe_own(sqe, &io->ops[2], 0);
+		io->zero_len = 0;
+	}
 	sqe = sqe_get(w);
 	io_uring_prep_writev(sqe, io->seg->fd, io->iov + io->iov_first, io->nbufs - io->iov_first,
 			     io->off + io->done);
-	sqe_own(sqe, &io->ops[0], n == 2 ? IOSQE_IO_LINK : 0);
+	sqe_own(sqe, &io->ops[0], w->cfg.sync == WAL_SYNC_FSYNC ? IOSQE_IO_LINK : 0);
 	if (w->cfg.sync == WAL_SYNC_DSYNC) {
 		sqe->rw_flags = RWF_DSYNC;
 	} else {
@@ -753,8 +794,10 @@ static void write_start(struct wal *w, struct wal_seg *seg)
 	assert(io->nbufs > 0 && io->off % WAL_BLOCK_SIZE == 0 && io->off + io->total <= seg->map_len);
 	w->written = io->last;
 	w->busy = BUSY_WRITE;
+	zero_ahead(w, io);
 	op_init(&io->ops[0], w, &io->res[0], &io->pending, write_done);
 	op_init(&io->ops[1], w, &io->res[1], &io->pending, write_done);
+	op_init(&io->ops[2], w, &io->res[2], &io->pending, write_done);
 	write_submit(w);
 }
 
@@ -1160,6 +1203,8 @@ static void create_done(struct wal *w)
 	s->last = io->first - 1;
 	s->wpos = WAL_BLOCK_SIZE;
 	s->map_len = w->seg_size;
+	/* a spare was written through when it was a segment: no zeros ahead */
+	s->zeroed = io->recycled ? s->map_len : WAL_BLOCK_SIZE;
 	snprintf(s->name, sizeof(s->name), "%s", io->name);
 	s->map = mmap(NULL, s->map_len, PROT_READ, MAP_SHARED, s->fd, 0);
 	if (s->map == MAP_FAILED) {
@@ -1649,6 +1694,8 @@ void wal_close(struct wal *w)
 	free(w->doomed);
 	free(w->cr.hdr);
 	free(w->mt.slot);
+	if (w->zeros)
+		munmap((void *)w->zeros, WAL_ZERO_AHEAD);
 	if (w->dirfd >= 0)
 		close(w->dirfd);
 	if (w->metafd >= 0)

@@ -122,6 +122,7 @@ struct wal_seg {
 	uint64_t wpos;     /* next write offset, block-aligned */
 	uint32_t tag;      /* every record's tag: random, in the header */
 	bool sealed;       /* never appended to again */
+	uint64_t zeroed;   /* blocks below this were written (none is an unwritten extent) */
 	bool cut;          /* shortened by recovery: not reused as a spare */
 	uint32_t *offs;    /* record offset of entry first + i */
 	size_t offs_cap;
@@ -142,8 +143,10 @@ struct wal_op {
 enum wal_busy_kind { BUSY_NONE, BUSY_WRITE, BUSY_CREATE, BUSY_UNLINK };
 
 struct wal_write_io {
-	struct wal_op ops[2];
-	int res[2], pending;
+	struct wal_op ops[3]; /* the batch's write, its fdatasync, zeros ahead */
+	int res[3], pending;
+	uint64_t zero_off; /* zeros ahead of the batch to write with it (0 bytes: none) */
+	size_t zero_len;
 	struct wal_seg *seg;
 	struct wal_buf *bufs[WAL_MAX_IOV];
 	unsigned nbufs;
@@ -199,6 +202,7 @@ struct wal {
 	uint64_t seg_size, max_entry;
 	size_t batch_size;
 	bool direct;         /* O_DIRECT: wanted and (so far) supported */
+	const uint8_t *zeros; /* WAL_ZERO_AHEAD bytes of zeros (never touched: the zero page), or NULL */
 	int failed;          /* 0, or the negative errno that failed the WAL */
 	bool nospace;        /* hold_on_nospace: ENOSPC, writing waits for wal_resume() */
 	struct wal_error fail_err;

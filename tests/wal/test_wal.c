@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -850,6 +853,69 @@ static void trace_drain(struct fx *f, char *out, size_t len)
 #define SEG(seq, first) "00000000000000" seq "-00000000000000" first ".seg"
 #define SPARE(seq, first) "00000000000000" seq "-00000000000000" first ".spare"
 
+/* Is any byte of [off, off + len) of the file an unwritten extent (FIEMAP)?
+ * -1: the file system does not say. */
+static int has_unwritten(const char *path, uint64_t off, uint64_t len)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent ext[64];
+	} q;
+	int fd = open(path, O_RDONLY), rv = -1;
+	if (fd < 0)
+		return -1;
+	memset(&q, 0, sizeof(q));
+	q.fm.fm_start = off;
+	q.fm.fm_length = len;
+	q.fm.fm_flags = FIEMAP_FLAG_SYNC;
+	q.fm.fm_extent_count = 64;
+	if (ioctl(fd, FS_IOC_FIEMAP, &q.fm) == 0 && q.fm.fm_mapped_extents > 0) {
+		rv = 0;
+		for (unsigned i = 0; i < q.fm.fm_mapped_extents; i++)
+			if (q.fm.fm_extents[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN)
+				rv = 1;
+	}
+	close(fd);
+	return rv;
+}
+
+/* A small batch in a fresh (fallocated) segment takes zeros over the space
+ * after it: the next batches then overwrite written blocks, whose
+ * fdatasync needs no journal commit for an extent conversion. */
+START_TEST(test_zero_ahead)
+{
+	struct fx f;
+	char path[512];
+
+	fx_init(&f, 4 << 20);
+	ck_assert_int_eq(fx_open(&f), 0);
+	append_range(&f, 1, 3, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 3);
+	snprintf(path, sizeof(path), "%s/" "0000000000000001-0000000000000001.seg", f.dir);
+	int before = has_unwritten(path, 0, 4 << 20);
+	if (!wal_direct_io(f.w) || before < 0) {
+		/* no O_DIRECT (tmpfs) or no FIEMAP: nothing to see */
+		fx_fini(&f);
+		return;
+	}
+	/* the first MiB is written through; the rest of the segment not yet */
+	ck_assert_int_eq(has_unwritten(path, 0, 1 << 20), 0);
+	ck_assert_int_eq(has_unwritten(path, 2 << 20, 1 << 20), 1);
+	/* the next small batches land in written blocks, and nothing reads
+	 * the zeros as entries */
+	append_range(&f, 4, 40, 0);
+	ck_assert_int_eq(wal_flush(f.w), 0);
+	fx_drain(&f);
+	ck_assert_uint_eq(f.durable, 40);
+	fx_close(&f);
+	ck_assert_int_eq(fx_open(&f), 0);
+	ck_assert_uint_eq(wal_last_index(f.w), 40);
+	fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_io_trace)
 {
 	struct fx f;
@@ -859,12 +925,14 @@ START_TEST(test_io_trace)
 	ck_assert_int_eq(fx_open(&f), 0);
 	/* The first append creates a segment: complete and synced under a
 	 * temporary name, renamed, then the directory synced; then the batch is
-	 * one writev with RWF_DSYNC (the default). */
+	 * one writev with RWF_DSYNC (the default), and the fresh segment's
+	 * space after it is written with zeros alongside (zero_ahead(): no
+	 * unwritten extents for the next batches). */
 	append_range(&f, 1, 3, 0);
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	trace_drain(&f, t, sizeof(t));
 	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("01", "01")
-			    "+ fsync-dir | writev-dsync");
+			    "+ fsync-dir | write writev-dsync");
 	/* Group commit: a batch in flight, the next one gathers and follows. */
 	append_range(&f, 4, 4, 0);
 	ck_assert_int_eq(wal_flush(f.w), 0);
@@ -879,7 +947,7 @@ START_TEST(test_io_trace)
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	trace_drain(&f, t, sizeof(t));
 	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("02", "14")
-			    "+ fsync-dir | writev-dsync");
+			    "+ fsync-dir | write writev-dsync");
 	/* Compaction: the segment becomes a spare, then the directory is
 	 * synced, before on_compacted. */
 	ck_assert_int_eq(wal_compact(f.w, 20), 1);
@@ -923,7 +991,7 @@ START_TEST(test_io_trace)
 	ck_assert_int_eq(wal_flush(f.w), 0);
 	trace_drain(&f, t, sizeof(t));
 	ck_assert_str_eq(t, "openat:seg.tmp | fallocate+ write+ fsync+ renameat:seg.tmp>" SEG("05", "19")
-			    "+ fsync-dir | writev+ fdatasync");
+			    "+ fsync-dir | write writev+ fdatasync");
 	ck_assert_int_eq(wal_compact(f.w, 25), 2);
 	trace_drain(&f, t, sizeof(t));
 	ck_assert_str_eq(t, "unlinkat:" SEG("03", "15") "++ unlinkat:" SEG("04", "16") "++ fsync-dir");
@@ -3148,6 +3216,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, test_buffer_reuse);
 	tcase_add_test(tc, test_huge_buffers);
 	tcase_add_test(tc, test_io_trace);
+	tcase_add_test(tc, test_zero_ahead);
 	tcase_add_test(tc, test_truncate_then_append);
 	tcase_add_test(tc, test_truncate_in_memory_and_in_flight);
 	tcase_add_test(tc, test_rollover);
