@@ -46,9 +46,9 @@
  * is at least 32 bytes, so it may spill into one more block). Bytes of a
  * segment once written are never written again: a later batch starts in a
  * fresh block, so a torn write can only ever damage the batch being written.
- * After the last record the preallocated space reads as zeros, or, in a
- * recycled segment, as whatever the file held before (records with another
- * tag). A version 1 segment is appended to in version 1. A binary that
+ * After the last record the preallocated space reads as zeros (unwritten,
+ * or zeros written ahead: zero_ahead()), or, in a recycled segment, as
+ * whatever the file held before (records with another tag). A version 1 segment is appended to in version 1. A binary that
  * knows only version 1 refuses version 2 segments ("bad segment header").
  *
  * Truncation ("drop entries >= i") never touches existing segments: it
