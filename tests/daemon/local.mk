@@ -78,3 +78,10 @@ tests_daemon_test_v3_kv_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROT
 tests_daemon_test_v3_kv_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(GNUTLS_CFLAGS)
 tests_daemon_test_v3_kv_LDADD = $(CHECK_LIBS)
+
+# the leader's lease clock (src/raftd/lease_clock.c)
+check_PROGRAMS += tests/daemon/test_lease_clock
+TESTS += tests/daemon/test_lease_clock
+tests_daemon_test_lease_clock_SOURCES = $(CHECK_MAIN) tests/daemon/test_lease_clock.c src/raftd/lease_clock.c
+tests_daemon_test_lease_clock_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_daemon_test_lease_clock_LDADD = $(CHECK_LIBS)
