@@ -250,11 +250,13 @@ bool not_leader(struct node *n, struct httpd_request *req)
 			size_t plen;
 			const char *path = httpd_path_n(req, &plen);
 			const char *consistent = httpd_query(req, "consistent"), *marker = httpd_query(req, "raftd");
+			const char *ttl = httpd_query(req, "ttl"); /* digits only when it gets here */
 			char *esc = malloc(3 * plen + 1), *loc = NULL;
 			if (!esc || api_path_escape(path, plen, esc, 3 * plen + 1) < 0 ||
-			    asprintf(&loc, "%s%s%s%s%s%s", raft_member_url(n->r, i), esc,
+			    asprintf(&loc, "%s%s%s%s%s%s%s%s", raft_member_url(n->r, i), esc,
 				     consistent ? "?consistent=" : "", consistent ? consistent : "",
-				     marker ? (consistent ? "&raftd=" : "?raftd=") : "", marker ? marker : "") < 0) {
+				     marker ? (consistent ? "&raftd=" : "?raftd=") : "", marker ? marker : "",
+				     ttl ? (consistent || marker ? "&ttl=" : "?ttl=") : "", ttl ? ttl : "") < 0) {
 				loc = NULL;
 				httpd_reply_text(req, 500, "out of memory");
 			} else {
@@ -404,22 +406,49 @@ static void on_db_get(struct httpd_request *req, void *data)
 	serve_reads(n);
 }
 
+/* ?ttl=SECONDS: a positive whole number of seconds, at most etcd's
+ * largest lease TTL; -1 for anything else. */
+static int64_t db_ttl(const char *s)
+{
+	int64_t v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > MVCC_LEASE_TTL_MAX)
+			return -1;
+		v = 10 * v + (*s - '0');
+	}
+	return v > 0 && v <= MVCC_LEASE_TTL_MAX ? v : -1;
+}
+
 static void on_db_post(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
 	if (refuse_stopping(n, req))
 		return;
 	const char *key;
-	char *buf;
+	char *buf, why[RAFT_NAME_MAX + 128];
 	size_t len, key_len;
 	const uint8_t *value = httpd_body(req, &len);
 	if (!db_key(req, &buf, &key, &key_len))
 		return;
+	/* raftd-only: the key gets a lease of that TTL (two entries: the
+	 * grant, then the put naming it), deleted when the lease expires */
+	const char *ttl_q = httpd_query(req, "ttl");
+	int64_t ttl = ttl_q ? db_ttl(ttl_q) : 0;
+	unsigned status;
 	if (key_len > n->cfg.max_key) {
 		httpd_reply_text(req, 414, "key too long");
 	} else if (len > n->cfg.max_value) {
 		httpd_reply_text(req, 413, "value too large");
-	} else if (!not_leader(n, req)) {
+	} else if (ttl < 0) {
+		httpd_reply_text(req, 400, "ttl: a whole number of seconds from 1 to 9000000000");
+	} else if (ttl_q && !not_leader(n, req)) {
+		if ((status = extensions_refused(n, "ttl", why, sizeof(why))))
+			httpd_reply_text(req, status, why);
+		else
+			v3_lease_db_put(n, req, key, key_len, value, len, ttl);
+	} else if (!ttl_q && !not_leader(n, req)) {
 		struct cmd c = { .type = CMD_WRITE };
 		c.key = cmd_str_ref(key, key_len);
 		c.value = cmd_str_ref(value, len);
@@ -710,6 +739,8 @@ const struct httpd_route *routes_for(struct node *n, bool peer_listener, size_t 
 		{ "POST", RAFTD_PATH_PROMOTE, false, 4096, 0, on_promote, n, false },
 		/* a follower's v3 write (v3_kv.c): a request message and its kind byte */
 		{ "POST", "/raftd/propose", false, 2 << 20, 0, on_v3_propose, n, true },
+		/* a follower's lease keep-alives and TimeToLive (v3_lease.c) */
+		{ "POST", "/raftd/lease/", true, 64 << 10, 0, on_v3_lease_peer, n, true },
 		{ NULL, "/raftd/", true, n->cfg.max_raft_body, 0, on_raft, n, true },
 		{ "GET", "/db/", true, 0, 0, on_db_get, n, false },
 		{ "POST", "/db/", true, n->cfg.max_value, 0, on_db_post, n, false },
@@ -724,7 +755,8 @@ const struct httpd_route *routes_for(struct node *n, bool peer_listener, size_t 
 	size_t k = 0;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		const struct httpd_route *r = &all[i];
-		bool peer_path = r->handler == on_raft || r->handler == on_join || r->handler == on_v3_propose;
+		bool peer_path = r->handler == on_raft || r->handler == on_join || r->handler == on_v3_propose ||
+				 r->handler == on_v3_lease_peer;
 		/* the peer listener serves the peer paths and /join (a
 		 * joiner follows the leader hint, a member URL, there); the
 		 * routes it does not serve fall to its /raftd/ prefix, and so

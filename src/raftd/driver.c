@@ -405,6 +405,7 @@ static void on_role(struct node *n, const struct raft_action *a)
 	n->last_role = a->role.role;
 	n->last_term = a->role.term;
 	snprintf(n->last_leader, sizeof(n->last_leader), "%s", a->role.leader);
+	v3_lease_role_changed(n); /* the lease clock starts or stops with leading */
 	notify_status(n);
 }
 

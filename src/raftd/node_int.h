@@ -180,6 +180,7 @@ struct node {
 	struct grpc_server *grpc; /* etcd's v3 API (v3.c); NULL: --grpc-listen none */
 	struct grpc_method *grpc_methods; /* its method table */
 	struct v3_fwd *v3_fwds; /* v3 writes waiting for room in the leader's client */
+	struct v3_lease *lease; /* the Lease service and the leader's lease clock (v3_lease.c) */
 	size_t v3_fwds_n;
 	struct node_tls tls;
 	struct auth_policy auth;
@@ -426,6 +427,38 @@ void v3_forward_drain(struct node *n);
 void v3_forward_free(struct node *n);
 /* POST /raftd/propose: a follower's v3 write, on the leader */
 void on_v3_propose(struct httpd_request *req, void *data);
+
+/* v3_kv.c, for the Lease service: a write's call (Grant, Revoke) through
+ * the KV write path, its on_cancel, and a payload proposed on the leader
+ * with no call waiting (an expired lease's revoke, ?ttl's grant): 0 or a
+ * -errno / -V3_E_* */
+void v3_write(struct grpc_call *c, int kind, const uint8_t *msg, size_t len);
+void v3_write_cancel(struct grpc_call *c);
+int v3_propose_payload(struct node *n, const uint8_t *payload, size_t len);
+
+/* v3_lease.c: etcd's Lease service and the leader's lease clock */
+struct v3_lease;
+/* The node's lease state (v3_store_init()), freed by v3_stop(). */
+int v3_lease_init(struct node *n);
+void v3_lease_free(struct node *n);
+/* This node became leader (every lease's expiry: now + TTL + election
+ * timeout) or stopped leading (the clock is dropped). */
+void v3_lease_role_changed(struct node *n);
+/* An applied grant (entry of term) or revoke, on every member. */
+void v3_lease_granted(struct node *n, int64_t id, int64_t ttl, raft_term term);
+void v3_lease_revoked(struct node *n, int64_t id);
+/* The leader completes a 'G' payload before proposing it: the ID picked
+ * when 0, the TTL raised to etcd's minimum. 0 with *ret (malloc'ed), or
+ * -MVCC_E_LEASE_TTL_TOO_LARGE, -MVCC_E_LEASE_EXISTS, -EBADMSG, -ENOMEM. */
+int v3_lease_complete(struct node *n, const uint8_t *payload, size_t len, uint8_t **ret, size_t *ret_len);
+/* Answers an applied grant or revoke (kind 'G' or 'X'). */
+void v3_lease_answer(struct grpc_call *c, struct node *n, int kind, int64_t id, int64_t ttl);
+/* POST /raftd/lease/...: a follower's keep-alives and TimeToLive, on the leader */
+void on_v3_lease_peer(struct httpd_request *req, void *data);
+/* POST /db/KEY?ttl=SECONDS on the leader: grant, then put with the lease;
+ * req is answered. */
+void v3_lease_db_put(struct node *n, struct httpd_request *req, const void *key, size_t key_len, const void *value,
+		     size_t value_len, int64_t ttl);
 
 /* security.c */
 int node_tls_load(const struct config *cfg, struct node_tls *ret, char *err, size_t err_len);

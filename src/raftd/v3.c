@@ -120,20 +120,13 @@ void v3_client_url(struct node *n, char *buf, size_t len)
 	snprintf(buf, len, "%s://%s%s%s:%u", n->tls.client ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)grpc_port(n->grpc));
 }
 
-/* No lease exists until the Lease service (issue 20) keeps them: a put
- * naming one is refused at apply, on every member alike, with etcd's
- * "requested lease not found" (NOT_FOUND), and takes no revision, as etcd's.
- * Issue 20 replaces this with its lessor's lookup. */
-static bool lease_exists(void *ctx, int64_t lease)
-{
-	(void)ctx;
-	(void)lease;
-	return false;
-}
-
+/* The store knows its leases (a put naming an unknown one is refused at
+ * apply, as etcd's): the daemon adds only the leader's clock (v3_lease.c),
+ * which every member needs ready, with or without a gRPC port (?ttl). */
 void v3_store_init(struct node *n)
 {
-	mvcc_set_lease_check(kv_mvcc(n->kv), lease_exists, n);
+	if (v3_lease_init(n) < 0)
+		log_error("the lease clock: out of memory: leases will not expire while this member leads");
 }
 
 /* The client port's certificates (as etcd's --cert-file serves both), or
@@ -171,6 +164,7 @@ int v3_start(struct node *n, char *err, size_t err_len)
 		{ v3_kv_methods, v3_kv_n_methods },
 		{ v3_cluster_methods, v3_cluster_n_methods },
 		{ v3_maint_methods, v3_maint_n_methods },
+		{ v3_lease_methods, v3_lease_n_methods },
 	};
 	size_t total = 0;
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
@@ -216,11 +210,14 @@ int v3_start(struct node *n, char *err, size_t err_len)
 
 void v3_stop(struct node *n)
 {
-	if (!n->grpc)
+	if (!n->grpc) {
+		v3_lease_free(n);
 		return;
+	}
 	grpc_stop(n->grpc); /* every call still waiting is cancelled (on_cancel) */
 	v3_forward_free(n);
 	n->grpc = NULL;
 	free(n->grpc_methods);
 	n->grpc_methods = NULL;
+	v3_lease_free(n); /* after the calls: their streams are gone */
 }

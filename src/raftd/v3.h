@@ -28,6 +28,8 @@ extern const struct grpc_method v3_cluster_methods[];
 extern const size_t v3_cluster_n_methods;
 extern const struct grpc_method v3_maint_methods[];
 extern const size_t v3_maint_n_methods;
+extern const struct grpc_method v3_lease_methods[];
+extern const size_t v3_lease_n_methods;
 
 /* The node a call's handler serves. */
 struct node *v3_node(struct grpc_call *call);
@@ -86,9 +88,10 @@ void v3_reload_tls(struct node *n);
  * without a gRPC server. Members tell each other theirs in /raftd/version. */
 void v3_client_url(struct node *n, char *buf, size_t len);
 
-/* Installs the store's rules that belong to the daemon (today: which
- * leases exist) on n->kv's store, before any entry is applied to it: every
- * member, with or without a gRPC port, applies the same entries alike. */
+/* Makes what the daemon keeps beside the store (the Lease service's state,
+ * v3_lease.c) before any entry is applied: every member, with or without a
+ * gRPC port, applies the same entries alike. Out of memory, leases
+ * never expire on this member (said in the log). */
 void v3_store_init(struct node *n);
 
 /* Starts the gRPC server on --grpc-listen (nothing for "none"); 0 or

@@ -189,6 +189,14 @@ int v3_apply(struct node *n, raft_index index, raft_term term, const uint8_t *pa
 		op_err = -EBADMSG;
 	} else if (req.kind == ETCD_COMPACT) {
 		rv = kv_apply_compact(n->kv, index, req.compact_rev, &op_err);
+	} else if (req.kind == ETCD_LEASE_GRANT) {
+		rv = kv_apply_lease_grant(n->kv, index, req.lease_id, req.lease_ttl, &op_err);
+		if (rv == 0 && !op_err)
+			v3_lease_granted(n, req.lease_id, req.lease_ttl, term);
+	} else if (req.kind == ETCD_LEASE_REVOKE) {
+		rv = kv_apply_lease_revoke(n->kv, index, req.lease_id, &res, &op_err);
+		if (rv == 0)
+			v3_lease_revoked(n, req.lease_id);
 	} else {
 		rv = kv_apply_op(n->kv, index, &req.op, &res, &op_err);
 	}
@@ -201,6 +209,10 @@ int v3_apply(struct node *n, raft_index index, raft_term term, const uint8_t *pa
 			if (w->term != term) {
 				vc_answer(vc, -V3_E_LEADER_FAIL, NULL);
 				n->writes_failed++;
+			} else if (!op_err && (req.kind == ETCD_LEASE_GRANT || req.kind == ETCD_LEASE_REVOKE)) {
+				v3_lease_answer(vc->call, n, req.kind, req.lease_id, req.lease_ttl);
+				vc_free(vc);
+				n->writes_applied++;
 			} else {
 				vc_answer(vc, op_err, req.kind == ETCD_COMPACT ? NULL : &res);
 				n->writes_applied++;
@@ -239,10 +251,36 @@ static int members_refused(struct node *n, char *msg, size_t len)
 	return 0;
 }
 
+static int propose_entry(struct node *n, const uint8_t *payload, size_t len, struct v3_call *vc,
+			 raft_index *ret_index, raft_term *ret_term);
+
 /* Proposes a payload on the leader; vc NULL for a follower's (the
- * leader only says where it went). 0 with *ret_index, *ret_term. */
+ * leader only says where it went). 0 with *ret_index, *ret_term. A lease
+ * grant is completed first (v3_lease_complete(): the ID, the TTL), so
+ * every member applies what the leader decided. */
 static int propose_v3(struct node *n, const uint8_t *payload, size_t len, struct v3_call *vc, raft_index *ret_index,
 		      raft_term *ret_term)
+{
+	if (!len || payload[0] != ETCD_LEASE_GRANT)
+		return propose_entry(n, payload, len, vc, ret_index, ret_term);
+	uint8_t *grant = NULL;
+	size_t grant_len;
+	int rv = v3_lease_complete(n, payload, len, &grant, &grant_len);
+	if (rv == 0)
+		rv = propose_entry(n, grant, grant_len, vc, ret_index, ret_term);
+	free(grant);
+	return rv;
+}
+
+int v3_propose_payload(struct node *n, const uint8_t *payload, size_t len)
+{
+	raft_index index;
+	raft_term term;
+	return propose_v3(n, payload, len, NULL, &index, &term);
+}
+
+static int propose_entry(struct node *n, const uint8_t *payload, size_t len, struct v3_call *vc,
+			 raft_index *ret_index, raft_term *ret_term)
 {
 	if (wal_nospace(n->wal))
 		return -ENOSPC;
@@ -537,6 +575,17 @@ static void on_compact(struct grpc_call *c, const uint8_t *msg, size_t len)
 	on_write(c, ETCD_COMPACT, msg, len);
 }
 
+/* The Lease service's writes (v3_lease.c) take the same path. */
+void v3_write(struct grpc_call *c, int kind, const uint8_t *msg, size_t len)
+{
+	on_write(c, (enum etcd_kind)kind, msg, len);
+}
+
+void v3_write_cancel(struct grpc_call *c)
+{
+	on_cancel(c);
+}
+
 /* POST /raftd/propose on the leader: a follower's client write (body: the
  * raftd:v3 payload). Answered once appended, with "INDEX TERM"; a refusal
  * with "CODE MESSAGE" (the gRPC status for the follower's client). */
@@ -553,7 +602,7 @@ void on_v3_propose(struct httpd_request *req, void *data)
 	} else if (len > V3_MAX_REQUEST) {
 		rv = -V3_E_TOO_LARGE; /* the follower refuses it first; an older one may not */
 	} else if (!len || (body[0] != ETCD_PUT && body[0] != ETCD_DELETE && body[0] != ETCD_TXN &&
-			    body[0] != ETCD_COMPACT)) {
+			    body[0] != ETCD_COMPACT && body[0] != ETCD_LEASE_GRANT && body[0] != ETCD_LEASE_REVOKE)) {
 		httpd_reply_text(req, 400, "3 etcdserver: not a raftd:v3 payload");
 		return;
 	} else if (raft_role(n->r) != RAFT_LEADER) {
