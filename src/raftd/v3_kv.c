@@ -360,6 +360,8 @@ static void fwd_done(void *arg, int res, const uint8_t *body, size_t len)
 	char text[512];
 	size_t l = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
 	memcpy(text, body ? (const char *)body : "", l);
+	while (l && text[l - 1] == '\n')
+		l--; /* httpd_reply_text()'s, not the leader's message */
 	text[l] = '\0';
 	uint64_t index, term;
 	int code, off = 0;

@@ -464,6 +464,8 @@ static int refusal_code(const uint8_t *body, size_t len, char *msg, size_t msg_l
 	char text[512];
 	size_t k = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
 	memcpy(text, body ? (const char *)body : "", k);
+	while (k && text[k - 1] == '\n')
+		k--; /* httpd_reply_text()'s */
 	text[k] = '\0';
 	int code, off = 0;
 	if (sscanf(text, "%d %n", &code, &off) != 1 || !off || code <= 0 || code > GRPC_UNAUTHENTICATED)

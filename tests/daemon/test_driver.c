@@ -206,6 +206,12 @@ void v3_read_serve(struct node *n, struct read_wait *w, int err)
 	(void)n, (void)w, (void)err;
 }
 
+/* the lease clock (v3_lease.c): nothing to start or stop here */
+void v3_lease_role_changed(struct node *n)
+{
+	(void)n;
+}
+
 static raft_index snap_taken_at;   /* take_snapshot()'s index, 0: not called */
 static raft_index snap_deferred_at; /* the map's index at take_deferred_snapshot() */
 

@@ -121,6 +121,33 @@ int httpd_reply_text(struct httpd_request *req, unsigned status, const char *tex
 int kv_apply(struct kv *kv, uint64_t index, const struct cmd *cmd) { (void)kv, (void)index, (void)cmd; NOT_HERE; }
 int kv_apply_compact(struct kv *kv, uint64_t index, int64_t rev, int *ret_err)
 { (void)kv, (void)index, (void)rev, (void)ret_err; NOT_HERE; }
+int kv_apply_lease_grant(struct kv *kv, uint64_t index, int64_t id, int64_t ttl, int *ret_err)
+{
+	(void)kv, (void)index, (void)id, (void)ttl, (void)ret_err;
+	NOT_HERE;
+}
+int kv_apply_lease_revoke(struct kv *kv, uint64_t index, int64_t id, struct mvcc_result *ret, int *ret_err)
+{
+	(void)kv, (void)index, (void)id, (void)ret, (void)ret_err;
+	NOT_HERE;
+}
+/* the Lease service (v3_lease.c) */
+int v3_lease_complete(struct node *n, const uint8_t *payload, size_t len, uint8_t **ret, size_t *ret_len)
+{
+	(void)n, (void)payload, (void)len, (void)ret, (void)ret_len;
+	NOT_HERE;
+}
+void v3_lease_answer(struct grpc_call *c, struct node *n, int kind, int64_t id, int64_t ttl)
+{
+	(void)c, (void)n, (void)kind, (void)id, (void)ttl;
+	NOT_HERE;
+}
+void v3_lease_granted(struct node *n, int64_t id, int64_t ttl, raft_term term)
+{
+	(void)n, (void)id, (void)ttl, (void)term;
+	NOT_HERE;
+}
+void v3_lease_revoked(struct node *n, int64_t id) { (void)n, (void)id; NOT_HERE; }
 int kv_apply_op(struct kv *kv, uint64_t index, const struct mvcc_op *op, struct mvcc_result *ret, int *ret_err)
 { (void)kv, (void)index, (void)op, (void)ret, (void)ret_err; NOT_HERE; }
 const struct mvcc *kv_mvcc_const(const struct kv *kv) { (void)kv; NOT_HERE; }
