@@ -241,8 +241,10 @@ static bool expire(struct node *n)
 		int rv = p ? v3_propose_payload(n, p, len) : -ENOMEM;
 		free(p);
 		if (rv < 0) {
-			/* no room, or no longer leading: the next pass */
+			/* no room, a handover, no longer leading: again a
+			 * pass later (not at once: the loop would spin) */
 			log_debug("lease %" PRIx64 " expired; its revoke: %s", (uint64_t)e->id, strerror(-rv));
+			lease_clock_rearm(&l->clock, e, t + PASS_MS);
 			return false;
 		}
 		if (e->due_ms == e->expiry_ms)
