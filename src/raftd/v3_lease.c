@@ -106,6 +106,11 @@ struct v3_lease {
 	struct node *n;
 	struct lease_clock clock;
 	bool primary; /* this member leads: the clock runs */
+	/* the log's last index when it started leading: until it has
+	 * applied that far, a lease granted by an earlier leader may not be
+	 * in its store yet, and a keep-alive of it would be answered
+	 * "unknown" (etcd's Promote waits for the new term's first entry) */
+	raft_index ready_index;
 	struct loop_timer timer;
 	struct ka_stream *streams;
 	unsigned fwd_inflight;
@@ -163,6 +168,7 @@ static uint8_t *pack_payload(char kind, const ProtobufCMessage *m, size_t *ret_l
 }
 
 static void timer_arm(struct node *n);
+static bool primary(struct node *n);
 
 /* ---- the clock (the leader's) ------------------------------------------------------ */
 
@@ -188,6 +194,7 @@ void v3_lease_role_changed(struct node *n)
 			log_error("lease clock: %s: leases granted before this term will not expire until the next "
 				  "leader", strerror(-rv));
 		l->primary = true;
+		l->ready_index = raft_last_index(n->r);
 		log_info("lease clock started: %zu leases, each expiring after its TTL and %u ms",
 			 lease_clock_count(&l->clock), n->cfg.election_timeout_ms);
 	} else if (!lead && l->primary) {
@@ -263,7 +270,7 @@ static void on_pass(struct loop_timer *t)
 	struct node *n = l->n;
 	if (n->stopping)
 		return;
-	bool more = l->primary && raft_role(n->r) == RAFT_LEADER && expire(n);
+	bool more = primary(n) && expire(n);
 	for (struct ka_stream *st = l->streams, *next; st; st = next) {
 		next = st->next; /* a pump may end the stream */
 		if (st->retry) {
@@ -280,7 +287,9 @@ static void timer_arm(struct node *n)
 {
 	struct v3_lease *l = L(n);
 	uint64_t delay = UINT64_MAX, t = now_ms(n);
-	if (l->primary) {
+	if (l->primary && kv_applied_index(n->kv) < l->ready_index) {
+		delay = RETRY_MS; /* not answering for the clock yet */
+	} else if (l->primary) {
 		uint64_t next = lease_clock_next(&l->clock);
 		if (next != UINT64_MAX)
 			delay = next > t ? next - t : 0;
@@ -351,10 +360,12 @@ static bool remaining(struct node *n, int64_t id, int64_t *ret_ttl, int64_t *ret
 	return true;
 }
 
-/* Whether this member answers for the clock: the leader, clock started. */
+/* Whether this member answers for the clock: the leader, clock started,
+ * every earlier leader's entry applied. */
 static bool primary(struct node *n)
 {
-	return L(n) && L(n)->primary && raft_role(n->r) == RAFT_LEADER;
+	return L(n) && L(n)->primary && raft_role(n->r) == RAFT_LEADER &&
+	       kv_applied_index(n->kv) >= L(n)->ready_index;
 }
 
 /* ---- grants: the leader completes them ------------------------------------------------ */
