@@ -114,7 +114,7 @@ struct v3_lease {
 	struct loop_timer timer;
 	struct ka_stream *streams;
 	unsigned fwd_inflight;
-	uint64_t revokes_proposed, expired;
+	size_t n_retry; /* streams with retry set */
 };
 
 static struct v3_lease *L(struct node *n)
@@ -254,9 +254,6 @@ static bool expire(struct node *n)
 			lease_clock_rearm(&l->clock, e, t + PASS_MS);
 			return false;
 		}
-		if (e->due_ms == e->expiry_ms)
-			l->expired++;
-		l->revokes_proposed++;
 		lease_clock_rearm(&l->clock, e, t + REVOKE_RETRY_MS);
 	}
 	return lease_clock_due(&l->clock, t) != NULL;
@@ -275,6 +272,7 @@ static void on_pass(struct loop_timer *t)
 		next = st->next; /* a pump may end the stream */
 		if (st->retry) {
 			st->retry = false;
+			l->n_retry--;
 			ka_pump(st);
 		}
 	}
@@ -294,9 +292,8 @@ static void timer_arm(struct node *n)
 		if (next != UINT64_MAX)
 			delay = next > t ? next - t : 0;
 	}
-	for (struct ka_stream *st = l->streams; st && delay > RETRY_MS; st = st->next)
-		if (st->retry)
-			delay = RETRY_MS;
+	if (l->n_retry && delay > RETRY_MS)
+		delay = RETRY_MS;
 	if (delay == UINT64_MAX) {
 		loop_timer_cancel(&n->loop, &l->timer);
 		return;
@@ -494,6 +491,8 @@ static void ka_free(struct ka_stream *st)
 	struct v3_lease *l = L(st->n);
 	if (st->fwd)
 		st->fwd->st = NULL;
+	if (st->retry)
+		l->n_retry--;
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -553,6 +552,7 @@ static void renew_done(void *arg, int res, const uint8_t *body, size_t len)
 		return;
 	}
 	st->retry = true;
+	L(n)->n_retry++;
 	timer_arm(n);
 }
 
@@ -622,6 +622,7 @@ static void ka_pump(struct ka_stream *st)
 			return;
 		}
 		st->retry = true;
+		L(n)->n_retry++;
 		timer_arm(n);
 		return;
 	}
