@@ -55,8 +55,10 @@
 #define PASS_MS 50
 /* an expired lease whose revoke has not applied by then is revoked again */
 #define REVOKE_RETRY_MS 3000
-/* keep-alives of one stream not answered yet: beyond, the stream ends */
-#define KA_PENDING_MAX 16384
+/* keep-alives of one stream not answered yet (24 bytes each): beyond, the
+ * stream ends. clientv3 sends one per lease on one stream, in a burst:
+ * room for that many leases behind one forward to the leader */
+#define KA_PENDING_MAX 65536
 /* keep-alives in one forward to the leader (8 bytes each way) */
 #define RENEW_BATCH_MAX 4096
 /* forwards in flight from this member (its client to the leader is shared
