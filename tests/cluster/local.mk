@@ -41,5 +41,5 @@ TESTS += tests/cluster/v3-kv.sh tests/cluster/v3-goraft.sh tests/cluster/v3-lost
 EXTRA_DIST += tests/cluster/v3-kv.sh tests/cluster/v3-goraft.sh tests/cluster/v3-lost.sh tests/cluster/v3-tls.sh \
 	tests/cluster/v3-forward-lost.sh
 # etcd's Lease service and POST /db/K?ttl (issue 20)
-TESTS += tests/cluster/v3-lease.sh tests/cluster/db-ttl.sh
-EXTRA_DIST += tests/cluster/v3-lease.sh tests/cluster/db-ttl.sh
+TESTS += tests/cluster/v3-lease.sh tests/cluster/v3-lease-tls.sh tests/cluster/db-ttl.sh
+EXTRA_DIST += tests/cluster/v3-lease.sh tests/cluster/v3-lease-tls.sh tests/cluster/db-ttl.sh

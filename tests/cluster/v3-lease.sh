@@ -13,10 +13,15 @@ command -v etcdctl >/dev/null || { echo "SKIP: etcdctl (etcd-client) not install
 export ETCDCTL_API=3
 GRPC=1
 
+# With RAFTD_TLS=1 (v3-lease-tls.sh): the admin's certificate, and the
+# followers forward keep-alives over https:// with their member ones
+ETC_CERT=""
+[ "${RAFTD_TLS:-0}" = 1 ] && ETC_CERT="--cacert $T/certs/ca.pem --cert $T/certs/admin.pem --key $T/certs/admin-key.pem"
 ec() {
 	_n=$1
 	shift
-	etcdctl --endpoints="127.0.0.1:$(grpc_port "$_n")" --command-timeout=10s "$@" >"$T/ec" 2>&1
+	# shellcheck disable=SC2086
+	etcdctl --endpoints="127.0.0.1:$(grpc_port "$_n")" --command-timeout=10s $ETC_CERT "$@" >"$T/ec" 2>&1
 }
 ok() { ec "$@" || fail "etcdctl on node $1 ($*): $(head -c 400 "$T/ec")"; }
 out() {
@@ -124,7 +129,8 @@ make_lead 1
 grant 2 3
 KA=$ID
 ok 2 put --lease="$KA" kak v
-etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" lease keep-alive "$KA" >"$T/ka.log" 2>&1 &
+# shellcheck disable=SC2086
+etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" $ETC_CERT lease keep-alive "$KA" >"$T/ka.log" 2>&1 &
 kapid=$!
 until_ok 10 grep -q keepalived "$T/ka.log" || fail "no keep-alive answered: $(cat "$T/ka.log")"
 sleep_until() { python3 -c "import time,sys; time.sleep(float(sys.argv[1]))" "$1"; }
@@ -203,8 +209,12 @@ fi
 make_lead 1
 cat >"$T/bad.py" <<'EOF'
 import sys, etcd3, grpc
-ports = [int(p) for p in sys.argv[1:]]
-cs = [etcd3.client(host="127.0.0.1", port=p, timeout=10) for p in ports]
+ports = [int(p) for p in sys.argv[2:]]
+tls = {}
+if sys.argv[1]:
+    d = sys.argv[1]
+    tls = dict(ca_cert=d + "/ca.pem", cert_cert=d + "/admin.pem", cert_key=d + "/admin-key.pem")
+cs = [etcd3.client(host="127.0.0.1", port=p, timeout=10, **tls) for p in ports]
 def code_of(f):
     try:
         f()
@@ -260,7 +270,9 @@ for i in ids:
     cs[i % 3].revoke_lease(i)
 print("bad input OK")
 EOF
-"$PY" "$T/bad.py" "$(grpc_port 1)" "$(grpc_port 2)" "$(grpc_port 3)" >"$T/bad.out" 2>&1 || fail "bad input: $(tail -20 "$T/bad.out")"
+certs=""
+[ "${RAFTD_TLS:-0}" = 1 ] && certs=$T/certs
+"$PY" "$T/bad.py" "$certs" "$(grpc_port 1)" "$(grpc_port 2)" "$(grpc_port 3)" >"$T/bad.out" 2>&1 || fail "bad input: $(tail -20 "$T/bad.out")"
 for n in 1 2 3; do
 	[ "$(status_field "$(port "$n")" role)" != "" ] || fail "node $n stopped answering"
 done
