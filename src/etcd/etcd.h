@@ -133,4 +133,80 @@ int etcd_lease_payload(enum etcd_kind kind, int64_t id, int64_t ttl, uint8_t **r
 int etcd_lease_grant_response(const struct etcd_header *h, int64_t id, int64_t ttl, uint8_t **ret_buf,
 			      size_t *ret_len);
 
+/* ---- Watch (etcdserverpb.Watch/Watch, src/etcd/watch.c) ----
+ *
+ * One WatchRequest message of the stream decodes into a plain struct; a
+ * WatchResponse is written from the store's events (mvcc_event). Pure, as
+ * the rest of the codec. The daemon (src/raftd/v3_watch.c) does the rest
+ * of etcd's reading (v3rpc/watch.go): the watch ID to assign, the range
+ * check, the start revision 0 meaning "from the next one". */
+enum etcd_watch_kind {
+	ETCD_WATCH_NONE,   /* no request in the union: etcd ignores it */
+	ETCD_WATCH_CREATE,
+	ETCD_WATCH_CANCEL,
+	ETCD_WATCH_PROGRESS,
+};
+
+struct etcd_watch_req {
+	enum etcd_watch_kind kind;
+	/* CREATE. key as etcd reads it: an empty key is "\0" (the smallest
+	 * key). end as the store takes it (mvcc.h): empty is the key alone,
+	 * "\0" every key from key on, else [key, end). */
+	const uint8_t *key;
+	size_t key_len;
+	const uint8_t *end;
+	size_t end_len;
+	int64_t start_revision;
+	bool progress_notify, prev_kv, fragment;
+	bool no_put, no_delete; /* filters (values without a name are ignored, as etcd) */
+	/* CREATE: the client's ID (0: the server picks one); CANCEL: the
+	 * watch to cancel */
+	int64_t watch_id;
+	void *priv;
+};
+
+/* 0, -EBADMSG (err says why), -ENOMEM. *ret is zeroed first; free it with
+ * etcd_watch_req_free() whatever the return. */
+int etcd_watch_decode(const uint8_t *msg, size_t len, struct etcd_watch_req *ret, char *err, size_t err_len);
+/* Accepts a zeroed one, and may be called twice. */
+void etcd_watch_req_free(struct etcd_watch_req *req);
+
+/* A WatchResponse. Events are the store's (kv, and prev when prev_kv and
+ * the event has one); or, instead, raw: the events already written by
+ * etcd_watch_events_encode() (so that one revision's events are written
+ * once for every watcher that gets them all). */
+struct etcd_watch_resp {
+	int64_t watch_id;
+	bool created, canceled, fragment;
+	int64_t compact_revision;
+	const char *cancel_reason; /* NULL or "": none */
+	const struct mvcc_event *events;
+	size_t n_events;
+	bool prev_kv;
+	const uint8_t *raw;
+	size_t raw_len;
+};
+
+/* h's four fields (revision as given). 0 or -ENOMEM. */
+int etcd_watch_encode(const struct etcd_header *h, const struct etcd_watch_resp *r, uint8_t **ret_buf,
+		      size_t *ret_len);
+/* The bytes of events as WatchResponse's field 11 (each one a tag, a
+ * length and an mvccpb.Event), malloc'ed. 0 or -ENOMEM. */
+int etcd_watch_events_encode(const struct mvcc_event *evs, size_t n, bool prev_kv, uint8_t **ret_buf,
+			     size_t *ret_len);
+/* The size of one event in that field (tag and length included). */
+size_t etcd_watch_event_size(const struct mvcc_event *ev, bool prev_kv);
+/* The size etcd_watch_encode() would write for r (events or raw). */
+size_t etcd_watch_size(const struct etcd_header *h, const struct etcd_watch_resp *r);
+/* etcd's sendFragments() (v3rpc/watch.go), for a client that asked for
+ * fragments: how many of r's events (not raw), from the first, go in the
+ * next response when no response may reach limit bytes. With
+ * r->fragment false (the first piece): all of them when the whole
+ * response is below limit or has fewer than two events (it then goes as
+ * it is, unflagged). Otherwise, and for the following pieces (the caller
+ * passes the rest with r->fragment true), as many as keep the response,
+ * flagged, below limit, and at least one. A piece that takes every event
+ * left is the last: sent without the flag. */
+size_t etcd_watch_fragment(const struct etcd_header *h, const struct etcd_watch_resp *r, size_t limit);
+
 #endif

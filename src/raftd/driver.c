@@ -318,7 +318,11 @@ static int apply_slice(struct node *n)
 		if (n->snap_deferred && i == n->snap_deferred_index)
 			take_deferred_snapshot(n);
 		size_t bytes;
-		if ((rv = apply_one(n, ++i, &bytes)) < 0)
+		int64_t rev = mvcc_revision(kv_mvcc_const(n->kv));
+		rv = apply_one(n, ++i, &bytes);
+		if (rev != mvcc_revision(kv_mvcc_const(n->kv)))
+			v3_watch_applied(n); /* any entry that wrote: /db, v3, deletes, revokes */
+		if (rv < 0)
 			break;
 		/* the clock every 256 KiB or 64 entries: cheap next to them */
 		since_check += bytes + 4096;

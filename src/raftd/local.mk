@@ -18,7 +18,8 @@ src_raftd_libnode_a_SOURCES = src/raftd/node.c src/raftd/node.h src/raftd/node_i
 	src/raftd/api_parse.c src/raftd/api_parse.h src/raftd/log.c src/raftd/log.h \
 	src/raftd/auth.c src/raftd/auth.h src/raftd/security.c \
 	src/raftd/v3.c src/raftd/v3.h src/raftd/v3_kv.c src/raftd/v3_cluster.c src/raftd/v3_maint.c \
-	src/raftd/v3_lease.c src/raftd/lease_clock.c src/raftd/lease_clock.h
+	src/raftd/v3_lease.c src/raftd/lease_clock.c src/raftd/lease_clock.h \
+	src/raftd/v3_watch.c
 src_raftd_libnode_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/proto $(PROTOBUFC_CFLAGS)
 src_raftd_libnode_a_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(MHD_CFLAGS) $(SYSTEMD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(GNUTLS_CFLAGS)

@@ -182,6 +182,7 @@ struct node {
 	struct v3_fwd *v3_fwds; /* v3 writes waiting for room in the leader's client */
 	struct v3_lease *lease; /* the Lease service and the leader's lease clock (v3_lease.c) */
 	size_t v3_fwds_n;
+	struct v3_watch_hub *watch_hub; /* v3_watch.c; NULL until a first watcher */
 	struct node_tls tls;
 	struct auth_policy auth;
 	struct config_role *roles; /* [roles] of the last reload (the policy's), owned; NULL: cfg's */
@@ -417,6 +418,11 @@ void notify_status(struct node *n);
 /* Applies a raftd:v3 entry and answers the call that waits for it. 0 or a
  * negative errno that stops the node. */
 int v3_apply(struct node *n, raft_index index, raft_term term, const uint8_t *payload, size_t len);
+/* v3_watch.c: after every applied entry that moved the store's revision
+ * (the synced watchers get its events), and after the store was replaced
+ * (every watcher catches up from the history, or gets compact_revision). */
+void v3_watch_applied(struct node *n);
+void v3_watch_resync(struct node *n);
 /* Ends a write's or a read's call with err (a read: err 0 serves it); the
  * waiter itself is the caller's to unlink and free. */
 void v3_write_fail(struct node *n, struct write_wait *w, int err);

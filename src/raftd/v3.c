@@ -165,6 +165,7 @@ int v3_start(struct node *n, char *err, size_t err_len)
 		{ v3_cluster_methods, v3_cluster_n_methods },
 		{ v3_maint_methods, v3_maint_n_methods },
 		{ v3_lease_methods, v3_lease_n_methods },
+		{ v3_watch_methods, v3_watch_n_methods },
 	};
 	size_t total = 0;
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
@@ -210,6 +211,7 @@ int v3_start(struct node *n, char *err, size_t err_len)
 
 void v3_stop(struct node *n)
 {
+	v3_watch_free(n); /* its streams end before the server cancels the rest */
 	if (!n->grpc) {
 		v3_lease_free(n);
 		return;

@@ -100,4 +100,32 @@ int v3_start(struct node *n, char *err, size_t err_len);
 /* Cancels every call and stops the server; accepts a node without one. */
 void v3_stop(struct node *n);
 
+/* v3_watch.c: etcd's Watch service and the hub of watchers (the design is
+ * at the top of v3_watch.c). */
+extern const struct grpc_method v3_watch_methods[];
+extern const size_t v3_watch_n_methods;
+/* v3_watch_applied() and v3_watch_resync(), which the driver calls, are
+ * in node_int.h. */
+/* An internal watcher of one key from revision from (<= 0: the next one):
+ * fn gets the events of each revision that changes it (n > 0; rev the
+ * revision of the response), or n 0 and rev the compaction when from is
+ * compacted. The events' views are valid during the call only. NULL when
+ * out of memory. v3_watch_internal_cancel() ends it, from fn too. */
+struct mvcc_event;
+struct watcher;
+typedef void v3_watch_fn(void *ctx, const struct mvcc_event *evs, size_t n, int64_t rev);
+struct watcher *v3_watch_internal(struct node *n, const uint8_t *key, size_t key_len, int64_t from,
+				  v3_watch_fn *fn, void *ctx);
+void v3_watch_internal_cancel(struct node *n, struct watcher *w);
+struct v3_watch_stats {
+	uint64_t streams, watchers, unsynced; /* open now */
+	uint64_t bytes; /* held for them: watchers, streams, held control responses */
+	uint64_t events, responses; /* sent, in total */
+	uint64_t blocked; /* times a stream's output was full (a watcher fell behind) */
+	uint64_t compacted; /* watchers canceled with compact_revision */
+};
+void v3_watch_stats(struct node *n, struct v3_watch_stats *ret);
+/* Ends every watch (v3_stop()). */
+void v3_watch_free(struct node *n);
+
 #endif

@@ -212,6 +212,12 @@ void v3_lease_role_changed(struct node *n)
 	(void)n;
 }
 
+/* v3_watch.c: no watcher here */
+void v3_watch_applied(struct node *n)
+{
+	(void)n;
+}
+
 static raft_index snap_taken_at;   /* take_snapshot()'s index, 0: not called */
 static raft_index snap_deferred_at; /* the map's index at take_deferred_snapshot() */
 

@@ -38,6 +38,8 @@ FUZZ_WIRE_KINDS = log_entry ae_req ae_resp rv_req rv_resp snap_req snap_resp sna
 FUZZ_WIRE_TARGETS = $(FUZZ_WIRE_KINDS:%=tests/fuzz/fuzz_%)
 FUZZ_OTHER = http_response http_request kv_snapshot raft_rpc command command_fast client_api url wal_recover mvcc grpc
 FUZZ_ETCD_KINDS = put delete txn range compact entry lease
+# the Watch service's request decoder and response encoder (src/etcd/watch.c)
+FUZZ_ETCD_KINDS += watch
 FUZZ_ETCD_NAMES = $(FUZZ_ETCD_KINDS:%=etcd_%)
 FUZZ_NAMES = $(FUZZ_WIRE_KINDS) $(FUZZ_OTHER) $(FUZZ_ETCD_NAMES)
 FUZZ_TARGETS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
@@ -123,6 +125,7 @@ tests/fuzz/fuzz_grpc: $(FUZZ_GRPC_INPUTS) $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/
 
 FUZZ_ETCD_INPUTS = $(srcdir)/src/etcd/etcd.c $(srcdir)/src/etcd/lease.c $(srcdir)/src/mvcc/mvcc.c $(srcdir)/src/mvcc/index.c \
 	$(srcdir)/src/mvcc/check.c $(srcdir)/src/mvcc/history.c $(srcdir)/src/mvcc/lease.c $(srcdir)/base/alloc.c $(srcdir)/base/crc32c.c
+FUZZ_ETCD_INPUTS += $(srcdir)/src/etcd/watch.c
 $(FUZZ_ETCD_NAMES:%=tests/fuzz/fuzz_%): tests/fuzz/fuzz_%: $(srcdir)/tests/fuzz/fuzz_%.c $(FUZZ_ETCD_INPUTS) \
 		$(srcdir)/tests/fuzz/fuzz_etcd.h $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/src/etcd/etcd.h \
 		$(srcdir)/src/mvcc/mvcc.h proto/etcd/pb.stamp

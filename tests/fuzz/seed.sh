@@ -229,6 +229,13 @@ etcd_*)
 	etcd_lease) # byte 0: odd a grant, even a revoke
 		for f in "$d"/G/*; do { printf '\001'; cat "$f"; } > "$out/$(basename "$f")"; done
 		for f in "$d"/X/*; do { printf '\000'; cat "$f"; } > "$out/$(basename "$f")"; done ;;
+	etcd_watch)
+		hex 0a 07 0a 01 61 12 02 61 62 > "$out/create-range"
+		hex 0a 0f 0a 01 61 12 01 00 18 02 20 01 28 01 30 01 40 01 > "$out/create-all"
+		hex 0a 0a 0a 01 61 2a 02 00 01 38 07 > "$out/create-filters-id"
+		hex 0a 02 18 01 > "$out/create-empty-key"
+		hex 12 02 08 03 > "$out/cancel"
+		hex 1a 00 > "$out/progress" ;;
 	etcd_entry)
 		for k in P D C T R G X; do
 			for f in "$d/$k"/*; do { printf %s "$k"; cat "$f"; } > "$out/$k-$(basename "$f")"; done
