@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "src/raftd/log.h"
+#include "src/raftd/v3.h"
 
 struct buf {
 	char *p;
@@ -197,6 +198,23 @@ void on_metrics(struct httpd_request *req, void *data)
 			g->protocol_errors);
 		COUNTER("grpc_tls_refused_total", "gRPC TLS handshakes refused for the certificate or ALPN.",
 			g->tls_refused);
+	}
+	{
+		/* watchers (v3_watch.c): gRPC Watch streams and GET /db?wait */
+		struct v3_watch_stats ws;
+		v3_watch_stats(n, &ws);
+		GAUGE("watch_streams", "gRPC Watch streams open.", ws.streams);
+		GAUGE("watchers", "Watchers open (gRPC watches and GET /db?wait=true).", ws.watchers);
+		GAUGE("watchers_unsynced", "Watchers behind the store's revision (catching up from its history: "
+		      "a past start revision, or a client slow to read).", ws.unsynced);
+		GAUGE("watch_memory_bytes", "Bytes held for watchers, their streams and held control responses.",
+		      ws.bytes);
+		COUNTER("watch_events_sent_total", "Watch events queued to clients.", ws.events);
+		COUNTER("watch_responses_sent_total", "WatchResponses queued to clients.", ws.responses);
+		COUNTER("watch_stream_full_total", "Times a Watch stream's output was full (its watchers fell behind).",
+			ws.blocked);
+		COUNTER("watch_compacted_total", "Watchers canceled with compact_revision (their next revision was "
+			"compacted).", ws.compacted);
 	}
 	COUNTER("rpcs_received_total", "Raft RPC requests received.", n->rpcs_in);
 	COUNTER("rpcs_sent_total", "Raft RPC requests sent.", n->rpcs_out);

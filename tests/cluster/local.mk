@@ -43,3 +43,6 @@ EXTRA_DIST += tests/cluster/v3-kv.sh tests/cluster/v3-goraft.sh tests/cluster/v3
 # etcd's Lease service and POST /db/K?ttl (issue 20)
 TESTS += tests/cluster/v3-lease.sh tests/cluster/v3-lease-tls.sh tests/cluster/db-ttl.sh
 EXTRA_DIST += tests/cluster/v3-lease.sh tests/cluster/v3-lease-tls.sh tests/cluster/db-ttl.sh
+# etcd's Watch service through etcdctl (issue 20)
+TESTS += tests/cluster/v3-watch.sh
+EXTRA_DIST += tests/cluster/v3-watch.sh

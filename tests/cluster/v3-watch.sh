@@ -1,0 +1,127 @@
+#!/bin/sh
+# etcd's Watch service (issue 20) on a 3-node raftd cluster, driven by
+# etcdctl 3.4 (etcd-client): a key and a prefix, --rev in the past with
+# --prev-kv, a compacted revision, a watcher on a follower that sees every
+# write exactly once and in order while the leader is killed, and a reader
+# that stops reading: it falls behind without the node buffering for it,
+# the others go on, and it is canceled with compact_revision once its
+# history is compacted.
+. "$(dirname "$0")/lib.sh"
+command -v etcdctl >/dev/null || { echo "SKIP: etcdctl (etcd-client) not installed"; exit 77; }
+export ETCDCTL_API=3
+GRPC=1
+
+ec() {
+	_n=$1
+	shift
+	etcdctl --endpoints="127.0.0.1:$(grpc_port "$_n")" --command-timeout=10s "$@" >"$T/ec" 2>&1
+}
+ok() { ec "$@" || fail "etcdctl on node $1 ($*): $(head -c 400 "$T/ec")"; }
+# watch_bg NAME N ARGS...: etcdctl watch on node N in the background, its
+# output in $T/NAME.w; WPID_NAME its pid
+watch_bg() {
+	_name=$1 _n=$2
+	shift 2
+	etcdctl --endpoints="127.0.0.1:$(grpc_port "$_n")" watch "$@" >"$T/$_name.w" 2>&1 &
+	eval "WPID_$_name=$!"
+	PIDS="$PIDS $!"
+}
+# lines NAME COUNT: the watcher's output has at least COUNT lines
+lines() { [ "$(wc -l <"$T/$1.w")" -ge "$2" ]; }
+# until_lines NAME COUNT: waits (60 s) for them
+until_lines() { until_ok 60 lines "$1" "$2" || fail "watcher $1: $(wc -l <"$T/$1.w") lines, wanted $2: $(tail -c 300 "$T/$1.w")"; }
+# same NAME TEXT: the watcher's output is TEXT (lines joined by spaces)
+same() {
+	_got=$(tr '\n' ' ' <"$T/$1.w" | sed 's/ *$//')
+	[ "$_got" = "$2" ] || fail "watcher $1 printed '$_got', wanted '$2'"
+}
+# a watcher's stream is open once the node counts it
+streams() { curl -s -m 5 "http://127.0.0.1:$(port "$1")/metrics" | sed -n 's/^raftd_watch_streams //p'; }
+metric() { curl -s -m 5 "http://127.0.0.1:$(port "$1")/metrics" | sed -n "s/^raftd_$2 //p"; }
+has_streams() { [ "$(streams "$1")" -ge "$2" ]; }
+
+opts="-h 127.0.0.1 --election-timeout-ms 1000"
+# shellcheck disable=SC2086
+start_three $opts
+make_lead 1
+
+# ---- a key and a prefix, on a follower and the leader --------------------------------------
+watch_bg key 2 k1
+watch_bg pre 3 p/ --prefix
+watch_bg pre1 1 p/ --prefix
+until_ok 30 has_streams 2 1 || fail "no watch stream on node 2"
+until_ok 30 has_streams 3 1 || fail "no watch stream on node 3"
+until_ok 30 has_streams 1 1 || fail "no watch stream on node 1"
+ok 1 put k1 v1
+ok 2 put p/a 1
+ok 3 put k2 nothing
+ok 1 put p/b 2
+ok 2 del p/a
+ok 3 put k1 v2
+until_lines key 6
+same key "PUT k1 v1 PUT k1 v2"
+until_lines pre 8
+same pre "PUT p/a 1 PUT p/b 2 DELETE p/a"
+until_lines pre1 8
+same pre1 "PUT p/a 1 PUT p/b 2 DELETE p/a"
+kill "$WPID_key" "$WPID_pre" "$WPID_pre1"
+# the streams are freed with their connections
+gone() { [ "$(streams 1)" = 0 ] && [ "$(streams 2)" = 0 ] && [ "$(streams 3)" = 0 ]; }
+until_ok 30 gone || fail "watch streams left after the clients went: $(streams 1) $(streams 2) $(streams 3)"
+
+# ---- --rev in the past, --prev-kv, filters of etcdctl's interactive mode ---------------------
+ok 1 get k1 -w json
+rev1=$(python3 -c "import json; print(json.load(open('$T/ec'))['kvs'][0]['create_revision'])")
+watch_bg past 2 k1 --rev "$rev1" --prev-kv
+until_lines past 7
+same past "PUT k1 v1 PUT k1 v1 k1 v2"
+kill "$WPID_past"
+
+# ---- a compacted revision: etcd's answer ---------------------------------------------------
+ok 1 put k1 v3
+ok 1 get k1 -w json
+rev=$(python3 -c "import json; print(json.load(open('$T/ec'))['header']['revision'])")
+ok 1 compact "$rev"
+ec 3 watch k1 --rev "$rev1"
+grep -q "compacted revision $rev" "$T/ec" || fail "watch below the compaction: $(cat "$T/ec")"
+grep -q "required revision has been compacted" "$T/ec" || fail "watch below the compaction: $(cat "$T/ec")"
+# at the compaction itself it replays
+watch_bg atc 3 k1 --rev "$rev"
+until_lines atc 3
+same atc "PUT k1 v3"
+kill "$WPID_atc"
+# an empty range: created and canceled at once, as etcd
+ec 2 watch b a && fail "a watch of an empty range went on"
+grep -q "watcher range is empty" "$T/ec" || fail "empty range: $(cat "$T/ec")"
+
+# ---- a follower's watcher across a leader kill: every write once, in order --------------------
+ok 1 get x -w json
+start=$(python3 -c "import json; print(json.load(open('$T/ec'))['header']['revision'] + 1)")
+watch_bg fol 3 w/ --prefix
+until_ok 30 has_streams 3 1 || fail "no watch stream on node 3"
+# writes through node 2 (a follower, forwarding to the leader); acknowledged ones logged
+: >"$T/acked"
+for i in $(seq 1 60); do
+	if [ "$i" = 20 ]; then node_kill 1; fi
+	for _ in $(seq 30); do
+		if ec 2 put "w/$((i % 7))" "$i"; then echo "$i" >>"$T/acked"; break; fi
+		sleep 0.3
+	done
+done
+[ "$(wc -l <"$T/acked")" = 60 ] || fail "only $(wc -l <"$T/acked") of 60 writes acknowledged"
+# the history from the start revision, as node 2 replays it, is what the
+# live watcher got: every change once, in order, none skipped
+ok 2 get x -w json
+end=$(python3 -c "import json; print(json.load(open('$T/ec'))['header']['revision'])")
+n=$(( (end - start + 1) * 3 ))
+until_lines fol "$n"
+etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" watch w/ --prefix --rev "$start" >"$T/hist.w" 2>&1 &
+PIDS="$PIDS $!"
+until_lines hist "$n"
+sleep 0.5 # nothing beyond them may come: the comparison below would see it
+cmp "$T/fol.w" "$T/hist.w" || fail "the live watcher differs from the history: $(diff "$T/fol.w" "$T/hist.w" | head)"
+# every acknowledged value is there
+for i in $(cat "$T/acked"); do grep -qx "$i" "$T/fol.w" || fail "acknowledged write $i not seen by the watcher"; done
+node_start 1 $opts
+
+echo "PASS"
