@@ -1568,3 +1568,14 @@ void *httpd_user(const struct httpd_request *req)
 {
 	return req->user;
 }
+
+bool httpd_request_gone(const struct httpd_request *req)
+{
+	/* a suspended connection is not polled by MHD: its socket is asked
+	 * directly (a FIN or a reset; bytes the client sent meanwhile are
+	 * left for MHD) */
+	if (!req->suspended || !req->hc || req->hc->fd < 0)
+		return false;
+	struct pollfd p = { .fd = req->hc->fd, .events = POLLRDHUP };
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}

@@ -210,5 +210,9 @@ int httpd_reply_text(struct httpd_request *req, unsigned status, const char *tex
 /* Cookie for the handler's own state while the request waits. */
 void httpd_set_user(struct httpd_request *req, void *user);
 void *httpd_user(const struct httpd_request *req);
+/* Whether the client of a request waiting for its answer (suspended) has
+ * closed its connection or reset it, so that a long wait (GET /db?wait)
+ * can end. The request must still be answered (the answer goes nowhere). */
+bool httpd_request_gone(const struct httpd_request *req);
 
 #endif

@@ -334,6 +334,128 @@ static unsigned follower_read_refused(struct node *n, char *why, size_t len)
 	return 0;
 }
 
+/* ---- GET /db/K?wait=true[&waitIndex=REV] (raftd-only) ---------------------------------------
+ *
+ * A long poll on the Watch hub (v3_watch.c): an internal watcher of the key
+ * from waitIndex (a store revision; none: the next one) answers the first
+ * change at or after it, 200 with the value or 404 for a delete, with its
+ * revision in X-Raftd-Revision (at once when there is one already). A
+ * waitIndex already compacted is 410. A client that hangs up is noticed
+ * within a second (db_wait_timer) and its watcher freed. */
+struct db_wait {
+	struct db_wait *next;
+	struct node *n;
+	struct httpd_request *req;
+	struct watcher *w;
+};
+
+static void db_wait_unlink(struct node *n, struct db_wait *d)
+{
+	for (struct db_wait **pp = &n->db_waits; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	}
+}
+
+static void on_db_wait_event(void *ctx, const struct mvcc_event *evs, size_t count, int64_t rev)
+{
+	struct db_wait *d = ctx;
+	struct node *n = d->n;
+	char revbuf[32];
+	if (rev < 0) {
+		/* the node stops: httpd_stop() answers the request */
+		db_wait_unlink(n, d);
+		free(d);
+		return;
+	}
+	if (!count) {
+		char why[128];
+		snprintf(why, sizeof(why), "waitIndex is compacted: the history starts at revision %" PRId64, rev);
+		httpd_reply_text(d->req, 410, why);
+	} else {
+		/* the first change at or after waitIndex: a client that
+		 * asks again from its revision + 1 sees every one */
+		const struct mvcc_event *ev = &evs[0];
+		snprintf(revbuf, sizeof(revbuf), "%" PRId64, ev->kv.mod_revision);
+		const char *hdrs[] = { "X-Raftd-Revision", revbuf, NULL };
+		if (ev->deleted)
+			httpd_reply(d->req, 404, "text/plain; charset=utf-8", "", 0, hdrs);
+		else
+			httpd_reply(d->req, 200, "text/plain; charset=utf-8", ev->kv.value, ev->kv.value_len, hdrs);
+	}
+	v3_watch_internal_cancel(n, d->w);
+	db_wait_unlink(n, d);
+	free(d);
+}
+
+static void on_db_wait_timer(struct loop_timer *t)
+{
+	struct node *n = (struct node *)((char *)t - offsetof(struct node, db_wait_timer));
+	for (struct db_wait *d = n->db_waits, *next; d; d = next) {
+		next = d->next;
+		if (httpd_request_gone(d->req)) {
+			httpd_reply_text(d->req, 503, "the client went away");
+			v3_watch_internal_cancel(n, d->w);
+			db_wait_unlink(n, d);
+			free(d);
+		}
+	}
+	if (n->db_waits)
+		loop_timer_arm(&n->loop, &n->db_wait_timer, 1000);
+}
+
+/* Every member must be raftd: a goraft node's clients could not be told. */
+static bool db_wait_goraft(struct node *n)
+{
+	for (size_t i = 0; i < raft_n_members(n->r); i++) {
+		struct npeer *p = npeer_find(n, raft_member_name(n->r, i));
+		if (p && p->kind_known && p->goraft)
+			return true;
+	}
+	return false;
+}
+
+static void db_wait(struct node *n, struct httpd_request *req, const char *key, size_t key_len)
+{
+	const char *from_s = httpd_query(req, "waitIndex");
+	int64_t from = 0;
+	if (from_s) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(from_s, &end, 10);
+		if (!*from_s || *end || errno || v < 0) {
+			httpd_reply_text(req, 400, "waitIndex: not a revision");
+			return;
+		}
+		from = v;
+	}
+	if (db_wait_goraft(n)) {
+		httpd_reply_text(req, 409, "wait=true is raftd-only: not possible while a goraft node is a member");
+		return;
+	}
+	struct db_wait *d = calloc(1, sizeof(*d));
+	if (!d) {
+		httpd_reply_text(req, 500, "out of memory");
+		return;
+	}
+	d->n = n;
+	d->req = req;
+	d->next = n->db_waits;
+	n->db_waits = d;
+	if (!(d->w = v3_watch_internal(n, (const uint8_t *)key, key_len, from, on_db_wait_event, d))) {
+		db_wait_unlink(n, d);
+		free(d);
+		httpd_reply_text(req, 500, "out of memory");
+		return;
+	}
+	if (!n->db_wait_timer.fire)
+		loop_timer_init(&n->db_wait_timer, on_db_wait_timer);
+	if (!loop_timer_armed(&n->db_wait_timer))
+		loop_timer_arm(&n->loop, &n->db_wait_timer, 1000);
+}
+
 static void on_db_get(struct httpd_request *req, void *data)
 {
 	struct node *n = data;
@@ -346,6 +468,12 @@ static void on_db_get(struct httpd_request *req, void *data)
 	 * leader's limits are not its own) */
 	if (!db_key(req, &buf, &key, &key_len))
 		return;
+	const char *wait = httpd_query(req, "wait");
+	if (wait && !strcmp(wait, "true")) {
+		db_wait(n, req, key, key_len);
+		free(buf);
+		return;
+	}
 	const char *consistent = httpd_query(req, "consistent");
 	if (!consistent || strcmp(consistent, "true") != 0) {
 		n->reads_local++;

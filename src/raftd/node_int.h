@@ -183,6 +183,8 @@ struct node {
 	struct v3_lease *lease; /* the Lease service and the leader's lease clock (v3_lease.c) */
 	size_t v3_fwds_n;
 	struct v3_watch_hub *watch_hub; /* v3_watch.c; NULL until a first watcher */
+	struct db_wait *db_waits; /* GET /db?wait=true (api.c), on the hub */
+	struct loop_timer db_wait_timer; /* looks for their clients' hang-ups */
 	struct node_tls tls;
 	struct auth_policy auth;
 	struct config_role *roles; /* [roles] of the last reload (the policy's), owned; NULL: cfg's */

@@ -109,7 +109,8 @@ extern const size_t v3_watch_n_methods;
 /* An internal watcher of one key from revision from (<= 0: the next one):
  * fn gets the events of each revision that changes it (n > 0; rev the
  * revision of the response), or n 0 and rev the compaction when from is
- * compacted. The events' views are valid during the call only. NULL when
+ * compacted, or n 0 and rev -1 when the node stops (the watcher is then
+ * gone already). The events' views are valid during the call only. NULL when
  * out of memory. v3_watch_internal_cancel() ends it, from fn too. */
 struct mvcc_event;
 struct watcher;

@@ -1038,16 +1038,22 @@ void v3_watch_stats(struct node *n, struct v3_watch_stats *ret)
 void v3_watch_free(struct node *n)
 {
 	struct v3_watch_hub *hub = n->watch_hub;
+	if (n->db_wait_timer.fire)
+		loop_timer_cancel(&n->loop, &n->db_wait_timer);
 	if (!hub)
 		return;
 	for (struct wstream *st = hub->streams.next; st != &hub->streams; st = st->next)
 		if (!st->dead)
 			stream_fail(st, GRPC_UNAVAILABLE, "etcdserver: server stopped");
 	struct watcher *heads[2] = { &hub->synced, &hub->unsynced };
-	for (int k = 0; k < 2; k++)
-		for (struct watcher *w = heads[k]->next; w != heads[k]; w = w->next)
-			if (!w->st)
+	for (int k = 0; k < 2; k++) {
+		for (struct watcher *w = heads[k]->next; w != heads[k]; w = w->next) {
+			if (!w->st && !w->dead) {
 				w->dead = true;
+				w->fn(w->fn_ctx, NULL, 0, -1); /* the node stops */
+			}
+		}
+	}
 	reap(hub);
 	loop_timer_cancel(&n->loop, &hub->catchup);
 	loop_timer_cancel(&n->loop, &hub->progress);
