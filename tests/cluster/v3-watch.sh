@@ -126,4 +126,51 @@ cmp "$T/fol.w" "$T/hist.w" || fail "the live watcher differs from the history: $
 for i in $(cat "$T/acked"); do grep -qx "$i" "$T/fol.w" || fail "acknowledged write $i not seen by the watcher"; done
 node_start 1 $opts
 
+# ---- a reader that stops reading ---------------------------------------------------------
+# watch-slow.py opens a Watch and neither reads nor opens its HTTP/2 window
+# until $T/go exists (etcdctl cannot: clientv3 buffers whatever comes). The
+# node's per-call budget fills, it stops queueing for that watcher (which
+# falls behind, unsynced) and goes on serving another watcher of the same
+# node. Once the history it has not read is compacted and it reads again,
+# it gets what was queued, in order, then etcd's compacted cancel.
+python3 "$(dirname "$0")/watch-slow.py" "$(grpc_port 2)" s "$T/go" "$T/slow.out" &
+PIDS="$PIDS $!"
+watch_bg fast 2 s --prefix
+until_ok 30 has_streams 2 2 || fail "no watch streams on node 2: $(streams 2)"
+pad=$(head -c 100000 /dev/zero | tr '\0' x)
+L=$(wait_leader)
+# (a write retried after a lost answer may land twice: the checks below
+# take each value once, in order)
+for i in $(seq 1 100); do
+	for _ in $(seq 20); do
+		[ "$(curl -s -m 30 -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$L/db/s$((i % 5))" \
+			--data-binary "$i-$pad")" = 200 ] && break
+		L=$(wait_leader)
+	done
+done
+fast_done() { [ "$(grep -c -- "-x" "$T/fast.w")" -ge 100 ]; }
+until_ok 120 fast_done || fail "the other watcher got $(grep -c -- "-x" "$T/fast.w") of 100 events"
+[ "$(grep -- "-x" "$T/fast.w" | cut -d- -f1 | uniq | tr '\n' ' ')" = "$(seq 1 100 | tr '\n' ' ')" ] ||
+	fail "the other watcher's events are not 1..100 in order"
+behind() { [ "$(metric 2 watchers_unsynced)" -ge 1 ]; }
+until_ok 30 behind || fail "the slow watcher is not behind: $(metric 2 watchers_unsynced)"
+[ "$(metric 2 watch_stream_full_total)" -ge 1 ] || fail "no full stream counted"
+mem=$(metric 2 watch_memory_bytes)
+[ "$mem" -lt 65536 ] || fail "watch memory $mem bytes for two watchers"
+# compact past what it got; it then reads
+ok 2 get x -w json
+rev=$(python3 -c "import json; print(json.load(open('$T/ec'))['header']['revision'])")
+ok 2 compact "$rev"
+compacted2() { ! ec 2 get s1 --rev 2 --consistency=s && grep -q compacted "$T/ec"; }
+until_ok 30 compacted2 || fail "node 2 has not applied the compaction"
+touch "$T/go"
+slow_done() { grep -q "^C " "$T/slow.out" 2>/dev/null; }
+until_ok 120 slow_done || fail "the slow watcher was not canceled: $(tail -c 300 "$T/slow.out")"
+grep -qx "C $rev" "$T/slow.out" || fail "canceled without compact_revision $rev: $(tail -1 "$T/slow.out")"
+got=$(grep "^E" "$T/slow.out" | cut -c3- | tr ' ' '\n' | uniq | wc -l)
+[ "$got" -lt 100 ] || fail "the slow watcher got every event: it was not slow"
+[ "$(grep "^E" "$T/slow.out" | cut -c3- | tr ' ' '\n' | uniq | tr '\n' ' ')" = "$(seq 1 "$got" | tr '\n' ' ')" ] ||
+	fail "the slow watcher's events are not 1..$got in order: $(cut -c1-200 "$T/slow.out")"
+[ "$(metric 2 watch_compacted_total)" -ge 1 ] || fail "no compacted watcher counted"
+
 echo "PASS"
