@@ -719,7 +719,8 @@ static size_t catch_up(struct v3_watch_hub *hub, struct watcher *w, bool *ret_be
 	int rv = mvcc_events(s, w->key, w->key_len, w->end, w->end_len, w->next_rev, cur, batch_add, &t);
 	if (rv < 0 && rv != -MVCC_E_COMPACTED) {
 		free(t.b.ev);
-		return 1; /* out of memory: again on the next pass */
+		*ret_behind = true; /* out of memory: again on the next pass */
+		return 1;
 	}
 	if (rv == -MVCC_E_COMPACTED) {
 		free(t.b.ev);

@@ -45,7 +45,7 @@ TESTS += tests/cluster/v3-lease.sh tests/cluster/v3-lease-tls.sh tests/cluster/d
 EXTRA_DIST += tests/cluster/v3-lease.sh tests/cluster/v3-lease-tls.sh tests/cluster/db-ttl.sh
 # etcd's Watch service through etcdctl (issue 20)
 TESTS += tests/cluster/v3-watch.sh
-EXTRA_DIST += tests/cluster/v3-watch.sh tests/cluster/watch-slow.py
+EXTRA_DIST += tests/cluster/v3-watch.sh tests/cluster/watch-slow.py tests/cluster/watch-proto.py
 # GET /db?wait=true, raftd's long poll on the watch hub (issue 20)
 TESTS += tests/cluster/db-wait.sh
 EXTRA_DIST += tests/cluster/db-wait.sh

@@ -40,6 +40,8 @@ streams() { curl -s -m 5 "http://127.0.0.1:$(port "$1")/metrics" | sed -n 's/^ra
 metric() { curl -s -m 5 "http://127.0.0.1:$(port "$1")/metrics" | sed -n "s/^raftd_$2 //p"; }
 has_streams() { [ "$(streams "$1")" -ge "$2" ]; }
 
+# etcd's progress interval (10 minutes), short for the progress_notify check
+export RAFTD_WATCH_PROGRESS_MS=700
 opts="-h 127.0.0.1 --election-timeout-ms 1000"
 # shellcheck disable=SC2086
 start_three $opts
@@ -95,6 +97,43 @@ kill "$WPID_atc"
 # an empty range: created and canceled at once, as etcd
 timeout 30 etcdctl --endpoints="127.0.0.1:$(grpc_port 2)" watch b a >"$T/ec" 2>&1 && fail "a watch of an empty range went on"
 grep -q "watcher range is empty" "$T/ec" || fail "empty range: $(cat "$T/ec")"
+
+# ---- what etcdctl does not show: IDs, duplicates, filters, prev_kv, progress ----------------
+# (watch-proto.py speaks the Watch stream by hand and prints each response)
+L=$(wait_leader)
+python3 "$(dirname "$0")/watch-proto.py" "$(grpc_port 3)" "create pa - 0 0" "create pa - 0 7 progress" \
+	"create pa - 0 7" "create pa pa 0 0" "create pa - 0 0 prev noput" "put $L pa 1" "put $L pa 2" \
+	"progress" "cancel 0" "cancel 99" "sleep 2" >"$T/proto" 2>&1 || fail "watch-proto.py: $(cat "$T/proto")"
+# line N of its output but progress_notify's (7, no event: they come at
+# any time), without the header's revision
+grep -v "^id=7 created=0 canceled=0 compact=0 rev=[0-9]* fragment=0 reason= events=$" "$T/proto" >"$T/proto.f"
+pline() { sed -n "$1p" "$T/proto.f" | sed 's/ rev=[0-9]*//'; }
+# etcd's IDs: from 0 per stream, the client's own, -1 for a refused one
+[ "$(pline 1)" = "id=0 created=1 canceled=0 compact=0 fragment=0 reason= events=" ] || fail "1: $(pline 1)"
+[ "$(pline 2)" = "id=7 created=1 canceled=0 compact=0 fragment=0 reason= events=" ] || fail "2: $(pline 2)"
+[ "$(pline 3)" = "id=-1 created=1 canceled=1 compact=0 fragment=0 reason=mvcc: duplicate watch ID provided on the WatchStream events=" ] ||
+	fail "3: $(pline 3)"
+[ "$(pline 4)" = "id=-1 created=1 canceled=1 compact=0 fragment=0 reason=mvcc: watcher range is empty events=" ] ||
+	fail "4: $(pline 4)"
+[ "$(pline 5)" = "id=1 created=1 canceled=0 compact=0 fragment=0 reason= events=" ] || fail "5: $(pline 5)"
+# events: the NOPUT watcher (1) gets none
+grep -v "progress" "$T/proto" | grep "events=PUT" | sed 's/ rev=[0-9]*//' >"$T/proto.ev"
+[ "$(tr '\n' ' ' <"$T/proto.ev")" = "id=0 created=0 canceled=0 compact=0 fragment=0 reason= events=PUT:pa:1 \
+id=7 created=0 canceled=0 compact=0 fragment=0 reason= events=PUT:pa:1 \
+id=0 created=0 canceled=0 compact=0 fragment=0 reason= events=PUT:pa:2 \
+id=7 created=0 canceled=0 compact=0 fragment=0 reason= events=PUT:pa:2 " ] || fail "events: $(cat "$T/proto")"
+# the progress request's answer (-1), the cancel's (an unknown ID: none),
+# and progress_notify's (7, no event, once per interval)
+grep -q "^id=-1 created=0 canceled=0 compact=0 rev=[0-9]* fragment=0 reason= events=$" "$T/proto" ||
+	fail "no progress answer: $(cat "$T/proto")"
+grep -q "^id=0 created=0 canceled=1 compact=0 rev=[0-9]* fragment=0 reason= events=$" "$T/proto" ||
+	fail "no cancel answer: $(cat "$T/proto")"
+grep -q "id=99" "$T/proto" && fail "an unknown ID's cancel was answered"
+[ "$(grep -c "^id=7 created=0 canceled=0 compact=0 rev=[0-9]* fragment=0 reason= events=$" "$T/proto")" -ge 2 ] ||
+	fail "no progress notifications: $(cat "$T/proto")"
+# prev_kv on a watcher that replays (from the compaction: the history kept)
+python3 "$(dirname "$0")/watch-proto.py" "$(grpc_port 2)" "create pa - $rev 0 prev" >"$T/proto2" 2>&1
+grep -q "events=PUT:pa:1,PUT:pa:2:prev=1\|events=PUT:pa:2:prev=1" "$T/proto2" || fail "prev_kv: $(cat "$T/proto2")"
 
 # ---- a follower's watcher across a leader kill: every write once, in order --------------------
 ok 1 get x -w json
