@@ -42,7 +42,12 @@
 
 #include "etcd/rpc.pb-c.h"
 
-enum op { OP_PUT, OP_RANGE, OP_RANGE_SERIALIZABLE };
+enum op { OP_PUT, OP_RANGE, OP_RANGE_SERIALIZABLE, OP_WATCH, OP_LEASE };
+
+/* K_BENCH: a client of the put/range modes (one unary call after another,
+ * the response only counted); K_UNARY and K_STREAM: the calls of the watch
+ * and lease modes, whose responses are read */
+enum kind { K_BENCH, K_UNARY, K_STREAM };
 
 struct endpoint {
 	char *authority; /* host:port, the :authority header */
@@ -52,13 +57,27 @@ struct endpoint {
 
 struct conn;
 
+struct call;
+typedef void msg_fn(struct call *c, const uint8_t *msg, size_t len);
+typedef void end_fn(struct call *c, bool ok);
+
 struct call { /* one client: at most one call outstanding */
 	struct conn *conn;
 	int32_t stream_id; /* 0: no call outstanding */
 	bool pending;      /* waits for its conn to submit its next call */
 	uint64_t t0;
 	uint8_t *body;
-	size_t body_len, body_off;
+	size_t body_len, body_off, body_cap;
+	/* the watch and lease modes */
+	enum kind kind;
+	const char *path;
+	bool open;     /* a stream whose request side stays open when its queue runs dry */
+	bool deferred; /* its data source said DEFERRED: resumed when a message is queued */
+	uint8_t *in;   /* the response bytes not yet handed out */
+	size_t in_len, in_cap;
+	msg_fn *on_msg; /* K_STREAM: each response message */
+	end_fn *on_end; /* the call ended; ok: HTTP 200, grpc-status 0 (K_UNARY: one message, in in + 5) */
+	size_t idx;     /* the owner's index */
 	int http_status, grpc_status;
 	char *grpc_message;
 	size_t resp_bytes;
@@ -88,6 +107,14 @@ static struct {
 	uint64_t total; /* 0: run for duration */
 	unsigned key_space, value_size;
 	const char *prefix;
+	/* watch */
+	int watchers, streams;
+	double rate, drain;
+	long rss_pid;
+	/* lease */
+	unsigned leases;
+	int64_t ttl;
+	bool revoke;
 } opt = {
 	.op = OP_PUT,
 	.op_name = "put",
@@ -97,6 +124,11 @@ static struct {
 	.key_space = 1000,
 	.value_size = 100,
 	.prefix = "k",
+	.watchers = 1000,
+	.rate = 100,
+	.drain = 10,
+	.leases = 100000,
+	.ttl = 1,
 };
 
 /* the run's state */
@@ -115,6 +147,8 @@ static uint64_t *lat; /* ns of the successful calls in the window */
 static size_t lat_cap;
 static char *first_error;
 static struct rusage ru0, ru1;
+static struct call **reg; /* every call, for conn_down */
+static size_t n_reg;
 
 static const char *const op_paths[] = {
 	[OP_PUT] = "/etcdserverpb.KV/Put",
@@ -230,12 +264,20 @@ static ssize_t body_read(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
 {
 	struct call *c = source->ptr;
 	size_t n = c->body_len - c->body_off;
+	if (!n && c->open) {
+		c->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
 	if (n > length)
 		n = length;
 	memcpy(buf, c->body + c->body_off, n);
 	c->body_off += n;
-	if (c->body_off == c->body_len)
-		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (c->body_off == c->body_len) {
+		if (c->open)
+			c->body_off = c->body_len = 0;
+		else
+			*data_flags |= NGHTTP2_DATA_FLAG_EOF;
+	}
 	return (ssize_t)n;
 }
 
@@ -245,9 +287,15 @@ static ssize_t body_read(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
 			NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE                \
 	}
 
+static void submit_wl(struct call *c);
+
 static void submit(struct call *c)
 {
 	struct conn *cn = c->conn;
+	if (c->kind != K_BENCH) {
+		submit_wl(c);
+		return;
+	}
 	nghttp2_nv nva[] = {
 		NV(":method", "POST"),
 		NV(":scheme", "http"),
@@ -288,7 +336,7 @@ static void submit_pending(struct conn *cn)
 		struct call *c = cn->pending;
 		cn->pending = c->next_pending;
 		c->pending = false;
-		if (may_issue())
+		if (c->kind != K_BENCH || may_issue())
 			submit(c);
 	}
 }
@@ -301,6 +349,9 @@ static void wait_turn(struct call *c)
 	c->next_pending = c->conn->pending;
 	c->conn->pending = c;
 }
+
+static int wl_data(struct call *c, const uint8_t *data, size_t len);
+static void wl_close(struct call *c, uint32_t error_code);
 
 /* ---- nghttp2 callbacks ------------------------------------------------------------------------- */
 
@@ -327,6 +378,8 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const u
 	struct call *c = nghttp2_session_get_stream_user_data(s, stream_id);
 	if (!c)
 		return 0;
+	if (c->kind != K_BENCH)
+		return wl_data(c, data, len);
 	for (size_t i = 0; i < len && c->resp_bytes + i < 5; i++)
 		c->resp_head[c->resp_bytes + i] = data[i];
 	c->resp_bytes += len;
@@ -338,6 +391,10 @@ static int on_close(nghttp2_session *s, int32_t stream_id, uint32_t error_code, 
 	struct call *c = nghttp2_session_get_stream_user_data(s, stream_id);
 	if (!c || c->stream_id != stream_id)
 		return 0;
+	if (c->kind != K_BENCH) {
+		wl_close(c, error_code);
+		return 0;
+	}
 	uint64_t t1 = now_ns();
 	size_t msg = 0;
 	if (c->resp_bytes >= 5)
@@ -384,10 +441,18 @@ static void conn_down(struct conn *cn, const char *why)
 	uint64_t t1 = now_ns();
 	bool had_calls = false;
 	note_error("connection to %s: %s", cn->ep->authority, why);
-	for (int i = 0; i < opt.clients; i++) {
-		struct call *c = &calls[i];
+	for (size_t i = 0; i < n_reg; i++) {
+		struct call *c = reg[i];
 		if (c->conn != cn)
 			continue;
+		if (c->kind != K_BENCH) {
+			if (c->stream_id) {
+				c->stream_id = 0;
+				outstanding--;
+				c->on_end(c, false);
+			}
+			continue;
+		}
 		if (c->stream_id) {
 			had_calls = true;
 			c->stream_id = 0;
@@ -552,6 +617,1022 @@ static void conn_io(struct conn *cn, uint32_t ev)
 	set_events(cn);
 }
 
+/* ---- the watch and lease modes: calls whose responses are read ------------------------------- */
+
+static bool failed;       /* a stream or a connection the run needs ended: stop */
+static const char *phase; /* what the run was doing, for the timeout's message */
+
+static void grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return;
+	size_t c = *cap ? *cap : 4096;
+	while (c < need)
+		c *= 2;
+	uint8_t *b = realloc(*buf, c);
+	if (!b) {
+		fprintf(stderr, "grpcload: out of memory\n");
+		exit(1);
+	}
+	*buf = b;
+	*cap = c;
+}
+
+static void call_init(struct call *c, struct conn *cn, enum kind k, const char *path, size_t idx)
+{
+	c->conn = cn;
+	c->kind = k;
+	c->path = path;
+	c->idx = idx;
+	c->open = k == K_STREAM;
+	struct call **r = realloc(reg, (n_reg + 1) * sizeof *reg);
+	if (!r) {
+		fprintf(stderr, "grpcload: out of memory\n");
+		exit(1);
+	}
+	reg = r;
+	reg[n_reg++] = c;
+}
+
+/* queue one gRPC message on C's request side (a stream's, or a unary call's only one) */
+static void call_queue(struct call *c, const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	if (c->body_off == c->body_len)
+		c->body_off = c->body_len = 0;
+	grow(&c->body, &c->body_cap, c->body_len + 5 + n);
+	uint8_t *p = c->body + c->body_len;
+	p[0] = 0;
+	p[1] = (uint8_t)(n >> 24);
+	p[2] = (uint8_t)(n >> 16);
+	p[3] = (uint8_t)(n >> 8);
+	p[4] = (uint8_t)n;
+	protobuf_c_message_pack(m, p + 5);
+	c->body_len += 5 + n;
+	if (c->stream_id && c->deferred) {
+		c->deferred = false;
+		nghttp2_session_resume_data(c->conn->h2, c->stream_id);
+	}
+}
+
+/* start C (its request queued): submitted as soon as its connection is up */
+static void call_start(struct call *c)
+{
+	c->t0 = now_ns();
+	wait_turn(c);
+}
+
+/* a unary call: M is its request */
+static void unary(struct call *c, const ProtobufCMessage *m)
+{
+	c->body_off = c->body_len = 0;
+	call_queue(c, m);
+	call_start(c);
+}
+
+static void submit_wl(struct call *c)
+{
+	struct conn *cn = c->conn;
+	nghttp2_nv nva[] = {
+		NV(":method", "POST"),
+		NV(":scheme", "http"),
+		NV(":path", c->path),
+		NV(":authority", cn->ep->authority),
+		NV("content-type", "application/grpc"),
+		NV("te", "trailers"),
+	};
+	nghttp2_data_provider prd = { .source.ptr = c, .read_callback = body_read };
+	c->http_status = c->grpc_status = -1;
+	free(c->grpc_message);
+	c->grpc_message = NULL;
+	c->in_len = 0;
+	c->deferred = false;
+	int32_t id = nghttp2_submit_request(cn->h2, NULL, nva, sizeof nva / sizeof nva[0], &prd, c);
+	if (id < 0) {
+		note_error("nghttp2_submit_request: %s", nghttp2_strerror(id));
+		failed = true;
+		return;
+	}
+	c->stream_id = id;
+	issued++;
+	outstanding++;
+}
+
+static int wl_data(struct call *c, const uint8_t *data, size_t len)
+{
+	grow(&c->in, &c->in_cap, c->in_len + len);
+	memcpy(c->in + c->in_len, data, len);
+	c->in_len += len;
+	if (c->kind != K_STREAM)
+		return 0; /* a unary call's one message is read when it ends */
+	size_t pos = 0;
+	while (c->in_len - pos >= 5) {
+		const uint8_t *h = c->in + pos;
+		size_t n = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4];
+		if (c->in_len - pos < 5 + n)
+			break;
+		if (h[0] != 0) {
+			note_error("%s: a compressed message", c->path);
+			failed = true;
+			break;
+		}
+		c->on_msg(c, h + 5, n);
+		pos += 5 + n;
+	}
+	if (pos) {
+		memmove(c->in, c->in + pos, c->in_len - pos);
+		c->in_len -= pos;
+	}
+	return 0;
+}
+
+static void wl_close(struct call *c, uint32_t error_code)
+{
+	bool ok = false;
+	size_t msg = 0;
+	if (c->in_len >= 5)
+		msg = (size_t)c->in[1] << 24 | (size_t)c->in[2] << 16 | (size_t)c->in[3] << 8 | c->in[4];
+	if (error_code)
+		note_error("%s: stream reset: %s", c->path, nghttp2_http2_strerror(error_code));
+	else if (c->http_status != 200)
+		note_error("%s: HTTP status %d", c->path, c->http_status);
+	else if (c->grpc_status != 0)
+		note_error("%s: grpc-status %d: %s", c->path, c->grpc_status,
+			   c->grpc_message ? c->grpc_message : "(no message)");
+	else if (c->kind == K_UNARY && (c->in_len != 5 + msg || c->in[0] != 0))
+		note_error("%s: a response of %zu bytes is not one uncompressed gRPC message", c->path, c->in_len);
+	else
+		ok = true;
+	/* etcd's UNIMPLEMENTED: the server has no such service, nothing to measure */
+	if (c->grpc_status == 12)
+		failed = true;
+	c->stream_id = 0;
+	outstanding--;
+	c->on_end(c, ok);
+}
+
+/* the parts of protobuf the watch mode reads by hand (protobuf-c's unpack
+ * allocates per message: too slow for a million events a second) */
+static bool pb_varint(const uint8_t **p, const uint8_t *e, uint64_t *v)
+{
+	uint64_t r = 0;
+	for (unsigned sh = 0; sh < 64 && *p < e; sh += 7) {
+		uint8_t b = *(*p)++;
+		r |= (uint64_t)(b & 0x7f) << sh;
+		if (!(b & 0x80)) {
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* the next field of [*p, e): its number, wire type, and its value (varint) or bytes (length-delimited) */
+static bool pb_field(const uint8_t **p, const uint8_t *e, unsigned *num, uint64_t *v, const uint8_t **b, size_t *blen)
+{
+	uint64_t tag;
+	if (!pb_varint(p, e, &tag))
+		return false;
+	*num = (unsigned)(tag >> 3);
+	switch (tag & 7) {
+	case 0: return pb_varint(p, e, v);
+	case 1:
+		if (e - *p < 8)
+			return false;
+		*p += 8;
+		return true;
+	case 5:
+		if (e - *p < 4)
+			return false;
+		*p += 4;
+		return true;
+	case 2:
+		if (!pb_varint(p, e, v) || *v > (uint64_t)(e - *p))
+			return false;
+		*b = *p;
+		*blen = (size_t)*v;
+		*p += *blen;
+		return true;
+	default: return false;
+	}
+}
+
+static void *unpack(const ProtobufCMessageDescriptor *d, const struct call *c)
+{
+	void *m = protobuf_c_message_unpack(d, NULL, c->in_len - 5, c->in + 5);
+	if (!m)
+		note_error("%s: a response protobuf-c cannot decode", c->path);
+	return m;
+}
+
+static uint64_t read_rss_kib(long pid)
+{
+	char path[64], line[256];
+	uint64_t v = 0;
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %" SCNu64, &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* the end of the range of keys with PREFIX (etcd's prefix range_end) */
+static ProtobufCBinaryData prefix_end(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	uint8_t *e = xmalloc(n + 1);
+	memcpy(e, prefix, n);
+	while (n && e[n - 1] == 0xff)
+		n--;
+	if (!n) {
+		e[0] = 0;
+		return (ProtobufCBinaryData){ 1, e };
+	}
+	e[n - 1]++;
+	return (ProtobufCBinaryData){ n, e };
+}
+
+/* an open-addressed map from 64-bit keys (never 0) to indexes */
+struct map {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t mask;
+};
+
+static void map_init(struct map *m, size_t n)
+{
+	size_t cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	m->keys = calloc(cap, sizeof *m->keys);
+	m->vals = calloc(cap, sizeof *m->vals);
+	if (!m->keys || !m->vals) {
+		fprintf(stderr, "grpcload: out of memory\n");
+		exit(1);
+	}
+	m->mask = cap - 1;
+}
+
+static size_t map_slot(const struct map *m, uint64_t k)
+{
+	size_t i = (size_t)((k * 0x9e3779b97f4a7c15ull) >> 20) & m->mask;
+	while (m->keys[i] && m->keys[i] != k)
+		i = (i + 1) & m->mask;
+	return i;
+}
+
+static void map_put(struct map *m, uint64_t k, uint32_t v)
+{
+	size_t i = map_slot(m, k);
+	m->keys[i] = k;
+	m->vals[i] = v;
+}
+
+static bool map_get(const struct map *m, uint64_t k, uint32_t *v)
+{
+	size_t i = map_slot(m, k);
+	if (!m->keys[i])
+		return false;
+	*v = m->vals[i];
+	return true;
+}
+
+static void fill_value(uint32_t seq)
+{
+	char h[9];
+	snprintf(h, sizeof h, "%08" PRIx32, seq);
+	memcpy(value, h, opt.value_size < 8 ? opt.value_size : 8);
+}
+
+static int cmp_u64(const void *a, const void *b);
+static double cpu_s(const struct rusage *r);
+
+static double pct_of(const uint64_t *v, size_t n, double p)
+{
+	if (!n)
+		return NAN;
+	size_t i = (size_t)ceil(p * (double)n);
+	if (i)
+		i--;
+	return (double)v[i] / 1e6;
+}
+
+/* ---- watch fan-out ---------------------------------------------------------------------------- *
+ * W watchers on one prefix, spread over S Watch streams (--streams, several
+ * watches per stream as one etcd client context makes), the streams over C
+ * connections; one writer on a connection of its own puts under the prefix
+ * at --rate, one call at a time. Each value starts with the write's number
+ * in hex, so an event names its write without asking the revision. */
+
+struct watcher {
+	uint64_t last_rev; /* the last event's revision: events out of order or twice are counted */
+	uint64_t events;
+};
+struct wstream {
+	struct call c;
+	uint32_t *members; /* the watchers, in the order their creates were sent */
+	uint32_t n, n_created;
+};
+struct wwrite {
+	uint64_t sent, ack, last; /* ns; last: the latest event of it at any watcher */
+	uint32_t delivered;
+};
+
+static struct watcher *wat;
+static struct wstream *wst;
+static struct wwrite *wr;
+static struct map watch_ids; /* (stream, watch_id) -> watcher */
+static uint32_t w_created, w_canceled, w_writes_max, w_sent, w_acked, w_complete;
+static uint64_t w_events, w_misordered, w_unknown, w_bad_events, w_put_errors;
+static uint64_t w_first_event, w_last_event;
+/* the writer is open-loop: a write leaves at its time whether or not the
+ * ones before it were acknowledged (a slow server must not slow the offered
+ * load), up to WRITERS calls in flight */
+#define WRITERS 256
+static struct call w_writer[WRITERS];
+static struct call *w_free[WRITERS];
+static int n_w_free;
+static uint32_t w_behind; /* writes that left over 10 ms late (all WRITERS in flight, or the loop busy) */
+static uint64_t *w_put_lat;
+
+static uint64_t wkey(uint32_t stream, int64_t id)
+{
+	return ((uint64_t)stream << 40 ^ (uint64_t)id) + 1;
+}
+
+static void watch_event(uint32_t w, const uint8_t *ev, size_t len, uint64_t now)
+{
+	const uint8_t *p = ev, *e = ev + len, *b = NULL, *kv = NULL, *val = NULL;
+	size_t blen = 0, kvlen = 0, vlen = 0;
+	unsigned num;
+	uint64_t v = 0, type = 0, rev = 0;
+	while (p < e) {
+		if (!pb_field(&p, e, &num, &v, &b, &blen))
+			goto bad;
+		if (num == 1)
+			type = v;
+		else if (num == 2)
+			kv = b, kvlen = blen;
+	}
+	if (!kv || type != 0)
+		goto bad;
+	for (p = kv, e = kv + kvlen; p < e;) {
+		if (!pb_field(&p, e, &num, &v, &b, &blen))
+			goto bad;
+		if (num == 5)
+			val = b, vlen = blen;
+		else if (num == 3)
+			rev = v;
+	}
+	char hex[9];
+	if (!val || vlen < 8)
+		goto bad;
+	memcpy(hex, val, 8);
+	hex[8] = 0;
+	char *end;
+	unsigned long seq = strtoul(hex, &end, 16);
+	if (*end || seq >= w_sent)
+		goto bad;
+	struct watcher *wa = &wat[w];
+	if (wa->last_rev >= rev)
+		w_misordered++;
+	else
+		wa->last_rev = rev;
+	wa->events++;
+	w_events++;
+	if (!w_first_event)
+		w_first_event = now;
+	w_last_event = now;
+	struct wwrite *x = &wr[seq];
+	x->last = now;
+	if (++x->delivered == w_created && x->ack)
+		w_complete++;
+	return;
+bad:
+	w_bad_events++;
+	note_error("an event that is not a put of this run's writer");
+}
+
+static void watch_msg(struct call *c, const uint8_t *msg, size_t len)
+{
+	struct wstream *st = &wst[c->idx];
+	const uint8_t *p = msg, *e = msg + len, *b = NULL, *reason = NULL;
+	size_t blen = 0, rlen = 0;
+	unsigned num;
+	uint64_t v = 0, wid = 0, created = 0, canceled = 0, compact = 0;
+	while (p < e) {
+		if (!pb_field(&p, e, &num, &v, &b, &blen)) {
+			note_error("a WatchResponse that does not parse");
+			failed = true;
+			return;
+		}
+		switch (num) {
+		case 2: wid = v; break;
+		case 3: created = v; break;
+		case 4: canceled = v; break;
+		case 5: compact = v; break;
+		case 6: reason = b, rlen = blen; break;
+		}
+	}
+	if (created) {
+		if (st->n_created >= st->n) {
+			note_error("more watches created than asked for");
+			failed = true;
+			return;
+		}
+		map_put(&watch_ids, wkey((uint32_t)c->idx, (int64_t)wid), st->members[st->n_created++]);
+		w_created++;
+	}
+	if (canceled) {
+		w_canceled++;
+		note_error("a watch canceled by the server (compact_revision %" PRIu64 "): %.*s", compact, (int)rlen,
+			   reason ? (const char *)reason : "");
+		return;
+	}
+	uint32_t w;
+	bool known = map_get(&watch_ids, wkey((uint32_t)c->idx, (int64_t)wid), &w);
+	uint64_t now = 0;
+	for (p = msg; p < e;) {
+		pb_field(&p, e, &num, &v, &b, &blen);
+		if (num != 11)
+			continue;
+		if (!known) {
+			w_unknown++;
+			note_error("an event for watch_id %" PRIu64 ", which this stream never created", wid);
+			continue;
+		}
+		if (!now)
+			now = now_ns();
+		watch_event(w, b, blen, now);
+	}
+}
+
+static void watch_end(struct call *c, bool ok)
+{
+	if (!stopping) {
+		if (ok)
+			note_error("the server ended a Watch stream");
+		failed = true;
+	}
+}
+
+static void writer_end(struct call *c, bool ok)
+{
+	uint32_t seq = (uint32_t)c->idx;
+	uint64_t t = now_ns();
+	w_free[n_w_free++] = c;
+	if (!ok) {
+		w_put_errors++;
+		if (w_put_errors > 100)
+			failed = true;
+		return;
+	}
+	w_put_lat[w_acked++] = t - wr[seq].sent;
+	wr[seq].ack = t;
+	if (wr[seq].delivered == w_created)
+		w_complete++;
+}
+
+static void writer_put(uint64_t now)
+{
+	uint32_t seq = w_sent++;
+	char key[64];
+	int kl = snprintf(key, sizeof key, "%s%04u", opt.prefix, seq % 1000);
+	Etcdserverpb__PutRequest r = ETCDSERVERPB__PUT_REQUEST__INIT;
+	fill_value(seq);
+	r.key = (ProtobufCBinaryData){ (size_t)kl, (uint8_t *)key };
+	r.value = (ProtobufCBinaryData){ opt.value_size, (uint8_t *)value };
+	wr[seq].sent = now;
+	struct call *c = w_free[--n_w_free];
+	c->idx = seq;
+	unary(c, &r.base);
+}
+
+/* ---- lease churn -------------------------------------------------------------------------------- *
+ * N leases, --clients of them in flight: each is granted (--ttl, 0 for the
+ * server's minimum), a key put with it, one keep-alive sent on its
+ * connection's LeaseKeepAlive stream, then (--end revoke) revoked, or left
+ * to expire. The run ends when the prefix has no key and LeaseLeases
+ * lists none of the run's leases. */
+
+enum lstate { L_GRANT, L_PUT, L_KA, L_REVOKE, L_DONE };
+struct lease {
+	int64_t id;
+	uint32_t chain;
+	uint8_t state;
+};
+struct chain {
+	struct call c;
+	uint32_t lease;
+	bool busy;
+};
+
+static struct lease *ls;
+static struct chain *chains;
+static struct call *ka; /* one LeaseKeepAlive stream per connection */
+static struct map lease_ids;
+static uint32_t l_next, l_done, l_granted, l_attached, l_kept, l_revoked, l_ka_lost;
+static int64_t l_ttl_min = INT64_MAX, l_ttl_max;
+static uint64_t l_errors;
+static struct call l_poll;
+static bool l_poll_busy, l_keys_gone, l_gone;
+static uint64_t l_next_poll, l_keys_left, l_leases_left, t_ops_end, t_gone;
+
+static void chain_next(struct chain *ch);
+
+static void lease_failed(struct chain *ch, struct lease *l)
+{
+	l_errors++;
+	l->state = L_DONE;
+	l_done++;
+	if (l_errors > 1000) {
+		note_error("more than 1000 lease calls failed: the run stops");
+		failed = true;
+	}
+	chain_next(ch);
+}
+
+static void lease_put(struct chain *ch, struct lease *l)
+{
+	char key[64];
+	int kl = snprintf(key, sizeof key, "%s%07u", opt.prefix, ch->lease);
+	Etcdserverpb__PutRequest r = ETCDSERVERPB__PUT_REQUEST__INIT;
+	r.key = (ProtobufCBinaryData){ (size_t)kl, (uint8_t *)key };
+	r.value = (ProtobufCBinaryData){ opt.value_size, (uint8_t *)value };
+	r.lease = l->id;
+	l->state = L_PUT;
+	ch->c.path = "/etcdserverpb.KV/Put";
+	unary(&ch->c, &r.base);
+}
+
+static void chain_end(struct call *c, bool ok)
+{
+	struct chain *ch = &chains[c->idx];
+	struct lease *l = &ls[ch->lease];
+	if (!ok) {
+		lease_failed(ch, l);
+		return;
+	}
+	switch (l->state) {
+	case L_GRANT: {
+		Etcdserverpb__LeaseGrantResponse *r = unpack(&etcdserverpb__lease_grant_response__descriptor, c);
+		if (!r || r->id == 0 || (r->error && *r->error)) {
+			if (r)
+				note_error("LeaseGrant: ID %" PRId64 ", error \"%s\"", r->id, r->error ? r->error : "");
+			if (r)
+				etcdserverpb__lease_grant_response__free_unpacked(r, NULL);
+			lease_failed(ch, l);
+			return;
+		}
+		l->id = r->id;
+		if (r->ttl < l_ttl_min)
+			l_ttl_min = r->ttl;
+		if (r->ttl > l_ttl_max)
+			l_ttl_max = r->ttl;
+		etcdserverpb__lease_grant_response__free_unpacked(r, NULL);
+		map_put(&lease_ids, (uint64_t)l->id, ch->lease);
+		l_granted++;
+		lease_put(ch, l);
+		return;
+	}
+	case L_PUT: {
+		l_attached++;
+		Etcdserverpb__LeaseKeepAliveRequest r = ETCDSERVERPB__LEASE_KEEP_ALIVE_REQUEST__INIT;
+		r.id = l->id;
+		l->state = L_KA;
+		call_queue(&ka[ch->c.conn - conns], &r.base);
+		return;
+	}
+	case L_REVOKE:
+		l_revoked++;
+		l->state = L_DONE;
+		l_done++;
+		chain_next(ch);
+		return;
+	default: note_error("a lease call ended in state %d", l->state); failed = true;
+	}
+}
+
+static void ka_msg(struct call *c, const uint8_t *msg, size_t len)
+{
+	Etcdserverpb__LeaseKeepAliveResponse *r =
+		etcdserverpb__lease_keep_alive_response__unpack(NULL, len, msg);
+	uint32_t li;
+	if (!r || !map_get(&lease_ids, (uint64_t)r->id, &li) || ls[li].state != L_KA) {
+		note_error("a LeaseKeepAliveResponse for no lease waiting for one");
+		failed = true;
+		if (r)
+			etcdserverpb__lease_keep_alive_response__free_unpacked(r, NULL);
+		return;
+	}
+	struct lease *l = &ls[li];
+	struct chain *ch = &chains[l->chain];
+	if (r->ttl <= 0) { /* etcd's answer for a lease it does not know */
+		l_ka_lost++;
+		note_error("keep-alive of lease %" PRId64 ": TTL %" PRId64 " (expired before its keep-alive)", r->id, r->ttl);
+		etcdserverpb__lease_keep_alive_response__free_unpacked(r, NULL);
+		lease_failed(ch, l);
+		return;
+	}
+	etcdserverpb__lease_keep_alive_response__free_unpacked(r, NULL);
+	l_kept++;
+	if (opt.revoke) {
+		Etcdserverpb__LeaseRevokeRequest q = ETCDSERVERPB__LEASE_REVOKE_REQUEST__INIT;
+		q.id = l->id;
+		l->state = L_REVOKE;
+		ch->c.path = "/etcdserverpb.Lease/LeaseRevoke";
+		unary(&ch->c, &q.base);
+		return;
+	}
+	l->state = L_DONE;
+	l_done++;
+	chain_next(ch);
+}
+
+static void ka_end(struct call *c, bool ok)
+{
+	if (!stopping && !l_gone) {
+		if (ok)
+			note_error("the server ended a LeaseKeepAlive stream");
+		failed = true;
+	}
+}
+
+static void chain_next(struct chain *ch)
+{
+	if (l_next >= opt.leases || failed) {
+		ch->busy = false;
+		return;
+	}
+	ch->busy = true;
+	ch->lease = l_next++;
+	struct lease *l = &ls[ch->lease];
+	l->chain = (uint32_t)(ch - chains);
+	l->state = L_GRANT;
+	Etcdserverpb__LeaseGrantRequest r = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+	r.ttl = opt.ttl;
+	ch->c.path = "/etcdserverpb.Lease/LeaseGrant";
+	unary(&ch->c, &r.base);
+}
+
+/* polls: the keys under the prefix (count_only Range), then LeaseLeases */
+static void poll_end(struct call *c, bool ok)
+{
+	l_poll_busy = false;
+	l_next_poll = now_ns() + 100000000u;
+	if (!ok) {
+		failed = true;
+		return;
+	}
+	if (!l_keys_gone) {
+		Etcdserverpb__RangeResponse *r = unpack(&etcdserverpb__range_response__descriptor, c);
+		if (!r) {
+			failed = true;
+			return;
+		}
+		l_keys_left = (uint64_t)r->count;
+		etcdserverpb__range_response__free_unpacked(r, NULL);
+		l_keys_gone = l_keys_left == 0;
+		if (l_keys_gone)
+			l_next_poll = 0;
+		return;
+	}
+	Etcdserverpb__LeaseLeasesResponse *r = unpack(&etcdserverpb__lease_leases_response__descriptor, c);
+	if (!r) {
+		failed = true;
+		return;
+	}
+	uint64_t left = 0;
+	uint32_t li;
+	for (size_t i = 0; i < r->n_leases; i++)
+		left += map_get(&lease_ids, (uint64_t)r->leases[i]->id, &li);
+	etcdserverpb__lease_leases_response__free_unpacked(r, NULL);
+	l_leases_left = left;
+	if (!left) {
+		l_gone = true;
+		t_gone = now_ns();
+	}
+}
+
+static void poll_start(void)
+{
+	l_poll_busy = true;
+	if (!l_keys_gone) {
+		Etcdserverpb__RangeRequest r = ETCDSERVERPB__RANGE_REQUEST__INIT;
+		r.key = (ProtobufCBinaryData){ strlen(opt.prefix), (uint8_t *)opt.prefix };
+		r.range_end = prefix_end(opt.prefix);
+		r.count_only = true;
+		l_poll.path = "/etcdserverpb.KV/Range";
+		unary(&l_poll, &r.base);
+		free(r.range_end.data);
+	} else {
+		Etcdserverpb__LeaseLeasesRequest r = ETCDSERVERPB__LEASE_LEASES_REQUEST__INIT;
+		l_poll.path = "/etcdserverpb.Lease/LeaseLeases";
+		unary(&l_poll, &r.base);
+	}
+}
+
+/* ---- the loop of the watch and lease modes ---------------------------------------------------- */
+
+/* every connection: submit what waits, hand frames to the socket */
+static void pump(int nconns)
+{
+	for (int i = 0; i < nconns; i++) {
+		struct conn *cn = &conns[i];
+		if (cn->state != C_UP)
+			continue;
+		submit_pending(cn);
+		int r = conn_flush(cn);
+		if (r < 0) {
+			conn_down(cn, strerror(-r));
+			failed = true;
+			continue;
+		}
+		set_events(cn);
+	}
+}
+
+static void wl_loop(int nconns, uint64_t (*step)(uint64_t now, bool *done))
+{
+	for (;;) {
+		uint64_t now = now_ns();
+		bool done = false;
+		uint64_t wake = step(now, &done);
+		pump(nconns);
+		if (done || failed)
+			break;
+		if (now >= deadline) {
+			timed_out = true;
+			note_error("the run's deadline (--timeout %.1f s) passed while %s", opt.timeout, phase);
+			break;
+		}
+		for (int i = 0; i < nconns; i++)
+			if (conns[i].state == C_DOWN) {
+				failed = true; /* these modes do not reconnect: the figures would mean nothing */
+				return;
+			}
+		if (wake > deadline)
+			wake = deadline;
+		int ms = wake > now ? (int)((wake - now + 999999) / 1000000) : 0;
+		struct epoll_event evs[64];
+		int n = epoll_wait(epfd, evs, 64, ms);
+		if (n < 0 && errno != EINTR) {
+			perror("grpcload: epoll_wait");
+			exit(1);
+		}
+		for (int i = 0; i < n; i++)
+			conn_io(evs[i].data.ptr, evs[i].events);
+	}
+}
+
+static void conns_open(int n)
+{
+	conns = calloc((size_t)n, sizeof *conns);
+	if (!conns) {
+		fprintf(stderr, "grpcload: out of memory\n");
+		exit(1);
+	}
+	for (int i = 0; i < n; i++) {
+		conns[i].fd = -1;
+		conns[i].ep = &eps[(size_t)i % neps];
+	}
+	for (int i = 0; i < n; i++)
+		conn_start(&conns[i]);
+}
+
+static uint64_t rss_before, rss_watching, rss_end;
+static uint64_t t_created, t_w0, t_drain;
+static struct rusage ru_w0;
+
+static uint64_t watch_step(uint64_t now, bool *done)
+{
+	if (w_created < (uint32_t)opt.watchers)
+		return now + 100000000u; /* creating */
+	if (!t_created) {
+		t_created = now;
+		rss_watching = read_rss_kib(opt.rss_pid);
+		phase = "writing";
+		t_w0 = now;
+		getrusage(RUSAGE_SELF, &ru_w0);
+	}
+	while (w_sent < w_writes_max) {
+		uint64_t due = t_w0 + (uint64_t)((double)w_sent * 1e9 / opt.rate);
+		if (now < due)
+			return due;
+		if (!n_w_free)
+			return now + 1000000u;
+		if (now > due + 10000000u)
+			w_behind++;
+		writer_put(now);
+	}
+	if (n_w_free < WRITERS)
+		return now + 100000000u;
+	if (!t_drain) {
+		t_drain = now;
+		phase = "waiting for the last events";
+	}
+	if (w_complete >= w_acked || now >= t_drain + (uint64_t)(opt.drain * 1e9)) {
+		*done = true;
+		return now;
+	}
+	return now + 10000000u;
+}
+
+static int run_watch(void)
+{
+	int W = opt.watchers, S = opt.streams ? opt.streams : opt.conns;
+	if (S > W)
+		S = W;
+	if (opt.conns > S)
+		opt.conns = S;
+	w_writes_max = (uint32_t)ceil(opt.rate * opt.duration);
+	wat = calloc((size_t)W, sizeof *wat);
+	wst = calloc((size_t)S, sizeof *wst);
+	wr = calloc(w_writes_max + 1, sizeof *wr);
+	w_put_lat = calloc(w_writes_max + 1, sizeof *w_put_lat);
+	if (!wat || !wst || !wr || !w_put_lat) {
+		fprintf(stderr, "grpcload: out of memory\n");
+		return 1;
+	}
+	map_init(&watch_ids, (size_t)W);
+	if (opt.value_size < 8)
+		opt.value_size = 8;
+	phase = "creating the watches";
+	rss_before = read_rss_kib(opt.rss_pid);
+	/* connections 0..C-1 carry the watch streams, C the writer */
+	conns_open(opt.conns + 1);
+	ProtobufCBinaryData key = { strlen(opt.prefix), (uint8_t *)opt.prefix }, end = prefix_end(opt.prefix);
+	for (int s = 0; s < S; s++) {
+		struct wstream *st = &wst[s];
+		st->members = xmalloc(((size_t)W / (size_t)S + 1) * sizeof *st->members);
+		call_init(&st->c, &conns[s % opt.conns], K_STREAM, "/etcdserverpb.Watch/Watch", (size_t)s);
+		st->c.on_msg = watch_msg;
+		st->c.on_end = watch_end;
+	}
+	for (int w = 0; w < W; w++) {
+		struct wstream *st = &wst[w % S];
+		Etcdserverpb__WatchCreateRequest cr = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
+		Etcdserverpb__WatchRequest r = ETCDSERVERPB__WATCH_REQUEST__INIT;
+		cr.key = key;
+		cr.range_end = end;
+		r.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
+		r.create_request = &cr;
+		st->members[st->n++] = (uint32_t)w;
+		call_queue(&st->c, &r.base);
+	}
+	for (int s = 0; s < S; s++)
+		call_start(&wst[s].c);
+	for (int i = 0; i < WRITERS; i++) {
+		call_init(&w_writer[i], &conns[opt.conns], K_UNARY, "/etcdserverpb.KV/Put", (size_t)i);
+		w_writer[i].on_end = writer_end;
+		w_free[n_w_free++] = &w_writer[i];
+	}
+
+	t_begin = now_ns();
+	deadline = t_begin + (uint64_t)(opt.timeout * 1e9);
+	wl_loop(opt.conns + 1, watch_step);
+	stopping = true;
+	uint64_t t1 = now_ns();
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	rss_end = read_rss_kib(opt.rss_pid);
+
+	/* the delay of each write: its acknowledgement to its event at the last watcher */
+	uint64_t *d = xmalloc((w_acked + 1) * sizeof *d);
+	size_t nd = 0;
+	for (uint32_t i = 0; i < w_sent; i++)
+		if (wr[i].ack && w_created && wr[i].delivered == w_created)
+			d[nd++] = wr[i].last > wr[i].ack ? wr[i].last - wr[i].ack : 0;
+	qsort(d, nd, sizeof *d, cmp_u64);
+	qsort(w_put_lat, w_acked, sizeof *w_put_lat, cmp_u64);
+	uint64_t expected = (uint64_t)w_acked * w_created;
+	uint64_t missing = 0;
+	for (uint32_t i = 0; i < w_sent; i++)
+		if (wr[i].ack && wr[i].delivered < w_created)
+			missing += w_created - wr[i].delivered;
+	/* events/s: from the first write to the last event (a server that falls
+	 * behind stretches it), or to the end of the writes */
+	uint64_t te = w_last_event > t_drain ? w_last_event : (t_drain ? t_drain : t1);
+	double secs = t_w0 && te > t_w0 ? (double)(te - t_w0) / 1e9 : 0;
+	double cpu = t_w0 ? cpu_s(&ru) - cpu_s(&ru_w0) : 0;
+	double create_s = t_created ? (double)(t_created - t_begin) / 1e9 : NAN;
+	double per_w = opt.rss_pid && rss_watching && w_created ? ((double)rss_watching - (double)rss_before) / w_created : NAN;
+	printf("GRPCLOAD op=watch watchers=%d created=%" PRIu32 " streams=%d conns=%d rate=%.1f writes=%" PRIu32
+	       " acked=%" PRIu32 " events=%" PRIu64 " expected=%" PRIu64 " missing=%" PRIu64 " misordered=%" PRIu64
+	       " canceled=%" PRIu32 " secs=%.3f events_per_s=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f"
+	       " put_p50_ms=%.3f put_p99_ms=%.3f create_s=%.3f rss_before_kib=%" PRIu64 " rss_watching_kib=%" PRIu64
+	       " rss_end_kib=%" PRIu64 " kib_per_watcher=%.3f cpu_us_per_event=%.3f writes_late=%" PRIu32
+	       " errors=%" PRIu64 " timed_out=%d\n",
+	       W, w_created, S, opt.conns, opt.rate, w_sent, w_acked, w_events, expected, missing, w_misordered,
+	       w_canceled, secs, secs > 0 ? (double)w_events / secs : 0, pct_of(d, nd, 0.50), pct_of(d, nd, 0.99),
+	       pct_of(d, nd, 1.0), pct_of(w_put_lat, w_acked, 0.50), pct_of(w_put_lat, w_acked, 0.99), create_s,
+	       rss_before, rss_watching, rss_end, per_w, w_events ? cpu * 1e6 / (double)w_events : NAN,
+	       w_behind, w_put_errors + w_unknown + w_bad_events + w_canceled + (failed ? 1 : 0), timed_out);
+	printf("grpcload: watch, %" PRIu32 " of %d watchers on %d streams over %d connections, %" PRIu32
+	       " writes at %.0f/s: %" PRIu64 " of %" PRIu64 " events (%.0f/s), %" PRIu64
+	       " out of order or twice; from a write's acknowledgement to its event at the last watcher p50 %.3f, p99 %.3f ms;"
+	       " server RSS %" PRIu64 " -> %" PRIu64 " KiB (%.2f KiB per watcher)\n",
+	       w_created, W, S, opt.conns, w_sent, opt.rate, w_events, expected, secs > 0 ? (double)w_events / secs : 0,
+	       w_misordered, pct_of(d, nd, 0.50), pct_of(d, nd, 0.99), rss_before, rss_watching, per_w);
+	if (first_error)
+		fprintf(stderr, "grpcload: first error: %s\n", first_error);
+	fflush(stdout);
+	return failed || timed_out || !w_acked || missing || w_misordered ? 1 : 0;
+}
+
+static uint64_t lease_step(uint64_t now, bool *done)
+{
+	if (l_done < opt.leases)
+		return now + 100000000u;
+	if (!t_ops_end) {
+		t_ops_end = now;
+		getrusage(RUSAGE_SELF, &ru1);
+		phase = opt.revoke ? "waiting for the keys to go" : "waiting for the leases to expire";
+	}
+	if (l_gone) {
+		*done = true;
+		return now;
+	}
+	if (!l_poll_busy && now >= l_next_poll)
+		poll_start();
+	return l_poll_busy ? now + 100000000u : l_next_poll;
+}
+
+static int run_lease(void)
+{
+	int C = opt.clients;
+	if (opt.conns > C)
+		opt.conns = C;
+	ls = calloc(opt.leases, sizeof *ls);
+	chains = calloc((size_t)C, sizeof *chains);
+	ka = calloc((size_t)opt.conns, sizeof *ka);
+	if (!ls || !chains || !ka) {
+		fprintf(stderr, "grpcload: out of memory\n");
+		return 1;
+	}
+	map_init(&lease_ids, opt.leases);
+	phase = "granting, attaching, keeping alive";
+	conns_open(opt.conns);
+	for (int i = 0; i < opt.conns; i++) {
+		call_init(&ka[i], &conns[i], K_STREAM, "/etcdserverpb.Lease/LeaseKeepAlive", (size_t)i);
+		ka[i].on_msg = ka_msg;
+		ka[i].on_end = ka_end;
+		call_start(&ka[i]);
+	}
+	for (int i = 0; i < C; i++) {
+		call_init(&chains[i].c, &conns[i % opt.conns], K_UNARY, NULL, (size_t)i);
+		chains[i].c.on_end = chain_end;
+	}
+	call_init(&l_poll, &conns[0], K_UNARY, NULL, 0);
+	l_poll.on_end = poll_end;
+
+	t_begin = now_ns();
+	deadline = t_begin + (uint64_t)(opt.timeout * 1e9);
+	getrusage(RUSAGE_SELF, &ru0);
+	for (int i = 0; i < C; i++)
+		chain_next(&chains[i]);
+	wl_loop(opt.conns, lease_step);
+	stopping = true;
+	uint64_t t1 = now_ns();
+	if (!t_ops_end) {
+		t_ops_end = t1;
+		getrusage(RUSAGE_SELF, &ru1);
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double ops_s = (double)(t_ops_end - t_begin) / 1e9;
+	double gone_s = l_gone ? (double)(t_gone - t_ops_end) / 1e9 : NAN;
+	double total_s = l_gone ? (double)(t_gone - t_begin) / 1e9 : NAN;
+	/* a lease operation: each grant, attach, keep-alive and expiry (or revoke) */
+	uint64_t ops = (uint64_t)l_granted + l_attached + l_kept + (l_gone ? l_kept : l_revoked);
+	double cpu = cpu_s(&ru) - cpu_s(&ru0);
+	if (!l_granted)
+		l_ttl_min = 0;
+	printf("GRPCLOAD op=lease leases=%u clients=%d conns=%d end=%s ttl=%" PRId64 " granted=%" PRIu32
+	       " attached=%" PRIu32 " kept_alive=%" PRIu32 " revoked=%" PRIu32 " keepalive_lost=%" PRIu32
+	       " ops=%" PRIu64 " ops_secs=%.3f ops_per_s=%.1f gone_secs=%.3f total_secs=%.3f keys_left=%" PRIu64
+	       " leases_left=%" PRIu64 " cpu_ms_per_op=%.5f errors=%" PRIu64 " timed_out=%d\n",
+	       opt.leases, C, opt.conns, opt.revoke ? "revoke" : "expire", l_ttl_min, l_granted, l_attached, l_kept,
+	       l_revoked, l_ka_lost, ops, ops_s, ops_s > 0 ? (double)(l_granted + l_attached + l_kept + l_revoked) / ops_s : 0, gone_s,
+	       total_s, l_keys_left, l_leases_left, ops ? cpu * 1e3 / (double)ops : NAN, l_errors + (failed ? 1 : 0),
+	       timed_out);
+	printf("grpcload: lease, %u leases (TTL %" PRId64 "-%" PRId64 " s as granted), %d in flight on %d connections:"
+	       " %" PRIu32 " granted, %" PRIu32 " attached, %" PRIu32 " kept alive in %.2f s; all gone %.2f s later (%s);"
+	       " its own CPU %.4f ms per lease operation\n",
+	       opt.leases, l_ttl_min, l_ttl_max, C, opt.conns, l_granted, l_attached, l_kept, ops_s, gone_s,
+	       opt.revoke ? "revoked" : "expired", ops ? cpu * 1e3 / (double)ops : NAN);
+	if (first_error)
+		fprintf(stderr, "grpcload: first error: %s\n", first_error);
+	fflush(stdout);
+	return failed || timed_out || !l_gone || l_errors ? 1 : 0;
+}
+
 /* ---- options and the run ----------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -619,6 +1700,10 @@ static void parse(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },   { "op", required_argument, NULL, 'o' },
 		{ "key-space", required_argument, NULL, 'k' }, { "value-size", required_argument, NULL, 'v' },
 		{ "prefix", required_argument, NULL, 'p' },    { "help", no_argument, NULL, 'h' },
+		{ "watchers", required_argument, NULL, 'W' },  { "streams", required_argument, NULL, 'S' },
+		{ "rate", required_argument, NULL, 'r' },      { "drain", required_argument, NULL, 'D' },
+		{ "rss-pid", required_argument, NULL, 'P' },   { "leases", required_argument, NULL, 'L' },
+		{ "ttl", required_argument, NULL, 'l' },       { "end", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -634,6 +1719,21 @@ static void parse(int argc, char **argv)
 		case 'k': opt.key_space = (unsigned)num_arg("key-space", optarg, 1); break;
 		case 'v': opt.value_size = (unsigned)num_arg("value-size", optarg, 0); break;
 		case 'p': opt.prefix = optarg; break;
+		case 'W': opt.watchers = (int)num_arg("watchers", optarg, 1); break;
+		case 'S': opt.streams = (int)num_arg("streams", optarg, 1); break;
+		case 'r': opt.rate = num_arg("rate", optarg, 0.001); break;
+		case 'D': opt.drain = num_arg("drain", optarg, 0); break;
+		case 'P': opt.rss_pid = (long)num_arg("rss-pid", optarg, 1); break;
+		case 'L': opt.leases = (unsigned)num_arg("leases", optarg, 1); break;
+		case 'l': opt.ttl = (int64_t)num_arg("ttl", optarg, 0); break;
+		case 'E':
+			if (!strcmp(optarg, "expire") || !strcmp(optarg, "revoke"))
+				opt.revoke = !strcmp(optarg, "revoke");
+			else {
+				fprintf(stderr, "grpcload: --end is expire or revoke\n");
+				exit(2);
+			}
+			break;
 		case 'o':
 			opt.op_name = optarg;
 			if (!strcmp(optarg, "put"))
@@ -642,8 +1742,12 @@ static void parse(int argc, char **argv)
 				opt.op = OP_RANGE;
 			else if (!strcmp(optarg, "range-serializable"))
 				opt.op = OP_RANGE_SERIALIZABLE;
+			else if (!strcmp(optarg, "watch"))
+				opt.op = OP_WATCH;
+			else if (!strcmp(optarg, "lease"))
+				opt.op = OP_LEASE;
 			else {
-				fprintf(stderr, "grpcload: --op is put, range or range-serializable\n");
+				fprintf(stderr, "grpcload: --op is put, range, range-serializable, watch or lease\n");
 				exit(2);
 			}
 			break;
@@ -655,11 +1759,15 @@ static void parse(int argc, char **argv)
 		add_endpoints(argv[optind]);
 	if (!neps)
 		add_endpoints("127.0.0.1:2379");
-	if (opt.conns > opt.clients)
+	if (opt.conns > opt.clients && opt.op != OP_WATCH)
 		opt.conns = opt.clients; /* a connection without a client would idle */
 	if (opt.total)
 		opt.warmup = 0;
-	if (!opt.timeout)
+	if (!opt.timeout && opt.op == OP_WATCH)
+		opt.timeout = opt.duration + opt.drain + 120;
+	else if (!opt.timeout && opt.op == OP_LEASE)
+		opt.timeout = 900;
+	else if (!opt.timeout)
 		opt.timeout = opt.total ? 300 : opt.warmup + opt.duration + 10;
 	if (opt.key_space > 10000000) {
 		fprintf(stderr, "grpcload: --key-space is at most 10000000\n");
@@ -720,6 +1828,10 @@ int main(int argc, char **argv)
 		perror("grpcload: epoll_create1");
 		return 1;
 	}
+	if (opt.op == OP_WATCH)
+		return run_watch();
+	if (opt.op == OP_LEASE)
+		return run_lease();
 	conns = calloc((size_t)opt.conns, sizeof *conns);
 	calls = calloc((size_t)opt.clients, sizeof *calls);
 	if (!conns || !calls) {
@@ -730,7 +1842,9 @@ int main(int argc, char **argv)
 		conns[i].fd = -1;
 		conns[i].ep = &eps[(size_t)i % neps];
 	}
+	reg = xmalloc((size_t)opt.clients * sizeof *reg);
 	for (int i = 0; i < opt.clients; i++) {
+		reg[n_reg++] = &calls[i];
 		calls[i].conn = &conns[i % opt.conns];
 		calls[i].body = xmalloc(body_cap());
 		wait_turn(&calls[i]);
