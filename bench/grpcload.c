@@ -18,6 +18,41 @@
  *            p50_ms=A p90_ms=B p99_ms=C cpu_ms_per_req=D cpu_pct=P timed_out=0|1
  * requests counts the calls that succeeded in the window; latency is over
  * them. Exits 0 if any call succeeded, 1 if none did, 2 on bad usage.
+ *
+ * Two more modes (issue 20), each one run that ends by itself:
+ *
+ *   grpcload --op watch [--watchers W] [--streams S] [--conns C] [--rate R]
+ *            [--duration SECS] [--drain SECS] [--rss-pid PID] [--prefix P]
+ *
+ * W watches on the prefix P, spread over S Watch streams (default: one per
+ * connection, so several watches share a stream, as the watches of one etcd
+ * client context do), the streams over C connections; once every watch is
+ * created, one writer on a connection of its own puts under P at R writes/s
+ * for SECS, open-loop (up to 256 calls in flight); then it waits up to
+ * --drain for the last events. Each value starts with its write's number, so
+ * an event names its write. With --rss-pid, the server's VmRSS
+ * (/proc/PID/status) before connecting and once every watch is created.
+ *   GRPCLOAD op=watch ... events=E expected=X missing=M misordered=O
+ *            events_per_s=Y p50_ms=A p99_ms=B put_p99_ms=C kib_per_watcher=K
+ *            cpu_us_per_event=U writes_late=L errors=N timed_out=0|1
+ * p50/p99: from a write's acknowledgement to its event at the LAST watcher
+ * (0 when the event came first), over the writes every watcher got;
+ * events_per_s: events over the time from the first write to the last
+ * event; misordered: events at or below a revision the watcher had seen.
+ *
+ *   grpcload --op lease [--leases N] [--clients C] [--conns K] [--ttl T]
+ *            [--end expire|revoke] [--prefix P]
+ *
+ * N leases, C at a time: each is granted with TTL T (the server raises it to
+ * its minimum), a key under P put with it, one keep-alive sent on its
+ * connection's LeaseKeepAlive stream, then revoked or left to expire. The
+ * run ends when P has no key (count_only Range, polled every 100 ms) and
+ * LeaseLeases lists none of the run's leases.
+ *   GRPCLOAD op=lease ... ttl=T granted=G attached=A kept_alive=K ops=O
+ *            ops_secs=S gone_secs=G total_secs=T cpu_ms_per_op=U errors=N
+ * ops counts each grant, attach, keep-alive and expiry (or revoke).
+ * Both exit 1 when a call or a stream failed (an UNIMPLEMENTED service ends
+ * the run at once), when events are missing or out of order, or on timeout.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -418,6 +453,21 @@ static int on_close(nghttp2_session *s, int32_t stream_id, uint32_t error_code, 
 	return 0;
 }
 
+/* The server ended a stream whose request side is still open (its trailers
+ * came first: an error, or a server without the method): end ours too, or
+ * nghttp2 keeps the stream half-closed and never reports its close. gRPC
+ * servers in Go send RST_STREAM(NO_ERROR) themselves; not every one does. */
+static int on_frame(nghttp2_session *s, const nghttp2_frame *frame, void *user_data)
+{
+	if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+	    (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA))
+		return 0;
+	struct call *c = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+	if (c && c->kind == K_STREAM && c->stream_id == frame->hd.stream_id)
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+	return 0;
+}
+
 /* ---- connections ------------------------------------------------------------------------------- */
 
 static void set_events(struct conn *cn)
@@ -549,6 +599,7 @@ static void conn_up(struct conn *cn)
 		nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
 		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data);
 		nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_close);
+		nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame);
 	}
 	if (nghttp2_session_client_new(&cn->h2, cbs, cn) != 0) {
 		fprintf(stderr, "grpcload: nghttp2_session_client_new failed\n");
@@ -1412,8 +1463,14 @@ static struct rusage ru_w0;
 
 static uint64_t watch_step(uint64_t now, bool *done)
 {
-	if (w_created < (uint32_t)opt.watchers)
-		return now + 100000000u; /* creating */
+	if (w_created < (uint32_t)opt.watchers) {
+		/* a server that never answers a create would hold the run to --timeout */
+		if (now >= t_begin + 60 * UINT64_C(1000000000)) {
+			note_error("%" PRIu32 " of %d watches created in 60 s", w_created, opt.watchers);
+			failed = true;
+		}
+		return now + 100000000u;
+	}
 	if (!t_created) {
 		t_created = now;
 		rss_watching = read_rss_kib(opt.rss_pid);
@@ -1640,7 +1697,11 @@ static void usage(FILE *f)
 	fprintf(f, "usage: grpcload [--endpoints H:P[,H:P...]] [--conns N] [--clients N]\n"
 		   "                [--duration SECS | --total N] [--warmup SECS] [--timeout SECS]\n"
 		   "                [--op put|range|range-serializable] [--key-space N]\n"
-		   "                [--value-size N] [--prefix P] [ENDPOINTS]\n");
+		   "                [--value-size N] [--prefix P] [ENDPOINTS]\n"
+		   "       grpcload --op watch [--watchers W] [--streams S] [--conns C] [--rate R]\n"
+		   "                [--duration SECS] [--drain SECS] [--rss-pid PID] [--prefix P] [ENDPOINTS]\n"
+		   "       grpcload --op lease [--leases N] [--clients C] [--conns K] [--ttl T]\n"
+		   "                [--end expire|revoke] [--prefix P] [ENDPOINTS]\n");
 }
 
 static void add_endpoints(const char *list)

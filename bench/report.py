@@ -7,6 +7,11 @@ linearizable Range; their "conns" are concurrent calls).
 
 Sections without runs (BENCH_SKIP, BENCH_ONLY) are left out.
 
+The watch and lease rows (issue 20) come from $W/wl.tsv: one line per
+bench/grpcload --op watch|lease run, "system row param rep" then key=value
+fields (grpcload's GRPCLOAD line, cticks: the members' CPU ticks, lticks:
+the leader's, gl_cpu_s: grpcload's CPU seconds, busy: the machine's %).
+
 Reads $W/runs.tsv (one line per wrk run: system conns rep writes/s p50_us
 p99_us errors requests wrk_cpu_s leader_cpu_ticks cluster_cpu_ticks machine_busy_percent), $W/wal.txt (tests/wal/bench_wal's output)
 and the figures bench/run exports; prints results.md on stdout and writes
@@ -230,6 +235,133 @@ if v3_rows:
               f"| {x(ratio(cpu_ms('raftd', c), cpu_ms('etcd-v3', c)))} |")
         w("")
 
+# ---- Watch fan-out and lease churn (issue 20)
+wl = {}  # (system, row, param) -> list of dicts
+wl_path = os.path.join(W, "wl.tsv")
+if os.path.exists(wl_path):
+    with open(wl_path) as fh:
+        for line in fh:
+            p = line.split()
+            if len(p) < 5:
+                continue
+            d = {}
+            for kv in p[4:]:
+                k, _, v = kv.partition("=")
+                try:
+                    d[k] = float(v)
+                except ValueError:
+                    d[k] = v
+            wl.setdefault((p[0], p[1], int(p[2])), []).append(d)
+
+
+def wmed(system, row, param, key):
+    v = [r[key] for r in wl.get((system, row, param), []) if isinstance(r.get(key), float) and r[key] == r[key]]
+    return statistics.median(v) if v else None
+
+
+def wsum(system, row, param, key):
+    return sum(r.get(key, 0) for r in wl.get((system, row, param), []) if isinstance(r.get(key), float))
+
+
+def wmax(system, row, param, key):
+    v = [r[key] for r in wl.get((system, row, param), []) if isinstance(r.get(key), float) and r[key] == r[key]]
+    return max(v) if v else None
+
+
+watchers = sorted({pa for (sy, ro, pa) in wl if ro == "watch"})
+if watchers:
+    rate = float(E.get("BENCH_WATCH_RATE", "100"))
+    w("## Watch fan-out: watchers on one prefix at the leader, one writer (`bench/grpcload --op watch`)")
+    w("")
+    w(f"Median of the runs ({reps if reps else E.get('BENCH_REPS')} per point, raftd and etcd interleaved, on the clusters of"
+      f" the write rows). The watchers share {E.get('BENCH_WATCH_CONNS', '100')} HTTP/2 connections, one Watch stream per"
+      " connection carrying its share of the watches (as the watches of one etcd client context share a stream);"
+      f" one writer on a connection of its own puts 100-byte values under the prefix at {rate:.0f} puts/s for"
+      f" {E.get('BENCH_SECS')} s, open-loop (a write leaves at its time whatever the earlier ones did), so watchers ×"
+      f" {rate:.0f} events/s are offered. events/s: all watchers' events from the first write to the last event."
+      " p50/p99: from a write's acknowledgement (its Put answered) to its event at the last watcher to get it, in ms."
+      " KiB per watcher: the leader's VmRSS once every watch is created minus before the connections opened, over the"
+      " watchers (the connections' cost included; a Go heap reuses what earlier runs freed, so the largest of the"
+      " runs is shown). Members' CPU: the three nodes' µs per delivered event; grpcload's, its own.")
+    if E.get("watch_note"):
+        w("")
+        w(f"**{E.get('watch_note')}.**")
+    w("")
+    w("| watchers | offered events/s | raftd events/s | p50 | p99 | KiB per watcher | members' CPU µs per event "
+      "| etcd events/s | p50 | p99 | KiB per watcher | members' CPU µs per event | events/s raftd/etcd | p99 raftd/etcd "
+      "| grpcload CPU µs per event: raftd / etcd | machine busy |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def wcpu(sy, nw, key="cticks"):
+        ev = wsum(sy, "watch", nw, "events")
+        t = wsum(sy, "watch", nw, key)
+        if key != "gl_cpu_s":
+            t /= TCK
+        return t / ev * 1e6 if ev else None
+
+    for nw in watchers:
+        cells = [f"{nw:,}", f"{nw * rate:,.0f}"]
+        for sy in ("raftd", "etcd"):
+            bad = wsum(sy, "watch", nw, "missing") + wsum(sy, "watch", nw, "misordered") + wsum(sy, "watch", nw, "errors")
+            note = ""
+            if bad:
+                note = (f" ({wsum(sy, 'watch', nw, 'missing'):.0f} events missing, {wsum(sy, 'watch', nw, 'misordered'):.0f}"
+                        f" out of order or twice, {wsum(sy, 'watch', nw, 'errors'):.0f} errors)")
+            cells += [f(wmed(sy, "watch", nw, "events_per_s")) + note, f(wmed(sy, "watch", nw, "p50_ms"), "{:.1f}"),
+                      f(wmed(sy, "watch", nw, "p99_ms"), "{:.1f}"), f(wmax(sy, "watch", nw, "kib_per_watcher"), "{:.2f}"),
+                      f(wcpu(sy, nw), "{:.2f}")]
+        cells += [x(ratio(wmed("raftd", "watch", nw, "events_per_s"), wmed("etcd", "watch", nw, "events_per_s"))),
+                  x(ratio(wmed("raftd", "watch", nw, "p99_ms"), wmed("etcd", "watch", nw, "p99_ms"))),
+                  f"{f(wcpu('raftd', nw, 'gl_cpu_s'), '{:.3f}')} / {f(wcpu('etcd', nw, 'gl_cpu_s'), '{:.3f}')}",
+                  f"{f(wmed('raftd', 'watch', nw, 'busy'), '{:.0f}%')} / {f(wmed('etcd', 'watch', nw, 'busy'), '{:.0f}%')}"]
+        w("| " + " | ".join(cells) + " |")
+    w("")
+
+leases = sorted({pa for (sy, ro, pa) in wl if ro == "lease"})
+
+
+def lcpu(sy, n, key="cticks"):
+    """CPU ms per lease operation (grant, attach, keep-alive, expiry/revoke)"""
+    ops = wsum(sy, "lease", n, "ops")
+    t = wsum(sy, "lease", n, key)
+    if key != "gl_cpu_s":
+        t /= TCK
+    return t / ops * 1e3 if ops else None
+
+
+if leases:
+    end = E.get("BENCH_LEASE_END", "expire")
+    w("## Lease churn at the leader (`bench/grpcload --op lease`)")
+    w("")
+    w(f"Median of the runs, raftd and etcd interleaved, on the same clusters. Each lease is granted with TTL 1 (raised"
+      f" by the server to its minimum: the TTL column), a key put with it, one keep-alive sent on a LeaseKeepAlive"
+      f" stream (one per connection, 8 connections), then {'revoked' if end == 'revoke' else 'left to expire'};"
+      f" {E.get('BENCH_LEASE_CLIENTS', '64')} leases in flight. ops/s: grants + attaches + keep-alives"
+      f"{' + revokes' if end == 'revoke' else ''} per second while they run; gone: from the last of those until the"
+      " prefix has no key and LeaseLeases lists none of the run's leases (a count_only Range, then LeaseLeases, every"
+      " 100 ms). CPU per lease operation (grant, attach, keep-alive, expiry or revoke: 4 per lease): the three"
+      " members' from /proc/PID/stat around the whole run, idle waiting included; grpcload's, its own.")
+    if E.get("lease_note"):
+        w("")
+        w(f"**{E.get('lease_note')}.**")
+    w("")
+    w("| leases | raftd TTL | ops/s | gone after | members' CPU ms per op | etcd TTL | ops/s | gone after "
+      "| members' CPU ms per op | CPU per op raftd/etcd | gone raftd/etcd | grpcload CPU ms per op: raftd / etcd | machine busy |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in leases:
+        cells = [f"{n:,}"]
+        for sy in ("raftd", "etcd"):
+            er = wsum(sy, "lease", n, "errors")
+            cells += [f(wmed(sy, "lease", n, "ttl"), "{:.0f} s"),
+                      f(wmed(sy, "lease", n, "ops_per_s")) + (f" ({er:.0f} errors)" if er else ""),
+                      f(wmed(sy, "lease", n, "gone_secs"), "{:.1f} s"), f(lcpu(sy, n), "{:.4f}")]
+        cells += [x(ratio(lcpu("raftd", n), lcpu("etcd", n))),
+                  x(ratio(wmed("raftd", "lease", n, "gone_secs"), wmed("etcd", "lease", n, "gone_secs"))),
+                  f"{f(lcpu('raftd', n, 'gl_cpu_s'), '{:.4f}')} / {f(lcpu('etcd', n, 'gl_cpu_s'), '{:.4f}')}",
+                  f"{f(wmed('raftd', 'lease', n, 'busy'), '{:.0f}%')} / {f(wmed('etcd', 'lease', n, 'busy'), '{:.0f}%')}"]
+        w("| " + " | ".join(cells) + " |")
+    w("")
+
 # ---- TLS (issue 18)
 tls_conns = [int(c) for c in E.get("BENCH_TLS_CONNS", "").split()]
 if any(runs.get((sy, c)) for sy in ("raftd-tls", "etcd-tls") for c in tls_conns):
@@ -445,6 +577,25 @@ if v3_rows:
         ce = errors("raftd-v3-range", rc)
         goal("v3 linearizable Range: reads/s ≥ 3x etcd's", x(r) + (f" ({ce} raftd errors)" if ce else ""),
              None if r is None else r >= 3 and not ce)
+for nw in watchers:
+    r = ratio(wmed("raftd", "watch", nw, "events_per_s"), wmed("etcd", "watch", nw, "events_per_s"))
+    bad = sum(wsum("raftd", "watch", nw, k) for k in ("missing", "misordered", "errors"))
+    goal(f"watch, {nw:,} watchers: events/s ≥ 5x etcd's",
+         x(r) + (f" (offered {nw * float(E.get('BENCH_WATCH_RATE', '100')):,.0f}/s)" if r is not None else "")
+         + (" (raftd not measured: see its table)" if E.get("watch_note") else "")
+         + (" (raftd lost or reordered events: see its table)" if bad else ""),
+         None if r is None else r >= 5 and not bad)
+    r = ratio(wmed("raftd", "watch", nw, "p99_ms"), wmed("etcd", "watch", nw, "p99_ms"))
+    goal(f"watch, {nw:,} watchers: p99 write → last watcher ≤ 0.5x etcd's",
+         x(r) + (f" ({f(wmed('raftd', 'watch', nw, 'p99_ms'), '{:.1f}')} against {f(wmed('etcd', 'watch', nw, 'p99_ms'), '{:.1f}')} ms)" if r is not None else ""),
+         None if r is None else r <= 0.5 and not bad)
+for n in leases:
+    r = ratio(lcpu("raftd", n), lcpu("etcd", n))
+    er = wsum("raftd", "lease", n, "errors")
+    goal(f"lease churn, {n:,} leases: members' CPU per lease operation ≤ 1/3 etcd's",
+         x(r) + (f" ({f(lcpu('raftd', n), '{:.4f}')} against {f(lcpu('etcd', n), '{:.4f}')} ms)" if r is not None else "")
+         + (" (raftd not measured: see its table)" if E.get("lease_note") else "") + (f" ({er:.0f} raftd errors)" if er else ""),
+         None if r is None else r <= 1 / 3 and not er)
 if rss:
     goal("RSS ≤ 2x the raw data at 1M keys", f"{rss * 1024 / kvb:.2f}x", rss * 1024 / kvb <= 2)
 if lc:
