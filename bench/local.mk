@@ -5,6 +5,7 @@
 #   make bench BENCH_SECS=3 BENCH_REPS=1 BENCH_SKIP=wal,rss,restart
 #   make bench BENCH_ONLY=tls          (the TLS row alone, issue 18)
 #   make bench BENCH_ONLY=v3           (the v3 gRPC rows alone, issue 19)
+#   make bench BENCH_ONLY=watch,lease  (watch fan-out and lease churn, issue 20)
 # Results: $(srcdir)/bench/results/ (results.md, writes.png, perf-leader.txt).
 EXTRA_DIST += bench/run bench/stability.sh bench/wrk.lua bench/report.py bench/starttime.py bench/flame.py bench/writes.gp
 
