@@ -37,6 +37,7 @@
  *            cpu_us_per_event=U writes_late=L errors=N timed_out=0|1
  * p50/p99: from a write's acknowledgement to its event at the LAST watcher
  * (0 when the event came first), over the writes every watcher got;
+ * sent_p50_ms/sent_p99_ms: the same from the write's sending;
  * events_per_s: events over the time from the first write to the last
  * event; misordered: events at or below a revision the watcher had seen.
  *
@@ -1561,12 +1562,15 @@ static int run_watch(void)
 	rss_end = read_rss_kib(opt.rss_pid);
 
 	/* the delay of each write: its acknowledgement to its event at the last watcher */
-	uint64_t *d = xmalloc((w_acked + 1) * sizeof *d);
+	uint64_t *d = xmalloc((w_acked + 1) * sizeof *d), *ds = xmalloc((w_acked + 1) * sizeof *ds);
 	size_t nd = 0;
 	for (uint32_t i = 0; i < w_sent; i++)
-		if (wr[i].ack && w_created && wr[i].delivered == w_created)
+		if (wr[i].ack && w_created && wr[i].delivered == w_created) {
+			ds[nd] = wr[i].last - wr[i].sent; /* and from its sending, never negative */
 			d[nd++] = wr[i].last > wr[i].ack ? wr[i].last - wr[i].ack : 0;
+		}
 	qsort(d, nd, sizeof *d, cmp_u64);
+	qsort(ds, nd, sizeof *ds, cmp_u64);
 	qsort(w_put_lat, w_acked, sizeof *w_put_lat, cmp_u64);
 	uint64_t expected = (uint64_t)w_acked * w_created;
 	uint64_t missing = 0;
@@ -1583,12 +1587,12 @@ static int run_watch(void)
 	printf("GRPCLOAD op=watch watchers=%d created=%" PRIu32 " streams=%d conns=%d rate=%.1f writes=%" PRIu32
 	       " acked=%" PRIu32 " events=%" PRIu64 " expected=%" PRIu64 " missing=%" PRIu64 " misordered=%" PRIu64
 	       " canceled=%" PRIu32 " secs=%.3f events_per_s=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f"
-	       " put_p50_ms=%.3f put_p99_ms=%.3f create_s=%.3f rss_before_kib=%" PRIu64 " rss_watching_kib=%" PRIu64
+	       " sent_p50_ms=%.3f sent_p99_ms=%.3f put_p50_ms=%.3f put_p99_ms=%.3f create_s=%.3f rss_before_kib=%" PRIu64 " rss_watching_kib=%" PRIu64
 	       " rss_end_kib=%" PRIu64 " kib_per_watcher=%.3f cpu_us_per_event=%.3f writes_late=%" PRIu32
 	       " errors=%" PRIu64 " timed_out=%d\n",
 	       W, w_created, S, opt.conns, opt.rate, w_sent, w_acked, w_events, expected, missing, w_misordered,
 	       w_canceled, secs, secs > 0 ? (double)w_events / secs : 0, pct_of(d, nd, 0.50), pct_of(d, nd, 0.99),
-	       pct_of(d, nd, 1.0), pct_of(w_put_lat, w_acked, 0.50), pct_of(w_put_lat, w_acked, 0.99), create_s,
+	       pct_of(d, nd, 1.0), pct_of(ds, nd, 0.50), pct_of(ds, nd, 0.99), pct_of(w_put_lat, w_acked, 0.50), pct_of(w_put_lat, w_acked, 0.99), create_s,
 	       rss_before, rss_watching, rss_end, per_w, w_events ? cpu * 1e6 / (double)w_events : NAN,
 	       w_behind, w_put_errors + w_unknown + w_bad_events + w_canceled + (failed ? 1 : 0), timed_out);
 	printf("grpcload: watch, %" PRIu32 " of %d watchers on %d streams over %d connections, %" PRIu32
