@@ -1,4 +1,5 @@
-/* net/grpc_client.c — a synchronous unary gRPC client; see the header.
+/* net/grpc_client.c — a synchronous gRPC client, unary and streaming calls;
+ * see the header.
  *
  * nghttp2's client session does HTTP/2; this file moves its bytes with
  * poll() against one deadline per wait. Output nghttp2 hands over
@@ -27,18 +28,32 @@
 #define MAX_RESPONSE (64u << 20)  /* as the server's max_send_msg default */
 #define READ_CHUNK 16384
 
-/* the call in progress (stream user data; NULL once the caller left) */
+/* a call in progress (stream user data; NULL once the caller left) */
 struct ccall {
+	/* unary: the request, sent as one framed message */
 	const uint8_t *req;
 	size_t req_len, req_off;
 	uint8_t prefix[PREFIX];
+	/* streaming: framed messages nghttp2 has not taken yet, [out_off, out_len) */
+	bool stream;
+	bool half_close;  /* the caller sends nothing more */
+	bool deferred;    /* nghttp2 waits for resume_data */
+	uint8_t *out;
+	size_t out_off, out_len, out_cap;
+	/* what came in; a stream's messages before body_off were taken */
 	uint8_t *body;
-	size_t body_len, body_cap;
+	size_t body_off, body_len, body_cap;
 	int http_status;
 	int grpc_status; /* -1: none seen */
 	char msg[512];
 	bool closed, too_big, bad_header;
 	uint32_t rst_code;
+};
+
+struct grpcc_stream {
+	struct grpcc *c;
+	int32_t id;
+	struct ccall cc;
 };
 
 struct grpcc {
@@ -51,6 +66,7 @@ struct grpcc {
 	char authority[300];
 	const uint8_t *out;  /* nghttp2's output not yet written */
 	size_t out_len;
+	int wake_fd;         /* readable: a stream's wait returns -EINTR (-1: none) */
 };
 
 static int64_t now_ms(void)
@@ -147,6 +163,15 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 	struct ccall *cc = nghttp2_session_get_stream_user_data(s, id);
 	if (!cc || cc->too_big)
 		return 0;
+	if (cc->body_off && cc->body_off == cc->body_len) {
+		cc->body_off = cc->body_len = 0;
+	} else if (cc->body_off && cc->body_len + len > cc->body_cap) {
+		/* a stream's taken messages make room before the buffer grows */
+		memmove(cc->body, cc->body + cc->body_off, cc->body_len - cc->body_off);
+		cc->body_len -= cc->body_off;
+		cc->body_off = 0;
+	}
+	/* a unary body is one message; a stream holds what was not taken yet */
 	if (cc->body_len + len > MAX_RESPONSE + PREFIX) {
 		cc->too_big = true;
 		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
@@ -180,10 +205,16 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 
 static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
-	(void)s;
 	struct grpcc *c = ud;
 	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.last_stream_id < c->goaway_last)
 		c->goaway_last = f->goaway.last_stream_id;
+	if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		/* a stream the server ended while we may still send: over for
+		 * the caller (nghttp2 closes it only once both sides ended) */
+		struct ccall *cc = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+		if (cc && cc->stream)
+			cc->closed = true;
+	}
 	return 0;
 }
 
@@ -196,6 +227,22 @@ static ssize_t read_req(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len
 	struct ccall *cc = nghttp2_session_get_stream_user_data(s, id);
 	if (!cc)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (cc->stream) {
+		size_t k = cc->out_len - cc->out_off < len ? cc->out_len - cc->out_off : len;
+		memcpy(buf, cc->out + cc->out_off, k);
+		cc->out_off += k;
+		if (cc->out_off == cc->out_len) {
+			cc->out_off = cc->out_len = 0;
+			if (cc->half_close)
+				*flags |= NGHTTP2_DATA_FLAG_EOF;
+			else if (!k) {
+				/* nothing to send until grpcc_stream_send() resumes it */
+				cc->deferred = true;
+				return NGHTTP2_ERR_DEFERRED;
+			}
+		}
+		return (ssize_t)k;
+	}
 	size_t total = PREFIX + cc->req_len, n = 0;
 	while (n < len && cc->req_off < total) {
 		size_t off = cc->req_off;
@@ -226,6 +273,7 @@ int grpcc_adopt(int fd, const struct grpcc_io *io, const char *authority, struct
 	if (!c || nghttp2_session_callbacks_new(&cb) != 0)
 		goto fail;
 	c->fd = fd;
+	c->wake_fd = -1;
 	c->goaway_last = INT32_MAX;
 	/* every wait is poll()'s, with its deadline */
 	if (!io && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
@@ -385,14 +433,22 @@ static int pump_out(struct grpcc *c)
 	}
 }
 
-/* Runs the session until done(cc) or the deadline. */
-static int pump(struct grpcc *c, struct ccall *cc, int64_t deadline)
+static bool unary_done(const struct grpcc *c, const struct ccall *cc)
+{
+	(void)c;
+	return cc->closed;
+}
+
+/* Runs the session until done(cc) or the deadline; with wake, until the
+ * connection's wake fd is readable too (-EINTR). */
+static int pump(struct grpcc *c, bool (*done)(const struct grpcc *, const struct ccall *), struct ccall *cc,
+		int64_t deadline, bool wake)
 {
 	for (;;) {
 		int rv = pump_out(c);
 		if (rv < 0)
 			return rv;
-		if (cc->closed)
+		if (done(c, cc))
 			return 0;
 		if (!c->out_len && !nghttp2_session_want_read(c->s) && !nghttp2_session_want_write(c->s)) {
 			/* the session is over with the call open: nghttp2 ended
@@ -404,20 +460,48 @@ static int pump(struct grpcc *c, struct ccall *cc, int64_t deadline)
 		if (left <= 0)
 			return -ETIMEDOUT;
 		short want = io_events(c, POLLIN | (c->out_len ? POLLOUT : 0));
-		struct pollfd p = { .fd = c->fd, .events = want };
-		int r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		struct pollfd p[2] = { { .fd = c->fd, .events = want }, { .fd = c->wake_fd, .events = POLLIN } };
+		int r = poll(p, wake && c->wake_fd >= 0 ? 2 : 1, left > 1000000 ? 1000000 : (int)left);
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r <= 0)
 			continue;
-		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			rv = pump_in(c);
 			if (rv < 0)
-				return rv == -ENOTCONN ? (cc->closed ? 0 : -ECONNRESET) : rv;
+				return rv == -ENOTCONN ? (done(c, cc) ? 0 : -ECONNRESET) : rv;
 		}
-		if (cc->closed)
+		if (done(c, cc))
 			return 0;
+		if (wake && c->wake_fd >= 0 && p[1].revents)
+			return -EINTR;
 	}
+}
+
+/* Opens the call's stream: 0 < the stream's ID, or an nghttp2 error.
+ * timeout_ms 0: no grpc-timeout (a stream that lasts as long as it is used). */
+static int32_t submit(struct grpcc *c, const char *path, int timeout_ms, struct ccall *cc)
+{
+	char timeout[24];
+	/* grpc-timeout takes at most 8 digits: beyond a day, whole seconds */
+	if (timeout_ms > 99999999)
+		snprintf(timeout, sizeof(timeout), "%dS", timeout_ms / 1000);
+	else
+		snprintf(timeout, sizeof(timeout), "%dm", timeout_ms > 0 ? timeout_ms : 1);
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
+	nghttp2_nv nva[] = {
+		NV(":method", "POST"),
+		NV(":scheme", c->have_io ? "https" : "http"),
+		NV(":path", path),
+		NV(":authority", c->authority),
+		NV("content-type", "application/grpc"),
+		NV("te", "trailers"),
+		NV("grpc-timeout", timeout),
+	};
+#undef NV
+	size_t n = sizeof(nva) / sizeof(nva[0]) - (cc->stream && timeout_ms <= 0 ? 1 : 0);
+	nghttp2_data_provider dp = { .source.ptr = NULL, .read_callback = read_req };
+	return nghttp2_submit_request(c->s, NULL, nva, n, &dp, cc);
 }
 
 int grpcc_call(struct grpcc *c, const char *path, const uint8_t *req, size_t len, uint8_t **resp,
@@ -445,31 +529,13 @@ int grpcc_call(struct grpcc *c, const char *path, const uint8_t *req, size_t len
 	cc.prefix[2] = (uint8_t)(len >> 16);
 	cc.prefix[3] = (uint8_t)(len >> 8);
 	cc.prefix[4] = (uint8_t)len;
-	char timeout[24];
-	/* grpc-timeout takes at most 8 digits: beyond a day, whole seconds */
-	if (timeout_ms > 99999999)
-		snprintf(timeout, sizeof(timeout), "%dS", timeout_ms / 1000);
-	else
-		snprintf(timeout, sizeof(timeout), "%dm", timeout_ms > 0 ? timeout_ms : 1);
-#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
-	nghttp2_nv nva[] = {
-		NV(":method", "POST"),
-		NV(":scheme", c->have_io ? "https" : "http"),
-		NV(":path", path),
-		NV(":authority", c->authority),
-		NV("content-type", "application/grpc"),
-		NV("te", "trailers"),
-		NV("grpc-timeout", timeout),
-	};
-#undef NV
-	nghttp2_data_provider dp = { .source.ptr = NULL, .read_callback = read_req };
-	id = nghttp2_submit_request(c->s, NULL, nva, sizeof(nva) / sizeof(nva[0]), &dp, &cc);
+	id = submit(c, path, timeout_ms, &cc);
 	if (id < 0) {
 		rv = id == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EPROTO;
 		id = -1;
 		goto out;
 	}
-	rv = pump(c, &cc, deadline);
+	rv = pump(c, unary_done, &cc, deadline, false);
 	if (rv == -ETIMEDOUT) {
 		/* the server may still answer: tell it to stop, and drop what it sends */
 		nghttp2_submit_rst_stream(c->s, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
@@ -527,4 +593,218 @@ out:
 		c->dead = true;
 	free(cc.body);
 	return rv;
+}
+
+/* --- streaming calls -------------------------------------------------------- */
+
+void grpcc_set_wake_fd(struct grpcc *c, int fd)
+{
+	c->wake_fd = fd;
+}
+
+int grpcc_stream_open(struct grpcc *c, const char *path, struct grpcc_stream **ret)
+{
+	struct grpcc_stream *st;
+	int rv;
+	*ret = NULL;
+	if (!c->dead && (rv = pump_in(c)) < 0 && rv != -ENOTCONN)
+		c->dead = true;
+	if (!grpcc_usable(c))
+		return -ENOTCONN;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->c = c;
+	st->cc.stream = true;
+	st->cc.grpc_status = -1;
+	st->id = submit(c, path, 0, &st->cc);
+	if (st->id < 0) {
+		rv = st->id == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EPROTO;
+		free(st);
+		return rv;
+	}
+	/* the HEADERS go out now: a server may answer before a first message */
+	if (pump_out(c) < 0) {
+		grpcc_stream_free(st);
+		return -ECONNRESET;
+	}
+	*ret = st;
+	return 0;
+}
+
+/* every queued byte of the stream is on the wire (or the stream is over) */
+static bool sent(const struct grpcc *c, const struct ccall *cc)
+{
+	return cc->closed || (!cc->out_len && !c->out_len);
+}
+
+/* After the stream ended: what the end means (as grpcc_call's returns). */
+static int end_of(const struct grpcc_stream *st)
+{
+	const struct ccall *cc = &st->cc;
+	if (cc->rst_code == NGHTTP2_REFUSED_STREAM || (cc->grpc_status < 0 && st->id > st->c->goaway_last))
+		return -EAGAIN;
+	if (cc->too_big)
+		return -EMSGSIZE;
+	if (cc->grpc_status < 0 || cc->bad_header || cc->http_status != 200)
+		return cc->rst_code != NGHTTP2_NO_ERROR && !cc->bad_header && cc->http_status == 200 ? -ECONNRESET
+												       : -EPROTO;
+	return 1;
+}
+
+static int queue(struct grpcc_stream *st, const uint8_t *msg, size_t len, bool framed)
+{
+	struct ccall *cc = &st->cc;
+	size_t need = cc->out_len + (framed ? PREFIX : 0) + len;
+	if (need > cc->out_cap) {
+		size_t cap = cc->out_cap ? cc->out_cap : 256;
+		while (cap < need)
+			cap *= 2;
+		uint8_t *p = realloc(cc->out, cap);
+		if (!p)
+			return -ENOMEM;
+		cc->out = p;
+		cc->out_cap = cap;
+	}
+	if (framed) {
+		uint8_t *h = cc->out + cc->out_len;
+		h[0] = 0;
+		h[1] = (uint8_t)(len >> 24);
+		h[2] = (uint8_t)(len >> 16);
+		h[3] = (uint8_t)(len >> 8);
+		h[4] = (uint8_t)len;
+		cc->out_len += PREFIX;
+	}
+	if (len)
+		memcpy(cc->out + cc->out_len, msg, len);
+	cc->out_len += len;
+	if (cc->deferred) {
+		cc->deferred = false;
+		if (nghttp2_session_resume_data(st->c->s, st->id) != 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static int flush(struct grpcc_stream *st, int timeout_ms)
+{
+	struct grpcc *c = st->c;
+	int rv = pump(c, sent, &st->cc, now_ms() + (timeout_ms > 0 ? timeout_ms : 0), false);
+	if (rv == -EPROTO)
+		c->dead = true;
+	if (rv == 0 && st->cc.closed && !st->cc.half_close)
+		rv = -EPIPE;
+	return rv;
+}
+
+int grpcc_stream_send(struct grpcc_stream *st, const uint8_t *msg, size_t len, int timeout_ms)
+{
+	if (len > UINT32_MAX)
+		return -EMSGSIZE;
+	if (st->cc.closed || st->cc.half_close)
+		return -EPIPE;
+	if (st->c->dead)
+		return -ENOTCONN;
+	int rv = queue(st, msg, len, true);
+	return rv < 0 ? rv : flush(st, timeout_ms);
+}
+
+int grpcc_stream_close_send(struct grpcc_stream *st, int timeout_ms)
+{
+	if (st->cc.closed || st->cc.half_close)
+		return 0;
+	if (st->c->dead)
+		return -ENOTCONN;
+	st->cc.half_close = true;
+	int rv = queue(st, NULL, 0, false);
+	if (rv == 0)
+		rv = flush(st, timeout_ms);
+	return rv == -EPIPE ? 0 : rv;
+}
+
+/* a whole message waits at body_off */
+static bool has_msg(const struct ccall *cc)
+{
+	size_t have = cc->body_len - cc->body_off;
+	if (have < PREFIX)
+		return false;
+	const uint8_t *h = cc->body + cc->body_off;
+	uint32_t mlen = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+	return have >= PREFIX + (size_t)mlen;
+}
+
+static bool readable(const struct grpcc *c, const struct ccall *cc)
+{
+	(void)c;
+	return cc->closed || has_msg(cc);
+}
+
+int grpcc_stream_recv(struct grpcc_stream *st, uint8_t **msg, size_t *len, int timeout_ms)
+{
+	struct grpcc *c = st->c;
+	struct ccall *cc = &st->cc;
+	int rv = 0;
+	*msg = NULL;
+	*len = 0;
+	if (!readable(c, cc)) {
+		if (c->dead)
+			return -ENOTCONN;
+		rv = pump(c, readable, cc, now_ms() + (timeout_ms > 0 ? timeout_ms : 0), true);
+		if (rv == -EPROTO)
+			c->dead = true;
+		/* the connection went with messages still buffered: those first */
+		if (rv < 0 && !has_msg(cc))
+			return rv;
+	}
+	size_t have = cc->body_len - cc->body_off;
+	if (have >= PREFIX) {
+		const uint8_t *h = cc->body + cc->body_off;
+		uint32_t mlen = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+		if (have >= PREFIX + (size_t)mlen) {
+			if (h[0] != 0) { /* compressed: never asked for */
+				c->dead = true;
+				return -EPROTO;
+			}
+			if (mlen) {
+				*msg = malloc(mlen);
+				if (!*msg)
+					return -ENOMEM;
+				memcpy(*msg, h + PREFIX, mlen);
+			}
+			*len = mlen;
+			cc->body_off += PREFIX + (size_t)mlen;
+			return 0;
+		}
+	}
+	if (!cc->closed)
+		return rv < 0 ? rv : -ETIMEDOUT;
+	/* over: a message cut short is the server's fault */
+	if (have && cc->grpc_status == 0)
+		return -EPROTO;
+	return end_of(st);
+}
+
+int grpcc_stream_status(const struct grpcc_stream *st, char *msg, size_t msg_len)
+{
+	if (msg && msg_len)
+		snprintf(msg, msg_len, "%s", st->cc.msg);
+	return st->cc.closed && !st->cc.bad_header ? st->cc.grpc_status : -1;
+}
+
+void grpcc_stream_free(struct grpcc_stream *st)
+{
+	if (!st)
+		return;
+	struct grpcc *c = st->c;
+	if (!c->dead && nghttp2_session_find_stream(c->s, st->id)) {
+		nghttp2_session_set_stream_user_data(c->s, st->id, NULL);
+		/* open: the server stops the call (a watch, a keep-alive loop);
+		 * ended by the server: our side of the stream ends too */
+		nghttp2_submit_rst_stream(c->s, NGHTTP2_FLAG_NONE, st->id,
+					  st->cc.closed ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
+		pump_out(c);
+	}
+	free(st->cc.out);
+	free(st->cc.body);
+	free(st);
 }

@@ -1,8 +1,11 @@
-/* net/grpc_client.h — a small synchronous unary gRPC client (nghttp2).
+/* net/grpc_client.h — a small synchronous gRPC client (nghttp2): unary
+ * calls and streaming ones (Watch, LeaseKeepAlive).
  *
  * One struct grpcc is one HTTP/2 connection, cleartext with prior knowledge
  * (what etcdctl speaks to http:// endpoints), kept alive for any number of
- * calls, one call at a time. Every wait has a deadline: a connection, a
+ * calls: one unary call at a time, and any number of open streams beside
+ * it (what a stream receives while the caller waits on another call is
+ * kept for it). Every wait has a deadline: a connection, a
  * call (sent to the server as grpc-timeout as well), so a dead, paused or
  * misbehaving server costs at most the caller's timeout, never a hang.
  *
@@ -70,6 +73,43 @@ int grpcc_usable(const struct grpcc *c);
  * connection lost after sending are unknown outcomes. */
 int grpcc_call(struct grpcc *c, const char *path, const uint8_t *req, size_t len, uint8_t **resp,
 	       size_t *resp_len, int *status, char *msg, size_t msg_len, int timeout_ms);
+
+/* --- streaming calls (both ways, as etcd's Watch and LeaseKeepAlive) ------
+ *
+ * A stream has no deadline of its own (no grpc-timeout): each send and
+ * receive has one. Free every stream before closing its connection. */
+struct grpcc_stream;
+
+/* Opens a call on path; its HEADERS go out at once. 0, -ENOTCONN (the
+ * connection is gone: nothing sent), -ENOMEM, -EPROTO, -ECONNRESET. */
+int grpcc_stream_open(struct grpcc *c, const char *path, struct grpcc_stream **ret);
+/* Sends one message (framed here); returns once the socket took it, or
+ * -ETIMEDOUT (it may still go out later: it stays queued), -EPIPE (the
+ * call is over or the sending side closed), -ENOTCONN, -ECONNRESET, -ENOMEM. */
+int grpcc_stream_send(struct grpcc_stream *st, const uint8_t *msg, size_t len, int timeout_ms);
+/* Ends the sending side (half-close); the server may go on sending. */
+int grpcc_stream_close_send(struct grpcc_stream *st, int timeout_ms);
+/* The next message, waiting at most timeout_ms (0: only what is here):
+ *   0           *msg (malloc'ed, NULL for an empty message), *len
+ *   1           the server ended the call: grpcc_stream_status() says how
+ *               (every message it sent before was returned first)
+ *   -ETIMEDOUT  nothing yet: the stream goes on
+ *   -EINTR      the connection's wake fd became readable (the caller
+ *               drains it); the stream goes on
+ *   -EAGAIN     the server refused the stream unprocessed (retry)
+ *   -ECONNRESET, -ENOTCONN  the stream or the connection broke
+ *   -EPROTO     the server broke HTTP/2 or gRPC; -EMSGSIZE; -ENOMEM */
+int grpcc_stream_recv(struct grpcc_stream *st, uint8_t **msg, size_t *len, int timeout_ms);
+/* Once recv returned 1: the grpc-status (message into msg, decoded);
+ * -1 before. */
+int grpcc_stream_status(const struct grpcc_stream *st, char *msg, size_t msg_len);
+/* Frees the stream; a call still open is cancelled (RST_STREAM CANCEL,
+ * which ends it on the server: a watch, a keep-alive loop). NULL is fine. */
+void grpcc_stream_free(struct grpcc_stream *st);
+/* A fd (a self-pipe its signal handlers write to) whose readability ends
+ * a wait in grpcc_stream_recv() with -EINTR; -1: none. Unary calls do not
+ * look at it: they end by their deadline. */
+void grpcc_set_wake_fd(struct grpcc *c, int fd);
 
 /* Decodes a grpc-message value (%XX escapes) into out (NUL-terminated,
  * cut to fit); a malformed escape is kept as it is. Returns the length. */

@@ -18,7 +18,7 @@ net_libhttpd_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(URING_CFLAGS) $(GNUTLS_CFLA
 # The gRPC server (grpc.c: HTTP/2 by nghttp2 on the event loop; grpc_tls.c:
 # its TLS sessions, on net/tls.c) in its own library, so that only what
 # serves or speaks gRPC links libnghttp2. Link net/libnet.a and GnuTLS after it.
-# grpc_client.c: a synchronous unary client (tests/fault's v3 clients,
+# grpc_client.c: a synchronous client, unary and streaming calls (tests/fault's v3 clients,
 # raftctl later) that pulls in nothing of the server.
 noinst_LIBRARIES += net/libgrpc.a
 net_libgrpc_a_SOURCES = net/grpc.c net/grpc.h net/grpc_tls.c net/grpc_tls.h net/grpc_client.c net/grpc_client.h

@@ -72,7 +72,7 @@ tests_net_test_grpc_CFLAGS = $(AM_CFLAGS) $(NGHTTP2_CFLAGS) $(URING_CFLAGS) $(GN
 tests_net_test_grpc_LDADD = net/libgrpc.a net/libnet.a base/libbase.a $(NGHTTP2_LIBS) $(GNUTLS_LIBS) $(URING_LIBS) \
 	$(CHECK_LIBS)
 
-# The unary client (net/grpc_client.c) against that server in a thread,
+# The gRPC client (net/grpc_client.c: unary and streaming calls) against that server in a thread,
 # and against mute, garbage and hung-up peers on socketpairs.
 check_PROGRAMS += tests/net/test_grpc_client
 TESTS += tests/net/test_grpc_client

@@ -1,5 +1,5 @@
-/* tests/net/test_grpc_client.c — the unary gRPC client (net/grpc_client.c)
- * against net/grpc.c's server, whose loop runs in a thread of its own, and
+/* tests/net/test_grpc_client.c — the gRPC client (net/grpc_client.c),
+ * unary and streaming calls, against net/grpc.c's server, whose loop runs in a thread of its own, and
  * against hand-made peers on a socketpair: one that never answers, one
  * that answers garbage, one that hangs up.
  *
@@ -64,11 +64,60 @@ static void h_empty(struct grpc_call *call, const uint8_t *msg, size_t len)
 	grpc_reply(call, NULL, 0);
 }
 
+/* streaming: each message echoed; "push N" sends N messages at once,
+ * "end" finishes OK, "fail" finishes NOT_FOUND; a half-close finishes
+ * OUT_OF_RANGE "done". streams counts the calls open on the server. */
+static atomic_int streams;
+
+static void stream_finish(struct grpc_call *call, enum grpc_status st, const char *msg)
+{
+	if (grpc_call_user(call))
+		atomic_fetch_sub(&streams, 1);
+	grpc_finish(call, st, msg);
+}
+
+static void h_stream(struct grpc_call *call, const uint8_t *msg, size_t len)
+{
+	char m[64];
+	int n;
+	if (!grpc_call_user(call)) {
+		grpc_call_set_user(call, call);
+		atomic_fetch_add(&streams, 1);
+	}
+	snprintf(m, sizeof(m), "%.*s", (int)(len < 63 ? len : 63), (const char *)msg);
+	if (!strcmp(m, "end")) {
+		stream_finish(call, GRPC_OK, NULL);
+	} else if (!strcmp(m, "fail")) {
+		stream_finish(call, GRPC_NOT_FOUND, "gone");
+	} else if (sscanf(m, "push %d", &n) == 1) {
+		for (int i = 0; i < n; i++) {
+			char out[32];
+			int k = snprintf(out, sizeof(out), "pushed %d", i);
+			grpc_send(call, (const uint8_t *)out, (size_t)k);
+		}
+	} else {
+		grpc_send(call, msg, len);
+	}
+}
+
+static void stream_half_close(struct grpc_call *call)
+{
+	stream_finish(call, GRPC_OUT_OF_RANGE, "done");
+}
+
+static void stream_cancel(struct grpc_call *call)
+{
+	if (grpc_call_user(call))
+		atomic_fetch_sub(&streams, 1);
+}
+
 static const struct grpc_method methods[] = {
 	{ .path = "/t.T/Echo", .kind = GRPC_UNARY, .handle = h_echo },
 	{ .path = "/t.T/Never", .kind = GRPC_UNARY, .handle = h_never, .on_cancel = never_cancel },
 	{ .path = "/t.T/Fail", .kind = GRPC_UNARY, .handle = h_fail },
 	{ .path = "/t.T/Empty", .kind = GRPC_UNARY, .handle = h_empty },
+	{ .path = "/t.T/Stream", .kind = GRPC_STREAMING, .handle = h_stream, .on_half_close = stream_half_close,
+	  .on_cancel = stream_cancel },
 };
 
 /* The loop and the server live on the loop thread (the ring is
@@ -101,6 +150,7 @@ static void start_server(void)
 {
 	atomic_store(&loop_quit, false);
 	atomic_store(&held, 0);
+	atomic_store(&streams, 0);
 	atomic_store(&loop_state, 0);
 	ck_assert_int_eq(pthread_create(&loop_thread, NULL, loop_main, NULL), 0);
 	while (atomic_load(&loop_state) == 0)
@@ -359,6 +409,153 @@ START_TEST(hangup)
 }
 END_TEST
 
+static void ssend(struct grpcc_stream *st, const char *m)
+{
+	ck_assert_int_eq(grpcc_stream_send(st, (const uint8_t *)m, strlen(m), 10000), 0);
+}
+
+/* the next message is m */
+static void srecv(struct grpcc_stream *st, const char *m)
+{
+	uint8_t *msg;
+	size_t len;
+	int rv = grpcc_stream_recv(st, &msg, &len, 10000);
+	ck_assert_int_eq(rv, 0);
+	ck_assert_msg(len == strlen(m) && !memcmp(msg, m, len), "got '%.*s', expected '%s'", (int)len, msg, m);
+	free(msg);
+}
+
+static void wait_streams(int n)
+{
+	int64_t end = now_ms() + 30000;
+	while (atomic_load(&streams) != n && now_ms() < end)
+		usleep(10000);
+	ck_assert_int_eq(atomic_load(&streams), n);
+}
+
+/* messages both ways, in order; several streams and unary calls on one
+ * connection, each keeping what came for it while another waited */
+START_TEST(stream_both_ways)
+{
+	start_server();
+	struct grpcc *c;
+	struct grpcc_stream *a, *b;
+	uint8_t *msg;
+	size_t len;
+	char m[512];
+	ck_assert_int_eq(grpcc_connect("127.0.0.1", port_now, 5000, &c), 0);
+	ck_assert_int_eq(grpcc_stream_open(c, "/t.T/Stream", &a), 0);
+	ck_assert_int_eq(grpcc_stream_open(c, "/t.T/Stream", &b), 0);
+	for (int i = 0; i < 100; i++) {
+		snprintf(m, sizeof(m), "a%d", i);
+		ssend(a, m);
+	}
+	ssend(b, "push 50");
+	/* a unary call meanwhile: the streams' messages wait for them */
+	struct result r = call(c, "/t.T/Echo", "u", 1, 10000);
+	ck_assert_int_eq(r.rv, 0);
+	ck_assert_int_eq(r.status, 0);
+	free(r.resp);
+	for (int i = 0; i < 100; i++) {
+		snprintf(m, sizeof(m), "a%d", i);
+		srecv(a, m);
+	}
+	for (int i = 0; i < 50; i++) {
+		snprintf(m, sizeof(m), "pushed %d", i);
+		srecv(b, m);
+	}
+	/* nothing more: a timeout, and the stream goes on */
+	int64_t t0 = now_ms();
+	ck_assert_int_eq(grpcc_stream_recv(a, &msg, &len, 100), -ETIMEDOUT);
+	ck_assert_int_lt(now_ms() - t0, 30000);
+	ck_assert_int_eq(grpcc_stream_recv(a, &msg, &len, 0), -ETIMEDOUT);
+	/* messages beyond the HTTP/2 windows, both ways */
+	size_t big = 300000;
+	uint8_t *bb = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		bb[i] = (uint8_t)(i * 13);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(grpcc_stream_send(a, bb, big, 10000), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(grpcc_stream_recv(a, &msg, &len, 10000), 0);
+		ck_assert_uint_eq(len, big);
+		ck_assert(!memcmp(msg, bb, big));
+		free(msg);
+	}
+	free(bb);
+	/* the server ends a: OK after its last message */
+	ssend(a, "last");
+	ssend(a, "end");
+	srecv(a, "last");
+	ck_assert_int_eq(grpcc_stream_recv(a, &msg, &len, 10000), 1);
+	ck_assert_int_eq(grpcc_stream_status(a, m, sizeof(m)), 0);
+	ck_assert_int_eq(grpcc_stream_send(a, (const uint8_t *)"x", 1, 1000), -EPIPE);
+	grpcc_stream_free(a);
+	/* an error status with its message */
+	ssend(b, "fail");
+	ck_assert_int_eq(grpcc_stream_recv(b, &msg, &len, 10000), 1);
+	ck_assert_int_eq(grpcc_stream_status(b, m, sizeof(m)), GRPC_NOT_FOUND);
+	ck_assert_str_eq(m, "gone");
+	grpcc_stream_free(b);
+	/* a half-close: the server may still answer, then ends the call */
+	ck_assert_int_eq(grpcc_stream_open(c, "/t.T/Stream", &a), 0);
+	ssend(a, "x");
+	ck_assert_int_eq(grpcc_stream_close_send(a, 10000), 0);
+	ck_assert_int_eq(grpcc_stream_send(a, (const uint8_t *)"y", 1, 1000), -EPIPE);
+	srecv(a, "x");
+	ck_assert_int_eq(grpcc_stream_recv(a, &msg, &len, 10000), 1);
+	ck_assert_int_eq(grpcc_stream_status(a, m, sizeof(m)), GRPC_OUT_OF_RANGE);
+	ck_assert_str_eq(m, "done");
+	grpcc_stream_free(a);
+	wait_streams(0);
+	ck_assert(grpcc_usable(c));
+	grpcc_close(c);
+	stop_server();
+}
+END_TEST
+
+/* freeing an open stream cancels the call on the server; a wake fd ends a
+ * wait; a server that goes away ends the stream */
+START_TEST(stream_cancel_wake_hangup)
+{
+	start_server();
+	struct grpcc *c;
+	struct grpcc_stream *a;
+	uint8_t *msg;
+	size_t len;
+	int pipefd[2];
+	ck_assert_int_eq(pipe(pipefd), 0);
+	ck_assert_int_eq(grpcc_connect("127.0.0.1", port_now, 5000, &c), 0);
+	ck_assert_int_eq(grpcc_stream_open(c, "/t.T/Stream", &a), 0);
+	ssend(a, "hello");
+	srecv(a, "hello");
+	wait_streams(1);
+	grpcc_stream_free(a);
+	wait_streams(0);
+	/* the wake fd: a wait far beyond the test's timeout ends at once */
+	ck_assert_int_eq(grpcc_stream_open(c, "/t.T/Stream", &a), 0);
+	ssend(a, "hello");
+	grpcc_set_wake_fd(c, pipefd[0]);
+	srecv(a, "hello");
+	ck_assert_int_eq(write(pipefd[1], "w", 1), 1);
+	ck_assert_int_eq(grpcc_stream_recv(a, &msg, &len, 3600 * 1000), -EINTR);
+	char w;
+	ck_assert_int_eq(read(pipefd[0], &w, 1), 1);
+	ssend(a, "again");
+	srecv(a, "again");
+	/* the server stops: the stream ends, it never hangs */
+	stop_server();
+	int rv = grpcc_stream_recv(a, &msg, &len, 3600 * 1000);
+	ck_assert_msg(rv == -ECONNRESET || rv == -ENOTCONN || rv == 1, "rv %d", rv);
+	grpcc_stream_free(a);
+	ck_assert(!grpcc_usable(c));
+	ck_assert_int_eq(grpcc_stream_open(c, "/t.T/Stream", &a), -ENOTCONN);
+	grpcc_close(c);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+END_TEST
+
 START_TEST(percent_decode)
 {
 	char out[64];
@@ -388,6 +585,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, goaway);
 	tcase_add_test(tc, hangup);
 	tcase_add_test(tc, percent_decode);
+	tcase_add_test(tc, stream_both_ways);
+	tcase_add_test(tc, stream_cancel_wake_hangup);
 	suite_add_tcase(s, tc);
 	return s;
 }
