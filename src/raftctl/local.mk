@@ -10,6 +10,8 @@ src_raftctl_raftctl_SOURCES = \
 	src/raftctl/raftctl_client.c src/raftctl/raftctl_client.h \
 	src/raftctl/raftctl_status.c src/raftctl/raftctl_members.c \
 	src/raftctl/raftctl_kv.c src/raftctl/raftctl_v3.c src/raftctl/raftctl_v3.h \
+	src/raftctl/raftctl_session.c src/raftctl/raftctl_session.h src/raftctl/raftctl_watch.c \
+	src/raftctl/raftctl_lease.c src/raftctl/raftctl_lock.c \
 	src/raftctl/raftctl_snapshot.c src/raftctl/raftctl_restore.c \
 	src/raftctl/raftctl_v3snap.c src/raftctl/raftctl_v3snap.h \
 	src/raftctl/raftctl_leader.c src/raftctl/raftctl_endpoint.c src/raftctl/raftctl_import.c \

@@ -20,6 +20,10 @@ static const struct raftctl_cmd commands[] = {
 	{ "put", "write a key", raftctl_put },
 	{ "delete", "delete a key, or a prefix (also: del)", raftctl_delete },
 	{ "compact", "compact the etcd v3 history up to a revision", raftctl_compact },
+	{ "watch", "print each change of a key or prefix as it happens", raftctl_watch },
+	{ "lease", "grant, revoke, keep alive, list leases (etcd v3)", raftctl_lease },
+	{ "lock", "run a command while holding a lock (etcd's recipe)", raftctl_lock },
+	{ "elect", "campaign for or observe a leader election (etcd's recipe)", raftctl_elect },
 	{ "snapshot", "take a snapshot on a node, or save one to a file", raftctl_snapshot },
 	{ "endpoint", "each endpoint's health (endpoint health)", raftctl_endpoint },
 	{ "leader", "hand leadership to another member (leader transfer)", raftctl_leader },
@@ -116,8 +120,8 @@ static void usage(FILE *out)
 		     "  -o, --output FORMAT  table (default) or json\n"
 		     "  --timeout DURATION   for each connect, request and answer (default 5s)\n"
 		     "  --grpc URL,...       etcd v3 (gRPC) endpoints, HOST:PORT or http(s)://HOST:PORT,\n"
-		     "                       for get --prefix, put --if-mod-rev,\n"
-		     "                       delete --prefix... (default $RAFTCTL_GRPC, else each\n"
+		     "                       for get --prefix, put --if-mod-rev, watch, lease, lock,\n"
+		     "                       elect... (default $RAFTCTL_GRPC, else each\n"
 		     "                       endpoint's own gRPC URL, from its /raftd/version)\n"
 		     "  --cacert FILE        https:// endpoints: the CAs (PEM) that sign the servers'\n"
 		     "                       certificates (default $RAFTCTL_CACERT, else the system's)\n"

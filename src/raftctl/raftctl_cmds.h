@@ -12,6 +12,11 @@ int raftctl_get(int argc, char **argv);
 int raftctl_put(int argc, char **argv);
 int raftctl_delete(int argc, char **argv);
 int raftctl_compact(int argc, char **argv);
+int raftctl_watch(int argc, char **argv);
+int raftctl_lease(int argc, char **argv);
+/* lock and elect: src/raftctl/raftctl_lock.c */
+int raftctl_lock(int argc, char **argv);
+int raftctl_elect(int argc, char **argv);
 int raftctl_snapshot(int argc, char **argv);
 /* `snapshot restore ...`, argv[0] "restore" (src/raftctl/raftctl_restore.c) */
 int raftctl_snapshot_restore(int argc, char **argv);

@@ -28,8 +28,9 @@ static void usage(FILE *out)
 	fputs("usage: raftctl get [--local | --node NODE] KEY\n"
 	      "       raftctl get [--local | --node NODE] [--prefix | --from-key] [--limit N]\n"
 	      "                   [--rev N] [--keys-only] KEY\n"
-	      "       raftctl put [--if-mod-rev N] [-v] KEY VALUE\n"
-	      "       raftctl put [--if-mod-rev N] [-v] KEY -   (the value from standard input)\n"
+	      "       raftctl put [--if-mod-rev N] [--lease ID] [-v] KEY VALUE\n"
+	      "       raftctl put [--if-mod-rev N] [--lease ID] [-v] KEY -   (the value from\n"
+	      "                   standard input)\n"
 	      "       raftctl delete [--prefix] [-v] KEY\n"
 	      "\n"
 	      "get     prints the value and a newline; a missing key is an error\n"
@@ -48,6 +49,8 @@ static void usage(FILE *out)
 	      "--rev N     the keys as they were at revision N\n"
 	      "--if-mod-rev N  put only if the key's mod revision is N (0: only if it\n"
 	      "            does not exist); exit 1 and why when it is not\n"
+	      "--lease ID  put: attach the key to lease ID (hex, as raftctl lease grant\n"
+	      "            prints it): the key goes when the lease does\n"
 	      "-v          print the revision the write got (-o json always has it)\n",
 	      out);
 }
@@ -244,6 +247,7 @@ static int write_key(const char *cmd, const char *method, const char *key, const
  * error (*ret_exit). */
 struct write_opts {
 	int64_t if_mod_rev; /* -1: none */
+	int64_t lease;      /* 0: none */
 	bool prefix, verbose;
 };
 
@@ -269,6 +273,12 @@ static int write_args(const char *cmd, int argc, char **argv, bool is_put, struc
 				return -1;
 			}
 			o->if_mod_rev = (int64_t)num;
+		} else if (!dashdash && is_put && (!strcmp(a, "--lease") || !strncmp(a, "--lease=", 8))) {
+			const char *v = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : NULL;
+			if (rc_v3_parse_lease(v, &o->lease) < 0 || !o->lease) {
+				*ret_exit = raftctl_usage_error(cmd, "--lease needs a lease ID (hex, as lease grant prints it)");
+				return -1;
+			}
 		} else if (!dashdash && a[0] == '-' && a[1] == '-' && a[2]) {
 			*ret_exit = raftctl_usage_error(cmd, "unknown option '%s'", a);
 			return -1;
@@ -295,17 +305,17 @@ int raftctl_put(int argc, char **argv)
 		return ex;
 	if (n != 2)
 		return raftctl_usage_error("put", "needs KEY and VALUE (or - for standard input)");
-	bool v3 = o.if_mod_rev >= 0 || o.verbose;
+	bool v3 = o.if_mod_rev >= 0 || o.lease || o.verbose;
 	if (v3 && !*pos[0])
 		return raftctl_usage_error("put", "bad key");
 	if (strcmp(pos[1], "-") != 0)
-		return v3 ? rc_v3_put(pos[0], pos[1], strlen(pos[1]), o.if_mod_rev, o.verbose)
+		return v3 ? rc_v3_put(pos[0], pos[1], strlen(pos[1]), o.if_mod_rev, o.lease, o.verbose)
 			  : write_key("put", "POST", pos[0], pos[1], strlen(pos[1]));
 	char *v;
 	size_t len;
 	if (read_all(stdin, &v, &len) < 0)
 		return raftctl_fail("put", "cannot read the value from standard input");
-	int rv = v3 ? rc_v3_put(pos[0], v, len, o.if_mod_rev, o.verbose) : write_key("put", "POST", pos[0], v, len);
+	int rv = v3 ? rc_v3_put(pos[0], v, len, o.if_mod_rev, o.lease, o.verbose) : write_key("put", "POST", pos[0], v, len);
 	free(v);
 	return rv;
 }

@@ -19,19 +19,13 @@
 
 #define GRPC_UNAVAILABLE 14
 
-/* One gRPC connection and the URL it came from. */
-struct v3 {
-	struct grpcc *c;
-	struct url url;
-};
-
-static const char *const status_names[] = {
+const char *const rc_v3_status_names[] = {
 	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
 	"PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
 	"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
 };
 
-static void v3_close(struct v3 *v)
+void rc_v3_close(struct rc_v3 *v)
 {
 	grpcc_close(v->c);
 	v->c = NULL;
@@ -93,7 +87,7 @@ static void tls_close(void *ctx)
 /* Connects to one gRPC URL: cleartext HTTP/2 with prior knowledge, or for
  * https:// TLS with ALPN "h2" (as grpc-go), verified as every https://
  * request of raftctl is. */
-static int v3_connect_url(const char *s, struct v3 *v, char *err, size_t err_len)
+static int v3_connect_url(const char *s, struct rc_v3 *v, char *err, size_t err_len)
 {
 	if (url_parse(s, URL_SHORT | URL_SLASH | URL_HTTPS, &v->url) < 0) {
 		snprintf(err, err_len, "bad gRPC endpoint '%s' (expected HOST:PORT or http://HOST:PORT)", s);
@@ -128,7 +122,7 @@ static void add_reason(char *err, size_t err_len, const char *why)
 
 /* A gRPC connection: to --node's member, else the first of --grpc, else of
  * the endpoints' own gRPC URLs, that connects. */
-static int v3_open(const char *node, struct v3 *v, char *err, size_t err_len)
+int rc_v3_open(const char *node, struct rc_v3 *v, char *err, size_t err_len)
 {
 	char why[1024], url[RC_URL_MAX];
 	int rv = -EHOSTUNREACH;
@@ -187,7 +181,7 @@ static int v3_open(const char *node, struct v3 *v, char *err, size_t err_len)
  * with err "URL: CODE: message" when it answered an error (*status), other
  * -errno when it did not answer. Calls a member answers "no leader" (the
  * request was not applied) are tried again while an election may run. */
-static int v3_call(struct v3 *v, const char *path, const ProtobufCMessage *req, bool retry_unavailable,
+int rc_v3_call(struct rc_v3 *v, const char *path, const ProtobufCMessage *req, bool retry_unavailable,
 		   uint8_t **resp, size_t *resp_len, int *status, char *err, size_t err_len)
 {
 	size_t len = protobuf_c_message_get_packed_size(req);
@@ -219,7 +213,7 @@ static int v3_call(struct v3 *v, const char *path, const ProtobufCMessage *req, 
 		}
 		if (*status == 0)
 			break;
-		const char *name = *status < (int)(sizeof(status_names) / sizeof(status_names[0])) ? status_names[*status]
+		const char *name = *status < (int)(sizeof(rc_v3_status_names) / sizeof(rc_v3_status_names[0])) ? rc_v3_status_names[*status]
 												   : "status";
 		snprintf(err, err_len, "%s: %s: %s", v->url.base, name, msg[0] ? msg : "(no message)");
 		rv = -EPROTO;
@@ -243,7 +237,7 @@ static ProtobufCBinaryData bin(const char *s)
 /* The end of the range of keys that start with p (etcd's prefix end):
  * p with its last byte below 0xff incremented; "\0" (to the end) when there
  * is none. Into out (cap > strlen(p)). */
-static ProtobufCBinaryData prefix_end(const char *p, uint8_t *out)
+ProtobufCBinaryData rc_v3_prefix_end(const char *p, uint8_t *out)
 {
 	size_t n = strlen(p);
 	memcpy(out, p, n);
@@ -258,13 +252,13 @@ static ProtobufCBinaryData prefix_end(const char *p, uint8_t *out)
 	return (ProtobufCBinaryData){ 1, out };
 }
 
-static json_t *bytes_json(ProtobufCBinaryData b)
+json_t *rc_v3_bytes_json(ProtobufCBinaryData b)
 {
 	json_t *s = json_stringn((const char *)b.data, b.len);
 	return s ? s : json_null(); /* not UTF-8 */
 }
 
-static int v3_fail(const char *cmd, int rv, const char *err)
+int rc_v3_fail(const char *cmd, int rv, const char *err)
 {
 	if (rv == -EINVAL) /* a bad --grpc */
 		return raftctl_usage_error(cmd, "%s", err);
@@ -280,7 +274,7 @@ int rc_v3_get(const struct rc_v3_get *g)
 	uint8_t *resp = NULL, *end = malloc(strlen(g->key) + 1);
 	size_t len = 0;
 	int status, rv;
-	struct v3 v;
+	struct rc_v3 v;
 
 	if (!end)
 		return raftctl_fail("get", "out of memory");
@@ -288,33 +282,33 @@ int rc_v3_get(const struct rc_v3_get *g)
 	if (!*g->key && many)
 		req.key = (ProtobufCBinaryData){ 1, (uint8_t *)"" }; /* "\0": every key */
 	if (g->prefix)
-		req.range_end = prefix_end(g->key, end);
+		req.range_end = rc_v3_prefix_end(g->key, end);
 	else if (g->from_key)
 		req.range_end = (ProtobufCBinaryData){ 1, (uint8_t *)"" };
 	req.limit = g->limit;
 	req.revision = g->rev;
 	req.keys_only = g->keys_only;
 	req.serializable = g->local;
-	rv = v3_open(g->node, &v, err, sizeof(err));
+	rv = rc_v3_open(g->node, &v, err, sizeof(err));
 	if (rv == 0)
-		rv = v3_call(&v, "/etcdserverpb.KV/Range", &req.base, true, &resp, &len, &status, err, sizeof(err));
+		rv = rc_v3_call(&v, "/etcdserverpb.KV/Range", &req.base, true, &resp, &len, &status, err, sizeof(err));
 	if (rv == 0 && !(rr = etcdserverpb__range_response__unpack(NULL, len, resp))) {
 		snprintf(err, sizeof(err), "%s: a RangeResponse that does not parse", v.url.base);
 		rv = -EBADMSG;
 	}
 	if (rv < 0) {
-		rv = v3_fail("get", rv, err);
+		rv = rc_v3_fail("get", rv, err);
 		goto out;
 	}
 	if (raftctl_g.json) {
 		json_t *kvs = json_array();
 		for (size_t i = 0; i < rr->n_kvs; i++) {
 			const Mvccpb__KeyValue *kv = rr->kvs[i];
-			json_t *o = json_pack("{s:o, s:I, s:I, s:I}", "key", bytes_json(kv->key), "create_revision",
+			json_t *o = json_pack("{s:o, s:I, s:I, s:I}", "key", rc_v3_bytes_json(kv->key), "create_revision",
 					      (json_int_t)kv->create_revision, "mod_revision", (json_int_t)kv->mod_revision,
 					      "version", (json_int_t)kv->version);
 			if (o && !g->keys_only)
-				json_object_set_new(o, "value", bytes_json(kv->value));
+				json_object_set_new(o, "value", rc_v3_bytes_json(kv->value));
 			json_array_append_new(kvs, o);
 		}
 		rv = rc_emit(json_pack("{s:I, s:I, s:b, s:o}", "revision",
@@ -344,7 +338,7 @@ out:
 	etcdserverpb__range_response__free_unpacked(rr, NULL);
 	free(resp);
 	free(end);
-	v3_close(&v);
+	rc_v3_close(&v);
 	return rv;
 }
 
@@ -367,13 +361,13 @@ static int print_write(const char *key, const char *result, int64_t rev, int64_t
 }
 
 /* KV.Put: 0 with *rev, or -errno with err set. */
-static int plain_put(struct v3 *v, Etcdserverpb__PutRequest *put, int64_t *rev, char *err, size_t err_len)
+static int plain_put(struct rc_v3 *v, Etcdserverpb__PutRequest *put, int64_t *rev, char *err, size_t err_len)
 {
 	Etcdserverpb__PutResponse *pr = NULL;
 	uint8_t *resp = NULL;
 	size_t len = 0;
 	int status;
-	int rv = v3_call(v, "/etcdserverpb.KV/Put", &put->base, false, &resp, &len, &status, err, err_len);
+	int rv = rc_v3_call(v, "/etcdserverpb.KV/Put", &put->base, false, &resp, &len, &status, err, err_len);
 	if (rv == 0 && !(pr = etcdserverpb__put_response__unpack(NULL, len, resp))) {
 		snprintf(err, err_len, "%s: a PutResponse that does not parse", v->url.base);
 		rv = -EBADMSG;
@@ -388,7 +382,7 @@ static int plain_put(struct v3 *v, Etcdserverpb__PutRequest *put, int64_t *rev, 
 /* KV.Txn: put if the key's mod revision is if_mod_rev (0: if absent), else
  * read it. 0 with *rev and *ok (the compare held; if not, *now is the
  * key's mod revision, 0 absent), or -errno with err set. */
-static int cas_put(struct v3 *v, Etcdserverpb__PutRequest *put, int64_t if_mod_rev, int64_t *rev, bool *ok,
+static int cas_put(struct rc_v3 *v, Etcdserverpb__PutRequest *put, int64_t if_mod_rev, int64_t *rev, bool *ok,
 		   int64_t *now, char *err, size_t err_len)
 {
 	Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT;
@@ -427,7 +421,7 @@ static int cas_put(struct v3 *v, Etcdserverpb__PutRequest *put, int64_t if_mod_r
 	txn.success = ops;
 	txn.n_failure = 1;
 	txn.failure = fops;
-	rv = v3_call(v, "/etcdserverpb.KV/Txn", &txn.base, false, &resp, &len, &status, err, err_len);
+	rv = rc_v3_call(v, "/etcdserverpb.KV/Txn", &txn.base, false, &resp, &len, &status, err, err_len);
 	if (rv == 0 && !(tr = etcdserverpb__txn_response__unpack(NULL, len, resp))) {
 		snprintf(err, err_len, "%s: a TxnResponse that does not parse", v->url.base);
 		rv = -EBADMSG;
@@ -446,23 +440,39 @@ static int cas_put(struct v3 *v, Etcdserverpb__PutRequest *put, int64_t if_mod_r
 	return rv;
 }
 
-int rc_v3_put(const char *key, const char *value, size_t vlen, int64_t if_mod_rev, bool verbose)
+int rc_v3_parse_lease(const char *s, int64_t *ret)
+{
+	char *end;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 16);
+	if (errno || *end || end == s || v > INT64_MAX)
+		return -EINVAL;
+	*ret = (int64_t)v;
+	return 0;
+}
+
+int rc_v3_put(const char *key, const char *value, size_t vlen, int64_t if_mod_rev, int64_t lease, bool verbose)
 {
 	Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
 	char err[2048];
 	int64_t rev = 0, now = 0;
 	bool ok = true;
-	struct v3 v;
+	struct rc_v3 v;
 
 	put.key = bin(key);
 	put.value = (ProtobufCBinaryData){ vlen, (uint8_t *)value };
-	int rv = v3_open(NULL, &v, err, sizeof(err));
+	put.lease = lease;
+	int rv = rc_v3_open(NULL, &v, err, sizeof(err));
 	if (rv == 0)
 		rv = if_mod_rev < 0 ? plain_put(&v, &put, &rev, err, sizeof(err))
 				    : cas_put(&v, &put, if_mod_rev, &rev, &ok, &now, err, sizeof(err));
-	v3_close(&v);
+	rc_v3_close(&v);
 	if (rv < 0)
-		return v3_fail("put", rv, err);
+		return rc_v3_fail("put", rv, err);
 	if (ok)
 		return print_write(key, "ok", rev, -1, verbose);
 	if (raftctl_g.json)
@@ -486,7 +496,7 @@ int rc_v3_delete(const char *key, bool prefix, bool verbose)
 	uint8_t *resp = NULL, *end = malloc(strlen(key) + 1);
 	size_t len = 0;
 	int status, rv;
-	struct v3 v = { 0 };
+	struct rc_v3 v = { 0 };
 
 	if (!end)
 		return raftctl_fail("delete", "out of memory");
@@ -494,23 +504,23 @@ int rc_v3_delete(const char *key, bool prefix, bool verbose)
 	if (prefix) {
 		if (!*key)
 			req.key = (ProtobufCBinaryData){ 1, (uint8_t *)"" };
-		req.range_end = prefix_end(key, end);
+		req.range_end = rc_v3_prefix_end(key, end);
 	}
-	rv = v3_open(NULL, &v, err, sizeof(err));
+	rv = rc_v3_open(NULL, &v, err, sizeof(err));
 	if (rv == 0)
-		rv = v3_call(&v, "/etcdserverpb.KV/DeleteRange", &req.base, false, &resp, &len, &status, err, sizeof(err));
+		rv = rc_v3_call(&v, "/etcdserverpb.KV/DeleteRange", &req.base, false, &resp, &len, &status, err, sizeof(err));
 	if (rv == 0 && !(dr = etcdserverpb__delete_range_response__unpack(NULL, len, resp))) {
 		snprintf(err, sizeof(err), "%s: a DeleteRangeResponse that does not parse", v.url.base);
 		rv = -EBADMSG;
 	}
 	if (rv < 0)
-		rv = v3_fail("delete", rv, err);
+		rv = rc_v3_fail("delete", rv, err);
 	else
 		rv = print_write(key, "ok", dr->header ? dr->header->revision : 0, dr->deleted, verbose);
 	etcdserverpb__delete_range_response__free_unpacked(dr, NULL);
 	free(resp);
 	free(end);
-	v3_close(&v);
+	rc_v3_close(&v);
 	return rv;
 }
 
@@ -525,7 +535,7 @@ int raftctl_compact(int argc, char **argv)
 	uint8_t *resp = NULL;
 	size_t len = 0;
 	int c, status, rv;
-	struct v3 v;
+	struct rc_v3 v;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -544,13 +554,13 @@ int raftctl_compact(int argc, char **argv)
 	if (argc - optind != 1 || raftctl_parse_u64(argv[optind], &rev) < 0 || rev == 0 || rev > INT64_MAX)
 		return raftctl_usage_error("compact", "needs one REVISION (a positive number)");
 	req.revision = (int64_t)rev;
-	rv = v3_open(NULL, &v, err, sizeof(err));
+	rv = rc_v3_open(NULL, &v, err, sizeof(err));
 	if (rv == 0)
-		rv = v3_call(&v, "/etcdserverpb.KV/Compact", &req.base, false, &resp, &len, &status, err, sizeof(err));
+		rv = rc_v3_call(&v, "/etcdserverpb.KV/Compact", &req.base, false, &resp, &len, &status, err, sizeof(err));
 	free(resp);
-	v3_close(&v);
+	rc_v3_close(&v);
 	if (rv < 0)
-		return v3_fail("compact", rv, err);
+		return rc_v3_fail("compact", rv, err);
 	if (raftctl_g.json)
 		return rc_emit(json_pack("{s:I}", "compacted", (json_int_t)rev));
 	printf("compacted revision %llu\n", rev);
