@@ -21,14 +21,14 @@ _raftctl()
     local cur prev words cword
     _init_completion || return
 
-    local commands="status members get put delete compact snapshot endpoint leader logs bench check import-goraft wal wire"
+    local commands="status members get put delete compact watch lease lock elect snapshot endpoint leader logs bench check import-goraft wal wire"
     local globals="--endpoints --output -o --timeout --grpc --cacert --cert --key --help"
     local events="election membership snapshot wal peer lifecycle started stopping leader-elected
         term-changed member-joined member-left removed snapshot-taken snapshot-installed
         wal-recovered wal-truncated wal-failed peer-unreachable peer-back"
 
     case $prev in
-        --endpoints|--grpc|--limit|--rev|--if-mod-rev|--timeout|--since|--until|--rate|--duration|--requests|--clients|--keys|\
+        --endpoints|--grpc|--limit|--rev|--if-mod-rev|--lease|--ttl|--timeout|--since|--until|--rate|--duration|--requests|--clients|--keys|\
         --value-size|--prefix|--wait|--lines|--segment-size|--from|--to|--name|--advertise|-n|-c|-r|-d|-k|-s)
             return ;;
         -o|--output)
@@ -98,11 +98,25 @@ _raftctl()
             COMPREPLY=($(compgen -W "--local --node --consistent --prefix --from-key --limit --rev
                 --keys-only --help" -- "$cur")) ;;
         put)
-            COMPREPLY=($(compgen -W "--if-mod-rev --verbose --help" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--if-mod-rev --lease --verbose --help" -- "$cur")) ;;
         delete|del)
             COMPREPLY=($(compgen -W "--prefix --verbose --help" -- "$cur")) ;;
         compact)
             COMPREPLY=($(compgen -W "--physical --help" -- "$cur")) ;;
+        watch)
+            COMPREPLY=($(compgen -W "--prefix --rev --prev-kv --verbose --help" -- "$cur")) ;;
+        lease)
+            if [[ -z $sub ]]; then
+                COMPREPLY=($(compgen -W "grant revoke keep-alive list ttl --help" -- "$cur"))
+            elif [[ $sub == keep-alive ]]; then
+                COMPREPLY=($(compgen -W "--once" -- "$cur"))
+            elif [[ $sub == ttl ]]; then
+                COMPREPLY=($(compgen -W "--keys" -- "$cur"))
+            fi ;;
+        lock)
+            [[ $cur == -* && -z $sub ]] && COMPREPLY=($(compgen -W "--ttl --help" -- "$cur")) ;;
+        elect)
+            [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--ttl --listen --help" -- "$cur")) ;;
         snapshot)
             if [[ -z $sub ]]; then
                 COMPREPLY=($(compgen -W "take save restore --help" -- "$cur"))

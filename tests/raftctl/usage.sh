@@ -20,12 +20,12 @@ one_line() {
 }
 
 expect 0 --help
-for c in status members get put delete snapshot leader logs bench check import-goraft wal wire; do
+for c in status members get put delete watch lease lock elect snapshot leader logs bench check import-goraft wal wire; do
 	grep -q "^  $c " "$T/out" || fail "raftctl --help lists $c"
 done
 expect 2
 n=0
-for c in status members get put delete snapshot leader logs bench check import-goraft wal wire; do
+for c in status members get put delete watch lease lock elect snapshot leader logs bench check import-goraft wal wire; do
 	expect 0 "$c" --help
 	head -n 1 "$T/out" | grep -q "^usage: " && grep -q "raftctl $c" "$T/out" || fail "$c --help: $(cat "$T/out")"
 	[ -s "$T/err" ] && fail "$c --help wrote to stderr"
@@ -64,13 +64,32 @@ expect 2 bench -n 0
 expect 2 bench -r x
 expect 2 check perf --duration 1ms
 expect 2 import-goraft only
+expect 2 watch
+expect 2 watch --rev x k
+one_line "raftctl watch: bad --rev 'x'"
+expect 2 lease
+expect 2 lease frob
+one_line "unknown subcommand 'frob'"
+expect 2 lease grant
+expect 2 lease revoke zz
+one_line "bad lease ID 'zz'"
+expect 2 lease keep-alive
+expect 2 lease ttl 1 2
+expect 2 put --lease zz k v
+one_line "raftctl put: --lease needs a lease ID"
+expect 2 lock
+expect 2 lock --ttl 0 L -- true
+expect 2 elect E
+expect 2 elect E p --listen
+one_line "raftctl elect: a PROPOSAL or --listen, not both"
 echo "ok: usage errors exit 2 with one line"
 
 # nothing listens on port 1
 export RAFTCTL_ENDPOINTS=127.0.0.1:1
 for cmd in "status" "status n1" "members list" "members add n9 http://127.0.0.1:9" "members remove n9" \
 	"get k" "put k v" "delete k" "snapshot take" "snapshot save $T/s" "leader" "leader transfer" \
-	"bench -n 1" "check perf --duration 1s"; do
+	"bench -n 1" "check perf --duration 1s" "watch k" "lease grant 5" "lease revoke 1" "lease keep-alive 1" \
+	"lease list" "lease ttl 1" "put --lease 1 k v" "lock L -- true" "elect E p" "elect E --listen"; do
 	# shellcheck disable=SC2086
 	expect 1 $cmd
 	one_line "http://127.0.0.1:1: connect: Connection refused"
