@@ -9,3 +9,6 @@ EXTRA_DIST += tests/raftctl/usage.sh tests/raftctl/cluster.sh tests/raftctl/impo
 # restore of the file etcdctl snapshot save writes from raftd (issue 19)
 TESTS += tests/raftctl/restore-etcd.sh
 EXTRA_DIST += tests/raftctl/restore-etcd.sh
+# watch, lease, lock and elect against etcd 3.4 and against raftd (issue 20)
+TESTS += tests/raftctl/v3-watch-lease.sh tests/raftctl/v3-lock-elect.sh
+EXTRA_DIST += tests/raftctl/v3-watch-lease.sh tests/raftctl/v3-lock-elect.sh tests/raftctl/v3-halves.sh

@@ -27,7 +27,7 @@ KIND=""
 
 rc() { "$RAFTCTL" --grpc "$G" --timeout 10s "$@"; }
 ectl() { etcdctl --endpoints="$G" --command-timeout=30s --dial-timeout=10s "$@"; }
-have() { until_ok 30 grep -q -- "$2" "$1" || fail "$KIND: $1 has no line '$2': $(cat "$1")"; }
+have() { until_ok 30 grep -q -- "$2" "$1" 2>/dev/null || fail "$KIND: $1 has no line '$2': $(cat "$1")"; }
 
 ports_free() {
 	! ss -Hltn "( sport >= :$(port 1) and sport <= :$(port 9) )" 2>/dev/null | grep -q .
