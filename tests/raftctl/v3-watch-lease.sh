@@ -6,7 +6,9 @@
 # is an error naming the compact revision; lease grant/put --lease/ttl
 # --keys/list/keep-alive --once/revoke print etcdctl's lines, a revoked
 # lease's key is gone, and a key whose lease is kept alive outlives its TTL
-# and goes (a DELETE a watcher sees) once the keep-alives stop.
+# and goes (a DELETE a watcher sees) once the keep-alives stop. raftd
+# only: a watch whose member is killed goes on through another member and
+# prints what an uninterrupted watch of the same revisions prints.
 . "$(dirname "$0")/v3-halves.sh"
 
 # the revision a put -v printed
@@ -72,6 +74,34 @@ PY
 		fail "$KIND: watch of a compacted revision said: $(cat "$T/w4.err")"
 }
 
+# raftd: the member a watch is connected to dies; the watch goes on
+# through another, and prints the same events as a watch of the same
+# revisions that nothing interrupted
+watch_member_killed() {
+	[ "$KIND" = raftd ] || return 0
+	R1=$(rc put -v r/0 x | rev_of)
+	[ -n "$R1" ] || fail "put r/0"
+	"$RAFTCTL" --grpc "$G" watch -v --prefix --rev "$((R1 + 1))" r/ >"$T/w5" 2>"$T/w5.err" &
+	W5=$!
+	rc put -v r/a 1 >/dev/null || fail "put r/a 1"
+	have "$T/w5" "PUT r/a 1$"
+	node_kill 1 # the first of --grpc: the watch's member
+	for i in 2 3 4 5; do
+		until_ok 60 sh -c "\"$RAFTCTL\" --grpc '$G' put -v r/a $i >/dev/null 2>&1" || fail "put r/a $i"
+	done
+	rc put -v r/end x >/dev/null || fail "put r/end"
+	have "$T/w5" "PUT r/end x$"
+	kill -TERM "$W5"
+	wait "$W5" || fail "watch exits $? on SIGTERM after its member died: $(cat "$T/w5.err")"
+	"$RAFTCTL" --grpc "$G" watch -v --prefix --rev "$((R1 + 1))" r/ >"$T/w6" 2>"$T/w6.err" &
+	W6=$!
+	have "$T/w6" "PUT r/end x$"
+	kill -TERM "$W6"
+	wait "$W6"
+	cmp -s "$T/w5" "$T/w6" || fail "the watch whose member died printed $(cat "$T/w5"), the history is $(cat "$T/w6")"
+	node_start 1
+}
+
 lease_checks() {
 	out=$(rc lease grant 30) || fail "$KIND: lease grant: $out"
 	ID=$(echo "$out" | sed -n 's/^lease \([0-9a-f]\{16\}\) granted with TTL(30s)$/\1/p')
@@ -125,6 +155,7 @@ lease_checks() {
 
 both() {
 	watch_checks
+	watch_member_killed
 	lease_checks
 }
 halves both
