@@ -133,8 +133,7 @@ int rc_session_step(struct rc_session *s, int timeout_ms, char *err, size_t err_
 		if (rc_session_due_ms(s) == 0 && (rv = send_keepalive(s)) < 0 && rv != -ETIMEDOUT) {
 			snprintf(err, err_len, "%s: lease %016" PRIx64 ": keep-alive: %s", s->v->url.base, (uint64_t)s->id,
 				 strerror(-rv));
-			s->lost = true;
-			return -ESTALE;
+			return -EAGAIN;
 		}
 		int64_t wait = deadline - now_ms();
 		if (wait > rc_session_due_ms(s))
@@ -166,12 +165,44 @@ int rc_session_step(struct rc_session *s, int timeout_ms, char *err, size_t err_
 			int st = grpcc_stream_status(s->ka, m, sizeof(m));
 			snprintf(err, err_len, "%s: lease %016" PRIx64 ": the server ended the keep-alives: %s: %s", s->v->url.base,
 				 (uint64_t)s->id, st >= 0 && st <= 16 ? rc_v3_status_names[st] : "status", m);
-		} else {
-			snprintf(err, err_len, "%s: lease %016" PRIx64 ": keep-alive: %s", s->v->url.base, (uint64_t)s->id,
-				 strerror(-rv));
+			/* a member going away says UNAVAILABLE: another may do */
+			if (st != 14)
+				s->lost = true;
+			return s->lost ? -ESTALE : -EAGAIN;
 		}
-		s->lost = true;
-		return -ESTALE;
+		snprintf(err, err_len, "%s: lease %016" PRIx64 ": keep-alive: %s", s->v->url.base, (uint64_t)s->id,
+			 strerror(-rv));
+		return -EAGAIN;
+	}
+}
+
+int rc_session_reconnect(struct rc_session *s, char *err, size_t err_len)
+{
+	char why[1024];
+	grpcc_stream_free(s->ka);
+	s->ka = NULL;
+	rc_v3_close(s->v);
+	for (;;) {
+		if (now_ms() >= s->expires_ms) {
+			snprintf(err, err_len, "lease %016" PRIx64 ": no member reachable within its TTL (%s)", (uint64_t)s->id,
+				 why);
+			s->lost = true;
+			return -ESTALE;
+		}
+		int rv = rc_v3_open(NULL, s->v, why, sizeof(why));
+		if (rv == 0) {
+			grpcc_set_wake_fd(s->v->c, wake[0]);
+			rv = grpcc_stream_open(s->v->c, "/etcdserverpb.Lease/LeaseKeepAlive", &s->ka);
+			if (rv == 0) {
+				s->next_ms = 0; /* a keep-alive at once */
+				return 0;
+			}
+			snprintf(why, sizeof(why), "%s: lease keep-alive: %s", s->v->url.base, strerror(-rv));
+			rc_v3_close(s->v);
+		}
+		if (got_stop)
+			return -EINTR;
+		usleep(200 * 1000);
 	}
 }
 
@@ -197,11 +228,13 @@ int rc_session_hold(struct rc_session *s, char *err, size_t err_len)
 {
 	for (;;) {
 		int rv = rc_session_step(s, 1000000, err, err_len);
+		if (rv == -EAGAIN)
+			rv = rc_session_reconnect(s, err, err_len);
 		if (rv == -EINTR) {
 			int sig = rc_signals_take();
 			if (sig)
 				return sig;
-		} else if (rv < 0) {
+		} else if (rv == -ESTALE) {
 			return rv;
 		}
 	}
@@ -308,12 +341,27 @@ out:
 	return rv;
 }
 
-/* etcd's waitDelete: until key is deleted at or after rev */
+/* after a broken connection: another (any member), the keep-alives
+ * again; -EINTR (*sig) or -ESTALE (the lease's time ran out) */
+static int recover(struct rc_session *s, int *sig, char *err, size_t err_len)
+{
+	int rv = rc_session_reconnect(s, err, err_len);
+	if (rv == -EINTR)
+		*sig = rc_signals_take();
+	return rv;
+}
+
+/* etcd's waitDelete: until key is deleted at or after rev. A watch that
+ * breaks (its member went away) returns 0 once connected again: the
+ * caller reads again, as clientv3 re-watches. */
 static int wait_delete(struct rc_session *s, const char *key, int64_t rev, int *sig, char *err, size_t err_len)
 {
 	struct grpcc_stream *st = NULL;
+	bool broken = false;
 	int rv = rc_watch_open(s->v, (ProtobufCBinaryData){ strlen(key), (uint8_t *)key }, (ProtobufCBinaryData){ 0, NULL },
 			       rev, false, &st, err, err_len);
+	if (rv < 0)
+		broken = true;
 	while (rv == 0) {
 		Etcdserverpb__WatchResponse *wr = NULL;
 		rv = rc_watch_next(st, rc_session_due_ms(s), &wr, err, err_len);
@@ -336,8 +384,14 @@ static int wait_delete(struct rc_session *s, const char *key, int64_t rev, int *
 				break;
 			rv = 0;
 		}
+		if (rv < 0 && rv != -ESTALE && rv != -EBADMSG)
+			broken = true;
 	}
 	grpcc_stream_free(st);
+	if (broken) {
+		rv = recover(s, sig, err, err_len);
+		return rv;
+	}
 	return rv < 0 ? rv : *sig == SIGINT || *sig == SIGTERM ? -EINTR : 0;
 }
 
@@ -349,6 +403,12 @@ int rc_wait_deletes(struct rc_session *s, const char *pfx, int64_t max_rev, int6
 		char *key = NULL;
 		int64_t rev = 0;
 		int rv = last_create(s->v, pfx, max_rev, &key, &rev, err, err_len);
+		if (rv < 0 && rv != -EPROTO && rv != -EBADMSG && rv != -ENOMEM) {
+			/* no answer: another member */
+			if ((rv = recover(s, sig, err, err_len)) < 0)
+				return rv;
+			continue;
+		}
 		if (rv == 0 && !key) {
 			*ret_rev = rev;
 			return 0;

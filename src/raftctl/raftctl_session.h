@@ -38,9 +38,15 @@ struct rc_session {
 /* Grants a lease of ttl seconds and opens its keep-alive stream. */
 int rc_session_open(struct rc_v3 *v, int64_t ttl, struct rc_session *s, char *err, size_t err_len);
 /* Reads the keep-alive answers (waiting at most timeout_ms for one), sends
- * the next when due. 0, or -ESTALE (the lease is gone: expired, revoked,
- * unreachable past its TTL) with err. */
+ * the next when due. 0; -EINTR (a signal); -EAGAIN (the connection broke:
+ * free the streams of s->v, then rc_session_reconnect); -ESTALE (the
+ * lease is gone: expired, revoked, unreachable past its TTL) with err. */
 int rc_session_step(struct rc_session *s, int timeout_ms, char *err, size_t err_len);
+/* A new connection to any member (s->v replaced: the caller freed its
+ * streams on the old one) and the keep-alives on it, tried until the
+ * lease's TTL is out (-ESTALE) or SIGINT/SIGTERM (-EINTR), as clientv3
+ * fails over. */
+int rc_session_reconnect(struct rc_session *s, char *err, size_t err_len);
 /* ms until the next keep-alive is due (0: now). */
 int rc_session_due_ms(const struct rc_session *s);
 /* Stops the keep-alives; revoke: revokes the lease (its keys go). */
@@ -66,7 +72,8 @@ int rc_wait_deletes(struct rc_session *s, const char *pfx, int64_t max_rev, int6
 		    size_t err_len);
 
 /* Waits for a signal (SIGINT, SIGTERM, or SIGCHLD with rc_signals_init's
- * chld) while keeping the session alive: the signal, or -ESTALE with err. */
+ * chld) while keeping the session alive (through another member if its
+ * own goes): the signal, or -ESTALE with err. */
 int rc_session_hold(struct rc_session *s, char *err, size_t err_len);
 
 #endif

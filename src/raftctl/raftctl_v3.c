@@ -191,6 +191,11 @@ int rc_v3_call(struct rc_v3 *v, const char *path, const ProtobufCMessage *req, b
 
 	*resp = NULL;
 	*status = -1;
+	if (!v->c) { /* a failed reconnect left none */
+		free(buf);
+		snprintf(err, err_len, "%s: not connected", v->url.base);
+		return -ENOTCONN;
+	}
 	if (!buf) {
 		snprintf(err, err_len, "out of memory");
 		return rv;

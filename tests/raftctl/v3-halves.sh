@@ -11,6 +11,8 @@
 #                 raftctl's pid)
 #   ectl ARGS...  etcdctl --endpoints $G ARGS
 #   have FILE RE  until FILE has a line matching RE (30 s)
+#   lines FILE N  FILE has N lines or more
+#   bg            after CMD &: CMD is killed when the test ends
 #
 # RAFTCTL_V3_KINDS=etcd runs one half while developing; as committed, the
 # test runs both, and a raftd without a service fails.
@@ -28,6 +30,11 @@ KIND=""
 rc() { "$RAFTCTL" --grpc "$G" --timeout 10s "$@"; }
 ectl() { etcdctl --endpoints="$G" --command-timeout=30s --dial-timeout=10s "$@"; }
 have() { until_ok 30 grep -q -- "$2" "$1" 2>/dev/null || fail "$KIND: $1 has no line '$2': $(cat "$1")"; }
+# lines FILE N: FILE has N lines or more (for until_ok: counted each try)
+lines() { [ "$(wc -l <"$1")" -ge "$2" ]; }
+# bg: the background process just started is killed when the test ends
+# (a watch would try to reconnect for a minute)
+bg() { PIDS="$PIDS $!"; }
 
 ports_free() {
 	! ss -Hltn "( sport >= :$(port 1) and sport <= :$(port 9) )" 2>/dev/null | grep -q .

@@ -20,8 +20,10 @@ watch_checks() {
 	S=$((R0 + 1))
 	"$RAFTCTL" --grpc "$G" watch -v --prefix --rev "$S" w/ >"$T/w1" 2>"$T/w1.err" &
 	W1=$!
+	bg
 	"$RAFTCTL" --grpc "$G" -o json watch --prev-kv --rev "$S" w/a >"$T/w2" 2>"$T/w2.err" &
 	W2=$!
+	bg
 	for cmd in "put -v w/a 1" "put -v w/b 2" "put -v w/a 3" "delete -v w/b" "put -v w/c x y" "delete -v --prefix w/"; do
 		case $cmd in
 		"put -v w/c x y") rc put -v w/c "x y" >/dev/null || fail "$KIND: $cmd" ;;
@@ -29,7 +31,7 @@ watch_checks() {
 		*) rc $cmd >/dev/null || fail "$KIND: $cmd" ;;
 		esac
 	done
-	until_ok 30 test "$(wc -l <"$T/w1")" -ge 8 || fail "$KIND: watch printed: $(cat "$T/w1" "$T/w1.err")"
+	until_ok 30 lines "$T/w1" 8 || fail "$KIND: watch printed: $(cat "$T/w1" "$T/w1.err")"
 	want="PUT w/a 1|PUT w/b 2|PUT w/a 3|DELETE w/b|PUT w/c x y|DELETE w/0|DELETE w/a|DELETE w/c"
 	got=$(sed 's/^[0-9]* //' "$T/w1" | tr '\n' '|' | sed 's/|$//')
 	[ "$got" = "$want" ] || fail "$KIND: watch printed '$got', wanted '$want'"
@@ -38,7 +40,7 @@ watch_checks() {
 	revs=$(cut -d' ' -f1 "$T/w1" | tr '\n' ' ')
 	[ "$revs" = "$S $((S + 1)) $((S + 2)) $((S + 3)) $((S + 4)) $((S + 5)) $((S + 5)) $((S + 5)) " ] ||
 		fail "$KIND: watch -v revisions '$revs' (from $S)"
-	until_ok 30 test "$(wc -l <"$T/w2")" -ge 3 || fail "$KIND: watch -o json printed: $(cat "$T/w2" "$T/w2.err")"
+	until_ok 30 lines "$T/w2" 3 || fail "$KIND: watch -o json printed: $(cat "$T/w2" "$T/w2.err")"
 	python3 - "$T/w2" "$S" <<'PY' || fail "$KIND: watch -o json --prev-kv: $(cat "$T/w2")"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
@@ -58,6 +60,7 @@ PY
 	# try writes again, and every line is one of those puts)
 	"$RAFTCTL" --grpc "$G" watch now/k >"$T/w3" 2>"$T/w3.err" &
 	W3=$!
+	bg
 	until_ok 30 sh -c "\"$RAFTCTL\" --grpc '$G' put -v now/k v >/dev/null && test -s '$T/w3'" ||
 		fail "$KIND: a watch from now saw nothing: $(cat "$T/w3.err")"
 	kill -TERM "$W3"
@@ -83,6 +86,7 @@ watch_member_killed() {
 	[ -n "$R1" ] || fail "put r/0"
 	"$RAFTCTL" --grpc "$G" watch -v --prefix --rev "$((R1 + 1))" r/ >"$T/w5" 2>"$T/w5.err" &
 	W5=$!
+	bg
 	rc put -v r/a 1 >/dev/null || fail "put r/a 1"
 	have "$T/w5" "PUT r/a 1$"
 	node_kill 1 # the first of --grpc: the watch's member
@@ -95,6 +99,7 @@ watch_member_killed() {
 	wait "$W5" || fail "watch exits $? on SIGTERM after its member died: $(cat "$T/w5.err")"
 	"$RAFTCTL" --grpc "$G" watch -v --prefix --rev "$((R1 + 1))" r/ >"$T/w6" 2>"$T/w6.err" &
 	W6=$!
+	bg
 	have "$T/w6" "PUT r/end x$"
 	kill -TERM "$W6"
 	wait "$W6"
@@ -135,9 +140,11 @@ lease_checks() {
 	[ -n "$ID" ] && [ "$TTL" -ge 3 ] || fail "$KIND: lease grant 3 printed '$out'"
 	"$RAFTCTL" --grpc "$G" lease keep-alive "$ID" >"$T/ka" 2>"$T/ka.err" &
 	KA=$!
+	bg
 	P=$(rc put -v --lease "$ID" e/k v | rev_of)
 	"$RAFTCTL" --grpc "$G" watch --rev "$P" e/k >"$T/we" 2>"$T/we.err" &
 	WE=$!
+	bg
 	# a duration, not a poll: the key must still be there past its TTL
 	sleep $((TTL * 2))
 	[ "$(rc get --prefix e/k)" = "e/k v" ] || fail "$KIND: a key whose lease is kept alive went"
