@@ -17,6 +17,7 @@
 # RAFTCTL_V3_KINDS=etcd runs one half while developing; as committed, the
 # test runs both, and a raftd without a service fails.
 . "$(dirname "$0")/../cluster/lib.sh"
+# shellcheck disable=SC2034 # lib.sh's node_start reads it
 GRPC=1
 if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 	echo "SKIP: etcd and etcdctl are not installed (apt-get install etcd-server etcd-client)"

@@ -24,13 +24,12 @@ watch_checks() {
 	"$RAFTCTL" --grpc "$G" -o json watch --prev-kv --rev "$S" w/a >"$T/w2" 2>"$T/w2.err" &
 	W2=$!
 	bg
-	for cmd in "put -v w/a 1" "put -v w/b 2" "put -v w/a 3" "delete -v w/b" "put -v w/c x y" "delete -v --prefix w/"; do
-		case $cmd in
-		"put -v w/c x y") rc put -v w/c "x y" >/dev/null || fail "$KIND: $cmd" ;;
-		# shellcheck disable=SC2086
-		*) rc $cmd >/dev/null || fail "$KIND: $cmd" ;;
-		esac
-	done
+	rc put -v w/a 1 >/dev/null || fail "$KIND: put w/a 1"
+	rc put -v w/b 2 >/dev/null || fail "$KIND: put w/b 2"
+	rc put -v w/a 3 >/dev/null || fail "$KIND: put w/a 3"
+	rc delete -v w/b >/dev/null || fail "$KIND: delete w/b"
+	rc put -v w/c "x y" >/dev/null || fail "$KIND: put w/c"
+	rc delete -v --prefix w/ >/dev/null || fail "$KIND: delete --prefix w/"
 	until_ok 30 lines "$T/w1" 8 || fail "$KIND: watch printed: $(cat "$T/w1" "$T/w1.err")"
 	want="PUT w/a 1|PUT w/b 2|PUT w/a 3|DELETE w/b|PUT w/c x y|DELETE w/0|DELETE w/a|DELETE w/c"
 	got=$(sed 's/^[0-9]* //' "$T/w1" | tr '\n' '|' | sed 's/|$//')
