@@ -60,7 +60,8 @@
  * Version 2 (before the store kept leases): the meta block without
  * lease_count (members at 56, meta_crc at 56+M), no lease chunks; loads as
  * a store without leases (a key's lease field is kept, attached to none).
- * kv_snapshot_encode_version() still writes it, for tests.
+ * It is what raftd writes while the store holds no lease (a member of the
+ * release before leases reads it during a rolling upgrade).
  *
  * Version 1 (the hash map's, before the store): the meta block without
  * revision and compacted (members at 40, meta_crc at 40+M), records
@@ -477,9 +478,18 @@ static int snapshot_emit(struct writer *w, const struct kv *kv, const struct kv_
 	return rv;
 }
 
+/* The version a snapshot is written in: version 2 while the store holds no
+ * lease, so that a member still running the release before leases reads
+ * what an upgraded one sends it during a rolling upgrade; version 3 only
+ * when it has leases to keep. */
+static unsigned version_for(const struct kv *kv)
+{
+	return mvcc_lease_count(kv_mvcc_const(kv)) ? SNAP_VERSION : 2u;
+}
+
 int kv_snapshot_write(const struct kv *kv, int fd, const struct kv_snapshot_meta *meta)
 {
-	struct writer w = { .fd = fd, .version = SNAP_VERSION };
+	struct writer w = { .fd = fd, .version = version_for(kv) };
 	int rv = w_room(&w, CHUNK_TARGET + CHUNK_OVERHEAD + 4096);
 
 	if (rv == 0)
@@ -515,7 +525,7 @@ int kv_snapshot_encode_version(const struct kv *kv, const struct kv_snapshot_met
 int kv_snapshot_encode(const struct kv *kv, const struct kv_snapshot_meta *meta, uint8_t **ret_buf,
 		       size_t *ret_len)
 {
-	return kv_snapshot_encode_version(kv, meta, SNAP_VERSION, ret_buf, ret_len);
+	return kv_snapshot_encode_version(kv, meta, version_for(kv), ret_buf, ret_len);
 }
 
 /* ---- Reading ---- */

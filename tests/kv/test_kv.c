@@ -1044,15 +1044,34 @@ START_TEST(test_snapshot_version1_loads)
 	free(buf);
 	kv_snapshot_meta_free(&got);
 
-	/* and writing it again gives the current version, from a file too */
+	/* and writing it again gives version 2 while the store holds no lease
+	 * (what a member of the release before leases reads during a rolling
+	 * upgrade), from a file too */
 	ck_assert_int_eq(kv_snapshot_save(tmpdir, back, &meta, err, sizeof err), 0);
 	kv_free(back);
 	ck_assert_int_eq(kv_snapshot_load(path_in("snapshot-2-3000"), &back, &got, err, sizeof err), 0);
 	buf = read_file(path_in("snapshot-2-3000"), &len);
 	memcpy(&version, buf + 8, 4);
-	ck_assert_uint_eq(version, 3);
+	ck_assert_uint_eq(version, 2);
 	assert_same_contents(kv, back);
 	free(buf);
+	kv_snapshot_meta_free(&got);
+
+	/* version 3 once it holds one, and the lease comes back */
+	int lerr;
+	int64_t ttl;
+	ck_assert_int_eq(kv_apply_lease_grant(back, kv_applied_index(back) + 1, 77, 60, &lerr), 0);
+	ck_assert_int_eq(lerr, 0);
+	meta = meta_for(back, 2);
+	ck_assert_int_eq(kv_snapshot_encode(back, &meta, &buf, &len), 0);
+	memcpy(&version, buf + 8, 4);
+	ck_assert_uint_eq(version, 3);
+	free(buf);
+	ck_assert_int_eq(kv_snapshot_save(tmpdir, back, &meta, err, sizeof err), 0);
+	kv_free(back);
+	ck_assert_int_eq(kv_snapshot_load(path_in("snapshot-2-3001"), &back, &got, err, sizeof err), 0);
+	ck_assert(mvcc_lease_get(kv_mvcc_const(back), 77, &ttl));
+	ck_assert_int_eq(ttl, 60);
 	kv_free(back);
 	kv_snapshot_meta_free(&got);
 
@@ -1177,7 +1196,7 @@ START_TEST(test_snapshot_empty_map)
 	uint8_t *buf;
 	size_t len;
 
-	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 3, &buf, &len), 0);
 	ck_assert_uint_eq(len, 68 + 52); /* meta block without members, trailer */
 	ck_assert_int_eq(kv_snapshot_decode(buf, len, "e", &back, &got, err, sizeof err), 0);
 	ck_assert_uint_eq(kv_count(back), 0);
@@ -1202,7 +1221,7 @@ START_TEST(test_snapshot_error_messages)
 	rng_state = 3;
 	kv = sample_map(10, 10);
 	meta = meta_for(kv, 2);
-	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 3, &buf, &len), 0);
 	data_off = 68 + 3 * 8 + (5 + 21) + (5 + 0) + (5 + 20);
 
 	buf[data_off + 20] ^= 1; /* inside the first record */
@@ -1688,7 +1707,7 @@ START_TEST(test_snapshot_truncation_at_chunk_boundaries)
 	rng_state = 6;
 	kv = sample_map(20000, 150); /* records of ~120 bytes: 3 data chunks */
 	meta = meta_for(kv, 9);
-	ck_assert_int_eq(kv_snapshot_encode(kv, &meta, &buf, &len), 0);
+	ck_assert_int_eq(kv_snapshot_encode_version(kv, &meta, 3, &buf, &len), 0);
 	off = 68 + 3 * 8 + 26 + 5 + 25;
 	while (off < len) {
 		uint32_t plen;
