@@ -6,6 +6,7 @@
 #          [--faults kill,stop,...] [--disk loop|dir] [--raftd PATH]
 #          [--node-env 'VAR=VALUE ...'] [--cycles N] [--value-pad N]
 #          [--save DIR] [--quiet] [--order random|seq] [--tls] [--v3]
+#          [--watch]
 #
 # --net lo: every node on 127.0.0.1 (ports above the ephemeral range).
 # --net ns: one network namespace per node (10.77.S.N/24, S from the pid),
@@ -32,6 +33,23 @@
 #   compare-and-swaps (on value or mod_revision) with the /db operations
 #   on the same keys (fault-client --grpc): one history, checked across
 #   both APIs. Not with --tls yet (no TLS on the gRPC port here).
+#
+# --watch (with --v3; issue 20): beside the clients, $WATCHERS (2) watchers
+#   (tests/fault/watch.py) watch the whole key space from the revision
+#   before the first write, each through a random node; when its stream
+#   fails or stalls (no answer to a progress request for 3 s: a node
+#   killed, stopped or cut off) it re-watches on another node from its last
+#   revision + 1. A lease holder (tests/fault/lease.py) grants a lease of
+#   $LEASE_TTL (5) s, puts a key on it, keeps it alive through any node for
+#   half of --seconds, then stops and reads the key until it is gone on
+#   every node. Once the cluster converged, the watchers catch up to its
+#   revision and stop. Two more checks of the run:
+#   tests/fault/watch_check.py (each watcher's events in order, no revision
+#   skipped, every acknowledged write exactly once with its value, no value
+#   nobody wrote, the watchers agree) and tests/fault/lease_check.py (the
+#   key never gone before its TTL while keep-alives were answered, gone
+#   within TTL + an election time of the last keep-alive or of a new
+#   leader's term, plus a margin, on every node). Needs python3-etcd3.
 #
 # Faults (one at a time, held 1-3 s, 0.3-1.5 s apart; leader-biased):
 #   kill       kill -9 one node, restart it
@@ -97,7 +115,7 @@ FHOST=${FAULT_HOSTILE:-$top_builddir/tests/fault/fault-hostile}
 
 N=3 NET=lo SECONDS_RUN=20 SEED=${FAULT_SEED:-$(( ($$ * 7919 + $(date +%s)) % 100000 ))} CLIENTS=6
 FAULTS="" DISK=auto RAFTD=${RAFTD:-$top_builddir/tests/cluster/raftd-test} NODE_ENV="" CYCLES=0
-SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0 ORDER=random TLS=0 V3=0
+SAVE=${FAULT_SAVE_DIR:-$top_builddir/tests/fault/failures} QUIET=0 VALUE_PAD=0 ORDER=random TLS=0 V3=0 WATCH=0
 argv="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -117,6 +135,7 @@ while [ $# -gt 0 ]; do
 	--quiet) QUIET=1; shift; continue ;;
 	--tls) TLS=1; shift; continue ;;
 	--v3) V3=1; shift; continue ;;
+	--watch) WATCH=1; shift; continue ;;
 	--help) sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 99 ;;
 	esac
@@ -150,6 +169,14 @@ if [ "$V3" = 1 ]; then
 	[ "$TLS" = 1 ] && { echo "run.sh: --v3 is not with --tls yet" >&2; exit 99; }
 	[ "$NET" = ns ] || [ "$N" -le 5 ] || { echo "run.sh: --v3 on loopback: at most 5 nodes" >&2; exit 99; }
 fi
+WPY=""
+if [ "$WATCH" = 1 ]; then
+	[ "$V3" = 1 ] || { echo "run.sh: --watch needs --v3" >&2; exit 99; }
+	# Debian's python3-etcd3 is for Debian's python3, which another
+	# python3 first in PATH (a pyenv's) cannot import
+	for p in python3 /usr/bin/python3; do "$p" -c 'import etcd3, grpc' 2>/dev/null && { WPY=$p; break; }; done
+	[ -n "$WPY" ] || skip "--watch needs python3-etcd3 (scripts/install-deps)"
+fi
 for b in "$RAFTD" "$FC" "$FCHECK"; do [ -x "$b" ] || { echo "run.sh: $b not built" >&2; exit 99; }; done
 IFS=, read -r -a FAULT_LIST <<<"$FAULTS"
 
@@ -169,7 +196,7 @@ gap_s() { GAP=0.$((3 + RANDOM % 7)); }
 
 # --- nodes -----------------------------------------------------------------------
 declare -a PID STATE HOST PORT NAME GEN ENVV EXPECT LEAVE_ASKED IP NSN MNT IMG LOOPDEV GPORT
-CRASHED=0 CLIENT_PID="" SUB="" BR=""
+CRASHED=0 CLIENT_PID="" SUB="" BR="" WATCH_PIDS=() LEASE_PID=""
 if [ "$NET" = ns ]; then
 	for s in $(seq $(( $$ % 200 + 20 )) 254) $(seq 20 254); do
 		ip -o addr show | grep -q " 10\.77\.$s\." && continue
@@ -212,6 +239,7 @@ DATA() { if [ "$DISK" = loop ]; then echo "${MNT[$1]}/data"; else echo "$T/d$1";
 cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$CLIENT_PID" ] && kill -9 "$CLIENT_PID" 2>/dev/null
+	for p in "${WATCH_PIDS[@]}" $LEASE_PID; do kill -9 "$p" 2>/dev/null; done
 	for n in $(seq 1 "$N"); do
 		# only processes not reaped yet: a reaped pid may be someone else's now
 		case ${STATE[n]:-} in up|stopped) ;; *) continue ;; esac
@@ -1008,6 +1036,71 @@ heal_all() {
 	done
 }
 
+# --- watchers and the lease holder (--watch) ----------------------------------------------------
+WATCHERS=${WATCHERS:-2} LEASE_TTL=${LEASE_TTL:-5}
+watch_start() {
+	local i j
+	for i in $(seq 1 "$WATCHERS"); do
+		"$WPY" "$here/watch.py" --nodes "$GNODES" --out "$T/watch$i" --seed $((SEED + i)) 2>>"$T/watch.log" &
+		WATCH_PIDS+=($!)
+	done
+	# every write of the clients comes after the revision each watches from
+	for i in $(seq 1 "$WATCHERS"); do
+		for j in $(seq 300); do grep -q '^S ' "$T/watch$i" 2>/dev/null && break; sleep 0.1; done
+		grep -q '^S ' "$T/watch$i" 2>/dev/null || { log "watcher $i did not start"; return 1; }
+	done
+	"$WPY" "$here/lease.py" --nodes "$GNODES" --out "$T/lease" --seed "$SEED" --ttl "$LEASE_TTL" \
+		--hold-s $((SECONDS_RUN / 2)) --wait-s 90 2>>"$T/watch.log" &
+	LEASE_PID=$!
+	log "$WATCHERS watchers and a lease holder (TTL $LEASE_TTL s, kept alive $((SECONDS_RUN / 2)) s) started"
+}
+# wait_within PID END: reaps PID; SIGTERM first if it still runs at END
+# (date +%s): its record so far stays, without END or DONE
+wait_within() {
+	local st
+	while [ "$(date +%s)" -lt "$2" ]; do
+		st=""
+		{ read -r _ _ st _ <"/proc/$1/stat"; } 2>/dev/null
+		[ -n "$st" ] && [ "$st" != Z ] || break
+		sleep 0.2
+	done
+	kill -TERM "$1" 2>/dev/null
+	wait "$1"
+}
+# the lease holder done, then the watchers up to the cluster's revision
+watch_end() {
+	local i rc end=$(( $(date +%s) + 200 ))
+	wait_within "$LEASE_PID" "$end"
+	rc=$?
+	LEASE_PID=""
+	log "lease holder: $(grep -c '^G ' "$T/lease") leases, $(grep -c '^K ' "$T/lease") keep-alives answered," \
+		"$(grep -c '^KX ' "$T/lease") not, exit $rc"
+	for i in $(seq 1 "$WATCHERS"); do kill -USR1 "${WATCH_PIDS[i - 1]}" 2>/dev/null; done
+	for i in $(seq 1 "$WATCHERS"); do
+		wait_within "${WATCH_PIDS[i - 1]}" "$end"
+		rc=$?
+		log "watcher $i: $(grep -c '^E ' "$T/watch$i") events, $(grep -c '^S ' "$T/watch$i") watches," \
+			"$(tail -1 "$T/watch$i"), exit $rc"
+	done
+	WATCH_PIDS=()
+}
+# WATCH_RC, LEASE_RC: the checks' verdicts (0 holds, 1 violated, 2 could not check)
+watch_checks() {
+	local files=() i l
+	for i in $(seq 1 "$WATCHERS"); do files+=("$T/watch$i"); done
+	"$WPY" "$here/watch_check.py" --history "$T/history" --value-pad "$VALUE_PAD" --lease "$T/lease" "${files[@]}" \
+		>"$T/watch.txt" 2>&1
+	WATCH_RC=$?
+	local w=()
+	for i in "${files[@]}"; do w+=(--watch "$i"); done
+	"$WPY" "$here/lease_check.py" --election-ms "${ELECTION_MS:-300}" "$T/lease" "${w[@]}" >"$T/lease.txt" 2>&1
+	LEASE_RC=$?
+	for i in watch lease; do
+		QUIET=0 log "$(tail -1 "$T/$i.txt")"
+		grep -v "^$i: [0-9]" "$T/$i.txt" | head -20 | while IFS= read -r l; do QUIET=0 log "  $l"; done
+	done
+}
+
 # --- the run -------------------------------------------------------------------------------------
 fail_setup() { log "setup failed: $*"; echo "RESULT seed=$SEED harness-error"; exit 99; }
 log "seed $SEED: $N nodes, net $NET, disk $DISK, $([ "$TLS" = 1 ] && echo "mutual TLS, ")$([ "$V3" = 1 ] && echo "v3 and /db clients, ")faults $FAULTS, ${CYCLES:+cycles $CYCLES, }seconds $SECONDS_RUN, raftd $RAFTD${NODE_ENV:+ with $NODE_ENV}"
@@ -1018,6 +1111,8 @@ node_start 1 || fail_setup "node 1 does not start"
 for n in $(seq 2 "$N"); do node_start "$n" || fail_setup "node $n does not start"; done
 for n in $(seq 2 "$N"); do wait_joined "$n" || fail_setup "node $n does not join"; done
 log "cluster up: $NODES"
+
+if [ "$WATCH" = 1 ]; then watch_start || fail_setup "watchers and lease holder"; fi
 
 client_secs=$SECONDS_RUN
 # (stopped with SIGUSR1 when the faults are over)
@@ -1067,6 +1162,7 @@ if ! "$FC" final --nodes "$NODES" --history "$T/history" --out "$T/final" --wait
 	converged=no
 fi
 log "$(tail -1 "$T/client.log")"
+[ "$WATCH" = 1 ] && watch_end
 check_alive
 # a clean stop: SIGTERM, exit status 0 within 10 s (and LeakSanitizer's
 # report, in a sanitizer build)
@@ -1093,6 +1189,8 @@ for n in $(seq 1 "$N"); do
 done
 "$FCHECK" "$T/history" "$T/final" >"$T/check.txt" 2>&1
 check_rc=$?
+WATCH_RC=0 LEASE_RC=0
+[ "$WATCH" = 1 ] && watch_checks
 summary=$(tail -1 "$T/check.txt")
 log "$summary"
 grep -v '^check:' "$T/check.txt" | head -20 | while IFS= read -r l; do log "  $l"; done
@@ -1102,6 +1200,10 @@ wok=$(sed -n 's/.*writes \([0-9]*\) ok.*/\1/p' <<<"$summary")
 result="seed=$SEED nodes=$N net=$NET disk=$DISK$([ "$TLS" = 1 ] && echo " tls=mutual")$([ "$V3" = 1 ] && echo " api=v3+db") seconds=$(( $(date +%s) - start )) ops=${ops:-0} writes_ok=${wok:-0}"
 result="$result lost=$(num 'lost acknowledged') violations=$(num violations) diverged=$(num 'keys diverged')"
 result="$result converged=$converged crashed=$CRASHED"
+if [ "$WATCH" = 1 ]; then
+	result="$result watch_violations=$(sed -n 's/.* \([0-9][0-9]*\) violations.*/\1/p' "$T/watch.txt" | tail -1)"
+	result="$result lease_violations=$(sed -n 's/.* \([0-9][0-9]*\) violations.*/\1/p' "$T/lease.txt" | tail -1)"
+fi
 if [ -n "${HOSTILE_VERDICT[*]+set}" ]; then
 	v=""
 	for f in "${FAULT_LIST[@]}"; do
@@ -1112,14 +1214,18 @@ if [ -n "${HOSTILE_VERDICT[*]+set}" ]; then
 	result="$result hostile_fails=$HOSTILE_FAILS"
 fi
 rc=0
-[ "$check_rc" = 0 ] && [ "$converged" = yes ] && [ "$CRASHED" = 0 ] && [ "$HOSTILE_FAILS" = 0 ] || rc=1
-[ "$check_rc" = 2 ] && rc=99
+[ "$check_rc" = 0 ] && [ "$converged" = yes ] && [ "$CRASHED" = 0 ] && [ "$HOSTILE_FAILS" = 0 ] &&
+	[ "$WATCH_RC" = 0 ] && [ "$LEASE_RC" = 0 ] || rc=1
+[ "$check_rc" = 2 ] || [ "$WATCH_RC" = 2 ] || [ "$LEASE_RC" = 2 ] && rc=99
 if [ "$rc" != 0 ]; then
 	dir=$SAVE/seed-$SEED-$NET-$N-$(date +%Y%m%d-%H%M%S)
 	mkdir -p "$dir" && cp "$T"/history "$T"/final "$T"/check.txt "$T"/schedule.log "$T"/client.log "$T"/n*.log "$dir"/ 2>/dev/null
+	[ "$WATCH" = 1 ] && cp "$T"/watch* "$T"/lease* "$dir"/ 2>/dev/null
 	cat >"$dir/REPLAY" <<-EOF
 		# the same checks on the same history:
 		$FCHECK $dir/history $dir/final
+		$([ "$WATCH" = 1 ] && echo "$WPY $here/watch_check.py --history $dir/history --value-pad $VALUE_PAD --lease $dir/lease $dir/watch[0-9]*
+$WPY $here/lease_check.py --election-ms ${ELECTION_MS:-300} $dir/lease $(for i in $(seq 1 "$WATCHERS"); do printf ' --watch %s' "$dir/watch$i"; done)")
 		# the same fault schedule again (same seed; timing differs):
 		$0 $argv --seed $SEED
 	EOF
