@@ -176,6 +176,8 @@ class Watcher:
                     break
         except grpc.RpcError as e:
             reason = why[0] if e.code() == grpc.StatusCode.CANCELLED else e.code().name
+            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                print("watch.py: %s does not serve Watch" % self.nodes[node], file=sys.stderr)
         done.set()
         reqs.put(None)
         call.cancel()
