@@ -192,6 +192,12 @@ class Holder:
         if isinstance(r, rpc_pb2.LeaseKeepAliveResponse):
             self.rec("K", send, now(), r.TTL, node, lid)
             return r.TTL
+        if isinstance(r, grpc.RpcError) and r.code() == grpc.StatusCode.NOT_FOUND:
+            # etcd answers TTL 0 for a lease it does not have; an error
+            # saying so is the same answer
+            self.rec("K", send, now(), -1, node, lid)
+            self.ka_close()
+            return -1
         self.rec("KX", send, node, lid, "timeout" if r is None else r.code().name)
         self.ka_close()
         self.next_node()

@@ -6,7 +6,7 @@
 
 Watches the whole key space (etcd's key "\\0", range_end "\\0") through
 etcd's v3 Watch API on a random node of --nodes (gRPC HOST:PORTs), from the
-revision after the one a node reports at the start. When the stream fails
+revision after the cluster's at the start (a linearizable Range). When the stream fails
 (the node was killed or refused) or stalls (no event and no answer to a
 WatchProgressRequest sent every second for --stall-s: a node stopped or cut
 off; a quiet stream still answers the progress requests), it re-watches on
@@ -196,7 +196,7 @@ class Watcher:
 
     def run(self):
         # the revision before the run's writes: every later one is watched
-        r0 = self.any_revision(False, time.monotonic() + 30)
+        r0 = self.any_revision(True, time.monotonic() + 30)
         if r0 is None:
             print("watch.py: no node answers", file=sys.stderr)
             return 2
