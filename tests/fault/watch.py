@@ -6,8 +6,8 @@
 
 Watches the whole key space (etcd's key "\\0", range_end "\\0") through
 etcd's v3 Watch API on a random node of --nodes (gRPC HOST:PORTs), from the
-revision after the cluster's at the start (a linearizable Range). When the stream fails
-(the node was killed or refused) or stalls (no event and no answer to a
+revision after the cluster's at the start (a linearizable Range). When the
+stream fails (the node was killed or refused) or stalls (no event and no answer to a
 WatchProgressRequest sent every second for --stall-s: a node stopped or cut
 off; a quiet stream still answers the progress requests), it re-watches on
 another node from its last seen revision + 1. A compact_revision answer is
