@@ -37,7 +37,7 @@
 # --watch (with --v3; issue 20): beside the clients, $WATCHERS (2) watchers
 #   (tests/fault/watch.py) watch the whole key space from the revision
 #   before the first write, each through a random node; when its stream
-#   fails or stalls (no answer to a progress request for 3 s: a node
+#   fails or stalls (no answer to a progress request for 2 s: a node
 #   killed, stopped or cut off) it re-watches on another node from its last
 #   revision + 1. A lease holder (tests/fault/lease.py) grants a lease of
 #   $LEASE_TTL (5) s, puts a key on it, keeps it alive through any node for
@@ -50,6 +50,7 @@
 #   key never gone before its TTL while keep-alives were answered, gone
 #   within TTL + an election time of the last keep-alive or of a new
 #   leader's term, plus a margin, on every node). Needs python3-etcd3.
+#   FAULT_LEASE=0 leaves the lease holder out.
 #
 # Faults (one at a time, held 1-3 s, 0.3-1.5 s apart; leader-biased):
 #   kill       kill -9 one node, restart it
@@ -1037,7 +1038,7 @@ heal_all() {
 }
 
 # --- watchers and the lease holder (--watch) ----------------------------------------------------
-WATCHERS=${WATCHERS:-2} LEASE_TTL=${LEASE_TTL:-5}
+WATCHERS=${WATCHERS:-2} LEASE_TTL=${LEASE_TTL:-5} LEASE=${FAULT_LEASE:-1}
 watch_start() {
 	local i j
 	for i in $(seq 1 "$WATCHERS"); do
@@ -1049,10 +1050,15 @@ watch_start() {
 		for j in $(seq 300); do grep -q '^S ' "$T/watch$i" 2>/dev/null && break; sleep 0.1; done
 		grep -q '^S ' "$T/watch$i" 2>/dev/null || { log "watcher $i did not start"; return 1; }
 	done
-	"$WPY" "$here/lease.py" --nodes "$GNODES" --out "$T/lease" --seed "$SEED" --ttl "$LEASE_TTL" \
-		--hold-s $((SECONDS_RUN / 2)) --wait-s 90 2>>"$T/watch.log" &
-	LEASE_PID=$!
-	log "$WATCHERS watchers and a lease holder (TTL $LEASE_TTL s, kept alive $((SECONDS_RUN / 2)) s) started"
+	if [ "$LEASE" = 1 ]; then
+		"$WPY" "$here/lease.py" --nodes "$GNODES" --out "$T/lease" --seed "$SEED" --ttl "$LEASE_TTL" \
+			--hold-s $((SECONDS_RUN / 2)) --wait-s 90 2>>"$T/watch.log" &
+		LEASE_PID=$!
+		log "$WATCHERS watchers and a lease holder (TTL $LEASE_TTL s, kept alive $((SECONDS_RUN / 2)) s) started"
+	else
+		: >"$T/lease"
+		log "$WATCHERS watchers started"
+	fi
 }
 # wait_within PID END: reaps PID; SIGTERM first if it still runs at END
 # (date +%s): its record so far stays, without END or DONE
@@ -1070,11 +1076,13 @@ wait_within() {
 # the lease holder done, then the watchers up to the cluster's revision
 watch_end() {
 	local i rc end=$(( $(date +%s) + 200 ))
-	wait_within "$LEASE_PID" "$end"
-	rc=$?
-	LEASE_PID=""
-	log "lease holder: $(grep -c '^G ' "$T/lease") leases, $(grep -c '^K ' "$T/lease") keep-alives answered," \
-		"$(grep -c '^KX ' "$T/lease") not, exit $rc"
+	if [ -n "$LEASE_PID" ]; then
+		wait_within "$LEASE_PID" "$end"
+		rc=$?
+		LEASE_PID=""
+		log "lease holder: $(grep -c '^G ' "$T/lease") leases, $(grep -c '^K ' "$T/lease") keep-alives answered," \
+			"$(grep -c '^KX ' "$T/lease") not, exit $rc"
+	fi
 	for i in $(seq 1 "$WATCHERS"); do kill -USR1 "${WATCH_PIDS[i - 1]}" 2>/dev/null; done
 	for i in $(seq 1 "$WATCHERS"); do
 		wait_within "${WATCH_PIDS[i - 1]}" "$end"
@@ -1091,11 +1099,15 @@ watch_checks() {
 	"$WPY" "$here/watch_check.py" --history "$T/history" --value-pad "$VALUE_PAD" --lease "$T/lease" "${files[@]}" \
 		>"$T/watch.txt" 2>&1
 	WATCH_RC=$?
-	local w=()
-	for i in "${files[@]}"; do w+=(--watch "$i"); done
-	"$WPY" "$here/lease_check.py" --election-ms "${ELECTION_MS:-300}" "$T/lease" "${w[@]}" >"$T/lease.txt" 2>&1
-	LEASE_RC=$?
-	for i in watch lease; do
+	local w=() checks=watch
+	if [ "$LEASE" = 1 ]; then
+		for i in "${files[@]}"; do w+=(--watch "$i"); done
+		"$WPY" "$here/lease_check.py" --election-ms "${ELECTION_MS:-300}" --late-ms "${LEASE_LATE_MS:-5000}" \
+			"$T/lease" "${w[@]}" >"$T/lease.txt" 2>&1
+		LEASE_RC=$?
+		checks="watch lease"
+	fi
+	for i in $checks; do
 		QUIET=0 log "$(tail -1 "$T/$i.txt")"
 		grep -v "^$i: [0-9]" "$T/$i.txt" | head -20 | while IFS= read -r l; do QUIET=0 log "  $l"; done
 	done
@@ -1202,7 +1214,8 @@ result="$result lost=$(num 'lost acknowledged') violations=$(num violations) div
 result="$result converged=$converged crashed=$CRASHED"
 if [ "$WATCH" = 1 ]; then
 	result="$result watch_violations=$(sed -n 's/.* \([0-9][0-9]*\) violations.*/\1/p' "$T/watch.txt" | tail -1)"
-	result="$result lease_violations=$(sed -n 's/.* \([0-9][0-9]*\) violations.*/\1/p' "$T/lease.txt" | tail -1)"
+	[ "$LEASE" = 1 ] &&
+		result="$result lease_violations=$(sed -n 's/.* \([0-9][0-9]*\) violations.*/\1/p' "$T/lease.txt" | tail -1)"
 fi
 if [ -n "${HOSTILE_VERDICT[*]+set}" ]; then
 	v=""
@@ -1225,7 +1238,7 @@ if [ "$rc" != 0 ]; then
 		# the same checks on the same history:
 		$FCHECK $dir/history $dir/final
 		$([ "$WATCH" = 1 ] && echo "$WPY $here/watch_check.py --history $dir/history --value-pad $VALUE_PAD --lease $dir/lease $dir/watch[0-9]*
-$WPY $here/lease_check.py --election-ms ${ELECTION_MS:-300} $dir/lease $(for i in $(seq 1 "$WATCHERS"); do printf ' --watch %s' "$dir/watch$i"; done)")
+$WPY $here/lease_check.py --election-ms ${ELECTION_MS:-300} --late-ms ${LEASE_LATE_MS:-5000} $dir/lease $(for i in $(seq 1 "$WATCHERS"); do printf ' --watch %s' "$dir/watch$i"; done)")
 		# the same fault schedule again (same seed; timing differs):
 		$0 $argv --seed $SEED
 	EOF

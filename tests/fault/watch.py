@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tests/fault/watch.py — a watcher for fault runs (run.sh --watch).
 
-    watch.py --nodes GA,GB,.. --out FILE [--seed N] [--stall-s 3]
+    watch.py --nodes GA,GB,.. --out FILE [--seed N] [--stall-s 2]
              [--end-wait-s 60]
 
 Watches the whole key space (etcd's key "\\0", range_end "\\0") through
@@ -130,7 +130,9 @@ class Watcher:
         done = threading.Event()
 
         def monitor():
-            while not done.wait(1.0):
+            ticks = 0
+            while not done.wait(0.5):
+                ticks += 1
                 if time.monotonic_ns() - heard[0] > self.stall_ns or self.stop:
                     why[0] = "stall" if not self.stop else "stopped"
                     call.cancel()
@@ -139,7 +141,8 @@ class Watcher:
                     why[0] = "end"
                     call.cancel()
                     return
-                reqs.put(PROGRESS_REQUEST)
+                if ticks % 2 == 0:
+                    reqs.put(PROGRESS_REQUEST)
 
         mon = threading.Thread(target=monitor, daemon=True)
         mon.start()
@@ -227,7 +230,7 @@ def main():
     ap.add_argument("--nodes", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--stall-s", type=float, default=3.0)
+    ap.add_argument("--stall-s", type=float, default=2.0)
     ap.add_argument("--end-wait-s", type=float, default=60.0)
     w = Watcher(ap.parse_args())
 
