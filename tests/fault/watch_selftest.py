@@ -62,6 +62,8 @@ CASES = {
                                            (10, 0, "D", "lease.1.1", "-"))], 0, "0 violations"),
     "good, two watchers": ([events(*GOOD), events(*GOOD[2:], start=7, node=1)], 0, "0 violations"),
     "good, a compaction gap": (["S %d 0 5\nC %d 0 5 7\n" % (T0, T0 + 1) + events(*GOOD[2:], start=7)], 0, "compact"),
+    "a compaction hides fewer revisions than writes missed": (["S %d 0 5\nC %d 0 5 6\n" % (T0, T0 + 1) +
+                                                              events(*GOOD[1:2], GOOD[3], start=6)], 1, "missed"),
     "a revision skipped": ([events(*GOOD[:2], *GOOD[3:])], 1, "skipped"),
     "first revision skipped": ([events(*GOOD[1:])], 1, "skipped"),
     "out of order": ([events(GOOD[1], GOOD[0], *GOOD[2:])], 1, "order"),
