@@ -66,20 +66,22 @@ tests_fault_raftd_nofsync_LDADD = src/raftd/libnode_test.a $(RAFTD_V3_LDADD) net
 # check-v3-watch.sh: check-v3.sh's clients with watchers and a lease holder
 # under kills and pauses (run.sh --watch, issue 20), check-v3-watch-ns.sh
 # the same under partitions; check-v3-watch-self.sh: its checks catch
-# hand-made bad event and lease files.
+# hand-made bad event and lease files; check-v3-watch-control.sh: the watch
+# check alone must catch a leader that commits alone.
 FAULT_TESTS = tests/fault/test_linz tests/fault/check-lo.sh tests/fault/check-ns.sh \
 	tests/fault/check-large.sh tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh \
 	tests/fault/control-nofsync.sh tests/fault/control-tls.sh tests/fault/check-v3.sh tests/fault/check-v3-ns.sh \
 	tests/fault/control-v3.sh tests/fault/check-v3-watch.sh tests/fault/check-v3-watch-ns.sh \
-	tests/fault/check-v3-watch-self.sh
+	tests/fault/check-v3-watch-self.sh tests/fault/check-v3-watch-control.sh
 TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
 	tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/control-ack.sh tests/fault/control-nofsync.sh \
 	tests/fault/control-tls.sh tests/fault/check-v3.sh tests/fault/check-v3-ns.sh tests/fault/control-v3.sh \
-	tests/fault/check-v3-watch.sh tests/fault/check-v3-watch-ns.sh tests/fault/check-v3-watch-self.sh
+	tests/fault/check-v3-watch.sh tests/fault/check-v3-watch-ns.sh tests/fault/check-v3-watch-self.sh \
+	tests/fault/check-v3-watch-control.sh
 EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
 	tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/check-v3.sh tests/fault/check-v3-ns.sh \
 	tests/fault/control-v3.sh tests/fault/check-v3-watch.sh tests/fault/check-v3-watch-ns.sh \
-	tests/fault/check-v3-watch-self.sh tests/fault/watch.py tests/fault/watch_check.py tests/fault/lease.py \
+	tests/fault/check-v3-watch-self.sh tests/fault/check-v3-watch-control.sh tests/fault/watch.py tests/fault/watch_check.py tests/fault/lease.py \
 	tests/fault/lease_check.py tests/fault/watch_selftest.py \
 	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/control-tls.sh tests/fault/long.sh tests/fault/kill9.sh
 # reproductions of daemon faults the suite found (not tests: exit 1 while
@@ -106,6 +108,6 @@ fault-kill9: $(FAULT_BINS)
 
 clean-local: clean-fault
 clean-fault:
-	rm -rf tests/fault/failures tests/fault/controls tests/fault/controls-tls tests/fault/controls-v3
+	rm -rf tests/fault/failures tests/fault/controls tests/fault/controls-tls tests/fault/controls-v3 tests/fault/controls-v3-watch
 
 .PHONY: fault-check fault-long fault-kill9 clean-fault
