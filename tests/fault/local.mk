@@ -81,8 +81,9 @@ TESTS += tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large
 EXTRA_DIST += tests/fault/run.sh tests/fault/check-lo.sh tests/fault/check-ns.sh tests/fault/check-large.sh \
 	tests/fault/check-hostile.sh tests/fault/check-tls.sh tests/fault/check-v3.sh tests/fault/check-v3-ns.sh \
 	tests/fault/control-v3.sh tests/fault/check-v3-watch.sh tests/fault/check-v3-watch-ns.sh \
-	tests/fault/check-v3-watch-self.sh tests/fault/check-v3-watch-control.sh tests/fault/watch.py tests/fault/watch_check.py tests/fault/lease.py \
-	tests/fault/lease_check.py tests/fault/watch_selftest.py \
+	tests/fault/check-v3-watch-self.sh tests/fault/check-v3-watch-control.sh \
+	tests/fault/watch.py tests/fault/watch_check.py tests/fault/lease.py tests/fault/lease_check.py \
+	tests/fault/watch_selftest.py \
 	tests/fault/control-ack.sh tests/fault/control-nofsync.sh tests/fault/control-tls.sh tests/fault/long.sh tests/fault/kill9.sh
 # reproductions of daemon faults the suite found (not tests: exit 1 while
 # the fault is there)
@@ -108,6 +109,7 @@ fault-kill9: $(FAULT_BINS)
 
 clean-local: clean-fault
 clean-fault:
-	rm -rf tests/fault/failures tests/fault/controls tests/fault/controls-tls tests/fault/controls-v3 tests/fault/controls-v3-watch
+	rm -rf tests/fault/failures tests/fault/controls tests/fault/controls-tls tests/fault/controls-v3 \
+		tests/fault/controls-v3-watch
 
 .PHONY: fault-check fault-long fault-kill9 clean-fault
