@@ -56,6 +56,9 @@ from etcd3.etcdrpc import kv_pb2, rpc_pb2
 # as its encoding
 PROGRESS_REQUEST = b"\x1a\x00"
 ALL = b"\0"
+# a catch-up response may hold many events (long ones with --value-pad):
+# no client-side cap (etcd's server sends up to 2 GiB too)
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1)]
 
 
 def enc(b):
@@ -84,7 +87,7 @@ class Watcher:
     def revision(self, node, linearizable):
         """The node's revision (a Range of one key), or None."""
         try:
-            with grpc.insecure_channel(self.nodes[node]) as ch:
+            with grpc.insecure_channel(self.nodes[node], options=CHANNEL_OPTIONS) as ch:
                 rng = ch.unary_unary("/etcdserverpb.KV/Range",
                                      request_serializer=rpc_pb2.RangeRequest.SerializeToString,
                                      response_deserializer=rpc_pb2.RangeResponse.FromString)
@@ -122,7 +125,7 @@ class Watcher:
                     return
                 yield item
 
-        ch = grpc.insecure_channel(self.nodes[node])
+        ch = grpc.insecure_channel(self.nodes[node], options=CHANNEL_OPTIONS)
         call = ch.stream_stream("/etcdserverpb.Watch/Watch", request_serializer=lambda b: b,
                                 response_deserializer=rpc_pb2.WatchResponse.FromString)(gen())
         heard = [time.monotonic_ns()]
