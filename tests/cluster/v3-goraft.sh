@@ -2,7 +2,8 @@
 # etcd's v3 writes are raftd-only log entries (raftd:v3): while a goraft
 # node is a member, raftd refuses them with FAILED_PRECONDITION naming it,
 # on the leader and on a follower alike (as DELETE's 409), and keeps
-# serving reads and goraft's /db. Needs GORAFT_RAFTD (goraft-lib.sh).
+# serving reads and goraft's /db; leases (LeaseGrant, POST /db/K?ttl) and
+# GET /db/K?wait are refused the same way. Needs GORAFT_RAFTD (goraft-lib.sh).
 . "$(dirname "$0")/goraft-lib.sh"
 command -v etcdctl >/dev/null || { echo "SKIP: etcdctl (etcd-client) not installed"; exit 77; }
 export ETCDCTL_API=3
@@ -32,6 +33,19 @@ for n in 1 2; do
 	done
 	says "raftd:v3 commands need every member to be raftd (goraft node g3 is a member)"
 	echo "ok: r$n refuses v3 writes: $(tail -1 "$T/ec")"
+done
+# leases are raftd:v3 entries too, and /db's ?ttl and ?wait raftd-only:
+# refused alike, on the leader and on a follower
+for n in 1 2; do
+	ec "$n" lease grant 60 && fail "r$n grants a lease with goraft node g3 a member"
+	says "goraft node g3 is a member"
+	code=$($CURL -o "$T/body" -w '%{http_code}' -XPOST "http://127.0.0.1:$(port "$n")/db/t?ttl=60" --data-binary v)
+	# (a follower sends a write to the leader first, as goraft's does)
+	[ "$code" = 409 ] || { [ "$code" = 400 ] && grep -q "Not current leader" "$T/body"; } ||
+		fail "r$n: POST /db/t?ttl=60 answered $code ($(cat "$T/body"))"
+	code=$($CURL -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$(port "$n")/db/a?wait=true")
+	[ "$code" = 409 ] || fail "r$n: GET /db/a?wait=true answered $code ($(cat "$T/body"))"
+	echo "ok: r$n refuses leases, ?ttl and ?wait: $(head -c 200 "$T/body")"
 done
 write c 3
 ec 1 get a --print-value-only || fail "a linearizable v3 read on the raftd leader: $(cat "$T/ec")"
