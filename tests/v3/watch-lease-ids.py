@@ -1,0 +1,40 @@
+#!/usr/bin/python3
+"""tests/v3/watch-lease-ids.py — lease IDs in a transcript of
+tests/v3/etcdctl-watch-lease.sh become <lease1>, <lease2>, ... in the order
+they first appear (stdin to stdout). A server picks its leases' IDs (etcd
+from its member ID and the time, raftd at random), so only their identity
+is compared: the same lease where etcd's transcript has the same lease.
+
+etcdctl prints them in hex (lease grant, timetolive, keep-alive, the keys
+of lock and elect: NAME/<hex>), JSON in decimal ("ID", "id", "lease").
+Member IDs are already names here; a hex word of 8 to 16 digits is a lease.
+The keys attached to a lease are sorted here too (see below).
+"""
+import re
+import sys
+
+names = {}
+
+
+def name(v):
+    if v not in names:
+        names[v] = "<lease%d>" % (len(names) + 1)
+    return names[v]
+
+
+HEX = re.compile(r"(?<![0-9A-Za-z_])[0-9a-f]{8,16}(?![0-9A-Za-z_])")
+DEC = re.compile(r'"(ID|id|lease)":([0-9]+)')
+# the keys of a lease: etcd lists them in the order of a Go map, raftd in
+# key order; compared as sets (sorted)
+TEXT_KEYS = re.compile(r"attached keys\(\[([^]]*)\]\)")
+JSON_KEYS = re.compile(r'"keys":\[([^]]*)\]')
+for line in sys.stdin:
+    line = TEXT_KEYS.sub(lambda m: "attached keys([%s])" % " ".join(sorted(m.group(1).split())), line)
+    line = JSON_KEYS.sub(lambda m: '"keys":[%s]' % ",".join(sorted(m.group(1).split(","))), line)
+    # a TTL of ten digits is not a lease
+    if line.startswith("$ etcdctl lease grant "):
+        sys.stdout.write(line)
+        continue
+    line = DEC.sub(lambda m: '"%s":"%s"' % (m.group(1), name(int(m.group(2)))), line)
+    line = HEX.sub(lambda m: name(int(m.group(0), 16)), line)
+    sys.stdout.write(line)
