@@ -82,17 +82,20 @@ note() {
 # yes_no CMD...: "yes" when CMD succeeds, else "no"
 yes_no() { if "$@"; then echo yes; else echo no; fi; }
 
-# bg NAME ARGS...: etcdctl ARGS at n3's endpoint in the background, its
-# output in $R/bg/NAME.out and .err; its stdin the FIFO $R/bg/NAME.in when
-# that exists (the caller made it and opens it for writing)
+# bg [-1] NAME ARGS...: etcdctl ARGS at n3's endpoint (-1: n1's) in the
+# background, its output in $R/bg/NAME.out and .err; its stdin the FIFO
+# $R/bg/NAME.in when that exists (the caller made it and opens it for
+# writing)
 bg() {
+	_ep=$ONE
+	[ "$1" = -1 ] && { _ep=127.0.0.1:$(cport 1); shift; }
 	_n=$1
 	shift
-	echo "$*" >"$R/bg/$_n.args"
+	{ [ "$_ep" = "$ONE" ] || printf '(at n1) '; echo "$*"; } >"$R/bg/$_n.args"
 	if [ -p "$R/bg/$_n.in" ]; then
-		(cd "$R" && exec $CTL --endpoints="$ONE" "$@") <"$R/bg/$_n.in" >"$R/bg/$_n.out" 2>"$R/bg/$_n.err" &
+		(cd "$R" && exec $CTL --endpoints="$_ep" "$@") <"$R/bg/$_n.in" >"$R/bg/$_n.out" 2>"$R/bg/$_n.err" &
 	else
-		(cd "$R" && exec $CTL --endpoints="$ONE" "$@") </dev/null >"$R/bg/$_n.out" 2>"$R/bg/$_n.err" &
+		(cd "$R" && exec $CTL --endpoints="$_ep" "$@") </dev/null >"$R/bg/$_n.out" 2>"$R/bg/$_n.err" &
 	fi
 	eval "BG_$_n=$!"
 	PIDS="$PIDS $!"
@@ -182,6 +185,8 @@ watches() {
 	bg prefix watch --rev "$next" --prefix foo
 	bg prev watch --rev "$next" --prev-kv foo
 	bg json watch --rev "$next" -w json zoo
+	# (raftd's n1 leads: watches at a follower and at the leader)
+	bg -1 lead watch --rev "$next" --prefix foo
 	bg exec watch --rev "$next" zoo -- sh -c 'echo "exec: $ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_REVISION"'
 	ctl put foo d
 	ctl put foo/2 y
@@ -191,10 +196,11 @@ watches() {
 	ctl del --prefix foo/
 	bg_until key 9
 	bg_until prefix 18
+	bg_until lead 18
 	bg_until prev 13
 	bg_until json 1
 	bg_until exec 4
-	for w in key prefix prev json exec; do bg_end "$w" TERM; done
+	for w in key prefix lead prev json exec; do bg_end "$w" TERM; done
 
 	# interactive: a watch on a key, "progress" (its answer says the watch
 	# is in place), a write; a second watch with options on another key;
