@@ -92,6 +92,9 @@ bg() {
 	_n=$1
 	shift
 	{ [ "$_ep" = "$ONE" ] || printf '(at n1) '; echo "$*"; } >"$R/bg/$_n.args"
+	# (there before the command opens them: the caller may look at once)
+	: >"$R/bg/$_n.out"
+	: >"$R/bg/$_n.err"
 	if [ -p "$R/bg/$_n.in" ]; then
 		(cd "$R" && exec $CTL --endpoints="$_ep" "$@") <"$R/bg/$_n.in" >"$R/bg/$_n.out" 2>"$R/bg/$_n.err" &
 	else
@@ -116,6 +119,14 @@ grepped() { grep -qx -- "$2" "$R/bg/$1.out"; }
 bg_until() {
 	until_ok "${3:-60}" has_lines "$1" "$2" ||
 		fail "$RUN: $(cat "$R/bg/$1.args"): $(lines "$1") lines of output, not $2: $(cat "$R/bg/$1.out" "$R/bg/$1.err")"
+}
+
+# json_events NAME N: NAME (a watch -w json) has shown N events, in however
+# many responses (deadline 60 s)
+has_events() { [ "$(grep -o '"kv":{' "$R/bg/$1.out" | wc -l)" -ge "$2" ]; }
+json_events() {
+	until_ok 60 has_events "$1" "$2" ||
+		fail "$RUN: $(cat "$R/bg/$1.args"): not $2 events: $(cat "$R/bg/$1.out" "$R/bg/$1.err")"
 }
 
 # bg_end NAME [SIGNAL]: NAME stopped by SIGNAL (none: it ends by itself,
@@ -187,6 +198,8 @@ watches() {
 	bg json watch --rev "$next" -w json zoo
 	# (raftd's n1 leads: watches at a follower and at the leader)
 	bg -1 lead watch --rev "$next" --prefix foo
+	# from a revision still to come: the events from there on
+	bg future watch --rev $((next + 2)) --prefix foo
 	bg exec watch --rev "$next" zoo -- sh -c 'echo "exec: $ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_REVISION"'
 	ctl put foo d
 	ctl put foo/2 y
@@ -197,10 +210,11 @@ watches() {
 	bg_until key 9
 	bg_until prefix 18
 	bg_until lead 18
+	bg_until future 12
 	bg_until prev 13
-	bg_until json 1
+	json_events json 1
 	bg_until exec 4
-	for w in key prefix lead prev json exec; do bg_end "$w" TERM; done
+	for w in key prefix lead future prev json exec; do bg_end "$w" TERM; done
 
 	# interactive: a watch on a key, "progress" (its answer says the watch
 	# is in place), a write; a second watch with options on another key;
@@ -266,10 +280,16 @@ leases() {
 	ctl put --lease="$l1" k3 v3b
 	next=$(( $(revision) + 1 ))
 	bg rw watch --rev "$next" --prefix k
+	bg rwp watch --rev "$next" --prefix --prev-kv k
+	bg rwj watch --rev "$next" --prefix --prev-kv -w json k
 	ctl lease revoke "$l1"
 	ctl lease revoke "$l2"
 	bg_until rw 6
+	bg_until rwp 10
+	json_events rwj 2
 	bg_end rw TERM
+	bg_end rwp TERM
+	bg_end rwj TERM
 	ctl get --prefix k
 	ctl lease revoke "$l1"
 	ctl lease timetolive "$l1"
@@ -280,6 +300,13 @@ leases() {
 	ctl lease timetolive 1234
 	ctl lease grant 9000000001
 	ctl -s lease list
+	# a keep-alive whose lease is revoked ends: "expired or revoked"
+	ctl lease grant 6
+	l5=$(awk '/granted/ { print $2 }' "$R/out/$(printf %03d "$BLOCK").out")
+	bg ka3 lease keep-alive "$l5"
+	bg_until ka3 1
+	ctl lease revoke "$l5"
+	bg_end -u ka3
 	# a TTL below the minimum is raised to it (the cluster's own: its
 	# election timeout), not compared
 	t=$($CTL --endpoints="$ONE" lease grant 1 2>&1 | sed -n 's/.*granted with TTL(\([0-9]*\)s)$/\1/p')

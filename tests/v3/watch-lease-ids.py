@@ -10,6 +10,7 @@ of lock and elect: NAME/<hex>), JSON in decimal ("ID", "id", "lease").
 Member IDs are already names here; a hex word of 8 to 16 digits is a lease.
 The keys attached to a lease are sorted here too (see below).
 """
+import json
 import re
 import sys
 
@@ -28,7 +29,30 @@ DEC = re.compile(r'"(ID|id|lease)":([0-9]+)')
 # key order; compared as sets (sorted)
 TEXT_KEYS = re.compile(r"attached keys\(\[([^]]*)\]\)")
 JSON_KEYS = re.compile(r'"keys":\[([^]]*)\]')
+
+
+def watch_events(line):
+    """a watch response of etcdctl -w json, one line per event: how a server
+    batches events into responses is its own (etcd sends a watch that
+    catches up on history all it has in one response, one a revision
+    once it is synced); its header's revision is normalised already"""
+    if not line.startswith('{"Header":'):
+        return line
+    try:
+        r = json.loads(line)
+    except ValueError:
+        return line
+    if len(r.get("Events") or []) < 2:
+        return line
+    out = ""
+    for e in r["Events"]:
+        r["Events"] = [e]
+        out += json.dumps(r, separators=(",", ":")) + "\n"
+    return out
+
+
 for line in sys.stdin:
+    line = watch_events(line)
     line = TEXT_KEYS.sub(lambda m: "attached keys([%s])" % " ".join(sorted(m.group(1).split())), line)
     line = JSON_KEYS.sub(lambda m: '"keys":[%s]' % ",".join(sorted(m.group(1).split(","))), line)
     # a TTL of ten digits is not a lease
