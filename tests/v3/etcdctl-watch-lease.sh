@@ -360,7 +360,7 @@ locks() {
 	touch "$R/release-A"
 	bg_end lockA
 	bg_end lockB
-	note "order of holding: $(cat "$R/order" | tr '\n' ' ')"
+	note "order of holding: $(tr '\n' ' ' <"$R/order")"
 	ctl get --prefix L/
 	ctl lock L -- sh -c 'exit 3'
 
@@ -432,10 +432,8 @@ run() {
 		_b=${_c%.cmd}
 		cat "$_c" >"$_b.cmd.n"
 		sed -f "$R/ids.sed" -f "$V3_DIR/watch-lease.sed" "$_b.out" >"$_b.out.n"
-		[ -e "$_b.sort" ] && { sort "$_b.out.n" >"$_b.out.s"; mv "$_b.out.s" "$_b.out.n"; }
 	done
-	for _c in "$R"/out/*.cmd; do cat "$_c.n" "${_c%.cmd}.out.n"; done |
-		python3 "$V3_DIR/watch-lease-ids.py" >"$T/$RUN.txt"
+	python3 "$V3_DIR/watch-lease-ids.py" "$R"/out/*.cmd >"$T/$RUN.txt"
 }
 
 run "1-$A" "$A"

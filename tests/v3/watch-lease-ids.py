@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """tests/v3/watch-lease-ids.py — lease IDs in a transcript of
 tests/v3/etcdctl-watch-lease.sh become <lease1>, <lease2>, ... in the order
-they first appear (stdin to stdout). A server picks its leases' IDs (etcd
+they first appear.
+
+    watch-lease-ids.py BLOCK.cmd...   the transcript's blocks, in order (see
+                                      below), to stdout
+
+A server picks its leases' IDs (etcd
 from its member ID and the time, raftd at random), so only their identity
 is compared: the same lease where etcd's transcript has the same lease.
 
@@ -11,6 +16,7 @@ Member IDs are already names here; a hex word of 8 to 16 digits is a lease.
 The keys attached to a lease are sorted here too (see below).
 """
 import json
+import os
 import re
 import sys
 
@@ -51,14 +57,25 @@ def watch_events(line):
     return out
 
 
-for line in sys.stdin:
+def normalise(line):
     line = watch_events(line)
     line = TEXT_KEYS.sub(lambda m: "attached keys([%s])" % " ".join(sorted(m.group(1).split())), line)
     line = JSON_KEYS.sub(lambda m: '"keys":[%s]' % ",".join(sorted(m.group(1).split(","))), line)
     # a TTL of ten digits is not a lease
     if line.startswith("$ etcdctl lease grant "):
-        sys.stdout.write(line)
-        continue
+        return line
     line = DEC.sub(lambda m: '"%s":"%s"' % (m.group(1), name(int(m.group(2)))), line)
-    line = HEX.sub(lambda m: name(int(m.group(0), 16)), line)
-    sys.stdout.write(line)
+    return HEX.sub(lambda m: name(int(m.group(0), 16)), line)
+
+
+# the blocks of the transcript: BLOCK.cmd.n, then BLOCK.out.n, its lines
+# sorted where BLOCK.sort exists (once their IDs are names: the order of
+# leases the server lists is the order of their IDs)
+for cmd in sys.argv[1:]:
+    block = cmd[:-len(".cmd")]
+    for line in open(cmd + ".n"):
+        sys.stdout.write(normalise(line))
+    out = "".join(normalise(line) for line in open(block + ".out.n")).splitlines(True)
+    if os.path.exists(block + ".sort"):
+        out.sort()
+    sys.stdout.write("".join(out))
