@@ -229,7 +229,8 @@ static ssize_t read_req(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	if (cc->stream) {
 		size_t k = cc->out_len - cc->out_off < len ? cc->out_len - cc->out_off : len;
-		memcpy(buf, cc->out + cc->out_off, k);
+		if (k) /* nothing queued yet: out may still be NULL */
+			memcpy(buf, cc->out + cc->out_off, k);
 		cc->out_off += k;
 		if (cc->out_off == cc->out_len) {
 			cc->out_off = cc->out_len = 0;
