@@ -1604,6 +1604,9 @@ static int run_watch(void)
 	if (first_error)
 		fprintf(stderr, "grpcload: first error: %s\n", first_error);
 	fflush(stdout);
+	free(d);
+	free(ds);
+	free(end.data);
 	return failed || timed_out || !w_acked || missing || w_misordered ? 1 : 0;
 }
 
