@@ -267,6 +267,28 @@ while_down() {
 steady while_down
 echo "ok: DELETE with a member down since before the restart (its kind kept in peer-kinds)"
 
+# ---- a key longer than a follower's --max-key --------------------------------------------------
+# Node 1 takes keys as long as its default --max-key allows; nodes 2 and 3
+# run with --max-key 16. A follower serves every key it holds: GET of a
+# 2,000-byte key the leader took is 200 on each (it was 414); only a new
+# write of it to a follower is refused by that follower's own limit (414).
+node_start 3 -h 127.0.0.1 --max-key 16 --election-timeout-ms 1000
+node_kill 2 TERM
+node_start 2 -h 127.0.0.1 --max-key 16 --election-timeout-ms 1000
+long=$(head -c 2000 /dev/zero | tr '\0' k)
+section_long_key() {
+	req 200 -XPOST "$(u 1 "/db/$long")" -d long
+	for n in 2 3; do
+		wait_value "$(port $n)" "$long" long || fail "node $n does not serve the 2,000-byte key"
+		req 200 "$(u $n "/db/$long")"
+		[ "$(cat "$T/out")" = long ] || fail "node $n: GET of the 2,000-byte key: $(head -c 300 "$T/out")"
+		req 414 -XPOST "$(u $n "/db/$long")" -d again
+		why "key too long"
+	done
+}
+steady -p "make_lead 1" section_long_key
+echo "ok: followers with --max-key 16 serve a 2,000-byte key the leader took, and refuse it as a new write (414)"
+
 # ---- a join through a follower: its warning is one line ---------------------------------------
 # The follower's answer ends in a newline (goraft's http.Error); the
 # joiner's warning carried it, and an empty line followed in the log.
