@@ -20,9 +20,10 @@ EXTRA_DIST += tests/cluster/core-oom.sh
 # the data directory as the units and --name meet it (issue 17, item 10)
 TESTS += tests/cluster/data-dir.sh
 EXTRA_DIST += tests/cluster/data-dir.sh
-TESTS += tests/cluster/lost-write.sh tests/cluster/goraft-import.sh tests/cluster/goraft-join.sh
+TESTS += tests/cluster/lost-write.sh tests/cluster/goraft-import.sh tests/cluster/goraft-join.sh \
+	tests/cluster/goraft-lost-write.sh
 EXTRA_DIST += tests/cluster/lost-write.sh tests/cluster/goraft-lib.sh tests/cluster/goraft-import.sh \
-	tests/cluster/goraft-join.sh
+	tests/cluster/goraft-join.sh tests/cluster/goraft-lost-write.sh
 TESTS += tests/cluster/follower-reads.sh
 EXTRA_DIST += tests/cluster/follower-reads.sh
 TESTS += tests/cluster/rolling-restart.sh
