@@ -367,7 +367,7 @@ static int do_snap(const struct opts *o)
 		usage();
 	int rc = 1;
 	struct kv *kv = kv_new();
-	struct kv_member mem[MAX_MEMBERS];
+	struct kv_member mem[MAX_MEMBERS] = { 0 }; /* voters: learner false */
 	struct wire_peer peers[MAX_MEMBERS];
 	struct wire_bytes peer_enc[MAX_MEMBERS];
 	static uint8_t pbuf[MAX_MEMBERS][1024];
