@@ -42,6 +42,10 @@
 #define BATCH_BYTES (256u * 1024)
 /* catch-up work per loop pass, in events, over every watcher */
 #define PASS_EVENTS 4096
+/* events the synced watchers get per loop pass (after apply); past it the
+ * rest catch up from the history in later passes, so that one pass's
+ * fan-out to many watchers cannot hold the loop past the Raft heartbeats */
+#define FANOUT_EVENTS 4096
 /* control responses (created, canceled, progress) a stream holds while its
  * output is full; a client that sends requests without reading answers
  * past this loses the stream */
@@ -94,6 +98,9 @@ struct v3_watch_hub {
 	struct wstream streams;
 	struct loop_timer catchup, progress;
 	uint64_t progress_ms;
+	/* the fan-out budget: per loop pass (the loop's pass count) */
+	uint64_t fanout_budget, fanout_pass, fanout_spent;
+	bool fanout_over; /* this pass's fan-out stopped at the budget */
 	int64_t last_rev; /* the revision the synced watchers have seen */
 	struct v3_watch_stats stats;
 };
@@ -443,6 +450,9 @@ static struct v3_watch_hub *hub_of(struct node *n)
 	/* a hidden knob for tests: etcd's interval is fixed */
 	const char *env = getenv("RAFTD_WATCH_PROGRESS_MS");
 	hub->progress_ms = env && atoi(env) > 0 ? (uint64_t)atoi(env) : PROGRESS_MS_DEFAULT;
+	/* and one that makes the budget engage with few watchers */
+	env = getenv("RAFTD_WATCH_FANOUT_EVENTS");
+	hub->fanout_budget = env && atoi(env) > 0 ? (uint64_t)atoi(env) : FANOUT_EVENTS;
 	hub->last_rev = mvcc_revision(kv_mvcc_const(n->kv));
 	n->watch_hub = hub;
 	return hub;
@@ -588,12 +598,28 @@ void v3_watch_applied(struct node *n)
 		}
 		goto out;
 	}
+	if (hub->fanout_pass != n->loop.passes) {
+		hub->fanout_pass = n->loop.passes;
+		hub->fanout_spent = 0;
+		hub->fanout_over = false;
+	}
 	for (struct watcher *w = hub->synced.next, *next; w != &hub->synced; w = next) {
 		next = w->next;
 		if (w->dead || (w->st && w->st->dead))
 			continue;
 		if (w->next_rev > rev)
 			continue;
+		if (hub->fanout_spent >= hub->fanout_budget) {
+			/* the rest of this pass's fan-out: from the history, a
+			 * bounded batch per later pass (on_catchup), which keeps
+			 * the order and sends each revision once */
+			if (!hub->fanout_over) {
+				hub->fanout_over = true;
+				hub->stats.fanout_deferred++;
+			}
+			unsync_at(hub, w, rev);
+			continue;
+		}
 		size_t k = 0;
 		uint64_t mask = 0;
 		for (size_t i = 0; i < b.n; i++) {
@@ -606,6 +632,7 @@ void v3_watch_applied(struct node *n)
 		w->skip = 0;
 		if (!k)
 			continue;
+		hub->fanout_spent += k;
 		if (!w->st) {
 			w->fn(w->fn_ctx, sel, k, rev);
 			continue;

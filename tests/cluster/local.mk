@@ -47,6 +47,9 @@ EXTRA_DIST += tests/cluster/v3-lease.sh tests/cluster/v3-lease-tls.sh tests/clus
 # etcd's Watch service through etcdctl (issue 20)
 TESTS += tests/cluster/v3-watch.sh
 EXTRA_DIST += tests/cluster/v3-watch.sh tests/cluster/watch-slow.py tests/cluster/watch-proto.py
+# the fan-out to many watchers, bounded per loop pass (issue 20)
+TESTS += tests/cluster/v3-watch-fanout.sh
+EXTRA_DIST += tests/cluster/v3-watch-fanout.sh
 # GET /db?wait=true, raftd's long poll on the watch hub (issue 20)
 TESTS += tests/cluster/db-wait.sh
 EXTRA_DIST += tests/cluster/db-wait.sh
