@@ -215,8 +215,10 @@ void on_metrics(struct httpd_request *req, void *data)
 			ws.blocked);
 		COUNTER("watch_compacted_total", "Watchers canceled with compact_revision (their next revision was "
 			"compacted).", ws.compacted);
-		COUNTER("watch_fanout_deferred_total", "Loop passes whose fan-out of new events stopped at its budget "
-			"(the watchers left catch up in later passes).", ws.fanout_deferred);
+		COUNTER("watch_fanout_deferred_total", "Loop passes whose fan-out of new events to synced watchers "
+			"stopped at its budget and went on in a later pass.", ws.fanout_deferred);
+		COUNTER("watch_fanout_dropped_total", "Times the queue of revisions waiting for their fan-out was full "
+			"(the watchers behind it caught up from the history).", ws.fanout_dropped);
 	}
 	COUNTER("rpcs_received_total", "Raft RPC requests received.", n->rpcs_in);
 	COUNTER("rpcs_sent_total", "Raft RPC requests sent.", n->rpcs_out);

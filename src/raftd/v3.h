@@ -124,7 +124,8 @@ struct v3_watch_stats {
 	uint64_t events, responses; /* sent, in total */
 	uint64_t blocked; /* times a stream's output was full (a watcher fell behind) */
 	uint64_t compacted; /* watchers canceled with compact_revision */
-	uint64_t fanout_deferred; /* loop passes whose fan-out stopped at the budget */
+	uint64_t fanout_deferred; /* fan-out steps that stopped at the budget, went on later */
+	uint64_t fanout_dropped; /* times the fan-out queue was full (its watchers caught up from history) */
 };
 void v3_watch_stats(struct node *n, struct v3_watch_stats *ret);
 /* Ends every watch (v3_stop()). */

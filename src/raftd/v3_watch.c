@@ -42,10 +42,15 @@
 #define BATCH_BYTES (256u * 1024)
 /* catch-up work per loop pass, in events, over every watcher */
 #define PASS_EVENTS 4096
-/* events the synced watchers get per loop pass (after apply); past it the
- * rest catch up from the history in later passes, so that one pass's
- * fan-out to many watchers cannot hold the loop past the Raft heartbeats */
+/* the fan-out of new revisions to synced watchers, per loop pass, in
+ * events matched: past it the fan-out goes on in the next pass, so that
+ * many watchers cannot hold the loop past the Raft heartbeats */
 #define FANOUT_EVENTS 4096
+/* revisions waiting for their fan-out (copied events and their encoded
+ * bytes); past either bound the watchers still behind catch up from the
+ * history instead and the queue is dropped */
+#define FANOUT_REVS_MAX 4096
+#define FANOUT_BYTES_MAX (64u * 1024 * 1024)
 /* control responses (created, canceled, progress) a stream holds while its
  * output is full; a client that sends requests without reading answers
  * past this loses the stream */
@@ -98,9 +103,12 @@ struct v3_watch_hub {
 	struct wstream streams;
 	struct loop_timer catchup, progress;
 	uint64_t progress_ms;
-	/* the fan-out budget: per loop pass (the loop's pass count) */
-	uint64_t fanout_budget, fanout_pass, fanout_spent;
-	bool fanout_over; /* this pass's fan-out stopped at the budget */
+	uint64_t fanout_budget; /* FANOUT_EVENTS, or the test knob */
+	size_t fanout_revs_max; /* FANOUT_REVS_MAX, or the test knob */
+	/* revisions applied, not yet handed to every synced watcher that
+	 * wants them; in revision order, the last one last_rev */
+	struct pending *q_head, **q_tail;
+	size_t q_revs, q_bytes;
 	int64_t last_rev; /* the revision the synced watchers have seen */
 	struct v3_watch_stats stats;
 };
@@ -132,10 +140,13 @@ static void list_add(struct watcher *h, struct watcher *w)
 	h->prev = w;
 }
 
+/* In the next loop pass, not this one: the loop fires a timer armed for
+ * now again in the pass that fires it, so a bounded step re-arming itself
+ * with a delay of 0 would never let the loop's I/O run in between. */
 static void arm_catchup(struct v3_watch_hub *hub)
 {
 	if (!loop_timer_armed(&hub->catchup))
-		loop_timer_arm(&hub->n->loop, &hub->catchup, 0);
+		loop_timer_arm_at(&hub->n->loop, &hub->catchup, loop_now_ns(&hub->n->loop) + 1);
 }
 
 static void set_synced(struct v3_watch_hub *hub, struct watcher *w, bool synced)
@@ -453,6 +464,9 @@ static struct v3_watch_hub *hub_of(struct node *n)
 	/* and one that makes the budget engage with few watchers */
 	env = getenv("RAFTD_WATCH_FANOUT_EVENTS");
 	hub->fanout_budget = env && atoi(env) > 0 ? (uint64_t)atoi(env) : FANOUT_EVENTS;
+	env = getenv("RAFTD_WATCH_FANOUT_REVS");
+	hub->fanout_revs_max = env && atoi(env) > 0 ? (size_t)atoi(env) : FANOUT_REVS_MAX;
+	hub->q_tail = &hub->q_head;
 	hub->last_rev = mvcc_revision(kv_mvcc_const(n->kv));
 	n->watch_hub = hub;
 	return hub;
@@ -570,6 +584,98 @@ struct enc_cache {
 };
 #define ENC_CACHE 8
 
+/* A revision waiting for its fan-out: its events with their keys and
+ * values copied (the store's views die at its next compaction step), and
+ * the bytes written for its watchers so far. */
+struct pending {
+	struct pending *next;
+	int64_t rev;
+	struct mvcc_event *ev;
+	size_t n, bytes;
+	struct enc_cache cache[ENC_CACHE];
+	size_t n_cache;
+};
+
+static void pending_free(struct v3_watch_hub *hub, struct pending *p)
+{
+	hub->q_revs--;
+	hub->q_bytes -= p->bytes;
+	hub->stats.bytes -= p->bytes;
+	for (size_t c = 0; c < p->n_cache; c++)
+		free(p->cache[c].raw);
+	free(p);
+}
+
+static void pending_pop(struct v3_watch_hub *hub)
+{
+	struct pending *p = hub->q_head;
+	if (!(hub->q_head = p->next))
+		hub->q_tail = &hub->q_head;
+	pending_free(hub, p);
+}
+
+/* Every synced watcher still behind the queue catches up from the history
+ * at its own next revision; the queue goes. */
+static void drop_queue(struct v3_watch_hub *hub)
+{
+	for (struct watcher *w = hub->synced.next, *next; w != &hub->synced; w = next) {
+		next = w->next;
+		if (w->next_rev <= hub->last_rev)
+			unsync_at(hub, w, w->next_rev);
+	}
+	while (hub->q_head)
+		pending_pop(hub);
+}
+
+static size_t ev_kv_bytes(const struct mvcc_kv *kv)
+{
+	return kv->key_len + kv->value_len;
+}
+
+static uint8_t *kv_copy(struct mvcc_kv *kv, uint8_t *at)
+{
+	if (kv->key_len)
+		memcpy(at, kv->key, kv->key_len);
+	kv->key = at;
+	at += kv->key_len;
+	if (kv->value_len)
+		memcpy(at, kv->value, kv->value_len);
+	kv->value = at;
+	return at + kv->value_len;
+}
+
+/* The revision's events, copied, at the queue's end; 0 or -ENOMEM. */
+static int enqueue(struct v3_watch_hub *hub, int64_t rev, const struct evbuf *b)
+{
+	size_t data = 0;
+	for (size_t i = 0; i < b->n; i++)
+		data += ev_kv_bytes(&b->ev[i].kv) + (b->ev[i].has_prev ? ev_kv_bytes(&b->ev[i].prev) : 0);
+	size_t bytes = sizeof(struct pending) + b->n * sizeof(struct mvcc_event) + data;
+	struct pending *p = base_calloc(1, bytes);
+	if (!p)
+		return -ENOMEM;
+	p->rev = rev;
+	p->n = b->n;
+	p->bytes = bytes;
+	p->ev = (struct mvcc_event *)(p + 1);
+	uint8_t *at = (uint8_t *)(p->ev + b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		p->ev[i] = b->ev[i];
+		at = kv_copy(&p->ev[i].kv, at);
+		if (p->ev[i].has_prev)
+			at = kv_copy(&p->ev[i].prev, at);
+	}
+	*hub->q_tail = p;
+	hub->q_tail = &p->next;
+	hub->q_revs++;
+	hub->q_bytes += bytes;
+	hub->stats.bytes += bytes;
+	return 0;
+}
+
+/* The driver calls this after each applied entry that moved the revision:
+ * the revision's events join the queue, which the fan-out (on_catchup)
+ * hands to the synced watchers in bounded steps, a step per loop pass. */
 void v3_watch_applied(struct node *n)
 {
 	struct v3_watch_hub *hub = n->watch_hub;
@@ -580,102 +686,136 @@ void v3_watch_applied(struct node *n)
 	if (rev == hub->last_rev)
 		return;
 	struct evbuf b = { 0 };
-	struct enc_cache cache[ENC_CACHE] = { 0 };
-	size_t n_cache = 0;
-	struct mvcc_event *sel = NULL;
 	int rv = rev == hub->last_rev + 1 ? mvcc_last_events(s, collect, &b) : -ESPIPE;
 	for (size_t i = 0; rv == 0 && i < b.n; i++)
 		if (b.ev[i].kv.mod_revision != rev)
 			rv = -ESPIPE;
-	if (rv == 0 && b.n && !(sel = base_malloc(b.n * sizeof(*sel))))
-		rv = -ENOMEM;
+	if (rv == 0 && (hub->q_revs >= hub->fanout_revs_max || hub->q_bytes >= FANOUT_BYTES_MAX))
+		rv = -ENOBUFS;
+	/* none synced: nobody to hand it to (one syncing later starts past it) */
+	if (rv == 0 && hub->synced.next != &hub->synced)
+		rv = enqueue(hub, rev, &b);
 	if (rv < 0) {
 		/* not this revision's events alone (a revision skipped, or no
-		 * memory): every synced watcher catches up from the history */
+		 * memory), or writes outrunning the fan-out: the synced
+		 * watchers catch up from the history */
+		if (rv == -ENOBUFS)
+			hub->stats.fanout_dropped++;
+		drop_queue(hub);
 		for (struct watcher *w = hub->synced.next, *next; w != &hub->synced; w = next) {
 			next = w->next;
 			unsync_at(hub, w, hub->last_rev + 1);
 		}
-		goto out;
 	}
-	if (hub->fanout_pass != n->loop.passes) {
-		hub->fanout_pass = n->loop.passes;
-		hub->fanout_spent = 0;
-		hub->fanout_over = false;
+	hub->last_rev = rev;
+	free(b.ev);
+	arm_catchup(hub);
+}
+
+/* Hands the revision to one synced watcher still wanting it; returns the
+ * events matched (the cost for the pass's budget). */
+static size_t fan_one(struct v3_watch_hub *hub, struct pending *p, struct watcher *w, struct mvcc_event *sel)
+{
+	int64_t rev = p->rev;
+	size_t k = 0;
+	uint64_t mask = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (wants(w, &p->ev[i])) {
+			sel[k++] = p->ev[i];
+			mask |= UINT64_C(1) << (i & 63);
+		}
 	}
-	for (struct watcher *w = hub->synced.next, *next; w != &hub->synced; w = next) {
-		next = w->next;
-		if (w->dead || (w->st && w->st->dead))
-			continue;
-		if (w->next_rev > rev)
-			continue;
-		if (hub->fanout_spent >= hub->fanout_budget) {
-			/* the rest of this pass's fan-out: from the history, a
-			 * bounded batch per later pass (on_catchup), which keeps
-			 * the order and sends each revision once */
-			if (!hub->fanout_over) {
-				hub->fanout_over = true;
-				hub->stats.fanout_deferred++;
-			}
-			unsync_at(hub, w, rev);
-			continue;
+	w->next_rev = rev + 1;
+	w->skip = 0;
+	if (!k)
+		return p->n ? p->n : 1;
+	if (!w->st) {
+		w->fn(w->fn_ctx, sel, k, rev);
+		return p->n;
+	}
+	if (w->st->blocked || w->st->ctrl) {
+		unsync_at(hub, w, rev);
+		w->next_rev = rev;
+		return p->n;
+	}
+	const uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	if (!w->fragment && p->n <= 64) {
+		size_t c;
+		for (c = 0; c < p->n_cache; c++)
+			if (p->cache[c].mask == mask && p->cache[c].prev_kv == w->prev_kv)
+				break;
+		if (c == p->n_cache && p->n_cache < ENC_CACHE &&
+		    etcd_watch_events_encode(sel, k, w->prev_kv, &p->cache[c].raw, &p->cache[c].raw_len) == 0) {
+			p->cache[c].mask = mask;
+			p->cache[c].prev_kv = w->prev_kv;
+			p->n_cache++;
+			p->bytes += p->cache[c].raw_len;
+			hub->q_bytes += p->cache[c].raw_len;
+			hub->stats.bytes += p->cache[c].raw_len;
 		}
-		size_t k = 0;
-		uint64_t mask = 0;
-		for (size_t i = 0; i < b.n; i++) {
-			if (wants(w, &b.ev[i])) {
-				sel[k++] = b.ev[i];
-				mask |= UINT64_C(1) << (i & 63);
-			}
+		if (c < p->n_cache) {
+			raw = p->cache[c].raw;
+			raw_len = p->cache[c].raw_len;
 		}
+	}
+	w->next_rev = rev;
+	size_t sent = deliver(w, rev, sel, k, raw, raw_len);
+	if (sent == k) {
 		w->next_rev = rev + 1;
 		w->skip = 0;
-		if (!k)
-			continue;
-		hub->fanout_spent += k;
-		if (!w->st) {
-			w->fn(w->fn_ctx, sel, k, rev);
-			continue;
-		}
-		if (w->st->blocked || w->st->ctrl) {
-			w->next_rev = rev;
-			unsync_at(hub, w, rev);
-			continue;
-		}
-		const uint8_t *raw = NULL;
-		size_t raw_len = 0;
-		if (!w->fragment && b.n <= 64) {
-			size_t c;
-			for (c = 0; c < n_cache; c++)
-				if (cache[c].mask == mask && cache[c].prev_kv == w->prev_kv)
-					break;
-			if (c == n_cache && n_cache < ENC_CACHE &&
-			    etcd_watch_events_encode(sel, k, w->prev_kv, &cache[c].raw, &cache[c].raw_len) == 0) {
-				cache[c].mask = mask;
-				cache[c].prev_kv = w->prev_kv;
-				n_cache++;
-			}
-			if (c < n_cache) {
-				raw = cache[c].raw;
-				raw_len = cache[c].raw_len;
-			}
-		}
-		w->next_rev = rev;
-		size_t sent = deliver(w, rev, sel, k, raw, raw_len);
-		if (sent == k) {
-			w->next_rev = rev + 1;
-			w->skip = 0;
-		} else if (!w->st->dead) {
-			unsync_at(hub, w, rev);
-		}
+	} else if (!w->st->dead) {
+		unsync_at(hub, w, rev);
 	}
-out:
-	hub->last_rev = rev;
-	for (size_t c = 0; c < n_cache; c++)
-		free(cache[c].raw);
+	return p->n;
+}
+
+/* One pass's fan-out: the queue's revisions, oldest first, to the synced
+ * watchers whose next revision they are (one that caught up from the
+ * history past a revision is not sent it again), until the budget is
+ * spent; a revision leaves the queue once no synced watcher wants it.
+ * Returns whether some is left for the next pass. */
+static bool fan_out(struct v3_watch_hub *hub)
+{
+	size_t budget = hub->fanout_budget;
+	struct mvcc_event *sel = NULL;
+	size_t sel_cap = 0;
+	bool more = false;
+	while (hub->q_head && !more) {
+		struct pending *p = hub->q_head;
+		if (p->n > sel_cap) {
+			struct mvcc_event *e = base_realloc(sel, p->n * sizeof(*e));
+			if (!e) {
+				drop_queue(hub);
+				break;
+			}
+			sel = e;
+			sel_cap = p->n;
+		}
+		for (struct watcher *w = hub->synced.next, *next; w != &hub->synced; w = next) {
+			next = w->next;
+			if (w->dead || (w->st && w->st->dead) || w->next_rev > p->rev)
+				continue;
+			if (!budget) {
+				more = true;
+				break;
+			}
+			if (w->next_rev < p->rev) {
+				/* not to happen (a synced watcher has every
+				 * revision before the queue's): the history has it */
+				unsync_at(hub, w, w->next_rev);
+				continue;
+			}
+			size_t c = fan_one(hub, p, w, sel);
+			budget = c >= budget ? 0 : budget - c;
+		}
+		if (!more)
+			pending_pop(hub);
+	}
 	free(sel);
-	free(b.ev);
-	reap(hub);
+	if (more)
+		hub->stats.fanout_deferred++;
+	return more;
 }
 
 void v3_watch_resync(struct node *n)
@@ -683,6 +823,7 @@ void v3_watch_resync(struct node *n)
 	struct v3_watch_hub *hub = n->watch_hub;
 	if (!hub)
 		return;
+	drop_queue(hub);
 	for (struct watcher *w = hub->synced.next, *next; w != &hub->synced; w = next) {
 		next = w->next;
 		unsync_at(hub, w, hub->last_rev + 1);
@@ -787,8 +928,10 @@ static void on_catchup(struct loop_timer *t)
 	struct v3_watch_hub *hub = (struct v3_watch_hub *)((char *)t - offsetof(struct v3_watch_hub, catchup));
 	size_t budget = PASS_EVENTS;
 	bool more = false;
-	/* the history the synced watchers have seen is the store's */
+	/* the history the synced watchers have seen is the store's, and
+	 * they have it before the others join them */
 	v3_watch_applied(hub->n);
+	more = fan_out(hub);
 	for (struct watcher *w = hub->unsynced.next, *next; w != &hub->unsynced; w = next) {
 		next = w->next;
 		if (w->dead || (w->st && (w->st->dead || w->st->blocked || w->st->ctrl)))
@@ -1082,6 +1225,8 @@ void v3_watch_free(struct node *n)
 			}
 		}
 	}
+	while (hub->q_head)
+		pending_pop(hub);
 	reap(hub);
 	loop_timer_cancel(&n->loop, &hub->catchup);
 	loop_timer_cancel(&n->loop, &hub->progress);
