@@ -3,9 +3,12 @@
  * watchers that GET /db/K?wait=true shares.
  *
  * A watcher is synced or unsynced. A synced one has seen every revision up
- * to the store's: v3_watch_applied(), called by the driver after each
- * applied entry that moved the revision, hands it that revision's events
- * (mvcc_last_events(): no walk of the key space). An unsynced one is
+ * to the store's, or gets the rest from the hub's queue: v3_watch_applied(),
+ * called by the driver after each applied entry that moved the revision,
+ * copies that revision's events there (mvcc_last_events(): no walk of the
+ * key space), and the fan-out hands them out a bounded number per loop
+ * pass, so that many watchers do not hold the loop past the heartbeats;
+ * past the queue's bound its watchers go to the history. An unsynced one is
  * behind: its start revision was in the past, or its stream's output was
  * full. It catches up from the store's history (mvcc_events()) in bounded
  * batches of whole revisions, a few per loop pass, and is synced again once
