@@ -693,17 +693,18 @@ void v3_watch_applied(struct node *n)
 	for (size_t i = 0; rv == 0 && i < b.n; i++)
 		if (b.ev[i].kv.mod_revision != rev)
 			rv = -ESPIPE;
-	if (rv == 0 && (hub->q_revs >= hub->fanout_revs_max || hub->q_bytes >= FANOUT_BYTES_MAX))
-		rv = -ENOBUFS;
+	if (rv == 0 && (hub->q_revs >= hub->fanout_revs_max || hub->q_bytes >= FANOUT_BYTES_MAX)) {
+		/* writes outrun the fan-out: the watchers behind the queue
+		 * catch up from the history, the others go on from here */
+		hub->stats.fanout_dropped++;
+		drop_queue(hub);
+	}
 	/* none synced: nobody to hand it to (one syncing later starts past it) */
 	if (rv == 0 && hub->synced.next != &hub->synced)
 		rv = enqueue(hub, rev, &b);
 	if (rv < 0) {
 		/* not this revision's events alone (a revision skipped, or no
-		 * memory), or writes outrunning the fan-out: the synced
-		 * watchers catch up from the history */
-		if (rv == -ENOBUFS)
-			hub->stats.fanout_dropped++;
+		 * memory): the synced watchers catch up from the history */
 		drop_queue(hub);
 		for (struct watcher *w = hub->synced.next, *next; w != &hub->synced; w = next) {
 			next = w->next;
@@ -713,6 +714,13 @@ void v3_watch_applied(struct node *n)
 	hub->last_rev = rev;
 	free(b.ev);
 	arm_catchup(hub);
+}
+
+/* The revision every synced watcher has had: a progress response at it
+ * says no event at or below it is still to come. */
+static int64_t fanned_rev(const struct v3_watch_hub *hub)
+{
+	return hub->q_head ? hub->q_head->rev - 1 : hub->last_rev;
 }
 
 /* Hands the revision to one synced watcher still wanting it; returns the
@@ -968,7 +976,7 @@ static void on_progress(struct loop_timer *t)
 {
 	struct v3_watch_hub *hub = (struct v3_watch_hub *)((char *)t - offsetof(struct v3_watch_hub, progress));
 	struct etcd_header h;
-	header(hub->n, mvcc_revision(kv_mvcc_const(hub->n->kv)), &h);
+	header(hub->n, fanned_rev(hub), &h);
 	bool any = false;
 	for (struct watcher *w = hub->synced.next; w != &hub->synced; w = w->next) {
 		if (!w->st || !w->progress_notify || w->dead || w->st->dead)
@@ -1111,9 +1119,11 @@ static void on_watch(struct grpc_call *call, const uint8_t *msg, size_t len)
 	case ETCD_WATCH_CREATE: create(st, &q); break;
 	case ETCD_WATCH_CANCEL: cancel(st, q.watch_id); break;
 	case ETCD_WATCH_PROGRESS: {
-		/* etcd: not any watch's (-1); clients hand it to every one */
+		/* etcd: not any watch's (-1); clients hand it to every one.
+		 * At what the synced watchers have had, not the store's
+		 * revision while the fan-out of the rest is under way */
 		struct etcd_header h;
-		header(n, mvcc_revision(kv_mvcc_const(n->kv)), &h);
+		header(n, fanned_rev(hub), &h);
 		struct etcd_watch_resp r = { .watch_id = -1 };
 		send_ctrl(st, &h, &r);
 		break;
