@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "etcd/rpc.pb-c.h"
 #include "src/etcd/etcd.h"
+#include "src/etcd/etcd_int.h"
 
 /* ---- requests ---- */
 
@@ -181,105 +182,46 @@ out:
 
 /* ---- responses ---- */
 
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-static size_t uint_size(uint64_t v)
-{
-	return v ? 1 + varint_len(v) : 0;
-}
-
-static uint8_t *put_uint(uint8_t *p, unsigned field, uint64_t v)
-{
-	if (!v)
-		return p;
-	*p++ = (uint8_t)(field << 3);
-	return put_varint(p, v);
-}
-
-static size_t bytes_size(size_t len)
-{
-	return len ? 1 + varint_len(len) + len : 0;
-}
-
-static uint8_t *put_bytes(uint8_t *p, unsigned field, const void *data, size_t len)
-{
-	if (!len)
-		return p;
-	*p++ = (uint8_t)(field << 3 | 2);
-	p = put_varint(p, len);
-	memcpy(p, data, len);
-	return p + len;
-}
-
-static size_t msg_size(size_t inner)
-{
-	return 1 + varint_len(inner) + inner;
-}
-
-static uint8_t *put_head(uint8_t *p, unsigned field, size_t inner)
-{
-	*p++ = (uint8_t)(field << 3 | 2);
-	return put_varint(p, inner);
-}
-
 static size_t hdr_size(const struct etcd_header *h)
 {
-	return uint_size(h->cluster_id) + uint_size(h->member_id) + uint_size((uint64_t)h->revision) +
-	       uint_size(h->raft_term);
+	return uint_field_size(h->cluster_id) + uint_field_size(h->member_id) + uint_field_size((uint64_t)h->revision) +
+	       uint_field_size(h->raft_term);
 }
 
 static size_t kv_size(const struct mvcc_kv *kv)
 {
-	return bytes_size(kv->key_len) + uint_size((uint64_t)kv->create_revision) +
-	       uint_size((uint64_t)kv->mod_revision) + uint_size((uint64_t)kv->version) +
-	       bytes_size(kv->value_len) + uint_size((uint64_t)kv->lease);
+	return bytes_field_size(kv->key_len) + uint_field_size((uint64_t)kv->create_revision) +
+	       uint_field_size((uint64_t)kv->mod_revision) + uint_field_size((uint64_t)kv->version) +
+	       bytes_field_size(kv->value_len) + uint_field_size((uint64_t)kv->lease);
 }
 
 static uint8_t *put_kv(uint8_t *p, unsigned field, const struct mvcc_kv *kv)
 {
-	p = put_head(p, field, kv_size(kv));
-	p = put_bytes(p, 1, kv->key, kv->key_len);
-	p = put_uint(p, 2, (uint64_t)kv->create_revision);
-	p = put_uint(p, 3, (uint64_t)kv->mod_revision);
-	p = put_uint(p, 4, (uint64_t)kv->version);
-	p = put_bytes(p, 5, kv->value, kv->value_len);
-	return put_uint(p, 6, (uint64_t)kv->lease);
+	p = put_msg_head(p, field, kv_size(kv));
+	p = put_bytes_field(p, 1, kv->key, kv->key_len);
+	p = put_uint_field(p, 2, (uint64_t)kv->create_revision);
+	p = put_uint_field(p, 3, (uint64_t)kv->mod_revision);
+	p = put_uint_field(p, 4, (uint64_t)kv->version);
+	p = put_bytes_field(p, 5, kv->value, kv->value_len);
+	return put_uint_field(p, 6, (uint64_t)kv->lease);
 }
 
 /* mvccpb.Event: type (PUT 0, DELETE 1), kv, prev_kv */
 static size_t event_inner(const struct mvcc_event *ev, bool prev_kv)
 {
-	return (ev->deleted ? 2 : 0) + msg_size(kv_size(&ev->kv)) +
-	       (prev_kv && ev->has_prev ? msg_size(kv_size(&ev->prev)) : 0);
+	return (ev->deleted ? 2 : 0) + msg_field_size(kv_size(&ev->kv)) +
+	       (prev_kv && ev->has_prev ? msg_field_size(kv_size(&ev->prev)) : 0);
 }
 
 size_t etcd_watch_event_size(const struct mvcc_event *ev, bool prev_kv)
 {
-	return msg_size(event_inner(ev, prev_kv));
+	return msg_field_size(event_inner(ev, prev_kv));
 }
 
 static uint8_t *put_event(uint8_t *p, const struct mvcc_event *ev, bool prev_kv)
 {
-	p = put_head(p, 11, event_inner(ev, prev_kv));
-	p = put_uint(p, 1, ev->deleted);
+	p = put_msg_head(p, 11, event_inner(ev, prev_kv));
+	p = put_uint_field(p, 1, ev->deleted);
 	p = put_kv(p, 2, &ev->kv);
 	if (prev_kv && ev->has_prev)
 		p = put_kv(p, 3, &ev->prev);
@@ -300,8 +242,8 @@ static size_t events_size(const struct etcd_watch_resp *r)
 static size_t head_size(const struct etcd_header *h, const struct etcd_watch_resp *r)
 {
 	size_t reason = r->cancel_reason ? strlen(r->cancel_reason) : 0;
-	return msg_size(hdr_size(h)) + uint_size((uint64_t)r->watch_id) + (r->created ? 2 : 0) +
-	       (r->canceled ? 2 : 0) + uint_size((uint64_t)r->compact_revision) + bytes_size(reason) +
+	return msg_field_size(hdr_size(h)) + uint_field_size((uint64_t)r->watch_id) + (r->created ? 2 : 0) +
+	       (r->canceled ? 2 : 0) + uint_field_size((uint64_t)r->compact_revision) + bytes_field_size(reason) +
 	       (r->fragment ? 2 : 0);
 }
 
@@ -340,17 +282,17 @@ int etcd_watch_encode(const struct etcd_header *h, const struct etcd_watch_resp 
 	*ret_len = 0;
 	if (!(buf = base_malloc(n ? n : 1)))
 		return -ENOMEM;
-	p = put_head(buf, 1, hdr_size(h));
-	p = put_uint(p, 1, h->cluster_id);
-	p = put_uint(p, 2, h->member_id);
-	p = put_uint(p, 3, (uint64_t)h->revision);
-	p = put_uint(p, 4, h->raft_term);
-	p = put_uint(p, 2, (uint64_t)r->watch_id);
-	p = put_uint(p, 3, r->created);
-	p = put_uint(p, 4, r->canceled);
-	p = put_uint(p, 5, (uint64_t)r->compact_revision);
-	p = put_bytes(p, 6, r->cancel_reason, reason);
-	p = put_uint(p, 7, r->fragment);
+	p = put_msg_head(buf, 1, hdr_size(h));
+	p = put_uint_field(p, 1, h->cluster_id);
+	p = put_uint_field(p, 2, h->member_id);
+	p = put_uint_field(p, 3, (uint64_t)h->revision);
+	p = put_uint_field(p, 4, h->raft_term);
+	p = put_uint_field(p, 2, (uint64_t)r->watch_id);
+	p = put_uint_field(p, 3, r->created);
+	p = put_uint_field(p, 4, r->canceled);
+	p = put_uint_field(p, 5, (uint64_t)r->compact_revision);
+	p = put_bytes_field(p, 6, r->cancel_reason, reason);
+	p = put_uint_field(p, 7, r->fragment);
 	if (r->raw_len) {
 		memcpy(p, r->raw, r->raw_len);
 		p += r->raw_len;
